@@ -1,0 +1,99 @@
+# ServiceWatch build, run and test plumbing.
+#
+#   make venv    .venv with the project and its test extras (re-installs when pyproject.toml changes)
+#   make system  Debian packages the app and tests need (chromium, CJK fonts, poppler)
+#   make demo    data/servicewatch.duckdb with the seeded demo data set
+#   make run     the dashboard on http://127.0.0.1:8501
+#   make test    ruff + pytest against DuckDB, PostgreSQL, MariaDB and Chromium (PYTEST_ARGS=...)
+#   make lint    ruff only
+#   make bench   benchmarks (bench/run.py)
+#   make clean   caches and the demo database; `make distclean` also removes .venv
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python3
+STAMP := $(VENV)/.installed
+DEMO_DB := data/servicewatch.duckdb
+PYTEST_ARGS ?=
+APT_PACKAGES := chromium fonts-noto-cjk poppler-utils
+
+# A .venv whose scripts point at another folder (a copy or a fresh clone of a tree that had one)
+# would run the other folder's code: such a venv, or a missing or broken one, is built anew.
+VENV_PIP_BIN := $(dir $(shell sed -n '1s/^\#!//p' $(VENV)/bin/pip 2>/dev/null))
+ifneq ($(VENV_PIP_BIN),$(CURDIR)/$(VENV)/bin/)
+VENV_REBUILD := FORCE
+endif
+
+.PHONY: help venv system demo run test services lint bench clean distclean FORCE
+
+help:
+	@sed -n '3,11s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml $(VENV_REBUILD)
+	@if [ -n "$(VENV_REBUILD)" ] || ! $(PY) -c '' 2>/dev/null; then \
+	  echo "creating $(VENV) with $$($(PYTHON) --version)"; \
+	  rm -rf $(VENV) && $(PYTHON) -m venv $(CURDIR)/$(VENV) && \
+	  $(CURDIR)/$(PY) -m pip install --quiet --upgrade pip; \
+	fi
+	$(CURDIR)/$(PY) -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+system:
+	@missing=""; \
+	for p in $(APT_PACKAGES); do \
+	  dpkg -s $$p 2>/dev/null | grep -q '^Status: install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
+	  echo "make system: not root (or no apt-get); please install:$$missing"; exit 0; \
+	fi; \
+	echo "installing:$$missing"; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing
+
+demo: $(DEMO_DB)
+
+$(DEMO_DB): | venv
+	mkdir -p $(dir $(DEMO_DB))
+	$(VENV)/bin/servicewatch demo --db duckdb:///$(DEMO_DB) --customers 20000 --seed 7
+
+run: venv system demo
+	$(VENV)/bin/streamlit run app.py --server.address 127.0.0.1 --server.port 8501 --server.headless true
+
+# PostgreSQL and MariaDB are started before a session on this kind of machine; start them if not.
+services:
+	@if ! command -v pg_isready >/dev/null; then echo "no PostgreSQL client tools here"; \
+	elif ! pg_isready -q -h 127.0.0.1; then \
+	  echo "starting PostgreSQL"; \
+	  pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start || true; \
+	  for i in $$(seq 30); do pg_isready -q -h 127.0.0.1 && break; sleep 1; done; \
+	fi
+	@if ! command -v mysqladmin >/dev/null; then echo "no MariaDB client tools here"; \
+	elif ! mysqladmin -h127.0.0.1 -uroot ping >/dev/null 2>&1; then \
+	  echo "starting MariaDB"; \
+	  mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld 2>/dev/null; \
+	  start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd || true; \
+	  for i in $$(seq 30); do mysqladmin -h127.0.0.1 -uroot ping >/dev/null 2>&1 && break; sleep 1; done; \
+	fi
+
+test: venv system services
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check .
+
+bench: venv
+	$(PY) -m bench.run
+
+clean:
+	rm -rf .pytest_cache .ruff_cache .hypothesis build $(DEMO_DB) $(DEMO_DB).wal
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV)

@@ -1,0 +1,321 @@
+"""Shared fixtures: seeded demo data, the three databases, Chromium and a running app.
+
+Policy for things outside the process (PostgreSQL, MariaDB, Chromium): under CI (``CI=true``,
+or ``--require-services``) a missing one FAILS the tests that need it; elsewhere they are skipped
+with the reason. Every such check goes through :func:`require`.
+
+Fixtures (all session-scoped unless noted):
+    demo_frames   dict[str, DataFrame] from ``metrics.demo.generate(customers=2000, seed=11)``
+    duckdb_url    DuckDB file in a tmp dir, loaded with ``metrics.load.replace_all``
+    postgres_url  fresh database ``sw_test_<hex>`` on 127.0.0.1:5432, loaded, dropped at the end
+    mariadb_url   fresh database ``sw_test_<hex>`` on 127.0.0.1:3306, loaded, dropped at the end
+    db_url        parametrized over duckdb / postgres / mariadb (ids of the same names)
+    browser       Playwright Chromium (Debian's /usr/bin/chromium), headless
+    page          (function) a new page in a fresh browser context, closed afterwards
+    app_server    base URL of ``streamlit run app.py`` on a free port, reading the demo DuckDB
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, NoReturn
+
+import pytest
+import sqlalchemy as sa
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+MARIADB_ADMIN_URL = "mysql+pymysql://root@127.0.0.1:3306/"
+APP_START_TIMEOUT_S = 60.0
+
+_strict = False  # set in pytest_configure: missing services fail instead of skip
+
+
+def _env_true(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--require-services",
+        action="store_true",
+        default=_env_true("CI"),
+        help="fail (not skip) when PostgreSQL, MariaDB or Chromium is missing; default on when CI=true",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _strict
+    _strict = bool(config.getoption("--require-services"))
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    mode = "fail" if _strict else "skip"
+    return f"servicewatch: missing PostgreSQL/MariaDB/Chromium will {mode} (CI={os.environ.get('CI', '')!r})"
+
+
+def require(condition: bool, reason: str) -> None:
+    """Go on if ``condition``; otherwise fail under CI, skip elsewhere, with ``reason``."""
+    if condition:
+        return
+    if _strict:
+        pytest.fail(f"required but unavailable (CI): {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def _unavailable(reason: str) -> NoReturn:
+    require(False, reason)
+    raise AssertionError("unreachable")  # require(False, ...) always raises
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Markers: tests that use a service fixture get its marker, so `-m "not browser"` etc. work.
+
+_FIXTURE_MARKS = {
+    "postgres_url": "postgres",
+    "mariadb_url": "mariadb",
+    "browser": "browser",
+    "page": "browser",
+    "app_server": "browser",
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        for fixture, mark in _FIXTURE_MARKS.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(getattr(pytest.mark, mark))
+
+
+# ---------------------------------------------------------------------------------------------
+# Data and databases
+
+
+@pytest.fixture(scope="session")
+def demo_frames() -> dict[str, Any]:
+    """The seeded demo data set, small: table name -> DataFrame."""
+    from metrics.demo import generate
+
+    return generate(customers=2000, seed=11)
+
+
+def _load(url: str, frames: dict[str, Any]) -> None:
+    from metrics.load import replace_all
+
+    replace_all(url, frames)
+
+
+@pytest.fixture(scope="session")
+def duckdb_url(tmp_path_factory: pytest.TempPathFactory, demo_frames: dict[str, Any]) -> str:
+    """URL of a DuckDB file holding ``demo_frames``."""
+    path = tmp_path_factory.mktemp("duckdb") / "servicewatch.duckdb"
+    url = f"duckdb:///{path}"
+    _load(url, demo_frames)
+    return url
+
+
+def _test_db_name() -> str:
+    return f"sw_test_{secrets.token_hex(4)}"
+
+
+@pytest.fixture(scope="session")
+def postgres_url(demo_frames: dict[str, Any]) -> Iterator[str]:
+    """URL of a fresh PostgreSQL database holding ``demo_frames``; dropped after the session."""
+    admin = sa.create_engine(
+        PG_ADMIN_URL, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool,
+        connect_args={"connect_timeout": 5},
+    )
+    name = _test_db_name()
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}" ENCODING \'UTF8\' TEMPLATE template0'))
+    except Exception as exc:  # noqa: BLE001 - any connection error means "no server"
+        admin.dispose()
+        _unavailable(f"PostgreSQL on 127.0.0.1:5432 as postgres: {_first_line(exc)}")
+    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    try:
+        _load(url, demo_frames)
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(
+                sa.text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :name AND pid <> pg_backend_pid()"
+                ),
+                {"name": name},
+            )
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def mariadb_url(demo_frames: dict[str, Any]) -> Iterator[str]:
+    """URL of a fresh MariaDB database holding ``demo_frames``; dropped after the session."""
+    admin = sa.create_engine(
+        MARIADB_ADMIN_URL, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool,
+        connect_args={"connect_timeout": 5},
+    )
+    name = _test_db_name()
+    try:
+        with admin.connect() as conn:
+            conn.execute(
+                sa.text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+            )
+    except Exception as exc:  # noqa: BLE001 - any connection error means "no server"
+        admin.dispose()
+        _unavailable(f"MariaDB on 127.0.0.1:3306 as root: {_first_line(exc)}")
+    url = f"mysql+pymysql://root@127.0.0.1:3306/{name}"
+    try:
+        _load(url, demo_frames)
+        yield url
+    finally:
+        with admin.connect() as conn:
+            ids = conn.execute(
+                sa.text(
+                    "SELECT id FROM information_schema.processlist "
+                    "WHERE db = :name AND id <> CONNECTION_ID()"
+                ),
+                {"name": name},
+            ).scalars()
+            for conn_id in list(ids):
+                try:
+                    conn.execute(sa.text(f"KILL {int(conn_id)}"))
+                except sa.exc.DBAPIError:
+                    pass  # it ended by itself meanwhile
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
+        admin.dispose()
+
+
+@pytest.fixture(
+    scope="session",
+    params=[
+        pytest.param("duckdb", id="duckdb"),
+        pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
+        pytest.param("mariadb", id="mariadb", marks=pytest.mark.mariadb),
+    ],
+)
+def db_url(request: pytest.FixtureRequest) -> str:
+    """The URL of each test database in turn: DuckDB, PostgreSQL, MariaDB."""
+    return request.getfixturevalue(f"{request.param}_url")
+
+
+# ---------------------------------------------------------------------------------------------
+# Browser and app
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Headless Chromium from Debian, driven by Playwright (never `playwright install`)."""
+    require(Path(CHROMIUM).is_file(), f"{CHROMIUM} is not installed (make system)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as exc:
+        _unavailable(f"playwright is not installed: {exc}")
+    pw = sync_playwright().start()
+    try:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+    except Exception as exc:  # noqa: BLE001 - any launch failure means "no browser"
+        pw.stop()
+        _unavailable(f"Chromium did not start: {_first_line(exc)}")
+    try:
+        yield chromium
+    finally:
+        chromium.close()
+        pw.stop()
+
+
+@pytest.fixture()
+def page(browser: Any) -> Iterator[Any]:
+    """A page in its own browser context (fresh cookies and storage), 1400x900, English locale."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="en-US")
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _healthy(base_url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{base_url}/_stcore/health", timeout=2) as resp:
+            return resp.status == 200
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory: pytest.TempPathFactory, duckdb_url: str) -> Iterator[str]:
+    """Base URL (``http://127.0.0.1:<port>``) of ``streamlit run app.py`` on the demo DuckDB.
+
+    The server reads its own copy of the ``duckdb_url`` file: DuckDB lets one process at a time
+    open a file for writing, and tests in this process may hold such a connection.
+    """
+    workdir = tmp_path_factory.mktemp("app")
+    src = Path(sa.engine.make_url(duckdb_url).database or "")
+    db_copy = workdir / src.name
+    shutil.copyfile(src, db_copy)
+    if src.with_name(src.name + ".wal").is_file():
+        shutil.copyfile(src.with_name(src.name + ".wal"), workdir / (src.name + ".wal"))
+    port = _free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "SERVICEWATCH_DB": f"duckdb:///{db_copy}", "PYTHONUNBUFFERED": "1"}
+    cmd = [
+        sys.executable, "-m", "streamlit", "run", "app.py",
+        "--server.address", "127.0.0.1",
+        "--server.port", str(port),
+        "--server.headless", "true",
+        "--server.fileWatcherType", "none",
+        "--browser.gatherUsageStats", "false",
+    ]
+    log_path = workdir / "streamlit.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            cmd, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    try:
+        deadline = time.monotonic() + APP_START_TIMEOUT_S
+        while not _healthy(base_url):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                what = f"exited with {proc.returncode}" if proc.poll() is not None else "timed out"
+                tail = log_path.read_text(errors="replace")[-3000:]
+                pytest.fail(f"streamlit run app.py {what} (port {port}); its output:\n{tail}")
+            time.sleep(0.25)
+        yield base_url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
