@@ -1,0 +1,218 @@
+"""``servicewatch``: the command-line face of the engine.
+
+Every failure a user can cause (bad arguments, unknown metric or region, unreachable database)
+ends in one line on stderr and a non-zero exit; never a traceback, never a password.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from datetime import date
+
+import pandas as pd
+
+from . import registry
+from .compiler import REGION_LEVELS, CompileError
+from .db import DatabaseError, check_connection, resolve_url, safe_url
+from .engine import Warehouse
+from .filters import Filters, preset_period
+
+EXIT_USAGE = 2
+EXIT_FAILURE = 1
+
+
+class UserError(Exception):
+    """A problem with what the user asked for; printed as one line."""
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def add_db_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--db", metavar="URL", help="SQLAlchemy database URL (default: $SERVICEWATCH_DB, "
+                   ".streamlit/secrets.toml, then data/servicewatch.duckdb)")
+
+
+def add_filter_arguments(p: argparse.ArgumentParser) -> None:
+    """The filter options shared by every command that computes figures."""
+    p.add_argument("--from", dest="start", type=_date, help="first day of the period (inclusive)")
+    p.add_argument("--to", dest="end", type=_date, help="last day of the period (inclusive)")
+    p.add_argument("--period", choices=["last_month", "last_quarter", "ytd", "last_12_months"],
+                   help="a named period relative to the as-of date (default: last_12_months)")
+    p.add_argument("--as-of", dest="as_of", type=_date, help="day up to which events are known")
+    p.add_argument("--compare", choices=["previous", "year_ago", "none"], default="previous")
+    p.add_argument("--region", action="append", default=[], metavar="ID",
+                   help="region id or name (English or Chinese); includes its districts")
+    for name, meta in (("tier", "T"), ("segment", "S"), ("channel", "C"), ("category", "CAT"),
+                       ("kind", "K"), ("survey-kind", "K"), ("priority", "P"), ("sla-level", "L")):
+        p.add_argument(f"--{name}", action="append", default=[], metavar=meta)
+
+
+def build_filters(wh: Warehouse, args: argparse.Namespace) -> Filters:
+    """Filters from parsed options, checking every value against what the database holds."""
+    as_of = args.as_of or wh.as_of()
+    if args.start or args.end:
+        if not (args.start and args.end):
+            raise UserError("give both --from and --to, or neither")
+        start, end = args.start, args.end
+    else:
+        start, end = preset_period(args.period or "last_12_months", as_of)
+    regions = resolve_regions(wh, args.region)
+    values = {}
+    for opt, dim in (("tier", "tier"), ("segment", "segment"), ("channel", "channel"),
+                     ("category", "category"), ("kind", "kind"), ("survey_kind", "survey_kind"),
+                     ("priority", "priority"), ("sla_level", "sla_level")):
+        given = getattr(args, opt)
+        if given:
+            known = wh.values(dim)
+            unknown = [v for v in given if v not in known]
+            if unknown:
+                raise UserError(f"unknown {dim} {', '.join(unknown)}; known: {', '.join(known)}")
+        values[dim] = tuple(given)
+    try:
+        return Filters(start=start, end=end, as_of=args.as_of, comparison=args.compare, regions=regions,
+                       tiers=values["tier"], segments=values["segment"], channels=values["channel"],
+                       categories=values["category"], kinds=values["kind"],
+                       survey_kinds=values["survey_kind"], priorities=values["priority"],
+                       sla_levels=values["sla_level"])
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+
+
+def resolve_regions(wh: Warehouse, given: Sequence[str]) -> tuple[int, ...]:
+    if not given:
+        return ()
+    regions = wh.regions()
+    out = []
+    for g in given:
+        match = regions[(regions["region_id"].astype(str) == g) | (regions["name_en"].str.lower() == g.lower())
+                        | (regions["name_zh"] == g)]
+        if match.empty:
+            raise UserError(f"unknown region {g!r}; see `servicewatch regions`")
+        out.append(int(match["region_id"].iloc[0]))
+    return tuple(out)
+
+
+def emit(df: pd.DataFrame, fmt: str) -> None:
+    """Print a tidy frame as JSON records, CSV or an aligned table."""
+    df = df.copy()
+    for col in df.columns:
+        if pd.api.types.is_datetime64_any_dtype(df[col]):
+            df[col] = df[col].dt.strftime("%Y-%m-%d")
+    if fmt == "json":
+        records = json.loads(df.to_json(orient="records", force_ascii=False, double_precision=10))
+        print(json.dumps(records, ensure_ascii=False, indent=1))
+    elif fmt == "csv":
+        sys.stdout.write(df.to_csv(index=False))
+    else:
+        print(df.to_string(index=False) if len(df) else "(no rows)")
+
+
+# -- commands ---------------------------------------------------------------------------------
+def cmd_metric(args: argparse.Namespace) -> None:
+    try:
+        registry.get(args.metric_id)
+    except registry.UnknownMetric:
+        raise UserError(f"unknown metric {args.metric_id!r}; known: {', '.join(registry.BY_ID)}") from None
+    by = []
+    level = args.level
+    for d in args.by:
+        if d in REGION_LEVELS:
+            by.append("region")
+            level = d
+        else:
+            by.append(d)
+    wh = open_warehouse(args.db)
+    f = build_filters(wh, args)
+    df = wh.compare(args.metric_id, f, tuple(by), level) if args.compare_columns else wh.metric(
+        args.metric_id, f, tuple(by), level)
+    emit(df, args.format)
+
+
+def cmd_metrics(args: argparse.Namespace) -> None:
+    rows = [{"id": m.id, "label_en": m.label_en, "label_zh": m.label_zh, "unit": m.unit,
+             "higher_is_better": m.higher_is_better, "dims": " ".join(m.dims)} for m in registry.METRICS]
+    emit(pd.DataFrame(rows), args.format)
+
+
+def cmd_regions(args: argparse.Namespace) -> None:
+    emit(open_warehouse(args.db).regions(), args.format)
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    from . import demo, load
+
+    if args.customers < 50:
+        raise UserError("--customers must be at least 50")
+    url = resolve_url(args.db)
+    frames = demo.generate(customers=args.customers, seed=args.seed)
+    load.replace_all(url, frames)
+    counts = ", ".join(f"{k} {len(v):,}" for k, v in frames.items())
+    print(f"demo data written to {safe_url(url)}: {counts}")
+
+
+def open_warehouse(db: str | None) -> Warehouse:
+    wh = Warehouse.open(resolve_url(db))
+    check_connection(wh.engine)
+    return wh
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="servicewatch", description="Service quality and churn metrics.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    m = sub.add_parser("metric", help="compute one metric, optionally grouped")
+    m.add_argument("metric_id", help="metric id; `servicewatch metrics` lists them")
+    add_db_argument(m)
+    m.add_argument("--by", action="append", default=[], metavar="DIM",
+                   help="group by: region, province, city, district, tier, segment, sla_level, channel, "
+                        "category, kind, priority, survey_kind, month, week")
+    m.add_argument("--level", choices=REGION_LEVELS, default="city", help="level for --by region")
+    add_filter_arguments(m)
+    m.add_argument("--with-comparison", dest="compare_columns", action="store_true",
+                   help="add value_cmp, n_cmp, delta, delta_pct for the comparison period")
+    m.add_argument("--format", choices=["json", "csv", "table"], default="table")
+    m.set_defaults(func=cmd_metric)
+
+    ms = sub.add_parser("metrics", help="list the metrics")
+    ms.add_argument("--format", choices=["json", "csv", "table"], default="table")
+    ms.set_defaults(func=cmd_metrics)
+
+    r = sub.add_parser("regions", help="list the regions")
+    add_db_argument(r)
+    r.add_argument("--format", choices=["json", "csv", "table"], default="table")
+    r.set_defaults(func=cmd_regions)
+
+    d = sub.add_parser("demo", help="replace the database content with generated demo data")
+    add_db_argument(d)
+    d.add_argument("--customers", type=int, default=20_000)
+    d.add_argument("--seed", type=int, default=7)
+    d.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.func(args)
+    except (UserError, DatabaseError, CompileError) as exc:
+        print(f"servicewatch: error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        print("servicewatch: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,176 @@
+"""Run metrics: compile, execute, finish into tidy frames with 95% intervals.
+
+:class:`Warehouse` is the engine's front door for the app, the CLI and the tests: it holds a
+SQLAlchemy engine and answers ``metric()``, ``compare()`` and ``target()`` with tidy frames whose
+columns are the group-by columns, then ``value``, ``n``, ``lower``, ``upper``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from . import schema as s
+from . import stats
+from .compiler import CompileError, Window, compile_metric, dim_column
+from .db import DatabaseError, describe_error, make_engine
+from .filters import Filters
+from .registry import Metric, get
+
+RESULT_COLUMNS = ("value", "n", "lower", "upper")
+# where the distinct values of each categorical dimension are read from
+DIM_VALUES = {
+    "tier": s.customers.c.tier,
+    "segment": s.customers.c.segment,
+    "sla_level": s.customers.c.sla_level,
+    "channel": s.tickets.c.channel,
+    "category": s.tickets.c.category,
+    "kind": s.tickets.c.kind,
+    "priority": s.tickets.c.priority,
+    "survey_kind": s.surveys.c.kind,
+}
+TIME_DIMS = ("month", "week")
+
+
+def finish(metric: Metric, raw: pd.DataFrame, by: tuple[str, ...]) -> pd.DataFrame:
+    """Turn the aggregate columns of a compiled query into value, n, lower, upper."""
+    df = raw.copy()
+    dims = [dim_column(d) for d in by]
+    for col in df.columns.difference(dims):
+        df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
+    k = metric.kind
+    nan = np.full(len(df), np.nan)
+    if k == "share":
+        df["n"] = df["den"]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            df["value"] = df["num"] / df["den"]
+        df["lower"], df["upper"] = stats.wilson(df["num"], df["den"])
+    elif k == "mean":
+        with np.errstate(invalid="ignore", divide="ignore"):
+            df["value"] = df["total"] / df["n"]
+        df["lower"], df["upper"] = stats.mean_interval(df["total"], df["total_sq"], df["n"])
+    elif k == "nps":
+        with np.errstate(invalid="ignore", divide="ignore"):
+            df["value"] = 100 * (df["promoters"] - df["detractors"]) / df["n"]
+        df["lower"], df["upper"] = stats.nps_interval(df["promoters"], df["detractors"], df["n"])
+    elif k == "rate":
+        scale = 1000.0 if metric.unit == "per_1000_customer_months" else 1.0
+        df["events"] = df["events"].fillna(0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            df["value"] = scale * df["events"] / df["exposure"]
+        df["n"] = df["events"]
+        df["lower"], df["upper"] = stats.poisson_rate_interval(df["events"], df["exposure"], scale)
+    elif k == "availability":
+        with np.errstate(invalid="ignore", divide="ignore"):
+            df["value"] = 1 - df["downtime_hours"] / df["service_hours"]
+        df["lower"], df["upper"] = nan, nan
+    elif k in ("count", "stock"):
+        df["value"] = df["n"]
+        df["lower"], df["upper"] = nan, nan
+    else:  # sum, quantile
+        df["lower"], df["upper"] = nan, nan
+    for d in dims:
+        if d in TIME_DIMS:
+            df[d] = pd.to_datetime(df[d])
+        elif d == "region_id":
+            df[d] = df[d].astype("Int64")
+    extra = [c for c in ("events", "exposure") if c in df.columns and k == "rate"]
+    out = df[dims + list(RESULT_COLUMNS) + extra]
+    out = out[out["n"].fillna(0) > 0] if k not in ("availability", "sum") else out
+    return out.sort_values(dims, na_position="last").reset_index(drop=True) if dims else out.reset_index(drop=True)
+
+
+@dataclass
+class Warehouse:
+    """A database holding the ServiceWatch data model, and the metrics computed on it."""
+
+    engine: sa.Engine
+
+    @classmethod
+    def open(cls, url: str, read_only: bool = False) -> Warehouse:
+        return cls(make_engine(url, read_only=read_only))
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def read(self, stmt: sa.Executable) -> pd.DataFrame:
+        """Execute a Core statement and return its rows as a DataFrame (errors worded for users)."""
+        try:
+            with self.engine.connect() as conn:
+                result = conn.execute(stmt)
+                return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+        except sa.exc.SQLAlchemyError as exc:
+            raise DatabaseError(describe_error(exc, self.engine.url)) from None
+
+    def as_of(self) -> date:
+        """The newest day of data: ``sw_meta.as_of`` if recorded, else the newest ticket."""
+        df = self.read(sa.select(s.meta.c.value).where(s.meta.c.key == "as_of"))
+        if len(df):
+            return date.fromisoformat(str(df.iloc[0, 0])[:10])
+        df = self.read(sa.select(sa.func.max(s.tickets.c.opened_at)))
+        value = df.iloc[0, 0]
+        if value is None or pd.isna(value):
+            raise DatabaseError("the database holds no tickets yet; load data first")
+        return pd.Timestamp(value).date()
+
+    def resolve_as_of(self, f: Filters) -> date:
+        return f.as_of or self.as_of()
+
+    def compile(self, metric_id: str, f: Filters, by=(), region_level: str = "city") -> sa.Select:
+        window = Window.of(f, self.resolve_as_of(f))
+        return compile_metric(get(metric_id), f, tuple(by), window, region_level, self.dialect)
+
+    def metric(self, metric_id: str, f: Filters, by=(), region_level: str = "city") -> pd.DataFrame:
+        """The tidy result of one metric: group-by columns, value, n, lower, upper."""
+        m = get(metric_id)
+        raw = self.read(self.compile(metric_id, f, by, region_level))
+        return finish(m, raw, tuple(by))
+
+    def compare(self, metric_id: str, f: Filters, by=(), region_level: str = "city") -> pd.DataFrame:
+        """The metric for the period and its comparison period, side by side.
+
+        Adds ``value_cmp``, ``n_cmp``, ``delta`` (value − value_cmp) and ``delta_pct`` (relative
+        change, NaN when the comparison value is 0 or missing).
+        """
+        now = self.metric(metric_id, f, by, region_level)
+        cf = f.comparison_filters()
+        keys = [dim_column(d) for d in by]
+        if cf is None:
+            now["value_cmp"] = np.nan
+            now["n_cmp"] = np.nan
+        else:
+            before = self.metric(metric_id, cf, by, region_level)
+            before = before[keys + ["value", "n"]].rename(columns={"value": "value_cmp", "n": "n_cmp"})
+            now = now.merge(before, on=keys, how="left") if keys else now.assign(
+                value_cmp=before["value_cmp"].iloc[0] if len(before) else np.nan,
+                n_cmp=before["n_cmp"].iloc[0] if len(before) else np.nan)
+        now["delta"] = now["value"] - now["value_cmp"]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            now["delta_pct"] = np.where(now["value_cmp"].abs() > 0, now["delta"] / now["value_cmp"].abs(), np.nan)
+        return now
+
+    def check_dims(self, metric_id: str, by) -> None:
+        m = get(metric_id)
+        bad = [d for d in by if d not in m.dims]
+        if bad:
+            raise CompileError(f"metric {metric_id} cannot be cut by {', '.join(bad)}")
+
+
+    # -- what the database holds --------------------------------------------------------------
+    def values(self, dim: str) -> list[str]:
+        """Distinct values of a categorical dimension, sorted."""
+        col = DIM_VALUES[dim]
+        df = self.read(sa.select(col).where(col.isnot(None)).distinct())
+        return sorted(str(v) for v in df.iloc[:, 0])
+
+    def regions(self) -> pd.DataFrame:
+        """The region hierarchy: region_id, name_en, name_zh, parent_id, level."""
+        r = s.regions
+        df = self.read(sa.select(r).order_by(r.c.region_id))
+        df["parent_id"] = df["parent_id"].astype("Int64")
+        return df
