@@ -1,0 +1,365 @@
+"""Write DataFrames into any supported database, fast, and rebuild the derived tables.
+
+* DuckDB files are replaced atomically: the new database is built in a temporary file in the same
+  directory and moved over the target with ``os.replace``; dashboards open the file read-only per
+  query and never see a half-written database. Rows go in through Arrow (millions per second).
+* PostgreSQL: drop, create and ``COPY`` in one transaction; a failure leaves the old data.
+* MariaDB/MySQL: the new tables are filled under temporary names and swapped in with one atomic
+  ``RENAME TABLE``; rows go in with chunked multi-row ``INSERT``.
+* Anything else: SQLAlchemy ``insert`` executemany in chunks.
+
+Frames must have the columns of their table (extra columns are ignored); Date columns may be
+``datetime64`` or python dates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+
+from metrics import schema
+from metrics.db import duckdb_path, make_engine
+
+CHUNK_ROWS = 50_000
+_KEEP_META = ("as_of", "refreshed_at")
+
+
+def create_schema(engine: sa.Engine) -> None:
+    """Create every table of the data model that does not exist yet."""
+    schema.metadata.create_all(engine)
+
+
+def replace_all(url: str, frames: Mapping[str, pd.DataFrame],
+                meta: Mapping[str, object] | None = None) -> None:
+    """Replace the whole content of the database at ``url`` by ``frames``, then refresh derived data.
+
+    ``frames`` maps table names of :data:`schema.DATA_TABLES` to DataFrames (missing ones become
+    empty tables). ``meta`` adds key/value rows to ``sw_meta``; by default the ``demo_*`` attrs
+    that :func:`metrics.demo.generate` puts on the customers frame are recorded.
+    """
+    meta = dict(meta) if meta is not None else _demo_meta(frames)
+    unknown = set(frames) - {t.name for t in schema.DATA_TABLES}
+    if unknown:
+        raise ValueError(f"not data tables of the model: {sorted(unknown)}")
+    path = duckdb_path(url)
+    backend = sa.make_url(url).get_backend_name()
+    if path is not None:
+        _replace_duckdb_file(path, frames, meta)
+    elif backend == "postgresql":
+        _replace_postgres(url, frames, meta)
+    elif backend in ("mysql", "mariadb"):
+        _replace_mysql(url, frames, meta)
+    else:
+        engine = make_engine(url)
+        try:
+            with engine.begin() as conn:
+                schema.metadata.drop_all(conn)
+                schema.metadata.create_all(conn)
+                for table in schema.DATA_TABLES:
+                    _insert_chunks(conn, table, frames.get(table.name))
+                _refresh(conn, meta)
+            _refresh_rollups(engine)
+        finally:
+            engine.dispose()
+
+
+def refresh_derived(engine: sa.Engine, meta: Mapping[str, object] | None = None) -> None:
+    """Rebuild region_closure, calendar_months and sw_meta from the data tables, then rollups."""
+    with engine.begin() as conn:
+        _refresh(conn, meta or {})
+    _refresh_rollups(engine)
+
+
+# ---------------------------------------------------------------------------------------------
+# derived tables
+
+
+def _refresh(conn: sa.Connection, meta: Mapping[str, object]) -> None:
+    regions = conn.execute(sa.select(schema.regions.c.region_id, schema.regions.c.parent_id,
+                                     schema.regions.c.level)).all()
+    conn.execute(schema.region_closure.delete())
+    rows = _closure_rows(regions)
+    if rows:
+        conn.execute(schema.region_closure.insert(), rows)
+
+    as_of = _as_of(conn)
+    conn.execute(schema.calendar_months.delete())
+    first = _earliest(conn)
+    if as_of is not None:
+        months = _months(first or as_of, as_of)
+        conn.execute(schema.calendar_months.insert(), months)
+
+    values = {str(k): str(v) for k, v in meta.items()}
+    values["refreshed_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    if as_of is not None:
+        values["as_of"] = as_of.isoformat()
+    m = schema.meta
+    conn.execute(m.delete().where(m.c.key.in_(list(values) + list(_KEEP_META))))
+    conn.execute(m.insert(), [{"key": k, "value": v} for k, v in values.items()])
+
+
+def _closure_rows(regions: list) -> list[dict]:
+    parent = {r.region_id: r.parent_id for r in regions}
+    level = {r.region_id: r.level for r in regions}
+    rows = []
+    for rid in parent:
+        node, depth, seen = rid, 0, set()
+        while node is not None and node in parent and node not in seen:
+            seen.add(node)
+            rows.append({"ancestor_id": node, "descendant_id": rid, "ancestor_level": level[node],
+                         "depth": depth})
+            node, depth = parent[node], depth + 1
+    return rows
+
+
+def _as_date(value: object) -> dt.date | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return pd.Timestamp(value).date()  # strings from some drivers
+
+
+def _as_of(conn: sa.Connection) -> dt.date | None:
+    """Newest date among ticket openings, survey answers and customer start/end dates."""
+    t, s, c = schema.tickets, schema.surveys, schema.customers
+    cols = (sa.func.max(t.c.opened_at), sa.func.max(s.c.answered_at),
+            sa.func.max(c.c.start_date), sa.func.max(c.c.end_date))
+    dates = [_as_date(conn.execute(sa.select(col)).scalar()) for col in cols]
+    dates = [d for d in dates if d is not None]
+    return max(dates) if dates else None
+
+
+def _earliest(conn: sa.Connection) -> dt.date | None:
+    t, c = schema.tickets, schema.customers
+    cols = (sa.func.min(t.c.opened_at), sa.func.min(c.c.start_date))
+    dates = [_as_date(conn.execute(sa.select(col)).scalar()) for col in cols]
+    dates = [d for d in dates if d is not None]
+    return min(dates) if dates else None
+
+
+def _months(first: dt.date, last: dt.date) -> list[dict]:
+    out = []
+    m = first.replace(day=1)
+    while m <= last:
+        nxt = (m + dt.timedelta(days=32)).replace(day=1)
+        out.append({"month_start": m, "month_end": nxt})
+        m = nxt
+    return out
+
+
+def _refresh_rollups(engine: sa.Engine) -> None:
+    try:
+        from metrics import rollups  # written separately; optional
+    except ImportError:
+        return
+    refresh = getattr(rollups, "refresh", None)
+    if callable(refresh):
+        refresh(engine)
+
+
+def _demo_meta(frames: Mapping[str, pd.DataFrame]) -> dict[str, object]:
+    cust = frames.get("customers")
+    attrs = getattr(cust, "attrs", {}) or {}
+    return {k: v for k, v in attrs.items() if str(k).startswith("demo_")}
+
+
+# ---------------------------------------------------------------------------------------------
+# frames -> rows
+
+
+def _frame(table: sa.Table, df: pd.DataFrame | None) -> pd.DataFrame:
+    cols = [c.name for c in table.columns]
+    if df is None:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise ValueError(f"{table.name}: missing columns {missing}")
+    return df[cols]
+
+
+def _python_column(col: sa.Column, s: pd.Series) -> list:
+    """A column as python values with None for missing (for DBAPI executemany)."""
+    if isinstance(col.type, sa.DateTime):
+        return pd.to_datetime(s).to_numpy().astype("datetime64[us]").tolist()
+    if isinstance(col.type, sa.Date):
+        if s.dtype == object:
+            return [None if pd.isna(v) else _as_date(v) for v in s]
+        return pd.to_datetime(s).to_numpy().astype("datetime64[D]").tolist()
+    values = s.astype(object).where(s.notna(), None).tolist()
+    if isinstance(col.type, sa.Boolean):
+        return [None if v is None else bool(v) for v in values]
+    if isinstance(col.type, sa.Integer):
+        return [None if v is None else int(v) for v in values]
+    if isinstance(col.type, sa.Double | sa.Float | sa.Numeric):
+        return [None if v is None else float(v) for v in values]
+    return values
+
+
+def _records(table: sa.Table, df: pd.DataFrame) -> list[dict]:
+    cols = {c.name: _python_column(c, df[c.name]) for c in table.columns}
+    names = list(cols)
+    return [dict(zip(names, row, strict=True)) for row in zip(*cols.values(), strict=True)]
+
+
+def _insert_chunks(conn: sa.Connection, table: sa.Table, df: pd.DataFrame | None) -> None:
+    df = _frame(table, df)
+    for lo in range(0, len(df), CHUNK_ROWS):
+        rows = _records(table, df.iloc[lo:lo + CHUNK_ROWS])
+        if rows:
+            conn.execute(table.insert(), rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# DuckDB
+
+
+def _replace_duckdb_file(path: Path, frames: Mapping[str, pd.DataFrame], meta: Mapping[str, object]) -> None:
+    path = path.resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    _remove(tmp)
+    engine = make_engine(f"duckdb:///{tmp}")
+    try:
+        with engine.begin() as conn:
+            for table in schema.metadata.sorted_tables:
+                conn.execute(sa.schema.CreateTable(table))
+            raw = conn.connection.driver_connection
+            for table in schema.DATA_TABLES:
+                _duckdb_insert(raw, conn.dialect, table, frames.get(table.name))
+            for table in schema.metadata.sorted_tables:
+                for index in table.indexes:
+                    conn.execute(sa.schema.CreateIndex(index))
+            _refresh(conn, meta)
+        _refresh_rollups(engine)
+        with engine.connect() as conn:
+            conn.exec_driver_sql("CHECKPOINT")
+        engine.dispose()
+        _remove(Path(f"{path}.wal"))  # a stale WAL would be replayed onto the new file
+        os.replace(tmp, path)
+    except BaseException:
+        engine.dispose()
+        _remove(tmp)
+        raise
+    finally:
+        _remove(Path(f"{tmp}.wal"))
+
+
+def _duckdb_insert(raw: object, dialect: sa.Dialect, table: sa.Table, df: pd.DataFrame | None) -> None:
+    import pyarrow as pa
+
+    df = _frame(table, df)
+    if df.empty:
+        return
+    arrow = pa.Table.from_pandas(df, preserve_index=False)
+    q = dialect.identifier_preparer.quote
+    select = ", ".join(
+        f"CAST({q(c.name)} AS DATE)" if isinstance(c.type, sa.Date) and not isinstance(c.type, sa.DateTime)
+        else q(c.name) for c in table.columns)
+    name = "_sw_load_frame"
+    raw.register(name, arrow)
+    try:
+        raw.execute(f"INSERT INTO {q(table.name)} SELECT {select} FROM {name}")
+    finally:
+        raw.unregister(name)
+
+
+def _remove(p: Path) -> None:
+    try:
+        p.unlink()
+    except FileNotFoundError:
+        pass
+
+
+# ---------------------------------------------------------------------------------------------
+# PostgreSQL
+
+
+def _replace_postgres(url: str, frames: Mapping[str, pd.DataFrame], meta: Mapping[str, object]) -> None:
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:  # DDL is transactional on PostgreSQL: all or nothing
+            schema.metadata.drop_all(conn)
+            for table in schema.metadata.sorted_tables:
+                conn.execute(sa.schema.CreateTable(table))
+            raw = conn.connection.driver_connection
+            for table in schema.DATA_TABLES:
+                _pg_copy(raw, conn.dialect, table, frames.get(table.name))
+            for table in schema.metadata.sorted_tables:
+                for index in table.indexes:
+                    conn.execute(sa.schema.CreateIndex(index))
+            _refresh(conn, meta)
+        _refresh_rollups(engine)
+    finally:
+        engine.dispose()
+
+
+def _pg_copy(raw: object, dialect: sa.Dialect, table: sa.Table, df: pd.DataFrame | None) -> None:
+    """COPY ... FROM STDIN (FORMAT csv): unquoted empty fields are NULL."""
+    df = _frame(table, df)
+    if df.empty:
+        return
+    q = dialect.identifier_preparer.quote
+    cols = ", ".join(q(c.name) for c in table.columns)
+    out = df.copy(deep=False)
+    for c in table.columns:
+        s = out[c.name]
+        if isinstance(c.type, sa.Boolean):
+            out[c.name] = s.astype("boolean").map({True: "t", False: "f"})
+        elif isinstance(c.type, sa.Date) and not isinstance(c.type, sa.DateTime) and s.dtype != object:
+            out[c.name] = pd.to_datetime(s).dt.strftime("%Y-%m-%d")
+    with raw.cursor() as cur, cur.copy(f"COPY {q(table.name)} ({cols}) FROM STDIN (FORMAT csv)") as copy:
+        for lo in range(0, len(out), 200_000):
+            buf = io.StringIO()
+            out.iloc[lo:lo + 200_000].to_csv(buf, header=False, index=False,
+                                             date_format="%Y-%m-%d %H:%M:%S.%f")
+            copy.write(buf.getvalue())
+
+
+# ---------------------------------------------------------------------------------------------
+# MariaDB / MySQL
+
+
+def _replace_mysql(url: str, frames: Mapping[str, pd.DataFrame], meta: Mapping[str, object]) -> None:
+    """Fill ``_swnew_*`` tables, then swap them in with one atomic RENAME TABLE."""
+    engine = make_engine(url)
+    staging = sa.MetaData()
+    tables = list(schema.metadata.sorted_tables)
+    new = {t.name: t.to_metadata(staging, name=f"_swnew_{t.name}") for t in tables}
+    q = engine.dialect.identifier_preparer.quote
+    try:
+        staging.drop_all(engine)
+        staging.create_all(engine)
+        with engine.begin() as conn:
+            for table in schema.DATA_TABLES:
+                _insert_chunks(conn, new[table.name], frames.get(table.name))
+        with engine.begin() as conn:
+            existing = set(sa.inspect(conn).get_table_names())
+            moves = []
+            for t in tables:
+                if t.name in existing:
+                    moves.append(f"{q(t.name)} TO {q('_swold_' + t.name)}")
+                moves.append(f"{q(new[t.name].name)} TO {q(t.name)}")
+            conn.exec_driver_sql("RENAME TABLE " + ", ".join(moves))
+            for t in tables:
+                if t.name in existing:
+                    conn.exec_driver_sql(f"DROP TABLE {q('_swold_' + t.name)}")
+        with engine.begin() as conn:
+            _refresh(conn, meta)
+        _refresh_rollups(engine)
+    except BaseException:
+        staging.drop_all(engine)
+        raise
+    finally:
+        engine.dispose()
+
+
+__all__ = ["create_schema", "replace_all", "refresh_derived"]
