@@ -1,0 +1,1 @@
+"""The Streamlit side of ServiceWatch: theme, charts (pure functions) and shared widgets."""

@@ -1,0 +1,82 @@
+"""Files for meetings: figures as PNG/SVG at presentation size, tables as CSV/Excel.
+
+No Streamlit here. Images are rendered server-side by kaleido with Debian's Chromium; its
+server is started once per process, so each image costs a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import threading
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from . import theme
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_lock = threading.Lock()
+_started = False
+
+
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def _ensure_kaleido() -> None:
+    global _started
+    with _lock:
+        if _started:
+            return
+        browser = _chromium()
+        if browser and not os.environ.get("BROWSER_PATH"):
+            os.environ["BROWSER_PATH"] = browser
+        import kaleido
+
+        try:
+            kaleido.start_sync_server(silence_warnings=True)
+        except Exception:  # noqa: BLE001 - already running or unsupported: fall back to per-call
+            pass
+        _started = True
+
+
+def figure_image(fig: go.Figure, fmt: str = "png", size: tuple[int, int] = theme.EXPORT_SIZE) -> bytes:
+    """The figure rendered as ``png`` or ``svg`` bytes at ``size`` pixels (16:9 by default)."""
+    import plotly.io as pio
+
+    _ensure_kaleido()
+    width, height = size
+    return pio.to_image(fig, format=fmt, width=width, height=height, scale=theme.EXPORT_SCALE)
+
+
+def safe_cell(value: object) -> object:
+    """Neutralise spreadsheet formula injection: text starting with = + - @ gets a leading '."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def safe_frame(df: pd.DataFrame) -> pd.DataFrame:
+    out = df.copy()
+    for col in out.columns:
+        if out[col].dtype == object:
+            out[col] = out[col].map(safe_cell)
+    return out
+
+
+def to_csv(df: pd.DataFrame) -> bytes:
+    """UTF-8 with BOM so that Excel opens Chinese text correctly."""
+    return safe_frame(df).to_csv(index=False).encode("utf-8-sig")
+
+
+def to_excel(df: pd.DataFrame, sheet: str = "data") -> bytes:
+    buf = io.BytesIO()
+    with pd.ExcelWriter(buf, engine="openpyxl") as writer:
+        safe_frame(df).to_excel(writer, index=False, sheet_name=sheet[:31])
+    return buf.getvalue()

@@ -1,0 +1,288 @@
+"""Shared Streamlit pieces: page setup, the one filter bar, cached engine calls, chart output.
+
+Every page calls :func:`page` first; it draws the sidebar (language, navigation, filters) and
+returns a :class:`View` with the warehouse, the filters and the language. Filter state lives in
+``st.session_state["sw_state"]`` (it survives page switches, unlike widget keys) and is mirrored
+into the URL query string, so a link reproduces the view.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from metrics.db import DatabaseError, duckdb_path, resolve_url
+from metrics.describe import subtitle
+from metrics.engine import Warehouse
+from metrics.filters import COMPARISONS, PRESETS, Filters, preset_period
+from metrics.i18n import LANGS, label, metric_label, t
+
+from . import export
+
+warnings.filterwarnings("ignore", message="The kopts argument is ignored")
+
+PAGES = (
+    ("app.py", "nav.overview", ":material/dashboard:"),
+    ("pages/1_Satisfaction.py", "nav.satisfaction", ":material/sentiment_satisfied:"),
+    ("pages/2_Complaints.py", "nav.complaints", ":material/report:"),
+    ("pages/3_SLA.py", "nav.sla", ":material/timer:"),
+    ("pages/4_Churn.py", "nav.churn", ":material/trending_down:"),
+    ("pages/5_Regions.py", "nav.regions", ":material/map:"),
+    ("pages/6_Data.py", "nav.data", ":material/database:"),
+)
+DEFAULT_PRESET = "last_quarter"
+
+
+# -- the warehouse and cached engine calls ----------------------------------------------------
+def _db_version(url: str) -> float:
+    """Changes when a DuckDB file is replaced by a refresh, so caches follow the new data."""
+    path = duckdb_path(url)
+    try:
+        return path.stat().st_mtime if path else 0.0
+    except OSError:
+        return 0.0
+
+
+@st.cache_resource(show_spinner=False)
+def _warehouse(url: str, version: float) -> Warehouse:
+    return Warehouse.open(url, read_only=duckdb_path(url) is not None)
+
+
+def warehouse() -> tuple[Warehouse, float]:
+    url = resolve_url()
+    version = _db_version(url)
+    return _warehouse(url, version), version
+
+
+@st.cache_data(show_spinner=False, max_entries=2000, ttl=3600)
+def cached_metric(_wh: Warehouse, version: float, url: str, metric_id: str, f: Filters,
+                  by: tuple[str, ...] = (), level: str = "city") -> pd.DataFrame:
+    return _wh.metric(metric_id, f, by, level)
+
+
+@st.cache_data(show_spinner=False, max_entries=2000, ttl=3600)
+def cached_compare(_wh: Warehouse, version: float, url: str, metric_id: str, f: Filters,
+                   by: tuple[str, ...] = (), level: str = "city") -> pd.DataFrame:
+    return _wh.compare(metric_id, f, by, level)
+
+
+@st.cache_data(show_spinner=False, ttl=3600)
+def cached_call(_wh: Warehouse, version: float, url: str, name: str, *args) -> object:
+    """Any other Warehouse method, cached by its name and (hashable) arguments."""
+    return getattr(_wh, name)(*args)
+
+
+@dataclass
+class View:
+    """What a page needs: the warehouse, the filters, the language and region names."""
+
+    wh: Warehouse
+    version: float
+    filters: Filters
+    lang: str
+    as_of: date
+    regions: pd.DataFrame
+    region_names: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return str(self.wh.engine.url)
+
+    def metric(self, metric_id: str, by: Iterable[str] = (), level: str = "city", f: Filters | None = None):
+        return cached_metric(self.wh, self.version, self.url, metric_id, f or self.filters, tuple(by), level)
+
+    def compare(self, metric_id: str, by: Iterable[str] = (), level: str = "city", f: Filters | None = None):
+        return cached_compare(self.wh, self.version, self.url, metric_id, f or self.filters, tuple(by), level)
+
+    def call(self, name: str, *args):
+        return cached_call(self.wh, self.version, self.url, name, *args)
+
+    def t(self, key: str, **fmt) -> str:
+        return t(key, self.lang, **fmt)
+
+    def label(self, dim: str, value) -> str:
+        return label(dim, value, self.lang)
+
+    def metric_label(self, metric_id: str) -> str:
+        return metric_label(metric_id, self.lang)
+
+    def subtitle(self, with_comparison: bool = False, f: Filters | None = None) -> str:
+        return subtitle(f or self.filters, self.lang, self.region_names, with_comparison)
+
+
+# -- page setup -------------------------------------------------------------------------------
+def _initial_lang() -> str:
+    q = st.query_params.get("lang")
+    if q in LANGS:
+        return q
+    locale = (getattr(st.context, "locale", None) or "").lower()
+    return "en" if locale and not locale.startswith("zh") else "zh"
+
+
+def page(title_key: str) -> View:
+    """Set up a page: config, sidebar (language, navigation, filters); stops politely on errors."""
+    st.set_page_config(page_title=f"ServiceWatch · {t(title_key, st.session_state.get('sw_lang', 'zh'))}",
+                       layout="wide", initial_sidebar_state="expanded")
+    if "sw_lang" not in st.session_state:
+        st.session_state["sw_lang"] = _initial_lang()
+    with st.sidebar:
+        lang = st.radio("Language", LANGS, format_func=lambda x: "中文" if x == "zh" else "English",
+                        horizontal=True, key="_w_lang", index=LANGS.index(st.session_state["sw_lang"]),
+                        label_visibility="collapsed")
+        st.session_state["sw_lang"] = lang
+        for path, key, icon in PAGES:
+            st.page_link(path, label=t(key, lang), icon=icon)
+        st.divider()
+    try:
+        wh, version = warehouse()
+        as_of = cached_call(wh, version, str(wh.engine.url), "as_of")
+        regions = cached_call(wh, version, str(wh.engine.url), "regions")
+    except DatabaseError as exc:
+        st.error(t("common.db_error", lang, detail=str(exc)))
+        st.stop()
+    name_col = "name_zh" if lang == "zh" else "name_en"
+    names = dict(zip(regions["region_id"].astype(int), regions[name_col], strict=True))
+    view = View(wh, version, filter_bar(wh, version, as_of, regions, lang), lang, as_of, regions, names)
+    st.title(t(title_key, lang))
+    st.caption(f"{view.subtitle(with_comparison=True)} · {t('app.as_of', lang, date=as_of.isoformat())}")
+    return view
+
+
+# -- the filter bar ---------------------------------------------------------------------------
+def _state(as_of: date) -> dict:
+    """The persisted filter state; first built from the URL query string."""
+    if "sw_state" not in st.session_state:
+        q = st.query_params.to_dict()
+        preset = q.get("preset") if q.get("preset") in PRESETS else (
+            "custom" if q.get("from") else DEFAULT_PRESET)
+        start, end = preset_period(DEFAULT_PRESET, as_of)
+        f = Filters.from_query(q, Filters(start=start, end=end))
+        st.session_state["sw_state"] = {"preset": preset, "filters": f}
+    return st.session_state["sw_state"]
+
+
+def filter_bar(wh: Warehouse, version: float, as_of: date, regions: pd.DataFrame, lang: str) -> Filters:
+    state = _state(as_of)
+    f: Filters = state["filters"]
+    url = str(wh.engine.url)
+    st.sidebar.subheader(t("filter.header", lang))
+
+    def widget(key: str, value) -> str:
+        wkey = f"_w_{key}"
+        if wkey not in st.session_state:
+            st.session_state[wkey] = value
+        return wkey
+
+    preset = st.sidebar.selectbox(t("filter.period", lang), PRESETS, key=widget("preset", state["preset"]),
+                                  format_func=lambda p: t(f"preset.{p}", lang))
+    if preset == "custom":
+        picked = st.sidebar.date_input(t("filter.custom_range", lang), key=widget("range", (f.start, f.end)),
+                                       max_value=as_of)
+        start, end = (picked[0], picked[-1]) if isinstance(picked, (list, tuple)) and picked else (f.start, f.end)
+    else:
+        start, end = preset_period(preset, as_of)
+    comparison = st.sidebar.selectbox(t("filter.comparison", lang), COMPARISONS,
+                                      key=widget("cmp", f.comparison), format_func=lambda c: t(f"comparison.{c}", lang))
+    name_col = "name_zh" if lang == "zh" else "name_en"
+    names = dict(zip(regions["region_id"].astype(int), regions[name_col], strict=True))
+    cities = regions.loc[regions["level"] == "city", "region_id"].astype(int).tolist()
+    current_city, current_district = _split_region(f.regions, regions)
+    city = st.sidebar.selectbox(t("filter.city", lang), [0] + cities, key=widget("city", current_city),
+                                format_func=lambda r: t("filter.all", lang) if r == 0 else names[r])
+    districts = regions.loc[regions["parent_id"] == city, "region_id"].astype(int).tolist() if city else []
+    district = 0
+    if city:
+        if st.session_state.get("_w_district") not in [0] + districts:
+            st.session_state["_w_district"] = current_district if current_district in districts else 0
+        district = st.sidebar.selectbox(t("filter.district", lang), [0] + districts, key=widget("district", 0),
+                                        format_func=lambda r: t("filter.all", lang) if r == 0 else names[r])
+    tiers = _multi("tier", cached_call(wh, version, url, "values", "tier"), f.tiers, lang, widget)
+    segments = _multi("segment", cached_call(wh, version, url, "values", "segment"), f.segments, lang, widget)
+    channels = _multi("channel", cached_call(wh, version, url, "values", "channel"), f.channels, lang, widget)
+    new = f.with_(start=start, end=end, comparison=comparison,
+                  regions=(district or city,) if (district or city) else (),
+                  tiers=tiers, segments=segments, channels=channels)
+    if st.sidebar.button(t("filter.reset", lang), width="stretch"):
+        for key in [k for k in st.session_state if str(k).startswith("_w_") and k != "_w_lang"]:
+            del st.session_state[key]
+        s0, e0 = preset_period(DEFAULT_PRESET, as_of)
+        st.session_state["sw_state"] = {"preset": DEFAULT_PRESET, "filters": Filters(start=s0, end=e0)}
+        st.rerun()
+    state.update(preset=preset, filters=new)
+    _sync_query(new, preset, lang)
+    return new
+
+
+def _multi(dim: str, options: list[str], current: tuple[str, ...], lang: str, widget: Callable) -> tuple[str, ...]:
+    from .theme import order
+
+    opts = order(dim, options)
+    chosen = st.sidebar.multiselect(t(f"filter.{dim}", lang), opts, key=widget(dim, [v for v in current if v in opts]),
+                                    format_func=lambda v: label(dim, v, lang), placeholder=t("filter.all", lang))
+    return tuple(chosen)
+
+
+def _split_region(selected: tuple[int, ...], regions: pd.DataFrame) -> tuple[int, int]:
+    if not selected:
+        return 0, 0
+    row = regions.loc[regions["region_id"] == selected[0]]
+    if row.empty:
+        return 0, 0
+    level = row["level"].iloc[0]
+    if level == "district":
+        return int(row["parent_id"].iloc[0]), int(selected[0])
+    if level == "city":
+        return int(selected[0]), 0
+    return 0, 0
+
+
+def _sync_query(f: Filters, preset: str, lang: str) -> None:
+    wanted = {"preset": preset, **f.to_query(), "lang": lang}
+    if preset != "custom":
+        wanted.pop("from", None)
+        wanted.pop("to", None)
+    if st.query_params.to_dict() != wanted:
+        st.query_params.from_dict(wanted)
+
+
+# -- output -----------------------------------------------------------------------------------
+def empty_state(view: View) -> None:
+    st.info(view.t("common.no_data"))
+
+
+def chart(view: View, fig: go.Figure, data: pd.DataFrame, key: str, select: bool = False):
+    """Show a figure with PNG/SVG/CSV/Excel downloads; returns the selection when ``select``."""
+    event = st.plotly_chart(fig, key=key, on_select="rerun" if select else "ignore",
+                            selection_mode="points", config={"displaylogo": False})
+    cols = st.columns(4)
+    name = key.replace(" ", "_")
+    cols[0].download_button(view.t("export.png"), lambda: export.figure_image(fig, "png"), f"{name}.png",
+                            "image/png", key=f"{key}_png", on_click="ignore", icon=":material/image:")
+    cols[1].download_button(view.t("export.svg"), lambda: export.figure_image(fig, "svg"), f"{name}.svg",
+                            "image/svg+xml", key=f"{key}_svg", on_click="ignore")
+    cols[2].download_button(view.t("export.csv"), lambda: export.to_csv(data), f"{name}.csv", "text/csv",
+                            key=f"{key}_csv", on_click="ignore")
+    cols[3].download_button(view.t("export.xlsx"), lambda: export.to_excel(data), f"{name}.xlsx",
+                            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                            key=f"{key}_xlsx", on_click="ignore")
+    if select and event and event.selection and event.selection.points:
+        return event.selection.points
+    return None
+
+
+def selected_values(points) -> list[str]:
+    """The category values (customdata) of selected chart points."""
+    out = []
+    for p in points or []:
+        cd = p.get("customdata")
+        if isinstance(cd, list):
+            cd = cd[0] if cd else None
+        if cd is not None:
+            out.append(str(cd))
+    return out
