@@ -12,6 +12,7 @@ import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -37,6 +38,7 @@ PAGES = (
     ("pages/6_Data.py", "nav.data", ":material/database:"),
 )
 DEFAULT_PRESET = "last_quarter"
+APP_ROOT = Path(__file__).resolve().parents[2]
 
 
 # -- the warehouse and cached engine calls ----------------------------------------------------
@@ -137,7 +139,8 @@ def page(title_key: str) -> View:
                         label_visibility="collapsed")
         st.session_state["sw_lang"] = lang
         for path, key, icon in PAGES:
-            st.page_link(path, label=t(key, lang), icon=icon)
+            if (APP_ROOT / path).is_file():
+                st.page_link(path, label=t(key, lang), icon=icon)
         st.divider()
     try:
         wh, version = warehouse()

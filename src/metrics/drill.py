@@ -76,10 +76,6 @@ def customers(wh: Warehouse, f: Filters, limit: int = 1000, churned_only: bool =
     return wh.read(stmt.order_by(c.c.monthly_revenue.desc(), c.c.customer_id).limit(limit))
 
 
-def targets(wh: Warehouse) -> pd.DataFrame:
-    return wh.read(sa.select(s.targets))
-
-
 def target_for(targets_df: pd.DataFrame, metric_id: str, f: Filters, ancestors: dict[int, list[int]],
                on: date | None = None) -> float | None:
     """The target that applies to a metric under filters: the most specific matching row (region

@@ -80,7 +80,9 @@ def finish(metric: Metric, raw: pd.DataFrame, by: tuple[str, ...]) -> pd.DataFra
             df[d] = df[d].astype("Int64")
     extra = [c for c in ("events", "exposure") if c in df.columns and k == "rate"]
     out = df[dims + list(RESULT_COLUMNS) + extra]
-    out = out[out["n"].fillna(0) > 0] if k not in ("availability", "sum") else out
+    # A group exists when it has data: n > 0; a rate when it has exposure (0 events is a rate of 0).
+    has_data = df["exposure"].fillna(0) > 0 if k == "rate" else out["n"].fillna(0) > 0
+    out = out[has_data]
     return out.sort_values(dims, na_position="last").reset_index(drop=True) if dims else out.reset_index(drop=True)
 
 
@@ -174,3 +176,7 @@ class Warehouse:
         df = self.read(sa.select(r).order_by(r.c.region_id))
         df["parent_id"] = df["parent_id"].astype("Int64")
         return df
+
+    def targets(self) -> pd.DataFrame:
+        """The targets table: metric, region_id, tier, channel, valid_from, value."""
+        return self.read(sa.select(s.targets))

@@ -74,8 +74,8 @@ class Filters:
             start, end = _shift_years(self.start, -1), _shift_years(self.end, -1)
         elif _is_month_aligned(self.start, self.end):
             months = (self.end.year - self.start.year) * 12 + self.end.month - self.start.month + 1
-            start = _add_months(self.start, -months)
-            end = _add_months(self.start, 0) - timedelta(days=1)
+            start = add_months(self.start, -months)
+            end = add_months(self.start, 0) - timedelta(days=1)
         else:
             end = self.start - timedelta(days=1)
             start = end - timedelta(days=self.days - 1)
@@ -142,14 +142,14 @@ def preset_period(name: str, as_of: date) -> tuple[date, date]:
         q_end_month = ((as_of.month - 1) // 3) * 3 + 3
         q_end = date(as_of.year, q_end_month, calendar.monthrange(as_of.year, q_end_month)[1])
         if q_end != as_of:
-            q_end = _add_months(q_end.replace(day=1), -3)
+            q_end = add_months(q_end.replace(day=1), -3)
             q_end = q_end.replace(day=calendar.monthrange(q_end.year, q_end.month)[1])
-        return _add_months(q_end.replace(day=1), -2), q_end
+        return add_months(q_end.replace(day=1), -2), q_end
     if name == "ytd":
         return date(as_of.year, 1, 1), as_of
     if name == "last_12_months":
         end = as_of if _is_month_end(as_of) else as_of.replace(day=1) - timedelta(days=1)
-        return _add_months(end.replace(day=1), -11), end
+        return add_months(end.replace(day=1), -11), end
     raise ValueError(f"unknown period preset {name!r}; use one of {', '.join(PRESETS[:-1])}")
 
 
@@ -161,7 +161,7 @@ def _is_month_aligned(start: date, end: date) -> bool:
     return start.day == 1 and _is_month_end(end)
 
 
-def _add_months(d: date, months: int) -> date:
+def add_months(d: date, months: int) -> date:
     m = d.month - 1 + months
     year, month = d.year + m // 12, m % 12 + 1
     return date(year, month, min(d.day, calendar.monthrange(year, month)[1]))

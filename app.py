@@ -1,0 +1,93 @@
+"""Overview: headline KPIs against the comparison period and targets, and what moved most."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import charts, theme, ui
+from dashboard.formatting import fmt_delta, fmt_value
+from metrics import drill
+from metrics.filters import add_months
+from metrics.registry import get
+
+KPIS = ("csat", "nps", "complaint_rate", "sla_resolution_compliance", "fcr_rate", "churn_rate", "active_customers")
+MOVER_METRICS = ("complaint_rate", "csat", "nps", "sla_resolution_compliance", "fcr_rate", "churn_rate")
+
+view = ui.page("nav.overview")
+f = view.filters
+targets = view.call("targets")
+ancestors = drill.ancestors(view.regions)
+trend_filters = f.with_(start=add_months(f.end.replace(day=1), -11), comparison="none")
+
+cols = st.columns(4)
+shown = 0
+for i, metric_id in enumerate(KPIS):
+    m = get(metric_id)
+    df = view.compare(metric_id)
+    with cols[i % 4].container(border=True):
+        if df.empty or pd.isna(df["value"].iloc[0]):
+            st.metric(view.metric_label(metric_id), "—")
+            st.caption(view.t("common.no_data"))
+            continue
+        shown += 1
+        row = df.iloc[0]
+        target = drill.target_for(targets, metric_id, f, ancestors)
+        status = drill.status(row["value"], target, m.higher_is_better, row["lower"], row["upper"])
+        st.metric(
+            view.metric_label(metric_id), fmt_value(row["value"], m.unit, view.lang),
+            delta=fmt_delta(row["delta"], m.unit),
+            delta_color="normal" if m.higher_is_better is not False else "inverse",
+            help=f"{view.t('common.previous')}: {fmt_value(row['value_cmp'], m.unit, view.lang)} · "
+                 f"n = {row['n']:,.0f}",
+        )
+        badge = f":{ {'green': 'green', 'amber': 'orange', 'red': 'red'}.get(status, 'gray') }-badge[" \
+                f"{view.t('status.' + status)}" + (f" · {view.t('common.target')} "
+                                                  f"{fmt_value(target, m.unit, view.lang)}" if target is not None else "") + "]"
+        st.markdown(badge)
+        spark = view.metric(metric_id, ("month",), f=trend_filters)
+        if len(spark) > 1:
+            st.plotly_chart(charts.sparkline(spark, m.unit), key=f"spark_{metric_id}",
+                            config={"displayModeBar": False, "staticPlot": True})
+
+if shown == 0:
+    ui.empty_state(view)
+    st.stop()
+
+st.subheader(view.t("page.overview.movers"))
+left, right = st.columns([1, 3])
+metric_id = left.selectbox(view.t("page.overview.movers_metric"), MOVER_METRICS, format_func=view.metric_label,
+                           key="_w_overview_mover")
+dim = left.radio(view.t("page.overview.movers_by"), ("region", "tier", "channel"),
+                 format_func=lambda d: view.t(f"filter.{'city' if d == 'region' else d}"), key="_w_overview_by")
+m = get(metric_id)
+level = "district" if f.regions else "city"
+moves = view.compare(metric_id, (dim,), level)
+if moves.empty or moves["value_cmp"].isna().all():
+    right.info(view.t("common.no_data"))
+else:
+    col = "region_id" if dim == "region" else dim
+    moves = moves.dropna(subset=["delta"]).copy()
+    moves["name"] = charts.category_names(dim, moves[col], view.lang, view.region_names)
+    moves = moves.reindex(moves["delta"].abs().sort_values(ascending=False).index).head(8)
+    better = moves["delta"] > 0 if m.higher_is_better else moves["delta"] < 0
+    table = pd.DataFrame({
+        view.t(f"filter.{'city' if dim == 'region' else dim}"): moves["name"],
+        view.t("common.value"): [fmt_value(v, m.unit, view.lang) for v in moves["value"]],
+        view.t("common.previous"): [fmt_value(v, m.unit, view.lang) for v in moves["value_cmp"]],
+        view.t("common.delta"): [fmt_delta(v, m.unit) for v in moves["delta"]],
+        view.t("page.overview.direction"): [view.t("page.overview.better" if b else "page.overview.worse")
+                                             for b in better],
+        view.t("common.n"): moves["n"].map("{:,.0f}".format),
+    })
+    right.dataframe(table, hide_index=True, width="stretch")
+    title = f"{view.metric_label(metric_id)} — {view.t('page.overview.movers')}"
+    fig = charts.bar_ci(moves.assign(value=moves["delta"], lower=float("nan"), upper=float("nan")), dim,
+                        "share" if m.unit == "share" else m.unit, view.lang, title,
+                        view.subtitle(with_comparison=True), view.region_names)
+    fig.update_traces(marker_color=[theme.STATUS["green"] if b else theme.STATUS["red"] for b in better])
+    with right:
+        ui.chart(view, fig, moves.drop(columns=["name"]), "overview_movers")
+st.caption(view.t("page.overview.footnote", days=(f.end - f.start + timedelta(days=1)).days))
