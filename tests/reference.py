@@ -155,7 +155,7 @@ def _group(df: pd.DataFrame, by: tuple[str, ...], agg) -> pd.DataFrame:
         key = key if isinstance(key, tuple) else (key,)
         rows.append({**dict(zip(by, key, strict=True)), **agg(part)})
     if not rows:
-        return pd.DataFrame(columns=list(by))
+        return pd.DataFrame(columns=list(by) + list(agg(df.iloc[:0])))
     return pd.DataFrame(rows)
 
 

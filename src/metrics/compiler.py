@@ -210,14 +210,18 @@ class _Query:
                          sa.func.count().label("n")).group_by(*keys)
 
     # -- customers: exposure, events and stock per bucket ----------------------------------------
-    def buckets(self, life_start: sa.ColumnElement, life_end: sa.ColumnElement):
-        """(join target or None, join condition, bucket start, bucket end, month column)."""
+    def buckets(self, life_start: sa.ColumnElement, life_end: sa.ColumnElement, end_event: bool = False):
+        """(join target or None, join condition, bucket start, bucket end, month column).
+
+        ``end_event``: the day ``life_end`` is itself an event (a churn), so the month starting on
+        that day must be joined too, or churns on the 1st of a month are lost."""
         start, stop = _d(self.w.start), _d(self.w.stop)
         if "month" not in self.by:
             return None, None, start, stop, None
         cm = s.calendar_months
+        last = cm.c.month_start <= life_end if end_event else cm.c.month_start < life_end
         cond = sa.and_(cm.c.month_start < stop, cm.c.month_end > start,
-                       cm.c.month_end > life_start, cm.c.month_start < life_end)
+                       cm.c.month_end > life_start, last)
         return (cm, cond, sa.func.greatest(cm.c.month_start, start),
                 sa.func.least(cm.c.month_end, stop), cm.c.month_start)
 
@@ -226,7 +230,7 @@ class _Query:
         as_of_excl = _d(self.w.as_of_end.date())
         end_known = sa.case((c.c.end_date < as_of_excl, c.c.end_date), else_=None)
         life_end = sa.func.coalesce(end_known, as_of_excl)
-        target, cond, b_start, b_end, month = self.buckets(c.c.start_date, life_end)
+        target, cond, b_start, b_end, month = self.buckets(c.c.start_date, life_end, end_event=True)
         from_ = c if target is None else c.join(target, cond)
         from_, region = self.join_region(from_, c)
         chan = c.c.acquisition_channel if channel else None
