@@ -7,7 +7,7 @@ columns are the group-by columns, then ``value``, ``n``, ``lower``, ``upper``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
@@ -17,8 +17,9 @@ import sqlalchemy as sa
 from . import schema as s
 from . import stats
 from .compiler import CompileError, Window, compile_metric, dim_column
-from .db import DatabaseError, describe_error, make_engine
+from .db import DatabaseError, describe_error, duckdb_path, make_engine
 from .filters import Filters
+from .rollups import AS_OF_KEY, compile_from_rollup
 from .registry import Metric, get
 
 RESULT_COLUMNS = ("value", "n", "lower", "upper")
@@ -91,9 +92,15 @@ class Warehouse:
     """A database holding the ServiceWatch data model, and the metrics computed on it."""
 
     engine: sa.Engine
+    use_rollups: bool = True  # answer from the rollup tables when that is exact (metrics.rollups)
+    _rollup_as_of: tuple = field(default=(), init=False, repr=False, compare=False)  # () = not read yet
 
     @classmethod
-    def open(cls, url: str, read_only: bool = False) -> Warehouse:
+    def open(cls, url: str, read_only: bool | None = None) -> Warehouse:
+        """Open ``url``; DuckDB files are opened read-only unless ``read_only=False`` (one writer
+        per file: dashboards, the CLI and tests read side by side while a load replaces the file)."""
+        if read_only is None:
+            read_only = duckdb_path(url) is not None
         return cls(make_engine(url, read_only=read_only))
 
     @property
@@ -123,9 +130,21 @@ class Warehouse:
     def resolve_as_of(self, f: Filters) -> date:
         return f.as_of or self.as_of()
 
+    def rollup_as_of(self) -> date | None:
+        """The as-of the rollup tables were built with (None: no rollups), read once per Warehouse."""
+        if not self._rollup_as_of:
+            df = self.read(sa.select(s.meta.c.value).where(s.meta.c.key == AS_OF_KEY))
+            self._rollup_as_of = (date.fromisoformat(str(df.iloc[0, 0])[:10]) if len(df) else None,)
+        return self._rollup_as_of[0]
+
     def compile(self, metric_id: str, f: Filters, by=(), region_level: str = "city") -> sa.Select:
-        window = Window.of(f, self.resolve_as_of(f))
-        return compile_metric(get(metric_id), f, tuple(by), window, region_level, self.dialect)
+        """The query of one metric: over the rollups when exact and enabled, else over raw rows."""
+        m, window = get(metric_id), Window.of(f, self.resolve_as_of(f))
+        if self.use_rollups:
+            q = compile_from_rollup(m, f, tuple(by), window, region_level, self.dialect, self.rollup_as_of())
+            if q is not None:
+                return q
+        return compile_metric(m, f, tuple(by), window, region_level, self.dialect)
 
     def metric(self, metric_id: str, f: Filters, by=(), region_level: str = "city") -> pd.DataFrame:
         """The tidy result of one metric: group-by columns, value, n, lower, upper."""
