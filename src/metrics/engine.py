@@ -19,8 +19,8 @@ from . import stats
 from .compiler import CompileError, Window, compile_metric, dim_column
 from .db import DatabaseError, describe_error, duckdb_path, make_engine
 from .filters import Filters
-from .rollups import AS_OF_KEY, compile_from_rollup
 from .registry import Metric, get
+from .rollups import AS_OF_KEY, compile_from_rollup
 
 RESULT_COLUMNS = ("value", "n", "lower", "upper")
 # where the distinct values of each categorical dimension are read from
