@@ -1,0 +1,121 @@
+"""Complaints: volume and rate per 1,000 customers, handling quality, a funnel plot of regions
+and a drill-down to the complaints behind a bar or point."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import charts, export, ui
+from dashboard.calls import run as engine_call
+from dashboard.kpis import kpi, show_chart
+from metrics import drill, league
+from metrics.registry import get
+
+DIMS = ("region", "tier", "channel", "category")
+HANDLING = ("resolution_hours_median", "resolution_hours_p90", "fcr_rate", "reopen_rate", "escalation_rate",
+            "revisit_rate", "revisit_satisfaction")
+FILTER_FIELD = {"region": "regions", "tier": "tiers", "channel": "channels", "category": "categories"}
+DRILL_COLUMNS = ("ticket_id", "opened_at", "customer_id", "name", "tier", "region", "channel", "category",
+                 "priority", "resolved_at", "resolution_due_at", "escalated", "reopened", "open", "age_hours")
+
+view = ui.page("page.complaints.title")
+t = view.t
+f = view.filters.with_(kinds=("complaint",))
+sub = view.subtitle(f=f)
+
+volume = view.compare("tickets", f=f)
+if volume.empty:
+    ui.empty_state(view)
+    st.stop()
+
+targets = view.call("targets")
+ancestors = drill.ancestors(view.regions)
+
+cards = st.columns(4)
+kpi(cards[0], view, "tickets", volume, label=t("page.complaints.volume"))
+kpi(cards[1], view, "complaint_rate", view.compare("complaint_rate", f=f),
+    drill.target_for(targets, "complaint_rate", f, ancestors))
+kpi(cards[2], view, "resolution_hours_median", view.compare("resolution_hours_median", f=f))
+kpi(cards[3], view, "resolution_hours_p90", view.compare("resolution_hours_p90", f=f))
+cards = st.columns(5)
+for col, mid in zip(cards, HANDLING[2:], strict=True):
+    kpi(col, view, mid, view.compare(mid, f=f), drill.target_for(targets, mid, f, ancestors))
+st.caption(t("page.complaints.kpi_note"))
+
+rf, level = league.scope(f, view.regions)
+selections: list[tuple[str, list[str]]] = []
+
+# -- complaint rate by a dimension ------------------------------------------------------------
+st.subheader(t("page.complaints.rate_by"))
+dim = st.radio(t("page.complaints.cut_by"), DIMS, horizontal=True, key="cmp_dim",
+               format_func=lambda d: t(f"filter.{d}"))
+rate_metric = get("complaint_rate")
+dim_f = rf if dim == "region" else f
+rates = view.metric("complaint_rate", (dim,), level, f=dim_f)
+left, right = st.columns([3, 2])
+with left:
+    picked = show_chart(view, rates, lambda: charts.bar_ci(
+        rates, dim, rate_metric.unit, view.lang, f"{view.metric_label('complaint_rate')} · {t(f'filter.{dim}')}",
+        view.subtitle(f=dim_f), region_names=view.region_names,
+        target=drill.target_for(targets, "complaint_rate", f, ancestors)), f"complaint_rate_by_{dim}", select=True)
+    selections.append((dim, ui.selected_values(picked)))
+with right:
+    if not rates.empty:
+        col = "region_id" if dim == "region" else dim
+        table = rates[[col, "n", "exposure", "value", "lower", "upper"]].copy()
+        table[col] = (charts.category_names(dim, table[col], view.lang, view.region_names))
+        st.dataframe(table, hide_index=True, width="stretch", column_config={
+            col: t(f"filter.{dim}"), "n": t("page.complaints.volume"),
+            "exposure": st.column_config.NumberColumn(t("page.complaints.exposure"), format="%.0f"),
+            "value": st.column_config.NumberColumn(t("page.complaints.rate"), format="%.1f"),
+            "lower": st.column_config.NumberColumn(t("common.lower"), format="%.1f"),
+            "upper": st.column_config.NumberColumn(t("common.upper"), format="%.1f")})
+        st.caption(t("page.complaints.rate_note"))
+
+# -- funnel plot --------------------------------------------------------------------------------
+st.subheader(t("page.complaints.funnel"))
+groups = view.metric("complaint_rate", ("region",), level, f=rf)
+points, limits, overall = league.funnel(groups, view.metric("complaint_rate", f=rf))
+picked = show_chart(view, points, lambda: charts.funnel(
+    points, overall, limits, rate_metric.unit, view.lang, t("page.complaints.funnel_title"),
+    view.subtitle(f=rf), view.region_names), "complaint_funnel", select=True)
+selections.append(("region", ui.selected_values(picked)))
+st.caption(t("page.complaints.funnel_note"))
+
+# -- handling quality -------------------------------------------------------------------------
+st.subheader(t("page.complaints.handling"))
+c1, c2 = st.columns([2, 3])
+handling = c1.selectbox(t("page.complaints.handling_metric"), HANDLING, key="cmp_handling",
+                        format_func=view.metric_label)
+hdim = c2.radio(t("page.complaints.cut_by"), DIMS, horizontal=True, key="cmp_handling_dim",
+                format_func=lambda d: t(f"filter.{d}"))
+hm = get(handling)
+h_f = rf if hdim == "region" else f
+by_h = view.metric(handling, (hdim,), level, f=h_f)
+show_chart(view, by_h, lambda: charts.bar_ci(
+    by_h, hdim, hm.unit, view.lang, f"{view.metric_label(handling)} · {t(f'filter.{hdim}')}", view.subtitle(f=h_f),
+    region_names=view.region_names, target=drill.target_for(targets, handling, f, ancestors)),
+    f"complaint_{handling}_by_{hdim}")
+
+# -- drill-down ---------------------------------------------------------------------------------
+st.subheader(t("export.drill"))
+chosen = next(((d, v) for d, v in reversed(selections) if v), None)
+if chosen is None:
+    st.info(t("export.drill_hint"))
+else:
+    d, values = chosen
+    narrowed = f.with_(**{FILTER_FIELD[d]: tuple(int(v) for v in values) if d == "region" else tuple(values)})
+    rows = engine_call(view, drill.tickets, narrowed, 1000)
+    st.markdown(t("page.complaints.drill_caption", scope=view.subtitle(f=narrowed), n=len(rows)))
+    if rows.empty:
+        ui.empty_state(view)
+    else:
+        rows = rows.assign(region=charts.category_names("region", rows["region_id"], view.lang, view.region_names),
+                           tier=[view.label("tier", v) for v in rows["tier"]],
+                           channel=[view.label("channel", v) for v in rows["channel"]],
+                           category=[view.label("category", v) for v in rows["category"]])
+        shown = rows[list(DRILL_COLUMNS)]
+        st.dataframe(shown, hide_index=True, width="stretch", height=360,
+                     column_config={c: t(f"page.complaints.col.{c}") for c in DRILL_COLUMNS})
+        st.download_button(t("export.download_list"), export.to_csv(shown), "complaints.csv", "text/csv",
+                           key="complaints_drill_csv", on_click="ignore", icon=":material/download:")
