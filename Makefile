@@ -60,7 +60,8 @@ demo: $(DEMO_DB)
 
 $(DEMO_DB): | venv
 	mkdir -p $(dir $(DEMO_DB))
-	$(VENV)/bin/servicewatch demo --db duckdb:///$(DEMO_DB) --customers 20000 --seed 7
+	$(VENV)/bin/servicewatch demo --db duckdb:///$(DEMO_DB) --customers 20000 --seed 7 \
+	  || { rm -f $(DEMO_DB) $(DEMO_DB).wal; exit 1; }
 
 run: venv system demo
 	$(VENV)/bin/streamlit run app.py --server.address 127.0.0.1 --server.port 8501 --server.headless true
