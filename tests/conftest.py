@@ -278,7 +278,8 @@ def app_server(tmp_path_factory: pytest.TempPathFactory, duckdb_url: str) -> Ite
     """Base URL (``http://127.0.0.1:<port>``) of ``streamlit run app.py`` on the demo DuckDB.
 
     The server reads its own copy of the ``duckdb_url`` file: DuckDB lets one process at a time
-    open a file for writing, and tests in this process may hold such a connection.
+    open a file for writing, and tests in this process may hold such a connection. The server's
+    output goes to ``<pytest tmp>/app0/streamlit.log`` (tracebacks of page errors are there).
     """
     workdir = tmp_path_factory.mktemp("app")
     src = Path(sa.engine.make_url(duckdb_url).database or "")
