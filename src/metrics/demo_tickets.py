@@ -38,7 +38,7 @@ CHANNEL_P = np.array([[.10, .03, .30, .35, .02, .20]] + [[.15, .08, .45, 0, .07,
                      + [[.15, .09, .45, 0, .09, .22]] + [[.05, .02, .28, .50, 0, .15]] * 3)
 PRIORITY_P = np.array([[.08, .50, .42], [.15, .45, .40], [.02, .28, .70], [.01, .19, .80],  # consumer
                        [.12, .50, .38], [.25, .45, .30], [.04, .30, .66], [.02, .20, .78]])  # enterprise
-FCR_P = np.array([.35, .45, .75, .90])  # first-contact resolution by kind
+FCR_P = np.array([.38, .50, .78, .90])  # first-contact resolution by kind
 FCR_CLASS = np.array([.05, .03, 0, -.03, .04, .03, .01])
 FCR_CHANNEL = np.array([.02, 0, -.02, .05, -.03, 0])
 # share of non-FCR tickets resolved within the commitment, per class: the tier gradient
