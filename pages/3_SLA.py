@@ -1,0 +1,130 @@
+"""SLA commitments: compliance with intervals, breached tickets, compensation, circuit availability,
+and whether higher tiers get faster service. A view: numbers come from the engine."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import calls, charts, charts_more, ui
+from dashboard.export import to_csv
+from dashboard.kpis import kpi
+from dashboard.tables import localise
+from metrics import drill, sla
+from metrics.compiler import dim_column
+
+BREACH_LIMIT = 1000
+CUTS = ("tier", "sla_level", "region", "priority")
+BREACH_COLUMNS = ("ticket_id", "open", "age_hours", "opened_at", "resolution_due_at", "resolved_at", "customer_id",
+                  "name", "tier", "region_id", "priority", "category", "channel", "compensation")
+
+view = ui.page("page.sla.title")
+f, lang, sub = view.filters, view.lang, view.subtitle()
+st.caption(view.t("page.sla.intro"))
+
+resolution = view.compare("sla_resolution_compliance")
+if resolution.empty or resolution["n"].fillna(0).sum() == 0:
+    ui.empty_state(view)
+    st.stop()
+
+# -- headline numbers -------------------------------------------------------------------------
+targets = view.call("targets")
+ancestors = drill.ancestors(view.regions)
+cards = st.columns(4)
+for card, metric_id, frame in (
+        (cards[0], "sla_response_compliance", view.compare("sla_response_compliance")),
+        (cards[1], "sla_resolution_compliance", resolution),
+        (cards[2], "compensation_total", view.compare("compensation_total")),
+        (cards[3], "availability", view.compare("availability"))):
+    kpi(card, view, metric_id, frame, drill.target_for(targets, metric_id, f, ancestors))
+
+# -- compliance by a dimension ----------------------------------------------------------------
+st.header(view.t("page.sla.compliance_header"))
+cut = st.segmented_control(view.t("page.sla.cut_by"), CUTS, default="tier", key="sla_cut",
+                           format_func=lambda d: view.t(f"page.tables.{d}")) or "tier"
+level = "district" if f.regions else "city"
+left, right = st.columns(2)
+for col, metric_id in ((left, "sla_response_compliance"), (right, "sla_resolution_compliance")):
+    df = view.metric(metric_id, (cut,), level)
+    df = df[df[dim_column(cut)].notna()]
+    with col:
+        if df.empty:
+            ui.empty_state(view)
+            continue
+        title = view.t("page.sla.by_title", metric=view.metric_label(metric_id), dim=view.t(f"page.tables.{cut}"))
+        target = drill.target_for(targets, metric_id, f, ancestors)
+        fig = charts.bar_ci(df, cut, "share", lang, title, sub, view.region_names, target=target)
+        ui.chart(view, fig, localise(df, lang, view.region_names), f"sla_{metric_id}_{cut}")
+st.caption(view.t("common.interval_note"))
+
+# -- do higher tiers get faster service? ------------------------------------------------------
+st.header(view.t("page.sla.tier_header"))
+for dim, title_key in (("tier", "page.sla.tier_title"), ("sla_level", "page.sla.sla_title")):
+    service = calls.run(view, sla.service_by, f, dim)
+    if service.empty:
+        continue
+    gap = sla.tier_gap(service, dim)
+    if gap is None:
+        if dim == "tier":
+            st.info(view.t("page.sla.answer_none"))
+    else:
+        words = view.t(f"page.sla.answer_{gap.verdict}", top=view.label(dim, gap.top),
+                       bottom=view.label(dim, gap.bottom), top_median=gap.top_median,
+                       bottom_median=gap.bottom_median, top_p90=gap.top_p90, bottom_p90=gap.bottom_p90,
+                       top_compliance=gap.top_compliance, bottom_compliance=gap.bottom_compliance)
+        sig = view.t("page.sla.significant" if gap.significant else "page.sla.not_significant")
+        (st.success if gap.verdict == "yes" else st.warning)(f"{words} {sig}")
+    fig = charts_more.tier_service(service, dim, lang, view.t(title_key), sub)
+    ui.chart(view, fig, localise(service, lang), f"sla_service_{dim}")
+    if dim == "tier":
+        st.dataframe(localise(service, lang), hide_index=True, width="stretch",
+                     column_config={view.t(f"page.tables.{c}"): st.column_config.NumberColumn(format="%.3f")
+                                    for c in ("compliance", "compliance_lower", "compliance_upper",
+                                              "response_compliance")})
+st.caption(view.t("page.sla.tier_note"))
+
+# -- breached tickets -------------------------------------------------------------------------
+st.header(view.t("page.sla.breaches_header"))
+breaches = calls.run(view, drill.tickets, f, BREACH_LIMIT, True)
+if breaches.empty:
+    st.info(view.t("page.sla.breaches_none"))
+else:
+    st.caption(view.t("page.sla.breaches_caption", limit=BREACH_LIMIT))
+    shown = localise(breaches, lang, view.region_names, BREACH_COLUMNS)
+    st.dataframe(shown, hide_index=True, width="stretch", height=360,
+                 column_config={view.t("page.tables.age_hours"): st.column_config.NumberColumn(format="%.1f")})
+    st.download_button(view.t("export.download_list"), to_csv(shown), f"{view.t('page.sla.breaches_file')}.csv",
+                       "text/csv", key="sla_breaches_csv", on_click="ignore", icon=":material/download:")
+
+# -- compensation -----------------------------------------------------------------------------
+st.header(view.t("page.sla.compensation_header"))
+left, right = st.columns(2)
+for col, dim in ((left, "sla_level"), (right, "region")):
+    df = view.metric("compensation_total", (dim,), level)
+    df = df[df[dim_column(dim)].notna() & (df["n"] > 0)]
+    with col:
+        if df.empty:
+            ui.empty_state(view)
+            continue
+        title = view.t("page.sla.compensation_by", dim=view.t(f"page.tables.{dim}"))
+        fig = charts.bar_ci(df, dim, "currency", lang, title, sub, view.region_names)
+        ui.chart(view, fig, localise(df, lang, view.region_names), f"sla_compensation_{dim}")
+monthly = view.metric("compensation_total", ("month",))
+if not monthly.empty:
+    fig = charts.trend(monthly, "currency", lang, view.t("page.sla.compensation_trend"), sub)
+    ui.chart(view, fig, monthly, "sla_compensation_month")
+
+# -- circuit availability against the commitments ----------------------------------------------
+st.header(view.t("page.sla.availability_header"))
+avail = calls.run(view, sla.availability_vs_target, f)
+if avail.empty:
+    ui.empty_state(view)
+else:
+    st.caption(view.t("page.sla.availability_caption"))
+    fig = charts_more.against_targets(avail, "sla_level", lang, view.t("page.sla.availability_title"), sub, digits=3)
+    ui.chart(view, fig, localise(avail, lang), "sla_availability")
+    for row in avail.itertuples():
+        key = "page.sla.availability_met" if row.met else "page.sla.availability_missed"
+        words = view.t(key, level=view.label("sla_level", row.sla_level), value=row.value, target=row.target)
+        st.markdown(f"- {words}")
+with st.expander(view.t("page.sla.policies")):
+    st.dataframe(localise(calls.run(view, sla.policies), lang), hide_index=True, width="stretch")

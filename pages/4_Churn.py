@@ -1,0 +1,111 @@
+"""Churn and retention: monthly and annualised churn by segment and tier with intervals, the trend,
+why customers left and who they were. A view: numbers come from the engine."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import calls, charts, charts_more, ui
+from dashboard.export import to_csv
+from dashboard.formatting import fmt_value
+from dashboard.kpis import kpi
+from dashboard.tables import localise
+from metrics import churn, drill
+from metrics.filters import add_months
+
+LIST_LIMIT = 1000
+BY_COLUMNS = ("value", "lower", "upper", "annual", "annual_lower", "annual_upper", "n", "exposure")
+
+view = ui.page("page.churn.title")
+f, lang, sub = view.filters, view.lang, view.subtitle()
+st.caption(view.t("page.churn.intro"))
+
+total = view.compare("churn_rate")
+active = view.compare("active_customers")
+if total.empty and active.empty:
+    ui.empty_state(view)
+    st.stop()
+
+# -- headline numbers -------------------------------------------------------------------------
+targets = view.call("targets")
+ancestors = drill.ancestors(view.regions)
+overall = calls.run(view, churn.churn_by, f, ())
+cards = st.columns(4)
+kpi(cards[0], view, "churn_rate", total, drill.target_for(targets, "churn_rate", f, ancestors))
+annual = overall["annual"].iloc[0] if len(overall) else None
+cards[1].metric(view.t("page.churn.kpi_annual"), fmt_value(annual, "share", lang),
+                help=None if overall.empty else "95%: " + " – ".join(
+                    fmt_value(overall[c].iloc[0], "share", lang) for c in ("annual_lower", "annual_upper")))
+cards[2].metric(view.t("page.churn.kpi_churned"), fmt_value(overall["n"].iloc[0] if len(overall) else 0,
+                                                            "customers", lang))
+kpi(cards[3], view, "active_customers", active)
+
+# -- by segment and tier ----------------------------------------------------------------------
+st.header(view.t("page.churn.by_header"))
+for dim in ("segment", "tier"):
+    by = calls.run(view, churn.churn_by, f, (dim,))
+    by = by[by[dim].notna()]
+    if by.empty:
+        ui.empty_state(view)
+        continue
+    left, right = st.columns(2)
+    dim_name = view.t(f"page.tables.{dim}")
+    with left:
+        fig = charts.bar_ci(by, dim, "share_per_month", lang, view.t("page.churn.by_title", dim=dim_name), sub)
+        ui.chart(view, fig, localise(by, lang, columns=(dim, *BY_COLUMNS)), f"churn_monthly_{dim}")
+    with right:
+        yearly = by[[dim, "annual", "n", "annual_lower", "annual_upper"]].rename(
+            columns={"annual": "value", "annual_lower": "lower", "annual_upper": "upper"})
+        fig = charts.bar_ci(yearly, dim, "share", lang, view.t("page.churn.annual_title", dim=dim_name), sub)
+        ui.chart(view, fig, localise(by, lang, columns=(dim, *BY_COLUMNS)), f"churn_annual_{dim}")
+st.caption(view.t("common.interval_note"))
+
+# -- trend by month ---------------------------------------------------------------------------
+st.header(view.t("page.churn.trend_header"))
+trend_f = f if f.days > 62 else f.with_(start=add_months(f.end.replace(day=1), -11))
+trend_sub = view.subtitle(f=trend_f)
+left, right = st.columns(2)
+monthly = view.metric("churn_rate", ("month",), f=trend_f)
+stock = view.metric("active_customers", ("month",), f=trend_f)
+with left:
+    if monthly.empty:
+        ui.empty_state(view)
+    else:
+        fig = charts.trend(monthly, "share_per_month", lang, view.t("page.churn.trend_title"), trend_sub,
+                           target=drill.target_for(targets, "churn_rate", f, ancestors))
+        ui.chart(view, fig, monthly, "churn_trend")
+with right:
+    if stock.empty:
+        ui.empty_state(view)
+    else:
+        fig = charts.trend(stock, "customers", lang, view.t("page.churn.active_title"), trend_sub)
+        ui.chart(view, fig, stock, "churn_active_trend")
+
+# -- reasons ----------------------------------------------------------------------------------
+st.header(view.t("page.churn.reasons_header"))
+reasons = calls.run(view, churn.churn_reasons, f)
+if reasons.empty:
+    ui.empty_state(view)
+else:
+    st.caption(view.t("page.churn.reasons_caption"))
+    fig = charts_more.ranked_bars(reasons, "churn_reason", lang, view.t("page.churn.reasons_title"), sub,
+                                  "customers", share_col="share")
+    ui.chart(view, fig, localise(reasons, lang), "churn_reasons")
+
+# -- who left ---------------------------------------------------------------------------------
+st.header(view.t("page.churn.list_header"))
+leavers = calls.run(view, drill.customers, f, LIST_LIMIT, True)
+if leavers.empty:
+    ui.empty_state(view)
+else:
+    st.caption(view.t("page.churn.list_caption", limit=LIST_LIMIT))
+    shown = localise(leavers, lang, view.region_names)
+    st.dataframe(shown, hide_index=True, width="stretch", height=360)
+    st.download_button(view.t("export.download_list"), to_csv(shown), f"{view.t('page.churn.list_file')}.csv",
+                       "text/csv", key="churn_list_csv", on_click="ignore", icon=":material/download:")
+
+# -- retention curves -------------------------------------------------------------------------
+# RETENTION CURVES GO HERE: Kaplan–Meier survival by tier arrives with the churn issue
+# (survival engine in src/metrics/, a life table computed in SQL, lifelines on top).
+st.header(view.t("page.churn.retention_header"))
+st.info(view.t("page.churn.retention_placeholder"), icon=":material/construction:")

@@ -1,0 +1,59 @@
+"""What the database holds: where it is, how recent, rows and date ranges per table, and
+data-quality findings. Ignores the filters (it is about the data, not the business)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import calls, ui
+from dashboard.export import to_csv
+from dashboard.tables import localise
+from metrics import quality
+from metrics.db import safe_url, where
+
+PREFIXES = {"check": "page.data.check", "severity": "page.data.severity"}
+
+view = ui.page("page.data.title")
+lang = view.lang
+st.caption(view.t("page.data.intro"))
+
+# -- the database -----------------------------------------------------------------------------
+st.header(view.t("page.data.db_header"))
+meta = calls.run(view, quality.meta_info)
+unknown = view.t("page.data.unknown")
+cards = st.columns([1, 3, 1, 2])
+cards[0].metric(view.t("page.data.kind"), view.wh.dialect)
+cards[1].metric(view.t("page.data.location"), where(view.wh.engine.url), help=safe_url(view.wh.engine.url))
+cards[2].metric(view.t("page.data.as_of"), meta.get("as_of", unknown))
+cards[3].metric(view.t("page.data.refreshed"), meta.get("refreshed_at", unknown).replace("T", " ")[:19])
+
+# -- tables -----------------------------------------------------------------------------------
+st.header(view.t("page.data.tables_header"))
+tables = localise(calls.run(view, quality.table_summary), lang)
+st.dataframe(tables, hide_index=True, width="stretch", height=min(38 + 35 * len(tables), 620))
+st.download_button(view.t("export.csv"), to_csv(tables), f"{view.t('page.data.tables_file')}.csv", "text/csv",
+                   key="data_tables_csv", on_click="ignore", icon=":material/download:")
+with st.expander(view.t("page.data.meta_header")):
+    st.json(meta)
+
+# -- data quality -----------------------------------------------------------------------------
+st.header(view.t("page.data.quality_header"))
+st.caption(view.t("page.data.quality_caption"))
+found = calls.run(view, quality.findings)
+hits = found[found["n"] > 0]
+if hits.empty:
+    st.success(view.t("page.data.quality_ok"))
+else:
+    errors = int((hits["severity"] == "error").sum())
+    (st.error if errors else st.warning)(view.t("page.data.quality_summary", errors=errors,
+                                                warnings=int((hits["severity"] == "warning").sum())))
+shown = localise(found, lang, prefixes=PREFIXES)
+st.dataframe(shown, hide_index=True, width="stretch")
+st.download_button(view.t("export.csv"), to_csv(shown), f"{view.t('page.data.quality_file')}.csv", "text/csv",
+                   key="data_quality_csv", on_click="ignore", icon=":material/download:")
+for check in hits["check"]:
+    with st.expander(view.t("page.data.examples", check=view.label("page.data.check", check))):
+        st.dataframe(localise(calls.run(view, quality.finding_rows, check), lang), hide_index=True, width="stretch")
+
+# -- import -----------------------------------------------------------------------------------
+st.info(view.t("page.data.import_note"), icon=":material/upload_file:")
