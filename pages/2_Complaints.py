@@ -48,14 +48,15 @@ selections: list[tuple[str, list[str]]] = []
 # -- complaint rate by a dimension ------------------------------------------------------------
 st.subheader(t("page.complaints.rate_by"))
 dim = st.radio(t("page.complaints.cut_by"), DIMS, horizontal=True, key="cmp_dim",
-               format_func=lambda d: t(f"filter.{d}"))
+               format_func=lambda d: t(f"page.complaints.dim.{d}"))
 rate_metric = get("complaint_rate")
 dim_f = rf if dim == "region" else f
 rates = view.metric("complaint_rate", (dim,), level, f=dim_f)
 left, right = st.columns([3, 2])
 with left:
     picked = show_chart(view, rates, lambda: charts.bar_ci(
-        rates, dim, rate_metric.unit, view.lang, f"{view.metric_label('complaint_rate')} · {t(f'filter.{dim}')}",
+        rates, dim, rate_metric.unit, view.lang,
+        f"{view.metric_label('complaint_rate')} · {t(f'page.complaints.dim.{dim}')}",
         view.subtitle(f=dim_f), region_names=view.region_names,
         target=drill.target_for(targets, "complaint_rate", f, ancestors)), f"complaint_rate_by_{dim}", select=True)
     selections.append((dim, ui.selected_values(picked)))
@@ -65,7 +66,7 @@ with right:
         table = rates[[col, "n", "exposure", "value", "lower", "upper"]].copy()
         table[col] = (charts.category_names(dim, table[col], view.lang, view.region_names))
         st.dataframe(table, hide_index=True, width="stretch", column_config={
-            col: t(f"filter.{dim}"), "n": t("page.complaints.volume"),
+            col: t(f"page.complaints.dim.{dim}"), "n": t("page.complaints.volume"),
             "exposure": st.column_config.NumberColumn(t("page.complaints.exposure"), format="%.0f"),
             "value": st.column_config.NumberColumn(t("page.complaints.rate"), format="%.1f"),
             "lower": st.column_config.NumberColumn(t("common.lower"), format="%.1f"),
@@ -88,12 +89,13 @@ c1, c2 = st.columns([2, 3])
 handling = c1.selectbox(t("page.complaints.handling_metric"), HANDLING, key="cmp_handling",
                         format_func=view.metric_label)
 hdim = c2.radio(t("page.complaints.cut_by"), DIMS, horizontal=True, key="cmp_handling_dim",
-                format_func=lambda d: t(f"filter.{d}"))
+                format_func=lambda d: t(f"page.complaints.dim.{d}"))
 hm = get(handling)
 h_f = rf if hdim == "region" else f
 by_h = view.metric(handling, (hdim,), level, f=h_f)
 show_chart(view, by_h, lambda: charts.bar_ci(
-    by_h, hdim, hm.unit, view.lang, f"{view.metric_label(handling)} · {t(f'filter.{hdim}')}", view.subtitle(f=h_f),
+    by_h, hdim, hm.unit, view.lang, f"{view.metric_label(handling)} · {t(f'page.complaints.dim.{hdim}')}",
+    view.subtitle(f=h_f),
     region_names=view.region_names, target=drill.target_for(targets, handling, f, ancestors)),
     f"complaint_{handling}_by_{hdim}")
 

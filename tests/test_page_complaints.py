@@ -1,0 +1,113 @@
+"""Complaints page in AppTest: engine numbers, funnel plot, drill-down list, empty state, English."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from page_helpers import chart_titles, default_filters, kpi, no_data_query, open_page, sub
+
+from dashboard.formatting import fmt_value
+from metrics import drill, league
+from metrics.engine import Warehouse
+
+PAGE = "pages/2_Complaints.py"
+
+
+@pytest.fixture(autouse=True)
+def _db(duckdb_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SERVICEWATCH_DB", duckdb_url)
+
+
+@pytest.fixture(scope="module")
+def wh(duckdb_url: str) -> Warehouse:
+    return Warehouse.open(duckdb_url)
+
+
+def _check_numbers(at, wh: Warehouse, f) -> None:
+    fc = f.with_(kinds=("complaint",))
+    assert kpi(at, "投诉量") == fmt_value(wh.metric("tickets", fc)["value"].iloc[0], "tickets", "zh")
+    assert kpi(at, "投诉率 (件/千户·月)") == fmt_value(wh.metric("complaint_rate", fc)["value"].iloc[0],
+                                                   "per_1000_customer_months", "zh")
+    assert kpi(at, "首问解决率") == fmt_value(wh.metric("fcr_rate", fc)["value"].iloc[0], "share", "zh")
+    assert kpi(at, "处理时长中位数") == fmt_value(wh.metric("resolution_hours_median", fc)["value"].iloc[0],
+                                            "hours", "zh")
+    titles = chart_titles(at)
+    assert len(titles) == 3 and all(sub(wh, fc) in t for t in titles)
+
+
+def test_default_view_and_funnel(wh: Warehouse) -> None:
+    at = open_page(PAGE)
+    f = default_filters(wh)
+    assert at.title[0].value == "投诉"
+    _check_numbers(at, wh, f)
+    funnel = json.loads(at.get("plotly_chart")[1].proto.spec)
+    assert funnel["layout"]["title"]["text"].startswith("投诉率与客户规模")
+    points = funnel["data"][-1]
+    rates = wh.metric("complaint_rate", f, ("region",))
+    assert sorted(points["customdata"]) == sorted(str(r) for r in rates["region_id"])
+    assert len(funnel["data"]) == 5  # four control-limit lines and the regions
+    # the region table beside the bar chart shows the engine's complaint counts
+    table = at.dataframe[0].value
+    assert sorted(table["n"].astype(int)) == sorted(rates["n"].astype(int))
+
+
+def test_tier_and_city(wh: Warehouse) -> None:
+    at = open_page(PAGE)
+    at.sidebar.multiselect(key="_w_tier").set_value(["standard"]).run()
+    assert not at.exception
+    _check_numbers(at, wh, default_filters(wh, tiers=("standard",)))
+    at.sidebar.selectbox(key="_w_city").set_value(2).run()
+    assert not at.exception
+    f = default_filters(wh, tiers=("standard",), regions=(2,))
+    _check_numbers(at, wh, f)
+    # with a city selected the funnel and the region bars show its districts
+    funnel = json.loads(at.get("plotly_chart")[1].proto.spec)["data"][-1]
+    districts = wh.metric("complaint_rate", f, ("region",), "district")["region_id"]
+    assert sorted(funnel["customdata"]) == sorted(str(r) for r in districts)
+
+
+def test_cut_by_category_and_handling_metric() -> None:
+    at = open_page(PAGE)
+    at.radio(key="cmp_dim").set_value("category").run()
+    at.selectbox(key="cmp_handling").set_value("revisit_satisfaction").run()
+    assert not at.exception
+    titles = chart_titles(at)
+    assert titles[0].startswith("投诉率 · 投诉类别") and titles[2].startswith("回访满意率")
+
+
+def test_drill_down_lists_the_complaints_of_a_region(wh: Warehouse) -> None:
+    """What the page lists for a selected region: the complaints the rate counted."""
+    f = default_filters(wh, kinds=("complaint",))
+    rates = wh.metric("complaint_rate", f, ("region",))
+    region = int(rates["region_id"].iloc[0])
+    rows = drill.tickets(wh, f.with_(regions=(region,)), 100000)
+    assert len(rows) == rates["n"].iloc[0]
+    assert set(rows["kind"]) == {"complaint"}
+
+
+def test_funnel_positions(wh: Warehouse) -> None:
+    f = default_filters(wh)
+    groups, total = wh.metric("complaint_rate", f, ("region",)), wh.metric("complaint_rate", f)
+    points, limits, overall = league.funnel(groups, total)
+    assert overall == pytest.approx(total["value"].iloc[0])
+    assert (limits["lo95"] <= overall).all() and (limits["hi95"] >= overall).all()
+    assert (limits["lo998"] <= limits["lo95"]).all() and (limits["hi998"] >= limits["hi95"]).all()
+    # limits narrow as the customer base grows
+    assert limits["hi95"].iloc[-1] - limits["lo95"].iloc[-1] < limits["hi95"].iloc[0] - limits["lo95"].iloc[0]
+    assert set(points["position"]) <= {"above_998", "above_95", "within", "below_95", "below_998"}
+
+
+def test_no_data_is_an_empty_state() -> None:
+    at = open_page(PAGE, no_data_query())
+    assert any("没有数据" in i.value for i in at.info)
+    assert not at.get("plotly_chart")
+
+
+def test_english(wh: Warehouse) -> None:
+    at = open_page(PAGE)
+    at.sidebar.radio(key="_w_lang").set_value("en").run()
+    assert not at.exception
+    assert at.title[0].value == "Complaints"
+    assert any(t.startswith("Complaint rate vs customer base") for t in chart_titles(at))
+    assert all(sub(wh, default_filters(wh, kinds=("complaint",)), "en") in t for t in chart_titles(at))
