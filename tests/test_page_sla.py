@@ -1,0 +1,79 @@
+"""SLA page in AppTest: renders for several filters, shows the engine's numbers, speaks English."""
+
+from __future__ import annotations
+
+import pytest
+from page_util import (
+    NO_DATA,
+    a_city,
+    chart_titles,
+    choose_nothing,
+    choose_period,
+    expected_subtitle,
+    filters,
+    metric_value,
+    open_page,
+)
+
+from dashboard.formatting import fmt_value
+from metrics import sla
+from metrics.engine import Warehouse
+from metrics.i18n import metric_label, t
+
+PAGE = "pages/3_SLA.py"
+
+
+def _check_numbers(at, duckdb_url: str) -> None:
+    wh = Warehouse.open(duckdb_url)
+    f = filters(at)
+    for metric_id in ("sla_response_compliance", "sla_resolution_compliance"):
+        value = wh.metric(metric_id, f)["value"].iloc[0]
+        assert metric_value(at, metric_label(metric_id, "zh")) == fmt_value(value, "share", "zh")
+    sub = expected_subtitle(at, duckdb_url)
+    titles = chart_titles(at)
+    assert titles and all(sub in title for title in titles), (sub, titles)
+
+
+def test_default_view(duckdb_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = open_page(PAGE, duckdb_url, monkeypatch)
+    assert at.title[0].value == t("page.sla.title", "zh")
+    _check_numbers(at, duckdb_url)
+    # the plain answer to "do higher tiers get faster service?" is computed from the engine's numbers
+    gap = sla.tier_gap(sla.service_by(Warehouse.open(duckdb_url), filters(at), "tier"))
+    answers = [e.value for e in at.success] + [e.value for e in at.warning]
+    assert any(f"{gap.top_compliance:.0%}" in a and f"{gap.bottom_p90:.0f}" in a for a in answers), answers
+    # the breach list: open past due first
+    table = at.dataframe[1].value
+    assert len(table) > 0 and table.iloc[0][t("page.tables.open", "zh")]
+
+
+def test_tier_filter(duckdb_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = open_page(PAGE, duckdb_url, monkeypatch)
+    at.sidebar.multiselect(key="_w_tier").set_value(["enterprise"]).run()
+    assert not at.exception
+    assert filters(at).tiers == ("enterprise",)
+    _check_numbers(at, duckdb_url)
+
+
+def test_city_filter(duckdb_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = open_page(PAGE, duckdb_url, monkeypatch)
+    at.sidebar.selectbox(key="_w_city").set_value(a_city(duckdb_url)).run()
+    assert not at.exception
+    assert filters(at).regions == (a_city(duckdb_url),)
+    _check_numbers(at, duckdb_url)
+
+
+def test_no_data_is_an_empty_state(duckdb_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = choose_period(open_page(PAGE, duckdb_url, monkeypatch), *NO_DATA)
+    assert any(i.value == t("common.no_data", "zh") for i in at.info)
+    at = choose_nothing(open_page(PAGE, duckdb_url, monkeypatch))
+    assert any(i.value == t("common.no_data", "zh") for i in at.info)
+
+
+def test_english(duckdb_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = open_page(PAGE, duckdb_url, monkeypatch)
+    at.sidebar.radio(key="_w_lang").set_value("en").run()
+    assert not at.exception
+    assert at.title[0].value == "SLA commitments"
+    assert t("page.sla.tier_header", "en") in [h.value for h in at.header]
+    assert any(title.startswith("Circuit availability") for title in chart_titles(at))
