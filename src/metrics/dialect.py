@@ -124,7 +124,9 @@ def _hours_pg(element, compiler, **kw):
 @compiles(hours_between, "mariadb")
 def _hours_mysql(element, compiler, **kw):
     a, b = _args(element, compiler, **kw)
-    return f"(TIMESTAMPDIFF(SECOND, {a}, {b}) / 3600.0)"
+    # 3600E0 is a DOUBLE: with 3600.0 MariaDB divides in DECIMAL and keeps 4 decimals
+    # (div_precision_increment), which rounds hours to 0.36 s.
+    return f"(TIMESTAMPDIFF(SECOND, {a}, {b}) / 3600E0)"
 
 
 # --- percentile ------------------------------------------------------------------------------
