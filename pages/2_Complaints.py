@@ -65,12 +65,11 @@ with right:
         col = "region_id" if dim == "region" else dim
         table = rates[[col, "n", "exposure", "value", "lower", "upper"]].copy()
         table[col] = (charts.category_names(dim, table[col], view.lang, view.region_names))
-        st.dataframe(table, hide_index=True, width="stretch", column_config={
-            col: t(f"page.complaints.dim.{dim}"), "n": t("page.complaints.volume"),
-            "exposure": st.column_config.NumberColumn(t("page.complaints.exposure"), format="%.0f"),
-            "value": st.column_config.NumberColumn(t("page.complaints.rate"), format="%.1f"),
-            "lower": st.column_config.NumberColumn(t("common.lower"), format="%.1f"),
-            "upper": st.column_config.NumberColumn(t("common.upper"), format="%.1f")})
+        names = {col: t(f"page.complaints.dim.{dim}"), "n": t("page.complaints.volume"),
+                 "exposure": t("page.complaints.exposure"), "value": t("page.complaints.rate"),
+                 "lower": t("common.lower"), "upper": t("common.upper")}
+        st.dataframe(table.rename(columns=names), hide_index=True, width="stretch", column_config={
+            names[c]: st.column_config.NumberColumn(format="%.1f") for c in ("exposure", "value", "lower", "upper")})
         st.caption(t("page.complaints.rate_note"))
 
 # -- funnel plot --------------------------------------------------------------------------------
@@ -116,8 +115,7 @@ else:
                            tier=[view.label("tier", v) for v in rows["tier"]],
                            channel=[view.label("channel", v) for v in rows["channel"]],
                            category=[view.label("category", v) for v in rows["category"]])
-        shown = rows[list(DRILL_COLUMNS)]
-        st.dataframe(shown, hide_index=True, width="stretch", height=360,
-                     column_config={c: t(f"page.complaints.col.{c}") for c in DRILL_COLUMNS})
+        shown = rows[list(DRILL_COLUMNS)].rename(columns={c: t(f"page.complaints.col.{c}") for c in DRILL_COLUMNS})
+        st.dataframe(shown, hide_index=True, width="stretch", height=360)
         st.download_button(t("export.download_list"), export.to_csv(shown), "complaints.csv", "text/csv",
                            key="complaints_drill_csv", on_click="ignore", icon=":material/download:")

@@ -62,7 +62,6 @@ columns = {"rank": t("page.regions.rank"), "region": t(f"level.{level}"), "value
            "interval": t("page.regions.interval"), "n": t("common.n"), "cmp_text": t("common.previous"),
            "delta_text": t("common.delta"), "rest_text": scope_name, "p_adjusted": t("page.regions.p_holm"),
            "verdict_text": t("page.regions.verdict.header")}
-st.dataframe(shown[list(columns)], hide_index=True, width="stretch",
-             column_config={**columns, "p_adjusted": st.column_config.NumberColumn(columns["p_adjusted"],
-                                                                                   format="%.4f")})
+st.dataframe(shown[list(columns)].rename(columns=columns), hide_index=True, width="stretch",
+             column_config={columns["p_adjusted"]: st.column_config.NumberColumn(format="%.4f")})
 st.caption(t("page.regions.method", rest=scope_name))

@@ -49,7 +49,7 @@ def test_default_view_and_funnel(wh: Warehouse) -> None:
     assert len(funnel["data"]) == 5  # four control-limit lines and the regions
     # the region table beside the bar chart shows the engine's complaint counts
     table = at.dataframe[0].value
-    assert sorted(table["n"].astype(int)) == sorted(rates["n"].astype(int))
+    assert sorted(table["投诉量"].astype(int)) == sorted(rates["n"].astype(int))
 
 
 def test_tier_and_city(wh: Warehouse) -> None:
