@@ -1,0 +1,44 @@
+"""Data page in AppTest: database facts, rows per table and quality findings as the engine says."""
+
+from __future__ import annotations
+
+import pytest
+from page_util import metric_value, open_page
+
+from metrics import quality
+from metrics.db import where
+from metrics.engine import Warehouse
+from metrics.i18n import t
+
+PAGE = "pages/6_Data.py"
+
+
+def test_default_view(duckdb_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = open_page(PAGE, duckdb_url, monkeypatch)
+    wh = Warehouse.open(duckdb_url)
+    assert at.title[0].value == t("page.data.title", "zh")
+    assert metric_value(at, t("page.data.kind", "zh")) == "duckdb"
+    assert metric_value(at, t("page.data.location", "zh")) == where(duckdb_url)
+    assert metric_value(at, t("page.data.as_of", "zh")) == wh.as_of().isoformat()
+    tables = at.dataframe[0].value
+    expected = quality.table_summary(wh)
+    assert tables[t("page.tables.rows", "zh")].tolist() == expected["rows"].tolist()
+    found = at.dataframe[1].value
+    assert found[t("page.tables.n", "zh")].tolist() == quality.findings(wh)["n"].tolist()
+    assert any(t("page.data.import_note", "zh") == i.value for i in at.info)
+
+
+def test_filters_do_not_break_it(duckdb_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = open_page(PAGE, duckdb_url, monkeypatch)
+    at.sidebar.multiselect(key="_w_tier").set_value(["diamond"]).run()
+    at.sidebar.multiselect(key="_w_segment").set_value(["enterprise"]).run()
+    assert not at.exception
+    assert at.dataframe[0].value.shape[0] > 0
+
+
+def test_english(duckdb_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = open_page(PAGE, duckdb_url, monkeypatch)
+    at.sidebar.radio(key="_w_lang").set_value("en").run()
+    assert not at.exception
+    assert at.title[0].value == "Data"
+    assert "Data-quality checks" in [h.value for h in at.header]
