@@ -1,0 +1,259 @@
+"""Rollup tables: pre-aggregated cubes that dashboard views read instead of raw rows.
+
+Two cubes, rebuilt in the database (``INSERT … SELECT``, no rows through Python) after every load:
+
+* ``rollup_tickets``: month × region_id (the customer's) × tier × segment × sla_level × channel ×
+  category × kind × priority, from ``tickets`` joined to ``customers``;
+* ``rollup_surveys``: month × region_id × tier × segment × sla_level × channel × survey_kind.
+
+Each cube holds, for every rollup-able metric of the registry on its source (all kinds but
+quantiles), the additive aggregates the compiler would compute, named ``<metric>__<column>``
+(``csat__num``, ``csat_mean__total_sq``, ``tickets__n`` …). They are built from the *same* registry
+expressions (``Metric.num/den/value/where`` with :class:`Ctx` at the as-of of the load), so there is
+one definition; the metric's ``where`` is folded into each aggregate. The as-of they were built
+with is recorded in ``sw_meta`` under ``rollup_as_of``.
+
+:func:`compile_from_rollup` answers a request from a cube when, and only when, the answer is exactly
+the one :func:`metrics.compiler.compile_metric` would give: same source, not a quantile, whole
+calendar months, the same as-of, every dimension in the cube. Otherwise it returns None and the
+caller compiles against the raw rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+import sqlalchemy as sa
+
+from . import schema as s
+from .compiler import REGION_LEVELS, Window, dim_column
+from .dialect import month_start
+from .filters import Filters
+from .registry import METRICS, Ctx, Metric
+
+AS_OF_KEY = "rollup_as_of"
+CUSTOMER_DIMS = ("region", "tier", "segment", "sla_level")
+CUBE_DIMS: dict[str, tuple[str, ...]] = {
+    "tickets": CUSTOMER_DIMS + ("channel", "category", "kind", "priority", "month"),
+    "surveys": CUSTOMER_DIMS + ("channel", "survey_kind", "month"),
+}
+_COUNT, _TOTAL = sa.BigInteger, sa.Double
+
+rollup_metadata = sa.MetaData()
+
+
+@dataclass(frozen=True)
+class Measure:
+    """One additive aggregate of a metric: the cube column, the compiler's column, how it sums."""
+
+    metric: str
+    name: str  # the compiler's output column: num, den, total, total_sq, n, promoters, …
+    type_: type
+    is_count: bool  # built with COUNT in the compiler: 0 (not NULL) over no rows
+
+    @property
+    def column(self) -> str:
+        return f"{self.metric}__{self.name}"
+
+
+def rollupable(m: Metric) -> bool:
+    return m.source in CUBE_DIMS and m.kind != "quantile"
+
+
+def measures(m: Metric) -> tuple[Measure, ...]:
+    """The aggregates of ``m`` the engine needs (the compiler's columns for its kind)."""
+    k = m.kind
+    if k == "count":
+        return (Measure(m.id, "n", _COUNT, True),)
+    if k == "share":
+        return (Measure(m.id, "num", _COUNT, False), Measure(m.id, "den", _COUNT, False))
+    if k == "mean":
+        return (Measure(m.id, "total", _TOTAL, False), Measure(m.id, "total_sq", _TOTAL, False),
+                Measure(m.id, "n", _COUNT, True))
+    if k == "nps":
+        return (Measure(m.id, "promoters", _COUNT, False), Measure(m.id, "detractors", _COUNT, False),
+                Measure(m.id, "n", _COUNT, True))
+    if k == "sum":
+        return (Measure(m.id, "value", _TOTAL, False), Measure(m.id, "n", _COUNT, True))
+    raise ValueError(f"metric {m.id}: kind {k} cannot be rolled up")
+
+
+def metrics_of(source: str) -> tuple[Metric, ...]:
+    return tuple(m for m in METRICS if m.source == source and rollupable(m))
+
+
+def _dim_columns(source: str) -> list[sa.Column]:
+    c, fact = s.customers.c, (s.tickets.c if source == "tickets" else s.surveys.c)
+    cols = [sa.Column("month", sa.Date, nullable=False), sa.Column("region_id", sa.Integer),
+            sa.Column("tier", c.tier.type), sa.Column("segment", c.segment.type),
+            sa.Column("sla_level", c.sla_level.type), sa.Column("channel", fact.channel.type)]
+    if source == "tickets":
+        cols += [sa.Column(d, fact[d].type) for d in ("category", "kind", "priority")]
+    else:
+        cols.append(sa.Column("survey_kind", fact.kind.type))
+    return cols
+
+
+def _table(source: str) -> sa.Table:
+    cols = [sa.Column(x.column, x.type_()) for m in metrics_of(source) for x in measures(m)]
+    return sa.Table(f"rollup_{source}", rollup_metadata, *_dim_columns(source), *cols)
+
+
+rollup_tickets = _table("tickets")
+rollup_surveys = _table("surveys")
+TABLES = {"tickets": rollup_tickets, "surveys": rollup_surveys}
+
+
+# ---------------------------------------------------------------------------------------------
+# building
+
+
+def _measure_exprs(m: Metric, x: Ctx, fact: sa.Table) -> list[sa.ColumnElement]:
+    """The cube aggregates of ``m``: the compiler's, with ``m.where`` folded into each."""
+    where = m.where(x) if m.where is not None else None
+
+    def when(cond: sa.ColumnElement | None) -> sa.ColumnElement:
+        parts = [p for p in (where, cond) if p is not None]
+        return sa.and_(*parts) if parts else sa.true()
+
+    def one(cond: sa.ColumnElement | None = None) -> sa.ColumnElement:
+        return sa.func.sum(sa.case((when(cond), 1), else_=0))
+
+    def val(v: sa.ColumnElement) -> sa.ColumnElement:  # the value where the metric's rows are
+        return v if where is None else sa.case((where, v), else_=None)
+
+    k = m.kind
+    if k == "count":
+        return [one()]
+    if k == "share":
+        den = m.den(x)
+        return [one(sa.and_(den, m.num(x))), one(den)]
+    if k == "mean":
+        v = val(sa.cast(m.value(x), sa.Double))
+        return [sa.func.sum(v), sa.func.sum(v * v), sa.func.count(v)]
+    if k == "nps":
+        v = val(fact.c.nps)
+        return [one(fact.c.nps >= 9), one(fact.c.nps <= 6), sa.func.count(v)]
+    if k == "sum":
+        return [sa.func.sum(val(m.value(x))), one()]
+    raise ValueError(f"metric {m.id}: kind {k} cannot be rolled up")
+
+
+def build_select(source: str, as_of: date) -> sa.Select:
+    """The SELECT that fills ``rollup_<source>`` with everything known as of ``as_of``."""
+    c = s.customers
+    x = Ctx(as_of_end=sa.literal(datetime.combine(as_of + timedelta(days=1), time()), sa.DateTime))
+    if source == "tickets":
+        fact, tcol = s.tickets, s.tickets.c.opened_at
+        extra = [fact.c.category, fact.c.kind, fact.c.priority]
+    else:
+        fact, tcol = s.surveys, s.surveys.c.answered_at
+        extra = [fact.c.kind.label("survey_kind")]
+    dims = [month_start(tcol).label("month"), c.c.region_id, c.c.tier, c.c.segment, c.c.sla_level,
+            fact.c.channel, *extra]
+    aggs = [e for m in metrics_of(source) for e in _measure_exprs(m, x, fact)]
+    return (sa.select(*dims, *aggs).select_from(fact.join(c, c.c.customer_id == fact.c.customer_id))
+            .group_by(*[d.element if isinstance(d, sa.Label) else d for d in dims]))
+
+
+def _stored_as_of(conn: sa.Connection, key: str) -> date | None:
+    value = conn.execute(sa.select(s.meta.c.value).where(s.meta.c.key == key)).scalar()
+    return date.fromisoformat(str(value)[:10]) if value else None
+
+
+def refresh(engine: sa.Engine) -> date | None:
+    """Rebuild the rollup tables from the data tables at the load's as-of (``sw_meta.as_of``).
+
+    ``rollup_as_of`` is removed first and written last, so a failed refresh leaves no rollup that
+    could be read (requests then fall back to raw rows). Returns the as-of used, or None when the
+    database holds no data yet (no rollups are built then).
+    """
+    m = s.meta
+    with engine.begin() as conn:
+        conn.execute(m.delete().where(m.c.key == AS_OF_KEY))
+        as_of = _stored_as_of(conn, "as_of")
+    rollup_metadata.drop_all(engine)
+    if as_of is None:
+        return None
+    rollup_metadata.create_all(engine)
+    with engine.begin() as conn:
+        for source, table in TABLES.items():
+            conn.execute(table.insert().from_select([col.name for col in table.columns],
+                                                    build_select(source, as_of)))
+        conn.execute(m.insert().values(key=AS_OF_KEY, value=as_of.isoformat()))
+    return as_of
+
+
+def rollup_as_of(conn: sa.Connection) -> date | None:
+    """The as-of the rollups were built with, or None when there are none."""
+    return _stored_as_of(conn, AS_OF_KEY)
+
+
+# ---------------------------------------------------------------------------------------------
+# reading
+
+
+def _month_start(d: date) -> bool:
+    return d.day == 1
+
+
+def eligible(m: Metric, f: Filters, by: tuple[str, ...], window: Window, region_level: str,
+             as_of_of_rollup: date | None) -> bool:
+    """Whether the cube of ``m``'s source answers the request exactly."""
+    if as_of_of_rollup is None or not rollupable(m) or region_level not in REGION_LEVELS:
+        return False
+    if any(d not in CUBE_DIMS[m.source] or d not in m.dims for d in by):
+        return False
+    if window.as_of_end != datetime.combine(as_of_of_rollup + timedelta(days=1), time()):
+        return False
+    # whole months: [month start, month start); or up to the end of the as-of day, after which the
+    # rollup holds no events (the as-of is the newest date of the data it was built from).
+    if window.stop <= window.start or not _month_start(window.start):
+        return False
+    return _month_start(window.stop) or window.stop == as_of_of_rollup + timedelta(days=1)
+
+
+def compile_from_rollup(metric: Metric, f: Filters, by: tuple[str, ...], window: Window,
+                        region_level: str = "city", dialect: str = "duckdb",
+                        as_of_of_rollup: date | None = None) -> sa.Select | None:
+    """The request as a Select over the rollup of ``metric``'s source, or None when not exact.
+
+    Output columns are those of :func:`metrics.compiler.compile_metric` (dimension columns, then
+    the kind's aggregates), so :func:`metrics.engine.finish` works unchanged. ``dialect`` is
+    accepted for symmetry with the compiler; the rollup query is the same on every database.
+    """
+    by = tuple(by)
+    if not eligible(metric, f, by, window, region_level, as_of_of_rollup):
+        return None
+    r = TABLES[metric.source]
+    from_: sa.FromClause = r
+    dims: list[sa.ColumnElement] = []
+    for d in by:
+        if d == "region":
+            rg = s.region_closure.alias("rg")
+            from_ = from_.join(rg, sa.and_(rg.c.descendant_id == r.c.region_id,
+                                           rg.c.ancestor_level == region_level))
+            dims.append(rg.c.ancestor_id.label(dim_column(d)))
+        else:
+            dims.append(r.c[d].label(d))
+    conds = [r.c.month >= sa.literal(window.start, sa.Date), r.c.month < sa.literal(window.stop, sa.Date)]
+    if f.regions:
+        rc = s.region_closure
+        conds.append(r.c.region_id.in_(sa.select(rc.c.descendant_id).where(rc.c.ancestor_id.in_(f.regions))))
+    lists = [("tier", f.tiers), ("segment", f.segments), ("sla_level", f.sla_levels), ("channel", f.channels)]
+    if metric.source == "tickets":
+        lists += [("category", f.categories), ("priority", f.priorities),
+                  ("kind", metric.fixed_kinds or f.kinds)]
+    else:
+        lists.append(("survey_kind", f.survey_kinds))
+    conds += [r.c[col].in_(values) for col, values in lists if values]
+    aggs = []
+    for x in measures(metric):
+        total = sa.func.sum(r.c[x.column])
+        aggs.append((sa.func.coalesce(total, 0) if x.is_count else total).label(x.name))
+    return sa.select(*dims, *aggs).select_from(from_).where(*conds).group_by(*[d.element for d in dims])
+
+
+__all__ = ["AS_OF_KEY", "CUBE_DIMS", "TABLES", "compile_from_rollup", "eligible", "measures",
+           "refresh", "rollup_as_of", "rollupable"]

@@ -1,0 +1,233 @@
+"""Rollups answer exactly what the raw compiler answers, and only when they can.
+
+For every rollup-able metric × dimensions × month-aligned filters, the Warehouse reading the rollup
+tables equals the Warehouse reading raw rows (``use_rollups=False``) on DuckDB, PostgreSQL and
+MariaDB: same groups, counts exactly, values and bounds to 1e-9 relative. Requests the rollups
+cannot answer exactly (a mid-month period, week grouping, another as-of, a quantile, a metric of
+another source) must go to the raw rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from metrics import rollups
+from metrics import schema as s
+from metrics.compiler import Window
+from metrics.db import make_engine
+from metrics.engine import Warehouse
+from metrics.filters import Filters
+from metrics.registry import METRICS, get
+
+RTOL = 1e-9
+ROLLUP_METRICS = [m.id for m in METRICS if rollups.rollupable(m)]
+NOT_ROLLUP = [m.id for m in METRICS if not rollups.rollupable(m)]
+
+# month-aligned filters; the demo history runs 2024-05-01 .. 2026-10-31 (the as-of)
+FILTERS: dict[str, Filters] = {
+    "whole": Filters(date(2024, 1, 1), date(2026, 12, 31)),
+    "quarter": Filters(date(2025, 7, 1), date(2025, 9, 30)),
+    "year_city_tier": Filters(date(2025, 1, 1), date(2025, 12, 31), regions=(2,), tiers=("gold", "enterprise")),
+    "districts_channel": Filters(date(2025, 4, 1), date(2026, 3, 31), regions=(201, 302), channels=("hotline",)),
+    "segment_sla": Filters(date(2024, 11, 1), date(2025, 10, 31), segments=("enterprise",),
+                           sla_levels=("gold", "silver")),
+    "ticket_slices": Filters(date(2025, 6, 1), date(2026, 5, 31), categories=("billing", "network_quality"),
+                             kinds=("complaint", "fault"), priorities=("P1", "P2")),
+    "survey_kind": Filters(date(2025, 6, 1), date(2026, 5, 31), survey_kinds=("post_interaction",)),
+    "explicit_as_of": Filters(date(2026, 5, 1), date(2026, 10, 31), as_of=date(2026, 10, 31)),
+    "nothing": Filters(date(2025, 1, 1), date(2025, 12, 31), tiers=("no_such_tier",)),
+}
+PAIRS = (("region", "tier"), ("month", "channel"), ("sla_level", "month"), ("kind", "priority"))
+
+
+def _dims(metric_id: str) -> list[str]:
+    m = get(metric_id)
+    return [d for d in m.dims if d in rollups.CUBE_DIMS[m.source]]
+
+
+def _cases() -> list[Any]:
+    cases = []
+    for m in ROLLUP_METRICS:
+        dims = _dims(m)
+        for by in [()] + [(d,) for d in dims] + [p for p in PAIRS if set(p) <= set(dims)]:
+            cases.append(pytest.param(m, by, "whole", "city", id=f"{m}-{'+'.join(by) or 'total'}-whole"))
+    for i, name in enumerate(n for n in FILTERS if n != "whole"):
+        for j, m in enumerate(ROLLUP_METRICS):
+            dims = _dims(m)
+            for by in ((), (dims[(i + j) % len(dims)],)):
+                cases.append(pytest.param(m, by, name, "city", id=f"{m}-{'+'.join(by) or 'total'}-{name}"))
+    for m in ROLLUP_METRICS:
+        for level in ("district", "province"):
+            cases.append(pytest.param(m, ("region",), "year_city_tier", level, id=f"{m}-region@{level}"))
+    return cases
+
+
+_warehouses: dict[tuple[str, bool], Warehouse] = {}
+
+
+def _wh(url: str, use_rollups: bool) -> Warehouse:
+    if (url, use_rollups) not in _warehouses:
+        read_only = url.startswith("duckdb")
+        _warehouses[url, use_rollups] = Warehouse(make_engine(url, read_only=read_only), use_rollups=use_rollups)
+    return _warehouses[url, use_rollups]
+
+
+@pytest.fixture()
+def rolled(db_url: str) -> Warehouse:
+    return _wh(db_url, True)
+
+
+@pytest.fixture()
+def raw(db_url: str) -> Warehouse:
+    return _wh(db_url, False)
+
+
+def uses_rollup(stmt: sa.Select) -> bool:
+    names = {t.name for t in stmt.get_final_froms() for t in sa.sql.util.surface_selectables(t)
+             if isinstance(t, sa.Table)}
+    return bool(names & {t.name for t in rollups.TABLES.values()})
+
+
+def assert_same(got: pd.DataFrame, want: pd.DataFrame, label: str) -> None:
+    assert list(got.columns) == list(want.columns), f"{label}: columns {list(got.columns)} != {list(want.columns)}"
+    assert len(got) == len(want), f"{label}: {len(got)} groups, raw {len(want)}\n{got.head()}\n{want.head()}"
+    for c in got.columns:
+        g, w = got[c], want[c]
+        if c in ("value", "lower", "upper", "value_cmp", "delta", "delta_pct"):
+            np.testing.assert_allclose(g.to_numpy(float), w.to_numpy(float), rtol=RTOL, atol=1e-12,
+                                       equal_nan=True, err_msg=f"{label}: {c}")
+        elif c in ("n", "n_cmp", "events"):
+            np.testing.assert_array_equal(g.to_numpy(float), w.to_numpy(float), err_msg=f"{label}: {c}")
+        else:
+            gl = [None if pd.isna(v) else str(v) for v in g]
+            wl = [None if pd.isna(v) else str(v) for v in w]
+            assert gl == wl, f"{label}: groups of {c} differ"
+
+
+# ---------------------------------------------------------------------------------------------
+# the rollups exist and hold what the compiler would compute
+
+
+def test_rollups_are_built_at_the_load_as_of(rolled: Warehouse) -> None:
+    assert rolled.rollup_as_of() == rolled.as_of()
+    with rolled.engine.connect() as conn:
+        for source, table in rollups.TABLES.items():
+            rows = conn.execute(sa.select(sa.func.count()).select_from(table)).scalar()
+            fact = s.tickets if source == "tickets" else s.surveys
+            n_fact = conn.execute(sa.select(sa.func.count()).select_from(fact)).scalar()
+            assert 0 < rows <= n_fact
+            first = "tickets__n" if source == "tickets" else "csat_mean__n"
+            assert first in table.c
+
+
+def test_every_rollupable_metric_has_its_columns() -> None:
+    for m in METRICS:
+        if not rollups.rollupable(m):
+            continue
+        table = rollups.TABLES[m.source]
+        for x in rollups.measures(m):
+            assert x.column in table.c, x.column
+    assert {"csat__num", "csat__den", "csat_mean__total", "csat_mean__total_sq", "nps__promoters",
+            "tickets__n", "compensation_total__value"} <= {c.name for t in rollups.TABLES.values() for c in t.c}
+
+
+@pytest.mark.parametrize(("metric_id", "by", "filter_name", "level"), _cases())
+def test_rollup_equals_raw(rolled: Warehouse, raw: Warehouse, metric_id: str, by: tuple, filter_name: str,
+                           level: str) -> None:
+    f = FILTERS[filter_name]
+    stmt = rolled.compile(metric_id, f, by, level)
+    assert uses_rollup(stmt), f"{metric_id} by {by} [{filter_name}] did not use the rollup"
+    assert not uses_rollup(raw.compile(metric_id, f, by, level))
+    got = rolled.metric(metric_id, f, by, level)
+    want = raw.metric(metric_id, f, by, level)
+    assert_same(got, want, f"{metric_id} by {by} [{filter_name}, {level}] on {rolled.dialect}")
+    if filter_name == "nothing":
+        assert got.empty
+    if filter_name == "whole" and not by:
+        assert got["n"].iloc[0] > 0
+
+
+@pytest.mark.parametrize("metric_id", ["csat", "nps", "sla_resolution_compliance", "fcr_rate", "tickets"])
+def test_compare_from_rollup_equals_raw(rolled: Warehouse, raw: Warehouse, metric_id: str) -> None:
+    """What the Overview asks: the KPI against the previous quarter, and movers by region."""
+    f = FILTERS["quarter"]
+    for by in ((), ("region",), ("channel",)):
+        assert_same(rolled.compare(metric_id, f, by), raw.compare(metric_id, f, by), f"{metric_id} {by}")
+
+
+# ---------------------------------------------------------------------------------------------
+# requests the rollups cannot answer exactly go to the raw rows
+
+FALLBACKS = {
+    "mid_month": ("csat", Filters(date(2025, 3, 10), date(2025, 6, 20)), ()),
+    "mid_month_end": ("fcr_rate", Filters(date(2025, 3, 1), date(2025, 6, 20)), ("tier",)),
+    "week": ("csat", FILTERS["quarter"], ("week",)),
+    "other_as_of": ("sla_resolution_compliance", replace(FILTERS["quarter"], as_of=date(2025, 8, 31)), ()),
+    "other_as_of_month_end": ("reopen_rate", replace(FILTERS["quarter"], as_of=date(2025, 9, 30)), ("month",)),
+    "quantile": ("resolution_hours_median", FILTERS["quarter"], ("tier",)),
+    "quantile_p90": ("resolution_hours_p90", FILTERS["whole"], ()),
+    "customers": ("churn_rate", FILTERS["quarter"], ("tier",)),
+    "complaints": ("complaint_rate", FILTERS["quarter"], ()),
+    "availability": ("availability", FILTERS["quarter"], ("month",)),
+}
+
+
+@pytest.mark.parametrize("case", list(FALLBACKS))
+def test_ineligible_requests_fall_back_to_raw(rolled: Warehouse, raw: Warehouse, case: str) -> None:
+    metric_id, f, by = FALLBACKS[case]
+    assert not uses_rollup(rolled.compile(metric_id, f, by))
+    assert_same(rolled.metric(metric_id, f, by), raw.metric(metric_id, f, by), case)
+
+
+def test_bad_dimension_still_raises(rolled: Warehouse) -> None:
+    from metrics.compiler import CompileError
+
+    with pytest.raises(CompileError):
+        rolled.compile("csat", FILTERS["quarter"], ("category",))
+
+
+# ---------------------------------------------------------------------------------------------
+# eligibility rules, without a database
+
+
+def _window(start: date, end: date, as_of: date) -> Window:
+    return Window.of(Filters(start, end), as_of)
+
+
+@pytest.mark.parametrize(("start", "end", "as_of", "rollup_as_of", "ok"), [
+    (date(2025, 7, 1), date(2025, 9, 30), date(2026, 10, 15), date(2026, 10, 15), True),
+    # up to the as-of day inside its month: the rollup holds nothing after it
+    (date(2026, 1, 1), date(2026, 12, 31), date(2026, 10, 15), date(2026, 10, 15), True),
+    (date(2026, 1, 1), date(2026, 10, 10), date(2026, 10, 15), date(2026, 10, 15), False),
+    (date(2025, 7, 2), date(2025, 9, 30), date(2026, 10, 15), date(2026, 10, 15), False),
+    (date(2025, 7, 1), date(2025, 9, 29), date(2026, 10, 15), date(2026, 10, 15), False),
+    (date(2025, 7, 1), date(2025, 9, 30), date(2026, 10, 14), date(2026, 10, 15), False),
+    (date(2025, 7, 1), date(2025, 9, 30), date(2026, 10, 15), None, False),
+])
+def test_eligible_windows(start: date, end: date, as_of: date, rollup_as_of: date | None, ok: bool) -> None:
+    f = Filters(start, end)
+    assert rollups.eligible(get("csat"), f, (), _window(start, end, as_of), "city", rollup_as_of) is ok
+    assert rollups.compile_from_rollup(get("csat"), f, (), _window(start, end, as_of), "city", "duckdb",
+                                       rollup_as_of) is None or ok
+
+
+def test_no_rollup_as_of_means_raw() -> None:
+    f = FILTERS["quarter"]
+    w = Window.of(f, date(2026, 10, 31))
+    assert rollups.compile_from_rollup(get("csat"), f, (), w, "city", "duckdb", None) is None
+    assert rollups.compile_from_rollup(get("csat"), f, ("month",), w, "city", "duckdb", date(2026, 10, 31)) is not None
+    assert rollups.compile_from_rollup(get("csat"), f, ("week",), w, "city", "duckdb", date(2026, 10, 31)) is None
+    assert w.as_of_end == datetime.combine(date(2026, 10, 31) + timedelta(days=1), time())
+
+
+@pytest.mark.parametrize("metric_id", NOT_ROLLUP)
+def test_not_rollupable_metrics(metric_id: str) -> None:
+    m = get(metric_id)
+    assert m.kind == "quantile" or m.source not in rollups.CUBE_DIMS
