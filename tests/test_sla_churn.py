@@ -1,0 +1,86 @@
+"""metrics.sla and metrics.churn against pandas references on the demo data."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from metrics import churn, sla
+from metrics.engine import Warehouse
+from metrics.filters import Filters
+
+F = Filters(start=date(2026, 4, 1), end=date(2026, 9, 30))
+
+
+@pytest.fixture(scope="module")
+def wh(duckdb_url: str) -> Warehouse:
+    return Warehouse.open(duckdb_url)
+
+
+def test_availability_targets_are_the_policy_targets(wh: Warehouse, demo_frames: dict) -> None:
+    ref = demo_frames["sla_policies"].groupby("sla_level")["availability_target"].max()
+    got = sla.availability_targets(wh).set_index("sla_level")["target"]
+    pd.testing.assert_series_equal(got.sort_index(), ref.sort_index(), check_names=False)
+
+
+def test_availability_vs_target(wh: Warehouse) -> None:
+    got = sla.availability_vs_target(wh, F)
+    assert list(got["sla_level"]) == [lv for lv in sla.SLA_LADDER if lv in set(got["sla_level"])]
+    metric = wh.metric("availability", F, ("sla_level",)).set_index("sla_level")["value"]
+    for row in got.itertuples():
+        assert row.value == pytest.approx(metric[row.sla_level])
+        assert row.met == (row.value >= row.target)
+        assert row.gap == pytest.approx(row.value - row.target)
+
+
+def test_service_by_tier_equals_metrics(wh: Warehouse) -> None:
+    got = sla.service_by(wh, F, "tier")
+    assert list(got["tier"]) == [x for x in (*sla.TIER_LADDER, "enterprise") if x in set(got["tier"])]
+    for col, metric_id in sla.SERVICE_METRICS.items():
+        ref = wh.metric(metric_id, F, ("tier",)).set_index("tier")["value"]
+        np.testing.assert_allclose(got.set_index("tier")[col].loc[ref.index], ref.values)
+
+
+def test_service_by_empty_filter(wh: Warehouse) -> None:
+    assert sla.service_by(wh, F.with_(tiers=("no_such_tier",))).empty
+
+
+def _frame(rows):
+    return pd.DataFrame(rows, columns=["tier", "median_hours", "p90_hours", "compliance", "n_decided"])
+
+
+def test_tier_gap_verdicts() -> None:
+    yes = _frame([("standard", 9.8, 50, 0.84, 1000), ("diamond", 3.1, 10, 0.97, 1000), ("enterprise", 1, 2, 1, 9)])
+    gap = sla.tier_gap(yes)
+    assert (gap.top, gap.bottom, gap.verdict, gap.significant) == ("diamond", "standard", "yes", True)
+    assert (gap.top_median, gap.bottom_median) == (3.1, 9.8)
+    no = _frame([("gold", 12.0, 60, 0.80, 50), ("silver", 10.0, 50, 0.82, 50)])
+    gap = sla.tier_gap(no)
+    assert (gap.verdict, gap.significant) == ("no", False)
+    mixed = _frame([("gold", 2.0, 60, 0.80, 500), ("silver", 10.0, 50, 0.90, 500)])
+    assert sla.tier_gap(mixed).verdict == "mixed"
+    assert sla.tier_gap(_frame([("gold", 2.0, 6, 0.8, 5), ("enterprise", 1.0, 2, 0.9, 5)])) is None
+
+
+def test_churn_reasons_add_up_to_churn_events(wh: Warehouse, demo_frames: dict) -> None:
+    for f in (F, F.with_(tiers=("standard",)), F.with_(segments=("enterprise",))):
+        reasons = churn.churn_reasons(wh, f)
+        events = wh.metric("churn_rate", f)["n"].iloc[0]
+        assert reasons["n"].sum() == events
+        assert reasons["share"].sum() == pytest.approx(1.0)
+    c = demo_frames["customers"]
+    end = pd.to_datetime(c["end_date"])
+    left = c[(end >= pd.Timestamp(F.start)) & (end <= pd.Timestamp(F.end))]
+    ref = left["churn_reason"].value_counts(dropna=False)
+    got = churn.churn_reasons(wh, F).set_index("churn_reason")["n"]
+    assert got.sort_index().to_dict() == ref.sort_index().to_dict()
+
+
+def test_churn_by_annualises(wh: Warehouse) -> None:
+    got = churn.churn_by(wh, F, ("tier",))
+    np.testing.assert_allclose(got["annual"], 1 - (1 - got["value"]) ** 12)
+    assert (got["annual_lower"] <= got["annual"]).all() and (got["annual"] <= got["annual_upper"]).all()
+    assert churn.churn_reasons(wh, F.with_(tiers=("no_such_tier",))).empty
