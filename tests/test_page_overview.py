@@ -1,0 +1,73 @@
+"""Overview page (app.py) in AppTest: KPI cards show the engine's numbers; filters survive a page switch."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboard.formatting import fmt_value
+from metrics.engine import Warehouse
+from metrics.filters import Filters, preset_period
+from metrics.i18n import metric_label
+
+
+@pytest.fixture()
+def app(duckdb_url: str, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.setenv("SERVICEWATCH_DB", duckdb_url)
+    at = AppTest.from_file("app.py", default_timeout=90)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _metric(at: AppTest, label: str):
+    found = [m for m in at.metric if m.label == label]
+    assert found, f"no KPI card {label!r} among {[m.label for m in at.metric]}"
+    return found[0]
+
+
+def test_default_view_shows_engine_numbers(app: AppTest, duckdb_url: str) -> None:
+    wh = Warehouse.open(duckdb_url)
+    start, end = preset_period("last_quarter", wh.as_of())
+    f = Filters(start=start, end=end)
+    for metric_id, unit in (("csat", "share"), ("nps", "points"), ("active_customers", "customers")):
+        value = wh.metric(metric_id, f)["value"].iloc[0]
+        assert _metric(app, metric_label(metric_id, "zh")).value == fmt_value(value, unit, "zh")
+    assert app.title[0].value == "总览"
+    assert f"{start:%Y-%m-%d} – {end:%Y-%m-%d}" in app.caption[0].value
+
+
+def test_tier_filter_changes_numbers_and_query(app: AppTest, duckdb_url: str) -> None:
+    before = _metric(app, metric_label("csat", "zh")).value
+    app.sidebar.multiselect(key="_w_tier").set_value(["diamond"]).run()
+    assert not app.exception
+    wh = Warehouse.open(duckdb_url)
+    start, end = preset_period("last_quarter", wh.as_of())
+    value = wh.metric("csat", Filters(start=start, end=end, tiers=("diamond",)))["value"].iloc[0]
+    after = _metric(app, metric_label("csat", "zh")).value
+    assert after == fmt_value(value, "share", "zh") and after != before
+    assert app.query_params.get("tier") in (["diamond"], "diamond")
+
+
+def test_no_data_is_an_empty_state(duckdb_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SERVICEWATCH_DB", duckdb_url)
+    at = AppTest.from_file("app.py", default_timeout=90)
+    at.query_params.update({"preset": "custom", "from": "2001-01-01", "to": "2001-03-31"})
+    at.run()
+    assert not at.exception
+    assert any("没有数据" in i.value for i in at.info)
+
+
+def test_english_switch(app: AppTest) -> None:
+    app.sidebar.radio(key="_w_lang").set_value("en").run()
+    assert not app.exception
+    assert app.title[0].value == "Overview"
+    assert any(m.label == "CSAT" for m in app.metric)
+
+
+def test_filters_survive_page_switch(app: AppTest) -> None:
+    app.sidebar.multiselect(key="_w_tier").set_value(["gold"]).run()
+    app.switch_page("pages/5_Regions.py").run()
+    assert not app.exception
+    assert app.session_state["sw_state"]["filters"].tiers == ("gold",)
+    assert app.sidebar.multiselect(key="_w_tier").value == ["gold"]
