@@ -91,8 +91,17 @@ class _Window:
         return out
 
 
+_ANCESTORS: dict[int, dict[int, dict[str, int]]] = {}
+
+
 def _ancestors(regions: pd.DataFrame) -> dict[int, dict[str, int]]:
     """region_id -> {level: ancestor id at that level}, the region itself included."""
+    if id(regions) not in _ANCESTORS:
+        _ANCESTORS[id(regions)] = _walk_up(regions)
+    return _ANCESTORS[id(regions)]
+
+
+def _walk_up(regions: pd.DataFrame) -> dict[int, dict[str, int]]:
     parent = {int(r.region_id): (None if pd.isna(r.parent_id) else int(r.parent_id))
               for r in regions.itertuples()}
     level = dict(zip(regions["region_id"].astype(int), regions["level"], strict=True))
@@ -113,13 +122,20 @@ def _inside(regions: pd.DataFrame, roots: tuple[int, ...]) -> set[int]:
     return {rid for rid in anc if roots_set & set(anc[rid].values())}
 
 
+_WITH_REGION: dict[tuple, pd.DataFrame] = {}
+
+
 def _customers(frames: dict, f: Filters, region_level: str, channel: bool) -> pd.DataFrame:
     """Customers in the slice (region, tier, segment, sla_level, optionally acquisition channel),
     with the dimension columns ``region`` (at ``region_level``), tier, segment, sla_level and
     ``acq_channel``."""
-    c = frames["customers"].copy()
-    anc = _ancestors(frames["regions"])
-    c["region"] = [anc[int(r)].get(region_level) for r in c["region_id"]]
+    key = (id(frames["customers"]), region_level)
+    if key not in _WITH_REGION:
+        c = frames["customers"].copy()
+        anc = _ancestors(frames["regions"])
+        c["region"] = [anc[int(r)].get(region_level) for r in c["region_id"]]
+        _WITH_REGION[key] = c
+    c = _WITH_REGION[key]
     keep = np.ones(len(c), bool)
     if f.regions:
         keep &= c["region_id"].astype(int).isin(_inside(frames["regions"], f.regions)).to_numpy()
@@ -160,14 +176,26 @@ def _group(df: pd.DataFrame, by: tuple[str, ...], agg) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------------------------------
+_EVENTS: dict[tuple, pd.DataFrame] = {}
+
+
 def _events(frames: dict, metric_id: str, f: Filters, w: _Window, level: str) -> pd.DataFrame:
-    """Rows of a ticket / survey / billing metric in the window and slice, with dimension columns."""
+    """Rows of a ticket / survey / billing metric in the window and slice, with dimension columns
+    (cached: the metrics of one source share them)."""
     source = METRICS[metric_id][0]
+    complaints_only = metric_id in ("revisit_rate", "revisit_satisfaction", "complaint_rate")
+    key = (id(frames), source, complaints_only, f, w.stop, level)
+    if key not in _EVENTS:
+        _EVENTS[key] = _select_events(frames, source, complaints_only, f, w, level)
+    return _EVENTS[key]
+
+
+def _select_events(frames: dict, source: str, complaints_only: bool, f: Filters, w: _Window,
+                   level: str) -> pd.DataFrame:
     if source in ("tickets", "complaints"):
         t = frames["tickets"]
         t = t[(t["opened_at"] >= w.start) & (t["opened_at"] < w.stop)]
-        kinds = ("complaint",) if metric_id in ("revisit_rate", "revisit_satisfaction", "complaint_rate") \
-            else f.kinds
+        kinds = ("complaint",) if complaints_only else f.kinds
         if kinds:
             t = t[t["kind"].isin(kinds)]
         if f.categories:
@@ -199,46 +227,53 @@ def _events(frames: dict, metric_id: str, f: Filters, w: _Window, level: str) ->
     return t
 
 
-def _event_aggregates(metric_id: str, w: _Window):
-    """frame -> dict(value, n, and the parts needed for an interval)."""
+def _sums(df: pd.DataFrame, by: tuple[str, ...], cols: list[str]) -> pd.DataFrame:
+    """Column sums per group (NULL keys kept), or one row of totals."""
+    if not by:
+        return pd.DataFrame([{c: df[c].sum() for c in cols}])
+    return df.groupby(list(by), dropna=False, sort=False)[cols].sum().reset_index()
+
+
+def _event_metric(rows: pd.DataFrame, metric_id: str, w: _Window, by: tuple[str, ...]) -> pd.DataFrame:
+    """Aggregates of a ticket / survey / billing metric per group: value, n and interval parts."""
     kind = METRICS[metric_id][1]
     if kind == "count":
-        return lambda d: {"n": len(d), "value": float(len(d))}
-    if kind == "share":
+        out = _sums(rows.assign(n=1), by, ["n"])
+        out["value"] = out["n"].astype(float)
+    elif kind == "share":
         num, den = _share_parts(metric_id, w)
-        return lambda d: {"k": int((num(d) & den(d)).sum()), "n": int(den(d).sum())}
-    if kind == "mean":
-        column = {"csat_mean": "csat", "ces_mean": "ces"}[metric_id]
-
-        def mean(d):
-            v = d[column].dropna().astype(float)
-            return {"n": len(v), "total": v.sum(), "total_sq": (v * v).sum(),
-                    "value": v.mean() if len(v) else np.nan}
-        return mean
-    if kind == "nps":
-        def nps(d):
-            v = d["nps"].dropna().astype(float)
-            p, q = int((v >= 9).sum()), int((v <= 6).sum())
-            return {"n": len(v), "promoters": p, "detractors": q,
-                    "value": 100.0 * (p - q) / len(v) if len(v) else np.nan}
-        return nps
-    if kind == "quantile":
+        d = den(rows)
+        out = _sums(rows.assign(k=(num(rows) & d).astype(int), n=d.astype(int)), by, ["k", "n"])
+    elif kind == "mean":
+        v = rows[{"csat_mean": "csat", "ces_mean": "ces"}[metric_id]].astype(float)
+        parts = rows.assign(n=v.notna().astype(int), total=v.fillna(0.0), total_sq=(v * v).fillna(0.0))
+        out = _sums(parts, by, ["n", "total", "total_sq"])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out["value"] = out["total"] / out["n"]
+    elif kind == "nps":
+        v = rows["nps"].astype(float)
+        parts = rows.assign(n=v.notna().astype(int), promoters=(v >= 9).astype(int),
+                            detractors=(v <= 6).astype(int))
+        out = _sums(parts, by, ["n", "promoters", "detractors"])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out["value"] = 100.0 * (out["promoters"] - out["detractors"]) / out["n"]
+    elif kind == "quantile":  # continuous percentile (linear interpolation) of resolution hours
         q = {"resolution_hours_median": 0.5, "resolution_hours_p90": 0.9}[metric_id]
+        done = rows[_known(rows["resolved_at"], w)]
+        done = done.assign(hours=(done["resolved_at"] - done["opened_at"]).dt.total_seconds() / 3600.0)
 
-        def quantile(d):
-            d = d[_known(d["resolved_at"], w)]
-            hours = (d["resolved_at"] - d["opened_at"]).dt.total_seconds().to_numpy() / 3600.0
-            return {"n": len(hours),
-                    "value": float(np.quantile(hours, q, method="linear")) if len(hours) else np.nan}
-        return quantile
-    if metric_id == "compensation_total":  # sum over the tickets that carry a compensation
-        def comp(d):
-            v = d.loc[d["compensation"] > 0, "compensation"]
-            return {"n": len(v), "value": float(v.sum())}
-        return comp
-    if metric_id == "revenue":
-        return lambda d: {"n": len(d), "value": float(d["revenue"].sum())}
-    raise KeyError(metric_id)
+        def quantile(d: pd.DataFrame) -> dict:
+            h = d["hours"].to_numpy(float)
+            return {"n": len(h), "value": float(np.quantile(h, q, method="linear")) if len(h) else np.nan}
+        out = _group(done, by, quantile)
+    elif metric_id == "compensation_total":  # sum over the tickets that carry a compensation
+        paid = rows[rows["compensation"] > 0]
+        out = _sums(paid.assign(n=1, value=paid["compensation"].astype(float)), by, ["n", "value"])
+    elif metric_id == "revenue":
+        out = _sums(rows.assign(n=1, value=rows["revenue"].astype(float)), by, ["n", "value"])
+    else:
+        raise KeyError(metric_id)
+    return out
 
 
 def _share_parts(metric_id: str, w: _Window):
@@ -308,19 +343,20 @@ def _customer_frame(frames: dict, f: Filters, w: _Window, by: tuple[str, ...], l
 def _customer_metric(frames, metric_id, f, w, by, level) -> pd.DataFrame:
     cm = _customer_frame(frames, f, w, by, level, channel=True)
     if metric_id == "active_customers":
-        out = _group(cm, by, lambda d: {"n": int(d["active"].sum())})
+        out = _sums(cm.assign(n=cm["active"]), by, ["n"])
         out["value"] = out["n"].astype(float)
         return out
-    return _group(cm, by, lambda d: {"events": int(d["events"].sum()),
-                                      "exposure": d["days"].sum() / DAYS_PER_MONTH})
+    out = _sums(cm, by, ["events", "days"])
+    return out.assign(exposure=out["days"] / DAYS_PER_MONTH)
 
 
 def _complaint_rate(frames, f, w, by, level) -> pd.DataFrame:
     t = _events(frames, "complaint_rate", f, w, level)
-    num = _group(t, by, lambda d: {"events": len(d)})
+    num = _sums(t.assign(events=1), by, ["events"])
     den_by = tuple(d for d in by if d not in ("channel", "category"))
     cm = _customer_frame(frames, f, w, den_by, level, channel=False)  # the whole customer base
-    den = _group(cm, den_by, lambda d: {"exposure": d["days"].sum() / DAYS_PER_MONTH})
+    den = _sums(cm, den_by, ["days"])
+    den = den.assign(exposure=den["days"] / DAYS_PER_MONTH).drop(columns=["days"])
     keys = [d for d in den_by]
     if len(den_by) == len(by):  # every group of the base, complaints or not
         out = den.merge(num, on=keys, how="left") if keys else den.assign(events=num["events"].iloc[0])
@@ -387,7 +423,7 @@ def reference(frames: dict[str, pd.DataFrame], metric_id: str, f: Filters, by: t
         out = _availability(frames, f, w, by, region_level)
     else:
         rows = _events(frames, metric_id, f, w, region_level)
-        out = _group(rows, by, _event_aggregates(metric_id, w))
+        out = _event_metric(rows, metric_id, w, by)
     return _finish(out, kind, metric_id, by)
 
 
