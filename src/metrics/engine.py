@@ -94,6 +94,7 @@ class Warehouse:
     engine: sa.Engine
     use_rollups: bool = True  # answer from the rollup tables when that is exact (metrics.rollups)
     _rollup_as_of: tuple = field(default=(), init=False, repr=False, compare=False)  # () = not read yet
+    _as_of: tuple = field(default=(), init=False, repr=False, compare=False)
 
     @classmethod
     def open(cls, url: str, read_only: bool | None = None) -> Warehouse:
@@ -117,7 +118,15 @@ class Warehouse:
             raise DatabaseError(describe_error(exc, self.engine.url)) from None
 
     def as_of(self) -> date:
-        """The newest day of data: ``sw_meta.as_of`` if recorded, else the newest ticket."""
+        """The newest day of data: ``sw_meta.as_of`` if recorded, else the newest ticket.
+
+        Read once per Warehouse, like the rollups' as-of: a Warehouse serves one version of the data
+        (the dashboard opens a new one when the data changes), and every metric call needs it."""
+        if not self._as_of:
+            self._as_of = (self._read_as_of(),)
+        return self._as_of[0]
+
+    def _read_as_of(self) -> date:
         df = self.read(sa.select(s.meta.c.value).where(s.meta.c.key == "as_of"))
         if len(df):
             return date.fromisoformat(str(df.iloc[0, 0])[:10])
