@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -10,11 +12,13 @@ from metrics.engine import Warehouse
 from metrics.filters import Filters, preset_period
 from metrics.i18n import metric_label
 
+APP = Path(__file__).resolve().parents[1] / "app.py"
+
 
 @pytest.fixture()
 def app(duckdb_url: str, monkeypatch: pytest.MonkeyPatch) -> AppTest:
     monkeypatch.setenv("SERVICEWATCH_DB", duckdb_url)
-    at = AppTest.from_file("app.py", default_timeout=90)
+    at = AppTest.from_file(str(APP), default_timeout=90)
     at.run()
     assert not at.exception, at.exception
     return at
@@ -51,7 +55,7 @@ def test_tier_filter_changes_numbers_and_query(app: AppTest, duckdb_url: str) ->
 
 def test_no_data_is_an_empty_state(duckdb_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SERVICEWATCH_DB", duckdb_url)
-    at = AppTest.from_file("app.py", default_timeout=90)
+    at = AppTest.from_file(str(APP), default_timeout=90)
     at.query_params.update({"preset": "custom", "from": "2001-01-01", "to": "2001-03-31"})
     at.run()
     assert not at.exception

@@ -133,10 +133,15 @@ def page(title_key: str) -> View:
                        layout="wide", initial_sidebar_state="expanded")
     if "sw_lang" not in st.session_state:
         st.session_state["sw_lang"] = _initial_lang()
+    # Streamlit drops widget state when another page is shown: on a page switch every widget of the
+    # filter bar is set again from the persisted state.
+    page_changed = st.session_state.get("_sw_page") != title_key
+    st.session_state["_sw_page"] = title_key
+    if page_changed or "_w_lang" not in st.session_state:
+        st.session_state["_w_lang"] = st.session_state["sw_lang"]
     with st.sidebar:
         lang = st.radio("Language", LANGS, format_func=lambda x: "中文" if x == "zh" else "English",
-                        horizontal=True, key="_w_lang", index=LANGS.index(st.session_state["sw_lang"]),
-                        label_visibility="collapsed")
+                        horizontal=True, key="_w_lang", label_visibility="collapsed")
         st.session_state["sw_lang"] = lang
         for path, key, icon in PAGES:
             if (APP_ROOT / path).is_file():
@@ -151,7 +156,8 @@ def page(title_key: str) -> View:
         st.stop()
     name_col = "name_zh" if lang == "zh" else "name_en"
     names = dict(zip(regions["region_id"].astype(int), regions[name_col], strict=True))
-    view = View(wh, version, filter_bar(wh, version, as_of, regions, lang), lang, as_of, regions, names)
+    view = View(wh, version, filter_bar(wh, version, as_of, regions, lang, page_changed), lang, as_of, regions,
+                names)
     st.title(t(title_key, lang))
     st.caption(f"{view.subtitle(with_comparison=True)} · {t('app.as_of', lang, date=as_of.isoformat())}")
     return view
@@ -170,7 +176,8 @@ def _state(as_of: date) -> dict:
     return st.session_state["sw_state"]
 
 
-def filter_bar(wh: Warehouse, version: float, as_of: date, regions: pd.DataFrame, lang: str) -> Filters:
+def filter_bar(wh: Warehouse, version: float, as_of: date, regions: pd.DataFrame, lang: str,
+               page_changed: bool = False) -> Filters:
     state = _state(as_of)
     f: Filters = state["filters"]
     url = str(wh.engine.url)
@@ -178,7 +185,7 @@ def filter_bar(wh: Warehouse, version: float, as_of: date, regions: pd.DataFrame
 
     def widget(key: str, value) -> str:
         wkey = f"_w_{key}"
-        if wkey not in st.session_state:
+        if page_changed or wkey not in st.session_state:
             st.session_state[wkey] = value
         return wkey
 
@@ -202,8 +209,9 @@ def filter_bar(wh: Warehouse, version: float, as_of: date, regions: pd.DataFrame
     district = 0
     if city:
         if st.session_state.get("_w_district") not in [0] + districts:
-            st.session_state["_w_district"] = current_district if current_district in districts else 0
-        district = st.sidebar.selectbox(t("filter.district", lang), [0] + districts, key=widget("district", 0),
+            st.session_state["_w_district"] = 0
+        keep = current_district if current_district in districts else 0
+        district = st.sidebar.selectbox(t("filter.district", lang), [0] + districts, key=widget("district", keep),
                                         format_func=lambda r: t("filter.all", lang) if r == 0 else names[r])
     tiers = _multi("tier", cached_call(wh, version, url, "values", "tier"), f.tiers, lang, widget)
     segments = _multi("segment", cached_call(wh, version, url, "values", "segment"), f.segments, lang, widget)
