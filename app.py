@@ -43,10 +43,11 @@ for i, metric_id in enumerate(KPIS):
             help=f"{view.t('common.previous')}: {fmt_value(row['value_cmp'], m.unit, view.lang)} · "
                  f"n = {row['n']:,.0f}",
         )
-        badge = f":{ {'green': 'green', 'amber': 'orange', 'red': 'red'}.get(status, 'gray') }-badge[" \
-                f"{view.t('status.' + status)}" + (f" · {view.t('common.target')} "
-                                                  f"{fmt_value(target, m.unit, view.lang)}" if target is not None else "") + "]"
-        st.markdown(badge)
+        colour = {"green": "green", "amber": "orange", "red": "red"}.get(status, "gray")
+        text = view.t("status." + status)
+        if target is not None:
+            text += f" · {view.t('common.target')} {fmt_value(target, m.unit, view.lang)}"
+        st.markdown(f":{colour}-badge[{text}]")
         spark = view.metric(metric_id, ("month",), f=trend_filters)
         if len(spark) > 1:
             st.plotly_chart(charts.sparkline(spark, m.unit), key=f"spark_{metric_id}",

@@ -13,8 +13,15 @@ from datetime import date, datetime, time, timedelta
 import sqlalchemy as sa
 
 from . import schema as s
-from .dialect import days_between, has_percentile_aggregate, hours_between, month_start, percentile
-from .dialect import week_start, window_percentile
+from .dialect import (
+    days_between,
+    has_percentile_aggregate,
+    hours_between,
+    month_start,
+    percentile,
+    week_start,
+    window_percentile,
+)
 from .filters import Filters
 from .registry import Ctx, Metric
 

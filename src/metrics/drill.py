@@ -81,7 +81,8 @@ def target_for(targets_df: pd.DataFrame, metric_id: str, f: Filters, ancestors: 
     """The target that applies to a metric under filters: the most specific matching row (region
     among the selected region's ancestors, single tier, single channel), the latest valid one."""
     on = on or f.end
-    df = targets_df[(targets_df["metric"] == metric_id) & (pd.to_datetime(targets_df["valid_from"]) <= pd.Timestamp(on))]
+    valid = pd.to_datetime(targets_df["valid_from"]) <= pd.Timestamp(on)
+    df = targets_df[(targets_df["metric"] == metric_id) & valid]
     if df.empty:
         return None
     region_ok = df["region_id"].isna()
