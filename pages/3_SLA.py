@@ -76,10 +76,11 @@ for dim, title_key in (("tier", "page.sla.tier_title"), ("sla_level", "page.sla.
     fig = charts_more.tier_service(service, dim, lang, view.t(title_key), sub)
     ui.chart(view, fig, localise(service, lang), f"sla_service_{dim}")
     if dim == "tier":
+        formats = {c: "percent" for c in ("compliance", "compliance_lower", "compliance_upper", "response_compliance")}
+        formats |= {"median_hours": "%.1f", "p90_hours": "%.1f", "n_resolved": "localized", "n_decided": "localized"}
         st.dataframe(localise(service, lang), hide_index=True, width="stretch",
-                     column_config={view.t(f"page.tables.{c}"): st.column_config.NumberColumn(format="%.3f")
-                                    for c in ("compliance", "compliance_lower", "compliance_upper",
-                                              "response_compliance")})
+                     column_config={view.t(f"page.tables.{c}"): st.column_config.NumberColumn(format=fmt)
+                                    for c, fmt in formats.items()})
 st.caption(view.t("page.sla.tier_note"))
 
 # -- breached tickets -------------------------------------------------------------------------

@@ -62,7 +62,7 @@ st.caption(view.t("common.interval_note"))
 
 # -- trend by month ---------------------------------------------------------------------------
 st.header(view.t("page.churn.trend_header"))
-trend_f = f if f.days > 62 else f.with_(start=add_months(f.end.replace(day=1), -11))
+trend_f = f if f.days > 330 else f.with_(start=add_months(f.end.replace(day=1), -11))  # at least 12 months
 trend_sub = view.subtitle(f=trend_f)
 left, right = st.columns(2)
 monthly = view.metric("churn_rate", ("month",), f=trend_f)

@@ -9,7 +9,7 @@ from dashboard import calls, ui
 from dashboard.export import to_csv
 from dashboard.tables import localise
 from metrics import quality
-from metrics.db import safe_url, where
+from metrics.db import where
 
 PREFIXES = {"check": "page.data.check", "severity": "page.data.severity"}
 
@@ -21,11 +21,11 @@ st.caption(view.t("page.data.intro"))
 st.header(view.t("page.data.db_header"))
 meta = calls.run(view, quality.meta_info)
 unknown = view.t("page.data.unknown")
-cards = st.columns([1, 3, 1, 2])
-cards[0].metric(view.t("page.data.kind"), view.wh.dialect)
-cards[1].metric(view.t("page.data.location"), where(view.wh.engine.url), help=safe_url(view.wh.engine.url))
-cards[2].metric(view.t("page.data.as_of"), meta.get("as_of", unknown))
-cards[3].metric(view.t("page.data.refreshed"), meta.get("refreshed_at", unknown).replace("T", " ")[:19])
+st.markdown(f"**{view.t('page.data.kind')}**：{view.wh.dialect}  \n"
+            f"**{view.t('page.data.location')}**：`{where(view.wh.engine.url)}`")
+cards = st.columns(2)
+cards[0].metric(view.t("page.data.as_of"), meta.get("as_of", unknown))
+cards[1].metric(view.t("page.data.refreshed"), meta.get("refreshed_at", unknown).replace("T", " ")[:16])
 
 # -- tables -----------------------------------------------------------------------------------
 st.header(view.t("page.data.tables_header"))
@@ -47,7 +47,7 @@ else:
     errors = int((hits["severity"] == "error").sum())
     (st.error if errors else st.warning)(view.t("page.data.quality_summary", errors=errors,
                                                 warnings=int((hits["severity"] == "warning").sum())))
-shown = localise(found, lang, prefixes=PREFIXES)
+shown = localise(found.rename(columns={"n": "rows"}), lang, prefixes=PREFIXES)
 st.dataframe(shown, hide_index=True, width="stretch")
 st.download_button(view.t("export.csv"), to_csv(shown), f"{view.t('page.data.quality_file')}.csv", "text/csv",
                    key="data_quality_csv", on_click="ignore", icon=":material/download:")

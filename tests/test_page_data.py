@@ -17,14 +17,14 @@ def test_default_view(duckdb_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     at = open_page(PAGE, duckdb_url, monkeypatch)
     wh = Warehouse.open(duckdb_url)
     assert at.title[0].value == t("page.data.title", "zh")
-    assert metric_value(at, t("page.data.kind", "zh")) == "duckdb"
-    assert metric_value(at, t("page.data.location", "zh")) == where(duckdb_url)
+    facts = " ".join(m.value for m in at.markdown)
+    assert "duckdb" in facts and where(duckdb_url) in facts
     assert metric_value(at, t("page.data.as_of", "zh")) == wh.as_of().isoformat()
     tables = at.dataframe[0].value
     expected = quality.table_summary(wh)
     assert tables[t("page.tables.rows", "zh")].tolist() == expected["rows"].tolist()
     found = at.dataframe[1].value
-    assert found[t("page.tables.n", "zh")].tolist() == quality.findings(wh)["n"].tolist()
+    assert found[t("page.tables.rows", "zh")].tolist() == quality.findings(wh)["n"].tolist()
     assert any(t("page.data.import_note", "zh") == i.value for i in at.info)
 
 

@@ -115,7 +115,8 @@ def trend(
     if target is not None and np.isfinite(target):
         fig.add_hline(y=k * target, line={"color": theme.STATUS["red"], "dash": "dash"},
                       annotation_text=t("common.target", lang), annotation_position="top left")
-    fig.update_layout(yaxis={"title": axis_title(unit, lang)}, xaxis={"title": t("common.month", lang)})
+    fig.update_layout(yaxis={"title": axis_title(unit, lang)},
+                      xaxis={"title": t("common.month", lang), "tickformat": "%Y-%m", "dtick": "M1"})
     return base_layout(fig, title, subtitle)
 
 
@@ -132,11 +133,12 @@ def sparkline(df: pd.DataFrame, unit: str) -> go.Figure:
 
 def funnel(
     df: pd.DataFrame, overall: float, limits: pd.DataFrame, unit: str, lang: str, title: str, subtitle: str,
-    region_names: Mapping[int, str],
+    region_names: Mapping[int, str], higher_is_better: bool = False,
 ) -> go.Figure:
     """Funnel plot: each region's rate against its exposure, with 95% and 99.8% control limits.
 
-    ``df``: region_id, value, exposure; ``limits``: exposure, lo95, hi95, lo998, hi998.
+    ``df``: region_id, value, exposure; ``limits``: exposure, lo95, hi95, lo998, hi998. Points
+    outside the 95% limits are red on the bad side and green on the good side.
     """
     fig = go.Figure()
     for lo, hi, dash, name in (("lo95", "hi95", "dash", "95%"), ("lo998", "hi998", "dot", "99.8%")):
@@ -145,12 +147,14 @@ def funnel(
                                      line={"color": theme.NEUTRAL, "dash": dash}, showlegend=col == lo,
                                      hoverinfo="skip"))
     fig.add_hline(y=overall, line={"color": theme.PRIMARY, "width": 1})
-    outside = (df["value"] > np.interp(df["exposure"], limits["exposure"], limits["hi95"])) | (
-        df["value"] < np.interp(df["exposure"], limits["exposure"], limits["lo95"]))
+    above = df["value"] > np.interp(df["exposure"], limits["exposure"], limits["hi95"])
+    below = df["value"] < np.interp(df["exposure"], limits["exposure"], limits["lo95"])
+    worse, better = (below, above) if higher_is_better else (above, below)
     names = category_names("region", df["region_id"], lang, region_names)
     fig.add_trace(go.Scatter(
         x=df["exposure"], y=df["value"], mode="markers+text", text=names, textposition="top center",
-        marker={"size": 11, "color": np.where(outside, theme.STATUS["red"], theme.PRIMARY)},
+        marker={"size": 11, "color": np.where(worse, theme.STATUS["red"],
+                                             np.where(better, theme.STATUS["green"], theme.PRIMARY))},
         customdata=df["region_id"].astype(str), name=title, showlegend=False))
     fig.update_layout(xaxis={"title": t("unit.customer_months", lang), "type": "log"},
                       yaxis={"title": axis_title(unit, lang)})

@@ -30,7 +30,8 @@ def tier_service(df: pd.DataFrame, dim: str, lang: str, title: str, subtitle: st
            "arrayminus": (100 * (df["compliance"] - df["compliance_lower"])).tolist(), "color": "#333"}
     fig.add_trace(go.Bar(x=names, y=100 * df["compliance"], error_y=err, marker_color=colours,
                          name=t("page.sla.compliance", lang), showlegend=False,
-                         text=[f"{100 * v:.1f}%" for v in df["compliance"]], textposition="inside"), 1, 2)
+                         text=[f"{100 * v:.1f}%" for v in df["compliance"]], textposition="inside",
+                         insidetextanchor="start"), 1, 2)
     fig.update_layout(barmode="group")
     fig.update_yaxes(title_text=t("unit.hours", lang), rangemode="tozero", row=1, col=1)
     fig.update_yaxes(title_text="%", range=[max(0, 100 * df["compliance_lower"].min() - 10), 100], row=1, col=2)
