@@ -176,6 +176,25 @@ meta = sa.Table(
     sa.Column("value", sa.String(200), nullable=False),
 )
 
+# One row per import run (``servicewatch import`` and the Data page): who, when, which file, how many
+# rows were read, loaded and rejected. Not a data table: a full reload (``replace_all``) starts it anew.
+import_log = sa.Table(
+    "import_log",
+    metadata,
+    sa.Column("import_id", sa.String(32), primary_key=True),  # uuid4 hex
+    sa.Column("user", sa.String(80), nullable=False),
+    sa.Column("started_at", sa.DateTime, nullable=False),
+    sa.Column("finished_at", sa.DateTime, nullable=False),
+    sa.Column("table_name", sa.String(40), nullable=False),
+    sa.Column("file", sa.String(400), nullable=False),
+    sa.Column("rows_read", sa.BigInteger, nullable=False),
+    sa.Column("rows_loaded", sa.BigInteger, nullable=False),
+    sa.Column("rows_rejected", sa.BigInteger, nullable=False),
+    sa.Column("rows_inserted", sa.BigInteger, nullable=True),
+    sa.Column("rows_updated", sa.BigInteger, nullable=True),
+    sa.Column("dry_run", sa.Boolean, nullable=False),
+)
+
 DATA_TABLES = (
     regions, account_managers, customers, tickets, surveys, sla_policies,
     services, outages, billing_monthly, targets,
