@@ -10,8 +10,10 @@ from metrics.i18n import t
 def fmt_value(value: float | None, unit: str, lang: str = "zh") -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
-    if unit in ("share", "share_per_month"):
-        return f"{100 * value:.2f}%" if unit == "share_per_month" else f"{100 * value:.1f}%"
+    if unit == "share_per_month" or (unit == "share" and value >= 0.99):  # churn, availability
+        return f"{100 * value:.2f}%"
+    if unit == "share":
+        return f"{100 * value:.1f}%"
     if unit == "currency":
         return f"¥{value:,.0f}"
     if unit in ("customers", "tickets"):
@@ -27,9 +29,9 @@ def fmt_delta(delta: float | None, unit: str) -> str | None:
     """The change as text for st.metric (percentage points for shares)."""
     if delta is None or (isinstance(delta, float) and math.isnan(delta)):
         return None
-    if unit == "share":
+    if unit == "share" and abs(delta) >= 0.001:
         return f"{100 * delta:+.1f} pp"
-    if unit == "share_per_month":
+    if unit in ("share", "share_per_month"):
         return f"{100 * delta:+.2f} pp"
     if unit in ("customers", "tickets", "currency"):
         return f"{delta:+,.0f}"
