@@ -1,0 +1,25 @@
+"""Validated import of CSV, Excel (.xlsx) and Parquet files into the tables of the data model.
+
+    from metrics.importer import import_file
+    result = import_file("duckdb:///data/servicewatch.duckdb", "tickets", "工单.csv")
+    print("\n".join(result.summary("zh")))
+
+Modules: :mod:`.read` (files, encodings, chunks), :mod:`.spec` (header names, rules as data),
+:mod:`.parse` (values to types), :mod:`.validate` (rules), :mod:`.write` (upsert in one transaction),
+:mod:`.run` (the whole import), :mod:`.bench` (throughput). See docs/import.md.
+"""
+
+from __future__ import annotations
+
+from metrics.importer.run import ImportFailed, ImportResult, import_file, rejects_path_for, template_csv
+from metrics.importer.spec import MappingError, load_mapping
+
+__all__ = ["ImportFailed", "ImportResult", "MappingError", "import_file", "load_mapping", "rejects_path_for",
+           "template_csv", "bench_import"]
+
+
+def bench_import(rows: int = 1_000_000, workdir: str | None = None) -> dict:
+    """Rows per second of a plain tickets CSV into DuckDB (see :mod:`metrics.importer.bench`)."""
+    from metrics.importer.bench import bench_import as run
+
+    return run(rows, workdir)

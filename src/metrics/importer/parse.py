@@ -1,0 +1,186 @@
+"""Turn raw file values into the data model's types, flagging values that are not of the type.
+
+Each parser takes a ``pyarrow`` array (strings from CSV/Excel, anything from Parquet) and returns
+the typed array plus a boolean numpy mask of the values that could not be read (input not null,
+output null). Clean files take one vectorised Arrow cast per column; only columns with unusual
+values fall back to the slower pandas path (``2026/3/5``, ``2026年3月5日``, Excel serial days,
+``是``/``否``, ``1,234.50``).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import sqlalchemy as sa
+
+TRUE = frozenset({"1", "true", "t", "y", "yes", "是", "对", "√", "✓", "满意", "已解决"})
+FALSE = frozenset({"0", "false", "f", "n", "no", "否", "不", "×", "✗", "不满意", "未解决"})
+EXCEL_EPOCH = pd.Timestamp("1899-12-30")
+_DATE_RE = (r"^(?P<year>\d{4})[-/.年](?P<month>\d{1,2})[-/.月](?P<day>\d{1,2})日?"
+            r"(?:[ T]+(?P<hour>\d{1,2})[:时](?P<minute>\d{1,2})分?(?::?(?P<second>\d{1,2}(?:\.\d+)?)秒?)?)?$")
+_COMPACT_RE = r"^(?P<year>\d{4})(?P<month>\d{2})(?P<day>\d{2})$"
+_MONTH_RE = r"^(?P<year>\d{4})(?:[-/.年]?)(?P<month>\d{1,2})月?$"
+
+
+def kind_of(col: sa.Column) -> str:
+    t = col.type
+    if isinstance(t, sa.Boolean):
+        return "bool"
+    if isinstance(t, sa.DateTime):
+        return "datetime"
+    if isinstance(t, sa.Date):
+        return "date"
+    if isinstance(t, sa.Integer):
+        return "int"
+    if isinstance(t, sa.Double | sa.Float | sa.Numeric):
+        return "float"
+    return "str"
+
+
+ARROW_TYPES = {"bool": pa.bool_(), "datetime": pa.timestamp("us"), "date": pa.date32(), "int": pa.int64(),
+               "float": pa.float64(), "str": pa.string()}
+
+
+def _nulls(arr: pa.Array) -> np.ndarray:
+    return np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _text(arr: pa.Array) -> pa.Array:
+    """Strings, trimmed, '' as null."""
+    if not pa.types.is_string(arr.type) and not pa.types.is_large_string(arr.type):
+        arr = pc.cast(arr, pa.string())
+    arr = pc.utf8_trim_whitespace(arr)
+    return pc.if_else(pc.equal(arr, ""), pa.scalar(None, arr.type), arr)
+
+
+def _fail_mask(raw: pa.Array, out: pa.Array) -> np.ndarray:
+    return ~_nulls(raw) & _nulls(out)
+
+
+def _series(arr: pa.Array) -> pd.Series:
+    return pd.Series(arr.to_pylist(), dtype=object)
+
+
+def _nfkc(s: pd.Series) -> pd.Series:
+    """Full-width digits and punctuation (１２３，：) to ASCII."""
+    return s.map(lambda v: unicodedata.normalize("NFKC", v) if isinstance(v, str) else v)
+
+
+def parse(arr: pa.Array, kind: str, length: int | None = None) -> tuple[pa.Array, np.ndarray]:
+    """``arr`` as ``kind`` (see :func:`kind_of`) and the mask of unreadable values."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if kind == "str":
+        out = _text(arr)
+        bad = np.zeros(len(out), dtype=bool)
+        if length:
+            lens = pc.utf8_length(out).to_numpy(zero_copy_only=False)
+            bad = np.nan_to_num(np.asarray(lens, dtype=float), nan=0) > length
+        return out, bad
+    target = ARROW_TYPES[kind]
+    if arr.type == target:
+        return arr, np.zeros(len(arr), dtype=bool)
+    if kind in ("datetime", "date") and (pa.types.is_timestamp(arr.type) or pa.types.is_date(arr.type)):
+        return pc.cast(arr, target), np.zeros(len(arr), dtype=bool)
+    if kind in ("int", "float", "bool") and (pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type)
+                                             or pa.types.is_boolean(arr.type)):
+        return _numeric_typed(arr, kind)
+    text = _text(arr)
+    try:  # fast path: the whole column in the canonical form
+        out = pc.cast(text, pa.timestamp("us") if kind == "date" else target)
+        if kind == "date":
+            out = pc.cast(out, pa.date32())
+        return out, np.zeros(len(out), dtype=bool)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    out = {"int": _int, "float": _float, "bool": _bool, "datetime": _datetime, "date": _date}[kind](text)
+    return out, _fail_mask(text, out)
+
+
+def _numeric_typed(arr: pa.Array, kind: str) -> tuple[pa.Array, np.ndarray]:
+    if kind == "float":
+        return pc.cast(arr, pa.float64()), np.zeros(len(arr), dtype=bool)
+    values = pc.cast(arr, pa.float64())
+    s = pd.Series(values.to_numpy(zero_copy_only=False))
+    if kind == "int":
+        ok = s.isna() | (s == s.round())
+        out = pa.array(s.where(ok).astype("Int64"), pa.int64())
+    else:
+        ok = s.isna() | s.isin([0, 1])
+        out = pa.array(s.where(ok).map({0: False, 1: True}).astype("boolean"), pa.bool_())
+    return out, _fail_mask(arr, out)
+
+
+def _number_text(text: pa.Array) -> pd.Series:
+    s = _nfkc(_series(text))
+    s = s.str.replace(r"[,\s¥￥元]", "", regex=True)
+    pct = s.str.endswith("%", na=False)
+    num = pd.to_numeric(s.str.rstrip("%"), errors="coerce")
+    return num.where(~pct, num / 100)
+
+
+def _float(text: pa.Array) -> pa.Array:
+    return pa.array(_number_text(text).astype(float), pa.float64(), from_pandas=True)
+
+
+def _int(text: pa.Array) -> pa.Array:
+    num = _number_text(text)
+    ok = num.notna() & (num == num.round()) & (num.abs() < 2**62)
+    return pa.array(num.where(ok).astype("Int64"), pa.int64())
+
+
+def _bool(text: pa.Array) -> pa.Array:
+    s = _series(text).str.lower()
+    out = pd.Series(pd.NA, index=s.index, dtype="boolean")
+    out[s.isin(TRUE)] = True
+    out[s.isin(FALSE)] = False
+    return pa.array(out, pa.bool_())
+
+
+def _datetime_series(text: pa.Array) -> pd.Series:
+    s = _nfkc(_series(text))
+    out = pd.to_datetime(s, format="ISO8601", errors="coerce")
+    todo = out.isna() & s.notna()
+    if todo.any():
+        parts = s[todo].str.extract(_DATE_RE)
+        parts = parts.astype(float).fillna({"hour": 0.0, "minute": 0.0, "second": 0.0})
+        got = pd.to_datetime(parts[["year", "month", "day", "hour", "minute", "second"]], errors="coerce")
+        out[todo] = got
+        todo = out.isna() & s.notna()
+    if todo.any():
+        parts = s[todo].str.extract(_COMPACT_RE).astype(float)
+        out[todo] = pd.to_datetime(parts, errors="coerce")
+        todo = out.isna() & s.notna()
+    if todo.any():  # Excel serial day numbers (1900 date system): 1 ≈ 1900-01-01, 100000 ≈ 2173-10-14
+        num = pd.to_numeric(s[todo], errors="coerce")
+        num = num.where((num >= 1) & (num < 100_000))
+        out[todo] = EXCEL_EPOCH + pd.to_timedelta(num.round(6), unit="D")
+    return out.dt.round("us") if hasattr(out, "dt") else out
+
+
+def _datetime(text: pa.Array) -> pa.Array:
+    return pa.array(_datetime_series(text), pa.timestamp("us"), from_pandas=True)
+
+
+def _date(text: pa.Array) -> pa.Array:
+    return pc.cast(_datetime(text), pa.date32())
+
+
+def parse_month(arr: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """A month: ``2026-03``, ``202603``, ``2026年3月`` or any date on the first day of the month."""
+    text = _text(arr) if not (pa.types.is_timestamp(arr.type) or pa.types.is_date(arr.type)) else None
+    if text is None:
+        return parse(arr, "date")
+    s = _nfkc(_series(text))
+    parts = s.str.extract(_MONTH_RE).astype(float)
+    parts["day"] = 1.0
+    months = pd.to_datetime(parts[["year", "month", "day"]], errors="coerce")
+    dates, _ = parse(text, "date")
+    d = pd.to_datetime(pd.Series(dates.to_pandas(), dtype="datetime64[s]"), errors="coerce")
+    out = months.where(months.notna(), d)
+    result = pc.cast(pa.array(out, pa.timestamp("us"), from_pandas=True), pa.date32())
+    return result, _fail_mask(text, result)

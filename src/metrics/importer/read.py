@@ -1,0 +1,262 @@
+"""Read CSV, Excel (.xlsx) and Parquet files in chunks of raw values, with file row numbers.
+
+Every reader yields :class:`Chunk` objects: a ``pyarrow.Table`` whose columns are the file's
+columns as they are (strings for CSV and Excel, the stored types for Parquet) and the file row
+number of each row, the header being row 1. CSV is streamed with ``pyarrow.csv.open_csv`` (its
+encoding detected: UTF-8, UTF-8 with BOM, GB18030/GBK), Parquet by row groups, Excel with
+openpyxl's read-only mode, so files larger than memory pass through in pieces.
+"""
+
+from __future__ import annotations
+
+import codecs
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+CHUNK_ROWS = 250_000
+CSV_BLOCK_BYTES = 16 << 20
+NULL_VALUES = ["", "NULL", "null", "\\N"]
+SAMPLE_BYTES = 1 << 20
+
+
+class ReadError(ValueError):
+    """The file cannot be read at all; one line for users."""
+
+
+@dataclass
+class Chunk:
+    data: pa.Table
+    rows: np.ndarray  # file row number of each row (header = 1)
+
+
+@dataclass
+class Source:
+    """An opened input: its headers, chunks, and rows that could not even be split into fields."""
+
+    path: Path
+    format: str
+    headers: list[str]
+    encoding: str | None = None
+    bad_rows: list[tuple[int, str]] = field(default_factory=list)  # (row, text) with a wrong field count
+    _chunks: Iterator[Chunk] | None = None
+
+    def chunks(self) -> Iterator[Chunk]:
+        assert self._chunks is not None
+        return self._chunks
+
+
+def file_format(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".txt", ".tsv"):
+        return "csv"
+    if suffix in (".xlsx", ".xlsm"):
+        return "xlsx"
+    if suffix in (".parquet", ".pq"):
+        return "parquet"
+    raise ReadError(f"{path.name}: unsupported file type {suffix or '(none)'}; use .csv, .xlsx or .parquet")
+
+
+def detect_encoding(sample: bytes) -> str:
+    """UTF-8 with BOM, UTF-8, else GB18030 (a superset of GBK and GB2312)."""
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    for enc in ("utf-8", "gb18030"):
+        try:
+            codecs.getincrementaldecoder(enc)().decode(sample, final=False)
+            return enc
+        except UnicodeDecodeError:
+            continue
+    raise ReadError("cannot tell the text encoding (not UTF-8 nor GBK/GB18030); give --encoding")
+
+
+def open_source(path: str | Path, encoding: str | None = None, chunk_rows: int = CHUNK_ROWS) -> Source:
+    path = Path(path)
+    if not path.is_file():
+        raise ReadError(f"no such file: {path}")
+    fmt = file_format(path)
+    try:
+        if fmt == "csv":
+            return _open_csv(path, encoding, chunk_rows)
+        if fmt == "parquet":
+            return _open_parquet(path, chunk_rows)
+        return _open_xlsx(path, chunk_rows)
+    except ReadError:
+        raise
+    except (OSError, ValueError, LookupError, pa.ArrowException) as exc:
+        raise ReadError(f"cannot read {path.name}: {_first_line(exc)}") from None
+    except Exception as exc:  # noqa: BLE001 - openpyxl/zipfile raise many kinds for a broken file
+        raise ReadError(f"cannot read {path.name}: {_first_line(exc)}") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+# -- CSV --------------------------------------------------------------------------------------
+def _open_csv(path: Path, encoding: str | None, chunk_rows: int) -> Source:
+    import csv
+
+    import pyarrow.csv as pcsv
+
+    with path.open("rb") as fh:
+        sample = fh.read(SAMPLE_BYTES)
+    enc = encoding or detect_encoding(sample)
+    try:
+        codecs.lookup(enc)
+    except LookupError:
+        raise ReadError(f"unknown encoding {enc!r}") from None
+    try:
+        text = codecs.getincrementaldecoder(enc)().decode(sample, final=len(sample) < SAMPLE_BYTES)
+    except UnicodeDecodeError as exc:
+        raise ReadError(f"{path.name} is not {enc}: {exc.reason} at byte {exc.start}") from None
+    text = text.lstrip("\ufeff")
+    first = text.splitlines()[0] if text.strip() else ""
+    if not first.strip():
+        raise ReadError(f"{path.name} is empty (no header row)")
+    delimiter = max(",;\t|", key=first.count) if any(d in first for d in ",;\t|") else ","
+    headers = next(csv.reader([first], delimiter=delimiter))
+    source = Source(path, "csv", [h.strip() for h in headers], enc)
+    names = [f"c{i}" for i in range(len(headers))]  # positional names: headers may repeat or be blank
+
+    def on_invalid(row: object) -> str:
+        text = getattr(row, "text", "") or ""
+        if text.strip():
+            source.bad_rows.append((int(getattr(row, "number", 0) or 0), text[:200]))
+        else:
+            source.bad_rows.append((int(getattr(row, "number", 0) or 0), ""))  # blank line: numbered, ignored
+        return "skip"
+
+    arrow_enc = "utf8" if enc.replace("_", "-").lower() in ("utf-8", "utf8", "utf-8-sig") else enc
+    reader = pcsv.open_csv(
+        path,
+        read_options=pcsv.ReadOptions(encoding=arrow_enc, column_names=names, skip_rows=1,
+                                      block_size=CSV_BLOCK_BYTES, use_threads=True),
+        parse_options=pcsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_invalid,
+                                        ignore_empty_lines=False, newlines_in_values=True),
+        convert_options=pcsv.ConvertOptions(column_types={n: pa.string() for n in names},
+                                            null_values=NULL_VALUES, strings_can_be_null=True,
+                                            quoted_strings_can_be_null=True),
+    )
+    source._chunks = _csv_chunks(reader, source, chunk_rows)
+    return source
+
+
+def _csv_chunks(reader: object, source: Source, chunk_rows: int) -> Iterator[Chunk]:
+    next_row = 2
+    used_bad = 0
+    pending: list[pa.RecordBatch] = []
+    pending_rows = 0
+
+    def flush() -> Chunk:
+        nonlocal next_row, used_bad, pending, pending_rows
+        table = pa.Table.from_batches(pending)
+        n = table.num_rows
+        bad = sorted(r for r, _ in source.bad_rows[used_bad:])
+        used_bad = len(source.bad_rows)
+        rows = np.arange(next_row, next_row + n + len(bad), dtype=np.int64)
+        if bad:
+            rows = rows[~np.isin(rows, np.asarray(bad, dtype=np.int64))][:n]
+        next_row = int(rows[-1]) + 1 if n else next_row + len(bad)
+        pending, pending_rows = [], 0
+        return Chunk(table, rows)
+
+    try:
+        for batch in reader:
+            pending.append(batch)
+            pending_rows += batch.num_rows
+            if pending_rows >= chunk_rows:
+                yield flush()
+    except pa.ArrowException as exc:
+        raise ReadError(f"cannot read {source.path.name}: {_first_line(exc)}") from None
+    except UnicodeDecodeError as exc:
+        raise ReadError(f"{source.path.name} is not {source.encoding}: {exc.reason}; give --encoding") from None
+    if pending or source.bad_rows[used_bad:]:
+        if not pending:
+            pending = [pa.RecordBatch.from_pylist([], schema=reader.schema)]
+        yield flush()
+
+
+# -- Parquet ----------------------------------------------------------------------------------
+def _open_parquet(path: Path, chunk_rows: int) -> Source:
+    import pyarrow.parquet as pq
+
+    pf = pq.ParquetFile(path)
+    headers = list(pf.schema_arrow.names)
+
+    def chunks() -> Iterator[Chunk]:
+        row = 2
+        names = [f"c{i}" for i in range(len(headers))]
+        for batch in pf.iter_batches(batch_size=chunk_rows):
+            table = pa.Table.from_batches([batch]).rename_columns(names)
+            yield Chunk(table, np.arange(row, row + table.num_rows, dtype=np.int64))
+            row += table.num_rows
+
+    return Source(path, "parquet", headers, None, _chunks=chunks())
+
+
+# -- Excel ------------------------------------------------------------------------------------
+def _cell_text(v: object) -> str | None:
+    """Excel cells as text: dates ISO, whole numbers without '.0' (serial dates stay numbers)."""
+    if v is None:
+        return None
+    if isinstance(v, dt.datetime):
+        return v.isoformat(sep=" ")
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    if isinstance(v, dt.time):
+        return v.isoformat()
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    text = str(v)
+    return text if text.strip() else None
+
+
+def _open_xlsx(path: Path, chunk_rows: int) -> Source:
+    import openpyxl
+
+    wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    ws = wb.worksheets[0]
+    rows = ws.iter_rows(values_only=True)
+    header = next(rows, None)
+    if header is None or all(h is None for h in header):
+        wb.close()
+        raise ReadError(f"{path.name} is empty (no header row in the first sheet)")
+    headers = [str(h).strip() if h is not None else "" for h in header]
+    while headers and headers[-1] == "":
+        headers.pop()
+    width = len(headers)
+    names = [f"c{i}" for i in range(width)]
+
+    def chunks() -> Iterator[Chunk]:
+        buf: list[list[str | None]] = [[] for _ in range(width)]
+        numbers: list[int] = []
+        try:
+            for i, values in enumerate(rows, start=2):
+                cells = [_cell_text(v) for v in values[:width]]
+                if all(c is None for c in cells):
+                    continue  # blank spreadsheet row
+                cells += [None] * (width - len(cells))
+                for col, c in zip(buf, cells, strict=True):
+                    col.append(c)
+                numbers.append(i)
+                if len(numbers) >= chunk_rows:
+                    yield Chunk(pa.table({n: pa.array(c, pa.string()) for n, c in zip(names, buf, strict=True)}),
+                                np.asarray(numbers, dtype=np.int64))
+                    buf, numbers = [[] for _ in range(width)], []
+            if numbers:
+                yield Chunk(pa.table({n: pa.array(c, pa.string()) for n, c in zip(names, buf, strict=True)}),
+                            np.asarray(numbers, dtype=np.int64))
+        finally:
+            wb.close()
+
+    return Source(path, "xlsx", headers, None, _chunks=chunks())

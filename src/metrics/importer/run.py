@@ -1,0 +1,298 @@
+"""One import: read a file in chunks, validate, upsert the good rows in one transaction, report.
+
+:func:`import_file` is what the CLI and the Data page call. The whole import is one database
+transaction (rows of every chunk and the ``import_log`` row): a failure or a kill before the commit
+leaves the database as it was. After the commit the derived tables (region closure, calendar,
+as-of, rollups) are rebuilt with :func:`metrics.load.refresh_derived`.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import getpass
+import io
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+
+from metrics import schema
+from metrics.db import DatabaseError, describe_error, duckdb_path, make_engine
+from metrics.i18n import t
+from metrics.importer import spec
+from metrics.importer.read import CHUNK_ROWS, ReadError, open_source
+from metrics.importer.validate import PROBLEM_COLUMNS, Known, Validator
+from metrics.importer.write import Writer, ensure_schema
+
+FIRST_PROBLEMS = 500  # kept in memory for the summary and the Data page; the rejects file has all
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+class ImportFailed(ValueError):
+    """The import could not run at all (unreadable file, missing columns, unknown table)."""
+
+
+@dataclass
+class ImportResult:
+    table: str
+    file: str
+    dry_run: bool
+    import_id: str = ""
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    inserted: int = 0
+    updated: int = 0
+    reasons: Counter = field(default_factory=Counter)  # code -> problems
+    problems: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=PROBLEM_COLUMNS))
+    rejects_path: Path | None = None
+    unused_headers: list[str] = field(default_factory=list)
+    defaults: list[str] = field(default_factory=list)
+    introduced: dict[str, int] = field(default_factory=dict)  # "column=value" -> rows
+    created_tables: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    refresh_seconds: float | None = None
+
+    @property
+    def unchanged(self) -> int:
+        return self.rows_loaded - self.inserted - self.updated
+
+    def problems_text(self, lang: str = "en") -> pd.DataFrame:
+        """The first problems with the reason as text: row, column, value, reason."""
+        p = self.problems
+        return pd.DataFrame({"row": p["row"].astype("int64"), "column": p["column"], "value": p["value"],
+                             "reason": [reason_text(c, d, lang) for c, d in zip(p["code"], p["detail"], strict=True)]})
+
+    def reason_counts(self, lang: str = "en") -> pd.DataFrame:
+        rows = [{"reason": t(f"import.reason_name.{code}", lang), "code": code, "problems": n}
+                for code, n in self.reasons.most_common()]
+        return pd.DataFrame(rows, columns=["reason", "code", "problems"])
+
+    def summary(self, lang: str = "en") -> list[str]:
+        key = "import.summary_dry" if self.dry_run else "import.summary"
+        lines = [t(key, lang, table=self.table, file=self.file, read=f"{self.rows_read:,}",
+                   loaded=f"{self.rows_loaded:,}", inserted=f"{self.inserted:,}", updated=f"{self.updated:,}",
+                   unchanged=f"{self.unchanged:,}", rejected=f"{self.rows_rejected:,}",
+                   seconds=f"{self.seconds:.1f}")]
+        if self.rows_read == 0:
+            lines.append(t("import.empty", lang))
+        for code, n in self.reasons.most_common():
+            lines.append(t("import.by_reason", lang, n=f"{n:,}", reason=t(f"import.reason_name.{code}", lang)))
+        if self.rejects_path is not None and self.rows_rejected:
+            lines.append(t("import.rejects_file", lang, path=self.rejects_path))
+        if self.unused_headers:
+            lines.append(t("import.unused_headers", lang, cols=", ".join(self.unused_headers)))
+        if self.defaults:
+            lines.append(t("import.defaults", lang, cols=", ".join(self.defaults)))
+        if self.introduced:
+            vals = ", ".join(f"{k} ({v:,})" for k, v in list(self.introduced.items())[:20])
+            lines.append(t("import.introduced", lang, values=vals))
+        if self.created_tables:
+            lines.append(t("import.created_schema", lang, tables=", ".join(self.created_tables)))
+        if self.refresh_seconds is not None:
+            lines.append(t("import.refreshed", lang, seconds=f"{self.refresh_seconds:.1f}"))
+        return lines
+
+
+def reason_text(code: str, detail: object, lang: str = "en") -> str:
+    return t(f"import.reason.{code}", lang, detail=detail)
+
+
+def rejects_path_for(path: str | Path) -> Path:
+    p = Path(path)
+    return p.with_name(p.name + ".rejects.csv")
+
+
+def _cell(v: object) -> str:
+    s = "" if v is None else str(v)
+    return "'" + s if s.startswith(_FORMULA_START) else s
+
+
+class _Rejects:
+    """The rejects file, written as problems arrive (UTF-8 with BOM so Excel reads Chinese)."""
+
+    def __init__(self, path: Path | None, lang: str) -> None:
+        self.path, self.lang, self.fh, self.writer = path, lang, None, None
+
+    def add(self, problems: pd.DataFrame) -> None:
+        if self.path is None or problems.empty:
+            return
+        if self.fh is None:
+            self.fh = self.path.open("w", encoding="utf-8-sig", newline="")
+            self.writer = csv.writer(self.fh)
+            self.writer.writerow(["row", "column", "value", "reason", "code"])
+        for r in problems.itertuples(index=False):
+            self.writer.writerow([int(r.row), r.column, _cell(r.value), _cell(reason_text(r.code, r.detail, self.lang)),
+                                  r.code])
+
+    def close(self) -> None:
+        if self.fh is not None:
+            self.fh.close()
+
+
+def _open_engine(url: str, dry_run: bool) -> sa.Engine | None:
+    path = duckdb_path(url)
+    if dry_run and path is not None and not path.is_file():
+        return None  # nothing there yet: validate against an empty database
+    return make_engine(url, read_only=dry_run and path is not None)
+
+
+def _db_error(exc: BaseException, url: str) -> DatabaseError:
+    text = str(getattr(exc, "orig", None) or exc)
+    if "lock" in text.lower() and duckdb_path(url) is not None:
+        return DatabaseError(t("import.error.locked", "en", path=duckdb_path(url)))
+    return DatabaseError(describe_error(exc, url))
+
+
+def import_file(url: str, table: str, path: str | Path, *, mapping: str | Path | spec.Mapping | None = None,
+                dry_run: bool = False, encoding: str | None = None, user: str | None = None, lang: str = "en",
+                rejects: bool | Path = True, refresh: bool = True, chunk_rows: int = CHUNK_ROWS,
+                display_name: str | None = None,
+                on_chunk: Callable[[ImportResult], None] | None = None) -> ImportResult:
+    """Import ``path`` into ``table`` of the database at ``url``; see the module docstring.
+
+    ``rejects``: True writes ``<file>.rejects.csv`` next to the input (removing a stale one when all
+    rows pass), a path writes there, False keeps problems in memory only (the first 500).
+    Raises :class:`ImportFailed` (file or columns unusable) or :class:`DatabaseError`.
+    """
+    started = dt.datetime.now()
+    clock = time.perf_counter()
+    if table not in spec.TABLES:
+        raise ImportFailed(t("import.error.unknown_table", "en", table=table, tables=", ".join(spec.TABLES)))
+    mapping = mapping if isinstance(mapping, spec.Mapping) else spec.load_mapping(mapping)
+    path = Path(path)
+    try:
+        source = open_source(path, encoding, chunk_rows)
+    except ReadError as exc:
+        raise ImportFailed(str(exc)) from None
+    header_map, unused = spec.resolve_headers(table, source.headers, mapping)
+    missing = [c for c in spec.required_columns(table) if c not in header_map.values()]
+    if missing:
+        names = [f"{c} ({'/'.join(spec.ALIASES.get(table, {}).get(c, ())[:2]) or c})" for c in missing]
+        raise ImportFailed(t("import.error.missing_columns", "en", file=path.name, cols=", ".join(names)))
+    result = ImportResult(table, display_name or str(path), dry_run, import_id=uuid.uuid4().hex,
+                          unused_headers=[h for h in unused if h])
+    result.defaults = [c for c in spec.DEFAULTS.get(table, {}) if c not in header_map.values()]
+    rej_path = (rejects_path_for(path) if rejects is True else Path(rejects) if rejects else None)
+    result.rejects_path = rej_path
+    if rej_path is not None and rej_path.exists():
+        rej_path.unlink()
+    out = _Rejects(rej_path, lang)
+
+    try:
+        engine = _open_engine(url, dry_run)
+    except DatabaseError:
+        raise
+    try:
+        if engine is not None and not dry_run:
+            result.created_tables = ensure_schema(engine)
+        if engine is None:
+            _run(None, table, source, header_map, mapping, result, out, on_chunk)
+        elif dry_run:
+            with engine.connect() as conn:
+                _run(conn, table, source, header_map, mapping, result, out, on_chunk)
+        else:
+            with engine.begin() as conn:
+                _run(conn, table, source, header_map, mapping, result, out, on_chunk)
+                result.seconds = time.perf_counter() - clock
+                conn.execute(schema.import_log.insert(), [_log_row(result, user, started)])
+            if engine.dialect.name == "duckdb":
+                with engine.connect() as conn:
+                    conn.exec_driver_sql("CHECKPOINT")  # fold the WAL in: readers see one new file
+            if refresh and result.rows_loaded:
+                t0 = time.perf_counter()
+                from metrics.load import refresh_derived
+
+                refresh_derived(engine)
+                result.refresh_seconds = time.perf_counter() - t0
+    except ImportFailed:
+        raise
+    except sa.exc.SQLAlchemyError as exc:
+        raise _db_error(exc, url) from None
+    except Exception as exc:
+        if type(exc).__module__.startswith("duckdb"):
+            raise _db_error(exc, url) from None
+        raise
+    finally:
+        out.close()
+        if engine is not None:
+            engine.dispose()
+    result.seconds = time.perf_counter() - clock
+    return result
+
+
+def _run(conn: sa.Connection | None, table: str, source: object, header_map: dict[str, str],
+         mapping: spec.Mapping, result: ImportResult, out: _Rejects,
+         on_chunk: Callable[[ImportResult], None] | None) -> None:
+    known = Known.read(conn, table) if conn is not None else Known.read(None, table)
+    validator = Validator(table, header_map, source.headers, known, mapping)
+    writer = Writer(conn, table) if conn is not None and not result.dry_run else None
+    rejected_rows: set[int] = set()
+    used_bad = 0
+
+    def take(good: object, problems: pd.DataFrame) -> None:
+        if writer is not None:
+            inserted, updated = writer.write(good)
+            result.inserted += inserted
+            result.updated += updated
+        result.rows_loaded += good.num_rows
+        if not problems.empty:
+            rejected_rows.update(problems["row"].astype(int).tolist())
+            result.reasons.update(problems["code"].tolist())
+            out.add(problems)
+            if len(result.problems) < FIRST_PROBLEMS:
+                result.problems = pd.concat([result.problems, problems.head(FIRST_PROBLEMS)], ignore_index=True)
+
+    try:
+        for chunk in source.chunks():
+            good, _rows, problems = validator.check(chunk)
+            bad_lines = [(r, text) for r, text in source.bad_rows[used_bad:] if text]
+            used_bad = len(source.bad_rows)
+            if bad_lines:
+                problems = pd.concat([problems, pd.DataFrame({
+                    "row": [r for r, _ in bad_lines], "column": "", "value": [x for _, x in bad_lines],
+                    "code": "bad_row", "detail": len(source.headers)})], ignore_index=True)
+            result.rows_read += chunk.data.num_rows + len(bad_lines)
+            take(good, problems)
+            result.rows_rejected = len(rejected_rows)
+            if on_chunk is not None:
+                on_chunk(result)
+        good, _rows, problems = validator.finish()
+        take(good, problems)
+    except ReadError as exc:
+        raise ImportFailed(str(exc)) from None
+    finally:
+        if writer is not None:
+            writer.close()
+    result.rows_rejected = len(rejected_rows)
+    result.introduced = {f"{c}={v}": n for (c, v), n in validator.introduced.most_common()}
+    if len(result.problems) > FIRST_PROBLEMS:
+        result.problems = result.problems.head(FIRST_PROBLEMS)
+    result.problems = result.problems.sort_values("row", kind="stable").reset_index(drop=True)
+
+
+def _log_row(result: ImportResult, user: str | None, started: dt.datetime) -> dict:
+    return {"import_id": result.import_id, "user": (user or _user())[:80], "started_at": started,
+            "finished_at": dt.datetime.now(), "table_name": result.table, "file": result.file[-400:],
+            "rows_read": result.rows_read, "rows_loaded": result.rows_loaded, "rows_rejected": result.rows_rejected,
+            "rows_inserted": result.inserted, "rows_updated": result.updated, "dry_run": result.dry_run}
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no login name in some containers
+        return "unknown"
+
+
+def template_csv(table: str) -> bytes:
+    """A header-only CSV with the data-model names of ``table`` (UTF-8 with BOM)."""
+    buf = io.StringIO()
+    csv.writer(buf).writerow([c.name for c in spec.TABLES[table].columns])
+    return buf.getvalue().encode("utf-8-sig")

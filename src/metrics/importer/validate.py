@@ -1,0 +1,359 @@
+"""Check the rows of an import chunk by chunk: types, required values, allowed values, ranges,
+order of times, references and duplicate keys, keeping what it has seen across chunks.
+
+:class:`Validator` is built once per import with what the database already holds (keys of the
+referenced tables, the values of open vocabularies) and then fed :class:`~.read.Chunk` objects;
+each call returns the good rows (typed, in the table's column order) and a frame of problems:
+``row``, ``column``, ``value``, ``code``, ``detail``. Reason texts come from the catalogue
+(``import.reason.<code>``), so reports can be shown in Chinese or English.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import sqlalchemy as sa
+
+from metrics import schema
+from metrics.importer import spec
+from metrics.importer.parse import ARROW_TYPES, kind_of, parse, parse_month
+from metrics.importer.read import Chunk
+
+PROBLEM_COLUMNS = ["row", "column", "value", "code", "detail"]
+TYPE_CODES = {"int": "not_integer", "float": "not_number", "bool": "not_boolean", "date": "not_date",
+              "datetime": "not_datetime"}
+
+
+class SeenKeys:
+    """Keys met so far (int64 codes) with the file row of each: sorted runs merged as they grow,
+    8+8 bytes per key, so tens of millions of keys stay cheap."""
+
+    def __init__(self) -> None:
+        self.runs: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def lookup(self, keys: np.ndarray) -> np.ndarray:
+        """The row where each key was seen, 0 where it was not."""
+        out = np.zeros(len(keys), dtype=np.int64)
+        for k, r in self.runs:
+            i = np.searchsorted(k, keys)
+            i[i >= len(k)] = 0
+            hit = (k[i] == keys) if len(k) else np.zeros(len(keys), dtype=bool)
+            out[hit & (out == 0)] = r[i[hit & (out == 0)]]
+        return out
+
+    def add(self, keys: np.ndarray, rows: np.ndarray) -> None:
+        order = np.argsort(keys, kind="stable")
+        self.runs.append((keys[order], rows[order]))
+        while len(self.runs) > 1 and len(self.runs[-2][0]) <= 2 * len(self.runs[-1][0]):
+            (k1, r1), (k2, r2) = self.runs.pop(-2), self.runs.pop(-1)
+            k, r = np.concatenate([k1, k2]), np.concatenate([r1, r2])
+            order = np.argsort(k, kind="stable")
+            self.runs.append((k[order], r[order]))
+
+    def contains(self, keys: np.ndarray) -> np.ndarray:
+        return self.lookup(keys) > 0
+
+
+def key_codes(table: str, cols: dict[str, pa.Array]) -> np.ndarray | None:
+    """One int64 per row for the table's primary key, or None when it is not numeric."""
+    key = spec.key_columns(table)
+    if len(key) == 1 and kind_of(spec.TABLES[table].c[key[0]]) == "int":
+        return np.asarray(cols[key[0]].fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
+    if table == "billing_monthly":
+        cust = np.asarray(cols["customer_id"].fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
+        days = np.asarray(pc.cast(cols["month"], pa.int32()).fill_null(0).to_numpy(zero_copy_only=False),
+                          dtype=np.int64)
+        return cust * 10_000_000 + days + 1_000_000
+    return None
+
+
+@dataclass
+class Known:
+    """What the database holds before the import: keys of referenced tables, vocabulary values."""
+
+    keys: dict[str, np.ndarray] = field(default_factory=dict)  # "table.column" -> sorted unique int64
+    vocab: dict[str, set[str]] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, conn: sa.Connection | None, table: str) -> Known:
+        known = cls()
+        existing = set(sa.inspect(conn).get_table_names()) if conn is not None else set()
+        for target, key in spec.REFS.get(table, {}).values():
+            values: list = []
+            if target in existing:
+                col = spec.TABLES[target].c[key]
+                values = conn.execute(sa.select(col).where(col.is_not(None))).scalars().all()
+            known.keys[f"{target}.{key}"] = np.unique(np.asarray(values, dtype=np.int64))
+        for (tbl, _col), vocab in spec.VOCAB.items():
+            if tbl != table or vocab in known.vocab:
+                continue
+            if vocab in spec.STRICT_VOCABS:
+                known.vocab[vocab] = set(spec.STRICT_VOCABS[vocab])
+            elif vocab == "metric":
+                from metrics.registry import BY_ID
+
+                known.vocab[vocab] = set(BY_ID)
+            else:
+                values = set(spec.catalogue_values(vocab))
+                for col in spec.VOCAB_COLUMNS.get(vocab, ()):
+                    if col.table.name in existing:
+                        values |= {v for v in conn.execute(sa.select(col).distinct()).scalars() if v is not None}
+                known.vocab[vocab] = values
+        return known
+
+
+class Validator:
+    """Checks chunks of one file for ``table``; remembers keys and new values across chunks."""
+
+    def __init__(self, table: str, header_to_column: dict[str, str], headers: list[str], known: Known,
+                 mapping: spec.Mapping | None = None) -> None:
+        self.table = table
+        self.sa_table = spec.TABLES[table]
+        self.position = {col: headers.index(h) for h, col in header_to_column.items()}
+        self.known = known
+        self.mapping = mapping or spec.Mapping()
+        self.seen = SeenKeys()
+        self.seen_other: dict[tuple, int] = {}  # non-numeric keys
+        self.introduced: Counter[tuple[str, str]] = Counter()  # (column, new value) -> rows
+        self.self_refs = {c: key for c, (t, key) in spec.REFS.get(table, {}).items() if t == table}
+        self.pending: list[tuple[pa.Table, np.ndarray, pd.DataFrame]] = []
+        self._aliases = {col: {**spec.value_aliases(vocab), **self.mapping.values.get(col, {})}
+                         for (t, col), vocab in spec.VOCAB.items() if t == table}
+        for col, values in self.mapping.values.items():
+            self._aliases.setdefault(col, dict(values))
+
+    # -- per chunk ----------------------------------------------------------------------------
+    def check(self, chunk: Chunk) -> tuple[pa.Table, np.ndarray, pd.DataFrame]:
+        """Good rows (typed table), their file rows, and the problems of this chunk."""
+        data, rows = chunk.data, chunk.rows
+        n = data.num_rows
+        bad = np.zeros(n, dtype=bool)
+        problems: list[pd.DataFrame] = []
+        raw: dict[str, pa.Array] = {}
+
+        def reject(mask: np.ndarray, column: str, code: str, detail: object = "") -> None:
+            mask = np.asarray(mask, dtype=bool)
+            if not mask.any():
+                return
+            idx = np.flatnonzero(mask)
+            if column in raw:
+                vals = raw[column].take(pa.array(idx)).to_pylist()
+                values = ["" if v is None else str(v) for v in vals]
+            else:
+                values = [""] * len(idx)
+            det = detail[idx] if isinstance(detail, np.ndarray) else [str(detail)] * len(idx)
+            problems.append(pd.DataFrame({"row": rows[idx], "column": column, "value": values, "code": code,
+                                          "detail": [str(d) for d in det]}))
+            bad[mask] = True
+
+        cols: dict[str, pa.Array] = {}
+        for col in self.sa_table.columns:
+            kind = kind_of(col)
+            if col.name not in self.position:
+                default = spec.DEFAULTS.get(self.table, {}).get(col.name)
+                cols[col.name] = pa.array([default] * n, ARROW_TYPES[kind])
+                continue
+            arr = data.column(self.position[col.name]).combine_chunks()
+            raw[col.name] = arr
+            if col.name in self._aliases:
+                arr = self._translate(arr, self._aliases[col.name])
+            if (self.table, col.name) in spec.MONTH_COLUMNS:
+                out, type_bad = parse_month(arr)
+            else:
+                out, type_bad = parse(arr, kind, getattr(col.type, "length", None))
+            code = "too_long" if kind == "str" else TYPE_CODES[kind]
+            reject(type_bad, col.name, code, getattr(col.type, "length", "") or "")
+            cols[col.name] = out
+            if not col.nullable:
+                reject(_isnull(out) & ~type_bad, col.name, "missing")
+
+        self._check_vocab(cols, reject)
+        self._check_ranges(cols, reject)
+        self._check_order(cols, reject)
+        for (tbl, name) in spec.MONTH_COLUMNS:
+            if tbl == self.table:
+                day = pc.day(cols[name]).to_numpy(zero_copy_only=False)
+                reject(~_isnull(cols[name]) & (np.nan_to_num(np.asarray(day, dtype=float), nan=1) != 1),
+                       name, "not_month_start")
+        self_fail = self._check_refs(cols, reject)
+        self._check_duplicates(cols, rows, bad, reject)
+
+        problems_df = pd.concat(problems, ignore_index=True) if problems else _no_problems()
+        typed = pa.table([cols[c.name] for c in self.sa_table.columns], names=[c.name for c in self.sa_table.columns])
+        keep = ~bad
+        if self_fail is not None and (self_fail & keep).any():
+            wait = self_fail & keep
+            self.pending.append((typed.filter(pa.array(wait)), rows[wait],
+                                 pd.DataFrame({"value": [str(v) for v in raw[next(iter(self.self_refs))]
+                                                        .filter(pa.array(wait)).to_pylist()]})))
+            keep &= ~wait
+        good = typed.filter(pa.array(keep))
+        self._remember(good, rows[keep])
+        return good, rows[keep], problems_df
+
+    def finish(self) -> tuple[pa.Table, np.ndarray, pd.DataFrame]:
+        """Rows held back for a reference to a later row of the same file: good now, or rejected."""
+        empty = pa.table({c.name: pa.array([], ARROW_TYPES[kind_of(c)]) for c in self.sa_table.columns})
+        if not self.pending:
+            return empty, np.zeros(0, dtype=np.int64), _no_problems()
+        col, key = next(iter(self.self_refs.items()))
+        db = self.known.keys.get(f"{self.table}.{key}", np.zeros(0, dtype=np.int64))
+        goods, good_rows = [], []
+        pending = self.pending
+        changed = True
+        while changed and pending:
+            changed, rest = False, []
+            for table, rows, raw in pending:
+                ref = np.asarray(table.column(col).fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
+                ok = np.isin(ref, db) | self.seen.contains(ref)
+                if ok.any():
+                    changed = True
+                    t_ok = table.filter(pa.array(ok))
+                    goods.append(t_ok)
+                    good_rows.append(rows[ok])
+                    self._remember(t_ok, rows[ok])
+                if (~ok).any():
+                    rest.append((table.filter(pa.array(~ok)), rows[~ok], raw[~ok].reset_index(drop=True)))
+            pending = rest
+        problems = [pd.DataFrame({"row": rows, "column": col, "value": raw["value"], "code": "unknown_reference",
+                                  "detail": self.table}) for _, rows, raw in pending]
+        self.pending = []
+        good = pa.concat_tables(goods) if goods else empty
+        rows = np.concatenate(good_rows) if good_rows else np.zeros(0, dtype=np.int64)
+        return good, rows, pd.concat(problems, ignore_index=True) if problems else _no_problems()
+
+    # -- checks -------------------------------------------------------------------------------
+    @staticmethod
+    def _translate(arr: pa.Array, aliases: dict[str, str]) -> pa.Array:
+        text = pc.utf8_trim_whitespace(arr if pa.types.is_string(arr.type) else pc.cast(arr, pa.string()))
+        uniq = pc.unique(text).to_pylist()
+        new = [aliases.get(u, aliases.get(u.lower(), u)) if isinstance(u, str) else u for u in uniq]
+        if new == uniq:
+            return text
+        return pa.array(new, pa.string()).take(pc.index_in(text, value_set=pa.array(uniq, pa.string())))
+
+    def _check_vocab(self, cols: dict[str, pa.Array], reject: object) -> None:
+        for (tbl, name), vocab in spec.VOCAB.items():
+            if tbl != self.table or name not in self.position:
+                continue
+            arr = cols[name]
+            known = self.known.vocab.get(vocab, set())
+            uniq = [u for u in pc.unique(arr).to_pylist() if u is not None]
+            unknown = [u for u in uniq if u not in known]
+            if not unknown:
+                continue
+            mask = np.asarray(pc.is_in(arr, value_set=pa.array(unknown, pa.string())).to_numpy(
+                zero_copy_only=False), dtype=bool)
+            if vocab not in spec.STRICT_VOCABS and vocab != "metric" and self.table in spec.HOME_TABLES.get(vocab, ()):
+                counts = pc.value_counts(arr.filter(pa.array(mask))).to_pylist()
+                for c in counts:
+                    self.introduced[(name, c["values"])] += c["counts"]
+                continue
+            code = "not_allowed" if vocab in spec.STRICT_VOCABS or vocab == "metric" else "unknown_value"
+            reject(mask, name, code, ", ".join(sorted(known)[:30]))
+
+    def _check_ranges(self, cols: dict[str, pa.Array], reject: object) -> None:
+        for (tbl, name), (lo, hi) in spec.RANGES.items():
+            if tbl != self.table or name not in self.position:
+                continue
+            v = np.asarray(pc.cast(cols[name], pa.float64()).to_numpy(zero_copy_only=False), dtype=float)
+            out = np.zeros(len(v), dtype=bool)
+            if lo is not None:
+                out |= v < lo
+            if hi is not None:
+                out |= v > hi
+            detail = f"{'' if lo is None else _num(lo)}–{'' if hi is None else _num(hi)}"
+            reject(out & ~np.isnan(v), name, "out_of_range", detail)
+
+    def _check_order(self, cols: dict[str, pa.Array], reject: object) -> None:
+        for later, earlier in spec.ORDER.get(self.table, ()):
+            if later not in self.position:
+                continue
+            a, b = cols[later], cols[earlier]
+            less = pc.less(a, b).fill_null(False).to_numpy(zero_copy_only=False)
+            reject(np.asarray(less, dtype=bool), later, "before", earlier)
+
+    def _check_refs(self, cols: dict[str, pa.Array], reject: object) -> np.ndarray | None:
+        self_fail = None
+        for name, (target, key) in spec.REFS.get(self.table, {}).items():
+            if name not in self.position:
+                continue
+            arr = cols[name]
+            present = ~_isnull(arr)
+            if not present.any():
+                continue
+            ref = np.asarray(arr.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
+            db = self.known.keys.get(f"{target}.{key}", np.zeros(0, dtype=np.int64))
+            found = _in_sorted(ref, db)
+            if target == self.table:
+                found |= self.seen.contains(ref)
+                self_fail = present & ~found
+                continue
+            reject(present & ~found, name, "unknown_reference", target)
+        return self_fail
+
+    def _check_duplicates(self, cols: dict[str, pa.Array], rows: np.ndarray, bad: np.ndarray,
+                          reject: object) -> None:
+        codes = key_codes(self.table, cols)
+        key = spec.key_columns(self.table)
+        if codes is None:
+            first = np.zeros(len(rows), dtype=np.int64)
+            tuples = list(zip(*(cols[k].to_pylist() for k in key), strict=True))
+            local: dict[tuple, int] = {}
+            for i, tup in enumerate(tuples):
+                if bad[i]:
+                    continue
+                prev = self.seen_other.get(tup) or local.get(tup)
+                if prev:
+                    first[i] = prev
+                else:
+                    local[tup] = int(rows[i])
+        else:
+            first = self.seen.lookup(codes)
+            s = pd.Series(codes)
+            dup_in_chunk = s.where(~bad).duplicated(keep="first").to_numpy() & ~bad
+            if dup_in_chunk.any():
+                firsts = pd.Series(rows).where(~bad).groupby(s.where(~bad)).transform("first")
+                first = np.where(dup_in_chunk & (first == 0), firsts.fillna(0).to_numpy(dtype=np.int64), first)
+        mask = (first > 0) & ~bad
+        reject(mask, key[0] if len(key) == 1 else "+".join(key), "duplicate_key", first.astype(str))
+
+    def _remember(self, good: pa.Table, rows: np.ndarray) -> None:
+        if good.num_rows == 0:
+            return
+        cols = {n: good.column(n).combine_chunks() for n in good.column_names}
+        codes = key_codes(self.table, cols)
+        if codes is None:
+            key = spec.key_columns(self.table)
+            for tup, r in zip(zip(*(cols[k].to_pylist() for k in key), strict=True), rows, strict=True):
+                self.seen_other.setdefault(tup, int(r))
+        else:
+            self.seen.add(codes, rows.astype(np.int64))
+
+
+def _isnull(arr: pa.Array) -> np.ndarray:
+    return np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _in_sorted(values: np.ndarray, sorted_unique: np.ndarray) -> np.ndarray:
+    if len(sorted_unique) == 0:
+        return np.zeros(len(values), dtype=bool)
+    i = np.searchsorted(sorted_unique, values)
+    i[i >= len(sorted_unique)] = 0
+    return sorted_unique[i] == values
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+def _no_problems() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in PROBLEM_COLUMNS})
+
+
+__all__ = ["Known", "Validator", "SeenKeys", "PROBLEM_COLUMNS", "schema"]

@@ -1,0 +1,110 @@
+"""Write validated rows: upsert by primary key, all chunks inside the caller's one transaction.
+
+For each chunk the good rows are staged (DuckDB: the Arrow table itself, registered as a view;
+PostgreSQL: ``COPY`` into a temporary table; MariaDB: multi-row ``INSERT`` into a temporary
+table), then two set-based statements built with SQLAlchemy Core do the upsert on every dialect:
+
+* ``UPDATE target … FROM stage`` for keys that exist and whose values differ (so a repeated file
+  changes nothing and a corrected file updates exactly the rows it names), and
+* ``INSERT INTO target SELECT … FROM stage WHERE NOT EXISTS (same key in target)``.
+
+Nothing is committed here: the caller commits once, after the last chunk and the ``import_log``
+row, so a failure or a kill leaves the database as it was.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pyarrow as pa
+import sqlalchemy as sa
+
+from metrics import schema
+from metrics.importer import spec
+
+STAGE = "_sw_import_stage"
+
+
+def ensure_schema(engine: sa.Engine) -> list[str]:
+    """Create the tables of the data model that are missing; return their names.
+
+    DuckDB gets tables without secondary indexes (as :mod:`metrics.load` builds them: DuckDB's
+    scans do not need them and they slow inserts down several times)."""
+    with engine.begin() as conn:
+        existing = set(sa.inspect(conn).get_table_names())
+        missing = [t for t in schema.metadata.sorted_tables if t.name not in existing]
+        for t in missing:
+            conn.execute(sa.schema.CreateTable(t))
+            if conn.dialect.name != "duckdb":
+                for index in t.indexes:
+                    conn.execute(sa.schema.CreateIndex(index))
+    return [t.name for t in missing]
+
+
+def _pandas(good: pa.Table) -> pd.DataFrame:
+    mapper = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype(), pa.float64(): pd.Float64Dtype()}
+    df = good.to_pandas(types_mapper=mapper.get, date_as_object=True)
+    for c in df.columns:
+        if isinstance(df[c].dtype, pd.Float64Dtype):
+            df[c] = df[c].astype(float)
+    return df
+
+
+class Writer:
+    """Upserts chunks into ``table`` through ``conn`` (inside an open transaction)."""
+
+    def __init__(self, conn: sa.Connection, table: str) -> None:
+        self.conn = conn
+        self.target = spec.TABLES[table]
+        self.dialect = conn.dialect.name
+        cols = [sa.Column(c.name, c.type) for c in self.target.columns]
+        if self.dialect == "duckdb":
+            self.stage = sa.table(STAGE, *[sa.column(c.name) for c in self.target.columns])
+        else:
+            self.stage = sa.Table(STAGE, sa.MetaData(), *cols, prefixes=["TEMPORARY"])
+            self.stage.create(conn)
+        self.update, self.insert = self._statements()
+
+    def _statements(self) -> tuple[sa.Update, sa.Insert]:
+        t, s = self.target, self.stage
+        key = [c.name for c in t.primary_key.columns]
+        rest = [c.name for c in t.columns if c.name not in key]
+        match = sa.and_(*[t.c[k] == s.c[k] for k in key])
+        update = (t.update().values({t.c[c]: s.c[c] for c in rest})
+                  .where(match, sa.or_(*[t.c[c].is_distinct_from(s.c[c]) for c in rest])))
+        names = [c.name for c in t.columns]
+        insert = t.insert().from_select(
+            names, sa.select(*[s.c[n] for n in names]).where(~sa.exists().where(match)))
+        return update, insert
+
+    def write(self, good: pa.Table) -> tuple[int, int]:
+        """Upsert the rows of ``good``; return (inserted, updated)."""
+        if good.num_rows == 0:
+            return 0, 0
+        if self.dialect == "duckdb":
+            return self._duckdb(good)
+        if self.dialect == "postgresql":
+            from metrics.load import _pg_copy
+
+            _pg_copy(self.conn.connection.driver_connection, self.conn.dialect, self.stage, _pandas(good))
+        else:
+            from metrics.load import _insert_chunks
+
+            _insert_chunks(self.conn, self.stage, _pandas(good))
+        updated = self.conn.execute(self.update).rowcount
+        inserted = self.conn.execute(self.insert).rowcount
+        self.conn.execute(self.stage.delete())
+        return int(inserted), int(updated)
+
+    def _duckdb(self, good: pa.Table) -> tuple[int, int]:
+        raw = self.conn.connection.driver_connection
+        raw.register(STAGE, good)
+        try:
+            updated = raw.execute(str(self.update.compile(dialect=self.conn.dialect))).fetchone()[0]
+            inserted = raw.execute(str(self.insert.compile(dialect=self.conn.dialect))).fetchone()[0]
+        finally:
+            raw.unregister(STAGE)
+        return int(inserted), int(updated)
+
+    def close(self) -> None:
+        if self.dialect != "duckdb":
+            self.stage.drop(self.conn)
