@@ -222,6 +222,10 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--encoding", metavar="ENC", help="CSV encoding (default: detect UTF-8, UTF-8-BOM, GBK/GB18030)")
     i.add_argument("--lang", choices=["en", "zh"], default="en", help="language of the report and rejects file")
     i.set_defaults(func=cmd_import)
+
+    from . import cli_churn  # survival, churn fit, churn scores
+
+    cli_churn.add_commands(sub)
     return p
 
 
