@@ -67,15 +67,17 @@ def _series(arr: pa.Array) -> pd.Series:
 
 def _nfkc(s: pd.Series) -> pd.Series:
     """Full-width digits and punctuation (１２３，：) to ASCII."""
+    if pc.all(pc.string_is_ascii(pa.array(s, pa.string()))).as_py() is not False:
+        return s
     return s.map(lambda v: unicodedata.normalize("NFKC", v) if isinstance(v, str) else v)
 
 
-def parse(arr: pa.Array, kind: str, length: int | None = None) -> tuple[pa.Array, np.ndarray]:
+def parse(arr: pa.Array, kind: str, length: int | None = None, trimmed: bool = False) -> tuple[pa.Array, np.ndarray]:
     """``arr`` as ``kind`` (see :func:`kind_of`) and the mask of unreadable values."""
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     if kind == "str":
-        out = _text(arr)
+        out = arr if trimmed else _text(arr)
         bad = np.zeros(len(out), dtype=bool)
         if length:
             lens = pc.utf8_length(out).to_numpy(zero_copy_only=False)
@@ -89,16 +91,30 @@ def parse(arr: pa.Array, kind: str, length: int | None = None) -> tuple[pa.Array
     if kind in ("int", "float", "bool") and (pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type)
                                              or pa.types.is_boolean(arr.type)):
         return _numeric_typed(arr, kind)
+    if pa.types.is_string(arr.type):  # a clean column needs neither trimming nor the slow path
+        fast = _fast_cast(arr, kind)
+        if fast is not None:
+            return fast, np.zeros(len(fast), dtype=bool)
     text = _text(arr)
-    try:  # fast path: the whole column in the canonical form
-        out = pc.cast(text, pa.timestamp("us") if kind == "date" else target)
-        if kind == "date":
-            out = pc.cast(out, pa.date32())
-        return out, np.zeros(len(out), dtype=bool)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        pass
+    fast = _fast_cast(text, kind)
+    if fast is not None:
+        return fast, np.zeros(len(fast), dtype=bool)
     out = {"int": _int, "float": _float, "bool": _bool, "datetime": _datetime, "date": _date}[kind](text)
     return out, _fail_mask(text, out)
+
+
+def _fast_cast(text: pa.Array, kind: str) -> pa.Array | None:
+    """The whole column cast by Arrow when it is all in the canonical form, else None."""
+    tries = [pa.timestamp("us"), pa.timestamp("ns")] if kind in ("date", "datetime") else [ARROW_TYPES[kind]]
+    for ty in tries:
+        try:
+            out = pc.cast(text, ty)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            continue
+        if kind in ("date", "datetime"):
+            out = pc.cast(out, pa.timestamp("us"), safe=False)
+        return pc.cast(out, pa.date32()) if kind == "date" else out
+    return None
 
 
 def _numeric_typed(arr: pa.Array, kind: str) -> tuple[pa.Array, np.ndarray]:
