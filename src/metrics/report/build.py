@@ -1,0 +1,112 @@
+"""Build the pack model for filters and a language: title, KPI summary, the sections."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
+
+import plotly.graph_objects as go
+import sqlalchemy as sa
+
+from metrics import drill
+from metrics.describe import period_text, scope_text
+from metrics.engine import Warehouse
+from metrics.filters import Filters
+from metrics.registry import get
+
+from .at_risk import at_risk
+from .context import Ctx, Progress, first
+from .model import Pack, Page, Table, table_pages
+from .sections import churn_section, complaints, satisfaction, sla_section
+
+KPIS = ("csat", "nps", "complaint_rate", "fcr_rate", "revisit_rate", "sla_response_compliance",
+        "sla_resolution_compliance", "availability", "compensation_total", "churn_rate", "active_customers")
+SECTIONS = (("satisfaction", satisfaction), ("complaints", complaints), ("sla", sla_section),
+            ("churn", churn_section), ("at_risk", at_risk))
+
+
+def title_page(ctx: Ctx) -> Page:
+    f = ctx.f
+    cf = f.comparison_filters()
+    lines = [
+        f"{ctx.t('report.scope')}: {scope_text(f, ctx.lang, ctx.names)}",
+        f"{ctx.t('filter.period')}: {period_text(f)}",
+        f"{ctx.t('filter.comparison')}: " + (f"{period_text(cf)} ({ctx.t(f'comparison.{f.comparison}')})"
+                                             if cf else ctx.t("comparison.none")),
+        ctx.t("app.as_of", date=ctx.wh.resolve_as_of(f).isoformat()),
+        ctx.t("report.generated", date=date.today().isoformat()),
+    ]
+    return Page("title", ctx.t("report.title"), scope_text(f, ctx.lang, ctx.names), lines=lines)
+
+
+def kpi_table(ctx: Ctx) -> Table:
+    """Metric, value, comparison, change, target, status (red/amber/green) for the headline KPIs."""
+    rows, status = [], []
+    for metric_id in KPIS:
+        m = get(metric_id)
+        f = ctx.f.with_(kinds=("complaint",)) if metric_id == "complaint_rate" else ctx.f
+        row = first(ctx.wh.compare(metric_id, f))
+        if row is None:
+            continue
+        goal = ctx.target(metric_id)
+        st = drill.status(row["value"], goal, m.higher_is_better, row["lower"], row["upper"])
+        unit = f" ({ctx.t(f'unit.{m.unit}')})" if m.unit in ("per_1000_customer_months", "points") else ""
+        rows.append((ctx.metric_label(metric_id) + unit, ctx.value(row["value"], m.unit),
+                     ctx.value(row["value_cmp"], m.unit), ctx.change(row["value"], row["value_cmp"], m.unit),
+                     ctx.value(goal, m.unit) if goal is not None else "—", ctx.t(f"status.{st}")))
+        status.append({5: st})
+    cols = (ctx.t("report.kpi.metric"), ctx.t("common.value"), ctx.t("common.previous"), ctx.t("common.delta"),
+            ctx.t("common.target"), ctx.t("report.kpi.status"))
+    return Table(cols, tuple(rows), (False, True, True, True, True, False), tuple(status),
+                 widths=(3.2, 1.3, 1.3, 1.1, 1.3, 1.3))
+
+
+def file_stem(ctx: Ctx) -> str:
+    scope = scope_text(ctx.f, ctx.lang, ctx.names)
+    raw = f"servicewatch_{scope}_{ctx.f.start:%Y%m%d}-{ctx.f.end:%Y%m%d}_{ctx.lang}"
+    return re.sub(r"[\s/\\:*?\"<>|·,]+", "_", raw).strip("_")
+
+
+@contextmanager
+def one_connection(wh: Warehouse) -> Iterator[Warehouse]:
+    """The warehouse on one kept connection for a pack's ~60 queries. Read-only DuckDB warehouses
+    connect anew per query (so a load can replace the file), ~0.1 s each; the pack keeps one
+    read-only connection while it builds and closes it after."""
+    if wh.dialect != "duckdb" or not isinstance(wh.engine.pool, sa.pool.NullPool):
+        yield wh
+        return
+    engine = sa.create_engine(wh.engine.url, poolclass=sa.pool.SingletonThreadPool,
+                              connect_args={"read_only": True})
+    try:
+        yield Warehouse(engine, use_rollups=wh.use_rollups)
+    finally:
+        engine.dispose()
+
+
+def build_pack(wh: Warehouse, f: Filters, lang: str = "zh", progress: Progress | None = None,
+               render: Callable[[go.Figure], bytes] | None = None) -> Pack:
+    """The meeting pack for ``f`` in ``lang``; ``progress(fraction, message)`` is called per step."""
+    with one_connection(wh) as pinned:
+        return _build(pinned, f, lang, progress, render)
+
+
+def _build(wh: Warehouse, f: Filters, lang: str, progress: Progress | None,
+           render: Callable[[go.Figure], bytes] | None) -> Pack:
+    def step(k: int, key: str) -> None:
+        if progress:
+            progress(k / (len(SECTIONS) + 2), ctx.t(f"report.progress.{key}"))
+
+    ctx = Ctx.open(wh, f, lang, render)
+    step(0, "kpis")
+    pages = [title_page(ctx)]
+    pages += table_pages(ctx.t("report.kpi.title"), kpi_table(ctx), ctx.subtitle(with_comparison=True),
+                         sentences=[ctx.t("report.kpi.note")])
+    for k, (key, make) in enumerate(SECTIONS, start=1):
+        step(k, key)
+        pages += make(ctx)
+    step(len(SECTIONS) + 1, "writing")
+    footer = ctx.t("report.footer", filters=ctx.subtitle(with_comparison=True),
+                   as_of=ctx.wh.resolve_as_of(f).isoformat())
+    return Pack(lang, ctx.t("report.title"), footer, pages, file_stem(ctx))
