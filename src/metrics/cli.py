@@ -226,6 +226,9 @@ def build_parser() -> argparse.ArgumentParser:
     from . import cli_churn  # survival, churn fit, churn scores
 
     cli_churn.add_commands(sub)
+    from . import cli_report  # the review-meeting pack
+
+    cli_report.add_commands(sub)
     return p
 
 

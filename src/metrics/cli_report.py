@@ -1,0 +1,98 @@
+"""``servicewatch report``: the review-meeting pack (PPTX or PDF) for filters, from a scheduler.
+
+Same filter options and error conventions as :mod:`metrics.cli` (one line on stderr, non-zero exit,
+never a traceback). ``--per-region`` writes one file per city: ``--out`` is then a folder (files
+named after the city in the pack's language) or a name pattern with ``{region}``, ``{region_en}``
+or ``{region_id}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from .cli import UserError, add_db_argument, add_filter_arguments, build_filters, open_warehouse
+from .engine import Warehouse
+from .filters import Filters
+
+
+def cities_for(regions: pd.DataFrame, selected: tuple[int, ...]) -> list[int]:
+    """The cities of ``--per-region``: all cities, or those selected / inside a selected province."""
+    cities = regions[regions["level"] == "city"]
+    if not selected:
+        return cities["region_id"].astype(int).tolist()
+    out = []
+    for r in selected:
+        level = regions.loc[regions["region_id"] == r, "level"].iloc[0]
+        if level == "district":
+            raise UserError("--per-region writes one file per city; select cities or the province, not districts")
+        out += [r] if level == "city" else cities.loc[cities["parent_id"] == r, "region_id"].astype(int).tolist()
+    return list(dict.fromkeys(out))
+
+
+def _safe(name: str) -> str:
+    return re.sub(r'[\s/\\:*?"<>|]+', "_", str(name)).strip("_") or "region"
+
+
+def region_path(out: str, row: pd.Series, lang: str, fmt: str) -> Path:
+    names = {"region": _safe(row["name_zh"] if lang == "zh" else row["name_en"]),
+             "region_en": _safe(row["name_en"]), "region_id": str(int(row["region_id"]))}
+    if "{" in out:
+        try:
+            return Path(out.format(**names))
+        except (KeyError, IndexError, ValueError):
+            raise UserError("--out pattern may use {region}, {region_en} and {region_id} only") from None
+    return Path(out) / f"{names['region']}.{fmt}"
+
+
+def write_one(wh: Warehouse, f: Filters, lang: str, fmt: str, path: Path) -> None:
+    from . import report
+
+    started = time.monotonic()
+    try:
+        pack = report.build_pack(wh, f, lang)
+        data = report.write(pack, fmt)
+    except RuntimeError as exc:  # Chromium or kaleido missing or failing
+        raise UserError(str(exc)) from None
+    try:
+        if path.parent != Path(""):
+            path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
+    print(f"{path}: {len(pack.pages)} pages, {len(data) / 1e6:.1f} MB, {time.monotonic() - started:.1f} s")
+
+
+def cmd_report(args: argparse.Namespace) -> None:
+    wh = open_warehouse(args.db)
+    f = build_filters(wh, args)
+    fmt = args.format or (Path(args.out).suffix.lstrip(".").lower() if not args.per_region else "")
+    if fmt not in ("pptx", "pdf"):
+        raise UserError("give --format pptx or pdf (or an --out file ending in .pptx or .pdf)")
+    if not args.per_region:
+        write_one(wh, f, args.lang, fmt, Path(args.out))
+        return
+    regions = wh.regions()
+    for city in cities_for(regions, f.regions):
+        row = regions.loc[regions["region_id"] == city].iloc[0]
+        write_one(wh, f.with_(regions=(city,)), args.lang, fmt, region_path(args.out, row, args.lang, fmt))
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Register ``report`` on the main parser's subcommands."""
+    r = sub.add_parser("report", help="the review-meeting pack (PPTX deck or PDF bulletin) for filters",
+                       description="Title, KPIs against comparison and targets, satisfaction, complaints, SLA, "
+                                   "churn and at-risk customers with charts and generated sentences. "
+                                   "See docs/report.md.")
+    add_db_argument(r)
+    add_filter_arguments(r)
+    r.add_argument("--lang", choices=["zh", "en"], default="zh", help="language of the pack (default zh)")
+    r.add_argument("--format", choices=["pptx", "pdf"], help="file format (default: from --out's suffix)")
+    r.add_argument("--out", required=True, metavar="FILE",
+                   help="output file; with --per-region a folder or a pattern with {region}")
+    r.add_argument("--per-region", action="store_true", help="one file per city (within --region if given)")
+    r.set_defaults(func=cmd_report)
