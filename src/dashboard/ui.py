@@ -51,7 +51,7 @@ def _db_version(url: str) -> float:
         return 0.0
 
 
-@st.cache_resource(show_spinner=False)
+@st.cache_resource(show_spinner=False, max_entries=4)
 def _warehouse(url: str, version: float) -> Warehouse:
     return Warehouse.open(url, read_only=duckdb_path(url) is not None)
 
