@@ -53,7 +53,7 @@ def _db_version(url: str) -> float:
 
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _warehouse(url: str, version: float) -> Warehouse:
-    return Warehouse.open(url, read_only=duckdb_path(url) is not None)
+    return Warehouse.open(url, read_only=duckdb_path(url) is not None, keep_open=True)
 
 
 def warehouse() -> tuple[Warehouse, float]:

@@ -95,7 +95,7 @@ def duckdb_path(url: str | URL) -> Path | None:
     return Path(u.database)
 
 
-def make_engine(url: str, read_only: bool = False) -> sa.Engine:
+def make_engine(url: str, read_only: bool = False, keep_open: bool = False) -> sa.Engine:
     """Create an engine for ``url``; DuckDB files can be opened read-only for dashboards.
 
     Raises :class:`DatabaseError` for an unparseable URL, a missing driver or a missing DuckDB file
@@ -112,10 +112,12 @@ def make_engine(url: str, read_only: bool = False) -> sa.Engine:
             kwargs["connect_args"] = {"read_only": True}
         elif path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-        # One connection per thread, kept open: reopening a DuckDB file costs ~0.25 s per query.
-        # Loads never write into a file that readers hold open (they build a new file and swap
-        # it in), and the app keys its engines by the file's mtime, so readers follow a refresh.
-        kwargs["poolclass"] = sa.pool.SingletonThreadPool
+        # Readers close the file after each use unless ``keep_open`` (the dashboard: reopening
+        # costs ~0.25 s per query). DuckDB allows one configuration per file in a process and one
+        # writing process per file; the app keys its engines by the file's mtime, so a refresh
+        # that swaps in a new file is followed.
+        pooled = keep_open or not read_only
+        kwargs["poolclass"] = sa.pool.SingletonThreadPool if pooled else sa.pool.NullPool
     else:
         kwargs["pool_pre_ping"] = True
         if backend in ("mysql", "mariadb"):

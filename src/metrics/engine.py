@@ -97,12 +97,12 @@ class Warehouse:
     _as_of: tuple = field(default=(), init=False, repr=False, compare=False)
 
     @classmethod
-    def open(cls, url: str, read_only: bool | None = None) -> Warehouse:
+    def open(cls, url: str, read_only: bool | None = None, keep_open: bool = False) -> Warehouse:
         """Open ``url``; DuckDB files are opened read-only unless ``read_only=False`` (one writer
         per file: dashboards, the CLI and tests read side by side while a load replaces the file)."""
         if read_only is None:
             read_only = duckdb_path(url) is not None
-        return cls(make_engine(url, read_only=read_only))
+        return cls(make_engine(url, read_only=read_only, keep_open=keep_open))
 
     @property
     def dialect(self) -> str:
