@@ -158,6 +158,9 @@ def page(title_key: str) -> View:
     names = dict(zip(regions["region_id"].astype(int), regions[name_col], strict=True))
     view = View(wh, version, filter_bar(wh, version, as_of, regions, lang, page_changed), lang, as_of, regions,
                 names)
+    from .pack_button import meeting_pack_button  # the review-meeting pack, at the end of the sidebar
+
+    meeting_pack_button(view)
     st.title(t(title_key, lang))
     st.caption(f"{view.subtitle(with_comparison=True)} · {t('app.as_of', lang, date=as_of.isoformat())}")
     return view

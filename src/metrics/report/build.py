@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from datetime import date
 
@@ -17,7 +18,7 @@ from metrics.filters import Filters
 from metrics.registry import get
 
 from .at_risk import at_risk
-from .context import Ctx, Progress, first
+from .context import Ctx, LazyChart, Progress, first, start_renderer
 from .model import Pack, Page, Table, table_pages
 from .sections import churn_section, complaints, satisfaction, sla_section
 
@@ -94,19 +95,39 @@ def build_pack(wh: Warehouse, f: Filters, lang: str = "zh", progress: Progress |
 
 def _build(wh: Warehouse, f: Filters, lang: str, progress: Progress | None,
            render: Callable[[go.Figure], bytes] | None) -> Pack:
-    def step(k: int, key: str) -> None:
-        if progress:
-            progress(k / (len(SECTIONS) + 2), ctx.t(f"report.progress.{key}"))
-
     ctx = Ctx.open(wh, f, lang, render)
-    step(0, "kpis")
-    pages = [title_page(ctx)]
-    pages += table_pages(ctx.t("report.kpi.title"), kpi_table(ctx), ctx.subtitle(with_comparison=True),
-                         sentences=[ctx.t("report.kpi.note")])
-    for k, (key, make) in enumerate(SECTIONS, start=1):
-        step(k, key)
-        pages += make(ctx)
-    step(len(SECTIONS) + 1, "writing")
+    if render is None:
+        ctx.renderer.submit(start_renderer)  # Chromium starts while the first queries run
+    parts = [("kpis", kpi_pages), *SECTIONS]
+    done = 0
+
+    def report(key: str) -> None:
+        if progress:
+            progress(done / (len(parts) + 1), ctx.t(f"report.progress.{key}"))
+
+    report("kpis")
+    # The sections query in parallel (each thread its own connection); charts render meanwhile.
+    try:
+        with ThreadPoolExecutor(min(4, len(parts)), "sw-pack") as pool:
+            futures = {pool.submit(make, ctx): k for k, (_, make) in enumerate(parts)}
+            results: dict[int, list[Page]] = {}
+            for fut in as_completed(futures):
+                results[futures[fut]] = fut.result()
+                done += 1
+                report(parts[futures[fut]][0])
+        report("writing")
+        pages = [title_page(ctx)]
+        for k in range(len(parts)):
+            for page in results[k]:
+                page.charts = [c.result() if isinstance(c, LazyChart) else c for c in page.charts]
+                pages.append(page)
+    finally:
+        ctx.renderer.shutdown(wait=False, cancel_futures=True)
     footer = ctx.t("report.footer", filters=ctx.subtitle(with_comparison=True),
                    as_of=ctx.wh.resolve_as_of(f).isoformat())
     return Pack(lang, ctx.t("report.title"), footer, pages, file_stem(ctx))
+
+
+def kpi_pages(ctx: Ctx) -> list[Page]:
+    return table_pages(ctx.t("report.kpi.title"), kpi_table(ctx), ctx.subtitle(with_comparison=True),
+                       sentences=[ctx.t("report.kpi.note")])

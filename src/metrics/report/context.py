@@ -4,7 +4,10 @@ number formatting and chart rendering shared by the sections."""
 from __future__ import annotations
 
 import math
+import threading
+import warnings
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -20,22 +23,41 @@ from metrics.registry import get
 
 from .model import Chart
 
-# Charts are laid out at 880 × 550 CSS pixels (two side by side fill a 16:9 slide, fonts readable)
-# and rendered at 2× (1760 × 1100 pixels): sharp when projected or printed.
-CHART_SIZE = (880, 550)
+# Charts are laid out at 800 × 620 CSS pixels (two side by side fill a 16:9 slide, fonts readable)
+# and rendered at 2× (1600 × 1240 pixels): sharp when projected or printed.
+CHART_SIZE = (800, 620)
 CHART_SCALE = 2
 
 Progress = Callable[[float, str], None]
+warnings.filterwarnings("ignore", message="The kopts argument is ignored")
+# kaleido's sync server answers one caller at a time (its reply queue is shared): packs render in turn
+_render_lock = threading.Lock()
+
+
+def start_renderer() -> None:
+    """Start the kaleido server (Chromium, several seconds the first time in a process)."""
+    from dashboard import export
+
+    export._ensure_kaleido()  # noqa: SLF001 - the one kaleido server of the process, shared with the app
 
 
 def render_png(fig: go.Figure, size: tuple[int, int] = CHART_SIZE, scale: int = CHART_SCALE) -> bytes:
     """The figure as PNG bytes through kaleido; its Chromium server is started once per process."""
     import plotly.io as pio
 
-    from dashboard import export
+    start_renderer()
+    with _render_lock:
+        return pio.to_image(fig, format="png", width=size[0], height=size[1], scale=scale)
 
-    export._ensure_kaleido()  # noqa: SLF001 - the one kaleido server of the process, shared with the app
-    return pio.to_image(fig, format="png", width=size[0], height=size[1], scale=scale)
+
+class LazyChart:
+    """A chart being rendered in the background while the pack's queries go on."""
+
+    def __init__(self, title: str, future: Future) -> None:
+        self.title, self.future = title, future
+
+    def result(self) -> Chart:
+        return Chart(self.title, self.future.result(), CHART_SIZE[0] * CHART_SCALE, CHART_SIZE[1] * CHART_SCALE)
 
 
 @dataclass
@@ -50,6 +72,8 @@ class Ctx:
     render: Callable[[go.Figure], bytes] = render_png
     names: dict[int, str] = field(default_factory=dict)
     ancestors: dict[int, list[int]] = field(default_factory=dict)
+    # one background thread renders the charts in turn while the sections query the database
+    renderer: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, "sw-pack-render"))
 
     @classmethod
     def open(cls, wh: Warehouse, f: Filters, lang: str, render: Callable[[go.Figure], bytes] | None = None) -> Ctx:
@@ -103,9 +127,9 @@ class Ctx:
             return ""
         return self.t("report.vs", old=self.value(old, unit), change=self.change(row["value"], old, unit))
 
-    def chart(self, fig: go.Figure, title: str) -> Chart:
-        png = self.render(fig)
-        return Chart(title, png, CHART_SIZE[0] * CHART_SCALE, CHART_SIZE[1] * CHART_SCALE)
+    def chart(self, fig: go.Figure, title: str) -> LazyChart:
+        """The figure queued for rendering; :meth:`LazyChart.result` waits for its PNG."""
+        return LazyChart(title, self.renderer.submit(self.render, fig))
 
     def unit(self, metric_id: str) -> str:
         return get(metric_id).unit

@@ -14,11 +14,12 @@ import html
 import os
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from dashboard import export, theme
 
-from .model import Pack, Page, Table
+from .model import Chart, Pack, Page, Table
 
 PAGE_W_MM, PAGE_H_MM = 297, 210
 TIMEOUT_S = 120
@@ -78,7 +79,11 @@ def _table(table: Table) -> str:
     return f"<table><colgroup>{cols}</colgroup><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
-def _page(page: Page, footer: str) -> str:
+def data_uri(chart: Chart) -> str:
+    return f"data:image/png;base64,{base64.b64encode(chart.png).decode()}"
+
+
+def _page(page: Page, footer: str, src: Callable[[Chart], str]) -> str:
     foot = f'<div class="footer">{_e(footer)}</div>'
     if page.kind == "title":
         lines = "".join(f"<p>{_e(x)}</p>" for x in page.lines)
@@ -91,17 +96,17 @@ def _page(page: Page, footer: str) -> str:
     if page.table is not None:
         parts.append(_table(page.table))
     if page.charts:
-        imgs = "".join(f'<img alt="{_e(c.title)}" src="data:image/png;base64,{base64.b64encode(c.png).decode()}">'
-                       for c in page.charts)
+        imgs = "".join(f'<img alt="{_e(c.title)}" src="{_e(src(c))}">' for c in page.charts)
         parts.append(f'<div class="charts{" one" if len(page.charts) == 1 else ""}">{imgs}</div>')
     # keep the charts clear of the footer
     parts.append('<div style="height:12mm;flex:none"></div>')
     return f'<section class="page">{"".join(parts)}{foot}</section>'
 
 
-def to_html(pack: Pack) -> str:
-    """The whole pack as one HTML document, one ``section.page`` per pack page."""
-    pages = "".join(_page(p, pack.footer_for(i)) for i, p in enumerate(pack.pages))
+def to_html(pack: Pack, src: Callable[[Chart], str] = data_uri) -> str:
+    """The whole pack as one HTML document, one ``section.page`` per pack page; ``src`` gives a
+    chart's image address (default: inline data URI)."""
+    pages = "".join(_page(p, pack.footer_for(i), src) for i, p in enumerate(pack.pages))
     return (f'<!DOCTYPE html><html lang="{"zh-CN" if pack.lang == "zh" else "en"}"><head><meta charset="utf-8">'
             f"<title>{_e(pack.title)}</title><style>{CSS}</style></head><body>{pages}</body></html>")
 
@@ -113,7 +118,16 @@ def write_pdf(pack: Pack) -> bytes:
         raise RuntimeError("Chromium is needed to write PDF packs (Debian package chromium; `make system`)")
     with tempfile.TemporaryDirectory(prefix="sw-pack-") as tmp:
         src, out = Path(tmp) / "pack.html", Path(tmp) / "pack.pdf"
-        src.write_text(to_html(pack), encoding="utf-8")
+        images: dict[int, str] = {}
+
+        def image_file(chart: Chart) -> str:  # files load faster than megabytes of data URIs
+            if id(chart) not in images:
+                path = Path(tmp) / f"chart{len(images)}.png"
+                path.write_bytes(chart.png)
+                images[id(chart)] = path.name
+            return images[id(chart)]
+
+        src.write_text(to_html(pack, image_file), encoding="utf-8")
         cmd = [browser, *CHROMIUM_ARGS, f"--user-data-dir={tmp}/profile", f"--print-to-pdf={out}", src.as_uri()]
         env = {**os.environ, "HOME": tmp}
         try:
