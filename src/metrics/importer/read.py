@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 CHUNK_ROWS = 250_000
 CSV_BLOCK_BYTES = 16 << 20
@@ -138,7 +139,7 @@ def _open_csv(path: Path, encoding: str | None, chunk_rows: int) -> Source:
     reader = pcsv.open_csv(
         path,
         read_options=pcsv.ReadOptions(encoding=arrow_enc, column_names=names, skip_rows=1,
-                                      block_size=CSV_BLOCK_BYTES, use_threads=True),
+                                      block_size=CSV_BLOCK_BYTES, use_threads=False),  # threads lose row numbers
         parse_options=pcsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_invalid,
                                         ignore_empty_lines=False, newlines_in_values=True),
         convert_options=pcsv.ConvertOptions(column_types={n: pa.string() for n in names},
@@ -166,6 +167,13 @@ def _csv_chunks(reader: object, source: Source, chunk_rows: int) -> Iterator[Chu
             rows = rows[~np.isin(rows, np.asarray(bad, dtype=np.int64))][:n]
         next_row = int(rows[-1]) + 1 if n else next_row + len(bad)
         pending, pending_rows = [], 0
+        blank = None  # blank lines and lines of bare delimiters: numbered, then dropped
+        for col in table.columns:
+            nulls = col.is_null()
+            blank = nulls if blank is None else pc.and_(blank, nulls)
+        if blank is not None and pc.any(blank).as_py():
+            keep = pc.invert(blank)
+            table, rows = table.filter(keep), rows[np.asarray(keep.to_numpy(zero_copy_only=False), dtype=bool)]
         return Chunk(table, rows)
 
     try:
@@ -173,7 +181,7 @@ def _csv_chunks(reader: object, source: Source, chunk_rows: int) -> Iterator[Chu
             pending.append(batch)
             pending_rows += batch.num_rows
             if pending_rows >= chunk_rows:
-                yield flush()
+                yield from _split(flush(), chunk_rows)
     except pa.ArrowException as exc:
         raise ReadError(f"cannot read {source.path.name}: {_first_line(exc)}") from None
     except UnicodeDecodeError as exc:
@@ -181,7 +189,15 @@ def _csv_chunks(reader: object, source: Source, chunk_rows: int) -> Iterator[Chu
     if pending or source.bad_rows[used_bad:]:
         if not pending:
             pending = [pa.RecordBatch.from_pylist([], schema=reader.schema)]
-        yield flush()
+        yield from _split(flush(), chunk_rows)
+
+
+def _split(chunk: Chunk, chunk_rows: int) -> Iterator[Chunk]:
+    if chunk.data.num_rows <= chunk_rows:
+        yield chunk
+        return
+    for lo in range(0, chunk.data.num_rows, chunk_rows):
+        yield Chunk(chunk.data.slice(lo, chunk_rows), chunk.rows[lo:lo + chunk_rows])
 
 
 # -- Parquet ----------------------------------------------------------------------------------

@@ -267,9 +267,8 @@ def _run(conn: sa.Connection | None, table: str, source: object, header_map: dic
         take(good, problems)
     except ReadError as exc:
         raise ImportFailed(str(exc)) from None
-    finally:
-        if writer is not None:
-            writer.close()
+    if writer is not None:
+        writer.close()
     result.rows_rejected = len(rejected_rows)
     result.introduced = {f"{c}={v}": n for (c, v), n in validator.introduced.most_common()}
     if len(result.problems) > FIRST_PROBLEMS:

@@ -61,6 +61,7 @@ class Writer:
             self.stage = sa.table(STAGE, *[sa.column(c.name) for c in self.target.columns])
         else:
             self.stage = sa.Table(STAGE, sa.MetaData(), *cols, prefixes=["TEMPORARY"])
+            self._drop_stage()  # a pooled MariaDB connection may keep one from a failed run
             self.stage.create(conn)
         self.update, self.insert = self._statements()
 
@@ -90,21 +91,32 @@ class Writer:
             from metrics.load import _insert_chunks
 
             _insert_chunks(self.conn, self.stage, _pandas(good))
-        updated = self.conn.execute(self.update).rowcount
-        inserted = self.conn.execute(self.insert).rowcount
+        # compiled text (the statements have no parameters): Core's INSERT … SELECT reports rowcount -1
+        updated = self.conn.exec_driver_sql(self._sql(self.update)).rowcount
+        inserted = self.conn.exec_driver_sql(self._sql(self.insert)).rowcount
         self.conn.execute(self.stage.delete())
         return int(inserted), int(updated)
+
+    def _sql(self, stmt: sa.Executable) -> str:
+        return str(stmt.compile(dialect=self.conn.dialect))
 
     def _duckdb(self, good: pa.Table) -> tuple[int, int]:
         raw = self.conn.connection.driver_connection
         raw.register(STAGE, good)
         try:
-            updated = raw.execute(str(self.update.compile(dialect=self.conn.dialect))).fetchone()[0]
-            inserted = raw.execute(str(self.insert.compile(dialect=self.conn.dialect))).fetchone()[0]
+            updated = raw.execute(self._sql(self.update)).fetchone()[0]
+            inserted = raw.execute(self._sql(self.insert)).fetchone()[0]
         finally:
             raw.unregister(STAGE)
         return int(inserted), int(updated)
 
+    def _drop_stage(self) -> None:
+        # MariaDB: only DROP *TEMPORARY* TABLE leaves the transaction open (a plain DROP commits it)
+        temporary = "TEMPORARY " if self.dialect in ("mysql", "mariadb") else ""
+        q = self.conn.dialect.identifier_preparer.quote
+        self.conn.exec_driver_sql(f"DROP {temporary}TABLE IF EXISTS {q(STAGE)}")
+
     def close(self) -> None:
+        """Drop the staging table; only after success (on failure the rollback or disconnect does)."""
         if self.dialect != "duckdb":
-            self.stage.drop(self.conn)
+            self._drop_stage()
