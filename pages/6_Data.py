@@ -57,3 +57,7 @@ for check in hits["check"]:
 
 # -- import -----------------------------------------------------------------------------------
 st.info(view.t("page.data.import_note"), icon=":material/upload_file:")
+
+from dashboard.import_panel import import_panel  # noqa: E402 - the import panel (issue 5), kept in its own module
+
+import_panel(view)

@@ -1,0 +1,119 @@
+"""The import panel of the Data page: upload a file, check it (dry run), then commit it.
+
+The pure helpers (:func:`check_upload`, :func:`commit_upload`, :func:`report_frames`) do the work
+and are tested without Streamlit; :func:`import_panel` only lays them out. The dashboard reads
+DuckDB read-only; the commit opens a writable connection for the duration of the import, which
+fails with a clear message while another process holds the file's write lock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from metrics.db import DatabaseError, resolve_url
+from metrics.i18n import t
+from metrics.importer import ImportFailed, ImportResult, import_file
+from metrics.importer.spec import TABLES
+
+SHOWN_PROBLEMS = 50
+_DIR = Path(tempfile.gettempdir()) / "servicewatch_uploads"
+
+
+def _stored(name: str, data: bytes) -> Path:
+    """The upload as a file (the importer streams from files), named by content hash + suffix."""
+    _DIR.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256(data).hexdigest()[:16]
+    path = _DIR / f"{digest}{Path(name).suffix.lower()}"
+    if not path.exists():
+        path.write_bytes(data)
+    return path
+
+
+def check_upload(url: str, table: str, name: str, data: bytes, lang: str) -> ImportResult:
+    """Dry run of an uploaded file: nothing is written to the database."""
+    path = _stored(name, data)
+    return import_file(url, table, path, dry_run=True, lang=lang, display_name=name,
+                       rejects=path.with_name(path.name + ".rejects.csv"))
+
+
+def commit_upload(url: str, table: str, name: str, data: bytes, lang: str, user: str = "dashboard") -> ImportResult:
+    """Import the uploaded file for real (upsert, one transaction, derived tables refreshed)."""
+    path = _stored(name, data)
+    return import_file(url, table, path, lang=lang, display_name=name, user=user,
+                       rejects=path.with_name(path.name + ".rejects.csv"))
+
+
+def report_frames(result: ImportResult, lang: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Counts by reason and the first rejected rows, with translated column headers."""
+    reasons = result.reason_counts(lang)[["reason", "problems"]].rename(
+        columns={"reason": t("page.data.import.col_reason", lang), "problems": t("page.data.import.col_n", lang)})
+    first = result.problems_text(lang).head(SHOWN_PROBLEMS).rename(columns={
+        "row": t("page.data.import.col_row", lang), "column": t("page.data.import.col_column", lang),
+        "value": t("page.data.import.col_value", lang), "reason": t("page.data.import.col_reason", lang)})
+    return reasons, first
+
+
+def rejects_bytes(result: ImportResult) -> bytes | None:
+    p = result.rejects_path
+    return p.read_bytes() if p is not None and result.rows_rejected and p.exists() else None
+
+
+def import_panel(view: object) -> None:
+    """Upload → validation report (dry run) → commit → rejects download."""
+    lang = view.lang
+    st.header(t("page.data.import.header", lang))
+    st.caption(t("page.data.import.caption", lang))
+    names = list(TABLES)
+    table = st.selectbox(t("page.data.import.table", lang), names, key="sw_import_table")
+    upload = st.file_uploader(t("page.data.import.file", lang), type=["csv", "xlsx", "parquet"],
+                              key="sw_import_file")
+    if upload is None:
+        return
+    url = resolve_url()
+    data = upload.getvalue()
+    try:
+        result = check_upload(url, table, upload.name, data, lang)
+    except (ImportFailed, DatabaseError) as exc:
+        st.error(t("page.data.import.failed", lang, error=exc))
+        return
+    _report(result, lang, "check")
+    if result.rows_loaded == 0:
+        return
+    if st.button(t("page.data.import.commit", lang, n=f"{result.rows_loaded:,}", table=table),
+                 key="sw_import_commit", type="primary"):
+        try:
+            with st.spinner(t("page.data.import.running", lang)):
+                done = commit_upload(url, table, upload.name, data, lang)
+        except DatabaseError as exc:
+            st.error(t("page.data.import.failed", lang, error=exc))
+            return
+        st.cache_data.clear()
+        st.success("  \n".join(done.summary(lang)))
+
+
+def _report(result: ImportResult, lang: str, key: str) -> None:
+    cols = st.columns(3)
+    cols[0].metric(t("page.data.import.read", lang), f"{result.rows_read:,}")
+    cols[1].metric(t("page.data.import.ok", lang), f"{result.rows_loaded:,}")
+    cols[2].metric(t("page.data.import.rejected", lang), f"{result.rows_rejected:,}")
+    for line in result.summary(lang)[1:]:
+        if not line.startswith("  "):
+            st.caption(line)
+    if not result.rows_rejected:
+        st.success(t("page.data.import.all_ok", lang))
+        return
+    reasons, first = report_frames(result, lang)
+    st.subheader(t("page.data.import.reasons", lang))
+    st.dataframe(reasons, hide_index=True)
+    st.subheader(t("page.data.import.first_rows", lang, n=min(SHOWN_PROBLEMS, len(first))))
+    st.dataframe(first, hide_index=True, width="stretch")
+    data = rejects_bytes(result)
+    if data is not None:
+        st.download_button(t("page.data.import.download_rejects", lang), data,
+                           f"{Path(result.file).name}.rejects.csv", "text/csv", key=f"sw_import_rejects_{key}",
+                           on_click="ignore", icon=":material/download:")

@@ -1,0 +1,81 @@
+"""The Data page's import panel: its helpers on real files, and the page in AppTest (AppTest cannot
+upload files, so the upload → check → commit path is exercised through the helpers it calls)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from page_util import open_page
+
+from dashboard.import_panel import check_upload, commit_upload, rejects_bytes, report_frames
+from metrics import schema
+from metrics.db import make_engine
+from metrics.i18n import t
+
+CSV = ("工单号,客户编号,受理渠道,工单类型,问题类别,优先级,受理时间\n"
+       "40000001,1,客服热线,投诉,计费,P1,2026/3/5 10:00\n"
+       "40000002,1,客服热线,投诉,计费,P9,2026/3/5 10:00\n"
+       "40000003,1,客服热线,投诉,计费,P2,昨天\n").encode("gbk")
+
+
+def _tickets(url: str) -> int:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.count()).select_from(schema.tickets)).scalar_one()
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture()
+def db(tmp_path: Path, duckdb_url: str) -> str:
+    dst = tmp_path / "panel.duckdb"
+    shutil.copyfile(sa.engine.make_url(duckdb_url).database, dst)
+    return f"duckdb:///{dst}"
+
+
+def test_check_then_commit(db: str) -> None:
+    before = _tickets(db)
+    checked = check_upload(db, "tickets", "工单.csv", CSV, "zh")
+    assert (checked.rows_read, checked.rows_loaded, checked.rows_rejected) == (3, 1, 2)
+    assert _tickets(db) == before  # the check writes nothing
+    reasons, first = report_frames(checked, "zh")
+    assert list(first.columns) == [t(f"page.data.import.col_{c}", "zh") for c in ("row", "column", "value", "reason")]
+    assert first[t("page.data.import.col_row", "zh")].tolist() == [3, 4]
+    assert reasons[t("page.data.import.col_n", "zh")].sum() == 2
+    rejects = rejects_bytes(checked).decode("utf-8-sig")
+    assert rejects.splitlines()[0] == "row,column,value,reason,code" and "P9" in rejects
+    done = commit_upload(db, "tickets", "工单.csv", CSV, "zh")
+    assert done.inserted == 1 and _tickets(db) == before + 1
+    again = commit_upload(db, "tickets", "工单.csv", CSV, "zh")
+    assert again.inserted == 0 and _tickets(db) == before + 1
+
+
+def test_commit_while_the_file_is_locked_says_so(db: str) -> None:
+    import subprocess
+    import sys
+
+    path = sa.engine.make_url(db).database
+    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+                               "print('ok', flush=True); time.sleep(60)", path], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ok"
+        from metrics.db import DatabaseError
+
+        with pytest.raises(DatabaseError, match="in use by another process"):
+            commit_upload(db, "tickets", "工单.csv", CSV, "en")
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_page_shows_the_panel(duckdb_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = open_page("pages/6_Data.py", duckdb_url, monkeypatch)
+    assert not at.exception
+    assert t("page.data.import.header", "zh") in [h.value for h in at.header]
+    box = at.selectbox(key="sw_import_table")
+    assert "tickets" in box.options and "customers" in box.options
+    assert any("servicewatch import" in c.value for c in at.caption)
