@@ -79,3 +79,19 @@ def test_page_shows_the_panel(duckdb_url: str, monkeypatch: pytest.MonkeyPatch) 
     box = at.selectbox(key="sw_import_table")
     assert "tickets" in box.options and "customers" in box.options
     assert any("servicewatch import" in c.value for c in at.caption)
+
+
+def test_commit_after_releasing_kept_open_readers(db: str) -> None:
+    """The dashboard keeps read-only DuckDB connections open; the commit closes them first."""
+    from types import SimpleNamespace
+
+    from dashboard.import_panel import release_readers
+    from metrics.db import DatabaseError
+    from metrics.engine import Warehouse
+
+    wh = Warehouse.open(db, keep_open=True)
+    wh.as_of()  # a reader connection is now open in this process
+    with pytest.raises(DatabaseError, match="in use"):
+        commit_upload(db, "tickets", "工单.csv", CSV, "en")
+    release_readers(SimpleNamespace(wh=wh))
+    assert commit_upload(db, "tickets", "工单.csv", CSV, "en").inserted == 1

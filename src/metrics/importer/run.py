@@ -145,7 +145,8 @@ def _open_engine(url: str, dry_run: bool) -> sa.Engine | None:
 
 def _db_error(exc: BaseException, url: str) -> DatabaseError:
     text = str(getattr(exc, "orig", None) or exc)
-    if "lock" in text.lower() and duckdb_path(url) is not None:
+    busy = "lock" in text.lower() or "different configuration" in text.lower()  # other process / this one
+    if busy and duckdb_path(url) is not None:
         return DatabaseError(t("import.error.locked", "en", path=duckdb_path(url)))
     return DatabaseError(describe_error(exc, url))
 
