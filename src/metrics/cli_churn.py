@@ -6,7 +6,16 @@ from __future__ import annotations
 
 import argparse
 
-from .cli import REGION_LEVELS, UserError, add_db_argument, add_filter_arguments, build_filters, emit, open_warehouse
+from .cli import (
+    REGION_LEVELS,
+    UserError,
+    _date,
+    add_db_argument,
+    add_filter_arguments,
+    build_filters,
+    emit,
+    open_warehouse,
+)
 
 SURVIVAL_DIMS = ("tier", "segment", "channel", "sla_level", "region", *REGION_LEVELS)
 
@@ -32,6 +41,43 @@ def cmd_survival(args: argparse.Namespace) -> None:
         emit(r.curves, args.format)
 
 
+def cmd_churn_fit(args: argparse.Namespace) -> None:
+    from . import churn_model, churn_store
+    from .db import check_connection, resolve_url
+    from .engine import Warehouse
+
+    if args.max_rows < 1000:
+        raise UserError("--max-rows must be at least 1000")
+    wh = Warehouse.open(resolve_url(args.db), read_only=False)  # it writes the model tables
+    check_connection(wh.engine)
+    try:
+        result = churn_model.fit(wh, args.as_of, args.max_rows)
+    except churn_model.ChurnModelError as exc:
+        raise UserError(str(exc)) from None
+    model_id = churn_store.save(wh.engine, result)
+    m = result.summary
+    print(f"churn model {model_id} stored (data as of {m['as_of']}): {m['n_train_rows']:,} training rows, "
+          f"{m['n_train_events']:,} departures; holdout concordance {m['concordance_cox']:.3f}, "
+          f"AUC {m['auc_cox']:.3f} (logistic baseline {m['auc_logit']:.3f}); {m['n_scored']:,} customers scored "
+          f"in {m['fit_seconds']:.1f} s" + (f"; missing: {m['missing']}" if m["missing"] else ""))
+
+
+def cmd_churn_scores(args: argparse.Namespace) -> None:
+    from . import churn_store
+
+    wh = open_warehouse(args.db)
+    model = churn_store.latest_model(wh)
+    if model is None:
+        raise UserError("no churn model is stored in this database yet; run `servicewatch churn fit --db URL`")
+    if args.as_of and churn_store.model_date(model) != args.as_of:
+        raise UserError(f"the stored model is as of {churn_store.model_date(model)}; "
+                        f"fit one with `servicewatch churn fit --as-of {args.as_of}`")
+    f = build_filters(wh, args)
+    if args.top < 1:
+        raise UserError("--top must be at least 1")
+    emit(churn_store.scores(wh, f, args.top, args.lang), args.format)
+
+
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Register the retention and churn commands on the main parser's subcommands."""
     sv = sub.add_parser("survival", help="Kaplan–Meier retention curves by a dimension",
@@ -48,3 +94,19 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     add_filter_arguments(sv)
     sv.add_argument("--format", choices=["json", "csv", "table"], default="table")
     sv.set_defaults(func=cmd_survival)
+
+    ch = sub.add_parser("churn", help="churn-risk model: fit it, list the customers at risk")
+    chs = ch.add_subparsers(dest="churn_command", required=True, metavar="ACTION")
+    fit = chs.add_parser("fit", help="fit the model on the database and store summary and scores in it")
+    add_db_argument(fit)
+    fit.add_argument("--as-of", dest="as_of", type=_date, help="day up to which events are known (default: data)")
+    fit.add_argument("--max-rows", type=int, default=100_000,
+                     help="training rows above which a stratified sample of customers is used (default 100000)")
+    fit.set_defaults(func=cmd_churn_fit)
+    sc = chs.add_parser("scores", help="customers by revenue at risk, with probability and reasons")
+    add_db_argument(sc)
+    sc.add_argument("--top", type=int, default=100, help="how many customers (default 100)")
+    sc.add_argument("--lang", choices=["zh", "en"], default="en", help="language of the reasons")
+    add_filter_arguments(sc)
+    sc.add_argument("--format", choices=["json", "csv", "table"], default="table")
+    sc.set_defaults(func=cmd_churn_scores)

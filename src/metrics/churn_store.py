@@ -1,0 +1,169 @@
+"""Where fitted churn models live: three tables in the data's own database, so the dashboard only reads.
+
+``churn_models`` (one row per fit: date, sample, validation numbers), ``churn_model_terms`` (hazard
+and odds ratios per term of the ``risk`` and ``drivers`` models) and ``churn_scores`` (per customer
+of the newest fit: probability of leaving in 90 days, revenue at risk, up to three drivers as
+catalogue keys with their values). They have their own ``MetaData``, created by the first fit, so a
+data load (which replaces the data tables) leaves them alone; scores are read joined to customers
+with the compiler's filter conditions.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+
+import pandas as pd
+import sqlalchemy as sa
+
+from . import schema as s
+from .churn_features import read_frame
+from .churn_model import ChurnFit
+from .compiler import Window, _Query
+from .engine import Warehouse
+from .filters import Filters
+from .i18n import catalogue, label, t
+from .registry import get
+
+metadata = sa.MetaData()
+_D, _I, _S = sa.Double, sa.Integer, sa.String
+
+churn_models = sa.Table(
+    "churn_models", metadata,
+    sa.Column("model_id", _I, primary_key=True, autoincrement=False),
+    sa.Column("fitted_at", sa.DateTime, nullable=False), sa.Column("as_of", sa.Date, nullable=False),
+    sa.Column("method", _S(24), nullable=False), sa.Column("horizon_days", _I, nullable=False),
+    sa.Column("history_start", sa.Date), sa.Column("n_landmarks", _I), sa.Column("first_landmark", sa.Date),
+    sa.Column("holdout_landmark", sa.Date), sa.Column("n_train_customers", _I), sa.Column("n_train_rows", _I),
+    sa.Column("n_train_events", _I), sa.Column("n_test_rows", _I), sa.Column("n_test_events", _I),
+    sa.Column("sampled", sa.Boolean), sa.Column("sample_fractions", _S(200)),
+    *[sa.Column(n, _D) for n in ("concordance_cox", "concordance_logit", "auc_cox", "auc_cox_lower",
+                                  "auc_cox_upper", "auc_logit", "auc_logit_lower", "auc_logit_upper",
+                                  "auc_diff_lower", "auc_diff_upper")],
+    sa.Column("better", _S(16)), sa.Column("ph_global_min_p", _D), sa.Column("ph_violations", _S(400)),
+    sa.Column("missing", _S(200)), sa.Column("baseline_hazard_90d", _D), sa.Column("n_scored", _I),
+    sa.Column("features_seconds", _D), sa.Column("cox_seconds", _D), sa.Column("fit_seconds", _D),
+)
+churn_model_terms = sa.Table(
+    "churn_model_terms", metadata,
+    sa.Column("model_id", _I, primary_key=True, autoincrement=False),
+    sa.Column("model", _S(16), primary_key=True), sa.Column("term", _S(40), primary_key=True),
+    *[sa.Column(n, _D) for n in ("coef", "se", "hr", "hr_lower", "hr_upper", "p", "ph_p", "odds_ratio",
+                                  "or_lower", "or_upper", "or_p", "mean")],
+)
+churn_scores = sa.Table(
+    "churn_scores", metadata,
+    sa.Column("customer_id", _I, primary_key=True, autoincrement=False),
+    sa.Column("model_id", _I, nullable=False),
+    sa.Column("churn_probability_90d", _D, nullable=False), sa.Column("monthly_revenue", _D, nullable=False),
+    sa.Column("revenue_at_risk", _D, nullable=False),
+    *[c for k in (1, 2, 3) for c in (sa.Column(f"driver_{k}", _S(40)), sa.Column(f"driver_{k}_value", _D))],
+)
+TABLES = (churn_models, churn_model_terms, churn_scores)
+
+
+def save(engine: sa.Engine, result: ChurnFit) -> int:
+    """Store a fit: a new model row, its terms, and the scores (replacing the previous scores)."""
+    from . import load
+
+    metadata.create_all(engine, checkfirst=True)
+    with engine.begin() as conn:
+        last = conn.execute(sa.select(sa.func.max(churn_models.c.model_id))).scalar()
+        model_id = int(last or 0) + 1
+        row = {k: _plain(v) for k, v in result.summary.items() if k in churn_models.c}
+        conn.execute(churn_models.insert(), [{**row, "model_id": model_id}])
+        terms = result.terms.assign(model_id=model_id)
+        conn.execute(churn_model_terms.insert(),
+                     [{k: _plain(r[k]) for k in (c.name for c in churn_model_terms.c)} for _, r in terms.iterrows()])
+        conn.execute(churn_scores.delete())
+        scores = result.scores.assign(model_id=model_id)[[c.name for c in churn_scores.c]]
+        if conn.dialect.name == "duckdb":
+            load._duckdb_insert(conn.connection.driver_connection, conn.dialect, churn_scores, scores)
+        elif conn.dialect.name == "postgresql":
+            load._pg_copy(conn.connection.driver_connection, conn.dialect, churn_scores, scores)
+        else:
+            load._insert_chunks(conn, churn_scores, scores)
+    return model_id
+
+
+def _plain(v: object) -> object:
+    if v is None:
+        return None
+    if hasattr(v, "item"):
+        v = v.item()
+    if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
+        return None
+    return v
+
+
+def _exists(wh: Warehouse) -> bool:
+    try:
+        wh.read(sa.select(churn_models.c.model_id).limit(1))
+        return True
+    except Exception:  # noqa: BLE001 - no table yet, on any dialect
+        return False
+
+
+def latest_model(wh: Warehouse) -> dict | None:
+    """The newest fit's summary row, or None when no model is stored."""
+    if not _exists(wh):
+        return None
+    df = wh.read(sa.select(churn_models).order_by(churn_models.c.model_id.desc()).limit(1))
+    return None if df.empty else df.iloc[0].to_dict()
+
+
+def model_terms(wh: Warehouse, model_id: int) -> pd.DataFrame:
+    """Terms of a stored model: model (risk / drivers), term, hr, hr_lower, hr_upper, p, ph_p, odds ratios."""
+    ct = churn_model_terms
+    return wh.read(sa.select(ct).where(ct.c.model_id == model_id).order_by(ct.c.model, ct.c.term))
+
+
+def driver_text(key: str | None, value: float | None, lang: str = "zh") -> str | None:
+    """A driver in plain words: catalogue ``churn.driver.<key>`` (or ``…_<n>`` for a special count,
+    e.g. ``sla_breaches_90d_2`` = "SLA breached twice"), with ``{n}`` the value."""
+    if key is None or (isinstance(key, float) and math.isnan(key)):
+        return None
+    n = None if value is None or (isinstance(value, float) and math.isnan(value)) else value
+    shown = "" if n is None else (f"{n:.0f}" if key != "tenure_years" else f"{n:.1f}")
+    if key.startswith("tier_"):
+        return t("churn.driver.tier", lang, tier=label("tier", key[5:], lang))
+    if key.startswith("channel_"):
+        return t("churn.driver.channel", lang, channel=label("channel", key[8:], lang))
+    special = f"churn.driver.{key}_{shown}"
+    return t(special if special in catalogue() else f"churn.driver.{key}", lang, n=shown)
+
+
+def scores(wh: Warehouse, f: Filters, top: int | None = 100, lang: str = "zh") -> pd.DataFrame:
+    """The at-risk list for the filters (region, tier, segment, SLA level, acquisition channel),
+    most revenue at risk first: customer_id, name, tier, segment, region_id, account_manager,
+    open_tickets, churn_probability_90d, monthly_revenue, revenue_at_risk, drivers (plain words,
+    "; "-joined), model_id. Empty when no model is stored."""
+    if not _exists(wh):
+        return pd.DataFrame()
+    c, sc, am, tk = s.customers, churn_scores, s.account_managers, s.tickets
+    q = _Query(get("churn_rate"), f, (), Window.of(f, wh.resolve_as_of(f)), "city", wh.dialect)
+    open_t = (sa.select(tk.c.customer_id, sa.func.count().label("open_tickets"))
+              .where(tk.c.resolved_at.is_(None)).group_by(tk.c.customer_id).subquery("open_t"))
+    stmt = (sa.select(c.c.customer_id, c.c.name, c.c.tier, c.c.segment, c.c.region_id,
+                      am.c.name.label("account_manager"),
+                      sa.func.coalesce(open_t.c.open_tickets, 0).label("open_tickets"),
+                      sc.c.churn_probability_90d, sc.c.monthly_revenue, sc.c.revenue_at_risk,
+                      *[sc.c[f"driver_{k}{x}"] for k in (1, 2, 3) for x in ("", "_value")], sc.c.model_id)
+            .select_from(sc.join(c, c.c.customer_id == sc.c.customer_id)
+                         .outerjoin(am, am.c.manager_id == c.c.account_manager_id)
+                         .outerjoin(open_t, open_t.c.customer_id == c.c.customer_id))
+            .where(*q.customer_conditions(c, c.c.acquisition_channel))
+            .order_by(sc.c.revenue_at_risk.desc(), c.c.customer_id))
+    if top:
+        stmt = stmt.limit(top)
+    df = read_frame(wh, stmt)
+    words = [[driver_text(r[f"driver_{k}"], r[f"driver_{k}_value"], lang) for k in (1, 2, 3)]
+             for r in df.to_dict("records")]
+    df["drivers"] = ["; ".join(w for w in ws if w) for ws in words]
+    df = df.drop(columns=[f"driver_{k}{x}" for k in (1, 2, 3) for x in ("", "_value")])
+    df["open_tickets"] = pd.to_numeric(df["open_tickets"]).astype(int)
+    return df
+
+
+def model_date(model: dict) -> date:
+    return pd.Timestamp(model["as_of"]).date()
