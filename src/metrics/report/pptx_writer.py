@@ -9,6 +9,7 @@ substitutes a Chinese sans-serif font (Noto Sans CJK SC on Linux) rather than a 
 from __future__ import annotations
 
 import io
+import math
 
 from pptx import Presentation
 from pptx.dml.color import RGBColor
@@ -144,8 +145,8 @@ def _slide(prs: Presentation, page: Page, footer: str) -> None:
     _header(slide, page)
     top = BODY_TOP
     if page.sentences:
-        lines = len(page.sentences) + sum(len(s) > (95 if page_cjk(s) else 160) for s in page.sentences)
-        height = Inches(0.36) * lines + Inches(0.1)
+        lines = sum(text_lines(s, (SLIDE_W - 2 * MARGIN) / 914400 - 0.3, 15) for s in page.sentences)
+        height = Inches(0.34) * lines + Inches(0.08) * len(page.sentences)
         _text(slide, MARGIN, top, SLIDE_W - 2 * MARGIN, height, page.sentences, 15, bullets=page.kind != "note",
               space=6)
         top += height + Inches(0.1)
@@ -155,8 +156,11 @@ def _slide(prs: Presentation, page: Page, footer: str) -> None:
     _footer(slide, footer)
 
 
-def page_cjk(text: str) -> bool:
-    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
+def text_lines(text: str, width_in: float, size_pt: float) -> int:
+    """Lines a paragraph wraps to: CJK characters and full-width punctuation are 1 em wide, other
+    characters ~0.55 em (a sans-serif average), so the charts start below the text."""
+    ems = sum(1.0 if ord(ch) >= 0x2E80 else 0.55 for ch in text)
+    return max(1, math.ceil(ems / (width_in * 72 / size_pt)))
 
 
 def write_pptx(pack: Pack) -> bytes:
