@@ -111,14 +111,15 @@ class Ctx:
         return fmt_value(None if v is None or _nan(v) else float(v), unit, self.lang)
 
     def change(self, new: float | None, old: float | None, unit: str) -> str:
-        """The change: percentage points for shares, relative change (+35%) for everything else."""
+        """The change: percentage points for shares, points for NPS and scores, relative change (+35%)
+        for everything else."""
         if new is None or old is None or _nan(new) or _nan(old):
             return "—"
-        if unit in ("share", "share_per_month"):
-            return fmt_delta(float(new) - float(old), unit) or "—"
-        if old == 0:
-            return fmt_delta(float(new) - float(old), unit) or "—"
-        return f"{(float(new) - float(old)) / abs(float(old)):+.0%}"
+        if unit in ("share", "share_per_month", "points") or unit.startswith("score") or old == 0:
+            return fmt_delta(float(new) - float(old), unit) or "—"  # NPS can cross zero: points, not %
+        pct = (float(new) - float(old)) / abs(float(old))
+        text = f"{pct:+.0%}" if abs(pct) >= 0.005 else f"{pct:+.1%}"
+        return "0%" if text in ("+0.0%", "-0.0%") else text
 
     def vs(self, row: pd.Series, unit: str) -> str:
         """" (comparison period: 3.1, +35%)" or "" without a comparison value."""
