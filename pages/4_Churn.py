@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import calls, charts, charts_more, ui
+from dashboard import calls, charts, charts_more, churn_panels, ui
 from dashboard.export import to_csv
 from dashboard.formatting import fmt_value
 from dashboard.kpis import kpi
@@ -104,8 +104,6 @@ else:
     st.download_button(view.t("export.download_list"), to_csv(shown), f"{view.t('page.churn.list_file')}.csv",
                        "text/csv", key="churn_list_csv", on_click="ignore", icon=":material/download:")
 
-# -- retention curves -------------------------------------------------------------------------
-# RETENTION CURVES GO HERE: Kaplan–Meier survival by tier arrives with the churn issue
-# (survival engine in src/metrics/, a life table computed in SQL, lifelines on top).
-st.header(view.t("page.churn.retention_header"))
-st.info(view.t("page.churn.retention_placeholder"), icon=":material/construction:")
+# -- retention curves and churn risk (dashboard.churn_panels) ---------------------------------
+churn_panels.retention_panel(view)
+churn_panels.risk_panel(view)

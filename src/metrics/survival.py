@@ -264,7 +264,7 @@ def pairwise_logrank(lt: pd.DataFrame) -> pd.DataFrame:
     groups = list(dict.fromkeys(lt["group"]))
     rows = [{"group_a": a, "group_b": b, **dict(zip(("chi2", "p"), logrank(lt, a, b), strict=True))}
             for a, b in combinations(groups, 2)]
-    df = pd.DataFrame(rows, columns=["group_a", "group_b", "chi2", "p"])
+    df = pd.DataFrame(rows, columns=["group_a", "group_b", "chi2", "p"]).astype({"chi2": float, "p": float})
     df["p_holm"] = holm(df["p"]) if len(df) else pd.Series(dtype=float)
     return df
 

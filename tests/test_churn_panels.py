@@ -1,0 +1,65 @@
+"""Churn page panels in AppTest: retention curves by a chosen dimension, the stored model's quality,
+hazard ratios and the at-risk list; without a model, how to fit one."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from page_util import chart_titles, filters, open_page
+
+from metrics import churn_model, churn_store, survival
+from metrics.engine import Warehouse
+from metrics.i18n import t
+
+PAGE = "pages/4_Churn.py"
+
+
+@pytest.fixture(scope="module")
+def fitted_url(duckdb_url: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    src = Path(duckdb_url.removeprefix("duckdb:///"))
+    path = tmp_path_factory.mktemp("panels") / "sw.duckdb"
+    shutil.copyfile(src, path)
+    url = f"duckdb:///{path}"
+    wh = Warehouse.open(url, read_only=False)
+    churn_store.save(wh.engine, churn_model.fit(wh))
+    wh.engine.dispose()
+    return url
+
+
+def test_without_model_says_how_to_fit(duckdb_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = open_page(PAGE, duckdb_url, monkeypatch)
+    assert t("churn.no_model", "zh") in [i.value for i in at.info]
+    assert any(t("churn.retention_title", "zh", dim=t("filter.tier", "zh")) in x for x in chart_titles(at))
+
+
+def test_retention_by_city(duckdb_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = open_page(PAGE, duckdb_url, monkeypatch)
+    at.selectbox(key="churn_retention_dim").set_value("region").run()
+    assert not at.exception
+    title = t("churn.retention_title", "zh", dim=t("filter.city", "zh"))
+    fig = [json.loads(c.proto.spec) for c in at.get("plotly_chart")
+           if title in json.loads(c.proto.spec)["layout"]["title"]["text"]]
+    assert fig
+    wh = Warehouse.open(duckdb_url)
+    r = survival.retention(wh, filters(at), "region", "city", 7)
+    lines = [tr for tr in fig[0]["data"] if tr.get("mode") == "lines"]
+    assert len(lines) == r.curves["group"].nunique()
+
+
+def test_with_model(fitted_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = open_page(PAGE, fitted_url, monkeypatch)
+    at.sidebar.radio(key="_w_lang").set_value("en").run()
+    assert not at.exception
+    assert "Churn-risk model" in [h.value for h in at.header]
+    quality = [m.value for m in at.markdown if "concordance" in m.value]
+    wh = Warehouse.open(fitted_url)
+    model = churn_store.latest_model(wh)
+    assert quality and f"{model['concordance_cox']:.3f}" in quality[0]
+    assert any(x.startswith("Hazard ratios of leaving within 90 days") for x in chart_titles(at))
+    table = at.dataframe[-1].value
+    top = churn_store.scores(wh, filters(at), 100, "en")
+    assert len(table) == len(top) and list(table["Main reasons"]) == list(top["drivers"])
+    assert any(b.label == t("export.download_list", "en") for b in at.get("download_button"))
