@@ -2,14 +2,15 @@
 
 Design (see ``docs/churn.md``): every 90 days back from the as-of date is a landmark; each customer
 active on a landmark is one row whose covariates are what was known that day (windowed counts from
-:mod:`metrics.churn_features`) and whose outcome is leaving within the next 90 days. A Cox model
-(lifelines ``CoxPHFitter``, time since the landmark, robust variance clustered by customer since a
-customer appears at several landmarks) gives hazard ratios that mean "per unresolved complaint in the
-last 90 days", not "per complaint ever". The last landmark (whose 90 days end at the as-of date) is
-held out: concordance and AUC there are a time-split validation. A logistic regression (statsmodels)
-on the same rows and features is the baseline. Large bases are fitted on a stratified sample of
-customers (every tier keeps enough rows), with inverse-probability weights. Scores use the day
-after the as-of date as landmark, for every customer in scope.
+:mod:`metrics.churn_features`) and whose outcome is leaving within the next 90 days. Two Cox models
+(lifelines ``CoxPHFitter``, time since the landmark): the *risk* model with every covariate gives
+the scores; the *drivers* model leaves out the spend trend — falling spend follows the decision to
+leave, so adjusting for it would hide the service failures that caused it — and gives the hazard
+ratios of service failures. The last landmark (whose 90 days end at the as-of date) is held out:
+concordance and AUC there are a time-split validation. A logistic regression (statsmodels, cluster-
+robust by customer) on the same rows and features is the baseline. Large bases are fitted on a
+proportional stratified sample of customers (the same fraction of every tier). Scores use the day
+after the as-of date as landmark, for every customer.
 """
 
 from __future__ import annotations
