@@ -64,7 +64,7 @@ def release_readers(view: object) -> None:
     from dashboard import ui
 
     view.wh.engine.dispose()
-    ui._warehouse.clear()
+    ui.close_warehouses()
 
 
 def rejects_bytes(result: ImportResult) -> bytes | None:

@@ -51,15 +51,33 @@ def _db_version(url: str) -> float:
         return 0.0
 
 
-@st.cache_resource(show_spinner=False, max_entries=4)
-def _warehouse(url: str, version: float) -> Warehouse:
-    return Warehouse.open(url, read_only=duckdb_path(url) is not None, keep_open=True)
+@st.cache_resource(show_spinner=False)
+def _warehouses() -> dict[str, tuple[float, Warehouse]]:
+    """url → (file version, warehouse), shared by all sessions of this server."""
+    return {}
+
+
+def close_warehouses() -> None:
+    """Dispose every cached engine (their connections reopen on the next query)."""
+    cache = _warehouses()
+    for _, wh in cache.values():
+        wh.engine.dispose()
+    cache.clear()
 
 
 def warehouse() -> tuple[Warehouse, float]:
+    """The warehouse for the configured URL. When a load has swapped in a new DuckDB file, the old
+    engine is disposed first: DuckDB hands new connections the instance already open for a path,
+    so the old file's connections must close before the new file is seen."""
     url = resolve_url()
     version = _db_version(url)
-    return _warehouse(url, version), version
+    cache = _warehouses()
+    known = cache.get(url)
+    if known is None or known[0] != version:
+        if known is not None:
+            known[1].engine.dispose()
+        cache[url] = (version, Warehouse.open(url, read_only=duckdb_path(url) is not None, keep_open=True))
+    return cache[url][1], version
 
 
 @st.cache_data(show_spinner=False, max_entries=2000, ttl=3600)
