@@ -1,0 +1,396 @@
+"""``make bench``: demo data at two scales, loaded into DuckDB and PostgreSQL, the dashboard's
+default views timed with rollups on and off, and against a naive pandas version.
+
+    .venv/bin/python -m bench.run [--scales S,L] [--pg-scales S] [--skip-postgres] [--repeat 5]
+                                  [--regenerate] [--drop-postgres]
+
+Writes ``bench/results.json`` (every figure, plus the machine) and the generated section of
+``docs/performance.md``. Generated DuckDB files are cached in ``bench/data/`` (gitignored), keyed
+by scale, customers and seed, with the generation and load timings next to them; PostgreSQL
+databases ``sw_bench_<scale>`` on 127.0.0.1:5432 are left in place (``--drop-postgres`` drops them)
+and reused when they hold the same data set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from bench import report
+from bench.views import NAIVE, VIEWS, default_filters, run_call, same_values
+from metrics import rollups
+from metrics.db import make_engine
+from metrics.engine import Warehouse
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "bench" / "data"
+RESULTS = ROOT / "bench" / "results.json"
+SCALES = {"S": 100_000, "L": 1_000_000}
+PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
+
+
+def log(msg: str) -> None:
+    print(f"[{datetime.now():%H:%M:%S}] {msg}", flush=True)
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000.0, 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# data
+
+
+def _row_counts(frames: dict) -> dict[str, int]:
+    return {name: len(df) for name, df in frames.items()}
+
+
+def _key(scale: str, seed: int) -> str:
+    return f"{scale}-{SCALES[scale]}-seed{seed}"
+
+
+def _frames_from_duckdb(path: Path) -> dict:
+    """The data tables of a cached DuckDB file as DataFrames (to load them elsewhere)."""
+    import duckdb
+
+    from metrics import schema
+
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        frames = {t.name: con.execute(f'SELECT * FROM "{t.name}"').df() for t in schema.DATA_TABLES}
+    finally:
+        con.close()
+    for df in frames.values():  # DATE columns come back as datetime64 already; keep NULLs as NaT/None
+        for col in df.columns:
+            if df[col].dtype == "float64" and col.endswith("_id"):
+                df[col] = df[col].astype("Int64")
+    return frames
+
+
+def prepare_duckdb(scale: str, seed: int, regenerate: bool) -> tuple[Path, dict, dict | None]:
+    """(DuckDB file, data facts and timings, frames if generated in this run)."""
+    from metrics.demo import generate
+    from metrics.load import replace_all
+
+    DATA.mkdir(parents=True, exist_ok=True)
+    path, facts_path = DATA / f"{_key(scale, seed)}.duckdb", DATA / f"{_key(scale, seed)}.json"
+    if not regenerate and path.is_file() and facts_path.is_file():
+        facts = json.loads(facts_path.read_text())
+        if _has_rollups(f"duckdb:///{path}"):
+            log(f"{scale}: cached {path.name}")
+            return path, {**facts, "cached": True}, None
+    log(f"{scale}: generating {SCALES[scale]:,} customers (seed {seed})")
+    t0 = time.perf_counter()
+    frames = generate(customers=SCALES[scale], seed=seed)
+    gen_s = time.perf_counter() - t0
+    counts = _row_counts(frames)
+    total = sum(counts.values())
+    log(f"{scale}: generated {total:,} rows in {gen_s:.1f} s; loading into DuckDB")
+    t0 = time.perf_counter()
+    replace_all(f"duckdb:///{path}", frames)
+    load_s = time.perf_counter() - t0
+    rollup_s = time_rollup_refresh(f"duckdb:///{path}")
+    facts = {"customers": SCALES[scale], "seed": seed, "rows": counts, "total_rows": total,
+             "generate_s": round(gen_s, 2), "generate_rows_per_s": round(total / gen_s),
+             "duckdb_load_s": round(load_s, 2), "duckdb_load_rows_per_s": round(total / load_s),
+             "duckdb_rollup_refresh_s": round(rollup_s, 2), "duckdb_file_mb": round(path.stat().st_size / 2**20),
+             "measured_at": datetime.now(UTC).isoformat(timespec="seconds")}
+    facts_path.write_text(json.dumps(facts, indent=2))
+    log(f"{scale}: DuckDB load {load_s:.1f} s (rollups alone {rollup_s:.1f} s)")
+    return path, {**facts, "cached": False}, frames
+
+
+def time_rollup_refresh(url: str) -> float:
+    """Seconds to rebuild the rollups alone (they were built by the load already; this rebuilds)."""
+    engine = make_engine(url)
+    try:
+        t0 = time.perf_counter()
+        rollups.refresh(engine)
+        return time.perf_counter() - t0
+    finally:
+        engine.dispose()
+
+
+def _has_rollups(url: str, customers: int | None = None, seed: int | None = None) -> bool:
+    engine = make_engine(url, read_only=url.startswith("duckdb"))
+    try:
+        with engine.connect() as conn:
+            meta = dict(conn.execute(sa.text("SELECT key, value FROM sw_meta")).all())
+    except sa.exc.SQLAlchemyError:
+        return False
+    finally:
+        engine.dispose()
+    if customers is not None and (meta.get("demo_customers") != str(customers) or meta.get("demo_seed") != str(seed)):
+        return False
+    return rollups.AS_OF_KEY in meta
+
+
+def _pg_admin() -> sa.Engine:
+    return sa.create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool,
+                            connect_args={"connect_timeout": 5})
+
+
+def prepare_postgres(scale: str, seed: int, frames: dict | None, duck: Path, regenerate: bool) -> tuple[str, dict]:
+    from metrics.load import replace_all
+
+    name = f"sw_bench_{scale.lower()}"
+    url = f"{PG_SERVER}/{name}"
+    admin = _pg_admin()
+    try:
+        with admin.connect() as conn:
+            exists = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar()
+            if not exists:
+                conn.execute(sa.text(f'CREATE DATABASE "{name}" ENCODING \'UTF8\' TEMPLATE template0'))
+    finally:
+        admin.dispose()
+    facts_path = DATA / f"{_key(scale, seed)}.postgres.json"
+    if not regenerate and exists and facts_path.is_file() and _has_rollups(url, SCALES[scale], seed):
+        log(f"{scale}: PostgreSQL {name} already holds this data set")
+        engine = make_engine(url)
+        rollups.analyze(engine)
+        engine.dispose()
+        return url, {**json.loads(facts_path.read_text()), "cached": True}
+    if frames is None:
+        log(f"{scale}: reading the data set back from {duck.name}")
+        frames = _frames_from_duckdb(duck)
+    total = sum(len(df) for df in frames.values())
+    log(f"{scale}: loading {total:,} rows into PostgreSQL {name} (COPY)")
+    t0 = time.perf_counter()
+    replace_all(url, frames)
+    load_s = time.perf_counter() - t0
+    rollup_s = time_rollup_refresh(url)
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        size = conn.execute(sa.text("SELECT pg_database_size(current_database())")).scalar()
+    engine.dispose()
+    facts = {"postgres_load_s": round(load_s, 2), "postgres_load_rows_per_s": round(total / load_s),
+             "postgres_rollup_refresh_s": round(rollup_s, 2), "postgres_db_mb": round(size / 2**20),
+             "database": name, "measured_at": datetime.now(UTC).isoformat(timespec="seconds")}
+    facts_path.write_text(json.dumps(facts, indent=2))
+    log(f"{scale}: PostgreSQL load {load_s:.1f} s (rollups alone {rollup_s:.1f} s)")
+    return url, {**facts, "cached": False}
+
+
+def drop_postgres(scales: list[str]) -> None:
+    admin = _pg_admin()
+    with admin.connect() as conn:
+        for scale in scales:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "sw_bench_{scale.lower()}" WITH (FORCE)'))
+    admin.dispose()
+
+
+# ---------------------------------------------------------------------------------------------
+# timing
+
+
+def open_warehouse(url: str, use_rollups: bool) -> Warehouse:
+    """A new Warehouse (new engine, new connections) as the dashboard opens one."""
+    read_only = url.startswith("duckdb")
+    return Warehouse(make_engine(url, read_only=read_only), use_rollups=use_rollups)
+
+
+def time_views(url: str, use_rollups: bool, repeat: int) -> dict:
+    """Per view: cold (first run on a new Warehouse) and warm (median of ``repeat`` runs), per query."""
+    out = {}
+    for view, calls in VIEWS.items():
+        wh = open_warehouse(url, use_rollups)
+        filters = default_filters(wh.as_of())
+        per_call: dict[str, dict] = {}
+        cold_total, warm_totals = 0.0, []
+        for rep in range(repeat + 1):
+            total = 0.0
+            for call in calls:
+                t0 = time.perf_counter()
+                run_call(wh, call, filters)
+                dt = time.perf_counter() - t0
+                total += dt
+                entry = per_call.setdefault(call.label, {"cold_ms": _ms(dt), "warm": [],
+                                                         "source": _source(wh, call, filters)})
+                if rep:
+                    entry["warm"].append(dt)
+            if rep == 0:
+                cold_total = total
+            else:
+                warm_totals.append(total)
+        wh.engine.dispose()
+        queries = {k: {"cold_ms": v["cold_ms"], "warm_ms": _ms(statistics.median(v["warm"])),
+                       "source": v["source"]} for k, v in per_call.items()}
+        out[view] = {"queries": queries, "cold_ms": _ms(cold_total), "warm_ms": _ms(statistics.median(warm_totals)),
+                     "max_query_warm_ms": max(q["warm_ms"] for q in queries.values())}
+    return out
+
+
+def _source(wh: Warehouse, call, filters) -> str:
+    f = filters[call.period]
+    stmts = [wh.compile(call.metric, f, call.by, call.level)]
+    if call.method == "compare" and f.comparison_filters() is not None:
+        stmts.append(wh.compile(call.metric, f.comparison_filters(), call.by, call.level))
+    used = {"rollup" if "rollup_" in str(s) else "raw" for s in stmts}
+    return "+".join(sorted(used))
+
+
+def time_naive(url: str, repeat: int) -> dict:
+    out = {}
+    wh = open_warehouse(url, True)
+    filters = default_filters(wh.as_of())
+    as_of = wh.as_of()
+    for name, (fn, call, rtol) in NAIVE.items():
+        naive_times = []
+        for _ in range(1):  # the naive way is slow and dominated by moving rows: one run
+            gc.collect()
+            t0 = time.perf_counter()
+            series = fn(wh, filters, as_of)
+            naive_times.append(time.perf_counter() - t0)
+        engine_ms = {}
+        for use in (True, False):
+            w = open_warehouse(url, use)
+            run_call(w, call, filters)  # warm-up
+            times = []
+            for _ in range(repeat):
+                t0 = time.perf_counter()
+                df = run_call(w, call, filters)
+                times.append(time.perf_counter() - t0)
+            engine_ms["rollups_on" if use else "rollups_off"] = _ms(statistics.median(times))
+            w.engine.dispose()
+        naive_ms = _ms(min(naive_times))
+        out[name] = {"naive_ms": naive_ms, "engine_ms": engine_ms["rollups_on"],
+                     "engine_raw_ms": engine_ms["rollups_off"],
+                     "speedup": round(naive_ms / max(engine_ms["rollups_on"], 0.1), 1),
+                     "speedup_raw": round(naive_ms / max(engine_ms["rollups_off"], 0.1), 1),
+                     "same_values": same_values(series, df, rtol), "source": _source(wh, call, filters)}
+        log(f"  naive {name}: {naive_ms:.0f} ms vs engine {engine_ms['rollups_on']:.0f} ms "
+            f"(raw {engine_ms['rollups_off']:.0f} ms); same values: {out[name]['same_values']}")
+    wh.engine.dispose()
+    return out
+
+
+def time_connect(url: str, n: int = 10) -> float:
+    """Median ms to open a connection as the dashboard does and run ``SELECT 1``: the fixed cost
+    every engine call pays (DuckDB files are opened anew per query)."""
+    engine = open_warehouse(url, True).engine
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1")).all()
+        times.append(time.perf_counter() - t0)
+    engine.dispose()
+    return _ms(statistics.median(times))
+
+
+def bench_database(db: str, url: str, repeat: int, repeat_raw: int, naive: bool) -> dict:
+    result: dict = {"connect_ms": time_connect(url)}
+    log(f"  {db}: connection + SELECT 1 {result['connect_ms']:.0f} ms")
+    for use in (True, False):
+        key = "rollups_on" if use else "rollups_off"
+        t0 = time.perf_counter()
+        result[key] = time_views(url, use, repeat if use else repeat_raw)
+        log(f"  {db} {key}: " + ", ".join(f"{v} {r['warm_ms']:.0f} ms" for v, r in result[key].items())
+            + f" ({time.perf_counter() - t0:.0f} s)")
+    if naive:
+        result["naive"] = time_naive(url, repeat)
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# machine
+
+
+def machine(pg_url: str | None) -> dict:
+    import duckdb
+    import numpy
+    import pandas
+
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    mem_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                  if line.startswith("MemTotal"))
+    info = {"cpu": cpu, "cores": os.cpu_count(), "ram_gb": round(mem_kb / 2**20, 1),
+            "os": platform.platform(), "python": sys.version.split()[0], "duckdb": duckdb.__version__,
+            "sqlalchemy": sa.__version__, "pandas": pandas.__version__, "numpy": numpy.__version__,
+            "load_average_at_start": os.getloadavg()}
+    if pg_url:
+        engine = make_engine(pg_url)
+        with engine.connect() as conn:
+            info["postgresql"] = conn.execute(sa.text("SHOW server_version")).scalar()
+        engine.dispose()
+    return info
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="bench.run", description=__doc__.split("\n\n")[0])
+    p.add_argument("--scales", default="S,L", help="comma-separated: S (100k customers), L (1M)")
+    p.add_argument("--pg-scales", default="S", help="scales also run on PostgreSQL (default S)")
+    p.add_argument("--skip-postgres", action="store_true")
+    p.add_argument("--drop-postgres", action="store_true", help="drop the sw_bench_* databases at the end")
+    p.add_argument("--repeat", type=int, default=5, help="warm runs per view (median reported)")
+    p.add_argument("--repeat-raw", type=int, default=3, help="warm runs per view with rollups off")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--regenerate", action="store_true", help="ignore cached data sets")
+    p.add_argument("--no-naive", action="store_true")
+    args = p.parse_args(argv)
+    scales = [x.strip().upper() for x in args.scales.split(",") if x.strip()]
+    pg_scales = [] if args.skip_postgres else [x.strip().upper() for x in args.pg_scales.split(",") if x.strip()]
+    bad = [x for x in scales + pg_scales if x not in SCALES]
+    if bad:
+        p.error(f"unknown scale(s) {bad}; use {', '.join(SCALES)}")
+    started = time.perf_counter()
+    results: dict = {"started_at": datetime.now(UTC).isoformat(timespec="seconds"), "repeat": args.repeat,
+                     "repeat_raw": args.repeat_raw,
+                     "views": {v: [c.label for c in calls] for v, calls in VIEWS.items()}, "scales": {}}
+    results["machine"] = machine(None)
+    pg_first = None
+    for scale in scales:
+        duck, facts, frames = prepare_duckdb(scale, args.seed, args.regenerate)
+        entry = {"data": facts, "databases": {}}
+        results["scales"][scale] = entry
+        log(f"{scale}: timing DuckDB")
+        entry["databases"]["duckdb"] = bench_database("duckdb", f"duckdb:///{duck}", args.repeat, args.repeat_raw,
+                                                        not args.no_naive)
+        if scale in pg_scales:
+            try:
+                url, pg_facts = prepare_postgres(scale, args.seed, frames, duck, args.regenerate)
+            except sa.exc.OperationalError as exc:
+                log(f"{scale}: PostgreSQL unavailable, skipped: {str(exc).splitlines()[0]}")
+                entry["postgres_skipped"] = str(exc).splitlines()[0]
+            else:
+                pg_first = pg_first or url
+                entry["data"].update(pg_facts)
+                frames = None
+                gc.collect()
+                log(f"{scale}: timing PostgreSQL")
+                entry["databases"]["postgresql"] = bench_database("postgresql", url, args.repeat, args.repeat_raw,
+                                                                not args.no_naive)
+        del frames
+        gc.collect()
+    if pg_first:
+        results["machine"]["postgresql"] = machine(pg_first)["postgresql"]
+    results["machine"]["load_average_at_end"] = os.getloadavg()
+    results["wall_s"] = round(time.perf_counter() - started, 1)
+    results["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    RESULTS.write_text(json.dumps(results, indent=2, default=_json_default) + "\n")
+    report.write(results, ROOT / "docs" / "performance.md")
+    if args.drop_postgres and pg_scales:
+        drop_postgres(pg_scales)
+    log(f"done in {results['wall_s']:.0f} s: {RESULTS.relative_to(ROOT)}, docs/performance.md")
+    return 0
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
