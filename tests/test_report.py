@@ -14,7 +14,6 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 import sqlalchemy as sa
 from PIL import Image, ImageDraw, ImageFont
@@ -108,23 +107,18 @@ def test_at_risk_lists_scored_customers(duckdb_url: str, filters: Filters, tmp_p
     copy = tmp_path / "scored.duckdb"
     shutil.copyfile(src, copy)
     url = f"duckdb:///{copy}"
-    rw = Warehouse.open(url, read_only=False)
-    ids = rw.read(sa.select(sa.column("customer_id")).select_from(sa.table("customers")))["customer_id"]
-    scores = pd.DataFrame({"customer_id": ids, "risk": np.random.default_rng(3).uniform(0, 1, len(ids))})
-    with rw.engine.begin() as conn:
-        conn.exec_driver_sql("CREATE TABLE churn_scores (customer_id BIGINT, risk DOUBLE)")
-        conn.connection.driver_connection.register("scores_df", scores)
-        conn.exec_driver_sql("INSERT INTO churn_scores SELECT * FROM scores_df")
-    rw.engine.dispose()
+    assert cli.main(["churn", "fit", "--db", url]) == 0
     from metrics.report.at_risk import LIST_ROWS, at_risk
     from metrics.report.context import Ctx
 
-    pages = at_risk(Ctx.open(Warehouse.open(url), filters, "en", render=lambda fig: b""))
+    scored = Warehouse.open(url, read_only=False)  # the fit above keeps its read-write instance open
+    pages = at_risk(Ctx.open(scored, filters, "en", render=lambda fig: b""))
     rows = sum((p.table.rows for p in pages), ())
-    assert len(rows) == LIST_ROWS and all(len(p.table.rows) <= TABLE_ROWS for p in pages)
-    risks = [float(r[-1].rstrip("%")) for r in rows]
-    assert risks == sorted(risks, reverse=True)
-    assert "most likely to leave" in pages[0].sentences[0]
+    n_scores = scored.read(sa.select(sa.func.count()).select_from(sa.table("churn_scores"))).iloc[0, 0]
+    assert len(rows) == min(LIST_ROWS, n_scores) and all(len(p.table.rows) <= TABLE_ROWS for p in pages)
+    revenue = [float(r[5].lstrip("¥").replace(",", "")) for r in rows]
+    assert revenue == sorted(revenue, reverse=True)
+    assert "most revenue at risk" in pages[0].sentences[0]
 
 
 # -- sentences against the engine's numbers ------------------------------------------------------
