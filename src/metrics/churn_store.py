@@ -17,6 +17,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from . import schema as s
+from .access import require_rows
 from .churn_features import read_frame
 from .churn_model import ChurnFit
 from .compiler import Window, _Query
@@ -138,6 +139,7 @@ def scores(wh: Warehouse, f: Filters, top: int | None = 100, lang: str = "zh") -
     most revenue at risk first: customer_id, name, tier, segment, region_id, account_manager,
     open_tickets, churn_probability_90d, monthly_revenue, revenue_at_risk, drivers (plain words,
     "; "-joined), model_id. Empty when no model is stored."""
+    require_rows(f.scope, "at-risk customer lists")  # viewers: aggregates only
     if not _exists(wh):
         return pd.DataFrame()
     c, sc, am, tk = s.customers, churn_scores, s.account_managers, s.tickets

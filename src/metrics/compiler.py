@@ -13,6 +13,7 @@ from datetime import date, datetime, time, timedelta
 import sqlalchemy as sa
 
 from . import schema as s
+from .access import scope_conditions
 from .dialect import (
     days_between,
     has_percentile_aggregate,
@@ -126,7 +127,7 @@ class _Query:
             conds.append(c.c.sla_level.in_(f.sla_levels))
         if f.channels and channel_col is not None:
             conds.append(channel_col.in_(f.channels))
-        return conds
+        return conds + scope_conditions(f.scope, c)  # the user's scope, on every query
 
     def join_region(self, from_: sa.FromClause, c: sa.Table) -> tuple[sa.FromClause, sa.ColumnElement | None]:
         if "region" not in self.by:

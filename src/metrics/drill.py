@@ -12,6 +12,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from . import schema as s
+from .access import require_rows
 from .compiler import Window, _Query, _ts
 from .engine import Warehouse
 from .filters import Filters
@@ -25,6 +26,7 @@ CUSTOMER_COLUMNS = ("customer_id", "name", "segment", "tier", "sla_level", "regi
 
 
 def _query(wh: Warehouse, metric_id: str, f: Filters) -> _Query:
+    require_rows(f.scope)  # viewers: aggregates only
     window = Window.of(f, wh.resolve_as_of(f))
     return _Query(get(metric_id), f, (), window, "city", wh.dialect)
 

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from . import schema as s
 from . import stats
+from .access import Scope, check_regions
 from .compiler import CompileError, Window, compile_metric, dim_column
 from .db import DatabaseError, describe_error, duckdb_path, make_engine
 from .filters import Filters
@@ -87,6 +88,21 @@ def finish(metric: Metric, raw: pd.DataFrame, by: tuple[str, ...]) -> pd.DataFra
     return out.sort_values(dims, na_position="last").reset_index(drop=True) if dims else out.reset_index(drop=True)
 
 
+def suppress_small_groups(df: pd.DataFrame, scope: Scope | None) -> pd.DataFrame:
+    """For aggregate-only scopes (viewers): blank value/lower/upper of groups with fewer than
+    ``scope.min_group_size`` observations (``n``) and flag them in ``suppressed``; else unchanged."""
+    if scope is None or not scope.aggregates_only:
+        return df
+    small = df["n"].fillna(0) < scope.min_group_size
+    df = df.copy()
+    df.loc[small, ["value", "lower", "upper", "n"]] = np.nan
+    for col in ("events", "exposure"):
+        if col in df.columns:
+            df.loc[small, col] = np.nan
+    df["suppressed"] = small.to_numpy()
+    return df
+
+
 @dataclass
 class Warehouse:
     """A database holding the ServiceWatch data model, and the metrics computed on it."""
@@ -137,6 +153,10 @@ class Warehouse:
         return pd.Timestamp(value).date()
 
     def resolve_as_of(self, f: Filters) -> date:
+        """The as-of of a request; every engine entry point calls it, so it also refuses a region
+        outside the user's scope (:class:`metrics.access.ScopeError`)."""
+        if f.scope is not None and f.regions:
+            check_regions(f.scope, f.regions, self.regions())
         return f.as_of or self.as_of()
 
     def rollup_as_of(self) -> date | None:
@@ -159,7 +179,7 @@ class Warehouse:
         """The tidy result of one metric: group-by columns, value, n, lower, upper."""
         m = get(metric_id)
         raw = self.read(self.compile(metric_id, f, by, region_level))
-        return finish(m, raw, tuple(by))
+        return suppress_small_groups(finish(m, raw, tuple(by)), f.scope)
 
     def compare(self, metric_id: str, f: Filters, by=(), region_level: str = "city") -> pd.DataFrame:
         """The metric for the period and its comparison period, side by side.

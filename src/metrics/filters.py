@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from datetime import date, timedelta
 
+from .access import Scope
+
 COMPARISONS = ("previous", "year_ago", "none")
 PRESETS = ("last_month", "last_quarter", "ytd", "last_12_months", "custom")
 
@@ -50,6 +52,8 @@ class Filters:
     survey_kinds: tuple[str, ...] = ()
     priorities: tuple[str, ...] = ()
     sla_levels: tuple[str, ...] = ()
+    # Whose data: set by the app and `--as-user`, never from the URL (metrics.access). None: all.
+    scope: Scope | None = None
 
     def __post_init__(self) -> None:
         if self.end < self.start:

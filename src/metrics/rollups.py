@@ -257,6 +257,13 @@ def compile_from_rollup(metric: Metric, f: Filters, by: tuple[str, ...], window:
     if f.regions:
         rc = s.region_closure
         conds.append(r.c.region_id.in_(sa.select(rc.c.descendant_id).where(rc.c.ancestor_id.in_(f.regions))))
+    if f.scope is not None:  # a user's regions (an account manager's portfolio is not in the cubes)
+        if f.scope.manager_id is not None:
+            return None
+        if f.scope.regions is not None:
+            rc = s.region_closure
+            conds.append(r.c.region_id.in_(sa.select(rc.c.descendant_id).where(
+                rc.c.ancestor_id.in_(f.scope.regions))) if f.scope.regions else sa.false())
     lists = [("tier", f.tiers), ("segment", f.segments), ("sla_level", f.sla_levels), ("channel", f.channels)]
     if metric.source == "tickets":
         lists += [("category", f.categories), ("priority", f.priorities),
