@@ -14,7 +14,7 @@ from datetime import date
 
 import pandas as pd
 
-from . import registry
+from . import access, registry
 from .compiler import REGION_LEVELS, CompileError
 from .db import DatabaseError, check_connection, resolve_url, safe_url
 from .engine import Warehouse
@@ -54,6 +54,8 @@ def add_filter_arguments(p: argparse.ArgumentParser) -> None:
     for name, meta in (("tier", "T"), ("segment", "S"), ("channel", "C"), ("category", "CAT"),
                        ("kind", "K"), ("survey-kind", "K"), ("priority", "P"), ("sla-level", "L")):
         p.add_argument(f"--{name}", action="append", default=[], metavar=meta)
+    p.add_argument("--as-user", dest="as_user", metavar="NAME",
+                   help="act for a user of $SERVICEWATCH_USERS: only that user's scope of the data")
 
 
 def build_filters(wh: Warehouse, args: argparse.Namespace) -> Filters:
@@ -77,8 +79,15 @@ def build_filters(wh: Warehouse, args: argparse.Namespace) -> Filters:
             if unknown:
                 raise UserError(f"unknown {dim} {', '.join(unknown)}; known: {', '.join(known)}")
         values[dim] = tuple(given)
+    scope = None
+    if getattr(args, "as_user", None):  # without it the CLI is the operator's tool: no scope
+        try:
+            scope = access.scope_for(access.get_user(args.as_user))
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
     try:
         return Filters(start=start, end=end, as_of=args.as_of, comparison=args.compare, regions=regions,
+                       scope=scope,
                        tiers=values["tier"], segments=values["segment"], channels=values["channel"],
                        categories=values["category"], kinds=values["kind"],
                        survey_kinds=values["survey_kind"], priorities=values["priority"],
@@ -172,6 +181,41 @@ def cmd_import(args: argparse.Namespace) -> int:
     return EXIT_REJECTS if result.rows_rejected else 0
 
 
+def _read_password(args: argparse.Namespace) -> str:
+    """The password from standard input (first line); prompted without echo on a terminal."""
+    if sys.stdin.isatty():
+        import getpass
+
+        first = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != first:
+            raise UserError("the passwords differ")
+        return first
+    line = sys.stdin.readline().rstrip("\r\n")
+    if not line:
+        raise UserError("no password on standard input")
+    return line
+
+
+def cmd_user(args: argparse.Namespace) -> None:
+    try:
+        if args.user_command == "add":
+            user = access.User(args.name, args.role, tuple(args.regions), args.manager)
+            access.add_user(user, _read_password(args))
+            print(f"user {user.name} added ({user.role})")
+        elif args.user_command == "passwd":
+            access.set_password(args.name, _read_password(args))
+            print(f"password of {args.name} changed")
+        elif args.user_command == "remove":
+            access.remove_user(args.name)
+            print(f"user {args.name} removed")
+        else:
+            rows = [{"name": u.name, "role": u.role, "regions": " ".join(map(str, u.regions)),
+                     "manager_id": u.manager_id} for u in access.list_users()]
+            emit(pd.DataFrame(rows, columns=["name", "role", "regions", "manager_id"]), args.format)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+
+
 def open_warehouse(db: str | None) -> Warehouse:
     wh = Warehouse.open(resolve_url(db))
     check_connection(wh.engine)
@@ -223,6 +267,20 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--lang", choices=["en", "zh"], default="en", help="language of the report and rejects file")
     i.set_defaults(func=cmd_import)
 
+    u = sub.add_parser("user", help="manage the users file ($SERVICEWATCH_USERS); passwords from stdin")
+    usub = u.add_subparsers(dest="user_command", required=True, metavar="ACTION")
+    ua = usub.add_parser("add", help="add a user (password: first line of standard input)")
+    ua.add_argument("name")
+    ua.add_argument("--role", required=True, choices=access.ROLES)
+    ua.add_argument("--regions", nargs="+", type=int, default=[], metavar="ID",
+                    help="region ids a manager (or viewer) sees, their districts included")
+    ua.add_argument("--manager", type=int, metavar="ID", help="account_managers.manager_id of an account manager")
+    usub.add_parser("passwd", help="set a new password (from standard input)").add_argument("name")
+    usub.add_parser("remove", help="remove a user").add_argument("name")
+    ul = usub.add_parser("list", help="list the users (no hashes)")
+    ul.add_argument("--format", choices=["json", "csv", "table"], default="table")
+    u.set_defaults(func=cmd_user)
+
     from . import cli_churn  # survival, churn fit, churn scores
 
     cli_churn.add_commands(sub)
@@ -237,7 +295,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         code = args.func(args)
-    except (UserError, DatabaseError, CompileError) as exc:
+    except (UserError, DatabaseError, CompileError, access.ScopeError, access.UsersFileError) as exc:
         print(f"servicewatch: error: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
