@@ -117,5 +117,7 @@ else:
                            category=[view.label("category", v) for v in rows["category"]])
         shown = rows[list(DRILL_COLUMNS)].rename(columns={c: t(f"page.complaints.col.{c}") for c in DRILL_COLUMNS})
         st.dataframe(shown, hide_index=True, width="stretch", height=360)
-        st.download_button(t("export.download_list"), export.to_csv(shown), "complaints.csv", "text/csv",
+        data = ui.audited_bytes(view, export.to_csv(shown), "complaints.csv", len(shown))
+        st.download_button(t("export.download_list"), data,
+                           "complaints.csv", "text/csv",
                            key="complaints_drill_csv", on_click="ignore", icon=":material/download:")

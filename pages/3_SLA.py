@@ -93,7 +93,9 @@ else:
     shown = localise(breaches, lang, view.region_names, BREACH_COLUMNS)
     st.dataframe(shown, hide_index=True, width="stretch", height=360,
                  column_config={view.t("page.tables.age_hours"): st.column_config.NumberColumn(format="%.1f")})
-    st.download_button(view.t("export.download_list"), to_csv(shown), f"{view.t('page.sla.breaches_file')}.csv",
+    data = ui.audited_bytes(view, to_csv(shown), "sla_breaches.csv", len(shown))
+    st.download_button(view.t("export.download_list"), data,
+                       f"{view.t('page.sla.breaches_file')}.csv",
                        "text/csv", key="sla_breaches_csv", on_click="ignore", icon=":material/download:")
 
 # -- compensation -----------------------------------------------------------------------------

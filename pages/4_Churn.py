@@ -101,7 +101,9 @@ else:
     st.caption(view.t("page.churn.list_caption", limit=LIST_LIMIT))
     shown = localise(leavers, lang, view.region_names)
     st.dataframe(shown, hide_index=True, width="stretch", height=360)
-    st.download_button(view.t("export.download_list"), to_csv(shown), f"{view.t('page.churn.list_file')}.csv",
+    data = ui.audited_bytes(view, to_csv(shown), "churn_list.csv", len(shown))
+    st.download_button(view.t("export.download_list"), data,
+                       f"{view.t('page.churn.list_file')}.csv",
                        "text/csv", key="churn_list_csv", on_click="ignore", icon=":material/download:")
 
 # -- retention curves and churn risk (dashboard.churn_panels) ---------------------------------

@@ -9,7 +9,10 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 
+import pandas as pd
 import streamlit as st
+
+from metrics.access import ScopeError
 
 from .ui import View
 
@@ -21,4 +24,8 @@ def _run(_wh, version: float, url: str, module: str, name: str, *args, **kwargs)
 
 def run(view: View, fn: Callable, *args, **kwargs) -> object:
     """``fn(view.wh, *args, **kwargs)``, cached; arguments must be hashable (Filters is)."""
-    return _run(view.wh, view.version, view.url, fn.__module__, fn.__name__, *args, **kwargs)
+    try:
+        return _run(view.wh, view.version, view.url, fn.__module__, fn.__name__, *args, **kwargs)
+    except ScopeError as exc:  # e.g. a customer list asked for by a viewer: said, and nothing shown
+        st.info(str(exc))
+        return pd.DataFrame()

@@ -110,7 +110,9 @@ def risk_panel(view: ui.View) -> None:
     st.caption(view.t("churn.list_caption", limit=LIST_LIMIT))
     table = at_risk_table(at_risk, view)
     st.dataframe(table, hide_index=True, width="stretch", height=420)
-    st.download_button(view.t("export.download_list"), to_csv(table), f"{view.t('churn.list_file')}.csv", "text/csv",
+    data = ui.audited_bytes(view, to_csv(table), "churn_at_risk.csv", len(table))
+    st.download_button(view.t("export.download_list"), data,
+                       f"{view.t('churn.list_file')}.csv", "text/csv",
                        key="churn_at_risk_csv", on_click="ignore", icon=":material/download:")
 
 

@@ -25,6 +25,8 @@ def meeting_pack_button(view: View) -> None:
     """Draw the button (or, once built for these filters, the PPTX and PDF downloads) in the sidebar."""
     from metrics.report import MIME, build_pack, write
 
+    from .ui import audited
+
     lang = view.lang
     key = (view.url, view.version, view.filters, lang)
     state = st.session_state.get(STATE_KEY)
@@ -57,5 +59,7 @@ def meeting_pack_button(view: View) -> None:
 
     cols = sidebar.columns(2)
     for col, fmt, icon in ((cols[0], "pptx", ":material/slideshow:"), (cols[1], "pdf", ":material/picture_as_pdf:")):
-        col.download_button(t(f"report.download_{fmt}", lang), data=writer(fmt), file_name=f"{pack.file_stem}.{fmt}",
+        data = audited(view, writer(fmt), f"{pack.file_stem}.{fmt}", action="report")
+        col.download_button(t(f"report.download_{fmt}", lang), data=data,
+                            file_name=f"{pack.file_stem}.{fmt}",
                             mime=MIME[fmt], key=f"sw_pack_{fmt}", on_click="ignore", icon=icon, width="stretch")

@@ -18,13 +18,15 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from metrics import access, audit
+from metrics.access import Scope, User
 from metrics.db import DatabaseError, duckdb_path, resolve_url
 from metrics.describe import subtitle
 from metrics.engine import Warehouse
 from metrics.filters import COMPARISONS, PRESETS, Filters, preset_period
 from metrics.i18n import LANGS, label, metric_label, t
 
-from . import export
+from . import auth, export
 
 warnings.filterwarnings("ignore", message="The kopts argument is ignored")
 
@@ -109,6 +111,7 @@ class View:
     as_of: date
     regions: pd.DataFrame
     region_names: dict[int, str] = field(default_factory=dict)
+    user: User | None = None  # None: the dashboard runs without sign-in
 
     @property
     def url(self) -> str:
@@ -157,6 +160,7 @@ def page(title_key: str) -> View:
     st.session_state["_sw_page"] = title_key
     if page_changed or "_w_lang" not in st.session_state:
         st.session_state["_w_lang"] = st.session_state["sw_lang"]
+    user = auth.gate(st.session_state["sw_lang"], resolve_url())  # stops here until signed in
     with st.sidebar:
         lang = st.radio("Language", LANGS, format_func=lambda x: "中文" if x == "zh" else "English",
                         horizontal=True, key="_w_lang", label_visibility="collapsed")
@@ -164,6 +168,7 @@ def page(title_key: str) -> View:
         for path, key, icon in PAGES:
             if (APP_ROOT / path).is_file():
                 st.page_link(path, label=t(key, lang), icon=icon)
+        auth.sidebar(lang)
         st.divider()
     try:
         wh, version = warehouse()
@@ -174,8 +179,9 @@ def page(title_key: str) -> View:
         st.stop()
     name_col = "name_zh" if lang == "zh" else "name_en"
     names = dict(zip(regions["region_id"].astype(int), regions[name_col], strict=True))
-    view = View(wh, version, filter_bar(wh, version, as_of, regions, lang, page_changed), lang, as_of, regions,
-                names)
+    scope = access.scope_for(user) if user is not None else None
+    view = View(wh, version, filter_bar(wh, version, as_of, regions, lang, page_changed, scope), lang, as_of,
+                regions, names, user)
     from .pack_button import meeting_pack_button  # the review-meeting pack, at the end of the sidebar
 
     meeting_pack_button(view)
@@ -185,21 +191,26 @@ def page(title_key: str) -> View:
 
 
 # -- the filter bar ---------------------------------------------------------------------------
-def _state(as_of: date) -> dict:
-    """The persisted filter state; first built from the URL query string."""
+def _state(as_of: date, allowed: set[int] | None = None) -> dict:
+    """The persisted filter state; first built from the URL query string (regions outside
+    ``allowed`` dropped: a crafted link cannot widen a user's scope)."""
     if "sw_state" not in st.session_state:
         q = st.query_params.to_dict()
         preset = q.get("preset") if q.get("preset") in PRESETS else (
             "custom" if q.get("from") else DEFAULT_PRESET)
         start, end = preset_period(DEFAULT_PRESET, as_of)
         f = Filters.from_query(q, Filters(start=start, end=end))
+        if allowed is not None and any(r not in allowed for r in f.regions):
+            st.warning(auth.out_of_scope_message(st.session_state.get("sw_lang", "zh")))
+            f = f.with_(regions=())
         st.session_state["sw_state"] = {"preset": preset, "filters": f}
     return st.session_state["sw_state"]
 
 
 def filter_bar(wh: Warehouse, version: float, as_of: date, regions: pd.DataFrame, lang: str,
-               page_changed: bool = False) -> Filters:
-    state = _state(as_of)
+               page_changed: bool = False, scope: Scope | None = None) -> Filters:
+    allowed = access.allowed_regions(scope, regions)
+    state = _state(as_of, allowed)
     f: Filters = state["filters"]
     url = str(wh.engine.url)
     st.sidebar.subheader(t("filter.header", lang))
@@ -223,10 +234,18 @@ def filter_bar(wh: Warehouse, version: float, as_of: date, regions: pd.DataFrame
     name_col = "name_zh" if lang == "zh" else "name_en"
     names = dict(zip(regions["region_id"].astype(int), regions[name_col], strict=True))
     cities = regions.loc[regions["level"] == "city", "region_id"].astype(int).tolist()
+    if allowed is not None:  # only regions in the user's scope are offered
+        cities = [c for c in cities if c in allowed]
     current_city, current_district = _split_region(f.regions, regions)
+    if current_city not in cities:
+        current_city = 0
+    if st.session_state.get("_w_city", 0) not in [0] + cities:  # e.g. left over from another user
+        st.session_state["_w_city"] = 0
     city = st.sidebar.selectbox(t("filter.city", lang), [0] + cities, key=widget("city", current_city),
                                 format_func=lambda r: t("filter.all", lang) if r == 0 else names[r])
     districts = regions.loc[regions["parent_id"] == city, "region_id"].astype(int).tolist() if city else []
+    if allowed is not None:
+        districts = [d for d in districts if d in allowed]
     district = 0
     if city:
         if st.session_state.get("_w_district") not in [0] + districts:
@@ -239,12 +258,12 @@ def filter_bar(wh: Warehouse, version: float, as_of: date, regions: pd.DataFrame
     channels = _multi("channel", cached_call(wh, version, url, "values", "channel"), f.channels, lang, widget)
     new = f.with_(start=start, end=end, comparison=comparison,
                   regions=(district or city,) if (district or city) else (),
-                  tiers=tiers, segments=segments, channels=channels)
+                  tiers=tiers, segments=segments, channels=channels, scope=scope)
     if st.sidebar.button(t("filter.reset", lang), width="stretch"):
         for key in [k for k in st.session_state if str(k).startswith("_w_") and k != "_w_lang"]:
             del st.session_state[key]
         s0, e0 = preset_period(DEFAULT_PRESET, as_of)
-        st.session_state["sw_state"] = {"preset": DEFAULT_PRESET, "filters": Filters(start=s0, end=e0)}
+        st.session_state["sw_state"] = {"preset": DEFAULT_PRESET, "filters": Filters(start=s0, end=e0, scope=scope)}
         st.rerun()
     state.update(preset=preset, filters=new)
     _sync_query(new, preset, lang)
@@ -288,6 +307,27 @@ def empty_state(view: View) -> None:
     st.info(view.t("common.no_data"))
 
 
+def audited(view: View, fn: Callable[[], bytes], file_name: str, rows: int | None = None,
+            action: str = "download") -> Callable[[], bytes]:
+    """``fn`` for a download button, recording the download (user, file, filters, rows) in the
+    audit log when sign-in is on; ``fn`` itself otherwise."""
+    if view.user is None:
+        return fn
+
+    def run() -> bytes:
+        data = fn()
+        detail = {"file": file_name, "rows": rows, "filters": audit.filters_detail(view.filters)}
+        audit.record_safely(view.url, view.user.name, action, detail)
+        return data
+
+    return run
+
+
+def audited_bytes(view: View, data: bytes, file_name: str, rows: int | None = None) -> bytes | Callable[[], bytes]:
+    """Ready bytes for a download button: as they are without sign-in, else recorded when downloaded."""
+    return data if view.user is None else audited(view, lambda: data, file_name, rows)
+
+
 def chart(view: View, fig: go.Figure, data: pd.DataFrame, key: str, select: bool = False):
     """Show a figure with PNG/SVG/CSV/Excel downloads; returns the selection when ``select``."""
     event = st.plotly_chart(fig, key=key, on_select="rerun" if select else "ignore",
@@ -298,9 +338,11 @@ def chart(view: View, fig: go.Figure, data: pd.DataFrame, key: str, select: bool
                             "image/png", key=f"{key}_png", on_click="ignore", icon=":material/image:")
     cols[1].download_button(view.t("export.svg"), lambda: export.figure_image(fig, "svg"), f"{name}.svg",
                             "image/svg+xml", key=f"{key}_svg", on_click="ignore")
-    cols[2].download_button(view.t("export.csv"), lambda: export.to_csv(data), f"{name}.csv", "text/csv",
+    cols[2].download_button(view.t("export.csv"), audited(view, lambda: export.to_csv(data), f"{name}.csv", len(data)),
+                            f"{name}.csv", "text/csv",
                             key=f"{key}_csv", on_click="ignore")
-    cols[3].download_button(view.t("export.xlsx"), lambda: export.to_excel(data), f"{name}.xlsx",
+    cols[3].download_button(view.t("export.xlsx"), audited(view, lambda: export.to_excel(data), f"{name}.xlsx",
+                                                           len(data)), f"{name}.xlsx",
                             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                             key=f"{key}_xlsx", on_click="ignore")
     if select and event and event.selection and event.selection.points:

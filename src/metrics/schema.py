@@ -200,3 +200,16 @@ DATA_TABLES = (
     services, outages, billing_monthly, targets,
 )
 DERIVED_TABLES = (region_closure, calendar_months, meta)
+
+# The audit trail (metrics.audit): its own MetaData, so that a full reload of the data
+# (``replace_all`` drops and recreates ``metadata``) never erases it.
+audit_metadata = sa.MetaData()
+audit_log = sa.Table(
+    "audit_log",
+    audit_metadata,
+    sa.Column("audit_id", sa.String(32), primary_key=True),  # uuid4 hex
+    sa.Column("at", sa.DateTime, nullable=False, index=True),  # UTC
+    sa.Column("user", sa.String(80), nullable=False),
+    sa.Column("action", sa.String(24), nullable=False),  # metrics.audit.ACTIONS
+    sa.Column("detail", sa.Text, nullable=False),  # JSON: filters, rows, file …
+)

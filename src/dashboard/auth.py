@@ -1,0 +1,141 @@
+"""Sign-in for the dashboard: a form against the users file, a demo mode, an idle timeout.
+
+Modes (:func:`auth_mode`):
+
+* ``users``: ``$SERVICEWATCH_USERS`` is set (or ``SERVICEWATCH_AUTH=users``): nothing is shown
+  before a successful sign-in; a missing or malformed users file stops the app (fail closed).
+* ``demo``: ``SERVICEWATCH_AUTH=demo`` signs in as an announced demo admin (for ``make run``).
+* ``None``: nothing configured, the dashboard is open as before (development only; production
+  must set ``SERVICEWATCH_USERS``, see docs/security.md).
+
+The signed-in user is kept in ``st.session_state["sw_user"]`` with the time of the last run;
+after ``SERVICEWATCH_SESSION_MINUTES`` (default 30) without a run the session ends. The user is
+read again from the users file on every run, so a removed user or a changed role takes effect at
+once.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import streamlit as st
+
+from metrics import access, audit
+from metrics.access import AuthError, Scope, User, UsersFileError
+
+AUTH_ENV = "SERVICEWATCH_AUTH"
+TIMEOUT_ENV = "SERVICEWATCH_SESSION_MINUTES"
+DEMO_USER = User("demo", "admin")
+
+
+def auth_mode() -> str | None:
+    mode = os.environ.get(AUTH_ENV, "").strip().lower()
+    if mode == "demo":
+        return "demo"
+    if mode == "users" or os.environ.get(access.USERS_ENV):
+        return "users"
+    if mode:  # an unknown value must not open the dashboard
+        return "users"
+    return None
+
+
+def timeout_s() -> float:
+    try:
+        return 60 * float(os.environ.get(TIMEOUT_ENV, 30))
+    except ValueError:
+        return 1800.0
+
+
+def _msg(lang: str, zh: str, en: str) -> str:
+    return zh if lang == "zh" else en
+
+
+def out_of_scope_message(lang: str) -> str:
+    return _msg(lang, "链接中的地区不在您的权限范围内，已忽略。",
+                "The region in the link is outside your scope and was ignored.")
+
+
+def current_user() -> User | None:
+    return st.session_state.get("sw_user")
+
+
+def current_scope() -> Scope | None:
+    user = current_user()
+    return access.scope_for(user) if user is not None else None
+
+
+def sign_out() -> None:
+    for key in ("sw_user", "_sw_seen", "sw_state"):
+        st.session_state.pop(key, None)
+
+
+def gate(lang: str, url: str) -> User | None:
+    """Return the signed-in user (None when the dashboard is open); otherwise draw the sign-in
+    form and stop the script."""
+    mode = auth_mode()
+    if mode is None:
+        return None
+    if mode == "demo":
+        st.session_state["sw_user"] = DEMO_USER
+        st.warning(_msg(lang, "演示模式：已自动以演示管理员身份登录，请勿用于真实数据。",
+                        "Demo mode: signed in automatically as the demo administrator. Not for real data."),
+                   icon=":material/warning:")
+        return DEMO_USER
+    user = current_user()
+    now = time.time()
+    if user is not None:
+        if now - st.session_state.get("_sw_seen", 0.0) > timeout_s():
+            sign_out()
+            st.info(_msg(lang, "会话已超时，请重新登录。", "Your session timed out; please sign in again."))
+        else:
+            try:
+                user = access.get_user(user.name)  # removed users and changed roles take effect at once
+            except (ValueError, UsersFileError):
+                sign_out()
+                user = None
+            if user is not None:
+                st.session_state["sw_user"] = user
+                st.session_state["_sw_seen"] = now
+                return user
+    _form(lang, url)
+    st.stop()
+    return None  # unreachable
+
+
+def _form(lang: str, url: str) -> None:
+    st.title("ServiceWatch")
+    with st.form("sw_sign_in"):
+        name = st.text_input(_msg(lang, "用户名", "User name"), key="_sw_login_name")
+        password = st.text_input(_msg(lang, "密码", "Password"), type="password", key="_sw_login_password")
+        submitted = st.form_submit_button(_msg(lang, "登录", "Sign in"))
+    if not submitted:
+        return
+    try:
+        user = access.verify(name.strip(), password)
+    except UsersFileError as exc:
+        st.error(_msg(lang, f"无法登录：用户文件不可用（{exc}）", f"Sign-in unavailable: {exc}"))
+        return
+    except AuthError as exc:
+        audit.record_safely(url, name.strip()[:80] or "?", "sign_in_failed", {"reason": str(exc)})
+        st.error(_msg(lang, "用户名或密码错误，或账户已暂时锁定。", str(exc)))
+        return
+    st.session_state["sw_user"] = user
+    st.session_state["_sw_seen"] = time.time()
+    st.session_state.pop("sw_state", None)  # filters are rebuilt within the new scope
+    audit.record_safely(url, user.name, "sign_in", {"role": user.role})
+    st.rerun()
+
+
+def sidebar(lang: str) -> None:
+    """Who is signed in, and the sign-out button."""
+    user = current_user()
+    if user is None or auth_mode() is None:
+        return
+    st.caption(_msg(lang, f"已登录：{user.name}（{user.role}）", f"Signed in: {user.name} ({user.role})"))
+    if user.role == "admin":
+        st.page_link("pages/7_Admin.py", label=_msg(lang, "管理 · 审计日志", "Admin · audit log"),
+                     icon=":material/admin_panel_settings:")
+    if auth_mode() == "users" and st.button(_msg(lang, "退出登录", "Sign out"), key="_sw_sign_out"):
+        sign_out()
+        st.rerun()
