@@ -18,6 +18,7 @@ from . import theme
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _lock = threading.Lock()
+_render_lock = threading.Lock()
 _started = False
 
 
@@ -46,13 +47,16 @@ def _ensure_kaleido() -> None:
         _started = True
 
 
-def figure_image(fig: go.Figure, fmt: str = "png", size: tuple[int, int] = theme.EXPORT_SIZE) -> bytes:
-    """The figure rendered as ``png`` or ``svg`` bytes at ``size`` pixels (16:9 by default)."""
+def figure_image(fig: go.Figure, fmt: str = "png", size: tuple[int, int] = theme.EXPORT_SIZE,
+                 scale: float = theme.EXPORT_SCALE) -> bytes:
+    """The figure rendered as ``png`` or ``svg`` bytes, laid out at ``size`` CSS pixels (16:9 by
+    default) and rendered at ``scale`` ×; the only way this process talks to kaleido."""
     import plotly.io as pio
 
     _ensure_kaleido()
     width, height = size
-    return pio.to_image(fig, format=fmt, width=width, height=height, scale=theme.EXPORT_SCALE)
+    with _render_lock:  # kaleido's server answers on one queue: one render at a time
+        return pio.to_image(fig, format=fmt, width=width, height=height, scale=scale)
 
 
 def safe_cell(value: object) -> object:

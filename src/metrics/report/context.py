@@ -4,7 +4,6 @@ number formatting and chart rendering shared by the sections."""
 from __future__ import annotations
 
 import math
-import threading
 import warnings
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -30,8 +29,6 @@ CHART_SCALE = 2
 
 Progress = Callable[[float, str], None]
 warnings.filterwarnings("ignore", message="The kopts argument is ignored")
-# kaleido's sync server answers one caller at a time (its reply queue is shared): packs render in turn
-_render_lock = threading.Lock()
 
 
 def start_renderer() -> None:
@@ -43,11 +40,9 @@ def start_renderer() -> None:
 
 def render_png(fig: go.Figure, size: tuple[int, int] = CHART_SIZE, scale: int = CHART_SCALE) -> bytes:
     """The figure as PNG bytes through kaleido; its Chromium server is started once per process."""
-    import plotly.io as pio
+    from dashboard import export
 
-    start_renderer()
-    with _render_lock:
-        return pio.to_image(fig, format="png", width=size[0], height=size[1], scale=scale)
+    return export.figure_image(fig, "png", size, scale)
 
 
 class LazyChart:
