@@ -326,10 +326,16 @@ def test_app_button_builds_and_offers_downloads(duckdb_url: str, monkeypatch: py
     at.session_state["sw_lang"] = "en"
     at.run()
     assert not at.exception
-    at.button(key="sw_pack_build").click().run()
-    assert not at.exception
-    assert "_sw_pack" in at.session_state, [(type(e).__name__, getattr(e, "label", None) or getattr(e, "value", None))
-                                            for e in at.sidebar]
+    # Under heavy load AppTest has been seen to drop the first click (the button read False in that
+    # run); a second click is what a user would do. A broken build fails both times.
+    for _ in range(2):
+        at.button(key="sw_pack_build").click().run()
+        assert not at.exception
+        if "_sw_pack" in at.session_state:
+            break
+    assert "_sw_pack" in at.session_state, [str(getattr(e, "proto", ""))[:200] for e in at.sidebar
+                                            if "report" in str(getattr(e, "proto", "")).lower()
+                                            or "pack" in str(getattr(e, "proto", "")).lower()]
     pack = at.session_state["_sw_pack"][1]
     assert pack.pages[0].title == "Service quality review"
     labels = [el.proto.label for el in at.sidebar.get("download_button")]
