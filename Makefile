@@ -63,7 +63,10 @@ $(DEMO_DB): | venv
 	$(VENV)/bin/servicewatch demo --db duckdb:///$(DEMO_DB) --customers 20000 --seed 7 \
 	  || { rm -f $(DEMO_DB) $(DEMO_DB).wal; exit 1; }
 
+# With no users file configured, `make run` serves the demo database in the announced demo mode
+# (signed in as the demo administrator, with a banner); set SERVICEWATCH_USERS for real sign-in.
 run: venv system demo
+	@if [ -z "$$SERVICEWATCH_USERS" ] && [ -z "$$SERVICEWATCH_AUTH" ]; then export SERVICEWATCH_AUTH=demo; fi; \
 	$(VENV)/bin/streamlit run app.py --server.address 127.0.0.1 --server.port 8501 --server.headless true
 
 # PostgreSQL and MariaDB are started before a session on this kind of machine; start them if not.
