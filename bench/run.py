@@ -199,34 +199,38 @@ def open_warehouse(url: str, use_rollups: bool) -> Warehouse:
     return Warehouse(make_engine(url, read_only=read_only), use_rollups=use_rollups)
 
 
-def time_views(url: str, use_rollups: bool, repeat: int) -> dict:
-    """Per view: cold (first run on a new Warehouse) and warm (median of ``repeat`` runs), per query."""
-    out = {}
+def time_views(url: str, repeat: int, repeat_raw: int) -> dict[str, dict]:
+    """Per view and per query: cold (first run on a new Warehouse) and warm (median of the repeats),
+    with rollups on and off. The two settings run call by call in alternation, so that both see the
+    same load on a shared machine."""
+    out: dict[str, dict] = {"rollups_on": {}, "rollups_off": {}}
     for view, calls in VIEWS.items():
-        wh = open_warehouse(url, use_rollups)
-        filters = default_filters(wh.as_of())
-        per_call: dict[str, dict] = {}
-        cold_total, warm_totals = 0.0, []
-        for rep in range(repeat + 1):
-            total = 0.0
+        whs = {True: open_warehouse(url, True), False: open_warehouse(url, False)}
+        filters = default_filters(whs[True].as_of())
+        per_call: dict[tuple[bool, str], dict] = {}
+        totals: dict[bool, list[float]] = {True: [], False: []}
+        for rep in range(max(repeat, repeat_raw) + 1):
+            uses = [u for u, n in ((True, repeat), (False, repeat_raw)) if rep <= n]
+            total = dict.fromkeys(uses, 0.0)
             for call in calls:
-                t0 = time.perf_counter()
-                run_call(wh, call, filters)
-                dt = time.perf_counter() - t0
-                total += dt
-                entry = per_call.setdefault(call.label, {"cold_ms": _ms(dt), "warm": [],
-                                                         "source": _source(wh, call, filters)})
-                if rep:
-                    entry["warm"].append(dt)
-            if rep == 0:
-                cold_total = total
-            else:
-                warm_totals.append(total)
-        wh.engine.dispose()
-        queries = {k: {"cold_ms": v["cold_ms"], "warm_ms": _ms(statistics.median(v["warm"])),
-                       "source": v["source"]} for k, v in per_call.items()}
-        out[view] = {"queries": queries, "cold_ms": _ms(cold_total), "warm_ms": _ms(statistics.median(warm_totals)),
-                     "max_query_warm_ms": max(q["warm_ms"] for q in queries.values())}
+                for use in uses:
+                    t0 = time.perf_counter()
+                    run_call(whs[use], call, filters)
+                    dt = time.perf_counter() - t0
+                    total[use] += dt
+                    entry = per_call.setdefault((use, call.label), {
+                        "cold_ms": _ms(dt), "warm": [], "source": _source(whs[use], call, filters)})
+                    if rep:
+                        entry["warm"].append(dt)
+            for use in uses:
+                totals[use].append(total[use])
+        for use, wh in whs.items():
+            wh.engine.dispose()
+            queries = {label: {"cold_ms": v["cold_ms"], "warm_ms": _ms(statistics.median(v["warm"])),
+                               "source": v["source"]} for (u, label), v in per_call.items() if u == use}
+            out["rollups_on" if use else "rollups_off"][view] = {
+                "queries": queries, "cold_ms": _ms(totals[use][0]), "warm_ms": _ms(statistics.median(totals[use][1:])),
+                "max_query_warm_ms": max(q["warm_ms"] for q in queries.values())}
     return out
 
 
@@ -291,12 +295,11 @@ def time_connect(url: str, n: int = 10) -> float:
 def bench_database(db: str, url: str, repeat: int, repeat_raw: int, naive: bool) -> dict:
     result: dict = {"connect_ms": time_connect(url)}
     log(f"  {db}: connection + SELECT 1 {result['connect_ms']:.0f} ms")
-    for use in (True, False):
-        key = "rollups_on" if use else "rollups_off"
-        t0 = time.perf_counter()
-        result[key] = time_views(url, use, repeat if use else repeat_raw)
-        log(f"  {db} {key}: " + ", ".join(f"{v} {r['warm_ms']:.0f} ms" for v, r in result[key].items())
-            + f" ({time.perf_counter() - t0:.0f} s)")
+    t0 = time.perf_counter()
+    result.update(time_views(url, repeat, repeat_raw))
+    for key in ("rollups_on", "rollups_off"):
+        log(f"  {db} {key}: " + ", ".join(f"{v} {r['warm_ms']:.0f} ms" for v, r in result[key].items()))
+    log(f"  {db}: views timed in {time.perf_counter() - t0:.0f} s")
     if naive:
         result["naive"] = time_naive(url, repeat)
     return result
