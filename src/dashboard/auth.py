@@ -23,6 +23,7 @@ import streamlit as st
 
 from metrics import access, audit
 from metrics.access import AuthError, Scope, User, UsersFileError
+from metrics.i18n import t
 
 AUTH_ENV = "SERVICEWATCH_AUTH"
 TIMEOUT_ENV = "SERVICEWATCH_SESSION_MINUTES"
@@ -47,13 +48,8 @@ def timeout_s() -> float:
         return 1800.0
 
 
-def _msg(lang: str, zh: str, en: str) -> str:
-    return zh if lang == "zh" else en
-
-
 def out_of_scope_message(lang: str) -> str:
-    return _msg(lang, "链接中的地区不在您的权限范围内，已忽略。",
-                "The region in the link is outside your scope and was ignored.")
+    return t("auth.out_of_scope", lang)
 
 
 def current_user() -> User | None:
@@ -78,16 +74,14 @@ def gate(lang: str, url: str) -> User | None:
         return None
     if mode == "demo":
         st.session_state["sw_user"] = DEMO_USER
-        st.warning(_msg(lang, "演示模式：已自动以演示管理员身份登录，请勿用于真实数据。",
-                        "Demo mode: signed in automatically as the demo administrator. Not for real data."),
-                   icon=":material/warning:")
+        st.warning(t("auth.demo_banner", lang), icon=":material/warning:")
         return DEMO_USER
     user = current_user()
     now = time.time()
     if user is not None:
         if now - st.session_state.get("_sw_seen", 0.0) > timeout_s():
             sign_out()
-            st.info(_msg(lang, "会话已超时，请重新登录。", "Your session timed out; please sign in again."))
+            st.info(t("auth.timed_out", lang))
         else:
             try:
                 user = access.get_user(user.name)  # removed users and changed roles take effect at once
@@ -106,19 +100,19 @@ def gate(lang: str, url: str) -> User | None:
 def _form(lang: str, url: str) -> None:
     st.title("ServiceWatch")
     with st.form("sw_sign_in"):
-        name = st.text_input(_msg(lang, "用户名", "User name"), key="_sw_login_name")
-        password = st.text_input(_msg(lang, "密码", "Password"), type="password", key="_sw_login_password")
-        submitted = st.form_submit_button(_msg(lang, "登录", "Sign in"))
+        name = st.text_input(t("auth.user_name", lang), key="_sw_login_name")
+        password = st.text_input(t("auth.password", lang), type="password", key="_sw_login_password")
+        submitted = st.form_submit_button(t("auth.sign_in", lang))
     if not submitted:
         return
     try:
         user = access.verify(name.strip(), password)
     except UsersFileError as exc:
-        st.error(_msg(lang, f"无法登录：用户文件不可用（{exc}）", f"Sign-in unavailable: {exc}"))
+        st.error(t("auth.unavailable", lang, detail=str(exc)))
         return
     except AuthError as exc:
         audit.record_safely(url, name.strip()[:80] or "?", "sign_in_failed", {"reason": str(exc)})
-        st.error(_msg(lang, "用户名或密码错误，或账户已暂时锁定。", str(exc)))
+        st.error(t("auth.failed", lang))
         return
     st.session_state["sw_user"] = user
     st.session_state["_sw_seen"] = time.time()
@@ -132,10 +126,10 @@ def sidebar(lang: str) -> None:
     user = current_user()
     if user is None or auth_mode() is None:
         return
-    st.caption(_msg(lang, f"已登录：{user.name}（{user.role}）", f"Signed in: {user.name} ({user.role})"))
+    st.caption(t("auth.signed_in", lang, name=user.name, role=user.role))
     if user.role == "admin":
-        st.page_link("pages/7_Admin.py", label=_msg(lang, "管理 · 审计日志", "Admin · audit log"),
+        st.page_link("pages/7_Admin.py", label=t("auth.admin_link", lang),
                      icon=":material/admin_panel_settings:")
-    if auth_mode() == "users" and st.button(_msg(lang, "退出登录", "Sign out"), key="_sw_sign_out"):
+    if auth_mode() == "users" and st.button(t("auth.sign_out", lang), key="_sw_sign_out"):
         sign_out()
         st.rerun()
