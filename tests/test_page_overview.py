@@ -75,3 +75,23 @@ def test_filters_survive_page_switch(app: AppTest) -> None:
     assert not app.exception
     assert app.session_state["sw_state"]["filters"].tiers == ("gold",)
     assert app.sidebar.multiselect(key="_w_tier").value == ["gold"]
+
+
+def test_unreachable_database_is_a_polite_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SERVICEWATCH_DB", "postgresql+psycopg://alice:s3cr3t-pw@127.0.0.1:1/service")
+    at = AppTest.from_file(str(APP), default_timeout=90)
+    at.run()
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert errors and "127.0.0.1:1/service" in errors[0]
+    assert all("s3cr3t-pw" not in e for e in errors)
+
+
+def test_recovers_when_the_database_is_back(duckdb_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SERVICEWATCH_DB", "postgresql+psycopg://alice@127.0.0.1:1/service")
+    at = AppTest.from_file(str(APP), default_timeout=90)
+    at.run()
+    assert at.error and not at.metric
+    monkeypatch.setenv("SERVICEWATCH_DB", duckdb_url)  # the database is reachable again
+    at.run()
+    assert not at.exception and not at.error and len(at.metric) >= 7
