@@ -38,6 +38,7 @@ PAGES = (
     ("pages/4_Churn.py", "nav.churn", ":material/trending_down:"),
     ("pages/5_Regions.py", "nav.regions", ":material/map:"),
     ("pages/6_Data.py", "nav.data", ":material/database:"),
+    ("pages/8_At_risk.py", "nav.at_risk", ":material/warning:"),
 )
 DEFAULT_PRESET = "last_quarter"
 APP_ROOT = Path(__file__).resolve().parents[2]
