@@ -66,3 +66,13 @@ def forest(terms: pd.DataFrame, lang: str, title: str, subtitle: str) -> go.Figu
     fig.update_xaxes(type="log", title=t("churn.axis_hr", lang))
     fig.update_layout(margin={"l": 240})
     return fig
+
+
+def monthly_spend(spend: pd.DataFrame, lang: str, title: str, subtitle: str) -> go.Figure:
+    """One customer's monthly spend (``metrics.customer_history.spend``: month, revenue) as bars."""
+    fig = go.Figure(go.Bar(x=spend["month"], y=spend["revenue"], marker={"color": theme.NEUTRAL},
+                           hovertemplate="%{x|%Y-%m} · %{y:,.0f}<extra></extra>"))
+    base_layout(fig, title, subtitle, height=360)
+    fig.update_xaxes(title=None, tickformat="%Y-%m")
+    fig.update_yaxes(title=t("page.at_risk.axis_spend", lang), rangemode="tozero")
+    return fig

@@ -1,0 +1,89 @@
+"""At-risk customers: the stored churn scores ranked by revenue at risk within the filters and the
+user's scope, with the model's quality, a CSV download and one customer's history (tickets, surveys,
+monthly spend). A view: numbers come from the engine (``metrics.churn_store``, ``metrics.customer_history``)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import calls, charts_churn, churn_panels, ui
+from dashboard.export import to_csv
+from dashboard.tables import localise
+from metrics import churn_store, customer_history
+
+LIST_LIMIT = 200
+SURVEY_COLUMNS = ("survey_id", "answered_at", "survey_kind", "csat", "nps", "ces", "comment")
+
+view = ui.page("page.at_risk.title")
+f, lang = view.filters, view.lang
+st.caption(view.t("page.at_risk.intro"))
+
+# -- the model and its quality: never a score without it --------------------------------------
+model = calls.run(view, churn_store.latest_model)
+if model is None:
+    st.info(view.t("churn.no_model"), icon=":material/model_training:")
+    st.stop()
+st.markdown(churn_panels.quality_text(model, view))
+
+# -- the ranked list --------------------------------------------------------------------------
+at_risk = calls.run(view, churn_store.scores, f, LIST_LIMIT, lang)
+if at_risk.empty:
+    ui.empty_state(view)
+    st.stop()
+st.caption(view.t("page.at_risk.list_caption", limit=LIST_LIMIT))
+table = churn_panels.at_risk_table(at_risk, view)
+event = st.dataframe(table, hide_index=True, width="stretch", height=420, key="at_risk_table",
+                     on_select="rerun", selection_mode="single-row")
+data = ui.audited_bytes(view, to_csv(table), "at_risk_customers.csv", len(table))
+st.download_button(view.t("export.download_list"), data, f"{view.t('page.at_risk.file')}.csv", "text/csv",
+                   key="at_risk_csv", on_click="ignore", icon=":material/download:")
+
+# -- one customer's history -------------------------------------------------------------------
+st.header(view.t("page.at_risk.history_header"))
+ids = [int(x) for x in at_risk["customer_id"]]
+names = dict(zip(ids, at_risk["name"], strict=True))
+selection = getattr(event, "selection", None)
+rows = list(getattr(selection, "rows", None) or []) if selection is not None else []
+picked_row = rows[0] if rows else None
+if picked_row is not None and picked_row < len(ids) and st.session_state.get("_at_risk_row") != picked_row:
+    st.session_state["at_risk_customer"] = ids[picked_row]  # a click in the table drives the select box
+st.session_state["_at_risk_row"] = picked_row
+if st.session_state.get("at_risk_customer") not in ids:
+    st.session_state.pop("at_risk_customer", None)
+customer_id = st.selectbox(view.t("page.at_risk.pick"), ids, key="at_risk_customer",
+                           format_func=lambda c: f"{names[c]} ({c})", help=view.t("page.at_risk.pick_hint"))
+
+profile = calls.run(view, customer_history.profile, f, customer_id)
+if not isinstance(profile, dict) or not profile:  # outside the scope: said by calls.run
+    st.stop()
+st.markdown(view.t("page.at_risk.profile", name=profile["name"], id=customer_id,
+                   tier=view.label("tier", profile["tier"]), start=str(profile["start_date"])[:10],
+                   manager=profile.get("account_manager") or view.t("common.none"),
+                   revenue=f"{profile['monthly_revenue']:,.0f}"))
+
+spend = calls.run(view, customer_history.spend, f, customer_id)
+if spend.empty:
+    st.info(view.t("page.at_risk.none"))
+else:
+    fig = charts_churn.monthly_spend(spend, lang, view.t("page.at_risk.spend_title", name=profile["name"]),
+                                     view.t("app.as_of", date=view.as_of.isoformat()))
+    ui.chart(view, fig, spend, "at_risk_spend")
+
+left, right = st.columns(2)
+with left:
+    tickets = calls.run(view, customer_history.tickets, f, customer_id)
+    st.subheader(view.t("page.at_risk.tickets_header", n=len(tickets)))
+    if tickets.empty:
+        st.caption(view.t("page.at_risk.none"))
+    else:
+        st.dataframe(localise(tickets, lang), hide_index=True, width="stretch", height=320)
+with right:
+    surveys = calls.run(view, customer_history.surveys, f, customer_id)
+    st.subheader(view.t("page.at_risk.surveys_header", n=len(surveys)))
+    if surveys.empty:
+        st.caption(view.t("page.at_risk.none"))
+    else:
+        shown = surveys.rename(columns={"kind": "survey_kind"})[list(SURVEY_COLUMNS)].copy()
+        shown["survey_kind"] = [view.label("survey_kind", v) for v in shown["survey_kind"]]
+        st.dataframe(shown.rename(columns={c: view.t(f"page.at_risk.col.{c}") for c in SURVEY_COLUMNS}),
+                     hide_index=True, width="stretch", height=320)
