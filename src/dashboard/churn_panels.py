@@ -94,6 +94,8 @@ def risk_panel(view: ui.View) -> None:
     if model is None:
         st.info(view.t("churn.no_model"), icon=":material/model_training:")
         return
+    if calls.run(view, churn_store.is_stale):
+        st.warning(view.t("churn.scores_stale"), icon=":material/update:")
     st.markdown(quality_text(model, view))
     terms = calls.run(view, churn_store.model_terms, int(model["model_id"]))
     shown = forest_terms(terms)

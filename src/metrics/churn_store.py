@@ -27,6 +27,7 @@ from .i18n import catalogue, label, t
 from .registry import get
 
 metadata = sa.MetaData()
+STALE_KEY = "churn_scores_stale"  # sw_meta key written by an import of the model's input tables
 _D, _I, _S = sa.Double, sa.Integer, sa.String
 
 churn_models = sa.Table(
@@ -77,6 +78,7 @@ def save(engine: sa.Engine, result: ChurnFit) -> int:
         conn.execute(churn_model_terms.insert(),
                      [{k: _plain(r[k]) for k in (c.name for c in churn_model_terms.c)} for _, r in terms.iterrows()])
         conn.execute(churn_scores.delete())
+        conn.execute(s.meta.delete().where(s.meta.c.key == STALE_KEY))  # the scores are current again
         scores = result.scores.assign(model_id=model_id)[[c.name for c in churn_scores.c]]
         if conn.dialect.name == "duckdb":
             load._duckdb_insert(conn.connection.driver_connection, conn.dialect, churn_scores, scores)
@@ -85,6 +87,16 @@ def save(engine: sa.Engine, result: ChurnFit) -> int:
         else:
             load._insert_chunks(conn, churn_scores, scores)
     return model_id
+
+
+def is_stale(wh: Warehouse) -> bool:
+    """True when an import changed customers, tickets, surveys or billing after the stored scores were
+    computed (``sw_meta.churn_scores_stale``, set by :mod:`metrics.importer.run`, cleared by :func:`save`)."""
+    try:
+        df = wh.read(sa.select(s.meta.c.value).where(s.meta.c.key == STALE_KEY))
+    except Exception:  # noqa: BLE001 - no sw_meta table: nothing imported
+        return False
+    return not df.empty
 
 
 def _plain(v: object) -> object:

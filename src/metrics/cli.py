@@ -170,15 +170,46 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 def cmd_import(args: argparse.Namespace) -> int:
     """Exit 0 when every row loaded, EXIT_REJECTS when some were rejected (the rest loaded)."""
-    from .importer import ImportFailed, MappingError, import_file
+    from .importer import ImportFailed, MappingError, import_file, import_query
 
+    if (args.file is None) == (args.from_sql is None):
+        print("servicewatch import: error: give either FILE or --from-sql QUERY (with --source-db URL)",
+              file=sys.stderr)
+        return EXIT_USAGE
+    if args.from_sql is not None and not args.source_db:
+        print("servicewatch import: error: --from-sql needs --source-db URL", file=sys.stderr)
+        return EXIT_USAGE
+    rejects = args.rejects or True
     try:
-        result = import_file(resolve_url(args.db), args.table, args.file, mapping=args.mapping,
-                             dry_run=args.dry_run, encoding=args.encoding, lang=args.lang)
+        if args.from_sql is not None:
+            result = import_query(resolve_url(args.db), args.table, args.from_sql, args.source_db,
+                                  mapping=args.mapping, dry_run=args.dry_run, lang=args.lang, rejects=rejects)
+        else:
+            result = import_file(resolve_url(args.db), args.table, args.file, mapping=args.mapping,
+                                 dry_run=args.dry_run, encoding=args.encoding, lang=args.lang, rejects=rejects)
     except (ImportFailed, MappingError) as exc:
         raise UserError(str(exc)) from None
     print("\n".join(result.summary(args.lang)))
     return EXIT_REJECTS if result.rows_rejected else 0
+
+
+def cmd_template(args: argparse.Namespace) -> None:
+    """An example CSV of TABLE: its headers and two rows that import cleanly."""
+    from .importer import template_csv
+    from .importer.spec import TABLES
+
+    if args.table not in TABLES:
+        raise UserError(f"unknown table {args.table!r}; known: {', '.join(TABLES)}")
+    data = template_csv(args.table, args.lang)
+    if args.out in (None, "-"):
+        sys.stdout.write(data.decode("utf-8-sig"))
+        return
+    try:
+        with open(args.out, "wb") as fh:
+            fh.write(data)
+    except OSError as exc:
+        raise UserError(f"cannot write {args.out}: {exc.strerror or exc}") from None
+    print(f"template for {args.table} written to {args.out}", file=sys.stderr)
 
 
 def _read_password(args: argparse.Namespace) -> str:
@@ -256,16 +287,31 @@ def build_parser() -> argparse.ArgumentParser:
 
     i = sub.add_parser("import", help="validate a CSV/Excel/Parquet file and upsert it into a table",
                        description="Exit codes: 0 all rows loaded, 3 some rows rejected (the others loaded; "
-                                   "see FILE.rejects.csv), 1 nothing imported (unreadable file, missing columns, "
+                                   "see the rejects file), 1 nothing imported (unreadable file, missing columns, "
                                    "database error), 2 bad arguments. See docs/import.md.")
     i.add_argument("table", help="table of the data model: regions, customers, tickets, surveys, …")
-    i.add_argument("file", help=".csv, .xlsx or .parquet")
+    i.add_argument("file", nargs="?", help=".csv, .xlsx or .parquet (or use --from-sql)")
     add_db_argument(i)
+    i.add_argument("--from-sql", dest="from_sql", metavar="QUERY",
+                   help="read the rows of this SELECT, run on --source-db, instead of a file")
+    i.add_argument("--source-db", dest="source_db", metavar="URL", help="SQLAlchemy URL of the database "
+                   "--from-sql reads (DuckDB files are opened read-only)")
+    i.add_argument("--rejects", metavar="FILE", help="where to write the rejected rows (default: FILE.rejects.csv "
+                   "next to the input; TABLE-from-sql.rejects.csv in the current directory for --from-sql)")
     i.add_argument("--mapping", metavar="MAPPING.yaml", help="header and value renames (docs/import.md)")
     i.add_argument("--dry-run", action="store_true", help="validate and report, write nothing")
     i.add_argument("--encoding", metavar="ENC", help="CSV encoding (default: detect UTF-8, UTF-8-BOM, GBK/GB18030)")
     i.add_argument("--lang", choices=["en", "zh"], default="en", help="language of the report and rejects file")
     i.set_defaults(func=cmd_import)
+
+    tp = sub.add_parser("template", help="write an example CSV for a table: headers and two valid rows",
+                        description="The example rows import cleanly (into an empty database too) when the "
+                                    "templates are imported in the order of docs/import.md. See docs/import.md.")
+    tp.add_argument("table", help="table of the data model: regions, customers, tickets, surveys, …")
+    tp.add_argument("--out", metavar="FILE", help="file to write (default: standard output)")
+    tp.add_argument("--lang", choices=["en", "zh"], default="en",
+                    help="headers: data-model names (en) or the Chinese names the importer recognises (zh)")
+    tp.set_defaults(func=cmd_template)
 
     u = sub.add_parser("user", help="manage the users file ($SERVICEWATCH_USERS); passwords from stdin")
     usub = u.add_subparsers(dest="user_command", required=True, metavar="ACTION")

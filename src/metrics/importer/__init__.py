@@ -6,16 +6,17 @@
 
 Modules: :mod:`.read` (files, encodings, chunks), :mod:`.spec` (header names, rules as data),
 :mod:`.parse` (values to types), :mod:`.validate` (rules), :mod:`.write` (upsert in one transaction),
-:mod:`.run` (the whole import), :mod:`.bench` (throughput). See docs/import.md.
+:mod:`.run` (the whole import), :mod:`.template` (example files), :mod:`.bench` (throughput). See docs/import.md.
 """
 
 from __future__ import annotations
 
-from metrics.importer.run import ImportFailed, ImportResult, import_file, rejects_path_for, template_csv
+from metrics.importer.run import ImportFailed, ImportResult, import_file, import_query, rejects_path_for
 from metrics.importer.spec import MappingError, load_mapping
+from metrics.importer.template import template_csv
 
-__all__ = ["ImportFailed", "ImportResult", "MappingError", "import_file", "load_mapping", "rejects_path_for",
-           "template_csv", "bench_import"]
+__all__ = ["ImportFailed", "ImportResult", "MappingError", "import_file", "import_query", "load_mapping",
+           "rejects_path_for", "template_csv", "bench_import"]
 
 
 def bench_import(rows: int = 1_000_000, workdir: str | None = None) -> dict:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import codecs
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,10 +45,17 @@ class Source:
     encoding: str | None = None
     bad_rows: list[tuple[int, str]] = field(default_factory=list)  # (row, text) with a wrong field count
     _chunks: Iterator[Chunk] | None = None
+    _close: Callable[[], None] | None = None
 
     def chunks(self) -> Iterator[Chunk]:
         assert self._chunks is not None
         return self._chunks
+
+    def close(self) -> None:
+        """Release what the source holds (a query's connection); files need nothing."""
+        if self._close is not None:
+            self._close()
+            self._close = None
 
 
 def file_format(path: Path) -> str:
@@ -276,3 +283,53 @@ def _open_xlsx(path: Path, chunk_rows: int) -> Source:
             wb.close()
 
     return Source(path, "xlsx", headers, None, _chunks=chunks())
+
+
+# -- SQL query on another database ------------------------------------------------------------
+def open_query(source_url: str, query: str, chunk_rows: int = CHUNK_ROWS, name: str = "sql") -> Source:
+    """The rows of ``query`` run on ``source_url``, streamed (server-side cursor where the driver
+    has one) in chunks of ``chunk_rows``, every value as text like an Excel cell, so the same
+    parsing and validation apply. The query is the user's own, on their own database: it runs as
+    given (``sa.text``), on a read-only connection for DuckDB files. Errors raise
+    :class:`~metrics.db.DatabaseError` naming the source database, one line, no password."""
+    import sqlalchemy as sa
+
+    from metrics.db import DatabaseError, describe_error, duckdb_path, make_engine
+
+    engine = make_engine(source_url, read_only=duckdb_path(source_url) is not None)
+    conn = None
+    try:
+        conn = engine.connect()
+        result = conn.execution_options(stream_results=True, yield_per=chunk_rows).execute(sa.text(query))
+        if not result.returns_rows:
+            raise DatabaseError(describe_error(ValueError("the query returns no rows (use a SELECT)"), source_url))
+        headers = [str(k).strip() for k in result.keys()]
+    except DatabaseError:
+        if conn is not None:
+            conn.close()
+        engine.dispose()
+        raise
+    except Exception as exc:  # noqa: BLE001 - any driver error becomes one line
+        if conn is not None:
+            conn.close()
+        engine.dispose()
+        raise DatabaseError(describe_error(exc, source_url)) from None
+    names = [f"c{i}" for i in range(len(headers))]
+
+    def chunks() -> Iterator[Chunk]:
+        row = 1
+        try:
+            for part in result.partitions(chunk_rows):
+                cols = list(zip(*part, strict=True)) if part else [()] * len(names)
+                table = pa.table({n: pa.array([_cell_text(v) for v in col], pa.string())
+                                  for n, col in zip(names, cols, strict=True)})
+                yield Chunk(table, np.arange(row, row + len(part), dtype=np.int64))
+                row += len(part)
+        except Exception as exc:  # noqa: BLE001 - a failure while fetching: the source's, one line
+            raise ReadError(describe_error(exc, source_url)) from None
+
+    def close() -> None:
+        conn.close()
+        engine.dispose()
+
+    return Source(Path(name), "sql", headers, None, _chunks=chunks(), _close=close)

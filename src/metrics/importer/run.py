@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import getpass
-import io
 import time
 import uuid
 from collections import Counter
@@ -23,15 +22,18 @@ import pandas as pd
 import sqlalchemy as sa
 
 from metrics import schema
-from metrics.db import DatabaseError, describe_error, duckdb_path, make_engine
+from metrics.db import DatabaseError, describe_error, duckdb_path, make_engine, safe_url
 from metrics.i18n import t
 from metrics.importer import spec
-from metrics.importer.read import CHUNK_ROWS, ReadError, open_source
+from metrics.importer.read import CHUNK_ROWS, ReadError, Source, open_query, open_source
 from metrics.importer.validate import PROBLEM_COLUMNS, Known, Validator
 from metrics.importer.write import Writer, ensure_schema
 
 FIRST_PROBLEMS = 500  # kept in memory for the summary and the Data page; the rejects file has all
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# tables the churn scores are computed from: an import that changes them marks the scores stale
+CHURN_INPUTS = frozenset({"customers", "tickets", "surveys", "billing_monthly"})
+STALE_KEY = "churn_scores_stale"  # sw_meta key; cleared by metrics.churn_store.save
 
 
 class ImportFailed(ValueError):
@@ -164,23 +166,63 @@ def import_file(url: str, table: str, path: str | Path, *, mapping: str | Path |
     """
     started = dt.datetime.now()
     clock = time.perf_counter()
-    if table not in spec.TABLES:
-        raise ImportFailed(t("import.error.unknown_table", "en", table=table, tables=", ".join(spec.TABLES)))
+    _check_table(table)
     mapping = mapping if isinstance(mapping, spec.Mapping) else spec.load_mapping(mapping)
     path = Path(path)
     try:
         source = open_source(path, encoding, chunk_rows)
     except ReadError as exc:
         raise ImportFailed(str(exc)) from None
+    rej_path = (rejects_path_for(path) if rejects is True else Path(rejects) if rejects else None)
+    return _import(url, table, source, path.name, display_name or str(path), mapping, rej_path, dry_run=dry_run,
+                   user=user, lang=lang, refresh=refresh, on_chunk=on_chunk, started=started, clock=clock)
+
+
+def import_query(url: str, table: str, query: str, source_url: str, *,
+                 mapping: str | Path | spec.Mapping | None = None, dry_run: bool = False, user: str | None = None,
+                 lang: str = "en", rejects: bool | Path = True, refresh: bool = True, chunk_rows: int = CHUNK_ROWS,
+                 on_chunk: Callable[[ImportResult], None] | None = None) -> ImportResult:
+    """Import the rows of ``query`` (the user's own SQL, run on the database at ``source_url``) into
+    ``table`` of ``url``: streamed in chunks, then the same validation, upsert and report as a file.
+
+    The columns of the result are matched like file headers (``SELECT 工单号, … FROM …`` or aliases
+    with ``AS``). ``rejects``: True writes ``<table>-from-sql.rejects.csv`` in the current directory,
+    a path writes there, False keeps problems in memory. Row numbers count result rows from 1.
+    Raises :class:`ImportFailed` or :class:`DatabaseError` (one line, no password; the source
+    database's errors name the source database).
+    """
+    started = dt.datetime.now()
+    clock = time.perf_counter()
+    _check_table(table)
+    mapping = mapping if isinstance(mapping, spec.Mapping) else spec.load_mapping(mapping)
+    source = open_query(source_url, query, chunk_rows, name=f"{table}-from-sql")
+    rej_path = (Path.cwd() / f"{table}-from-sql.rejects.csv" if rejects is True
+                else Path(rejects) if rejects else None)
+    display = f"sql {safe_url(source_url)}: {' '.join(query.split())}"
+    try:
+        return _import(url, table, source, "SQL", display, mapping, rej_path, dry_run=dry_run, user=user,
+                       lang=lang, refresh=refresh, on_chunk=on_chunk, started=started, clock=clock)
+    finally:
+        source.close()
+
+
+def _check_table(table: str) -> None:
+    if table not in spec.TABLES:
+        raise ImportFailed(t("import.error.unknown_table", "en", table=table, tables=", ".join(spec.TABLES)))
+
+
+def _import(url: str, table: str, source: Source, name: str, display: str, mapping: spec.Mapping,
+            rej_path: Path | None, *, dry_run: bool, user: str | None, lang: str, refresh: bool,
+            on_chunk: Callable[[ImportResult], None] | None, started: dt.datetime, clock: float) -> ImportResult:
+    """Validate and upsert an opened source (a file or a query); see :func:`import_file`."""
     header_map, unused = spec.resolve_headers(table, source.headers, mapping)
     missing = [c for c in spec.required_columns(table) if c not in header_map.values()]
     if missing:
         names = [f"{c} ({'/'.join(spec.ALIASES.get(table, {}).get(c, ())[:2]) or c})" for c in missing]
-        raise ImportFailed(t("import.error.missing_columns", "en", file=path.name, cols=", ".join(names)))
-    result = ImportResult(table, display_name or str(path), dry_run, import_id=uuid.uuid4().hex,
+        raise ImportFailed(t("import.error.missing_columns", "en", file=name, cols=", ".join(names)))
+    result = ImportResult(table, display, dry_run, import_id=uuid.uuid4().hex,
                           unused_headers=[h for h in unused if h])
     result.defaults = [c for c in spec.DEFAULTS.get(table, {}) if c not in header_map.values()]
-    rej_path = (rejects_path_for(path) if rejects is True else Path(rejects) if rejects else None)
     result.rejects_path = rej_path
     if rej_path is not None and rej_path.exists():
         rej_path.unlink()
@@ -203,6 +245,8 @@ def import_file(url: str, table: str, path: str | Path, *, mapping: str | Path |
                 _run(conn, table, source, header_map, mapping, result, out, on_chunk)
                 result.seconds = time.perf_counter() - clock
                 conn.execute(schema.import_log.insert(), [_log_row(result, user, started)])
+                if table in CHURN_INPUTS and (result.inserted or result.updated):
+                    _mark_churn_stale(conn)
             if engine.dialect.name == "duckdb":
                 with engine.connect() as conn:
                     conn.exec_driver_sql("CHECKPOINT")  # fold the WAL in: readers see one new file
@@ -277,6 +321,13 @@ def _run(conn: sa.Connection | None, table: str, source: object, header_map: dic
     result.problems = result.problems.sort_values("row", kind="stable").reset_index(drop=True)
 
 
+def _mark_churn_stale(conn: sa.Connection) -> None:
+    """``sw_meta.churn_scores_stale`` = now: the stored churn scores predate the data (see churn_store)."""
+    m = schema.meta
+    conn.execute(m.delete().where(m.c.key == STALE_KEY))
+    conn.execute(m.insert(), [{"key": STALE_KEY, "value": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}])
+
+
 def _log_row(result: ImportResult, user: str | None, started: dt.datetime) -> dict:
     return {"import_id": result.import_id, "user": (user or _user())[:80], "started_at": started,
             "finished_at": dt.datetime.now(), "table_name": result.table, "file": result.file[-400:],
@@ -289,10 +340,3 @@ def _user() -> str:
         return getpass.getuser()
     except Exception:  # noqa: BLE001 - no login name in some containers
         return "unknown"
-
-
-def template_csv(table: str) -> bytes:
-    """A header-only CSV with the data-model names of ``table`` (UTF-8 with BOM)."""
-    buf = io.StringIO()
-    csv.writer(buf).writerow([c.name for c in spec.TABLES[table].columns])
-    return buf.getvalue().encode("utf-8-sig")
