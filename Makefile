@@ -94,6 +94,7 @@ lint: venv
 
 bench: venv
 	$(PY) -m bench.run
+	$(PY) -m bench.churn
 
 clean:
 	rm -rf .pytest_cache .ruff_cache .hypothesis build $(DEMO_DB) $(DEMO_DB).wal
