@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import tempfile
@@ -68,6 +69,7 @@ def run(scale: str, seed: int = 7, repeat: int = 5) -> dict:
         top100 = _median_ms(lambda: churn_store.scores(reader, everyone, top=100), repeat)
         reader.engine.dispose()
     return {"scale": scale, "customers": SIZES[scale], "when": datetime.now(UTC).isoformat(timespec="seconds"),
+            "load_average": round(os.getloadavg()[0], 1),
             "retention_ms": curves, "fit_s": fit_s, "save_s": save_s, "top100_scores_ms": top100}
 
 
@@ -79,8 +81,9 @@ def markdown(results: list[dict]) -> str:
         curves = "; ".join(f"{k}: {v:,.0f} ms" for k, v in r["retention_ms"].items())
         lines.append(f"| {r['scale']} | {r['customers']:,} | {curves} | {r['fit_s']:.1f} s | {r['save_s']:.1f} s "
                      f"| {r['top100_scores_ms']:,.0f} ms |")
-    lines += ["", f"Run {results[-1]['when']}; DuckDB file opened read-only with one kept connection, as the "
-              "dashboard does.", "", END]
+    loads = ", ".join(str(r.get("load_average", "?")) for r in results)
+    lines += ["", f"Run {results[-1]['when']}; load average {loads} (other work on the 2 cores); DuckDB file "
+              "opened read-only with one kept connection, as the dashboard does.", "", END]
     return "\n".join(lines)
 
 
