@@ -23,6 +23,8 @@ model = calls.run(view, churn_store.latest_model)
 if model is None:
     st.info(view.t("churn.no_model"), icon=":material/model_training:")
     st.stop()
+if calls.run(view, churn_store.is_stale):
+    st.warning(view.t("churn.scores_stale"), icon=":material/update:")
 st.markdown(churn_panels.quality_text(model, view))
 
 # -- the ranked list --------------------------------------------------------------------------
