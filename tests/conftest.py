@@ -320,3 +320,14 @@ def app_server(tmp_path_factory: pytest.TempPathFactory, duckdb_url: str) -> Ite
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(autouse=True)
+def _release_dashboard_readers() -> Iterator[None]:
+    """AppTests run the app in this process, and the app keeps read-only DuckDB connections open
+    (``dashboard.ui.warehouse``). DuckDB refuses a writable connection to a file this process holds
+    read-only, so they are closed after every test, as a restarted app would."""
+    yield
+    ui = sys.modules.get("dashboard.ui")
+    if ui is not None:
+        ui.close_warehouses()
