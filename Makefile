@@ -95,6 +95,7 @@ lint: venv
 bench: venv
 	$(PY) -m bench.run
 	$(PY) -m bench.churn
+	$(PY) -m bench.importing
 
 clean:
 	rm -rf .pytest_cache .ruff_cache .hypothesis build $(DEMO_DB) $(DEMO_DB).wal

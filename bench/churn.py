@@ -22,10 +22,10 @@ from metrics import churn_model, churn_store, survival
 from metrics.engine import Warehouse
 from metrics.filters import Filters
 
+from .sections import write_section
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "bench" / "data"
-DOC = ROOT / "docs" / "performance.md"
-BEGIN, END = "<!-- bench:churn:begin -->", "<!-- bench:churn:end -->"
 SIZES = {"S": 100_000, "L": 1_000_000}
 
 
@@ -74,7 +74,7 @@ def run(scale: str, seed: int = 7, repeat: int = 5) -> dict:
 
 
 def markdown(results: list[dict]) -> str:
-    lines = [BEGIN, "", "### Churn and retention (`bench/churn.py`)", "",
+    lines = ["### Churn and retention (`bench/churn.py`)", "",
              "| scale | customers | retention curves (warm median) | model fit | store scores | top-100 scores read |",
              "|---|---:|---|---:|---:|---:|"]
     for r in results:
@@ -83,18 +83,8 @@ def markdown(results: list[dict]) -> str:
                      f"| {r['top100_scores_ms']:,.0f} ms |")
     loads = ", ".join(str(r.get("load_average", "?")) for r in results)
     lines += ["", f"Run {results[-1]['when']}; load average {loads} (other work on the 2 cores); DuckDB file "
-              "opened read-only with one kept connection, as the dashboard does.", "", END]
+              "opened read-only with one kept connection, as the dashboard does."]
     return "\n".join(lines)
-
-
-def write_doc(results: list[dict]) -> None:
-    text = DOC.read_text(encoding="utf-8")
-    block = markdown(results)
-    if BEGIN in text and END in text:
-        text = text[: text.index(BEGIN)] + block + text[text.index(END) + len(END):]
-    else:
-        text = text.rstrip() + "\n\n" + block + "\n"
-    DOC.write_text(text, encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -104,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     results = [run(s.strip(), args.seed) for s in args.scales.split(",") if s.strip()]
     (ROOT / "bench" / "churn_results.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
-    write_doc(results)
+    write_section("churn", markdown(results))
     for r in results:
         print(json.dumps(r))
     return 0
