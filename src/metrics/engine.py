@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from . import schema as s
 from . import stats
 from .access import Scope, check_regions
-from .compiler import CompileError, Window, compile_metric, dim_column
+from .compiler import Window, compile_metric, dim_column
 from .db import DatabaseError, describe_error, duckdb_path, make_engine
 from .filters import Filters
 from .registry import Metric, get
@@ -204,11 +204,6 @@ class Warehouse:
             now["delta_pct"] = np.where(now["value_cmp"].abs() > 0, now["delta"] / now["value_cmp"].abs(), np.nan)
         return now
 
-    def check_dims(self, metric_id: str, by) -> None:
-        m = get(metric_id)
-        bad = [d for d in by if d not in m.dims]
-        if bad:
-            raise CompileError(f"metric {metric_id} cannot be cut by {', '.join(bad)}")
 
 
     # -- what the database holds --------------------------------------------------------------

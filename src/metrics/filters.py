@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from .access import Scope
@@ -127,9 +127,6 @@ class Filters:
             return replace(default, **changes)
         except ValueError:
             return default
-
-    def field_names(self) -> list[str]:
-        return [f.name for f in fields(self)]
 
 
 # -- period presets -------------------------------------------------------------------------
