@@ -18,8 +18,6 @@ MOVER_METRICS = ("complaint_rate", "csat", "nps", "sla_resolution_compliance", "
 
 view = ui.page("nav.overview")
 f = view.filters
-targets = view.call("targets")
-ancestors = drill.ancestors(view.regions)
 trend_filters = f.with_(start=add_months(f.end.replace(day=1), -11), comparison="none")
 
 cols = st.columns(4)
@@ -34,7 +32,7 @@ for i, metric_id in enumerate(KPIS):
             continue
         shown += 1
         row = df.iloc[0]
-        target = drill.target_for(targets, metric_id, f, ancestors)
+        target = view.target(metric_id)
         status = drill.status(row["value"], target, m.higher_is_better, row["lower"], row["upper"])
         st.metric(
             view.metric_label(metric_id), fmt_value(row["value"], m.unit, view.lang),

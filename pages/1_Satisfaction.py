@@ -7,7 +7,7 @@ import streamlit as st
 from dashboard import charts, ui
 from dashboard.calls import run as engine_call
 from dashboard.kpis import kpi, show_chart
-from metrics import distributions, drill, league
+from metrics import distributions, league
 from metrics.filters import add_months
 from metrics.registry import get
 
@@ -32,12 +32,10 @@ if total.empty:
     ui.empty_state(view)
     st.stop()
 
-targets = view.call("targets")
-ancestors = drill.ancestors(view.regions)
 
 
 def target(metric_id: str, flt=f) -> float | None:
-    return drill.target_for(targets, metric_id, flt, ancestors)
+    return view.target(metric_id, flt)
 
 
 cards = st.columns(4)

@@ -28,18 +28,16 @@ if volume.empty:
     ui.empty_state(view)
     st.stop()
 
-targets = view.call("targets")
-ancestors = drill.ancestors(view.regions)
 
 cards = st.columns(4)
 kpi(cards[0], view, "tickets", volume, label=t("page.complaints.volume"))
 kpi(cards[1], view, "complaint_rate", view.compare("complaint_rate", f=f),
-    drill.target_for(targets, "complaint_rate", f, ancestors))
+    view.target("complaint_rate", f))
 kpi(cards[2], view, "resolution_hours_median", view.compare("resolution_hours_median", f=f))
 kpi(cards[3], view, "resolution_hours_p90", view.compare("resolution_hours_p90", f=f))
 cards = st.columns(5)
 for col, mid in zip(cards, HANDLING[2:], strict=True):
-    kpi(col, view, mid, view.compare(mid, f=f), drill.target_for(targets, mid, f, ancestors))
+    kpi(col, view, mid, view.compare(mid, f=f), view.target(mid, f))
 st.caption(t("page.complaints.kpi_note"))
 
 rf, level = league.scope(f, view.regions)
@@ -58,7 +56,7 @@ with left:
         rates, dim, rate_metric.unit, view.lang,
         f"{view.metric_label('complaint_rate')} · {t(f'page.complaints.dim.{dim}')}",
         view.subtitle(f=dim_f), region_names=view.region_names,
-        target=drill.target_for(targets, "complaint_rate", f, ancestors)), f"complaint_rate_by_{dim}", select=True)
+        target=view.target("complaint_rate", f)), f"complaint_rate_by_{dim}", select=True)
     selections.append((dim, ui.selected_values(picked)))
 with right:
     if not rates.empty:
@@ -95,7 +93,7 @@ by_h = view.metric(handling, (hdim,), level, f=h_f)
 show_chart(view, by_h, lambda: charts.bar_ci(
     by_h, hdim, hm.unit, view.lang, f"{view.metric_label(handling)} · {t(f'page.complaints.dim.{hdim}')}",
     view.subtitle(f=h_f),
-    region_names=view.region_names, target=drill.target_for(targets, handling, f, ancestors)),
+    region_names=view.region_names, target=view.target(handling, f)),
     f"complaint_{handling}_by_{hdim}")
 
 # -- drill-down ---------------------------------------------------------------------------------

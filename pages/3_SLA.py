@@ -27,15 +27,13 @@ if resolution.empty or resolution["n"].fillna(0).sum() == 0:
     st.stop()
 
 # -- headline numbers -------------------------------------------------------------------------
-targets = view.call("targets")
-ancestors = drill.ancestors(view.regions)
 cards = st.columns(4)
 for card, metric_id, frame in (
         (cards[0], "sla_response_compliance", view.compare("sla_response_compliance")),
         (cards[1], "sla_resolution_compliance", resolution),
         (cards[2], "compensation_total", view.compare("compensation_total")),
         (cards[3], "availability", view.compare("availability"))):
-    kpi(card, view, metric_id, frame, drill.target_for(targets, metric_id, f, ancestors))
+    kpi(card, view, metric_id, frame, view.target(metric_id))
 
 # -- compliance by a dimension ----------------------------------------------------------------
 st.header(view.t("page.sla.compliance_header"))
@@ -51,7 +49,7 @@ for col, metric_id in ((left, "sla_response_compliance"), (right, "sla_resolutio
             ui.empty_state(view)
             continue
         title = view.t("page.sla.by_title", metric=view.metric_label(metric_id), dim=view.t(f"page.tables.{cut}"))
-        target = drill.target_for(targets, metric_id, f, ancestors)
+        target = view.target(metric_id)
         fig = charts.bar_ci(df, cut, "share", lang, title, sub, view.region_names, target=target)
         ui.chart(view, fig, localise(df, lang, view.region_names), f"sla_{metric_id}_{cut}")
 st.caption(view.t("common.interval_note"))

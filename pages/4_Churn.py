@@ -27,11 +27,9 @@ if total.empty and active.empty:
     st.stop()
 
 # -- headline numbers -------------------------------------------------------------------------
-targets = view.call("targets")
-ancestors = drill.ancestors(view.regions)
 overall = calls.run(view, churn.churn_by, f, ())
 cards = st.columns(4)
-kpi(cards[0], view, "churn_rate", total, drill.target_for(targets, "churn_rate", f, ancestors))
+kpi(cards[0], view, "churn_rate", total, view.target("churn_rate"))
 annual = overall["annual"].iloc[0] if len(overall) else None
 cards[1].metric(view.t("page.churn.kpi_annual"), fmt_value(annual, "share", lang),
                 help=None if overall.empty else "95%: " + " – ".join(
@@ -72,7 +70,7 @@ with left:
         ui.empty_state(view)
     else:
         fig = charts.trend(monthly, "share_per_month", lang, view.t("page.churn.trend_title"), trend_sub,
-                           target=drill.target_for(targets, "churn_rate", f, ancestors))
+                           target=view.target("churn_rate"))
         ui.chart(view, fig, monthly, "churn_trend")
 with right:
     if stock.empty:

@@ -331,3 +331,20 @@ def _release_dashboard_readers() -> Iterator[None]:
     ui = sys.modules.get("dashboard.ui")
     if ui is not None:
         ui.close_warehouses()
+
+
+@pytest.fixture(scope="session")
+def fitted_duckdb_url(duckdb_url: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A copy of the demo DuckDB with a churn model fitted and its scores stored (fitted once)."""
+    from metrics import churn_model, churn_store
+    from metrics.engine import Warehouse
+
+    path = tmp_path_factory.mktemp("fitted") / "sw.duckdb"
+    shutil.copyfile(sa.engine.make_url(duckdb_url).database or "", path)
+    url = f"duckdb:///{path}"
+    wh = Warehouse.open(url, read_only=False)
+    try:
+        churn_store.save(wh.engine, churn_model.fit(wh))
+    finally:
+        wh.engine.dispose()
+    return url

@@ -4,29 +4,15 @@ hazard ratios and the at-risk list; without a model, how to fit one."""
 from __future__ import annotations
 
 import json
-import shutil
-from pathlib import Path
 
 import pytest
 from page_util import chart_titles, filters, open_page
 
-from metrics import churn_model, churn_store, survival
+from metrics import churn_store, survival
 from metrics.engine import Warehouse
 from metrics.i18n import t
 
 PAGE = "pages/4_Churn.py"
-
-
-@pytest.fixture(scope="module")
-def fitted_url(duckdb_url: str, tmp_path_factory: pytest.TempPathFactory) -> str:
-    src = Path(duckdb_url.removeprefix("duckdb:///"))
-    path = tmp_path_factory.mktemp("panels") / "sw.duckdb"
-    shutil.copyfile(src, path)
-    url = f"duckdb:///{path}"
-    wh = Warehouse.open(url, read_only=False)
-    churn_store.save(wh.engine, churn_model.fit(wh))
-    wh.engine.dispose()
-    return url
 
 
 def test_without_model_says_how_to_fit(duckdb_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -49,13 +35,13 @@ def test_retention_by_city(duckdb_url: str, monkeypatch: pytest.MonkeyPatch) -> 
     assert len(lines) == r.curves["group"].nunique()
 
 
-def test_with_model(fitted_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    at = open_page(PAGE, fitted_url, monkeypatch)
+def test_with_model(fitted_duckdb_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = open_page(PAGE, fitted_duckdb_url, monkeypatch)
     at.sidebar.radio(key="_w_lang").set_value("en").run()
     assert not at.exception
     assert "Churn-risk model" in [h.value for h in at.header]
     quality = [m.value for m in at.markdown if "concordance" in m.value]
-    wh = Warehouse.open(fitted_url)
+    wh = Warehouse.open(fitted_duckdb_url)
     model = churn_store.latest_model(wh)
     assert quality and f"{model['concordance_cox']:.3f}" in quality[0]
     assert any(x.startswith("Hazard ratios of leaving within 90 days") for x in chart_titles(at))

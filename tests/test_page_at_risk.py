@@ -3,14 +3,11 @@ the customer-history queries against pandas on the demo frames."""
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pandas as pd
 import pytest
 from page_util import filters, open_page
 
-from metrics import churn_model, churn_store, customer_history
+from metrics import churn_store, customer_history
 from metrics.access import Scope, ScopeError
 from metrics.engine import Warehouse
 from metrics.filters import Filters
@@ -19,26 +16,14 @@ from metrics.i18n import t
 PAGE = "pages/8_At_risk.py"
 
 
-@pytest.fixture(scope="module")
-def fitted_url(duckdb_url: str, tmp_path_factory: pytest.TempPathFactory) -> str:
-    src = Path(duckdb_url.removeprefix("duckdb:///"))
-    path = tmp_path_factory.mktemp("at_risk") / "sw.duckdb"
-    shutil.copyfile(src, path)
-    url = f"duckdb:///{path}"
-    wh = Warehouse.open(url, read_only=False)
-    churn_store.save(wh.engine, churn_model.fit(wh))
-    wh.engine.dispose()
-    return url
-
-
 def _list(at) -> pd.DataFrame:
     return at.dataframe[0].value
 
 
-def test_list_matches_stored_scores(fitted_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    at = open_page(PAGE, fitted_url, monkeypatch)
+def test_list_matches_stored_scores(fitted_duckdb_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = open_page(PAGE, fitted_duckdb_url, monkeypatch)
     assert at.title[0].value == t("page.at_risk.title", "zh")
-    wh = Warehouse.open(fitted_url)
+    wh = Warehouse.open(fitted_duckdb_url)
     model = churn_store.latest_model(wh)
     quality = [m.value for m in at.markdown if f"{model['concordance_cox']:.3f}" in m.value]
     assert quality and str(model["as_of"])[:10] in quality[0] and f"{int(model['n_train_rows']):,}" in quality[0]
@@ -56,11 +41,11 @@ def test_list_matches_stored_scores(fitted_url: str, monkeypatch: pytest.MonkeyP
     assert t("page.at_risk.tickets_header", "zh", n=n) in [h.value for h in at.subheader]
 
 
-def test_filters_and_other_customer(fitted_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    at = open_page(PAGE, fitted_url, monkeypatch)
+def test_filters_and_other_customer(fitted_duckdb_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = open_page(PAGE, fitted_duckdb_url, monkeypatch)
     at.sidebar.multiselect(key="_w_segment").set_value(["enterprise"]).run()
     assert not at.exception, [e.value for e in at.exception]
-    wh = Warehouse.open(fitted_url)
+    wh = Warehouse.open(fitted_duckdb_url)
     top = churn_store.scores(wh, filters(at), 200, "zh")
     assert set(top["segment"]) == {"enterprise"}
     table = _list(at)
@@ -72,8 +57,8 @@ def test_filters_and_other_customer(fitted_url: str, monkeypatch: pytest.MonkeyP
     assert t("page.at_risk.surveys_header", "zh", n=n) in [h.value for h in at.subheader]
 
 
-def test_english(fitted_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    at = open_page(PAGE, fitted_url, monkeypatch)
+def test_english(fitted_duckdb_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = open_page(PAGE, fitted_duckdb_url, monkeypatch)
     at.sidebar.radio(key="_w_lang").set_value("en").run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.title[0].value == "At-risk customers"

@@ -12,13 +12,14 @@ import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from metrics import access, audit
+from metrics import access, audit, drill
 from metrics.access import Scope, User
 from metrics.db import DatabaseError, duckdb_path, resolve_url
 from metrics.describe import subtitle
@@ -126,6 +127,14 @@ class View:
 
     def call(self, name: str, *args):
         return cached_call(self.wh, self.version, self.url, name, *args)
+
+    @cached_property
+    def _ancestors(self) -> dict[int, list[int]]:
+        return drill.ancestors(self.regions)
+
+    def target(self, metric_id: str, f: Filters | None = None) -> float | None:
+        """The target that applies to ``metric_id`` under the filters (``targets`` table), if any."""
+        return drill.target_for(self.call("targets"), metric_id, f or self.filters, self._ancestors)
 
     def t(self, key: str, **fmt) -> str:
         return t(key, self.lang, **fmt)
