@@ -5,7 +5,6 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import charts, ui
-from dashboard.calls import run as engine_call
 from dashboard.kpis import kpi, show_chart
 from metrics import distributions, league
 from metrics.filters import add_months
@@ -97,7 +96,7 @@ with left:
 with right:
     score = SCORE_OF[measure]
     st.subheader(t("page.satisfaction.distribution"))
-    dist = engine_call(view, distributions.score_distribution, f, score)
+    dist = view.call(distributions.score_distribution, f, score)
     show_chart(view, dist, lambda: charts.distribution(
         dist, score, view.lang, f"{t(f'score.{score}')} · {t('page.satisfaction.distribution')}", sub),
         "satisfaction_distribution")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import charts, export, ui
-from dashboard.calls import run as engine_call
 from dashboard.kpis import kpi, show_chart
 from metrics import drill, league
 from metrics.registry import get
@@ -104,7 +103,7 @@ if chosen is None:
 else:
     d, values = chosen
     narrowed = f.with_(**{FILTER_FIELD[d]: tuple(int(v) for v in values) if d == "region" else tuple(values)})
-    rows = engine_call(view, drill.tickets, narrowed, 1000)
+    rows = view.call(drill.tickets, narrowed, 1000)
     st.markdown(t("page.complaints.drill_caption", scope=view.subtitle(f=narrowed), n=len(rows)))
     if rows.empty:
         ui.empty_state(view)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import calls, charts, charts_more, ui
+from dashboard import charts, charts_more, ui
 from dashboard.export import to_csv
 from dashboard.kpis import kpi
 from dashboard.tables import localise
@@ -57,7 +57,7 @@ st.caption(view.t("common.interval_note"))
 # -- do higher tiers get faster service? ------------------------------------------------------
 st.header(view.t("page.sla.tier_header"))
 for dim, title_key in (("tier", "page.sla.tier_title"), ("sla_level", "page.sla.sla_title")):
-    service = calls.run(view, sla.service_by, f, dim)
+    service = view.call(sla.service_by, f, dim)
     if service.empty:
         continue
     gap = sla.tier_gap(service, dim)
@@ -83,7 +83,7 @@ st.caption(view.t("page.sla.tier_note"))
 
 # -- breached tickets -------------------------------------------------------------------------
 st.header(view.t("page.sla.breaches_header"))
-breaches = calls.run(view, drill.tickets, f, BREACH_LIMIT, True)
+breaches = view.call(drill.tickets, f, BREACH_LIMIT, True)
 if breaches.empty:
     st.info(view.t("page.sla.breaches_none"))
 else:
@@ -116,7 +116,7 @@ if not monthly.empty:
 
 # -- circuit availability against the commitments ----------------------------------------------
 st.header(view.t("page.sla.availability_header"))
-avail = calls.run(view, sla.availability_vs_target, f)
+avail = view.call(sla.availability_vs_target, f)
 if avail.empty:
     ui.empty_state(view)
 else:
@@ -128,4 +128,4 @@ else:
         words = view.t(key, level=view.label("sla_level", row.sla_level), value=row.value, target=row.target)
         st.markdown(f"- {words}")
 with st.expander(view.t("page.sla.policies")):
-    st.dataframe(localise(calls.run(view, sla.policies), lang), hide_index=True, width="stretch")
+    st.dataframe(localise(view.call(sla.policies), lang), hide_index=True, width="stretch")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import calls, charts, charts_more, churn_panels, ui
+from dashboard import charts, charts_more, churn_panels, ui
 from dashboard.export import to_csv
 from dashboard.formatting import fmt_value
 from dashboard.kpis import kpi
@@ -27,7 +27,7 @@ if total.empty and active.empty:
     st.stop()
 
 # -- headline numbers -------------------------------------------------------------------------
-overall = calls.run(view, churn.churn_by, f, ())
+overall = view.call(churn.churn_by, f, ())
 cards = st.columns(4)
 kpi(cards[0], view, "churn_rate", total, view.target("churn_rate"))
 annual = overall["annual"].iloc[0] if len(overall) else None
@@ -41,7 +41,7 @@ kpi(cards[3], view, "active_customers", active)
 # -- by segment and tier ----------------------------------------------------------------------
 st.header(view.t("page.churn.by_header"))
 for dim in ("segment", "tier"):
-    by = calls.run(view, churn.churn_by, f, (dim,))
+    by = view.call(churn.churn_by, f, (dim,))
     by = by[by[dim].notna()]
     if by.empty:
         ui.empty_state(view)
@@ -81,7 +81,7 @@ with right:
 
 # -- reasons ----------------------------------------------------------------------------------
 st.header(view.t("page.churn.reasons_header"))
-reasons = calls.run(view, churn.churn_reasons, f)
+reasons = view.call(churn.churn_reasons, f)
 if reasons.empty:
     ui.empty_state(view)
 else:
@@ -92,7 +92,7 @@ else:
 
 # -- who left ---------------------------------------------------------------------------------
 st.header(view.t("page.churn.list_header"))
-leavers = calls.run(view, drill.customers, f, LIST_LIMIT, True)
+leavers = view.call(drill.customers, f, LIST_LIMIT, True)
 if leavers.empty:
     ui.empty_state(view)
 else:

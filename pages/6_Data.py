@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import calls, ui
+from dashboard import ui
 from dashboard.export import to_csv
 from dashboard.tables import localise
 from metrics import quality
@@ -19,7 +19,7 @@ st.caption(view.t("page.data.intro"))
 
 # -- the database -----------------------------------------------------------------------------
 st.header(view.t("page.data.db_header"))
-meta = calls.run(view, quality.meta_info)
+meta = view.call(quality.meta_info)
 unknown = view.t("page.data.unknown")
 st.markdown(f"**{view.t('page.data.kind')}**：{view.wh.dialect}  \n"
             f"**{view.t('page.data.location')}**：`{where(view.wh.engine.url)}`")
@@ -29,7 +29,7 @@ cards[1].metric(view.t("page.data.refreshed"), meta.get("refreshed_at", unknown)
 
 # -- tables -----------------------------------------------------------------------------------
 st.header(view.t("page.data.tables_header"))
-tables = localise(calls.run(view, quality.table_summary), lang)
+tables = localise(view.call(quality.table_summary), lang)
 st.dataframe(tables, hide_index=True, width="stretch", height=min(38 + 35 * len(tables), 620))
 st.download_button(view.t("export.csv"), to_csv(tables), f"{view.t('page.data.tables_file')}.csv", "text/csv",
                    key="data_tables_csv", on_click="ignore", icon=":material/download:")
@@ -39,7 +39,7 @@ with st.expander(view.t("page.data.meta_header")):
 # -- data quality -----------------------------------------------------------------------------
 st.header(view.t("page.data.quality_header"))
 st.caption(view.t("page.data.quality_caption"))
-found = calls.run(view, quality.findings)
+found = view.call(quality.findings)
 hits = found[found["n"] > 0]
 if hits.empty:
     st.success(view.t("page.data.quality_ok"))
@@ -53,7 +53,7 @@ st.download_button(view.t("export.csv"), to_csv(shown), f"{view.t('page.data.qua
                    key="data_quality_csv", on_click="ignore", icon=":material/download:")
 for check in hits["check"]:
     with st.expander(view.t("page.data.examples", check=view.label("page.data.check", check))):
-        st.dataframe(localise(calls.run(view, quality.finding_rows, check), lang), hide_index=True, width="stretch")
+        st.dataframe(localise(view.call(quality.finding_rows, check), lang), hide_index=True, width="stretch")
 
 # -- import -----------------------------------------------------------------------------------
 st.info(view.t("page.data.import_note"), icon=":material/upload_file:")

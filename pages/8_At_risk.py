@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import calls, charts_churn, churn_panels, ui
+from dashboard import charts_churn, churn_panels, ui
 from dashboard.export import to_csv
 from dashboard.tables import localise
 from metrics import churn_store, customer_history
@@ -19,16 +19,16 @@ f, lang = view.filters, view.lang
 st.caption(view.t("page.at_risk.intro"))
 
 # -- the model and its quality: never a score without it --------------------------------------
-model = calls.run(view, churn_store.latest_model)
+model = view.call(churn_store.latest_model)
 if model is None:
     st.info(view.t("churn.no_model"), icon=":material/model_training:")
     st.stop()
-if calls.run(view, churn_store.is_stale):
+if view.call(churn_store.is_stale):
     st.warning(view.t("churn.scores_stale"), icon=":material/update:")
 st.markdown(churn_panels.quality_text(model, view))
 
 # -- the ranked list --------------------------------------------------------------------------
-at_risk = calls.run(view, churn_store.scores, f, LIST_LIMIT, lang)
+at_risk = view.call(churn_store.scores, f, LIST_LIMIT, lang)
 if at_risk.empty:
     ui.empty_state(view)
     st.stop()
@@ -55,15 +55,15 @@ if st.session_state.get("at_risk_customer") not in ids:
 customer_id = st.selectbox(view.t("page.at_risk.pick"), ids, key="at_risk_customer",
                            format_func=lambda c: f"{names[c]} ({c})", help=view.t("page.at_risk.pick_hint"))
 
-profile = calls.run(view, customer_history.profile, f, customer_id)
-if not isinstance(profile, dict) or not profile:  # outside the scope: said by calls.run
+profile = view.call(customer_history.profile, f, customer_id)
+if not isinstance(profile, dict) or not profile:  # outside the scope: said by view.call
     st.stop()
 st.markdown(view.t("page.at_risk.profile", name=profile["name"], id=customer_id,
                    tier=view.label("tier", profile["tier"]), start=str(profile["start_date"])[:10],
                    manager=profile.get("account_manager") or view.t("common.none"),
                    revenue=f"{profile['monthly_revenue']:,.0f}"))
 
-spend = calls.run(view, customer_history.spend, f, customer_id)
+spend = view.call(customer_history.spend, f, customer_id)
 if spend.empty:
     st.info(view.t("page.at_risk.none"))
 else:
@@ -73,14 +73,14 @@ else:
 
 left, right = st.columns(2)
 with left:
-    tickets = calls.run(view, customer_history.tickets, f, customer_id)
+    tickets = view.call(customer_history.tickets, f, customer_id)
     st.subheader(view.t("page.at_risk.tickets_header", n=len(tickets)))
     if tickets.empty:
         st.caption(view.t("page.at_risk.none"))
     else:
         st.dataframe(localise(tickets, lang), hide_index=True, width="stretch", height=320)
 with right:
-    surveys = calls.run(view, customer_history.surveys, f, customer_id)
+    surveys = view.call(customer_history.surveys, f, customer_id)
     st.subheader(view.t("page.at_risk.surveys_header", n=len(surveys)))
     if surveys.empty:
         st.caption(view.t("page.at_risk.none"))

@@ -14,7 +14,7 @@ import streamlit as st
 from metrics import churn_store, survival
 from metrics.i18n import label
 
-from . import calls, charts_churn, ui
+from . import charts_churn, ui
 from .export import to_csv
 from .tables import localise
 
@@ -38,7 +38,7 @@ def retention_panel(view: ui.View) -> None:
     st.header(view.t("churn.retention_header"))
     dim = st.selectbox(view.t("churn.retention_by"), DIMS, key="churn_retention_dim",
                        format_func=lambda d: view.t(DIM_KEYS[d]))
-    r = calls.run(view, survival.retention, view.filters, dim, "city", 7)
+    r = view.call(survival.retention, view.filters, dim, "city", 7)
     if r.curves.empty:
         ui.empty_state(view)
         return
@@ -90,14 +90,14 @@ def logrank_table(lr: pd.DataFrame, dim: str, view: ui.View) -> pd.DataFrame:
 def risk_panel(view: ui.View) -> None:
     """Model quality, hazard ratios (forest plot) and the at-risk list; says how to fit when none."""
     st.header(view.t("churn.risk_header"))
-    model = calls.run(view, churn_store.latest_model)
+    model = view.call(churn_store.latest_model)
     if model is None:
         st.info(view.t("churn.no_model"), icon=":material/model_training:")
         return
-    if calls.run(view, churn_store.is_stale):
+    if view.call(churn_store.is_stale):
         st.warning(view.t("churn.scores_stale"), icon=":material/update:")
     st.markdown(quality_text(model, view))
-    terms = calls.run(view, churn_store.model_terms, int(model["model_id"]))
+    terms = view.call(churn_store.model_terms, int(model["model_id"]))
     shown = forest_terms(terms)
     fig = charts_churn.forest(shown, view.lang, view.t("churn.forest_title"),
                               f"{view.t('app.as_of', date=str(model['as_of'])[:10])}")
@@ -105,7 +105,7 @@ def risk_panel(view: ui.View) -> None:
     st.caption(view.t("churn.forest_caption"))
 
     st.subheader(view.t("churn.list_header"))
-    at_risk = calls.run(view, churn_store.scores, view.filters, LIST_LIMIT, view.lang)
+    at_risk = view.call(churn_store.scores, view.filters, LIST_LIMIT, view.lang)
     if at_risk.empty:
         ui.empty_state(view)
         return

@@ -8,6 +8,7 @@ into the URL query string, so a link reproduces the view.
 
 from __future__ import annotations
 
+import importlib
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from metrics import access, audit, drill
-from metrics.access import Scope, User
+from metrics.access import Scope, ScopeError, User
 from metrics.db import DatabaseError, duckdb_path, resolve_url
 from metrics.describe import subtitle
 from metrics.engine import Warehouse
@@ -96,10 +97,13 @@ def cached_compare(_wh: Warehouse, version: float, url: str, metric_id: str, f: 
     return _wh.compare(metric_id, f, by, level)
 
 
-@st.cache_data(show_spinner=False, ttl=3600)
-def cached_call(_wh: Warehouse, version: float, url: str, name: str, *args) -> object:
-    """Any other Warehouse method, cached by its name and (hashable) arguments."""
-    return getattr(_wh, name)(*args)
+@st.cache_data(show_spinner=False, max_entries=2000, ttl=3600)
+def cached_call(_wh: Warehouse, version: float, url: str, name: str, *args, module: str = "", **kwargs) -> object:
+    """``Warehouse.<name>(*args)``, or with ``module`` the engine function ``module.name(wh, *args)``,
+    cached by database version and (hashable) arguments."""
+    if module:
+        return getattr(importlib.import_module(module), name)(_wh, *args, **kwargs)
+    return getattr(_wh, name)(*args, **kwargs)
 
 
 @dataclass
@@ -125,8 +129,17 @@ class View:
     def compare(self, metric_id: str, by: Iterable[str] = (), level: str = "city", f: Filters | None = None):
         return cached_compare(self.wh, self.version, self.url, metric_id, f or self.filters, tuple(by), level)
 
-    def call(self, name: str, *args):
-        return cached_call(self.wh, self.version, self.url, name, *args)
+    def call(self, fn: str | Callable, *args, **kwargs):
+        """A cached engine call: a ``Warehouse`` method by name, or an engine function taking the
+        warehouse first (``view.call(sla.service_by, f, "tier")``). A request outside the user's scope
+        (e.g. a customer list asked for by a viewer) is said on the page and gives an empty frame."""
+        if isinstance(fn, str):
+            return cached_call(self.wh, self.version, self.url, fn, *args, **kwargs)
+        try:
+            return cached_call(self.wh, self.version, self.url, fn.__name__, *args, module=fn.__module__, **kwargs)
+        except ScopeError as exc:
+            st.info(str(exc))
+            return pd.DataFrame()
 
     @cached_property
     def _ancestors(self) -> dict[int, list[int]]:
