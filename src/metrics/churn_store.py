@@ -179,5 +179,28 @@ def scores(wh: Warehouse, f: Filters, top: int | None = 100, lang: str = "zh") -
     return df
 
 
+def risk_totals(wh: Warehouse, f: Filters) -> dict | None:
+    """Aggregates of the stored scores in the filters and scope, for aggregate-only users (viewers):
+    ``customers`` (distinct customers scored), ``revenue_at_risk`` (CNY a year, summed) and
+    ``mean_probability`` (of leaving in 90 days). None when no model is stored. For a viewer, fewer
+    than ``scope.min_group_size`` customers blank the figures (``suppressed`` True)."""
+    if not _exists(wh):
+        return None
+    c, sc = s.customers, churn_scores
+    q = _Query(get("churn_rate"), f, (), Window.of(f, wh.resolve_as_of(f)), "city", wh.dialect)
+    stmt = (sa.select(sa.func.count(sa.distinct(c.c.customer_id)).label("customers"),
+                      sa.func.sum(sc.c.revenue_at_risk).label("revenue_at_risk"),
+                      sa.func.avg(sc.c.churn_probability_90d).label("mean_probability"))
+            .select_from(sc.join(c, c.c.customer_id == sc.c.customer_id))
+            .where(*q.customer_conditions(c, c.c.acquisition_channel)))
+    row = read_frame(wh, stmt).iloc[0]
+    n = int(row["customers"] or 0)
+    out = {"customers": n, "revenue_at_risk": float(row["revenue_at_risk"] or 0.0),
+           "mean_probability": float(row["mean_probability"]) if n else math.nan, "suppressed": False}
+    if f.scope is not None and f.scope.aggregates_only and n < f.scope.min_group_size:
+        out.update(customers=None, revenue_at_risk=None, mean_probability=None, suppressed=True)
+    return out
+
+
 def model_date(model: dict) -> date:
     return pd.Timestamp(model["as_of"]).date()

@@ -85,6 +85,7 @@ def build_filters(wh: Warehouse, args: argparse.Namespace) -> Filters:
             scope = access.scope_for(access.get_user(args.as_user))
         except ValueError as exc:
             raise UserError(str(exc)) from None
+        access.check_regions(scope, regions, wh.regions())  # refused here, before any query
     try:
         return Filters(start=start, end=end, as_of=args.as_of, comparison=args.compare, regions=regions,
                        scope=scope,

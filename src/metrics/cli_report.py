@@ -15,14 +15,24 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import access
+from .access import Scope
 from .cli import UserError, add_db_argument, add_filter_arguments, build_filters, open_warehouse
 from .engine import Warehouse
 from .filters import Filters
 
 
-def cities_for(regions: pd.DataFrame, selected: tuple[int, ...]) -> list[int]:
-    """The cities of ``--per-region``: all cities, or those selected / inside a selected province."""
+def cities_for(regions: pd.DataFrame, selected: tuple[int, ...], scope: Scope | None = None) -> list[int]:
+    """The cities of ``--per-region``: all cities (those in ``scope`` for ``--as-user``), or those
+    selected / inside a selected province. A selected region outside the scope raises ScopeError."""
     cities = regions[regions["level"] == "city"]
+    allowed = access.allowed_regions(scope, regions)
+    if allowed is not None:
+        access.check_regions(scope, selected, regions)
+        cities = cities[cities["region_id"].astype(int).isin(allowed)]
+        if cities.empty:
+            raise UserError("--per-region writes one file per city, and no whole city is in the scope of "
+                            f"{scope.user}; leave out --per-region")
     if not selected:
         return cities["region_id"].astype(int).tolist()
     out = []
@@ -77,7 +87,7 @@ def cmd_report(args: argparse.Namespace) -> None:
         write_one(wh, f, args.lang, fmt, Path(args.out))
         return
     regions = wh.regions()
-    for city in cities_for(regions, f.regions):
+    for city in cities_for(regions, f.regions, f.scope):
         row = regions.loc[regions["region_id"] == city].iloc[0]
         write_one(wh, f.with_(regions=(city,)), args.lang, fmt, region_path(args.out, row, args.lang, fmt))
 

@@ -88,6 +88,8 @@ def compile_metric(
     if region_level not in REGION_LEVELS:
         raise CompileError(f"unknown region level {region_level!r}; use {', '.join(REGION_LEVELS)}")
     q = _Query(metric, f, tuple(by), window, region_level, dialect)
+    # aggregate-only users: each group also counts its distinct customers, for small-group suppression
+    q.count_customers = f.scope is not None and f.scope.aggregates_only
     if metric.source in ("tickets", "surveys", "billing"):
         return q.row_metric()
     if metric.source == "customers":
@@ -107,6 +109,7 @@ class _Query:
     w: Window
     level: str
     dialect: str = "duckdb"
+    count_customers: bool = False  # add ``customers``: distinct customers behind each group
 
     # -- shared pieces ------------------------------------------------------------------------
     @property
@@ -180,8 +183,11 @@ class _Query:
             conds.append(m.where(x))
         dims = self.dims(available, by)
         measures = self._row_measures(m, x, fact)
+        contributor = self._contributor(m, x, fact)
+        if self.count_customers:
+            measures.append(sa.func.count(sa.distinct(contributor)).label("customers"))
         if m.kind == "quantile" and not has_percentile_aggregate(self.dialect):
-            return self._window_quantile(m, x, from_, dims, conds)
+            return self._window_quantile(m, x, from_, dims, conds, contributor)
         return sa.select(*dims, *measures).select_from(from_).where(*conds).group_by(*[d.element for d in dims])
 
     def _row_measures(self, m: Metric, x: Ctx, fact: sa.Table) -> list:
@@ -207,15 +213,29 @@ class _Query:
                     sa.func.count().label("n")]
         raise CompileError(f"metric {m.id}: kind {m.kind} does not apply to source {m.source}")
 
-    def _window_quantile(self, m: Metric, x: Ctx, from_, dims: list, conds: list) -> sa.Select:
+    @staticmethod
+    def _contributor(m: Metric, x: Ctx, fact: sa.Table) -> sa.ColumnElement:
+        """The customer of a row when the row counts in the metric's ``n`` (NULL otherwise): the
+        distinct customers a viewer's small-group rule counts."""
+        if m.kind == "share":
+            return sa.case((m.den(x), fact.c.customer_id), else_=None)
+        if m.kind in ("mean", "quantile"):
+            return sa.case((m.value(x).isnot(None), fact.c.customer_id), else_=None)
+        if m.kind == "nps":
+            return sa.case((fact.c.nps.isnot(None), fact.c.customer_id), else_=None)
+        return fact.c.customer_id
+
+    def _window_quantile(self, m: Metric, x: Ctx, from_, dims: list, conds: list,
+                         customer_id: sa.ColumnElement) -> sa.Select:
         raw = [d.element for d in dims]
         inner = (
-            sa.select(*dims, window_percentile(m.q, m.value(x), raw).label("p"))
+            sa.select(*dims, window_percentile(m.q, m.value(x), raw).label("p"), customer_id.label("cust_id"))
             .select_from(from_).where(*conds).subquery("q")
         )
         keys = [inner.c[d.name] for d in dims]
+        extra = [sa.func.count(sa.distinct(inner.c.cust_id)).label("customers")] if self.count_customers else []
         return sa.select(*keys, sa.func.max(inner.c.p).label("value"),
-                         sa.func.count().label("n")).group_by(*keys)
+                         sa.func.count().label("n"), *extra).group_by(*keys)
 
     # -- customers: exposure, events and stock per bucket ----------------------------------------
     def buckets(self, life_start: sa.ColumnElement, life_end: sa.ColumnElement, end_event: bool = False):
@@ -253,11 +273,14 @@ class _Query:
             (sa.and_(c.c.start_date < b_end, sa.or_(end_known.is_(None), end_known >= b_end)), 1),
             else_=0))
         dims = self.dims(available, by)
-        return dims, from_, conds, {"exposure": exposure, "events": events, "n": active}
+        agg = {"exposure": exposure, "events": events, "n": active,
+               "customers": sa.func.count(sa.distinct(c.c.customer_id))}
+        return dims, from_, conds, agg
 
     def customer_metric(self) -> sa.Select:
         dims, from_, conds, agg = self.customer_base()
         cols = ["n"] if self.metric.kind == "stock" else ["events", "exposure"]
+        cols += ["customers"] if self.count_customers else []
         return (sa.select(*dims, *[agg[k].label(k) for k in cols]).select_from(from_)
                 .where(*conds).group_by(*[d.element for d in dims]))
 
@@ -270,16 +293,19 @@ class _Query:
         num = self.row_metric(num_metric).subquery("num")
         den_by = tuple(d for d in self.by if d not in ("channel", "category"))
         dims, from_, conds, agg = self.customer_base(channel=False, by=den_by)
-        den = (sa.select(*dims, agg["exposure"].label("exposure")).select_from(from_)
+        extra = [agg["customers"].label("customers")] if self.count_customers else []
+        den = (sa.select(*dims, agg["exposure"].label("exposure"), *extra).select_from(from_)
                .where(*conds).group_by(*[d.element for d in dims]).subquery("den"))
         keys = [dim_column(d) for d in den_by]
         on = sa.and_(sa.true(), *[num.c[k].is_not_distinct_from(den.c[k]) for k in keys])
         if len(den_by) == len(self.by):  # every group of the denominator, complaints or not
             out = [den.c[dim_column(d)] for d in self.by]
+            cust = [den.c.customers] if self.count_customers else []
             return sa.select(*out, sa.func.coalesce(num.c.n, 0).label("events"),
-                             den.c.exposure).select_from(den.outerjoin(num, on))
+                             den.c.exposure, *cust).select_from(den.outerjoin(num, on))
         out = [num.c[dim_column(d)] for d in self.by]
-        return sa.select(*out, num.c.n.label("events"), den.c.exposure).select_from(num.outerjoin(den, on))
+        cust = [num.c.customers] if self.count_customers else []  # the customers behind these complaints
+        return sa.select(*out, num.c.n.label("events"), den.c.exposure, *cust).select_from(num.outerjoin(den, on))
 
     # -- availability: downtime ÷ in-service time -------------------------------------------------
     def availability(self) -> sa.Select:
@@ -295,7 +321,9 @@ class _Query:
         dims = self.dims(available)
         days = days_between(sa.func.greatest(sv.c.start_date, b_start), sa.func.least(svc_end, b_end))
         service = (sa.select(*dims, (sa.func.sum(sa.func.greatest(days, 0)) * 24.0).label("service_hours"),
-                             sa.func.count(sa.distinct(sv.c.service_id)).label("n"))
+                             sa.func.count(sa.distinct(sv.c.service_id)).label("n"),
+                             *([sa.func.count(sa.distinct(c.c.customer_id)).label("customers")]
+                               if self.count_customers else []))
                    .select_from(base).where(*conds).group_by(*[d.element for d in dims])).subquery("svc")
         b_start_ts, b_end_ts = sa.cast(b_start, sa.DateTime), sa.cast(b_end, sa.DateTime)
         restored = sa.func.coalesce(o.c.restored_at, _ts(self.w.as_of_end))
@@ -308,4 +336,6 @@ class _Query:
         on = sa.and_(sa.true(), *[service.c[k].is_not_distinct_from(down.c[k]) for k in keys])
         return sa.select(*[service.c[k] for k in keys],
                          sa.func.coalesce(down.c.downtime_hours, 0.0).label("downtime_hours"),
-                         service.c.service_hours, service.c.n).select_from(service.outerjoin(down, on))
+                         service.c.service_hours, service.c.n,
+                         *([service.c.customers] if self.count_customers else [])
+                         ).select_from(service.outerjoin(down, on))

@@ -81,6 +81,7 @@ def finish(metric: Metric, raw: pd.DataFrame, by: tuple[str, ...]) -> pd.DataFra
         elif d == "region_id":
             df[d] = df[d].astype("Int64")
     extra = [c for c in ("events", "exposure") if c in df.columns and k == "rate"]
+    extra += ["customers"] if "customers" in df.columns else []  # aggregate-only scopes (compiler)
     out = df[dims + list(RESULT_COLUMNS) + extra]
     # A group exists when it has data: n > 0; a rate when it has exposure (0 events is a rate of 0).
     has_data = df["exposure"].fillna(0) > 0 if k == "rate" else out["n"].fillna(0) > 0
@@ -89,12 +90,15 @@ def finish(metric: Metric, raw: pd.DataFrame, by: tuple[str, ...]) -> pd.DataFra
 
 
 def suppress_small_groups(df: pd.DataFrame, scope: Scope | None) -> pd.DataFrame:
-    """For aggregate-only scopes (viewers): blank value/lower/upper of groups with fewer than
-    ``scope.min_group_size`` observations (``n``) and flag them in ``suppressed``; else unchanged."""
+    """For aggregate-only scopes (viewers): blank value/n/lower/upper of groups behind which stand
+    fewer than ``scope.min_group_size`` distinct customers (the ``customers`` column the compiler adds
+    for such scopes; ``n`` where it is missing) and flag them in ``suppressed``; else unchanged.
+    The ``customers`` column itself is dropped."""
     if scope is None or not scope.aggregates_only:
         return df
-    small = df["n"].fillna(0) < scope.min_group_size
-    df = df.copy()
+    basis = df["customers"] if "customers" in df.columns else df["n"]
+    small = pd.to_numeric(basis, errors="coerce").fillna(0) < scope.min_group_size
+    df = df.drop(columns=["customers"], errors="ignore")
     df.loc[small, ["value", "lower", "upper", "n"]] = np.nan
     for col in ("events", "exposure"):
         if col in df.columns:
@@ -169,7 +173,8 @@ class Warehouse:
     def compile(self, metric_id: str, f: Filters, by=(), region_level: str = "city") -> sa.Select:
         """The query of one metric: over the rollups when exact and enabled, else over raw rows."""
         m, window = get(metric_id), Window.of(f, self.resolve_as_of(f))
-        if self.use_rollups:
+        # viewers: the cubes cannot count the distinct customers behind a group (small-group rule)
+        if self.use_rollups and not (f.scope is not None and f.scope.aggregates_only):
             q = compile_from_rollup(m, f, tuple(by), window, region_level, self.dialect, self.rollup_as_of())
             if q is not None:
                 return q

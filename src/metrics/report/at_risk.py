@@ -21,6 +21,8 @@ COLUMNS = ("customer_id", "name", "tier", "region_id", "churn_probability_90d", 
 def at_risk(ctx: Ctx) -> list[Page]:
     title = ctx.t("report.risk.title")
     sub = ctx.subtitle()
+    if ctx.f.scope is not None and ctx.f.scope.aggregates_only:
+        return viewer_totals(ctx, title, sub)
     try:
         model = churn_store.latest_model(ctx.wh)
         df = churn_store.scores(ctx.wh, ctx.f, LIST_ROWS, ctx.lang) if model is not None else None
@@ -41,3 +43,25 @@ def at_risk(ctx: Ctx) -> list[Page]:
                  for c in COLUMNS)
     table = Table(cols, rows, (False, False, False, False, True, True, False), widths=(1.1, 2.2, 0.9, 1, 1.2, 1.4, 2.6))
     return table_pages(title, table, sub, sentences=[sentence])
+
+
+def viewer_totals(ctx: Ctx, title: str, sub: str) -> list[Page]:
+    """The section for aggregate-only users (viewers): totals of the scores, no customer named."""
+    try:
+        model = churn_store.latest_model(ctx.wh)
+        totals = churn_store.risk_totals(ctx.wh, ctx.f) if model is not None else None
+    except (DatabaseError, sa.exc.SQLAlchemyError) as exc:
+        return [Page("note", title, sub, [ctx.t("report.risk.unreadable", detail=str(exc).splitlines()[0])])]
+    if model is None or totals is None:
+        return [Page("note", title, sub, [ctx.t("report.risk.no_model")])]
+    lines = [ctx.t("report.risk.viewer_note")]
+    if totals["suppressed"]:
+        lines.append(ctx.t("report.risk.viewer_suppressed", k=ctx.f.scope.min_group_size))
+    elif totals["customers"]:
+        lines.append(ctx.t("report.risk.viewer_totals", n=ctx.value(totals["customers"], "customers"),
+                           p=f"{totals['mean_probability']:.0%}",
+                           revenue=ctx.value(totals["revenue_at_risk"], "currency"),
+                           as_of=churn_store.model_date(model).isoformat()))
+    else:
+        lines.append(ctx.t("report.risk.none_in_scope"))
+    return [Page("note", title, sub, lines)]
