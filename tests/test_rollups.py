@@ -90,9 +90,9 @@ def raw(db_url: str) -> Warehouse:
 
 
 def uses_rollup(stmt: sa.Select) -> bool:
-    names = {t.name for t in stmt.get_final_froms() for t in sa.sql.util.surface_selectables(t)
+    names = {t.name for t in sa.sql.util.find_tables(stmt, include_joins=True, include_aliases=True)
              if isinstance(t, sa.Table)}
-    return bool(names & {t.name for t in rollups.TABLES.values()})
+    return bool(names & {t.name for t in rollups.ALL_TABLES.values()})
 
 
 def assert_same(got: pd.DataFrame, want: pd.DataFrame, label: str) -> None:
@@ -125,11 +125,15 @@ def test_rollups_are_built_at_the_load_as_of(rolled: Warehouse) -> None:
             assert 0 < rows <= n_fact
             first = "tickets__n" if source == "tickets" else "csat_mean__n"
             assert first in table.c
+        assert rolled.rollup_sources() == {"tickets", "surveys", "customers"}
+        months = conn.execute(sa.select(sa.func.count(sa.distinct(rollups.rollup_customers.c.month)))).scalar()
+        n_months = conn.execute(sa.select(sa.func.count()).select_from(s.calendar_months)).scalar()
+        assert 0 < months <= n_months
 
 
 def test_every_rollupable_metric_has_its_columns() -> None:
     for m in METRICS:
-        if not rollups.rollupable(m):
+        if not rollups.rollupable(m) or m.source not in rollups.TABLES:
             continue
         table = rollups.TABLES[m.source]
         for x in rollups.measures(m):
@@ -154,7 +158,8 @@ def test_rollup_equals_raw(rolled: Warehouse, raw: Warehouse, metric_id: str, by
         assert got["n"].iloc[0] > 0
 
 
-@pytest.mark.parametrize("metric_id", ["csat", "nps", "sla_resolution_compliance", "fcr_rate", "tickets"])
+@pytest.mark.parametrize("metric_id", ["csat", "nps", "sla_resolution_compliance", "fcr_rate", "tickets",
+                                       "complaint_rate", "churn_rate", "active_customers"])
 def test_compare_from_rollup_equals_raw(rolled: Warehouse, raw: Warehouse, metric_id: str) -> None:
     """What the Overview asks: the KPI against the previous quarter, and movers by region."""
     f = FILTERS["quarter"]
@@ -173,8 +178,9 @@ FALLBACKS = {
     "other_as_of_month_end": ("reopen_rate", replace(FILTERS["quarter"], as_of=date(2025, 9, 30)), ("month",)),
     "quantile": ("resolution_hours_median", FILTERS["quarter"], ("tier",)),
     "quantile_p90": ("resolution_hours_p90", FILTERS["whole"], ()),
-    "customers": ("churn_rate", FILTERS["quarter"], ("tier",)),
-    "complaints": ("complaint_rate", FILTERS["quarter"], ()),
+    "customers_mid_month": ("churn_rate", Filters(date(2025, 3, 10), date(2025, 6, 20)), ("tier",)),
+    "stock_other_as_of": ("active_customers", replace(FILTERS["quarter"], as_of=date(2025, 9, 30)), ()),
+    "complaints_mid_month": ("complaint_rate", Filters(date(2025, 7, 1), date(2025, 9, 15)), ("channel",)),
     "availability": ("availability", FILTERS["quarter"], ("month",)),
 }
 
@@ -231,3 +237,64 @@ def test_no_rollup_as_of_means_raw() -> None:
 def test_not_rollupable_metrics(metric_id: str) -> None:
     m = get(metric_id)
     assert m.kind == "quantile" or m.source not in rollups.CUBE_DIMS
+
+
+# ---------------------------------------------------------------------------------------------
+# the customer cube on data whose as-of falls inside a month, and on data it cannot answer exactly
+
+CUT = date(2026, 10, 15)
+CUSTOMER_METRICS = ("churn_rate", "active_customers", "complaint_rate")
+
+
+def _cut_frames(frames: dict[str, pd.DataFrame], bad_customer: bool) -> dict[str, pd.DataFrame]:
+    """The demo data as if loaded on ``CUT`` (mid-month); ``bad_customer``: one ends before starting."""
+    cut = pd.Timestamp(CUT) + pd.Timedelta(days=1)
+    out = dict(frames)
+    out["tickets"] = frames["tickets"][frames["tickets"]["opened_at"] < cut]
+    out["surveys"] = frames["surveys"][frames["surveys"]["answered_at"] < cut]
+    c = frames["customers"].copy()
+    c["start_date"] = c["start_date"].where(c["start_date"] < cut, pd.Timestamp(CUT))
+    c["end_date"] = c["end_date"].where(c["end_date"] < cut)
+    if bad_customer:
+        i = c.index[c["end_date"].notna()][0]
+        c.loc[i, "end_date"] = c.loc[i, "start_date"] - pd.Timedelta(days=40)
+    out["customers"] = c
+    return out
+
+
+@pytest.fixture(scope="module")
+def mid_month_url(tmp_path_factory: pytest.TempPathFactory, demo_frames: dict) -> str:
+    from metrics.load import replace_all
+
+    url = f"duckdb:///{tmp_path_factory.mktemp('cut') / 'cut.duckdb'}"
+    replace_all(url, _cut_frames(demo_frames, bad_customer=False))
+    return url
+
+
+@pytest.mark.parametrize("metric_id", CUSTOMER_METRICS)
+def test_customer_cube_up_to_a_mid_month_as_of(mid_month_url: str, metric_id: str) -> None:
+    rolled, raw = _wh(mid_month_url, True), _wh(mid_month_url, False)
+    assert rolled.as_of() == CUT == rolled.rollup_as_of()
+    for f in (Filters(date(2026, 1, 1), date(2026, 12, 31)), Filters(date(2026, 10, 1), date(2026, 10, 31)),
+              Filters(date(2026, 7, 1), date(2026, 9, 30), tiers=("gold",))):
+        for by in ((), ("month",), ("tier",), ("region", "month")):
+            stmt = rolled.compile(metric_id, f, by)
+            assert uses_rollup(stmt), f"{metric_id} by {by} {f.start}..{f.end}"
+            assert_same(rolled.metric(metric_id, f, by), raw.metric(metric_id, f, by), f"{metric_id} {by} {f.start}")
+
+
+def test_customer_ending_before_start_keeps_churn_on_raw_rows(tmp_path: Any, demo_frames: dict) -> None:
+    from metrics.load import replace_all
+
+    url = f"duckdb:///{tmp_path / 'bad.duckdb'}"
+    replace_all(url, _cut_frames(demo_frames, bad_customer=True))
+    wh = Warehouse(make_engine(url, read_only=True))
+    try:
+        assert wh.rollup_sources() == {"tickets", "surveys"}
+        f = Filters(date(2025, 1, 1), date(2025, 12, 31))
+        for metric_id in CUSTOMER_METRICS:
+            assert not uses_rollup(wh.compile(metric_id, f, ("month",)))
+        assert uses_rollup(wh.compile("csat", f, ("month",)))
+    finally:
+        wh.engine.dispose()
+

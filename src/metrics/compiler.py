@@ -267,13 +267,14 @@ class _Query:
                  sa.or_(end_known.is_(None), end_known >= _d(self.w.start))]
         conds += self.customer_conditions(c, chan)
         days = days_between(sa.func.greatest(c.c.start_date, b_start), sa.func.least(life_end, b_end))
-        exposure = sa.func.sum(sa.func.greatest(days, 0)) / DAYS_PER_MONTH
+        exposure_days = sa.func.sum(sa.func.greatest(days, 0))
+        exposure = exposure_days / DAYS_PER_MONTH
         events = sa.func.sum(sa.case((sa.and_(end_known >= b_start, end_known < b_end), 1), else_=0))
         active = sa.func.sum(sa.case(
             (sa.and_(c.c.start_date < b_end, sa.or_(end_known.is_(None), end_known >= b_end)), 1),
             else_=0))
         dims = self.dims(available, by)
-        agg = {"exposure": exposure, "events": events, "n": active,
+        agg = {"exposure": exposure, "exposure_days": exposure_days, "events": events, "n": active,
                "customers": sa.func.count(sa.distinct(c.c.customer_id))}
         return dims, from_, conds, agg
 
@@ -291,21 +292,12 @@ class _Query:
         tickets_metric = get("tickets")
         num_metric = Metric(**{**tickets_metric.__dict__, "fixed_kinds": ("complaint",)})
         num = self.row_metric(num_metric).subquery("num")
-        den_by = tuple(d for d in self.by if d not in ("channel", "category"))
+        den_by = complaint_denominator_dims(self.by)
         dims, from_, conds, agg = self.customer_base(channel=False, by=den_by)
         extra = [agg["customers"].label("customers")] if self.count_customers else []
         den = (sa.select(*dims, agg["exposure"].label("exposure"), *extra).select_from(from_)
                .where(*conds).group_by(*[d.element for d in dims]).subquery("den"))
-        keys = [dim_column(d) for d in den_by]
-        on = sa.and_(sa.true(), *[num.c[k].is_not_distinct_from(den.c[k]) for k in keys])
-        if len(den_by) == len(self.by):  # every group of the denominator, complaints or not
-            out = [den.c[dim_column(d)] for d in self.by]
-            cust = [den.c.customers] if self.count_customers else []
-            return sa.select(*out, sa.func.coalesce(num.c.n, 0).label("events"),
-                             den.c.exposure, *cust).select_from(den.outerjoin(num, on))
-        out = [num.c[dim_column(d)] for d in self.by]
-        cust = [num.c.customers] if self.count_customers else []  # the customers behind these complaints
-        return sa.select(*out, num.c.n.label("events"), den.c.exposure, *cust).select_from(num.outerjoin(den, on))
+        return join_complaints(num, den, self.by, self.count_customers)
 
     # -- availability: downtime ÷ in-service time -------------------------------------------------
     def availability(self) -> sa.Select:
@@ -339,3 +331,47 @@ class _Query:
                          service.c.service_hours, service.c.n,
                          *([service.c.customers] if self.count_customers else [])
                          ).select_from(service.outerjoin(down, on))
+
+
+# ---------------------------------------------------------------------------------------------
+# pieces shared with the rollups (metrics.rollups), so that each is defined once
+
+
+def complaint_denominator_dims(by: tuple[str, ...]) -> tuple[str, ...]:
+    """The dimensions of complaint rate's exposure: the customer's, not the ticket's channel/category."""
+    return tuple(d for d in by if d not in ("channel", "category"))
+
+
+def join_complaints(num: sa.Subquery, den: sa.Subquery, by: tuple[str, ...],
+                    count_customers: bool = False) -> sa.Select:
+    """Complaint rate's columns from its numerator (``n`` complaints per group of ``by``) and its
+    denominator (``exposure`` in customer-months per group of the customer dimensions of ``by``)."""
+    den_by = complaint_denominator_dims(by)
+    keys = [dim_column(d) for d in den_by]
+    on = sa.and_(sa.true(), *[num.c[k].is_not_distinct_from(den.c[k]) for k in keys])
+    if len(den_by) == len(by):  # every group of the denominator, complaints or not
+        out = [den.c[dim_column(d)] for d in by]
+        cust = [den.c.customers] if count_customers else []
+        return sa.select(*out, sa.func.coalesce(num.c.n, 0).label("events"),
+                         den.c.exposure, *cust).select_from(den.outerjoin(num, on))
+    out = [num.c[dim_column(d)] for d in by]
+    cust = [num.c.customers] if count_customers else []  # the customers behind these complaints
+    return sa.select(*out, num.c.n.label("events"), den.c.exposure, *cust).select_from(num.outerjoin(den, on))
+
+
+def customer_months(as_of: date) -> sa.Select:
+    """Per calendar month up to ``as_of`` (the as-of month ends after the as-of day) and per
+    customer region_id, tier, segment, sla_level and acquisition channel: ``exposure_days`` (days
+    at risk), ``events`` (churns) and ``n`` (active at the month's end), as the raw customer
+    metrics compute them for a month. The rollup ``rollup_customers`` is built from this select."""
+    from .registry import get
+
+    a1 = as_of + timedelta(days=1)
+    q = _Query(get("churn_rate"), Filters(date(1900, 1, 1), as_of), ("month", "tier", "segment", "sla_level",
+                                                                      "channel"),
+               Window(date(1900, 1, 1), a1, datetime.combine(a1, time())), "district")
+    dims, from_, conds, agg = q.customer_base()
+    region = s.customers.c.region_id
+    cols = [*dims, region.label("region_id"), agg["exposure_days"].label("exposure_days"),
+            agg["events"].label("events"), agg["n"].label("n")]
+    return sa.select(*cols).select_from(from_).where(*conds).group_by(*[d.element for d in dims], region)

@@ -21,7 +21,7 @@ from .compiler import Window, compile_metric, dim_column
 from .db import DatabaseError, describe_error, duckdb_path, make_engine
 from .filters import Filters
 from .registry import Metric, get
-from .rollups import AS_OF_KEY, compile_from_rollup
+from .rollups import AS_OF_KEY, SOURCES_KEY, compile_from_rollup, parse_sources
 
 RESULT_COLUMNS = ("value", "n", "lower", "upper")
 # where the distinct values of each categorical dimension are read from
@@ -166,16 +166,25 @@ class Warehouse:
     def rollup_as_of(self) -> date | None:
         """The as-of the rollup tables were built with (None: no rollups), read once per Warehouse."""
         if not self._rollup_as_of:
-            df = self.read(sa.select(s.meta.c.value).where(s.meta.c.key == AS_OF_KEY))
-            self._rollup_as_of = (date.fromisoformat(str(df.iloc[0, 0])[:10]) if len(df) else None,)
+            m = s.meta
+            meta = dict(self.read(sa.select(m.c.key, m.c.value).where(m.c.key.in_([AS_OF_KEY, SOURCES_KEY])))
+                        .itertuples(index=False, name=None))
+            as_of = date.fromisoformat(str(meta[AS_OF_KEY])[:10]) if AS_OF_KEY in meta else None
+            self._rollup_as_of = (as_of, parse_sources(meta.get(SOURCES_KEY)))
         return self._rollup_as_of[0]
+
+    def rollup_sources(self) -> frozenset[str]:
+        """The rollup cubes built (``sw_meta.rollup_sources``), read with :meth:`rollup_as_of`."""
+        self.rollup_as_of()
+        return self._rollup_as_of[1]
 
     def compile(self, metric_id: str, f: Filters, by=(), region_level: str = "city") -> sa.Select:
         """The query of one metric: over the rollups when exact and enabled, else over raw rows."""
         m, window = get(metric_id), Window.of(f, self.resolve_as_of(f))
         # viewers: the cubes cannot count the distinct customers behind a group (small-group rule)
         if self.use_rollups and not (f.scope is not None and f.scope.aggregates_only):
-            q = compile_from_rollup(m, f, tuple(by), window, region_level, self.dialect, self.rollup_as_of())
+            q = compile_from_rollup(m, f, tuple(by), window, region_level, self.dialect, self.rollup_as_of(),
+                                    self.rollup_sources())
             if q is not None:
                 return q
         return compile_metric(m, f, tuple(by), window, region_level, self.dialect)

@@ -4,7 +4,13 @@ Two cubes, rebuilt in the database (``INSERT … SELECT``, no rows through Pytho
 
 * ``rollup_tickets``: month × region_id (the customer's) × tier × segment × sla_level × channel ×
   category × kind × priority, from ``tickets`` joined to ``customers``;
-* ``rollup_surveys``: month × region_id × tier × segment × sla_level × channel × survey_kind.
+* ``rollup_surveys``: month × region_id × tier × segment × sla_level × channel × survey_kind;
+* ``rollup_customers``: month × region_id × tier × segment × sla_level × acquisition channel, with
+  the days at risk, churns and customers active at the month's end (the as-of month ends after the
+  as-of day), built by :func:`metrics.compiler.customer_months` — the raw customer query itself,
+  per month. It serves churn rate, active customers (the last month's stock) and, with the
+  tickets cube, complaint rate. It is not built when a customer ends before starting (the raw
+  period and month queries disagree on such data); ``sw_meta.rollup_sources`` lists the cubes built.
 
 Each cube holds, for every rollup-able metric of the registry on its source (all kinds but
 quantiles), the additive aggregates the compiler would compute, named ``<metric>__<column>``
@@ -14,9 +20,10 @@ one definition; the metric's ``where`` is folded into each aggregate. The as-of 
 with is recorded in ``sw_meta`` under ``rollup_as_of``.
 
 :func:`compile_from_rollup` answers a request from a cube when, and only when, the answer is exactly
-the one :func:`metrics.compiler.compile_metric` would give: same source, not a quantile, whole
-calendar months, the same as-of, every dimension in the cube. Otherwise it returns None and the
-caller compiles against the raw rows.
+the one :func:`metrics.compiler.compile_metric` would give: its cubes built, not a quantile, whole
+calendar months, the same as-of, every dimension in the cube. Exposure is stored in whole days and
+divided as the compiler divides it, so sums over months equal the period's sum exactly. Otherwise
+it returns None and the caller compiles against the raw rows.
 """
 
 from __future__ import annotations
@@ -27,17 +34,32 @@ from datetime import date, datetime, time, timedelta
 import sqlalchemy as sa
 
 from . import schema as s
-from .compiler import REGION_LEVELS, Window, dim_column
+from .compiler import (
+    DAYS_PER_MONTH,
+    REGION_LEVELS,
+    Window,
+    complaint_denominator_dims,
+    customer_months,
+    dim_column,
+    join_complaints,
+)
 from .dialect import month_start
 from .filters import Filters
 from .registry import METRICS, Ctx, Metric
 
 AS_OF_KEY = "rollup_as_of"
+SOURCES_KEY = "rollup_sources"  # the cubes built (customers is left out when the data forbid it)
+EVENT_SOURCES = ("tickets", "surveys")
 CUSTOMER_DIMS = ("region", "tier", "segment", "sla_level")
 CUBE_DIMS: dict[str, tuple[str, ...]] = {
     "tickets": CUSTOMER_DIMS + ("channel", "category", "kind", "priority", "month"),
     "surveys": CUSTOMER_DIMS + ("channel", "survey_kind", "month"),
+    "customers": CUSTOMER_DIMS + ("channel", "month"),  # channel: the acquisition channel
+    "complaints": CUSTOMER_DIMS + ("channel", "category", "month"),  # tickets ÷ customers cubes
 }
+# the cubes each source needs
+NEEDS: dict[str, tuple[str, ...]] = {"tickets": ("tickets",), "surveys": ("surveys",), "customers": ("customers",),
+                                     "complaints": ("tickets", "customers")}
 _COUNT, _TOTAL = sa.BigInteger, sa.Double
 
 rollup_metadata = sa.MetaData()
@@ -80,6 +102,7 @@ def measures(m: Metric) -> tuple[Measure, ...]:
 
 
 def metrics_of(source: str) -> tuple[Metric, ...]:
+    """The metrics whose aggregates the event cube of ``source`` (tickets, surveys) holds."""
     return tuple(m for m in METRICS if m.source == source and rollupable(m))
 
 
@@ -102,7 +125,19 @@ def _table(source: str) -> sa.Table:
 
 rollup_tickets = _table("tickets")
 rollup_surveys = _table("surveys")
-TABLES = {"tickets": rollup_tickets, "surveys": rollup_surveys}
+TABLES = {"tickets": rollup_tickets, "surveys": rollup_surveys}  # the event cubes
+
+# customer months: exposure (days at risk), churns and customers active at the month's end, per
+# month × the customer's region (district) × tier × segment × sla_level × acquisition channel
+_c = s.customers.c
+rollup_customers = sa.Table(
+    "rollup_customers", rollup_metadata,
+    sa.Column("month", sa.Date, nullable=False), sa.Column("region_id", sa.Integer),
+    sa.Column("tier", _c.tier.type), sa.Column("segment", _c.segment.type),
+    sa.Column("sla_level", _c.sla_level.type), sa.Column("channel", _c.acquisition_channel.type),
+    sa.Column("exposure_days", _COUNT), sa.Column("events", _COUNT), sa.Column("active_end", _COUNT),
+)
+ALL_TABLES = {**TABLES, "customers": rollup_customers}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -172,7 +207,7 @@ def refresh(engine: sa.Engine) -> date | None:
     m = s.meta
     analyze(engine)  # the build and the first queries need planner statistics of fresh data
     with engine.begin() as conn:
-        conn.execute(m.delete().where(m.c.key == AS_OF_KEY))
+        conn.execute(m.delete().where(m.c.key.in_([AS_OF_KEY, SOURCES_KEY])))
         as_of = _stored_as_of(conn, "as_of")
     rollup_metadata.drop_all(engine)
     if as_of is None:
@@ -182,9 +217,26 @@ def refresh(engine: sa.Engine) -> date | None:
         for source, table in TABLES.items():
             conn.execute(table.insert().from_select([col.name for col in table.columns],
                                                     build_select(source, as_of)))
+        built = list(TABLES)
+        if customers_rollup_exact(conn):
+            conn.execute(rollup_customers.insert().from_select(
+                ["month", "tier", "segment", "sla_level", "channel", "region_id", "exposure_days", "events",
+                 "active_end"], customer_months(as_of)))
+            built.append("customers")
+        conn.execute(m.insert().values(key=SOURCES_KEY, value=",".join(built)))
         conn.execute(m.insert().values(key=AS_OF_KEY, value=as_of.isoformat()))
-    analyze(engine, list(TABLES.values()))
+    analyze(engine, list(ALL_TABLES.values()))
     return as_of
+
+
+def customers_rollup_exact(conn: sa.Connection) -> bool:
+    """Whether month sums of ``rollup_customers`` equal the raw customer metrics on this data.
+
+    They do unless a customer ends before they start (a data error the import refuses and the
+    quality checks report): the raw period query counts such a churn when the end falls in the
+    period, the month query only in a month that also overlaps the customer's life."""
+    c = s.customers.c
+    return not conn.execute(sa.select(sa.func.count()).where(c.end_date < c.start_date)).scalar()
 
 
 def analyze(engine: sa.Engine, tables: list[sa.Table] | None = None) -> None:
@@ -206,6 +258,13 @@ def rollup_as_of(conn: sa.Connection) -> date | None:
     return _stored_as_of(conn, AS_OF_KEY)
 
 
+def parse_sources(value: object) -> frozenset[str]:
+    """The cubes named in ``sw_meta.rollup_sources`` (files built before it: the event cubes)."""
+    if value is None or (isinstance(value, float) and value != value):
+        return frozenset(EVENT_SOURCES)
+    return frozenset(x for x in str(value).split(",") if x)
+
+
 # ---------------------------------------------------------------------------------------------
 # reading
 
@@ -215,9 +274,13 @@ def _month_start(d: date) -> bool:
 
 
 def eligible(m: Metric, f: Filters, by: tuple[str, ...], window: Window, region_level: str,
-             as_of_of_rollup: date | None) -> bool:
-    """Whether the cube of ``m``'s source answers the request exactly."""
+             as_of_of_rollup: date | None, sources: frozenset[str] | None = None) -> bool:
+    """Whether the cubes of ``m``'s source answer the request exactly (``sources``: the cubes
+    built, ``sw_meta.rollup_sources``; None: the event cubes)."""
+    sources = frozenset(EVENT_SOURCES) if sources is None else sources
     if as_of_of_rollup is None or not rollupable(m) or region_level not in REGION_LEVELS:
+        return False
+    if not set(NEEDS[m.source]) <= sources:
         return False
     if any(d not in CUBE_DIMS[m.source] or d not in m.dims for d in by):
         return False
@@ -230,19 +293,11 @@ def eligible(m: Metric, f: Filters, by: tuple[str, ...], window: Window, region_
     return _month_start(window.stop) or window.stop == as_of_of_rollup + timedelta(days=1)
 
 
-def compile_from_rollup(metric: Metric, f: Filters, by: tuple[str, ...], window: Window,
-                        region_level: str = "city", dialect: str = "duckdb",
-                        as_of_of_rollup: date | None = None) -> sa.Select | None:
-    """The request as a Select over the rollup of ``metric``'s source, or None when not exact.
-
-    Output columns are those of :func:`metrics.compiler.compile_metric` (dimension columns, then
-    the kind's aggregates), so :func:`metrics.engine.finish` works unchanged. ``dialect`` is
-    accepted for symmetry with the compiler; the rollup query is the same on every database.
-    """
-    by = tuple(by)
-    if not eligible(metric, f, by, window, region_level, as_of_of_rollup):
-        return None
-    r = TABLES[metric.source]
+def _cube_query(r: sa.Table, f: Filters, by: tuple[str, ...], window: Window, region_level: str,
+                lists: list[tuple[str, tuple[str, ...]]]) -> tuple[sa.FromClause, list, list] | None:
+    """(FROM, dimension columns, conditions) over cube ``r``: the months of the window, the
+    regions, the user's scope and the ``lists`` (cube column, allowed values); None when the
+    scope cannot be applied to a cube."""
     from_: sa.FromClause = r
     dims: list[sa.ColumnElement] = []
     for d in by:
@@ -264,13 +319,85 @@ def compile_from_rollup(metric: Metric, f: Filters, by: tuple[str, ...], window:
             rc = s.region_closure
             conds.append(r.c.region_id.in_(sa.select(rc.c.descendant_id).where(
                 rc.c.ancestor_id.in_(f.scope.regions))) if f.scope.regions else sa.false())
+    conds += [r.c[col].in_(values) for col, values in lists if values]
+    return from_, dims, conds
+
+
+def _customer_lists(f: Filters, channel: bool) -> list[tuple[str, tuple[str, ...]]]:
+    lists = [("tier", f.tiers), ("segment", f.segments), ("sla_level", f.sla_levels)]
+    return lists + [("channel", f.channels)] if channel else lists
+
+
+def _last_month(window: Window) -> date:
+    """The first day of the window's last month (whose end, or the as-of day, ends the window)."""
+    return (window.stop - timedelta(days=1)).replace(day=1)
+
+
+def _customers(metric: Metric, f: Filters, by: tuple[str, ...], window: Window, region_level: str,
+               channel: bool = True) -> sa.Select | None:
+    """Churn rate, active customers, or (``channel=False``) complaint rate's exposure from
+    ``rollup_customers``: the raw compiler's columns (events, exposure; n)."""
+    r = rollup_customers
+    parts = _cube_query(r, f, by, window, region_level, _customer_lists(f, channel))
+    if parts is None:
+        return None
+    from_, dims, conds = parts
+    if metric.kind == "stock":  # active at the end of the period: the last month's month-end stock
+        if "month" not in by:
+            conds.append(r.c.month == sa.literal(_last_month(window), sa.Date))
+        aggs = [sa.func.sum(r.c.active_end).label("n")]
+    else:
+        aggs = [sa.func.sum(r.c.events).label("events"),
+                (sa.func.sum(r.c.exposure_days) / DAYS_PER_MONTH).label("exposure")]
+    return sa.select(*dims, *aggs).select_from(from_).where(*conds).group_by(*[d.element for d in dims])
+
+
+def _complaints(f: Filters, by: tuple[str, ...], window: Window, region_level: str, dialect: str,
+                as_of_of_rollup: date, sources: frozenset[str]) -> sa.Select | None:
+    """Complaint rate: complaints from ``rollup_tickets`` ÷ exposure from ``rollup_customers``,
+    joined as the raw compiler joins them."""
+    from .registry import get
+
+    tickets = get("tickets")
+    num_metric = Metric(**{**tickets.__dict__, "fixed_kinds": ("complaint",)})
+    num = compile_from_rollup(num_metric, f, by, window, region_level, dialect, as_of_of_rollup, sources)
+    den = _customers(get("complaint_rate"), f, complaint_denominator_dims(by), window, region_level,
+                     channel=False)
+    if num is None or den is None:
+        return None
+    return join_complaints(num.subquery("num"), den.subquery("den"), by)
+
+
+def compile_from_rollup(metric: Metric, f: Filters, by: tuple[str, ...], window: Window,
+                        region_level: str = "city", dialect: str = "duckdb",
+                        as_of_of_rollup: date | None = None,
+                        sources: frozenset[str] | None = None) -> sa.Select | None:
+    """The request as a Select over the rollups of ``metric``'s source, or None when not exact.
+
+    Output columns are those of :func:`metrics.compiler.compile_metric` (dimension columns, then
+    the kind's aggregates), so :func:`metrics.engine.finish` works unchanged. ``dialect`` is
+    accepted for symmetry with the compiler; the rollup query is the same on every database.
+    ``sources``: the cubes built (``sw_meta.rollup_sources``; None: the event cubes only).
+    """
+    by = tuple(by)
+    sources = frozenset(EVENT_SOURCES) if sources is None else sources
+    if not eligible(metric, f, by, window, region_level, as_of_of_rollup, sources):
+        return None
+    if metric.source == "customers":
+        return _customers(metric, f, by, window, region_level)
+    if metric.source == "complaints":
+        return _complaints(f, by, window, region_level, dialect, as_of_of_rollup, sources)
+    r = TABLES[metric.source]
     lists = [("tier", f.tiers), ("segment", f.segments), ("sla_level", f.sla_levels), ("channel", f.channels)]
     if metric.source == "tickets":
         lists += [("category", f.categories), ("priority", f.priorities),
                   ("kind", metric.fixed_kinds or f.kinds)]
     else:
         lists.append(("survey_kind", f.survey_kinds))
-    conds += [r.c[col].in_(values) for col, values in lists if values]
+    parts = _cube_query(r, f, by, window, region_level, lists)
+    if parts is None:
+        return None
+    from_, dims, conds = parts
     aggs = []
     for x in measures(metric):
         total = sa.func.sum(r.c[x.column])
@@ -278,5 +405,5 @@ def compile_from_rollup(metric: Metric, f: Filters, by: tuple[str, ...], window:
     return sa.select(*dims, *aggs).select_from(from_).where(*conds).group_by(*[d.element for d in dims])
 
 
-__all__ = ["AS_OF_KEY", "CUBE_DIMS", "TABLES", "compile_from_rollup", "eligible", "measures",
-           "refresh", "rollup_as_of", "rollupable"]
+__all__ = ["ALL_TABLES", "AS_OF_KEY", "CUBE_DIMS", "SOURCES_KEY", "TABLES", "compile_from_rollup", "eligible",
+           "measures", "parse_sources", "refresh", "rollup_as_of", "rollupable"]
