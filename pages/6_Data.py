@@ -15,6 +15,9 @@ PREFIXES = {"check": "page.data.check", "severity": "page.data.severity"}
 
 view = ui.page("page.data.title")
 lang = view.lang
+if view.user is not None and view.user.role != "admin":  # whole-database counts, example rows, imports
+    st.error(view.t("page.data.admins_only"))
+    st.stop()
 st.caption(view.t("page.data.intro"))
 
 # -- the database -----------------------------------------------------------------------------

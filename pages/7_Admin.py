@@ -8,6 +8,7 @@ import streamlit as st
 
 from dashboard import ui
 from metrics import audit
+from metrics.db import resolve_url
 
 view = ui.page("nav.admin")
 lang = view.lang
@@ -15,7 +16,7 @@ if view.user is None or view.user.role != "admin":
     st.error(view.t("page.admin.refused" if view.user is not None else "page.admin.no_sign_in"))
     st.stop()
 st.header(view.t("page.admin.title"))
-log = audit.read(view.url, limit=2000)
+log = audit.read(resolve_url(), limit=2000)  # view.url masks a password
 if log.empty:
     ui.empty_state(view)
 else:

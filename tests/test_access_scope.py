@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import reference as ref
 import sqlalchemy as sa
 from PIL import Image
 
-import reference as ref
 from metrics import access, cli, report
 from metrics import schema as s
 from metrics.access import Scope, User

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from metrics import audit
 from metrics.db import DatabaseError, resolve_url
 from metrics.i18n import t
 from metrics.importer import ImportFailed, ImportResult, import_file
@@ -75,6 +76,10 @@ def rejects_bytes(result: ImportResult) -> bytes | None:
 def import_panel(view: object) -> None:
     """Upload → validation report (dry run) → commit → rejects download."""
     lang = view.lang
+    user = getattr(view, "user", None)
+    if user is not None and user.role != "admin":  # imports are for admins (the page refuses others too)
+        st.error(t("page.data.admins_only", lang))
+        return
     st.header(t("page.data.import.header", lang))
     st.caption(t("page.data.import.caption", lang))
     names = list(TABLES)
@@ -98,10 +103,12 @@ def import_panel(view: object) -> None:
         try:
             with st.spinner(t("page.data.import.running", lang)):
                 release_readers(view)
-                done = commit_upload(url, table, upload.name, data, lang)
+                done = commit_upload(url, table, upload.name, data, lang, user.name if user else "dashboard")
         except DatabaseError as exc:
             st.error(t("page.data.import.failed", lang, error=exc))
             return
+        if user is not None:
+            audit.record_safely(url, user.name, "import", audit.import_detail(done))
         st.cache_data.clear()
         st.success("  \n".join(done.summary(lang)))
 

@@ -340,7 +340,7 @@ def audited(view: View, fn: Callable[[], bytes], file_name: str, rows: int | Non
     def run() -> bytes:
         data = fn()
         detail = {"file": file_name, "rows": rows, "filters": audit.filters_detail(view.filters)}
-        audit.record_safely(view.url, view.user.name, action, detail)
+        audit.record_safely(resolve_url(), view.user.name, action, detail)  # view.url masks a password
         return data
 
     return run
@@ -357,9 +357,11 @@ def chart(view: View, fig: go.Figure, data: pd.DataFrame, key: str, select: bool
                             selection_mode="points", config={"displaylogo": False})
     cols = st.columns(4)
     name = key.replace(" ", "_")
-    cols[0].download_button(view.t("export.png"), lambda: export.figure_image(fig, "png"), f"{name}.png",
+    cols[0].download_button(view.t("export.png"), audited(view, lambda: export.figure_image(fig, "png"),
+                                                          f"{name}.png", len(data)), f"{name}.png",
                             "image/png", key=f"{key}_png", on_click="ignore", icon=":material/image:")
-    cols[1].download_button(view.t("export.svg"), lambda: export.figure_image(fig, "svg"), f"{name}.svg",
+    cols[1].download_button(view.t("export.svg"), audited(view, lambda: export.figure_image(fig, "svg"),
+                                                          f"{name}.svg", len(data)), f"{name}.svg",
                             "image/svg+xml", key=f"{key}_svg", on_click="ignore")
     cols[2].download_button(view.t("export.csv"), audited(view, lambda: export.to_csv(data), f"{name}.csv", len(data)),
                             f"{name}.csv", "text/csv",

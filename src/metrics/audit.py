@@ -50,6 +50,25 @@ def filters_detail(f) -> dict:
     return d
 
 
+def import_detail(result) -> dict:
+    """An :class:`metrics.importer.ImportResult` as audit detail: table, file, row counts."""
+    return {"table": result.table, "file": result.file, "dry_run": result.dry_run, "import_id": result.import_id,
+            "rows_read": result.rows_read, "rows_loaded": result.rows_loaded, "rows_rejected": result.rows_rejected,
+            "inserted": result.inserted, "updated": result.updated}
+
+
+def cli_user(as_user: str | None) -> str:
+    """Who a CLI call is recorded as: the ``--as-user`` name, else ``os:<login>`` (the operator)."""
+    if as_user:
+        return as_user
+    import getpass
+
+    try:
+        return f"os:{getpass.getuser()}"
+    except Exception:  # noqa: BLE001 - no login name (containers): still recorded
+        return "os:?"
+
+
 def record(data_url: str, user: str, action: str, detail: dict | None = None) -> None:
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")

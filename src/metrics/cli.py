@@ -111,6 +111,26 @@ def resolve_regions(wh: Warehouse, given: Sequence[str]) -> tuple[int, ...]:
     return tuple(out)
 
 
+def audit_export(args: argparse.Namespace, action: str, detail: dict) -> None:
+    """Record what a command hands out (rows, files) in the audit log before it does so.
+
+    Acting for a user (``--as-user``) the record is required: if it cannot be written the command
+    fails and writes nothing. The operator's own calls are recorded as ``os:<login>``; a failure
+    to record them is logged, not fatal."""
+    from . import audit
+
+    url = resolve_url(getattr(args, "db", None))
+    user = audit.cli_user(getattr(args, "as_user", None))
+    detail = {"command": args.command, **detail}
+    if not getattr(args, "as_user", None):
+        audit.record_safely(url, user, action, detail)
+        return
+    try:
+        audit.record(url, user, action, detail)
+    except Exception as exc:  # noqa: BLE001 - any failure of the audit store
+        raise UserError(f"cannot write the audit log ({type(exc).__name__}); nothing was exported") from None
+
+
 def emit(df: pd.DataFrame, fmt: str) -> None:
     """Print a tidy frame as JSON records, CSV or an aligned table."""
     df = df.copy()
@@ -144,6 +164,10 @@ def cmd_metric(args: argparse.Namespace) -> None:
     f = build_filters(wh, args)
     df = wh.compare(args.metric_id, f, tuple(by), level) if args.compare_columns else wh.metric(
         args.metric_id, f, tuple(by), level)
+    from .audit import filters_detail
+
+    audit_export(args, "export", {"metric": args.metric_id, "by": by, "level": level, "rows": len(df),
+                                  "filters": filters_detail(f)})
     emit(df, args.format)
 
 
@@ -180,16 +204,32 @@ def cmd_import(args: argparse.Namespace) -> int:
     if args.from_sql is not None and not args.source_db:
         print("servicewatch import: error: --from-sql needs --source-db URL", file=sys.stderr)
         return EXIT_USAGE
+    if args.as_user:  # acting for a user: imports are for admins
+        try:
+            user = access.get_user(args.as_user)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+        if user.role != "admin":
+            raise access.ScopeError(f"user {user.name} ({user.role}) may not import; imports are for admins")
     rejects = args.rejects or True
+    who = args.as_user or None
     try:
         if args.from_sql is not None:
-            result = import_query(resolve_url(args.db), args.table, args.from_sql, args.source_db,
+            result = import_query(resolve_url(args.db), args.table, args.from_sql, args.source_db, user=who,
                                   mapping=args.mapping, dry_run=args.dry_run, lang=args.lang, rejects=rejects)
         else:
-            result = import_file(resolve_url(args.db), args.table, args.file, mapping=args.mapping,
+            result = import_file(resolve_url(args.db), args.table, args.file, mapping=args.mapping, user=who,
                                  dry_run=args.dry_run, encoding=args.encoding, lang=args.lang, rejects=rejects)
     except (ImportFailed, MappingError) as exc:
         raise UserError(str(exc)) from None
+    from .audit import import_detail
+
+    if not args.dry_run:  # done: recorded (a failure to record is reported, the import stands)
+        try:
+            audit_export(args, "import", import_detail(result))
+        except UserError:
+            print("servicewatch: warning: the import is done but could not be written to the audit log",
+                  file=sys.stderr)
     print("\n".join(result.summary(args.lang)))
     return EXIT_REJECTS if result.rows_rejected else 0
 
@@ -303,6 +343,8 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--dry-run", action="store_true", help="validate and report, write nothing")
     i.add_argument("--encoding", metavar="ENC", help="CSV encoding (default: detect UTF-8, UTF-8-BOM, GBK/GB18030)")
     i.add_argument("--lang", choices=["en", "zh"], default="en", help="language of the report and rejects file")
+    i.add_argument("--as-user", dest="as_user", metavar="NAME",
+                   help="act for a user of $SERVICEWATCH_USERS (must be an admin); recorded in the audit log")
     i.set_defaults(func=cmd_import)
 
     tp = sub.add_parser("template", help="write an example CSV for a table: headers and two valid rows",

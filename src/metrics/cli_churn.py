@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import argparse
 
+from .audit import filters_detail
 from .cli import (
     REGION_LEVELS,
     UserError,
     _date,
     add_db_argument,
     add_filter_arguments,
+    audit_export,
     build_filters,
     emit,
     open_warehouse,
@@ -31,6 +33,9 @@ def cmd_survival(args: argparse.Namespace) -> None:
     wh = open_warehouse(args.db)
     f = build_filters(wh, args)
     r = survival.retention(wh, f, None if by == "all" else by, level, args.step)
+    shown = {"summary": r.summary, "logrank": r.logrank, "at_risk": r.at_risk}.get(args.what, r.curves)
+    audit_export(args, "export", {"by": by, "level": level, "show": args.what, "rows": len(shown),
+                                  "filters": filters_detail(f)})
     if args.what == "summary":
         emit(r.summary, args.format)
     elif args.what == "logrank":
@@ -75,7 +80,10 @@ def cmd_churn_scores(args: argparse.Namespace) -> None:
     f = build_filters(wh, args)
     if args.top < 1:
         raise UserError("--top must be at least 1")
-    emit(churn_store.scores(wh, f, args.top, args.lang), args.format)
+    df = churn_store.scores(wh, f, args.top, args.lang)
+    audit_export(args, "export", {"what": "churn scores", "model_id": int(model["model_id"]), "top": args.top,
+                                  "rows": len(df), "filters": filters_detail(f)})
+    emit(df, args.format)
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:

@@ -17,7 +17,8 @@ import pandas as pd
 
 from . import access
 from .access import Scope
-from .cli import UserError, add_db_argument, add_filter_arguments, build_filters, open_warehouse
+from .audit import filters_detail
+from .cli import UserError, add_db_argument, add_filter_arguments, audit_export, build_filters, open_warehouse
 from .engine import Warehouse
 from .filters import Filters
 
@@ -59,7 +60,8 @@ def region_path(out: str, row: pd.Series, lang: str, fmt: str) -> Path:
     return Path(out) / f"{names['region']}.{fmt}"
 
 
-def write_one(wh: Warehouse, f: Filters, lang: str, fmt: str, path: Path) -> None:
+def write_one(wh: Warehouse, f: Filters, lang: str, fmt: str, path: Path,
+              args: argparse.Namespace | None = None) -> None:
     from . import report
 
     started = time.monotonic()
@@ -68,6 +70,9 @@ def write_one(wh: Warehouse, f: Filters, lang: str, fmt: str, path: Path) -> Non
         data = report.write(pack, fmt)
     except RuntimeError as exc:  # Chromium or kaleido missing or failing
         raise UserError(str(exc)) from None
+    if args is not None:  # recorded before the file exists (acting for a user: no record, no file)
+        audit_export(args, "report", {"file": str(path), "format": fmt, "lang": lang, "pages": len(pack.pages),
+                                      "bytes": len(data), "filters": filters_detail(f)})
     try:
         if path.parent != Path(""):
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -84,12 +89,12 @@ def cmd_report(args: argparse.Namespace) -> None:
     if fmt not in ("pptx", "pdf"):
         raise UserError("give --format pptx or pdf (or an --out file ending in .pptx or .pdf)")
     if not args.per_region:
-        write_one(wh, f, args.lang, fmt, Path(args.out))
+        write_one(wh, f, args.lang, fmt, Path(args.out), args)
         return
     regions = wh.regions()
     for city in cities_for(regions, f.regions, f.scope):
         row = regions.loc[regions["region_id"] == city].iloc[0]
-        write_one(wh, f.with_(regions=(city,)), args.lang, fmt, region_path(args.out, row, args.lang, fmt))
+        write_one(wh, f.with_(regions=(city,)), args.lang, fmt, region_path(args.out, row, args.lang, fmt), args)
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
