@@ -7,6 +7,8 @@
 * PostgreSQL: drop, create and ``COPY`` in one transaction; a failure leaves the old data.
 * MariaDB/MySQL: the new tables are filled under temporary names and swapped in with one atomic
   ``RENAME TABLE``; rows go in with chunked multi-row ``INSERT``.
+* Spark (``spark://``): Parquet files written with pyarrow, registered as tables and swapped in
+  (:mod:`metrics.load_spark`).
 * Anything else: SQLAlchemy ``insert`` executemany in chunks.
 
 Frames must have the columns of their table (extra columns are ignored); Date columns may be
@@ -65,6 +67,10 @@ def replace_all(url: str, frames: Mapping[str, pd.DataFrame],
         _replace_postgres(url, frames, meta)
     elif backend in ("mysql", "mariadb"):
         _replace_mysql(url, frames, meta)
+    elif backend == "spark":
+        from metrics.load_spark import replace_spark
+
+        replace_spark(url, frames, meta)
     else:
         engine = make_engine(url)
         try:
@@ -81,6 +87,11 @@ def replace_all(url: str, frames: Mapping[str, pd.DataFrame],
 
 def refresh_derived(engine: sa.Engine, meta: Mapping[str, object] | None = None) -> None:
     """Rebuild region_closure, calendar_months and sw_meta from the data tables, then rollups."""
+    if engine.dialect.name == "spark":  # file tables: rewritten, not updated
+        from metrics.load_spark import refresh_spark
+
+        refresh_spark(engine, meta)
+        return
     with engine.begin() as conn:
         _refresh(conn, meta or {})
     _refresh_rollups(engine)
@@ -174,6 +185,9 @@ def _refresh_rollups(engine: sa.Engine) -> None:
     refresh = getattr(rollups, "refresh", None)
     if callable(refresh):
         refresh(engine)
+    from metrics import survival_rollup  # the retention curves' tenure rollup
+
+    survival_rollup.refresh(engine)
 
 
 def _demo_meta(frames: Mapping[str, pd.DataFrame]) -> dict[str, object]:

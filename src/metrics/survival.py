@@ -30,6 +30,7 @@ import sqlalchemy as sa
 from scipy import stats as sps
 
 from . import schema as s
+from .churn_features import read_frame
 from .compiler import REGION_LEVELS, CompileError, Window, _d, _Query
 from .dialect import days_between
 from .engine import Warehouse
@@ -73,18 +74,17 @@ def _group_column(q: _Query, by: str | None, level: str) -> tuple[sa.ColumnEleme
     return cols[by], c
 
 
-def life_table_query(wh: Warehouse, f: Filters, by: str | None = None, level: str = "city",
-                     step_days: int = 1, history_start: date | None = None) -> sa.Select:
-    """The life-table Select: group, time_days, entered, at_risk, events, censored; one row per
-    group and time step at which someone enters, leaves or is censored."""
-    if level not in REGION_LEVELS:
-        raise CompileError(f"unknown region level {level!r}; use {', '.join(REGION_LEVELS)}")
-    if step_days < 1:
-        raise CompileError("step_days must be at least 1")
-    as_of = wh.resolve_as_of(f)
-    q = _Query(get("churn_rate"), f, (), Window.of(f, as_of), level, wh.dialect)
-    c = s.customers
-    group, from_ = _group_column(q, by, level)
+def step_up(x: sa.ColumnElement, step_days: int) -> sa.ColumnElement:
+    """Days rounded up to a multiple of ``step_days``, as an integer (unchanged for 1)."""
+    if step_days == 1:
+        return x
+    return sa.cast(sa.func.floor((x + (step_days - 1)) / sa.literal(float(step_days))) * step_days, sa.Integer)
+
+
+def tenure_columns(c: sa.Table, as_of: date, history_start: date | None
+                   ) -> tuple[sa.ColumnElement, sa.ColumnElement, sa.ColumnElement, list]:
+    """Per customer of ``c``: entry and exit tenure (days), event (1 = left by ``as_of``), and the
+    conditions for being in a life table at all (joined by the as-of; not gone before the history)."""
     left = sa.and_(c.c.end_date.isnot(None), c.c.end_date <= _d(as_of))
     stop = sa.case((left, c.c.end_date), else_=_d(as_of))
     duration = days_between(c.c.start_date, stop)
@@ -94,18 +94,52 @@ def life_table_query(wh: Warehouse, f: Filters, by: str | None = None, level: st
                          days_between(c.c.start_date, _d(history_start)) - 1), else_=0)
     else:
         entry = sa.literal_column("0", sa.Integer)
-    conds = [c.c.start_date <= _d(as_of), group.isnot(None)] + q.customer_conditions(c, c.c.acquisition_channel)
+    conds = [c.c.start_date <= _d(as_of)]
     if history_start is not None:  # left before the recorded history: not observable
         conds.append(sa.or_(sa.not_(left), c.c.end_date >= _d(history_start)))
-    def up(x: sa.ColumnElement) -> sa.ColumnElement:  # round up to the step, as an integer
-        if step_days == 1:
-            return x
-        return sa.cast(sa.func.floor((x + (step_days - 1)) / sa.literal(float(step_days))) * step_days, sa.Integer)
+    return entry, duration, sa.case((left, 1), else_=0), conds
+
+
+def finish_life_table(agg: sa.Subquery) -> sa.Select:
+    """From per (grp, t) counts ``entered``, ``events``, ``censored`` to the life table with the
+    risk set (a window sum), ordered by group and time; counts as 64-bit integers."""
+    removed = agg.c.events + agg.c.censored
+    win = {"partition_by": agg.c.grp, "order_by": agg.c.t}
+    # lifelines' convention: someone entering at t is at risk after t (entry < t ≤ duration), except
+    # at a group's first time, where the entrants are the starting population.
+    entered_before = sa.func.sum(agg.c.entered).over(**win, rows=(None, -1))
+    at_risk = (sa.func.coalesce(entered_before, agg.c.entered)
+               - sa.func.coalesce(sa.func.sum(removed).over(**win, rows=(None, -1)), 0))
+    big = sa.BigInteger
+    return sa.select(agg.c.grp.label("group"), agg.c.t.label("time_days"),
+                     sa.cast(agg.c.entered, big).label("entered"), sa.cast(at_risk, big).label("at_risk"),
+                     sa.cast(agg.c.events, big).label("events"), sa.cast(agg.c.censored, big).label("censored")
+                     ).order_by(agg.c.grp, agg.c.t)
+
+
+def _check(level: str, step_days: int) -> None:
+    if level not in REGION_LEVELS:
+        raise CompileError(f"unknown region level {level!r}; use {', '.join(REGION_LEVELS)}")
+    if step_days < 1:
+        raise CompileError("step_days must be at least 1")
+
+
+def life_table_query(wh: Warehouse, f: Filters, by: str | None = None, level: str = "city",
+                     step_days: int = 1, history_start: date | None = None) -> sa.Select:
+    """The life-table Select over the customers table: group, time_days, entered, at_risk, events,
+    censored; one row per group and time step at which someone enters, leaves or is censored."""
+    _check(level, step_days)
+    as_of = wh.resolve_as_of(f)
+    q = _Query(get("churn_rate"), f, (), Window.of(f, as_of), level, wh.dialect)
+    c = s.customers
+    group, from_ = _group_column(q, by, level)
+    entry, duration, ev, base = tenure_columns(c, as_of, history_start)
+    conds = [*base, group.isnot(None), *q.customer_conditions(c, c.c.acquisition_channel)]
 
     # per customer: group, entry and exit step, event; then two grouped passes (exits by their step,
     # entries by theirs) and the small union of both
-    ev = sa.case((left, 1), else_=0)
-    per = (sa.select(group.label("grp"), up(entry).label("t_entry"), up(duration).label("t_exit"), ev.label("ev"))
+    per = (sa.select(group.label("grp"), step_up(entry, step_days).label("t_entry"),
+                     step_up(duration, step_days).label("t_exit"), ev.label("ev"))
            .select_from(from_).where(*conds).subquery("per"))
     zero = sa.literal_column("0", sa.Integer)
     exits = (sa.select(per.c.grp, per.c.t_exit.label("t"), zero.label("entered"), sa.func.sum(per.c.ev).label("ev"),
@@ -117,27 +151,30 @@ def life_table_query(wh: Warehouse, f: Filters, by: str | None = None, level: st
     agg = (sa.select(u.c.grp, u.c.t, sa.func.sum(u.c.entered).label("entered"), sa.func.sum(u.c.ev).label("events"),
                      sa.func.sum(u.c.cens).label("censored"))
            .group_by(u.c.grp, u.c.t).subquery("agg"))
-    removed = agg.c.events + agg.c.censored
-    win = {"partition_by": agg.c.grp, "order_by": agg.c.t}
-    # lifelines' convention: someone entering at t is at risk after t (entry < t ≤ duration), except
-    # at a group's first time, where the entrants are the starting population.
-    entered_before = sa.func.sum(agg.c.entered).over(**win, rows=(None, -1))
-    at_risk = (sa.func.coalesce(entered_before, agg.c.entered)
-               - sa.func.coalesce(sa.func.sum(removed).over(**win, rows=(None, -1)), 0))
-    return sa.select(agg.c.grp.label("group"), agg.c.t.label("time_days"), agg.c.entered, at_risk.label("at_risk"),
-                     agg.c.events, agg.c.censored).order_by(agg.c.grp, agg.c.t)
+    return finish_life_table(agg)
 
 
 def life_table(wh: Warehouse, f: Filters, by: str | None = None, level: str = "city", step_days: int = 1,
                history_start: date | None | str = "auto") -> pd.DataFrame:
     """The life table (all rows, including entry-only ones) as integers; ``group`` as text or
-    region_id. ``history_start="auto"`` reads :func:`observed_from`."""
+    region_id. ``history_start="auto"`` reads :func:`observed_from`.
+
+    Read from the tenure rollup (:mod:`metrics.survival_rollup`) when that gives the identical
+    table and ``wh.use_rollups``; from the customers otherwise."""
+    from . import survival_rollup  # it builds on this module's pieces
+
+    _check(level, step_days)
     start = observed_from(wh) if history_start == "auto" else history_start
-    df = wh.read(life_table_query(wh, f, by, level, step_days, start))
+    stmt = survival_rollup.life_table_query(wh, f, by, level, step_days, start) if wh.use_rollups else None
+    if stmt is None:
+        stmt = life_table_query(wh, f, by, level, step_days, start)
+    df = read_frame(wh, stmt)
     for col in ("time_days", "entered", "at_risk", "events", "censored"):
         df[col] = pd.to_numeric(df[col]).astype("int64")
     if by == "region":
         df["group"] = pd.to_numeric(df["group"]).astype("int64")
+    elif len(df):
+        df["group"] = df["group"].astype(object)
     return df
 
 
@@ -239,15 +276,23 @@ def _risk_step(d: pd.DataFrame):
 
 
 # -- log-rank ----------------------------------------------------------------------------------
-def logrank(lt: pd.DataFrame, a: object, b: object) -> tuple[float, float]:
-    """Log-rank chi² (1 df) and p-value comparing groups ``a`` and ``b`` of a life table."""
-    da, db = lt[lt["group"] == a], lt[lt["group"] == b]
-    times = np.union1d(da.loc[da["events"] > 0, "time_days"], db.loc[db["events"] > 0, "time_days"]).astype(float)
-    if len(times) == 0:
-        return 0.0, 1.0
-    na, nb = _risk_step(da)(times), _risk_step(db)(times)
-    ea = da.set_index("time_days")["events"].reindex(times, fill_value=0).to_numpy(float)
-    eb = db.set_index("time_days")["events"].reindex(times, fill_value=0).to_numpy(float)
+def _risk_and_events(lt: pd.DataFrame) -> tuple[list, np.ndarray, np.ndarray]:
+    """Per group (in order of appearance), on the times at which anyone of any group left: the
+    numbers at risk and the events, as rows of two (groups × times) arrays."""
+    groups = list(dict.fromkeys(lt["group"]))
+    times = np.unique(lt.loc[lt["events"] > 0, "time_days"].to_numpy(float))
+    n = np.zeros((len(groups), len(times)))
+    e = np.zeros((len(groups), len(times)))
+    for i, (_, d) in enumerate(lt.groupby("group", sort=False)):
+        n[i] = _risk_step(d)(times)
+        left = d[d["events"] > 0]  # each of its times is in ``times``
+        e[i, np.searchsorted(times, left["time_days"].to_numpy(float))] = left["events"].to_numpy(float)
+    return groups, n, e
+
+
+def _logrank_test(na: np.ndarray, nb: np.ndarray, ea: np.ndarray, eb: np.ndarray) -> tuple[float, float]:
+    """Log-rank chi² (1 df) and p from numbers at risk and events of two groups on common times
+    (times where neither group has an event add nothing)."""
     n, e = na + nb, ea + eb
     with np.errstate(divide="ignore", invalid="ignore"):
         expected = np.where(n > 0, e * na / n, 0.0)
@@ -259,11 +304,24 @@ def logrank(lt: pd.DataFrame, a: object, b: object) -> tuple[float, float]:
     return chi2, float(sps.chi2.sf(chi2, 1))
 
 
+def logrank(lt: pd.DataFrame, a: object, b: object) -> tuple[float, float]:
+    """Log-rank chi² (1 df) and p-value comparing groups ``a`` and ``b`` of a life table."""
+    groups, n, e = _risk_and_events(lt[lt["group"].isin([a, b])])
+    if len(groups) < 2:
+        return 0.0, 1.0
+    i, j = groups.index(a), groups.index(b)
+    return _logrank_test(n[i], n[j], e[i], e[j])
+
+
 def pairwise_logrank(lt: pd.DataFrame) -> pd.DataFrame:
-    """Every pair of groups: group_a, group_b, chi2, p, p_holm (Holm-adjusted over all pairs)."""
-    groups = list(dict.fromkeys(lt["group"]))
-    rows = [{"group_a": a, "group_b": b, **dict(zip(("chi2", "p"), logrank(lt, a, b), strict=True))}
-            for a, b in combinations(groups, 2)]
+    """Every pair of groups: group_a, group_b, chi2, p, p_holm (Holm-adjusted over all pairs).
+
+    The risk sets and events of every group are evaluated once on all event times; a pair's test
+    is then a few vector operations (equal to testing each pair on its own event times)."""
+    groups, n, e = _risk_and_events(lt)
+    rows = [{"group_a": groups[i], "group_b": groups[j],
+             **dict(zip(("chi2", "p"), _logrank_test(n[i], n[j], e[i], e[j]), strict=True))}
+            for i, j in combinations(range(len(groups)), 2)]
     df = pd.DataFrame(rows, columns=["group_a", "group_b", "chi2", "p"]).astype({"chi2": float, "p": float})
     df["p_holm"] = holm(df["p"]) if len(df) else pd.Series(dtype=float)
     return df
