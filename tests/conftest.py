@@ -9,6 +9,7 @@ Fixtures (all session-scoped unless noted):
     duckdb_url    DuckDB file in a tmp dir, loaded with ``metrics.load.replace_all``
     postgres_url  fresh database ``sw_test_<hex>`` on 127.0.0.1:5432, loaded, dropped at the end
     mariadb_url   fresh database ``sw_test_<hex>`` on 127.0.0.1:3306, loaded, dropped at the end
+    spark_cluster a Spark standalone cluster (tests/test_spark_*.py); spark_url: its Thrift server, loaded
     db_url        parametrized over duckdb / postgres / mariadb (ids of the same names)
     browser       Playwright Chromium (Debian's /usr/bin/chromium), headless
     page          (function) a new page in a fresh browser context, closed afterwards
@@ -101,6 +102,8 @@ _FIXTURE_MARKS = {
     "browser": "browser",
     "page": "browser",
     "app_server": "browser",
+    "spark_url": "spark",
+    "spark_cluster": "spark",
 }
 
 
@@ -209,6 +212,36 @@ def mariadb_url(demo_frames: dict[str, Any]) -> Iterator[str]:
                     pass  # it ended by itself meanwhile
             conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def spark_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A Spark standalone cluster on 127.0.0.1 (master, two 1-core workers, Thrift server), started
+    once per session from the pyspark package's jars and stopped (every process group) at the end."""
+    try:
+        from metrics.spark_cluster import ClusterError, SparkCluster, java_available, spark_home
+
+        spark_home()
+    except Exception as exc:  # noqa: BLE001 - pyspark/impyla missing: the `spark` extra is not installed
+        _unavailable(f"Spark: {_first_line(exc)} (pip install -e '.[spark]')")
+    require(java_available() is not None, "Spark: no java (Debian: openjdk-17-jre-headless)")
+    cluster = SparkCluster(tmp_path_factory.mktemp("spark"), nice=int(os.environ.get("SPARK_NICE", "0")))
+    try:
+        cluster.start()
+    except ClusterError as exc:
+        _unavailable(f"Spark cluster did not start: {exc}")
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def spark_url(spark_cluster: Any, demo_frames: dict[str, Any]) -> str:
+    """URL (``spark://``) of the test cluster's Thrift server, holding ``demo_frames`` as Parquet tables."""
+    url = spark_cluster.url()
+    _load(url, demo_frames)
+    return url
 
 
 @pytest.fixture(

@@ -16,7 +16,11 @@ import tomllib
 from pathlib import Path
 
 import sqlalchemy as sa
+import sqlalchemy.dialects
 from sqlalchemy.engine import URL, make_url
+
+# Spark SQL over impyla (metrics.dialect_spark), imported only when a spark:// URL is used
+sa.dialects.registry.register("spark", "metrics.dialect_spark", "SparkDialect")
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DB_PATH = PROJECT_ROOT / "data" / "servicewatch.duckdb"

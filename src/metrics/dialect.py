@@ -3,7 +3,8 @@
 Each is a SQLAlchemy construct with one ``@compiles`` hook per dialect, so the compiler writes
 ``month_start(col)`` once and every database gets its own SQL. Nothing else in the engine
 branches on the dialect, except :func:`has_percentile_aggregate` (MariaDB has PERCENTILE_CONT
-only as a window function).
+only as a window function). Spark SQL (``spark://``, :mod:`metrics.dialect_spark`) takes the default
+``date_trunc`` spellings and its own day/hour differences and percentiles below.
 """
 
 from __future__ import annotations
@@ -100,6 +101,12 @@ def _days_pg(element, compiler, **kw):
     return f"(CAST({b} AS DATE) - CAST({a} AS DATE))"
 
 
+@compiles(days_between, "spark")
+def _days_spark(element, compiler, **kw):
+    a, b = _args(element, compiler, **kw)
+    return f"datediff(CAST({b} AS DATE), CAST({a} AS DATE))"
+
+
 @compiles(days_between, "mysql")
 @compiles(days_between, "mariadb")
 def _days_mysql(element, compiler, **kw):
@@ -118,6 +125,14 @@ def _hours_default(element, compiler, **kw):
 def _hours_pg(element, compiler, **kw):
     a, b = _args(element, compiler, **kw)
     return f"(EXTRACT(EPOCH FROM ({b} - {a})) / 3600.0)"
+
+
+@compiles(hours_between, "spark")
+def _hours_spark(element, compiler, **kw):
+    a, b = _args(element, compiler, **kw)
+    # microseconds since the epoch: exact to the microsecond (unix_timestamp drops fractions, and
+    # timestamp subtraction gives an INTERVAL)
+    return f"((unix_micros({b}) - unix_micros({a})) / 3600000000.0D)"
 
 
 @compiles(hours_between, "mysql")
@@ -140,6 +155,16 @@ def _percentile_default(element, compiler, **kw):
 def _percentile_pg(element, compiler, **kw):
     q, x = _args(element, compiler, **kw)
     return f"percentile_cont({q}) WITHIN GROUP (ORDER BY {x})"
+
+
+@compiles(percentile, "spark")
+def _percentile_spark(element, compiler, **kw):
+    q, x = _args(element, compiler, **kw)
+    if getattr(compiler.dialect, "quantiles", "exact") == "approx":
+        from .dialect_spark import APPROX_ACCURACY
+
+        return f"percentile_approx(CAST({x} AS DOUBLE), {q}, {APPROX_ACCURACY})"
+    return f"percentile(CAST({x} AS DOUBLE), {q})"
 
 
 def has_percentile_aggregate(dialect_name: str) -> bool:
