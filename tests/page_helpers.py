@@ -14,12 +14,17 @@ from metrics.filters import Filters, preset_period
 TIMEOUT = 90
 
 
-def open_page(path: str, query: dict[str, str] | None = None) -> AppTest:
-    """Run ``path`` (e.g. ``pages/5_Regions.py``) with app.py as the entry point, like the browser."""
+def open_page(path: str, query: dict[str, str] | None = None, session: dict | None = None) -> AppTest:
+    """Run ``path`` (e.g. ``pages/5_Regions.py``; ``app.py`` for the overview) with app.py as the
+    entry point, like the browser; ``session``: session-state entries set before the first run (a
+    signed-in user, see tests/test_access_matrix.py)."""
     at = AppTest.from_file("../app.py", default_timeout=TIMEOUT)
     if query:
         at.query_params.update(query)
-    at.switch_page(path)
+    for key, value in (session or {}).items():
+        at.session_state[key] = value
+    if path != "app.py":
+        at.switch_page(path)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
