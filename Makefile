@@ -4,7 +4,8 @@
 #   make system  Debian packages the app and tests need (chromium, CJK fonts, poppler)
 #   make demo    data/servicewatch.duckdb with the seeded demo data set
 #   make run     the dashboard on http://127.0.0.1:8501
-#   make test    ruff + pytest against DuckDB, PostgreSQL, MariaDB and Chromium (PYTEST_ARGS=...)
+#   make test    ruff + pytest against DuckDB, PostgreSQL, MariaDB, Chromium and a reduced Spark set (PYTEST_ARGS=...)
+#   make test-spark  the full Spark equivalence set on a local two-worker cluster (started and stopped)
 #   make lint    ruff only
 #   make bench   benchmarks (bench/run.py)
 #   make clean   caches and the demo database; `make distclean` also removes .venv
@@ -18,7 +19,7 @@ PY := $(VENV)/bin/python3
 STAMP := $(VENV)/.installed
 DEMO_DB := data/servicewatch.duckdb
 PYTEST_ARGS ?=
-APT_PACKAGES := chromium fonts-noto-cjk poppler-utils
+APT_PACKAGES := chromium fonts-noto-cjk poppler-utils openjdk-17-jre-headless
 
 # A .venv whose scripts point at another folder (a copy or a fresh clone of a tree that had one)
 # would run the other folder's code: such a venv, or a missing or broken one, is built anew.
@@ -27,10 +28,10 @@ ifneq ($(VENV_PIP_BIN),$(CURDIR)/$(VENV)/bin/)
 VENV_REBUILD := FORCE
 endif
 
-.PHONY: help venv system demo run test services lint bench clean distclean FORCE
+.PHONY: help venv system demo run test test-spark services lint bench clean distclean FORCE
 
 help:
-	@sed -n '3,11s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
+	@sed -n '3,12s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
 
 venv: $(STAMP)
 
@@ -88,6 +89,14 @@ services:
 test: venv system services
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The session fixture starts the cluster (tests/conftest.py: spark_cluster) and stops every process it
+# started; the check after pytest fails the target if a process of a test cluster is still running.
+test-spark: venv system
+	$(VENV)/bin/ruff check src/metrics/dialect_spark.py src/metrics/load_spark.py src/metrics/spark_cluster.py tests/test_spark_*.py
+	SERVICEWATCH_SPARK_FULL=1 $(PY) -m pytest tests/test_spark_dialect.py tests/test_spark_engine.py $(PYTEST_ARGS); \
+	  rc=$$?; left=$$(grep -l -a '[s]w-spark-test-' /proc/[0-9]*/cmdline 2>/dev/null | wc -l); \
+	  if [ "$$left" != 0 ]; then echo "test-spark: $$left Spark test processes still running"; exit 1; fi; exit $$rc
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -24,6 +24,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -214,10 +215,11 @@ def mariadb_url(demo_frames: dict[str, Any]) -> Iterator[str]:
         admin.dispose()
 
 
-@pytest.fixture(scope="session")
-def spark_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """A Spark standalone cluster on 127.0.0.1 (master, two 1-core workers, Thrift server), started
-    once per session from the pyspark package's jars and stopped (every process group) at the end."""
+@pytest.fixture(scope="module")
+def spark_cluster() -> Iterator[Any]:
+    """A Spark standalone cluster on 127.0.0.1 (master, two 1-core workers, Thrift server) from the
+    pyspark package's jars, for the module that uses it (tests/test_spark_engine.py): stopped, every
+    process group, when that module ends, so it holds no memory during the rest of the session."""
     try:
         from metrics.spark_cluster import ClusterError, SparkCluster, java_available, spark_home
 
@@ -225,18 +227,24 @@ def spark_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     except Exception as exc:  # noqa: BLE001 - pyspark/impyla missing: the `spark` extra is not installed
         _unavailable(f"Spark: {_first_line(exc)} (pip install -e '.[spark]')")
     require(java_available() is not None, "Spark: no java (Debian: openjdk-17-jre-headless)")
-    cluster = SparkCluster(tmp_path_factory.mktemp("spark"), nice=int(os.environ.get("SPARK_NICE", "0")))
+    # its own folder, not pytest's numbered tmp dirs (other pytest sessions prune those)
+    root = Path(tempfile.mkdtemp(prefix="sw-spark-test-"))
+    cluster = SparkCluster(root, nice=int(os.environ.get("SPARK_NICE", "0")))
     try:
         cluster.start()
     except ClusterError as exc:
+        shutil.rmtree(root, ignore_errors=True)
         _unavailable(f"Spark cluster did not start: {exc}")
     try:
         yield cluster
     finally:
         cluster.stop()
+        left = cluster.leftovers()
+        shutil.rmtree(root, ignore_errors=True)
+        assert not left, f"Spark processes still running after stop: {left}"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def spark_url(spark_cluster: Any, demo_frames: dict[str, Any]) -> str:
     """URL (``spark://``) of the test cluster's Thrift server, holding ``demo_frames`` as Parquet tables."""
     url = spark_cluster.url()

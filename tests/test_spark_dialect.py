@@ -14,8 +14,15 @@ import sqlalchemy as sa
 pytest.importorskip("impala", reason="impyla is not installed (the `spark` extra)")
 
 from metrics.db import DatabaseError, make_engine  # noqa: E402
-from metrics.dialect import days_between, hours_between, month_start, percentile, week_start  # noqa: E402
-from metrics.dialect_spark import SparkDialect, quantiles_mode  # noqa: E402
+from metrics.dialect import (  # noqa: E402
+    days_between,
+    hours_between,
+    month_start,
+    percentile,
+    quantiles_mode,  # noqa: E402
+    week_start,
+)
+from metrics.dialect_spark import SparkDialect  # noqa: E402
 
 
 def sql(expr: sa.ClauseElement, **dialect_kw) -> str:
@@ -102,3 +109,13 @@ def test_ddl_types() -> None:
                     "USING parquet PARTITIONED BY (`month`) LOCATION '/w/billing_monthly/1'")
     tickets = create_table_sql(engine, schema.tickets, "tickets", "/w/t")
     assert "`opened_at` TIMESTAMP" in tickets and "`reopened` BOOLEAN" in tickets and "`channel` STRING" in tickets
+
+
+def test_approximate_quantiles_are_labelled() -> None:
+    from metrics.i18n import metric_label
+
+    assert metric_label("resolution_hours_p90", "en") == "Resolution time (p90)"
+    assert metric_label("resolution_hours_p90", "en", approximate=True) == "Resolution time (p90) (approximate)"
+    assert metric_label("resolution_hours_p90", "zh", approximate=True).endswith("（近似值）")
+    assert metric_label("csat", "en", approximate=True) == "CSAT"  # only quantiles are approximated
+    assert quantiles_mode(make_engine("duckdb:///:memory:")) == "exact"

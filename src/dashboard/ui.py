@@ -156,7 +156,9 @@ class View:
         return label(dim, value, self.lang)
 
     def metric_label(self, metric_id: str) -> str:
-        return metric_label(metric_id, self.lang)
+        from metrics.dialect import quantiles_mode
+
+        return metric_label(metric_id, self.lang, approximate=quantiles_mode(self.wh.engine) == "approx")
 
     def subtitle(self, with_comparison: bool = False, f: Filters | None = None) -> str:
         return subtitle(f or self.filters, self.lang, self.region_names, with_comparison)

@@ -212,6 +212,9 @@ def cmd_import(args: argparse.Namespace) -> int:
         if user.role != "admin":
             raise access.ScopeError(f"user {user.name} ({user.role}) may not import; imports are for admins")
     rejects = args.rejects or True
+    if not args.dry_run and resolve_url(args.db).startswith("spark"):
+        raise UserError("servicewatch import cannot write to Spark yet (file tables take no upserts); "
+                        "load with `servicewatch demo`, your ETL or views (docs/deploy.md)")
     who = args.as_user or None
     try:
         if args.from_sql is not None:
@@ -376,6 +379,9 @@ def build_parser() -> argparse.ArgumentParser:
     from . import cli_report  # the review-meeting pack
 
     cli_report.add_commands(sub)
+    from . import cli_spark  # a local Spark cluster to try the spark:// database on
+
+    cli_spark.add_commands(sub)
     return p
 
 

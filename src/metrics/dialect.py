@@ -167,6 +167,12 @@ def _percentile_spark(element, compiler, **kw):
     return f"percentile(CAST({x} AS DOUBLE), {q})"
 
 
+def quantiles_mode(engine: sa.Engine) -> str:
+    """``exact`` or ``approx``: how ``engine`` computes quantile metrics. Only Spark with
+    ``?quantiles=approx`` in its URL is approximate (``percentile_approx``); labels say so."""
+    return getattr(engine.dialect, "quantiles", "exact") if engine.dialect.name == "spark" else "exact"
+
+
 def has_percentile_aggregate(dialect_name: str) -> bool:
     """Whether ``percentile`` can be used as a GROUP BY aggregate on this dialect."""
     return dialect_name not in _MYSQL

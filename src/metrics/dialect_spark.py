@@ -220,11 +220,6 @@ class SparkDialect(ImpalaDialect):
         pass
 
 
-def quantiles_mode(engine: sa.Engine) -> str:
-    """``exact`` or ``approx``: how this engine computes quantile metrics (always exact off Spark)."""
-    return getattr(engine.dialect, "quantiles", "exact") if engine.dialect.name == "spark" else "exact"
-
-
 def register() -> None:
     """Make ``spark://`` URLs resolve to :class:`SparkDialect` (also declared as an entry point)."""
     sa.dialects.registry.register("spark", "metrics.dialect_spark", "SparkDialect")

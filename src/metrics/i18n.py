@@ -57,8 +57,11 @@ def label(dim: str, value: object, lang: str = DEFAULT_LANG) -> str:
     return t(key, lang) if key in catalogue() else str(value)
 
 
-def metric_label(metric_id: str, lang: str = DEFAULT_LANG) -> str:
+def metric_label(metric_id: str, lang: str = DEFAULT_LANG, approximate: bool = False) -> str:
+    """The metric's name; quantiles computed approximately (``approximate``) say so."""
     from .registry import BY_ID
 
     m = BY_ID.get(metric_id)
-    return m.label(lang) if m else metric_id
+    if m is None:
+        return metric_id
+    return m.label(lang) + (t("metric.approximate", lang) if approximate and m.kind == "quantile" else "")

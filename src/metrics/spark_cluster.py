@@ -250,11 +250,33 @@ class SparkCluster:
                 p.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 pass
+        for pid in self.leftovers():  # e.g. an executor JVM that left its worker's group
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
         self.pids.clear()
         self._procs = {}
         state = self.root / STATE_FILE
         if state.exists():
             state.unlink()
+
+    def leftovers(self) -> list[int]:
+        """Processes still running whose command line names this cluster's folder (none after stop)."""
+        needle, out = str(self.root).encode(), []
+        for proc in Path("/proc").glob("[0-9]*"):
+            try:
+                cmdline = (proc / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if needle in cmdline and int(proc.name) != os.getpid():
+                try:
+                    state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+                except (OSError, IndexError):
+                    continue
+                if state != "Z":
+                    out.append(int(proc.name))
+        return out
 
     def _save(self) -> None:
         data = {"ports": self.ports, "pids": self.pids, "url": self.url() if "thrift" in self.ports else None,
