@@ -78,8 +78,12 @@ def gate(lang: str, url: str) -> User | None:
         return DEMO_USER
     user = current_user()
     now = time.time()
+    seen = st.session_state.get("_sw_seen", 0.0)
+    if user is not None and not (isinstance(user, User) and isinstance(seen, (int, float))):
+        sign_out()  # anything but what the sign-in put there: a forged or stale session state
+        user = None
     if user is not None:
-        if now - st.session_state.get("_sw_seen", 0.0) > timeout_s():
+        if not 0 <= now - seen <= timeout_s():  # expired, or "seen" in the future (forged)
             sign_out()
             st.info(t("auth.timed_out", lang))
         else:
