@@ -163,16 +163,21 @@ def _csv_chunks(reader: object, source: Source, chunk_rows: int) -> Iterator[Chu
     pending: list[pa.RecordBatch] = []
     pending_rows = 0
 
-    def flush() -> Chunk:
+    def flush(final: bool = False) -> Chunk:
+        """The pending batches numbered. Lines the reader skipped (wrong field count, blank) are
+        numbered without a batch row; the reader may already have met some beyond the pending rows
+        (it parses ahead), so those stay for the next flush."""
         nonlocal next_row, used_bad, pending, pending_rows
         table = pa.Table.from_batches(pending)
         n = table.num_rows
-        bad = sorted(r for r, _ in source.bad_rows[used_bad:])
-        used_bad = len(source.bad_rows)
+        bad = np.asarray(sorted(r for r, _ in source.bad_rows[used_bad:]), dtype=np.int64)
         rows = np.arange(next_row, next_row + n + len(bad), dtype=np.int64)
-        if bad:
-            rows = rows[~np.isin(rows, np.asarray(bad, dtype=np.int64))][:n]
-        next_row = int(rows[-1]) + 1 if n else next_row + len(bad)
+        if len(bad):
+            rows = rows[~np.isin(rows, bad)][:n]
+        last = int(rows[-1]) if n else next_row - 1
+        taken = len(bad) if final else int((bad <= last).sum())
+        used_bad += taken
+        next_row = max(last + 1, int(bad[taken - 1]) + 1 if taken else 0)
         pending, pending_rows = [], 0
         blank = None  # blank lines and lines of bare delimiters: numbered, then dropped
         for col in table.columns:
@@ -183,12 +188,14 @@ def _csv_chunks(reader: object, source: Source, chunk_rows: int) -> Iterator[Chu
             table, rows = table.filter(keep), rows[np.asarray(keep.to_numpy(zero_copy_only=False), dtype=bool)]
         return Chunk(table, rows)
 
+    carry: Chunk | None = None  # rows beyond the last full chunk, joined to the next ones
     try:
         for batch in reader:
             pending.append(batch)
             pending_rows += batch.num_rows
-            if pending_rows >= chunk_rows:
-                yield from _split(flush(), chunk_rows)
+            if pending_rows + (carry.data.num_rows if carry else 0) >= chunk_rows:
+                *full, carry = _split(_join(carry, flush()), chunk_rows)
+                yield from full
     except pa.ArrowException as exc:
         raise ReadError(f"cannot read {source.path.name}: {_first_line(exc)}") from None
     except UnicodeDecodeError as exc:
@@ -196,15 +203,23 @@ def _csv_chunks(reader: object, source: Source, chunk_rows: int) -> Iterator[Chu
     if pending or source.bad_rows[used_bad:]:
         if not pending:
             pending = [pa.RecordBatch.from_pylist([], schema=reader.schema)]
-        yield from _split(flush(), chunk_rows)
+        carry = _join(carry, flush(final=True))
+    if carry is not None:
+        yield from _split(carry, chunk_rows)
 
 
-def _split(chunk: Chunk, chunk_rows: int) -> Iterator[Chunk]:
+def _join(a: Chunk | None, b: Chunk) -> Chunk:
+    if a is None:
+        return b
+    return Chunk(pa.concat_tables([a.data, b.data]), np.concatenate([a.rows, b.rows]))
+
+
+def _split(chunk: Chunk, chunk_rows: int) -> list[Chunk]:
+    """Pieces of ``chunk_rows`` rows, the last one shorter (at least one piece, maybe empty)."""
     if chunk.data.num_rows <= chunk_rows:
-        yield chunk
-        return
-    for lo in range(0, chunk.data.num_rows, chunk_rows):
-        yield Chunk(chunk.data.slice(lo, chunk_rows), chunk.rows[lo:lo + chunk_rows])
+        return [chunk]
+    return [Chunk(chunk.data.slice(lo, chunk_rows), chunk.rows[lo:lo + chunk_rows])
+            for lo in range(0, chunk.data.num_rows, chunk_rows)]
 
 
 # -- Parquet ----------------------------------------------------------------------------------

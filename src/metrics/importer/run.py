@@ -15,10 +15,12 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import sqlalchemy as sa
 
 from metrics import schema
@@ -275,17 +277,28 @@ def _import(url: str, table: str, source: Source, name: str, display: str, mappi
 def _run(conn: sa.Connection | None, table: str, source: object, header_map: dict[str, str],
          mapping: spec.Mapping, result: ImportResult, out: _Rejects,
          on_chunk: Callable[[ImportResult], None] | None) -> None:
+    """Check and write the chunks of ``source``. The write of one chunk (in a worker thread: DuckDB,
+    the database drivers and the Arrow kernels release the GIL) overlaps reading and checking the
+    next one; at most one write is in flight and a chunk is counted, and ``on_chunk`` called, only
+    once it is written. An error anywhere waits for the write in flight before the caller rolls back."""
     known = Known.read(conn, table) if conn is not None else Known.read(None, table)
     validator = Validator(table, header_map, source.headers, known, mapping)
     writer = Writer(conn, table) if conn is not None and not result.dry_run else None
     rejected_rows: set[int] = set()
     used_bad = 0
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-write") if writer is not None else None
+    in_flight: list[tuple[Future | None, pa.Table, pd.DataFrame, int]] = []  # at most one
 
-    def take(good: object, problems: pd.DataFrame) -> None:
-        if writer is not None:
-            inserted, updated = writer.write(good)
+    def settle() -> None:
+        """Count the chunk whose write was started last (waiting for it), then report it."""
+        if not in_flight:
+            return
+        future, good, problems, read = in_flight.pop()
+        if future is not None:
+            inserted, updated = future.result()
             result.inserted += inserted
             result.updated += updated
+        result.rows_read += read
         result.rows_loaded += good.num_rows
         if not problems.empty:
             rejected_rows.update(problems["row"].astype(int).tolist())
@@ -293,6 +306,14 @@ def _run(conn: sa.Connection | None, table: str, source: object, header_map: dic
             out.add(problems)
             if len(result.problems) < FIRST_PROBLEMS:
                 result.problems = pd.concat([result.problems, problems.head(FIRST_PROBLEMS)], ignore_index=True)
+        result.rows_rejected = len(rejected_rows)
+        if on_chunk is not None:
+            on_chunk(result)
+
+    def start(good: pa.Table, problems: pd.DataFrame, read: int) -> None:
+        settle()
+        future = pool.submit(writer.write, good) if pool is not None and good.num_rows else None
+        in_flight.append((future, good, problems, read))
 
     try:
         for chunk in source.chunks():
@@ -303,15 +324,15 @@ def _run(conn: sa.Connection | None, table: str, source: object, header_map: dic
                 problems = pd.concat([problems, pd.DataFrame({
                     "row": [r for r, _ in bad_lines], "column": "", "value": [x for _, x in bad_lines],
                     "code": "bad_row", "detail": len(source.headers)})], ignore_index=True)
-            result.rows_read += chunk.data.num_rows + len(bad_lines)
-            take(good, problems)
-            result.rows_rejected = len(rejected_rows)
-            if on_chunk is not None:
-                on_chunk(result)
+            start(good, problems, chunk.data.num_rows + len(bad_lines))
         good, _rows, problems = validator.finish()
-        take(good, problems)
+        start(good, problems, 0)
+        settle()
     except ReadError as exc:
         raise ImportFailed(str(exc)) from None
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)  # no statement may run while the caller rolls back
     if writer is not None:
         writer.close()
     result.rows_rejected = len(rejected_rows)

@@ -1,0 +1,134 @@
+"""Import internals that the throughput work touched: CSV chunks of exactly ``chunk_rows`` rows with
+their file row numbers, the DuckDB upsert that inserts new keys plainly and updates only existing
+ones, and a file that turns unreadable while an earlier chunk is being written (nothing kept)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from metrics import schema
+from metrics.db import make_engine
+from metrics.importer import ImportFailed, import_file, read
+from metrics.importer.bench import tickets_frame, write_csv
+from metrics.importer.validate import SeenKeys, _in_sorted
+from metrics.load import replace_all
+
+FIRST_NEW_ID = 30_000_000
+
+
+@pytest.fixture(scope="module")
+def base_db(tmp_path_factory: pytest.TempPathFactory, demo_frames: dict) -> Path:
+    path = tmp_path_factory.mktemp("import_chunks") / "base.duckdb"
+    replace_all(f"duckdb:///{path}", demo_frames)
+    return path
+
+
+@pytest.fixture()
+def duck(tmp_path: Path, base_db: Path) -> str:
+    dst = tmp_path / "db.duckdb"
+    shutil.copyfile(base_db, dst)
+    return f"duckdb:///{dst}"
+
+
+def query(url: str, stmt: sa.Select) -> pd.DataFrame:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return pd.DataFrame(conn.execute(stmt).mappings().all())
+    finally:
+        engine.dispose()
+
+
+def ticket_count(url: str) -> int:
+    return int(query(url, sa.select(sa.func.count().label("n")).select_from(schema.tickets))["n"].iloc[0])
+
+
+def test_csv_chunks_are_exact_and_keep_file_row_numbers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each data line holds its own file row number; blank lines and lines with a wrong field count
+    are spread over many small Arrow blocks, so chunks are assembled across block boundaries."""
+    lines, expected, bad = ["row,text"], [], []
+    for row in range(2, 3002):
+        if row % 97 == 0:
+            lines.append("")  # blank: numbered, skipped
+        elif row % 101 == 0:
+            lines.append(f"{row},x,extra")  # wrong field count: reported as a bad row
+            bad.append(row)
+        else:
+            lines.append(f"{row},\"t{row}\"")
+            expected.append(row)
+    path = tmp_path / "rows.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    monkeypatch.setattr(read, "CSV_BLOCK_BYTES", 1 << 11)  # ~100 lines per block
+    source = read.open_source(path, chunk_rows=128)
+    chunks = list(source.chunks())
+    sizes = [c.data.num_rows for c in chunks]
+    assert sizes[:-1] == [128] * (len(sizes) - 1) and 0 < sizes[-1] <= 128, sizes
+    rows = np.concatenate([c.rows for c in chunks])
+    values = np.concatenate([np.asarray(c.data.column(0).to_pylist(), dtype=np.int64) for c in chunks])
+    assert rows.tolist() == expected and values.tolist() == expected
+    assert [r for r, text in source.bad_rows if text] == bad
+
+
+def test_lookups_agree_with_numpy(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    keys = np.unique(rng.integers(-50, 5000, 800))
+    values = rng.integers(-100, 6000, 5000)
+    assert (_in_sorted(values, keys) == np.isin(values, keys)).all()
+    assert not _in_sorted(values, np.zeros(0, dtype=np.int64)).any()
+    seen = SeenKeys()
+    seen.add(np.array([10, 20, 30]), np.array([2, 3, 4]))
+    seen.add(np.array([5, 25]), np.array([5, 6]))
+    assert seen.lookup(np.array([1, 5, 20, 25, 31, 1000])).tolist() == [0, 5, 3, 6, 0, 0]
+
+
+def test_duckdb_upsert_of_new_and_existing_keys_mixed_in_every_chunk(duck: str, tmp_path: Path,
+                                                                      demo_frames: dict) -> None:
+    old = demo_frames["tickets"].head(200).copy()
+    old["ticket_id"] = range(FIRST_NEW_ID, FIRST_NEW_ID + 200)
+    path = tmp_path / "tickets.csv"
+    old.to_csv(path, index=False)
+    assert import_file(duck, "tickets", path, refresh=False).inserted == 200
+    before = ticket_count(duck)
+    again = old.head(100).copy()
+    changed = again.index % 3 == 0
+    again.loc[changed, "compensation"] = again.loc[changed, "compensation"] + 7.25
+    new = demo_frames["tickets"].iloc[200:350].copy()
+    new["ticket_id"] = range(FIRST_NEW_ID + 1000, FIRST_NEW_ID + 1150)
+    mixed = pd.concat([again, new]).sample(frac=1, random_state=5)  # new and existing keys in each chunk
+    mixed.to_csv(path, index=False)
+    r = import_file(duck, "tickets", path, refresh=False, chunk_rows=32)
+    assert (r.rows_loaded, r.inserted, r.updated, r.rows_rejected) == (250, 150, int(changed.sum()), 0), r.summary()
+    assert ticket_count(duck) == before + 150
+    t = schema.tickets
+    got = query(duck, sa.select(t.c.ticket_id, t.c.compensation).where(t.c.ticket_id >= FIRST_NEW_ID)
+                .order_by(t.c.ticket_id))
+    want = pd.concat([again, old.iloc[100:], new])[["ticket_id", "compensation"]].sort_values("ticket_id")
+    assert got["ticket_id"].tolist() == want["ticket_id"].tolist()
+    assert np.allclose(got["compensation"].to_numpy(float), want["compensation"].to_numpy(float))
+
+
+def test_file_unreadable_halfway_while_a_chunk_is_written_leaves_duckdb_unchanged(
+        duck: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    t = tickets_frame(12_000, customers=2000)
+    t["ticket_id"] += FIRST_NEW_ID
+    path = tmp_path / "tickets.csv"
+    write_csv(t, path)
+    with path.open("ab") as fh:  # past the 1 MB the encoding is detected from: found only while streaming
+        fh.write(b"99999999,1,hotline,complaint,billing,P1,2026-03-05 10:00:00,,,,,false,false,false,,,\xff\xfe\n")
+    assert path.stat().st_size > read.SAMPLE_BYTES
+    monkeypatch.setattr(read, "CSV_BLOCK_BYTES", 1 << 16)
+    before = ticket_count(duck)
+    written: list[int] = []
+    with pytest.raises(ImportFailed, match="tickets.csv"):
+        import_file(duck, "tickets", path, refresh=False, rejects=False, chunk_rows=1000,
+                    on_chunk=lambda r: written.append(r.inserted))
+    assert written and written[-1] > 0  # chunks had gone into the open transaction
+    assert ticket_count(duck) == before
+    log = query(duck, sa.select(sa.func.count().label("n")).select_from(schema.import_log))
+    assert log["n"].iloc[0] == 0
