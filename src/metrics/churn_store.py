@@ -16,11 +16,13 @@ from datetime import date
 import pandas as pd
 import sqlalchemy as sa
 
+from . import open_tickets
 from . import schema as s
 from .access import require_rows
 from .churn_features import read_frame
 from .churn_model import ChurnFit
 from .compiler import Window, _Query
+from .db import DatabaseError
 from .engine import Warehouse
 from .filters import Filters
 from .i18n import catalogue, label, t
@@ -60,14 +62,21 @@ churn_scores = sa.Table(
     sa.Column("churn_probability_90d", _D, nullable=False), sa.Column("monthly_revenue", _D, nullable=False),
     sa.Column("revenue_at_risk", _D, nullable=False),
     *[c for k in (1, 2, 3) for c in (sa.Column(f"driver_{k}", _S(40)), sa.Column(f"driver_{k}_value", _D))],
+    # 1 = most revenue at risk (ties: lower customer_id); rows are written in this order, so a top-N
+    # list reads a prefix (DuckDB's zone maps; an index elsewhere)
+    sa.Column("risk_rank", _I),
 )
+sa.Index("ix_churn_scores_risk_rank", churn_scores.c.risk_rank).ddl_if(dialect=("postgresql", "mysql", "mariadb"))
 TABLES = (churn_models, churn_model_terms, churn_scores)
+WINDOWS = (8, 64)  # top-N lists read ranks up to N × these before reading every score
 
 
 def save(engine: sa.Engine, result: ChurnFit) -> int:
     """Store a fit: a new model row, its terms, and the scores (replacing the previous scores)."""
     from . import load
 
+    if not _has_rank(engine):  # scores stored before risk_rank existed: they are replaced anyway
+        churn_scores.drop(engine, checkfirst=True)
     metadata.create_all(engine, checkfirst=True)
     with engine.begin() as conn:
         last = conn.execute(sa.select(sa.func.max(churn_models.c.model_id))).scalar()
@@ -79,7 +88,9 @@ def save(engine: sa.Engine, result: ChurnFit) -> int:
                      [{k: _plain(r[k]) for k in (c.name for c in churn_model_terms.c)} for _, r in terms.iterrows()])
         conn.execute(churn_scores.delete())
         conn.execute(s.meta.delete().where(s.meta.c.key == STALE_KEY))  # the scores are current again
-        scores = result.scores.assign(model_id=model_id)[[c.name for c in churn_scores.c]]
+        scores = (result.scores.sort_values(["revenue_at_risk", "customer_id"], ascending=[False, True])
+                  .assign(model_id=model_id, risk_rank=lambda d: range(1, len(d) + 1)))
+        scores = scores[[c.name for c in churn_scores.c]]
         if conn.dialect.name == "duckdb":
             load._duckdb_insert(conn.connection.driver_connection, conn.dialect, churn_scores, scores)
         elif conn.dialect.name == "postgresql":
@@ -87,6 +98,16 @@ def save(engine: sa.Engine, result: ChurnFit) -> int:
         else:
             load._insert_chunks(conn, churn_scores, scores)
     return model_id
+
+
+def _has_rank(engine: sa.Engine) -> bool:
+    """Whether churn_scores exists with its risk_rank column."""
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.select(churn_scores.c.risk_rank).limit(1))
+        return True
+    except sa.exc.SQLAlchemyError:
+        return False
 
 
 def is_stale(wh: Warehouse) -> bool:
@@ -152,12 +173,43 @@ def scores(wh: Warehouse, f: Filters, top: int | None = 100, lang: str = "zh") -
     open_tickets, churn_probability_90d, monthly_revenue, revenue_at_risk, drivers (plain words,
     "; "-joined), model_id. Empty when no model is stored."""
     require_rows(f.scope, "at-risk customer lists")  # viewers: aggregates only
-    if not _exists(wh):
-        return pd.DataFrame()
-    c, sc, am, tk = s.customers, churn_scores, s.account_managers, s.tickets
     q = _Query(get("churn_rate"), f, (), Window.of(f, wh.resolve_as_of(f)), "city", wh.dialect)
-    open_t = (sa.select(tk.c.customer_id, sa.func.count().label("open_tickets"))
-              .where(tk.c.resolved_at.is_(None)).group_by(tk.c.customer_id).subquery("open_t"))
+    conds = q.customer_conditions(s.customers, s.customers.c.acquisition_channel)  # filters and scope
+    try:
+        ranks = wh.read(sa.select(sa.func.max(churn_scores.c.risk_rank))).iloc[0, 0]
+    except DatabaseError:  # no model stored, or scores stored before risk_rank: read them unranked
+        if not _exists(wh):
+            return pd.DataFrame()
+        ranks = None
+    m = s.meta
+    built = len(wh.read(sa.select(m.c.value).where(m.c.key == open_tickets.BUILT_KEY))) > 0
+    ranked = ranks is not None and not pd.isna(ranks)
+    df = None
+    portfolio = f.scope is not None and f.scope.manager_id is not None  # few customers: read them all
+    if top and ranked and not portfolio:  # a prefix of the ranks, widened until it holds `top` customers
+        for k in (top * w for w in WINDOWS if top * w < int(ranks)):
+            df = read_frame(wh, _list_query(conds, built, ranked, top, k))
+            if len(df) >= top:
+                break
+            df = None
+    if df is None:
+        df = read_frame(wh, _list_query(conds, built, ranked, top, None))
+    words = [[driver_text(r[f"driver_{k}"], r[f"driver_{k}_value"], lang) for k in (1, 2, 3)]
+             for r in df.to_dict("records")]
+    df["drivers"] = ["; ".join(w for w in ws if w) for ws in words]
+    df = df.drop(columns=[f"driver_{k}{x}" for k in (1, 2, 3) for x in ("", "_value")])
+    df["open_tickets"] = pd.to_numeric(df["open_tickets"]).astype(int)
+    return df
+
+
+def _list_query(conds: list, built: bool, ranked: bool, top: int | None, max_rank: int | None) -> sa.Select:
+    """The at-risk list: scores (of rank ≤ ``max_rank`` if given) joined to their customers in
+    ``conds``, with account manager and open tickets, most revenue at risk first, ``top`` rows."""
+    c, am = s.customers, s.account_managers
+    sc = churn_scores
+    if max_rank is not None:
+        sc = sa.select(churn_scores).where(churn_scores.c.risk_rank <= max_rank).subquery("sc")
+    open_t = open_tickets.counts(built)
     stmt = (sa.select(c.c.customer_id, c.c.name, c.c.tier, c.c.segment, c.c.region_id,
                       am.c.name.label("account_manager"),
                       sa.func.coalesce(open_t.c.open_tickets, 0).label("open_tickets"),
@@ -166,17 +218,9 @@ def scores(wh: Warehouse, f: Filters, top: int | None = 100, lang: str = "zh") -
             .select_from(sc.join(c, c.c.customer_id == sc.c.customer_id)
                          .outerjoin(am, am.c.manager_id == c.c.account_manager_id)
                          .outerjoin(open_t, open_t.c.customer_id == c.c.customer_id))
-            .where(*q.customer_conditions(c, c.c.acquisition_channel))
-            .order_by(sc.c.revenue_at_risk.desc(), c.c.customer_id))
-    if top:
-        stmt = stmt.limit(top)
-    df = read_frame(wh, stmt)
-    words = [[driver_text(r[f"driver_{k}"], r[f"driver_{k}_value"], lang) for k in (1, 2, 3)]
-             for r in df.to_dict("records")]
-    df["drivers"] = ["; ".join(w for w in ws if w) for ws in words]
-    df = df.drop(columns=[f"driver_{k}{x}" for k in (1, 2, 3) for x in ("", "_value")])
-    df["open_tickets"] = pd.to_numeric(df["open_tickets"]).astype(int)
-    return df
+            .where(*conds)
+            .order_by(*((sc.c.risk_rank,) if ranked else (sc.c.revenue_at_risk.desc(), c.c.customer_id))))
+    return stmt.limit(top) if top else stmt
 
 
 def risk_totals(wh: Warehouse, f: Filters) -> dict | None:

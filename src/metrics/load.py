@@ -185,9 +185,10 @@ def _refresh_rollups(engine: sa.Engine) -> None:
     refresh = getattr(rollups, "refresh", None)
     if callable(refresh):
         refresh(engine)
-    from metrics import survival_rollup  # the retention curves' tenure rollup
+    from metrics import open_tickets, survival_rollup  # retention curves' tenure rollup; at-risk list
 
     survival_rollup.refresh(engine)
+    open_tickets.refresh(engine)
 
 
 def _demo_meta(frames: Mapping[str, pd.DataFrame]) -> dict[str, object]:
