@@ -18,6 +18,7 @@ Fixtures (all session-scoped unless noted):
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -322,7 +323,14 @@ def app_server(tmp_path_factory: pytest.TempPathFactory, duckdb_url: str) -> Ite
     open a file for writing, and tests in this process may hold such a connection. The server's
     output goes to ``<pytest tmp>/app0/streamlit.log`` (tracebacks of page errors are there).
     """
-    workdir = tmp_path_factory.mktemp("app")
+    with run_app(tmp_path_factory.mktemp("app"), duckdb_url) as base_url:
+        yield base_url
+
+
+@contextlib.contextmanager
+def run_app(workdir: Path, duckdb_url: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    """``streamlit run app.py`` on a copy of ``duckdb_url`` in ``workdir``, with ``env`` added to
+    the environment (e.g. a users file: tests/test_browser_sign_in.py); yields its base URL."""
     src = Path(sa.engine.make_url(duckdb_url).database or "")
     db_copy = workdir / src.name
     shutil.copyfile(src, db_copy)
@@ -330,7 +338,7 @@ def app_server(tmp_path_factory: pytest.TempPathFactory, duckdb_url: str) -> Ite
         shutil.copyfile(src.with_name(src.name + ".wal"), workdir / (src.name + ".wal"))
     port = _free_port()
     base_url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "SERVICEWATCH_DB": f"duckdb:///{db_copy}", "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "SERVICEWATCH_DB": f"duckdb:///{db_copy}", "PYTHONUNBUFFERED": "1", **(env or {})}
     cmd = [
         sys.executable, "-m", "streamlit", "run", "app.py",
         "--server.address", "127.0.0.1",
