@@ -47,25 +47,39 @@ FILTERS: dict[str, Filters] = {
 PAIRS = (("region", "tier"), ("month", "channel"), ("sla_level", "month"), ("kind", "priority"))
 
 
+MONTH_ONLY = {"availability"}  # served from its cube only when grouped by month
+
+
 def _dims(metric_id: str) -> list[str]:
     m = get(metric_id)
     return [d for d in m.dims if d in rollups.CUBE_DIMS[m.source]]
 
 
+def _by(metric_id: str, by: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(("month",) + by)) if metric_id in MONTH_ONLY else by
+
+
 def _cases() -> list[Any]:
     cases = []
+
+    def add(m: str, by: tuple[str, ...], name: str, level: str, id_: str) -> None:
+        by = _by(m, by)
+        cases.append(pytest.param(m, by, name, level, id=f"{m}-{'+'.join(by) or 'total'}-{id_}"))
+
     for m in ROLLUP_METRICS:
         dims = _dims(m)
-        for by in [()] + [(d,) for d in dims] + [p for p in PAIRS if set(p) <= set(dims)]:
-            cases.append(pytest.param(m, by, "whole", "city", id=f"{m}-{'+'.join(by) or 'total'}-whole"))
+        for by in dict.fromkeys(_by(m, b) for b in [()] + [(d,) for d in dims] +
+                                [p for p in PAIRS if set(p) <= set(dims)]):
+            add(m, by, "whole", "city", "whole")
     for i, name in enumerate(n for n in FILTERS if n != "whole"):
         for j, m in enumerate(ROLLUP_METRICS):
             dims = _dims(m)
             for by in ((), (dims[(i + j) % len(dims)],)):
-                cases.append(pytest.param(m, by, name, "city", id=f"{m}-{'+'.join(by) or 'total'}-{name}"))
+                if m not in MONTH_ONLY or by:
+                    add(m, by, name, "city", name)
     for m in ROLLUP_METRICS:
         for level in ("district", "province"):
-            cases.append(pytest.param(m, ("region",), "year_city_tier", level, id=f"{m}-region@{level}"))
+            add(m, ("region",), "year_city_tier", level, f"region@{level}")
     return cases
 
 
@@ -125,7 +139,7 @@ def test_rollups_are_built_at_the_load_as_of(rolled: Warehouse) -> None:
             assert 0 < rows <= n_fact
             first = "tickets__n" if source == "tickets" else "csat_mean__n"
             assert first in table.c
-        assert rolled.rollup_sources() == {"tickets", "surveys", "customers"}
+        assert rolled.rollup_sources() == {"tickets", "surveys", "customers", "services"}
         months = conn.execute(sa.select(sa.func.count(sa.distinct(rollups.rollup_customers.c.month)))).scalar()
         n_months = conn.execute(sa.select(sa.func.count()).select_from(s.calendar_months)).scalar()
         assert 0 < months <= n_months
@@ -167,6 +181,29 @@ def test_compare_from_rollup_equals_raw(rolled: Warehouse, raw: Warehouse, metri
         assert_same(rolled.compare(metric_id, f, by), raw.compare(metric_id, f, by), f"{metric_id} {by}")
 
 
+@pytest.mark.parametrize(("metric_id", "by", "comparison"), [
+    ("csat", (), "previous"), ("complaint_rate", ("region",), "year_ago"), ("availability", ("month",), "previous"),
+    ("resolution_hours_median", ("tier",), "previous"), ("churn_rate", ("channel",), "none")])
+def test_compare_in_one_query_equals_two_metric_calls(rolled: Warehouse, metric_id: str, by: tuple,
+                                                      comparison: str) -> None:
+    """compare() reads both periods in one UNION ALL; the figures are those of two metric() calls."""
+    f = replace(FILTERS["quarter"], comparison=comparison)
+    got = rolled.compare(metric_id, f, by)
+    now = rolled.metric(metric_id, f, by)
+    assert_same(got[list(now.columns)], now, f"{metric_id} {by} now")
+    cf = f.comparison_filters()
+    if cf is None:
+        assert got["value_cmp"].isna().all()
+        return
+    before = rolled.metric(metric_id, cf, by)
+    keys = [c for c in now.columns if c not in ("value", "n", "lower", "upper", "events", "exposure")]
+    want = now[keys].merge(before[keys + ["value", "n"]], on=keys, how="left") if keys else before
+    assert len(before) > 0
+    np.testing.assert_allclose(got["value_cmp"].to_numpy(float), want["value"].to_numpy(float), rtol=RTOL,
+                               equal_nan=True)
+    np.testing.assert_array_equal(got["n_cmp"].to_numpy(float), want["n"].to_numpy(float))
+
+
 # ---------------------------------------------------------------------------------------------
 # requests the rollups cannot answer exactly go to the raw rows
 
@@ -181,7 +218,8 @@ FALLBACKS = {
     "customers_mid_month": ("churn_rate", Filters(date(2025, 3, 10), date(2025, 6, 20)), ("tier",)),
     "stock_other_as_of": ("active_customers", replace(FILTERS["quarter"], as_of=date(2025, 9, 30)), ()),
     "complaints_mid_month": ("complaint_rate", Filters(date(2025, 7, 1), date(2025, 9, 15)), ("channel",)),
-    "availability": ("availability", FILTERS["quarter"], ("month",)),
+    "availability": ("availability", FILTERS["quarter"], ("region",)),
+    "availability_total": ("availability", FILTERS["whole"], ()),
 }
 
 
@@ -243,7 +281,8 @@ def test_not_rollupable_metrics(metric_id: str) -> None:
 # the customer cube on data whose as-of falls inside a month, and on data it cannot answer exactly
 
 CUT = date(2026, 10, 15)
-CUSTOMER_METRICS = ("churn_rate", "active_customers", "complaint_rate")
+CUBE_METRICS = (  # the customer and service cubes
+    "churn_rate", "active_customers", "complaint_rate", "availability")
 
 
 def _cut_frames(frames: dict[str, pd.DataFrame], bad_customer: bool) -> dict[str, pd.DataFrame]:
@@ -271,13 +310,13 @@ def mid_month_url(tmp_path_factory: pytest.TempPathFactory, demo_frames: dict) -
     return url
 
 
-@pytest.mark.parametrize("metric_id", CUSTOMER_METRICS)
+@pytest.mark.parametrize("metric_id", CUBE_METRICS)
 def test_customer_cube_up_to_a_mid_month_as_of(mid_month_url: str, metric_id: str) -> None:
     rolled, raw = _wh(mid_month_url, True), _wh(mid_month_url, False)
     assert rolled.as_of() == CUT == rolled.rollup_as_of()
     for f in (Filters(date(2026, 1, 1), date(2026, 12, 31)), Filters(date(2026, 10, 1), date(2026, 10, 31)),
               Filters(date(2026, 7, 1), date(2026, 9, 30), tiers=("gold",))):
-        for by in ((), ("month",), ("tier",), ("region", "month")):
+        for by in dict.fromkeys(_by(metric_id, b) for b in ((), ("month",), ("tier",), ("region", "month"))):
             stmt = rolled.compile(metric_id, f, by)
             assert uses_rollup(stmt), f"{metric_id} by {by} {f.start}..{f.end}"
             assert_same(rolled.metric(metric_id, f, by), raw.metric(metric_id, f, by), f"{metric_id} {by} {f.start}")
@@ -290,9 +329,9 @@ def test_customer_ending_before_start_keeps_churn_on_raw_rows(tmp_path: Any, dem
     replace_all(url, _cut_frames(demo_frames, bad_customer=True))
     wh = Warehouse(make_engine(url, read_only=True))
     try:
-        assert wh.rollup_sources() == {"tickets", "surveys"}
+        assert wh.rollup_sources() == {"tickets", "surveys", "services"}
         f = Filters(date(2025, 1, 1), date(2025, 12, 31))
-        for metric_id in CUSTOMER_METRICS:
+        for metric_id in CUBE_METRICS[:3]:
             assert not uses_rollup(wh.compile(metric_id, f, ("month",)))
         assert uses_rollup(wh.compile("csat", f, ("month",)))
     finally:

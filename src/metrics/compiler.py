@@ -300,7 +300,8 @@ class _Query:
         return join_complaints(num, den, self.by, self.count_customers)
 
     # -- availability: downtime ÷ in-service time -------------------------------------------------
-    def availability(self) -> sa.Select:
+    def availability(self, region_id: bool = False) -> sa.Select:
+        """``region_id``: also group by the customer's own region (the rollup's grain)."""
         c, sv, o = s.customers, s.services, s.outages
         svc_end = sa.func.coalesce(sv.c.end_date, _d(self.w.stop))
         target, cond, b_start, b_end, month = self.buckets(sv.c.start_date, svc_end)
@@ -310,7 +311,7 @@ class _Query:
         available = self.customer_dims(c, region) | {"month": month}
         conds = [sv.c.start_date < _d(self.w.stop), svc_end > _d(self.w.start)]
         conds += self.customer_conditions(c, None)
-        dims = self.dims(available)
+        dims = self.dims(available) + ([c.c.region_id.label("region_id")] if region_id else [])
         days = days_between(sa.func.greatest(sv.c.start_date, b_start), sa.func.least(svc_end, b_end))
         service = (sa.select(*dims, (sa.func.sum(sa.func.greatest(days, 0)) * 24.0).label("service_hours"),
                              sa.func.count(sa.distinct(sv.c.service_id)).label("n"),
@@ -324,7 +325,7 @@ class _Query:
                 .select_from(base.join(o, o.c.service_id == sv.c.service_id))
                 .where(*conds, o.c.started_at < b_end_ts, restored > b_start_ts)
                 .group_by(*[d.element for d in dims])).subquery("down")
-        keys = [dim_column(d) for d in self.by]
+        keys = [dim_column(d) for d in self.by] + (["region_id"] if region_id else [])
         on = sa.and_(sa.true(), *[service.c[k].is_not_distinct_from(down.c[k]) for k in keys])
         return sa.select(*[service.c[k] for k in keys],
                          sa.func.coalesce(down.c.downtime_hours, 0.0).label("downtime_hours"),
@@ -375,3 +376,15 @@ def customer_months(as_of: date) -> sa.Select:
     cols = [*dims, region.label("region_id"), agg["exposure_days"].label("exposure_days"),
             agg["events"].label("events"), agg["n"].label("n")]
     return sa.select(*cols).select_from(from_).where(*conds).group_by(*[d.element for d in dims], region)
+
+
+def service_months(as_of: date) -> sa.Select:
+    """Per calendar month up to ``as_of`` and per customer region_id, tier, segment and sla_level:
+    ``downtime_hours``, ``service_hours`` and ``n`` (circuits in service), as the raw availability
+    query computes them for a month. The rollup ``rollup_services`` is built from this select."""
+    from .registry import get
+
+    a1 = as_of + timedelta(days=1)
+    q = _Query(get("availability"), Filters(date(1900, 1, 1), as_of), ("month", "tier", "segment", "sla_level"),
+               Window(date(1900, 1, 1), a1, datetime.combine(a1, time())), "district")
+    return q.availability(region_id=True)

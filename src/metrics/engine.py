@@ -180,14 +180,32 @@ class Warehouse:
 
     def compile(self, metric_id: str, f: Filters, by=(), region_level: str = "city") -> sa.Select:
         """The query of one metric: over the rollups when exact and enabled, else over raw rows."""
+        return self._compile(metric_id, f, by, region_level)[0]
+
+    def _compile(self, metric_id: str, f: Filters, by=(), region_level: str = "city") -> tuple[sa.Select, bool]:
+        """(query, whether it reads the rollups)."""
         m, window = get(metric_id), Window.of(f, self.resolve_as_of(f))
         # viewers: the cubes cannot count the distinct customers behind a group (small-group rule)
         if self.use_rollups and not (f.scope is not None and f.scope.aggregates_only):
             q = compile_from_rollup(m, f, tuple(by), window, region_level, self.dialect, self.rollup_as_of(),
                                     self.rollup_sources())
             if q is not None:
-                return q
-        return compile_metric(m, f, tuple(by), window, region_level, self.dialect)
+                return q, True
+        return compile_metric(m, f, tuple(by), window, region_level, self.dialect), False
+
+    def _read_each(self, metric_id: str, fs: list[Filters], by: tuple[str, ...],
+                   region_level: str) -> list[pd.DataFrame]:
+        """The raw aggregate frames of one metric for several filters, in one round trip when the
+        queries are alike (all over the rollups or all over raw rows): ``UNION ALL`` of the same
+        statements, each tagged with its position; else one query each."""
+        compiled = [self._compile(metric_id, f, by, region_level) for f in fs]
+        if len(compiled) == 1 or len({rolled for _, rolled in compiled}) > 1:
+            return [self.read(q) for q, _ in compiled]
+        subs = [q.subquery(f"part{i}") for i, (q, _) in enumerate(compiled)]
+        parts = [sa.select(sa.literal_column(str(i)).label("sw_part"), *sub.c) for i, sub in enumerate(subs)]
+        raw = self.read(sa.union_all(*parts))
+        part = pd.to_numeric(raw["sw_part"])
+        return [raw[part == i].drop(columns="sw_part").reset_index(drop=True) for i in range(len(fs))]
 
     def metric(self, metric_id: str, f: Filters, by=(), region_level: str = "city") -> pd.DataFrame:
         """The tidy result of one metric: group-by columns, value, n, lower, upper."""
@@ -201,14 +219,16 @@ class Warehouse:
         Adds ``value_cmp``, ``n_cmp``, ``delta`` (value − value_cmp) and ``delta_pct`` (relative
         change, NaN when the comparison value is 0 or missing).
         """
-        now = self.metric(metric_id, f, by, region_level)
+        m, by = get(metric_id), tuple(by)
         cf = f.comparison_filters()
         keys = [dim_column(d) for d in by]
+        raws = self._read_each(metric_id, [f] if cf is None else [f, cf], by, region_level)
+        now = suppress_small_groups(finish(m, raws[0], by), f.scope)
         if cf is None:
             now["value_cmp"] = np.nan
             now["n_cmp"] = np.nan
         else:
-            before = self.metric(metric_id, cf, by, region_level)
+            before = suppress_small_groups(finish(m, raws[1], by), cf.scope)
             before = before[keys + ["value", "n"]].rename(columns={"value": "value_cmp", "n": "n_cmp"})
             now = now.merge(before, on=keys, how="left") if keys else now.assign(
                 value_cmp=before["value_cmp"].iloc[0] if len(before) else np.nan,

@@ -10,7 +10,9 @@ Two cubes, rebuilt in the database (``INSERT … SELECT``, no rows through Pytho
   as-of day), built by :func:`metrics.compiler.customer_months` — the raw customer query itself,
   per month. It serves churn rate, active customers (the last month's stock) and, with the
   tickets cube, complaint rate. It is not built when a customer ends before starting (the raw
-  period and month queries disagree on such data); ``sw_meta.rollup_sources`` lists the cubes built.
+  period and month queries disagree on such data); ``sw_meta.rollup_sources`` lists the cubes built;
+* ``rollup_services``: month × region_id × tier × segment × sla_level, downtime and in-service
+  hours and circuits in service (:func:`metrics.compiler.service_months`), for availability by month.
 
 Each cube holds, for every rollup-able metric of the registry on its source (all kinds but
 quantiles), the additive aggregates the compiler would compute, named ``<metric>__<column>``
@@ -42,6 +44,7 @@ from .compiler import (
     customer_months,
     dim_column,
     join_complaints,
+    service_months,
 )
 from .dialect import month_start
 from .filters import Filters
@@ -56,10 +59,11 @@ CUBE_DIMS: dict[str, tuple[str, ...]] = {
     "surveys": CUSTOMER_DIMS + ("channel", "survey_kind", "month"),
     "customers": CUSTOMER_DIMS + ("channel", "month"),  # channel: the acquisition channel
     "complaints": CUSTOMER_DIMS + ("channel", "category", "month"),  # tickets ÷ customers cubes
+    "availability": CUSTOMER_DIMS + ("month",),  # by month only: circuits are counted per month
 }
 # the cubes each source needs
 NEEDS: dict[str, tuple[str, ...]] = {"tickets": ("tickets",), "surveys": ("surveys",), "customers": ("customers",),
-                                     "complaints": ("tickets", "customers")}
+                                     "complaints": ("tickets", "customers"), "availability": ("services",)}
 _COUNT, _TOTAL = sa.BigInteger, sa.Double
 
 rollup_metadata = sa.MetaData()
@@ -137,7 +141,18 @@ rollup_customers = sa.Table(
     sa.Column("sla_level", _c.sla_level.type), sa.Column("channel", _c.acquisition_channel.type),
     sa.Column("exposure_days", _COUNT), sa.Column("events", _COUNT), sa.Column("active_end", _COUNT),
 )
-ALL_TABLES = {**TABLES, "customers": rollup_customers}
+# service months: downtime, in-service hours and circuits in service per month × the customer's region
+# (district) × tier × segment × sla_level. Availability by month only: over several months the
+# engine counts distinct circuits, and an outage of a circuit outside the period's circuits (ended
+# before it) counts there only per month, so other requests read raw rows.
+rollup_services = sa.Table(
+    "rollup_services", rollup_metadata,
+    sa.Column("month", sa.Date, nullable=False), sa.Column("region_id", sa.Integer),
+    sa.Column("tier", _c.tier.type), sa.Column("segment", _c.segment.type),
+    sa.Column("sla_level", _c.sla_level.type),
+    sa.Column("downtime_hours", _TOTAL), sa.Column("service_hours", _TOTAL), sa.Column("services", _COUNT),
+)
+ALL_TABLES = {**TABLES, "customers": rollup_customers, "services": rollup_services}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -223,6 +238,10 @@ def refresh(engine: sa.Engine) -> date | None:
                 ["month", "tier", "segment", "sla_level", "channel", "region_id", "exposure_days", "events",
                  "active_end"], customer_months(as_of)))
             built.append("customers")
+        conn.execute(rollup_services.insert().from_select(
+            ["month", "tier", "segment", "sla_level", "region_id", "downtime_hours", "service_hours", "services"],
+            service_months(as_of)))
+        built.append("services")
         conn.execute(m.insert().values(key=SOURCES_KEY, value=",".join(built)))
         conn.execute(m.insert().values(key=AS_OF_KEY, value=as_of.isoformat()))
     analyze(engine, list(ALL_TABLES.values()))
@@ -281,6 +300,8 @@ def eligible(m: Metric, f: Filters, by: tuple[str, ...], window: Window, region_
     if as_of_of_rollup is None or not rollupable(m) or region_level not in REGION_LEVELS:
         return False
     if not set(NEEDS[m.source]) <= sources:
+        return False
+    if m.source == "availability" and "month" not in by:
         return False
     if any(d not in CUBE_DIMS[m.source] or d not in m.dims for d in by):
         return False
@@ -352,6 +373,18 @@ def _customers(metric: Metric, f: Filters, by: tuple[str, ...], window: Window, 
     return sa.select(*dims, *aggs).select_from(from_).where(*conds).group_by(*[d.element for d in dims])
 
 
+def _services(f: Filters, by: tuple[str, ...], window: Window, region_level: str) -> sa.Select | None:
+    """Availability by month from ``rollup_services`` (the raw compiler's columns)."""
+    r = rollup_services
+    parts = _cube_query(r, f, by, window, region_level, _customer_lists(f, channel=False))
+    if parts is None:
+        return None
+    from_, dims, conds = parts
+    aggs = [sa.func.sum(r.c.downtime_hours).label("downtime_hours"),
+            sa.func.sum(r.c.service_hours).label("service_hours"), sa.func.sum(r.c.services).label("n")]
+    return sa.select(*dims, *aggs).select_from(from_).where(*conds).group_by(*[d.element for d in dims])
+
+
 def _complaints(f: Filters, by: tuple[str, ...], window: Window, region_level: str, dialect: str,
                 as_of_of_rollup: date, sources: frozenset[str]) -> sa.Select | None:
     """Complaint rate: complaints from ``rollup_tickets`` ÷ exposure from ``rollup_customers``,
@@ -387,6 +420,8 @@ def compile_from_rollup(metric: Metric, f: Filters, by: tuple[str, ...], window:
         return _customers(metric, f, by, window, region_level)
     if metric.source == "complaints":
         return _complaints(f, by, window, region_level, dialect, as_of_of_rollup, sources)
+    if metric.source == "availability":
+        return _services(f, by, window, region_level)
     r = TABLES[metric.source]
     lists = [("tier", f.tiers), ("segment", f.segments), ("sla_level", f.sla_levels), ("channel", f.channels)]
     if metric.source == "tickets":
