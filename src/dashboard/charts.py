@@ -34,7 +34,6 @@ def base_layout(fig: go.Figure, title: str, subtitle: str, height: int = 420) ->
         font={"family": theme.FONT_FAMILY, "size": 13},
         margin={"l": 60, "r": 20, "t": 80, "b": 50},
         height=height,
-        template="plotly_white",
         legend={"orientation": "h", "y": -0.18},
     )
     return fig
@@ -127,7 +126,7 @@ def sparkline(df: pd.DataFrame, unit: str) -> go.Figure:
     fig = go.Figure(go.Scatter(x=d["month"], y=k * d["value"], mode="lines", line={"color": theme.PRIMARY, "width": 2},
                                hoverinfo="x+y"))
     fig.update_layout(height=70, margin={"l": 0, "r": 0, "t": 0, "b": 0}, xaxis={"visible": False},
-                      yaxis={"visible": False}, template="plotly_white", showlegend=False)
+                      yaxis={"visible": False}, showlegend=False)
     return fig
 
 

@@ -1,0 +1,21 @@
+"""Every chart starts from plotly's white template, applied as plotly's default (dashboard.theme)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from dashboard import charts, charts_more
+
+
+def test_charts_carry_the_white_template() -> None:
+    df = pd.DataFrame({"tier": ["gold", "diamond"], "value": [0.8, 0.9], "n": [10, 20],
+                       "lower": [0.7, 0.85], "upper": [0.9, 0.95]})
+    months = pd.DataFrame({"month": pd.to_datetime(["2025-01-01", "2025-02-01"]), "value": [0.8, 0.9],
+                           "n": [1, 2], "lower": [0.7, 0.8], "upper": [0.9, 1.0]})
+    figs = [charts.bar_ci(df, "tier", "share", "en", "CSAT", "Q3"), charts.trend(months, "share", "zh", "CSAT", "Q3"),
+            charts.sparkline(months, "share"),
+            charts_more.ranked_bars(df.assign(n=[3, 4]), "tier", "en", "Tickets", "Q3", "tickets")]
+    for fig in figs:
+        layout = fig.to_plotly_json()["layout"]
+        assert layout["template"]["layout"]["plot_bgcolor"] == "white"
+        assert layout["template"]["layout"]["xaxis"]["gridcolor"] == "#EBF0F8"
