@@ -7,7 +7,7 @@
 #   make test    ruff + pytest against DuckDB, PostgreSQL, MariaDB, Chromium and a reduced Spark set (PYTEST_ARGS=...)
 #   make test-spark  the full Spark equivalence set on a local two-worker cluster (started and stopped)
 #   make lint    ruff only
-#   make bench   benchmarks (bench/run.py)
+#   make bench   benchmarks (bench/run.py, churn, import, browser timings at L)
 #   make clean   caches and the demo database; `make distclean` also removes .venv
 
 SHELL := /bin/bash
@@ -101,10 +101,11 @@ test-spark: venv system
 lint: venv
 	$(VENV)/bin/ruff check .
 
-bench: venv
+bench: venv system
 	$(PY) -m bench.run
 	$(PY) -m bench.churn
 	$(PY) -m bench.importing
+	$(PY) -m bench.browser
 
 clean:
 	rm -rf .pytest_cache .ruff_cache .hypothesis build $(DEMO_DB) $(DEMO_DB).wal

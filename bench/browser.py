@@ -1,0 +1,368 @@
+"""Browser timing (issue 3, "Speed"): the real app on the L data set, driven in Chromium.
+
+Run by `make bench` after `bench.run` (which generates and caches the data sets); alone:
+`python -m bench.browser [--scale L] [--repeat 3] [--pages Overview,SLA]`. Starts `streamlit run
+app.py` on the cached DuckDB file (read-only, as the dashboard opens it), drives Debian's Chromium
+with Playwright and measures, per page:
+
+* **first load**: a new browser session opening the page's URL, from navigation start until the
+  script has run (``data-test-script-state`` went ``running`` and is ``notRunning`` again), no
+  element is stale and every plotly chart of the page is drawn. *Cold*: a view the server has not
+  computed yet (Streamlit's cache empty for it: the default view, then other URL states); *warm*:
+  the default view again in a new session (served from Streamlit's cache).
+* **filter change**: in an open page, from the mouse-down (or key-down) that changes a sidebar
+  filter until the same condition. *New view*: a filter value not seen before (tier added, period
+  preset, city); *seen view*: back to a view already computed (the tier removed again).
+
+The very first request after the server starts (imports, opening the database) is reported on its
+own. Medians with n. Writes bench/browser_results.json and the ``browser`` section of
+docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from metrics import rollups
+from metrics.db import make_engine
+from metrics.engine import Warehouse
+from metrics.i18n import label
+
+from .sections import write_section
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "bench" / "data"
+RESULTS = ROOT / "bench" / "browser_results.json"
+SIZES = {"S": 100_000, "L": 1_000_000}
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"]
+# URL path of each page ("" is the Overview)
+PAGES = {"Overview": "", "Satisfaction": "Satisfaction", "Complaints": "Complaints", "SLA": "SLA",
+         "Churn": "Churn", "Regions": "Regions", "Data": "Data", "At risk": "At_risk"}
+TIMEOUT_MS = 300_000
+
+# Installed in every page before its scripts: notes when a script run starts and the last
+# mouse-down/key-down (the user's action), in the page's own clock (performance.now()).
+INIT_JS = """
+(() => {
+  window.__sw = {sawRun: false, actionAt: null};
+  const obs = new MutationObserver(muts => {
+    for (const m of muts) {
+      if (m.target.getAttribute && m.target.getAttribute('data-test-script-state') === 'running') {
+        window.__sw.sawRun = true;
+      }
+    }
+  });
+  obs.observe(document, {subtree: true, attributes: true, attributeFilter: ['data-test-script-state']});
+  const act = () => { window.__sw.actionAt = performance.now(); };
+  document.addEventListener('mousedown', act, true);
+  document.addEventListener('keydown', act, true);
+})();
+"""
+# Done: a run happened and ended, nothing stale, every chart on view drawn (the plotly element is
+# loaded lazily: its container, Streamlit's graphic element, exists before the chart is drawn;
+# charts in closed expanders or inactive tabs are not drawn). Returns the time.
+DONE_JS = """
+() => {
+  const app = document.querySelector('[data-testid=stApp]');
+  if (!app || !window.__sw || !window.__sw.sawRun) return false;
+  if (app.getAttribute('data-test-script-state') !== 'notRunning') return false;
+  if (document.querySelector('[data-stale="true"]')) return false;
+  const graphics = document.querySelectorAll(
+    '.stElementContainer.stPrintGraphic:not([data-st-inactive] *):not(details:not([open]) *)');
+  for (const g of graphics) { if (!g.querySelector('.js-plotly-plot .main-svg')) return false; }
+  return performance.now();
+}
+"""
+
+
+def log(msg: str) -> None:
+    print(f"[{datetime.now():%H:%M:%S}] {msg}", flush=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# the data set and the app
+
+
+def data_file(scale: str, seed: int) -> Path:
+    """The cached bench DuckDB file, its rollups rebuilt if they lack a cube of this version."""
+    path = DATA / f"{scale}-{SIZES[scale]}-seed{seed}.duckdb"
+    if not path.is_file():
+        raise SystemExit(f"bench.browser: no cached data set {path}; run `python -m bench.run --scales {scale}` first")
+    wh = Warehouse(make_engine(f"duckdb:///{path}", read_only=True))
+    try:
+        current = wh.rollup_as_of() is not None and {"customers", "services"} <= wh.rollup_sources()
+    finally:
+        wh.engine.dispose()
+    if not current:
+        log(f"{path.name}: rebuilding the rollups (built by an older version)")
+        engine = make_engine(f"duckdb:///{path}")
+        rollups.refresh(engine)
+        engine.dispose()
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _healthy(base: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as resp:
+            return resp.status == 200
+    except OSError:
+        return False
+
+
+@contextmanager
+def app_server(db: Path, log_path: Path):
+    """``streamlit run app.py`` on ``db`` (no sign-in configured, as in the tests); yields its URL."""
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if k not in ("SERVICEWATCH_USERS", "SERVICEWATCH_AUTH")}
+    env.update(SERVICEWATCH_DB=f"duckdb:///{db}", PYTHONUNBUFFERED="1")
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1",
+           "--server.port", str(port), "--server.headless", "true", "--server.fileWatcherType", "none",
+           "--browser.gatherUsageStats", "false"]
+    with open(log_path, "wb") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not _healthy(base):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"bench.browser: streamlit did not start; see {log_path}")
+            time.sleep(0.25)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+# ---------------------------------------------------------------------------------------------
+# measuring
+
+
+def _done(page) -> float:
+    """Wait until the current run has ended and the charts are drawn; the page clock then (ms)."""
+    return float(page.wait_for_function(DONE_JS, timeout=TIMEOUT_MS, polling="raf").json_value())
+
+
+def _errors(page) -> int:
+    return page.locator("[data-testid=stException]").count()
+
+
+def load(browser, url: str) -> dict:
+    """A new session opening ``url``: ms from navigation start until done."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="en-US")
+    context.add_init_script(INIT_JS)
+    page = context.new_page()
+    try:
+        page.goto(url, timeout=TIMEOUT_MS)
+        ms = _done(page)
+        return {"ms": round(ms, 1), "errors": _errors(page),
+                "charts": page.locator(".js-plotly-plot").count()}
+    finally:
+        context.close()
+
+
+def change(page, act) -> dict:
+    """ms from the user's last mouse-down/key-down in ``act(page)`` until the re-render is done."""
+    page.evaluate("window.__sw.sawRun = false; window.__sw.actionAt = null")
+    act(page)
+    end = _done(page)
+    start = page.evaluate("window.__sw.actionAt")
+    page.keyboard.press("Escape")  # close a dropdown left open (no rerun)
+    page.wait_for_timeout(200)
+    return {"ms": round(end - start, 1), "errors": _errors(page)}
+
+
+def _sidebar(page, testid: str, text: str):
+    return page.locator(f"[data-testid=stSidebar] [data-testid={testid}]").filter(has_text=text).first
+
+
+def _prime(page, testid: str, text: str) -> None:
+    """Open a sidebar dropdown (no rerun), then forget that click: the option click is the action."""
+    _sidebar(page, testid, text).click()
+    page.wait_for_selector("[role=option]", timeout=30_000)
+    page.evaluate("window.__sw.sawRun = false; window.__sw.actionAt = null")
+
+
+def pick(testid: str, text: str, option: str):
+    def act(page) -> None:
+        _prime(page, testid, text)
+        page.get_by_role("option", name=option, exact=True).first.click()
+    return act
+
+
+def backspace(testid: str, text: str):
+    def act(page) -> None:
+        _prime(page, testid, text)
+        page.keyboard.press("Backspace")
+    return act
+
+
+def page_run(browser, base: str, name: str, path: str, choices: dict, repeat: int) -> dict:
+    """Every measurement of one page."""
+    url = f"{base}/{path}?lang=en"
+    out: dict = {"cold_load": [], "warm_load": [], "change_new": [], "change_seen": [], "errors": 0,
+                 "changes": []}
+    cold_urls = [url, f"{url}&preset=last_12_months", f"{url}&segment={choices['segments'][0]}",
+                 f"{url}&preset=last_month&comparison=year_ago"][:max(repeat, 1)]
+    for u in cold_urls:
+        r = load(browser, u)
+        out["cold_load"].append(r["ms"])
+        out["errors"] += r["errors"]
+        out["charts"] = max(out.get("charts", 0), r["charts"])
+    for _ in range(repeat):
+        r = load(browser, url)
+        out["warm_load"].append(r["ms"])
+        out["errors"] += r["errors"]
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="en-US")
+    context.add_init_script(INIT_JS)
+    page = context.new_page()
+    try:
+        page.goto(url, timeout=TIMEOUT_MS)
+        _done(page)
+        steps = []
+        for tier in choices["tiers"][:repeat]:
+            steps.append(("change_new", f"tier + {tier}", pick("stMultiSelect", "Tier", tier)))
+            steps.append(("change_seen", f"tier − {tier}", backspace("stMultiSelect", "Tier")))
+        steps += [("change_new", f"period: {p}", pick("stSelectbox", "Period", p)) for p in choices["presets"]]
+        steps += [("change_new", f"city: {c}", pick("stSelectbox", "City", c)) for c in choices["cities"][:2]]
+        for kind, what, act in steps:
+            r = change(page, act)
+            out[kind].append(r["ms"])
+            out["errors"] += r["errors"]
+            out["changes"].append({"change": what, "kind": kind, "ms": r["ms"]})
+    finally:
+        context.close()
+    log(f"  {name}: cold load {_med(out['cold_load'])} ms, warm load {_med(out['warm_load'])} ms, "
+        f"filter change {_med(out['change_new'])} ms (new view), {_med(out['change_seen'])} ms (seen)")
+    return out
+
+
+def _med(values: list[float]) -> float | None:
+    return round(statistics.median(values)) if values else None
+
+
+def choices_for(db: Path) -> dict:
+    """The option labels the filter changes click (English), read from the data set."""
+    wh = Warehouse(make_engine(f"duckdb:///{db}", read_only=True))
+    try:
+        regions = wh.regions()
+        cities = regions.loc[regions["level"] == "city", "name_en"].tolist()
+        tiers = [label("tier", t, "en") for t in ("diamond", "gold", "silver", "standard")]
+        segments = wh.values("segment")
+        as_of = wh.as_of()
+    finally:
+        wh.engine.dispose()
+    from metrics.i18n import t as text
+
+    presets = [text(f"preset.{p}", "en") for p in ("last_month", "ytd")]
+    return {"tiers": tiers, "cities": cities, "segments": segments, "presets": presets, "as_of": as_of.isoformat()}
+
+
+def run(scale: str, seed: int, repeat: int, pages: list[str]) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    db = data_file(scale, seed)
+    choices = choices_for(db)
+    result: dict = {"scale": scale, "customers": SIZES[scale], "repeat": repeat, "pages": {},
+                    "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                    "load_average_at_start": os.getloadavg(), "cores": os.cpu_count()}
+    log_path = ROOT / "bench" / "data" / "browser-streamlit.log"
+    with app_server(db, log_path) as base, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            first = load(browser, f"{base}/?lang=en&preset=last_12_months&comparison=none")
+            result["first_request_ms"] = first["ms"]
+            log(f"first request after the server started: {first['ms']:.0f} ms")
+            for name in pages:
+                result["pages"][name] = page_run(browser, base, name, PAGES[name], choices, repeat)
+        finally:
+            browser.close()
+    result["load_average_at_end"] = os.getloadavg()
+    result["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# report
+
+
+def _cell(values: list[float]) -> str:
+    if not values:
+        return "—"
+    return f"{statistics.median(values):,.0f} ms (n={len(values)}, max {max(values):,.0f})"
+
+
+def markdown(r: dict) -> str:
+    rows = []
+    for name, p in r["pages"].items():
+        rows.append(f"| {name} | {p.get('charts', 0)} | {_cell(p['cold_load'])} | {_cell(p['warm_load'])} "
+                    f"| {_cell(p['change_new'])} | {_cell(p['change_seen'])} | {p['errors']} |")
+    every = {k: [v for p in r["pages"].values() for v in p[k]] for k in
+             ("cold_load", "warm_load", "change_new", "change_seen")}
+    rows.append(f"| **all pages** | | {_cell(every['cold_load'])} | {_cell(every['warm_load'])} "
+                f"| {_cell(every['change_new'])} | {_cell(every['change_seen'])} | |")
+    la0, la1 = r["load_average_at_start"][0], r["load_average_at_end"][0]
+    return "\n".join([
+        f"### In the browser (`bench/browser.py`), {r['scale']}: {r['customers']:,} customers", "",
+        "Chromium (Debian's, headless, Playwright) against `streamlit run app.py` on the cached DuckDB file. "
+        "Times run from navigation start (load) or from the mouse-down/key-down that changes a sidebar filter "
+        "(change) until the script run has ended, no element is stale and every plotly chart is drawn.", "",
+        "| page | charts | first load, cold cache | first load, warm cache | filter change, new view "
+        "| filter change, seen view | exceptions |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+        *rows, "",
+        f"First request after the server started (Overview, last 12 months without comparison, a view not "
+        f"measured below; includes imports and opening the database): "
+        f"{r['first_request_ms']:,.0f} ms. Cold loads: the default view, then other URL states not computed "
+        f"before; new-view changes: a tier added, period presets *last month* and *year to date*, two cities; "
+        f"seen-view changes: the tier removed again. Targets (issue 3): filter change under 1 s median, first "
+        f"load under 2 s.", "",
+        f"Run {r['started_at']} – {r['finished_at']}; {r['cores']} cores shared with other work, load average "
+        f"{la0:.1f} at start and {la1:.1f} at end.",
+    ])
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="bench.browser", description=__doc__.split("\n\n")[0])
+    p.add_argument("--scale", default="L", choices=list(SIZES))
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--repeat", type=int, default=3, help="cold loads, warm loads and tier changes per page")
+    p.add_argument("--pages", default=",".join(PAGES), help=f"comma-separated, of: {', '.join(PAGES)}")
+    p.add_argument("--no-write", action="store_true", help="print only; leave docs/performance.md alone")
+    args = p.parse_args(argv)
+    pages = [x.strip() for x in args.pages.split(",") if x.strip()]
+    bad = [x for x in pages if x not in PAGES]
+    if bad:
+        p.error(f"unknown page(s) {bad}; use {', '.join(PAGES)}")
+    result = run(args.scale, args.seed, args.repeat, pages)
+    print(markdown(result))
+    if not args.no_write:
+        RESULTS.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+        write_section("browser", markdown(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
