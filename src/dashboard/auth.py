@@ -5,6 +5,10 @@ Modes (:func:`auth_mode`):
 * ``users``: ``$SERVICEWATCH_USERS`` is set (or ``SERVICEWATCH_AUTH=users``): nothing is shown
   before a successful sign-in; a missing or malformed users file stops the app (fail closed).
 * ``demo``: ``SERVICEWATCH_AUTH=demo`` signs in as an announced demo admin (for ``make run``).
+* ``oidc``: ``SERVICEWATCH_AUTH=oidc`` signs in through the organisation's identity provider with
+  ``st.login`` (``[auth]`` in ``.streamlit/secrets.toml``); the identity is mapped to an entry of
+  the users file for role and scope (:func:`metrics.access.user_for_identity`). No ``[auth]``
+  section, no users file or an identity without an entry: nobody gets in (fail closed).
 * ``None``: nothing configured, the dashboard is open as before (development only; production
   must set ``SERVICEWATCH_USERS``, see docs/security.md).
 
@@ -26,6 +30,7 @@ from metrics.access import AuthError, Scope, User, UsersFileError
 from metrics.i18n import t
 
 AUTH_ENV = "SERVICEWATCH_AUTH"
+OIDC_PROVIDER_ENV = "SERVICEWATCH_OIDC_PROVIDER"  # a named provider of [auth.<name>]; default: [auth] itself
 TIMEOUT_ENV = "SERVICEWATCH_SESSION_MINUTES"
 DEMO_USER = User("demo", "admin")
 
@@ -34,6 +39,8 @@ def auth_mode() -> str | None:
     mode = os.environ.get(AUTH_ENV, "").strip().lower()
     if mode == "demo":
         return "demo"
+    if mode == "oidc":
+        return "oidc"
     if mode == "users" or os.environ.get(access.USERS_ENV):
         return "users"
     if mode:  # an unknown value must not open the dashboard
@@ -76,6 +83,8 @@ def gate(lang: str, url: str) -> User | None:
         st.session_state["sw_user"] = DEMO_USER
         st.warning(t("auth.demo_banner", lang), icon=":material/warning:")
         return DEMO_USER
+    if mode == "oidc":
+        return _oidc_gate(lang, url)
     user = current_user()
     now = time.time()
     seen = st.session_state.get("_sw_seen", 0.0)
@@ -99,6 +108,61 @@ def gate(lang: str, url: str) -> User | None:
     _form(lang, url)
     st.stop()
     return None  # unreachable
+
+
+def oidc_configured() -> bool:
+    """Whether ``[auth]`` is in the secrets (``st.login`` needs it)."""
+    try:
+        return "auth" in st.secrets
+    except Exception:  # noqa: BLE001 - no secrets file at all
+        return False
+
+
+def _oidc_gate(lang: str, url: str) -> User:
+    """``st.login`` against the identity provider, then the users file decides role and scope."""
+    if not oidc_configured():
+        st.error(t("auth.oidc_unconfigured", lang))
+        st.stop()
+    identity = st.user
+    if not identity.is_logged_in:
+        sign_out()
+        st.title("ServiceWatch")
+        if st.button(t("auth.oidc_sign_in", lang), key="_sw_oidc_login", type="primary"):
+            provider = os.environ.get(OIDC_PROVIDER_ENV)
+            st.login(provider) if provider else st.login()
+        st.stop()
+    claims = identity.to_dict()
+    now = time.time()
+    user, seen = current_user(), st.session_state.get("_sw_seen", 0.0)
+    expired = isinstance(claims.get("exp"), (int, float)) and claims["exp"] < now  # the ID token's end
+    idle = user is not None and not (isinstance(seen, (int, float)) and 0 <= now - seen <= timeout_s())
+    if expired or idle:
+        sign_out()
+        st.info(t("auth.timed_out", lang))
+        if st.button(t("auth.oidc_sign_in", lang), key="_sw_oidc_again", type="primary"):
+            st.logout()  # a fresh sign-in at the provider
+        st.stop()
+    try:
+        found = access.user_for_identity(claims)
+    except UsersFileError as exc:
+        st.error(t("auth.unavailable", lang, detail=str(exc)))
+        st.stop()
+    except AuthError:
+        who = str(claims.get("email") or claims.get("sub") or "?")[:80]
+        if st.session_state.get("_sw_refused") != who:  # recorded once per session
+            audit.record_safely(url, who, "sign_in_failed", {"reason": "unknown identity", "via": "oidc"})
+            st.session_state["_sw_refused"] = who
+        sign_out()
+        st.error(t("auth.oidc_unknown", lang, identity=who))
+        if st.button(t("auth.sign_out", lang), key="_sw_oidc_out"):
+            st.logout()
+        st.stop()
+    if not isinstance(user, User) or user.name != found.name:
+        st.session_state.pop("sw_state", None)  # filters are rebuilt within the new scope
+        audit.record_safely(url, found.name, "sign_in", {"role": found.role, "via": "oidc"})
+    st.session_state["sw_user"] = found
+    st.session_state["_sw_seen"] = now
+    return found
 
 
 def _form(lang: str, url: str) -> None:
@@ -134,6 +198,8 @@ def sidebar(lang: str) -> None:
     if user.role == "admin":
         st.page_link("pages/7_Admin.py", label=t("auth.admin_link", lang),
                      icon=":material/admin_panel_settings:")
-    if auth_mode() == "users" and st.button(t("auth.sign_out", lang), key="_sw_sign_out"):
+    if auth_mode() in ("users", "oidc") and st.button(t("auth.sign_out", lang), key="_sw_sign_out"):
         sign_out()
+        if auth_mode() == "oidc":
+            st.logout()
         st.rerun()

@@ -21,7 +21,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -170,8 +170,8 @@ def users_path(path: str | Path | None = None) -> Path:
     return Path(value)
 
 
-def load_users(path: str | Path | None = None) -> dict[str, tuple[User, str]]:
-    """name -> (User, bcrypt hash). Any defect raises :class:`UsersFileError` (fail closed)."""
+def load_users(path: str | Path | None = None) -> dict[str, tuple[User, str | None]]:
+    """name -> (User, bcrypt hash or None). Any defect raises :class:`UsersFileError` (fail closed)."""
     p = users_path(path)
     try:
         data = json.loads(p.read_text(encoding="utf-8"))
@@ -184,8 +184,8 @@ def load_users(path: str | Path | None = None) -> dict[str, tuple[User, str]]:
     out = {}
     for name, rec in data["users"].items():
         try:
-            h = rec["password_hash"]
-            if not (isinstance(h, str) and h.startswith("$2") and len(h) == 60):
+            h = rec["password_hash"]  # None: no password sign-in (OpenID Connect only)
+            if h is not None and not (isinstance(h, str) and h.startswith("$2") and len(h) == 60):
                 raise ValueError("bad password hash")
             user = User(name, rec["role"], tuple(rec.get("regions") or ()), rec.get("manager_id"))
         except (KeyError, TypeError, ValueError) as exc:
@@ -194,7 +194,7 @@ def load_users(path: str | Path | None = None) -> dict[str, tuple[User, str]]:
     return out
 
 
-def _save(users: dict[str, tuple[User, str]], path: str | Path | None = None) -> None:
+def _save(users: dict[str, tuple[User, str | None]], path: str | Path | None = None) -> None:
     p = users_path(path)
     data = {"version": FILE_VERSION, "users": {
         u.name: {"role": u.role, "regions": list(u.regions), "manager_id": u.manager_id, "password_hash": h}
@@ -215,12 +215,13 @@ def _hash(password: str) -> str:
     return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=12)).decode()
 
 
-def add_user(user: User, password: str, path: str | Path | None = None) -> None:
+def add_user(user: User, password: str | None, path: str | Path | None = None) -> None:
+    """Add ``user``; ``password`` None: the user signs in only through OpenID Connect."""
     p = users_path(path)
     users = load_users(p) if p.exists() else {}
     if user.name in users:
         raise ValueError(f"user {user.name} exists; use `servicewatch user passwd` or remove it first")
-    users[user.name] = (user, _hash(password))
+    users[user.name] = (user, None if password is None else _hash(password))
     _save(users, p)
 
 
@@ -248,6 +249,20 @@ def get_user(name: str, path: str | Path | None = None) -> User:
     if name not in users:
         raise ValueError(f"no user {name} in {users_path(path)}")
     return users[name][0]
+
+
+def user_for_identity(claims: Mapping[str, object], path: str | Path | None = None) -> User:
+    """The user of an OpenID Connect identity (the ID token's claims): the users-file entry named by
+    its subject (``sub``), else by its e-mail address unless the provider says ``email_verified`` is
+    false. An identity with no entry raises :class:`AuthError` (fail closed); an unusable file
+    :class:`UsersFileError`."""
+    users = load_users(path)
+    sub, email = str(claims.get("sub") or ""), str(claims.get("email") or "")
+    keys = [sub] + ([email] if claims.get("email_verified") is not False else [])
+    for key in keys:
+        if key and key in users:
+            return users[key][0]
+    raise AuthError(f"the identity {email or sub or '?'} is not a ServiceWatch user")
 
 
 # -- sign-in ----------------------------------------------------------------------------------
@@ -298,6 +313,8 @@ def verify(name: str, password: str, path: str | Path | None = None,
     if limiter.locked(name):
         raise AuthError("too many failed sign-ins; this account is locked for a while")
     user, h = users.get(name, (None, _DUMMY_HASH))
+    if h is None:  # an OpenID Connect-only user: no password opens it
+        user, h = None, _DUMMY_HASH
     ok = bcrypt.checkpw(password.encode()[:72], h.encode())
     if not (ok and user is not None and hmac.compare_digest(user.name, name)):
         limiter.failure(name)

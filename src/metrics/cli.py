@@ -275,8 +275,8 @@ def cmd_user(args: argparse.Namespace) -> None:
     try:
         if args.user_command == "add":
             user = access.User(args.name, args.role, tuple(args.regions), args.manager)
-            access.add_user(user, _read_password(args))
-            print(f"user {user.name} added ({user.role})")
+            access.add_user(user, None if args.no_password else _read_password(args))
+            print(f"user {user.name} added ({user.role})" + (", OpenID Connect only" if args.no_password else ""))
         elif args.user_command == "passwd":
             access.set_password(args.name, _read_password(args))
             print(f"password of {args.name} changed")
@@ -367,6 +367,8 @@ def build_parser() -> argparse.ArgumentParser:
     ua.add_argument("--regions", nargs="+", type=int, default=[], metavar="ID",
                     help="region ids a manager (or viewer) sees, their districts included")
     ua.add_argument("--manager", type=int, metavar="ID", help="account_managers.manager_id of an account manager")
+    ua.add_argument("--no-password", dest="no_password", action="store_true",
+                    help="no password: the user signs in through OpenID Connect only (NAME = e-mail or subject)")
     usub.add_parser("passwd", help="set a new password (from standard input)").add_argument("name")
     usub.add_parser("remove", help="remove a user").add_argument("name")
     ul = usub.add_parser("list", help="list the users (no hashes)")
