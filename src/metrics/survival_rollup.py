@@ -8,7 +8,9 @@ and import (:func:`refresh`, called from ``metrics.load``):
   ``tenure_days`` → ``entered`` (customers entering the risk set at that tenure), ``events``
   (leaving) and ``censored`` (still active on the as-of day, or … at that tenure), ordered by the
   dimensions so that a region filter reads a few blocks (DuckDB's zone maps);
-* ``rollup_tenure_all``: the same summed over regions, for requests without any region condition.
+* two coarser sums of it, ``rollup_tenure_all`` (over regions) and ``rollup_tenure_region`` (over
+  everything but the district); a request reads the smallest table holding every column it groups
+  or filters by.
 
 Every count is the one :func:`metrics.survival.life_table_query` computes per customer, from the
 same expressions (:func:`metrics.survival.tenure_columns`) at the as-of and history start of the
@@ -54,7 +56,9 @@ def _table(name: str, dims: tuple[str, ...]) -> sa.Table:
 
 rollup_tenure = _table("rollup_tenure", DIMS)
 rollup_tenure_all = _table("rollup_tenure_all", DIMS[1:])
-TABLES = (rollup_tenure, rollup_tenure_all)
+rollup_tenure_region = _table("rollup_tenure_region", DIMS[:1])
+TABLES = (rollup_tenure, rollup_tenure_all, rollup_tenure_region)
+SMALLEST_FIRST = (rollup_tenure_region, rollup_tenure_all, rollup_tenure)  # rows at L: 95k, 116k, 803k
 
 
 # -- building ----------------------------------------------------------------------------------
@@ -78,9 +82,10 @@ def build_select(as_of: date, history_start: date | None) -> sa.Select:
             .group_by(*key).order_by(*key))
 
 
-def _all_regions_select() -> sa.Select:
+def _coarser_select(table: sa.Table) -> sa.Select:
+    """``rollup_tenure`` summed over the dimensions ``table`` does not have."""
     r = rollup_tenure
-    key = [r.c[d] for d in (*DIMS[1:], "tenure_days")]
+    key = [r.c[c.name] for c in table.c if c.name not in ("entered", "events", "censored")]
     return (sa.select(*key, *[sa.cast(sa.func.sum(r.c[n]), sa.BigInteger).label(n)
                               for n in ("entered", "events", "censored")])
             .group_by(*key).order_by(*key))
@@ -104,8 +109,8 @@ def refresh(engine: sa.Engine) -> date | None:
     with engine.begin() as conn:
         conn.execute(rollup_tenure.insert().from_select([c.name for c in rollup_tenure.c],
                                                         build_select(as_of, history)))
-        conn.execute(rollup_tenure_all.insert().from_select([c.name for c in rollup_tenure_all.c],
-                                                            _all_regions_select()))
+        for table in TABLES[1:]:
+            conn.execute(table.insert().from_select([c.name for c in table.c], _coarser_select(table)))
         conn.execute(m.insert(), [{"key": AS_OF_KEY, "value": as_of.isoformat()},
                                   {"key": HISTORY_KEY, "value": history.isoformat() if history else NO_HISTORY}])
     analyze(engine, list(TABLES))
@@ -136,8 +141,13 @@ def life_table_query(wh: Warehouse, f: Filters, by: str | None, level: str, step
         return None
     if built_for(wh) != (as_of, history_start):
         return None
-    regional = by == "region" or bool(f.regions) or (f.scope is not None and f.scope.regions is not None)
-    r = rollup_tenure if regional else rollup_tenure_all
+    group_col = {None: None, "region": "region_id", "channel": "acquisition_channel"}.get(by, by)
+    filtered = [col for col, on in (("region_id", f.regions), ("tier", f.tiers), ("segment", f.segments),
+                                    ("sla_level", f.sla_levels), ("acquisition_channel", f.channels)) if on]
+    if f.scope is not None and f.scope.regions is not None:
+        filtered.append("region_id")
+    needed = {c for c in (group_col, *filtered) if c is not None}
+    r = next(t for t in SMALLEST_FIRST if needed <= set(t.c.keys()))
     from_: sa.FromClause = r
     if by is None:
         group: sa.ColumnElement = sa.literal("all", sa.String(8))
@@ -149,7 +159,7 @@ def life_table_query(wh: Warehouse, f: Filters, by: str | None, level: str, step
         group = r.c["acquisition_channel" if by == "channel" else by]
     # the compiler's own customer conditions, on the rollup's columns of the same names
     q = _Query(get("churn_rate"), f, (), Window.of(f, as_of), level, wh.dialect)
-    conds = [group.isnot(None), *q.customer_conditions(r, r.c.acquisition_channel)]
+    conds = [group.isnot(None), *q.customer_conditions(r, r.c.get("acquisition_channel"))]
     per = (sa.select(group.label("grp"), sv.step_up(r.c.tenure_days, step_days).label("t"), r.c.entered,
                      r.c.events, r.c.censored).select_from(from_).where(*conds).subquery("per"))
     agg = (sa.select(per.c.grp, per.c.t, *[sa.func.sum(per.c[n]).label(n) for n in ("entered", "events", "censored")])
