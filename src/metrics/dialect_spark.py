@@ -15,7 +15,11 @@ in ``tests/test_spark_dialect.py`` (SQL text) and ``tests/test_spark_*.py`` (on 
 * booleans are native (``true``/``false``);
 * each connection sets ``spark.sql.session.timeZone=UTC``: ServiceWatch's timestamps are wall-clock
   times, stored as UTC instants, so they read back unchanged;
-* the compiled-statement cache is enabled (impyla's dialect disables it).
+* the compiled-statement cache is enabled (impyla's dialect disables it);
+* operations are closed with HiveServer2's ``CloseOperation``: impyla first tries Impala's
+  ``CloseImpalaOperation``, which Spark's Thrift server answers with an "Invalid method name" error
+  that, now and then, left the connection's replies out of step (a load failed on the next
+  ``DROP TABLE`` with that stale error); connections of this dialect skip the Impala call.
 
 Day/hour differences, date truncation and percentiles are the ``@compiles`` hooks in
 :mod:`metrics.dialect` for the dialect name ``spark``. Quantiles are exact (``percentile``) unless the
@@ -25,6 +29,7 @@ URL says ``?quantiles=approx`` (``percentile_approx``, see docs/metrics.md).
 from __future__ import annotations
 
 import sqlalchemy as sa
+from impala import hiveserver2 as _hs2
 from impala.sqlalchemy import ImpalaDialect, ImpalaExecutionContext, ImpalaIdentifierPreparer
 from sqlalchemy.engine.interfaces import BindTyping
 from sqlalchemy.sql import compiler, sqltypes
@@ -138,6 +143,19 @@ class SparkExecutionContext(ImpalaExecutionContext):
     pass
 
 
+_impala_close = _hs2.Operation.close
+
+
+def _close_operation(self) -> object:
+    """``Operation.close`` for HiveServer2 servers that are not Impala: ``CloseOperation`` only."""
+    if getattr(self.client, "_sw_hiveserver2_only", False):
+        return self._rpc("CloseOperation", _hs2.TCloseOperationReq(operationHandle=self.handle), False)
+    return _impala_close(self)
+
+
+_hs2.Operation.close = _close_operation  # only connections marked in SparkDialect.connect change
+
+
 class SparkDialect(ImpalaDialect):
     """``spark://[user[:password]@]host:port/database[?auth_mechanism=…&quantiles=exact|approx&parquet_dir=…]``."""
 
@@ -190,6 +208,11 @@ class SparkDialect(ImpalaDialect):
             kwargs["user"] = "servicewatch"  # Spark's NONE authentication takes any user over PLAIN SASL
         kwargs.update(query)
         return [], {k: v for k, v in kwargs.items() if v is not None}
+
+    def connect(self, *cargs, **cparams):
+        conn = super().connect(*cargs, **cparams)
+        conn.service.client._sw_hiveserver2_only = True  # see _close_operation
+        return conn
 
     def on_connect(self):
         def setup(dbapi_conn) -> None:
