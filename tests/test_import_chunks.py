@@ -13,10 +13,10 @@ import pytest
 import sqlalchemy as sa
 
 from metrics import schema
-from metrics.db import make_engine
+from metrics.db import DatabaseError, make_engine
 from metrics.importer import ImportFailed, import_file, read
 from metrics.importer.bench import tickets_frame, write_csv
-from metrics.importer.validate import SeenKeys, _in_sorted
+from metrics.importer.validate import KeyIndex, SeenKeys
 from metrics.load import replace_all
 
 FIRST_NEW_ID = 30_000_000
@@ -75,12 +75,17 @@ def test_csv_chunks_are_exact_and_keep_file_row_numbers(tmp_path: Path, monkeypa
     assert [r for r, text in source.bad_rows if text] == bad
 
 
-def test_lookups_agree_with_numpy(tmp_path: Path) -> None:
+def test_key_lookups_agree_with_numpy() -> None:
     rng = np.random.default_rng(3)
-    keys = np.unique(rng.integers(-50, 5000, 800))
     values = rng.integers(-100, 6000, 5000)
-    assert (_in_sorted(values, keys) == np.isin(values, keys)).all()
-    assert not _in_sorted(values, np.zeros(0, dtype=np.int64)).any()
+    dense = rng.integers(-50, 5000, 800)  # bitmap
+    sparse = np.concatenate([dense, rng.integers(-2**62, 2**62, 50)])  # binary search
+    for keys in (dense, sparse):
+        index = KeyIndex(keys)
+        probe = np.concatenate([values, keys[:10], [-2**63, 2**63 - 1]])
+        assert (index.contains(probe) == np.isin(probe, keys)).all()
+    assert KeyIndex(dense).bitmap is not None and KeyIndex(sparse).bitmap is None
+    assert not KeyIndex().contains(values).any()
     seen = SeenKeys()
     seen.add(np.array([10, 20, 30]), np.array([2, 3, 4]))
     seen.add(np.array([5, 25]), np.array([5, 6]))
@@ -132,3 +137,31 @@ def test_file_unreadable_halfway_while_a_chunk_is_written_leaves_duckdb_unchange
     assert ticket_count(duck) == before
     log = query(duck, sa.select(sa.func.count().label("n")).select_from(schema.import_log))
     assert log["n"].iloc[0] == 0
+
+
+def test_database_error_in_a_chunk_write_is_one_line_and_keeps_nothing(duck: str, tmp_path: Path) -> None:
+    """A constraint the validator does not know (added here to the table) fails the write of a later
+    chunk in the writer thread: the database's own message comes out, and nothing is kept."""
+    import duckdb
+
+    engine = make_engine(duck)
+    ddl = str(sa.schema.CreateTable(schema.tickets).compile(dialect=engine.dialect)).strip()
+    engine.dispose()
+    with duckdb.connect(duck.removeprefix("duckdb:///")) as con:
+        con.execute("ALTER TABLE tickets RENAME TO tickets_old")
+        con.execute(ddl[:ddl.rindex(")")] + ", CHECK (compensation <> 4321.5))")
+        con.execute("INSERT INTO tickets SELECT * FROM tickets_old")
+        con.execute("DROP TABLE tickets_old")
+    before = ticket_count(duck)
+    t = tickets_frame(3000, customers=2000)
+    t["ticket_id"] += FIRST_NEW_ID
+    t.loc[2500, "compensation"] = 4321.5
+    csv = tmp_path / "tickets.csv"
+    write_csv(t, csv)
+    written: list[int] = []
+    with pytest.raises(DatabaseError, match="(?i)constraint") as err:
+        import_file(duck, "tickets", csv, refresh=False, rejects=False, chunk_rows=500,
+                    on_chunk=lambda r: written.append(r.inserted))
+    assert "\n" not in str(err.value) and "aborted" not in str(err.value)
+    assert written and written[-1] >= 1000
+    assert ticket_count(duck) == before

@@ -263,7 +263,7 @@ def _import(url: str, table: str, source: Source, name: str, display: str, mappi
     except sa.exc.SQLAlchemyError as exc:
         raise _db_error(exc, url) from None
     except Exception as exc:
-        if type(exc).__module__.startswith("duckdb"):
+        if type(exc).__module__.lstrip("_").startswith("duckdb"):  # raw DuckDB errors live in "_duckdb"
             raise _db_error(exc, url) from None
         raise
     finally:

@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from metrics import schema
 from metrics.importer import spec
 from metrics.importer.parse import kind_of
-from metrics.importer.validate import _in_sorted
+from metrics.importer.validate import KeyIndex
 
 STAGE = "_sw_import_stage"
 
@@ -90,7 +90,7 @@ class Writer:
             names, sa.select(*[s.c[n] for n in names]).where(~sa.exists().where(match)))
         return update, insert
 
-    def _existing_keys(self) -> np.ndarray | None:
+    def _existing_keys(self) -> KeyIndex | None:
         """Sorted keys in the table before the import (one integer key only; else None).
 
         Rows of later chunks never repeat a key of an earlier chunk (the validator rejects duplicate
@@ -102,7 +102,7 @@ class Writer:
         raw = self.conn.connection.driver_connection
         sql = str(sa.select(key[0]).compile(dialect=self.conn.dialect))
         values = next(iter(raw.execute(sql).fetchnumpy().values()))
-        return np.unique(np.asarray(values, dtype=np.int64))
+        return KeyIndex(values)
 
     def write(self, good: pa.Table) -> tuple[int, int]:
         """Upsert the rows of ``good``; return (inserted, updated)."""
@@ -132,20 +132,26 @@ class Writer:
         threads = int(raw.execute("SELECT current_setting('threads')").fetchone()[0])
         raw.execute("SET threads = 1")
         try:
-            if self.existing is None:
-                return self._staged(raw, good, self.update, self.insert)
-            key = self.target.primary_key.columns[0].name
-            codes = np.asarray(good.column(key).to_numpy(), dtype=np.int64)
-            old = _in_sorted(codes, self.existing)
-            if not old.any():
-                return self._staged(raw, good, None, self.append)
-            if old.all():
-                return self._staged(raw, good, self.update, None)
-            _, updated = self._staged(raw, good.filter(pa.array(old)), self.update, None)
-            inserted, _ = self._staged(raw, good.filter(pa.array(~old)), None, self.append)
-            return inserted, updated
-        finally:
-            raw.execute(f"SET threads = {threads}")
+            counts = self._duckdb_upsert(raw, good)
+        except Exception:
+            _quietly(raw.execute, f"SET threads = {threads}")
+            raise
+        raw.execute(f"SET threads = {threads}")
+        return counts
+
+    def _duckdb_upsert(self, raw: object, good: pa.Table) -> tuple[int, int]:
+        if self.existing is None:
+            return self._staged(raw, good, self.update, self.insert)
+        key = self.target.primary_key.columns[0].name
+        codes = np.asarray(good.column(key).to_numpy(), dtype=np.int64)
+        old = self.existing.contains(codes)
+        if not old.any():
+            return self._staged(raw, good, None, self.append)
+        if old.all():
+            return self._staged(raw, good, self.update, None)
+        _, updated = self._staged(raw, good.filter(pa.array(old)), self.update, None)
+        inserted, _ = self._staged(raw, good.filter(pa.array(~old)), None, self.append)
+        return inserted, updated
 
     def _staged(self, raw: object, rows: pa.Table, update: sa.Update | None,
                 insert: sa.Insert | None) -> tuple[int, int]:
@@ -154,8 +160,10 @@ class Writer:
         try:
             updated = raw.execute(self._sql(update)).fetchone()[0] if update is not None else 0
             inserted = raw.execute(self._sql(insert)).fetchone()[0] if insert is not None else 0
-        finally:
-            raw.unregister(STAGE)
+        except Exception:
+            _quietly(raw.unregister, STAGE)
+            raise
+        raw.unregister(STAGE)
         return int(inserted), int(updated)
 
     def _drop_stage(self) -> None:
@@ -168,3 +176,13 @@ class Writer:
         """Drop the staging table; only after success (on failure the rollback or disconnect does)."""
         if self.dialect != "duckdb":
             self._drop_stage()
+
+
+def _quietly(call: object, *args: object) -> None:
+    """Tidy up after a failed DuckDB statement, ignoring errors: the transaction is aborted and every
+    further statement fails with "Current transaction is aborted", which would hide the first error,
+    the one to report (the caller rolls back and closes the connection, which drops the rest)."""
+    try:
+        call(*args)
+    except Exception:  # noqa: BLE001, S110 - only called while an error is on its way out
+        pass
