@@ -56,7 +56,10 @@ def _customers_behind(demo_frames, wh: Warehouse, f: Filters, metric_id: str, co
     ("tickets", lambda r: pd.Series(True, index=r.index)),
     ("csat", lambda r: r["csat"].notna()),
 ])
-def test_viewer_suppression_counts_distinct_customers(wh, base, demo_frames, metric_id, counts) -> None:
+def test_viewer_suppression_counts_distinct_customers(db_url, demo_frames, metric_id, counts) -> None:
+    wh = Warehouse.open(db_url)
+    start, end = preset_period("last_12_months", wh.as_of())
+    base = Filters(start=start, end=end)
     behind = _customers_behind(demo_frames, wh, base, metric_id, counts)
     plain = wh.metric(metric_id, base, ("region",), "district").set_index("region_id")
     k = int(behind.median())  # some districts above, some below
@@ -74,10 +77,14 @@ def test_viewer_suppression_counts_distinct_customers(wh, base, demo_frames, met
 
 
 @pytest.mark.parametrize("metric_id", ["complaint_rate", "churn_rate", "active_customers", "availability",
-                                       "resolution_hours_p90"])
-def test_viewer_suppression_every_kind_of_metric(wh, base, metric_id) -> None:
-    """Every source (customers, complaints, availability, quantiles) carries the distinct customers:
-    k = 1 suppresses nothing that has data, a k above the whole customer base suppresses everything."""
+                                       "resolution_hours_p90", "csat_mean", "nps"])
+def test_viewer_suppression_every_kind_of_metric(db_url, metric_id) -> None:
+    """Every source (customers, complaints, availability, quantiles) carries the distinct customers,
+    on every database: k = 1 suppresses nothing that has data, a k above the whole customer base
+    suppresses everything."""
+    wh = Warehouse.open(db_url)
+    start, end = preset_period("last_12_months", wh.as_of())
+    base = Filters(start=start, end=end)
     n_customers = int(wh.read(sa.select(sa.func.count()).select_from(s.customers)).iloc[0, 0])
     for k, want in ((1, False), (n_customers + 1, True)):
         df = wh.metric(metric_id, base.with_(scope=Scope("v", aggregates_only=True, min_group_size=k)),
