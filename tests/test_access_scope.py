@@ -202,3 +202,24 @@ def test_cli_as_user_refuses_region_before_querying(users, duckdb_url, capsys) -
         assert cli.main([*argv, "--db", duckdb_url, "--as-user", "nanling", "--region", "珠湾市"]) == 1
         err = capsys.readouterr().err.strip()
         assert err == "servicewatch: error: region 珠湾市 is outside your scope"
+
+
+def test_viewer_distribution_and_churn_reasons_withhold_small_groups(wh, base, demo_frames) -> None:
+    from metrics import churn, distributions
+
+    plain = distributions.score_distribution(wh, base, "csat", ("channel",))
+    rows = ref._events(demo_frames, "csat", base, ref._Window(base, wh.as_of()), "city")
+    behind = rows[rows["csat"].notna()].groupby("channel")["customer_id"].nunique()
+    k = int(behind.median())
+    viewer = base.with_(scope=Scope("v", aggregates_only=True, min_group_size=k))
+    shown = distributions.score_distribution(wh, viewer, "csat", ("channel",))
+    assert set(shown["channel"]) == {ch for ch, n in behind.items() if n >= k}
+    assert 0 < shown["channel"].nunique() < plain["channel"].nunique()
+    kept = plain[plain["channel"].isin(shown["channel"])].reset_index(drop=True)
+    pd.testing.assert_frame_equal(shown.reset_index(drop=True), kept, check_dtype=False)
+    leavers = int(churn.churn_reasons(wh, base)["n"].sum())
+    for k, empty in ((leavers, False), (leavers + 1, True)):
+        f = base.with_(scope=Scope("v", aggregates_only=True, min_group_size=k))
+        assert churn.churn_reasons(wh, f).empty == empty
+        assert distributions.score_distribution(wh, f.with_(scope=Scope("v", aggregates_only=True,
+                                                                      min_group_size=10**6)), "csat").empty

@@ -156,6 +156,12 @@ def check_regions(scope: Scope | None, requested: Iterable[int], regions_df) -> 
             raise ScopeError(f"region {names.get(int(r), r)} is outside your scope")
 
 
+def withheld(scope: Scope | None, customers: int) -> bool:
+    """Whether an aggregate over ``customers`` distinct customers is withheld from ``scope`` (a
+    viewer's small-group rule, ``min_group_size``)."""
+    return scope is not None and scope.aggregates_only and customers < scope.min_group_size
+
+
 def require_rows(scope: Scope | None, what: str = "customer and ticket lists") -> None:
     """Refuse row-level lists (names, ticket texts) to aggregate-only users."""
     if scope is not None and scope.aggregates_only:

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from . import schema as s
 from . import stats
+from .access import withheld
 from .compiler import Window, _d, _Query
 from .engine import Warehouse
 from .filters import Filters
@@ -46,6 +47,8 @@ def churn_reasons(wh: Warehouse, f: Filters) -> pd.DataFrame:
             .group_by(c.c.churn_reason))
     df = wh.read(stmt)
     df["n"] = pd.to_numeric(df["n"]).astype(int)
-    total = df["n"].sum()
+    total = df["n"].sum()  # one row per customer: the distinct customers who left
+    if withheld(f.scope, int(total)):  # a viewer: too few leavers to show why they left
+        return pd.DataFrame(columns=["churn_reason", "n", "share"])
     df["share"] = df["n"] / total if total else pd.Series(dtype=float)
     return df.sort_values(["n", "churn_reason"], ascending=[False, True], na_position="last").reset_index(drop=True)

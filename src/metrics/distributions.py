@@ -11,6 +11,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from . import schema as s
+from .access import withheld
 from .compiler import Window, _Query, _ts
 from .engine import Warehouse
 from .filters import Filters
@@ -45,6 +46,16 @@ def score_distribution(wh: Warehouse, f: Filters, score: str, by: tuple[str, ...
             .where(*conds).group_by(*[k.element for k in keys], col))
     raw = wh.read(stmt)
     cols = list(by) + [score, "n"]
+    if f.scope is not None and f.scope.aggregates_only and not raw.empty:  # a viewer: small groups withheld
+        who = wh.read(sa.select(*keys, sa.func.count(sa.distinct(sv.c.customer_id)).label("customers"))
+                      .select_from(sv.join(c, c.c.customer_id == sv.c.customer_id))
+                      .where(*conds).group_by(*[k.element for k in keys]))
+        small = who[[withheld(f.scope, int(n)) for n in who["customers"]]]
+        if by:
+            raw = raw.merge(small[list(by)], on=list(by), how="left", indicator=True)
+            raw = raw[raw["_merge"] == "left_only"].drop(columns="_merge")
+        elif len(small):
+            raw = raw.iloc[0:0]
     if raw.empty:
         return pd.DataFrame(columns=cols)
     raw[score] = raw[score].astype(int)
