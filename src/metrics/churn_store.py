@@ -184,15 +184,18 @@ def scores(wh: Warehouse, f: Filters, top: int | None = 100, lang: str = "zh") -
     m = s.meta
     built = len(wh.read(sa.select(m.c.value).where(m.c.key == open_tickets.BUILT_KEY))) > 0
     ranked = ranks is not None and not pd.isna(ranks)
-    df = None
-    portfolio = f.scope is not None and f.scope.manager_id is not None  # few customers: read them all
-    if top and ranked and not portfolio:  # a prefix of the ranks, widened until it holds `top` customers
-        for k in (top * w for w in WINDOWS if top * w < int(ranks)):
-            df = read_frame(wh, _list_query(conds, built, ranked, top, k))
-            if len(df) >= top:
+    if top and ranked:
+        # a prefix of the ranks, widened until it holds `top` customers in the filters (a manager's
+        # portfolio is small: all ranks at once); then the customer details of those `top` only
+        portfolio = f.scope is not None and f.scope.manager_id is not None
+        windows = [] if portfolio else [top * w for w in WINDOWS if top * w < int(ranks)]
+        for k in [*windows, None]:
+            head = read_frame(wh, _head_query(conds, top, k))
+            if len(head) >= top:
                 break
-            df = None
-    if df is None:
+        details = read_frame(wh, _details_query(head["customer_id"].tolist(), built))
+        df = head.merge(details, on="customer_id", how="inner", sort=False)[list(LIST_COLUMNS)]
+    else:
         df = read_frame(wh, _list_query(conds, built, ranked, top, None))
     words = [[driver_text(r[f"driver_{k}"], r[f"driver_{k}_value"], lang) for k in (1, 2, 3)]
              for r in df.to_dict("records")]
@@ -202,9 +205,39 @@ def scores(wh: Warehouse, f: Filters, top: int | None = 100, lang: str = "zh") -
     return df
 
 
+_SCORE_COLUMNS = ("churn_probability_90d", "monthly_revenue", "revenue_at_risk",
+                  *[f"driver_{k}{x}" for k in (1, 2, 3) for x in ("", "_value")], "model_id")
+LIST_COLUMNS = ("customer_id", "name", "tier", "segment", "region_id", "account_manager", "open_tickets",
+                *_SCORE_COLUMNS)
+
+
+def _head_query(conds: list, top: int, max_rank: int | None) -> sa.Select:
+    """The ``top`` best-ranked scores (of rank ≤ ``max_rank`` if given) whose customers are in
+    ``conds``, in rank order: customer_id and the score columns. It reads no customer column but
+    those the conditions need (DuckDB then skips names and the like for a million customers)."""
+    c, sc = s.customers, churn_scores
+    if max_rank is not None:
+        sc = sa.select(churn_scores).where(churn_scores.c.risk_rank <= max_rank).subquery("sc")
+    return (sa.select(sc.c.customer_id, *[sc.c[n] for n in _SCORE_COLUMNS])
+            .select_from(sc.join(c, c.c.customer_id == sc.c.customer_id)).where(*conds)
+            .order_by(sc.c.risk_rank).limit(top))
+
+
+def _details_query(ids: list[int], built: bool) -> sa.Select:
+    """Name, tier, segment, region, account manager and open tickets of the customers ``ids``."""
+    c, am = s.customers, s.account_managers
+    open_t = open_tickets.counts(built)
+    return (sa.select(c.c.customer_id, c.c.name, c.c.tier, c.c.segment, c.c.region_id,
+                      am.c.name.label("account_manager"),
+                      sa.func.coalesce(open_t.c.open_tickets, 0).label("open_tickets"))
+            .select_from(c.outerjoin(am, am.c.manager_id == c.c.account_manager_id)
+                         .outerjoin(open_t, open_t.c.customer_id == c.c.customer_id))
+            .where(c.c.customer_id.in_(ids)))
+
+
 def _list_query(conds: list, built: bool, ranked: bool, top: int | None, max_rank: int | None) -> sa.Select:
-    """The at-risk list: scores (of rank ≤ ``max_rank`` if given) joined to their customers in
-    ``conds``, with account manager and open tickets, most revenue at risk first, ``top`` rows."""
+    """The at-risk list in one query: scores (of rank ≤ ``max_rank`` if given) joined to their
+    customers in ``conds``, with account manager and open tickets, most revenue at risk first."""
     c, am = s.customers, s.account_managers
     sc = churn_scores
     if max_rank is not None:
