@@ -223,3 +223,19 @@ def test_viewer_distribution_and_churn_reasons_withhold_small_groups(wh, base, d
         assert churn.churn_reasons(wh, f).empty == empty
         assert distributions.score_distribution(wh, f.with_(scope=Scope("v", aggregates_only=True,
                                                                       min_group_size=10**6)), "csat").empty
+
+
+def test_viewer_survival_withholds_small_groups(wh, base) -> None:
+    from metrics import survival
+
+    plain = survival.life_table(wh, base, "tier", step_days=30)
+    c = wh.read(sa.select(s.customers.c.tier, sa.func.count().label("n")).group_by(s.customers.c.tier))
+    sizes = plain.groupby("group")["entered"].sum()
+    assert sizes.sum() <= c["n"].sum()
+    k = int(sizes.median())
+    f = base.with_(scope=Scope("v", aggregates_only=True, min_group_size=k))
+    shown = survival.life_table(wh, f, "tier", step_days=30)
+    assert set(shown["group"]) == {g for g, n in sizes.items() if n >= k}
+    assert 0 < shown["group"].nunique() < plain["group"].nunique()
+    r = survival.retention(wh, f, "tier", step_days=30)
+    assert set(r.curves["group"]) == set(shown["group"])

@@ -30,6 +30,7 @@ import sqlalchemy as sa
 from scipy import stats as sps
 
 from . import schema as s
+from .access import withheld
 from .churn_features import read_frame
 from .compiler import REGION_LEVELS, CompileError, Window, _d, _Query
 from .dialect import days_between
@@ -175,6 +176,9 @@ def life_table(wh: Warehouse, f: Filters, by: str | None = None, level: str = "c
         df["group"] = pd.to_numeric(df["group"]).astype("int64")
     elif len(df):
         df["group"] = df["group"].astype(object)
+    if f.scope is not None and f.scope.aggregates_only and len(df):  # a viewer: small groups withheld
+        customers = df.groupby("group", sort=False)["entered"].transform("sum")  # each customer enters once
+        df = df[[not withheld(f.scope, int(n)) for n in customers]].reset_index(drop=True)
     return df
 
 
