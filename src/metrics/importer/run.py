@@ -14,7 +14,7 @@ import getpass
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +27,7 @@ from metrics import schema
 from metrics.db import DatabaseError, describe_error, duckdb_path, make_engine, safe_url
 from metrics.i18n import t
 from metrics.importer import spec
-from metrics.importer.read import CHUNK_ROWS, ReadError, Source, open_query, open_source
+from metrics.importer.read import CHUNK_ROWS, Chunk, ReadError, Source, open_query, open_source
 from metrics.importer.validate import PROBLEM_COLUMNS, Known, Validator
 from metrics.importer.write import Writer, ensure_schema
 
@@ -315,8 +315,9 @@ def _run(conn: sa.Connection | None, table: str, source: object, header_map: dic
         future = pool.submit(writer.write, good) if pool is not None and good.num_rows else None
         in_flight.append((future, good, problems, read))
 
+    chunks = _read_ahead(source.chunks())
     try:
-        for chunk in source.chunks():
+        for chunk in chunks:
             good, _rows, problems = validator.check(chunk)
             bad_lines = [(r, text) for r, text in source.bad_rows[used_bad:] if text]
             used_bad = len(source.bad_rows)
@@ -331,6 +332,7 @@ def _run(conn: sa.Connection | None, table: str, source: object, header_map: dic
     except ReadError as exc:
         raise ImportFailed(str(exc)) from None
     finally:
+        chunks.close()  # waits for a read in flight (a query's source connection is closed next)
         if pool is not None:
             pool.shutdown(wait=True)  # no statement may run while the caller rolls back
     if writer is not None:
@@ -340,6 +342,16 @@ def _run(conn: sa.Connection | None, table: str, source: object, header_map: dic
     if len(result.problems) > FIRST_PROBLEMS:
         result.problems = result.problems.head(FIRST_PROBLEMS)
     result.problems = result.problems.sort_values("row", kind="stable").reset_index(drop=True)
+
+
+def _read_ahead(chunks: Iterator[Chunk]) -> Generator[Chunk, None, None]:
+    """``chunks``, the next one read in a thread while the caller checks the current one (the
+    Arrow CSV and Parquet readers and the database drivers release the GIL)."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-read") as pool:
+        ahead = pool.submit(next, chunks, None)
+        while (chunk := ahead.result()) is not None:
+            ahead = pool.submit(next, chunks, None)
+            yield chunk
 
 
 def _mark_churn_stale(conn: sa.Connection) -> None:
