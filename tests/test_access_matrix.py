@@ -181,3 +181,27 @@ def test_city_manager_overview_numbers_are_the_city(roles, users_file, wh, fitte
     everyone = wh.metric("active_customers", f.with_(scope=None))["value"].iloc[0]
     card = [m.value for m in at.metric if m.label == metric_label("active_customers", "zh")]
     assert card == [fmt_value(city, "customers", "zh")] and city < everyone
+
+
+@pytest.mark.parametrize("region,refused", [(OTHER_CITY, True), (201, False)])  # 201: a district of 南岭市
+def test_crafted_chart_selection_is_refused(region, refused, roles, users_file, wh, customers, fitted_duckdb_url,
+                                           monkeypatch, downloads, tmp_path) -> None:
+    """A chart selection comes from the browser: one naming another city's region is refused."""
+    from streamlit.util import AttributeDictionary as Attrs
+
+    monkeypatch.setenv("SERVICEWATCH_DB", fitted_duckdb_url)
+    monkeypatch.setenv(access.USERS_ENV, str(users_file))
+    monkeypatch.setenv("SERVICEWATCH_AUDIT_DB", f"sqlite:///{tmp_path / 'audit.sqlite'}")
+    selection = Attrs({"selection": Attrs({"points": [{"customdata": [region]}], "point_indices": [0],
+                                           "box": [], "lasso": []})})
+    at = open_page("pages/2_Complaints.py", {"lang": "zh"},
+                   {"sw_user": roles["city_manager"], "_sw_seen": time.time(), "complaint_funnel": selection})
+    assert not at.exception, [e.value for e in at.exception]
+    lists = [d.value for d in at.dataframe if t("page.complaints.col.ticket_id", "zh") in d.value.columns]
+    assert (t("auth.refused_request", "zh") in [i.value for i in at.info]) == refused
+    if refused:
+        assert not lists
+    else:
+        inside = set(customers.loc[customers["region_id"] == region, "customer_id"])
+        shown = set(lists[0][t("page.complaints.col.customer_id", "zh")])
+        assert lists and shown and shown <= inside

@@ -133,12 +133,14 @@ class View:
         """A cached engine call: a ``Warehouse`` method by name, or an engine function taking the
         warehouse first (``view.call(sla.service_by, f, "tier")``). A request outside the user's scope
         (e.g. a customer list asked for by a viewer) is said on the page and gives an empty frame."""
-        if isinstance(fn, str):
-            return cached_call(self.wh, self.version, self.url, fn, *args, **kwargs)
         try:
+            if isinstance(fn, str):
+                return cached_call(self.wh, self.version, self.url, fn, *args, **kwargs)
             return cached_call(self.wh, self.version, self.url, fn.__name__, *args, module=fn.__module__, **kwargs)
-        except ScopeError as exc:
-            st.info(str(exc))
+        except ScopeError:  # e.g. a list for a viewer, a chart selection of a region elsewhere
+            key = "auth.refused_rows" if self.filters.scope and self.filters.scope.aggregates_only else \
+                "auth.refused_request"
+            st.info(self.t(key), icon=":material/lock:")
             return pd.DataFrame()
 
     @cached_property
