@@ -239,3 +239,41 @@ def test_viewer_survival_withholds_small_groups(wh, base) -> None:
     assert 0 < shown["group"].nunique() < plain["group"].nunique()
     r = survival.retention(wh, f, "tier", step_days=30)
     assert set(r.curves["group"]) == set(shown["group"])
+
+
+# -- CLI entry points × roles --------------------------------------------------------------------
+@pytest.mark.parametrize("role", ["city_manager", "account_manager", "viewer"])
+def test_cli_entry_points_stay_in_scope(role, fitted_duckdb_url, tmp_path, monkeypatch, capsys) -> None:
+    import json
+
+    wh = Warehouse.open(fitted_duckdb_url)
+    c = wh.read(sa.select(s.customers.c.customer_id, s.customers.c.region_id, s.customers.c.account_manager_id))
+    top = int(c["account_manager_id"].value_counts().index[0])
+    user = {"city_manager": User("m1", "manager", (CITY,)), "account_manager": User("a1", "account_manager",
+            manager_id=top), "viewer": User("v1", "viewer", (CITY,))}[role]
+    monkeypatch.setenv(access.USERS_ENV, str(tmp_path / "users.json"))
+    monkeypatch.setenv("SERVICEWATCH_AUDIT_DB", f"sqlite:///{tmp_path / 'audit.sqlite'}")
+    access.add_user(user, PASSWORD)
+    scope = access.scope_for(user)
+    regions = access.allowed_regions(scope, wh.regions())
+    inside = c if regions is None else c[c["region_id"].isin(regions)]
+    if scope.manager_id is not None:
+        inside = inside[inside["account_manager_id"] == scope.manager_id]
+
+    def run(*argv: str) -> list[dict] | None:
+        code = cli.main([*argv, "--db", fitted_duckdb_url, "--as-user", user.name, "--format", "json"])
+        out = capsys.readouterr()
+        return json.loads(out.out) if code == 0 else None
+
+    by_district = run("metric", "active_customers", "--by", "district")
+    assert by_district and sum(r["value"] or 0 for r in by_district) <= len(inside)
+    if regions is not None:
+        assert {r["region_id"] for r in by_district} <= regions
+    survival = run("survival", "--by", "district", "--show", "summary")
+    if regions is not None:
+        assert {int(r["group"]) for r in survival} <= regions
+    scores = run("churn", "scores", "--top", "500")
+    if scope.aggregates_only:
+        assert scores is None  # refused: aggregates only
+    else:
+        assert scores and {r["customer_id"] for r in scores} <= set(inside["customer_id"])
