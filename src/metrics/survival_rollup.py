@@ -10,7 +10,9 @@ and import (:func:`refresh`, called from ``metrics.load``):
   dimensions so that a region filter reads a few blocks (DuckDB's zone maps);
 * two coarser sums of it, ``rollup_tenure_all`` (over regions) and ``rollup_tenure_region`` (over
   everything but the district); a request reads the smallest table holding every column it groups
-  or filters by.
+  or filters by;
+* the same three with tenure rounded up to whole weeks (``…_weekly``), read for steps that are a
+  multiple of 7 days (the charts' weekly curves): a fifth to a half of the rows.
 
 Every count is the one :func:`metrics.survival.life_table_query` computes per customer, from the
 same expressions (:func:`metrics.survival.tenure_columns`) at the as-of and history start of the
@@ -54,11 +56,14 @@ def _table(name: str, dims: tuple[str, ...]) -> sa.Table:
                     *[sa.Column(n, sa.BigInteger, nullable=False) for n in ("entered", "events", "censored")])
 
 
-rollup_tenure = _table("rollup_tenure", DIMS)
-rollup_tenure_all = _table("rollup_tenure_all", DIMS[1:])
-rollup_tenure_region = _table("rollup_tenure_region", DIMS[:1])
-TABLES = (rollup_tenure, rollup_tenure_all, rollup_tenure_region)
-SMALLEST_FIRST = (rollup_tenure_region, rollup_tenure_all, rollup_tenure)  # rows at L: 95k, 116k, 803k
+# grain 1: exact tenure days; grain 7: rounded up to whole weeks, which gives the same sums for any
+# step that is a multiple of 7 (⌈⌈x/7⌉/k⌉ = ⌈x/7k⌉), the charts' weekly steps among them
+GRAINS = (1, 7)
+_LATTICE = (("_region", DIMS[:1]), ("_all", DIMS[1:]), ("", DIMS))  # smallest first
+SMALLEST_FIRST = {g: tuple(_table(f"rollup_tenure{suffix}{'_weekly' if g == 7 else ''}", dims)
+                           for suffix, dims in _LATTICE) for g in GRAINS}
+rollup_tenure_region, rollup_tenure_all, rollup_tenure = SMALLEST_FIRST[1]  # rows at L: 95k, 116k, 803k
+TABLES = (*SMALLEST_FIRST[1], *SMALLEST_FIRST[7])
 
 
 # -- building ----------------------------------------------------------------------------------
@@ -82,13 +87,15 @@ def build_select(as_of: date, history_start: date | None) -> sa.Select:
             .group_by(*key).order_by(*key))
 
 
-def _coarser_select(table: sa.Table) -> sa.Select:
-    """``rollup_tenure`` summed over the dimensions ``table`` does not have."""
+def _coarser_select(table: sa.Table, grain: int) -> sa.Select:
+    """``rollup_tenure`` summed over the dimensions ``table`` does not have, tenure rounded up to
+    ``grain`` days."""
     r = rollup_tenure
-    key = [r.c[c.name] for c in table.c if c.name not in ("entered", "events", "censored")]
+    key = [r.c[c.name] for c in table.c if c.name not in ("entered", "events", "censored", "tenure_days")]
+    key.append(sv.step_up(r.c.tenure_days, grain).label("tenure_days"))
     return (sa.select(*key, *[sa.cast(sa.func.sum(r.c[n]), sa.BigInteger).label(n)
                               for n in ("entered", "events", "censored")])
-            .group_by(*key).order_by(*key))
+            .group_by(*[k.element if isinstance(k, sa.Label) else k for k in key]).order_by(*key))
 
 
 def refresh(engine: sa.Engine) -> date | None:
@@ -109,8 +116,10 @@ def refresh(engine: sa.Engine) -> date | None:
     with engine.begin() as conn:
         conn.execute(rollup_tenure.insert().from_select([c.name for c in rollup_tenure.c],
                                                         build_select(as_of, history)))
-        for table in TABLES[1:]:
-            conn.execute(table.insert().from_select([c.name for c in table.c], _coarser_select(table)))
+        for grain, tables in SMALLEST_FIRST.items():
+            for table in tables:
+                if table is not rollup_tenure:
+                    conn.execute(table.insert().from_select([c.name for c in table.c], _coarser_select(table, grain)))
         conn.execute(m.insert(), [{"key": AS_OF_KEY, "value": as_of.isoformat()},
                                   {"key": HISTORY_KEY, "value": history.isoformat() if history else NO_HISTORY}])
     analyze(engine, list(TABLES))
@@ -147,7 +156,7 @@ def life_table_query(wh: Warehouse, f: Filters, by: str | None, level: str, step
     if f.scope is not None and f.scope.regions is not None:
         filtered.append("region_id")
     needed = {c for c in (group_col, *filtered) if c is not None}
-    r = next(t for t in SMALLEST_FIRST if needed <= set(t.c.keys()))
+    r = next(t for t in SMALLEST_FIRST[7 if step_days % 7 == 0 else 1] if needed <= set(t.c.keys()))
     from_: sa.FromClause = r
     if by is None:
         group: sa.ColumnElement = sa.literal("all", sa.String(8))
