@@ -31,7 +31,7 @@ def _region_ids(wh: Warehouse) -> tuple[int, int]:
     return city, int(other["region_id"].iloc[0])
 
 
-CASES = [  # (by, level, step_days, filter fields)
+CASES = [  # (by, level, step_days, filter fields); steps 7 and 14 read the weekly tables
     ("tier", "city", 1, {}),
     ("tier", "city", 7, {}),
     (None, "city", 7, {}),
@@ -39,6 +39,7 @@ CASES = [  # (by, level, step_days, filter fields)
     ("channel", "city", 7, {"tiers": ("gold", "silver")}),
     ("sla_level", "city", 1, {"segments": ("enterprise",)}),
     ("region", "city", 7, {}),
+    ("region", "city", 1, {}),
     ("region", "district", 14, {"tiers": ("standard",)}),
 ]
 
@@ -62,9 +63,9 @@ def test_rollup_equals_raw_with_regions_and_scope(db_url: str) -> None:
     start = sv.observed_from(wh)
     for f in (base.with_(regions=(city,)), base.with_(regions=(city, district), tiers=("gold",)),
               base.with_(scope=Scope(user="m", regions=(city,)))):
-        for by in ("tier", "region"):
-            assert sr.life_table_query(wh, f, by, "district", 7, start) is not None
-            got, want = sv.life_table(wh, f, by, "district", 7), sv.life_table(raw, f, by, "district", 7)
+        for by, step in (("tier", 7), ("region", 7), ("tier", 1)):  # weekly and daily tables
+            assert sr.life_table_query(wh, f, by, "district", step, start) is not None
+            got, want = sv.life_table(wh, f, by, "district", step), sv.life_table(raw, f, by, "district", step)
             assert len(want) > 0
             pd.testing.assert_frame_equal(got, want)
     whole = sv.life_table(wh, base, None, "city", 7)
