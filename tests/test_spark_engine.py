@@ -34,7 +34,10 @@ from metrics.registry import METRICS, get
 pytestmark = pytest.mark.spark
 FULL = os.environ.get("SERVICEWATCH_SPARK_FULL", "").lower() in ("1", "true", "yes")
 RTOL = 1e-9
-APPROX_RTOL = 1e-2  # percentile_approx (accuracy 100,000) against the exact value, docs/metrics.md
+# percentile_approx (accuracy 100,000) returns an order statistic, the exact percentile interpolates
+# between two: they differ by up to the gap between neighbouring values, 1.2% in the smallest tier
+# (diamond) of the test demo. Seeded data: the bound is not flaky. docs/metrics.md states it.
+APPROX_RTOL = 2e-2
 
 WHOLE_MONTHS = Filters(date(2025, 1, 1), date(2025, 12, 31))  # answered from the rollups where exact
 MID_MONTH = Filters(date(2025, 3, 10), date(2025, 9, 20), tiers=("gold", "enterprise"), regions=(2,))
@@ -230,6 +233,7 @@ def test_dashboard_page_on_spark_shows_duckdbs_figures(spark_url: str, duckdb_ur
     monkeypatch.setenv("SERVICEWATCH_DB", spark_url)
     monkeypatch.delenv("SERVICEWATCH_USERS", raising=False)
     monkeypatch.delenv("SERVICEWATCH_AUTH", raising=False)
+    monkeypatch.setenv("STREAMLIT_CLIENT_SHOW_ERROR_DETAILS", "full")  # a failure names its cause
     at = open_page("pages/5_Regions.py")
     duck = _wh(duckdb_url)
     f = page_filters(duck)
@@ -238,3 +242,31 @@ def test_dashboard_page_on_spark_shows_duckdbs_figures(spark_url: str, duckdb_ur
     table = at.dataframe[0].value
     assert table["数值"].tolist() == [fmt_value(v, "share", "zh") for v in expected["value"]]
     assert table["样本量"].astype(int).tolist() == expected["n"].astype(int).tolist()
+
+
+@full_only
+def test_scheduled_refresh_rebuilds_derived_tables_and_rollups(spark_url: str, duckdb_url: str) -> None:
+    """What docs/deploy.md schedules after each warehouse load: metrics.load.refresh_derived on Spark."""
+    from metrics.db import make_engine
+    from metrics.load import refresh_derived
+
+    before = Warehouse.open(spark_url)
+    meta_before = dict(before.read(sa.text("SELECT key, value FROM sw_meta")).itertuples(index=False))
+    before.engine.dispose()
+    engine = make_engine(spark_url)
+    try:
+        refresh_derived(engine)
+    finally:
+        engine.dispose()
+    after = Warehouse.open(spark_url)
+    try:
+        meta = dict(after.read(sa.text("SELECT key, value FROM sw_meta")).itertuples(index=False))
+        assert meta["as_of"] == meta_before["as_of"] == meta["rollup_as_of"]
+        assert meta["refreshed_at"] >= meta_before["refreshed_at"] and meta["demo_seed"] == meta_before["demo_seed"]
+        assert "rollup_tickets" in str(after.compile("tickets", WHOLE_MONTHS, ("region",)))
+        assert_same(after.metric("tickets", WHOLE_MONTHS, ("region",)), _wh(duckdb_url).metric(
+            "tickets", WHOLE_MONTHS, ("region",)), ["region_id"], "tickets after refresh")
+        closure = after.read(sa.text("SELECT count(*) AS n FROM region_closure"))
+        assert int(closure["n"].iloc[0]) == len(_wh(duckdb_url).read(sa.text("SELECT * FROM region_closure")))
+    finally:
+        after.engine.dispose()

@@ -24,6 +24,7 @@ them, so the folder must be the same path on every worker (one machine, or a sha
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
 import shutil
 import time
@@ -129,10 +130,11 @@ class _SparkLoad:
         self.load_id = f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
         self.root = parquet_root(engine) / (engine.url.database or "default")
         self.current: dict[str, Path] = {}  # table -> the folder its _swnew_ version reads
+        self.versions = itertools.count()
 
     def new_folder(self, table: str) -> Path:
         """A fresh folder for one version of ``table`` (never one a registered table reads)."""
-        folder = self.root / table / f"{self.load_id}-{len(self.current)}"
+        folder = self.root / table / f"{self.load_id}-{next(self.versions)}"
         folder.mkdir(parents=True, exist_ok=False)
         self.current[table] = folder
         return folder
