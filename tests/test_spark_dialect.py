@@ -11,18 +11,16 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-pytest.importorskip("impala", reason="impyla is not installed (the `spark` extra)")
-
-from metrics.db import DatabaseError, make_engine  # noqa: E402
-from metrics.dialect import (  # noqa: E402
+from metrics.db import DatabaseError, make_engine
+from metrics.dialect import (
     days_between,
     hours_between,
     month_start,
     percentile,
-    quantiles_mode,  # noqa: E402
+    quantiles_mode,
     week_start,
 )
-from metrics.dialect_spark import SparkDialect  # noqa: E402
+from metrics.dialect_spark import SparkDialect
 
 
 def sql(expr: sa.ClauseElement, **dialect_kw) -> str:
