@@ -124,20 +124,24 @@ class View:
         return str(self.wh.engine.url)
 
     def metric(self, metric_id: str, by: Iterable[str] = (), level: str = "city", f: Filters | None = None):
-        return cached_metric(self.wh, self.version, self.url, metric_id, f or self.filters, tuple(by), level)
+        return self._refusing(cached_metric, metric_id, f or self.filters, tuple(by), level)
 
     def compare(self, metric_id: str, by: Iterable[str] = (), level: str = "city", f: Filters | None = None):
-        return cached_compare(self.wh, self.version, self.url, metric_id, f or self.filters, tuple(by), level)
+        return self._refusing(cached_compare, metric_id, f or self.filters, tuple(by), level)
 
     def call(self, fn: str | Callable, *args, **kwargs):
         """A cached engine call: a ``Warehouse`` method by name, or an engine function taking the
-        warehouse first (``view.call(sla.service_by, f, "tier")``). A request outside the user's scope
-        (e.g. a customer list asked for by a viewer) is said on the page and gives an empty frame."""
+        warehouse first (``view.call(sla.service_by, f, "tier")``)."""
+        if isinstance(fn, str):
+            return self._refusing(cached_call, fn, *args, **kwargs)
+        return self._refusing(cached_call, fn.__name__, *args, module=fn.__module__, **kwargs)
+
+    def _refusing(self, cached: Callable, *args, **kwargs):
+        """``cached(wh, version, url, *args)``; a request outside the user's scope (a list for a viewer,
+        a chart selection of a region elsewhere) is said on the page and gives an empty frame."""
         try:
-            if isinstance(fn, str):
-                return cached_call(self.wh, self.version, self.url, fn, *args, **kwargs)
-            return cached_call(self.wh, self.version, self.url, fn.__name__, *args, module=fn.__module__, **kwargs)
-        except ScopeError:  # e.g. a list for a viewer, a chart selection of a region elsewhere
+            return cached(self.wh, self.version, self.url, *args, **kwargs)
+        except ScopeError:
             key = "auth.refused_rows" if self.filters.scope and self.filters.scope.aggregates_only else \
                 "auth.refused_request"
             st.info(self.t(key), icon=":material/lock:")
