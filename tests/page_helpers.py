@@ -1,4 +1,6 @@
-"""Helpers for the AppTest page tests: open a page through app.py, read KPIs and chart titles."""
+"""Helpers for the AppTest page tests: open a page through app.py, set filters, read what it shows.
+
+The database is ``SERVICEWATCH_DB``: a test module sets it (``monkeypatch.setenv``) before opening a page."""
 
 from __future__ import annotations
 
@@ -56,3 +58,38 @@ def chart_titles(at: AppTest) -> list[str]:
 
 def no_data_query() -> dict[str, str]:
     return {"preset": "custom", "from": date(2001, 1, 1).isoformat(), "to": date(2001, 3, 31).isoformat()}
+
+
+def filters(at: AppTest) -> Filters:
+    """The filters the page ran with (the filter bar's persisted state)."""
+    return at.session_state["sw_state"]["filters"]
+
+
+def choose_period(at: AppTest, start: date, end: date) -> AppTest:
+    """Pick a custom period in the sidebar."""
+    at.sidebar.selectbox(key="_w_preset").set_value("custom").run()
+    at.sidebar.date_input(key="_w_range").set_value((start, end)).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert (filters(at).start, filters(at).end) == (start, end)
+    return at
+
+
+def choose_nothing(at: AppTest) -> AppTest:
+    """A filter no customer matches: diamond tier (a consumer tier) among enterprise customers."""
+    at.sidebar.multiselect(key="_w_tier").set_value(["diamond"]).run()
+    at.sidebar.multiselect(key="_w_segment").set_value(["enterprise"]).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def page_subtitle(at: AppTest, db_url: str, lang: str = "zh") -> str:
+    """The subtitle every chart of the page should carry for the filters it ran with."""
+    return sub(Warehouse.open(db_url), filters(at), lang)
+
+
+def a_city(db_url: str) -> int:
+    regions = Warehouse.open(db_url).regions()
+    return int(regions.loc[regions["level"] == "city", "region_id"].iloc[0])
+
+
+NO_DATA = (date(2023, 1, 1), date(2023, 3, 31))  # before the first ticket of the demo data

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from page_util import chart_titles, filters, open_page
+from page_helpers import chart_titles, filters, open_page
 
 from metrics import churn_store, survival
 from metrics.engine import Warehouse
@@ -16,13 +16,15 @@ PAGE = "pages/4_Churn.py"
 
 
 def test_without_model_says_how_to_fit(duckdb_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    at = open_page(PAGE, duckdb_url, monkeypatch)
+    monkeypatch.setenv("SERVICEWATCH_DB", duckdb_url)
+    at = open_page(PAGE)
     assert t("churn.no_model", "zh") in [i.value for i in at.info]
     assert any(t("churn.retention_title", "zh", dim=t("filter.tier", "zh")) in x for x in chart_titles(at))
 
 
 def test_retention_by_city(duckdb_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    at = open_page(PAGE, duckdb_url, monkeypatch)
+    monkeypatch.setenv("SERVICEWATCH_DB", duckdb_url)
+    at = open_page(PAGE)
     at.selectbox(key="churn_retention_dim").set_value("region").run()
     assert not at.exception
     title = t("churn.retention_title", "zh", dim=t("filter.city", "zh"))
@@ -36,7 +38,8 @@ def test_retention_by_city(duckdb_url: str, monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_with_model(fitted_duckdb_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    at = open_page(PAGE, fitted_duckdb_url, monkeypatch)
+    monkeypatch.setenv("SERVICEWATCH_DB", fitted_duckdb_url)
+    at = open_page(PAGE)
     at.sidebar.radio(key="_w_lang").set_value("en").run()
     assert not at.exception
     assert "Churn-risk model" in [h.value for h in at.header]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from page_util import open_page
+from page_helpers import open_page
 
 from dashboard.import_panel import check_upload, commit_upload, rejects_bytes, report_frames
 from metrics import schema
@@ -73,7 +73,8 @@ def test_commit_while_the_file_is_locked_says_so(db: str) -> None:
 
 
 def test_page_shows_the_panel(duckdb_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    at = open_page("pages/6_Data.py", duckdb_url, monkeypatch)
+    monkeypatch.setenv("SERVICEWATCH_DB", duckdb_url)
+    at = open_page("pages/6_Data.py")
     assert not at.exception
     assert t("page.data.import.header", "zh") in [h.value for h in at.header]
     box = at.selectbox(key="sw_import_table")

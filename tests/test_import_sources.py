@@ -189,7 +189,7 @@ def test_import_marks_churn_scores_stale_and_fit_clears(duck: str, tmp_path: Pat
 
 
 def test_risk_panel_warns_when_stale(duck: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from page_util import open_page
+    from page_helpers import open_page
 
     from metrics.i18n import t
 
@@ -203,9 +203,11 @@ def test_risk_panel_warns_when_stale(duck: str, tmp_path: Path, monkeypatch: pyt
     path = tmp_path / "bill.csv"
     path.write_text("customer_id,month,revenue\n1,2025-09,10\n")
     assert import_file(duck, "billing_monthly", path).rows_loaded == 1
-    at = open_page("pages/4_Churn.py", f"duckdb:///{fresh}", monkeypatch)
+    monkeypatch.setenv("SERVICEWATCH_DB", f"duckdb:///{fresh}")
+    at = open_page("pages/4_Churn.py")
     assert not at.exception
     assert t("churn.scores_stale", "zh") not in [w.value for w in at.warning]
-    at = open_page("pages/4_Churn.py", duck, monkeypatch)
+    monkeypatch.setenv("SERVICEWATCH_DB", duck)
+    at = open_page("pages/4_Churn.py")
     assert not at.exception
     assert t("churn.scores_stale", "zh") in [w.value for w in at.warning]

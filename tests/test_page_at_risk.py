@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from page_util import filters, open_page
+from page_helpers import filters, open_page
 
 from metrics import churn_store, customer_history
 from metrics.access import Scope, ScopeError
@@ -21,7 +21,8 @@ def _list(at) -> pd.DataFrame:
 
 
 def test_list_matches_stored_scores(fitted_duckdb_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    at = open_page(PAGE, fitted_duckdb_url, monkeypatch)
+    monkeypatch.setenv("SERVICEWATCH_DB", fitted_duckdb_url)
+    at = open_page(PAGE)
     assert at.title[0].value == t("page.at_risk.title", "zh")
     wh = Warehouse.open(fitted_duckdb_url)
     model = churn_store.latest_model(wh)
@@ -42,7 +43,8 @@ def test_list_matches_stored_scores(fitted_duckdb_url: str, monkeypatch: pytest.
 
 
 def test_filters_and_other_customer(fitted_duckdb_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    at = open_page(PAGE, fitted_duckdb_url, monkeypatch)
+    monkeypatch.setenv("SERVICEWATCH_DB", fitted_duckdb_url)
+    at = open_page(PAGE)
     at.sidebar.multiselect(key="_w_segment").set_value(["enterprise"]).run()
     assert not at.exception, [e.value for e in at.exception]
     wh = Warehouse.open(fitted_duckdb_url)
@@ -58,7 +60,8 @@ def test_filters_and_other_customer(fitted_duckdb_url: str, monkeypatch: pytest.
 
 
 def test_english(fitted_duckdb_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    at = open_page(PAGE, fitted_duckdb_url, monkeypatch)
+    monkeypatch.setenv("SERVICEWATCH_DB", fitted_duckdb_url)
+    at = open_page(PAGE)
     at.sidebar.radio(key="_w_lang").set_value("en").run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.title[0].value == "At-risk customers"
@@ -68,7 +71,8 @@ def test_english(fitted_duckdb_url: str, monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def test_without_model_says_how_to_fit(duckdb_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    at = open_page(PAGE, duckdb_url, monkeypatch)
+    monkeypatch.setenv("SERVICEWATCH_DB", duckdb_url)
+    at = open_page(PAGE)
     infos = [i.value for i in at.info]
     assert t("churn.no_model", "zh") in infos and "servicewatch churn fit" in t("churn.no_model", "zh")
     assert not at.dataframe

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from page_util import metric_value, open_page
+from page_helpers import kpi, open_page
 
 from metrics import quality
 from metrics.db import where
@@ -13,13 +13,18 @@ from metrics.i18n import t
 PAGE = "pages/6_Data.py"
 
 
-def test_default_view(duckdb_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    at = open_page(PAGE, duckdb_url, monkeypatch)
+@pytest.fixture(autouse=True)
+def _db(duckdb_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SERVICEWATCH_DB", duckdb_url)
+
+
+def test_default_view(duckdb_url: str) -> None:
+    at = open_page(PAGE)
     wh = Warehouse.open(duckdb_url)
     assert at.title[0].value == t("page.data.title", "zh")
     facts = " ".join(m.value for m in at.markdown)
     assert "duckdb" in facts and where(duckdb_url) in facts
-    assert metric_value(at, t("page.data.as_of", "zh")) == wh.as_of().isoformat()
+    assert kpi(at, t("page.data.as_of", "zh")) == wh.as_of().isoformat()
     tables = at.dataframe[0].value
     expected = quality.table_summary(wh)
     assert tables[t("page.tables.rows", "zh")].tolist() == expected["rows"].tolist()
@@ -28,16 +33,16 @@ def test_default_view(duckdb_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     assert any(t("page.data.import_note", "zh") == i.value for i in at.info)
 
 
-def test_filters_do_not_break_it(duckdb_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    at = open_page(PAGE, duckdb_url, monkeypatch)
+def test_filters_do_not_break_it(duckdb_url: str) -> None:
+    at = open_page(PAGE)
     at.sidebar.multiselect(key="_w_tier").set_value(["diamond"]).run()
     at.sidebar.multiselect(key="_w_segment").set_value(["enterprise"]).run()
     assert not at.exception
     assert at.dataframe[0].value.shape[0] > 0
 
 
-def test_english(duckdb_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    at = open_page(PAGE, duckdb_url, monkeypatch)
+def test_english(duckdb_url: str) -> None:
+    at = open_page(PAGE)
     at.sidebar.radio(key="_w_lang").set_value("en").run()
     assert not at.exception
     assert at.title[0].value == "Data"

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import pytest
-from page_util import (
+from page_helpers import (
     NO_DATA,
     a_city,
     chart_titles,
     choose_nothing,
     choose_period,
-    expected_subtitle,
     filters,
-    metric_value,
+    kpi,
     open_page,
+    page_subtitle,
 )
 
 from dashboard.formatting import fmt_value
@@ -23,19 +23,24 @@ from metrics.i18n import metric_label, t
 PAGE = "pages/3_SLA.py"
 
 
+@pytest.fixture(autouse=True)
+def _db(duckdb_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SERVICEWATCH_DB", duckdb_url)
+
+
 def _check_numbers(at, duckdb_url: str) -> None:
     wh = Warehouse.open(duckdb_url)
     f = filters(at)
     for metric_id in ("sla_response_compliance", "sla_resolution_compliance"):
         value = wh.metric(metric_id, f)["value"].iloc[0]
-        assert metric_value(at, metric_label(metric_id, "zh")) == fmt_value(value, "share", "zh")
-    sub = expected_subtitle(at, duckdb_url)
+        assert kpi(at, metric_label(metric_id, "zh")) == fmt_value(value, "share", "zh")
+    sub = page_subtitle(at, duckdb_url)
     titles = chart_titles(at)
     assert titles and all(sub in title for title in titles), (sub, titles)
 
 
-def test_default_view(duckdb_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    at = open_page(PAGE, duckdb_url, monkeypatch)
+def test_default_view(duckdb_url: str) -> None:
+    at = open_page(PAGE)
     assert at.title[0].value == t("page.sla.title", "zh")
     _check_numbers(at, duckdb_url)
     # the plain answer to "do higher tiers get faster service?" is computed from the engine's numbers
@@ -47,31 +52,31 @@ def test_default_view(duckdb_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(table) > 0 and table.iloc[0][t("page.tables.open", "zh")]
 
 
-def test_tier_filter(duckdb_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    at = open_page(PAGE, duckdb_url, monkeypatch)
+def test_tier_filter(duckdb_url: str) -> None:
+    at = open_page(PAGE)
     at.sidebar.multiselect(key="_w_tier").set_value(["enterprise"]).run()
     assert not at.exception
     assert filters(at).tiers == ("enterprise",)
     _check_numbers(at, duckdb_url)
 
 
-def test_city_filter(duckdb_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    at = open_page(PAGE, duckdb_url, monkeypatch)
+def test_city_filter(duckdb_url: str) -> None:
+    at = open_page(PAGE)
     at.sidebar.selectbox(key="_w_city").set_value(a_city(duckdb_url)).run()
     assert not at.exception
     assert filters(at).regions == (a_city(duckdb_url),)
     _check_numbers(at, duckdb_url)
 
 
-def test_no_data_is_an_empty_state(duckdb_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    at = choose_period(open_page(PAGE, duckdb_url, monkeypatch), *NO_DATA)
+def test_no_data_is_an_empty_state(duckdb_url: str) -> None:
+    at = choose_period(open_page(PAGE), *NO_DATA)
     assert any(i.value == t("common.no_data", "zh") for i in at.info)
-    at = choose_nothing(open_page(PAGE, duckdb_url, monkeypatch))
+    at = choose_nothing(open_page(PAGE))
     assert any(i.value == t("common.no_data", "zh") for i in at.info)
 
 
-def test_english(duckdb_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    at = open_page(PAGE, duckdb_url, monkeypatch)
+def test_english(duckdb_url: str) -> None:
+    at = open_page(PAGE)
     at.sidebar.radio(key="_w_lang").set_value("en").run()
     assert not at.exception
     assert at.title[0].value == "SLA commitments"
