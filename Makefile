@@ -105,6 +105,7 @@ bench: venv system
 	$(PY) -m bench.run
 	$(PY) -m bench.churn
 	$(PY) -m bench.importing
+	$(PY) -m bench.spark --scale S
 	$(PY) -m bench.browser
 
 clean:
