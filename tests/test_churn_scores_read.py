@@ -19,13 +19,18 @@ from metrics.engine import Warehouse
 from metrics.filters import Filters
 
 
-def _reference(wh: Warehouse, f: Filters, top: int | None) -> pd.DataFrame:
+def _tables(wh: Warehouse) -> tuple[pd.DataFrame, ...]:
+    """customers, stored scores (without rank), tickets' customer and resolution, region closure."""
+    return (wh.read(sa.select(s.customers)),
+            wh.read(sa.select(*[col for col in churn_store.churn_scores.c if col.name != "risk_rank"])),
+            wh.read(sa.select(s.tickets.c.customer_id, s.tickets.c.resolved_at)),
+            wh.read(sa.select(s.region_closure)))
+
+
+def _reference(tables: tuple[pd.DataFrame, ...], f: Filters, top: int | None) -> pd.DataFrame:
     """The list in pandas from the raw tables: customers in the filters/scope, most revenue at risk
     first (ties: lower id), with their open tickets counted from the tickets."""
-    c = wh.read(sa.select(s.customers))
-    sc = wh.read(sa.select(*[col for col in churn_store.churn_scores.c if col.name != "risk_rank"]))
-    tk = wh.read(sa.select(s.tickets.c.customer_id, s.tickets.c.resolved_at))
-    closure = wh.read(sa.select(s.region_closure))
+    c, sc, tk, closure = tables
     keep = pd.Series(True, index=c.index)
     for regions in [f.regions] + ([f.scope.regions] if f.scope is not None and f.scope.regions else []):
         if regions:
@@ -59,10 +64,11 @@ def _filters(wh: Warehouse) -> list[Filters]:
 
 
 def _check(wh: Warehouse) -> None:
+    tables = _tables(wh)
     for f in _filters(wh):
         for top in (5, 100, None):
             got = churn_store.scores(wh, f, top, "en")
-            want = _reference(wh, f, top)
+            want = _reference(tables, f, top)
             assert len(want) > 0
             assert got["customer_id"].tolist() == want["customer_id"].tolist(), (f, top)
             assert got["open_tickets"].tolist() == want["open_tickets"].tolist()
@@ -125,7 +131,7 @@ def test_scores_stored_before_ranks(fitted_duckdb_url: str, tmp_path: Path) -> N
     with writer.engine.begin() as conn:
         conn.exec_driver_sql("ALTER TABLE churn_scores DROP COLUMN risk_rank")
     f = _filters(writer)[1]
-    want = _reference(writer, f, 100)
+    want = _reference(_tables(writer), f, 100)
     assert churn_store.scores(writer, f, 100, "en")["customer_id"].tolist() == want["customer_id"].tolist()
     churn_store.save(writer.engine, _stored_fit(fitted_duckdb_url))
     assert writer.read(sa.select(sa.func.max(churn_store.churn_scores.c.risk_rank))).iloc[0, 0] > 0
