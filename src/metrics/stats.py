@@ -109,3 +109,26 @@ def funnel_limits(target_rate: float, exposure, scale: float = 1.0, conf: float 
 def annualise(monthly_rate):
     """Annual churn from a monthly rate m: 1 − (1 − m)^12."""
     return 1 - (1 - np.asarray(monthly_rate, float)) ** 12
+
+
+def cox_score_residuals(x: np.ndarray, time: np.ndarray, event: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    """Score residuals (rows × terms) of a Cox model at ``beta``, Breslow's handling of ties.
+
+    Row i: δᵢ(xᵢ − x̄(tᵢ)) − φᵢ Σ_{events k, t_k ≤ tᵢ} (x_i − x̄(t_k)) / S₀(t_k), with φ = exp(xβ),
+    S₀(t) the sum of φ over the risk set {T ≥ t} and x̄ its φ-weighted mean; computed with sorts and
+    cumulative sums (linear in the rows after the sort). Equal to statsmodels' ``PHReg.score_residuals``
+    with ``ties="breslow"``, which loops over event times (about 10 s for 100k rows here).
+    """
+    order = np.argsort(time, kind="stable")
+    x, t, e = x[order], time[order], event[order].astype(float)
+    phi = np.exp((x - x.mean(0)) @ beta)  # centring cancels in every ratio and keeps exp() finite
+    times, first = np.unique(t, return_index=True)  # the risk set at times[j] is rows first[j]:
+    s0 = np.cumsum(phi[::-1])[::-1][first]
+    xbar = np.cumsum((phi[:, None] * x)[::-1], axis=0)[::-1][first] / s0[:, None]
+    hazard = np.add.reduceat(e, first) / s0
+    a, b = np.cumsum(hazard), np.cumsum(hazard[:, None] * xbar, axis=0)
+    k = np.searchsorted(times, t)
+    r = e[:, None] * (x - xbar[k]) - phi[:, None] * (x * a[k][:, None] - b[k])
+    out = np.empty_like(r)
+    out[order] = r
+    return out
