@@ -117,3 +117,20 @@ def test_approximate_quantiles_are_labelled() -> None:
     assert metric_label("resolution_hours_p90", "zh", approximate=True).endswith("（近似值）")
     assert metric_label("csat", "en", approximate=True) == "CSAT"  # only quantiles are approximated
     assert quantiles_mode(make_engine("duckdb:///:memory:")) == "exact"
+
+
+def test_import_into_spark_is_refused_before_any_write(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    """File tables take no upserts: the importer itself refuses (the CLI and the Data page both go
+    through it), in one line, before connecting; a dry run still checks the file."""
+    from metrics.cli import main
+    from metrics.i18n import t
+    from metrics.importer import ImportFailed, import_file
+
+    path = tmp_path / "bill.csv"
+    path.write_text("customer_id,month,revenue\n1,2025-09,10\n")
+    url = "spark://nobody@127.0.0.1:1/none"  # nothing listens there: a refusal, not a connection error
+    with pytest.raises(ImportFailed, match="Spark"):
+        import_file(url, "billing_monthly", path)
+    assert main(["import", "billing_monthly", str(path), "--db", url]) != 0
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and t("import.error.spark_target", "en") in err and "Traceback" not in err

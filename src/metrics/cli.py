@@ -212,9 +212,6 @@ def cmd_import(args: argparse.Namespace) -> int:
         if user.role != "admin":
             raise access.ScopeError(f"user {user.name} ({user.role}) may not import; imports are for admins")
     rejects = args.rejects or True
-    if not args.dry_run and resolve_url(args.db).startswith("spark"):
-        raise UserError("servicewatch import cannot write to Spark yet (file tables take no upserts); "
-                        "load with `servicewatch demo`, your ETL or views (docs/deploy.md)")
     who = args.as_user or None
     try:
         if args.from_sql is not None:

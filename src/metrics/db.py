@@ -122,6 +122,8 @@ def make_engine(url: str, read_only: bool = False, keep_open: bool = False) -> s
         # that swaps in a new file is followed.
         pooled = keep_open or not read_only
         kwargs["poolclass"] = sa.pool.SingletonThreadPool if pooled else sa.pool.NullPool
+    elif backend == "spark":  # a ping is a Thrift round trip (~0.6 s): recycle idle connections instead
+        kwargs["pool_recycle"] = 600
     else:
         kwargs["pool_pre_ping"] = True
         if backend in ("mysql", "mariadb"):

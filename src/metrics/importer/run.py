@@ -217,6 +217,8 @@ def _import(url: str, table: str, source: Source, name: str, display: str, mappi
             rej_path: Path | None, *, dry_run: bool, user: str | None, lang: str, refresh: bool,
             on_chunk: Callable[[ImportResult], None] | None, started: dt.datetime, clock: float) -> ImportResult:
     """Validate and upsert an opened source (a file or a query); see :func:`import_file`."""
+    if not dry_run and sa.engine.make_url(url).get_backend_name() == "spark":
+        raise ImportFailed(t("import.error.spark_target", lang))
     header_map, unused = spec.resolve_headers(table, source.headers, mapping)
     missing = [c for c in spec.required_columns(table) if c not in header_map.values()]
     if missing:
