@@ -2,7 +2,7 @@
 #
 #   make venv    .venv with the project and its test extras (re-installs when pyproject.toml changes)
 #   make system  Debian packages the app and tests need (chromium, CJK fonts, poppler)
-#   make demo    data/servicewatch.duckdb with the seeded demo data set
+#   make demo    data/servicewatch.duckdb with the seeded demo data set and a fitted churn model
 #   make run     the dashboard on http://127.0.0.1:8501
 #   make test    ruff + pytest against DuckDB, PostgreSQL, MariaDB, Chromium and a reduced Spark set (PYTEST_ARGS=...)
 #   make test-spark  the full Spark equivalence set on a local two-worker cluster (started and stopped)
@@ -62,6 +62,7 @@ demo: $(DEMO_DB)
 $(DEMO_DB): | venv
 	mkdir -p $(dir $(DEMO_DB))
 	$(VENV)/bin/servicewatch demo --db duckdb:///$(DEMO_DB) --customers 20000 --seed 7 \
+	  && $(VENV)/bin/servicewatch churn fit --db duckdb:///$(DEMO_DB) \
 	  || { rm -f $(DEMO_DB) $(DEMO_DB).wal; exit 1; }
 
 # With no users file configured, `make run` serves the demo database in the announced demo mode
