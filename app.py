@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts, theme, ui
-from dashboard.formatting import fmt_delta, fmt_value
+from dashboard.formatting import direction, fmt_delta, fmt_value
 from metrics import drill
 from metrics.filters import add_months
 from metrics.registry import get
@@ -71,14 +71,13 @@ else:
     moves = moves.dropna(subset=["delta"]).copy()
     moves["name"] = charts.category_names(dim, moves[col], view.lang, view.region_names)
     moves = moves.reindex(moves["delta"].abs().sort_values(ascending=False).index).head(8)
-    better = moves["delta"] > 0 if m.higher_is_better else moves["delta"] < 0
+    moved = [direction(float(d), m.higher_is_better) for d in moves["delta"]]
     table = pd.DataFrame({
         view.t(f"filter.{'city' if dim == 'region' else dim}"): moves["name"],
         view.t("common.value"): [fmt_value(v, m.unit, view.lang) for v in moves["value"]],
         view.t("common.previous"): [fmt_value(v, m.unit, view.lang) for v in moves["value_cmp"]],
         view.t("common.delta"): [fmt_delta(v, m.unit) for v in moves["delta"]],
-        view.t("page.overview.direction"): [view.t("page.overview.better" if b else "page.overview.worse")
-                                             for b in better],
+        view.t("page.overview.direction"): [view.t(f"page.overview.{d}") if d else "" for d in moved],
         view.t("common.n"): moves["n"].map("{:,.0f}".format),
     })
     right.dataframe(table, hide_index=True, width="stretch")
@@ -86,7 +85,8 @@ else:
     fig = charts.bar_ci(moves.assign(value=moves["delta"], lower=float("nan"), upper=float("nan")), dim,
                         "share" if m.unit == "share" else m.unit, view.lang, title,
                         view.subtitle(with_comparison=True), view.region_names)
-    fig.update_traces(marker_color=[theme.STATUS["green"] if b else theme.STATUS["red"] for b in better])
+    bar = {"better": theme.STATUS["green"], "worse": theme.STATUS["red"]}
+    fig.update_traces(marker_color=[bar.get(d, theme.STATUS["no_target"]) for d in moved])
     with right:
         ui.chart(view, fig, moves.drop(columns=["name"]), "overview_movers")
 st.caption(view.t("page.overview.footnote", days=(f.end - f.start + timedelta(days=1)).days))

@@ -36,3 +36,16 @@ def fmt_delta(delta: float | None, unit: str) -> str | None:
     if unit in ("customers", "tickets", "currency"):
         return f"{delta:+,.0f}"
     return f"{delta:+.1f}"
+
+
+def direction(delta: float | None, higher_is_better: bool | None) -> str | None:
+    """Whether a change is "better", "worse" or "unchanged" (the catalogue suffix under
+    ``page.overview.``), decided on the delta itself, not its rounded text; None for a missing
+    delta (None/NaN). A metric without a preferred direction only gets "unchanged" or None."""
+    if delta is None or (isinstance(delta, float) and math.isnan(delta)):
+        return None
+    if delta == 0:
+        return "unchanged"
+    if higher_is_better is None:
+        return None
+    return "better" if (delta > 0) == higher_is_better else "worse"

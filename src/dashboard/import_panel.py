@@ -38,14 +38,14 @@ def _stored(name: str, data: bytes) -> Path:
 def check_upload(url: str, table: str, name: str, data: bytes, lang: str) -> ImportResult:
     """Dry run of an uploaded file: nothing is written to the database."""
     path = _stored(name, data)
-    return import_file(url, table, path, dry_run=True, lang=lang, display_name=name,
+    return import_file(url, table, path, dry_run=True, lang=lang, display_name=name, dashboard=True,
                        rejects=path.with_name(path.name + ".rejects.csv"))
 
 
 def commit_upload(url: str, table: str, name: str, data: bytes, lang: str, user: str = "dashboard") -> ImportResult:
     """Import the uploaded file for real (upsert, one transaction, derived tables refreshed)."""
     path = _stored(name, data)
-    return import_file(url, table, path, lang=lang, display_name=name, user=user,
+    return import_file(url, table, path, lang=lang, display_name=name, user=user, dashboard=True,
                        rejects=path.with_name(path.name + ".rejects.csv"))
 
 

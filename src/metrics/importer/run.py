@@ -62,6 +62,7 @@ class ImportResult:
     created_tables: list[str] = field(default_factory=list)
     seconds: float = 0.0
     refresh_seconds: float | None = None
+    dashboard: bool = False  # run from the Data page: no CLI flags or server paths in the report
 
     @property
     def unchanged(self) -> int:
@@ -88,10 +89,11 @@ class ImportResult:
             lines.append(t("import.empty", lang))
         for code, n in self.reasons.most_common():
             lines.append(t("import.by_reason", lang, n=f"{n:,}", reason=t(f"import.reason_name.{code}", lang)))
-        if self.rejects_path is not None and self.rows_rejected:
+        if self.rejects_path is not None and self.rows_rejected and not self.dashboard:  # the page offers a download
             lines.append(t("import.rejects_file", lang, path=self.rejects_path))
         if self.unused_headers:
-            lines.append(t("import.unused_headers", lang, cols=", ".join(self.unused_headers)))
+            key = "import.unused_headers_dashboard" if self.dashboard else "import.unused_headers"
+            lines.append(t(key, lang, cols=", ".join(self.unused_headers)))
         if self.defaults:
             lines.append(t("import.defaults", lang, cols=", ".join(self.defaults)))
         if self.introduced:
@@ -147,28 +149,31 @@ def _open_engine(url: str, dry_run: bool) -> sa.Engine | None:
     return make_engine(url, read_only=dry_run and path is not None)
 
 
-def _db_error(exc: BaseException, url: str) -> DatabaseError:
+def _db_error(exc: BaseException, url: str, lang: str = "en") -> DatabaseError:
     text = str(getattr(exc, "orig", None) or exc)
     busy = "lock" in text.lower() or "different configuration" in text.lower()  # other process / this one
     if busy and duckdb_path(url) is not None:
-        return DatabaseError(t("import.error.locked", "en", path=duckdb_path(url)))
+        return DatabaseError(t("import.error.locked", lang, path=duckdb_path(url)))
     return DatabaseError(describe_error(exc, url))
 
 
 def import_file(url: str, table: str, path: str | Path, *, mapping: str | Path | spec.Mapping | None = None,
                 dry_run: bool = False, encoding: str | None = None, user: str | None = None, lang: str = "en",
                 rejects: bool | Path = True, refresh: bool = True, chunk_rows: int = CHUNK_ROWS,
-                display_name: str | None = None,
+                display_name: str | None = None, dashboard: bool = False,
                 on_chunk: Callable[[ImportResult], None] | None = None) -> ImportResult:
     """Import ``path`` into ``table`` of the database at ``url``; see the module docstring.
 
     ``rejects``: True writes ``<file>.rejects.csv`` next to the input (removing a stale one when all
     rows pass), a path writes there, False keeps problems in memory only (the first 500).
+    ``display_name``: the file's name as the user knows it (an upload stored under another name);
+    messages name it. ``dashboard``: worded for the Data page (no CLI flags, no rejects path).
+    Messages are in ``lang``.
     Raises :class:`ImportFailed` (file or columns unusable) or :class:`DatabaseError`.
     """
     started = dt.datetime.now()
     clock = time.perf_counter()
-    _check_table(table)
+    _check_table(table, lang)
     mapping = mapping if isinstance(mapping, spec.Mapping) else spec.load_mapping(mapping)
     path = Path(path)
     try:
@@ -176,8 +181,9 @@ def import_file(url: str, table: str, path: str | Path, *, mapping: str | Path |
     except ReadError as exc:
         raise ImportFailed(str(exc)) from None
     rej_path = (rejects_path_for(path) if rejects is True else Path(rejects) if rejects else None)
-    return _import(url, table, source, path.name, display_name or str(path), mapping, rej_path, dry_run=dry_run,
-                   user=user, lang=lang, refresh=refresh, on_chunk=on_chunk, started=started, clock=clock)
+    return _import(url, table, source, Path(display_name).name if display_name else path.name,
+                   display_name or str(path), mapping, rej_path, dry_run=dry_run, user=user, lang=lang,
+                   refresh=refresh, on_chunk=on_chunk, started=started, clock=clock, dashboard=dashboard)
 
 
 def import_query(url: str, table: str, query: str, source_url: str, *,
@@ -195,7 +201,7 @@ def import_query(url: str, table: str, query: str, source_url: str, *,
     """
     started = dt.datetime.now()
     clock = time.perf_counter()
-    _check_table(table)
+    _check_table(table, lang)
     mapping = mapping if isinstance(mapping, spec.Mapping) else spec.load_mapping(mapping)
     source = open_query(source_url, query, chunk_rows, name=f"{table}-from-sql")
     rej_path = (Path.cwd() / f"{table}-from-sql.rejects.csv" if rejects is True
@@ -208,14 +214,15 @@ def import_query(url: str, table: str, query: str, source_url: str, *,
         source.close()
 
 
-def _check_table(table: str) -> None:
+def _check_table(table: str, lang: str = "en") -> None:
     if table not in spec.TABLES:
-        raise ImportFailed(t("import.error.unknown_table", "en", table=table, tables=", ".join(spec.TABLES)))
+        raise ImportFailed(t("import.error.unknown_table", lang, table=table, tables=", ".join(spec.TABLES)))
 
 
 def _import(url: str, table: str, source: Source, name: str, display: str, mapping: spec.Mapping,
             rej_path: Path | None, *, dry_run: bool, user: str | None, lang: str, refresh: bool,
-            on_chunk: Callable[[ImportResult], None] | None, started: dt.datetime, clock: float) -> ImportResult:
+            on_chunk: Callable[[ImportResult], None] | None, started: dt.datetime, clock: float,
+            dashboard: bool = False) -> ImportResult:
     """Validate and upsert an opened source (a file or a query); see :func:`import_file`."""
     if not dry_run and sa.engine.make_url(url).get_backend_name() == "spark":
         raise ImportFailed(t("import.error.spark_target", lang))
@@ -223,9 +230,10 @@ def _import(url: str, table: str, source: Source, name: str, display: str, mappi
     missing = [c for c in spec.required_columns(table) if c not in header_map.values()]
     if missing:
         names = [f"{c} ({'/'.join(spec.ALIASES.get(table, {}).get(c, ())[:2]) or c})" for c in missing]
-        raise ImportFailed(t("import.error.missing_columns", "en", file=name, cols=", ".join(names)))
+        key = "import.error.missing_columns_dashboard" if dashboard else "import.error.missing_columns"
+        raise ImportFailed(t(key, lang, file=name, cols=", ".join(names)))
     result = ImportResult(table, display, dry_run, import_id=uuid.uuid4().hex,
-                          unused_headers=[h for h in unused if h])
+                          unused_headers=[h for h in unused if h], dashboard=dashboard)
     result.defaults = [c for c in spec.DEFAULTS.get(table, {}) if c not in header_map.values()]
     result.rejects_path = rej_path
     if rej_path is not None and rej_path.exists():
@@ -263,10 +271,10 @@ def _import(url: str, table: str, source: Source, name: str, display: str, mappi
     except ImportFailed:
         raise
     except sa.exc.SQLAlchemyError as exc:
-        raise _db_error(exc, url) from None
+        raise _db_error(exc, url, lang) from None
     except Exception as exc:
         if type(exc).__module__.lstrip("_").startswith("duckdb"):  # raw DuckDB errors live in "_duckdb"
-            raise _db_error(exc, url) from None
+            raise _db_error(exc, url, lang) from None
         raise
     finally:
         out.close()
