@@ -179,23 +179,44 @@ def _initial_lang() -> str:
     return "en" if locale and not locale.startswith("zh") else "zh"
 
 
-def page(title_key: str) -> View:
-    """Set up a page: config, sidebar (language, navigation, filters); stops politely on errors."""
-    st.set_page_config(page_title=f"ServiceWatch · {t(title_key, st.session_state.get('sw_lang', 'zh'))}",
-                       layout="wide", initial_sidebar_state="expanded")
+def _resolve_lang(page_changed: bool) -> str:
+    """The language of this run, settled before anything is drawn (tab title, sign-in, sidebar).
+
+    A click on the language radio reaches ``st.session_state["_w_lang"]`` before the script runs, so
+    the radio's value is this run's language; the persisted ``sw_lang`` (first from ``?lang=`` or the
+    browser locale) seeds the radio when it has no value yet or another page is shown."""
     if "sw_lang" not in st.session_state:
         st.session_state["sw_lang"] = _initial_lang()
+    picked = st.session_state.get("_w_lang")
+    if not page_changed and picked in LANGS:
+        st.session_state["sw_lang"] = picked
+    else:
+        st.session_state["_w_lang"] = st.session_state["sw_lang"]
+    return st.session_state["sw_lang"]
+
+
+def page_title(title_key: str, lang: str) -> str:
+    """The browser tab title of a page in ``lang``."""
+    return f"ServiceWatch · {t(title_key, lang)}"
+
+
+def page(title_key: str) -> View:
+    """Set up a page: config, sidebar (language, navigation, filters); stops politely on errors."""
     # Streamlit drops widget state when another page is shown: on a page switch every widget of the
     # filter bar is set again from the persisted state.
     page_changed = st.session_state.get("_sw_page") != title_key
     st.session_state["_sw_page"] = title_key
-    if page_changed or "_w_lang" not in st.session_state:
-        st.session_state["_w_lang"] = st.session_state["sw_lang"]
-    user = auth.gate(st.session_state["sw_lang"], resolve_url())  # stops here until signed in
+    lang = _resolve_lang(page_changed)
+    st.set_page_config(page_title=page_title(title_key, lang), layout="wide", initial_sidebar_state="expanded")
+    # The browser keeps each selectbox/multiselect value as its displayed label; after a language
+    # change those labels are of the other language and no longer match the options, so the filter
+    # bar is set again from the persisted state then too, like on a page switch.
+    lang_changed = st.session_state.get("_sw_bar_lang") not in (None, lang)
+    st.session_state["_sw_bar_lang"] = lang
+    user = auth.gate(lang, resolve_url())  # stops here until signed in
     with st.sidebar:
-        lang = st.radio("Language", LANGS, format_func=lambda x: "中文" if x == "zh" else "English",
-                        horizontal=True, key="_w_lang", label_visibility="collapsed")
-        st.session_state["sw_lang"] = lang
+        st.radio("Language", LANGS, format_func=lambda x: "中文" if x == "zh" else "English",
+                 horizontal=True, key="_w_lang", label_visibility="collapsed")
         for path, key, icon in PAGES:
             if (APP_ROOT / path).is_file():
                 st.page_link(path, label=t(key, lang), icon=icon)
@@ -211,7 +232,8 @@ def page(title_key: str) -> View:
     name_col = "name_zh" if lang == "zh" else "name_en"
     names = dict(zip(regions["region_id"].astype(int), regions[name_col], strict=True))
     scope = access.scope_for(user) if user is not None else None
-    view = View(wh, version, filter_bar(wh, version, as_of, regions, lang, page_changed, scope), lang, as_of,
+    view = View(wh, version, filter_bar(wh, version, as_of, regions, lang, page_changed or lang_changed,
+                                           scope), lang, as_of,
                 regions, names, user)
     from .pack_button import meeting_pack_button  # the review-meeting pack, at the end of the sidebar
 
@@ -239,7 +261,9 @@ def _state(as_of: date, allowed: set[int] | None = None) -> dict:
 
 
 def filter_bar(wh: Warehouse, version: float, as_of: date, regions: pd.DataFrame, lang: str,
-               page_changed: bool = False, scope: Scope | None = None) -> Filters:
+               reseed: bool = False, scope: Scope | None = None) -> Filters:
+    """The sidebar filter bar; ``reseed`` (another page or language) sets every widget again from the
+    persisted state instead of trusting the values the browser sends."""
     allowed = access.allowed_regions(scope, regions)
     state = _state(as_of, allowed)
     f: Filters = state["filters"]
@@ -248,7 +272,7 @@ def filter_bar(wh: Warehouse, version: float, as_of: date, regions: pd.DataFrame
 
     def widget(key: str, value) -> str:
         wkey = f"_w_{key}"
-        if page_changed or wkey not in st.session_state:
+        if reseed or wkey not in st.session_state:
             st.session_state[wkey] = value
         return wkey
 
