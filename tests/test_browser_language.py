@@ -32,3 +32,18 @@ def test_filters_survive_switching_language_twice(page, app_server: str, duckdb_
         values = page.locator("[data-testid=stMetricValue]").all_inner_texts()
         assert values and any(v.strip() != "—" for v in values), values
         assert page.get_by_text(t("common.no_data", lang), exact=True).count() == 0
+
+
+def test_page_widget_survives_switching_language_twice(page, app_server: str) -> None:
+    """A page's own keyed widget (the Overview's movers dimension) keeps its choice too."""
+    open_page(page, app_server, "", "lang=en")
+    sidebar = page.locator("[data-testid=stSidebar]")
+    main = page.locator("[data-testid=stMain]")
+    main.get_by_text(t("filter.channel", "en"), exact=True).click()
+    settle(page, 1500)
+    for lang, name in (("zh", "中文"), ("en", "English"), ("zh", "中文")):
+        sidebar.get_by_text(name, exact=True).click()
+        settle(page, 1500)
+        checked = main.locator("[data-testid=stRadioOption][data-selected=true]")
+        assert checked.count() == 1
+        assert checked.first.inner_text().strip() == t("filter.channel", lang), lang

@@ -195,6 +195,14 @@ def _resolve_lang(page_changed: bool) -> str:
     return st.session_state["sw_lang"]
 
 
+def _resend_widget_values() -> None:
+    """After a language change, hand every keyed widget (``_w_*``: filter bar and page widgets) its
+    value again, read before any widget is drawn (so still decoded with the old labels); Streamlit
+    then sends the browser the value as a label of the new language instead of keeping the old one."""
+    for key in [k for k in st.session_state if str(k).startswith("_w_") and k != "_w_lang"]:
+        st.session_state[key] = st.session_state[key]
+
+
 def page_title(title_key: str, lang: str) -> str:
     """The browser tab title of a page in ``lang``."""
     return f"ServiceWatch · {t(title_key, lang)}"
@@ -213,6 +221,8 @@ def page(title_key: str) -> View:
     # bar is set again from the persisted state then too, like on a page switch.
     lang_changed = st.session_state.get("_sw_bar_lang") not in (None, lang)
     st.session_state["_sw_bar_lang"] = lang
+    if lang_changed:
+        _resend_widget_values()
     user = auth.gate(lang, resolve_url())  # stops here until signed in
     with st.sidebar:
         st.radio("Language", LANGS, format_func=lambda x: "中文" if x == "zh" else "English",
