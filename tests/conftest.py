@@ -382,6 +382,14 @@ def _release_dashboard_readers() -> Iterator[None]:
         ui.close_warehouses()
 
 
+@pytest.fixture()
+def duck(duckdb_url: str, tmp_path: Path) -> str:
+    """A private copy of the demo DuckDB (``duckdb_url``) for one test that writes to it."""
+    dst = tmp_path / "db.duckdb"
+    shutil.copyfile(sa.engine.make_url(duckdb_url).database or "", dst)
+    return f"duckdb:///{dst}"
+
+
 @pytest.fixture(scope="session")
 def fitted_duckdb_url(duckdb_url: str, tmp_path_factory: pytest.TempPathFactory) -> str:
     """A copy of the demo DuckDB with a churn model fitted and its scores stored (fitted once)."""

@@ -5,7 +5,6 @@ PostgreSQL and MariaDB."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -22,24 +21,8 @@ from metrics.cli import main
 from metrics.db import make_engine
 from metrics.importer import ImportFailed, import_file
 from metrics.importer.bench import tickets_frame, write_csv
-from metrics.load import replace_all
 
 FIRST_NEW_ID = 10_000_000
-
-
-@pytest.fixture(scope="module")
-def base_db(tmp_path_factory: pytest.TempPathFactory, demo_frames: dict) -> Path:
-    path = tmp_path_factory.mktemp("import_base") / "base.duckdb"
-    replace_all(f"duckdb:///{path}", demo_frames)
-    return path
-
-
-@pytest.fixture()
-def duck(tmp_path: Path, base_db: Path) -> str:
-    """A private copy of the demo DuckDB for one test."""
-    dst = tmp_path / "db.duckdb"
-    shutil.copyfile(base_db, dst)
-    return f"duckdb:///{dst}"
 
 
 def counts(url: str) -> dict[str, int]:
@@ -372,6 +355,9 @@ def test_upsert_and_rollback_on_every_database(db_url: str, tmp_path: Path, demo
     t.to_csv(path, index=False)
     before = counts(db_url)
     engine = make_engine(db_url)
+    with engine.connect() as conn:  # what the shared database holds before: restored at the end
+        logged = list(conn.execute(sa.select(schema.import_log.c.import_id)).scalars())
+        meta_keys = list(conn.execute(sa.select(schema.meta.c.key)).scalars())
     try:
         r = import_file(db_url, "tickets", path, refresh=False)
         assert (r.inserted, r.updated, r.rows_rejected) == (40, 0, 0), r.summary()
@@ -396,8 +382,10 @@ def test_upsert_and_rollback_on_every_database(db_url: str, tmp_path: Path, demo
         assert counts(db_url)["tickets"] == before["tickets"] + 40
         assert tickets_of(db_url, list(more["ticket_id"])).empty
     finally:
-        with engine.begin() as conn:
+        with engine.begin() as conn:  # the shared database is left as found, its import log included
             conn.execute(schema.tickets.delete().where(schema.tickets.c.ticket_id >= FIRST_NEW_ID))
+            conn.execute(schema.import_log.delete().where(schema.import_log.c.import_id.not_in(logged)))
+            conn.execute(schema.meta.delete().where(schema.meta.c.key.not_in(meta_keys)))  # "scores stale"
         engine.dispose()
     assert counts(db_url) == before
 

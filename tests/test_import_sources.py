@@ -16,21 +16,6 @@ from metrics.db import make_engine
 from metrics.engine import Warehouse
 from metrics.importer import import_file, import_query, template_csv
 from metrics.importer.template import EXAMPLES, ORDER
-from metrics.load import replace_all
-
-
-@pytest.fixture(scope="module")
-def base_db(tmp_path_factory: pytest.TempPathFactory, demo_frames: dict) -> Path:
-    path = tmp_path_factory.mktemp("import_sources") / "base.duckdb"
-    replace_all(f"duckdb:///{path}", demo_frames)
-    return path
-
-
-@pytest.fixture()
-def duck(tmp_path: Path, base_db: Path) -> str:
-    dst = tmp_path / "db.duckdb"
-    shutil.copyfile(base_db, dst)
-    return f"duckdb:///{dst}"
 
 
 def scalar(url: str, stmt: sa.Executable) -> object:
