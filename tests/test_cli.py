@@ -82,3 +82,11 @@ def test_not_a_url_and_missing_file(tmp_path) -> None:
 def test_bad_date_is_usage_error() -> None:
     proc = run_cli("metric", "csat", "--from", "yesterday", "--to", "2026-01-01")
     assert proc.returncode == 2 and "not a date" in proc.stderr
+
+
+@pytest.mark.parametrize("args", [("metric", "csat", "--period", "fortnight"), ("metric",),
+                                  ("metric", "csat", "--format", "yaml"), ("nonsense",), ("churn", "fit", "--as-of")])
+def test_wrong_arguments_say_so_in_one_line(args: tuple[str, ...]) -> None:
+    proc = run_cli(*args)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and "error:" in lines[0] and "--help" in lines[0], proc.stderr

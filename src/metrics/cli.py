@@ -11,6 +11,7 @@ import json
 import sys
 from collections.abc import Sequence
 from datetime import date
+from typing import NoReturn
 
 import pandas as pd
 
@@ -294,8 +295,15 @@ def open_warehouse(db: str | None) -> Warehouse:
     return wh
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line usage error (its sub-commands' parsers are of the same class)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="servicewatch", description="Service quality and churn metrics.")
+    p = _Parser(prog="servicewatch", description="Service quality and churn metrics.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     m = sub.add_parser("metric", help="compute one metric, optionally grouped")
