@@ -29,7 +29,7 @@ from .i18n import catalogue, label, t
 from .registry import get
 
 metadata = sa.MetaData()
-STALE_KEY = "churn_scores_stale"  # sw_meta key written by an import of the model's input tables
+STALE_KEY = s.CHURN_STALE_KEY  # sw_meta key written by an import of the model's input tables
 _D, _I, _S = sa.Double, sa.Integer, sa.String
 
 churn_models = sa.Table(

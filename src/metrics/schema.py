@@ -169,6 +169,7 @@ calendar_months = sa.Table(
 )
 
 # Key/value facts about the load: as_of, last refresh, demo seed.
+CHURN_STALE_KEY = "churn_scores_stale"  # set by an import of the churn model's inputs, cleared by a fit
 meta = sa.Table(
     "sw_meta",
     metadata,

@@ -35,7 +35,7 @@ FIRST_PROBLEMS = 500  # kept in memory for the summary and the Data page; the re
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # tables the churn scores are computed from: an import that changes them marks the scores stale
 CHURN_INPUTS = frozenset({"customers", "tickets", "surveys", "billing_monthly"})
-STALE_KEY = "churn_scores_stale"  # sw_meta key; cleared by metrics.churn_store.save
+STALE_KEY = schema.CHURN_STALE_KEY  # sw_meta key; cleared by metrics.churn_store.save
 
 
 class ImportFailed(ValueError):
