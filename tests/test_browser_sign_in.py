@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 from conftest import run_app
+from playwright.sync_api import expect
 from test_browser import IDLE, settle
 
 from dashboard.formatting import fmt_value
@@ -67,8 +68,9 @@ def test_city_manager_signs_in_and_sees_only_the_city(page, signed_server: str, 
     sign_in(page, "nanling", PASSWORD)
     page.wait_for_selector("[data-testid=stMetric]", timeout=60_000)
     assert card(page, "active_customers") == city_figure(duckdb_url, "active_customers")
-    body = page.inner_text("body")
-    assert "Nanling" in body and "Zhuwan" not in body
+    # the city's name is drawn in the "what moved most" chart at the foot of the page: wait for it
+    expect(page.locator("body")).to_contain_text("Nanling", timeout=60_000)
+    assert "Zhuwan" not in page.inner_text("body")
 
     # the filter bar offers the own city only
     city = page.locator("[data-testid=stSidebar] [data-testid=stSelectbox]").filter(
@@ -91,5 +93,6 @@ def test_link_to_another_city_is_refused(page, signed_server: str, duckdb_url: s
     page.wait_for_selector("[data-testid=stMetric]", timeout=60_000)
     assert page.get_by_text(t("auth.out_of_scope", "en")).count() == 1
     assert f"region={OTHER_CITY}" not in page.url
+    expect(page.locator("body")).to_contain_text("Nanling", timeout=60_000)  # the page is drawn
     assert not re.search(r"Zhuwan|珠湾", page.inner_text("body"))
     assert card(page, "active_customers") == city_figure(duckdb_url, "active_customers")
