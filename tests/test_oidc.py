@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from conftest import run_app
+from playwright.sync_api import expect
 from test_browser import settle
 from test_browser_sign_in import card, city_figure
 
@@ -84,6 +85,7 @@ def test_manager_signs_in_through_the_provider(page, oidc_app: str, duckdb_url: 
     sign_in_at_provider(page, oidc_app, MANAGER, f"lang=en&region={OTHER_CITY}")
     page.wait_for_selector("[data-testid=stMetric]", timeout=60_000)
     assert card(page, "active_customers") == city_figure(duckdb_url, "active_customers")
+    expect(page.locator("body")).to_contain_text("Nanling", timeout=60_000)  # the page is drawn
     body = page.inner_text("body")
     assert t("auth.signed_in", "en", name=MANAGER, role="manager") in body
     assert "Zhuwan" not in body
