@@ -14,11 +14,13 @@ from metrics.compiler import dim_column
 
 BREACH_LIMIT = 1000
 CUTS = ("tier", "sla_level", "region", "priority")
+SECTIONS = ("compliance", "tiers", "breaches", "compensation", "availability")
 BREACH_COLUMNS = ("ticket_id", "open", "age_hours", "opened_at", "resolution_due_at", "resolved_at", "customer_id",
                   "name", "tier", "region_id", "priority", "category", "channel", "compensation")
 
 view = ui.page("page.sla.title")
 f, lang, sub = view.filters, view.lang, view.subtitle()
+level = "district" if f.regions else "city"
 st.caption(view.t("page.sla.intro"))
 
 resolution = view.compare("sla_resolution_compliance")
@@ -36,96 +38,112 @@ for card, metric_id, frame in (
     kpi(card, view, metric_id, frame, view.target(metric_id))
 
 # -- compliance by a dimension ----------------------------------------------------------------
-st.header(view.t("page.sla.compliance_header"))
-cut = st.segmented_control(view.t("page.sla.cut_by"), CUTS, default="tier", key="sla_cut",
-                           format_func=lambda d: view.t(f"page.tables.{d}")) or "tier"
-level = "district" if f.regions else "city"
-left, right = st.columns(2)
-for col, metric_id in ((left, "sla_response_compliance"), (right, "sla_resolution_compliance")):
-    df = view.metric(metric_id, (cut,), level)
-    df = df[df[dim_column(cut)].notna()]
-    with col:
-        if df.empty:
-            ui.empty_state(view)
-            continue
-        title = view.t("page.sla.by_title", metric=view.metric_label(metric_id), dim=view.t(f"page.tables.{cut}"))
-        target = view.target(metric_id)
-        fig = charts.bar_ci(df, cut, "share", lang, title, sub, view.region_names, target=target)
-        ui.chart(view, fig, localise(df, lang, view.region_names), f"sla_{metric_id}_{cut}")
-st.caption(view.t("common.interval_note"))
+def compliance() -> None:
+    st.header(view.t("page.sla.compliance_header"))
+    cut = st.segmented_control(view.t("page.sla.cut_by"), CUTS, default="tier", key="sla_cut",
+                               format_func=lambda d: view.t(f"page.tables.{d}")) or "tier"
+    left, right = st.columns(2)
+    for col, metric_id in ((left, "sla_response_compliance"), (right, "sla_resolution_compliance")):
+        df = view.metric(metric_id, (cut,), level)
+        df = df[df[dim_column(cut)].notna()]
+        with col:
+            if df.empty:
+                ui.empty_state(view)
+                continue
+            title = view.t("page.sla.by_title", metric=view.metric_label(metric_id), dim=view.t(f"page.tables.{cut}"))
+            target = view.target(metric_id)
+            fig = charts.bar_ci(df, cut, "share", lang, title, sub, view.region_names, target=target)
+            ui.chart(view, fig, localise(df, lang, view.region_names), f"sla_{metric_id}_{cut}")
+    st.caption(view.t("common.interval_note"))
+
 
 # -- do higher tiers get faster service? ------------------------------------------------------
-st.header(view.t("page.sla.tier_header"))
-for dim, title_key in (("tier", "page.sla.tier_title"), ("sla_level", "page.sla.sla_title")):
-    service = view.call(sla.service_by, f, dim)
-    if service.empty:
-        continue
-    gap = sla.tier_gap(service, dim)
-    if gap is None:
+def tiers() -> None:
+    st.header(view.t("page.sla.tier_header"))
+    for dim, title_key in (("tier", "page.sla.tier_title"), ("sla_level", "page.sla.sla_title")):
+        service = view.call(sla.service_by, f, dim)
+        if service.empty:
+            continue
+        gap = sla.tier_gap(service, dim)
+        if gap is None:
+            if dim == "tier":
+                st.info(view.t("page.sla.answer_none"))
+        else:
+            words = view.t(f"page.sla.answer_{gap.verdict}", top=view.label(dim, gap.top),
+                           bottom=view.label(dim, gap.bottom), top_median=gap.top_median,
+                           bottom_median=gap.bottom_median, top_p90=gap.top_p90, bottom_p90=gap.bottom_p90,
+                           top_compliance=gap.top_compliance, bottom_compliance=gap.bottom_compliance)
+            sig = view.t("page.sla.significant" if gap.significant else "page.sla.not_significant")
+            (st.success if gap.verdict == "yes" else st.warning)(f"{words} {sig}")
+        fig = charts_more.tier_service(service, dim, lang, view.t(title_key), sub)
+        ui.chart(view, fig, localise(service, lang), f"sla_service_{dim}")
         if dim == "tier":
-            st.info(view.t("page.sla.answer_none"))
-    else:
-        words = view.t(f"page.sla.answer_{gap.verdict}", top=view.label(dim, gap.top),
-                       bottom=view.label(dim, gap.bottom), top_median=gap.top_median,
-                       bottom_median=gap.bottom_median, top_p90=gap.top_p90, bottom_p90=gap.bottom_p90,
-                       top_compliance=gap.top_compliance, bottom_compliance=gap.bottom_compliance)
-        sig = view.t("page.sla.significant" if gap.significant else "page.sla.not_significant")
-        (st.success if gap.verdict == "yes" else st.warning)(f"{words} {sig}")
-    fig = charts_more.tier_service(service, dim, lang, view.t(title_key), sub)
-    ui.chart(view, fig, localise(service, lang), f"sla_service_{dim}")
-    if dim == "tier":
-        formats = {c: "percent" for c in ("compliance", "compliance_lower", "compliance_upper", "response_compliance")}
-        formats |= {"median_hours": "%.1f", "p90_hours": "%.1f", "n_resolved": "localized", "n_decided": "localized"}
-        st.dataframe(localise(service, lang), hide_index=True, width="stretch",
-                     column_config={view.t(f"page.tables.{c}"): st.column_config.NumberColumn(format=fmt)
-                                    for c, fmt in formats.items()})
-st.caption(view.t("page.sla.tier_note"))
+            formats = {c: "percent" for c in
+                       ("compliance", "compliance_lower", "compliance_upper", "response_compliance")}
+            formats |= {"median_hours": "%.1f", "p90_hours": "%.1f", "n_resolved": "localized",
+                        "n_decided": "localized"}
+            st.dataframe(localise(service, lang), hide_index=True, width="stretch",
+                         column_config={view.t(f"page.tables.{c}"): st.column_config.NumberColumn(format=fmt)
+                                        for c, fmt in formats.items()})
+    st.caption(view.t("page.sla.tier_note"))
+
 
 # -- breached tickets -------------------------------------------------------------------------
-st.header(view.t("page.sla.breaches_header"))
-breaches = view.call(drill.tickets, f, BREACH_LIMIT, True)
-if breaches.empty:
-    st.info(view.t("page.sla.breaches_none"))
-else:
-    st.caption(view.t("page.sla.breaches_caption", limit=BREACH_LIMIT))
-    shown = localise(breaches, lang, view.region_names, BREACH_COLUMNS)
-    st.dataframe(shown, hide_index=True, width="stretch", height=360,
-                 column_config={view.t("page.tables.age_hours"): st.column_config.NumberColumn(format="%.1f")})
-    data = ui.audited_bytes(view, to_csv(shown), "sla_breaches.csv", len(shown))
-    st.download_button(view.t("export.download_list"), data,
-                       f"{view.t('page.sla.breaches_file')}.csv",
-                       "text/csv", key="sla_breaches_csv", on_click="ignore", icon=":material/download:")
+def breaches() -> None:
+    st.header(view.t("page.sla.breaches_header"))
+    breaches = view.call(drill.tickets, f, BREACH_LIMIT, True)
+    if breaches.empty:
+        st.info(view.t("page.sla.breaches_none"))
+    else:
+        st.caption(view.t("page.sla.breaches_caption", limit=BREACH_LIMIT))
+        shown = localise(breaches, lang, view.region_names, BREACH_COLUMNS)
+        st.dataframe(shown, hide_index=True, width="stretch", height=360,
+                     column_config={view.t("page.tables.age_hours"): st.column_config.NumberColumn(format="%.1f")})
+        data = ui.audited_bytes(view, to_csv(shown), "sla_breaches.csv", len(shown))
+        st.download_button(view.t("export.download_list"), data,
+                           f"{view.t('page.sla.breaches_file')}.csv",
+                           "text/csv", key="sla_breaches_csv", on_click="ignore", icon=":material/download:")
+
 
 # -- compensation -----------------------------------------------------------------------------
-st.header(view.t("page.sla.compensation_header"))
-left, right = st.columns(2)
-for col, dim in ((left, "sla_level"), (right, "region")):
-    df = view.metric("compensation_total", (dim,), level)
-    df = df[df[dim_column(dim)].notna() & (df["n"] > 0)]
-    with col:
-        if df.empty:
-            ui.empty_state(view)
-            continue
-        title = view.t("page.sla.compensation_by", dim=view.t(f"page.tables.{dim}"))
-        fig = charts.bar_ci(df, dim, "currency", lang, title, sub, view.region_names)
-        ui.chart(view, fig, localise(df, lang, view.region_names), f"sla_compensation_{dim}")
-monthly = view.metric("compensation_total", ("month",))
-if not monthly.empty:
-    fig = charts.trend(monthly, "currency", lang, view.t("page.sla.compensation_trend"), sub)
-    ui.chart(view, fig, monthly, "sla_compensation_month")
+def compensation() -> None:
+    st.header(view.t("page.sla.compensation_header"))
+    left, right = st.columns(2)
+    for col, dim in ((left, "sla_level"), (right, "region")):
+        df = view.metric("compensation_total", (dim,), level)
+        df = df[df[dim_column(dim)].notna() & (df["n"] > 0)]
+        with col:
+            if df.empty:
+                ui.empty_state(view)
+                continue
+            title = view.t("page.sla.compensation_by", dim=view.t(f"page.tables.{dim}"))
+            fig = charts.bar_ci(df, dim, "currency", lang, title, sub, view.region_names)
+            ui.chart(view, fig, localise(df, lang, view.region_names), f"sla_compensation_{dim}")
+    monthly = view.metric("compensation_total", ("month",))
+    if not monthly.empty:
+        fig = charts.trend(monthly, "currency", lang, view.t("page.sla.compensation_trend"), sub)
+        ui.chart(view, fig, monthly, "sla_compensation_month")
+
 
 # -- circuit availability against the commitments ----------------------------------------------
-st.header(view.t("page.sla.availability_header"))
-avail = view.call(sla.availability_vs_target, f)
-if avail.empty:
-    ui.empty_state(view)
-else:
-    st.caption(view.t("page.sla.availability_caption"))
-    fig = charts_more.against_targets(avail, "sla_level", lang, view.t("page.sla.availability_title"), sub, digits=3)
-    ui.chart(view, fig, localise(avail, lang), "sla_availability")
-    for row in avail.itertuples():
-        key = "page.sla.availability_met" if row.met else "page.sla.availability_missed"
-        words = view.t(key, level=view.label("sla_level", row.sla_level), value=row.value, target=row.target)
-        st.markdown(f"- {words}")
-with st.expander(view.t("page.sla.policies")):
-    st.dataframe(localise(view.call(sla.policies), lang), hide_index=True, width="stretch")
+def availability() -> None:
+    st.header(view.t("page.sla.availability_header"))
+    avail = view.call(sla.availability_vs_target, f)
+    if avail.empty:
+        ui.empty_state(view)
+    else:
+        st.caption(view.t("page.sla.availability_caption"))
+        fig = charts_more.against_targets(avail, "sla_level", lang, view.t("page.sla.availability_title"), sub,
+                                          digits=3)
+        ui.chart(view, fig, localise(avail, lang), "sla_availability")
+        for row in avail.itertuples():
+            key = "page.sla.availability_met" if row.met else "page.sla.availability_missed"
+            words = view.t(key, level=view.label("sla_level", row.sla_level), value=row.value, target=row.target)
+            st.markdown(f"- {words}")
+    with st.expander(view.t("page.sla.policies")):
+        st.dataframe(localise(view.call(sla.policies), lang), hide_index=True, width="stretch")
+
+
+# -- one section at a time ---------------------------------------------------------------------
+{"compliance": compliance, "tiers": tiers, "breaches": breaches, "compensation": compensation,
+ "availability": availability}[ui.sections(view, SECTIONS)]()

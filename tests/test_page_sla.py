@@ -42,14 +42,38 @@ def _check_numbers(at, duckdb_url: str) -> None:
 def test_default_view(duckdb_url: str) -> None:
     at = open_page(PAGE)
     assert at.title[0].value == t("page.sla.title", "zh")
+    assert at.segmented_control(key="_w_section").value == "compliance"
+    assert at.header[0].value == t("page.sla.compliance_header", "zh")
     _check_numbers(at, duckdb_url)
+
+
+def test_tiers_section_answers_from_the_engine(duckdb_url: str) -> None:
+    at = open_page(PAGE, {"section": "tiers"})
     # the plain answer to "do higher tiers get faster service?" is computed from the engine's numbers
     gap = sla.tier_gap(sla.service_by(Warehouse.open(duckdb_url), filters(at), "tier"))
     answers = [e.value for e in at.success] + [e.value for e in at.warning]
     assert any(f"{gap.top_compliance:.0%}" in a and f"{gap.bottom_p90:.0f}" in a for a in answers), answers
-    # the breach list: open past due first
-    table = at.dataframe[1].value
+    _check_numbers(at, duckdb_url)
+
+
+def test_breaches_section_lists_open_past_due_first(duckdb_url: str) -> None:
+    at = open_page(PAGE, {"section": "breaches"})
+    table = at.dataframe[0].value
     assert len(table) > 0 and table.iloc[0][t("page.tables.open", "zh")]
+
+
+def test_section_switch_reaches_the_url_and_survives_a_page_switch(duckdb_url: str) -> None:
+    at = open_page(PAGE)
+    at.segmented_control(key="_w_section").set_value("compensation").run()
+    assert not at.exception
+    assert at.query_params.get("section") in (["compensation"], "compensation")
+    assert t("page.sla.compensation_header", "zh") in [h.value for h in at.header]
+    assert t("page.sla.compliance_header", "zh") not in [h.value for h in at.header]  # one section drawn
+    _check_numbers(at, duckdb_url)
+    at.switch_page("pages/5_Regions.py").run()
+    assert "section" not in at.query_params  # the Regions page has no sections
+    at.switch_page("pages/3_SLA.py").run()
+    assert at.segmented_control(key="_w_section").value == "compensation"
 
 
 def test_tier_filter(duckdb_url: str) -> None:
@@ -76,9 +100,10 @@ def test_no_data_is_an_empty_state(duckdb_url: str) -> None:
 
 
 def test_english(duckdb_url: str) -> None:
-    at = open_page(PAGE)
+    at = open_page(PAGE, {"section": "tiers"})
     at.sidebar.radio(key="_w_lang").set_value("en").run()
     assert not at.exception
     assert at.title[0].value == "SLA commitments"
     assert t("page.sla.tier_header", "en") in [h.value for h in at.header]
+    at.segmented_control(key="_w_section").set_value("availability").run()
     assert any(title.startswith("Circuit availability") for title in chart_titles(at))

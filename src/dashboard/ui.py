@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
@@ -118,6 +118,9 @@ class View:
     regions: pd.DataFrame
     region_names: dict[int, str] = field(default_factory=dict)
     user: User | None = None  # None: the dashboard runs without sign-in
+    page_key: str = ""  # the page's title key: its sections are remembered under it
+    reseed: bool = False  # another page or language this run: widgets are set from the stored state
+    link_section: str | None = None  # ``section=`` of the link that opened the session, first run only
 
     @property
     def url(self) -> str:
@@ -242,9 +245,9 @@ def page(title_key: str) -> View:
     name_col = "name_zh" if lang == "zh" else "name_en"
     names = dict(zip(regions["region_id"].astype(int), regions[name_col], strict=True))
     scope = access.scope_for(user) if user is not None else None
-    view = View(wh, version, filter_bar(wh, version, as_of, regions, lang, page_changed or lang_changed,
-                                           scope), lang, as_of,
-                regions, names, user)
+    reseed = page_changed or lang_changed
+    view = View(wh, version, filter_bar(wh, version, as_of, regions, lang, reseed, scope, page_changed), lang,
+                as_of, regions, names, user, title_key, reseed, st.session_state.pop("sw_link_section", None))
     from .pack_button import meeting_pack_button  # the review-meeting pack, at the end of the sidebar
 
     meeting_pack_button(view)
@@ -267,13 +270,15 @@ def _state(as_of: date, allowed: set[int] | None = None) -> dict:
             st.warning(auth.out_of_scope_message(st.session_state.get("sw_lang", "zh")))
             f = f.with_(regions=())
         st.session_state["sw_state"] = {"preset": preset, "filters": f}
+        st.session_state["sw_link_section"] = q.get("section")  # for the page's section switch
     return st.session_state["sw_state"]
 
 
 def filter_bar(wh: Warehouse, version: float, as_of: date, regions: pd.DataFrame, lang: str,
-               reseed: bool = False, scope: Scope | None = None) -> Filters:
+               reseed: bool = False, scope: Scope | None = None, page_changed: bool = False) -> Filters:
     """The sidebar filter bar; ``reseed`` (another page or language) sets every widget again from the
-    persisted state instead of trusting the values the browser sends."""
+    persisted state instead of trusting the values the browser sends. ``page_changed``: the URL's
+    ``section`` belongs to the page shown before (the new page's :func:`sections` sets its own)."""
     allowed = access.allowed_regions(scope, regions)
     state = _state(as_of, allowed)
     f: Filters = state["filters"]
@@ -331,7 +336,7 @@ def filter_bar(wh: Warehouse, version: float, as_of: date, regions: pd.DataFrame
         st.session_state["sw_state"] = {"preset": DEFAULT_PRESET, "filters": Filters(start=s0, end=e0, scope=scope)}
         st.rerun()
     state.update(preset=preset, filters=new)
-    _sync_query(new, preset, lang)
+    _sync_query(new, preset, lang, None if page_changed else st.query_params.get("section"))
     return new
 
 
@@ -358,13 +363,41 @@ def _split_region(selected: tuple[int, ...], regions: pd.DataFrame) -> tuple[int
     return 0, 0
 
 
-def _sync_query(f: Filters, preset: str, lang: str) -> None:
+def _sync_query(f: Filters, preset: str, lang: str, section: str | None = None) -> None:
     wanted = {"preset": preset, **f.to_query(), "lang": lang}
+    if section:
+        wanted["section"] = section
     if preset != "custom":
         wanted.pop("from", None)
         wanted.pop("to", None)
     if st.query_params.to_dict() != wanted:
         st.query_params.from_dict(wanted)
+
+
+# -- sections ---------------------------------------------------------------------------------
+SECTION_KEY = "_w_section"
+
+
+def sections(view: View, ids: Sequence[str]) -> str:
+    """The page's section switch; returns the chosen section id (``section.<id>`` in the catalogue).
+
+    A page computes and draws only its chosen section, so a first load or a filter change runs the
+    queries and draws the charts of one section, not of the whole page (each plotly chart costs the
+    browser ~0.1 s to draw, see docs/performance.md). The choice is remembered per page for the
+    session and lives in the URL (``section=``), so a link opens the same section."""
+    stored = st.session_state.setdefault("sw_sections", {})
+    current = view.link_section if view.link_section in ids else stored.get(view.page_key)
+    if current not in ids:
+        current = ids[0]
+    if view.reseed or st.session_state.get(SECTION_KEY) not in ids:
+        st.session_state[SECTION_KEY] = current
+    chosen = st.segmented_control(view.t("common.section"), ids, key=SECTION_KEY, required=True,
+                                  format_func=lambda s: view.t(f"section.{s}"), label_visibility="collapsed")
+    chosen = chosen if chosen in ids else current
+    stored[view.page_key] = chosen
+    if st.query_params.get("section") != chosen:
+        st.query_params["section"] = chosen
+    return chosen
 
 
 # -- output -----------------------------------------------------------------------------------
