@@ -14,6 +14,7 @@ from metrics import churn, drill
 from metrics.filters import add_months
 
 LIST_LIMIT = 1000
+SECTIONS = ("by_segment_tier", "trend", "reasons", "retention", "risk")
 BY_COLUMNS = ("value", "lower", "upper", "annual", "annual_lower", "annual_upper", "n", "exposure")
 
 view = ui.page("page.churn.title")
@@ -39,71 +40,77 @@ cards[2].metric(view.t("page.churn.kpi_churned"), fmt_value(overall["n"].iloc[0]
 kpi(cards[3], view, "active_customers", active)
 
 # -- by segment and tier ----------------------------------------------------------------------
-st.header(view.t("page.churn.by_header"))
-for dim in ("segment", "tier"):
-    by = view.call(churn.churn_by, f, (dim,))
-    by = by[by[dim].notna()]
-    if by.empty:
-        ui.empty_state(view)
-        continue
-    left, right = st.columns(2)
-    dim_name = view.t(f"page.tables.{dim}")
-    with left:
-        fig = charts.bar_ci(by, dim, "share_per_month", lang, view.t("page.churn.by_title", dim=dim_name), sub)
-        ui.chart(view, fig, localise(by, lang, columns=(dim, *BY_COLUMNS)), f"churn_monthly_{dim}")
-    with right:
-        yearly = by[[dim, "annual", "n", "annual_lower", "annual_upper"]].rename(
-            columns={"annual": "value", "annual_lower": "lower", "annual_upper": "upper"})
-        fig = charts.bar_ci(yearly, dim, "share", lang, view.t("page.churn.annual_title", dim=dim_name), sub)
-        ui.chart(view, fig, localise(by, lang, columns=(dim, *BY_COLUMNS)), f"churn_annual_{dim}")
-st.caption(view.t("common.interval_note"))
+def by_segment_tier() -> None:
+    st.header(view.t("page.churn.by_header"))
+    for dim in ("segment", "tier"):
+        by = view.call(churn.churn_by, f, (dim,))
+        by = by[by[dim].notna()]
+        if by.empty:
+            ui.empty_state(view)
+            continue
+        left, right = st.columns(2)
+        dim_name = view.t(f"page.tables.{dim}")
+        with left:
+            fig = charts.bar_ci(by, dim, "share_per_month", lang, view.t("page.churn.by_title", dim=dim_name), sub)
+            ui.chart(view, fig, localise(by, lang, columns=(dim, *BY_COLUMNS)), f"churn_monthly_{dim}")
+        with right:
+            yearly = by[[dim, "annual", "n", "annual_lower", "annual_upper"]].rename(
+                columns={"annual": "value", "annual_lower": "lower", "annual_upper": "upper"})
+            fig = charts.bar_ci(yearly, dim, "share", lang, view.t("page.churn.annual_title", dim=dim_name), sub)
+            ui.chart(view, fig, localise(by, lang, columns=(dim, *BY_COLUMNS)), f"churn_annual_{dim}")
+    st.caption(view.t("common.interval_note"))
+
 
 # -- trend by month ---------------------------------------------------------------------------
-st.header(view.t("page.churn.trend_header"))
-trend_f = f if f.days > 330 else f.with_(start=add_months(f.end.replace(day=1), -11))  # at least 12 months
-trend_sub = view.subtitle(f=trend_f)
-left, right = st.columns(2)
-monthly = view.metric("churn_rate", ("month",), f=trend_f)
-stock = view.metric("active_customers", ("month",), f=trend_f)
-with left:
-    if monthly.empty:
-        ui.empty_state(view)
-    else:
-        fig = charts.trend(monthly, "share_per_month", lang, view.t("page.churn.trend_title"), trend_sub,
-                           target=view.target("churn_rate"))
-        ui.chart(view, fig, monthly, "churn_trend")
-with right:
-    if stock.empty:
-        ui.empty_state(view)
-    else:
-        fig = charts.trend(stock, "customers", lang, view.t("page.churn.active_title"), trend_sub)
-        ui.chart(view, fig, stock, "churn_active_trend")
+def trend() -> None:
+    st.header(view.t("page.churn.trend_header"))
+    trend_f = f if f.days > 330 else f.with_(start=add_months(f.end.replace(day=1), -11))  # at least 12 months
+    trend_sub = view.subtitle(f=trend_f)
+    left, right = st.columns(2)
+    monthly = view.metric("churn_rate", ("month",), f=trend_f)
+    stock = view.metric("active_customers", ("month",), f=trend_f)
+    with left:
+        if monthly.empty:
+            ui.empty_state(view)
+        else:
+            fig = charts.trend(monthly, "share_per_month", lang, view.t("page.churn.trend_title"), trend_sub,
+                               target=view.target("churn_rate"))
+            ui.chart(view, fig, monthly, "churn_trend")
+    with right:
+        if stock.empty:
+            ui.empty_state(view)
+        else:
+            fig = charts.trend(stock, "customers", lang, view.t("page.churn.active_title"), trend_sub)
+            ui.chart(view, fig, stock, "churn_active_trend")
+
 
 # -- reasons ----------------------------------------------------------------------------------
-st.header(view.t("page.churn.reasons_header"))
-reasons = view.call(churn.churn_reasons, f)
-if reasons.empty:
-    ui.empty_state(view)
-else:
-    st.caption(view.t("page.churn.reasons_caption"))
-    fig = charts_more.ranked_bars(reasons, "churn_reason", lang, view.t("page.churn.reasons_title"), sub,
-                                  "customers", share_col="share")
-    ui.chart(view, fig, localise(reasons, lang), "churn_reasons")
+def reasons() -> None:
+    st.header(view.t("page.churn.reasons_header"))
+    why = view.call(churn.churn_reasons, f)
+    if why.empty:
+        ui.empty_state(view)
+    else:
+        st.caption(view.t("page.churn.reasons_caption"))
+        fig = charts_more.ranked_bars(why, "churn_reason", lang, view.t("page.churn.reasons_title"), sub,
+                                      "customers", share_col="share")
+        ui.chart(view, fig, localise(why, lang), "churn_reasons")
+    # who left
+    st.header(view.t("page.churn.list_header"))
+    leavers = view.call(drill.customers, f, LIST_LIMIT, True)
+    if leavers.empty:
+        ui.empty_state(view)
+    else:
+        st.caption(view.t("page.churn.list_caption", limit=LIST_LIMIT))
+        shown = localise(leavers, lang, view.region_names)
+        st.dataframe(shown, hide_index=True, width="stretch", height=360)
+        data = ui.audited_bytes(view, to_csv(shown), "churn_list.csv", len(shown))
+        st.download_button(view.t("export.download_list"), data,
+                           f"{view.t('page.churn.list_file')}.csv",
+                           "text/csv", key="churn_list_csv", on_click="ignore", icon=":material/download:")
 
-# -- who left ---------------------------------------------------------------------------------
-st.header(view.t("page.churn.list_header"))
-leavers = view.call(drill.customers, f, LIST_LIMIT, True)
-if leavers.empty:
-    ui.empty_state(view)
-else:
-    st.caption(view.t("page.churn.list_caption", limit=LIST_LIMIT))
-    shown = localise(leavers, lang, view.region_names)
-    st.dataframe(shown, hide_index=True, width="stretch", height=360)
-    data = ui.audited_bytes(view, to_csv(shown), "churn_list.csv", len(shown))
-    st.download_button(view.t("export.download_list"), data,
-                       f"{view.t('page.churn.list_file')}.csv",
-                       "text/csv", key="churn_list_csv", on_click="ignore", icon=":material/download:")
 
-# -- retention curves and churn risk (dashboard.churn_panels) ---------------------------------
-churn_panels.retention_panel(view)
-churn_panels.risk_panel(view)
+# -- one section at a time (retention curves and the risk model: dashboard.churn_panels) ---------
+{"by_segment_tier": by_segment_tier, "trend": trend, "reasons": reasons,
+ "retention": lambda: churn_panels.retention_panel(view),
+ "risk": lambda: churn_panels.risk_panel(view)}[ui.sections(view, SECTIONS)]()

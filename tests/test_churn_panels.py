@@ -17,14 +17,15 @@ PAGE = "pages/4_Churn.py"
 
 def test_without_model_says_how_to_fit(duckdb_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SERVICEWATCH_DB", duckdb_url)
-    at = open_page(PAGE)
+    at = open_page(PAGE, {"section": "risk"})
     assert t("churn.no_model", "zh") in [i.value for i in at.info]
+    at = open_page(PAGE, {"section": "retention"})
     assert any(t("churn.retention_title", "zh", dim=t("filter.tier", "zh")) in x for x in chart_titles(at))
 
 
 def test_retention_by_city(duckdb_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SERVICEWATCH_DB", duckdb_url)
-    at = open_page(PAGE)
+    at = open_page(PAGE, {"section": "retention"})
     at.selectbox(key="churn_retention_dim").set_value("region").run()
     assert not at.exception
     title = t("churn.retention_title", "zh", dim=t("filter.city", "zh"))
@@ -39,7 +40,7 @@ def test_retention_by_city(duckdb_url: str, monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_with_model(fitted_duckdb_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SERVICEWATCH_DB", fitted_duckdb_url)
-    at = open_page(PAGE)
+    at = open_page(PAGE, {"section": "risk"})
     at.sidebar.radio(key="_w_lang").set_value("en").run()
     assert not at.exception
     assert "Churn-risk model" in [h.value for h in at.header]
