@@ -13,6 +13,7 @@ from metrics.registry import get
 MEASURES = ("csat", "nps", "csat_mean", "ces_mean")
 SCORE_OF = {"csat": "csat", "csat_mean": "csat", "nps": "nps", "ces_mean": "ces"}
 KINDS = ("all", "post_interaction", "relationship", "mystery_shopper")
+SECTIONS = ("channel_tier", "region_kind", "trend_distribution")
 
 view = ui.page("page.satisfaction.title")
 t = view.t
@@ -48,56 +49,66 @@ def title(what: str) -> str:
 
 
 # -- by channel and by tier -----------------------------------------------------------------
-left, right = st.columns(2)
-with left:
-    st.subheader(t("page.satisfaction.by_channel"))
-    by_channel = view.metric(measure, ("channel",), f=f)
-    show_chart(view, by_channel, lambda: charts.bar_ci(
-        by_channel, "channel", m.unit, view.lang, title("page.satisfaction.by_channel"), sub,
-        target=target(measure)), "satisfaction_by_channel")
-    if not by_channel.empty:
-        table = league.league(m, by_channel, view.metric(measure, f=f), key="channel")
-        low = [view.label("channel", c) for c in table.loc[table["verdict"] == "worse", "channel"]]
-        high = [view.label("channel", c) for c in table.loc[table["verdict"] == "better", "channel"]]
-        st.markdown(t("page.satisfaction.channel_finding", low="、".join(low) or "—", high="、".join(high) or "—"))
-with right:
-    st.subheader(t("page.satisfaction.by_tier"))
-    by_tier = view.metric(measure, ("tier",), f=f)
-    show_chart(view, by_tier, lambda: charts.bar_ci(
-        by_tier, "tier", m.unit, view.lang, title("page.satisfaction.by_tier"), sub,
-        target=target(measure)), "satisfaction_by_tier")
+def channel_tier() -> None:
+    left, right = st.columns(2)
+    with left:
+        st.subheader(t("page.satisfaction.by_channel"))
+        by_channel = view.metric(measure, ("channel",), f=f)
+        show_chart(view, by_channel, lambda: charts.bar_ci(
+            by_channel, "channel", m.unit, view.lang, title("page.satisfaction.by_channel"), sub,
+            target=target(measure)), "satisfaction_by_channel")
+        if not by_channel.empty:
+            table = league.league(m, by_channel, view.metric(measure, f=f), key="channel")
+            low = [view.label("channel", c) for c in table.loc[table["verdict"] == "worse", "channel"]]
+            high = [view.label("channel", c) for c in table.loc[table["verdict"] == "better", "channel"]]
+            st.markdown(t("page.satisfaction.channel_finding", low="、".join(low) or "—", high="、".join(high) or "—"))
+    with right:
+        st.subheader(t("page.satisfaction.by_tier"))
+        by_tier = view.metric(measure, ("tier",), f=f)
+        show_chart(view, by_tier, lambda: charts.bar_ci(
+            by_tier, "tier", m.unit, view.lang, title("page.satisfaction.by_tier"), sub,
+            target=target(measure)), "satisfaction_by_tier")
+
 
 # -- by region and by survey kind -----------------------------------------------------------
-left, right = st.columns(2)
-with left:
-    st.subheader(t("page.satisfaction.by_region"))
-    rf, level = league.scope(f, view.regions)
-    by_region = view.metric(measure, ("region",), level, f=rf)
-    show_chart(view, by_region, lambda: charts.bar_ci(
-        by_region, "region", m.unit, view.lang, title("page.satisfaction.by_region"), view.subtitle(f=rf),
-        region_names=view.region_names, target=target(measure, rf)), "satisfaction_by_region")
-with right:
-    st.subheader(t("page.satisfaction.by_kind"))
-    kf = f.with_(survey_kinds=())
-    by_kind = view.metric(measure, ("survey_kind",), f=kf)
-    show_chart(view, by_kind, lambda: charts.bar_ci(
-        by_kind, "survey_kind", m.unit, view.lang, title("page.satisfaction.by_kind"), view.subtitle(f=kf),
-        target=target(measure, kf)), "satisfaction_by_survey_kind")
+def region_kind() -> None:
+    left, right = st.columns(2)
+    with left:
+        st.subheader(t("page.satisfaction.by_region"))
+        rf, level = league.scope(f, view.regions)
+        by_region = view.metric(measure, ("region",), level, f=rf)
+        show_chart(view, by_region, lambda: charts.bar_ci(
+            by_region, "region", m.unit, view.lang, title("page.satisfaction.by_region"), view.subtitle(f=rf),
+            region_names=view.region_names, target=target(measure, rf)), "satisfaction_by_region")
+    with right:
+        st.subheader(t("page.satisfaction.by_kind"))
+        kf = f.with_(survey_kinds=())
+        by_kind = view.metric(measure, ("survey_kind",), f=kf)
+        show_chart(view, by_kind, lambda: charts.bar_ci(
+            by_kind, "survey_kind", m.unit, view.lang, title("page.satisfaction.by_kind"), view.subtitle(f=kf),
+            target=target(measure, kf)), "satisfaction_by_survey_kind")
+
 
 # -- trend and distribution -----------------------------------------------------------------
-left, right = st.columns(2)
-with left:
-    st.subheader(t("page.satisfaction.trend"))
-    tf = f.with_(start=min(f.start, add_months(f.end.replace(day=1), -11)), comparison="none")
-    trend = view.metric(measure, ("month",), f=tf)
-    show_chart(view, trend, lambda: charts.trend(
-        trend, m.unit, view.lang, title("page.satisfaction.trend"), view.subtitle(f=tf),
-        target=target(measure)), "satisfaction_trend")
-with right:
-    score = SCORE_OF[measure]
-    st.subheader(t("page.satisfaction.distribution"))
-    dist = view.call(distributions.score_distribution, f, score)
-    show_chart(view, dist, lambda: charts.distribution(
-        dist, score, view.lang, f"{t(f'score.{score}')} · {t('page.satisfaction.distribution')}", sub),
-        "satisfaction_distribution")
+def trend_distribution() -> None:
+    left, right = st.columns(2)
+    with left:
+        st.subheader(t("page.satisfaction.trend"))
+        tf = f.with_(start=min(f.start, add_months(f.end.replace(day=1), -11)), comparison="none")
+        trend = view.metric(measure, ("month",), f=tf)
+        show_chart(view, trend, lambda: charts.trend(
+            trend, m.unit, view.lang, title("page.satisfaction.trend"), view.subtitle(f=tf),
+            target=target(measure)), "satisfaction_trend")
+    with right:
+        score = SCORE_OF[measure]
+        st.subheader(t("page.satisfaction.distribution"))
+        dist = view.call(distributions.score_distribution, f, score)
+        show_chart(view, dist, lambda: charts.distribution(
+            dist, score, view.lang, f"{t(f'score.{score}')} · {t('page.satisfaction.distribution')}", sub),
+            "satisfaction_distribution")
+
+
+# -- one section at a time --------------------------------------------------------------------
+{"channel_tier": channel_tier, "region_kind": region_kind,
+ "trend_distribution": trend_distribution}[ui.sections(view, SECTIONS)]()
 st.caption(t("common.interval_note"))

@@ -31,9 +31,15 @@ def test_default_view(wh: Warehouse) -> None:
     assert kpi(at, "满意度") == fmt_value(wh.metric("csat", f)["value"].iloc[0], "share", "zh")
     assert kpi(at, "净推荐值 (分)") == fmt_value(wh.metric("nps", f)["value"].iloc[0], "points", "zh")
     titles = chart_titles(at)
+    assert len(titles) == 2  # the first section: by channel and by tier
+    for section in ("region_kind", "trend_distribution"):
+        at.segmented_control(key="_w_section").set_value(section).run()
+        assert not at.exception
+        titles += chart_titles(at)
     assert len(titles) == 6
     assert all(sub(wh, f).split("｜")[1] in t for t in titles)
     assert sum(sub(wh, f) in t for t in titles) >= 4  # the trend covers 12 months, the others the period
+    at.segmented_control(key="_w_section").set_value("channel_tier").run()
     # the planted pattern: hotline satisfaction below account-manager satisfaction, in the channel chart
     bars = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]
     by_channel = dict(zip(bars["customdata"], bars["x"], strict=True))
