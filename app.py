@@ -34,22 +34,20 @@ for i, metric_id in enumerate(KPIS):
         row = df.iloc[0]
         target = view.target(metric_id)
         status = drill.status(row["value"], target, m.higher_is_better, row["lower"], row["upper"])
+        spark = view.metric(metric_id, ("month",), f=trend_filters)
         st.metric(
             view.metric_label(metric_id), fmt_value(row["value"], m.unit, view.lang),
             delta=fmt_delta(row["delta"], m.unit),
             delta_color="normal" if m.higher_is_better is not False else "inverse",
             help=f"{view.t('common.previous')}: {fmt_value(row['value_cmp'], m.unit, view.lang)} · "
-                 f"n = {row['n']:,.0f}",
+                 f"n = {row['n']:,.0f} · {view.t('page.overview.spark_note')}",
+            chart_data=charts.spark_values(spark, m.unit) if len(spark) > 1 else None, chart_type="line",
         )
         colour = {"green": "green", "amber": "orange", "red": "red"}.get(status, "gray")
         text = view.t("status." + status)
         if target is not None:
             text += f" · {view.t('common.target')} {fmt_value(target, m.unit, view.lang)}"
         st.markdown(f":{colour}-badge[{text}]")
-        spark = view.metric(metric_id, ("month",), f=trend_filters)
-        if len(spark) > 1:
-            st.plotly_chart(charts.sparkline(spark, m.unit), key=f"spark_{metric_id}",
-                            config={"displayModeBar": False, "staticPlot": True})
 
 if shown == 0:
     ui.empty_state(view)

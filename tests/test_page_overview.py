@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard.formatting import fmt_value
 from metrics.engine import Warehouse
-from metrics.filters import Filters, preset_period
+from metrics.filters import Filters, add_months, preset_period
 from metrics.i18n import metric_label
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
@@ -39,6 +39,10 @@ def test_default_view_shows_engine_numbers(app: AppTest, duckdb_url: str) -> Non
         assert _metric(app, metric_label(metric_id, "zh")).value == fmt_value(value, unit, "zh")
     assert app.title[0].value == "总览"
     assert f"{start:%Y-%m-%d} – {end:%Y-%m-%d}" in app.caption[0].value
+    # each card's line is the engine's 12 months up to the period's end, in the card's unit
+    months = wh.metric("csat", Filters(start=add_months(end.replace(day=1), -11), end=end), ("month",))
+    line = list(_metric(app, metric_label("csat", "zh")).proto.chart_data)
+    assert len(line) == 12 and line == pytest.approx(list(100 * months.sort_values("month")["value"]), abs=1e-3)
 
 
 def test_tier_filter_changes_numbers_and_query(app: AppTest, duckdb_url: str) -> None:

@@ -119,15 +119,12 @@ def trend(
     return base_layout(fig, title, subtitle)
 
 
-def sparkline(df: pd.DataFrame, unit: str) -> go.Figure:
-    """A tiny monthly line for a KPI card (no axes, no title)."""
-    k = _scale(unit)
+def spark_values(df: pd.DataFrame, unit: str) -> list[float]:
+    """A KPI card's monthly trend as the values ``st.metric(chart_data=…)`` draws, oldest first,
+    in the unit shown on the card (shares as percentages). Drawn by Streamlit inside the card, it
+    costs the browser far less than a plotly chart per card (docs/performance.md)."""
     d = df.sort_values("month")
-    fig = go.Figure(go.Scatter(x=d["month"], y=k * d["value"], mode="lines", line={"color": theme.PRIMARY, "width": 2},
-                               hoverinfo="x+y"))
-    fig.update_layout(height=70, margin={"l": 0, "r": 0, "t": 0, "b": 0}, xaxis={"visible": False},
-                      yaxis={"visible": False}, showlegend=False)
-    return fig
+    return [round(_scale(unit) * float(v), 4) for v in d["value"] if pd.notna(v)]
 
 
 def funnel(
