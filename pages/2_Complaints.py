@@ -13,6 +13,7 @@ from metrics.registry import get
 DIMS = ("region", "tier", "channel", "category")
 HANDLING = ("resolution_hours_median", "resolution_hours_p90", "fcr_rate", "reopen_rate", "escalation_rate",
             "revisit_rate", "revisit_satisfaction")
+SECTIONS = ("rate", "funnel", "handling")
 FILTER_FIELD = {"region": "regions", "tier": "tiers", "channel": "channels", "category": "categories"}
 DRILL_COLUMNS = ("ticket_id", "opened_at", "customer_id", "name", "tier", "region", "channel", "category",
                  "priority", "resolved_at", "resolution_due_at", "escalated", "reopened", "open", "age_hours")
@@ -40,60 +41,70 @@ for col, mid in zip(cards, HANDLING[2:], strict=True):
 st.caption(t("page.complaints.kpi_note"))
 
 rf, level = league.scope(f, view.regions)
-selections: list[tuple[str, list[str]]] = []
+rate_metric = get("complaint_rate")
+selections: list[tuple[str, list[str]]] = []  # (dimension, values picked in a chart of the section)
 
 # -- complaint rate by a dimension ------------------------------------------------------------
-st.subheader(t("page.complaints.rate_by"))
-dim = st.radio(t("page.complaints.cut_by"), DIMS, horizontal=True, key="cmp_dim",
-               format_func=lambda d: t(f"page.complaints.dim.{d}"))
-rate_metric = get("complaint_rate")
-dim_f = rf if dim == "region" else f
-rates = view.metric("complaint_rate", (dim,), level, f=dim_f)
-left, right = st.columns([3, 2])
-with left:
-    picked = show_chart(view, rates, lambda: charts.bar_ci(
-        rates, dim, rate_metric.unit, view.lang,
-        f"{view.metric_label('complaint_rate')} · {t(f'page.complaints.dim.{dim}')}",
-        view.subtitle(f=dim_f), region_names=view.region_names,
-        target=view.target("complaint_rate", f)), f"complaint_rate_by_{dim}", select=True)
-    selections.append((dim, ui.selected_values(picked)))
-with right:
-    if not rates.empty:
-        col = "region_id" if dim == "region" else dim
-        table = rates[[col, "n", "exposure", "value", "lower", "upper"]].copy()
-        table[col] = (charts.category_names(dim, table[col], view.lang, view.region_names))
-        names = {col: t(f"page.complaints.dim.{dim}"), "n": t("page.complaints.volume"),
-                 "exposure": t("page.complaints.exposure"), "value": t("page.complaints.rate"),
-                 "lower": t("common.lower"), "upper": t("common.upper")}
-        st.dataframe(table.rename(columns=names), hide_index=True, width="stretch", column_config={
-            names[c]: st.column_config.NumberColumn(format="%.1f") for c in ("exposure", "value", "lower", "upper")})
-        st.caption(t("page.complaints.rate_note"))
+def rate() -> None:
+    st.subheader(t("page.complaints.rate_by"))
+    dim = st.radio(t("page.complaints.cut_by"), DIMS, horizontal=True, key="cmp_dim",
+                   format_func=lambda d: t(f"page.complaints.dim.{d}"))
+    dim_f = rf if dim == "region" else f
+    rates = view.metric("complaint_rate", (dim,), level, f=dim_f)
+    left, right = st.columns([3, 2])
+    with left:
+        picked = show_chart(view, rates, lambda: charts.bar_ci(
+            rates, dim, rate_metric.unit, view.lang,
+            f"{view.metric_label('complaint_rate')} · {t(f'page.complaints.dim.{dim}')}",
+            view.subtitle(f=dim_f), region_names=view.region_names,
+            target=view.target("complaint_rate", f)), f"complaint_rate_by_{dim}", select=True)
+        selections.append((dim, ui.selected_values(picked)))
+    with right:
+        if not rates.empty:
+            col = "region_id" if dim == "region" else dim
+            table = rates[[col, "n", "exposure", "value", "lower", "upper"]].copy()
+            table[col] = (charts.category_names(dim, table[col], view.lang, view.region_names))
+            names = {col: t(f"page.complaints.dim.{dim}"), "n": t("page.complaints.volume"),
+                     "exposure": t("page.complaints.exposure"), "value": t("page.complaints.rate"),
+                     "lower": t("common.lower"), "upper": t("common.upper")}
+            st.dataframe(table.rename(columns=names), hide_index=True, width="stretch", column_config={
+                names[c]: st.column_config.NumberColumn(format="%.1f")
+                for c in ("exposure", "value", "lower", "upper")})
+            st.caption(t("page.complaints.rate_note"))
+
 
 # -- funnel plot --------------------------------------------------------------------------------
-st.subheader(t("page.complaints.funnel"))
-groups = view.metric("complaint_rate", ("region",), level, f=rf)
-points, limits, overall = league.funnel(groups, view.metric("complaint_rate", f=rf))
-picked = show_chart(view, points, lambda: charts.funnel(
-    points, overall, limits, rate_metric.unit, view.lang, t("page.complaints.funnel_title"),
-    view.subtitle(f=rf), view.region_names), "complaint_funnel", select=True)
-selections.append(("region", ui.selected_values(picked)))
-st.caption(t("page.complaints.funnel_note"))
+def funnel() -> None:
+    st.subheader(t("page.complaints.funnel"))
+    groups = view.metric("complaint_rate", ("region",), level, f=rf)
+    points, limits, overall = league.funnel(groups, view.metric("complaint_rate", f=rf))
+    picked = show_chart(view, points, lambda: charts.funnel(
+        points, overall, limits, rate_metric.unit, view.lang, t("page.complaints.funnel_title"),
+        view.subtitle(f=rf), view.region_names), "complaint_funnel", select=True)
+    selections.append(("region", ui.selected_values(picked)))
+    st.caption(t("page.complaints.funnel_note"))
+
 
 # -- handling quality -------------------------------------------------------------------------
-st.subheader(t("page.complaints.handling"))
-c1, c2 = st.columns([2, 3])
-handling = c1.selectbox(t("page.complaints.handling_metric"), HANDLING, key="cmp_handling",
-                        format_func=view.metric_label)
-hdim = c2.radio(t("page.complaints.cut_by"), DIMS, horizontal=True, key="cmp_handling_dim",
-                format_func=lambda d: t(f"page.complaints.dim.{d}"))
-hm = get(handling)
-h_f = rf if hdim == "region" else f
-by_h = view.metric(handling, (hdim,), level, f=h_f)
-show_chart(view, by_h, lambda: charts.bar_ci(
-    by_h, hdim, hm.unit, view.lang, f"{view.metric_label(handling)} · {t(f'page.complaints.dim.{hdim}')}",
-    view.subtitle(f=h_f),
-    region_names=view.region_names, target=view.target(handling, f)),
-    f"complaint_{handling}_by_{hdim}")
+def handling() -> None:
+    st.subheader(t("page.complaints.handling"))
+    c1, c2 = st.columns([2, 3])
+    handling = c1.selectbox(t("page.complaints.handling_metric"), HANDLING, key="cmp_handling",
+                            format_func=view.metric_label)
+    hdim = c2.radio(t("page.complaints.cut_by"), DIMS, horizontal=True, key="cmp_handling_dim",
+                    format_func=lambda d: t(f"page.complaints.dim.{d}"))
+    hm = get(handling)
+    h_f = rf if hdim == "region" else f
+    by_h = view.metric(handling, (hdim,), level, f=h_f)
+    show_chart(view, by_h, lambda: charts.bar_ci(
+        by_h, hdim, hm.unit, view.lang, f"{view.metric_label(handling)} · {t(f'page.complaints.dim.{hdim}')}",
+        view.subtitle(f=h_f),
+        region_names=view.region_names, target=view.target(handling, f)),
+        f"complaint_{handling}_by_{hdim}")
+
+
+# -- one section at a time; a bar or point picked in its chart drills down below ----------------
+{"rate": rate, "funnel": funnel, "handling": handling}[ui.sections(view, SECTIONS)]()
 
 # -- drill-down ---------------------------------------------------------------------------------
 st.subheader(t("export.drill"))
