@@ -24,7 +24,7 @@ from metrics import access
 from metrics import schema as s
 from metrics.access import User
 from metrics.engine import Warehouse
-from metrics.i18n import t
+from metrics.i18n import catalogue, t
 
 CITY, OTHER_CITY = 2, 3  # demo regions 南岭市, 珠湾市
 PAGES = ["app.py", *sorted(f"pages/{p.name}" for p in (Path(__file__).parents[1] / "pages").glob("*.py"))]
@@ -96,11 +96,26 @@ def _texts(at) -> str:
     return "\n".join(parts)
 
 
-def _frames(at, downloads) -> list[pd.DataFrame]:
-    out = [d.value for d in at.dataframe] + [tb.value for tb in at.table]
-    for _, data in downloads:
-        out.append(pd.read_csv(io.BytesIO(data if isinstance(data, bytes) else data.encode())))
-    return out
+def _frames(at) -> list[pd.DataFrame]:
+    return [d.value for d in at.dataframe] + [tb.value for tb in at.table]
+
+
+def _downloaded(downloads) -> list[pd.DataFrame]:
+    return [pd.read_csv(io.BytesIO(data if isinstance(data, bytes) else data.encode())) for _, data in downloads]
+
+
+def _every_section(at) -> tuple[str, list[pd.DataFrame]]:
+    """Text and tables of every section of the page (``ui.sections``), each run in turn."""
+    texts, frames = [_texts(at)], _frames(at)
+    switch = [w for w in at.segmented_control if w.key == "_w_section"]
+    if switch:
+        by_label = {t(k, "zh"): k.removeprefix("section.") for k in catalogue() if k.startswith("section.")}
+        for label in switch[0].options[1:]:
+            at.segmented_control(key="_w_section").set_value(by_label[label]).run()
+            assert not at.exception, [e.value for e in at.exception]
+            texts.append(_texts(at))
+            frames += _frames(at)
+    return "\n".join(texts), frames
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -116,7 +131,6 @@ def test_page_shows_nothing_outside_the_scope(role, page, roles, users_file, wh,
     query = {"lang": "zh"} if role == "account_manager" else {"region": str(OTHER_CITY), "lang": "zh"}
     at = open_page(page, query, {"sw_user": user, "_sw_seen": time.time()})
     assert not at.exception, [e.value for e in at.exception]
-    text = _texts(at)
     scope = access.scope_for(user)
     if user.role != "admin" and page in ADMIN_ONLY:  # refused with the catalogue's message, nothing else
         key = "page.admin.refused" if page.endswith("Admin.py") else "page.data.admins_only"
@@ -140,6 +154,8 @@ def test_page_shows_nothing_outside_the_scope(role, page, roles, users_file, wh,
     if allowed_regions is not None:  # the link's other city is refused with the catalogue's message
         assert OTHER_CITY not in f.regions
         assert t("auth.out_of_scope", "zh") in [w.value for w in at.warning]
+    text, frames = _every_section(at)
+    if allowed_regions is not None:
         foreign = regions[~regions["region_id"].isin(allowed_regions) & (regions["level"] != "province")]
         shown = [n for n in foreign["name_zh"] if n in text]
         assert not shown, f"{role} sees regions outside the scope on {page}: {shown[:5]}"
@@ -151,7 +167,7 @@ def test_page_shows_nothing_outside_the_scope(role, page, roles, users_file, wh,
     leaked = [n for n in names if n in text]
     assert not leaked, f"{role} sees customers outside the scope on {page}: {leaked[:5]}"
 
-    for df in _frames(at, downloads):
+    for df in frames + _downloaded(downloads):
         cols = {str(c).lower(): c for c in df.columns}
         if "customer_id" in cols or "客户编号" in cols:
             assert not scope.aggregates_only, f"a customer list for a viewer on {page}"
@@ -194,7 +210,7 @@ def test_crafted_chart_selection_is_refused(region, refused, roles, users_file, 
     monkeypatch.setenv("SERVICEWATCH_AUDIT_DB", f"sqlite:///{tmp_path / 'audit.sqlite'}")
     selection = Attrs({"selection": Attrs({"points": [{"customdata": [region]}], "point_indices": [0],
                                            "box": [], "lasso": []})})
-    at = open_page("pages/2_Complaints.py", {"lang": "zh"},
+    at = open_page("pages/2_Complaints.py", {"lang": "zh", "section": "funnel"},
                    {"sw_user": roles["city_manager"], "_sw_seen": time.time(), "complaint_funnel": selection})
     assert not at.exception, [e.value for e in at.exception]
     lists = [d.value for d in at.dataframe if t("page.complaints.col.ticket_id", "zh") in d.value.columns]
