@@ -34,6 +34,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+from dashboard.ui import SECTION_KEY
 from metrics import rollups
 from metrics.db import make_engine
 from metrics.engine import Warehouse
@@ -132,13 +133,13 @@ def _healthy(base: str) -> bool:
 
 
 @contextmanager
-def app_server(db: Path, log_path: Path):
-    """``streamlit run app.py`` on ``db`` (no sign-in configured, as in the tests); yields its URL."""
+def app_server(db: Path, log_path: Path, script: str = "app.py"):
+    """``streamlit run <script>`` on ``db`` (no sign-in configured, as in the tests); yields its URL."""
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if k not in ("SERVICEWATCH_USERS", "SERVICEWATCH_AUTH")}
     env.update(SERVICEWATCH_DB=f"duckdb:///{db}", PYTHONUNBUFFERED="1")
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1",
+    cmd = [sys.executable, "-m", "streamlit", "run", script, "--server.address", "127.0.0.1",
            "--server.port", str(port), "--server.headless", "true", "--server.fileWatcherType", "none",
            "--browser.gatherUsageStats", "false"]
     with open(log_path, "wb") as out:
@@ -241,6 +242,12 @@ def pick(testid: str, text: str, option: str):
     return act
 
 
+def click_section(label: str):
+    def act(page) -> None:
+        page.locator(f".st-key-{SECTION_KEY} button").filter(has_text=label).first.click()
+    return act
+
+
 def backspace(testid: str, text: str):
     def act(page) -> None:
         _prime(page, testid, text)
@@ -252,6 +259,7 @@ def page_run(browser, base: str, name: str, path: str, choices: dict, repeat: in
     """Every measurement of one page."""
     url = f"{base}/{path}?lang=en"
     out: dict = {"first_visit": [], "cold_load": [], "warm_load": [], "change_new": [], "change_seen": [],
+                 "section": [],
                  "errors": 0, "changes": [], "phases": {}}
     cold_urls = [f"{url}&preset=last_12_months", f"{url}&segment={choices['segments'][0]}",
                  f"{url}&preset=last_month&comparison=year_ago", f"{url}&preset=ytd&comparison=none"]
@@ -291,6 +299,10 @@ def page_run(browser, base: str, name: str, path: str, choices: dict, repeat: in
             steps.append(("change_seen", f"tier − {tier}", backspace("stMultiSelect", "Tier")))
         steps += [("change_new", f"period: {p}", pick("stSelectbox", "Period", p)) for p in choices["presets"]]
         steps += [("change_new", f"city: {c}", pick("stSelectbox", "City", c)) for c in choices["cities"][:2]]
+        # the page's other sections (ui.sections), each opened once
+        buttons = page.locator(f".st-key-{SECTION_KEY} button")
+        steps += [("section", f"section: {label}", click_section(label))
+                  for label in [b.strip() for b in buttons.all_inner_texts()][1:]]
         for kind, what, act in steps:
             r = change(page, act)
             out[kind].append(r["ms"])
@@ -301,7 +313,8 @@ def page_run(browser, base: str, name: str, path: str, choices: dict, repeat: in
         context.close()
     log(f"  {name}: first visit {_med(out['first_visit'])} ms, "
         f"cold load {_med(out['cold_load'])} ms, warm load {_med(out['warm_load'])} ms, "
-        f"filter change {_med(out['change_new'])} ms (new view), {_med(out['change_seen'])} ms (seen)")
+        f"filter change {_med(out['change_new'])} ms (new view), {_med(out['change_seen'])} ms (seen), "
+        f"section switch {_med(out['section'])} ms")
     return out
 
 
@@ -332,6 +345,26 @@ def choices_for(db: Path) -> dict:
     return {"tiers": tiers, "cities": cities, "segments": segments, "presets": presets, "as_of": as_of.isoformat()}
 
 
+FLOOR_CHARTS = (0, 1, 8)
+
+
+def floor(browser, db: Path, repeat: int) -> dict[str, list[float]]:
+    """Loads of bench/floor_app.py (a bare Streamlit page with 0, 1 and 8 tiny plotly charts) in new
+    tabs of one browser profile, as *load, cached view* below: the framework's own cost here."""
+    out: dict[str, list[float]] = {str(n): [] for n in FLOOR_CHARTS}
+    with app_server(db, DATA / "floor-streamlit.log", "bench/floor_app.py") as base:
+        context = new_context(browser)
+        try:
+            load(context, f"{base}/?charts=1")  # the browser's caches filled, as for the pages
+            for _ in range(max(repeat, 3)):
+                for n in FLOOR_CHARTS:
+                    out[str(n)].append(load(context, f"{base}/?charts={n}")["ms"])
+        finally:
+            context.close()
+    log("floor: " + ", ".join(f"{n} charts {_med(v)} ms" for n, v in out.items()))
+    return out
+
+
 def run(scale: str, seed: int, repeat: int, pages: list[str]) -> dict:
     from playwright.sync_api import sync_playwright
 
@@ -344,6 +377,7 @@ def run(scale: str, seed: int, repeat: int, pages: list[str]) -> dict:
     with app_server(db, log_path) as base, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
+            result["floor"] = floor(browser, db, repeat)
             first = first_visit(browser, f"{base}/?lang=en&preset=last_12_months&comparison=none&tier=gold")
             result["first_request_ms"] = first["ms"]
             log(f"first request after the server started: {first['ms']:.0f} ms")
@@ -371,11 +405,14 @@ def markdown(r: dict) -> str:
     for name, p in r["pages"].items():
         rows.append(f"| {name} | {p.get('charts', 0)} | {_cell(p['first_visit'])} | {_cell(p['cold_load'])} "
                     f"| {_cell(p['warm_load'])} | {_cell(p['change_new'])} | {_cell(p['change_seen'])} "
-                    f"| {p['errors']} |")
-    every = {k: [v for p in r["pages"].values() for v in p[k]] for k in
-             ("first_visit", "cold_load", "warm_load", "change_new", "change_seen")}
+                    f"| {_cell(p.get('section', []))} | {p['errors']} |")
+    every = {k: [v for p in r["pages"].values() for v in p.get(k, [])] for k in
+             ("first_visit", "cold_load", "warm_load", "change_new", "change_seen", "section")}
     rows.append(f"| **all pages** | | {_cell(every['first_visit'])} | {_cell(every['cold_load'])} "
-                f"| {_cell(every['warm_load'])} | {_cell(every['change_new'])} | {_cell(every['change_seen'])} | |")
+                f"| {_cell(every['warm_load'])} | {_cell(every['change_new'])} | {_cell(every['change_seen'])} "
+                f"| {_cell(every['section'])} | |")
+    floor_rows = [f"| bare page, {n} plotly chart{'s' if n != '1' else ''} | {_cell(v)} |"
+                  for n, v in r.get("floor", {}).items()]
     phase_rows = []
     for kind, what in (("first_visit", "first visit"), ("cold_load", "load, new view"),
                        ("warm_load", "load, cached view"),
@@ -393,8 +430,8 @@ def markdown(r: dict) -> str:
         "Times run from navigation start (load) or from the mouse-down/key-down that changes a sidebar filter "
         "(change) until the script run has ended, no element is stale and every plotly chart is drawn.", "",
         "| page | charts | first visit (new browser profile) | load, new view | load, cached view "
-        "| filter change, new view | filter change, seen view | exceptions |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| filter change, new view | filter change, seen view | section switch | exceptions |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
         *rows, "",
         f"First request after the server started (Overview, gold tier, last 12 months without comparison, a "
         f"view not measured below; includes imports and opening the database): {r['first_request_ms']:,.0f} ms. "
@@ -404,7 +441,13 @@ def markdown(r: dict) -> str:
         f"opened the app before; *new view*: URL states the server has not computed (other period, segment, "
         f"comparison), *cached view*: the default view again. *Filter change, new view*: a tier added, period "
         f"presets *last month* and *year to date*, two cities; *seen view*: the tier removed again. Targets "
-        f"(issue 3): filter change under 1 s median, first load under 2 s.", "",
+        f"(issue 3): filter change under 1 s median, first load under 2 s. *Charts*: plotly charts drawn in "
+        f"the page's default view. *Section switch*: a click on each other section of the page's section "
+        f"switch (`ui.sections`; Satisfaction, Complaints, SLA, Churn), a view not computed before.", "",
+        "**The framework's floor.** The same browser loading `bench/floor_app.py`, a bare Streamlit page "
+        "(no database, no filter bar) with 0, 1 or 8 tiny plotly charts, in new tabs as *load, cached view*: "
+        "what Streamlit and plotly.js cost on this machine before any of ServiceWatch's work.", "",
+        "| bare Streamlit page | load |", "|---|---:|", *floor_rows, "",
         "Where the time went (medians over all pages): *before the run* is page load, websocket and "
         "session start (load) or the widget message reaching the server (change); *script run* is the "
         "script-state `running` → `notRunning` as the page saw it (Python: queries or the cache, "
