@@ -83,3 +83,31 @@ def test_cli_report_still_names_the_rejects_file(db: str, tmp_path: Path) -> Non
     r = import_file(db, "tickets", path, dry_run=True, lang="zh")
     shown = "\n".join(r.summary("zh"))
     assert str(path) + ".rejects.csv" in shown and "--mapping" in shown
+
+
+UNREADABLE = {"blank.csv": b"", "latin.csv": b"ticket_id,name\n1,caf\xe9 \xff\xfe\xff\n", "notes.doc": b"x"}
+READ_KEYS = {"blank.csv": "import.read.empty", "latin.csv": "import.read.undetectable_encoding",
+             "notes.doc": "import.read.unsupported_type"}
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize("name", sorted(UNREADABLE))
+def test_unreadable_upload_is_named_and_worded_for_the_page(db: str, name: str, lang: str) -> None:
+    with pytest.raises(ImportFailed) as info:
+        check_upload(db, "tickets", name, UNREADABLE[name], lang)
+    text = str(info.value)
+    assert name in text and "servicewatch_uploads" not in text, text  # the user's file, not the stored one
+    assert "--" not in text, text
+    head = t(READ_KEYS[name], lang, file="\0", suffix="\0", hint="\0").split("\0")[1][:6]
+    assert head in text, (head, text)  # the catalogue's wording in the page's language
+    if lang == "zh":
+        assert not any(w in text for w in ("empty", "cannot", "unsupported")), text
+
+
+def test_cli_read_error_keeps_its_flag_hint(db: str, tmp_path: Path) -> None:
+    path = tmp_path / "latin.csv"
+    path.write_bytes(UNREADABLE["latin.csv"])
+    with pytest.raises(ImportFailed) as info:
+        import_file(db, "tickets", path, dry_run=True, lang="en")
+    assert str(info.value) == t("import.read.undetectable_encoding", "en", file="latin.csv",
+                                hint=t("import.read.hint", "en"))

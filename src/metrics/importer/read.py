@@ -19,6 +19,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from metrics.i18n import t
+
 CHUNK_ROWS = 250_000
 CSV_BLOCK_BYTES = 16 << 20
 NULL_VALUES = ["", "NULL", "null", "\\N"]
@@ -26,7 +28,18 @@ SAMPLE_BYTES = 1 << 20
 
 
 class ReadError(ValueError):
-    """The file cannot be read at all; one line for users."""
+    """The file cannot be read at all; one line for users, from the catalogue (``import.read.<key>``)
+    in either language, naming the file as the user knows it (an upload's own name, not the temporary
+    file's)."""
+
+    def __init__(self, key: str, file: str = "", **params: object) -> None:
+        self.key, self.file, self.params = key, file, params
+        super().__init__(self.message("en"))
+
+    def message(self, lang: str, file: str | None = None, dashboard: bool = False) -> str:
+        """The message in ``lang``; ``dashboard``: worded for the Data page (no command-line flags)."""
+        hint = t("import.read.hint_dashboard" if dashboard else "import.read.hint", lang)
+        return t(f"import.read.{self.key}", lang, file=file or self.file, hint=hint, **self.params)
 
 
 @dataclass
@@ -66,10 +79,10 @@ def file_format(path: Path) -> str:
         return "xlsx"
     if suffix in (".parquet", ".pq"):
         return "parquet"
-    raise ReadError(f"{path.name}: unsupported file type {suffix or '(none)'}; use .csv, .xlsx or .parquet")
+    raise ReadError("unsupported_type", path.name, suffix=suffix or "—")
 
 
-def detect_encoding(sample: bytes) -> str:
+def detect_encoding(sample: bytes, name: str = "") -> str:
     """UTF-8 with BOM, UTF-8, else GB18030 (a superset of GBK and GB2312)."""
     if sample.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
@@ -81,13 +94,13 @@ def detect_encoding(sample: bytes) -> str:
             return enc
         except UnicodeDecodeError:
             continue
-    raise ReadError("cannot tell the text encoding (not UTF-8 nor GBK/GB18030); give --encoding")
+    raise ReadError("undetectable_encoding", name)
 
 
 def open_source(path: str | Path, encoding: str | None = None, chunk_rows: int = CHUNK_ROWS) -> Source:
     path = Path(path)
     if not path.is_file():
-        raise ReadError(f"no such file: {path}")
+        raise ReadError("no_file", str(path))
     fmt = file_format(path)
     try:
         if fmt == "csv":
@@ -98,9 +111,9 @@ def open_source(path: str | Path, encoding: str | None = None, chunk_rows: int =
     except ReadError:
         raise
     except (OSError, ValueError, LookupError, pa.ArrowException) as exc:
-        raise ReadError(f"cannot read {path.name}: {_first_line(exc)}") from None
+        raise ReadError("unreadable", path.name, detail=_first_line(exc)) from None
     except Exception as exc:  # noqa: BLE001 - openpyxl/zipfile raise many kinds for a broken file
-        raise ReadError(f"cannot read {path.name}: {_first_line(exc)}") from None
+        raise ReadError("unreadable", path.name, detail=_first_line(exc)) from None
 
 
 def _first_line(exc: BaseException) -> str:
@@ -116,19 +129,19 @@ def _open_csv(path: Path, encoding: str | None, chunk_rows: int) -> Source:
 
     with path.open("rb") as fh:
         sample = fh.read(SAMPLE_BYTES)
-    enc = encoding or detect_encoding(sample)
+    enc = encoding or detect_encoding(sample, path.name)
     try:
         codecs.lookup(enc)
     except LookupError:
-        raise ReadError(f"unknown encoding {enc!r}") from None
+        raise ReadError("unknown_encoding", path.name, encoding=enc) from None
     try:
         text = codecs.getincrementaldecoder(enc)().decode(sample, final=len(sample) < SAMPLE_BYTES)
     except UnicodeDecodeError as exc:
-        raise ReadError(f"{path.name} is not {enc}: {exc.reason} at byte {exc.start}") from None
+        raise ReadError("wrong_encoding", path.name, encoding=enc, byte=exc.start) from None
     text = text.lstrip("\ufeff")
     first = text.splitlines()[0] if text.strip() else ""
     if not first.strip():
-        raise ReadError(f"{path.name} is empty (no header row)")
+        raise ReadError("empty", path.name)
     delimiter = max(",;\t|", key=first.count) if any(d in first for d in ",;\t|") else ","
     headers = next(csv.reader([first], delimiter=delimiter))
     source = Source(path, "csv", [h.strip() for h in headers], enc)
@@ -197,9 +210,9 @@ def _csv_chunks(reader: object, source: Source, chunk_rows: int) -> Iterator[Chu
                 *full, carry = _split(_join(carry, flush()), chunk_rows)
                 yield from full
     except pa.ArrowException as exc:
-        raise ReadError(f"cannot read {source.path.name}: {_first_line(exc)}") from None
-    except UnicodeDecodeError as exc:
-        raise ReadError(f"{source.path.name} is not {source.encoding}: {exc.reason}; give --encoding") from None
+        raise ReadError("unreadable", source.path.name, detail=_first_line(exc)) from None
+    except UnicodeDecodeError:
+        raise ReadError("wrong_encoding_later", source.path.name, encoding=source.encoding) from None
     if pending or source.bad_rows[used_bad:]:
         if not pending:
             pending = [pa.RecordBatch.from_pylist([], schema=reader.schema)]
@@ -268,7 +281,7 @@ def _open_xlsx(path: Path, chunk_rows: int) -> Source:
     header = next(rows, None)
     if header is None or all(h is None for h in header):
         wb.close()
-        raise ReadError(f"{path.name} is empty (no header row in the first sheet)")
+        raise ReadError("empty_sheet", path.name)
     headers = [str(h).strip() if h is not None else "" for h in header]
     while headers and headers[-1] == "":
         headers.pop()
@@ -341,7 +354,7 @@ def open_query(source_url: str, query: str, chunk_rows: int = CHUNK_ROWS, name: 
                 yield Chunk(table, np.arange(row, row + len(part), dtype=np.int64))
                 row += len(part)
         except Exception as exc:  # noqa: BLE001 - a failure while fetching: the source's, one line
-            raise ReadError(describe_error(exc, source_url)) from None
+            raise ReadError("source_failed", detail=describe_error(exc, source_url)) from None
 
     def close() -> None:
         conn.close()

@@ -179,7 +179,7 @@ def import_file(url: str, table: str, path: str | Path, *, mapping: str | Path |
     try:
         source = open_source(path, encoding, chunk_rows)
     except ReadError as exc:
-        raise ImportFailed(str(exc)) from None
+        raise ImportFailed(exc.message(lang, Path(display_name).name if display_name else None, dashboard)) from None
     rej_path = (rejects_path_for(path) if rejects is True else Path(rejects) if rejects else None)
     return _import(url, table, source, Path(display_name).name if display_name else path.name,
                    display_name or str(path), mapping, rej_path, dry_run=dry_run, user=user, lang=lang,
@@ -270,6 +270,8 @@ def _import(url: str, table: str, source: Source, name: str, display: str, mappi
                 result.refresh_seconds = time.perf_counter() - t0
     except ImportFailed:
         raise
+    except ReadError as exc:  # a part of the file past the first chunk; the transaction rolled back
+        raise ImportFailed(exc.message(lang, name, dashboard)) from None
     except sa.exc.SQLAlchemyError as exc:
         raise _db_error(exc, url, lang) from None
     except Exception as exc:
@@ -339,8 +341,6 @@ def _run(conn: sa.Connection | None, table: str, source: object, header_map: dic
         good, _rows, problems = validator.finish()
         start(good, problems, 0)
         settle()
-    except ReadError as exc:
-        raise ImportFailed(str(exc)) from None
     finally:
         chunks.close()  # waits for a read in flight (a query's source connection is closed next)
         if pool is not None:
