@@ -189,10 +189,10 @@ def test_risk_panel_warns_when_stale(duck: str, tmp_path: Path, monkeypatch: pyt
     path.write_text("customer_id,month,revenue\n1,2025-09,10\n")
     assert import_file(duck, "billing_monthly", path).rows_loaded == 1
     monkeypatch.setenv("SERVICEWATCH_DB", f"duckdb:///{fresh}")
-    at = open_page("pages/4_Churn.py")
+    at = open_page("pages/4_Churn.py", {"section": "risk"})
     assert not at.exception
     assert t("churn.scores_stale", "zh") not in [w.value for w in at.warning]
     monkeypatch.setenv("SERVICEWATCH_DB", duck)
-    at = open_page("pages/4_Churn.py")
+    at = open_page("pages/4_Churn.py", {"section": "risk"})
     assert not at.exception
     assert t("churn.scores_stale", "zh") in [w.value for w in at.warning]
