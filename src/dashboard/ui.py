@@ -9,6 +9,7 @@ into the URL query string, so a link reproduces the view.
 from __future__ import annotations
 
 import importlib
+import time
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +44,9 @@ PAGES = (
     ("pages/8_At_risk.py", "nav.at_risk", ":material/warning:"),
 )
 DEFAULT_PRESET = "last_quarter"
+# Cached results are keyed by the data version (below), so new data is seen at once; the time limit
+# only bounds how long a view nobody asks for again stays in memory.
+CACHE_TTL_S = 12 * 3600
 APP_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -57,8 +61,8 @@ def _db_version(url: str) -> float:
 
 
 @st.cache_resource(show_spinner=False)
-def _warehouses() -> dict[str, tuple[float, Warehouse]]:
-    """url → (file version, warehouse), shared by all sessions of this server."""
+def _warehouses() -> dict[str, tuple[float | str, Warehouse]]:
+    """url → (data version, warehouse), shared by all sessions of this server."""
     return {}
 
 
@@ -70,35 +74,54 @@ def close_warehouses() -> None:
     cache.clear()
 
 
-def warehouse() -> tuple[Warehouse, float]:
-    """The warehouse for the configured URL. When a load has swapped in a new DuckDB file, the old
-    engine is disposed first: DuckDB hands new connections the instance already open for a path,
-    so the old file's connections must close before the new file is seen."""
+def _server_version(wh: Warehouse) -> str:
+    """The data version of a server database: ``sw_meta.data_version`` (one small query per page run),
+    new after every load, refresh, import and churn fit. On Spark a query is a Thrift round trip of
+    ~0.6 s: there the version is the hour, and an entry lives at most an hour."""
+    if wh.dialect == "spark":
+        return f"hour {int(time.time() // 3600)}"
+    return wh.data_version()
+
+
+def warehouse() -> tuple[Warehouse, float | str]:
+    """The warehouse for the configured URL and its data version; caches are keyed by both.
+
+    A DuckDB file's version is its modification time. When a load has swapped in a new file, the old
+    engine is disposed first: DuckDB hands new connections the instance already open for a path, so
+    the old file's connections must close before the new file is seen. On a server database a new
+    data version gives a new ``Warehouse`` on the same engine (its as-of and rollup facts are read
+    once per Warehouse)."""
     url = resolve_url()
-    version = _db_version(url)
     cache = _warehouses()
     known = cache.get(url)
+    if duckdb_path(url) is not None:
+        version: float | str = _db_version(url)
+        if known is None or known[0] != version:
+            if known is not None:
+                known[1].engine.dispose()
+            cache[url] = (version, Warehouse.open(url, read_only=True, keep_open=True))
+        return cache[url][1], version
+    wh = known[1] if known is not None else Warehouse.open(url, keep_open=True)
+    version = _server_version(wh)
     if known is None or known[0] != version:
-        if known is not None:
-            known[1].engine.dispose()
-        cache[url] = (version, Warehouse.open(url, read_only=duckdb_path(url) is not None, keep_open=True))
+        cache[url] = (version, Warehouse(wh.engine) if known is not None else wh)
     return cache[url][1], version
 
 
-@st.cache_data(show_spinner=False, max_entries=2000, ttl=3600)
-def cached_metric(_wh: Warehouse, version: float, url: str, metric_id: str, f: Filters,
+@st.cache_data(show_spinner=False, max_entries=2000, ttl=CACHE_TTL_S)
+def cached_metric(_wh: Warehouse, version: float | str, url: str, metric_id: str, f: Filters,
                   by: tuple[str, ...] = (), level: str = "city") -> pd.DataFrame:
     return _wh.metric(metric_id, f, by, level)
 
 
-@st.cache_data(show_spinner=False, max_entries=2000, ttl=3600)
-def cached_compare(_wh: Warehouse, version: float, url: str, metric_id: str, f: Filters,
+@st.cache_data(show_spinner=False, max_entries=2000, ttl=CACHE_TTL_S)
+def cached_compare(_wh: Warehouse, version: float | str, url: str, metric_id: str, f: Filters,
                    by: tuple[str, ...] = (), level: str = "city") -> pd.DataFrame:
     return _wh.compare(metric_id, f, by, level)
 
 
-@st.cache_data(show_spinner=False, max_entries=2000, ttl=3600)
-def cached_call(_wh: Warehouse, version: float, url: str, name: str, *args, module: str = "", **kwargs) -> object:
+@st.cache_data(show_spinner=False, max_entries=2000, ttl=CACHE_TTL_S)
+def cached_call(_wh: Warehouse, version: float | str, url: str, name: str, *args, module: str = "", **kwargs) -> object:
     """``Warehouse.<name>(*args)``, or with ``module`` the engine function ``module.name(wh, *args)``,
     cached by database version and (hashable) arguments."""
     if module:
@@ -111,7 +134,7 @@ class View:
     """What a page needs: the warehouse, the filters, the language and region names."""
 
     wh: Warehouse
-    version: float
+    version: float | str
     filters: Filters
     lang: str
     as_of: date
@@ -274,7 +297,7 @@ def _state(as_of: date, allowed: set[int] | None = None) -> dict:
     return st.session_state["sw_state"]
 
 
-def filter_bar(wh: Warehouse, version: float, as_of: date, regions: pd.DataFrame, lang: str,
+def filter_bar(wh: Warehouse, version: float | str, as_of: date, regions: pd.DataFrame, lang: str,
                reseed: bool = False, scope: Scope | None = None, page_changed: bool = False) -> Filters:
     """The sidebar filter bar; ``reseed`` (another page or language) sets every widget again from the
     persisted state instead of trusting the values the browser sends. ``page_changed``: the URL's

@@ -88,6 +88,7 @@ def save(engine: sa.Engine, result: ChurnFit) -> int:
                      [{k: _plain(r[k]) for k in (c.name for c in churn_model_terms.c)} for _, r in terms.iterrows()])
         conn.execute(churn_scores.delete())
         conn.execute(s.meta.delete().where(s.meta.c.key == STALE_KEY))  # the scores are current again
+        s.bump_data_version(conn)
         scores = (result.scores.sort_values(["revenue_at_risk", "customer_id"], ascending=[False, True])
                   .assign(model_id=model_id, risk_rank=lambda d: range(1, len(d) + 1)))
         scores = scores[[c.name for c in churn_scores.c]]

@@ -163,6 +163,12 @@ class Warehouse:
             check_regions(f.scope, f.regions, self.regions())
         return f.as_of or self.as_of()
 
+    def data_version(self) -> str:
+        """``sw_meta.data_version``, new after every load, refresh, import and churn fit ("" when none
+        is recorded). Read afresh on every call: the dashboard keys its caches by it."""
+        df = self.read(sa.select(s.meta.c.value).where(s.meta.c.key == s.DATA_VERSION_KEY))
+        return str(df.iloc[0, 0]) if len(df) else ""
+
     def rollup_as_of(self) -> date | None:
         """The as-of the rollup tables were built with (None: no rollups), read once per Warehouse."""
         if not self._rollup_as_of:

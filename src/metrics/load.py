@@ -22,6 +22,7 @@ import io
 import logging
 import os
 import time
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -118,6 +119,7 @@ def _refresh(conn: sa.Connection, meta: Mapping[str, object]) -> None:
 
     values = {str(k): str(v) for k, v in meta.items()}
     values["refreshed_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    values[schema.DATA_VERSION_KEY] = uuid.uuid4().hex  # the dashboard's caches follow it
     if as_of is not None:
         values["as_of"] = as_of.isoformat()
     m = schema.meta

@@ -170,12 +170,24 @@ calendar_months = sa.Table(
 
 # Key/value facts about the load: as_of, last refresh, demo seed.
 CHURN_STALE_KEY = "churn_scores_stale"  # set by an import of the churn model's inputs, cleared by a fit
+DATA_VERSION_KEY = "data_version"  # new on every load, refresh, import and churn fit (dashboard caches)
+
 meta = sa.Table(
     "sw_meta",
     metadata,
     sa.Column("key", sa.String(40), primary_key=True),
     sa.Column("value", sa.String(200), nullable=False),
 )
+
+
+def bump_data_version(conn: sa.Connection) -> None:
+    """A new ``sw_meta.data_version`` in the caller's transaction: the dashboard's caches, keyed by it
+    on server databases, then compute views again (a DuckDB file is followed by its modification time)."""
+    import uuid
+
+    conn.execute(meta.delete().where(meta.c.key == DATA_VERSION_KEY))
+    conn.execute(meta.insert(), [{"key": DATA_VERSION_KEY, "value": uuid.uuid4().hex}])
+
 
 # One row per import run (``servicewatch import`` and the Data page): who, when, which file, how many
 # rows were read, loaded and rejected. Not a data table: a full reload (``replace_all``) starts it anew.

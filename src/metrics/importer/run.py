@@ -257,6 +257,8 @@ def _import(url: str, table: str, source: Source, name: str, display: str, mappi
                 _run(conn, table, source, header_map, mapping, result, out, on_chunk)
                 result.seconds = time.perf_counter() - clock
                 conn.execute(schema.import_log.insert(), [_log_row(result, user, started)])
+                if result.inserted or result.updated:
+                    schema.bump_data_version(conn)
                 if table in CHURN_INPUTS and (result.inserted or result.updated):
                     _mark_churn_stale(conn)
             if engine.dialect.name == "duckdb":
