@@ -53,7 +53,7 @@ def compliance() -> None:
             title = view.t("page.sla.by_title", metric=view.metric_label(metric_id), dim=view.t(f"page.tables.{cut}"))
             target = view.target(metric_id)
             fig = charts.bar_ci(df, cut, "share", lang, title, sub, view.region_names, target=target)
-            ui.chart(view, fig, localise(df, lang, view.region_names), f"sla_{metric_id}_{cut}")
+            ui.chart(view, fig, df, f"sla_{metric_id}_{cut}")
     st.caption(view.t("common.interval_note"))
 
 
@@ -76,7 +76,7 @@ def tiers() -> None:
             sig = view.t("page.sla.significant" if gap.significant else "page.sla.not_significant")
             (st.success if gap.verdict == "yes" else st.warning)(f"{words} {sig}")
         fig = charts_more.tier_service(service, dim, lang, view.t(title_key), sub)
-        ui.chart(view, fig, localise(service, lang), f"sla_service_{dim}")
+        ui.chart(view, fig, service, f"sla_service_{dim}")
         if dim == "tier":
             formats = {c: "percent" for c in
                        ("compliance", "compliance_lower", "compliance_upper", "response_compliance")}
@@ -118,7 +118,7 @@ def compensation() -> None:
                 continue
             title = view.t("page.sla.compensation_by", dim=view.t(f"page.tables.{dim}"))
             fig = charts.bar_ci(df, dim, "currency", lang, title, sub, view.region_names)
-            ui.chart(view, fig, localise(df, lang, view.region_names), f"sla_compensation_{dim}")
+            ui.chart(view, fig, df, f"sla_compensation_{dim}")
     monthly = view.metric("compensation_total", ("month",))
     if not monthly.empty:
         fig = charts.trend(monthly, "currency", lang, view.t("page.sla.compensation_trend"), sub)
@@ -135,7 +135,7 @@ def availability() -> None:
         st.caption(view.t("page.sla.availability_caption"))
         fig = charts_more.against_targets(avail, "sla_level", lang, view.t("page.sla.availability_title"), sub,
                                           digits=3)
-        ui.chart(view, fig, localise(avail, lang), "sla_availability")
+        ui.chart(view, fig, avail, "sla_availability")
         for row in avail.itertuples():
             key = "page.sla.availability_met" if row.met else "page.sla.availability_missed"
             words = view.t(key, level=view.label("sla_level", row.sla_level), value=row.value, target=row.target)

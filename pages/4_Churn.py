@@ -52,12 +52,12 @@ def by_segment_tier() -> None:
         dim_name = view.t(f"page.tables.{dim}")
         with left:
             fig = charts.bar_ci(by, dim, "share_per_month", lang, view.t("page.churn.by_title", dim=dim_name), sub)
-            ui.chart(view, fig, localise(by, lang, columns=(dim, *BY_COLUMNS)), f"churn_monthly_{dim}")
+            ui.chart(view, fig, by[[dim, *BY_COLUMNS]], f"churn_monthly_{dim}")
         with right:
             yearly = by[[dim, "annual", "n", "annual_lower", "annual_upper"]].rename(
                 columns={"annual": "value", "annual_lower": "lower", "annual_upper": "upper"})
             fig = charts.bar_ci(yearly, dim, "share", lang, view.t("page.churn.annual_title", dim=dim_name), sub)
-            ui.chart(view, fig, localise(by, lang, columns=(dim, *BY_COLUMNS)), f"churn_annual_{dim}")
+            ui.chart(view, fig, by[[dim, *BY_COLUMNS]], f"churn_annual_{dim}")
     st.caption(view.t("common.interval_note"))
 
 
@@ -94,7 +94,7 @@ def reasons() -> None:
         st.caption(view.t("page.churn.reasons_caption"))
         fig = charts_more.ranked_bars(why, "churn_reason", lang, view.t("page.churn.reasons_title"), sub,
                                       "customers", share_col="share")
-        ui.chart(view, fig, localise(why, lang), "churn_reasons")
+        ui.chart(view, fig, why, "churn_reasons")
     # who left
     st.header(view.t("page.churn.list_header"))
     leavers = view.call(drill.customers, f, LIST_LIMIT, True)

@@ -405,3 +405,22 @@ def fitted_duckdb_url(duckdb_url: str, tmp_path_factory: pytest.TempPathFactory)
     finally:
         wh.engine.dispose()
     return url
+
+
+@pytest.fixture()
+def downloads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, bytes]]:
+    """(file name, bytes) of every CSV download button a page draws, deferred ones produced."""
+    import streamlit as st
+    from streamlit.delta_generator import DeltaGenerator
+
+    seen: list[tuple[str, bytes]] = []
+    original = DeltaGenerator.download_button
+
+    def record(self, label, data, file_name=None, mime=None, *args, **kwargs):
+        if str(file_name or "").endswith(".csv"):
+            seen.append((str(file_name), data() if callable(data) else data))
+        return original(self, label, data, file_name, mime, *args, **kwargs)
+
+    monkeypatch.setattr(DeltaGenerator, "download_button", record)
+    monkeypatch.setattr(st, "download_button", lambda *a, **k: record(st._main, *a, **k))
+    return seen

@@ -18,7 +18,6 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 from page_helpers import open_page
-from streamlit.delta_generator import DeltaGenerator
 
 from metrics import access
 from metrics import schema as s
@@ -61,24 +60,6 @@ def users_file(tmp_path_factory: pytest.TempPathFactory, roles: dict[str, User])
     for user in roles.values():
         access.add_user(user, PASSWORD, path)
     return path
-
-
-@pytest.fixture()
-def downloads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, bytes]]:
-    """(file name, bytes) of every CSV download button a page draws, deferred ones produced."""
-    import streamlit as st
-
-    seen: list[tuple[str, bytes]] = []
-    original = DeltaGenerator.download_button
-
-    def record(self, label, data, file_name=None, mime=None, *args, **kwargs):
-        if str(file_name or "").endswith(".csv"):
-            seen.append((str(file_name), data() if callable(data) else data))
-        return original(self, label, data, file_name, mime, *args, **kwargs)
-
-    monkeypatch.setattr(DeltaGenerator, "download_button", record)
-    monkeypatch.setattr(st, "download_button", lambda *a, **k: record(st._main, *a, **k))
-    return seen
 
 
 def _texts(at) -> str:

@@ -45,7 +45,8 @@ def retention_panel(view: ui.View) -> None:
     dim_name = view.t(DIM_KEYS[dim])
     fig = charts_churn.retention_curves(r.curves, dim, view.lang, view.t("churn.retention_title", dim=dim_name),
                                         view.subtitle(), view.region_names)
-    ui.chart(view, fig, r.curves, f"churn_retention_{dim}")
+    named = r.curves.assign(group=[_group_name(view, dim, g) for g in r.curves["group"]])
+    ui.chart(view, fig, named, f"churn_retention_{dim}")
     st.caption(view.t("churn.retention_caption"))
     small = r.summary[r.summary["too_small"]]
     if len(small):

@@ -13,7 +13,7 @@ import pandas as pd
 from metrics.i18n import catalogue, label, t
 
 DIM_COLUMNS = ("tier", "segment", "sla_level", "channel", "acquisition_channel", "kind", "category",
-               "priority", "churn_reason")
+               "priority", "churn_reason", "survey_kind")
 
 
 def localise(df: pd.DataFrame, lang: str, region_names: Mapping[int, str] | None = None,
@@ -29,5 +29,9 @@ def localise(df: pd.DataFrame, lang: str, region_names: Mapping[int, str] | None
             out[col] = [label(dim, v, lang) for v in out[col]]
         elif col == "region_id" and region_names is not None:
             out[col] = [region_names.get(int(v), str(v)) if pd.notna(v) else t("common.none", lang) for v in out[col]]
-    known = catalogue()
-    return out.rename(columns={c: t(f"page.tables.{c}", lang) for c in out.columns if f"page.tables.{c}" in known})
+    known, names, taken = catalogue(), {}, set()
+    for c in out.columns:  # a header is translated unless two columns would share it (region, region_id)
+        name = t(f"page.tables.{c}", lang) if f"page.tables.{c}" in known else c
+        names[c] = name if name not in taken else c
+        taken.add(names[c])
+    return out.rename(columns=names)

@@ -30,6 +30,7 @@ from metrics.filters import COMPARISONS, PRESETS, Filters, preset_period
 from metrics.i18n import LANGS, label, metric_label, t
 
 from . import auth, export
+from .tables import localise
 
 warnings.filterwarnings("ignore", message="The kopts argument is ignored")
 
@@ -450,7 +451,9 @@ def audited_bytes(view: View, data: bytes, file_name: str, rows: int | None = No
 
 
 def chart(view: View, fig: go.Figure, data: pd.DataFrame, key: str, select: bool = False):
-    """Show a figure with PNG/SVG/CSV/Excel downloads; returns the selection when ``select``."""
+    """Show a figure with PNG/SVG/CSV/Excel downloads; returns the selection when ``select``. The
+    data downloads with headers, dimension values and region names in the page's language."""
+    data = localise(data, view.lang, view.region_names)
     event = st.plotly_chart(fig, key=key, on_select="rerun" if select else "ignore",
                             selection_mode="points", config={"displaylogo": False})
     cols = st.columns(4)
