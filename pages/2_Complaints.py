@@ -104,7 +104,10 @@ def handling() -> None:
 
 
 # -- one section at a time; a bar or point picked in its chart drills down below ----------------
-{"rate": rate, "funnel": funnel, "handling": handling}[ui.sections(view, SECTIONS)]()
+section = ui.sections(view, SECTIONS)
+{"rate": rate, "funnel": funnel, "handling": handling}[section]()
+if section == "handling":  # its chart is not for picking: nothing to drill into
+    st.stop()
 
 # -- drill-down ---------------------------------------------------------------------------------
 st.subheader(t("export.drill"))

@@ -10,6 +10,7 @@ from page_helpers import chart_titles, default_filters, kpi, no_data_query, open
 from dashboard.formatting import fmt_value
 from metrics import drill, league
 from metrics.engine import Warehouse
+from metrics.i18n import t
 
 PAGE = "pages/2_Complaints.py"
 
@@ -78,9 +79,11 @@ def test_cut_by_category_and_handling_metric() -> None:
     at = open_page(PAGE)
     at.radio(key="cmp_dim").set_value("category").run()
     assert chart_titles(at)[0].startswith("投诉率 · 投诉类别")
+    assert t("export.drill", "zh") in [h.value for h in at.subheader]  # pick a bar to list its complaints
     _section(at, "handling").selectbox(key="cmp_handling").set_value("revisit_satisfaction").run()
     assert not at.exception
     assert chart_titles(at)[0].startswith("回访满意率")
+    assert t("export.drill", "zh") not in [h.value for h in at.subheader]  # nothing to pick here
 
 
 def test_drill_down_lists_the_complaints_of_a_region(wh: Warehouse) -> None:
