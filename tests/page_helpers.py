@@ -32,6 +32,27 @@ def open_page(path: str, query: dict[str, str] | None = None, session: dict | No
     return at
 
 
+def other_sections(at: AppTest) -> list[str]:
+    """The ids of the sections a page offers (``ui.sections``) besides the one shown; [] without."""
+    from dashboard.ui import SECTION_KEY
+    from metrics.i18n import catalogue, t
+
+    switch = [w for w in at.segmented_control if w.key == SECTION_KEY]
+    if not switch:
+        return []
+    lang = at.session_state["sw_lang"]
+    by_label = {t(k, lang): k.removeprefix("section.") for k in catalogue() if k.startswith("section.")}
+    return [by_label[label] for label in switch[0].options if by_label[label] != switch[0].value]
+
+
+def show_section(at: AppTest, section: str) -> AppTest:
+    from dashboard.ui import SECTION_KEY
+
+    at.segmented_control(key=SECTION_KEY).set_value(section).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
 def default_filters(wh: Warehouse, **changes) -> Filters:
     start, end = preset_period("last_quarter", wh.as_of())
     return Filters(start=start, end=end).with_(**changes)

@@ -17,13 +17,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from page_helpers import open_page
+from page_helpers import open_page, other_sections, show_section
 
 from metrics import access
 from metrics import schema as s
 from metrics.access import User
 from metrics.engine import Warehouse
-from metrics.i18n import catalogue, t
+from metrics.i18n import t
 
 CITY, OTHER_CITY = 2, 3  # demo regions 南岭市, 珠湾市
 PAGES = ["app.py", *sorted(f"pages/{p.name}" for p in (Path(__file__).parents[1] / "pages").glob("*.py"))]
@@ -88,14 +88,10 @@ def _downloaded(downloads) -> list[pd.DataFrame]:
 def _every_section(at) -> tuple[str, list[pd.DataFrame]]:
     """Text and tables of every section of the page (``ui.sections``), each run in turn."""
     texts, frames = [_texts(at)], _frames(at)
-    switch = [w for w in at.segmented_control if w.key == "_w_section"]
-    if switch:
-        by_label = {t(k, "zh"): k.removeprefix("section.") for k in catalogue() if k.startswith("section.")}
-        for label in switch[0].options[1:]:
-            at.segmented_control(key="_w_section").set_value(by_label[label]).run()
-            assert not at.exception, [e.value for e in at.exception]
-            texts.append(_texts(at))
-            frames += _frames(at)
+    for section in other_sections(at):
+        show_section(at, section)
+        texts.append(_texts(at))
+        frames += _frames(at)
     return "\n".join(texts), frames
 
 

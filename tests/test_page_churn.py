@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from page_helpers import a_city, chart_titles, choose_nothing, filters, kpi, open_page, page_subtitle
+from page_helpers import a_city, chart_titles, choose_nothing, filters, kpi, open_page, page_subtitle, show_section
 
 from dashboard.formatting import fmt_value
 from metrics import churn
@@ -45,7 +45,7 @@ def test_default_view(duckdb_url: str) -> None:
     assert [h.value for h in at.header] == [t("page.churn.by_header", "zh")]  # one section: by segment and tier
     for section, header in (("trend", "page.churn.trend_header"), ("reasons", "page.churn.list_header"),
                             ("retention", "churn.retention_header")):
-        at.segmented_control(key="_w_section").set_value(section).run()
+        show_section(at, section)
         assert not at.exception
         assert t(header, "zh") in [h.value for h in at.header]
         _check_numbers(at, duckdb_url)

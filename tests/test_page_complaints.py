@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from page_helpers import chart_titles, default_filters, kpi, no_data_query, open_page, sub
+from page_helpers import chart_titles, default_filters, kpi, no_data_query, open_page, show_section, sub
 
 from dashboard.formatting import fmt_value
 from metrics import drill, league
@@ -37,12 +37,6 @@ def _check_numbers(at, wh: Warehouse, f) -> None:
     assert len(titles) == 1 and all(sub(wh, fc) in t for t in titles)  # one section's chart
 
 
-def _section(at, section: str):
-    at.segmented_control(key="_w_section").set_value(section).run()
-    assert not at.exception
-    return at
-
-
 def test_default_view_and_funnel(wh: Warehouse) -> None:
     at = open_page(PAGE)
     f = default_filters(wh)
@@ -52,7 +46,7 @@ def test_default_view_and_funnel(wh: Warehouse) -> None:
     rates = wh.metric("complaint_rate", f, ("region",))
     table = at.dataframe[0].value
     assert sorted(table["投诉量"].astype(int)) == sorted(rates["n"].astype(int))
-    _check_numbers(_section(at, "funnel"), wh, f)
+    _check_numbers(show_section(at, "funnel"), wh, f)
     funnel = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert funnel["layout"]["title"]["text"].startswith("投诉率与客户规模")
     points = funnel["data"][-1]
@@ -80,7 +74,7 @@ def test_cut_by_category_and_handling_metric() -> None:
     at.radio(key="cmp_dim").set_value("category").run()
     assert chart_titles(at)[0].startswith("投诉率 · 投诉类别")
     assert t("export.drill", "zh") in [h.value for h in at.subheader]  # pick a bar to list its complaints
-    _section(at, "handling").selectbox(key="cmp_handling").set_value("revisit_satisfaction").run()
+    show_section(at, "handling").selectbox(key="cmp_handling").set_value("revisit_satisfaction").run()
     assert not at.exception
     assert chart_titles(at)[0].startswith("回访满意率")
     assert t("export.drill", "zh") not in [h.value for h in at.subheader]  # nothing to pick here

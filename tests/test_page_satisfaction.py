@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from page_helpers import chart_titles, default_filters, kpi, no_data_query, open_page, sub
+from page_helpers import chart_titles, default_filters, kpi, no_data_query, open_page, show_section, sub
 
 from dashboard.formatting import fmt_value
 from metrics import distributions
@@ -33,13 +33,13 @@ def test_default_view(wh: Warehouse) -> None:
     titles = chart_titles(at)
     assert len(titles) == 2  # the first section: by channel and by tier
     for section in ("region_kind", "trend_distribution"):
-        at.segmented_control(key="_w_section").set_value(section).run()
+        show_section(at, section)
         assert not at.exception
         titles += chart_titles(at)
     assert len(titles) == 6
     assert all(sub(wh, f).split("｜")[1] in t for t in titles)
     assert sum(sub(wh, f) in t for t in titles) >= 4  # the trend covers 12 months, the others the period
-    at.segmented_control(key="_w_section").set_value("channel_tier").run()
+    show_section(at, "channel_tier")
     # the planted pattern: hotline satisfaction below account-manager satisfaction, in the channel chart
     bars = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]
     by_channel = dict(zip(bars["customdata"], bars["x"], strict=True))

@@ -13,6 +13,7 @@ from page_helpers import (
     kpi,
     open_page,
     page_subtitle,
+    show_section,
 )
 
 from dashboard.formatting import fmt_value
@@ -64,7 +65,7 @@ def test_breaches_section_lists_open_past_due_first(duckdb_url: str) -> None:
 
 def test_section_switch_reaches_the_url_and_survives_a_page_switch(duckdb_url: str) -> None:
     at = open_page(PAGE)
-    at.segmented_control(key="_w_section").set_value("compensation").run()
+    show_section(at, "compensation")
     assert not at.exception
     assert at.query_params.get("section") in (["compensation"], "compensation")
     assert t("page.sla.compensation_header", "zh") in [h.value for h in at.header]
@@ -105,5 +106,5 @@ def test_english(duckdb_url: str) -> None:
     assert not at.exception
     assert at.title[0].value == "SLA commitments"
     assert t("page.sla.tier_header", "en") in [h.value for h in at.header]
-    at.segmented_control(key="_w_section").set_value("availability").run()
+    show_section(at, "availability")
     assert any(title.startswith("Circuit availability") for title in chart_titles(at))
