@@ -11,6 +11,7 @@ import re
 
 import pytest
 
+from dashboard.ui import SECTION_KEY
 from metrics.i18n import t
 
 IDLE = "[data-testid=stApp][data-test-script-state=notRunning]"
@@ -57,6 +58,21 @@ def test_tier_filter_rerenders_and_reaches_url(page, app_server: str) -> None:
     again = page.locator("[data-testid=stMetric]").filter(has_text="CSAT").first.locator(
         "[data-testid=stMetricValue]").inner_text()
     assert again == after
+
+
+def test_section_switch_draws_the_section_and_reaches_url(page, app_server: str) -> None:
+    open_page(page, app_server, "SLA")
+    assert page.get_by_role("heading", name=t("page.sla.compliance_header", "en")).count() == 1
+    page.locator(f".st-key-{SECTION_KEY} button").filter(has_text=t("section.breaches", "en")).click()
+    settle(page, 1500)
+    assert "section=breaches" in page.url
+    assert page.get_by_role("heading", name=t("page.sla.breaches_header", "en")).count() == 1
+    assert page.get_by_role("heading", name=t("page.sla.compliance_header", "en")).count() == 0
+    assert page.locator("[data-testid=stDataFrame]").count() >= 1
+    # the link opens the same section in a new session
+    page.goto(page.url)
+    settle(page, 1500)
+    assert page.get_by_role("heading", name=t("page.sla.breaches_header", "en")).count() == 1
 
 
 def test_language_switch_turns_page_chinese(page, app_server: str) -> None:
