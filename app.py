@@ -9,6 +9,7 @@ import streamlit as st
 
 from dashboard import charts, theme, ui
 from dashboard.formatting import direction, fmt_delta, fmt_value
+from dashboard.kpis import sample_note
 from metrics import drill
 from metrics.filters import add_months
 from metrics.registry import get
@@ -48,6 +49,9 @@ for i, metric_id in enumerate(KPIS):
         if target is not None:
             text += f" · {view.t('common.target')} {fmt_value(target, m.unit, view.lang)}"
         st.markdown(f":{colour}-badge[{text}]")
+        note = sample_note(row, view.lang)
+        if note:
+            st.markdown(note)
 
 if shown == 0:
     ui.empty_state(view)

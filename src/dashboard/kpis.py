@@ -8,10 +8,21 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from metrics.drill import status
+from metrics.i18n import t
 from metrics.registry import get
 
 from .formatting import fmt_delta, fmt_value
 from .ui import View, chart, empty_state
+
+SMALL_SAMPLE = 30  # answers, tickets or customers behind a rate or mean: fewer, and the card says so
+
+
+def sample_note(row: pd.Series | None, lang: str) -> str | None:
+    """A warning badge for a card whose figure rests on fewer than :data:`SMALL_SAMPLE` observations;
+    only figures that carry a 95% interval (rates and means; counts and sums are what they are)."""
+    if row is None or pd.isna(row.get("lower")) or pd.isna(row.get("n")) or row["n"] >= SMALL_SAMPLE:
+        return None
+    return f":orange-badge[{t('common.small_sample', lang, n=int(row['n']))}]"
 
 
 def kpi(container, view: View, metric_id: str, frame: pd.DataFrame, target: float | None = None,
@@ -39,6 +50,9 @@ def kpi(container, view: View, metric_id: str, frame: pd.DataFrame, target: floa
     unit = f" ({view.t(f'unit.{m.unit}')})" if m.unit in ("per_1000_customer_months", "points") else ""
     container.metric((label or view.metric_label(metric_id)) + unit, fmt_value(value, m.unit, view.lang),
                      fmt_delta(delta, m.unit), delta_color=colour, help="  \n".join(x for x in lines if x) or None)
+    note = sample_note(row, view.lang)
+    if note:
+        container.markdown(note)
 
 
 def show_chart(view: View, data: pd.DataFrame, make: Callable[[], go.Figure], key: str, select: bool = False):
