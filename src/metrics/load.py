@@ -22,7 +22,6 @@ import io
 import logging
 import os
 import time
-import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -119,12 +118,12 @@ def _refresh(conn: sa.Connection, meta: Mapping[str, object]) -> None:
 
     values = {str(k): str(v) for k, v in meta.items()}
     values["refreshed_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    values[schema.DATA_VERSION_KEY] = uuid.uuid4().hex  # the dashboard's caches follow it
     if as_of is not None:
         values["as_of"] = as_of.isoformat()
     m = schema.meta
     conn.execute(m.delete().where(m.c.key.in_(list(values) + list(_KEEP_META))))
     conn.execute(m.insert(), [{"key": k, "value": v} for k, v in values.items()])
+    schema.bump_data_version(conn)  # the dashboard's caches follow it
 
 
 def _closure_rows(regions: list) -> list[dict]:

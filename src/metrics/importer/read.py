@@ -110,9 +110,7 @@ def open_source(path: str | Path, encoding: str | None = None, chunk_rows: int =
         return _open_xlsx(path, chunk_rows)
     except ReadError:
         raise
-    except (OSError, ValueError, LookupError, pa.ArrowException) as exc:
-        raise ReadError("unreadable", path.name, detail=_first_line(exc)) from None
-    except Exception as exc:  # noqa: BLE001 - openpyxl/zipfile raise many kinds for a broken file
+    except Exception as exc:  # noqa: BLE001 - OSError, Arrow, openpyxl/zipfile: many kinds for a broken file
         raise ReadError("unreadable", path.name, detail=_first_line(exc)) from None
 
 
