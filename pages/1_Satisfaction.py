@@ -61,7 +61,8 @@ def channel_tier() -> None:
             table = league.league(m, by_channel, view.metric(measure, f=f), key="channel")
             low = [view.label("channel", c) for c in table.loc[table["verdict"] == "worse", "channel"]]
             high = [view.label("channel", c) for c in table.loc[table["verdict"] == "better", "channel"]]
-            st.markdown(t("page.satisfaction.channel_finding", low="、".join(low) or "—", high="、".join(high) or "—"))
+            st.markdown(view.md("page.satisfaction.channel_finding", low="、".join(low) or "—",
+                                high="、".join(high) or "—"))
     with right:
         st.subheader(t("page.satisfaction.by_tier"))
         by_tier = view.metric(measure, ("tier",), f=f)

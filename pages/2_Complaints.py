@@ -118,7 +118,7 @@ else:
     d, values = chosen
     narrowed = f.with_(**{FILTER_FIELD[d]: tuple(int(v) for v in values) if d == "region" else tuple(values)})
     rows = view.call(drill.tickets, narrowed, 1000)
-    st.markdown(t("page.complaints.drill_caption", scope=view.subtitle(f=narrowed), n=len(rows)))
+    st.markdown(view.md("page.complaints.drill_caption", scope=view.subtitle(f=narrowed), n=len(rows)))
     if rows.empty:
         ui.empty_state(view)
     else:

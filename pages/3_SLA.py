@@ -69,7 +69,7 @@ def tiers() -> None:
             if dim == "tier":
                 st.info(view.t("page.sla.answer_none"))
         else:
-            words = view.t(f"page.sla.answer_{gap.verdict}", top=view.label(dim, gap.top),
+            words = view.md(f"page.sla.answer_{gap.verdict}", top=view.label(dim, gap.top),
                            bottom=view.label(dim, gap.bottom), top_median=gap.top_median,
                            bottom_median=gap.bottom_median, top_p90=gap.top_p90, bottom_p90=gap.bottom_p90,
                            top_compliance=gap.top_compliance, bottom_compliance=gap.bottom_compliance)
@@ -138,7 +138,7 @@ def availability() -> None:
         ui.chart(view, fig, avail, "sla_availability")
         for row in avail.itertuples():
             key = "page.sla.availability_met" if row.met else "page.sla.availability_missed"
-            words = view.t(key, level=view.label("sla_level", row.sla_level), value=row.value, target=row.target)
+            words = view.md(key, level=view.label("sla_level", row.sla_level), value=row.value, target=row.target)
             st.markdown(f"- {words}")
     with st.expander(view.t("page.sla.policies")):
         st.dataframe(localise(view.call(sla.policies), lang), hide_index=True, width="stretch")

@@ -58,7 +58,7 @@ customer_id = st.selectbox(view.t("page.at_risk.pick"), ids, key="at_risk_custom
 profile = view.call(customer_history.profile, f, customer_id)
 if not isinstance(profile, dict) or not profile:  # outside the scope: said by view.call
     st.stop()
-st.markdown(view.t("page.at_risk.profile", name=profile["name"], id=customer_id,
+st.markdown(view.md("page.at_risk.profile", name=profile["name"], id=customer_id,
                    tier=view.label("tier", profile["tier"]), start=str(profile["start_date"])[:10],
                    manager=profile.get("account_manager") or view.t("common.none"),
                    revenue=f"{profile['monthly_revenue']:,.0f}"))

@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 from metrics.i18n import label, t
 
 from . import theme
+from .markup import plot_text
 
 PERCENT_UNITS = ("share", "share_per_month")
 
@@ -28,9 +29,10 @@ def axis_title(unit: str, lang: str) -> str:
 
 
 def base_layout(fig: go.Figure, title: str, subtitle: str, height: int = 420) -> go.Figure:
-    """Title with the filter subtitle under it, CJK-capable font, compact margins."""
+    """Title with the filter subtitle under it, CJK-capable font, compact margins; both are text
+    (names in them are shown, not rendered: :func:`dashboard.markup.plot_text`)."""
     fig.update_layout(
-        title={"text": f"{title}<br><sup>{subtitle}</sup>", "x": 0.01, "xanchor": "left"},
+        title={"text": f"{plot_text(title)}<br><sup>{plot_text(subtitle)}</sup>", "x": 0.01, "xanchor": "left"},
         font={"family": theme.FONT_FAMILY, "size": 13},
         margin={"l": 60, "r": 20, "t": 80, "b": 50},
         height=height,
@@ -52,6 +54,11 @@ def category_names(dim: str, values, lang: str, region_names: Mapping[int, str] 
     return [label(dim, v, lang) for v in values]
 
 
+def chart_names(dim: str, values, lang: str, region_names: Mapping[int, str] | None = None) -> list[str]:
+    """:func:`category_names` for a figure's ticks, legend, text and hover (escaped for plotly)."""
+    return [plot_text(n) for n in category_names(dim, values, lang, region_names)]
+
+
 def bar_ci(
     df: pd.DataFrame, dim: str, unit: str, lang: str, title: str, subtitle: str,
     region_names: Mapping[int, str] | None = None, target: float | None = None,
@@ -63,7 +70,7 @@ def bar_ci(
     if dim not in ("region", "month", "week"):
         data = data.set_index(col).loc[theme.order(dim, data[col].tolist())].reset_index()
     k = _scale(unit)
-    names = category_names(dim, data[col], lang, region_names)
+    names = chart_names(dim, data[col], lang, region_names)
     colours = [theme.colour(dim, v, i) for i, v in enumerate(data[col])] if dim in theme.COLOURS else theme.PRIMARY
     err = None
     if data["lower"].notna().any():
@@ -75,7 +82,7 @@ def bar_ci(
         x=values if horizontal else names, y=names if horizontal else values,
         orientation="h" if horizontal else "v", marker_color=colours,
         error_x=err if horizontal else None, error_y=None if horizontal else err,
-        hovertext=hover, hoverinfo="text", customdata=data[col].astype(str).tolist(), name=title,
+        hovertext=hover, hoverinfo="text", customdata=data[col].astype(str).tolist(), name=plot_text(title),
     )
     fig = go.Figure(bar)
     if target is not None and np.isfinite(target):
@@ -102,7 +109,7 @@ def trend(
         groups = sorted(groups, key=lambda gd: theme.order(by, [gd[0]])[0] if by in theme.ORDERS else str(gd[0]))
     for i, (g, d) in enumerate(groups):
         d = d.sort_values("month")
-        name = title if g is None else category_names(by, [g], lang, region_names)[0]
+        name = plot_text(title) if g is None else chart_names(by, [g], lang, region_names)[0]
         colour = theme.PRIMARY if g is None else theme.colour(by, g, i)
         if g is None and d["lower"].notna().any():
             fig.add_trace(go.Scatter(
@@ -146,12 +153,12 @@ def funnel(
     above = df["value"] > np.interp(df["exposure"], limits["exposure"], limits["hi95"])
     below = df["value"] < np.interp(df["exposure"], limits["exposure"], limits["lo95"])
     worse, better = (below, above) if higher_is_better else (above, below)
-    names = category_names("region", df["region_id"], lang, region_names)
+    names = chart_names("region", df["region_id"], lang, region_names)
     fig.add_trace(go.Scatter(
         x=df["exposure"], y=df["value"], mode="markers+text", text=names, textposition="top center",
         marker={"size": 11, "color": np.where(worse, theme.STATUS["red"],
                                              np.where(better, theme.STATUS["green"], theme.PRIMARY))},
-        customdata=df["region_id"].astype(str), name=title, showlegend=False))
+        customdata=df["region_id"].astype(str), name=plot_text(title), showlegend=False))
     fig.update_layout(xaxis={"title": t("unit.customer_months", lang), "type": "log"},
                       yaxis={"title": axis_title(unit, lang)})
     return base_layout(fig, title, subtitle, height=480)

@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 from metrics.i18n import t
 
 from . import theme
-from .charts import base_layout, category_names
+from .charts import base_layout, chart_names
 
 DAYS_PER_MONTH = 365.25 / 12
 
@@ -30,7 +30,7 @@ def retention_curves(curves: pd.DataFrame, dim: str, lang: str, title: str, subt
     """One step line per group (survival in %, tenure in months), its 95% band shaded."""
     fig = go.Figure()
     groups = theme.order(dim, curves["group"].unique()) if len(curves) else []
-    names = dict(zip(groups, category_names(dim, groups, lang, region_names), strict=True)) if dim != "all" else {}
+    names = dict(zip(groups, chart_names(dim, groups, lang, region_names), strict=True)) if dim != "all" else {}
     for i, g in enumerate(groups):
         d = curves[curves["group"] == g]
         x = np.concatenate([[0.0], d["time_days"].to_numpy(float) / DAYS_PER_MONTH])

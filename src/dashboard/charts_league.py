@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 from metrics.i18n import t
 
 from . import theme
-from .charts import _scale, axis_title, base_layout, category_names
+from .charts import _scale, axis_title, base_layout, chart_names
 
 VERDICT_COLOURS = {"better": theme.STATUS["green"], "worse": theme.STATUS["red"],
                    "higher": theme.PRIMARY, "lower": theme.PRIMARY,
@@ -33,7 +33,7 @@ def dot_whisker(
     """
     k = _scale(unit)
     dim = "region" if key == "region_id" else key
-    names = category_names(dim, df[key], lang, region_names)
+    names = chart_names(dim, df[key], lang, region_names)
     fig = go.Figure()
     if "value_cmp" in df.columns and df["value_cmp"].notna().any():
         fig.add_trace(go.Scatter(

@@ -10,13 +10,13 @@ from plotly.subplots import make_subplots
 from metrics.i18n import t
 
 from . import theme
-from .charts import base_layout, category_names
+from .charts import base_layout, chart_names
 
 
 def tier_service(df: pd.DataFrame, dim: str, lang: str, title: str, subtitle: str) -> go.Figure:
     """Left: median and p90 resolution hours per tier; right: resolution compliance (%) with 95%
     intervals. ``df`` is :func:`metrics.sla.service_by` (already in ladder order)."""
-    names = category_names(dim, df[dim], lang)
+    names = chart_names(dim, df[dim], lang)
     colours = [theme.colour(dim, v, i) for i, v in enumerate(df[dim])]
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.12,
                         subplot_titles=(t("page.sla.hours_panel", lang), t("page.sla.compliance_panel", lang)))
@@ -43,7 +43,7 @@ def against_targets(df: pd.DataFrame, dim: str, lang: str, title: str, subtitle:
 
     ``df``: ``dim``, ``value``, ``target`` (shares 0–1), as from :func:`metrics.sla.availability_vs_target`.
     """
-    names = category_names(dim, df[dim], lang)
+    names = chart_names(dim, df[dim], lang)
     below = df["value"] < df["target"]
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=names, y=100 * df["target"], mode="markers", name=t("common.target", lang),
@@ -65,7 +65,7 @@ def ranked_bars(df: pd.DataFrame, dim: str, lang: str, title: str, subtitle: str
                 share_col: str | None = None) -> go.Figure:
     """Horizontal bars of ``n`` per category, largest on top, labelled with the share if given."""
     d = df.sort_values("n", ascending=False)
-    names = category_names(dim, d[dim], lang)
+    names = chart_names(dim, d[dim], lang)
     text = [f"{int(n):,} ({100 * s:.0f}%)" for n, s in zip(d["n"], d[share_col], strict=True)] if share_col \
         else [f"{int(n):,}" for n in d["n"]]
     fig = go.Figure(go.Bar(x=d["n"], y=names, orientation="h", text=text, textposition="auto",

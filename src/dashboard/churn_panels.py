@@ -50,7 +50,7 @@ def retention_panel(view: ui.View) -> None:
     st.caption(view.t("churn.retention_caption"))
     small = r.summary[r.summary["too_small"]]
     if len(small):
-        st.warning(view.t("churn.too_small", groups=", ".join(_group_name(view, dim, g) for g in small["group"]),
+        st.warning(view.md("churn.too_small", groups=", ".join(_group_name(view, dim, g) for g in small["group"]),
                           n=survival.MIN_GROUP))
     left, right = st.columns(2)
     with left:
@@ -137,7 +137,7 @@ def quality_text(model: dict, view: ui.View) -> str:
                                                                 for x in viol.split(",") if x.strip()))
                  if viol else view.t("churn.ph_ok"))
     if model.get("missing"):
-        parts.append(view.t("churn.missing", missing=model["missing"]))
+        parts.append(view.md("churn.missing", missing=model["missing"]))
     return " ".join(parts)
 
 

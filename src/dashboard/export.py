@@ -14,9 +14,10 @@ import threading
 import pandas as pd
 import plotly.graph_objects as go
 
+from metrics.cells import safe_cell, safe_frame  # noqa: F401 - the one escape, shared with the CLI
+
 from . import theme
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _lock = threading.Lock()
 _render_lock = threading.Lock()
 _started = False
@@ -57,21 +58,6 @@ def figure_image(fig: go.Figure, fmt: str = "png", size: tuple[int, int] = theme
     width, height = size
     with _render_lock:  # kaleido's server answers on one queue: one render at a time
         return pio.to_image(fig, format=fmt, width=width, height=height, scale=scale)
-
-
-def safe_cell(value: object) -> object:
-    """Neutralise spreadsheet formula injection: text starting with = + - @ gets a leading '."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
-
-
-def safe_frame(df: pd.DataFrame) -> pd.DataFrame:
-    out = df.copy()
-    for col in out.columns:
-        if out[col].dtype == object:
-            out[col] = out[col].map(safe_cell)
-    return out
 
 
 def to_csv(df: pd.DataFrame) -> bytes:

@@ -21,6 +21,8 @@ from metrics.i18n import t
 from metrics.importer import ImportFailed, ImportResult, import_file
 from metrics.importer.spec import TABLES
 
+from .markup import md
+
 SHOWN_PROBLEMS = 50
 _DIR = Path(tempfile.gettempdir()) / "servicewatch_uploads"
 
@@ -93,7 +95,7 @@ def import_panel(view: object) -> None:
     try:
         result = check_upload(url, table, upload.name, data, lang)
     except (ImportFailed, DatabaseError) as exc:
-        st.error(t("page.data.import.failed", lang, error=exc))
+        st.error(t("page.data.import.failed", lang, error=md(exc)))
         return
     _report(result, lang, "check")
     if result.rows_loaded == 0:
@@ -105,12 +107,12 @@ def import_panel(view: object) -> None:
                 release_readers(view)
                 done = commit_upload(url, table, upload.name, data, lang, user.name if user else "dashboard")
         except DatabaseError as exc:
-            st.error(t("page.data.import.failed", lang, error=exc))
+            st.error(t("page.data.import.failed", lang, error=md(exc)))
             return
         if user is not None:
             audit.record_safely(url, user.name, "import", audit.import_detail(done))
         st.cache_data.clear()
-        st.success("  \n".join(done.summary(lang)))
+        st.success("  \n".join(md(x) for x in done.summary(lang)))
 
 
 def _report(result: ImportResult, lang: str, key: str) -> None:
@@ -120,7 +122,7 @@ def _report(result: ImportResult, lang: str, key: str) -> None:
     cols[2].metric(t("page.data.import.rejected", lang), f"{result.rows_rejected:,}")
     for line in result.summary(lang)[1:]:
         if not line.startswith("  "):
-            st.caption(line)
+            st.caption(md(line))
     if not result.rows_rejected:
         st.success(t("page.data.import.all_ok", lang))
         return

@@ -30,6 +30,7 @@ from metrics.filters import COMPARISONS, PRESETS, Filters, preset_period
 from metrics.i18n import LANGS, label, metric_label, t
 
 from . import auth, export
+from .markup import md, md_values
 from .tables import localise
 
 warnings.filterwarnings("ignore", message="The kopts argument is ignored")
@@ -185,6 +186,11 @@ class View:
     def t(self, key: str, **fmt) -> str:
         return t(key, self.lang, **fmt)
 
+    def md(self, key: str, **fmt) -> str:
+        """The catalogue text ``key`` for a Markdown element (st.markdown, captions, alerts, labels),
+        its text arguments escaped (:func:`dashboard.markup.md`): data is shown, never rendered."""
+        return t(key, self.lang, **md_values(fmt))
+
     def label(self, dim: str, value) -> str:
         return label(dim, value, self.lang)
 
@@ -264,7 +270,7 @@ def page(title_key: str) -> View:
         as_of = cached_call(wh, version, str(wh.engine.url), "as_of")
         regions = cached_call(wh, version, str(wh.engine.url), "regions")
     except DatabaseError as exc:
-        st.error(t("common.db_error", lang, detail=str(exc)))
+        st.error(t("common.db_error", lang, detail=md(exc)))
         st.stop()
     name_col = "name_zh" if lang == "zh" else "name_en"
     names = dict(zip(regions["region_id"].astype(int), regions[name_col], strict=True))
@@ -276,7 +282,7 @@ def page(title_key: str) -> View:
 
     meeting_pack_button(view)
     st.title(t(title_key, lang))
-    st.caption(f"{view.subtitle(with_comparison=True)} · {t('app.as_of', lang, date=as_of.isoformat())}")
+    st.caption(f"{md(view.subtitle(with_comparison=True))} · {t('app.as_of', lang, date=as_of.isoformat())}")
     return view
 
 

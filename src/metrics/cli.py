@@ -16,6 +16,7 @@ from typing import NoReturn
 import pandas as pd
 
 from . import access, registry
+from .cells import safe_frame
 from .compiler import REGION_LEVELS, CompileError
 from .db import DatabaseError, check_connection, resolve_url, safe_url
 from .engine import Warehouse
@@ -142,7 +143,7 @@ def emit(df: pd.DataFrame, fmt: str) -> None:
         records = json.loads(df.to_json(orient="records", force_ascii=False, double_precision=10))
         print(json.dumps(records, ensure_ascii=False, indent=1))
     elif fmt == "csv":
-        sys.stdout.write(df.to_csv(index=False))
+        sys.stdout.write(safe_frame(df).to_csv(index=False))
     else:
         print(df.to_string(index=False) if len(df) else "(no rows)")
 
@@ -269,6 +270,13 @@ def _read_password(args: argparse.Namespace) -> str:
     return line
 
 
+def _local_time(epoch: float | None) -> str:
+    """A lock's end as local ISO time to the second; empty when not locked."""
+    from datetime import datetime
+
+    return "" if epoch is None else datetime.fromtimestamp(epoch).astimezone().isoformat(timespec="seconds")
+
+
 def cmd_user(args: argparse.Namespace) -> None:
     try:
         if args.user_command == "add":
@@ -281,10 +289,15 @@ def cmd_user(args: argparse.Namespace) -> None:
         elif args.user_command == "remove":
             access.remove_user(args.name)
             print(f"user {args.name} removed")
+        elif args.user_command == "unlock":
+            was = access.unlock(args.name)
+            print(f"user {args.name} unlocked" if was else f"user {args.name} was not locked; failed sign-ins cleared")
         else:
+            locks = access.lock_states()
             rows = [{"name": u.name, "role": u.role, "regions": " ".join(map(str, u.regions)),
-                     "manager_id": u.manager_id} for u in access.list_users()]
-            emit(pd.DataFrame(rows, columns=["name", "role", "regions", "manager_id"]), args.format)
+                     "manager_id": u.manager_id, "locked_until": _local_time(locks.get(u.name))}
+                    for u in access.list_users()]
+            emit(pd.DataFrame(rows, columns=["name", "role", "regions", "manager_id", "locked_until"]), args.format)
     except ValueError as exc:
         raise UserError(str(exc)) from None
 
@@ -376,7 +389,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="no password: the user signs in through OpenID Connect only (NAME = e-mail or subject)")
     usub.add_parser("passwd", help="set a new password (from standard input)").add_argument("name")
     usub.add_parser("remove", help="remove a user").add_argument("name")
-    ul = usub.add_parser("list", help="list the users (no hashes)")
+    usub.add_parser("unlock", help="clear a user's sign-in lockout (too many failed sign-ins)").add_argument("name")
+    ul = usub.add_parser("list", help="list the users (no hashes) and when a lockout ends")
     ul.add_argument("--format", choices=["json", "csv", "table"], default="table")
     u.set_defaults(func=cmd_user)
 
