@@ -145,9 +145,12 @@ def _check_markdown(at, shown: list[str]) -> None:
 
 
 def _strings(x: object) -> list[str]:
+    """Every string a figure shows (``customdata`` is not shown: it carries the raw values a
+    selection reports)."""
     if isinstance(x, str):
         return [x]
-    values = x.values() if isinstance(x, dict) else x if isinstance(x, list) else []
+    values = [v for k, v in x.items() if k != "customdata"] if isinstance(x, dict) else x if isinstance(x, list) \
+        else []
     return [s_ for v in values for s_ in _strings(v)]
 
 
