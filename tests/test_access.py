@@ -261,8 +261,6 @@ def test_csv_export_escapes_formulas() -> None:
 def signed_app(users_file: Path, duckdb_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     monkeypatch.setenv("SERVICEWATCH_DB", duckdb_url)
     monkeypatch.setenv("SERVICEWATCH_AUDIT_DB", f"sqlite:///{tmp_path / 'audit.sqlite'}")
-    access.LIMITER._fails.clear()
-    access.LIMITER._locked.clear()
 
     def make(query: dict | None = None) -> AppTest:
         at = AppTest.from_file(str(APP), default_timeout=90)

@@ -26,8 +26,6 @@ def users_file(tmp_path: Path, duckdb_url: str, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("SERVICEWATCH_AUDIT_DB", f"sqlite:///{tmp_path / 'audit.sqlite'}")
     monkeypatch.delenv("SERVICEWATCH_AUTH", raising=False)
     access.add_user(User("nanling", "manager", (CITY,)), PASSWORD)
-    access.LIMITER._fails.clear()
-    access.LIMITER._locked.clear()
     return path
 
 

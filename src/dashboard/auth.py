@@ -12,6 +12,9 @@ Modes (:func:`auth_mode`):
 * ``None``: nothing configured, the dashboard is open as before (development only; production
   must set ``SERVICEWATCH_USERS``, see docs/security.md).
 
+Five failed sign-ins for a name lock it for every dashboard process sharing the users file
+(:mod:`metrics.lockout`); a lockout store that cannot be used refuses every sign-in.
+
 The signed-in user is kept in ``st.session_state["sw_user"]`` with the time of the last run;
 after ``SERVICEWATCH_SESSION_MINUTES`` (default 30) without a run the session ends. The user is
 read again from the users file on every run, so a removed user or a changed role takes effect at
@@ -20,6 +23,7 @@ once.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 
@@ -33,6 +37,7 @@ AUTH_ENV = "SERVICEWATCH_AUTH"
 OIDC_PROVIDER_ENV = "SERVICEWATCH_OIDC_PROVIDER"  # a named provider of [auth.<name>]; default: [auth] itself
 TIMEOUT_ENV = "SERVICEWATCH_SESSION_MINUTES"
 DEMO_USER = User("demo", "admin")
+log = logging.getLogger(__name__)
 
 
 def auth_mode() -> str | None:
@@ -174,9 +179,17 @@ def _form(lang: str, url: str) -> None:
     if not submitted:
         return
     try:
-        user = access.verify(name.strip(), password)
+        user = access.verify(name.strip(), password)  # counted in the lockout store shared by every process
+    except access.LockoutUnavailable as exc:  # fail closed; the path and cause go to the server log only
+        log.error("sign-in refused: %s", exc)
+        st.error(t("auth.lockout_unavailable", lang))
+        return
     except UsersFileError as exc:
         st.error(t("auth.unavailable", lang, detail=str(exc)))
+        return
+    except access.LockedError as exc:
+        audit.record_safely(url, name.strip()[:80] or "?", "sign_in_failed", {"reason": str(exc)})
+        st.error(t("auth.locked", lang))
         return
     except AuthError as exc:
         audit.record_safely(url, name.strip()[:80] or "?", "sign_in_failed", {"reason": str(exc)})

@@ -10,7 +10,8 @@ No Streamlit here: the app, the CLI and the tests share it.
 * :class:`Scope`: the rows a user may see, frozen and hashable so it rides in
   :class:`metrics.filters.Filters` (and therefore in every cache key). The compiler adds its
   conditions to every query (:func:`scope_conditions`); an admin has no scope (None).
-* :class:`RateLimiter`: N failed sign-ins per name within a window lock the name for a while.
+* :class:`RateLimiter`: N failed sign-ins per name within a window lock the name for a while,
+  in a store beside the users file shared by every process (:mod:`metrics.lockout`).
 """
 
 from __future__ import annotations
@@ -19,16 +20,15 @@ import hmac
 import json
 import os
 import re
-import threading
-import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import bcrypt
 import pandas as pd
 import sqlalchemy as sa
 
+from . import lockout
 from . import schema as s
 
 ROLES = ("admin", "manager", "account_manager", "viewer")
@@ -272,58 +272,64 @@ def user_for_identity(claims: Mapping[str, object], path: str | Path | None = No
 
 
 # -- sign-in ----------------------------------------------------------------------------------
-@dataclass
-class RateLimiter:
-    """At most ``max_failures`` failed sign-ins per name within ``window_s``; then the name is
-    locked for ``lockout_s`` seconds. In memory: one dashboard process."""
-
-    max_failures: int = 5
-    window_s: float = 300.0
-    lockout_s: float = 900.0
-    clock: object = time.monotonic
-    _fails: dict[str, list[float]] = field(default_factory=dict)
-    _locked: dict[str, float] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def locked(self, name: str) -> bool:
-        with self._lock:
-            until = self._locked.get(name)
-            if until is not None and self.clock() >= until:
-                self._locked.pop(name, None)
-                return False
-            return until is not None
-
-    def failure(self, name: str) -> None:
-        now = self.clock()
-        with self._lock:
-            recent = [t for t in self._fails.get(name, []) if now - t < self.window_s] + [now]
-            self._fails[name] = recent
-            if len(recent) >= self.max_failures:
-                self._locked[name] = now + self.lockout_s
-                self._fails[name] = []
-
-    def success(self, name: str) -> None:
-        with self._lock:
-            self._fails.pop(name, None)
-
-
+RateLimiter = lockout.RateLimiter  # the policy; failures and locks are stored beside the users file
 LIMITER = RateLimiter()
+
+
+class LockedError(AuthError):
+    """Too many failed sign-ins for this name (known or not): refused without checking the password."""
+
+
+class LockoutUnavailable(UsersFileError):
+    """The lockout store beside the users file cannot be used: nobody signs in (fail closed)."""
 
 
 def verify(name: str, password: str, path: str | Path | None = None,
            limiter: RateLimiter | None = None) -> User:
     """The user when the password matches; :class:`AuthError` otherwise (same time whether the
-    name exists or not), :class:`UsersFileError` when the file is unusable."""
+    name exists or not; :class:`LockedError` when the name is locked), :class:`UsersFileError` when
+    the users file is unusable and :class:`LockoutUnavailable` when the lockout store is.
+
+    The attempt is counted in the lockout store before the password is checked
+    (:mod:`metrics.lockout`): without a usable store no password is checked at all."""
     limiter = limiter or LIMITER
-    users = load_users(path)
-    if limiter.locked(name):
-        raise AuthError("too many failed sign-ins; this account is locked for a while")
+    p = users_path(path)
+    users = load_users(p)
+    try:
+        limiter.attempt(p, name)
+    except lockout.Locked:
+        raise LockedError("too many failed sign-ins; this account is locked for a while") from None
+    except lockout.StoreError as exc:
+        raise LockoutUnavailable(str(exc)) from None
     user, h = users.get(name, (None, _DUMMY_HASH))
     if h is None:  # an OpenID Connect-only user: no password opens it
         user, h = None, _DUMMY_HASH
     ok = bcrypt.checkpw(password.encode()[:72], h.encode())
-    if not (ok and user is not None and hmac.compare_digest(user.name, name)):
-        limiter.failure(name)
-        raise AuthError("wrong user name or password")
-    limiter.success(name)
+    try:
+        if not (ok and user is not None and hmac.compare_digest(user.name, name)):
+            limiter.failed(p, name)
+            raise AuthError("wrong user name or password")
+        limiter.succeeded(p, name)
+    except lockout.StoreError as exc:
+        raise LockoutUnavailable(str(exc)) from None
     return user
+
+
+def lock_states(path: str | Path | None = None, limiter: RateLimiter | None = None) -> dict[str, float]:
+    """Locked names (known or not) → when the lock ends (wall-clock seconds)."""
+    try:
+        return (limiter or LIMITER).locks(users_path(path))
+    except lockout.StoreError as exc:
+        raise LockoutUnavailable(str(exc)) from None
+
+
+def unlock(name: str, path: str | Path | None = None, limiter: RateLimiter | None = None) -> bool:
+    """Clear the lock and failed sign-ins of a user of the file; whether it was locked.
+    A name that is not in the file raises ValueError."""
+    p = users_path(path)
+    if name not in load_users(p):
+        raise ValueError(f"no user {name}")
+    try:
+        return (limiter or LIMITER).unlock(p, name)
+    except lockout.StoreError as exc:
+        raise LockoutUnavailable(str(exc)) from None
