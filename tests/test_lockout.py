@@ -71,6 +71,7 @@ elif mode == "raw":  # N counted failures under a limit that is never reached: e
 def users_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "users.json"
     monkeypatch.setenv(access.USERS_ENV, str(path))
+    monkeypatch.delenv(lockout.STORE_ENV, raising=False)
     access.add_user(User("nanling", "manager", (CITY,)), PASSWORD)
     access.add_user(User("admin1", "admin"), PASSWORD)
     return path
@@ -134,6 +135,24 @@ def test_failures_from_two_processes_add_up_and_survive_a_restart(users_file, wo
         three.close()
     store = lockout.store_path(users_file)
     assert store.exists() and oct(store.stat().st_mode & 0o777) == "0o600"
+
+
+def test_store_elsewhere_when_configured(users_file, worker, tmp_path, monkeypatch) -> None:
+    """``$SERVICEWATCH_LOCKOUT_STORE`` (a users file in a folder the dashboard may not write):
+    the store is there, created with mode 0600, and shared by the processes given the same path."""
+    elsewhere = tmp_path / "state" / "lockout.sqlite"
+    elsewhere.parent.mkdir()
+    monkeypatch.setenv(lockout.STORE_ENV, str(elsewhere))
+    one = Session(worker, users_file)
+    try:
+        assert [one.ask(f"verify nanling wrong password {i}") for i in range(5)] == ["wrong"] * 5
+    finally:
+        one.close()
+    assert elsewhere.exists() and oct(elsewhere.stat().st_mode & 0o777) == "0o600"
+    assert not lockout.RateLimiter().failures(users_file, "x") and access.lock_states()
+    with pytest.raises(LockedError):
+        access.verify("nanling", PASSWORD)
+    assert not users_file.with_name(users_file.name + lockout.SUFFIX).exists()
 
 
 # -- (b) concurrency --------------------------------------------------------------------------

@@ -6,10 +6,12 @@ minutes). Unknown names are counted and locked like real ones, so a lock tells n
 whether a name exists.
 
 Store: an SQLite file ``<users file>.lockout.sqlite`` (mode 0600, created at the first sign-in
-attempt), so every dashboard replica and the CLI that use one users file see the same counts, and a
-restart keeps them. Every change is one ``BEGIN IMMEDIATE`` transaction (the database's write lock
-taken before anything is read), so concurrent failures from several processes all count; a busy
-store is waited for (``BUSY_TIMEOUT_S``), not reported as an error.
+attempt; ``$SERVICEWATCH_LOCKOUT_STORE`` puts it elsewhere), so every dashboard replica and the CLI
+that use one users file see the same counts, and a restart keeps them. Every change is one ``BEGIN
+IMMEDIATE`` transaction (the database's write lock taken before anything is read), so concurrent
+failures from several processes all count; a busy store is waited for (``BUSY_TIMEOUT_S``), not
+reported as an error. The store's folder must be writable by every process (SQLite writes a
+journal file beside the store during each change).
 
 An attempt is counted **before** its password is checked (:meth:`RateLimiter.attempt`) and cleared
 when it succeeds: a burst of concurrent guesses cannot slip past the count, and a process that dies
@@ -31,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SUFFIX = ".lockout.sqlite"
+STORE_ENV = "SERVICEWATCH_LOCKOUT_STORE"
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_S = 30.0  # how long a write waits for another process's transaction
 _SCHEMA = (
@@ -54,7 +57,12 @@ class Locked(Exception):
 
 
 def store_path(users_file: str | Path) -> Path:
-    """The lockout store of a users file: the same folder, ``<name>.lockout.sqlite``."""
+    """The lockout store of a users file: ``$SERVICEWATCH_LOCKOUT_STORE`` when set (for a users file
+    in a folder the dashboard may not write; every process must then be given the same path), else
+    ``<users file>.lockout.sqlite`` in the same folder."""
+    override = os.environ.get(STORE_ENV, "").strip()
+    if override:
+        return Path(override)
     p = Path(users_file)
     return p.with_name(p.name + SUFFIX)
 
