@@ -27,7 +27,8 @@ from metrics.db import DatabaseError, duckdb_path, resolve_url
 from metrics.describe import subtitle
 from metrics.engine import Warehouse
 from metrics.filters import COMPARISONS, PRESETS, Filters, preset_period
-from metrics.i18n import LANGS, label, metric_label, t
+from metrics.i18n import LANGS, catalogue, label, metric_label, t
+from metrics.query import LIST_KEYS, date_range, parse_query
 
 from . import auth, export
 from .markup import md, md_values
@@ -287,21 +288,34 @@ def page(title_key: str) -> View:
 
 
 # -- the filter bar ---------------------------------------------------------------------------
-def _state(as_of: date, allowed: set[int] | None = None) -> dict:
-    """The persisted filter state; first built from the URL query string (regions outside
-    ``allowed`` dropped: a crafted link cannot widen a user's scope)."""
+def _state(as_of: date, allowed: set[int] | None, regions: pd.DataFrame, values: Callable[[str], list[str]],
+           lang: str) -> dict:
+    """The persisted filter state; first built from the URL query string by the one parser
+    (:func:`metrics.query.parse_query`): unknown keys, malformed or implausible dates, unknown regions
+    and values are dropped and listed in one notice; regions outside ``allowed`` are dropped too (a
+    crafted link cannot widen a user's scope)."""
     if "sw_state" not in st.session_state:
         q = st.query_params.to_dict()
-        preset = q.get("preset") if q.get("preset") in PRESETS else (
-            "custom" if q.get("from") else DEFAULT_PRESET)
         start, end = preset_period(DEFAULT_PRESET, as_of)
-        f = Filters.from_query(q, Filters(start=start, end=end))
+        known = {k: values(k) for k in LIST_KEYS if k != "region" and q.get(k)}  # only the dimensions it names
+        parsed = parse_query(q, Filters(start=start, end=end), limits=date_range(max(date.today(), as_of)),
+                             regions=set(regions["region_id"].astype(int)), values=known, sections=section_ids())
+        if parsed.ignored:
+            st.warning(t("query.ignored", lang, items=md(", ".join(parsed.ignored))), icon=":material/link_off:")
+        f = parsed.filters
+        dated = "from" in q and not any(i.startswith("from=") for i in parsed.ignored)
+        preset = parsed.preset or ("custom" if dated else DEFAULT_PRESET)
         if allowed is not None and any(r not in allowed for r in f.regions):
             st.warning(auth.out_of_scope_message(st.session_state.get("sw_lang", "zh")))
             f = f.with_(regions=())
         st.session_state["sw_state"] = {"preset": preset, "filters": f}
-        st.session_state["sw_link_section"] = q.get("section")  # for the page's section switch
+        st.session_state["sw_link_section"] = parsed.section  # for the page's section switch
     return st.session_state["sw_state"]
+
+
+def section_ids() -> set[str]:
+    """Every section id of the catalogue (``section.<id>``): the valid values of ``?section=``."""
+    return {k.removeprefix("section.") for k in catalogue() if k.startswith("section.")}
 
 
 def filter_bar(wh: Warehouse, version: float | str, as_of: date, regions: pd.DataFrame, lang: str,
@@ -310,7 +324,8 @@ def filter_bar(wh: Warehouse, version: float | str, as_of: date, regions: pd.Dat
     persisted state instead of trusting the values the browser sends. ``page_changed``: the URL's
     ``section`` belongs to the page shown before (the new page's :func:`sections` sets its own)."""
     allowed = access.allowed_regions(scope, regions)
-    state = _state(as_of, allowed)
+    state = _state(as_of, allowed, regions, lambda dim: cached_call(wh, version, str(wh.engine.url), "values", dim),
+                   lang)
     f: Filters = state["filters"]
     url = str(wh.engine.url)
     st.sidebar.subheader(t("filter.header", lang))

@@ -32,10 +32,13 @@ class UserError(Exception):
 
 
 def _date(text: str) -> date:
+    """An option's date: YYYY-MM-DD within the plausible range (:func:`metrics.query.parse_date`)."""
+    from .query import date_range, parse_date
+
     try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+        return parse_date(text, date_range())
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_db_argument(p: argparse.ArgumentParser) -> None:

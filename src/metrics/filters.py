@@ -106,27 +106,12 @@ class Filters:
 
     @classmethod
     def from_query(cls, query: Mapping[str, str], default: Filters) -> Filters:
-        """Parse query-string parameters; anything missing or malformed falls back to ``default``."""
-        changes: dict[str, object] = {}
-        for key, attr in (("from", "start"), ("to", "end"), ("as_of", "as_of")):
-            if query.get(key):
-                try:
-                    changes[attr] = date.fromisoformat(query[key])
-                except ValueError:
-                    pass
-        if query.get("cmp") in COMPARISONS:
-            changes["comparison"] = query["cmp"]
-        for name, key in _LIST_FIELDS.items():
-            raw = query.get(key)
-            if raw:
-                parts = [p for p in raw.split(",") if p]
-                if name == "regions":
-                    parts = [int(p) for p in parts if p.isdigit()]
-                changes[name] = tuple(parts)
-        try:
-            return replace(default, **changes)
-        except ValueError:
-            return default
+        """Parse query-string parameters; anything missing or malformed falls back to ``default``.
+        Syntax only: the dashboard uses :func:`metrics.query.parse_query`, which also checks dates
+        against the plausible range and values against the data, and lists what it ignored."""
+        from .query import parse_query
+
+        return parse_query(query, default).filters
 
 
 # -- period presets -------------------------------------------------------------------------
