@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from metrics.db import DatabaseError
 from metrics.i18n import t
+
+from .errors import log_error, message
 
 if TYPE_CHECKING:
     from .ui import View
@@ -41,8 +42,8 @@ def meeting_pack_button(view: View) -> None:
             try:
                 pack = build_pack(view.wh, view.filters, lang,
                                   progress=lambda x, msg: bar.progress(min(1.0, x), text=msg))
-            except (DatabaseError, RuntimeError, OSError) as exc:
-                status.update(label=t("report.failed", lang, detail=str(exc).splitlines()[0]), state="error")
+            except Exception as exc:  # noqa: BLE001 - any failure: one line with an id; the detail in the log
+                status.update(label=message("error.pack", log_error(exc, "meeting pack"), lang), state="error")
                 return
             bar.progress(1.0)
             status.update(label=t("report.ready", lang), state="complete", expanded=False)

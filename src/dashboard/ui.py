@@ -30,7 +30,7 @@ from metrics.filters import COMPARISONS, PRESETS, Filters, preset_period
 from metrics.i18n import LANGS, catalogue, label, metric_label, t
 from metrics.query import LIST_KEYS, date_range, parse_query
 
-from . import auth, export
+from . import auth, errors, export
 from .markup import md, md_values
 from .tables import localise
 
@@ -243,7 +243,9 @@ def page_title(title_key: str, lang: str) -> str:
 
 
 def page(title_key: str) -> View:
-    """Set up a page: config, sidebar (language, navigation, filters); stops politely on errors."""
+    """Set up a page: config, sidebar (language, navigation, filters); stops politely on errors. An
+    unexpected exception later in the page shows one line with an error id (:mod:`dashboard.errors`)."""
+    errors.install()
     # Streamlit drops widget state when another page is shown: on a page switch every widget of the
     # filter bar is set again from the persisted state.
     page_changed = st.session_state.get("_sw_page") != title_key
