@@ -25,7 +25,7 @@ st.header(view.t("page.data.db_header"))
 meta = view.call(quality.meta_info)
 unknown = view.t("page.data.unknown")
 st.markdown(f"**{view.t('page.data.kind')}**：{view.wh.dialect}  \n"
-            f"**{view.t('page.data.location')}**：`{where(view.wh.engine.url)}`")
+            f"**{view.t('page.data.location')}**：`{where(view.wh.url)}`")
 cards = st.columns(2)
 cards[0].metric(view.t("page.data.as_of"), meta.get("as_of", unknown))
 cards[1].metric(view.t("page.data.refreshed"), meta.get("refreshed_at", unknown).replace("T", " ")[:16])

@@ -61,15 +61,6 @@ def report_frames(result: ImportResult, lang: str) -> tuple[pd.DataFrame, pd.Dat
     return reasons, first
 
 
-def release_readers(view: object) -> None:
-    """Close the dashboard's kept-open DuckDB reader connections: DuckDB lets a process open a file
-    either read-only or writable, so the commit needs them closed (they reopen on the next query)."""
-    from dashboard import ui
-
-    view.wh.engine.dispose()
-    ui.close_warehouses()
-
-
 def rejects_bytes(result: ImportResult) -> bytes | None:
     p = result.rejects_path
     return p.read_bytes() if p is not None and result.rows_rejected and p.exists() else None
@@ -104,9 +95,8 @@ def import_panel(view: object) -> None:
                  key="sw_import_commit", type="primary"):
         try:
             with st.spinner(t("page.data.import.running", lang)):
-                release_readers(view)
                 done = commit_upload(url, table, upload.name, data, lang, user.name if user else "dashboard")
-        except DatabaseError as exc:
+        except (ImportFailed, DatabaseError) as exc:
             st.error(t("page.data.import.failed", lang, error=md(exc)))
             return
         if user is not None:

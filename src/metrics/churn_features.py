@@ -24,7 +24,7 @@ import sqlalchemy as sa
 
 from . import schema as s
 from .compiler import Window, _Query
-from .db import DatabaseError, describe_error
+from .db import DatabaseError, describe_error, engine_url
 from .dialect import days_between
 from .engine import Warehouse
 from .filters import Filters
@@ -100,7 +100,7 @@ def read_frame(wh: Warehouse, stmt: sa.Executable) -> pd.DataFrame:
         with wh.engine.connect() as conn:
             return conn.execute(stmt).cursor.df()
     except sa.exc.SQLAlchemyError as exc:
-        raise DatabaseError(describe_error(exc, wh.engine.url)) from None
+        raise DatabaseError(describe_error(exc, engine_url(wh.engine))) from None
 
 
 def table_counts(wh: Warehouse) -> dict[str, int]:

@@ -50,16 +50,21 @@ def cmd_churn_fit(args: argparse.Namespace) -> None:
     from . import churn_model, churn_store
     from .db import check_connection, resolve_url
     from .engine import Warehouse
+    from .swap import writable
 
     if args.max_rows < 1000:
         raise UserError("--max-rows must be at least 1000")
-    wh = Warehouse.open(resolve_url(args.db), read_only=False)  # it writes the model tables
+    url = resolve_url(args.db)
+    wh = Warehouse.open(url)  # fitted on a reader: dashboards keep reading a DuckDB file meanwhile
     check_connection(wh.engine)
     try:
         result = churn_model.fit(wh, args.as_of, args.max_rows)
     except churn_model.ChurnModelError as exc:
         raise UserError(str(exc)) from None
-    model_id = churn_store.save(wh.engine, result)
+    finally:
+        wh.engine.dispose()
+    with writable(url) as engine:  # a DuckDB file: stored in a copy that replaces it (metrics.swap)
+        model_id = churn_store.save(engine, result)
     m = result.summary
     print(f"churn model {model_id} stored (data as of {m['as_of']}): {m['n_train_rows']:,} training rows, "
           f"{m['n_train_events']:,} departures; holdout concordance {m['concordance_cox']:.3f}, "

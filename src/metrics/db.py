@@ -113,15 +113,10 @@ def make_engine(url: str, read_only: bool = False, keep_open: bool = False) -> s
         if read_only:
             if path is None or not path.is_file():
                 raise DatabaseError(f"no DuckDB database at {where(u)}")
-            kwargs["connect_args"] = {"read_only": True}
-        elif path is not None:
+            return _duckdb_reader(u, path, keep_open)
+        if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-        # Readers close the file after each use unless ``keep_open`` (the dashboard: reopening
-        # costs ~0.25 s per query). DuckDB allows one configuration per file in a process and one
-        # writing process per file; the app keys its engines by the file's mtime, so a refresh
-        # that swaps in a new file is followed.
-        pooled = keep_open or not read_only
-        kwargs["poolclass"] = sa.pool.SingletonThreadPool if pooled else sa.pool.NullPool
+        kwargs["poolclass"] = sa.pool.SingletonThreadPool
     elif backend == "spark":  # a ping is a Thrift round trip (~0.6 s): recycle idle connections instead
         kwargs["pool_recycle"] = 600
     else:
@@ -132,6 +127,38 @@ def make_engine(url: str, read_only: bool = False, keep_open: bool = False) -> s
         return sa.create_engine(u, **kwargs)
     except Exception as exc:  # noqa: BLE001 - missing driver modules and bad options
         raise DatabaseError(f"cannot use database {safe_url(u)}: {_first_line(exc)}") from None
+
+
+def _duckdb_reader(u: URL, path: Path, keep_open: bool) -> sa.Engine:
+    """A read-only engine on a DuckDB file whose every connection is its own in-memory DuckDB with
+    the file attached read-only.
+
+    DuckDB keeps one database instance per file path in a process and hands it to every new
+    connection while one is open, so a reader that connected before a writer swapped in a new file
+    (:mod:`metrics.swap`) would keep serving the old file to every later connection. A connection
+    that attaches the file sees the file as it is when it connects, and connections are never
+    shared: ``keep_open`` (the dashboard) pools them, one per running query (a pooled connection is
+    owned by one thread at a time); otherwise each query opens and closes its own."""
+    target = str(path.resolve()).replace("'", "''")
+
+    def attach(dbapi_conn: object, _record: object) -> None:
+        dbapi_conn.execute(f"ATTACH '{target}' AS sw_data (READ_ONLY)")
+        dbapi_conn.execute("USE sw_data")
+
+    pool = dict(poolclass=sa.pool.QueuePool, pool_size=4, max_overflow=12) if keep_open else \
+        dict(poolclass=sa.pool.NullPool)
+    try:
+        engine = sa.create_engine(u.set(database=":memory:"), **pool)
+    except Exception as exc:  # noqa: BLE001 - missing driver modules and bad options
+        raise DatabaseError(f"cannot use database {safe_url(u)}: {_first_line(exc)}") from None
+    sa.event.listen(engine, "connect", attach)
+    engine.sw_url = u  # type: ignore[attr-defined]  # where the data is (the engine's URL says :memory:)
+    return engine
+
+
+def engine_url(engine: sa.Engine) -> URL:
+    """The URL an engine was made for (a DuckDB reader's own URL names an in-memory database)."""
+    return getattr(engine, "sw_url", None) or engine.url
 
 
 def _first_line(exc: BaseException) -> str:
@@ -154,4 +181,4 @@ def check_connection(engine: sa.Engine) -> None:
         with engine.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
     except Exception as exc:  # noqa: BLE001 - any driver error becomes one line
-        raise DatabaseError(describe_error(exc, engine.url)) from None
+        raise DatabaseError(describe_error(exc, engine_url(engine))) from None

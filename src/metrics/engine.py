@@ -18,7 +18,7 @@ from . import schema as s
 from . import stats
 from .access import Scope, check_regions
 from .compiler import Window, compile_metric, dim_column
-from .db import DatabaseError, describe_error, duckdb_path, make_engine
+from .db import DatabaseError, describe_error, duckdb_path, engine_url, make_engine
 from .filters import Filters
 from .registry import Metric, get
 from .rollups import AS_OF_KEY, SOURCES_KEY, compile_from_rollup, parse_sources
@@ -128,6 +128,11 @@ class Warehouse:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
+    @property
+    def url(self) -> str:
+        """The database's URL as text (with its password: for cache keys, never for display)."""
+        return engine_url(self.engine).render_as_string(hide_password=False)
+
     def read(self, stmt: sa.Executable) -> pd.DataFrame:
         """Execute a Core statement and return its rows as a DataFrame (errors worded for users)."""
         try:
@@ -135,7 +140,7 @@ class Warehouse:
                 result = conn.execute(stmt)
                 return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
         except sa.exc.SQLAlchemyError as exc:
-            raise DatabaseError(describe_error(exc, self.engine.url)) from None
+            raise DatabaseError(describe_error(exc, engine_url(self.engine))) from None
 
     def as_of(self) -> date:
         """The newest day of data: ``sw_meta.as_of`` if recorded, else the newest ticket.

@@ -62,7 +62,10 @@ def replace_all(url: str, frames: Mapping[str, pd.DataFrame],
     path = duckdb_path(url)
     backend = sa.make_url(url).get_backend_name()
     if path is not None:
-        _replace_duckdb_file(path, frames, meta)
+        from metrics.swap import write_lock
+
+        with write_lock(path):  # one writer at a time (imports and fits take it too)
+            _replace_duckdb_file(path, frames, meta)
     elif backend == "postgresql":
         _replace_postgres(url, frames, meta)
     elif backend in ("mysql", "mariadb"):
@@ -94,6 +97,23 @@ def refresh_derived(engine: sa.Engine, meta: Mapping[str, object] | None = None)
         return
     with engine.begin() as conn:
         _refresh(conn, meta or {})
+    _refresh_rollups(engine)
+
+
+def refresh_in_transaction(conn: sa.Connection) -> None:
+    """Rebuild region_closure, calendar_months and the as-of in the caller's transaction, and mark
+    every rollup as not built, so that readers of the committed data answer from the raw rows until
+    :func:`refresh_rollups` has rebuilt them: no reader ever sees new rows with old rollups."""
+    _refresh(conn, {})
+    from metrics import open_tickets, rollups, survival_rollup
+
+    stale = [rollups.AS_OF_KEY, rollups.SOURCES_KEY, survival_rollup.AS_OF_KEY, survival_rollup.HISTORY_KEY,
+             open_tickets.BUILT_KEY]
+    conn.execute(schema.meta.delete().where(schema.meta.c.key.in_(stale)))
+
+
+def refresh_rollups(engine: sa.Engine) -> None:
+    """Rebuild every rollup table from the committed data (each marks itself built when done)."""
     _refresh_rollups(engine)
 
 

@@ -164,7 +164,10 @@ def _datetime_series(text: pa.Array) -> pd.Series:
     if todo.any():
         parts = s[todo].str.extract(_DATE_RE)
         parts = parts.astype(float).fillna({"hour": 0.0, "minute": 0.0, "second": 0.0})
-        got = pd.to_datetime(parts[["year", "month", "day", "hour", "minute", "second"]], errors="coerce")
+        # each field in its own range: 25:61 is no time (pandas would roll it into the next day)
+        fields_ok = (parts["hour"] <= 23) & (parts["minute"] <= 59) & (parts["second"] < 60)
+        got = pd.to_datetime(parts[["year", "month", "day", "hour", "minute", "second"]].where(fields_ok),
+                             errors="coerce")
         out[todo] = got
         todo = out.isna() & s.notna()
     if todo.any():
@@ -184,6 +187,48 @@ def _datetime(text: pa.Array) -> pa.Array:
 
 def _date(text: pa.Array) -> pa.Array:
     return pc.cast(_datetime(text), pa.date32())
+
+
+_KEY_RE = r"^[0-9]+$"
+_SCIENTIFIC_RE = r"^[+-]?[0-9]+(?:[.,][0-9]+)?[eE][+-]?[0-9]+$"
+
+
+def key_problems(raw: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Masks of key values not written as plain digits, and of those that look like a number a
+    spreadsheet reformatted (``1.23457E+11``): a key is text of digits, never read through a float
+    (``1e3`` is not key 1000, ``1000.0`` is not either)."""
+    if isinstance(raw, pa.ChunkedArray):
+        raw = raw.combine_chunks()
+    n = len(raw)
+    if pa.types.is_integer(raw.type) or pa.types.is_null(raw.type):
+        return np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+    if pa.types.is_floating(raw.type):  # a number cell: exact only while integral and below 2**53
+        v = np.asarray(pc.cast(raw, pa.float64()).to_numpy(zero_copy_only=False), dtype=float)
+        bad = ~np.isnan(v) & ((v != np.round(v)) | (np.abs(v) >= 2**53))
+        return bad, np.zeros(n, dtype=bool)
+    text = _text(raw)
+    if pc.all(pc.string_is_ascii(text)).as_py() is False:  # full-width digits
+        text = pa.array(_nfkc(_series(text)), pa.string())
+    present = ~_nulls(text)
+    plain = _matches(text, _KEY_RE, True)
+    sci = _matches(text, _SCIENTIFIC_RE, False)
+    return present & ~plain, present & sci
+
+
+def _matches(text: pa.Array, pattern: str, if_null: bool) -> np.ndarray:
+    hit = pc.match_substring_regex(text, pattern).fill_null(if_null)
+    return np.asarray(hit.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+_CONTROL_RE = "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]"
+
+
+def control_characters(text: pa.Array) -> np.ndarray:
+    """Mask of texts holding a NUL or another control character (tab and line breaks allowed):
+    no database stores a NUL in text, and none of them belongs in a name or a code."""
+    if len(text) == 0:
+        return np.zeros(0, dtype=bool)
+    return _matches(text, _CONTROL_RE, False)
 
 
 def parse_month(arr: pa.Array) -> tuple[pa.Array, np.ndarray]:

@@ -10,6 +10,7 @@ each call returns the good rows (typed, in the table's column order) and a frame
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -19,14 +20,21 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import sqlalchemy as sa
 
-from metrics import schema
+from metrics import plausible, schema
 from metrics.importer import spec
-from metrics.importer.parse import ARROW_TYPES, kind_of, parse, parse_month
+from metrics.importer.parse import ARROW_TYPES, control_characters, key_problems, kind_of, parse, parse_month
 from metrics.importer.read import Chunk
 
 PROBLEM_COLUMNS = ["row", "column", "value", "code", "detail"]
 TYPE_CODES = {"int": "not_integer", "float": "not_number", "bool": "not_boolean", "date": "not_date",
               "datetime": "not_datetime"}
+# the integer types of the data model and the values every supported database can store in them
+INT_LIMITS = ((sa.BigInteger, 2**63 - 1), (sa.SmallInteger, 2**15 - 1), (sa.Integer, 2**31 - 1))
+
+
+def int_limit(col: sa.Column) -> int:
+    """The largest value ``col`` holds on every supported database (INTEGER is 32-bit on all)."""
+    return next(limit for ty, limit in INT_LIMITS if isinstance(col.type, ty))
 
 
 class SeenKeys:
@@ -158,6 +166,10 @@ class Validator:
         self.seen = SeenKeys()
         self.seen_other: dict[tuple, int] = {}  # non-numeric keys
         self.introduced: Counter[tuple[str, str]] = Counter()  # (column, new value) -> rows
+        self.mangled: Counter[str] = Counter()  # column -> values that look spreadsheet-reformatted
+        self.keys = set(spec.key_columns(table)) | set(spec.REFS.get(table, {}))
+        self.windows = {c.name: plausible.window(table, c.name) for c in self.sa_table.columns
+                        if kind_of(c) in ("date", "datetime")}
         self.self_refs = {c: key for c, (t, key) in spec.REFS.get(table, {}).items() if t == table}
         self.pending: list[tuple[pa.Table, np.ndarray, pd.DataFrame]] = []
         self._aliases = {col: {**spec.value_aliases(vocab), **self.mapping.values.get(col, {})}
@@ -208,6 +220,7 @@ class Validator:
             code = "too_long" if kind == "str" else TYPE_CODES[kind]
             reject(type_bad, col.name, code, getattr(col.type, "length", "") or "")
             cols[col.name] = out
+            self._check_value(col, kind, raw[col.name], out, type_bad, reject)
             if not col.nullable:
                 reject(_isnull(out) & ~type_bad, col.name, "missing")
 
@@ -267,6 +280,34 @@ class Validator:
         return good, rows, pd.concat(problems, ignore_index=True) if problems else _no_problems()
 
     # -- checks -------------------------------------------------------------------------------
+    def _check_value(self, col: sa.Column, kind: str, raw: pa.Array, out: pa.Array, type_bad: np.ndarray,
+                     reject: object) -> None:
+        """Checks of one value on its own: keys written as digits, integers the column can hold,
+        dates in the plausible window, text without control characters."""
+        present = ~_isnull(out) & ~type_bad
+        if kind == "int":
+            if col.name in self.keys:
+                not_key, sci = key_problems(raw)
+                if sci.any():
+                    self.mangled[col.name] += int(sci.sum())
+                reject(sci & ~type_bad, col.name, "mangled_number")
+                reject(not_key & ~sci & ~type_bad, col.name, "not_key")
+            limit = int_limit(col)
+            v = out.fill_null(0).to_numpy(zero_copy_only=False)
+            reject(present & ((v > limit) | (v < -limit - 1)), col.name, "out_of_range", f"{-limit - 1}–{limit}")
+        elif kind in ("date", "datetime"):
+            w = self.windows[col.name]
+            lo, hi = (w.earliest, w.latest + dt.timedelta(days=1))
+            if kind == "datetime":
+                lo, hi = (pa.scalar(dt.datetime.combine(d, dt.time()), pa.timestamp("us")) for d in (lo, hi))
+            else:
+                lo, hi = pa.scalar(lo, pa.date32()), pa.scalar(hi, pa.date32())
+            outside = pc.or_(pc.less(out, lo), pc.greater_equal(out, hi)).fill_null(False)
+            reject(np.asarray(outside.to_numpy(zero_copy_only=False), dtype=bool) & present, col.name,
+                   "implausible_date", w.text())
+        elif kind == "str":
+            reject(control_characters(out) & present, col.name, "bad_character")
+
     @staticmethod
     def _translate(arr: pa.Array, aliases: dict[str, str]) -> pa.Array:
         """Trimmed, '' as null, display names and mapped values replaced: done on the distinct values."""

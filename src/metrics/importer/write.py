@@ -17,6 +17,12 @@ docs/performance.md).
 
 Nothing is committed here: the caller commits once, after the last chunk and the ``import_log``
 row, so a failure or a kill leaves the database as it was.
+
+A row the database itself refuses (a value the validator let through but the server will not
+store) becomes a rejected row, not a failed import: on PostgreSQL and MariaDB each chunk is written
+inside a savepoint, and a refused chunk is written again in halves, each in its own savepoint,
+down to the refused rows (reason ``refused`` with the server's one-line message). DuckDB has no
+savepoints; what it refuses ends the import with one line and nothing written.
 """
 
 from __future__ import annotations
@@ -32,6 +38,12 @@ from metrics.importer.parse import kind_of
 from metrics.importer.validate import KeyIndex
 
 STAGE = "_sw_import_stage"
+MAX_REFUSED = 1_000  # per chunk: more refused rows than this is a problem of the file, not of rows
+REFUSABLE = (sa.exc.DataError, sa.exc.IntegrityError)  # a row's values, not the connection
+
+
+class Refused(RuntimeError):
+    """Too many rows of a chunk refused by the database: the message is the server's first one."""
 
 
 def ensure_schema(engine: sa.Engine) -> list[str]:
@@ -77,6 +89,9 @@ class Writer:
         names = [c.name for c in self.target.columns]
         self.append = self.target.insert().from_select(names, sa.select(*[self.stage.c[n] for n in names]))
         self.existing = self._existing_keys() if self.dialect == "duckdb" else None
+        dbapi = conn.dialect.dbapi  # COPY runs on the driver's own connection: its errors are unwrapped
+        self.refusable = REFUSABLE + tuple(getattr(dbapi, n) for n in ("DataError", "IntegrityError")
+                                           if hasattr(dbapi, n))
 
     def _statements(self) -> tuple[sa.Update, sa.Insert]:
         t, s = self.target, self.stage
@@ -104,12 +119,39 @@ class Writer:
         values = next(iter(raw.execute(sql).fetchnumpy().values()))
         return KeyIndex(values)
 
-    def write(self, good: pa.Table) -> tuple[int, int]:
-        """Upsert the rows of ``good``; return (inserted, updated)."""
+    def write(self, good: pa.Table, rows: np.ndarray | None = None) -> tuple[int, int, pd.DataFrame]:
+        """Upsert the rows of ``good`` (file rows ``rows``); return (inserted, updated, refused), the
+        last a frame of problems (``row``, ``column``, ``value``, ``code``, ``detail``) for the rows
+        the database refused, which are not written."""
         if good.num_rows == 0:
-            return 0, 0
+            return 0, 0, _refused_frame([], [])
         if self.dialect == "duckdb":
-            return self._duckdb(good)
+            return (*self._duckdb(good), _refused_frame([], []))
+        rows = np.arange(1, good.num_rows + 1) if rows is None else np.asarray(rows)
+        refused_rows: list[int] = []
+        messages: list[str] = []
+        inserted, updated = self._split(good, rows, refused_rows, messages)
+        return inserted, updated, _refused_frame(refused_rows, messages)
+
+    def _split(self, good: pa.Table, rows: np.ndarray, refused: list[int], messages: list[str]) -> tuple[int, int]:
+        """Write ``good`` in a savepoint; if the server refuses it, write its halves the same way."""
+        try:
+            with self.conn.begin_nested():
+                return self._server(good)
+        except self.refusable as exc:
+            if good.num_rows == 1:
+                refused.append(int(rows[0]))
+                messages.append(_first_line(exc))
+                if len(refused) > MAX_REFUSED:
+                    raise Refused(messages[0]) from None
+                return 0, 0
+        half = good.num_rows // 2
+        a = self._split(good.slice(0, half), rows[:half], refused, messages)
+        b = self._split(good.slice(half), rows[half:], refused, messages)
+        return a[0] + b[0], a[1] + b[1]
+
+    def _server(self, good: pa.Table) -> tuple[int, int]:
+        """Stage and upsert ``good`` on PostgreSQL, MariaDB and others; (inserted, updated)."""
         if self.dialect == "postgresql":
             from metrics.load import _pg_copy
 
@@ -176,6 +218,17 @@ class Writer:
         """Drop the staging table; only after success (on failure the rollback or disconnect does)."""
         if self.dialect != "duckdb":
             self._drop_stage()
+
+
+def _first_line(exc: BaseException) -> str:
+    """The server's own message, first line only (details may quote other rows)."""
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:300]
+
+
+def _refused_frame(rows: list[int], messages: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({"row": pd.Series(rows, dtype="int64"), "column": "", "value": "",
+                         "code": "refused", "detail": pd.Series(messages, dtype=object)})
 
 
 def _quietly(call: object, *args: object) -> None:

@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 import sqlalchemy as sa
 
 from metrics import drill
+from metrics.db import make_engine
 from metrics.describe import period_text, scope_text
 from metrics.engine import Warehouse
 from metrics.filters import Filters
@@ -72,14 +73,13 @@ def file_stem(ctx: Ctx) -> str:
 
 @contextmanager
 def one_connection(wh: Warehouse) -> Iterator[Warehouse]:
-    """The warehouse on one kept connection for a pack's ~60 queries. Read-only DuckDB warehouses
-    connect anew per query (so a load can replace the file), ~0.1 s each; the pack keeps one
-    read-only connection while it builds and closes it after."""
+    """The warehouse on kept connections for a pack's ~60 queries. Read-only DuckDB warehouses
+    without a pool connect anew per query (~0.1 s each); the pack keeps its own pooled read-only
+    connections (one per section thread, never shared) while it builds and closes them after."""
     if wh.dialect != "duckdb" or not isinstance(wh.engine.pool, sa.pool.NullPool):
         yield wh
         return
-    engine = sa.create_engine(wh.engine.url, poolclass=sa.pool.SingletonThreadPool,
-                              connect_args={"read_only": True})
+    engine = make_engine(wh.url, read_only=True, keep_open=True)
     try:
         yield Warehouse(engine, use_rollups=wh.use_rollups)
     finally:
