@@ -10,7 +10,7 @@ import streamlit as st
 from dashboard import charts, theme, ui
 from dashboard.formatting import direction, fmt_delta, fmt_value
 from dashboard.kpis import sample_note
-from metrics import drill
+from metrics import drill, league
 from metrics.filters import add_months
 from metrics.registry import get
 
@@ -64,7 +64,7 @@ metric_id = left.selectbox(view.t("page.overview.movers_metric"), MOVER_METRICS,
 dim = left.radio(view.t("page.overview.movers_by"), ("region", "tier", "channel"),
                  format_func=lambda d: view.t(f"filter.{'city' if d == 'region' else d}"), key="_w_overview_by")
 m = get(metric_id)
-level = "district" if f.regions else "city"
+level = league.scope(f, view.regions)[1]  # districts of the chosen city, or of the user's one city
 moves = view.compare(metric_id, (dim,), level)
 if moves.empty or moves["value_cmp"].isna().all():
     right.info(view.t("common.no_data"))

@@ -9,7 +9,7 @@ from dashboard import charts, charts_more, ui
 from dashboard.export import to_csv
 from dashboard.kpis import kpi
 from dashboard.tables import localise
-from metrics import drill, sla
+from metrics import drill, league, sla
 from metrics.compiler import dim_column
 
 BREACH_LIMIT = 1000
@@ -20,7 +20,7 @@ BREACH_COLUMNS = ("ticket_id", "open", "age_hours", "opened_at", "resolution_due
 
 view = ui.page("page.sla.title")
 f, lang, sub = view.filters, view.lang, view.subtitle()
-level = "district" if f.regions else "city"
+level = league.scope(f, view.regions)[1]  # districts of the chosen city, or of the user's one city
 st.caption(view.t("page.sla.intro"))
 
 resolution = view.compare("sla_resolution_compliance")

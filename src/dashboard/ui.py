@@ -24,7 +24,7 @@ import streamlit as st
 from metrics import access, audit, drill
 from metrics.access import Scope, ScopeError, User
 from metrics.db import DatabaseError, duckdb_path, resolve_url
-from metrics.describe import subtitle
+from metrics.describe import region_parents, subtitle
 from metrics.engine import Warehouse
 from metrics.filters import COMPARISONS, PRESETS, Filters, preset_period
 from metrics.i18n import LANGS, catalogue, label, metric_label, t
@@ -200,8 +200,14 @@ class View:
 
         return metric_label(metric_id, self.lang, approximate=quantiles_mode(self.wh.engine) == "approx")
 
+    @cached_property
+    def _parents(self) -> dict[int, int | None]:
+        return region_parents(self.regions)
+
     def subtitle(self, with_comparison: bool = False, f: Filters | None = None) -> str:
-        return subtitle(f or self.filters, self.lang, self.region_names, with_comparison)
+        """Period and slices of ``f`` (default: the page's filters) in words, naming the regions the
+        figure covers: the user's scope when no region is chosen (:func:`metrics.describe.covered_regions`)."""
+        return subtitle(f or self.filters, self.lang, self.region_names, with_comparison, self._parents)
 
 
 # -- page setup -------------------------------------------------------------------------------

@@ -29,17 +29,20 @@ VERDICTS = ("better", "worse", "higher", "lower", "no_evidence", "not_tested")
 
 def scope(f: Filters, regions: pd.DataFrame) -> tuple[Filters, str]:
     """The filters and region level of a league: cities of the province without a region filter,
-    the districts of the selected city, or of the city around a selected district."""
-    if len(f.regions) != 1:
+    the districts of the selected city, or of the city around a selected district. Without a region
+    filter a user's scope (``f.scope.regions``) counts as the choice: a city manager's league is the
+    districts of the city, not a province of one city."""
+    chosen = f.regions or (f.scope.regions if f.scope is not None and f.scope.regions else ())
+    if len(chosen) != 1:
         return f, "city"
-    row = regions.loc[regions["region_id"] == f.regions[0]]
+    row = regions.loc[regions["region_id"] == chosen[0]]
     if row.empty:
         return f, "city"
     level = row["level"].iloc[0]
     if level == "province":
         return f.with_(regions=()), "city"
-    if level == "district":
-        return f.with_(regions=(int(row["parent_id"].iloc[0]),)), "district"
+    if level == "district":  # the city around it; a scope of one district stays as it is
+        return (f.with_(regions=(int(row["parent_id"].iloc[0]),)) if f.regions else f), "district"
     return f, "district"
 
 

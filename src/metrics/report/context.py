@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 
 from dashboard.formatting import fmt_delta, fmt_value
 from metrics import drill
-from metrics.describe import subtitle
+from metrics.describe import region_parents, subtitle
 from metrics.engine import Warehouse
 from metrics.filters import Filters, add_months
 from metrics.i18n import label, metric_label, t
@@ -90,7 +90,7 @@ class Ctx:
         return metric_label(metric_id, self.lang)
 
     def subtitle(self, f: Filters | None = None, with_comparison: bool = False) -> str:
-        return subtitle(f or self.f, self.lang, self.names, with_comparison)
+        return subtitle(f or self.f, self.lang, self.names, with_comparison, region_parents(self.regions))
 
     def target(self, metric_id: str, f: Filters | None = None) -> float | None:
         return drill.target_for(self.targets, metric_id, f or self.f, self.ancestors)
