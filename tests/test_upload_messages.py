@@ -80,9 +80,11 @@ def test_dashboard_report_has_no_server_path_or_cli_flag(db: str, lang: str) -> 
 def test_cli_report_still_names_the_rejects_file(db: str, tmp_path: Path) -> None:
     path = tmp_path / "tickets.csv"
     path.write_bytes(TICKETS)
-    r = import_file(db, "tickets", path, dry_run=True, lang="zh")
+    r = import_file(db, "tickets", path, lang="zh")
     shown = "\n".join(r.summary("zh"))
     assert str(path) + ".rejects.csv" in shown and "--mapping" in shown
+    dry = import_file(db, "tickets", path, dry_run=True, lang="zh")  # a dry run writes no rejects file
+    assert dry.rejects_path is None and ".rejects.csv" not in "\n".join(dry.summary("zh"))
 
 
 UNREADABLE = {"blank.csv": b"", "latin.csv": b"ticket_id,name\n1,caf\xe9 \xff\xfe\xff\n", "notes.doc": b"x"}

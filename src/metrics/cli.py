@@ -15,12 +15,14 @@ from typing import NoReturn
 
 import pandas as pd
 
-from . import access, registry
+from . import access, outputs, registry
 from .cells import safe_frame
 from .compiler import REGION_LEVELS, CompileError
 from .db import DatabaseError, check_connection, resolve_url, safe_url
 from .engine import Warehouse
 from .filters import Filters, preset_period
+from .i18n import t
+from .outputs import OutputRefused
 
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
@@ -216,16 +218,16 @@ def cmd_import(args: argparse.Namespace) -> int:
             raise UserError(str(exc)) from None
         if user.role != "admin":
             raise access.ScopeError(f"user {user.name} ({user.role}) may not import; imports are for admins")
-    rejects = args.rejects or True
     who = args.as_user or None
     try:
+        rejects = _rejects_option(args)
         if args.from_sql is not None:
             result = import_query(resolve_url(args.db), args.table, args.from_sql, args.source_db, user=who,
                                   mapping=args.mapping, dry_run=args.dry_run, lang=args.lang, rejects=rejects)
         else:
             result = import_file(resolve_url(args.db), args.table, args.file, mapping=args.mapping, user=who,
                                  dry_run=args.dry_run, encoding=args.encoding, lang=args.lang, rejects=rejects)
-    except (ImportFailed, MappingError) as exc:
+    except (ImportFailed, MappingError, OutputRefused) as exc:
         raise UserError(str(exc)) from None
     from .audit import import_detail
 
@@ -236,7 +238,32 @@ def cmd_import(args: argparse.Namespace) -> int:
             print("servicewatch: warning: the import is done but could not be written to the audit log",
                   file=sys.stderr)
     print("\n".join(result.summary(args.lang)))
+    if args.dry_run and result.rows_rejected:
+        _print_first_problems(result, args.lang)
     return EXIT_REJECTS if result.rows_rejected else 0
+
+
+def _rejects_option(args: argparse.Namespace) -> bool | str:
+    """``--rejects`` checked against every input of the command (file, mapping file, both databases)
+    like a real run would check it (:func:`metrics.outputs.check`); a dry run writes no rejects file
+    and deletes none (False), a real run writes the named file or the default one (True)."""
+    if args.rejects:
+        outputs.check(args.rejects, outputs.REJECTS, option="--rejects", lang=args.lang,
+                      db_urls=[resolve_url(args.db), args.source_db], inputs=[args.file, args.mapping])
+    return False if args.dry_run else (args.rejects or True)
+
+
+def _print_first_problems(result: object, lang: str, n: int = 10) -> None:
+    """The first problems of a dry run on screen (it writes no rejects file); control characters shown as ?."""
+    def shown(v: object) -> str:
+        text = "".join(c if c.isprintable() else "?" for c in str(v))
+        return text if len(text) <= 60 else text[:59] + "…"
+
+    rows = result.problems_text(lang).head(n)
+    print(t("output.dry_run_problems", lang, n=len(rows)))
+    for r in rows.itertuples(index=False):
+        print(t("output.problem", lang, row=r.row, column=shown(r.column), value=shown(r.value),
+                reason=shown(r.reason)))
 
 
 def cmd_template(args: argparse.Namespace) -> None:
@@ -250,11 +277,14 @@ def cmd_template(args: argparse.Namespace) -> None:
     if args.out in (None, "-"):
         sys.stdout.write(data.decode("utf-8-sig"))
         return
-    try:
-        with open(args.out, "wb") as fh:
-            fh.write(data)
+    try:  # never the database, a link, a folder or a file that is not a template of ours
+        path = outputs.check(args.out, outputs.TEMPLATE, option="--out", lang=args.lang, db_urls=[resolve_url(None)])
+        outputs.write_bytes(path, data)  # a temporary file renamed into place: old file or new one
+    except OutputRefused as exc:
+        raise UserError(str(exc)) from None
     except OSError as exc:
-        raise UserError(f"cannot write {args.out}: {exc.strerror or exc}") from None
+        raise UserError(t("output.cannot_write", args.lang, option="--out", path=args.out,
+                          detail=exc.strerror or type(exc).__name__)) from None
     print(f"template for {args.table} written to {args.out}", file=sys.stderr)
 
 

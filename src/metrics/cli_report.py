@@ -9,18 +9,21 @@ or ``{region_id}``.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import time
 from pathlib import Path
 
 import pandas as pd
 
-from . import access
+from . import access, outputs
 from .access import Scope
 from .audit import filters_detail
 from .cli import UserError, add_db_argument, add_filter_arguments, audit_export, build_filters, open_warehouse
+from .db import resolve_url
 from .engine import Warehouse
 from .filters import Filters
+from .i18n import t
 
 
 def cities_for(regions: pd.DataFrame, selected: tuple[int, ...], scope: Scope | None = None) -> list[int]:
@@ -73,13 +76,37 @@ def write_one(wh: Warehouse, f: Filters, lang: str, fmt: str, path: Path,
     if args is not None:  # recorded before the file exists (acting for a user: no record, no file)
         audit_export(args, "report", {"file": str(path), "format": fmt, "lang": lang, "pages": len(pack.pages),
                                       "bytes": len(data), "filters": filters_detail(f)})
-    try:
-        if path.parent != Path(""):
-            path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
+    try:  # checked by out_paths before any work; a temporary file renamed into place
+        outputs.write_bytes(path, data)
     except OSError as exc:
-        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise UserError(t("output.cannot_write", lang, option="--out", path=path,
+                          detail=exc.strerror or type(exc).__name__)) from None
     print(f"{path}: {len(pack.pages)} pages, {len(data) / 1e6:.1f} MB, {time.monotonic() - started:.1f} s")
+
+
+def out_paths(out: str, fmt: str, lang: str, db_url: str, cities: pd.DataFrame | None = None) -> list[Path]:
+    """The files ``--out`` names, each checked (:func:`metrics.outputs.check`) before any work: one
+    file, or with ``cities`` one per city in the folder (created if only it is missing) or pattern.
+    Raises UserError (one line, ``lang``) for the first refused path; creates the one missing folder
+    only when every path passed."""
+    kind = outputs.REPORT_KINDS[fmt]
+    try:
+        if cities is None:
+            return [outputs.check(out, kind, option="--out", lang=lang, db_urls=[db_url])]
+        if "{" not in out:
+            outputs.check_folder(out, option="--out", lang=lang)
+        paths = [region_path(out, row, lang, fmt) for _, row in cities.iterrows()]
+        seen: set[str] = set()
+        for p in paths:
+            outputs.check(p, kind, option="--out", lang=lang, db_urls=[db_url], folder_may_be_created=True)
+            if os.path.abspath(p) in seen:
+                raise outputs.refusal("--out", out, "same_file", lang)
+            seen.add(os.path.abspath(p))
+    except outputs.OutputRefused as exc:
+        raise UserError(str(exc)) from None
+    for folder in dict.fromkeys(p.parent for p in paths):
+        outputs.make_folder(folder)
+    return paths
 
 
 def cmd_report(args: argparse.Namespace) -> None:
@@ -88,13 +115,14 @@ def cmd_report(args: argparse.Namespace) -> None:
     fmt = args.format or (Path(args.out).suffix.lstrip(".").lower() if not args.per_region else "")
     if fmt not in ("pptx", "pdf"):
         raise UserError("give --format pptx or pdf (or an --out file ending in .pptx or .pdf)")
+    db_url = resolve_url(args.db)
     if not args.per_region:
-        write_one(wh, f, args.lang, fmt, Path(args.out), args)
+        write_one(wh, f, args.lang, fmt, out_paths(args.out, fmt, args.lang, db_url)[0], args)
         return
     regions = wh.regions()
-    for city in cities_for(regions, f.regions, f.scope):
-        row = regions.loc[regions["region_id"] == city].iloc[0]
-        write_one(wh, f.with_(regions=(city,)), args.lang, fmt, region_path(args.out, row, args.lang, fmt), args)
+    cities = regions.set_index("region_id", drop=False).loc[cities_for(regions, f.regions, f.scope)]
+    for (city, _row), path in zip(cities.iterrows(), out_paths(args.out, fmt, args.lang, db_url, cities), strict=True):
+        write_one(wh, f.with_(regions=(int(city),)), args.lang, fmt, path, args)
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
