@@ -390,3 +390,17 @@ def test_report_out_written_and_replaced(duck: str, tmp_path: Path, monkeypatch:
     assert main(["report", "--db", duck, "--period", "last_month", "--lang", "en", "--out", str(out)]) == 0
     assert outputs.is_pptx_file(out) and out.stat().st_size > 10_000
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".part")]
+
+
+def test_private_folder_refuses_a_planted_one(tmp_path: Path) -> None:
+    mine = outputs.private_folder(tmp_path / "uploads")
+    assert mine.is_dir() and (mine.stat().st_mode & 0o777) == 0o700
+    assert outputs.private_folder(mine) == mine  # again: fine
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "planted").symlink_to(tmp_path / "elsewhere")
+    (tmp_path / "open").mkdir(mode=0o777)
+    os.chmod(tmp_path / "open", 0o777)
+    (tmp_path / "file").write_text("x")
+    for bad in ("planted", "open", "file"):
+        with pytest.raises(OSError):
+            outputs.private_folder(tmp_path / bad)

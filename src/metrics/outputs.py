@@ -206,6 +206,23 @@ def check_folder(path: str | Path, *, option: str, lang: str = "en") -> Path:
     return p
 
 
+def private_folder(path: str | Path) -> Path:
+    """A folder for this account's scratch files (the Data page's uploads): created with mode 0700 if
+    missing; raises OSError if it is a symbolic link, not a folder, owned by another account or open
+    to others (someone may have planted it in a shared folder such as /tmp)."""
+    p = Path(path)
+    try:
+        p.mkdir(mode=0o700)
+    except FileExistsError:
+        pass
+    st = p.lstat()
+    if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
+        raise OSError(f"{p.name} is not a plain folder")
+    if st.st_uid != os.getuid() or st.st_mode & 0o077:
+        raise OSError(f"{p.name} belongs to another account or is open to others")
+    return p
+
+
 def make_folder(path: Path) -> None:
     """Create the one folder :func:`check` or :func:`check_folder` allowed to be missing."""
     path.mkdir(exist_ok=True)
