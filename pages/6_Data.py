@@ -29,6 +29,10 @@ st.markdown(f"**{view.t('page.data.kind')}**：{view.wh.dialect}  \n"
 cards = st.columns(2)
 cards[0].metric(view.t("page.data.as_of"), meta.get("as_of", unknown))
 cards[1].metric(view.t("page.data.refreshed"), meta.get("refreshed_at", unknown).replace("T", " ")[:16])
+if meta.get("as_of_source"):  # how the as-of was derived (metrics.load.as_of_derivation)
+    key = "page.data.as_of_ignored" if meta.get("as_of_ignored", "0") != "0" else "page.data.as_of_source"
+    st.caption(view.t(key, source=meta["as_of_source"], n=meta.get("as_of_ignored", "0"),
+                      limit=meta.get("as_of_limit", "")))
 
 # -- tables -----------------------------------------------------------------------------------
 st.header(view.t("page.data.tables_header"))

@@ -28,7 +28,7 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 
-from metrics import schema
+from metrics import plausible, schema
 from metrics.db import duckdb_path, make_engine
 
 CHUNK_ROWS = 50_000
@@ -39,7 +39,7 @@ CHUNK_ROWS = 50_000
 # keys are checked with one GROUP BY after the insert instead (same guarantee at load time).
 DUCKDB_CHECKED_KEYS = frozenset({"billing_monthly"})
 log = logging.getLogger(__name__)
-_KEEP_META = ("as_of", "refreshed_at")
+_KEEP_META = ("as_of", "as_of_source", "as_of_ignored", "as_of_limit", "refreshed_at")
 
 
 def create_schema(engine: sa.Engine) -> None:
@@ -140,6 +140,7 @@ def _refresh(conn: sa.Connection, meta: Mapping[str, object]) -> None:
     values["refreshed_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     if as_of is not None:
         values["as_of"] = as_of.isoformat()
+        values.update(as_of_derivation(conn)[1])
     m = schema.meta
     conn.execute(m.delete().where(m.c.key.in_(list(values) + list(_KEEP_META))))
     conn.execute(m.insert(), [{"key": k, "value": v} for k, v in values.items()])
@@ -170,20 +171,47 @@ def _as_date(value: object) -> dt.date | None:
     return pd.Timestamp(value).date()  # strings from some drivers
 
 
-def _as_of(conn: sa.Connection) -> dt.date | None:
-    """Newest date among ticket openings, survey answers and customer start/end dates."""
+AS_OF_SOURCE_KEY = "as_of_source"  # sw_meta: how the as-of was derived (shown on the Data page)
+
+
+def _as_of_columns() -> tuple[sa.Column, ...]:
     t, s, c = schema.tickets, schema.surveys, schema.customers
-    cols = (sa.func.max(t.c.opened_at), sa.func.max(s.c.answered_at),
-            sa.func.max(c.c.start_date), sa.func.max(c.c.end_date))
-    dates = [_as_date(conn.execute(sa.select(col)).scalar()) for col in cols]
-    dates = [d for d in dates if d is not None]
-    return max(dates) if dates else None
+    return t.c.opened_at, s.c.answered_at, c.c.start_date, c.c.end_date
+
+
+def _as_of(conn: sa.Connection) -> dt.date | None:
+    """Newest plausible date among ticket openings, survey answers and customer start/end dates."""
+    return as_of_derivation(conn)[0]
+
+
+def as_of_derivation(conn: sa.Connection) -> tuple[dt.date | None, dict[str, str]]:
+    """The as-of date and how it was derived, as ``sw_meta`` rows: ``as_of_source`` (the column it
+    comes from, ``tickets.opened_at``), ``as_of_ignored`` (rows with a later, implausible date that
+    were left out) and ``as_of_limit`` (the last plausible day). A single ticket dated 2173 must not
+    move every default view into an empty future (:mod:`metrics.plausible`)."""
+    latest = plausible.latest_event()
+    best: tuple[dt.date, str] | None = None
+    ignored = 0
+    for col in _as_of_columns():
+        bound = latest + dt.timedelta(days=1)
+        if isinstance(col.type, sa.DateTime):
+            bound = dt.datetime.combine(bound, dt.time())
+        top = _as_date(conn.execute(sa.select(sa.func.max(col)).where(col < bound)).scalar())
+        ignored += conn.execute(sa.select(sa.func.count()).where(col >= bound)).scalar() or 0
+        if top is not None and (best is None or top > best[0]):
+            best = (top, f"{col.table.name}.{col.name}")
+    if best is None:
+        return None, {}
+    return best[0], {AS_OF_SOURCE_KEY: best[1], "as_of_ignored": str(ignored), "as_of_limit": latest.isoformat()}
 
 
 def _earliest(conn: sa.Connection) -> dt.date | None:
+    """Oldest plausible date of a ticket or a customer's start (the calendar's first month)."""
     t, c = schema.tickets, schema.customers
-    cols = (sa.func.min(t.c.opened_at), sa.func.min(c.c.start_date))
-    dates = [_as_date(conn.execute(sa.select(col)).scalar()) for col in cols]
+    first = plausible.earliest()
+    stmts = (sa.select(sa.func.min(t.c.opened_at)).where(t.c.opened_at >= dt.datetime.combine(first, dt.time())),
+             sa.select(sa.func.min(c.c.start_date)).where(c.c.start_date >= first))
+    dates = [_as_date(conn.execute(stmt).scalar()) for stmt in stmts]
     dates = [d for d in dates if d is not None]
     return min(dates) if dates else None
 

@@ -292,6 +292,7 @@ class Validator:
                     self.mangled[col.name] += int(sci.sum())
                 reject(sci & ~type_bad, col.name, "mangled_number")
                 reject(not_key & ~sci & ~type_bad, col.name, "not_key")
+                present &= ~not_key
             limit = int_limit(col)
             v = out.fill_null(0).to_numpy(zero_copy_only=False)
             reject(present & ((v > limit) | (v < -limit - 1)), col.name, "out_of_range", f"{-limit - 1}–{limit}")
