@@ -2,7 +2,8 @@
 
 A text cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is read by Excel and
 LibreOffice as a formula (``=HYPERLINK(...)``, ``+SUM(1,2)``); such cells get a leading ``'`` so they
-open as the text they are. Numbers, dates and booleans are left as they are.
+open as the text they are, and no text cell can start a new row. Numbers, dates and booleans are
+left as they are.
 """
 
 from __future__ import annotations
@@ -13,10 +14,13 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def safe_cell(value: object) -> object:
-    """``value`` with a leading ``'`` when it is text a spreadsheet would read as a formula."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
+    """``value`` with a leading ``'`` when it is text a spreadsheet would read as a formula. A carriage
+    return inside text becomes a line feed: CSV writers quote a field with a line feed but not one with
+    a lone CR, which a spreadsheet reads as a new row (whose first cell could be ``=…``)."""
+    if not isinstance(value, str):
+        return value
+    text = value.replace("\r\n", "\n").replace("\r", "\n")
+    return "'" + text if value.startswith(FORMULA_START) or text.startswith("\n") else text
 
 
 def safe_frame(df: pd.DataFrame) -> pd.DataFrame:
