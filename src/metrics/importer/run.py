@@ -19,17 +19,20 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import sqlalchemy as sa
 
-from metrics import schema
+from metrics import outputs, schema
 from metrics.db import DatabaseError, describe_error, duckdb_path, make_engine, safe_url
 from metrics.i18n import t
 from metrics.importer import spec
 from metrics.importer.read import CHUNK_ROWS, Chunk, ReadError, Source, open_query, open_source
 from metrics.importer.validate import PROBLEM_COLUMNS, Known, Validator
-from metrics.importer.write import Writer, ensure_schema
+from metrics.importer.write import Refused, Writer, ensure_schema
+from metrics.load import refresh_in_transaction, refresh_rollups
+from metrics.swap import writable
 
 FIRST_PROBLEMS = 500  # kept in memory for the summary and the Data page; the rejects file has all
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -59,6 +62,7 @@ class ImportResult:
     unused_headers: list[str] = field(default_factory=list)
     defaults: list[str] = field(default_factory=list)
     introduced: dict[str, int] = field(default_factory=dict)  # "column=value" -> rows
+    mangled: list[str] = field(default_factory=list)  # key columns that look spreadsheet-reformatted
     created_tables: list[str] = field(default_factory=list)
     seconds: float = 0.0
     refresh_seconds: float | None = None
@@ -96,6 +100,8 @@ class ImportResult:
             lines.append(t(key, lang, cols=", ".join(self.unused_headers)))
         if self.defaults:
             lines.append(t("import.defaults", lang, cols=", ".join(self.defaults)))
+        if self.mangled:
+            lines.append(t("import.mangled_hint", lang, cols=", ".join(self.mangled)))
         if self.introduced:
             vals = ", ".join(f"{k} ({v:,})" for k, v in list(self.introduced.items())[:20])
             lines.append(t("import.introduced", lang, values=vals))
@@ -115,31 +121,66 @@ def rejects_path_for(path: str | Path) -> Path:
     return p.with_name(p.name + ".rejects.csv")
 
 
+def _rejects_target(rejects: bool | Path, default: Path, dry_run: bool, lang: str, db_urls: list[str | None],
+                    inputs: list[str | Path | None]) -> Path | None:
+    """Where the rejects go, checked by :func:`metrics.outputs.check` before anything is written or
+    deleted (never the database, an input, a link, a folder, someone else's file). The default file
+    (``rejects=True``) is not written on a dry run; a path the caller names is (the Data page's own)."""
+    if not rejects or (rejects is True and dry_run):
+        return None
+    path = default if rejects is True else Path(rejects)
+    try:
+        return outputs.check(path, outputs.REJECTS, option="--rejects", lang=lang, db_urls=db_urls, inputs=inputs)
+    except outputs.OutputRefused as exc:
+        raise ImportFailed(str(exc)) from None
+
+
 def _cell(v: object) -> str:
     s = "" if v is None else str(v)
     return "'" + s if s.startswith(_FORMULA_START) else s
 
 
 class _Rejects:
-    """The rejects file, written as problems arrive (UTF-8 with BOM so Excel reads Chinese)."""
+    """The rejects file (UTF-8 with BOM so Excel reads Chinese): written to a temporary file in the
+    target's folder as problems arrive and renamed into place by :meth:`finish` at the end of a
+    successful run, so it is complete or absent, never partial. A run without rejects removes a
+    stale rejects file of ours (header checked) at its end, not on a dry run."""
 
-    def __init__(self, path: Path | None, lang: str) -> None:
-        self.path, self.lang, self.fh, self.writer = path, lang, None, None
+    def __init__(self, path: Path | None, lang: str, dry_run: bool = False) -> None:
+        self.path, self.lang, self.dry_run = path, lang, dry_run
+        self.file: outputs.AtomicFile | None = None
+        self.writer = None
 
     def add(self, problems: pd.DataFrame) -> None:
         if self.path is None or problems.empty:
             return
-        if self.fh is None:
-            self.fh = self.path.open("w", encoding="utf-8-sig", newline="")
-            self.writer = csv.writer(self.fh)
-            self.writer.writerow(["row", "column", "value", "reason", "code"])
+        if self.file is None:
+            self.file = outputs.AtomicFile(self.path, "w", encoding="utf-8-sig", newline="")
+            self.writer = csv.writer(self.file.fh)
+            self.writer.writerow(outputs.REJECTS_HEADER)
         for r in problems.itertuples(index=False):
             self.writer.writerow([int(r.row), r.column, _cell(r.value), _cell(reason_text(r.code, r.detail, self.lang)),
                                   r.code])
 
+    def finish(self) -> None:
+        """The run succeeded: the complete file into place, or (no rejects, not a dry run) a stale one removed."""
+        if self.path is None:
+            return
+        try:
+            if self.file is not None:
+                self.file, file = None, self.file
+                file.commit()
+            elif not self.dry_run:
+                outputs.remove_ours(self.path, outputs.REJECTS)
+        except OSError as exc:
+            raise ImportFailed(t("output.rejects_not_written", self.lang, path=self.path,
+                                 detail=exc.strerror or type(exc).__name__)) from None
+
     def close(self) -> None:
-        if self.fh is not None:
-            self.fh.close()
+        """After a failure: the temporary file removed; an existing rejects file stays as it was."""
+        if self.file is not None:
+            self.file, file = None, self.file
+            file.discard()
 
 
 def _open_engine(url: str, dry_run: bool) -> sa.Engine | None:
@@ -149,12 +190,13 @@ def _open_engine(url: str, dry_run: bool) -> sa.Engine | None:
     return make_engine(url, read_only=dry_run and path is not None)
 
 
-def _db_error(exc: BaseException, url: str, lang: str = "en") -> DatabaseError:
+def _db_error(exc: BaseException, url: str, lang: str = "en", name: str = "") -> DatabaseError:
+    """One line naming the file and the database's cause; never a password."""
     text = str(getattr(exc, "orig", None) or exc)
     busy = "lock" in text.lower() or "different configuration" in text.lower()  # other process / this one
     if busy and duckdb_path(url) is not None:
-        return DatabaseError(t("import.error.locked", lang, path=duckdb_path(url)))
-    return DatabaseError(describe_error(exc, url))
+        return DatabaseError(t("import.error.locked", lang, path=duckdb_path(url).name))
+    return DatabaseError(t("import.error.database", lang, file=name, detail=describe_error(exc, url)))
 
 
 def import_file(url: str, table: str, path: str | Path, *, mapping: str | Path | spec.Mapping | None = None,
@@ -164,8 +206,10 @@ def import_file(url: str, table: str, path: str | Path, *, mapping: str | Path |
                 on_chunk: Callable[[ImportResult], None] | None = None) -> ImportResult:
     """Import ``path`` into ``table`` of the database at ``url``; see the module docstring.
 
-    ``rejects``: True writes ``<file>.rejects.csv`` next to the input (removing a stale one when all
-    rows pass), a path writes there, False keeps problems in memory only (the first 500).
+    ``rejects``: True writes ``<file>.rejects.csv`` next to the input (removing a stale one of ours
+    when all rows pass; nothing on a dry run), a path writes there, False keeps problems in memory
+    only (the first 500). The path is checked first (:func:`metrics.outputs.check`); the file is
+    complete or absent, never partial.
     ``display_name``: the file's name as the user knows it (an upload stored under another name);
     messages name it. ``dashboard``: worded for the Data page (no CLI flags, no rejects path).
     Messages are in ``lang``.
@@ -180,7 +224,7 @@ def import_file(url: str, table: str, path: str | Path, *, mapping: str | Path |
         source = open_source(path, encoding, chunk_rows)
     except ReadError as exc:
         raise ImportFailed(exc.message(lang, Path(display_name).name if display_name else None, dashboard)) from None
-    rej_path = (rejects_path_for(path) if rejects is True else Path(rejects) if rejects else None)
+    rej_path = _rejects_target(rejects, rejects_path_for(path), dry_run, lang, [url], [path])
     return _import(url, table, source, Path(display_name).name if display_name else path.name,
                    display_name or str(path), mapping, rej_path, dry_run=dry_run, user=user, lang=lang,
                    refresh=refresh, on_chunk=on_chunk, started=started, clock=clock, dashboard=dashboard)
@@ -203,9 +247,9 @@ def import_query(url: str, table: str, query: str, source_url: str, *,
     clock = time.perf_counter()
     _check_table(table, lang)
     mapping = mapping if isinstance(mapping, spec.Mapping) else spec.load_mapping(mapping)
+    rej_path = _rejects_target(rejects, Path.cwd() / f"{table}-from-sql.rejects.csv", dry_run, lang,
+                               [url, source_url], [])
     source = open_query(source_url, query, chunk_rows, name=f"{table}-from-sql")
-    rej_path = (Path.cwd() / f"{table}-from-sql.rejects.csv" if rejects is True
-                else Path(rejects) if rejects else None)
     display = f"sql {safe_url(source_url)}: {' '.join(query.split())}"
     try:
         return _import(url, table, source, "SQL", display, mapping, rej_path, dry_run=dry_run, user=user,
@@ -236,56 +280,77 @@ def _import(url: str, table: str, source: Source, name: str, display: str, mappi
                           unused_headers=[h for h in unused if h], dashboard=dashboard)
     result.defaults = [c for c in spec.DEFAULTS.get(table, {}) if c not in header_map.values()]
     result.rejects_path = rej_path
-    if rej_path is not None and rej_path.exists():
-        rej_path.unlink()
-    out = _Rejects(rej_path, lang)
+    out = _Rejects(rej_path, lang, dry_run)  # nothing is deleted before the run has succeeded
 
     try:
-        engine = _open_engine(url, dry_run)
-    except DatabaseError:
-        raise
-    try:
-        if engine is not None and not dry_run:
-            result.created_tables = ensure_schema(engine)
-        if engine is None:
-            _run(None, table, source, header_map, mapping, result, out, on_chunk)
-        elif dry_run:
-            with engine.connect() as conn:
-                _run(conn, table, source, header_map, mapping, result, out, on_chunk)
+        if dry_run:
+            _dry_run(url, table, source, header_map, mapping, result, out, on_chunk)
         else:
-            with engine.begin() as conn:
-                _run(conn, table, source, header_map, mapping, result, out, on_chunk)
-                result.seconds = time.perf_counter() - clock
-                conn.execute(schema.import_log.insert(), [_log_row(result, user, started)])
-                if result.inserted or result.updated:
-                    schema.bump_data_version(conn)
-                if table in CHURN_INPUTS and (result.inserted or result.updated):
-                    _mark_churn_stale(conn)
-            if engine.dialect.name == "duckdb":
-                with engine.connect() as conn:
-                    conn.exec_driver_sql("CHECKPOINT")  # fold the WAL in: readers see one new file
-            if refresh and result.rows_loaded:
-                t0 = time.perf_counter()
-                from metrics.load import refresh_derived
-
-                refresh_derived(engine)
-                result.refresh_seconds = time.perf_counter() - t0
-    except ImportFailed:
+            with writable(url) as engine:
+                _commit(engine, table, source, header_map, mapping, result, out, on_chunk, user, started,
+                        clock, refresh)
+    except (ImportFailed, DatabaseError):
         raise
     except ReadError as exc:  # a part of the file past the first chunk; the transaction rolled back
         raise ImportFailed(exc.message(lang, name, dashboard)) from None
-    except sa.exc.SQLAlchemyError as exc:
-        raise _db_error(exc, url, lang) from None
+    except Refused as exc:
+        raise DatabaseError(t("import.error.refused", lang, file=name, detail=exc)) from None
     except Exception as exc:
-        if type(exc).__module__.lstrip("_").startswith("duckdb"):  # raw DuckDB errors live in "_duckdb"
-            raise _db_error(exc, url, lang) from None
+        if _driver_error(exc):
+            raise _db_error(exc, url, lang, name) from None
         raise
+    else:
+        out.finish()  # success: the complete rejects file into place (or a stale one of ours removed)
     finally:
-        out.close()
-        if engine is not None:
-            engine.dispose()
+        out.close()  # after a failure: the temporary rejects file removed, an existing one untouched
     result.seconds = time.perf_counter() - clock
     return result
+
+
+def _dry_run(url: str, table: str, source: Source, header_map: dict[str, str], mapping: spec.Mapping,
+             result: ImportResult, out: _Rejects, on_chunk: Callable[[ImportResult], None] | None) -> None:
+    """Check every row against the database as it is (read-only), writing nothing."""
+    engine = _open_engine(url, True)
+    if engine is None:
+        _run(None, table, source, header_map, mapping, result, out, on_chunk)
+        return
+    try:
+        with engine.connect() as conn:
+            _run(conn, table, source, header_map, mapping, result, out, on_chunk)
+    finally:
+        engine.dispose()
+
+
+def _commit(engine: sa.Engine, table: str, source: Source, header_map: dict[str, str], mapping: spec.Mapping,
+            result: ImportResult, out: _Rejects, on_chunk: Callable[[ImportResult], None] | None,
+            user: str | None, started: dt.datetime, clock: float, refresh: bool) -> None:
+    """Write the good rows, the ``import_log`` row, the data version and the derived tables in one
+    transaction; the rollups are marked not built in it and rebuilt after the commit (on a DuckDB
+    file all of it happens in the copy that replaces the file: see :mod:`metrics.swap`)."""
+    result.created_tables = ensure_schema(engine)
+    changed = False
+    with engine.begin() as conn:
+        _run(conn, table, source, header_map, mapping, result, out, on_chunk)
+        result.seconds = time.perf_counter() - clock
+        conn.execute(schema.import_log.insert(), [_log_row(result, user, started)])
+        changed = bool(result.inserted or result.updated)
+        if changed:
+            schema.bump_data_version(conn)
+            refresh_in_transaction(conn)  # cheap; rollups marked not built until rebuilt below
+        if table in CHURN_INPUTS and changed:
+            _mark_churn_stale(conn)
+    if refresh and changed:
+        t0 = time.perf_counter()
+        refresh_rollups(engine)
+        result.refresh_seconds = time.perf_counter() - t0
+
+
+def _driver_error(exc: BaseException) -> bool:
+    """An error raised by a database driver itself (DuckDB's live in ``_duckdb``; COPY on
+    PostgreSQL runs on the driver's connection, whose errors SQLAlchemy does not wrap)."""
+    module = type(exc).__module__.lstrip("_")
+    return (isinstance(exc, sa.exc.SQLAlchemyError) or module.startswith(("duckdb", "psycopg", "pymysql"))
+            or type(exc).__name__ in ("DataError", "IntegrityError", "OperationalError", "ProgrammingError"))
 
 
 def _run(conn: sa.Connection | None, table: str, source: object, header_map: dict[str, str],
@@ -308,12 +373,16 @@ def _run(conn: sa.Connection | None, table: str, source: object, header_map: dic
         if not in_flight:
             return
         future, good, problems, read = in_flight.pop()
+        loaded = good.num_rows
         if future is not None:
-            inserted, updated = future.result()
+            inserted, updated, refused = future.result()
             result.inserted += inserted
             result.updated += updated
+            if not refused.empty:  # rows the database itself would not store
+                loaded -= len(refused)
+                problems = pd.concat([problems, refused], ignore_index=True)
         result.rows_read += read
-        result.rows_loaded += good.num_rows
+        result.rows_loaded += loaded
         if not problems.empty:
             rejected_rows.update(problems["row"].astype(int).tolist())
             result.reasons.update(problems["code"].tolist())
@@ -324,24 +393,24 @@ def _run(conn: sa.Connection | None, table: str, source: object, header_map: dic
         if on_chunk is not None:
             on_chunk(result)
 
-    def start(good: pa.Table, problems: pd.DataFrame, read: int) -> None:
+    def start(good: pa.Table, rows: np.ndarray, problems: pd.DataFrame, read: int) -> None:
         settle()
-        future = pool.submit(writer.write, good) if pool is not None and good.num_rows else None
+        future = pool.submit(writer.write, good, rows) if pool is not None and good.num_rows else None
         in_flight.append((future, good, problems, read))
 
     chunks = _read_ahead(source.chunks())
     try:
         for chunk in chunks:
-            good, _rows, problems = validator.check(chunk)
+            good, rows, problems = validator.check(chunk)
             bad_lines = [(r, text) for r, text in source.bad_rows[used_bad:] if text]
             used_bad = len(source.bad_rows)
             if bad_lines:
                 problems = pd.concat([problems, pd.DataFrame({
                     "row": [r for r, _ in bad_lines], "column": "", "value": [x for _, x in bad_lines],
                     "code": "bad_row", "detail": len(source.headers)})], ignore_index=True)
-            start(good, problems, chunk.data.num_rows + len(bad_lines))
-        good, _rows, problems = validator.finish()
-        start(good, problems, 0)
+            start(good, rows, problems, chunk.data.num_rows + len(bad_lines))
+        good, rows, problems = validator.finish()
+        start(good, rows, problems, 0)
         settle()
     finally:
         chunks.close()  # waits for a read in flight (a query's source connection is closed next)
@@ -351,6 +420,7 @@ def _run(conn: sa.Connection | None, table: str, source: object, header_map: dic
         writer.close()
     result.rows_rejected = len(rejected_rows)
     result.introduced = {f"{c}={v}": n for (c, v), n in validator.introduced.most_common()}
+    result.mangled = list(validator.mangled)
     if len(result.problems) > FIRST_PROBLEMS:
         result.problems = result.problems.head(FIRST_PROBLEMS)
     result.problems = result.problems.sort_values("row", kind="stable").reset_index(drop=True)
