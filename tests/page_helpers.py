@@ -5,6 +5,7 @@ The database is ``SERVICEWATCH_DB``: a test module sets it (``monkeypatch.setenv
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 
 from streamlit.testing.v1 import AppTest
@@ -30,6 +31,12 @@ def open_page(path: str, query: dict[str, str] | None = None, session: dict | No
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
+
+
+def plain(markdown: str) -> str:
+    """The text a Markdown body shows: backslash escapes resolved, the invisible word joiners that
+    ``dashboard.markup.md`` puts into data removed."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown).replace("\u2060", "")
 
 
 def other_sections(at: AppTest) -> list[str]:

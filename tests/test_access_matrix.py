@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from page_helpers import open_page, other_sections, show_section
+from page_helpers import open_page, other_sections, plain, show_section
 
 from metrics import access
 from metrics import schema as s
@@ -67,7 +67,7 @@ def _texts(at) -> str:
     parts: list[str] = []
     for kind in ("title", "header", "subheader", "markdown", "caption", "text", "info", "warning", "error",
                  "success", "latex", "code"):
-        parts += [str(e.value) for e in getattr(at, kind)]
+        parts += [plain(str(e.value)) for e in getattr(at, kind)]  # data in Markdown is escaped: as shown
     parts += [f"{m.label} {m.value}" for m in at.metric]
     for df in [d.value for d in at.dataframe] + [tb.value for tb in at.table]:
         parts.append(df.to_csv(index=False))

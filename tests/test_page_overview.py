@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from page_helpers import plain
 from streamlit.testing.v1 import AppTest
 
 from dashboard.formatting import fmt_value
@@ -38,7 +39,7 @@ def test_default_view_shows_engine_numbers(app: AppTest, duckdb_url: str) -> Non
         value = wh.metric(metric_id, f)["value"].iloc[0]
         assert _metric(app, metric_label(metric_id, "zh")).value == fmt_value(value, unit, "zh")
     assert app.title[0].value == "总览"
-    assert f"{start:%Y-%m-%d} – {end:%Y-%m-%d}" in app.caption[0].value
+    assert f"{start:%Y-%m-%d} – {end:%Y-%m-%d}" in plain(app.caption[0].value)
     # each card's line is the engine's 12 months up to the period's end, in the card's unit
     months = wh.metric("csat", Filters(start=add_months(end.replace(day=1), -11), end=end), ("month",))
     line = list(_metric(app, metric_label("csat", "zh")).proto.chart_data)
@@ -86,7 +87,7 @@ def test_unreachable_database_is_a_polite_message(monkeypatch: pytest.MonkeyPatc
     at = AppTest.from_file(str(APP), default_timeout=90)
     at.run()
     assert not at.exception
-    errors = [e.value for e in at.error]
+    errors = [plain(e.value) for e in at.error]
     assert errors and "127.0.0.1:1/service" in errors[0]
     assert all("s3cr3t-pw" not in e for e in errors)
 
