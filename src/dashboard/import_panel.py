@@ -2,20 +2,21 @@
 
 The pure helpers (:func:`check_upload`, :func:`commit_upload`, :func:`report_frames`) do the work
 and are tested without Streamlit; :func:`import_panel` only lays them out. The dashboard reads
-DuckDB read-only; the commit opens a writable connection for the duration of the import, which
-fails with a clear message while another process holds the file's write lock.
+DuckDB read-only; the commit writes a copy of the file and swaps it in (:mod:`metrics.swap`), so it
+works while every session keeps reading.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import tempfile
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-from metrics import audit
+from metrics import audit, outputs
 from metrics.db import DatabaseError, resolve_url
 from metrics.i18n import t
 from metrics.importer import ImportFailed, ImportResult, import_file
@@ -24,16 +25,18 @@ from metrics.importer.spec import TABLES
 from .markup import md
 
 SHOWN_PROBLEMS = 50
-_DIR = Path(tempfile.gettempdir()) / "servicewatch_uploads"
+_DIR = Path(tempfile.gettempdir()) / f"servicewatch_uploads-{os.getuid()}"
 
 
 def _stored(name: str, data: bytes) -> Path:
-    """The upload as a file (the importer streams from files), named by content hash + suffix."""
-    _DIR.mkdir(parents=True, exist_ok=True)
+    """The upload as a file (the importer streams from files), named by content hash + suffix, in a
+    folder of this account only (0700, not a link: :func:`metrics.outputs.private_folder`), written
+    atomically, so a file of that name is always the upload of that content."""
+    folder = outputs.private_folder(_DIR)
     digest = hashlib.sha256(data).hexdigest()[:16]
-    path = _DIR / f"{digest}{Path(name).suffix.lower()}"
+    path = folder / f"{digest}{Path(name).suffix.lower()}"
     if not path.exists():
-        path.write_bytes(data)
+        outputs.write_bytes(path, data)
     return path
 
 
