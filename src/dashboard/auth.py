@@ -33,6 +33,8 @@ from metrics import access, audit
 from metrics.access import AuthError, Scope, User, UsersFileError
 from metrics.i18n import t
 
+from .markup import md
+
 AUTH_ENV = "SERVICEWATCH_AUTH"
 OIDC_PROVIDER_ENV = "SERVICEWATCH_OIDC_PROVIDER"  # a named provider of [auth.<name>]; default: [auth] itself
 TIMEOUT_ENV = "SERVICEWATCH_SESSION_MINUTES"
@@ -158,7 +160,7 @@ def _oidc_gate(lang: str, url: str) -> User:
             audit.record_safely(url, who, "sign_in_failed", {"reason": "unknown identity", "via": "oidc"})
             st.session_state["_sw_refused"] = who
         sign_out()
-        st.error(t("auth.oidc_unknown", lang, identity=who))
+        st.error(t("auth.oidc_unknown", lang, identity=md(who)))
         if st.button(t("auth.sign_out", lang), key="_sw_oidc_out"):
             st.logout()
         st.stop()
@@ -207,7 +209,7 @@ def sidebar(lang: str) -> None:
     user = current_user()
     if user is None or auth_mode() is None:
         return
-    st.caption(t("auth.signed_in", lang, name=user.name, role=user.role))
+    st.caption(t("auth.signed_in", lang, name=md(user.name), role=user.role))
     if user.role == "admin":
         st.page_link("pages/7_Admin.py", label=t("auth.admin_link", lang),
                      icon=":material/admin_panel_settings:")
