@@ -126,7 +126,7 @@ def make_engine(url: str, read_only: bool = False, keep_open: bool = False) -> s
     try:
         return sa.create_engine(u, **kwargs)
     except Exception as exc:  # noqa: BLE001 - missing driver modules and bad options
-        raise DatabaseError(f"cannot use database {safe_url(u)}: {_first_line(exc)}") from None
+        raise DatabaseError(f"cannot use database {safe_url(u)}: {first_line(exc)}") from None
 
 
 def _duckdb_reader(u: URL, path: Path, keep_open: bool) -> sa.Engine:
@@ -150,7 +150,7 @@ def _duckdb_reader(u: URL, path: Path, keep_open: bool) -> sa.Engine:
     try:
         engine = sa.create_engine(u.set(database=":memory:"), **pool)
     except Exception as exc:  # noqa: BLE001 - missing driver modules and bad options
-        raise DatabaseError(f"cannot use database {safe_url(u)}: {_first_line(exc)}") from None
+        raise DatabaseError(f"cannot use database {safe_url(u)}: {first_line(exc)}") from None
     sa.event.listen(engine, "connect", attach)
     engine.sw_url = u  # type: ignore[attr-defined]  # where the data is (the engine's URL says :memory:)
     return engine
@@ -161,14 +161,15 @@ def engine_url(engine: sa.Engine) -> URL:
     return getattr(engine, "sw_url", None) or engine.url
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """The first line of an error's own message (of the driver's error under SQLAlchemy's wrapper)."""
     text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
 
 
 def describe_error(exc: BaseException, url: str | URL) -> str:
     """One line for users about a failure talking to the database at ``url``; never a password."""
-    msg = _first_line(exc)
+    msg = first_line(exc)
     u = parse_url(url) if isinstance(url, str) else url
     if u.password:
         msg = msg.replace(str(u.password), "***")

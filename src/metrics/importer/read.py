@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from metrics.db import first_line
 from metrics.i18n import t
 
 CHUNK_ROWS = 250_000
@@ -111,12 +112,7 @@ def open_source(path: str | Path, encoding: str | None = None, chunk_rows: int =
     except ReadError:
         raise
     except Exception as exc:  # noqa: BLE001 - OSError, Arrow, openpyxl/zipfile: many kinds for a broken file
-        raise ReadError("unreadable", path.name, detail=_first_line(exc)) from None
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+        raise ReadError("unreadable", path.name, detail=first_line(exc)) from None
 
 
 # -- CSV --------------------------------------------------------------------------------------
@@ -208,7 +204,7 @@ def _csv_chunks(reader: object, source: Source, chunk_rows: int) -> Iterator[Chu
                 *full, carry = _split(_join(carry, flush()), chunk_rows)
                 yield from full
     except pa.ArrowException as exc:
-        raise ReadError("unreadable", source.path.name, detail=_first_line(exc)) from None
+        raise ReadError("unreadable", source.path.name, detail=first_line(exc)) from None
     except UnicodeDecodeError:
         raise ReadError("wrong_encoding_later", source.path.name, encoding=source.encoding) from None
     if pending or source.bad_rows[used_bad:]:

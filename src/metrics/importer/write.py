@@ -33,6 +33,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from metrics import schema
+from metrics.db import first_line
 from metrics.importer import spec
 from metrics.importer.parse import kind_of
 from metrics.importer.validate import KeyIndex
@@ -141,7 +142,7 @@ class Writer:
         except self.refusable as exc:
             if good.num_rows == 1:
                 refused.append(int(rows[0]))
-                messages.append(_first_line(exc))
+                messages.append(first_line(exc)[:300])
                 if len(refused) > MAX_REFUSED:
                     raise Refused(messages[0]) from None
                 return 0, 0
@@ -218,12 +219,6 @@ class Writer:
         """Drop the staging table; only after success (on failure the rollback or disconnect does)."""
         if self.dialect != "duckdb":
             self._drop_stage()
-
-
-def _first_line(exc: BaseException) -> str:
-    """The server's own message, first line only (details may quote other rows)."""
-    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-    return (text[0] if text else type(exc).__name__)[:300]
 
 
 def _refused_frame(rows: list[int], messages: list[str]) -> pd.DataFrame:
