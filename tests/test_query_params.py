@@ -111,10 +111,9 @@ def test_page_valid_link_has_no_notice(duckdb_url: str, monkeypatch) -> None:
     "region": st.text(max_size=6), "as_of": st.text(max_size=12), "from": st.text(max_size=12),
     "tier": st.text(max_size=8), "section": st.text(max_size=8), "zz": st.text(max_size=4)}))
 def test_page_survives_any_query(query: dict, duckdb_url: str) -> None:
-    import os
-
-    os.environ["SERVICEWATCH_DB"] = duckdb_url  # hypothesis: no function-scoped monkeypatch
-    at = open_page("pages/5_Regions.py", query)
+    with pytest.MonkeyPatch.context() as mp:  # hypothesis: no function-scoped fixture
+        mp.setenv("SERVICEWATCH_DB", duckdb_url)
+        at = open_page("pages/5_Regions.py", query)
     assert not at.exception
     if set(query) - {"tier", "section"} and any(v for v in query.values()):
         f = filters(at)
