@@ -1,0 +1,53 @@
+"""Leave a shared test database as found after a test that imports tickets into it.
+
+The session's databases (``duckdb_url``, ``postgres_url``, ``mariadb_url``) are shared by every test
+of the session. A test that imports tickets with ids from ``first_id`` up wraps itself in
+:func:`left_as_found`: afterwards those tickets and the new ``import_log`` rows are deleted, the
+derived tables and rollups rebuilt from the original rows, and ``sw_meta`` restored row for row
+(data version, as-of, rollup markers, "churn scores stale").
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import sqlalchemy as sa
+
+from metrics import schema
+from metrics.db import make_engine
+from metrics.load import refresh_derived
+from metrics.swap import writable
+
+
+def snapshot(url: str) -> tuple[int, list[str], list[dict]]:
+    """(tickets, import ids, sw_meta rows) of the database at ``url``."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            n = conn.execute(sa.select(sa.func.count()).select_from(schema.tickets)).scalar_one()
+            logged = list(conn.execute(sa.select(schema.import_log.c.import_id)).scalars())
+            meta = [dict(r) for r in conn.execute(sa.select(schema.meta)).mappings()]
+    finally:
+        engine.dispose()  # a DuckDB file is replaced by each import: an open connection would see the old one
+    return n, logged, meta
+
+
+@contextlib.contextmanager
+def left_as_found(url: str, first_id: int) -> Iterator[None]:
+    """Run the block, then undo its ticket imports (ids >= ``first_id``) and check the ticket count."""
+    n, logged, meta = snapshot(url)
+    try:
+        yield
+    finally:
+        with writable(url) as engine:
+            with engine.begin() as conn:
+                conn.execute(schema.tickets.delete().where(schema.tickets.c.ticket_id >= first_id))
+                conn.execute(schema.import_log.delete().where(schema.import_log.c.import_id.not_in(logged)))
+            refresh_derived(engine)  # the rollups of the original rows again
+            with engine.begin() as conn:
+                conn.execute(schema.meta.delete())
+                conn.execute(schema.meta.insert(), meta)
+    after, after_logged, after_meta = snapshot(url)
+    assert (after, sorted(after_logged)) == (n, sorted(logged))
+    assert sorted(after_meta, key=lambda r: r["key"]) == sorted(meta, key=lambda r: r["key"])
