@@ -16,7 +16,8 @@ from page_helpers import filters, open_page
 
 from metrics.filters import Filters
 from metrics.i18n import t
-from metrics.query import EARLIEST, KNOWN_KEYS, date_range, parse_date, parse_query
+from metrics.plausible import DEFAULT_EARLIEST as EARLIEST
+from metrics.query import KNOWN_KEYS, date_range, parse_date, parse_query
 
 DEFAULT = Filters(start=date(2026, 7, 1), end=date(2026, 9, 30))
 LIMITS = date_range(date(2026, 12, 1))

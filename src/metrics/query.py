@@ -14,9 +14,9 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
+from . import plausible
 from .filters import _LIST_FIELDS, COMPARISONS, PRESETS, Filters
 
-EARLIEST = date(1990, 1, 1)  # nothing of a service desk's history is older
 FUTURE_DAYS = 366  # a view may end up to a year ahead (targets, planned periods), not later
 LANGS = ("zh", "en")
 PAGE_KEYS = ("preset", "lang", "section")
@@ -29,8 +29,9 @@ SHOWN_CHARS = 40  # an ignored value is quoted in the notice up to this length
 
 
 def date_range(today: date | None = None) -> tuple[date, date]:
-    """The plausible dates: :data:`EARLIEST` to today plus :data:`FUTURE_DAYS` (inclusive)."""
-    return EARLIEST, (today or date.today()) + timedelta(days=FUTURE_DAYS)
+    """The dates a view may use: the plausible window's start (:func:`metrics.plausible.earliest`,
+    the importer's too) to today plus :data:`FUTURE_DAYS` (inclusive)."""
+    return plausible.earliest(), (today or date.today()) + timedelta(days=FUTURE_DAYS)
 
 
 def parse_date(text: str, limits: tuple[date, date] | None = None) -> date:

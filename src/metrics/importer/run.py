@@ -25,6 +25,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from metrics import outputs, schema
+from metrics.cells import safe_cell
 from metrics.db import DatabaseError, describe_error, duckdb_path, make_engine, safe_url
 from metrics.i18n import t
 from metrics.importer import spec
@@ -35,7 +36,6 @@ from metrics.load import refresh_in_transaction, refresh_rollups
 from metrics.swap import writable
 
 FIRST_PROBLEMS = 500  # kept in memory for the summary and the Data page; the rejects file has all
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # tables the churn scores are computed from: an import that changes them marks the scores stale
 CHURN_INPUTS = frozenset({"customers", "tickets", "surveys", "billing_monthly"})
 STALE_KEY = schema.CHURN_STALE_KEY  # sw_meta key; cleared by metrics.churn_store.save
@@ -135,11 +135,6 @@ def _rejects_target(rejects: bool | Path, default: Path, dry_run: bool, lang: st
         raise ImportFailed(str(exc)) from None
 
 
-def _cell(v: object) -> str:
-    s = "" if v is None else str(v)
-    return "'" + s if s.startswith(_FORMULA_START) else s
-
-
 class _Rejects:
     """The rejects file (UTF-8 with BOM so Excel reads Chinese): written to a temporary file in the
     target's folder as problems arrive and renamed into place by :meth:`finish` at the end of a
@@ -159,8 +154,9 @@ class _Rejects:
             self.writer = csv.writer(self.file.fh)
             self.writer.writerow(outputs.REJECTS_HEADER)
         for r in problems.itertuples(index=False):
-            self.writer.writerow([int(r.row), r.column, _cell(r.value), _cell(reason_text(r.code, r.detail, self.lang)),
-                                  r.code])
+            value = "" if r.value is None else str(r.value)
+            reason = reason_text(r.code, r.detail, self.lang)
+            self.writer.writerow([int(r.row), r.column, safe_cell(value), safe_cell(reason), r.code])
 
     def finish(self) -> None:
         """The run succeeded: the complete file into place, or (no rejects, not a dry run) a stale one removed."""
