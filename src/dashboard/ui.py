@@ -150,7 +150,7 @@ class View:
 
     @property
     def url(self) -> str:
-        return str(self.wh.engine.url)
+        return self.wh.url
 
     def metric(self, metric_id: str, by: Iterable[str] = (), level: str = "city", f: Filters | None = None):
         return self._refusing(cached_metric, metric_id, f or self.filters, tuple(by), level)
@@ -276,8 +276,8 @@ def page(title_key: str) -> View:
         st.divider()
     try:
         wh, version = warehouse()
-        as_of = cached_call(wh, version, str(wh.engine.url), "as_of")
-        regions = cached_call(wh, version, str(wh.engine.url), "regions")
+        as_of = cached_call(wh, version, wh.url, "as_of")
+        regions = cached_call(wh, version, wh.url, "regions")
     except DatabaseError as exc:
         st.error(t("common.db_error", lang, detail=md(exc)))
         st.stop()
@@ -332,10 +332,10 @@ def filter_bar(wh: Warehouse, version: float | str, as_of: date, regions: pd.Dat
     persisted state instead of trusting the values the browser sends. ``page_changed``: the URL's
     ``section`` belongs to the page shown before (the new page's :func:`sections` sets its own)."""
     allowed = access.allowed_regions(scope, regions)
-    state = _state(as_of, allowed, regions, lambda dim: cached_call(wh, version, str(wh.engine.url), "values", dim),
+    state = _state(as_of, allowed, regions, lambda dim: cached_call(wh, version, wh.url, "values", dim),
                    lang)
     f: Filters = state["filters"]
-    url = str(wh.engine.url)
+    url = wh.url
     st.sidebar.subheader(t("filter.header", lang))
 
     def widget(key: str, value) -> str:

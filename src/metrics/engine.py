@@ -130,8 +130,9 @@ class Warehouse:
 
     @property
     def url(self) -> str:
-        """The database's URL as text (with its password: for cache keys, never for display)."""
-        return engine_url(self.engine).render_as_string(hide_password=False)
+        """The database's URL as text, password masked (cache keys, messages); a DuckDB reader's
+        engine URL names its in-memory database, this names the file."""
+        return engine_url(self.engine).render_as_string(hide_password=True)
 
     def read(self, stmt: sa.Executable) -> pd.DataFrame:
         """Execute a Core statement and return its rows as a DataFrame (errors worded for users)."""
