@@ -29,11 +29,10 @@ import time
 
 import streamlit as st
 
+from dashboard.markup import md
 from metrics import access, audit
 from metrics.access import AuthError, Scope, User, UsersFileError
 from metrics.i18n import t
-
-from .markup import md
 
 AUTH_ENV = "SERVICEWATCH_AUTH"
 OIDC_PROVIDER_ENV = "SERVICEWATCH_OIDC_PROVIDER"  # a named provider of [auth.<name>]; default: [auth] itself

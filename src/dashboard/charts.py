@@ -12,10 +12,9 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from dashboard import theme
+from dashboard.markup import plot_text
 from metrics.i18n import label, t
-
-from . import theme
-from .markup import plot_text
 
 PERCENT_UNITS = ("share", "share_per_month")
 

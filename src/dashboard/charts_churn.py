@@ -11,10 +11,9 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from dashboard import theme
+from dashboard.charts import base_layout, chart_names
 from metrics.i18n import t
-
-from . import theme
-from .charts import base_layout, chart_names
 
 DAYS_PER_MONTH = 365.25 / 12
 

@@ -12,10 +12,9 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from dashboard import theme
+from dashboard.charts import _scale, axis_title, base_layout, chart_names
 from metrics.i18n import t
-
-from . import theme
-from .charts import _scale, axis_title, base_layout, chart_names
 
 VERDICT_COLOURS = {"better": theme.STATUS["green"], "worse": theme.STATUS["red"],
                    "higher": theme.PRIMARY, "lower": theme.PRIMARY,

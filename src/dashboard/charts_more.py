@@ -7,10 +7,9 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from dashboard import theme
+from dashboard.charts import base_layout, chart_names
 from metrics.i18n import t
-
-from . import theme
-from .charts import base_layout, chart_names
 
 
 def tier_service(df: pd.DataFrame, dim: str, lang: str, title: str, subtitle: str) -> go.Figure:

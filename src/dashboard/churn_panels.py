@@ -11,12 +11,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from dashboard import charts_churn, ui
+from dashboard.export import to_csv
+from dashboard.tables import localise
 from metrics import churn_store, survival
 from metrics.i18n import label
-
-from . import charts_churn, ui
-from .export import to_csv
-from .tables import localise
 
 DIMS = ("tier", "segment", "channel", "sla_level", "region")
 DIM_KEYS = {"tier": "filter.tier", "segment": "filter.segment", "channel": "filter.channel",

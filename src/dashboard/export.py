@@ -14,9 +14,8 @@ import threading
 import pandas as pd
 import plotly.graph_objects as go
 
+from dashboard import theme
 from metrics.cells import safe_cell, safe_frame  # noqa: F401 - the one escape, shared with the CLI
-
-from . import theme
 
 _lock = threading.Lock()
 _render_lock = threading.Lock()

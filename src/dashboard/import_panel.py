@@ -16,13 +16,12 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from dashboard.markup import md
 from metrics import audit, outputs
 from metrics.db import DatabaseError, resolve_url
 from metrics.i18n import t
 from metrics.importer import ImportFailed, ImportResult, import_file
 from metrics.importer.spec import TABLES
-
-from .markup import md
 
 SHOWN_PROBLEMS = 50
 _DIR = Path(tempfile.gettempdir()) / f"servicewatch_uploads-{os.getuid()}"

@@ -7,12 +7,11 @@ from collections.abc import Callable
 import pandas as pd
 import plotly.graph_objects as go
 
+from dashboard.formatting import fmt_delta, fmt_value
+from dashboard.ui import View, chart, empty_state
 from metrics.drill import status
 from metrics.i18n import t
 from metrics.registry import get
-
-from .formatting import fmt_delta, fmt_value
-from .ui import View, chart, empty_state
 
 SMALL_SAMPLE = 30  # answers, tickets or customers behind a rate or mean: fewer, and the card says so
 

@@ -12,21 +12,19 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
+from dashboard.errors import log_error, message
 from metrics.i18n import t
 
-from .errors import log_error, message
-
 if TYPE_CHECKING:
-    from .ui import View
+    from dashboard.ui import View
 
 STATE_KEY = "_sw_pack"
 
 
 def meeting_pack_button(view: View) -> None:
     """Draw the button (or, once built for these filters, the PPTX and PDF downloads) in the sidebar."""
+    from dashboard.ui import audited
     from metrics.report import MIME, build_pack, write
-
-    from .ui import audited
 
     lang = view.lang
     key = (view.url, view.version, view.filters, lang)

@@ -21,6 +21,9 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from dashboard import auth, errors, export
+from dashboard.markup import md, md_values
+from dashboard.tables import localise
 from metrics import access, audit, drill
 from metrics.access import Scope, ScopeError, User
 from metrics.db import DatabaseError, duckdb_path, resolve_url
@@ -29,10 +32,6 @@ from metrics.engine import Warehouse
 from metrics.filters import COMPARISONS, PRESETS, Filters, preset_period
 from metrics.i18n import LANGS, catalogue, label, metric_label, t
 from metrics.query import LIST_KEYS, date_range, parse_query
-
-from . import auth, errors, export
-from .markup import md, md_values
-from .tables import localise
 
 warnings.filterwarnings("ignore", message="The kopts argument is ignored")
 
@@ -287,7 +286,7 @@ def page(title_key: str) -> View:
     reseed = page_changed or lang_changed
     view = View(wh, version, filter_bar(wh, version, as_of, regions, lang, reseed, scope, page_changed), lang,
                 as_of, regions, names, user, title_key, reseed, st.session_state.pop("sw_link_section", None))
-    from .pack_button import meeting_pack_button  # the review-meeting pack, at the end of the sidebar
+    from dashboard.pack_button import meeting_pack_button  # the review-meeting pack, at the end of the sidebar
 
     meeting_pack_button(view)
     st.title(t(title_key, lang))
@@ -394,7 +393,7 @@ def filter_bar(wh: Warehouse, version: float | str, as_of: date, regions: pd.Dat
 
 
 def _multi(dim: str, options: list[str], current: tuple[str, ...], lang: str, widget: Callable) -> tuple[str, ...]:
-    from .theme import order
+    from dashboard.theme import order
 
     opts = order(dim, options)
     chosen = st.sidebar.multiselect(t(f"filter.{dim}", lang), opts, key=widget(dim, [v for v in current if v in opts]),

@@ -28,8 +28,8 @@ import bcrypt
 import pandas as pd
 import sqlalchemy as sa
 
-from . import lockout
-from . import schema as s
+from metrics import lockout
+from metrics import schema as s
 
 ROLES = ("admin", "manager", "account_manager", "viewer")
 USERS_ENV = "SERVICEWATCH_USERS"

@@ -18,8 +18,8 @@ from functools import lru_cache
 import pandas as pd
 import sqlalchemy as sa
 
-from .db import duckdb_path, make_engine
-from .schema import audit_log
+from metrics.db import duckdb_path, make_engine
+from metrics.schema import audit_log
 
 ACTIONS = ("sign_in", "sign_in_failed", "sign_out", "export", "download", "import", "report")
 AUDIT_ENV = "SERVICEWATCH_AUDIT_DB"

@@ -9,13 +9,13 @@ from __future__ import annotations
 import pandas as pd
 import sqlalchemy as sa
 
-from . import schema as s
-from . import stats
-from .access import withheld
-from .compiler import Window, _d, _Query
-from .engine import Warehouse
-from .filters import Filters
-from .registry import get
+from metrics import schema as s
+from metrics import stats
+from metrics.access import withheld
+from metrics.compiler import Window, _d, _Query
+from metrics.engine import Warehouse
+from metrics.filters import Filters
+from metrics.registry import get
 
 
 def churn_by(wh: Warehouse, f: Filters, by: tuple[str, ...] = ()) -> pd.DataFrame:

@@ -22,13 +22,13 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from . import schema as s
-from .compiler import Window, _Query
-from .db import DatabaseError, describe_error, engine_url
-from .dialect import days_between
-from .engine import Warehouse
-from .filters import Filters
-from .registry import get
+from metrics import schema as s
+from metrics.compiler import Window, _Query
+from metrics.db import DatabaseError, describe_error, engine_url
+from metrics.dialect import days_between
+from metrics.engine import Warehouse
+from metrics.filters import Filters
+from metrics.registry import get
 
 HORIZON_DAYS = 90
 WINDOW_DAYS = 90

@@ -25,12 +25,12 @@ import pandas as pd
 import sqlalchemy as sa
 from scipy import stats as sps
 
-from . import schema as s
-from .churn_features import CAP, HORIZON_DAYS, features, landmarks, read_frame, table_counts
-from .engine import Warehouse
-from .filters import Filters
-from .stats import Z95, cox_score_residuals
-from .survival import observed_from
+from metrics import schema as s
+from metrics.churn_features import CAP, HORIZON_DAYS, features, landmarks, read_frame, table_counts
+from metrics.engine import Warehouse
+from metrics.filters import Filters
+from metrics.stats import Z95, cox_score_residuals
+from metrics.survival import observed_from
 
 TIERS = ("diamond", "gold", "silver", "enterprise")  # reference: standard
 CHANNELS = ("partner_hall", "hotline", "account_manager", "agent", "web_app")  # reference: service_hall

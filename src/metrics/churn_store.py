@@ -16,17 +16,17 @@ from datetime import date
 import pandas as pd
 import sqlalchemy as sa
 
-from . import open_tickets
-from . import schema as s
-from .access import require_rows
-from .churn_features import read_frame
-from .churn_model import ChurnFit
-from .compiler import Window, _Query
-from .db import DatabaseError
-from .engine import Warehouse
-from .filters import Filters
-from .i18n import catalogue, label, t
-from .registry import get
+from metrics import open_tickets
+from metrics import schema as s
+from metrics.access import require_rows
+from metrics.churn_features import read_frame
+from metrics.churn_model import ChurnFit
+from metrics.compiler import Window, _Query
+from metrics.db import DatabaseError
+from metrics.engine import Warehouse
+from metrics.filters import Filters
+from metrics.i18n import catalogue, label, t
+from metrics.registry import get
 
 metadata = sa.MetaData()
 STALE_KEY = s.CHURN_STALE_KEY  # sw_meta key written by an import of the model's input tables
@@ -73,7 +73,7 @@ WINDOWS = (8, 64)  # top-N lists read ranks up to N × these before reading ever
 
 def save(engine: sa.Engine, result: ChurnFit) -> int:
     """Store a fit: a new model row, its terms, and the scores (replacing the previous scores)."""
-    from . import load
+    from metrics import load
 
     if not _has_rank(engine):  # scores stored before risk_rank existed: they are replaced anyway
         churn_scores.drop(engine, checkfirst=True)

@@ -15,14 +15,14 @@ from typing import NoReturn
 
 import pandas as pd
 
-from . import access, outputs, registry
-from .cells import safe_frame
-from .compiler import REGION_LEVELS, CompileError
-from .db import DatabaseError, check_connection, resolve_url, safe_url
-from .engine import Warehouse
-from .filters import Filters, preset_period
-from .i18n import t
-from .outputs import OutputRefused
+from metrics import access, outputs, registry
+from metrics.cells import safe_frame
+from metrics.compiler import REGION_LEVELS, CompileError
+from metrics.db import DatabaseError, check_connection, resolve_url, safe_url
+from metrics.engine import Warehouse
+from metrics.filters import Filters, preset_period
+from metrics.i18n import t
+from metrics.outputs import OutputRefused
 
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
@@ -35,7 +35,7 @@ class UserError(Exception):
 
 def _date(text: str) -> date:
     """An option's date: YYYY-MM-DD within the plausible range (:func:`metrics.query.parse_date`)."""
-    from .query import date_range, parse_date
+    from metrics.query import date_range, parse_date
 
     try:
         return parse_date(text, date_range())
@@ -124,7 +124,7 @@ def audit_export(args: argparse.Namespace, action: str, detail: dict) -> None:
     Acting for a user (``--as-user``) the record is required: if it cannot be written the command
     fails and writes nothing. The operator's own calls are recorded as ``os:<login>``; a failure
     to record them is logged, not fatal."""
-    from . import audit
+    from metrics import audit
 
     url = resolve_url(getattr(args, "db", None))
     user = audit.cli_user(getattr(args, "as_user", None))
@@ -171,7 +171,7 @@ def cmd_metric(args: argparse.Namespace) -> None:
     f = build_filters(wh, args)
     df = wh.compare(args.metric_id, f, tuple(by), level) if args.compare_columns else wh.metric(
         args.metric_id, f, tuple(by), level)
-    from .audit import filters_detail
+    from metrics.audit import filters_detail
 
     audit_export(args, "export", {"metric": args.metric_id, "by": by, "level": level, "rows": len(df),
                                   "filters": filters_detail(f)})
@@ -189,7 +189,7 @@ def cmd_regions(args: argparse.Namespace) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
-    from . import demo, load
+    from metrics import demo, load
 
     if args.customers < 50:
         raise UserError("--customers must be at least 50")
@@ -202,7 +202,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 def cmd_import(args: argparse.Namespace) -> int:
     """Exit 0 when every row loaded, EXIT_REJECTS when some were rejected (the rest loaded)."""
-    from .importer import ImportFailed, MappingError, import_file, import_query
+    from metrics.importer import ImportFailed, MappingError, import_file, import_query
 
     if (args.file is None) == (args.from_sql is None):
         print("servicewatch import: error: give either FILE or --from-sql QUERY (with --source-db URL)",
@@ -229,7 +229,7 @@ def cmd_import(args: argparse.Namespace) -> int:
                                  dry_run=args.dry_run, encoding=args.encoding, lang=args.lang, rejects=rejects)
     except (ImportFailed, MappingError, OutputRefused) as exc:
         raise UserError(str(exc)) from None
-    from .audit import import_detail
+    from metrics.audit import import_detail
 
     if not args.dry_run:  # done: recorded (a failure to record is reported, the import stands)
         try:
@@ -268,8 +268,8 @@ def _print_first_problems(result: object, lang: str, n: int = 10) -> None:
 
 def cmd_template(args: argparse.Namespace) -> None:
     """An example CSV of TABLE: its headers and two rows that import cleanly."""
-    from .importer import template_csv
-    from .importer.spec import TABLES
+    from metrics.importer import template_csv
+    from metrics.importer.spec import TABLES
 
     if args.table not in TABLES:
         raise UserError(f"unknown table {args.table!r}; known: {', '.join(TABLES)}")
@@ -427,13 +427,13 @@ def build_parser() -> argparse.ArgumentParser:
     ul.add_argument("--format", choices=["json", "csv", "table"], default="table")
     u.set_defaults(func=cmd_user)
 
-    from . import cli_churn  # survival, churn fit, churn scores
+    from metrics import cli_churn  # survival, churn fit, churn scores
 
     cli_churn.add_commands(sub)
-    from . import cli_report  # the review-meeting pack
+    from metrics import cli_report  # the review-meeting pack
 
     cli_report.add_commands(sub)
-    from . import cli_spark  # a local Spark cluster to try the spark:// database on
+    from metrics import cli_spark  # a local Spark cluster to try the spark:// database on
 
     cli_spark.add_commands(sub)
     return p

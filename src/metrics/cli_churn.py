@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import argparse
 
-from .audit import filters_detail
-from .cli import (
+from metrics.audit import filters_detail
+from metrics.cli import (
     REGION_LEVELS,
     UserError,
     _date,
@@ -23,7 +23,7 @@ SURVIVAL_DIMS = ("tier", "segment", "channel", "sla_level", "region", *REGION_LE
 
 
 def cmd_survival(args: argparse.Namespace) -> None:
-    from . import survival
+    from metrics import survival
 
     by, level = args.by, args.level
     if by in REGION_LEVELS:
@@ -47,10 +47,10 @@ def cmd_survival(args: argparse.Namespace) -> None:
 
 
 def cmd_churn_fit(args: argparse.Namespace) -> None:
-    from . import churn_model, churn_store
-    from .db import check_connection, resolve_url
-    from .engine import Warehouse
-    from .swap import writable
+    from metrics import churn_model, churn_store
+    from metrics.db import check_connection, resolve_url
+    from metrics.engine import Warehouse
+    from metrics.swap import writable
 
     if args.max_rows < 1000:
         raise UserError("--max-rows must be at least 1000")
@@ -73,7 +73,7 @@ def cmd_churn_fit(args: argparse.Namespace) -> None:
 
 
 def cmd_churn_scores(args: argparse.Namespace) -> None:
-    from . import churn_store
+    from metrics import churn_store
 
     wh = open_warehouse(args.db)
     model = churn_store.latest_model(wh)

@@ -16,14 +16,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import access, outputs
-from .access import Scope
-from .audit import filters_detail
-from .cli import UserError, add_db_argument, add_filter_arguments, audit_export, build_filters, open_warehouse
-from .db import resolve_url
-from .engine import Warehouse
-from .filters import Filters
-from .i18n import t
+from metrics import access, outputs
+from metrics.access import Scope
+from metrics.audit import filters_detail
+from metrics.cli import UserError, add_db_argument, add_filter_arguments, audit_export, build_filters, open_warehouse
+from metrics.db import resolve_url
+from metrics.engine import Warehouse
+from metrics.filters import Filters
+from metrics.i18n import t
 
 
 def cities_for(regions: pd.DataFrame, selected: tuple[int, ...], scope: Scope | None = None) -> list[int]:
@@ -65,7 +65,7 @@ def region_path(out: str, row: pd.Series, lang: str, fmt: str) -> Path:
 
 def write_one(wh: Warehouse, f: Filters, lang: str, fmt: str, path: Path,
               args: argparse.Namespace | None = None) -> None:
-    from . import report
+    from metrics import report
 
     started = time.monotonic()
     try:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 
 def cmd_spark(args: argparse.Namespace) -> None:
-    from .cli import UserError
-    from .spark_cluster import ClusterError, SparkCluster
+    from metrics.cli import UserError
+    from metrics.spark_cluster import ClusterError, SparkCluster
 
     root = Path(args.dir)
     try:

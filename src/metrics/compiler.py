@@ -12,9 +12,9 @@ from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
 
-from . import schema as s
-from .access import scope_conditions
-from .dialect import (
+from metrics import schema as s
+from metrics.access import scope_conditions
+from metrics.dialect import (
     days_between,
     has_percentile_aggregate,
     hours_between,
@@ -23,8 +23,8 @@ from .dialect import (
     week_start,
     window_percentile,
 )
-from .filters import Filters
-from .registry import Ctx, Metric
+from metrics.filters import Filters
+from metrics.registry import Ctx, Metric
 
 DAYS_PER_MONTH = 365.25 / 12
 REGION_LEVELS = s.REGION_LEVELS
@@ -287,7 +287,7 @@ class _Query:
 
     # -- complaint rate: complaints ÷ customer-months ---------------------------------------------
     def complaint_rate(self) -> sa.Select:
-        from .registry import get
+        from metrics.registry import get
 
         tickets_metric = get("tickets")
         num_metric = Metric(**{**tickets_metric.__dict__, "fixed_kinds": ("complaint",)})
@@ -365,7 +365,7 @@ def customer_months(as_of: date) -> sa.Select:
     customer region_id, tier, segment, sla_level and acquisition channel: ``exposure_days`` (days
     at risk), ``events`` (churns) and ``n`` (active at the month's end), as the raw customer
     metrics compute them for a month. The rollup ``rollup_customers`` is built from this select."""
-    from .registry import get
+    from metrics.registry import get
 
     a1 = as_of + timedelta(days=1)
     q = _Query(get("churn_rate"), Filters(date(1900, 1, 1), as_of), ("month", "tier", "segment", "sla_level",
@@ -382,7 +382,7 @@ def service_months(as_of: date) -> sa.Select:
     """Per calendar month up to ``as_of`` and per customer region_id, tier, segment and sla_level:
     ``downtime_hours``, ``service_hours`` and ``n`` (circuits in service), as the raw availability
     query computes them for a month. The rollup ``rollup_services`` is built from this select."""
-    from .registry import get
+    from metrics.registry import get
 
     a1 = as_of + timedelta(days=1)
     q = _Query(get("availability"), Filters(date(1900, 1, 1), as_of), ("month", "tier", "segment", "sla_level"),

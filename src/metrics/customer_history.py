@@ -10,12 +10,12 @@ from __future__ import annotations
 import pandas as pd
 import sqlalchemy as sa
 
-from . import schema as s
-from .access import ScopeError, require_rows
-from .compiler import Window, _Query
-from .engine import Warehouse
-from .filters import Filters
-from .registry import get
+from metrics import schema as s
+from metrics.access import ScopeError, require_rows
+from metrics.compiler import Window, _Query
+from metrics.engine import Warehouse
+from metrics.filters import Filters
+from metrics.registry import get
 
 TICKET_COLUMNS = ("ticket_id", "opened_at", "channel", "kind", "category", "priority", "first_response_at",
                   "resolved_at", "resolution_due_at", "escalated", "reopened", "compensation")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .filters import Filters
-from .i18n import label, t
+from metrics.filters import Filters
+from metrics.i18n import label, t
 
 
 def period_text(f: Filters) -> str:

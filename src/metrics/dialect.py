@@ -161,7 +161,7 @@ def _percentile_pg(element, compiler, **kw):
 def _percentile_spark(element, compiler, **kw):
     q, x = _args(element, compiler, **kw)
     if getattr(compiler.dialect, "quantiles", "exact") == "approx":
-        from .dialect_spark import APPROX_ACCURACY
+        from metrics.dialect_spark import APPROX_ACCURACY
 
         return f"percentile_approx(CAST({x} AS DOUBLE), {q}, {APPROX_ACCURACY})"
     return f"percentile(CAST({x} AS DOUBLE), {q})"

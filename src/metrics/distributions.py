@@ -10,12 +10,12 @@ from __future__ import annotations
 import pandas as pd
 import sqlalchemy as sa
 
-from . import schema as s
-from .access import withheld
-from .compiler import Window, _Query, _ts
-from .engine import Warehouse
-from .filters import Filters
-from .registry import get
+from metrics import schema as s
+from metrics.access import withheld
+from metrics.compiler import Window, _Query, _ts
+from metrics.engine import Warehouse
+from metrics.filters import Filters
+from metrics.registry import get
 
 SCORES = {"csat": (1, 5), "nps": (0, 10), "ces": (1, 7)}
 

@@ -11,12 +11,12 @@ from datetime import date
 import pandas as pd
 import sqlalchemy as sa
 
-from . import schema as s
-from .access import require_rows
-from .compiler import Window, _Query, _ts
-from .engine import Warehouse
-from .filters import Filters
-from .registry import get
+from metrics import schema as s
+from metrics.access import require_rows
+from metrics.compiler import Window, _Query, _ts
+from metrics.engine import Warehouse
+from metrics.filters import Filters
+from metrics.registry import get
 
 TICKET_COLUMNS = ("ticket_id", "opened_at", "customer_id", "name", "tier", "region_id", "channel", "kind",
                   "category", "priority", "first_response_at", "resolved_at", "resolution_due_at",
@@ -46,7 +46,7 @@ def tickets(wh: Warehouse, f: Filters, limit: int = 1000, only_breached: bool = 
         if getattr(f, name):
             conds.append(col.in_(getattr(f, name)))
     cols = [t.c[n] if n in t.c else c.c[n] for n in TICKET_COLUMNS]
-    from .dialect import hours_between
+    from metrics.dialect import hours_between
 
     still_open = sa.or_(t.c.resolved_at.is_(None), t.c.resolved_at >= as_of_end)
     end = sa.case((still_open, as_of_end), else_=t.c.resolved_at)

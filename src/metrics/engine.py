@@ -14,14 +14,14 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from . import schema as s
-from . import stats
-from .access import Scope, check_regions
-from .compiler import Window, compile_metric, dim_column
-from .db import DatabaseError, describe_error, duckdb_path, engine_url, make_engine
-from .filters import Filters
-from .registry import Metric, get
-from .rollups import AS_OF_KEY, SOURCES_KEY, compile_from_rollup, parse_sources
+from metrics import schema as s
+from metrics import stats
+from metrics.access import Scope, check_regions
+from metrics.compiler import Window, compile_metric, dim_column
+from metrics.db import DatabaseError, describe_error, duckdb_path, engine_url, make_engine
+from metrics.filters import Filters
+from metrics.registry import Metric, get
+from metrics.rollups import AS_OF_KEY, SOURCES_KEY, compile_from_rollup, parse_sources
 
 RESULT_COLUMNS = ("value", "n", "lower", "upper")
 # where the distinct values of each categorical dimension are read from

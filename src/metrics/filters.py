@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
-from .access import Scope
+from metrics.access import Scope
 
 COMPARISONS = ("previous", "year_ago", "none")
 PRESETS = ("last_month", "last_quarter", "ytd", "last_12_months", "custom")
@@ -109,7 +109,7 @@ class Filters:
         """Parse query-string parameters; anything missing or malformed falls back to ``default``.
         Syntax only: the dashboard uses :func:`metrics.query.parse_query`, which also checks dates
         against the plausible range and values against the data, and lists what it ignored."""
-        from .query import parse_query
+        from metrics.query import parse_query
 
         return parse_query(query, default).filters
 

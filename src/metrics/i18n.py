@@ -59,7 +59,7 @@ def label(dim: str, value: object, lang: str = DEFAULT_LANG) -> str:
 
 def metric_label(metric_id: str, lang: str = DEFAULT_LANG, approximate: bool = False) -> str:
     """The metric's name; quantiles computed approximately (``approximate``) say so."""
-    from .registry import BY_ID
+    from metrics.registry import BY_ID
 
     m = BY_ID.get(metric_id)
     if m is None:

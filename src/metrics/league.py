@@ -19,9 +19,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import stats
-from .filters import Filters
-from .registry import Metric
+from metrics import stats
+from metrics.filters import Filters
+from metrics.registry import Metric
 
 TESTED_KINDS = ("share", "rate", "mean", "nps")
 VERDICTS = ("better", "worse", "higher", "lower", "no_evidence", "not_tested")

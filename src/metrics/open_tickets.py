@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from . import schema as s
-from .rollups import analyze
+from metrics import schema as s
+from metrics.rollups import analyze
 
 BUILT_KEY = "open_tickets_built"  # sw_meta: present once the table is complete
 

@@ -15,8 +15,8 @@ from datetime import date, datetime, time, timedelta
 import pandas as pd
 import sqlalchemy as sa
 
-from . import schema as s
-from .engine import Warehouse
+from metrics import schema as s
+from metrics.engine import Warehouse
 
 STALE_OPEN_DAYS = 90
 

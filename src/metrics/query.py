@@ -14,8 +14,8 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
-from . import plausible
-from .filters import _LIST_FIELDS, COMPARISONS, PRESETS, Filters
+from metrics import plausible
+from metrics.filters import _LIST_FIELDS, COMPARISONS, PRESETS, Filters
 
 FUTURE_DAYS = 366  # a view may end up to a year ahead (targets, planned periods), not later
 LANGS = ("zh", "en")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-from . import schema as s
+from metrics import schema as s
 
 # Dimensions each source can be cut by; `region` groups at a chosen level of the hierarchy.
 CUSTOMER_DIMS = ("region", "tier", "segment", "sla_level")
@@ -110,7 +110,7 @@ _res_met, _res_decided = _sla("resolved_at", "resolution_due_at")
 
 
 def _resolution_hours(x: Ctx) -> sa.ColumnElement:
-    from .dialect import hours_between
+    from metrics.dialect import hours_between
 
     return hours_between(x.t.c.opened_at, x.t.c.resolved_at)
 

@@ -35,8 +35,8 @@ from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
 
-from . import schema as s
-from .compiler import (
+from metrics import schema as s
+from metrics.compiler import (
     DAYS_PER_MONTH,
     REGION_LEVELS,
     Window,
@@ -46,9 +46,9 @@ from .compiler import (
     join_complaints,
     service_months,
 )
-from .dialect import month_start
-from .filters import Filters
-from .registry import METRICS, Ctx, Metric
+from metrics.dialect import month_start
+from metrics.filters import Filters
+from metrics.registry import METRICS, Ctx, Metric
 
 AS_OF_KEY = "rollup_as_of"
 SOURCES_KEY = "rollup_sources"  # the cubes built (customers is left out when the data forbid it)
@@ -389,7 +389,7 @@ def _complaints(f: Filters, by: tuple[str, ...], window: Window, region_level: s
                 as_of_of_rollup: date, sources: frozenset[str]) -> sa.Select | None:
     """Complaint rate: complaints from ``rollup_tickets`` ÷ exposure from ``rollup_customers``,
     joined as the raw compiler joins them."""
-    from .registry import get
+    from metrics.registry import get
 
     tickets = get("tickets")
     num_metric = Metric(**{**tickets.__dict__, "fixed_kinds": ("complaint",)})

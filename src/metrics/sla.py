@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from . import schema as s
-from . import stats
-from .engine import Warehouse
-from .filters import Filters
+from metrics import schema as s
+from metrics import stats
+from metrics.engine import Warehouse
+from metrics.filters import Filters
 
 # Consumer tiers from most to least valuable (the differentiated-service ladder), and the SLA
 # levels of enterprise customers likewise. The dashboard theme holds the same display order.

@@ -29,15 +29,15 @@ import pandas as pd
 import sqlalchemy as sa
 from scipy import stats as sps
 
-from . import schema as s
-from .access import withheld
-from .churn_features import read_frame
-from .compiler import REGION_LEVELS, CompileError, Window, _d, _Query
-from .dialect import days_between
-from .engine import Warehouse
-from .filters import Filters
-from .registry import get
-from .stats import Z95, holm
+from metrics import schema as s
+from metrics.access import withheld
+from metrics.churn_features import read_frame
+from metrics.compiler import REGION_LEVELS, CompileError, Window, _d, _Query
+from metrics.dialect import days_between
+from metrics.engine import Warehouse
+from metrics.filters import Filters
+from metrics.registry import get
+from metrics.stats import Z95, holm
 
 DAYS_PER_MONTH = 365.25 / 12
 DIMENSIONS = ("tier", "segment", "region", "channel", "sla_level")
@@ -162,7 +162,7 @@ def life_table(wh: Warehouse, f: Filters, by: str | None = None, level: str = "c
 
     Read from the tenure rollup (:mod:`metrics.survival_rollup`) when that gives the identical
     table and ``wh.use_rollups``; from the customers otherwise."""
-    from . import survival_rollup  # it builds on this module's pieces
+    from metrics import survival_rollup  # it builds on this module's pieces
 
     _check(level, step_days)
     start = observed_from(wh) if history_start == "auto" else history_start

@@ -32,14 +32,14 @@ from datetime import date
 
 import sqlalchemy as sa
 
-from . import schema as s
-from . import survival as sv
-from .compiler import Window, _Query
-from .db import DatabaseError
-from .engine import Warehouse
-from .filters import Filters
-from .registry import get
-from .rollups import analyze
+from metrics import schema as s
+from metrics import survival as sv
+from metrics.compiler import Window, _Query
+from metrics.db import DatabaseError
+from metrics.engine import Warehouse
+from metrics.filters import Filters
+from metrics.registry import get
+from metrics.rollups import analyze
 
 AS_OF_KEY = "tenure_rollup_as_of"
 HISTORY_KEY = "tenure_rollup_history_start"  # ISO date, or NO_HISTORY: no left truncation

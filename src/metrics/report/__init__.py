@@ -8,8 +8,8 @@ Streamlit here: the app, the CLI (``servicewatch report``) and the tests call th
 
 from __future__ import annotations
 
-from .build import build_pack
-from .model import Chart, Pack, Page, Table
+from metrics.report.build import build_pack
+from metrics.report.model import Chart, Pack, Page, Table
 
 FORMATS = ("pptx", "pdf")
 MIME = {"pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
@@ -19,11 +19,11 @@ MIME = {"pptx": "application/vnd.openxmlformats-officedocument.presentationml.pr
 def write(pack: Pack, fmt: str) -> bytes:
     """The pack as file bytes in ``fmt`` (pptx or pdf)."""
     if fmt == "pptx":
-        from .pptx_writer import write_pptx
+        from metrics.report.pptx_writer import write_pptx
 
         return write_pptx(pack)
     if fmt == "pdf":
-        from .pdf_writer import write_pdf
+        from metrics.report.pdf_writer import write_pdf
 
         return write_pdf(pack)
     raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")

@@ -10,9 +10,8 @@ import sqlalchemy as sa
 
 from metrics import churn_store
 from metrics.db import DatabaseError
-
-from .context import Ctx
-from .model import Page, Table, table_pages
+from metrics.report.context import Ctx
+from metrics.report.model import Page, Table, table_pages
 
 LIST_ROWS = 36  # the customers listed (three table pages at most)
 COLUMNS = ("customer_id", "name", "tier", "region_id", "churn_probability_90d", "revenue_at_risk", "drivers")

@@ -17,11 +17,10 @@ from metrics.describe import period_text, scope_text
 from metrics.engine import Warehouse
 from metrics.filters import Filters
 from metrics.registry import get
-
-from .at_risk import at_risk
-from .context import Ctx, LazyChart, Progress, first, start_renderer
-from .model import Pack, Page, Table, table_pages
-from .sections import churn_section, complaints, satisfaction, sla_section
+from metrics.report.at_risk import at_risk
+from metrics.report.context import Ctx, LazyChart, Progress, first, start_renderer
+from metrics.report.model import Pack, Page, Table, table_pages
+from metrics.report.sections import churn_section, complaints, satisfaction, sla_section
 
 KPIS = ("csat", "nps", "complaint_rate", "fcr_rate", "revisit_rate", "sla_response_compliance",
         "sla_resolution_compliance", "availability", "compensation_total", "churn_rate", "active_customers")

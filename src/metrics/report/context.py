@@ -19,8 +19,7 @@ from metrics.engine import Warehouse
 from metrics.filters import Filters, add_months
 from metrics.i18n import label, metric_label, t
 from metrics.registry import get
-
-from .model import Chart
+from metrics.report.model import Chart
 
 # Charts are laid out at 800 × 620 CSS pixels (two side by side fill a 16:9 slide, fonts readable)
 # and rendered at 2× (1600 × 1240 pixels): sharp when projected or printed.

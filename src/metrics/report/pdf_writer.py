@@ -18,8 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from dashboard import export, theme
-
-from .model import Chart, Pack, Page, Table
+from metrics.report.model import Chart, Pack, Page, Table
 
 PAGE_W_MM, PAGE_H_MM = 297, 210
 TIMEOUT_S = 120

@@ -18,8 +18,7 @@ from pptx.oxml.ns import qn
 from pptx.util import Emu, Inches, Pt
 
 from dashboard import theme
-
-from .model import Pack, Page, Table
+from metrics.report.model import Pack, Page, Table
 
 FONT = "Microsoft YaHei"
 SLIDE_W, SLIDE_H = Inches(13.333), Inches(7.5)

@@ -13,9 +13,8 @@ import pandas as pd
 from dashboard import charts, charts_more
 from metrics import churn, league, sla
 from metrics.registry import get
-
-from .context import Ctx, first
-from .model import Page, Table, table_pages
+from metrics.report.context import Ctx, first
+from metrics.report.model import Page, Table, table_pages
 
 
 def significance(ctx: Ctx, verdict: str, value: float, rest: float, rest_key: str) -> str:
