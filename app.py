@@ -7,12 +7,14 @@ from datetime import timedelta
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, theme, ui
-from dashboard.formatting import direction, fmt_delta, fmt_value
-from dashboard.kpis import sample_note
-from metrics import drill, league
-from metrics.filters import add_months
-from metrics.registry import get
+from metrics.analysis import drill, league
+from metrics.model.filters import add_months
+from metrics.model.registry import get
+from metrics.present import theme
+from metrics.present.charts import core as charts
+from metrics.present.formatting import direction, fmt_delta, fmt_value
+from servicewatch import ui
+from servicewatch.kpis import sample_note
 
 KPIS = ("csat", "nps", "complaint_rate", "sla_resolution_compliance", "fcr_rate", "churn_rate", "active_customers")
 MOVER_METRICS = ("complaint_rate", "csat", "nps", "sla_resolution_compliance", "fcr_rate", "churn_rate")

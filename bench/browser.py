@@ -34,11 +34,11 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from dashboard.ui import SECTION_KEY
-from metrics import rollups
-from metrics.db import make_engine
-from metrics.engine import Warehouse
-from metrics.i18n import label
+from metrics.backends.connect import make_engine
+from metrics.ingest import rollups
+from metrics.model.i18n import label
+from metrics.query.warehouse import Warehouse
+from servicewatch.ui import SECTION_KEY
 
 from .sections import write_section
 
@@ -339,7 +339,7 @@ def choices_for(db: Path) -> dict:
         as_of = wh.as_of()
     finally:
         wh.engine.dispose()
-    from metrics.i18n import t as text
+    from metrics.model.i18n import t as text
 
     presets = [text(f"preset.{p}", "en") for p in ("last_month", "ytd")]
     return {"tiers": tiers, "cities": cities, "segments": segments, "presets": presets, "as_of": as_of.isoformat()}

@@ -29,12 +29,16 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from metrics import churn_model, churn_store, open_tickets, survival, survival_rollup
-from metrics import schema as s
-from metrics.access import Scope
-from metrics.db import make_engine
-from metrics.engine import Warehouse
-from metrics.filters import Filters
+from metrics.access.users import Scope
+from metrics.backends.connect import make_engine
+from metrics.churn import model as churn_model
+from metrics.churn import store as churn_store
+from metrics.churn import survival
+from metrics.churn import tenure_rollup as survival_rollup
+from metrics.ingest import open_tickets
+from metrics.model import schema as s
+from metrics.model.filters import Filters
+from metrics.query.warehouse import Warehouse
 
 from .sections import write_section
 

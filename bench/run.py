@@ -28,9 +28,9 @@ import sqlalchemy as sa
 
 from bench import report
 from bench.views import NAIVE, VIEWS, default_filters, run_call, same_values
-from metrics import rollups
-from metrics.db import make_engine
-from metrics.engine import Warehouse
+from metrics.backends.connect import make_engine
+from metrics.ingest import rollups
+from metrics.query.warehouse import Warehouse
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "bench" / "data"
@@ -63,7 +63,7 @@ def _frames_from_duckdb(path: Path) -> dict:
     """The data tables of a cached DuckDB file as DataFrames (to load them elsewhere)."""
     import duckdb
 
-    from metrics import schema
+    from metrics.model import schema
 
     con = duckdb.connect(str(path), read_only=True)
     try:
@@ -79,8 +79,8 @@ def _frames_from_duckdb(path: Path) -> dict:
 
 def prepare_duckdb(scale: str, seed: int, regenerate: bool) -> tuple[Path, dict, dict | None]:
     """(DuckDB file, data facts and timings, frames if generated in this run)."""
-    from metrics.demo import generate
-    from metrics.load import replace_all
+    from metrics.demo.generator import generate
+    from metrics.ingest.load import replace_all
 
     DATA.mkdir(parents=True, exist_ok=True)
     path, facts_path = DATA / f"{_key(scale, seed)}.duckdb", DATA / f"{_key(scale, seed)}.json"
@@ -157,7 +157,7 @@ def _pg_admin() -> sa.Engine:
 
 
 def prepare_postgres(scale: str, seed: int, frames: dict | None, duck: Path, regenerate: bool) -> tuple[str, dict]:
-    from metrics.load import replace_all
+    from metrics.ingest.load import replace_all
 
     name = f"sw_bench_{scale.lower()}"
     url = f"{PG_SERVER}/{name}"

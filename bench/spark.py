@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.spark [--scale S] [--repeat 2] [--nice 10]
 
 Starts a cluster from the pyspark package's jars (master, two workers with one core and 1 GB each,
-Thrift server; :mod:`metrics.spark_cluster`), loads the demo at the scale (S: 100,000 customers,
+Thrift server; :mod:`metrics.backends.spark.cluster`), loads the demo at the scale (S: 100,000 customers,
 seed 7, the data set of ``bench.run``) through ``servicewatch demo``'s path (Parquet + Spark tables +
 rollups built in Spark), times every view of :mod:`bench.views` with rollups on (cold = first run,
 warm = median of ``--repeat``) and off (one run), and splits each call's time into the part spent in
@@ -28,7 +28,7 @@ from pathlib import Path
 
 from bench.sections import write_section
 from bench.views import VIEWS, default_filters, run_call
-from metrics.engine import Warehouse
+from metrics.query.warehouse import Warehouse
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "spark_results.json"
@@ -156,9 +156,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.section_only:
         write_section("spark", section(json.loads(RESULTS.read_text()), args.compare))
         return 0
-    from metrics.demo import generate
-    from metrics.load import replace_all
-    from metrics.spark_cluster import ClusterError, SparkCluster
+    from metrics.backends.spark.cluster import ClusterError, SparkCluster
+    from metrics.demo.generator import generate
+    from metrics.ingest.load import replace_all
 
     root = Path(tempfile.mkdtemp(prefix="sw-spark-bench-"))
     cluster = SparkCluster(root, nice=args.nice)

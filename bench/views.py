@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from metrics import schema as s
-from metrics.engine import Warehouse
-from metrics.filters import Filters, add_months, preset_period
+from metrics.model import schema as s
+from metrics.model.filters import Filters, add_months, preset_period
+from metrics.query.warehouse import Warehouse
 
 # app.py (Overview): KPI cards, each with compare() and a 12-month trend; movers default
 OVERVIEW_KPIS = ("csat", "nps", "complaint_rate", "sla_resolution_compliance", "fcr_rate", "churn_rate",

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts, ui
-from dashboard.kpis import kpi, show_chart
-from metrics import distributions, league
-from metrics.filters import add_months
-from metrics.registry import get
+from metrics.analysis import distributions, league
+from metrics.model.filters import add_months
+from metrics.model.registry import get
+from metrics.present.charts import core as charts
+from servicewatch import ui
+from servicewatch.kpis import kpi, show_chart
 
 MEASURES = ("csat", "nps", "csat_mean", "ces_mean")
 SCORE_OF = {"csat": "csat", "csat_mean": "csat", "nps": "nps", "ces_mean": "ces"}

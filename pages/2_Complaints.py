@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts, export, ui
-from dashboard.kpis import kpi, show_chart
-from metrics import drill, league
-from metrics.registry import get
+from metrics.analysis import drill, league
+from metrics.model.registry import get
+from metrics.present import export
+from metrics.present.charts import core as charts
+from servicewatch import ui
+from servicewatch.kpis import kpi, show_chart
 
 DIMS = ("region", "tier", "channel", "category")
 HANDLING = ("resolution_hours_median", "resolution_hours_p90", "fcr_rate", "reopen_rate", "escalation_rate",

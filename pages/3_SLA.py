@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts, charts_more, ui
-from dashboard.export import to_csv
-from dashboard.kpis import kpi
-from dashboard.tables import localise
-from metrics import drill, league, sla
-from metrics.compiler import dim_column
+from metrics.analysis import drill, league, sla
+from metrics.present.charts import comparisons as charts_more
+from metrics.present.charts import core as charts
+from metrics.present.export import to_csv
+from metrics.query.compiler import dim_column
+from servicewatch import ui
+from servicewatch.kpis import kpi
+from servicewatch.tables import localise
 
 BREACH_LIMIT = 1000
 CUTS = ("tier", "sla_level", "region", "priority")

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts, charts_more, churn_panels, ui
-from dashboard.export import to_csv
-from dashboard.formatting import fmt_value
-from dashboard.kpis import kpi
-from dashboard.tables import localise
-from metrics import churn, drill
-from metrics.filters import add_months
+from metrics.analysis import drill
+from metrics.churn import rates as churn
+from metrics.model.filters import add_months
+from metrics.present.charts import comparisons as charts_more
+from metrics.present.charts import core as charts
+from metrics.present.export import to_csv
+from metrics.present.formatting import fmt_value
+from servicewatch import churn_panels, ui
+from servicewatch.kpis import kpi
+from servicewatch.tables import localise
 
 LIST_LIMIT = 1000
 SECTIONS = ("by_segment_tier", "trend", "reasons", "retention", "risk")
@@ -110,7 +113,7 @@ def reasons() -> None:
                            "text/csv", key="churn_list_csv", on_click="ignore", icon=":material/download:")
 
 
-# -- one section at a time (retention curves and the risk model: dashboard.churn_panels) ---------
+# -- one section at a time (retention curves and the risk model: servicewatch.churn_panels) ---------
 {"by_segment_tier": by_segment_tier, "trend": trend, "reasons": reasons,
  "retention": lambda: churn_panels.retention_panel(view),
  "risk": lambda: churn_panels.risk_panel(view)}[ui.sections(view, SECTIONS)]()

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import ui
-from dashboard.charts import category_names
-from dashboard.charts_league import dot_whisker
-from dashboard.formatting import fmt_delta, fmt_value
-from dashboard.kpis import show_chart
-from metrics import league
-from metrics.registry import METRICS, get
+from metrics.analysis import league
+from metrics.model.registry import METRICS, get
+from metrics.present.charts.core import category_names
+from metrics.present.charts.league import dot_whisker
+from metrics.present.formatting import fmt_delta, fmt_value
+from servicewatch import ui
+from servicewatch.kpis import show_chart
 
 CHOICES = tuple(m.id for m in METRICS if "region" in m.dims)
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import ui
-from dashboard.export import to_csv
-from dashboard.tables import localise
-from metrics import quality
-from metrics.db import where
+from metrics.analysis import data_quality as quality
+from metrics.backends.connect import where
+from metrics.present.export import to_csv
+from servicewatch import ui
+from servicewatch.tables import localise
 
 PREFIXES = {"check": "page.data.check", "severity": "page.data.severity"}
 
@@ -29,7 +29,7 @@ st.markdown(f"**{view.t('page.data.kind')}**：{view.wh.dialect}  \n"
 cards = st.columns(2)
 cards[0].metric(view.t("page.data.as_of"), meta.get("as_of", unknown))
 cards[1].metric(view.t("page.data.refreshed"), meta.get("refreshed_at", unknown).replace("T", " ")[:16])
-if meta.get("as_of_source"):  # how the as-of was derived (metrics.load.as_of_derivation)
+if meta.get("as_of_source"):  # how the as-of was derived (metrics.ingest.load.as_of_derivation)
     key = "page.data.as_of_ignored" if meta.get("as_of_ignored", "0") != "0" else "page.data.as_of_source"
     st.caption(view.t(key, source=meta["as_of_source"], n=meta.get("as_of_ignored", "0"),
                       limit=meta.get("as_of_limit", "")))
@@ -65,6 +65,6 @@ for check in hits["check"]:
 # -- import -----------------------------------------------------------------------------------
 st.info(view.t("page.data.import_note"), icon=":material/upload_file:")
 
-from dashboard.import_panel import import_panel  # noqa: E402 - the import panel (issue 5), kept in its own module
+from servicewatch.import_panel import import_panel  # noqa: E402 - the import panel (issue 5), kept in its own module
 
 import_panel(view)

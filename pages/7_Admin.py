@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import ui
-from metrics import audit
-from metrics.db import resolve_url
+from metrics.access import audit
+from metrics.backends.connect import resolve_url
+from servicewatch import ui
 
 view = ui.page("nav.admin")
 lang = view.lang

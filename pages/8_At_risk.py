@@ -1,15 +1,18 @@
 """At-risk customers: the stored churn scores ranked by revenue at risk within the filters and the
 user's scope, with the model's quality, a CSV download and one customer's history (tickets, surveys,
-monthly spend). A view: numbers come from the engine (``metrics.churn_store``, ``metrics.customer_history``)."""
+monthly spend). A view: numbers come from the engine (``metrics.churn.store``,
+``metrics.analysis.customer_history``)."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts_churn, churn_panels, ui
-from dashboard.export import to_csv
-from dashboard.tables import localise
-from metrics import churn_store, customer_history
+from metrics.analysis import customer_history
+from metrics.churn import store as churn_store
+from metrics.present.charts import churn as charts_churn
+from metrics.present.export import to_csv
+from servicewatch import churn_panels, ui
+from servicewatch.tables import localise
 
 LIST_LIMIT = 200
 SURVEY_COLUMNS = ("survey_id", "answered_at", "survey_kind", "csat", "nps", "ces", "comment")

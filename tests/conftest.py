@@ -5,8 +5,8 @@ or ``--require-services``) a missing one FAILS the tests that need it; elsewhere
 with the reason. Every such check goes through :func:`require`.
 
 Fixtures (all session-scoped unless noted):
-    demo_frames   dict[str, DataFrame] from ``metrics.demo.generate(customers=2000, seed=11)``
-    duckdb_url    DuckDB file in a tmp dir, loaded with ``metrics.load.replace_all``
+    demo_frames   dict[str, DataFrame] from ``metrics.demo.generator.generate(customers=2000, seed=11)``
+    duckdb_url    DuckDB file in a tmp dir, loaded with ``metrics.ingest.load.replace_all``
     postgres_url  fresh database ``sw_test_<hex>`` on 127.0.0.1:5432, loaded, dropped at the end
     mariadb_url   fresh database ``sw_test_<hex>`` on 127.0.0.1:3306, loaded, dropped at the end
     spark_cluster a Spark standalone cluster (tests/test_spark_*.py); spark_url: its Thrift server, loaded
@@ -123,13 +123,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(scope="session")
 def demo_frames() -> dict[str, Any]:
     """The seeded demo data set, small: table name -> DataFrame."""
-    from metrics.demo import generate
+    from metrics.demo.generator import generate
 
     return generate(customers=2000, seed=11)
 
 
 def _load(url: str, frames: dict[str, Any]) -> None:
-    from metrics.load import replace_all
+    from metrics.ingest.load import replace_all
 
     replace_all(url, frames)
 
@@ -222,7 +222,7 @@ def spark_cluster() -> Iterator[Any]:
     pyspark package's jars, for the module that uses it (tests/test_spark_engine.py): stopped, every
     process group, when that module ends, so it holds no memory during the rest of the session."""
     try:
-        from metrics.spark_cluster import ClusterError, SparkCluster, java_available, spark_home
+        from metrics.backends.spark.cluster import ClusterError, SparkCluster, java_available, spark_home
 
         spark_home()
     except Exception as exc:  # noqa: BLE001 - pyspark/impyla missing: the `spark` extra is not installed
@@ -374,10 +374,10 @@ def run_app(workdir: Path, duckdb_url: str, env: dict[str, str] | None = None) -
 @pytest.fixture(autouse=True)
 def _release_dashboard_readers() -> Iterator[None]:
     """AppTests run the app in this process, and the app keeps read-only DuckDB connections open
-    (``dashboard.ui.warehouse``). DuckDB refuses a writable connection to a file this process holds
+    (``servicewatch.ui.warehouse``). DuckDB refuses a writable connection to a file this process holds
     read-only, so they are closed after every test, as a restarted app would."""
     yield
-    ui = sys.modules.get("dashboard.ui")
+    ui = sys.modules.get("servicewatch.ui")
     if ui is not None:
         ui.close_warehouses()
 
@@ -393,8 +393,9 @@ def duck(duckdb_url: str, tmp_path: Path) -> str:
 @pytest.fixture(scope="session")
 def fitted_duckdb_url(duckdb_url: str, tmp_path_factory: pytest.TempPathFactory) -> str:
     """A copy of the demo DuckDB with a churn model fitted and its scores stored (fitted once)."""
-    from metrics import churn_model, churn_store
-    from metrics.engine import Warehouse
+    from metrics.churn import model as churn_model
+    from metrics.churn import store as churn_store
+    from metrics.query.warehouse import Warehouse
 
     path = tmp_path_factory.mktemp("fitted") / "sw.duckdb"
     shutil.copyfile(sa.engine.make_url(duckdb_url).database or "", path)

@@ -14,10 +14,10 @@ from collections.abc import Iterator
 
 import sqlalchemy as sa
 
-from metrics import schema
-from metrics.db import make_engine
-from metrics.load import refresh_derived
-from metrics.swap import writable
+from metrics.backends.connect import make_engine
+from metrics.backends.swap import writable
+from metrics.ingest.load import refresh_derived
+from metrics.model import schema
 
 
 def snapshot(url: str) -> tuple[int, list[str], list[dict]]:

@@ -10,9 +10,9 @@ from datetime import date
 
 from streamlit.testing.v1 import AppTest
 
-from metrics.describe import subtitle
-from metrics.engine import Warehouse
-from metrics.filters import Filters, preset_period
+from metrics.analysis.subtitles import subtitle
+from metrics.model.filters import Filters, preset_period
+from metrics.query.warehouse import Warehouse
 
 TIMEOUT = 90
 
@@ -35,14 +35,14 @@ def open_page(path: str, query: dict[str, str] | None = None, session: dict | No
 
 def plain(markdown: str) -> str:
     """The text a Markdown body shows: backslash escapes resolved, the invisible word joiners that
-    ``dashboard.markup.md`` puts into data removed."""
+    ``metrics.present.markup.md`` puts into data removed."""
     return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown).replace("\u2060", "")
 
 
 def other_sections(at: AppTest) -> list[str]:
     """The ids of the sections a page offers (``ui.sections``) besides the one shown; [] without."""
-    from dashboard.ui import SECTION_KEY
-    from metrics.i18n import catalogue, t
+    from metrics.model.i18n import catalogue, t
+    from servicewatch.ui import SECTION_KEY
 
     switch = [w for w in at.segmented_control if w.key == SECTION_KEY]
     if not switch:
@@ -53,7 +53,7 @@ def other_sections(at: AppTest) -> list[str]:
 
 
 def show_section(at: AppTest, section: str) -> AppTest:
-    from dashboard.ui import SECTION_KEY
+    from servicewatch.ui import SECTION_KEY
 
     at.segmented_control(key=SECTION_KEY).set_value(section).run()
     assert not at.exception, [e.value for e in at.exception]

@@ -1,11 +1,11 @@
 """An independent pandas implementation of every metric in ``docs/metrics.md``.
 
 Written from the document, not from the compiler: it reads the raw demo frames (table name ->
-DataFrame, as ``metrics.demo.generate`` returns them) and answers
+DataFrame, as ``metrics.demo.generator.generate`` returns them) and answers
 ``reference(frames, metric_id, filters, by, as_of, region_level)`` with the same tidy columns as
 ``Warehouse.metric``: the group-by columns (``region`` -> ``region_id``), then ``value``, ``n``,
-``lower``, ``upper``. Only :mod:`metrics.stats` (tested on its own in ``test_stats.py``) and the
-:class:`metrics.filters.Filters` dataclass are shared with the engine.
+``lower``, ``upper``. Only :mod:`metrics.analysis.stats` (tested on its own in ``test_stats.py``) and the
+:class:`metrics.model.filters.Filters` dataclass are shared with the engine.
 
 Conventions of the tidy result, mirrored from the engine:
 - a group exists when it has data: ``n > 0`` (for rates: customer-months at risk > 0; for
@@ -21,8 +21,8 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
-from metrics import stats
-from metrics.filters import Filters
+from metrics.analysis import stats
+from metrics.model.filters import Filters
 
 DAYS_PER_MONTH = 365.25 / 12
 CUSTOMER_DIMS = ("tier", "segment", "sla_level")

@@ -14,10 +14,12 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from metrics import access, cli, drill
-from metrics.access import AuthError, RateLimiter, Scope, ScopeError, User, UsersFileError
-from metrics.engine import Warehouse
-from metrics.filters import Filters, preset_period
+from metrics.access import users as access
+from metrics.access.users import AuthError, RateLimiter, Scope, ScopeError, User, UsersFileError
+from metrics.analysis import drill
+from metrics.cli import main as cli
+from metrics.model.filters import Filters, preset_period
+from metrics.query.warehouse import Warehouse
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
 CITY, OTHER_CITY, PROVINCE = 2, 3, 1  # demo regions: 南岭市, 珠湾市 (cities of 岭南省)
@@ -39,7 +41,7 @@ def base(wh: Warehouse) -> Filters:
 def manager_id(wh: Warehouse) -> int:
     import sqlalchemy as sa
 
-    from metrics import schema as s
+    from metrics.model import schema as s
 
     df = wh.read(sa.select(s.customers.c.account_manager_id, sa.func.count().label("n"))
                  .where(s.customers.c.account_manager_id.isnot(None))
@@ -51,7 +53,7 @@ def manager_id(wh: Warehouse) -> int:
 def customers(wh: Warehouse) -> pd.DataFrame:
     import sqlalchemy as sa
 
-    from metrics import schema as s
+    from metrics.model import schema as s
 
     return wh.read(sa.select(s.customers.c.customer_id, s.customers.c.region_id, s.customers.c.account_manager_id))
 
@@ -247,7 +249,7 @@ def test_cli_user_commands_and_as_user(users_file, duckdb_url, monkeypatch, caps
 
 # -- export hygiene ---------------------------------------------------------------------------
 def test_csv_export_escapes_formulas() -> None:
-    from dashboard.export import safe_frame, to_csv
+    from metrics.present.export import safe_frame, to_csv
 
     df = pd.DataFrame({"name": ["=HYPERLINK(\"http://x\")", "+1", "-2", "@SUM(A1)", "ok"], "n": [1, 2, 3, 4, 5]})
     safe = safe_frame(df)

@@ -19,11 +19,11 @@ import pytest
 import sqlalchemy as sa
 from page_helpers import open_page, other_sections, plain, show_section
 
-from metrics import access
-from metrics import schema as s
-from metrics.access import User
-from metrics.engine import Warehouse
-from metrics.i18n import t
+from metrics.access import users as access
+from metrics.access.users import User
+from metrics.model import schema as s
+from metrics.model.i18n import t
+from metrics.query.warehouse import Warehouse
 
 CITY, OTHER_CITY = 2, 3  # demo regions 南岭市, 珠湾市
 PAGES = ["app.py", *sorted(f"pages/{p.name}" for p in (Path(__file__).parents[1] / "pages").glob("*.py"))]
@@ -162,8 +162,8 @@ def test_page_shows_nothing_outside_the_scope(role, page, roles, users_file, wh,
 def test_city_manager_overview_numbers_are_the_city(roles, users_file, wh, fitted_duckdb_url, monkeypatch,
                                                     downloads, tmp_path) -> None:
     """The numbers themselves: the active-customer card of a city manager is the city's figure."""
-    from dashboard.formatting import fmt_value
-    from metrics.i18n import metric_label
+    from metrics.model.i18n import metric_label
+    from metrics.present.formatting import fmt_value
 
     monkeypatch.setenv("SERVICEWATCH_DB", fitted_duckdb_url)
     monkeypatch.setenv(access.USERS_ENV, str(users_file))

@@ -16,11 +16,13 @@ import reference as ref
 import sqlalchemy as sa
 from PIL import Image
 
-from metrics import access, cli, report
-from metrics import schema as s
-from metrics.access import Scope, User
-from metrics.engine import Warehouse
-from metrics.filters import Filters, preset_period
+from metrics import report
+from metrics.access import users as access
+from metrics.access.users import Scope, User
+from metrics.cli import main as cli
+from metrics.model import schema as s
+from metrics.model.filters import Filters, preset_period
+from metrics.query.warehouse import Warehouse
 from metrics.report import context as report_context
 
 CITY, OTHER_CITY, PROVINCE = 2, 3, 1  # demo regions: 南岭市, 珠湾市, 岭南省
@@ -186,7 +188,7 @@ def test_report_per_region_as_user_only_own_cities(users, duckdb_url, wh, tmp_pa
 
 
 def test_report_per_region_province_manager_gets_its_cities(users, duckdb_url, wh) -> None:
-    from metrics.cli_report import cities_for
+    from metrics.cli.report import cities_for
 
     regions = wh.regions()
     scope = access.scope_for(access.get_user("lingnan"))
@@ -205,7 +207,8 @@ def test_cli_as_user_refuses_region_before_querying(users, duckdb_url, capsys) -
 
 
 def test_viewer_distribution_and_churn_reasons_withhold_small_groups(wh, base, demo_frames) -> None:
-    from metrics import churn, distributions
+    from metrics.analysis import distributions
+    from metrics.churn import rates as churn
 
     plain = distributions.score_distribution(wh, base, "csat", ("channel",))
     rows = ref._events(demo_frames, "csat", base, ref._Window(base, wh.as_of()), "city")
@@ -226,7 +229,7 @@ def test_viewer_distribution_and_churn_reasons_withhold_small_groups(wh, base, d
 
 
 def test_viewer_survival_withholds_small_groups(wh, base) -> None:
-    from metrics import survival
+    from metrics.churn import survival
 
     plain = survival.life_table(wh, base, "tier", step_days=30)
     c = wh.read(sa.select(s.customers.c.tier, sa.func.count().label("n")).group_by(s.customers.c.tier))

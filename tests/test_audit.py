@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from metrics import access, cli
-from metrics import schema as s
-from metrics.access import User
-from metrics.db import make_engine
+from metrics.access import users as access
+from metrics.access.users import User
+from metrics.backends.connect import make_engine
+from metrics.cli import main as cli
+from metrics.model import schema as s
 
 CITY, OTHER_CITY = 2, 3
 PASSWORD = "correct horse 1"

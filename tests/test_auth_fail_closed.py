@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from page_helpers import open_page
 
-from metrics import access
-from metrics.access import User
-from metrics.i18n import t
+from metrics.access import users as access
+from metrics.access.users import User
+from metrics.model.i18n import t
 
 CITY = 2
 PASSWORD = "correct horse 1"

@@ -11,8 +11,8 @@ import re
 
 import pytest
 
-from dashboard.ui import SECTION_KEY
-from metrics.i18n import t
+from metrics.model.i18n import t
+from servicewatch.ui import SECTION_KEY
 
 IDLE = "[data-testid=stApp][data-test-script-state=notRunning]"
 PAGES = ("", "Satisfaction", "Complaints", "SLA", "Churn", "Regions", "Data")

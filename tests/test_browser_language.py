@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlparse
 from page_helpers import a_city
 from test_browser import open_page, settle
 
-from metrics.i18n import t
+from metrics.model.i18n import t
 
 
 def _query(page) -> dict[str, list[str]]:

@@ -12,13 +12,13 @@ from conftest import run_app
 from playwright.sync_api import expect
 from test_browser import IDLE, settle
 
-from dashboard.formatting import fmt_value
-from metrics import access
-from metrics.access import User
-from metrics.engine import Warehouse
-from metrics.filters import Filters, preset_period
-from metrics.i18n import metric_label, t
-from metrics.registry import get
+from metrics.access import users as access
+from metrics.access.users import User
+from metrics.model.filters import Filters, preset_period
+from metrics.model.i18n import metric_label, t
+from metrics.model.registry import get
+from metrics.present.formatting import fmt_value
+from metrics.query.warehouse import Warehouse
 
 CITY, OTHER_CITY = 2, 3
 PASSWORD = "correct horse 1"
@@ -49,7 +49,7 @@ def card(page, metric_id: str) -> str:
 
 
 def city_figure(duckdb_url: str, metric_id: str) -> str:
-    from dashboard.ui import DEFAULT_PRESET
+    from servicewatch.ui import DEFAULT_PRESET
 
     wh = Warehouse.open(duckdb_url)
     start, end = preset_period(DEFAULT_PRESET, wh.as_of())

@@ -1,4 +1,4 @@
-"""Every CSV and Excel writer escapes formula prefixes (issue 12): ``metrics.cells`` is the one escape,
+"""Every CSV and Excel writer escapes formula prefixes (issue 12): ``metrics.present.cells`` is the one escape,
 used by the dashboard's CSV/Excel downloads and every ``--format csv`` of the CLI; the importer's
 rejects file keeps its own (checked here too)."""
 
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from hypothesis import given
 from hypothesis import strategies as st
 
-from metrics.cells import FORMULA_START, safe_cell, safe_frame
+from metrics.present.cells import FORMULA_START, safe_cell, safe_frame
 
 HYPERLINK = '=HYPERLINK("http://evil.example","x")'
 SUM = "+SUM(1,2)"
@@ -74,7 +74,7 @@ def test_safe_frame_headers_and_numbers() -> None:
 
 # -- the dashboard's writers ------------------------------------------------------------------
 def test_dashboard_csv_and_excel() -> None:
-    from dashboard.export import to_csv, to_excel
+    from metrics.present.export import to_csv, to_excel
 
     df = pd.DataFrame({"name": list(HOSTILE), "category": pd.Series(list(HOSTILE), dtype="string"),
                        "n": range(len(HOSTILE))})
@@ -93,8 +93,8 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def hostile_db(fitted_duckdb_url: str, tmp_path_factory: pytest.TempPathFactory) -> str:
-    from metrics import rollups
-    from metrics import schema as s
+    from metrics.ingest import rollups
+    from metrics.model import schema as s
 
     path = tmp_path_factory.mktemp("cells") / "sw.duckdb"
     shutil.copyfile(sa.engine.make_url(fitted_duckdb_url).database or "", path)
@@ -127,7 +127,7 @@ def test_cli_csv_escapes_formulas(argv: tuple[str, ...], hostile_db: str) -> Non
 
 
 def test_importer_rejects_file_escapes_formulas(duck: str, tmp_path: Path) -> None:
-    from metrics.importer import import_file
+    from metrics.ingest.importer import import_file
 
     src = tmp_path / "regions.csv"
     src.write_text("region_id,name_en,name_zh,parent_id,level\n"

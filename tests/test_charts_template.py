@@ -1,10 +1,11 @@
-"""Every chart starts from plotly's white template, applied as plotly's default (dashboard.theme)."""
+"""Every chart starts from plotly's white template, applied as plotly's default (metrics.present.theme)."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from dashboard import charts, charts_more
+from metrics.present.charts import comparisons as charts_more
+from metrics.present.charts import core as charts
 
 
 def test_charts_carry_the_white_template() -> None:

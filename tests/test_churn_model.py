@@ -13,15 +13,15 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from metrics import churn_features as cf
-from metrics import churn_model as cm
-from metrics import churn_store
-from metrics import schema as s
-from metrics.cli import main
-from metrics.demo import generate
-from metrics.engine import Warehouse
-from metrics.filters import Filters
-from metrics.load import replace_all
+from metrics.churn import features as cf
+from metrics.churn import model as cm
+from metrics.churn import store as churn_store
+from metrics.cli.main import main
+from metrics.demo.generator import generate
+from metrics.ingest.load import replace_all
+from metrics.model import schema as s
+from metrics.model.filters import Filters
+from metrics.query.warehouse import Warehouse
 
 CUSTOMERS = 12_000
 

@@ -8,9 +8,10 @@ import json
 import pytest
 from page_helpers import chart_titles, filters, open_page
 
-from metrics import churn_store, survival
-from metrics.engine import Warehouse
-from metrics.i18n import t
+from metrics.churn import store as churn_store
+from metrics.churn import survival
+from metrics.model.i18n import t
+from metrics.query.warehouse import Warehouse
 
 PAGE = "pages/4_Churn.py"
 

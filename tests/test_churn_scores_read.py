@@ -11,12 +11,13 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 
-from metrics import churn_store, open_tickets
-from metrics import schema as s
-from metrics.access import Scope
-from metrics.churn_model import ChurnFit
-from metrics.engine import Warehouse
-from metrics.filters import Filters
+from metrics.access.users import Scope
+from metrics.churn import store as churn_store
+from metrics.churn.model import ChurnFit
+from metrics.ingest import open_tickets
+from metrics.model import schema as s
+from metrics.model.filters import Filters
+from metrics.query.warehouse import Warehouse
 
 
 def _tables(wh: Warehouse) -> tuple[pd.DataFrame, ...]:

@@ -8,10 +8,10 @@ import sys
 
 import pytest
 
-from metrics import registry
-from metrics.cli import main
-from metrics.engine import Warehouse
-from metrics.filters import Filters
+from metrics.cli.main import main
+from metrics.model import registry
+from metrics.model.filters import Filters
+from metrics.query.warehouse import Warehouse
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:

@@ -26,14 +26,15 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from metrics import churn_store, schema
-from metrics.engine import Warehouse
-from metrics.filters import Filters
+from metrics.churn import store as churn_store
+from metrics.model import schema
+from metrics.model.filters import Filters
+from metrics.query.warehouse import Warehouse
 from metrics.report.build import build_pack
 
 FIRST_NEW_ID = 52_000_000
 N_READERS = 4
-SERVICEWATCH = [sys.executable, "-m", "metrics.cli"]
+SERVICEWATCH = [sys.executable, "-m", "metrics.cli.main"]
 METRICS = ("tickets", "fcr_rate", "sla_resolution_compliance", "resolution_hours_median", "csat",
            "complaint_rate", "compensation_total", "churn_rate", "active_customers")
 PERIODS = ((date(2025, 1, 1), date(2025, 12, 31)), (date(2025, 7, 1), date(2025, 9, 30)),
@@ -184,9 +185,9 @@ def test_two_imports_at_the_same_time_both_land(duck: str, tmp_path: Path, demo_
 def test_an_import_during_a_fit_leaves_the_scores_stale(duck: str, tmp_path: Path, demo_frames: dict) -> None:
     """The steps of ``servicewatch churn fit`` (fit on a reader, then store through the swap), with an
     import of customers' tickets committed between them, as happens when both run at once."""
-    from metrics import churn_model
-    from metrics.importer import import_file
-    from metrics.swap import writable
+    from metrics.backends.swap import writable
+    from metrics.churn import model as churn_model
+    from metrics.ingest.importer import import_file
 
     wh = Warehouse.open(duck)
     try:

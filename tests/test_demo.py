@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from metrics import schema
-from metrics.demo import DETERIORATING_CITY, generate
-from metrics.demo_model import CHANNELS
-from metrics.demo_tickets import CATEGORIES, KINDS
+from metrics.demo.generator import DETERIORATING_CITY, generate
+from metrics.demo.model import CHANNELS
+from metrics.demo.tickets import CATEGORIES, KINDS
+from metrics.model import schema
 
 END = dt.date(2026, 10, 31)
 

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from metrics.engine import Warehouse
-from metrics.filters import Filters, add_months
-from metrics.registry import METRICS, get
+from metrics.model.filters import Filters, add_months
+from metrics.model.registry import METRICS, get
+from metrics.query.warehouse import Warehouse
 
 SHARES = [m.id for m in METRICS if m.kind == "share"]
 ADDITIVE_COUNTS = ("tickets", "active_customers") + tuple(SHARES) + ("csat_mean", "nps", "ces_mean",

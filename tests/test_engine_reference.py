@@ -19,8 +19,8 @@ import pytest
 import sqlalchemy as sa
 from reference import METRICS, dims_of, reference
 
-from metrics.engine import Warehouse
-from metrics.filters import Filters
+from metrics.model.filters import Filters
+from metrics.query.warehouse import Warehouse
 
 RTOL = 1e-9
 

@@ -1,6 +1,6 @@
 """Errors shown to a user (issue 12): an unexpected failure while a page runs or the meeting pack is
 built shows one line in the user's language with an 8-hex-digit id, never the exception's text, a
-path or a password; the server log holds the detail under the same id (``dashboard.errors``)."""
+path or a password; the server log holds the detail under the same id (``servicewatch.errors``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import re
 import pytest
 from page_helpers import open_page
 
-from metrics.i18n import t
+from metrics.model.i18n import t
 
 SECRET = "/srv/secret/db.duckdb"
 PASSWORD = "hunter2"
@@ -49,10 +49,10 @@ def _logged(caplog, error_id: str) -> str:
 
 
 @pytest.mark.parametrize(("page", "target", "lang"), [
-    ("pages/5_Regions.py", "metrics.league.scope", "zh"),
-    ("pages/2_Complaints.py", "metrics.league.scope", "en"),
-    ("pages/8_At_risk.py", "metrics.customer_history.profile", "en"),
-    ("app.py", "metrics.drill.status", "zh"),
+    ("pages/5_Regions.py", "metrics.analysis.league.scope", "zh"),
+    ("pages/2_Complaints.py", "metrics.analysis.league.scope", "en"),
+    ("pages/8_At_risk.py", "metrics.analysis.customer_history.profile", "en"),
+    ("app.py", "metrics.analysis.drill.status", "zh"),
 ])
 def test_page_error_shows_an_id_and_logs_the_detail(page, target, lang, fitted_duckdb_url, monkeypatch,
                                                      caplog) -> None:
@@ -69,7 +69,7 @@ def test_page_error_shows_an_id_and_logs_the_detail(page, target, lang, fitted_d
 
 def test_two_errors_have_different_ids(fitted_duckdb_url, monkeypatch, caplog) -> None:
     monkeypatch.setenv("SERVICEWATCH_DB", fitted_duckdb_url)
-    monkeypatch.setattr("metrics.league.scope", _boom)
+    monkeypatch.setattr("metrics.analysis.league.scope", _boom)
     ids = {_error_id(_shown(open_page("pages/5_Regions.py", {"lang": "en"})), "error.page", "en") for _ in range(2)}
     assert len(ids) == 2
 

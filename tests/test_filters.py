@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from metrics.filters import Filters, preset_period
+from metrics.model.filters import Filters, preset_period
 
 
 @pytest.mark.parametrize(("as_of", "want"), [

@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from metrics import registry
-from metrics.i18n import LANGS, catalogue, label, missing_translations, t
+from metrics.model import registry
+from metrics.model.i18n import LANGS, catalogue, label, missing_translations, t
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py")), *sorted((ROOT / "src").rglob("*.py"))]

@@ -16,11 +16,11 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from metrics import schema
-from metrics.cli import main
-from metrics.db import make_engine
-from metrics.importer import ImportFailed, import_file
-from metrics.importer.bench import tickets_frame, write_csv
+from bench.import_bench import tickets_frame, write_csv
+from metrics.backends.connect import make_engine
+from metrics.cli.main import main
+from metrics.ingest.importer import ImportFailed, import_file
+from metrics.model import schema
 
 FIRST_NEW_ID = 10_000_000
 
@@ -313,7 +313,7 @@ def test_empty_duckdb_gets_the_schema(tmp_path: Path, demo_frames: dict) -> None
 
 KILL_SCRIPT = """
 import sys
-from metrics.importer import import_file
+from metrics.ingest.importer import import_file
 import_file(sys.argv[1], "tickets", sys.argv[2], chunk_rows=5000, rejects=False,
             on_chunk=lambda r: print("chunk", r.rows_loaded, flush=True))
 print("done", flush=True)

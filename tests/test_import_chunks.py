@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from metrics import schema
-from metrics.db import DatabaseError, make_engine
-from metrics.importer import ImportFailed, import_file, read
-from metrics.importer.bench import tickets_frame, write_csv
-from metrics.importer.validate import KeyIndex, SeenKeys
+from bench.import_bench import tickets_frame, write_csv
+from metrics.backends.connect import DatabaseError, make_engine
+from metrics.ingest.importer import ImportFailed, import_file, read
+from metrics.ingest.importer.validate import KeyIndex, SeenKeys
+from metrics.model import schema
 
 FIRST_NEW_ID = 30_000_000
 

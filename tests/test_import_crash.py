@@ -9,7 +9,7 @@ process with SIGKILL, i.e. the moment after the data transaction committed. Then
   the killed run left behind (its swap copy, its temporary rejects file) breaks the next import,
   which loads the file, removes the leftovers and writes a complete rejects file.
 - PostgreSQL: the rows are committed and the rollups' "built" markers were deleted in the same
-  transaction, so a reader answers from the raw rows; ``metrics.load.refresh_derived`` rebuilds the
+  transaction, so a reader answers from the raw rows; ``metrics.ingest.load.refresh_derived`` rebuilds the
   rollups. The shared test database is restored afterwards (rows, import log, rollups, sw_meta).
 
 The check is a city's ticket count (metric ``tickets``, Nanling = region 2 with its districts) read
@@ -28,13 +28,15 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from metrics import open_tickets, rollups, schema, survival_rollup
-from metrics.db import make_engine
-from metrics.engine import Warehouse
-from metrics.filters import Filters
-from metrics.importer import import_file
-from metrics.importer.run import rejects_path_for
-from metrics.load import refresh_derived
+from metrics.backends.connect import make_engine
+from metrics.churn import tenure_rollup as survival_rollup
+from metrics.ingest import open_tickets, rollups
+from metrics.ingest.importer import import_file
+from metrics.ingest.importer.run import rejects_path_for
+from metrics.ingest.load import refresh_derived
+from metrics.model import schema
+from metrics.model.filters import Filters
+from metrics.query.warehouse import Warehouse
 
 FIRST_NEW_ID = 31_000_000
 CITY = 2  # Nanling, with districts 201..205
@@ -46,7 +48,7 @@ MARKERS = (rollups.AS_OF_KEY, rollups.SOURCES_KEY, survival_rollup.AS_OF_KEY, su
 
 CRASH_SCRIPT = """
 import os, signal, sys
-import metrics.importer.run as run
+import metrics.ingest.importer.run as run
 
 def die(engine):
     print("committed", flush=True)
@@ -201,7 +203,7 @@ def test_duckdb_recovers_after_the_crash(duck: str, tmp_path: Path, demo_frames:
         assert import_file(duck, "tickets", other).inserted == 7
         assert city_count(duck) == (before_city + 7, before_city + 7, True)
     else:
-        from metrics.swap import writable
+        from metrics.backends.swap import writable
 
         with writable(duck) as engine:
             refresh_derived(engine)

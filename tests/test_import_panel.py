@@ -10,10 +10,10 @@ import pytest
 import sqlalchemy as sa
 from page_helpers import open_page
 
-from dashboard.import_panel import check_upload, commit_upload, rejects_bytes, report_frames
-from metrics import schema
-from metrics.db import make_engine
-from metrics.i18n import t
+from metrics.backends.connect import make_engine
+from metrics.model import schema
+from metrics.model.i18n import t
+from servicewatch.import_panel import check_upload, commit_upload, rejects_bytes, report_frames
 
 CSV = ("工单号,客户编号,受理渠道,工单类型,问题类别,优先级,受理时间\n"
        "40000001,1,客服热线,投诉,计费,P1,2026/3/5 10:00\n"
@@ -63,7 +63,7 @@ def test_commit_while_the_file_is_locked_says_so(db: str) -> None:
                                "print('ok', flush=True); time.sleep(60)", path], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "ok"
-        from metrics.db import DatabaseError
+        from metrics.backends.connect import DatabaseError
 
         with pytest.raises(DatabaseError, match="in use by another process"):
             commit_upload(db, "tickets", "工单.csv", CSV, "en")
@@ -84,8 +84,8 @@ def test_page_shows_the_panel(duckdb_url: str, monkeypatch: pytest.MonkeyPatch) 
 
 def test_commit_while_readers_keep_the_file_open(db: str) -> None:
     """The dashboard keeps read-only DuckDB connections open; an import swaps in a new file beside
-    them, and a reader connecting afterwards sees the new rows (metrics.swap, metrics.db)."""
-    from metrics.engine import Warehouse
+    them, and a reader connecting afterwards sees the new rows (metrics.backends.swap, metrics.backends.connect)."""
+    from metrics.query.warehouse import Warehouse
 
     wh = Warehouse.open(db, keep_open=True)
     before = _tickets(db)

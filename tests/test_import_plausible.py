@@ -16,11 +16,11 @@ import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 
-from metrics import plausible, schema
-from metrics.db import make_engine
-from metrics.importer import import_file
-from metrics.importer.parse import control_characters, key_problems, parse
-from metrics.load import refresh_derived
+from metrics.backends.connect import make_engine
+from metrics.ingest.importer import import_file
+from metrics.ingest.importer.parse import control_characters, key_problems, parse
+from metrics.ingest.load import refresh_derived
+from metrics.model import plausible, schema
 
 HEADER = "ticket_id,customer_id,channel,kind,category,priority,opened_at\n"
 GOOD = "{id},1,hotline,complaint,billing,P1,2026-03-05 10:00\n"

@@ -7,7 +7,7 @@ MariaDB.
   good rows: exit 3, no traceback, the good rows loaded, each bad row rejected with its code.
 - A file that is not text in any encoding the reader accepts: one line, exit 1, nothing written.
 - The savepoint bisection itself (PostgreSQL, MariaDB): rows fed straight to
-  ``metrics.importer.write.Writer`` (bypassing the validator) that the server refuses come back as
+  ``metrics.ingest.importer.write.Writer`` (bypassing the validator) that the server refuses come back as
   ``refused`` problems with their file rows, and the other rows of the chunk are written.
 
 The shared test databases are left as found (tests/db_snapshot.py).
@@ -26,14 +26,14 @@ import pytest
 import sqlalchemy as sa
 from db_snapshot import left_as_found, snapshot
 
-from metrics import schema
-from metrics.db import make_engine
-from metrics.importer.parse import ARROW_TYPES, kind_of
-from metrics.importer.run import rejects_path_for
-from metrics.importer.write import Writer
+from metrics.backends.connect import make_engine
+from metrics.ingest.importer.parse import ARROW_TYPES, kind_of
+from metrics.ingest.importer.run import rejects_path_for
+from metrics.ingest.importer.write import Writer
+from metrics.model import schema
 
 FIRST_NEW_ID = 42_000_000
-SERVICEWATCH = [sys.executable, "-m", "metrics.cli"]
+SERVICEWATCH = [sys.executable, "-m", "metrics.cli.main"]
 
 # (what is wrong, column, value, expected code); each on a copy of a good demo ticket
 BAD_ROWS = [
@@ -105,7 +105,7 @@ def test_cli_rejects_what_the_database_would_refuse(db_url: str, tmp_path: Path,
                                        "reason as 'new values introduced by the file'")
 def test_values_of_rejected_rows_are_not_reported_as_introduced(duck: str, tmp_path: Path,
                                                                 demo_frames: dict) -> None:
-    from metrics.importer import import_file
+    from metrics.ingest.importer import import_file
 
     path = tmp_path / "tickets.csv"
     hostile_file(demo_frames, path)

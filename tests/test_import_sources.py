@@ -10,12 +10,14 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from metrics import churn_model, churn_store, schema
-from metrics.cli import main
-from metrics.db import make_engine
-from metrics.engine import Warehouse
-from metrics.importer import import_file, import_query, template_csv
-from metrics.importer.template import EXAMPLES, ORDER
+from metrics.backends.connect import make_engine
+from metrics.churn import model as churn_model
+from metrics.churn import store as churn_store
+from metrics.cli.main import main
+from metrics.ingest.importer import import_file, import_query, template_csv
+from metrics.ingest.importer.template import EXAMPLES, ORDER
+from metrics.model import schema
+from metrics.query.warehouse import Warehouse
 
 
 def scalar(url: str, stmt: sa.Executable) -> object:
@@ -176,7 +178,7 @@ def test_import_marks_churn_scores_stale_and_fit_clears(duck: str, tmp_path: Pat
 def test_risk_panel_warns_when_stale(duck: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from page_helpers import open_page
 
-    from metrics.i18n import t
+    from metrics.model.i18n import t
 
     wh = Warehouse.open(duck, read_only=False)
     try:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from page_helpers import a_city, filters, open_page
 
-from dashboard import ui
-from metrics.i18n import metric_label, t
+from metrics.model.i18n import metric_label, t
+from servicewatch import ui
 
 EMPTY = "—"
 

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from metrics import schema
-from metrics.db import make_engine
-from metrics.demo import generate
-from metrics.load import refresh_derived, replace_all
+from metrics.backends.connect import make_engine
+from metrics.demo.generator import generate
+from metrics.ingest.load import refresh_derived, replace_all
+from metrics.model import schema
 
 
 def _counts(url: str) -> dict[str, int]:

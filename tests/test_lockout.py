@@ -18,18 +18,19 @@ from pathlib import Path
 
 import pytest
 
-from metrics import access, lockout
-from metrics.access import AuthError, LockedError, LockoutUnavailable, User
-from metrics.i18n import t
+from metrics.access import lockout
+from metrics.access import users as access
+from metrics.access.users import AuthError, LockedError, LockoutUnavailable, User
+from metrics.model.i18n import t
 
 PASSWORD = "correct horse 1"
 CITY = 2
-CLI = [sys.executable, "-m", "metrics.cli"]
+CLI = [sys.executable, "-m", "metrics.cli.main"]
 
 # A sign-in client in its own process: one command per line on stdin, one answer per line.
 WORKER = r"""
 import json, sys, time
-from metrics import access, lockout
+from metrics.access import users as access, lockout
 
 def verify(name, password, limiter=None):
     try:

@@ -1,6 +1,6 @@
 """Data is never interpreted as markup (issue 12): hostile names, categories and reasons written into a
 private copy of the demo database are shown as text on every page that shows them — in Markdown
-elements (escaped by ``dashboard.markup.md``), in plotly figures (``plot_text``) — and every CSV the
+elements (escaped by ``metrics.present.markup.md``), in plotly figures (``plot_text``) — and every CSV the
 pages offer escapes formula prefixes."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from page_helpers import open_page, other_sections, show_section
 
-from dashboard.markup import WORD_JOINER, md, plot_text
+from metrics.present.markup import WORD_JOINER, md, plot_text
 
 CITY, DISTRICT = 2, 201  # demo regions 南岭市 and one of its districts
 LINK = "[click](http://evil.example)"
@@ -91,7 +91,7 @@ def test_plot_text_any_text(raw: str) -> None:
 
 
 def test_md_values_keeps_numbers() -> None:
-    from dashboard.markup import md_values
+    from metrics.present.markup import md_values
 
     assert md_values({"n": 3, "x": 0.5, "name": "*a*"}) == {"n": 3, "x": 0.5, "name": "\\*a\\*"}
 
@@ -99,8 +99,8 @@ def test_md_values_keeps_numbers() -> None:
 # -- pages on a database of hostile names -----------------------------------------------------
 @pytest.fixture(scope="module")
 def hostile_url(fitted_duckdb_url: str, tmp_path_factory: pytest.TempPathFactory) -> str:
-    from metrics import rollups
-    from metrics import schema as s
+    from metrics.ingest import rollups
+    from metrics.model import schema as s
 
     path = tmp_path_factory.mktemp("hostile") / "sw.duckdb"
     shutil.copyfile(sa.engine.make_url(fitted_duckdb_url).database or "", path)
@@ -216,8 +216,8 @@ def test_complaints_drill_down_caption_is_text(hostile_url, monkeypatch, downloa
 
 
 def test_at_risk_profile_and_list_for_a_signed_in_manager(hostile_url, monkeypatch, downloads, tmp_path) -> None:
-    from metrics import access
-    from metrics.access import User
+    from metrics.access import users as access
+    from metrics.access.users import User
 
     users = tmp_path / "users.json"
     user = User("nanling", "manager", (CITY,))

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard.formatting import direction, fmt_delta
-from metrics.engine import Warehouse
-from metrics.filters import Filters, preset_period
-from metrics.i18n import t
+from metrics.model.filters import Filters, preset_period
+from metrics.model.i18n import t
+from metrics.present.formatting import direction, fmt_delta
+from metrics.query.warehouse import Warehouse
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
 
@@ -57,7 +57,7 @@ def test_overview_table_labels_follow_the_engine_deltas(duckdb_url: str, monkeyp
     start, end = preset_period("last_quarter", wh.as_of())
     moves = wh.compare(metric_id, Filters(start=start, end=end), (dim,), "city").dropna(subset=["delta"])
     moves = moves.reindex(moves["delta"].abs().sort_values(ascending=False).index).head(8)
-    from metrics.registry import get
+    from metrics.model.registry import get
 
     expected = sorted(t(f"page.overview.{direction(float(d), get(metric_id).higher_is_better)}", "zh")
                       for d in moves["delta"])

@@ -19,9 +19,9 @@ from playwright.sync_api import expect
 from test_browser import settle
 from test_browser_sign_in import card, city_figure
 
-from metrics import access
-from metrics.access import AuthError, User
-from metrics.i18n import t
+from metrics.access import users as access
+from metrics.access.users import AuthError, User
+from metrics.model.i18n import t
 
 CITY, OTHER_CITY = 2, 3
 MANAGER = "nanling@example.org"

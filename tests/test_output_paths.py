@@ -18,12 +18,13 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from metrics import outputs, schema
-from metrics.cli import main
-from metrics.db import make_engine
-from metrics.importer import ImportFailed, import_file
-from metrics.importer.bench import tickets_frame, write_csv
-from metrics.importer.template import template_csv
+from bench.import_bench import tickets_frame, write_csv
+from metrics.backends.connect import make_engine
+from metrics.cli.main import main
+from metrics.ingest.importer import ImportFailed, import_file
+from metrics.ingest.importer.template import template_csv
+from metrics.model import schema
+from metrics.present import files as outputs
 
 FIRST_NEW_ID = 30_000_000
 OURS = "\ufeffrow,column,value,reason,code\r\n2,priority,P7,old run,not_allowed\r\n"
@@ -243,7 +244,7 @@ def test_failure_mid_run_leaves_the_old_rejects_file(duck: str, tmp_path: Path, 
 KILL_SCRIPT = """
 import sys
 from pathlib import Path
-from metrics.importer import import_file
+from metrics.ingest.importer import import_file
 import_file(sys.argv[1], "tickets", sys.argv[2], chunk_rows=5000, rejects=Path(sys.argv[3]),
             on_chunk=lambda r: print("chunk", r.rows_rejected, flush=True))
 print("done", flush=True)

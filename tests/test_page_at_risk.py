@@ -7,11 +7,12 @@ import pandas as pd
 import pytest
 from page_helpers import filters, open_page
 
-from metrics import churn_store, customer_history
-from metrics.access import Scope, ScopeError
-from metrics.engine import Warehouse
-from metrics.filters import Filters
-from metrics.i18n import t
+from metrics.access.users import Scope, ScopeError
+from metrics.analysis import customer_history
+from metrics.churn import store as churn_store
+from metrics.model.filters import Filters
+from metrics.model.i18n import t
+from metrics.query.warehouse import Warehouse
 
 PAGE = "pages/8_At_risk.py"
 

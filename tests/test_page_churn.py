@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from page_helpers import a_city, chart_titles, choose_nothing, filters, kpi, open_page, page_subtitle, show_section
 
-from dashboard.formatting import fmt_value
-from metrics import churn
-from metrics.engine import Warehouse
-from metrics.i18n import metric_label, t
+from metrics.churn import rates as churn
+from metrics.model.i18n import metric_label, t
+from metrics.present.formatting import fmt_value
+from metrics.query.warehouse import Warehouse
 
 PAGE = "pages/4_Churn.py"
 

@@ -7,10 +7,10 @@ import json
 import pytest
 from page_helpers import chart_titles, default_filters, kpi, no_data_query, open_page, show_section, sub
 
-from dashboard.formatting import fmt_value
-from metrics import drill, league
-from metrics.engine import Warehouse
-from metrics.i18n import t
+from metrics.analysis import drill, league
+from metrics.model.i18n import t
+from metrics.present.formatting import fmt_value
+from metrics.query.warehouse import Warehouse
 
 PAGE = "pages/2_Complaints.py"
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from page_helpers import kpi, open_page
 
-from metrics import quality
-from metrics.db import where
-from metrics.engine import Warehouse
-from metrics.i18n import t
+from metrics.analysis import data_quality as quality
+from metrics.backends.connect import where
+from metrics.model.i18n import t
+from metrics.query.warehouse import Warehouse
 
 PAGE = "pages/6_Data.py"
 

@@ -8,10 +8,10 @@ import pytest
 from page_helpers import plain
 from streamlit.testing.v1 import AppTest
 
-from dashboard.formatting import fmt_value
-from metrics.engine import Warehouse
-from metrics.filters import Filters, add_months, preset_period
-from metrics.i18n import metric_label
+from metrics.model.filters import Filters, add_months, preset_period
+from metrics.model.i18n import metric_label
+from metrics.present.formatting import fmt_value
+from metrics.query.warehouse import Warehouse
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
 

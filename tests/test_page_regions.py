@@ -1,4 +1,4 @@
-"""Regions page in AppTest, and the league table (metrics.league) on the demo data."""
+"""Regions page in AppTest, and the league table (metrics.analysis.league) on the demo data."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 from page_helpers import chart_titles, default_filters, kpi, no_data_query, open_page, sub
 
-from dashboard.formatting import fmt_value
-from metrics import league
-from metrics.engine import Warehouse
-from metrics.registry import get
+from metrics.analysis import league
+from metrics.model.registry import get
+from metrics.present.formatting import fmt_value
+from metrics.query.warehouse import Warehouse
 
 PAGE = "pages/5_Regions.py"
 

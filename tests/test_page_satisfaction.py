@@ -7,9 +7,9 @@ import json
 import pytest
 from page_helpers import chart_titles, default_filters, kpi, no_data_query, open_page, show_section, sub
 
-from dashboard.formatting import fmt_value
-from metrics import distributions
-from metrics.engine import Warehouse
+from metrics.analysis import distributions
+from metrics.present.formatting import fmt_value
+from metrics.query.warehouse import Warehouse
 
 PAGE = "pages/1_Satisfaction.py"
 

@@ -16,10 +16,10 @@ from page_helpers import (
     show_section,
 )
 
-from dashboard.formatting import fmt_value
-from metrics import sla
-from metrics.engine import Warehouse
-from metrics.i18n import metric_label, t
+from metrics.analysis import sla
+from metrics.model.i18n import metric_label, t
+from metrics.present.formatting import fmt_value
+from metrics.query.warehouse import Warehouse
 
 PAGE = "pages/3_SLA.py"
 

@@ -7,9 +7,9 @@ from datetime import timedelta
 import pandas as pd
 import pytest
 
-from metrics import quality
-from metrics.engine import Warehouse
-from metrics.load import replace_all
+from metrics.analysis import data_quality as quality
+from metrics.ingest.load import replace_all
+from metrics.query.warehouse import Warehouse
 
 
 @pytest.fixture(scope="module")

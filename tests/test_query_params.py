@@ -1,5 +1,5 @@
 """Query parameters and command-line dates (issue 12): one parser validates every key of a link
-(``metrics.query.parse_query``); anything unknown or malformed is dropped with one notice, never a
+(``metrics.model.links.parse_query``); anything unknown or malformed is dropped with one notice, never a
 crash. The CLI's dates end in one line ``servicewatch …: error: …`` and a non-zero exit."""
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from page_helpers import filters, open_page
 
-from metrics.filters import Filters
-from metrics.i18n import t
-from metrics.plausible import DEFAULT_EARLIEST as EARLIEST
-from metrics.query import KNOWN_KEYS, date_range, parse_date, parse_query
+from metrics.model.filters import Filters
+from metrics.model.i18n import t
+from metrics.model.links import KNOWN_KEYS, date_range, parse_date, parse_query
+from metrics.model.plausible import DEFAULT_EARLIEST as EARLIEST
 
 DEFAULT = Filters(start=date(2026, 7, 1), end=date(2026, 9, 30))
 LIMITS = date_range(date(2026, 12, 1))
@@ -122,8 +122,8 @@ def test_page_survives_any_query(query: dict, duckdb_url: str) -> None:
 
 
 def test_signed_in_user_link_with_superscript_region(duckdb_url: str, monkeypatch, tmp_path) -> None:
-    from metrics import access
-    from metrics.access import User
+    from metrics.access import users as access
+    from metrics.access.users import User
 
     users = tmp_path / "users.json"
     user = User("nanling", "manager", (2,))

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from dashboard import ui
-from metrics import demo, load
-from metrics import schema as s
+from metrics.demo import generator as demo
+from metrics.ingest import load
+from metrics.model import schema as s
+from servicewatch import ui
 
 
 def _count(wh) -> int:
@@ -38,9 +39,10 @@ def test_dashboard_follows_a_replaced_duckdb_file(tmp_path: Path, duckdb_url: st
 def test_data_version_is_new_after_every_change_and_only_then(duck: str, tmp_path: Path) -> None:
     """``sw_meta.data_version`` (the dashboard's cache key on server databases) changes with a
     refresh, an import that changes rows and a churn fit; not with a dry run or a repeated import."""
-    from metrics import churn_model, churn_store
-    from metrics.engine import Warehouse
-    from metrics.importer import import_file
+    from metrics.churn import model as churn_model
+    from metrics.churn import store as churn_store
+    from metrics.ingest.importer import import_file
+    from metrics.query.warehouse import Warehouse
 
     def version() -> str:
         wh = Warehouse.open(duck)

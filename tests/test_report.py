@@ -18,11 +18,13 @@ import pytest
 import sqlalchemy as sa
 from PIL import Image, ImageDraw, ImageFont
 
-from metrics import cli, report, stats
-from metrics.describe import period_text
-from metrics.engine import Warehouse
-from metrics.filters import Filters, preset_period
-from metrics.i18n import label, t
+from metrics import report
+from metrics.analysis import stats
+from metrics.analysis.subtitles import period_text
+from metrics.cli import main as cli
+from metrics.model.filters import Filters, preset_period
+from metrics.model.i18n import label, t
+from metrics.query.warehouse import Warehouse
 from metrics.report import context as report_context
 from metrics.report.model import TABLE_ROWS, Table, table_pages
 

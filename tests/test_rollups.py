@@ -18,13 +18,13 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from metrics import rollups
-from metrics import schema as s
-from metrics.compiler import Window
-from metrics.db import make_engine
-from metrics.engine import Warehouse
-from metrics.filters import Filters
-from metrics.registry import METRICS, get
+from metrics.backends.connect import make_engine
+from metrics.ingest import rollups
+from metrics.model import schema as s
+from metrics.model.filters import Filters
+from metrics.model.registry import METRICS, get
+from metrics.query.compiler import Window
+from metrics.query.warehouse import Warehouse
 
 RTOL = 1e-9
 ROLLUP_METRICS = [m.id for m in METRICS if rollups.rollupable(m)]
@@ -231,7 +231,7 @@ def test_ineligible_requests_fall_back_to_raw(rolled: Warehouse, raw: Warehouse,
 
 
 def test_bad_dimension_still_raises(rolled: Warehouse) -> None:
-    from metrics.compiler import CompileError
+    from metrics.query.compiler import CompileError
 
     with pytest.raises(CompileError):
         rolled.compile("csat", FILTERS["quarter"], ("category",))
@@ -303,7 +303,7 @@ def _cut_frames(frames: dict[str, pd.DataFrame], bad_customer: bool) -> dict[str
 
 @pytest.fixture(scope="module")
 def mid_month_url(tmp_path_factory: pytest.TempPathFactory, demo_frames: dict) -> str:
-    from metrics.load import replace_all
+    from metrics.ingest.load import replace_all
 
     url = f"duckdb:///{tmp_path_factory.mktemp('cut') / 'cut.duckdb'}"
     replace_all(url, _cut_frames(demo_frames, bad_customer=False))
@@ -323,7 +323,7 @@ def test_customer_cube_up_to_a_mid_month_as_of(mid_month_url: str, metric_id: st
 
 
 def test_customer_ending_before_start_keeps_churn_on_raw_rows(tmp_path: Any, demo_frames: dict) -> None:
-    from metrics.load import replace_all
+    from metrics.ingest.load import replace_all
 
     url = f"duckdb:///{tmp_path / 'bad.duckdb'}"
     replace_all(url, _cut_frames(demo_frames, bad_customer=True))

@@ -13,12 +13,13 @@ import pandas as pd
 import pytest
 from page_helpers import open_page
 
-from metrics import access, league
-from metrics.access import Scope, User
-from metrics.describe import covered_regions, region_parents, scope_text
-from metrics.engine import Warehouse
-from metrics.filters import Filters
-from metrics.i18n import t
+from metrics.access import users as access
+from metrics.access.users import Scope, User
+from metrics.analysis import league
+from metrics.analysis.subtitles import covered_regions, region_parents, scope_text
+from metrics.model.filters import Filters
+from metrics.model.i18n import t
+from metrics.query.warehouse import Warehouse
 
 PROVINCE, CITY, OTHER_CITY, DISTRICT = 1, 2, 3, 201  # demo: 岭南省, 南岭市, 珠湾市, a district of 南岭市
 F = Filters(start=date(2026, 1, 1), end=date(2026, 3, 31))

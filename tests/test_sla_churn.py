@@ -1,4 +1,4 @@
-"""metrics.sla and metrics.churn against pandas references on the demo data."""
+"""metrics.analysis.sla and metrics.churn.rates against pandas references on the demo data."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from metrics import churn, sla
-from metrics.engine import Warehouse
-from metrics.filters import Filters
+from metrics.analysis import sla
+from metrics.churn import rates as churn
+from metrics.model.filters import Filters
+from metrics.query.warehouse import Warehouse
 
 F = Filters(start=date(2026, 4, 1), end=date(2026, 9, 30))
 

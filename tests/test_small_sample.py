@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 from page_helpers import default_filters, open_page
 
-from dashboard.kpis import SMALL_SAMPLE, sample_note
-from metrics.engine import Warehouse
-from metrics.i18n import t
+from metrics.model.i18n import t
+from metrics.query.warehouse import Warehouse
+from servicewatch.kpis import SMALL_SAMPLE, sample_note
 
 
 def test_only_rates_and_means_on_few_observations_are_flagged() -> None:

@@ -1,4 +1,4 @@
-"""The Spark SQL dialect (``spark://``, metrics.dialect_spark) renders what Spark needs.
+"""The Spark SQL dialect (``spark://``, metrics.backends.spark.dialect) renders what Spark needs.
 
 These check the SQL text (no cluster); tests/test_spark_engine.py runs the same constructs on a real
 cluster and compares the results with DuckDB."""
@@ -11,8 +11,9 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from metrics.db import DatabaseError, make_engine
-from metrics.dialect import (
+from metrics.backends.connect import DatabaseError, make_engine
+from metrics.backends.spark.dialect import SparkDialect
+from metrics.query.dialect import (
     days_between,
     hours_between,
     month_start,
@@ -20,7 +21,6 @@ from metrics.dialect import (
     quantiles_mode,
     week_start,
 )
-from metrics.dialect_spark import SparkDialect
 
 
 def sql(expr: sa.ClauseElement, **dialect_kw) -> str:
@@ -98,8 +98,8 @@ def test_percentile_exact_by_default_and_approximate_on_request() -> None:
 
 
 def test_ddl_types() -> None:
-    from metrics import schema
-    from metrics.load_spark import create_table_sql
+    from metrics.backends.spark.load import create_table_sql
+    from metrics.model import schema
 
     engine = make_engine("spark://127.0.0.1:10000/default")
     text = create_table_sql(engine, schema.billing_monthly, "_swnew_billing_monthly", "/w/billing_monthly/1")
@@ -110,7 +110,7 @@ def test_ddl_types() -> None:
 
 
 def test_approximate_quantiles_are_labelled() -> None:
-    from metrics.i18n import metric_label
+    from metrics.model.i18n import metric_label
 
     assert metric_label("resolution_hours_p90", "en") == "Resolution time (p90)"
     assert metric_label("resolution_hours_p90", "en", approximate=True) == "Resolution time (p90) (approximate)"
@@ -122,9 +122,9 @@ def test_approximate_quantiles_are_labelled() -> None:
 def test_import_into_spark_is_refused_before_any_write(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
     """File tables take no upserts: the importer itself refuses (the CLI and the Data page both go
     through it), in one line, before connecting; a dry run still checks the file."""
-    from metrics.cli import main
-    from metrics.i18n import t
-    from metrics.importer import ImportFailed, import_file
+    from metrics.cli.main import main
+    from metrics.ingest.importer import ImportFailed, import_file
+    from metrics.model.i18n import t
 
     path = tmp_path / "bill.csv"
     path.write_text("customer_id,month,revenue\n1,2025-09,10\n")

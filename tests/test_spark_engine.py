@@ -1,7 +1,7 @@
 """On a real two-worker Spark cluster, the engine gives the same figures as DuckDB on the same data.
 
 The session fixture ``spark_url`` (tests/conftest.py) starts a standalone cluster from the pyspark
-package's jars and loads the seeded demo (2,000 customers) through ``metrics.load.replace_all``
+package's jars and loads the seeded demo (2,000 customers) through ``metrics.ingest.load.replace_all``
 (Parquet files registered as Spark tables, rollups built in Spark). Each case runs the same request
 on Spark and on the DuckDB file of the same frames and requires the same groups, ``n`` exactly and
 value/lower/upper to 1e-9 relative — quantiles included, since Spark's ``percentile`` is exact (the
@@ -25,11 +25,12 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from metrics import drill, survival
-from metrics.dialect import days_between, hours_between, month_start, percentile, week_start
-from metrics.engine import Warehouse
-from metrics.filters import Filters
-from metrics.registry import METRICS, get
+from metrics.analysis import drill
+from metrics.churn import survival
+from metrics.model.filters import Filters
+from metrics.model.registry import METRICS, get
+from metrics.query.dialect import days_between, hours_between, month_start, percentile, week_start
+from metrics.query.warehouse import Warehouse
 
 pytestmark = pytest.mark.spark
 FULL = os.environ.get("SERVICEWATCH_SPARK_FULL", "").lower() in ("1", "true", "yes")
@@ -125,7 +126,7 @@ def test_rollups_are_built_in_spark_and_read(spark_url: str, duckdb_url: str) ->
     assert spark.rollup_as_of() == duck.rollup_as_of() == spark.as_of()
     stmt = spark.compile("csat", WHOLE_MONTHS, ("tier",))
     assert "rollup_surveys" in str(stmt), "a whole-month request is answered from the cube"
-    from metrics.rollups import TABLES
+    from metrics.ingest.rollups import TABLES
 
     for table in TABLES.values():
         sums = [sa.func.sum(c) for c in table.columns if c.name.endswith(("__n", "__num", "__den", "__total"))]
@@ -193,7 +194,7 @@ def test_dialect_functions_give_duckdb_values(spark_url: str, duckdb_url: str) -
 def test_approximate_percentiles_within_stated_tolerance(spark_url: str, duckdb_url: str) -> None:
     approx = Warehouse.open(spark_url + "?quantiles=approx")
     try:
-        from metrics.dialect import quantiles_mode
+        from metrics.query.dialect import quantiles_mode
 
         assert quantiles_mode(approx.engine) == "approx"
         got = approx.metric("resolution_hours_p90", WHOLE_MONTHS, ("tier",))
@@ -209,7 +210,7 @@ def test_approximate_percentiles_within_stated_tolerance(spark_url: str, duckdb_
 def test_cli_gives_the_same_answer(spark_url: str, duckdb_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     import json
 
-    from metrics.cli import main
+    from metrics.cli.main import main
 
     args = ["metric", "csat", "--by", "tier", "--from", "2025-01-01", "--to", "2025-06-30", "--format", "json"]
     assert main([*args, "--db", spark_url]) == 0
@@ -227,8 +228,8 @@ def test_dashboard_page_on_spark_shows_duckdbs_figures(spark_url: str, duckdb_ur
     from page_helpers import default_filters as page_filters
     from page_helpers import kpi, open_page
 
-    from dashboard.formatting import fmt_value
-    from metrics import league
+    from metrics.analysis import league
+    from metrics.present.formatting import fmt_value
 
     monkeypatch.setenv("SERVICEWATCH_DB", spark_url)
     monkeypatch.delenv("SERVICEWATCH_USERS", raising=False)
@@ -246,9 +247,9 @@ def test_dashboard_page_on_spark_shows_duckdbs_figures(spark_url: str, duckdb_ur
 
 @full_only
 def test_scheduled_refresh_rebuilds_derived_tables_and_rollups(spark_url: str, duckdb_url: str) -> None:
-    """What docs/deploy.md schedules after each warehouse load: metrics.load.refresh_derived on Spark."""
-    from metrics.db import make_engine
-    from metrics.load import refresh_derived
+    """What docs/deploy.md schedules after each warehouse load: metrics.ingest.load.refresh_derived on Spark."""
+    from metrics.backends.connect import make_engine
+    from metrics.ingest.load import refresh_derived
 
     before = Warehouse.open(spark_url)
     meta_before = dict(before.read(sa.text("SELECT key, value FROM sw_meta")).itertuples(index=False))

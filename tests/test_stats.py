@@ -1,4 +1,4 @@
-"""metrics.stats against published values and independent implementations."""
+"""metrics.analysis.stats against published values and independent implementations."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from scipy import stats as sps
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint
 
-from metrics import stats
+from metrics.analysis import stats
 
 
 def test_wilson_matches_newcombe_1998_example() -> None:

@@ -15,11 +15,11 @@ from lifelines import KaplanMeierFitter
 from lifelines.datasets import load_lung, load_waltons
 from lifelines.statistics import logrank_test
 
-from metrics import schema as s
-from metrics import survival as sv
-from metrics.cli import main
-from metrics.engine import Warehouse
-from metrics.filters import Filters
+from metrics.churn import survival as sv
+from metrics.cli.main import main
+from metrics.model import schema as s
+from metrics.model.filters import Filters
+from metrics.query.warehouse import Warehouse
 
 AS_OF = date(2030, 1, 1)
 

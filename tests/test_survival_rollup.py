@@ -10,12 +10,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from metrics import survival as sv
-from metrics import survival_rollup as sr
-from metrics.access import Scope
-from metrics.engine import Warehouse
-from metrics.filters import Filters
-from metrics.load import create_schema
+from metrics.access.users import Scope
+from metrics.churn import survival as sv
+from metrics.churn import tenure_rollup as sr
+from metrics.ingest.load import create_schema
+from metrics.model.filters import Filters
+from metrics.query.warehouse import Warehouse
 
 
 def _pair(url: str) -> tuple[Warehouse, Warehouse]:

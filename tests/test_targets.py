@@ -6,8 +6,8 @@ from datetime import date
 
 import pandas as pd
 
-from metrics.drill import target_for
-from metrics.filters import Filters
+from metrics.analysis.drill import target_for
+from metrics.model.filters import Filters
 
 ANCESTORS = {201: [201, 2, 1], 2: [2, 1], 3: [3, 1]}
 TARGETS = pd.DataFrame([

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from dashboard.import_panel import check_upload, rejects_bytes
-from metrics.i18n import t
-from metrics.importer import ImportFailed, import_file
+from metrics.ingest.importer import ImportFailed, import_file
+from metrics.model.i18n import t
+from servicewatch.import_panel import check_upload, rejects_bytes
 
 MISSING = "问卷编号,客户编号,满意度\n1,1,5\n".encode()  # surveys without channel, kind, answered time
 TICKETS = ("工单号,客户编号,受理渠道,工单类型,问题类别,优先级,受理时间,多余列\n"

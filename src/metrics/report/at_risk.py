@@ -1,5 +1,5 @@
 """The at-risk section: the customers in scope with the most revenue at risk, from the newest churn
-model stored by ``servicewatch churn fit`` (:mod:`metrics.churn_store`); without a stored model the
+model stored by ``servicewatch churn fit`` (:mod:`metrics.churn.store`); without a stored model the
 pack says that no churn model is fitted yet.
 """
 
@@ -8,8 +8,8 @@ from __future__ import annotations
 import pandas as pd
 import sqlalchemy as sa
 
-from metrics import churn_store
-from metrics.db import DatabaseError
+from metrics.backends.connect import DatabaseError
+from metrics.churn import store as churn_store
 from metrics.report.context import Ctx
 from metrics.report.model import Page, Table, table_pages
 

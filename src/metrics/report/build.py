@@ -11,12 +11,12 @@ from datetime import date
 import plotly.graph_objects as go
 import sqlalchemy as sa
 
-from metrics import drill
-from metrics.db import make_engine
-from metrics.describe import period_text, scope_text
-from metrics.engine import Warehouse
-from metrics.filters import Filters
-from metrics.registry import get
+from metrics.analysis import drill
+from metrics.analysis.subtitles import period_text, scope_text
+from metrics.backends.connect import make_engine
+from metrics.model.filters import Filters
+from metrics.model.registry import get
+from metrics.query.warehouse import Warehouse
 from metrics.report.at_risk import at_risk
 from metrics.report.context import Ctx, LazyChart, Progress, first, start_renderer
 from metrics.report.model import Pack, Page, Table, table_pages

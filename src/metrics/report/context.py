@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 import pandas as pd
 import plotly.graph_objects as go
 
-from dashboard.formatting import fmt_delta, fmt_value
-from metrics import drill
-from metrics.describe import region_parents, subtitle
-from metrics.engine import Warehouse
-from metrics.filters import Filters, add_months
-from metrics.i18n import label, metric_label, t
-from metrics.registry import get
+from metrics.analysis import drill
+from metrics.analysis.subtitles import region_parents, subtitle
+from metrics.model.filters import Filters, add_months
+from metrics.model.i18n import label, metric_label, t
+from metrics.model.registry import get
+from metrics.present.formatting import fmt_delta, fmt_value
+from metrics.query.warehouse import Warehouse
 from metrics.report.model import Chart
 
 # Charts are laid out at 800 × 620 CSS pixels (two side by side fill a 16:9 slide, fonts readable)
@@ -32,14 +32,14 @@ warnings.filterwarnings("ignore", message="The kopts argument is ignored")
 
 def start_renderer() -> None:
     """Start the kaleido server (Chromium, several seconds the first time in a process)."""
-    from dashboard import export
+    from metrics.present import export
 
     export._ensure_kaleido()  # noqa: SLF001 - the one kaleido server of the process, shared with the app
 
 
 def render_png(fig: go.Figure, size: tuple[int, int] = CHART_SIZE, scale: int = CHART_SCALE) -> bytes:
     """The figure as PNG bytes through kaleido; its Chromium server is started once per process."""
-    from dashboard import export
+    from metrics.present import export
 
     return export.figure_image(fig, "png", size, scale)
 

@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from dashboard import export, theme
+from metrics.present import export, theme
 from metrics.report.model import Chart, Pack, Page, Table
 
 PAGE_W_MM, PAGE_H_MM = 297, 210

@@ -17,7 +17,7 @@ from pptx.enum.text import MSO_ANCHOR, PP_ALIGN
 from pptx.oxml.ns import qn
 from pptx.util import Emu, Inches, Pt
 
-from dashboard import theme
+from metrics.present import theme
 from metrics.report.model import Pack, Page, Table
 
 FONT = "Microsoft YaHei"

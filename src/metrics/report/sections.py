@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from dashboard import charts, charts_more
-from metrics import churn, league, sla
-from metrics.registry import get
+from metrics.analysis import league, sla
+from metrics.churn import rates as churn
+from metrics.model.registry import get
+from metrics.present.charts import comparisons as charts_more
+from metrics.present.charts import core as charts
 from metrics.report.context import Ctx, first
 from metrics.report.model import Page, Table, table_pages
 
@@ -157,7 +159,7 @@ def sla_facts(ctx: Ctx, service: pd.DataFrame) -> list[str]:
         goal = ctx.target("sla_resolution_compliance")
         target_text = ""
         if goal is not None:
-            from metrics.drill import status
+            from metrics.analysis.drill import status
 
             st = status(res["value"], goal, True, res["lower"], res["upper"])
             target_text = ctx.t("report.target", target=ctx.value(goal, "share"), status=ctx.t(f"status.{st}"))

@@ -1,0 +1,335 @@
+"""Who may see what: users, roles, the users file and the data scope the engine applies.
+
+No Streamlit here: the app, the CLI and the tests share it.
+
+* :class:`User`: a name, a role (admin, manager, account_manager, viewer), the regions of a
+  manager, the ``account_managers.manager_id`` of an account manager.
+* The users file (JSON, path in ``$SERVICEWATCH_USERS``, kept outside the repository): users with
+  bcrypt password hashes. A missing, unreadable or malformed file raises :class:`UsersFileError`:
+  nobody signs in (fail closed).
+* :class:`Scope`: the rows a user may see, frozen and hashable so it rides in
+  :class:`metrics.model.filters.Filters` (and therefore in every cache key). The compiler adds its
+  conditions to every query (:func:`scope_conditions`); an admin has no scope (None).
+* :class:`RateLimiter`: N failed sign-ins per name within a window lock the name for a while,
+  in a store beside the users file shared by every process (:mod:`metrics.access.lockout`).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import bcrypt
+import pandas as pd
+import sqlalchemy as sa
+
+from metrics.access import lockout
+from metrics.model import schema as s
+
+ROLES = ("admin", "manager", "account_manager", "viewer")
+USERS_ENV = "SERVICEWATCH_USERS"
+MIN_GROUP_ENV = "SERVICEWATCH_MIN_GROUP_SIZE"
+DEFAULT_MIN_GROUP_SIZE = 5
+FILE_VERSION = 1
+_NAME = re.compile(r"^[\w.@-]{1,64}$")
+# A real hash to check against when the name is unknown, so that unknown names cost the same time.
+_DUMMY_HASH = bcrypt.hashpw(b"not a password", bcrypt.gensalt(rounds=12)).decode()
+
+
+class ScopeError(PermissionError):
+    """A request outside the user's scope (a region elsewhere, a customer list for a viewer)."""
+
+
+class UsersFileError(RuntimeError):
+    """The users file is missing, unreadable or malformed: nobody can sign in."""
+
+
+class AuthError(PermissionError):
+    """A failed sign-in: wrong name or password, or a locked name. The message says which
+    without telling whether the name exists."""
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    role: str
+    regions: tuple[int, ...] = ()
+    manager_id: int | None = None
+
+    def __post_init__(self) -> None:
+        if not _NAME.match(self.name):
+            raise ValueError(f"bad user name {self.name!r}: letters, digits, . _ @ - (at most 64)")
+        if self.role not in ROLES:
+            raise ValueError(f"unknown role {self.role!r}; use one of {', '.join(ROLES)}")
+        if self.role == "manager" and not self.regions:
+            raise ValueError("a manager needs at least one region (--regions ID ...)")
+        if self.role == "account_manager" and self.manager_id is None:
+            raise ValueError("an account manager needs --manager ID (account_managers.manager_id)")
+        object.__setattr__(self, "regions", tuple(int(r) for r in self.regions))
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The rows a user may see; ``None`` in Filters means everything (admins, the operator's CLI).
+
+    ``regions``: allowed region ids, their descendants included (None: no region restriction; an
+    empty tuple: nothing). ``manager_id``: only that account manager's customers.
+    ``aggregates_only``: no customer or ticket lists; groups with fewer than ``min_group_size``
+    observations are suppressed.
+    """
+
+    user: str
+    regions: tuple[int, ...] | None = None
+    manager_id: int | None = None
+    aggregates_only: bool = False
+    min_group_size: int = DEFAULT_MIN_GROUP_SIZE
+
+
+def min_group_size() -> int:
+    try:
+        return max(1, int(os.environ.get(MIN_GROUP_ENV, DEFAULT_MIN_GROUP_SIZE)))
+    except ValueError:
+        return DEFAULT_MIN_GROUP_SIZE
+
+
+def scope_for(user: User, min_group: int | None = None) -> Scope | None:
+    """The scope of a user; None for admins (everything)."""
+    size = min_group or min_group_size()
+    if user.role == "admin":
+        return None
+    if user.role == "manager":
+        return Scope(user.name, regions=tuple(sorted(user.regions)), min_group_size=size)
+    if user.role == "account_manager":
+        return Scope(user.name, manager_id=user.manager_id, min_group_size=size)
+    return Scope(user.name, regions=tuple(sorted(user.regions)) if user.regions else None,
+                 aggregates_only=True, min_group_size=size)
+
+
+def scope_conditions(scope: Scope | None, c: sa.Table) -> list:
+    """WHERE conditions on the customers table ``c`` restricting rows to ``scope``."""
+    if scope is None:
+        return []
+    conds = []
+    if scope.regions is not None:
+        if not scope.regions:
+            conds.append(sa.false())
+        else:
+            rc = s.region_closure
+            inside = sa.select(rc.c.descendant_id).where(rc.c.ancestor_id.in_(scope.regions))
+            conds.append(c.c.region_id.in_(inside))
+    if scope.manager_id is not None:
+        conds.append(c.c.account_manager_id == scope.manager_id)
+    return conds
+
+
+def allowed_regions(scope: Scope | None, regions_df) -> set[int] | None:
+    """Region ids a scope may select (its regions and their descendants); None: all."""
+    if scope is None or scope.regions is None:
+        return None
+    children: dict[int, list[int]] = {}
+    parents = regions_df["parent_id"].astype("Float64")
+    for rid, parent in zip(regions_df["region_id"], parents, strict=True):
+        if not pd.isna(parent):
+            children.setdefault(int(parent), []).append(int(rid))
+    out, todo = set(), list(scope.regions)
+    while todo:
+        r = int(todo.pop())
+        if r not in out:
+            out.add(r)
+            todo += children.get(r, [])
+    return out
+
+
+def check_regions(scope: Scope | None, requested: Iterable[int], regions_df) -> None:
+    """Raise :class:`ScopeError` when a requested region lies outside the scope."""
+    allowed = allowed_regions(scope, regions_df)
+    if allowed is None:
+        return
+    names = dict(zip(regions_df["region_id"].astype(int), regions_df["name_zh"], strict=True))
+    for r in requested:
+        if int(r) not in allowed:
+            raise ScopeError(f"region {names.get(int(r), r)} is outside your scope")
+
+
+def withheld(scope: Scope | None, customers: int) -> bool:
+    """Whether an aggregate over ``customers`` distinct customers is withheld from ``scope`` (a
+    viewer's small-group rule, ``min_group_size``)."""
+    return scope is not None and scope.aggregates_only and customers < scope.min_group_size
+
+
+def require_rows(scope: Scope | None, what: str = "customer and ticket lists") -> None:
+    """Refuse row-level lists (names, ticket texts) to aggregate-only users."""
+    if scope is not None and scope.aggregates_only:
+        raise ScopeError(f"{what} are not available to viewers (aggregates only)")
+
+
+# -- the users file ---------------------------------------------------------------------------
+def users_path(path: str | Path | None = None) -> Path:
+    value = path or os.environ.get(USERS_ENV)
+    if not value:
+        raise UsersFileError(f"no users file: set {USERS_ENV} to its path")
+    return Path(value)
+
+
+def load_users(path: str | Path | None = None) -> dict[str, tuple[User, str | None]]:
+    """name -> (User, bcrypt hash or None). Any defect raises :class:`UsersFileError` (fail closed)."""
+    p = users_path(path)
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsersFileError(f"users file {p} does not exist; create it with `servicewatch user add`") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UsersFileError(f"users file {p} is unreadable: {exc}") from None
+    if not isinstance(data, dict) or data.get("version") != FILE_VERSION or not isinstance(data.get("users"), dict):
+        raise UsersFileError(f"users file {p} is malformed (expected version {FILE_VERSION} and a users table)")
+    out = {}
+    for name, rec in data["users"].items():
+        try:
+            h = rec["password_hash"]  # None: no password sign-in (OpenID Connect only)
+            if h is not None and not (isinstance(h, str) and h.startswith("$2") and len(h) == 60):
+                raise ValueError("bad password hash")
+            user = User(name, rec["role"], tuple(rec.get("regions") or ()), rec.get("manager_id"))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise UsersFileError(f"users file {p}: entry {name!r} is malformed ({exc})") from None
+        out[name] = (user, h)
+    return out
+
+
+def _save(users: dict[str, tuple[User, str | None]], path: str | Path | None = None) -> None:
+    p = users_path(path)
+    data = {"version": FILE_VERSION, "users": {
+        u.name: {"role": u.role, "regions": list(u.regions), "manager_id": u.manager_id, "password_hash": h}
+        for u, h in users.values()}}
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(p.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, ensure_ascii=False, indent=1)
+    os.replace(tmp, p)
+
+
+def _hash(password: str) -> str:
+    if len(password) < 8:
+        raise ValueError("a password needs at least 8 characters")
+    if len(password.encode()) > 72:
+        raise ValueError("a password may have at most 72 bytes (bcrypt)")
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=12)).decode()
+
+
+def add_user(user: User, password: str | None, path: str | Path | None = None) -> None:
+    """Add ``user``; ``password`` None: the user signs in only through OpenID Connect."""
+    p = users_path(path)
+    users = load_users(p) if p.exists() else {}
+    if user.name in users:
+        raise ValueError(f"user {user.name} exists; use `servicewatch user passwd` or remove it first")
+    users[user.name] = (user, None if password is None else _hash(password))
+    _save(users, p)
+
+
+def set_password(name: str, password: str, path: str | Path | None = None) -> None:
+    users = load_users(path)
+    if name not in users:
+        raise ValueError(f"no user {name}")
+    users[name] = (users[name][0], _hash(password))
+    _save(users, path)
+
+
+def remove_user(name: str, path: str | Path | None = None) -> None:
+    users = load_users(path)
+    if users.pop(name, None) is None:
+        raise ValueError(f"no user {name}")
+    _save(users, path)
+
+
+def list_users(path: str | Path | None = None) -> list[User]:
+    return [u for u, _ in sorted(load_users(path).values(), key=lambda x: x[0].name)]
+
+
+def get_user(name: str, path: str | Path | None = None) -> User:
+    users = load_users(path)
+    if name not in users:
+        raise ValueError(f"no user {name} in {users_path(path)}")
+    return users[name][0]
+
+
+def user_for_identity(claims: Mapping[str, object], path: str | Path | None = None) -> User:
+    """The user of an OpenID Connect identity (the ID token's claims): the users-file entry named by
+    its subject (``sub``), else by its e-mail address unless the provider says ``email_verified`` is
+    false. An identity with no entry raises :class:`AuthError` (fail closed); an unusable file
+    :class:`UsersFileError`."""
+    users = load_users(path)
+    sub, email = str(claims.get("sub") or ""), str(claims.get("email") or "")
+    keys = [sub] + ([email] if claims.get("email_verified") is not False else [])
+    for key in keys:
+        if key and key in users:
+            return users[key][0]
+    raise AuthError(f"the identity {email or sub or '?'} is not a ServiceWatch user")
+
+
+# -- sign-in ----------------------------------------------------------------------------------
+RateLimiter = lockout.RateLimiter  # the policy; failures and locks are stored beside the users file
+LIMITER = RateLimiter()
+
+
+class LockedError(AuthError):
+    """Too many failed sign-ins for this name (known or not): refused without checking the password."""
+
+
+class LockoutUnavailable(UsersFileError):
+    """The lockout store beside the users file cannot be used: nobody signs in (fail closed)."""
+
+
+def verify(name: str, password: str, path: str | Path | None = None,
+           limiter: RateLimiter | None = None) -> User:
+    """The user when the password matches; :class:`AuthError` otherwise (same time whether the
+    name exists or not; :class:`LockedError` when the name is locked), :class:`UsersFileError` when
+    the users file is unusable and :class:`LockoutUnavailable` when the lockout store is.
+
+    The attempt is counted in the lockout store before the password is checked
+    (:mod:`metrics.access.lockout`): without a usable store no password is checked at all."""
+    limiter = limiter or LIMITER
+    p = users_path(path)
+    users = load_users(p)
+    try:
+        limiter.attempt(p, name)
+    except lockout.Locked:
+        raise LockedError("too many failed sign-ins; this account is locked for a while") from None
+    except lockout.StoreError as exc:
+        raise LockoutUnavailable(str(exc)) from None
+    user, h = users.get(name, (None, _DUMMY_HASH))
+    if h is None:  # an OpenID Connect-only user: no password opens it
+        user, h = None, _DUMMY_HASH
+    ok = bcrypt.checkpw(password.encode()[:72], h.encode())
+    try:
+        if not (ok and user is not None and hmac.compare_digest(user.name, name)):
+            limiter.failed(p, name)
+            raise AuthError("wrong user name or password")
+        limiter.succeeded(p, name)
+    except lockout.StoreError as exc:
+        raise LockoutUnavailable(str(exc)) from None
+    return user
+
+
+def lock_states(path: str | Path | None = None, limiter: RateLimiter | None = None) -> dict[str, float]:
+    """Locked names (known or not) → when the lock ends (wall-clock seconds)."""
+    try:
+        return (limiter or LIMITER).locks(users_path(path))
+    except lockout.StoreError as exc:
+        raise LockoutUnavailable(str(exc)) from None
+
+
+def unlock(name: str, path: str | Path | None = None, limiter: RateLimiter | None = None) -> bool:
+    """Clear the lock and failed sign-ins of a user of the file; whether it was locked.
+    A name that is not in the file raises ValueError."""
+    p = users_path(path)
+    if name not in load_users(p):
+        raise ValueError(f"no user {name}")
+    try:
+        return (limiter or LIMITER).unlock(p, name)
+    except lockout.StoreError as exc:
+        raise LockoutUnavailable(str(exc)) from None

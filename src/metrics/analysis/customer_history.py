@@ -1,0 +1,80 @@
+"""One customer's history for the at-risk drill-down: profile, tickets, surveys and monthly spend.
+
+Whole history, not the page's period (the point is what happened to this customer). Every function
+first checks that the customer is inside the user's scope (``Filters.scope``) with the compiler's
+own customer conditions, and refuses (``ScopeError``) otherwise; viewers get no rows at all.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import sqlalchemy as sa
+
+from metrics.access.users import ScopeError, require_rows
+from metrics.model import schema as s
+from metrics.model.filters import Filters
+from metrics.model.registry import get
+from metrics.query.compiler import Window, _Query
+from metrics.query.warehouse import Warehouse
+
+TICKET_COLUMNS = ("ticket_id", "opened_at", "channel", "kind", "category", "priority", "first_response_at",
+                  "resolved_at", "resolution_due_at", "escalated", "reopened", "compensation")
+SURVEY_COLUMNS = ("survey_id", "answered_at", "kind", "channel", "ticket_id", "csat", "nps", "ces", "comment")
+PROFILE_COLUMNS = ("customer_id", "name", "segment", "tier", "sla_level", "region_id", "acquisition_channel",
+                   "start_date", "end_date", "churn_reason", "monthly_revenue")
+
+
+def _check(wh: Warehouse, f: Filters, customer_id: int) -> None:
+    """Refuse a customer outside the user's scope (the page filters do not matter here)."""
+    require_rows(f.scope, "customer histories")
+    scope_only = f.with_(regions=(), tiers=(), segments=(), sla_levels=(), channels=())
+    q = _Query(get("churn_rate"), scope_only, (), Window.of(scope_only, wh.resolve_as_of(scope_only)),
+               "city", wh.dialect)
+    c = s.customers
+    stmt = sa.select(c.c.customer_id).where(c.c.customer_id == sa.bindparam("cid", int(customer_id)),
+                                             *q.customer_conditions(c, None))
+    if wh.read(stmt).empty:
+        raise ScopeError(f"customer {int(customer_id)} is not in your scope")
+
+
+def profile(wh: Warehouse, f: Filters, customer_id: int) -> dict:
+    """The customer's row with the account manager's name."""
+    _check(wh, f, customer_id)
+    c, am = s.customers, s.account_managers
+    stmt = (sa.select(*[c.c[n] for n in PROFILE_COLUMNS], am.c.name.label("account_manager"))
+            .select_from(c.outerjoin(am, am.c.manager_id == c.c.account_manager_id))
+            .where(c.c.customer_id == sa.bindparam("cid", int(customer_id))))
+    df = wh.read(stmt)
+    return df.iloc[0].to_dict() if len(df) else {}
+
+
+def tickets(wh: Warehouse, f: Filters, customer_id: int, limit: int = 500) -> pd.DataFrame:
+    """The customer's tickets, newest first, with ``open`` (unresolved as of the data's date)."""
+    _check(wh, f, customer_id)
+    t = s.tickets
+    stmt = (sa.select(*[t.c[n] for n in TICKET_COLUMNS], t.c.resolved_at.is_(None).label("open"))
+            .where(t.c.customer_id == sa.bindparam("cid", int(customer_id)))
+            .order_by(t.c.opened_at.desc(), t.c.ticket_id.desc()).limit(limit))
+    return wh.read(stmt)
+
+
+def surveys(wh: Warehouse, f: Filters, customer_id: int, limit: int = 500) -> pd.DataFrame:
+    """The customer's survey answers, newest first."""
+    _check(wh, f, customer_id)
+    sv = s.surveys
+    stmt = (sa.select(*[sv.c[n] for n in SURVEY_COLUMNS])
+            .where(sv.c.customer_id == sa.bindparam("cid", int(customer_id)))
+            .order_by(sv.c.answered_at.desc(), sv.c.survey_id.desc()).limit(limit))
+    return wh.read(stmt)
+
+
+def spend(wh: Warehouse, f: Filters, customer_id: int) -> pd.DataFrame:
+    """Monthly spend: month, revenue, oldest first."""
+    _check(wh, f, customer_id)
+    b = s.billing_monthly
+    stmt = (sa.select(b.c.month, b.c.revenue)
+            .where(b.c.customer_id == sa.bindparam("cid", int(customer_id))).order_by(b.c.month))
+    df = wh.read(stmt)
+    if len(df):
+        df["month"] = pd.to_datetime(df["month"])
+    return df

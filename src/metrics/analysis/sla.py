@@ -1,0 +1,128 @@
+"""SLA views the metric registry alone cannot give: availability against the committed targets of
+``sla_policies``, and service speed and compliance side by side per tier.
+
+Everything here builds on :meth:`Warehouse.metric` (same filters, same definitions) plus one small
+read of ``sla_policies``. No Streamlit; results are tidy frames.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from metrics.analysis import stats
+from metrics.model import schema as s
+from metrics.model.filters import Filters
+from metrics.query.warehouse import Warehouse
+
+# Consumer tiers from most to least valuable (the differentiated-service ladder), and the SLA
+# levels of enterprise customers likewise. The dashboard theme holds the same display order.
+TIER_LADDER = ("diamond", "gold", "silver", "standard")
+SLA_LADDER = ("gold", "silver", "bronze")
+SERVICE_METRICS = {
+    "median_hours": "resolution_hours_median",
+    "p90_hours": "resolution_hours_p90",
+    "compliance": "sla_resolution_compliance",
+    "response_compliance": "sla_response_compliance",
+}
+
+
+def availability_targets(wh: Warehouse) -> pd.DataFrame:
+    """The committed circuit availability per SLA level: ``sla_level``, ``target`` (share 0–1).
+
+    ``sla_policies`` repeats the target for every priority; the strictest one is taken.
+    """
+    p = s.sla_policies
+    df = wh.read(sa.select(p.c.sla_level, sa.func.max(p.c.availability_target).label("target"))
+                 .group_by(p.c.sla_level))
+    df["target"] = pd.to_numeric(df["target"], errors="coerce").astype(float)
+    return df.sort_values("sla_level").reset_index(drop=True)
+
+
+def availability_vs_target(wh: Warehouse, f: Filters) -> pd.DataFrame:
+    """Availability per SLA level with its target: ``sla_level``, ``value``, ``n`` (circuits),
+    ``lower``, ``upper`` (empty), ``target``, ``met`` (bool), ``gap`` (value − target, share).
+
+    Levels without circuits in scope are left out; a level without a policy has target NaN.
+    """
+    df = wh.metric("availability", f, ("sla_level",))
+    df = df[df["sla_level"].notna() & (df["n"].fillna(0) > 0)]
+    df = df.merge(availability_targets(wh), on="sla_level", how="left")
+    df["gap"] = df["value"] - df["target"]
+    df["met"] = df["value"] >= df["target"]
+    return _ladder(df, "sla_level", SLA_LADDER)
+
+
+def policies(wh: Warehouse) -> pd.DataFrame:
+    """The SLA commitments: sla_level, priority, response/resolution/on-site hours, availability."""
+    p = s.sla_policies
+    return _ladder(wh.read(sa.select(p).order_by(p.c.sla_level, p.c.priority)), "sla_level", SLA_LADDER)
+
+
+def service_by(wh: Warehouse, f: Filters, dim: str = "tier") -> pd.DataFrame:
+    """Resolution speed and SLA compliance per ``dim`` (tier or sla_level), in ladder order.
+
+    Columns: ``dim``, ``median_hours``, ``p90_hours``, ``n_resolved`` (tickets resolved),
+    ``compliance``, ``compliance_lower``, ``compliance_upper``, ``n_decided`` (met + breached on the
+    resolution clock), ``response_compliance``. Hours are from opening to resolution.
+    """
+    out = None
+    for col, metric_id in SERVICE_METRICS.items():
+        m = wh.metric(metric_id, f, (dim,))
+        m = m[m[dim].notna()]
+        keep = {"value": col}
+        if metric_id == "resolution_hours_median":
+            keep["n"] = "n_resolved"
+        if metric_id == "sla_resolution_compliance":
+            keep |= {"lower": "compliance_lower", "upper": "compliance_upper", "n": "n_decided"}
+        m = m[[dim, *keep]].rename(columns=keep)
+        out = m if out is None else out.merge(m, on=dim, how="outer")
+    return _ladder(out, dim, TIER_LADDER + ("enterprise",) if dim == "tier" else SLA_LADDER)
+
+
+@dataclass(frozen=True)
+class TierGap:
+    """The top and bottom rung of a ladder present in the data, for the plain-words answer."""
+
+    top: str
+    bottom: str
+    top_median: float
+    bottom_median: float
+    top_p90: float
+    bottom_p90: float
+    top_compliance: float
+    bottom_compliance: float
+    verdict: str  # "yes" (faster and at least as compliant), "no" (slower, not more compliant), "mixed"
+    significant: bool  # compliance difference significant at 5% (two-proportion z test)
+
+
+def tier_gap(service: pd.DataFrame, dim: str = "tier") -> TierGap | None:
+    """Compare the most and least valuable tier present in a :func:`service_by` frame.
+
+    Consumer tiers only for ``dim="tier"`` (enterprise customers have their own SLA levels); None
+    when fewer than two rungs have resolved tickets.
+    """
+    ladder = TIER_LADDER if dim == "tier" else SLA_LADDER
+    df = service[service[dim].isin(ladder) & service["median_hours"].notna() & service["compliance"].notna()]
+    if len(df) < 2:
+        return None
+    df = _ladder(df, dim, ladder)
+    top, bottom = df.iloc[0], df.iloc[-1]
+    faster = top["median_hours"] < bottom["median_hours"]
+    better = top["compliance"] >= bottom["compliance"]
+    verdict = "yes" if faster and better else "no" if not faster and not better else "mixed"
+    k1, n1 = top["compliance"] * top["n_decided"], top["n_decided"]
+    k2, n2 = bottom["compliance"] * bottom["n_decided"], bottom["n_decided"]
+    p = float(stats.two_proportion_p(k1, n1, k2, n2))
+    return TierGap(str(top[dim]), str(bottom[dim]), float(top["median_hours"]), float(bottom["median_hours"]),
+                   float(top["p90_hours"]), float(bottom["p90_hours"]),
+                   float(top["compliance"]), float(bottom["compliance"]), verdict, bool(np.isfinite(p) and p < 0.05))
+
+
+def _ladder(df: pd.DataFrame, dim: str, ladder: tuple[str, ...]) -> pd.DataFrame:
+    rank = {v: i for i, v in enumerate(ladder)}
+    key = df[dim].map(lambda v: (rank.get(str(v), len(ladder)), str(v)))
+    return df.iloc[sorted(range(len(df)), key=lambda i: key.iloc[i])].reset_index(drop=True)

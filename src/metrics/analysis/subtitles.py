@@ -1,0 +1,80 @@
+"""Words for a filter: the subtitle every chart, table and export carries."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from metrics.model.filters import Filters
+from metrics.model.i18n import label, t
+
+
+def period_text(f: Filters) -> str:
+    return f"{f.start:%Y-%m-%d} – {f.end:%Y-%m-%d}"
+
+
+def _within(region: int, ancestors: tuple[int, ...], parents: Mapping[int, int | None]) -> bool:
+    """``region`` is one of ``ancestors`` or lies below one of them."""
+    seen: set[int] = set()
+    r: int | None = region
+    while r is not None and r not in seen:
+        if r in ancestors:
+            return True
+        seen.add(r)
+        r = parents.get(r)
+    return False
+
+
+def covered_regions(f: Filters, parents: Mapping[int, int | None] | None = None) -> tuple[int, ...]:
+    """The regions a figure under ``f`` covers: the region filter narrowed to the user's scope
+    (``f.scope.regions``), or the scope's regions when no region is chosen; () for all regions.
+    ``parents`` (region id → parent id) places a chosen city above a scope of one district; without
+    it only exact ids are compared."""
+    allowed = f.scope.regions if f.scope is not None else None
+    if not allowed:
+        return tuple(f.regions)
+    if not f.regions:
+        return tuple(allowed)
+    parents = parents or {}
+    out: list[int] = []
+    for r in f.regions:
+        if _within(r, allowed, parents):
+            out.append(r)
+        else:  # a region wider than the scope: the figure covers the scope's part of it
+            out += [a for a in allowed if _within(a, (r,), parents)]
+    return tuple(dict.fromkeys(out)) or tuple(f.regions)
+
+
+def scope_text(f: Filters, lang: str, region_names: Mapping[int, str],
+               parents: Mapping[int, int | None] | None = None) -> str:
+    """The slices in words, e.g. "韶关 · 金卡 · 客服热线": the regions the figure covers (the user's scope
+    when no region is chosen, :func:`covered_regions`), an account manager's own customers; the whole
+    province only when the figure covers it."""
+    regions = covered_regions(f, parents)
+    parts = [", ".join(region_names.get(r, str(r)) for r in regions)] if regions else []
+    if f.scope is not None and f.scope.manager_id is not None:
+        parts.append(t("filter.scope_portfolio", lang, user=f.scope.user))
+    for dim, values in (("tier", f.tiers), ("segment", f.segments), ("channel", f.channels),
+                        ("sla_level", f.sla_levels), ("category", f.categories), ("kind", f.kinds),
+                        ("survey_kind", f.survey_kinds), ("priority", f.priorities)):
+        if values:
+            parts.append(", ".join(label(dim, v, lang) for v in values))
+    return " · ".join(parts) if parts else t("filter.scope_all", lang)
+
+
+def subtitle(f: Filters, lang: str, region_names: Mapping[int, str], with_comparison: bool = False,
+             parents: Mapping[int, int | None] | None = None) -> str:
+    """"2026-07-01 – 2026-09-30 | 韶关 · 金卡" (+ "vs 2026-04-01 – 2026-06-30"); ``parents``: see
+    :func:`covered_regions`."""
+    text = t("filter.subtitle", lang, period=period_text(f), scope=scope_text(f, lang, region_names, parents))
+    cf = f.comparison_filters() if with_comparison else None
+    if cf is not None:
+        text += " " + t("filter.vs", lang, period=period_text(cf))
+    return text
+
+
+def region_parents(regions: object) -> dict[int, int | None]:
+    """region id → parent id (None at the top) from a regions frame (``Warehouse.regions()``)."""
+    import pandas as pd
+
+    return {int(r): None if pd.isna(p) else int(p)
+            for r, p in zip(regions["region_id"], regions["parent_id"], strict=True)}  # type: ignore[index]

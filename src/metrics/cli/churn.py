@@ -1,0 +1,126 @@
+"""``servicewatch survival`` and ``servicewatch churn fit|scores``: retention and churn risk from the
+command line. Same filter options and error conventions as :mod:`metrics.cli.main` (one line on stderr,
+non-zero exit, never a traceback)."""
+
+from __future__ import annotations
+
+import argparse
+
+from metrics.access.audit import filters_detail
+from metrics.cli.main import (
+    REGION_LEVELS,
+    UserError,
+    _date,
+    add_db_argument,
+    add_filter_arguments,
+    audit_export,
+    build_filters,
+    emit,
+    open_warehouse,
+)
+
+SURVIVAL_DIMS = ("tier", "segment", "channel", "sla_level", "region", *REGION_LEVELS)
+
+
+def cmd_survival(args: argparse.Namespace) -> None:
+    from metrics.churn import survival
+
+    by, level = args.by, args.level
+    if by in REGION_LEVELS:
+        by, level = "region", by
+    if args.step < 1:
+        raise UserError("--step must be at least 1 (days)")
+    wh = open_warehouse(args.db)
+    f = build_filters(wh, args)
+    r = survival.retention(wh, f, None if by == "all" else by, level, args.step)
+    shown = {"summary": r.summary, "logrank": r.logrank, "at_risk": r.at_risk}.get(args.what, r.curves)
+    audit_export(args, "export", {"by": by, "level": level, "show": args.what, "rows": len(shown),
+                                  "filters": filters_detail(f)})
+    if args.what == "summary":
+        emit(r.summary, args.format)
+    elif args.what == "logrank":
+        emit(r.logrank, args.format)
+    elif args.what == "at_risk":
+        emit(r.at_risk, args.format)
+    else:
+        emit(r.curves, args.format)
+
+
+def cmd_churn_fit(args: argparse.Namespace) -> None:
+    from metrics.backends.connect import check_connection, resolve_url
+    from metrics.backends.swap import writable
+    from metrics.churn import model as churn_model
+    from metrics.churn import store as churn_store
+    from metrics.query.warehouse import Warehouse
+
+    if args.max_rows < 1000:
+        raise UserError("--max-rows must be at least 1000")
+    url = resolve_url(args.db)
+    wh = Warehouse.open(url)  # fitted on a reader: dashboards keep reading a DuckDB file meanwhile
+    check_connection(wh.engine)
+    try:
+        result = churn_model.fit(wh, args.as_of, args.max_rows)
+    except churn_model.ChurnModelError as exc:
+        raise UserError(str(exc)) from None
+    finally:
+        wh.engine.dispose()
+    with writable(url) as engine:  # a DuckDB file: stored in a copy that replaces it (metrics.backends.swap)
+        model_id = churn_store.save(engine, result)
+    m = result.summary
+    print(f"churn model {model_id} stored (data as of {m['as_of']}): {m['n_train_rows']:,} training rows, "
+          f"{m['n_train_events']:,} departures; holdout concordance {m['concordance_cox']:.3f}, "
+          f"AUC {m['auc_cox']:.3f} (logistic baseline {m['auc_logit']:.3f}); {m['n_scored']:,} customers scored "
+          f"in {m['fit_seconds']:.1f} s" + (f"; missing: {m['missing']}" if m["missing"] else ""))
+
+
+def cmd_churn_scores(args: argparse.Namespace) -> None:
+    from metrics.churn import store as churn_store
+
+    wh = open_warehouse(args.db)
+    model = churn_store.latest_model(wh)
+    if model is None:
+        raise UserError("no churn model is stored in this database yet; run `servicewatch churn fit --db URL`")
+    if args.as_of and churn_store.model_date(model) != args.as_of:
+        raise UserError(f"the stored model is as of {churn_store.model_date(model)}; "
+                        f"fit one with `servicewatch churn fit --as-of {args.as_of}`")
+    f = build_filters(wh, args)
+    if args.top < 1:
+        raise UserError("--top must be at least 1")
+    df = churn_store.scores(wh, f, args.top, args.lang)
+    audit_export(args, "export", {"what": "churn scores", "model_id": int(model["model_id"]), "top": args.top,
+                                  "rows": len(df), "filters": filters_detail(f)})
+    emit(df, args.format)
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Register the retention and churn commands on the main parser's subcommands."""
+    sv = sub.add_parser("survival", help="Kaplan–Meier retention curves by a dimension",
+                        description="Retention (Kaplan–Meier) on tenure in days; customers still active are "
+                                    "censored at the as-of date. The period options do not restrict the cohort.")
+    add_db_argument(sv)
+    sv.add_argument("--by", default="all", choices=("all", *SURVIVAL_DIMS),
+                    help="group the curves by this dimension (channel = acquisition channel); default: all")
+    sv.add_argument("--level", choices=REGION_LEVELS, default="city", help="level for --by region")
+    sv.add_argument("--step", type=int, default=7,
+                    help="time step in days; durations are rounded up to it (1 = exact, default 7)")
+    sv.add_argument("--show", dest="what", choices=("curves", "summary", "logrank", "at_risk"), default="curves",
+                    help="curves (default), summary (median, RMST 12/24 months), pairwise log-rank, at_risk")
+    add_filter_arguments(sv)
+    sv.add_argument("--format", choices=["json", "csv", "table"], default="table")
+    sv.set_defaults(func=cmd_survival)
+
+    ch = sub.add_parser("churn", help="churn-risk model: fit it, list the customers at risk")
+    chs = ch.add_subparsers(dest="churn_command", required=True, metavar="ACTION")
+    fit = chs.add_parser("fit", help="fit the model on the database and store summary and scores in it")
+    add_db_argument(fit)
+    fit.add_argument("--as-of", dest="as_of", type=_date, help="day up to which events are known (default: data)")
+    fit.add_argument("--max-rows", type=int, default=100_000,
+                     help="training rows above which a stratified sample of customers is used (default 100000)")
+    fit.set_defaults(func=cmd_churn_fit)
+    sc = chs.add_parser("scores", help="customers by revenue at risk, with probability and reasons")
+    add_db_argument(sc)
+    sc.add_argument("--top", type=int, default=100, help="how many customers (default 100)")
+    sc.add_argument("--lang", choices=["zh", "en"], default="en", help="language of the reasons")
+    add_filter_arguments(sc)
+    sc.add_argument("--format", choices=["json", "csv", "table"], default="table")
+    sc.set_defaults(func=cmd_churn_scores)

@@ -1,0 +1,462 @@
+"""``servicewatch``: the command-line face of the engine.
+
+Every failure a user can cause (bad arguments, unknown metric or region, unreachable database)
+ends in one line on stderr and a non-zero exit; never a traceback, never a password.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from datetime import date
+from typing import NoReturn
+
+import pandas as pd
+
+from metrics.access import users as access
+from metrics.backends.connect import DatabaseError, check_connection, resolve_url, safe_url
+from metrics.model import registry
+from metrics.model.filters import Filters, preset_period
+from metrics.model.i18n import t
+from metrics.present import files as outputs
+from metrics.present.cells import safe_frame
+from metrics.present.files import OutputRefused
+from metrics.query.compiler import REGION_LEVELS, CompileError
+from metrics.query.warehouse import Warehouse
+
+EXIT_USAGE = 2
+EXIT_FAILURE = 1
+EXIT_REJECTS = 3  # servicewatch import: some rows were rejected, the others were loaded
+
+
+class UserError(Exception):
+    """A problem with what the user asked for; printed as one line."""
+
+
+def _date(text: str) -> date:
+    """An option's date: YYYY-MM-DD within the plausible range (:func:`metrics.model.links.parse_date`)."""
+    from metrics.model.links import date_range, parse_date
+
+    try:
+        return parse_date(text, date_range())
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_db_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--db", metavar="URL", help="SQLAlchemy database URL (default: $SERVICEWATCH_DB, "
+                   ".streamlit/secrets.toml, then data/servicewatch.duckdb)")
+
+
+def add_filter_arguments(p: argparse.ArgumentParser) -> None:
+    """The filter options shared by every command that computes figures."""
+    p.add_argument("--from", dest="start", type=_date, help="first day of the period (inclusive)")
+    p.add_argument("--to", dest="end", type=_date, help="last day of the period (inclusive)")
+    p.add_argument("--period", choices=["last_month", "last_quarter", "ytd", "last_12_months"],
+                   help="a named period relative to the as-of date (default: last_12_months)")
+    p.add_argument("--as-of", dest="as_of", type=_date, help="day up to which events are known")
+    p.add_argument("--compare", choices=["previous", "year_ago", "none"], default="previous")
+    p.add_argument("--region", action="append", default=[], metavar="ID",
+                   help="region id or name (English or Chinese); includes its districts")
+    for name, meta in (("tier", "T"), ("segment", "S"), ("channel", "C"), ("category", "CAT"),
+                       ("kind", "K"), ("survey-kind", "K"), ("priority", "P"), ("sla-level", "L")):
+        p.add_argument(f"--{name}", action="append", default=[], metavar=meta)
+    p.add_argument("--as-user", dest="as_user", metavar="NAME",
+                   help="act for a user of $SERVICEWATCH_USERS: only that user's scope of the data")
+
+
+def build_filters(wh: Warehouse, args: argparse.Namespace) -> Filters:
+    """Filters from parsed options, checking every value against what the database holds."""
+    as_of = args.as_of or wh.as_of()
+    if args.start or args.end:
+        if not (args.start and args.end):
+            raise UserError("give both --from and --to, or neither")
+        start, end = args.start, args.end
+    else:
+        start, end = preset_period(args.period or "last_12_months", as_of)
+    regions = resolve_regions(wh, args.region)
+    values = {}
+    for opt, dim in (("tier", "tier"), ("segment", "segment"), ("channel", "channel"),
+                     ("category", "category"), ("kind", "kind"), ("survey_kind", "survey_kind"),
+                     ("priority", "priority"), ("sla_level", "sla_level")):
+        given = getattr(args, opt)
+        if given:
+            known = wh.values(dim)
+            unknown = [v for v in given if v not in known]
+            if unknown:
+                raise UserError(f"unknown {dim} {', '.join(unknown)}; known: {', '.join(known)}")
+        values[dim] = tuple(given)
+    scope = None
+    if getattr(args, "as_user", None):  # without it the CLI is the operator's tool: no scope
+        try:
+            scope = access.scope_for(access.get_user(args.as_user))
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+        access.check_regions(scope, regions, wh.regions())  # refused here, before any query
+    try:
+        return Filters(start=start, end=end, as_of=args.as_of, comparison=args.compare, regions=regions,
+                       scope=scope,
+                       tiers=values["tier"], segments=values["segment"], channels=values["channel"],
+                       categories=values["category"], kinds=values["kind"],
+                       survey_kinds=values["survey_kind"], priorities=values["priority"],
+                       sla_levels=values["sla_level"])
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+
+
+def resolve_regions(wh: Warehouse, given: Sequence[str]) -> tuple[int, ...]:
+    if not given:
+        return ()
+    regions = wh.regions()
+    out = []
+    for g in given:
+        match = regions[(regions["region_id"].astype(str) == g) | (regions["name_en"].str.lower() == g.lower())
+                        | (regions["name_zh"] == g)]
+        if match.empty:
+            raise UserError(f"unknown region {g!r}; see `servicewatch regions`")
+        out.append(int(match["region_id"].iloc[0]))
+    return tuple(out)
+
+
+def audit_export(args: argparse.Namespace, action: str, detail: dict) -> None:
+    """Record what a command hands out (rows, files) in the audit log before it does so.
+
+    Acting for a user (``--as-user``) the record is required: if it cannot be written the command
+    fails and writes nothing. The operator's own calls are recorded as ``os:<login>``; a failure
+    to record them is logged, not fatal."""
+    from metrics.access import audit
+
+    url = resolve_url(getattr(args, "db", None))
+    user = audit.cli_user(getattr(args, "as_user", None))
+    detail = {"command": args.command, **detail}
+    if not getattr(args, "as_user", None):
+        audit.record_safely(url, user, action, detail)
+        return
+    try:
+        audit.record(url, user, action, detail)
+    except Exception as exc:  # noqa: BLE001 - any failure of the audit store
+        raise UserError(f"cannot write the audit log ({type(exc).__name__}); nothing was exported") from None
+
+
+def emit(df: pd.DataFrame, fmt: str) -> None:
+    """Print a tidy frame as JSON records, CSV or an aligned table."""
+    df = df.copy()
+    for col in df.columns:
+        if pd.api.types.is_datetime64_any_dtype(df[col]):
+            df[col] = df[col].dt.strftime("%Y-%m-%d")
+    if fmt == "json":
+        records = json.loads(df.to_json(orient="records", force_ascii=False, double_precision=10))
+        print(json.dumps(records, ensure_ascii=False, indent=1))
+    elif fmt == "csv":
+        sys.stdout.write(safe_frame(df).to_csv(index=False))
+    else:
+        print(df.to_string(index=False) if len(df) else "(no rows)")
+
+
+# -- commands ---------------------------------------------------------------------------------
+def cmd_metric(args: argparse.Namespace) -> None:
+    try:
+        registry.get(args.metric_id)
+    except registry.UnknownMetric:
+        raise UserError(f"unknown metric {args.metric_id!r}; known: {', '.join(registry.BY_ID)}") from None
+    by = []
+    level = args.level
+    for d in args.by:
+        if d in REGION_LEVELS:
+            by.append("region")
+            level = d
+        else:
+            by.append(d)
+    wh = open_warehouse(args.db)
+    f = build_filters(wh, args)
+    df = wh.compare(args.metric_id, f, tuple(by), level) if args.compare_columns else wh.metric(
+        args.metric_id, f, tuple(by), level)
+    from metrics.access.audit import filters_detail
+
+    audit_export(args, "export", {"metric": args.metric_id, "by": by, "level": level, "rows": len(df),
+                                  "filters": filters_detail(f)})
+    emit(df, args.format)
+
+
+def cmd_metrics(args: argparse.Namespace) -> None:
+    rows = [{"id": m.id, "label_en": m.label_en, "label_zh": m.label_zh, "unit": m.unit,
+             "higher_is_better": m.higher_is_better, "dims": " ".join(m.dims)} for m in registry.METRICS]
+    emit(pd.DataFrame(rows), args.format)
+
+
+def cmd_regions(args: argparse.Namespace) -> None:
+    emit(open_warehouse(args.db).regions(), args.format)
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    from metrics.demo import generator as demo
+    from metrics.ingest import load
+
+    if args.customers < 50:
+        raise UserError("--customers must be at least 50")
+    url = resolve_url(args.db)
+    frames = demo.generate(customers=args.customers, seed=args.seed)
+    load.replace_all(url, frames)
+    counts = ", ".join(f"{k} {len(v):,}" for k, v in frames.items())
+    print(f"demo data written to {safe_url(url)}: {counts}")
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    """Exit 0 when every row loaded, EXIT_REJECTS when some were rejected (the rest loaded)."""
+    from metrics.ingest.importer import ImportFailed, MappingError, import_file, import_query
+
+    if (args.file is None) == (args.from_sql is None):
+        print("servicewatch import: error: give either FILE or --from-sql QUERY (with --source-db URL)",
+              file=sys.stderr)
+        return EXIT_USAGE
+    if args.from_sql is not None and not args.source_db:
+        print("servicewatch import: error: --from-sql needs --source-db URL", file=sys.stderr)
+        return EXIT_USAGE
+    if args.as_user:  # acting for a user: imports are for admins
+        try:
+            user = access.get_user(args.as_user)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+        if user.role != "admin":
+            raise access.ScopeError(f"user {user.name} ({user.role}) may not import; imports are for admins")
+    who = args.as_user or None
+    try:
+        rejects = _rejects_option(args)
+        if args.from_sql is not None:
+            result = import_query(resolve_url(args.db), args.table, args.from_sql, args.source_db, user=who,
+                                  mapping=args.mapping, dry_run=args.dry_run, lang=args.lang, rejects=rejects)
+        else:
+            result = import_file(resolve_url(args.db), args.table, args.file, mapping=args.mapping, user=who,
+                                 dry_run=args.dry_run, encoding=args.encoding, lang=args.lang, rejects=rejects)
+    except (ImportFailed, MappingError, OutputRefused) as exc:
+        raise UserError(str(exc)) from None
+    from metrics.access.audit import import_detail
+
+    if not args.dry_run:  # done: recorded (a failure to record is reported, the import stands)
+        try:
+            audit_export(args, "import", import_detail(result))
+        except UserError:
+            print("servicewatch: warning: the import is done but could not be written to the audit log",
+                  file=sys.stderr)
+    print("\n".join(result.summary(args.lang)))
+    if args.dry_run and result.rows_rejected:
+        _print_first_problems(result, args.lang)
+    return EXIT_REJECTS if result.rows_rejected else 0
+
+
+def _rejects_option(args: argparse.Namespace) -> bool | str:
+    """``--rejects`` checked against every input of the command (file, mapping file, both databases)
+    like a real run would check it (:func:`metrics.present.files.check`); a dry run writes no rejects file
+    and deletes none (False), a real run writes the named file or the default one (True)."""
+    if args.rejects:
+        outputs.check(args.rejects, outputs.REJECTS, option="--rejects", lang=args.lang,
+                      db_urls=[resolve_url(args.db), args.source_db], inputs=[args.file, args.mapping])
+    return False if args.dry_run else (args.rejects or True)
+
+
+def _print_first_problems(result: object, lang: str, n: int = 10) -> None:
+    """The first problems of a dry run on screen (it writes no rejects file); control characters shown as ?."""
+    def shown(v: object) -> str:
+        text = "".join(c if c.isprintable() else "?" for c in str(v))
+        return text if len(text) <= 60 else text[:59] + "…"
+
+    rows = result.problems_text(lang).head(n)
+    print(t("output.dry_run_problems", lang, n=len(rows)))
+    for r in rows.itertuples(index=False):
+        print(t("output.problem", lang, row=r.row, column=shown(r.column), value=shown(r.value),
+                reason=shown(r.reason)))
+
+
+def cmd_template(args: argparse.Namespace) -> None:
+    """An example CSV of TABLE: its headers and two rows that import cleanly."""
+    from metrics.ingest.importer import template_csv
+    from metrics.ingest.importer.spec import TABLES
+
+    if args.table not in TABLES:
+        raise UserError(f"unknown table {args.table!r}; known: {', '.join(TABLES)}")
+    data = template_csv(args.table, args.lang)
+    if args.out in (None, "-"):
+        sys.stdout.write(data.decode("utf-8-sig"))
+        return
+    try:  # never the database, a link, a folder or a file that is not a template of ours
+        path = outputs.check(args.out, outputs.TEMPLATE, option="--out", lang=args.lang, db_urls=[resolve_url(None)])
+        outputs.write_bytes(path, data)  # a temporary file renamed into place: old file or new one
+    except OutputRefused as exc:
+        raise UserError(str(exc)) from None
+    except OSError as exc:
+        raise UserError(t("output.cannot_write", args.lang, option="--out", path=args.out,
+                          detail=exc.strerror or type(exc).__name__)) from None
+    print(f"template for {args.table} written to {args.out}", file=sys.stderr)
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    """The password from standard input (first line); prompted without echo on a terminal."""
+    if sys.stdin.isatty():
+        import getpass
+
+        first = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != first:
+            raise UserError("the passwords differ")
+        return first
+    line = sys.stdin.readline().rstrip("\r\n")
+    if not line:
+        raise UserError("no password on standard input")
+    return line
+
+
+def _local_time(epoch: float | None) -> str:
+    """A lock's end as local ISO time to the second; empty when not locked."""
+    from datetime import datetime
+
+    return "" if epoch is None else datetime.fromtimestamp(epoch).astimezone().isoformat(timespec="seconds")
+
+
+def cmd_user(args: argparse.Namespace) -> None:
+    try:
+        if args.user_command == "add":
+            user = access.User(args.name, args.role, tuple(args.regions), args.manager)
+            access.add_user(user, None if args.no_password else _read_password(args))
+            print(f"user {user.name} added ({user.role})" + (", OpenID Connect only" if args.no_password else ""))
+        elif args.user_command == "passwd":
+            access.set_password(args.name, _read_password(args))
+            print(f"password of {args.name} changed")
+        elif args.user_command == "remove":
+            access.remove_user(args.name)
+            print(f"user {args.name} removed")
+        elif args.user_command == "unlock":
+            was = access.unlock(args.name)
+            print(f"user {args.name} unlocked" if was else f"user {args.name} was not locked; failed sign-ins cleared")
+        else:
+            locks = access.lock_states()
+            rows = [{"name": u.name, "role": u.role, "regions": " ".join(map(str, u.regions)),
+                     "manager_id": u.manager_id, "locked_until": _local_time(locks.get(u.name))}
+                    for u in access.list_users()]
+            emit(pd.DataFrame(rows, columns=["name", "role", "regions", "manager_id", "locked_until"]), args.format)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+
+
+def open_warehouse(db: str | None) -> Warehouse:
+    wh = Warehouse.open(resolve_url(db))
+    check_connection(wh.engine)
+    return wh
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line usage error (its sub-commands' parsers are of the same class)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="servicewatch", description="Service quality and churn metrics.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    m = sub.add_parser("metric", help="compute one metric, optionally grouped")
+    m.add_argument("metric_id", help="metric id; `servicewatch metrics` lists them")
+    add_db_argument(m)
+    m.add_argument("--by", action="append", default=[], metavar="DIM",
+                   help="group by: region, province, city, district, tier, segment, sla_level, channel, "
+                        "category, kind, priority, survey_kind, month, week")
+    m.add_argument("--level", choices=REGION_LEVELS, default="city", help="level for --by region")
+    add_filter_arguments(m)
+    m.add_argument("--with-comparison", dest="compare_columns", action="store_true",
+                   help="add value_cmp, n_cmp, delta, delta_pct for the comparison period")
+    m.add_argument("--format", choices=["json", "csv", "table"], default="table")
+    m.set_defaults(func=cmd_metric)
+
+    ms = sub.add_parser("metrics", help="list the metrics")
+    ms.add_argument("--format", choices=["json", "csv", "table"], default="table")
+    ms.set_defaults(func=cmd_metrics)
+
+    r = sub.add_parser("regions", help="list the regions")
+    add_db_argument(r)
+    r.add_argument("--format", choices=["json", "csv", "table"], default="table")
+    r.set_defaults(func=cmd_regions)
+
+    d = sub.add_parser("demo", help="replace the database content with generated demo data")
+    add_db_argument(d)
+    d.add_argument("--customers", type=int, default=20_000)
+    d.add_argument("--seed", type=int, default=7)
+    d.set_defaults(func=cmd_demo)
+
+    i = sub.add_parser("import", help="validate a CSV/Excel/Parquet file and upsert it into a table",
+                       description="Exit codes: 0 all rows loaded, 3 some rows rejected (the others loaded; "
+                                   "see the rejects file), 1 nothing imported (unreadable file, missing columns, "
+                                   "database error), 2 bad arguments. See docs/import.md.")
+    i.add_argument("table", help="table of the data model: regions, customers, tickets, surveys, …")
+    i.add_argument("file", nargs="?", help=".csv, .xlsx or .parquet (or use --from-sql)")
+    add_db_argument(i)
+    i.add_argument("--from-sql", dest="from_sql", metavar="QUERY",
+                   help="read the rows of this SELECT, run on --source-db, instead of a file")
+    i.add_argument("--source-db", dest="source_db", metavar="URL", help="SQLAlchemy URL of the database "
+                   "--from-sql reads (DuckDB files are opened read-only)")
+    i.add_argument("--rejects", metavar="FILE", help="where to write the rejected rows (default: FILE.rejects.csv "
+                   "next to the input; TABLE-from-sql.rejects.csv in the current directory for --from-sql)")
+    i.add_argument("--mapping", metavar="MAPPING.yaml", help="header and value renames (docs/import.md)")
+    i.add_argument("--dry-run", action="store_true", help="validate and report, write nothing")
+    i.add_argument("--encoding", metavar="ENC", help="CSV encoding (default: detect UTF-8, UTF-8-BOM, GBK/GB18030)")
+    i.add_argument("--lang", choices=["en", "zh"], default="en", help="language of the report and rejects file")
+    i.add_argument("--as-user", dest="as_user", metavar="NAME",
+                   help="act for a user of $SERVICEWATCH_USERS (must be an admin); recorded in the audit log")
+    i.set_defaults(func=cmd_import)
+
+    tp = sub.add_parser("template", help="write an example CSV for a table: headers and two valid rows",
+                        description="The example rows import cleanly (into an empty database too) when the "
+                                    "templates are imported in the order of docs/import.md. See docs/import.md.")
+    tp.add_argument("table", help="table of the data model: regions, customers, tickets, surveys, …")
+    tp.add_argument("--out", metavar="FILE", help="file to write (default: standard output)")
+    tp.add_argument("--lang", choices=["en", "zh"], default="en",
+                    help="headers: data-model names (en) or the Chinese names the importer recognises (zh)")
+    tp.set_defaults(func=cmd_template)
+
+    u = sub.add_parser("user", help="manage the users file ($SERVICEWATCH_USERS); passwords from stdin")
+    usub = u.add_subparsers(dest="user_command", required=True, metavar="ACTION")
+    ua = usub.add_parser("add", help="add a user (password: first line of standard input)")
+    ua.add_argument("name")
+    ua.add_argument("--role", required=True, choices=access.ROLES)
+    ua.add_argument("--regions", nargs="+", type=int, default=[], metavar="ID",
+                    help="region ids a manager (or viewer) sees, their districts included")
+    ua.add_argument("--manager", type=int, metavar="ID", help="account_managers.manager_id of an account manager")
+    ua.add_argument("--no-password", dest="no_password", action="store_true",
+                    help="no password: the user signs in through OpenID Connect only (NAME = e-mail or subject)")
+    usub.add_parser("passwd", help="set a new password (from standard input)").add_argument("name")
+    usub.add_parser("remove", help="remove a user").add_argument("name")
+    usub.add_parser("unlock", help="clear a user's sign-in lockout (too many failed sign-ins)").add_argument("name")
+    ul = usub.add_parser("list", help="list the users (no hashes) and when a lockout ends")
+    ul.add_argument("--format", choices=["json", "csv", "table"], default="table")
+    u.set_defaults(func=cmd_user)
+
+    from metrics.cli import churn as cli_churn  # survival, churn fit, churn scores
+
+    cli_churn.add_commands(sub)
+    from metrics.cli import report as cli_report  # the review-meeting pack
+
+    cli_report.add_commands(sub)
+    from metrics.cli import spark as cli_spark  # a local Spark cluster to try the spark:// database on
+
+    cli_spark.add_commands(sub)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code = args.func(args)
+    except (UserError, DatabaseError, CompileError, access.ScopeError, access.UsersFileError) as exc:
+        print(f"servicewatch: error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        print("servicewatch: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    return code if isinstance(code, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,454 @@
+"""One import: read a file in chunks, validate, upsert the good rows in one transaction, report.
+
+:func:`import_file` is what the CLI and the Data page call. The whole import is one database
+transaction (rows of every chunk and the ``import_log`` row): a failure or a kill before the commit
+leaves the database as it was. After the commit the derived tables (region closure, calendar,
+as-of, rollups) are rebuilt with :func:`metrics.ingest.load.refresh_derived`.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import getpass
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Generator, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import sqlalchemy as sa
+
+from metrics.backends.connect import DatabaseError, describe_error, duckdb_path, make_engine, safe_url
+from metrics.backends.swap import writable
+from metrics.ingest.importer import spec
+from metrics.ingest.importer.read import CHUNK_ROWS, Chunk, ReadError, Source, open_query, open_source
+from metrics.ingest.importer.validate import PROBLEM_COLUMNS, Known, Validator
+from metrics.ingest.importer.write import Refused, Writer, ensure_schema
+from metrics.ingest.load import refresh_in_transaction, refresh_rollups
+from metrics.model import schema
+from metrics.model.i18n import t
+from metrics.present import files as outputs
+from metrics.present.cells import safe_cell
+
+FIRST_PROBLEMS = 500  # kept in memory for the summary and the Data page; the rejects file has all
+# tables the churn scores are computed from: an import that changes them marks the scores stale
+CHURN_INPUTS = frozenset({"customers", "tickets", "surveys", "billing_monthly"})
+STALE_KEY = schema.CHURN_STALE_KEY  # sw_meta key; cleared by metrics.churn.store.save
+
+
+class ImportFailed(ValueError):
+    """The import could not run at all (unreadable file, missing columns, unknown table)."""
+
+
+@dataclass
+class ImportResult:
+    table: str
+    file: str
+    dry_run: bool
+    import_id: str = ""
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    inserted: int = 0
+    updated: int = 0
+    reasons: Counter = field(default_factory=Counter)  # code -> problems
+    problems: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=PROBLEM_COLUMNS))
+    rejects_path: Path | None = None
+    unused_headers: list[str] = field(default_factory=list)
+    defaults: list[str] = field(default_factory=list)
+    introduced: dict[str, int] = field(default_factory=dict)  # "column=value" -> rows
+    mangled: list[str] = field(default_factory=list)  # key columns that look spreadsheet-reformatted
+    created_tables: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    refresh_seconds: float | None = None
+    dashboard: bool = False  # run from the Data page: no CLI flags or server paths in the report
+
+    @property
+    def unchanged(self) -> int:
+        return self.rows_loaded - self.inserted - self.updated
+
+    def problems_text(self, lang: str = "en") -> pd.DataFrame:
+        """The first problems with the reason as text: row, column, value, reason."""
+        p = self.problems
+        return pd.DataFrame({"row": p["row"].astype("int64"), "column": p["column"], "value": p["value"],
+                             "reason": [reason_text(c, d, lang) for c, d in zip(p["code"], p["detail"], strict=True)]})
+
+    def reason_counts(self, lang: str = "en") -> pd.DataFrame:
+        rows = [{"reason": t(f"import.reason_name.{code}", lang), "code": code, "problems": n}
+                for code, n in self.reasons.most_common()]
+        return pd.DataFrame(rows, columns=["reason", "code", "problems"])
+
+    def summary(self, lang: str = "en") -> list[str]:
+        key = "import.summary_dry" if self.dry_run else "import.summary"
+        lines = [t(key, lang, table=self.table, file=self.file, read=f"{self.rows_read:,}",
+                   loaded=f"{self.rows_loaded:,}", inserted=f"{self.inserted:,}", updated=f"{self.updated:,}",
+                   unchanged=f"{self.unchanged:,}", rejected=f"{self.rows_rejected:,}",
+                   seconds=f"{self.seconds:.1f}")]
+        if self.rows_read == 0:
+            lines.append(t("import.empty", lang))
+        for code, n in self.reasons.most_common():
+            lines.append(t("import.by_reason", lang, n=f"{n:,}", reason=t(f"import.reason_name.{code}", lang)))
+        if self.rejects_path is not None and self.rows_rejected and not self.dashboard:  # the page offers a download
+            lines.append(t("import.rejects_file", lang, path=self.rejects_path))
+        if self.unused_headers:
+            key = "import.unused_headers_dashboard" if self.dashboard else "import.unused_headers"
+            lines.append(t(key, lang, cols=", ".join(self.unused_headers)))
+        if self.defaults:
+            lines.append(t("import.defaults", lang, cols=", ".join(self.defaults)))
+        if self.mangled:
+            lines.append(t("import.mangled_hint", lang, cols=", ".join(self.mangled)))
+        if self.introduced:
+            vals = ", ".join(f"{k} ({v:,})" for k, v in list(self.introduced.items())[:20])
+            lines.append(t("import.introduced", lang, values=vals))
+        if self.created_tables:
+            lines.append(t("import.created_schema", lang, tables=", ".join(self.created_tables)))
+        if self.refresh_seconds is not None:
+            lines.append(t("import.refreshed", lang, seconds=f"{self.refresh_seconds:.1f}"))
+        return lines
+
+
+def reason_text(code: str, detail: object, lang: str = "en") -> str:
+    return t(f"import.reason.{code}", lang, detail=detail)
+
+
+def rejects_path_for(path: str | Path) -> Path:
+    p = Path(path)
+    return p.with_name(p.name + ".rejects.csv")
+
+
+def _rejects_target(rejects: bool | Path, default: Path, dry_run: bool, lang: str, db_urls: list[str | None],
+                    inputs: list[str | Path | None]) -> Path | None:
+    """Where the rejects go, checked by :func:`metrics.present.files.check` before anything is written or
+    deleted (never the database, an input, a link, a folder, someone else's file). The default file
+    (``rejects=True``) is not written on a dry run; a path the caller names is (the Data page's own)."""
+    if not rejects or (rejects is True and dry_run):
+        return None
+    path = default if rejects is True else Path(rejects)
+    try:
+        return outputs.check(path, outputs.REJECTS, option="--rejects", lang=lang, db_urls=db_urls, inputs=inputs)
+    except outputs.OutputRefused as exc:
+        raise ImportFailed(str(exc)) from None
+
+
+class _Rejects:
+    """The rejects file (UTF-8 with BOM so Excel reads Chinese): written to a temporary file in the
+    target's folder as problems arrive and renamed into place by :meth:`finish` at the end of a
+    successful run, so it is complete or absent, never partial. A run without rejects removes a
+    stale rejects file of ours (header checked) at its end, not on a dry run."""
+
+    def __init__(self, path: Path | None, lang: str, dry_run: bool = False) -> None:
+        self.path, self.lang, self.dry_run = path, lang, dry_run
+        self.file: outputs.AtomicFile | None = None
+        self.writer = None
+
+    def add(self, problems: pd.DataFrame) -> None:
+        if self.path is None or problems.empty:
+            return
+        if self.file is None:
+            self.file = outputs.AtomicFile(self.path, "w", encoding="utf-8-sig", newline="")
+            self.writer = csv.writer(self.file.fh)
+            self.writer.writerow(outputs.REJECTS_HEADER)
+        for r in problems.itertuples(index=False):
+            value = "" if r.value is None else str(r.value)
+            reason = reason_text(r.code, r.detail, self.lang)
+            self.writer.writerow([int(r.row), r.column, safe_cell(value), safe_cell(reason), r.code])
+
+    def finish(self) -> None:
+        """The run succeeded: the complete file into place, or (no rejects, not a dry run) a stale one removed."""
+        if self.path is None:
+            return
+        try:
+            if self.file is not None:
+                self.file, file = None, self.file
+                file.commit()
+            elif not self.dry_run:
+                outputs.remove_ours(self.path, outputs.REJECTS)
+        except OSError as exc:
+            raise ImportFailed(t("output.rejects_not_written", self.lang, path=self.path,
+                                 detail=exc.strerror or type(exc).__name__)) from None
+
+    def close(self) -> None:
+        """After a failure: the temporary file removed; an existing rejects file stays as it was."""
+        if self.file is not None:
+            self.file, file = None, self.file
+            file.discard()
+
+
+def _open_engine(url: str, dry_run: bool) -> sa.Engine | None:
+    path = duckdb_path(url)
+    if dry_run and path is not None and not path.is_file():
+        return None  # nothing there yet: validate against an empty database
+    return make_engine(url, read_only=dry_run and path is not None)
+
+
+def _db_error(exc: BaseException, url: str, lang: str = "en", name: str = "") -> DatabaseError:
+    """One line naming the file and the database's cause; never a password."""
+    text = str(getattr(exc, "orig", None) or exc)
+    busy = "lock" in text.lower() or "different configuration" in text.lower()  # other process / this one
+    if busy and duckdb_path(url) is not None:
+        return DatabaseError(t("import.error.locked", lang, path=duckdb_path(url).name))
+    return DatabaseError(t("import.error.database", lang, file=name, detail=describe_error(exc, url)))
+
+
+def import_file(url: str, table: str, path: str | Path, *, mapping: str | Path | spec.Mapping | None = None,
+                dry_run: bool = False, encoding: str | None = None, user: str | None = None, lang: str = "en",
+                rejects: bool | Path = True, refresh: bool = True, chunk_rows: int = CHUNK_ROWS,
+                display_name: str | None = None, dashboard: bool = False,
+                on_chunk: Callable[[ImportResult], None] | None = None) -> ImportResult:
+    """Import ``path`` into ``table`` of the database at ``url``; see the module docstring.
+
+    ``rejects``: True writes ``<file>.rejects.csv`` next to the input (removing a stale one of ours
+    when all rows pass; nothing on a dry run), a path writes there, False keeps problems in memory
+    only (the first 500). The path is checked first (:func:`metrics.present.files.check`); the file is
+    complete or absent, never partial.
+    ``display_name``: the file's name as the user knows it (an upload stored under another name);
+    messages name it. ``dashboard``: worded for the Data page (no CLI flags, no rejects path).
+    Messages are in ``lang``.
+    Raises :class:`ImportFailed` (file or columns unusable) or :class:`DatabaseError`.
+    """
+    started = dt.datetime.now()
+    clock = time.perf_counter()
+    _check_table(table, lang)
+    mapping = mapping if isinstance(mapping, spec.Mapping) else spec.load_mapping(mapping)
+    path = Path(path)
+    try:
+        source = open_source(path, encoding, chunk_rows)
+    except ReadError as exc:
+        raise ImportFailed(exc.message(lang, Path(display_name).name if display_name else None, dashboard)) from None
+    rej_path = _rejects_target(rejects, rejects_path_for(path), dry_run, lang, [url], [path])
+    return _import(url, table, source, Path(display_name).name if display_name else path.name,
+                   display_name or str(path), mapping, rej_path, dry_run=dry_run, user=user, lang=lang,
+                   refresh=refresh, on_chunk=on_chunk, started=started, clock=clock, dashboard=dashboard)
+
+
+def import_query(url: str, table: str, query: str, source_url: str, *,
+                 mapping: str | Path | spec.Mapping | None = None, dry_run: bool = False, user: str | None = None,
+                 lang: str = "en", rejects: bool | Path = True, refresh: bool = True, chunk_rows: int = CHUNK_ROWS,
+                 on_chunk: Callable[[ImportResult], None] | None = None) -> ImportResult:
+    """Import the rows of ``query`` (the user's own SQL, run on the database at ``source_url``) into
+    ``table`` of ``url``: streamed in chunks, then the same validation, upsert and report as a file.
+
+    The columns of the result are matched like file headers (``SELECT 工单号, … FROM …`` or aliases
+    with ``AS``). ``rejects``: True writes ``<table>-from-sql.rejects.csv`` in the current directory,
+    a path writes there, False keeps problems in memory. Row numbers count result rows from 1.
+    Raises :class:`ImportFailed` or :class:`DatabaseError` (one line, no password; the source
+    database's errors name the source database).
+    """
+    started = dt.datetime.now()
+    clock = time.perf_counter()
+    _check_table(table, lang)
+    mapping = mapping if isinstance(mapping, spec.Mapping) else spec.load_mapping(mapping)
+    rej_path = _rejects_target(rejects, Path.cwd() / f"{table}-from-sql.rejects.csv", dry_run, lang,
+                               [url, source_url], [])
+    source = open_query(source_url, query, chunk_rows, name=f"{table}-from-sql")
+    display = f"sql {safe_url(source_url)}: {' '.join(query.split())}"
+    try:
+        return _import(url, table, source, "SQL", display, mapping, rej_path, dry_run=dry_run, user=user,
+                       lang=lang, refresh=refresh, on_chunk=on_chunk, started=started, clock=clock)
+    finally:
+        source.close()
+
+
+def _check_table(table: str, lang: str = "en") -> None:
+    if table not in spec.TABLES:
+        raise ImportFailed(t("import.error.unknown_table", lang, table=table, tables=", ".join(spec.TABLES)))
+
+
+def _import(url: str, table: str, source: Source, name: str, display: str, mapping: spec.Mapping,
+            rej_path: Path | None, *, dry_run: bool, user: str | None, lang: str, refresh: bool,
+            on_chunk: Callable[[ImportResult], None] | None, started: dt.datetime, clock: float,
+            dashboard: bool = False) -> ImportResult:
+    """Validate and upsert an opened source (a file or a query); see :func:`import_file`."""
+    if not dry_run and sa.engine.make_url(url).get_backend_name() == "spark":
+        raise ImportFailed(t("import.error.spark_target", lang))
+    header_map, unused = spec.resolve_headers(table, source.headers, mapping)
+    missing = [c for c in spec.required_columns(table) if c not in header_map.values()]
+    if missing:
+        names = [f"{c} ({'/'.join(spec.ALIASES.get(table, {}).get(c, ())[:2]) or c})" for c in missing]
+        key = "import.error.missing_columns_dashboard" if dashboard else "import.error.missing_columns"
+        raise ImportFailed(t(key, lang, file=name, cols=", ".join(names)))
+    result = ImportResult(table, display, dry_run, import_id=uuid.uuid4().hex,
+                          unused_headers=[h for h in unused if h], dashboard=dashboard)
+    result.defaults = [c for c in spec.DEFAULTS.get(table, {}) if c not in header_map.values()]
+    result.rejects_path = rej_path
+    out = _Rejects(rej_path, lang, dry_run)  # nothing is deleted before the run has succeeded
+
+    try:
+        if dry_run:
+            _dry_run(url, table, source, header_map, mapping, result, out, on_chunk)
+        else:
+            with writable(url) as engine:
+                _commit(engine, table, source, header_map, mapping, result, out, on_chunk, user, started,
+                        clock, refresh)
+    except (ImportFailed, DatabaseError):
+        raise
+    except ReadError as exc:  # a part of the file past the first chunk; the transaction rolled back
+        raise ImportFailed(exc.message(lang, name, dashboard)) from None
+    except Refused as exc:
+        raise DatabaseError(t("import.error.refused", lang, file=name, detail=exc)) from None
+    except Exception as exc:
+        if _driver_error(exc):
+            raise _db_error(exc, url, lang, name) from None
+        raise
+    else:
+        out.finish()  # success: the complete rejects file into place (or a stale one of ours removed)
+    finally:
+        out.close()  # after a failure: the temporary rejects file removed, an existing one untouched
+    result.seconds = time.perf_counter() - clock
+    return result
+
+
+def _dry_run(url: str, table: str, source: Source, header_map: dict[str, str], mapping: spec.Mapping,
+             result: ImportResult, out: _Rejects, on_chunk: Callable[[ImportResult], None] | None) -> None:
+    """Check every row against the database as it is (read-only), writing nothing."""
+    engine = _open_engine(url, True)
+    if engine is None:
+        _run(None, table, source, header_map, mapping, result, out, on_chunk)
+        return
+    try:
+        with engine.connect() as conn:
+            _run(conn, table, source, header_map, mapping, result, out, on_chunk)
+    finally:
+        engine.dispose()
+
+
+def _commit(engine: sa.Engine, table: str, source: Source, header_map: dict[str, str], mapping: spec.Mapping,
+            result: ImportResult, out: _Rejects, on_chunk: Callable[[ImportResult], None] | None,
+            user: str | None, started: dt.datetime, clock: float, refresh: bool) -> None:
+    """Write the good rows, the ``import_log`` row, the data version and the derived tables in one
+    transaction; the rollups are marked not built in it and rebuilt after the commit (on a DuckDB
+    file all of it happens in the copy that replaces the file: see :mod:`metrics.backends.swap`)."""
+    result.created_tables = ensure_schema(engine)
+    changed = False
+    with engine.begin() as conn:
+        _run(conn, table, source, header_map, mapping, result, out, on_chunk)
+        result.seconds = time.perf_counter() - clock
+        conn.execute(schema.import_log.insert(), [_log_row(result, user, started)])
+        changed = bool(result.inserted or result.updated)
+        if changed:
+            schema.bump_data_version(conn)
+            refresh_in_transaction(conn)  # cheap; rollups marked not built until rebuilt below
+        if table in CHURN_INPUTS and changed:
+            _mark_churn_stale(conn)
+    if refresh and changed:
+        t0 = time.perf_counter()
+        refresh_rollups(engine)
+        result.refresh_seconds = time.perf_counter() - t0
+
+
+def _driver_error(exc: BaseException) -> bool:
+    """An error raised by a database driver itself (DuckDB's live in ``_duckdb``; COPY on
+    PostgreSQL runs on the driver's connection, whose errors SQLAlchemy does not wrap)."""
+    module = type(exc).__module__.lstrip("_")
+    return (isinstance(exc, sa.exc.SQLAlchemyError) or module.startswith(("duckdb", "psycopg", "pymysql"))
+            or type(exc).__name__ in ("DataError", "IntegrityError", "OperationalError", "ProgrammingError"))
+
+
+def _run(conn: sa.Connection | None, table: str, source: object, header_map: dict[str, str],
+         mapping: spec.Mapping, result: ImportResult, out: _Rejects,
+         on_chunk: Callable[[ImportResult], None] | None) -> None:
+    """Check and write the chunks of ``source``. The write of one chunk (in a worker thread: DuckDB,
+    the database drivers and the Arrow kernels release the GIL) overlaps reading and checking the
+    next one; at most one write is in flight and a chunk is counted, and ``on_chunk`` called, only
+    once it is written. An error anywhere waits for the write in flight before the caller rolls back."""
+    known = Known.read(conn, table) if conn is not None else Known.read(None, table)
+    validator = Validator(table, header_map, source.headers, known, mapping)
+    writer = Writer(conn, table) if conn is not None and not result.dry_run else None
+    rejected_rows: set[int] = set()
+    used_bad = 0
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-write") if writer is not None else None
+    in_flight: list[tuple[Future | None, pa.Table, pd.DataFrame, int]] = []  # at most one
+
+    def settle() -> None:
+        """Count the chunk whose write was started last (waiting for it), then report it."""
+        if not in_flight:
+            return
+        future, good, problems, read = in_flight.pop()
+        loaded = good.num_rows
+        if future is not None:
+            inserted, updated, refused = future.result()
+            result.inserted += inserted
+            result.updated += updated
+            if not refused.empty:  # rows the database itself would not store
+                loaded -= len(refused)
+                problems = pd.concat([problems, refused], ignore_index=True)
+        result.rows_read += read
+        result.rows_loaded += loaded
+        if not problems.empty:
+            rejected_rows.update(problems["row"].astype(int).tolist())
+            result.reasons.update(problems["code"].tolist())
+            out.add(problems)
+            if len(result.problems) < FIRST_PROBLEMS:
+                result.problems = pd.concat([result.problems, problems.head(FIRST_PROBLEMS)], ignore_index=True)
+        result.rows_rejected = len(rejected_rows)
+        if on_chunk is not None:
+            on_chunk(result)
+
+    def start(good: pa.Table, rows: np.ndarray, problems: pd.DataFrame, read: int) -> None:
+        settle()
+        future = pool.submit(writer.write, good, rows) if pool is not None and good.num_rows else None
+        in_flight.append((future, good, problems, read))
+
+    chunks = _read_ahead(source.chunks())
+    try:
+        for chunk in chunks:
+            good, rows, problems = validator.check(chunk)
+            bad_lines = [(r, text) for r, text in source.bad_rows[used_bad:] if text]
+            used_bad = len(source.bad_rows)
+            if bad_lines:
+                problems = pd.concat([problems, pd.DataFrame({
+                    "row": [r for r, _ in bad_lines], "column": "", "value": [x for _, x in bad_lines],
+                    "code": "bad_row", "detail": len(source.headers)})], ignore_index=True)
+            start(good, rows, problems, chunk.data.num_rows + len(bad_lines))
+        good, rows, problems = validator.finish()
+        start(good, rows, problems, 0)
+        settle()
+    finally:
+        chunks.close()  # waits for a read in flight (a query's source connection is closed next)
+        if pool is not None:
+            pool.shutdown(wait=True)  # no statement may run while the caller rolls back
+    if writer is not None:
+        writer.close()
+    result.rows_rejected = len(rejected_rows)
+    result.introduced = {f"{c}={v}": n for (c, v), n in validator.introduced.most_common()}
+    result.mangled = list(validator.mangled)
+    if len(result.problems) > FIRST_PROBLEMS:
+        result.problems = result.problems.head(FIRST_PROBLEMS)
+    result.problems = result.problems.sort_values("row", kind="stable").reset_index(drop=True)
+
+
+def _read_ahead(chunks: Iterator[Chunk]) -> Generator[Chunk, None, None]:
+    """``chunks``, the next one read in a thread while the caller checks the current one (the
+    Arrow CSV and Parquet readers and the database drivers release the GIL)."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-read") as pool:
+        ahead = pool.submit(next, chunks, None)
+        while (chunk := ahead.result()) is not None:
+            ahead = pool.submit(next, chunks, None)
+            yield chunk
+
+
+def _mark_churn_stale(conn: sa.Connection) -> None:
+    """``sw_meta.churn_scores_stale`` = now: the stored churn scores predate the data (see churn_store)."""
+    m = schema.meta
+    conn.execute(m.delete().where(m.c.key == STALE_KEY))
+    conn.execute(m.insert(), [{"key": STALE_KEY, "value": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}])
+
+
+def _log_row(result: ImportResult, user: str | None, started: dt.datetime) -> dict:
+    return {"import_id": result.import_id, "user": (user or _user())[:80], "started_at": started,
+            "finished_at": dt.datetime.now(), "table_name": result.table, "file": result.file[-400:],
+            "rows_read": result.rows_read, "rows_loaded": result.rows_loaded, "rows_rejected": result.rows_rejected,
+            "rows_inserted": result.inserted, "rows_updated": result.updated, "dry_run": result.dry_run}
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no login name in some containers
+        return "unknown"

@@ -1,0 +1,328 @@
+"""What an import file may contain, per table of the data model: header names (English and the
+common Chinese ones), value vocabularies, ranges, order rules, references and defaults.
+
+Everything here is data; :mod:`metrics.ingest.importer.validate` applies it. Types come from
+:mod:`metrics.model.schema`, so a column added there is importable under its own name at once.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from metrics.model import schema
+from metrics.model.i18n import catalogue
+
+TABLES: dict[str, sa.Table] = {t.name: t for t in schema.DATA_TABLES}
+
+# Chinese (and a few alternative English) header names per table and column.
+ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
+    "regions": {
+        "region_id": ("区域编号", "区域ID", "区域代码", "id"),
+        "name_en": ("英文名称", "区域英文名", "英文名"),
+        "name_zh": ("中文名称", "区域名称", "区域中文名", "名称"),
+        "parent_id": ("上级区域编号", "上级区域", "上级编号", "parent"),
+        "level": ("层级", "区域层级", "级别"),
+    },
+    "account_managers": {
+        "manager_id": ("客户经理编号", "经理编号", "工号", "id"),
+        "name": ("姓名", "客户经理", "客户经理姓名"),
+        "region_id": ("区域编号", "所属区域", "地市编号"),
+    },
+    "customers": {
+        "customer_id": ("客户编号", "客户ID", "客户号", "客户代码", "id"),
+        "name": ("客户名称", "客户姓名", "名称", "姓名"),
+        "segment": ("客户类型", "客户类别", "客户群"),
+        "tier": ("客户等级", "等级", "星级"),
+        "region_id": ("区域编号", "所属区域", "区县编号"),
+        "acquisition_channel": ("入网渠道", "发展渠道", "渠道"),
+        "account_manager_id": ("客户经理编号", "客户经理工号", "客户经理"),
+        "sla_level": ("SLA等级", "服务等级", "SLA级别"),
+        "start_date": ("入网日期", "入网时间", "开户日期"),
+        "end_date": ("离网日期", "离网时间", "销户日期"),
+        "churn_reason": ("流失原因", "离网原因"),
+        "monthly_revenue": ("月均收入", "ARPU", "月收入", "月消费"),
+    },
+    "tickets": {
+        "ticket_id": ("工单号", "工单编号", "工单ID", "流水号", "id"),
+        "customer_id": ("客户编号", "客户ID", "客户号"),
+        "channel": ("受理渠道", "渠道", "来源渠道"),
+        "kind": ("工单类型", "类型", "业务类型"),
+        "category": ("问题类别", "类别", "投诉类别", "问题分类"),
+        "priority": ("优先级", "紧急程度"),
+        "opened_at": ("受理时间", "创建时间", "受理日期", "建单时间"),
+        "first_response_at": ("首次响应时间", "响应时间"),
+        "resolved_at": ("办结时间", "解决时间", "修复时间", "结单时间"),
+        "response_due_at": ("承诺响应时间", "响应时限"),
+        "resolution_due_at": ("承诺办结时间", "办结时限", "承诺解决时间"),
+        "first_contact_resolved": ("首问解决", "一次解决", "首次解决"),
+        "reopened": ("重开", "是否重开", "重复投诉"),
+        "escalated": ("升级", "是否升级"),
+        "revisited_at": ("回访时间",),
+        "revisit_satisfied": ("回访满意", "回访是否满意", "回访结果"),
+        "compensation": ("赔付金额", "赔付", "补偿金额"),
+    },
+    "surveys": {
+        "survey_id": ("问卷编号", "调查编号", "评价编号", "id"),
+        "customer_id": ("客户编号", "客户ID", "客户号"),
+        "ticket_id": ("工单号", "工单编号"),
+        "channel": ("渠道", "评价渠道", "受理渠道"),
+        "kind": ("调查类型", "问卷类型", "评价类型"),
+        "answered_at": ("答复时间", "调查时间", "评价时间", "回答时间"),
+        "csat": ("满意度", "满意度评分", "CSAT"),
+        "nps": ("推荐度", "推荐意愿", "NPS"),
+        "ces": ("费力度", "客户费力度", "CES"),
+        "comment": ("客户意见", "意见", "备注", "评价内容"),
+    },
+    "sla_policies": {
+        "sla_level": ("SLA等级", "服务等级"),
+        "priority": ("优先级",),
+        "response_hours": ("响应时限", "响应时限小时"),
+        "resolution_hours": ("修复时限", "修复时限小时", "解决时限"),
+        "onsite_hours": ("上门时限", "上门时限小时"),
+        "availability_target": ("可用率", "可用率目标"),
+    },
+    "services": {
+        "service_id": ("专线编号", "业务编号", "电路编号", "id"),
+        "customer_id": ("客户编号", "客户ID"),
+        "product": ("产品", "产品类型", "业务类型"),
+        "sla_level": ("SLA等级", "服务等级"),
+        "start_date": ("开通日期", "开始日期"),
+        "end_date": ("拆机日期", "终止日期", "结束日期"),
+    },
+    "outages": {
+        "outage_id": ("故障编号", "id"),
+        "service_id": ("专线编号", "电路编号", "业务编号"),
+        "started_at": ("故障时间", "故障开始时间", "发生时间"),
+        "restored_at": ("恢复时间",),
+        "cause": ("故障原因", "原因"),
+    },
+    "billing_monthly": {
+        "customer_id": ("客户编号", "客户ID"),
+        "month": ("账期", "月份", "账单月份", "账单月"),
+        "revenue": ("出账收入", "收入", "金额", "账单金额"),
+    },
+    "targets": {
+        "target_id": ("目标编号", "id"),
+        "metric": ("指标", "指标编号"),
+        "region_id": ("区域编号", "区域"),
+        "tier": ("客户等级",),
+        "channel": ("渠道",),
+        "valid_from": ("生效日期", "起始日期"),
+        "value": ("目标值",),
+    },
+}
+
+# Which vocabulary a column's values come from. Strict ones are fixed by the data model; open ones
+# accept what the catalogue or the database already holds, and new values only in their home
+# tables (a customers file may introduce a tier; a tickets file may not invent a channel).
+VOCAB: dict[tuple[str, str], str] = {
+    ("regions", "level"): "level",
+    ("customers", "segment"): "segment",
+    ("customers", "tier"): "tier",
+    ("customers", "acquisition_channel"): "channel",
+    ("customers", "sla_level"): "sla_level",
+    ("customers", "churn_reason"): "churn_reason",
+    ("tickets", "channel"): "channel",
+    ("tickets", "kind"): "kind",
+    ("tickets", "category"): "category",
+    ("tickets", "priority"): "priority",
+    ("surveys", "channel"): "channel",
+    ("surveys", "kind"): "survey_kind",
+    ("sla_policies", "sla_level"): "sla_level",
+    ("sla_policies", "priority"): "priority",
+    ("services", "product"): "product",
+    ("services", "sla_level"): "sla_level",
+    ("outages", "cause"): "cause",
+    ("targets", "tier"): "tier",
+    ("targets", "channel"): "channel",
+    ("targets", "metric"): "metric",
+}
+STRICT_VOCABS: dict[str, tuple[str, ...]] = {
+    "level": schema.REGION_LEVELS,
+    "segment": schema.SEGMENTS,
+    "kind": schema.TICKET_KINDS,
+    "survey_kind": schema.SURVEY_KINDS,
+    "priority": schema.PRIORITIES,
+}
+HOME_TABLES: dict[str, frozenset[str]] = {
+    "tier": frozenset({"customers"}),
+    "channel": frozenset({"customers"}),
+    "sla_level": frozenset({"customers", "sla_policies", "services"}),
+    "churn_reason": frozenset({"customers"}),
+    "category": frozenset({"tickets"}),
+    "product": frozenset({"services"}),
+    "cause": frozenset({"outages"}),
+}
+# where the database holds the values of each open vocabulary
+VOCAB_COLUMNS: dict[str, tuple[sa.Column, ...]] = {
+    "tier": (schema.customers.c.tier,),
+    "channel": (schema.customers.c.acquisition_channel, schema.tickets.c.channel, schema.surveys.c.channel),
+    "sla_level": (schema.sla_policies.c.sla_level, schema.customers.c.sla_level, schema.services.c.sla_level),
+    "churn_reason": (schema.customers.c.churn_reason,),
+    "category": (schema.tickets.c.category,),
+    "product": (schema.services.c.product,),
+    "cause": (schema.outages.c.cause,),
+}
+# Chinese names of values the catalogue has no section for (products, outage causes)
+EXTRA_VALUE_ALIASES: dict[str, dict[str, str]] = {
+    "product": {"互联网专线": "dedicated_line", "MPLS VPN 专线": "mpls_vpn", "MPLS VPN专线": "mpls_vpn",
+                "IDC 机房托管": "idc", "IDC机房托管": "idc", "云专线": "cloud_connect"},
+    "cause": {"光缆中断": "fiber_cut", "设备故障": "equipment_failure", "电力故障": "power_failure",
+              "配置错误": "configuration_error", "第三方原因": "third_party", "天气": "weather"},
+    "level": {"市": "city", "区": "district", "县": "district", "区/县": "district"},
+    "segment": {"个人": "consumer", "集团客户": "enterprise", "政企": "enterprise"},
+    "kind": {"故障申告": "fault", "业务": "request"},
+    "priority": {"1": "P1", "2": "P2", "3": "P3", "紧急": "P1", "重要": "P2", "一般": "P3"},
+}
+
+# inclusive ranges of numeric columns
+RANGES: dict[tuple[str, str], tuple[float | None, float | None]] = {
+    ("surveys", "csat"): (1, 5),
+    ("surveys", "nps"): (0, 10),
+    ("surveys", "ces"): (1, 7),
+    ("sla_policies", "availability_target"): (0, 1),
+    ("sla_policies", "response_hours"): (0, None),
+    ("sla_policies", "resolution_hours"): (0, None),
+    ("sla_policies", "onsite_hours"): (0, None),
+    ("customers", "monthly_revenue"): (0, None),
+    ("tickets", "compensation"): (0, None),
+}
+
+# (later, earlier): the later time may not lie before the earlier one
+ORDER: dict[str, tuple[tuple[str, str], ...]] = {
+    "tickets": (("first_response_at", "opened_at"), ("resolved_at", "opened_at"),
+                ("response_due_at", "opened_at"), ("resolution_due_at", "opened_at"),
+                ("revisited_at", "resolved_at")),
+    "customers": (("end_date", "start_date"),),
+    "services": (("end_date", "start_date"),),
+    "outages": (("restored_at", "started_at"),),
+}
+
+# column -> (table, key column) it must name a row of: in the database or in the same file
+REFS: dict[str, dict[str, tuple[str, str]]] = {
+    "regions": {"parent_id": ("regions", "region_id")},
+    "account_managers": {"region_id": ("regions", "region_id")},
+    "customers": {"region_id": ("regions", "region_id"),
+                  "account_manager_id": ("account_managers", "manager_id")},
+    "tickets": {"customer_id": ("customers", "customer_id")},
+    "surveys": {"customer_id": ("customers", "customer_id"), "ticket_id": ("tickets", "ticket_id")},
+    "services": {"customer_id": ("customers", "customer_id")},
+    "outages": {"service_id": ("services", "service_id")},
+    "billing_monthly": {"customer_id": ("customers", "customer_id")},
+    "targets": {"region_id": ("regions", "region_id")},
+}
+
+# values used when the file has no such column at all (said in the summary)
+DEFAULTS: dict[str, dict[str, object]] = {
+    "tickets": {"first_contact_resolved": False, "reopened": False, "escalated": False, "compensation": 0.0},
+}
+
+# columns whose dates must be the first day of a month ("2026-03" is read as 2026-03-01)
+MONTH_COLUMNS = {("billing_monthly", "month")}
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """A user's mapping file: header renames and value renames (per data-model column)."""
+
+    columns: dict[str, str] = field(default_factory=dict)  # file header -> data-model column
+    values: dict[str, dict[str, str]] = field(default_factory=dict)  # column -> {file value: value}
+
+
+class MappingError(ValueError):
+    """The mapping file cannot be used; one line for users."""
+
+
+def load_mapping(path: str | Path | None) -> Mapping:
+    """Read a YAML mapping file::
+
+        columns:            # file header: data-model column
+          Kunden-Nr: customer_id
+        values:             # data-model column: {value in the file: value in the data model}
+          channel: {"10086热线": hotline}
+    """
+    if path is None:
+        return Mapping()
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8-sig")) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise MappingError(f"cannot read mapping file {path}: {first}") from None
+    if not isinstance(data, dict) or set(data) - {"columns", "values"}:
+        raise MappingError(f"mapping file {path}: expected only the keys 'columns' and 'values'")
+    cols, vals = data.get("columns") or {}, data.get("values") or {}
+    if not isinstance(cols, dict) or not isinstance(vals, dict) or not all(isinstance(v, dict) for v in vals.values()):
+        raise MappingError(f"mapping file {path}: 'columns' must map names to names, 'values' column to a map")
+    return Mapping({str(k): str(v) for k, v in cols.items()},
+                   {str(c): {str(k): str(v) for k, v in m.items()} for c, m in vals.items()})
+
+
+def normalise_header(text: object) -> str:
+    """Compare headers loosely: NFKC (full-width to half-width), no spaces, case, units in brackets."""
+    s = unicodedata.normalize("NFKC", str(text)).strip().lstrip("\ufeff")
+    s = re.sub(r"\(.*?\)$", "", s).strip()  # "响应时限(小时)" -> "响应时限"
+    return re.sub(r"[\s\-]+", "_", s).lower()
+
+
+def header_map(table: str) -> dict[str, str]:
+    """Normalised header -> data-model column for ``table`` (own names win over aliases)."""
+    out: dict[str, str] = {}
+    for col, names in ALIASES.get(table, {}).items():
+        for name in names:
+            out.setdefault(normalise_header(name), col)
+    for col in TABLES[table].columns:
+        out[normalise_header(col.name)] = col.name
+    return out
+
+
+def resolve_headers(table: str, headers: list[str], mapping: Mapping) -> tuple[dict[str, str], list[str]]:
+    """File header -> data-model column, and the headers that match nothing (ignored, reported)."""
+    known = header_map(table)
+    user = {normalise_header(k): v for k, v in mapping.columns.items()}
+    cols = {c.name for c in TABLES[table].columns}
+    out: dict[str, str] = {}
+    unused: list[str] = []
+    for h in headers:
+        n = normalise_header(h)
+        target = user.get(n) or known.get(n)
+        if target in cols and target not in out.values():
+            out[h] = target
+        else:
+            unused.append(str(h))
+    return out, unused
+
+
+def value_aliases(vocab: str) -> dict[str, str]:
+    """Display names (zh and en, from the catalogue) and extra Chinese names -> stored value."""
+    out: dict[str, str] = {}
+    prefix = f"{vocab}."
+    for key, texts in catalogue().items():
+        if key.startswith(prefix) and key.count(".") == 1:
+            value = key[len(prefix):]
+            for text in texts.values():
+                out.setdefault(text, value)
+                out.setdefault(text.lower(), value)
+    out.update(EXTRA_VALUE_ALIASES.get(vocab, {}))
+    return out
+
+
+def catalogue_values(vocab: str) -> set[str]:
+    prefix = f"{vocab}."
+    return {k[len(prefix):] for k in catalogue() if k.startswith(prefix) and k.count(".") == 1}
+
+
+def required_columns(table: str) -> list[str]:
+    """Columns the file must have: NOT NULL ones without a default."""
+    defaults = DEFAULTS.get(table, {})
+    return [c.name for c in TABLES[table].columns if not c.nullable and c.name not in defaults]
+
+
+def key_columns(table: str) -> list[str]:
+    return [c.name for c in TABLES[table].primary_key.columns]

@@ -1,0 +1,443 @@
+"""Check the rows of an import chunk by chunk: types, required values, allowed values, ranges,
+order of times, references and duplicate keys, keeping what it has seen across chunks.
+
+:class:`Validator` is built once per import with what the database already holds (keys of the
+referenced tables, the values of open vocabularies) and then fed :class:`~.read.Chunk` objects;
+each call returns the good rows (typed, in the table's column order) and a frame of problems:
+``row``, ``column``, ``value``, ``code``, ``detail``. Reason texts come from the catalogue
+(``import.reason.<code>``), so reports can be shown in Chinese or English.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import sqlalchemy as sa
+
+from metrics.ingest.importer import spec
+from metrics.ingest.importer.parse import ARROW_TYPES, control_characters, key_problems, kind_of, parse, parse_month
+from metrics.ingest.importer.read import Chunk
+from metrics.model import plausible, schema
+
+PROBLEM_COLUMNS = ["row", "column", "value", "code", "detail"]
+TYPE_CODES = {"int": "not_integer", "float": "not_number", "bool": "not_boolean", "date": "not_date",
+              "datetime": "not_datetime"}
+# the integer types of the data model and the values every supported database can store in them
+INT_LIMITS = ((sa.BigInteger, 2**63 - 1), (sa.SmallInteger, 2**15 - 1), (sa.Integer, 2**31 - 1))
+
+
+def int_limit(col: sa.Column) -> int:
+    """The largest value ``col`` holds on every supported database (INTEGER is 32-bit on all)."""
+    return next(limit for ty, limit in INT_LIMITS if isinstance(col.type, ty))
+
+
+class SeenKeys:
+    """Keys met so far (int64 codes) with the file row of each: sorted runs merged as they grow,
+    8+8 bytes per key, so tens of millions of keys stay cheap."""
+
+    def __init__(self) -> None:
+        self.runs: list[tuple[np.ndarray, np.ndarray]] = []
+        self.low, self.high = np.iinfo(np.int64).max, np.iinfo(np.int64).min  # range of the keys seen
+
+    def lookup(self, keys: np.ndarray) -> np.ndarray:
+        """The row where each key was seen, 0 where it was not."""
+        out = np.zeros(len(keys), dtype=np.int64)
+        if len(keys) == 0 or keys.min() > self.high or keys.max() < self.low:
+            return out  # e.g. ids rising through the file: nothing to search
+        for k, r in self.runs:
+            i = np.searchsorted(k, keys)
+            i[i >= len(k)] = 0
+            hit = (k[i] == keys) if len(k) else np.zeros(len(keys), dtype=bool)
+            out[hit & (out == 0)] = r[i[hit & (out == 0)]]
+        return out
+
+    def add(self, keys: np.ndarray, rows: np.ndarray) -> None:
+        if len(keys) == 0:
+            return
+        self.low, self.high = min(self.low, int(keys.min())), max(self.high, int(keys.max()))
+        order = np.argsort(keys, kind="stable")
+        self.runs.append((keys[order], rows[order]))
+        while len(self.runs) > 1 and len(self.runs[-2][0]) <= 2 * len(self.runs[-1][0]):
+            (k1, r1), (k2, r2) = self.runs.pop(-2), self.runs.pop(-1)
+            k, r = np.concatenate([k1, k2]), np.concatenate([r1, r2])
+            order = np.argsort(k, kind="stable")
+            self.runs.append((k[order], r[order]))
+
+    def contains(self, keys: np.ndarray) -> np.ndarray:
+        return self.lookup(keys) > 0
+
+
+class KeyIndex:
+    """A fixed set of int64 keys (read once per import) and a fast membership test: a bitmap over
+    the keys' range when they are dense, as ids are (a million lookups in about 4 ms, 1 byte per
+    id in the range), else a binary search over the sorted keys."""
+
+    def __init__(self, keys: np.ndarray | list | None = None) -> None:
+        self.keys = np.unique(np.asarray(keys if keys is not None else [], dtype=np.int64))
+        self.bitmap: np.ndarray | None = None
+        if len(self.keys):
+            self.low, self.high = int(self.keys[0]), int(self.keys[-1])
+            if self.high - self.low < 8 * len(self.keys) + (1 << 20):
+                self.bitmap = np.zeros(self.high - self.low + 1, dtype=bool)
+                self.bitmap[self.keys - self.low] = True
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def contains(self, values: np.ndarray) -> np.ndarray:
+        """Whether each of ``values`` is in the set."""
+        values = np.asarray(values, dtype=np.int64)
+        out = np.zeros(len(values), dtype=bool)
+        if not len(self.keys) or not len(values):
+            return out
+        if self.bitmap is not None:
+            inside = (values >= self.low) & (values <= self.high)
+            out[inside] = self.bitmap[values[inside] - self.low]
+            return out
+        i = np.searchsorted(self.keys, values)
+        i[i >= len(self.keys)] = 0
+        return self.keys[i] == values
+
+
+def key_codes(table: str, cols: dict[str, pa.Array]) -> np.ndarray | None:
+    """One int64 per row for the table's primary key, or None when it is not numeric."""
+    key = spec.key_columns(table)
+    if len(key) == 1 and kind_of(spec.TABLES[table].c[key[0]]) == "int":
+        return np.asarray(cols[key[0]].fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
+    if table == "billing_monthly":
+        cust = np.asarray(cols["customer_id"].fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
+        days = np.asarray(pc.cast(cols["month"], pa.int32()).fill_null(0).to_numpy(zero_copy_only=False),
+                          dtype=np.int64)
+        return cust * 10_000_000 + days + 1_000_000
+    return None
+
+
+@dataclass
+class Known:
+    """What the database holds before the import: keys of referenced tables, vocabulary values."""
+
+    keys: dict[str, KeyIndex] = field(default_factory=dict)  # "table.column" -> keys in the database
+    vocab: dict[str, set[str]] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, conn: sa.Connection | None, table: str) -> Known:
+        known = cls()
+        existing = set(sa.inspect(conn).get_table_names()) if conn is not None else set()
+        for target, key in spec.REFS.get(table, {}).values():
+            values: list = []
+            if target in existing:
+                col = spec.TABLES[target].c[key]
+                values = _values(conn, sa.select(col).where(col.is_not(None)))
+            known.keys[f"{target}.{key}"] = KeyIndex(values)
+        for (tbl, _col), vocab in spec.VOCAB.items():
+            if tbl != table or vocab in known.vocab:
+                continue
+            if vocab in spec.STRICT_VOCABS:
+                known.vocab[vocab] = set(spec.STRICT_VOCABS[vocab])
+            elif vocab == "metric":
+                from metrics.model.registry import BY_ID
+
+                known.vocab[vocab] = set(BY_ID)
+            else:
+                values = set(spec.catalogue_values(vocab))
+                for col in spec.VOCAB_COLUMNS.get(vocab, ()):
+                    if col.table.name in existing:
+                        values |= {v for v in conn.execute(sa.select(col).distinct()).scalars() if v is not None}
+                known.vocab[vocab] = values
+        return known
+
+
+class Validator:
+    """Checks chunks of one file for ``table``; remembers keys and new values across chunks."""
+
+    def __init__(self, table: str, header_to_column: dict[str, str], headers: list[str], known: Known,
+                 mapping: spec.Mapping | None = None) -> None:
+        self.table = table
+        self.sa_table = spec.TABLES[table]
+        self.position = {col: headers.index(h) for h, col in header_to_column.items()}
+        self.known = known
+        self.mapping = mapping or spec.Mapping()
+        self.seen = SeenKeys()
+        self.seen_other: dict[tuple, int] = {}  # non-numeric keys
+        self.introduced: Counter[tuple[str, str]] = Counter()  # (column, new value) -> rows
+        self.mangled: Counter[str] = Counter()  # column -> values that look spreadsheet-reformatted
+        self.keys = set(spec.key_columns(table)) | set(spec.REFS.get(table, {}))
+        self.windows = {c.name: plausible.window(table, c.name) for c in self.sa_table.columns
+                        if kind_of(c) in ("date", "datetime")}
+        self.self_refs = {c: key for c, (t, key) in spec.REFS.get(table, {}).items() if t == table}
+        self.pending: list[tuple[pa.Table, np.ndarray, pd.DataFrame]] = []
+        self._aliases = {col: {**spec.value_aliases(vocab), **self.mapping.values.get(col, {})}
+                         for (t, col), vocab in spec.VOCAB.items() if t == table}
+        for col, values in self.mapping.values.items():
+            self._aliases.setdefault(col, dict(values))
+
+    # -- per chunk ----------------------------------------------------------------------------
+    def check(self, chunk: Chunk) -> tuple[pa.Table, np.ndarray, pd.DataFrame]:
+        """Good rows (typed table), their file rows, and the problems of this chunk."""
+        data, rows = chunk.data, chunk.rows
+        n = data.num_rows
+        bad = np.zeros(n, dtype=bool)
+        problems: list[pd.DataFrame] = []
+        raw: dict[str, pa.Array] = {}
+
+        def reject(mask: np.ndarray, column: str, code: str, detail: object = "") -> None:
+            mask = np.asarray(mask, dtype=bool)
+            if not mask.any():
+                return
+            idx = np.flatnonzero(mask)
+            if column in raw:
+                vals = raw[column].take(pa.array(idx)).to_pylist()
+                values = ["" if v is None else str(v) for v in vals]
+            else:
+                values = [""] * len(idx)
+            det = detail[idx] if isinstance(detail, np.ndarray) else [str(detail)] * len(idx)
+            problems.append(pd.DataFrame({"row": rows[idx], "column": column, "value": values, "code": code,
+                                          "detail": [str(d) for d in det]}))
+            bad[mask] = True
+
+        cols: dict[str, pa.Array] = {}
+        for col in self.sa_table.columns:
+            kind = kind_of(col)
+            if col.name not in self.position:
+                default = spec.DEFAULTS.get(self.table, {}).get(col.name)
+                cols[col.name] = pa.array([default] * n, ARROW_TYPES[kind])
+                continue
+            arr = data.column(self.position[col.name]).combine_chunks()
+            raw[col.name] = arr
+            trimmed = col.name in self._aliases and kind == "str"
+            if trimmed:
+                arr = self._translate(arr, self._aliases[col.name])
+            if (self.table, col.name) in spec.MONTH_COLUMNS:
+                out, type_bad = parse_month(arr)
+            else:
+                out, type_bad = parse(arr, kind, getattr(col.type, "length", None), trimmed)
+            code = "too_long" if kind == "str" else TYPE_CODES[kind]
+            reject(type_bad, col.name, code, getattr(col.type, "length", "") or "")
+            cols[col.name] = out
+            self._check_value(col, kind, raw[col.name], out, type_bad, reject)
+            if not col.nullable:
+                reject(_isnull(out) & ~type_bad, col.name, "missing")
+
+        self._check_vocab(cols, reject)
+        self._check_ranges(cols, reject)
+        self._check_order(cols, reject)
+        for (tbl, name) in spec.MONTH_COLUMNS:
+            if tbl == self.table:
+                day = pc.day(cols[name]).to_numpy(zero_copy_only=False)
+                reject(~_isnull(cols[name]) & (np.nan_to_num(np.asarray(day, dtype=float), nan=1) != 1),
+                       name, "not_month_start")
+        self_fail = self._check_refs(cols, reject)
+        self._check_duplicates(cols, rows, bad, reject)
+
+        problems_df = pd.concat(problems, ignore_index=True) if problems else _no_problems()
+        typed = pa.table([cols[c.name] for c in self.sa_table.columns], names=[c.name for c in self.sa_table.columns])
+        keep = ~bad
+        if self_fail is not None and (self_fail & keep).any():
+            wait = self_fail & keep
+            self.pending.append((typed.filter(pa.array(wait)), rows[wait],
+                                 pd.DataFrame({"value": [str(v) for v in raw[next(iter(self.self_refs))]
+                                                        .filter(pa.array(wait)).to_pylist()]})))
+            keep &= ~wait
+        good = typed if keep.all() else typed.filter(pa.array(keep))
+        self._remember(good, rows[keep])
+        return good, rows[keep], problems_df
+
+    def finish(self) -> tuple[pa.Table, np.ndarray, pd.DataFrame]:
+        """Rows held back for a reference to a later row of the same file: good now, or rejected."""
+        empty = pa.table({c.name: pa.array([], ARROW_TYPES[kind_of(c)]) for c in self.sa_table.columns})
+        if not self.pending:
+            return empty, np.zeros(0, dtype=np.int64), _no_problems()
+        col, key = next(iter(self.self_refs.items()))
+        db = self.known.keys.get(f"{self.table}.{key}", KeyIndex())
+        goods, good_rows = [], []
+        pending = self.pending
+        changed = True
+        while changed and pending:
+            changed, rest = False, []
+            for table, rows, raw in pending:
+                ref = np.asarray(table.column(col).fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
+                ok = db.contains(ref) | self.seen.contains(ref)
+                if ok.any():
+                    changed = True
+                    t_ok = table.filter(pa.array(ok))
+                    goods.append(t_ok)
+                    good_rows.append(rows[ok])
+                    self._remember(t_ok, rows[ok])
+                if (~ok).any():
+                    rest.append((table.filter(pa.array(~ok)), rows[~ok], raw[~ok].reset_index(drop=True)))
+            pending = rest
+        problems = [pd.DataFrame({"row": rows, "column": col, "value": raw["value"], "code": "unknown_reference",
+                                  "detail": self.table}) for _, rows, raw in pending]
+        self.pending = []
+        good = pa.concat_tables(goods) if goods else empty
+        rows = np.concatenate(good_rows) if good_rows else np.zeros(0, dtype=np.int64)
+        return good, rows, pd.concat(problems, ignore_index=True) if problems else _no_problems()
+
+    # -- checks -------------------------------------------------------------------------------
+    def _check_value(self, col: sa.Column, kind: str, raw: pa.Array, out: pa.Array, type_bad: np.ndarray,
+                     reject: object) -> None:
+        """Checks of one value on its own: keys written as digits, integers the column can hold,
+        dates in the plausible window, text without control characters."""
+        present = ~_isnull(out) & ~type_bad
+        if kind == "int":
+            if col.name in self.keys:
+                not_key, sci = key_problems(raw)
+                if sci.any():
+                    self.mangled[col.name] += int(sci.sum())
+                reject(sci & ~type_bad, col.name, "mangled_number")
+                reject(not_key & ~sci & ~type_bad, col.name, "not_key")
+                present &= ~not_key
+            limit = int_limit(col)
+            v = out.fill_null(0).to_numpy(zero_copy_only=False)
+            reject(present & ((v > limit) | (v < -limit - 1)), col.name, "out_of_range", f"{-limit - 1}–{limit}")
+        elif kind in ("date", "datetime"):
+            w = self.windows[col.name]
+            lo, hi = (w.earliest, w.latest + dt.timedelta(days=1))
+            if kind == "datetime":
+                lo, hi = (pa.scalar(dt.datetime.combine(d, dt.time()), pa.timestamp("us")) for d in (lo, hi))
+            else:
+                lo, hi = pa.scalar(lo, pa.date32()), pa.scalar(hi, pa.date32())
+            outside = pc.or_(pc.less(out, lo), pc.greater_equal(out, hi)).fill_null(False)
+            reject(np.asarray(outside.to_numpy(zero_copy_only=False), dtype=bool) & present, col.name,
+                   "implausible_date", w.text())
+        elif kind == "str":
+            reject(control_characters(out) & present, col.name, "bad_character")
+
+    @staticmethod
+    def _translate(arr: pa.Array, aliases: dict[str, str]) -> pa.Array:
+        """Trimmed, '' as null, display names and mapped values replaced: done on the distinct values."""
+        text = arr if pa.types.is_string(arr.type) else pc.cast(arr, pa.string())
+        uniq = pc.unique(text).to_pylist()
+        new = []
+        for u in uniq:
+            v = u.strip() if isinstance(u, str) else u
+            new.append(aliases.get(v, aliases.get(v.lower(), v)) if v else None)
+        if new == uniq:
+            return text
+        return pa.array(new, pa.string()).take(pc.index_in(text, value_set=pa.array(uniq, pa.string())))
+
+    def _check_vocab(self, cols: dict[str, pa.Array], reject: object) -> None:
+        for (tbl, name), vocab in spec.VOCAB.items():
+            if tbl != self.table or name not in self.position:
+                continue
+            arr = cols[name]
+            known = self.known.vocab.get(vocab, set())
+            uniq = [u for u in pc.unique(arr).to_pylist() if u is not None]
+            unknown = [u for u in uniq if u not in known]
+            if not unknown:
+                continue
+            mask = np.asarray(pc.is_in(arr, value_set=pa.array(unknown, pa.string())).to_numpy(
+                zero_copy_only=False), dtype=bool)
+            if vocab not in spec.STRICT_VOCABS and vocab != "metric" and self.table in spec.HOME_TABLES.get(vocab, ()):
+                counts = pc.value_counts(arr.filter(pa.array(mask))).to_pylist()
+                for c in counts:
+                    self.introduced[(name, c["values"])] += c["counts"]
+                continue
+            code = "not_allowed" if vocab in spec.STRICT_VOCABS or vocab == "metric" else "unknown_value"
+            reject(mask, name, code, ", ".join(sorted(known)[:30]))
+
+    def _check_ranges(self, cols: dict[str, pa.Array], reject: object) -> None:
+        for (tbl, name), (lo, hi) in spec.RANGES.items():
+            if tbl != self.table or name not in self.position:
+                continue
+            v = np.asarray(pc.cast(cols[name], pa.float64()).to_numpy(zero_copy_only=False), dtype=float)
+            out = np.zeros(len(v), dtype=bool)
+            if lo is not None:
+                out |= v < lo
+            if hi is not None:
+                out |= v > hi
+            detail = f"{'' if lo is None else _num(lo)}–{'' if hi is None else _num(hi)}"
+            reject(out & ~np.isnan(v), name, "out_of_range", detail)
+
+    def _check_order(self, cols: dict[str, pa.Array], reject: object) -> None:
+        for later, earlier in spec.ORDER.get(self.table, ()):
+            if later not in self.position:
+                continue
+            a, b = cols[later], cols[earlier]
+            less = pc.less(a, b).fill_null(False).to_numpy(zero_copy_only=False)
+            reject(np.asarray(less, dtype=bool), later, "before", earlier)
+
+    def _check_refs(self, cols: dict[str, pa.Array], reject: object) -> np.ndarray | None:
+        self_fail = None
+        for name, (target, key) in spec.REFS.get(self.table, {}).items():
+            if name not in self.position:
+                continue
+            arr = cols[name]
+            present = ~_isnull(arr)
+            if not present.any():
+                continue
+            ref = np.asarray(arr.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
+            found = self.known.keys.get(f"{target}.{key}", KeyIndex()).contains(ref)
+            if target == self.table:
+                found |= self.seen.contains(ref)
+                self_fail = present & ~found
+                continue
+            reject(present & ~found, name, "unknown_reference", target)
+        return self_fail
+
+    def _check_duplicates(self, cols: dict[str, pa.Array], rows: np.ndarray, bad: np.ndarray,
+                          reject: object) -> None:
+        codes = key_codes(self.table, cols)
+        key = spec.key_columns(self.table)
+        if codes is None:
+            first = np.zeros(len(rows), dtype=np.int64)
+            tuples = list(zip(*(cols[k].to_pylist() for k in key), strict=True))
+            local: dict[tuple, int] = {}
+            for i, tup in enumerate(tuples):
+                if bad[i]:
+                    continue
+                prev = self.seen_other.get(tup) or local.get(tup)
+                if prev:
+                    first[i] = prev
+                else:
+                    local[tup] = int(rows[i])
+        else:
+            first = self.seen.lookup(codes)
+            s = pd.Series(codes)
+            dup_in_chunk = s.where(~bad).duplicated(keep="first").to_numpy() & ~bad
+            if dup_in_chunk.any():
+                firsts = pd.Series(rows).where(~bad).groupby(s.where(~bad)).transform("first")
+                first = np.where(dup_in_chunk & (first == 0), firsts.fillna(0).to_numpy(dtype=np.int64), first)
+        mask = (first > 0) & ~bad
+        reject(mask, key[0] if len(key) == 1 else "+".join(key), "duplicate_key", first)  # detail: first row
+
+    def _remember(self, good: pa.Table, rows: np.ndarray) -> None:
+        if good.num_rows == 0:
+            return
+        key = spec.key_columns(self.table)
+        cols = {n: good.column(n).combine_chunks() for n in key}
+        codes = key_codes(self.table, cols)
+        if codes is None:
+            for tup, r in zip(zip(*(cols[k].to_pylist() for k in key), strict=True), rows, strict=True):
+                self.seen_other.setdefault(tup, int(r))
+        else:
+            self.seen.add(codes, rows.astype(np.int64))
+
+
+def _values(conn: sa.Connection, query: sa.Select) -> np.ndarray | list:
+    """One column of a query; through Arrow on DuckDB (a million keys in a few milliseconds)."""
+    if conn.dialect.name == "duckdb":
+        raw = conn.connection.driver_connection
+        return next(iter(raw.execute(str(query.compile(dialect=conn.dialect))).fetchnumpy().values()))
+    return conn.execute(query).scalars().all()
+
+
+def _isnull(arr: pa.Array) -> np.ndarray:
+    return np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+def _no_problems() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in PROBLEM_COLUMNS})
+
+
+__all__ = ["Known", "KeyIndex", "Validator", "SeenKeys", "PROBLEM_COLUMNS", "schema"]

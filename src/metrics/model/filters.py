@@ -1,0 +1,160 @@
+"""The one filter model every page, the CLI and the tests pass to the engine.
+
+``Filters`` is frozen and hashable, so it is the Streamlit cache key as it is; it round-trips
+through the URL query string (:meth:`Filters.to_query` / :meth:`Filters.from_query`), so a link
+reproduces a view.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+
+from metrics.access.users import Scope
+
+COMPARISONS = ("previous", "year_ago", "none")
+PRESETS = ("last_month", "last_quarter", "ytd", "last_12_months", "custom")
+
+# filter field -> query-string key
+_LIST_FIELDS = {
+    "regions": "region",
+    "tiers": "tier",
+    "segments": "segment",
+    "channels": "channel",
+    "categories": "category",
+    "kinds": "kind",
+    "survey_kinds": "survey_kind",
+    "priorities": "priority",
+    "sla_levels": "sla_level",
+}
+
+
+@dataclass(frozen=True)
+class Filters:
+    """A period plus the slices of the business to look at.
+
+    ``start`` and ``end`` are inclusive calendar dates. ``as_of`` is the last day whose events are
+    known (None: the newest date in the data). Empty tuples mean "all".
+    """
+
+    start: date
+    end: date
+    as_of: date | None = None
+    comparison: str = "previous"
+    regions: tuple[int, ...] = ()
+    tiers: tuple[str, ...] = ()
+    segments: tuple[str, ...] = ()
+    channels: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ()
+    survey_kinds: tuple[str, ...] = ()
+    priorities: tuple[str, ...] = ()
+    sla_levels: tuple[str, ...] = ()
+    # Whose data: set by the app and `--as-user`, never from the URL (metrics.access.users). None: all.
+    scope: Scope | None = None
+
+    def __post_init__(self) -> None:
+        if self.end < self.start:
+            raise ValueError(f"period ends ({self.end}) before it starts ({self.start})")
+        if self.comparison not in COMPARISONS:
+            raise ValueError(f"unknown comparison {self.comparison!r}; use one of {', '.join(COMPARISONS)}")
+        for name in _LIST_FIELDS:
+            value = getattr(self, name)
+            if not isinstance(value, tuple):
+                object.__setattr__(self, name, tuple(value))
+
+    # -- periods ------------------------------------------------------------------------------
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    def comparison_filters(self) -> Filters | None:
+        """The same slices over the comparison period, or None when there is no comparison."""
+        if self.comparison == "none":
+            return None
+        if self.comparison == "year_ago":
+            start, end = _shift_years(self.start, -1), _shift_years(self.end, -1)
+        elif _is_month_aligned(self.start, self.end):
+            months = (self.end.year - self.start.year) * 12 + self.end.month - self.start.month + 1
+            start = add_months(self.start, -months)
+            end = add_months(self.start, 0) - timedelta(days=1)
+        else:
+            end = self.start - timedelta(days=1)
+            start = end - timedelta(days=self.days - 1)
+        # Same as-of as the current view: the comparison is judged on everything known now.
+        return replace(self, start=start, end=end)
+
+    def with_(self, **changes: object) -> Filters:
+        """A copy with some fields changed (tuples accepted as lists)."""
+        return replace(self, **{k: tuple(v) if isinstance(v, list) else v for k, v in changes.items()})
+
+    # -- URL query string ---------------------------------------------------------------------
+    def to_query(self) -> dict[str, str]:
+        """Query-string parameters; lists are comma-joined, defaults left out."""
+        q = {"from": self.start.isoformat(), "to": self.end.isoformat()}
+        if self.as_of:
+            q["as_of"] = self.as_of.isoformat()
+        if self.comparison != "previous":
+            q["cmp"] = self.comparison
+        for name, key in _LIST_FIELDS.items():
+            values = getattr(self, name)
+            if values:
+                q[key] = ",".join(str(v) for v in values)
+        return q
+
+    @classmethod
+    def from_query(cls, query: Mapping[str, str], default: Filters) -> Filters:
+        """Parse query-string parameters; anything missing or malformed falls back to ``default``.
+        Syntax only: the dashboard uses :func:`metrics.model.links.parse_query`, which also checks dates
+        against the plausible range and values against the data, and lists what it ignored."""
+        from metrics.model.links import parse_query
+
+        return parse_query(query, default).filters
+
+
+# -- period presets -------------------------------------------------------------------------
+def preset_period(name: str, as_of: date) -> tuple[date, date]:
+    """(start, end) of a named period relative to ``as_of`` (inclusive dates).
+
+    last_month and last_quarter are the last *complete* month/quarter before ``as_of`` unless
+    ``as_of`` is itself the last day of one; ytd runs from 1 January to ``as_of``.
+    """
+    if name == "last_month":
+        end = as_of if _is_month_end(as_of) else as_of.replace(day=1) - timedelta(days=1)
+        return end.replace(day=1), end
+    if name == "last_quarter":
+        q_end_month = ((as_of.month - 1) // 3) * 3 + 3
+        q_end = date(as_of.year, q_end_month, calendar.monthrange(as_of.year, q_end_month)[1])
+        if q_end != as_of:
+            q_end = add_months(q_end.replace(day=1), -3)
+            q_end = q_end.replace(day=calendar.monthrange(q_end.year, q_end.month)[1])
+        return add_months(q_end.replace(day=1), -2), q_end
+    if name == "ytd":
+        return date(as_of.year, 1, 1), as_of
+    if name == "last_12_months":
+        end = as_of if _is_month_end(as_of) else as_of.replace(day=1) - timedelta(days=1)
+        return add_months(end.replace(day=1), -11), end
+    raise ValueError(f"unknown period preset {name!r}; use one of {', '.join(PRESETS[:-1])}")
+
+
+def _is_month_end(d: date) -> bool:
+    return (d + timedelta(days=1)).day == 1
+
+
+def _is_month_aligned(start: date, end: date) -> bool:
+    return start.day == 1 and _is_month_end(end)
+
+
+def add_months(d: date, months: int) -> date:
+    m = d.month - 1 + months
+    year, month = d.year + m // 12, m % 12 + 1
+    return date(year, month, min(d.day, calendar.monthrange(year, month)[1]))
+
+
+def _shift_years(d: date, years: int) -> date:
+    try:
+        return d.replace(year=d.year + years)
+    except ValueError:  # 29 February
+        return d.replace(year=d.year + years, day=28)

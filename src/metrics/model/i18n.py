@@ -1,0 +1,67 @@
+"""The one catalogue of user-facing text, in Chinese (first) and English.
+
+Text lives in ``catalogue.toml`` next to this file: one entry per key with ``zh`` and ``en``.
+Metric names come from the metric registry (each metric declares both labels once); tier,
+channel, category … names are catalogue keys ``tier.gold``, ``channel.hotline`` and so on.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+
+LANGS = ("zh", "en")
+DEFAULT_LANG = "zh"
+CATALOGUE_PATH = Path(__file__).with_name("catalogue.toml")
+
+
+@lru_cache(maxsize=1)
+def catalogue() -> dict[str, dict[str, str]]:
+    """All entries: key → {"zh": ..., "en": ...}."""
+    with CATALOGUE_PATH.open("rb") as fh:
+        raw = tomllib.load(fh)
+    out: dict[str, dict[str, str]] = {}
+
+    def walk(prefix: str, node: dict) -> None:
+        for key, value in node.items():
+            full = f"{prefix}.{key}" if prefix else key
+            if isinstance(value, dict) and set(value) <= set(LANGS) and value:
+                out[full] = value
+            elif isinstance(value, dict):
+                walk(full, value)
+
+    walk("", raw)
+    return out
+
+
+def missing_translations() -> list[str]:
+    """Keys lacking a non-empty text in some language (the tests require none)."""
+    return [f"{k} [{lang}]" for k, v in catalogue().items() for lang in LANGS if not v.get(lang)]
+
+
+def t(key: str, lang: str = DEFAULT_LANG, **fmt: object) -> str:
+    """The text for ``key`` in ``lang``, formatted with ``fmt``; the key itself when unknown."""
+    entry = catalogue().get(key)
+    if entry is None:
+        return key
+    text = entry.get(lang) or entry.get("en") or key
+    return text.format(**fmt) if fmt else text
+
+
+def label(dim: str, value: object, lang: str = DEFAULT_LANG) -> str:
+    """Display name of a dimension value (tier, channel, category …); the raw value if unknown."""
+    if value is None or value != value:  # None or NaN
+        return t("common.none", lang)
+    key = f"{dim}.{value}"
+    return t(key, lang) if key in catalogue() else str(value)
+
+
+def metric_label(metric_id: str, lang: str = DEFAULT_LANG, approximate: bool = False) -> str:
+    """The metric's name; quantiles computed approximately (``approximate``) say so."""
+    from metrics.model.registry import BY_ID
+
+    m = BY_ID.get(metric_id)
+    if m is None:
+        return metric_id
+    return m.label(lang) + (t("metric.approximate", lang) if approximate and m.kind == "quantile" else "")

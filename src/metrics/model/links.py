@@ -1,0 +1,134 @@
+"""The one parser of a view's query string: the dashboard's URL (``?region=2&tier=gold&from=…``).
+
+Every key is checked: dates are real ISO dates within the plausible range (:func:`date_range`),
+a period starts before it ends, region ids are ASCII digits naming a known region, tiers, channels
+and the other list filters are values the data holds, the preset, comparison, language and section
+are known words. Anything unknown or malformed is dropped and listed in ``ParsedQuery.ignored``, so
+the page can say once what it did not use; nothing here raises on input.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+
+from metrics.model import plausible
+from metrics.model.filters import _LIST_FIELDS, COMPARISONS, PRESETS, Filters
+
+FUTURE_DAYS = 366  # a view may end up to a year ahead (targets, planned periods), not later
+LANGS = ("zh", "en")
+PAGE_KEYS = ("preset", "lang", "section")
+LIST_KEYS = tuple(_LIST_FIELDS.values())  # region, tier, …: comma-separated lists
+FILTER_KEYS = ("from", "to", "as_of", "cmp", *LIST_KEYS)
+KNOWN_KEYS = frozenset((*PAGE_KEYS, *FILTER_KEYS))
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_REGION_ID = re.compile(r"[0-9]{1,9}")
+SHOWN_CHARS = 40  # an ignored value is quoted in the notice up to this length
+
+
+def date_range(today: date | None = None) -> tuple[date, date]:
+    """The dates a view may use: the plausible window's start (:func:`metrics.model.plausible.earliest`,
+    the importer's too) to today plus :data:`FUTURE_DAYS` (inclusive)."""
+    return plausible.earliest(), (today or date.today()) + timedelta(days=FUTURE_DAYS)
+
+
+def parse_date(text: str, limits: tuple[date, date] | None = None) -> date:
+    """``YYYY-MM-DD`` (ASCII digits) as a date within ``limits``; ValueError with a one-line reason."""
+    if not isinstance(text, str) or not _ISO_DATE.fullmatch(text):
+        raise ValueError(f"not a date (YYYY-MM-DD): {shown(text)}")
+    try:
+        d = date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"no such day: {text}") from None
+    if limits is not None and not limits[0] <= d <= limits[1]:
+        raise ValueError(f"{text} is outside the plausible range {limits[0]} – {limits[1]}")
+    return d
+
+
+def shown(value: object) -> str:
+    """``value`` quoted for a message: printable characters only, at most :data:`SHOWN_CHARS`."""
+    text = "".join(c if c.isprintable() else "?" for c in str(value))
+    return repr(text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS - 1] + "…")
+
+
+@dataclass(frozen=True)
+class ParsedQuery:
+    """What a query string asks for, valid parts only; ``ignored``: ``key=value`` of what was dropped."""
+
+    filters: Filters
+    preset: str | None = None
+    lang: str | None = None
+    section: str | None = None
+    ignored: tuple[str, ...] = ()
+
+
+def parse_query(query: Mapping[str, object], default: Filters, *, limits: tuple[date, date] | None = None,
+                regions: Collection[int] | None = None, values: Mapping[str, Collection[str]] | None = None,
+                sections: Collection[str] | None = None) -> ParsedQuery:
+    """Parse ``query`` over ``default``. ``limits``: plausible dates (None: any real date);
+    ``regions``: known region ids; ``values``: known values per dimension (``tier`` …, as in
+    ``Filters``' query keys); ``sections``: known section ids. A check given None is not made."""
+    q = {str(k): (v[-1] if isinstance(v, list) and v else v) for k, v in query.items()}
+    q = {k: v if isinstance(v, str) else str(v) for k, v in q.items()}
+    ignored: list[str] = []
+
+    def drop(key: str, value: str | None = None) -> None:
+        ignored.append(f"{key}={shown(q.get(key, '') if value is None else value)}")
+
+    changes: dict[str, object] = {}
+    for key in sorted(set(q) - KNOWN_KEYS):
+        drop(key)
+    for key, attr in (("from", "start"), ("to", "end"), ("as_of", "as_of")):
+        if q.get(key):
+            try:
+                changes[attr] = parse_date(q[key], limits)
+            except ValueError:
+                drop(key)
+    start, end = changes.get("start", default.start), changes.get("end", default.end)
+    if end < start:  # type: ignore[operator]
+        for key, attr in (("from", "start"), ("to", "end")):
+            if attr in changes:
+                changes.pop(attr)
+                drop(key)
+    if "cmp" in q:
+        if q["cmp"] in COMPARISONS:
+            changes["comparison"] = q["cmp"]
+        else:
+            drop("cmp")
+    for name, key in _LIST_FIELDS.items():
+        raw = q.get(key)
+        if not raw:
+            continue
+        kept: list[object] = []
+        for part in (p for p in raw.split(",") if p):
+            if name == "regions":
+                ok = _REGION_ID.fullmatch(part) is not None and (regions is None or int(part) in regions)
+                value: object = int(part) if ok else part
+            else:
+                ok = values is None or key not in values or part in values[key]
+                value = part
+            if ok and value not in kept:
+                kept.append(value)
+            elif not ok:
+                drop(key, part)
+        if kept:
+            changes[name] = tuple(kept)
+    preset = _word(q, "preset", PRESETS, drop)
+    lang = _word(q, "lang", LANGS, drop)
+    section = _word(q, "section", sections, drop)
+    try:
+        filters = replace(default, **changes)
+    except ValueError:  # e.g. a default period the URL's other date contradicts: keep the default
+        filters = default
+    return ParsedQuery(filters, preset, lang, section, tuple(ignored))
+
+
+def _word(q: Mapping[str, str], key: str, known: Collection[str] | None, drop) -> str | None:
+    if key not in q or q[key] == "":
+        return None
+    if known is None or q[key] in known:
+        return q[key]
+    drop(key)
+    return None

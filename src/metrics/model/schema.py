@@ -1,0 +1,228 @@
+"""The ServiceWatch data model, defined once as SQLAlchemy Core tables.
+
+Every other module — the metric compiler, the demo generator, import, rollups — refers to these
+objects; nothing reflects the database. Types are chosen to behave identically on DuckDB,
+PostgreSQL and MariaDB: ``sa.Double`` (not ``Float``, which DuckDB reads as 32-bit), bounded
+``String`` lengths (MariaDB needs them), integer keys without autoincrement (DuckDB has none).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+REGION_LEVELS = ("province", "city", "district")
+SEGMENTS = ("consumer", "enterprise")
+TICKET_KINDS = ("complaint", "fault", "request", "inquiry")
+SURVEY_KINDS = ("post_interaction", "relationship", "mystery_shopper")
+PRIORITIES = ("P1", "P2", "P3")
+
+
+def _id(name: str, *args: object, **kw: object) -> sa.Column:
+    return sa.Column(name, sa.Integer, *args, primary_key=True, autoincrement=False, **kw)
+
+
+regions = sa.Table(
+    "regions",
+    metadata,
+    _id("region_id"),
+    sa.Column("name_en", sa.String(80), nullable=False),
+    sa.Column("name_zh", sa.String(80), nullable=False),
+    sa.Column("parent_id", sa.Integer, nullable=True),
+    sa.Column("level", sa.String(16), nullable=False),
+)
+
+# Derived from `regions` on every load: one row per (ancestor, descendant) pair, a region being its
+# own ancestor at depth 0. It turns "a region includes its descendants" and "group by region at
+# level L" into plain joins on every dialect.
+region_closure = sa.Table(
+    "region_closure",
+    metadata,
+    sa.Column("ancestor_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("descendant_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("ancestor_level", sa.String(16), nullable=False),
+    sa.Column("depth", sa.Integer, nullable=False),
+)
+
+account_managers = sa.Table(
+    "account_managers",
+    metadata,
+    _id("manager_id"),
+    sa.Column("name", sa.String(80), nullable=False),
+    sa.Column("region_id", sa.Integer, nullable=False),
+)
+
+customers = sa.Table(
+    "customers",
+    metadata,
+    _id("customer_id"),
+    sa.Column("name", sa.String(120), nullable=False),
+    sa.Column("segment", sa.String(16), nullable=False),
+    sa.Column("tier", sa.String(24), nullable=False),
+    sa.Column("region_id", sa.Integer, nullable=False, index=True),
+    sa.Column("acquisition_channel", sa.String(24), nullable=False),
+    sa.Column("account_manager_id", sa.Integer, nullable=True),
+    sa.Column("sla_level", sa.String(16), nullable=True),
+    sa.Column("start_date", sa.Date, nullable=False),
+    sa.Column("end_date", sa.Date, nullable=True),
+    sa.Column("churn_reason", sa.String(40), nullable=True),
+    sa.Column("monthly_revenue", sa.Double, nullable=False),
+)
+
+tickets = sa.Table(
+    "tickets",
+    metadata,
+    _id("ticket_id"),
+    sa.Column("customer_id", sa.Integer, nullable=False, index=True),
+    sa.Column("channel", sa.String(24), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("category", sa.String(24), nullable=False),
+    sa.Column("priority", sa.String(8), nullable=False),
+    sa.Column("opened_at", sa.DateTime, nullable=False, index=True),
+    sa.Column("first_response_at", sa.DateTime, nullable=True),
+    sa.Column("resolved_at", sa.DateTime, nullable=True),
+    sa.Column("response_due_at", sa.DateTime, nullable=True),
+    sa.Column("resolution_due_at", sa.DateTime, nullable=True),
+    sa.Column("first_contact_resolved", sa.Boolean, nullable=False),
+    sa.Column("reopened", sa.Boolean, nullable=False),
+    sa.Column("escalated", sa.Boolean, nullable=False),
+    sa.Column("revisited_at", sa.DateTime, nullable=True),
+    sa.Column("revisit_satisfied", sa.Boolean, nullable=True),
+    sa.Column("compensation", sa.Double, nullable=False),
+)
+
+surveys = sa.Table(
+    "surveys",
+    metadata,
+    _id("survey_id"),
+    sa.Column("customer_id", sa.Integer, nullable=False, index=True),
+    sa.Column("ticket_id", sa.Integer, nullable=True),
+    sa.Column("channel", sa.String(24), nullable=False),
+    sa.Column("kind", sa.String(24), nullable=False),
+    sa.Column("answered_at", sa.DateTime, nullable=False, index=True),
+    sa.Column("csat", sa.SmallInteger, nullable=True),
+    sa.Column("nps", sa.SmallInteger, nullable=True),
+    sa.Column("ces", sa.SmallInteger, nullable=True),
+    sa.Column("comment", sa.String(400), nullable=True),
+)
+
+sla_policies = sa.Table(
+    "sla_policies",
+    metadata,
+    sa.Column("sla_level", sa.String(16), primary_key=True),
+    sa.Column("priority", sa.String(8), primary_key=True),
+    sa.Column("response_hours", sa.Double, nullable=False),
+    sa.Column("resolution_hours", sa.Double, nullable=False),
+    sa.Column("onsite_hours", sa.Double, nullable=True),
+    sa.Column("availability_target", sa.Double, nullable=False),
+)
+
+services = sa.Table(
+    "services",
+    metadata,
+    _id("service_id"),
+    sa.Column("customer_id", sa.Integer, nullable=False, index=True),
+    sa.Column("product", sa.String(40), nullable=False),
+    sa.Column("sla_level", sa.String(16), nullable=False),
+    sa.Column("start_date", sa.Date, nullable=False),
+    sa.Column("end_date", sa.Date, nullable=True),
+)
+
+outages = sa.Table(
+    "outages",
+    metadata,
+    _id("outage_id"),
+    sa.Column("service_id", sa.Integer, nullable=False, index=True),
+    sa.Column("started_at", sa.DateTime, nullable=False),
+    sa.Column("restored_at", sa.DateTime, nullable=True),
+    sa.Column("cause", sa.String(40), nullable=True),
+)
+
+billing_monthly = sa.Table(
+    "billing_monthly",
+    metadata,
+    sa.Column("customer_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("month", sa.Date, primary_key=True),
+    sa.Column("revenue", sa.Double, nullable=False),
+)
+
+targets = sa.Table(
+    "targets",
+    metadata,
+    _id("target_id"),
+    sa.Column("metric", sa.String(40), nullable=False),
+    sa.Column("region_id", sa.Integer, nullable=True),
+    sa.Column("tier", sa.String(24), nullable=True),
+    sa.Column("channel", sa.String(24), nullable=True),
+    sa.Column("valid_from", sa.Date, nullable=False),
+    sa.Column("value", sa.Double, nullable=False),
+)
+
+# Derived on every load: one row per calendar month covering the data, so that customer-based
+# metrics (exposure, active customers, availability) can be grouped by month on every dialect.
+calendar_months = sa.Table(
+    "calendar_months",
+    metadata,
+    sa.Column("month_start", sa.Date, primary_key=True),
+    sa.Column("month_end", sa.Date, nullable=False),  # first day of the next month (exclusive)
+)
+
+# Key/value facts about the load: as_of, last refresh, demo seed.
+CHURN_STALE_KEY = "churn_scores_stale"  # set by an import of the churn model's inputs, cleared by a fit
+DATA_VERSION_KEY = "data_version"  # new on every load, refresh, import and churn fit (dashboard caches)
+
+meta = sa.Table(
+    "sw_meta",
+    metadata,
+    sa.Column("key", sa.String(40), primary_key=True),
+    sa.Column("value", sa.String(200), nullable=False),
+)
+
+
+def bump_data_version(conn: sa.Connection) -> None:
+    """A new ``sw_meta.data_version`` in the caller's transaction: the dashboard's caches, keyed by it
+    on server databases, then compute views again (a DuckDB file is followed by its modification time)."""
+    import uuid
+
+    conn.execute(meta.delete().where(meta.c.key == DATA_VERSION_KEY))
+    conn.execute(meta.insert(), [{"key": DATA_VERSION_KEY, "value": uuid.uuid4().hex}])
+
+
+# One row per import run (``servicewatch import`` and the Data page): who, when, which file, how many
+# rows were read, loaded and rejected. Not a data table: a full reload (``replace_all``) starts it anew.
+import_log = sa.Table(
+    "import_log",
+    metadata,
+    sa.Column("import_id", sa.String(32), primary_key=True),  # uuid4 hex
+    sa.Column("user", sa.String(80), nullable=False),
+    sa.Column("started_at", sa.DateTime, nullable=False),
+    sa.Column("finished_at", sa.DateTime, nullable=False),
+    sa.Column("table_name", sa.String(40), nullable=False),
+    sa.Column("file", sa.String(400), nullable=False),
+    sa.Column("rows_read", sa.BigInteger, nullable=False),
+    sa.Column("rows_loaded", sa.BigInteger, nullable=False),
+    sa.Column("rows_rejected", sa.BigInteger, nullable=False),
+    sa.Column("rows_inserted", sa.BigInteger, nullable=True),
+    sa.Column("rows_updated", sa.BigInteger, nullable=True),
+    sa.Column("dry_run", sa.Boolean, nullable=False),
+)
+
+DATA_TABLES = (
+    regions, account_managers, customers, tickets, surveys, sla_policies,
+    services, outages, billing_monthly, targets,
+)
+DERIVED_TABLES = (region_closure, calendar_months, meta)
+
+# The audit trail (metrics.access.audit): its own MetaData, so that a full reload of the data
+# (``replace_all`` drops and recreates ``metadata``) never erases it.
+audit_metadata = sa.MetaData()
+audit_log = sa.Table(
+    "audit_log",
+    audit_metadata,
+    sa.Column("audit_id", sa.String(32), primary_key=True),  # uuid4 hex
+    sa.Column("at", sa.DateTime, nullable=False, index=True),  # UTC
+    sa.Column("user", sa.String(80), nullable=False),
+    sa.Column("action", sa.String(24), nullable=False),  # metrics.access.audit.ACTIONS
+    sa.Column("detail", sa.Text, nullable=False),  # JSON: filters, rows, file …
+)

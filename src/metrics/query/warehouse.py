@@ -1,0 +1,271 @@
+"""Run metrics: compile, execute, finish into tidy frames with 95% intervals.
+
+:class:`Warehouse` is the engine's front door for the app, the CLI and the tests: it holds a
+SQLAlchemy engine and answers ``metric()``, ``compare()`` and ``target()`` with tidy frames whose
+columns are the group-by columns, then ``value``, ``n``, ``lower``, ``upper``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from metrics.access.users import Scope, check_regions
+from metrics.analysis import stats
+from metrics.backends.connect import DatabaseError, describe_error, duckdb_path, engine_url, make_engine
+from metrics.ingest.rollups import AS_OF_KEY, SOURCES_KEY, compile_from_rollup, parse_sources
+from metrics.model import schema as s
+from metrics.model.filters import Filters
+from metrics.model.registry import Metric, get
+from metrics.query.compiler import Window, compile_metric, dim_column
+
+RESULT_COLUMNS = ("value", "n", "lower", "upper")
+# where the distinct values of each categorical dimension are read from
+DIM_VALUES = {
+    "tier": s.customers.c.tier,
+    "segment": s.customers.c.segment,
+    "sla_level": s.customers.c.sla_level,
+    "channel": s.tickets.c.channel,
+    "category": s.tickets.c.category,
+    "kind": s.tickets.c.kind,
+    "priority": s.tickets.c.priority,
+    "survey_kind": s.surveys.c.kind,
+}
+TIME_DIMS = ("month", "week")
+
+
+def finish(metric: Metric, raw: pd.DataFrame, by: tuple[str, ...]) -> pd.DataFrame:
+    """Turn the aggregate columns of a compiled query into value, n, lower, upper."""
+    df = raw.copy()
+    dims = [dim_column(d) for d in by]
+    for col in df.columns.difference(dims):
+        df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
+    k = metric.kind
+    nan = np.full(len(df), np.nan)
+    if k == "share":
+        df["n"] = df["den"]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            df["value"] = df["num"] / df["den"]
+        df["lower"], df["upper"] = stats.wilson(df["num"], df["den"])
+    elif k == "mean":
+        with np.errstate(invalid="ignore", divide="ignore"):
+            df["value"] = df["total"] / df["n"]
+        df["lower"], df["upper"] = stats.mean_interval(df["total"], df["total_sq"], df["n"])
+    elif k == "nps":
+        with np.errstate(invalid="ignore", divide="ignore"):
+            df["value"] = 100 * (df["promoters"] - df["detractors"]) / df["n"]
+        df["lower"], df["upper"] = stats.nps_interval(df["promoters"], df["detractors"], df["n"])
+    elif k == "rate":
+        scale = 1000.0 if metric.unit == "per_1000_customer_months" else 1.0
+        df["events"] = df["events"].fillna(0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            df["value"] = scale * df["events"] / df["exposure"]
+        df["n"] = df["events"]
+        df["lower"], df["upper"] = stats.poisson_rate_interval(df["events"], df["exposure"], scale)
+    elif k == "availability":
+        with np.errstate(invalid="ignore", divide="ignore"):
+            df["value"] = 1 - df["downtime_hours"] / df["service_hours"]
+        df["lower"], df["upper"] = nan, nan
+    elif k in ("count", "stock"):
+        df["value"] = df["n"]
+        df["lower"], df["upper"] = nan, nan
+    else:  # sum, quantile
+        df["lower"], df["upper"] = nan, nan
+    for d in dims:
+        if d in TIME_DIMS:
+            df[d] = pd.to_datetime(df[d])
+        elif d == "region_id":
+            df[d] = df[d].astype("Int64")
+    extra = [c for c in ("events", "exposure") if c in df.columns and k == "rate"]
+    extra += ["customers"] if "customers" in df.columns else []  # aggregate-only scopes (compiler)
+    out = df[dims + list(RESULT_COLUMNS) + extra]
+    # A group exists when it has data: n > 0; a rate when it has exposure (0 events is a rate of 0).
+    has_data = df["exposure"].fillna(0) > 0 if k == "rate" else out["n"].fillna(0) > 0
+    out = out[has_data]
+    return out.sort_values(dims, na_position="last").reset_index(drop=True) if dims else out.reset_index(drop=True)
+
+
+def suppress_small_groups(df: pd.DataFrame, scope: Scope | None) -> pd.DataFrame:
+    """For aggregate-only scopes (viewers): blank value/n/lower/upper of groups behind which stand
+    fewer than ``scope.min_group_size`` distinct customers (the ``customers`` column the compiler adds
+    for such scopes; ``n`` where it is missing) and flag them in ``suppressed``; else unchanged.
+    The ``customers`` column itself is dropped."""
+    if scope is None or not scope.aggregates_only:
+        return df
+    basis = df["customers"] if "customers" in df.columns else df["n"]
+    small = pd.to_numeric(basis, errors="coerce").fillna(0) < scope.min_group_size
+    df = df.drop(columns=["customers"], errors="ignore")
+    df.loc[small, ["value", "lower", "upper", "n"]] = np.nan
+    for col in ("events", "exposure"):
+        if col in df.columns:
+            df.loc[small, col] = np.nan
+    df["suppressed"] = small.to_numpy()
+    return df
+
+
+@dataclass
+class Warehouse:
+    """A database holding the ServiceWatch data model, and the metrics computed on it."""
+
+    engine: sa.Engine
+    use_rollups: bool = True  # answer from the rollup tables when that is exact (metrics.ingest.rollups)
+    _rollup_as_of: tuple = field(default=(), init=False, repr=False, compare=False)  # () = not read yet
+    _as_of: tuple = field(default=(), init=False, repr=False, compare=False)
+
+    @classmethod
+    def open(cls, url: str, read_only: bool | None = None, keep_open: bool = False) -> Warehouse:
+        """Open ``url``; DuckDB files are opened read-only unless ``read_only=False`` (one writer
+        per file: dashboards, the CLI and tests read side by side while a load replaces the file)."""
+        if read_only is None:
+            read_only = duckdb_path(url) is not None
+        return cls(make_engine(url, read_only=read_only, keep_open=keep_open))
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @property
+    def url(self) -> str:
+        """The database's URL as text, password masked (cache keys, messages); a DuckDB reader's
+        engine URL names its in-memory database, this names the file."""
+        return engine_url(self.engine).render_as_string(hide_password=True)
+
+    def read(self, stmt: sa.Executable) -> pd.DataFrame:
+        """Execute a Core statement and return its rows as a DataFrame (errors worded for users)."""
+        try:
+            with self.engine.connect() as conn:
+                result = conn.execute(stmt)
+                return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+        except sa.exc.SQLAlchemyError as exc:
+            raise DatabaseError(describe_error(exc, engine_url(self.engine))) from None
+
+    def as_of(self) -> date:
+        """The newest day of data: ``sw_meta.as_of`` if recorded, else the newest ticket.
+
+        Read once per Warehouse, like the rollups' as-of: a Warehouse serves one version of the data
+        (the dashboard opens a new one when the data changes), and every metric call needs it."""
+        if not self._as_of:
+            self._as_of = (self._read_as_of(),)
+        return self._as_of[0]
+
+    def _read_as_of(self) -> date:
+        df = self.read(sa.select(s.meta.c.value).where(s.meta.c.key == "as_of"))
+        if len(df):
+            return date.fromisoformat(str(df.iloc[0, 0])[:10])
+        df = self.read(sa.select(sa.func.max(s.tickets.c.opened_at)))
+        value = df.iloc[0, 0]
+        if value is None or pd.isna(value):
+            raise DatabaseError("the database holds no tickets yet; load data first")
+        return pd.Timestamp(value).date()
+
+    def resolve_as_of(self, f: Filters) -> date:
+        """The as-of of a request; every engine entry point calls it, so it also refuses a region
+        outside the user's scope (:class:`metrics.access.users.ScopeError`)."""
+        if f.scope is not None and f.regions:
+            check_regions(f.scope, f.regions, self.regions())
+        return f.as_of or self.as_of()
+
+    def data_version(self) -> str:
+        """``sw_meta.data_version``, new after every load, refresh, import and churn fit ("" when none
+        is recorded). Read afresh on every call: the dashboard keys its caches by it."""
+        df = self.read(sa.select(s.meta.c.value).where(s.meta.c.key == s.DATA_VERSION_KEY))
+        return str(df.iloc[0, 0]) if len(df) else ""
+
+    def rollup_as_of(self) -> date | None:
+        """The as-of the rollup tables were built with (None: no rollups), read once per Warehouse."""
+        if not self._rollup_as_of:
+            m = s.meta
+            meta = dict(self.read(sa.select(m.c.key, m.c.value).where(m.c.key.in_([AS_OF_KEY, SOURCES_KEY])))
+                        .itertuples(index=False, name=None))
+            as_of = date.fromisoformat(str(meta[AS_OF_KEY])[:10]) if AS_OF_KEY in meta else None
+            self._rollup_as_of = (as_of, parse_sources(meta.get(SOURCES_KEY)))
+        return self._rollup_as_of[0]
+
+    def rollup_sources(self) -> frozenset[str]:
+        """The rollup cubes built (``sw_meta.rollup_sources``), read with :meth:`rollup_as_of`."""
+        self.rollup_as_of()
+        return self._rollup_as_of[1]
+
+    def compile(self, metric_id: str, f: Filters, by=(), region_level: str = "city") -> sa.Select:
+        """The query of one metric: over the rollups when exact and enabled, else over raw rows."""
+        return self._compile(metric_id, f, by, region_level)[0]
+
+    def _compile(self, metric_id: str, f: Filters, by=(), region_level: str = "city") -> tuple[sa.Select, bool]:
+        """(query, whether it reads the rollups)."""
+        m, window = get(metric_id), Window.of(f, self.resolve_as_of(f))
+        # viewers: the cubes cannot count the distinct customers behind a group (small-group rule)
+        if self.use_rollups and not (f.scope is not None and f.scope.aggregates_only):
+            q = compile_from_rollup(m, f, tuple(by), window, region_level, self.dialect, self.rollup_as_of(),
+                                    self.rollup_sources())
+            if q is not None:
+                return q, True
+        return compile_metric(m, f, tuple(by), window, region_level, self.dialect), False
+
+    def _read_each(self, metric_id: str, fs: list[Filters], by: tuple[str, ...],
+                   region_level: str) -> list[pd.DataFrame]:
+        """The raw aggregate frames of one metric for several filters, in one round trip when the
+        queries are alike (all over the rollups or all over raw rows): ``UNION ALL`` of the same
+        statements, each tagged with its position; else one query each."""
+        compiled = [self._compile(metric_id, f, by, region_level) for f in fs]
+        if len(compiled) == 1 or len({rolled for _, rolled in compiled}) > 1:
+            return [self.read(q) for q, _ in compiled]
+        subs = [q.subquery(f"part{i}") for i, (q, _) in enumerate(compiled)]
+        parts = [sa.select(sa.literal_column(str(i)).label("sw_part"), *sub.c) for i, sub in enumerate(subs)]
+        raw = self.read(sa.union_all(*parts))
+        part = pd.to_numeric(raw["sw_part"])
+        return [raw[part == i].drop(columns="sw_part").reset_index(drop=True) for i in range(len(fs))]
+
+    def metric(self, metric_id: str, f: Filters, by=(), region_level: str = "city") -> pd.DataFrame:
+        """The tidy result of one metric: group-by columns, value, n, lower, upper."""
+        m = get(metric_id)
+        raw = self.read(self.compile(metric_id, f, by, region_level))
+        return suppress_small_groups(finish(m, raw, tuple(by)), f.scope)
+
+    def compare(self, metric_id: str, f: Filters, by=(), region_level: str = "city") -> pd.DataFrame:
+        """The metric for the period and its comparison period, side by side.
+
+        Adds ``value_cmp``, ``n_cmp``, ``delta`` (value − value_cmp) and ``delta_pct`` (relative
+        change, NaN when the comparison value is 0 or missing).
+        """
+        m, by = get(metric_id), tuple(by)
+        cf = f.comparison_filters()
+        keys = [dim_column(d) for d in by]
+        raws = self._read_each(metric_id, [f] if cf is None else [f, cf], by, region_level)
+        now = suppress_small_groups(finish(m, raws[0], by), f.scope)
+        if cf is None:
+            now["value_cmp"] = np.nan
+            now["n_cmp"] = np.nan
+        else:
+            before = suppress_small_groups(finish(m, raws[1], by), cf.scope)
+            before = before[keys + ["value", "n"]].rename(columns={"value": "value_cmp", "n": "n_cmp"})
+            now = now.merge(before, on=keys, how="left") if keys else now.assign(
+                value_cmp=before["value_cmp"].iloc[0] if len(before) else np.nan,
+                n_cmp=before["n_cmp"].iloc[0] if len(before) else np.nan)
+        now["delta"] = now["value"] - now["value_cmp"]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            now["delta_pct"] = np.where(now["value_cmp"].abs() > 0, now["delta"] / now["value_cmp"].abs(), np.nan)
+        return now
+
+
+
+    # -- what the database holds --------------------------------------------------------------
+    def values(self, dim: str) -> list[str]:
+        """Distinct values of a categorical dimension, sorted."""
+        col = DIM_VALUES[dim]
+        df = self.read(sa.select(col).where(col.isnot(None)).distinct())
+        return sorted(str(v) for v in df.iloc[:, 0])
+
+    def regions(self) -> pd.DataFrame:
+        """The region hierarchy: region_id, name_en, name_zh, parent_id, level."""
+        r = s.regions
+        df = self.read(sa.select(r).order_by(r.c.region_id))
+        df["parent_id"] = df["parent_id"].astype("Int64")
+        return df
+
+    def targets(self) -> pd.DataFrame:
+        """The targets table: metric, region_id, tier, channel, valid_from, value."""
+        return self.read(sa.select(s.targets))

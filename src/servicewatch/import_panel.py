@@ -1,0 +1,131 @@
+"""The import panel of the Data page: upload a file, check it (dry run), then commit it.
+
+The pure helpers (:func:`check_upload`, :func:`commit_upload`, :func:`report_frames`) do the work
+and are tested without Streamlit; :func:`import_panel` only lays them out. The dashboard reads
+DuckDB read-only; the commit writes a copy of the file and swaps it in (:mod:`metrics.backends.swap`), so it
+works while every session keeps reading.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from metrics.access import audit
+from metrics.backends.connect import DatabaseError, resolve_url
+from metrics.ingest.importer import ImportFailed, ImportResult, import_file
+from metrics.ingest.importer.spec import TABLES
+from metrics.model.i18n import t
+from metrics.present import files as outputs
+from metrics.present.markup import md
+
+SHOWN_PROBLEMS = 50
+_DIR = Path(tempfile.gettempdir()) / f"servicewatch_uploads-{os.getuid()}"
+
+
+def _stored(name: str, data: bytes) -> Path:
+    """The upload as a file (the importer streams from files), named by content hash + suffix, in a
+    folder of this account only (0700, not a link: :func:`metrics.present.files.private_folder`), written
+    atomically, so a file of that name is always the upload of that content."""
+    folder = outputs.private_folder(_DIR)
+    digest = hashlib.sha256(data).hexdigest()[:16]
+    path = folder / f"{digest}{Path(name).suffix.lower()}"
+    if not path.exists():
+        outputs.write_bytes(path, data)
+    return path
+
+
+def check_upload(url: str, table: str, name: str, data: bytes, lang: str) -> ImportResult:
+    """Dry run of an uploaded file: nothing is written to the database."""
+    path = _stored(name, data)
+    return import_file(url, table, path, dry_run=True, lang=lang, display_name=name, dashboard=True,
+                       rejects=path.with_name(path.name + ".rejects.csv"))
+
+
+def commit_upload(url: str, table: str, name: str, data: bytes, lang: str, user: str = "dashboard") -> ImportResult:
+    """Import the uploaded file for real (upsert, one transaction, derived tables refreshed)."""
+    path = _stored(name, data)
+    return import_file(url, table, path, lang=lang, display_name=name, user=user, dashboard=True,
+                       rejects=path.with_name(path.name + ".rejects.csv"))
+
+
+def report_frames(result: ImportResult, lang: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Counts by reason and the first rejected rows, with translated column headers."""
+    reasons = result.reason_counts(lang)[["reason", "problems"]].rename(
+        columns={"reason": t("page.data.import.col_reason", lang), "problems": t("page.data.import.col_n", lang)})
+    first = result.problems_text(lang).head(SHOWN_PROBLEMS).rename(columns={
+        "row": t("page.data.import.col_row", lang), "column": t("page.data.import.col_column", lang),
+        "value": t("page.data.import.col_value", lang), "reason": t("page.data.import.col_reason", lang)})
+    return reasons, first
+
+
+def rejects_bytes(result: ImportResult) -> bytes | None:
+    p = result.rejects_path
+    return p.read_bytes() if p is not None and result.rows_rejected and p.exists() else None
+
+
+def import_panel(view: object) -> None:
+    """Upload → validation report (dry run) → commit → rejects download."""
+    lang = view.lang
+    user = getattr(view, "user", None)
+    if user is not None and user.role != "admin":  # imports are for admins (the page refuses others too)
+        st.error(t("page.data.admins_only", lang))
+        return
+    st.header(t("page.data.import.header", lang))
+    st.caption(t("page.data.import.caption", lang))
+    names = list(TABLES)
+    table = st.selectbox(t("page.data.import.table", lang), names, key="sw_import_table")
+    upload = st.file_uploader(t("page.data.import.file", lang), type=["csv", "xlsx", "parquet"],
+                              key="sw_import_file")
+    if upload is None:
+        return
+    url = resolve_url()
+    data = upload.getvalue()
+    try:
+        result = check_upload(url, table, upload.name, data, lang)
+    except (ImportFailed, DatabaseError) as exc:
+        st.error(t("page.data.import.failed", lang, error=md(exc)))
+        return
+    _report(result, lang, "check")
+    if result.rows_loaded == 0:
+        return
+    if st.button(t("page.data.import.commit", lang, n=f"{result.rows_loaded:,}", table=table),
+                 key="sw_import_commit", type="primary"):
+        try:
+            with st.spinner(t("page.data.import.running", lang)):
+                done = commit_upload(url, table, upload.name, data, lang, user.name if user else "dashboard")
+        except (ImportFailed, DatabaseError) as exc:
+            st.error(t("page.data.import.failed", lang, error=md(exc)))
+            return
+        if user is not None:
+            audit.record_safely(url, user.name, "import", audit.import_detail(done))
+        st.cache_data.clear()
+        st.success("  \n".join(md(x) for x in done.summary(lang)))
+
+
+def _report(result: ImportResult, lang: str, key: str) -> None:
+    cols = st.columns(3)
+    cols[0].metric(t("page.data.import.read", lang), f"{result.rows_read:,}")
+    cols[1].metric(t("page.data.import.ok", lang), f"{result.rows_loaded:,}")
+    cols[2].metric(t("page.data.import.rejected", lang), f"{result.rows_rejected:,}")
+    for line in result.summary(lang)[1:]:
+        if not line.startswith("  "):
+            st.caption(md(line))
+    if not result.rows_rejected:
+        st.success(t("page.data.import.all_ok", lang))
+        return
+    reasons, first = report_frames(result, lang)
+    st.subheader(t("page.data.import.reasons", lang))
+    st.dataframe(reasons, hide_index=True)
+    st.subheader(t("page.data.import.first_rows", lang, n=min(SHOWN_PROBLEMS, len(first))))
+    st.dataframe(first, hide_index=True, width="stretch")
+    data = rejects_bytes(result)
+    if data is not None:
+        st.download_button(t("page.data.import.download_rejects", lang), data,
+                           f"{Path(result.file).name}.rejects.csv", "text/csv", key=f"sw_import_rejects_{key}",
+                           on_click="ignore", icon=":material/download:")

@@ -1,0 +1,62 @@
+"""KPI cards: a metric's value with its change against the comparison period and its target."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from metrics.analysis.drill import status
+from metrics.model.i18n import t
+from metrics.model.registry import get
+from metrics.present.formatting import fmt_delta, fmt_value
+from servicewatch.ui import View, chart, empty_state
+
+SMALL_SAMPLE = 30  # answers, tickets or customers behind a rate or mean: fewer, and the card says so
+
+
+def sample_note(row: pd.Series | None, lang: str) -> str | None:
+    """A warning badge for a card whose figure rests on fewer than :data:`SMALL_SAMPLE` observations;
+    only figures that carry a 95% interval (rates and means; counts and sums are what they are)."""
+    if row is None or pd.isna(row.get("lower")) or pd.isna(row.get("n")) or row["n"] >= SMALL_SAMPLE:
+        return None
+    return f":orange-badge[{t('common.small_sample', lang, n=int(row['n']))}]"
+
+
+def kpi(container, view: View, metric_id: str, frame: pd.DataFrame, target: float | None = None,
+        label: str | None = None) -> None:
+    """``st.metric`` for the one-row compare frame of ``metric_id``: value, delta, and in the help
+    text the sample size, 95% interval, comparison value and target status."""
+    m = get(metric_id)
+    row = frame.iloc[0] if len(frame) else None
+    value = None if row is None else float(row["value"])
+    delta = None if row is None or "delta" not in row.index else float(row["delta"])
+    lines = []
+    if row is not None:
+        lines.append(f"{view.t('common.n')}: {int(row['n']):,}" if pd.notna(row["n"]) else "")
+        if pd.notna(row.get("lower")):
+            lo, hi = (fmt_value(row[c], m.unit, view.lang) for c in ("lower", "upper"))
+            lines.append(f"95%: {lo} – {hi}")
+        if "value_cmp" in row.index and pd.notna(row["value_cmp"]):
+            lines.append(f"{view.t('common.previous')}: {fmt_value(row['value_cmp'], m.unit, view.lang)}")
+    if target is not None:
+        st_key = status(value, target, m.higher_is_better, row.get("lower") if row is not None else None,
+                        row.get("upper") if row is not None else None)
+        goal = fmt_value(target, m.unit, view.lang)
+        lines.append(f"{view.t('common.target')}: {goal} · {view.t(f'status.{st_key}')}")
+    colour = "off" if m.higher_is_better is None else ("normal" if m.higher_is_better else "inverse")
+    unit = f" ({view.t(f'unit.{m.unit}')})" if m.unit in ("per_1000_customer_months", "points") else ""
+    container.metric((label or view.metric_label(metric_id)) + unit, fmt_value(value, m.unit, view.lang),
+                     fmt_delta(delta, m.unit), delta_color=colour, help="  \n".join(x for x in lines if x) or None)
+    note = sample_note(row, view.lang)
+    if note:
+        container.markdown(note)
+
+
+def show_chart(view: View, data: pd.DataFrame, make: Callable[[], go.Figure], key: str, select: bool = False):
+    """The figure from ``make()`` with its downloads, or the empty state when ``data`` is empty."""
+    if data is None or data.empty:
+        empty_state(view)
+        return None
+    return chart(view, make(), data, key, select=select)

@@ -1,0 +1,520 @@
+"""Shared Streamlit pieces: page setup, the one filter bar, cached engine calls, chart output.
+
+Every page calls :func:`page` first; it draws the sidebar (language, navigation, filters) and
+returns a :class:`View` with the warehouse, the filters and the language. Filter state lives in
+``st.session_state["sw_state"]`` (it survives page switches, unlike widget keys) and is mirrored
+into the URL query string, so a link reproduces the view.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cached_property
+from pathlib import Path
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from metrics.access import audit
+from metrics.access import users as access
+from metrics.access.users import Scope, ScopeError, User
+from metrics.analysis import drill
+from metrics.analysis.subtitles import region_parents, subtitle
+from metrics.backends.connect import DatabaseError, duckdb_path, resolve_url
+from metrics.model.filters import COMPARISONS, PRESETS, Filters, preset_period
+from metrics.model.i18n import LANGS, catalogue, label, metric_label, t
+from metrics.model.links import LIST_KEYS, date_range, parse_query
+from metrics.present import export
+from metrics.present.markup import md, md_values
+from metrics.query.warehouse import Warehouse
+from servicewatch import auth, errors
+from servicewatch.tables import localise
+
+warnings.filterwarnings("ignore", message="The kopts argument is ignored")
+
+PAGES = (
+    ("app.py", "nav.overview", ":material/dashboard:"),
+    ("pages/1_Satisfaction.py", "nav.satisfaction", ":material/sentiment_satisfied:"),
+    ("pages/2_Complaints.py", "nav.complaints", ":material/report:"),
+    ("pages/3_SLA.py", "nav.sla", ":material/timer:"),
+    ("pages/4_Churn.py", "nav.churn", ":material/trending_down:"),
+    ("pages/5_Regions.py", "nav.regions", ":material/map:"),
+    ("pages/6_Data.py", "nav.data", ":material/database:"),
+    ("pages/8_At_risk.py", "nav.at_risk", ":material/warning:"),
+)
+DEFAULT_PRESET = "last_quarter"
+# Cached results are keyed by the data version (below), so new data is seen at once; the time limit
+# only bounds how long a view nobody asks for again stays in memory.
+CACHE_TTL_S = 12 * 3600
+APP_ROOT = Path(__file__).resolve().parents[2]
+
+
+# -- the warehouse and cached engine calls ----------------------------------------------------
+def _db_version(url: str) -> float:
+    """Changes when a DuckDB file is replaced by a refresh, so caches follow the new data."""
+    path = duckdb_path(url)
+    try:
+        return path.stat().st_mtime if path else 0.0
+    except OSError:
+        return 0.0
+
+
+@st.cache_resource(show_spinner=False)
+def _warehouses() -> dict[str, tuple[float | str, Warehouse]]:
+    """url → (data version, warehouse), shared by all sessions of this server."""
+    return {}
+
+
+def close_warehouses() -> None:
+    """Dispose every cached engine (their connections reopen on the next query)."""
+    cache = _warehouses()
+    for _, wh in cache.values():
+        wh.engine.dispose()
+    cache.clear()
+
+
+def _server_version(wh: Warehouse) -> str:
+    """The data version of a server database: ``sw_meta.data_version`` (one small query per page run),
+    new after every load, refresh, import and churn fit. On Spark a query is a Thrift round trip of
+    ~0.6 s: there the version is the hour, and an entry lives at most an hour."""
+    if wh.dialect == "spark":
+        return f"hour {int(time.time() // 3600)}"
+    return wh.data_version()
+
+
+def warehouse() -> tuple[Warehouse, float | str]:
+    """The warehouse for the configured URL and its data version; caches are keyed by both.
+
+    A DuckDB file's version is its modification time. When a load has swapped in a new file, the old
+    engine is disposed first: DuckDB hands new connections the instance already open for a path, so
+    the old file's connections must close before the new file is seen. On a server database a new
+    data version gives a new ``Warehouse`` on the same engine (its as-of and rollup facts are read
+    once per Warehouse)."""
+    url = resolve_url()
+    cache = _warehouses()
+    known = cache.get(url)
+    if duckdb_path(url) is not None:
+        version: float | str = _db_version(url)
+        if known is None or known[0] != version:
+            if known is not None:
+                known[1].engine.dispose()
+            cache[url] = (version, Warehouse.open(url, read_only=True, keep_open=True))
+        return cache[url][1], version
+    wh = known[1] if known is not None else Warehouse.open(url, keep_open=True)
+    version = _server_version(wh)
+    if known is None or known[0] != version:
+        cache[url] = (version, Warehouse(wh.engine) if known is not None else wh)
+    return cache[url][1], version
+
+
+@st.cache_data(show_spinner=False, max_entries=2000, ttl=CACHE_TTL_S)
+def cached_metric(_wh: Warehouse, version: float | str, url: str, metric_id: str, f: Filters,
+                  by: tuple[str, ...] = (), level: str = "city") -> pd.DataFrame:
+    return _wh.metric(metric_id, f, by, level)
+
+
+@st.cache_data(show_spinner=False, max_entries=2000, ttl=CACHE_TTL_S)
+def cached_compare(_wh: Warehouse, version: float | str, url: str, metric_id: str, f: Filters,
+                   by: tuple[str, ...] = (), level: str = "city") -> pd.DataFrame:
+    return _wh.compare(metric_id, f, by, level)
+
+
+@st.cache_data(show_spinner=False, max_entries=2000, ttl=CACHE_TTL_S)
+def cached_call(_wh: Warehouse, version: float | str, url: str, name: str, *args, module: str = "", **kwargs) -> object:
+    """``Warehouse.<name>(*args)``, or with ``module`` the engine function ``module.name(wh, *args)``,
+    cached by database version and (hashable) arguments."""
+    if module:
+        return getattr(importlib.import_module(module), name)(_wh, *args, **kwargs)
+    return getattr(_wh, name)(*args, **kwargs)
+
+
+@dataclass
+class View:
+    """What a page needs: the warehouse, the filters, the language and region names."""
+
+    wh: Warehouse
+    version: float | str
+    filters: Filters
+    lang: str
+    as_of: date
+    regions: pd.DataFrame
+    region_names: dict[int, str] = field(default_factory=dict)
+    user: User | None = None  # None: the dashboard runs without sign-in
+    page_key: str = ""  # the page's title key: its sections are remembered under it
+    reseed: bool = False  # another page or language this run: widgets are set from the stored state
+    link_section: str | None = None  # ``section=`` of the link that opened the session, first run only
+
+    @property
+    def url(self) -> str:
+        return self.wh.url
+
+    def metric(self, metric_id: str, by: Iterable[str] = (), level: str = "city", f: Filters | None = None):
+        return self._refusing(cached_metric, metric_id, f or self.filters, tuple(by), level)
+
+    def compare(self, metric_id: str, by: Iterable[str] = (), level: str = "city", f: Filters | None = None):
+        return self._refusing(cached_compare, metric_id, f or self.filters, tuple(by), level)
+
+    def call(self, fn: str | Callable, *args, **kwargs):
+        """A cached engine call: a ``Warehouse`` method by name, or an engine function taking the
+        warehouse first (``view.call(sla.service_by, f, "tier")``)."""
+        if isinstance(fn, str):
+            return self._refusing(cached_call, fn, *args, **kwargs)
+        return self._refusing(cached_call, fn.__name__, *args, module=fn.__module__, **kwargs)
+
+    def _refusing(self, cached: Callable, *args, **kwargs):
+        """``cached(wh, version, url, *args)``; a request outside the user's scope (a list for a viewer,
+        a chart selection of a region elsewhere) is said on the page and gives an empty frame."""
+        try:
+            return cached(self.wh, self.version, self.url, *args, **kwargs)
+        except ScopeError:
+            key = "auth.refused_rows" if self.filters.scope and self.filters.scope.aggregates_only else \
+                "auth.refused_request"
+            st.info(self.t(key), icon=":material/lock:")
+            return pd.DataFrame()
+
+    @cached_property
+    def _ancestors(self) -> dict[int, list[int]]:
+        return drill.ancestors(self.regions)
+
+    def target(self, metric_id: str, f: Filters | None = None) -> float | None:
+        """The target that applies to ``metric_id`` under the filters (``targets`` table), if any."""
+        return drill.target_for(self.call("targets"), metric_id, f or self.filters, self._ancestors)
+
+    def t(self, key: str, **fmt) -> str:
+        return t(key, self.lang, **fmt)
+
+    def md(self, key: str, **fmt) -> str:
+        """The catalogue text ``key`` for a Markdown element (st.markdown, captions, alerts, labels),
+        its text arguments escaped (:func:`metrics.present.markup.md`): data is shown, never rendered."""
+        return t(key, self.lang, **md_values(fmt))
+
+    def label(self, dim: str, value) -> str:
+        return label(dim, value, self.lang)
+
+    def metric_label(self, metric_id: str) -> str:
+        from metrics.query.dialect import quantiles_mode
+
+        return metric_label(metric_id, self.lang, approximate=quantiles_mode(self.wh.engine) == "approx")
+
+    @cached_property
+    def _parents(self) -> dict[int, int | None]:
+        return region_parents(self.regions)
+
+    def subtitle(self, with_comparison: bool = False, f: Filters | None = None) -> str:
+        """Period and slices of ``f`` (default: the page's filters) in words, naming the regions the
+        figure covers: the user's scope when no region is chosen
+        (:func:`metrics.analysis.subtitles.covered_regions`)."""
+        return subtitle(f or self.filters, self.lang, self.region_names, with_comparison, self._parents)
+
+
+# -- page setup -------------------------------------------------------------------------------
+def _initial_lang() -> str:
+    q = st.query_params.get("lang")
+    if q in LANGS:
+        return q
+    locale = (getattr(st.context, "locale", None) or "").lower()
+    return "en" if locale and not locale.startswith("zh") else "zh"
+
+
+def _resolve_lang(page_changed: bool) -> str:
+    """The language of this run, settled before anything is drawn (tab title, sign-in, sidebar).
+
+    A click on the language radio reaches ``st.session_state["_w_lang"]`` before the script runs, so
+    the radio's value is this run's language; the persisted ``sw_lang`` (first from ``?lang=`` or the
+    browser locale) seeds the radio when it has no value yet or another page is shown."""
+    if "sw_lang" not in st.session_state:
+        st.session_state["sw_lang"] = _initial_lang()
+    picked = st.session_state.get("_w_lang")
+    if not page_changed and picked in LANGS:
+        st.session_state["sw_lang"] = picked
+    else:
+        st.session_state["_w_lang"] = st.session_state["sw_lang"]
+    return st.session_state["sw_lang"]
+
+
+def _resend_widget_values() -> None:
+    """After a language change, hand every keyed widget (``_w_*``: filter bar and page widgets) its
+    value again, read before any widget is drawn (so still decoded with the old labels); Streamlit
+    then sends the browser the value as a label of the new language instead of keeping the old one."""
+    for key in [k for k in st.session_state if str(k).startswith("_w_") and k != "_w_lang"]:
+        st.session_state[key] = st.session_state[key]
+
+
+def page_title(title_key: str, lang: str) -> str:
+    """The browser tab title of a page in ``lang``."""
+    return f"ServiceWatch · {t(title_key, lang)}"
+
+
+def page(title_key: str) -> View:
+    """Set up a page: config, sidebar (language, navigation, filters); stops politely on errors. An
+    unexpected exception later in the page shows one line with an error id (:mod:`servicewatch.errors`)."""
+    errors.install()
+    # Streamlit drops widget state when another page is shown: on a page switch every widget of the
+    # filter bar is set again from the persisted state.
+    page_changed = st.session_state.get("_sw_page") != title_key
+    st.session_state["_sw_page"] = title_key
+    lang = _resolve_lang(page_changed)
+    st.set_page_config(page_title=page_title(title_key, lang), layout="wide", initial_sidebar_state="expanded")
+    # The browser keeps each selectbox/multiselect value as its displayed label; after a language
+    # change those labels are of the other language and no longer match the options, so the filter
+    # bar is set again from the persisted state then too, like on a page switch.
+    lang_changed = st.session_state.get("_sw_bar_lang") not in (None, lang)
+    st.session_state["_sw_bar_lang"] = lang
+    if lang_changed:
+        _resend_widget_values()
+    user = auth.gate(lang, resolve_url())  # stops here until signed in
+    with st.sidebar:
+        st.radio("Language", LANGS, format_func=lambda x: "中文" if x == "zh" else "English",
+                 horizontal=True, key="_w_lang", label_visibility="collapsed")
+        for path, key, icon in PAGES:
+            if (APP_ROOT / path).is_file():
+                st.page_link(path, label=t(key, lang), icon=icon)
+        auth.sidebar(lang)
+        st.divider()
+    try:
+        wh, version = warehouse()
+        as_of = cached_call(wh, version, wh.url, "as_of")
+        regions = cached_call(wh, version, wh.url, "regions")
+    except DatabaseError as exc:
+        st.error(t("common.db_error", lang, detail=md(exc)))
+        st.stop()
+    name_col = "name_zh" if lang == "zh" else "name_en"
+    names = dict(zip(regions["region_id"].astype(int), regions[name_col], strict=True))
+    scope = access.scope_for(user) if user is not None else None
+    reseed = page_changed or lang_changed
+    view = View(wh, version, filter_bar(wh, version, as_of, regions, lang, reseed, scope, page_changed), lang,
+                as_of, regions, names, user, title_key, reseed, st.session_state.pop("sw_link_section", None))
+    from servicewatch.pack_button import meeting_pack_button  # the review-meeting pack, at the end of the sidebar
+
+    meeting_pack_button(view)
+    st.title(t(title_key, lang))
+    st.caption(f"{md(view.subtitle(with_comparison=True))} · {t('app.as_of', lang, date=as_of.isoformat())}")
+    return view
+
+
+# -- the filter bar ---------------------------------------------------------------------------
+def _state(as_of: date, allowed: set[int] | None, regions: pd.DataFrame, values: Callable[[str], list[str]],
+           lang: str) -> dict:
+    """The persisted filter state; first built from the URL query string by the one parser
+    (:func:`metrics.model.links.parse_query`): unknown keys, malformed or implausible dates, unknown regions
+    and values are dropped and listed in one notice; regions outside ``allowed`` are dropped too (a
+    crafted link cannot widen a user's scope)."""
+    if "sw_state" not in st.session_state:
+        q = st.query_params.to_dict()
+        start, end = preset_period(DEFAULT_PRESET, as_of)
+        known = {k: values(k) for k in LIST_KEYS if k != "region" and q.get(k)}  # only the dimensions it names
+        parsed = parse_query(q, Filters(start=start, end=end), limits=date_range(max(date.today(), as_of)),
+                             regions=set(regions["region_id"].astype(int)), values=known, sections=section_ids())
+        if parsed.ignored:
+            st.warning(t("query.ignored", lang, items=md(", ".join(parsed.ignored))), icon=":material/link_off:")
+        f = parsed.filters
+        dated = "from" in q and not any(i.startswith("from=") for i in parsed.ignored)
+        preset = parsed.preset or ("custom" if dated else DEFAULT_PRESET)
+        if allowed is not None and any(r not in allowed for r in f.regions):
+            st.warning(auth.out_of_scope_message(st.session_state.get("sw_lang", "zh")))
+            f = f.with_(regions=())
+        st.session_state["sw_state"] = {"preset": preset, "filters": f}
+        st.session_state["sw_link_section"] = parsed.section  # for the page's section switch
+    return st.session_state["sw_state"]
+
+
+def section_ids() -> set[str]:
+    """Every section id of the catalogue (``section.<id>``): the valid values of ``?section=``."""
+    return {k.removeprefix("section.") for k in catalogue() if k.startswith("section.")}
+
+
+def filter_bar(wh: Warehouse, version: float | str, as_of: date, regions: pd.DataFrame, lang: str,
+               reseed: bool = False, scope: Scope | None = None, page_changed: bool = False) -> Filters:
+    """The sidebar filter bar; ``reseed`` (another page or language) sets every widget again from the
+    persisted state instead of trusting the values the browser sends. ``page_changed``: the URL's
+    ``section`` belongs to the page shown before (the new page's :func:`sections` sets its own)."""
+    allowed = access.allowed_regions(scope, regions)
+    state = _state(as_of, allowed, regions, lambda dim: cached_call(wh, version, wh.url, "values", dim),
+                   lang)
+    f: Filters = state["filters"]
+    url = wh.url
+    st.sidebar.subheader(t("filter.header", lang))
+
+    def widget(key: str, value) -> str:
+        wkey = f"_w_{key}"
+        if reseed or wkey not in st.session_state:
+            st.session_state[wkey] = value
+        return wkey
+
+    preset = st.sidebar.selectbox(t("filter.period", lang), PRESETS, key=widget("preset", state["preset"]),
+                                  format_func=lambda p: t(f"preset.{p}", lang))
+    if preset == "custom":
+        picked = st.sidebar.date_input(t("filter.custom_range", lang), key=widget("range", (f.start, f.end)),
+                                       max_value=as_of)
+        start, end = (picked[0], picked[-1]) if isinstance(picked, (list, tuple)) and picked else (f.start, f.end)
+    else:
+        start, end = preset_period(preset, as_of)
+    comparison = st.sidebar.selectbox(t("filter.comparison", lang), COMPARISONS,
+                                      key=widget("cmp", f.comparison), format_func=lambda c: t(f"comparison.{c}", lang))
+    name_col = "name_zh" if lang == "zh" else "name_en"
+    names = dict(zip(regions["region_id"].astype(int), regions[name_col], strict=True))
+    cities = regions.loc[regions["level"] == "city", "region_id"].astype(int).tolist()
+    if allowed is not None:  # only regions in the user's scope are offered
+        cities = [c for c in cities if c in allowed]
+    current_city, current_district = _split_region(f.regions, regions)
+    if current_city not in cities:
+        current_city = 0
+    if st.session_state.get("_w_city", 0) not in [0] + cities:  # e.g. left over from another user
+        st.session_state["_w_city"] = 0
+    city = st.sidebar.selectbox(t("filter.city", lang), [0] + cities, key=widget("city", current_city),
+                                format_func=lambda r: t("filter.all", lang) if r == 0 else names[r])
+    districts = regions.loc[regions["parent_id"] == city, "region_id"].astype(int).tolist() if city else []
+    if allowed is not None:
+        districts = [d for d in districts if d in allowed]
+    district = 0
+    if city:
+        if st.session_state.get("_w_district") not in [0] + districts:
+            st.session_state["_w_district"] = 0
+        keep = current_district if current_district in districts else 0
+        district = st.sidebar.selectbox(t("filter.district", lang), [0] + districts, key=widget("district", keep),
+                                        format_func=lambda r: t("filter.all", lang) if r == 0 else names[r])
+    tiers = _multi("tier", cached_call(wh, version, url, "values", "tier"), f.tiers, lang, widget)
+    segments = _multi("segment", cached_call(wh, version, url, "values", "segment"), f.segments, lang, widget)
+    channels = _multi("channel", cached_call(wh, version, url, "values", "channel"), f.channels, lang, widget)
+    new = f.with_(start=start, end=end, comparison=comparison,
+                  regions=(district or city,) if (district or city) else (),
+                  tiers=tiers, segments=segments, channels=channels, scope=scope)
+    if st.sidebar.button(t("filter.reset", lang), width="stretch"):
+        for key in [k for k in st.session_state if str(k).startswith("_w_") and k != "_w_lang"]:
+            del st.session_state[key]
+        s0, e0 = preset_period(DEFAULT_PRESET, as_of)
+        st.session_state["sw_state"] = {"preset": DEFAULT_PRESET, "filters": Filters(start=s0, end=e0, scope=scope)}
+        st.rerun()
+    state.update(preset=preset, filters=new)
+    _sync_query(new, preset, lang, None if page_changed else st.query_params.get("section"))
+    return new
+
+
+def _multi(dim: str, options: list[str], current: tuple[str, ...], lang: str, widget: Callable) -> tuple[str, ...]:
+    from metrics.present.theme import order
+
+    opts = order(dim, options)
+    chosen = st.sidebar.multiselect(t(f"filter.{dim}", lang), opts, key=widget(dim, [v for v in current if v in opts]),
+                                    format_func=lambda v: label(dim, v, lang), placeholder=t("filter.all", lang))
+    return tuple(chosen)
+
+
+def _split_region(selected: tuple[int, ...], regions: pd.DataFrame) -> tuple[int, int]:
+    if not selected:
+        return 0, 0
+    row = regions.loc[regions["region_id"] == selected[0]]
+    if row.empty:
+        return 0, 0
+    level = row["level"].iloc[0]
+    if level == "district":
+        return int(row["parent_id"].iloc[0]), int(selected[0])
+    if level == "city":
+        return int(selected[0]), 0
+    return 0, 0
+
+
+def _sync_query(f: Filters, preset: str, lang: str, section: str | None = None) -> None:
+    wanted = {"preset": preset, **f.to_query(), "lang": lang}
+    if section:
+        wanted["section"] = section
+    if preset != "custom":
+        wanted.pop("from", None)
+        wanted.pop("to", None)
+    if st.query_params.to_dict() != wanted:
+        st.query_params.from_dict(wanted)
+
+
+# -- sections ---------------------------------------------------------------------------------
+SECTION_KEY = "_w_section"
+
+
+def sections(view: View, ids: Sequence[str]) -> str:
+    """The page's section switch; returns the chosen section id (``section.<id>`` in the catalogue).
+
+    A page computes and draws only its chosen section, so a first load or a filter change runs the
+    queries and draws the charts of one section, not of the whole page (each plotly chart costs the
+    browser ~0.1 s to draw, see docs/performance.md). The choice is remembered per page for the
+    session and lives in the URL (``section=``), so a link opens the same section."""
+    stored = st.session_state.setdefault("sw_sections", {})
+    current = view.link_section if view.link_section in ids else stored.get(view.page_key)
+    if current not in ids:
+        current = ids[0]
+    if view.reseed or st.session_state.get(SECTION_KEY) not in ids:
+        st.session_state[SECTION_KEY] = current
+    chosen = st.segmented_control(view.t("common.section"), ids, key=SECTION_KEY, required=True,
+                                  format_func=lambda s: view.t(f"section.{s}"), label_visibility="collapsed")
+    chosen = chosen if chosen in ids else current
+    stored[view.page_key] = chosen
+    if st.query_params.get("section") != chosen:
+        st.query_params["section"] = chosen
+    return chosen
+
+
+# -- output -----------------------------------------------------------------------------------
+def empty_state(view: View) -> None:
+    st.info(view.t("common.no_data"))
+
+
+def audited(view: View, fn: Callable[[], bytes], file_name: str, rows: int | None = None,
+            action: str = "download") -> Callable[[], bytes]:
+    """``fn`` for a download button, recording the download (user, file, filters, rows) in the
+    audit log when sign-in is on; ``fn`` itself otherwise."""
+    if view.user is None:
+        return fn
+
+    def run() -> bytes:
+        data = fn()
+        detail = {"file": file_name, "rows": rows, "filters": audit.filters_detail(view.filters)}
+        audit.record_safely(resolve_url(), view.user.name, action, detail)  # view.url masks a password
+        return data
+
+    return run
+
+
+def audited_bytes(view: View, data: bytes, file_name: str, rows: int | None = None) -> bytes | Callable[[], bytes]:
+    """Ready bytes for a download button: as they are without sign-in, else recorded when downloaded."""
+    return data if view.user is None else audited(view, lambda: data, file_name, rows)
+
+
+def chart(view: View, fig: go.Figure, data: pd.DataFrame, key: str, select: bool = False):
+    """Show a figure with PNG/SVG/CSV/Excel downloads; returns the selection when ``select``. The
+    data downloads with headers, dimension values and region names in the page's language."""
+    data = localise(data, view.lang, view.region_names)
+    event = st.plotly_chart(fig, key=key, on_select="rerun" if select else "ignore",
+                            selection_mode="points", config={"displaylogo": False})
+    cols = st.columns(4)
+    name = key.replace(" ", "_")
+    cols[0].download_button(view.t("export.png"), audited(view, lambda: export.figure_image(fig, "png"),
+                                                          f"{name}.png", len(data)), f"{name}.png",
+                            "image/png", key=f"{key}_png", on_click="ignore", icon=":material/image:")
+    cols[1].download_button(view.t("export.svg"), audited(view, lambda: export.figure_image(fig, "svg"),
+                                                          f"{name}.svg", len(data)), f"{name}.svg",
+                            "image/svg+xml", key=f"{key}_svg", on_click="ignore")
+    cols[2].download_button(view.t("export.csv"), audited(view, lambda: export.to_csv(data), f"{name}.csv", len(data)),
+                            f"{name}.csv", "text/csv",
+                            key=f"{key}_csv", on_click="ignore")
+    cols[3].download_button(view.t("export.xlsx"), audited(view, lambda: export.to_excel(data), f"{name}.xlsx",
+                                                           len(data)), f"{name}.xlsx",
+                            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                            key=f"{key}_xlsx", on_click="ignore")
+    if select and event and event.selection and event.selection.points:
+        return event.selection.points
+    return None
+
+
+def selected_values(points) -> list[str]:
+    """The category values (customdata) of selected chart points."""
+    out = []
+    for p in points or []:
+        cd = p.get("customdata")
+        if isinstance(cd, list):
+            cd = cd[0] if cd else None
+        if cd is not None:
+            out.append(str(cd))
+    return out
