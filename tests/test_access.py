@@ -19,6 +19,7 @@ from metrics.access.users import AuthError, RateLimiter, Scope, ScopeError, User
 from metrics.analysis import drill
 from metrics.cli import main as cli
 from metrics.model.filters import Filters, preset_period
+from metrics.model.links import parse_query
 from metrics.query.warehouse import Warehouse
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
@@ -152,7 +153,7 @@ def test_viewer_gets_no_lists_and_small_groups_suppressed(wh, base) -> None:
 def test_scope_is_part_of_the_cache_key_not_the_url(base) -> None:
     a, b = base.with_(scope=Scope("m", regions=(CITY,))), base.with_(scope=Scope("m", regions=(OTHER_CITY,)))
     assert hash(a) != hash(b) and a != b and a != base
-    assert "scope" not in a.to_query() and Filters.from_query(a.to_query(), base).scope is None
+    assert "scope" not in a.to_query() and parse_query(a.to_query(), base).filters.scope is None
 
 
 # -- users file and sign-in -------------------------------------------------------------------

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from metrics.model.i18n import t
+from servicewatch.downloads import audited
 from servicewatch.errors import log_error, message
 
 if TYPE_CHECKING:
@@ -24,7 +25,6 @@ STATE_KEY = "_sw_pack"
 def meeting_pack_button(view: View) -> None:
     """Draw the button (or, once built for these filters, the PPTX and PDF downloads) in the sidebar."""
     from metrics.report import MIME, build_pack, write
-    from servicewatch.ui import audited
 
     lang = view.lang
     key = (view.url, view.version, view.filters, lang)

@@ -21,7 +21,6 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from metrics.access import audit
 from metrics.access import users as access
 from metrics.access.users import Scope, ScopeError, User
 from metrics.analysis import drill
@@ -34,6 +33,7 @@ from metrics.present import export
 from metrics.present.markup import md, md_values
 from metrics.query.warehouse import Warehouse
 from servicewatch import auth, errors
+from servicewatch.downloads import audited, audited_bytes  # noqa: F401 - pages call ui.audited_bytes
 from servicewatch.tables import localise
 
 warnings.filterwarnings("ignore", message="The kopts argument is ignored")
@@ -459,27 +459,6 @@ def sections(view: View, ids: Sequence[str]) -> str:
 # -- output -----------------------------------------------------------------------------------
 def empty_state(view: View) -> None:
     st.info(view.t("common.no_data"))
-
-
-def audited(view: View, fn: Callable[[], bytes], file_name: str, rows: int | None = None,
-            action: str = "download") -> Callable[[], bytes]:
-    """``fn`` for a download button, recording the download (user, file, filters, rows) in the
-    audit log when sign-in is on; ``fn`` itself otherwise."""
-    if view.user is None:
-        return fn
-
-    def run() -> bytes:
-        data = fn()
-        detail = {"file": file_name, "rows": rows, "filters": audit.filters_detail(view.filters)}
-        audit.record_safely(resolve_url(), view.user.name, action, detail)  # view.url masks a password
-        return data
-
-    return run
-
-
-def audited_bytes(view: View, data: bytes, file_name: str, rows: int | None = None) -> bytes | Callable[[], bytes]:
-    """Ready bytes for a download button: as they are without sign-in, else recorded when downloaded."""
-    return data if view.user is None else audited(view, lambda: data, file_name, rows)
 
 
 def chart(view: View, fig: go.Figure, data: pd.DataFrame, key: str, select: bool = False):

@@ -7,17 +7,17 @@ from __future__ import annotations
 import argparse
 
 from metrics.access.audit import filters_detail
-from metrics.cli.main import (
-    REGION_LEVELS,
+from metrics.cli.common import (
     UserError,
-    _date,
     add_db_argument,
     add_filter_arguments,
     audit_export,
     build_filters,
+    date_arg,
     emit,
     open_warehouse,
 )
+from metrics.query.compiler import REGION_LEVELS
 
 SURVIVAL_DIMS = ("tier", "segment", "channel", "sla_level", "region", *REGION_LEVELS)
 
@@ -113,7 +113,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     chs = ch.add_subparsers(dest="churn_command", required=True, metavar="ACTION")
     fit = chs.add_parser("fit", help="fit the model on the database and store summary and scores in it")
     add_db_argument(fit)
-    fit.add_argument("--as-of", dest="as_of", type=_date, help="day up to which events are known (default: data)")
+    fit.add_argument("--as-of", dest="as_of", type=date_arg, help="day up to which events are known (default: data)")
     fit.add_argument("--max-rows", type=int, default=100_000,
                      help="training rows above which a stratified sample of customers is used (default 100000)")
     fit.set_defaults(func=cmd_churn_fit)

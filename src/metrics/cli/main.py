@@ -7,152 +7,31 @@ ends in one line on stderr and a non-zero exit; never a traceback, never a passw
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
-from datetime import date
 from typing import NoReturn
 
 import pandas as pd
 
 from metrics.access import users as access
-from metrics.backends.connect import DatabaseError, check_connection, resolve_url, safe_url
+from metrics.backends.connect import DatabaseError, resolve_url, safe_url
+from metrics.cli.common import (
+    EXIT_FAILURE,
+    EXIT_REJECTS,
+    EXIT_USAGE,
+    UserError,
+    add_db_argument,
+    add_filter_arguments,
+    audit_export,
+    build_filters,
+    emit,
+    open_warehouse,
+)
 from metrics.model import registry
-from metrics.model.filters import Filters, preset_period
 from metrics.model.i18n import t
 from metrics.present import files as outputs
-from metrics.present.cells import safe_frame
 from metrics.present.files import OutputRefused
 from metrics.query.compiler import REGION_LEVELS, CompileError
-from metrics.query.warehouse import Warehouse
-
-EXIT_USAGE = 2
-EXIT_FAILURE = 1
-EXIT_REJECTS = 3  # servicewatch import: some rows were rejected, the others were loaded
-
-
-class UserError(Exception):
-    """A problem with what the user asked for; printed as one line."""
-
-
-def _date(text: str) -> date:
-    """An option's date: YYYY-MM-DD within the plausible range (:func:`metrics.model.links.parse_date`)."""
-    from metrics.model.links import date_range, parse_date
-
-    try:
-        return parse_date(text, date_range())
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def add_db_argument(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--db", metavar="URL", help="SQLAlchemy database URL (default: $SERVICEWATCH_DB, "
-                   ".streamlit/secrets.toml, then data/servicewatch.duckdb)")
-
-
-def add_filter_arguments(p: argparse.ArgumentParser) -> None:
-    """The filter options shared by every command that computes figures."""
-    p.add_argument("--from", dest="start", type=_date, help="first day of the period (inclusive)")
-    p.add_argument("--to", dest="end", type=_date, help="last day of the period (inclusive)")
-    p.add_argument("--period", choices=["last_month", "last_quarter", "ytd", "last_12_months"],
-                   help="a named period relative to the as-of date (default: last_12_months)")
-    p.add_argument("--as-of", dest="as_of", type=_date, help="day up to which events are known")
-    p.add_argument("--compare", choices=["previous", "year_ago", "none"], default="previous")
-    p.add_argument("--region", action="append", default=[], metavar="ID",
-                   help="region id or name (English or Chinese); includes its districts")
-    for name, meta in (("tier", "T"), ("segment", "S"), ("channel", "C"), ("category", "CAT"),
-                       ("kind", "K"), ("survey-kind", "K"), ("priority", "P"), ("sla-level", "L")):
-        p.add_argument(f"--{name}", action="append", default=[], metavar=meta)
-    p.add_argument("--as-user", dest="as_user", metavar="NAME",
-                   help="act for a user of $SERVICEWATCH_USERS: only that user's scope of the data")
-
-
-def build_filters(wh: Warehouse, args: argparse.Namespace) -> Filters:
-    """Filters from parsed options, checking every value against what the database holds."""
-    as_of = args.as_of or wh.as_of()
-    if args.start or args.end:
-        if not (args.start and args.end):
-            raise UserError("give both --from and --to, or neither")
-        start, end = args.start, args.end
-    else:
-        start, end = preset_period(args.period or "last_12_months", as_of)
-    regions = resolve_regions(wh, args.region)
-    values = {}
-    for opt, dim in (("tier", "tier"), ("segment", "segment"), ("channel", "channel"),
-                     ("category", "category"), ("kind", "kind"), ("survey_kind", "survey_kind"),
-                     ("priority", "priority"), ("sla_level", "sla_level")):
-        given = getattr(args, opt)
-        if given:
-            known = wh.values(dim)
-            unknown = [v for v in given if v not in known]
-            if unknown:
-                raise UserError(f"unknown {dim} {', '.join(unknown)}; known: {', '.join(known)}")
-        values[dim] = tuple(given)
-    scope = None
-    if getattr(args, "as_user", None):  # without it the CLI is the operator's tool: no scope
-        try:
-            scope = access.scope_for(access.get_user(args.as_user))
-        except ValueError as exc:
-            raise UserError(str(exc)) from None
-        access.check_regions(scope, regions, wh.regions())  # refused here, before any query
-    try:
-        return Filters(start=start, end=end, as_of=args.as_of, comparison=args.compare, regions=regions,
-                       scope=scope,
-                       tiers=values["tier"], segments=values["segment"], channels=values["channel"],
-                       categories=values["category"], kinds=values["kind"],
-                       survey_kinds=values["survey_kind"], priorities=values["priority"],
-                       sla_levels=values["sla_level"])
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
-
-
-def resolve_regions(wh: Warehouse, given: Sequence[str]) -> tuple[int, ...]:
-    if not given:
-        return ()
-    regions = wh.regions()
-    out = []
-    for g in given:
-        match = regions[(regions["region_id"].astype(str) == g) | (regions["name_en"].str.lower() == g.lower())
-                        | (regions["name_zh"] == g)]
-        if match.empty:
-            raise UserError(f"unknown region {g!r}; see `servicewatch regions`")
-        out.append(int(match["region_id"].iloc[0]))
-    return tuple(out)
-
-
-def audit_export(args: argparse.Namespace, action: str, detail: dict) -> None:
-    """Record what a command hands out (rows, files) in the audit log before it does so.
-
-    Acting for a user (``--as-user``) the record is required: if it cannot be written the command
-    fails and writes nothing. The operator's own calls are recorded as ``os:<login>``; a failure
-    to record them is logged, not fatal."""
-    from metrics.access import audit
-
-    url = resolve_url(getattr(args, "db", None))
-    user = audit.cli_user(getattr(args, "as_user", None))
-    detail = {"command": args.command, **detail}
-    if not getattr(args, "as_user", None):
-        audit.record_safely(url, user, action, detail)
-        return
-    try:
-        audit.record(url, user, action, detail)
-    except Exception as exc:  # noqa: BLE001 - any failure of the audit store
-        raise UserError(f"cannot write the audit log ({type(exc).__name__}); nothing was exported") from None
-
-
-def emit(df: pd.DataFrame, fmt: str) -> None:
-    """Print a tidy frame as JSON records, CSV or an aligned table."""
-    df = df.copy()
-    for col in df.columns:
-        if pd.api.types.is_datetime64_any_dtype(df[col]):
-            df[col] = df[col].dt.strftime("%Y-%m-%d")
-    if fmt == "json":
-        records = json.loads(df.to_json(orient="records", force_ascii=False, double_precision=10))
-        print(json.dumps(records, ensure_ascii=False, indent=1))
-    elif fmt == "csv":
-        sys.stdout.write(safe_frame(df).to_csv(index=False))
-    else:
-        print(df.to_string(index=False) if len(df) else "(no rows)")
 
 
 # -- commands ---------------------------------------------------------------------------------
@@ -336,12 +215,6 @@ def cmd_user(args: argparse.Namespace) -> None:
             emit(pd.DataFrame(rows, columns=["name", "role", "regions", "manager_id", "locked_until"]), args.format)
     except ValueError as exc:
         raise UserError(str(exc)) from None
-
-
-def open_warehouse(db: str | None) -> Warehouse:
-    wh = Warehouse.open(resolve_url(db))
-    check_connection(wh.engine)
-    return wh
 
 
 class _Parser(argparse.ArgumentParser):

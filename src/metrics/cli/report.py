@@ -20,7 +20,7 @@ from metrics.access import users as access
 from metrics.access.audit import filters_detail
 from metrics.access.users import Scope
 from metrics.backends.connect import resolve_url
-from metrics.cli.main import (
+from metrics.cli.common import (
     UserError,
     add_db_argument,
     add_filter_arguments,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 def cmd_spark(args: argparse.Namespace) -> None:
     from metrics.backends.spark.cluster import ClusterError, SparkCluster
-    from metrics.cli.main import UserError
+    from metrics.cli.common import UserError
 
     root = Path(args.dir)
     try:

@@ -1,14 +1,13 @@
 """The one filter model every page, the CLI and the tests pass to the engine.
 
 ``Filters`` is frozen and hashable, so it is the Streamlit cache key as it is; it round-trips
-through the URL query string (:meth:`Filters.to_query` / :meth:`Filters.from_query`), so a link
+through the URL query string (:meth:`Filters.to_query`, read back by :func:`metrics.model.links.parse_query`), so a link
 reproduces a view.
 """
 
 from __future__ import annotations
 
 import calendar
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
@@ -18,7 +17,7 @@ COMPARISONS = ("previous", "year_ago", "none")
 PRESETS = ("last_month", "last_quarter", "ytd", "last_12_months", "custom")
 
 # filter field -> query-string key
-_LIST_FIELDS = {
+LIST_FIELDS = {
     "regions": "region",
     "tiers": "tier",
     "segments": "segment",
@@ -60,7 +59,7 @@ class Filters:
             raise ValueError(f"period ends ({self.end}) before it starts ({self.start})")
         if self.comparison not in COMPARISONS:
             raise ValueError(f"unknown comparison {self.comparison!r}; use one of {', '.join(COMPARISONS)}")
-        for name in _LIST_FIELDS:
+        for name in LIST_FIELDS:
             value = getattr(self, name)
             if not isinstance(value, tuple):
                 object.__setattr__(self, name, tuple(value))
@@ -98,20 +97,11 @@ class Filters:
             q["as_of"] = self.as_of.isoformat()
         if self.comparison != "previous":
             q["cmp"] = self.comparison
-        for name, key in _LIST_FIELDS.items():
+        for name, key in LIST_FIELDS.items():
             values = getattr(self, name)
             if values:
                 q[key] = ",".join(str(v) for v in values)
         return q
-
-    @classmethod
-    def from_query(cls, query: Mapping[str, str], default: Filters) -> Filters:
-        """Parse query-string parameters; anything missing or malformed falls back to ``default``.
-        Syntax only: the dashboard uses :func:`metrics.model.links.parse_query`, which also checks dates
-        against the plausible range and values against the data, and lists what it ignored."""
-        from metrics.model.links import parse_query
-
-        return parse_query(query, default).filters
 
 
 # -- period presets -------------------------------------------------------------------------

@@ -15,12 +15,12 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from metrics.model import plausible
-from metrics.model.filters import _LIST_FIELDS, COMPARISONS, PRESETS, Filters
+from metrics.model.filters import COMPARISONS, LIST_FIELDS, PRESETS, Filters
 
 FUTURE_DAYS = 366  # a view may end up to a year ahead (targets, planned periods), not later
 LANGS = ("zh", "en")
 PAGE_KEYS = ("preset", "lang", "section")
-LIST_KEYS = tuple(_LIST_FIELDS.values())  # region, tier, …: comma-separated lists
+LIST_KEYS = tuple(LIST_FIELDS.values())  # region, tier, …: comma-separated lists
 FILTER_KEYS = ("from", "to", "as_of", "cmp", *LIST_KEYS)
 KNOWN_KEYS = frozenset((*PAGE_KEYS, *FILTER_KEYS))
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -97,7 +97,7 @@ def parse_query(query: Mapping[str, object], default: Filters, *, limits: tuple[
             changes["comparison"] = q["cmp"]
         else:
             drop("cmp")
-    for name, key in _LIST_FIELDS.items():
+    for name, key in LIST_FIELDS.items():
         raw = q.get(key)
         if not raw:
             continue
