@@ -18,6 +18,7 @@ from metrics.access.users import Scope, check_regions
 from metrics.analysis import stats
 from metrics.backends.connect import DatabaseError, describe_error, duckdb_path, engine_url, make_engine
 from metrics.ingest.rollups import AS_OF_KEY, SOURCES_KEY, compile_from_rollup, parse_sources
+from metrics.model import plausible
 from metrics.model import schema as s
 from metrics.model.filters import Filters
 from metrics.model.registry import Metric, get
@@ -115,6 +116,7 @@ class Warehouse:
     use_rollups: bool = True  # answer from the rollup tables when that is exact (metrics.ingest.rollups)
     _rollup_as_of: tuple = field(default=(), init=False, repr=False, compare=False)  # () = not read yet
     _as_of: tuple = field(default=(), init=False, repr=False, compare=False)
+    _first_day: tuple = field(default=(), init=False, repr=False, compare=False)
 
     @classmethod
     def open(cls, url: str, read_only: bool | None = None, keep_open: bool = False) -> Warehouse:
@@ -161,6 +163,20 @@ class Warehouse:
         if value is None or pd.isna(value):
             raise DatabaseError("the database holds no tickets yet; load data first")
         return pd.Timestamp(value).date()
+
+    def data_span(self) -> tuple[date, date]:
+        """(first, last) day of the data, inclusive: the first day of the first month of
+        ``calendar_months`` (the oldest plausible ticket or customer start, :mod:`metrics.ingest.load`)
+        and :meth:`as_of`. Read once per Warehouse; defaults and clamped links fit inside it."""
+        last = self.as_of()
+        if not self._first_day:
+            df = self.read(sa.select(sa.func.min(s.calendar_months.c.month_start)))
+            value = df.iloc[0, 0] if len(df) else None
+            self._first_day = (None if value is None or pd.isna(value) else pd.Timestamp(value).date(),)
+        first = self._first_day[0]
+        if first is None:  # no calendar (rows written without a refresh): the plausible window's start
+            first = plausible.earliest()
+        return min(first, last), last
 
     def resolve_as_of(self, f: Filters) -> date:
         """The as-of of a request; every engine entry point calls it, so it also refuses a region
