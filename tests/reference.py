@@ -9,7 +9,9 @@ DataFrame, as ``metrics.demo.generator.generate`` returns them) and answers
 
 Conventions of the tidy result, mirrored from the engine:
 - a group exists when it has data: ``n > 0`` (for rates: customer-months at risk > 0; for
-  complaint_rate cut by channel or category: complaints > 0);
+  complaint_rate cut by channel or category: complaints > 0), or, for a metric over a flag or
+  amount a source may leave unknown (``NEEDS``), when it has rows but none with it known: value
+  NaN, n 0;
 - time groups are ``datetime64`` (first day of the month / ISO week), ``region_id`` is ``Int64``;
 - rows are sorted by the group-by columns, missing values (NULL ``sla_level``) last.
 """
@@ -243,7 +245,11 @@ def _event_metric(rows: pd.DataFrame, metric_id: str, w: _Window, by: tuple[str,
     elif kind == "share":
         num, den = _share_parts(metric_id, w)
         d = den(rows)
-        out = _sums(rows.assign(k=(num(rows) & d).astype(int), n=d.astype(int)), by, ["k", "n"])
+        parts = rows.assign(k=(num(rows) & d).astype(int), n=d.astype(int))
+        if metric_id in NEEDS:  # the rows it would count were the flag known, and those known
+            covered = _covered(metric_id, w)(rows)
+            parts = parts.assign(rows_=covered.astype(int), known_=d.astype(int))
+        out = _sums(parts, by, ["k", "n"] + (["rows_", "known_"] if metric_id in NEEDS else []))
     elif kind == "mean":
         v = rows[{"csat_mean": "csat", "ces_mean": "ces"}[metric_id]].astype(float)
         parts = rows.assign(n=v.notna().astype(int), total=v.fillna(0.0), total_sq=(v * v).fillna(0.0))
@@ -267,8 +273,11 @@ def _event_metric(rows: pd.DataFrame, metric_id: str, w: _Window, by: tuple[str,
             return {"n": len(h), "value": float(np.quantile(h, q, method="linear")) if len(h) else np.nan}
         out = _group(done, by, quantile)
     elif metric_id == "compensation_total":  # sum over the tickets that carry a compensation
-        paid = rows[rows["compensation"] > 0]
-        out = _sums(paid.assign(n=1, value=paid["compensation"].astype(float)), by, ["n", "value"])
+        amount = rows["compensation"].astype(float)  # NaN: unknown
+        paid = amount > 0
+        parts = rows.assign(n=paid.astype(int), value=amount.where(paid, 0.0), rows_=1,
+                            known_=amount.notna().astype(int))
+        out = _sums(parts, by, ["n", "value", "rows_", "known_"])
     elif metric_id == "revenue":
         out = _sums(rows.assign(n=1, value=rows["revenue"].astype(float)), by, ["n", "value"])
     else:
@@ -290,13 +299,16 @@ def _share_parts(metric_id: str, w: _Window):
         return met, decided
 
     def flag(name: str):
-        return lambda d: d[name].fillna(False).astype(bool)
+        return lambda d: d[name].eq(True)  # NULL (unknown) is not True
+
+    def known(name: str, base):  # a flag counts only where it is known (docs/metrics.md)
+        return lambda d: base(d) & d[name].notna()
 
     parts = {
         "csat": (lambda d: d["csat"] >= 4, lambda d: d["csat"].notna()),
-        "fcr_rate": (flag("first_contact_resolved"), true),
-        "escalation_rate": (flag("escalated"), true),
-        "reopen_rate": (flag("reopened"), resolved),
+        "fcr_rate": (flag("first_contact_resolved"), known("first_contact_resolved", true)),
+        "escalation_rate": (flag("escalated"), known("escalated", true)),
+        "reopen_rate": (flag("reopened"), known("reopened", resolved)),
         "sla_response_compliance": sla("first_response_at", "response_due_at"),
         "sla_resolution_compliance": sla("resolved_at", "resolution_due_at"),
         "revisit_rate": (lambda d: _known(d["revisited_at"], w), resolved),
@@ -306,6 +318,18 @@ def _share_parts(metric_id: str, w: _Window):
     }
     num, den = parts[metric_id]
     return (lambda d: num(d).fillna(False).astype(bool)), (lambda d: den(d).fillna(False).astype(bool))
+
+
+# Metrics over a flag or amount a source may not have (NULL = unknown), per docs/metrics.md: the
+# column, and the rows the metric would count were it known (_covered)
+NEEDS = {"fcr_rate": "first_contact_resolved", "reopen_rate": "reopened", "escalation_rate": "escalated",
+         "compensation_total": "compensation"}
+
+
+def _covered(metric_id: str, w: _Window):
+    if metric_id == "reopen_rate":
+        return lambda d: _known(d["resolved_at"], w)
+    return lambda d: pd.Series(True, index=d.index)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -453,7 +477,13 @@ def _finish(out: pd.DataFrame, kind: str, metric_id: str, by: tuple[str, ...]) -
         if c not in out.columns:
             out[c] = pd.Series(dtype=float)
     if kind != "rate":
-        out = out[out["n"].fillna(0) > 0]
+        keep = out["n"].fillna(0) > 0
+        if metric_id in NEEDS and len(out):  # rows, none with the column known: missing, not 0
+            unknown = (out["rows_"] > 0) & (out["known_"] == 0)
+            out.loc[unknown, ["value", "lower", "upper"]] = np.nan
+            out.loc[unknown, "n"] = 0.0
+            keep |= unknown
+        out = out[keep]
     out = out.rename(columns={"region": "region_id"})
     cols = [col(d) for d in by]
     for d in by:

@@ -139,7 +139,7 @@ def test_rollups_are_built_at_the_load_as_of(rolled: Warehouse) -> None:
             assert 0 < rows <= n_fact
             first = "tickets__n" if source == "tickets" else "csat_mean__n"
             assert first in table.c
-        assert rolled.rollup_sources() == {"tickets", "surveys", "customers", "services"}
+        assert rolled.rollup_sources() == {"tickets", "surveys", "customers", "services", rollups.KNOWN_COUNTS}
         months = conn.execute(sa.select(sa.func.count(sa.distinct(rollups.rollup_customers.c.month)))).scalar()
         n_months = conn.execute(sa.select(sa.func.count()).select_from(s.calendar_months)).scalar()
         assert 0 < months <= n_months
@@ -329,7 +329,7 @@ def test_customer_ending_before_start_keeps_churn_on_raw_rows(tmp_path: Any, dem
     replace_all(url, _cut_frames(demo_frames, bad_customer=True))
     wh = Warehouse(make_engine(url, read_only=True))
     try:
-        assert wh.rollup_sources() == {"tickets", "surveys", "services"}
+        assert wh.rollup_sources() == {"tickets", "surveys", "services", rollups.KNOWN_COUNTS}
         f = Filters(date(2025, 1, 1), date(2025, 12, 31))
         for metric_id in CUBE_METRICS[:3]:
             assert not uses_rollup(wh.compile(metric_id, f, ("month",)))

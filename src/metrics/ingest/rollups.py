@@ -37,14 +37,13 @@ import sqlalchemy as sa
 
 from metrics.model import schema as s
 from metrics.model.filters import Filters
-from metrics.model.registry import METRICS, Ctx, Metric
+from metrics.model.registry import METRICS, Ctx, Metric, dim_column
 from metrics.query.compiler import (
     DAYS_PER_MONTH,
     REGION_LEVELS,
     Window,
     complaint_denominator_dims,
     customer_months,
-    dim_column,
     join_complaints,
     service_months,
 )
@@ -52,6 +51,9 @@ from metrics.query.dialect import month_start
 
 AS_OF_KEY = "rollup_as_of"
 SOURCES_KEY = "rollup_sources"  # the cubes built (customers is left out when the data forbid it)
+# in rollup_sources: the event cubes count the rows with each metric's needed columns known
+# (``Metric.needs``); cubes built before they did answer no such metric (raw rows do)
+KNOWN_COUNTS = "known_counts"
 EVENT_SOURCES = ("tickets", "surveys")
 CUSTOMER_DIMS = ("region", "tier", "segment", "sla_level")
 CUBE_DIMS: dict[str, tuple[str, ...]] = {
@@ -88,7 +90,13 @@ def rollupable(m: Metric) -> bool:
 
 
 def measures(m: Metric) -> tuple[Measure, ...]:
-    """The aggregates of ``m`` the engine needs (the compiler's columns for its kind)."""
+    """The aggregates of ``m`` the engine needs (the compiler's columns for its kind; with
+    ``m.needs`` also ``rows`` and ``known``, the rows covered and those with the columns known)."""
+    known = (Measure(m.id, "rows", _COUNT, True), Measure(m.id, "known", _COUNT, True)) if m.needs else ()
+    return _kind_measures(m) + known
+
+
+def _kind_measures(m: Metric) -> tuple[Measure, ...]:
     k = m.kind
     if k == "count":
         return (Measure(m.id, "n", _COUNT, True),)
@@ -160,7 +168,10 @@ ALL_TABLES = {**TABLES, "customers": rollup_customers, "services": rollup_servic
 
 
 def _measure_exprs(m: Metric, x: Ctx, fact: sa.Table) -> list[sa.ColumnElement]:
-    """The cube aggregates of ``m``: the compiler's, with ``m.where`` folded into each."""
+    """The cube aggregates of ``m``: the compiler's, with ``m.where`` folded into each (and, for a
+    metric with ``needs``, only rows with those columns known counted, then ``rows`` and ``known``)."""
+    if m.needs:
+        return _known_exprs(m, x)
     where = m.where(x) if m.where is not None else None
 
     def when(cond: sa.ColumnElement | None) -> sa.ColumnElement:
@@ -188,6 +199,25 @@ def _measure_exprs(m: Metric, x: Ctx, fact: sa.Table) -> list[sa.ColumnElement]:
     if k == "sum":
         return [sa.func.sum(val(m.value(x))), one()]
     raise ValueError(f"metric {m.id}: kind {k} cannot be rolled up")
+
+
+def _known_exprs(m: Metric, x: Ctx) -> list[sa.ColumnElement]:
+    """As :meth:`metrics.query.compiler._Query._known_measures` computes them on raw rows."""
+    def one(cond: sa.ColumnElement) -> sa.ColumnElement:
+        return sa.func.sum(sa.case((cond, 1), else_=0))
+
+    known = sa.and_(m.covered(x), m.known(x))
+    counted = sa.and_(known, m.where(x)) if m.where is not None else known
+    if m.kind == "share":
+        out = [one(sa.and_(known, m.num(x))), one(known)]
+    elif m.kind == "mean":
+        v = sa.case((counted, sa.cast(m.value(x), sa.Double)), else_=None)
+        out = [sa.func.sum(v), sa.func.sum(v * v), sa.func.count(v)]
+    elif m.kind == "sum":
+        out = [sa.func.sum(sa.case((counted, m.value(x)), else_=None)), one(counted)]
+    else:
+        raise ValueError(f"metric {m.id}: kind {m.kind} cannot declare needed columns")
+    return out + [one(m.covered(x)), one(known)]
 
 
 def build_select(source: str, as_of: date) -> sa.Select:
@@ -232,7 +262,7 @@ def refresh(engine: sa.Engine) -> date | None:
         for source, table in TABLES.items():
             conn.execute(table.insert().from_select([col.name for col in table.columns],
                                                     build_select(source, as_of)))
-        built = list(TABLES)
+        built = [*TABLES, KNOWN_COUNTS]
         if customers_rollup_exact(conn):
             conn.execute(rollup_customers.insert().from_select(
                 ["month", "tier", "segment", "sla_level", "channel", "region_id", "exposure_days", "events",
@@ -300,6 +330,8 @@ def eligible(m: Metric, f: Filters, by: tuple[str, ...], window: Window, region_
     if as_of_of_rollup is None or not rollupable(m) or region_level not in REGION_LEVELS:
         return False
     if not set(NEEDS[m.source]) <= sources:
+        return False
+    if m.needs and KNOWN_COUNTS not in sources:  # cubes built before they counted known rows
         return False
     if m.source == "availability" and "month" not in by:
         return False

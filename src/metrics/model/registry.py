@@ -56,7 +56,11 @@ Expr = Callable[[Ctx], sa.ColumnElement]
 @dataclass(frozen=True)
 class Metric:
     """One metric. ``num``/``den`` are row conditions (share kind); ``value`` a row value
-    (mean, quantile, sum); ``where`` restricts the rows; ``q`` is the quantile."""
+    (mean, quantile, sum); ``where`` restricts the rows; ``q`` is the quantile.
+
+    ``needs``: columns of the source table that a source may leave unknown (NULL: the file had no
+    such column). A row counts only where they are all known; a group whose rows all have one
+    unknown is *missing* (value NaN, n 0, the columns named), never 0 (docs/metrics.md)."""
 
     id: str
     label_en: str
@@ -73,6 +77,7 @@ class Metric:
     q: float | None = None
     fixed_kinds: tuple[str, ...] = ()
     dims: tuple[str, ...] = field(default=())
+    needs: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.dims:
@@ -80,6 +85,16 @@ class Metric:
 
     def label(self, lang: str) -> str:
         return self.label_zh if lang == "zh" else self.label_en
+
+    def known(self, x: Ctx) -> sa.ColumnElement:
+        """True on a row whose ``needs`` columns are all known (NOT NULL)."""
+        t = x.t if self.source == "tickets" else x.sv
+        return sa.and_(sa.true(), *[t.c[col].isnot(None) for col in self.needs])
+
+    def covered(self, x: Ctx) -> sa.ColumnElement:
+        """The rows the metric would count were every ``needs`` column known: a share's
+        denominator; all rows of the source otherwise (``where`` may read the unknown column)."""
+        return self.den(x) if self.kind == "share" else sa.true()
 
 
 def _complaint(x: Ctx) -> sa.ColumnElement:
@@ -133,7 +148,8 @@ METRICS: tuple[Metric, ...] = (
            "Complaints opened per 1,000 active customers per month."),
     Metric("fcr_rate", "First-contact resolution", "首问解决率", "share", "share", "tickets", True,
            "Share of tickets resolved at first contact.",
-           num=lambda x: x.t.c.first_contact_resolved, den=lambda x: sa.true()),
+           num=lambda x: x.t.c.first_contact_resolved, den=lambda x: sa.true(),
+           needs=("first_contact_resolved",)),
     Metric("resolution_hours_median", "Resolution time (median)", "处理时长中位数", "hours",
            "quantile", "tickets", False,
            "Median hours from opening to resolution, tickets resolved as of the as-of date.",
@@ -149,9 +165,10 @@ METRICS: tuple[Metric, ...] = (
            num=_res_met, den=_res_decided),
     Metric("reopen_rate", "Reopen rate", "重开率", "share", "share", "tickets", False,
            "Share of resolved tickets that were reopened.",
-           num=lambda x: x.t.c.reopened, den=_resolved),
+           num=lambda x: x.t.c.reopened, den=_resolved, needs=("reopened",)),
     Metric("escalation_rate", "Escalation rate", "升级率", "share", "share", "tickets", False,
-           "Share of tickets escalated.", num=lambda x: x.t.c.escalated, den=lambda x: sa.true()),
+           "Share of tickets escalated.", num=lambda x: x.t.c.escalated, den=lambda x: sa.true(),
+           needs=("escalated",)),
     Metric("revisit_rate", "Revisit completion", "回访完成率", "share", "share", "tickets", True,
            "Share of resolved complaints revisited (回访) as of the as-of date.",
            num=lambda x: x.known(x.t.c.revisited_at), den=_resolved, fixed_kinds=("complaint",)),
@@ -162,7 +179,8 @@ METRICS: tuple[Metric, ...] = (
            fixed_kinds=("complaint",)),
     Metric("compensation_total", "Compensation paid", "赔付金额", "currency", "sum", "tickets", False,
            "Sum of SLA compensation on tickets opened in the period (CNY).",
-           value=lambda x: x.t.c.compensation, where=lambda x: x.t.c.compensation > 0),
+           value=lambda x: x.t.c.compensation, where=lambda x: x.t.c.compensation > 0,
+           needs=("compensation",)),
     Metric("availability", "Circuit availability", "专线可用率", "share", "availability",
            "availability", True, "1 − downtime ÷ in-service time of the enterprise circuits in scope."),
     Metric("churn_rate", "Churn rate (monthly)", "月流失率", "share_per_month", "rate", "customers",
@@ -178,6 +196,15 @@ BY_ID: dict[str, Metric] = {m.id: m for m in METRICS}
 
 class UnknownMetric(KeyError):
     pass
+
+
+
+DIM_COLUMN = {"region": "region_id"}  # a result's column name where it differs from the dimension's
+
+
+def dim_column(dim: str) -> str:
+    """Name of the result column for a group-by dimension (``region`` → ``region_id``)."""
+    return DIM_COLUMN.get(dim, dim)
 
 
 def get(metric_id: str) -> Metric:
@@ -202,6 +229,10 @@ def validate() -> list[str]:
             problems.append(f"{m.id}: {m.kind} needs value")
         if m.kind == "quantile" and not (m.q and 0 < m.q < 1):
             problems.append(f"{m.id}: quantile needs q in (0, 1)")
+        if m.needs and (m.source not in ("tickets", "surveys") or m.kind not in ("share", "mean", "sum")):
+            problems.append(f"{m.id}: needs applies to share, mean and sum metrics of tickets or surveys")
+        fact = s.tickets if m.source == "tickets" else s.surveys
+        problems += [f"{m.id}: needs unknown column {col}" for col in m.needs if col not in fact.c]
     if len(BY_ID) != len(METRICS):
         problems.append("duplicate metric ids")
     return problems

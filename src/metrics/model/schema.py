@@ -84,12 +84,12 @@ tickets = sa.Table(
     sa.Column("resolved_at", sa.DateTime, nullable=True),
     sa.Column("response_due_at", sa.DateTime, nullable=True),
     sa.Column("resolution_due_at", sa.DateTime, nullable=True),
-    sa.Column("first_contact_resolved", sa.Boolean, nullable=False),
-    sa.Column("reopened", sa.Boolean, nullable=False),
-    sa.Column("escalated", sa.Boolean, nullable=False),
+    sa.Column("first_contact_resolved", sa.Boolean, nullable=True),  # NULL: unknown (the source has no such column)
+    sa.Column("reopened", sa.Boolean, nullable=True),  # NULL: unknown (the source has no such column)
+    sa.Column("escalated", sa.Boolean, nullable=True),  # NULL: unknown (the source has no such column)
     sa.Column("revisited_at", sa.DateTime, nullable=True),
     sa.Column("revisit_satisfied", sa.Boolean, nullable=True),
-    sa.Column("compensation", sa.Double, nullable=False),
+    sa.Column("compensation", sa.Double, nullable=True),  # NULL: unknown
 )
 
 surveys = sa.Table(

@@ -179,7 +179,7 @@ class _Query:
         available = self.customer_dims(c, region) | extra | {
             "channel": chan, "month": month_start(tcol), "week": week_start(tcol)}
         conds += self.customer_conditions(c, chan)
-        if m.where is not None:
+        if m.where is not None and not m.needs:  # with needs, where is folded into the aggregates
             conds.append(m.where(x))
         dims = self.dims(available, by)
         measures = self._row_measures(m, x, fact)
@@ -192,6 +192,8 @@ class _Query:
 
     def _row_measures(self, m: Metric, x: Ctx, fact: sa.Table) -> list:
         one = lambda cond: sa.func.sum(sa.case((cond, 1), else_=0))  # noqa: E731
+        if m.needs:
+            return self._known_measures(m, x, one)
         if m.kind == "count":
             return [sa.func.count().label("n")]
         if m.kind == "share":
@@ -214,11 +216,35 @@ class _Query:
         raise CompileError(f"metric {m.id}: kind {m.kind} does not apply to source {m.source}")
 
     @staticmethod
+    def _known_measures(m: Metric, x: Ctx, one) -> list:
+        """The kind's aggregates of a metric whose ``needs`` columns may be unknown: only rows with
+        them known count (``m.where`` folded in, not a WHERE clause), plus ``rows`` (the rows
+        ``m.covered``) and ``known`` (those with every needed column known); rows > 0 with known = 0
+        is a group the data cannot answer (metrics.query.warehouse.finish)."""
+        known = sa.and_(m.covered(x), m.known(x))
+        counted = sa.and_(known, m.where(x)) if m.where is not None else known
+        if m.kind == "share":
+            cols = [one(sa.and_(known, m.num(x))).label("num"), one(known).label("den")]
+        elif m.kind == "mean":
+            v = sa.case((counted, sa.cast(m.value(x), sa.Double)), else_=None)
+            cols = [sa.func.sum(v).label("total"), sa.func.sum(v * v).label("total_sq"),
+                    sa.func.count(v).label("n")]
+        elif m.kind == "sum":
+            cols = [sa.func.sum(sa.case((counted, m.value(x)), else_=None)).label("value"),
+                    one(counted).label("n")]
+        else:
+            raise CompileError(f"metric {m.id}: kind {m.kind} cannot declare needed columns")
+        return cols + [one(m.covered(x)).label("rows"), one(known).label("known")]
+
+    @staticmethod
     def _contributor(m: Metric, x: Ctx, fact: sa.Table) -> sa.ColumnElement:
         """The customer of a row when the row counts in the metric's ``n`` (NULL otherwise): the
         distinct customers a viewer's small-group rule counts."""
         if m.kind == "share":
-            return sa.case((m.den(x), fact.c.customer_id), else_=None)
+            return sa.case((sa.and_(m.den(x), m.known(x)), fact.c.customer_id), else_=None)
+        if m.needs:  # its where is not a WHERE clause: the rows counted in n
+            counted = sa.and_(m.known(x), m.where(x)) if m.where is not None else m.known(x)
+            return sa.case((counted, fact.c.customer_id), else_=None)
         if m.kind in ("mean", "quantile"):
             return sa.case((m.value(x).isnot(None), fact.c.customer_id), else_=None)
         if m.kind == "nps":

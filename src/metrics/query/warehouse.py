@@ -16,13 +16,13 @@ import sqlalchemy as sa
 
 from metrics.access.users import Scope, check_regions
 from metrics.analysis import stats
-from metrics.backends.connect import DatabaseError, describe_error, duckdb_path, engine_url, make_engine
+from metrics.backends.connect import DatabaseError, describe_error, duckdb_path, engine_url, make_engine, where
 from metrics.ingest.rollups import AS_OF_KEY, SOURCES_KEY, compile_from_rollup, parse_sources
 from metrics.model import plausible
 from metrics.model import schema as s
 from metrics.model.filters import Filters
-from metrics.model.registry import Metric, get
-from metrics.query.compiler import Window, compile_metric, dim_column
+from metrics.model.registry import Metric, dim_column, get
+from metrics.query.compiler import Window, compile_metric
 
 RESULT_COLUMNS = ("value", "n", "lower", "upper")
 # where the distinct values of each categorical dimension are read from
@@ -40,7 +40,11 @@ TIME_DIMS = ("month", "week")
 
 
 def finish(metric: Metric, raw: pd.DataFrame, by: tuple[str, ...]) -> pd.DataFrame:
-    """Turn the aggregate columns of a compiled query into value, n, lower, upper."""
+    """Turn the aggregate columns of a compiled query into value, n, lower, upper.
+
+    A metric with needed columns (``Metric.needs``) also gets ``missing``: for a group with rows
+    but none with those columns known, the columns' names (comma-separated), value/lower/upper
+    NaN and n 0 (unknown, not 0%); None on the other groups."""
     df = raw.copy()
     dims = [dim_column(d) for d in by]
     for col in df.columns.difference(dims):
@@ -83,9 +87,16 @@ def finish(metric: Metric, raw: pd.DataFrame, by: tuple[str, ...]) -> pd.DataFra
             df[d] = df[d].astype("Int64")
     extra = [c for c in ("events", "exposure") if c in df.columns and k == "rate"]
     extra += ["customers"] if "customers" in df.columns else []  # aggregate-only scopes (compiler)
-    out = df[dims + list(RESULT_COLUMNS) + extra]
     # A group exists when it has data: n > 0; a rate when it has exposure (0 events is a rate of 0).
-    has_data = df["exposure"].fillna(0) > 0 if k == "rate" else out["n"].fillna(0) > 0
+    has_data = df["exposure"].fillna(0) > 0 if k == "rate" else df["n"].fillna(0) > 0
+    if metric.needs:  # rows the data cannot answer: a needed column unknown on every row of the group
+        unknown = (df["rows"].fillna(0) > 0) & (df["known"].fillna(0) == 0)
+        df.loc[unknown, ["value", "lower", "upper"]] = np.nan
+        df.loc[unknown, "n"] = 0.0
+        df["missing"] = np.where(unknown, ",".join(metric.needs), None)
+        has_data = has_data | unknown
+        extra.append("missing")
+    out = df[dims + list(RESULT_COLUMNS) + extra]
     out = out[has_data]
     return out.sort_values(dims, na_position="last").reset_index(drop=True) if dims else out.reset_index(drop=True)
 
@@ -129,6 +140,11 @@ class Warehouse:
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
+
+    @property
+    def location(self) -> str:
+        """Where the data is, for people: a file path or host:port/database (never a password)."""
+        return where(engine_url(self.engine))
 
     @property
     def url(self) -> str:
