@@ -85,7 +85,9 @@ def chart_titles(at: AppTest) -> list[str]:
 
 
 def no_data_query() -> dict[str, str]:
-    return {"preset": "custom", "from": date(2001, 1, 1).isoformat(), "to": date(2001, 3, 31).isoformat()}
+    """A link to a period inside the data's span that holds no tickets or surveys (a link to a period
+    outside the span is clamped to the data, tests/test_periods.py)."""
+    return {"preset": "custom", "from": NO_DATA[0].isoformat(), "to": NO_DATA[1].isoformat()}
 
 
 def filters(at: AppTest) -> Filters:

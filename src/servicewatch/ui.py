@@ -26,7 +26,7 @@ from metrics.access.users import Scope, ScopeError, User
 from metrics.analysis import drill
 from metrics.analysis.subtitles import region_parents, subtitle
 from metrics.backends.connect import DatabaseError, duckdb_path, resolve_url
-from metrics.model.filters import COMPARISONS, PRESETS, Filters, preset_period
+from metrics.model.filters import COMPARISONS, PRESETS, Filters, clamp_period, default_period, preset_period
 from metrics.model.i18n import LANGS, catalogue, label, metric_label, t
 from metrics.model.links import LIST_KEYS, date_range, parse_query
 from metrics.present import export
@@ -48,7 +48,7 @@ PAGES = (
     ("pages/6_Data.py", "nav.data", ":material/database:"),
     ("pages/8_At_risk.py", "nav.at_risk", ":material/warning:"),
 )
-DEFAULT_PRESET = "last_quarter"
+DEFAULT_PRESET = "last_quarter"  # the opening window when it fits the data (filters.default_period)
 # Cached results are keyed by the data version (below), so new data is seen at once; the time limit
 # only bounds how long a view nobody asks for again stays in memory.
 CACHE_TTL_S = 12 * 3600
@@ -280,6 +280,7 @@ def page(title_key: str) -> View:
     try:
         wh, version = warehouse()
         as_of = cached_call(wh, version, wh.url, "as_of")
+        span = cached_call(wh, version, wh.url, "data_span")
         regions = cached_call(wh, version, wh.url, "regions")
     except DatabaseError as exc:
         st.error(t("common.db_error", lang, detail=md(exc)))
@@ -288,7 +289,7 @@ def page(title_key: str) -> View:
     names = dict(zip(regions["region_id"].astype(int), regions[name_col], strict=True))
     scope = access.scope_for(user) if user is not None else None
     reseed = page_changed or lang_changed
-    view = View(wh, version, filter_bar(wh, version, as_of, regions, lang, reseed, scope, page_changed), lang,
+    view = View(wh, version, filter_bar(wh, version, as_of, regions, lang, reseed, scope, page_changed, span), lang,
                 as_of, regions, names, user, title_key, reseed, st.session_state.pop("sw_link_section", None))
     from servicewatch.pack_button import meeting_pack_button  # the review-meeting pack, at the end of the sidebar
 
@@ -300,22 +301,32 @@ def page(title_key: str) -> View:
 
 # -- the filter bar ---------------------------------------------------------------------------
 def _state(as_of: date, allowed: set[int] | None, regions: pd.DataFrame, values: Callable[[str], list[str]],
-           lang: str) -> dict:
+           lang: str, span: tuple[date, date] | None = None) -> dict:
     """The persisted filter state; first built from the URL query string by the one parser
     (:func:`metrics.model.links.parse_query`): unknown keys, malformed or implausible dates, unknown regions
-    and values are dropped and listed in one notice; regions outside ``allowed`` are dropped too (a
-    crafted link cannot widen a user's scope)."""
+    and values are dropped and listed in one notice; dates outside the data's ``span`` are clamped to it
+    with a notice; regions outside ``allowed`` are dropped too (a crafted link cannot widen a user's
+    scope). Without a link the view opens on :func:`metrics.model.filters.default_period`."""
     if "sw_state" not in st.session_state:
         q = st.query_params.to_dict()
-        start, end = preset_period(DEFAULT_PRESET, as_of)
+        first, last = span or (date.min, as_of)
+        default_preset, start, end = default_period(DEFAULT_PRESET, first, last)
         known = {k: values(k) for k in LIST_KEYS if k != "region" and q.get(k)}  # only the dimensions it names
         parsed = parse_query(q, Filters(start=start, end=end), limits=date_range(max(date.today(), as_of)),
-                             regions=set(regions["region_id"].astype(int)), values=known, sections=section_ids())
+                             regions=set(regions["region_id"].astype(int)), values=known, sections=section_ids(),
+                             span=(first, last))
         if parsed.ignored:
             st.warning(t("query.ignored", lang, items=md(", ".join(parsed.ignored))), icon=":material/link_off:")
         f = parsed.filters
+        if parsed.clamped:
+            st.warning(t("query.clamped", lang, items=md(", ".join(parsed.clamped)), first=first.isoformat(),
+                         last=last.isoformat(), start=f.start.isoformat(), end=f.end.isoformat()),
+                       icon=":material/date_range:")
         dated = "from" in q and not any(i.startswith("from=") for i in parsed.ignored)
-        preset = parsed.preset or ("custom" if dated else DEFAULT_PRESET)
+        preset = parsed.preset or ("custom" if dated else default_preset)
+        if preset == default_preset == "custom" and not dated:  # the quarter before the data: say why
+            st.info(t("filter.default_span", lang, preset=t(f"preset.{DEFAULT_PRESET}", lang),
+                      start=f.start.isoformat(), end=f.end.isoformat()), icon=":material/date_range:")
         if allowed is not None and any(r not in allowed for r in f.regions):
             st.warning(auth.out_of_scope_message(st.session_state.get("sw_lang", "zh")))
             f = f.with_(regions=())
@@ -330,13 +341,16 @@ def section_ids() -> set[str]:
 
 
 def filter_bar(wh: Warehouse, version: float | str, as_of: date, regions: pd.DataFrame, lang: str,
-               reseed: bool = False, scope: Scope | None = None, page_changed: bool = False) -> Filters:
+               reseed: bool = False, scope: Scope | None = None, page_changed: bool = False,
+               span: tuple[date, date] | None = None) -> Filters:
     """The sidebar filter bar; ``reseed`` (another page or language) sets every widget again from the
     persisted state instead of trusting the values the browser sends. ``page_changed``: the URL's
-    ``section`` belongs to the page shown before (the new page's :func:`sections` sets its own)."""
+    ``section`` belongs to the page shown before (the new page's :func:`sections` sets its own).
+    ``span``: the data's first and last day (``Warehouse.data_span``); the custom dates stay inside it."""
     allowed = access.allowed_regions(scope, regions)
     state = _state(as_of, allowed, regions, lambda dim: cached_call(wh, version, wh.url, "values", dim),
-                   lang)
+                   lang, span)
+    first, last = span or (min(state["filters"].start, as_of), as_of)
     f: Filters = state["filters"]
     url = wh.url
     st.sidebar.subheader(t("filter.header", lang))
@@ -350,8 +364,10 @@ def filter_bar(wh: Warehouse, version: float | str, as_of: date, regions: pd.Dat
     preset = st.sidebar.selectbox(t("filter.period", lang), PRESETS, key=widget("preset", state["preset"]),
                                   format_func=lambda p: t(f"preset.{p}", lang))
     if preset == "custom":
-        picked = st.sidebar.date_input(t("filter.custom_range", lang), key=widget("range", (f.start, f.end)),
-                                       max_value=as_of)
+        seed = clamp_period(f.start, f.end, first, last) or (first, last)
+        _clamp_range_widget(first, last)  # a value kept from older data must not break the widget
+        picked = st.sidebar.date_input(t("filter.custom_range", lang), key=widget("range", seed),
+                                       min_value=first, max_value=last)
         start, end = (picked[0], picked[-1]) if isinstance(picked, (list, tuple)) and picked else (f.start, f.end)
     else:
         start, end = preset_period(preset, as_of)
@@ -388,12 +404,23 @@ def filter_bar(wh: Warehouse, version: float | str, as_of: date, regions: pd.Dat
     if st.sidebar.button(t("filter.reset", lang), width="stretch"):
         for key in [k for k in st.session_state if str(k).startswith("_w_") and k != "_w_lang"]:
             del st.session_state[key]
-        s0, e0 = preset_period(DEFAULT_PRESET, as_of)
-        st.session_state["sw_state"] = {"preset": DEFAULT_PRESET, "filters": Filters(start=s0, end=e0, scope=scope)}
+        p0, s0, e0 = default_period(DEFAULT_PRESET, first, last)
+        st.session_state["sw_state"] = {"preset": p0, "filters": Filters(start=s0, end=e0, scope=scope)}
         st.rerun()
     state.update(preset=preset, filters=new)
     _sync_query(new, preset, lang, None if page_changed else st.query_params.get("section"))
     return new
+
+
+def _clamp_range_widget(first: date, last: date) -> None:
+    """Move the custom-range widget's stored dates into ``first``–``last`` (Streamlit raises on a value
+    outside the widget's bounds, e.g. after the data was replaced by a shorter extract)."""
+    value = st.session_state.get("_w_range")
+    if not isinstance(value, (list, tuple)) or not value:
+        return
+    dates = [d for d in value if isinstance(d, date)]
+    if dates and any(not first <= d <= last for d in dates):
+        st.session_state["_w_range"] = clamp_period(dates[0], dates[-1], first, last) or (first, last)
 
 
 def _multi(dim: str, options: list[str], current: tuple[str, ...], lang: str, widget: Callable) -> tuple[str, ...]:

@@ -14,7 +14,8 @@ import pandas as pd
 
 from metrics.access import users as access
 from metrics.backends.connect import check_connection, resolve_url
-from metrics.model.filters import Filters, preset_period
+from metrics.model.filters import Filters, default_period, fit_to_span, preset_period
+from metrics.model.i18n import t
 from metrics.model.links import date_range, parse_date
 from metrics.present.cells import safe_frame
 from metrics.query.warehouse import Warehouse
@@ -22,6 +23,7 @@ from metrics.query.warehouse import Warehouse
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
 EXIT_REJECTS = 3  # servicewatch import: some rows were rejected, the others were loaded
+DEFAULT_PERIOD = "last_12_months"  # the CLI's opening window when it fits the data (filters.default_period)
 
 
 class UserError(Exception):
@@ -46,7 +48,8 @@ def add_filter_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--from", dest="start", type=date_arg, help="first day of the period (inclusive)")
     p.add_argument("--to", dest="end", type=date_arg, help="last day of the period (inclusive)")
     p.add_argument("--period", choices=["last_month", "last_quarter", "ytd", "last_12_months"],
-                   help="a named period relative to the as-of date (default: last_12_months)")
+                   help="a named period relative to the as-of date (default: the last 12 complete months, "
+                        "or all the data when they begin before it)")
     p.add_argument("--as-of", dest="as_of", type=date_arg, help="day up to which events are known")
     p.add_argument("--compare", choices=["previous", "year_ago", "none"], default="previous")
     p.add_argument("--region", action="append", default=[], metavar="ID",
@@ -58,15 +61,50 @@ def add_filter_arguments(p: argparse.ArgumentParser) -> None:
                    help="act for a user of $SERVICEWATCH_USERS: only that user's scope of the data")
 
 
-def build_filters(wh: Warehouse, args: argparse.Namespace) -> Filters:
-    """Filters from parsed options, checking every value against what the database holds."""
-    as_of = args.as_of or wh.as_of()
+def choose_period(wh: Warehouse, args: argparse.Namespace) -> tuple[date, date, date | None, str]:
+    """(start, end, as-of, how) of the command's window, fitted to the data's span
+    (:meth:`Warehouse.data_span`). ``how``: ``dates`` (--from/--to), ``clamped`` (dates moved into the
+    data), ``preset`` (--period), ``default`` (the last 12 complete months) or ``span`` (all the data:
+    those months begin before it, :func:`metrics.model.filters.default_period`)."""
+    first, last = wh.data_span()
     if args.start or args.end:
         if not (args.start and args.end):
             raise UserError("give both --from and --to, or neither")
-        start, end = args.start, args.end
-    else:
-        start, end = preset_period(args.period or "last_12_months", as_of)
+        if args.end < args.start:
+            raise UserError(f"period ends ({args.end}) before it starts ({args.start})")
+    as_of = args.as_of
+    if as_of is not None and not first <= as_of <= last:
+        as_of = None if as_of > last else first
+    newest = as_of or last
+    if args.start:
+        _, s0, e0 = default_period(DEFAULT_PERIOD, first, newest)
+        asked = Filters(start=args.start, end=args.end)
+        fitted = fit_to_span(asked, first, last, (s0, e0))
+        how = "dates" if (fitted.start, fitted.end) == (args.start, args.end) else "clamped"
+        return fitted.start, fitted.end, as_of, how
+    if args.period:
+        start, end = preset_period(args.period, newest)
+        return start, end, as_of, "preset"
+    preset, start, end = default_period(DEFAULT_PERIOD, first, newest)
+    return start, end, as_of, "default" if preset == DEFAULT_PERIOD else "span"
+
+
+def cli_lang(args: argparse.Namespace) -> str:
+    """The language of the command's notes: its ``--lang`` if it has one, else English."""
+    lang = getattr(args, "lang", None)
+    return lang if lang in ("zh", "en") else "en"
+
+
+def build_filters(wh: Warehouse, args: argparse.Namespace) -> Filters:
+    """Filters from parsed options, checking every value against what the database holds; dates
+    outside the data are clamped to its span, with a one-line note on stderr."""
+    start, end, as_of, how = choose_period(wh, args)
+    first, last = wh.data_span()
+    if how == "clamped" or as_of != args.as_of:
+        asked = [f"{opt} {value}" for opt, value in (("--from", args.start), ("--to", args.end),
+                                                     ("--as-of", args.as_of)) if value is not None]
+        print(t("cli.clamped", cli_lang(args), items=", ".join(asked), first=first, last=last, start=start,
+                end=end), file=sys.stderr)
     regions = resolve_regions(wh, args.region)
     values = {}
     for opt, dim in (("tier", "tier"), ("segment", "segment"), ("channel", "channel"),
@@ -87,7 +125,7 @@ def build_filters(wh: Warehouse, args: argparse.Namespace) -> Filters:
             raise UserError(str(exc)) from None
         access.check_regions(scope, regions, wh.regions())  # refused here, before any query
     try:
-        return Filters(start=start, end=end, as_of=args.as_of, comparison=args.compare, regions=regions,
+        return Filters(start=start, end=end, as_of=as_of, comparison=args.compare, regions=regions,
                        scope=scope,
                        tiers=values["tier"], segments=values["segment"], channels=values["channel"],
                        categories=values["category"], kinds=values["kind"],
@@ -95,6 +133,48 @@ def build_filters(wh: Warehouse, args: argparse.Namespace) -> Filters:
                        sla_levels=values["sla_level"])
     except ValueError as exc:
         raise UserError(str(exc)) from None
+
+
+def window_text(wh: Warehouse, args: argparse.Namespace, f: Filters, with_comparison: bool) -> str:
+    """The window a figure used, in one line: "period 2026-07-01 – 2026-09-30 (last quarter), compared
+    with 2026-04-01 – 2026-06-30; data as of 2026-10-31" (the comparison only when it is printed)."""
+    lang, how = cli_lang(args), choose_period(wh, args)[3]
+    label = t(f"preset.{args.period}", lang) if how == "preset" else t(f"cli.window_{how}", lang)
+    text = t("cli.window", lang, start=f.start, end=f.end, how=label)
+    cf = f.comparison_filters() if with_comparison else None
+    if cf is not None:
+        text += t("cli.window_cmp", lang, start=cf.start, end=cf.end)
+    return text + t("cli.window_as_of", lang, as_of=wh.resolve_as_of(f))
+
+
+def window_fields(wh: Warehouse, f: Filters, with_comparison: bool) -> dict[str, str]:
+    """The same window as fields of every JSON record: period_start, period_end, (comparison_start,
+    comparison_end,) as_of — ISO dates."""
+    out = {"period_start": f.start.isoformat(), "period_end": f.end.isoformat()}
+    cf = f.comparison_filters() if with_comparison else None
+    if cf is not None:
+        out.update(comparison_start=cf.start.isoformat(), comparison_end=cf.end.isoformat())
+    out["as_of"] = wh.resolve_as_of(f).isoformat()
+    return out
+
+
+def with_region_names(df: pd.DataFrame, wh: Warehouse, lang: str) -> pd.DataFrame:
+    """``region_name`` beside ``region_id`` (in ``lang``; the other language when a name is missing)."""
+    if "region_id" not in df.columns:
+        return df
+    regions = wh.regions()
+    main, other = ("name_zh", "name_en") if lang == "zh" else ("name_en", "name_zh")
+    names = regions[main].where(regions[main].notna() & (regions[main].astype(str) != ""), regions[other])
+    by_id = dict(zip(regions["region_id"].map(_key), names, strict=True))
+    out = df.copy()
+    out.insert(out.columns.get_loc("region_id") + 1, "region_name",
+               [by_id.get(_key(v)) if pd.notna(v) else None for v in out["region_id"]])
+    return out
+
+
+def _key(value: object) -> str:
+    """A region id as text: 2, 2.0 (a column with gaps) and "2" alike."""
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
 
 def resolve_regions(wh: Warehouse, given: Sequence[str]) -> tuple[int, ...]:

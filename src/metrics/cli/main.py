@@ -26,6 +26,9 @@ from metrics.cli.common import (
     build_filters,
     emit,
     open_warehouse,
+    window_fields,
+    window_text,
+    with_region_names,
 )
 from metrics.model import registry
 from metrics.model.i18n import t
@@ -56,6 +59,11 @@ def cmd_metric(args: argparse.Namespace) -> None:
 
     audit_export(args, "export", {"metric": args.metric_id, "by": by, "level": level, "rows": len(df),
                                   "filters": filters_detail(f)})
+    # the window on stderr in every format (stdout stays parseable), and as fields of each JSON record
+    print(window_text(wh, args, f, args.compare_columns), file=sys.stderr)
+    df = with_region_names(df, wh, args.lang)
+    if args.format == "json":
+        df = df.assign(**window_fields(wh, f, args.compare_columns))
     emit(df, args.format)
 
 
@@ -101,14 +109,24 @@ def cmd_import(args: argparse.Namespace) -> int:
         if user.role != "admin":
             raise access.ScopeError(f"user {user.name} ({user.role}) may not import; imports are for admins")
     who = args.as_user or None
+    snapshot = None
+    if args.snapshot_date:
+        import datetime as dt
+
+        try:
+            snapshot = dt.date.fromisoformat(args.snapshot_date)
+        except ValueError:
+            raise UserError(f"--snapshot-date: '{args.snapshot_date}' is not a date (YYYY-MM-DD)") from None
     try:
         rejects = _rejects_option(args)
         if args.from_sql is not None:
             result = import_query(resolve_url(args.db), args.table, args.from_sql, args.source_db, user=who,
-                                  mapping=args.mapping, dry_run=args.dry_run, lang=args.lang, rejects=rejects)
+                                  mapping=args.mapping, dry_run=args.dry_run, lang=args.lang, rejects=rejects,
+                                  snapshot_date=snapshot)
         else:
             result = import_file(resolve_url(args.db), args.table, args.file, mapping=args.mapping, user=who,
-                                 dry_run=args.dry_run, encoding=args.encoding, lang=args.lang, rejects=rejects)
+                                 dry_run=args.dry_run, encoding=args.encoding, lang=args.lang, rejects=rejects,
+                                 snapshot_date=snapshot)
     except (ImportFailed, MappingError, OutputRefused) as exc:
         raise UserError(str(exc)) from None
     from metrics.access.audit import import_detail
@@ -239,6 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--with-comparison", dest="compare_columns", action="store_true",
                    help="add value_cmp, n_cmp, delta, delta_pct for the comparison period")
     m.add_argument("--format", choices=["json", "csv", "table"], default="table")
+    m.add_argument("--lang", choices=["en", "zh"], default="en",
+                   help="language of the region names (region_name) and of the notes on stderr")
     m.set_defaults(func=cmd_metric)
 
     ms = sub.add_parser("metrics", help="list the metrics")
@@ -269,7 +289,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "--from-sql reads (DuckDB files are opened read-only)")
     i.add_argument("--rejects", metavar="FILE", help="where to write the rejected rows (default: FILE.rejects.csv "
                    "next to the input; TABLE-from-sql.rejects.csv in the current directory for --from-sql)")
-    i.add_argument("--mapping", metavar="MAPPING.yaml", help="header and value renames (docs/import.md)")
+    i.add_argument("--mapping", metavar="MAPPING.yaml",
+                   help="header and value renames, defaults, date formats (docs/import.md)")
+    i.add_argument("--snapshot-date", dest="snapshot_date", metavar="DATE",
+                   help="customers snapshot: start_date = DATE - tenure_months/tenure_days, end_date = DATE "
+                   "for churned customers (docs/import.md)")
     i.add_argument("--dry-run", action="store_true", help="validate and report, write nothing")
     i.add_argument("--encoding", metavar="ENC", help="CSV encoding (default: detect UTF-8, UTF-8-BOM, GBK/GB18030)")
     i.add_argument("--lang", choices=["en", "zh"], default="en", help="language of the report and rejects file")

@@ -129,6 +129,43 @@ def preset_period(name: str, as_of: date) -> tuple[date, date]:
     raise ValueError(f"unknown period preset {name!r}; use one of {', '.join(PRESETS[:-1])}")
 
 
+# -- periods that fit the data ---------------------------------------------------------------
+def default_period(preset: str, first: date, last: date) -> tuple[str, date, date]:
+    """The window a view opens on, for the data's span ``first``–``last`` (inclusive days,
+    :meth:`metrics.query.warehouse.Warehouse.data_span`): ``(preset, start, end)``.
+
+    The rule: the preset's latest complete period up to ``last`` (:func:`preset_period`) when it
+    starts on or after ``first`` (the whole period lies within the data); otherwise — the extract is
+    shorter than the period, or it ends early in a new quarter so that the last complete one begins
+    before the data — the data's whole span, as ``("custom", first, last)``. A fresh extract never
+    opens on an empty view, and a long one keeps its usual complete period.
+    """
+    start, end = preset_period(preset, last)
+    if first <= start:
+        return preset, start, end
+    return "custom", first, last
+
+
+def clamp_period(start: date, end: date, first: date, last: date) -> tuple[date, date] | None:
+    """``start``–``end`` cut to the data's span ``first``–``last``; None when no day of it lies inside."""
+    start, end = max(start, first), min(end, last)
+    return (start, end) if start <= end else None
+
+
+def fit_to_span(f: Filters, first: date, last: date, default: tuple[date, date]) -> Filters:
+    """``f`` with its period and as-of inside the data's span: the period cut to it
+    (:func:`clamp_period`), or ``default`` when no day of the period holds data; an as-of after the
+    last day becomes None (the newest data), one before the first day the first day. Compare the
+    result with ``f`` to know whether anything was changed (the caller says so)."""
+    period = clamp_period(f.start, f.end, first, last) or default
+    as_of = f.as_of
+    if as_of is not None and as_of > last:
+        as_of = None
+    elif as_of is not None and as_of < first:
+        as_of = first
+    return replace(f, start=period[0], end=period[1], as_of=as_of)
+
+
 def _is_month_end(d: date) -> bool:
     return (d + timedelta(days=1)).day == 1
 

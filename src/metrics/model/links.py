@@ -4,7 +4,9 @@ Every key is checked: dates are real ISO dates within the plausible range (:func
 a period starts before it ends, region ids are ASCII digits naming a known region, tiers, channels
 and the other list filters are values the data holds, the preset, comparison, language and section
 are known words. Anything unknown or malformed is dropped and listed in ``ParsedQuery.ignored``, so
-the page can say once what it did not use; nothing here raises on input.
+the page can say once what it did not use; nothing here raises on input. Given the data's span, dates
+outside it are clamped to it and listed in ``ParsedQuery.clamped`` (a link shared before the data
+was replaced by a shorter extract still opens, on the days that hold data).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from metrics.model import plausible
-from metrics.model.filters import COMPARISONS, LIST_FIELDS, PRESETS, Filters
+from metrics.model.filters import COMPARISONS, LIST_FIELDS, PRESETS, Filters, fit_to_span
 
 FUTURE_DAYS = 366  # a view may end up to a year ahead (targets, planned periods), not later
 LANGS = ("zh", "en")
@@ -55,21 +57,25 @@ def shown(value: object) -> str:
 
 @dataclass(frozen=True)
 class ParsedQuery:
-    """What a query string asks for, valid parts only; ``ignored``: ``key=value`` of what was dropped."""
+    """What a query string asks for, valid parts only; ``ignored``: ``key=value`` of what was dropped;
+    ``clamped``: ``key=value`` of the dates moved into the data's span (as the link gave them)."""
 
     filters: Filters
     preset: str | None = None
     lang: str | None = None
     section: str | None = None
     ignored: tuple[str, ...] = ()
+    clamped: tuple[str, ...] = ()
 
 
 def parse_query(query: Mapping[str, object], default: Filters, *, limits: tuple[date, date] | None = None,
                 regions: Collection[int] | None = None, values: Mapping[str, Collection[str]] | None = None,
-                sections: Collection[str] | None = None) -> ParsedQuery:
+                sections: Collection[str] | None = None, span: tuple[date, date] | None = None) -> ParsedQuery:
     """Parse ``query`` over ``default``. ``limits``: plausible dates (None: any real date);
     ``regions``: known region ids; ``values``: known values per dimension (``tier`` …, as in
-    ``Filters``' query keys); ``sections``: known section ids. A check given None is not made."""
+    ``Filters``' query keys); ``sections``: known section ids; ``span``: the data's first and last
+    day — the link's period and as-of are clamped to it (:func:`metrics.model.filters.fit_to_span`;
+    a period with no day inside becomes ``default``'s). A check given None is not made."""
     q = {str(k): (v[-1] if isinstance(v, list) and v else v) for k, v in query.items()}
     q = {k: v if isinstance(v, str) else str(v) for k, v in q.items()}
     ignored: list[str] = []
@@ -122,7 +128,13 @@ def parse_query(query: Mapping[str, object], default: Filters, *, limits: tuple[
         filters = replace(default, **changes)
     except ValueError:  # e.g. a default period the URL's other date contradicts: keep the default
         filters = default
-    return ParsedQuery(filters, preset, lang, section, tuple(ignored))
+    clamped: list[str] = []
+    if span is not None:
+        fitted = fit_to_span(filters, span[0], span[1], (default.start, default.end))
+        clamped = [f"{key}={q[key]}" for key, attr in (("from", "start"), ("to", "end"), ("as_of", "as_of"))
+                   if attr in changes and getattr(fitted, attr) != getattr(filters, attr)]
+        filters = fitted
+    return ParsedQuery(filters, preset, lang, section, tuple(ignored), tuple(clamped))
 
 
 def _word(q: Mapping[str, str], key: str, known: Collection[str] | None, drop) -> str | None:
