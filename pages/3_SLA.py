@@ -6,10 +6,10 @@ from __future__ import annotations
 import streamlit as st
 
 from metrics.analysis import drill, league, sla
+from metrics.model.registry import dim_column
 from metrics.present.charts import comparisons as charts_more
 from metrics.present.charts import core as charts
 from metrics.present.export import to_csv
-from metrics.query.compiler import dim_column
 from servicewatch import ui
 from servicewatch.kpis import kpi
 from servicewatch.tables import localise

@@ -6,7 +6,6 @@ from __future__ import annotations
 import streamlit as st
 
 from metrics.analysis import data_quality as quality
-from metrics.backends.connect import where
 from metrics.present.export import to_csv
 from servicewatch import ui
 from servicewatch.tables import localise
@@ -25,7 +24,7 @@ st.header(view.t("page.data.db_header"))
 meta = view.call(quality.meta_info)
 unknown = view.t("page.data.unknown")
 st.markdown(f"**{view.t('page.data.kind')}**：{view.wh.dialect}  \n"
-            f"**{view.t('page.data.location')}**：`{where(view.wh.url)}`")
+            f"**{view.t('page.data.location')}**：`{view.wh.location}`")
 cards = st.columns(2)
 cards[0].metric(view.t("page.data.as_of"), meta.get("as_of", unknown))
 cards[1].metric(view.t("page.data.refreshed"), meta.get("refreshed_at", unknown).replace("T", " ")[:16])

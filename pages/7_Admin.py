@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from metrics.access import audit
-from metrics.backends.connect import resolve_url
 from servicewatch import ui
+from servicewatch.downloads import audit_entries
 
 view = ui.page("nav.admin")
 lang = view.lang
@@ -16,7 +15,7 @@ if view.user is None or view.user.role != "admin":
     st.error(view.t("page.admin.refused" if view.user is not None else "page.admin.no_sign_in"))
     st.stop()
 st.header(view.t("page.admin.title"))
-log = audit.read(resolve_url(), limit=2000)  # view.url masks a password
+log = audit_entries(limit=2000)
 if log.empty:
     ui.empty_state(view)
 else:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+import pandas as pd
+
 from metrics.access import audit
 from metrics.backends.connect import resolve_url
 
@@ -31,3 +33,8 @@ def audited(view: View, fn: Callable[[], bytes], file_name: str, rows: int | Non
 def audited_bytes(view: View, data: bytes, file_name: str, rows: int | None = None) -> bytes | Callable[[], bytes]:
     """Ready bytes for a download button: as they are without sign-in, else recorded when downloaded."""
     return data if view.user is None else audited(view, lambda: data, file_name, rows)
+
+
+def audit_entries(limit: int = 2000) -> pd.DataFrame:
+    """The newest entries of the audit log of the configured database (the Admin page)."""
+    return audit.read(resolve_url(), limit=limit)  # resolve_url, not View.url: that masks a password

@@ -29,7 +29,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from metrics.access import lockout
-from metrics.model import schema as s
+from metrics.model.regions import within
 
 ROLES = ("admin", "manager", "account_manager", "viewer")
 USERS_ENV = "SERVICEWATCH_USERS"
@@ -119,9 +119,7 @@ def scope_conditions(scope: Scope | None, c: sa.Table) -> list:
         if not scope.regions:
             conds.append(sa.false())
         else:
-            rc = s.region_closure
-            inside = sa.select(rc.c.descendant_id).where(rc.c.ancestor_id.in_(scope.regions))
-            conds.append(c.c.region_id.in_(inside))
+            conds.append(within(c.c.region_id, scope.regions))
     if scope.manager_id is not None:
         conds.append(c.c.account_manager_id == scope.manager_id)
     return conds

@@ -13,9 +13,8 @@ import sqlalchemy as sa
 from metrics.access.users import ScopeError, require_rows
 from metrics.model import schema as s
 from metrics.model.filters import Filters
-from metrics.model.registry import get
-from metrics.query.compiler import Window, _Query
 from metrics.query.warehouse import Warehouse
+from metrics.query.where import slice_conditions
 
 TICKET_COLUMNS = ("ticket_id", "opened_at", "channel", "kind", "category", "priority", "first_response_at",
                   "resolved_at", "resolution_due_at", "escalated", "reopened", "compensation")
@@ -28,11 +27,10 @@ def _check(wh: Warehouse, f: Filters, customer_id: int) -> None:
     """Refuse a customer outside the user's scope (the page filters do not matter here)."""
     require_rows(f.scope, "customer histories")
     scope_only = f.with_(regions=(), tiers=(), segments=(), sla_levels=(), channels=())
-    q = _Query(get("churn_rate"), scope_only, (), Window.of(scope_only, wh.resolve_as_of(scope_only)),
-               "city", wh.dialect)
+    wh.resolve_as_of(scope_only)  # refuses a region outside the scope
     c = s.customers
     stmt = sa.select(c.c.customer_id).where(c.c.customer_id == sa.bindparam("cid", int(customer_id)),
-                                             *q.customer_conditions(c, None))
+                                             *slice_conditions(scope_only, c))
     if wh.read(stmt).empty:
         raise ScopeError(f"customer {int(customer_id)} is not in your scope")
 

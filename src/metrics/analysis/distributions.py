@@ -13,9 +13,9 @@ import sqlalchemy as sa
 from metrics.access.users import withheld
 from metrics.model import schema as s
 from metrics.model.filters import Filters
-from metrics.model.registry import get
-from metrics.query.compiler import Window, _Query, _ts
+from metrics.query.compiler import Window
 from metrics.query.warehouse import Warehouse
+from metrics.query.where import slice_conditions, timestamp_literal
 
 SCORES = {"csat": (1, 5), "nps": (0, 10), "ces": (1, 7)}
 
@@ -32,15 +32,15 @@ def score_distribution(wh: Warehouse, f: Filters, score: str, by: tuple[str, ...
     if bad:
         raise ValueError(f"score distribution cannot be cut by {', '.join(bad)}")
     window = Window.of(f, wh.resolve_as_of(f))
-    q = _Query(get("csat"), f, (), window, "city", wh.dialect)
     sv, c = s.surveys, s.customers
     col = sv.c[score]
     dims = {"survey_kind": sv.c.kind.label("survey_kind"), "channel": sv.c.channel.label("channel")}
     keys = [dims[d] for d in by]
-    conds = [sv.c.answered_at >= _ts(window.start_ts), sv.c.answered_at < _ts(window.stop_ts), col.isnot(None)]
+    conds = [sv.c.answered_at >= timestamp_literal(window.start_ts),
+             sv.c.answered_at < timestamp_literal(window.stop_ts), col.isnot(None)]
     if f.survey_kinds:
         conds.append(sv.c.kind.in_(f.survey_kinds))
-    conds += q.customer_conditions(c, sv.c.channel)
+    conds += slice_conditions(f, c, sv.c.channel)
     stmt = (sa.select(*keys, col.label(score), sa.func.count().label("n"))
             .select_from(sv.join(c, c.c.customer_id == sv.c.customer_id))
             .where(*conds).group_by(*[k.element for k in keys], col))

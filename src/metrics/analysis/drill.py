@@ -14,9 +14,9 @@ import sqlalchemy as sa
 from metrics.access.users import require_rows
 from metrics.model import schema as s
 from metrics.model.filters import Filters
-from metrics.model.registry import get
-from metrics.query.compiler import Window, _Query, _ts
+from metrics.query.compiler import Window
 from metrics.query.warehouse import Warehouse
+from metrics.query.where import slice_conditions, timestamp_literal
 
 TICKET_COLUMNS = ("ticket_id", "opened_at", "customer_id", "name", "tier", "region_id", "channel", "kind",
                   "category", "priority", "first_response_at", "resolved_at", "resolution_due_at",
@@ -25,10 +25,9 @@ CUSTOMER_COLUMNS = ("customer_id", "name", "segment", "tier", "sla_level", "regi
                     "start_date", "end_date", "churn_reason", "monthly_revenue")
 
 
-def _query(wh: Warehouse, metric_id: str, f: Filters) -> _Query:
+def _window(wh: Warehouse, f: Filters) -> Window:
     require_rows(f.scope)  # viewers: aggregates only
-    window = Window.of(f, wh.resolve_as_of(f))
-    return _Query(get(metric_id), f, (), window, "city", wh.dialect)
+    return Window.of(f, wh.resolve_as_of(f))
 
 
 def tickets(wh: Warehouse, f: Filters, limit: int = 1000, only_breached: bool = False) -> pd.DataFrame:
@@ -37,11 +36,11 @@ def tickets(wh: Warehouse, f: Filters, limit: int = 1000, only_breached: bool = 
     ``only_breached``: tickets whose resolution clock is breached as of the as-of date, open ones
     first, then by age (oldest first); adds ``age_hours`` (hours open, or open-to-resolution).
     """
-    q = _query(wh, "tickets", f)
+    w = _window(wh, f)
     t, c = s.tickets, s.customers
-    as_of_end = _ts(q.w.as_of_end)
-    conds = [t.c.opened_at >= _ts(q.w.start_ts), t.c.opened_at < _ts(q.w.stop_ts)]
-    conds += q.customer_conditions(c, t.c.channel)
+    as_of_end = timestamp_literal(w.as_of_end)
+    conds = [t.c.opened_at >= timestamp_literal(w.start_ts), t.c.opened_at < timestamp_literal(w.stop_ts)]
+    conds += slice_conditions(f, c, t.c.channel)
     for name, col in (("categories", t.c.category), ("priorities", t.c.priority), ("kinds", t.c.kind)):
         if getattr(f, name):
             conds.append(col.in_(getattr(f, name)))
@@ -65,15 +64,15 @@ def tickets(wh: Warehouse, f: Filters, limit: int = 1000, only_breached: bool = 
 def customers(wh: Warehouse, f: Filters, limit: int = 1000, churned_only: bool = False) -> pd.DataFrame:
     """Customers in scope: active at some time in the window (or, with ``churned_only``, those who
     left in it), highest revenue first."""
-    q = _query(wh, "churn_rate", f)
+    w = _window(wh, f)
     c = s.customers
-    as_of_excl = q.w.as_of_end.date()
-    conds = [c.c.start_date < q.w.stop]
+    as_of_excl = w.as_of_end.date()
+    conds = [c.c.start_date < w.stop]
     if churned_only:
-        conds += [c.c.end_date >= q.w.start, c.c.end_date < q.w.stop]
+        conds += [c.c.end_date >= w.start, c.c.end_date < w.stop]
     else:
-        conds.append(sa.or_(c.c.end_date.is_(None), c.c.end_date >= q.w.start, c.c.end_date >= as_of_excl))
-    conds += q.customer_conditions(c, c.c.acquisition_channel)
+        conds.append(sa.or_(c.c.end_date.is_(None), c.c.end_date >= w.start, c.c.end_date >= as_of_excl))
+    conds += slice_conditions(f, c, c.c.acquisition_channel)
     stmt = sa.select(*[c.c[n] for n in CUSTOMER_COLUMNS]).where(*conds)
     return wh.read(stmt.order_by(c.c.monthly_revenue.desc(), c.c.customer_id).limit(limit))
 

@@ -25,10 +25,9 @@ import sqlalchemy as sa
 from metrics.backends.connect import DatabaseError, describe_error, engine_url
 from metrics.model import schema as s
 from metrics.model.filters import Filters
-from metrics.model.registry import get
-from metrics.query.compiler import Window, _Query
 from metrics.query.dialect import days_between
 from metrics.query.warehouse import Warehouse
+from metrics.query.where import slice_conditions
 
 HORIZON_DAYS = 90
 WINDOW_DAYS = 90
@@ -116,7 +115,6 @@ def features(wh: Warehouse, f: Filters, lms: list[Landmark], fractions: dict[str
     monthly_revenue, tenure_days, event (left within 90 days, as known at the as-of date), time
     (days to leaving, or 90), and the service features (0 where a source has no rows)."""
     as_of = wh.resolve_as_of(f)
-    q = _Query(get("churn_rate"), f, (), Window.of(f, as_of), "city", wh.dialect)
     c, lm = s.customers, _landmark_table(lms)
     sample = sample_condition(c.c.customer_id, c.c.tier, fractions or {})
     sources = sources if sources is not None else table_counts(wh)
@@ -124,7 +122,7 @@ def features(wh: Warehouse, f: Filters, lms: list[Landmark], fractions: dict[str
     known_end = sa.and_(c.c.end_date.isnot(None), c.c.end_date <= sa.cast(sa.literal(as_of, sa.Date), sa.Date))
     left = sa.and_(known_end, c.c.end_date < lm.c.hz)
     conds = [c.c.start_date < lm.c.lm, sa.or_(sa.not_(known_end), c.c.end_date >= lm.c.lm)]
-    scope_conds = q.customer_conditions(c, c.c.acquisition_channel) + ([sample] if sample is not None else [])
+    scope_conds = slice_conditions(f, c, c.c.acquisition_channel) + ([sample] if sample is not None else [])
     conds += scope_conds
     scope = _Scope(tuple(scope_conds))
     base = read_frame(wh, sa.select(

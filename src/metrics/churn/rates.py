@@ -1,6 +1,6 @@
 """Churn views beyond the registry: annualised rates with intervals and why customers left.
 
-Same filter conditions as the metric compiler (``_Query.customer_conditions``), so the reasons add
+Same filter conditions as the metric compiler (:func:`metrics.query.where.slice_conditions`), so the reasons add
 up to the churned customers the ``churn_rate`` metric counts. No Streamlit; tidy frames.
 """
 
@@ -13,9 +13,9 @@ from metrics.access.users import withheld
 from metrics.analysis import stats
 from metrics.model import schema as s
 from metrics.model.filters import Filters
-from metrics.model.registry import get
-from metrics.query.compiler import Window, _d, _Query
+from metrics.query.compiler import Window
 from metrics.query.warehouse import Warehouse
+from metrics.query.where import date_literal, slice_conditions
 
 
 def churn_by(wh: Warehouse, f: Filters, by: tuple[str, ...] = ()) -> pd.DataFrame:
@@ -38,11 +38,11 @@ def churn_reasons(wh: Warehouse, f: Filters) -> pd.DataFrame:
     A customer leaves in the window when its end_date is in [start, stop) and known as of the as-of
     date — the events of ``churn_rate`` for the same filters (channel = acquisition channel).
     """
-    q = _Query(get("churn_rate"), f, (), Window.of(f, wh.resolve_as_of(f)), "city", wh.dialect)
+    w = Window.of(f, wh.resolve_as_of(f))
     c = s.customers
-    as_of_excl = _d(q.w.as_of_end.date())
-    conds = [c.c.end_date >= _d(q.w.start), c.c.end_date < _d(q.w.stop), c.c.end_date < as_of_excl]
-    conds += q.customer_conditions(c, c.c.acquisition_channel)
+    as_of_excl = date_literal(w.as_of_end.date())
+    conds = [c.c.end_date >= date_literal(w.start), c.c.end_date < date_literal(w.stop), c.c.end_date < as_of_excl]
+    conds += slice_conditions(f, c, c.c.acquisition_channel)
     stmt = (sa.select(c.c.churn_reason, sa.func.count().label("n")).where(*conds)
             .group_by(c.c.churn_reason))
     df = wh.read(stmt)

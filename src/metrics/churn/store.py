@@ -24,9 +24,8 @@ from metrics.ingest import open_tickets
 from metrics.model import schema as s
 from metrics.model.filters import Filters
 from metrics.model.i18n import catalogue, label, t
-from metrics.model.registry import get
-from metrics.query.compiler import Window, _Query
 from metrics.query.warehouse import Warehouse
+from metrics.query.where import slice_conditions
 
 metadata = sa.MetaData()
 STALE_KEY = s.CHURN_STALE_KEY  # sw_meta key written by an import of the model's input tables
@@ -47,11 +46,17 @@ churn_models = sa.Table(
     sa.Column("better", _S(16)), sa.Column("ph_global_min_p", _D), sa.Column("ph_violations", _S(400)),
     sa.Column("missing", _S(200)), sa.Column("baseline_hazard_90d", _D), sa.Column("n_scored", _I),
     sa.Column("features_seconds", _D), sa.Column("cox_seconds", _D), sa.Column("fit_seconds", _D),
+    *[sa.Column(n, _D) for n in ("concordance_cox_lower", "concordance_cox_upper", "calibration_slope",
+                                  "observed_expected")],
+    sa.Column("holdout", _S(200)), sa.Column("reference_levels", _S(400)), sa.Column("pooled", _S(400)),
+    sa.Column("dropped", _S(2000)),
 )
+ADDED = ("concordance_cox_lower", "concordance_cox_upper", "calibration_slope", "observed_expected", "holdout",
+         "reference_levels", "pooled", "dropped")  # columns later than the first fits: added to an older table
 churn_model_terms = sa.Table(
     "churn_model_terms", metadata,
     sa.Column("model_id", _I, primary_key=True, autoincrement=False),
-    sa.Column("model", _S(16), primary_key=True), sa.Column("term", _S(40), primary_key=True),
+    sa.Column("model", _S(16), primary_key=True), sa.Column("term", _S(100), primary_key=True),
     *[sa.Column(n, _D) for n in ("coef", "se", "hr", "hr_lower", "hr_upper", "p", "ph_p", "odds_ratio",
                                   "or_lower", "or_upper", "or_p", "mean")],
 )
@@ -61,7 +66,7 @@ churn_scores = sa.Table(
     sa.Column("model_id", _I, nullable=False),
     sa.Column("churn_probability_90d", _D, nullable=False), sa.Column("monthly_revenue", _D, nullable=False),
     sa.Column("revenue_at_risk", _D, nullable=False),
-    *[c for k in (1, 2, 3) for c in (sa.Column(f"driver_{k}", _S(40)), sa.Column(f"driver_{k}_value", _D))],
+    *[c for k in (1, 2, 3) for c in (sa.Column(f"driver_{k}", _S(100)), sa.Column(f"driver_{k}_value", _D))],
     # 1 = most revenue at risk (ties: lower customer_id); rows are written in this order, so a top-N
     # list reads a prefix (DuckDB's zone maps; an index elsewhere)
     sa.Column("risk_rank", _I),
@@ -73,11 +78,12 @@ WINDOWS = (8, 64)  # top-N lists read ranks up to N × these before reading ever
 
 def save(engine: sa.Engine, result: ChurnFit) -> int:
     """Store a fit: a new model row, its terms, and the scores (replacing the previous scores)."""
-    from metrics.ingest import load
+    from metrics.backends import bulk
 
     if not _has_rank(engine):  # scores stored before risk_rank existed: they are replaced anyway
         churn_scores.drop(engine, checkfirst=True)
     metadata.create_all(engine, checkfirst=True)
+    _add_columns(engine)
     with engine.begin() as conn:
         last = conn.execute(sa.select(sa.func.max(churn_models.c.model_id))).scalar()
         model_id = int(last or 0) + 1
@@ -87,18 +93,47 @@ def save(engine: sa.Engine, result: ChurnFit) -> int:
         conn.execute(churn_model_terms.insert(),
                      [{k: _plain(r[k]) for k in (c.name for c in churn_model_terms.c)} for _, r in terms.iterrows()])
         conn.execute(churn_scores.delete())
-        conn.execute(s.meta.delete().where(s.meta.c.key == STALE_KEY))  # the scores are current again
+        _mark_currency(conn, result.summary.get("data_version"))
         s.bump_data_version(conn)
         scores = (result.scores.sort_values(["revenue_at_risk", "customer_id"], ascending=[False, True])
                   .assign(model_id=model_id, risk_rank=lambda d: range(1, len(d) + 1)))
         scores = scores[[c.name for c in churn_scores.c]]
-        if conn.dialect.name == "duckdb":
-            load._duckdb_insert(conn.connection.driver_connection, conn.dialect, churn_scores, scores)
-        elif conn.dialect.name == "postgresql":
-            load._pg_copy(conn.connection.driver_connection, conn.dialect, churn_scores, scores)
-        else:
-            load._insert_chunks(conn, churn_scores, scores)
+        bulk.write_rows(conn, churn_scores, scores)
     return model_id
+
+
+def data_version(conn: sa.Connection) -> str | None:
+    """The data's ``sw_meta.data_version`` as this connection sees it (None when never written)."""
+    return conn.execute(sa.select(s.meta.c.value).where(s.meta.c.key == s.DATA_VERSION_KEY)).scalar()
+
+
+def _mark_currency(conn: sa.Connection, fitted_on: str | None) -> None:
+    """Clear ``churn_scores_stale`` only when the data is still the version the fit read; when an
+    import (or anything else) committed in between, the scores describe older data: keep it stale."""
+    m = s.meta
+    if data_version(conn) == fitted_on:
+        conn.execute(m.delete().where(m.c.key == STALE_KEY))  # the scores are current again
+        return
+    if conn.execute(sa.select(m.c.value).where(m.c.key == STALE_KEY)).scalar() is None:
+        from datetime import UTC, datetime
+
+        conn.execute(m.insert(), [{"key": STALE_KEY, "value": datetime.now(UTC).isoformat(timespec="seconds")}])
+
+
+def _add_columns(engine: sa.Engine) -> None:
+    """Add to a ``churn_models`` table created by an older version the columns it lacks."""
+    for name in ADDED:
+        col = churn_models.c[name]
+        try:
+            with engine.connect() as conn:
+                conn.execute(sa.select(col).limit(1))
+            continue
+        except sa.exc.SQLAlchemyError:
+            pass
+        with engine.begin() as conn:
+            spec = sa.schema.CreateColumn(col).compile(dialect=conn.dialect)
+            table = conn.dialect.identifier_preparer.format_table(churn_models)
+            conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {spec}"))
 
 
 def _has_rank(engine: sa.Engine) -> bool:
@@ -164,6 +199,10 @@ def driver_text(key: str | None, value: float | None, lang: str = "zh") -> str |
         return t("churn.driver.tier", lang, tier=label("tier", key[5:], lang))
     if key.startswith("channel_"):
         return t("churn.driver.channel", lang, channel=label("channel", key[8:], lang))
+    if key.startswith("segment_"):
+        return t("churn.driver.segment", lang, segment=label("segment", key[8:], lang))
+    if key.startswith("sla_level_"):
+        return t("churn.driver.sla_level", lang, sla_level=label("sla_level", key[10:], lang))
     special = f"churn.driver.{key}_{shown}"
     return t(special if special in catalogue() else f"churn.driver.{key}", lang, n=shown)
 
@@ -174,8 +213,8 @@ def scores(wh: Warehouse, f: Filters, top: int | None = 100, lang: str = "zh") -
     open_tickets, churn_probability_90d, monthly_revenue, revenue_at_risk, drivers (plain words,
     "; "-joined), model_id. Empty when no model is stored."""
     require_rows(f.scope, "at-risk customer lists")  # viewers: aggregates only
-    q = _Query(get("churn_rate"), f, (), Window.of(f, wh.resolve_as_of(f)), "city", wh.dialect)
-    conds = q.customer_conditions(s.customers, s.customers.c.acquisition_channel)  # filters and scope
+    wh.resolve_as_of(f)  # refuses a region outside the scope
+    conds = slice_conditions(f, s.customers, s.customers.c.acquisition_channel)  # filters and scope
     try:
         ranks = wh.read(sa.select(sa.func.max(churn_scores.c.risk_rank))).iloc[0, 0]
     except DatabaseError:  # no model stored, or scores stored before risk_rank: read them unranked
@@ -265,12 +304,12 @@ def risk_totals(wh: Warehouse, f: Filters) -> dict | None:
     if not _exists(wh):
         return None
     c, sc = s.customers, churn_scores
-    q = _Query(get("churn_rate"), f, (), Window.of(f, wh.resolve_as_of(f)), "city", wh.dialect)
+    wh.resolve_as_of(f)  # refuses a region outside the scope
     stmt = (sa.select(sa.func.count(sa.distinct(c.c.customer_id)).label("customers"),
                       sa.func.sum(sc.c.revenue_at_risk).label("revenue_at_risk"),
                       sa.func.avg(sc.c.churn_probability_90d).label("mean_probability"))
             .select_from(sc.join(c, c.c.customer_id == sc.c.customer_id))
-            .where(*q.customer_conditions(c, c.c.acquisition_channel)))
+            .where(*slice_conditions(f, c, c.c.acquisition_channel)))
     row = read_frame(wh, stmt).iloc[0]
     n = int(row["customers"] or 0)
     out = {"customers": n, "revenue_at_risk": float(row["revenue_at_risk"] or 0.0),

@@ -33,13 +33,13 @@ from datetime import date
 import sqlalchemy as sa
 
 from metrics.backends.connect import DatabaseError
-from metrics.churn import survival as sv
+from metrics.churn import life_table as sv
 from metrics.ingest.rollups import analyze
 from metrics.model import schema as s
 from metrics.model.filters import Filters
-from metrics.model.registry import get
-from metrics.query.compiler import Window, _Query
+from metrics.model.regions import at_level
 from metrics.query.warehouse import Warehouse
+from metrics.query.where import slice_conditions
 
 AS_OF_KEY = "tenure_rollup_as_of"
 HISTORY_KEY = "tenure_rollup_history_start"  # ISO date, or NO_HISTORY: no left truncation
@@ -162,13 +162,12 @@ def life_table_query(wh: Warehouse, f: Filters, by: str | None, level: str, step
         group: sa.ColumnElement = sa.literal("all", sa.String(8))
     elif by == "region":
         rg = s.region_closure.alias("rg")
-        from_ = r.join(rg, sa.and_(rg.c.descendant_id == r.c.region_id, rg.c.ancestor_level == level))
+        from_ = r.join(rg, at_level(rg, r.c.region_id, level))
         group = rg.c.ancestor_id
     else:
         group = r.c["acquisition_channel" if by == "channel" else by]
     # the compiler's own customer conditions, on the rollup's columns of the same names
-    q = _Query(get("churn_rate"), f, (), Window.of(f, as_of), level, wh.dialect)
-    conds = [group.isnot(None), *q.customer_conditions(r, r.c.get("acquisition_channel"))]
+    conds = [group.isnot(None), *slice_conditions(f, r, r.c.get("acquisition_channel"))]
     per = (sa.select(group.label("grp"), sv.step_up(r.c.tenure_days, step_days).label("t"), r.c.entered,
                      r.c.events, r.c.censored).select_from(from_).where(*conds).subquery("per"))
     agg = (sa.select(per.c.grp, per.c.t, *[sa.func.sum(per.c[n]).label(n) for n in ("entered", "events", "censored")])

@@ -12,10 +12,10 @@ from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
 
-from metrics.access.users import scope_conditions
 from metrics.model import schema as s
 from metrics.model.filters import Filters
-from metrics.model.registry import Ctx, Metric
+from metrics.model.regions import at_level
+from metrics.model.registry import Ctx, Metric, dim_column
 from metrics.query.dialect import (
     days_between,
     has_percentile_aggregate,
@@ -25,17 +25,10 @@ from metrics.query.dialect import (
     week_start,
     window_percentile,
 )
+from metrics.query.where import date_literal, slice_conditions, timestamp_literal
 
 DAYS_PER_MONTH = 365.25 / 12
 REGION_LEVELS = s.REGION_LEVELS
-DIM_COLUMN = {"region": "region_id"}  # output column name when it differs from the dimension
-
-
-def dim_column(dim: str) -> str:
-    """Name of the result column for a group-by dimension."""
-    return DIM_COLUMN.get(dim, dim)
-
-
 class CompileError(ValueError):
     """A request the metric cannot answer (e.g. a dimension it cannot be cut by)."""
 
@@ -62,12 +55,7 @@ class Window:
         return datetime.combine(self.stop, time())
 
 
-def _d(value: date) -> sa.ColumnElement:
-    return sa.literal(value, sa.Date)
-
-
-def _ts(value: datetime) -> sa.ColumnElement:
-    return sa.literal(value, sa.DateTime)
+_d, _ts = date_literal, timestamp_literal  # short names inside this module
 
 
 # ---------------------------------------------------------------------------------------------
@@ -117,27 +105,13 @@ class _Query:
         return Ctx(as_of_end=_ts(self.w.as_of_end))
 
     def customer_conditions(self, c: sa.Table, channel_col: sa.ColumnElement | None) -> list:
-        f, conds = self.f, []
-        if f.regions:
-            rc = s.region_closure
-            inside = sa.select(rc.c.descendant_id).where(rc.c.ancestor_id.in_(f.regions))
-            conds.append(c.c.region_id.in_(inside))
-        if f.tiers:
-            conds.append(c.c.tier.in_(f.tiers))
-        if f.segments:
-            conds.append(c.c.segment.in_(f.segments))
-        if f.sla_levels:
-            conds.append(c.c.sla_level.in_(f.sla_levels))
-        if f.channels and channel_col is not None:
-            conds.append(channel_col.in_(f.channels))
-        return conds + scope_conditions(f.scope, c)  # the user's scope, on every query
+        return slice_conditions(self.f, c, channel_col)
 
     def join_region(self, from_: sa.FromClause, c: sa.Table) -> tuple[sa.FromClause, sa.ColumnElement | None]:
         if "region" not in self.by:
             return from_, None
         rg = s.region_closure.alias("rg")
-        cond = sa.and_(rg.c.descendant_id == c.c.region_id, rg.c.ancestor_level == self.level)
-        return from_.join(rg, cond), rg.c.ancestor_id
+        return from_.join(rg, at_level(rg, c.c.region_id, self.level)), rg.c.ancestor_id
 
     def dims(self, available: dict[str, sa.ColumnElement | None], by: tuple[str, ...] | None = None) -> list:
         return [available[d].label(dim_column(d)) for d in (self.by if by is None else by)]

@@ -38,6 +38,7 @@ import pyarrow.parquet as pq
 import sqlalchemy as sa
 
 from metrics.backends.connect import DatabaseError, make_engine
+from metrics.ingest.derived import closure_rows, earliest, month_rows, newest_date
 from metrics.model import schema
 
 log = logging.getLogger(__name__)
@@ -183,14 +184,13 @@ def _derived(regions: pd.DataFrame | None, as_of: dt.date | None, first: dt.date
     """region_closure, calendar_months and sw_meta (the rules of :mod:`metrics.ingest.load`)."""
     from types import SimpleNamespace
 
-    from metrics.ingest.load import _closure_rows, _months
 
     rows = [] if regions is None else [
         SimpleNamespace(region_id=int(r.region_id), level=r.level,
                         parent_id=None if pd.isna(r.parent_id) else int(r.parent_id))
         for r in regions[["region_id", "parent_id", "level"]].itertuples(index=False)]
-    closure = pd.DataFrame(_closure_rows(rows), columns=[c.name for c in schema.region_closure.columns])
-    months = pd.DataFrame(_months(first or as_of, as_of) if as_of else [], columns=["month_start", "month_end"])
+    closure = pd.DataFrame(closure_rows(rows), columns=[c.name for c in schema.region_closure.columns])
+    months = pd.DataFrame(month_rows(first or as_of, as_of) if as_of else [], columns=["month_start", "month_end"])
     values = {str(k): str(v) for k, v in meta.items()}
     values["refreshed_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     if as_of is not None:
@@ -201,7 +201,7 @@ def _derived(regions: pd.DataFrame | None, as_of: dt.date | None, first: dt.date
 
 def _frame_dates(frames: Mapping[str, pd.DataFrame]) -> tuple[dt.date | None, dt.date | None]:
     """(as-of, earliest): newest of ticket openings, survey answers, customer start/end dates; the
-    earliest of ticket openings and customer starts (the same rule as :func:`metrics.ingest.load._as_of`)."""
+    earliest of ticket openings and customer starts (the same rule as :func:`metrics.ingest.derived.newest_date`)."""
     def col(table: str, name: str) -> pd.Series:
         df = frames.get(table)
         return pd.to_datetime(df[name]).dropna() if df is not None and len(df) else pd.Series(dtype="datetime64[ns]")
@@ -239,14 +239,13 @@ def replace_spark(url: str, frames: Mapping[str, pd.DataFrame], meta: Mapping[st
 def refresh_spark(engine: sa.Engine, meta: Mapping[str, object] | None = None) -> None:
     """Rebuild region_closure, calendar_months and sw_meta from the data tables in Spark, then the
     rollups (what :func:`metrics.ingest.load.refresh_derived` does on the other databases)."""
-    from metrics.ingest.load import _as_of, _earliest
 
     load = _SparkLoad(engine)
     with engine.connect() as conn:
         regions = pd.DataFrame(conn.execute(sa.select(schema.regions)).fetchall(),
                                columns=[c.name for c in schema.regions.columns])
         old = dict(conn.execute(sa.select(schema.meta.c.key, schema.meta.c.value)).fetchall())
-        as_of, first = _as_of(conn), _earliest(conn)
+        as_of, first = newest_date(conn), earliest(conn)
     kept = {k: v for k, v in old.items() if k not in ("as_of", "refreshed_at", "rollup_as_of")}
     derived = _derived(regions, as_of, first, {**kept, **(meta or {})})
     tables = [schema.region_closure, schema.calendar_months, schema.meta]

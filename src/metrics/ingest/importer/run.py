@@ -26,11 +26,11 @@ import sqlalchemy as sa
 
 from metrics.backends.connect import DatabaseError, describe_error, duckdb_path, make_engine, safe_url
 from metrics.backends.swap import writable
+from metrics.ingest.derived import refresh_in_transaction, refresh_rollups
 from metrics.ingest.importer import spec
 from metrics.ingest.importer.read import CHUNK_ROWS, Chunk, ReadError, Source, open_query, open_source
 from metrics.ingest.importer.validate import PROBLEM_COLUMNS, Known, Validator
 from metrics.ingest.importer.write import Refused, Writer, ensure_schema
-from metrics.ingest.load import refresh_in_transaction, refresh_rollups
 from metrics.model import schema
 from metrics.model.i18n import t
 from metrics.present import files as outputs
@@ -61,7 +61,11 @@ class ImportResult:
     problems: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=PROBLEM_COLUMNS))
     rejects_path: Path | None = None
     unused_headers: list[str] = field(default_factory=list)
-    defaults: list[str] = field(default_factory=list)
+    defaults: list[str] = field(default_factory=list)  # columns not in the file, stored as unknown (NULL)
+    defaulted: dict[str, int] = field(default_factory=dict)  # "column=value" -> cells from the mapping's defaults
+    unlinked: dict[str, int] = field(default_factory=dict)  # optional reference -> rows loaded without the link
+    unlinked_examples: dict[str, list[str]] = field(default_factory=dict)
+    snapshot_date: dt.date | None = None
     introduced: dict[str, int] = field(default_factory=dict)  # "column=value" -> rows
     mangled: list[str] = field(default_factory=list)  # key columns that look spreadsheet-reformatted
     created_tables: list[str] = field(default_factory=list)
@@ -101,6 +105,15 @@ class ImportResult:
             lines.append(t(key, lang, cols=", ".join(self.unused_headers)))
         if self.defaults:
             lines.append(t("import.defaults", lang, cols=", ".join(self.defaults)))
+        if self.defaulted:
+            vals = ", ".join(f"{k} ({v:,})" for k, v in self.defaulted.items())
+            lines.append(t("import.defaults_used", lang, values=vals))
+        if self.snapshot_date is not None:
+            lines.append(t("import.snapshot", lang, date=self.snapshot_date.isoformat()))
+        for col, n in self.unlinked.items():
+            target = spec.REFS[self.table][col][0]
+            examples = ", ".join(self.unlinked_examples.get(col, [])[:5])
+            lines.append(t("import.unlinked", lang, n=f"{n:,}", column=col, table=target, examples=examples))
         if self.mangled:
             lines.append(t("import.mangled_hint", lang, cols=", ".join(self.mangled)))
         if self.introduced:
@@ -137,27 +150,62 @@ def _rejects_target(rejects: bool | Path, default: Path, dry_run: bool, lang: st
 
 
 class _Rejects:
-    """The rejects file (UTF-8 with BOM so Excel reads Chinese): written to a temporary file in the
+    """The rejects file (UTF-8 with BOM so Excel reads Chinese): one line per rejected row holding
+    the row as read (the file's own columns, under its own headers) and then ``_row`` (the file row),
+    ``_reasons`` (each problem as "column: reason", in the user's language) and ``_codes``, so the
+    user can correct the rows and import the file as it is. Written to a temporary file in the
     target's folder as problems arrive and renamed into place by :meth:`finish` at the end of a
     successful run, so it is complete or absent, never partial. A run without rejects removes a
     stale rejects file of ours (header checked) at its end, not on a dry run."""
 
-    def __init__(self, path: Path | None, lang: str, dry_run: bool = False) -> None:
+    def __init__(self, path: Path | None, lang: str, dry_run: bool = False, headers: list[str] | None = None,
+                 delimiter: str = ",") -> None:
         self.path, self.lang, self.dry_run = path, lang, dry_run
+        self.headers = [str(h) for h in (headers or [])]
+        self.delimiter = delimiter
         self.file: outputs.AtomicFile | None = None
         self.writer = None
 
-    def add(self, problems: pd.DataFrame) -> None:
+    def add(self, problems: pd.DataFrame, raw: pa.Table | None = None, raw_rows: np.ndarray | None = None) -> None:
+        """Write the rejected rows of ``problems``; ``raw`` holds the rows as read, ``raw_rows`` their
+        file rows (a line that could not be split into fields is split here as well as it goes)."""
         if self.path is None or problems.empty:
             return
         if self.file is None:
             self.file = outputs.AtomicFile(self.path, "w", encoding="utf-8-sig", newline="")
             self.writer = csv.writer(self.file.fh)
-            self.writer.writerow(outputs.REJECTS_HEADER)
-        for r in problems.itertuples(index=False):
-            value = "" if r.value is None else str(r.value)
-            reason = reason_text(r.code, r.detail, self.lang)
-            self.writer.writerow([int(r.row), r.column, safe_cell(value), safe_cell(reason), r.code])
+            self.writer.writerow([safe_cell(h) for h in self.headers] + list(outputs.REJECTS_COLUMNS))
+        width = len(self.headers)
+        index: dict[int, int] = {}
+        if raw is not None and raw_rows is not None:
+            wanted = set(problems["row"].astype(int))
+            index = {int(r): i for i, r in enumerate(raw_rows) if int(r) in wanted}
+        taken = raw.take(pa.array(list(index.values()), pa.int64())) if index else None
+        values = [[_cell(v) for v in col.to_pylist()] for col in taken.columns] if taken is not None else []
+        position = {r: i for i, r in enumerate(index)}
+        p = problems.assign(row=problems["row"].astype(int)).sort_values("row", kind="stable")
+        for row, group in p.groupby("row", sort=True):
+            if row in position:
+                cells = [values[c][position[row]] for c in range(min(width, len(values)))]
+            else:
+                cells = self._split(group)
+            cells = (cells + [""] * width)[:width]
+            reasons = "; ".join(f"{c}: {reason_text(code, d, self.lang)}" if c else reason_text(code, d, self.lang)
+                                for c, code, d in zip(group["column"], group["code"], group["detail"], strict=True))
+            codes = ";".join(dict.fromkeys(group["code"]))
+            self.writer.writerow([safe_cell(v) for v in cells] + [int(row), safe_cell(reasons), codes])
+
+    def _split(self, group: pd.DataFrame) -> list[str]:
+        """A line with the wrong number of fields (``bad_row``, its text as the value), split as it goes:
+        fields beyond the header's last column are joined into the last one."""
+        bad = group[group["code"] == "bad_row"]
+        if bad.empty:
+            return []
+        fields = next(csv.reader([str(bad["value"].iloc[0])], delimiter=self.delimiter), [])
+        width = len(self.headers)
+        if width and len(fields) > width:
+            fields = fields[:width - 1] + [self.delimiter.join(fields[width - 1:])]
+        return fields
 
     def finish(self) -> None:
         """The run succeeded: the complete file into place, or (no rejects, not a dry run) a stale one removed."""
@@ -180,6 +228,17 @@ class _Rejects:
             file.discard()
 
 
+def _cell(v: object) -> str:
+    """A value as read, as text for the rejects file (Parquet values keep their own spelling)."""
+    if v is None:
+        return ""
+    if isinstance(v, dt.datetime):
+        return v.isoformat(sep=" ")
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    return str(v)
+
+
 def _open_engine(url: str, dry_run: bool) -> sa.Engine | None:
     path = duckdb_path(url)
     if dry_run and path is not None and not path.is_file():
@@ -199,7 +258,7 @@ def _db_error(exc: BaseException, url: str, lang: str = "en", name: str = "") ->
 def import_file(url: str, table: str, path: str | Path, *, mapping: str | Path | spec.Mapping | None = None,
                 dry_run: bool = False, encoding: str | None = None, user: str | None = None, lang: str = "en",
                 rejects: bool | Path = True, refresh: bool = True, chunk_rows: int = CHUNK_ROWS,
-                display_name: str | None = None, dashboard: bool = False,
+                display_name: str | None = None, dashboard: bool = False, snapshot_date: dt.date | None = None,
                 on_chunk: Callable[[ImportResult], None] | None = None) -> ImportResult:
     """Import ``path`` into ``table`` of the database at ``url``; see the module docstring.
 
@@ -209,13 +268,15 @@ def import_file(url: str, table: str, path: str | Path, *, mapping: str | Path |
     complete or absent, never partial.
     ``display_name``: the file's name as the user knows it (an upload stored under another name);
     messages name it. ``dashboard``: worded for the Data page (no CLI flags, no rejects path).
+    ``snapshot_date``: a customers snapshot (tenure and churn flag; see docs/import.md).
     Messages are in ``lang``.
-    Raises :class:`ImportFailed` (file or columns unusable) or :class:`DatabaseError`.
+    Raises :class:`ImportFailed` (file or columns unusable), :class:`~.spec.MappingError` or
+    :class:`DatabaseError`.
     """
     started = dt.datetime.now()
     clock = time.perf_counter()
     _check_table(table, lang)
-    mapping = mapping if isinstance(mapping, spec.Mapping) else spec.load_mapping(mapping)
+    mapping = _mapping(mapping, table, snapshot_date, lang)
     path = Path(path)
     try:
         source = open_source(path, encoding, chunk_rows)
@@ -224,12 +285,14 @@ def import_file(url: str, table: str, path: str | Path, *, mapping: str | Path |
     rej_path = _rejects_target(rejects, rejects_path_for(path), dry_run, lang, [url], [path])
     return _import(url, table, source, Path(display_name).name if display_name else path.name,
                    display_name or str(path), mapping, rej_path, dry_run=dry_run, user=user, lang=lang,
-                   refresh=refresh, on_chunk=on_chunk, started=started, clock=clock, dashboard=dashboard)
+                   refresh=refresh, on_chunk=on_chunk, started=started, clock=clock, dashboard=dashboard,
+                   snapshot_date=snapshot_date)
 
 
 def import_query(url: str, table: str, query: str, source_url: str, *,
                  mapping: str | Path | spec.Mapping | None = None, dry_run: bool = False, user: str | None = None,
                  lang: str = "en", rejects: bool | Path = True, refresh: bool = True, chunk_rows: int = CHUNK_ROWS,
+                 snapshot_date: dt.date | None = None,
                  on_chunk: Callable[[ImportResult], None] | None = None) -> ImportResult:
     """Import the rows of ``query`` (the user's own SQL, run on the database at ``source_url``) into
     ``table`` of ``url``: streamed in chunks, then the same validation, upsert and report as a file.
@@ -243,16 +306,29 @@ def import_query(url: str, table: str, query: str, source_url: str, *,
     started = dt.datetime.now()
     clock = time.perf_counter()
     _check_table(table, lang)
-    mapping = mapping if isinstance(mapping, spec.Mapping) else spec.load_mapping(mapping)
+    mapping = _mapping(mapping, table, snapshot_date, lang)
     rej_path = _rejects_target(rejects, Path.cwd() / f"{table}-from-sql.rejects.csv", dry_run, lang,
                                [url, source_url], [])
     source = open_query(source_url, query, chunk_rows, name=f"{table}-from-sql")
     display = f"sql {safe_url(source_url)}: {' '.join(query.split())}"
     try:
         return _import(url, table, source, "SQL", display, mapping, rej_path, dry_run=dry_run, user=user,
-                       lang=lang, refresh=refresh, on_chunk=on_chunk, started=started, clock=clock)
+                       lang=lang, refresh=refresh, on_chunk=on_chunk, started=started, clock=clock,
+                       snapshot_date=snapshot_date)
     finally:
         source.close()
+
+
+def _mapping(mapping: str | Path | spec.Mapping | None, table: str, snapshot_date: dt.date | None,
+             lang: str) -> spec.Mapping:
+    """The mapping file read and checked against ``table`` (one line naming the key, else)."""
+    _check_table(table, lang)
+    if snapshot_date is not None and table != "customers":
+        raise ImportFailed(t("import.error.snapshot_table", lang, table=table))
+    if not isinstance(mapping, spec.Mapping):
+        mapping = spec.load_mapping(mapping)
+    spec.check_mapping(mapping, table, snapshot=snapshot_date is not None)
+    return mapping
 
 
 def _check_table(table: str, lang: str = "en") -> None:
@@ -263,21 +339,31 @@ def _check_table(table: str, lang: str = "en") -> None:
 def _import(url: str, table: str, source: Source, name: str, display: str, mapping: spec.Mapping,
             rej_path: Path | None, *, dry_run: bool, user: str | None, lang: str, refresh: bool,
             on_chunk: Callable[[ImportResult], None] | None, started: dt.datetime, clock: float,
-            dashboard: bool = False) -> ImportResult:
+            dashboard: bool = False, snapshot_date: dt.date | None = None) -> ImportResult:
     """Validate and upsert an opened source (a file or a query); see :func:`import_file`."""
     if not dry_run and sa.engine.make_url(url).get_backend_name() == "spark":
         raise ImportFailed(t("import.error.spark_target", lang))
-    header_map, unused = spec.resolve_headers(table, source.headers, mapping)
-    missing = [c for c in spec.required_columns(table) if c not in header_map.values()]
+    header_map, unused = spec.resolve_headers(table, source.headers, mapping, snapshot=snapshot_date is not None)
+    given = set(header_map.values()) | set(mapping.defaults)
+    missing = [c for c in spec.required_columns(table, mapping) if c not in given]
+    if snapshot_date is not None:
+        if "start_date" in missing and given & {"tenure_months", "tenure_days"}:
+            missing.remove("start_date")
+        if not given & {"tenure_months", "tenure_days", "start_date"}:
+            missing.append("tenure_months/tenure_days")
+        if "churned" not in given:
+            missing.append("churned")
     if missing:
         names = [f"{c} ({'/'.join(spec.ALIASES.get(table, {}).get(c, ())[:2]) or c})" for c in missing]
         key = "import.error.missing_columns_dashboard" if dashboard else "import.error.missing_columns"
         raise ImportFailed(t(key, lang, file=name, cols=", ".join(names)))
     result = ImportResult(table, display, dry_run, import_id=uuid.uuid4().hex,
                           unused_headers=[h for h in unused if h], dashboard=dashboard)
-    result.defaults = [c for c in spec.DEFAULTS.get(table, {}) if c not in header_map.values()]
+    result.defaults = [c for c in spec.UNKNOWN_IF_ABSENT.get(table, ()) if c not in given]
+    result.snapshot_date = snapshot_date
     result.rejects_path = rej_path
-    out = _Rejects(rej_path, lang, dry_run)  # nothing is deleted before the run has succeeded
+    # nothing is deleted before the run has succeeded
+    out = _Rejects(rej_path, lang, dry_run, source.headers, getattr(source, "delimiter", ","))
 
     try:
         if dry_run:
@@ -358,18 +444,18 @@ def _run(conn: sa.Connection | None, table: str, source: object, header_map: dic
     next one; at most one write is in flight and a chunk is counted, and ``on_chunk`` called, only
     once it is written. An error anywhere waits for the write in flight before the caller rolls back."""
     known = Known.read(conn, table) if conn is not None else Known.read(None, table)
-    validator = Validator(table, header_map, source.headers, known, mapping)
+    validator = Validator(table, header_map, source.headers, known, mapping, result.snapshot_date)
     writer = Writer(conn, table) if conn is not None and not result.dry_run else None
     rejected_rows: set[int] = set()
     used_bad = 0
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-write") if writer is not None else None
-    in_flight: list[tuple[Future | None, pa.Table, pd.DataFrame, int]] = []  # at most one
+    in_flight: list[tuple[Future | None, pa.Table, pd.DataFrame, int, tuple]] = []  # at most one
 
     def settle() -> None:
         """Count the chunk whose write was started last (waiting for it), then report it."""
         if not in_flight:
             return
-        future, good, problems, read = in_flight.pop()
+        future, good, problems, read, (raw, raw_rows) = in_flight.pop()
         loaded = good.num_rows
         if future is not None:
             inserted, updated, refused = future.result()
@@ -383,17 +469,18 @@ def _run(conn: sa.Connection | None, table: str, source: object, header_map: dic
         if not problems.empty:
             rejected_rows.update(problems["row"].astype(int).tolist())
             result.reasons.update(problems["code"].tolist())
-            out.add(problems)
+            out.add(problems, raw, raw_rows)
             if len(result.problems) < FIRST_PROBLEMS:
                 result.problems = pd.concat([result.problems, problems.head(FIRST_PROBLEMS)], ignore_index=True)
         result.rows_rejected = len(rejected_rows)
         if on_chunk is not None:
             on_chunk(result)
 
-    def start(good: pa.Table, rows: np.ndarray, problems: pd.DataFrame, read: int) -> None:
+    def start(good: pa.Table, rows: np.ndarray, problems: pd.DataFrame, read: int,
+              raw: tuple = (None, None)) -> None:
         settle()
         future = pool.submit(writer.write, good, rows) if pool is not None and good.num_rows else None
-        in_flight.append((future, good, problems, read))
+        in_flight.append((future, good, problems, read, raw))
 
     chunks = _read_ahead(source.chunks())
     try:
@@ -405,9 +492,9 @@ def _run(conn: sa.Connection | None, table: str, source: object, header_map: dic
                 problems = pd.concat([problems, pd.DataFrame({
                     "row": [r for r, _ in bad_lines], "column": "", "value": [x for _, x in bad_lines],
                     "code": "bad_row", "detail": len(source.headers)})], ignore_index=True)
-            start(good, rows, problems, chunk.data.num_rows + len(bad_lines))
+            start(good, rows, problems, chunk.data.num_rows + len(bad_lines), (chunk.data, chunk.rows))
         good, rows, problems = validator.finish()
-        start(good, rows, problems, 0)
+        start(good, rows, problems, 0, validator.finished_raw or (None, None))
         settle()
     finally:
         chunks.close()  # waits for a read in flight (a query's source connection is closed next)
@@ -418,6 +505,9 @@ def _run(conn: sa.Connection | None, table: str, source: object, header_map: dic
     result.rows_rejected = len(rejected_rows)
     result.introduced = {f"{c}={v}": n for (c, v), n in validator.introduced.most_common()}
     result.mangled = list(validator.mangled)
+    result.defaulted = {f"{c}={mapping.defaults[c]}": n for c, n in validator.defaulted.items() if n}
+    result.unlinked = {c: n for c, n in validator.unlinked.items() if n}
+    result.unlinked_examples = {c: validator.unlinked_examples.get(c, []) for c in result.unlinked}
     if len(result.problems) > FIRST_PROBLEMS:
         result.problems = result.problems.head(FIRST_PROBLEMS)
     result.problems = result.problems.sort_values("row", kind="stable").reset_index(drop=True)

@@ -32,6 +32,7 @@ import pandas as pd
 import pyarrow as pa
 import sqlalchemy as sa
 
+from metrics.backends.bulk import insert_chunks, pg_copy
 from metrics.backends.connect import first_line
 from metrics.ingest.importer import spec
 from metrics.ingest.importer.parse import kind_of
@@ -154,13 +155,9 @@ class Writer:
     def _server(self, good: pa.Table) -> tuple[int, int]:
         """Stage and upsert ``good`` on PostgreSQL, MariaDB and others; (inserted, updated)."""
         if self.dialect == "postgresql":
-            from metrics.ingest.load import _pg_copy
-
-            _pg_copy(self.conn.connection.driver_connection, self.conn.dialect, self.stage, _pandas(good))
+            pg_copy(self.conn.connection.driver_connection, self.conn.dialect, self.stage, _pandas(good))
         else:
-            from metrics.ingest.load import _insert_chunks
-
-            _insert_chunks(self.conn, self.stage, _pandas(good))
+            insert_chunks(self.conn, self.stage, _pandas(good))
         # compiled text (the statements have no parameters): Core's INSERT … SELECT reports rowcount -1
         updated = self.conn.exec_driver_sql(self._sql(self.update)).rowcount
         inserted = self.conn.exec_driver_sql(self._sql(self.insert)).rowcount

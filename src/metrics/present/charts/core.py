@@ -40,7 +40,7 @@ def base_layout(fig: go.Figure, title: str, subtitle: str, height: int = 420) ->
     return fig
 
 
-def _scale(unit: str) -> float:
+def unit_scale(unit: str) -> float:
     return 100.0 if is_percent(unit) else 1.0
 
 
@@ -68,7 +68,7 @@ def bar_ci(
     data = df.copy()
     if dim not in ("region", "month", "week"):
         data = data.set_index(col).loc[theme.order(dim, data[col].tolist())].reset_index()
-    k = _scale(unit)
+    k = unit_scale(unit)
     names = chart_names(dim, data[col], lang, region_names)
     colours = [theme.colour(dim, v, i) for i, v in enumerate(data[col])] if dim in theme.COLOURS else theme.PRIMARY
     err = None
@@ -101,7 +101,7 @@ def trend(
     target: float | None = None, region_names: Mapping[int, str] | None = None,
 ) -> go.Figure:
     """Monthly line(s) with a 95% band (single series) and a dashed target line."""
-    k = _scale(unit)
+    k = unit_scale(unit)
     fig = go.Figure()
     groups = [(None, df)] if by is None else [(g, d) for g, d in df.groupby(by, dropna=False, sort=False)]
     if by is not None:
@@ -130,7 +130,7 @@ def spark_values(df: pd.DataFrame, unit: str) -> list[float]:
     in the unit shown on the card (shares as percentages). Drawn by Streamlit inside the card, it
     costs the browser far less than a plotly chart per card (docs/performance.md)."""
     d = df.sort_values("month")
-    return [round(_scale(unit) * float(v), 4) for v in d["value"] if pd.notna(v)]
+    return [round(unit_scale(unit) * float(v), 4) for v in d["value"] if pd.notna(v)]
 
 
 def funnel(

@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 
 from metrics.model.i18n import t
 from metrics.present import theme
-from metrics.present.charts.core import _scale, axis_title, base_layout, chart_names
+from metrics.present.charts.core import axis_title, base_layout, chart_names, unit_scale
 
 VERDICT_COLOURS = {"better": theme.STATUS["green"], "worse": theme.STATUS["red"],
                    "higher": theme.PRIMARY, "lower": theme.PRIMARY,
@@ -30,7 +30,7 @@ def dot_whisker(
 
     ``df`` is a :func:`metrics.analysis.league.league` frame: ``key``, value, lower, upper, n, verdict.
     """
-    k = _scale(unit)
+    k = unit_scale(unit)
     dim = "region" if key == "region_id" else key
     names = chart_names(dim, df[key], lang, region_names)
     fig = go.Figure()

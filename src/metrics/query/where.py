@@ -1,0 +1,39 @@
+"""Filters to WHERE: the one public translation of a :class:`~metrics.model.filters.Filters` value
+into conditions on the customers table (regions with their descendants, tiers, segments, SLA
+levels, a fact's channel) with the user's scope always added. Every metric, list, distribution,
+churn and survival query goes through :func:`slice_conditions`; values are bound parameters."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import sqlalchemy as sa
+
+from metrics.access.users import scope_conditions
+from metrics.model.filters import Filters
+from metrics.model.regions import within
+
+
+def slice_conditions(f: Filters, customers: sa.FromClause, channel_col: sa.ColumnElement | None = None) -> list:
+    """Conditions on ``customers`` (the table or an alias with its columns) for the slices of ``f``
+    and the scope of its user; ``channel_col`` is the channel of the fact at hand (a ticket's, a
+    survey's, or the customer's acquisition channel), None where channels do not apply."""
+    c, conds = customers, []
+    if f.regions:
+        conds.append(within(c.c.region_id, f.regions))
+    for values, name in ((f.tiers, "tier"), (f.segments, "segment"), (f.sla_levels, "sla_level")):
+        if values:  # a cube may lack the columns of slices it cannot be asked for
+            conds.append(c.c[name].in_(values))
+    if f.channels and channel_col is not None:
+        conds.append(channel_col.in_(f.channels))
+    return conds + scope_conditions(f.scope, c)  # the user's scope, on every query
+
+
+def date_literal(value: date) -> sa.ColumnElement:
+    """A bound date (typed, so every dialect compares it as a date)."""
+    return sa.literal(value, sa.Date)
+
+
+def timestamp_literal(value: datetime) -> sa.ColumnElement:
+    """A bound timestamp."""
+    return sa.literal(value, sa.DateTime)
