@@ -143,7 +143,8 @@ def test_probability_equals_lifelines(fitted: dict) -> None:
     wh = Warehouse.open(fitted["url"])
     as_of, train, test, score = _landmarks(wh)
     rows = cf.features(wh, Filters(start=as_of, end=as_of), [score]).head(50)
-    x = cm.design(rows, terms)
+    x = cm.design(rows, r.design)
+    assert list(x.columns) == terms
     mine = cm._prob(r.cox, x, cm._baseline_hazard(r.cox, 90))
     ref = 1 - r.cox.predict_survival_function(x, times=[90]).iloc[0].to_numpy()
     np.testing.assert_allclose(mine, ref, rtol=1e-9)

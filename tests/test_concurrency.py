@@ -179,9 +179,6 @@ def test_two_imports_at_the_same_time_both_land(duck: str, tmp_path: Path, demo_
     assert not list(db.parent.glob(f".{db.name}.*.swap*"))  # no temporary copy left behind
 
 
-@pytest.mark.xfail(strict=True, reason="src bug: churn fit reads the data without the write lock and "
-                                       "churn_store.save clears sw_meta.churn_scores_stale unconditionally, so an "
-                                       "import landing during a fit leaves scores of the old data marked current")
 def test_an_import_during_a_fit_leaves_the_scores_stale(duck: str, tmp_path: Path, demo_frames: dict) -> None:
     """The steps of ``servicewatch churn fit`` (fit on a reader, then store through the swap), with an
     import of customers' tickets committed between them, as happens when both run at once."""

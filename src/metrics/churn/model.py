@@ -1,4 +1,4 @@
-"""The churn-risk model: a landmark Cox model on service history, checked against a logistic baseline.
+"""The churn-risk model: a Cox model on service history, checked against a logistic baseline.
 
 Design (see ``docs/churn.md``): every 90 days back from the as-of date is a landmark; each customer
 active on a landmark is one row whose covariates are what was known that day (windowed counts from
@@ -11,6 +11,12 @@ concordance and AUC there are a time-split validation. A logistic regression (st
 robust by customer) on the same rows and features is the baseline. Large bases are fitted on a
 proportional stratified sample of customers (the same fraction of every tier). Scores use the day
 after the as-of date as landmark, for every customer.
+
+Which terms enter is decided by the data (:mod:`metrics.churn.design`). A **snapshot** extract —
+every departure in the last 90 days, so no training landmark has departures — is fitted on that one
+window instead (``method = snapshot_cox``): one row per customer active at its start, the snapshot's
+customer attributes as covariates, and as holdout a random 30% of customers drawn separately among
+leavers and stayers. A fit whose holdout has fewer than 10 departures raises: it could not be judged.
 """
 
 from __future__ import annotations
@@ -23,64 +29,32 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
-from scipy import stats as sps
 
 from metrics.analysis.stats import Z95, cox_score_residuals
-from metrics.churn.features import CAP, HORIZON_DAYS, features, landmarks, read_frame, table_counts
+from metrics.churn.design import SERVICE_TERMS, Design, decide
+from metrics.churn.features import HORIZON_DAYS, Landmark, features, landmarks, read_frame, table_counts
 from metrics.churn.survival import observed_from
+from metrics.churn.validate import auc, auc_diff_interval, calibration, concordance
 from metrics.model import schema as s
 from metrics.model.filters import Filters
 from metrics.query.warehouse import Warehouse
 
-TIERS = ("diamond", "gold", "silver", "enterprise")  # reference: standard
-CHANNELS = ("partner_hall", "hotline", "account_manager", "agent", "web_app")  # reference: service_hall
-SERVICE_TERMS = {  # term -> source table it needs
-    "complaints_90d": "tickets", "unresolved_complaints_90d": "tickets", "sla_breaches_90d": "tickets",
-    "dissatisfied": "surveys", "detractor": "surveys", "spend_decline_10pct": "billing_monthly",
-}
+__all__ = ["SERVICE_TERMS", "ChurnFit", "ChurnModelError", "auc", "design", "fit"]
+
 MAX_TRAIN_ROWS = 100_000
 PH_ROWS = 10_000
 DRIVER_P = 0.05  # a term is named as a driver only when its hazard ratio is significant
+MIN_EVENTS = 10  # departures needed to fit (training) and to judge (holdout) a model
+SNAPSHOT_HOLDOUT = 0.3  # a snapshot's holdout: this share of customers, drawn within leavers and stayers
 
 
 class ChurnModelError(ValueError):
     """The data cannot support a model (no leavers, no customers); worded for users."""
 
 
-def design(df: pd.DataFrame, terms: list[str] | None = None) -> pd.DataFrame:
-    """The model matrix of a feature frame: dummies for tier and acquisition channel, tenure in years
-    (capped at 10), counts capped at 5, dissatisfied (latest CSAT ≤ 3), detractor (latest NPS ≤ 6),
-    spend decline in tens of percent (recent 90 days' monthly average vs the 90 days before)."""
-    x = pd.DataFrame(index=df.index)
-    for t in TIERS:
-        x[f"tier_{t}"] = (df["tier"] == t).astype(float)
-    for ch in CHANNELS:
-        x[f"channel_{ch}"] = (df["channel"] == ch).astype(float)
-    x["tenure_years"] = np.minimum(df["tenure_days"] / 365.25, 10.0)
-    for col in ("complaints_90d", "unresolved_complaints_90d", "sla_breaches_90d"):
-        x[col] = np.minimum(df[col], CAP)
-    x["dissatisfied"] = (df["csat_latest"] <= 3).astype(float)
-    x["detractor"] = (df["nps_latest"] <= 6).astype(float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        recent = df["revenue_recent"] / df["months_recent"]
-        prior = df["revenue_prior"] / df["months_prior"]
-        decline = np.where((df["months_recent"] > 0) & (df["months_prior"] > 0) & (prior > 0),
-                           np.clip(1 - recent / prior, 0, 1), 0.0)
-    x["spend_decline_10pct"] = 10 * decline
-    return x[terms] if terms is not None else x
-
-
-def auc(y: np.ndarray, score: np.ndarray) -> tuple[float, float, float]:
-    """Area under the ROC curve (Mann–Whitney, ties averaged) with a Hanley–McNeil 95% interval."""
-    y = np.asarray(y).astype(bool)
-    n1, n0 = int(y.sum()), int((~y).sum())
-    if n1 == 0 or n0 == 0:
-        return np.nan, np.nan, np.nan
-    ranks = sps.rankdata(score)
-    a = (ranks[y].sum() - n1 * (n1 + 1) / 2) / (n1 * n0)
-    q1, q2 = a / (2 - a), 2 * a * a / (1 + a)
-    se = np.sqrt((a * (1 - a) + (n1 - 1) * (q1 - a * a) + (n0 - 1) * (q2 - a * a)) / (n1 * n0))
-    return float(a), float(a - Z95 * se), float(a + Z95 * se)
+def design(df: pd.DataFrame, d: Design) -> pd.DataFrame:
+    """The model matrix of a feature frame under a fit's :class:`Design` (its levels and terms)."""
+    return d.matrix(df)
 
 
 def _sample_fractions(wh: Warehouse, f: Filters, n_landmarks: int, max_rows: int) -> dict[str, float]:
@@ -95,23 +69,48 @@ def _sample_fractions(wh: Warehouse, f: Filters, n_landmarks: int, max_rows: int
 
 @dataclass
 class ChurnFit:
-    """Everything a fit produces: the model summary (one dict), the terms and the scores (tidy)."""
+    """Everything a fit produces: the model summary (one dict), the terms and the scores (tidy), the
+    design (references, pooled levels, dropped candidates) and the holdout calibration table."""
 
     summary: dict
     terms: pd.DataFrame
     scores: pd.DataFrame
     cox: object = field(repr=False, default=None)
     logit: object = field(repr=False, default=None)
+    design: Design | None = field(repr=False, default=None)
+    calibration: pd.DataFrame | None = field(repr=False, default=None)
+    holdout: pd.DataFrame | None = field(repr=False, default=None)  # customer_id, event, p_cox, p_logit
+
+
+def _data_version(wh: Warehouse) -> str | None:
+    try:
+        df = wh.read(sa.select(s.meta.c.value).where(s.meta.c.key == s.DATA_VERSION_KEY))
+    except Exception:  # noqa: BLE001 - no sw_meta table
+        return None
+    return None if df.empty else str(df.iloc[0, 0])
+
+
+def _snapshot_split(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A random ``SNAPSHOT_HOLDOUT`` of customers as holdout, drawn separately among leavers and
+    stayers (seed 0, rows in customer order: reproducible)."""
+    df = df.sort_values("customer_id").reset_index(drop=True)
+    rng = np.random.default_rng(0)
+    hold = np.zeros(len(df), bool)
+    for ev in (0, 1):
+        idx = np.flatnonzero(df["event"].to_numpy() == ev)
+        hold[rng.choice(idx, int(round(len(idx) * SNAPSHOT_HOLDOUT)), replace=False)] = True
+    return df[~hold], df[hold]
 
 
 def fit(wh: Warehouse, as_of: date | None = None, max_train_rows: int = MAX_TRAIN_ROWS,
         f: Filters | None = None) -> ChurnFit:
-    """Fit the landmark Cox model and the logistic baseline, validate on the last 90 days and score
-    every customer in scope for the 90 days after ``as_of`` (default: the data's as-of date)."""
+    """Fit the Cox model and the logistic baseline, validate on a holdout and score every customer in
+    scope for the 90 days after ``as_of`` (default: the data's as-of date). Landmark model when
+    training landmarks hold departures, snapshot model when only the last 90 days do."""
     import statsmodels.api as sm
-    from lifelines.utils import concordance_index
 
     started = time.perf_counter()
+    version = _data_version(wh)  # before reading: a change after it leaves the scores stale (store.save)
     as_of = as_of or wh.as_of()
     f = (f or Filters(start=as_of, end=as_of)).with_(as_of=as_of)
     sources = table_counts(wh)
@@ -124,29 +123,42 @@ def fit(wh: Warehouse, as_of: date | None = None, max_train_rows: int = MAX_TRAI
         history = pd.Timestamp(start).date()
     # each training landmark needs 180 days of history before it (two spend windows)
     train_lms, test_lm, score_lm = landmarks(as_of, history + timedelta(days=2 * HORIZON_DAYS))
-    if not train_lms:
-        raise ChurnModelError(f"too little history before {as_of}: a model needs at least 360 days of data")
     fractions = _sample_fractions(wh, f, len(train_lms) + 1, max_train_rows)
     rows = features(wh, f, [*train_lms, test_lm], fractions, sources)
+    train, test = rows[rows["lm_id"] >= 2], rows[rows["lm_id"] == 1]
+    n_train_ev, n_test_ev = int(train["event"].sum()), int(test["event"].sum())
+    window = f"{test_lm.day} to {as_of}"
+    snapshot = n_train_ev < MIN_EVENTS
+    if snapshot:  # every departure in the last 90 days: a snapshot extract
+        if n_test_ev < MIN_EVENTS / SNAPSHOT_HOLDOUT:
+            raise ChurnModelError(
+                f"only {n_train_ev} departures before {test_lm.day} and {n_test_ev} from {window}: a model "
+                f"needs at least {MIN_EVENTS} to fit and {MIN_EVENTS} to judge; load customers with end dates "
+                f"(or a churn flag with --snapshot-date), or choose an --as-of whose last 90 days hold departures")
+        # stand on the first departure day of the last 90 days (a snapshot puts every end date on its
+        # own date): every customer who joined before it is a row, the churn flag its outcome
+        test_lm = Landmark(1, test_lm.day + timedelta(days=int(test.loc[test["event"] == 1, "time"].min())))
+        fractions = _sample_fractions(wh, f, 1, max_train_rows)  # one landmark: a larger share fits
+        train, test = _snapshot_split(features(wh, f, [test_lm], fractions, sources))
+    elif n_test_ev < MIN_EVENTS:
+        raise ChurnModelError(
+            f"the holdout ({window}) has {n_test_ev} departures, too few to judge a model (need {MIN_EVENTS}); "
+            f"not stored: choose an --as-of whose last 90 days hold departures, or load data through a later date")
     scoring = features(wh, f, [score_lm], None, sources)
     features_s = time.perf_counter() - started
 
-    terms = [c for c in design(rows.head(1)).columns
-             if SERVICE_TERMS.get(c) is None or SERVICE_TERMS[c] not in missing]
-    train, test = rows[rows["lm_id"] >= 2], rows[rows["lm_id"] == 1]
-    if train["event"].sum() < 10:
-        raise ChurnModelError("fewer than 10 customers left in the training period: too few to fit a model")
-    x_train = design(train, terms)
-    terms = [t for t in terms if x_train[t].std() > 0]  # e.g. a tier absent under the filters
-    x_train = x_train[terms]
+    dsg = decide(train, missing, snapshot=snapshot)
+    terms = list(dsg.terms)
+    x_train = dsg.matrix(train)
     d = x_train.assign(time=np.maximum(train["time"].to_numpy(float), 0.5), event=train["event"].to_numpy())
     t0 = time.perf_counter()
     customers = train["customer_id"].to_numpy()  # a customer appears at up to seven landmarks
     cph = _cox(d)  # the risk model: every term
     driver_terms = [t for t in terms if t != "spend_decline_10pct"]
     d_drivers = d.drop(columns=["spend_decline_10pct"], errors="ignore")
-    cph_drivers = _cox(d_drivers)  # service effects in full
-    se, se_drivers = _robust_se(cph, d, customers), _robust_se(cph_drivers, d_drivers, customers)
+    cph_drivers = _cox(d_drivers) if len(driver_terms) < len(terms) else cph  # service effects in full
+    se = _robust_se(cph, d, customers)
+    se_drivers = _robust_se(cph_drivers, d_drivers, customers) if cph_drivers is not cph else se
     cox_s = time.perf_counter() - t0
     ph_p = _ph_check(d)
 
@@ -154,40 +166,50 @@ def fit(wh: Warehouse, as_of: date | None = None, max_train_rows: int = MAX_TRAI
     logit = sm.GLM(train["event"].to_numpy(float), xl, family=sm.families.Binomial()).fit(
         cov_type="cluster", cov_kwds={"groups": train["customer_id"].to_numpy()})
 
-    h0 = _baseline_hazard(cph, HORIZON_DAYS)
-    x_test = design(test, terms)
+    h0 = _snapshot_hazard(cph, x_train, int(d["event"].sum())) if snapshot else _baseline_hazard(cph, HORIZON_DAYS)
+    x_test = dsg.matrix(test)
     p_cox = _prob(cph, x_test, h0)
     p_logit = logit.predict(sm.add_constant(x_test, has_constant="add")).to_numpy()
     y = test["event"].to_numpy()
     a_cox, a_logit = auc(y, p_cox), auc(y, p_logit)
-    c_cox = concordance_index(np.maximum(test["time"], 0.5), -p_cox, y) if y.sum() else np.nan
-    c_logit = concordance_index(np.maximum(test["time"], 0.5), -p_logit, y) if y.sum() else np.nan
-    diff = _auc_diff_interval(y, p_cox, p_logit)
+    c_cox = concordance(test["time"], p_cox, y)
+    c_logit = concordance(test["time"], p_logit, y, reps=0)
+    diff = auc_diff_interval(y, p_cox, p_logit)
+    cal, slope, oe = calibration(y, p_cox)
+    holdout = pd.DataFrame({"customer_id": test["customer_id"].to_numpy(), "event": y,
+                            "p_cox": p_cox, "p_logit": p_logit})
 
     terms_df = pd.concat([_terms_frame(cph, se, logit, ph_p, terms).assign(model="risk"),
                           _terms_frame(cph_drivers, se_drivers, None, ph_p, driver_terms).assign(model="drivers")],
                          ignore_index=True)
-    scores = _scores(scoring, terms, cph, h0, terms_df)
+    scores = _scores(scoring, dsg, cph, h0, terms_df)
     better = "cox" if a_cox[0] >= a_logit[0] else "logistic"
     summary = {
         "fitted_at": datetime.now(UTC).replace(tzinfo=None, microsecond=0), "as_of": as_of,
-        "method": "landmark_cox", "horizon_days": HORIZON_DAYS, "history_start": history,
-        "n_landmarks": len(train_lms), "first_landmark": min(lm.day for lm in train_lms),
+        "method": "snapshot_cox" if snapshot else "landmark_cox", "horizon_days": HORIZON_DAYS,
+        "history_start": history, "n_landmarks": 1 if snapshot else len(train_lms),
+        "first_landmark": test_lm.day if snapshot else min(lm.day for lm in train_lms),
         "holdout_landmark": test_lm.day,
+        "holdout": (f"random {SNAPSHOT_HOLDOUT:.0%} of the customers active on {test_lm.day}, drawn within leavers "
+                    "and stayers"
+                    if snapshot else f"the last 90 days ({window}), after every training outcome"),
         "n_train_customers": int(train["customer_id"].nunique()), "n_train_rows": len(train),
         "n_train_events": int(train["event"].sum()), "n_test_rows": len(test), "n_test_events": int(y.sum()),
         "sampled": bool(fractions), "sample_fractions": ", ".join(f"{k} {v:.2f}" for k, v in fractions.items()),
-        "concordance_cox": float(c_cox), "concordance_logit": float(c_logit),
+        "concordance_cox": c_cox[0], "concordance_cox_lower": c_cox[1], "concordance_cox_upper": c_cox[2],
+        "concordance_logit": c_logit[0],
         "auc_cox": a_cox[0], "auc_cox_lower": a_cox[1], "auc_cox_upper": a_cox[2],
         "auc_logit": a_logit[0], "auc_logit_lower": a_logit[1], "auc_logit_upper": a_logit[2],
         "auc_diff_lower": diff[0], "auc_diff_upper": diff[1], "better": better,
+        "calibration_slope": slope, "observed_expected": oe,
         "ph_global_min_p": float(ph_p.min()) if len(ph_p) else np.nan,
         "ph_violations": ", ".join(ph_p[ph_p < 0.01].index),
-        "missing": ", ".join(missing), "baseline_hazard_90d": h0,
-        "n_scored": len(scores), "features_seconds": features_s, "cox_seconds": cox_s,
-        "fit_seconds": time.perf_counter() - started,
+        "missing": ", ".join(missing), "reference_levels": dsg.describe_references()[:400],
+        "pooled": dsg.describe_pooled()[:400], "dropped": dsg.describe_dropped()[:2000],
+        "baseline_hazard_90d": h0, "n_scored": len(scores), "data_version": version,
+        "features_seconds": features_s, "cox_seconds": cox_s, "fit_seconds": time.perf_counter() - started,
     }
-    return ChurnFit(summary, terms_df, scores, cph, logit)
+    return ChurnFit(summary, terms_df, scores, cph, logit, dsg, cal, holdout)
 
 
 def _cox(d: pd.DataFrame):
@@ -235,23 +257,21 @@ def _baseline_hazard(cph, horizon: float) -> float:
     return float(bch[bch.index <= horizon].iloc[-1]) if (bch.index <= horizon).any() else 0.0
 
 
+def _snapshot_hazard(cph, x: pd.DataFrame, events: int) -> float:
+    """A snapshot's departures share one day, so the Breslow baseline (a continuous-time estimate)
+    understates a probability of ~25%: the cumulative hazard of the flag's period is instead the one
+    whose predicted probabilities add up to the training departures (one interval, discrete time)."""
+    from scipy.optimize import brentq
+
+    risk = np.exp((x[cph.params_.index].to_numpy(float) - cph._norm_mean[cph.params_.index].to_numpy())
+                  @ cph.params_.to_numpy())
+    return float(brentq(lambda h: (1 - np.exp(-h * risk)).sum() - events, 0.0, 1e3 / risk.min()))
+
+
 def _prob(cph, x: pd.DataFrame, h0: float) -> np.ndarray:
     """P(leaving within the horizon) = 1 − exp(−H0(90) · exp((x − mean)·β))."""
     lp = (x[cph.params_.index].to_numpy(float) - cph._norm_mean[cph.params_.index].to_numpy()) @ cph.params_.to_numpy()
     return 1 - np.exp(-h0 * np.exp(lp))
-
-
-def _auc_diff_interval(y: np.ndarray, a: np.ndarray, b: np.ndarray, reps: int = 200) -> tuple[float, float]:
-    """Paired bootstrap 95% interval of AUC(a) − AUC(b) on the holdout."""
-    if y.sum() == 0 or y.sum() == len(y):
-        return np.nan, np.nan
-    rng = np.random.default_rng(0)
-    out = []
-    for _ in range(reps):
-        i = rng.integers(0, len(y), len(y))
-        out.append(auc(y[i], a[i])[0] - auc(y[i], b[i])[0])
-    lo, hi = np.nanpercentile(out, [2.5, 97.5])
-    return float(lo), float(hi)
 
 
 def _terms_frame(cph, se: pd.Series, logit, ph_p: pd.Series, terms: list[str]) -> pd.DataFrame:
@@ -276,11 +296,11 @@ def _terms_frame(cph, se: pd.Series, logit, ph_p: pd.Series, terms: list[str]) -
     return pd.DataFrame(rows)
 
 
-def _scores(df: pd.DataFrame, terms: list[str], cph, h0: float, terms_df: pd.DataFrame) -> pd.DataFrame:
+def _scores(df: pd.DataFrame, dsg: Design, cph, h0: float, terms_df: pd.DataFrame) -> pd.DataFrame:
     """Per customer: probability of leaving in 90 days, revenue at risk and the top three drivers
     (terms with a significant HR > 1 ranked by their contribution β·(x − reference) to the log hazard;
-    reference 0 — no complaints, standard tier — or the mean tenure)."""
-    x = design(df, terms)
+    reference 0 — no complaints, the most common level — or the mean tenure)."""
+    x = dsg.matrix(df)
     p = _prob(cph, x, h0)
     out = pd.DataFrame({"customer_id": df["customer_id"].to_numpy(), "churn_probability_90d": p,
                         "monthly_revenue": df["monthly_revenue"].to_numpy(float)})
@@ -297,6 +317,8 @@ def _scores(df: pd.DataFrame, terms: list[str], cph, h0: float, terms_df: pd.Dat
     values = x[list(ok)].copy()
     if "spend_decline_10pct" in values:
         values["spend_decline_10pct"] = values["spend_decline_10pct"] * 10  # percent
+    if "monthly_revenue_100" in values:
+        values["monthly_revenue_100"] = values["monthly_revenue_100"] * 100  # the amount
     c = contrib.to_numpy()
     order = np.argsort(-c, axis=1)[:, :3] if c.shape[1] else np.zeros((len(x), 0), int)
     names = np.array(list(ok))

@@ -5,6 +5,8 @@ non-zero exit, never a traceback)."""
 from __future__ import annotations
 
 import argparse
+import json
+import math
 
 from metrics.access.audit import filters_detail
 from metrics.cli.common import (
@@ -66,11 +68,77 @@ def cmd_churn_fit(args: argparse.Namespace) -> None:
         wh.engine.dispose()
     with writable(url) as engine:  # a DuckDB file: stored in a copy that replaces it (metrics.backends.swap)
         model_id = churn_store.save(engine, result)
+    report = fit_report(result, model_id)
+    if args.format == "json":
+        print(json.dumps(report, ensure_ascii=False, indent=1, default=str))
+    else:
+        print(fit_text(report))
+
+
+def _num(v: object) -> object:
+    """A JSON-safe number: NaN becomes None."""
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    return v.item() if hasattr(v, "item") else v
+
+
+def fit_report(result, model_id: int) -> dict:
+    """What ``churn fit`` says, as one dict: the method, sizes, holdout discrimination and
+    calibration, references and pooled levels, the terms with hazard ratios, the dropped candidates."""
+    from metrics.churn.design import MIN_LEVEL_EVENTS, MIN_LEVEL_ROWS, OTHER
+
     m = result.summary
-    print(f"churn model {model_id} stored (data as of {m['as_of']}): {m['n_train_rows']:,} training rows, "
-          f"{m['n_train_events']:,} departures; holdout concordance {m['concordance_cox']:.3f}, "
-          f"AUC {m['auc_cox']:.3f} (logistic baseline {m['auc_logit']:.3f}); {m['n_scored']:,} customers scored "
-          f"in {m['fit_seconds']:.1f} s" + (f"; missing: {m['missing']}" if m["missing"] else ""))
+    keys = ("method", "as_of", "holdout", "holdout_landmark", "n_train_customers", "n_train_rows", "n_train_events",
+            "n_test_rows", "n_test_events", "sampled", "sample_fractions", "auc_cox", "auc_cox_lower", "auc_cox_upper",
+            "concordance_cox", "concordance_cox_lower", "concordance_cox_upper", "auc_logit", "auc_logit_lower",
+            "auc_logit_upper", "auc_diff_lower", "auc_diff_upper", "better", "calibration_slope", "observed_expected",
+            "ph_violations", "missing", "fit_seconds")
+    terms = result.terms[result.terms["model"] == "risk"][["term", "hr", "hr_lower", "hr_upper", "p"]]
+    d = result.design
+    return {
+        "model_id": model_id, **{k: _num(m[k]) for k in keys},
+        "intervals": {"auc": "Hanley-McNeil (analytic)",
+                      "concordance": "percentile bootstrap over holdout rows, 100 resamples"},
+        "references": {k: v for k, v in d.references.items()},
+        "pooled": {k: list(v) for k, v in d.pooled.items() if v},
+        "pooling_rule": f"levels with fewer than {MIN_LEVEL_ROWS} training rows or {MIN_LEVEL_EVENTS} "
+                        f"departures are pooled as '{OTHER}'",
+        "terms": [{k: _num(v) for k, v in r.items()} for r in terms.to_dict("records")],
+        "dropped": [{"term": t, "reason": r} for t, r in d.dropped],
+        "calibration": [{k: _num(v) for k, v in r.items()} for r in result.calibration.to_dict("records")],
+    }
+
+
+def fit_text(r: dict) -> str:
+    """The fit report as lines for a terminal."""
+    method = {"landmark_cox": "landmark Cox model (customers at quarterly landmarks, outcome: leaving within 90 days)",
+              "snapshot_cox": "snapshot Cox model: every departure lies in the last period, so one window is "
+                              "fitted (outcome: the churn flag; probabilities are of leaving within a period like "
+                              "the snapshot's)"}[r["method"]]
+    lines = [
+        f"churn model {r['model_id']} stored (data as of {r['as_of']}): {method}",
+        f"training: {r['n_train_rows']:,} rows of {r['n_train_customers']:,} customers, {r['n_train_events']:,} "
+        f"departures" + (f" (sample: {r['sample_fractions']})" if r["sampled"] else ""),
+        f"holdout: {r['holdout']}: {r['n_test_rows']:,} rows, {r['n_test_events']:,} departures",
+        f"  AUC {r['auc_cox']:.3f} (95% {r['auc_cox_lower']:.3f}-{r['auc_cox_upper']:.3f}, Hanley-McNeil); "
+        f"concordance {r['concordance_cox']:.3f} (95% {r['concordance_cox_lower']:.3f}-"
+        f"{r['concordance_cox_upper']:.3f}, bootstrap); logistic baseline AUC {r['auc_logit']:.3f}",
+        f"  calibration: slope {r['calibration_slope']:.2f}, observed/expected departures "
+        f"{r['observed_expected']:.2f}; by decile of predicted risk (predicted -> observed): "
+        + ", ".join(f"{c['predicted']:.3f}->{c['observed']:.3f}" for c in r["calibration"]),
+        "reference levels: " + ("; ".join(f"{k} = {v}" for k, v in r["references"].items()) or "none"),
+    ]
+    if r["pooled"]:
+        lines.append(f"pooled ({r['pooling_rule']}): "
+                     + "; ".join(f"{k}: {', '.join(v)}" for k, v in r["pooled"].items()))
+    lines.append("terms (risk model; hazard ratio, 95% interval, cluster-robust):")
+    lines += [f"  {t['term']:<32} {t['hr']:7.3f} ({t['hr_lower']:.3f}-{t['hr_upper']:.3f})  p={t['p']:.2g}"
+              for t in r["terms"]]
+    if r["dropped"]:
+        lines.append("dropped:")
+        lines += [f"  {d['term']}: {d['reason']}" for d in r["dropped"]]
+    lines.append(f"{r['fit_seconds']:.1f} s" + (f"; missing: {r['missing']}" if r["missing"] else ""))
+    return "\n".join(lines)
 
 
 def cmd_churn_scores(args: argparse.Namespace) -> None:
@@ -116,6 +184,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     fit.add_argument("--as-of", dest="as_of", type=date_arg, help="day up to which events are known (default: data)")
     fit.add_argument("--max-rows", type=int, default=100_000,
                      help="training rows above which a stratified sample of customers is used (default 100000)")
+    fit.add_argument("--format", choices=["json", "table"], default="table",
+                     help="table (lines for a terminal, default) or json (the whole report)")
     fit.set_defaults(func=cmd_churn_fit)
     sc = chs.add_parser("scores", help="customers by revenue at risk, with probability and reasons")
     add_db_argument(sc)
