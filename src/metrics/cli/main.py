@@ -330,6 +330,9 @@ def build_parser() -> argparse.ArgumentParser:
     from metrics.cli import churn as cli_churn  # survival, churn fit, churn scores
 
     cli_churn.add_commands(sub)
+    from metrics.cli import coverage as cli_coverage  # which metrics the loaded data supports
+
+    cli_coverage.add_commands(sub)
     from metrics.cli import report as cli_report  # the review-meeting pack
 
     cli_report.add_commands(sub)

@@ -1,0 +1,31 @@
+"""``servicewatch coverage``: per metric of the registry, whether the loaded data supports it — rows
+with the needed columns known out of all, and what is missing (:mod:`metrics.analysis.coverage`).
+Same error conventions as :mod:`metrics.cli.main` (one line on stderr, non-zero exit)."""
+
+from __future__ import annotations
+
+import argparse
+
+from metrics.cli.common import add_db_argument, emit, open_warehouse
+
+
+def cmd_coverage(args: argparse.Namespace) -> None:
+    from metrics.analysis import coverage
+
+    wh = open_warehouse(args.db)
+    df = coverage.coverage(wh.engine, args.lang)
+    if args.format == "table":
+        df = df.assign(share=df["share"].map(lambda v: "" if v != v else f"{v:.1%}"))
+    emit(df, args.format)
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Register ``coverage`` on the main parser's subcommands."""
+    p = sub.add_parser("coverage", help="which metrics the loaded data supports, and what is missing",
+                       description="Per metric: the rows it reads, how many have every column it needs "
+                                   "known (not NULL), whether it is supported, and what is missing "
+                                   "(a table empty, a column unknown on every row).")
+    add_db_argument(p)
+    p.add_argument("--lang", choices=["zh", "en"], default="en", help="language of labels and notes")
+    p.add_argument("--format", choices=["json", "csv", "table"], default="table")
+    p.set_defaults(func=cmd_coverage)
