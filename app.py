@@ -14,7 +14,7 @@ from metrics.present import theme
 from metrics.present.charts import core as charts
 from metrics.present.formatting import direction, fmt_delta, fmt_value
 from servicewatch import ui
-from servicewatch.kpis import sample_note
+from servicewatch.kpis import missing_note, sample_note
 
 KPIS = ("csat", "nps", "complaint_rate", "sla_resolution_compliance", "fcr_rate", "churn_rate", "active_customers")
 MOVER_METRICS = ("complaint_rate", "csat", "nps", "sla_resolution_compliance", "fcr_rate", "churn_rate")
@@ -31,7 +31,8 @@ for i, metric_id in enumerate(KPIS):
     with cols[i % 4].container(border=True):
         if df.empty or pd.isna(df["value"].iloc[0]):
             st.metric(view.metric_label(metric_id), "—")
-            st.caption(view.t("common.no_data"))
+            # a needed column unknown on every row says which; else the filters found nothing
+            st.caption(missing_note(metric_id, df, view.lang) or view.t("common.no_data"))
             continue
         shown += 1
         row = df.iloc[0]

@@ -3,8 +3,10 @@ data-quality findings. Ignores the filters (it is about the data, not the busine
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
+from metrics.analysis import coverage
 from metrics.analysis import data_quality as quality
 from metrics.present.export import to_csv
 from servicewatch import ui
@@ -60,6 +62,22 @@ st.download_button(view.t("export.csv"), to_csv(shown), f"{view.t('page.data.qua
 for check in hits["check"]:
     with st.expander(view.t("page.data.examples", check=view.label("page.data.check", check))):
         st.dataframe(localise(view.call(quality.finding_rows, check), lang), hide_index=True, width="stretch")
+
+# -- which metrics the data supports ----------------------------------------------------------
+st.header(view.t("page.data.coverage.header"))
+st.caption(view.t("page.data.coverage.caption"))
+covered = view.call(coverage.coverage, lang)
+st.markdown(view.t("page.data.coverage.summary", supported=int(covered["supported"].sum()), total=len(covered)))
+shown = pd.DataFrame({
+    view.t("page.data.coverage.metric"): covered["label"],
+    view.t("page.data.coverage.status"): [view.t(f"coverage.{x}") for x in coverage.status(covered)],
+    view.t("page.data.coverage.known"): covered["known"].map("{:,}".format),
+    view.t("page.data.coverage.rows"): covered["rows"].map("{:,}".format),
+    view.t("page.data.coverage.note"): covered["note"],
+})
+st.dataframe(shown, hide_index=True, width="stretch", height=min(38 + 35 * len(shown), 760))
+st.download_button(view.t("export.csv"), to_csv(covered), f"{view.t('page.data.coverage.file')}.csv", "text/csv",
+                   key="data_coverage_csv", on_click="ignore", icon=":material/download:")
 
 # -- import -----------------------------------------------------------------------------------
 st.info(view.t("page.data.import_note"), icon=":material/upload_file:")

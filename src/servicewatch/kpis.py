@@ -7,6 +7,7 @@ from collections.abc import Callable
 import pandas as pd
 import plotly.graph_objects as go
 
+from metrics.analysis.coverage import missing_text
 from metrics.analysis.drill import status
 from metrics.model.i18n import t
 from metrics.model.registry import get
@@ -22,6 +23,15 @@ def sample_note(row: pd.Series | None, lang: str) -> str | None:
     if row is None or pd.isna(row.get("lower")) or pd.isna(row.get("n")) or row["n"] >= SMALL_SAMPLE:
         return None
     return f":orange-badge[{t('common.small_sample', lang, n=int(row['n']))}]"
+
+
+def missing_note(metric_id: str, frame: pd.DataFrame, lang: str) -> str | None:
+    """For a one-row frame whose figure the data cannot give (a needed column unknown on every row:
+    ``missing``), the card's line "no data: the imported tickets have no … column"; else None."""
+    if frame.empty or "missing" not in frame.columns:
+        return None
+    missing = frame["missing"].iloc[0]
+    return missing_text(metric_id, missing, lang) if isinstance(missing, str) and missing else None
 
 
 def kpi(container, view: View, metric_id: str, frame: pd.DataFrame, target: float | None = None,
@@ -49,6 +59,9 @@ def kpi(container, view: View, metric_id: str, frame: pd.DataFrame, target: floa
     unit = f" ({view.t(f'unit.{m.unit}')})" if m.unit in ("per_1000_customer_months", "points") else ""
     container.metric((label or view.metric_label(metric_id)) + unit, fmt_value(value, m.unit, view.lang),
                      fmt_delta(delta, m.unit), delta_color=colour, help="  \n".join(x for x in lines if x) or None)
+    missing = missing_note(metric_id, frame, view.lang)
+    if missing:
+        container.caption(missing)
     note = sample_note(row, view.lang)
     if note:
         container.markdown(note)

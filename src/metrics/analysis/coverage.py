@@ -10,6 +10,7 @@ a time, a due time) NULL on every row means the same in practice: the metric has
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -134,12 +135,13 @@ def reason(n: Need, rows: int, known: int, values: int, lang: str, unknown: list
     return ""
 
 
-def coverage(engine: sa.Engine, lang: str = "en") -> pd.DataFrame:
+def coverage(source: sa.Engine | Any, lang: str = "en") -> pd.DataFrame:
     """One row per metric of the registry: ``metric``, ``label``, ``table`` (the rows it counts),
     ``rows``, ``known`` (rows with every needed column known), ``share`` (known ÷ rows), ``supported``
     (every need has rows with its columns known), ``missing`` (what is missing as ``table.column``
     codes, or the table, comma-separated; "" when nothing) and ``note`` (the same in ``lang``, or
-    how much is known when partly)."""
+    how much is known when partly). ``source``: an engine, or a Warehouse (its engine)."""
+    engine = getattr(source, "engine", source)
     got = counts(engine)
     unknown_cols = _all_unknown_columns(engine, got)
     rows = []
@@ -181,6 +183,13 @@ def _all_unknown_columns(engine: sa.Engine, got: dict[Need, tuple[int, int, int]
                                .select_from(table).where(base)).one()
             out[n] = [c for c, v in zip(cols, row, strict=True) if not v] or list(cols)
     return out
+
+
+def status(df: pd.DataFrame) -> pd.Series:
+    """``supported``, ``partly`` (supported, with a note) or ``unsupported`` per row of :func:`coverage`."""
+    partly = df["note"].astype(str).str.len() > 0
+    return pd.Series(["unsupported" if not ok else "partly" if p else "supported"
+                      for ok, p in zip(df["supported"], partly, strict=True)], index=df.index)
 
 
 def missing_text(metric_id: str, missing: str, lang: str) -> str:
