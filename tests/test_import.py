@@ -172,11 +172,16 @@ def test_bad_rows_of_every_kind_are_reported_and_good_rows_loaded(duck: str, tmp
     }
     dup = r.problems[r.problems["code"] == "duplicate_key"].iloc[0]
     assert dup["detail"] == "2"  # the first occurrence, which was loaded
-    rejects = pd.read_csv(tmp_path / "tickets.csv.rejects.csv", encoding="utf-8-sig")
-    assert list(rejects.columns[:4]) == ["row", "column", "value", "reason"]
-    assert sorted(rejects["row"]) == list(range(3, 13))
-    assert "not a date/time" in rejects.loc[rejects["row"] == 3, "reason"].iloc[0]
-    assert rejects.loc[rejects["row"] == 10, "value"].iloc[0] == "pigeon_post"
+    # the rejects file: the rejected rows as read, under the file's headers, then _row, _reasons, _codes
+    rejects = pd.read_csv(tmp_path / "tickets.csv.rejects.csv", encoding="utf-8-sig", dtype=str,
+                          keep_default_na=False)
+    header = BAD_TICKETS.splitlines()[0].split(",")
+    assert list(rejects.columns) == header + ["_row", "_reasons", "_codes"]
+    assert sorted(rejects["_row"].astype(int)) == list(range(3, 13))
+    by_row = rejects.set_index(rejects["_row"].astype(int))
+    assert "opened_at: not a date/time" in by_row.loc[3, "_reasons"] and by_row.loc[3, "_codes"] == "not_datetime"
+    assert by_row.loc[10, "channel"] == "pigeon_post"
+    assert by_row.loc[10, "ticket_id"] == BAD_TICKETS.splitlines()[9].split(",")[0]  # the original row
     zh = r.problems_text("zh")
     assert zh.loc[zh["row"] == 6, "reason"].iloc[0] == "早于 opened_at"
 
@@ -191,9 +196,10 @@ def test_ranges_and_survey_references(duck: str, tmp_path: Path) -> None:
                     "30000005,1,99999999,hotline,post_interaction,2026-03-05,4,,\n", encoding="utf-8")
     r = import_file(duck, "surveys", path)
     found = {(int(p.row), p.column, p.code) for p in r.problems.itertuples()}
-    assert found == {(3, "csat", "out_of_range"), (4, "nps", "out_of_range"), (5, "ces", "out_of_range"),
-                     (6, "ticket_id", "unknown_reference")}
-    assert r.rows_loaded == 1
+    assert found == {(3, "csat", "out_of_range"), (4, "nps", "out_of_range"), (5, "ces", "out_of_range")}
+    # an optional reference that points nowhere: the answer loads without the link, with a warning
+    assert r.rows_loaded == 2 and r.unlinked == {"ticket_id": 1}, r.summary()
+    assert any("99999999" in line and "ticket_id" in line for line in r.summary()), r.summary()
 
 
 def test_regions_parent_later_in_the_same_file(duck: str, tmp_path: Path) -> None:

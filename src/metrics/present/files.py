@@ -27,7 +27,8 @@ from typing import IO
 
 from metrics.model.i18n import t
 
-REJECTS_HEADER = ("row", "column", "value", "reason", "code")
+REJECTS_HEADER = ("row", "column", "value", "reason", "code")  # rejects files of earlier versions
+REJECTS_COLUMNS = ("_row", "_reasons", "_codes")  # after the file's own columns in a rejects file
 _BOM = b"\xef\xbb\xbf"
 
 
@@ -60,8 +61,18 @@ def _first_line(path: Path) -> str | None:
 
 
 def is_rejects_file(path: Path) -> bool:
-    """A rejects CSV as the importer writes it: the header row ``row,column,value,reason,code``."""
-    return _first_line(path) == ",".join(REJECTS_HEADER)
+    """A rejects CSV as the importer writes it: a header row ending in ``_row,_reasons,_codes`` (the
+    rejected rows as read, then their file row, reasons and codes), or the earlier
+    ``row,column,value,reason,code``."""
+    line = _first_line(path)
+    if line is None:
+        return False
+    if line == ",".join(REJECTS_HEADER):
+        return True
+    import csv
+
+    fields = next(csv.reader([line]), [])
+    return tuple(fields[-len(REJECTS_COLUMNS):]) == REJECTS_COLUMNS
 
 
 @lru_cache(maxsize=1)

@@ -9,6 +9,8 @@ values fall back to the slower pandas path (``2026/3/5``, ``2026年3月5日``, E
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 import unicodedata
 
 import numpy as np
@@ -73,7 +75,13 @@ def _nfkc(s: pd.Series) -> pd.Series:
 
 
 def parse(arr: pa.Array, kind: str, length: int | None = None, trimmed: bool = False) -> tuple[pa.Array, np.ndarray]:
-    """``arr`` as ``kind`` (see :func:`kind_of`) and the mask of unreadable values."""
+    """``arr`` as ``kind`` (see :func:`kind_of`) and the mask of unreadable values; NaN and
+    infinity (``nan``, ``inf``, ``1e309``) are not numbers."""
+    out, bad = _parse(arr, kind, length, trimmed)
+    return _finite(out, bad) if kind == "float" else (out, bad)
+
+
+def _parse(arr: pa.Array, kind: str, length: int | None = None, trimmed: bool = False) -> tuple[pa.Array, np.ndarray]:
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     if kind == "str":
@@ -101,6 +109,14 @@ def parse(arr: pa.Array, kind: str, length: int | None = None, trimmed: bool = F
         return fast, np.zeros(len(fast), dtype=bool)
     out = {"int": _int, "float": _float, "bool": _bool, "datetime": _datetime, "date": _date}[kind](text)
     return out, _fail_mask(text, out)
+
+
+def _finite(out: pa.Array, bad: np.ndarray) -> tuple[pa.Array, np.ndarray]:
+    """A float column without NaN or infinity: those become null and unreadable (``not_number``)."""
+    nonfinite = finite_mask(out)
+    if not nonfinite.any():
+        return out, bad
+    return pc.if_else(pa.array(nonfinite), pa.scalar(None, out.type), out), bad | nonfinite
 
 
 def _fast_cast(text: pa.Array, kind: str) -> pa.Array | None:
@@ -229,6 +245,55 @@ def control_characters(text: pa.Array) -> np.ndarray:
     if len(text) == 0:
         return np.zeros(0, dtype=bool)
     return _matches(text, _CONTROL_RE, False)
+
+
+_FORMAT_CODE_RE = re.compile(r"%(.)")
+_FORMAT_CODES = frozenset("aAbBdHIjmMpSfyYzZ%")
+
+
+def format_problem(fmt: str, kind: str) -> str | None:
+    """What is wrong with a user's strftime format for a ``date``/``datetime`` column, or None."""
+    codes = _FORMAT_CODE_RE.findall(fmt)
+    if fmt.rstrip("%").count("%") != len(codes) or fmt.endswith("%") and not fmt.endswith("%%"):
+        return "ends with a lone %"
+    unknown = sorted({c for c in codes if c not in _FORMAT_CODES})
+    if unknown:
+        return f"uses unknown codes {' '.join('%' + c for c in unknown)} (known: %d %m %b %y %Y %H %I %M %S %p %f …)"
+    have = set(codes)
+    if not (have & set("yY")) or not (have & set("dj")) or not (have & set("mbBj")):
+        return "needs a day, a month and a year (e.g. %d-%m-%y)"
+    if "I" in have and "p" not in have:
+        return "uses %I (12-hour clock) without %p (AM/PM)"
+    sample = dt.datetime(2026, 3, 5, 14, 30, 15)
+    try:
+        back = pd.to_datetime(pd.Series([sample.strftime(fmt)]), format=fmt)
+    except (ValueError, TypeError) as exc:
+        return f"cannot be read back ({str(exc).splitlines()[0][:80]})"
+    if kind == "date" and back.iloc[0].date() != sample.date():
+        return "does not give the date back"
+    return None
+
+
+def parse_formatted(arr: pa.Array, kind: str, fmt: str) -> tuple[pa.Array, np.ndarray]:
+    """``arr`` read with the user's strftime format ``fmt`` (a mapping file's ``formats:``): values
+    that do not match it are unreadable (``not_date``/``not_datetime``); real date cells pass."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if pa.types.is_timestamp(arr.type) or pa.types.is_date(arr.type):
+        return parse(arr, kind)
+    text = _text(arr)
+    s = _nfkc(_series(text))
+    out = pd.to_datetime(s, format=fmt, errors="coerce")
+    result = pa.array(out.dt.round("us"), pa.timestamp("us"), from_pandas=True)
+    if kind == "date":
+        result = pc.cast(result, pa.date32())
+    return result, _fail_mask(text, result)
+
+
+def finite_mask(out: pa.Array) -> np.ndarray:
+    """Mask of NaN and infinite values of a float array (``nan``, ``inf``, ``1e309``): not numbers."""
+    v = np.asarray(out.to_numpy(zero_copy_only=False), dtype=float)
+    return ~np.isfinite(v) & ~_nulls(out)
 
 
 def parse_month(arr: pa.Array) -> tuple[pa.Array, np.ndarray]:

@@ -57,6 +57,7 @@ class Source:
     format: str
     headers: list[str]
     encoding: str | None = None
+    delimiter: str = ","  # of a CSV file: the rejects file splits lines with the wrong field count by it
     bad_rows: list[tuple[int, str]] = field(default_factory=list)  # (row, text) with a wrong field count
     _chunks: Iterator[Chunk] | None = None
     _close: Callable[[], None] | None = None
@@ -138,7 +139,7 @@ def _open_csv(path: Path, encoding: str | None, chunk_rows: int) -> Source:
         raise ReadError("empty", path.name)
     delimiter = max(",;\t|", key=first.count) if any(d in first for d in ",;\t|") else ","
     headers = next(csv.reader([first], delimiter=delimiter))
-    source = Source(path, "csv", [h.strip() for h in headers], enc)
+    source = Source(path, "csv", [h.strip() for h in headers], enc, delimiter)
     names = [f"c{i}" for i in range(len(headers))]  # positional names: headers may repeat or be blank
 
     def on_invalid(row: object) -> str:

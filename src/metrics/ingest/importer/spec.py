@@ -217,51 +217,137 @@ REFS: dict[str, dict[str, tuple[str, str]]] = {
     "targets": {"region_id": ("regions", "region_id")},
 }
 
-# values used when the file has no such column at all (said in the summary)
-DEFAULTS: dict[str, dict[str, object]] = {
-    "tickets": {"first_contact_resolved": False, "reopened": False, "escalated": False, "compensation": 0.0},
+# columns a file may lack although metrics use them: stored as unknown (NULL), never as "no" or 0,
+# and named in the summary ("not in the file: stored as unknown")
+UNKNOWN_IF_ABSENT: dict[str, tuple[str, ...]] = {
+    "tickets": ("first_contact_resolved", "reopened", "escalated", "compensation"),
 }
+
+# references that may point nowhere: the row loads without the link (stored NULL), counted in the
+# summary as a warning, not a rejection (a survey whose ticket is not loaded is still an answer)
+OPTIONAL_REFS: frozenset[tuple[str, str]] = frozenset({("surveys", "ticket_id")})
+
+# snapshot extracts of customers (``--snapshot-date``): columns that are not in the data model but
+# give start_date (snapshot - tenure) and end_date (the snapshot date, for churned customers)
+SNAPSHOT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "tenure_months": ("tenure", "在网月数", "在网时长", "在网时长月", "网龄"),
+    "tenure_days": ("在网天数", "在网时长天"),
+    "churned": ("churn", "is_churned", "churn_flag", "是否流失", "是否离网", "流失标志", "流失"),
+}
+# the rejects file's own columns after the file's: re-importing a corrected rejects file ignores them
+REJECTS_EXTRA = ("_row", "_reasons", "_codes")
 
 # columns whose dates must be the first day of a month ("2026-03" is read as 2026-03-01)
 MONTH_COLUMNS = {("billing_monthly", "month")}
 
 
+MAPPING_KEYS = ("columns", "values", "defaults", "formats")
+
+
 @dataclass(frozen=True)
 class Mapping:
-    """A user's mapping file: header renames and value renames (per data-model column)."""
+    """A user's mapping file: header renames, value renames (per data-model column), constants for
+    columns the file lacks or cells left empty, and date/time formats (strftime codes)."""
 
     columns: dict[str, str] = field(default_factory=dict)  # file header -> data-model column
     values: dict[str, dict[str, str]] = field(default_factory=dict)  # column -> {file value: value}
+    defaults: dict[str, str] = field(default_factory=dict)  # column -> constant (as text in a file)
+    formats: dict[str, str] = field(default_factory=dict)  # date/time column -> strftime format
+    name: str = "mapping file"  # how messages name it
 
 
 class MappingError(ValueError):
     """The mapping file cannot be used; one line for users."""
 
 
-def load_mapping(path: str | Path | None) -> Mapping:
-    """Read a YAML mapping file::
+def load_mapping(path: str | Path | None, table: str | None = None) -> Mapping:
+    """Read a YAML mapping file (checked against ``table`` when given, see :func:`check_mapping`)::
 
         columns:            # file header: data-model column
           Kunden-Nr: customer_id
         values:             # data-model column: {value in the file: value in the data model}
           channel: {"10086热线": hotline}
+        defaults:           # data-model column: constant for a missing column or an empty cell
+          kind: complaint
+        formats:            # date/time column: strftime format of the file's values
+          opened_at: "%d-%m-%y %I:%M:%S %p"
     """
     if path is None:
         return Mapping()
     import yaml
 
+    name = f"mapping file {path}"
     try:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8-sig")) or {}
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise MappingError(f"cannot read mapping file {path}: {first}") from None
-    if not isinstance(data, dict) or set(data) - {"columns", "values"}:
-        raise MappingError(f"mapping file {path}: expected only the keys 'columns' and 'values'")
-    cols, vals = data.get("columns") or {}, data.get("values") or {}
-    if not isinstance(cols, dict) or not isinstance(vals, dict) or not all(isinstance(v, dict) for v in vals.values()):
-        raise MappingError(f"mapping file {path}: 'columns' must map names to names, 'values' column to a map")
-    return Mapping({str(k): str(v) for k, v in cols.items()},
-                   {str(c): {str(k): str(v) for k, v in m.items()} for c, m in vals.items()})
+        raise MappingError(f"cannot read {name}: {first}") from None
+    if not isinstance(data, dict):
+        raise MappingError(f"{name}: expected the keys {', '.join(MAPPING_KEYS)}")
+    for key in data:
+        if key not in MAPPING_KEYS:
+            raise MappingError(f"{name}: unknown key '{key}' (expected {', '.join(MAPPING_KEYS)})")
+    parts = {k: data.get(k) or {} for k in MAPPING_KEYS}
+    for key, part in parts.items():
+        if not isinstance(part, dict):
+            raise MappingError(f"{name}: '{key}' must be a map (name: value)")
+    for col, m in parts["values"].items():
+        if not isinstance(m, dict):
+            raise MappingError(f"{name}: values: '{col}' must map values in the file to values")
+    for key in ("columns", "defaults", "formats"):
+        for k, v in parts[key].items():
+            if v is None or isinstance(v, dict | list):
+                raise MappingError(f"{name}: {key}: '{k}' must be a single value")
+    mapping = Mapping({str(k): str(v) for k, v in parts["columns"].items()},
+                      {str(c): {_text(k): _text(v) for k, v in m.items()} for c, m in parts["values"].items()},
+                      {str(k): _text(v) for k, v in parts["defaults"].items()},
+                      {str(k): str(v) for k, v in parts["formats"].items()}, name)
+    if table is not None:
+        check_mapping(mapping, table)
+    return mapping
+
+
+def _text(v: object) -> str:
+    """A YAML scalar as the text a file would hold (YAML reads yes/no as booleans)."""
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    return str(v)
+
+
+def check_mapping(mapping: Mapping, table: str, snapshot: bool = False) -> None:
+    """Raise :class:`MappingError` (one line naming the key) for anything in ``mapping`` that does
+    not fit ``table``: renames to unknown columns, values/defaults/formats of unknown columns,
+    defaults that are not of the column's type, formats of non-date columns or with unknown codes."""
+    import pyarrow as pa
+
+    from metrics.ingest.importer.parse import format_problem, kind_of, parse
+
+    cols = {c.name: c for c in TABLES[table].columns}
+    targets = set(cols) | (set(SNAPSHOT_COLUMNS) if snapshot else set())
+    name = mapping.name
+    for header, col in mapping.columns.items():
+        if col not in targets:
+            raise MappingError(f"{name}: columns: '{header}' → '{col}' is not a column of {table}")
+    for key in ("values", "defaults", "formats"):
+        for col in getattr(mapping, key):
+            if col not in targets:
+                raise MappingError(f"{name}: {key}: '{col}' is not a column of {table}")
+    for col, value in mapping.defaults.items():
+        if col in cols and col not in key_columns(table):
+            kind = kind_of(cols[col])
+            if kind != "str" and col not in mapping.formats:
+                _, bad = parse(pa.array([value], pa.string()), kind)
+                if bad.any():
+                    raise MappingError(f"{name}: defaults: '{col}': '{value}' is not a {kind} value")
+        elif col in cols:
+            raise MappingError(f"{name}: defaults: '{col}' is a key; a key cannot have a default")
+    for col, fmt in mapping.formats.items():
+        kind = kind_of(cols[col]) if col in cols else "str"
+        if kind not in ("date", "datetime"):
+            raise MappingError(f"{name}: formats: '{col}' is not a date or date/time column")
+        problem = format_problem(fmt, kind)
+        if problem:
+            raise MappingError(f"{name}: formats: '{col}': '{fmt}' {problem}")
 
 
 def normalise_header(text: object) -> str:
@@ -282,11 +368,19 @@ def header_map(table: str) -> dict[str, str]:
     return out
 
 
-def resolve_headers(table: str, headers: list[str], mapping: Mapping) -> tuple[dict[str, str], list[str]]:
-    """File header -> data-model column, and the headers that match nothing (ignored, reported)."""
+def resolve_headers(table: str, headers: list[str], mapping: Mapping,
+                    snapshot: bool = False) -> tuple[dict[str, str], list[str]]:
+    """File header -> data-model column, and the headers that match nothing (ignored, reported;
+    the rejects file's own ``_row``, ``_reasons``, ``_codes`` are ignored without a word).
+    ``snapshot``: a customers snapshot, whose tenure and churn columns are recognised too."""
     known = header_map(table)
-    user = {normalise_header(k): v for k, v in mapping.columns.items()}
     cols = {c.name for c in TABLES[table].columns}
+    if snapshot:
+        for col, names in SNAPSHOT_COLUMNS.items():
+            for n in (col, *names):
+                known.setdefault(normalise_header(n), col)
+        cols |= set(SNAPSHOT_COLUMNS)
+    user = {normalise_header(k): v for k, v in mapping.columns.items()}
     out: dict[str, str] = {}
     unused: list[str] = []
     for h in headers:
@@ -294,7 +388,7 @@ def resolve_headers(table: str, headers: list[str], mapping: Mapping) -> tuple[d
         target = user.get(n) or known.get(n)
         if target in cols and target not in out.values():
             out[h] = target
-        else:
+        elif str(h) not in REJECTS_EXTRA:
             unused.append(str(h))
     return out, unused
 
@@ -318,9 +412,9 @@ def catalogue_values(vocab: str) -> set[str]:
     return {k[len(prefix):] for k in catalogue() if k.startswith(prefix) and k.count(".") == 1}
 
 
-def required_columns(table: str) -> list[str]:
-    """Columns the file must have: NOT NULL ones without a default."""
-    defaults = DEFAULTS.get(table, {})
+def required_columns(table: str, mapping: Mapping | None = None) -> list[str]:
+    """Columns the file must have: NOT NULL ones without a default in the mapping file."""
+    defaults = mapping.defaults if mapping is not None else {}
     return [c.name for c in TABLES[table].columns if not c.nullable and c.name not in defaults]
 
 

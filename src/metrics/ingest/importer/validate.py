@@ -21,7 +21,15 @@ import pyarrow.compute as pc
 import sqlalchemy as sa
 
 from metrics.ingest.importer import spec
-from metrics.ingest.importer.parse import ARROW_TYPES, control_characters, key_problems, kind_of, parse, parse_month
+from metrics.ingest.importer.parse import (
+    ARROW_TYPES,
+    control_characters,
+    key_problems,
+    kind_of,
+    parse,
+    parse_formatted,
+    parse_month,
+)
 from metrics.ingest.importer.read import Chunk
 from metrics.model import plausible, schema
 
@@ -157,25 +165,90 @@ class Validator:
     """Checks chunks of one file for ``table``; remembers keys and new values across chunks."""
 
     def __init__(self, table: str, header_to_column: dict[str, str], headers: list[str], known: Known,
-                 mapping: spec.Mapping | None = None) -> None:
+                 mapping: spec.Mapping | None = None, snapshot_date: dt.date | None = None) -> None:
         self.table = table
         self.sa_table = spec.TABLES[table]
         self.position = {col: headers.index(h) for h, col in header_to_column.items()}
         self.known = known
         self.mapping = mapping or spec.Mapping()
+        self.snapshot_date = snapshot_date
         self.seen = SeenKeys()
+        self.rejected_keys = SeenKeys()  # keys of rows this file rejected: their children are parent_rejected
         self.seen_other: dict[tuple, int] = {}  # non-numeric keys
         self.introduced: Counter[tuple[str, str]] = Counter()  # (column, new value) -> rows
         self.mangled: Counter[str] = Counter()  # column -> values that look spreadsheet-reformatted
+        self.defaulted: Counter[str] = Counter()  # column -> cells filled from the mapping's defaults
+        self.unlinked: Counter[str] = Counter()  # optional reference column -> rows loaded without the link
+        self.unlinked_examples: dict[str, list[str]] = {}
         self.keys = set(spec.key_columns(table)) | set(spec.REFS.get(table, {}))
         self.windows = {c.name: plausible.window(table, c.name) for c in self.sa_table.columns
                         if kind_of(c) in ("date", "datetime")}
         self.self_refs = {c: key for c, (t, key) in spec.REFS.get(table, {}).items() if t == table}
-        self.pending: list[tuple[pa.Table, np.ndarray, pd.DataFrame]] = []
-        self._aliases = {col: {**spec.value_aliases(vocab), **self.mapping.values.get(col, {})}
-                         for (t, col), vocab in spec.VOCAB.items() if t == table}
+        self.pending: list[tuple[pa.Table, np.ndarray, pd.DataFrame, pa.Table]] = []
+        self.finished_raw: tuple[pa.Table, np.ndarray] | None = None  # raw rows of finish()'s problems
+        vocab_of = {col: vocab for (t, col), vocab in spec.VOCAB.items() if t == table}
+        self._aliases: dict[str, dict[str, str]] = {}
+        for col, vocab in vocab_of.items():  # codes match whatever their case: HOTLINE, Hotline -> hotline
+            aliases = {v.lower(): v for v in sorted(known.vocab.get(vocab, ()))}
+            aliases.update(spec.value_aliases(vocab))
+            self._aliases[col] = aliases
         for col, values in self.mapping.values.items():
-            self._aliases.setdefault(col, dict(values))
+            aliases = self._aliases.setdefault(col, {})
+            aliases.update({k.lower(): v for k, v in values.items()})
+            aliases.update(values)
+
+    def _source(self, data: pa.Table) -> dict[str, pa.Array]:
+        """Each column's raw values: the file's, empty cells (or a missing column) filled with the
+        mapping's default, and in snapshot mode start/end dates from tenure and the churn flag."""
+        n = data.num_rows
+        out: dict[str, pa.Array] = {col: data.column(i).combine_chunks() for col, i in self.position.items()}
+        for col, value in self.mapping.defaults.items():
+            if col in out:
+                arr = out[col]
+                text = arr if pa.types.is_string(arr.type) else pc.cast(arr, pa.string())
+                text = pc.utf8_trim_whitespace(text)
+                empty = pc.or_kleene(pc.is_null(text), pc.equal(text, "")).fill_null(True)
+                self.defaulted[col] += int(pc.sum(empty).as_py() or 0)
+                out[col] = pc.if_else(empty, pa.scalar(value, pa.string()), text)
+            else:
+                self.defaulted[col] += n
+                out[col] = pa.array([value] * n, pa.string())
+        return out
+
+    def _snapshot(self, src: dict[str, pa.Array], reject: object) -> None:
+        """Snapshot extract: start_date = snapshot - tenure (calendar months or days), end_date =
+        the snapshot date for churned customers; a date the file gives itself wins."""
+        tenure_col = "tenure_months" if "tenure_months" in src else "tenure_days"
+        tenure, bad = parse(src[tenure_col], "int")
+        reject(bad, tenure_col, "not_integer")
+        churned, cbad = parse(src["churned"], "bool")
+        reject(cbad, "churned", "not_boolean")
+        reject(_isnull(churned) & ~cbad, "churned", "missing")
+        reject(_isnull(tenure) & ~bad, tenure_col, "missing")
+        n_t = np.asarray(tenure.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
+        limit = 1200 if tenure_col == "tenure_months" else 36_600
+        too_big = (n_t < 0) | (n_t > limit)
+        reject(too_big & ~_isnull(tenure), tenure_col, "out_of_range", f"0–{limit}")
+        n_t = np.where(too_big, 0, n_t)
+        snap = pd.Timestamp(self.snapshot_date)
+        if tenure_col == "tenure_days":
+            start = snap - pd.to_timedelta(n_t, unit="D")
+        else:  # calendar months back, the day of the month kept (clipped to the month's last day)
+            total = snap.year * 12 + snap.month - 1 - n_t
+            first = pd.to_datetime(pd.DataFrame({"year": total // 12, "month": total % 12 + 1, "day": 1}))
+            day = np.minimum(snap.day, first.dt.days_in_month.to_numpy())
+            start = first + pd.to_timedelta(day - 1, unit="D")
+        start_text = pa.array(pd.Series(start).dt.strftime("%Y-%m-%d"), pa.string())
+        start_text = pc.if_else(pa.array(_isnull(tenure)), pa.scalar(None, pa.string()), start_text)
+        is_churned = np.asarray(churned.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
+        end_text = pa.array(np.where(is_churned, snap.strftime("%Y-%m-%d"), None), pa.string())
+        for col, computed in (("start_date", start_text), ("end_date", end_text)):
+            if col in src:
+                given = pc.utf8_trim_whitespace(pc.cast(src[col], pa.string()))
+                given = pc.if_else(pc.equal(given, "").fill_null(True), pa.scalar(None, pa.string()), given)
+                src[col] = pc.coalesce(given, computed)
+            else:
+                src[col] = computed
 
     # -- per chunk ----------------------------------------------------------------------------
     def check(self, chunk: Chunk) -> tuple[pa.Table, np.ndarray, pd.DataFrame]:
@@ -201,30 +274,42 @@ class Validator:
                                           "detail": [str(d) for d in det]}))
             bad[mask] = True
 
+        src = self._source(data)
+        raw.update(src)
+        if self.snapshot_date is not None:
+            self._snapshot(src, reject)
         cols: dict[str, pa.Array] = {}
+        too_long: dict[str, np.ndarray] = {}
         for col in self.sa_table.columns:
             kind = kind_of(col)
-            if col.name not in self.position:
-                default = spec.DEFAULTS.get(self.table, {}).get(col.name)
-                cols[col.name] = pa.array([default] * n, ARROW_TYPES[kind])
+            if col.name not in src:
+                cols[col.name] = pa.nulls(n, ARROW_TYPES[kind])
                 continue
-            arr = data.column(self.position[col.name]).combine_chunks()
-            raw[col.name] = arr
+            arr = src[col.name]
+            raw.setdefault(col.name, arr)
             trimmed = col.name in self._aliases and kind == "str"
             if trimmed:
                 arr = self._translate(arr, self._aliases[col.name])
-            if (self.table, col.name) in spec.MONTH_COLUMNS:
+            if col.name in self.mapping.formats:
+                out, type_bad = parse_formatted(arr, kind, self.mapping.formats[col.name])
+            elif (self.table, col.name) in spec.MONTH_COLUMNS:
                 out, type_bad = parse_month(arr)
             else:
                 out, type_bad = parse(arr, kind, getattr(col.type, "length", None), trimmed)
-            code = "too_long" if kind == "str" else TYPE_CODES[kind]
-            reject(type_bad, col.name, code, getattr(col.type, "length", "") or "")
+            if kind == "str" and (self.table, col.name) in spec.VOCAB:
+                too_long[col.name] = type_bad  # an unknown code is reported as unknown, not as too long
+            else:
+                code = "too_long" if kind == "str" else TYPE_CODES[kind]
+                reject(type_bad, col.name, code, getattr(col.type, "length", "") or "")
             cols[col.name] = out
             self._check_value(col, kind, raw[col.name], out, type_bad, reject)
             if not col.nullable:
                 reject(_isnull(out) & ~type_bad, col.name, "missing")
 
-        self._check_vocab(cols, reject)
+        unknown, introduced = self._check_vocab(cols, reject)
+        for name, long in too_long.items():
+            reject(long & ~unknown.get(name, np.zeros(n, dtype=bool)), name, "too_long",
+                   getattr(self.sa_table.c[name].type, "length", "") or "")
         self._check_ranges(cols, reject)
         self._check_order(cols, reject)
         for (tbl, name) in spec.MONTH_COLUMNS:
@@ -232,25 +317,46 @@ class Validator:
                 day = pc.day(cols[name]).to_numpy(zero_copy_only=False)
                 reject(~_isnull(cols[name]) & (np.nan_to_num(np.asarray(day, dtype=float), nan=1) != 1),
                        name, "not_month_start")
-        self_fail = self._check_refs(cols, reject)
+        self_fail, unlinked = self._check_refs(cols, reject)
         self._check_duplicates(cols, rows, bad, reject)
 
         problems_df = pd.concat(problems, ignore_index=True) if problems else _no_problems()
         typed = pa.table([cols[c.name] for c in self.sa_table.columns], names=[c.name for c in self.sa_table.columns])
         keep = ~bad
+        if self.self_refs and bad.any():
+            codes = key_codes(self.table, cols)
+            if codes is not None:
+                known_key = bad & ~_isnull(cols[spec.key_columns(self.table)[0]])
+                self.rejected_keys.add(codes[known_key], rows[known_key].astype(np.int64))
         if self_fail is not None and (self_fail & keep).any():
             wait = self_fail & keep
             self.pending.append((typed.filter(pa.array(wait)), rows[wait],
                                  pd.DataFrame({"value": [str(v) for v in raw[next(iter(self.self_refs))]
-                                                        .filter(pa.array(wait)).to_pylist()]})))
+                                                        .filter(pa.array(wait)).to_pylist()]}),
+                                 data.filter(pa.array(wait))))
             keep &= ~wait
+        for name, mask in introduced:  # only values of rows that load are new values of the database
+            counts = pc.value_counts(cols[name].filter(pa.array(mask & keep))).to_pylist()
+            for c in counts:
+                self.introduced[(name, c["values"])] += c["counts"]
+        for name, mask in unlinked.items():
+            loaded = mask & keep
+            self.unlinked[name] += int(loaded.sum())
+            examples = self.unlinked_examples.setdefault(name, [])
+            if loaded.any() and len(examples) < 5:
+                for v in raw[name].filter(pa.array(loaded)).to_pylist():
+                    if str(v) not in examples and len(examples) < 5:
+                        examples.append(str(v))
         good = typed if keep.all() else typed.filter(pa.array(keep))
         self._remember(good, rows[keep])
         return good, rows[keep], problems_df
 
     def finish(self) -> tuple[pa.Table, np.ndarray, pd.DataFrame]:
-        """Rows held back for a reference to a later row of the same file: good now, or rejected."""
+        """Rows held back for a reference to a later row of the same file: good now, or rejected
+        (``parent_rejected`` when the row they name was rejected by this file, else
+        ``unknown_reference``). Their raw rows are in :attr:`finished_raw`."""
         empty = pa.table({c.name: pa.array([], ARROW_TYPES[kind_of(c)]) for c in self.sa_table.columns})
+        self.finished_raw = None
         if not self.pending:
             return empty, np.zeros(0, dtype=np.int64), _no_problems()
         col, key = next(iter(self.self_refs.items()))
@@ -260,7 +366,7 @@ class Validator:
         changed = True
         while changed and pending:
             changed, rest = False, []
-            for table, rows, raw in pending:
+            for table, rows, raw, data in pending:
                 ref = np.asarray(table.column(col).fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
                 ok = db.contains(ref) | self.seen.contains(ref)
                 if ok.any():
@@ -270,10 +376,33 @@ class Validator:
                     good_rows.append(rows[ok])
                     self._remember(t_ok, rows[ok])
                 if (~ok).any():
-                    rest.append((table.filter(pa.array(~ok)), rows[~ok], raw[~ok].reset_index(drop=True)))
+                    rest.append((table.filter(pa.array(~ok)), rows[~ok], raw[~ok].reset_index(drop=True),
+                                 data.filter(pa.array(~ok))))
             pending = rest
-        problems = [pd.DataFrame({"row": rows, "column": col, "value": raw["value"], "code": "unknown_reference",
-                                  "detail": self.table}) for _, rows, raw in pending]
+        problems = []
+        changed = True
+        while changed and pending:  # children (and grandchildren) of rows this file rejected
+            changed, rest = False, []
+            for table, rows, raw, data in pending:
+                ref = np.asarray(table.column(col).fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
+                orphan = self.rejected_keys.contains(ref)
+                if orphan.any():
+                    changed = True
+                    problems.append(pd.DataFrame({"row": rows[orphan], "column": col,
+                                                  "value": raw["value"][orphan].to_numpy(),
+                                                  "code": "parent_rejected", "detail": self.rejected_keys.lookup(
+                                                      ref[orphan]).astype(str)}))
+                    own = key_codes(self.table, {k: table.column(k).combine_chunks()
+                                                 for k in spec.key_columns(self.table)})
+                    self.rejected_keys.add(own[orphan], rows[orphan].astype(np.int64))
+                if (~orphan).any():
+                    rest.append((table.filter(pa.array(~orphan)), rows[~orphan],
+                                 raw[~orphan].reset_index(drop=True), data.filter(pa.array(~orphan))))
+            pending = rest
+        problems += [pd.DataFrame({"row": rows, "column": col, "value": raw["value"], "code": "unknown_reference",
+                                   "detail": self.table}) for _, rows, raw, _ in pending]
+        datas = [d for *_, d in self.pending]
+        self.finished_raw = (pa.concat_tables(datas), np.concatenate([r for _, r, _, _ in self.pending]))
         self.pending = []
         good = pa.concat_tables(goods) if goods else empty
         rows = np.concatenate(good_rows) if good_rows else np.zeros(0, dtype=np.int64)
@@ -322,9 +451,14 @@ class Validator:
             return text
         return pa.array(new, pa.string()).take(pc.index_in(text, value_set=pa.array(uniq, pa.string())))
 
-    def _check_vocab(self, cols: dict[str, pa.Array], reject: object) -> None:
+    def _check_vocab(self, cols: dict[str, pa.Array], reject: object
+                     ) -> tuple[dict[str, np.ndarray], list[tuple[str, np.ndarray]]]:
+        """Reject values outside the vocabularies; return the masks of rejected unknown values per
+        column, and of new values (home tables), which are counted once the row is known to load."""
+        unknown_masks: dict[str, np.ndarray] = {}
+        introduced: list[tuple[str, np.ndarray]] = []
         for (tbl, name), vocab in spec.VOCAB.items():
-            if tbl != self.table or name not in self.position:
+            if tbl != self.table or name not in cols or name not in self._aliases:
                 continue
             arr = cols[name]
             known = self.known.vocab.get(vocab, set())
@@ -335,16 +469,16 @@ class Validator:
             mask = np.asarray(pc.is_in(arr, value_set=pa.array(unknown, pa.string())).to_numpy(
                 zero_copy_only=False), dtype=bool)
             if vocab not in spec.STRICT_VOCABS and vocab != "metric" and self.table in spec.HOME_TABLES.get(vocab, ()):
-                counts = pc.value_counts(arr.filter(pa.array(mask))).to_pylist()
-                for c in counts:
-                    self.introduced[(name, c["values"])] += c["counts"]
+                introduced.append((name, mask))
                 continue
             code = "not_allowed" if vocab in spec.STRICT_VOCABS or vocab == "metric" else "unknown_value"
             reject(mask, name, code, ", ".join(sorted(known)[:30]))
+            unknown_masks[name] = mask
+        return unknown_masks, introduced
 
     def _check_ranges(self, cols: dict[str, pa.Array], reject: object) -> None:
         for (tbl, name), (lo, hi) in spec.RANGES.items():
-            if tbl != self.table or name not in self.position:
+            if tbl != self.table:
                 continue
             v = np.asarray(pc.cast(cols[name], pa.float64()).to_numpy(zero_copy_only=False), dtype=float)
             out = np.zeros(len(v), dtype=bool)
@@ -357,16 +491,19 @@ class Validator:
 
     def _check_order(self, cols: dict[str, pa.Array], reject: object) -> None:
         for later, earlier in spec.ORDER.get(self.table, ()):
-            if later not in self.position:
-                continue
             a, b = cols[later], cols[earlier]
             less = pc.less(a, b).fill_null(False).to_numpy(zero_copy_only=False)
             reject(np.asarray(less, dtype=bool), later, "before", earlier)
 
-    def _check_refs(self, cols: dict[str, pa.Array], reject: object) -> np.ndarray | None:
+    def _check_refs(self, cols: dict[str, pa.Array], reject: object
+                    ) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
+        """Reject references to rows that exist neither in the database nor in the file; return the
+        rows waiting for a later row of the same file, and per optional reference (a survey's
+        ticket) the rows whose link is dropped (stored NULL) instead."""
         self_fail = None
+        unlinked: dict[str, np.ndarray] = {}
         for name, (target, key) in spec.REFS.get(self.table, {}).items():
-            if name not in self.position:
+            if name not in cols:
                 continue
             arr = cols[name]
             present = ~_isnull(arr)
@@ -378,8 +515,14 @@ class Validator:
                 found |= self.seen.contains(ref)
                 self_fail = present & ~found
                 continue
+            if (self.table, name) in spec.OPTIONAL_REFS:
+                drop = present & ~found
+                if drop.any():
+                    cols[name] = pc.if_else(pa.array(drop), pa.scalar(None, arr.type), arr)
+                    unlinked[name] = drop
+                continue
             reject(present & ~found, name, "unknown_reference", target)
-        return self_fail
+        return self_fail, unlinked
 
     def _check_duplicates(self, cols: dict[str, pa.Array], rows: np.ndarray, bad: np.ndarray,
                           reject: object) -> None:
