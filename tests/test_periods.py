@@ -293,3 +293,14 @@ def test_a_link_wholly_outside_the_data_opens_the_default(short_url: str, monkey
     at = _open(short_url, monkeypatch, {"preset": "custom", "from": "2019-01-01", "to": "2019-03-31"})
     assert (_filters(at).start, _filters(at).end) == (first, last)
     assert any("超出数据范围" in w.value for w in at.warning)
+
+
+def test_dashboard_downloads_carry_region_names_and_ids() -> None:
+    from servicewatch.tables import localise
+    from servicewatch.ui import with_region_codes
+
+    data = pd.DataFrame({"region_id": [2, 3], "value": [0.5, 0.25]})
+    out = localise(with_region_codes(data), "en", {2: "Nanling", 3: "Zhuwan"})
+    assert list(out.columns[:2]) == ["Region", "Region id"]
+    assert out.iloc[:, 0].tolist() == ["Nanling", "Zhuwan"] and out.iloc[:, 1].tolist() == [2, 3]
+    assert list(with_region_codes(data.drop(columns="region_id")).columns) == ["value"]

@@ -491,7 +491,7 @@ def empty_state(view: View) -> None:
 def chart(view: View, fig: go.Figure, data: pd.DataFrame, key: str, select: bool = False):
     """Show a figure with PNG/SVG/CSV/Excel downloads; returns the selection when ``select``. The
     data downloads with headers, dimension values and region names in the page's language."""
-    data = localise(data, view.lang, view.region_names)
+    data = localise(with_region_codes(data), view.lang, view.region_names)
     event = st.plotly_chart(fig, key=key, on_select="rerun" if select else "ignore",
                             selection_mode="points", config={"displaylogo": False})
     cols = st.columns(4)
@@ -512,6 +512,16 @@ def chart(view: View, fig: go.Figure, data: pd.DataFrame, key: str, select: bool
     if select and event and event.selection and event.selection.points:
         return event.selection.points
     return None
+
+
+def with_region_codes(data: pd.DataFrame) -> pd.DataFrame:
+    """``region_code`` (the id as the data holds it) beside ``region_id``, which :func:`localise` turns
+    into the region's name: a download names each region and keeps its id for joining."""
+    if "region_id" not in data.columns or "region_code" in data.columns:
+        return data
+    out = data.copy()
+    out.insert(out.columns.get_loc("region_id") + 1, "region_code", out["region_id"])
+    return out
 
 
 def selected_values(points) -> list[str]:
