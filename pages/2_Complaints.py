@@ -7,9 +7,9 @@ import streamlit as st
 
 from metrics.analysis import drill, league
 from metrics.model.registry import get
-from metrics.present import export
 from metrics.present.charts import core as charts
 from servicewatch import ui
+from servicewatch.downloads import list_download
 from servicewatch.kpis import kpi, show_chart
 
 DIMS = ("region", "tier", "channel", "category")
@@ -130,7 +130,4 @@ else:
                            category=[view.label("category", v) for v in rows["category"]])
         shown = rows[list(DRILL_COLUMNS)].rename(columns={c: t(f"page.complaints.col.{c}") for c in DRILL_COLUMNS})
         st.dataframe(shown, hide_index=True, width="stretch", height=360)
-        data = ui.audited_bytes(view, export.to_csv(shown), "complaints.csv", len(shown))
-        st.download_button(t("export.download_list"), data,
-                           "complaints.csv", "text/csv",
-                           key="complaints_drill_csv", on_click="ignore", icon=":material/download:")
+        list_download(view, shown, "complaints", "complaints_drill_csv", "complaints.csv")

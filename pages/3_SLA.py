@@ -9,9 +9,9 @@ from metrics.analysis import drill, league, sla
 from metrics.model.registry import dim_column
 from metrics.present.charts import comparisons as charts_more
 from metrics.present.charts import core as charts
-from metrics.present.export import to_csv
 from servicewatch import ui
-from servicewatch.kpis import kpi
+from servicewatch.downloads import list_download
+from servicewatch.kpis import kpi, show_chart
 from servicewatch.tables import localise
 
 BREACH_LIMIT = 1000
@@ -101,10 +101,7 @@ def breaches() -> None:
         shown = localise(breaches, lang, view.region_names, BREACH_COLUMNS)
         st.dataframe(shown, hide_index=True, width="stretch", height=360,
                      column_config={view.t("page.tables.age_hours"): st.column_config.NumberColumn(format="%.1f")})
-        data = ui.audited_bytes(view, to_csv(shown), "sla_breaches.csv", len(shown))
-        st.download_button(view.t("export.download_list"), data,
-                           f"{view.t('page.sla.breaches_file')}.csv",
-                           "text/csv", key="sla_breaches_csv", on_click="ignore", icon=":material/download:")
+        list_download(view, shown, view.t("page.sla.breaches_file"), "sla_breaches_csv", "sla_breaches.csv")
 
 
 # -- compensation -----------------------------------------------------------------------------
@@ -131,13 +128,12 @@ def compensation() -> None:
 def availability() -> None:
     st.header(view.t("page.sla.availability_header"))
     avail = view.call(sla.availability_vs_target, f)
-    if avail.empty:
-        ui.empty_state(view)
-    else:
+    if not avail.empty:
         st.caption(view.t("page.sla.availability_caption"))
-        fig = charts_more.against_targets(avail, "sla_level", lang, view.t("page.sla.availability_title"), sub,
-                                          digits=3)
-        ui.chart(view, fig, avail, "sla_availability")
+    show_chart(view, avail, lambda: charts_more.against_targets(avail, "sla_level", lang,
+                                                                view.t("page.sla.availability_title"), sub, digits=3),
+               "sla_availability")
+    if not avail.empty:
         for row in avail.itertuples():
             key = "page.sla.availability_met" if row.met else "page.sla.availability_missed"
             words = view.md(key, level=view.label("sla_level", row.sla_level), value=row.value, target=row.target)

@@ -10,10 +10,10 @@ from metrics.churn import rates as churn
 from metrics.model.filters import add_months
 from metrics.present.charts import comparisons as charts_more
 from metrics.present.charts import core as charts
-from metrics.present.export import to_csv
 from metrics.present.formatting import fmt_value
 from servicewatch import churn_panels, ui
-from servicewatch.kpis import kpi
+from servicewatch.downloads import list_download
+from servicewatch.kpis import kpi, show_chart
 from servicewatch.tables import localise
 
 LIST_LIMIT = 1000
@@ -73,31 +73,22 @@ def trend() -> None:
     monthly = view.metric("churn_rate", ("month",), f=trend_f)
     stock = view.metric("active_customers", ("month",), f=trend_f)
     with left:
-        if monthly.empty:
-            ui.empty_state(view)
-        else:
-            fig = charts.trend(monthly, "share_per_month", lang, view.t("page.churn.trend_title"), trend_sub,
-                               target=view.target("churn_rate"))
-            ui.chart(view, fig, monthly, "churn_trend")
+        title = view.t("page.churn.trend_title")
+        show_chart(view, monthly, lambda: charts.trend(monthly, "share_per_month", lang, title, trend_sub,
+                                                       target=view.target("churn_rate")), "churn_trend")
     with right:
-        if stock.empty:
-            ui.empty_state(view)
-        else:
-            fig = charts.trend(stock, "customers", lang, view.t("page.churn.active_title"), trend_sub)
-            ui.chart(view, fig, stock, "churn_active_trend")
+        show_chart(view, stock, lambda: charts.trend(stock, "customers", lang, view.t("page.churn.active_title"),
+                                                     trend_sub), "churn_active_trend")
 
 
 # -- reasons ----------------------------------------------------------------------------------
 def reasons() -> None:
     st.header(view.t("page.churn.reasons_header"))
     why = view.call(churn.churn_reasons, f)
-    if why.empty:
-        ui.empty_state(view)
-    else:
+    if not why.empty:
         st.caption(view.t("page.churn.reasons_caption"))
-        fig = charts_more.ranked_bars(why, "churn_reason", lang, view.t("page.churn.reasons_title"), sub,
-                                      "customers", share_col="share")
-        ui.chart(view, fig, why, "churn_reasons")
+    show_chart(view, why, lambda: charts_more.ranked_bars(why, "churn_reason", lang, view.t("page.churn.reasons_title"),
+                                                          sub, "customers", share_col="share"), "churn_reasons")
     # who left
     st.header(view.t("page.churn.list_header"))
     leavers = view.call(drill.customers, f, LIST_LIMIT, True)
@@ -107,10 +98,7 @@ def reasons() -> None:
         st.caption(view.t("page.churn.list_caption", limit=LIST_LIMIT))
         shown = localise(leavers, lang, view.region_names)
         st.dataframe(shown, hide_index=True, width="stretch", height=360)
-        data = ui.audited_bytes(view, to_csv(shown), "churn_list.csv", len(shown))
-        st.download_button(view.t("export.download_list"), data,
-                           f"{view.t('page.churn.list_file')}.csv",
-                           "text/csv", key="churn_list_csv", on_click="ignore", icon=":material/download:")
+        list_download(view, shown, view.t("page.churn.list_file"), "churn_list_csv", "churn_list.csv")
 
 
 # -- one section at a time (retention curves and the risk model: servicewatch.churn_panels) ---------

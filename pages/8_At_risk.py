@@ -10,8 +10,8 @@ import streamlit as st
 from metrics.analysis import customer_history
 from metrics.churn import store as churn_store
 from metrics.present.charts import churn as charts_churn
-from metrics.present.export import to_csv
 from servicewatch import churn_panels, ui
+from servicewatch.downloads import list_download
 from servicewatch.tables import localise
 
 LIST_LIMIT = 200
@@ -39,9 +39,7 @@ st.caption(view.t("page.at_risk.list_caption", limit=LIST_LIMIT))
 table = churn_panels.at_risk_table(at_risk, view)
 event = st.dataframe(table, hide_index=True, width="stretch", height=420, key="at_risk_table",
                      on_select="rerun", selection_mode="single-row")
-data = ui.audited_bytes(view, to_csv(table), "at_risk_customers.csv", len(table))
-st.download_button(view.t("export.download_list"), data, f"{view.t('page.at_risk.file')}.csv", "text/csv",
-                   key="at_risk_csv", on_click="ignore", icon=":material/download:")
+list_download(view, table, view.t("page.at_risk.file"), "at_risk_csv", "at_risk_customers.csv")
 
 # -- one customer's history -------------------------------------------------------------------
 st.header(view.t("page.at_risk.history_header"))

@@ -15,8 +15,8 @@ from metrics.churn import store as churn_store
 from metrics.churn import survival
 from metrics.model.i18n import label
 from metrics.present.charts import churn as charts_churn
-from metrics.present.export import to_csv
 from servicewatch import ui
+from servicewatch.downloads import list_download
 from servicewatch.tables import localise
 
 DIMS = ("tier", "segment", "channel", "sla_level", "region")
@@ -114,10 +114,7 @@ def risk_panel(view: ui.View) -> None:
     st.caption(view.t("churn.list_caption", limit=LIST_LIMIT))
     table = at_risk_table(at_risk, view)
     st.dataframe(table, hide_index=True, width="stretch", height=420)
-    data = ui.audited_bytes(view, to_csv(table), "churn_at_risk.csv", len(table))
-    st.download_button(view.t("export.download_list"), data,
-                       f"{view.t('churn.list_file')}.csv", "text/csv",
-                       key="churn_at_risk_csv", on_click="ignore", icon=":material/download:")
+    list_download(view, table, view.t("churn.list_file"), "churn_at_risk_csv", "churn_at_risk.csv")
 
 
 def quality_text(model: dict, view: ui.View) -> str:

@@ -6,9 +6,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import pandas as pd
+import streamlit as st
 
 from metrics.access import audit
 from metrics.backends.connect import resolve_url
+from metrics.present.export import to_csv
 
 if TYPE_CHECKING:
     from servicewatch.ui import View
@@ -38,3 +40,12 @@ def audited_bytes(view: View, data: bytes, file_name: str, rows: int | None = No
 def audit_entries(limit: int = 2000) -> pd.DataFrame:
     """The newest entries of the audit log of the configured database (the Admin page)."""
     return audit.read(resolve_url(), limit=limit)  # resolve_url, not View.url: that masks a password
+
+
+def list_download(view: View, shown: pd.DataFrame, file_stem: str, key: str, audit_name: str) -> None:
+    """The download button under a list (customers, tickets): the list as shown (headers and
+    values in the page's language) as CSV, recorded in the audit log as ``audit_name`` when
+    sign-in is on."""
+    data = audited_bytes(view, to_csv(shown), audit_name, len(shown))
+    st.download_button(view.t("export.download_list"), data, f"{file_stem}.csv", "text/csv", key=key,
+                       on_click="ignore", icon=":material/download:")
