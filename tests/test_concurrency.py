@@ -23,7 +23,6 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
-import pytest
 import sqlalchemy as sa
 
 from metrics.churn import store as churn_store
