@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Sequence
 from datetime import date
@@ -222,8 +223,12 @@ def emit(df: pd.DataFrame, fmt: str) -> None:
         print(json.dumps(records, ensure_ascii=False, indent=1))
     elif fmt == "csv":
         sys.stdout.write(safe_frame(df).to_csv(index=False))
-    else:
-        print(df.to_string(index=False) if len(df) else "(no rows)")
+    else:  # a terminal: control characters in the data (escape sequences) are shown, never obeyed
+        shown = df.map(lambda v: _CONTROL.sub("?", v) if isinstance(v, str) else v)
+        print(shown.to_string(index=False) if len(shown) else "(no rows)")
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def open_warehouse(db: str | None) -> Warehouse:

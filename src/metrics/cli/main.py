@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import NoReturn
 
 import pandas as pd
@@ -355,7 +356,38 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as exc:  # noqa: BLE001 - a defect of ours: one line for the user, the detail logged
+        print(f"servicewatch: error: {unexpected(exc, args.command)}", file=sys.stderr)
+        return EXIT_FAILURE
     return code if isinstance(code, int) else 0
+
+
+def unexpected(exc: BaseException, command: str) -> str:
+    """One line for an unexpected failure, with an id; the traceback goes to the error log
+    (``$SERVICEWATCH_ERROR_LOG``, else ``servicewatch-errors.log`` in a private folder of this
+    account under the system's temporary folder) under the same id, never to the terminal."""
+    import logging
+    import os
+    import tempfile
+    import uuid
+
+    from metrics.present.files import private_folder
+
+    error_id = uuid.uuid4().hex[:8]
+    path = os.environ.get("SERVICEWATCH_ERROR_LOG")
+    try:
+        if not path:
+            folder = private_folder(Path(tempfile.gettempdir()) / f"servicewatch-{os.getuid()}")
+            path = str(folder / "servicewatch-errors.log")
+        handler = logging.FileHandler(path, encoding="utf-8")
+    except OSError:
+        return f"unexpected failure in {command} ({type(exc).__name__}, error id {error_id}; no error log written)"
+    log = logging.getLogger("servicewatch.cli")
+    log.addHandler(handler)
+    log.error("error id %s in %s", error_id, command, exc_info=exc)
+    handler.close()
+    log.removeHandler(handler)
+    return f"unexpected failure in {command} (error id {error_id}; the details are in {path})"
 
 
 if __name__ == "__main__":
