@@ -128,3 +128,21 @@ def test_account_manager_caption_says_whose_customers(duckdb_url, monkeypatch, t
                                                       User("wang", "account_manager", manager_id=manager)))
     caption = at.caption[0].value
     assert t("filter.scope_portfolio", "en", user="wang") in caption and t("filter.scope_all", "en") not in caption
+
+
+def test_the_pack_title_names_the_district_not_the_city(duckdb_url: str) -> None:
+    """The pack's title page names exactly the regions it covers: a district manager's the district,
+    a city manager who picks one district that district (the report now passes the hierarchy)."""
+    from metrics.model.filters import preset_period
+    from metrics.query.warehouse import Warehouse
+    from metrics.report.build import title_page
+    from metrics.report.context import Ctx
+
+    wh = Warehouse.open(duckdb_url)
+    regions = wh.regions()
+    names = dict(zip(regions["region_id"], regions["name_zh"], strict=True))
+    start, end = preset_period("last_quarter", wh.as_of())
+    for chosen, scope in (((), (DISTRICT,)), ((DISTRICT,), (CITY,))):
+        f = Filters(start=start, end=end, regions=chosen, scope=Scope("m", regions=scope))
+        page = title_page(Ctx.open(wh, f, "zh", render=lambda fig: b""))
+        assert names[DISTRICT] in page.subtitle and names[CITY] not in page.subtitle, page.subtitle

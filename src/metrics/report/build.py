@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 import sqlalchemy as sa
 
 from metrics.analysis import drill
-from metrics.analysis.subtitles import period_text, scope_text
+from metrics.analysis.subtitles import period_text, region_parents, scope_text
 from metrics.backends.connect import make_engine
 from metrics.model.filters import Filters
 from metrics.model.registry import get
@@ -31,15 +31,16 @@ SECTIONS = (("satisfaction", satisfaction), ("complaints", complaints), ("sla", 
 def title_page(ctx: Ctx) -> Page:
     f = ctx.f
     cf = f.comparison_filters()
+    scope = scope_text(f, ctx.lang, ctx.names, region_parents(ctx.regions))
     lines = [
-        f"{ctx.t('report.scope')}: {scope_text(f, ctx.lang, ctx.names)}",
+        f"{ctx.t('report.scope')}: {scope}",
         f"{ctx.t('filter.period')}: {period_text(f)}",
         f"{ctx.t('filter.comparison')}: " + (f"{period_text(cf)} ({ctx.t(f'comparison.{f.comparison}')})"
                                              if cf else ctx.t("comparison.none")),
         ctx.t("app.as_of", date=ctx.wh.resolve_as_of(f).isoformat()),
         ctx.t("report.generated", date=date.today().isoformat()),
     ]
-    return Page("title", ctx.t("report.title"), scope_text(f, ctx.lang, ctx.names), lines=lines)
+    return Page("title", ctx.t("report.title"), scope, lines=lines)
 
 
 def kpi_table(ctx: Ctx) -> Table:
@@ -65,7 +66,7 @@ def kpi_table(ctx: Ctx) -> Table:
 
 
 def file_stem(ctx: Ctx) -> str:
-    scope = scope_text(ctx.f, ctx.lang, ctx.names)
+    scope = scope_text(ctx.f, ctx.lang, ctx.names, region_parents(ctx.regions))
     raw = f"servicewatch_{scope}_{ctx.f.start:%Y%m%d}-{ctx.f.end:%Y%m%d}_{ctx.lang}"
     return re.sub(r"[\s/\\:*?\"<>|·,]+", "_", raw).strip("_")
 
