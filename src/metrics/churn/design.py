@@ -142,5 +142,9 @@ def _why_not(term: str, df: pd.DataFrame, x: pd.DataFrame, kept: list[str], miss
         resid = col - a @ coef
         if resid.var() < 1e-10 * col.var():
             names = [k for k, b in zip(kept, coef[1:], strict=True) if abs(b) > 1e-6]
-            return "determined by " + (", ".join(names) if names else "the other terms")
+            reason = "determined by " + (", ".join(names) if names else "the other terms")
+            cat = next((c for c in CATEGORIES if term.startswith(f"{c}_")), None)
+            if cat and any(n.startswith(f"{cat}_") for n in names):  # a nested level: the others' baseline
+                reason += f" (so the other {cat} terms compare with {term[len(cat) + 1:]})"
+            return reason
     return None
