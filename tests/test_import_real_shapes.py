@@ -86,7 +86,7 @@ def helpdesk_tickets(demo_frames: dict, n: int = 60, seed: int = 3) -> pd.DataFr
     })
     df.loc[3, "Created"] = "2025-06-03 10:00"  # not in the file's format: not_datetime
     df.loc[7, "Source"] = "carrier pigeon"  # unknown channel, longer than the column: unknown, not too long
-    df.loc[11, "Closed"] = ""  # still open
+    df.loc[n - 1, "Closed"] = ""  # still open
     return df
 
 
@@ -350,3 +350,30 @@ def test_rejects_files_are_ours(tmp_path: Path) -> None:
     old.write_text("\ufeffrow,column,value,reason,code\n", encoding="utf-8")
     other.write_text("ticket_id,_row\n", encoding="utf-8")
     assert outputs.is_rejects_file(new) and outputs.is_rejects_file(old) and not outputs.is_rejects_file(other)
+
+
+def test_older_database_with_not_null_flags_takes_unknown(db_url: str, tmp_path: Path, demo_frames: dict) -> None:
+    """A database made before "missing is not no" declares the flags NOT NULL: the import relaxes
+    them (and leaves the shared database as the current schema has it: nullable)."""
+    flags = {"first_contact_resolved": "BOOL", "reopened": "BOOL", "escalated": "BOOL", "compensation": "DOUBLE"}
+    with writable(db_url) as engine, engine.begin() as conn:
+        for col, ty in flags.items():
+            if conn.dialect.name in ("mysql", "mariadb"):
+                conn.exec_driver_sql(f"ALTER TABLE tickets MODIFY {col} {ty} NOT NULL")
+            else:
+                conn.exec_driver_sql(f"ALTER TABLE tickets ALTER COLUMN {col} SET NOT NULL")
+    raw = helpdesk_tickets(demo_frames, 10)
+    path, mapping = tmp_path / "helpdesk.csv", tmp_path / "helpdesk.yaml"
+    raw.to_csv(path, index=False)
+    mapping.write_text(TICKET_MAPPING, encoding="utf-8")
+    with left_as_found(db_url, FIRST_ID):
+        r = import_file(db_url, "tickets", path, mapping=mapping)
+        assert r.rows_loaded == 8, (r.summary(), r.problems.to_string())
+        assert stored_tickets(db_url)["first_contact_resolved"].isna().all()
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            declared = {c["name"]: c["nullable"] for c in sa.inspect(conn).get_columns("tickets")}
+    finally:
+        engine.dispose()
+    assert all(declared[c] for c in flags), declared

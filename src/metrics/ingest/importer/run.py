@@ -30,7 +30,7 @@ from metrics.ingest.derived import refresh_in_transaction, refresh_rollups
 from metrics.ingest.importer import spec
 from metrics.ingest.importer.read import CHUNK_ROWS, Chunk, ReadError, Source, open_query, open_source
 from metrics.ingest.importer.validate import PROBLEM_COLUMNS, Known, Validator
-from metrics.ingest.importer.write import Refused, Writer, ensure_schema
+from metrics.ingest.importer.write import Refused, Writer, ensure_schema, relax_not_null
 from metrics.model import schema
 from metrics.model.i18n import t
 from metrics.present import files as outputs
@@ -411,6 +411,7 @@ def _commit(engine: sa.Engine, table: str, source: Source, header_map: dict[str,
     transaction; the rollups are marked not built in it and rebuilt after the commit (on a DuckDB
     file all of it happens in the copy that replaces the file: see :mod:`metrics.backends.swap`)."""
     result.created_tables = ensure_schema(engine)
+    relax_not_null(engine, table)  # an older database: unknown flags must be storable as NULL
     changed = False
     with engine.begin() as conn:
         _run(conn, table, source, header_map, mapping, result, out, on_chunk)

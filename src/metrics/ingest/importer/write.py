@@ -64,6 +64,27 @@ def ensure_schema(engine: sa.Engine) -> list[str]:
     return [t.name for t in missing]
 
 
+def relax_not_null(engine: sa.Engine, table: str) -> list[str]:
+    """Columns of ``table`` the data model allows to be unknown (NULL) that an older database still
+    declares NOT NULL (the ticket flags and compensation, before "missing is not no"): the
+    constraint is dropped, in its own transaction before the import (on a DuckDB file: in the copy
+    the import writes). Returns the columns changed."""
+    target = spec.TABLES[table]
+    with engine.begin() as conn:
+        if table not in sa.inspect(conn).get_table_names():
+            return []
+        declared = {c["name"]: c["nullable"] for c in sa.inspect(conn).get_columns(table)}
+        stale = [c for c in target.columns if c.nullable and not c.primary_key and declared.get(c.name) is False]
+        q = conn.dialect.identifier_preparer.quote
+        for col in stale:
+            if conn.dialect.name in ("mysql", "mariadb"):
+                sql = f"ALTER TABLE {q(table)} MODIFY {q(col.name)} {col.type.compile(conn.dialect)} NULL"
+            else:
+                sql = f"ALTER TABLE {q(table)} ALTER COLUMN {q(col.name)} DROP NOT NULL"
+            conn.exec_driver_sql(sql)
+    return [c.name for c in stale]
+
+
 def _pandas(good: pa.Table) -> pd.DataFrame:
     mapper = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype(), pa.float64(): pd.Float64Dtype()}
     df = good.to_pandas(types_mapper=mapper.get, date_as_object=True)
