@@ -206,3 +206,25 @@ def test_demo_fit_reports_discrimination_and_calibration(fitted_duckdb_url: str)
     assert "tier = standard (most common" in m["reference_levels"]
     assert "segment_enterprise: determined by tier_enterprise" in m["dropped"]
     assert not np.isnan(m["auc_cox_lower"])
+
+
+def test_an_older_models_table_gains_the_new_columns(snapshot_fit: dict, tmp_path: Path) -> None:
+    import shutil
+
+    import sqlalchemy as sa
+
+    path = tmp_path / "old.duckdb"
+    shutil.copyfile(sa.engine.make_url(snapshot_fit["url"]).database or "", path)
+    url = f"duckdb:///{path}"
+    wh = Warehouse.open(url, read_only=False)
+    try:
+        churn_store.save(wh.engine, snapshot_fit["result"])
+        with wh.engine.begin() as conn:  # as an older version created it
+            for col in churn_store.ADDED:
+                conn.execute(sa.text(f'ALTER TABLE churn_models DROP COLUMN "{col}"'))
+        model_id = churn_store.save(wh.engine, snapshot_fit["result"])
+        m = churn_store.latest_model(wh)
+        assert m["model_id"] == model_id and m["dropped"].startswith("sla_level_none: determined by segment_none")
+        assert m["holdout"].startswith("random 30%")
+    finally:
+        wh.engine.dispose()
