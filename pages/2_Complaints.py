@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from metrics.analysis import drill, league
+from metrics.model import dimensions
 from metrics.model.registry import get
 from metrics.present.charts import core as charts
 from servicewatch import ui
@@ -16,7 +17,6 @@ DIMS = ("region", "tier", "channel", "category")
 HANDLING = ("resolution_hours_median", "resolution_hours_p90", "fcr_rate", "reopen_rate", "escalation_rate",
             "revisit_rate", "revisit_satisfaction")
 SECTIONS = ("rate", "funnel", "handling")
-FILTER_FIELD = {"region": "regions", "tier": "tiers", "channel": "channels", "category": "categories"}
 DRILL_COLUMNS = ("ticket_id", "opened_at", "customer_id", "name", "tier", "region", "channel", "category",
                  "priority", "resolved_at", "resolution_due_at", "escalated", "reopened", "open", "age_hours")
 
@@ -118,7 +118,7 @@ if chosen is None:
     st.info(t("export.drill_hint"))
 else:
     d, values = chosen
-    narrowed = f.with_(**{FILTER_FIELD[d]: tuple(int(v) for v in values) if d == "region" else tuple(values)})
+    narrowed = f.with_(**{dimensions.get(d).field: tuple(int(v) for v in values) if d == "region" else tuple(values)})
     rows = view.call(drill.tickets, narrowed, 1000)
     st.markdown(view.md("page.complaints.drill_caption", scope=view.subtitle(f=narrowed), n=len(rows)))
     if rows.empty:

@@ -149,3 +149,24 @@ def test_the_registry_validates() -> None:
     from metrics.model.registry import validate
 
     assert validate() == []
+
+
+def test_dimensions_are_declared_once() -> None:
+    """The dimension list of metrics.model.dimensions is what filters, links, the CLI, the registry,
+    the rollups and the warehouse use (no second list of the same names)."""
+    from metrics.cli.common import add_filter_arguments
+    from metrics.ingest import rollups
+    from metrics.model import dimensions, registry
+    from metrics.model.filters import LIST_FIELDS
+    from metrics.query.warehouse import DIM_VALUES
+
+    assert registry.DIMENSIONS == dimensions.NAMES and rollups.CUSTOMER_DIMS == dimensions.CUSTOMER_DIMS
+    assert LIST_FIELDS == {d.field: d.name for d in dimensions.FILTERS}
+    assert set(DIM_VALUES) == {d.name for d in dimensions.VALUE_FILTERS}
+    import argparse
+
+    p = argparse.ArgumentParser()
+    add_filter_arguments(p)
+    flags = {a.option_strings[0] for a in p._actions if a.option_strings}
+    assert {d.cli_flag for d in dimensions.VALUE_FILTERS} <= flags
+

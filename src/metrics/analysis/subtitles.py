@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from metrics.model import dimensions
 from metrics.model.filters import Filters
 from metrics.model.i18n import label, t
 
@@ -53,11 +54,10 @@ def scope_text(f: Filters, lang: str, region_names: Mapping[int, str],
     parts = [", ".join(region_names.get(r, str(r)) for r in regions)] if regions else []
     if f.scope is not None and f.scope.manager_id is not None:
         parts.append(t("filter.scope_portfolio", lang, user=f.scope.user))
-    for dim, values in (("tier", f.tiers), ("segment", f.segments), ("channel", f.channels),
-                        ("sla_level", f.sla_levels), ("category", f.categories), ("kind", f.kinds),
-                        ("survey_kind", f.survey_kinds), ("priority", f.priorities)):
+    for dim in dimensions.VALUE_FILTERS:
+        values = getattr(f, dim.field)
         if values:
-            parts.append(", ".join(label(dim, v, lang) for v in values))
+            parts.append(", ".join(label(dim.name, v, lang) for v in values))
     return " · ".join(parts) if parts else t("filter.scope_all", lang)
 
 

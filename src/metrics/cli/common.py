@@ -15,6 +15,7 @@ import pandas as pd
 
 from metrics.access import users as access
 from metrics.backends.connect import check_connection, resolve_url
+from metrics.model import dimensions
 from metrics.model.filters import Filters, default_period, fit_to_span, preset_period
 from metrics.model.i18n import t
 from metrics.model.links import date_range, parse_date
@@ -55,9 +56,8 @@ def add_filter_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--compare", choices=["previous", "year_ago", "none"], default="previous")
     p.add_argument("--region", action="append", default=[], metavar="ID",
                    help="region id or name (English or Chinese); includes its districts")
-    for name, meta in (("tier", "T"), ("segment", "S"), ("channel", "C"), ("category", "CAT"),
-                       ("kind", "K"), ("survey-kind", "K"), ("priority", "P"), ("sla-level", "L")):
-        p.add_argument(f"--{name}", action="append", default=[], metavar=meta)
+    for d in dimensions.VALUE_FILTERS:  # --tier, --segment, --sla-level, --channel, …
+        p.add_argument(d.cli_flag, dest=d.name, action="append", default=[], metavar=d.name.upper())
     p.add_argument("--as-user", dest="as_user", metavar="NAME",
                    help="act for a user of $SERVICEWATCH_USERS: only that user's scope of the data")
 
@@ -108,10 +108,8 @@ def build_filters(wh: Warehouse, args: argparse.Namespace) -> Filters:
                 end=end), file=sys.stderr)
     regions = resolve_regions(wh, args.region)
     values = {}
-    for opt, dim in (("tier", "tier"), ("segment", "segment"), ("channel", "channel"),
-                     ("category", "category"), ("kind", "kind"), ("survey_kind", "survey_kind"),
-                     ("priority", "priority"), ("sla_level", "sla_level")):
-        given = getattr(args, opt)
+    for dim in (d.name for d in dimensions.VALUE_FILTERS):
+        given = getattr(args, dim)
         if given:
             known = wh.values(dim)
             unknown = [v for v in given if v not in known]

@@ -35,6 +35,7 @@ from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
 
+from metrics.model import dimensions
 from metrics.model import schema as s
 from metrics.model.filters import Filters
 from metrics.model.registry import METRICS, Ctx, Metric, dim_column
@@ -55,7 +56,7 @@ SOURCES_KEY = "rollup_sources"  # the cubes built (customers is left out when th
 # (``Metric.needs``); cubes built before they did answer no such metric (raw rows do)
 KNOWN_COUNTS = "known_counts"
 EVENT_SOURCES = ("tickets", "surveys")
-CUSTOMER_DIMS = ("region", "tier", "segment", "sla_level")
+CUSTOMER_DIMS = dimensions.CUSTOMER_DIMS
 CUBE_DIMS: dict[str, tuple[str, ...]] = {
     "tickets": CUSTOMER_DIMS + ("channel", "category", "kind", "priority", "month"),
     "surveys": CUSTOMER_DIMS + ("channel", "survey_kind", "month"),

@@ -12,22 +12,13 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from metrics.access.users import Scope
+from metrics.model import dimensions
 
 COMPARISONS = ("previous", "year_ago", "none")
 PRESETS = ("last_month", "last_quarter", "ytd", "last_12_months", "custom")
 
 # filter field -> query-string key
-LIST_FIELDS = {
-    "regions": "region",
-    "tiers": "tier",
-    "segments": "segment",
-    "channels": "channel",
-    "categories": "category",
-    "kinds": "kind",
-    "survey_kinds": "survey_kind",
-    "priorities": "priority",
-    "sla_levels": "sla_level",
-}
+LIST_FIELDS = {d.field: d.url_key for d in dimensions.FILTERS}  # Filters field -> a link's key
 
 
 @dataclass(frozen=True)

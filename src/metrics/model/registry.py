@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
+from metrics.model import dimensions
 from metrics.model import schema as s
 
-# Dimensions each source can be cut by; `region` groups at a chosen level of the hierarchy.
-CUSTOMER_DIMS = ("region", "tier", "segment", "sla_level")
+# Dimensions each source can be cut by (metrics.model.dimensions declares them); `region` groups at a
+# chosen level of the hierarchy.
+CUSTOMER_DIMS = dimensions.CUSTOMER_DIMS
 SOURCE_DIMS: dict[str, tuple[str, ...]] = {
     "tickets": CUSTOMER_DIMS + ("channel", "category", "kind", "priority", "month", "week"),
     "surveys": CUSTOMER_DIMS + ("channel", "survey_kind", "month", "week"),
@@ -26,10 +28,7 @@ SOURCE_DIMS: dict[str, tuple[str, ...]] = {
     "availability": CUSTOMER_DIMS + ("month",),
     "complaints": CUSTOMER_DIMS + ("channel", "category", "month"),
 }
-DIMENSIONS = (
-    "region", "tier", "segment", "sla_level", "channel", "category", "kind", "priority",
-    "survey_kind", "month", "week",
-)
+DIMENSIONS = dimensions.NAMES
 KINDS = ("share", "mean", "nps", "rate", "quantile", "count", "sum", "stock", "availability")
 
 
@@ -199,12 +198,10 @@ class UnknownMetric(KeyError):
 
 
 
-DIM_COLUMN = {"region": "region_id"}  # a result's column name where it differs from the dimension's
-
-
 def dim_column(dim: str) -> str:
     """Name of the result column for a group-by dimension (``region`` → ``region_id``)."""
-    return DIM_COLUMN.get(dim, dim)
+    d = dimensions.BY_NAME.get(dim)
+    return d.result_column if d is not None else dim
 
 
 def get(metric_id: str) -> Metric:

@@ -18,7 +18,7 @@ from metrics.access.users import Scope, check_regions
 from metrics.analysis import stats
 from metrics.backends.connect import DatabaseError, describe_error, duckdb_path, engine_url, make_engine, where
 from metrics.ingest.rollups import AS_OF_KEY, SOURCES_KEY, compile_from_rollup, parse_sources
-from metrics.model import plausible
+from metrics.model import dimensions, plausible
 from metrics.model import schema as s
 from metrics.model.filters import Filters
 from metrics.model.registry import Metric, dim_column, get
@@ -26,16 +26,7 @@ from metrics.query.compiler import Window, compile_metric
 
 RESULT_COLUMNS = ("value", "n", "lower", "upper")
 # where the distinct values of each categorical dimension are read from
-DIM_VALUES = {
-    "tier": s.customers.c.tier,
-    "segment": s.customers.c.segment,
-    "sla_level": s.customers.c.sla_level,
-    "channel": s.tickets.c.channel,
-    "category": s.tickets.c.category,
-    "kind": s.tickets.c.kind,
-    "priority": s.tickets.c.priority,
-    "survey_kind": s.surveys.c.kind,
-}
+DIM_VALUES = {d.name: d.values_from for d in dimensions.VALUE_FILTERS}
 TIME_DIMS = ("month", "week")
 
 
