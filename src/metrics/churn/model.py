@@ -31,6 +31,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from metrics.analysis.stats import Z95, cox_score_residuals
+from metrics.backends.connect import DatabaseError
 from metrics.churn.design import SERVICE_TERMS, Design, decide
 from metrics.churn.features import HORIZON_DAYS, Landmark, features, landmarks, read_frame, table_counts
 from metrics.churn.survival import observed_from
@@ -90,6 +91,21 @@ def _data_version(wh: Warehouse) -> str | None:
     return None if df.empty else str(df.iloc[0, 0])
 
 
+def _as_of(wh: Warehouse) -> date:
+    """The data's as-of date; for customers alone (a snapshot with no tickets), their newest start or
+    end date — the snapshot date when the flag put the end dates there."""
+    try:
+        return wh.as_of()
+    except DatabaseError:
+        c = s.customers
+        newest = read_frame(wh, sa.select(sa.func.max(c.c.end_date).label("end"),
+                                          sa.func.max(c.c.start_date).label("start"))).iloc[0]
+        days = [pd.Timestamp(v).date() for v in newest if v is not None and not pd.isna(v)]
+        if not days:
+            raise ChurnModelError("the database holds no customers; load data first") from None
+        return max(days)
+
+
 def _snapshot_split(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A random ``SNAPSHOT_HOLDOUT`` of customers as holdout, drawn separately among leavers and
     stayers (seed 0, rows in customer order: reproducible)."""
@@ -111,7 +127,7 @@ def fit(wh: Warehouse, as_of: date | None = None, max_train_rows: int = MAX_TRAI
 
     started = time.perf_counter()
     version = _data_version(wh)  # before reading: a change after it leaves the scores stale (store.save)
-    as_of = as_of or wh.as_of()
+    as_of = as_of or _as_of(wh)
     f = (f or Filters(start=as_of, end=as_of)).with_(as_of=as_of)
     sources = table_counts(wh)
     missing = [k for k, v in sources.items() if not v]
