@@ -252,3 +252,70 @@ def test_an_imported_snapshot_fits(tmp_path: Path, capsys: pytest.CaptureFixture
     assert report["method"] == "snapshot_cox" and str(report["as_of"]) == telco.AS_OF.isoformat()
     assert report["n_train_rows"] + report["n_test_rows"] == 3000 and report["auc_cox"] > 0.78
     assert {"term": "segment", "reason": "one level only (consumer) in the training rows"} in report["dropped"]
+
+
+SERVERS = {"postgres": "postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
+           "mariadb": "mysql+pymysql://root@127.0.0.1:3306/"}
+
+
+@pytest.fixture(params=[pytest.param("postgres", marks=pytest.mark.postgres),
+                        pytest.param("mariadb", marks=pytest.mark.mariadb)])
+def server_snapshot(request: pytest.FixtureRequest) -> dict:
+    """A fresh database on each server holding a 3,000-customer snapshot; dropped afterwards."""
+    import secrets
+
+    import sqlalchemy as sa
+    from conftest import _unavailable
+
+    kind, name = request.param, f"sw_test_{secrets.token_hex(4)}"
+    admin = sa.create_engine(SERVERS[kind], isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool,
+                             connect_args={"connect_timeout": 5})
+    create = (f'CREATE DATABASE "{name}" ENCODING \'UTF8\' TEMPLATE template0' if kind == "postgres"
+              else f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(create))
+    except Exception as exc:  # noqa: BLE001 - any connection error means "no server"
+        admin.dispose()
+        _unavailable(f"{kind}: {str(exc).splitlines()[0]}")
+    url = (f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}" if kind == "postgres"
+           else f"mysql+pymysql://root@127.0.0.1:3306/{name}")
+    frames, truth = telco.snapshot(3000, seed=4)
+    try:
+        replace_all(url, frames, {"as_of": telco.AS_OF.isoformat()})
+        yield {"url": url, "frames": frames}
+    finally:
+        with admin.connect() as conn:
+            if kind == "postgres":
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            else:
+                conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
+        admin.dispose()
+
+
+def test_snapshot_fit_on_servers_equals_duckdb(server_snapshot: dict, tmp_path: Path) -> None:
+    """The same snapshot on PostgreSQL / MariaDB and on DuckDB: the same model, stored on the server
+    (and an older churn_models table there gains the new columns)."""
+    import sqlalchemy as sa
+
+    duck = f"duckdb:///{tmp_path / 'same.duckdb'}"
+    replace_all(duck, server_snapshot["frames"], {"as_of": telco.AS_OF.isoformat()})
+    ref_wh, wh = Warehouse.open(duck), Warehouse.open(server_snapshot["url"])
+    try:
+        ref, mine = cm.fit(ref_wh), cm.fit(wh)
+        for k in ("method", "n_train_rows", "n_test_events", "reference_levels", "dropped"):
+            assert mine.summary[k] == ref.summary[k], k
+        for k in ("auc_cox", "auc_logit", "concordance_cox", "calibration_slope"):
+            assert mine.summary[k] == pytest.approx(ref.summary[k], rel=1e-6), k
+        churn_store.save(wh.engine, mine)
+        with wh.engine.begin() as conn:  # as an older version created it
+            q = conn.dialect.identifier_preparer
+            for col in churn_store.ADDED:
+                conn.execute(sa.text(f"ALTER TABLE churn_models DROP COLUMN {q.quote(col)}"))
+        model_id = churn_store.save(wh.engine, mine)
+        m = churn_store.latest_model(wh)
+        assert m["model_id"] == model_id and m["method"] == "snapshot_cox" and m["holdout"].startswith("random")
+        assert len(churn_store.scores(wh, _filters(wh), 10, "en")) == 10
+    finally:
+        ref_wh.engine.dispose()
+        wh.engine.dispose()
