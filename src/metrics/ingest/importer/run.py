@@ -176,24 +176,36 @@ class _Rejects:
             self.writer = csv.writer(self.file.fh)
             self.writer.writerow([safe_cell(h) for h in self.headers] + list(outputs.REJECTS_COLUMNS))
         width = len(self.headers)
-        index: dict[int, int] = {}
-        if raw is not None and raw_rows is not None:
-            wanted = set(problems["row"].astype(int))
-            index = {int(r): i for i, r in enumerate(raw_rows) if int(r) in wanted}
-        taken = raw.take(pa.array(list(index.values()), pa.int64())) if index else None
-        values = [[_cell(v) for v in col.to_pylist()] for col in taken.columns] if taken is not None else []
-        position = {r: i for i, r in enumerate(index)}
-        p = problems.assign(row=problems["row"].astype(int)).sort_values("row", kind="stable")
-        for row, group in p.groupby("row", sort=True):
-            if row in position:
-                cells = [values[c][position[row]] for c in range(min(width, len(values)))]
-            else:
-                cells = self._split(group)
-            cells = (cells + [""] * width)[:width]
-            reasons = "; ".join(f"{c}: {reason_text(code, d, self.lang)}" if c else reason_text(code, d, self.lang)
-                                for c, code, d in zip(group["column"], group["code"], group["detail"], strict=True))
-            codes = ";".join(dict.fromkeys(group["code"]))
-            self.writer.writerow([safe_cell(v) for v in cells] + [int(row), safe_cell(reasons), codes])
+        p = problems.assign(row=problems["row"].astype("int64")).sort_values("row", kind="stable")
+        row_of = p["row"].to_numpy()
+        starts = np.flatnonzero(np.r_[True, row_of[1:] != row_of[:-1]])
+        ends = np.r_[starts[1:], len(row_of)]
+        texts_of: dict[tuple, str] = {}  # (code, detail) -> reason text: looked up once each
+        texts = []
+        for c, code, d in zip(p["column"], p["code"], p["detail"], strict=True):
+            reason = texts_of.get((code, d))
+            if reason is None:
+                reason = texts_of[(code, d)] = reason_text(code, d, self.lang)
+            texts.append(f"{c}: {reason}" if c else reason)
+        codes = p["code"].tolist()
+        firsts = row_of[starts]
+        cells: list[list[str]] = [[] for _ in firsts]
+        if raw is not None and raw_rows is not None and len(raw_rows):
+            at = pd.Index(np.asarray(raw_rows, dtype=np.int64)).get_indexer(firsts)
+            found = np.flatnonzero(at >= 0)
+            if len(found):
+                taken = raw.take(pa.array(at[found], pa.int64()))
+                columns = [[_cell(v) for v in col.to_pylist()] for col in taken.columns[:width]]
+                for j, i in enumerate(found):
+                    cells[i] = [col[j] for col in columns]
+        out = []
+        for i, (lo, hi) in enumerate(zip(starts, ends, strict=True)):
+            row_cells = cells[i] if cells[i] else self._split(p.iloc[lo:hi])
+            row_cells = (row_cells + [""] * width)[:width]
+            reasons = "; ".join(texts[lo:hi])
+            code = codes[lo] if hi - lo == 1 else ";".join(dict.fromkeys(codes[lo:hi]))
+            out.append([safe_cell(v) for v in row_cells] + [int(firsts[i]), safe_cell(reasons), code])
+        self.writer.writerows(out)
 
     def _split(self, group: pd.DataFrame) -> list[str]:
         """A line with the wrong number of fields (``bad_row``, its text as the value), split as it goes:
