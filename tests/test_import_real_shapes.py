@@ -265,16 +265,19 @@ def test_customer_snapshot(db_url: str, tmp_path: Path) -> None:
 def test_snapshot_in_days_on_duckdb(duck: str, tmp_path: Path) -> None:
     raw = snapshot_customers(12, seed=9).rename(columns={"tenure": "tenure_days"})
     raw["tenure_days"] = raw["tenure_days"] * 30 + 1
+    raw["Churn"] = raw["Churn"].map({"Yes": "Left", "No": "ACTIVE"})  # the flag in the source's own words
     path, mapping = tmp_path / "crm.csv", tmp_path / "crm.yaml"
     raw.to_csv(path, index=False)
-    mapping.write_text(SNAPSHOT_MAPPING.replace("  tenure: tenure_months\n", ""), encoding="utf-8")
+    text = (SNAPSHOT_MAPPING.replace("  tenure: tenure_months\n", "")
+            .replace("values:\n", "values:\n  churned: {left: yes, active: no}\n"))  # matched in any case
+    mapping.write_text(text, encoding="utf-8")
     r = import_file(duck, "customers", path, mapping=mapping, snapshot_date=SNAPSHOT)
     assert r.rows_loaded == 12, r.summary()
     c = schema.customers
     got = read(duck, sa.select(c).where(c.c.customer_id >= FIRST_ID).order_by(c.c.customer_id))
     want = [SNAPSHOT - dt.timedelta(days=int(d)) for d in raw["tenure_days"]]
     assert [pd.Timestamp(d).date() for d in got["start_date"]] == want
-    assert int(got["end_date"].notna().sum()) == int((raw["Churn"] == "Yes").sum())
+    assert int(got["end_date"].notna().sum()) == int((raw["Churn"] == "Left").sum())
 
 
 def test_snapshot_needs_tenure_and_churn(duck: str, tmp_path: Path) -> None:

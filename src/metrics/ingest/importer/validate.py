@@ -221,7 +221,10 @@ class Validator:
         tenure_col = "tenure_months" if "tenure_months" in src else "tenure_days"
         tenure, bad = parse(src[tenure_col], "int")
         reject(bad, tenure_col, "not_integer")
-        churned, cbad = parse(src["churned"], "bool")
+        flag = src["churned"]
+        if "churned" in self._aliases:  # the mapping's values: for the flag ({Left: yes, Active: no})
+            flag = self._translate(flag, self._aliases["churned"])
+        churned, cbad = parse(flag, "bool")
         reject(cbad, "churned", "not_boolean")
         reject(_isnull(churned) & ~cbad, "churned", "missing")
         reject(_isnull(tenure) & ~bad, tenure_col, "missing")
