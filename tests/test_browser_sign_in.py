@@ -49,7 +49,7 @@ def card(page, metric_id: str) -> str:
 
 
 def city_figure(duckdb_url: str, metric_id: str) -> str:
-    from servicewatch.ui import DEFAULT_PRESET
+    from servicewatch.filter_bar import DEFAULT_PRESET
 
     wh = Warehouse.open(duckdb_url)
     start, end = preset_period(DEFAULT_PRESET, wh.as_of())

@@ -1,4 +1,6 @@
-"""Shared Streamlit pieces: page setup, the one filter bar, cached engine calls, chart output.
+"""Shared Streamlit pieces: page setup, the View a page works with, sections and chart output
+(the cached engine calls are in :mod:`servicewatch.cache`, the filter bar in
+:mod:`servicewatch.filter_bar`).
 
 Every page calls :func:`page` first; it draws the sidebar (language, navigation, filters) and
 returns a :class:`View` with the warehouse, the filters and the language. Filter state lives in
@@ -8,8 +10,6 @@ into the URL query string, so a link reproduces the view.
 
 from __future__ import annotations
 
-import importlib
-import time
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -22,18 +22,25 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from metrics.access import users as access
-from metrics.access.users import Scope, ScopeError, User
+from metrics.access.users import ScopeError, User
 from metrics.analysis import drill
 from metrics.analysis.subtitles import region_parents, subtitle
-from metrics.backends.connect import DatabaseError, duckdb_path, resolve_url
-from metrics.model.filters import COMPARISONS, PRESETS, Filters, clamp_period, default_period, preset_period
-from metrics.model.i18n import LANGS, catalogue, label, metric_label, t
-from metrics.model.links import LIST_KEYS, date_range, parse_query
+from metrics.backends.connect import DatabaseError, resolve_url
+from metrics.model.filters import Filters
+from metrics.model.i18n import LANGS, label, metric_label, t
 from metrics.present import export
 from metrics.present.markup import md, md_values
 from metrics.query.warehouse import Warehouse
 from servicewatch import auth, errors
+from servicewatch.cache import (  # noqa: F401 - pages and tests reach them as ui.*
+    cached_call,
+    cached_compare,
+    cached_metric,
+    close_warehouses,
+    warehouse,
+)
 from servicewatch.downloads import audited, audited_bytes  # noqa: F401 - pages call ui.audited_bytes
+from servicewatch.filter_bar import filter_bar
 from servicewatch.tables import localise
 
 warnings.filterwarnings("ignore", message="The kopts argument is ignored")
@@ -48,90 +55,7 @@ PAGES = (
     ("pages/6_Data.py", "nav.data", ":material/database:"),
     ("pages/8_At_risk.py", "nav.at_risk", ":material/warning:"),
 )
-DEFAULT_PRESET = "last_quarter"  # the opening window when it fits the data (filters.default_period)
-# Cached results are keyed by the data version (below), so new data is seen at once; the time limit
-# only bounds how long a view nobody asks for again stays in memory.
-CACHE_TTL_S = 12 * 3600
 APP_ROOT = Path(__file__).resolve().parents[2]
-
-
-# -- the warehouse and cached engine calls ----------------------------------------------------
-def _db_version(url: str) -> float:
-    """Changes when a DuckDB file is replaced by a refresh, so caches follow the new data."""
-    path = duckdb_path(url)
-    try:
-        return path.stat().st_mtime if path else 0.0
-    except OSError:
-        return 0.0
-
-
-@st.cache_resource(show_spinner=False)
-def _warehouses() -> dict[str, tuple[float | str, Warehouse]]:
-    """url → (data version, warehouse), shared by all sessions of this server."""
-    return {}
-
-
-def close_warehouses() -> None:
-    """Dispose every cached engine (their connections reopen on the next query)."""
-    cache = _warehouses()
-    for _, wh in cache.values():
-        wh.engine.dispose()
-    cache.clear()
-
-
-def _server_version(wh: Warehouse) -> str:
-    """The data version of a server database: ``sw_meta.data_version`` (one small query per page run),
-    new after every load, refresh, import and churn fit. On Spark a query is a Thrift round trip of
-    ~0.6 s: there the version is the hour, and an entry lives at most an hour."""
-    if wh.dialect == "spark":
-        return f"hour {int(time.time() // 3600)}"
-    return wh.data_version()
-
-
-def warehouse() -> tuple[Warehouse, float | str]:
-    """The warehouse for the configured URL and its data version; caches are keyed by both.
-
-    A DuckDB file's version is its modification time. When a load has swapped in a new file, the old
-    engine is disposed first: DuckDB hands new connections the instance already open for a path, so
-    the old file's connections must close before the new file is seen. On a server database a new
-    data version gives a new ``Warehouse`` on the same engine (its as-of and rollup facts are read
-    once per Warehouse)."""
-    url = resolve_url()
-    cache = _warehouses()
-    known = cache.get(url)
-    if duckdb_path(url) is not None:
-        version: float | str = _db_version(url)
-        if known is None or known[0] != version:
-            if known is not None:
-                known[1].engine.dispose()
-            cache[url] = (version, Warehouse.open(url, read_only=True, keep_open=True))
-        return cache[url][1], version
-    wh = known[1] if known is not None else Warehouse.open(url, keep_open=True)
-    version = _server_version(wh)
-    if known is None or known[0] != version:
-        cache[url] = (version, Warehouse(wh.engine) if known is not None else wh)
-    return cache[url][1], version
-
-
-@st.cache_data(show_spinner=False, max_entries=2000, ttl=CACHE_TTL_S)
-def cached_metric(_wh: Warehouse, version: float | str, url: str, metric_id: str, f: Filters,
-                  by: tuple[str, ...] = (), level: str = "city") -> pd.DataFrame:
-    return _wh.metric(metric_id, f, by, level)
-
-
-@st.cache_data(show_spinner=False, max_entries=2000, ttl=CACHE_TTL_S)
-def cached_compare(_wh: Warehouse, version: float | str, url: str, metric_id: str, f: Filters,
-                   by: tuple[str, ...] = (), level: str = "city") -> pd.DataFrame:
-    return _wh.compare(metric_id, f, by, level)
-
-
-@st.cache_data(show_spinner=False, max_entries=2000, ttl=CACHE_TTL_S)
-def cached_call(_wh: Warehouse, version: float | str, url: str, name: str, *args, module: str = "", **kwargs) -> object:
-    """``Warehouse.<name>(*args)``, or with ``module`` the engine function ``module.name(wh, *args)``,
-    cached by database version and (hashable) arguments."""
-    if module:
-        return getattr(importlib.import_module(module), name)(_wh, *args, **kwargs)
-    return getattr(_wh, name)(*args, **kwargs)
 
 
 @dataclass
@@ -297,164 +221,6 @@ def page(title_key: str) -> View:
     st.title(t(title_key, lang))
     st.caption(f"{md(view.subtitle(with_comparison=True))} · {t('app.as_of', lang, date=as_of.isoformat())}")
     return view
-
-
-# -- the filter bar ---------------------------------------------------------------------------
-def _state(as_of: date, allowed: set[int] | None, regions: pd.DataFrame, values: Callable[[str], list[str]],
-           lang: str, span: tuple[date, date] | None = None) -> dict:
-    """The persisted filter state; first built from the URL query string by the one parser
-    (:func:`metrics.model.links.parse_query`): unknown keys, malformed or implausible dates, unknown regions
-    and values are dropped and listed in one notice; dates outside the data's ``span`` are clamped to it
-    with a notice; regions outside ``allowed`` are dropped too (a crafted link cannot widen a user's
-    scope). Without a link the view opens on :func:`metrics.model.filters.default_period`."""
-    if "sw_state" not in st.session_state:
-        q = st.query_params.to_dict()
-        first, last = span or (date.min, as_of)
-        default_preset, start, end = default_period(DEFAULT_PRESET, first, last)
-        known = {k: values(k) for k in LIST_KEYS if k != "region" and q.get(k)}  # only the dimensions it names
-        parsed = parse_query(q, Filters(start=start, end=end), limits=date_range(max(date.today(), as_of)),
-                             regions=set(regions["region_id"].astype(int)), values=known, sections=section_ids(),
-                             span=(first, last))
-        if parsed.ignored:
-            st.warning(t("query.ignored", lang, items=md(", ".join(parsed.ignored))), icon=":material/link_off:")
-        f = parsed.filters
-        if parsed.clamped:
-            st.warning(t("query.clamped", lang, items=md(", ".join(parsed.clamped)), first=first.isoformat(),
-                         last=last.isoformat(), start=f.start.isoformat(), end=f.end.isoformat()),
-                       icon=":material/date_range:")
-        dated = "from" in q and not any(i.startswith("from=") for i in parsed.ignored)
-        preset = parsed.preset or ("custom" if dated else default_preset)
-        if preset == default_preset == "custom" and not dated:  # the quarter before the data: say why
-            st.info(t("filter.default_span", lang, preset=t(f"preset.{DEFAULT_PRESET}", lang),
-                      start=f.start.isoformat(), end=f.end.isoformat()), icon=":material/date_range:")
-        if allowed is not None and any(r not in allowed for r in f.regions):
-            st.warning(auth.out_of_scope_message(st.session_state.get("sw_lang", "zh")))
-            f = f.with_(regions=())
-        st.session_state["sw_state"] = {"preset": preset, "filters": f}
-        st.session_state["sw_link_section"] = parsed.section  # for the page's section switch
-    return st.session_state["sw_state"]
-
-
-def section_ids() -> set[str]:
-    """Every section id of the catalogue (``section.<id>``): the valid values of ``?section=``."""
-    return {k.removeprefix("section.") for k in catalogue() if k.startswith("section.")}
-
-
-def filter_bar(wh: Warehouse, version: float | str, as_of: date, regions: pd.DataFrame, lang: str,
-               reseed: bool = False, scope: Scope | None = None, page_changed: bool = False,
-               span: tuple[date, date] | None = None) -> Filters:
-    """The sidebar filter bar; ``reseed`` (another page or language) sets every widget again from the
-    persisted state instead of trusting the values the browser sends. ``page_changed``: the URL's
-    ``section`` belongs to the page shown before (the new page's :func:`sections` sets its own).
-    ``span``: the data's first and last day (``Warehouse.data_span``); the custom dates stay inside it."""
-    allowed = access.allowed_regions(scope, regions)
-    state = _state(as_of, allowed, regions, lambda dim: cached_call(wh, version, wh.url, "values", dim),
-                   lang, span)
-    first, last = span or (min(state["filters"].start, as_of), as_of)
-    f: Filters = state["filters"]
-    url = wh.url
-    st.sidebar.subheader(t("filter.header", lang))
-
-    def widget(key: str, value) -> str:
-        wkey = f"_w_{key}"
-        if reseed or wkey not in st.session_state:
-            st.session_state[wkey] = value
-        return wkey
-
-    preset = st.sidebar.selectbox(t("filter.period", lang), PRESETS, key=widget("preset", state["preset"]),
-                                  format_func=lambda p: t(f"preset.{p}", lang))
-    if preset == "custom":
-        seed = clamp_period(f.start, f.end, first, last) or (first, last)
-        _clamp_range_widget(first, last)  # a value kept from older data must not break the widget
-        picked = st.sidebar.date_input(t("filter.custom_range", lang), key=widget("range", seed),
-                                       min_value=first, max_value=last)
-        start, end = (picked[0], picked[-1]) if isinstance(picked, (list, tuple)) and picked else (f.start, f.end)
-    else:
-        start, end = preset_period(preset, as_of)
-    comparison = st.sidebar.selectbox(t("filter.comparison", lang), COMPARISONS,
-                                      key=widget("cmp", f.comparison), format_func=lambda c: t(f"comparison.{c}", lang))
-    name_col = "name_zh" if lang == "zh" else "name_en"
-    names = dict(zip(regions["region_id"].astype(int), regions[name_col], strict=True))
-    cities = regions.loc[regions["level"] == "city", "region_id"].astype(int).tolist()
-    if allowed is not None:  # only regions in the user's scope are offered
-        cities = [c for c in cities if c in allowed]
-    current_city, current_district = _split_region(f.regions, regions)
-    if current_city not in cities:
-        current_city = 0
-    if st.session_state.get("_w_city", 0) not in [0] + cities:  # e.g. left over from another user
-        st.session_state["_w_city"] = 0
-    city = st.sidebar.selectbox(t("filter.city", lang), [0] + cities, key=widget("city", current_city),
-                                format_func=lambda r: t("filter.all", lang) if r == 0 else names[r])
-    districts = regions.loc[regions["parent_id"] == city, "region_id"].astype(int).tolist() if city else []
-    if allowed is not None:
-        districts = [d for d in districts if d in allowed]
-    district = 0
-    if city:
-        if st.session_state.get("_w_district") not in [0] + districts:
-            st.session_state["_w_district"] = 0
-        keep = current_district if current_district in districts else 0
-        district = st.sidebar.selectbox(t("filter.district", lang), [0] + districts, key=widget("district", keep),
-                                        format_func=lambda r: t("filter.all", lang) if r == 0 else names[r])
-    tiers = _multi("tier", cached_call(wh, version, url, "values", "tier"), f.tiers, lang, widget)
-    segments = _multi("segment", cached_call(wh, version, url, "values", "segment"), f.segments, lang, widget)
-    channels = _multi("channel", cached_call(wh, version, url, "values", "channel"), f.channels, lang, widget)
-    new = f.with_(start=start, end=end, comparison=comparison,
-                  regions=(district or city,) if (district or city) else (),
-                  tiers=tiers, segments=segments, channels=channels, scope=scope)
-    if st.sidebar.button(t("filter.reset", lang), width="stretch"):
-        for key in [k for k in st.session_state if str(k).startswith("_w_") and k != "_w_lang"]:
-            del st.session_state[key]
-        p0, s0, e0 = default_period(DEFAULT_PRESET, first, last)
-        st.session_state["sw_state"] = {"preset": p0, "filters": Filters(start=s0, end=e0, scope=scope)}
-        st.rerun()
-    state.update(preset=preset, filters=new)
-    _sync_query(new, preset, lang, None if page_changed else st.query_params.get("section"))
-    return new
-
-
-def _clamp_range_widget(first: date, last: date) -> None:
-    """Move the custom-range widget's stored dates into ``first``–``last`` (Streamlit raises on a value
-    outside the widget's bounds, e.g. after the data was replaced by a shorter extract)."""
-    value = st.session_state.get("_w_range")
-    if not isinstance(value, (list, tuple)) or not value:
-        return
-    dates = [d for d in value if isinstance(d, date)]
-    if dates and any(not first <= d <= last for d in dates):
-        st.session_state["_w_range"] = clamp_period(dates[0], dates[-1], first, last) or (first, last)
-
-
-def _multi(dim: str, options: list[str], current: tuple[str, ...], lang: str, widget: Callable) -> tuple[str, ...]:
-    from metrics.present.theme import order
-
-    opts = order(dim, options)
-    chosen = st.sidebar.multiselect(t(f"filter.{dim}", lang), opts, key=widget(dim, [v for v in current if v in opts]),
-                                    format_func=lambda v: label(dim, v, lang), placeholder=t("filter.all", lang))
-    return tuple(chosen)
-
-
-def _split_region(selected: tuple[int, ...], regions: pd.DataFrame) -> tuple[int, int]:
-    if not selected:
-        return 0, 0
-    row = regions.loc[regions["region_id"] == selected[0]]
-    if row.empty:
-        return 0, 0
-    level = row["level"].iloc[0]
-    if level == "district":
-        return int(row["parent_id"].iloc[0]), int(selected[0])
-    if level == "city":
-        return int(selected[0]), 0
-    return 0, 0
-
-
-def _sync_query(f: Filters, preset: str, lang: str, section: str | None = None) -> None:
-    wanted = {"preset": preset, **f.to_query(), "lang": lang}
-    if section:
-        wanted["section"] = section
-    if preset != "custom":
-        wanted.pop("from", None)
-        wanted.pop("to", None)
-    if st.query_params.to_dict() != wanted:
-        st.query_params.from_dict(wanted)
 
 
 # -- sections ---------------------------------------------------------------------------------

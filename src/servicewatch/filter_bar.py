@@ -1,0 +1,183 @@
+"""The one filter bar (period, comparison, city/district, tier, segment, channel) shared by every
+page: its state lives in ``st.session_state["sw_state"]`` (it survives page switches, unlike widget
+keys) and is mirrored into the URL, so a link reproduces the view; a link is read by the one parser
+(:func:`metrics.model.links.parse_query`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+
+import pandas as pd
+import streamlit as st
+
+from metrics.access import users as access
+from metrics.access.users import Scope
+from metrics.model.filters import COMPARISONS, PRESETS, Filters, clamp_period, default_period, preset_period
+from metrics.model.i18n import catalogue, label, t
+from metrics.model.links import LIST_KEYS, date_range, parse_query
+from metrics.present.markup import md
+from metrics.query.warehouse import Warehouse
+from servicewatch import auth
+from servicewatch.cache import cached_call
+
+DEFAULT_PRESET = "last_quarter"  # the opening window when it fits the data (filters.default_period)
+
+
+def _state(as_of: date, allowed: set[int] | None, regions: pd.DataFrame, values: Callable[[str], list[str]],
+           lang: str, span: tuple[date, date] | None = None) -> dict:
+    """The persisted filter state; first built from the URL query string by the one parser
+    (:func:`metrics.model.links.parse_query`): unknown keys, malformed or implausible dates, unknown regions
+    and values are dropped and listed in one notice; dates outside the data's ``span`` are clamped to it
+    with a notice; regions outside ``allowed`` are dropped too (a crafted link cannot widen a user's
+    scope). Without a link the view opens on :func:`metrics.model.filters.default_period`."""
+    if "sw_state" not in st.session_state:
+        q = st.query_params.to_dict()
+        first, last = span or (date.min, as_of)
+        default_preset, start, end = default_period(DEFAULT_PRESET, first, last)
+        known = {k: values(k) for k in LIST_KEYS if k != "region" and q.get(k)}  # only the dimensions it names
+        parsed = parse_query(q, Filters(start=start, end=end), limits=date_range(max(date.today(), as_of)),
+                             regions=set(regions["region_id"].astype(int)), values=known, sections=section_ids(),
+                             span=(first, last))
+        if parsed.ignored:
+            st.warning(t("query.ignored", lang, items=md(", ".join(parsed.ignored))), icon=":material/link_off:")
+        f = parsed.filters
+        if parsed.clamped:
+            st.warning(t("query.clamped", lang, items=md(", ".join(parsed.clamped)), first=first.isoformat(),
+                         last=last.isoformat(), start=f.start.isoformat(), end=f.end.isoformat()),
+                       icon=":material/date_range:")
+        dated = "from" in q and not any(i.startswith("from=") for i in parsed.ignored)
+        preset = parsed.preset or ("custom" if dated else default_preset)
+        if preset == default_preset == "custom" and not dated:  # the quarter before the data: say why
+            st.info(t("filter.default_span", lang, preset=t(f"preset.{DEFAULT_PRESET}", lang),
+                      start=f.start.isoformat(), end=f.end.isoformat()), icon=":material/date_range:")
+        if allowed is not None and any(r not in allowed for r in f.regions):
+            st.warning(auth.out_of_scope_message(st.session_state.get("sw_lang", "zh")))
+            f = f.with_(regions=())
+        st.session_state["sw_state"] = {"preset": preset, "filters": f}
+        st.session_state["sw_link_section"] = parsed.section  # for the page's section switch
+    return st.session_state["sw_state"]
+
+
+def section_ids() -> set[str]:
+    """Every section id of the catalogue (``section.<id>``): the valid values of ``?section=``."""
+    return {k.removeprefix("section.") for k in catalogue() if k.startswith("section.")}
+
+
+def filter_bar(wh: Warehouse, version: float | str, as_of: date, regions: pd.DataFrame, lang: str,
+               reseed: bool = False, scope: Scope | None = None, page_changed: bool = False,
+               span: tuple[date, date] | None = None) -> Filters:
+    """The sidebar filter bar; ``reseed`` (another page or language) sets every widget again from the
+    persisted state instead of trusting the values the browser sends. ``page_changed``: the URL's
+    ``section`` belongs to the page shown before (the new page's :func:`sections` sets its own).
+    ``span``: the data's first and last day (``Warehouse.data_span``); the custom dates stay inside it."""
+    allowed = access.allowed_regions(scope, regions)
+    state = _state(as_of, allowed, regions, lambda dim: cached_call(wh, version, wh.url, "values", dim),
+                   lang, span)
+    first, last = span or (min(state["filters"].start, as_of), as_of)
+    f: Filters = state["filters"]
+    url = wh.url
+    st.sidebar.subheader(t("filter.header", lang))
+
+    def widget(key: str, value) -> str:
+        wkey = f"_w_{key}"
+        if reseed or wkey not in st.session_state:
+            st.session_state[wkey] = value
+        return wkey
+
+    preset = st.sidebar.selectbox(t("filter.period", lang), PRESETS, key=widget("preset", state["preset"]),
+                                  format_func=lambda p: t(f"preset.{p}", lang))
+    if preset == "custom":
+        seed = clamp_period(f.start, f.end, first, last) or (first, last)
+        _clamp_range_widget(first, last)  # a value kept from older data must not break the widget
+        picked = st.sidebar.date_input(t("filter.custom_range", lang), key=widget("range", seed),
+                                       min_value=first, max_value=last)
+        start, end = (picked[0], picked[-1]) if isinstance(picked, (list, tuple)) and picked else (f.start, f.end)
+    else:
+        start, end = preset_period(preset, as_of)
+    comparison = st.sidebar.selectbox(t("filter.comparison", lang), COMPARISONS,
+                                      key=widget("cmp", f.comparison), format_func=lambda c: t(f"comparison.{c}", lang))
+    name_col = "name_zh" if lang == "zh" else "name_en"
+    names = dict(zip(regions["region_id"].astype(int), regions[name_col], strict=True))
+    cities = regions.loc[regions["level"] == "city", "region_id"].astype(int).tolist()
+    if allowed is not None:  # only regions in the user's scope are offered
+        cities = [c for c in cities if c in allowed]
+    current_city, current_district = _split_region(f.regions, regions)
+    if current_city not in cities:
+        current_city = 0
+    if st.session_state.get("_w_city", 0) not in [0] + cities:  # e.g. left over from another user
+        st.session_state["_w_city"] = 0
+    city = st.sidebar.selectbox(t("filter.city", lang), [0] + cities, key=widget("city", current_city),
+                                format_func=lambda r: t("filter.all", lang) if r == 0 else names[r])
+    districts = regions.loc[regions["parent_id"] == city, "region_id"].astype(int).tolist() if city else []
+    if allowed is not None:
+        districts = [d for d in districts if d in allowed]
+    district = 0
+    if city:
+        if st.session_state.get("_w_district") not in [0] + districts:
+            st.session_state["_w_district"] = 0
+        keep = current_district if current_district in districts else 0
+        district = st.sidebar.selectbox(t("filter.district", lang), [0] + districts, key=widget("district", keep),
+                                        format_func=lambda r: t("filter.all", lang) if r == 0 else names[r])
+    tiers = _multi("tier", cached_call(wh, version, url, "values", "tier"), f.tiers, lang, widget)
+    segments = _multi("segment", cached_call(wh, version, url, "values", "segment"), f.segments, lang, widget)
+    channels = _multi("channel", cached_call(wh, version, url, "values", "channel"), f.channels, lang, widget)
+    new = f.with_(start=start, end=end, comparison=comparison,
+                  regions=(district or city,) if (district or city) else (),
+                  tiers=tiers, segments=segments, channels=channels, scope=scope)
+    if st.sidebar.button(t("filter.reset", lang), width="stretch"):
+        for key in [k for k in st.session_state if str(k).startswith("_w_") and k != "_w_lang"]:
+            del st.session_state[key]
+        p0, s0, e0 = default_period(DEFAULT_PRESET, first, last)
+        st.session_state["sw_state"] = {"preset": p0, "filters": Filters(start=s0, end=e0, scope=scope)}
+        st.rerun()
+    state.update(preset=preset, filters=new)
+    _sync_query(new, preset, lang, None if page_changed else st.query_params.get("section"))
+    return new
+
+
+def _clamp_range_widget(first: date, last: date) -> None:
+    """Move the custom-range widget's stored dates into ``first``–``last`` (Streamlit raises on a value
+    outside the widget's bounds, e.g. after the data was replaced by a shorter extract)."""
+    value = st.session_state.get("_w_range")
+    if not isinstance(value, (list, tuple)) or not value:
+        return
+    dates = [d for d in value if isinstance(d, date)]
+    if dates and any(not first <= d <= last for d in dates):
+        st.session_state["_w_range"] = clamp_period(dates[0], dates[-1], first, last) or (first, last)
+
+
+def _multi(dim: str, options: list[str], current: tuple[str, ...], lang: str, widget: Callable) -> tuple[str, ...]:
+    from metrics.present.theme import order
+
+    opts = order(dim, options)
+    chosen = st.sidebar.multiselect(t(f"filter.{dim}", lang), opts, key=widget(dim, [v for v in current if v in opts]),
+                                    format_func=lambda v: label(dim, v, lang), placeholder=t("filter.all", lang))
+    return tuple(chosen)
+
+
+def _split_region(selected: tuple[int, ...], regions: pd.DataFrame) -> tuple[int, int]:
+    if not selected:
+        return 0, 0
+    row = regions.loc[regions["region_id"] == selected[0]]
+    if row.empty:
+        return 0, 0
+    level = row["level"].iloc[0]
+    if level == "district":
+        return int(row["parent_id"].iloc[0]), int(selected[0])
+    if level == "city":
+        return int(selected[0]), 0
+    return 0, 0
+
+
+def _sync_query(f: Filters, preset: str, lang: str, section: str | None = None) -> None:
+    wanted = {"preset": preset, **f.to_query(), "lang": lang}
+    if section:
+        wanted["section"] = section
+    if preset != "custom":
+        wanted.pop("from", None)
+        wanted.pop("to", None)
+    if st.query_params.to_dict() != wanted:
+        st.query_params.from_dict(wanted)
+
+
