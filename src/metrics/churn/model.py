@@ -269,8 +269,8 @@ def _ph_check(d: pd.DataFrame, rows: int = PH_ROWS) -> pd.Series:
 
     sub = d.sample(rows, random_state=0) if len(d) > rows else d
     sub = sub.loc[:, (sub.std() > 0) | sub.columns.isin(["time", "event"])]
-    if sub["event"].sum() < 10:
-        return pd.Series(dtype=float)
+    if sub["event"].sum() < 10 or sub.loc[sub["event"] == 1, "time"].nunique() < 2:
+        return pd.Series(dtype=float)  # too few events, or all on one day (a snapshot): nothing to test
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ph = proportional_hazard_test(_cox(sub), sub, time_transform="rank")

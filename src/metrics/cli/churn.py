@@ -131,7 +131,7 @@ def fit_text(r: dict) -> str:
     if r["pooled"]:
         lines.append(f"pooled ({r['pooling_rule']}): "
                      + "; ".join(f"{k}: {', '.join(v)}" for k, v in r["pooled"].items()))
-    lines.append("terms (risk model; hazard ratio, 95% interval, cluster-robust):")
+    lines.append("terms (risk model; hazard ratio, 95% interval, robust by customer):")
     lines += [f"  {t['term']:<32} {t['hr']:7.3f} ({t['hr_lower']:.3f}-{t['hr_upper']:.3f})  p={t['p']:.2g}"
               for t in r["terms"]]
     if r["dropped"]:
