@@ -23,6 +23,7 @@ from metrics.ingest import rollups
 from metrics.model import schema as s
 from metrics.model.filters import Filters
 from metrics.model.registry import METRICS, get
+from metrics.query import rollup_compiler
 from metrics.query.compiler import Window
 from metrics.query.warehouse import Warehouse
 
@@ -257,17 +258,18 @@ def _window(start: date, end: date, as_of: date) -> Window:
 ])
 def test_eligible_windows(start: date, end: date, as_of: date, rollup_as_of: date | None, ok: bool) -> None:
     f = Filters(start, end)
-    assert rollups.eligible(get("csat"), f, (), _window(start, end, as_of), "city", rollup_as_of) is ok
-    assert rollups.compile_from_rollup(get("csat"), f, (), _window(start, end, as_of), "city", "duckdb",
+    assert rollup_compiler.eligible(get("csat"), f, (), _window(start, end, as_of), "city", rollup_as_of) is ok
+    assert rollup_compiler.compile_from_rollup(get("csat"), f, (), _window(start, end, as_of), "city", "duckdb",
                                        rollup_as_of) is None or ok
 
 
 def test_no_rollup_as_of_means_raw() -> None:
     f = FILTERS["quarter"]
     w = Window.of(f, date(2026, 10, 31))
-    assert rollups.compile_from_rollup(get("csat"), f, (), w, "city", "duckdb", None) is None
-    assert rollups.compile_from_rollup(get("csat"), f, ("month",), w, "city", "duckdb", date(2026, 10, 31)) is not None
-    assert rollups.compile_from_rollup(get("csat"), f, ("week",), w, "city", "duckdb", date(2026, 10, 31)) is None
+    assert rollup_compiler.compile_from_rollup(get("csat"), f, (), w, "city", "duckdb", None) is None
+    compile_ = rollup_compiler.compile_from_rollup
+    assert compile_(get("csat"), f, ("month",), w, "city", "duckdb", date(2026, 10, 31)) is not None
+    assert compile_(get("csat"), f, ("week",), w, "city", "duckdb", date(2026, 10, 31)) is None
     assert w.as_of_end == datetime.combine(date(2026, 10, 31) + timedelta(days=1), time())
 
 

@@ -21,11 +21,7 @@ expressions (``Metric.num/den/value/where`` with :class:`Ctx` at the as-of of th
 one definition; the metric's ``where`` is folded into each aggregate. The as-of they were built
 with is recorded in ``sw_meta`` under ``rollup_as_of``.
 
-:func:`compile_from_rollup` answers a request from a cube when, and only when, the answer is exactly
-the one :func:`metrics.query.compiler.compile_metric` would give: its cubes built, not a quantile, whole
-calendar months, the same as-of, every dimension in the cube. Exposure is stored in whole days and
-divided as the compiler divides it, so sums over months equal the period's sum exactly. Otherwise
-it returns None and the caller compiles against the raw rows.
+Reading them is :mod:`metrics.query.rollup_compiler`.
 """
 
 from __future__ import annotations
@@ -37,15 +33,9 @@ import sqlalchemy as sa
 
 from metrics.model import dimensions
 from metrics.model import schema as s
-from metrics.model.filters import Filters
-from metrics.model.registry import METRICS, Ctx, Metric, dim_column
+from metrics.model.registry import METRICS, Ctx, Metric
 from metrics.query.compiler import (
-    DAYS_PER_MONTH,
-    REGION_LEVELS,
-    Window,
-    complaint_denominator_dims,
     customer_months,
-    join_complaints,
     service_months,
 )
 from metrics.query.dialect import month_start
@@ -315,163 +305,5 @@ def parse_sources(value: object) -> frozenset[str]:
     return frozenset(x for x in str(value).split(",") if x)
 
 
-# ---------------------------------------------------------------------------------------------
-# reading
-
-
-def _month_start(d: date) -> bool:
-    return d.day == 1
-
-
-def eligible(m: Metric, f: Filters, by: tuple[str, ...], window: Window, region_level: str,
-             as_of_of_rollup: date | None, sources: frozenset[str] | None = None) -> bool:
-    """Whether the cubes of ``m``'s source answer the request exactly (``sources``: the cubes
-    built, ``sw_meta.rollup_sources``; None: the event cubes)."""
-    sources = frozenset(EVENT_SOURCES) if sources is None else sources
-    if as_of_of_rollup is None or not rollupable(m) or region_level not in REGION_LEVELS:
-        return False
-    if not set(NEEDS[m.source]) <= sources:
-        return False
-    if m.needs and KNOWN_COUNTS not in sources:  # cubes built before they counted known rows
-        return False
-    if m.source == "availability" and "month" not in by:
-        return False
-    if any(d not in CUBE_DIMS[m.source] or d not in m.dims for d in by):
-        return False
-    if window.as_of_end != datetime.combine(as_of_of_rollup + timedelta(days=1), time()):
-        return False
-    # whole months: [month start, month start); or up to the end of the as-of day, after which the
-    # rollup holds no events (the as-of is the newest date of the data it was built from).
-    if window.stop <= window.start or not _month_start(window.start):
-        return False
-    return _month_start(window.stop) or window.stop == as_of_of_rollup + timedelta(days=1)
-
-
-def _cube_query(r: sa.Table, f: Filters, by: tuple[str, ...], window: Window, region_level: str,
-                lists: list[tuple[str, tuple[str, ...]]]) -> tuple[sa.FromClause, list, list] | None:
-    """(FROM, dimension columns, conditions) over cube ``r``: the months of the window, the
-    regions, the user's scope and the ``lists`` (cube column, allowed values); None when the
-    scope cannot be applied to a cube."""
-    from_: sa.FromClause = r
-    dims: list[sa.ColumnElement] = []
-    for d in by:
-        if d == "region":
-            rg = s.region_closure.alias("rg")
-            from_ = from_.join(rg, sa.and_(rg.c.descendant_id == r.c.region_id,
-                                           rg.c.ancestor_level == region_level))
-            dims.append(rg.c.ancestor_id.label(dim_column(d)))
-        else:
-            dims.append(r.c[d].label(d))
-    conds = [r.c.month >= sa.literal(window.start, sa.Date), r.c.month < sa.literal(window.stop, sa.Date)]
-    if f.regions:
-        rc = s.region_closure
-        conds.append(r.c.region_id.in_(sa.select(rc.c.descendant_id).where(rc.c.ancestor_id.in_(f.regions))))
-    if f.scope is not None:  # a user's regions (an account manager's portfolio is not in the cubes)
-        if f.scope.manager_id is not None:
-            return None
-        if f.scope.regions is not None:
-            rc = s.region_closure
-            conds.append(r.c.region_id.in_(sa.select(rc.c.descendant_id).where(
-                rc.c.ancestor_id.in_(f.scope.regions))) if f.scope.regions else sa.false())
-    conds += [r.c[col].in_(values) for col, values in lists if values]
-    return from_, dims, conds
-
-
-def _customer_lists(f: Filters, channel: bool) -> list[tuple[str, tuple[str, ...]]]:
-    lists = [("tier", f.tiers), ("segment", f.segments), ("sla_level", f.sla_levels)]
-    return lists + [("channel", f.channels)] if channel else lists
-
-
-def _last_month(window: Window) -> date:
-    """The first day of the window's last month (whose end, or the as-of day, ends the window)."""
-    return (window.stop - timedelta(days=1)).replace(day=1)
-
-
-def _customers(metric: Metric, f: Filters, by: tuple[str, ...], window: Window, region_level: str,
-               channel: bool = True) -> sa.Select | None:
-    """Churn rate, active customers, or (``channel=False``) complaint rate's exposure from
-    ``rollup_customers``: the raw compiler's columns (events, exposure; n)."""
-    r = rollup_customers
-    parts = _cube_query(r, f, by, window, region_level, _customer_lists(f, channel))
-    if parts is None:
-        return None
-    from_, dims, conds = parts
-    if metric.kind == "stock":  # active at the end of the period: the last month's month-end stock
-        if "month" not in by:
-            conds.append(r.c.month == sa.literal(_last_month(window), sa.Date))
-        aggs = [sa.func.sum(r.c.active_end).label("n")]
-    else:
-        aggs = [sa.func.sum(r.c.events).label("events"),
-                (sa.func.sum(r.c.exposure_days) / DAYS_PER_MONTH).label("exposure")]
-    return sa.select(*dims, *aggs).select_from(from_).where(*conds).group_by(*[d.element for d in dims])
-
-
-def _services(f: Filters, by: tuple[str, ...], window: Window, region_level: str) -> sa.Select | None:
-    """Availability by month from ``rollup_services`` (the raw compiler's columns)."""
-    r = rollup_services
-    parts = _cube_query(r, f, by, window, region_level, _customer_lists(f, channel=False))
-    if parts is None:
-        return None
-    from_, dims, conds = parts
-    aggs = [sa.func.sum(r.c.downtime_hours).label("downtime_hours"),
-            sa.func.sum(r.c.service_hours).label("service_hours"), sa.func.sum(r.c.services).label("n")]
-    return sa.select(*dims, *aggs).select_from(from_).where(*conds).group_by(*[d.element for d in dims])
-
-
-def _complaints(f: Filters, by: tuple[str, ...], window: Window, region_level: str, dialect: str,
-                as_of_of_rollup: date, sources: frozenset[str]) -> sa.Select | None:
-    """Complaint rate: complaints from ``rollup_tickets`` ÷ exposure from ``rollup_customers``,
-    joined as the raw compiler joins them."""
-    from metrics.model.registry import get
-
-    tickets = get("tickets")
-    num_metric = Metric(**{**tickets.__dict__, "fixed_kinds": ("complaint",)})
-    num = compile_from_rollup(num_metric, f, by, window, region_level, dialect, as_of_of_rollup, sources)
-    den = _customers(get("complaint_rate"), f, complaint_denominator_dims(by), window, region_level,
-                     channel=False)
-    if num is None or den is None:
-        return None
-    return join_complaints(num.subquery("num"), den.subquery("den"), by)
-
-
-def compile_from_rollup(metric: Metric, f: Filters, by: tuple[str, ...], window: Window,
-                        region_level: str = "city", dialect: str = "duckdb",
-                        as_of_of_rollup: date | None = None,
-                        sources: frozenset[str] | None = None) -> sa.Select | None:
-    """The request as a Select over the rollups of ``metric``'s source, or None when not exact.
-
-    Output columns are those of :func:`metrics.query.compiler.compile_metric` (dimension columns, then
-    the kind's aggregates), so :func:`metrics.query.warehouse.finish` works unchanged. ``dialect`` is
-    accepted for symmetry with the compiler; the rollup query is the same on every database.
-    ``sources``: the cubes built (``sw_meta.rollup_sources``; None: the event cubes only).
-    """
-    by = tuple(by)
-    sources = frozenset(EVENT_SOURCES) if sources is None else sources
-    if not eligible(metric, f, by, window, region_level, as_of_of_rollup, sources):
-        return None
-    if metric.source == "customers":
-        return _customers(metric, f, by, window, region_level)
-    if metric.source == "complaints":
-        return _complaints(f, by, window, region_level, dialect, as_of_of_rollup, sources)
-    if metric.source == "availability":
-        return _services(f, by, window, region_level)
-    r = TABLES[metric.source]
-    lists = [("tier", f.tiers), ("segment", f.segments), ("sla_level", f.sla_levels), ("channel", f.channels)]
-    if metric.source == "tickets":
-        lists += [("category", f.categories), ("priority", f.priorities),
-                  ("kind", metric.fixed_kinds or f.kinds)]
-    else:
-        lists.append(("survey_kind", f.survey_kinds))
-    parts = _cube_query(r, f, by, window, region_level, lists)
-    if parts is None:
-        return None
-    from_, dims, conds = parts
-    aggs = []
-    for x in measures(metric):
-        total = sa.func.sum(r.c[x.column])
-        aggs.append((sa.func.coalesce(total, 0) if x.is_count else total).label(x.name))
-    return sa.select(*dims, *aggs).select_from(from_).where(*conds).group_by(*[d.element for d in dims])
-
-
-__all__ = ["ALL_TABLES", "AS_OF_KEY", "CUBE_DIMS", "SOURCES_KEY", "TABLES", "compile_from_rollup", "eligible",
-           "measures", "parse_sources", "refresh", "rollup_as_of", "rollupable"]
+__all__ = ["ALL_TABLES", "AS_OF_KEY", "CUBE_DIMS", "SOURCES_KEY", "TABLES", "build_select", "measures",
+           "parse_sources", "refresh", "rollup_as_of", "rollupable"]

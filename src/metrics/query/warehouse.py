@@ -17,12 +17,13 @@ import sqlalchemy as sa
 from metrics.access.users import Scope, check_regions
 from metrics.analysis import stats
 from metrics.backends.connect import DatabaseError, describe_error, duckdb_path, engine_url, make_engine, where
-from metrics.ingest.rollups import AS_OF_KEY, SOURCES_KEY, compile_from_rollup, parse_sources
+from metrics.ingest.rollups import AS_OF_KEY, SOURCES_KEY, parse_sources
 from metrics.model import dimensions, plausible
 from metrics.model import schema as s
 from metrics.model.filters import Filters
 from metrics.model.registry import Metric, dim_column, get
 from metrics.query.compiler import Window, compile_metric
+from metrics.query.rollup_compiler import compile_from_rollup
 
 RESULT_COLUMNS = ("value", "n", "lower", "upper")
 # where the distinct values of each categorical dimension are read from
