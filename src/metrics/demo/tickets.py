@@ -159,6 +159,7 @@ def draw_tickets(rng: np.random.Generator, clock: Clock, pop: Population) -> tup
         "resolved_at": clock.timestamps(resolved[order]),
         "response_due_at": clock.timestamps(opened[order] + resp_due[order]),
         "resolution_due_at": clock.timestamps(opened[order] + res_due[order]),
+        "due_source": "file",  # the demo's data gives every due time (docs/data-model.md)
         "first_contact_resolved": fcr[order],
         "reopened": reopened[order],
         "escalated": escalated[order],

@@ -1,5 +1,6 @@
 """The derived tables, rebuilt from the data tables after every load, import and refresh: the region
-closure, the calendar of months, the as-of date (from plausible dates only) and the rollups. The
+closure, the calendar of months, the as-of date (from plausible dates only), the tickets' due times
+from the commitments (:mod:`metrics.ingest.due_times`) and the rollups. The
 same rules serve every database; Spark computes them in Python from the same functions."""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from collections.abc import Mapping
 import sqlalchemy as sa
 
 from metrics.backends.bulk import as_date
+from metrics.ingest import due_times
 from metrics.model import plausible, schema
 
 
@@ -27,6 +29,10 @@ def refresh_in_transaction(conn: sa.Connection) -> None:
 
 
 def refresh_meta(conn: sa.Connection, meta: Mapping[str, object]) -> None:
+    """The derived tables, ``sw_meta`` and the tickets' due times from the commitments
+    (:mod:`metrics.ingest.due_times`; skipped on a database created before ``tickets.due_source``)."""
+    if due_times.has_column(conn):
+        due_times.refresh(conn)
     regions = conn.execute(sa.select(schema.regions.c.region_id, schema.regions.c.parent_id,
                                      schema.regions.c.level)).all()
     conn.execute(schema.region_closure.delete())

@@ -28,6 +28,7 @@ import sqlalchemy as sa
 
 from metrics.backends.bulk import duckdb_insert, insert_chunks, pg_copy
 from metrics.backends.connect import duckdb_path, make_engine
+from metrics.ingest import due_times
 from metrics.ingest.derived import refresh_meta, refresh_rollups
 from metrics.model import schema
 
@@ -59,6 +60,7 @@ def replace_all(url: str, frames: Mapping[str, pd.DataFrame],
         raise ValueError(f"not data tables of the model: {sorted(unknown)}")
     path = duckdb_path(url)
     backend = sa.make_url(url).get_backend_name()
+    frames = _with_due_source(frames, backend == "spark")
     if path is not None:
         from metrics.backends.swap import write_lock
 
@@ -93,6 +95,7 @@ def refresh_derived(engine: sa.Engine, meta: Mapping[str, object] | None = None)
 
         refresh_spark(engine, meta)
         return
+    due_times.add_column(engine)  # a database created before tickets.due_source
     with engine.begin() as conn:
         refresh_meta(conn, meta or {})
     refresh_rollups(engine)
@@ -124,6 +127,21 @@ def refresh_derived(engine: sa.Engine, meta: Mapping[str, object] | None = None)
 
 
 
+
+
+def _with_due_source(frames: Mapping[str, pd.DataFrame], spark: bool) -> Mapping[str, pd.DataFrame]:
+    """``tickets.due_source`` for a frame without it: NULL, classified by the derived step of the load
+    (:mod:`metrics.ingest.due_times`); on Spark, whose tables are files, the rule applied to the frames."""
+    tickets = frames.get("tickets")
+    if tickets is None:
+        return frames
+    if spark:
+        tickets = due_times.fill_frame(tickets, frames.get("customers"), frames.get("sla_policies"))
+    elif "due_source" not in tickets.columns:
+        tickets = tickets.assign(due_source=None)
+    else:
+        return frames
+    return {**frames, "tickets": tickets}
 
 
 def _demo_meta(frames: Mapping[str, pd.DataFrame]) -> dict[str, object]:

@@ -84,6 +84,9 @@ tickets = sa.Table(
     sa.Column("resolved_at", sa.DateTime, nullable=True),
     sa.Column("response_due_at", sa.DateTime, nullable=True),
     sa.Column("resolution_due_at", sa.DateTime, nullable=True),
+    # where the due times came from: 'file' (the loaded data), 'policy' (sla_policies, derived on every
+    # refresh: metrics.ingest.due_times), NULL (neither)
+    sa.Column("due_source", sa.String(8), nullable=True),
     sa.Column("first_contact_resolved", sa.Boolean, nullable=True),  # NULL: unknown (the source has no such column)
     sa.Column("reopened", sa.Boolean, nullable=True),  # NULL: unknown (the source has no such column)
     sa.Column("escalated", sa.Boolean, nullable=True),  # NULL: unknown (the source has no such column)
