@@ -34,6 +34,7 @@ import sqlalchemy as sa
 from metrics.model import dimensions
 from metrics.model import schema as s
 from metrics.model.registry import METRICS, Ctx, Metric
+from metrics.query import kinds
 from metrics.query.compiler import (
     customer_months,
     service_months,
@@ -57,7 +58,7 @@ CUBE_DIMS: dict[str, tuple[str, ...]] = {
 # the cubes each source needs
 NEEDS: dict[str, tuple[str, ...]] = {"tickets": ("tickets",), "surveys": ("surveys",), "customers": ("customers",),
                                      "complaints": ("tickets", "customers"), "availability": ("services",)}
-_COUNT, _TOTAL = sa.BigInteger, sa.Double
+_COUNT, _TOTAL = kinds.COUNT, kinds.TOTAL
 
 rollup_metadata = sa.MetaData()
 
@@ -81,27 +82,9 @@ def rollupable(m: Metric) -> bool:
 
 
 def measures(m: Metric) -> tuple[Measure, ...]:
-    """The aggregates of ``m`` the engine needs (the compiler's columns for its kind; with
+    """The aggregates of ``m`` the engine needs (its kind's, :mod:`metrics.query.kinds`; with
     ``m.needs`` also ``rows`` and ``known``, the rows covered and those with the columns known)."""
-    known = (Measure(m.id, "rows", _COUNT, True), Measure(m.id, "known", _COUNT, True)) if m.needs else ()
-    return _kind_measures(m) + known
-
-
-def _kind_measures(m: Metric) -> tuple[Measure, ...]:
-    k = m.kind
-    if k == "count":
-        return (Measure(m.id, "n", _COUNT, True),)
-    if k == "share":
-        return (Measure(m.id, "num", _COUNT, False), Measure(m.id, "den", _COUNT, False))
-    if k == "mean":
-        return (Measure(m.id, "total", _TOTAL, False), Measure(m.id, "total_sq", _TOTAL, False),
-                Measure(m.id, "n", _COUNT, True))
-    if k == "nps":
-        return (Measure(m.id, "promoters", _COUNT, False), Measure(m.id, "detractors", _COUNT, False),
-                Measure(m.id, "n", _COUNT, True))
-    if k == "sum":
-        return (Measure(m.id, "value", _TOTAL, False), Measure(m.id, "n", _COUNT, True))
-    raise ValueError(f"metric {m.id}: kind {k} cannot be rolled up")
+    return tuple(Measure(m.id, a.name, a.type_, a.is_count) for a in kinds.aggregates(m))
 
 
 def metrics_of(source: str) -> tuple[Metric, ...]:
@@ -158,59 +141,6 @@ ALL_TABLES = {**TABLES, "customers": rollup_customers, "services": rollup_servic
 # building
 
 
-def _measure_exprs(m: Metric, x: Ctx, fact: sa.Table) -> list[sa.ColumnElement]:
-    """The cube aggregates of ``m``: the compiler's, with ``m.where`` folded into each (and, for a
-    metric with ``needs``, only rows with those columns known counted, then ``rows`` and ``known``)."""
-    if m.needs:
-        return _known_exprs(m, x)
-    where = m.where(x) if m.where is not None else None
-
-    def when(cond: sa.ColumnElement | None) -> sa.ColumnElement:
-        parts = [p for p in (where, cond) if p is not None]
-        return sa.and_(*parts) if parts else sa.true()
-
-    def one(cond: sa.ColumnElement | None = None) -> sa.ColumnElement:
-        return sa.func.sum(sa.case((when(cond), 1), else_=0))
-
-    def val(v: sa.ColumnElement) -> sa.ColumnElement:  # the value where the metric's rows are
-        return v if where is None else sa.case((where, v), else_=None)
-
-    k = m.kind
-    if k == "count":
-        return [one()]
-    if k == "share":
-        den = m.den(x)
-        return [one(sa.and_(den, m.num(x))), one(den)]
-    if k == "mean":
-        v = val(sa.cast(m.value(x), sa.Double))
-        return [sa.func.sum(v), sa.func.sum(v * v), sa.func.count(v)]
-    if k == "nps":
-        v = val(fact.c.nps)
-        return [one(fact.c.nps >= 9), one(fact.c.nps <= 6), sa.func.count(v)]
-    if k == "sum":
-        return [sa.func.sum(val(m.value(x))), one()]
-    raise ValueError(f"metric {m.id}: kind {k} cannot be rolled up")
-
-
-def _known_exprs(m: Metric, x: Ctx) -> list[sa.ColumnElement]:
-    """As :meth:`metrics.query.compiler._Query._known_measures` computes them on raw rows."""
-    def one(cond: sa.ColumnElement) -> sa.ColumnElement:
-        return sa.func.sum(sa.case((cond, 1), else_=0))
-
-    known = sa.and_(m.covered(x), m.known(x))
-    counted = sa.and_(known, m.where(x)) if m.where is not None else known
-    if m.kind == "share":
-        out = [one(sa.and_(known, m.num(x))), one(known)]
-    elif m.kind == "mean":
-        v = sa.case((counted, sa.cast(m.value(x), sa.Double)), else_=None)
-        out = [sa.func.sum(v), sa.func.sum(v * v), sa.func.count(v)]
-    elif m.kind == "sum":
-        out = [sa.func.sum(sa.case((counted, m.value(x)), else_=None)), one(counted)]
-    else:
-        raise ValueError(f"metric {m.id}: kind {m.kind} cannot declare needed columns")
-    return out + [one(m.covered(x)), one(known)]
-
-
 def build_select(source: str, as_of: date) -> sa.Select:
     """The SELECT that fills ``rollup_<source>`` with everything known as of ``as_of``."""
     c = s.customers
@@ -223,7 +153,8 @@ def build_select(source: str, as_of: date) -> sa.Select:
         extra = [fact.c.kind.label("survey_kind")]
     dims = [month_start(tcol).label("month"), c.c.region_id, c.c.tier, c.c.segment, c.c.sla_level,
             fact.c.channel, *extra]
-    aggs = [e for m in metrics_of(source) for e in _measure_exprs(m, x, fact)]
+    aggs = [e.element.label(meas.column) for m in metrics_of(source)  # the compiler's aggregates, where folded in
+            for e, meas in zip(kinds.row_aggregates(m, x, fact, fold_where=True), measures(m), strict=True)]
     return (sa.select(*dims, *aggs).select_from(fact.join(c, c.c.customer_id == fact.c.customer_id))
             .group_by(*[d.element if isinstance(d, sa.Label) else d for d in dims]))
 

@@ -16,12 +16,12 @@ from metrics.model import schema as s
 from metrics.model.filters import Filters
 from metrics.model.regions import at_level
 from metrics.model.registry import Ctx, Metric, dim_column
+from metrics.query import kinds
 from metrics.query.dialect import (
     days_between,
     has_percentile_aggregate,
     hours_between,
     month_start,
-    percentile,
     week_start,
     window_percentile,
 )
@@ -165,50 +165,9 @@ class _Query:
         return sa.select(*dims, *measures).select_from(from_).where(*conds).group_by(*[d.element for d in dims])
 
     def _row_measures(self, m: Metric, x: Ctx, fact: sa.Table) -> list:
-        one = lambda cond: sa.func.sum(sa.case((cond, 1), else_=0))  # noqa: E731
-        if m.needs:
-            return self._known_measures(m, x, one)
-        if m.kind == "count":
-            return [sa.func.count().label("n")]
-        if m.kind == "share":
-            den = m.den(x)
-            return [one(sa.and_(den, m.num(x))).label("num"), one(den).label("den")]
-        if m.kind == "mean":
-            v = sa.cast(m.value(x), sa.Double)
-            return [sa.func.sum(v).label("total"), sa.func.sum(v * v).label("total_sq"),
-                    sa.func.count(v).label("n")]
-        if m.kind == "nps":
-            v = fact.c.nps
-            return [one(v >= 9).label("promoters"), one(v <= 6).label("detractors"),
-                    sa.func.count(v).label("n")]
-        if m.kind == "sum":
-            v = fact.c.revenue if m.source == "billing" else m.value(x)
-            return [sa.func.sum(v).label("value"), sa.func.count().label("n")]
-        if m.kind == "quantile":
-            return [percentile(sa.literal_column(repr(m.q)), m.value(x)).label("value"),
-                    sa.func.count().label("n")]
-        raise CompileError(f"metric {m.id}: kind {m.kind} does not apply to source {m.source}")
-
-    @staticmethod
-    def _known_measures(m: Metric, x: Ctx, one) -> list:
-        """The kind's aggregates of a metric whose ``needs`` columns may be unknown: only rows with
-        them known count (``m.where`` folded in, not a WHERE clause), plus ``rows`` (the rows
-        ``m.covered``) and ``known`` (those with every needed column known); rows > 0 with known = 0
-        is a group the data cannot answer (metrics.query.warehouse.finish)."""
-        known = sa.and_(m.covered(x), m.known(x))
-        counted = sa.and_(known, m.where(x)) if m.where is not None else known
-        if m.kind == "share":
-            cols = [one(sa.and_(known, m.num(x))).label("num"), one(known).label("den")]
-        elif m.kind == "mean":
-            v = sa.case((counted, sa.cast(m.value(x), sa.Double)), else_=None)
-            cols = [sa.func.sum(v).label("total"), sa.func.sum(v * v).label("total_sq"),
-                    sa.func.count(v).label("n")]
-        elif m.kind == "sum":
-            cols = [sa.func.sum(sa.case((counted, m.value(x)), else_=None)).label("value"),
-                    one(counted).label("n")]
-        else:
-            raise CompileError(f"metric {m.id}: kind {m.kind} cannot declare needed columns")
-        return cols + [one(m.covered(x)).label("rows"), one(known).label("known")]
+        if not kinds.of(m).from_rows:
+            raise CompileError(f"metric {m.id}: kind {m.kind} does not apply to source {m.source}")
+        return kinds.row_aggregates(m, x, fact)
 
     @staticmethod
     def _contributor(m: Metric, x: Ctx, fact: sa.Table) -> sa.ColumnElement:

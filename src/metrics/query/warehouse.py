@@ -15,13 +15,13 @@ import pandas as pd
 import sqlalchemy as sa
 
 from metrics.access.users import Scope, check_regions
-from metrics.analysis import stats
 from metrics.backends.connect import DatabaseError, describe_error, duckdb_path, engine_url, make_engine, where
 from metrics.ingest.rollups import AS_OF_KEY, SOURCES_KEY, parse_sources
 from metrics.model import dimensions, plausible
 from metrics.model import schema as s
 from metrics.model.filters import Filters
 from metrics.model.registry import Metric, dim_column, get
+from metrics.query import kinds
 from metrics.query.compiler import Window, compile_metric
 from metrics.query.rollup_compiler import compile_from_rollup
 
@@ -42,36 +42,7 @@ def finish(metric: Metric, raw: pd.DataFrame, by: tuple[str, ...]) -> pd.DataFra
     for col in df.columns.difference(dims):
         df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
     k = metric.kind
-    nan = np.full(len(df), np.nan)
-    if k == "share":
-        df["n"] = df["den"]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            df["value"] = df["num"] / df["den"]
-        df["lower"], df["upper"] = stats.wilson(df["num"], df["den"])
-    elif k == "mean":
-        with np.errstate(invalid="ignore", divide="ignore"):
-            df["value"] = df["total"] / df["n"]
-        df["lower"], df["upper"] = stats.mean_interval(df["total"], df["total_sq"], df["n"])
-    elif k == "nps":
-        with np.errstate(invalid="ignore", divide="ignore"):
-            df["value"] = 100 * (df["promoters"] - df["detractors"]) / df["n"]
-        df["lower"], df["upper"] = stats.nps_interval(df["promoters"], df["detractors"], df["n"])
-    elif k == "rate":
-        scale = 1000.0 if metric.unit == "per_1000_customer_months" else 1.0
-        df["events"] = df["events"].fillna(0.0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            df["value"] = scale * df["events"] / df["exposure"]
-        df["n"] = df["events"]
-        df["lower"], df["upper"] = stats.poisson_rate_interval(df["events"], df["exposure"], scale)
-    elif k == "availability":
-        with np.errstate(invalid="ignore", divide="ignore"):
-            df["value"] = 1 - df["downtime_hours"] / df["service_hours"]
-        df["lower"], df["upper"] = nan, nan
-    elif k in ("count", "stock"):
-        df["value"] = df["n"]
-        df["lower"], df["upper"] = nan, nan
-    else:  # sum, quantile
-        df["lower"], df["upper"] = nan, nan
+    kinds.of(metric).finish(metric, df)
     for d in dims:
         if d in TIME_DIMS:
             df[d] = pd.to_datetime(df[d])
