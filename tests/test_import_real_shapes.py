@@ -85,7 +85,7 @@ def helpdesk_tickets(demo_frames: dict, n: int = 60, seed: int = 3) -> pd.DataFr
         "Closed": resolved.strftime("%d-%m-%y %I:%M:%S %p"),
     })
     df.loc[3, "Created"] = "2025-06-03 10:00"  # not in the file's format: not_datetime
-    df.loc[7, "Source"] = "carrier pigeon"  # unknown channel, longer than the column: unknown, not too long
+    df.loc[7, "Source"] = "carrier pigeon via the old tower"  # unknown, longer than the column (24): unknown
     df.loc[n - 1, "Closed"] = ""  # still open
     return df
 
