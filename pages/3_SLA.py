@@ -27,7 +27,11 @@ st.caption(view.t("page.sla.intro"))
 
 resolution = view.compare("sla_resolution_compliance")
 if resolution.empty or resolution["n"].fillna(0).sum() == 0:
-    ui.empty_state(view)
+    supply = view.call(sla.due_times)
+    if supply.none:  # not the filters: no ticket has a due time, nor a commitment to derive one from
+        st.info(view.t("page.sla.no_due_times_policies" if supply.policies else "page.sla.no_due_times"))
+    else:
+        ui.empty_state(view)
     st.stop()
 
 # -- headline numbers -------------------------------------------------------------------------

@@ -56,6 +56,36 @@ def availability_vs_target(wh: Warehouse, f: Filters) -> pd.DataFrame:
     return _ladder(df, "sla_level", SLA_LADDER)
 
 
+@dataclass(frozen=True)
+class DueTimes:
+    """Where the loaded tickets' due times come from (all tickets, no filters): ``tickets``, ``given``
+    (by the data: ``due_source`` 'file'), ``derived`` (from ``sla_policies``: 'policy') and
+    ``policies`` (rows of ``sla_policies``)."""
+
+    tickets: int
+    given: int
+    derived: int
+    policies: int
+
+    @property
+    def none(self) -> bool:
+        """No ticket has a due time: SLA compliance cannot be computed for any filter."""
+        return self.tickets > 0 and self.given + self.derived == 0
+
+
+def due_times(wh: Warehouse) -> DueTimes:
+    """How many tickets have due times, and which way they came (:mod:`metrics.ingest.due_times`).
+    A ticket counts as having them when either due time is known (as the derived step classifies it)."""
+    t, p = s.tickets, s.sla_policies
+    known = sa.or_(t.c.response_due_at.isnot(None), t.c.resolution_due_at.isnot(None))
+    derived = sa.and_(known, t.c.due_source == "policy")
+    row = wh.read(sa.select(sa.func.count().label("tickets"),
+                            sa.func.sum(sa.case((sa.and_(known, ~derived), 1), else_=0)).label("given"),
+                            sa.func.sum(sa.case((derived, 1), else_=0)).label("derived"))).iloc[0]
+    n_policies = wh.read(sa.select(sa.func.count().label("n")).select_from(p)).iloc[0]["n"]
+    return DueTimes(*(int(row[c] or 0) for c in ("tickets", "given", "derived")), int(n_policies or 0))
+
+
 def policies(wh: Warehouse) -> pd.DataFrame:
     """The SLA commitments: sla_level, priority, response/resolution/on-site hours, availability."""
     p = s.sla_policies
