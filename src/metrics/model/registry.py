@@ -40,6 +40,7 @@ class Ctx:
     t: sa.Table = s.tickets
     sv: sa.Table = s.surveys
     c: sa.Table = s.customers
+    b: sa.Table = s.billing_monthly
 
     def known(self, col: sa.ColumnElement) -> sa.ColumnElement:
         """True when the event in ``col`` happened and is known as of the as-of date."""
@@ -130,64 +131,83 @@ def _resolution_hours(x: Ctx) -> sa.ColumnElement:
 
 
 METRICS: tuple[Metric, ...] = (
-    Metric("tickets", "Tickets", "工单量", "tickets", "count", "tickets", None,
-           "Tickets opened in the period."),
-    Metric("csat", "CSAT", "满意度", "share", "share", "surveys", True,
-           "Share of CSAT answers of 4 or 5 (on 1–5) among all CSAT answers.",
+    Metric(id="tickets", label_en="Tickets", label_zh="工单量",
+           unit="tickets", kind="count", source="tickets", higher_is_better=None,
+           description="Tickets opened in the period."),
+    Metric(id="csat", label_en="CSAT", label_zh="满意度",
+           unit="share", kind="share", source="surveys", higher_is_better=True,
+           description="Share of CSAT answers of 4 or 5 (on 1–5) among all CSAT answers.",
            num=lambda x: x.sv.c.csat >= 4, den=lambda x: x.sv.c.csat.isnot(None)),
-    Metric("csat_mean", "CSAT (mean score)", "满意度均分", "score_1_5", "mean", "surveys", True,
-           "Mean CSAT answer on the 1–5 scale.", value=lambda x: x.sv.c.csat),
-    Metric("nps", "NPS", "净推荐值", "points", "nps", "surveys", True,
-           "100 × (share of 9–10 − share of 0–6) among NPS answers."),
-    Metric("ces_mean", "Customer effort (mean)", "客户费力度均分", "score_1_7", "mean", "surveys", True,
-           "Mean customer-effort answer on the CES 2.0 agreement scale 1–7 (higher: easier).",
+    Metric(id="csat_mean", label_en="CSAT (mean score)", label_zh="满意度均分",
+           unit="score_1_5", kind="mean", source="surveys", higher_is_better=True,
+           description="Mean CSAT answer on the 1–5 scale.",
+           value=lambda x: x.sv.c.csat),
+    Metric(id="nps", label_en="NPS", label_zh="净推荐值",
+           unit="points", kind="nps", source="surveys", higher_is_better=True,
+           description="100 × (share of 9–10 − share of 0–6) among NPS answers.",
+           value=lambda x: x.sv.c.nps),
+    Metric(id="ces_mean", label_en="Customer effort (mean)", label_zh="客户费力度均分",
+           unit="score_1_7", kind="mean", source="surveys", higher_is_better=True,
+           description="Mean customer-effort answer on the CES 2.0 agreement scale 1–7 (higher: easier).",
            value=lambda x: x.sv.c.ces),
-    Metric("complaint_rate", "Complaint rate", "投诉率", "per_1000_customer_months", "rate",
-           "complaints", False,
-           "Complaints opened per 1,000 active customers per month."),
-    Metric("fcr_rate", "First-contact resolution", "首问解决率", "share", "share", "tickets", True,
-           "Share of tickets resolved at first contact.",
-           num=lambda x: x.t.c.first_contact_resolved, den=lambda x: sa.true(),
-           needs=("first_contact_resolved",)),
-    Metric("resolution_hours_median", "Resolution time (median)", "处理时长中位数", "hours",
-           "quantile", "tickets", False,
-           "Median hours from opening to resolution, tickets resolved as of the as-of date.",
+    Metric(id="complaint_rate", label_en="Complaint rate", label_zh="投诉率",
+           unit="per_1000_customer_months", kind="rate", source="complaints", higher_is_better=False,
+           description="Complaints opened per 1,000 active customers per month."),
+    Metric(id="fcr_rate", label_en="First-contact resolution", label_zh="首问解决率",
+           unit="share", kind="share", source="tickets", higher_is_better=True,
+           description="Share of tickets resolved at first contact.",
+           num=lambda x: x.t.c.first_contact_resolved, den=lambda x: sa.true(), needs=("first_contact_resolved",)),
+    Metric(id="resolution_hours_median", label_en="Resolution time (median)", label_zh="处理时长中位数",
+           unit="hours", kind="quantile", source="tickets", higher_is_better=False,
+           description="Median hours from opening to resolution, tickets resolved as of the as-of date.",
            value=_resolution_hours, where=_resolved, q=0.5),
-    Metric("resolution_hours_p90", "Resolution time (p90)", "处理时长P90", "hours", "quantile",
-           "tickets", False, "90th percentile of hours from opening to resolution.",
+    Metric(id="resolution_hours_p90", label_en="Resolution time (p90)", label_zh="处理时长P90",
+           unit="hours", kind="quantile", source="tickets", higher_is_better=False,
+           description="90th percentile of hours from opening to resolution.",
            value=_resolution_hours, where=_resolved, q=0.9),
-    Metric("sla_response_compliance", "SLA response compliance", "SLA响应达标率", "share", "share",
-           "tickets", True, "Responses on time ÷ (on time + breached); not-yet-due open tickets excluded.",
+    Metric(id="sla_response_compliance", label_en="SLA response compliance", label_zh="SLA响应达标率",
+           unit="share", kind="share", source="tickets", higher_is_better=True,
+           description="Responses on time ÷ (on time + breached); not-yet-due open tickets excluded.",
            num=_resp_met, den=_resp_decided),
-    Metric("sla_resolution_compliance", "SLA resolution compliance", "SLA修复达标率", "share", "share",
-           "tickets", True, "Resolutions on time ÷ (on time + breached); open past due counts as breached.",
+    Metric(id="sla_resolution_compliance", label_en="SLA resolution compliance", label_zh="SLA修复达标率",
+           unit="share", kind="share", source="tickets", higher_is_better=True,
+           description="Resolutions on time ÷ (on time + breached); open past due counts as breached.",
            num=_res_met, den=_res_decided),
-    Metric("reopen_rate", "Reopen rate", "重开率", "share", "share", "tickets", False,
-           "Share of resolved tickets that were reopened.",
+    Metric(id="reopen_rate", label_en="Reopen rate", label_zh="重开率",
+           unit="share", kind="share", source="tickets", higher_is_better=False,
+           description="Share of resolved tickets that were reopened.",
            num=lambda x: x.t.c.reopened, den=_resolved, needs=("reopened",)),
-    Metric("escalation_rate", "Escalation rate", "升级率", "share", "share", "tickets", False,
-           "Share of tickets escalated.", num=lambda x: x.t.c.escalated, den=lambda x: sa.true(),
-           needs=("escalated",)),
-    Metric("revisit_rate", "Revisit completion", "回访完成率", "share", "share", "tickets", True,
-           "Share of resolved complaints revisited (回访) as of the as-of date.",
+    Metric(id="escalation_rate", label_en="Escalation rate", label_zh="升级率",
+           unit="share", kind="share", source="tickets", higher_is_better=False,
+           description="Share of tickets escalated.",
+           num=lambda x: x.t.c.escalated, den=lambda x: sa.true(), needs=("escalated",)),
+    Metric(id="revisit_rate", label_en="Revisit completion", label_zh="回访完成率",
+           unit="share", kind="share", source="tickets", higher_is_better=True,
+           description="Share of resolved complaints revisited (回访) as of the as-of date.",
            num=lambda x: x.known(x.t.c.revisited_at), den=_resolved, fixed_kinds=("complaint",)),
-    Metric("revisit_satisfaction", "Revisit satisfaction", "回访满意率", "share", "share", "tickets",
-           True, "Share of revisited complaints where the customer said they were satisfied.",
+    Metric(id="revisit_satisfaction", label_en="Revisit satisfaction", label_zh="回访满意率",
+           unit="share", kind="share", source="tickets", higher_is_better=True,
+           description="Share of revisited complaints where the customer said they were satisfied.",
            num=lambda x: x.t.c.revisit_satisfied == sa.true(),
            den=lambda x: sa.and_(x.known(x.t.c.revisited_at), x.t.c.revisit_satisfied.isnot(None)),
            fixed_kinds=("complaint",)),
-    Metric("compensation_total", "Compensation paid", "赔付金额", "currency", "sum", "tickets", False,
-           "Sum of SLA compensation on tickets opened in the period (CNY).",
-           value=lambda x: x.t.c.compensation, where=lambda x: x.t.c.compensation > 0,
-           needs=("compensation",)),
-    Metric("availability", "Circuit availability", "专线可用率", "share", "availability",
-           "availability", True, "1 − downtime ÷ in-service time of the enterprise circuits in scope."),
-    Metric("churn_rate", "Churn rate (monthly)", "月流失率", "share_per_month", "rate", "customers",
-           False, "Customers leaving in the period ÷ customer-months at risk."),
-    Metric("active_customers", "Active customers", "在网客户数", "customers", "stock", "customers",
-           True, "Customers active on the last day of the period (or month)."),
-    Metric("revenue", "Revenue", "收入", "currency", "sum", "billing", True,
-           "Billed revenue of the months that start in the period (CNY)."),
+    Metric(id="compensation_total", label_en="Compensation paid", label_zh="赔付金额",
+           unit="currency", kind="sum", source="tickets", higher_is_better=False,
+           description="Sum of SLA compensation on tickets opened in the period (CNY).",
+           value=lambda x: x.t.c.compensation, where=lambda x: x.t.c.compensation > 0, needs=("compensation",)),
+    Metric(id="availability", label_en="Circuit availability", label_zh="专线可用率",
+           unit="share", kind="availability", source="availability", higher_is_better=True,
+           description="1 − downtime ÷ in-service time of the enterprise circuits in scope."),
+    Metric(id="churn_rate", label_en="Churn rate (monthly)", label_zh="月流失率",
+           unit="share_per_month", kind="rate", source="customers", higher_is_better=False,
+           description="Customers leaving in the period ÷ customer-months at risk."),
+    Metric(id="active_customers", label_en="Active customers", label_zh="在网客户数",
+           unit="customers", kind="stock", source="customers", higher_is_better=True,
+           description="Customers active on the last day of the period (or month)."),
+    Metric(id="revenue", label_en="Revenue", label_zh="收入",
+           unit="currency", kind="sum", source="billing", higher_is_better=True,
+           description="Billed revenue of the months that start in the period (CNY).",
+           value=lambda x: x.b.c.revenue),
 )
 
 BY_ID: dict[str, Metric] = {m.id: m for m in METRICS}
@@ -211,8 +231,31 @@ def get(metric_id: str) -> Metric:
         raise UnknownMetric(metric_id) from None
 
 
+def _expression_problems(m: Metric) -> list[str]:
+    """Each row expression of ``m`` builds against the data model (every column it names exists)
+    and reads only the tables of the metric's source."""
+    x = Ctx(as_of_end=sa.literal(None, sa.DateTime))
+    allowed = {"tickets": {"tickets", "customers"}, "surveys": {"surveys", "customers"},
+               "billing": {"billing_monthly", "customers"}}.get(m.source)
+    problems = []
+    for name in ("num", "den", "value", "where"):
+        expr = getattr(m, name)
+        if expr is None:
+            continue
+        try:
+            built = expr(x)
+        except (AttributeError, KeyError) as exc:
+            problems.append(f"{m.id}: {name} names a column the data model lacks ({exc})")
+            continue
+        tables = {c.table.name for c in sa.sql.visitors.iterate(built) if isinstance(c, sa.Column)}
+        if allowed is not None and not tables <= allowed:
+            problems.append(f"{m.id}: {name} reads {', '.join(sorted(tables - allowed))} outside its source")
+    return problems
+
+
 def validate() -> list[str]:
-    """Problems in the registry (empty when sound): kinds, sources, dims, required expressions."""
+    """Problems in the registry (empty when sound): kinds, sources, dims, required expressions, the
+    columns the expressions name (tests/test_architecture.py runs it)."""
     problems = []
     for m in METRICS:
         if m.kind not in KINDS:
@@ -222,8 +265,9 @@ def validate() -> list[str]:
         problems += [f"{m.id}: unknown dimension {d}" for d in m.dims if d not in DIMENSIONS]
         if m.kind == "share" and (m.num is None or m.den is None):
             problems.append(f"{m.id}: share needs num and den")
-        if m.kind in ("mean", "quantile") and m.value is None:
+        if m.kind in ("mean", "quantile", "nps", "sum") and m.value is None:
             problems.append(f"{m.id}: {m.kind} needs value")
+        problems += _expression_problems(m)
         if m.kind == "quantile" and not (m.q and 0 < m.q < 1):
             problems.append(f"{m.id}: quantile needs q in (0, 1)")
         if m.needs and (m.source not in ("tickets", "surveys") or m.kind not in ("share", "mean", "sum")):

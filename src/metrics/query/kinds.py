@@ -115,7 +115,7 @@ class Nps(Kind):
                   Aggregate("n", COUNT, True))
 
     def exprs(self, m, x, fact, r):
-        v = fact.c.nps
+        v = m.value(x)
         return [r.one(v >= 9), r.one(v <= 6), sa.func.count(r.val(v))]
 
     def finish(self, m, df):
@@ -129,8 +129,7 @@ class Sum(Kind):
     interval = False
 
     def exprs(self, m, x, fact, r):
-        v = fact.c.revenue if m.source == "billing" else m.value(x)
-        return [sa.func.sum(r.val(v)), r.one()]
+        return [sa.func.sum(r.val(m.value(x))), r.one()]
 
 
 class Quantile(Kind):
