@@ -11,6 +11,8 @@ import tomllib
 from functools import lru_cache
 from pathlib import Path
 
+from metrics.model import vocabulary
+
 LANGS = ("zh", "en")
 DEFAULT_LANG = "zh"
 CATALOGUE_PATH = Path(__file__).with_name("catalogue.toml")
@@ -50,9 +52,13 @@ def t(key: str, lang: str = DEFAULT_LANG, **fmt: object) -> str:
 
 
 def label(dim: str, value: object, lang: str = DEFAULT_LANG) -> str:
-    """Display name of a dimension value (tier, channel, category …); the raw value if unknown."""
+    """Display name of a dimension value (tier, channel, category …): the name the data stores
+    (``vocabulary`` table, read once per Warehouse), else the catalogue's, else the code itself."""
     if value is None or value != value:  # None or NaN
         return t("common.none", lang)
+    stored = vocabulary.stored_label(dim, value, lang)
+    if stored:
+        return stored
     key = f"{dim}.{value}"
     return t(key, lang) if key in catalogue() else str(value)
 

@@ -211,9 +211,23 @@ import_log = sa.Table(
     sa.Column("dry_run", sa.Boolean, nullable=False),
 )
 
+# Display names and order of the codes of the open vocabularies (tier, channel, priority, category,
+# segment, kind, sla_level, …): one row per (dimension, code). Filled by the demo, by imports (new
+# codes of a file, and a mapping file's ``labels:``) and by full loads; read once per Warehouse
+# (metrics.model.vocabulary). Empty labels fall back to the catalogue, then to the code itself.
+vocabulary = sa.Table(
+    "vocabulary",
+    metadata,
+    sa.Column("dimension", sa.String(24), primary_key=True),
+    sa.Column("code", sa.String(40), primary_key=True),
+    sa.Column("label_zh", sa.String(80), nullable=True),
+    sa.Column("label_en", sa.String(80), nullable=True),
+    sa.Column("sort_order", sa.Integer, nullable=True),
+)
+
 DATA_TABLES = (
     regions, account_managers, customers, tickets, surveys, sla_policies,
-    services, outages, billing_monthly, targets,
+    services, outages, billing_monthly, targets, vocabulary,
 )
 DERIVED_TABLES = (region_closure, calendar_months, meta)
 

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from metrics.access.users import Scope, check_regions
 from metrics.backends.connect import DatabaseError, describe_error, duckdb_path, engine_url, make_engine, where
 from metrics.ingest.rollups import AS_OF_KEY, SOURCES_KEY, parse_sources
-from metrics.model import dimensions, plausible
+from metrics.model import dimensions, plausible, vocabulary
 from metrics.model import schema as s
 from metrics.model.filters import Filters
 from metrics.model.registry import Metric, dim_column, get
@@ -91,6 +91,7 @@ class Warehouse:
     _rollup_as_of: tuple = field(default=(), init=False, repr=False, compare=False)  # () = not read yet
     _as_of: tuple = field(default=(), init=False, repr=False, compare=False)
     _first_day: tuple = field(default=(), init=False, repr=False, compare=False)
+    _vocabulary: tuple = field(default=(), init=False, repr=False, compare=False)  # () = not read yet
 
     @classmethod
     def open(cls, url: str, read_only: bool | None = None, keep_open: bool = False) -> Warehouse:
@@ -131,7 +132,21 @@ class Warehouse:
         (the dashboard opens a new one when the data changes), and every metric call needs it."""
         if not self._as_of:
             self._as_of = (self._read_as_of(),)
+            self.vocabulary()
         return self._as_of[0]
+
+    def vocabulary(self) -> list[dict]:
+        """The ``vocabulary`` table's rows (codes' display names and order), read once per Warehouse
+        and registered for :func:`metrics.model.i18n.label` and the theme's order (no query per label)."""
+        if not self._vocabulary:
+            try:
+                with self.engine.connect() as conn:
+                    rows = vocabulary.read(conn)
+            except sa.exc.SQLAlchemyError as exc:
+                raise DatabaseError(describe_error(exc, engine_url(self.engine))) from None
+            vocabulary.register(rows)
+            self._vocabulary = (rows,)
+        return self._vocabulary[0]
 
     def _read_as_of(self) -> date:
         df = self.read(sa.select(s.meta.c.value).where(s.meta.c.key == "as_of"))
@@ -250,6 +265,7 @@ class Warehouse:
     # -- what the database holds --------------------------------------------------------------
     def values(self, dim: str) -> list[str]:
         """Distinct values of a categorical dimension, sorted."""
+        self.vocabulary()  # their display names and order (a filter lists them before any metric)
         col = DIM_VALUES[dim]
         df = self.read(sa.select(col).where(col.isnot(None)).distinct())
         return sorted(str(v) for v in df.iloc[:, 0])

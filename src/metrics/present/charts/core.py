@@ -70,7 +70,7 @@ def bar_ci(
         data = data.set_index(col).loc[theme.order(dim, data[col].tolist())].reset_index()
     k = unit_scale(unit)
     names = chart_names(dim, data[col], lang, region_names)
-    colours = [theme.colour(dim, v, i) for i, v in enumerate(data[col])] if dim in theme.COLOURS else theme.PRIMARY
+    colours = [theme.colour(dim, v, i) for i, v in enumerate(data[col])] if theme.has_order(dim) else theme.PRIMARY
     err = None
     if data["lower"].notna().any():
         err = {"type": "data", "symmetric": False, "array": (k * (data["upper"] - data["value"])).tolist(),
@@ -105,7 +105,11 @@ def trend(
     fig = go.Figure()
     groups = [(None, df)] if by is None else [(g, d) for g, d in df.groupby(by, dropna=False, sort=False)]
     if by is not None:
-        groups = sorted(groups, key=lambda gd: theme.order(by, [gd[0]])[0] if by in theme.ORDERS else str(gd[0]))
+        if theme.has_order(by):
+            rank = {str(v): i for i, v in enumerate(theme.order(by, [g for g, _ in groups]))}
+            groups = sorted(groups, key=lambda gd: rank[str(gd[0])])
+        else:
+            groups = sorted(groups, key=lambda gd: str(gd[0]))
     for i, (g, d) in enumerate(groups):
         d = d.sort_values("month")
         name = plot_text(title) if g is None else chart_names(by, [g], lang, region_names)[0]
