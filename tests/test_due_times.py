@@ -220,3 +220,36 @@ def test_sla_page_says_there_are_no_due_times(with_policies: bool, frames: dict,
     at = open_page("pages/3_SLA.py")
     key = "page.sla.no_due_times_policies" if with_policies else "page.sla.no_due_times"
     assert [i.value for i in at.info] == [t(key, "zh")]
+
+
+def test_reimport_without_due_times_keeps_the_derived_ones(duck: str, demo_frames: dict, tmp_path) -> None:
+    """A tickets file without due columns: the derived due times survive a second import of the same
+    file, which changes nothing (0 new, 0 updated); a later file that gives due times makes them the
+    file's."""
+    from metrics.ingest.importer import import_file
+
+    c = demo_frames["customers"]
+    enterprise = set(c.loc[c["sla_level"].notna(), "customer_id"])
+    t = demo_frames["tickets"]
+    t = t[t["customer_id"].isin(enterprise)].head(30).copy()
+    t["ticket_id"] = range(20_000_001, 20_000_001 + len(t))
+    path = tmp_path / "tickets.csv"
+    t.drop(columns=["response_due_at", "resolution_due_at", "due_source"], errors="ignore").to_csv(path, index=False)
+    first = import_file(duck, "tickets", path)
+    assert (first.inserted, first.rows_rejected) == (len(t), 0), first.summary()
+    engine = sa.create_engine(duck)
+    q = sa.select(schema.tickets.c.due_source, schema.tickets.c.resolution_due_at).where(
+        schema.tickets.c.ticket_id >= 20_000_001)
+    with engine.connect() as conn:
+        derived = conn.execute(q).all()
+    engine.dispose()
+    assert {d for d, _ in derived} == {"policy"} and all(due is not None for _, due in derived)
+    again = import_file(duck, "tickets", path)
+    assert (again.inserted, again.updated) == (0, 0), again.summary()
+    t.to_csv(path, index=False)  # now with the file's own due times
+    given = import_file(duck, "tickets", path)
+    assert given.updated == len(t)
+    engine = sa.create_engine(duck)
+    with engine.connect() as conn:
+        assert {d for d, _ in conn.execute(q).all()} == {"file"}
+    engine.dispose()

@@ -26,6 +26,7 @@ import sqlalchemy as sa
 
 from metrics.backends.connect import DatabaseError, describe_error, duckdb_path, make_engine, safe_url
 from metrics.backends.swap import writable
+from metrics.ingest import due_times
 from metrics.ingest.derived import refresh_in_transaction, refresh_rollups
 from metrics.ingest.importer import spec
 from metrics.ingest.importer.read import CHUNK_ROWS, Chunk, ReadError, Source, open_query, open_source
@@ -424,6 +425,8 @@ def _commit(engine: sa.Engine, table: str, source: Source, header_map: dict[str,
     file all of it happens in the copy that replaces the file: see :mod:`metrics.backends.swap`)."""
     result.created_tables = ensure_schema(engine)
     relax_not_null(engine, table)  # an older database: unknown flags must be storable as NULL
+    if table == "tickets":
+        due_times.add_column(engine)  # an older database: where each ticket's due times came from
     changed = False
     with engine.begin() as conn:
         _run(conn, table, source, header_map, mapping, result, out, on_chunk)

@@ -237,6 +237,15 @@ SNAPSHOT_COLUMNS: dict[str, tuple[str, ...]] = {
 # the rejects file's own columns after the file's: re-importing a corrected rejects file ignores them
 REJECTS_EXTRA = ("_row", "_reasons", "_codes")
 
+# columns the product derives itself (never read from a file, not in templates)
+DERIVED: dict[str, frozenset[str]] = {"tickets": frozenset({"due_source"})}
+
+
+def importable_columns(table: str) -> list[sa.Column]:
+    """The columns a file may give for ``table`` (all but the derived ones)."""
+    return [c for c in TABLES[table].columns if c.name not in DERIVED.get(table, ())]
+
+
 # columns whose dates must be the first day of a month ("2026-03" is read as 2026-03-01)
 MONTH_COLUMNS = {("billing_monthly", "month")}
 
@@ -374,7 +383,7 @@ def resolve_headers(table: str, headers: list[str], mapping: Mapping,
     the rejects file's own ``_row``, ``_reasons``, ``_codes`` are ignored without a word).
     ``snapshot``: a customers snapshot, whose tenure and churn columns are recognised too."""
     known = header_map(table)
-    cols = {c.name for c in TABLES[table].columns}
+    cols = {c.name for c in importable_columns(table)}
     if snapshot:
         for col, names in SNAPSHOT_COLUMNS.items():
             for n in (col, *names):

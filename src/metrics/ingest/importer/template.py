@@ -93,7 +93,7 @@ def headers(table: str, lang: str = "en") -> list[str]:
     recognises (zh; the data-model name where there is none)."""
     aliases = spec.ALIASES.get(table, {})
     out = []
-    for c in spec.TABLES[table].columns:
+    for c in spec.importable_columns(table):
         zh = [a for a in aliases.get(c.name, ()) if any(ord(ch) > 127 for ch in a)]
         out.append(zh[0] if lang == "zh" and zh else c.name)
     return out
@@ -109,5 +109,5 @@ def template_csv(table: str, lang: str = "en", rows: bool = True) -> bytes:
     w.writerow(headers(table, lang))
     if rows:
         for r in EXAMPLES[table]:
-            w.writerow(["" if r[c.name] is None else r[c.name] for c in spec.TABLES[table].columns])
+            w.writerow(["" if r.get(c.name) is None else r[c.name] for c in spec.importable_columns(table)])
     return buf.getvalue().encode("utf-8-sig")

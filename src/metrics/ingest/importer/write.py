@@ -121,8 +121,12 @@ class Writer:
         key = [c.name for c in t.primary_key.columns]
         rest = [c.name for c in t.columns if c.name not in key]
         match = sa.and_(*[t.c[k] == s.c[k] for k in key])
-        update = (t.update().values({t.c[c]: s.c[c] for c in rest})
-                  .where(match, sa.or_(*[t.c[c].is_distinct_from(s.c[c]) for c in rest])))
+        new_value = {c: s.c[c] for c in rest}
+        differs = {c: t.c[c].is_distinct_from(s.c[c]) for c in rest}
+        if "due_source" in t.c:  # tickets: keep due times derived from the policies (ingest.due_times)
+            new_value, differs = _keep_derived_due_times(t, s, new_value, differs)
+        update = (t.update().values({t.c[c]: v for c, v in new_value.items()})
+                  .where(match, sa.or_(*differs.values())))
         names = [c.name for c in t.columns]
         insert = t.insert().from_select(
             names, sa.select(*[s.c[n] for n in names]).where(~sa.exists().where(match)))
@@ -242,6 +246,26 @@ class Writer:
 def _refused_frame(rows: list[int], messages: list[str]) -> pd.DataFrame:
     return pd.DataFrame({"row": pd.Series(rows, dtype="int64"), "column": "", "value": "",
                          "code": "refused", "detail": pd.Series(messages, dtype=object)})
+
+
+DUE_COLUMNS = ("response_due_at", "resolution_due_at")
+
+
+def _keep_derived_due_times(t: sa.Table, s: sa.Table, new_value: dict, differs: dict) -> tuple[dict, dict]:
+    """A file without due times does not erase the ones derived from the SLA policies: where the
+    stored ticket's due times came from a policy and the file gives none, they are kept and not
+    counted as a change; a file that gives due times makes them the file's (``due_source`` cleared,
+    the derived step marks it). Importing the same file twice still changes nothing."""
+    derived = t.c.due_source == "policy"
+    file_gives = sa.or_(*[s.c[c].isnot(None) for c in DUE_COLUMNS])
+    new_value, differs = dict(new_value), dict(differs)
+    for c in DUE_COLUMNS:
+        keep = sa.and_(derived, s.c[c].is_(None))
+        new_value[c] = sa.case((keep, t.c[c]), else_=s.c[c])
+        differs[c] = sa.and_(sa.not_(keep), differs[c])
+    new_value["due_source"] = sa.case((file_gives, sa.null()), else_=t.c.due_source)
+    differs.pop("due_source")
+    return new_value, differs
 
 
 def _quietly(call: object, *args: object) -> None:
