@@ -30,7 +30,8 @@ from metrics.demo.model import (
 from metrics.demo.surveys import draw_surveys
 from metrics.demo.tickets import draw_tickets
 from metrics.demo.util import Clock, choice, choice_by_group, pick
-from metrics.model import schema
+from metrics.model import schema, vocabulary
+from metrics.model.i18n import catalogue
 
 __all__ = ["generate", "DETERIORATING_CITY", "CITIES", "history_start"]
 
@@ -199,6 +200,9 @@ def generate(customers: int, seed: int = 7, end: dt.date = dt.date(2026, 10, 31)
         "outages": outages,
         "billing_monthly": draw_billing(rng, clock, pop),
         **_static_frames(clock, tickets, customers),
+        # the codes' display names and order, as data (metrics.model.vocabulary)
+        "vocabulary": pd.DataFrame(vocabulary.catalogue_rows(catalogue()),
+                                   columns=[c.name for c in schema.vocabulary.columns]),
     }
     out = {}
     for table in schema.DATA_TABLES:

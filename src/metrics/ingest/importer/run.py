@@ -32,7 +32,7 @@ from metrics.ingest.importer import spec
 from metrics.ingest.importer.read import CHUNK_ROWS, Chunk, ReadError, Source, open_query, open_source
 from metrics.ingest.importer.validate import PROBLEM_COLUMNS, Known, Validator
 from metrics.ingest.importer.write import Refused, Writer, ensure_schema, relax_not_null
-from metrics.model import schema
+from metrics.model import schema, vocabulary
 from metrics.model.i18n import t
 from metrics.present import files as outputs
 from metrics.present.cells import safe_cell
@@ -68,6 +68,7 @@ class ImportResult:
     unlinked_examples: dict[str, list[str]] = field(default_factory=dict)
     snapshot_date: dt.date | None = None
     introduced: dict[str, int] = field(default_factory=dict)  # "column=value" -> rows
+    new_codes: dict[str, list[str]] = field(default_factory=dict)  # vocabulary -> codes new to the data
     mangled: list[str] = field(default_factory=list)  # key columns that look spreadsheet-reformatted
     created_tables: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -433,6 +434,8 @@ def _commit(engine: sa.Engine, table: str, source: Source, header_map: dict[str,
         result.seconds = time.perf_counter() - clock
         conn.execute(schema.import_log.insert(), [_log_row(result, user, started)])
         changed = bool(result.inserted or result.updated)
+        if result.new_codes or mapping.labels:  # new codes and the mapping's labels: names and order
+            changed = bool(vocabulary.upsert(conn, result.new_codes, mapping.labels)) or changed
         if changed:
             schema.bump_data_version(conn)
             refresh_in_transaction(conn)  # cheap; rollups marked not built until rebuilt below
@@ -520,6 +523,8 @@ def _run(conn: sa.Connection | None, table: str, source: object, header_map: dic
         writer.close()
     result.rows_rejected = len(rejected_rows)
     result.introduced = {f"{c}={v}": n for (c, v), n in validator.introduced.most_common()}
+    for (c, v) in validator.introduced:
+        result.new_codes.setdefault(spec.VOCAB[(table, c)], []).append(v)
     result.mangled = list(validator.mangled)
     result.defaulted = {f"{c}={mapping.defaults[c]}": n for c, n in validator.defaulted.items() if n}
     result.unlinked = {c: n for c, n in validator.unlinked.items() if n}

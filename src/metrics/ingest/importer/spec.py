@@ -14,7 +14,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from metrics.model import schema
+from metrics.model import schema, vocabulary
 from metrics.model.i18n import catalogue
 
 TABLES: dict[str, sa.Table] = {t.name: t for t in schema.DATA_TABLES}
@@ -142,16 +142,18 @@ VOCAB: dict[tuple[str, str], str] = {
     ("targets", "channel"): "channel",
     ("targets", "metric"): "metric",
 }
+# ``kind`` keeps the four meanings the metrics use: a file's own kinds are mapped to them in the
+# mapping file's ``values:`` (an unmapped one is not_allowed, the four listed).
 STRICT_VOCABS: dict[str, tuple[str, ...]] = {
     "level": schema.REGION_LEVELS,
-    "segment": schema.SEGMENTS,
     "kind": schema.TICKET_KINDS,
     "survey_kind": schema.SURVEY_KINDS,
-    "priority": schema.PRIORITIES,
 }
 HOME_TABLES: dict[str, frozenset[str]] = {
     "tier": frozenset({"customers"}),
-    "channel": frozenset({"customers"}),
+    "segment": frozenset({"customers"}),
+    "channel": frozenset({"customers", "tickets", "surveys"}),
+    "priority": frozenset({"tickets", "sla_policies"}),
     "sla_level": frozenset({"customers", "sla_policies", "services"}),
     "churn_reason": frozenset({"customers"}),
     "category": frozenset({"tickets"}),
@@ -161,6 +163,8 @@ HOME_TABLES: dict[str, frozenset[str]] = {
 # where the database holds the values of each open vocabulary
 VOCAB_COLUMNS: dict[str, tuple[sa.Column, ...]] = {
     "tier": (schema.customers.c.tier,),
+    "segment": (schema.customers.c.segment,),
+    "priority": (schema.tickets.c.priority, schema.sla_policies.c.priority),
     "channel": (schema.customers.c.acquisition_channel, schema.tickets.c.channel, schema.surveys.c.channel),
     "sla_level": (schema.sla_policies.c.sla_level, schema.customers.c.sla_level, schema.services.c.sla_level),
     "churn_reason": (schema.customers.c.churn_reason,),
@@ -250,7 +254,7 @@ def importable_columns(table: str) -> list[sa.Column]:
 MONTH_COLUMNS = {("billing_monthly", "month")}
 
 
-MAPPING_KEYS = ("columns", "values", "defaults", "formats")
+MAPPING_KEYS = ("columns", "values", "defaults", "formats", "labels")
 
 
 @dataclass(frozen=True)
@@ -262,6 +266,8 @@ class Mapping:
     values: dict[str, dict[str, str]] = field(default_factory=dict)  # column -> {file value: value}
     defaults: dict[str, str] = field(default_factory=dict)  # column -> constant (as text in a file)
     formats: dict[str, str] = field(default_factory=dict)  # date/time column -> strftime format
+    # dimension -> code -> {"zh": name, "en": name, "order": int} (metrics.model.vocabulary)
+    labels: dict[str, dict[str, dict[str, object]]] = field(default_factory=dict)
     name: str = "mapping file"  # how messages name it
 
 
@@ -280,6 +286,8 @@ def load_mapping(path: str | Path | None, table: str | None = None) -> Mapping:
           kind: complaint
         formats:            # date/time column: strftime format of the file's values
           opened_at: "%d-%m-%y %I:%M:%S %p"
+        labels:             # dimension: {code: {zh: name, en: name, order: n}}
+          priority: {Critical: {zh: 紧急, en: Critical, order: 1}}
     """
     if path is None:
         return Mapping()
@@ -310,10 +318,35 @@ def load_mapping(path: str | Path | None, table: str | None = None) -> Mapping:
     mapping = Mapping({str(k): str(v) for k, v in parts["columns"].items()},
                       {str(c): {_text(k): _text(v) for k, v in m.items()} for c, m in parts["values"].items()},
                       {str(k): _text(v) for k, v in parts["defaults"].items()},
-                      {str(k): str(v) for k, v in parts["formats"].items()}, name)
+                      {str(k): str(v) for k, v in parts["formats"].items()},
+                      _labels(parts["labels"], name), name)
     if table is not None:
         check_mapping(mapping, table)
     return mapping
+
+
+def _labels(part: dict, name: str) -> dict[str, dict[str, dict[str, object]]]:
+    """The ``labels:`` section checked: known dimensions, each code a map of zh / en / order."""
+    out: dict[str, dict[str, dict[str, object]]] = {}
+    for dim, codes in part.items():
+        if str(dim) not in vocabulary.DIMENSIONS:
+            raise MappingError(f"{name}: labels: '{dim}' is not a vocabulary "
+                               f"(expected {', '.join(vocabulary.DIMENSIONS)})")
+        if not isinstance(codes, dict):
+            raise MappingError(f"{name}: labels: '{dim}' must map codes to {{zh, en, order}}")
+        for code, given in codes.items():
+            if not isinstance(given, dict) or not given or set(map(str, given)) - set(vocabulary.LABEL_KEYS):
+                raise MappingError(f"{name}: labels: {dim}: '{code}' must be a map of "
+                                   f"{', '.join(vocabulary.LABEL_KEYS)}")
+            order = given.get("order")
+            if order is not None and (isinstance(order, bool) or not isinstance(order, int)):
+                raise MappingError(f"{name}: labels: {dim}: '{code}': order must be a whole number")
+            for key in ("zh", "en"):
+                if given.get(key) is not None and (isinstance(given[key], dict | list) or len(str(given[key])) > 80):
+                    raise MappingError(f"{name}: labels: {dim}: '{code}': {key} must be a name "
+                                       "of at most 80 characters")
+            out.setdefault(str(dim), {})[_text(code)] = {str(k): v for k, v in given.items()}
+    return out
 
 
 def _text(v: object) -> str:

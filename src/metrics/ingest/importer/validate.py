@@ -157,6 +157,9 @@ class Known:
                 for col in spec.VOCAB_COLUMNS.get(vocab, ()):
                     if col.table.name in existing:
                         values |= {v for v in conn.execute(sa.select(col).distinct()).scalars() if v is not None}
+                if schema.vocabulary.name in existing:  # codes the data names (labels given earlier)
+                    v = schema.vocabulary
+                    values |= set(conn.execute(sa.select(v.c.code).where(v.c.dimension == vocab)).scalars())
                 known.vocab[vocab] = values
         return known
 
@@ -192,6 +195,12 @@ class Validator:
             aliases = {v.lower(): v for v in sorted(known.vocab.get(vocab, ()))}
             aliases.update(spec.value_aliases(vocab))
             self._aliases[col] = aliases
+        for col, vocab in vocab_of.items():  # the mapping's labels name their codes too: 紧急 -> Critical
+            for code, given in self.mapping.labels.get(vocab, {}).items():
+                for key in ("zh", "en"):
+                    if given.get(key) is not None:
+                        self._aliases[col].setdefault(str(given[key]).lower(), code)
+                self._aliases[col].setdefault(code.lower(), code)
         for col, values in self.mapping.values.items():
             aliases = self._aliases.setdefault(col, {})
             aliases.update({k.lower(): v for k, v in values.items()})
