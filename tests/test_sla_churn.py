@@ -7,9 +7,11 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
 from metrics.analysis import sla
 from metrics.churn import rates as churn
+from metrics.model import schema
 from metrics.model.filters import Filters
 from metrics.query.warehouse import Warehouse
 
@@ -29,7 +31,7 @@ def test_availability_targets_are_the_policy_targets(wh: Warehouse, demo_frames:
 
 def test_availability_vs_target(wh: Warehouse) -> None:
     got = sla.availability_vs_target(wh, F)
-    assert list(got["sla_level"]) == [lv for lv in sla.SLA_LADDER if lv in set(got["sla_level"])]
+    assert list(got["sla_level"]) == [lv for lv in sla.ladder("sla_level") if lv in set(got["sla_level"])]
     metric = wh.metric("availability", F, ("sla_level",)).set_index("sla_level")["value"]
     for row in got.itertuples():
         assert row.value == pytest.approx(metric[row.sla_level])
@@ -39,7 +41,10 @@ def test_availability_vs_target(wh: Warehouse) -> None:
 
 def test_service_by_tier_equals_metrics(wh: Warehouse) -> None:
     got = sla.service_by(wh, F, "tier")
-    assert list(got["tier"]) == [x for x in (*sla.TIER_LADDER, "enterprise") if x in set(got["tier"])]
+    assert list(got["tier"]) == [x for x in sla.ladder("tier") if x in set(got["tier"])]
+    # the consumer ladder (tier_gap's rungs): tiers of customers without an SLA level, from the data
+    consumer = wh.read(sa.select(schema.customers.c.tier).where(schema.customers.c.sla_level.is_(None)).distinct())
+    assert got.attrs["ladder"] == [x for x in sla.ladder("tier") if x in set(consumer["tier"])]
     for col, metric_id in sla.SERVICE_METRICS.items():
         ref = wh.metric(metric_id, F, ("tier",)).set_index("tier")["value"]
         np.testing.assert_allclose(got.set_index("tier")[col].loc[ref.index], ref.values)
@@ -50,7 +55,10 @@ def test_service_by_empty_filter(wh: Warehouse) -> None:
 
 
 def _frame(rows):
-    return pd.DataFrame(rows, columns=["tier", "median_hours", "p90_hours", "compliance", "n_decided"])
+    """A service_by frame: its consumer ladder (attrs) as service_by reads it from the demo's data."""
+    df = pd.DataFrame(rows, columns=["tier", "median_hours", "p90_hours", "compliance", "n_decided"])
+    df.attrs["ladder"] = ["diamond", "gold", "silver", "standard"]
+    return df
 
 
 def test_tier_gap_verdicts() -> None:

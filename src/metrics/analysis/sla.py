@@ -15,13 +15,11 @@ import sqlalchemy as sa
 
 from metrics.analysis import stats
 from metrics.model import schema as s
+from metrics.model import vocabulary
 from metrics.model.filters import Filters
+from metrics.model.i18n import catalogue
 from metrics.query.warehouse import Warehouse
 
-# Consumer tiers from most to least valuable (the differentiated-service ladder), and the SLA
-# levels of enterprise customers likewise. The dashboard theme holds the same display order.
-TIER_LADDER = ("diamond", "gold", "silver", "standard")
-SLA_LADDER = ("gold", "silver", "bronze")
 SERVICE_METRICS = {
     "median_hours": "resolution_hours_median",
     "p90_hours": "resolution_hours_p90",
@@ -53,7 +51,7 @@ def availability_vs_target(wh: Warehouse, f: Filters) -> pd.DataFrame:
     df = df.merge(availability_targets(wh), on="sla_level", how="left")
     df["gap"] = df["value"] - df["target"]
     df["met"] = df["value"] >= df["target"]
-    return _ladder(df, "sla_level", SLA_LADDER)
+    return _ladder(df, "sla_level", ladder("sla_level"))
 
 
 @dataclass(frozen=True)
@@ -89,7 +87,7 @@ def due_times(wh: Warehouse) -> DueTimes:
 def policies(wh: Warehouse) -> pd.DataFrame:
     """The SLA commitments: sla_level, priority, response/resolution/on-site hours, availability."""
     p = s.sla_policies
-    return _ladder(wh.read(sa.select(p).order_by(p.c.sla_level, p.c.priority)), "sla_level", SLA_LADDER)
+    return _ladder(wh.read(sa.select(p).order_by(p.c.sla_level, p.c.priority)), "sla_level", ladder("sla_level"))
 
 
 def service_by(wh: Warehouse, f: Filters, dim: str = "tier") -> pd.DataFrame:
@@ -110,7 +108,19 @@ def service_by(wh: Warehouse, f: Filters, dim: str = "tier") -> pd.DataFrame:
             keep |= {"lower": "compliance_lower", "upper": "compliance_upper", "n": "n_decided"}
         m = m[[dim, *keep]].rename(columns=keep)
         out = m if out is None else out.merge(m, on=dim, how="outer")
-    return _ladder(out, dim, TIER_LADDER + ("enterprise",) if dim == "tier" else SLA_LADDER)
+    out = _ladder(out, dim, ladder(dim))
+    if dim == "tier":  # the consumer ladder: tiers of customers without an SLA level of their own
+        c = s.customers
+        consumer = set(wh.read(sa.select(c.c.tier).where(c.c.sla_level.is_(None)).distinct())["tier"].astype(str))
+        out.attrs["ladder"] = [v for v in ladder(dim) if v in consumer]
+    return out
+
+
+def ladder(dim: str) -> list[str]:
+    """The codes of ``dim`` (tier, sla_level) from most to least valuable, the differentiated-service
+    ladder: the data's order (``vocabulary`` table), else the catalogue's. The theme shows the same."""
+    rank = vocabulary.rank(dim, vocabulary.section_codes(catalogue(), dim))
+    return sorted(rank, key=rank.__getitem__)
 
 
 @dataclass(frozen=True)
@@ -132,14 +142,15 @@ class TierGap:
 def tier_gap(service: pd.DataFrame, dim: str = "tier") -> TierGap | None:
     """Compare the most and least valuable tier present in a :func:`service_by` frame.
 
-    Consumer tiers only for ``dim="tier"`` (enterprise customers have their own SLA levels); None
-    when fewer than two rungs have resolved tickets.
+    Consumer tiers only for ``dim="tier"`` (enterprise customers have their own SLA levels: the
+    frame's ``attrs["ladder"]`` from :func:`service_by`); None when fewer than two rungs have
+    resolved tickets.
     """
-    ladder = TIER_LADDER if dim == "tier" else SLA_LADDER
-    df = service[service[dim].isin(ladder) & service["median_hours"].notna() & service["compliance"].notna()]
+    rungs = service.attrs.get("ladder") or ladder(dim)
+    df = service[service[dim].isin(rungs) & service["median_hours"].notna() & service["compliance"].notna()]
     if len(df) < 2:
         return None
-    df = _ladder(df, dim, ladder)
+    df = _ladder(df, dim, rungs)
     top, bottom = df.iloc[0], df.iloc[-1]
     faster = top["median_hours"] < bottom["median_hours"]
     better = top["compliance"] >= bottom["compliance"]
@@ -152,7 +163,7 @@ def tier_gap(service: pd.DataFrame, dim: str = "tier") -> TierGap | None:
                    float(top["compliance"]), float(bottom["compliance"]), verdict, bool(np.isfinite(p) and p < 0.05))
 
 
-def _ladder(df: pd.DataFrame, dim: str, ladder: tuple[str, ...]) -> pd.DataFrame:
-    rank = {v: i for i, v in enumerate(ladder)}
-    key = df[dim].map(lambda v: (rank.get(str(v), len(ladder)), str(v)))
+def _ladder(df: pd.DataFrame, dim: str, rungs: list[str]) -> pd.DataFrame:
+    rank = {v: i for i, v in enumerate(rungs)}
+    key = df[dim].map(lambda v: (rank.get(str(v), len(rungs)), str(v)))
     return df.iloc[sorted(range(len(df)), key=lambda i: key.iloc[i])].reset_index(drop=True)
