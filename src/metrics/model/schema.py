@@ -13,10 +13,8 @@ import sqlalchemy as sa
 metadata = sa.MetaData()
 
 REGION_LEVELS = ("province", "city", "district")
-SEGMENTS = ("consumer", "enterprise")
 TICKET_KINDS = ("complaint", "fault", "request", "inquiry")
 SURVEY_KINDS = ("post_interaction", "relationship", "mystery_shopper")
-PRIORITIES = ("P1", "P2", "P3")
 
 
 def _id(name: str, *args: object, **kw: object) -> sa.Column:

@@ -8,6 +8,7 @@ Everything here is data; :mod:`metrics.ingest.importer.validate` applies it. Typ
 from __future__ import annotations
 
 import re
+import tomllib
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -172,17 +173,10 @@ VOCAB_COLUMNS: dict[str, tuple[sa.Column, ...]] = {
     "product": (schema.services.c.product,),
     "cause": (schema.outages.c.cause,),
 }
-# Chinese names of values the catalogue has no section for (products, outage causes)
-EXTRA_VALUE_ALIASES: dict[str, dict[str, str]] = {
-    "product": {"互联网专线": "dedicated_line", "MPLS VPN 专线": "mpls_vpn", "MPLS VPN专线": "mpls_vpn",
-                "IDC 机房托管": "idc", "IDC机房托管": "idc", "云专线": "cloud_connect"},
-    "cause": {"光缆中断": "fiber_cut", "设备故障": "equipment_failure", "电力故障": "power_failure",
-              "配置错误": "configuration_error", "第三方原因": "third_party", "天气": "weather"},
-    "level": {"市": "city", "区": "district", "县": "district", "区/县": "district"},
-    "segment": {"个人": "consumer", "集团客户": "enterprise", "政企": "enterprise"},
-    "kind": {"故障申告": "fault", "业务": "request"},
-    "priority": {"1": "P1", "2": "P2", "3": "P3", "紧急": "P1", "重要": "P2", "一般": "P3"},
-}
+# Chinese names of values the catalogue has no section for (products, outage causes) and other
+# spellings of codes: data, in aliases.toml next to this file
+EXTRA_VALUE_ALIASES: dict[str, dict[str, str]] = tomllib.loads(
+    Path(__file__).with_name("aliases.toml").read_text(encoding="utf-8"))
 
 # inclusive ranges of numeric columns
 RANGES: dict[tuple[str, str], tuple[float | None, float | None]] = {
