@@ -6,6 +6,7 @@ new codes, the figures by priority come in the data's order and the labels are w
 from __future__ import annotations
 
 import contextlib
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -25,6 +26,9 @@ from metrics.ingest.importer import MappingError, import_file, load_mapping
 from metrics.model import i18n, schema, vocabulary
 from metrics.present import theme
 
+sys.path.insert(0, str(Path(__file__).parent))
+from page_helpers import open_page  # noqa: E402
+
 FIRST_ID = 48_000_000
 SERVICEWATCH = [sys.executable, "-m", "metrics.cli.main"]
 PRIORITIES = ["Low", "Medium", "High", "Critical"]
@@ -40,6 +44,7 @@ columns:
   Priority: priority
   Created: opened_at
   Closed: resolved_at
+  Due: resolution_due_at
 values:
   kind:
     Incident: fault
@@ -69,6 +74,7 @@ def helpdesk(demo_frames: dict, n: int = 120, seed: int = 5) -> pd.DataFrame:
         "Priority": rng.choice(PRIORITIES, n),
         "Created": opened.strftime("%Y-%m-%d %H:%M:%S"),
         "Closed": (opened + pd.to_timedelta(rng.integers(1, 72, n), unit="h")).strftime("%Y-%m-%d %H:%M:%S"),
+        "Due": (opened + pd.Timedelta(hours=36)).strftime("%Y-%m-%d %H:%M:%S"),
     })
 
 
@@ -180,3 +186,28 @@ def test_demo_fills_the_vocabulary(demo_frames: dict) -> None:
     tiers = v[v["dimension"] == "tier"].sort_values("sort_order")
     assert tiers["code"].tolist() == vocabulary.section_codes(i18n.catalogue(), "tier")
     assert tiers["label_zh"].notna().all() and tiers["label_en"].notna().all()
+
+
+def test_sla_page_shows_the_labels_in_the_data_order(duck: str, tmp_path: Path, demo_frames: dict,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    raw = helpdesk(demo_frames, n=300)
+    path, mapping = tmp_path / "helpdesk.csv", tmp_path / "helpdesk.yaml"
+    raw.to_csv(path, index=False)
+    mapping.write_text(MAPPING, encoding="utf-8")
+    assert import_file(duck, "tickets", path, mapping=mapping).rows_rejected == 0
+    monkeypatch.setenv("SERVICEWATCH_DB", duck)
+    vocabulary.clear()
+    try:
+        at = open_page("pages/3_SLA.py", query={"from": "2026-04-01", "to": "2026-09-30"})
+        at.segmented_control(key="sla_cut").set_value("priority").run()
+        assert not at.exception, [e.value for e in at.exception]
+        shown: list[str] = []
+        for chart in at.get("plotly_chart"):
+            spec = json.loads(chart.proto.spec)
+            for trace in spec["data"]:
+                shown += [str(v) for v in (trace.get("y") or []) + (trace.get("x") or [])]
+        labels = ["紧急", "高", "中", "低"]
+        assert all(x in shown for x in labels), shown
+        assert [x for x in shown if x in labels][:4] == labels  # the data's order
+    finally:
+        vocabulary.clear()
