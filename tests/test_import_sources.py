@@ -79,7 +79,7 @@ def _sqlite_tickets(path: Path) -> str:
     rows = [(900101, 1, "客服热线", "complaint", "billing", "P2", "2025-03-05 09:30:00", "2025-03-06 10:00:00"),
             (900102, 2, "hotline", "fault", "fault_repair", "P1", "2025/3/6 08:00", None),
             (900103, 3, "web_app", "inquiry", "tariff", "P3", "2025-03-07 12:00:00", "2025-03-07 12:30:00"),
-            (900104, 4, "hotline", "complaint", "billing", "P9", "not a time", None)]  # two problems
+            (900104, 4, "hotline", "grumble", "billing", "P9", "not a time", None)]  # two problems
     con.executemany("INSERT INTO wo VALUES (?,?,?,?,?,?,?,?)", rows)
     con.commit()
     con.close()

@@ -53,10 +53,10 @@ def ticket_count(url: str) -> int:
 
 
 def tickets_csv(demo_frames: dict, path: Path, good: int = 5, bad: int = 2) -> Path:
-    """``good`` valid new tickets and ``bad`` with an unknown priority."""
+    """``good`` valid new tickets and ``bad`` with a kind that is not one of the four."""
     t = demo_frames["tickets"].head(good + bad).copy()
     t["ticket_id"] = range(FIRST_NEW_ID, FIRST_NEW_ID + len(t))
-    t.loc[t.index[good:], "priority"] = "P9"
+    t.loc[t.index[good:], "kind"] = "P9"
     t.to_csv(path, index=False)
     return path
 
@@ -215,7 +215,7 @@ def test_rejects_replace_an_old_file_of_ours_completely(duck: str, tmp_path: Pat
 def test_failure_mid_run_leaves_the_old_rejects_file(duck: str, tmp_path: Path, demo_frames: dict) -> None:
     t = demo_frames["tickets"].head(600).copy()
     t["ticket_id"] = range(FIRST_NEW_ID, FIRST_NEW_ID + len(t))
-    t.loc[t.index[::3], "priority"] = "P9"
+    t.loc[t.index[::3], "kind"] = "P9"
     inp = tmp_path / "tickets.csv"
     t.to_csv(inp, index=False)
     named = tmp_path / "named.csv"
@@ -256,7 +256,7 @@ def test_kill_mid_import_leaves_the_old_rejects_file_or_none(old: bool, duck: st
     csv = tmp_path / "big.csv"
     t = tickets_frame(60_000, customers=2000)
     t["ticket_id"] += FIRST_NEW_ID
-    t.loc[t.index[::7], "priority"] = "P9"
+    t.loc[t.index[::7], "kind"] = "P9"
     write_csv(t, csv)
     named = tmp_path / "named.csv"
     if old:

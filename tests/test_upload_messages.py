@@ -16,7 +16,7 @@ from servicewatch.import_panel import check_upload, rejects_bytes
 MISSING = "问卷编号,客户编号,满意度\n1,1,5\n".encode()  # surveys without channel, kind, answered time
 TICKETS = ("工单号,客户编号,受理渠道,工单类型,问题类别,优先级,受理时间,多余列\n"
            "40000001,1,客服热线,投诉,计费,P1,2026/3/5 10:00,x\n"
-           "40000002,1,客服热线,投诉,计费,P9,2026/3/5 10:00,y\n").encode()
+           "40000002,1,客服热线,抱怨,计费,P9,2026/3/5 10:00,y\n").encode()
 
 
 @pytest.fixture()
