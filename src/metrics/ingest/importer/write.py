@@ -256,7 +256,7 @@ def _keep_derived_due_times(t: sa.Table, s: sa.Table, new_value: dict, differs: 
     stored ticket's due times came from a policy and the file gives none, they are kept and not
     counted as a change; a file that gives due times makes them the file's (``due_source`` cleared,
     the derived step marks it). Importing the same file twice still changes nothing."""
-    derived = t.c.due_source == "policy"
+    derived = t.c.due_source == sa.literal_column("'policy'")  # the statement runs as compiled text
     file_gives = sa.or_(*[s.c[c].isnot(None) for c in DUE_COLUMNS])
     new_value, differs = dict(new_value), dict(differs)
     for c in DUE_COLUMNS:
@@ -264,7 +264,7 @@ def _keep_derived_due_times(t: sa.Table, s: sa.Table, new_value: dict, differs: 
         new_value[c] = sa.case((keep, t.c[c]), else_=s.c[c])
         differs[c] = sa.and_(sa.not_(keep), differs[c])
     new_value["due_source"] = sa.case((file_gives, sa.null()), else_=t.c.due_source)
-    differs.pop("due_source")
+    differs["due_source"] = sa.and_(derived, file_gives)  # the file now gives them: they become the file's
     return new_value, differs
 
 
