@@ -94,8 +94,8 @@ test: venv system services
 # The session fixture starts the cluster (tests/conftest.py: spark_cluster) and stops every process it
 # started; the check after pytest fails the target if a process of a test cluster is still running.
 test-spark: venv system
-	$(VENV)/bin/ruff check src/metrics/backends/spark/dialect.py src/metrics/backends/spark/load.py src/metrics/backends/spark/cluster.py tests/test_spark_*.py
-	SERVICEWATCH_SPARK_FULL=1 $(PY) -m pytest tests/test_spark_dialect.py tests/test_spark_engine.py $(PYTEST_ARGS); \
+	$(VENV)/bin/ruff check src/metrics/backends/spark/dialect.py src/metrics/backends/spark/load.py src/metrics/backends/spark/cluster.py tests/spark/test_spark_*.py
+	SERVICEWATCH_SPARK_FULL=1 $(PY) -m pytest tests/spark/test_spark_dialect.py tests/spark/test_spark_engine.py $(PYTEST_ARGS); \
 	  rc=$$?; left=$$(grep -l -a '[s]w-spark-test-' /proc/[0-9]*/cmdline 2>/dev/null | wc -l); \
 	  if [ "$$left" != 0 ]; then echo "test-spark: $$left Spark test processes still running"; exit 1; fi; exit $$rc
 

@@ -9,7 +9,7 @@ Fixtures (all session-scoped unless noted):
     duckdb_url    DuckDB file in a tmp dir, loaded with ``metrics.ingest.load.replace_all``
     postgres_url  fresh database ``sw_test_<hex>`` on 127.0.0.1:5432, loaded, dropped at the end
     mariadb_url   fresh database ``sw_test_<hex>`` on 127.0.0.1:3306, loaded, dropped at the end
-    spark_cluster a Spark standalone cluster (tests/test_spark_*.py); spark_url: its Thrift server, loaded
+    spark_cluster a Spark standalone cluster (tests/spark/test_spark_*.py); spark_url: its Thrift server, loaded
     db_url        parametrized over duckdb / postgres / mariadb (ids of the same names)
     browser       Playwright Chromium (Debian's /usr/bin/chromium), headless
     page          (function) a new page in a fresh browser context, closed afterwards
@@ -36,6 +36,9 @@ import pytest
 import sqlalchemy as sa
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+# Tests live in one folder per level (engine, ingest, churn, access, pages, browser, cli, report, charts,
+# spark); their shared helpers (reference, page_helpers, db_snapshot, telco_snapshot) live here.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -219,7 +222,7 @@ def mariadb_url(demo_frames: dict[str, Any]) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def spark_cluster() -> Iterator[Any]:
     """A Spark standalone cluster on 127.0.0.1 (master, two 1-core workers, Thrift server) from the
-    pyspark package's jars, for the module that uses it (tests/test_spark_engine.py): stopped, every
+    pyspark package's jars, for the module that uses it (tests/spark/test_spark_engine.py): stopped, every
     process group, when that module ends, so it holds no memory during the rest of the session."""
     try:
         from metrics.backends.spark.cluster import ClusterError, SparkCluster, java_available, spark_home
@@ -330,7 +333,7 @@ def app_server(tmp_path_factory: pytest.TempPathFactory, duckdb_url: str) -> Ite
 @contextlib.contextmanager
 def run_app(workdir: Path, duckdb_url: str, env: dict[str, str] | None = None) -> Iterator[str]:
     """``streamlit run app.py`` on a copy of ``duckdb_url`` in ``workdir``, with ``env`` added to
-    the environment (e.g. a users file: tests/test_browser_sign_in.py); yields its base URL."""
+    the environment (e.g. a users file: tests/browser/test_browser_sign_in.py); yields its base URL."""
     src = Path(sa.engine.make_url(duckdb_url).database or "")
     db_copy = workdir / src.name
     shutil.copyfile(src, db_copy)

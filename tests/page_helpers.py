@@ -20,7 +20,7 @@ TIMEOUT = 90
 def open_page(path: str, query: dict[str, str] | None = None, session: dict | None = None) -> AppTest:
     """Run ``path`` (e.g. ``pages/5_Regions.py``; ``app.py`` for the overview) with app.py as the
     entry point, like the browser; ``session``: session-state entries set before the first run (a
-    signed-in user, see tests/test_access_matrix.py)."""
+    signed-in user, see tests/access/test_access_matrix.py)."""
     at = AppTest.from_file("../app.py", default_timeout=TIMEOUT)
     if query:
         at.query_params.update(query)
@@ -86,7 +86,7 @@ def chart_titles(at: AppTest) -> list[str]:
 
 def no_data_query() -> dict[str, str]:
     """A link to a period inside the data's span that holds no tickets or surveys (a link to a period
-    outside the span is clamped to the data, tests/test_periods.py)."""
+    outside the span is clamped to the data, tests/engine/test_periods.py)."""
     return {"preset": "custom", "from": NO_DATA[0].isoformat(), "to": NO_DATA[1].isoformat()}
 
 

@@ -26,7 +26,7 @@ from metrics.model.i18n import t
 from metrics.query.warehouse import Warehouse
 
 CITY, OTHER_CITY = 2, 3  # demo regions 南岭市, 珠湾市
-PAGES = ["app.py", *sorted(f"pages/{p.name}" for p in (Path(__file__).parents[1] / "pages").glob("*.py"))]
+PAGES = ["app.py", *sorted(f"pages/{p.name}" for p in (Path(__file__).parents[2] / "pages").glob("*.py"))]
 ADMIN_ONLY = ("pages/6_Data.py", "pages/7_Admin.py")
 PASSWORD = "correct horse 1"
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from page_helpers import open_page, other_sections, show_section
 
-PAGES = ["app.py", *sorted(f"pages/{p.name}" for p in (Path(__file__).parents[1] / "pages").glob("*.py"))]
+PAGES = ["app.py", *sorted(f"pages/{p.name}" for p in (Path(__file__).parents[2] / "pages").glob("*.py"))]
 RAW_HEADERS = {"value", "n", "lower", "upper", "month", "tier", "channel", "segment", "region_id", "delta",
                "value_cmp", "survey_kind", "sla_level", "category", "group", "time_days", "revenue"}
 SECTIONED = ("pages/1_Satisfaction.py", "pages/2_Complaints.py", "pages/3_SLA.py", "pages/4_Churn.py")

@@ -1,5 +1,5 @@
 """Switching the language keeps the filters, and the demo banner follows the language on the same run
-(AppTest; the browser keeps widget values as labels, see tests/test_browser_language.py)."""
+(AppTest; the browser keeps widget values as labels, see tests/browser/test_browser_language.py)."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def test_filters_survive_two_language_switches(first: str, duckdb_url: str, monk
 
 
 def test_page_title_follows_language() -> None:
-    """AppTest does not see the tab title (tests/test_browser_language.py checks it in Chromium)."""
+    """AppTest does not see the tab title (tests/browser/test_browser_language.py checks it in Chromium)."""
     assert ui.page_title("nav.overview", "en") == f"ServiceWatch · {t('nav.overview', 'en')}"
     assert ui.page_title("nav.overview", "zh") == f"ServiceWatch · {t('nav.overview', 'zh')}"
 

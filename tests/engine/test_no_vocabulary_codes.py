@@ -10,7 +10,7 @@ from pathlib import Path
 
 from metrics.model import i18n, vocabulary
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXEMPT = ("src/metrics/demo/",)
 DIMS = ("tier", "channel", "priority", "sla_level")
 # also the name of a user role and of a column (the account manager's name): not a channel code there

@@ -13,7 +13,7 @@ from metrics.model.i18n import metric_label
 from metrics.present.formatting import fmt_value
 from metrics.query.warehouse import Warehouse
 
-APP = Path(__file__).resolve().parents[1] / "app.py"
+APP = Path(__file__).resolve().parents[2] / "app.py"
 
 
 @pytest.fixture()
@@ -62,7 +62,7 @@ def test_no_data_is_an_empty_state(duckdb_url: str, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("SERVICEWATCH_DB", duckdb_url)
     at = AppTest.from_file(str(APP), default_timeout=90)
     # before any ticket, and no customer of a consumer tier among enterprise customers (a period outside
-    # the data's span would be clamped to the data, tests/test_periods.py)
+    # the data's span would be clamped to the data, tests/engine/test_periods.py)
     at.query_params.update({"preset": "custom", "from": "2023-01-01", "to": "2023-03-31", "tier": "diamond",
                             "segment": "enterprise"})
     at.run()

@@ -22,7 +22,7 @@ from metrics.model.filters import Filters, clamp_period, default_period, fit_to_
 from metrics.model.links import date_range, parse_query
 from metrics.query.warehouse import Warehouse
 
-APP = Path(__file__).resolve().parents[1] / "app.py"
+APP = Path(__file__).resolve().parents[2] / "app.py"
 
 
 # -- the rules, on their own -------------------------------------------------------------------

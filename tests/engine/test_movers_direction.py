@@ -13,7 +13,7 @@ from metrics.model.i18n import t
 from metrics.present.formatting import direction, fmt_delta
 from metrics.query.warehouse import Warehouse
 
-APP = Path(__file__).resolve().parents[1] / "app.py"
+APP = Path(__file__).resolve().parents[2] / "app.py"
 
 
 @pytest.mark.parametrize("higher", [True, False, None])

@@ -324,7 +324,7 @@ def test_app_button_builds_and_offers_downloads(duckdb_url: str, monkeypatch: py
 
     monkeypatch.setattr(report_context, "render_png", _fake_png)
     monkeypatch.setenv("SERVICEWATCH_DB", duckdb_url)
-    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=120)
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "app.py"), default_timeout=120)
     at.session_state["sw_lang"] = "en"
     at.run()
     assert not at.exception

@@ -22,7 +22,7 @@ from metrics.model.filters import Filters, preset_period
 from metrics.model.links import parse_query
 from metrics.query.warehouse import Warehouse
 
-APP = Path(__file__).resolve().parents[1] / "app.py"
+APP = Path(__file__).resolve().parents[2] / "app.py"
 CITY, OTHER_CITY, PROVINCE = 2, 3, 1  # demo regions: 南岭市, 珠湾市 (cities of 岭南省)
 PASSWORD = "correct horse 1"
 
@@ -142,7 +142,7 @@ def test_viewer_gets_no_lists_and_small_groups_suppressed(wh, base) -> None:
         drill.tickets(wh, f)
     with pytest.raises(ScopeError):
         drill.customers(wh, f)
-    # which groups are small (distinct customers, not rows): tests/test_access_scope.py
+    # which groups are small (distinct customers, not rows): tests/access/test_access_scope.py
     df = wh.metric("csat", f, ("region",), "district")
     plain = wh.metric("csat", base, ("region",), "district")
     assert df["suppressed"].any() and (~df["suppressed"]).any()

@@ -9,7 +9,7 @@ from pathlib import Path
 from metrics.model import registry
 from metrics.model.i18n import LANGS, catalogue, label, missing_translations, t
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SOURCES = [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py")), *sorted((ROOT / "src").rglob("*.py"))]
 KEY_CALL = re.compile(r"""\bt\(\s*["']([a-z_]+(?:\.[A-Za-z0-9_]+)+)["']""")
 

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "docs" / "examples"
 CLI = str(Path(sys.executable).with_name("servicewatch"))
 SNAPSHOT_DATE = date(2026, 11, 30)
@@ -129,7 +129,7 @@ EXTRACTS = {"crm_snapshot.csv": crm_snapshot, "helpdesk_tickets.csv": helpdesk, 
 
 
 def write_examples() -> None:
-    """Write the example CSVs into docs/examples/ (run once by hand: python tests/test_your_data_guide.py)."""
+    """Write the example CSVs into docs/examples/ (run once by hand: python tests/ingest/test_your_data_guide.py)."""
     EXAMPLES.mkdir(parents=True, exist_ok=True)
     for name, make in EXTRACTS.items():
         make().to_csv(EXAMPLES / name, index=False, encoding="utf-8")

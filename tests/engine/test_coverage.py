@@ -29,7 +29,7 @@ from metrics.model.i18n import metric_label, t
 from metrics.model.registry import METRICS
 from metrics.query.warehouse import Warehouse
 
-APP = Path(__file__).resolve().parents[1] / "app.py"
+APP = Path(__file__).resolve().parents[2] / "app.py"
 
 
 def test_every_metric_declares_what_it_needs() -> None:

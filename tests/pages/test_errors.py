@@ -82,7 +82,7 @@ def test_meeting_pack_failure_shows_an_id(lang, duckdb_url, monkeypatch, caplog)
     monkeypatch.setattr(metrics.report, "build_pack", _boom)
     caplog.set_level(logging.ERROR, logger="servicewatch.dashboard")
     at = open_page("app.py", {"lang": lang})
-    for _ in range(2):  # AppTest under load has dropped a first click (tests/test_report.py)
+    for _ in range(2):  # AppTest under load has dropped a first click (tests/report/test_report.py)
         at.button(key="sw_pack_build").click().run()
         assert not at.exception
         if any(s.state == "error" for s in at.status):

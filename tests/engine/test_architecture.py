@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "src"
 PACKAGES = ("metrics", "servicewatch")
 # what pages must not reach into: how a question becomes SQL, and how data gets in

@@ -26,7 +26,7 @@ from metrics.ingest.importer import MappingError, import_file, load_mapping
 from metrics.model import i18n, schema, vocabulary
 from metrics.present import theme
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parents[1]))
 from page_helpers import open_page  # noqa: E402
 
 FIRST_ID = 48_000_000

@@ -1,6 +1,6 @@
 """The Spark SQL dialect (``spark://``, metrics.backends.spark.dialect) renders what Spark needs.
 
-These check the SQL text (no cluster); tests/test_spark_engine.py runs the same constructs on a real
+These check the SQL text (no cluster); tests/spark/test_spark_engine.py runs the same constructs on a real
 cluster and compares the results with DuckDB."""
 
 from __future__ import annotations
