@@ -23,46 +23,14 @@ from __future__ import annotations
 
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.functions import FunctionElement
 
 from metrics.model import schema
+from metrics.query.dialect import hours_after
 
 FILE = "file"
 POLICY = "policy"
 DUE_SOURCES = (FILE, POLICY)
 DUE_COLUMNS = {"response_due_at": "response_hours", "resolution_due_at": "resolution_hours"}
-
-
-class hours_after(FunctionElement):  # noqa: N801 - reads like the SQL function it is
-    """``hours_after(ts, hours)``: the TIMESTAMP ``hours`` (a float) after ``ts``, to the second."""
-
-    type = sa.DateTime()
-    inherit_cache = True
-    name = "hours_after"
-
-
-def _args(element, compiler, **kw) -> list[str]:
-    return [compiler.process(c, **kw) for c in element.clauses]
-
-
-@compiles(hours_after)
-def _hours_after_default(element, compiler, **kw):  # DuckDB
-    ts, h = _args(element, compiler, **kw)
-    return f"({ts} + to_seconds(CAST(round({h} * 3600) AS BIGINT)))"
-
-
-@compiles(hours_after, "postgresql")
-def _hours_after_pg(element, compiler, **kw):
-    ts, h = _args(element, compiler, **kw)
-    return f"({ts} + make_interval(secs => round(CAST({h} AS double precision) * 3600)))"
-
-
-@compiles(hours_after, "mysql")
-@compiles(hours_after, "mariadb")
-def _hours_after_mysql(element, compiler, **kw):
-    ts, h = _args(element, compiler, **kw)
-    return f"TIMESTAMPADD(SECOND, CAST(ROUND({h} * 3600) AS SIGNED), {ts})"
 
 
 def _commitment(due_column: str) -> sa.ScalarSelect:

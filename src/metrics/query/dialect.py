@@ -48,6 +48,14 @@ class hours_between(FunctionElement):  # noqa: N801
     name = "hours_between"
 
 
+class hours_after(FunctionElement):  # noqa: N801 - reads like the SQL function it is
+    """``hours_after(ts, hours)``: the TIMESTAMP ``hours`` (a float) after ``ts``, to the second."""
+
+    type = sa.DateTime()
+    inherit_cache = True
+    name = "hours_after"
+
+
 class percentile(FunctionElement):  # noqa: N801
     """Continuous percentile aggregate: ``percentile(q, expr)`` with q in [0, 1] a literal."""
 
@@ -142,6 +150,26 @@ def _hours_mysql(element, compiler, **kw):
     # 3600E0 is a DOUBLE: with 3600.0 MariaDB divides in DECIMAL and keeps 4 decimals
     # (div_precision_increment), which rounds hours to 0.36 s.
     return f"(TIMESTAMPDIFF(SECOND, {a}, {b}) / 3600E0)"
+
+
+# --- hours_after -----------------------------------------------------------------------------
+@compiles(hours_after)
+def _hours_after_default(element, compiler, **kw):  # DuckDB
+    ts, h = _args(element, compiler, **kw)
+    return f"({ts} + to_seconds(CAST(round({h} * 3600) AS BIGINT)))"
+
+
+@compiles(hours_after, "postgresql")
+def _hours_after_pg(element, compiler, **kw):
+    ts, h = _args(element, compiler, **kw)
+    return f"({ts} + make_interval(secs => round(CAST({h} AS double precision) * 3600)))"
+
+
+@compiles(hours_after, "mysql")
+@compiles(hours_after, "mariadb")
+def _hours_after_mysql(element, compiler, **kw):
+    ts, h = _args(element, compiler, **kw)
+    return f"TIMESTAMPADD(SECOND, CAST(ROUND({h} * 3600) AS SIGNED), {ts})"
 
 
 # --- percentile ------------------------------------------------------------------------------
