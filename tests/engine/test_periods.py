@@ -74,6 +74,29 @@ def test_parse_query_clamps_dates_to_the_span() -> None:
     assert p.clamped == () and (p.filters.start, p.filters.end) == (date(2026, 9, 2), date(2026, 9, 30))
 
 
+def test_parse_query_names_only_the_date_it_moved() -> None:
+    """The trial's case: a link from 2026-06-01 to 2026-10-31 on data ending 2026-10-15 moves ``to`` only."""
+    span = (date(2025, 1, 1), date(2026, 10, 15))
+    p = parse_query({"from": "2026-06-01", "to": "2026-10-31"}, Filters(start=span[0], end=span[1]),
+                    limits=date_range(date(2026, 11, 1)), span=span)
+    assert p.clamped == ("to=2026-10-31",)
+    assert (p.filters.start, p.filters.end) == (date(2026, 6, 1), date(2026, 10, 15))
+
+
+def test_cli_note_names_only_the_date_it_moved(short_url: str, capsys: pytest.CaptureFixture) -> None:
+    """The CLI's equivalent: --from inside the data, --to after it; the note names --to alone."""
+    first, last = Warehouse.open(short_url).data_span()
+    start, end = first + timedelta(days=2), last + timedelta(days=16)
+    code, _, err = _cli(capsys, "metric", "tickets", "--db", short_url, "--from", str(start), "--to", str(end))
+    assert code == 0
+    note = err.splitlines()[0]
+    assert f"--to {end}" in note and "--from" not in note and "--as-of" not in note
+    assert note.endswith(f"clamped to {start} – {last}")
+    code, _, err = _cli(capsys, "metric", "tickets", "--db", short_url, "--from", str(start), "--to", str(last),
+                        "--as-of", str(last + timedelta(days=3)))
+    assert code == 0 and err.splitlines()[0].count("--") == 1 and f"--as-of {last + timedelta(days=3)}" in err
+
+
 # -- extracts of the demo data -----------------------------------------------------------------
 def extract(frames: dict[str, pd.DataFrame], first: date, last: date) -> dict[str, pd.DataFrame]:
     """The demo data as an extract of ``first``–``last``: customers that had not left by ``first``
@@ -194,8 +217,11 @@ def test_cli_clamps_dates_outside_the_data(short_url: str, capsys: pytest.Captur
     assert code == 0
     shown = (max(date.fromisoformat(start), first), min(date.fromisoformat(end), last))
     note, window = err.strip().splitlines()
-    assert note.startswith("servicewatch: note: --from ") and "lie outside the data" in note
+    assert note.startswith(f"servicewatch: note: outside the data ({first} – {last}): ")
     assert note.endswith(f"clamped to {shown[0]} – {shown[1]}")
+    # only the options that were moved are named (a --from inside the data is not)
+    assert (f"--from {start}" in note) == (dates[0] is not None)
+    assert (f"--to {end}" in note) == (dates[1] is not None)
     assert window.startswith(f"period {shown[0]} – {shown[1]} (given dates, clamped to the data)")
     record = json.loads(out)[0]
     assert (record["period_start"], record["period_end"]) == (shown[0].isoformat(), shown[1].isoformat())

@@ -101,9 +101,10 @@ def build_filters(wh: Warehouse, args: argparse.Namespace) -> Filters:
     outside the data are clamped to its span, with a one-line note on stderr."""
     start, end, as_of, how = choose_period(wh, args)
     first, last = wh.data_span()
-    if how == "clamped" or as_of != args.as_of:
-        asked = [f"{opt} {value}" for opt, value in (("--from", args.start), ("--to", args.end),
-                                                     ("--as-of", args.as_of)) if value is not None]
+    if how == "clamped" or as_of != args.as_of:  # name only the options that were moved
+        asked = [f"{opt} {given}" for opt, given, used in (("--from", args.start, start), ("--to", args.end, end),
+                                                           ("--as-of", args.as_of, as_of))
+                 if given is not None and given != used]
         print(t("cli.clamped", cli_lang(args), items=", ".join(asked), first=first, last=last, start=start,
                 end=end), file=sys.stderr)
     regions = resolve_regions(wh, args.region)
