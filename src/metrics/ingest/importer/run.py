@@ -71,6 +71,7 @@ class ImportResult:
     new_codes: dict[str, list[str]] = field(default_factory=dict)  # vocabulary -> codes new to the data
     mangled: list[str] = field(default_factory=list)  # key columns that look spreadsheet-reformatted
     created_tables: list[str] = field(default_factory=list)
+    created_regions: list[str] = field(default_factory=list)  # regions made from the file's names (described)
     seconds: float = 0.0
     refresh_seconds: float | None = None
     dashboard: bool = False  # run from the Data page: no CLI flags or server paths in the report
@@ -121,6 +122,10 @@ class ImportResult:
         if self.introduced:
             vals = ", ".join(f"{k} ({v:,})" for k, v in list(self.introduced.items())[:20])
             lines.append(t("import.introduced", lang, values=vals))
+        if self.created_regions:
+            key = "import.regions_would_create" if self.dry_run else "import.regions_created"
+            shown = "; ".join(self.created_regions[:20]) + (" …" if len(self.created_regions) > 20 else "")
+            lines.append(t(key, lang, n=f"{len(self.created_regions):,}", regions=shown))
         if self.created_tables:
             lines.append(t("import.created_schema", lang, tables=", ".join(self.created_tables)))
         if self.refresh_seconds is not None:
@@ -359,7 +364,7 @@ def _import(url: str, table: str, source: Source, name: str, display: str, mappi
         raise ImportFailed(t("import.error.spark_target", lang))
     header_map, unused = spec.resolve_headers(table, source.headers, mapping, snapshot=snapshot_date is not None)
     given = set(header_map.values()) | set(mapping.defaults)
-    missing = [c for c in spec.required_columns(table, mapping) if c not in given]
+    missing = [c for c in spec.required_columns(table, mapping, given) if c not in given]
     if snapshot_date is not None:
         if "start_date" in missing and given & {"tenure_months", "tenure_days"}:
             missing.remove("start_date")
@@ -433,7 +438,7 @@ def _commit(engine: sa.Engine, table: str, source: Source, header_map: dict[str,
         _run(conn, table, source, header_map, mapping, result, out, on_chunk)
         result.seconds = time.perf_counter() - clock
         conn.execute(schema.import_log.insert(), [_log_row(result, user, started)])
-        changed = bool(result.inserted or result.updated)
+        changed = bool(result.inserted or result.updated or result.created_regions)
         if result.new_codes or mapping.labels:  # new codes and the mapping's labels: names and order
             changed = bool(vocabulary.upsert(conn, result.new_codes, mapping.labels)) or changed
         if changed:
@@ -498,6 +503,11 @@ def _run(conn: sa.Connection | None, table: str, source: object, header_map: dic
     def start(good: pa.Table, rows: np.ndarray, problems: pd.DataFrame, read: int,
               raw: tuple = (None, None)) -> None:
         settle()
+        if validator.region_names is not None and good.num_rows:  # the regions these rows name, first
+            new = validator.region_names.take_used(good.column("region_id"))
+            if new and writer is not None:
+                conn.execute(schema.regions.insert(), [r.row() for r in new])
+            result.created_regions += [validator.region_names.describe(r) for r in new]
         future = pool.submit(writer.write, good, rows) if pool is not None and good.num_rows else None
         in_flight.append((future, good, problems, read, raw))
 

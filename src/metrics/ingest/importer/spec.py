@@ -232,6 +232,25 @@ SNAPSHOT_COLUMNS: dict[str, tuple[str, ...]] = {
     "tenure_days": ("在网天数", "在网时长天"),
     "churned": ("churn", "is_churned", "churn_flag", "是否流失", "是否离网", "流失标志", "流失"),
 }
+# a customers file may name its regions instead of giving ``region_id``: columns that are not in the
+# data model, one per region level (metrics.ingest.importer.region_names finds or creates the regions)
+REGION_NAME_COLUMNS: dict[str, tuple[str, ...]] = {
+    "province": ("省", "省份", "所属省份", "省名", "province_name"),
+    "city": ("市", "地市", "城市", "所属地市", "地市名称", "city_name"),
+    "district": ("区", "区县", "县", "区/县", "所属区县", "区县名称", "district_name", "county"),
+}
+REGION_NAME_TABLES = frozenset({"customers"})
+
+
+def extra_columns(table: str, snapshot: bool = False) -> dict[str, tuple[str, ...]]:
+    """Columns a file for ``table`` may have beyond the data model's, with their other names: the
+    region names of a customers file, and the tenure and churn columns of a snapshot."""
+    out = dict(REGION_NAME_COLUMNS) if table in REGION_NAME_TABLES else {}
+    if snapshot:
+        out.update(SNAPSHOT_COLUMNS)
+    return out
+
+
 # the rejects file's own columns after the file's: re-importing a corrected rejects file ignores them
 REJECTS_EXTRA = ("_row", "_reasons", "_codes")
 
@@ -359,7 +378,7 @@ def check_mapping(mapping: Mapping, table: str, snapshot: bool = False) -> None:
     from metrics.ingest.importer.parse import format_problem, kind_of, parse
 
     cols = {c.name: c for c in TABLES[table].columns}
-    targets = set(cols) | (set(SNAPSHOT_COLUMNS) if snapshot else set())
+    targets = set(cols) | set(extra_columns(table, snapshot))
     name = mapping.name
     for header, col in mapping.columns.items():
         if col not in targets:
@@ -408,14 +427,15 @@ def resolve_headers(table: str, headers: list[str], mapping: Mapping,
                     snapshot: bool = False) -> tuple[dict[str, str], list[str]]:
     """File header -> data-model column, and the headers that match nothing (ignored, reported;
     the rejects file's own ``_row``, ``_reasons``, ``_codes`` are ignored without a word).
-    ``snapshot``: a customers snapshot, whose tenure and churn columns are recognised too."""
+    ``snapshot``: a customers snapshot, whose tenure and churn columns are recognised too; a
+    customers file's region names (province, city, district) always are."""
     known = header_map(table)
     cols = {c.name for c in importable_columns(table)}
-    if snapshot:
-        for col, names in SNAPSHOT_COLUMNS.items():
-            for n in (col, *names):
-                known.setdefault(normalise_header(n), col)
-        cols |= set(SNAPSHOT_COLUMNS)
+    extra = extra_columns(table, snapshot)
+    for col, names in extra.items():
+        for n in (col, *names):
+            known.setdefault(normalise_header(n), col)
+    cols |= set(extra)
     user = {normalise_header(k): v for k, v in mapping.columns.items()}
     out: dict[str, str] = {}
     unused: list[str] = []
@@ -448,10 +468,23 @@ def catalogue_values(vocab: str) -> set[str]:
     return {k[len(prefix):] for k in catalogue() if k.startswith(prefix) and k.count(".") == 1}
 
 
-def required_columns(table: str, mapping: Mapping | None = None) -> list[str]:
-    """Columns the file must have: NOT NULL ones without a default in the mapping file."""
+# columns either of which is enough: the other falls back to it (a region named in one language)
+EITHER_COLUMNS: dict[str, tuple[str, str]] = {"regions": ("name_zh", "name_en")}
+
+
+def required_columns(table: str, mapping: Mapping | None = None, given: set[str] | None = None) -> list[str]:
+    """Columns the file must have: NOT NULL ones without a default in the mapping file. With the
+    columns ``given`` (file and defaults): ``region_id`` is not needed when region names are
+    given, and one of a pair of :data:`EITHER_COLUMNS` is enough."""
     defaults = mapping.defaults if mapping is not None else {}
-    return [c.name for c in TABLES[table].columns if not c.nullable and c.name not in defaults]
+    out = [c.name for c in TABLES[table].columns if not c.nullable and c.name not in defaults]
+    given = given or set()
+    if table in REGION_NAME_TABLES and given & set(REGION_NAME_COLUMNS) and "region_id" in out:
+        out.remove("region_id")
+    pair = EITHER_COLUMNS.get(table)
+    if pair and given & set(pair):
+        out = [c for c in out if c not in pair]
+    return out
 
 
 def key_columns(table: str) -> list[str]:

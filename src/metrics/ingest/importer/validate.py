@@ -31,6 +31,7 @@ from metrics.ingest.importer.parse import (
     parse_month,
 )
 from metrics.ingest.importer.read import Chunk
+from metrics.ingest.importer.region_names import NAME_LENGTH, RegionNames
 from metrics.model import plausible, schema
 
 PROBLEM_COLUMNS = ["row", "column", "value", "code", "detail"]
@@ -132,11 +133,14 @@ class Known:
 
     keys: dict[str, KeyIndex] = field(default_factory=dict)  # "table.column" -> keys in the database
     vocab: dict[str, set[str]] = field(default_factory=dict)
+    regions: RegionNames | None = None  # the regions by name (customers files that name them)
 
     @classmethod
     def read(cls, conn: sa.Connection | None, table: str) -> Known:
         known = cls()
         existing = set(sa.inspect(conn).get_table_names()) if conn is not None else set()
+        if table in spec.REGION_NAME_TABLES:
+            known.regions = RegionNames.read(conn if schema.regions.name in existing else None)
         for target, key in spec.REFS.get(table, {}).values():
             values: list = []
             if target in existing:
@@ -189,6 +193,9 @@ class Validator:
         self.self_refs = {c: key for c, (t, key) in spec.REFS.get(table, {}).items() if t == table}
         self.pending: list[tuple[pa.Table, np.ndarray, pd.DataFrame, pa.Table]] = []
         self.finished_raw: tuple[pa.Table, np.ndarray] | None = None  # raw rows of finish()'s problems
+        # region names (province, city, district) in place of region_id: found or created
+        self.name_levels = [c for c in spec.REGION_NAME_COLUMNS if c in self.position]
+        self.region_names = (known.regions or RegionNames()) if self.name_levels else None
         vocab_of = {col: vocab for (t, col), vocab in spec.VOCAB.items() if t == table}
         self._aliases: dict[str, dict[str, str]] = {}
         for col, vocab in vocab_of.items():  # codes match whatever their case: HOTLINE, Hotline -> hotline
@@ -222,7 +229,28 @@ class Validator:
             else:
                 self.defaulted[col] += n
                 out[col] = pa.array([value] * n, pa.string())
+        pair = spec.EITHER_COLUMNS.get(self.table)
+        for one, other in (pair, pair[::-1]) if pair else ():  # a name in one language serves both
+            if one in out:
+                out[other] = out[one] if other not in out else _coalesce_text(out[other], out[one])
         return out
+
+    def _region_ids(self, src: dict[str, pa.Array], reject: object) -> None:
+        """``region_id`` from the row's region names where the file gives none (the mapping's
+        ``values:`` apply to the names first): found among the regions or created."""
+        names = {}
+        for level in self.name_levels:
+            arr = src.pop(level)
+            if level in self._aliases:
+                arr = self._translate(arr, self._aliases[level])
+            names[level] = arr
+        ids, too_long = self.region_names.resolve(names)
+        for level in self.name_levels:
+            length = pc.utf8_length(pc.utf8_trim_whitespace(pc.cast(names[level], pa.string())))
+            long = np.asarray(pc.greater(length, NAME_LENGTH).fill_null(False).to_numpy(zero_copy_only=False),
+                              dtype=bool)
+            reject(too_long & long, level, "too_long", NAME_LENGTH)
+        src["region_id"] = ids if "region_id" not in src else _coalesce_text(src["region_id"], ids)
 
     def _snapshot(self, src: dict[str, pa.Array], reject: object) -> None:
         """Snapshot extract: start_date = snapshot - tenure (calendar months or days), end_date =
@@ -288,6 +316,8 @@ class Validator:
 
         src = self._source(data)
         raw.update(src)
+        if self.region_names is not None:
+            self._region_ids(src, reject)
         if self.snapshot_date is not None:
             self._snapshot(src, reject)
         cols: dict[str, pa.Array] = {}
@@ -300,7 +330,7 @@ class Validator:
             arr = src[col.name]
             raw.setdefault(col.name, arr)
             trimmed = col.name in self._aliases and kind == "str"
-            if trimmed:
+            if trimmed or col.name in self.mapping.values:  # values: apply to any column (names -> ids too)
                 arr = self._translate(arr, self._aliases[col.name])
             if col.name in self.mapping.formats:
                 out, type_bad = parse_formatted(arr, kind, self.mapping.formats[col.name])
@@ -523,6 +553,8 @@ class Validator:
                 continue
             ref = np.asarray(arr.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
             found = self.known.keys.get(f"{target}.{key}", KeyIndex()).contains(ref)
+            if target == "regions" and self.region_names is not None:
+                found |= self.region_names.is_new(ref)  # created from the names in this import
             if target == self.table:
                 found |= self.seen.contains(ref)
                 self_fail = present & ~found
@@ -581,6 +613,14 @@ def _values(conn: sa.Connection, query: sa.Select) -> np.ndarray | list:
         raw = conn.connection.driver_connection
         return next(iter(raw.execute(str(query.compile(dialect=conn.dialect))).fetchnumpy().values()))
     return conn.execute(query).scalars().all()
+
+
+def _coalesce_text(first: pa.Array, then: pa.Array) -> pa.Array:
+    """``first`` as text where it holds more than spaces, else ``then``."""
+    a = first if pa.types.is_string(first.type) else pc.cast(first, pa.string())
+    b = then if pa.types.is_string(then.type) else pc.cast(then, pa.string())
+    empty = pc.or_kleene(pc.is_null(a), pc.equal(pc.utf8_trim_whitespace(a), "")).fill_null(True)
+    return pc.if_else(empty, b, a)
 
 
 def _isnull(arr: pa.Array) -> np.ndarray:
