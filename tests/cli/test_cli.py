@@ -90,3 +90,48 @@ def test_wrong_arguments_say_so_in_one_line(args: tuple[str, ...]) -> None:
     proc = run_cli(*args)
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 2 and len(lines) == 1 and "error:" in lines[0] and "--help" in lines[0], proc.stderr
+
+
+def test_grouped_output_names_codes_and_keeps_the_datas_order(duck: str, capsys, monkeypatch) -> None:
+    """Issue 14: ``--by channel --lang zh`` prints the stored name beside the code (``channel_name``),
+    and ``--by priority`` follows the data's order (the ``vocabulary`` table), not the alphabet."""
+    import sqlalchemy as sa
+
+    from metrics.model import schema, vocabulary
+    from metrics.model.i18n import label
+
+    monkeypatch.setattr(vocabulary, "_STORE", {})  # this copy's names stay in this test
+    engine = sa.create_engine(duck)
+    v = schema.vocabulary
+    with engine.begin() as conn:  # the data's own order (P3 first) and a name of its own for the hotline
+        for order, code in enumerate(("P3", "P1", "P2"), start=1):
+            conn.execute(v.update().where(v.c.dimension == "priority", v.c.code == code).values(sort_order=order))
+        conn.execute(v.update().where(v.c.dimension == "channel", v.c.code == "hotline")
+                     .values(label_zh="客服热线（自定）", label_en="Call centre"))
+    engine.dispose()
+
+    assert main(["metric", "tickets", "--db", duck, "--by", "priority", "--format", "json"]) == 0
+    records = json.loads(capsys.readouterr().out)
+    assert [r["priority"] for r in records] == ["P3", "P1", "P2"]
+    assert list(records[0])[:2] == ["priority", "priority_name"]
+
+    for lang, hotline in (("zh", "客服热线（自定）"), ("en", "Call centre")):
+        assert main(["metric", "tickets", "--db", duck, "--by", "channel", "--lang", lang, "--format", "json"]) == 0
+        records = json.loads(capsys.readouterr().out)
+        names = {r["channel"]: r["channel_name"] for r in records}
+        assert names["hotline"] == hotline  # the code stays in `channel`, the stored name beside it
+        assert all(n == label("channel", c, lang) for c, n in names.items())
+        assert [r["channel"] for r in records] == theme_order("channel", names)
+
+    # two dimensions: each gets its name; rows by region, then priority in the data's order
+    assert main(["metric", "tickets", "--db", duck, "--by", "city", "--by", "priority", "--format", "csv"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("region_id,region_name,priority,priority_name,value")
+    first_city = [line.split(",")[2] for line in out[1:] if line.split(",")[0] == out[1].split(",")[0]]
+    assert first_city == [p for p in ("P3", "P1", "P2") if p in first_city]
+
+
+def theme_order(dim: str, codes) -> list[str]:
+    from metrics.present.theme import order
+
+    return order(dim, list(codes))

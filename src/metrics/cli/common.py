@@ -17,9 +17,11 @@ from metrics.access import users as access
 from metrics.backends.connect import check_connection, resolve_url
 from metrics.model import dimensions
 from metrics.model.filters import Filters, default_period, fit_to_span, preset_period
-from metrics.model.i18n import t
+from metrics.model.i18n import label, t
 from metrics.model.links import date_range, parse_date
+from metrics.model.registry import dim_column
 from metrics.present.cells import safe_frame
+from metrics.present.theme import has_order, order
 from metrics.query.warehouse import Warehouse
 
 EXIT_USAGE = 2
@@ -170,6 +172,29 @@ def with_region_names(df: pd.DataFrame, wh: Warehouse, lang: str) -> pd.DataFram
     out.insert(out.columns.get_loc("region_id") + 1, "region_name",
                [by_id.get(_key(v)) if pd.notna(v) else None for v in out["region_id"]])
     return out
+
+
+def with_vocabulary_names(df: pd.DataFrame, wh: Warehouse, by: Sequence[str], lang: str) -> pd.DataFrame:
+    """``<dim>_name`` beside each grouped vocabulary dimension (tier, channel, priority …: the name the
+    data stores in ``lang``, :func:`metrics.model.i18n.label`), and the rows in the data's order of those
+    codes (:func:`metrics.present.theme.order`), other group columns keeping their order. The codes stay
+    in the dimension's column (scripts read them)."""
+    dims = [d for d in dict.fromkeys(by) if has_order(d) and d in df.columns]
+    if not dims or df.empty:
+        return df
+    wh.vocabulary()  # registered once per Warehouse: the labels and orders below are look-ups
+    out = df.copy()
+    for d in dims:
+        out.insert(out.columns.get_loc(d) + 1, f"{d}_name",
+                   [label(d, v, lang) if pd.notna(v) else None for v in out[d]])
+    keys = [dim_column(d) for d in by if dim_column(d) in out.columns]
+    ranks = {d: {v: i for i, v in enumerate(order(d, out[d].dropna().unique()))} for d in dims}
+
+    def position(col: pd.Series) -> pd.Series:
+        rank = ranks.get(str(col.name))
+        return col.map(rank).fillna(len(rank)) if rank is not None else col
+
+    return out.sort_values(keys, key=position, kind="stable", na_position="last").reset_index(drop=True)
 
 
 def _key(value: object) -> str:

@@ -30,6 +30,7 @@ from metrics.cli.common import (
     window_fields,
     window_text,
     with_region_names,
+    with_vocabulary_names,
 )
 from metrics.model import registry
 from metrics.model.i18n import t
@@ -62,7 +63,7 @@ def cmd_metric(args: argparse.Namespace) -> None:
                                   "filters": filters_detail(f)})
     # the window on stderr in every format (stdout stays parseable), and as fields of each JSON record
     print(window_text(wh, args, f, args.compare_columns), file=sys.stderr)
-    df = with_region_names(df, wh, args.lang)
+    df = with_vocabulary_names(with_region_names(df, wh, args.lang), wh, by, args.lang)
     if args.format == "json":
         df = df.assign(**window_fields(wh, f, args.compare_columns))
     emit(df, args.format)
@@ -259,7 +260,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="add value_cmp, n_cmp, delta, delta_pct for the comparison period")
     m.add_argument("--format", choices=["json", "csv", "table"], default="table")
     m.add_argument("--lang", choices=["en", "zh"], default="en",
-                   help="language of the region names (region_name) and of the notes on stderr")
+                   help="language of the names beside the codes (region_name, channel_name, …) and of the "
+                        "notes on stderr")
     m.set_defaults(func=cmd_metric)
 
     ms = sub.add_parser("metrics", help="list the metrics")
