@@ -43,6 +43,8 @@ def scope(f: Filters, regions: pd.DataFrame) -> tuple[Filters, str]:
         return f.with_(regions=()), "city"
     if level == "district":  # the city around it; a scope of one district stays as it is
         return (f.with_(regions=(int(row["parent_id"].iloc[0]),)) if f.regions else f), "district"
+    if not (regions["parent_id"] == chosen[0]).any():  # a city without districts (a one-level tree)
+        return f, str(level)
     return f, "district"
 
 

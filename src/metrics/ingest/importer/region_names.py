@@ -3,7 +3,8 @@ instead of a ``region_id``: each row's names are found among the regions the dat
 created under their parents, and the row gets the id of its deepest named region.
 
 Names match ``name_zh`` or ``name_en`` case-insensitively, ignoring full-width forms and spaces
-(``深圳``, ``深 圳``, ``ＳＨＥＮＺＨＥＮ`` and ``shenzhen`` are one city). A name is looked for
+(``深圳``, ``深 圳``, ``ＳＨＥＮＺＨＥＮ`` and ``shenzhen`` are one city); failing that, without a
+trailing 省/市/区/县 (``深圳`` finds ``深圳市``). A name is looked for
 among the children of the row's region one level up when the file gives that level, else among all
 regions of its level (the lowest id when several share the name). A region not found is created:
 a new id above the largest one in use, the level of its column, the given name in both languages.
@@ -26,11 +27,18 @@ from metrics.model import schema
 
 LEVEL_COLUMNS: tuple[str, ...] = schema.REGION_LEVELS  # pseudo-columns of a customers file, top down
 NAME_LENGTH = 80  # regions.name_zh / name_en
+LEVEL_SUFFIXES = "省市区县"
 
 
 def normalise_name(text: object) -> str:
     """A region name compared loosely: NFKC (full-width to half-width), no spaces, any case."""
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(text))).casefold()
+
+
+def short_name(normalised: str) -> str:
+    """The name without its Chinese level suffix (``广州市`` → ``广州``), when two characters remain:
+    a second, looser match, tried only when the full name matches nothing."""
+    return normalised[:-1] if len(normalised) > 2 and normalised[-1] in LEVEL_SUFFIXES else normalised
 
 
 @dataclass(frozen=True)
@@ -53,6 +61,8 @@ class RegionNames:
         self.names: dict[int, str] = {}  # id -> a name to show in the summary
         self.under: dict[tuple[int | None, str, str], int] = {}  # (parent, level, name) -> id
         self.anywhere: dict[tuple[str, str], int] = {}  # (level, name) -> lowest id
+        self.under_short: dict[tuple[int | None, str, str], int] = {}  # the same by short_name()
+        self.anywhere_short: dict[tuple[str, str], int] = {}
         self.new: dict[int, NewRegion] = {}  # created by this import, in order
         self.written: list[NewRegion] = []  # of those, the ones rows that load sit in
         self._written_ids: set[int] = set()
@@ -79,6 +89,8 @@ class RegionNames:
             n = normalise_name(name)
             self.under.setdefault((self.parent[rid], level, n), rid)
             self.anywhere.setdefault((level, n), rid)
+            self.under_short.setdefault((self.parent[rid], level, short_name(n)), rid)
+            self.anywhere_short.setdefault((level, short_name(n)), rid)
 
     def resolve(self, names: dict[str, pa.Array]) -> tuple[pa.Array, np.ndarray]:
         """The region id (as text, null where every name is empty) of each row, from the rows'
@@ -114,9 +126,9 @@ class RegionNames:
                 continue
             n = normalise_name(name)
             if above_given:
-                rid = self.under.get((here, level, n))
+                rid = self.under.get((here, level, n), self.under_short.get((here, level, short_name(n))))
             else:
-                rid = self.anywhere.get((level, n))
+                rid = self.anywhere.get((level, n), self.anywhere_short.get((level, short_name(n))))
             if rid is None:
                 rid = self.next_id
                 self.next_id += 1

@@ -250,7 +250,12 @@ class Validator:
             long = np.asarray(pc.greater(length, NAME_LENGTH).fill_null(False).to_numpy(zero_copy_only=False),
                               dtype=bool)
             reject(too_long & long, level, "too_long", NAME_LENGTH)
-        src["region_id"] = ids if "region_id" not in src else _coalesce_text(src["region_id"], ids)
+        if "region_id" in self.position:  # an id the file gives wins over its names
+            src["region_id"] = _coalesce_text(src["region_id"], ids)
+        elif "region_id" in src:  # the mapping's default: for rows that name no region
+            src["region_id"] = _coalesce_text(ids, src["region_id"])
+        else:
+            src["region_id"] = ids
 
     def _snapshot(self, src: dict[str, pa.Array], reject: object) -> None:
         """Snapshot extract: start_date = snapshot - tenure (calendar months or days), end_date =
