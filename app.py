@@ -14,7 +14,7 @@ from metrics.present import theme
 from metrics.present.charts import core as charts
 from metrics.present.formatting import direction, fmt_delta, fmt_value
 from servicewatch import ui
-from servicewatch.kpis import missing_note, sample_note
+from servicewatch.kpis import missing_note, sample_note, unsupported_note
 
 KPIS = ("csat", "nps", "complaint_rate", "sla_resolution_compliance", "fcr_rate", "churn_rate", "active_customers")
 MOVER_METRICS = ("complaint_rate", "csat", "nps", "sla_resolution_compliance", "fcr_rate", "churn_rate")
@@ -27,6 +27,12 @@ cols = st.columns(4)
 shown = 0
 for i, metric_id in enumerate(KPIS):
     m = get(metric_id)
+    unsupported = unsupported_note(view, metric_id)  # the data cannot give it at all: say what is missing
+    if unsupported:
+        with cols[i % 4].container(border=True):
+            st.metric(view.metric_label(metric_id), "—")
+            st.caption(unsupported)
+        continue
     df = view.compare(metric_id)
     with cols[i % 4].container(border=True):
         if df.empty or pd.isna(df["value"].iloc[0]):

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import pandas as pd
 import plotly.graph_objects as go
 
+from metrics.analysis import coverage
 from metrics.analysis.coverage import missing_text
 from metrics.analysis.drill import status
 from metrics.model.i18n import t
@@ -34,11 +35,33 @@ def missing_note(metric_id: str, frame: pd.DataFrame, lang: str) -> str | None:
     return missing_text(metric_id, missing, lang) if isinstance(missing, str) and missing else None
 
 
+def unsupported_note(view: View, metric_id: str) -> str | None:
+    """"no data: the imported tickets have no revisited_at column" when the loaded data cannot give
+    ``metric_id`` under any filter (a needed table empty or column unknown on every row:
+    :func:`metrics.analysis.coverage.coverage`, one cached call per data version and language); else
+    None. A card shows it instead of a 0% the data never said."""
+    try:
+        covered = view.call(coverage.coverage, view.lang)
+    except Exception:  # noqa: BLE001 - the coverage is a courtesy: without it the card shows its figure
+        return None
+    row = covered[covered["metric"] == metric_id]
+    if row.empty or bool(row["supported"].iloc[0]):
+        return None
+    return t("coverage.no_data", view.lang, reason=row["note"].iloc[0])
+
+
 def kpi(container, view: View, metric_id: str, frame: pd.DataFrame, target: float | None = None,
         label: str | None = None) -> None:
     """``st.metric`` for the one-row compare frame of ``metric_id``: value, delta, and in the help
-    text the sample size, 95% interval, comparison value and target status."""
+    text the sample size, 95% interval, comparison value and target status; "—" and the reason when
+    the data cannot give the metric at all (:func:`unsupported_note`)."""
     m = get(metric_id)
+    unit = f" ({view.t(f'unit.{m.unit}')})" if m.unit in ("per_1000_customer_months", "points") else ""
+    unsupported = unsupported_note(view, metric_id)
+    if unsupported:
+        container.metric((label or view.metric_label(metric_id)) + unit, "—")
+        container.caption(unsupported)
+        return
     row = frame.iloc[0] if len(frame) else None
     value = None if row is None else float(row["value"])
     delta = None if row is None or "delta" not in row.index else float(row["delta"])
@@ -56,7 +79,6 @@ def kpi(container, view: View, metric_id: str, frame: pd.DataFrame, target: floa
         goal = fmt_value(target, m.unit, view.lang)
         lines.append(f"{view.t('common.target')}: {goal} · {view.t(f'status.{st_key}')}")
     colour = "off" if m.higher_is_better is None else ("normal" if m.higher_is_better else "inverse")
-    unit = f" ({view.t(f'unit.{m.unit}')})" if m.unit in ("per_1000_customer_months", "points") else ""
     container.metric((label or view.metric_label(metric_id)) + unit, fmt_value(value, m.unit, view.lang),
                      fmt_delta(delta, m.unit), delta_color=colour, help="  \n".join(x for x in lines if x) or None)
     missing = missing_note(metric_id, frame, view.lang)

@@ -157,3 +157,47 @@ def test_overview_card_says_which_column_is_missing(no_fcr: str, monkeypatch: py
     at.sidebar.radio(key="_w_lang").set_value("en").run()
     assert not at.exception
     assert "no data: the imported tickets have no first_contact_resolved column" in [c.value for c in at.caption]
+
+
+@pytest.fixture()
+def nothing_said(duck: str) -> str:
+    """A private copy of the demo DuckDB with no complaint tickets (they became inquiries), no end
+    date on any customer and no NPS answer (NULL), rollups rebuilt."""
+    with writable(duck) as engine:
+        with engine.begin() as conn:
+            conn.execute(s.tickets.update().where(s.tickets.c.kind == "complaint").values(kind="inquiry"))
+            conn.execute(s.customers.update().values(end_date=None))
+            conn.execute(s.surveys.update().values(nps=None))
+        refresh_derived(engine)
+    return duck
+
+
+def test_overview_cards_say_what_the_data_lacks(nothing_said: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 14: complaint rate with no complaint tickets, churn with no end dates and NPS with no
+    answers are "no data" with coverage's reason on the Overview, not 0.0, 0.00% or "widen the filters"."""
+    monkeypatch.setenv("SERVICEWATCH_DB", nothing_said)
+    engine = make_engine(nothing_said, read_only=True)
+    try:
+        got = coverage.coverage(engine, "zh").set_index("metric")
+        en = coverage.coverage(engine, "en").set_index("metric")
+    finally:
+        engine.dispose()
+    assert not got.loc[["complaint_rate", "churn_rate", "nps"], "supported"].any()
+    assert got.loc["active_customers", "supported"] and got.loc["csat", "supported"]
+    assert en.loc["churn_rate", "missing"] == "customers.end_date"
+    assert en.loc["churn_rate", "note"] == "the imported customers have no end_date column"
+    assert en.loc["complaint_rate", "note"] == "no Complaint tickets"
+    assert en.loc["nps", "note"] == "the imported surveys have no nps column"
+    at = AppTest.from_file(str(APP), default_timeout=90)
+    at.run()
+    assert not at.exception, at.exception
+    captions = [c.value for c in at.caption]
+    for metric_id in ("complaint_rate", "churn_rate", "nps"):
+        card = next(m for m in at.metric if m.label == metric_label(metric_id, "zh"))
+        assert card.value == "—"
+        assert t("coverage.no_data", "zh", reason=got.loc[metric_id, "note"]) in captions
+    assert t("common.no_data", "zh") not in captions  # not "widen the filters": nothing to widen
+    assert any(m.label == metric_label("csat", "zh") and m.value != "—" for m in at.metric)  # the others stay
+    at.sidebar.radio(key="_w_lang").set_value("en").run()
+    assert not at.exception
+    assert "no data: the imported surveys have no nps column" in [c.value for c in at.caption]

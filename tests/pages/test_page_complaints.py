@@ -115,3 +115,46 @@ def test_english(wh: Warehouse) -> None:
     assert at.title[0].value == "Complaints"
     assert any(t.startswith("Complaint rate vs customer base") for t in chart_titles(at))
     assert all(sub(wh, default_filters(wh, kinds=("complaint",)), "en") in t for t in chart_titles(at))
+
+
+@pytest.fixture()
+def no_revisits(duck: str) -> str:
+    """A private copy of the demo DuckDB whose complaint log has no revisit column: revisited_at NULL
+    on every ticket, rollups rebuilt."""
+    from metrics.backends.swap import writable
+    from metrics.ingest.load import refresh_derived
+    from metrics.model import schema as s
+
+    with writable(duck) as engine:
+        with engine.begin() as conn:
+            conn.execute(s.tickets.update().values(revisited_at=None))
+        refresh_derived(engine)
+    return duck
+
+
+def test_a_metric_the_data_cannot_give_says_why_not_zero(no_revisits: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 14: revisit completion on a log without revisit times is "no data" and names the column
+    (as ``servicewatch coverage`` does), never 0.0%; the cards the data supports keep their figures."""
+    from metrics.analysis import coverage
+    from metrics.model.i18n import metric_label
+
+    monkeypatch.setenv("SERVICEWATCH_DB", no_revisits)
+    wh = Warehouse.open(no_revisits)
+    try:
+        covered = coverage.coverage(wh, "zh").set_index("metric")
+        assert not covered.loc["revisit_rate", "supported"]
+        fc = default_filters(wh, kinds=("complaint",))
+        fcr = fmt_value(wh.metric("fcr_rate", fc)["value"].iloc[0], "share", "zh")
+    finally:
+        wh.engine.dispose()
+    at = open_page(PAGE)
+    assert kpi(at, metric_label("revisit_rate", "zh")) == "—"
+    assert kpi(at, metric_label("revisit_satisfaction", "zh")) == "—"
+    captions = [c.value for c in at.caption]
+    assert "无数据：导入的工单没有“回访时间”列" in captions
+    assert f"无数据：{covered.loc['revisit_rate', 'note']}" in captions
+    assert kpi(at, metric_label("fcr_rate", "zh")) == fcr  # the others stay
+    at.sidebar.radio(key="_w_lang").set_value("en").run()
+    assert not at.exception
+    assert kpi(at, metric_label("revisit_rate", "en")) == "—"
+    assert "no data: the imported tickets have no revisited_at column" in [c.value for c in at.caption]

@@ -57,7 +57,8 @@ NEEDS: dict[str, tuple[Need, ...]] = {
     "revisit_rate": (Need(_T, kind="complaint", events=("resolved_at", "revisited_at")),),
     "revisit_satisfaction": (Need(_T, kind="complaint", events=("revisited_at", "revisit_satisfied")),),
     "availability": (Need("services"), Need("outages")),
-    "churn_rate": (Need("customers"),),
+    # departures: end_date NULL is also "still a customer", so only a column unknown on every row counts
+    "churn_rate": (Need("customers"), Need("customers", events=("end_date",))),
     "active_customers": (Need("customers"),),
     "revenue": (Need("billing_monthly", ("revenue",)),),
 }
