@@ -7,7 +7,8 @@ Names match ``name_zh`` or ``name_en`` case-insensitively, ignoring full-width f
 trailing 省/市/区/县 (``深圳`` finds ``深圳市``). A name is looked for
 among the children of the row's region one level up when the file gives that level, else among all
 regions of its level (the lowest id when several share the name). A region not found is created:
-a new id above the largest one in use, the level of its column, the given name in both languages.
+a new id above the largest one in use, the level of its column, the name as first written (half-width,
+spaces collapsed) in both languages.
 Only regions that rows which load sit in (or lie under) are written — in the import's transaction,
 before those rows — and listed in the summary; a dry run lists them and writes nothing.
 """
@@ -132,6 +133,7 @@ class RegionNames:
             if rid is None:
                 rid = self.next_id
                 self.next_id += 1
+                name = " ".join(unicodedata.normalize("NFKC", name).split())  # as first written, half-width
                 self.new[rid] = NewRegion(rid, name, level, here)
                 self._add(rid, here, level, name, (name,))
             here, above_given = rid, True

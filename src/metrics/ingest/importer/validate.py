@@ -349,7 +349,9 @@ class Validator:
                 code = "too_long" if kind == "str" else TYPE_CODES[kind]
                 reject(type_bad, col.name, code, getattr(col.type, "length", "") or "")
             cols[col.name] = out
-            self._check_value(col, kind, raw[col.name], out, type_bad, reject)
+            # a key mapped under values: is checked as mapped (SZ -> 2), reported as written
+            self._check_value(col, kind, arr if col.name in self.mapping.values else raw[col.name], out,
+                              type_bad, reject)
             if not col.nullable:
                 reject(_isnull(out) & ~type_bad, col.name, "missing")
 
