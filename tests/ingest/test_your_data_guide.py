@@ -239,7 +239,8 @@ def walk_complaints(w: Walk) -> None:
     w.sw("tickets_fixed", "import", "tickets", "complaint_log.tickets.rejects.csv",
          "--mapping", "complaint_log_tickets.yaml", "--lang", "zh")
     w.category = w.json("category", "metric", "tickets", "--by", "category")
-    # what the guide says does not work yet: city names mapped to region ids under values:
+    w.city = w.json("city", "metric", "tickets", "--by", "city")  # 地市 names found the cities (issue 14 item 2)
+    # the other way the guide shows: city names mapped to region ids under values:
     w.sw("by_city", "import", "customers", "complaint_log.csv", "--mapping", "complaint_log_by_city.yaml",
          "--dry-run", rc=3)
     w.median = w.json("median", "metric", "resolution_hours_median")
@@ -297,7 +298,18 @@ def test_what_is_not_possible_yet_is_still_refused(walks: dict[str, Walk]) -> No
     line = "customer_id: 2374-MVXPH — not a whole number"
     assert line in out and line in text
     assert "unknown key 'create'" in walks["crm"].runs["create"].stderr
-    assert "120 × Not a whole number" in walks["complaints"].runs["by_city"].stdout
+
+
+
+def test_city_names_become_regions(walks: dict[str, Walk]) -> None:
+    """Issue 14 item 2 landed: the log's 地市 column finds the cities of regions.csv by name (广州 →
+    广州市), and values: on region_id maps names to ids (it was accepted and ignored)."""
+    w, raw = walks["complaints"], complaint_log(broken=False)
+    ids = {"深圳": 2, "广州": 3, "东莞": 4}
+    assert {int(r["region_id"]): int(r["value"]) for r in w.city} == raw["地市"].map(ids).value_counts().to_dict()
+    assert "regions created" not in w.runs["customers"].stdout  # every city was found
+    out = w.runs["by_city"].stdout
+    assert "120 rows read, 119 would load, 1 rejected" in out and "Not a whole number" not in out
 
 
 def test_helpdesk_export(walks: dict[str, Walk]) -> None:
