@@ -12,11 +12,10 @@ from metrics.present.charts import core as charts
 from servicewatch import ui
 from servicewatch.downloads import list_download
 from servicewatch.kpis import kpi, show_chart
-from servicewatch.tables import localise
+from servicewatch.tables import localise, number_columns
 
 BREACH_LIMIT = 1000
 CUTS = ("tier", "sla_level", "region", "priority")
-SECTIONS = ("compliance", "tiers", "breaches", "compensation", "availability")
 BREACH_COLUMNS = ("ticket_id", "open", "age_hours", "opened_at", "resolution_due_at", "resolved_at", "customer_id",
                   "name", "tier", "region_id", "priority", "category", "channel", "compensation")
 
@@ -76,21 +75,14 @@ def tiers() -> None:
                 st.info(view.t("page.sla.answer_none"))
         else:
             words = view.md(f"page.sla.answer_{gap.verdict}", top=view.label(dim, gap.top),
-                           bottom=view.label(dim, gap.bottom), top_median=gap.top_median,
-                           bottom_median=gap.bottom_median, top_p90=gap.top_p90, bottom_p90=gap.bottom_p90,
-                           top_compliance=gap.top_compliance, bottom_compliance=gap.bottom_compliance)
+                           bottom=view.label(dim, gap.bottom), **gap.figures())
             sig = view.t("page.sla.significant" if gap.significant else "page.sla.not_significant")
             (st.success if gap.verdict == "yes" else st.warning)(f"{words} {sig}")
         fig = charts_more.tier_service(service, dim, lang, view.t(title_key), sub)
         ui.chart(view, fig, service, f"sla_service_{dim}")
         if dim == "tier":
-            formats = {c: "percent" for c in
-                       ("compliance", "compliance_lower", "compliance_upper", "response_compliance")}
-            formats |= {"median_hours": "%.1f", "p90_hours": "%.1f", "n_resolved": "localized",
-                        "n_decided": "localized"}
             st.dataframe(localise(service, lang), hide_index=True, width="stretch",
-                         column_config={view.t(f"page.tables.{c}"): st.column_config.NumberColumn(format=fmt)
-                                        for c, fmt in formats.items()})
+                         column_config=number_columns(service, lang))
     st.caption(view.t("page.sla.tier_note"))
 
 
@@ -104,7 +96,7 @@ def breaches() -> None:
         st.caption(view.t("page.sla.breaches_caption", limit=BREACH_LIMIT))
         shown = localise(breaches, lang, view.region_names, BREACH_COLUMNS)
         st.dataframe(shown, hide_index=True, width="stretch", height=360,
-                     column_config={view.t("page.tables.age_hours"): st.column_config.NumberColumn(format="%.1f")})
+                     column_config=number_columns(breaches[["age_hours"]], lang))
         list_download(view, shown, view.t("page.sla.breaches_file"), "sla_breaches_csv", "sla_breaches.csv")
 
 
@@ -147,5 +139,6 @@ def availability() -> None:
 
 
 # -- one section at a time ---------------------------------------------------------------------
-{"compliance": compliance, "tiers": tiers, "breaches": breaches, "compensation": compensation,
- "availability": availability}[ui.sections(view, SECTIONS)]()
+SECTIONS = {"compliance": compliance, "tiers": tiers, "breaches": breaches, "compensation": compensation,
+            "availability": availability}
+SECTIONS[ui.sections(view, tuple(SECTIONS))]()

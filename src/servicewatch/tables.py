@@ -35,3 +35,18 @@ def localise(df: pd.DataFrame, lang: str, region_names: Mapping[int, str] | None
         names[c] = name if name not in taken else c
         taken.add(names[c])
     return out.rename(columns=names)
+
+
+# number formats of the columns the engine's frames share (shares as percentages, hours to 0.1)
+NUMBER_FORMATS = {**{c: "percent" for c in ("compliance", "compliance_lower", "compliance_upper",
+                                             "response_compliance")},
+                  "median_hours": "%.1f", "p90_hours": "%.1f", "age_hours": "%.1f",
+                  "n_resolved": "localized", "n_decided": "localized"}
+
+
+def number_columns(df: pd.DataFrame, lang: str) -> dict:
+    """``st.dataframe`` column_config for the localised headers of ``df``'s known number columns."""
+    import streamlit as st
+
+    return {t(f"page.tables.{c}", lang): st.column_config.NumberColumn(format=NUMBER_FORMATS[c])
+            for c in df.columns if c in NUMBER_FORMATS}

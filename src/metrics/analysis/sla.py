@@ -138,6 +138,11 @@ class TierGap:
     verdict: str  # "yes" (faster and at least as compliant), "no" (slower, not more compliant), "mixed"
     significant: bool  # compliance difference significant at 5% (two-proportion z test)
 
+    def figures(self) -> dict[str, float]:
+        """The medians, p90s and compliance of both rungs, for the sentence that answers the question."""
+        return {k: getattr(self, k) for k in ("top_median", "bottom_median", "top_p90", "bottom_p90",
+                                              "top_compliance", "bottom_compliance")}
+
 
 def tier_gap(service: pd.DataFrame, dim: str = "tier") -> TierGap | None:
     """Compare the most and least valuable tier present in a :func:`service_by` frame.
