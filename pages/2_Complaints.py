@@ -6,7 +6,6 @@ from __future__ import annotations
 import streamlit as st
 
 from metrics.analysis import drill, league
-from metrics.model import dimensions
 from metrics.model.registry import get
 from metrics.present.charts import core as charts
 from servicewatch import ui
@@ -118,7 +117,7 @@ if chosen is None:
     st.info(t("export.drill_hint"))
 else:
     d, values = chosen
-    narrowed = f.with_(**{dimensions.get(d).field: tuple(int(v) for v in values) if d == "region" else tuple(values)})
+    narrowed = f.narrowed(d, values)
     rows = view.call(drill.tickets, narrowed, 1000)
     st.markdown(view.md("page.complaints.drill_caption", scope=view.subtitle(f=narrowed), n=len(rows)))
     if rows.empty:

@@ -111,3 +111,11 @@ def test_lists_become_tuples_so_filters_stay_hashable() -> None:
     assert f.tiers == ("gold",) and f.regions == (2, 3)
     assert {f: 1}[Filters(date(2026, 1, 1), date(2026, 1, 31), tiers=("gold",), regions=(2, 3))] == 1
     assert f.days == 31
+
+
+def test_narrowed_to_the_values_picked_in_a_chart() -> None:
+    f = Filters(start=date(2026, 1, 1), end=date(2026, 3, 31), tiers=("gold",))
+    assert f.narrowed("region", ["12", "3"]).regions == (12, 3)
+    assert f.narrowed("channel", ["hotline"]).channels == ("hotline",) and f.narrowed("channel", []).tiers == ("gold",)
+    with pytest.raises(ValueError):
+        f.narrowed("month", ["2026-01"])

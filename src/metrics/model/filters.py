@@ -8,6 +8,7 @@ reproduces a view.
 from __future__ import annotations
 
 import calendar
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
@@ -79,6 +80,15 @@ class Filters:
     def with_(self, **changes: object) -> Filters:
         """A copy with some fields changed (tuples accepted as lists)."""
         return replace(self, **{k: tuple(v) if isinstance(v, list) else v for k, v in changes.items()})
+
+    def narrowed(self, dim: str, values: Iterable[object]) -> Filters:
+        """These filters narrowed to ``values`` of the dimension ``dim`` (values picked in a chart,
+        as text: region ids become integers)."""
+        field = dimensions.get(dim).field
+        if field is None:
+            raise ValueError(f"{dim} is not a filter")
+        picked = tuple(int(v) for v in values) if dim == "region" else tuple(str(v) for v in values)
+        return replace(self, **{field: picked})
 
     # -- URL query string ---------------------------------------------------------------------
     def to_query(self) -> dict[str, str]:
