@@ -12,12 +12,23 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
+import pandas as pd
 import sqlalchemy as sa
 
 from metrics.backends.connect import make_engine
 from metrics.backends.swap import writable
 from metrics.ingest.load import refresh_derived
 from metrics.model import schema
+
+
+def read(url: str, query: sa.Select) -> pd.DataFrame:
+    """The rows of ``query`` on the database at ``url`` (a connection of its own, closed after)."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return pd.DataFrame(conn.execute(query).mappings().all())
+    finally:
+        engine.dispose()
 
 
 def snapshot(url: str) -> tuple[int, list[str], list[dict]]:

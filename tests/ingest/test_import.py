@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from db_snapshot import read
 
 from bench.import_bench import tickets_frame, write_csv
 from metrics.backends.connect import make_engine
@@ -32,15 +33,6 @@ def counts(url: str) -> dict[str, int]:
             names = set(sa.inspect(conn).get_table_names())
             return {t.name: conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one()
                     for t in schema.DATA_TABLES if t.name in names}
-    finally:
-        engine.dispose()
-
-
-def read(url: str, query: sa.Select) -> pd.DataFrame:
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            return pd.DataFrame(conn.execute(query).mappings().all())
     finally:
         engine.dispose()
 

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from db_snapshot import left_as_found
+from db_snapshot import left_as_found, read
 
 from metrics.backends.connect import make_engine
 from metrics.backends.swap import writable
@@ -40,15 +40,6 @@ SNAPSHOT = dt.date(2026, 2, 28)
 
 def cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([*SERVICEWATCH, *args], capture_output=True, text=True, timeout=180)
-
-
-def read(url: str, query: sa.Select) -> pd.DataFrame:
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            return pd.DataFrame(conn.execute(query).mappings().all())
-    finally:
-        engine.dispose()
 
 
 @contextlib.contextmanager

@@ -20,9 +20,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from db_snapshot import left_as_found
+from db_snapshot import left_as_found, read
 
-from metrics.backends.connect import make_engine
 from metrics.backends.swap import writable
 from metrics.ingest.importer import MappingError, import_file, load_mapping
 from metrics.model import schema
@@ -36,15 +35,6 @@ CITY_SPELLINGS = {"深圳": "深圳", " 深 圳 ": "深圳", "广州市": "广�
 
 def cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([*SERVICEWATCH, *args], capture_output=True, text=True, timeout=180)
-
-
-def read(url: str, query: sa.Select) -> pd.DataFrame:
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            return pd.DataFrame(conn.execute(query).mappings().all())
-    finally:
-        engine.dispose()
 
 
 def city_extract(n: int = 120, seed: int = 5) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -17,10 +17,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from db_snapshot import left_as_found
+from db_snapshot import left_as_found, read
 
 from metrics import Filters, Warehouse
-from metrics.backends.connect import make_engine
 from metrics.backends.swap import writable
 from metrics.ingest.importer import MappingError, import_file, load_mapping
 from metrics.model import i18n, schema, vocabulary
@@ -76,15 +75,6 @@ def helpdesk(demo_frames: dict, n: int = 120, seed: int = 5) -> pd.DataFrame:
         "Closed": (opened + pd.to_timedelta(rng.integers(1, 72, n), unit="h")).strftime("%Y-%m-%d %H:%M:%S"),
         "Due": (opened + pd.Timedelta(hours=36)).strftime("%Y-%m-%d %H:%M:%S"),
     })
-
-
-def read(url: str, query: sa.Select) -> pd.DataFrame:
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            return pd.DataFrame(conn.execute(query).mappings().all())
-    finally:
-        engine.dispose()
 
 
 @contextlib.contextmanager
