@@ -29,6 +29,7 @@ from metrics.backends.swap import writable
 from metrics.ingest import due_times
 from metrics.ingest.derived import refresh_in_transaction, refresh_rollups
 from metrics.ingest.importer import spec
+from metrics.ingest.importer.create_customers import CustomerCreator
 from metrics.ingest.importer.read import CHUNK_ROWS, Chunk, ReadError, Source, open_query, open_source
 from metrics.ingest.importer.validate import PROBLEM_COLUMNS, Known, Validator
 from metrics.ingest.importer.write import Refused, Writer, ensure_schema, relax_not_null
@@ -72,6 +73,8 @@ class ImportResult:
     mangled: list[str] = field(default_factory=list)  # key columns that look spreadsheet-reformatted
     created_tables: list[str] = field(default_factory=list)
     created_regions: list[str] = field(default_factory=list)  # regions made from the file's names (described)
+    created_customers: int = 0  # customers made by ``create: customers`` (would be, on a dry run)
+    anonymous_customers: bool = False  # one per row: the file has no customer ids
     seconds: float = 0.0
     refresh_seconds: float | None = None
     dashboard: bool = False  # run from the Data page: no CLI flags or server paths in the report
@@ -126,6 +129,11 @@ class ImportResult:
             key = "import.regions_would_create" if self.dry_run else "import.regions_created"
             shown = "; ".join(self.created_regions[:20]) + (" …" if len(self.created_regions) > 20 else "")
             lines.append(t(key, lang, n=f"{len(self.created_regions):,}", regions=shown))
+        if self.created_customers:
+            key = "import.customers_would_create" if self.dry_run else "import.customers_created"
+            lines.append(t(key, lang, n=f"{self.created_customers:,}"))
+            if self.anonymous_customers:
+                lines.append(t("import.customers_anonymous", lang))
         if self.created_tables:
             lines.append(t("import.created_schema", lang, tables=", ".join(self.created_tables)))
         if self.refresh_seconds is not None:
@@ -363,8 +371,13 @@ def _import(url: str, table: str, source: Source, name: str, display: str, mappi
     if not dry_run and sa.engine.make_url(url).get_backend_name() == "spark":
         raise ImportFailed(t("import.error.spark_target", lang))
     header_map, unused = spec.resolve_headers(table, source.headers, mapping, snapshot=snapshot_date is not None)
-    given = set(header_map.values()) | set(mapping.defaults)
+    given = set(header_map.values()) | set(mapping.defaults) | set(spec.also_columns(table, header_map, mapping))
     missing = [c for c in spec.required_columns(table, mapping, given) if c not in given]
+    if mapping.create:  # what a created customer needs: the mapping's defaults, a region from names
+        need = [c for c in spec.required_columns("customers", mapping)
+                if c not in ("customer_id", "name", "start_date")]
+        missing += [f"customers.{c}" for c in need if c not in given
+                    and not (c == "region_id" and given & set(spec.REGION_NAME_COLUMNS))]
     if snapshot_date is not None:
         if "start_date" in missing and given & {"tenure_months", "tenure_days"}:
             missing.remove("start_date")
@@ -468,7 +481,8 @@ def _run(conn: sa.Connection | None, table: str, source: object, header_map: dic
     next one; at most one write is in flight and a chunk is counted, and ``on_chunk`` called, only
     once it is written. An error anywhere waits for the write in flight before the caller rolls back."""
     known = Known.read(conn, table) if conn is not None else Known.read(None, table)
-    validator = Validator(table, header_map, source.headers, known, mapping, result.snapshot_date)
+    creator = _creator(conn, table, header_map, mapping, known)
+    validator = Validator(table, header_map, source.headers, known, mapping, result.snapshot_date, creator)
     writer = Writer(conn, table) if conn is not None and not result.dry_run else None
     rejected_rows: set[int] = set()
     used_bad = 0
@@ -503,6 +517,14 @@ def _run(conn: sa.Connection | None, table: str, source: object, header_map: dic
     def start(good: pa.Table, rows: np.ndarray, problems: pd.DataFrame, read: int,
               raw: tuple = (None, None)) -> None:
         settle()
+        if creator is not None and good.num_rows:  # the customers (and their regions) these rows name, first
+            regions, customers = creator.take()
+            if writer is not None:
+                if regions:
+                    conn.execute(schema.regions.insert(), [r.row() for r in regions])
+                if customers:
+                    conn.execute(schema.customers.insert(), customers)
+            result.created_regions += [creator.validator.region_names.describe(r) for r in regions]
         if validator.region_names is not None and good.num_rows:  # the regions these rows name, first
             new = validator.region_names.take_used(good.column("region_id"))
             if new and writer is not None:
@@ -535,6 +557,15 @@ def _run(conn: sa.Connection | None, table: str, source: object, header_map: dic
     result.introduced = {f"{c}={v}": n for (c, v), n in validator.introduced.most_common()}
     for (c, v) in validator.introduced:
         result.new_codes.setdefault(spec.VOCAB[(table, c)], []).append(v)
+    if creator is not None:
+        result.created_customers, result.anonymous_customers = creator.count, creator.anonymous
+        for (c, v), n in creator.validator.introduced.most_common():
+            result.introduced[f"{c}={v}"] = n
+            result.new_codes.setdefault(spec.VOCAB[("customers", c)], []).append(v)
+        if writer is not None and creator.later_start:  # a customer's earliest row came in a later chunk
+            cu = schema.customers
+            for cid, start in creator.later_start.items():
+                conn.execute(cu.update().where(cu.c.customer_id == cid).values(start_date=start))
     result.mangled = list(validator.mangled)
     result.defaulted = {f"{c}={mapping.defaults[c]}": n for c, n in validator.defaulted.items() if n}
     result.unlinked = {c: n for c, n in validator.unlinked.items() if n}
@@ -542,6 +573,20 @@ def _run(conn: sa.Connection | None, table: str, source: object, header_map: dic
     if len(result.problems) > FIRST_PROBLEMS:
         result.problems = result.problems.head(FIRST_PROBLEMS)
     result.problems = result.problems.sort_values("row", kind="stable").reset_index(drop=True)
+
+
+def _creator(conn: sa.Connection | None, table: str, header_map: dict[str, str], mapping: spec.Mapping,
+             known: Known) -> CustomerCreator | None:
+    """``create: customers``: the creator of the customers a tickets or surveys file names (anonymous,
+    one per row, when the file gives no customer id), or None."""
+    if not mapping.create or table not in spec.CREATE_TABLES:
+        return None
+    given = set(header_map.values()) | set(spec.also_columns(table, header_map, mapping))
+    levels = [c for c in spec.REGION_NAME_COLUMNS if c in given]
+    existing = known.keys.get("customers.customer_id")
+    next_id = int(existing.keys[-1]) + 1 if existing is not None and len(existing) else 1
+    return CustomerCreator(table, mapping, Known.read(conn, "customers"), "customer_id" not in given, levels,
+                           max(next_id, 1))
 
 
 def _read_ahead(chunks: Iterator[Chunk]) -> Generator[Chunk, None, None]:

@@ -240,12 +240,19 @@ REGION_NAME_COLUMNS: dict[str, tuple[str, ...]] = {
     "district": ("区", "区县", "县", "区/县", "所属区县", "区县名称", "district_name", "county"),
 }
 REGION_NAME_TABLES = frozenset({"customers"})
+# ``create: customers`` in a mapping: a tickets or surveys file creates the customers it names; the
+# time of each table whose earliest value per customer is a created customer's start_date
+CREATE_TABLES: dict[str, str] = {"tickets": "opened_at", "surveys": "answered_at"}
+# customers columns a created customer takes from the mapping's defaults (or the file's region names)
+CREATED_CUSTOMER_COLUMNS = ("name", "segment", "tier", "region_id", "acquisition_channel", "account_manager_id",
+                            "sla_level", "start_date", "end_date", "churn_reason", "monthly_revenue")
 
 
-def extra_columns(table: str, snapshot: bool = False) -> dict[str, tuple[str, ...]]:
+def extra_columns(table: str, snapshot: bool = False, create: bool = False) -> dict[str, tuple[str, ...]]:
     """Columns a file for ``table`` may have beyond the data model's, with their other names: the
-    region names of a customers file, and the tenure and churn columns of a snapshot."""
-    out = dict(REGION_NAME_COLUMNS) if table in REGION_NAME_TABLES else {}
+    region names of a customers file (or of a tickets/surveys file that creates its customers), and
+    the tenure and churn columns of a snapshot."""
+    out = dict(REGION_NAME_COLUMNS) if table in REGION_NAME_TABLES or create else {}
     if snapshot:
         out.update(SNAPSHOT_COLUMNS)
     return out
@@ -267,7 +274,7 @@ def importable_columns(table: str) -> list[sa.Column]:
 MONTH_COLUMNS = {("billing_monthly", "month")}
 
 
-MAPPING_KEYS = ("columns", "values", "defaults", "formats", "labels")
+MAPPING_KEYS = ("columns", "values", "defaults", "formats", "labels", "create")
 
 
 @dataclass(frozen=True)
@@ -282,6 +289,13 @@ class Mapping:
     # dimension -> code -> {"zh": name, "en": name, "order": int} (metrics.model.vocabulary)
     labels: dict[str, dict[str, dict[str, object]]] = field(default_factory=dict)
     name: str = "mapping file"  # how messages name it
+    # file header -> further data-model columns it fills (``Ticket ID: [survey_id, ticket_id]``)
+    also: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    create: tuple[str, ...] = ()  # tables whose rows the file creates (``create: customers``)
+
+    def customer_defaults(self) -> dict[str, str]:
+        """The defaults that are for created customers (columns of customers only)."""
+        return {c: v for c, v in self.defaults.items() if c in CREATED_CUSTOMER_COLUMNS}
 
 
 class MappingError(ValueError):
@@ -291,8 +305,9 @@ class MappingError(ValueError):
 def load_mapping(path: str | Path | None, table: str | None = None) -> Mapping:
     """Read a YAML mapping file (checked against ``table`` when given, see :func:`check_mapping`)::
 
-        columns:            # file header: data-model column
+        columns:            # file header: data-model column (or a list of columns it fills)
           Kunden-Nr: customer_id
+          Ticket ID: [survey_id, ticket_id]
         values:             # data-model column: {value in the file: value in the data model}
           channel: {"10086热线": hotline}
         defaults:           # data-model column: constant for a missing column or an empty cell
@@ -301,6 +316,7 @@ def load_mapping(path: str | Path | None, table: str | None = None) -> Mapping:
           opened_at: "%d-%m-%y %I:%M:%S %p"
         labels:             # dimension: {code: {zh: name, en: name, order: n}}
           priority: {Critical: {zh: 紧急, en: Critical, order: 1}}
+        create: customers   # a tickets or surveys file creates the customers it names
     """
     if path is None:
         return Mapping()
@@ -317,7 +333,11 @@ def load_mapping(path: str | Path | None, table: str | None = None) -> Mapping:
     for key in data:
         if key not in MAPPING_KEYS:
             raise MappingError(f"{name}: unknown key '{key}' (expected {', '.join(MAPPING_KEYS)})")
-    parts = {k: data.get(k) or {} for k in MAPPING_KEYS}
+    create = data.get("create") or ()
+    create = (create,) if isinstance(create, str) else create
+    if not isinstance(create, list | tuple) or any(c != "customers" for c in create):
+        raise MappingError(f"{name}: create: only 'customers' can be created")
+    parts = {k: data.get(k) or {} for k in MAPPING_KEYS if k != "create"}
     for key, part in parts.items():
         if not isinstance(part, dict):
             raise MappingError(f"{name}: '{key}' must be a map (name: value)")
@@ -326,13 +346,18 @@ def load_mapping(path: str | Path | None, table: str | None = None) -> Mapping:
             raise MappingError(f"{name}: values: '{col}' must map values in the file to values")
     for key in ("columns", "defaults", "formats"):
         for k, v in parts[key].items():
-            if v is None or isinstance(v, dict | list):
-                raise MappingError(f"{name}: {key}: '{k}' must be a single value")
-    mapping = Mapping({str(k): str(v) for k, v in parts["columns"].items()},
+            several = key == "columns" and isinstance(v, list) and v and all(isinstance(x, str) for x in v)
+            if v is None or isinstance(v, dict) or (isinstance(v, list) and not several):
+                raise MappingError(f"{name}: {key}: '{k}' must be a single value"
+                                   + (" or a list of columns" if key == "columns" else ""))
+    columns = {str(k): (list(v) if isinstance(v, list) else [v]) for k, v in parts["columns"].items()}
+    mapping = Mapping({k: str(v[0]) for k, v in columns.items()},
                       {str(c): {_text(k): _text(v) for k, v in m.items()} for c, m in parts["values"].items()},
                       {str(k): _text(v) for k, v in parts["defaults"].items()},
                       {str(k): str(v) for k, v in parts["formats"].items()},
-                      _labels(parts["labels"], name), name)
+                      _labels(parts["labels"], name), name,
+                      {k: tuple(str(x) for x in v[1:]) for k, v in columns.items() if len(v) > 1},
+                      tuple(dict.fromkeys(create)))
     if table is not None:
         check_mapping(mapping, table)
     return mapping
@@ -378,17 +403,27 @@ def check_mapping(mapping: Mapping, table: str, snapshot: bool = False) -> None:
     from metrics.ingest.importer.parse import format_problem, kind_of, parse
 
     cols = {c.name: c for c in TABLES[table].columns}
-    targets = set(cols) | set(extra_columns(table, snapshot))
     name = mapping.name
+    if mapping.create and table not in CREATE_TABLES:
+        raise MappingError(f"{name}: create: customers works for {' and '.join(CREATE_TABLES)} files, not {table}")
+    targets = set(cols) | set(extra_columns(table, snapshot, bool(mapping.create)))
+    customer_cols = {c: TABLES["customers"].c[c] for c in CREATED_CUSTOMER_COLUMNS} if mapping.create else {}
     for header, col in mapping.columns.items():
-        if col not in targets:
-            raise MappingError(f"{name}: columns: '{header}' → '{col}' is not a column of {table}")
+        for one in (col, *mapping.also.get(header, ())):
+            if one not in targets:
+                raise MappingError(f"{name}: columns: '{header}' → '{one}' is not a column of {table}")
     for key in ("values", "defaults", "formats"):
         for col in getattr(mapping, key):
-            if col not in targets:
+            if col not in targets and not (key != "formats" and col in customer_cols):
                 raise MappingError(f"{name}: {key}: '{col}' is not a column of {table}")
     for col, value in mapping.defaults.items():
-        if col in cols and col not in key_columns(table):
+        if col not in cols and col in customer_cols:  # for the customers the file creates
+            kind = kind_of(customer_cols[col])
+            if kind != "str" and col != "region_id":
+                _, bad = parse(pa.array([value], pa.string()), kind)
+                if bad.any():
+                    raise MappingError(f"{name}: defaults: '{col}': '{value}' is not a {kind} value")
+        elif col in cols and col not in key_columns(table):
             kind = kind_of(cols[col])
             if kind != "str" and col not in mapping.formats:
                 _, bad = parse(pa.array([value], pa.string()), kind)
@@ -431,7 +466,7 @@ def resolve_headers(table: str, headers: list[str], mapping: Mapping,
     customers file's region names (province, city, district) always are."""
     known = header_map(table)
     cols = {c.name for c in importable_columns(table)}
-    extra = extra_columns(table, snapshot)
+    extra = extra_columns(table, snapshot, bool(mapping.create))
     for col, names in extra.items():
         for n in (col, *names):
             known.setdefault(normalise_header(n), col)
@@ -447,6 +482,22 @@ def resolve_headers(table: str, headers: list[str], mapping: Mapping,
         elif str(h) not in REJECTS_EXTRA:
             unused.append(str(h))
     return out, unused
+
+
+def also_columns(table: str, header_to_column: dict[str, str], mapping: Mapping) -> dict[str, str]:
+    """Data-model column -> file header for the further columns a header fills (``columns:`` given as
+    a list): the same values under a second name, e.g. a ticket number as ``survey_id`` and ``ticket_id``.
+    A column the file already gives under its own header is not taken twice."""
+    cols = {c.name for c in importable_columns(table)}
+    more = {normalise_header(k): v for k, v in mapping.also.items()}
+    taken = set(header_to_column.values())
+    out: dict[str, str] = {}
+    for header in header_to_column:
+        for col in more.get(normalise_header(header), ()):
+            if col in cols and col not in taken:
+                out[col] = header
+                taken.add(col)
+    return out
 
 
 def value_aliases(vocab: str) -> dict[str, str]:
@@ -481,6 +532,8 @@ def required_columns(table: str, mapping: Mapping | None = None, given: set[str]
     given = given or set()
     if table in REGION_NAME_TABLES and given & set(REGION_NAME_COLUMNS) and "region_id" in out:
         out.remove("region_id")
+    if mapping is not None and mapping.create and "customer_id" in out:  # anonymous customers, one per row
+        out.remove("customer_id")
     pair = EITHER_COLUMNS.get(table)
     if pair and given & set(pair):
         out = [c for c in out if c not in pair]

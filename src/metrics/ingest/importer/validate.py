@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 import sqlalchemy as sa
 
 from metrics.ingest.importer import spec
+from metrics.ingest.importer.create_customers import CustomerCreator
 from metrics.ingest.importer.parse import (
     ARROW_TYPES,
     control_characters,
@@ -172,10 +173,15 @@ class Validator:
     """Checks chunks of one file for ``table``; remembers keys and new values across chunks."""
 
     def __init__(self, table: str, header_to_column: dict[str, str], headers: list[str], known: Known,
-                 mapping: spec.Mapping | None = None, snapshot_date: dt.date | None = None) -> None:
+                 mapping: spec.Mapping | None = None, snapshot_date: dt.date | None = None,
+                 creator: CustomerCreator | None = None) -> None:
         self.table = table
         self.sa_table = spec.TABLES[table]
         self.position = {col: headers.index(h) for h, col in header_to_column.items()}
+        for col, h in spec.also_columns(table, header_to_column, mapping or spec.Mapping()).items():
+            self.position[col] = headers.index(h)  # one header, several columns
+        self.creator = creator  # create: customers (a tickets or surveys file)
+        self._to_create = np.zeros(0, dtype=bool)
         self.known = known
         self.mapping = mapping or spec.Mapping()
         self.snapshot_date = snapshot_date
@@ -194,7 +200,8 @@ class Validator:
         self.pending: list[tuple[pa.Table, np.ndarray, pd.DataFrame, pa.Table]] = []
         self.finished_raw: tuple[pa.Table, np.ndarray] | None = None  # raw rows of finish()'s problems
         # region names (province, city, district) in place of region_id: found or created
-        self.name_levels = [c for c in spec.REGION_NAME_COLUMNS if c in self.position]
+        self.name_levels = [c for c in spec.REGION_NAME_COLUMNS if c in self.position
+                            and table in spec.REGION_NAME_TABLES]
         self.region_names = (known.regions or RegionNames()) if self.name_levels else None
         vocab_of = {col: vocab for (t, col), vocab in spec.VOCAB.items() if t == table}
         self._aliases: dict[str, dict[str, str]] = {}
@@ -320,6 +327,8 @@ class Validator:
             bad[mask] = True
 
         src = self._source(data)
+        if self.creator is not None and self.creator.anonymous:  # one new customer per row
+            src["customer_id"] = self.creator.ids(n)
         raw.update(src)
         if self.region_names is not None:
             self._region_ids(src, reject)
@@ -368,6 +377,11 @@ class Validator:
                        name, "not_month_start")
         self_fail, unlinked = self._check_refs(cols, reject)
         self._check_duplicates(cols, rows, bad, reject)
+        if self.creator is not None:  # the customers of the rows that load, created
+            ids = np.asarray(cols["customer_id"].fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
+            names = {lv: src[lv] for lv in self.creator.levels}
+            failed, why = self.creator.create(ids, cols[self.creator.time_column], names, self._to_create & ~bad)
+            reject(failed, "customer_id", "customer_not_created", np.array(why, dtype=object))
 
         problems_df = pd.concat(problems, ignore_index=True) if problems else _no_problems()
         typed = pa.table([cols[c.name] for c in self.sa_table.columns], names=[c.name for c in self.sa_table.columns])
@@ -565,6 +579,9 @@ class Validator:
             if target == self.table:
                 found |= self.seen.contains(ref)
                 self_fail = present & ~found
+                continue
+            if name == "customer_id" and self.creator is not None:
+                self._to_create = present & ~found  # created, not rejected
                 continue
             if (self.table, name) in spec.OPTIONAL_REFS:
                 drop = present & ~found
