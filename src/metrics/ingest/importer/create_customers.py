@@ -28,7 +28,7 @@ class CustomerCreator:
     """The customers one tickets or surveys import creates (see the module docstring)."""
 
     def __init__(self, table: str, mapping: spec.Mapping, known: object, anonymous: bool, levels: list[str],
-                 next_id: int) -> None:
+                 next_id: int, loaded: dict[int, int] | None = None) -> None:
         from metrics.ingest.importer.validate import Known, Validator
 
         self.table = table
@@ -36,6 +36,7 @@ class CustomerCreator:
         self.anonymous = anonymous
         self.levels = levels  # region-name columns of the file
         self.next_id = next_id
+        self.loaded = loaded or {}  # anonymous: key of a row already in the database -> its customer
         defaults = mapping.customer_defaults()
         self.fixed_start = "start_date" in defaults
         values = {c: v for c, v in mapping.values.items()
@@ -52,11 +53,20 @@ class CustomerCreator:
         self.later_start: dict[int, dt.date] = {}  # created customers with an earlier row in a later chunk
         self.count = 0
 
-    def ids(self, n: int) -> pa.Array:
-        """New customer ids (as text), one per row of a file without customer ids."""
-        out = pa.array([str(i) for i in range(self.next_id, self.next_id + n)], pa.string())
-        self.next_id += n
-        return out
+    def ids(self, keys: pa.Array) -> pa.Array:
+        """Customer ids (as text) for the rows of a file without customer ids, given the rows' own
+        keys as written: the customer of a row already in the database (imported before) is kept, so
+        importing the same file again creates nobody; every other row gets a new id."""
+        out = []
+        for k in keys.to_pylist():
+            try:
+                cid = self.loaded.get(int(str(k).strip())) if k is not None else None
+            except ValueError:
+                cid = None
+            if cid is None:
+                cid, self.next_id = self.next_id, self.next_id + 1
+            out.append(str(cid))
+        return pa.array(out, pa.string())
 
     def create(self, ids: np.ndarray, times: pa.Array, names: dict[str, pa.Array], todo: np.ndarray
                ) -> tuple[np.ndarray, list[str]]:

@@ -585,8 +585,14 @@ def _creator(conn: sa.Connection | None, table: str, header_map: dict[str, str],
     levels = [c for c in spec.REGION_NAME_COLUMNS if c in given]
     existing = known.keys.get("customers.customer_id")
     next_id = int(existing.keys[-1]) + 1 if existing is not None and len(existing) else 1
-    return CustomerCreator(table, mapping, Known.read(conn, "customers"), "customer_id" not in given, levels,
-                           max(next_id, 1))
+    anonymous = "customer_id" not in given
+    loaded: dict[int, int] = {}
+    if anonymous and conn is not None and sa.inspect(conn).has_table(table):
+        tb = spec.TABLES[table]
+        key = tb.c[spec.key_columns(table)[0]]
+        loaded = {int(k): int(c) for k, c in conn.execute(sa.select(key, tb.c.customer_id))}
+    return CustomerCreator(table, mapping, Known.read(conn, "customers"), anonymous, levels, max(next_id, 1),
+                           loaded)
 
 
 def _read_ahead(chunks: Iterator[Chunk]) -> Generator[Chunk, None, None]:

@@ -328,7 +328,8 @@ class Validator:
 
         src = self._source(data)
         if self.creator is not None and self.creator.anonymous:  # one new customer per row
-            src["customer_id"] = self.creator.ids(n)
+            key = spec.key_columns(self.table)[0]
+            src["customer_id"] = self.creator.ids(src[key] if key in src else pa.nulls(n, pa.string()))
         raw.update(src)
         if self.region_names is not None:
             self._region_ids(src, reject)
