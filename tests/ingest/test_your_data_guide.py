@@ -196,17 +196,13 @@ def walk_crm(w: Walk) -> None:
     w.by_tier = w.json("by_tier", "metric", "churn_rate", "--by", "tier", "--from", "2026-11-01", "--to", "2026-11-30")
     w.active = w.json("active", "metric", "active_customers", "--from", "2026-11-01", "--to", "2026-11-30")
     w.monthly = w.json("monthly", "metric", "churn_rate")
-    # what the guide says is not possible yet: text keys, create: customers
+    # what the guide says is not possible yet: text keys
     w.sw("text_ids", "import", "customers", "crm_snapshot.csv", "--mapping", "crm_text_ids.yaml",
          "--snapshot-date", "2026-11-30", "--dry-run", rc=3)
-    (w.folder / "create.yaml").write_text("create: customers\n", encoding="utf-8")
-    w.sw("create", "import", "tickets", "helpdesk_tickets.csv", "--mapping", "create.yaml", "--dry-run", rc=1)
 
 
 def walk_helpdesk(w: Walk) -> None:
     w.sw("regions", "import", "regions", "regions.csv")
-    w.sw("customers", "import", "customers", "helpdesk_tickets.csv", "--mapping", "helpdesk_customers.yaml",
-         "--rejects", "helpdesk_customers.rejects.csv", rc=3)
     w.sw("tickets", "import", "tickets", "helpdesk_tickets.csv", "--mapping", "helpdesk_tickets.yaml",
          "--rejects", "helpdesk_tickets.rejects.csv", rc=3)
     w.first_rejects = w.rejects("helpdesk_tickets.rejects.csv")
@@ -226,16 +222,12 @@ def walk_helpdesk(w: Walk) -> None:
 
 def walk_complaints(w: Walk) -> None:
     w.sw("regions", "import", "regions", "regions.csv")
-    w.sw("customers", "import", "customers", "complaint_log.csv", "--mapping", "complaint_log_customers.yaml",
-         "--lang", "zh", rc=3)
     w.sw("tickets", "import", "tickets", "complaint_log.csv", "--mapping", "complaint_log_tickets.yaml",
          "--rejects", "complaint_log.tickets.rejects.csv", "--lang", "zh", rc=3)
     w.first_rejects = w.rejects("complaint_log.tickets.rejects.csv")
-    clean = complaint_log(broken=False)
-    w.correct("complaint_log.csv.rejects.csv", clean, "申诉编号")
-    w.correct("complaint_log.tickets.rejects.csv", clean, "申诉编号")
-    w.sw("customers_fixed", "import", "customers", "complaint_log.csv.rejects.csv",
-         "--mapping", "complaint_log_customers.yaml", "--lang", "zh")
+    w.correct("complaint_log.tickets.rejects.csv", complaint_log(broken=False), "申诉编号")
+    w.sw("again", "import", "tickets", "complaint_log.csv", "--mapping", "complaint_log_tickets.yaml",
+         "--rejects", "complaint_log.again.rejects.csv", "--lang", "zh", rc=3)
     w.sw("tickets_fixed", "import", "tickets", "complaint_log.tickets.rejects.csv",
          "--mapping", "complaint_log_tickets.yaml", "--lang", "zh")
     w.category = w.json("category", "metric", "tickets", "--by", "category")
@@ -297,7 +289,6 @@ def test_what_is_not_possible_yet_is_still_refused(walks: dict[str, Walk]) -> No
     assert "200 rows read, 0 would load, 200 rejected" in out and "200 × Not a whole number" in text
     line = "customer_id: 2374-MVXPH — not a whole number"
     assert line in out and line in text
-    assert "unknown key 'create'" in walks["crm"].runs["create"].stderr
 
 
 
@@ -307,23 +298,31 @@ def test_city_names_become_regions(walks: dict[str, Walk]) -> None:
     w, raw = walks["complaints"], complaint_log(broken=False)
     ids = {"深圳": 2, "广州": 3, "东莞": 4}
     assert {int(r["region_id"]): int(r["value"]) for r in w.city} == raw["地市"].map(ids).value_counts().to_dict()
-    assert "regions created" not in w.runs["customers"].stdout  # every city was found
+    assert "regions created" not in w.runs["tickets"].stdout  # every city was found
     out = w.runs["by_city"].stdout
     assert "120 rows read, 119 would load, 1 rejected" in out and "Not a whole number" not in out
 
 
 def test_helpdesk_export(walks: dict[str, Walk]) -> None:
     w, raw, text = walks["helpdesk"], helpdesk(broken=False), guide()
-    requesters = raw["Requester ID"].nunique()
-    assert f"160 rows read, {requesters} loaded ({requesters} new, 0 updated, 0 unchanged), " \
-           f"{160 - requesters} rejected" in w.runs["customers"].stdout
-    assert f"{160 - requesters} × Duplicate key in the file" in text
+    # one import, no customers file: the requesters of the rows that load are created, no duplicate_key
+    loaded = raw.drop(index=[20, 41])
+    created = loaded["Requester ID"].nunique()
+    out = w.runs["tickets"].stdout
+    assert "160 rows read, 158 loaded (158 new, 0 updated, 0 unchanged), 2 rejected" in out
+    assert f"{created} customers created from the file" in out and "Duplicate key" not in out
+    assert f"{created} customers created from the file" in text
+    late = raw["Requester ID"].nunique() - created  # requesters of the two corrected rows only
+    assert f"{late} customers created" in w.runs["fixed"].stdout if late else "customers created" not in \
+        w.runs["fixed"].stdout
     assert w.first_rejects["_codes"].tolist() == ["not_datetime", "before"]
     assert "Not in the file, stored as unknown (not as no or 0): first_contact_resolved, reopened, escalated, " \
            "compensation" in w.runs["tickets"].stdout
     unsolved = int((raw["Solved"] == "").sum())
     assert f"160 rows read, {160 - unsolved} loaded" in w.runs["surveys"].stdout
     assert f"{unsolved} × Required value missing" in w.runs["surveys"].stdout
+    assert "loaded without the link" not in w.runs["surveys"].stdout  # every rating keeps its ticket
+    assert "customers created" not in w.runs["surveys"].stdout
     # CSAT = ratings 4-5 / all ratings; resolution time = Solved - Created (hours), median
     ratings = pd.to_numeric(raw["Customer Satisfaction Rating"], errors="coerce").dropna()
     good = int((ratings >= 4).sum())
@@ -349,9 +348,13 @@ def test_helpdesk_export(walks: dict[str, Walk]) -> None:
 
 def test_complaint_log(walks: dict[str, Walk]) -> None:
     w, raw, text = walks["complaints"], complaint_log(broken=False), guide()
-    assert "读取 120 行，导入 119 行（新增 119，更新 0，未变 0），拒绝 1 行" in w.runs["customers"].stdout
-    assert w.first_rejects["_codes"].tolist() == ["not_datetime;unknown_reference"]
-    assert "导入 1 行" in w.runs["customers_fixed"].stdout and "导入 1 行" in w.runs["tickets_fixed"].stdout
+    out = w.runs["tickets"].stdout
+    for line in ("读取 120 行，导入 119 行（新增 119，更新 0，未变 0），拒绝 1 行", "按文件新建了 119 个客户",
+                 "每行一个匿名客户"):
+        assert line in out and line in text, line
+    assert w.first_rejects["_codes"].tolist() == ["not_datetime"]
+    assert "（新增 0，更新 0，未变 119）" in w.runs["again"].stdout and "新建" not in w.runs["again"].stdout
+    assert "导入 1 行" in w.runs["tickets_fixed"].stdout and "新建了 1 个客户" in w.runs["tickets_fixed"].stdout
     codes = {"计费": "billing", "网络质量": "network_quality", "服务态度": "service_attitude", "资费": "tariff",
              "增值业务": "value_added"}
     assert {r["category"]: int(r["value"]) for r in w.category} == raw["申诉类别"].map(codes).value_counts().to_dict()
