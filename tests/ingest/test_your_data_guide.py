@@ -329,13 +329,13 @@ def test_helpdesk_export(walks: dict[str, Walk]) -> None:
     assert w.csat[0]["n"] == len(ratings) and w.csat[0]["value"] == pytest.approx(good / len(ratings))
     assert f"{good / len(ratings):.1%} ({good} of {len(ratings)} ratings)" in text
     assert w.csat_mean[0]["value"] == pytest.approx(ratings.mean()) and f"mean score {ratings.mean():.2f}" in text
-    # without dates: the last 12 complete months, which leave the last (incomplete) month's ratings out
-    answered = pd.to_datetime(raw["Solved"], format=HELPDESK_FMT)
-    before = int((pd.to_numeric(raw["Customer Satisfaction Rating"], errors="coerce").notna()
-                  & (answered < "2026-10-01")).sum())
-    assert w.csat_default[0]["period_start"] == "2025-10-01" and w.csat_default[0]["period_end"] == "2026-09-30"
-    assert w.csat_default[0]["n"] == before and f"({before} ratings instead of {len(ratings)})" in text
+    # without dates: less than 12 complete months of data (created customers start on their first
+    # ticket), so the CLI takes all of it: the same ratings
     opened = pd.to_datetime(raw["Created"], format=HELPDESK_FMT)
+    answered = pd.to_datetime(raw["Solved"], format=HELPDESK_FMT)
+    assert w.csat_default[0]["period_start"] == opened.min().date().isoformat() == "2026-06-01"
+    assert w.csat_default[0]["period_end"] == max(opened.max(), answered.max()).date().isoformat() == "2026-10-30"
+    assert w.csat_default[0]["n"] == len(ratings) and f"same {len(ratings)} ratings" in text
     hours = (pd.to_datetime(raw["Solved"], format=HELPDESK_FMT) - opened).dt.total_seconds() / 3600
     assert w.median[0]["value"] == pytest.approx(hours.median()) and w.median[0]["n"] == hours.notna().sum()
     assert f"{hours.median():.1f} hours" in text
