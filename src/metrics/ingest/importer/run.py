@@ -568,6 +568,9 @@ def _run(conn: sa.Connection | None, table: str, source: object, header_map: dic
                 conn.execute(cu.update().where(cu.c.customer_id == cid).values(start_date=start))
     result.mangled = list(validator.mangled)
     result.defaulted = {f"{c}={mapping.defaults[c]}": n for c, n in validator.defaulted.items() if n}
+    if creator is not None:  # cells of the created customers
+        result.defaulted.update({f"{c}={mapping.defaults[c]}": n for c, n in creator.validator.defaulted.items()
+                                 if n and c in mapping.defaults})
     result.unlinked = {c: n for c, n in validator.unlinked.items() if n}
     result.unlinked_examples = {c: validator.unlinked_examples.get(c, []) for c in result.unlinked}
     if len(result.problems) > FIRST_PROBLEMS:
