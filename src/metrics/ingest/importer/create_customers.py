@@ -15,6 +15,7 @@ that name them, and only for rows that load; existing customers are never modifi
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import numpy as np
 import pyarrow as pa
@@ -27,10 +28,10 @@ from metrics.ingest.importer.read import Chunk
 class CustomerCreator:
     """The customers one tickets or surveys import creates (see the module docstring)."""
 
-    def __init__(self, table: str, mapping: spec.Mapping, known: object, anonymous: bool, levels: list[str],
-                 next_id: int, loaded: dict[int, int] | None = None) -> None:
-        from metrics.ingest.importer.validate import Known, Validator
-
+    def __init__(self, table: str, mapping: spec.Mapping, anonymous: bool, levels: list[str], next_id: int,
+                 check: Callable[[list[str], spec.Mapping], object], loaded: dict[int, int] | None = None) -> None:
+        """``check(headers, mapping)`` builds the customers :class:`~.validate.Validator` the created
+        rows go through (passed in: that module uses this one)."""
         self.table = table
         self.time_column = spec.CREATE_TABLES[table]
         self.anonymous = anonymous
@@ -44,9 +45,7 @@ class CustomerCreator:
                                                        and c not in spec.TABLES[table].c)}
         self.headers = ["customer_id", *([] if "name" in defaults else ["name"]),
                         *([] if self.fixed_start else ["start_date"]), *levels]
-        self.validator = Validator("customers", {h: h for h in self.headers}, self.headers,
-                                   known if isinstance(known, Known) else Known(),
-                                   spec.Mapping(defaults=defaults, values=values, name=mapping.name))
+        self.validator = check(self.headers, spec.Mapping(defaults=defaults, values=values, name=mapping.name))
         self.created: dict[int, dt.date | None] = {}  # id -> start date (from the file's rows)
         self.failed: dict[int, str] = {}  # id -> why the customer could not be created
         self.pending: list[pa.Table] = []  # created rows not yet written

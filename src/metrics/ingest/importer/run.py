@@ -594,8 +594,12 @@ def _creator(conn: sa.Connection | None, table: str, header_map: dict[str, str],
         tb = spec.TABLES[table]
         key = tb.c[spec.key_columns(table)[0]]
         loaded = {int(k): int(c) for k, c in conn.execute(sa.select(key, tb.c.customer_id))}
-    return CustomerCreator(table, mapping, Known.read(conn, "customers"), anonymous, levels, max(next_id, 1),
-                           loaded)
+    known_customers = Known.read(conn, "customers")
+
+    def check(headers: list[str], customer_mapping: spec.Mapping) -> Validator:
+        return Validator("customers", {h: h for h in headers}, headers, known_customers, customer_mapping)
+
+    return CustomerCreator(table, mapping, anonymous, levels, max(next_id, 1), check, loaded)
 
 
 def _read_ahead(chunks: Iterator[Chunk]) -> Generator[Chunk, None, None]:

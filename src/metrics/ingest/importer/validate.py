@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -21,7 +22,6 @@ import pyarrow.compute as pc
 import sqlalchemy as sa
 
 from metrics.ingest.importer import spec
-from metrics.ingest.importer.create_customers import CustomerCreator
 from metrics.ingest.importer.parse import (
     ARROW_TYPES,
     control_characters,
@@ -34,6 +34,9 @@ from metrics.ingest.importer.parse import (
 from metrics.ingest.importer.read import Chunk
 from metrics.ingest.importer.region_names import NAME_LENGTH, RegionNames
 from metrics.model import plausible, schema
+
+if TYPE_CHECKING:
+    from metrics.ingest.importer.create_customers import CustomerCreator
 
 PROBLEM_COLUMNS = ["row", "column", "value", "code", "detail"]
 TYPE_CODES = {"int": "not_integer", "float": "not_number", "bool": "not_boolean", "date": "not_date",
