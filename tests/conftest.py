@@ -376,9 +376,9 @@ def run_app(workdir: Path, duckdb_url: str, env: dict[str, str] | None = None) -
 
 @pytest.fixture(autouse=True)
 def _release_dashboard_readers() -> Iterator[None]:
-    """AppTests run the app in this process, and the app keeps read-only DuckDB connections open
-    (``servicewatch.ui.warehouse``). DuckDB refuses a writable connection to a file this process holds
-    read-only, so they are closed after every test, as a restarted app would."""
+    """AppTests run the app in this process, and the app keeps its warehouses (pooled read-only
+    DuckDB connections, ``servicewatch.cache.warehouse``) between runs; they are closed after every
+    test, as a restarted app would, so no test sees another's cached warehouse."""
     yield
     ui = sys.modules.get("servicewatch.ui")
     if ui is not None:

@@ -1,4 +1,7 @@
-"""Leave a shared test database as found after a test that imports tickets into it.
+"""Shared database helpers of the tests: read a query, build a fresh server database, and leave a
+shared test database as found.
+
+Leave a shared test database as found after a test that imports tickets into it.
 
 The session's databases (``duckdb_url``, ``postgres_url``, ``mariadb_url``) are shared by every test
 of the session. A test that imports tickets with ids from ``first_id`` up wraps itself in
@@ -10,6 +13,7 @@ derived tables and rollups rebuilt from the original rows, and ``sw_meta`` resto
 from __future__ import annotations
 
 import contextlib
+import secrets
 from collections.abc import Iterator
 
 import pandas as pd
@@ -17,7 +21,7 @@ import sqlalchemy as sa
 
 from metrics.backends.connect import make_engine
 from metrics.backends.swap import writable
-from metrics.ingest.load import refresh_derived
+from metrics.ingest.load import refresh_derived, replace_all
 from metrics.model import schema
 
 
@@ -29,6 +33,36 @@ def read(url: str, query: sa.Select) -> pd.DataFrame:
             return pd.DataFrame(conn.execute(query).mappings().all())
     finally:
         engine.dispose()
+
+
+ADMIN = {"postgres": "postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
+         "mariadb": "mysql+pymysql://root@127.0.0.1:3306/"}
+
+
+def server_database(kind: str, frames: dict) -> Iterator[str]:
+    """A fresh database on the local PostgreSQL / MariaDB holding ``frames``; dropped afterwards."""
+    from conftest import require
+
+    admin = sa.create_engine(ADMIN[kind], isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool,
+                             connect_args={"connect_timeout": 5})
+    name = f"sw_test_{secrets.token_hex(4)}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"' if kind == "postgres" else
+                                 f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
+    except Exception as exc:  # noqa: BLE001 - any connection error means "no server"
+        admin.dispose()
+        require(False, f"{kind}: {exc}")
+    url = (f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}" if kind == "postgres"
+           else f"mysql+pymysql://root@127.0.0.1:3306/{name}")
+    try:
+        replace_all(url, frames)
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)' if kind == "postgres"
+                                 else f"DROP DATABASE IF EXISTS `{name}`"))
+        admin.dispose()
 
 
 def snapshot(url: str) -> tuple[int, list[str], list[dict]]:

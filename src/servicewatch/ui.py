@@ -39,7 +39,7 @@ from servicewatch.cache import (  # noqa: F401 - pages and tests reach them as u
     close_warehouses,
     warehouse,
 )
-from servicewatch.downloads import audited, audited_bytes  # noqa: F401 - pages call ui.audited_bytes
+from servicewatch.downloads import audited
 from servicewatch.filter_bar import filter_bar
 from servicewatch.tables import localise
 

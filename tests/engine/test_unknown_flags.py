@@ -11,7 +11,6 @@ the column, never 0%.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from datetime import date
 from typing import Any
@@ -19,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-import sqlalchemy as sa
+from db_snapshot import server_database
 from reference import NEEDS, reference
 from test_engine_reference import assert_frames_match
 from test_rollups import uses_rollup
@@ -28,8 +27,6 @@ from metrics.model.filters import Filters
 from metrics.model.registry import get
 from metrics.query.warehouse import Warehouse
 
-ADMIN = {"postgres": "postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
-         "mariadb": "mysql+pymysql://root@127.0.0.1:3306/"}
 FILTERS = {
     "whole": Filters(date(2024, 1, 1), date(2026, 12, 31)),
     "quarter": Filters(date(2025, 7, 1), date(2025, 9, 30)),  # whole months: the rollups answer
@@ -63,34 +60,6 @@ def frames(demo_frames: dict) -> dict[str, pd.DataFrame]:
     return unknown_frames(demo_frames)
 
 
-def _server_db(kind: str, frames: dict) -> Iterator[str]:
-    """A fresh database on the local PostgreSQL / MariaDB holding ``frames``; dropped afterwards."""
-    from conftest import require
-
-    from metrics.ingest.load import replace_all
-
-    admin = sa.create_engine(ADMIN[kind], isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool,
-                             connect_args={"connect_timeout": 5})
-    name = f"sw_test_{secrets.token_hex(4)}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"' if kind == "postgres" else
-                                 f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
-    except Exception as exc:  # noqa: BLE001 - any connection error means "no server"
-        admin.dispose()
-        require(False, f"{kind}: {exc}")
-    url = (f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}" if kind == "postgres"
-           else f"mysql+pymysql://root@127.0.0.1:3306/{name}")
-    try:
-        replace_all(url, frames)
-        yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)' if kind == "postgres"
-                                 else f"DROP DATABASE IF EXISTS `{name}`"))
-        admin.dispose()
-
-
 @pytest.fixture(scope="module", params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres),
                                         pytest.param("mariadb", marks=pytest.mark.mariadb)])
 def url(request: pytest.FixtureRequest, frames: dict, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
@@ -101,7 +70,7 @@ def url(request: pytest.FixtureRequest, frames: dict, tmp_path_factory: pytest.T
         replace_all(path, frames)
         yield path
     else:
-        yield from _server_db(request.param, frames)
+        yield from server_database(request.param, frames)
 
 
 @pytest.fixture(scope="module")

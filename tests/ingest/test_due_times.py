@@ -9,7 +9,6 @@ gets its own fresh database (the shared session databases are not touched).
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -17,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from db_snapshot import server_database
 
 from metrics.analysis import coverage, sla
 from metrics.backends.connect import make_engine
@@ -27,8 +27,6 @@ from metrics.model.filters import Filters
 from metrics.model.i18n import t
 from metrics.query.warehouse import Warehouse
 
-ADMIN = {"postgres": "postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
-         "mariadb": "mysql+pymysql://root@127.0.0.1:3306/mysql"}
 DUE = ["response_due_at", "resolution_due_at"]
 
 
@@ -68,31 +66,6 @@ def reference_compliance(d: pd.DataFrame, done: str, due: str, as_of) -> tuple[f
     return met.sum() / decided.sum(), int(decided.sum())
 
 
-def _server_db(kind: str, frames: dict) -> Iterator[str]:
-    from conftest import require
-
-    admin = sa.create_engine(ADMIN[kind], isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool,
-                             connect_args={"connect_timeout": 5})
-    name = f"sw_test_{secrets.token_hex(4)}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"' if kind == "postgres" else
-                                 f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
-    except Exception as exc:  # noqa: BLE001 - any connection error means "no server"
-        admin.dispose()
-        require(False, f"{kind}: {exc}")
-    url = (f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}" if kind == "postgres"
-           else f"mysql+pymysql://root@127.0.0.1:3306/{name}")
-    try:
-        replace_all(url, frames)
-        yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)' if kind == "postgres"
-                                 else f"DROP DATABASE IF EXISTS `{name}`"))
-        admin.dispose()
-
-
 @pytest.fixture(scope="module")
 def frames(demo_frames: dict) -> dict[str, pd.DataFrame]:
     return extract(demo_frames)
@@ -106,7 +79,7 @@ def url(request: pytest.FixtureRequest, frames: dict, tmp_path_factory: pytest.T
         replace_all(path, frames)
         yield path
     else:
-        yield from _server_db(request.param, frames)
+        yield from server_database(request.param, frames)
 
 
 def _tickets(url: str) -> pd.DataFrame:

@@ -97,10 +97,6 @@ class Metric:
         return self.den(x) if self.kind == "share" else sa.true()
 
 
-def _complaint(x: Ctx) -> sa.ColumnElement:
-    return x.t.c.kind == "complaint"
-
-
 def _resolved(x: Ctx) -> sa.ColumnElement:
     return x.known(x.t.c.resolved_at)
 
