@@ -9,6 +9,7 @@ PostgreSQL and MariaDB: ``sa.Double`` (not ``Float``, which DuckDB reads as 32-b
 from __future__ import annotations
 
 import sqlalchemy as sa
+import sqlalchemy.dialects.mysql
 
 metadata = sa.MetaData()
 
@@ -223,11 +224,28 @@ vocabulary = sa.Table(
     sa.Column("sort_order", sa.Integer, nullable=True),
 )
 
+# The source's own keys where they are not plain whole numbers: ``7590-VHVEG``, an e-mail, ``0755``,
+# a 64-bit id. Inside, every entity keeps an INTEGER id (joins, rollups and filters stay integer):
+# a key written as a plain whole number that INTEGER holds is its own id; any other key gets a
+# negative id, recorded here once per (entity, key) by the importer (metrics.ingest.importer.keys)
+# and shown as written wherever an id is shown (metrics.query.keys).
+source_keys = sa.Table(
+    "source_keys",
+    metadata,
+    sa.Column("entity", sa.String(24), primary_key=True),  # the table: customers, tickets, regions …
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),  # negative
+    # as the source wrote it; compared case-sensitively everywhere (MariaDB's default collation is not)
+    sa.Column("key", sa.String(64).with_variant(sa.dialects.mysql.VARCHAR(64, collation="utf8mb4_bin"),
+                                                "mysql", "mariadb"), nullable=False),
+    sa.UniqueConstraint("entity", "key", name="uq_source_keys_entity_key"),
+)
+
 DATA_TABLES = (
     regions, account_managers, customers, tickets, surveys, sla_policies,
     services, outages, billing_monthly, targets, vocabulary,
 )
 DERIVED_TABLES = (region_closure, calendar_months, meta)
+KEY_TABLES = (source_keys,)  # data, written by imports; not importable itself
 
 # The audit trail (metrics.access.audit): its own MetaData, so that a full reload of the data
 # (``replace_all`` drops and recreates ``metadata``) never erases it.

@@ -21,6 +21,7 @@ from metrics.model import dimensions, plausible, vocabulary
 from metrics.model import schema as s
 from metrics.model.filters import Filters
 from metrics.model.registry import Metric, dim_column, get
+from metrics.query import keys as keys_sql
 from metrics.query import kinds
 from metrics.query.compiler import Window, compile_metric
 from metrics.query.rollup_compiler import compile_from_rollup
@@ -120,7 +121,7 @@ class Warehouse:
         """Execute a Core statement and return its rows as a DataFrame (errors worded for users)."""
         try:
             with self.engine.connect() as conn:
-                result = conn.execute(stmt)
+                result = conn.execute(self.adapt(stmt, conn))
                 return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
         except sa.exc.SQLAlchemyError as exc:
             raise DatabaseError(describe_error(exc, engine_url(self.engine))) from None
@@ -276,6 +277,26 @@ class Warehouse:
         df = self.read(sa.select(r).order_by(r.c.region_id))
         df["parent_id"] = df["parent_id"].astype("Int64")
         return df
+
+    # -- keys as the source wrote them (metrics.model.keys) ---------------------------------------
+    def key_ids(self, entity: str, keys: list[str]) -> dict[str, int]:
+        """The ids of keys a user names (a link, a command); unknown keys are left out."""
+        return self._with_conn(keys_sql.ids, entity, keys)
+
+    def key_texts(self, entity: str, ids: list[int]) -> dict[int, str]:
+        """The source keys of ``ids`` that are not plain numbers."""
+        return self._with_conn(keys_sql.texts, entity, ids)
+
+    def show_keys(self, df: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
+        """``df`` with its id columns (column -> entity) shown as the source's keys, as text."""
+        return self._with_conn(keys_sql.show, df, columns)
+
+    def _with_conn(self, fn, *args):  # noqa: ANN001, ANN202 - a query function and its arguments
+        try:
+            with self.engine.connect() as conn:
+                return fn(conn, *args)
+        except sa.exc.SQLAlchemyError as exc:
+            raise DatabaseError(describe_error(exc, engine_url(self.engine))) from None
 
     def targets(self) -> pd.DataFrame:
         """The targets table: metric, region_id, tier, channel, valid_from, value."""

@@ -29,9 +29,12 @@ class CustomerCreator:
     """The customers one tickets or surveys import creates (see the module docstring)."""
 
     def __init__(self, table: str, mapping: spec.Mapping, anonymous: bool, levels: list[str], next_id: int,
-                 check: Callable[[list[str], spec.Mapping], object], loaded: dict[int, int] | None = None) -> None:
+                 check: Callable[[list[str], spec.Mapping], object], loaded: dict[int, int] | None = None,
+                 key_text: Callable[[int], str] = str) -> None:
         """``check(headers, mapping)`` builds the customers :class:`~.validate.Validator` the created
-        rows go through (passed in: that module uses this one)."""
+        rows go through (passed in: that module uses this one); ``key_text(id)``: a customer's key as
+        the file wrote it (its name when the mapping gives none)."""
+        self.key_text = key_text
         self.table = table
         self.time_column = spec.CREATE_TABLES[table]
         self.anonymous = anonymous
@@ -53,19 +56,16 @@ class CustomerCreator:
         self.count = 0
 
     def ids(self, keys: pa.Array) -> pa.Array:
-        """Customer ids (as text) for the rows of a file without customer ids, given the rows' own
-        keys as written: the customer of a row already in the database (imported before) is kept, so
-        importing the same file again creates nobody; every other row gets a new id."""
+        """Customer ids for the rows of a file without customer ids, given the ids of the rows' own
+        keys: the customer of a row already in the database (imported before) is kept, so importing
+        the same file again creates nobody; every other row gets a new id."""
         out = []
         for k in keys.to_pylist():
-            try:
-                cid = self.loaded.get(int(str(k).strip())) if k is not None else None
-            except ValueError:
-                cid = None
+            cid = self.loaded.get(int(k)) if k is not None else None
             if cid is None:
                 cid, self.next_id = self.next_id, self.next_id + 1
-            out.append(str(cid))
-        return pa.array(out, pa.string())
+            out.append(cid)
+        return pa.array(out, pa.int64())
 
     def create(self, ids: np.ndarray, times: pa.Array, names: dict[str, pa.Array], todo: np.ndarray
                ) -> tuple[np.ndarray, list[str]]:
@@ -116,7 +116,7 @@ class CustomerCreator:
         new = list(first)
         cols: dict[str, list] = {"customer_id": [str(c) for c in new]}
         if "name" in self.headers:
-            cols["name"] = [str(c) for c in new]
+            cols["name"] = [self.key_text(c) for c in new]
         if "start_date" in self.headers:
             cols["start_date"] = [None if earliest[c] is None else earliest[c].isoformat() for c in new]
         for lv in self.levels:

@@ -30,6 +30,7 @@ from metrics.ingest import due_times
 from metrics.ingest.derived import refresh_in_transaction, refresh_rollups
 from metrics.ingest.importer import spec
 from metrics.ingest.importer.create_customers import CustomerCreator
+from metrics.ingest.importer.keys import KeyEncoder
 from metrics.ingest.importer.read import CHUNK_ROWS, Chunk, ReadError, Source, open_query, open_source
 from metrics.ingest.importer.validate import PROBLEM_COLUMNS, Known, Validator
 from metrics.ingest.importer.write import Refused, Writer, ensure_schema, relax_not_null
@@ -481,8 +482,10 @@ def _run(conn: sa.Connection | None, table: str, source: object, header_map: dic
     next one; at most one write is in flight and a chunk is counted, and ``on_chunk`` called, only
     once it is written. An error anywhere waits for the write in flight before the caller rolls back."""
     known = Known.read(conn, table) if conn is not None else Known.read(None, table)
-    creator = _creator(conn, table, header_map, mapping, known)
-    validator = Validator(table, header_map, source.headers, known, mapping, result.snapshot_date, creator)
+    encoder = KeyEncoder(conn)  # the file's keys as ids (metrics.model.keys)
+    creator = _creator(conn, table, header_map, mapping, known, encoder)
+    validator = Validator(table, header_map, source.headers, known, mapping, result.snapshot_date, creator,
+                          encoder)
     writer = Writer(conn, table) if conn is not None and not result.dry_run else None
     rejected_rows: set[int] = set()
     used_bad = 0
@@ -553,6 +556,7 @@ def _run(conn: sa.Connection | None, table: str, source: object, header_map: dic
             pool.shutdown(wait=True)  # no statement may run while the caller rolls back
     if writer is not None:
         writer.close()
+        encoder.save(conn)  # the text keys given ids, in the import's transaction
     result.rows_rejected = len(rejected_rows)
     result.introduced = {f"{c}={v}": n for (c, v), n in validator.introduced.most_common()}
     for (c, v) in validator.introduced:
@@ -579,7 +583,7 @@ def _run(conn: sa.Connection | None, table: str, source: object, header_map: dic
 
 
 def _creator(conn: sa.Connection | None, table: str, header_map: dict[str, str], mapping: spec.Mapping,
-             known: Known) -> CustomerCreator | None:
+             known: Known, encoder: KeyEncoder) -> CustomerCreator | None:
     """``create: customers``: the creator of the customers a tickets or surveys file names (anonymous,
     one per row, when the file gives no customer id), or None."""
     if not mapping.create or table not in spec.CREATE_TABLES:
@@ -597,9 +601,11 @@ def _creator(conn: sa.Connection | None, table: str, header_map: dict[str, str],
     known_customers = Known.read(conn, "customers")
 
     def check(headers: list[str], customer_mapping: spec.Mapping) -> Validator:
-        return Validator("customers", {h: h for h in headers}, headers, known_customers, customer_mapping)
+        return Validator("customers", {h: h for h in headers}, headers, known_customers, customer_mapping,
+                         encoder=encoder, encoded=frozenset({"customer_id"}))
 
-    return CustomerCreator(table, mapping, anonymous, levels, max(next_id, 1), check, loaded)
+    return CustomerCreator(table, mapping, anonymous, levels, max(next_id, 1), check, loaded,
+                           lambda cid: encoder.text("customers", cid))
 
 
 def _read_ahead(chunks: Iterator[Chunk]) -> Generator[Chunk, None, None]:

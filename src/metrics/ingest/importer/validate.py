@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 import sqlalchemy as sa
 
 from metrics.ingest.importer import spec
+from metrics.ingest.importer.keys import KeyEncoder
 from metrics.ingest.importer.parse import (
     ARROW_TYPES,
     control_characters,
@@ -34,6 +35,7 @@ from metrics.ingest.importer.parse import (
 from metrics.ingest.importer.read import Chunk
 from metrics.ingest.importer.region_names import NAME_LENGTH, RegionNames
 from metrics.model import plausible, schema
+from metrics.model.keys import ENTITIES, MAX_LENGTH
 
 if TYPE_CHECKING:
     from metrics.ingest.importer.create_customers import CustomerCreator
@@ -177,8 +179,13 @@ class Validator:
 
     def __init__(self, table: str, header_to_column: dict[str, str], headers: list[str], known: Known,
                  mapping: spec.Mapping | None = None, snapshot_date: dt.date | None = None,
-                 creator: CustomerCreator | None = None) -> None:
+                 creator: CustomerCreator | None = None, encoder: KeyEncoder | None = None,
+                 encoded: frozenset[str] = frozenset()) -> None:
+        """``encoder`` turns the file's keys into ids (one per import, shared with the validator of
+        the customers it creates); ``encoded``: columns given as ids already (created customers)."""
         self.table = table
+        self.encoder = encoder or KeyEncoder(None)
+        self.encoded = encoded
         self.sa_table = spec.TABLES[table]
         self.position = {col: headers.index(h) for h, col in header_to_column.items()}
         for col, h in spec.also_columns(table, header_to_column, mapping or spec.Mapping()).items():
@@ -200,6 +207,10 @@ class Validator:
         self.windows = {c.name: plausible.window(table, c.name) for c in self.sa_table.columns
                         if kind_of(c) in ("date", "datetime")}
         self.self_refs = {c: key for c, (t, key) in spec.REFS.get(table, {}).items() if t == table}
+        # key and reference columns whose values are the source's keys: column -> entity
+        self.key_entity = {c: t for c, (t, _) in spec.REFS.get(table, {}).items() if t in ENTITIES}
+        if ENTITIES.get(table) in self.sa_table.c:
+            self.key_entity[ENTITIES[table]] = table
         self.pending: list[tuple[pa.Table, np.ndarray, pd.DataFrame, pa.Table]] = []
         self.finished_raw: tuple[pa.Table, np.ndarray] | None = None  # raw rows of finish()'s problems
         # region names (province, city, district) in place of region_id: found or created
@@ -247,7 +258,29 @@ class Validator:
                 out[other] = out[one] if other not in out else _coalesce_text(out[other], out[one])
         return out
 
-    def _region_ids(self, src: dict[str, pa.Array], reject: object) -> None:
+    def _encode_keys(self, src: dict[str, pa.Array], reject: object
+                     ) -> tuple[dict[str, pa.Array], dict[str, np.ndarray]]:
+        """The ids of the file's keys and references (the mapping's ``values:`` applied first), and
+        per column the cells refused (too long, a control character, a reformatted number)."""
+        enc: dict[str, pa.Array] = {}
+        refused: dict[str, np.ndarray] = {}
+        for col, entity in self.key_entity.items():
+            if col not in src:
+                continue
+            if col in self.encoded:
+                enc[col] = pc.cast(src[col], pa.int64())
+                continue
+            arr = self._translate(src[col], self._aliases[col]) if col in self.mapping.values else src[col]
+            e = self.encoder.encode(entity, arr)
+            reject(e.too_long, col, "too_long", MAX_LENGTH)
+            reject(e.bad_character, col, "bad_character")
+            if e.mangled.any():
+                self.mangled[col] += int(e.mangled.sum())
+            reject(e.mangled, col, "mangled_number")
+            enc[col], refused[col] = e.ids, e.refused
+        return enc, refused
+
+    def _region_ids(self, src: dict[str, pa.Array], enc: dict[str, pa.Array], reject: object) -> None:
         """``region_id`` from the row's region names where the file gives none (the mapping's
         ``values:`` apply to the names first): found among the regions or created."""
         names = {}
@@ -262,12 +295,13 @@ class Validator:
             long = np.asarray(pc.greater(length, NAME_LENGTH).fill_null(False).to_numpy(zero_copy_only=False),
                               dtype=bool)
             reject(too_long & long, level, "too_long", NAME_LENGTH)
+        ids = pc.cast(ids, pa.int64())
         if "region_id" in self.position:  # an id the file gives wins over its names
-            src["region_id"] = _coalesce_text(src["region_id"], ids)
-        elif "region_id" in src:  # the mapping's default: for rows that name no region
-            src["region_id"] = _coalesce_text(ids, src["region_id"])
+            enc["region_id"] = pc.coalesce(enc["region_id"], ids)
+        elif "region_id" in enc:  # the mapping's default: for rows that name no region
+            enc["region_id"] = pc.coalesce(ids, enc["region_id"])
         else:
-            src["region_id"] = ids
+            enc["region_id"] = ids
 
     def _snapshot(self, src: dict[str, pa.Array], reject: object) -> None:
         """Snapshot extract: start_date = snapshot - tenure (calendar months or days), end_date =
@@ -332,18 +366,26 @@ class Validator:
             bad[mask] = True
 
         src = self._source(data)
+        raw.update(src)
+        enc, refused = self._encode_keys(src, reject)
         if self.creator is not None and self.creator.anonymous:  # one new customer per row
             key = spec.key_columns(self.table)[0]
-            src["customer_id"] = self.creator.ids(src[key] if key in src else pa.nulls(n, pa.string()))
-        raw.update(src)
+            enc["customer_id"] = self.creator.ids(enc[key] if key in enc else pa.nulls(n, pa.int64()))
+            raw["customer_id"] = pc.cast(enc["customer_id"], pa.string())
         if self.region_names is not None:
-            self._region_ids(src, reject)
+            self._region_ids(src, enc, reject)
         if self.snapshot_date is not None:
             self._snapshot(src, reject)
         cols: dict[str, pa.Array] = {}
         too_long: dict[str, np.ndarray] = {}
         for col in self.sa_table.columns:
             kind = kind_of(col)
+            if col.name in enc:  # a key or a reference: ids from the source's keys
+                cols[col.name] = enc[col.name]
+                if not col.nullable:
+                    reject(_isnull(enc[col.name]) & ~refused.get(col.name, np.zeros(n, dtype=bool)),
+                           col.name, "missing")
+                continue
             if col.name not in src:
                 cols[col.name] = pa.nulls(n, ARROW_TYPES[kind])
                 continue
@@ -376,6 +418,7 @@ class Validator:
                    getattr(self.sa_table.c[name].type, "length", "") or "")
         self._check_ranges(cols, reject)
         self._check_order(cols, reject)
+        self._check_contradictions(cols, raw, reject)
         for (tbl, name) in spec.MONTH_COLUMNS:
             if tbl == self.table:
                 day = pc.day(cols[name]).to_numpy(zero_copy_only=False)
@@ -563,6 +606,19 @@ class Validator:
             a, b = cols[later], cols[earlier]
             less = pc.less(a, b).fill_null(False).to_numpy(zero_copy_only=False)
             reject(np.asarray(less, dtype=bool), later, "before", earlier)
+
+    def _check_contradictions(self, cols: dict[str, pa.Array], raw: dict[str, pa.Array], reject: object) -> None:
+        """A row whose column holds a value while another column is given (spec.CONTRADICTIONS)."""
+        for name, value, other, code in spec.CONTRADICTIONS.get(self.table, ()):
+            given = ~_isnull(cols[other])
+            if name not in cols or not given.any():
+                continue
+            mask = np.asarray(pc.equal(cols[name], value).fill_null(False).to_numpy(zero_copy_only=False),
+                              dtype=bool) & given
+            if mask.any():
+                shown = raw.get(other, cols[other])
+                reject(mask, name, code, np.array(["" if v is None else str(v) for v in shown.to_pylist()],
+                                                  dtype=object))
 
     def _check_refs(self, cols: dict[str, pa.Array], reject: object
                     ) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
