@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -19,10 +20,11 @@ import streamlit as st
 from metrics.access import audit
 from metrics.backends.connect import DatabaseError, resolve_url
 from metrics.ingest.importer import ImportFailed, ImportResult, import_file
-from metrics.ingest.importer.spec import TABLES
+from metrics.ingest.importer.spec import TABLES, Mapping, MappingError, load_mapping
 from metrics.model.i18n import t
 from metrics.present import files as outputs
 from metrics.present.markup import md
+from servicewatch.mapping_form import mapping_form
 
 SHOWN_PROBLEMS = 50
 _DIR = Path(tempfile.gettempdir()) / f"servicewatch_uploads-{os.getuid()}"
@@ -40,17 +42,19 @@ def _stored(name: str, data: bytes) -> Path:
     return path
 
 
-def check_upload(url: str, table: str, name: str, data: bytes, lang: str) -> ImportResult:
-    """Dry run of an uploaded file: nothing is written to the database."""
+def check_upload(url: str, table: str, name: str, data: bytes, lang: str, mapping: Mapping | None = None
+                 ) -> ImportResult:
+    """Dry run of an uploaded file (with the mapping form's mapping): nothing is written to the database."""
     path = _stored(name, data)
-    return import_file(url, table, path, dry_run=True, lang=lang, display_name=name, dashboard=True,
+    return import_file(url, table, path, mapping=mapping, dry_run=True, lang=lang, display_name=name, dashboard=True,
                        rejects=path.with_name(path.name + ".rejects.csv"))
 
 
-def commit_upload(url: str, table: str, name: str, data: bytes, lang: str, user: str = "dashboard") -> ImportResult:
+def commit_upload(url: str, table: str, name: str, data: bytes, lang: str, user: str = "dashboard",
+                  mapping: Mapping | None = None) -> ImportResult:
     """Import the uploaded file for real (upsert, one transaction, derived tables refreshed)."""
     path = _stored(name, data)
-    return import_file(url, table, path, lang=lang, display_name=name, user=user, dashboard=True,
+    return import_file(url, table, path, mapping=mapping, lang=lang, display_name=name, user=user, dashboard=True,
                        rejects=path.with_name(path.name + ".rejects.csv"))
 
 
@@ -62,6 +66,15 @@ def report_frames(result: ImportResult, lang: str) -> tuple[pd.DataFrame, pd.Dat
         "row": t("page.data.import.col_row", lang), "column": t("page.data.import.col_column", lang),
         "value": t("page.data.import.col_value", lang), "reason": t("page.data.import.col_reason", lang)})
     return reasons, first
+
+
+def uploaded_mapping(name: str, data: bytes, lang: str) -> Mapping:
+    """An uploaded mapping file read (:class:`MappingError` naming the upload, never the server's path)."""
+    path = _stored(name, data)
+    try:
+        return replace(load_mapping(path), name=t("page.data.mapping.name", lang))
+    except MappingError as exc:
+        raise MappingError(str(exc).replace(str(path), name)) from None
 
 
 def rejects_bytes(result: ImportResult) -> bytes | None:
@@ -82,12 +95,24 @@ def import_panel(view: object) -> None:
     table = st.selectbox(t("page.data.import.table", lang), names, key="sw_import_table")
     upload = st.file_uploader(t("page.data.import.file", lang), type=["csv", "xlsx", "parquet"],
                               key="sw_import_file")
+    given = st.file_uploader(t("page.data.mapping.upload", lang), type=["yaml", "yml"], key="sw_import_mapping")
     if upload is None:
         return
     url = resolve_url()
     data = upload.getvalue()
     try:
-        result = check_upload(url, table, upload.name, data, lang)
+        base = uploaded_mapping(given.name, given.getvalue(), lang) if given is not None else Mapping()
+    except MappingError as exc:
+        st.error(t("page.data.mapping.invalid", lang, error=md(exc)))
+        return
+    mapping = mapping_form(lang, url, table, upload.name, _stored(upload.name, data), base)
+    if mapping is None:  # the form says what is wrong
+        return
+    try:
+        result = check_upload(url, table, upload.name, data, lang, mapping)
+    except MappingError as exc:
+        st.error(t("page.data.mapping.invalid", lang, error=md(exc)))
+        return
     except (ImportFailed, DatabaseError) as exc:
         st.error(t("page.data.import.failed", lang, error=md(exc)))
         return
@@ -98,8 +123,8 @@ def import_panel(view: object) -> None:
                  key="sw_import_commit", type="primary"):
         try:
             with st.spinner(t("page.data.import.running", lang)):
-                done = commit_upload(url, table, upload.name, data, lang, user.name if user else "dashboard")
-        except (ImportFailed, DatabaseError) as exc:
+                done = commit_upload(url, table, upload.name, data, lang, user.name if user else "dashboard", mapping)
+        except (ImportFailed, DatabaseError, MappingError) as exc:
             st.error(t("page.data.import.failed", lang, error=md(exc)))
             return
         if user is not None:

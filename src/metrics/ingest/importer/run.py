@@ -637,3 +637,53 @@ def _user() -> str:
         return getpass.getuser()
     except Exception:  # noqa: BLE001 - no login name in some containers
         return "unknown"
+
+
+def preview(url: str, table: str, path: str | Path, *, mapping: str | Path | spec.Mapping | None = None,
+            rows: int = 20, encoding: str | None = None, lang: str = "en", display_name: str | None = None
+            ) -> tuple[pd.DataFrame, ImportResult]:
+    """The first ``rows`` rows of ``path`` as they would load into ``table`` (typed values after the
+    mapping's renames, value maps, defaults and formats; column ``row`` = the file row) and the dry
+    run of those rows (their problems, with reasons in ``lang``). Nothing is written. The Data page's
+    mapping form shows it. Raises like :func:`import_file`."""
+    from dataclasses import replace
+
+    _check_table(table, lang)
+    mapping = _mapping(mapping, table, None, lang)
+    name = Path(display_name).name if display_name else Path(path).name
+    try:
+        source = open_source(Path(path), encoding, max(rows, 1))
+        first = next(iter(source.chunks()), None)
+    except ReadError as exc:
+        raise ImportFailed(exc.message(lang, name, True)) from None
+    chunks = [first] if first is not None else []
+    result = _import(url, table, replace(source, _chunks=iter(chunks)), name, display_name or str(path), mapping,
+                     None, dry_run=True, user=None, lang=lang, refresh=False, on_chunk=None,
+                     started=dt.datetime.now(), clock=time.perf_counter(), dashboard=True)
+    header_map, _ = spec.resolve_headers(table, source.headers, mapping)
+    engine = _open_engine(url, True)
+    goods: list[pa.Table] = []
+    numbers: list[np.ndarray] = []
+    try:
+        conn = engine.connect() if engine is not None else None
+        try:
+            known = Known.read(conn, table)
+            encoder = KeyEncoder(conn)  # as _run sets up its validator, nothing saved
+            creator = _creator(conn, table, header_map, mapping, known, encoder)
+            validator = Validator(table, header_map, source.headers, known, mapping, None, creator, encoder)
+            for chunk in chunks:
+                good, good_rows, _ = validator.check(chunk)
+                goods.append(good)
+                numbers.append(good_rows)
+            good, good_rows, _ = validator.finish()
+            goods.append(good)
+            numbers.append(good_rows)
+        finally:
+            if conn is not None:
+                conn.close()
+    finally:
+        if engine is not None:
+            engine.dispose()
+    frame = pa.concat_tables(goods).to_pandas(timestamp_as_object=True) if goods else pd.DataFrame()
+    frame.insert(0, "row", np.concatenate(numbers).astype("int64") if numbers else [])
+    return frame.sort_values("row", kind="stable").reset_index(drop=True), result
