@@ -200,3 +200,50 @@ def test_on_each_database(db_url: str, tmp_path: Path) -> None:
                                  .to_dict("records"))
     after = read(db_url, sa.select(sa.func.count().label("n")).select_from(schema.customers))["n"][0]
     assert after == before
+
+
+def test_the_files_customer_columns_go_to_the_customers_it_creates(fresh: str, tmp_path: Path) -> None:
+    """A tickets export that carries the customer's tier, segment, region key and start date (as CRM
+    exports joined to tickets do): the created customers take them from the file (the first row
+    that gives one), the mapping's defaults fill what the file lacks, text keys kept."""
+    regions = pd.read_csv(EXAMPLES / "regions.csv", dtype=str)
+    region_keys = regions["region_id"].tolist()[:2]
+    rows = pd.DataFrame({
+        "Ticket": ["T-1", "T-2", "T-3", "T-4", "T-5"],
+        "Customer": ["VIP-0001", "VIP-0001", "c-77", "0099", "c-77"],
+        "Customer Tier": ["gold", "", "silver", "", "standard"],
+        "Segment": ["enterprise", "enterprise", "consumer", "", "consumer"],
+        "Region": [region_keys[0], region_keys[0], region_keys[1], region_keys[1], region_keys[0]],
+        "Since": ["03/01/2024", "", "15/06/2023", "", ""],
+        "Opened": ["2025-05-02 10:00", "2025-05-01 09:00", "2025-05-03 11:00", "2025-05-04 12:00",
+                   "2025-05-05 13:00"],
+    })
+    path = tmp_path / "tickets.csv"
+    rows.to_csv(path, index=False)
+    m = mapping(tmp_path, "m.yaml", create="customers",
+                columns={"Ticket": "ticket_id", "Customer": "customer_id", "Customer Tier": "tier",
+                         "Segment": "segment", "Region": "region_id", "Since": "start_date", "Opened": "opened_at"},
+                formats={"start_date": "%d/%m/%Y"},
+                defaults={"channel": "hotline", "kind": "complaint", "category": "billing", "priority": "P2",
+                          "tier": "standard", "segment": "consumer", "acquisition_channel": "hotline",
+                          "monthly_revenue": 0})
+    result = import_file(fresh, "tickets", path, mapping=m, rejects=False)
+    assert result.rows_rejected == 0 and result.created_customers == 3, result.problems
+    from metrics.query.warehouse import Warehouse
+
+    wh = Warehouse.open(fresh)
+    try:
+        c = schema.customers
+        got = wh.show_keys(wh.read(sa.select(c.c.customer_id, c.c.tier, c.c.segment, c.c.region_id, c.c.start_date,
+                                             c.c.name)), {"customer_id": "customers", "region_id": "regions"})
+    finally:
+        wh.engine.dispose()
+    got = got.set_index("customer_id")
+    assert got.loc["VIP-0001", ["tier", "segment", "region_id"]].tolist() == ["gold", "enterprise", region_keys[0]]
+    assert str(got.loc["VIP-0001", "start_date"]) == "2024-01-03"  # the file's, not the earliest ticket's
+    assert got.loc["c-77", ["tier", "segment", "region_id"]].tolist() == ["silver", "consumer", region_keys[1]]
+    assert str(got.loc["c-77", "start_date"]) == "2023-06-15"
+    # the file gives nothing for 0099's tier or segment or start: the defaults, the earliest ticket
+    assert got.loc["0099", ["tier", "segment"]].tolist() == ["standard", "consumer"]
+    assert str(got.loc["0099", "start_date"]) == "2025-05-04"
+    assert got.loc["0099", "name"] == "0099"  # its key as written, leading zeros kept

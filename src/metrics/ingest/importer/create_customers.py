@@ -38,17 +38,19 @@ class CustomerCreator:
         self.table = table
         self.time_column = spec.CREATE_TABLES[table]
         self.anonymous = anonymous
-        self.levels = levels  # region-name columns of the file
+        self.levels = levels  # the file's columns for its customers: region names, tier, segment …
         self.next_id = next_id
         self.loaded = loaded or {}  # anonymous: key of a row already in the database -> its customer
         defaults = mapping.customer_defaults()
-        self.fixed_start = "start_date" in defaults
+        self.fixed_start = "start_date" in defaults or "start_date" in levels  # else the earliest row's
+        formats = {c: f for c, f in mapping.formats.items() if c in levels}
         values = {c: v for c, v in mapping.values.items()
                   if c in spec.REGION_NAME_COLUMNS or (c in spec.CREATED_CUSTOMER_COLUMNS
                                                        and c not in spec.TABLES[table].c)}
         self.headers = ["customer_id", *([] if "name" in defaults else ["name"]),
                         *([] if self.fixed_start else ["start_date"]), *levels]
-        self.validator = check(self.headers, spec.Mapping(defaults=defaults, values=values, name=mapping.name))
+        self.validator = check(self.headers, spec.Mapping(defaults=defaults, values=values, formats=formats,
+                                                          name=mapping.name))
         self.created: dict[int, dt.date | None] = {}  # id -> start date (from the file's rows)
         self.failed: dict[int, str] = {}  # id -> why the customer could not be created
         self.pending: list[pa.Table] = []  # created rows not yet written
@@ -98,7 +100,7 @@ class CustomerCreator:
                 s = starts[j]
                 if s is not None and (earliest[cid] is None or s < earliest[cid]):
                     earliest[cid] = s
-                for lv in self.levels:  # the first row naming a region gives it
+                for lv in self.levels:  # the first row giving a value (a region name, a tier …) gives it
                     if not level_values[lv][first[cid]] and level_values[lv][j]:
                         level_values[lv][first[cid]] = level_values[lv][j]
         if first:
@@ -121,6 +123,11 @@ class CustomerCreator:
             cols["start_date"] = [None if earliest[c] is None else earliest[c].isoformat() for c in new]
         for lv in self.levels:
             cols[lv] = [level_values[lv][first[c]] for c in new]
+        if "start_date" in self.levels and "start_date" not in self.validator.mapping.defaults:
+            fmt = self.validator.mapping.formats.get("start_date")  # the file's own format, if any
+            cols["start_date"] = [v if v not in (None, "") else None if earliest[c] is None
+                                  else earliest[c].strftime(fmt) if fmt else earliest[c].isoformat()
+                                  for v, c in zip(cols["start_date"], new, strict=True)]
         data = pa.table({h: pa.array([None if v is None else str(v) for v in cols[h]], pa.string())
                          for h in self.headers})
         rows = np.arange(1, len(new) + 1, dtype=np.int64)

@@ -589,7 +589,7 @@ def _creator(conn: sa.Connection | None, table: str, header_map: dict[str, str],
     if not mapping.create or table not in spec.CREATE_TABLES:
         return None
     given = set(header_map.values()) | set(spec.also_columns(table, header_map, mapping))
-    levels = [c for c in spec.REGION_NAME_COLUMNS if c in given]
+    levels = [c for c in (*spec.REGION_NAME_COLUMNS, *spec.created_customer_columns(table)) if c in given]
     existing = known.keys.get("customers.customer_id")
     next_id = int(existing.keys[-1]) + 1 if existing is not None and len(existing) else 1
     anonymous = "customer_id" not in given

@@ -248,11 +248,20 @@ CREATED_CUSTOMER_COLUMNS = ("name", "segment", "tier", "region_id", "acquisition
                             "sla_level", "start_date", "end_date", "churn_reason", "monthly_revenue")
 
 
+def created_customer_columns(table: str) -> dict[str, tuple[str, ...]]:
+    """Columns of customers a tickets or surveys file may give for the customers it creates
+    (``create: customers``: a tier, a segment, a region key …), with their other names: those the
+    file's own table does not have."""
+    return {c: ALIASES["customers"].get(c, ()) for c in CREATED_CUSTOMER_COLUMNS if c not in TABLES[table].c}
+
+
 def extra_columns(table: str, snapshot: bool = False, create: bool = False) -> dict[str, tuple[str, ...]]:
     """Columns a file for ``table`` may have beyond the data model's, with their other names: the
-    region names of a customers file (or of a tickets/surveys file that creates its customers), and
-    the tenure and churn columns of a snapshot."""
+    region names of a customers file (or of a tickets/surveys file that creates its customers, with
+    the created customers' own columns), and the tenure and churn columns of a snapshot."""
     out = dict(REGION_NAME_COLUMNS) if table in REGION_NAME_TABLES or create else {}
+    if create and table in CREATE_TABLES:
+        out.update(created_customer_columns(table))
     if snapshot:
         out.update(SNAPSHOT_COLUMNS)
     return out
@@ -432,7 +441,7 @@ def check_mapping(mapping: Mapping, table: str, snapshot: bool = False) -> None:
         elif col in cols:
             raise MappingError(f"{name}: defaults: '{col}' is a key; a key cannot have a default")
     for col, fmt in mapping.formats.items():
-        kind = kind_of(cols[col]) if col in cols else "str"
+        kind = kind_of(cols[col]) if col in cols else kind_of(customer_cols[col]) if col in customer_cols else "str"
         if kind not in ("date", "datetime"):
             raise MappingError(f"{name}: formats: '{col}' is not a date or date/time column")
         problem = format_problem(fmt, kind)
