@@ -3,7 +3,7 @@
 #   make venv    .venv with the project and its test extras (re-installs when pyproject.toml changes)
 #   make system  Debian packages the app and tests need (chromium, CJK fonts, poppler)
 #   make demo    data/servicewatch.duckdb with the seeded demo data set and a fitted churn model
-#   make run     the dashboard on http://127.0.0.1:8501
+#   make run     the dashboard on http://127.0.0.1:8501 (PORT=8600 for another port)
 #   make test    ruff + pytest against DuckDB, PostgreSQL, MariaDB, Chromium and a reduced Spark set (PYTEST_ARGS=...)
 #   make test-spark  the full Spark equivalence set on a local two-worker cluster (started and stopped)
 #   make lint    ruff only
@@ -19,6 +19,7 @@ PY := $(VENV)/bin/python3
 STAMP := $(VENV)/.installed
 DEMO_DB := data/servicewatch.duckdb
 PYTEST_ARGS ?=
+PORT ?= 8501
 APT_PACKAGES := chromium fonts-noto-cjk poppler-utils openjdk-17-jre-headless
 
 # A .venv whose scripts point at another folder (a copy or a fresh clone of a tree that had one)
@@ -69,7 +70,7 @@ $(DEMO_DB): | venv
 # (signed in as the demo administrator, with a banner); set SERVICEWATCH_USERS for real sign-in.
 run: venv system demo
 	@if [ -z "$$SERVICEWATCH_USERS" ] && [ -z "$$SERVICEWATCH_AUTH" ]; then export SERVICEWATCH_AUTH=demo; fi; \
-	$(VENV)/bin/streamlit run app.py --server.address 127.0.0.1 --server.port 8501 --server.headless true
+	$(VENV)/bin/streamlit run app.py --server.address 127.0.0.1 --server.port $(PORT) --server.headless true
 
 # PostgreSQL and MariaDB are started before a session on this kind of machine; start them if not.
 services:
