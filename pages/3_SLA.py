@@ -84,6 +84,9 @@ def tiers() -> None:
             st.dataframe(localise(service, lang), hide_index=True, width="stretch",
                          column_config=number_columns(service, lang))
     st.caption(view.t("page.sla.tier_note"))
+    undated = view.call(sla.due_times).undated  # resolved by their status, without a resolution time
+    if undated:
+        st.caption(view.t("page.sla.undated_note", n=f"{undated:,}"))
 
 
 # -- breached tickets -------------------------------------------------------------------------

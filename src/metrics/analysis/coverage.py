@@ -16,6 +16,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from metrics.model import schema as s
+from metrics.model import ticket_status
 from metrics.model.i18n import label, t
 from metrics.model.registry import METRICS, Metric
 
@@ -145,6 +146,7 @@ def coverage(source: sa.Engine | Any, lang: str = "en") -> pd.DataFrame:
     engine = getattr(source, "engine", source)
     got = counts(engine)
     unknown_cols = _all_unknown_columns(engine, got)
+    undated = undated_resolved(engine)
     rows = []
     for m in METRICS:
         needs = needs_of(m)
@@ -160,11 +162,30 @@ def coverage(source: sa.Engine | Any, lang: str = "en") -> pd.DataFrame:
             text = reason(n, r, k, v, lang, unknown_cols.get(n) if k == 0 else None)
             if text:
                 notes.append(text)
+        if undated and m.id in TIMED_METRICS:
+            notes.append(t("coverage.undated", lang, n=f"{undated:,}"))
         supported = all(got[n][1] > 0 for n in needs)  # some row with every needed column known
         rows.append({"metric": m.id, "label": m.label(lang), "table": first.table, "rows": n_rows,
                      "known": n_known, "share": n_known / n_rows if n_rows else float("nan"),
                      "supported": supported, "missing": ",".join(codes), "note": "; ".join(notes)})
     return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+# the metrics that read resolution times: a ticket resolved by its status without one is left out
+TIMED_METRICS = frozenset({"resolution_hours_median", "resolution_hours_p90", "sla_resolution_compliance"})
+
+
+def undated_resolved(engine: sa.Engine) -> int:
+    """Tickets resolved by their status without a resolution time (0 on a database without
+    ``tickets.status``): counted as resolved, left out of :data:`TIMED_METRICS`."""
+    t = s.tickets
+    with engine.connect() as conn:
+        old = conn.dialect.name != "spark" and (  # Spark: file tables, always written whole
+            not sa.inspect(conn).has_table(t.name) or not ticket_status.has_column(conn))
+        if old:
+            return 0
+        n = conn.execute(sa.select(sa.func.count()).select_from(t).where(ticket_status.undated(t))).scalar()
+    return int(n or 0)
 
 
 def _all_unknown_columns(engine: sa.Engine, got: dict[Need, tuple[int, int, int]]) -> dict[Need, list[str]]:

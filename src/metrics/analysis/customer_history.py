@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from metrics.access.users import ScopeError, require_rows
 from metrics.model import schema as s
+from metrics.model import ticket_status
 from metrics.model.filters import Filters
 from metrics.query.warehouse import Warehouse
 from metrics.query.where import slice_conditions
@@ -50,7 +51,7 @@ def tickets(wh: Warehouse, f: Filters, customer_id: int, limit: int = 500) -> pd
     """The customer's tickets, newest first, with ``open`` (unresolved as of the data's date)."""
     _check(wh, f, customer_id)
     t = s.tickets
-    stmt = (sa.select(*[t.c[n] for n in TICKET_COLUMNS], t.c.resolved_at.is_(None).label("open"))
+    stmt = (sa.select(*[t.c[n] for n in TICKET_COLUMNS], ticket_status.still_open(t).label("open"))
             .where(t.c.customer_id == sa.bindparam("cid", int(customer_id)))
             .order_by(t.c.opened_at.desc(), t.c.ticket_id.desc()).limit(limit))
     return wh.read(stmt)

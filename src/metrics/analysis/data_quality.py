@@ -16,6 +16,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from metrics.model import schema as s
+from metrics.model import ticket_status
 from metrics.query.warehouse import Warehouse
 
 STALE_OPEN_DAYS = 90
@@ -106,7 +107,7 @@ CHECKS: tuple[Check, ...] = (
         _o.c.outage_id, _o.c.started_at, _o.c.restored_at).where(_o.c.restored_at < _o.c.started_at)),
     Check("tickets_open_over_90_days", "tickets", "warning", lambda end: sa.select(
         _t.c.ticket_id, _t.c.opened_at).where(
-            sa.or_(_t.c.resolved_at.is_(None), _t.c.resolved_at >= sa.literal(end, sa.DateTime)),
+            ticket_status.still_open(_t, sa.literal(end, sa.DateTime)),
             _t.c.opened_at < sa.literal(end - timedelta(days=STALE_OPEN_DAYS), sa.DateTime))),
     Check("tickets_duplicate_looking", "tickets", "warning", _duplicate_tickets),
     Check("customers_churned_without_reason", "customers", "warning", lambda _: sa.select(

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from metrics.access.users import require_rows
 from metrics.model import schema as s
+from metrics.model import ticket_status
 from metrics.model.filters import Filters
 from metrics.query.compiler import Window
 from metrics.query.warehouse import Warehouse
@@ -47,7 +48,7 @@ def tickets(wh: Warehouse, f: Filters, limit: int = 1000, only_breached: bool = 
     cols = [t.c[n] if n in t.c else c.c[n] for n in TICKET_COLUMNS]
     from metrics.query.dialect import hours_between
 
-    still_open = sa.or_(t.c.resolved_at.is_(None), t.c.resolved_at >= as_of_end)
+    still_open = ticket_status.still_open(t, as_of_end)  # resolved by its status: not open, age unknown
     end = sa.case((still_open, as_of_end), else_=t.c.resolved_at)
     age = hours_between(t.c.opened_at, end).label("age_hours")
     stmt = sa.select(*cols, still_open.label("open"), age).select_from(t.join(c, c.c.customer_id == t.c.customer_id))

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from metrics.analysis import stats
 from metrics.model import schema as s
-from metrics.model import vocabulary
+from metrics.model import ticket_status, vocabulary
 from metrics.model.filters import Filters
 from metrics.model.i18n import catalogue
 from metrics.query.warehouse import Warehouse
@@ -58,12 +58,14 @@ def availability_vs_target(wh: Warehouse, f: Filters) -> pd.DataFrame:
 class DueTimes:
     """Where the loaded tickets' due times come from (all tickets, no filters): ``tickets``, ``given``
     (by the data: ``due_source`` 'file'), ``derived`` (from ``sla_policies``: 'policy') and
-    ``policies`` (rows of ``sla_policies``)."""
+    ``policies`` (rows of ``sla_policies``); ``undated``: tickets resolved by their status without a
+    resolution time (:mod:`metrics.model.ticket_status`: left out of resolution times and compliance)."""
 
     tickets: int
     given: int
     derived: int
     policies: int
+    undated: int = 0
 
     @property
     def none(self) -> bool:
@@ -79,9 +81,11 @@ def due_times(wh: Warehouse) -> DueTimes:
     derived = sa.and_(known, t.c.due_source == "policy")
     row = wh.read(sa.select(sa.func.count().label("tickets"),
                             sa.func.sum(sa.case((sa.and_(known, ~derived), 1), else_=0)).label("given"),
-                            sa.func.sum(sa.case((derived, 1), else_=0)).label("derived"))).iloc[0]
+                            sa.func.sum(sa.case((derived, 1), else_=0)).label("derived"),
+                            sa.func.sum(sa.case((ticket_status.undated(t), 1), else_=0)).label("undated"))).iloc[0]
     n_policies = wh.read(sa.select(sa.func.count().label("n")).select_from(p)).iloc[0]["n"]
-    return DueTimes(*(int(row[c] or 0) for c in ("tickets", "given", "derived")), int(n_policies or 0))
+    return DueTimes(*(int(row[c] or 0) for c in ("tickets", "given", "derived")), int(n_policies or 0),
+                    undated=int(row["undated"] or 0))
 
 
 def policies(wh: Warehouse) -> pd.DataFrame:

@@ -94,7 +94,8 @@ def duckdb_insert(raw: object, dialect: sa.Dialect, table: sa.Table, df: pd.Data
     name = "_sw_load_frame"
     raw.register(name, arrow)
     try:
-        raw.execute(f"INSERT INTO {q(table.name)} SELECT {select} FROM {name}")
+        cols = ", ".join(q(c.name) for c in table.columns)  # by name: an older table has added columns last
+        raw.execute(f"INSERT INTO {q(table.name)} ({cols}) SELECT {select} FROM {name}")
     finally:
         raw.unregister(name)
 

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 
 from metrics.backends.connect import DatabaseError, describe_error, engine_url
 from metrics.model import schema as s
+from metrics.model import ticket_status
 from metrics.model.filters import Filters
 from metrics.query.dialect import days_between
 from metrics.query.warehouse import Warehouse
@@ -97,7 +98,7 @@ def read_frame(wh: Warehouse, stmt: sa.Executable) -> pd.DataFrame:
         return wh.read(stmt)
     try:
         with wh.engine.connect() as conn:
-            return conn.execute(stmt).cursor.df()
+            return conn.execute(wh.adapt(stmt, conn)).cursor.df()
     except sa.exc.SQLAlchemyError as exc:
         raise DatabaseError(describe_error(exc, engine_url(wh.engine))) from None
 
@@ -189,12 +190,15 @@ def _tickets(wh: Warehouse, score: date, max_k: int, scope: _Scope) -> pd.DataFr
     t = s.tickets
     k = _window(t.c.opened_at, score)
     complaint = t.c.kind == "complaint"
-    resolved_before = sa.and_(t.c.resolved_at.isnot(None), _before(t.c.resolved_at, k, score))
+    # resolved by its status without a time: resolved (the extract's status), never a breach (unknown)
+    undated = ticket_status.undated(t)
+    resolved_before = sa.or_(sa.and_(t.c.resolved_at.isnot(None), _before(t.c.resolved_at, k, score)), undated)
     unsatisfied = sa.and_(t.c.revisited_at.isnot(None), _before(t.c.revisited_at, k, score),
                           t.c.revisit_satisfied == sa.false())
     unresolved = sa.and_(complaint, sa.or_(sa.not_(resolved_before), unsatisfied))
     breached = sa.and_(t.c.resolution_due_at.isnot(None), _before(t.c.resolution_due_at, k, score),
-                       sa.or_(t.c.resolved_at.is_(None), t.c.resolved_at > t.c.resolution_due_at))
+                       sa.or_(sa.and_(t.c.resolved_at.is_(None), sa.not_(undated)),
+                              t.c.resolved_at > t.c.resolution_due_at))
     one = lambda cond: sa.func.sum(sa.case((cond, 1), else_=0))  # noqa: E731
     from_, conds = scope.join(t, t.c.customer_id)
     inner = (sa.select(t.c.customer_id, k.label("lm_id"), complaint.label("complaint"), unresolved.label("unresolved"),

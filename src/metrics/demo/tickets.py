@@ -157,6 +157,7 @@ def draw_tickets(rng: np.random.Generator, clock: Clock, pop: Population) -> tup
         "opened_at": clock.timestamps(opened[order]),
         "first_response_at": clock.timestamps(first_resp[order]),
         "resolved_at": clock.timestamps(resolved[order]),
+        "status": None,  # no status column in the demo: resolved or open by resolved_at (model.ticket_status)
         "response_due_at": clock.timestamps(opened[order] + resp_due[order]),
         "resolution_due_at": clock.timestamps(opened[order] + res_due[order]),
         "due_source": "file",  # the demo's data gives every due time (docs/data-model.md)

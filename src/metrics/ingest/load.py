@@ -30,7 +30,7 @@ from metrics.backends.bulk import duckdb_insert, insert_chunks, pg_copy
 from metrics.backends.connect import duckdb_path, make_engine
 from metrics.ingest import due_times
 from metrics.ingest.derived import refresh_meta, refresh_rollups
-from metrics.model import schema
+from metrics.model import schema, ticket_status
 
 # DuckDB keeps primary keys and indexes as ART trees, built row by row: at 1M customers the
 # composite key of billing_monthly (~20M rows) and the secondary indexes (``index=True``) on
@@ -61,6 +61,7 @@ def replace_all(url: str, frames: Mapping[str, pd.DataFrame],
     path = duckdb_path(url)
     backend = sa.make_url(url).get_backend_name()
     frames = _with_due_source(frames, backend == "spark")
+    frames = _with_status(frames)
     if path is not None:
         from metrics.backends.swap import write_lock
 
@@ -96,6 +97,7 @@ def refresh_derived(engine: sa.Engine, meta: Mapping[str, object] | None = None)
         refresh_spark(engine, meta)
         return
     due_times.add_column(engine)  # a database created before tickets.due_source
+    ticket_status.add_column(engine)  # … or before tickets.status
     with engine.begin() as conn:
         refresh_meta(conn, meta or {})
     refresh_rollups(engine)
@@ -142,6 +144,14 @@ def _with_due_source(frames: Mapping[str, pd.DataFrame], spark: bool) -> Mapping
     else:
         return frames
     return {**frames, "tickets": tickets}
+
+
+def _with_status(frames: Mapping[str, pd.DataFrame]) -> Mapping[str, pd.DataFrame]:
+    """``tickets.status`` for a frame without it: NULL (resolved or open by ``resolved_at``)."""
+    tickets = frames.get("tickets")
+    if tickets is None or "status" in tickets.columns:
+        return frames
+    return {**frames, "tickets": tickets.assign(status=None)}
 
 
 def _demo_meta(frames: Mapping[str, pd.DataFrame]) -> dict[str, object]:

@@ -2,10 +2,10 @@
 
 Counting a hundred customers' open tickets means scanning every ticket (ten million at L: ~0.1–0.3 s
 on a DuckDB file, since tickets are stored by opening time). ``rollup_open_tickets`` holds the count
-of tickets without ``resolved_at`` per customer (only customers with at least one), rebuilt with one
-``INSERT … SELECT`` by every load and import (:func:`refresh`, called from ``metrics.ingest.load``), so it
-is as current as the data. :func:`counts` is the table when it is built, else the same aggregate
-over the tickets.
+of open tickets (no ``resolved_at``, status not ``'resolved'``) per customer (only customers with at
+least one), rebuilt with one ``INSERT … SELECT`` by every load and import (:func:`refresh`, called from
+``metrics.ingest.load``), so it is as current as the data. :func:`counts` is the table when it is built,
+else the same aggregate over the tickets.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from metrics.ingest.rollups import analyze
 from metrics.model import schema as s
+from metrics.model import ticket_status
 
 BUILT_KEY = "open_tickets_built"  # sw_meta: present once the table is complete
 
@@ -26,10 +27,10 @@ rollup_open_tickets = sa.Table(
 
 
 def build_select() -> sa.Select:
-    """Per customer: tickets not resolved (``resolved_at`` NULL)."""
+    """Per customer: tickets not resolved (``resolved_at`` NULL and not resolved by their status)."""
     tk = s.tickets
     return (sa.select(tk.c.customer_id, sa.func.count().label("open_tickets"))
-            .where(tk.c.resolved_at.is_(None), tk.c.customer_id.isnot(None)).group_by(tk.c.customer_id))
+            .where(ticket_status.still_open(tk), tk.c.customer_id.isnot(None)).group_by(tk.c.customer_id))
 
 
 def refresh(engine: sa.Engine) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-from metrics.model import dimensions
+from metrics.model import dimensions, ticket_status
 from metrics.model import schema as s
 
 # Dimensions each source can be cut by (metrics.model.dimensions declares them); `region` groups at a
@@ -98,12 +98,19 @@ class Metric:
 
 
 def _resolved(x: Ctx) -> sa.ColumnElement:
+    """Resolved as of the as-of date: by its resolution time or by its status (model.ticket_status)."""
+    return ticket_status.resolved(x.t, x.as_of_end)
+
+
+def _timed(x: Ctx) -> sa.ColumnElement:
+    """Resolved with a known resolution time (durations: a status without a time has none)."""
     return x.known(x.t.c.resolved_at)
 
 
-def _sla(done: str, due: str) -> tuple[Expr, Expr]:
+def _sla(done: str, due: str, unknown: Expr | None = None) -> tuple[Expr, Expr]:
     """(met, met-or-breached) for an SLA clock: a ticket not done by its due time is breached once
-    the due time has passed as of the as-of date; one not done and not yet due is left out."""
+    the due time has passed as of the as-of date; one not done and not yet due is left out, and so
+    is one whose outcome is ``unknown`` (resolved by its status, without a time)."""
 
     def met(x: Ctx) -> sa.ColumnElement:
         d, u = x.t.c[done], x.t.c[due]
@@ -111,13 +118,14 @@ def _sla(done: str, due: str) -> tuple[Expr, Expr]:
 
     def decided(x: Ctx) -> sa.ColumnElement:
         d, u = x.t.c[done], x.t.c[due]
-        return sa.and_(u.isnot(None), sa.or_(x.known(d), u < x.as_of_end))
+        past_due = u < x.as_of_end if unknown is None else sa.and_(u < x.as_of_end, sa.not_(unknown(x)))
+        return sa.and_(u.isnot(None), sa.or_(x.known(d), past_due))
 
     return met, decided
 
 
 _resp_met, _resp_decided = _sla("first_response_at", "response_due_at")
-_res_met, _res_decided = _sla("resolved_at", "resolution_due_at")
+_res_met, _res_decided = _sla("resolved_at", "resolution_due_at", lambda x: ticket_status.undated(x.t))
 
 
 def _resolution_hours(x: Ctx) -> sa.ColumnElement:
@@ -156,18 +164,19 @@ METRICS: tuple[Metric, ...] = (
     Metric(id="resolution_hours_median", label_en="Resolution time (median)", label_zh="处理时长中位数",
            unit="hours", kind="quantile", source="tickets", higher_is_better=False,
            description="Median hours from opening to resolution, tickets resolved as of the as-of date.",
-           value=_resolution_hours, where=_resolved, q=0.5),
+           value=_resolution_hours, where=_timed, q=0.5),
     Metric(id="resolution_hours_p90", label_en="Resolution time (p90)", label_zh="处理时长P90",
            unit="hours", kind="quantile", source="tickets", higher_is_better=False,
            description="90th percentile of hours from opening to resolution.",
-           value=_resolution_hours, where=_resolved, q=0.9),
+           value=_resolution_hours, where=_timed, q=0.9),
     Metric(id="sla_response_compliance", label_en="SLA response compliance", label_zh="SLA响应达标率",
            unit="share", kind="share", source="tickets", higher_is_better=True,
            description="Responses on time ÷ (on time + breached); not-yet-due open tickets excluded.",
            num=_resp_met, den=_resp_decided),
     Metric(id="sla_resolution_compliance", label_en="SLA resolution compliance", label_zh="SLA修复达标率",
            unit="share", kind="share", source="tickets", higher_is_better=True,
-           description="Resolutions on time ÷ (on time + breached); open past due counts as breached.",
+           description="Resolutions on time ÷ (on time + breached); open past due counts as breached; "
+                       "resolved without a time left out.",
            num=_res_met, den=_res_decided),
     Metric(id="reopen_rate", label_en="Reopen rate", label_zh="重开率",
            unit="share", kind="share", source="tickets", higher_is_better=False,

@@ -81,6 +81,9 @@ tickets = sa.Table(
     sa.Column("opened_at", sa.DateTime, nullable=False, index=True),
     sa.Column("first_response_at", sa.DateTime, nullable=True),
     sa.Column("resolved_at", sa.DateTime, nullable=True),
+    # the source's status: 'open' or 'resolved' (resolved even without resolved_at: then left out of
+    # durations and SLA resolution compliance); NULL: none, derived from resolved_at (model.ticket_status)
+    sa.Column("status", sa.String(16), nullable=True),
     sa.Column("response_due_at", sa.DateTime, nullable=True),
     sa.Column("resolution_due_at", sa.DateTime, nullable=True),
     # where the due times came from: 'file' (the loaded data), 'policy' (sla_policies, derived on every

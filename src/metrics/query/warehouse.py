@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from metrics.access.users import Scope, check_regions
 from metrics.backends.connect import DatabaseError, describe_error, duckdb_path, engine_url, make_engine, where
 from metrics.ingest.rollups import AS_OF_KEY, SOURCES_KEY, parse_sources
-from metrics.model import dimensions, plausible, vocabulary
+from metrics.model import dimensions, plausible, ticket_status, vocabulary
 from metrics.model import schema as s
 from metrics.model.filters import Filters
 from metrics.model.registry import Metric, dim_column, get
@@ -93,6 +93,7 @@ class Warehouse:
     _as_of: tuple = field(default=(), init=False, repr=False, compare=False)
     _first_day: tuple = field(default=(), init=False, repr=False, compare=False)
     _vocabulary: tuple = field(default=(), init=False, repr=False, compare=False)  # () = not read yet
+    _has_status: tuple = field(default=(), init=False, repr=False, compare=False)  # tickets.status exists
 
     @classmethod
     def open(cls, url: str, read_only: bool | None = None, keep_open: bool = False) -> Warehouse:
@@ -125,6 +126,15 @@ class Warehouse:
                 return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
         except sa.exc.SQLAlchemyError as exc:
             raise DatabaseError(describe_error(exc, engine_url(self.engine))) from None
+
+    def adapt(self, stmt: sa.Executable, conn: sa.Connection) -> sa.Executable:
+        """``stmt`` as the database can run it: on one created before ``tickets.status`` (not yet
+        loaded, imported or refreshed since), the column read as NULL (:mod:`metrics.model.ticket_status`).
+        Whether the column exists is read once per Warehouse."""
+        if not self._has_status:
+            old = self.dialect != "spark" and sa.inspect(conn).has_table(s.tickets.name)  # Spark: files, loaded whole
+            self._has_status = (not old or ticket_status.has_column(conn),)
+        return stmt if self._has_status[0] else ticket_status.without_column(stmt)
 
     def as_of(self) -> date:
         """The newest day of data: ``sw_meta.as_of`` if recorded, else the newest ticket.

@@ -34,7 +34,7 @@ from metrics.ingest.importer.keys import KeyEncoder
 from metrics.ingest.importer.read import CHUNK_ROWS, Chunk, ReadError, Source, open_query, open_source
 from metrics.ingest.importer.validate import PROBLEM_COLUMNS, Known, Validator
 from metrics.ingest.importer.write import Refused, Writer, ensure_schema, relax_not_null
-from metrics.model import schema, vocabulary
+from metrics.model import schema, ticket_status, vocabulary
 from metrics.model.i18n import t
 from metrics.present import files as outputs
 from metrics.present.cells import safe_cell
@@ -447,6 +447,7 @@ def _commit(engine: sa.Engine, table: str, source: Source, header_map: dict[str,
     relax_not_null(engine, table)  # an older database: unknown flags must be storable as NULL
     if table == "tickets":
         due_times.add_column(engine)  # an older database: where each ticket's due times came from
+        ticket_status.add_column(engine)  # … and the source's status (resolved without a time)
     changed = False
     with engine.begin() as conn:
         _run(conn, table, source, header_map, mapping, result, out, on_chunk)

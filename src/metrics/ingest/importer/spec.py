@@ -15,7 +15,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from metrics.model import schema, vocabulary
+from metrics.model import schema, ticket_status, vocabulary
 from metrics.model.i18n import catalogue
 
 TABLES: dict[str, sa.Table] = {t.name: t for t in schema.DATA_TABLES}
@@ -58,6 +58,7 @@ ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
         "opened_at": ("受理时间", "创建时间", "受理日期", "建单时间"),
         "first_response_at": ("首次响应时间", "响应时间"),
         "resolved_at": ("办结时间", "解决时间", "修复时间", "结单时间"),
+        "status": ("工单状态", "状态", "处理状态", "办理状态", "Ticket status"),
         "response_due_at": ("承诺响应时间", "响应时限"),
         "resolution_due_at": ("承诺办结时间", "办结时限", "承诺解决时间"),
         "first_contact_resolved": ("首问解决", "一次解决", "首次解决"),
@@ -132,6 +133,7 @@ VOCAB: dict[tuple[str, str], str] = {
     ("tickets", "kind"): "kind",
     ("tickets", "category"): "category",
     ("tickets", "priority"): "priority",
+    ("tickets", "status"): "ticket_status",
     ("surveys", "channel"): "channel",
     ("surveys", "kind"): "survey_kind",
     ("sla_policies", "sla_level"): "sla_level",
@@ -149,6 +151,7 @@ STRICT_VOCABS: dict[str, tuple[str, ...]] = {
     "level": schema.REGION_LEVELS,
     "kind": schema.TICKET_KINDS,
     "survey_kind": schema.SURVEY_KINDS,
+    "ticket_status": ticket_status.STATUSES,  # a file's words (Closed, 已办结, Pending …): aliases.toml
 }
 HOME_TABLES: dict[str, frozenset[str]] = {
     "tier": frozenset({"customers"}),
@@ -219,6 +222,12 @@ REFS: dict[str, dict[str, tuple[str, str]]] = {
 # and named in the summary ("not in the file: stored as unknown")
 UNKNOWN_IF_ABSENT: dict[str, tuple[str, ...]] = {
     "tickets": ("first_contact_resolved", "reopened", "escalated", "compensation"),
+}
+
+# (column, value, other column, reason): a row whose column holds the value while the other column is
+# given contradicts itself and is rejected (a ticket still open that has a resolution time)
+CONTRADICTIONS: dict[str, tuple[tuple[str, str, str, str], ...]] = {
+    "tickets": (("status", ticket_status.OPEN, "resolved_at", "open_but_resolved"),),
 }
 
 # references that may point nowhere: the row loads without the link (stored NULL), counted in the
