@@ -7,14 +7,14 @@ from datetime import timedelta
 import pandas as pd
 import streamlit as st
 
-from metrics.analysis import drill, league
+from metrics.analysis import league
 from metrics.model.filters import add_months
 from metrics.model.registry import get
 from metrics.present import theme
 from metrics.present.charts import core as charts
 from metrics.present.formatting import direction, fmt_delta, fmt_value
 from servicewatch import ui
-from servicewatch.kpis import missing_note, sample_note, unsupported_note
+from servicewatch.kpis import comparison_note, missing_note, sample_note, status_badge, unsupported_note
 
 KPIS = ("csat", "nps", "complaint_rate", "sla_resolution_compliance", "fcr_rate", "churn_rate", "active_customers")
 MOVER_METRICS = ("complaint_rate", "csat", "nps", "sla_resolution_compliance", "fcr_rate", "churn_rate")
@@ -22,6 +22,15 @@ MOVER_METRICS = ("complaint_rate", "csat", "nps", "sla_resolution_compliance", "
 view = ui.page("nav.overview")
 f = view.filters
 trend_filters = f.with_(start=add_months(f.end.replace(day=1), -11), comparison="none")
+
+
+def spark_note(spark: pd.DataFrame) -> str:
+    """The card line's real window: its first and last month and how many months it shows."""
+    months = pd.to_datetime(spark["month"]) if "month" in spark.columns else pd.Series(dtype="datetime64[ns]")
+    if months.empty:
+        return ""
+    return view.t("page.overview.spark_note", start=f"{months.min():%Y-%m}", end=f"{months.max():%Y-%m}",
+                  months=months.dt.to_period("M").nunique())
 
 cols = st.columns(4)
 shown = 0
@@ -43,21 +52,20 @@ for i, metric_id in enumerate(KPIS):
         shown += 1
         row = df.iloc[0]
         target = view.target(metric_id)
-        status = drill.status(row["value"], target, m.higher_is_better, row["lower"], row["upper"])
         spark = view.metric(metric_id, ("month",), f=trend_filters)
         st.metric(
             view.metric_label(metric_id), fmt_value(row["value"], m.unit, view.lang),
             delta=fmt_delta(row["delta"], m.unit),
             delta_color="normal" if m.higher_is_better is not False else "inverse",
-            help=f"{view.t('common.previous')}: {fmt_value(row['value_cmp'], m.unit, view.lang)} · "
-                 f"n = {row['n']:,.0f} · {view.t('page.overview.spark_note')}",
+            help=" · ".join(x for x in (
+                f"{view.t('common.previous')}: {fmt_value(row['value_cmp'], m.unit, view.lang)}"
+                if pd.notna(row["value_cmp"]) else "", f"n = {row['n']:,.0f}", spark_note(spark)) if x),
             chart_data=charts.spark_values(spark, m.unit) if len(spark) > 1 else None, chart_type="line",
         )
-        colour = {"green": "green", "amber": "orange", "red": "red"}.get(status, "gray")
-        text = view.t("status." + status)
-        if target is not None:
-            text += f" · {view.t('common.target')} {fmt_value(target, m.unit, view.lang)}"
-        st.markdown(f":{colour}-badge[{text}]")
+        st.markdown(status_badge(view, metric_id, row, target))
+        no_cmp = comparison_note(view, metric_id, row)
+        if no_cmp:
+            st.caption(no_cmp)
         note = sample_note(row, view.lang)
         if note:
             st.markdown(note)
@@ -75,11 +83,14 @@ dim = left.radio(view.t("page.overview.movers_by"), ("region", "tier", "channel"
 m = get(metric_id)
 level = league.scope(f, view.regions)[1]  # districts of the chosen city, or of the user's one city
 moves = view.compare(metric_id, (dim,), level)
-if moves.empty or moves["value_cmp"].isna().all():
-    right.info(view.t("common.no_data"))
+comparable = moves.dropna(subset=["delta"]) if "delta" in moves.columns else moves
+if comparable.empty:  # no group has an honest change: say why instead of plotting plain values
+    reason = comparison_note(view, metric_id, moves.iloc[0]) if len(moves) else None
+    right.info(view.t("no_comparison.movers_none", reason=reason) if reason else view.t("common.no_data"))
 else:
     col = "region_id" if dim == "region" else dim
-    moves = moves.dropna(subset=["delta"]).copy()
+    dropped = len(moves) - len(comparable)
+    moves = comparable.copy()
     moves["name"] = charts.category_names(dim, moves[col], view.lang, view.region_names)
     moves = moves.reindex(moves["delta"].abs().sort_values(ascending=False).index).head(8)
     moved = [direction(float(d), m.higher_is_better) for d in moves["delta"]]
@@ -99,5 +110,7 @@ else:
     bar = {"better": theme.STATUS["green"], "worse": theme.STATUS["red"]}
     fig.update_traces(marker_color=[bar.get(d, theme.STATUS["no_target"]) for d in moved])
     with right:
-        ui.chart(view, fig, moves.drop(columns=["name"]), "overview_movers")
+        ui.chart(view, fig, moves.drop(columns=["name"]), "overview_movers", metrics=metric_id)
+        if dropped:
+            st.caption(view.t("no_comparison.movers_dropped", n=dropped))
 st.caption(view.t("page.overview.footnote", days=(f.end - f.start + timedelta(days=1)).days))

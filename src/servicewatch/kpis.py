@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -10,6 +10,8 @@ import plotly.graph_objects as go
 from metrics.analysis import coverage
 from metrics.analysis.coverage import missing_text
 from metrics.analysis.drill import status
+from metrics.analysis.subtitles import no_comparison_text
+from metrics.model.filters import Filters
 from metrics.model.i18n import t
 from metrics.model.registry import get
 from metrics.present.formatting import fmt_delta, fmt_value
@@ -50,6 +52,31 @@ def unsupported_note(view: View, metric_id: str) -> str | None:
     return t("coverage.no_data", view.lang, reason=row["note"].iloc[0])
 
 
+def comparison_note(view: View, metric_id: str, row: pd.Series | None, f: Filters | None = None) -> str | None:
+    """"无对比：对比期（…）没有数据" for a compare row whose change cannot be shown (``no_cmp``,
+    :mod:`metrics.query.comparable`), in place of a delta; None when it has one or none was asked."""
+    if row is None:
+        return None
+    first = None
+    if row.get("no_cmp") == "before_data" or row.get("no_cmp") == "no_data":
+        first = view.call("first_records").get(get(metric_id).source)
+    return no_comparison_text(row, f or view.filters, view.lang, first)
+
+
+def status_badge(view: View, metric_id: str, row: pd.Series | None, target: float | None) -> str:
+    """The card's status badge, the Overview's: ":green-badge[达标 · 目标 95.0%]" from the value, its 95%
+    interval and the target (:func:`metrics.analysis.drill.status`); "无目标" when none applies."""
+    m = get(metric_id)
+    value = None if row is None else row["value"]
+    lower, upper = (None, None) if row is None else (row.get("lower"), row.get("upper"))
+    key = status(value, target, m.higher_is_better, lower, upper)
+    colour = {"green": "green", "amber": "orange", "red": "red"}.get(key, "gray")
+    text = view.t("status." + key)
+    if target is not None:
+        text += f" · {view.t('common.target')} {fmt_value(target, m.unit, view.lang)}"
+    return f":{colour}-badge[{text}]"
+
+
 def kpi(container, view: View, metric_id: str, frame: pd.DataFrame, target: float | None = None,
         label: str | None = None) -> None:
     """``st.metric`` for the one-row compare frame of ``metric_id``: value, delta, and in the help
@@ -81,6 +108,11 @@ def kpi(container, view: View, metric_id: str, frame: pd.DataFrame, target: floa
     colour = "off" if m.higher_is_better is None else ("normal" if m.higher_is_better else "inverse")
     container.metric((label or view.metric_label(metric_id)) + unit, fmt_value(value, m.unit, view.lang),
                      fmt_delta(delta, m.unit), delta_color=colour, help="  \n".join(x for x in lines if x) or None)
+    if target is not None and value is not None and not pd.isna(value):
+        container.markdown(status_badge(view, metric_id, row, target))
+    no_cmp = comparison_note(view, metric_id, row)
+    if no_cmp:
+        container.caption(no_cmp)
     missing = missing_note(metric_id, frame, view.lang)
     if missing:
         container.caption(missing)
@@ -89,9 +121,11 @@ def kpi(container, view: View, metric_id: str, frame: pd.DataFrame, target: floa
         container.markdown(note)
 
 
-def show_chart(view: View, data: pd.DataFrame, make: Callable[[], go.Figure], key: str, select: bool = False):
-    """The figure from ``make()`` with its downloads, or the empty state when ``data`` is empty."""
+def show_chart(view: View, data: pd.DataFrame, make: Callable[[], go.Figure], key: str, select: bool = False,
+               metrics: Iterable[str] | str = (), f: Filters | None = None):
+    """The figure from ``make()`` with its downloads, or the empty state when ``data`` is empty;
+    ``metrics`` and ``f``: what the downloads say they show (:func:`servicewatch.ui.chart`)."""
     if data is None or data.empty:
         empty_state(view)
         return None
-    return chart(view, make(), data, key, select=select)
+    return chart(view, make(), data, key, select=select, metrics=metrics, f=f)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 
 from metrics.model import dimensions
 from metrics.model.filters import Filters
 from metrics.model.i18n import label, t
+from metrics.query.comparable import MIN_N
 
 
 def period_text(f: Filters) -> str:
@@ -70,6 +72,19 @@ def subtitle(f: Filters, lang: str, region_names: Mapping[int, str], with_compar
     if cf is not None:
         text += " " + t("filter.vs", lang, period=period_text(cf))
     return text
+
+
+def no_comparison_text(row: Mapping[str, object], f: Filters, lang: str, first: date | None = None) -> str | None:
+    """Why a row of ``Warehouse.compare`` shows no change, in words ("无对比：对比期（…）没有数据"), from
+    its ``no_cmp`` code (:mod:`metrics.query.comparable`); None when it has a change or none was asked.
+    ``first``: the first day the metric's source records (named when the earlier period begins before it)."""
+    code = row.get("no_cmp")
+    cf = f.comparison_filters()
+    if not isinstance(code, str) or not code or cf is None:
+        return None
+    n = float(row.get("n_cmp") or 0)  # type: ignore[arg-type]
+    return t(f"no_comparison.{code}", lang, period=period_text(cf), first=f"{first:%Y-%m-%d}" if first else "—",
+             n=f"{int(n):,}" if n == n else "0", min=MIN_N)
 
 
 def region_parents(regions: object) -> dict[int, int | None]:

@@ -21,8 +21,8 @@ from metrics.model import dimensions, plausible, ticket_status, vocabulary
 from metrics.model import schema as s
 from metrics.model.filters import Filters
 from metrics.model.registry import Metric, dim_column, get
+from metrics.query import comparable, kinds
 from metrics.query import keys as keys_sql
-from metrics.query import kinds
 from metrics.query.compiler import Window, compile_metric
 from metrics.query.rollup_compiler import compile_from_rollup
 
@@ -94,6 +94,7 @@ class Warehouse:
     _first_day: tuple = field(default=(), init=False, repr=False, compare=False)
     _vocabulary: tuple = field(default=(), init=False, repr=False, compare=False)  # () = not read yet
     _has_status: tuple = field(default=(), init=False, repr=False, compare=False)  # tickets.status exists
+    _first_records: tuple = field(default=(), init=False, repr=False, compare=False)  # () = not read yet
 
     @classmethod
     def open(cls, url: str, read_only: bool | None = None, keep_open: bool = False) -> Warehouse:
@@ -250,7 +251,9 @@ class Warehouse:
         """The metric for the period and its comparison period, side by side.
 
         Adds ``value_cmp``, ``n_cmp``, ``delta`` (value − value_cmp) and ``delta_pct`` (relative
-        change, NaN when the comparison value is 0 or missing).
+        change, NaN when the comparison value is 0 or missing), and ``no_cmp``: why a group has no
+        change (:mod:`metrics.query.comparable`: the earlier period begins before the data, has no
+        rows or too few), its ``value_cmp``/``delta``/``delta_pct`` then NaN; None where it has one.
         """
         m, by = get(metric_id), tuple(by)
         cf = f.comparison_filters()
@@ -269,7 +272,14 @@ class Warehouse:
         now["delta"] = now["value"] - now["value_cmp"]
         with np.errstate(invalid="ignore", divide="ignore"):
             now["delta_pct"] = np.where(now["value_cmp"].abs() > 0, now["delta"] / now["value_cmp"].abs(), np.nan)
-        return now
+        return comparable.mask(m, now, cf, self.first_records())
+
+    def first_records(self) -> dict[str, date | None]:
+        """Metric source → the first day its data records (:func:`metrics.query.comparable.first_records`),
+        read once per Warehouse."""
+        if not self._first_records:
+            self._first_records = (comparable.first_records(self.read),)
+        return self._first_records[0]
 
 
 
