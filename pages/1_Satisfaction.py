@@ -57,7 +57,7 @@ def channel_tier() -> None:
         by_channel = view.metric(measure, ("channel",), f=f)
         show_chart(view, by_channel, lambda: charts.bar_ci(
             by_channel, "channel", m.unit, view.lang, title("page.satisfaction.by_channel"), sub,
-            target=target(measure)), "satisfaction_by_channel")
+            target=target(measure)), "satisfaction_by_channel", metrics=measure)
         if not by_channel.empty:
             table = league.league(m, by_channel, view.metric(measure, f=f), key="channel")
             low = [view.label("channel", c) for c in table.loc[table["verdict"] == "worse", "channel"]]
@@ -69,7 +69,7 @@ def channel_tier() -> None:
         by_tier = view.metric(measure, ("tier",), f=f)
         show_chart(view, by_tier, lambda: charts.bar_ci(
             by_tier, "tier", m.unit, view.lang, title("page.satisfaction.by_tier"), sub,
-            target=target(measure)), "satisfaction_by_tier")
+            target=target(measure)), "satisfaction_by_tier", metrics=measure)
 
 
 # -- by region and by survey kind -----------------------------------------------------------
@@ -81,14 +81,15 @@ def region_kind() -> None:
         by_region = view.metric(measure, ("region",), level, f=rf)
         show_chart(view, by_region, lambda: charts.bar_ci(
             by_region, "region", m.unit, view.lang, title("page.satisfaction.by_region"), view.subtitle(f=rf),
-            region_names=view.region_names, target=target(measure, rf)), "satisfaction_by_region")
+            region_names=view.region_names, target=target(measure, rf)), "satisfaction_by_region",
+            metrics=measure, f=rf)
     with right:
         st.subheader(t("page.satisfaction.by_kind"))
         kf = f.with_(survey_kinds=())
         by_kind = view.metric(measure, ("survey_kind",), f=kf)
         show_chart(view, by_kind, lambda: charts.bar_ci(
             by_kind, "survey_kind", m.unit, view.lang, title("page.satisfaction.by_kind"), view.subtitle(f=kf),
-            target=target(measure, kf)), "satisfaction_by_survey_kind")
+            target=target(measure, kf)), "satisfaction_by_survey_kind", metrics=measure, f=kf)
 
 
 # -- trend and distribution -----------------------------------------------------------------
@@ -100,14 +101,14 @@ def trend_distribution() -> None:
         trend = view.metric(measure, ("month",), f=tf)
         show_chart(view, trend, lambda: charts.trend(
             trend, m.unit, view.lang, title("page.satisfaction.trend"), view.subtitle(f=tf),
-            target=target(measure)), "satisfaction_trend")
+            target=target(measure)), "satisfaction_trend", metrics=measure, f=tf)
     with right:
         score = SCORE_OF[measure]
         st.subheader(t("page.satisfaction.distribution"))
         dist = view.call(distributions.score_distribution, f, score)
         show_chart(view, dist, lambda: charts.distribution(
             dist, score, view.lang, f"{t(f'score.{score}')} · {t('page.satisfaction.distribution')}", sub),
-            "satisfaction_distribution")
+            "satisfaction_distribution", metrics=measure)
 
 
 # -- one section at a time --------------------------------------------------------------------

@@ -58,7 +58,7 @@ def rate() -> None:
             rates, dim, rate_metric.unit, view.lang,
             f"{view.metric_label('complaint_rate')} · {t(f'page.complaints.dim.{dim}')}",
             view.subtitle(f=dim_f), region_names=view.region_names,
-            target=view.target("complaint_rate", f)), f"complaint_rate_by_{dim}", select=True)
+            target=view.target("complaint_rate", f)), f"complaint_rate_by_{dim}", select=True, f=dim_f)
         selections.append((dim, ui.selected_values(picked)))
     with right:
         if not rates.empty:
@@ -81,7 +81,8 @@ def funnel() -> None:
     points, limits, overall = league.funnel(groups, view.metric("complaint_rate", f=rf))
     picked = show_chart(view, points, lambda: charts.funnel(
         points, overall, limits, rate_metric.unit, view.lang, t("page.complaints.funnel_title"),
-        view.subtitle(f=rf), view.region_names), "complaint_funnel", select=True)
+        view.subtitle(f=rf), view.region_names), "complaint_funnel", select=True,
+        metrics="complaint_rate", f=rf)
     selections.append(("region", ui.selected_values(picked)))
     st.caption(t("page.complaints.funnel_note"))
 
@@ -101,7 +102,7 @@ def handling() -> None:
         by_h, hdim, hm.unit, view.lang, f"{view.metric_label(handling)} · {t(f'page.complaints.dim.{hdim}')}",
         view.subtitle(f=h_f),
         region_names=view.region_names, target=view.target(handling, f)),
-        f"complaint_{handling}_by_{hdim}")
+        f"complaint_{handling}_by_{hdim}", metrics=handling, f=h_f)
 
 
 # -- one section at a time; a bar or point picked in its chart drills down below ----------------

@@ -16,6 +16,8 @@ from servicewatch.tables import localise, number_columns
 
 BREACH_LIMIT = 1000
 CUTS = ("tier", "sla_level", "region", "priority")
+SERVICE_METRICS = ("resolution_hours_median", "resolution_hours_p90", "sla_resolution_compliance",
+                   "sla_response_compliance")  # what the service-by-tier table shows
 BREACH_COLUMNS = ("ticket_id", "open", "age_hours", "opened_at", "resolution_due_at", "resolved_at", "customer_id",
                   "name", "tier", "region_id", "priority", "category", "channel", "compensation")
 
@@ -79,7 +81,7 @@ def tiers() -> None:
             sig = view.t("page.sla.significant" if gap.significant else "page.sla.not_significant")
             (st.success if gap.verdict == "yes" else st.warning)(f"{words} {sig}")
         fig = charts_more.tier_service(service, dim, lang, view.t(title_key), sub)
-        ui.chart(view, fig, service, f"sla_service_{dim}")
+        ui.chart(view, fig, service, f"sla_service_{dim}", metrics=SERVICE_METRICS)
         if dim == "tier":
             st.dataframe(localise(service, lang), hide_index=True, width="stretch",
                          column_config=number_columns(service, lang))
@@ -116,11 +118,11 @@ def compensation() -> None:
                 continue
             title = view.t("page.sla.compensation_by", dim=view.t(f"page.tables.{dim}"))
             fig = charts.bar_ci(df, dim, "currency", lang, title, sub, view.region_names)
-            ui.chart(view, fig, df, f"sla_compensation_{dim}")
+            ui.chart(view, fig, df, f"sla_compensation_{dim}", metrics="compensation_total")
     monthly = view.metric("compensation_total", ("month",))
     if not monthly.empty:
         fig = charts.trend(monthly, "currency", lang, view.t("page.sla.compensation_trend"), sub)
-        ui.chart(view, fig, monthly, "sla_compensation_month")
+        ui.chart(view, fig, monthly, "sla_compensation_month", metrics="compensation_total")
 
 
 # -- circuit availability against the commitments ----------------------------------------------

@@ -55,12 +55,12 @@ def by_segment_tier() -> None:
         dim_name = view.t(f"page.tables.{dim}")
         with left:
             fig = charts.bar_ci(by, dim, "share_per_month", lang, view.t("page.churn.by_title", dim=dim_name), sub)
-            ui.chart(view, fig, by[[dim, *BY_COLUMNS]], f"churn_monthly_{dim}")
+            ui.chart(view, fig, by[[dim, *BY_COLUMNS]], f"churn_monthly_{dim}", metrics="churn_rate")
         with right:
             yearly = by[[dim, "annual", "n", "annual_lower", "annual_upper"]].rename(
                 columns={"annual": "value", "annual_lower": "lower", "annual_upper": "upper"})
             fig = charts.bar_ci(yearly, dim, "share", lang, view.t("page.churn.annual_title", dim=dim_name), sub)
-            ui.chart(view, fig, by[[dim, *BY_COLUMNS]], f"churn_annual_{dim}")
+            ui.chart(view, fig, by[[dim, *BY_COLUMNS]], f"churn_annual_{dim}", metrics="churn_rate")
     st.caption(view.t("common.interval_note"))
 
 
@@ -75,10 +75,12 @@ def trend() -> None:
     with left:
         title = view.t("page.churn.trend_title")
         show_chart(view, monthly, lambda: charts.trend(monthly, "share_per_month", lang, title, trend_sub,
-                                                       target=view.target("churn_rate")), "churn_trend")
+                                                       target=view.target("churn_rate")), "churn_trend",
+                   metrics="churn_rate", f=trend_f)
     with right:
         show_chart(view, stock, lambda: charts.trend(stock, "customers", lang, view.t("page.churn.active_title"),
-                                                     trend_sub), "churn_active_trend")
+                                                     trend_sub), "churn_active_trend",
+                   metrics="active_customers", f=trend_f)
 
 
 # -- reasons ----------------------------------------------------------------------------------
@@ -88,7 +90,8 @@ def reasons() -> None:
     if not why.empty:
         st.caption(view.t("page.churn.reasons_caption"))
     show_chart(view, why, lambda: charts_more.ranked_bars(why, "churn_reason", lang, view.t("page.churn.reasons_title"),
-                                                          sub, "customers", share_col="share"), "churn_reasons")
+                                                          sub, "customers", share_col="share"), "churn_reasons",
+               metrics="churn_rate")
     # who left
     st.header(view.t("page.churn.list_header"))
     leavers = view.call(drill.customers, f, LIST_LIMIT, True)

@@ -55,7 +55,7 @@ export_frame = shown[["rank", "region_id", "region", "value", "lower", "upper", 
 chart_title = f"{view.metric_label(metric_id)} · {t(f'page.regions.league_{level}')}"
 show_chart(view, export_frame, lambda: dot_whisker(table, m.unit, view.lang, chart_title, sub,
                                                    overall=float(total["value"].iloc[0]),
-                                                   region_names=view.region_names), f"league_{metric_id}")
+                                                   region_names=view.region_names), f"league_{metric_id}", f=rf)
 
 st.subheader(t("page.regions.table"))
 columns = {"rank": t("page.regions.rank"), "region": t(f"level.{level}"), "value_text": t("common.value"),

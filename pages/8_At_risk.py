@@ -45,6 +45,7 @@ list_download(view, table, view.t("page.at_risk.file"), "at_risk_csv", "at_risk_
 st.header(view.t("page.at_risk.history_header"))
 ids = [int(x) for x in at_risk["customer_id"]]
 names = dict(zip(ids, at_risk["name"], strict=True))
+keys = view.keys("customers", ids)  # each customer as the source wrote it
 selection = getattr(event, "selection", None)
 rows = list(getattr(selection, "rows", None) or []) if selection is not None else []
 picked_row = rows[0] if rows else None
@@ -54,12 +55,13 @@ st.session_state["_at_risk_row"] = picked_row
 if st.session_state.get("at_risk_customer") not in ids:
     st.session_state.pop("at_risk_customer", None)
 customer_id = st.selectbox(view.t("page.at_risk.pick"), ids, key="at_risk_customer",
-                           format_func=lambda c: f"{names[c]} ({c})", help=view.t("page.at_risk.pick_hint"))
+                           format_func=lambda c: f"{names[c]} ({keys.get(c, c)})",
+                           help=view.t("page.at_risk.pick_hint"))
 
 profile = view.call(customer_history.profile, f, customer_id)
 if not isinstance(profile, dict) or not profile:  # outside the scope: said by view.call
     st.stop()
-st.markdown(view.md("page.at_risk.profile", name=profile["name"], id=customer_id,
+st.markdown(view.md("page.at_risk.profile", name=profile["name"], id=profile.get("customer_key", customer_id),
                    tier=view.label("tier", profile["tier"]), start=str(profile["start_date"])[:10],
                    manager=profile.get("account_manager") or view.t("common.none"),
                    revenue=f"{profile['monthly_revenue']:,.0f}"))
@@ -70,7 +72,7 @@ if spend.empty:
 else:
     fig = charts_churn.monthly_spend(spend, lang, view.t("page.at_risk.spend_title", name=profile["name"]),
                                      view.t("app.as_of", date=view.as_of.isoformat()))
-    ui.chart(view, fig, spend, "at_risk_spend")
+    ui.chart(view, fig, spend, "at_risk_spend", metrics="revenue")
 
 left, right = st.columns(2)
 with left:

@@ -47,7 +47,7 @@ def retention_panel(view: ui.View) -> None:
     fig = charts_churn.retention_curves(r.curves, dim, view.lang, view.t("churn.retention_title", dim=dim_name),
                                         view.subtitle(), view.region_names)
     named = r.curves.assign(group=[_group_name(view, dim, g) for g in r.curves["group"]])
-    ui.chart(view, fig, named, f"churn_retention_{dim}")
+    ui.chart(view, fig, named, f"churn_retention_{dim}", metrics="churn_rate")
     st.caption(view.t("churn.retention_caption"))
     small = r.summary[r.summary["too_small"]]
     if len(small):
@@ -151,6 +151,8 @@ def at_risk_table(df: pd.DataFrame, view: ui.View) -> pd.DataFrame:
               "churn_probability_90d", "revenue_at_risk", "drivers"]].copy()
     out["churn_probability_90d"] = (100 * out["churn_probability_90d"]).round(1)
     out["revenue_at_risk"] = out["revenue_at_risk"].round(0)
+    keys = view.keys("customers", out["customer_id"])  # the customer as the source wrote it
+    out["customer_id"] = [keys.get(int(c), str(c)) for c in out["customer_id"]]
     out = localise(out, view.lang, view.region_names)
     keys = {c: view.t(f"churn.col.{c}") for c in ("customer_id", "name", "account_manager", "open_tickets",
                                                   "churn_probability_90d", "revenue_at_risk", "drivers")}

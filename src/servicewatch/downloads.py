@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -10,10 +10,38 @@ import streamlit as st
 
 from metrics.access import audit
 from metrics.backends.connect import resolve_url
-from metrics.present.export import to_csv
+from metrics.model.filters import Filters
+from metrics.model.registry import BY_ID
+from metrics.present.export import Export, build_export, export_context, to_csv
+from servicewatch.tables import export_columns, localised_values, yes_no
 
 if TYPE_CHECKING:
     from servicewatch.ui import View
+
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def metrics_named(key: str) -> tuple[str, ...]:
+    """The metric ids a download key names (``complaint_rate_by_region``, ``sla_availability``),
+    longest first, so ``csat_mean`` is not read as ``csat``: the metrics of a chart that does not say."""
+    found, rest = [], f"_{key}_"
+    for mid in sorted(BY_ID, key=len, reverse=True):
+        if f"_{mid}_" in rest:
+            found.append(mid)
+            rest = rest.replace(f"_{mid}_", "__")
+    return tuple(found)
+
+
+def table_export(view: View, data: pd.DataFrame, title: str, metrics: Iterable[str] = (),
+                 f: Filters | None = None) -> Export:
+    """The export of an engine frame shown on a page: values and headers in the page's language,
+    each column's number format (the first of ``metrics`` styles the value columns), and the header
+    block of the filters ``f`` (default: the page's), the as-of date and the user's scope."""
+    metrics = tuple(metrics)
+    metric = metrics[0] if metrics else None
+    shown = yes_no(localised_values(data, view.lang, view.region_names), view.lang)
+    ctx = export_context(f or view.filters, view.lang, view.region_names, title, metrics, view.as_of)
+    return build_export(shown, export_columns(data, view.lang, metric), ctx)
 
 
 def audited(view: View, fn: Callable[[], bytes], file_name: str, rows: int | None = None,
@@ -46,6 +74,6 @@ def list_download(view: View, shown: pd.DataFrame, file_stem: str, key: str, aud
     """The download button under a list (customers, tickets): the list as shown (headers and
     values in the page's language) as CSV, recorded in the audit log as ``audit_name`` when
     sign-in is on."""
-    data = audited_bytes(view, to_csv(shown), audit_name, len(shown))
+    data = audited_bytes(view, to_csv(yes_no(shown, view.lang)), audit_name, len(shown))
     st.download_button(view.t("export.download_list"), data, f"{file_stem}.csv", "text/csv", key=key,
                        on_click="ignore", icon=":material/download:")

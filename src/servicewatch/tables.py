@@ -11,42 +11,107 @@ from collections.abc import Iterable, Mapping
 import pandas as pd
 
 from metrics.model.i18n import catalogue, label, t
+from metrics.present.export import Column, Style, column_style
 
 DIM_COLUMNS = ("tier", "segment", "sla_level", "channel", "acquisition_channel", "kind", "category",
                "priority", "churn_reason", "survey_kind")
+# columns of engine frames holding codes of a catalogue list (churn model terms, league verdicts …)
+VALUE_PREFIXES = {"term": "churn.term", "verdict": "page.regions.verdict", "position": "export.position",
+                  "model": "export.model", "no_cmp": "export.no_cmp"}
 
 
-def localise(df: pd.DataFrame, lang: str, region_names: Mapping[int, str] | None = None,
-             columns: Iterable[str] | None = None, prefixes: Mapping[str, str] | None = None) -> pd.DataFrame:
-    """A copy of ``df`` (only ``columns`` if given) ready for display in ``lang``; ``prefixes`` maps
-    further columns to the catalogue prefix of their values (``{"check": "page.data.check"}``)."""
-    out = df[list(columns)].copy() if columns is not None else df.copy()
+def headers(columns: Iterable[str], lang: str, metric: str | None = None) -> dict[str, str]:
+    """Column → its header in ``lang`` (``page.tables.<column>``); a header is translated unless two
+    columns would share it (region, region_id). ``events`` says what ``metric`` counts (complaints,
+    customers lost), never one metric's word for another's."""
+    known, names, taken = catalogue(), {}, set()
+    for c in columns:
+        key = f"page.tables.events_of.{metric}" if c == "events" and metric else f"page.tables.{c}"
+        key = key if key in known else f"page.tables.{c}"
+        name = t(key, lang) if key in known else c
+        names[c] = name if name not in taken else c
+        taken.add(names[c])
+    return names
+
+
+def _column_names(text: object, lang: str) -> object:
+    """A ``missing`` cell ("compensation, reopened") with each column by its header."""
+    if not isinstance(text, str) or not text:
+        return text
+    sep = "、" if lang == "zh" else ", "
+    return sep.join(t(f"page.tables.{c.strip()}", lang) if f"page.tables.{c.strip()}" in catalogue() else c.strip()
+                    for c in text.split(","))
+
+
+def localised_values(df: pd.DataFrame, lang: str, region_names: Mapping[int, str] | None = None,
+                     prefixes: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """A copy of ``df`` with its codes by their names in ``lang`` (headers unchanged)."""
+    out = df.copy()
+    prefixes = {**VALUE_PREFIXES, **(prefixes or {})}
     for col in out.columns:
-        if prefixes and col in prefixes:
-            out[col] = [label(prefixes[col], v, lang) for v in out[col]]
+        if col in prefixes:
+            out[col] = [label(prefixes[col], v, lang) if pd.notna(v) else v for v in out[col]]
         elif col in DIM_COLUMNS:
             dim = "channel" if col == "acquisition_channel" else col
             out[col] = [label(dim, v, lang) for v in out[col]]
         elif col == "region_id" and region_names is not None:
             out[col] = [region_names.get(int(v), str(v)) if pd.notna(v) else t("common.none", lang) for v in out[col]]
-    known, names, taken = catalogue(), {}, set()
-    for c in out.columns:  # a header is translated unless two columns would share it (region, region_id)
-        name = t(f"page.tables.{c}", lang) if f"page.tables.{c}" in known else c
-        names[c] = name if name not in taken else c
-        taken.add(names[c])
-    return out.rename(columns=names)
+        elif col == "missing":
+            out[col] = [_column_names(v, lang) for v in out[col]]
+    return out
 
 
-# number formats of the columns the engine's frames share (shares as percentages, hours to 0.1)
-NUMBER_FORMATS = {**{c: "percent" for c in ("compliance", "compliance_lower", "compliance_upper",
-                                             "response_compliance")},
-                  "median_hours": "%.1f", "p90_hours": "%.1f", "age_hours": "%.1f",
-                  "n_resolved": "localized", "n_decided": "localized"}
+def yes_no(df: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """``df`` with its yes/no columns as 是/否 (Yes/No) for a file: a spreadsheet shows True/False."""
+    out = df.copy()
+    for col in out.columns:
+        values = out[col].dropna()
+        if len(values) and (pd.api.types.is_bool_dtype(out[col]) or values.map(type).eq(bool).all()):
+            out[col] = [t("export.yes" if v else "export.no", lang) if pd.notna(v) else v for v in out[col]]
+    return out
 
 
-def number_columns(df: pd.DataFrame, lang: str) -> dict:
-    """``st.dataframe`` column_config for the localised headers of ``df``'s known number columns."""
+def localise(df: pd.DataFrame, lang: str, region_names: Mapping[int, str] | None = None,
+             columns: Iterable[str] | None = None, prefixes: Mapping[str, str] | None = None,
+             metric: str | None = None) -> pd.DataFrame:
+    """A copy of ``df`` (only ``columns`` if given) ready for display in ``lang``; ``prefixes`` maps
+    further columns to the catalogue prefix of their values (``{"check": "page.data.check"}``);
+    ``metric``: the metric the frame measures (names its ``events``)."""
+    out = df[list(columns)].copy() if columns is not None else df.copy()
+    out = localised_values(out, lang, region_names, prefixes)
+    return out.rename(columns=headers(out.columns, lang, metric))
+
+
+def export_columns(df: pd.DataFrame, lang: str, metric: str | None = None) -> list[Column]:
+    """The columns of an export of the engine frame ``df``: header in ``lang`` and number style (the
+    metric's for its value columns, :func:`metrics.present.export.column_style`). A column whose
+    header an earlier column already has (``region``, the names, beside ``region_id``, which
+    :func:`localised_values` turns into the same names) is left out: no raw column name leaves."""
+    names = headers(df.columns, lang, metric)
+    collided = {c for c in df.columns if names[c] == c and f"page.tables.{c}" in catalogue()
+                and t(f"page.tables.{c}", lang) != c}
+    return [Column(c, names[c], column_style(c, metric, df[c].dtype)) for c in df.columns if c not in collided]
+
+
+def _streamlit_format(style: Style | None) -> str | None:
+    if style is None or style.kind in ("date", "month", "datetime", "id"):
+        return None
+    if style.kind == "percent":
+        return "percent"
+    if style.kind == "pvalue":
+        return "%.3f"
+    return f"%.{style.decimals}f" if style.decimals else "localized"
+
+
+def number_columns(df: pd.DataFrame, lang: str, metric: str | None = None) -> dict:
+    """``st.dataframe`` column_config for the localised headers of ``df``'s number columns, in the
+    styles of the exports (:func:`metrics.present.export.column_style`)."""
     import streamlit as st
 
-    return {t(f"page.tables.{c}", lang): st.column_config.NumberColumn(format=NUMBER_FORMATS[c])
-            for c in df.columns if c in NUMBER_FORMATS}
+    names = headers(df.columns, lang, metric)
+    config = {}
+    for c in df.columns:
+        fmt = _streamlit_format(column_style(c, metric, df[c].dtype))
+        if fmt is not None and pd.api.types.is_numeric_dtype(df[c].dtype) and not pd.api.types.is_bool_dtype(df[c]):
+            config[names[c]] = st.column_config.NumberColumn(format=fmt)
+    return config

@@ -28,6 +28,7 @@ from metrics.analysis.subtitles import region_parents, subtitle
 from metrics.backends.connect import DatabaseError, resolve_url
 from metrics.model.filters import Filters
 from metrics.model.i18n import LANGS, label, metric_label, t
+from metrics.model.keys import shown
 from metrics.present import export
 from metrics.present.markup import md, md_values
 from metrics.query.warehouse import Warehouse
@@ -39,9 +40,8 @@ from servicewatch.cache import (  # noqa: F401 - pages and tests reach them as u
     close_warehouses,
     warehouse,
 )
-from servicewatch.downloads import audited
+from servicewatch.downloads import XLSX_MIME, audited, metrics_named, table_export
 from servicewatch.filter_bar import filter_bar
-from servicewatch.tables import localise
 
 warnings.filterwarnings("ignore", message="The kopts argument is ignored")
 
@@ -109,6 +109,14 @@ class View:
     def target(self, metric_id: str, f: Filters | None = None) -> float | None:
         """The target that applies to ``metric_id`` under the filters (``targets`` table), if any."""
         return drill.target_for(self.call("targets"), metric_id, f or self.filters, self._ancestors)
+
+    def keys(self, entity: str, ids: Iterable[object]) -> dict[int, str]:
+        """Each id of ``entity`` (customers, tickets …) -> its key as the source wrote it, as text
+        (:func:`metrics.model.keys.shown`); missing ids are left out."""
+        wanted = tuple(sorted({int(i) for i in ids if i is not None and not pd.isna(i)}))
+        negative = tuple(i for i in wanted if i < 0)
+        texts = self.call("key_texts", entity, negative) if negative else {}
+        return {i: shown(i, texts if isinstance(texts, dict) else {}) for i in wanted}
 
     def t(self, key: str, **fmt) -> str:
         return t(key, self.lang, **fmt)
@@ -211,7 +219,8 @@ def page(title_key: str) -> View:
         st.stop()
     name_col = "name_zh" if lang == "zh" else "name_en"
     names = dict(zip(regions["region_id"].astype(int), regions[name_col], strict=True))
-    scope = access.scope_for(user) if user is not None else None
+    scope = access.scope_for(user, key_ids=lambda entity, keys: cached_call(
+        wh, version, wh.url, "key_ids", entity, tuple(keys))) if user is not None else None  # keys -> ids
     reseed = page_changed or lang_changed
     view = View(wh, version, filter_bar(wh, version, as_of, regions, lang, reseed, scope, page_changed, span), lang,
                 as_of, regions, names, user, title_key, reseed, st.session_state.pop("sw_link_section", None))
@@ -254,35 +263,39 @@ def empty_state(view: View) -> None:
     st.info(view.t("common.no_data"))
 
 
-def chart(view: View, fig: go.Figure, data: pd.DataFrame, key: str, select: bool = False):
+def chart(view: View, fig: go.Figure, data: pd.DataFrame, key: str, select: bool = False,
+          metrics: Iterable[str] | str = (), f: Filters | None = None):
     """Show a figure with PNG/SVG/CSV/Excel downloads; returns the selection when ``select``. The
-    data downloads with headers, dimension values and region names in the page's language."""
-    data = localise(with_region_codes(data), view.lang, view.region_names)
+    data downloads with headers, dimension values and region names in the page's language; the
+    Excel file with the chart's title, the filters ``f`` (default: the page's) and the definitions
+    of ``metrics`` (default: the metric ids the key names), each column in its number format."""
+    metrics = (metrics,) if isinstance(metrics, str) else tuple(metrics) or metrics_named(key)
+    table = table_export(view, with_region_codes(data), export.title_text(fig.layout.title.text), metrics, f)
     event = st.plotly_chart(fig, key=key, on_select="rerun" if select else "ignore",
                             selection_mode="points", config={"displaylogo": False})
     cols = st.columns(4)
     name = key.replace(" ", "_")
+    rows = len(data)
     cols[0].download_button(view.t("export.png"), audited(view, lambda: export.figure_image(fig, "png"),
-                                                          f"{name}.png", len(data)), f"{name}.png",
+                                                          f"{name}.png", rows), f"{name}.png",
                             "image/png", key=f"{key}_png", on_click="ignore", icon=":material/image:")
     cols[1].download_button(view.t("export.svg"), audited(view, lambda: export.figure_image(fig, "svg"),
-                                                          f"{name}.svg", len(data)), f"{name}.svg",
+                                                          f"{name}.svg", rows), f"{name}.svg",
                             "image/svg+xml", key=f"{key}_svg", on_click="ignore")
-    cols[2].download_button(view.t("export.csv"), audited(view, lambda: export.to_csv(data), f"{name}.csv", len(data)),
+    cols[2].download_button(view.t("export.csv"), audited(view, table.csv, f"{name}.csv", rows),
                             f"{name}.csv", "text/csv",
                             key=f"{key}_csv", on_click="ignore")
-    cols[3].download_button(view.t("export.xlsx"), audited(view, lambda: export.to_excel(data), f"{name}.xlsx",
-                                                           len(data)), f"{name}.xlsx",
-                            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                            key=f"{key}_xlsx", on_click="ignore")
+    cols[3].download_button(view.t("export.xlsx"), audited(view, table.xlsx, f"{name}.xlsx", rows), f"{name}.xlsx",
+                            XLSX_MIME, key=f"{key}_xlsx", on_click="ignore")
     if select and event and event.selection and event.selection.points:
         return event.selection.points
     return None
 
 
 def with_region_codes(data: pd.DataFrame) -> pd.DataFrame:
-    """``region_code`` (the id as the data holds it) beside ``region_id``, which :func:`localise` turns
-    into the region's name: a download names each region and keeps its id for joining."""
+    """``region_code`` (the id as the data holds it) beside ``region_id``, which
+    :func:`servicewatch.tables.localise` turns into the region's name: a download names each region
+    and keeps its id for joining."""
     if "region_id" not in data.columns or "region_code" in data.columns:
         return data
     out = data.copy()
