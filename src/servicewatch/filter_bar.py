@@ -15,6 +15,7 @@ from metrics.access import users as access
 from metrics.access.users import Scope
 from metrics.model.filters import COMPARISONS, PRESETS, Filters, clamp_period, default_period, preset_period
 from metrics.model.i18n import catalogue, label, t
+from metrics.model.keys import shown
 from metrics.model.links import LIST_KEYS, date_range, parse_query
 from metrics.present.markup import md
 from metrics.query.warehouse import Warehouse
@@ -25,12 +26,13 @@ DEFAULT_PRESET = "last_quarter"  # the opening window when it fits the data (fil
 
 
 def _state(as_of: date, allowed: set[int] | None, regions: pd.DataFrame, values: Callable[[str], list[str]],
-           lang: str, span: tuple[date, date] | None = None) -> dict:
+           lang: str, span: tuple[date, date] | None = None, keys: dict[int, str] | None = None) -> dict:
     """The persisted filter state; first built from the URL query string by the one parser
     (:func:`metrics.model.links.parse_query`): unknown keys, malformed or implausible dates, unknown regions
     and values are dropped and listed in one notice; dates outside the data's ``span`` are clamped to it
     with a notice; regions outside ``allowed`` are dropped too (a crafted link cannot widen a user's
-    scope). Without a link the view opens on :func:`metrics.model.filters.default_period`."""
+    scope); a link names regions by their keys (``keys``: id -> key as the source wrote it; a plain
+    number is its own id). Without a link the view opens on :func:`metrics.model.filters.default_period`."""
     if "sw_state" not in st.session_state:
         q = st.query_params.to_dict()
         first, last = span or (date.min, as_of)
@@ -38,7 +40,7 @@ def _state(as_of: date, allowed: set[int] | None, regions: pd.DataFrame, values:
         known = {k: values(k) for k in LIST_KEYS if k != "region" and q.get(k)}  # only the dimensions it names
         parsed = parse_query(q, Filters(start=start, end=end), limits=date_range(max(date.today(), as_of)),
                              regions=set(regions["region_id"].astype(int)), values=known, sections=section_ids(),
-                             span=(first, last))
+                             span=(first, last), region_keys={k: i for i, k in (keys or {}).items()} or None)
         if parsed.ignored:
             st.warning(t("query.ignored", lang, items=md(", ".join(parsed.ignored))), icon=":material/link_off:")
         f = parsed.filters
@@ -72,8 +74,9 @@ def filter_bar(wh: Warehouse, version: float | str, as_of: date, regions: pd.Dat
     ``section`` belongs to the page shown before (the new page's :func:`sections` sets its own).
     ``span``: the data's first and last day (``Warehouse.data_span``); the custom dates stay inside it."""
     allowed = access.allowed_regions(scope, regions)
+    keys = region_keys(wh, version, regions)
     state = _state(as_of, allowed, regions, lambda dim: cached_call(wh, version, wh.url, "values", dim),
-                   lang, span)
+                   lang, span, keys)
     first, last = span or (min(state["filters"].start, as_of), as_of)
     f: Filters = state["filters"]
     url = wh.url
@@ -132,7 +135,7 @@ def filter_bar(wh: Warehouse, version: float | str, as_of: date, regions: pd.Dat
         st.session_state["sw_state"] = {"preset": p0, "filters": Filters(start=s0, end=e0, scope=scope)}
         st.rerun()
     state.update(preset=preset, filters=new)
-    _sync_query(new, preset, lang, None if page_changed else st.query_params.get("section"))
+    _sync_query(new, preset, lang, None if page_changed else st.query_params.get("section"), keys)
     return new
 
 
@@ -170,8 +173,17 @@ def _split_region(selected: tuple[int, ...], regions: pd.DataFrame) -> tuple[int
     return 0, 0
 
 
-def _sync_query(f: Filters, preset: str, lang: str, section: str | None = None) -> None:
-    wanted = {"preset": preset, **f.to_query(), "lang": lang}
+def region_keys(wh: Warehouse, version: float | str, regions: pd.DataFrame) -> dict[int, str]:
+    """Every region's key as the source wrote it (id -> text): what links name regions by."""
+    ids = [int(r) for r in regions["region_id"]]
+    negative = tuple(i for i in ids if i < 0)
+    texts = cached_call(wh, version, wh.url, "key_texts", "regions", negative) if negative else {}
+    return {i: shown(i, texts) for i in ids}
+
+
+def _sync_query(f: Filters, preset: str, lang: str, section: str | None = None,
+                keys: dict[int, str] | None = None) -> None:
+    wanted = {"preset": preset, **f.to_query(keys), "lang": lang}
     if section:
         wanted["section"] = section
     if preset != "custom":

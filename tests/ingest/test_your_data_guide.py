@@ -196,9 +196,9 @@ def walk_crm(w: Walk) -> None:
     w.by_tier = w.json("by_tier", "metric", "churn_rate", "--by", "tier", "--from", "2026-11-01", "--to", "2026-11-30")
     w.active = w.json("active", "metric", "active_customers", "--from", "2026-11-01", "--to", "2026-11-30")
     w.monthly = w.json("monthly", "metric", "churn_rate")
-    # what the guide says is not possible yet: text keys
+    # text keys load as they are (issue 14 item 1)
     w.sw("text_ids", "import", "customers", "crm_snapshot.csv", "--mapping", "crm_text_ids.yaml",
-         "--snapshot-date", "2026-11-30", "--dry-run", rc=3)
+         "--snapshot-date", "2026-11-30", "--dry-run")
 
 
 def walk_helpdesk(w: Walk) -> None:
@@ -281,13 +281,11 @@ def test_crm_snapshot(walks: dict[str, Walk]) -> None:
         assert f"{contract} ({tier}) {share:.1%}" in text, (contract, share)
 
 
-def test_what_is_not_possible_yet_is_still_refused(walks: dict[str, Walk]) -> None:
-    """The guide's workarounds are for refusals of today; when one of these fails, the feature has
-    landed: update docs/your-data.md (and this test)."""
+def test_text_ids_load_as_they_are(walks: dict[str, Walk]) -> None:
+    """Issue 14 item 1 landed: the CRM's text ids as keys load as they are, as the guide says."""
     text = guide()
     out = walks["crm"].runs["text_ids"].stdout
-    assert "200 rows read, 0 would load, 200 rejected" in out and "200 × Not a whole number" in text
-    line = "customer_id: 2374-MVXPH — not a whole number"
+    line = "200 rows read, 200 would load, 0 rejected"
     assert line in out and line in text
 
 

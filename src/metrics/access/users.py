@@ -3,7 +3,9 @@
 No Streamlit here: the app, the CLI and the tests share it.
 
 * :class:`User`: a name, a role (admin, manager, account_manager, viewer), the regions of a
-  manager, the ``account_managers.manager_id`` of an account manager.
+  manager, the ``account_managers.manager_id`` of an account manager — named by their keys as the
+  source wrote them (``GD-SZ``, ``AM-001``; a plain number is its own id), turned into ids by
+  :func:`scope_for` with the data's ``source_keys``.
 * The users file (JSON, path in ``$SERVICEWATCH_USERS``, kept outside the repository): users with
   bcrypt password hashes. A missing, unreadable or malformed file raises :class:`UsersFileError`:
   nobody signs in (fail closed).
@@ -20,7 +22,7 @@ import hmac
 import json
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +31,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from metrics.access import lockout
+from metrics.model.keys import user_key
 from metrics.model.regions import within
 
 ROLES = ("admin", "manager", "account_manager", "viewer")
@@ -58,8 +61,8 @@ class AuthError(PermissionError):
 class User:
     name: str
     role: str
-    regions: tuple[int, ...] = ()
-    manager_id: int | None = None
+    regions: tuple[int | str, ...] = ()  # keys: plain numbers as ints, other keys as text
+    manager_id: int | str | None = None
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
@@ -70,7 +73,9 @@ class User:
             raise ValueError("a manager needs at least one region (--regions ID ...)")
         if self.role == "account_manager" and self.manager_id is None:
             raise ValueError("an account manager needs --manager ID (account_managers.manager_id)")
-        object.__setattr__(self, "regions", tuple(int(r) for r in self.regions))
+        object.__setattr__(self, "regions", tuple(user_key(r) for r in self.regions))
+        if self.manager_id is not None:
+            object.__setattr__(self, "manager_id", user_key(self.manager_id))
 
 
 @dataclass(frozen=True)
@@ -97,17 +102,34 @@ def min_group_size() -> int:
         return DEFAULT_MIN_GROUP_SIZE
 
 
-def scope_for(user: User, min_group: int | None = None) -> Scope | None:
-    """The scope of a user; None for admins (everything)."""
+KeyIds = Callable[[str, list[str]], Mapping[str, int]]  # Warehouse.key_ids: (entity, keys) -> {key: id}
+
+
+def scope_for(user: User, min_group: int | None = None, key_ids: KeyIds | None = None) -> Scope | None:
+    """The scope of a user; None for admins (everything). The user's text keys (regions ``GD-SZ``,
+    account manager ``AM-001``) become ids through ``key_ids`` (``Warehouse.key_ids``); a key the
+    data does not hold, or any text key without ``key_ids``, grants nothing (fail closed)."""
     size = min_group or min_group_size()
     if user.role == "admin":
         return None
+    regions = _ids(user.regions, "regions", key_ids)
     if user.role == "manager":
-        return Scope(user.name, regions=tuple(sorted(user.regions)), min_group_size=size)
+        return Scope(user.name, regions=tuple(sorted(regions)), min_group_size=size)
     if user.role == "account_manager":
-        return Scope(user.name, manager_id=user.manager_id, min_group_size=size)
-    return Scope(user.name, regions=tuple(sorted(user.regions)) if user.regions else None,
+        [manager] = _ids((user.manager_id,), "account_managers", key_ids) or [None]
+        if manager is None:  # an account manager the data does not know: nothing
+            return Scope(user.name, regions=(), min_group_size=size)
+        return Scope(user.name, manager_id=manager, min_group_size=size)
+    return Scope(user.name, regions=tuple(sorted(regions)) if user.regions else None,
                  aggregates_only=True, min_group_size=size)
+
+
+def _ids(keys: Iterable[int | str | None], entity: str, key_ids: KeyIds | None) -> list[int]:
+    """The ids of a user's keys: plain numbers as they are, text keys looked up (unknown: left out)."""
+    keys = [k for k in keys if k is not None]
+    text = [k for k in keys if isinstance(k, str)]
+    found = dict(key_ids(entity, text)) if text and key_ids is not None else {}
+    return [k if isinstance(k, int) else found[k] for k in keys if isinstance(k, int) or k in found]
 
 
 def scope_conditions(scope: Scope | None, c: sa.Table) -> list:

@@ -2,7 +2,9 @@
 
 Whole history, not the page's period (the point is what happened to this customer). Every function
 first checks that the customer is inside the user's scope (``Filters.scope``) with the compiler's
-own customer conditions, and refuses (``ScopeError``) otherwise; viewers get no rows at all.
+own customer conditions, and refuses (``ScopeError``) otherwise; viewers get no rows at all. A
+customer is named by its id (int) or by the source's key (text, ``"7590-VHVEG"``); tickets and
+surveys are listed with their keys.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from metrics.access.users import ScopeError, require_rows
 from metrics.model import schema as s
 from metrics.model import ticket_status
 from metrics.model.filters import Filters
+from metrics.model.keys import shown
 from metrics.query.warehouse import Warehouse
 from metrics.query.where import slice_conditions
 
@@ -24,9 +27,22 @@ PROFILE_COLUMNS = ("customer_id", "name", "segment", "tier", "sla_level", "regio
                    "start_date", "end_date", "churn_reason", "monthly_revenue")
 
 
-def _check(wh: Warehouse, f: Filters, customer_id: int) -> None:
-    """Refuse a customer outside the user's scope (the page filters do not matter here)."""
+def resolve_customer(wh: Warehouse, customer: int | str) -> int:
+    """The id of a customer named by its id (int) or its key as the source wrote it (text); a key
+    the data does not hold is refused like a customer outside the scope."""
+    if not isinstance(customer, str):
+        return int(customer)
+    found = wh.key_ids("customers", [customer]).get(customer.strip())
+    if found is None:
+        raise ScopeError(f"no customer {customer[:64]!r}")
+    return found
+
+
+def _check(wh: Warehouse, f: Filters, customer: int | str) -> int:
+    """The customer's id; refuses a customer outside the user's scope (the page filters do not
+    matter here)."""
     require_rows(f.scope, "customer histories")
+    customer_id = resolve_customer(wh, customer)
     scope_only = f.with_(regions=(), tiers=(), segments=(), sla_levels=(), channels=())
     wh.resolve_as_of(scope_only)  # refuses a region outside the scope
     c = s.customers
@@ -34,42 +50,50 @@ def _check(wh: Warehouse, f: Filters, customer_id: int) -> None:
                                              *slice_conditions(scope_only, c))
     if wh.read(stmt).empty:
         raise ScopeError(f"customer {int(customer_id)} is not in your scope")
+    return customer_id
 
 
-def profile(wh: Warehouse, f: Filters, customer_id: int) -> dict:
-    """The customer's row with the account manager's name."""
-    _check(wh, f, customer_id)
+def profile(wh: Warehouse, f: Filters, customer: int | str) -> dict:
+    """The customer's row with the account manager's name and ``customer_key``, the customer as the
+    source wrote it (``customer_id`` stays the id)."""
+    customer_id = _check(wh, f, customer)
     c, am = s.customers, s.account_managers
     stmt = (sa.select(*[c.c[n] for n in PROFILE_COLUMNS], am.c.name.label("account_manager"))
             .select_from(c.outerjoin(am, am.c.manager_id == c.c.account_manager_id))
             .where(c.c.customer_id == sa.bindparam("cid", int(customer_id))))
     df = wh.read(stmt)
-    return df.iloc[0].to_dict() if len(df) else {}
+    if df.empty:
+        return {}
+    out = df.iloc[0].to_dict()
+    out["customer_key"] = shown(customer_id, wh.key_texts("customers", [customer_id]))
+    return out
 
 
-def tickets(wh: Warehouse, f: Filters, customer_id: int, limit: int = 500) -> pd.DataFrame:
-    """The customer's tickets, newest first, with ``open`` (unresolved as of the data's date)."""
-    _check(wh, f, customer_id)
+def tickets(wh: Warehouse, f: Filters, customer: int | str, limit: int = 500) -> pd.DataFrame:
+    """The customer's tickets, newest first, with ``open`` (unresolved as of the data's date);
+    ``ticket_id`` as the source's key (text)."""
+    customer_id = _check(wh, f, customer)
     t = s.tickets
     stmt = (sa.select(*[t.c[n] for n in TICKET_COLUMNS], ticket_status.still_open(t).label("open"))
             .where(t.c.customer_id == sa.bindparam("cid", int(customer_id)))
             .order_by(t.c.opened_at.desc(), t.c.ticket_id.desc()).limit(limit))
-    return wh.read(stmt)
+    return wh.show_keys(wh.read(stmt), {"ticket_id": "tickets"})
 
 
-def surveys(wh: Warehouse, f: Filters, customer_id: int, limit: int = 500) -> pd.DataFrame:
-    """The customer's survey answers, newest first."""
-    _check(wh, f, customer_id)
+def surveys(wh: Warehouse, f: Filters, customer: int | str, limit: int = 500) -> pd.DataFrame:
+    """The customer's survey answers, newest first; ``survey_id`` and ``ticket_id`` as the source's
+    keys (text)."""
+    customer_id = _check(wh, f, customer)
     sv = s.surveys
     stmt = (sa.select(*[sv.c[n] for n in SURVEY_COLUMNS])
             .where(sv.c.customer_id == sa.bindparam("cid", int(customer_id)))
             .order_by(sv.c.answered_at.desc(), sv.c.survey_id.desc()).limit(limit))
-    return wh.read(stmt)
+    return wh.show_keys(wh.read(stmt), {"survey_id": "surveys", "ticket_id": "tickets"})
 
 
-def spend(wh: Warehouse, f: Filters, customer_id: int) -> pd.DataFrame:
+def spend(wh: Warehouse, f: Filters, customer: int | str) -> pd.DataFrame:
     """Monthly spend: month, revenue, oldest first."""
-    _check(wh, f, customer_id)
+    customer_id = _check(wh, f, customer)
     b = s.billing_monthly
     stmt = (sa.select(b.c.month, b.c.revenue)
             .where(b.c.customer_id == sa.bindparam("cid", int(customer_id))).order_by(b.c.month))

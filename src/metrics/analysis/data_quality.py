@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from metrics.model import schema as s
 from metrics.model import ticket_status
+from metrics.model.keys import ID_COLUMNS
 from metrics.query.warehouse import Warehouse
 
 STALE_OPEN_DAYS = 90
@@ -140,9 +141,11 @@ def findings(wh: Warehouse) -> pd.DataFrame:
 
 
 def finding_rows(wh: Warehouse, check_id: str, limit: int = 200) -> pd.DataFrame:
-    """Up to ``limit`` rows failing one check (its key and the columns that show the problem)."""
+    """Up to ``limit`` rows failing one check (its key and the columns that show the problem); ids
+    as the source's keys (text)."""
     stmt = BY_ID[check_id].rows(_as_of_end(wh))
-    return wh.read(stmt.limit(limit))
+    df = wh.read(stmt.limit(limit))
+    return wh.show_keys(df, {c: e for c, e in ID_COLUMNS.items() if c in df.columns})
 
 
 def _day(value: object) -> date | None:

@@ -24,6 +24,8 @@ TICKET_COLUMNS = ("ticket_id", "opened_at", "customer_id", "name", "tier", "regi
                   "escalated", "reopened", "compensation")
 CUSTOMER_COLUMNS = ("customer_id", "name", "segment", "tier", "sla_level", "region_id", "acquisition_channel",
                     "start_date", "end_date", "churn_reason", "monthly_revenue")
+# the ids the lists show as the source's keys (text); region_id stays the id (shown by its name)
+LIST_KEYS = {"ticket_id": "tickets", "customer_id": "customers"}
 
 
 def _window(wh: Warehouse, f: Filters) -> Window:
@@ -32,7 +34,8 @@ def _window(wh: Warehouse, f: Filters) -> Window:
 
 
 def tickets(wh: Warehouse, f: Filters, limit: int = 1000, only_breached: bool = False) -> pd.DataFrame:
-    """Tickets opened in the window for the filters, newest first (at most ``limit`` rows).
+    """Tickets opened in the window for the filters, newest first (at most ``limit`` rows); ticket
+    and customer as the source's keys (text, :data:`LIST_KEYS`).
 
     ``only_breached``: tickets whose resolution clock is breached as of the as-of date, open ones
     first, then by age (oldest first); adds ``age_hours`` (hours open, or open-to-resolution).
@@ -59,12 +62,12 @@ def tickets(wh: Warehouse, f: Filters, limit: int = 1000, only_breached: bool = 
         stmt = stmt.order_by(sa.case((still_open, 0), else_=1), t.c.opened_at)
     else:
         stmt = stmt.order_by(t.c.opened_at.desc())
-    return wh.read(stmt.where(*conds).limit(limit))
+    return wh.show_keys(wh.read(stmt.where(*conds).limit(limit)), LIST_KEYS)
 
 
 def customers(wh: Warehouse, f: Filters, limit: int = 1000, churned_only: bool = False) -> pd.DataFrame:
     """Customers in scope: active at some time in the window (or, with ``churned_only``, those who
-    left in it), highest revenue first."""
+    left in it), highest revenue first; the customer as the source's key (text)."""
     w = _window(wh, f)
     c = s.customers
     as_of_excl = w.as_of_end.date()
@@ -75,7 +78,7 @@ def customers(wh: Warehouse, f: Filters, limit: int = 1000, churned_only: bool =
         conds.append(sa.or_(c.c.end_date.is_(None), c.c.end_date >= w.start, c.c.end_date >= as_of_excl))
     conds += slice_conditions(f, c, c.c.acquisition_channel)
     stmt = sa.select(*[c.c[n] for n in CUSTOMER_COLUMNS]).where(*conds)
-    return wh.read(stmt.order_by(c.c.monthly_revenue.desc(), c.c.customer_id).limit(limit))
+    return wh.show_keys(wh.read(stmt.order_by(c.c.monthly_revenue.desc(), c.c.customer_id).limit(limit)), LIST_KEYS)
 
 
 def target_for(targets_df: pd.DataFrame, metric_id: str, f: Filters, ancestors: dict[int, list[int]],

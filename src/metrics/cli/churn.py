@@ -17,6 +17,7 @@ from metrics.cli.common import (
     build_filters,
     date_arg,
     emit,
+    keys_as_given,
     open_warehouse,
 )
 from metrics.query.compiler import REGION_LEVELS
@@ -36,16 +37,11 @@ def cmd_survival(args: argparse.Namespace) -> None:
     f = build_filters(wh, args)
     r = survival.retention(wh, f, None if by == "all" else by, level, args.step)
     shown = {"summary": r.summary, "logrank": r.logrank, "at_risk": r.at_risk}.get(args.what, r.curves)
+    if by == "region":  # the regions as the source wrote their keys
+        shown = keys_as_given(shown, wh, {c: "regions" for c in ("group", "group_a", "group_b")})
     audit_export(args, "export", {"by": by, "level": level, "show": args.what, "rows": len(shown),
                                   "filters": filters_detail(f)})
-    if args.what == "summary":
-        emit(r.summary, args.format)
-    elif args.what == "logrank":
-        emit(r.logrank, args.format)
-    elif args.what == "at_risk":
-        emit(r.at_risk, args.format)
-    else:
-        emit(r.curves, args.format)
+    emit(shown, args.format)
 
 
 def cmd_churn_fit(args: argparse.Namespace) -> None:
@@ -157,7 +153,7 @@ def cmd_churn_scores(args: argparse.Namespace) -> None:
     df = churn_store.scores(wh, f, args.top, args.lang)
     audit_export(args, "export", {"what": "churn scores", "model_id": int(model["model_id"]), "top": args.top,
                                   "rows": len(df), "filters": filters_detail(f)})
-    emit(df, args.format)
+    emit(keys_as_given(df, wh), args.format)  # customer and region as the source wrote them
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:

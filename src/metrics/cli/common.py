@@ -8,7 +8,7 @@ import argparse
 import json
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 
 import pandas as pd
@@ -18,6 +18,7 @@ from metrics.backends.connect import check_connection, resolve_url
 from metrics.model import dimensions
 from metrics.model.filters import Filters, default_period, fit_to_span, preset_period
 from metrics.model.i18n import label, t
+from metrics.model.keys import ID_COLUMNS, as_given
 from metrics.model.links import date_range, parse_date
 from metrics.model.registry import dim_column
 from metrics.present.cells import safe_frame
@@ -56,8 +57,9 @@ def add_filter_arguments(p: argparse.ArgumentParser) -> None:
                         "or all the data when they begin before it)")
     p.add_argument("--as-of", dest="as_of", type=date_arg, help="day up to which events are known")
     p.add_argument("--compare", choices=["previous", "year_ago", "none"], default="previous")
-    p.add_argument("--region", action="append", default=[], metavar="ID",
-                   help="region id or name (English or Chinese); includes its districts")
+    p.add_argument("--region", action="append", default=[], metavar="KEY",
+                   help="region key as the source wrote it (GD-SZ, 0755, 440300) or name (English or "
+                        "Chinese); includes its districts")
     for d in dimensions.VALUE_FILTERS:  # --tier, --segment, --sla-level, --channel, …
         p.add_argument(d.cli_flag, dest=d.name, action="append", default=[], metavar=d.name.upper())
     p.add_argument("--as-user", dest="as_user", metavar="NAME",
@@ -122,7 +124,7 @@ def build_filters(wh: Warehouse, args: argparse.Namespace) -> Filters:
     scope = None
     if getattr(args, "as_user", None):  # without it the CLI is the operator's tool: no scope
         try:
-            scope = access.scope_for(access.get_user(args.as_user))
+            scope = access.scope_for(access.get_user(args.as_user), key_ids=wh.key_ids)
         except ValueError as exc:
             raise UserError(str(exc)) from None
         access.check_regions(scope, regions, wh.regions())  # refused here, before any query
@@ -160,8 +162,25 @@ def window_fields(wh: Warehouse, f: Filters, with_comparison: bool) -> dict[str,
     return out
 
 
+def keys_as_given(df: pd.DataFrame, wh: Warehouse, columns: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """``df`` with its id columns (``columns``: column -> entity, default those of
+    :data:`metrics.model.keys.ID_COLUMNS` it has) as the source wrote them: a text key where the
+    source's key is not a plain number, the number otherwise (JSON keeps numbers numbers)."""
+    out = df
+    for col, entity in (columns or ID_COLUMNS).items():
+        if col not in df.columns:
+            continue
+        ids = pd.to_numeric(df[col], errors="coerce").dropna()
+        texts = wh.key_texts(entity, [int(v) for v in ids.unique() if v < 0])
+        if texts:
+            out = out.copy() if out is df else out
+            out[col] = pd.Series([as_given(v, texts) for v in df[col]], index=df.index, dtype=object)
+    return out
+
+
 def with_region_names(df: pd.DataFrame, wh: Warehouse, lang: str) -> pd.DataFrame:
-    """``region_name`` beside ``region_id`` (in ``lang``; the other language when a name is missing)."""
+    """``region_name`` beside ``region_id`` (in ``lang``; the other language when a name is missing),
+    the region as the source wrote its key (:func:`keys_as_given`)."""
     if "region_id" not in df.columns:
         return df
     regions = wh.regions()
@@ -171,7 +190,7 @@ def with_region_names(df: pd.DataFrame, wh: Warehouse, lang: str) -> pd.DataFram
     out = df.copy()
     out.insert(out.columns.get_loc("region_id") + 1, "region_name",
                [by_id.get(_key(v)) if pd.notna(v) else None for v in out["region_id"]])
-    return out
+    return keys_as_given(out, wh, {"region_id": "regions"})
 
 
 def with_vocabulary_names(df: pd.DataFrame, wh: Warehouse, by: Sequence[str], lang: str) -> pd.DataFrame:
@@ -203,13 +222,16 @@ def _key(value: object) -> str:
 
 
 def resolve_regions(wh: Warehouse, given: Sequence[str]) -> tuple[int, ...]:
+    """Regions named by their keys as the source wrote them (``GD-SZ``, ``0755``; a plain number is
+    its own id) or by their English or Chinese names."""
     if not given:
         return ()
     regions = wh.regions()
+    by_key = wh.key_ids("regions", list(given))
     out = []
     for g in given:
-        match = regions[(regions["region_id"].astype(str) == g) | (regions["name_en"].str.lower() == g.lower())
-                        | (regions["name_zh"] == g)]
+        match = regions[(regions["region_id"] == by_key.get(g.strip(), None))
+                        | (regions["name_en"].str.lower() == g.lower()) | (regions["name_zh"] == g)]
         if match.empty:
             raise UserError(f"unknown region {g!r}; see `servicewatch regions`")
         out.append(int(match["region_id"].iloc[0]))

@@ -26,6 +26,7 @@ from metrics.cli.common import (
     audit_export,
     build_filters,
     emit,
+    keys_as_given,
     open_warehouse,
     window_fields,
     window_text,
@@ -76,7 +77,8 @@ def cmd_metrics(args: argparse.Namespace) -> None:
 
 
 def cmd_regions(args: argparse.Namespace) -> None:
-    emit(open_warehouse(args.db).regions(), args.format)
+    wh = open_warehouse(args.db)
+    emit(keys_as_given(wh.regions(), wh), args.format)  # region_id and parent_id as the source wrote them
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
@@ -318,9 +320,12 @@ def build_parser() -> argparse.ArgumentParser:
     ua = usub.add_parser("add", help="add a user (password: first line of standard input)")
     ua.add_argument("name")
     ua.add_argument("--role", required=True, choices=access.ROLES)
-    ua.add_argument("--regions", nargs="+", type=int, default=[], metavar="ID",
-                    help="region ids a manager (or viewer) sees, their districts included")
-    ua.add_argument("--manager", type=int, metavar="ID", help="account_managers.manager_id of an account manager")
+    ua.add_argument("--regions", nargs="+", default=[], metavar="KEY",
+                    help="regions a manager (or viewer) sees, their districts included, by their keys as the "
+                         "source wrote them (GD-SZ, 0755, 440300)")
+    ua.add_argument("--manager", metavar="KEY",
+                    help="the account manager (account_managers.manager_id as the source wrote it, e.g. AM-001) "
+                         "of an account manager")
     ua.add_argument("--no-password", dest="no_password", action="store_true",
                     help="no password: the user signs in through OpenID Connect only (NAME = e-mail or subject)")
     usub.add_parser("passwd", help="set a new password (from standard input)").add_argument("name")

@@ -3,7 +3,7 @@
 Same filter options and error conventions as :mod:`metrics.cli.main` (one line on stderr, non-zero exit,
 never a traceback). ``--per-region`` writes one file per city: ``--out`` is then a folder (files
 named after the city in the pack's language) or a name pattern with ``{region}``, ``{region_en}``
-or ``{region_id}``.
+or ``{region_id}`` (the city's key as the source wrote it: ``GD-SZ``, ``0755``, ``440300``).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from metrics.cli.common import (
 )
 from metrics.model.filters import Filters
 from metrics.model.i18n import t
+from metrics.model.keys import shown
 from metrics.present import files as outputs
 from metrics.query.warehouse import Warehouse
 
@@ -62,7 +63,9 @@ def _safe(name: str) -> str:
 
 def region_path(out: str, row: pd.Series, lang: str, fmt: str) -> Path:
     names = {"region": _safe(row["name_zh"] if lang == "zh" else row["name_en"]),
-             "region_en": _safe(row["name_en"]), "region_id": str(int(row["region_id"]))}
+             "region_en": _safe(row["name_en"]),
+             "region_id": (_safe(row["region_key"]).lstrip(".") or "region") if "region_key" in row.index
+             else str(int(row["region_id"]))}
     if "{" in out:
         try:
             return Path(out.format(**names))
@@ -129,6 +132,8 @@ def cmd_report(args: argparse.Namespace) -> None:
         return
     regions = wh.regions()
     cities = regions.set_index("region_id", drop=False).loc[cities_for(regions, f.regions, f.scope)]
+    keys = wh.key_texts("regions", [int(c) for c in cities["region_id"]])
+    cities = cities.assign(region_key=[shown(int(c), keys) for c in cities["region_id"]])  # as the source wrote it
     for (city, _row), path in zip(cities.iterrows(), out_paths(args.out, fmt, args.lang, db_url, cities), strict=True):
         write_one(wh, f.with_(regions=(int(city),)), args.lang, fmt, path, args)
 

@@ -50,12 +50,13 @@ def replace_all(url: str, frames: Mapping[str, pd.DataFrame],
                 meta: Mapping[str, object] | None = None) -> None:
     """Replace the whole content of the database at ``url`` by ``frames``, then refresh derived data.
 
-    ``frames`` maps table names of :data:`schema.DATA_TABLES` to DataFrames (missing ones become
-    empty tables). ``meta`` adds key/value rows to ``sw_meta``; by default the ``demo_*`` attrs
+    ``frames`` maps table names of :data:`schema.DATA_TABLES` (and ``source_keys``, the keys of a
+    copied database: :data:`schema.KEY_TABLES`) to DataFrames (missing ones become empty tables).
+    ``meta`` adds key/value rows to ``sw_meta``; by default the ``demo_*`` attrs
     that :func:`metrics.demo.generator.generate` puts on the customers frame are recorded.
     """
     meta = dict(meta) if meta is not None else _demo_meta(frames)
-    unknown = set(frames) - {t.name for t in schema.DATA_TABLES}
+    unknown = set(frames) - {t.name for t in (*schema.DATA_TABLES, *schema.KEY_TABLES)}
     if unknown:
         raise ValueError(f"not data tables of the model: {sorted(unknown)}")
     path = duckdb_path(url)
@@ -81,7 +82,7 @@ def replace_all(url: str, frames: Mapping[str, pd.DataFrame],
             with engine.begin() as conn:
                 schema.metadata.drop_all(conn)
                 schema.metadata.create_all(conn)
-                for table in schema.DATA_TABLES:
+                for table in (*schema.DATA_TABLES, *schema.KEY_TABLES):
                     insert_chunks(conn, table, frames.get(table.name))
                 refresh_meta(conn, meta)
             refresh_rollups(engine)
@@ -187,7 +188,7 @@ def _replace_duckdb_file(path: Path, frames: Mapping[str, pd.DataFrame], meta: M
             for table in schema.metadata.sorted_tables:
                 conn.execute(sa.schema.CreateTable(_duckdb_table(table)))
             raw = conn.connection.driver_connection
-            for table in schema.DATA_TABLES:
+            for table in (*schema.DATA_TABLES, *schema.KEY_TABLES):
                 started = time.perf_counter()
                 duckdb_insert(raw, conn.dialect, table, frames.get(table.name))
                 if table.name in DUCKDB_CHECKED_KEYS:
@@ -247,7 +248,7 @@ def _replace_postgres(url: str, frames: Mapping[str, pd.DataFrame], meta: Mappin
             for table in schema.metadata.sorted_tables:
                 conn.execute(sa.schema.CreateTable(table))
             raw = conn.connection.driver_connection
-            for table in schema.DATA_TABLES:
+            for table in (*schema.DATA_TABLES, *schema.KEY_TABLES):
                 pg_copy(raw, conn.dialect, table, frames.get(table.name))
             for table in schema.metadata.sorted_tables:
                 for index in table.indexes:
@@ -275,7 +276,7 @@ def _replace_mysql(url: str, frames: Mapping[str, pd.DataFrame], meta: Mapping[s
         staging.drop_all(engine)
         staging.create_all(engine)
         with engine.begin() as conn:
-            for table in schema.DATA_TABLES:
+            for table in (*schema.DATA_TABLES, *schema.KEY_TABLES):
                 insert_chunks(conn, new[table.name], frames.get(table.name))
         with engine.begin() as conn:
             existing = set(sa.inspect(conn).get_table_names())

@@ -8,7 +8,7 @@ reproduces a view.
 from __future__ import annotations
 
 import calendar
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
@@ -91,8 +91,9 @@ class Filters:
         return replace(self, **{field: picked})
 
     # -- URL query string ---------------------------------------------------------------------
-    def to_query(self) -> dict[str, str]:
-        """Query-string parameters; lists are comma-joined, defaults left out."""
+    def to_query(self, region_keys: Mapping[int, str] | None = None) -> dict[str, str]:
+        """Query-string parameters; lists are comma-joined, defaults left out; regions by their keys
+        as the source wrote them when ``region_keys`` (id -> key) is given, else by their ids."""
         q = {"from": self.start.isoformat(), "to": self.end.isoformat()}
         if self.as_of:
             q["as_of"] = self.as_of.isoformat()
@@ -101,7 +102,8 @@ class Filters:
         for name, key in LIST_FIELDS.items():
             values = getattr(self, name)
             if values:
-                q[key] = ",".join(str(v) for v in values)
+                named = region_keys if name == "regions" and region_keys is not None else {}
+                q[key] = ",".join(named.get(v, str(v)) for v in values)
         return q
 
 

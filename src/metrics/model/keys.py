@@ -23,6 +23,11 @@ ENTITIES: dict[str, str] = {
     "services": "service_id",
     "outages": "outage_id",
 }
+# id columns of the tables and of the frames built on them -> the entity whose keys they hold
+ID_COLUMNS: dict[str, str] = {
+    **{col: entity for entity, col in ENTITIES.items()},
+    "parent_id": "regions", "account_manager_id": "account_managers",
+}
 MAX_LENGTH = 64  # characters of a key
 INT_MAX = 2**31 - 1  # the largest id INTEGER holds on every supported database
 _PLAIN = re.compile(r"0|[1-9][0-9]*")
@@ -43,4 +48,31 @@ def shown(id_: int, text: dict[int, str]) -> str:
     return text.get(id_, str(id_)) if id_ < 0 else str(id_)
 
 
-__all__ = ["ENTITIES", "MAX_LENGTH", "INT_MAX", "plain_id", "shown"]
+def as_given(id_: object, text: dict[int, str]) -> object:
+    """An id as the source gave it where numbers stay numbers (the CLI's JSON): the source key of a
+    negative id (``text`` holds them), else the id unchanged (missing stays missing)."""
+    if isinstance(id_, bool) or id_ is None:
+        return id_
+    try:
+        number = int(id_)  # type: ignore[call-overload]
+    except (TypeError, ValueError):  # NaN, or text already
+        return id_
+    return text.get(number, id_) if number < 0 else id_
+
+
+def user_key(value: object) -> int | str:
+    """An id a person wrote (a users file, a command): a plain whole number in INTEGER's range is the
+    id itself; any other key is kept as text (trimmed), to be looked up in ``source_keys``.
+    ValueError for an empty, too long or unprintable key."""
+    if isinstance(value, bool):
+        raise ValueError(f"not an id: {value!r}")
+    if isinstance(value, int) and 0 <= value <= INT_MAX:
+        return value
+    text = str(value).strip()
+    if not text or len(text) > MAX_LENGTH or not text.isprintable():
+        raise ValueError(f"not an id (at most {MAX_LENGTH} printable characters): {text[:MAX_LENGTH]!r}")
+    plain = plain_id(text)
+    return plain if plain is not None else text
+
+
+__all__ = ["ENTITIES", "ID_COLUMNS", "MAX_LENGTH", "INT_MAX", "plain_id", "shown", "as_given", "user_key"]

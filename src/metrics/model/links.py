@@ -1,7 +1,8 @@
 """The one parser of a view's query string: the dashboard's URL (``?region=2&tier=gold&from=…``).
 
 Every key is checked: dates are real ISO dates within the plausible range (:func:`date_range`),
-a period starts before it ends, region ids are ASCII digits naming a known region, tiers, channels
+a period starts before it ends, regions are named by their keys as the source wrote them (``GD-SZ``,
+``0755``; a plain number is its own id, so older links keep working) naming a known region, tiers, channels
 and the other list filters are values the data holds, the preset, comparison, language and section
 are known words. Anything unknown or malformed is dropped and listed in ``ParsedQuery.ignored``, so
 the page can say once what it did not use; nothing here raises on input. Given the data's span, dates
@@ -70,12 +71,15 @@ class ParsedQuery:
 
 def parse_query(query: Mapping[str, object], default: Filters, *, limits: tuple[date, date] | None = None,
                 regions: Collection[int] | None = None, values: Mapping[str, Collection[str]] | None = None,
-                sections: Collection[str] | None = None, span: tuple[date, date] | None = None) -> ParsedQuery:
+                sections: Collection[str] | None = None, span: tuple[date, date] | None = None,
+                region_keys: Mapping[str, int] | None = None) -> ParsedQuery:
     """Parse ``query`` over ``default``. ``limits``: plausible dates (None: any real date);
     ``regions``: known region ids; ``values``: known values per dimension (``tier`` …, as in
     ``Filters``' query keys); ``sections``: known section ids; ``span``: the data's first and last
     day — the link's period and as-of are clamped to it (:func:`metrics.model.filters.fit_to_span`;
-    a period with no day inside becomes ``default``'s). A check given None is not made."""
+    a period with no day inside becomes ``default``'s); ``region_keys``: each region's key as the
+    source wrote it -> its id (``{"GD-SZ": -2, "17": 17}``; without it a region is named by its id in
+    ASCII digits). A check given None is not made."""
     q = {str(k): (v[-1] if isinstance(v, list) and v else v) for k, v in query.items()}
     q = {k: v if isinstance(v, str) else str(v) for k, v in q.items()}
     ignored: list[str] = []
@@ -109,9 +113,12 @@ def parse_query(query: Mapping[str, object], default: Filters, *, limits: tuple[
             continue
         kept: list[object] = []
         for part in (p for p in raw.split(",") if p):
-            if name == "regions":
+            if name == "regions" and region_keys is not None:
+                ok = part in region_keys and (regions is None or region_keys[part] in regions)
+                value: object = region_keys[part] if ok else part
+            elif name == "regions":
                 ok = _REGION_ID.fullmatch(part) is not None and (regions is None or int(part) in regions)
-                value: object = int(part) if ok else part
+                value = int(part) if ok else part
             else:
                 ok = values is None or key not in values or part in values[key]
                 value = part

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from metrics.backends.connect import DatabaseError
 from metrics.churn import store as churn_store
+from metrics.model.keys import shown
 from metrics.report.context import Ctx
 from metrics.report.model import Page, Table, table_pages
 
@@ -35,7 +36,9 @@ def at_risk(ctx: Ctx) -> list[Page]:
     sentence = ctx.t("report.risk.summary", n=len(df), low=f"{prob.min():.0%}", high=f"{prob.max():.0%}",
                      revenue=ctx.value(pd.to_numeric(df["revenue_at_risk"]).sum(), "currency"),
                      as_of=churn_store.model_date(model).isoformat())
-    rows = tuple((str(r.customer_id), str(r.name), ctx.label("tier", r.tier), ctx.label("region", r.region_id),
+    keys = ctx.wh.key_texts("customers", [int(c) for c in df["customer_id"]])  # as the source wrote them
+    rows = tuple((shown(int(r.customer_id), keys), str(r.name), ctx.label("tier", r.tier),
+                  ctx.label("region", r.region_id),
                   f"{float(r.churn_probability_90d):.0%}", ctx.value(r.revenue_at_risk, "currency"),
                   str(r.drivers).split("; ")[0] if r.drivers else "—") for r in df.itertuples())
     cols = tuple(ctx.t(f"churn.col.{c}") if c != "tier" and c != "region_id" else ctx.t(f"page.tables.{c}")

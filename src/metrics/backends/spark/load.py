@@ -219,7 +219,8 @@ def replace_spark(url: str, frames: Mapping[str, pd.DataFrame], meta: Mapping[st
     try:
         load = _SparkLoad(engine)
         derived = _derived(frames.get("regions"), *_frame_dates(frames), meta)
-        tables = [*schema.DATA_TABLES, schema.region_closure, schema.calendar_months, schema.meta]
+        # source_keys too (empty without a frame): ids are shown as the source's keys on Spark as well
+        tables = [*schema.DATA_TABLES, *schema.KEY_TABLES, schema.region_closure, schema.calendar_months, schema.meta]
         names = [t.name for t in tables]
         with engine.connect() as conn:
             try:
