@@ -13,7 +13,7 @@ from servicewatch.downloads import list_download
 from servicewatch.kpis import kpi, show_chart
 
 DIMS = ("region", "tier", "channel", "category")
-HANDLING = ("resolution_hours_median", "resolution_hours_p90", "fcr_rate", "reopen_rate", "escalation_rate",
+HANDLING = ("resolution_hours_median", "resolution_hours_p90", "complaint_fcr_rate", "reopen_rate", "escalation_rate",
             "revisit_rate", "revisit_satisfaction")
 SECTIONS = ("rate", "funnel", "handling")
 DRILL_COLUMNS = ("ticket_id", "opened_at", "customer_id", "name", "tier", "region", "channel", "category",

@@ -38,6 +38,7 @@ METRICS = {
     "ces_mean": ("surveys", "mean"),
     "complaint_rate": ("complaints", "rate"),
     "fcr_rate": ("tickets", "share"),
+    "complaint_fcr_rate": ("tickets", "share"),
     "resolution_hours_median": ("tickets", "quantile"),
     "resolution_hours_p90": ("tickets", "quantile"),
     "sla_response_compliance": ("tickets", "share"),
@@ -185,7 +186,7 @@ def _events(frames: dict, metric_id: str, f: Filters, w: _Window, level: str) ->
     """Rows of a ticket / survey / billing metric in the window and slice, with dimension columns
     (cached: the metrics of one source share them)."""
     source = METRICS[metric_id][0]
-    complaints_only = metric_id in ("revisit_rate", "revisit_satisfaction", "complaint_rate")
+    complaints_only = metric_id in ("revisit_rate", "revisit_satisfaction", "complaint_rate", "complaint_fcr_rate")
     key = (id(frames), source, complaints_only, f, w.stop, level)
     if key not in _EVENTS:
         _EVENTS[key] = _select_events(frames, source, complaints_only, f, w, level)
@@ -307,6 +308,7 @@ def _share_parts(metric_id: str, w: _Window):
     parts = {
         "csat": (lambda d: d["csat"] >= 4, lambda d: d["csat"].notna()),
         "fcr_rate": (flag("first_contact_resolved"), known("first_contact_resolved", true)),
+        "complaint_fcr_rate": (flag("first_contact_resolved"), known("first_contact_resolved", true)),
         "escalation_rate": (flag("escalated"), known("escalated", true)),
         "reopen_rate": (flag("reopened"), known("reopened", resolved)),
         "sla_response_compliance": sla("first_response_at", "response_due_at"),
@@ -322,8 +324,8 @@ def _share_parts(metric_id: str, w: _Window):
 
 # Metrics over a flag or amount a source may not have (NULL = unknown), per docs/metrics.md: the
 # column, and the rows the metric would count were it known (_covered)
-NEEDS = {"fcr_rate": "first_contact_resolved", "reopen_rate": "reopened", "escalation_rate": "escalated",
-         "compensation_total": "compensation"}
+NEEDS = {"fcr_rate": "first_contact_resolved", "complaint_fcr_rate": "first_contact_resolved",
+         "reopen_rate": "reopened", "escalation_rate": "escalated", "compensation_total": "compensation"}
 
 
 def _covered(metric_id: str, w: _Window):

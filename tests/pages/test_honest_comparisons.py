@@ -129,3 +129,21 @@ def test_sla_cards_carry_target_and_status(_db, duckdb_url: str) -> None:
     assert any(m.label == label for m in at.metric)
     badges = [plain(b.value) for b in at.markdown if "-badge[" in b.value]
     assert any("目标" in b and any(s in b for s in ("达标", "临界", "未达标")) for b in badges), badges
+
+
+def test_pack_says_no_comparison(duckdb_url: str, first_month: date) -> None:
+    """The meeting pack's KPI table and sentences: the reason, not a previous value or a change."""
+    from metrics.report import build, sections
+    from metrics.report.context import Ctx
+
+    wh = Warehouse.open(duckdb_url)
+    ctx = Ctx.open(wh, Filters(first_month, wh.as_of()), "zh", render=lambda fig: b"")
+    table = build.kpi_table(ctx)
+    assert table.rows and all(r[2] == "—" and r[3] == "对比期无数据" for r in table.rows), table.rows
+    words = sections.satisfaction_facts(ctx)[0]
+    assert "（无对比：对比期无数据）" in words and "变化" not in words
+    # the last quarter: a previous value and a change in every row
+    start, end = preset_period("last_quarter", wh.as_of())
+    ctx = Ctx.open(wh, Filters(start, end), "zh", render=lambda fig: b"")
+    assert all(r[2] != "—" and r[3] not in ("—", "对比期无数据") for r in build.kpi_table(ctx).rows)
+    assert "变化" in sections.satisfaction_facts(ctx)[0]

@@ -8,7 +8,7 @@ import pytest
 from page_helpers import chart_titles, default_filters, kpi, no_data_query, open_page, show_section, sub
 
 from metrics.analysis import drill, league
-from metrics.model.i18n import t
+from metrics.model.i18n import metric_label, t
 from metrics.present.formatting import fmt_value
 from metrics.query.warehouse import Warehouse
 
@@ -30,7 +30,9 @@ def _check_numbers(at, wh: Warehouse, f) -> None:
     assert kpi(at, "投诉量") == fmt_value(wh.metric("tickets", fc)["value"].iloc[0], "tickets", "zh")
     assert kpi(at, "投诉率 (件/千户·月)") == fmt_value(wh.metric("complaint_rate", fc)["value"].iloc[0],
                                                    "per_1000_customer_months", "zh")
-    assert kpi(at, "首问解决率") == fmt_value(wh.metric("fcr_rate", fc)["value"].iloc[0], "share", "zh")
+    # complaints only, under its own name: the Overview's 首问解决率 counts all tickets (issue 15 item 2)
+    assert kpi(at, "投诉首问解决率") == fmt_value(wh.metric("fcr_rate", fc)["value"].iloc[0], "share", "zh")
+    assert not [m for m in at.metric if m.label == metric_label("fcr_rate", "zh")]
     assert kpi(at, "处理时长中位数") == fmt_value(wh.metric("resolution_hours_median", fc)["value"].iloc[0],
                                             "hours", "zh")
     titles = chart_titles(at)
@@ -136,7 +138,6 @@ def test_a_metric_the_data_cannot_give_says_why_not_zero(no_revisits: str, monke
     """Issue 14: revisit completion on a log without revisit times is "no data" and names the column
     (as ``servicewatch coverage`` does), never 0.0%; the cards the data supports keep their figures."""
     from metrics.analysis import coverage
-    from metrics.model.i18n import metric_label
 
     monkeypatch.setenv("SERVICEWATCH_DB", no_revisits)
     wh = Warehouse.open(no_revisits)
@@ -144,7 +145,7 @@ def test_a_metric_the_data_cannot_give_says_why_not_zero(no_revisits: str, monke
         covered = coverage.coverage(wh, "zh").set_index("metric")
         assert not covered.loc["revisit_rate", "supported"]
         fc = default_filters(wh, kinds=("complaint",))
-        fcr = fmt_value(wh.metric("fcr_rate", fc)["value"].iloc[0], "share", "zh")
+        fcr = fmt_value(wh.metric("complaint_fcr_rate", fc)["value"].iloc[0], "share", "zh")
     finally:
         wh.engine.dispose()
     at = open_page(PAGE)
@@ -153,7 +154,7 @@ def test_a_metric_the_data_cannot_give_says_why_not_zero(no_revisits: str, monke
     captions = [c.value for c in at.caption]
     assert "无数据：导入的工单没有“回访时间”列" in captions
     assert f"无数据：{covered.loc['revisit_rate', 'note']}" in captions
-    assert kpi(at, metric_label("fcr_rate", "zh")) == fcr  # the others stay
+    assert kpi(at, metric_label("complaint_fcr_rate", "zh")) == fcr  # the others stay
     at.sidebar.radio(key="_w_lang").set_value("en").run()
     assert not at.exception
     assert kpi(at, metric_label("revisit_rate", "en")) == "—"

@@ -52,6 +52,7 @@ NEEDS: dict[str, tuple[Need, ...]] = {
     "sla_response_compliance": (Need(_T, ("response_due_at",), events=("first_response_at",)),),
     "sla_resolution_compliance": (Need(_T, ("resolution_due_at",), events=("resolved_at",)),),
     "fcr_rate": (Need(_T, ("first_contact_resolved",)),),
+    "complaint_fcr_rate": (Need(_T, ("first_contact_resolved",), kind="complaint"),),
     "reopen_rate": (Need(_T, ("reopened",), events=("resolved_at",)),),
     "escalation_rate": (Need(_T, ("escalated",)),),
     "compensation_total": (Need(_T, ("compensation",)),),

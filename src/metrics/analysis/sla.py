@@ -139,8 +139,8 @@ class TierGap:
     bottom_p90: float
     top_compliance: float
     bottom_compliance: float
-    verdict: str  # "yes" (faster and at least as compliant), "no" (slower, not more compliant), "mixed"
-    significant: bool  # compliance difference significant at 5% (two-proportion z test)
+    verdict: str  # "yes" (faster and more compliant), "no" (neither faster nor more compliant), "mixed"
+    significant: bool  # compliance difference significant at 5% (two-proportion z test) and visible
 
     def figures(self) -> dict[str, float]:
         """The medians, p90s and compliance of both rungs, for the sentence that answers the question."""
@@ -161,15 +161,48 @@ def tier_gap(service: pd.DataFrame, dim: str = "tier") -> TierGap | None:
         return None
     df = _ladder(df, dim, rungs)
     top, bottom = df.iloc[0], df.iloc[-1]
-    faster = top["median_hours"] < bottom["median_hours"]
-    better = top["compliance"] >= bottom["compliance"]
-    verdict = "yes" if faster and better else "no" if not faster and not better else "mixed"
     k1, n1 = top["compliance"] * top["n_decided"], top["n_decided"]
     k2, n2 = bottom["compliance"] * bottom["n_decided"], bottom["n_decided"]
     p = float(stats.two_proportion_p(k1, n1, k2, n2))
+    verdict, visible = tier_verdict(top, bottom)
     return TierGap(str(top[dim]), str(bottom[dim]), float(top["median_hours"]), float(bottom["median_hours"]),
                    float(top["p90_hours"]), float(bottom["p90_hours"]),
-                   float(top["compliance"]), float(bottom["compliance"]), verdict, bool(np.isfinite(p) and p < 0.05))
+                   float(top["compliance"]), float(bottom["compliance"]), verdict,
+                   bool(np.isfinite(p) and p < 0.05 and visible))
+
+
+# the precision the answer quotes its figures with (catalogue page.sla.answer_*): a difference the
+# sentence cannot show does not count
+SHOWN = {"median_hours": "{:.1f}", "p90_hours": "{:.0f}", "compliance": "{:.0%}"}
+
+
+def _shown_sign(top: float, bottom: float, fmt: str) -> int:
+    """-1, 0, +1: how ``top`` compares with ``bottom`` as the sentence shows them (equal text: 0)."""
+    a, b = fmt.format(top), fmt.format(bottom)
+    return 0 if a == b or not (np.isfinite(top) and np.isfinite(bottom)) else (1 if top > bottom else -1)
+
+
+def tier_verdict(top: pd.Series, bottom: pd.Series) -> tuple[str, bool]:
+    """("yes" | "no" | "mixed", compliance difference visible) for the top and bottom rung of a
+    :func:`service_by` frame, from the figures the answer quotes, as it quotes them.
+
+    Three aspects, each better (+1), the same (0) or worse (−1) for the top rung: the median hours
+    (lower is better; equal to one decimal: the same), the p90 hours (to the hour) and the resolution
+    compliance (higher is better; the same when the two 95% intervals overlap or the percentages read
+    alike). "yes": a faster median and a higher compliance, the p90 not worse; "no": no aspect
+    better; "mixed" otherwise. So equal medians or overlapping intervals never give "yes"."""
+    median = -_shown_sign(top["median_hours"], bottom["median_hours"], SHOWN["median_hours"])
+    p90 = -_shown_sign(top["p90_hours"], bottom["p90_hours"], SHOWN["p90_hours"])
+    visible = _shown_sign(top["compliance"], bottom["compliance"], SHOWN["compliance"]) != 0
+    lo_t, hi_t = top.get("compliance_lower", np.nan), top.get("compliance_upper", np.nan)
+    lo_b, hi_b = bottom.get("compliance_lower", np.nan), bottom.get("compliance_upper", np.nan)
+    apart = bool(np.isfinite([lo_t, hi_t, lo_b, hi_b]).all() and (lo_t > hi_b or lo_b > hi_t))
+    compliance = _shown_sign(top["compliance"], bottom["compliance"], SHOWN["compliance"]) if apart else 0
+    if median > 0 and compliance > 0 and p90 >= 0:
+        return "yes", visible
+    if max(median, p90, compliance) <= 0:
+        return "no", visible
+    return "mixed", visible
 
 
 def _ladder(df: pd.DataFrame, dim: str, rungs: list[str]) -> pd.DataFrame:

@@ -56,7 +56,9 @@ def kpi_table(ctx: Ctx) -> Table:
         st = drill.status(row["value"], goal, m.higher_is_better, row["lower"], row["upper"])
         unit = f" ({ctx.t(f'unit.{m.unit}')})" if m.unit in ("per_1000_customer_months", "points") else ""
         rows.append((ctx.metric_label(metric_id) + unit, ctx.value(row["value"], m.unit),
-                     ctx.value(row["value_cmp"], m.unit), ctx.change(row["value"], row["value_cmp"], m.unit),
+                     ctx.value(row["value_cmp"], m.unit),
+                     ctx.t(f"no_comparison.short_{row['no_cmp']}") if isinstance(row.get("no_cmp"), str)
+                     else ctx.change(row["value"], row["value_cmp"], m.unit),
                      ctx.value(goal, m.unit) if goal is not None else "—", ctx.t(f"status.{st}")))
         status.append({5: st})
     cols = (ctx.t("report.kpi.metric"), ctx.t("common.value"), ctx.t("common.previous"), ctx.t("common.delta"),

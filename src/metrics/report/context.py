@@ -116,8 +116,11 @@ class Ctx:
         return "0%" if text in ("+0.0%", "-0.0%") else text
 
     def vs(self, row: pd.Series, unit: str) -> str:
-        """" (comparison period: 3.1, +35%)" or "" without a comparison value."""
+        """" (comparison period: 3.1, +35%)"; " (no comparison: the earlier period has no data)" when the
+        change cannot be shown (``no_cmp``, :mod:`metrics.query.comparable`); "" without a comparison."""
         old = row.get("value_cmp")
+        if isinstance(row.get("no_cmp"), str):  # the earlier period has no data or too few: say so
+            return self.t("report.vs_none", reason=self.t(f"no_comparison.short_{row['no_cmp']}"))
         if old is None or _nan(old):
             return ""
         return self.t("report.vs", old=self.value(old, unit), change=self.change(row["value"], old, unit))
