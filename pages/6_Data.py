@@ -76,7 +76,9 @@ shown = pd.DataFrame({
     view.t("page.data.coverage.note"): covered["note"],
 })
 st.dataframe(shown, hide_index=True, width="stretch", height=min(38 + 35 * len(shown), 760))
-st.download_button(view.t("export.csv"), to_csv(covered), f"{view.t('page.data.coverage.file')}.csv", "text/csv",
+counts = {view.t("page.data.coverage.known"): covered["known"], view.t("page.data.coverage.rows"): covered["rows"]}
+st.download_button(view.t("export.csv"), to_csv(shown.assign(**counts)), f"{view.t('page.data.coverage.file')}.csv",
+                   "text/csv",
                    key="data_coverage_csv", on_click="ignore", icon=":material/download:")
 
 # -- import -----------------------------------------------------------------------------------

@@ -13,11 +13,13 @@ from page_helpers import open_page, other_sections, show_section
 
 PAGES = ["app.py", *sorted(f"pages/{p.name}" for p in (Path(__file__).parents[2] / "pages").glob("*.py"))]
 RAW_HEADERS = {"value", "n", "lower", "upper", "month", "tier", "channel", "segment", "region_id", "delta",
-               "value_cmp", "survey_kind", "sla_level", "category", "group", "time_days", "revenue"}
+               "value_cmp", "survey_kind", "sla_level", "category", "group", "time_days", "revenue", "region",
+               "events", "exposure", "position", "missing", "no_cmp", "csat", "nps", "ces", "term", "model"}
 SECTIONED = ("pages/1_Satisfaction.py", "pages/2_Complaints.py", "pages/3_SLA.py", "pages/4_Churn.py")
 WITHOUT_CHARTS = ("pages/6_Data.py", "pages/7_Admin.py", "pages/8_At_risk.py")  # At risk: once a customer is picked
 RAW_CODES = {"gold", "diamond", "silver", "standard", "enterprise", "hotline", "account_manager", "app",
-             "post_interaction", "relationship", "mystery_shopper"}
+             "post_interaction", "relationship", "mystery_shopper", "above_95", "within", "below_95", "better",
+             "worse", "no_evidence", "drivers", "risk", "True", "False", "channel_agent", "tenure_years"}
 
 
 @pytest.mark.parametrize("page", PAGES)
