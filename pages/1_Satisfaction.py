@@ -96,11 +96,13 @@ def region_kind() -> None:
 def trend_distribution() -> None:
     left, right = st.columns(2)
     with left:
-        st.subheader(t("page.satisfaction.trend"))
         tf = f.with_(start=min(f.start, add_months(f.end.replace(day=1), -11)), comparison="none")
         trend = view.metric(measure, ("month",), f=tf)
+        months = trend["month"].nunique() if "month" in trend.columns else 0  # the months it really shows
+        words = t("page.satisfaction.trend_months", months=months) if months else t("page.satisfaction.trend")
+        st.subheader(words)
         show_chart(view, trend, lambda: charts.trend(
-            trend, m.unit, view.lang, title("page.satisfaction.trend"), view.subtitle(f=tf),
+            trend, m.unit, view.lang, f"{view.metric_label(measure)} · {words}", view.subtitle(f=tf),
             target=target(measure)), "satisfaction_trend", metrics=measure, f=tf)
     with right:
         score = SCORE_OF[measure]

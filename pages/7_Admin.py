@@ -16,7 +16,7 @@ if view.user is None or view.user.role != "admin":
     st.stop()
 st.header(view.t("page.admin.title"))
 log = audit_entries(limit=2000)
-if log.empty:
-    ui.empty_state(view)
+if log.empty:  # nothing logged yet: not a filter question (the log has no filters)
+    st.info(view.t("page.admin.log_empty"))
 else:
     st.dataframe(log, hide_index=True, width="stretch")

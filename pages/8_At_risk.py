@@ -28,7 +28,7 @@ if model is None:
     st.stop()
 if view.call(churn_store.is_stale):
     st.warning(view.t("churn.scores_stale"), icon=":material/update:")
-st.markdown(churn_panels.quality_text(model, view))
+churn_panels.model_quality(model, view)
 
 # -- the ranked list --------------------------------------------------------------------------
 at_risk = view.call(churn_store.scores, f, LIST_LIMIT, lang)

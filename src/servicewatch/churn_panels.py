@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from metrics.analysis import plain
 from metrics.churn import store as churn_store
 from metrics.churn import survival
 from metrics.model.i18n import label
@@ -98,7 +99,7 @@ def risk_panel(view: ui.View) -> None:
         return
     if view.call(churn_store.is_stale):
         st.warning(view.t("churn.scores_stale"), icon=":material/update:")
-    st.markdown(quality_text(model, view))
+    model_quality(model, view)
     terms = view.call(churn_store.model_terms, int(model["model_id"]))
     shown = forest_terms(terms)
     fig = charts_churn.forest(shown, view.lang, view.t("churn.forest_title"),
@@ -115,6 +116,17 @@ def risk_panel(view: ui.View) -> None:
     table = at_risk_table(at_risk, view)
     st.dataframe(table, hide_index=True, width="stretch", height=420)
     list_download(view, table, view.t("churn.list_file"), "churn_at_risk_csv", "churn_at_risk.csv")
+
+
+def model_quality(model: dict, view: ui.View) -> None:
+    """The model's quality in plain words (:func:`metrics.analysis.plain.model_reading`), the
+    technical detail (sample, concordance, AUC, the baseline, the proportional-hazards check) behind
+    an expander."""
+    reading = plain.model_reading(model, view.lang)
+    if reading:
+        st.markdown(reading)
+    with st.expander(view.t("plain.details")):
+        st.markdown(quality_text(model, view))
 
 
 def quality_text(model: dict, view: ui.View) -> str:

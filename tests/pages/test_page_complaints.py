@@ -115,7 +115,7 @@ def test_english(wh: Warehouse) -> None:
     at.sidebar.radio(key="_w_lang").set_value("en").run()
     assert not at.exception
     assert at.title[0].value == "Complaints"
-    assert any(t.startswith("Complaint rate vs customer base") for t in chart_titles(at))
+    assert any(t.startswith("Complaint rate against customer base") for t in chart_titles(at))
     assert all(sub(wh, default_filters(wh, kinds=("complaint",)), "en") in t for t in chart_titles(at))
 
 

@@ -64,7 +64,8 @@ def satisfaction(ctx: Ctx) -> list[Page]:
     tf = ctx.trend_filters()
     trend = ctx.wh.metric("csat", tf, ("month",))
     if not trend.empty:
-        title = f"{ctx.metric_label('csat')} · {ctx.t('page.satisfaction.trend')}"
+        months = ctx.t("page.satisfaction.trend_months", months=trend["month"].nunique())  # the real window
+        title = f"{ctx.metric_label('csat')} · {months}"
         page.charts.append(ctx.chart(charts.trend(trend, "share", ctx.lang, title, ctx.subtitle(tf),
                                                   target=ctx.target("csat")), title))
     return [page]
