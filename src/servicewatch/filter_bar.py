@@ -26,7 +26,8 @@ DEFAULT_PRESET = "last_quarter"  # the opening window when it fits the data (fil
 
 
 def _state(as_of: date, allowed: set[int] | None, regions: pd.DataFrame, values: Callable[[str], list[str]],
-           lang: str, span: tuple[date, date] | None = None, keys: dict[int, str] | None = None) -> dict:
+           lang: str, span: tuple[date, date] | None = None, keys: dict[int, str] | None = None,
+           snapshot: date | None = None) -> dict:
     """The persisted filter state; first built from the URL query string by the one parser
     (:func:`metrics.model.links.parse_query`): unknown keys, malformed or implausible dates, unknown regions
     and values are dropped and listed in one notice; dates outside the data's ``span`` are clamped to it
@@ -36,7 +37,7 @@ def _state(as_of: date, allowed: set[int] | None, regions: pd.DataFrame, values:
     if "sw_state" not in st.session_state:
         q = st.query_params.to_dict()
         first, last = span or (date.min, as_of)
-        default_preset, start, end = default_period(DEFAULT_PRESET, first, last)
+        default_preset, start, end = default_period(DEFAULT_PRESET, first, last, snapshot)
         known = {k: values(k) for k in LIST_KEYS if k != "region" and q.get(k)}  # only the dimensions it names
         parsed = parse_query(q, Filters(start=start, end=end), limits=date_range(max(date.today(), as_of)),
                              regions=set(regions["region_id"].astype(int)), values=known, sections=section_ids(),
@@ -50,9 +51,10 @@ def _state(as_of: date, allowed: set[int] | None, regions: pd.DataFrame, values:
                        icon=":material/date_range:")
         dated = "from" in q and not any(i.startswith("from=") for i in parsed.ignored)
         preset = parsed.preset or ("custom" if dated else default_preset)
-        if preset == default_preset == "custom" and not dated:  # the quarter before the data: say why
-            st.info(t("filter.default_span", lang, preset=t(f"preset.{DEFAULT_PRESET}", lang),
-                      start=f.start.isoformat(), end=f.end.isoformat()), icon=":material/date_range:")
+        if preset == default_preset == "custom" and not dated:  # not the usual quarter: say why
+            key = "filter.default_snapshot" if snapshot is not None and snapshot == last else "filter.default_span"
+            st.info(t(key, lang, preset=t(f"preset.{DEFAULT_PRESET}", lang), start=f.start.isoformat(),
+                      end=f.end.isoformat()), icon=":material/date_range:")
         if allowed is not None and any(r not in allowed for r in f.regions):
             st.warning(auth.out_of_scope_message(st.session_state.get("sw_lang", "zh")))
             f = f.with_(regions=())
@@ -75,8 +77,9 @@ def filter_bar(wh: Warehouse, version: float | str, as_of: date, regions: pd.Dat
     ``span``: the data's first and last day (``Warehouse.data_span``); the custom dates stay inside it."""
     allowed = access.allowed_regions(scope, regions)
     keys = region_keys(wh, version, regions)
+    snapshot = cached_call(wh, version, wh.url, "snapshot_date")  # data ending on a customers snapshot
     state = _state(as_of, allowed, regions, lambda dim: cached_call(wh, version, wh.url, "values", dim),
-                   lang, span, keys)
+                   lang, span, keys, snapshot)
     first, last = span or (min(state["filters"].start, as_of), as_of)
     f: Filters = state["filters"]
     url = wh.url
@@ -131,7 +134,7 @@ def filter_bar(wh: Warehouse, version: float | str, as_of: date, regions: pd.Dat
     if st.sidebar.button(t("filter.reset", lang), width="stretch"):
         for key in [k for k in st.session_state if str(k).startswith("_w_") and k != "_w_lang"]:
             del st.session_state[key]
-        p0, s0, e0 = default_period(DEFAULT_PRESET, first, last)
+        p0, s0, e0 = default_period(DEFAULT_PRESET, first, last, snapshot)
         st.session_state["sw_state"] = {"preset": p0, "filters": Filters(start=s0, end=e0, scope=scope)}
         st.rerun()
     state.update(preset=preset, filters=new)

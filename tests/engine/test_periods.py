@@ -330,3 +330,41 @@ def test_dashboard_downloads_carry_region_names_and_ids() -> None:
     assert list(out.columns[:2]) == ["Region", "Region id"]
     assert out.iloc[:, 0].tolist() == ["Nanling", "Zhuwan"] and out.iloc[:, 1].tolist() == [2, 3]
     assert list(with_region_codes(data.drop(columns="region_id")).columns) == ["value"]
+
+
+# -- a customer snapshot: every departure on the snapshot's date ------------------------------------
+def test_default_period_of_data_ending_on_a_snapshot_ends_on_it() -> None:
+    snap = date(2026, 11, 30)  # a month's end: whole months up to it
+    assert default_period("last_quarter", date(2020, 1, 1), snap, snap) == ("custom", date(2026, 9, 1), snap)
+    assert default_period("last_12_months", date(2020, 1, 1), snap, snap) == ("custom", date(2025, 12, 1), snap)
+    mid = date(2026, 11, 15)  # mid-month: the same length back to the day after
+    assert default_period("last_quarter", date(2020, 1, 1), mid, mid) == ("custom", date(2026, 8, 16), mid)
+    assert default_period("last_quarter", date(2026, 10, 1), mid, mid) == ("custom", date(2026, 10, 1), mid)
+    # newer data than the snapshot (tickets imported since): the usual complete quarter
+    assert default_period("last_quarter", date(2020, 1, 1), date(2026, 12, 31), snap)[0] == "last_quarter"
+
+
+@pytest.fixture(scope="module")
+def snapshot_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The guide's CRM snapshot (docs/examples), imported as the guide does."""
+    from metrics.ingest.importer import import_file
+
+    examples = Path(__file__).resolve().parents[2] / "docs" / "examples"
+    url = f"duckdb:///{tmp_path_factory.mktemp('snapshot') / 'sw.duckdb'}"
+    import_file(url, "regions", examples / "regions.csv", rejects=False)
+    import_file(url, "customers", examples / "crm_snapshot.csv", mapping=examples / "crm_snapshot.yaml",
+                snapshot_date=date(2026, 11, 30), rejects=False)
+    return url
+
+
+def test_a_snapshot_opens_on_its_departures(snapshot_url: str, capsys: pytest.CaptureFixture,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    wh = Warehouse.open(snapshot_url)
+    assert wh.snapshot_date() == date(2026, 11, 30) == wh.data_span()[1]
+    raw = pd.read_csv(Path(__file__).resolve().parents[2] / "docs" / "examples" / "crm_snapshot.csv")
+    left = int((raw["Churn"] == "Yes").sum())
+    code, out, err = _cli(capsys, "metric", "churn_rate", "--db", snapshot_url, "--format", "json")
+    assert code == 0 and json.loads(out)[0]["events"] <= left and json.loads(out)[0]["events"] > 0
+    assert "customer snapshot's date" in err and "2025-12-01 – 2026-11-30" in err
+    at = _open(snapshot_url, monkeypatch, {"lang": "en"})
+    assert (_filters(at).start, _filters(at).end) == (date(2026, 9, 1), date(2026, 11, 30))

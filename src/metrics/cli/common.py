@@ -81,8 +81,9 @@ def choose_period(wh: Warehouse, args: argparse.Namespace) -> tuple[date, date, 
     if as_of is not None and not first <= as_of <= last:
         as_of = None if as_of > last else first
     newest = as_of or last
+    snapshot = wh.snapshot_date()
     if args.start:
-        _, s0, e0 = default_period(DEFAULT_PERIOD, first, newest)
+        _, s0, e0 = default_period(DEFAULT_PERIOD, first, newest, snapshot)
         asked = Filters(start=args.start, end=args.end)
         fitted = fit_to_span(asked, first, last, (s0, e0))
         how = "dates" if (fitted.start, fitted.end) == (args.start, args.end) else "clamped"
@@ -90,8 +91,10 @@ def choose_period(wh: Warehouse, args: argparse.Namespace) -> tuple[date, date, 
     if args.period:
         start, end = preset_period(args.period, newest)
         return start, end, as_of, "preset"
-    preset, start, end = default_period(DEFAULT_PERIOD, first, newest)
-    return start, end, as_of, "default" if preset == DEFAULT_PERIOD else "span"
+    preset, start, end = default_period(DEFAULT_PERIOD, first, newest, snapshot)
+    if preset == DEFAULT_PERIOD:
+        return start, end, as_of, "default"
+    return start, end, as_of, "snapshot" if snapshot == newest else "span"
 
 
 def cli_lang(args: argparse.Namespace) -> str:

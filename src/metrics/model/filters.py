@@ -133,9 +133,13 @@ def preset_period(name: str, as_of: date) -> tuple[date, date]:
 
 
 # -- periods that fit the data ---------------------------------------------------------------
-def default_period(preset: str, first: date, last: date) -> tuple[str, date, date]:
+def default_period(preset: str, first: date, last: date, snapshot: date | None = None) -> tuple[str, date, date]:
     """The window a view opens on, for the data's span ``first``–``last`` (inclusive days,
     :meth:`metrics.query.warehouse.Warehouse.data_span`): ``(preset, start, end)``.
+
+    Data that ends on a customer snapshot's date (``snapshot == last``: every departure of the
+    extract lies on that day) opens on the preset's length ending on that day, so the departures
+    are in view; complete calendar periods would all end before it.
 
     The rule: the preset's latest complete period up to ``last`` (:func:`preset_period`) when it
     starts on or after ``first`` (the whole period lies within the data); otherwise — the extract is
@@ -143,6 +147,15 @@ def default_period(preset: str, first: date, last: date) -> tuple[str, date, dat
     before the data — the data's whole span, as ``("custom", first, last)``. A fresh extract never
     opens on an empty view, and a long one keeps its usual complete period.
     """
+    if snapshot is not None and snapshot == last:
+        months = {"last_month": 1, "last_quarter": 3, "last_12_months": 12}.get(preset)
+        if months is None:  # ytd
+            start = date(last.year, 1, 1)
+        elif _is_month_end(last):  # whole months: a quarter to 28 February is December to February
+            start = add_months(last.replace(day=1), 1 - months)
+        else:
+            start = add_months(last, -months) + timedelta(days=1)
+        return "custom", max(first, start), last
     start, end = preset_period(preset, last)
     if first <= start:
         return preset, start, end

@@ -175,6 +175,7 @@ calendar_months = sa.Table(
 
 # Key/value facts about the load: as_of, last refresh, demo seed.
 CHURN_STALE_KEY = "churn_scores_stale"  # set by an import of the churn model's inputs, cleared by a fit
+SNAPSHOT_DATE_KEY = "snapshot_date"  # the date of the last customers snapshot imported (--snapshot-date)
 DATA_VERSION_KEY = "data_version"  # new on every load, refresh, import and churn fit (dashboard caches)
 
 meta = sa.Table(

@@ -35,7 +35,7 @@ def key_text(col: sa.ColumnElement, entity: str, stored: bool = True) -> sa.Colu
 
 def texts(conn: sa.Connection, entity: str, ids: Iterable[object]) -> dict[int, str]:
     """The source keys of the negative ``ids`` of ``entity`` (an id without one is left out)."""
-    wanted = sorted({int(i) for i in ids if i is not None and not pd.isna(i) and int(i) < 0})
+    wanted = sorted({int(i) for i in ids if _whole(i) and int(i) < 0})
     if not wanted or not has_source_keys(conn):
         return {}
     sk = schema.source_keys
@@ -78,9 +78,19 @@ def show(conn: sa.Connection, df: pd.DataFrame, columns: dict[str, str]) -> pd.D
         if col not in out.columns:
             continue
         known = texts(conn, entity, out[col].dropna().unique())
-        out[col] = [None if v is None or pd.isna(v) else (known.get(int(v), str(int(v))) if int(v) < 0
-                                                            else str(int(v))) for v in out[col]]
+        out[col] = [None if v is None or pd.isna(v) else v if not _whole(v)  # shown already
+                    else known.get(int(v), str(int(v))) if int(v) < 0 else str(int(v)) for v in out[col]]
     return out
+
+
+def _whole(value: object) -> bool:
+    """Whether ``value`` is an id (a whole number, not a key already shown as text)."""
+    if value is None or isinstance(value, str | bytes):
+        return False
+    try:
+        return not pd.isna(value) and float(value) == int(value)
+    except (TypeError, ValueError):
+        return False
 
 
 __all__ = ["has_source_keys", "key_text", "texts", "ids", "show"]

@@ -184,6 +184,12 @@ class Warehouse:
             first = plausible.earliest()
         return min(first, last), last
 
+    def snapshot_date(self) -> date | None:
+        """The date of the last customers snapshot imported (``--snapshot-date``), or None: data that
+        ends on it opens on the departures of that day (:func:`metrics.model.filters.default_period`)."""
+        df = self.read(sa.select(s.meta.c.value).where(s.meta.c.key == s.SNAPSHOT_DATE_KEY))
+        return date.fromisoformat(str(df.iloc[0, 0])[:10]) if len(df) else None
+
     def resolve_as_of(self, f: Filters) -> date:
         """The as-of of a request; every engine entry point calls it, so it also refuses a region
         outside the user's scope (:class:`metrics.access.users.ScopeError`)."""

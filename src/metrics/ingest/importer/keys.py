@@ -20,14 +20,17 @@ from metrics.model.keys import INT_MAX, MAX_LENGTH
 from metrics.query.keys import has_source_keys
 
 _PLAIN_RE = r"^(0|[1-9][0-9]{0,9})$"
-_SCIENTIFIC_RE = r"^[+-]?[0-9]+(?:[.,][0-9]+)?[eE][+-]?[0-9]+$"
+# a number a spreadsheet reformatted, never a key anyone wrote: scientific notation (1.23457E+11), a
+# whole number with a zero decimal part (1000.0), thousands separators (1,000), a leading plus (+1000)
+_REFORMATTED_RE = (r"^(?:[+-]?[0-9]+(?:[.,][0-9]+)?[eE][+-]?[0-9]+|\+?[0-9]+\.0+|[0-9]{1,3}(?:,[0-9]{3})+"
+                   r"|\+[0-9]+)$")
 _CONTROL_RE = "[\\x00-\\x1f\\x7f]"
 
 
 class Encoded:
     """One column's ids (int64, null where the cell is empty or refused) and masks of the cells
     refused: longer than :data:`MAX_LENGTH`, holding a control character, or a number a spreadsheet
-    reformatted (``1.23457E+11``: not a key anyone wrote)."""
+    reformatted (``1.23457E+11``, ``1000.0``, ``1,000``: read as a key it would name another row)."""
 
     def __init__(self, ids: pa.Array, too_long: np.ndarray, bad_character: np.ndarray, mangled: np.ndarray) -> None:
         self.ids, self.too_long, self.bad_character, self.mangled = ids, too_long, bad_character, mangled
@@ -82,7 +85,7 @@ class KeyEncoder:
         other = present & ~plain
         too_long = other & _mask(pc.greater(pc.utf8_length(text), MAX_LENGTH))
         bad_character = other & _mask(pc.match_substring_regex(text, _CONTROL_RE))
-        mangled = other & _mask(pc.match_substring_regex(text, _SCIENTIFIC_RE))
+        mangled = other & _mask(pc.match_substring_regex(normal, _REFORMATTED_RE))
         keyed = other & ~too_long & ~bad_character & ~mangled
         if keyed.any():
             idx = np.flatnonzero(keyed)

@@ -456,6 +456,10 @@ def _commit(engine: sa.Engine, table: str, source: Source, header_map: dict[str,
         changed = bool(result.inserted or result.updated or result.created_regions)
         if result.new_codes or mapping.labels:  # new codes and the mapping's labels: names and order
             changed = bool(vocabulary.upsert(conn, result.new_codes, mapping.labels)) or changed
+        if changed and result.snapshot_date is not None:  # the views open on the snapshot's departures
+            m = schema.meta
+            conn.execute(m.delete().where(m.c.key == schema.SNAPSHOT_DATE_KEY))
+            conn.execute(m.insert(), [{"key": schema.SNAPSHOT_DATE_KEY, "value": result.snapshot_date.isoformat()}])
         if changed:
             schema.bump_data_version(conn)
             refresh_in_transaction(conn)  # cheap; rollups marked not built until rebuilt below

@@ -209,7 +209,7 @@ class Validator:
         self.self_refs = {c: key for c, (t, key) in spec.REFS.get(table, {}).items() if t == table}
         # key and reference columns whose values are the source's keys: column -> entity
         self.key_entity = {c: t for c, (t, _) in spec.REFS.get(table, {}).items() if t in ENTITIES}
-        if ENTITIES.get(table) in self.sa_table.c:
+        if table in ENTITIES:
             self.key_entity[ENTITIES[table]] = table
         self.pending: list[tuple[pa.Table, np.ndarray, pd.DataFrame, pa.Table]] = []
         self.finished_raw: tuple[pa.Table, np.ndarray] | None = None  # raw rows of finish()'s problems

@@ -1,0 +1,154 @@
+"""Text keys cost nothing measurable: the dashboard's views on the same data keyed by integers and
+keyed as an operator's extracts are (``C00012345-GD``, ``INC…``), timed in one run.
+
+    .venv/bin/python -m bench.keys [--scale L] [--repeat 5]
+
+The text-keyed copy is the generated data with every customer, ticket, survey and region id
+replaced by the negative id the importer gives a text key, and ``source_keys`` holding those keys
+(metrics.model.keys): exactly what an import of text-keyed files stores. Both DuckDB files are
+timed view by view in alternation (same load on a shared machine); the drill-down list, which shows
+keys, is timed too. Writes ``bench/keys_results.json`` and the "Text keys" section of
+``docs/performance.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from bench.run import DATA, SCALES, _ms, log, open_warehouse
+from bench.views import VIEWS, default_filters, run_call
+from metrics.analysis import drill
+from metrics.ingest.load import replace_all
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "keys_results.json"
+DOC = ROOT / "docs" / "performance.md"
+BEGIN, END = "<!-- keys:begin -->", "<!-- keys:end -->"
+# entity -> (id columns holding its ids per table, key prefix)
+ENTITIES = {
+    "customers": ({"customers": "customer_id", "tickets": "customer_id", "surveys": "customer_id",
+                   "services": "customer_id", "billing_monthly": "customer_id"}, "C"),
+    "tickets": ({"tickets": "ticket_id", "surveys": "ticket_id"}, "INC"),
+    "surveys": ({"surveys": "survey_id"}, "SV"),
+    "regions": ({"regions": "region_id", "customers": "region_id", "account_managers": "region_id",
+                 "targets": "region_id"}, "R"),
+}
+
+
+def text_keyed(frames: dict[str, pd.DataFrame]) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+    """The frames with the ids of :data:`ENTITIES` made negative as text keys make them, and the
+    ``source_keys`` rows (entity, id, key)."""
+    out = {k: v.copy() for k, v in frames.items()}
+    keys = []
+    for entity, (columns, prefix) in ENTITIES.items():
+        own = frames[entity][columns[entity]].astype("int64")
+        keys.append(pd.DataFrame({"entity": entity, "id": -own - 1,
+                                  "key": prefix + own.map("{:08d}".format) + "-GD"}))
+        for table, col in columns.items():
+            if table in out and col in out[table]:
+                out[table][col] = -out[table][col].astype("Int64") - 1
+        if entity == "regions":
+            out["regions"]["parent_id"] = -out["regions"]["parent_id"].astype("Int64") - 1
+    return out, pd.concat(keys, ignore_index=True)
+
+
+def build(scale: str, seed: int) -> tuple[Path, Path]:
+    from metrics.demo.generator import generate
+
+    DATA.mkdir(parents=True, exist_ok=True)
+    plain, text = DATA / f"keys-{scale}-int.duckdb", DATA / f"keys-{scale}-text.duckdb"
+    if plain.exists() and text.exists():
+        return plain, text
+    log(f"{scale}: generating {SCALES[scale]:,} customers")
+    frames = generate(customers=SCALES[scale], seed=seed)
+    replace_all(f"duckdb:///{plain}", frames)
+    keyed, source_keys = text_keyed(frames)
+    del frames
+    replace_all(f"duckdb:///{text}", keyed)
+    con = duckdb.connect(str(text))
+    con.register("new_keys", source_keys)
+    con.execute("INSERT INTO source_keys SELECT entity, id, key FROM new_keys")
+    con.close()
+    log(f"{scale}: built; {len(source_keys):,} text keys")
+    return plain, text
+
+
+def time_both(urls: dict[str, str], repeat: int) -> dict:
+    """Per view: warm median of the view's runs on each file, the files alternating run by run and
+    taking turns at going first."""
+    out: dict[str, dict] = {}
+    for view, calls in [*VIEWS.items(), ("drill_down", ())]:
+        whs = {name: open_warehouse(url, True) for name, url in urls.items()}
+        filters = {name: default_filters(wh.as_of()) for name, wh in whs.items()}
+        totals: dict[str, list[float]] = {name: [] for name in urls}
+        for rep in range(repeat + 1):
+            order = list(whs.items()) if rep % 2 else list(whs.items())[::-1]  # neither always second
+            for name, wh in order:
+                t0 = time.perf_counter()
+                if calls:
+                    for call in calls:
+                        run_call(wh, call, filters[name])
+                else:  # the tickets list of a drill-down, ids shown as keys
+                    drill.tickets(wh, filters[name]["period"], limit=1000)
+                if rep:
+                    totals[name].append(time.perf_counter() - t0)
+        for wh in whs.values():
+            wh.engine.dispose()
+        ms = {name: _ms(statistics.median(v)) for name, v in totals.items()}
+        best = {f"{name}_min": _ms(min(v)) for name, v in totals.items()}
+        out[view] = {**ms, **best, "ratio": round(ms["text"] / max(ms["int"], 0.1), 3),
+                     "ratio_min": round(best["text_min"] / max(best["int_min"], 0.1), 3)}
+        log(f"  {view}: int {ms['int']:.0f} ms, text {ms['text']:.0f} ms, ratio {out[view]['ratio']} "
+            f"(fastest runs: {best['int_min']:.0f} / {best['text_min']:.0f} ms, ratio {out[view]['ratio_min']})")
+    return out
+
+
+def write_doc(result: dict) -> None:
+    rows = "\n".join(f"| {v} | {r['int']:,.0f} | {r['text']:,.0f} | {r['ratio']:.2f} | {r['int_min']:,.0f} | "
+                     f"{r['text_min']:,.0f} | {r['ratio_min']:.2f} |" for v, r in result["views"].items())
+    section = (f"{BEGIN}\n### Text keys (`make bench`: `bench/keys.py`)\n\n"
+               f"Scale {result['scale']} ({result['customers']:,} customers), {result['when']}, load average "
+               f"{result['load'][0]:.1f} at the start and {result['load_end'][0]:.1f} at the end; warm medians of "
+               f"{result['repeat']} runs and the fastest, the two files timed run by run in alternation, taking "
+               "turns at going first.\n\n"
+               "| view | integer keys, median (ms) | text keys, median (ms) | ratio | integer keys, fastest (ms) "
+               "| text keys, fastest (ms) | ratio |\n|---|---:|---:|---:|---:|---:|---:|\n"
+               f"{rows}\n\nThe views compile to the same SQL on both (ids stay integers inside); only the "
+               "drill-down list looks keys up, once per list.\n{END}".replace("{END}", END))
+    text = DOC.read_text(encoding="utf-8")
+    if BEGIN in text:
+        head, rest = text.split(BEGIN, 1)
+        text = head + section + rest.split(END, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    DOC.write_text(text, encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="bench.keys", description=__doc__.split("\n\n")[0])
+    p.add_argument("--scale", default="L", choices=sorted(SCALES))
+    p.add_argument("--repeat", type=int, default=5)
+    p.add_argument("--seed", type=int, default=7)
+    args = p.parse_args(argv)
+    load = os.getloadavg()
+    plain, text = build(args.scale, args.seed)
+    views = time_both({"int": f"duckdb:///{plain}", "text": f"duckdb:///{text}"}, args.repeat)
+    result = {"scale": args.scale, "customers": SCALES[args.scale], "repeat": args.repeat,
+              "when": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "load": load,
+              "load_end": os.getloadavg(), "views": views}
+    RESULTS.write_text(json.dumps(result, indent=2), encoding="utf-8")
+    write_doc(result)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
