@@ -9,7 +9,7 @@ from metrics.analysis import league
 from metrics.model.registry import METRICS, get
 from metrics.present.charts.core import category_names
 from metrics.present.charts.league import dot_whisker
-from metrics.present.formatting import fmt_delta, fmt_value
+from metrics.present.formatting import fmt_delta, fmt_p, fmt_value
 from servicewatch import ui
 from servicewatch.kpis import show_chart
 
@@ -62,6 +62,6 @@ columns = {"rank": t("page.regions.rank"), "region": t(f"level.{level}"), "value
            "interval": t("page.regions.interval"), "n": t("common.n"), "cmp_text": t("common.previous"),
            "delta_text": t("common.delta"), "rest_text": scope_name, "p_adjusted": t("page.regions.p_holm"),
            "verdict_text": t("page.regions.verdict.header")}
-st.dataframe(shown[list(columns)].rename(columns=columns), hide_index=True, width="stretch",
-             column_config={columns["p_adjusted"]: st.column_config.NumberColumn(format="%.4f")})
+st.dataframe(shown.assign(p_adjusted=shown["p_adjusted"].map(fmt_p))[list(columns)].rename(columns=columns),
+             hide_index=True, width="stretch")
 st.caption(t("page.regions.method", rest=scope_name))

@@ -16,6 +16,7 @@ from metrics.churn import store as churn_store
 from metrics.churn import survival
 from metrics.model.i18n import label
 from metrics.present.charts import churn as charts_churn
+from metrics.present.formatting import fmt_p
 from servicewatch import ui
 from servicewatch.downloads import list_download
 from servicewatch.tables import localise
@@ -85,8 +86,8 @@ def logrank_table(lr: pd.DataFrame, dim: str, view: ui.View) -> pd.DataFrame:
     return pd.DataFrame({
         col("group_a"): [_group_name(view, dim, g) for g in lr["group_a"]],
         col("group_b"): [_group_name(view, dim, g) for g in lr["group_b"]],
-        col("chi2"): lr["chi2"].round(2), col("p"): lr["p"].map(lambda p: f"{p:.3g}"),
-        col("p_holm"): lr["p_holm"].map(lambda p: f"{p:.3g}"),
+        col("chi2"): lr["chi2"].round(2), col("p"): lr["p"].map(fmt_p),
+        col("p_holm"): lr["p_holm"].map(fmt_p),
     })
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from metrics.model.i18n import label, t
+from metrics.model.i18n import label
 from metrics.present import theme
 from metrics.present.charts import churn as charts_churn
 from metrics.present.charts import comparisons, core, league
@@ -61,7 +61,7 @@ def test_trend_draws_months_with_a_band_and_a_labelled_target() -> None:
     assert band["fill"] == "toself" and not band["showlegend"]
     np.testing.assert_allclose(line["y"], [10.0, 20.0, 30.0])  # sorted by month
     annotations = [a["text"] for a in fig["layout"]["annotations"]]
-    assert t("common.target", "en") in annotations
+    assert "Target 25%" in annotations  # the target line says what it is and where
 
 
 def test_funnel_colours_the_outliers_on_the_bad_side() -> None:
@@ -88,7 +88,8 @@ def test_dot_whisker_marks_verdicts_and_the_overall_line() -> None:
                        "n": [40, 50], "verdict": ["better", "worse"], "value_cmp": [0.75, 0.65]})
     fig = _json(league.dot_whisker(df, "share", "en", "CSAT by city", "sub", overall=0.7,
                                    region_names={1: "A", 2: "B"}))
-    previous, now = fig["data"]
+    previous, now, labels = fig["data"]
+    assert list(labels["text"]) == ["80.0%", "60.0%"]  # each dot's value beside it
     np.testing.assert_allclose(previous["x"], [75.0, 65.0])
     np.testing.assert_allclose(now["x"], [80.0, 60.0])
     assert list(now["marker"]["color"]) == [league.VERDICT_COLOURS["better"], league.VERDICT_COLOURS["worse"]]

@@ -78,6 +78,7 @@ class Metric:
     fixed_kinds: tuple[str, ...] = ()
     dims: tuple[str, ...] = field(default=())
     needs: tuple[str, ...] = ()
+    decimals: int | None = None  # as shown (shares as %); None: the unit's (metrics.present.formatting)
 
     def __post_init__(self) -> None:
         if not self.dims:
@@ -207,7 +208,7 @@ METRICS: tuple[Metric, ...] = (
            value=lambda x: x.t.c.compensation, where=lambda x: x.t.c.compensation > 0, needs=("compensation",)),
     Metric(id="availability", label_en="Circuit availability", label_zh="专线可用率",
            unit="share", kind="availability", source="availability", higher_is_better=True,
-           description="1 − downtime ÷ in-service time of the enterprise circuits in scope."),
+           description="1 − downtime ÷ in-service time of the enterprise circuits in scope.", decimals=2),
     Metric(id="churn_rate", label_en="Churn rate (monthly)", label_zh="月流失率",
            unit="share_per_month", kind="rate", source="customers", higher_is_better=False,
            description="Customers leaving in the period ÷ customer-months at risk."),

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from metrics.backends.connect import DatabaseError
 from metrics.churn import store as churn_store
 from metrics.model.keys import shown
+from metrics.present.formatting import fmt_percent
 from metrics.report.context import Ctx
 from metrics.report.model import Page, Table, table_pages
 
@@ -33,13 +34,13 @@ def at_risk(ctx: Ctx) -> list[Page]:
     if df.empty:
         return [Page("note", title, sub, [ctx.t("report.risk.none_in_scope")])]
     prob = pd.to_numeric(df["churn_probability_90d"], errors="coerce")
-    sentence = ctx.t("report.risk.summary", n=len(df), low=f"{prob.min():.0%}", high=f"{prob.max():.0%}",
+    sentence = ctx.t("report.risk.summary", n=len(df), low=fmt_percent(prob.min(), 0), high=fmt_percent(prob.max(), 0),
                      revenue=ctx.value(pd.to_numeric(df["revenue_at_risk"]).sum(), "currency"),
                      as_of=churn_store.model_date(model).isoformat())
     keys = ctx.wh.key_texts("customers", [int(c) for c in df["customer_id"]])  # as the source wrote them
     rows = tuple((shown(int(r.customer_id), keys), str(r.name), ctx.label("tier", r.tier),
                   ctx.label("region", r.region_id),
-                  f"{float(r.churn_probability_90d):.0%}", ctx.value(r.revenue_at_risk, "currency"),
+                  fmt_percent(float(r.churn_probability_90d), 0), ctx.value(r.revenue_at_risk, "currency"),
                   str(r.drivers).split("; ")[0] if r.drivers else "—") for r in df.itertuples())
     cols = tuple(ctx.t(f"churn.col.{c}") if c != "tier" and c != "region_id" else ctx.t(f"page.tables.{c}")
                  for c in COLUMNS)
@@ -61,7 +62,7 @@ def viewer_totals(ctx: Ctx, title: str, sub: str) -> list[Page]:
         lines.append(ctx.t("report.risk.viewer_suppressed", k=ctx.f.scope.min_group_size))
     elif totals["customers"]:
         lines.append(ctx.t("report.risk.viewer_totals", n=ctx.value(totals["customers"], "customers"),
-                           p=f"{totals['mean_probability']:.0%}",
+                           p=fmt_percent(totals["mean_probability"], 0),
                            revenue=ctx.value(totals["revenue_at_risk"], "currency"),
                            as_of=churn_store.model_date(model).isoformat()))
     else:

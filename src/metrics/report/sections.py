@@ -15,6 +15,7 @@ from metrics.churn import rates as churn
 from metrics.model.registry import get
 from metrics.present.charts import comparisons as charts_more
 from metrics.present.charts import core as charts
+from metrics.present.formatting import fmt_metric, fmt_percent
 from metrics.report.context import Ctx, first
 from metrics.report.model import Page, Table, table_pages
 
@@ -115,7 +116,8 @@ def complaints_facts(ctx: Ctx, table: pd.DataFrame, level: str) -> list[str]:
     if not cats.empty:
         top = cats.sort_values(["value", "category"], ascending=[False, True]).iloc[0]
         out.append(ctx.t("report.complaints.category", category=ctx.label("category", top["category"]),
-                         n=ctx.value(top["value"], "tickets"), share=f"{top['value'] / cats['value'].sum():.0%}"))
+                         n=ctx.value(top["value"], "tickets"),
+                         share=fmt_percent(top["value"] / cats["value"].sum(), 0)))
     return out
 
 
@@ -179,11 +181,14 @@ def sla_facts(ctx: Ctx, service: pd.DataFrame) -> list[str]:
     if not avail.empty:
         missed = avail[~avail["met"]]
         if missed.empty:
-            out.append(ctx.t("report.sla.availability_met", lowest=f"{avail['value'].min():.2%}"))
+            lowest = fmt_metric(avail["value"].min(), "availability", ctx.lang)
+            out.append(ctx.t("report.sla.availability_met", lowest=lowest))
         else:
             sep = "、" if ctx.lang == "zh" else "; "
             levels = sep.join(ctx.t("report.sla.level_missed", level=ctx.label("sla_level", r.sla_level),
-                                    value=f"{r.value:.2%}", target=f"{r.target:.2%}") for r in missed.itertuples())
+                                    value=fmt_metric(r.value, "availability", ctx.lang),
+                                    target=fmt_metric(r.target, "availability", ctx.lang))
+                               for r in missed.itertuples())
             out.append(ctx.t("report.sla.availability_missed", levels=levels))
     return out
 
@@ -228,7 +233,7 @@ def churn_facts(ctx: Ctx) -> list[str]:
     if not reasons.empty:
         top = reasons.iloc[0]
         out.append(ctx.t("report.churn.reason", reason=ctx.label("churn_reason", top["churn_reason"]),
-                         share=f"{top['share']:.0%}"))
+                         share=fmt_percent(top["share"], 0)))
     by_tier = churn.churn_by(ctx.wh, ctx.f, ("tier",))
     by_tier = by_tier[by_tier["tier"].notna()]
     if len(by_tier) >= 2:

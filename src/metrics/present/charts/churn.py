@@ -12,8 +12,9 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from metrics.model.i18n import t
+from metrics.present import formatting as fmt
 from metrics.present import theme
-from metrics.present.charts.core import base_layout, chart_names
+from metrics.present.charts.core import axis_title, base_layout, chart_names, month_ticks, value_range
 
 DAYS_PER_MONTH = 365.25 / 12
 
@@ -26,8 +27,10 @@ def _rgba(hex_colour: str, alpha: float) -> str:
 
 def retention_curves(curves: pd.DataFrame, dim: str, lang: str, title: str, subtitle: str,
                      region_names: Mapping[int, str] | None = None) -> go.Figure:
-    """One step line per group (survival in %, tenure in months), its 95% band shaded."""
+    """One step line per group (survival in %, tenure in months), its 95% band shaded; the survival
+    axis from just under the lowest band when 0 would flatten the curves (the title says so)."""
     fig = go.Figure()
+    drawn: list[float] = [100.0]
     groups = theme.order(dim, curves["group"].unique()) if len(curves) else []
     names = dict(zip(groups, chart_names(dim, groups, lang, region_names), strict=True)) if dim != "all" else {}
     for i, g in enumerate(groups):
@@ -35,6 +38,7 @@ def retention_curves(curves: pd.DataFrame, dim: str, lang: str, title: str, subt
         x = np.concatenate([[0.0], d["time_days"].to_numpy(float) / DAYS_PER_MONTH])
         y, lo, hi = (np.concatenate([[100.0], 100 * d[c].to_numpy(float)]) for c in ("survival", "lower", "upper"))
         colour = theme.colour(dim, g, i)
+        drawn += list(lo) + list(y)
         name = names.get(g, t("filter.all", lang))
         fig.add_trace(go.Scatter(x=np.concatenate([x, x[::-1]]), y=np.concatenate([hi, lo[::-1]]), fill="toself",
                                  fillcolor=_rgba(colour, 0.15), line={"width": 0, "shape": "hv"}, hoverinfo="skip",
@@ -44,7 +48,9 @@ def retention_curves(curves: pd.DataFrame, dim: str, lang: str, title: str, subt
                                  hovertemplate=f"{name}<br>%{{x:.1f}} · %{{y:.1f}}%<extra></extra>"))
     base_layout(fig, title, subtitle, height=460)
     fig.update_xaxes(title=t("churn.axis_months", lang), rangemode="tozero")
-    fig.update_yaxes(title=t("churn.axis_survival", lang) + " (%)", range=[0, 101])
+    axis_range, not_zero = value_range(drawn, "share")
+    fig.update_yaxes(title=t("churn.axis_survival", lang) + " (" + axis_title("share", lang, not_zero) + ")",
+                     range=[axis_range[0], 101], ticksuffix="%")
     return fig
 
 
@@ -56,22 +62,45 @@ def forest(terms: pd.DataFrame, lang: str, title: str, subtitle: str) -> go.Figu
     colours = [theme.STATUS["red"] if lo > 1 else theme.STATUS["green"] if hi < 1 else theme.NEUTRAL
                for lo, hi in zip(d["hr_lower"], d["hr_upper"], strict=True)]
     fig = go.Figure(go.Scatter(
-        x=d["hr"], y=labels, mode="markers", marker={"color": colours, "size": 9},
+        x=d["hr"], y=labels, mode="markers+text", marker={"color": colours, "size": 9},
         error_x={"type": "data", "symmetric": False, "array": d["hr_upper"] - d["hr"],
                  "arrayminus": d["hr"] - d["hr_lower"], "color": "#555"},
-        customdata=d["term"], hovertemplate="%{y}: %{x:.2f}<extra></extra>", showlegend=False))
+        text=[fmt.fmt_ratio(x) for x in d["hr"]], textposition="top center", textfont={"size": 13},
+        customdata=d["term"], hovertext=[f"{n}: {fmt.fmt_ratio(x)} ({fmt.fmt_ratio(lo)}–{fmt.fmt_ratio(hi)})"
+                                         for n, x, lo, hi in zip(labels, d["hr"], d["hr_lower"], d["hr_upper"],
+                                                                 strict=True)],
+        hoverinfo="text", showlegend=False))
     fig.add_vline(x=1, line={"color": "#333", "dash": "dash", "width": 1})
-    base_layout(fig, title, subtitle, height=max(320, 32 * len(d) + 120))
-    fig.update_xaxes(type="log", title=t("churn.axis_hr", lang))
+    base_layout(fig, title, subtitle, height=max(320, 40 * len(d) + 140))
+    ticks = hr_ticks(float(d["hr_lower"].min()), float(d["hr_upper"].max())) if len(d) else [1.0]
+    fig.update_xaxes(type="log", title=t("churn.axis_hr", lang), tickvals=ticks,
+                     ticktext=[fmt.fmt_tick(x) for x in ticks],
+                     range=[np.log10(min(ticks[0], float(d["hr_lower"].min()) if len(d) else 1) * 0.9),
+                            np.log10(max(ticks[-1], float(d["hr_upper"].max()) if len(d) else 1) * 1.1)])
     fig.update_layout(margin={"l": 240})
     return fig
+
+
+HR_TICKS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0, 7.0, 10.0, 20.0, 50.0)
+
+
+def hr_ticks(lo: float, hi: float) -> list[float]:
+    """Labelled ticks of a log hazard-ratio axis covering [lo, hi]: always 1, written in full ("0.3",
+    not plotly's "3" for a minor log tick), at most about nine of them."""
+    lo, hi = min(lo, 1.0), max(hi, 1.0)
+    inside = [x for x in HR_TICKS if lo / 1.25 <= x <= hi * 1.25]
+    while len(inside) > 9:
+        inside = [x for i, x in enumerate(inside) if i % 2 == 0 or x == 1.0]
+    return inside
 
 
 def monthly_spend(spend: pd.DataFrame, lang: str, title: str, subtitle: str) -> go.Figure:
     """One customer's monthly spend (``metrics.analysis.customer_history.spend``: month, revenue) as bars."""
     fig = go.Figure(go.Bar(x=spend["month"], y=spend["revenue"], marker={"color": theme.NEUTRAL},
-                           hovertemplate="%{x|%Y-%m} · %{y:,.0f}<extra></extra>"))
+                           text=[fmt.fmt_value(v, "currency", lang) for v in spend["revenue"]],
+                           textposition="outside", textfont={"size": 12}, cliponaxis=False,
+                           hovertemplate="%{x|%Y-%m} · %{text}<extra></extra>"))
     base_layout(fig, title, subtitle, height=360)
-    fig.update_xaxes(title=None, tickformat="%Y-%m")
-    fig.update_yaxes(title=t("page.at_risk.axis_spend", lang), rangemode="tozero")
+    fig.update_xaxes(title=None, **month_ticks(spend["month"]))
+    fig.update_yaxes(title=t("page.at_risk.axis_spend", lang), rangemode="tozero", tickprefix="¥", tickformat=",~f")
     return fig
