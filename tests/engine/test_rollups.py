@@ -140,7 +140,8 @@ def test_rollups_are_built_at_the_load_as_of(rolled: Warehouse) -> None:
             assert 0 < rows <= n_fact
             first = "tickets__n" if source == "tickets" else "csat_mean__n"
             assert first in table.c
-        assert rolled.rollup_sources() == {"tickets", "surveys", "customers", "services", rollups.KNOWN_COUNTS}
+        assert rolled.rollup_sources() == {"tickets", "surveys", "customers", "services", rollups.KNOWN_COUNTS,
+                                           rollups.CUSTOMER_MEASURES}
         months = conn.execute(sa.select(sa.func.count(sa.distinct(rollups.rollup_customers.c.month)))).scalar()
         n_months = conn.execute(sa.select(sa.func.count()).select_from(s.calendar_months)).scalar()
         assert 0 < months <= n_months

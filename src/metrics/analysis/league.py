@@ -69,7 +69,7 @@ def rest_test(metric: Metric, groups: pd.DataFrame, total: pd.DataFrame) -> tupl
     if metric.kind == "rate":
         if "exposure" not in groups.columns:
             return nan, nan
-        scale = 1000.0 if metric.unit == "per_1000_customer_months" else 1.0
+        scale = metric.per
         e1, t1 = groups["events"].to_numpy(float), groups["exposure"].to_numpy(float)
         e2, t2 = _total(total, "events") - e1, _total(total, "exposure") - t1
         ok = (t2 > 1e-9) & (e2 >= 0)

@@ -6,9 +6,10 @@ Two cubes, rebuilt in the database (``INSERT … SELECT``, no rows through Pytho
   category × kind × priority, from ``tickets`` joined to ``customers``;
 * ``rollup_surveys``: month × region_id × tier × segment × sla_level × channel × survey_kind;
 * ``rollup_customers``: month × region_id × tier × segment × sla_level × acquisition channel, with
-  the days at risk, churns and customers active at the month's end (the as-of month ends after the
-  as-of day), built by :func:`metrics.query.compiler.customer_months` — the raw customer query itself,
-  per month. It serves churn rate, active customers (the last month's stock) and, with the
+  the days at risk and, per metric counted on customer-months, what its kind counts (churns:
+  ``churn_rate__events``; customers active at the month's end: ``active_customers__n``; the as-of
+  month ends after the as-of day), built by :func:`metrics.query.compiler.exposure_months` — the raw
+  customer query itself, per month. It serves churn rate, active customers (the last month's stock) and, with the
   tickets cube, complaint rate. It is not built when a customer ends before starting (the raw
   period and month queries disagree on such data); ``sw_meta.rollup_sources`` lists the cubes built;
 * ``rollup_services``: month × region_id × tier × segment × sla_level, downtime and in-service
@@ -33,12 +34,10 @@ import sqlalchemy as sa
 
 from metrics.model import dimensions
 from metrics.model import schema as s
+from metrics.model.exposures import CUSTOMER_MONTHS
 from metrics.model.registry import METRICS, Ctx, Metric
 from metrics.query import kinds
-from metrics.query.compiler import (
-    customer_months,
-    service_months,
-)
+from metrics.query.compiler import exposure_measures, exposure_months, service_months
 from metrics.query.dialect import month_start
 
 AS_OF_KEY = "rollup_as_of"
@@ -46,6 +45,9 @@ SOURCES_KEY = "rollup_sources"  # the cubes built (customers is left out when th
 # in rollup_sources: the event cubes count the rows with each metric's needed columns known
 # (``Metric.needs``); cubes built before they did answer no such metric (raw rows do)
 KNOWN_COUNTS = "known_counts"
+# in rollup_sources: the customer cube holds ``<metric>__<name>`` per metric counted on customer-months
+# (``churn_rate__events``); one built before it did answers none of them (raw rows do)
+CUSTOMER_MEASURES = "customer_measures"
 EVENT_SOURCES = ("tickets", "surveys")
 CUSTOMER_DIMS = dimensions.CUSTOMER_DIMS
 CUBE_DIMS: dict[str, tuple[str, ...]] = {
@@ -78,7 +80,9 @@ class Measure:
 
 
 def rollupable(m: Metric) -> bool:
-    return m.source in CUBE_DIMS and m.kind != "quantile"
+    """A cube answers ``m``: not a quantile, not events counted on rows the cube does not fold
+    ``m.where`` into (a rate's events_from)."""
+    return m.source in CUBE_DIMS and m.kind != "quantile" and not (m.events_from and m.where is not None)
 
 
 def measures(m: Metric) -> tuple[Measure, ...]:
@@ -113,15 +117,17 @@ rollup_tickets = _table("tickets")
 rollup_surveys = _table("surveys")
 TABLES = {"tickets": rollup_tickets, "surveys": rollup_surveys}  # the event cubes
 
-# customer months: exposure (days at risk), churns and customers active at the month's end, per
-# month × the customer's region (district) × tier × segment × sla_level × acquisition channel
+# customer months: exposure (days at risk) and what each metric counted on customer-months counts
+# (churns, customers active at the month's end), per month × the customer's region (district) × tier ×
+# segment × sla_level × acquisition channel
 _c = s.customers.c
 rollup_customers = sa.Table(
     "rollup_customers", rollup_metadata,
     sa.Column("month", sa.Date, nullable=False), sa.Column("region_id", sa.Integer),
     sa.Column("tier", _c.tier.type), sa.Column("segment", _c.segment.type),
     sa.Column("sla_level", _c.sla_level.type), sa.Column("channel", _c.acquisition_channel.type),
-    sa.Column("exposure_days", _COUNT), sa.Column("events", _COUNT), sa.Column("active_end", _COUNT),
+    sa.Column("exposure_days", _COUNT),
+    *[sa.Column(f"{m.id}__{name}", _COUNT) for m, name in exposure_measures(CUSTOMER_MONTHS)],
 )
 # service months: downtime, in-service hours and circuits in service per month × the customer's region
 # (district) × tier × segment × sla_level. Availability by month only: over several months the
@@ -186,13 +192,12 @@ def refresh(engine: sa.Engine) -> date | None:
                                                     build_select(source, as_of)))
         built = [*TABLES, KNOWN_COUNTS]
         if customers_rollup_exact(conn):
-            conn.execute(rollup_customers.insert().from_select(
-                ["month", "tier", "segment", "sla_level", "channel", "region_id", "exposure_days", "events",
-                 "active_end"], customer_months(as_of)))
-            built.append("customers")
+            months = exposure_months(CUSTOMER_MONTHS, as_of)
+            conn.execute(rollup_customers.insert().from_select(list(months.selected_columns.keys()), months))
+            built += ["customers", CUSTOMER_MEASURES]
+        services = service_months(as_of)
         conn.execute(rollup_services.insert().from_select(
-            ["month", "tier", "segment", "sla_level", "region_id", "downtime_hours", "service_hours", "services"],
-            service_months(as_of)))
+            [{"n": "services"}.get(k, k) for k in services.selected_columns.keys()], services))
         built.append("services")
         conn.execute(m.insert().values(key=SOURCES_KEY, value=",".join(built)))
         conn.execute(m.insert().values(key=AS_OF_KEY, value=as_of.isoformat()))

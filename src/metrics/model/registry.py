@@ -10,12 +10,13 @@ Definitions and their conventions are documented in ``docs/metrics.md``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import sqlalchemy as sa
 
 from metrics.model import dimensions, ticket_status
 from metrics.model import schema as s
+from metrics.model.exposures import CUSTOMER_MONTHS, EXPOSURES, SERVICE_HOURS, Exposure, Span
 
 # Dimensions each source can be cut by (metrics.model.dimensions declares them); `region` groups at a
 # chosen level of the hierarchy.
@@ -58,6 +59,13 @@ class Metric:
     """One metric. ``num``/``den`` are row conditions (share kind); ``value`` a row value
     (mean, quantile, sum); ``where`` restricts the rows; ``q`` is the quantile.
 
+    Over time at risk (``exposure``, :class:`Exposure`; expressions over a :class:`Span`): a rate
+    counts ``num`` per exposure row and bucket (churns), or the rows of ``events_from`` (tickets of
+    ``fixed_kinds`` meeting ``where``: complaints), per ``per`` units of exposure; a stock counts the
+    rows where ``value`` holds at the bucket's end; an availability is 1 − ``num`` (hours on the
+    exposure's event rows where ``where``) ÷ the exposure. ``interval``: how the 95% interval is
+    made (``poisson``: exact Garwood; None: none).
+
     ``needs``: columns of the source table that a source may leave unknown (NULL: the file had no
     such column). A row counts only where they are all known; a group whose rows all have one
     unknown is *missing* (value NaN, n 0, the columns named), never 0 (docs/metrics.md)."""
@@ -79,6 +87,10 @@ class Metric:
     dims: tuple[str, ...] = field(default=())
     needs: tuple[str, ...] = ()
     decimals: int | None = None  # as shown (shares as %); None: the unit's (metrics.present.formatting)
+    exposure: Exposure | None = None
+    events_from: str | None = None
+    per: float = 1.0
+    interval: str | None = None
 
     def __post_init__(self) -> None:
         if not self.dims:
@@ -135,6 +147,22 @@ def _resolution_hours(x: Ctx) -> sa.ColumnElement:
     return hours_between(x.t.c.opened_at, x.t.c.resolved_at)
 
 
+def _restored(x: Span) -> sa.ColumnElement:
+    """An outage's end: its restoration, or the as-of instant while it lasts."""
+    return sa.func.coalesce(x.o.c.restored_at, x.as_of_end)
+
+
+def _outage_hours(x: Span) -> sa.ColumnElement:
+    """Hours of an outage inside the bucket (negative when it lies outside: counted as 0)."""
+    from metrics.query.dialect import hours_between
+
+    return hours_between(sa.func.greatest(x.o.c.started_at, x.start_ts), sa.func.least(_restored(x), x.stop_ts))
+
+
+def _outage_in_bucket(x: Span) -> sa.ColumnElement:
+    return sa.and_(x.o.c.started_at < x.stop_ts, _restored(x) > x.start_ts)
+
+
 METRICS: tuple[Metric, ...] = (
     Metric(id="tickets", label_en="Tickets", label_zh="工单量",
            unit="tickets", kind="count", source="tickets", higher_is_better=None,
@@ -157,7 +185,9 @@ METRICS: tuple[Metric, ...] = (
            value=lambda x: x.sv.c.ces),
     Metric(id="complaint_rate", label_en="Complaint rate", label_zh="投诉率",
            unit="per_1000_customer_months", kind="rate", source="complaints", higher_is_better=False,
-           description="Complaints opened per 1,000 active customers per month."),
+           description="Complaints opened per 1,000 active customers per month.",
+           exposure=CUSTOMER_MONTHS, events_from="tickets", fixed_kinds=("complaint",), per=1000.0,
+           interval="poisson"),
     Metric(id="fcr_rate", label_en="First-contact resolution", label_zh="首问解决率",
            unit="share", kind="share", source="tickets", higher_is_better=True,
            description="Share of tickets resolved at first contact.",
@@ -208,13 +238,18 @@ METRICS: tuple[Metric, ...] = (
            value=lambda x: x.t.c.compensation, where=lambda x: x.t.c.compensation > 0, needs=("compensation",)),
     Metric(id="availability", label_en="Circuit availability", label_zh="专线可用率",
            unit="share", kind="availability", source="availability", higher_is_better=True,
-           description="1 − downtime ÷ in-service time of the enterprise circuits in scope.", decimals=2),
+           description="1 − downtime ÷ in-service time of the enterprise circuits in scope.", decimals=2,
+           exposure=SERVICE_HOURS, num=_outage_hours, where=_outage_in_bucket),
     Metric(id="churn_rate", label_en="Churn rate (monthly)", label_zh="月流失率",
            unit="share_per_month", kind="rate", source="customers", higher_is_better=False,
-           description="Customers leaving in the period ÷ customer-months at risk."),
+           description="Customers leaving in the period ÷ customer-months at risk.",
+           exposure=CUSTOMER_MONTHS, num=lambda x: sa.and_(x.ended >= x.start, x.ended < x.stop),
+           interval="poisson"),
     Metric(id="active_customers", label_en="Active customers", label_zh="在网客户数",
            unit="customers", kind="stock", source="customers", higher_is_better=True,
-           description="Customers active on the last day of the period (or month)."),
+           description="Customers active on the last day of the period (or month).",
+           exposure=CUSTOMER_MONTHS,
+           value=lambda x: sa.and_(x.c.c.start_date < x.stop, sa.or_(x.ended.is_(None), x.ended >= x.stop))),
     Metric(id="revenue", label_en="Revenue", label_zh="收入",
            unit="currency", kind="sum", source="billing", higher_is_better=True,
            description="Billed revenue of the months that start in the period (CNY).",
@@ -242,15 +277,56 @@ def get(metric_id: str) -> Metric:
         raise UnknownMetric(metric_id) from None
 
 
-def _expression_problems(m: Metric) -> list[str]:
-    """Each row expression of ``m`` builds against the data model (every column it names exists)
-    and reads only the tables of the metric's source."""
-    x = Ctx(as_of_end=sa.literal(None, sa.DateTime))
-    allowed = {"tickets": {"tickets", "customers"}, "surveys": {"surveys", "customers"},
-               "billing": {"billing_monthly", "customers"}}.get(m.source)
+def events_of(m: Metric) -> Metric:
+    """The events a rate counts on event rows (``events_from``): the count metric of that source,
+    narrowed to ``m.fixed_kinds`` and ``m.where`` (complaint rate: the tickets of kind complaint)."""
+    count = next(k for k in METRICS if k.source == m.events_from and k.kind == "count")
+    return replace(count, fixed_kinds=m.fixed_kinds, where=m.where)
+
+
+EXPOSED_KINDS = ("rate", "stock", "availability")
+_SPAN = Span(*[sa.literal(None, sa.Date)] * 5, as_of_end=sa.literal(None, sa.DateTime))
+
+
+def _exposure_problems(m: Metric) -> list[str]:
+    """A metric over time at risk: its kind is one, its exposure is declared, the expressions it
+    needs are there, build against the data model and read only the exposure's tables."""
+    if (m.kind in EXPOSED_KINDS) != (m.exposure is not None):
+        return [f"{m.id}: kinds {', '.join(EXPOSED_KINDS)} and only they declare an exposure"]
+    if m.exposure is None:
+        return [f"{m.id}: {name} applies to metrics over an exposure" for name in ("events_from", "interval")
+                if getattr(m, name) is not None]
+    e, problems = m.exposure, []
+    if EXPOSURES.get(e.name) is not e:
+        problems.append(f"{m.id}: unknown exposure {e.name}")
+    if m.interval not in ({"rate": ("poisson", None)}.get(m.kind, (None,))):
+        problems.append(f"{m.id}: kind {m.kind} has no interval {m.interval}")
+    if not m.per > 0:
+        problems.append(f"{m.id}: per must be positive")
+    if m.events_from is not None:
+        if m.kind != "rate" or e is not CUSTOMER_MONTHS or m.num is not None:
+            problems.append(f"{m.id}: events_from counts a rate's events on customer-months instead of num")
+        if not any(k.source == m.events_from and k.kind == "count" for k in METRICS):
+            problems.append(f"{m.id}: events_from {m.events_from} has no count metric")
+    else:
+        wanted = {"rate": ("num",), "stock": ("value",), "availability": ("num", "where")}[m.kind]
+        problems += [f"{m.id}: {m.kind} needs {name}" for name in wanted if getattr(m, name) is None]
+    if m.fixed_kinds and m.events_from != "tickets":
+        problems.append(f"{m.id}: fixed_kinds applies to events counted on tickets")
+    allowed = {e.table.name, "customers"} | ({e.events.name} if e.events is not None else set())
+    exprs = {"num": m.num, "den": m.den, "value": m.value, "where": m.where if m.events_from is None else None,
+             "begin": e.begin, "end": e.end, "alive": e.alive}
+    problems += _built_problems(m, exprs, _SPAN, allowed, "its exposure")
+    if m.events_from is not None:  # where narrows the event rows
+        problems += _built_problems(m, {"where": m.where}, Ctx(as_of_end=sa.literal(None, sa.DateTime)),
+                                    {m.events_from, "customers"}, "its events")
+    return problems
+
+
+def _built_problems(m: Metric, exprs: dict, x: Ctx | Span, allowed: set[str] | None, scope: str) -> list[str]:
+    """Each expression builds over ``x`` (every column it names exists) and reads only ``allowed``."""
     problems = []
-    for name in ("num", "den", "value", "where"):
-        expr = getattr(m, name)
+    for name, expr in exprs.items():
         if expr is None:
             continue
         try:
@@ -260,8 +336,19 @@ def _expression_problems(m: Metric) -> list[str]:
             continue
         tables = {c.table.name for c in sa.sql.visitors.iterate(built) if isinstance(c, sa.Column)}
         if allowed is not None and not tables <= allowed:
-            problems.append(f"{m.id}: {name} reads {', '.join(sorted(tables - allowed))} outside its source")
+            problems.append(f"{m.id}: {name} reads {', '.join(sorted(tables - allowed))} outside {scope}")
     return problems
+
+
+def _expression_problems(m: Metric) -> list[str]:
+    """Each row expression of ``m`` builds against the data model (every column it names exists)
+    and reads only the tables of the metric's source."""
+    if m.exposure is not None:
+        return _exposure_problems(m)
+    allowed = {"tickets": {"tickets", "customers"}, "surveys": {"surveys", "customers"},
+               "billing": {"billing_monthly", "customers"}}.get(m.source)
+    exprs = {name: getattr(m, name) for name in ("num", "den", "value", "where")}
+    return _built_problems(m, exprs, Ctx(as_of_end=sa.literal(None, sa.DateTime)), allowed, "its source")
 
 
 def validate() -> list[str]:
@@ -278,7 +365,7 @@ def validate() -> list[str]:
             problems.append(f"{m.id}: share needs num and den")
         if m.kind in ("mean", "quantile", "nps", "sum") and m.value is None:
             problems.append(f"{m.id}: {m.kind} needs value")
-        problems += _expression_problems(m)
+        problems += _expression_problems(m) + (_exposure_problems(m) if m.exposure is None else [])
         if m.kind == "quantile" and not (m.q and 0 < m.q < 1):
             problems.append(f"{m.id}: quantile needs q in (0, 1)")
         if m.needs and (m.source not in ("tickets", "surveys") or m.kind not in ("share", "mean", "sum")):

@@ -7,28 +7,30 @@ turns those into ``value``/``lower``/``upper``. All user values are bound parame
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
 
 from metrics.model import schema as s
+from metrics.model.exposures import Exposure, Span
 from metrics.model.filters import Filters
 from metrics.model.regions import at_level
-from metrics.model.registry import Ctx, Metric, dim_column
+from metrics.model.registry import METRICS, Ctx, Metric, dim_column, get
 from metrics.query import kinds
 from metrics.query.dialect import (
     days_between,
     has_percentile_aggregate,
-    hours_between,
     month_start,
     week_start,
     window_percentile,
 )
 from metrics.query.where import date_literal, slice_conditions, timestamp_literal
 
-DAYS_PER_MONTH = 365.25 / 12
 REGION_LEVELS = s.REGION_LEVELS
+_NO_SPAN = Span(*[sa.literal(None, sa.Date)] * 5, as_of_end=sa.literal(None, sa.DateTime))  # names only
+
+
 class CompileError(ValueError):
     """A request the metric cannot answer (e.g. a dimension it cannot be cut by)."""
 
@@ -78,14 +80,10 @@ def compile_metric(
     q = _Query(metric, f, tuple(by), window, region_level, dialect)
     # aggregate-only users: each group also counts its distinct customers, for small-group suppression
     q.count_customers = f.scope is not None and f.scope.aggregates_only
+    if metric.exposure is not None:  # over time at risk: the kind makes the SQL from the declaration
+        return kinds.of(metric).select(metric, q)
     if metric.source in ("tickets", "surveys", "billing"):
         return q.row_metric()
-    if metric.source == "customers":
-        return q.customer_metric()
-    if metric.source == "complaints":
-        return q.complaint_rate()
-    if metric.source == "availability":
-        return q.availability()
     raise CompileError(f"metric {metric.id}: unknown source {metric.source}")
 
 
@@ -212,138 +210,80 @@ class _Query:
         return (cm, cond, sa.func.greatest(cm.c.month_start, start),
                 sa.func.least(cm.c.month_end, stop), cm.c.month_start)
 
-    def customer_base(self, channel: bool = True, by: tuple[str, ...] | None = None):
-        c = s.customers
-        as_of_excl = _d(self.w.as_of_end.date())
-        end_known = sa.case((c.c.end_date < as_of_excl, c.c.end_date), else_=None)
-        life_end = sa.func.coalesce(end_known, as_of_excl)
-        target, cond, b_start, b_end, month = self.buckets(c.c.start_date, life_end, end_event=True)
-        from_ = c if target is None else c.join(target, cond)
-        from_, region = self.join_region(from_, c)
+    # -- over time at risk (customer-months, service hours): the kinds make the SQL -----------------
+    raw = True  # kinds.ExposureQuery: this compiler reads the rows
+
+    def span(self) -> Span:
+        """The period as a :class:`Span` (one bucket: the whole period)."""
+        start, stop = _d(self.w.start), _d(self.w.stop)
+        return Span(start, stop, start, stop, _d(self.w.as_of_end.date()), _ts(self.w.as_of_end))
+
+    def exposure_rows(self, e: Exposure, by: tuple[str, ...], channel: bool = True, region_id: bool = False):
+        """(dimension columns, FROM, WHERE, the bucket's :class:`Span`, the sum of the days at risk) of
+        the rows of ``e`` in the period, cut into months when grouped by month. ``channel``: the
+        customer's acquisition channel is a dimension and a filter; ``region_id``: also grouped by the
+        customer's own region (a cube's grain)."""
+        c, x = s.customers, self.span()
+        begin, end = e.begin(x), e.end(x)
+        target, cond, b_start, b_end, month = self.buckets(begin, end, end_event=e.end_event)
+        from_ = c if e.table is c else e.table.join(c, c.c.customer_id == e.table.c.customer_id)
+        from_, region = self.join_region(from_ if target is None else from_.join(target, cond), c)
         chan = c.c.acquisition_channel if channel else None
         available = self.customer_dims(c, region) | {"channel": chan, "month": month}
-        conds = [c.c.start_date < _d(self.w.stop),
-                 sa.or_(end_known.is_(None), end_known >= _d(self.w.start))]
-        conds += self.customer_conditions(c, chan)
-        days = days_between(sa.func.greatest(c.c.start_date, b_start), sa.func.least(life_end, b_end))
-        exposure_days = sa.func.sum(sa.func.greatest(days, 0))
-        exposure = exposure_days / DAYS_PER_MONTH
-        events = sa.func.sum(sa.case((sa.and_(end_known >= b_start, end_known < b_end), 1), else_=0))
-        active = sa.func.sum(sa.case(
-            (sa.and_(c.c.start_date < b_end, sa.or_(end_known.is_(None), end_known >= b_end)), 1),
-            else_=0))
-        dims = self.dims(available, by)
-        agg = {"exposure": exposure, "exposure_days": exposure_days, "events": events, "n": active,
-               "customers": sa.func.count(sa.distinct(c.c.customer_id))}
-        return dims, from_, conds, agg
+        conds = [e.alive(x), *self.customer_conditions(c, chan)]
+        days = days_between(sa.func.greatest(begin, b_start), sa.func.least(end, b_end))
+        dims = self.dims(available, by) + ([c.c.region_id.label("region_id")] if region_id else [])
+        return dims, from_, conds, replace(x, start=b_start, stop=b_end), sa.func.sum(sa.func.greatest(days, 0))
 
-    def customer_metric(self) -> sa.Select:
-        dims, from_, conds, agg = self.customer_base()
-        cols = ["n"] if self.metric.kind == "stock" else ["events", "exposure"]
-        cols += ["customers"] if self.count_customers else []
+    def exposure_select(self, m: Metric, by: tuple[str, ...], columns: list[str], channel: bool = True,
+                        at_end: bool = False) -> sa.Select:
+        """:meth:`metrics.query.kinds.ExposureQuery.exposure_select` over the rows (a bucket's end is
+        the period's end, so ``at_end`` changes nothing here)."""
+        dims, from_, conds, x, days = self.exposure_rows(m.exposure, by, channel)
+        agg = dict(kinds.of(m).span_exprs(m, x)) | {
+            "exposure": m.exposure.unit(days), "customers": sa.func.count(sa.distinct(s.customers.c.customer_id))}
+        cols = columns + (["customers"] if self.count_customers else [])
         return (sa.select(*dims, *[agg[k].label(k) for k in cols]).select_from(from_)
                 .where(*conds).group_by(*[d.element for d in dims]))
 
-    # -- complaint rate: complaints ÷ customer-months ---------------------------------------------
-    def complaint_rate(self) -> sa.Select:
-        from metrics.model.registry import get
-
-        tickets_metric = get("tickets")
-        num_metric = Metric(**{**tickets_metric.__dict__, "fixed_kinds": ("complaint",)})
-        num = self.row_metric(num_metric).subquery("num")
-        den_by = complaint_denominator_dims(self.by)
-        dims, from_, conds, agg = self.customer_base(channel=False, by=den_by)
-        extra = [agg["customers"].label("customers")] if self.count_customers else []
-        den = (sa.select(*dims, agg["exposure"].label("exposure"), *extra).select_from(from_)
-               .where(*conds).group_by(*[d.element for d in dims]).subquery("den"))
-        return join_complaints(num, den, self.by, self.count_customers)
-
-    # -- availability: downtime ÷ in-service time -------------------------------------------------
-    def availability(self, region_id: bool = False) -> sa.Select:
-        """``region_id``: also group by the customer's own region (the rollup's grain)."""
-        c, sv, o = s.customers, s.services, s.outages
-        svc_end = sa.func.coalesce(sv.c.end_date, _d(self.w.stop))
-        target, cond, b_start, b_end, month = self.buckets(sv.c.start_date, svc_end)
-        base = sv.join(c, c.c.customer_id == sv.c.customer_id)
-        base = base if target is None else base.join(target, cond)
-        base, region = self.join_region(base, c)
-        available = self.customer_dims(c, region) | {"month": month}
-        conds = [sv.c.start_date < _d(self.w.stop), svc_end > _d(self.w.start)]
-        conds += self.customer_conditions(c, None)
-        dims = self.dims(available) + ([c.c.region_id.label("region_id")] if region_id else [])
-        days = days_between(sa.func.greatest(sv.c.start_date, b_start), sa.func.least(svc_end, b_end))
-        service = (sa.select(*dims, (sa.func.sum(sa.func.greatest(days, 0)) * 24.0).label("service_hours"),
-                             sa.func.count(sa.distinct(sv.c.service_id)).label("n"),
-                             *([sa.func.count(sa.distinct(c.c.customer_id)).label("customers")]
-                               if self.count_customers else []))
-                   .select_from(base).where(*conds).group_by(*[d.element for d in dims])).subquery("svc")
-        b_start_ts, b_end_ts = sa.cast(b_start, sa.DateTime), sa.cast(b_end, sa.DateTime)
-        restored = sa.func.coalesce(o.c.restored_at, _ts(self.w.as_of_end))
-        hours = hours_between(sa.func.greatest(o.c.started_at, b_start_ts), sa.func.least(restored, b_end_ts))
-        down = (sa.select(*dims, sa.func.sum(sa.case((hours > 0, hours), else_=0.0)).label("downtime_hours"))
-                .select_from(base.join(o, o.c.service_id == sv.c.service_id))
-                .where(*conds, o.c.started_at < b_end_ts, restored > b_start_ts)
-                .group_by(*[d.element for d in dims])).subquery("down")
-        keys = [dim_column(d) for d in self.by] + (["region_id"] if region_id else [])
-        on = sa.and_(sa.true(), *[service.c[k].is_not_distinct_from(down.c[k]) for k in keys])
-        return sa.select(*[service.c[k] for k in keys],
-                         sa.func.coalesce(down.c.downtime_hours, 0.0).label("downtime_hours"),
-                         service.c.service_hours, service.c.n,
-                         *([service.c.customers] if self.count_customers else [])
-                         ).select_from(service.outerjoin(down, on))
+    def events(self, m: Metric) -> sa.Select:
+        """The events a rate counts on event rows (:func:`metrics.model.registry.events_of`)."""
+        return self.row_metric(m)
 
 
 # ---------------------------------------------------------------------------------------------
-# pieces shared with the rollups (metrics.ingest.rollups), so that each is defined once
+# the month cubes of the exposures (metrics.ingest.rollups), built by the same kinds' SQL
 
 
-def complaint_denominator_dims(by: tuple[str, ...]) -> tuple[str, ...]:
-    """The dimensions of complaint rate's exposure: the customer's, not the ticket's channel/category."""
-    return tuple(d for d in by if d not in ("channel", "category"))
+def _months(m: Metric, as_of: date, by: tuple[str, ...]) -> _Query:
+    a1 = as_of + timedelta(days=1)
+    return _Query(m, Filters(date(1900, 1, 1), as_of), by, Window(date(1900, 1, 1), a1, datetime.combine(a1, time())),
+                  "district")
 
 
-def join_complaints(num: sa.Subquery, den: sa.Subquery, by: tuple[str, ...],
-                    count_customers: bool = False) -> sa.Select:
-    """Complaint rate's columns from its numerator (``n`` complaints per group of ``by``) and its
-    denominator (``exposure`` in customer-months per group of the customer dimensions of ``by``)."""
-    den_by = complaint_denominator_dims(by)
-    keys = [dim_column(d) for d in den_by]
-    on = sa.and_(sa.true(), *[num.c[k].is_not_distinct_from(den.c[k]) for k in keys])
-    if len(den_by) == len(by):  # every group of the denominator, complaints or not
-        out = [den.c[dim_column(d)] for d in by]
-        cust = [den.c.customers] if count_customers else []
-        return sa.select(*out, sa.func.coalesce(num.c.n, 0).label("events"),
-                         den.c.exposure, *cust).select_from(den.outerjoin(num, on))
-    out = [num.c[dim_column(d)] for d in by]
-    cust = [num.c.customers] if count_customers else []  # the customers behind these complaints
-    return sa.select(*out, num.c.n.label("events"), den.c.exposure, *cust).select_from(num.outerjoin(den, on))
-
-
-def customer_months(as_of: date) -> sa.Select:
+def exposure_months(e: Exposure, as_of: date) -> sa.Select:
     """Per calendar month up to ``as_of`` (the as-of month ends after the as-of day) and per
     customer region_id, tier, segment, sla_level and acquisition channel: ``exposure_days`` (days
-    at risk), ``events`` (churns) and ``n`` (active at the month's end), as the raw customer
-    metrics compute them for a month. The rollup ``rollup_customers`` is built from this select."""
-    from metrics.model.registry import get
+    at risk) and each of :func:`exposure_measures` as ``<metric>__<name>`` (``churn_rate__events``,
+    ``active_customers__n``), as the raw metrics compute them for a month. The rollup
+    ``rollup_customers`` is built from this select."""
+    measures = exposure_measures(e)
+    q = _months(measures[0][0], as_of, ("month", "tier", "segment", "sla_level", "channel"))
+    dims, from_, conds, x, days = q.exposure_rows(e, q.by, region_id=True)
+    cols = [dict(kinds.of(m).span_exprs(m, x))[name].label(f"{m.id}__{name}") for m, name in measures]
+    return (sa.select(*dims, days.label("exposure_days"), *cols).select_from(from_).where(*conds)
+            .group_by(*[d.element for d in dims]))
 
-    a1 = as_of + timedelta(days=1)
-    q = _Query(get("churn_rate"), Filters(date(1900, 1, 1), as_of), ("month", "tier", "segment", "sla_level",
-                                                                      "channel"),
-               Window(date(1900, 1, 1), a1, datetime.combine(a1, time())), "district")
-    dims, from_, conds, agg = q.customer_base()
-    region = s.customers.c.region_id
-    cols = [*dims, region.label("region_id"), agg["exposure_days"].label("exposure_days"),
-            agg["events"].label("events"), agg["n"].label("n")]
-    return sa.select(*cols).select_from(from_).where(*conds).group_by(*[d.element for d in dims], region)
+
+def exposure_measures(e: Exposure) -> list[tuple[Metric, str]]:
+    """(metric, aggregate name) of what a month of ``e``'s rows holds for the metrics counted on
+    them (:meth:`metrics.query.kinds.Exposed.span_exprs`; not events counted on other rows)."""
+    return [(m, name) for m in METRICS if m.exposure is e for name, _ in kinds.of(m).span_exprs(m, _NO_SPAN)]
 
 
 def service_months(as_of: date) -> sa.Select:
     """Per calendar month up to ``as_of`` and per customer region_id, tier, segment and sla_level:
     ``downtime_hours``, ``service_hours`` and ``n`` (circuits in service), as the raw availability
     query computes them for a month. The rollup ``rollup_services`` is built from this select."""
-    from metrics.model.registry import get
-
-    a1 = as_of + timedelta(days=1)
-    q = _Query(get("availability"), Filters(date(1900, 1, 1), as_of), ("month", "tier", "segment", "sla_level"),
-               Window(date(1900, 1, 1), a1, datetime.combine(a1, time())), "district")
-    return q.availability(region_id=True)
+    m = get("availability")
+    return kinds.of(m).select(m, _months(m, as_of, ("month", "tier", "segment", "sla_level")), region_id=True)

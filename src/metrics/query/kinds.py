@@ -12,13 +12,16 @@ and adds ``rows`` and ``known``, so a group that cannot be answered is told apar
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
 from metrics.analysis import stats
-from metrics.model.registry import Ctx, Metric
+from metrics.model.dimensions import CUSTOMER_DIMS
+from metrics.model.exposures import Exposure, Span
+from metrics.model.registry import Ctx, Metric, dim_column, events_of
 from metrics.query.dialect import percentile
 
 COUNT, TOTAL = sa.BigInteger, sa.Double  # the types of count-like and sum-like aggregates
@@ -140,22 +143,81 @@ class Quantile(Kind):
         return [percentile(sa.literal_column(repr(m.q)), m.value(x)), r.one()]
 
 
-class Rate(Kind):
-    """Events per exposure (complaints per 1,000 customer-months, churn per customer-month)."""
+class Exposed(Kind):
+    """A kind over time at risk (``Metric.exposure``): its SQL is made here from the declaration, for
+    the raw compiler and the rollup compiler alike. Each hands in ``q``, which knows where the rows
+    are (:class:`ExposureQuery`): the raw exposure rows per bucket, or the cube's months."""
 
-    name, from_rows = "rate", False
+    from_rows = False
+    intervals: tuple[str | None, ...] = (None,)
+
+    def span_exprs(self, m: Metric, x: Span) -> list[tuple[str, sa.ColumnElement]]:
+        """(name, aggregate) over the exposure's rows in one bucket: what a cube month stores."""
+        return []
+
+    def select(self, m: Metric, q: ExposureQuery) -> sa.Select | None:
+        """The compiler's columns (dimensions, then the aggregates :meth:`finish` reads); None when
+        ``q`` (a cube) cannot answer."""
+        raise NotImplementedError
+
+
+class Rate(Exposed):
+    """Events per exposure (complaints per 1,000 customer-months, churn per customer-month): events
+    counted per exposure row (``num``), or the rows of ``events_from`` joined to the exposure of the
+    customer dimensions of the group-by."""
+
+    name, intervals = "rate", ("poisson", None)
+
+    def span_exprs(self, m, x):
+        return [] if m.events_from else [("events", _ones(m.num(x)))]
+
+    def select(self, m, q):
+        if not m.events_from:
+            return q.exposure_select(m, q.by, ["events", "exposure"])
+        num = q.events(events_of(m))
+        den = q.exposure_select(m, exposure_dims(q.by), ["exposure"], channel=False)
+        if num is None or den is None:
+            return None
+        return join_events(num.subquery("num"), den.subquery("den"), q.by, q.count_customers)
 
     def finish(self, m, df):
-        scale = 1000.0 if m.unit == "per_1000_customer_months" else 1.0
         df["events"] = df["events"].fillna(0.0)
         with np.errstate(invalid="ignore", divide="ignore"):
-            df["value"] = scale * df["events"] / df["exposure"]
+            df["value"] = m.per * df["events"] / df["exposure"]
         df["n"] = df["events"]
-        df["lower"], df["upper"] = stats.poisson_rate_interval(df["events"], df["exposure"], scale)
+        if m.interval == "poisson":
+            df["lower"], df["upper"] = stats.poisson_rate_interval(df["events"], df["exposure"], m.per)
+        else:
+            super().finish(m, df)
 
 
-class Availability(Kind):
-    name, from_rows, interval = "availability", False, False
+class Availability(Exposed):
+    """1 − hours on the exposure's event rows (``num`` where ``where``: outages) ÷ its hours; ``n``
+    the exposure rows in service (circuits)."""
+
+    name = "availability"
+
+    def select(self, m, q, region_id: bool = False):
+        """``region_id``: also grouped by the customer's own region (the cube's grain)."""
+        if not q.raw:  # a cube month holds the event hours beside the exposure
+            return q.exposure_select(m, q.by, ["downtime_hours", "service_hours", "n"], channel=False)
+        e = m.exposure
+        dims, base, conds, x, days = q.exposure_rows(e, q.by, channel=False, region_id=region_id)
+        group = [d.element for d in dims]
+        cust = [sa.func.count(sa.distinct(x.c.c.customer_id)).label("customers")] if q.count_customers else []
+        service = (sa.select(*dims, e.unit(days).label("service_hours"),
+                             sa.func.count(sa.distinct(e.table.c[e.key])).label("n"), *cust)
+                   .select_from(base).where(*conds).group_by(*group)).subquery("svc")
+        hours = m.num(x)
+        down = (sa.select(*dims, sa.func.sum(sa.case((hours > 0, hours), else_=0.0)).label("downtime_hours"))
+                .select_from(base.join(e.events, e.events.c[e.key] == e.table.c[e.key]))
+                .where(*conds, m.where(x)).group_by(*group)).subquery("down")
+        keys = [d.name for d in dims]
+        on = sa.and_(sa.true(), *[service.c[k].is_not_distinct_from(down.c[k]) for k in keys])
+        return sa.select(*[service.c[k] for k in keys],
+                         sa.func.coalesce(down.c.downtime_hours, 0.0).label("downtime_hours"),
+                         service.c.service_hours, service.c.n, *([service.c.customers] if cust else [])
+                         ).select_from(service.outerjoin(down, on))
 
     def finish(self, m, df):
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -163,8 +225,71 @@ class Availability(Kind):
         super().finish(m, df)
 
 
-class Stock(Count):
-    name, from_rows = "stock", False
+class Stock(Exposed):
+    """Exposure rows where ``value`` holds at the end of the bucket (active customers)."""
+
+    name = "stock"
+
+    def span_exprs(self, m, x):
+        return [("n", _ones(m.value(x)))]
+
+    def select(self, m, q):  # over several months of a cube: the last month's
+        return q.exposure_select(m, q.by, ["n"], at_end=True)
+
+    def finish(self, m, df):
+        df["value"] = df["n"]
+        super().finish(m, df)
+
+
+def _ones(cond: sa.ColumnElement) -> sa.ColumnElement:
+    return sa.func.sum(sa.case((cond, 1), else_=0))
+
+
+class ExposureQuery(Protocol):
+    """What an :class:`Exposed` kind asks of a compiler: the raw one or the rollup one."""
+
+    by: tuple[str, ...]
+    count_customers: bool
+    raw: bool  # reads the rows (True) or a cube's months
+
+    def span(self) -> Span: ...
+
+    def exposure_rows(self, e: Exposure, by: tuple[str, ...], channel: bool = True, region_id: bool = False
+                      ) -> tuple[list, sa.FromClause, list, Span, sa.ColumnElement]:
+        """Raw only: (dimension columns, FROM, WHERE, the bucket's :class:`Span`, the sum of the days
+        at risk) of the rows of ``e``."""
+
+    def exposure_select(self, m: Metric, by: tuple[str, ...], columns: list[str], channel: bool = True,
+                        at_end: bool = False) -> sa.Select | None:
+        """Per group of ``by``: ``columns`` among the names of :meth:`Exposed.span_exprs`,
+        ``exposure`` (in the exposure's unit) and, when ``count_customers``, ``customers``.
+        ``channel``: the customer's acquisition channel is a dimension and a filter; ``at_end``:
+        the columns hold at the bucket's end (a stock), so months are not summed."""
+
+    def events(self, m: Metric) -> sa.Select | None: ...
+
+
+def exposure_dims(by: tuple[str, ...]) -> tuple[str, ...]:
+    """The dimensions of an exposure joined to events: the customer's and the month, not the
+    event's own (a ticket's channel or category)."""
+    return tuple(d for d in by if d in CUSTOMER_DIMS or d == "month")
+
+
+def join_events(num: sa.Subquery, den: sa.Subquery, by: tuple[str, ...],
+                count_customers: bool = False) -> sa.Select:
+    """A rate's columns from its events (``n`` per group of ``by``) and its exposure (``exposure``
+    per group of the customer dimensions of ``by``)."""
+    den_by = exposure_dims(by)
+    keys = [dim_column(d) for d in den_by]
+    on = sa.and_(sa.true(), *[num.c[k].is_not_distinct_from(den.c[k]) for k in keys])
+    if len(den_by) == len(by):  # every group of the denominator, events or not
+        out = [den.c[dim_column(d)] for d in by]
+        cust = [den.c.customers] if count_customers else []
+        return sa.select(*out, sa.func.coalesce(num.c.n, 0).label("events"),
+                         den.c.exposure, *cust).select_from(den.outerjoin(num, on))
+    out = [num.c[dim_column(d)] for d in by]
+    cust = [num.c.customers] if count_customers else []  # the customers behind these events
+    return sa.select(*out, num.c.n.label("events"), den.c.exposure, *cust).select_from(num.outerjoin(den, on))
 
 
 KINDS: dict[str, Kind] = {k.name: k for k in (Count(), Share(), Mean(), Nps(), Sum(), Quantile(), Rate(),

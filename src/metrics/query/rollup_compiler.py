@@ -9,12 +9,14 @@ it returns None and the caller compiles against the raw rows.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
 
 from metrics.ingest.rollups import (
     CUBE_DIMS,
+    CUSTOMER_MEASURES,
     EVENT_SOURCES,
     KNOWN_COUNTS,
     NEEDS,
@@ -25,15 +27,11 @@ from metrics.ingest.rollups import (
     rollupable,
 )
 from metrics.model import schema as s
+from metrics.model.exposures import CUSTOMER_MONTHS, Span
 from metrics.model.filters import Filters
 from metrics.model.registry import Metric, dim_column
-from metrics.query.compiler import (
-    DAYS_PER_MONTH,
-    REGION_LEVELS,
-    Window,
-    complaint_denominator_dims,
-    join_complaints,
-)
+from metrics.query import kinds
+from metrics.query.compiler import REGION_LEVELS, Window
 
 
 def _month_start(d: date) -> bool:
@@ -50,6 +48,8 @@ def eligible(m: Metric, f: Filters, by: tuple[str, ...], window: Window, region_
     if not set(NEEDS[m.source]) <= sources:
         return False
     if m.needs and KNOWN_COUNTS not in sources:  # cubes built before they counted known rows
+        return False
+    if "customers" in NEEDS[m.source] and CUSTOMER_MEASURES not in sources:  # built before they were declared
         return False
     if m.source == "availability" and "month" not in by:
         return False
@@ -104,51 +104,50 @@ def _last_month(window: Window) -> date:
     return (window.stop - timedelta(days=1)).replace(day=1)
 
 
-def _customers(metric: Metric, f: Filters, by: tuple[str, ...], window: Window, region_level: str,
-               channel: bool = True) -> sa.Select | None:
-    """Churn rate, active customers, or (``channel=False``) complaint rate's exposure from
-    ``rollup_customers``: the raw compiler's columns (events, exposure; n)."""
-    r = rollup_customers
-    parts = _cube_query(r, f, by, window, region_level, _customer_lists(f, channel))
-    if parts is None:
-        return None
-    from_, dims, conds = parts
-    if metric.kind == "stock":  # active at the end of the period: the last month's month-end stock
-        if "month" not in by:
-            conds.append(r.c.month == sa.literal(_last_month(window), sa.Date))
-        aggs = [sa.func.sum(r.c.active_end).label("n")]
-    else:
-        aggs = [sa.func.sum(r.c.events).label("events"),
-                (sa.func.sum(r.c.exposure_days) / DAYS_PER_MONTH).label("exposure")]
-    return sa.select(*dims, *aggs).select_from(from_).where(*conds).group_by(*[d.element for d in dims])
+@dataclass
+class _Cube:
+    """:class:`metrics.query.kinds.ExposureQuery` over the month cubes: the kinds of metrics over
+    time at risk make their SQL from the declaration through it, as they do over the raw rows."""
 
+    f: Filters
+    by: tuple[str, ...]
+    window: Window
+    region_level: str
+    dialect: str
+    as_of_of_rollup: date
+    sources: frozenset[str]
+    count_customers = False  # the cubes cannot count distinct customers (viewers read raw rows)
+    raw = False
 
-def _services(f: Filters, by: tuple[str, ...], window: Window, region_level: str) -> sa.Select | None:
-    """Availability by month from ``rollup_services`` (the raw compiler's columns)."""
-    r = rollup_services
-    parts = _cube_query(r, f, by, window, region_level, _customer_lists(f, channel=False))
-    if parts is None:
-        return None
-    from_, dims, conds = parts
-    aggs = [sa.func.sum(r.c.downtime_hours).label("downtime_hours"),
-            sa.func.sum(r.c.service_hours).label("service_hours"), sa.func.sum(r.c.services).label("n")]
-    return sa.select(*dims, *aggs).select_from(from_).where(*conds).group_by(*[d.element for d in dims])
+    def span(self) -> Span:
+        start, stop = sa.literal(self.window.start, sa.Date), sa.literal(self.window.stop, sa.Date)
+        return Span(start, stop, start, stop, sa.literal(self.window.as_of_end.date(), sa.Date),
+                    sa.literal(self.window.as_of_end, sa.DateTime))
 
+    def exposure_select(self, m: Metric, by: tuple[str, ...], columns: list[str], channel: bool = True,
+                        at_end: bool = False) -> sa.Select | None:
+        """The months of the exposure's cube: stored aggregates summed (``<metric>__<name>``; the
+        service cube's own columns), ``exposure`` from the summed whole days as the compiler divides
+        them; ``at_end``: without month in ``by``, the last month only."""
+        r = rollup_customers if m.exposure is CUSTOMER_MONTHS else rollup_services
+        parts = _cube_query(r, self.f, by, self.window, self.region_level, _customer_lists(self.f, channel))
+        if parts is None:
+            return None
+        from_, dims, conds = parts
+        if at_end and "month" not in by:
+            conds.append(r.c.month == sa.literal(_last_month(self.window), sa.Date))
+        def summed(k: str) -> sa.ColumnElement:
+            if k == "exposure":
+                return m.exposure.unit(sa.func.sum(r.c.exposure_days))
+            return sa.func.sum(r.c[{"n": "services"}.get(k, k) if r is rollup_services else f"{m.id}__{k}"])
 
-def _complaints(f: Filters, by: tuple[str, ...], window: Window, region_level: str, dialect: str,
-                as_of_of_rollup: date, sources: frozenset[str]) -> sa.Select | None:
-    """Complaint rate: complaints from ``rollup_tickets`` ÷ exposure from ``rollup_customers``,
-    joined as the raw compiler joins them."""
-    from metrics.model.registry import get
+        aggs = [summed(k).label(k) for k in columns]
+        return sa.select(*dims, *aggs).select_from(from_).where(*conds).group_by(*[d.element for d in dims])
 
-    tickets = get("tickets")
-    num_metric = Metric(**{**tickets.__dict__, "fixed_kinds": ("complaint",)})
-    num = compile_from_rollup(num_metric, f, by, window, region_level, dialect, as_of_of_rollup, sources)
-    den = _customers(get("complaint_rate"), f, complaint_denominator_dims(by), window, region_level,
-                     channel=False)
-    if num is None or den is None:
-        return None
-    return join_complaints(num.subquery("num"), den.subquery("den"), by)
+    def events(self, m: Metric) -> sa.Select | None:
+        """Events counted on event rows, from their own cube."""
+        return compile_from_rollup(m, self.f, self.by, self.window, self.region_level, self.dialect,
+                                   self.as_of_of_rollup, self.sources)
 
 
 def compile_from_rollup(metric: Metric, f: Filters, by: tuple[str, ...], window: Window,
@@ -166,12 +165,8 @@ def compile_from_rollup(metric: Metric, f: Filters, by: tuple[str, ...], window:
     sources = frozenset(EVENT_SOURCES) if sources is None else sources
     if not eligible(metric, f, by, window, region_level, as_of_of_rollup, sources):
         return None
-    if metric.source == "customers":
-        return _customers(metric, f, by, window, region_level)
-    if metric.source == "complaints":
-        return _complaints(f, by, window, region_level, dialect, as_of_of_rollup, sources)
-    if metric.source == "availability":
-        return _services(f, by, window, region_level)
+    if metric.exposure is not None:  # over time at risk: the kind makes the SQL from the declaration
+        return kinds.of(metric).select(metric, _Cube(f, by, window, region_level, dialect, as_of_of_rollup, sources))
     r = TABLES[metric.source]
     lists = [("tier", f.tiers), ("segment", f.segments), ("sla_level", f.sla_levels), ("channel", f.channels)]
     if metric.source == "tickets":
