@@ -12,7 +12,7 @@ from metrics.model.filters import add_months
 from metrics.model.registry import get
 from metrics.present import theme
 from metrics.present.charts import core as charts
-from metrics.present.formatting import direction, fmt_delta, fmt_value
+from metrics.present.formatting import direction, fmt_delta, fmt_metric
 from servicewatch import ui
 from servicewatch.kpis import comparison_note, missing_note, sample_note, status_badge, unsupported_note
 
@@ -54,11 +54,11 @@ for i, metric_id in enumerate(KPIS):
         target = view.target(metric_id)
         spark = view.metric(metric_id, ("month",), f=trend_filters)
         st.metric(
-            view.metric_label(metric_id), fmt_value(row["value"], m.unit, view.lang),
+            view.metric_label(metric_id), fmt_metric(row["value"], metric_id, view.lang),
             delta=fmt_delta(row["delta"], m.unit),
             delta_color="normal" if m.higher_is_better is not False else "inverse",
             help=" · ".join(x for x in (
-                f"{view.t('common.previous')}: {fmt_value(row['value_cmp'], m.unit, view.lang)}"
+                f"{view.t('common.previous')}: {fmt_metric(row['value_cmp'], metric_id, view.lang)}"
                 if pd.notna(row["value_cmp"]) else "", f"n = {row['n']:,.0f}", spark_note(spark)) if x),
             chart_data=charts.spark_values(spark, m.unit) if len(spark) > 1 else None, chart_type="line",
         )
@@ -96,8 +96,8 @@ else:
     moved = [direction(float(d), m.higher_is_better) for d in moves["delta"]]
     table = pd.DataFrame({
         view.t(f"filter.{'city' if dim == 'region' else dim}"): moves["name"],
-        view.t("common.value"): [fmt_value(v, m.unit, view.lang) for v in moves["value"]],
-        view.t("common.previous"): [fmt_value(v, m.unit, view.lang) for v in moves["value_cmp"]],
+        view.t("common.value"): [fmt_metric(v, metric_id, view.lang) for v in moves["value"]],
+        view.t("common.previous"): [fmt_metric(v, metric_id, view.lang) for v in moves["value_cmp"]],
         view.t("common.delta"): [fmt_delta(v, m.unit) for v in moves["delta"]],
         view.t("page.overview.direction"): [view.t(f"page.overview.{d}") if d else "" for d in moved],
         view.t("common.n"): moves["n"].map("{:,.0f}".format),

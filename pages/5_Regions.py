@@ -9,7 +9,7 @@ from metrics.analysis import league
 from metrics.model.registry import METRICS, get
 from metrics.present.charts.core import category_names
 from metrics.present.charts.league import dot_whisker
-from metrics.present.formatting import fmt_delta, fmt_p, fmt_value
+from metrics.present.formatting import fmt_delta, fmt_metric, fmt_p, fmt_value
 from servicewatch import ui
 from servicewatch.kpis import show_chart
 
@@ -42,12 +42,12 @@ cards[3].metric(t("page.regions.verdict.no_evidence"), int(verdicts.get("no_evid
 
 shown = table.assign(
     region=category_names("region", table["region_id"], view.lang, view.region_names),
-    value_text=[fmt_value(v, m.unit, view.lang) for v in table["value"]],
-    interval=[f"{fmt_value(lo, m.unit, view.lang)} – {fmt_value(hi, m.unit, view.lang)}" if lo == lo else "—"
+    value_text=[fmt_metric(v, metric_id, view.lang) for v in table["value"]],
+    interval=[f"{fmt_metric(lo, metric_id, view.lang)} – {fmt_metric(hi, metric_id, view.lang)}" if lo == lo else "—"
               for lo, hi in zip(table["lower"], table["upper"], strict=True)],
-    cmp_text=[fmt_value(v, m.unit, view.lang) for v in table["value_cmp"]],
+    cmp_text=[fmt_metric(v, metric_id, view.lang) for v in table["value_cmp"]],
     delta_text=[fmt_delta(v, m.unit) or "—" for v in table["delta"]],
-    rest_text=[fmt_value(v, m.unit, view.lang) for v in table["rest_value"]],
+    rest_text=[fmt_metric(v, metric_id, view.lang) for v in table["rest_value"]],
     verdict_text=[t(f"page.regions.verdict.{v}") for v in table["verdict"]],
 )
 export_frame = shown[["rank", "region_id", "region", "value", "lower", "upper", "n"]
