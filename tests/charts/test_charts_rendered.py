@@ -90,7 +90,8 @@ def _months_by_tier() -> pd.DataFrame:
     months = pd.date_range("2023-06-01", periods=31, freq="MS")
     rows = [{"tier": g, "month": m, "value": 0.85 + 0.05 * np.sin(i / 4 + j), "n": 100,
              "lower": np.nan, "upper": np.nan}
-            for j, g in enumerate(["gold", "silver", "diamond", "standard", "enterprise"]) for i, m in enumerate(months)]
+            for j, g in enumerate(["gold", "silver", "diamond", "standard", "enterprise"])
+            for i, m in enumerate(months)]
     return pd.DataFrame(rows)
 
 
