@@ -76,10 +76,10 @@ if shown == 0:
 
 st.subheader(view.t("page.overview.movers"))
 left, right = st.columns([1, 3])
-metric_id = left.selectbox(view.t("page.overview.movers_metric"), MOVER_METRICS, format_func=view.metric_label,
-                           key="_w_overview_mover")
-dim = left.radio(view.t("page.overview.movers_by"), ("region", "tier", "channel"),
-                 format_func=lambda d: view.t(f"filter.{'city' if d == 'region' else d}"), key="_w_overview_by")
+metric_id = view.choice("metric", MOVER_METRICS, view.t("page.overview.movers_metric"), widget="selectbox", where=left,
+                        format_func=view.metric_label)
+dim = view.choice("dim", ("region", "tier", "channel"), view.t("page.overview.movers_by"), where=left,
+                  format_func=lambda d: view.t(f"filter.{'city' if d == 'region' else d}"))
 m = get(metric_id)
 level = league.scope(f, view.regions)[1]  # districts of the chosen city, or of the user's one city
 moves = view.compare(metric_id, (dim,), level)

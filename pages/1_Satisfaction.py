@@ -20,10 +20,10 @@ view = ui.page("page.satisfaction.title")
 t = view.t
 
 c1, c2 = st.columns([3, 2])
-kind = c1.radio(t("page.satisfaction.survey_kind"), KINDS, horizontal=True, key="sat_kind",
-                format_func=lambda k: t("page.satisfaction.all_kinds") if k == "all" else view.label("survey_kind", k))
-measure = c2.radio(t("page.satisfaction.measure"), MEASURES, horizontal=True, key="sat_measure",
-                   format_func=view.metric_label)
+kind = view.choice("survey", KINDS, t("page.satisfaction.survey_kind"), where=c1, horizontal=True, format_func=lambda k:
+                   t("page.satisfaction.all_kinds") if k == "all" else view.label("survey_kind", k))
+measure = view.choice("metric", MEASURES, t("page.satisfaction.measure"), where=c2, horizontal=True,
+                      format_func=view.metric_label)
 f = view.filters.with_(survey_kinds=() if kind == "all" else (kind,))
 m = get(measure)
 sub = view.subtitle(f=f)

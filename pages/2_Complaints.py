@@ -11,6 +11,7 @@ from metrics.present.charts import core as charts
 from servicewatch import ui
 from servicewatch.downloads import list_download
 from servicewatch.kpis import kpi, show_chart
+from servicewatch.tables import MISSING
 
 DIMS = ("region", "tier", "channel", "category")
 HANDLING = ("resolution_hours_median", "resolution_hours_p90", "complaint_fcr_rate", "reopen_rate", "escalation_rate",
@@ -48,8 +49,8 @@ selections: list[tuple[str, list[str]]] = []  # (dimension, values picked in a c
 # -- complaint rate by a dimension ------------------------------------------------------------
 def rate() -> None:
     st.subheader(t("page.complaints.rate_by"))
-    dim = st.radio(t("page.complaints.cut_by"), DIMS, horizontal=True, key="cmp_dim",
-                   format_func=lambda d: t(f"page.complaints.dim.{d}"))
+    dim = view.choice("dim", DIMS, t("page.complaints.cut_by"), horizontal=True,
+                      format_func=lambda d: t(f"page.complaints.dim.{d}"))
     dim_f = rf if dim == "region" else f
     rates = view.metric("complaint_rate", (dim,), level, f=dim_f)
     left, right = st.columns([3, 2])
@@ -70,7 +71,7 @@ def rate() -> None:
                      "lower": t("common.lower"), "upper": t("common.upper")}
             st.dataframe(table.rename(columns=names), hide_index=True, width="stretch", column_config={
                 names[c]: st.column_config.NumberColumn(format="%.1f")
-                for c in ("exposure", "value", "lower", "upper")})
+                for c in ("exposure", "value", "lower", "upper")}, placeholder=MISSING)
             st.caption(t("page.complaints.rate_note"))
 
 
@@ -91,10 +92,10 @@ def funnel() -> None:
 def handling() -> None:
     st.subheader(t("page.complaints.handling"))
     c1, c2 = st.columns([2, 3])
-    handling = c1.selectbox(t("page.complaints.handling_metric"), HANDLING, key="cmp_handling",
-                            format_func=view.metric_label)
-    hdim = c2.radio(t("page.complaints.cut_by"), DIMS, horizontal=True, key="cmp_handling_dim",
-                    format_func=lambda d: t(f"page.complaints.dim.{d}"))
+    handling = view.choice("handling", HANDLING, t("page.complaints.handling_metric"), widget="selectbox", where=c1,
+                           format_func=view.metric_label)
+    hdim = view.choice("handling_dim", DIMS, t("page.complaints.cut_by"), where=c2, horizontal=True,
+                       format_func=lambda d: t(f"page.complaints.dim.{d}"))
     hm = get(handling)
     h_f = rf if hdim == "region" else f
     by_h = view.metric(handling, (hdim,), level, f=h_f)
@@ -129,5 +130,5 @@ else:
                            channel=[view.label("channel", v) for v in rows["channel"]],
                            category=[view.label("category", v) for v in rows["category"]])
         shown = rows[list(DRILL_COLUMNS)].rename(columns={c: t(f"page.complaints.col.{c}") for c in DRILL_COLUMNS})
-        st.dataframe(shown, hide_index=True, width="stretch", height=360)
+        st.dataframe(shown, hide_index=True, width="stretch", height=360, placeholder=MISSING)
         list_download(view, shown, "complaints", "complaints_drill_csv", "complaints.csv")

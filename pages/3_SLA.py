@@ -12,7 +12,7 @@ from metrics.present.charts import core as charts
 from servicewatch import ui
 from servicewatch.downloads import list_download
 from servicewatch.kpis import kpi, show_chart
-from servicewatch.tables import localise, number_columns
+from servicewatch.tables import MISSING, localise, number_columns
 
 BREACH_LIMIT = 1000
 CUTS = ("tier", "sla_level", "region", "priority")
@@ -47,8 +47,8 @@ for card, metric_id, frame in (
 # -- compliance by a dimension ----------------------------------------------------------------
 def compliance() -> None:
     st.header(view.t("page.sla.compliance_header"))
-    cut = st.segmented_control(view.t("page.sla.cut_by"), CUTS, default="tier", key="sla_cut",
-                               format_func=lambda d: view.t(f"page.tables.{d}")) or "tier"
+    cut = view.choice("cut", CUTS, view.t("page.sla.cut_by"), "tier", widget="segmented",
+                      format_func=lambda d: view.t(f"page.tables.{d}"))
     left, right = st.columns(2)
     for col, metric_id in ((left, "sla_response_compliance"), (right, "sla_resolution_compliance")):
         df = view.metric(metric_id, (cut,), level)
@@ -84,7 +84,7 @@ def tiers() -> None:
         ui.chart(view, fig, service, f"sla_service_{dim}", metrics=SERVICE_METRICS)
         if dim == "tier":
             st.dataframe(localise(service, lang), hide_index=True, width="stretch",
-                         column_config=number_columns(service, lang))
+                         column_config=number_columns(service, lang), placeholder=MISSING)
     st.caption(view.t("page.sla.tier_note"))
     undated = view.call(sla.due_times).undated  # resolved by their status, without a resolution time
     if undated:
@@ -101,7 +101,7 @@ def breaches() -> None:
         st.caption(view.t("page.sla.breaches_caption", limit=BREACH_LIMIT))
         shown = localise(breaches, lang, view.region_names, BREACH_COLUMNS)
         st.dataframe(shown, hide_index=True, width="stretch", height=360,
-                     column_config=number_columns(breaches[["age_hours"]], lang))
+                     column_config=number_columns(breaches[["age_hours"]], lang), placeholder=MISSING)
         list_download(view, shown, view.t("page.sla.breaches_file"), "sla_breaches_csv", "sla_breaches.csv")
 
 
@@ -140,7 +140,7 @@ def availability() -> None:
             words = view.md(key, level=view.label("sla_level", row.sla_level), value=row.value, target=row.target)
             st.markdown(f"- {words}")
     with st.expander(view.t("page.sla.policies")):
-        st.dataframe(localise(view.call(sla.policies), lang), hide_index=True, width="stretch")
+        st.dataframe(localise(view.call(sla.policies), lang), hide_index=True, width="stretch", placeholder=MISSING)
 
 
 # -- one section at a time ---------------------------------------------------------------------

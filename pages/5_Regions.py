@@ -12,14 +12,14 @@ from metrics.present.charts.league import dot_whisker
 from metrics.present.formatting import fmt_delta, fmt_metric, fmt_p, fmt_value
 from servicewatch import ui
 from servicewatch.kpis import show_chart
+from servicewatch.tables import MISSING
 
 CHOICES = tuple(m.id for m in METRICS if "region" in m.dims)
 
 view = ui.page("page.regions.title")
 t = view.t
-default = CHOICES.index("csat")
-metric_id = st.selectbox(t("page.regions.metric"), CHOICES, index=default, key="reg_metric",
-                         format_func=view.metric_label)
+metric_id = view.choice("metric", CHOICES, t("page.regions.metric"), "csat", widget="selectbox",
+                        format_func=view.metric_label)
 m = get(metric_id)
 rf, level = league.scope(view.filters, view.regions)
 sub = view.subtitle(f=rf)
@@ -63,5 +63,5 @@ columns = {"rank": t("page.regions.rank"), "region": t(f"level.{level}"), "value
            "delta_text": t("common.delta"), "rest_text": scope_name, "p_adjusted": t("page.regions.p_holm"),
            "verdict_text": t("page.regions.verdict.header")}
 st.dataframe(shown.assign(p_adjusted=shown["p_adjusted"].map(fmt_p))[list(columns)].rename(columns=columns),
-             hide_index=True, width="stretch")
+             hide_index=True, width="stretch", placeholder=MISSING)
 st.caption(t("page.regions.method", rest=scope_name))

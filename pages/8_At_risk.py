@@ -10,9 +10,9 @@ import streamlit as st
 from metrics.analysis import customer_history
 from metrics.churn import store as churn_store
 from metrics.present.charts import churn as charts_churn
-from servicewatch import churn_panels, ui
+from servicewatch import churn_panels, ui, url_state
 from servicewatch.downloads import list_download
-from servicewatch.tables import localise
+from servicewatch.tables import MISSING, localise
 
 LIST_LIMIT = 200
 SURVEY_COLUMNS = ("survey_id", "answered_at", "survey_kind", "csat", "nps", "ces", "comment")
@@ -38,7 +38,7 @@ if at_risk.empty:
 st.caption(view.t("page.at_risk.list_caption", limit=LIST_LIMIT))
 table = churn_panels.at_risk_table(at_risk, view)
 event = st.dataframe(table, hide_index=True, width="stretch", height=420, key="at_risk_table",
-                     on_select="rerun", selection_mode="single-row")
+                     on_select="rerun", selection_mode="single-row", placeholder=MISSING)
 list_download(view, table, view.t("page.at_risk.file"), "at_risk_csv", "at_risk_customers.csv")
 
 # -- one customer's history -------------------------------------------------------------------
@@ -50,13 +50,11 @@ selection = getattr(event, "selection", None)
 rows = list(getattr(selection, "rows", None) or []) if selection is not None else []
 picked_row = rows[0] if rows else None
 if picked_row is not None and picked_row < len(ids) and st.session_state.get("_at_risk_row") != picked_row:
-    st.session_state["at_risk_customer"] = ids[picked_row]  # a click in the table drives the select box
+    st.session_state[url_state.widget_key("customer")] = ids[picked_row]  # a click in the table drives the box
 st.session_state["_at_risk_row"] = picked_row
-if st.session_state.get("at_risk_customer") not in ids:
-    st.session_state.pop("at_risk_customer", None)
-customer_id = st.selectbox(view.t("page.at_risk.pick"), ids, key="at_risk_customer",
-                           format_func=lambda c: f"{names[c]} ({keys.get(c, c)})",
-                           help=view.t("page.at_risk.pick_hint"))
+customer_id = view.choice("customer", ids, view.t("page.at_risk.pick"), widget="selectbox",
+                          to_url=lambda c: str(keys.get(c, c)), format_func=lambda c: f"{names[c]} ({keys.get(c, c)})",
+                          help=view.t("page.at_risk.pick_hint"))
 
 profile = view.call(customer_history.profile, f, customer_id)
 if not isinstance(profile, dict) or not profile:  # outside the scope: said by view.call
@@ -81,7 +79,7 @@ with left:
     if tickets.empty:
         st.caption(view.t("page.at_risk.none"))
     else:
-        st.dataframe(localise(tickets, lang), hide_index=True, width="stretch", height=320)
+        st.dataframe(localise(tickets, lang), hide_index=True, width="stretch", height=320, placeholder=MISSING)
 with right:
     surveys = view.call(customer_history.surveys, f, customer_id)
     st.subheader(view.t("page.at_risk.surveys_header", n=len(surveys)))
@@ -91,4 +89,4 @@ with right:
         shown = surveys.rename(columns={"kind": "survey_kind"})[list(SURVEY_COLUMNS)].copy()
         shown["survey_kind"] = [view.label("survey_kind", v) for v in shown["survey_kind"]]
         st.dataframe(shown.rename(columns={c: view.t(f"page.at_risk.col.{c}") for c in SURVEY_COLUMNS}),
-                     hide_index=True, width="stretch", height=320)
+                     hide_index=True, width="stretch", height=320, placeholder=MISSING)

@@ -19,7 +19,7 @@ from metrics.present.charts import churn as charts_churn
 from metrics.present.formatting import fmt_p
 from servicewatch import ui
 from servicewatch.downloads import list_download
-from servicewatch.tables import localise
+from servicewatch.tables import MISSING, localise
 
 DIMS = ("tier", "segment", "channel", "sla_level", "region")
 DIM_KEYS = {"tier": "filter.tier", "segment": "filter.segment", "channel": "filter.channel",
@@ -39,8 +39,8 @@ def _group_name(view: ui.View, dim: str, g) -> str:
 def retention_panel(view: ui.View) -> None:
     """Kaplan–Meier curves by a chosen dimension with 95% bands, median/RMST table, log-rank tests."""
     st.header(view.t("churn.retention_header"))
-    dim = st.selectbox(view.t("churn.retention_by"), DIMS, key="churn_retention_dim",
-                       format_func=lambda d: view.t(DIM_KEYS[d]))
+    dim = view.choice("dim", DIMS, view.t("churn.retention_by"), widget="selectbox",
+                      format_func=lambda d: view.t(DIM_KEYS[d]))
     r = view.call(survival.retention, view.filters, dim, "city", 7)
     if r.curves.empty:
         ui.empty_state(view)
@@ -58,11 +58,11 @@ def retention_panel(view: ui.View) -> None:
     left, right = st.columns(2)
     with left:
         st.subheader(view.t("churn.summary_header"))
-        st.dataframe(summary_table(r.summary, dim, view), hide_index=True, width="stretch")
+        st.dataframe(summary_table(r.summary, dim, view), hide_index=True, width="stretch", placeholder=MISSING)
     with right:
         if len(r.logrank):
             st.subheader(view.t("churn.logrank_header"))
-            st.dataframe(logrank_table(r.logrank, dim, view), hide_index=True, width="stretch")
+            st.dataframe(logrank_table(r.logrank, dim, view), hide_index=True, width="stretch", placeholder=MISSING)
 
 
 def summary_table(summ: pd.DataFrame, dim: str, view: ui.View) -> pd.DataFrame:
@@ -115,7 +115,7 @@ def risk_panel(view: ui.View) -> None:
         return
     st.caption(view.t("churn.list_caption", limit=LIST_LIMIT))
     table = at_risk_table(at_risk, view)
-    st.dataframe(table, hide_index=True, width="stretch", height=420)
+    st.dataframe(table, hide_index=True, width="stretch", height=420, placeholder=MISSING)
     list_download(view, table, view.t("churn.list_file"), "churn_at_risk_csv", "churn_at_risk.csv")
 
 

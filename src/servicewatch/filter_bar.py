@@ -19,7 +19,7 @@ from metrics.model.keys import shown
 from metrics.model.links import LIST_KEYS, date_range, parse_query
 from metrics.present.markup import md
 from metrics.query.warehouse import Warehouse
-from servicewatch import auth
+from servicewatch import auth, url_state
 from servicewatch.cache import cached_call
 
 DEFAULT_PRESET = "last_quarter"  # the opening window when it fits the data (filters.default_period)
@@ -27,13 +27,14 @@ DEFAULT_PRESET = "last_quarter"  # the opening window when it fits the data (fil
 
 def _state(as_of: date, allowed: set[int] | None, regions: pd.DataFrame, values: Callable[[str], list[str]],
            lang: str, span: tuple[date, date] | None = None, keys: dict[int, str] | None = None,
-           snapshot: date | None = None) -> dict:
+           snapshot: date | None = None, page_key: str = "") -> dict:
     """The persisted filter state; first built from the URL query string by the one parser
     (:func:`metrics.model.links.parse_query`): unknown keys, malformed or implausible dates, unknown regions
     and values are dropped and listed in one notice; dates outside the data's ``span`` are clamped to it
     with a notice; regions outside ``allowed`` are dropped too (a crafted link cannot widen a user's
     scope); a link names regions by their keys (``keys``: id -> key as the source wrote it; a plain
-    number is its own id). Without a link the view opens on :func:`metrics.model.filters.default_period`."""
+    number is its own id). Without a link the view opens on :func:`metrics.model.filters.default_period`.
+    The link's choices of the page ``page_key`` go to :func:`servicewatch.url_state.read_link`."""
     if "sw_state" not in st.session_state:
         q = st.query_params.to_dict()
         first, last = span or (date.min, as_of)
@@ -41,7 +42,9 @@ def _state(as_of: date, allowed: set[int] | None, regions: pd.DataFrame, values:
         known = {k: values(k) for k in LIST_KEYS if k != "region" and q.get(k)}  # only the dimensions it names
         parsed = parse_query(q, Filters(start=start, end=end), limits=date_range(max(date.today(), as_of)),
                              regions=set(regions["region_id"].astype(int)), values=known, sections=section_ids(),
-                             span=(first, last), region_keys={k: i for i, k in (keys or {}).items()} or None)
+                             span=(first, last), region_keys={k: i for i, k in (keys or {}).items()} or None,
+                             choice_keys=url_state.PAGE_CHOICES.get(page_key, ()))
+        url_state.read_link(page_key, dict(parsed.choices))
         if parsed.ignored:
             st.warning(t("query.ignored", lang, items=md(", ".join(parsed.ignored))), icon=":material/link_off:")
         f = parsed.filters
@@ -70,16 +73,17 @@ def section_ids() -> set[str]:
 
 def filter_bar(wh: Warehouse, version: float | str, as_of: date, regions: pd.DataFrame, lang: str,
                reseed: bool = False, scope: Scope | None = None, page_changed: bool = False,
-               span: tuple[date, date] | None = None) -> Filters:
+               span: tuple[date, date] | None = None, page_key: str = "") -> Filters:
     """The sidebar filter bar; ``reseed`` (another page or language) sets every widget again from the
     persisted state instead of trusting the values the browser sends. ``page_changed``: the URL's
     ``section`` belongs to the page shown before (the new page's :func:`sections` sets its own).
-    ``span``: the data's first and last day (``Warehouse.data_span``); the custom dates stay inside it."""
+    ``span``: the data's first and last day (``Warehouse.data_span``); the custom dates stay inside it.
+    ``page_key``: the page shown (its section and choices stay in the URL, :mod:`servicewatch.url_state`)."""
     allowed = access.allowed_regions(scope, regions)
     keys = region_keys(wh, version, regions)
     snapshot = cached_call(wh, version, wh.url, "snapshot_date")  # data ending on a customers snapshot
     state = _state(as_of, allowed, regions, lambda dim: cached_call(wh, version, wh.url, "values", dim),
-                   lang, span, keys, snapshot)
+                   lang, span, keys, snapshot, page_key)
     first, last = span or (min(state["filters"].start, as_of), as_of)
     f: Filters = state["filters"]
     url = wh.url
@@ -97,7 +101,7 @@ def filter_bar(wh: Warehouse, version: float | str, as_of: date, regions: pd.Dat
         seed = clamp_period(f.start, f.end, first, last) or (first, last)
         _clamp_range_widget(first, last)  # a value kept from older data must not break the widget
         picked = st.sidebar.date_input(t("filter.custom_range", lang), key=widget("range", seed),
-                                       min_value=first, max_value=last)
+                                       min_value=first, max_value=last, format="YYYY-MM-DD")
         start, end = (picked[0], picked[-1]) if isinstance(picked, (list, tuple)) and picked else (f.start, f.end)
     else:
         start, end = preset_period(preset, as_of)
@@ -138,7 +142,10 @@ def filter_bar(wh: Warehouse, version: float | str, as_of: date, regions: pd.Dat
         st.session_state["sw_state"] = {"preset": p0, "filters": Filters(start=s0, end=e0, scope=scope)}
         st.rerun()
     state.update(preset=preset, filters=new)
-    _sync_query(new, preset, lang, None if page_changed else st.query_params.get("section"), keys)
+    from_link = st.session_state.get(url_state.FROM_URL) == page_key  # a link or Back/Forward: the URL's section
+    section = st.query_params.get("section") if from_link or not page_changed else \
+        st.session_state.get(url_state.SECTIONS, {}).get(page_key)
+    _sync_query(new, preset, lang, section, keys, url_state.page_choices(page_key))
     return new
 
 
@@ -158,7 +165,8 @@ def _multi(dim: str, options: list[str], current: tuple[str, ...], lang: str, wi
 
     opts = order(dim, options)
     chosen = st.sidebar.multiselect(t(f"filter.{dim}", lang), opts, key=widget(dim, [v for v in current if v in opts]),
-                                    format_func=lambda v: label(dim, v, lang), placeholder=t("filter.all", lang))
+                                    format_func=lambda v: label(dim, v, lang), placeholder=t("filter.all", lang),
+                                    select_all=False)  # Streamlit's "Select all" row is English only
     return tuple(chosen)
 
 
@@ -185,13 +193,18 @@ def region_keys(wh: Warehouse, version: float | str, regions: pd.DataFrame) -> d
 
 
 def _sync_query(f: Filters, preset: str, lang: str, section: str | None = None,
-                keys: dict[int, str] | None = None) -> None:
+                keys: dict[int, str] | None = None, choices: dict[str, str] | None = None) -> None:
+    """Write the view into the URL when it differs (each write is one browser history entry): the
+    filters, the language, the page's ``section`` and its ``choices``; the filters' part is kept for the
+    sidebar's page links (:func:`servicewatch.url_state.page_query`)."""
     wanted = {"preset": preset, **f.to_query(keys), "lang": lang}
-    if section:
-        wanted["section"] = section
     if preset != "custom":
         wanted.pop("from", None)
         wanted.pop("to", None)
+    st.session_state[url_state.FILTER_QUERY] = dict(wanted)
+    if section:
+        wanted["section"] = section
+    wanted.update(choices or {})
     if st.query_params.to_dict() != wanted:
         st.query_params.from_dict(wanted)
 

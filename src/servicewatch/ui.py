@@ -32,7 +32,7 @@ from metrics.model.keys import shown
 from metrics.present import export
 from metrics.present.markup import md, md_values
 from metrics.query.warehouse import Warehouse
-from servicewatch import auth, errors
+from servicewatch import auth, errors, screen, url_state
 from servicewatch.cache import (  # noqa: F401 - pages and tests reach them as ui.*
     cached_call,
     cached_compare,
@@ -121,6 +121,11 @@ class View:
     def t(self, key: str, **fmt) -> str:
         return t(key, self.lang, **fmt)
 
+    def choice(self, key: str, options: Sequence, label: str, default=None, **kwargs):
+        """A choice of the page that lives in the URL (``key=…``), a link, a reload and Back/Forward
+        reproduce it: :func:`servicewatch.url_state.choice`."""
+        return url_state.choice(self, key, options, label, default, **kwargs)
+
     def md(self, key: str, **fmt) -> str:
         """The catalogue text ``key`` for a Markdown element (st.markdown, captions, alerts, labels),
         its text arguments escaped (:func:`metrics.present.markup.md`): data is shown, never rendered."""
@@ -187,12 +192,21 @@ def page(title_key: str) -> View:
     """Set up a page: config, sidebar (language, navigation, filters); stops politely on errors. An
     unexpected exception later in the page shows one line with an error id (:mod:`servicewatch.errors`)."""
     errors.install()
+    # Back/Forward: the URL is the truth again (filters, section, language and the page's choices are
+    # read from it as from a link opened, servicewatch.url_state)
+    url_state.new_run()
+    back = url_state.history_navigation()
+    if back:
+        st.session_state.pop("sw_state", None)
+        if st.query_params.get("lang") in LANGS:
+            st.session_state["sw_lang"] = st.session_state["_w_lang"] = st.query_params.get("lang")
     # Streamlit drops widget state when another page is shown: on a page switch every widget of the
     # filter bar is set again from the persisted state.
     page_changed = st.session_state.get("_sw_page") != title_key
     st.session_state["_sw_page"] = title_key
     lang = _resolve_lang(page_changed)
-    st.set_page_config(page_title=page_title(title_key, lang), layout="wide", initial_sidebar_state="expanded")
+    st.set_page_config(page_title=page_title(title_key, lang), layout="wide", initial_sidebar_state="auto")
+    screen.fit(lang)  # cards, buttons and the sidebar fit 1024 px; the uploader's words in the language
     # The browser keeps each selectbox/multiselect value as its displayed label; after a language
     # change those labels are of the other language and no longer match the options, so the filter
     # bar is set again from the persisted state then too, like on a page switch.
@@ -204,9 +218,7 @@ def page(title_key: str) -> View:
     with st.sidebar:
         st.radio("Language", LANGS, format_func=lambda x: "中文" if x == "zh" else "English",
                  horizontal=True, key="_w_lang", label_visibility="collapsed")
-        for path, key, icon in PAGES:
-            if (APP_ROOT / path).is_file():
-                st.page_link(path, label=t(key, lang), icon=icon)
+        nav = st.container()  # filled after the filter bar: each link carries its page's whole query string
         auth.sidebar(lang)
         st.divider()
     try:
@@ -221,9 +233,15 @@ def page(title_key: str) -> View:
     names = dict(zip(regions["region_id"].astype(int), regions[name_col], strict=True))
     scope = access.scope_for(user, key_ids=lambda entity, keys: cached_call(
         wh, version, wh.url, "key_ids", entity, tuple(keys))) if user is not None else None  # keys -> ids
-    reseed = page_changed or lang_changed
-    view = View(wh, version, filter_bar(wh, version, as_of, regions, lang, reseed, scope, page_changed, span), lang,
+    reseed = page_changed or lang_changed or back
+    view = View(wh, version, filter_bar(wh, version, as_of, regions, lang, reseed, scope, page_changed, span,
+                                        title_key), lang,
                 as_of, regions, names, user, title_key, reseed, st.session_state.pop("sw_link_section", None))
+    filter_query = st.session_state.get(url_state.FILTER_QUERY, {})
+    for path, key, icon in PAGES:
+        if (APP_ROOT / path).is_file():
+            target = url_state.PAGE_OF_PATH.get(path, "")
+            nav.page_link(path, label=t(key, lang), icon=icon, query_params=url_state.page_query(target, filter_query))
     from servicewatch.pack_button import meeting_pack_button  # the review-meeting pack, at the end of the sidebar
 
     meeting_pack_button(view)
@@ -273,20 +291,19 @@ def chart(view: View, fig: go.Figure, data: pd.DataFrame, key: str, select: bool
     table = table_export(view, with_region_codes(data), export.title_text(fig.layout.title.text), metrics, f)
     event = st.plotly_chart(fig, key=key, on_select="rerun" if select else "ignore",
                             selection_mode="points", config={"displaylogo": False})
-    cols = st.columns(4)
+    row = st.container(horizontal=True, gap="small")  # wraps on a narrow screen: no label cut off
     name = key.replace(" ", "_")
     rows = len(data)
-    cols[0].download_button(view.t("export.png"), audited(view, lambda: export.figure_image(fig, "png"),
-                                                          f"{name}.png", rows), f"{name}.png",
-                            "image/png", key=f"{key}_png", on_click="ignore", icon=":material/image:")
-    cols[1].download_button(view.t("export.svg"), audited(view, lambda: export.figure_image(fig, "svg"),
-                                                          f"{name}.svg", rows), f"{name}.svg",
-                            "image/svg+xml", key=f"{key}_svg", on_click="ignore")
-    cols[2].download_button(view.t("export.csv"), audited(view, table.csv, f"{name}.csv", rows),
-                            f"{name}.csv", "text/csv",
-                            key=f"{key}_csv", on_click="ignore")
-    cols[3].download_button(view.t("export.xlsx"), audited(view, table.xlsx, f"{name}.xlsx", rows), f"{name}.xlsx",
-                            XLSX_MIME, key=f"{key}_xlsx", on_click="ignore")
+    row.download_button(view.t("export.png"), audited(view, lambda: export.figure_image(fig, "png"),
+                                                      f"{name}.png", rows), f"{name}.png",
+                        "image/png", key=f"{key}_png", on_click="ignore", icon=":material/image:", width="content")
+    row.download_button(view.t("export.svg"), audited(view, lambda: export.figure_image(fig, "svg"),
+                                                      f"{name}.svg", rows), f"{name}.svg",
+                        "image/svg+xml", key=f"{key}_svg", on_click="ignore", width="content")
+    row.download_button(view.t("export.csv"), audited(view, table.csv, f"{name}.csv", rows),
+                        f"{name}.csv", "text/csv", key=f"{key}_csv", on_click="ignore", width="content")
+    row.download_button(view.t("export.xlsx"), audited(view, table.xlsx, f"{name}.xlsx", rows), f"{name}.xlsx",
+                        XLSX_MIME, key=f"{key}_xlsx", on_click="ignore", width="content")
     if select and event and event.selection and event.selection.points:
         return event.selection.points
     return None

@@ -52,7 +52,7 @@ def test_overview_table_labels_follow_the_engine_deltas(duckdb_url: str, monkeyp
     at = AppTest.from_file(str(APP), default_timeout=90)
     at.run()
     assert not at.exception, at.exception
-    metric_id, dim = at.selectbox(key="_w_overview_mover").value, at.radio(key="_w_overview_by").value
+    metric_id, dim = at.selectbox(key="_w_choice_metric").value, at.radio(key="_w_choice_dim").value
     wh = Warehouse.open(duckdb_url)
     start, end = preset_period("last_quarter", wh.as_of())
     moves = wh.compare(metric_id, Filters(start=start, end=end), (dim,), "city").dropna(subset=["delta"])

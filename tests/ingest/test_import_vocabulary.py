@@ -189,7 +189,7 @@ def test_sla_page_shows_the_labels_in_the_data_order(duck: str, tmp_path: Path, 
     vocabulary.clear()
     try:
         at = open_page("pages/3_SLA.py", query={"from": "2026-04-01", "to": "2026-09-30"})
-        at.segmented_control(key="sla_cut").set_value("priority").run()
+        at.segmented_control(key="_w_choice_cut").set_value("priority").run()
         assert not at.exception, [e.value for e in at.exception]
         shown: list[str] = []
         for chart in at.get("plotly_chart"):

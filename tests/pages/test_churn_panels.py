@@ -27,7 +27,7 @@ def test_without_model_says_how_to_fit(duckdb_url: str, monkeypatch: pytest.Monk
 def test_retention_by_city(duckdb_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SERVICEWATCH_DB", duckdb_url)
     at = open_page(PAGE, {"section": "retention"})
-    at.selectbox(key="churn_retention_dim").set_value("region").run()
+    at.selectbox(key="_w_choice_dim").set_value("region").run()
     assert not at.exception
     title = t("churn.retention_title", "zh", dim=t("filter.city", "zh"))
     fig = [json.loads(c.proto.spec) for c in at.get("plotly_chart")

@@ -118,7 +118,7 @@ def test_complaint_rate_export_against_the_engine(fitted_duckdb_url: str, files,
     user = User("dongjiang", "manager", (CITY,))
     at = open_page("pages/2_Complaints.py", {"lang": "zh", "tier": "gold", "section": "rate"},
                    {"sw_user": user, "_sw_seen": time.time()})
-    at.radio(key="cmp_dim").set_value("tier").run()
+    at.radio(key="_w_choice_dim").set_value("tier").run()
     assert not at.exception
     name, data = [(n, d) for n, d in files if n == "complaint_rate_by_tier.xlsx"][-1]
     wb = openpyxl.load_workbook(io.BytesIO(data))

@@ -38,7 +38,7 @@ def test_list_matches_stored_scores(fitted_duckdb_url: str, monkeypatch: pytest.
     assert any(b.label == t("export.download_list", "zh") for b in at.get("download_button"))
     # the history of the top customer is shown by default
     cid = int(top["customer_id"].iloc[0])
-    assert at.selectbox(key="at_risk_customer").value == cid
+    assert at.selectbox(key="_w_choice_customer").value == cid
     n = len(customer_history.tickets(wh, filters(at), cid))
     assert t("page.at_risk.tickets_header", "zh", n=n) in [h.value for h in at.subheader]
 
@@ -54,7 +54,7 @@ def test_filters_and_other_customer(fitted_duckdb_url: str, monkeypatch: pytest.
     table = _list(at)
     assert int(table[t("churn.col.customer_id", "zh")].iloc[0]) == int(top["customer_id"].iloc[0])
     second = int(top["customer_id"].iloc[1])
-    at.selectbox(key="at_risk_customer").set_value(second).run()
+    at.selectbox(key="_w_choice_customer").set_value(second).run()
     assert not at.exception, [e.value for e in at.exception]
     n = len(customer_history.surveys(wh, filters(at), second))
     assert t("page.at_risk.surveys_header", "zh", n=n) in [h.value for h in at.subheader]

@@ -73,10 +73,10 @@ def test_tier_and_city(wh: Warehouse) -> None:
 
 def test_cut_by_category_and_handling_metric() -> None:
     at = open_page(PAGE)
-    at.radio(key="cmp_dim").set_value("category").run()
+    at.radio(key="_w_choice_dim").set_value("category").run()
     assert chart_titles(at)[0].startswith("投诉率 · 投诉类别")
     assert t("export.drill", "zh") in [h.value for h in at.subheader]  # pick a bar to list its complaints
-    show_section(at, "handling").selectbox(key="cmp_handling").set_value("revisit_satisfaction").run()
+    show_section(at, "handling").selectbox(key="_w_choice_handling").set_value("revisit_satisfaction").run()
     assert not at.exception
     assert chart_titles(at)[0].startswith("回访满意率")
     assert t("export.drill", "zh") not in [h.value for h in at.subheader]  # nothing to pick here

@@ -46,7 +46,7 @@ def test_default_league(wh: Warehouse) -> None:
 def test_city_shows_districts_and_metric_switch(wh: Warehouse) -> None:
     at = open_page(PAGE)
     at.sidebar.selectbox(key="_w_city").set_value(3).run()
-    at.selectbox(key="reg_metric").set_value("complaint_rate").run()
+    at.selectbox(key="_w_choice_metric").set_value("complaint_rate").run()
     assert not at.exception
     f = default_filters(wh, regions=(3,))
     expected = wh.metric("complaint_rate", f, ("region",), "district")
@@ -63,7 +63,7 @@ def test_city_shows_districts_and_metric_switch(wh: Warehouse) -> None:
 def test_tier_and_untested_metric(wh: Warehouse) -> None:
     at = open_page(PAGE)
     at.sidebar.multiselect(key="_w_tier").set_value(["gold"]).run()
-    at.selectbox(key="reg_metric").set_value("resolution_hours_median").run()
+    at.selectbox(key="_w_choice_metric").set_value("resolution_hours_median").run()
     assert not at.exception
     assert set(at.dataframe[0].value["结论"]) == {"未检验"}
     assert any(sub(wh, default_filters(wh, tiers=("gold",))) in t for t in chart_titles(at))

@@ -56,7 +56,7 @@ def test_channel_finding_over_a_year() -> None:
 def test_tier_and_survey_kind(wh: Warehouse) -> None:
     at = open_page(PAGE)
     at.sidebar.multiselect(key="_w_tier").set_value(["gold"]).run()
-    at.radio(key="sat_kind").set_value("relationship").run()
+    at.radio(key="_w_choice_survey").set_value("relationship").run()
     assert not at.exception
     f = default_filters(wh, tiers=("gold",), survey_kinds=("relationship",))
     assert kpi(at, "满意度") == fmt_value(wh.metric("csat", f)["value"].iloc[0], "share", "zh")
@@ -69,8 +69,8 @@ def test_city_and_mystery_shopper_nps(wh: Warehouse) -> None:
     f = default_filters(wh, regions=(2,))
     assert kpi(at, "满意度") == fmt_value(wh.metric("csat", f)["value"].iloc[0], "share", "zh")
     assert any(sub(wh, f) in t for t in chart_titles(at))
-    at.radio(key="sat_kind").set_value("mystery_shopper").run()
-    at.radio(key="sat_measure").set_value("nps").run()  # mystery shoppers give no NPS: an empty state
+    at.radio(key="_w_choice_survey").set_value("mystery_shopper").run()
+    at.radio(key="_w_choice_metric").set_value("nps").run()  # mystery shoppers give no NPS: an empty state
     assert not at.exception
     assert any("没有数据" in i.value for i in at.info)
 

@@ -4,17 +4,19 @@ Every key is checked: dates are real ISO dates within the plausible range (:func
 a period starts before it ends, regions are named by their keys as the source wrote them (``GD-SZ``,
 ``0755``; a plain number is its own id, so older links keep working) naming a known region, tiers, channels
 and the other list filters are values the data holds, the preset, comparison, language and section
-are known words. Anything unknown or malformed is dropped and listed in ``ParsedQuery.ignored``, so
-the page can say once what it did not use; nothing here raises on input. Given the data's span, dates
-outside it are clamped to it and listed in ``ParsedQuery.clamped`` (a link shared before the data
-was replaced by a shorter extract still opens, on the days that hold data).
+are known words; a page's choices (``metric=nps``, ``dim=tier`` …: :data:`CHOICE_KEYS`) are kept as
+text for the page, which checks them against its options (:func:`check_choice`). Anything unknown or
+malformed is dropped and listed in ``ParsedQuery.ignored``, so the page can say once what it did not
+use; nothing here raises on input. Given the data's span, dates outside it are clamped to it and
+listed in ``ParsedQuery.clamped`` (a link shared before the data was replaced by a shorter extract
+still opens, on the days that hold data).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 from metrics.model import plausible
@@ -26,6 +28,10 @@ PAGE_KEYS = ("preset", "lang", "section")
 LIST_KEYS = tuple(LIST_FIELDS.values())  # region, tier, …: comma-separated lists
 FILTER_KEYS = ("from", "to", "as_of", "cmp", *LIST_KEYS)
 KNOWN_KEYS = frozenset((*PAGE_KEYS, *FILTER_KEYS))
+# what a page lets the reader choose besides the filters and the section, one URL key each (the metric
+# shown, the dimension a chart is cut by, the survey kind, a picked customer …); which page offers which
+# is the app's business (servicewatch.url_state), the grammar of a link is here
+CHOICE_KEYS = ("metric", "dim", "survey", "handling", "handling_dim", "cut", "customer")
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _REGION_ID = re.compile(r"[0-9]{1,9}")
 SHOWN_CHARS = 40  # an ignored value is quoted in the notice up to this length
@@ -67,19 +73,33 @@ class ParsedQuery:
     section: str | None = None
     ignored: tuple[str, ...] = ()
     clamped: tuple[str, ...] = ()
+    choices: Mapping[str, str] = field(default_factory=dict)  # the page's choice keys as the link wrote them
+
+
+def check_choice(key: str, text: str | None, valid: Collection[str]) -> tuple[str | None, str | None]:
+    """A page choice ``key=text`` of a link against the texts ``valid`` for it: ``(text, None)`` when
+    valid, ``(None, None)`` when absent or empty (the page's default), ``(None, "key='text'")`` when
+    not one of them (dropped; the item for the link notice, quoted like every ignored key)."""
+    if text is None or text == "":
+        return None, None
+    if isinstance(text, str) and text in valid:
+        return text, None
+    return None, f"{key}={shown(text)}"
 
 
 def parse_query(query: Mapping[str, object], default: Filters, *, limits: tuple[date, date] | None = None,
                 regions: Collection[int] | None = None, values: Mapping[str, Collection[str]] | None = None,
                 sections: Collection[str] | None = None, span: tuple[date, date] | None = None,
-                region_keys: Mapping[str, int] | None = None) -> ParsedQuery:
+                region_keys: Mapping[str, int] | None = None, choice_keys: Collection[str] = ()) -> ParsedQuery:
     """Parse ``query`` over ``default``. ``limits``: plausible dates (None: any real date);
     ``regions``: known region ids; ``values``: known values per dimension (``tier`` …, as in
     ``Filters``' query keys); ``sections``: known section ids; ``span``: the data's first and last
     day — the link's period and as-of are clamped to it (:func:`metrics.model.filters.fit_to_span`;
     a period with no day inside becomes ``default``'s); ``region_keys``: each region's key as the
     source wrote it -> its id (``{"GD-SZ": -2, "17": 17}``; without it a region is named by its id in
-    ASCII digits). A check given None is not made."""
+    ASCII digits); ``choice_keys``: the page's choice keys (of :data:`CHOICE_KEYS`), returned as written
+    in ``ParsedQuery.choices`` (the page checks their values); other choice keys are dropped as unknown.
+    A check given None is not made."""
     q = {str(k): (v[-1] if isinstance(v, list) and v else v) for k, v in query.items()}
     q = {k: v if isinstance(v, str) else str(v) for k, v in q.items()}
     ignored: list[str] = []
@@ -88,7 +108,8 @@ def parse_query(query: Mapping[str, object], default: Filters, *, limits: tuple[
         ignored.append(f"{key}={shown(q.get(key, '') if value is None else value)}")
 
     changes: dict[str, object] = {}
-    for key in sorted(set(q) - KNOWN_KEYS):
+    kept_choices = {k: q[k] for k in CHOICE_KEYS if k in choice_keys and k in q}
+    for key in sorted(set(q) - KNOWN_KEYS - set(kept_choices)):
         drop(key)
     for key, attr in (("from", "start"), ("to", "end"), ("as_of", "as_of")):
         if q.get(key):
@@ -141,7 +162,7 @@ def parse_query(query: Mapping[str, object], default: Filters, *, limits: tuple[
         clamped = [f"{key}={q[key]}" for key, attr in (("from", "start"), ("to", "end"), ("as_of", "as_of"))
                    if attr in changes and getattr(fitted, attr) != getattr(filters, attr)]
         filters = fitted
-    return ParsedQuery(filters, preset, lang, section, tuple(ignored), tuple(clamped))
+    return ParsedQuery(filters, preset, lang, section, tuple(ignored), tuple(clamped), kept_choices)
 
 
 def _word(q: Mapping[str, str], key: str, known: Collection[str] | None, drop) -> str | None:
