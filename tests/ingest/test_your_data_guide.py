@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -29,9 +30,9 @@ SNAPSHOT_DATE = date(2026, 11, 30)
 
 def crm_snapshot(n: int = 200, seed: int = 14, broken: bool = True) -> pd.DataFrame:
     """A CRM customer snapshot shaped like the public telco churn extract: text customer ids, tenure in
-    months, contract type, payment method, monthly charges, Churn Yes/No. Today the importer needs
-    integer keys, so the file carries ``customer_no`` (a row number added in the spreadsheet) beside
-    the CRM's own ``customerID``. Two rows are broken on purpose (empty tenure, ``n/a`` charges)."""
+    months, contract type, payment method, monthly charges, Churn Yes/No. The CRM's own ``customerID``
+    (``7590-VHVEG``) is the key, loaded as it is. Two rows are broken on purpose (empty tenure, ``n/a``
+    charges)."""
     rng = np.random.default_rng(seed)
     contract = rng.choice(["Month-to-month", "One year", "Two year"], n, p=[0.55, 0.22, 0.23])
     tenure = np.where(contract == "Month-to-month", np.ceil(rng.exponential(15, n)),
@@ -44,7 +45,7 @@ def crm_snapshot(n: int = 200, seed: int = 14, broken: bool = True) -> pd.DataFr
     letters = np.array(list("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
     ids = [f"{rng.integers(1000, 9999)}-{''.join(rng.choice(letters, 5))}" for _ in range(n)]
     df = pd.DataFrame({
-        "customerID": ids, "customer_no": np.arange(1, n + 1),
+        "customerID": ids,
         "gender": rng.choice(["Female", "Male"], n),
         "tenure": tenure.astype(str), "Contract": contract,
         "PaymentMethod": rng.choice(["Electronic check", "Mailed check", "Bank transfer (automatic)",
@@ -189,16 +190,14 @@ def walk_crm(w: Walk) -> None:
     w.sw("customers", "import", "customers", "crm_snapshot.csv", "--mapping", "crm_snapshot.yaml",
          "--snapshot-date", "2026-11-30", rc=3)
     w.first_rejects = w.rejects("crm_snapshot.csv.rejects.csv")
-    w.correct("crm_snapshot.csv.rejects.csv", crm_snapshot(broken=False), "customer_no")
+    w.correct("crm_snapshot.csv.rejects.csv", crm_snapshot(broken=False), "customerID")  # keyed by the CRM id
     w.sw("fixed", "import", "customers", "crm_snapshot.csv.rejects.csv", "--mapping", "crm_snapshot.yaml",
          "--snapshot-date", "2026-11-30")
     w.sw("fit", "churn", "fit")
+    w.scores = w.json("scores", "churn", "scores", "--top", "10")
     w.by_tier = w.json("by_tier", "metric", "churn_rate", "--by", "tier", "--from", "2026-11-01", "--to", "2026-11-30")
     w.active = w.json("active", "metric", "active_customers", "--from", "2026-11-01", "--to", "2026-11-30")
-    w.monthly = w.json("monthly", "metric", "churn_rate")
-    # text keys load as they are (issue 14 item 1)
-    w.sw("text_ids", "import", "customers", "crm_snapshot.csv", "--mapping", "crm_text_ids.yaml",
-         "--snapshot-date", "2026-11-30", "--dry-run")
+    w.monthly = w.json("monthly", "metric", "churn_rate")  # no dates: the 12 months to the snapshot's date
 
 
 def walk_helpdesk(w: Walk) -> None:
@@ -218,6 +217,15 @@ def walk_helpdesk(w: Walk) -> None:
     w.priority = w.json("priority", "metric", "tickets", "--by", "priority", *period)
     w.fcr = w.json("fcr", "metric", "fcr_rate", *period)
     w.coverage = w.json("coverage", "coverage")
+    # the guide's aside: the export's own Customer Since as the created customers' start date (another database)
+    mapping = (w.folder / "helpdesk_tickets.yaml").read_text(encoding="utf-8")
+    assert "\ncolumns:\n" in mapping
+    (w.folder / "helpdesk_since.yaml").write_text(
+        mapping.replace("\ncolumns:\n", "\ncolumns:\n  Customer Since: start_date\n", 1), encoding="utf-8")
+    w.since_db = w.folder / "since.duckdb"
+    w.sw("since_regions", "import", "regions", "regions.csv", "--db", f"duckdb:///{w.since_db}")
+    w.sw("since", "import", "tickets", "helpdesk_tickets.csv", "--mapping", "helpdesk_since.yaml",
+         "--rejects", "since.rejects.csv", "--db", f"duckdb:///{w.since_db}", rc=3)
 
 
 def walk_complaints(w: Walk) -> None:
@@ -265,7 +273,7 @@ def test_crm_snapshot(walks: dict[str, Walk]) -> None:
     assert "2 rows read, 2 loaded (2 new" in w.runs["fixed"].stdout
     fit = w.runs["fit"].stdout
     for line in ("snapshot Cox model", "training: 140 rows of 140 customers, 36 departures",
-                 "60 rows, 16 departures", "AUC 0.790", "tier = standard (most common, 53% of rows)"):
+                 "60 rows, 16 departures"):  # every line the guide shows: test_crm_snapshot_keyed_by_the_crm_id
         assert line in fit and line in text, line
     # the churn flag per contract type, independently of the product
     tiers = {"Month-to-month": "standard", "One year": "silver", "Two year": "gold"}
@@ -281,12 +289,108 @@ def test_crm_snapshot(walks: dict[str, Walk]) -> None:
         assert f"{contract} ({tier}) {share:.1%}" in text, (contract, share)
 
 
-def test_text_ids_load_as_they_are(walks: dict[str, Walk]) -> None:
-    """Issue 14 item 1 landed: the CRM's text ids as keys load as they are, as the guide says."""
+def quoted(text: str, after: str) -> list[str]:
+    """The lines of the first fenced block of the guide after the text ``after``."""
+    rest = text[text.index(after) + len(after):]
+    body = rest[rest.index("\n", rest.index("```")) + 1:]
+    return body[:body.index("```")].splitlines()
+
+
+def untimed(line: str) -> str:
+    return re.sub(r", \d+\.\d s$", "", line.strip())
+
+
+def test_crm_snapshot_keyed_by_the_crm_id(walks: dict[str, Walk]) -> None:
+    """Text keys (issue 14 item 1): the CRM id is the key of the guide's main path. What the guide
+    shows of the file, the mapping, the import's summary, the rejects file and the fit is what the
+    walk met, line by line."""
+    w, text = walks["crm"], guide()
+    raw = crm_snapshot(broken=False)
+    head = (EXAMPLES / "crm_snapshot.csv").read_text(encoding="utf-8").splitlines()[:3]
+    assert quoted(text, "[`crm_snapshot.yaml`](examples/crm_snapshot.yaml)") == head
+    assert head[0].split(",")[0] == "customerID" and "customer_no" not in head[0]
+    mapping = (EXAMPLES / "crm_snapshot.yaml").read_text(encoding="utf-8").splitlines()
+    shown = quoted(text, "**Keys load as they are.**")
+    assert "  customerID: [customer_id, name]" in [line.split("#")[0].rstrip() for line in shown]
+    assert all(line in mapping for line in shown), [line for line in shown if line not in mapping]
+    summary = {untimed(line) for line in w.runs["customers"].stdout.splitlines()}
+    block = quoted(text, "$SW import customers crm_snapshot.csv --mapping crm_snapshot.yaml "
+                         "--snapshot-date 2026-11-30\n```")
+    assert block and all(untimed(line) in summary for line in block), (block, summary)
+    rejects = (w.folder / "crm_snapshot.csv.rejects.csv")
+    assert quoted(text, "`_reasons`, `_codes`:") == \
+        w.first_rejects.to_csv(index=False).splitlines()  # the file before the correction
+    assert rejects.exists() and set(w.first_rejects["customerID"]) == {raw.loc[17, "customerID"],
+                                                                      raw.loc[58, "customerID"]}
+    # the corrections the guide names are the ones the walk makes (the clean extract's cells)
+    tenure, charges = raw.loc[17, "tenure"], raw.loc[58, "MonthlyCharges"]
+    assert f"在网月数填 `{tenure}`，月费填 `{charges}`" in text and f"(tenure `{tenure}`, charges `{charges}`" in text
+    fit = {line.strip() for line in w.runs["fit"].stdout.splitlines()}
+    shown_fit = [line.strip() for line in quoted(text, "$SW churn fit\n```") if line.strip() != "…"]
+    assert len(shown_fit) > 10 and all(line in fit for line in shown_fit), [x for x in shown_fit if x not in fit]
+    # the at-risk list names customers by their CRM id, the key as written in the file
+    keys = [r["customer_id"] for r in w.scores]
+    assert len(keys) == 10 and set(keys) <= set(raw["customerID"]) and f"(`{keys[0]}`, …)" in text
+    at_risk = [r["revenue_at_risk"] for r in w.scores]
+    assert at_risk == sorted(at_risk, reverse=True)
+
+
+def test_cli_default_window_is_the_12_months_to_the_snapshot(walks: dict[str, Walk]) -> None:
+    w, text = walks["crm"], guide()
+    err = w.runs["monthly"].stderr
+    assert "period 2025-12-01 – 2026-11-30 (default: the 12 months to the customer snapshot's date" in err
+    assert (w.monthly[0]["period_start"], w.monthly[0]["period_end"]) == ("2025-12-01", "2026-11-30")
+    assert "default: the 12 months to the customer snapshot's date" in text and "2025-12-01 – 2026-11-30" in text
+
+
+def _window_churn(raw: pd.DataFrame, start: date, end: date) -> tuple[int, int, float]:
+    """Customers lost, active on ``end`` and the monthly churn rate (leavers ÷ customer-months at risk,
+    docs/metrics.md) of the snapshot in the window ``start``–``end`` (inclusive days), from the raw file:
+    start_date = snapshot − tenure in calendar months, leavers leave on the snapshot's date."""
+    snap = pd.Timestamp(SNAPSHOT_DATE)
+    began = pd.Series([snap - pd.DateOffset(months=int(m)) for m in raw["tenure"]])
+    left = (raw["Churn"] == "Yes").to_numpy()
+    lo, stop = pd.Timestamp(start), pd.Timestamp(end) + pd.Timedelta(days=1)
+    gone = pd.Series(np.where(left, snap, stop)).clip(upper=stop)
+    days = (gone - began.clip(lower=lo)).dt.days.clip(lower=0)
+    lost = int((left & (snap >= lo) & (snap < stop)).sum())
+    active = int(((began < stop) & ~left).sum())
+    return lost, active, lost / (days.sum() / (365.25 / 12))
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_crm_dashboard_opens_on_the_departures(walks: dict[str, Walk], lang: str,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The dashboard on the walked database opens on the three months to the snapshot's date, says
+    so, and the Churn page's cards are the guide's figures, computed again from the raw file."""
+    from page_helpers import filters, open_page
+
+    from metrics.model.i18n import metric_label, t
+
     text = guide()
-    out = walks["crm"].runs["text_ids"].stdout
-    line = "200 rows read, 200 would load, 0 rejected"
-    assert line in out and line in text
+    monkeypatch.setenv("SERVICEWATCH_DB", f"duckdb:///{walks['crm'].folder / 'sw.duckdb'}")
+    monkeypatch.delenv("SERVICEWATCH_USERS", raising=False)
+    at = open_page("pages/4_Churn.py", {"lang": lang})
+    start, end = date(2026, 9, 1), SNAPSHOT_DATE
+    assert (filters(at).start, filters(at).end) == (start, end)
+    notice = t("filter.default_snapshot", lang, start=start.isoformat(), end=end.isoformat())
+    assert notice in [i.value for i in at.info] and notice in " ".join(text.split())  # the guide wraps lines
+    assert not at.error, [e.value for e in at.error]
+    lost, active, rate = _window_churn(crm_snapshot(broken=False), start, end)
+    cards = {m.label: m.value for m in at.metric}
+
+    def card(label: str) -> str:
+        return next(v for k, v in cards.items() if k.startswith(label))
+
+    annual = 1 - (1 - rate) ** 12
+    assert card(metric_label("churn_rate", lang)) == f"{rate:.2%}"
+    assert card(t("page.churn.kpi_annual", lang)) == f"{annual:.1%}"
+    assert card(t("page.churn.kpi_churned", lang)) == str(lost)
+    assert card(metric_label("active_customers", lang)) == str(active)
+    assert (lost, active) == (52, 148)
+    bullet = text[text.index("**打开即是快照的离网"):text.index("流失与留存 Churn & retention")]
+    for figure in (f"{rate:.2%}", f"{annual:.1%}", f"{lost}", f"{active}"):
+        assert figure in bullet, figure
 
 
 
@@ -342,6 +446,23 @@ def test_helpdesk_export(walks: dict[str, Walk]) -> None:
     assert w.fcr[0]["value"] is None and w.fcr[0]["missing"] == "first_contact_resolved"
     fcr = next(r for r in w.coverage if r["metric"] == "fcr_rate")
     assert not fcr["supported"]
+
+
+def test_created_customers_take_the_files_start_dates(walks: dict[str, Walk]) -> None:
+    """create: customers takes a customer column the file has (Customer Since -> start_date) instead of
+    the earliest ticket's day: the guide's aside, on a second database."""
+    import duckdb
+
+    w, text = walks["helpdesk"], guide()
+    assert "Customer Since: start_date" in text
+    with duckdb.connect(str(w.since_db), read_only=True) as con:
+        rows = con.sql("select customer_id, name, start_date from customers").fetchall()
+    assert all(name == str(k) for k, name, _ in rows)  # named by the key as written
+    got = {int(k): v.isoformat() for k, _, v in rows}
+    loaded = helpdesk().drop(index=[20, 41])  # the rows that load on the first import
+    first = loaded.groupby("Requester ID", sort=False)["Customer Since"].first()
+    assert got == {int(k): v for k, v in first.items()}
+    assert min(got.values()) < "2026-06-01"  # not the first ticket's day
 
 
 def test_complaint_log(walks: dict[str, Walk]) -> None:

@@ -180,7 +180,7 @@ def fit(wh: Warehouse, as_of: date | None = None, max_train_rows: int = MAX_TRAI
 
     xl = sm.add_constant(x_train, has_constant="add")
     logit = sm.GLM(train["event"].to_numpy(float), xl, family=sm.families.Binomial()).fit(
-        cov_type="cluster", cov_kwds={"groups": train["customer_id"].to_numpy()})
+        cov_type="cluster", cov_kwds={"groups": pd.factorize(train["customer_id"])[0]})  # text keys: ids < 0
 
     h0 = _snapshot_hazard(cph, x_train, int(d["event"].sum())) if snapshot else _baseline_hazard(cph, HORIZON_DAYS)
     x_test = dsg.matrix(test)
