@@ -108,7 +108,8 @@ else:
                         "share" if m.unit == "share" else m.unit, view.lang, title,
                         view.subtitle(with_comparison=True), view.region_names)
     bar = {"better": theme.STATUS["green"], "worse": theme.STATUS["red"]}
-    fig.update_traces(marker_color=[bar.get(d, theme.STATUS["no_target"]) for d in moved])
+    fig.update_traces(marker_color=[bar.get(d, theme.STATUS["no_target"]) for d in moved],
+                      selector={"type": "bar"})  # one group is drawn as a single value, not a bar
     with right:
         ui.chart(view, fig, moves.drop(columns=["name"]), "overview_movers", metrics=metric_id)
         if dropped:

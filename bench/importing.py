@@ -1,4 +1,4 @@
-"""Import throughput (issue 5): a plain tickets CSV into DuckDB, via ``metrics.ingest.importer.bench_import``.
+"""Import throughput (issue 5): a plain tickets CSV into DuckDB, via ``bench.import_bench.bench_import``.
 
 Run by `make bench`; alone: `python -m bench.importing [ROWS [RUNS]]`. Writes bench/import_results.json
 and the import section of docs/performance.md.
@@ -11,7 +11,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from metrics.ingest.importer import bench_import
+from bench.import_bench import bench_import
 
 from .sections import write_section
 

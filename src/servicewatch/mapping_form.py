@@ -24,6 +24,7 @@ import streamlit as st
 
 from metrics.backends.connect import DatabaseError, duckdb_path, make_engine
 from metrics.ingest.importer import ImportFailed
+from metrics.ingest.importer.known import Known
 from metrics.ingest.importer.parse import kind_of
 from metrics.ingest.importer.read import ReadError, open_source
 from metrics.ingest.importer.run import preview
@@ -41,7 +42,6 @@ from metrics.ingest.importer.spec import (
     resolve_headers,
     value_aliases,
 )
-from metrics.ingest.importer.validate import Known
 from metrics.model.i18n import label, t
 from metrics.present.markup import md
 

@@ -368,3 +368,5 @@ def test_a_snapshot_opens_on_its_departures(snapshot_url: str, capsys: pytest.Ca
     assert "customer snapshot's date" in err and "2025-12-01 – 2026-11-30" in err
     at = _open(snapshot_url, monkeypatch, {"lang": "en"})
     assert (_filters(at).start, _filters(at).end) == (date(2026, 9, 1), date(2026, 11, 30))
+    assert any("customer snapshot's date" in i.value for i in at.info)
+    assert not at.error, [e.value for e in at.error]  # the Overview draws every part (one region: one value)

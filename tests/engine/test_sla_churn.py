@@ -55,8 +55,13 @@ def test_service_by_empty_filter(wh: Warehouse) -> None:
 
 
 def _frame(rows):
-    """A service_by frame: its consumer ladder (attrs) as service_by reads it from the demo's data."""
+    """A service_by frame: its consumer ladder (attrs) as service_by reads it from the demo's data, and
+    the compliance's 95% Wilson intervals as service_by gives them (computed here by statsmodels)."""
+    from statsmodels.stats.proportion import proportion_confint
+
     df = pd.DataFrame(rows, columns=["tier", "median_hours", "p90_hours", "compliance", "n_decided"])
+    lo, hi = proportion_confint((df["compliance"] * df["n_decided"]).round(), df["n_decided"], method="wilson")
+    df["compliance_lower"], df["compliance_upper"] = lo, hi
     df.attrs["ladder"] = ["diamond", "gold", "silver", "standard"]
     return df
 

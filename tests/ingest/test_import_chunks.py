@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from bench.import_bench import tickets_frame, write_csv
 from metrics.backends.connect import DatabaseError, make_engine
 from metrics.ingest.importer import ImportFailed, import_file, read
-from metrics.ingest.importer.validate import KeyIndex, SeenKeys
+from metrics.ingest.importer.key_sets import KeyIndex, SeenKeys
 from metrics.model import schema
 
 FIRST_NEW_ID = 30_000_000

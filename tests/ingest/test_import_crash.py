@@ -32,7 +32,7 @@ from metrics.backends.connect import make_engine
 from metrics.churn import tenure_rollup as survival_rollup
 from metrics.ingest import open_tickets, rollups
 from metrics.ingest.importer import import_file
-from metrics.ingest.importer.run import rejects_path_for
+from metrics.ingest.importer.rejects import rejects_path_for
 from metrics.ingest.load import refresh_derived
 from metrics.model import schema
 from metrics.model.filters import Filters

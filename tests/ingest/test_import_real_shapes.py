@@ -29,7 +29,7 @@ from db_snapshot import left_as_found, read
 from metrics.backends.connect import make_engine
 from metrics.backends.swap import writable
 from metrics.ingest.importer import MappingError, import_file, load_mapping
-from metrics.ingest.importer.run import rejects_path_for
+from metrics.ingest.importer.rejects import rejects_path_for
 from metrics.model import schema
 from metrics.present import files as outputs
 

@@ -28,7 +28,7 @@ from db_snapshot import left_as_found, snapshot
 
 from metrics.backends.connect import make_engine
 from metrics.ingest.importer.parse import ARROW_TYPES, kind_of
-from metrics.ingest.importer.run import rejects_path_for
+from metrics.ingest.importer.rejects import rejects_path_for
 from metrics.ingest.importer.write import Writer
 from metrics.model import schema
 

@@ -6,13 +6,17 @@ referenced tables, the values of open vocabularies) and then fed :class:`~.read.
 each call returns the good rows (typed, in the table's column order) and a frame of problems:
 ``row``, ``column``, ``value``, ``code``, ``detail``. Reason texts come from the catalogue
 (``import.reason.<code>``), so reports can be shown in Chinese or English.
+
+Why one module of about 600 lines: :class:`Validator` holds the state of one import across chunks
+(keys seen, rows waiting for a parent later in the file, new codes, counters) and every check reads
+or updates it; the parts without that state live beside it (:mod:`.key_sets`, :mod:`.known`,
+:mod:`.keys`, :mod:`.parse`, :mod:`.region_names`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -22,7 +26,9 @@ import pyarrow.compute as pc
 import sqlalchemy as sa
 
 from metrics.ingest.importer import spec
+from metrics.ingest.importer.key_sets import KeyIndex, SeenKeys, key_codes
 from metrics.ingest.importer.keys import KeyEncoder
+from metrics.ingest.importer.known import Known
 from metrics.ingest.importer.parse import (
     ARROW_TYPES,
     control_characters,
@@ -34,13 +40,13 @@ from metrics.ingest.importer.parse import (
 )
 from metrics.ingest.importer.read import Chunk
 from metrics.ingest.importer.region_names import NAME_LENGTH, RegionNames
-from metrics.model import plausible, schema
+from metrics.ingest.importer.result import PROBLEM_COLUMNS
+from metrics.model import plausible
 from metrics.model.keys import ENTITIES, MAX_LENGTH
 
 if TYPE_CHECKING:
     from metrics.ingest.importer.create_customers import CustomerCreator
 
-PROBLEM_COLUMNS = ["row", "column", "value", "code", "detail"]
 TYPE_CODES = {"int": "not_integer", "float": "not_number", "bool": "not_boolean", "date": "not_date",
               "datetime": "not_datetime"}
 # the integer types of the data model and the values every supported database can store in them
@@ -50,128 +56,6 @@ INT_LIMITS = ((sa.BigInteger, 2**63 - 1), (sa.SmallInteger, 2**15 - 1), (sa.Inte
 def int_limit(col: sa.Column) -> int:
     """The largest value ``col`` holds on every supported database (INTEGER is 32-bit on all)."""
     return next(limit for ty, limit in INT_LIMITS if isinstance(col.type, ty))
-
-
-class SeenKeys:
-    """Keys met so far (int64 codes) with the file row of each: sorted runs merged as they grow,
-    8+8 bytes per key, so tens of millions of keys stay cheap."""
-
-    def __init__(self) -> None:
-        self.runs: list[tuple[np.ndarray, np.ndarray]] = []
-        self.low, self.high = np.iinfo(np.int64).max, np.iinfo(np.int64).min  # range of the keys seen
-
-    def lookup(self, keys: np.ndarray) -> np.ndarray:
-        """The row where each key was seen, 0 where it was not."""
-        out = np.zeros(len(keys), dtype=np.int64)
-        if len(keys) == 0 or keys.min() > self.high or keys.max() < self.low:
-            return out  # e.g. ids rising through the file: nothing to search
-        for k, r in self.runs:
-            i = np.searchsorted(k, keys)
-            i[i >= len(k)] = 0
-            hit = (k[i] == keys) if len(k) else np.zeros(len(keys), dtype=bool)
-            out[hit & (out == 0)] = r[i[hit & (out == 0)]]
-        return out
-
-    def add(self, keys: np.ndarray, rows: np.ndarray) -> None:
-        if len(keys) == 0:
-            return
-        self.low, self.high = min(self.low, int(keys.min())), max(self.high, int(keys.max()))
-        order = np.argsort(keys, kind="stable")
-        self.runs.append((keys[order], rows[order]))
-        while len(self.runs) > 1 and len(self.runs[-2][0]) <= 2 * len(self.runs[-1][0]):
-            (k1, r1), (k2, r2) = self.runs.pop(-2), self.runs.pop(-1)
-            k, r = np.concatenate([k1, k2]), np.concatenate([r1, r2])
-            order = np.argsort(k, kind="stable")
-            self.runs.append((k[order], r[order]))
-
-    def contains(self, keys: np.ndarray) -> np.ndarray:
-        return self.lookup(keys) > 0
-
-
-class KeyIndex:
-    """A fixed set of int64 keys (read once per import) and a fast membership test: a bitmap over
-    the keys' range when they are dense, as ids are (a million lookups in about 4 ms, 1 byte per
-    id in the range), else a binary search over the sorted keys."""
-
-    def __init__(self, keys: np.ndarray | list | None = None) -> None:
-        self.keys = np.unique(np.asarray(keys if keys is not None else [], dtype=np.int64))
-        self.bitmap: np.ndarray | None = None
-        if len(self.keys):
-            self.low, self.high = int(self.keys[0]), int(self.keys[-1])
-            if self.high - self.low < 8 * len(self.keys) + (1 << 20):
-                self.bitmap = np.zeros(self.high - self.low + 1, dtype=bool)
-                self.bitmap[self.keys - self.low] = True
-
-    def __len__(self) -> int:
-        return len(self.keys)
-
-    def contains(self, values: np.ndarray) -> np.ndarray:
-        """Whether each of ``values`` is in the set."""
-        values = np.asarray(values, dtype=np.int64)
-        out = np.zeros(len(values), dtype=bool)
-        if not len(self.keys) or not len(values):
-            return out
-        if self.bitmap is not None:
-            inside = (values >= self.low) & (values <= self.high)
-            out[inside] = self.bitmap[values[inside] - self.low]
-            return out
-        i = np.searchsorted(self.keys, values)
-        i[i >= len(self.keys)] = 0
-        return self.keys[i] == values
-
-
-def key_codes(table: str, cols: dict[str, pa.Array]) -> np.ndarray | None:
-    """One int64 per row for the table's primary key, or None when it is not numeric."""
-    key = spec.key_columns(table)
-    if len(key) == 1 and kind_of(spec.TABLES[table].c[key[0]]) == "int":
-        return np.asarray(cols[key[0]].fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
-    if table == "billing_monthly":
-        cust = np.asarray(cols["customer_id"].fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
-        days = np.asarray(pc.cast(cols["month"], pa.int32()).fill_null(0).to_numpy(zero_copy_only=False),
-                          dtype=np.int64)
-        return cust * 10_000_000 + days + 1_000_000
-    return None
-
-
-@dataclass
-class Known:
-    """What the database holds before the import: keys of referenced tables, vocabulary values."""
-
-    keys: dict[str, KeyIndex] = field(default_factory=dict)  # "table.column" -> keys in the database
-    vocab: dict[str, set[str]] = field(default_factory=dict)
-    regions: RegionNames | None = None  # the regions by name (customers files that name them)
-
-    @classmethod
-    def read(cls, conn: sa.Connection | None, table: str) -> Known:
-        known = cls()
-        existing = set(sa.inspect(conn).get_table_names()) if conn is not None else set()
-        if table in spec.REGION_NAME_TABLES:
-            known.regions = RegionNames.read(conn if schema.regions.name in existing else None)
-        for target, key in spec.REFS.get(table, {}).values():
-            values: list = []
-            if target in existing:
-                col = spec.TABLES[target].c[key]
-                values = _values(conn, sa.select(col).where(col.is_not(None)))
-            known.keys[f"{target}.{key}"] = KeyIndex(values)
-        for (tbl, _col), vocab in spec.VOCAB.items():
-            if tbl != table or vocab in known.vocab:
-                continue
-            if vocab in spec.STRICT_VOCABS:
-                known.vocab[vocab] = set(spec.STRICT_VOCABS[vocab])
-            elif vocab == "metric":
-                from metrics.model.registry import BY_ID
-
-                known.vocab[vocab] = set(BY_ID)
-            else:
-                values = set(spec.catalogue_values(vocab))
-                for col in spec.VOCAB_COLUMNS.get(vocab, ()):
-                    if col.table.name in existing:
-                        values |= {v for v in conn.execute(sa.select(col).distinct()).scalars() if v is not None}
-                if schema.vocabulary.name in existing:  # codes the data names (labels given earlier)
-                    v = schema.vocabulary
-                    values |= set(conn.execute(sa.select(v.c.code).where(v.c.dimension == vocab)).scalars())
-                known.vocab[vocab] = values
-        return known
 
 
 class Validator:
@@ -693,14 +577,6 @@ class Validator:
             self.seen.add(codes, rows.astype(np.int64))
 
 
-def _values(conn: sa.Connection, query: sa.Select) -> np.ndarray | list:
-    """One column of a query; through Arrow on DuckDB (a million keys in a few milliseconds)."""
-    if conn.dialect.name == "duckdb":
-        raw = conn.connection.driver_connection
-        return next(iter(raw.execute(str(query.compile(dialect=conn.dialect))).fetchnumpy().values()))
-    return conn.execute(query).scalars().all()
-
-
 def _coalesce_text(first: pa.Array, then: pa.Array) -> pa.Array:
     """``first`` as text where it holds more than spaces, else ``then``."""
     a = first if pa.types.is_string(first.type) else pc.cast(first, pa.string())
@@ -721,4 +597,4 @@ def _no_problems() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=object) for c in PROBLEM_COLUMNS})
 
 
-__all__ = ["Known", "KeyIndex", "Validator", "SeenKeys", "PROBLEM_COLUMNS", "schema"]
+__all__ = ["Validator", "TYPE_CODES", "int_limit"]

@@ -35,8 +35,8 @@ import sqlalchemy as sa
 from metrics.backends.bulk import insert_chunks, pg_copy
 from metrics.backends.connect import first_line
 from metrics.ingest.importer import spec
+from metrics.ingest.importer.key_sets import KeyIndex
 from metrics.ingest.importer.parse import kind_of
-from metrics.ingest.importer.validate import KeyIndex
 from metrics.model import schema
 
 STAGE = "_sw_import_stage"
