@@ -22,45 +22,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
-import pandas as pd
 
 from bench.run import DATA, SCALES, _ms, log, open_warehouse
 from bench.views import VIEWS, default_filters, run_call
 from metrics.analysis import drill
+from metrics.demo.text_keys import text_keyed
 from metrics.ingest.load import replace_all
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "keys_results.json"
 DOC = ROOT / "docs" / "performance.md"
 BEGIN, END = "<!-- keys:begin -->", "<!-- keys:end -->"
-# entity -> (id columns holding its ids per table, key prefix)
-ENTITIES = {
-    "customers": ({"customers": "customer_id", "tickets": "customer_id", "surveys": "customer_id",
-                   "services": "customer_id", "billing_monthly": "customer_id"}, "C"),
-    "tickets": ({"tickets": "ticket_id", "surveys": "ticket_id"}, "INC"),
-    "surveys": ({"surveys": "survey_id"}, "SV"),
-    "regions": ({"regions": "region_id", "customers": "region_id", "account_managers": "region_id",
-                 "targets": "region_id"}, "R"),
-}
-
-
-def text_keyed(frames: dict[str, pd.DataFrame]) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
-    """The frames with the ids of :data:`ENTITIES` made negative as text keys make them, and the
-    ``source_keys`` rows (entity, id, key)."""
-    out = {k: v.copy() for k, v in frames.items()}
-    keys = []
-    for entity, (columns, prefix) in ENTITIES.items():
-        own = frames[entity][columns[entity]].astype("int64")
-        keys.append(pd.DataFrame({"entity": entity, "id": -own - 1,
-                                  "key": prefix + own.map("{:08d}".format) + "-GD"}))
-        for table, col in columns.items():
-            if table in out and col in out[table]:
-                out[table][col] = -out[table][col].astype("Int64") - 1
-        if entity == "regions":
-            out["regions"]["parent_id"] = -out["regions"]["parent_id"].astype("Int64") - 1
-    return out, pd.concat(keys, ignore_index=True)
-
-
 def build(scale: str, seed: int) -> tuple[Path, Path]:
     from metrics.demo.generator import generate
 

@@ -9,7 +9,7 @@ from metrics.analysis import league
 from metrics.model.registry import METRICS, get
 from metrics.present.charts.core import category_names
 from metrics.present.charts.league import dot_whisker
-from metrics.present.formatting import fmt_delta, fmt_metric, fmt_p, fmt_value
+from metrics.present.formatting import fmt_delta, fmt_metric, fmt_p
 from servicewatch import ui
 from servicewatch.kpis import show_chart
 from servicewatch.tables import MISSING
@@ -34,7 +34,7 @@ table = league.league(m, groups, total)
 verdicts = table["verdict"].value_counts()
 scope_name = t("page.regions.rest_city") if level == "district" else t("page.regions.rest_province")
 cards = st.columns(4)
-cards[0].metric(t("page.regions.overall"), fmt_value(float(total["value"].iloc[0]), m.unit, view.lang))
+cards[0].metric(t("page.regions.overall"), fmt_metric(float(total["value"].iloc[0]), metric_id, view.lang))
 good, bad = ("higher", "lower") if m.higher_is_better is None else ("better", "worse")
 cards[1].metric(t(f"page.regions.verdict.{good}"), int(verdicts.get(good, 0)))
 cards[2].metric(t(f"page.regions.verdict.{bad}"), int(verdicts.get(bad, 0)))

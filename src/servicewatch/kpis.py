@@ -14,7 +14,7 @@ from metrics.analysis.subtitles import no_comparison_text
 from metrics.model.filters import Filters
 from metrics.model.i18n import t
 from metrics.model.registry import get
-from metrics.present.formatting import fmt_delta, fmt_value
+from metrics.present.formatting import fmt_delta, fmt_metric
 from servicewatch.ui import View, chart, empty_state
 
 SMALL_SAMPLE = 30  # answers, tickets or customers behind a rate or mean: fewer, and the card says so
@@ -73,7 +73,7 @@ def status_badge(view: View, metric_id: str, row: pd.Series | None, target: floa
     colour = {"green": "green", "amber": "orange", "red": "red"}.get(key, "gray")
     text = view.t("status." + key)
     if target is not None:
-        text += f" · {view.t('common.target')} {fmt_value(target, m.unit, view.lang)}"
+        text += f" · {view.t('common.target')} {fmt_metric(target, metric_id, view.lang)}"
     return f":{colour}-badge[{text}]"
 
 
@@ -96,17 +96,17 @@ def kpi(container, view: View, metric_id: str, frame: pd.DataFrame, target: floa
     if row is not None:
         lines.append(f"{view.t('common.n')}: {int(row['n']):,}" if pd.notna(row["n"]) else "")
         if pd.notna(row.get("lower")):
-            lo, hi = (fmt_value(row[c], m.unit, view.lang) for c in ("lower", "upper"))
+            lo, hi = (fmt_metric(row[c], metric_id, view.lang) for c in ("lower", "upper"))
             lines.append(f"95%: {lo} – {hi}")
         if "value_cmp" in row.index and pd.notna(row["value_cmp"]):
-            lines.append(f"{view.t('common.previous')}: {fmt_value(row['value_cmp'], m.unit, view.lang)}")
+            lines.append(f"{view.t('common.previous')}: {fmt_metric(row['value_cmp'], metric_id, view.lang)}")
     if target is not None:
         st_key = status(value, target, m.higher_is_better, row.get("lower") if row is not None else None,
                         row.get("upper") if row is not None else None)
-        goal = fmt_value(target, m.unit, view.lang)
+        goal = fmt_metric(target, metric_id, view.lang)
         lines.append(f"{view.t('common.target')}: {goal} · {view.t(f'status.{st_key}')}")
     colour = "off" if m.higher_is_better is None else ("normal" if m.higher_is_better else "inverse")
-    container.metric((label or view.metric_label(metric_id)) + unit, fmt_value(value, m.unit, view.lang),
+    container.metric((label or view.metric_label(metric_id)) + unit, fmt_metric(value, metric_id, view.lang),
                      fmt_delta(delta, m.unit), delta_color=colour, help="  \n".join(x for x in lines if x) or None)
     if target is not None and value is not None and not pd.isna(value):
         container.markdown(status_badge(view, metric_id, row, target))

@@ -34,6 +34,7 @@ from metrics.model.i18n import label, t
 from metrics.model.registry import BY_ID, Metric
 from metrics.present import theme
 from metrics.present.cells import safe_cell, safe_frame  # noqa: F401 - the one escape, shared with the CLI
+from metrics.present.formatting import PERCENT_UNITS, decimals
 
 _lock = threading.Lock()
 _render_lock = threading.Lock()
@@ -112,19 +113,12 @@ COLUMN_STYLES: dict[str, Style] = {
 
 
 def metric_style(m: Metric) -> Style:
-    """The style of ``m``'s values: shares as percentages (two decimals where they sit near 100% or
-    are monthly rates: availability, churn), counts with thousands separators, currency in yuan."""
-    if m.unit == "share_per_month" or (m.unit == "share" and m.kind == "availability"):
-        return Style("percent", 2)
-    if m.unit == "share":
-        return Style("percent", 1)
-    if m.unit == "currency":
-        return Style("currency")
-    if m.unit in ("customers", "tickets"):
-        return Style("number")
-    if m.unit.startswith("score"):
-        return Style("number", 2)
-    return Style("number", 1)  # hours, points, per 1,000 customer-months
+    """The style of ``m``'s values: percentages, currency or numbers by its unit, with the decimals
+    the app and the pack show (:func:`metrics.present.formatting.decimals`: one rule for all three)."""
+    digits = decimals(m.unit, m)
+    if m.unit in PERCENT_UNITS:
+        return Style("percent", digits)
+    return Style("currency" if m.unit == "currency" else "number", digits)
 
 
 def column_style(column: str, metric_id: str | None = None, dtype: object = None) -> Style | None:
