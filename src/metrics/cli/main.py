@@ -92,6 +92,14 @@ def cmd_demo(args: argparse.Namespace) -> None:
     load.replace_all(url, frames)
     counts = ", ".join(f"{k} {len(v):,}" for k, v in frames.items())
     print(f"demo data written to {safe_url(url)}: {counts}")
+    from metrics.demo import alert_rules  # the default rule set: control signals on headline metrics per city
+    from metrics.query.warehouse import Warehouse
+
+    wh = Warehouse.open(url)
+    try:
+        print(f"alert rules: {alert_rules.install(wh)} (servicewatch alerts check)")
+    finally:
+        wh.engine.dispose()
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -217,7 +225,7 @@ def _local_time(epoch: float | None) -> str:
 def cmd_user(args: argparse.Namespace) -> None:
     try:
         if args.user_command == "add":
-            user = access.User(args.name, args.role, tuple(args.regions), args.manager)
+            user = access.User(args.name, args.role, tuple(args.regions), args.manager, args.email, args.user_lang)
             access.add_user(user, None if args.no_password else _read_password(args))
             print(f"user {user.name} added ({user.role})" + (", OpenID Connect only" if args.no_password else ""))
         elif args.user_command == "passwd":
@@ -232,9 +240,11 @@ def cmd_user(args: argparse.Namespace) -> None:
         else:
             locks = access.lock_states()
             rows = [{"name": u.name, "role": u.role, "regions": " ".join(map(str, u.regions)),
-                     "manager_id": u.manager_id, "locked_until": _local_time(locks.get(u.name))}
+                     "manager_id": u.manager_id, "email": u.email or "", "lang": u.lang,
+                     "locked_until": _local_time(locks.get(u.name))}
                     for u in access.list_users()]
-            emit(pd.DataFrame(rows, columns=["name", "role", "regions", "manager_id", "locked_until"]), args.format)
+            emit(pd.DataFrame(rows, columns=["name", "role", "regions", "manager_id", "email", "lang", "locked_until"]),
+                 args.format)
     except ValueError as exc:
         raise UserError(str(exc)) from None
 
@@ -326,6 +336,9 @@ def build_parser() -> argparse.ArgumentParser:
     ua.add_argument("--manager", metavar="KEY",
                     help="the account manager (account_managers.manager_id as the source wrote it, e.g. AM-001) "
                          "of an account manager")
+    ua.add_argument("--email", metavar="ADDRESS", help="where subscriptions are delivered (servicewatch subscription)")
+    ua.add_argument("--lang", dest="user_lang", choices=["zh", "en"], default="zh",
+                    help="language of what is delivered to the user (default zh)")
     ua.add_argument("--no-password", dest="no_password", action="store_true",
                     help="no password: the user signs in through OpenID Connect only (NAME = e-mail or subject)")
     usub.add_parser("passwd", help="set a new password (from standard input)").add_argument("name")

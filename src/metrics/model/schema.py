@@ -186,6 +186,23 @@ meta = sa.Table(
 )
 
 
+def has_column(conn: sa.Connection, column: sa.Column) -> bool:
+    """Whether the database's table of ``column`` has it (one created before the column has not)."""
+    return column.name in {c["name"] for c in sa.inspect(conn).get_columns(column.table.name)}
+
+
+def add_column(engine: sa.Engine, column: sa.Column) -> bool:
+    """Add ``column`` to its table in a database created before it, in its own transaction (MariaDB
+    commits DDL at once, so never inside a load's or an import's). True when it was added."""
+    with engine.begin() as conn:
+        if column.table.name not in sa.inspect(conn).get_table_names() or has_column(conn, column):
+            return False
+        spec = sa.schema.CreateColumn(column).compile(dialect=conn.dialect)
+        table = conn.dialect.identifier_preparer.format_table(column.table)
+        conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {spec}"))
+    return True
+
+
 def bump_data_version(conn: sa.Connection) -> None:
     """A new ``sw_meta.data_version`` in the caller's transaction: the dashboard's caches, keyed by it
     on server databases, then compute views again (a DuckDB file is followed by its modification time)."""
@@ -263,3 +280,86 @@ audit_log = sa.Table(
     sa.Column("action", sa.String(24), nullable=False),  # metrics.access.audit.ACTIONS
     sa.Column("detail", sa.Text, nullable=False),  # JSON: filters, rows, file …
 )
+
+# Subscriptions and their deliveries (metrics.deliver): like the audit trail, their own MetaData kept
+# where the audit log is (metrics.access.audit.audit_url: an SQLite file beside a DuckDB data file,
+# which is single-writer and held read-only by the dashboard), so that a full reload never erases
+# them and two worker processes can lease rows; created on first use (``checkfirst``) in older stores.
+delivery_metadata = sa.MetaData()
+subscriptions = sa.Table(
+    "subscriptions",
+    delivery_metadata,
+    sa.Column("subscription_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("owner", sa.String(80), nullable=False),  # a user of the users file, or os:<login>
+    sa.Column("recipients", sa.Text, nullable=False),  # JSON list of user names
+    sa.Column("webhooks", sa.Text, nullable=False, default="[]"),  # JSON list of {"kind", "url"}
+    sa.Column("filters", sa.Text, nullable=False),  # the URL query string form (metrics.model.links)
+    sa.Column("section", sa.String(40), nullable=True),  # the page or section subscribed from
+    sa.Column("format", sa.String(8), nullable=False),  # pdf | pptx | digest
+    sa.Column("schedule", sa.String(24), nullable=False),  # daily | weekly:MON | monthly:1
+    sa.Column("at_time", sa.String(5), nullable=False),  # HH:MM, local time in ``time_zone``
+    sa.Column("time_zone", sa.String(64), nullable=False, default="Asia/Shanghai"),
+    sa.Column("created_at", sa.DateTime, nullable=False),  # UTC
+    sa.Column("last_due_at", sa.DateTime, nullable=True),  # UTC: the newest occurrence queued
+    sa.Column("enabled", sa.Boolean, nullable=False, default=True),
+)
+DELIVERY_STATES = ("queued", "sending", "sent", "failed")
+deliveries = sa.Table(
+    "deliveries",
+    delivery_metadata,
+    sa.Column("delivery_id", sa.String(32), primary_key=True),  # uuid4 hex
+    sa.Column("subscription_id", sa.Integer, nullable=False, index=True),
+    sa.Column("recipient", sa.String(120), nullable=False),  # user name, or webhook:<n>
+    sa.Column("due_at", sa.DateTime, nullable=False),  # UTC: the schedule's occurrence
+    sa.Column("state", sa.String(8), nullable=False),  # DELIVERY_STATES
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("next_try_at", sa.DateTime, nullable=False),  # UTC: not before (back-off)
+    sa.Column("last_error", sa.String(400), nullable=True),  # one line, never a password or token
+    sa.Column("lease_owner", sa.String(80), nullable=True),
+    sa.Column("lease_until", sa.DateTime, nullable=True),  # UTC
+    sa.Column("sent_at", sa.DateTime, nullable=True),  # UTC
+    sa.UniqueConstraint("subscription_id", "recipient", "due_at", name="uq_deliveries_once"),
+)
+DELIVERY_TABLES = (subscriptions, deliveries)
+
+# Alert rules and the alerts they fired (metrics.alerts): their own MetaData, like the audit trail, so a
+# full reload of the data (``replace_all``) keeps the rules and their history; created on first use
+# (``create_all(checkfirst)``), so a database made before them gets them. Stored where the audit trail
+# is (metrics.alerts.alerts_url): a DuckDB data file, which dashboards hold read-only and writers copy
+# whole, keeps them in an SQLite file beside it.
+alert_metadata = sa.MetaData()
+alert_rules = sa.Table(
+    "alert_rules",
+    alert_metadata,
+    sa.Column("rule_id", sa.String(80), primary_key=True),
+    sa.Column("metric", sa.String(40), nullable=False),  # metrics.model.registry id
+    sa.Column("filters", sa.Text, nullable=False),  # JSON: the slice as a link's query (metrics.model.links)
+    sa.Column("owner", sa.String(80), nullable=False),
+    sa.Column("recipients", sa.Text, nullable=False),  # JSON list of user names
+    sa.Column("kind", sa.String(16), nullable=False),  # control | target | change
+    sa.Column("enabled", sa.Boolean, nullable=False),
+)
+alert_events = sa.Table(
+    "alert_events",
+    alert_metadata,
+    sa.Column("rule_id", sa.String(80), primary_key=True),
+    sa.Column("period", sa.Date, primary_key=True),  # first day of the month (or week) judged
+    sa.Column("fired_at", sa.DateTime, nullable=False),  # UTC
+    sa.Column("value", sa.Float, nullable=True),
+    sa.Column("limits", sa.Text, nullable=False),  # JSON: centre, lcl, ucl (control), target, lower/upper
+    sa.Column("n", sa.Float, nullable=True),
+    sa.Column("signal", sa.String(120), nullable=False),  # the control rules fired, "red", "change"
+    sa.Column("acknowledged_by", sa.String(80), nullable=True),
+    sa.Column("acknowledged_at", sa.DateTime, nullable=True),
+    sa.Column("note", sa.Text, nullable=True),
+)
+# When each rule last ran (for the Alerts page's history): one row per rule.
+alert_runs = sa.Table(
+    "alert_runs",
+    alert_metadata,
+    sa.Column("rule_id", sa.String(80), primary_key=True),
+    sa.Column("ran_at", sa.DateTime, nullable=False),
+    sa.Column("period", sa.Date, nullable=True),
+    sa.Column("fired", sa.Boolean, nullable=False),
+)
+ALERT_TABLES = (alert_rules, alert_events, alert_runs)

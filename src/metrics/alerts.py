@@ -1,0 +1,307 @@
+"""Alert rules and the alerts they fire: ``evaluate`` runs every enabled rule, records what fired.
+
+A rule (table ``alert_rules``) is a metric, a slice (the filter model as a link's query string, JSON:
+``{"region": "4"}``), an owner, recipients and a kind:
+
+* ``control``: the newest month's point of the metric's control chart over the last
+  :data:`WINDOW_MONTHS` months signals (:mod:`metrics.analysis.control`: a run rule fires, at least
+  ``min_n`` observations);
+* ``target``: the newest month's status against its target is red (:func:`metrics.analysis.drill.status`);
+* ``change``: the newest month against the month before changed for the worse by more than chance:
+  the 95% interval of the difference, ``Δ ± 1.96·sqrt(se² + se_cmp²)`` (each ``se`` from the period's
+  own 95% interval), excludes zero.
+
+"The newest month" is the calendar month of the as-of (so far as it has data). Fired alerts go to
+``alert_events``, once per rule and month (evaluating again keeps the first ``fired_at`` and any
+acknowledgement); ``alert_runs`` says when each rule last ran and whether it fired. Where the tables
+live: :func:`store` (an SQLite file beside a DuckDB data file, else the data database).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from metrics.access.users import Scope, ScopeError, allowed_regions
+from metrics.analysis import control, drill
+from metrics.analysis.subtitles import region_parents, scope_text
+from metrics.backends.connect import duckdb_path, make_engine
+from metrics.model import links
+from metrics.model.filters import Filters, add_months
+from metrics.model.i18n import metric_label
+from metrics.model.registry import get
+from metrics.model.schema import ALERT_TABLES, alert_events, alert_metadata, alert_rules, alert_runs
+
+KINDS = ("control", "target", "change")
+ALERTS_ENV = "SERVICEWATCH_ALERTS_DB"
+WINDOW_MONTHS = 24  # control charts: the newest month and the 23 before it
+COLUMNS = ("rule_id", "metric", "metric_label", "slice", "kind", "period", "value", "centre", "lower", "upper",
+           "n", "signal", "fired_at", "owner", "recipients")
+log = logging.getLogger(__name__)
+_ENGINES: dict[str, sa.Engine] = {}
+
+
+# -- where the rules and alerts live ----------------------------------------------------------
+def alerts_url(data_url: str) -> str | None:
+    """``$SERVICEWATCH_ALERTS_DB``; for a DuckDB data file an SQLite file beside it
+    (``<name>-alerts.sqlite``); None: the data database itself."""
+    if os.environ.get(ALERTS_ENV):
+        return os.environ[ALERTS_ENV]
+    path = duckdb_path(data_url)
+    return None if path is None else f"sqlite:///{path.with_name(path.stem + '-alerts.sqlite')}"
+
+
+def store(wh) -> sa.Engine:
+    """The engine holding ``alert_rules``/``alert_events``/``alert_runs`` of ``wh``'s data, tables
+    created on first use (a database made before them gets them)."""
+    url = alerts_url(wh.url)
+    key = url or f"data:{id(wh.engine)}"
+    if key not in _ENGINES:
+        engine = make_engine(url) if url else wh.engine
+        alert_metadata.create_all(engine, tables=list(ALERT_TABLES), checkfirst=True)
+        _ENGINES[key] = engine
+    return _ENGINES[key]
+
+
+def _read(engine: sa.Engine, stmt: sa.Select) -> pd.DataFrame:
+    with engine.connect() as conn:
+        result = conn.execute(stmt)
+        return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+
+# -- rules ------------------------------------------------------------------------------------
+def save_rules(wh, rules: Iterable[Mapping[str, object]]) -> int:
+    """Add or replace rules (dicts with the columns of ``alert_rules``; ``filters`` a dict or its JSON,
+    ``recipients`` a list). Returns how many were written."""
+    rows = []
+    for r in rules:
+        kind, metric = str(r["kind"]), str(r["metric"])
+        if kind not in KINDS:
+            raise ValueError(f"unknown alert kind {kind!r}; use one of {', '.join(KINDS)}")
+        get(metric)  # an unknown metric is refused here, not at evaluation
+        filters = r.get("filters") or {}
+        rows.append({"rule_id": str(r["rule_id"]), "metric": metric, "kind": kind, "owner": str(r["owner"]),
+                     "filters": filters if isinstance(filters, str) else json.dumps(filters, sort_keys=True),
+                     "recipients": json.dumps(list(r.get("recipients") or [])),
+                     "enabled": bool(r.get("enabled", True))})
+    with store(wh).begin() as conn:
+        ids = [r["rule_id"] for r in rows]
+        if ids:
+            conn.execute(alert_rules.delete().where(alert_rules.c.rule_id.in_(ids)))
+            conn.execute(alert_rules.insert(), rows)
+    return len(rows)
+
+
+def rules(wh, scope: Scope | None = None) -> pd.DataFrame:
+    """The rules (``filters`` as dicts, ``recipients`` as lists), only those within ``scope`` if given."""
+    df = _read(store(wh), sa.select(alert_rules).order_by(alert_rules.c.rule_id))
+    df["filters"] = [json.loads(v) for v in df["filters"]]
+    df["recipients"] = [json.loads(v) for v in df["recipients"]]
+    df["enabled"] = df["enabled"].astype(bool)
+    if scope is not None and len(df):
+        regions = wh.regions()
+        df = df[[visible(rule_filters(wh, q, date.today(), date.today()), scope, regions) for q in df["filters"]]]
+    return df.reset_index(drop=True)
+
+
+def rule_filters(wh, query: Mapping[str, str], start: date, end: date, as_of: date | None = None,
+                 scope: Scope | None = None, comparison: str = "none") -> Filters:
+    """A rule's slice over a period; a value the data does not know raises ValueError."""
+    keys = region_keys(wh)
+    default = Filters(start=start, end=end, as_of=as_of, comparison=comparison, scope=scope)
+    parsed = links.parse_query({k: v for k, v in query.items() if k not in ("from", "to", "as_of", "cmp")},
+                               default, region_keys=keys, regions=set(keys.values()))
+    if parsed.ignored:
+        raise ValueError(f"alert rule slice not understood: {', '.join(parsed.ignored)}")
+    return parsed.filters
+
+
+def region_keys(wh) -> dict[str, int]:
+    """Each region's key as the source wrote it -> its id."""
+    ids = [int(r) for r in wh.regions()["region_id"]]
+    texts = wh.key_texts("regions", ids)
+    return {texts.get(r, str(r)): r for r in ids}
+
+
+def visible(f: Filters, scope: Scope | None, regions: pd.DataFrame) -> bool:
+    """Whether a rule's slice lies inside ``scope``: every region of it among the scope's (a rule over
+    all regions only for a scope without region limits); none for an account manager's portfolio,
+    whose figures a rule's would not be."""
+    if scope is None:
+        return True
+    if scope.manager_id is not None:
+        return False
+    allowed = allowed_regions(scope, regions)
+    return allowed is None or (bool(f.regions) and all(int(r) in allowed for r in f.regions))
+
+
+# -- evaluation -------------------------------------------------------------------------------
+def evaluate(wh, as_of: date | None = None, scope: Scope | None = None, *, lang: str = "zh",
+             record: bool = True, min_n: int = control.MIN_N) -> pd.DataFrame:
+    """Run every enabled rule (within ``scope`` when given) for the month of ``as_of`` (default: the
+    data's); record fired alerts in ``alert_events`` (idempotent per rule and month) and each run in
+    ``alert_runs``. One row per alert: :data:`COLUMNS` — ``centre`` is the control chart's centre, the
+    target or the comparison value; ``lower``/``upper`` the control limits, the value's 95% interval
+    or the change's; ``signal`` the rules fired, ``red`` or ``change``; ``slice`` in words."""
+    as_of = as_of or wh.as_of()
+    month = as_of.replace(day=1)
+    regions = wh.regions()
+    names = dict(zip(regions["region_id"].astype(int), regions["name_zh" if lang == "zh" else "name_en"],
+                     strict=True))
+    parents = region_parents(regions)
+    out, runs = [], []
+    for rule in rules(wh).itertuples(index=False):
+        if not rule.enabled:
+            continue
+        try:
+            f = rule_filters(wh, rule.filters, month, as_of, as_of, scope)
+        except ValueError as exc:
+            log.warning("alert rule %s skipped: %s", rule.rule_id, exc)
+            continue
+        if not visible(f, scope, regions):
+            continue
+        try:
+            hit = _judge(wh, rule.kind, rule.metric, f, month, min_n)
+        except ScopeError:
+            continue
+        runs.append({"rule_id": rule.rule_id, "ran_at": _now(), "period": month, "fired": hit is not None})
+        if hit is not None:
+            out.append({"rule_id": rule.rule_id, "metric": rule.metric, "metric_label": metric_label(rule.metric, lang),
+                        "slice": scope_text(f.with_(scope=None), lang, names, parents), "kind": rule.kind,
+                        "period": month, **hit, "owner": rule.owner, "recipients": list(rule.recipients)})
+    df = pd.DataFrame(out, columns=[c for c in COLUMNS if c != "fired_at"])
+    df["fired_at"] = pd.Series([_now()] * len(df), dtype="datetime64[us]")
+    if record:
+        df = _record(wh, df, runs)
+    return df[list(COLUMNS)]
+
+
+def _judge(wh, kind: str, metric: str, f: Filters, month: date, min_n: int) -> dict | None:
+    """The alert's figures when the rule fires on ``f`` (the newest month), else None."""
+    m = get(metric)
+    if kind == "control":
+        window = f.with_(start=add_months(month, -(WINDOW_MONTHS - 1)))
+        chart = control.for_metric(wh, metric, window, min_n=min_n)
+        last = chart.last
+        if last is None or pd.Timestamp(last["period"]).date() != month or not last["signal"]:
+            return None
+        return {"value": float(last["value"]), "centre": float(last["centre"]), "lower": float(last["lcl"]),
+                "upper": float(last["ucl"]), "n": float(last["n"]), "signal": str(last["rules"])}
+    if kind == "target":
+        df = wh.metric(metric, f)
+        if not len(df):
+            return None
+        row = df.iloc[0]
+        goal = drill.target_for(wh.targets(), metric, f, drill.ancestors(wh.regions()))
+        if drill.status(row["value"], goal, m.higher_is_better, row["lower"], row["upper"]) != "red":
+            return None
+        return {"value": float(row["value"]), "centre": float(goal), "lower": float(row["lower"]),
+                "upper": float(row["upper"]), "n": float(row["n"]), "signal": "red"}
+    fc = f.with_(comparison="previous")
+    now = wh.compare(metric, fc)
+    before = wh.metric(metric, fc.comparison_filters())
+    if not len(now) or not len(before) or pd.isna(now["value_cmp"].iloc[0]):
+        return None
+    a, b = now.iloc[0], before.iloc[0]
+    se = np.hypot((a["upper"] - a["lower"]) / 3.92, (b["upper"] - b["lower"]) / 3.92)
+    delta = float(a["value"] - b["value"])
+    lo, hi = delta - 1.96 * se, delta + 1.96 * se
+    worse = (delta < 0) if m.higher_is_better else (delta > 0) if m.higher_is_better is False else True
+    if not (np.isfinite(se) and (lo > 0 or hi < 0) and worse):
+        return None
+    return {"value": float(a["value"]), "centre": float(b["value"]), "lower": float(lo), "upper": float(hi),
+            "n": float(a["n"]), "signal": "change"}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+
+
+def _record(wh, df: pd.DataFrame, runs: list[dict]) -> pd.DataFrame:
+    """Insert the alerts not yet recorded for their rule and month; the frame gets the recorded
+    ``fired_at`` of those already there."""
+    engine, e = store(wh), alert_events
+    with engine.begin() as conn:
+        if runs:
+            conn.execute(alert_runs.delete().where(alert_runs.c.rule_id.in_([r["rule_id"] for r in runs])))
+            conn.execute(alert_runs.insert(), runs)
+        if not len(df):
+            return df
+        have = {(r, pd.Timestamp(p).date()): t for r, p, t in conn.execute(
+            sa.select(e.c.rule_id, e.c.period, e.c.fired_at).where(e.c.rule_id.in_(list(df["rule_id"]))))}
+        new = []
+        fired = []
+        for row in df.itertuples(index=False):
+            key = (row.rule_id, row.period)
+            if key in have:
+                fired.append(have[key])
+                continue
+            fired.append(row.fired_at)
+            limits = {"centre": row.centre, "lower": row.lower, "upper": row.upper}
+            new.append({"rule_id": row.rule_id, "period": row.period, "fired_at": row.fired_at, "value": row.value,
+                        "limits": json.dumps(limits), "n": row.n, "signal": row.signal})
+        if new:
+            conn.execute(e.insert(), new)
+    return df.assign(fired_at=pd.to_datetime(pd.Series(fired, index=df.index)))
+
+
+# -- what fired, who acknowledged -------------------------------------------------------------
+def events(wh, scope: Scope | None = None, open_only: bool = False) -> pd.DataFrame:
+    """Recorded alerts, newest first, of the rules within ``scope``: rule_id, metric, kind, owner,
+    filters, period, fired_at, value, centre, lower, upper, n, signal, acknowledged_by/_at, note."""
+    e, r = alert_events, alert_rules
+    stmt = sa.select(e.c.rule_id, r.c.metric, r.c.kind, r.c.owner, r.c.filters, e.c.period, e.c.fired_at,
+                     e.c.value, e.c.limits, e.c.n, e.c.signal, e.c.acknowledged_by, e.c.acknowledged_at,
+                     e.c.note).join(r, r.c.rule_id == e.c.rule_id)
+    if open_only:
+        stmt = stmt.where(e.c.acknowledged_at.is_(None))
+    df = _read(store(wh), stmt.order_by(e.c.period.desc(), e.c.rule_id))
+    limits = [json.loads(v) for v in df["limits"]]
+    for col in ("centre", "lower", "upper"):
+        df[col] = [lim.get(col) for lim in limits]
+    df["filters"] = [json.loads(v) for v in df["filters"]]
+    df = df.drop(columns="limits")
+    if scope is not None and len(df):
+        regions, today = wh.regions(), date.today()
+        df = df[[visible(rule_filters(wh, q, today, today), scope, regions) for q in df["filters"]]]
+    return df.reset_index(drop=True)
+
+
+def acknowledge(wh, rule_id: str, user: str, note: str, scope: Scope | None = None,
+                period: date | None = None) -> int:
+    """Acknowledge the open alerts of a rule (one month's when ``period``) as ``user`` with ``note``.
+    Refuses a rule outside ``scope`` or unknown (ScopeError / ValueError). Returns how many."""
+    known = rules(wh)
+    if rule_id not in set(known["rule_id"]):
+        raise ValueError(f"no alert rule {rule_id!r}")
+    if scope is not None and rules(wh, scope).query("rule_id == @rule_id").empty:
+        raise ScopeError(f"alert rule {rule_id} is outside your scope")
+    e = alert_events
+    cond = [e.c.rule_id == rule_id, e.c.acknowledged_at.is_(None)]
+    if period is not None:
+        cond.append(e.c.period == period)
+    with store(wh).begin() as conn:
+        n = conn.execute(e.update().where(*cond).values(acknowledged_by=user[:80], acknowledged_at=_now(),
+                                                        note=note)).rowcount
+    return int(n or 0)
+
+
+def history(wh, scope: Scope | None = None) -> pd.DataFrame:
+    """Per rule within ``scope``: when it last ran, for which month, whether it fired, how many alerts
+    it has recorded and how many are still open."""
+    rs = rules(wh, scope)
+    runs = _read(store(wh), sa.select(alert_runs))
+    ev = _read(store(wh), sa.select(alert_events.c.rule_id, alert_events.c.acknowledged_at))
+    counts = ev.groupby("rule_id").agg(alerts=("rule_id", "size"),
+                                       open=("acknowledged_at", lambda s: int(s.isna().sum()))).reset_index()
+    df = rs[["rule_id", "metric", "kind", "owner", "enabled"]].merge(runs, on="rule_id", how="left")
+    df = df.merge(counts, on="rule_id", how="left")
+    df[["alerts", "open"]] = df[["alerts", "open"]].fillna(0).astype(int)
+    return df

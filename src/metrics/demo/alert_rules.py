@@ -1,0 +1,29 @@
+"""The demo's default alert rules: control-chart signals on the headline metrics, per city.
+
+Installed by ``servicewatch demo`` (:func:`install`), so alerts work on a fresh machine; the planted
+deterioration (Dongjiang's complaints over the last quarter, :data:`metrics.demo.model.DETERIORATING_CITY`)
+fires them there and the stable cities stay quiet."""
+
+from __future__ import annotations
+
+HEADLINE = ("complaint_rate", "csat", "fcr_rate", "sla_resolution_compliance", "churn_rate")
+OWNER = "admin"
+
+
+def default_rules(wh) -> list[dict]:
+    """One ``control`` rule per headline metric and city (the regions at level ``city``)."""
+    from metrics.alerts import region_keys
+
+    keys = {v: k for k, v in region_keys(wh).items()}
+    regions = wh.regions()
+    cities = [int(r) for r in regions.loc[regions["level"] == "city", "region_id"]]
+    return [{"rule_id": f"control.{metric}.{keys[city]}", "metric": metric, "filters": {"region": keys[city]},
+             "owner": OWNER, "recipients": [], "kind": "control", "enabled": True}
+            for metric in HEADLINE for city in cities]
+
+
+def install(wh) -> int:
+    """Write the default rules (replacing rules of the same ids); returns how many."""
+    from metrics.alerts import save_rules
+
+    return save_rules(wh, default_rules(wh))
