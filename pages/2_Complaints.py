@@ -11,7 +11,7 @@ from metrics.present.charts import core as charts
 from servicewatch import ui
 from servicewatch.downloads import list_download
 from servicewatch.kpis import kpi, show_chart
-from servicewatch.tables import MISSING
+from servicewatch.tables import MISSING, fitted_columns
 
 DIMS = ("region", "tier", "channel", "category")
 HANDLING = ("resolution_hours_median", "resolution_hours_p90", "complaint_fcr_rate", "reopen_rate", "escalation_rate",
@@ -69,9 +69,10 @@ def rate() -> None:
             names = {col: t(f"page.complaints.dim.{dim}"), "n": t("page.complaints.volume"),
                      "exposure": t("page.complaints.exposure"), "value": t("page.complaints.rate"),
                      "lower": t("common.lower"), "upper": t("common.upper")}
-            st.dataframe(table.rename(columns=names), hide_index=True, width="stretch", column_config={
+            shown = table.rename(columns=names)
+            st.dataframe(shown, hide_index=True, width="stretch", column_config=fitted_columns(shown, {
                 names[c]: st.column_config.NumberColumn(format="%.1f")
-                for c in ("exposure", "value", "lower", "upper")}, placeholder=MISSING)
+                for c in ("exposure", "value", "lower", "upper")}), placeholder=MISSING)
             st.caption(t("page.complaints.rate_note"))
 
 

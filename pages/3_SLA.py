@@ -12,7 +12,7 @@ from metrics.present.charts import core as charts
 from servicewatch import ui
 from servicewatch.downloads import list_download
 from servicewatch.kpis import kpi, show_chart
-from servicewatch.tables import MISSING, localise, number_columns
+from servicewatch.tables import MISSING, fitted_columns, localise, number_columns
 
 BREACH_LIMIT = 1000
 CUTS = ("tier", "sla_level", "region", "priority")
@@ -83,8 +83,9 @@ def tiers() -> None:
         fig = charts_more.tier_service(service, dim, lang, view.t(title_key), sub)
         ui.chart(view, fig, service, f"sla_service_{dim}", metrics=SERVICE_METRICS)
         if dim == "tier":
-            st.dataframe(localise(service, lang), hide_index=True, width="stretch",
-                         column_config=number_columns(service, lang), placeholder=MISSING)
+            service_shown = localise(service, lang)
+            st.dataframe(service_shown, hide_index=True, width="stretch", placeholder=MISSING,
+                         column_config=fitted_columns(service_shown, number_columns(service, lang)))
     st.caption(view.t("page.sla.tier_note"))
     undated = view.call(sla.due_times).undated  # resolved by their status, without a resolution time
     if undated:
@@ -100,8 +101,8 @@ def breaches() -> None:
     else:
         st.caption(view.t("page.sla.breaches_caption", limit=BREACH_LIMIT))
         shown = localise(breaches, lang, view.region_names, BREACH_COLUMNS)
-        st.dataframe(shown, hide_index=True, width="stretch", height=360,
-                     column_config=number_columns(breaches[["age_hours"]], lang), placeholder=MISSING)
+        st.dataframe(shown, hide_index=True, width="stretch", height=360, placeholder=MISSING,
+                     column_config=fitted_columns(shown, number_columns(breaches[["age_hours"]], lang)))
         list_download(view, shown, view.t("page.sla.breaches_file"), "sla_breaches_csv", "sla_breaches.csv")
 
 
@@ -140,7 +141,9 @@ def availability() -> None:
             words = view.md(key, level=view.label("sla_level", row.sla_level), value=row.value, target=row.target)
             st.markdown(f"- {words}")
     with st.expander(view.t("page.sla.policies")):
-        st.dataframe(localise(view.call(sla.policies), lang), hide_index=True, width="stretch", placeholder=MISSING)
+        policies = localise(view.call(sla.policies), lang)
+        st.dataframe(policies, hide_index=True, width="stretch", placeholder=MISSING,
+                     column_config=fitted_columns(policies))
 
 
 # -- one section at a time ---------------------------------------------------------------------

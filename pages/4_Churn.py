@@ -14,9 +14,10 @@ from metrics.present.formatting import fmt_value
 from servicewatch import churn_panels, ui
 from servicewatch.downloads import list_download
 from servicewatch.kpis import kpi, show_chart
-from servicewatch.tables import localise
+from servicewatch.tables import MISSING, fitted_columns, localise, number_columns
 
 LIST_LIMIT = 1000
+LIST_FIRST = ("customer_id", "name", "monthly_revenue", "end_date", "churn_reason")  # leavers: key columns first
 SECTIONS = ("by_segment_tier", "trend", "reasons", "retention", "risk")
 BY_COLUMNS = ("value", "lower", "upper", "annual", "annual_lower", "annual_upper", "n", "exposure")
 
@@ -99,8 +100,11 @@ def reasons() -> None:
         ui.empty_state(view)
     else:
         st.caption(view.t("page.churn.list_caption", limit=LIST_LIMIT))
+        first = [c for c in LIST_FIRST if c in leavers.columns]  # the key and what the list is sorted by
+        leavers = leavers[first + [c for c in leavers.columns if c not in first]]
         shown = localise(leavers, lang, view.region_names)
-        st.dataframe(shown, hide_index=True, width="stretch", height=360)
+        st.dataframe(shown, hide_index=True, width="stretch", height=360, placeholder=MISSING,
+                     column_config=fitted_columns(shown, number_columns(leavers, lang), pin=2))
         list_download(view, shown, view.t("page.churn.list_file"), "churn_list_csv", "churn_list.csv")
 
 

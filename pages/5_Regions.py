@@ -12,7 +12,7 @@ from metrics.present.charts.league import dot_whisker
 from metrics.present.formatting import fmt_delta, fmt_metric, fmt_p
 from servicewatch import ui
 from servicewatch.kpis import show_chart
-from servicewatch.tables import MISSING
+from servicewatch.tables import MISSING, fitted_columns
 
 CHOICES = tuple(m.id for m in METRICS if "region" in m.dims)
 
@@ -62,6 +62,7 @@ columns = {"rank": t("page.regions.rank"), "region": t(f"level.{level}"), "value
            "interval": t("page.regions.interval"), "n": t("common.n"), "cmp_text": t("common.previous"),
            "delta_text": t("common.delta"), "rest_text": scope_name, "p_adjusted": t("page.regions.p_holm"),
            "verdict_text": t("page.regions.verdict.header")}
-st.dataframe(shown.assign(p_adjusted=shown["p_adjusted"].map(fmt_p))[list(columns)].rename(columns=columns),
-             hide_index=True, width="stretch", placeholder=MISSING)
+league_table = shown.assign(p_adjusted=shown["p_adjusted"].map(fmt_p))[list(columns)].rename(columns=columns)
+st.dataframe(league_table, hide_index=True, width="stretch", placeholder=MISSING,
+             column_config=fitted_columns(league_table, pin=2))  # rank and region stay in view
 st.caption(t("page.regions.method", rest=scope_name))

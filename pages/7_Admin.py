@@ -8,6 +8,7 @@ import streamlit as st
 
 from servicewatch import ui
 from servicewatch.downloads import audit_entries
+from servicewatch.tables import MISSING
 
 view = ui.page("nav.admin")
 lang = view.lang
@@ -19,4 +20,4 @@ log = audit_entries(limit=2000)
 if log.empty:  # nothing logged yet: not a filter question (the log has no filters)
     st.info(view.t("page.admin.log_empty"))
 else:
-    st.dataframe(log, hide_index=True, width="stretch")
+    st.dataframe(log, hide_index=True, width="stretch", placeholder=MISSING)

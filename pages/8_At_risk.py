@@ -12,7 +12,7 @@ from metrics.churn import store as churn_store
 from metrics.present.charts import churn as charts_churn
 from servicewatch import churn_panels, ui, url_state
 from servicewatch.downloads import list_download
-from servicewatch.tables import MISSING, localise
+from servicewatch.tables import MISSING, fitted_columns, localise
 
 LIST_LIMIT = 200
 SURVEY_COLUMNS = ("survey_id", "answered_at", "survey_kind", "csat", "nps", "ces", "comment")
@@ -38,7 +38,8 @@ if at_risk.empty:
 st.caption(view.t("page.at_risk.list_caption", limit=LIST_LIMIT))
 table = churn_panels.at_risk_table(at_risk, view)
 event = st.dataframe(table, hide_index=True, width="stretch", height=420, key="at_risk_table",
-                     on_select="rerun", selection_mode="single-row", placeholder=MISSING)
+                     on_select="rerun", selection_mode="single-row", placeholder=MISSING,
+                     column_config=fitted_columns(table, pin=2))
 list_download(view, table, view.t("page.at_risk.file"), "at_risk_csv", "at_risk_customers.csv")
 
 # -- one customer's history -------------------------------------------------------------------
@@ -79,7 +80,9 @@ with left:
     if tickets.empty:
         st.caption(view.t("page.at_risk.none"))
     else:
-        st.dataframe(localise(tickets, lang), hide_index=True, width="stretch", height=320, placeholder=MISSING)
+        tickets_shown = localise(tickets, lang)
+        st.dataframe(tickets_shown, hide_index=True, width="stretch", height=320, placeholder=MISSING,
+                     column_config=fitted_columns(tickets_shown))
 with right:
     surveys = view.call(customer_history.surveys, f, customer_id)
     st.subheader(view.t("page.at_risk.surveys_header", n=len(surveys)))
@@ -88,5 +91,6 @@ with right:
     else:
         shown = surveys.rename(columns={"kind": "survey_kind"})[list(SURVEY_COLUMNS)].copy()
         shown["survey_kind"] = [view.label("survey_kind", v) for v in shown["survey_kind"]]
-        st.dataframe(shown.rename(columns={c: view.t(f"page.at_risk.col.{c}") for c in SURVEY_COLUMNS}),
-                     hide_index=True, width="stretch", height=320, placeholder=MISSING)
+        shown = shown.rename(columns={c: view.t(f"page.at_risk.col.{c}") for c in SURVEY_COLUMNS})
+        st.dataframe(shown, hide_index=True, width="stretch", height=320, placeholder=MISSING,
+                     column_config=fitted_columns(shown))

@@ -19,7 +19,7 @@ from metrics.present.charts import churn as charts_churn
 from metrics.present.formatting import fmt_p
 from servicewatch import ui
 from servicewatch.downloads import list_download
-from servicewatch.tables import MISSING, localise
+from servicewatch.tables import MISSING, fitted_columns, localise
 
 DIMS = ("tier", "segment", "channel", "sla_level", "region")
 DIM_KEYS = {"tier": "filter.tier", "segment": "filter.segment", "channel": "filter.channel",
@@ -58,11 +58,15 @@ def retention_panel(view: ui.View) -> None:
     left, right = st.columns(2)
     with left:
         st.subheader(view.t("churn.summary_header"))
-        st.dataframe(summary_table(r.summary, dim, view), hide_index=True, width="stretch", placeholder=MISSING)
+        summary = summary_table(r.summary, dim, view)
+        st.dataframe(summary, hide_index=True, width="stretch", placeholder=MISSING,
+                     column_config=fitted_columns(summary))
     with right:
         if len(r.logrank):
             st.subheader(view.t("churn.logrank_header"))
-            st.dataframe(logrank_table(r.logrank, dim, view), hide_index=True, width="stretch", placeholder=MISSING)
+            logrank = logrank_table(r.logrank, dim, view)
+            st.dataframe(logrank, hide_index=True, width="stretch", placeholder=MISSING,
+                         column_config=fitted_columns(logrank))
 
 
 def summary_table(summ: pd.DataFrame, dim: str, view: ui.View) -> pd.DataFrame:
@@ -115,7 +119,8 @@ def risk_panel(view: ui.View) -> None:
         return
     st.caption(view.t("churn.list_caption", limit=LIST_LIMIT))
     table = at_risk_table(at_risk, view)
-    st.dataframe(table, hide_index=True, width="stretch", height=420, placeholder=MISSING)
+    st.dataframe(table, hide_index=True, width="stretch", height=420, placeholder=MISSING,
+                 column_config=fitted_columns(table, pin=2))
     list_download(view, table, view.t("churn.list_file"), "churn_at_risk_csv", "churn_at_risk.csv")
 
 

@@ -24,7 +24,8 @@ from metrics.ingest.importer.spec import TABLES, Mapping, MappingError, load_map
 from metrics.model.i18n import t
 from metrics.present import files as outputs
 from metrics.present.markup import md
-from servicewatch.mapping_form import mapping_form
+from servicewatch.mapping_form import mapping_form, shown_errors
+from servicewatch.tables import MISSING
 
 SHOWN_PROBLEMS = 50
 _DIR = Path(tempfile.gettempdir()) / f"servicewatch_uploads-{os.getuid()}"
@@ -108,13 +109,8 @@ def import_panel(view: object) -> None:
     mapping = mapping_form(lang, url, table, upload.name, _stored(upload.name, data), base)
     if mapping is None:  # the form says what is wrong
         return
-    try:
-        result = check_upload(url, table, upload.name, data, lang, mapping)
-    except MappingError as exc:
-        st.error(t("page.data.mapping.invalid", lang, error=md(exc)))
-        return
-    except (ImportFailed, DatabaseError) as exc:
-        st.error(t("page.data.import.failed", lang, error=md(exc)))
+    result = shown_errors(lang, lambda: check_upload(url, table, upload.name, data, lang, mapping))
+    if result is None:
         return
     _report(result, lang, "check")
     if result.rows_loaded == 0:
@@ -146,9 +142,9 @@ def _report(result: ImportResult, lang: str, key: str) -> None:
         return
     reasons, first = report_frames(result, lang)
     st.subheader(t("page.data.import.reasons", lang))
-    st.dataframe(reasons, hide_index=True)
+    st.dataframe(reasons, hide_index=True, placeholder=MISSING)
     st.subheader(t("page.data.import.first_rows", lang, n=min(SHOWN_PROBLEMS, len(first))))
-    st.dataframe(first, hide_index=True, width="stretch")
+    st.dataframe(first, hide_index=True, width="stretch", placeholder=MISSING)
     data = rejects_bytes(result)
     if data is not None:
         st.download_button(t("page.data.import.download_rejects", lang), data,

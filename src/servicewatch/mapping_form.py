@@ -16,6 +16,7 @@ dataframes (text, never markup).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +25,7 @@ import streamlit as st
 
 from metrics.backends.connect import DatabaseError, duckdb_path, make_engine
 from metrics.ingest.importer import ImportFailed
+from metrics.ingest.importer.headers import resolve_headers
 from metrics.ingest.importer.known import Known
 from metrics.ingest.importer.parse import kind_of
 from metrics.ingest.importer.read import ReadError, open_source
@@ -39,11 +41,11 @@ from metrics.ingest.importer.spec import (
     extra_columns,
     importable_columns,
     required_columns,
-    resolve_headers,
     value_aliases,
 )
 from metrics.model.i18n import label, t
 from metrics.present.markup import md
+from servicewatch.tables import MISSING
 
 IGNORE = ""  # the column choice "ignore this header"
 KEEP = ""  # the value choice "keep the value as written"
@@ -350,19 +352,28 @@ def preview_frames(frame: pd.DataFrame, problems: pd.DataFrame, lang: str) -> tu
     return rows, shown
 
 
-def show_preview(lang: str, url: str, table: str, name: str, path: Path, mapping: Mapping) -> None:
-    """The first rows as they will load, and the problems of those rows (dataframes: text)."""
+def shown_errors(lang: str, call: Callable[[], object]) -> object | None:
+    """``call()``, or None once the page has said why it failed: a mapping the importer refuses, or an
+    import that cannot run (the file, the database)."""
     try:
-        frame, result = preview(url, table, path, mapping=mapping, rows=PREVIEW_ROWS, lang=lang, display_name=name)
+        return call()
     except MappingError as exc:
         st.error(t("page.data.mapping.invalid", lang, error=md(exc)))
-        return
     except (ImportFailed, DatabaseError) as exc:
         st.error(t("page.data.import.failed", lang, error=md(exc)))
+    return None
+
+
+def show_preview(lang: str, url: str, table: str, name: str, path: Path, mapping: Mapping) -> None:
+    """The first rows as they will load, and the problems of those rows (dataframes: text)."""
+    shown = shown_errors(lang, lambda: preview(url, table, path, mapping=mapping, rows=PREVIEW_ROWS, lang=lang,
+                                               display_name=name))
+    if shown is None:
         return
+    frame, result = shown
     rows, problems = preview_frames(frame, result.problems_text(lang), lang)
     st.markdown(f"**{t('page.data.mapping.preview_header', lang, n=result.rows_read, ok=result.rows_loaded)}**")
-    st.dataframe(rows, hide_index=True, width="stretch")
+    st.dataframe(rows, hide_index=True, width="stretch", placeholder=MISSING)
     if len(problems):
         st.markdown(f"**{t('page.data.mapping.preview_problems', lang, n=result.rows_rejected)}**")
-        st.dataframe(problems, hide_index=True, width="stretch")
+        st.dataframe(problems, hide_index=True, width="stretch", placeholder=MISSING)

@@ -13,6 +13,7 @@ import pandas as pd
 from metrics.model.i18n import catalogue, label, t
 from metrics.present.export import Column, Style, column_style
 
+MISSING = "—"  # a missing cell of st.dataframe (``placeholder=``; Streamlit would draw "None")
 DIM_COLUMNS = ("tier", "segment", "sla_level", "channel", "acquisition_channel", "kind", "category",
                "priority", "churn_reason", "survey_kind")
 # columns of engine frames holding codes of a catalogue list (churn model terms, league verdicts …)
@@ -32,6 +33,13 @@ def headers(columns: Iterable[str], lang: str, metric: str | None = None) -> dic
         names[c] = name if name not in taken else c
         taken.add(names[c])
     return names
+
+
+def qualified_name(name: str, lang: str) -> str:
+    """``tickets.opened_at`` (a table and column of the data model) by display names: 工单·受理时间."""
+    table, _, column = name.partition(".")
+    shown = label("db.table", table, lang)
+    return f"{shown}·{t(f'page.tables.{column}', lang)}" if f"page.tables.{column}" in catalogue() else shown
 
 
 def _column_names(text: object, lang: str) -> object:
@@ -115,3 +123,34 @@ def number_columns(df: pd.DataFrame, lang: str, metric: str | None = None) -> di
         if fmt is not None and pd.api.types.is_numeric_dtype(df[c].dtype) and not pd.api.types.is_bool_dtype(df[c]):
             config[names[c]] = st.column_config.NumberColumn(format=fmt)
     return config
+
+
+_CELL_PAD_PX = 16 + 6  # the grid's padding either side of a cell's text, and a little air
+_MAX_COLUMN_PX = 640
+
+
+def text_px(text: object) -> int:
+    """About how wide ``text`` draws in the data grid (14 px Source Sans): a CJK character is as wide
+    as the font is high, other characters about half of that."""
+    import unicodedata
+
+    return round(sum(14 if unicodedata.east_asian_width(c) in ("W", "F") else 7.6 for c in str(text)))
+
+
+def fitted_columns(shown: pd.DataFrame, config: Mapping | None = None, pin: int = 1) -> dict:
+    """``st.dataframe`` column_config for the displayed frame ``shown`` (headers as shown): each text
+    column as wide as its widest cell or header (so nothing ends in "…"; the grid scrolls sideways
+    rather than cut), the first ``pin`` columns (the key: name, region, ticket) pinned so they stay
+    in view while it scrolls; ``config`` (e.g. :func:`number_columns`) kept and completed."""
+    out = {name: dict(c) for name, c in (config or {}).items()}
+    for i, col in enumerate(shown.columns):
+        entry = out.setdefault(col, {})
+        if i < pin:
+            entry["pinned"] = True
+        values = shown[col]
+        if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            continue  # numbers: the grid sizes them by their formatted text
+        widest = max([text_px(col)] + [text_px(v) for v in values.head(500).dropna() if not isinstance(v, bool)])
+        if entry.get("width") is None:
+            entry["width"] = min(widest + _CELL_PAD_PX, _MAX_COLUMN_PX)
+    return out

@@ -28,7 +28,16 @@ def test_default_view(duckdb_url: str) -> None:
     tables = at.dataframe[0].value
     expected = quality.table_summary(wh)
     assert tables[t("page.tables.rows", "zh")].tolist() == expected["rows"].tolist()
-    found = at.dataframe[1].value
+    # tables and their date columns by display names (工单 · 受理时间), never the database's names
+    shown = tables[t("page.tables.table", "zh")].tolist()
+    assert "工单" in shown and "tickets" not in shown and "sw_meta" not in shown
+    assert set(shown) == {t(f"db.table.{n}", "zh") for n in expected["table"]}
+    assert "受理时间" in tables[t("page.tables.column", "zh")].tolist()
+    assert not {"opened_at", "start_date"} & set(tables[t("page.tables.column", "zh")])
+    # the technical names, for admins, behind an expander: name -> display name
+    names = at.dataframe[1].value
+    assert dict(zip(*[names[c] for c in names.columns], strict=True))["tickets.opened_at"] == "工单·受理时间"
+    found = at.dataframe[2].value
     assert found[t("page.tables.rows", "zh")].tolist() == quality.findings(wh)["n"].tolist()
     assert any(t("page.data.import_note", "zh") == i.value for i in at.info)
 

@@ -1,0 +1,136 @@
+"""Any screen, all Chinese (issue 15 items 5 and 6), in Chromium at 1366×768 and 1024×768.
+
+Every page and every section of it in Chinese, opened in a browser whose own locale is English (the
+harder case: Streamlit's widgets follow the browser unless the app says otherwise):
+
+* nothing cut off (:data:`screen_checks.CUT_OFF_JS`): no text of a KPI card or a button wider than its
+  box or ending in "…"; in every data grid each header and each cell (as drawn: the grid's own
+  display text, with the width the grid draws the column at and its font, measured in the page) fits
+  its column, and a grid that scrolls sideways keeps its key column pinned;
+* no English (:data:`screen_checks.VISIBLE_TEXT_JS`, :func:`screen_checks.english_words`): no Latin word
+  outside the allowlist (CSAT, NPS, SLA, P90, units, file formats, product names) in the visible text,
+  the charts' SVG text and every grid cell — so no "Select all", no "None" cell, no table or column
+  name of the database;
+* the sidebar opens collapsed at 1024 px and open at 1366 px; the tier multiselect's list has no
+  "Select all" and the custom period's calendar names months and weekdays in Chinese.
+
+Controls that the checks can fail: a KPI value blown up to 200 px is reported cut off, the English
+page is full of English words, and the word scan's rules are tested on their own.
+"""
+
+from __future__ import annotations
+
+import pytest
+from screen_checks import CUT_OFF_JS, VISIBLE_TEXT_JS, english_words
+from test_browser import IDLE
+
+from servicewatch.ui import SECTION_KEY
+
+PAGES = ("", "Satisfaction", "Complaints", "SLA", "Churn", "Regions", "Data", "At_risk")
+WIDTHS = (1366, 1024)
+READY = f"""() => document.querySelector('{IDLE}') !== null
+    && document.querySelectorAll('[data-testid=stSkeleton], [data-stale=true]').length === 0
+    && document.querySelector('h1') !== null"""
+
+
+def _settle(page, ms: int = 400) -> None:
+    page.wait_for_function(READY, timeout=120_000, polling=100)
+    page.wait_for_timeout(ms)  # a rerun the last one triggered (the URL sync) starts within this
+    page.wait_for_function(READY, timeout=120_000, polling=100)
+
+
+def _look(page, where: str, problems: list[str]) -> None:
+    for item in page.evaluate(CUT_OFF_JS):
+        problems.append(f"{where}: cut off ({item['kind']}): {item['text']!r}"
+                        + (f" in column {item['column']!r} at {item['width']} px" if "column" in item else ""))
+    for word, text in english_words(page.evaluate(VISIBLE_TEXT_JS)).items():
+        problems.append(f"{where}: English {word!r} in {text!r}")
+
+
+@pytest.fixture(params=WIDTHS, ids=[f"{w}x768" for w in WIDTHS])
+def screen(request, browser):
+    """A page of ``width``×768 in a fresh browser context with an English browser locale."""
+    context = browser.new_context(viewport={"width": request.param, "height": 768}, locale="en-US")
+    try:
+        yield request.param, context.new_page()
+    finally:
+        context.close()
+
+
+def test_every_page_fits_the_screen_and_is_chinese(screen, app_server: str) -> None:
+    width, page = screen
+    problems: list[str] = []
+    for n, path in enumerate(PAGES):
+        page.goto(f"{app_server}/{path}?lang=zh", timeout=120_000)
+        _settle(page)
+        if n == 0:  # the sidebar: collapsed on a 1024 px screen, open on a wider one
+            right = page.evaluate("document.querySelector('[data-testid=stSidebar]').getBoundingClientRect().right")
+            assert (right > 100) == (width > 1024), (width, right)  # the sidebar's right edge in view or not
+        name = path or "Overview"
+        _look(page, name, problems)
+        sections = page.locator(f".st-key-{SECTION_KEY} button")
+        for i in range(1, sections.count()):
+            button = sections.nth(i)
+            label = button.inner_text().strip()
+            button.click()
+            _settle(page)
+            _look(page, f"{name} › {label}", problems)
+    assert not problems, "\n".join(problems)
+
+
+def test_sidebar_widgets_are_chinese(browser, app_server: str) -> None:
+    """The tier multiselect's list (no "Select all") and the custom period's calendar (months and
+    weekdays in Chinese, no English quick choices) in an English browser."""
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="en-US")
+    try:
+        page = context.new_page()
+        page.goto(f"{app_server}/?lang=zh&preset=custom&from=2026-01-01&to=2026-03-31", timeout=120_000)
+        _settle(page)
+        listbox = page.locator("[role=listbox]")
+        for _ in range(3):  # a click during a redraw may be lost
+            tiers = page.locator("[data-testid=stSidebar] [data-testid=stMultiSelect]").first
+            tiers.scroll_into_view_if_needed()
+            tiers.click()
+            try:
+                listbox.wait_for(timeout=3_000)
+                break
+            except Exception:  # noqa: BLE001 - tried again below
+                page.keyboard.press("Escape")
+        listbox.wait_for(timeout=3_000)
+        assert listbox.inner_text().strip(), "the list opened empty"
+        assert english_words(page.evaluate(VISIBLE_TEXT_JS)) == {}
+        page.keyboard.press("Escape")
+        page.locator("[data-testid=stSidebar] [data-testid=stDateInputCalendarButton]").click()
+        calendar = page.locator("[data-testid=stDateInputCalendar]")
+        calendar.wait_for(timeout=10_000)
+        text = calendar.inner_text()
+        assert "一月" in text and "日" in text, text  # January 2026, weekdays 一 … 日
+        assert english_words(page.evaluate(VISIBLE_TEXT_JS)) == {}
+    finally:
+        context.close()
+
+
+def test_the_checks_can_fail(browser, app_server: str) -> None:
+    """Controls: a KPI value too large for its card is reported; the English page is English."""
+    context = browser.new_context(viewport={"width": 1024, "height": 768}, locale="en-US")
+    try:
+        page = context.new_page()
+        page.goto(f"{app_server}/?lang=zh", timeout=120_000)
+        _settle(page)
+        assert page.evaluate(CUT_OFF_JS) == []
+        page.evaluate("""() => document.querySelectorAll('[data-testid=stMetricValue] p')
+                           .forEach(p => p.style.fontSize = '200px')""")
+        assert {i["kind"] for i in page.evaluate(CUT_OFF_JS)} == {"card"}
+        page.goto(f"{app_server}/Data?lang=en", timeout=120_000)
+        _settle(page)
+        words = english_words(page.evaluate(VISIBLE_TEXT_JS))
+        assert {"Rows", "Data"} <= set(words), words
+    finally:
+        context.close()
+
+
+def test_english_words_rules() -> None:
+    found = english_words(["Select all", "None", "截至日期取自 tickets.opened_at 的最新日期", "sw_meta",
+                           "CSAT 86.5% · NPS 28.7 · 处理时长P90 134.0 小时", "下载 PNG", "+1.2 pp",
+                           "工单号 T000123", "Holm 校正 p < 0.001"])
+    assert set(found) == {"Select", "all", "None", "tickets.opened_at", "sw_meta"}, found
