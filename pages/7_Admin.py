@@ -8,7 +8,7 @@ import streamlit as st
 
 from servicewatch import ui
 from servicewatch.downloads import audit_entries
-from servicewatch.tables import MISSING
+from servicewatch.tables import MISSING, audit_table, fitted_columns
 
 view = ui.page("nav.admin")
 lang = view.lang
@@ -20,4 +20,5 @@ log = audit_entries(limit=2000)
 if log.empty:  # nothing logged yet: not a filter question (the log has no filters)
     st.info(view.t("page.admin.log_empty"))
 else:
-    st.dataframe(log, hide_index=True, width="stretch", placeholder=MISSING)
+    shown = audit_table(log, lang)  # headers, actions and details in the page's language
+    st.dataframe(shown, hide_index=True, width="stretch", placeholder=MISSING, column_config=fitted_columns(shown))

@@ -32,7 +32,7 @@ import streamlit as st
 from metrics.access import audit
 from metrics.access import users as access
 from metrics.access.users import AuthError, Scope, User, UsersFileError
-from metrics.model.i18n import t
+from metrics.model.i18n import label, t
 from metrics.present.markup import md
 
 AUTH_ENV = "SERVICEWATCH_AUTH"
@@ -209,7 +209,7 @@ def sidebar(lang: str) -> None:
     user = current_user()
     if user is None or auth_mode() is None:
         return
-    st.caption(t("auth.signed_in", lang, name=md(user.name), role=user.role))
+    st.caption(t("auth.signed_in", lang, name=md(user.name), role=label("role", user.role, lang)))
     if user.role == "admin":
         st.page_link("pages/7_Admin.py", label=t("auth.admin_link", lang),
                      icon=":material/admin_panel_settings:")

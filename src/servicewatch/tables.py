@@ -154,3 +154,59 @@ def fitted_columns(shown: pd.DataFrame, config: Mapping | None = None, pin: int 
         if entry.get("width") is None:
             entry["width"] = min(widest + _CELL_PAD_PX, _MAX_COLUMN_PX)
     return out
+
+
+AUDIT_VALUES = {"role": "role", "table": "db.table", "reason": "audit.reason", "state": "audit.state",
+                "via": "audit.via"}  # audit detail keys whose values are codes of a catalogue list
+
+
+def _audit_filters(q: Mapping, lang: str) -> str:
+    """The filters of an audited request (its link's query form) in words: period, comparison, slices."""
+    sep = "、" if lang == "zh" else ", "
+    parts = []
+    if q.get("from") or q.get("to"):
+        parts.append(f"{q.get('from', '')} – {q.get('to', '')}")
+    if q.get("cmp"):
+        parts.append(f"{t('filter.comparison', lang)}：{label('comparison', q['cmp'], lang)}")
+    for key, value in q.items():
+        if key in ("from", "to", "cmp", "as_of"):
+            continue
+        name = t(f"filter.{key}", lang) if f"filter.{key}" in catalogue() else t(f"audit.detail.{key}", lang) \
+            if f"audit.detail.{key}" in catalogue() else key
+        shown = sep.join(label(key, v, lang) for v in str(value).split(",")) if key in DIM_COLUMNS else str(value)
+        parts.append(f"{name}：{shown}")
+    return "；".join(parts)
+
+
+def _audit_detail(text: object, lang: str) -> str:
+    """An audit row's detail (JSON) as "文件：x.csv；行数：12；筛选：…", each key and code by its name."""
+    import json
+
+    try:
+        detail = json.loads(text) if isinstance(text, str) and text else {}
+    except ValueError:
+        return str(text)
+    if not isinstance(detail, dict):
+        return str(detail)
+    parts = []
+    for key, value in detail.items():
+        name = t(f"audit.detail.{key}", lang) if f"audit.detail.{key}" in catalogue() else key
+        if key == "filters" and isinstance(value, dict):
+            value = _audit_filters(value, lang)
+        elif isinstance(value, bool):
+            value = t("export.yes" if value else "export.no", lang)
+        elif key in AUDIT_VALUES and value is not None:
+            value = label(AUDIT_VALUES[key], value, lang)
+        parts.append(f"{name}：{value}")
+    return "；".join(parts)
+
+
+def audit_table(log: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """The audit log (``at``, ``user``, ``action``, ``detail``) for the Admin page in ``lang``: headers,
+    actions and detail keys by their names, the time to the second (UTC)."""
+    return pd.DataFrame({
+        t("page.admin.col.at", lang): pd.to_datetime(log["at"]).dt.strftime("%Y-%m-%d %H:%M:%S"),
+        t("page.admin.col.user", lang): log["user"],
+        t("page.admin.col.action", lang): [label("audit.action", a, lang) for a in log["action"]],
+        t("page.admin.col.detail", lang): [_audit_detail(d, lang) for d in log["detail"]],
+    })

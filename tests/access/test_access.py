@@ -317,6 +317,23 @@ def test_app_admin_page_refuses_non_admins(signed_app) -> None:
     assert any("管理员" in e.value for e in at.error) and not at.dataframe
 
 
+def test_app_admin_page_audit_log_in_chinese(signed_app) -> None:
+    """The audit log by names (issue 15 item 6): headers, actions, detail keys and codes (role, reason)
+    in Chinese; the time to the second; the signed-in line names the role."""
+    _sign_in(signed_app(), "nanling", "wrong password")  # a failed sign-in, then a good one
+    at = _sign_in(signed_app(), "admin1", PASSWORD)
+    at.switch_page("pages/7_Admin.py").run()
+    assert not at.exception, at.exception
+    assert any(c.value == "已登录：admin1（管理员）" for c in at.sidebar.caption)
+    log = at.dataframe[0].value
+    assert list(log.columns) == ["时间（UTC）", "用户", "操作", "详情"]
+    rows = dict(zip(log["用户"], zip(log["操作"], log["详情"], strict=True), strict=False))
+    assert rows["admin1"] == ("登录", "角色：管理员")
+    assert rows["nanling"] == ("登录失败", "原因：用户名或密码错误")
+    assert log["时间（UTC）"].str.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}").all()
+    assert not {"sign_in", "sign_in_failed"} & set(log["操作"])
+
+
 def test_app_unconfigured_is_open_as_before(duckdb_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(access.USERS_ENV, raising=False)
     monkeypatch.delenv("SERVICEWATCH_AUTH", raising=False)
