@@ -4,8 +4,9 @@ A rule (table ``alert_rules``) is a metric, a slice (the filter model as a link'
 ``{"region": "4"}``), an owner, recipients and a kind:
 
 * ``control``: the newest month's point of the metric's control chart over the last
-  :data:`WINDOW_MONTHS` months signals (:mod:`metrics.analysis.control`: a run rule fires, at least
-  ``min_n`` observations);
+  :data:`WINDOW_MONTHS` months signals (:mod:`metrics.analysis.control`: one of the rule's
+  ``run_rules`` fires — all four unless the rule names some — on a point of at least ``min_n``
+  observations);
 * ``target``: the newest month's status against its target is red (:func:`metrics.analysis.drill.status`);
 * ``change``: the newest month against the month before changed for the worse by more than chance:
   the 95% interval of the difference, ``Δ ± 1.96·sqrt(se² + se_cmp²)`` (each ``se`` from the period's
@@ -90,13 +91,23 @@ def save_rules(wh, rules: Iterable[Mapping[str, object]]) -> int:
         rows.append({"rule_id": str(r["rule_id"]), "metric": metric, "kind": kind, "owner": str(r["owner"]),
                      "filters": filters if isinstance(filters, str) else json.dumps(filters, sort_keys=True),
                      "recipients": json.dumps(list(r.get("recipients") or [])),
-                     "enabled": bool(r.get("enabled", True))})
+                     "enabled": bool(r.get("enabled", True)), "run_rules": _run_rules(r.get("run_rules"))})
     with store(wh).begin() as conn:
         ids = [r["rule_id"] for r in rows]
         if ids:
             conn.execute(alert_rules.delete().where(alert_rules.c.rule_id.in_(ids)))
             conn.execute(alert_rules.insert(), rows)
     return len(rows)
+
+
+def _run_rules(given: object) -> str | None:
+    if not given:
+        return None
+    names = given.split(",") if isinstance(given, str) else [str(g) for g in given]  # type: ignore[union-attr]
+    unknown = sorted(set(names) - set(control.RULES))
+    if unknown:
+        raise ValueError(f"unknown run rules {', '.join(unknown)}; use {', '.join(control.RULES)}")
+    return ",".join(r for r in control.RULES if r in names)
 
 
 def rules(wh, scope: Scope | None = None) -> pd.DataFrame:
@@ -168,7 +179,7 @@ def evaluate(wh, as_of: date | None = None, scope: Scope | None = None, *, lang:
         if not visible(f, scope, regions):
             continue
         try:
-            hit = _judge(wh, rule.kind, rule.metric, f, month, min_n)
+            hit = _judge(wh, rule.kind, rule.metric, f, month, min_n, rule.run_rules)
         except ScopeError:
             continue
         runs.append({"rule_id": rule.rule_id, "ran_at": _now(), "period": month, "fired": hit is not None})
@@ -183,17 +194,22 @@ def evaluate(wh, as_of: date | None = None, scope: Scope | None = None, *, lang:
     return df[list(COLUMNS)]
 
 
-def _judge(wh, kind: str, metric: str, f: Filters, month: date, min_n: int) -> dict | None:
+def _judge(wh, kind: str, metric: str, f: Filters, month: date, min_n: int,
+           run_rules: str | None = None) -> dict | None:
     """The alert's figures when the rule fires on ``f`` (the newest month), else None."""
     m = get(metric)
     if kind == "control":
         window = f.with_(start=add_months(month, -(WINDOW_MONTHS - 1)))
         chart = control.for_metric(wh, metric, window, min_n=min_n)
         last = chart.last
-        if last is None or pd.Timestamp(last["period"]).date() != month or not last["signal"]:
+        if last is None or pd.Timestamp(last["period"]).date() != month:
+            return None
+        wanted = set(run_rules.split(",")) if isinstance(run_rules, str) and run_rules else set(control.RULES)
+        fired = [r for r in str(last["rules"]).split(",") if r in wanted]
+        if not fired:
             return None
         return {"value": float(last["value"]), "centre": float(last["centre"]), "lower": float(last["lcl"]),
-                "upper": float(last["ucl"]), "n": float(last["n"]), "signal": str(last["rules"])}
+                "upper": float(last["ucl"]), "n": float(last["n"]), "signal": ",".join(fired)}
     if kind == "target":
         df = wh.metric(metric, f)
         if not len(df):

@@ -97,7 +97,10 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
     wh = Warehouse.open(url)
     try:
-        print(f"alert rules: {alert_rules.install(wh)} (servicewatch alerts check)")
+        from metrics import alerts
+
+        rules = alert_rules.install(wh)
+        print(f"alert rules: {rules}; alerts now: {len(alerts.evaluate(wh))} (servicewatch alerts check)")
     finally:
         wh.engine.dispose()
 
@@ -354,9 +357,15 @@ def build_parser() -> argparse.ArgumentParser:
     from metrics.cli import coverage as cli_coverage  # which metrics the loaded data supports
 
     cli_coverage.add_commands(sub)
+    from metrics.cli import alerts as cli_alerts  # alert rules: check, ack, rules, history
+
+    cli_alerts.add_commands(sub)
     from metrics.cli import report as cli_report  # the review-meeting pack
 
     cli_report.add_commands(sub)
+    from metrics.cli import subscription as cli_subscription  # scheduled delivery, the worker
+
+    cli_subscription.add_commands(sub)
     from metrics.cli import spark as cli_spark  # a local Spark cluster to try the spark:// database on
 
     cli_spark.add_commands(sub)

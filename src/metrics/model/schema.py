@@ -338,6 +338,7 @@ alert_rules = sa.Table(
     sa.Column("recipients", sa.Text, nullable=False),  # JSON list of user names
     sa.Column("kind", sa.String(16), nullable=False),  # control | target | change
     sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("run_rules", sa.String(120), nullable=True),  # control: the run rules that alert (NULL: all four)
 )
 alert_events = sa.Table(
     "alert_events",
