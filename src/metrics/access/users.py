@@ -40,6 +40,7 @@ MIN_GROUP_ENV = "SERVICEWATCH_MIN_GROUP_SIZE"
 DEFAULT_MIN_GROUP_SIZE = 5
 FILE_VERSION = 1
 _NAME = re.compile(r"^[\w.@-]{1,64}$")
+_EMAIL = re.compile(r"^[^@\s<>,;\"]{1,64}@[A-Za-z0-9.-]{1,190}\.?[A-Za-z0-9-]*$")
 # A real hash to check against when the name is unknown, so that unknown names cost the same time.
 _DUMMY_HASH = bcrypt.hashpw(b"not a password", bcrypt.gensalt(rounds=12)).decode()
 
@@ -63,10 +64,16 @@ class User:
     role: str
     regions: tuple[int | str, ...] = ()  # keys: plain numbers as ints, other keys as text
     manager_id: int | str | None = None
+    email: str | None = None  # where subscriptions are delivered (metrics.deliver)
+    lang: str = "zh"  # the language of what is delivered to the user
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
             raise ValueError(f"bad user name {self.name!r}: letters, digits, . _ @ - (at most 64)")
+        if self.email is not None and not _EMAIL.match(self.email):
+            raise ValueError(f"bad e-mail address {self.email!r}")
+        if self.lang not in ("zh", "en"):
+            raise ValueError(f"unknown language {self.lang!r}; use zh or en")
         if self.role not in ROLES:
             raise ValueError(f"unknown role {self.role!r}; use one of {', '.join(ROLES)}")
         if self.role == "manager" and not self.regions:
@@ -213,7 +220,8 @@ def load_users(path: str | Path | None = None) -> dict[str, tuple[User, str | No
             h = rec["password_hash"]  # None: no password sign-in (OpenID Connect only)
             if h is not None and not (isinstance(h, str) and h.startswith("$2") and len(h) == 60):
                 raise ValueError("bad password hash")
-            user = User(name, rec["role"], tuple(rec.get("regions") or ()), rec.get("manager_id"))
+            user = User(name, rec["role"], tuple(rec.get("regions") or ()), rec.get("manager_id"),
+                        rec.get("email"), rec.get("lang") or "zh")
         except (KeyError, TypeError, ValueError) as exc:
             raise UsersFileError(f"users file {p}: entry {name!r} is malformed ({exc})") from None
         out[name] = (user, h)
@@ -223,7 +231,8 @@ def load_users(path: str | Path | None = None) -> dict[str, tuple[User, str | No
 def _save(users: dict[str, tuple[User, str | None]], path: str | Path | None = None) -> None:
     p = users_path(path)
     data = {"version": FILE_VERSION, "users": {
-        u.name: {"role": u.role, "regions": list(u.regions), "manager_id": u.manager_id, "password_hash": h}
+        u.name: {"role": u.role, "regions": list(u.regions), "manager_id": u.manager_id, "password_hash": h,
+                 "email": u.email, "lang": u.lang}
         for u, h in users.values()}}
     p.parent.mkdir(parents=True, exist_ok=True)
     tmp = p.with_name(p.name + ".tmp")

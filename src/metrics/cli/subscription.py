@@ -1,0 +1,198 @@
+"""``servicewatch subscription add|list|remove|send`` and ``servicewatch worker``: scheduled delivery of
+the meeting pack or a digest to users (each in their own scope) and group-chat webhooks.
+
+Same conventions as :mod:`metrics.cli.main`: one line on stderr and a non-zero exit for anything a
+user can cause; a refused ``add`` writes nothing. See docs/deliver.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+
+from metrics.access import audit
+from metrics.access import users as access
+from metrics.backends.connect import resolve_url
+from metrics.cli.common import (
+    EXIT_FAILURE,
+    UserError,
+    add_db_argument,
+    add_filter_arguments,
+    build_filters,
+    emit,
+    open_warehouse,
+)
+from metrics.deliver import run, store
+from metrics.deliver.schedule import DEFAULT_TIME_ZONE, Schedule, ScheduleError, next_due
+from metrics.deliver.scope import PRESETS, OutsideScope, for_recipient, to_query
+from metrics.deliver.transport import parse_webhook
+from metrics.model.keys import shown
+
+
+def _now(text: str | None, zone: str) -> datetime:
+    """``--now``: an ISO date-time (with an offset, or wall-clock in ``zone``) as naive UTC."""
+    if not text:
+        return store.now_utc()
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise UserError(f"--now: {shown(text)} is not a date-time (YYYY-MM-DDTHH:MM)") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(zone))
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def _engine(args: argparse.Namespace):
+    return store.engine_for(store.store_url(resolve_url(args.db)))
+
+
+def cmd_add(args: argparse.Namespace) -> None:
+    try:
+        when = Schedule.parse(args.every, args.at, args.tz)
+        hooks = [parse_webhook(w) for w in args.webhook]
+    except (ScheduleError, ValueError) as exc:
+        raise UserError(str(exc)) from None
+    if args.start:
+        raise UserError("a subscription has no fixed dates: each delivery covers --period up to the data's as-of")
+    if not args.to and not hooks:
+        raise UserError("give at least one --to USER or --webhook KIND=URL")
+    known = {n: u for n, (u, _h) in access.load_users().items()}
+    for name in args.to:
+        if name not in known:
+            raise UserError(f"unknown user {name!r}; see servicewatch user list")
+        if not known[name].email:
+            raise UserError(f"user {name} has no e-mail address; add one with servicewatch user add … --email")
+    wh = open_warehouse(args.db)
+    f = build_filters(wh, args)  # values checked; an --as-user owner only within their own scope
+    if f.scope is not None and f.scope.regions and not f.regions:  # an owner's view is within their regions
+        f = f.narrowed("region", f.scope.regions)
+    view = f.with_(scope=None)
+    for name in dict.fromkeys(args.to):
+        try:
+            for_recipient(wh, view, known[name])
+        except OutsideScope:
+            raise UserError(f"refused: the view is outside the data scope of {name}; nothing was added") from None
+    now = _now(args.now, args.tz)
+    sid = store.add(_engine(args), owner=audit.cli_user(args.as_user), recipients=list(dict.fromkeys(args.to)),
+                    webhooks=hooks, filters=to_query(wh, view, args.period), section=args.section,
+                    fmt=args.format, schedule=when, now=now)
+    first = next_due(when, now.replace(tzinfo=UTC)).astimezone(when.zone)
+    print(f"subscription {sid} added: {args.format} {when.every} at {args.at} {when.zone.key} to "
+          f"{len(set(args.to))} user(s) and {len(hooks)} webhook(s); first due {first:%Y-%m-%d %H:%M %Z}")
+
+
+def cmd_list(args: argparse.Namespace) -> None:
+    rows = []
+    for s in store.all_subscriptions(_engine(args)):
+        due = next_due(s.when, (s.last_due_at or s.created_at).replace(tzinfo=UTC)).astimezone(s.when.zone)
+        rows.append({"id": s.subscription_id, "owner": s.owner, "recipients": " ".join(s.recipients),
+                     "webhooks": " ".join(h["kind"] for h in s.webhooks), "format": s.format,
+                     "schedule": s.schedule, "at": s.at_time, "time_zone": s.time_zone, "filters": s.filters,
+                     "next_due": f"{due:%Y-%m-%d %H:%M}", "enabled": s.enabled})
+    emit(pd.DataFrame(rows, columns=["id", "owner", "recipients", "webhooks", "format", "schedule", "at",
+                                     "time_zone", "filters", "next_due", "enabled"]), args.format)
+
+
+def cmd_remove(args: argparse.Namespace) -> None:
+    if not store.remove(_engine(args), args.id):
+        raise UserError(f"no subscription {args.id}; see servicewatch subscription list")
+    print(f"subscription {args.id} removed")
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    if not args.due:
+        raise UserError("give --due: send every delivery that is due")
+    out = run.send_due(resolve_url(args.db), now=_now(args.now, DEFAULT_TIME_ZONE))
+    for line in out.lines:
+        print(f"servicewatch: error: {line}", file=sys.stderr)
+    print(f"{out.sent} sent, {out.retrying} to retry, {out.failed} failed "
+          f"({out.queued} queued, {out.packs} packs built)")
+    return EXIT_FAILURE if out.lines else 0
+
+
+def cmd_deliveries(args: argparse.Namespace) -> None:
+    emit(store.table(_engine(args), tuple(args.state) or None), args.format)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """Send what is due every ``--interval`` seconds until stopped (SIGTERM or Ctrl-C)."""
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    url = resolve_url(args.db)
+    _engine(args)  # the store reachable (and its tables created) before the first pass
+    name = run.worker_name()
+
+    def one_pass() -> None:
+        try:
+            out = run.send_due(url, worker=name)
+        except Exception as exc:  # noqa: BLE001 - a pass that failed: said in one line, the next pass runs
+            print(f"servicewatch worker: pass failed ({type(exc).__name__})", file=sys.stderr, flush=True)
+            return
+        for line in out.lines:
+            print(f"servicewatch worker: {line}", file=sys.stderr, flush=True)
+        if out.queued or out.sent or out.lines:
+            print(f"servicewatch worker: {out.sent} sent, {out.retrying} to retry, {out.failed} failed",
+                  flush=True)
+
+    scheduler = BlockingScheduler(timezone=DEFAULT_TIME_ZONE)
+    scheduler.add_job(one_pass, "interval", seconds=args.interval, next_run_time=datetime.now(UTC),
+                      max_instances=1, coalesce=True, id="send_due")
+    signal.signal(signal.SIGTERM, lambda *_: scheduler.shutdown(wait=False))
+    print(f"servicewatch worker {name}: sending what is due every {args.interval} s", flush=True)
+    scheduler.start()
+    return 0
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Register ``subscription`` and ``worker`` on the main parser's subcommands."""
+    s = sub.add_parser("subscription", help="scheduled delivery of the pack or a digest (e-mail, webhooks)")
+    ssub = s.add_subparsers(dest="subscription_command", required=True, metavar="ACTION")
+    a = ssub.add_parser("add", help="subscribe users (each gets their own scope) and webhooks to a view",
+                        conflict_handler="resolve")  # --to names users here: the period is --period
+    add_db_argument(a)
+    add_filter_arguments(a)
+    a.add_argument("--to", dest="to", action="append", default=[], metavar="USER", help="a user of "
+                   "$SERVICEWATCH_USERS with an e-mail address (repeat for more)")
+    a.add_argument("--from", dest="start", help=argparse.SUPPRESS)  # refused: a subscription has no fixed dates
+    a.set_defaults(end=None)
+    a.add_argument("--webhook", action="append", default=[], metavar="KIND=URL",
+                   help="a group-chat robot: wecom=URL, dingtalk=URL or json=URL (the owner's scope)")
+    a.add_argument("--every", required=True, metavar="SCHEDULE", help="daily, weekly:MON … weekly:SUN, monthly:1 … "
+                   "monthly:31 (a short month: its last day)")
+    a.add_argument("--at", required=True, metavar="HH:MM", help="time of day in --tz")
+    a.add_argument("--tz", default=DEFAULT_TIME_ZONE, metavar="ZONE", help="IANA time zone (default Asia/Shanghai)")
+    a.add_argument("--format", required=True, choices=["pdf", "pptx", "digest"])
+    a.add_argument("--period", choices=PRESETS, default="last_month",
+                   help="the period of each delivery, up to the data's as-of date (default last_month)")
+    a.add_argument("--section", metavar="ID", help="the page or section subscribed from (kept with the view)")
+    a.add_argument("--now", metavar="DATETIME", help=argparse.SUPPRESS)  # as if added at (tests, backfills)
+    a.set_defaults(func=cmd_add)
+    ls = ssub.add_parser("list", help="list the subscriptions and when each is due next")
+    add_db_argument(ls)
+    ls.add_argument("--format", choices=["json", "csv", "table"], default="table")
+    ls.set_defaults(func=cmd_list)
+    rm = ssub.add_parser("remove", help="remove a subscription (and its unsent deliveries)")
+    add_db_argument(rm)
+    rm.add_argument("id", type=int)
+    rm.set_defaults(func=cmd_remove)
+    sd = ssub.add_parser("send", help="send what is due now (for cron or Airflow)")
+    add_db_argument(sd)
+    sd.add_argument("--due", action="store_true", help="every delivery due by now (or --now)")
+    sd.add_argument("--now", metavar="DATETIME", help="as if it were DATETIME (ISO; wall-clock in Asia/Shanghai "
+                    "unless it has an offset)")
+    sd.set_defaults(func=cmd_send)
+    dl = ssub.add_parser("deliveries", help="list deliveries and their state (failed ones with their reason)")
+    add_db_argument(dl)
+    dl.add_argument("--state", action="append", default=[], choices=["queued", "sending", "sent", "failed"])
+    dl.add_argument("--format", choices=["json", "csv", "table"], default="table")
+    dl.set_defaults(func=cmd_deliveries)
+
+    w = sub.add_parser("worker", help="a long-running scheduler that sends what is due (lease in the database)")
+    add_db_argument(w)
+    w.add_argument("--interval", type=float, default=60.0, metavar="SECONDS", help="how often to look (default 60)")
+    w.set_defaults(func=cmd_worker)

@@ -1,0 +1,166 @@
+"""Send what is due: queue the occurrences that came due, lease deliveries, build one pack per
+distinct scope, send each (e-mail or webhook), record the outcome in the deliveries table and the
+audit log. Used by ``servicewatch subscription send --due`` and by ``servicewatch worker``."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+import pandas as pd
+
+from metrics import alerts
+from metrics.access import audit
+from metrics.access import users as access
+from metrics.access.users import Scope, User
+from metrics.deliver import content, store
+from metrics.deliver.scope import OutsideScope, for_recipient, pack_key, view_filters
+from metrics.deliver.transport import SendError, post_webhook, send_mail, smtp_config
+from metrics.model.filters import Filters
+from metrics.model.i18n import t
+from metrics.query.warehouse import Warehouse
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Outcome:
+    queued: int = 0
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+    packs: int = 0  # packs built (one per distinct scope, language and format)
+    lines: list[str] = field(default_factory=list)  # one line per failure, no secret
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _alerts(wh: Warehouse, f: Filters, lang: str) -> pd.DataFrame:
+    """The digest's alerts (:func:`metrics.alerts.evaluate`, not recorded again): those of the
+    recipient's scope, and within the view's regions when it has some."""
+    scope = f.scope
+    if f.regions:
+        scope = replace(scope or Scope("view"), regions=tuple(f.regions), manager_id=None)
+    return alerts.evaluate(wh, scope=scope, lang=lang, record=False)
+
+
+def send_due(data_url: str, now: datetime | None = None, worker: str | None = None,
+             users_file: str | None = None) -> Outcome:
+    """One pass: queue what came due by ``now`` (naive UTC), send every leased delivery."""
+    engine = store.engine_for(store.store_url(data_url))
+    worker = worker or worker_name()
+    out = Outcome(queued=store.enqueue_due(engine, now))
+    claimed = store.claim(engine, worker, now)
+    if not claimed:
+        return out
+    wh = Warehouse.open(data_url)
+    try:
+        users = {n: u for n, (u, _h) in access.load_users(users_file).items()}
+    except access.UsersFileError as exc:
+        users, users_error = {}, str(exc)
+    else:
+        users_error = None
+    built: dict[tuple, content.Built] = {}
+    for d in claimed:
+        sub = store.get(engine, d["subscription_id"])
+        try:
+            if sub is None:
+                raise SendError("the subscription was removed", retry=False)
+            if users_error and not d["recipient"].startswith("webhook:"):
+                raise SendError(users_error)
+            detail = _send_one(wh, sub, d, users, built, out)
+        except SendError as exc:
+            state = store.mark_failed(engine, d, worker, str(exc), retry=exc.retry, now=now)
+            out.retrying += state == "queued"
+            out.failed += state == "failed"
+            out.lines.append(f"subscription {d['subscription_id']} → {d['recipient']}: {exc}"
+                             + ("" if state == "failed" else " (will retry)"))
+            audit.record_safely(data_url, sub.owner if sub else "?", "deliver",
+                                {"subscription": d["subscription_id"], "recipient": d["recipient"], "state": state,
+                                 "attempt": d["attempts"], "error": str(exc)})
+            if isinstance(exc.__cause__, OutsideScope) and sub is not None:
+                _tell_owner(sub, d["recipient"], users)
+            continue
+        if store.mark_sent(engine, d["delivery_id"], worker, now=now):
+            out.sent += 1
+            audit.record_safely(data_url, sub.owner, "deliver", {**detail, "state": "sent", "attempt": d["attempts"]})
+    return out
+
+
+def _recipient_filters(wh: Warehouse, sub: store.Subscription, d: dict, users: dict[str, User]):
+    """(filters, language, address, name) of a delivery; SendError when it cannot be sent."""
+    try:
+        view = view_filters(wh, sub.filters)
+    except ValueError as exc:
+        raise SendError(str(exc), retry=False) from None
+    owner = users.get(sub.owner)
+    if d["recipient"].startswith("webhook:"):  # a group chat: the view in its owner's scope
+        try:
+            f = for_recipient(wh, view, owner) if owner else view
+        except OutsideScope as exc:
+            raise SendError(str(exc), retry=False) from exc
+        return f, owner.lang if owner else "zh", None, None
+    user = users.get(d["recipient"])
+    if user is None:
+        raise SendError(f"no user {d['recipient']} in the users file", retry=False)
+    if not user.email:
+        raise SendError(f"user {user.name} has no e-mail address (servicewatch user add … --email)", retry=False)
+    try:
+        f = for_recipient(wh, view, user)
+    except OutsideScope as exc:
+        raise SendError(str(exc), retry=False) from exc
+    return f, user.lang, user.email, user.name
+
+
+def _send_one(wh: Warehouse, sub: store.Subscription, d: dict, users: dict[str, User],
+              built: dict[tuple, content.Built], out: Outcome) -> dict:
+    f, lang, address, name = _recipient_filters(wh, sub, d, users)
+    webhook = d["recipient"].startswith("webhook:")
+    fmt = "digest" if webhook else sub.format
+    key = (pack_key(f), lang, fmt)
+    if key not in built:
+        try:
+            built[key] = content.build(wh, f, lang, fmt, _alerts(wh, f, lang) if fmt == "digest" else None)
+        except RuntimeError as exc:  # Chromium or kaleido missing or failing
+            raise SendError(f"cannot build the pack: {str(exc).splitlines()[0][:200]}") from None
+        out.packs += 1
+    b = built[key]
+    detail = {"subscription": sub.subscription_id, "recipient": d["recipient"], "format": fmt, "lang": lang,
+              "pages": len(b.pack.pages), "filters": audit.filters_detail(f), "due_at": d["due_at"]}
+    if webhook:
+        hook = sub.webhooks[int(d["recipient"].split(":")[1])]
+        title, text = content.markdown(b, lang)
+        post_webhook(hook["kind"], hook["url"], title, text)
+        return {**detail, "webhook": hook["kind"]}
+    try:
+        cfg = smtp_config()
+    except ValueError as exc:
+        raise SendError(str(exc)) from None
+    msg = content.email(b, lang, cfg.sender, address, name, f"<{d['delivery_id']}@servicewatch>")
+    send_mail(cfg, [msg])
+    return {**detail, "bytes": len(b.file or b"")}
+
+
+def _tell_owner(sub: store.Subscription, recipient: str, users: dict[str, User]) -> None:
+    """E-mail the owner that a recipient got nothing (their scope and the view do not meet)."""
+    owner = users.get(sub.owner)
+    if owner is None or not owner.email:
+        log.warning("subscription %s: %s is outside the view; the owner has no address", sub.subscription_id,
+                    recipient)
+        return
+    from email.message import EmailMessage
+
+    try:
+        cfg = smtp_config()
+        msg = EmailMessage()
+        msg["Subject"] = msg_text = t("deliver.outside_scope", owner.lang, id=sub.subscription_id, recipient=recipient)
+        msg["From"], msg["To"] = cfg.sender, owner.email
+        msg.set_content(msg_text)
+        send_mail(cfg, [msg])
+    except (ValueError, SendError) as exc:
+        log.warning("subscription %s: cannot tell the owner: %s", sub.subscription_id, exc)

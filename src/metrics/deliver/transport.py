@@ -1,0 +1,153 @@
+"""Sending: e-mail through SMTP (``$SERVICEWATCH_SMTP``) and JSON webhooks (WeCom, DingTalk, generic).
+
+``SERVICEWATCH_SMTP=smtp://user:password@host:587?from=sw@example.com`` (STARTTLS whenever the server
+offers it) or ``smtps://…:465`` (TLS from the start); user and password are optional. The password
+is never part of an error, a log line or a message: errors are :class:`SendError` with one line that
+names the server by host and port only; a webhook's URL (whose query holds its robot token) is named
+by its host only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import smtplib
+import ssl
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from email.message import EmailMessage
+from urllib.parse import parse_qs, unquote, urlsplit
+
+SMTP_ENV = "SERVICEWATCH_SMTP"
+TIMEOUT = 30  # seconds, per connection
+WEBHOOK_KINDS = ("wecom", "dingtalk", "json")
+
+
+class SendError(RuntimeError):
+    """A failed send, one line without secrets; ``retry``: whether a later try may succeed."""
+
+    def __init__(self, message: str, retry: bool = True) -> None:
+        super().__init__(message)
+        self.retry = retry
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    host: str
+    port: int
+    tls: bool  # smtps: TLS from the start
+    user: str | None
+    password: str | None
+    sender: str
+
+    def __repr__(self) -> str:  # never the password, even in a traceback's locals
+        return f"SmtpConfig({self.where()}, from={self.sender})"
+
+    def where(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+def smtp_config(url: str | None = None) -> SmtpConfig:
+    """The SMTP server of ``url`` (default ``$SERVICEWATCH_SMTP``); ValueError with one line."""
+    url = url if url is not None else os.environ.get(SMTP_ENV, "")
+    if not url:
+        raise ValueError(f"no mail server: set {SMTP_ENV}=smtp[s]://user:password@host:port?from=ADDRESS")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"{SMTP_ENV} is not a URL smtp[s]://user:password@host:port?from=ADDRESS") from None
+    if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+        raise ValueError(f"{SMTP_ENV} must start smtp:// or smtps:// and name a host")
+    sender = (parse_qs(parts.query).get("from") or [""])[0]
+    if "@" not in sender:
+        raise ValueError(f"{SMTP_ENV} needs ?from=ADDRESS (the sender)")
+    tls = parts.scheme == "smtps"
+    return SmtpConfig(parts.hostname, port or (465 if tls else 587), tls,
+                      unquote(parts.username) if parts.username else None,
+                      unquote(parts.password) if parts.password else None, sender)
+
+
+def send_mail(cfg: SmtpConfig, messages: list[EmailMessage]) -> None:
+    """Send ``messages`` over one connection; SendError (one line, no password) on any failure."""
+    where = cfg.where()
+    try:
+        context = ssl.create_default_context()
+        if cfg.tls:
+            server = smtplib.SMTP_SSL(cfg.host, cfg.port, timeout=TIMEOUT, context=context)
+        else:
+            server = smtplib.SMTP(cfg.host, cfg.port, timeout=TIMEOUT)
+        with server:
+            server.ehlo()
+            if not cfg.tls and server.has_extn("starttls"):
+                server.starttls(context=context)
+                server.ehlo()
+            if cfg.user:
+                if not server.has_extn("auth"):
+                    raise SendError(f"mail server {where} offers no sign-in (AUTH) here; use smtps:// or a "
+                                    "server with STARTTLS, or leave the user out", retry=False)
+                server.login(cfg.user, cfg.password or "")
+            for msg in messages:
+                server.send_message(msg)
+    except SendError:
+        raise
+    except smtplib.SMTPAuthenticationError as exc:
+        raise SendError(f"mail server {where} refused the sign-in of {cfg.user} ({exc.smtp_code})",
+                        retry=False) from None
+    except smtplib.SMTPRecipientsRefused as exc:
+        codes = ", ".join(f"{a} {c}" for a, (c, _m) in exc.recipients.items())
+        raise SendError(f"mail server {where} refused the recipient ({codes})", retry=False) from None
+    except smtplib.SMTPResponseException as exc:
+        permanent = 500 <= exc.smtp_code < 600
+        raise SendError(f"mail server {where} refused the message ({exc.smtp_code})", retry=not permanent) from None
+    except (smtplib.SMTPException, ssl.SSLError) as exc:
+        raise SendError(f"mail server {where}: {type(exc).__name__}") from None
+    except TimeoutError:
+        raise SendError(f"mail server {where} did not answer within {TIMEOUT} s") from None
+    except OSError as exc:
+        raise SendError(f"cannot reach mail server {where} ({exc.strerror or type(exc).__name__})") from None
+
+
+def webhook_payload(kind: str, title: str, markdown: str) -> dict:
+    """The robot's JSON: WeCom group robot, DingTalk robot, or a generic {"title", "text"}."""
+    if kind == "wecom":  # content at most 4096 bytes
+        content = markdown.encode("utf-8")[:4000].decode("utf-8", "ignore")
+        return {"msgtype": "markdown", "markdown": {"content": content}}
+    if kind == "dingtalk":
+        return {"msgtype": "markdown", "markdown": {"title": title, "text": markdown}}
+    return {"title": title, "text": markdown}
+
+
+def post_webhook(kind: str, url: str, title: str, markdown: str) -> None:
+    """POST the payload; SendError naming the host only. WeCom and DingTalk answer HTTP 200 with
+    ``errcode`` != 0 on refusal: that is a failure too."""
+    host = urlsplit(url).hostname or "?"
+    body = json.dumps(webhook_payload(kind, title, markdown), ensure_ascii=False).encode("utf-8")
+    req = urllib.request.Request(url, data=body, method="POST",
+                                 headers={"Content-Type": "application/json; charset=utf-8"})
+    try:
+        with urllib.request.urlopen(req, timeout=TIMEOUT) as resp:  # noqa: S310 - the subscription's URL
+            answer = resp.read(65536)
+    except urllib.error.HTTPError as exc:
+        raise SendError(f"webhook at {host} answered HTTP {exc.code}",
+                        retry=exc.code >= 500 or exc.code == 429) from None
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        why = getattr(reason, "strerror", None) or type(reason).__name__
+        raise SendError(f"cannot reach webhook at {host} ({why})") from None
+    if kind in ("wecom", "dingtalk"):
+        try:
+            code = json.loads(answer or b"{}").get("errcode", 0)
+        except (ValueError, AttributeError):
+            code = 0
+        if code:
+            raise SendError(f"webhook at {host} refused the message (errcode {code})", retry=False)
+
+
+def parse_webhook(text: str) -> dict:
+    """``KIND=URL`` (wecom, dingtalk or json; http or https) as {"kind", "url"}; ValueError."""
+    kind, _, url = text.partition("=")
+    if kind not in WEBHOOK_KINDS or urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
+        raise ValueError(f"invalid --webhook {text.split('?')[0]!r}: use wecom=URL, dingtalk=URL or json=URL")
+    return {"kind": kind, "url": url}
