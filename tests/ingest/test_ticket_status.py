@@ -26,6 +26,7 @@ from metrics.analysis import coverage, sla
 from metrics.backends.swap import writable
 from metrics.ingest import open_tickets
 from metrics.ingest.importer import import_file, spec
+from metrics.ingest.importer.headers import header_map, normalise_header
 from metrics.model import schema, ticket_status
 from metrics.model.filters import Filters
 from metrics.query.warehouse import Warehouse
@@ -252,6 +253,6 @@ def test_value_aliases() -> None:
     for word in OPEN_WORDS:
         assert aliases.get(word, aliases.get(word.lower())) == "open", word
     assert set(aliases.values()) == set(ticket_status.STATUSES)
-    headers = spec.header_map("tickets")
+    headers = header_map("tickets")
     for h in ("状态", "工单状态", "status", "Status", "Ticket Status"):
-        assert headers[spec.normalise_header(h)] == "status", h
+        assert headers[normalise_header(h)] == "status", h

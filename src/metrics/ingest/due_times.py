@@ -64,19 +64,13 @@ def refresh(conn: sa.Connection) -> None:
 
 def has_column(conn: sa.Connection) -> bool:
     """Whether the database's ``tickets`` has ``due_source`` (a database created before it has not)."""
-    return "due_source" in {c["name"] for c in sa.inspect(conn).get_columns(schema.tickets.name)}
+    return schema.has_column(conn, schema.tickets.c.due_source)
 
 
 def add_column(engine: sa.Engine) -> bool:
     """Add ``tickets.due_source`` to a database created before it, in its own transaction (MariaDB
     commits DDL at once, so never inside a load's or an import's). True when it was added."""
-    with engine.begin() as conn:
-        if schema.tickets.name not in sa.inspect(conn).get_table_names() or has_column(conn):
-            return False
-        spec = sa.schema.CreateColumn(schema.tickets.c.due_source).compile(dialect=conn.dialect)
-        table = conn.dialect.identifier_preparer.format_table(schema.tickets)
-        conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {spec}"))
-    return True
+    return schema.add_column(engine, schema.tickets.c.due_source)
 
 
 def counts(conn: sa.Connection) -> dict[str | None, int]:

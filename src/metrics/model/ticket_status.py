@@ -47,19 +47,13 @@ def still_open(t: sa.Table = s.tickets, as_of_end: sa.ColumnElement | None = Non
 
 def has_column(conn: sa.Connection) -> bool:
     """Whether the database's ``tickets`` has ``status`` (one created before it has not)."""
-    return "status" in {c["name"] for c in sa.inspect(conn).get_columns(s.tickets.name)}
+    return s.has_column(conn, s.tickets.c.status)
 
 
 def add_column(engine: sa.Engine) -> bool:
     """Add ``tickets.status`` to a database created before it, in its own transaction (MariaDB
     commits DDL at once). True when it was added."""
-    with engine.begin() as conn:
-        if s.tickets.name not in sa.inspect(conn).get_table_names() or has_column(conn):
-            return False
-        spec = sa.schema.CreateColumn(s.tickets.c.status).compile(dialect=conn.dialect)
-        table = conn.dialect.identifier_preparer.format_table(s.tickets)
-        conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {spec}"))
-    return True
+    return s.add_column(engine, s.tickets.c.status)
 
 
 def without_column(stmt: sa.Executable) -> sa.Executable:

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from metrics.ingest.importer import spec
 from metrics.ingest.importer.create_customers import CustomerCreator
+from metrics.ingest.importer.headers import also_columns
 from metrics.ingest.importer.keys import KeyEncoder
 from metrics.ingest.importer.known import Known
 from metrics.ingest.importer.read import Chunk
@@ -139,7 +140,7 @@ def customer_creator(conn: sa.Connection | None, table: str, header_map: dict[st
     one per row, when the file gives no customer id), or None."""
     if not mapping.create or table not in spec.CREATE_TABLES:
         return None
-    given = set(header_map.values()) | set(spec.also_columns(table, header_map, mapping))
+    given = set(header_map.values()) | set(also_columns(table, header_map, mapping))
     levels = [c for c in (*spec.REGION_NAME_COLUMNS, *spec.created_customer_columns(table)) if c in given]
     existing = known.keys.get("customers.customer_id")
     next_id = int(existing.keys[-1]) + 1 if existing is not None and len(existing) else 1

@@ -25,6 +25,7 @@ from metrics.backends.swap import writable
 from metrics.ingest import due_times
 from metrics.ingest.derived import refresh_in_transaction, refresh_rollups
 from metrics.ingest.importer import spec
+from metrics.ingest.importer.headers import also_columns, resolve_headers
 from metrics.ingest.importer.keys import KeyEncoder
 from metrics.ingest.importer.pipeline import customer_creator, run_chunks
 from metrics.ingest.importer.read import CHUNK_ROWS, ReadError, Source, open_query, open_source
@@ -143,8 +144,8 @@ def _import(url: str, table: str, source: Source, name: str, display: str, mappi
     """Validate and upsert an opened source (a file or a query); see :func:`import_file`."""
     if not dry_run and sa.engine.make_url(url).get_backend_name() == "spark":
         raise ImportFailed(t("import.error.spark_target", lang))
-    header_map, unused = spec.resolve_headers(table, source.headers, mapping, snapshot=snapshot_date is not None)
-    given = set(header_map.values()) | set(mapping.defaults) | set(spec.also_columns(table, header_map, mapping))
+    header_map, unused = resolve_headers(table, source.headers, mapping, snapshot=snapshot_date is not None)
+    given = set(header_map.values()) | set(mapping.defaults) | set(also_columns(table, header_map, mapping))
     missing = [c for c in spec.required_columns(table, mapping, given) if c not in given]
     if mapping.create:  # what a created customer needs: the mapping's defaults, a region from names
         need = [c for c in spec.required_columns("customers", mapping)
@@ -293,7 +294,7 @@ def preview(url: str, table: str, path: str | Path, *, mapping: str | Path | spe
     result = _import(url, table, replace(source, _chunks=iter(chunks)), name, display_name or str(path), mapping,
                      None, dry_run=True, user=None, lang=lang, refresh=False, on_chunk=None,
                      started=dt.datetime.now(), clock=time.perf_counter(), dashboard=True)
-    header_map, _ = spec.resolve_headers(table, source.headers, mapping)
+    header_map, _ = resolve_headers(table, source.headers, mapping)
     engine = _open_engine(url, True)
     goods: list[pa.Table] = []
     numbers: list[np.ndarray] = []

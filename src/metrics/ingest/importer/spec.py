@@ -7,9 +7,7 @@ Everything here is data; :mod:`metrics.ingest.importer.validate` applies it. Typ
 
 from __future__ import annotations
 
-import re
 import tomllib
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,104 +18,10 @@ from metrics.model.i18n import catalogue
 
 TABLES: dict[str, sa.Table] = {t.name: t for t in schema.DATA_TABLES}
 
-# Chinese (and a few alternative English) header names per table and column.
+# Chinese (and a few alternative English) header names per table and column: data, in headers.toml
 ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
-    "regions": {
-        "region_id": ("区域编号", "区域ID", "区域代码", "id"),
-        "name_en": ("英文名称", "区域英文名", "英文名"),
-        "name_zh": ("中文名称", "区域名称", "区域中文名", "名称"),
-        "parent_id": ("上级区域编号", "上级区域", "上级编号", "parent"),
-        "level": ("层级", "区域层级", "级别"),
-    },
-    "account_managers": {
-        "manager_id": ("客户经理编号", "经理编号", "工号", "id"),
-        "name": ("姓名", "客户经理", "客户经理姓名"),
-        "region_id": ("区域编号", "所属区域", "地市编号"),
-    },
-    "customers": {
-        "customer_id": ("客户编号", "客户ID", "客户号", "客户代码", "id"),
-        "name": ("客户名称", "客户姓名", "名称", "姓名"),
-        "segment": ("客户类型", "客户类别", "客户群"),
-        "tier": ("客户等级", "等级", "星级"),
-        "region_id": ("区域编号", "所属区域", "区县编号"),
-        "acquisition_channel": ("入网渠道", "发展渠道", "渠道"),
-        "account_manager_id": ("客户经理编号", "客户经理工号", "客户经理"),
-        "sla_level": ("SLA等级", "服务等级", "SLA级别"),
-        "start_date": ("入网日期", "入网时间", "开户日期"),
-        "end_date": ("离网日期", "离网时间", "销户日期"),
-        "churn_reason": ("流失原因", "离网原因"),
-        "monthly_revenue": ("月均收入", "ARPU", "月收入", "月消费"),
-    },
-    "tickets": {
-        "ticket_id": ("工单号", "工单编号", "工单ID", "流水号", "id"),
-        "customer_id": ("客户编号", "客户ID", "客户号"),
-        "channel": ("受理渠道", "渠道", "来源渠道"),
-        "kind": ("工单类型", "类型", "业务类型"),
-        "category": ("问题类别", "类别", "投诉类别", "问题分类"),
-        "priority": ("优先级", "紧急程度"),
-        "opened_at": ("受理时间", "创建时间", "受理日期", "建单时间"),
-        "first_response_at": ("首次响应时间", "响应时间"),
-        "resolved_at": ("办结时间", "解决时间", "修复时间", "结单时间"),
-        "status": ("工单状态", "状态", "处理状态", "办理状态", "Ticket status"),
-        "response_due_at": ("承诺响应时间", "响应时限"),
-        "resolution_due_at": ("承诺办结时间", "办结时限", "承诺解决时间"),
-        "first_contact_resolved": ("首问解决", "一次解决", "首次解决"),
-        "reopened": ("重开", "是否重开", "重复投诉"),
-        "escalated": ("升级", "是否升级"),
-        "revisited_at": ("回访时间",),
-        "revisit_satisfied": ("回访满意", "回访是否满意", "回访结果"),
-        "compensation": ("赔付金额", "赔付", "补偿金额"),
-    },
-    "surveys": {
-        "survey_id": ("问卷编号", "调查编号", "评价编号", "id"),
-        "customer_id": ("客户编号", "客户ID", "客户号"),
-        "ticket_id": ("工单号", "工单编号"),
-        "channel": ("渠道", "评价渠道", "受理渠道"),
-        "kind": ("调查类型", "问卷类型", "评价类型"),
-        "answered_at": ("答复时间", "调查时间", "评价时间", "回答时间"),
-        "csat": ("满意度", "满意度评分", "CSAT"),
-        "nps": ("推荐度", "推荐意愿", "NPS"),
-        "ces": ("费力度", "客户费力度", "CES"),
-        "comment": ("客户意见", "意见", "备注", "评价内容"),
-    },
-    "sla_policies": {
-        "sla_level": ("SLA等级", "服务等级"),
-        "priority": ("优先级",),
-        "response_hours": ("响应时限", "响应时限小时"),
-        "resolution_hours": ("修复时限", "修复时限小时", "解决时限"),
-        "onsite_hours": ("上门时限", "上门时限小时"),
-        "availability_target": ("可用率", "可用率目标"),
-    },
-    "services": {
-        "service_id": ("专线编号", "业务编号", "电路编号", "id"),
-        "customer_id": ("客户编号", "客户ID"),
-        "product": ("产品", "产品类型", "业务类型"),
-        "sla_level": ("SLA等级", "服务等级"),
-        "start_date": ("开通日期", "开始日期"),
-        "end_date": ("拆机日期", "终止日期", "结束日期"),
-    },
-    "outages": {
-        "outage_id": ("故障编号", "id"),
-        "service_id": ("专线编号", "电路编号", "业务编号"),
-        "started_at": ("故障时间", "故障开始时间", "发生时间"),
-        "restored_at": ("恢复时间",),
-        "cause": ("故障原因", "原因"),
-    },
-    "billing_monthly": {
-        "customer_id": ("客户编号", "客户ID"),
-        "month": ("账期", "月份", "账单月份", "账单月"),
-        "revenue": ("出账收入", "收入", "金额", "账单金额"),
-    },
-    "targets": {
-        "target_id": ("目标编号", "id"),
-        "metric": ("指标", "指标编号"),
-        "region_id": ("区域编号", "区域"),
-        "tier": ("客户等级",),
-        "channel": ("渠道",),
-        "valid_from": ("生效日期", "起始日期"),
-        "value": ("目标值",),
-    },
-}
+    table: {col: tuple(names) for col, names in cols.items()}
+    for table, cols in tomllib.loads(Path(__file__).with_name("headers.toml").read_text(encoding="utf-8")).items()}
 
 # Which vocabulary a column's values come from. Strict ones are fixed by the data model; open ones
 # accept what the catalogue or the database already holds, and new values only in their home
@@ -456,66 +360,6 @@ def check_mapping(mapping: Mapping, table: str, snapshot: bool = False) -> None:
         problem = format_problem(fmt, kind)
         if problem:
             raise MappingError(f"{name}: formats: '{col}': '{fmt}' {problem}")
-
-
-def normalise_header(text: object) -> str:
-    """Compare headers loosely: NFKC (full-width to half-width), no spaces, case, units in brackets."""
-    s = unicodedata.normalize("NFKC", str(text)).strip().lstrip("\ufeff")
-    s = re.sub(r"\(.*?\)$", "", s).strip()  # "响应时限(小时)" -> "响应时限"
-    return re.sub(r"[\s\-]+", "_", s).lower()
-
-
-def header_map(table: str) -> dict[str, str]:
-    """Normalised header -> data-model column for ``table`` (own names win over aliases)."""
-    out: dict[str, str] = {}
-    for col, names in ALIASES.get(table, {}).items():
-        for name in names:
-            out.setdefault(normalise_header(name), col)
-    for col in TABLES[table].columns:
-        out[normalise_header(col.name)] = col.name
-    return out
-
-
-def resolve_headers(table: str, headers: list[str], mapping: Mapping,
-                    snapshot: bool = False) -> tuple[dict[str, str], list[str]]:
-    """File header -> data-model column, and the headers that match nothing (ignored, reported;
-    the rejects file's own ``_row``, ``_reasons``, ``_codes`` are ignored without a word).
-    ``snapshot``: a customers snapshot, whose tenure and churn columns are recognised too; a
-    customers file's region names (province, city, district) always are."""
-    known = header_map(table)
-    cols = {c.name for c in importable_columns(table)}
-    extra = extra_columns(table, snapshot, bool(mapping.create))
-    for col, names in extra.items():
-        for n in (col, *names):
-            known.setdefault(normalise_header(n), col)
-    cols |= set(extra)
-    user = {normalise_header(k): v for k, v in mapping.columns.items()}
-    out: dict[str, str] = {}
-    unused: list[str] = []
-    for h in headers:
-        n = normalise_header(h)
-        target = user.get(n) or known.get(n)
-        if target in cols and target not in out.values():
-            out[h] = target
-        elif str(h) not in REJECTS_EXTRA:
-            unused.append(str(h))
-    return out, unused
-
-
-def also_columns(table: str, header_to_column: dict[str, str], mapping: Mapping) -> dict[str, str]:
-    """Data-model column -> file header for the further columns a header fills (``columns:`` given as
-    a list): the same values under a second name, e.g. a ticket number as ``survey_id`` and ``ticket_id``.
-    A column the file already gives under its own header is not taken twice."""
-    cols = {c.name for c in importable_columns(table)}
-    more = {normalise_header(k): v for k, v in mapping.also.items()}
-    taken = set(header_to_column.values())
-    out: dict[str, str] = {}
-    for header in header_to_column:
-        for col in more.get(normalise_header(header), ()):
-            if col in cols and col not in taken:
-                out[col] = header
-                taken.add(col)
-    return out
 
 
 def value_aliases(vocab: str) -> dict[str, str]:

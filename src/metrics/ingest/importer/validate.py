@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 import sqlalchemy as sa
 
 from metrics.ingest.importer import spec
+from metrics.ingest.importer.headers import also_columns
 from metrics.ingest.importer.key_sets import KeyIndex, SeenKeys, key_codes
 from metrics.ingest.importer.keys import KeyEncoder
 from metrics.ingest.importer.known import Known
@@ -72,7 +73,7 @@ class Validator:
         self.encoded = encoded
         self.sa_table = spec.TABLES[table]
         self.position = {col: headers.index(h) for h, col in header_to_column.items()}
-        for col, h in spec.also_columns(table, header_to_column, mapping or spec.Mapping()).items():
+        for col, h in also_columns(table, header_to_column, mapping or spec.Mapping()).items():
             self.position[col] = headers.index(h)  # one header, several columns
         self.creator = creator  # create: customers (a tickets or surveys file)
         self._to_create = np.zeros(0, dtype=bool)
