@@ -7,6 +7,7 @@ from __future__ import annotations
 import streamlit as st
 
 from servicewatch import ui
+from servicewatch.deliveries import failed_deliveries
 from servicewatch.downloads import audit_entries
 from servicewatch.tables import MISSING, audit_table, fitted_columns
 
@@ -22,3 +23,9 @@ if log.empty:  # nothing logged yet: not a filter question (the log has no filte
 else:
     shown = audit_table(log, lang)  # headers, actions and details in the page's language
     st.dataframe(shown, hide_index=True, width="stretch", placeholder=MISSING, column_config=fitted_columns(shown))
+st.subheader(view.t("page.admin.deliveries_failed"), help=view.t("page.admin.deliveries_failed_help"))
+failed = failed_deliveries(lang)
+if failed.empty:
+    st.info(view.t("page.admin.deliveries_none"))
+else:
+    st.dataframe(failed, hide_index=True, width="stretch", placeholder=MISSING)
