@@ -77,6 +77,22 @@ class Filters:
         # Same as-of as the current view: the comparison is judged on everything known now.
         return replace(self, start=start, end=end)
 
+    # -- trend windows: a chart by month shows about a year, whatever the period ----------------
+    def last_months(self, months: int = 12) -> Filters:
+        """The ``months`` calendar months that end with the period's end month, without a
+        comparison (the Overview's card lines)."""
+        return self.with_(start=add_months(self.end.replace(day=1), 1 - months), comparison="none")
+
+    def reaching_months(self, months: int = 12) -> Filters:
+        """The period, started no later than the first day of the ``months``-th month back from its
+        end (a longer period is kept whole), without a comparison (Satisfaction's trend)."""
+        return self.with_(start=min(self.start, add_months(self.end.replace(day=1), 1 - months)), comparison="none")
+
+    def about_a_year(self) -> Filters:
+        """The period when it is nearly a year or longer (over 330 days), else the 12 calendar
+        months that end with its end month; the comparison kept (Churn's trends)."""
+        return self if self.days > 330 else self.with_(start=add_months(self.end.replace(day=1), -11))
+
     def with_(self, **changes: object) -> Filters:
         """A copy with some fields changed (tuples accepted as lists)."""
         return replace(self, **{k: tuple(v) if isinstance(v, list) else v for k, v in changes.items()})

@@ -1,0 +1,137 @@
+"""The blocks pages are made of, so that a page only says what to show: a metric's bars by a
+dimension (or the empty state), a list with its audited CSV download, and the Overview's cards and
+movers. Numbers come from the engine; these only query, draw and offer the downloads."""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+
+import pandas as pd
+import streamlit as st
+
+from metrics.analysis import movers
+from metrics.model.filters import Filters
+from metrics.model.registry import dim_column, get
+from metrics.present import theme
+from metrics.present.charts import core as charts
+from metrics.present.formatting import direction, fmt_delta, fmt_metric
+from servicewatch.downloads import list_download
+from servicewatch.kpis import comparison_note, missing_note, sample_note, status_badge, unsupported_note
+from servicewatch.tables import MISSING, fitted_columns
+from servicewatch.ui import View, chart, empty_state
+
+GROUPS = ("all", "known", "counted")  # bars_by: every group, those with a value of the dimension, and of those
+                                      # the ones with observations
+
+
+def bars_by(view: View, container, metric_id: str, dim: str, level: str = "city", title: str = "",
+            target: float | None = None, *, f: Filters | None = None, key: str, metrics=(), select: bool = False,
+            groups: str = "all") -> tuple[pd.DataFrame, list | None]:
+    """``metric_id`` by ``dim`` (regions at ``level``) within ``f`` (default: the page's filters) as
+    bars with 95% intervals and ``target``, with the chart's downloads (:func:`servicewatch.ui.chart`,
+    ``metrics``: what they define, default the metric ids the key names), in ``container`` (None:
+    where the page is); the empty state when no group is left. ``groups``: "all", "known" (a group
+    without a value of the dimension left out) or "counted" (known and with observations). Returns
+    the groups shown and, when ``select``, the picked points."""
+    if groups not in GROUPS:
+        raise ValueError(f"groups: one of {GROUPS}")
+    df = view.metric(metric_id, (dim,), level, f=f)
+    if groups != "all" and not df.empty:
+        df = df[df[dim_column(dim)].notna() & ((df["n"] > 0) if groups == "counted" else True)]
+    with container if container is not None else nullcontext():
+        if df.empty:
+            empty_state(view)
+            return df, None
+        fig = charts.bar_ci(df, dim, get(metric_id).unit, view.lang, title, view.subtitle(f=f), view.region_names,
+                            target=target)
+        return df, chart(view, fig, df, key, select=select, metrics=metrics, f=f)
+
+
+def listing(view: View, shown: pd.DataFrame, file_stem: str, key: str, audit_name: str, config=None, pin: int = 1,
+            height: int = 360, **table):
+    """A list as shown (headers and values already in the page's language) with columns as wide as
+    their cells (``config``: number formats; ``pin``: key columns kept in view) and under it its CSV
+    download, recorded in the audit log as ``audit_name`` (:func:`servicewatch.downloads.list_download`).
+    ``table``: more of ``st.dataframe``'s arguments (a selectable list); returns its event."""
+    event = st.dataframe(shown, hide_index=True, width="stretch", height=height, placeholder=MISSING,
+                         column_config=fitted_columns(shown, config, pin=pin), **table)
+    list_download(view, shown, file_stem, key, audit_name)
+    return event
+
+
+# -- the Overview -------------------------------------------------------------------------------
+def spark_note(view: View, spark: pd.DataFrame) -> str:
+    """The card line's real window: its first and last month and how many months it shows."""
+    months = pd.to_datetime(spark["month"]) if "month" in spark.columns else pd.Series(dtype="datetime64[ns]")
+    if months.empty:
+        return ""
+    return view.t("page.overview.spark_note", start=f"{months.min():%Y-%m}", end=f"{months.max():%Y-%m}",
+                  months=months.dt.to_period("M").nunique())
+
+
+def overview_card(view: View, container, metric_id: str) -> bool:
+    """One bordered Overview card: value, change, comparison value, n and the last 12 months as a line
+    (:meth:`Filters.last_months`), the status badge and the notes; "—" and the reason when the data
+    cannot give the metric or the filters found nothing. Returns whether a value was shown."""
+    m = get(metric_id)
+    unsupported = unsupported_note(view, metric_id)  # the data cannot give it at all: say what is missing
+    df = None if unsupported else view.compare(metric_id)
+    with container.container(border=True):
+        if unsupported or df.empty or pd.isna(df["value"].iloc[0]):
+            st.metric(view.metric_label(metric_id), "—")
+            # a needed column unknown on every row says which; else the filters found nothing
+            st.caption(unsupported or missing_note(metric_id, df, view.lang) or view.t("common.no_data"))
+            return False
+        row = df.iloc[0]
+        spark = view.metric(metric_id, ("month",), f=view.filters.last_months(12))
+        st.metric(
+            view.metric_label(metric_id), fmt_metric(row["value"], metric_id, view.lang),
+            delta=fmt_delta(row["delta"], m.unit),
+            delta_color="normal" if m.higher_is_better is not False else "inverse",
+            help=" · ".join(x for x in (
+                f"{view.t('common.previous')}: {fmt_metric(row['value_cmp'], metric_id, view.lang)}"
+                if pd.notna(row["value_cmp"]) else "", f"n = {row['n']:,.0f}", spark_note(view, spark)) if x),
+            chart_data=charts.spark_values(spark, m.unit) if len(spark) > 1 else None, chart_type="line",
+        )
+        st.markdown(status_badge(view, metric_id, row, view.target(metric_id)))
+        no_cmp = comparison_note(view, metric_id, row)
+        if no_cmp:
+            st.caption(no_cmp)
+        small = sample_note(row, view.lang)
+        if small:
+            st.markdown(small)
+        return True
+
+
+def movers_panel(view: View, where, metric_id: str, dim: str, level: str, dim_label: str) -> None:
+    """What moved most in ``where``: the groups of ``dim`` (regions at ``level``) with the largest
+    change against the comparison period (:func:`metrics.analysis.movers.top_moves`) as a table and
+    as bars coloured better/worse; why, when no group has an honest change."""
+    m = get(metric_id)
+    compared = view.compare(metric_id, (dim,), level)
+    moves, dropped = movers.top_moves(compared)
+    if moves.empty:  # no group has an honest change: say why instead of plotting plain values
+        reason = comparison_note(view, metric_id, compared.iloc[0]) if len(compared) else None
+        where.info(view.t("no_comparison.movers_none", reason=reason) if reason else view.t("common.no_data"))
+        return
+    names = charts.category_names(dim, moves["region_id" if dim == "region" else dim], view.lang, view.region_names)
+    moved = [direction(float(d), m.higher_is_better) for d in moves["delta"]]
+    where.dataframe(pd.DataFrame({
+        dim_label: names,
+        view.t("common.value"): [fmt_metric(v, metric_id, view.lang) for v in moves["value"]],
+        view.t("common.previous"): [fmt_metric(v, metric_id, view.lang) for v in moves["value_cmp"]],
+        view.t("common.delta"): [fmt_delta(v, m.unit) for v in moves["delta"]],
+        view.t("page.overview.direction"): [view.t(f"page.overview.{d}") if d else "" for d in moved],
+        view.t("common.n"): moves["n"].map("{:,.0f}".format),
+    }), hide_index=True, width="stretch")
+    title = f"{view.metric_label(metric_id)} — {view.t('page.overview.movers')}"
+    fig = charts.bar_ci(moves.assign(value=moves["delta"], lower=float("nan"), upper=float("nan")), dim,
+                        "share" if m.unit == "share" else m.unit, view.lang, title,
+                        view.subtitle(with_comparison=True), view.region_names)
+    bar = {"better": theme.STATUS["green"], "worse": theme.STATUS["red"]}
+    fig.update_traces(marker_color=[bar.get(d, theme.STATUS["no_target"]) for d in moved],
+                      selector={"type": "bar"})  # one group is drawn as a single value, not a bar
+    with where:
+        chart(view, fig, moves, "overview_movers", metrics=metric_id)
+        if dropped:
+            st.caption(view.t("no_comparison.movers_dropped", n=dropped))
