@@ -26,23 +26,22 @@ import os
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 
-import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
 from metrics.access.users import Scope, ScopeError, allowed_regions
-from metrics.analysis import control, drill
+from metrics.analysis import control
+from metrics.analysis.alert_checks import judge
 from metrics.analysis.subtitles import region_parents, scope_text
 from metrics.backends.connect import duckdb_path, make_engine
 from metrics.model import links
-from metrics.model.filters import Filters, add_months
+from metrics.model.filters import Filters
 from metrics.model.i18n import metric_label
 from metrics.model.registry import get
 from metrics.model.schema import ALERT_TABLES, alert_events, alert_metadata, alert_rules, alert_runs
 
 KINDS = ("control", "target", "change")
 ALERTS_ENV = "SERVICEWATCH_ALERTS_DB"
-WINDOW_MONTHS = 24  # control charts: the newest month and the 23 before it
 COLUMNS = ("rule_id", "metric", "metric_label", "slice", "kind", "period", "value", "centre", "lower", "upper",
            "n", "signal", "fired_at", "owner", "recipients")
 log = logging.getLogger(__name__)
@@ -117,15 +116,28 @@ def rules(wh, scope: Scope | None = None) -> pd.DataFrame:
     df["recipients"] = [json.loads(v) for v in df["recipients"]]
     df["enabled"] = df["enabled"].astype(bool)
     if scope is not None and len(df):
-        regions = wh.regions()
-        df = df[[visible(rule_filters(wh, q, date.today(), date.today()), scope, regions) for q in df["filters"]]]
+        df = df[within(wh, df["filters"], scope)]
     return df.reset_index(drop=True)
 
 
+def within(wh, queries: Iterable[Mapping[str, str]], scope: Scope | None) -> list[bool]:
+    """Per rule slice, whether it lies inside ``scope`` (:func:`visible`)."""
+    regions, keys, today = wh.regions(), region_keys(wh), date.today()
+    out = []
+    for q in queries:
+        try:
+            out.append(visible(rule_filters(wh, q, today, today, keys=keys), scope, regions))
+        except ValueError:
+            out.append(scope is None)
+    return out
+
+
 def rule_filters(wh, query: Mapping[str, str], start: date, end: date, as_of: date | None = None,
-                 scope: Scope | None = None, comparison: str = "none") -> Filters:
-    """A rule's slice over a period; a value the data does not know raises ValueError."""
-    keys = region_keys(wh)
+                 scope: Scope | None = None, comparison: str = "none",
+                 keys: Mapping[str, int] | None = None) -> Filters:
+    """A rule's slice over a period; a value the data does not know raises ValueError. ``keys``:
+    :func:`region_keys`, when the caller has read them."""
+    keys = region_keys(wh) if keys is None else keys
     default = Filters(start=start, end=end, as_of=as_of, comparison=comparison, scope=scope)
     parsed = links.parse_query({k: v for k, v in query.items() if k not in ("from", "to", "as_of", "cmp")},
                                default, region_keys=keys, regions=set(keys.values()))
@@ -166,20 +178,22 @@ def evaluate(wh, as_of: date | None = None, scope: Scope | None = None, *, lang:
     regions = wh.regions()
     names = dict(zip(regions["region_id"].astype(int), regions["name_zh" if lang == "zh" else "name_en"],
                      strict=True))
-    parents = region_parents(regions)
+    parents, keys = region_parents(regions), region_keys(wh)
     out, runs = [], []
     for rule in rules(wh).itertuples(index=False):
         if not rule.enabled:
             continue
         try:
-            f = rule_filters(wh, rule.filters, month, as_of, as_of, scope)
+            f = rule_filters(wh, rule.filters, month, as_of, as_of, scope, keys=keys)
         except ValueError as exc:
             log.warning("alert rule %s skipped: %s", rule.rule_id, exc)
             continue
         if not visible(f, scope, regions):
             continue
+        if scope is not None and not scope.aggregates_only:  # inside the scope: its figures are everyone's
+            f = f.with_(scope=None)
         try:
-            hit = _judge(wh, rule.kind, rule.metric, f, month, min_n, rule.run_rules)
+            hit = judge(wh, rule.kind, rule.metric, f, month, min_n=min_n, run_rules=rule.run_rules)
         except ScopeError:
             continue
         runs.append({"rule_id": rule.rule_id, "ran_at": _now(), "period": month, "fired": hit is not None})
@@ -192,48 +206,6 @@ def evaluate(wh, as_of: date | None = None, scope: Scope | None = None, *, lang:
     if record:
         df = _record(wh, df, runs)
     return df[list(COLUMNS)]
-
-
-def _judge(wh, kind: str, metric: str, f: Filters, month: date, min_n: int,
-           run_rules: str | None = None) -> dict | None:
-    """The alert's figures when the rule fires on ``f`` (the newest month), else None."""
-    m = get(metric)
-    if kind == "control":
-        window = f.with_(start=add_months(month, -(WINDOW_MONTHS - 1)))
-        chart = control.for_metric(wh, metric, window, min_n=min_n)
-        last = chart.last
-        if last is None or pd.Timestamp(last["period"]).date() != month:
-            return None
-        wanted = set(run_rules.split(",")) if isinstance(run_rules, str) and run_rules else set(control.RULES)
-        fired = [r for r in str(last["rules"]).split(",") if r in wanted]
-        if not fired:
-            return None
-        return {"value": float(last["value"]), "centre": float(last["centre"]), "lower": float(last["lcl"]),
-                "upper": float(last["ucl"]), "n": float(last["n"]), "signal": ",".join(fired)}
-    if kind == "target":
-        df = wh.metric(metric, f)
-        if not len(df):
-            return None
-        row = df.iloc[0]
-        goal = drill.target_for(wh.targets(), metric, f, drill.ancestors(wh.regions()))
-        if drill.status(row["value"], goal, m.higher_is_better, row["lower"], row["upper"]) != "red":
-            return None
-        return {"value": float(row["value"]), "centre": float(goal), "lower": float(row["lower"]),
-                "upper": float(row["upper"]), "n": float(row["n"]), "signal": "red"}
-    fc = f.with_(comparison="previous")
-    now = wh.compare(metric, fc)
-    before = wh.metric(metric, fc.comparison_filters())
-    if not len(now) or not len(before) or pd.isna(now["value_cmp"].iloc[0]):
-        return None
-    a, b = now.iloc[0], before.iloc[0]
-    se = np.hypot((a["upper"] - a["lower"]) / 3.92, (b["upper"] - b["lower"]) / 3.92)
-    delta = float(a["value"] - b["value"])
-    lo, hi = delta - 1.96 * se, delta + 1.96 * se
-    worse = (delta < 0) if m.higher_is_better else (delta > 0) if m.higher_is_better is False else True
-    if not (np.isfinite(se) and (lo > 0 or hi < 0) and worse):
-        return None
-    return {"value": float(a["value"]), "centre": float(b["value"]), "lower": float(lo), "upper": float(hi),
-            "n": float(a["n"]), "signal": "change"}
 
 
 def _now() -> datetime:
@@ -285,8 +257,7 @@ def events(wh, scope: Scope | None = None, open_only: bool = False) -> pd.DataFr
     df["filters"] = [json.loads(v) for v in df["filters"]]
     df = df.drop(columns="limits")
     if scope is not None and len(df):
-        regions, today = wh.regions(), date.today()
-        df = df[[visible(rule_filters(wh, q, today, today), scope, regions) for q in df["filters"]]]
+        df = df[within(wh, df["filters"], scope)]
     return df.reset_index(drop=True)
 
 

@@ -1,0 +1,63 @@
+"""Whether one alert rule fires on the newest month, and its figures (:func:`metrics.alerts.evaluate`).
+
+* ``control``: the newest point of the metric's control chart over the last :data:`WINDOW_MONTHS`
+  months signals by one of ``run_rules`` (all four of :data:`metrics.analysis.control.RULES` when none);
+* ``target``: the month's status against its target is red (:func:`metrics.analysis.drill.status`);
+* ``change``: against the month before, worse by more than chance: the 95% interval of the difference,
+  ``Δ ± 1.96·sqrt(se² + se_cmp²)`` (each ``se`` from that month's own 95% interval), excludes zero.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from metrics.analysis import control, drill
+from metrics.model.filters import Filters, add_months
+from metrics.model.registry import get
+
+WINDOW_MONTHS = 24  # control charts: the newest month and the 23 before it
+
+
+def judge(wh, kind: str, metric: str, f: Filters, month: date, *, min_n: int = control.MIN_N,
+          run_rules: str | None = None) -> dict | None:
+    """The alert's figures when the rule fires on ``f`` (the newest month), else None."""
+    m = get(metric)
+    if kind == "control":
+        window = f.with_(start=add_months(month, -(WINDOW_MONTHS - 1)))
+        chart = control.for_metric(wh, metric, window, min_n=min_n)
+        last = chart.last
+        if last is None or pd.Timestamp(last["period"]).date() != month:
+            return None
+        wanted = set(run_rules.split(",")) if isinstance(run_rules, str) and run_rules else set(control.RULES)
+        fired = [r for r in str(last["rules"]).split(",") if r in wanted]
+        if not fired:
+            return None
+        return {"value": float(last["value"]), "centre": float(last["centre"]), "lower": float(last["lcl"]),
+                "upper": float(last["ucl"]), "n": float(last["n"]), "signal": ",".join(fired)}
+    if kind == "target":
+        df = wh.metric(metric, f)
+        if not len(df):
+            return None
+        row = df.iloc[0]
+        goal = drill.target_for(wh.targets(), metric, f, drill.ancestors(wh.regions()))
+        if drill.status(row["value"], goal, m.higher_is_better, row["lower"], row["upper"]) != "red":
+            return None
+        return {"value": float(row["value"]), "centre": float(goal), "lower": float(row["lower"]),
+                "upper": float(row["upper"]), "n": float(row["n"]), "signal": "red"}
+    fc = f.with_(comparison="previous")
+    now = wh.compare(metric, fc)
+    before = wh.metric(metric, fc.comparison_filters())
+    if not len(now) or not len(before) or pd.isna(now["value_cmp"].iloc[0]):
+        return None
+    a, b = now.iloc[0], before.iloc[0]
+    se = np.hypot((a["upper"] - a["lower"]) / 3.92, (b["upper"] - b["lower"]) / 3.92)
+    delta = float(a["value"] - b["value"])
+    lo, hi = delta - 1.96 * se, delta + 1.96 * se
+    worse = (delta < 0) if m.higher_is_better else (delta > 0) if m.higher_is_better is False else True
+    if not (np.isfinite(se) and (lo > 0 or hi < 0) and worse):
+        return None
+    return {"value": float(a["value"]), "centre": float(b["value"]), "lower": float(lo), "upper": float(hi),
+            "n": float(a["n"]), "signal": "change"}
