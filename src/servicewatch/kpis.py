@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 
 import pandas as pd
 import plotly.graph_objects as go
+import streamlit as st
 
 from metrics.analysis import coverage
 from metrics.analysis.coverage import missing_text
@@ -129,3 +130,14 @@ def show_chart(view: View, data: pd.DataFrame, make: Callable[[], go.Figure], ke
         empty_state(view)
         return None
     return chart(view, make(), data, key, select=select, metrics=metrics, f=f)
+
+
+def kpi_row(view: View, metric_ids: Iterable[str], f: Filters | None = None, targeted: Iterable[str] | None = None,
+            labels: dict[str, str] | None = None) -> None:
+    """A row of :func:`kpi` cards, one per metric, each against the comparison period within ``f``
+    (default: the page's filters); a card of ``targeted`` (default: every one) with its target."""
+    metric_ids = tuple(metric_ids)
+    targeted = metric_ids if targeted is None else tuple(targeted)
+    for col, mid in zip(st.columns(len(metric_ids)), metric_ids, strict=True):
+        kpi(col, view, mid, view.compare(mid, f=f), view.target(mid, f) if mid in targeted else None,
+            (labels or {}).get(mid))

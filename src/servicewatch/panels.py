@@ -47,14 +47,19 @@ def bars_by(view: View, container, metric_id: str, dim: str, level: str = "city"
         return df, chart(view, fig, df, key, select=select, metrics=metrics, f=f)
 
 
+def table(shown: pd.DataFrame, config=None, pin: int = 1, **kwargs):
+    """A table as shown (headers and values already in the page's language), its columns as wide as
+    their cells (``config``: number formats; ``pin``: key columns kept in view), missing cells "—";
+    ``kwargs``: more of ``st.dataframe``'s arguments (a height, a selectable list). Returns its event."""
+    return st.dataframe(shown, hide_index=True, width="stretch", placeholder=MISSING,
+                        column_config=fitted_columns(shown, config, pin=pin), **kwargs)
+
+
 def listing(view: View, shown: pd.DataFrame, file_stem: str, key: str, audit_name: str, config=None, pin: int = 1,
-            height: int = 360, **table):
-    """A list as shown (headers and values already in the page's language) with columns as wide as
-    their cells (``config``: number formats; ``pin``: key columns kept in view) and under it its CSV
-    download, recorded in the audit log as ``audit_name`` (:func:`servicewatch.downloads.list_download`).
-    ``table``: more of ``st.dataframe``'s arguments (a selectable list); returns its event."""
-    event = st.dataframe(shown, hide_index=True, width="stretch", height=height, placeholder=MISSING,
-                         column_config=fitted_columns(shown, config, pin=pin), **table)
+            height: int = 360, **kwargs):
+    """A list (:func:`table`) and under it its CSV download as shown, recorded in the audit log as
+    ``audit_name`` (:func:`servicewatch.downloads.list_download`). Returns the table's event."""
+    event = table(shown, config, pin, height=height, **kwargs)
     list_download(view, shown, file_stem, key, audit_name)
     return event
 
