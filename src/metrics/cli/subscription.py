@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -129,7 +129,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     def one_pass() -> None:
         try:
-            out = run.send_due(url, worker=name)
+            out = run.send_due(url, worker=name, lease=timedelta(seconds=args.lease))
         except Exception as exc:  # noqa: BLE001 - a pass that failed: said in one line, the next pass runs
             print(f"servicewatch worker: pass failed ({type(exc).__name__})", file=sys.stderr, flush=True)
             return
@@ -195,4 +195,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     w = sub.add_parser("worker", help="a long-running scheduler that sends what is due (lease in the database)")
     add_db_argument(w)
     w.add_argument("--interval", type=float, default=60.0, metavar="SECONDS", help="how often to look (default 60)")
+    w.add_argument("--lease", type=float, default=store.LEASE.total_seconds(), metavar="SECONDS",
+                   help="how long a claimed delivery is this worker's before another may take it up (default 900; "
+                        "longer than building and sending one pack)")
     w.set_defaults(func=cmd_worker)

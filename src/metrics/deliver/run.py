@@ -8,7 +8,7 @@ import logging
 import os
 import socket
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pandas as pd
 
@@ -50,23 +50,23 @@ def _alerts(wh: Warehouse, f: Filters, lang: str) -> pd.DataFrame:
 
 
 def send_due(data_url: str, now: datetime | None = None, worker: str | None = None,
-             users_file: str | None = None) -> Outcome:
-    """One pass: queue what came due by ``now`` (naive UTC), send every leased delivery."""
+             users_file: str | None = None, lease: timedelta = store.LEASE) -> Outcome:
+    """One pass: queue what came due by ``now`` (naive UTC), then lease and send one delivery at a
+    time until none is left (the lease covers one pack's build and send; packs built in the pass are
+    kept for the next recipients of the same scope)."""
     engine = store.engine_for(store.store_url(data_url))
     worker = worker or worker_name()
     out = Outcome(queued=store.enqueue_due(engine, now))
-    claimed = store.claim(engine, worker, now)
-    if not claimed:
-        return out
-    wh = Warehouse.open(data_url)
-    try:
-        users = {n: u for n, (u, _h) in access.load_users(users_file).items()}
-    except access.UsersFileError as exc:
-        users, users_error = {}, str(exc)
-    else:
-        users_error = None
+    wh, users, users_error = None, {}, None
     built: dict[tuple, content.Built] = {}
-    for d in claimed:
+    while claimed := store.claim(engine, worker, now, lease=lease):
+        d = claimed[0]
+        if wh is None:
+            wh = Warehouse.open(data_url)
+            try:
+                users = {n: u for n, (u, _h) in access.load_users(users_file).items()}
+            except access.UsersFileError as exc:
+                users_error = str(exc)
         sub = store.get(engine, d["subscription_id"])
         try:
             if sub is None:
@@ -74,7 +74,10 @@ def send_due(data_url: str, now: datetime | None = None, worker: str | None = No
             if users_error and not d["recipient"].startswith("webhook:"):
                 raise SendError(users_error)
             detail = _send_one(wh, sub, d, users, built, out)
-        except SendError as exc:
+        except Exception as exc:  # noqa: BLE001 - a defect or a database error: recorded, retried, not lost
+            if not isinstance(exc, SendError):
+                log.error("delivery %s failed unexpectedly", d["delivery_id"], exc_info=exc)
+                exc = SendError(f"unexpected failure ({type(exc).__name__})")
             state = store.mark_failed(engine, d, worker, str(exc), retry=exc.retry, now=now)
             out.retrying += state == "queued"
             out.failed += state == "failed"

@@ -144,7 +144,8 @@ def enqueue_due(engine: sa.Engine, now: datetime | None = None) -> int:
     return queued
 
 
-def claim(engine: sa.Engine, owner: str, now: datetime | None = None, limit: int = 50) -> list[dict]:
+def claim(engine: sa.Engine, owner: str, now: datetime | None = None, limit: int = 1,
+          lease: timedelta = LEASE) -> list[dict]:
     """Lease up to ``limit`` deliveries that are due to ``owner``: each row is taken by one
     ``UPDATE … WHERE`` it is still queued (or its lease expired), so no two workers hold one."""
     now = now or now_utc()
@@ -156,7 +157,7 @@ def claim(engine: sa.Engine, owner: str, now: datetime | None = None, limit: int
     for delivery_id in ids:
         with engine.begin() as conn:
             n = conn.execute(deliveries.update().where((deliveries.c.delivery_id == delivery_id) & free)
-                             .values(state="sending", lease_owner=owner[:80], lease_until=now + LEASE,
+                             .values(state="sending", lease_owner=owner[:80], lease_until=now + lease,
                                      attempts=deliveries.c.attempts + 1)).rowcount
             if n == 1:
                 won.append(dict(conn.execute(sa.select(deliveries).where(
