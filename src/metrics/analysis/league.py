@@ -48,6 +48,13 @@ def scope(f: Filters, regions: pd.DataFrame) -> tuple[Filters, str]:
     return f, "district"
 
 
+def scope_for(dim: str, f: Filters, regions: pd.DataFrame) -> tuple[Filters, str]:
+    """The filters and region level of a figure by ``dim``: by region, the league's (:func:`scope`);
+    by another dimension, the filters as they are (the level only matters to regions)."""
+    rf, level = scope(f, regions)
+    return (rf if dim == "region" else f), level
+
+
 def _total(total: pd.DataFrame, col: str) -> float:
     return float(total[col].iloc[0]) if len(total) and col in total.columns else np.nan
 

@@ -1,0 +1,58 @@
+"""The Complaints page's tables, as functions a page calls with its ``View``: the rates beside their
+chart and the complaints behind a bar or point picked in a chart. Numbers come from the engine
+(``metrics.analysis.drill``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+import streamlit as st
+
+from metrics.analysis import drill
+from metrics.model.filters import Filters
+from metrics.present.charts import core as charts
+from servicewatch import panels
+from servicewatch.ui import View, empty_state
+
+DRILL_LIMIT = 1000
+DRILL_COLUMNS = ("ticket_id", "opened_at", "customer_id", "name", "tier", "region", "channel", "category",
+                 "priority", "resolved_at", "resolution_due_at", "escalated", "reopened", "open", "age_hours")
+
+
+def rate_table(view: View, rates: pd.DataFrame, dim: str) -> None:
+    """The complaint rates by ``dim`` as a table: group, complaints, exposure, rate and its interval."""
+    if rates.empty:
+        return
+    t = view.t
+    col = "region_id" if dim == "region" else dim
+    table = rates[[col, "n", "exposure", "value", "lower", "upper"]].copy()
+    table[col] = (charts.category_names(dim, table[col], view.lang, view.region_names))
+    names = {col: t(f"page.complaints.dim.{dim}"), "n": t("page.complaints.volume"),
+             "exposure": t("page.complaints.exposure"), "value": t("page.complaints.rate"),
+             "lower": t("common.lower"), "upper": t("common.upper")}
+    panels.table(table.rename(columns=names), {names[c]: st.column_config.NumberColumn(format="%.1f")
+                                               for c in ("exposure", "value", "lower", "upper")})
+    st.caption(t("page.complaints.rate_note"))
+
+
+def drill_down(view: View, f: Filters, selections: Sequence[tuple[str, list[str]]]) -> None:
+    """The complaints behind the last pick in a chart (``selections``: dimension and values picked)
+    within ``f``, with their download; a hint to pick when nothing is."""
+    t = view.t
+    st.subheader(t("export.drill"))
+    chosen = next(((d, v) for d, v in reversed(selections) if v), None)
+    if chosen is None:
+        st.info(t("export.drill_hint"))
+        return
+    d, values = chosen
+    narrowed = f.narrowed(d, values)
+    rows = view.call(drill.tickets, narrowed, DRILL_LIMIT)
+    st.markdown(view.md("page.complaints.drill_caption", scope=view.subtitle(f=narrowed), n=len(rows)))
+    if rows.empty:
+        empty_state(view)
+        return
+    rows = rows.assign(region=charts.category_names("region", rows["region_id"], view.lang, view.region_names),
+                       **{dim: [view.label(dim, v) for v in rows[dim]] for dim in ("tier", "channel", "category")})
+    shown = rows[list(DRILL_COLUMNS)].rename(columns={c: t(f"page.complaints.col.{c}") for c in DRILL_COLUMNS})
+    panels.listing(view, shown, "complaints", "complaints_drill_csv", "complaints.csv")
