@@ -170,3 +170,11 @@ def test_dimensions_are_declared_once() -> None:
     flags = {a.option_strings[0] for a in p._actions if a.option_strings}
     assert {d.cli_flag for d in dimensions.VALUE_FILTERS} <= flags
 
+
+
+def test_test_modules_have_unique_names() -> None:
+    """Tests live in folders by level without packages, so pytest imports each module by its file name:
+    two files of one name in two folders stop the whole run at collection."""
+    tests = Path(__file__).resolve().parents[1]
+    names = [p.name for p in tests.rglob("test_*.py")]
+    assert sorted({n for n in names if names.count(n) > 1}) == []
