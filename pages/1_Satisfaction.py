@@ -5,11 +5,10 @@ from __future__ import annotations
 import streamlit as st
 
 from metrics.analysis import distributions, league
-from metrics.model.filters import add_months
 from metrics.model.registry import get
 from metrics.present.charts import core as charts
-from servicewatch import ui
-from servicewatch.kpis import kpi, show_chart
+from servicewatch import panels, ui
+from servicewatch.kpis import kpi_row, show_chart
 
 MEASURES = ("csat", "nps", "csat_mean", "ces_mean")
 SCORE_OF = {"csat": "csat", "csat_mean": "csat", "nps": "nps", "ces_mean": "ces"}
@@ -33,77 +32,42 @@ if total.empty:
     ui.empty_state(view)
     st.stop()
 
-
-
-def target(metric_id: str, flt=f) -> float | None:
-    return view.target(metric_id, flt)
-
-
-cards = st.columns(4)
-for col, mid in zip(cards, ("csat", "nps", "csat_mean", "ces_mean"), strict=True):
-    kpi(col, view, mid, view.compare(mid, f=f), target(mid))
+# -- headline numbers -------------------------------------------------------------------------
+kpi_row(view, MEASURES, f)
 st.caption(t("page.satisfaction.kpi_note"))
-
-
-def title(what: str) -> str:
-    return f"{view.metric_label(measure)} · {t(what)}"
 
 
 # -- by channel and by tier -----------------------------------------------------------------
 def channel_tier() -> None:
-    left, right = st.columns(2)
-    with left:
-        st.subheader(t("page.satisfaction.by_channel"))
-        by_channel = view.metric(measure, ("channel",), f=f)
-        show_chart(view, by_channel, lambda: charts.bar_ci(
-            by_channel, "channel", m.unit, view.lang, title("page.satisfaction.by_channel"), sub,
-            target=target(measure)), "satisfaction_by_channel", metrics=measure)
-        if not by_channel.empty:
-            table = league.league(m, by_channel, view.metric(measure, f=f), key="channel")
-            low = [view.label("channel", c) for c in table.loc[table["verdict"] == "worse", "channel"]]
-            high = [view.label("channel", c) for c in table.loc[table["verdict"] == "better", "channel"]]
-            st.markdown(view.md("page.satisfaction.channel_finding", low="、".join(low) or "—",
-                                high="、".join(high) or "—"))
-    with right:
-        st.subheader(t("page.satisfaction.by_tier"))
-        by_tier = view.metric(measure, ("tier",), f=f)
-        show_chart(view, by_tier, lambda: charts.bar_ci(
-            by_tier, "tier", m.unit, view.lang, title("page.satisfaction.by_tier"), sub,
-            target=target(measure)), "satisfaction_by_tier", metrics=measure)
+    (left, by_channel), _ = panels.bars_side_by_side(view, measure, (
+        ("channel", "page.satisfaction.by_channel", f, "city"), ("tier", "page.satisfaction.by_tier", f, "city")),
+        "satisfaction_by")
+    if not by_channel.empty:
+        table = league.league(m, by_channel, view.metric(measure, f=f), key="channel")
+        low, high = ([view.label("channel", c) for c in table.loc[table["verdict"] == v, "channel"]]
+                     for v in ("worse", "better"))
+        left.markdown(view.md("page.satisfaction.channel_finding", low="、".join(low) or "—",
+                              high="、".join(high) or "—"))
 
 
 # -- by region and by survey kind -----------------------------------------------------------
 def region_kind() -> None:
-    left, right = st.columns(2)
-    with left:
-        st.subheader(t("page.satisfaction.by_region"))
-        rf, level = league.scope(f, view.regions)
-        by_region = view.metric(measure, ("region",), level, f=rf)
-        show_chart(view, by_region, lambda: charts.bar_ci(
-            by_region, "region", m.unit, view.lang, title("page.satisfaction.by_region"), view.subtitle(f=rf),
-            region_names=view.region_names, target=target(measure, rf)), "satisfaction_by_region",
-            metrics=measure, f=rf)
-    with right:
-        st.subheader(t("page.satisfaction.by_kind"))
-        kf = f.with_(survey_kinds=())
-        by_kind = view.metric(measure, ("survey_kind",), f=kf)
-        show_chart(view, by_kind, lambda: charts.bar_ci(
-            by_kind, "survey_kind", m.unit, view.lang, title("page.satisfaction.by_kind"), view.subtitle(f=kf),
-            target=target(measure, kf)), "satisfaction_by_survey_kind", metrics=measure, f=kf)
+    panels.bars_side_by_side(view, measure, (
+        ("region", "page.satisfaction.by_region", *league.scope(f, view.regions)),
+        ("survey_kind", "page.satisfaction.by_kind", f.with_(survey_kinds=()), "city")), "satisfaction_by")
 
 
 # -- trend and distribution -----------------------------------------------------------------
 def trend_distribution() -> None:
     left, right = st.columns(2)
     with left:
-        tf = f.with_(start=min(f.start, add_months(f.end.replace(day=1), -11)), comparison="none")
+        tf = f.reaching_months(12)
         trend = view.metric(measure, ("month",), f=tf)
         months = trend["month"].nunique() if "month" in trend.columns else 0  # the months it really shows
         words = t("page.satisfaction.trend_months", months=months) if months else t("page.satisfaction.trend")
         st.subheader(words)
-        show_chart(view, trend, lambda: charts.trend(
-            trend, m.unit, view.lang, f"{view.metric_label(measure)} · {words}", view.subtitle(f=tf),
-            target=target(measure)), "satisfaction_trend", metrics=measure, f=tf)
+        panels.trend(view, trend, measure, f"{view.metric_label(measure)} · {words}", tf, key="satisfaction_trend",
+                     target=view.target(measure, f))
     with right:
         score = SCORE_OF[measure]
         st.subheader(t("page.satisfaction.distribution"))

@@ -4,6 +4,7 @@ movers. Numbers come from the engine; these only query, draw and offer the downl
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import nullcontext
 
 import pandas as pd
@@ -45,6 +46,32 @@ def bars_by(view: View, container, metric_id: str, dim: str, level: str = "city"
         fig = charts.bar_ci(df, dim, get(metric_id).unit, view.lang, title, view.subtitle(f=f), view.region_names,
                             target=target)
         return df, chart(view, fig, df, key, select=select, metrics=metrics, f=f)
+
+
+def bars_side_by_side(view: View, metric_id: str, figures: Sequence[tuple[str, str, Filters, str]],
+                      key: str) -> list[tuple[object, pd.DataFrame]]:
+    """:func:`bars_by` of ``metric_id`` in two columns, one per (dimension, heading's catalogue key,
+    filters, region level) of ``figures``: each headed by its heading, titled "<metric> · <heading>",
+    keyed ``<key>_<dimension>``, its downloads defining the metric. Returns each column with its groups."""
+    out = []
+    for col, (dim, heading, flt, level) in zip(st.columns(len(figures)), figures, strict=True):
+        with col:
+            st.subheader(view.t(heading))
+            title = f"{view.metric_label(metric_id)} · {view.t(heading)}"
+            out.append((col, bars_by(view, None, metric_id, dim, level, title, view.target(metric_id, flt), f=flt,
+                                     key=f"{key}_{dim}", metrics=metric_id)[0]))
+    return out
+
+
+def trend(view: View, frame: pd.DataFrame, metric_id: str, title: str, f: Filters | None = None, *, key: str,
+          target: float | None = None) -> None:
+    """``frame`` (``metric_id`` by month within ``f``, default the page's filters) as a line with its
+    ``target`` and the chart's downloads; the empty state when it has no month."""
+    if frame is None or frame.empty:
+        empty_state(view)
+        return
+    fig = charts.trend(frame, get(metric_id).unit, view.lang, title, view.subtitle(f=f), target=target)
+    chart(view, fig, frame, key, metrics=metric_id, f=f)
 
 
 def table(shown: pd.DataFrame, config=None, pin: int = 1, **kwargs):
