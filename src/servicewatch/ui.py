@@ -54,6 +54,7 @@ PAGES = (
     ("pages/5_Regions.py", "nav.regions", ":material/map:"),
     ("pages/6_Data.py", "nav.data", ":material/database:"),
     ("pages/8_At_risk.py", "nav.at_risk", ":material/warning:"),
+    ("pages/9_Alerts.py", "nav.alerts", ":material/notifications:"),
 )
 APP_ROOT = Path(__file__).resolve().parents[2]
 

@@ -50,6 +50,7 @@ PAGE_OF_PATH = {
     "pages/5_Regions.py": "page.regions.title",
     "pages/6_Data.py": "page.data.title",
     "pages/8_At_risk.py": "page.at_risk.title",
+    "pages/9_Alerts.py": "page.alerts.title",
 }
 CHOICES = "sw_choices"  # {page key: {choice key: text}}: the non-default choices, per page, for the session
 SECTIONS = "sw_sections"  # {page key: section id} (servicewatch.ui.sections)

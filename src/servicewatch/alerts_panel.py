@@ -1,0 +1,159 @@
+"""The Alerts page's parts: open alerts within the user's scope with their owner, the control chart of
+the one picked, acknowledging it with a note (audited), and the history of every rule.
+
+Alerts are recorded by ``servicewatch alerts check`` (cron, the worker, ``servicewatch demo``) or the
+page's "check now" button (:func:`metrics.alerts.evaluate`); the page reads them afresh on every run
+(an acknowledgement shows at once), the control charts through the cache."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING
+
+import pandas as pd
+import streamlit as st
+
+from metrics import alerts
+from metrics.access import audit
+from metrics.analysis import alert_checks, control
+from metrics.analysis.subtitles import scope_text
+from metrics.backends.connect import resolve_url
+from metrics.model.filters import Filters, add_months
+from metrics.model.registry import get
+from metrics.present.charts.control import control_chart
+from metrics.present.formatting import fmt_value
+from servicewatch.tables import MISSING, fitted_columns
+
+if TYPE_CHECKING:
+    from servicewatch.ui import View
+
+OPEN_COLUMNS = ("metric", "slice", "kind", "period", "value", "centre", "lower", "upper", "n", "signal", "owner",
+                "fired_at")
+DONE_COLUMNS = ("metric", "slice", "period", "signal", "acknowledged_by", "acknowledged_at", "note")
+
+
+def _scope(view: View):
+    return view.filters.scope
+
+
+def slice_filters(view: View, query: dict, period: date) -> Filters:
+    """A rule's slice over the control chart's window: the 24 months to the end of ``period``'s month."""
+    end = (pd.Timestamp(period) + pd.offsets.MonthEnd(0)).date()
+    start = add_months(pd.Timestamp(period).date().replace(day=1), -(alert_checks.WINDOW_MONTHS - 1))
+    return alerts.rule_filters(view.wh, query, start, end, end)
+
+
+def signal_text(signal: str, view: View) -> str:
+    sep = "；" if view.lang == "zh" else "; "
+    return sep.join(view.t(f"alerts.rule.{s}") for s in str(signal).split(",") if s)
+
+
+def described(events: pd.DataFrame, view: View) -> pd.DataFrame:
+    """Recorded alerts with ``metric_label`` and ``slice`` in words (the page's language)."""
+    out = events.copy()
+    out["metric_label"] = [view.metric_label(m) for m in out["metric"]]
+    out["slice"] = [scope_text(slice_filters(view, q, p), view.lang, view.region_names)
+                    for q, p in zip(out["filters"], out["period"], strict=True)]
+    return out
+
+
+def shown(df: pd.DataFrame, view: View, columns: tuple[str, ...]) -> pd.DataFrame:
+    """Alerts as a person reads them: numbers in the metric's unit, kinds and rules in words, headers
+    from the catalogue."""
+    out = df.copy()
+    units = [get(m).unit for m in out["metric"]]
+    for col in ("value", "centre", "lower", "upper"):
+        if col in out.columns:
+            out[col] = [fmt_value(v, u, view.lang) for v, u in zip(out[col], units, strict=True)]
+    out["metric"] = out["metric_label"]
+    if "kind" in out.columns:
+        out["kind"] = [view.t(f"alerts.kind.{k}") for k in out["kind"]]
+    out["signal"] = [signal_text(s, view) for s in out["signal"]]
+    if "n" in out.columns:
+        out["n"] = out["n"].map(lambda v: "" if pd.isna(v) else f"{v:,.0f}")
+    out["period"] = pd.to_datetime(out["period"]).dt.strftime("%Y-%m")
+    for col in ("fired_at", "acknowledged_at"):
+        if col in out.columns:
+            out[col] = pd.to_datetime(out[col]).dt.strftime("%Y-%m-%d %H:%M")
+    return out[list(columns)].rename(columns={c: view.t(f"alerts.col.{c}") for c in columns})
+
+
+def check_button(view: View) -> None:
+    """Run every rule within the user's scope now and record what fires."""
+    if st.button(view.t("page.alerts.check"), key="alerts_check", icon=":material/refresh:"):
+        found = alerts.evaluate(view.wh, scope=_scope(view), lang=view.lang)
+        st.success(view.t("page.alerts.checked", n=len(found)))
+
+
+def open_alerts(view: View) -> pd.DataFrame:
+    """The open alerts table; returns the open alerts (described)."""
+    st.subheader(view.t("page.alerts.open"))
+    found = alerts.events(view.wh, _scope(view), open_only=True)
+    if found.empty:
+        st.success(view.t("alerts.none"), icon=":material/check_circle:")
+        return found
+    found = described(found, view)
+    table = shown(found, view, OPEN_COLUMNS)
+    st.dataframe(table, hide_index=True, width="stretch", placeholder=MISSING,
+                 column_config=fitted_columns(table, pin=2), key="alerts_open")
+    return found
+
+
+def alert_chart(view: View, row: pd.Series) -> None:
+    """The control chart of one alert's metric and slice, over the 24 months to its month."""
+    f = slice_filters(view, row["filters"], row["period"])
+    chart = view.call(control.for_metric, row["metric"], f)
+    m = get(row["metric"])
+    title = view.t("page.alerts.chart", metric=row["metric_label"], slice=row["slice"])
+    kind_note = view.t(f"alerts.chart_kind_{chart.kind}")
+    fig = control_chart(chart.points, m.unit, view.lang, title, kind_note, kind=chart.kind, baseline=chart.baseline,
+                        min_n=chart.min_n)
+    data = chart.points[["period", "value", "n", "centre", "lcl", "ucl", "rules"]].rename(columns={"period": "month"})
+    from servicewatch import ui
+
+    ui.chart(view, fig, data, f"control_{row['rule_id']}", metrics=row["metric"], f=f)
+
+
+def acknowledge_form(view: View, row: pd.Series) -> None:
+    """A note and a button; the acknowledgement is recorded with the user and audited."""
+    with st.form(key=f"ack_{row['rule_id']}", border=True):
+        note = st.text_area(view.t("page.alerts.note"), key="alerts_note", max_chars=500)
+        done = st.form_submit_button(view.t("page.alerts.ack"), icon=":material/done:")
+    if not done:
+        return
+    if not note.strip():
+        st.warning(view.t("page.alerts.note_required"))
+        return
+    who = view.user.name if view.user is not None else audit.cli_user(None)
+    period = pd.Timestamp(row["period"]).date()
+    n = alerts.acknowledge(view.wh, row["rule_id"], who, note.strip(), scope=_scope(view), period=period)
+    audit.record_safely(resolve_url(), who, "alert_ack",
+                        {"rule_id": row["rule_id"], "period": period.isoformat(), "acknowledged": n, "note": note})
+    st.session_state["alerts_acked"] = view.t("alerts.acked", rule=row["rule_id"], n=n)
+    st.rerun()
+
+
+def history(view: View) -> None:
+    """Per rule: last run, month, fired, alerts recorded and open; then the acknowledged alerts."""
+    st.subheader(view.t("page.alerts.history"))
+    runs = alerts.history(view.wh, _scope(view))
+    if runs.empty:
+        st.info(view.t("page.alerts.no_rules"))
+        return
+    runs = runs.assign(metric=[view.metric_label(m) for m in runs["metric"]],
+                       kind=[view.t(f"alerts.kind.{k}") for k in runs["kind"]],
+                       ran_at=pd.to_datetime(runs["ran_at"]).dt.strftime("%Y-%m-%d %H:%M"),
+                       period=pd.to_datetime(runs["period"]).dt.strftime("%Y-%m"),
+                       fired=[MISSING if pd.isna(v) else view.t("export.yes" if v else "export.no")
+                              for v in runs["fired"]])
+    cols = ("rule_id", "metric", "kind", "owner", "ran_at", "period", "fired", "alerts", "open")
+    table = runs[list(cols)].rename(columns={c: view.t(f"alerts.col.{c}") for c in cols})
+    st.dataframe(table, hide_index=True, width="stretch", placeholder=MISSING, column_config=fitted_columns(table),
+                 key="alerts_history")
+    done = alerts.events(view.wh, _scope(view))
+    done = done[done["acknowledged_at"].notna()]
+    if len(done):
+        st.subheader(view.t("page.alerts.acknowledged"))
+        table = shown(described(done, view), view, DONE_COLUMNS)
+        st.dataframe(table, hide_index=True, width="stretch", placeholder=MISSING,
+                     column_config=fitted_columns(table, pin=2), key="alerts_done")

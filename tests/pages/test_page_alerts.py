@@ -1,0 +1,111 @@
+"""The Alerts page in AppTest on the shared demo: open alerts in the user's scope, the control chart
+of the one picked (figure JSON), acknowledging with a note (stored and audited), the history."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from page_helpers import open_page
+
+from metrics import alerts
+from metrics.access import audit
+from metrics.access import users as access
+from metrics.analysis import control
+from metrics.demo import alert_rules
+from metrics.demo.model import DETERIORATING_CITY
+from metrics.model.filters import Filters, add_months
+from metrics.model.i18n import t
+from metrics.query.warehouse import Warehouse
+
+PAGE = "pages/9_Alerts.py"
+
+
+@pytest.fixture()
+def wh(duckdb_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The demo with its default rules checked once, alerts and audit in this test's own stores."""
+    monkeypatch.setenv("SERVICEWATCH_DB", duckdb_url)
+    monkeypatch.setenv(alerts.ALERTS_ENV, f"sqlite:///{tmp_path / 'alerts.sqlite'}")
+    monkeypatch.setenv(audit.AUDIT_ENV, f"sqlite:///{tmp_path / 'audit.sqlite'}")
+    w = Warehouse.open(duckdb_url)
+    alert_rules.install(w)
+    alerts.evaluate(w)
+    yield w
+    w.engine.dispose()
+
+
+MARKS = {"alerts_open": "fired_at", "alerts_history": "ran_at", "alerts_done": "acknowledged_by"}
+
+
+def _frames(at, key: str) -> list:
+    """The tables of one kind (AppTest does not keep st.dataframe's key): known by a header of theirs."""
+    lang = at.session_state["sw_lang"]
+    return [d.value for d in at.dataframe if t(f"alerts.col.{MARKS[key]}", lang) in d.value.columns]
+
+
+def _frame(at, key: str):
+    found = _frames(at, key)
+    assert len(found) == 1, key
+    return found[0]
+
+
+def test_open_alerts_chart_and_acknowledge(wh: Warehouse, duckdb_url: str) -> None:
+    at = open_page(PAGE, {"lang": "zh"})
+    assert at.title[0].value == t("page.alerts.title", "zh")
+    table = _frame(at, "alerts_open")
+    recorded = alerts.events(wh, open_only=True)
+    assert len(table) == len(recorded) >= 3
+    assert set(table[t("alerts.col.slice", "zh")]) == {"东江市"}
+    assert "投诉率" in set(table[t("alerts.col.metric", "zh")])
+    assert all("超出3σ控制限" in s for s in table[t("alerts.col.signal", "zh")])
+    # the control chart of the first alert: its points, limits and signals equal the engine's
+    first = recorded.iloc[0]
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    end = (pd.Timestamp(first["period"]) + pd.offsets.MonthEnd(0)).date()  # the 24 months to the alert's
+    f = Filters(start=add_months(first["period"], -23), end=end, as_of=end, regions=(DETERIORATING_CITY,))
+    chart = control.for_metric(wh, first["metric"], f)
+    k = 100.0 if chart.kind == "p" else 1.0
+    traces = {tr.get("name"): tr for tr in spec["data"]}
+    assert traces[t("alerts.value", "zh")]["y"] == pytest.approx(list(k * chart.points["value"]))
+    upper, lower = [tr["y"] for tr in spec["data"] if tr.get("name") == t("alerts.limits", "zh")]
+    assert upper == pytest.approx(list(k * chart.points["ucl"]))
+    assert lower == pytest.approx(list(k * chart.points["lcl"]))
+    assert traces[t("alerts.centre", "zh")]["y"] == pytest.approx([k * chart.centre] * 24)
+    signals = traces[t("alerts.signal_points", "zh")]
+    assert len(signals["x"]) == int(chart.points["signal"].sum()) and signals["x"][-1].startswith("2026-10")
+    assert "失控信号" in spec["layout"]["title"]["text"]
+    # acknowledge without a note: refused; with one: stored, audited, gone from the open list
+    at.button(key="FormSubmitter:ack_" + first["rule_id"] + "-" + t("page.alerts.ack", "zh")).click().run()
+    assert any(w.value == t("page.alerts.note_required", "zh") for w in at.warning)
+    at.text_area(key="alerts_note").input("已通知东江市分公司核查")
+    at.button(key="FormSubmitter:ack_" + first["rule_id"] + "-" + t("page.alerts.ack", "zh")).click().run()
+    assert not at.exception
+    ev = alerts.events(wh).set_index("rule_id").loc[first["rule_id"]]
+    assert ev["note"] == "已通知东江市分公司核查" and ev["acknowledged_at"] is not None
+    assert len(_frame(at, "alerts_open")) == len(recorded) - 1
+    done = _frame(at, "alerts_done")
+    assert list(done[t("alerts.col.note", "zh")]) == ["已通知东江市分公司核查"]
+    log = audit.read(duckdb_url)
+    assert log["action"].iloc[0] == "alert_ack" and json.loads(log["detail"].iloc[0])["rule_id"] == first["rule_id"]
+    history = _frame(at, "alerts_history")
+    assert len(history) == len(alerts.rules(wh))
+
+
+def test_a_city_manager_sees_only_their_city(wh: Warehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    users = tmp_path / "users.toml"
+    nanling = access.User("nl.manager", "manager", (2,))
+    dongjiang = access.User("dj.manager", "manager", (DETERIORATING_CITY,))
+    for u in (nanling, dongjiang):
+        access.add_user(u, None, users)
+    monkeypatch.setenv(access.USERS_ENV, str(users))
+    monkeypatch.delenv("SERVICEWATCH_AUTH", raising=False)
+    at = open_page(PAGE, {"lang": "en"}, {"sw_user": nanling, "_sw_seen": time.time()})
+    assert not _frames(at, "alerts_open")
+    assert any(s.value == t("alerts.none", "en") for s in at.success)
+    history = _frame(at, "alerts_history")
+    assert len(history) == 5 and all(r.endswith(".2") for r in history[t("alerts.col.rule_id", "en")])
+    at = open_page(PAGE, {"lang": "en"}, {"sw_user": dongjiang, "_sw_seen": time.time()})
+    assert set(_frame(at, "alerts_open")[t("alerts.col.slice", "en")]) == {"Dongjiang"}
