@@ -66,8 +66,8 @@ def trend_distribution() -> None:
         months = trend["month"].nunique() if "month" in trend.columns else 0  # the months it really shows
         words = t("page.satisfaction.trend_months", months=months) if months else t("page.satisfaction.trend")
         st.subheader(words)
-        panels.trend(view, trend, measure, f"{view.metric_label(measure)} · {words}", tf, key="satisfaction_trend",
-                     target=view.target(measure, f))
+        panels.trend(view, measure, f"{view.metric_label(measure)} · {words}", tf, key="satisfaction_trend",
+                     target=view.target(measure, f), frame=trend)
     with right:
         score = SCORE_OF[measure]
         st.subheader(t("page.satisfaction.distribution"))

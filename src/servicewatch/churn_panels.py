@@ -12,13 +12,16 @@ import pandas as pd
 import streamlit as st
 
 from metrics.analysis import plain
+from metrics.churn import rates as churn_rates
 from metrics.churn import store as churn_store
 from metrics.churn import survival
 from metrics.model.i18n import label
 from metrics.present.charts import churn as charts_churn
-from metrics.present.formatting import fmt_p
+from metrics.present.charts import core as charts
+from metrics.present.formatting import fmt_p, fmt_value
 from servicewatch import ui
 from servicewatch.downloads import list_download
+from servicewatch.kpis import kpi
 from servicewatch.tables import MISSING, fitted_columns, localise
 
 DIMS = ("tier", "segment", "channel", "sla_level", "region")
@@ -176,3 +179,45 @@ def at_risk_table(df: pd.DataFrame, view: ui.View) -> pd.DataFrame:
                                                   "churn_probability_90d", "revenue_at_risk", "drivers")}
     keys["churn_probability_90d"] += " (%)"
     return out.rename(columns=keys)
+
+
+BY_COLUMNS = ("value", "lower", "upper", "annual", "annual_lower", "annual_upper", "n", "exposure")
+
+
+def headline(view: ui.View, total: pd.DataFrame, active: pd.DataFrame) -> None:
+    """The churn page's cards: monthly churn against its target, annualised churn with its 95%
+    interval, customers who left and active customers (``total``, ``active``: their compare frames)."""
+    lang = view.lang
+    overall = view.call(churn_rates.churn_by, view.filters, ())
+    cards = st.columns(4)
+    kpi(cards[0], view, "churn_rate", total, view.target("churn_rate"))
+    annual = overall["annual"].iloc[0] if len(overall) else None
+    cards[1].metric(view.t("page.churn.kpi_annual"), fmt_value(annual, "share", lang),
+                    help=None if overall.empty else "95%: " + " – ".join(
+                        fmt_value(overall[c].iloc[0], "share", lang) for c in ("annual_lower", "annual_upper")))
+    cards[2].metric(view.t("page.churn.kpi_churned"), fmt_value(overall["n"].iloc[0] if len(overall) else 0,
+                                                                "customers", lang))
+    kpi(cards[3], view, "active_customers", active)
+
+
+def by_segment_tier_panel(view: ui.View) -> None:
+    """Monthly and annualised churn by segment and by tier, with 95% intervals."""
+    st.header(view.t("page.churn.by_header"))
+    sub = view.subtitle()
+    for dim in ("segment", "tier"):
+        by = view.call(churn_rates.churn_by, view.filters, (dim,))
+        by = by[by[dim].notna()]
+        if by.empty:
+            ui.empty_state(view)
+            continue
+        left, right = st.columns(2)
+        dim_name = view.t(f"page.tables.{dim}")
+        with left:
+            fig = charts.bar_ci(by, dim, "share_per_month", view.lang, view.t("page.churn.by_title", dim=dim_name), sub)
+            ui.chart(view, fig, by[[dim, *BY_COLUMNS]], f"churn_monthly_{dim}", metrics="churn_rate")
+        with right:
+            yearly = by[[dim, "annual", "n", "annual_lower", "annual_upper"]].rename(
+                columns={"annual": "value", "annual_lower": "lower", "annual_upper": "upper"})
+            fig = charts.bar_ci(yearly, dim, "share", view.lang, view.t("page.churn.annual_title", dim=dim_name), sub)
+            ui.chart(view, fig, by[[dim, *BY_COLUMNS]], f"churn_annual_{dim}", metrics="churn_rate")
+    st.caption(view.t("common.interval_note"))

@@ -63,11 +63,13 @@ def bars_side_by_side(view: View, metric_id: str, figures: Sequence[tuple[str, s
     return out
 
 
-def trend(view: View, frame: pd.DataFrame, metric_id: str, title: str, f: Filters | None = None, *, key: str,
-          target: float | None = None) -> None:
-    """``frame`` (``metric_id`` by month within ``f``, default the page's filters) as a line with its
-    ``target`` and the chart's downloads; the empty state when it has no month."""
-    if frame is None or frame.empty:
+def trend(view: View, metric_id: str, title: str, f: Filters | None = None, *, key: str, target: float | None = None,
+          frame: pd.DataFrame | None = None) -> None:
+    """``metric_id`` by month within ``f`` (default: the page's filters; ``frame``: that, when the page
+    has it already) as a line with its ``target`` and the chart's downloads; the empty state when
+    there is no month."""
+    frame = view.metric(metric_id, ("month",), f=f) if frame is None else frame
+    if frame.empty:
         empty_state(view)
         return
     fig = charts.trend(frame, get(metric_id).unit, view.lang, title, view.subtitle(f=f), target=target)
