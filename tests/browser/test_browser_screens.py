@@ -24,13 +24,14 @@ import pytest
 from screen_checks import CUT_OFF_JS, VISIBLE_TEXT_JS, english_words
 from test_browser import IDLE
 
+from metrics.model.i18n import t
 from servicewatch.ui import SECTION_KEY
 
 PAGES = ("", "Satisfaction", "Complaints", "SLA", "Churn", "Regions", "Data", "At_risk")
 WIDTHS = (1366, 1024)
 READY = f"""() => document.querySelector('{IDLE}') !== null
-    && document.querySelectorAll('[data-testid=stSkeleton], [data-stale=true]').length === 0
-    && document.querySelector('h1') !== null"""
+    && document.querySelectorAll('[data-testid=stSkeleton], [data-stale=true]').length === 0"""
+PAGE_ERROR = t("error.page", "zh", id="")[:8]  # "本页出现意外错误": servicewatch.errors' line
 
 
 def _settle(page, ms: int = 400) -> None:
@@ -40,6 +41,10 @@ def _settle(page, ms: int = 400) -> None:
 
 
 def _look(page, where: str, problems: list[str]) -> None:
+    if page.locator("h1").count() == 0 or page.locator("[data-testid=stException]").count() \
+            or page.get_by_text(PAGE_ERROR).count():
+        problems.append(f"{where}: the page failed (no title, an exception or an error id)")
+        return
     for item in page.evaluate(CUT_OFF_JS):
         problems.append(f"{where}: cut off ({item['kind']}): {item['text']!r}"
                         + (f" in column {item['column']!r} at {item['width']} px" if "column" in item else ""))
@@ -118,8 +123,8 @@ def test_the_checks_can_fail(browser, app_server: str) -> None:
         page.goto(f"{app_server}/?lang=zh", timeout=120_000)
         _settle(page)
         assert page.evaluate(CUT_OFF_JS) == []
-        page.evaluate("""() => document.querySelectorAll('[data-testid=stMetricValue] p')
-                           .forEach(p => p.style.fontSize = '200px')""")
+        page.add_style_tag(content="[data-testid=stMetricValue] p { font-size: 200px !important; }")
+        page.wait_for_timeout(200)
         assert {i["kind"] for i in page.evaluate(CUT_OFF_JS)} == {"card"}
         page.goto(f"{app_server}/Data?lang=en", timeout=120_000)
         _settle(page)
