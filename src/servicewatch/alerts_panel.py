@@ -103,6 +103,14 @@ def alert_chart(view: View, row: pd.Series) -> None:
     """The control chart of one alert's metric and slice, over the 24 months to its month."""
     f = slice_filters(view, row["filters"], row["period"])
     chart = view.call(control.for_metric, row["metric"], f)
+    months = [pd.Timestamp(p).date() for p in chart.points["period"]]
+    if chart.baseline is not None and len(months) > control.MIN_BASELINE:
+        # the baseline the limits come from: seen on the chart, its last month movable (reset: the default)
+        last = st.select_slider(view.t("page.alerts.baseline_end"), months[control.MIN_BASELINE - 1:],
+                                value=chart.baseline[1], format_func=lambda d: d.strftime("%Y-%m"),
+                                key=f"alerts_baseline_{row['rule_id']}")
+        if last != chart.baseline[1]:
+            chart = view.call(control.for_metric, row["metric"], f, baseline=(months[0], last))
     m = get(row["metric"])
     title = view.t("page.alerts.chart", metric=row["metric_label"], slice=row["slice"])
     kind_note = view.t(f"alerts.chart_kind_{chart.kind}")

@@ -193,3 +193,31 @@ def test_chart_kind_from_the_registry() -> None:
     assert control.chart_kind("churn_rate") == "p"
     assert control.chart_kind("csat") == "p"
     assert control.chart_kind("resolution_hours_median") == "xmr"
+
+
+def test_chart_figure() -> None:
+    """The figure: limits step with the volume, centre flat, the signalled points marked, the subtitle
+    saying in or out of control (metrics.present.charts.control)."""
+    import json
+
+    from metrics.model.i18n import t
+    from metrics.present.charts.control import control_chart
+
+    d = np.array(ORANGE_JUICE, dtype=float)
+    n = np.where(np.arange(30) % 2 == 0, 50.0, 80.0)
+    chart = control.compute(pd.DataFrame({"period": months(30), "value": d / 50, "n": n}), "p",
+                            baseline=all_points(30))
+    fig = json.loads(control_chart(chart.points, "share", "en", "Cans", "Line 1", kind="p",
+                                   baseline=chart.baseline, min_n=30).to_json())
+    traces = {tr["name"]: tr for tr in fig["data"]}
+    upper = [tr for tr in fig["data"] if tr["name"] == t("alerts.limits", "en")][0]
+    assert upper["y"] == pytest.approx(list(100 * chart.points["ucl"])) and len(set(upper["y"])) == 2
+    assert traces[t("alerts.centre", "en")]["y"] == pytest.approx([100 * chart.centre] * 30)
+    marked = traces[t("alerts.signal_points", "en")]
+    assert len(marked["x"]) == int(chart.points["signal"].sum()) > 0
+    title = fig["layout"]["title"]["text"]
+    assert "Out of control: " in title and "beyond 3σ" in title and "fewer than 30 observations" in title
+    calm = control.compute(pd.DataFrame({"period": months(12), "value": 0.2, "n": 100.0}), "p")
+    calm_fig = control_chart(calm.points, "share", "zh", "罐", "一号线", kind="p")
+    assert "受控：没有判异规则触发。" in calm_fig.layout.title.text
+    assert t("alerts.signal_points", "zh") not in {tr.name for tr in calm_fig.data}

@@ -77,6 +77,19 @@ def test_open_alerts_chart_and_acknowledge(wh: Warehouse, duckdb_url: str) -> No
     signals = traces[t("alerts.signal_points", "zh")]
     assert len(signals["x"]) == int(chart.points["signal"].sum()) and signals["x"][-1].startswith("2026-10")
     assert "失控信号" in spec["layout"]["title"]["text"]
+    # the baseline: ends six months before the alert by default; moved to the first 12 months, the
+    # centre line is the share of those months by hand
+    slider = at.select_slider(key=f"alerts_baseline_{first['rule_id']}")
+    assert slider.value == pd.Timestamp(chart.baseline[1]).date()
+    twelfth = pd.Timestamp(chart.points["period"].iloc[11]).date()
+    slider.set_value(twelfth).run()
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    base = chart.points.iloc[:12]
+    by_hand = (base["value"] * base["n"]).sum() / base["n"].sum() if chart.kind == "p" else None
+    centre = {tr.get("name"): tr for tr in spec["data"]}[t("alerts.centre", "zh")]["y"][0]
+    if by_hand is not None:
+        assert centre == pytest.approx(k * by_hand)
+    assert centre != pytest.approx(k * chart.centre)
     # acknowledge without a note: refused; with one: stored, audited, gone from the open list
     at.button(key="FormSubmitter:ack_" + first["rule_id"] + "-" + t("page.alerts.ack", "zh")).click().run()
     assert any(w.value == t("page.alerts.note_required", "zh") for w in at.warning)

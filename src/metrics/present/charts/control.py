@@ -80,6 +80,6 @@ def control_chart(frame: pd.DataFrame, unit: str, lang: str, title: str, subtitl
                       xaxis={"title": t("common.month", lang), **month_ticks(d["period"] if len(d) else [])})
     note = status_text(d, lang)
     if min_n is not None:
-        note += " " + t("alerts.low_volume", lang, n=min_n)
+        note += " · " + t("alerts.low_volume", lang, n=min_n)
     fig = base_layout(fig, title, f"{subtitle} · {note}" if subtitle else note, height=440)
     return fig
