@@ -10,12 +10,10 @@ import streamlit as st
 from metrics.analysis import customer_history
 from metrics.churn import store as churn_store
 from metrics.present.charts import churn as charts_churn
-from servicewatch import churn_panels, ui, url_state
-from servicewatch.downloads import list_download
-from servicewatch.tables import MISSING, fitted_columns, localise
+from servicewatch import churn_panels, panels, ui, url_state
+from servicewatch.tables import localise
 
 LIST_LIMIT = 200
-SURVEY_COLUMNS = ("survey_id", "answered_at", "survey_kind", "csat", "nps", "ces", "comment")
 
 view = ui.page("page.at_risk.title")
 f, lang = view.filters, view.lang
@@ -36,11 +34,9 @@ if at_risk.empty:
     ui.empty_state(view)
     st.stop()
 st.caption(view.t("page.at_risk.list_caption", limit=LIST_LIMIT))
-table = churn_panels.at_risk_table(at_risk, view)
-event = st.dataframe(table, hide_index=True, width="stretch", height=420, key="at_risk_table",
-                     on_select="rerun", selection_mode="single-row", placeholder=MISSING,
-                     column_config=fitted_columns(table, pin=2))
-list_download(view, table, view.t("page.at_risk.file"), "at_risk_csv", "at_risk_customers.csv")
+event = panels.listing(view, churn_panels.at_risk_table(at_risk, view), view.t("page.at_risk.file"), "at_risk_csv",
+                       "at_risk_customers.csv", pin=2, height=420, key="at_risk_table", on_select="rerun",
+                       selection_mode="single-row")
 
 # -- one customer's history -------------------------------------------------------------------
 st.header(view.t("page.at_risk.history_header"))
@@ -74,23 +70,9 @@ else:
     ui.chart(view, fig, spend, "at_risk_spend", metrics="revenue")
 
 left, right = st.columns(2)
-with left:
-    tickets = view.call(customer_history.tickets, f, customer_id)
-    st.subheader(view.t("page.at_risk.tickets_header", n=len(tickets)))
-    if tickets.empty:
-        st.caption(view.t("page.at_risk.none"))
-    else:
-        tickets_shown = localise(tickets, lang)
-        st.dataframe(tickets_shown, hide_index=True, width="stretch", height=320, placeholder=MISSING,
-                     column_config=fitted_columns(tickets_shown))
-with right:
-    surveys = view.call(customer_history.surveys, f, customer_id)
-    st.subheader(view.t("page.at_risk.surveys_header", n=len(surveys)))
-    if surveys.empty:
-        st.caption(view.t("page.at_risk.none"))
-    else:
-        shown = surveys.rename(columns={"kind": "survey_kind"})[list(SURVEY_COLUMNS)].copy()
-        shown["survey_kind"] = [view.label("survey_kind", v) for v in shown["survey_kind"]]
-        shown = shown.rename(columns={c: view.t(f"page.at_risk.col.{c}") for c in SURVEY_COLUMNS})
-        st.dataframe(shown, hide_index=True, width="stretch", height=320, placeholder=MISSING,
-                     column_config=fitted_columns(shown))
+tickets = view.call(customer_history.tickets, f, customer_id)
+panels.headed_table(left, view.t("page.at_risk.tickets_header", n=len(tickets)), tickets,
+                    lambda rows: localise(rows, lang), view.t("page.at_risk.none"))
+surveys = view.call(customer_history.surveys, f, customer_id)
+panels.headed_table(right, view.t("page.at_risk.surveys_header", n=len(surveys)), surveys,
+                    lambda rows: churn_panels.survey_table(rows, view), view.t("page.at_risk.none"))

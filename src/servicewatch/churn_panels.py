@@ -221,3 +221,14 @@ def by_segment_tier_panel(view: ui.View) -> None:
             fig = charts.bar_ci(yearly, dim, "share", view.lang, view.t("page.churn.annual_title", dim=dim_name), sub)
             ui.chart(view, fig, by[[dim, *BY_COLUMNS]], f"churn_annual_{dim}", metrics="churn_rate")
     st.caption(view.t("common.interval_note"))
+
+
+SURVEY_COLUMNS = ("survey_id", "answered_at", "survey_kind", "csat", "nps", "ces", "comment")
+
+
+def survey_table(surveys: pd.DataFrame, view: ui.View) -> pd.DataFrame:
+    """One customer's surveys (:func:`metrics.analysis.customer_history.surveys`) as shown on the
+    At-risk page: the survey kind by name, headers in the page's language."""
+    shown = surveys.rename(columns={"kind": "survey_kind"})[list(SURVEY_COLUMNS)].copy()
+    shown["survey_kind"] = [view.label("survey_kind", v) for v in shown["survey_kind"]]
+    return shown.rename(columns={c: view.t(f"page.at_risk.col.{c}") for c in SURVEY_COLUMNS})

@@ -4,7 +4,7 @@ movers. Numbers come from the engine; these only query, draw and offer the downl
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 
 import pandas as pd
@@ -84,12 +84,25 @@ def table(shown: pd.DataFrame, config=None, pin: int = 1, **kwargs):
                         column_config=fitted_columns(shown, config, pin=pin), **kwargs)
 
 
-def listing(view: View, shown: pd.DataFrame, file_stem: str, key: str, audit_name: str, config=None, pin: int = 1,
-            height: int = 360, **kwargs):
-    """A list (:func:`table`) and under it its CSV download as shown, recorded in the audit log as
-    ``audit_name`` (:func:`servicewatch.downloads.list_download`). Returns the table's event."""
+def headed_table(where, heading: str, rows: pd.DataFrame, show: Callable[[pd.DataFrame], pd.DataFrame], none: str,
+                 height: int = 320) -> None:
+    """In ``where``: ``heading``, then ``show(rows)`` as a :func:`table`, or the line ``none`` when
+    there are no rows."""
+    with where:
+        st.subheader(heading)
+        if rows.empty:
+            st.caption(none)
+        else:
+            table(show(rows), height=height)
+
+
+def listing(view: View, shown: pd.DataFrame, file_stem: str, csv_key: str, audit_name: str, config=None,
+            pin: int = 1, height: int = 360, **kwargs):
+    """A list (:func:`table`) and under it its CSV download as shown (the button's widget key
+    ``csv_key``), recorded in the audit log as ``audit_name``
+    (:func:`servicewatch.downloads.list_download`). Returns the table's event."""
     event = table(shown, config, pin, height=height, **kwargs)
-    list_download(view, shown, file_stem, key, audit_name)
+    list_download(view, shown, file_stem, csv_key, audit_name)
     return event
 
 
