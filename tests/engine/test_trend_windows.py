@@ -1,5 +1,6 @@
 """The trend windows of the pages (Filters.last_months, reaching_months, about_a_year) and the
-movers ranking (metrics.analysis.movers.top_moves), against dates and orders worked out by hand."""
+movers ranking (metrics.analysis.movers.top_moves) and the region rule of a figure by a dimension
+(metrics.analysis.league.scope_for), against dates, orders and regions worked out by hand."""
 
 from __future__ import annotations
 
@@ -46,3 +47,17 @@ def test_top_moves_ranks_by_the_size_of_the_change_and_counts_those_without_one(
     none, dropped = top_moves(moves.assign(delta=np.nan))
     assert none.empty and dropped == 11
     assert top_moves(moves.drop(columns="delta").head(0))[1] == 0
+
+
+def test_scope_for_applies_the_league_rule_only_to_figures_by_region() -> None:
+    from metrics.analysis.league import scope_for
+
+    regions = pd.DataFrame({"region_id": [1, 2, 3, 4], "level": ["province", "city", "district", "district"],
+                            "parent_id": [None, 1, 2, 2]})
+    district = Filters(start=date(2025, 1, 1), end=date(2025, 1, 31), regions=(3,))
+    by_region, level = scope_for("region", district, regions)
+    assert (by_region.regions, level) == ((2,), "district")  # the districts of the city around it
+    by_tier, level = scope_for("tier", district, regions)
+    assert (by_tier.regions, level) == ((3,), "district")  # the filters as they are
+    province = district.with_(regions=(1,))
+    assert scope_for("region", province, regions) == (province.with_(regions=()), "city")
