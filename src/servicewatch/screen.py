@@ -6,12 +6,14 @@ One ``<style>`` and one small script per run, drawn by :func:`servicewatch.ui.pa
   badges wrap instead of ending in "…".
 * Buttons: the label never ends in "…" (a chart's download buttons sit in a wrapping row,
   :func:`servicewatch.ui.chart`, so each keeps its whole label).
-* The sidebar: collapsed once when the page first opens in a window 1024 px wide or less (a laptop,
-  a projector); the reader can open it again and it stays as they left it.
+* The sidebar: collapsed when the app is opened (or reloaded) in a window 1024 px wide or less (a
+  laptop, a projector); the reader can open it again and it stays as they left it while they move
+  between pages.
 * Streamlit's widgets that follow the browser's locale (the date picker's calendar) follow the
   page's language instead.
 * The date picker's "Date range / Select..." quick choices (English only) are hidden: the period
   selectbox above it offers the same presets in the page's language.
+* Text inputs' "Press Enter to apply" hints (English only) are hidden.
 * The file uploader: its English words ("Upload", "200MB per file • CSV") are hidden and said
   again from the catalogue (Streamlit has no parameter for them).
 
@@ -43,6 +45,7 @@ _CSS = """
 [data-testid=stSidebar] button [data-testid=stMarkdownContainer] {
   overflow: visible; text-overflow: clip; }
 [data-testid=stDateInputQuickSelect] { display: none; }
+[data-testid=InputInstructions] { display: none; }
 [data-testid=stFileUploaderDropzone] button [data-testid=stMarkdownContainer] p { font-size: 0; }
 [data-testid=stFileUploaderDropzone] button [data-testid=stMarkdownContainer] p::after {
   content: %(browse)s; font-size: 0.875rem; }
@@ -66,8 +69,8 @@ _SCRIPT = """
     win.swRendered = win.swLanguage;
     win.setTimeout(() => win.dispatchEvent(new Event("resize")), 0);
   }
-  if (win.sessionStorage.getItem("sw_sidebar_fitted")) return;
-  win.sessionStorage.setItem("sw_sidebar_fitted", "1");
+  if (win.swSidebarFitted) return;  // once per load of the page: a reader's later choice stands
+  win.swSidebarFitted = true;
   if (win.innerWidth > %(px)d) return;
   const collapse = (tries) => {
     const bar = doc.querySelector("[data-testid=stSidebar]");

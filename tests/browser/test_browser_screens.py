@@ -115,6 +115,31 @@ def test_sidebar_widgets_are_chinese(browser, app_server: str) -> None:
         context.close()
 
 
+def test_sidebar_reopened_stays_open_across_pages(browser, app_server: str) -> None:
+    """At 1024 px the app opens with the sidebar collapsed; opened by the reader, it stays open on the
+    next page; a reload collapses it again."""
+    context = browser.new_context(viewport={"width": 1024, "height": 768}, locale="en-US")
+    right = "() => document.querySelector('[data-testid=stSidebar]').getBoundingClientRect().right"
+    try:
+        page = context.new_page()
+        page.goto(f"{app_server}/?lang=zh", timeout=120_000)
+        _settle(page)
+        assert page.evaluate(right) <= 100
+        page.locator("[data-testid=stExpandSidebarButton], [data-testid=stSidebarCollapsedControl] button") \
+            .first.click()
+        page.wait_for_timeout(600)
+        assert page.evaluate(right) > 100
+        page.locator("[data-testid=stSidebar]").get_by_text(t("nav.satisfaction", "zh"), exact=True).click()
+        _settle(page)
+        assert page.locator("h1").first.inner_text().strip() == t("nav.satisfaction", "zh")
+        assert page.evaluate(right) > 100
+        page.reload()
+        _settle(page)
+        assert page.evaluate(right) <= 100
+    finally:
+        context.close()
+
+
 def test_the_checks_can_fail(browser, app_server: str) -> None:
     """Controls: a KPI value too large for its card is reported; the English page is English."""
     context = browser.new_context(viewport={"width": 1024, "height": 768}, locale="en-US")
