@@ -40,12 +40,12 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _alerts(wh: Warehouse, f: Filters, lang: str) -> pd.DataFrame:
+def digest_alerts(wh: Warehouse, f: Filters, lang: str) -> pd.DataFrame:
     """The digest's alerts (:func:`metrics.alerts.evaluate`, not recorded again): those of the
     recipient's scope, and within the view's regions when it has some."""
     scope = f.scope
-    if f.regions:
-        scope = replace(scope or Scope("view"), regions=tuple(f.regions), manager_id=None)
+    if f.regions and (scope is None or scope.manager_id is None):  # a portfolio's scope sees no region's alerts
+        scope = replace(scope or Scope("view"), regions=tuple(f.regions))
     return alerts.evaluate(wh, scope=scope, lang=lang, record=False)
 
 
@@ -128,7 +128,7 @@ def _send_one(wh: Warehouse, sub: store.Subscription, d: dict, users: dict[str, 
     key = (pack_key(f), lang, fmt)
     if key not in built:
         try:
-            built[key] = content.build(wh, f, lang, fmt, _alerts(wh, f, lang) if fmt == "digest" else None)
+            built[key] = content.build(wh, f, lang, fmt, digest_alerts(wh, f, lang) if fmt == "digest" else None)
         except RuntimeError as exc:  # Chromium or kaleido missing or failing
             raise SendError(f"cannot build the pack: {str(exc).splitlines()[0][:200]}") from None
         out.packs += 1
