@@ -116,7 +116,8 @@ def alert_chart(view: View, row: pd.Series) -> None:
     kind_note = view.t(f"alerts.chart_kind_{chart.kind}")
     fig = control_chart(chart.points, m.unit, view.lang, title, kind_note, kind=chart.kind, baseline=chart.baseline,
                         min_n=chart.min_n)
-    data = chart.points[["period", "value", "n", "centre", "lcl", "ucl", "rules"]].rename(columns={"period": "month"})
+    data = chart.points[["period", "value", "n", "centre", "lcl", "ucl"]].rename(columns={"period": "month"})
+    data["signal"] = [signal_text(r, view) for r in chart.points["rules"]]  # the rules in words
     from servicewatch import ui
 
     ui.chart(view, fig, data, f"control_{row['rule_id']}", metrics=row["metric"], f=f)

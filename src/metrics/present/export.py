@@ -90,7 +90,7 @@ class Style:
 
 
 # the metric's own value and what is measured in its unit (changes are the same, signed)
-VALUE_COLUMNS = ("value", "lower", "upper", "value_cmp", "target", "rest_value")
+VALUE_COLUMNS = ("value", "lower", "upper", "value_cmp", "target", "rest_value", "centre", "lcl", "ucl")
 CHANGE_COLUMNS = ("delta", "gap")
 COLUMN_STYLES: dict[str, Style] = {
     **{c: Style("id") for c in ("region_code", "customer_id", "ticket_id", "survey_id", "model_id")},

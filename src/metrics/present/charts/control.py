@@ -68,7 +68,7 @@ def control_chart(frame: pd.DataFrame, unit: str, lang: str, title: str, subtitl
         names = [", ".join(t(f"alerts.rule.{r}", lang) for r in str(rules).split(",") if r) for rules in sig["rules"]]
         fig.add_trace(go.Scatter(
             x=list(pd.to_datetime(sig["period"])), y=list(k * sig["value"]), mode="markers+text",
-            name=t("alerts.signal_points", lang), marker={"color": SIGNAL_COLOUR, "size": 13, "symbol": "diamond"},
+            name=t("alerts.signal_points", lang), marker={"color": SIGNAL_COLOUR, "size": 13, "symbol": "square"},
             text=label_text(sig["value"], unit, lang, digits), textposition="top center",
             textfont={**LABEL_FONT, "color": SIGNAL_COLOUR}, cliponaxis=False,
             hovertext=[plot_text(n) for n in names], hoverinfo="x+text"))
