@@ -13,8 +13,7 @@ from servicewatch.kpis import show_chart
 from servicewatch.tables import localise, number_columns
 from servicewatch.ui import View, chart, empty_state
 
-SERVICE_METRICS = ("resolution_hours_median", "resolution_hours_p90", "sla_resolution_compliance",
-                   "sla_response_compliance")  # what the service-by-tier table shows
+SERVICE_METRICS = tuple(sla.SERVICE_METRICS.values())  # what the service-by-tier table shows
 
 
 def nothing_to_show(view: View) -> None:
