@@ -20,14 +20,18 @@ page is full of English words, and the word scan's rules are tested on their own
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from screen_checks import CUT_OFF_JS, VISIBLE_TEXT_JS, english_words
 from test_browser import IDLE
 
 from metrics.model.i18n import t
+from servicewatch.ui import PAGES as NAV
 from servicewatch.ui import SECTION_KEY
 
-PAGES = ("", "Satisfaction", "Complaints", "SLA", "Churn", "Regions", "Data", "At_risk")
+# every page of the navigation, by its URL path (pages/9_Alerts.py -> Alerts; app.py -> the Overview)
+PAGES = tuple("" if path == "app.py" else re.sub(r"^pages/\d+_", "", path).removesuffix(".py") for path, _, _ in NAV)
 WIDTHS = (1366, 1024)
 READY = f"""() => document.querySelector('{IDLE}') !== null
     && document.querySelectorAll('[data-testid=stSkeleton], [data-stale=true]').length === 0"""
