@@ -109,6 +109,7 @@ bench: venv system
 	$(PY) -m bench.importing
 	$(PY) -m bench.spark --scale S
 	$(PY) -m bench.browser
+	$(PY) -m bench.alerts
 
 clean:
 	rm -rf .pytest_cache .ruff_cache .hypothesis build $(DEMO_DB) $(DEMO_DB).wal
