@@ -33,10 +33,11 @@ def key_text(col: sa.ColumnElement, entity: str, stored: bool = True) -> sa.Colu
     return sa.case((col < 0, lookup), else_=as_text)
 
 
-def texts(conn: sa.Connection, entity: str, ids: Iterable[object]) -> dict[int, str]:
-    """The source keys of the negative ``ids`` of ``entity`` (an id without one is left out)."""
+def texts(conn: sa.Connection, entity: str, ids: Iterable[object], stored: bool | None = None) -> dict[int, str]:
+    """The source keys of the negative ``ids`` of ``entity`` (an id without one is left out);
+    ``stored``: whether the database has ``source_keys``, when the caller knows."""
     wanted = sorted({int(i) for i in ids if _whole(i) and int(i) < 0})
-    if not wanted or not has_source_keys(conn):
+    if not wanted or not (has_source_keys(conn) if stored is None else stored):
         return {}
     sk = schema.source_keys
     out: dict[int, str] = {}
@@ -74,10 +75,14 @@ def show(conn: sa.Connection, df: pd.DataFrame, columns: dict[str, str]) -> pd.D
     """``df`` with each id column of ``columns`` (column -> entity) replaced by the keys as the
     source wrote them, as text (missing ids stay missing)."""
     out = df.copy()
+    stored: bool | None = None  # asked once, and only when some id is negative
     for col, entity in columns.items():
         if col not in out.columns:
             continue
-        known = texts(conn, entity, out[col].dropna().unique())
+        values = out[col].dropna().unique()
+        if stored is None and any(_whole(v) and int(v) < 0 for v in values):
+            stored = has_source_keys(conn)
+        known = texts(conn, entity, values, bool(stored))
         out[col] = [None if v is None or pd.isna(v) else v if not _whole(v)  # shown already
                     else known.get(int(v), str(int(v))) if int(v) < 0 else str(int(v)) for v in out[col]]
     return out
