@@ -182,3 +182,30 @@ def test_cli_check_and_ack(wh: Warehouse, duckdb_url: str, capsys: pytest.Captur
 
     log = audit.read(duckdb_url)
     assert log["action"].tolist()[0] == "alert_ack" and json.loads(log["detail"][0])["rule_id"] == rule
+
+
+def test_import_runs_the_rules(duck: str, demo_frames: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                               capsys: pytest.CaptureFixture[str]) -> None:
+    """``servicewatch import`` checks the alert rules on the new data (one line), when there are rules."""
+    monkeypatch.setenv(alerts.ALERTS_ENV, f"sqlite:///{tmp_path / 'alerts.sqlite'}")
+    monkeypatch.setenv("SERVICEWATCH_AUDIT_DB", f"sqlite:///{tmp_path / 'audit.sqlite'}")
+    new = demo_frames["tickets"].head(4).copy()
+    new["ticket_id"] = range(20_000_000, 20_000_004)
+    path = tmp_path / "tickets.csv"
+    new.to_csv(path, index=False)
+    assert main(["import", "tickets", str(path), "--db", duck]) == 0
+    assert "Alert rules checked" not in capsys.readouterr().out  # no rules yet: nothing to check
+    wh = Warehouse.open(duck)
+    alert_rules.install(wh)
+    wh.engine.dispose()
+    new["ticket_id"] = range(20_000_004, 20_000_008)
+    new.to_csv(path, index=False)
+    assert main(["import", "tickets", str(path), "--db", duck]) == 0
+    out = capsys.readouterr().out
+    wh = Warehouse.open(duck)
+    try:
+        n = len(alerts.events(wh))
+        assert f"Alert rules checked: {n} alert(s)" in out and n > 0
+        assert alerts.history(wh)["ran_at"].notna().all()
+    finally:
+        wh.engine.dispose()

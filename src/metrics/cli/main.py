@@ -156,6 +156,10 @@ def cmd_import(args: argparse.Namespace) -> int:
             print("servicewatch: warning: the import is done but could not be written to the audit log",
                   file=sys.stderr)
     print("\n".join(result.summary(args.lang)))
+    if not args.dry_run:
+        from metrics.cli.alerts import after_change  # the alert rules on the new data
+
+        after_change(resolve_url(args.db), args.lang)
     if args.dry_run and result.rows_rejected:
         _print_first_problems(result, args.lang)
     return EXIT_REJECTS if result.rows_rejected else 0
