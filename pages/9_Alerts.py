@@ -1,5 +1,5 @@
-"""Alerts: open alerts within the user's scope with their owner, the control chart of the one picked,
-acknowledging it with a note, and the rules' history. A view: the logic is in
+"""Alerts: open alerts within the user's scope with their owner, the control chart of the one picked
+(or of any rule in the scope), acknowledging it with a note, and the rules' history. A view: the logic is in
 ``servicewatch.alerts_panel`` over ``metrics.alerts``."""
 
 from __future__ import annotations
@@ -14,10 +14,9 @@ if "alerts_acked" in st.session_state:
     st.success(st.session_state.pop("alerts_acked"), icon=":material/done:")
 alerts_panel.check_button(view)
 found = alerts_panel.open_alerts(view)
-if len(found):
-    labels = {i: f"{r.metric_label} · {r.slice} · {str(r.period)[:7]}" for i, r in enumerate(found.itertuples())}
-    picked = st.selectbox(view.t("page.alerts.pick"), list(labels), format_func=labels.get, key="alerts_pick")
-    row = found.iloc[picked]
+row = alerts_panel.pick(view, alerts_panel.chart_choices(view, found))  # open alerts first, then every rule
+if row is not None:
     alerts_panel.alert_chart(view, row)
-    alerts_panel.acknowledge_form(view, row)
+    if row["open"]:
+        alerts_panel.acknowledge_form(view, row)
 alerts_panel.history(view)

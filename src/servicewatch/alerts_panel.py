@@ -99,6 +99,30 @@ def open_alerts(view: View) -> pd.DataFrame:
     return found
 
 
+def chart_choices(view: View, found: pd.DataFrame) -> pd.DataFrame:
+    """What the chart can show: the open alerts first, then every other rule within the scope (its
+    chart for the month of the data's as-of); ``open`` says which is which."""
+    rules = alerts.rules(view.wh, _scope(view))
+    rules = rules[~rules["rule_id"].isin(set(found["rule_id"]) if len(found) else set())]
+    others = rules[["rule_id", "metric", "filters"]].assign(period=view.as_of.replace(day=1))
+    if len(others):
+        others = described(others, view)
+    out = pd.concat([found.assign(open=True), others.assign(open=False)], ignore_index=True) if len(found) else \
+        others.assign(open=False)
+    return out.reset_index(drop=True)
+
+
+def pick(view: View, choices: pd.DataFrame) -> pd.Series | None:
+    """A select box of :func:`chart_choices`; the row picked."""
+    if choices.empty:
+        return None
+    mark = view.t("page.alerts.open_mark")
+    labels = {i: f"{r.metric_label} · {r.slice} · {str(r.period)[:7]}" + (f" · {mark}" if r.open else "")
+              for i, r in enumerate(choices.itertuples())}
+    picked = st.selectbox(view.t("page.alerts.pick"), list(labels), format_func=labels.get, key="alerts_pick")
+    return choices.iloc[picked]
+
+
 def alert_chart(view: View, row: pd.Series) -> None:
     """The control chart of one alert's metric and slice, over the 24 months to its month."""
     f = slice_filters(view, row["filters"], row["period"])
