@@ -172,7 +172,7 @@ def test_cli_check_and_ack(wh: Warehouse, duckdb_url: str, capsys: pytest.Captur
     assert "东江市" in table and "超出3σ控制限" in table and "投诉率" in table
     rule = rows[0]["rule_id"]
     assert main(["alerts", "check", "--db", duckdb_url, "--as-user", "nl.manager"]) == 0
-    assert capsys.readouterr().out.strip() == "没有警报：所有规则均在控制范围内。"
+    assert capsys.readouterr().out.strip() == "没有预警：所有规则均在控制范围内。"
     ack = ["alerts", "ack", rule, "--note", "已联系", "--db", duckdb_url, "--lang", "en", "--as-user"]
     assert main([*ack, "nl.manager"]) == 1
     assert "outside your scope" in capsys.readouterr().err
