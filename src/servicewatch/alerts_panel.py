@@ -173,16 +173,21 @@ def history(view: View) -> None:
     if runs.empty:
         st.info(view.t("page.alerts.no_rules"))
         return
+    rules = alerts.rules(view.wh, _scope(view))
+    month = view.as_of.replace(day=1)
+    slices = {rid: scope_text(slice_filters(view, q, month), view.lang, view.region_names)
+              for rid, q in zip(rules["rule_id"], rules["filters"], strict=True)}
     runs = runs.assign(metric=[view.metric_label(m) for m in runs["metric"]],
+                       slice=[slices.get(r, "") for r in runs["rule_id"]],
                        kind=[view.t(f"alerts.kind.{k}") for k in runs["kind"]],
                        ran_at=pd.to_datetime(runs["ran_at"]).dt.strftime("%Y-%m-%d %H:%M"),
                        period=pd.to_datetime(runs["period"]).dt.strftime("%Y-%m"),
                        fired=[MISSING if pd.isna(v) else view.t("export.yes" if v else "export.no")
                               for v in runs["fired"]])
-    cols = ("rule_id", "metric", "kind", "owner", "ran_at", "period", "fired", "alerts", "open")
+    cols = ("metric", "slice", "kind", "owner", "ran_at", "period", "fired", "alerts", "open")  # rule ids: codes
     table = runs[list(cols)].rename(columns={c: view.t(f"alerts.col.{c}") for c in cols})
-    st.dataframe(table, hide_index=True, width="stretch", placeholder=MISSING, column_config=fitted_columns(table),
-                 key="alerts_history")
+    st.dataframe(table, hide_index=True, width="stretch", placeholder=MISSING,
+                 column_config=fitted_columns(table, pin=2), key="alerts_history")
     done = alerts.events(view.wh, _scope(view))
     done = done[done["acknowledged_at"].notna()]
     if len(done):
