@@ -37,6 +37,7 @@ from metrics.backends.connect import first_line
 from metrics.ingest.importer import spec
 from metrics.ingest.importer.key_sets import KeyIndex
 from metrics.ingest.importer.parse import kind_of
+from metrics.ingest.load import duckdb_table
 from metrics.model import schema
 
 STAGE = "_sw_import_stage"
@@ -51,13 +52,13 @@ class Refused(RuntimeError):
 def ensure_schema(engine: sa.Engine) -> list[str]:
     """Create the tables of the data model that are missing; return their names.
 
-    DuckDB gets tables without secondary indexes (as :mod:`metrics.ingest.load` builds them: DuckDB's
-    scans do not need them and they slow inserts down several times)."""
+    DuckDB gets tables as :mod:`metrics.ingest.load` builds them (:func:`~metrics.ingest.load.duckdb_table`):
+    without secondary indexes, and without the key trees of the tables whose keys are checked instead."""
     with engine.begin() as conn:
         existing = set(sa.inspect(conn).get_table_names())
         missing = [t for t in schema.metadata.sorted_tables if t.name not in existing]
         for t in missing:
-            conn.execute(sa.schema.CreateTable(t))
+            conn.execute(sa.schema.CreateTable(duckdb_table(t) if conn.dialect.name == "duckdb" else t))
             if conn.dialect.name != "duckdb":
                 for index in t.indexes:
                     conn.execute(sa.schema.CreateIndex(index))
