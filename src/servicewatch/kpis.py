@@ -8,9 +8,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from metrics.analysis import coverage
+from metrics.analysis import coverage, drill
 from metrics.analysis.coverage import missing_text
-from metrics.analysis.drill import status
 from metrics.analysis.subtitles import no_comparison_text
 from metrics.model.filters import Filters
 from metrics.model.i18n import t
@@ -70,7 +69,7 @@ def status_badge(view: View, metric_id: str, row: pd.Series | None, target: floa
     m = get(metric_id)
     value = None if row is None else row["value"]
     lower, upper = (None, None) if row is None else (row.get("lower"), row.get("upper"))
-    key = status(value, target, m.higher_is_better, lower, upper)
+    key = drill.status(value, target, m.higher_is_better, lower, upper)
     colour = {"green": "green", "amber": "orange", "red": "red"}.get(key, "gray")
     text = view.t("status." + key)
     if target is not None:
@@ -102,7 +101,7 @@ def kpi(container, view: View, metric_id: str, frame: pd.DataFrame, target: floa
         if "value_cmp" in row.index and pd.notna(row["value_cmp"]):
             lines.append(f"{view.t('common.previous')}: {fmt_metric(row['value_cmp'], metric_id, view.lang)}")
     if target is not None:
-        st_key = status(value, target, m.higher_is_better, row.get("lower") if row is not None else None,
+        st_key = drill.status(value, target, m.higher_is_better, row.get("lower") if row is not None else None,
                         row.get("upper") if row is not None else None)
         goal = fmt_metric(target, metric_id, view.lang)
         lines.append(f"{view.t('common.target')}: {goal} · {view.t(f'status.{st_key}')}")

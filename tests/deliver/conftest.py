@@ -11,8 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from deliver_helpers import Mailbox, free_port
 
+from deliver.deliver_helpers import Mailbox, free_port
 from metrics.cli import main as cli
 
 

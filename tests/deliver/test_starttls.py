@@ -9,7 +9,8 @@ import subprocess
 import threading
 
 import pytest
-from deliver_helpers import Mailbox, free_port
+
+from deliver.deliver_helpers import Mailbox, free_port
 
 pytestmark = pytest.mark.filterwarnings("ignore:The kopts argument is ignored")
 PASSWORD = "Tr0ub4dor&3"

@@ -161,7 +161,7 @@ def _check_charts(at) -> int:
         strings = _strings(json.loads(spec))
         for s_ in strings:
             tags = {m.lower() for m in re.findall(r"<\s*/?\s*([a-zA-Z]+)", s_)}
-            assert tags <= {"br", "sup", "extra"}, (tags, s_)
+            assert tags <= {"br", "sup", "sub", "extra"}, (tags, s_)  # our own: line breaks, notes
             assert "%{x" not in s_ or "hovertemplate" in spec
         n += any("&lt;" in s_ for s_ in strings)
     return n

@@ -77,7 +77,7 @@ def tickets(wh: Warehouse, f: Filters, customer: int | str, limit: int = 500) ->
     stmt = (sa.select(*[t.c[n] for n in TICKET_COLUMNS], ticket_status.still_open(t).label("open"))
             .where(t.c.customer_id == sa.bindparam("cid", int(customer_id)))
             .order_by(t.c.opened_at.desc(), t.c.ticket_id.desc()).limit(limit))
-    return wh.show_keys(wh.read(stmt), {"ticket_id": "tickets"})
+    return wh.read(stmt, keys={"ticket_id": "tickets"})
 
 
 def surveys(wh: Warehouse, f: Filters, customer: int | str, limit: int = 500) -> pd.DataFrame:
@@ -88,7 +88,7 @@ def surveys(wh: Warehouse, f: Filters, customer: int | str, limit: int = 500) ->
     stmt = (sa.select(*[sv.c[n] for n in SURVEY_COLUMNS])
             .where(sv.c.customer_id == sa.bindparam("cid", int(customer_id)))
             .order_by(sv.c.answered_at.desc(), sv.c.survey_id.desc()).limit(limit))
-    return wh.show_keys(wh.read(stmt), {"survey_id": "surveys", "ticket_id": "tickets"})
+    return wh.read(stmt, keys={"survey_id": "surveys", "ticket_id": "tickets"})
 
 
 def spend(wh: Warehouse, f: Filters, customer: int | str) -> pd.DataFrame:

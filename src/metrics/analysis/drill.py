@@ -62,7 +62,7 @@ def tickets(wh: Warehouse, f: Filters, limit: int = 1000, only_breached: bool = 
         stmt = stmt.order_by(sa.case((still_open, 0), else_=1), t.c.opened_at)
     else:
         stmt = stmt.order_by(t.c.opened_at.desc())
-    return wh.show_keys(wh.read(stmt.where(*conds).limit(limit)), LIST_KEYS)
+    return wh.read(stmt.where(*conds).limit(limit), keys=LIST_KEYS)
 
 
 def customers(wh: Warehouse, f: Filters, limit: int = 1000, churned_only: bool = False) -> pd.DataFrame:
@@ -78,7 +78,7 @@ def customers(wh: Warehouse, f: Filters, limit: int = 1000, churned_only: bool =
         conds.append(sa.or_(c.c.end_date.is_(None), c.c.end_date >= w.start, c.c.end_date >= as_of_excl))
     conds += slice_conditions(f, c, c.c.acquisition_channel)
     stmt = sa.select(*[c.c[n] for n in CUSTOMER_COLUMNS]).where(*conds)
-    return wh.show_keys(wh.read(stmt.order_by(c.c.monthly_revenue.desc(), c.c.customer_id).limit(limit)), LIST_KEYS)
+    return wh.read(stmt.order_by(c.c.monthly_revenue.desc(), c.c.customer_id).limit(limit), keys=LIST_KEYS)
 
 
 def target_for(targets_df: pd.DataFrame, metric_id: str, f: Filters, ancestors: dict[int, list[int]],

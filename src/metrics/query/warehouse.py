@@ -119,12 +119,15 @@ class Warehouse:
         engine URL names its in-memory database, this names the file."""
         return engine_url(self.engine).render_as_string(hide_password=True)
 
-    def read(self, stmt: sa.Executable) -> pd.DataFrame:
-        """Execute a Core statement and return its rows as a DataFrame (errors worded for users)."""
+    def read(self, stmt: sa.Executable, keys: dict[str, str] | None = None) -> pd.DataFrame:
+        """Execute a Core statement and return its rows as a DataFrame (errors worded for users);
+        ``keys`` (column -> entity): those id columns shown as the source's keys, looked up on the
+        same connection (:func:`metrics.query.keys.show`)."""
         try:
             with self.engine.connect() as conn:
                 result = conn.execute(self.adapt(stmt, conn))
-                return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+                df = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+                return keys_sql.show(conn, df, keys) if keys else df
         except sa.exc.SQLAlchemyError as exc:
             raise DatabaseError(describe_error(exc, engine_url(self.engine))) from None
 
