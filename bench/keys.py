@@ -120,7 +120,7 @@ def write_doc(result: dict) -> None:
                "drill-down list (1,000 tickets) looks keys up, on the connection that read it, by joining the ids "
                "with `source_keys`. In DuckDB files `source_keys` has no key trees: with them (14M keys) the file "
                "was 2.7 times larger and every connection's ATTACH about 3 ms slower, which made every view "
-               "3-19% slower in CPU time while the A/A copy stayed within 4%.\n{END}".replace("{END}", END))
+               "5-19% slower in CPU time while the A/A copy stayed within 4%.\n{END}".replace("{END}", END))
     text = DOC.read_text(encoding="utf-8")
     if BEGIN in text:
         head, rest = text.split(BEGIN, 1)
