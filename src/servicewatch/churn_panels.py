@@ -111,7 +111,8 @@ def risk_panel(view: ui.View) -> None:
     terms = view.call(churn_store.model_terms, int(model["model_id"]))
     shown = forest_terms(terms)
     fig = charts_churn.forest(shown, view.lang, view.t("churn.forest_title"),
-                              f"{view.t('app.as_of', date=str(model['as_of'])[:10])}")
+                              f"{view.t('app.as_of', date=str(model['as_of'])[:10])}",
+                              charts_churn.references(model.get("reference_levels")))
     ui.chart(view, fig, shown, "churn_forest")
     st.caption(view.t("churn.forest_caption"))
 
@@ -152,7 +153,8 @@ def quality_text(model: dict, view: ui.View) -> str:
     else:
         parts.append(view.t("churn.better_logistic", lo=f3(model["auc_diff_lower"]), hi=f3(model["auc_diff_upper"])))
     viol = model.get("ph_violations") or ""
-    parts.append(view.t("churn.ph_violations", terms=", ".join(view.t(f"churn.term.{x.strip()}")
+    refs = charts_churn.references(model.get("reference_levels"))
+    parts.append(view.t("churn.ph_violations", terms=", ".join(charts_churn.term_label(x.strip(), view.lang, refs)
                                                                 for x in viol.split(",") if x.strip()))
                  if viol else view.t("churn.ph_ok"))
     if model.get("missing"):

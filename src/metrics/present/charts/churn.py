@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from metrics.model.i18n import t
+from metrics.churn.design import CATEGORIES
+from metrics.model.i18n import catalogue, label, t
 from metrics.present import formatting as fmt
 from metrics.present import theme
 from metrics.present.charts.core import axis_title, base_layout, chart_names, month_ticks, value_range
@@ -54,11 +55,48 @@ def retention_curves(curves: pd.DataFrame, dim: str, lang: str, title: str, subt
     return fig
 
 
-def forest(terms: pd.DataFrame, lang: str, title: str, subtitle: str) -> go.Figure:
+# the column heading of each category term's dimension (a customer's channel is the one it joined by)
+TERM_DIMENSIONS = {"tier": "page.tables.tier", "segment": "page.tables.segment",
+                   "channel": "page.tables.acquisition_channel", "sla_level": "page.tables.sla_level"}
+
+
+def references(text: str | None) -> dict[str, str]:
+    """The reference level per category from a stored model's ``reference_levels``
+    ("tier = standard (most common, 53% of rows); channel = hotline (…)")."""
+    out = {}
+    for part in (text or "").split(";"):
+        cat, _, rest = part.partition("=")
+        if rest.strip():
+            out[cat.strip()] = rest.strip().split(" (")[0]
+    return out
+
+
+def term_label(term: str, lang: str, refs: Mapping[str, str] | None = None) -> str:
+    """A model term for people. A level of a category (tier, segment, joining channel, SLA level)
+    reads "dimension: level (vs reference)" with the data's own names and the fit's reference level
+    (``refs``, :func:`references`); the catalogue's words (``churn.term.<term>``) serve the numeric
+    terms, the pooled rare levels and a level when the reference is not known; else the term."""
+    key = f"churn.term.{term}"
+    cat = next((c for c in CATEGORIES if term.startswith(f"{c}_")), None)
+    level = term[len(cat) + 1:] if cat else ""
+    ref = (refs or {}).get(cat) if cat else None
+    if key in catalogue() and (cat is None or ref is None or level == "other"):
+        return t(key, lang)
+    if cat is None:
+        return term
+    dim = label("channel" if cat == "channel" else cat, level, lang)
+    name = t(TERM_DIMENSIONS[cat], lang)
+    if ref is None:
+        return t("churn.term_level_noref", lang, dim=name, level=dim)
+    return t("churn.term_level", lang, dim=name, level=dim, reference=label(cat, ref, lang))
+
+
+def forest(terms: pd.DataFrame, lang: str, title: str, subtitle: str,
+           refs: Mapping[str, str] | None = None) -> go.Figure:
     """Hazard ratios with 95% intervals on a log axis, a line at 1; red when the interval is above 1,
     green below, grey when it includes 1. ``terms``: term, hr, hr_lower, hr_upper."""
     d = terms.iloc[::-1]
-    labels = [t(f"churn.term.{x}", lang) for x in d["term"]]
+    labels = [term_label(x, lang, refs) for x in d["term"]]
     colours = [theme.STATUS["red"] if lo > 1 else theme.STATUS["green"] if hi < 1 else theme.NEUTRAL
                for lo, hi in zip(d["hr_lower"], d["hr_upper"], strict=True)]
     fig = go.Figure(go.Scatter(
