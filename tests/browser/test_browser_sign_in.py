@@ -75,7 +75,10 @@ def test_city_manager_signs_in_and_sees_only_the_city(page, signed_server: str, 
     # the filter bar offers the own city only
     city = page.locator("[data-testid=stSidebar] [data-testid=stSelectbox]").filter(
         has_text=t("filter.city", "en"))
+    city.scroll_into_view_if_needed()  # the sidebar's foot: its list opens below the select
+    page.mouse.wheel(0, 400)
     city.click()
+    page.get_by_role("option").first.wait_for(timeout=10_000)
     options = [o.strip() for o in page.get_by_role("option").all_inner_texts()]
     page.keyboard.press("Escape")
     assert options == [t("filter.all", "en"), "Nanling"]
