@@ -30,7 +30,10 @@ ID_COLUMNS: dict[str, str] = {
 }
 MAX_LENGTH = 64  # characters of a key
 INT_MAX = 2**31 - 1  # the largest id INTEGER holds on every supported database
-_PLAIN = re.compile(r"0|[1-9][0-9]*")
+# a key that may be its own id: a whole number without a sign or leading zero, of at most 10 digits
+# (INTEGER's range is checked after); the importer applies the same pattern to whole columns
+PLAIN_PATTERN = r"0|[1-9][0-9]{0,9}"
+_PLAIN = re.compile(PLAIN_PATTERN)
 
 
 def plain_id(key: str) -> int | None:

@@ -10,16 +10,18 @@ that key was given to, in the database or earlier in the same file.
 
 from __future__ import annotations
 
+import unicodedata
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import sqlalchemy as sa
 
 from metrics.model import schema
-from metrics.model.keys import INT_MAX, MAX_LENGTH
+from metrics.model.keys import INT_MAX, MAX_LENGTH, PLAIN_PATTERN
 from metrics.query.keys import has_source_keys
 
-_PLAIN_RE = r"^(0|[1-9][0-9]{0,9})$"
+_PLAIN_RE = f"^(?:{PLAIN_PATTERN})$"  # the rule of metrics.model.keys.plain_id, on a column
 # a number a spreadsheet reformatted, never a key anyone wrote: scientific notation (1.23457E+11), a
 # whole number with a zero decimal part (1000.0), thousands separators (1,000), a leading plus (+1000)
 _REFORMATTED_RE = (r"^(?:[+-]?[0-9]+(?:[.,][0-9]+)?[eE][+-]?[0-9]+|\+?[0-9]+\.0+|[0-9]{1,3}(?:,[0-9]{3})+"
@@ -143,8 +145,6 @@ def _mask(arr: pa.Array) -> np.ndarray:
 
 
 def _nfkc(text: str) -> str:
-    import unicodedata
-
     return unicodedata.normalize("NFKC", text)
 
 
