@@ -37,3 +37,17 @@ def test_lookup_and_fallbacks() -> None:
     assert label("channel", "hotline", "zh") == "客服热线"
     assert label("channel", "carrier_pigeon", "en") == "carrier_pigeon"  # unknown data values pass through
     assert set(LANGS) == {"zh", "en"}
+
+
+def test_topic_files_join_the_catalogue_and_a_key_is_defined_once(tmp_path, monkeypatch) -> None:
+    import pytest
+
+    from metrics.model import i18n
+
+    monkeypatch.setattr(i18n, "CATALOGUE_DIR", tmp_path)
+    (tmp_path / "a.toml").write_text('[topic]\nword = { zh = "词", en = "word" }\n', encoding="utf-8")
+    merged = i18n.catalogue.__wrapped__()
+    assert merged["topic.word"] == {"zh": "词", "en": "word"} and "tier.gold" in merged
+    (tmp_path / "b.toml").write_text('[tier.gold]\nzh = "金"\nen = "Gold"\n', encoding="utf-8")
+    with pytest.raises(ValueError, match="tier.gold.*b.toml"):
+        i18n.catalogue.__wrapped__()

@@ -1,6 +1,8 @@
 """The one catalogue of user-facing text, in Chinese (first) and English.
 
-Text lives in ``catalogue.toml`` next to this file: one entry per key with ``zh`` and ``en``.
+Text lives in ``catalogue.toml`` next to this file and in the topic files of ``catalogue/`` beside it
+(``catalogue/explain.toml`` …): one entry per key with ``zh`` and ``en``; a key is defined in one
+file only.
 Metric names come from the metric registry (each metric declares both labels once); tier,
 channel, category … names are catalogue keys ``tier.gold``, ``channel.hotline`` and so on.
 """
@@ -16,24 +18,32 @@ from metrics.model import vocabulary
 LANGS = ("zh", "en")
 DEFAULT_LANG = "zh"
 CATALOGUE_PATH = Path(__file__).with_name("catalogue.toml")
+CATALOGUE_DIR = Path(__file__).with_name("catalogue")
+
+
+def catalogue_files() -> list[Path]:
+    """The catalogue's files: ``catalogue.toml``, then the topic files in name order."""
+    return [CATALOGUE_PATH, *sorted(CATALOGUE_DIR.glob("*.toml"))]
 
 
 @lru_cache(maxsize=1)
 def catalogue() -> dict[str, dict[str, str]]:
     """All entries: key → {"zh": ..., "en": ...}."""
-    with CATALOGUE_PATH.open("rb") as fh:
-        raw = tomllib.load(fh)
     out: dict[str, dict[str, str]] = {}
 
-    def walk(prefix: str, node: dict) -> None:
+    def walk(prefix: str, node: dict, source: str) -> None:
         for key, value in node.items():
             full = f"{prefix}.{key}" if prefix else key
             if isinstance(value, dict) and set(value) <= set(LANGS) and value:
+                if full in out:
+                    raise ValueError(f"catalogue key {full!r} defined twice (again in {source})")
                 out[full] = value
             elif isinstance(value, dict):
-                walk(full, value)
+                walk(full, value, source)
 
-    walk("", raw)
+    for path in catalogue_files():
+        with path.open("rb") as fh:
+            walk("", tomllib.load(fh), path.name)
     return out
 
 
