@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from metrics.analysis import distributions, league
+from metrics.analysis import distributions, league, plain
 from metrics.model.registry import get
 from metrics.present.charts import core as charts
+from metrics.present.formatting import fmt_metric
+from metrics.present.markup import md
 from servicewatch import panels, ui
 from servicewatch.kpis import kpi_row, show_chart
 
@@ -44,10 +46,16 @@ def channel_tier() -> None:
         "satisfaction_by")
     if not by_channel.empty:
         table = league.league(m, by_channel, view.metric(measure, f=f), key="channel")
-        low, high = ([view.label("channel", c) for c in table.loc[table["verdict"] == v, "channel"]]
-                     for v in ("worse", "better"))
-        left.markdown(view.md("page.satisfaction.channel_finding", low="、".join(low) or "—",
-                              high="、".join(high) or "—"))
+        left.markdown(plain.league_reading(  # the plain reading first, the test's words behind an expander
+            table, [md(view.label("channel", c)) for c in table["channel"]],
+            lambda v: fmt_metric(v, measure, view.lang),
+            md(view.metric_label(measure)), "channel", view.lang, m.higher_is_better))
+        found = table["verdict"].isin(("worse", "better", "lower", "higher"))  # low/high by value, not by verdict
+        low, high = ([view.label("channel", c) for c in table.loc[found & side, "channel"]]
+                     for side in (table["value"] < table["rest_value"], table["value"] > table["rest_value"]))
+        with left.expander(t("plain.details")):
+            st.markdown(view.md("page.satisfaction.channel_finding", low="、".join(low) or "—",
+                                high="、".join(high) or "—"))
 
 
 # -- by region and by survey kind -----------------------------------------------------------

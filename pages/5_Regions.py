@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from metrics.analysis import league
+from metrics.analysis import league, plain
 from metrics.model.registry import METRICS, get
 from metrics.present.charts.core import category_names
 from metrics.present.charts.league import dot_whisker
 from metrics.present.formatting import fmt_delta, fmt_metric, fmt_p
+from metrics.present.markup import md
 from servicewatch import ui
 from servicewatch.kpis import show_chart
 from servicewatch.tables import MISSING, fitted_columns
@@ -39,6 +40,10 @@ good, bad = ("higher", "lower") if m.higher_is_better is None else ("better", "w
 cards[1].metric(t(f"page.regions.verdict.{good}"), int(verdicts.get(good, 0)))
 cards[2].metric(t(f"page.regions.verdict.{bad}"), int(verdicts.get(bad, 0)))
 cards[3].metric(t("page.regions.verdict.no_evidence"), int(verdicts.get("no_evidence", 0)))
+st.markdown(plain.league_reading(  # the plain reading first; the method behind the expander below
+    table, [md(x) for x in category_names("region", table["region_id"], view.lang, view.region_names)],
+    lambda v: fmt_metric(v, metric_id, view.lang), md(view.metric_label(metric_id)),
+    "district" if level == "district" else "city", view.lang, m.higher_is_better))
 
 shown = table.assign(
     region=category_names("region", table["region_id"], view.lang, view.region_names),
@@ -65,4 +70,5 @@ columns = {"rank": t("page.regions.rank"), "region": t(f"level.{level}"), "value
 league_table = shown.assign(p_adjusted=shown["p_adjusted"].map(fmt_p))[list(columns)].rename(columns=columns)
 st.dataframe(league_table, hide_index=True, width="stretch", placeholder=MISSING,
              column_config=fitted_columns(league_table, pin=2))  # rank and region stay in view
-st.caption(t("page.regions.method", rest=scope_name))
+with st.expander(t("plain.details")):
+    st.caption(t("page.regions.method", rest=scope_name))

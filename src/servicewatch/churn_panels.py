@@ -19,6 +19,7 @@ from metrics.model.i18n import label
 from metrics.present.charts import churn as charts_churn
 from metrics.present.charts import core as charts
 from metrics.present.formatting import fmt_p, fmt_value
+from metrics.present.markup import md
 from servicewatch import ui
 from servicewatch.downloads import list_download
 from servicewatch.kpis import kpi
@@ -110,11 +111,13 @@ def risk_panel(view: ui.View) -> None:
     model_quality(model, view)
     terms = view.call(churn_store.model_terms, int(model["model_id"]))
     shown = forest_terms(terms)
+    refs = charts_churn.references(model.get("reference_levels"))
+    st.markdown(plain.hazard_reading(shown, lambda x: md(charts_churn.term_label(x, view.lang, refs)), view.lang))
     fig = charts_churn.forest(shown, view.lang, view.t("churn.forest_title"),
-                              f"{view.t('app.as_of', date=str(model['as_of'])[:10])}",
-                              charts_churn.references(model.get("reference_levels")))
+                              f"{view.t('app.as_of', date=str(model['as_of'])[:10])}", refs)
     ui.chart(view, fig, shown, "churn_forest")
-    st.caption(view.t("churn.forest_caption"))
+    with st.expander(view.t("plain.details")):
+        st.caption(view.t("churn.forest_caption"))
 
     st.subheader(view.t("churn.list_header"))
     at_risk = view.call(churn_store.scores, view.filters, LIST_LIMIT, view.lang)

@@ -68,3 +68,38 @@ def test_satisfaction_trend_title_counts_its_months(duckdb_url: str, demo_frames
     want = t("page.satisfaction.trend_months", "zh", months=months)
     assert months > 12 and any(want in x for x in chart_titles(at)), (want, chart_titles(at))
     assert not [x for x in chart_titles(at) if "近12个月" in x]
+
+
+# -- item 7: league verdicts and hazard ratios, a plain line first and the method behind an expander -------
+def _outside_details(at) -> tuple[list[str], list[str]]:
+    details = [e for e in at.expander if e.label == "技术细节"]
+    inside = [m.value for d in details for m in [*d.markdown, *d.caption]]
+    return [m.value for m in at.markdown if m.value not in inside], inside
+
+
+def test_satisfaction_channel_reading_names_the_hotline(duckdb_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SERVICEWATCH_DB", duckdb_url)
+    at = open_page("pages/1_Satisfaction.py", {"preset": "last_12_months"})
+    outside, inside = _outside_details(at)
+    line = [plain(x) for x in outside if "明显差于其他渠道" in plain(x)]
+    assert line and "客服热线" in line[0] and "Holm" not in line[0]
+    assert any("Holm" in x for x in inside)
+
+
+def test_regions_reading_follows_the_verdicts(duckdb_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SERVICEWATCH_DB", duckdb_url)
+    at = open_page("pages/5_Regions.py", {"metric": "complaint_rate"})
+    outside, inside = _outside_details(at)
+    line = [plain(x) for x in outside if x.startswith(("投诉率", "\\投诉率")) or "地市" in plain(x)]
+    assert line, outside
+    worse = int(next(m.value for m in at.metric if m.label == "显著更差"))
+    assert ("明显差于其他地市" in line[0]) == (worse > 0)
+    assert any("Holm" in x for x in inside)
+
+
+def test_churn_hazard_reading_then_details(fitted_duckdb_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SERVICEWATCH_DB", fitted_duckdb_url)
+    at = open_page("pages/4_Churn.py", {"section": "risk"})
+    outside, inside = _outside_details(at)
+    assert [x for x in outside if "对流失影响最明显的因素" in plain(x) or "没有哪个因素" in plain(x)], outside
+    assert any("风险比 > 1" in x for x in inside)

@@ -6,7 +6,7 @@ numbers; the words come from the catalogue (``plain.*``)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from metrics.model.i18n import t
 
@@ -36,3 +36,68 @@ def model_reading(model: Mapping[str, object], lang: str) -> str | None:
     if k is None:
         return None
     return t("plain.model_ranking", lang, grade=t(f"plain.grade.{grade(float(c))}", lang), k=k)  # type: ignore[arg-type]
+
+
+# -- league verdicts (Regions, channels): which groups differ clearly from the rest -----------------
+def league_reading(table, names: Sequence[str], fmt: Callable[[float], str], metric: str, group: str,
+                   lang: str, higher_is_better: bool | None, alpha: float = 0.05) -> str:
+    """One line on a league table (:func:`metrics.analysis.league.league`): the groups clearly worse
+    (or lower) and clearly better (or higher) than the rest, with their values and the rest's
+    (``fmt``: a value in the metric's unit), and how many do not differ clearly; or that none stands
+    out, or that the metric is not tested. ``names``: the rows' display names, in order; ``group``:
+    the catalogue's word for the groups (``plain.group.<group>``); ``higher_is_better``: the metric's
+    direction (None: "higher"/"lower" instead of "better"/"worse"). A group is named only when its
+    verdict, its Holm-adjusted p (< ``alpha``) and the side of the rest its value lies on agree."""
+    words = {"metric": metric, "groups": t(f"plain.group.{group}", lang)}
+    verdict = table["verdict"].astype(str).tolist()
+    if not len(table) or all(v == "not_tested" for v in verdict):
+        return t("plain.league.not_tested", lang, **words)
+    rows = list(zip(names, table["value"], table["rest_value"], table["p_adjusted"], verdict, strict=True))
+
+    def named(wanted: str, side: int) -> list[str]:
+        return [t("plain.league.item", lang, name=n, value=fmt(v), rest=fmt(r)) for n, v, r, p, vd in rows
+                if vd == wanted and p < alpha and (float(v) - float(r)) * side > 0]
+
+    good, bad = ("higher", "lower") if higher_is_better is None else ("better", "worse")
+    sign = -1 if higher_is_better is False else 1  # the side of the rest a good value lies on
+    worse, better = named(bad, -sign), named(good, sign)
+    if not worse and not better:
+        return t("plain.league.none", lang, **words)
+    sep = t("plain.list_sep", lang)
+    parts = [t(f"plain.league.{bad}", lang, items=sep.join(worse[::-1]), **words)] if worse else []
+    if better:
+        parts.append(t(f"plain.league.{good}", lang, items=sep.join(better), **words))
+    others = sum(v != "not_tested" for v in verdict) - len(worse) - len(better)
+    if others:
+        parts.append(t("plain.league.others", lang, k=others))
+    return t("plain.league.line", lang, metric=metric, parts=t("plain.part_sep", lang).join(parts))
+
+
+# -- hazard ratios: which factors make customers leave faster or slower ----------------------------
+def times_faster(hr: float) -> str:
+    """A hazard ratio above 1 as "how many times the risk": one decimal, two when one would read 1.0."""
+    return f"{hr:.1f}" if round(hr, 1) != 1.0 else f"{hr:.2f}"
+
+
+def percent_slower(hr: float) -> str:
+    """A hazard ratio below 1 as the percentage lower risk of leaving (0.6 → "40"); one decimal when
+    the whole number would read 0."""
+    pct = 100 * (1 - hr)
+    return f"{pct:.0f}" if round(pct) >= 1 else f"{pct:.1f}"
+
+
+def hazard_reading(terms, name: Callable[[str], str], lang: str, top: int = 3) -> str:
+    """One line on the hazard ratios of the churn model (``terms``: term, hr, hr_lower, hr_upper):
+    the ``top`` factors whose 95% interval excludes 1, strongest first (by |log HR|), each as "leave
+    2.3 times the risk" (HR > 1) or "40% lower risk" (HR < 1); that none does when every
+    interval includes 1. ``name``: a term's display name."""
+    rows = [(str(x), float(h)) for x, h, lo, hi in zip(terms["term"], terms["hr"], terms["hr_lower"],
+                                                       terms["hr_upper"], strict=True)
+            if math.isfinite(float(h)) and (float(lo) > 1 or float(hi) < 1)]
+    if not rows:
+        return t("plain.hazard.none", lang)
+    rows.sort(key=lambda r: -abs(math.log(r[1])))
+    items = [t("plain.hazard.faster", lang, term=name(x), x=times_faster(h)) if h > 1 else
+             t("plain.hazard.slower", lang, term=name(x), pct=percent_slower(h)) for x, h in rows[:top]]
+    more = t("plain.hazard.more", lang, k=len(rows) - top) if len(rows) > top else ""
+    return t("plain.hazard.line", lang, items=t("plain.part_sep", lang).join(items), more=more)
