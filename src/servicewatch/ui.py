@@ -246,6 +246,9 @@ def page(title_key: str) -> View:
     from servicewatch.pack_button import meeting_pack_button  # the review-meeting pack, at the end of the sidebar
 
     meeting_pack_button(view)
+    from servicewatch.subscribe import subscribe_button  # "subscribe to this view", below the pack
+
+    subscribe_button(view)
     st.title(t(title_key, lang))
     st.caption(f"{md(view.subtitle(with_comparison=True))} · {t('app.as_of', lang, date=as_of.isoformat())}")
     return view

@@ -29,7 +29,8 @@ from metrics.cli.common import (
 )
 from metrics.deliver import run, store
 from metrics.deliver.schedule import DEFAULT_TIME_ZONE, Schedule, ScheduleError, next_due
-from metrics.deliver.scope import PRESETS, OutsideScope, for_recipient, to_query
+from metrics.deliver.scope import PRESETS
+from metrics.deliver.subscribe import Refused, addressable, subscribe
 from metrics.deliver.transport import parse_webhook
 from metrics.model.keys import shown
 
@@ -62,25 +63,20 @@ def cmd_add(args: argparse.Namespace) -> None:
     if not args.to and not hooks:
         raise UserError("give at least one --to USER or --webhook KIND=URL")
     known = {n: u for n, (u, _h) in access.load_users().items()}
-    for name in args.to:
-        if name not in known:
-            raise UserError(f"unknown user {name!r}; see servicewatch user list")
-        if not known[name].email:
-            raise UserError(f"user {name} has no e-mail address; add one with servicewatch user add … --email")
+    try:  # before the data is opened: a misspelt name is said at once
+        addressable(args.to, known)
+    except Refused as exc:
+        raise UserError(str(exc)) from None
     wh = open_warehouse(args.db)
     f = build_filters(wh, args)  # values checked; an --as-user owner only within their own scope
-    if f.scope is not None and f.scope.regions and not f.regions:  # an owner's view is within their regions
-        f = f.narrowed("region", f.scope.regions)
-    view = f.with_(scope=None)
-    for name in dict.fromkeys(args.to):
-        try:
-            for_recipient(wh, view, known[name])
-        except OutsideScope:
-            raise UserError(f"refused: the view is outside the data scope of {name}; nothing was added") from None
+    owner = access.get_user(args.as_user) if args.as_user else None
     now = _now(args.now, args.tz)
-    sid = store.add(_engine(args), owner=audit.cli_user(args.as_user), recipients=list(dict.fromkeys(args.to)),
-                    webhooks=hooks, filters=to_query(wh, view, args.period), section=args.section,
-                    fmt=args.format, schedule=when, now=now)
+    try:
+        sid = subscribe(wh, _engine(args), f, owner=owner, owner_name=audit.cli_user(args.as_user),
+                        recipients=args.to, webhooks=hooks, preset=args.period, section=args.section,
+                        fmt=args.format, schedule=when, users=known, now=now)
+    except Refused as exc:
+        raise UserError(str(exc)) from None
     first = next_due(when, now.replace(tzinfo=UTC)).astimezone(when.zone)
     print(f"subscription {sid} added: {args.format} {when.every} at {args.at} {when.zone.key} to "
           f"{len(set(args.to))} user(s) and {len(hooks)} webhook(s); first due {first:%Y-%m-%d %H:%M %Z}")

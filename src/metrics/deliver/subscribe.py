@@ -1,0 +1,90 @@
+"""Adding a subscription with its checks: one function for the command line
+(``servicewatch subscription add``) and the pages' "subscribe to this view", so both refuse the same
+things and store the same row.
+
+Refused (:class:`Refused`, nothing written): an unknown recipient, one without an e-mail address, an
+owner who is neither an admin nor a manager subscribing someone other than themselves, a view with
+regions outside the owner's scope, and a recipient whose scope has no region in common with the view
+(:func:`metrics.deliver.scope.for_recipient`: nobody is subscribed to figures outside their scope).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from metrics.access import users as access
+from metrics.access.users import ScopeError, User
+from metrics.deliver import store
+from metrics.deliver.schedule import Schedule
+from metrics.deliver.scope import DEFAULT_PRESET, OutsideScope, for_recipient, to_query
+from metrics.model.filters import Filters
+from metrics.model.i18n import t
+from metrics.query.warehouse import Warehouse
+
+MAY_SUBSCRIBE_OTHERS = ("admin", "manager")
+
+
+class Refused(ValueError):
+    """A subscription refused: ``key`` and ``params`` name its catalogue text; ``str()`` is the English line."""
+
+    def __init__(self, key: str, **params: object) -> None:
+        self.key, self.params = key, params
+        super().__init__(t(key, "en", **params))
+
+    def text(self, lang: str) -> str:
+        """The reason in ``lang``."""
+        return t(self.key, lang, **self.params)
+
+
+def owners_view(f: Filters) -> Filters:
+    """The view an owner subscribes to: ``f`` without its scope, narrowed to the owner's regions when
+    it names none (an owner's view never reaches beyond their own scope)."""
+    if f.scope is not None and f.scope.regions and not f.regions:
+        f = f.narrowed("region", f.scope.regions)
+    return f.with_(scope=None)
+
+
+def addressable(recipients: Sequence[str], users: Mapping[str, User]) -> None:
+    """Raise :class:`Refused` for the first recipient who is not a user or has no e-mail address."""
+    for name in recipients:
+        if name not in users:
+            raise Refused("subscribe.err.unknown_user", name=name)
+        if not users[name].email:
+            raise Refused("subscribe.err.no_email", name=name)
+
+
+def check(wh: Warehouse, f: Filters, owner: User | None, recipients: Sequence[str],
+          users: Mapping[str, User]) -> Filters:
+    """The view to store for ``f`` (the owner's filters, their scope included) sent to ``recipients``
+    (user names) by ``owner`` (None: the operator, who may subscribe anyone). Raises :class:`Refused`."""
+    addressable(recipients, users)
+    if owner is not None and owner.role not in MAY_SUBSCRIBE_OTHERS and set(recipients) - {owner.name}:
+        raise Refused("subscribe.err.others", role=owner.role)
+    try:
+        access.check_regions(f.scope, f.regions, wh.regions())
+    except ScopeError:
+        raise Refused("subscribe.err.owner_scope") from None
+    view = owners_view(f)
+    for name in dict.fromkeys(recipients):
+        try:
+            for_recipient(wh, view, users[name])
+        except OutsideScope:
+            raise Refused("subscribe.err.outside", name=name) from None
+    return view
+
+
+def subscribe(wh: Warehouse, engine: sa.Engine, f: Filters, *, owner: User | None, owner_name: str,
+              recipients: Sequence[str], schedule: Schedule, fmt: str, preset: str = DEFAULT_PRESET,
+              section: str | None = None, webhooks: Sequence[dict] = (), users: Mapping[str, User] | None = None,
+              now: datetime | None = None) -> int:
+    """Check (:func:`check`) and store a subscription (:func:`metrics.deliver.store.add`); its id.
+    ``users``: name → User (default: the users file)."""
+    if users is None:
+        users = {n: u for n, (u, _h) in access.load_users().items()}
+    names = list(dict.fromkeys(recipients))
+    view = check(wh, f, owner, names, users)
+    return store.add(engine, owner=owner_name, recipients=names, webhooks=list(webhooks),
+                     filters=to_query(wh, view, preset), section=section, fmt=fmt, schedule=schedule, now=now)
