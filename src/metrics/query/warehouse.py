@@ -250,6 +250,12 @@ class Warehouse:
         part = pd.to_numeric(raw["sw_part"])
         return [raw[part == i].drop(columns="sw_part").reset_index(drop=True) for i in range(len(fs))]
 
+    def aggregates(self, metric_id: str, fs: list[Filters], by=(), region_level: str = "city") -> list[pd.DataFrame]:
+        """The metric's additive aggregates (its kind's columns, before :func:`finish`) per group of
+        ``by``, one frame per filters of ``fs`` (one round trip when alike): what an analysis that
+        recombines groups (metrics.analysis.decompose) reads."""
+        return self._read_each(metric_id, list(fs), tuple(by), region_level)
+
     def metric(self, metric_id: str, f: Filters, by=(), region_level: str = "city") -> pd.DataFrame:
         """The tidy result of one metric: group-by columns, value, n, lower, upper."""
         m = get(metric_id)
