@@ -91,6 +91,8 @@ class Decomposition:
     groups: pd.DataFrame = field(repr=False)
     score: float = 0.0
     reason: str | None = None
+    delta_lower: float = np.nan  # the change's 95% interval (the groups' variances, weights fixed)
+    delta_upper: float = np.nan
 
     @property
     def ok(self) -> bool:
@@ -274,7 +276,9 @@ def decompose(wh: warehouse_mod.Warehouse, metric_id: str, f: Filters, dim: str,
     if dim == "region":
         out["key"] = out["key"].astype(object)
     score = _score(out, delta, component)
-    return Decomposition(metric_id, dim, level, value, value_cmp, delta, out, score)
+    se = float(np.sqrt(np.nansum(((out["upper"] - out["lower"]) / (2 * stats.Z95)) ** 2)))
+    return Decomposition(metric_id, dim, level, value, value_cmp, delta, out, score, None,
+                         delta - stats.Z95 * se, delta + stats.Z95 * se)
 
 
 def _score(groups: pd.DataFrame, delta: float, component: bool) -> float:
