@@ -170,9 +170,6 @@ def build_parser() -> argparse.ArgumentParser:
     from metrics.cli import spark as cli_spark  # a local Spark cluster to try the spark:// database on
 
     cli_spark.add_commands(sub)
-    from metrics.cli import explain as cli_explain  # what drove a metric's change (rate and mix effects)
-
-    cli_explain.add_commands(sub)
     return p
 
 
