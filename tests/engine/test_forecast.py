@@ -1,0 +1,197 @@
+"""Forecasts (issue 17, item 3): the intervals cover what they say on simulated series of a known
+process, the probability of meeting a target is calibrated, a period combines its months by volume,
+bounded metrics stay in bounds, a short history gives its reason, and the demo's back-test reports
+its coverage.
+
+Tolerances: over N independent simulated series the share of outcomes inside a band with nominal
+coverage p is binomial; we allow 3 binomial standard errors sqrt(p(1-p)/N) plus 0.03 for what the
+intervals leave out by design (the parameters are estimated from 36 months, their uncertainty is
+not in the band). Horizons 1-3 of one series are pooled but the standard error uses N series, so
+the tolerance is conservative.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from metrics.analysis import forecast as fc
+from metrics.analysis import forecast_backtest as fb
+from metrics.model.filters import Filters, preset_period
+from metrics.query.warehouse import Warehouse
+
+N_SERIES = 80
+LENGTH = 36
+
+
+def _frame(values: np.ndarray, end: date = date(2026, 8, 1), weight: float = 100.0) -> pd.DataFrame:
+    months = pd.date_range(end=pd.Timestamp(end), periods=len(values), freq="MS")
+    return pd.DataFrame({"month": months, "value": values, "weight": weight})
+
+
+def _ar1(rng: np.random.Generator, n: int, phi: float = 0.6, mean: float = 10.0) -> np.ndarray:
+    y = np.empty(n)
+    y[0] = mean + rng.normal() / np.sqrt(1 - phi**2)
+    for i in range(1, n):
+        y[i] = mean + phi * (y[i - 1] - mean) + rng.normal()
+    return y
+
+
+def _local_level(rng: np.random.Generator, n: int) -> np.ndarray:
+    level = 10 + np.cumsum(rng.normal(0, 0.5, n))
+    return level + rng.normal(0, 1.0, n)
+
+
+def _tolerance(p: float, n: int) -> float:
+    return 3 * np.sqrt(p * (1 - p) / n) + 0.03
+
+
+@pytest.mark.parametrize("process", [_ar1, _local_level], ids=["ar1", "local_level"])
+def test_bands_cover_what_they_say(process) -> None:
+    rng = np.random.default_rng(7)
+    inside80, inside95, p_meet, met = [], [], [], []
+    for _ in range(N_SERIES):
+        y = process(rng, LENGTH + 3)
+        hist = _frame(y[:LENGTH])
+        nxt = (pd.Timestamp(hist["month"].iloc[-1]) + pd.offsets.MonthBegin(1)).date()
+        goal = float(y[LENGTH - 1])  # the last month: a target the next month meets about half the time
+        out = fc.forecast_series(hist, "csat", "month", {nxt: goal}, bounds=(None, None))
+        months = out.months
+        actual = y[LENGTH:LENGTH + len(months)]
+        inside80 += list((months["lower80"] <= actual) & (actual <= months["upper80"]))
+        inside95 += list((months["lower95"] <= actual) & (actual <= months["upper95"]))
+        p_meet.append(out.periods["p_meet"].iloc[0])
+        met.append(actual[0] >= goal)  # csat: higher is better; a month's period is that month
+    cover80, cover95 = np.mean(inside80), np.mean(inside95)
+    assert abs(cover80 - 0.80) <= _tolerance(0.80, N_SERIES), cover80
+    assert abs(cover95 - 0.95) <= _tolerance(0.95, N_SERIES), cover95
+    # calibration in the large: the mean probability matches how often the target was met
+    p, hit = np.array(p_meet), np.array(met, dtype=float)
+    assert abs(p.mean() - hit.mean()) <= 3 * np.sqrt(np.sum(p * (1 - p))) / N_SERIES + 0.03
+    # and the probabilities say more than their mean: a lower Brier score than the constant forecast
+    assert np.mean((p - hit) ** 2) < np.mean((hit.mean() - hit) ** 2)
+
+
+def test_no_band_would_fail_the_coverage_check() -> None:
+    """The check can fail: bands a third as wide cover far less than 80%."""
+    rng = np.random.default_rng(3)
+    inside = []
+    for _ in range(30):
+        y = _ar1(rng, LENGTH + 3)
+        m = fc.forecast_series(_frame(y[:LENGTH]), "csat", "month", bounds=(None, None)).months
+        mid, half = m["value"], (m["upper80"] - m["lower80"]) / 6
+        inside += list(((mid - half) <= y[LENGTH:]) & (y[LENGTH:] <= (mid + half)))
+    assert abs(np.mean(inside) - 0.80) > _tolerance(0.80, 30)
+
+
+def test_ets_intervals_equal_statsmodels() -> None:
+    """The joint error covariance (MA(∞) weights) gives statsmodels' own prediction intervals."""
+    from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+
+    rng = np.random.default_rng(1)
+    y = pd.Series(_local_level(rng, LENGTH), index=pd.date_range("2023-01-01", periods=LENGTH, freq="MS"))
+    for damped in (False, True):
+        res = ETSModel(y, error="add", trend="add" if damped else None, damped_trend=damped).fit(disp=False)
+        sf = res.get_prediction(start=LENGTH, end=LENGTH + 5).summary_frame(alpha=0.05)
+        fit = fc._ets(y.to_numpy(), 6, damped)
+        np.testing.assert_allclose(fit.mean, sf["mean"].to_numpy(), rtol=1e-6)
+        np.testing.assert_allclose(fc.Z95 * np.sqrt(np.diag(fit.covariance())),
+                                   (sf["pi_upper"] - sf["mean"]).to_numpy(), rtol=1e-4)
+
+
+def test_quarter_combines_known_and_forecast_months_by_volume() -> None:
+    """History to August: Q3 is July and August as known (weights 100 and 300) and September forecast
+    (weight: the mean of the last three months); a quantile of the quarter is that of September
+    mapped through the weighted mean (monotone), up to the simulation's error."""
+    rng = np.random.default_rng(5)
+    hist = _frame(_ar1(rng, LENGTH), end=date(2026, 8, 1))
+    hist.loc[hist.index[-2], "weight"] = 100.0
+    hist.loc[hist.index[-1], "weight"] = 300.0
+    out = fc.forecast_series(hist, "csat", "quarter", {date(2026, 7, 1): 10.0}, bounds=(None, None))
+    q3 = out.periods.iloc[0]
+    assert (q3["period"], q3["known"]) == ("2026 Q3", 2)
+    assert list(out.periods["period"]) == ["2026 Q3", "2026 Q4", "2027 Q1"]
+    w_sep = hist["weight"].tail(3).mean()
+    known = hist["value"].iloc[-2] * 100 + hist["value"].iloc[-1] * 300
+    sep = out.months.iloc[0]
+    for col in ("value", "lower80", "upper80", "lower95", "upper95"):
+        expected = (known + sep[col] * w_sep) / (400 + w_sep)
+        assert q3[col] == pytest.approx(expected, abs=0.05 * (sep["upper95"] - sep["lower95"]) * w_sep / (400 + w_sep))
+    assert pd.isna(out.periods["target"].iloc[1]) and out.periods["verdict"].iloc[1] == "no_target"
+
+
+def test_lower_is_better_turns_the_probability() -> None:
+    rng = np.random.default_rng(9)
+    hist = _frame(np.clip(_ar1(rng, LENGTH, mean=20.0), 0.1, None))
+    nxt = date(2026, 9, 1)
+    hi = fc.forecast_series(hist, "complaint_rate", "month", {nxt: 1000.0}).periods["p_meet"].iloc[0]
+    lo = fc.forecast_series(hist, "complaint_rate", "month", {nxt: 0.001}).periods["p_meet"].iloc[0]
+    assert hi == 1.0 and lo == 0.0  # complaint rate: lower is better, far above the path is met
+
+
+def test_bounded_metrics_stay_in_bounds() -> None:
+    rng = np.random.default_rng(11)
+    share = np.clip(0.985 + np.cumsum(rng.normal(0, 0.006, LENGTH)), 0, 1)  # a share near its ceiling
+    out = fc.forecast_series(_frame(share), "sla_resolution_compliance", "quarter", {date(2026, 7, 1): 0.99})
+    cols = ["value", "lower80", "upper80", "lower95", "upper95"]
+    assert out.months[cols].to_numpy().min() >= 0 and out.months[cols].to_numpy().max() <= 1
+    assert out.periods[cols].to_numpy().max() <= 1
+    rate = np.abs(rng.normal(0.002, 0.002, LENGTH))  # a rate near zero
+    r = fc.forecast_series(_frame(rate), "churn_rate", "month")
+    assert r.months[cols].to_numpy().min() >= 0
+    nps = np.clip(-95 + rng.normal(0, 4, LENGTH), -100, 100)
+    n = fc.forecast_series(_frame(nps), "nps", "month")
+    assert n.months[cols].to_numpy().min() >= -100
+
+
+def test_short_history_gives_the_reason() -> None:
+    out = fc.forecast_series(_frame(np.arange(fc.MIN_MONTHS - 1, dtype=float) + 1), "csat", "quarter")
+    assert out.reason == "too_short" and out.months.empty and out.periods.empty
+    # a gap (a month without observations) starts the usable run again
+    values = np.r_[np.full(20, 0.8), np.nan, np.full(fc.MIN_MONTHS - 1, 0.8)]
+    assert fc.forecast_series(_frame(values), "csat", "quarter").reason == "too_short"
+    ok = fc.forecast_series(_frame(np.r_[np.nan, 0.8 + np.arange(fc.MIN_MONTHS) / 100]), "csat", "quarter")
+    assert ok.reason is None and len(ok.history) == fc.MIN_MONTHS
+
+
+def test_verdict_thresholds() -> None:
+    assert fc.verdict(0.75) == "likely_meet" and fc.verdict(0.25) == "likely_miss"
+    assert fc.verdict(0.5) == "uncertain" and fc.verdict(float("nan")) == "no_target"
+
+
+def test_backtest_counts_and_coverage_on_simulations() -> None:
+    rng = np.random.default_rng(2)
+    points = fb.backtest_series(_frame(_ar1(rng, 30)), "csat", bounds=(None, None))
+    # origins 18 … 29 (12), horizons up to 3 but not past the data: 12*3 - (2 + 1)
+    assert len(points) == 33 and set(points["horizon"]) == {1, 2, 3}
+    s = fb.backtest_summary(points)
+    assert s["n"] == 33 and 0 <= s["cover80"] <= s["cover95"] <= 1 and s["mae"] > 0
+    assert s["mae"] == pytest.approx((points["actual"] - points["forecast"]).abs().mean())
+    assert fb.backtest_summary(fb.backtest_series(_frame(_ar1(rng, 12)), "csat"))["n"] == 0
+
+
+@pytest.fixture(scope="module")
+def demo(duckdb_url: str) -> tuple[Warehouse, Filters]:
+    wh = Warehouse.open(duckdb_url, read_only=True)
+    start, end = preset_period("last_quarter", wh.data_span()[1])
+    return wh, Filters(start, end)
+
+
+def test_demo_forecast_and_backtest(demo: tuple[Warehouse, Filters]) -> None:
+    wh, f = demo
+    out = fc.forecast(wh, "sla_resolution_compliance", f)
+    assert out.reason is None and out.model and len(out.periods) == 3
+    first = out.periods.iloc[0]
+    assert first["target"] == pytest.approx(0.95) and 0 <= first["p_meet"] <= 1
+    last = fc.last_complete_month(wh.as_of())  # the months of the quarter up to it are known
+    assert first["known"] == (last.month - 1) % 3 + 1 if last.month % 3 else first["known"] == 0
+    assert (out.periods["lower95"] <= out.periods["lower80"]).all()
+    per = out.periods
+    assert (per["lower80"] <= per["value"]).all() and (per["value"] <= per["upper80"]).all()
+    s = fb.backtest(wh, "sla_resolution_compliance", f)
+    assert s["n"] > 0 and 0 <= s["cover80"] <= 1 and 0 <= s["cover95"] <= 1 and s["mae"] > 0
+    monthly = fc.forecast(wh, "csat", f.with_(start=f.end.replace(day=1)))
+    assert monthly.kind == "month" and list(monthly.periods["known"]) == [0, 0, 0]
