@@ -171,6 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_spark.add_commands(sub)
     return p
+    from metrics.cli import explain as cli_explain  # what drove a metric's change (rate and mix effects)
+
+    cli_explain.add_commands(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,106 @@
+"""``servicewatch explain METRIC [--by DIM]``: what drove a metric's change against the comparison
+period (:mod:`metrics.analysis.decompose`): per dimension (all, the one that explains most first, or
+``--by``), each group's contribution split into rate and mix effect with its 95% interval, and the
+sentence (:mod:`metrics.present.explain_text`) on stderr. Same error conventions as
+:mod:`metrics.cli.main` (one line on stderr, non-zero exit)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import pandas as pd
+
+from metrics.cli.common import (
+    UserError,
+    add_db_argument,
+    add_filter_arguments,
+    audit_export,
+    build_filters,
+    emit,
+    keys_as_given,
+    open_warehouse,
+    window_fields,
+    window_text,
+)
+from metrics.model import registry
+from metrics.model.i18n import metric_label, t
+
+COLUMNS = ("dim", "level", "score", "key", "group", "w_cmp", "w", "value_cmp", "value", "contribution", "lower",
+           "upper", "rate_effect", "rate_lower", "rate_upper", "mix_effect", "mix_lower", "mix_upper", "noise",
+           "main")
+
+
+def frame(decompositions: list, lang: str) -> pd.DataFrame:
+    """The tidy rows of several decompositions: the dimension, its score, then each group's columns
+    (``group``: its name in ``lang``); shares as 0–1, rates per the metric's ``per``."""
+    parts = []
+    for d in decompositions:
+        g = d.groups.rename(columns={"name_zh" if lang == "zh" else "name_en": "group"})
+        parts.append(g.assign(dim=d.dim, level=d.level, score=d.score, delta=d.delta, value_total=d.value,
+                              value_cmp_total=d.value_cmp, reason=d.reason))
+    columns = list(COLUMNS) + ["delta", "value_total", "value_cmp_total", "reason"]
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    return pd.concat(parts, ignore_index=True)[columns]
+
+
+def cmd_explain(args: argparse.Namespace) -> None:
+    from metrics.analysis import decompose as dc
+    from metrics.present.explain_text import explained, reason_text, sentence
+
+    lang = args.lang
+    try:
+        m = dc.check(args.metric_id)
+    except registry.UnknownMetric:
+        raise UserError(f"unknown metric {args.metric_id!r}; known: {', '.join(registry.BY_ID)}") from None
+    except dc.NotDecomposable as exc:
+        raise UserError(reason_text(exc.reason, lang, args.metric_id)) from None
+    allowed = tuple(d for d in m.dims if d not in ("month", "week"))
+    if args.by is not None and args.by not in allowed:
+        raise UserError(t("explain.cli.unknown_dim", lang, dim=args.by, dims=", ".join(allowed)))
+    wh = open_warehouse(args.db)
+    f = build_filters(wh, args)
+    try:
+        ds = [dc.decompose(wh, m.id, f, args.by)] if args.by else dc.explain(wh, m.id, f)
+    except dc.NotDecomposable as exc:
+        raise UserError(reason_text(exc.reason, lang, m.id)) from None
+    from metrics.access.audit import filters_detail
+
+    out = frame(ds, lang)
+    audit_export(args, "export", {"metric": m.id, "explain": [d.dim for d in ds], "rows": len(out),
+                                  "filters": filters_detail(f)})
+    print(window_text(wh, args, f, True), file=sys.stderr)
+    for d in ds if ds and ds[0].ok else ds[:1]:  # no change to split: its reason, once
+        print(f"{metric_label(m.id, lang)} · {explained(d, lang)}: {sentence(d, lang)}" if d.ok
+              else sentence(d, lang), file=sys.stderr)
+    if "region" in {d.dim for d in ds}:
+        region = out["dim"] == "region"
+        keys = keys_as_given(out.loc[region, ["key"]].rename(columns={"key": "region_id"}), wh,
+                             {"region_id": "regions"})
+        out["key"] = out["key"].astype(object)
+        out.loc[region, "key"] = keys["region_id"].to_numpy()
+    if args.format == "json":
+        out = out.assign(metric=m.id, **window_fields(wh, f, True))
+    elif args.format == "table":
+        out = out.drop(columns=["rate_lower", "rate_upper", "mix_lower", "mix_upper", "value_total",
+                                "value_cmp_total", "reason"])
+    emit(out, args.format)
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Register ``explain`` on the main parser's subcommands."""
+    p = sub.add_parser("explain", help=t("explain.cli.help", "en"),
+                       description="Split the change of a share, mean, NPS or rate against the comparison "
+                                   "period over one dimension (regions one level down, tier, channel, "
+                                   "category) into each group's rate effect and mix effect, adding up "
+                                   "exactly to the change, with 95% intervals; contributions within noise "
+                                   "are flagged. Without --by, every dimension, the one that explains most "
+                                   "first. The sentence goes to stderr.")
+    p.add_argument("metric_id", help="metric id (a share, mean, NPS or rate); `servicewatch metrics` lists them")
+    p.add_argument("--by", metavar="DIM", help=t("explain.cli.by_help", "en"))
+    add_db_argument(p)
+    add_filter_arguments(p)
+    p.add_argument("--format", choices=["json", "csv", "table"], default="table")
+    p.add_argument("--lang", choices=["zh", "en"], default="en", help="language of the names and the sentence")
+    p.set_defaults(func=cmd_explain)
