@@ -195,3 +195,21 @@ def test_demo_forecast_and_backtest(demo: tuple[Warehouse, Filters]) -> None:
     assert s["n"] > 0 and 0 <= s["cover80"] <= 1 and 0 <= s["cover95"] <= 1 and s["mae"] > 0
     monthly = fc.forecast(wh, "csat", f.with_(start=f.end.replace(day=1)))
     assert monthly.kind == "month" and list(monthly.periods["known"]) == [0, 0, 0]
+
+
+def test_card_line_in_both_languages() -> None:
+    from metrics.present import forecast_text as ft
+
+    periods = pd.DataFrame([{"period": "2026 Q4", "start": pd.Timestamp("2026-10-01"), "known": 1, "value": 0.93,
+                             "lower80": 0.92, "upper80": 0.94, "lower95": 0.91, "upper95": 0.95, "target": 0.95,
+                             "p_meet": 0.23, "verdict": fc.verdict(0.23)}])
+    out = fc.Forecast("sla_resolution_compliance", "quarter", model="ETS(A,N,N)", periods=periods,
+                      history=pd.DataFrame({"month": range(30)}), higher_is_better=True)
+    assert ft.card_line(out, "en") == "likely to miss: 23% chance of reaching 95%"
+    assert ft.card_line(out, "zh") == "可能达不到目标：达到 95% 的概率为 23%"
+    assert "2026年第4季度" in ft.period_sentence(out, "SLA", "zh")
+    assert "91.0% – 95.0%" in ft.period_sentence(out, "SLA", "en")
+    assert ft.fmt_chance(0.001) == "<1%" and ft.fmt_chance(0.999) == ">99%"
+    short = fc.Forecast("csat", "quarter", reason="too_short", history=pd.DataFrame({"month": range(5)}))
+    expected = f"No forecast: 5 months of continuous history, at least {fc.MIN_MONTHS} are needed"
+    assert ft.card_line(short, "en") == expected
