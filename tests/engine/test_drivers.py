@@ -207,3 +207,33 @@ def test_unknown_score_is_refused(wh: Warehouse, whole: Filters) -> None:
 def test_period_without_surveys(wh: Warehouse) -> None:
     r = dv.key_drivers(wh, Filters(date(2016, 5, 1), date(2016, 5, 2)), "csat", n_boot=10)
     assert r.reason == "too_few" and r.n == 0
+
+
+def test_sentences_in_both_languages_name_the_strongest_and_the_left_out() -> None:
+    from metrics.analysis import drivers_text as tx
+
+    r = dv.fit(_synthetic_rows(6_000), "csat", n_boot=50)
+    zh, en = tx.sentences(r, "zh"), tx.sentences(r, "en")
+    assert en[0].startswith("CSAT (1–5): what moves it most is SLA resolution breach (")
+    assert "n=6,000" in en[0] and zh[0].startswith("满意度（CSAT，1–5 分）：影响最大的是SLA 修复超时（")
+    assert any("indistinguishable from no effect" in line and "Channel" in line for line in en)
+    assert en[-1] == ("Left out: Escalated (the data has no such column (unknown on every row)), "
+                      "Revisited before the answer (the same on every row: nothing to compare).")
+    assert "自助抽样" in tx.method_line(r, "zh")
+    none = dv.fit(_synthetic_rows(50), "nps", n_boot=5)
+    assert tx.sentences(none, "en") == ["Key drivers cannot be computed: only 50 usable post-interaction "
+                                        "surveys (at least 200 are needed)."]
+
+
+def test_fix_first_needs_importance_and_worse_performance() -> None:
+    from metrics.analysis import drivers_text as tx
+
+    r = dv.fit(_synthetic_rows(6_000), "csat", n_boot=50)
+    perf = pd.DataFrame({"driver": ["sla_breached", "reopened", "resolution_hours"],
+                         "org_value": [0.8, 0.9, 0.7], "org_n": [6000] * 3, "unit_value": [0.7, 0.8, 0.75],
+                         "unit_n": [600] * 3, "gap": [-0.1, -0.1, 0.05], "worse": [True, False, False],
+                         "better": [False] * 3})
+    m = tx.matrix(r, perf)
+    assert list(m.loc[m["fix_first"], "driver"]) == ["sla_breached"]
+    assert tx.fix_first(m, "en", "Dongjiang") == ("Fix first: SLA resolution breach (70.0%; organisation 80.0%) — "
+                                                  "important, and Dongjiang is clearly worse than the organisation.")
