@@ -31,7 +31,7 @@ import sqlalchemy as sa
 
 from metrics.access.users import Scope, ScopeError, allowed_regions
 from metrics.analysis import control
-from metrics.analysis.alert_checks import judge
+from metrics.analysis.alert_checks import GRAINS, judge, period_start
 from metrics.analysis.subtitles import region_parents, scope_text
 from metrics.backends.connect import duckdb_path, make_engine
 from metrics.model import links
@@ -66,8 +66,16 @@ def store(wh) -> sa.Engine:
     if key not in _ENGINES:
         engine = make_engine(url) if url else wh.engine
         alert_metadata.create_all(engine, tables=list(ALERT_TABLES), checkfirst=True)
+        _add_grain(engine)
         _ENGINES[key] = engine
     return _ENGINES[key]
+
+
+def _add_grain(engine: sa.Engine) -> None:
+    """A store made before weekly rules gets their ``grain`` column (NULL: monthly)."""
+    if "grain" not in {c["name"] for c in sa.inspect(engine).get_columns("alert_rules")}:
+        with engine.begin() as conn:
+            conn.execute(sa.text("ALTER TABLE alert_rules ADD COLUMN grain VARCHAR(8)"))
 
 
 def _read(engine: sa.Engine, stmt: sa.Select) -> pd.DataFrame:
@@ -85,18 +93,33 @@ def save_rules(wh, rules: Iterable[Mapping[str, object]]) -> int:
         kind, metric = str(r["kind"]), str(r["metric"])
         if kind not in KINDS:
             raise ValueError(f"unknown alert kind {kind!r}; use one of {', '.join(KINDS)}")
-        get(metric)  # an unknown metric is refused here, not at evaluation
+        grain = str(r.get("grain") or "month")
+        if grain not in GRAINS:
+            raise ValueError(f"unknown alert period {grain!r}; use one of {', '.join(GRAINS)}")
+        m = get(metric)  # an unknown metric is refused here, not at evaluation
+        if grain not in m.dims:  # rates over customer-months: by month only
+            raise ValueError(f"{metric} cannot be checked by {grain}: its figures are by month only")
         filters = r.get("filters") or {}
         rows.append({"rule_id": str(r["rule_id"]), "metric": metric, "kind": kind, "owner": str(r["owner"]),
                      "filters": filters if isinstance(filters, str) else json.dumps(filters, sort_keys=True),
                      "recipients": json.dumps(list(r.get("recipients") or [])),
-                     "enabled": bool(r.get("enabled", True)), "run_rules": _run_rules(r.get("run_rules"))})
+                     "enabled": bool(r.get("enabled", True)), "run_rules": _run_rules(r.get("run_rules")),
+                     "grain": None if grain == "month" else grain})
     with store(wh).begin() as conn:
         ids = [r["rule_id"] for r in rows]
         if ids:
             conn.execute(alert_rules.delete().where(alert_rules.c.rule_id.in_(ids)))
             conn.execute(alert_rules.insert(), rows)
     return len(rows)
+
+
+def remove_rule(wh, rule_id: str) -> bool:
+    """Delete a rule with its recorded alerts and runs; whether it existed."""
+    with store(wh).begin() as conn:
+        n = conn.execute(alert_rules.delete().where(alert_rules.c.rule_id == rule_id)).rowcount
+        conn.execute(alert_events.delete().where(alert_events.c.rule_id == rule_id))
+        conn.execute(alert_runs.delete().where(alert_runs.c.rule_id == rule_id))
+    return bool(n)
 
 
 def _run_rules(given: object) -> str | None:
@@ -115,6 +138,7 @@ def rules(wh, scope: Scope | None = None) -> pd.DataFrame:
     df["filters"] = [json.loads(v) for v in df["filters"]]
     df["recipients"] = [json.loads(v) for v in df["recipients"]]
     df["enabled"] = df["enabled"].astype(bool)
+    df["grain"] = df["grain"].fillna("month").astype(str)
     if scope is not None and len(df):
         df = df[within(wh, df["filters"], scope)]
     return df.reset_index(drop=True)
@@ -174,7 +198,6 @@ def evaluate(wh, as_of: date | None = None, scope: Scope | None = None, *, lang:
     target or the comparison value; ``lower``/``upper`` the control limits, the value's 95% interval
     or the change's; ``signal`` the rules fired, ``red`` or ``change``; ``slice`` in words."""
     as_of = as_of or wh.as_of()
-    month = as_of.replace(day=1)
     regions = wh.regions()
     names = dict(zip(regions["region_id"].astype(int), regions["name_zh" if lang == "zh" else "name_en"],
                      strict=True))
@@ -183,6 +206,7 @@ def evaluate(wh, as_of: date | None = None, scope: Scope | None = None, *, lang:
     for rule in rules(wh).itertuples(index=False):
         if not rule.enabled:
             continue
+        month = period_start(as_of, rule.grain)  # the month, or the week, of the as-of
         try:
             f = rule_filters(wh, rule.filters, month, as_of, as_of, scope, keys=keys)
         except ValueError as exc:
@@ -193,7 +217,8 @@ def evaluate(wh, as_of: date | None = None, scope: Scope | None = None, *, lang:
         if scope is not None and not scope.aggregates_only:  # inside the scope: its figures are everyone's
             f = f.with_(scope=None)
         try:
-            hit = judge(wh, rule.kind, rule.metric, f, month, min_n=min_n, run_rules=rule.run_rules)
+            hit = judge(wh, rule.kind, rule.metric, f, month, min_n=min_n, run_rules=rule.run_rules,
+                        grain=rule.grain)
         except ScopeError:
             continue
         runs.append({"rule_id": rule.rule_id, "ran_at": _now(), "period": month, "fired": hit is not None})
@@ -245,7 +270,7 @@ def events(wh, scope: Scope | None = None, open_only: bool = False) -> pd.DataFr
     """Recorded alerts, newest first, of the rules within ``scope``: rule_id, metric, kind, owner,
     filters, period, fired_at, value, centre, lower, upper, n, signal, acknowledged_by/_at, note."""
     e, r = alert_events, alert_rules
-    stmt = sa.select(e.c.rule_id, r.c.metric, r.c.kind, r.c.owner, r.c.filters, e.c.period, e.c.fired_at,
+    stmt = sa.select(e.c.rule_id, r.c.metric, r.c.kind, r.c.grain, r.c.owner, r.c.filters, e.c.period, e.c.fired_at,
                      e.c.value, e.c.limits, e.c.n, e.c.signal, e.c.acknowledged_by, e.c.acknowledged_at,
                      e.c.note).join(r, r.c.rule_id == e.c.rule_id)
     if open_only:
@@ -255,6 +280,7 @@ def events(wh, scope: Scope | None = None, open_only: bool = False) -> pd.DataFr
     for col in ("centre", "lower", "upper"):
         df[col] = [lim.get(col) for lim in limits]
     df["filters"] = [json.loads(v) for v in df["filters"]]
+    df["grain"] = df["grain"].fillna("month").astype(str)
     df = df.drop(columns="limits")
     if scope is not None and len(df):
         df = df[within(wh, df["filters"], scope)]

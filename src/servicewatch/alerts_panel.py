@@ -36,11 +36,20 @@ def _scope(view: View):
     return view.filters.scope
 
 
-def slice_filters(view: View, query: dict, period: date) -> Filters:
-    """A rule's slice over the control chart's window: the 24 months to the end of ``period``'s month."""
+def slice_filters(view: View, query: dict, period: date, grain: str = "month") -> Filters:
+    """A rule's slice over the control chart's window: the 24 months to the end of ``period``'s month
+    (``grain="week"``: the 52 weeks to the end of ``period``'s week, no later than the as-of)."""
+    first = pd.Timestamp(period).date()
+    if grain == "week":
+        end = min(first + pd.Timedelta(days=6).to_pytimedelta(), view.as_of)
+        return alerts.rule_filters(view.wh, query, alert_checks.window_start(first, "week"), end, end)
     end = (pd.Timestamp(period) + pd.offsets.MonthEnd(0)).date()
-    start = add_months(pd.Timestamp(period).date().replace(day=1), -(alert_checks.WINDOW_MONTHS - 1))
+    start = add_months(first.replace(day=1), -(alert_checks.WINDOW_MONTHS - 1))
     return alerts.rule_filters(view.wh, query, start, end, end)
+
+
+def _grains(frame: pd.DataFrame) -> list[str]:
+    return list(frame["grain"]) if "grain" in frame.columns else ["month"] * len(frame)
 
 
 def signal_text(signal: str, view: View) -> str:
@@ -52,8 +61,8 @@ def described(events: pd.DataFrame, view: View) -> pd.DataFrame:
     """Recorded alerts with ``metric_label`` and ``slice`` in words (the page's language)."""
     out = events.copy()
     out["metric_label"] = [view.metric_label(m) for m in out["metric"]]
-    out["slice"] = [scope_text(slice_filters(view, q, p), view.lang, view.region_names)
-                    for q, p in zip(out["filters"], out["period"], strict=True)]
+    out["slice"] = [scope_text(slice_filters(view, q, p, g), view.lang, view.region_names)
+                    for q, p, g in zip(out["filters"], out["period"], _grains(out), strict=True)]
     return out
 
 
@@ -71,7 +80,8 @@ def shown(df: pd.DataFrame, view: View, columns: tuple[str, ...]) -> pd.DataFram
     out["signal"] = [signal_text(s, view) for s in out["signal"]]
     if "n" in out.columns:
         out["n"] = out["n"].map(lambda v: "" if pd.isna(v) else f"{v:,.0f}")
-    out["period"] = pd.to_datetime(out["period"]).dt.strftime("%Y-%m")
+    out["period"] = [f"{pd.Timestamp(p):%Y-%m-%d}" if g == "week" else f"{pd.Timestamp(p):%Y-%m}"  # a week: its Monday
+                     for p, g in zip(out["period"], _grains(out), strict=True)]
     for col in ("fired_at", "acknowledged_at"):
         if col in out.columns:
             out[col] = pd.to_datetime(out[col]).dt.strftime("%Y-%m-%d %H:%M")
@@ -104,7 +114,8 @@ def chart_choices(view: View, found: pd.DataFrame) -> pd.DataFrame:
     chart for the month of the data's as-of); ``open`` says which is which."""
     rules = alerts.rules(view.wh, _scope(view))
     rules = rules[~rules["rule_id"].isin(set(found["rule_id"]) if len(found) else set())]
-    others = rules[["rule_id", "metric", "filters"]].assign(period=view.as_of.replace(day=1))
+    others = rules[["rule_id", "metric", "filters", "grain"]].assign(
+        period=[alert_checks.period_start(view.as_of, g) for g in rules["grain"]])
     if len(others):
         others = described(others, view)
     out = pd.concat([found.assign(open=True), others.assign(open=False)], ignore_index=True) if len(found) else \
@@ -117,30 +128,33 @@ def pick(view: View, choices: pd.DataFrame) -> pd.Series | None:
     if choices.empty:
         return None
     mark = view.t("page.alerts.open_mark")
-    labels = {i: f"{r.metric_label} · {r.slice} · {str(r.period)[:7]}" + (f" · {mark}" if r.open else "")
-              for i, r in enumerate(choices.itertuples())}
+    labels = {i: f"{r.metric_label} · {r.slice} · {str(r.period)[:10 if g == 'week' else 7]}"
+              + (f" · {mark}" if r.open else "") for i, (r, g) in enumerate(zip(choices.itertuples(),
+                                                                               _grains(choices), strict=True))}
     picked = st.selectbox(view.t("page.alerts.pick"), list(labels), format_func=labels.get, key="alerts_pick")
     return choices.iloc[picked]
 
 
 def alert_chart(view: View, row: pd.Series) -> None:
     """The control chart of one alert's metric and slice, over the 24 months to its month."""
-    f = slice_filters(view, row["filters"], row["period"])
-    chart = view.call(control.for_metric, row["metric"], f)
+    grain = row.get("grain") or "month"
+    f = slice_filters(view, row["filters"], row["period"], grain)
+    chart = view.call(control.for_metric, row["metric"], f, grain=grain)
     months = [pd.Timestamp(p).date() for p in chart.points["period"]]
     if chart.baseline is not None and len(months) > control.MIN_BASELINE:
         # the baseline the limits come from: seen on the chart, its last month movable (reset: the default)
         last = st.select_slider(view.t("page.alerts.baseline_end"), months[control.MIN_BASELINE - 1:],
-                                value=chart.baseline[1], format_func=lambda d: d.strftime("%Y-%m"),
+                                value=chart.baseline[1],
+                                format_func=lambda d: d.strftime("%Y-%m-%d" if grain == "week" else "%Y-%m"),
                                 key=f"alerts_baseline_{row['rule_id']}")
         if last != chart.baseline[1]:
-            chart = view.call(control.for_metric, row["metric"], f, baseline=(months[0], last))
+            chart = view.call(control.for_metric, row["metric"], f, grain=grain, baseline=(months[0], last))
     m = get(row["metric"])
     title = view.t("page.alerts.chart", metric=row["metric_label"], slice=row["slice"])
     kind_note = view.t(f"alerts.chart_kind_{chart.kind}")
     fig = control_chart(chart.points, m.unit, view.lang, title, kind_note, kind=chart.kind, baseline=chart.baseline,
                         min_n=chart.min_n)
-    data = chart.points[["period", "value", "n", "centre", "lcl", "ucl"]].rename(columns={"period": "month"})
+    data = chart.points[["period", "value", "n", "centre", "lcl", "ucl"]].rename(columns={"period": grain})
     data["signal"] = [signal_text(r, view) for r in chart.points["rules"]]  # the rules in words
     from servicewatch import ui
 

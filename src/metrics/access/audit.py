@@ -21,7 +21,8 @@ import sqlalchemy as sa
 from metrics.backends.connect import duckdb_path, make_engine
 from metrics.model.schema import audit_log
 
-ACTIONS = ("sign_in", "sign_in_failed", "sign_out", "export", "download", "import", "report", "alert_ack", "deliver")
+ACTIONS = ("sign_in", "sign_in_failed", "sign_out", "export", "download", "import", "report", "alert_ack", "deliver",
+           "alert_rule")
 AUDIT_ENV = "SERVICEWATCH_AUDIT_DB"
 log = logging.getLogger(__name__)
 

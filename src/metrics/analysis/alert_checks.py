@@ -1,4 +1,5 @@
-"""Whether one alert rule fires on the newest month, and its figures (:func:`metrics.alerts.evaluate`).
+"""Whether one alert rule fires on the newest month (or week: ``grain``), and its figures
+(:func:`metrics.alerts.evaluate`).
 
 * ``control``: the newest point of the metric's control chart over the last :data:`WINDOW_MONTHS`
   months signals by one of ``run_rules`` (all four of :data:`metrics.analysis.control.RULES` when none);
@@ -9,7 +10,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
@@ -19,15 +20,30 @@ from metrics.model.filters import Filters, add_months
 from metrics.model.registry import get
 
 WINDOW_MONTHS = 24  # control charts: the newest month and the 23 before it
+WINDOW_WEEKS = 52  # weekly control charts: the newest week and the 51 before it
+GRAINS = ("month", "week")
+
+
+def period_start(day: date, grain: str = "month") -> date:
+    """The first day of the month, or the Monday of the week, holding ``day``: the period a check judges."""
+    return day.replace(day=1) if grain == "month" else day - timedelta(days=day.weekday())
+
+
+def window_start(period: date, grain: str = "month") -> date:
+    """The first day of the control chart's window ending with ``period`` (24 months or 52 weeks)."""
+    if grain == "month":
+        return add_months(period, -(WINDOW_MONTHS - 1))
+    return period - timedelta(weeks=WINDOW_WEEKS - 1)
 
 
 def judge(wh, kind: str, metric: str, f: Filters, month: date, *, min_n: int = control.MIN_N,
-          run_rules: str | None = None) -> dict | None:
-    """The alert's figures when the rule fires on ``f`` (the newest month), else None."""
+          run_rules: str | None = None, grain: str = "month") -> dict | None:
+    """The alert's figures when the rule fires on ``f`` (the newest month, or with ``grain="week"`` the
+    newest week starting on ``month``), else None."""
     m = get(metric)
     if kind == "control":
-        window = f.with_(start=add_months(month, -(WINDOW_MONTHS - 1)))
-        chart = control.for_metric(wh, metric, window, min_n=min_n)
+        window = f.with_(start=window_start(month, grain))
+        chart = control.for_metric(wh, metric, window, grain=grain, min_n=min_n)
         last = chart.last
         if last is None or pd.Timestamp(last["period"]).date() != month:
             return None
@@ -47,11 +63,18 @@ def judge(wh, kind: str, metric: str, f: Filters, month: date, *, min_n: int = c
             return None
         return {"value": float(row["value"]), "centre": float(goal), "lower": float(row["lower"]),
                 "upper": float(row["upper"]), "n": float(row["n"]), "signal": "red"}
-    fc = f.with_(comparison="previous")
-    now = wh.compare(metric, fc)
-    before = wh.metric(metric, fc.comparison_filters())
-    if not len(now) or not len(before) or pd.isna(now["value_cmp"].iloc[0]):
-        return None
+    if grain == "week":  # the same days of the week before (a week so far against the same days)
+        now = wh.metric(metric, f.with_(comparison="none"))
+        before = wh.metric(metric, f.with_(start=f.start - timedelta(weeks=1), end=f.end - timedelta(weeks=1),
+                                           comparison="none"))
+        if not len(now) or not len(before) or pd.isna(before["value"].iloc[0]):
+            return None
+    else:
+        fc = f.with_(comparison="previous")
+        now = wh.compare(metric, fc)
+        before = wh.metric(metric, fc.comparison_filters())
+        if not len(now) or not len(before) or pd.isna(now["value_cmp"].iloc[0]):
+            return None
     a, b = now.iloc[0], before.iloc[0]
     se = np.hypot((a["upper"] - a["lower"]) / 3.92, (b["upper"] - b["lower"]) / 3.92)
     delta = float(a["value"] - b["value"])

@@ -10,12 +10,25 @@ from __future__ import annotations
 
 import argparse
 import sys
+from urllib.parse import parse_qsl
 
 import pandas as pd
 
+from metrics.access import audit
 from metrics.access import users as access
-from metrics.cli.common import UserError, add_db_argument, audit_export, date_arg, emit, open_warehouse
-from metrics.model.i18n import t
+from metrics.analysis.alert_checks import GRAINS
+from metrics.cli.common import (
+    UserError,
+    add_db_argument,
+    add_filter_arguments,
+    audit_export,
+    build_filters,
+    date_arg,
+    emit,
+    open_warehouse,
+)
+from metrics.model import dimensions
+from metrics.model.i18n import metric_label, t
 from metrics.model.registry import get
 from metrics.present.formatting import fmt_value
 
@@ -99,6 +112,74 @@ def cmd_history(args: argparse.Namespace) -> None:
     emit(alerts.history(wh, _scope(wh, args.as_user)), args.format)
 
 
+def cmd_add(args: argparse.Namespace) -> None:
+    """``alerts add RULE_ID --metric M --type K [--every month|week] [--run-rules …] [slice] [--owner]``."""
+    from metrics import alerts
+    from metrics.analysis import control
+    from metrics.deliver.scope import to_query
+    from metrics.model.registry import UnknownMetric
+
+    try:
+        m = get(args.metric)
+    except UnknownMetric:
+        raise UserError(f"unknown metric {args.metric!r}; see servicewatch metrics") from None
+    if args.rule_kind not in alerts.KINDS:
+        raise UserError(f"unknown alert kind {args.rule_kind!r}; use one of {', '.join(alerts.KINDS)}")
+    if args.every not in GRAINS:
+        raise UserError(f"unknown alert period {args.every!r}; use month or week")
+    if args.every not in m.dims:
+        raise UserError(f"{args.metric} cannot be checked by {args.every}: its figures are by month only")
+    if args.run_rules and args.rule_kind != "control":
+        raise UserError("--run-rules applies to control rules only")
+    wanted = [r for r in (args.run_rules or "").split(",") if r]
+    unknown = sorted(set(wanted) - set(control.RULES))
+    if unknown:
+        raise UserError(f"unknown run rule {', '.join(unknown)}; use {', '.join(control.RULES)}")
+    sliced = [d for d in dimensions.VALUE_FILTERS if getattr(args, d.name)]
+    cannot = [d.name for d in sliced if d.name not in m.dims]
+    if cannot:
+        raise UserError(f"{args.metric} cannot be cut by {', '.join(cannot)}; it can by {', '.join(m.dims)}")
+    wh = open_warehouse(args.db)
+    if args.rule_kind == "target" and args.metric not in set(wh.targets().get("metric", [])):
+        raise UserError(f"no target is set for {args.metric}; a target rule needs one (targets table)")
+    exists = set(alerts.rules(wh)["rule_id"])
+    if args.rule_id in exists and not args.replace:
+        raise UserError(f"alert rule {args.rule_id!r} exists; give --replace to change it")
+    for name in args.recipient:
+        try:
+            access.get_user(name)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+    args.start = args.end = args.period = args.as_of = None
+    f = build_filters(wh, args)  # values checked; an --as-user owner only within their scope
+    if f.scope is not None and f.scope.regions and not f.regions:  # an owner's rule is within their regions
+        f = f.narrowed("region", f.scope.regions)
+    query = dict(parse_qsl(to_query(wh, f.with_(scope=None)), keep_blank_values=True))
+    query.pop("preset", None)
+    query.pop("cmp", None)
+    owner = args.owner or audit.cli_user(args.as_user)
+    audit_export(args, "alert_rule", {"rule_id": args.rule_id, "metric": args.metric, "kind": args.rule_kind,
+                                      "grain": args.every, "filters": query})
+    alerts.save_rules(wh, [{"rule_id": args.rule_id, "metric": args.metric, "kind": args.rule_kind, "owner": owner,
+                            "filters": query, "recipients": list(dict.fromkeys(args.recipient)),
+                            "enabled": not args.disabled, "run_rules": wanted or None, "grain": args.every}])
+    print(t("alerts.added", args.lang, rule=args.rule_id, metric=metric_label(args.metric, args.lang),
+            kind=t(f"alerts.kind.{args.rule_kind}", args.lang), every=t(f"alerts.every.{args.every}", args.lang)))
+
+
+def cmd_remove(args: argparse.Namespace) -> None:
+    from metrics import alerts
+
+    wh = open_warehouse(args.db)
+    scope = _scope(wh, args.as_user)
+    if scope is not None and args.rule_id not in set(alerts.rules(wh, scope)["rule_id"]):
+        raise UserError(f"alert rule {args.rule_id!r} is not within your scope")
+    if not alerts.remove_rule(wh, args.rule_id):
+        raise UserError(f"no alert rule {args.rule_id!r}; see servicewatch alerts rules")
+    audit_export(args, "alert_rule", {"rule_id": args.rule_id, "removed": True})
+    print(t("alerts.removed", args.lang, rule=args.rule_id))
+
+
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Register ``alerts check|ack|rules|history`` on the main parser's subcommands."""
     p = sub.add_parser("alerts", help="control-chart, target and change alerts: check, acknowledge, list")
@@ -124,10 +205,35 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     h = asub.add_parser("history", help="per rule: when it last ran, whether it fired, alerts open")
     h.add_argument("--as-user", dest="as_user", metavar="NAME")
     h.set_defaults(func=cmd_history)
-    for q in (c, a, r, h):
+    ad = asub.add_parser("add", help="add an alert rule: a metric, a slice, a kind and its parameters",
+                         conflict_handler="resolve")
+    ad.add_argument("rule_id", metavar="RULE_ID", help="a name of your choosing (letters, digits, - _ .)")
+    ad.add_argument("--metric", required=True, help="a metric id (servicewatch metrics)")
+    ad.add_argument("--type", dest="rule_kind", required=True, metavar="KIND",
+                    help="control (a control-chart signal), target (red against its target) or change (worse than "
+                         "the period before, the interval excluding 0)")
+    ad.add_argument("--every", default="month", metavar="PERIOD", help="month (default) or week: the period judged "
+                    "(control charts by week: the 52 weeks to it)")
+    ad.add_argument("--run-rules", dest="run_rules", metavar="RULES", help="control: the run rules that alert, "
+                    "comma-separated (" + ", ".join(("beyond_3sigma", "two_of_three_2sigma", "eight_one_side",
+                                                     "six_trend")) + "; default all four)")
+    ad.add_argument("--owner", metavar="NAME", help="who owns the rule (default --as-user, else the operator)")
+    ad.add_argument("--recipient", action="append", default=[], metavar="USER", help="a user told of its alerts")
+    ad.add_argument("--disabled", action="store_true", help="stored but not checked")
+    ad.add_argument("--replace", action="store_true", help="change an existing rule of that id")
+    add_filter_arguments(ad)
+    for hidden in ("--from", "--to", "--period", "--as-of"):  # a rule has no dates: each check judges the
+        ad.add_argument(hidden, help=argparse.SUPPRESS, default=None)  # newest month or week
+    ad.add_argument("--compare", help=argparse.SUPPRESS, default="none")
+    ad.set_defaults(func=cmd_add)
+    rm = asub.add_parser("remove", help="remove an alert rule (and its recorded alerts)")
+    rm.add_argument("rule_id", metavar="RULE_ID")
+    rm.add_argument("--as-user", dest="as_user", metavar="NAME", help="only a rule within this user's scope")
+    rm.set_defaults(func=cmd_remove)
+    for q in (c, a, r, h, ad, rm):
         add_db_argument(q)
         q.add_argument("--lang", choices=["zh", "en"], default="zh", help="language of the printed text")
-        if q is not a:
+        if q in (c, r, h):
             q.add_argument("--format", choices=["json", "csv", "table"], default="table")
 
 

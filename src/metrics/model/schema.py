@@ -339,6 +339,7 @@ alert_rules = sa.Table(
     sa.Column("kind", sa.String(16), nullable=False),  # control | target | change
     sa.Column("enabled", sa.Boolean, nullable=False),
     sa.Column("run_rules", sa.String(120), nullable=True),  # control: the run rules that alert (NULL: all four)
+    sa.Column("grain", sa.String(8), nullable=True),  # month (NULL) | week: the period each check judges
 )
 alert_events = sa.Table(
     "alert_events",
