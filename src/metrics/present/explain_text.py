@@ -26,7 +26,10 @@ def amount(x: float, metric_id: str, lang: str, unit: bool = True, signed: bool 
         return "—"
     m = get(metric_id)
     x = float(x) * (100 if m.unit in PERCENT_UNITS else 1)
-    text = number(x if signed else abs(x), decimals(m.unit, m), signed=signed)
+    digits = decimals(m.unit, m)
+    text = number(x if signed else abs(x), digits, signed=signed)
+    if text.strip("+-0.,") == "":  # rounds to 0: no sign
+        text = number(0.0, digits)
     key = f"explain.unit.{m.unit}"
     return text + (t(key, lang) if unit and key != t(key, lang) else "")
 
