@@ -51,7 +51,9 @@ def breaches() -> None:
         st.caption(view.t("page.sla.breaches_caption", limit=BREACH_LIMIT))
         shown = localise(breaches, lang, view.region_names, BREACH_COLUMNS)
         panels.listing(view, shown, view.t("page.sla.breaches_file"), "sla_breaches_csv", "sla_breaches.csv",
-                       number_columns(breaches[["age_hours"]], lang))
+                       number_columns(breaches[["age_hours"]], lang),
+                       export={"columns": BREACH_COLUMNS, "f": f, "title": view.t("page.sla.breaches_header"),
+                               "metrics": ("sla_resolution_compliance",)})
 
 
 # -- compensation -----------------------------------------------------------------------------

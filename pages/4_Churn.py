@@ -61,7 +61,9 @@ def reasons() -> None:
         first = [c for c in LIST_FIRST if c in leavers.columns]  # the key and what the list is sorted by
         leavers = leavers[first + [c for c in leavers.columns if c not in first]]
         panels.listing(view, localise(leavers, lang, view.region_names), view.t("page.churn.list_file"),
-                       "churn_list_csv", "churn_list.csv", number_columns(leavers, lang), pin=2)
+                       "churn_list_csv", "churn_list.csv", number_columns(leavers, lang), pin=2,
+                       export={"columns": tuple(leavers.columns), "f": f, "metrics": ("churn_rate",),
+                               "title": view.t("page.churn.list_header")})
 
 
 # -- one section at a time (by segment and tier, retention, the risk model: servicewatch.churn_panels) --

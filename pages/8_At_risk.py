@@ -36,7 +36,7 @@ if at_risk.empty:
 st.caption(view.t("page.at_risk.list_caption", limit=LIST_LIMIT))
 event = panels.listing(view, churn_panels.at_risk_table(at_risk, view), view.t("page.at_risk.file"), "at_risk_csv",
                        "at_risk_customers.csv", pin=2, height=420, key="at_risk_table", on_select="rerun",
-                       selection_mode="single-row")
+                       selection_mode="single-row", export=churn_panels.at_risk_export(view))
 
 # -- one customer's history -------------------------------------------------------------------
 st.header(view.t("page.at_risk.history_header"))

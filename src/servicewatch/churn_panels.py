@@ -128,7 +128,8 @@ def risk_panel(view: ui.View) -> None:
     table = at_risk_table(at_risk, view)
     st.dataframe(table, hide_index=True, width="stretch", height=420, placeholder=MISSING,
                  column_config=fitted_columns(table, pin=2))
-    list_download(view, table, view.t("churn.list_file"), "churn_at_risk_csv", "churn_at_risk.csv")
+    list_download(view, table, view.t("churn.list_file"), "churn_at_risk_csv", "churn_at_risk.csv",
+                  **at_risk_export(view))
 
 
 def model_quality(model: dict, view: ui.View) -> None:
@@ -172,9 +173,20 @@ def forest_terms(terms: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([drivers, spend], ignore_index=True)[["term", "hr", "hr_lower", "hr_upper", "p", "model"]]
 
 
+AT_RISK_COLUMNS = ("customer_id", "name", "tier", "region_id", "account_manager", "open_tickets",
+                   "churn_probability_90d", "revenue_at_risk", "drivers")
+
+
+def at_risk_export(view: ui.View) -> dict:
+    """The Excel export of the at-risk list (:func:`servicewatch.downloads.list_download`): its engine
+    columns, the churn rate's definition and the list's title."""
+    return {"columns": AT_RISK_COLUMNS, "metrics": ("churn_rate",), "title": view.t("churn.list_header")}
+
+
 def at_risk_table(df: pd.DataFrame, view: ui.View) -> pd.DataFrame:
-    out = df[["customer_id", "name", "tier", "region_id", "account_manager", "open_tickets",
-              "churn_probability_90d", "revenue_at_risk", "drivers"]].copy()
+    """The at-risk list as shown: customer keys as the source wrote them, names in the page's language,
+    the 90-day probability in percent; columns in :data:`AT_RISK_COLUMNS`' order."""
+    out = df[list(AT_RISK_COLUMNS)].copy()
     out["churn_probability_90d"] = (100 * out["churn_probability_90d"]).round(1)
     out["revenue_at_risk"] = out["revenue_at_risk"].round(0)
     keys = view.keys("customers", out["customer_id"])  # the customer as the source wrote it

@@ -55,4 +55,5 @@ def drill_down(view: View, f: Filters, selections: Sequence[tuple[str, list[str]
     rows = rows.assign(region=charts.category_names("region", rows["region_id"], view.lang, view.region_names),
                        **{dim: [view.label(dim, v) for v in rows[dim]] for dim in ("tier", "channel", "category")})
     shown = rows[list(DRILL_COLUMNS)].rename(columns={c: t(f"page.complaints.col.{c}") for c in DRILL_COLUMNS})
-    panels.listing(view, shown, "complaints", "complaints_drill_csv", "complaints.csv")
+    panels.listing(view, shown, t("lists.complaints_file"), "complaints_drill_csv", "complaints.csv",
+                   export={"columns": DRILL_COLUMNS, "f": narrowed, "title": t("lists.complaints_title")})

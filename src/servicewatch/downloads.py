@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -12,7 +12,7 @@ from metrics.access import audit
 from metrics.backends.connect import resolve_url
 from metrics.model.filters import Filters
 from metrics.model.registry import BY_ID
-from metrics.present.export import Export, build_export, export_context, to_csv
+from metrics.present.export import Column, Export, build_export, column_style, export_context
 from servicewatch.tables import export_columns, localised_values, yes_no
 
 if TYPE_CHECKING:
@@ -70,10 +70,33 @@ def audit_entries(limit: int = 2000) -> pd.DataFrame:
     return audit.read(resolve_url(), limit=limit)  # resolve_url, not View.url: that masks a password
 
 
-def list_download(view: View, shown: pd.DataFrame, file_stem: str, key: str, audit_name: str) -> None:
-    """The download button under a list (customers, tickets): the list as shown (headers and
-    values in the page's language) as CSV, recorded in the audit log as ``audit_name`` when
-    sign-in is on."""
-    data = audited_bytes(view, to_csv(yes_no(shown, view.lang)), audit_name, len(shown))
-    st.download_button(view.t("export.download_list"), data, f"{file_stem}.csv", "text/csv", key=key,
-                       on_click="ignore", icon=":material/download:")
+def list_export(view: View, shown: pd.DataFrame, title: str, columns: Sequence[str] | None = None,
+                metrics: Iterable[str] = (), f: Filters | None = None) -> Export:
+    """The export of a list as shown (headers and values in the page's language): yes/no in words,
+    each column in the number format of its engine column (``columns``: the engine names of
+    ``shown``'s columns, in order; without them, by dtype), and the header block of the filters ``f``
+    (default: the page's) titled ``title``, with the definitions of ``metrics``."""
+    names = list(columns) if columns is not None else [None] * shown.shape[1]
+    if len(names) != shown.shape[1]:
+        raise ValueError(f"{len(names)} engine names for {shown.shape[1]} columns")
+    cols = [Column(str(h), str(h), column_style(c or str(h), None, shown[h].dtype))
+            for h, c in zip(shown.columns, names, strict=True)]
+    ctx = export_context(f or view.filters, view.lang, view.region_names, title, metrics, view.as_of)
+    return build_export(yes_no(shown, view.lang), cols, ctx)
+
+
+def list_download(view: View, shown: pd.DataFrame, file_stem: str, key: str, audit_name: str,
+                  columns: Sequence[str] | None = None, metrics: Iterable[str] = (), f: Filters | None = None,
+                  title: str | None = None) -> None:
+    """The download buttons under a list (customers, tickets): the list as shown as CSV and as an
+    Excel workbook with the header block (title, period, comparison, filters, as-of, scope), number
+    formats, a frozen header row and the definitions sheet (:func:`list_export`); each recorded in
+    the audit log (``audit_name``, its ``.xlsx`` twin) when sign-in is on."""
+    ex = list_export(view, shown, title or file_stem, columns, metrics, f)
+    stem = audit_name.rsplit(".", 1)[0]
+    row = st.container(horizontal=True, gap="small")  # wraps on a narrow screen: no label cut off
+    row.download_button(view.t("export.download_list"), audited(view, ex.csv, f"{stem}.csv", len(shown)),
+                        f"{file_stem}.csv", "text/csv", key=key, on_click="ignore", icon=":material/download:",
+                        width="content")
+    row.download_button(view.t("lists.download_xlsx"), audited(view, ex.xlsx, f"{stem}.xlsx", len(shown)),
+                        f"{file_stem}.xlsx", XLSX_MIME, key=f"{key}_xlsx", on_click="ignore", width="content")

@@ -4,7 +4,7 @@ movers. Numbers come from the engine; these only query, draw and offer the downl
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 
 import pandas as pd
@@ -97,12 +97,13 @@ def headed_table(where, heading: str, rows: pd.DataFrame, show: Callable[[pd.Dat
 
 
 def listing(view: View, shown: pd.DataFrame, file_stem: str, csv_key: str, audit_name: str, config=None,
-            pin: int = 1, height: int = 360, **kwargs):
-    """A list (:func:`table`) and under it its CSV download as shown (the button's widget key
-    ``csv_key``), recorded in the audit log as ``audit_name``
-    (:func:`servicewatch.downloads.list_download`). Returns the table's event."""
+            pin: int = 1, height: int = 360, export: Mapping | None = None, **kwargs):
+    """A list (:func:`table`) and under it its CSV and Excel downloads as shown (the CSV button's
+    widget key ``csv_key``), recorded in the audit log as ``audit_name``
+    (:func:`servicewatch.downloads.list_download`; ``export``: its columns, metrics, f and title).
+    Returns the table's event."""
     event = table(shown, config, pin, height=height, **kwargs)
-    list_download(view, shown, file_stem, csv_key, audit_name)
+    list_download(view, shown, file_stem, csv_key, audit_name, **(export or {}))
     return event
 
 
