@@ -341,9 +341,11 @@ def _draws(fit: Fit) -> np.ndarray:
 
 
 # -- reading ------------------------------------------------------------------------------------
-def monthly_series(wh: Warehouse, metric_id: str, f: Filters, months: int = HISTORY_MONTHS) -> pd.DataFrame:
-    """``metric_id`` by month for the filters' slices over the ``months`` complete months up to the
-    as-of: month, value, weight (customer-months for rates, else the observations ``n``)."""
+def monthly_series(wh: Warehouse, metric_id: str, f: Filters, months: int | None = None) -> pd.DataFrame:
+    """``metric_id`` by month for the filters' slices over the ``months`` (default
+    :data:`HISTORY_MONTHS`) complete months up to the as-of: month, value, weight (customer-months for
+    rates, else the observations ``n``)."""
+    months = HISTORY_MONTHS if months is None else months
     last = last_complete_month(wh.resolve_as_of(f))
     stop = add_months(last, 1) - timedelta(days=1)
     hf = f.with_(start=add_months(last, 1 - months), end=stop, comparison="none")
