@@ -161,13 +161,13 @@ def build_parser() -> argparse.ArgumentParser:
     from metrics.cli import alerts as cli_alerts  # alert rules: check, ack, rules, history
 
     cli_alerts.add_commands(sub)
+    from metrics.cli import forecast as cli_forecast  # where a KPI is heading: forecast, chance of the target
+
+    cli_forecast.add_commands(sub)
     from metrics.cli import report as cli_report  # the review-meeting pack
 
     cli_report.add_commands(sub)
     from metrics.cli import subscription as cli_subscription  # scheduled delivery, the worker
-    from metrics.cli import forecast as cli_forecast  # where a KPI is heading: forecast, chance of the target
-
-    cli_forecast.add_commands(sub)
 
     cli_subscription.add_commands(sub)
     from metrics.cli import spark as cli_spark  # a local Spark cluster to try the spark:// database on
