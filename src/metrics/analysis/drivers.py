@@ -156,7 +156,8 @@ def driver_rows(wh: Warehouse, f: Filters, score: str, cap: int = ROW_CAP) -> tu
                 else_=0).label("revisited"),
         t.c.channel.label("channel"), b.c.tier, t.c.kind.label("ticket_kind"), b.c.eligible,
         contacts.label("contacts_90d"))
-        .select_from(b.join(t, t.c.ticket_id == b.c.ticket_id)))
+        .select_from(b.join(t, t.c.ticket_id == b.c.ticket_id))
+        .order_by(b.c.draw))  # a fixed row order: the seeded bootstrap draws rows by position
     rows = wh.read(stmt)
     eligible = int(rows["eligible"].iloc[0]) if len(rows) else 0
     return rows.drop(columns="eligible"), eligible

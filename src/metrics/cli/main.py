@@ -158,6 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
     from metrics.cli import coverage as cli_coverage  # which metrics the loaded data supports
 
     cli_coverage.add_commands(sub)
+    from metrics.cli import drivers as cli_drivers  # key drivers of CSAT, NPS, CES
+
+    cli_drivers.add_commands(sub)
     from metrics.cli import alerts as cli_alerts  # alert rules: check, ack, rules, history
 
     cli_alerts.add_commands(sub)
