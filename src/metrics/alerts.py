@@ -265,6 +265,20 @@ def _record(wh, df: pd.DataFrame, runs: list[dict]) -> pd.DataFrame:
     return df.assign(fired_at=pd.to_datetime(pd.Series(fired, index=df.index)))
 
 
+def after_change(url: str, lang: str = "zh") -> pd.DataFrame | None:
+    """Run the enabled rules on a database's new data (after an import, a load, a refresh): the alerts
+    (:func:`evaluate`, recorded), or None when no rule is enabled. About 2 s for 100 rules at L."""
+    from metrics.query.warehouse import Warehouse
+
+    wh = Warehouse.open(url)
+    try:
+        if not rules(wh)["enabled"].any():
+            return None
+        return evaluate(wh, lang=lang)
+    finally:
+        wh.engine.dispose()
+
+
 # -- what fired, who acknowledged -------------------------------------------------------------
 def events(wh, scope: Scope | None = None, open_only: bool = False) -> pd.DataFrame:
     """Recorded alerts, newest first, of the rules within ``scope``: rule_id, metric, kind, owner,

@@ -24,6 +24,7 @@ from metrics.ingest.importer.spec import TABLES, Mapping, MappingError, load_map
 from metrics.model.i18n import t
 from metrics.present import files as outputs
 from metrics.present.markup import md
+from servicewatch.errors import log_error
 from servicewatch.mapping_form import mapping_form, shown_errors
 from servicewatch.tables import MISSING
 
@@ -127,6 +128,47 @@ def import_panel(view: object) -> None:
             audit.record_safely(url, user.name, "import", audit.import_detail(done))
         st.cache_data.clear()
         st.success("  \n".join(md(x) for x in done.summary(lang)))
+        show_alert_check(url, lang)  # the alert rules on the new data, as servicewatch import does
+
+
+def alert_check(url: str, lang: str) -> tuple[str, str, pd.DataFrame]:
+    """The alert rules run on the data just imported (:func:`metrics.alerts.after_change`, as
+    ``servicewatch import`` does): (state, the line to show, the alerts in words). state: ``none`` (no
+    rule enabled), ``ok`` or ``failed`` (a warning: the data stands; the detail in the server log)."""
+    from metrics import alerts
+
+    try:
+        found = alerts.after_change(url, lang)
+    except Exception as exc:  # noqa: BLE001 - the data is in; the check is a courtesy
+        return "failed", t("page.data.import.alerts_failed", lang, id=log_error(exc, "alert check after import")), \
+            pd.DataFrame()
+    if found is None:
+        return "none", "", pd.DataFrame()
+    cols = ("metric_label", "slice", "period", "signal")
+    table = found[list(cols)].assign(period=pd.to_datetime(found["period"]).dt.strftime("%Y-%m-%d"),
+                                     signal=[_signal_words(s, lang) for s in found["signal"]])
+    heads = {"metric_label": "metric", "slice": "slice", "period": "period", "signal": "signal"}
+    return "ok", t("alerts.after_change", lang, n=len(found)), \
+        table.rename(columns={c: t(f"alerts.col.{heads[c]}", lang) for c in cols})
+
+
+def _signal_words(signal: str, lang: str) -> str:
+    sep = "；" if lang == "zh" else "; "
+    return sep.join(t(f"alerts.rule.{s}", lang) for s in str(signal).split(",") if s)
+
+
+def show_alert_check(url: str, lang: str) -> None:
+    """:func:`alert_check` on the page: the line, and the alerts with a link to the Alerts page."""
+    state, line, table = alert_check(url, lang)
+    if state == "none":
+        return
+    if state == "failed":
+        st.warning(line)
+        return
+    st.info(line, icon=":material/notifications:")
+    if len(table):
+        st.dataframe(table, hide_index=True, width="stretch", placeholder=MISSING)
+        st.page_link("pages/9_Alerts.py", label=t("nav.alerts", lang), icon=":material/notifications:")
 
 
 def _report(result: ImportResult, lang: str, key: str) -> None:

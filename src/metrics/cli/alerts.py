@@ -4,7 +4,7 @@ rule, value, limits, n); ``ack`` acknowledges a rule's open alerts with a note; 
 :mod:`metrics.cli.main` (one line on stderr, non-zero exit).
 
 Run after every ``import`` (not a dry run) and ``demo`` too (:func:`after_change`): 100 rules take about
-2 s at L (1M customers, bench/alerts.py). The Data page's import does not run it (yet)."""
+2 s at L (1M customers, bench/alerts.py). The Data page's import runs it too (servicewatch.import_panel)."""
 
 from __future__ import annotations
 
@@ -242,16 +242,12 @@ def after_change(url: str, lang: str = "en") -> None:
     with the number of alerts; a failure is a warning, the change stands. About 2 s for 100 rules at
     L (bench/alerts.py)."""
     from metrics import alerts
-    from metrics.query.warehouse import Warehouse
 
-    wh = Warehouse.open(url)
     try:
-        if not alerts.rules(wh)["enabled"].any():
-            return
-        found = alerts.evaluate(wh, lang=lang)
-        print(t("alerts.after_change", lang, n=len(found)))
+        found = alerts.after_change(url, lang)
     except Exception as exc:  # noqa: BLE001 - the data is in; the check is a courtesy
         print(f"servicewatch: warning: alert rules not checked ({type(exc).__name__}: {str(exc)[:160]})",
               file=sys.stderr)
-    finally:
-        wh.engine.dispose()
+        return
+    if found is not None:
+        print(t("alerts.after_change", lang, n=len(found)))
