@@ -26,9 +26,10 @@ if volume.empty:
     st.stop()
 
 # -- headline numbers -------------------------------------------------------------------------
+# every figure here counts complaints only: each card by its complaints name, never the all-ticket one's
 kpi_row(view, ("tickets", "complaint_rate", *HANDLING[:2]), f, ("complaint_rate",),
-        {"tickets": t("page.complaints.volume")})
-kpi_row(view, HANDLING[2:], f)
+        {m: complaints_panels.complaints_label(view, m) for m in ("tickets", "complaint_rate", *HANDLING[:2])})
+kpi_row(view, HANDLING[2:], f, labels={m: complaints_panels.complaints_label(view, m) for m in HANDLING[2:]})
 st.caption(t("page.complaints.kpi_note"))
 
 rf, level = league.scope(f, view.regions)
@@ -36,7 +37,7 @@ selections: list[tuple[str, list[str]]] = []  # (dimension, values picked in a c
 
 
 def title(metric_id: str, dim: str) -> str:
-    return f"{view.metric_label(metric_id)} · {t(f'page.complaints.dim.{dim}')}"
+    return f"{complaints_panels.complaints_label(view, metric_id)} · {t(f'page.complaints.dim.{dim}')}"
 
 
 # -- complaint rate by a dimension ------------------------------------------------------------
@@ -72,7 +73,7 @@ def handling() -> None:
     st.subheader(t("page.complaints.handling"))
     c1, c2 = st.columns([2, 3])
     handling = view.choice("handling", HANDLING, t("page.complaints.handling_metric"), widget="selectbox", where=c1,
-                           format_func=view.metric_label)
+                           format_func=lambda m: complaints_panels.complaints_label(view, m))
     hdim = view.choice("handling_dim", DIMS, t("page.complaints.cut_by"), where=c2, horizontal=True,
                        format_func=lambda d: t(f"page.complaints.dim.{d}"))
     h_f, level = league.scope_for(hdim, f, view.regions)

@@ -11,6 +11,7 @@ import streamlit as st
 
 from metrics.analysis import drill
 from metrics.model.filters import Filters
+from metrics.model.registry import get
 from metrics.present.charts import core as charts
 from servicewatch import panels
 from servicewatch.ui import View, empty_state
@@ -18,6 +19,17 @@ from servicewatch.ui import View, empty_state
 DRILL_LIMIT = 1000
 DRILL_COLUMNS = ("ticket_id", "opened_at", "customer_id", "name", "tier", "region", "channel", "category",
                  "priority", "resolved_at", "resolution_due_at", "escalated", "reopened", "open", "age_hours")
+
+
+def complaints_label(view: View, metric_id: str) -> str:
+    """The name of ``metric_id`` computed on complaints only, never that of the all-ticket figure
+    (one name per definition): a metric defined on complaints keeps its own (投诉率, 投诉首问解决率),
+    the ticket count is 投诉量, any other reads "投诉{metric}" (投诉重开率, "Reopen rate (complaints)")."""
+    if metric_id == "tickets":
+        return view.t("page.complaints.volume")
+    if get(metric_id).fixed_kinds == ("complaint",):
+        return view.metric_label(metric_id)
+    return view.t("complaints_only.metric", metric=view.metric_label(metric_id))
 
 
 def rate_table(view: View, rates: pd.DataFrame, dim: str) -> None:
