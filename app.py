@@ -7,7 +7,7 @@ from datetime import timedelta
 import streamlit as st
 
 from metrics.analysis import league
-from servicewatch import panels, ui
+from servicewatch import explain_panel, panels, ui
 
 KPIS = ("csat", "nps", "complaint_rate", "sla_resolution_compliance", "fcr_rate", "churn_rate", "active_customers")
 MOVER_METRICS = ("complaint_rate", "csat", "nps", "sla_resolution_compliance", "fcr_rate", "churn_rate")
@@ -33,3 +33,5 @@ dim_name = view.t(f"filter.{'city' if dim == 'region' else dim}")
 level = league.scope(f, view.regions)[1]  # districts of the chosen city, or of the user's one city
 panels.movers_panel(view, right, metric_id, dim, level, dim_name)
 st.caption(view.t("page.overview.footnote", days=(f.end - f.start + timedelta(days=1)).days))
+
+explain_panel.explain_section(view)  # what drove the change: rate and mix effects per dimension

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 # each page (by its title key, the View's page_key) and the choice keys it offers, in URL order
 PAGE_CHOICES: dict[str, tuple[str, ...]] = {
-    "nav.overview": ("metric", "dim"),
+    "nav.overview": ("metric", "dim", "explain"),
     "page.satisfaction.title": ("survey", "metric"),
     "page.complaints.title": ("dim", "handling", "handling_dim"),
     "page.sla.title": ("cut",),
