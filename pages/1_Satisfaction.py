@@ -9,13 +9,13 @@ from metrics.model.registry import get
 from metrics.present.charts import core as charts
 from metrics.present.formatting import fmt_metric
 from metrics.present.markup import md
-from servicewatch import panels, ui
+from servicewatch import drivers_panel, panels, ui
 from servicewatch.kpis import kpi_row, show_chart
 
 MEASURES = ("csat", "nps", "csat_mean", "ces_mean")
 SCORE_OF = {"csat": "csat", "csat_mean": "csat", "nps": "nps", "ces_mean": "ces"}
 KINDS = ("all", "post_interaction", "relationship", "mystery_shopper")
-SECTIONS = ("channel_tier", "region_kind", "trend_distribution")
+SECTIONS = ("channel_tier", "region_kind", "trend_distribution", "drivers")
 
 view = ui.page("page.satisfaction.title")
 t = view.t
@@ -86,6 +86,6 @@ def trend_distribution() -> None:
 
 
 # -- one section at a time --------------------------------------------------------------------
-{"channel_tier": channel_tier, "region_kind": region_kind,
- "trend_distribution": trend_distribution}[ui.sections(view, SECTIONS)]()
+{"channel_tier": channel_tier, "region_kind": region_kind, "trend_distribution": trend_distribution,
+ "drivers": lambda: drivers_panel.show(view, f, SCORE_OF[measure])}[ui.sections(view, SECTIONS)]()
 st.caption(t("common.interval_note"))

@@ -1,0 +1,56 @@
+"""The Satisfaction page's "what drives satisfaction" section (issue 17 item 2): the organisation's
+key drivers of the page's score (importance with intervals, the model's R² and n) and, with a region
+selected, that unit's performance on each driver against the organisation, in an importance ×
+performance chart with the "fix first" corner. The engine calls are cached by the data version
+(:meth:`servicewatch.ui.View.call`); the words come from the catalogue (``drivers.*``)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from metrics.analysis import drivers as dv
+from metrics.analysis import drivers_text as tx
+from metrics.model.filters import Filters
+from metrics.present.charts import drivers as charts
+from metrics.present.markup import md
+from servicewatch.kpis import show_chart
+from servicewatch.ui import View
+
+
+def show(view: View, f: Filters, score: str) -> None:
+    """Draw the section for ``score`` (csat, nps, ces) under the filters ``f``: the model is the
+    organisation's (``f`` without regions; post-interaction surveys whatever the page's survey kind),
+    the performance that of ``f``'s regions against it when regions are chosen."""
+    t = view.t
+    st.subheader(t("drivers.title"))
+    st.caption(t("drivers.caption"))
+    fo = f.with_(survey_kinds=(), regions=())
+    fu = f.with_(survey_kinds=())
+    with st.spinner(t("drivers.title")):
+        r = view.call(dv.key_drivers, fo, score)
+        if not isinstance(r, dv.DriversResult):  # refused (outside the user's scope): said already
+            return
+        perf = view.call(dv.performance, fu, score)
+    if r.reason is not None:
+        st.info(md(tx.sentences(r, view.lang)[0]))
+        return
+    for line in tx.sentences(r, view.lang):
+        st.markdown(md(line))
+    unit = "、".join(view.region_names.get(int(i), str(i)) for i in f.regions) if f.regions else None
+    m = tx.matrix(r, perf)
+    line = tx.fix_first(m, view.lang, unit)
+    if line:
+        st.markdown("**" + md(line) + "**")
+    label = t(f"drivers.score.{score}")
+    sub = view.subtitle(f=fu)
+    left, right = st.columns(2)
+    with left:
+        show_chart(view, r.importance, lambda: charts.importance_bars(
+            r.importance, view.lang, t("drivers.chart.importance_title", score=label), view.subtitle(f=fo)),
+            "drivers_importance")
+    with right:
+        heading = t("drivers.unit_vs_org", unit=unit) if unit else t("drivers.organisation")
+        show_chart(view, m, lambda: charts.importance_performance(
+            m, view.lang, t("drivers.chart.matrix_title", score=label) + " · " + heading, sub, unit=unit is not None),
+            "drivers_matrix")
+    st.caption(tx.method_line(r, view.lang))
