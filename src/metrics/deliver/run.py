@@ -7,6 +7,8 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
+import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -49,6 +51,41 @@ def digest_alerts(wh: Warehouse, f: Filters, lang: str) -> pd.DataFrame:
     return alerts.evaluate(wh, scope=scope, lang=lang, record=False)
 
 
+class Heartbeat:
+    """Renew a claimed delivery's lease every third of it while the block runs (a thread), so a long
+    build or send keeps the delivery this worker's; ``lost`` once a renewal finds the row taken up by
+    another worker (then nothing is sent). The lease runs from ``now`` (a simulated time for
+    ``send --due --now``) plus the time elapsed."""
+
+    def __init__(self, engine, delivery_id: str, worker: str, lease: timedelta, now: datetime | None = None) -> None:
+        self.engine, self.delivery_id, self.worker, self.lease = engine, delivery_id, worker, lease
+        self.base, self.started = now or store.now_utc(), time.monotonic()
+        self.stop, self.lost, self.beats = threading.Event(), False, 0
+        self.thread = threading.Thread(target=self._run, name=f"lease-{delivery_id[:8]}", daemon=True)
+
+    def _run(self) -> None:
+        every = max(0.2, self.lease.total_seconds() / 3)
+        while not self.stop.wait(every):
+            until = self.base + timedelta(seconds=time.monotonic() - self.started) + self.lease
+            try:
+                held = store.renew(self.engine, self.delivery_id, self.worker, until)
+            except Exception as exc:  # noqa: BLE001 - a busy store: the next beat tries again
+                log.warning("delivery %s: lease not renewed (%s)", self.delivery_id, type(exc).__name__)
+                continue
+            self.beats += 1
+            if not held:
+                self.lost = True
+                return
+
+    def __enter__(self) -> Heartbeat:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+
+
 def send_due(data_url: str, now: datetime | None = None, worker: str | None = None,
              users_file: str | None = None, lease: timedelta = store.LEASE) -> Outcome:
     """One pass: queue what came due by ``now`` (naive UTC), then lease and send one delivery at a
@@ -73,7 +110,11 @@ def send_due(data_url: str, now: datetime | None = None, worker: str | None = No
                 raise SendError("the subscription was removed", retry=False)
             if users_error and not d["recipient"].startswith("webhook:"):
                 raise SendError(users_error)
-            detail = _send_one(wh, sub, d, users, built, out)
+            with Heartbeat(engine, d["delivery_id"], worker, lease, now) as beat:
+                detail = _send_one(wh, sub, d, users, built, out, beat)
+        except LeaseLost as exc:  # the row is another worker's now: not marked, not audited as a failure
+            log.warning("delivery %s: %s", d["delivery_id"], exc)
+            continue
         except Exception as exc:  # noqa: BLE001 - a defect or a database error: recorded, retried, not lost
             if not isinstance(exc, SendError):
                 log.error("delivery %s failed unexpectedly", d["delivery_id"], exc_info=exc)
@@ -120,8 +161,12 @@ def _recipient_filters(wh: Warehouse, sub: store.Subscription, d: dict, users: d
     return f, user.lang, user.email, user.name
 
 
+class LeaseLost(SendError):
+    """Another worker took the delivery up while this one built it: this one sends nothing."""
+
+
 def _send_one(wh: Warehouse, sub: store.Subscription, d: dict, users: dict[str, User],
-              built: dict[tuple, content.Built], out: Outcome) -> dict:
+              built: dict[tuple, content.Built], out: Outcome, beat: Heartbeat | None = None) -> dict:
     f, lang, address, name = _recipient_filters(wh, sub, d, users)
     webhook = d["recipient"].startswith("webhook:")
     fmt = "digest" if webhook else sub.format
@@ -133,6 +178,8 @@ def _send_one(wh: Warehouse, sub: store.Subscription, d: dict, users: dict[str, 
             raise SendError(f"cannot build the pack: {str(exc).splitlines()[0][:200]}") from None
         out.packs += 1
     b = built[key]
+    if beat is not None and beat.lost:  # taken up by another worker while this one built the pack
+        raise LeaseLost("the lease ran out while the pack was built; another worker sends it")
     detail = {"subscription": sub.subscription_id, "recipient": d["recipient"], "format": fmt, "lang": lang,
               "pages": len(b.pack.pages), "filters": audit.filters_detail(f), "due_at": d["due_at"]}
     if webhook:

@@ -7,6 +7,8 @@ two workers never hold the same delivery), then ``sent`` or, after :data:`MAX_AT
 back-off, ``failed``. A worker killed mid-send leaves a lease that expires; the delivery is taken up
 again (at least once: the one window of a repeat is between the SMTP server's acceptance and the
 row's update, milliseconds; messages carry a stable Message-ID so a mail system can fold a repeat).
+While a worker builds and sends, a heartbeat renews its lease (:func:`renew`), so a pack that takes
+longer than the lease is not taken up by a second worker.
 """
 
 from __future__ import annotations
@@ -163,6 +165,15 @@ def claim(engine: sa.Engine, owner: str, now: datetime | None = None, limit: int
                 won.append(dict(conn.execute(sa.select(deliveries).where(
                     deliveries.c.delivery_id == delivery_id)).one()._mapping))
     return won
+
+
+def renew(engine: sa.Engine, delivery_id: str, owner: str, until: datetime) -> bool:
+    """Extend the lease of a delivery ``owner`` holds to ``until`` (naive UTC): the heartbeat of a long
+    build or send. False when the row is no longer theirs (the lease ran out and another worker took it)."""
+    with engine.begin() as conn:
+        return conn.execute(deliveries.update().where(
+            (deliveries.c.delivery_id == delivery_id) & (deliveries.c.lease_owner == owner[:80])
+            & (deliveries.c.state == "sending")).values(lease_until=until)).rowcount == 1
 
 
 def mark_sent(engine: sa.Engine, delivery_id: str, owner: str, now: datetime | None = None) -> bool:

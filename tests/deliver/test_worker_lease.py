@@ -1,0 +1,158 @@
+"""The worker's lease under long work, with real worker processes (issue 16 item 4):
+
+* a heartbeat renews the lease while a pack is built: two workers whose lease (2 s) is shorter than one
+  digest's build still send each delivery once, each on its first attempt;
+* a worker killed after the mail server accepted a message but before it heard so (the server holds its
+  reply) leaves the delivery to be sent again: the repeat carries the same Message-ID, derived from the
+  delivery id, so a mail system recognises it as the same message."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from deliver.deliver_helpers import Mailbox, free_port
+from metrics.deliver import store
+from metrics.deliver.run import Heartbeat
+
+SERVICEWATCH = str(Path(sys.executable).with_name("servicewatch"))
+
+
+def _worker(lease: float) -> subprocess.Popen:
+    return subprocess.Popen([SERVICEWATCH, "worker", "--interval", "0.5", "--lease", str(lease)],
+                            env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+
+
+def _subscribe(sw, *names: str) -> None:
+    two_days_ago = (datetime.now() - timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
+    argv = [x for r in names for x in ("--to", r)]
+    code, _, err = sw("subscription", "add", *argv, "--every", "daily", "--at", "00:00", "--format", "digest",
+                      "--region", "1", "--now", two_days_ago)
+    assert code == 0, err
+
+
+def _wait(predicate, seconds: float, procs: list[subprocess.Popen]) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        for p in procs:
+            if p.poll() is not None:
+                pytest.fail(f"worker exited {p.returncode}: {p.stderr.read()[-2000:]}")
+        time.sleep(0.1)
+    pytest.fail("timed out")
+
+
+def _stop(p: subprocess.Popen) -> None:
+    if p.poll() is None:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(20)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def _rows(env) -> list[dict]:
+    engine = store.engine_for(store.store_url(env["SERVICEWATCH_DB"]))
+    with engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.exec_driver_sql(
+            "select delivery_id, recipient, state, attempts, lease_owner from deliveries")]
+
+
+def test_heartbeat_keeps_a_long_build_with_its_worker(env, sw, mailbox) -> None:
+    names = ("dj", "nl", "zw")
+    _subscribe(sw, *names)
+    workers = [_worker(lease=2), _worker(lease=2)]  # a digest takes longer than 2 s to build
+    try:
+        _wait(lambda: len(mailbox.messages) >= len(names), 240, workers)
+        time.sleep(4)  # a second worker taking a delivery up would send it now
+    finally:
+        for w in workers:
+            _stop(w)
+    received = Counter(r for rcpts, _m in list(mailbox.messages) for r in rcpts)
+    assert received == Counter({f"{n}@example.com": 1 for n in names})
+    rows = _rows(env)
+    assert {r["state"] for r in rows} == {"sent"} and {r["attempts"] for r in rows} == {1}
+
+
+def test_heartbeat_renews_and_notices_a_lost_lease(env, sw) -> None:
+    """In-process: the heartbeat moves lease_until on; when another worker holds the row, ``lost``."""
+    _subscribe(sw, "dj")
+    engine = store.engine_for(store.store_url(env["SERVICEWATCH_DB"]))
+    now = store.now_utc()
+    store.enqueue_due(engine, now)
+    [d] = store.claim(engine, "w1", now, lease=timedelta(seconds=0.6))
+    with Heartbeat(engine, d["delivery_id"], "w1", timedelta(seconds=0.6), now) as beat:
+        time.sleep(1.0)
+        assert beat.beats >= 2 and not beat.lost
+        [row] = _rows(env)
+        later = store.claim(engine, "w2", store.now_utc(), lease=timedelta(seconds=60))
+        assert later == []  # still w1's: the heartbeat kept it
+        with engine.begin() as conn:  # as if w1 had stalled past its lease and w2 took the row up
+            conn.exec_driver_sql("update deliveries set lease_owner = 'w2'")
+        time.sleep(0.6)
+        assert beat.lost
+
+
+class SlowFirstReply(Mailbox):
+    """Accepts every message, but holds the reply to the first one (the worker never hears the 250)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+        self.first = True
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
+        msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        with self.lock:
+            self.messages.append((list(envelope.rcpt_tos), msg))
+            first, self.first = self.first, False
+        if first:
+            while not self.release.is_set():
+                await asyncio.sleep(0.1)
+        return "250 OK"
+
+
+def test_a_resend_after_a_crash_carries_the_same_message_id(env, sw, monkeypatch) -> None:
+    from aiosmtpd.controller import Controller
+
+    box, port = SlowFirstReply(), free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    monkeypatch.setenv("SERVICEWATCH_SMTP", f"smtp://127.0.0.1:{port}?from=servicewatch@example.com")
+    _subscribe(sw, "dj")
+    first = _worker(lease=3)
+    try:
+        _wait(lambda: len(box.messages) >= 1, 120, [first])  # the server has the message; the worker waits
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+        box.release.set()
+        [row] = _rows(env)
+        assert row["state"] == "sending"  # never marked sent: the worker died before the server's 250
+        second = _worker(lease=3)
+        try:
+            _wait(lambda: len(box.messages) >= 2 and _rows(env)[0]["state"] == "sent", 120, [second])
+        finally:
+            _stop(second)
+    finally:
+        if first.poll() is None:
+            first.kill()
+        controller.stop()
+    [row] = _rows(env)
+    ids = [m["Message-ID"] for _r, m in box.messages]
+    assert ids == [f"<{row['delivery_id']}@servicewatch>"] * 2  # the same message, recognisably
+    assert row["attempts"] == 2
