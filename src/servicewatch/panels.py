@@ -16,6 +16,7 @@ from metrics.model.registry import dim_column, get
 from metrics.present import theme
 from metrics.present.charts import core as charts
 from metrics.present.formatting import direction, fmt_delta, fmt_metric
+from servicewatch import forecast_panel
 from servicewatch.downloads import list_download
 from servicewatch.kpis import comparison_note, missing_note, sample_note, status_badge, unsupported_note
 from servicewatch.tables import MISSING, fitted_columns
@@ -119,7 +120,8 @@ def spark_note(view: View, spark: pd.DataFrame) -> str:
 
 def overview_card(view: View, container, metric_id: str) -> bool:
     """One bordered Overview card: value, change, comparison value, n and the last 12 months as a line
-    (:meth:`Filters.last_months`), the status badge and the notes; "—" and the reason when the data
+    (:meth:`Filters.last_months`), the status badge, the notes and, for a KPI with a target, where it
+    is heading (:func:`servicewatch.forecast_panel.card_forecast`); "—" and the reason when the data
     cannot give the metric or the filters found nothing. Returns whether a value was shown."""
     m = get(metric_id)
     unsupported = unsupported_note(view, metric_id)  # the data cannot give it at all: say what is missing
@@ -148,6 +150,7 @@ def overview_card(view: View, container, metric_id: str) -> bool:
         small = sample_note(row, view.lang)
         if small:
             st.markdown(small)
+        forecast_panel.card_forecast(view, metric_id)  # where it is heading: the line, the fan chart behind it
         return True
 
 

@@ -296,7 +296,11 @@ def forecast_series(history: pd.DataFrame, metric_id: str, kind: str = "quarter"
     horizon = (end.year - nxt.year) * 12 + end.month - nxt.month + 1
     values = h["value"].to_numpy(dtype=float)
     scale = Scale.fit(values, bounds or bounds_for(metric_id))
-    fit = choose(scale.to_model(values), horizon)
+    try:
+        fit = choose(scale.to_model(values), horizon)
+    except ValueError:  # no candidate could be fitted (a degenerate series)
+        out.reason = "no_fit"
+        return out
     out.model, out.aicc = fit.name, fit.aicc
     sd = np.sqrt(np.maximum(np.diag(fit.covariance()), 0))
     ahead = [add_months(nxt, i) for i in range(horizon)]

@@ -56,10 +56,10 @@ def _chance(row: Mapping, fc: Forecast, lang: str) -> str:
              target=_target_text(float(row["target"]), fc.metric, lang))
 
 
-def card_line(fc: Forecast, lang: str, period: int = 0) -> str:
+def card_line(fc: Forecast, lang: str, period: int = 0, named: bool = False) -> str:
     """The line on a KPI card for the ``period``-th period (0: the current one): "likely to miss:
-    23% chance of reaching 95%"; without a target the forecast and its 80% interval; the reason
-    when there is no forecast."""
+    23% chance of reaching 95%" (``named``: "2026 Q4: likely to miss: …"); without a target the
+    forecast and its 80% interval; the reason when there is no forecast."""
     if fc.reason:
         return reason_text(fc, lang)
     row = fc.periods.iloc[period]
@@ -68,6 +68,9 @@ def card_line(fc: Forecast, lang: str, period: int = 0) -> str:
                  value=fmt_metric(row["value"], fc.metric, lang), lower=fmt_metric(row["lower80"], fc.metric, lang),
                  upper=fmt_metric(row["upper80"], fc.metric, lang))
     verdict = t(f"forecast.verdict.{row['verdict']}", lang)
+    if named:
+        return t("forecast.period_line", lang, period=period_name(row["start"], fc.kind, lang), verdict=verdict,
+                 chance=_chance(row, fc, lang))
     return t("forecast.line", lang, verdict=verdict, chance=_chance(row, fc, lang))
 
 
