@@ -111,6 +111,7 @@ bench: venv system
 	$(PY) -m bench.browser
 	$(PY) -m bench.alerts
 	$(PY) -m bench.keys
+	$(PY) -m bench.explain
 
 clean:
 	rm -rf .pytest_cache .ruff_cache .hypothesis build $(DEMO_DB) $(DEMO_DB).wal

@@ -200,9 +200,10 @@ def _total(wh: warehouse_mod.Warehouse, m: Metric, f: Filters) -> tuple[pd.DataF
     return raws, value, value_cmp, (value - value_cmp if why is None else np.nan), why
 
 
-def _names(wh: warehouse_mod.Warehouse, dim: str, keys: pd.Series) -> tuple[list[str], list[str]]:
-    if dim == "region":
-        r = wh.regions().set_index("region_id")
+def _names(wh: warehouse_mod.Warehouse, dim: str, keys: pd.Series, regions: pd.DataFrame | None
+           ) -> tuple[list[str], list[str]]:
+    if dim == "region" and regions is not None:
+        r = regions.set_index("region_id")
         zh = [str(r.at[int(k), "name_zh"]) if pd.notna(k) and int(k) in r.index else str(k) for k in keys]
         en = [str(r.at[int(k), "name_en"]) if pd.notna(k) and int(k) in r.index else str(k) for k in keys]
         return zh, en
@@ -210,9 +211,9 @@ def _names(wh: warehouse_mod.Warehouse, dim: str, keys: pd.Series) -> tuple[list
     return ([i18n.label(dim, k, "zh") for k in keys], [i18n.label(dim, k, "en") for k in keys])
 
 
-def _region_scope(wh: warehouse_mod.Warehouse, f: Filters) -> tuple[Filters, str]:
+def _region_scope(f: Filters, regions: pd.DataFrame) -> tuple[Filters, str]:
     """The filters and level of a split by region one level down, with the same total as ``f``."""
-    rf, level = league.scope_for("region", f, wh.regions())
+    rf, level = league.scope_for("region", f, regions)
     if rf.regions != f.regions and f.regions and level == "district":  # a district: the city around it
         raise NotDecomposable("lowest_level", "a district has no lower region level to split by")
     return rf, level
@@ -225,7 +226,8 @@ def decompose(wh: warehouse_mod.Warehouse, metric_id: str, f: Filters, dim: str,
     cannot be split; a change that cannot be computed returns a Decomposition with ``reason``.
     ``total``: the scope's total as read once for several dimensions (:func:`explain`)."""
     m = check(metric_id, dim)
-    df, level = _region_scope(wh, f) if dim == "region" else (f, "city")
+    regions = wh.regions() if dim == "region" else None
+    df, level = _region_scope(f, regions) if regions is not None else (f, "city")
     raws_total, value, value_cmp, delta, why = total if total is not None else _total(wh, m, f)
     empty = pd.DataFrame(columns=list(GROUP_COLUMNS))
     if why is not None:
@@ -255,7 +257,7 @@ def decompose(wh: warehouse_mod.Warehouse, metric_id: str, f: Filters, dim: str,
         w1 = vol1 / vol1.sum() if vol1.sum() > 0 else np.zeros(len(merged))
         w0 = vol0 / vol0.sum() if vol0.sum() > 0 else np.zeros(len(merged))
     split = shift_share(w0, w1, r0, r1, var0, var1, 0.0 if component else (value + value_cmp) / 2)
-    zh, en = _names(wh, dim, merged[key])
+    zh, en = _names(wh, dim, merged[key], regions)
     out = pd.DataFrame({"key": merged[key].to_list(), "name_zh": zh, "name_en": en, "w_cmp": w0, "w": w1,
                         "value_cmp": np.where(vol0 > 0, r0, np.nan) if not component else r0,
                         "value": np.where(vol1 > 0, r1, np.nan) if not component else r1,
@@ -305,9 +307,9 @@ def explain(wh: warehouse_mod.Warehouse, metric_id: str, f: Filters,
     ``score``; ties: fewer groups, then :data:`DIMS` order). A dimension that cannot be split under these
     filters (a district has no lower level) is left out; the metric's own refusal is raised."""
     dims = dimensions_of(metric_id) if dims is None else dims
-    total = _total(wh, check(metric_id), f)
+    total = _total(wh, check(metric_id), f)  # read once for every dimension
     out = []
-    for d in dims:
+    for d in dims:  # one after the other: DuckDB spreads each query over the cores already (threads: no gain)
         try:
             out.append(decompose(wh, metric_id, f, d, total))
         except NotDecomposable as exc:
