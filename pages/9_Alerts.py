@@ -14,9 +14,13 @@ if "alerts_acked" in st.session_state:
     st.success(st.session_state.pop("alerts_acked"), icon=":material/done:")
 alerts_panel.check_button(view)
 found = alerts_panel.open_alerts(view)
-row = alerts_panel.pick(view, alerts_panel.chart_choices(view, found))  # open alerts first, then every rule
-if row is not None:
-    alerts_panel.alert_chart(view, row)
-    if row["open"]:
-        alerts_panel.acknowledge_form(view, row)
+charted = alerts_panel.chart_choice(view)  # a trend chart's button opens a metric's chart (metric=…)
+if charted != alerts_panel.RULES_CHOICE:
+    alerts_panel.view_chart(view, charted)
+else:
+    row = alerts_panel.pick(view, alerts_panel.chart_choices(view, found))  # open alerts first, then every rule
+    if row is not None:
+        alerts_panel.alert_chart(view, row)
+        if row["open"]:
+            alerts_panel.acknowledge_form(view, row)
 alerts_panel.history(view)

@@ -135,22 +135,52 @@ def pick(view: View, choices: pd.DataFrame) -> pd.Series | None:
     return choices.iloc[picked]
 
 
+RULES_CHOICE = "rules"  # the chart choice of the alerts and rules (the page's default)
+
+
+def chart_choice(view: View) -> str:
+    """What the page charts: the alerts and rules (default), or one metric's control chart under the
+    page's filters (``metric=`` in the URL: the button under every trend chart,
+    :mod:`servicewatch.control_link`)."""
+    from servicewatch.control_link import CHARTABLE
+
+    return view.choice("metric", [RULES_CHOICE, *CHARTABLE], view.t("alerts.control.pick"), RULES_CHOICE,
+                       widget="selectbox", format_func=lambda m: view.t("alerts.control.rules") if m == RULES_CHOICE
+                       else view.metric_label(m))
+
+
+def view_chart(view: View, metric_id: str) -> None:
+    """The control chart of ``metric_id`` under the page's filters, over the 24 months to the end of
+    their period (no comparison)."""
+    end = view.filters.end
+    f = view.filters.with_(start=add_months(end.replace(day=1), -(alert_checks.WINDOW_MONTHS - 1)),
+                           comparison="none")
+    st.caption(view.md("alerts.control.of_view", metric=view.metric_label(metric_id)))
+    _draw(view, metric_id, view.metric_label(metric_id), scope_text(f, view.lang, view.region_names), f,
+          f"control_view_{metric_id}")
+
+
 def alert_chart(view: View, row: pd.Series) -> None:
     """The control chart of one alert's metric and slice, over the 24 months to its month."""
     grain = row.get("grain") or "month"
     f = slice_filters(view, row["filters"], row["period"], grain)
-    chart = view.call(control.for_metric, row["metric"], f, grain=grain)
+    _draw(view, row["metric"], row["metric_label"], row["slice"], f, f"control_{row['rule_id']}", grain)
+
+
+def _draw(view: View, metric_id: str, label: str, slice_text: str, f: Filters, key: str, grain: str = "month") -> None:
+    """A control chart with its baseline slider (the baseline's last period movable) and downloads."""
+    chart = view.call(control.for_metric, metric_id, f, grain=grain)
     months = [pd.Timestamp(p).date() for p in chart.points["period"]]
     if chart.baseline is not None and len(months) > control.MIN_BASELINE:
         # the baseline the limits come from: seen on the chart, its last month movable (reset: the default)
         last = st.select_slider(view.t("page.alerts.baseline_end"), months[control.MIN_BASELINE - 1:],
                                 value=chart.baseline[1],
                                 format_func=lambda d: d.strftime("%Y-%m-%d" if grain == "week" else "%Y-%m"),
-                                key=f"alerts_baseline_{row['rule_id']}")
+                                key=f"alerts_baseline_{key.removeprefix('control_')}")
         if last != chart.baseline[1]:
-            chart = view.call(control.for_metric, row["metric"], f, grain=grain, baseline=(months[0], last))
-    m = get(row["metric"])
-    title = view.t("page.alerts.chart", metric=row["metric_label"], slice=row["slice"])
+            chart = view.call(control.for_metric, metric_id, f, grain=grain, baseline=(months[0], last))
+    m = get(metric_id)
+    title = view.t("page.alerts.chart", metric=label, slice=slice_text)
     kind_note = view.t(f"alerts.chart_kind_{chart.kind}")
     fig = control_chart(chart.points, m.unit, view.lang, title, kind_note, kind=chart.kind, baseline=chart.baseline,
                         min_n=chart.min_n)
@@ -158,7 +188,7 @@ def alert_chart(view: View, row: pd.Series) -> None:
     data["signal"] = [signal_text(r, view) for r in chart.points["rules"]]  # the rules in words
     from servicewatch import ui
 
-    ui.chart(view, fig, data, f"control_{row['rule_id']}", metrics=row["metric"], f=f)
+    ui.chart(view, fig, data, key, metrics=metric_id, f=f)
 
 
 def acknowledge_form(view: View, row: pd.Series) -> None:

@@ -75,6 +75,9 @@ def trend(view: View, metric_id: str, title: str, f: Filters | None = None, *, k
         return
     fig = charts.trend(frame, get(metric_id).unit, view.lang, title, view.subtitle(f=f), target=target)
     chart(view, fig, frame, key, metrics=metric_id, f=f)
+    from servicewatch.control_link import control_button  # the metric's control chart on the Alerts page
+
+    control_button(view, metric_id, key)
 
 
 def table(shown: pd.DataFrame, config=None, pin: int = 1, **kwargs):

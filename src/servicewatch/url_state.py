@@ -39,6 +39,7 @@ PAGE_CHOICES: dict[str, tuple[str, ...]] = {
     "page.churn.title": ("dim",),
     "page.regions.title": ("metric",),
     "page.at_risk.title": ("customer",),
+    "page.alerts.title": ("metric",),  # a metric's control chart (servicewatch.control_link)
 }
 # the page scripts of the sidebar's links and their title keys
 PAGE_OF_PATH = {
