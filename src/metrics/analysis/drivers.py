@@ -164,7 +164,10 @@ def driver_rows(wh: Warehouse, f: Filters, score: str, cap: int = ROW_CAP) -> tu
 
 
 def _numeric(col: pd.Series) -> pd.Series:
-    return pd.to_numeric(col.map(lambda v: np.nan if v is None or v is pd.NA else float(v)), errors="coerce")
+    """Numbers and flags (True/False/None as read) as floats, NaN where unknown."""
+    if col.dtype == object:
+        col = col.where(col.notna(), np.nan).astype(float)
+    return pd.to_numeric(col, errors="coerce").astype(float)
 
 
 def _design(rows: pd.DataFrame) -> tuple[pd.DataFrame, list[Driver], pd.DataFrame, dict]:

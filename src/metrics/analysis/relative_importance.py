@@ -62,9 +62,14 @@ def _covariances(z: np.ndarray, n_boot: int, rng: np.random.Generator, chunk: in
     for a in range(q):
         np.multiply(z[:, a:a + 1], z[:, a:], out=pairs[:, at:at + q - a])
         at += q - a
-    counts = [np.ones(n)] + [np.bincount(rng.integers(0, n, n), minlength=n).astype(float) for _ in range(n_boot)]
-    sums = np.concatenate([pairs.T @ np.column_stack(counts[i:i + chunk]) for i in range(0, len(counts), chunk)],
-                          axis=1).T  # (1 + n_boot, 1 + q + q(q+1)/2)
+    sums = np.empty((1 + n_boot, pairs.shape[1]))  # (1 + n_boot, 1 + q + q(q+1)/2)
+    sums[0] = pairs.sum(axis=0)
+    counts = np.empty((n, chunk))
+    for first in range(1, 1 + n_boot, chunk):
+        k = min(chunk, 1 + n_boot - first)
+        for j in range(k):
+            counts[:, j] = np.bincount(rng.integers(0, n, n), minlength=n)
+        sums[first:first + k] = (pairs.T @ counts[:, :k]).T
     total = sums[:, :1]
     mean = sums[:, 1:1 + q] / total
     raw = np.zeros((len(sums), q, q))
