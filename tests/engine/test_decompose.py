@@ -168,3 +168,20 @@ def test_small_groups_never_rank_first_on_noise(wh: Warehouse, metric_id: str) -
         assert 0.0 <= d.score <= 1.0
         if g["noise"].all():
             assert d.score == 0.0
+
+
+# -- the same on every database -----------------------------------------------------------------------
+@pytest.mark.parametrize(("metric_id", "dim"), [("complaint_rate", "region"), ("complaint_rate", "channel"),
+                                                ("csat", "tier"), ("nps", "region"), ("fcr_rate", "category")])
+def test_every_database_splits_the_same(db_url: str, duckdb_url: str, metric_id: str, dim: str) -> None:
+    here, ref = Warehouse.open(db_url), Warehouse.open(duckdb_url)
+    f = last_quarter(ref)
+    d, expected = dc.decompose(here, metric_id, f, dim), dc.decompose(ref, metric_id, f, dim)
+    assert d.delta == pytest.approx(float(here.compare(metric_id, f)["delta"].iloc[0]), abs=1e-9)
+    assert abs(d.groups["contribution"].sum() - d.delta) < 1e-9
+    got = d.groups.set_index(d.groups["key"].astype(str))
+    want = expected.groups.set_index(expected.groups["key"].astype(str))
+    assert sorted(got.index) == sorted(want.index)
+    for col in ("contribution", "rate_effect", "mix_effect", "lower", "upper"):
+        np.testing.assert_allclose(got.loc[want.index, col].astype(float), want[col].astype(float), atol=1e-9)
+    assert list(got["noise"].loc[want.index]) == list(want["noise"])
