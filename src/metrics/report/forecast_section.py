@@ -1,0 +1,46 @@
+"""The meeting pack's "where it is heading" (走势预测) page: for the headline KPIs with a target, the
+current period's forecast sentence (:func:`metrics.present.forecast_text.period_sentence`: median,
+80% and 95% intervals, the chance of meeting the target — the Overview card's verdict), the fan charts
+of the first two, and for those the model and the back-test's error and coverage. A KPI without a
+target under the pack's filters is left out; one whose history is too short says why."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from metrics.analysis import forecast as fcast
+from metrics.analysis import forecast_backtest
+from metrics.present import forecast_text as ft
+from metrics.present.charts.forecast import fan
+from metrics.report.context import Ctx
+from metrics.report.model import Page
+
+METRICS = ("sla_resolution_compliance", "complaint_rate", "csat", "nps")  # in this order on the page
+CHARTS = 2  # fan charts on the page (the layout of a section page)
+
+
+def forecast_section(ctx: Ctx) -> list[Page]:
+    """One page: a sentence per KPI of :data:`METRICS` with a target, two fan charts with their
+    model and back-test lines, how the verdicts are drawn."""
+    page = Page("section", ctx.t("forecast.title"), ctx.subtitle())
+    notes = []
+    for metric_id in METRICS:
+        if ctx.target(metric_id) is None:
+            continue
+        fc = fcast.forecast(ctx.wh, metric_id, ctx.f, ctx.targets, ctx.ancestors)
+        page.sentences.append(ft.period_sentence(fc, ctx.metric_label(metric_id), ctx.lang))
+        if fc.reason or len(page.charts) >= CHARTS:
+            continue
+        first = fc.periods.iloc[0]
+        target = None if pd.isna(first["target"]) else float(first["target"])
+        title = ctx.t("forecast.chart.title", metric=ctx.metric_label(metric_id))
+        page.charts.append(ctx.chart(fan(fc.history, fc.months, ctx.unit(metric_id), ctx.lang, title, ctx.subtitle(),
+                                         target=target), title))
+        summary = forecast_backtest.backtest(ctx.wh, metric_id, ctx.f)
+        notes.append(ctx.t("forecast.labelled", metric=ctx.metric_label(metric_id),
+                           text=ctx.t("plain.part_sep").join((ft.model_line(fc, ctx.lang),
+                                                              ft.backtest_line(summary, metric_id, ctx.lang)))))
+    if not page.sentences:  # no headline KPI has a target under these filters
+        return []
+    page.sentences += [*notes, ft.thresholds_line(ctx.lang)]
+    return [page]
