@@ -237,3 +237,25 @@ def test_fix_first_needs_importance_and_worse_performance() -> None:
     assert list(m.loc[m["fix_first"], "driver"]) == ["sla_breached"]
     assert tx.fix_first(m, "en", "Dongjiang") == ("Fix first: SLA resolution breach (70.0%; organisation 80.0%) — "
                                                   "important, and Dongjiang is clearly worse than the organisation.")
+
+
+def test_a_column_the_source_lacks_is_left_out_with_its_reason(tmp_path, demo_frames: dict) -> None:
+    """A source without first-contact resolution (NULL on every ticket) and with escalation known on
+    only a third of them: both left out with their reasons, the model fitted on the other drivers."""
+    from metrics.ingest.load import replace_all
+
+    t = demo_frames["tickets"].copy()
+    t["first_contact_resolved"] = None
+    t["escalated"] = t["escalated"].astype(object)
+    t.loc[np.random.default_rng(1).random(len(t)) < 0.67, "escalated"] = None
+    url = f"duckdb:///{tmp_path / 'lacking.duckdb'}"
+    replace_all(url, {**demo_frames, "tickets": t})
+    wh = Warehouse.open(url)
+    first, last = wh.data_span()
+    r = dv.key_drivers(wh, Filters(first, last), "csat", n_boot=30)
+    left = r.left_out.set_index("driver")
+    assert left.loc["first_contact_resolved", "reason"] == "unknown"
+    assert left.loc["escalated", "reason"] == "sparse" and 0.2 < left.loc["escalated", "known"] < 0.45
+    assert r.reason is None and {"first_contact_resolved", "escalated"}.isdisjoint(r.importance["driver"])
+    assert r.importance["driver"].iloc[0] == "sla_breached"
+    wh.engine.dispose()
