@@ -110,6 +110,7 @@ bench: venv system
 	$(PY) -m bench.spark --scale S
 	$(PY) -m bench.browser
 	$(PY) -m bench.alerts
+	$(PY) -m bench.drivers
 	$(PY) -m bench.keys
 	$(PY) -m bench.explain
 	$(PY) -m bench.forecast
