@@ -205,6 +205,10 @@ def test_performance_unit_against_organisation(wh: Warehouse, whole: Filters) ->
     breach = rows["sla_breached"].dropna().astype(float)
     assert org.loc["sla_breached", "org_value"] == pytest.approx(1 - breach.mean())
     assert org.loc["sla_breached", "org_n"] == len(breach)
+    assert org.loc["sla_breached", "org_mean"] == pytest.approx(breach.mean())  # the breach rate
+    hours = rows["resolution_hours"].dropna().astype(float)
+    assert org.loc["resolution_hours", "org_mean"] == pytest.approx(hours.mean())
+    assert org.loc["resolution_hours", "org_value"] == pytest.approx((hours <= dv.GOOD_HOURS).mean())
     assert (perf["unit_n"] < perf["org_n"]).all()
     assert perf["gap"].to_numpy() == pytest.approx((perf["unit_value"] - perf["org_value"]).to_numpy())
     assert {"channel", "tier", "ticket_kind"}.isdisjoint(perf["driver"])

@@ -273,7 +273,8 @@ def _good(d: Driver, col: pd.Series) -> pd.Series:
 
 def performance_of(rows: pd.DataFrame) -> pd.DataFrame:
     """Per outcome driver: value (share of rated tickets where it went well), n (rows known), lower,
-    upper (Wilson 95%). Drivers unknown on every row get NaN and n 0."""
+    upper (Wilson 95%), and mean: the driver's own mean (a flag's rate — breach rate, FCR rate —,
+    mean hours to resolution, mean contacts in 90 days). Drivers unknown on every row get NaN and n 0."""
     out = []
     for d in DRIVERS:
         if d.good is None or d.name not in rows.columns:
@@ -281,21 +282,24 @@ def performance_of(rows: pd.DataFrame) -> pd.DataFrame:
         good = _good(d, rows[d.name])
         k, n = float(good.sum()), int(good.notna().sum())
         lo, hi = stats.wilson(k, n)
-        out.append({"driver": d.name, "value": k / n if n else np.nan, "n": n, "lower": float(lo), "upper": float(hi)})
-    return pd.DataFrame(out, columns=["driver", "value", "n", "lower", "upper"])
+        raw = _numeric(rows[d.name])
+        out.append({"driver": d.name, "value": k / n if n else np.nan, "n": n, "lower": float(lo), "upper": float(hi),
+                    "mean": float(raw.mean()) if n else np.nan})
+    return pd.DataFrame(out, columns=["driver", "value", "n", "lower", "upper", "mean"])
 
 
 def performance(wh: Warehouse, f: Filters, score: str, cap: int = ROW_CAP) -> pd.DataFrame:
     """How the unit of ``f`` (its regions) performs on each outcome driver against the organisation
     (``f`` without regions, same scope and other slices), on the surveys of ``score``: driver,
-    org_value, org_n, org_lower, org_upper, then unit_… and gap (unit − org, share points) with
+    org_value, org_n, org_lower, org_upper, org_mean, then unit_… and gap (unit − org, share points) with
     ``worse``/``better`` (two-proportion test at 5%) when ``f`` names regions; shares in [0, 1]."""
     org = performance_of(driver_rows(wh, replace(f, regions=()), score, cap)[0])
-    out = org.rename(columns={k: f"org_{k}" for k in ("value", "n", "lower", "upper")})
+    out = org.rename(columns={k: f"org_{k}" for k in ("value", "n", "lower", "upper", "mean")})
     if not f.regions:
         return out
     unit = performance_of(driver_rows(wh, f, score, cap)[0])
-    out = out.merge(unit.rename(columns={k: f"unit_{k}" for k in ("value", "n", "lower", "upper")}), on="driver")
+    out = out.merge(unit.rename(columns={k: f"unit_{k}" for k in ("value", "n", "lower", "upper", "mean")}),
+                    on="driver")
     out["gap"] = out["unit_value"] - out["org_value"]
     p = stats.two_proportion_p(out["unit_value"] * out["unit_n"], out["unit_n"],
                                out["org_value"] * out["org_n"], out["org_n"])
