@@ -213,3 +213,20 @@ def test_card_line_in_both_languages() -> None:
     short = fc.Forecast("csat", "quarter", reason="too_short", history=pd.DataFrame({"month": range(5)}))
     expected = f"No forecast: 5 months of continuous history, at least {fc.MIN_MONTHS} are needed"
     assert ft.card_line(short, "en") == expected
+
+
+def test_months_without_rows_are_gaps(demo: tuple[Warehouse, Filters]) -> None:
+    """A slice with months that have no rows at all: the series has every month up to the last complete
+    one, the missing ones NaN (the forecast uses the run after the last of them)."""
+    wh, f = demo
+    series = fc.monthly_series(wh, "csat", f)
+    months = pd.to_datetime(series["month"])
+    assert (months.diff().dropna().dt.days.between(28, 31)).all()
+    assert months.iloc[-1] == pd.Timestamp(fc.last_complete_month(wh.as_of()))
+    small = wh.regions().sort_values("region_id")["region_id"].iloc[-1]  # a district: sparse months
+    narrow = f.with_(regions=(int(small),), channels=("hotline",))
+    sparse = fc.monthly_series(wh, "csat", narrow)
+    gaps = pd.to_datetime(sparse["month"]).diff().dropna().dt.days
+    assert gaps.between(28, 31).all() and sparse["value"].isna().any()
+    out = fc.forecast(wh, "csat", narrow)
+    assert out.reason == "too_short" and out.months.empty  # no run of 12 months: a reason, no forecast

@@ -357,8 +357,12 @@ def monthly_series(wh: Warehouse, metric_id: str, f: Filters, months: int | None
     if df.empty:
         return pd.DataFrame({"month": pd.Series(dtype="datetime64[ns]"), "value": [], "weight": []})
     weight = df["exposure"] if "exposure" in df.columns else df["n"]
-    return pd.DataFrame({"month": pd.to_datetime(df["month"]), "value": pd.to_numeric(df["value"], errors="coerce"),
-                         "weight": pd.to_numeric(weight, errors="coerce")}).sort_values("month").reset_index(drop=True)
+    out = pd.DataFrame({"month": pd.to_datetime(df["month"]), "value": pd.to_numeric(df["value"], errors="coerce"),
+                        "weight": pd.to_numeric(weight, errors="coerce")}).set_index("month").sort_index()
+    # every month from the first with data to the last complete one: a month without rows is a gap (NaN),
+    # never skipped over as if its neighbours were adjacent
+    every = pd.date_range(out.index.min(), pd.Timestamp(last), freq="MS", name="month")
+    return out.reindex(every).reset_index()
 
 
 def targets_by_period(table: pd.DataFrame, ancestors: dict[int, list[int]], metric_id: str, f: Filters,
