@@ -185,3 +185,18 @@ def test_every_database_splits_the_same(db_url: str, duckdb_url: str, metric_id:
     for col in ("contribution", "rate_effect", "mix_effect", "lower", "upper"):
         np.testing.assert_allclose(got.loc[want.index, col].astype(float), want[col].astype(float), atol=1e-9)
     assert list(got["noise"].loc[want.index]) == list(want["noise"])
+
+
+def test_a_viewer_never_sees_a_small_group_alone(wh: Warehouse) -> None:
+    from metrics.access.users import Scope
+
+    viewer = Scope(user="v", regions=(DETERIORATING_CITY,), aggregates_only=True, min_group_size=40)
+    f = last_quarter(wh, scope=viewer)
+    d = dc.decompose(wh, "csat", f, "tier")
+    assert d.ok and abs(d.groups["contribution"].sum() - d.delta) < 1e-9
+    full = dc.decompose(wh, "csat", last_quarter(wh, regions=(DETERIORATING_CITY,)), "tier")
+    assert d.delta == pytest.approx(full.delta, abs=1e-12)
+    pooled = d.groups[d.groups["key"] == dc.SUPPRESSED]
+    assert len(pooled) == 1 and np.isnan(pooled["value"].iloc[0]) and np.isnan(pooled["w"].iloc[0])
+    shown = set(d.groups["key"]) - {dc.SUPPRESSED}
+    assert shown < set(full.groups["key"])  # some tiers pooled

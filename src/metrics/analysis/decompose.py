@@ -60,8 +60,9 @@ from metrics.query import warehouse as warehouse_mod
 
 KINDS = ("share", "mean", "nps", "rate")
 DIMS = ("region", "tier", "channel", "category")  # the default dimensions, in this order for ties
-REFUSALS = ("kind", "dimension", "lowest_level", "no_comparison", "no_data", "missing")
+REFUSALS = ("kind", "dimension", "lowest_level", "no_comparison", "no_data", "missing", "suppressed")
 UNASSIGNED = "__unassigned__"
+SUPPRESSED = "__suppressed__"  # the groups a viewer may not see one by one, pooled
 GROUP_COLUMNS = ("key", "name_zh", "name_en", "w_cmp", "w", "value_cmp", "value", "n_cmp", "n",
                  "contribution", "lower", "upper", "rate_effect", "rate_lower", "rate_upper",
                  "mix_effect", "mix_lower", "mix_upper", "noise", "main", "present")
@@ -186,13 +187,17 @@ def _total(wh: warehouse_mod.Warehouse, m: Metric, f: Filters) -> tuple[pd.DataF
         value = float(now["value"].iloc[0]) if len(now) else np.nan
         return raws + [raws[0].iloc[0:0]], value, np.nan, np.nan, "no_comparison"
     raws = wh.aggregates(m.id, [f, cf], ())
-    now, before = warehouse_mod.finish(m, raws[0], ()), warehouse_mod.finish(m, raws[1], ())
+    now = warehouse_mod.suppress_small_groups(warehouse_mod.finish(m, raws[0], ()), f.scope)
+    before = warehouse_mod.suppress_small_groups(warehouse_mod.finish(m, raws[1], ()), cf.scope)
     value = float(now["value"].iloc[0]) if len(now) else np.nan
     n_cmp = float(before["n"].iloc[0]) if len(before) else np.nan
     value_cmp = float(before["value"].iloc[0]) if len(before) else np.nan
     why = comparable.reason(m, cf, n_cmp, wh.first_records().get(m.source))
     if why is None and "missing" in now.columns and (now["missing"].notna().any() or before["missing"].notna().any()):
         why = "missing"
+    hidden = [bool(x["suppressed"].any()) for x in (now, before) if "suppressed" in x.columns]
+    if why is None and any(hidden):  # a viewer's scope too small to show
+        why = "suppressed"
     if why is None and not np.isfinite(value):
         why = "no_data"
     if why is None and not np.isfinite(value_cmp):
@@ -263,7 +268,9 @@ def decompose(wh: warehouse_mod.Warehouse, metric_id: str, f: Filters, dim: str,
                         "value": np.where(vol1 > 0, r1, np.nan) if not component else r1,
                         "n_cmp": vol0, "n": vol1, **split})
     out["present"] = np.where(w0 == 0, "now_only", np.where(w1 == 0, "cmp_only", "both"))
+    out["_small"] = _small(merged, f)
     out = out[(out["n"] > 0) | (out["n_cmp"] > 0) | (out["contribution"] != 0)]
+    out = _pool_small(out)
     rest = delta - float(out["contribution"].sum())
     if abs(rest) > 1e-12 * max(1.0, abs(delta)):  # rows in no group of the dimension
         out = pd.concat([out, pd.DataFrame([{
@@ -281,6 +288,38 @@ def decompose(wh: warehouse_mod.Warehouse, metric_id: str, f: Filters, dim: str,
     se = float(np.sqrt(np.nansum(((out["upper"] - out["lower"]) / (2 * stats.Z95)) ** 2)))
     return Decomposition(metric_id, dim, level, value, value_cmp, delta, out, score, None,
                          delta - stats.Z95 * se, delta + stats.Z95 * se)
+
+
+def _small(merged: pd.DataFrame, f: Filters) -> np.ndarray:
+    """Per group: fewer than the scope's ``min_group_size`` customers behind it in either period, for an
+    aggregate-only scope (viewers; the compiler's ``customers`` column); all False otherwise."""
+    if f.scope is None or not f.scope.aggregates_only:
+        return np.zeros(len(merged), dtype=bool)
+    least = f.scope.min_group_size
+    out = np.zeros(len(merged), dtype=bool)
+    for col in ("customers", "customers_cmp"):
+        c = pd.to_numeric(merged[col], errors="coerce").fillna(0).to_numpy(float) if col in merged else None
+        if c is None:  # no count of customers: every group is small
+            return np.ones(len(merged), dtype=bool)
+        out |= (c > 0) & (c < least)
+    return out
+
+
+def _pool_small(out: pd.DataFrame) -> pd.DataFrame:
+    """The small groups of an aggregate-only scope pooled into one row (their contributions and effects
+    summed, the interval from the summed variances, no values or weights): still exact, never one by one."""
+    small = out["_small"].to_numpy(bool)
+    out = out.drop(columns="_small")
+    if not small.any():
+        return out
+    pool = out[small]
+    se = float(np.sqrt((((pool["upper"] - pool["lower"]) / (2 * stats.Z95)) ** 2).sum()))
+    c = float(pool["contribution"].sum())
+    row = {"key": SUPPRESSED, "name_zh": i18n.t("explain.suppressed", "zh", k=int(small.sum())),
+           "name_en": i18n.t("explain.suppressed", "en", k=int(small.sum())), "contribution": c,
+           "lower": c - stats.Z95 * se, "upper": c + stats.Z95 * se, "rate_effect": float(pool["rate_effect"].sum()),
+           "mix_effect": float(pool["mix_effect"].sum()), "present": "both"}
+    return pd.concat([out[~small], pd.DataFrame([row])], ignore_index=True)
 
 
 def _score(groups: pd.DataFrame, delta: float, component: bool) -> float:
