@@ -74,11 +74,12 @@ def cmd_drivers(args: argparse.Namespace) -> None:
         names = wh.regions().set_index("region_id")
         col = "name_zh" if args.lang == "zh" else "name_en"
         unit = "、".join(str(names.loc[i, col]) for i in f.regions if i in names.index) if f.regions else None
-        line = tx.fix_first(m, args.lang, unit)
+        fix = tx.fix_first(m, args.lang, unit)
+    else:
+        fix = None
+    for line in [*tx.sentences(r, args.lang), fix, tx.method_line(r, args.lang)]:
         if line:
             print(line, file=sys.stderr)
-    for line in tx.sentences(r, args.lang) + [tx.method_line(r, args.lang)]:
-        print(line, file=sys.stderr)
     audit_export(args, "export", {"drivers": args.score, "rows": len(df), "filters": filters_detail(f)})
     if args.format == "json":
         df = df.assign(**window_fields(wh, f, False))
