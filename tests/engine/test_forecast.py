@@ -88,7 +88,10 @@ def test_no_band_would_fail_the_coverage_check() -> None:
 
 
 def test_ets_intervals_equal_statsmodels() -> None:
-    """The joint error covariance (MA(∞) weights) gives statsmodels' own prediction intervals."""
+    """The joint error covariance (MA(∞) weights) gives statsmodels' own prediction intervals, once its
+    residual mean square is corrected to n/(n − k) and the normal quantile replaced by Student t's."""
+    from scipy.stats import norm
+    from scipy.stats import t as student
     from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
     rng = np.random.default_rng(1)
@@ -97,9 +100,13 @@ def test_ets_intervals_equal_statsmodels() -> None:
         res = ETSModel(y, error="add", trend="add" if damped else None, damped_trend=damped).fit(disp=False)
         sf = res.get_prediction(start=LENGTH, end=LENGTH + 5).summary_frame(alpha=0.05)
         fit = fc._ets(y.to_numpy(), 6, damped)
+        k = len(res.params)
+        assert fit.df == LENGTH - k and fit.sigma2 == pytest.approx(res.mse * LENGTH / (LENGTH - k))
         np.testing.assert_allclose(fit.mean, sf["mean"].to_numpy(), rtol=1e-6)
-        np.testing.assert_allclose(fc.Z95 * np.sqrt(np.diag(fit.covariance())),
-                                   (sf["pi_upper"] - sf["mean"]).to_numpy(), rtol=1e-4)
+        ours = fit.quantile(0.975) * np.sqrt(np.diag(fit.covariance()))
+        theirs = (sf["pi_upper"] - sf["mean"]).to_numpy()
+        factor = student.ppf(0.975, LENGTH - k) / norm.ppf(0.975) * np.sqrt(LENGTH / (LENGTH - k))
+        np.testing.assert_allclose(ours, factor * theirs, rtol=1e-4)
 
 
 def test_quarter_combines_known_and_forecast_months_by_volume() -> None:

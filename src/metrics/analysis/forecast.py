@@ -18,10 +18,13 @@ The method, stated once:
   Walker estimates). The one with the smallest **AICc** is used. The three likelihoods are Gaussian
   densities of the same months on the same scale (no differencing), so their AICc compare.
   No seasonal term: three years hold too few cycles to estimate one.
-* **Intervals.** Each model is linear with Gaussian errors: the h-month-ahead errors are
-  ``Psi @ eps`` (its MA(∞) weights, ``eps`` independent with the model's variance), so the monthly
-  80% and 95% intervals are exact normal quantiles on the model's scale (parameter uncertainty is
-  not included; the back-test shows what that costs).
+* **Intervals.** Each model is linear: the h-month-ahead errors are ``Psi @ eps`` (its MA(∞)
+  weights, ``eps`` independent shocks). The shocks' variance is the residual mean square with the
+  degrees-of-freedom correction n/(n − k) (k the model's estimated parameters), and the errors are
+  taken as Student t with n − k degrees of freedom (a multivariate t: one scale for the whole path),
+  which widens short histories' intervals a little for the parameters estimated from them; the
+  rest of the parameters' uncertainty is not included (the back-test shows what that costs). The
+  monthly 80% and 95% intervals are exact quantiles on the model's scale.
 * **The period and the target.** A period (month, or quarter when the filters' period is longer than
   a month) is the volume-weighted mean of its months: the months already known as they are, the
   rest from :data:`SIMULATIONS` paths drawn from the joint distribution of the forecast errors (fixed
@@ -60,8 +63,7 @@ EDGE = 0.001  # bounded metrics: values clipped to this share of the range from 
 SIMULATIONS = 4000  # paths for a period's value and the probability of meeting the target (MC s.e. ≤ 0.008)
 SEED = 20261206
 LIKELY = 0.75  # probability ≥ this: likely to meet; ≤ 1 − this: likely to miss
-Z80, Z95 = 1.2815515655446004, 1.959963984540054  # normal quantiles of 90% and 97.5%
-BANDS = {"lower80": -Z80, "upper80": Z80, "lower95": -Z95, "upper95": Z95}
+BANDS = {"lower80": 0.10, "upper80": 0.90, "lower95": 0.025, "upper95": 0.975}  # a band's edges as probabilities
 PERIODS_AHEAD = 2  # the current period and this many after it
 
 
@@ -124,7 +126,14 @@ class Fit:
     aicc: float
     mean: np.ndarray  # h forecast means
     psi: np.ndarray  # psi[0] = 1, psi[j]: weight of the shock j months before
-    sigma2: float
+    sigma2: float  # the shocks' variance, n/(n − k) times the residual mean square
+    df: int  # n − k: the Student t's degrees of freedom
+
+    def quantile(self, p: float) -> float:
+        """The ``p`` quantile of a standardised forecast error (Student t with :attr:`df`)."""
+        from scipy.stats import t as student
+
+        return float(student.ppf(p, self.df))
 
     def covariance(self) -> np.ndarray:
         """The h×h covariance of the forecast errors on the model scale."""
@@ -139,6 +148,7 @@ def _ets(z: np.ndarray, h: int, damped: bool) -> Fit:
     from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
     res = ETSModel(z, error="add", trend="add" if damped else None, damped_trend=damped).fit(disp=False)
+    n, k = len(z), len(res.params)  # smoothing parameters and initial states (the variance is concentrated out)
     alpha = float(res.smoothing_level)
     j = np.arange(h)
     if damped:
@@ -148,7 +158,7 @@ def _ets(z: np.ndarray, h: int, damped: bool) -> Fit:
         psi = np.full(h, alpha)
     psi[0] = 1.0
     return Fit("ETS(A,Ad,N)" if damped else "ETS(A,N,N)", float(res.aicc), np.asarray(res.forecast(h), dtype=float),
-               psi, float(res.mse))
+               psi, float(res.mse) * n / (n - k), n - k)
 
 
 def _ar1(z: np.ndarray, h: int) -> Fit:
@@ -156,7 +166,9 @@ def _ar1(z: np.ndarray, h: int) -> Fit:
 
     res = ARIMA(z, order=(1, 0, 0), trend="c").fit(method="yule_walker")
     phi, sigma2 = float(res.params[1]), float(res.params[-1])
-    return Fit("ARIMA(1,0,0)", float(res.aicc), np.asarray(res.forecast(h), dtype=float), phi ** np.arange(h), sigma2)
+    n, k = len(z), 2  # the mean and phi
+    return Fit("ARIMA(1,0,0)", float(res.aicc), np.asarray(res.forecast(h), dtype=float), phi ** np.arange(h),
+               sigma2 * n / (n - k), n - k)
 
 
 @lru_cache(maxsize=1)
@@ -304,7 +316,7 @@ def forecast_series(history: pd.DataFrame, metric_id: str, kind: str = "quarter"
     out.model, out.aicc = fit.name, fit.aicc
     sd = np.sqrt(np.maximum(np.diag(fit.covariance()), 0))
     ahead = [add_months(nxt, i) for i in range(horizon)]
-    band = {name: scale.from_model(fit.mean + z * sd) for name, z in BANDS.items()}
+    band = {name: scale.from_model(fit.mean + fit.quantile(p) * sd) for name, p in BANDS.items()}
     out.months = pd.DataFrame({"month": pd.to_datetime(ahead), "value": scale.from_model(fit.mean), **band})
     paths = scale.from_model(_draws(fit))  # SIMULATIONS × horizon, on the metric's scale
     weight_ahead = float(h["weight"].tail(3).mean())
@@ -337,11 +349,13 @@ def forecast_series(history: pd.DataFrame, metric_id: str, kind: str = "quarter"
 
 
 def _draws(fit: Fit) -> np.ndarray:
-    """:data:`SIMULATIONS` joint draws of the forecast path on the model scale (fixed seed)."""
+    """:data:`SIMULATIONS` joint draws of the forecast path on the model scale (fixed seed): a
+    multivariate t with the forecast errors' covariance and :attr:`Fit.df` degrees of freedom."""
     rng = np.random.default_rng(SEED)
     cov = fit.covariance()
     chol = np.linalg.cholesky(cov + 1e-12 * np.eye(len(cov)))
-    return fit.mean + rng.standard_normal((SIMULATIONS, len(cov))) @ chol.T
+    normal = rng.standard_normal((SIMULATIONS, len(cov))) @ chol.T
+    return fit.mean + normal / np.sqrt(rng.chisquare(fit.df, (SIMULATIONS, 1)) / fit.df)
 
 
 # -- reading ------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from metrics.query.warehouse import Warehouse
 
 BACKTEST_ORIGINS = 12
 BACKTEST_HORIZON = 3
-Z = np.array([-1.2815515655446004, 1.2815515655446004, -1.959963984540054, 1.959963984540054])
+EDGES = (0.10, 0.90, 0.025, 0.975)  # the 80% and 95% bands' edges as probabilities
 
 
 def backtest_series(history: pd.DataFrame, metric_id: str, origins: int = BACKTEST_ORIGINS,
@@ -39,7 +39,7 @@ def backtest_series(history: pd.DataFrame, metric_id: str, origins: int = BACKTE
         sd = np.sqrt(np.maximum(np.diag(fit.covariance()), 0))
         for k in range(steps):
             actual = values[origin + k]
-            lo80, hi80, lo95, hi95 = scale.from_model(fit.mean[k] + Z * sd[k])
+            lo80, hi80, lo95, hi95 = scale.from_model(fit.mean[k] + np.array([fit.quantile(p) for p in EDGES]) * sd[k])
             rows.append({"origin": h["month"].iloc[origin], "horizon": k + 1, "actual": actual,
                          "forecast": float(scale.from_model(fit.mean[k])), "model": fit.name,
                          "in80": bool(lo80 <= actual <= hi80), "in95": bool(lo95 <= actual <= hi95)})
