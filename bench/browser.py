@@ -24,12 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
-import subprocess
-import sys
-import time
-import urllib.request
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,6 +33,7 @@ from metrics.backends.connect import make_engine
 from metrics.ingest import rollups
 from metrics.model.i18n import label
 from metrics.query.warehouse import Warehouse
+from servicewatch.local_server import ServerDidNotStart, streamlit_server
 from servicewatch.ui import SECTION_KEY
 
 from .sections import write_section
@@ -118,47 +114,16 @@ def data_file(scale: str, seed: int) -> Path:
     return path
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _healthy(base: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as resp:
-            return resp.status == 200
-    except OSError:
-        return False
-
-
 @contextmanager
 def app_server(db: Path, log_path: Path, script: str = "app.py"):
     """``streamlit run <script>`` on ``db`` (no sign-in configured, as in the tests); yields its URL."""
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if k not in ("SERVICEWATCH_USERS", "SERVICEWATCH_AUTH")}
     env.update(SERVICEWATCH_DB=f"duckdb:///{db}", PYTHONUNBUFFERED="1")
-    cmd = [sys.executable, "-m", "streamlit", "run", script, "--server.address", "127.0.0.1",
-           "--server.port", str(port), "--server.headless", "true", "--server.fileWatcherType", "none",
-           "--browser.gatherUsageStats", "false"]
-    with open(log_path, "wb") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 120
-        while not _healthy(base):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"bench.browser: streamlit did not start; see {log_path}")
-            time.sleep(0.25)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        with streamlit_server(script, ROOT, env, log_path, timeout_s=120) as base:
+            yield base
+    except ServerDidNotStart:
+        raise SystemExit(f"bench.browser: streamlit did not start; see {log_path}") from None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -22,18 +22,16 @@ import contextlib
 import os
 import secrets
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
 import sqlalchemy as sa
+
+from servicewatch.local_server import ServerDidNotStart, streamlit_server
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # Tests live in one folder per level (engine, ingest, churn, access, pages, browser, cli, report, charts,
@@ -304,20 +302,6 @@ def page(browser: Any) -> Iterator[Any]:
         context.close()
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _healthy(base_url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{base_url}/_stcore/health", timeout=2) as resp:
-            return resp.status == 200
-    except OSError:
-        return False
-
-
 @pytest.fixture(scope="session")
 def app_server(tmp_path_factory: pytest.TempPathFactory, duckdb_url: str) -> Iterator[str]:
     """Base URL (``http://127.0.0.1:<port>``) of ``streamlit run app.py`` on the demo DuckDB.
@@ -339,39 +323,13 @@ def run_app(workdir: Path, duckdb_url: str, env: dict[str, str] | None = None) -
     shutil.copyfile(src, db_copy)
     if src.with_name(src.name + ".wal").is_file():
         shutil.copyfile(src.with_name(src.name + ".wal"), workdir / (src.name + ".wal"))
-    port = _free_port()
-    base_url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "SERVICEWATCH_DB": f"duckdb:///{db_copy}", "PYTHONUNBUFFERED": "1", **(env or {})}
-    cmd = [
-        sys.executable, "-m", "streamlit", "run", "app.py",
-        "--server.address", "127.0.0.1",
-        "--server.port", str(port),
-        "--server.headless", "true",
-        "--server.fileWatcherType", "none",
-        "--browser.gatherUsageStats", "false",
-    ]
     log_path = workdir / "streamlit.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            cmd, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
     try:
-        deadline = time.monotonic() + APP_START_TIMEOUT_S
-        while not _healthy(base_url):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                what = f"exited with {proc.returncode}" if proc.poll() is not None else "timed out"
-                tail = log_path.read_text(errors="replace")[-3000:]
-                pytest.fail(f"streamlit run app.py {what} (port {port}); its output:\n{tail}")
-            time.sleep(0.25)
-        yield base_url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        with streamlit_server("app.py", PROJECT_ROOT, env, log_path, APP_START_TIMEOUT_S) as base_url:
+            yield base_url
+    except ServerDidNotStart as exc:
+        pytest.fail(f"{exc}; its output:\n{log_path.read_text(errors='replace')[-3000:]}")
 
 
 @pytest.fixture(autouse=True)

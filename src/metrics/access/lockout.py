@@ -159,23 +159,12 @@ class RateLimiter:
         """One ``BEGIN IMMEDIATE`` transaction on the store, created (mode 0600) when missing."""
         path = store_path(users_file)
         try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-            os.close(fd)
-            con = _connect(path)
-        except (OSError, sqlite3.Error) as exc:
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+        except OSError as exc:
             raise StoreError(_describe(path, exc)) from None
-        with closing(con):
-            try:
-                con.execute("BEGIN IMMEDIATE")
-                _check_schema(con, path, create=True)
-                yield con
-                con.execute("COMMIT")
-            except sqlite3.Error as exc:
-                _rollback(con)
-                raise StoreError(_describe(path, exc)) from None
-            except BaseException:
-                _rollback(con)
-                raise
+        with _transaction(path, "BEGIN IMMEDIATE") as con:
+            _check_schema(con, path, create=True)
+            yield con
 
     @contextmanager
     def _read(self, users_file: str | Path) -> Iterator[sqlite3.Connection | None]:
@@ -184,19 +173,30 @@ class RateLimiter:
         if not path.exists() and not path.is_symlink():
             yield None
             return
+        with _transaction(path, "BEGIN") as con:
+            fresh = not _check_schema(con, path, create=False)
+            yield None if fresh else con
+
+
+@contextmanager
+def _transaction(path: Path, begin: str) -> Iterator[sqlite3.Connection]:
+    """``begin`` … ``COMMIT`` on a new connection to the store at ``path`` (closed after), rolled back
+    on any failure; a failure of SQLite or of opening the file raised as a one-line :class:`StoreError`."""
+    try:
+        con = _connect(path)
+    except (OSError, sqlite3.Error) as exc:
+        raise StoreError(_describe(path, exc)) from None
+    with closing(con):
         try:
-            con = _connect(path)
-        except (OSError, sqlite3.Error) as exc:
+            con.execute(begin)
+            yield con
+            con.execute("COMMIT")
+        except sqlite3.Error as exc:
+            _rollback(con)
             raise StoreError(_describe(path, exc)) from None
-        with closing(con):
-            try:
-                con.execute("BEGIN")
-                fresh = not _check_schema(con, path, create=False)
-                yield None if fresh else con
-                con.execute("COMMIT")
-            except sqlite3.Error as exc:
-                _rollback(con)
-                raise StoreError(_describe(path, exc)) from None
+        except BaseException:
+            _rollback(con)
+            raise
 
 
 def _connect(path: Path) -> sqlite3.Connection:

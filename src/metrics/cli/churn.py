@@ -13,6 +13,7 @@ from metrics.cli.common import (
     UserError,
     add_db_argument,
     add_filter_arguments,
+    add_format_argument,
     audit_export,
     build_filters,
     date_arg,
@@ -170,7 +171,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     sv.add_argument("--show", dest="what", choices=("curves", "summary", "logrank", "at_risk"), default="curves",
                     help="curves (default), summary (median, RMST 12/24 months), pairwise log-rank, at_risk")
     add_filter_arguments(sv)
-    sv.add_argument("--format", choices=["json", "csv", "table"], default="table")
+    add_format_argument(sv)
     sv.set_defaults(func=cmd_survival)
 
     ch = sub.add_parser("churn", help="churn-risk model: fit it, list the customers at risk")
@@ -188,5 +189,5 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     sc.add_argument("--top", type=int, default=100, help="how many customers (default 100)")
     sc.add_argument("--lang", choices=["zh", "en"], default="en", help="language of the reasons")
     add_filter_arguments(sc)
-    sc.add_argument("--format", choices=["json", "csv", "table"], default="table")
+    add_format_argument(sc)
     sc.set_defaults(func=cmd_churn_scores)

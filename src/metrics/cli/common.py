@@ -48,6 +48,11 @@ def add_db_argument(p: argparse.ArgumentParser) -> None:
                    ".streamlit/secrets.toml, then data/servicewatch.duckdb)")
 
 
+def add_format_argument(p: argparse.ArgumentParser) -> None:
+    """``--format json|csv|table`` (default table): how a command prints its tidy frame (:func:`emit`)."""
+    p.add_argument("--format", choices=["json", "csv", "table"], default="table")
+
+
 def add_filter_arguments(p: argparse.ArgumentParser) -> None:
     """The filter options shared by every command that computes figures."""
     p.add_argument("--from", dest="start", type=date_arg, help="first day of the period (inclusive)")

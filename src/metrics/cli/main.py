@@ -22,6 +22,7 @@ from metrics.cli.common import (
     UserError,
     add_db_argument,
     add_filter_arguments,
+    add_format_argument,
     audit_export,
     build_filters,
     emit,
@@ -125,19 +126,19 @@ def build_parser() -> argparse.ArgumentParser:
     add_filter_arguments(m)
     m.add_argument("--with-comparison", dest="compare_columns", action="store_true",
                    help="add value_cmp, n_cmp, delta, delta_pct for the comparison period")
-    m.add_argument("--format", choices=["json", "csv", "table"], default="table")
+    add_format_argument(m)
     m.add_argument("--lang", choices=["en", "zh"], default="en",
                    help="language of the names beside the codes (region_name, channel_name, …) and of the "
                         "notes on stderr")
     m.set_defaults(func=cmd_metric)
 
     ms = sub.add_parser("metrics", help="list the metrics")
-    ms.add_argument("--format", choices=["json", "csv", "table"], default="table")
+    add_format_argument(ms)
     ms.set_defaults(func=cmd_metrics)
 
     r = sub.add_parser("regions", help="list the regions")
     add_db_argument(r)
-    r.add_argument("--format", choices=["json", "csv", "table"], default="table")
+    add_format_argument(r)
     r.set_defaults(func=cmd_regions)
 
     d = sub.add_parser("demo", help="replace the database content with generated demo data")
@@ -176,10 +177,10 @@ def build_parser() -> argparse.ArgumentParser:
     from metrics.cli import spark as cli_spark  # a local Spark cluster to try the spark:// database on
 
     cli_spark.add_commands(sub)
-    return p
     from metrics.cli import explain as cli_explain  # what drove a metric's change (rate and mix effects)
 
     cli_explain.add_commands(sub)
+    return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:

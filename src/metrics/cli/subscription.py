@@ -23,6 +23,7 @@ from metrics.cli.common import (
     UserError,
     add_db_argument,
     add_filter_arguments,
+    add_format_argument,
     build_filters,
     emit,
     open_warehouse,
@@ -170,7 +171,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     a.set_defaults(func=cmd_add)
     ls = ssub.add_parser("list", help="list the subscriptions and when each is due next")
     add_db_argument(ls)
-    ls.add_argument("--format", choices=["json", "csv", "table"], default="table")
+    add_format_argument(ls)
     ls.set_defaults(func=cmd_list)
     rm = ssub.add_parser("remove", help="remove a subscription (and its unsent deliveries)")
     add_db_argument(rm)
@@ -185,7 +186,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     dl = ssub.add_parser("deliveries", help="list deliveries and their state (failed ones with their reason)")
     add_db_argument(dl)
     dl.add_argument("--state", action="append", default=[], choices=["queued", "sending", "sent", "failed"])
-    dl.add_argument("--format", choices=["json", "csv", "table"], default="table")
+    add_format_argument(dl)
     dl.set_defaults(func=cmd_deliveries)
 
     w = sub.add_parser("worker", help="a long-running scheduler that sends what is due (lease in the database)")

@@ -10,7 +10,7 @@ import sys
 import pandas as pd
 
 from metrics.access import users as access
-from metrics.cli.common import UserError, emit
+from metrics.cli.common import UserError, add_format_argument, emit
 
 
 def _read_password(args: argparse.Namespace) -> str:
@@ -85,5 +85,5 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     usub.add_parser("remove", help="remove a user").add_argument("name")
     usub.add_parser("unlock", help="clear a user's sign-in lockout (too many failed sign-ins)").add_argument("name")
     ul = usub.add_parser("list", help="list the users (no hashes) and when a lockout ends")
-    ul.add_argument("--format", choices=["json", "csv", "table"], default="table")
+    add_format_argument(ul)
     u.set_defaults(func=cmd_user)

@@ -68,121 +68,53 @@ def _args(element, compiler, **kw) -> list[str]:
     return [compiler.process(c, **kw) for c in element.clauses]
 
 
-# --- month_start -----------------------------------------------------------------------------
-@compiles(month_start)
-def _month_start_default(element, compiler, **kw):
-    (x,) = _args(element, compiler, **kw)
-    return f"CAST(date_trunc('month', {x}) AS DATE)"
+def _spellings(construct: type[FunctionElement], spellings: dict[str | None, str]) -> None:
+    """One ``@compiles`` hook per dialect name of ``spellings`` (None: the default, DuckDB's and
+    Spark's unless named), each formatting its SQL with the arguments' SQL as ``{0}``, ``{1}``, …"""
+    for dialect_name, sql in spellings.items():
+        def hook(element, compiler, _sql: str = sql, **kw) -> str:
+            return _sql.format(*_args(element, compiler, **kw))
+
+        compiles(construct, *([dialect_name] if dialect_name else []))(hook)
 
 
-@compiles(month_start, "mysql")
-@compiles(month_start, "mariadb")
-def _month_start_mysql(element, compiler, **kw):
-    (x,) = _args(element, compiler, **kw)
-    return f"CAST(DATE_FORMAT({x}, '%%Y-%%m-01') AS DATE)"
-
-
-# --- week_start ------------------------------------------------------------------------------
-@compiles(week_start)
-def _week_start_default(element, compiler, **kw):
-    (x,) = _args(element, compiler, **kw)
-    return f"CAST(date_trunc('week', {x}) AS DATE)"
-
-
-@compiles(week_start, "mysql")
-@compiles(week_start, "mariadb")
-def _week_start_mysql(element, compiler, **kw):
-    (x,) = _args(element, compiler, **kw)
-    return f"DATE_SUB(DATE({x}), INTERVAL WEEKDAY({x}) DAY)"
-
-
-# --- days_between ----------------------------------------------------------------------------
-@compiles(days_between)
-def _days_default(element, compiler, **kw):
-    a, b = _args(element, compiler, **kw)
-    return f"date_diff('day', CAST({a} AS DATE), CAST({b} AS DATE))"
-
-
-@compiles(days_between, "postgresql")
-def _days_pg(element, compiler, **kw):
-    a, b = _args(element, compiler, **kw)
-    return f"(CAST({b} AS DATE) - CAST({a} AS DATE))"
-
-
-@compiles(days_between, "spark")
-def _days_spark(element, compiler, **kw):
-    a, b = _args(element, compiler, **kw)
-    return f"datediff(CAST({b} AS DATE), CAST({a} AS DATE))"
-
-
-@compiles(days_between, "mysql")
-@compiles(days_between, "mariadb")
-def _days_mysql(element, compiler, **kw):
-    a, b = _args(element, compiler, **kw)
-    return f"DATEDIFF({b}, {a})"
-
-
-# --- hours_between ---------------------------------------------------------------------------
-@compiles(hours_between)
-def _hours_default(element, compiler, **kw):
-    a, b = _args(element, compiler, **kw)
-    return f"(date_diff('second', {a}, {b}) / 3600.0)"
-
-
-@compiles(hours_between, "postgresql")
-def _hours_pg(element, compiler, **kw):
-    a, b = _args(element, compiler, **kw)
-    return f"(EXTRACT(EPOCH FROM ({b} - {a})) / 3600.0)"
-
-
-@compiles(hours_between, "spark")
-def _hours_spark(element, compiler, **kw):
-    a, b = _args(element, compiler, **kw)
-    # microseconds since the epoch: exact to the microsecond (unix_timestamp drops fractions, and
-    # timestamp subtraction gives an INTERVAL)
-    return f"((unix_micros({b}) - unix_micros({a})) / 3600000000.0D)"
-
-
-@compiles(hours_between, "mysql")
-@compiles(hours_between, "mariadb")
-def _hours_mysql(element, compiler, **kw):
-    a, b = _args(element, compiler, **kw)
-    # 3600E0 is a DOUBLE: with 3600.0 MariaDB divides in DECIMAL and keeps 4 decimals
-    # (div_precision_increment), which rounds hours to 0.36 s.
-    return f"(TIMESTAMPDIFF(SECOND, {a}, {b}) / 3600E0)"
-
-
-# --- hours_after -----------------------------------------------------------------------------
-@compiles(hours_after)
-def _hours_after_default(element, compiler, **kw):  # DuckDB
-    ts, h = _args(element, compiler, **kw)
-    return f"({ts} + to_seconds(CAST(round({h} * 3600) AS BIGINT)))"
-
-
-@compiles(hours_after, "postgresql")
-def _hours_after_pg(element, compiler, **kw):
-    ts, h = _args(element, compiler, **kw)
-    return f"({ts} + make_interval(secs => round(CAST({h} AS double precision) * 3600)))"
-
-
-@compiles(hours_after, "mysql")
-@compiles(hours_after, "mariadb")
-def _hours_after_mysql(element, compiler, **kw):
-    ts, h = _args(element, compiler, **kw)
-    return f"TIMESTAMPADD(SECOND, CAST(ROUND({h} * 3600) AS SIGNED), {ts})"
-
-
-# --- percentile ------------------------------------------------------------------------------
-@compiles(percentile)
-def _percentile_default(element, compiler, **kw):
-    q, x = _args(element, compiler, **kw)
-    return f"quantile_cont({x}, {q})"
-
-
-@compiles(percentile, "postgresql")
-def _percentile_pg(element, compiler, **kw):
-    q, x = _args(element, compiler, **kw)
-    return f"percentile_cont({q}) WITHIN GROUP (ORDER BY {x})"
+_spellings(month_start, {
+    None: "CAST(date_trunc('month', {0}) AS DATE)",
+    "mysql": "CAST(DATE_FORMAT({0}, '%%Y-%%m-01') AS DATE)",
+    "mariadb": "CAST(DATE_FORMAT({0}, '%%Y-%%m-01') AS DATE)",
+})
+_spellings(week_start, {
+    None: "CAST(date_trunc('week', {0}) AS DATE)",
+    "mysql": "DATE_SUB(DATE({0}), INTERVAL WEEKDAY({0}) DAY)",
+    "mariadb": "DATE_SUB(DATE({0}), INTERVAL WEEKDAY({0}) DAY)",
+})
+_spellings(days_between, {
+    None: "date_diff('day', CAST({0} AS DATE), CAST({1} AS DATE))",
+    "postgresql": "(CAST({1} AS DATE) - CAST({0} AS DATE))",
+    "spark": "datediff(CAST({1} AS DATE), CAST({0} AS DATE))",
+    "mysql": "DATEDIFF({1}, {0})",
+    "mariadb": "DATEDIFF({1}, {0})",
+})
+# Spark: microseconds since the epoch, exact to the microsecond (unix_timestamp drops fractions, and
+# timestamp subtraction gives an INTERVAL). MySQL/MariaDB: 3600E0 is a DOUBLE; with 3600.0 MariaDB
+# divides in DECIMAL and keeps 4 decimals (div_precision_increment), which rounds hours to 0.36 s.
+_spellings(hours_between, {
+    None: "(date_diff('second', {0}, {1}) / 3600.0)",
+    "postgresql": "(EXTRACT(EPOCH FROM ({1} - {0})) / 3600.0)",
+    "spark": "((unix_micros({1}) - unix_micros({0})) / 3600000000.0D)",
+    "mysql": "(TIMESTAMPDIFF(SECOND, {0}, {1}) / 3600E0)",
+    "mariadb": "(TIMESTAMPDIFF(SECOND, {0}, {1}) / 3600E0)",
+})
+_spellings(hours_after, {  # hours_after(ts, hours)
+    None: "({0} + to_seconds(CAST(round({1} * 3600) AS BIGINT)))",
+    "postgresql": "({0} + make_interval(secs => round(CAST({1} AS double precision) * 3600)))",
+    "mysql": "TIMESTAMPADD(SECOND, CAST(ROUND({1} * 3600) AS SIGNED), {0})",
+    "mariadb": "TIMESTAMPADD(SECOND, CAST(ROUND({1} * 3600) AS SIGNED), {0})",
+})
+_spellings(percentile, {  # percentile(q, x); MariaDB has it only as a window function (window_percentile)
+    None: "quantile_cont({1}, {0})",
+    "postgresql": "percentile_cont({0}) WITHIN GROUP (ORDER BY {1})",
+})
 
 
 @compiles(percentile, "spark")
