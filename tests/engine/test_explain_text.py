@@ -31,7 +31,7 @@ def test_named_contributions_and_noise() -> None:
               {"name": "Xiqiao", "c": 2.2, "noise": True}], 5.3, 1.0, 9.0)
     assert et.sentence(d, "en") == ("Complaint rate rose 5.3 per 1,000 (32.1 → 37.4); 4.1 of it is Dongjiang "
                                     "(rate effect), Nanling pulled the other way by 1.0 (rate effect); "
-                                    "the other 1 cities are within noise.")
+                                    "the one other city is within noise.")
     zh = et.sentence(d, "zh")
     assert zh.startswith("投诉率上升 5.3‰（32.1 → 37.4）；其中 4.1 来自Dongjiang市（自身变化）")
     assert et.card_sentence(d, "en") == "mostly Dongjiang (rate effect)"

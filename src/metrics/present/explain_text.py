@@ -81,7 +81,9 @@ def sentence(d: Decomposition, lang: str = "zh") -> str:
                            "explain.item_against", lang, **words))
         parts.append(t("explain.list_sep", lang).join(items))
         rest = int((d.groups["key"] != UNASSIGNED).sum()) - len(named)
-        if rest > 0 and d.groups["noise"].any():
+        if rest == 1 and d.groups["noise"].any():
+            parts.append(t("explain.rest_noise_one", lang, group=dim_word(d, lang)))
+        elif rest > 1 and d.groups["noise"].any():
             parts.append(t("explain.rest_noise", lang, k=rest, groups=dim_word(d, lang, plural=True)))
     if d.delta_lower <= 0 <= d.delta_upper:
         parts.append(t("explain.change_noise", lang, lower=amount(d.delta_lower, d.metric_id, lang, signed=True),
