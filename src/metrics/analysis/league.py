@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from metrics.access.users import allowed_regions
 from metrics.analysis import stats
 from metrics.model.filters import Filters
 from metrics.model.registry import Metric
@@ -41,8 +42,10 @@ def scope(f: Filters, regions: pd.DataFrame) -> tuple[Filters, str]:
     level = row["level"].iloc[0]
     if level == "province":
         return f.with_(regions=()), "city"
-    if level == "district":  # the city around it; a scope of one district stays as it is
-        return (f.with_(regions=(int(row["parent_id"].iloc[0]),)) if f.regions else f), "district"
+    if level == "district":  # the city around it, if the user may see it; a scope of one district stays as it is
+        parent = int(row["parent_id"].iloc[0])
+        allowed = allowed_regions(f.scope, regions)  # a district manager's pack names their district: no wider
+        return (f.with_(regions=(parent,)) if f.regions and (allowed is None or parent in allowed) else f), "district"
     if not (regions["parent_id"] == chosen[0]).any():  # a city without districts (a one-level tree)
         return f, str(level)
     return f, "district"
