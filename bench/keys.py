@@ -24,7 +24,7 @@ from pathlib import Path
 
 import duckdb
 
-from bench.run import DATA, SCALES, _ms, log, open_warehouse
+from bench.run import DATA, SCALES, log, open_warehouse, to_ms
 from bench.views import VIEWS, default_filters, run_call
 from metrics.analysis import drill
 from metrics.demo.text_keys import text_keyed
@@ -89,8 +89,8 @@ def time_both(urls: dict[str, str], repeat: int) -> dict:
                    == str(whs["text"].compile(c.metric, filters["text"][c.period], c.by, c.level)) for c in calls)
         for wh in whs.values():
             wh.engine.dispose()
-        ms = {name: _ms(statistics.median(v)) for name, v in wall.items()}
-        cpu_ms = {f"{name}_cpu": _ms(statistics.median(v)) for name, v in cpu.items()}
+        ms = {name: to_ms(statistics.median(v)) for name, v in wall.items()}
+        cpu_ms = {f"{name}_cpu": to_ms(statistics.median(v)) for name, v in cpu.items()}
         out[view] = {**ms, **cpu_ms, "same_sql": same}
         for name in (n for n in urls if n != "int"):  # against the integer-keyed file
             out[view][f"ratio_{name}"] = round(ms[name] / max(ms["int"], 0.1), 3)

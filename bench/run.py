@@ -43,7 +43,8 @@ def log(msg: str) -> None:
     print(f"[{datetime.now():%H:%M:%S}] {msg}", flush=True)
 
 
-def _ms(seconds: float) -> float:
+def to_ms(seconds: float) -> float:
+    """Seconds as milliseconds, rounded to 0.1 ms (the unit of the results files)."""
     return round(seconds * 1000.0, 1)
 
 
@@ -235,17 +236,18 @@ def time_views(url: str, repeat: int, repeat_raw: int) -> dict[str, dict]:
                     dt = time.perf_counter() - t0
                     total[use] += dt
                     entry = per_call.setdefault((use, call.label), {
-                        "cold_ms": _ms(dt), "warm": [], "source": _source(whs[use], call, filters)})
+                        "cold_ms": to_ms(dt), "warm": [], "source": _source(whs[use], call, filters)})
                     if rep:
                         entry["warm"].append(dt)
             for use in uses:
                 totals[use].append(total[use])
         for use, wh in whs.items():
             wh.engine.dispose()
-            queries = {label: {"cold_ms": v["cold_ms"], "warm_ms": _ms(statistics.median(v["warm"])),
+            queries = {label: {"cold_ms": v["cold_ms"], "warm_ms": to_ms(statistics.median(v["warm"])),
                                "source": v["source"]} for (u, label), v in per_call.items() if u == use}
             out["rollups_on" if use else "rollups_off"][view] = {
-                "queries": queries, "cold_ms": _ms(totals[use][0]), "warm_ms": _ms(statistics.median(totals[use][1:])),
+                "queries": queries, "cold_ms": to_ms(totals[use][0]),
+                "warm_ms": to_ms(statistics.median(totals[use][1:])),
                 "max_query_warm_ms": max(q["warm_ms"] for q in queries.values())}
     return out
 
@@ -280,9 +282,9 @@ def time_naive(url: str, repeat: int) -> dict:
                 t0 = time.perf_counter()
                 df = run_call(w, call, filters)
                 times.append(time.perf_counter() - t0)
-            engine_ms["rollups_on" if use else "rollups_off"] = _ms(statistics.median(times))
+            engine_ms["rollups_on" if use else "rollups_off"] = to_ms(statistics.median(times))
             w.engine.dispose()
-        naive_ms = _ms(min(naive_times))
+        naive_ms = to_ms(min(naive_times))
         out[name] = {"naive_ms": naive_ms, "engine_ms": engine_ms["rollups_on"],
                      "engine_raw_ms": engine_ms["rollups_off"],
                      "speedup": round(naive_ms / max(engine_ms["rollups_on"], 0.1), 1),
@@ -305,7 +307,7 @@ def time_connect(url: str, n: int = 10) -> float:
             conn.execute(sa.text("SELECT 1")).all()
         times.append(time.perf_counter() - t0)
     engine.dispose()
-    return _ms(statistics.median(times))
+    return to_ms(statistics.median(times))
 
 
 def bench_database(db: str, url: str, repeat: int, repeat_raw: int, naive: bool) -> dict:

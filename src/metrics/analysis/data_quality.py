@@ -143,9 +143,9 @@ def findings(wh: Warehouse) -> pd.DataFrame:
 def finding_rows(wh: Warehouse, check_id: str, limit: int = 200) -> pd.DataFrame:
     """Up to ``limit`` rows failing one check (its key and the columns that show the problem); ids
     as the source's keys (text)."""
-    stmt = BY_ID[check_id].rows(_as_of_end(wh))
-    df = wh.read(stmt.limit(limit))
-    return wh.show_keys(df, {c: e for c, e in ID_COLUMNS.items() if c in df.columns})
+    stmt = BY_ID[check_id].rows(_as_of_end(wh)).limit(limit)
+    columns = stmt.selected_columns.keys()
+    return wh.read(stmt, keys={c: e for c, e in ID_COLUMNS.items() if c in columns})
 
 
 def _day(value: object) -> date | None:

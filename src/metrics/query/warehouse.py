@@ -122,7 +122,11 @@ class Warehouse:
     def read(self, stmt: sa.Executable, keys: dict[str, str] | None = None) -> pd.DataFrame:
         """Execute a Core statement and return its rows as a DataFrame (errors worded for users);
         ``keys`` (column -> entity): those id columns shown as the source's keys, looked up on the
-        same connection (:func:`metrics.query.keys.show`)."""
+        same connection (:func:`metrics.query.keys.show`).
+
+        The rule for text keys: rows read from a statement get their keys here, with ``keys=``
+        (one connection, the same snapshot of the data); :meth:`show_keys` is for a frame that
+        was not read by a statement of the caller's (a metric's result, a frame made in memory)."""
         try:
             with self.engine.connect() as conn:
                 result = conn.execute(self.adapt(stmt, conn))
@@ -323,7 +327,10 @@ class Warehouse:
         return self._with_conn(keys_sql.texts, entity, ids)
 
     def show_keys(self, df: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
-        """``df`` with its id columns (column -> entity) shown as the source's keys, as text."""
+        """``df`` with its id columns (column -> entity) shown as the source's keys, as text.
+
+        For frames not read from a statement of the caller's (e.g. :meth:`metric`'s result); rows the
+        caller reads itself take ``read(stmt, keys=…)`` instead (the rule is in :meth:`read`)."""
         return self._with_conn(keys_sql.show, df, columns)
 
     def _with_conn(self, fn, *args):  # noqa: ANN001, ANN202 - a query function and its arguments
