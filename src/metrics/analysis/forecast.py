@@ -39,20 +39,16 @@ The method, stated once:
 
 from __future__ import annotations
 
-import ctypes
 import math
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from metrics.analysis import drill
+from metrics.analysis.blas import one_blas_thread
 from metrics.model.filters import Filters, add_months
 from metrics.model.registry import get
 from metrics.query.warehouse import Warehouse
@@ -171,42 +167,11 @@ def _ar1(z: np.ndarray, h: int) -> Fit:
                sigma2 * n / (n - k), n - k)
 
 
-@lru_cache(maxsize=1)
-def _blas_thread_setters() -> tuple:
-    """``openblas_set_num_threads_local`` of the OpenBLAS copies numpy and scipy ship (none found: ())."""
-    libs = []
-    for pkg in ("numpy", "scipy"):
-        folder = Path(__import__(pkg).__file__).parent.parent / f"{pkg}.libs"
-        for path in folder.glob("*openblas*.so*"):
-            try:
-                fn = ctypes.CDLL(str(path)).openblas_set_num_threads_local
-            except (OSError, AttributeError):
-                continue
-            fn.restype, fn.argtypes = ctypes.c_int, [ctypes.c_int]
-            libs.append(fn)
-    return tuple(libs)
-
-
-@contextmanager
-def _one_blas_thread() -> Iterator[None]:
-    """OpenBLAS (numpy's and scipy's copies) on one thread for this thread while the small fits run:
-    on a busy machine its worker threads spin-wait on every tiny call of the optimiser (measured: an
-    ETS fit 35–100 ms with them, 9–12 ms without). ``openblas_set_num_threads_local`` is per thread;
-    without it (another BLAS) nothing changes."""
-    libs = _blas_thread_setters()
-    before = [fn(1) for fn in libs]
-    try:
-        yield
-    finally:
-        for fn, n in zip(libs, before, strict=True):
-            fn(n)
-
-
 def choose(z: np.ndarray, h: int) -> Fit:
     """The candidate with the smallest AICc on the model-scale series ``z``, forecasting ``h`` months.
     A candidate whose fit fails or gives a non-finite AICc is left out."""
     fits = []
-    with warnings.catch_warnings(), np.errstate(all="ignore"), _one_blas_thread():
+    with warnings.catch_warnings(), np.errstate(all="ignore"), one_blas_thread():
         warnings.simplefilter("ignore")
         for make in (lambda: _ets(z, h, False), lambda: _ets(z, h, True), lambda: _ar1(z, h)):
             try:
