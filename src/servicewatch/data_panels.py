@@ -1,0 +1,105 @@
+"""The Data page's sections, as functions the page calls with its ``View``: the database (kind, as-of,
+refresh), its tables (rows and date ranges, the names an administrator types), the data-quality
+findings with example rows, and which metrics the data supports. Numbers come from the engine
+(``metrics.analysis.data_quality``, ``metrics.analysis.coverage``); every download is the table shown."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from metrics.analysis import coverage
+from metrics.analysis import data_quality as quality
+from metrics.present.export import to_csv
+from servicewatch.tables import MISSING, fitted_columns, localise, number_columns, qualified_name
+from servicewatch.ui import View
+
+PREFIXES = {"check": "page.data.check", "severity": "page.data.severity", "table": "db.table"}
+
+
+def _download(view: View, df: pd.DataFrame, file_key: str, key: str) -> None:
+    """A CSV download of ``df`` named by the catalogue entry ``file_key``."""
+    st.download_button(view.t("export.csv"), to_csv(df), f"{view.t(file_key)}.csv", "text/csv",
+                       key=key, on_click="ignore", icon=":material/download:")
+
+
+def database(view: View) -> dict:
+    """The database's kind, as-of date and last refresh (and how the as-of was derived); returns the
+    ``sw_meta`` entries (:func:`metrics.analysis.data_quality.meta_info`)."""
+    st.header(view.t("page.data.db_header"))
+    meta = view.call(quality.meta_info)
+    unknown = view.t("page.data.unknown")
+    st.markdown(f"**{view.t('page.data.kind')}**：{view.label('db.kind', view.wh.dialect)}")
+    cards = st.columns(2)
+    cards[0].metric(view.t("page.data.as_of"), meta.get("as_of", unknown))
+    cards[1].metric(view.t("page.data.refreshed"), meta.get("refreshed_at", unknown).replace("T", " ")[:16])
+    if meta.get("as_of_source"):  # how the as-of was derived (metrics.ingest.load.as_of_derivation)
+        key = "page.data.as_of_ignored" if meta.get("as_of_ignored", "0") != "0" else "page.data.as_of_source"
+        st.caption(view.md(key, source=qualified_name(meta["as_of_source"], view.lang),
+                           n=meta.get("as_of_ignored", "0"), limit=meta.get("as_of_limit", "")))
+    return meta
+
+
+def tables(view: View, meta: dict) -> None:
+    """Rows and date ranges per table (with its download), the ``sw_meta`` entries, and the technical
+    names of tables and columns beside the names shown."""
+    lang = view.lang
+    st.header(view.t("page.data.tables_header"))
+    summary = view.call(quality.table_summary)
+    shown = localise(summary, lang, prefixes={"table": "db.table", "column": "page.tables"})
+    st.dataframe(shown, hide_index=True, width="stretch", height=min(38 + 35 * len(shown), 620),
+                 placeholder=MISSING, column_config=fitted_columns(shown, number_columns(summary, lang)))
+    _download(view, shown, "page.data.tables_file", "data_tables_csv")
+    with st.expander(view.t("page.data.meta_header")):
+        st.json(meta)
+    with st.expander(view.t("page.data.technical")):  # the names an administrator types (CLI, SQL)
+        st.markdown(f"**{view.t('page.data.location')}**：`{view.wh.location}`")
+        names = [f"{tb}.{col}" if isinstance(col, str) else tb
+                 for tb, col in zip(summary["table"], summary["column"], strict=True)]
+        st.dataframe(pd.DataFrame({view.t("page.data.technical_name"): names,
+                                   view.t("page.data.display_name"): [qualified_name(n, lang) for n in names]}),
+                     hide_index=True, width="stretch", placeholder=MISSING)
+
+
+def data_quality(view: View) -> None:
+    """Every data-quality check with its failing rows' count (errors and warnings summed up in one
+    line), the table's download, and up to 200 example rows per failing check."""
+    st.header(view.t("page.data.quality_header"))
+    st.caption(view.t("page.data.quality_caption"))
+    found = view.call(quality.findings)
+    hits = found[found["n"] > 0]
+    if hits.empty:
+        st.success(view.t("page.data.quality_ok"))
+    else:
+        errors = int((hits["severity"] == "error").sum())
+        (st.error if errors else st.warning)(view.t("page.data.quality_summary", errors=errors,
+                                                    warnings=int((hits["severity"] == "warning").sum())))
+    shown = localise(found.rename(columns={"n": "rows"}), view.lang, prefixes=PREFIXES)
+    st.dataframe(shown, hide_index=True, width="stretch", placeholder=MISSING, column_config=fitted_columns(shown))
+    _download(view, shown, "page.data.quality_file", "data_quality_csv")
+    for check in hits["check"]:
+        with st.expander(view.t("page.data.examples", check=view.label("page.data.check", check))):
+            rows = localise(view.call(quality.finding_rows, check), view.lang)
+            st.dataframe(rows, hide_index=True, width="stretch", placeholder=MISSING,
+                         column_config=fitted_columns(rows))
+
+
+def metric_coverage(view: View) -> None:
+    """Per metric: supported or not, rows with the needed columns known out of all, and what is missing;
+    the download carries the counts as numbers."""
+    st.header(view.t("page.data.coverage.header"))
+    st.caption(view.t("page.data.coverage.caption"))
+    covered = view.call(coverage.coverage, view.lang)
+    st.markdown(view.t("page.data.coverage.summary", supported=int(covered["supported"].sum()), total=len(covered)))
+    known, rows = view.t("page.data.coverage.known"), view.t("page.data.coverage.rows")
+    shown = pd.DataFrame({
+        view.t("page.data.coverage.metric"): covered["label"],
+        view.t("page.data.coverage.status"): [view.t(f"coverage.{x}") for x in coverage.status(covered)],
+        known: covered["known"].map("{:,}".format),
+        rows: covered["rows"].map("{:,}".format),
+        view.t("page.data.coverage.note"): covered["note"],
+    })
+    st.dataframe(shown, hide_index=True, width="stretch", height=min(38 + 35 * len(shown), 760),
+                 placeholder=MISSING, column_config=fitted_columns(shown))
+    _download(view, shown.assign(**{known: covered["known"], rows: covered["rows"]}), "page.data.coverage.file",
+              "data_coverage_csv")
