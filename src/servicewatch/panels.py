@@ -16,7 +16,7 @@ from metrics.model.registry import dim_column, get
 from metrics.present import theme
 from metrics.present.charts import core as charts
 from metrics.present.formatting import direction, fmt_delta, fmt_metric
-from servicewatch import forecast_panel
+from servicewatch import explain_panel, forecast_panel
 from servicewatch.downloads import list_download
 from servicewatch.kpis import comparison_note, missing_note, sample_note, status_badge, unsupported_note
 from servicewatch.tables import MISSING, fitted_columns
@@ -124,7 +124,8 @@ def spark_note(view: View, spark: pd.DataFrame) -> str:
 def overview_card(view: View, container, metric_id: str) -> bool:
     """One bordered Overview card: value, change, comparison value, n and the last 12 months as a line
     (:meth:`Filters.last_months`), the status badge, the notes and, for a KPI with a target, where it
-    is heading (:func:`servicewatch.forecast_panel.card_forecast`); "—" and the reason when the data
+    is heading (:func:`servicewatch.forecast_panel.card_forecast`) and what drove its change
+    (:func:`servicewatch.explain_panel.card_sentence`); "—" and the reason when the data
     cannot give the metric or the filters found nothing. Returns whether a value was shown."""
     m = get(metric_id)
     unsupported = unsupported_note(view, metric_id)  # the data cannot give it at all: say what is missing
@@ -150,6 +151,10 @@ def overview_card(view: View, container, metric_id: str) -> bool:
         no_cmp = comparison_note(view, metric_id, row)
         if no_cmp:
             st.caption(no_cmp)
+        else:  # what drove the change: the largest contribution beyond noise (the Overview's section has the rest)
+            drove = explain_panel.card_sentence(view, metric_id)
+            if drove:
+                st.caption(drove)
         small = sample_note(row, view.lang)
         if small:
             st.markdown(small)

@@ -64,3 +64,14 @@ def test_card_sentence(db: str) -> None:
     assert explain_panel.card_sentence.__doc__
     best = _best(db, "complaint_rate")
     assert explain_text.card_sentence(best, "zh") == "主要来自东江市（自身变化）"
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_kpi_cards_say_what_drove_their_change(db: str, lang: str) -> None:
+    at = open_page("app.py", {"lang": lang})
+    captions = [plain(c.value) for c in at.caption]
+    for metric_id in ("complaint_rate", "csat"):
+        expected = explain_text.card_sentence(_best(db, metric_id), lang)
+        assert expected and expected in captions, (metric_id, expected, captions)
+    assert ("主要来自东江市" if lang == "zh" else "Dongjiang") in explain_text.card_sentence(
+        _best(db, "complaint_rate"), lang)
