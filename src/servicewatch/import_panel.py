@@ -21,7 +21,7 @@ from metrics.access import audit
 from metrics.backends.connect import DatabaseError, resolve_url
 from metrics.ingest.importer import ImportFailed, ImportResult, import_file
 from metrics.ingest.importer.spec import TABLES, Mapping, MappingError, load_mapping
-from metrics.model.i18n import t
+from metrics.model.i18n import label, t
 from metrics.present import files as outputs
 from metrics.present.markup import md
 from servicewatch.errors import log_error
@@ -94,7 +94,8 @@ def import_panel(view: object) -> None:
     st.header(t("page.data.import.header", lang))
     st.caption(t("page.data.import.caption", lang))
     names = list(TABLES)
-    table = st.selectbox(t("page.data.import.table", lang), names, key="sw_import_table")
+    table = st.selectbox(t("page.data.import.table", lang), names, key="sw_import_table",
+                         format_func=lambda name: label("db.table", name, lang))  # by display name, not the database's
     upload = st.file_uploader(t("page.data.import.file", lang), type=["csv", "xlsx", "parquet"],
                               key="sw_import_file")
     given = st.file_uploader(t("page.data.mapping.upload", lang), type=["yaml", "yml"], key="sw_import_mapping")
@@ -116,7 +117,7 @@ def import_panel(view: object) -> None:
     _report(result, lang, "check")
     if result.rows_loaded == 0:
         return
-    if st.button(t("page.data.import.commit", lang, n=f"{result.rows_loaded:,}", table=table),
+    if st.button(t("page.data.import.commit", lang, n=f"{result.rows_loaded:,}", table=label("db.table", table, lang)),
                  key="sw_import_commit", type="primary"):
         try:
             with st.spinner(t("page.data.import.running", lang)):

@@ -126,7 +126,12 @@ def number_columns(df: pd.DataFrame, lang: str, metric: str | None = None) -> di
 
 
 _CELL_PAD_PX = 16 + 6  # the grid's padding either side of a cell's text, and a little air
-_MAX_COLUMN_PX = 640
+_MAX_COLUMN_PX = 1400  # a column beyond the key columns: as wide as its text (the grid scrolls sideways)
+# Streamlit pins no column at all when the pinned ones take more than 60% of the grid; the narrowest
+# grid, in a 1024 px window with the sidebar collapsed, is about 830 px wide: key columns pinned only
+# while they fit in 60% of that
+PIN_BUDGET_PX = 490
+_NUMBER_COLUMN_PX = 100  # about what the grid gives a number column it sizes itself
 
 
 def text_px(text: object) -> int:
@@ -141,18 +146,23 @@ def fitted_columns(shown: pd.DataFrame, config: Mapping | None = None, pin: int 
     """``st.dataframe`` column_config for the displayed frame ``shown`` (headers as shown): each text
     column as wide as its widest cell or header (so nothing ends in "…"; the grid scrolls sideways
     rather than cut), the first ``pin`` columns (the key: name, region, ticket) pinned so they stay
-    in view while it scrolls; ``config`` (e.g. :func:`number_columns`) kept and completed."""
+    in view while it scrolls — as many of them as fit in :data:`PIN_BUDGET_PX` together (Streamlit
+    would otherwise pin none on a narrow screen); ``config`` (e.g. :func:`number_columns`) kept and
+    completed."""
     out = {name: dict(c) for name, c in (config or {}).items()}
+    pinned_px = 0
     for i, col in enumerate(shown.columns):
         entry = out.setdefault(col, {})
-        if i < pin:
-            entry["pinned"] = True
         values = shown[col]
-        if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
-            continue  # numbers: the grid sizes them by their formatted text
-        widest = max([text_px(col)] + [text_px(v) for v in values.head(500).dropna() if not isinstance(v, bool)])
-        if entry.get("width") is None:
+        if not (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)) \
+                and entry.get("width") is None:  # numbers: the grid sizes them by their formatted text
+            widest = max([text_px(col)] + [text_px(v) for v in values.head(500).dropna() if not isinstance(v, bool)])
             entry["width"] = min(widest + _CELL_PAD_PX, _MAX_COLUMN_PX)
+        if i < pin:
+            px = entry["width"] if isinstance(entry.get("width"), int) else _NUMBER_COLUMN_PX
+            if i == len([c for c in shown.columns[:i] if out[c].get("pinned")]) and pinned_px + px <= PIN_BUDGET_PX:
+                entry["pinned"] = True
+                pinned_px += px
     return out
 
 

@@ -66,6 +66,11 @@ CUT_OFF_JS = r"""
       if (!text) continue;
       const el = n.parentElement;
       if (el.closest('[data-testid=stIconMaterial], [data-testid=stTooltipIcon], svg')) continue;
+      // text the reader never sees (an icon's name for screen readers, a hidden label) is never cut off for them
+      if (!el.checkVisibility({checkOpacity: true, checkVisibilityCSS: true})) continue;
+      const hid = getComputedStyle(el), er = el.getBoundingClientRect();  // "visually hidden" (clipped to 1 px)
+      if (er.width <= 1 || er.height <= 1 || (hid.clip && hid.clip !== 'auto')
+          || (hid.clipPath && hid.clipPath !== 'none')) continue;
       const range = document.createRange(); range.selectNodeContents(n);
       const t = range.getBoundingClientRect();
       if (t.width < 1) continue;

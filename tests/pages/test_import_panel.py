@@ -79,7 +79,9 @@ def test_page_shows_the_panel(duckdb_url: str, monkeypatch: pytest.MonkeyPatch) 
     assert not at.exception
     assert t("page.data.import.header", "zh") in [h.value for h in at.header]
     box = at.selectbox(key="sw_import_table")
-    assert "tickets" in box.options and "customers" in box.options
+    # the tables by display name (工单, 客户), never the database's names
+    assert t("db.table.tickets", "zh") in box.options and t("db.table.customers", "zh") in box.options
+    assert "tickets" not in box.options
     assert any("servicewatch import" in c.value for c in at.caption)
 
 
