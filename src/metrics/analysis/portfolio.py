@@ -55,6 +55,9 @@ RATES: dict[str, tuple[str, str, bool]] = {
     "coverage_30d": ("visited_30d", "customers", True),
     "churn": ("churned", "in_period", False),
 }
+# whole numbers of the league (Int64: missing stays missing)
+COUNTS = ("customers", "in_period", "churned", "visited_30d", "visited_90d", "complaints", "open_complaints",
+          "sla_decided", "sla_met", "sla_breaches", "csat_n", "csat_good")
 NOTE_NO_VISITS = "portfolio.note.no_visits"
 NOTE_NO_MODEL = "portfolio.note.no_model"
 
@@ -149,6 +152,8 @@ def league(wh: Warehouse, f: Filters, rank_by: str = "csat", manager_id: int | N
         lo, hi = stats.wilson(k, n)
         df[f"{col}_lower"], df[f"{col}_upper"] = np.where(n > 0, lo, np.nan), np.where(n > 0, hi, np.nan)
     df = _rank(df, rank_by)
+    for col in COUNTS:
+        df[col] = df[col].round().astype("Int64")
     df = _suppress(df, f)
     return Portfolio(df.reset_index(drop=True), by_tier(wh, f, b, manager_id), day, rank_by, notes)
 
@@ -189,7 +194,7 @@ def _rank(df: pd.DataFrame, rank_by: str) -> pd.DataFrame:
 
 def _suppress(df: pd.DataFrame, f: Filters) -> pd.DataFrame:
     """Aggregate-only users: managers with fewer customers than the scope's minimum are blanked."""
-    small = np.array([withheld(f.scope, int(c) if c == c else 0) for c in df["customers"]], dtype=bool)
+    small = np.array([withheld(f.scope, int(c) if pd.notna(c) else 0) for c in df["customers"]], dtype=bool)
     if not small.any():
         return df
     keep = {"manager_id", "manager_name"}
@@ -263,8 +268,10 @@ def customers(wh: Warehouse, f: Filters, manager_id: int) -> tuple[pd.DataFrame,
     for col in ("monthly_revenue", "spend_prev3", "spend_last3", "months_prev", "open_complaints", "complaints",
                 "churn_probability_90d", "revenue_at_risk"):
         df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
-    for col in ("spend_prev3", "spend_last3", "open_complaints", "complaints"):
+    for col in ("spend_prev3", "spend_last3"):
         df[col] = df[col].fillna(0.0)
+    for col in ("open_complaints", "complaints"):
+        df[col] = df[col].fillna(0).round().astype("Int64")
     trend = spend_trend(df["spend_prev3"], df["spend_last3"], df["months_prev"])
     df = pd.concat([df.drop(columns="months_prev"), trend], axis=1)
     last = pd.to_datetime(df["last_visit"])

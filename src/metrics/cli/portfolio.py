@@ -1,0 +1,151 @@
+"""``servicewatch portfolio [--manager KEY]``: account managers' portfolios (issue 18 item 6,
+:mod:`metrics.analysis.portfolio`). Without ``--manager``, the league of managers (one row each, ranked
+on ``--rank-by`` by its interval's bound); with it, that manager's active customers with the six-month
+spend trend flag, last visit, open complaints and risk. ``--show tiers``: customers and revenue by tier.
+Sentences and notes go to stderr in ``--lang``, the tidy table to stdout; keys as the source wrote them.
+Same error conventions as :mod:`metrics.cli.main`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from metrics.cli.common import (
+    UserError,
+    add_db_argument,
+    add_filter_arguments,
+    audit_export,
+    build_filters,
+    emit,
+    keys_as_given,
+    open_warehouse,
+    window_fields,
+    window_text,
+)
+
+LEAGUE_TABLE = ["rank", "manager_id", "manager_name", "customers", "revenue", "coverage_30d", "coverage_90d",
+                "complaints", "open_complaints", "sla_breaches", "sla_compliance", "csat", "csat_lower", "csat_upper",
+                "churned", "revenue_lost", "revenue_at_risk", "verdict", "rank_note"]
+CUSTOMER_TABLE = ["customer_id", "name", "tier", "monthly_revenue", "spend_prev3", "spend_last3", "spend_change",
+                  "spend_falling", "spend_note", "last_visit", "open_complaints", "complaints",
+                  "churn_probability_90d", "revenue_at_risk"]
+SHARES = ("coverage_30d", "coverage_90d", "sla_compliance", "csat", "csat_lower", "csat_upper", "churn_share",
+          "spend_change", "churn_probability_90d")
+
+
+def resolve_manager(wh, key: str) -> int:  # noqa: ANN001 - a Warehouse
+    """The id of the account manager the user named by their key as the source wrote it."""
+    from metrics.model import schema as s
+    from metrics.model.i18n import t
+
+    found = wh.key_ids("account_managers", [key]).get(key.strip())
+    if found is not None:
+        am = s.account_managers
+        if len(wh.read(sa.select(am.c.manager_id).where(am.c.manager_id == found))):
+            return int(found)
+    raise UserError(t("portfolio.unknown_manager", "en", manager=key))
+
+
+def _texts(df: pd.DataFrame, col: str, prefix: str, lang: str) -> pd.DataFrame:
+    from metrics.model.i18n import t
+
+    df[col] = [t(f"{prefix}.{v}", lang) if isinstance(v, str) else None for v in df[col]]
+    return df
+
+
+def _shown(df: pd.DataFrame, fmt: str) -> pd.DataFrame:
+    """For a terminal: shares as percentages, amounts rounded."""
+    if fmt != "table":
+        return df
+    out = df.copy()
+    for col in ("rank_note", "spend_note", "last_visit"):
+        if col in out.columns:
+            out[col] = out[col].map(lambda v: "" if v is None or v != v else v)
+    for col in out.columns:
+        if col in SHARES:
+            out[col] = pd.to_numeric(out[col], errors="coerce").map(lambda v: "" if np.isnan(v) else f"{v:.1%}")
+        elif col in ("revenue", "revenue_lost", "revenue_at_risk", "monthly_revenue", "spend_prev3", "spend_last3"):
+            out[col] = pd.to_numeric(out[col], errors="coerce").round(0)
+    return out
+
+
+def cmd_portfolio(args: argparse.Namespace) -> None:
+    from metrics.access.audit import filters_detail
+    from metrics.analysis import portfolio as pf
+    from metrics.model.i18n import t
+
+    lang = args.lang
+    wh = open_warehouse(args.db)
+    f = build_filters(wh, args)
+    manager = resolve_manager(wh, args.manager) if args.manager else None
+    print(window_text(wh, args, f, False), file=sys.stderr)
+    if manager is not None and args.show == "league":
+        df, notes = pf.customers(wh, f, manager)
+        day = pf.look_day(wh, f)
+        if df.empty:
+            print(t("portfolio.none", lang), file=sys.stderr)
+        else:
+            unvisited = int(df["days_since_visit"].isna().sum() + (df["days_since_visit"] > 90).sum())
+            name = wh.read(sa.select(pf.q.s.account_managers.c.name)
+                           .where(pf.q.s.account_managers.c.manager_id == manager)).iloc[0, 0]
+            key = "portfolio.customers" if pf.NOTE_NO_VISITS not in notes else "portfolio.customers_no_visits"
+            print(t(key, lang, manager=name, n=len(df), falling=int(df["spend_falling"].sum()),
+                    threshold=f"{pf.SPEND_DROP:.0%}", unvisited=unvisited, day=day), file=sys.stderr)
+        df = _texts(df, "spend_note", "portfolio.spend_note", lang)
+        df = keys_as_given(df, wh, {"customer_id": "customers", "region_id": "regions"})
+        cols = CUSTOMER_TABLE if args.format == "table" else list(df.columns)
+        what = "portfolio customers"
+    else:
+        r = pf.league(wh, f, args.rank_by, manager)
+        notes, day = r.notes, r.day
+        if args.show == "tiers":
+            df, cols = r.tiers, list(r.tiers.columns)
+        else:
+            df = r.managers
+            if df.empty:
+                print(t("portfolio.no_managers", lang), file=sys.stderr)
+            bound = "bound_upper" if not pf.RATES[args.rank_by][2] else "bound_lower"
+            print(t("portfolio.league", lang, n=len(df), rate=t(f"portfolio.rate.{args.rank_by}", lang),
+                    bound=t(f"portfolio.{bound}", lang), min=pf.MIN_RANK_N, day=day), file=sys.stderr)
+            df = _texts(df, "rank_note", "portfolio.rank_note", lang)
+            df["rank"] = df["rank"].astype("Int64")
+            if args.format == "table":  # the verdict in words for a terminal; its code for scripts
+                df = _texts(df, "verdict", "page.regions.verdict", lang)
+            cols = LEAGUE_TABLE if args.format == "table" else list(df.columns)
+        df = keys_as_given(df, wh, {"manager_id": "account_managers"})
+        what = f"portfolio {args.show}"
+    for note in notes:
+        print(t(note, lang), file=sys.stderr)
+    audit_export(args, "export", {"what": what, "manager": args.manager, "rows": len(df),
+                                  "filters": filters_detail(f)})
+    out = df.reindex(columns=cols)
+    if args.format == "json":
+        out = out.assign(**window_fields(wh, f, False), day=day.isoformat())
+    emit(_shown(out, args.format), args.format)
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Register ``portfolio`` on the main parser's subcommands."""
+    from metrics.analysis import portfolio as pf
+
+    p = sub.add_parser("portfolio", help="account managers' portfolios: the league, or one manager's customers",
+                       description="Per account manager: customers and revenue by tier, visit coverage (30/90 "
+                                   "days), complaints, SLA breaches, CSAT, churn and revenue lost, revenue at "
+                                   "risk; ranked by the bound of a rate's 95% interval. With --manager: that "
+                                   "manager's customers with the six-month spend trend (flagged when the last "
+                                   f"three months fall more than {pf.SPEND_DROP:.0%} below the three before), "
+                                   "last visit, open complaints and churn risk.")
+    add_db_argument(p)
+    p.add_argument("--manager", metavar="KEY", help="an account manager's key as the source wrote it")
+    p.add_argument("--rank-by", dest="rank_by", choices=list(pf.RATES), default="csat",
+                   help="the rate the league ranks on (default %(default)s)")
+    p.add_argument("--show", choices=["league", "tiers"], default="league",
+                   help="league (default; with --manager: the customers) or tiers (customers and revenue by tier)")
+    add_filter_arguments(p)
+    p.add_argument("--format", choices=["json", "csv", "table"], default="table")
+    p.add_argument("--lang", choices=["zh", "en"], default="en", help="language of the sentences and notes")
+    p.set_defaults(func=cmd_portfolio)
