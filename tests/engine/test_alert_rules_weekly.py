@@ -83,6 +83,7 @@ def test_weekly_change_rule_compares_the_same_days_a_week_before(wh: Warehouse) 
     assert (hit is not None) == fires
     if hit:
         assert hit["centre"] == pytest.approx(before["value"]) and hit["lower"] == pytest.approx(delta - 1.96 * se)
+        assert hit["signal"] == "change_week"
 
 
 def test_a_store_made_before_weekly_rules_gets_the_column(wh: Warehouse, tmp_path: Path,
@@ -148,3 +149,28 @@ def test_cli_add_refuses_with_one_line(wh: Warehouse, capsys: pytest.CaptureFixt
 def test_cli_remove_unknown(wh: Warehouse, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = _sw(capsys, "alerts", "remove", "ghost")
     assert code == 1 and err.strip().endswith("no alert rule 'ghost'; see servicewatch alerts rules")
+
+
+def test_weekly_change_fires_on_a_known_worsening() -> None:
+    """A fake warehouse with this week at 30% reopened (95% CI 28–32%) and the same days a week before at
+    20% (18–22%): Δ = 10 points, se = hypot(4, 4)/3.92 points, the interval excludes 0: fires, worded weekly."""
+    import pandas as pd
+
+    class Fake:
+        def __init__(self) -> None:
+            self.asked: list = []
+
+        def metric(self, metric_id, f, by=()):
+            self.asked.append((f.start, f.end))
+            now = len(self.asked) == 1
+            v = 0.30 if now else 0.20
+            return pd.DataFrame({"value": [v], "lower": [v - 0.02], "upper": [v + 0.02], "n": [1000.0]})
+
+    week = date(2026, 10, 26)
+    f = Filters(start=week, end=date(2026, 10, 31), comparison="none")
+    fake = Fake()
+    hit = alert_checks.judge(fake, "change", "reopen_rate", f, week, grain="week")
+    assert fake.asked == [(week, date(2026, 10, 31)), (date(2026, 10, 19), date(2026, 10, 24))]
+    se = math.hypot(0.04, 0.04) / 3.92
+    assert hit["signal"] == "change_week" and (hit["value"], hit["centre"], hit["n"]) == (0.30, 0.20, 1000.0)
+    assert (hit["lower"], hit["upper"]) == pytest.approx((0.10 - 1.96 * se, 0.10 + 1.96 * se))

@@ -83,4 +83,4 @@ def judge(wh, kind: str, metric: str, f: Filters, month: date, *, min_n: int = c
     if not (np.isfinite(se) and (lo > 0 or hi < 0) and worse):
         return None
     return {"value": float(a["value"]), "centre": float(b["value"]), "lower": float(lo), "upper": float(hi),
-            "n": float(a["n"]), "signal": "change"}
+            "n": float(a["n"]), "signal": "change_week" if grain == "week" else "change"}
