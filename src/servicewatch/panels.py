@@ -159,6 +159,9 @@ def overview_card(view: View, container, metric_id: str) -> bool:
         if small:
             st.markdown(small)
         forecast_panel.card_forecast(view, metric_id)  # where it is heading: the line, the fan chart behind it
+        from servicewatch.control_link import control_button  # the card's line as a control chart (Alerts page)
+
+        control_button(view, metric_id, f"overview_card_{metric_id}")
         return True
 
 

@@ -73,3 +73,16 @@ def test_a_shared_link_opens_the_chart_and_back_to_the_rules(db: str) -> None:
     assert not [s for s in at.selectbox if s.key == "alerts_pick"]  # the metric's chart instead of the picker
     at.selectbox(key="_w_choice_metric").set_value("rules").run()
     assert [s for s in at.selectbox if s.key == "alerts_pick"] and "metric" not in at.query_params
+
+
+def test_overview_card_button_opens_the_chart(db: str) -> None:
+    at = open_page("app.py", {"lang": "en"})
+    keys = {b.key for b in at.button}
+    assert "overview_card_complaint_rate_control" in keys
+    f = filters(at)
+    at.button(key="overview_card_complaint_rate_control").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.title[0].value == t("page.alerts.title", "en")
+    chart = _chart_of(db, "complaint_rate", f)
+    traces = {tr.get("name"): tr for tr in _control_spec(at)["data"]}
+    assert traces[t("alerts.value", "en")]["y"] == pytest.approx(list(chart.points["value"]))
