@@ -75,7 +75,10 @@ def _form(view: View, owner: access.User) -> None:
     st.caption(view.md("subscribe.view", page=view.t(view.page_key), filters=view.subtitle()))
     try:
         names = recipients_for(owner)
-    except Exception as exc:  # noqa: BLE001 - a broken users file: one line with an id
+    except access.UsersFileError:  # signed in another way (OIDC) without a users file: nobody to choose
+        st.info(view.t("subscribe.no_users"))
+        return
+    except Exception as exc:  # noqa: BLE001 - anything else: one line with an id
         st.error(message("subscribe.error", log_error(exc, "subscription users"), lang))
         return
     if owner.role not in MAY_SUBSCRIBE_OTHERS:
