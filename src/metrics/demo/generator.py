@@ -27,6 +27,7 @@ from metrics.demo.model import (
     SLA_POLICIES,
     Population,
 )
+from metrics.demo.retention import draw_retention
 from metrics.demo.surveys import draw_surveys
 from metrics.demo.tickets import draw_tickets
 from metrics.demo.util import Clock, choice, choice_by_group, pick
@@ -204,6 +205,8 @@ def generate(customers: int, seed: int = 7, end: dt.date = dt.date(2026, 10, 31)
         "vocabulary": pd.DataFrame(vocabulary.catalogue_rows(catalogue()),
                                    columns=[c.name for c in schema.vocabulary.columns]),
     }
+    # last: its own generator, reads the finished customers, changes nothing drawn before (issue 18)
+    frames.update(draw_retention(seed, clock, frames["customers"]))
     out = {}
     for table in schema.DATA_TABLES:
         out[table.name] = frames[table.name][[c.name for c in table.columns]]

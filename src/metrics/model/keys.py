@@ -22,6 +22,8 @@ ENTITIES: dict[str, str] = {
     "surveys": "survey_id",
     "services": "service_id",
     "outages": "outage_id",
+    "visits": "visit_id",
+    "retention_actions": "action_id",
 }
 # id columns of the tables and of the frames built on them -> the entity whose keys they hold
 ID_COLUMNS: dict[str, str] = {

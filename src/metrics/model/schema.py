@@ -164,6 +164,42 @@ targets = sa.Table(
     sa.Column("value", sa.Double, nullable=False),
 )
 
+# Account managers' visits and calls (走访 / 电话) to their customers (issue 18): one row per contact.
+visits = sa.Table(
+    "visits",
+    metadata,
+    _id("visit_id"),
+    sa.Column("customer_id", sa.Integer, nullable=False, index=True),
+    sa.Column("manager_id", sa.Integer, nullable=False, index=True),
+    sa.Column("visit_date", sa.Date, nullable=False),
+    sa.Column("kind", sa.String(24), nullable=False),  # a code from the data: visit, call, …
+    sa.Column("purpose", sa.String(200), nullable=False),  # what was asked (free text)
+    sa.Column("outcome", sa.String(200), nullable=False),  # what came of it (free text)
+    sa.Column("next_step", sa.String(200), nullable=True),
+)
+
+# Retention actions on at-risk customers (issue 18) and the random holdout recorded beside them:
+# ``arm`` 'treated' (the action is carried out) or 'holdout' (eligible, drawn at random, left alone:
+# the comparison that measures the effect, metrics.churn.action_effect); the risk at assignment.
+ACTION_ARMS = ("treated", "holdout")
+ACTION_STATUSES = ("open", "done", "cancelled")
+retention_actions = sa.Table(
+    "retention_actions",
+    metadata,
+    _id("action_id"),
+    sa.Column("customer_id", sa.Integer, nullable=False, index=True),
+    sa.Column("action_type", sa.String(24), nullable=False),  # a code from the data: care_visit, call, …
+    sa.Column("owner", sa.Integer, nullable=True),  # the account manager (manager_id) responsible
+    sa.Column("created_date", sa.Date, nullable=False),
+    sa.Column("due_date", sa.Date, nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),  # ACTION_STATUSES
+    sa.Column("outcome", sa.String(200), nullable=True),
+    sa.Column("cost", sa.Double, nullable=True),  # CNY; NULL: unknown
+    sa.Column("arm", sa.String(8), nullable=False),  # ACTION_ARMS
+    sa.Column("risk_score", sa.Double, nullable=True),  # churn risk at assignment (0-1)
+    sa.Column("risk_decile", sa.SmallInteger, nullable=True),  # 1 (lowest) … 10 (highest) at assignment
+)
+
 # Derived on every load: one row per calendar month covering the data, so that customer-based
 # metrics (exposure, active customers, availability) can be grouped by month on every dialect.
 calendar_months = sa.Table(
@@ -263,7 +299,7 @@ source_keys = sa.Table(
 
 DATA_TABLES = (
     regions, account_managers, customers, tickets, surveys, sla_policies,
-    services, outages, billing_monthly, targets, vocabulary,
+    services, outages, billing_monthly, targets, vocabulary, visits, retention_actions,
 )
 DERIVED_TABLES = (region_closure, calendar_months, meta)
 KEY_TABLES = (source_keys,)  # data, written by imports; not importable itself

@@ -48,6 +48,8 @@ VOCAB: dict[tuple[str, str], str] = {
     ("targets", "tier"): "tier",
     ("targets", "channel"): "channel",
     ("targets", "metric"): "metric",
+    ("retention_actions", "status"): "action_status",
+    ("retention_actions", "arm"): "action_arm",
 }
 # ``kind`` keeps the four meanings the metrics use: a file's own kinds are mapped to them in the
 # mapping file's ``values:`` (an unmapped one is not_allowed, the four listed).
@@ -56,6 +58,8 @@ STRICT_VOCABS: dict[str, tuple[str, ...]] = {
     "kind": schema.TICKET_KINDS,
     "survey_kind": schema.SURVEY_KINDS,
     "ticket_status": ticket_status.STATUSES,  # a file's words (Closed, 已办结, Pending …): aliases.toml
+    "action_status": schema.ACTION_STATUSES,
+    "action_arm": schema.ACTION_ARMS,
 }
 HOME_TABLES: dict[str, frozenset[str]] = {
     "tier": frozenset({"customers"}),
@@ -96,6 +100,9 @@ RANGES: dict[tuple[str, str], tuple[float | None, float | None]] = {
     ("sla_policies", "onsite_hours"): (0, None),
     ("customers", "monthly_revenue"): (0, None),
     ("tickets", "compensation"): (0, None),
+    ("retention_actions", "cost"): (0, None),
+    ("retention_actions", "risk_score"): (0, 1),
+    ("retention_actions", "risk_decile"): (1, 10),
 }
 
 # (later, earlier): the later time may not lie before the earlier one
@@ -106,6 +113,7 @@ ORDER: dict[str, tuple[tuple[str, str], ...]] = {
     "customers": (("end_date", "start_date"),),
     "services": (("end_date", "start_date"),),
     "outages": (("restored_at", "started_at"),),
+    "retention_actions": (("due_date", "created_date"),),
 }
 
 # column -> (table, key column) it must name a row of: in the database or in the same file
@@ -120,6 +128,8 @@ REFS: dict[str, dict[str, tuple[str, str]]] = {
     "outages": {"service_id": ("services", "service_id")},
     "billing_monthly": {"customer_id": ("customers", "customer_id")},
     "targets": {"region_id": ("regions", "region_id")},
+    "visits": {"customer_id": ("customers", "customer_id"), "manager_id": ("account_managers", "manager_id")},
+    "retention_actions": {"customer_id": ("customers", "customer_id"), "owner": ("account_managers", "manager_id")},
 }
 
 # columns a file may lack although metrics use them: stored as unknown (NULL), never as "no" or 0,
