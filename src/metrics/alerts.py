@@ -330,5 +330,5 @@ def history(wh, scope: Scope | None = None) -> pd.DataFrame:
                                        open=("acknowledged_at", lambda s: int(s.isna().sum()))).reset_index()
     df = rs[["rule_id", "metric", "kind", "owner", "enabled"]].merge(runs, on="rule_id", how="left")
     df = df.merge(counts, on="rule_id", how="left")
-    df[["alerts", "open"]] = df[["alerts", "open"]].fillna(0).astype(int)
+    df[["alerts", "open"]] = df[["alerts", "open"]].astype(float).fillna(0).astype(int)
     return df
