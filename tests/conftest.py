@@ -344,6 +344,23 @@ def _release_dashboard_readers() -> Iterator[None]:
 
 
 @pytest.fixture()
+def demo_db(duckdb_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """``SERVICEWATCH_DB`` set to the demo DuckDB for one test, so the app an AppTest runs opens it.
+    A page test module takes it for all its tests: ``pytestmark = pytest.mark.usefixtures("demo_db")``."""
+    monkeypatch.setenv("SERVICEWATCH_DB", duckdb_url)
+    return duckdb_url
+
+
+@pytest.fixture(scope="module")
+def wh(duckdb_url: str) -> Any:
+    """A ``Warehouse`` on the demo DuckDB, one per test module (read only). A module that needs
+    another (a private copy, a patched alert store) defines its own ``wh``, which takes precedence."""
+    from metrics.query.warehouse import Warehouse
+
+    return Warehouse.open(duckdb_url)
+
+
+@pytest.fixture()
 def duck(duckdb_url: str, tmp_path: Path) -> str:
     """A private copy of the demo DuckDB (``duckdb_url``) for one test that writes to it."""
     dst = tmp_path / "db.duckdb"

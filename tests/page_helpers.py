@@ -6,15 +6,28 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from datetime import date
+from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from metrics.access import users as access
 from metrics.analysis.subtitles import subtitle
 from metrics.model.filters import Filters, preset_period
 from metrics.query.warehouse import Warehouse
 
 TIMEOUT = 90
+PASSWORD = "correct horse 1"  # every test user's password
+
+
+def write_users(path: Path, monkeypatch, users: Iterable[access.User], password: str = PASSWORD) -> Path:
+    """A users file at ``path`` holding ``users`` (in that order, all with ``password``), made the
+    file of this test through ``$SERVICEWATCH_USERS``; returns ``path``."""
+    monkeypatch.setenv(access.USERS_ENV, str(path))
+    for user in users:
+        access.add_user(user, password)
+    return path
 
 
 def open_page(path: str, query: dict[str, str] | None = None, session: dict | None = None) -> AppTest:

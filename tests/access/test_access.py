@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from page_helpers import PASSWORD, write_users
 from streamlit.testing.v1 import AppTest
 
 from metrics.access import users as access
@@ -24,12 +25,6 @@ from metrics.query.warehouse import Warehouse
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
 CITY, OTHER_CITY, PROVINCE = 2, 3, 1  # demo regions: 南岭市, 珠湾市 (cities of 岭南省)
-PASSWORD = "correct horse 1"
-
-
-@pytest.fixture(scope="module")
-def wh(duckdb_url: str) -> Warehouse:
-    return Warehouse.open(duckdb_url)
 
 
 @pytest.fixture(scope="module")
@@ -159,12 +154,8 @@ def test_scope_is_part_of_the_cache_key_not_the_url(base) -> None:
 # -- users file and sign-in -------------------------------------------------------------------
 @pytest.fixture()
 def users_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "users.json"
-    monkeypatch.setenv(access.USERS_ENV, str(path))
-    access.add_user(User("admin1", "admin"), PASSWORD)
-    access.add_user(User("nanling", "manager", (CITY,)), PASSWORD)
-    access.add_user(User("viewer1", "viewer"), PASSWORD)
-    return path
+    return write_users(tmp_path / "users.json", monkeypatch,
+                       [User("admin1", "admin"), User("nanling", "manager", (CITY,)), User("viewer1", "viewer")])
 
 
 def test_users_file_holds_hashes_only(users_file: Path) -> None:

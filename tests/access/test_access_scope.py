@@ -30,11 +30,6 @@ PASSWORD = "correct horse 1"
 
 
 @pytest.fixture(scope="module")
-def wh(duckdb_url: str) -> Warehouse:
-    return Warehouse.open(duckdb_url)
-
-
-@pytest.fixture(scope="module")
 def base(wh: Warehouse) -> Filters:
     start, end = preset_period("last_12_months", wh.as_of())
     return Filters(start=start, end=end)

@@ -11,26 +11,22 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from page_helpers import write_users
 
-from metrics.access import users as access
 from metrics.access.users import User
 from metrics.backends.connect import make_engine
 from metrics.cli import main as cli
 from metrics.model import schema as s
 
 CITY, OTHER_CITY = 2, 3
-PASSWORD = "correct horse 1"
 
 
 @pytest.fixture()
 def audit_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "audit.sqlite"
     monkeypatch.setenv("SERVICEWATCH_AUDIT_DB", f"sqlite:///{path}")
-    users = tmp_path / "users.json"
-    monkeypatch.setenv(access.USERS_ENV, str(users))
-    access.add_user(User("root1", "admin"), PASSWORD)
-    access.add_user(User("nanling", "manager", (CITY,)), PASSWORD)
-    access.add_user(User("viewer1", "viewer"), PASSWORD)
+    write_users(tmp_path / "users.json", monkeypatch,
+                [User("root1", "admin"), User("nanling", "manager", (CITY,)), User("viewer1", "viewer")])
     return path
 
 

@@ -17,13 +17,13 @@ import time
 from pathlib import Path
 
 import pytest
+from page_helpers import PASSWORD, write_users
 
 from metrics.access import lockout
 from metrics.access import users as access
 from metrics.access.users import AuthError, LockedError, LockoutUnavailable, User
 from metrics.model.i18n import t
 
-PASSWORD = "correct horse 1"
 CITY = 2
 CLI = [sys.executable, "-m", "metrics.cli.main"]
 
@@ -70,12 +70,9 @@ elif mode == "raw":  # N counted failures under a limit that is never reached: e
 
 @pytest.fixture()
 def users_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "users.json"
-    monkeypatch.setenv(access.USERS_ENV, str(path))
     monkeypatch.delenv(lockout.STORE_ENV, raising=False)
-    access.add_user(User("nanling", "manager", (CITY,)), PASSWORD)
-    access.add_user(User("admin1", "admin"), PASSWORD)
-    return path
+    return write_users(tmp_path / "users.json", monkeypatch,
+                       [User("nanling", "manager", (CITY,)), User("admin1", "admin")])
 
 
 @pytest.fixture()

@@ -27,11 +27,6 @@ SETTINGS = settings(max_examples=30, deadline=None,
 
 
 @pytest.fixture(scope="module")
-def wh(duckdb_url: str) -> Warehouse:
-    return Warehouse.open(duckdb_url)
-
-
-@pytest.fixture(scope="module")
 def regions(wh: Warehouse) -> pd.DataFrame:
     return wh.regions()
 

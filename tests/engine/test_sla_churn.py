@@ -18,11 +18,6 @@ from metrics.query.warehouse import Warehouse
 F = Filters(start=date(2026, 4, 1), end=date(2026, 9, 30))
 
 
-@pytest.fixture(scope="module")
-def wh(duckdb_url: str) -> Warehouse:
-    return Warehouse.open(duckdb_url)
-
-
 def test_availability_targets_are_the_policy_targets(wh: Warehouse, demo_frames: dict) -> None:
     ref = demo_frames["sla_policies"].groupby("sla_level")["availability_target"].max()
     got = sla.availability_targets(wh).set_index("sla_level")["target"]

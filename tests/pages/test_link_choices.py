@@ -31,14 +31,7 @@ CASES = [
 IDS = [f"{p.split('/')[-1].removesuffix('.py')}-{k}" for p, _, k, _ in CASES]
 
 
-@pytest.fixture(autouse=True)
-def _db(duckdb_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SERVICEWATCH_DB", duckdb_url)
-
-
-@pytest.fixture(scope="module")
-def wh(duckdb_url: str) -> Warehouse:
-    return Warehouse.open(duckdb_url)
+pytestmark = pytest.mark.usefixtures("demo_db")  # SERVICEWATCH_DB: the demo DuckDB
 
 
 def _widget(at, key: str):

@@ -15,14 +15,7 @@ from metrics.query.warehouse import Warehouse
 PAGE = "pages/2_Complaints.py"
 
 
-@pytest.fixture(autouse=True)
-def _db(duckdb_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SERVICEWATCH_DB", duckdb_url)
-
-
-@pytest.fixture(scope="module")
-def wh(duckdb_url: str) -> Warehouse:
-    return Warehouse.open(duckdb_url)
+pytestmark = pytest.mark.usefixtures("demo_db")  # SERVICEWATCH_DB: the demo DuckDB
 
 
 def _check_numbers(at, wh: Warehouse, f) -> None:

@@ -13,9 +13,7 @@ from metrics.query.warehouse import Warehouse
 PAGE = "pages/6_Data.py"
 
 
-@pytest.fixture(autouse=True)
-def _db(duckdb_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SERVICEWATCH_DB", duckdb_url)
+pytestmark = pytest.mark.usefixtures("demo_db")  # SERVICEWATCH_DB: the demo DuckDB
 
 
 def test_default_view(duckdb_url: str) -> None:

@@ -14,14 +14,7 @@ from metrics.query.warehouse import Warehouse
 PAGE = "pages/1_Satisfaction.py"
 
 
-@pytest.fixture(autouse=True)
-def _db(duckdb_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SERVICEWATCH_DB", duckdb_url)
-
-
-@pytest.fixture(scope="module")
-def wh(duckdb_url: str) -> Warehouse:
-    return Warehouse.open(duckdb_url)
+pytestmark = pytest.mark.usefixtures("demo_db")  # SERVICEWATCH_DB: the demo DuckDB
 
 
 def test_default_view(wh: Warehouse) -> None:

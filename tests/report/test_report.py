@@ -42,11 +42,6 @@ def _tool(name: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def wh(duckdb_url: str) -> Warehouse:
-    return Warehouse.open(duckdb_url)
-
-
-@pytest.fixture(scope="module")
 def filters(wh: Warehouse) -> Filters:
     start, end = preset_period("last_quarter", wh.as_of())
     return Filters(start=start, end=end)
