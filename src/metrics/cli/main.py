@@ -180,6 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
     from metrics.cli import explain as cli_explain  # what drove a metric's change (rate and mix effects)
 
     cli_explain.add_commands(sub)
+    from metrics.cli import actions as cli_actions  # retention actions: did they work (treated vs holdout), list
+
+    cli_actions.add_commands(sub)
     from metrics.cli import portfolio as cli_portfolio  # account managers' portfolios: league, one manager
 
     cli_portfolio.add_commands(sub)
