@@ -19,7 +19,7 @@ from metrics.model.keys import shown
 from metrics.model.links import LIST_KEYS, date_range, parse_query
 from metrics.present.markup import md
 from metrics.query.warehouse import Warehouse
-from servicewatch import auth, url_state
+from servicewatch import auth, screen, url_state
 from servicewatch.cache import cached_call
 
 DEFAULT_PRESET = "last_quarter"  # the opening window when it fits the data (filters.default_period)
@@ -205,7 +205,9 @@ def _sync_query(f: Filters, preset: str, lang: str, section: str | None = None,
     if section:
         wanted["section"] = section
     wanted.update(choices or {})
-    if st.query_params.to_dict() != wanted:
+    if st.session_state.get(url_state.FROM_URL) and not st.query_params.to_dict():  # a bare link opened
+        screen.complete_address(wanted)  # in place: a pushed query would be a second history entry
+    elif st.query_params.to_dict() != wanted:
         st.query_params.from_dict(wanted)
 
 

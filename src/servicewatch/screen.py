@@ -16,6 +16,14 @@ One ``<style>`` and one small script per run, drawn by :func:`servicewatch.ui.pa
 * Text inputs' "Press Enter to apply" hints (English only) are hidden.
 * The file uploader: its English words ("Upload", "200MB per file • CSV") are hidden and said
   again from the catalogue (Streamlit has no parameter for them).
+* History (:func:`complete_address`): a link opened without a query string gets the view written
+  into its address in place (``history.replaceState``), not as a new entry (Streamlit pushes every
+  query string a script sets), so Back leaves the app with one press.
+* Charts (:func:`plot_config`): plotly's toolbar keeps the buttons a reader needs (zoom, pan, reset
+  axes; the PNG comes from the page's own download buttons) and says their names in the page's
+  language — a plotly locale built from the catalogue and handed over in the chart's config (nothing
+  loaded at run time); Streamlit's own "Fullscreen" button is renamed by CSS and the selects' "No
+  results" by the script below.
 
 Checked in Chromium at 1366×768 and 1024×768: tests/browser/test_browser_screens.py.
 """
@@ -52,6 +60,8 @@ _CSS = """
 [data-testid=stFileUploaderDropzoneInstructions] span { font-size: 0; }
 [data-testid=stFileUploaderDropzoneInstructions] span::after {
   content: %(limit)s; font-size: 0.75rem; }
+.js-plotly-plot .plotly .modebar-btn[data-title="Fullscreen"]::after { content: %(fullscreen)s; }
+.js-plotly-plot .plotly .modebar-btn[data-title="Close fullscreen"]::after { content: %(close_fullscreen)s; }
 """
 
 _SCRIPT = """
@@ -69,6 +79,18 @@ _SCRIPT = """
     win.swRendered = win.swLanguage;
     win.setTimeout(() => win.dispatchEvent(new Event("resize")), 0);
   }
+  // the selects' empty list says "No results" (Streamlit has no parameter for it): said in the language
+  win.swNoResults = %(no_results)s;
+  if (!win.swNoResultsWatch) {
+    win.swNoResultsWatch = new win.MutationObserver(records => {
+      for (const r of records) for (const node of r.addedNodes) {
+        const walker = doc.createTreeWalker(node, NodeFilter.SHOW_TEXT);
+        for (let n = walker.currentNode; n; n = walker.nextNode())
+          if (n.nodeType === 3 && n.textContent === "No results" && win.swNoResults) n.textContent = win.swNoResults;
+      }
+    });
+    win.swNoResultsWatch.observe(doc.body, {childList: true, subtree: true});
+  }
   if (win.swSidebarFitted) return;  // once per load of the page: a reader's later choice stands
   win.swSidebarFitted = true;
   if (win.innerWidth > %(px)d) return;
@@ -84,13 +106,71 @@ _SCRIPT = """
 """
 
 
+_COMPLETE = """
+<script>
+(() => {
+  const win = window.parent && window.parent.document ? window.parent : window;
+  if (win.location.search === "") win.history.replaceState(win.history.state, "", win.location.pathname + %(query)s);
+})();
+</script>
+"""
+
+
+def complete_address(query: dict[str, str]) -> None:
+    """The first run of a link without a query string: write the view (``query``) into the address of
+    the entry just opened, in place. Streamlit would push it as a second history entry, and Back would
+    land on the bare link, which writes it again. Streamlit reads the address on the next run (it
+    sends ``location.search`` while it has set no query string itself)."""
+    from urllib.parse import urlencode
+
+    st.html(_COMPLETE % {"query": json.dumps("?" + urlencode(query))}, unsafe_allow_javascript=True)
+
+
+def css_string(text: str) -> str:
+    """``text`` as a CSS string ("选择文件"): quotes and backslashes escaped the CSS way, every other
+    character as it is (JSON writes a Chinese character as backslash, "u" and its code, which CSS
+    reads as the letter "u" and the digits: the uploader said "u9009u62e9…" instead of 选择文件)."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+
+
 def css(lang: str) -> str:
-    """The page's style sheet in ``lang`` (the uploader's words come from the catalogue)."""
-    return _CSS % {"browse": json.dumps(t("screen.upload_browse", lang)),
-                   "limit": json.dumps(t("screen.upload_limit", lang, mb=st.get_option("server.maxUploadSize")))}
+    """The page's style sheet in ``lang`` (the uploader's and the chart toolbar's words come from the
+    catalogue)."""
+    return _CSS % {"browse": css_string(t("screen.upload_browse", lang)),
+                   "limit": css_string(t("screen.upload_limit", lang, mb=st.get_option("server.maxUploadSize"))),
+                   "fullscreen": css_string(t("plot.modebar.fullscreen", lang)),
+                   "close_fullscreen": css_string(t("plot.modebar.close_fullscreen", lang))}
+
+
+# plotly's own words (its modebar titles and hints) → catalogue keys
+PLOTLY_WORDS = {
+    "Zoom": "plot.modebar.zoom", "Pan": "plot.modebar.pan", "Reset axes": "plot.modebar.reset_axes",
+    "Autoscale": "plot.modebar.autoscale", "Zoom in": "plot.modebar.zoom_in", "Zoom out": "plot.modebar.zoom_out",
+    "Box Select": "plot.modebar.box_select", "Lasso Select": "plot.modebar.lasso_select",
+    "Download plot as a png": "plot.modebar.download_png", "Download plot": "plot.modebar.download",
+    "Show closest data on hover": "plot.modebar.hover_closest", "Compare data on hover": "plot.modebar.hover_compare",
+    "Toggle Spike Lines": "plot.modebar.spikelines", "Reset view": "plot.modebar.reset_view",
+    "Double-click to zoom back out": "plot.modebar.zoom_back",
+    "Double-click on legend to isolate one trace": "plot.modebar.isolate_trace",
+}
+PLOTLY_LOCALES = {"zh": "zh-CN", "en": "en-US"}
+# the toolbar's buttons a manager has no use for (the PNG: the page's own buttons draw it for slides)
+MODEBAR_REMOVE = ("toImage", "zoomIn2d", "zoomOut2d", "autoScale2d", "hoverClosestCartesian",
+                  "hoverCompareCartesian", "toggleSpikelines", "select2d", "lasso2d")
+
+
+def plot_config(lang: str) -> dict:
+    """``st.plotly_chart``'s config in ``lang``: no plotly logo, the toolbar trimmed to zoom, pan and
+    reset axes (:data:`MODEBAR_REMOVE`), and a plotly locale whose dictionary is the catalogue's
+    (:data:`PLOTLY_WORDS`): plotly looks a title up in ``config.locales`` before its own registry,
+    so nothing is downloaded and no plotly.js locale file is needed."""
+    locale = PLOTLY_LOCALES.get(lang, "en-US")
+    return {"displaylogo": False, "modeBarButtonsToRemove": list(MODEBAR_REMOVE), "locale": locale,
+            "locales": {locale: {"dictionary": {en: t(key, lang) for en, key in PLOTLY_WORDS.items()}}}}
 
 
 def fit(lang: str) -> None:
     """Draw the style sheet and the sidebar script (invisible; no space taken)."""
     st.html(f"<style>{css(lang)}</style>")
-    st.html(_SCRIPT % {"px": COLLAPSE_AT_PX, "locale": json.dumps(LOCALES.get(lang, ""))}, unsafe_allow_javascript=True)
+    st.html(_SCRIPT % {"px": COLLAPSE_AT_PX, "locale": json.dumps(LOCALES.get(lang, "")),
+                       "no_results": json.dumps(t("screen.no_results", lang))}, unsafe_allow_javascript=True)

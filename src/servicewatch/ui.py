@@ -266,16 +266,22 @@ def sections(view: View, ids: Sequence[str]) -> str:
     browser ~0.1 s to draw, see docs/performance.md). The choice is remembered per page for the
     session and lives in the URL (``section=``), so a link opens the same section."""
     stored = st.session_state.setdefault("sw_sections", {})
-    current = view.link_section if view.link_section in ids else stored.get(view.page_key)
+    from_url = st.session_state.get(url_state.FROM_URL) == view.page_key  # a link or Back/Forward: the URL says
+    if from_url:  # an address without a section shows the first (servicewatch.url_state)
+        current = st.query_params.get("section") if st.query_params.get("section") in ids else ids[0]
+    else:
+        current = view.link_section if view.link_section in ids else stored.get(view.page_key)
     if current not in ids:
         current = ids[0]
-    if view.reseed or st.session_state.get(SECTION_KEY) not in ids:
+    if from_url or view.reseed or st.session_state.get(SECTION_KEY) not in ids:
         st.session_state[SECTION_KEY] = current
     chosen = st.segmented_control(view.t("common.section"), ids, key=SECTION_KEY, required=True,
                                   format_func=lambda s: view.t(f"section.{s}"), label_visibility="collapsed")
     chosen = chosen if chosen in ids else current
     stored[view.page_key] = chosen
-    if st.query_params.get("section") != chosen:
+    # into the URL when it changed; the first section of a URL that names none is what the URL shows
+    # already (written, it would be a second history entry on the first load of a bare link)
+    if st.query_params.get("section") != chosen and not ("section" not in st.query_params and chosen == ids[0]):
         st.query_params["section"] = chosen
     return chosen
 
@@ -294,7 +300,7 @@ def chart(view: View, fig: go.Figure, data: pd.DataFrame, key: str, select: bool
     metrics = (metrics,) if isinstance(metrics, str) else tuple(metrics) or metrics_named(key)
     table = table_export(view, with_region_codes(data), export.title_text(fig.layout.title.text), metrics, f)
     event = st.plotly_chart(fig, key=key, on_select="rerun" if select else "ignore",
-                            selection_mode="points", config={"displaylogo": False})
+                            selection_mode="points", config=screen.plot_config(view.lang))  # toolbar in the language
     row = st.container(horizontal=True, gap="small")  # wraps on a narrow screen: no label cut off
     name = key.replace(" ", "_")
     rows = len(data)
