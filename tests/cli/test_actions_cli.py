@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
@@ -14,6 +15,7 @@ from metrics.access import users as access
 from metrics.access.users import User
 from metrics.churn import action_effect as ae
 from metrics.cli.main import main
+from metrics.model.filters import Filters
 
 PASSWORD = "correct horse battery"
 
@@ -39,11 +41,8 @@ def test_effect_json_by_type_and_band_in_chinese(duckdb_url: str, capsys: pytest
 def test_effect_by_risk_band_matches_the_engine(duckdb_url: str, wh, capsys: pytest.CaptureFixture) -> None:  # noqa: ANN001
     assert main(["actions", "effect", "--db", duckdb_url, "--by", "risk_band", "--format", "csv"]) == 0
     got = pd.read_csv(io.StringIO(capsys.readouterr().out))
-    assert got["risk_band"].tolist() == ["high", "mid"] and got["risk_band_name"].tolist() == ["Highest risk", "Mid risk"]
-    from datetime import date
-
-    from metrics.model.filters import Filters
-
+    assert got["risk_band"].tolist() == ["high", "mid"]
+    assert got["risk_band_name"].tolist() == ["Highest risk", "Mid risk"]
     ref = ae.effect(ae.action_rows(wh, Filters(start=date(2024, 5, 1), end=date(2026, 10, 31))), ["risk_band"])
     assert got["n_treated"].tolist() == ref["n_treated"].tolist()
     assert got["difference"].tolist() == pytest.approx(ref["difference"].tolist())
