@@ -160,10 +160,20 @@ def test_a_city_manager_sees_only_their_city(wh: Warehouse, demo_frames: dict) -
     assert set(rows["region_id"].astype(int)) <= inside
 
 
-def test_a_viewer_gets_no_customer_list(wh: Warehouse) -> None:
+def test_a_viewer_gets_no_customer_list_and_small_portfolios_withheld(wh: Warehouse) -> None:
     f = _filters(wh, scope=Scope("v", aggregates_only=True))
     with pytest.raises(PermissionError):
         pf.customers(wh, f, 1)
+    full = pf.league(wh, _filters(wh)).managers.set_index("manager_id")
+    cut = int(full["customers"].median())
+    r = pf.league(wh, _filters(wh, scope=Scope("v", aggregates_only=True, min_group_size=cut)))
+    m = r.managers.set_index("manager_id")
+    small = full["customers"] < cut
+    assert small.any() and m.loc[small[small].index, "suppressed"].all()
+    assert m.loc[small[small].index, ["customers", "csat", "revenue", "rank"]].isna().all().all()
+    big = small[~small].index
+    assert (m.loc[big, "customers"] == full.loc[big, "customers"]).all() and not m.loc[big, "suppressed"].any()
+    assert (r.tiers["customers"] >= cut).all()
 
 
 # -- a small hand-made database: coverage, the spend flag, ranking -----------------------------

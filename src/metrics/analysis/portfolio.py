@@ -9,7 +9,7 @@ the intervals. Definitions (docs/portfolio.md):
 
 * the day a portfolio is looked at, ``D``: the period's end, or the as-of date when earlier;
 * customers: active on ``D`` (started on or before it, not ended by it); revenue: billed revenue of
-  the months that start in the period (CNY), both also by tier (:func:`by_tier`);
+  the months that start in the period (CNY), both also by tier (``Portfolio.tiers``);
 * visit coverage 30/90 days: the share of the customers active on ``D`` with a visit or call (by any
   manager) dated in the 30 (90) days ending on ``D``, with its Wilson 95% interval; without a
   ``visits`` table, or with an empty one, "no visits recorded" (NaN and a note, never 0%);
@@ -131,9 +131,13 @@ def league(wh: Warehouse, f: Filters, rank_by: str = "csat", manager_id: int | N
     manager_id = _manager_condition(manager_id, f)
     notes = [n for n in (visits_status(wh), model_status(wh)) if n]
     cust = wh.read(q.customer_figures(f, b, manager_id, NOTE_NO_VISITS not in notes, NOTE_NO_MODEL not in notes))
-    parts = [wh.read(sel) for sel in (q.billing_figures(f, b, manager_id), q.ticket_figures(f, b, manager_id),
-                                      q.survey_figures(f, b, manager_id))]
-    df = cust
+    bill = wh.read(q.billing_figures(f, b, manager_id))
+    tiers = _tiers(cust, bill, f)
+    sums = [c for c in cust.columns if c not in ("manager_id", "tier", "manager_name")]
+    df = (_numeric(cust.drop(columns="tier"), exclude=("manager_name",)).groupby("manager_id", as_index=False)
+          .agg(manager_name=("manager_name", "max"), **{c: (c, lambda v: v.sum(min_count=1)) for c in sums}))
+    parts = [_numeric(bill.drop(columns="tier"), exclude=()).groupby("manager_id", as_index=False)["revenue"].sum(),
+             *[wh.read(sel) for sel in (q.ticket_figures(f, b, manager_id), q.survey_figures(f, b, manager_id))]]
     for part in parts:
         df = df.merge(part, on="manager_id", how="left")
     df = _numeric(df, exclude=("manager_name",))
@@ -155,7 +159,7 @@ def league(wh: Warehouse, f: Filters, rank_by: str = "csat", manager_id: int | N
     for col in COUNTS:
         df[col] = df[col].round().astype("Int64")
     df = _suppress(df, f)
-    return Portfolio(df.reset_index(drop=True), by_tier(wh, f, b, manager_id), day, rank_by, notes)
+    return Portfolio(df.reset_index(drop=True), tiers, day, rank_by, notes)
 
 
 def _numeric(df: pd.DataFrame, exclude: tuple[str, ...]) -> pd.DataFrame:
@@ -205,17 +209,15 @@ def _suppress(df: pd.DataFrame, f: Filters) -> pd.DataFrame:
     return df
 
 
-def by_tier(wh: Warehouse, f: Filters, b: q.Bounds | None = None, manager_id: int | None = None) -> pd.DataFrame:
+def _tiers(cust: pd.DataFrame, bill: pd.DataFrame, f: Filters) -> pd.DataFrame:
     """Customers active on ``D`` and revenue billed in the period (CNY) per manager and tier:
     manager_id, tier, customers, revenue (tiers from the data). Withheld groups (aggregate-only users)
     are left out."""
-    b = b or _bounds(wh, f)
-    counts = wh.read(q.tier_customers(f, b, manager_id))
-    revenue = wh.read(q.tier_revenue(f, b, manager_id))
-    out = counts.merge(revenue, on=["manager_id", "tier"], how="outer")
+    out = cust[["manager_id", "tier", "customers"]].merge(bill, on=["manager_id", "tier"], how="outer")
     out["customers"] = pd.to_numeric(out["customers"]).fillna(0).astype(int)
     out["revenue"] = pd.to_numeric(out["revenue"]).fillna(0.0).astype(float)
     out["manager_id"] = out["manager_id"].astype("int64")
+    out = out[(out["customers"] > 0) | (out["revenue"] != 0)]
     if f.scope is not None and f.scope.aggregates_only:
         out = out[out["customers"] >= f.scope.min_group_size]
     return out.sort_values(["manager_id", "tier"]).reset_index(drop=True)

@@ -72,13 +72,14 @@ def _last_visits(b: Bounds) -> sa.Subquery:
 
 
 def customer_figures(f: Filters, b: Bounds, manager_id: int | None, with_visits: bool, with_scores: bool) -> sa.Select:
-    """Per manager: customers (active on D), in_period, churned, revenue_lost (12 × monthly revenue of
-    the churned, CNY a year), visited_30d/_90d (NULL without visits), revenue_at_risk (NULL without scores)."""
+    """Per manager and tier (additive, summed over tiers for a manager): customers (active on D),
+    in_period, churned, revenue_lost (12 × monthly revenue of the churned, CNY a year), visited_30d/_90d
+    (NULL without visits), revenue_at_risk (NULL without scores); groups with a customer in the period."""
     c, am = s.customers, s.account_managers
     in_period = sa.and_(c.c.start_date < _d(b.stop), sa.or_(c.c.end_date.is_(None), c.c.end_date >= _d(b.start)))
     churned = sa.and_(c.c.end_date.isnot(None), c.c.end_date >= _d(b.start), c.c.end_date < _d(b.stop))
     from_ = c.outerjoin(am, am.c.manager_id == c.c.account_manager_id)
-    cols = [c.c.account_manager_id.label("manager_id"), sa.func.max(am.c.name).label("manager_name"),
+    cols = [c.c.account_manager_id.label("manager_id"), c.c.tier, sa.func.max(am.c.name).label("manager_name"),
             _count(_active(b), "customers"), _count(in_period, "in_period"), _count(churned, "churned"),
             _sum(churned, c.c.monthly_revenue * 12, "revenue_lost")]
     if with_visits:
@@ -97,16 +98,16 @@ def customer_figures(f: Filters, b: Bounds, manager_id: int | None, with_visits:
     else:
         cols.append(sa.null().label("revenue_at_risk"))
     return (sa.select(*cols).select_from(from_).where(*_portfolio(f, manager_id))
-            .group_by(c.c.account_manager_id).having(sa.func.sum(sa.case((in_period, 1), else_=0)) > 0))
+            .group_by(c.c.account_manager_id, c.c.tier).having(sa.func.sum(sa.case((in_period, 1), else_=0)) > 0))
 
 
 def billing_figures(f: Filters, b: Bounds, manager_id: int | None) -> sa.Select:
-    """Per manager: revenue billed in the months that start in the period (CNY)."""
+    """Per manager and tier: revenue billed in the months that start in the period (CNY)."""
     c, bm = s.customers, s.billing_monthly
-    return (sa.select(c.c.account_manager_id.label("manager_id"), sa.func.sum(bm.c.revenue).label("revenue"))
+    return (sa.select(c.c.account_manager_id.label("manager_id"), c.c.tier, sa.func.sum(bm.c.revenue).label("revenue"))
             .select_from(bm.join(c, c.c.customer_id == bm.c.customer_id))
             .where(bm.c.month >= _d(b.start), bm.c.month < _d(b.stop), *_portfolio(f, manager_id))
-            .group_by(c.c.account_manager_id))
+            .group_by(c.c.account_manager_id, c.c.tier))
 
 
 def _ticket_conditions(f: Filters) -> list:
@@ -147,22 +148,6 @@ def survey_figures(f: Filters, b: Bounds, manager_id: int | None) -> sa.Select:
             .where(sv.c.answered_at >= _ts(b.start_ts), sv.c.answered_at < _ts(b.stop_ts), *kinds,
                    *_portfolio(f, manager_id, sv.c.channel))
             .group_by(c.c.account_manager_id))
-
-
-def tier_customers(f: Filters, b: Bounds, manager_id: int | None) -> sa.Select:
-    """Per manager and tier: customers active on D."""
-    c = s.customers
-    return (sa.select(c.c.account_manager_id.label("manager_id"), c.c.tier, sa.func.count().label("customers"))
-            .where(_active(b), *_portfolio(f, manager_id)).group_by(c.c.account_manager_id, c.c.tier))
-
-
-def tier_revenue(f: Filters, b: Bounds, manager_id: int | None) -> sa.Select:
-    """Per manager and tier: revenue billed in the period (CNY)."""
-    c, bm = s.customers, s.billing_monthly
-    return (sa.select(c.c.account_manager_id.label("manager_id"), c.c.tier, sa.func.sum(bm.c.revenue).label("revenue"))
-            .select_from(bm.join(c, c.c.customer_id == bm.c.customer_id))
-            .where(bm.c.month >= _d(b.start), bm.c.month < _d(b.stop), *_portfolio(f, manager_id))
-            .group_by(c.c.account_manager_id, c.c.tier))
 
 
 def customer_rows(f: Filters, b: Bounds, manager_id: int, months: tuple[date, date, date], with_visits: bool,
