@@ -68,9 +68,13 @@ def retention_panel(view: ui.View) -> None:
     with right:
         if len(r.logrank):
             st.subheader(view.t("churn.logrank_header"))
-            logrank = logrank_table(r.logrank, dim, view)
-            st.dataframe(logrank, hide_index=True, width="stretch", placeholder=MISSING,
-                         column_config=fitted_columns(logrank))
+            # the plain reading first, from the same tests and summary; the tests behind the expander
+            st.markdown(plain.logrank_reading(r.logrank, r.summary, lambda g: md(_group_name(view, dim, g)),
+                                              view.lang))
+            with st.expander(view.t("plain.details")):
+                logrank = logrank_table(r.logrank, dim, view)
+                st.dataframe(logrank, hide_index=True, width="stretch", placeholder=MISSING,
+                             column_config=fitted_columns(logrank))
 
 
 def summary_table(summ: pd.DataFrame, dim: str, view: ui.View) -> pd.DataFrame:

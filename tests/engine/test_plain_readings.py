@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from metrics.analysis import league, plain
+from metrics.model.i18n import t
 from metrics.model.registry import get
 
 
@@ -126,3 +127,33 @@ def test_hazard_none_significant(lang: str) -> None:
     df = terms([("a", 1.2, 0.9, 1.6), ("b", 0.8, 0.6, 1.0)])
     line = plain.hazard_reading(df, str, lang)
     assert ("No factor clearly changes" in line) if lang == "en" else ("没有哪个因素" in line)
+
+
+def logrank_frames(pairs, means):
+    lr = pd.DataFrame(pairs, columns=["group_a", "group_b", "chi2", "p_holm"])
+    return lr, pd.DataFrame({"group": list(means), "rmst_24m": list(means.values())})
+
+
+def test_logrank_direction_from_the_summary() -> None:
+    lr, summ = logrank_frames([("a", "b", 30.0, 0.001), ("a", "c", 1.0, 0.4), ("b", "c", 12.0, 0.01)],
+                              {"a": 18.2, "b": 21.34, "c": 19.0})
+    line = plain.logrank_reading(lr, summ, str.upper, "en")
+    # largest chi² first; the longer-staying group named first whichever side of the pair it is on
+    assert line == ("Retention differs clearly: customers stay longer with B than with A (21.3 against 18.2 of the "
+                    "first 24 months); customers stay longer with B than with C (21.3 against 19.0 of the first 24 "
+                    "months).")
+    assert "A and C" not in line and "C than" not in line
+
+
+def test_logrank_tie_in_means_has_no_direction() -> None:
+    lr, summ = logrank_frames([("a", "b", 9.0, 0.01)], {"a": 20.04, "b": 19.96})  # both 20.0 as shown
+    line = plain.logrank_reading(lr, summ, str, "en")
+    assert line == "Retention differs clearly: a and b keep customers differently."
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_logrank_no_significant_pair(lang: str) -> None:
+    lr, summ = logrank_frames([("a", "b", 3.5, 0.061), ("a", "c", 0.2, 0.9)], {"a": 20.0, "b": 18.0, "c": 19.0})
+    line = plain.logrank_reading(lr, summ, str, lang)
+    assert line == t("plain.logrank.none", lang)
+    assert plain.logrank_reading(lr.iloc[:0], summ, str, lang) == line

@@ -103,3 +103,12 @@ def test_churn_hazard_reading_then_details(fitted_duckdb_url: str, monkeypatch: 
     outside, inside = _outside_details(at)
     assert [x for x in outside if "对流失影响最明显的因素" in plain(x) or "没有哪个因素" in plain(x)], outside
     assert any("风险比 > 1" in x for x in inside)
+
+
+def test_churn_retention_reading_then_the_tests(duckdb_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SERVICEWATCH_DB", duckdb_url)
+    at = open_page("pages/4_Churn.py", {"section": "retention"})
+    outside, _ = _outside_details(at)
+    assert [x for x in outside if plain(x).startswith(("留存有明显差异", "各组的客户留存没有明显差异"))], outside
+    details = [e for e in at.expander if e.label == "技术细节"]
+    assert any(d.dataframe for d in details)  # the pairwise tests behind the expander
