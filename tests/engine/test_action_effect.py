@@ -132,3 +132,13 @@ def test_an_account_manager_sees_only_their_customers(wh, demo_frames) -> None: 
                      scope=Scope("v", aggregates_only=True, min_group_size=10_000))
     eff = ae.action_effect(wh, viewer, ["risk_band"])
     assert eff["withheld"].all() and eff["difference"].isna().all()
+
+
+def test_curves_per_group_are_the_group_curves() -> None:
+    a = _trial(np.random.default_rng(5), 100, 30, 0.1, 0.2)
+    b = _trial(np.random.default_rng(6), 100, 30, 0.1, 0.2).assign(risk_band="high")
+    rows = pd.concat([a, b], ignore_index=True)
+    cv = ae.curves_by(rows, ["risk_band"])
+    assert list(cv.columns[:2]) == ["risk_band", "arm"]
+    mid = cv[cv["risk_band"] == "mid"].drop(columns="risk_band").reset_index(drop=True)
+    pd.testing.assert_frame_equal(mid, ae.km_curves(a).rename(columns={"group": "arm"}), check_dtype=False)

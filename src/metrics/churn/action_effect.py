@@ -132,6 +132,23 @@ def km_curves(rows: pd.DataFrame) -> pd.DataFrame:
     return km_from_life_table(life_table_of(rows)).drop(columns="var_sum")
 
 
+def curves_by(rows: pd.DataFrame, by: Sequence[str] = ("action_type", "risk_band"),
+              f: Filters | None = None) -> pd.DataFrame:
+    """:func:`km_curves` per group of ``by`` (group columns, then ``arm`` for the curve's group);
+    groups a viewer may not see (:func:`metrics.access.users.withheld`) left out."""
+    by = list(by)
+    scope = f.scope if f is not None else None
+    out = []
+    for key, part in (rows.groupby(by, sort=True) if by else [((), rows)]):
+        if withheld(scope, int(part["customer_id"].nunique())):
+            continue
+        cv = km_curves(part).rename(columns={"group": "arm"})
+        for col, value in zip(by, key if isinstance(key, tuple) else (key,), strict=True):
+            cv.insert(len(by) and by.index(col), col, value)
+        out.append(cv)
+    return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=[*by, "arm"])
+
+
 def effect(rows: pd.DataFrame, by: Sequence[str] = ("action_type", "risk_band"),
            f: Filters | None = None) -> pd.DataFrame:
     """Per group of ``by`` (columns of :data:`ROW_COLUMNS`; empty: one row for all): the figures of

@@ -43,6 +43,13 @@ def cmd_effect(args: argparse.Namespace) -> None:
         raise UserError(t("actions.no_table", args.lang))
     f = build_filters(wh, args)
     by = list(dict.fromkeys(args.by)) if args.by else list(ae.BY_CHOICES)
+    if args.curves:
+        cv = ae.curves_by(ae.action_rows(wh, f), by, f)
+        if cv.empty:
+            raise UserError(t("actions.none", args.lang))
+        audit_export(args, "export", {"actions_curves": by, "rows": len(cv), "filters": filters_detail(f)})
+        emit(cv, args.format)
+        return
     df = ae.action_effect(wh, f, by)
     if df.empty:
         raise UserError(t("actions.none", args.lang))
@@ -116,6 +123,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                                     "the observed one is flagged too small to tell.")
     e.add_argument("--by", action="append", choices=ae.BY_CHOICES, default=[],
                    help="group by action type and/or risk band (repeatable; default both)")
+    e.add_argument("--curves", action="store_true",
+                   help="print the Kaplan-Meier curves of treated and holdout per group instead "
+                        "(days since the action was created, survival with 95%% bands)")
     for q in (e,):
         add_db_argument(q)
         add_filter_arguments(q)
