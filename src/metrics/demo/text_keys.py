@@ -10,7 +10,8 @@ import pandas as pd
 # entity -> (id columns holding its ids per table, key prefix)
 ENTITIES = {
     "customers": ({"customers": "customer_id", "tickets": "customer_id", "surveys": "customer_id",
-                   "services": "customer_id", "billing_monthly": "customer_id"}, "C"),
+                   "services": "customer_id", "billing_monthly": "customer_id", "visits": "customer_id",
+                   "retention_actions": "customer_id"}, "C"),
     "tickets": ({"tickets": "ticket_id", "surveys": "ticket_id"}, "INC"),
     "surveys": ({"surveys": "survey_id"}, "SV"),
     "regions": ({"regions": "region_id", "customers": "region_id", "account_managers": "region_id",
