@@ -8,19 +8,19 @@ import argparse
 import json
 import re
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 
 import pandas as pd
 
 from metrics.access import users as access
 from metrics.backends.connect import check_connection, resolve_url
-from metrics.model import dimensions
+from metrics.model import dimensions, registry
 from metrics.model.filters import Filters, default_period, fit_to_span, preset_period
 from metrics.model.i18n import label, t
 from metrics.model.keys import ID_COLUMNS, as_given
 from metrics.model.links import date_range, parse_date
-from metrics.model.registry import dim_column
+from metrics.model.registry import Metric, dim_column
 from metrics.present.cells import safe_frame
 from metrics.present.theme import has_order, order
 from metrics.query.warehouse import Warehouse
@@ -264,6 +264,34 @@ def audit_export(args: argparse.Namespace, action: str, detail: dict) -> None:
         audit.record(url, user, action, detail)
     except Exception as exc:  # noqa: BLE001 - any failure of the audit store
         raise UserError(f"cannot write the audit log ({type(exc).__name__}); nothing was exported") from None
+
+
+def known_metric(metric_id: str) -> Metric:
+    """The registry's metric ``metric_id``; a :class:`UserError` naming the known ones otherwise."""
+    try:
+        return registry.get(metric_id)
+    except registry.UnknownMetric:
+        raise UserError(f"unknown metric {metric_id!r}; known: {', '.join(registry.BY_ID)}") from None
+
+
+def hand_out(args: argparse.Namespace, wh: Warehouse, f: Filters, df: pd.DataFrame, detail: dict,
+             lines: Sequence[str | None] = (), with_comparison: bool = False,
+             table: Callable[[pd.DataFrame], pd.DataFrame] | None = None) -> None:
+    """The end of an analysis command: the export recorded in the audit log (``detail`` with the rows
+    and the filters), the window and the non-empty ``lines`` (its sentences) on stderr, the window's
+    fields on each JSON record, ``table`` applied for ``--format table``, then ``df`` on stdout."""
+    from metrics.access.audit import filters_detail
+
+    audit_export(args, "export", {**detail, "rows": len(df), "filters": filters_detail(f)})
+    print(window_text(wh, args, f, with_comparison), file=sys.stderr)
+    for line in lines:
+        if line:
+            print(line, file=sys.stderr)
+    if args.format == "json":
+        df = df.assign(**window_fields(wh, f, with_comparison))
+    elif args.format == "table" and table is not None:
+        df = table(df)
+    emit(df, args.format)
 
 
 def emit(df: pd.DataFrame, fmt: str) -> None:

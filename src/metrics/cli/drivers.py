@@ -7,7 +7,6 @@ the tidy table to stdout. Same error conventions as :mod:`metrics.cli.main`."""
 from __future__ import annotations
 
 import argparse
-import sys
 from dataclasses import replace
 
 import numpy as np
@@ -17,12 +16,9 @@ from metrics.cli.common import (
     UserError,
     add_db_argument,
     add_filter_arguments,
-    audit_export,
     build_filters,
-    emit,
+    hand_out,
     open_warehouse,
-    window_fields,
-    window_text,
 )
 
 COLUMNS = ["score", "driver", "driver_name", "rank", "importance", "lower", "upper", "includes_zero", "share",
@@ -48,7 +44,6 @@ def drivers_frame(r, lang: str) -> pd.DataFrame:  # noqa: ANN001 - a DriversResu
 
 
 def cmd_drivers(args: argparse.Namespace) -> None:
-    from metrics.access.audit import filters_detail
     from metrics.analysis import drivers as dv
     from metrics.analysis import drivers_text as tx
 
@@ -59,7 +54,6 @@ def cmd_drivers(args: argparse.Namespace) -> None:
     # with --performance the importance is the organisation's (the unit is compared against it)
     model_filters = replace(f, regions=()) if args.performance else f
     r = dv.key_drivers(wh, model_filters, args.score, n_boot=args.boot, seed=args.seed)
-    print(window_text(wh, args, f, False), file=sys.stderr)
     if r.reason is not None:
         raise UserError(tx.sentences(r, args.lang)[0])
     df = drivers_frame(r, args.lang)
@@ -77,16 +71,13 @@ def cmd_drivers(args: argparse.Namespace) -> None:
         fix = tx.fix_first(m, args.lang, unit)
     else:
         fix = None
-    for line in [*tx.sentences(r, args.lang), fix, tx.method_line(r, args.lang)]:
-        if line:
-            print(line, file=sys.stderr)
-    audit_export(args, "export", {"drivers": args.score, "rows": len(df), "filters": filters_detail(f)})
-    if args.format == "json":
-        df = df.assign(**window_fields(wh, f, False))
-    elif args.format == "table":
+    def table(df: pd.DataFrame) -> pd.DataFrame:
         for col in ("importance", "lower", "upper", "share", "r2", "r2_lower", "r2_upper", "r2_adjusted"):
             df[col] = pd.to_numeric(df[col], errors="coerce").map(lambda v: "" if np.isnan(v) else f"{v:.4f}")
-    emit(df, args.format)
+        return df
+
+    hand_out(args, wh, f, df, {"drivers": args.score}, [*tx.sentences(r, args.lang), fix,
+                                                         tx.method_line(r, args.lang)], table=table)
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:

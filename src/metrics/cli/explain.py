@@ -7,7 +7,6 @@ sentence (:mod:`metrics.present.explain_text`) on stderr. Same error conventions
 from __future__ import annotations
 
 import argparse
-import sys
 
 import pandas as pd
 
@@ -15,15 +14,12 @@ from metrics.cli.common import (
     UserError,
     add_db_argument,
     add_filter_arguments,
-    audit_export,
     build_filters,
-    emit,
+    hand_out,
     keys_as_given,
+    known_metric,
     open_warehouse,
-    window_fields,
-    window_text,
 )
-from metrics.model import registry
 from metrics.model.i18n import metric_label, t
 
 COLUMNS = ("dim", "level", "score", "key", "group", "w_cmp", "w", "value_cmp", "value", "contribution", "lower",
@@ -50,10 +46,9 @@ def cmd_explain(args: argparse.Namespace) -> None:
     from metrics.present.explain_text import explained, reason_text, sentence
 
     lang = args.lang
+    known_metric(args.metric_id)
     try:
         m = dc.check(args.metric_id)
-    except registry.UnknownMetric:
-        raise UserError(f"unknown metric {args.metric_id!r}; known: {', '.join(registry.BY_ID)}") from None
     except dc.NotDecomposable as exc:
         raise UserError(reason_text(exc.reason, lang, args.metric_id)) from None
     allowed = tuple(d for d in m.dims if d not in ("month", "week"))
@@ -65,27 +60,19 @@ def cmd_explain(args: argparse.Namespace) -> None:
         ds = [dc.decompose(wh, m.id, f, args.by)] if args.by else dc.explain(wh, m.id, f)
     except dc.NotDecomposable as exc:
         raise UserError(reason_text(exc.reason, lang, m.id)) from None
-    from metrics.access.audit import filters_detail
-
     out = frame(ds, lang)
-    audit_export(args, "export", {"metric": m.id, "explain": [d.dim for d in ds], "rows": len(out),
-                                  "filters": filters_detail(f)})
-    print(window_text(wh, args, f, True), file=sys.stderr)
-    for d in ds if ds and ds[0].ok else ds[:1]:  # no change to split: its reason, once
-        print(f"{metric_label(m.id, lang)} · {explained(d, lang)}: {sentence(d, lang)}" if d.ok
-              else sentence(d, lang), file=sys.stderr)
     if "region" in {d.dim for d in ds}:
         region = out["dim"] == "region"
         keys = keys_as_given(out.loc[region, ["key"]].rename(columns={"key": "region_id"}), wh,
                              {"region_id": "regions"})
         out["key"] = out["key"].astype(object)
         out.loc[region, "key"] = keys["region_id"].to_numpy()
-    if args.format == "json":
-        out = out.assign(metric=m.id, **window_fields(wh, f, True))
-    elif args.format == "table":
-        out = out.drop(columns=["rate_lower", "rate_upper", "mix_lower", "mix_upper", "value_total",
-                                "value_cmp_total", "reason"])
-    emit(out, args.format)
+    lines = [f"{metric_label(m.id, lang)} · {explained(d, lang)}: {sentence(d, lang)}" if d.ok
+             else sentence(d, lang) for d in (ds if ds and ds[0].ok else ds[:1])]  # no change to split: once
+    hand_out(args, wh, f, out.assign(metric=m.id) if args.format == "json" else out,
+             {"metric": m.id, "explain": [d.dim for d in ds]}, lines, with_comparison=True,
+             table=lambda df: df.drop(columns=["rate_lower", "rate_upper", "mix_lower", "mix_upper", "value_total",
+                                               "value_cmp_total", "reason"]))
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:

@@ -8,7 +8,6 @@ monthly forecast instead of the periods. The sentences go to stderr. Same error 
 from __future__ import annotations
 
 import argparse
-import sys
 
 import pandas as pd
 
@@ -16,12 +15,9 @@ from metrics.cli.common import (
     UserError,
     add_db_argument,
     add_filter_arguments,
-    audit_export,
     build_filters,
-    emit,
+    hand_out,
     open_warehouse,
-    window_fields,
-    window_text,
 )
 from metrics.model import registry
 from metrics.model.i18n import metric_label, t
@@ -62,21 +58,12 @@ def cmd_forecast(args: argparse.Namespace) -> None:
     summary = None if args.no_backtest else fb.backtest(wh, m.id, f)
     out = (fc.months.assign(metric=m.id, model=fc.model)[list(MONTH_COLUMNS)] if args.months
            else periods_frame(fc, lang))
-    from metrics.access.audit import filters_detail
-
-    audit_export(args, "export", {"metric": m.id, "forecast": fc.kind, "rows": len(out), "filters": filters_detail(f)})
-    print(window_text(wh, args, f, False), file=sys.stderr)
     label = metric_label(m.id, lang)
-    for i in range(len(fc.periods)):
-        print(ft.period_sentence(fc, label, lang, i), file=sys.stderr)
-    print(ft.model_line(fc, lang), file=sys.stderr)
-    if summary is not None:
-        print(ft.backtest_line(summary, m.id, lang), file=sys.stderr)
-    if args.format == "json":
-        out = out.assign(**window_fields(wh, f, False))
-        if summary is not None:
-            out = out.assign(**{f"backtest_{k}": summary[k] for k in BACKTEST_FIELDS})
-    emit(out, args.format)
+    lines = [*(ft.period_sentence(fc, label, lang, i) for i in range(len(fc.periods))), ft.model_line(fc, lang),
+             ft.backtest_line(summary, m.id, lang) if summary is not None else None]
+    if args.format == "json" and summary is not None:
+        out = out.assign(**{f"backtest_{k}": summary[k] for k in BACKTEST_FIELDS})
+    hand_out(args, wh, f, out, {"metric": m.id, "forecast": fc.kind}, lines)
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
