@@ -27,6 +27,7 @@ from metrics.cli.common import (
     build_filters,
     emit,
     keys_as_given,
+    known_metric,
     open_warehouse,
     window_fields,
     window_text,
@@ -39,10 +40,7 @@ from metrics.query.compiler import REGION_LEVELS, CompileError
 
 # -- commands ---------------------------------------------------------------------------------
 def cmd_metric(args: argparse.Namespace) -> None:
-    try:
-        registry.get(args.metric_id)
-    except registry.UnknownMetric:
-        raise UserError(f"unknown metric {args.metric_id!r}; known: {', '.join(registry.BY_ID)}") from None
+    known_metric(args.metric_id)
     by = []
     level = args.level
     for d in args.by:
