@@ -26,7 +26,7 @@ def _check_numbers(at, wh: Warehouse, f) -> None:
     # complaints only, under its own name: the Overview's 首问解决率 counts all tickets (issue 15 item 2)
     assert kpi(at, "投诉首问解决率") == fmt_value(wh.metric("fcr_rate", fc)["value"].iloc[0], "share", "zh")
     assert not [m for m in at.metric if m.label == metric_label("fcr_rate", "zh")]
-    assert kpi(at, "处理时长中位数") == fmt_value(wh.metric("resolution_hours_median", fc)["value"].iloc[0],
+    assert kpi(at, "投诉处理时长中位数") == fmt_value(wh.metric("resolution_hours_median", fc)["value"].iloc[0],
                                             "hours", "zh")
     titles = chart_titles(at)
     assert len(titles) == 1 and all(sub(wh, fc) in t for t in titles)  # one section's chart
