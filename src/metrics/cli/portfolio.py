@@ -62,9 +62,9 @@ def _shown(df: pd.DataFrame, fmt: str) -> pd.DataFrame:
     if fmt != "table":
         return df
     out = df.copy()
-    for col in ("rank_note", "spend_note", "last_visit"):
+    for col in ("rank", "rank_note", "spend_note", "last_visit", "days_since_visit"):
         if col in out.columns:
-            out[col] = out[col].map(lambda v: "" if v is None or v != v else v)
+            out[col] = out[col].map(lambda v: "" if v is None or pd.isna(v) else v)
     for col in out.columns:
         if col in SHARES:
             out[col] = pd.to_numeric(out[col], errors="coerce").map(lambda v: "" if np.isnan(v) else f"{v:.1%}")
