@@ -4,7 +4,8 @@ Rows are ``retention_actions`` joined to their customers, inside the user's scop
 customer conditions and :func:`metrics.access.users.scope_conditions`: an account manager sees only
 their own customers; a viewer's small groups are withheld). Follow-up starts on ``created_date``;
 a customer who left (``end_date``) on or before the as-of date is an event at end − created days,
-anyone else is censored at as-of − created.
+anyone else is censored at as-of − created. The period of the filters does not restrict the actions
+(as for the survival curves): every action created up to the as-of date counts.
 
 Per group (action type, risk band, or both):
 
