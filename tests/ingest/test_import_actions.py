@@ -52,3 +52,28 @@ def test_retention_actions_refusals(duck: str, tmp_path: Path) -> None:
     a = schema.retention_actions
     assert _count(duck, a, a.c.action_id.in_([900101, 900102])) == 2
     assert _count(duck, a, (a.c.action_id == 900102) & a.c.cost.is_(None) & (a.c.arm == "holdout")) == 1
+
+
+def test_a_database_made_before_the_tables(duck: str, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    from metrics.analysis.data_quality import table_summary
+    from metrics.cli.main import main
+    from metrics.ingest.importer import template_csv
+    from metrics.query.warehouse import Warehouse
+
+    engine = make_engine(duck)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE visits"))
+        conn.execute(sa.text("DROP TABLE retention_actions"))
+    engine.dispose()
+    wh = Warehouse.open(duck)
+    try:
+        assert "visits" not in set(table_summary(wh)["table"])  # the Data page's tables still list
+    finally:
+        wh.engine.dispose()
+    assert main(["actions", "effect", "--db", duck]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "retention_actions" in err
+    path = tmp_path / "actions.csv"
+    path.write_bytes(template_csv("retention_actions").replace(b",900001,", b",1,").replace(b",900002,", b",2,"))
+    r = import_file(duck, "retention_actions", path, refresh=False, rejects=False)
+    assert r.rows_loaded == 2 and "retention_actions" in r.created_tables, r.summary()

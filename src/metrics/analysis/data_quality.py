@@ -27,7 +27,12 @@ def table_summary(wh: Warehouse) -> pd.DataFrame:
     """One row per table and date column: ``table``, ``rows``, ``column`` (None for tables without
     date columns), ``first``, ``last`` (dates). Data tables first, then derived ones."""
     parts = []
+    with wh.engine.connect() as conn:  # tables added since a database was made are not in it (issue 18's)
+        absent = set() if wh.dialect == "spark" else {
+            t.name for t in (s.visits, s.retention_actions) if not sa.inspect(conn).has_table(t.name)}
     for table in s.DATA_TABLES + s.DERIVED_TABLES:
+        if table.name in absent:
+            continue
         date_cols = [c for c in table.columns if isinstance(c.type, (sa.Date, sa.DateTime))] or [None]
         for col in date_cols:
             lo = sa.func.min(col) if col is not None else sa.null()
