@@ -17,6 +17,16 @@ from servicewatch.kpis import show_chart
 from servicewatch.ui import View
 
 
+def card_line(view: View, metric_id: str) -> str | None:
+    """For a KPI card of a score with a driver model (CSAT, NPS): its strongest drivers in a line,
+    from the same cached model as the Satisfaction page's section (the organisation's, for the card's
+    period); None for other metrics or when the model has no answer."""
+    if metric_id not in dv.SCORES:
+        return None
+    r = view.call(dv.key_drivers, view.filters.with_(survey_kinds=(), regions=()), metric_id)
+    return tx.card_line(r, view.lang) if isinstance(r, dv.DriversResult) else None
+
+
 def show(view: View, f: Filters, score: str) -> None:
     """Draw the section for ``score`` (csat, nps, ces) under the filters ``f``: the model is the
     organisation's (``f`` without regions; post-interaction surveys whatever the page's survey kind),

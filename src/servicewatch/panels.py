@@ -16,7 +16,7 @@ from metrics.model.registry import dim_column, get
 from metrics.present import theme
 from metrics.present.charts import core as charts
 from metrics.present.formatting import direction, fmt_delta, fmt_metric
-from servicewatch import explain_panel, forecast_panel
+from servicewatch import drivers_panel, explain_panel, forecast_panel
 from servicewatch.downloads import list_download
 from servicewatch.kpis import comparison_note, missing_note, sample_note, status_badge, unsupported_note
 from servicewatch.tables import MISSING, fitted_columns
@@ -125,7 +125,8 @@ def overview_card(view: View, container, metric_id: str) -> bool:
     """One bordered Overview card: value, change, comparison value, n and the last 12 months as a line
     (:meth:`Filters.last_months`), the status badge, the notes and, for a KPI with a target, where it
     is heading (:func:`servicewatch.forecast_panel.card_forecast`) and what drove its change
-    (:func:`servicewatch.explain_panel.card_sentence`); "—" and the reason when the data
+    (:func:`servicewatch.explain_panel.card_sentence`), for a satisfaction score what moves it most
+    (:func:`servicewatch.drivers_panel.card_line`); "—" and the reason when the data
     cannot give the metric or the filters found nothing. Returns whether a value was shown."""
     m = get(metric_id)
     unsupported = unsupported_note(view, metric_id)  # the data cannot give it at all: say what is missing
@@ -155,6 +156,9 @@ def overview_card(view: View, container, metric_id: str) -> bool:
             drove = explain_panel.card_sentence(view, metric_id)
             if drove:
                 st.caption(drove)
+        drivers = drivers_panel.card_line(view, metric_id)  # what moves a satisfaction score most
+        if drivers:
+            st.caption(drivers)
         small = sample_note(row, view.lang)
         if small:
             st.markdown(small)

@@ -53,3 +53,19 @@ def test_city_against_the_organisation_in_english(duckdb_url: str) -> None:
     spec = json.loads(at.get("plotly_chart")[1].proto.spec)
     assert spec["layout"]["xaxis"]["title"]["text"] == "Performance against the organisation (percentage points)"
     assert any(a["text"] == "Fix first" for a in spec["layout"]["annotations"])
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_overview_csat_card_names_its_strongest_drivers(duckdb_url: str, lang: str) -> None:
+    from metrics.analysis import drivers_text as tx
+
+    at = open_page("app.py", {"lang": lang, "preset": "last_quarter"})
+    wh = Warehouse.open(duckdb_url)
+    start, end = preset_period("last_quarter", wh.as_of())
+    line = tx.card_line(dv.key_drivers(wh, Filters(start, end), "csat"), lang)
+    assert line and line in [plain(c.value) for c in at.caption]
+    # the demo's CSAT is planted on the SLA clock (demo/surveys.py: a breach costs 0.8 of z, and breaches
+    # come with long resolutions): the breach and the resolution time lead, in either order
+    items = line.split("：" if lang == "zh" else ": ", 1)[1]
+    firsts = sorted(items.index(tx.name(d, lang)) for d in ("sla_breached", "resolution_hours"))
+    assert firsts[0] == 0 and firsts[1] < items.index(tx.name("first_contact_resolved", lang))

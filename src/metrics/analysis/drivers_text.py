@@ -41,6 +41,17 @@ def method_line(r: dv.DriversResult, lang: str) -> str:
              r2=f"{r.r2:.3f}", lo=f"{r.r2_lower:.3f}", hi=f"{r.r2_upper:.3f}", r2_adj=f"{r.r2_adj:.3f}")
 
 
+def card_line(r: dv.DriversResult, lang: str, top: int = 3) -> str | None:
+    """The short line for a KPI card: the ``top`` strongest drivers whose interval excludes 0, by
+    name, strongest first; None when the model has no answer or no driver stands out."""
+    if r.reason is not None:
+        return None
+    real = r.importance[~r.importance["includes_zero"]].head(top)
+    if real.empty:
+        return None
+    return t("drivers.sentence.card", lang, items=_sep(lang).join(name(d, lang) for d in real["driver"]))
+
+
 def sentences(r: dv.DriversResult, lang: str) -> list[str]:
     """The lines a manager reads: the headline (strongest drivers whose interval excludes 0, with the
     model's R² and n), the drivers indistinguishable from no effect, those left out."""
