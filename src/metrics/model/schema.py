@@ -4,6 +4,9 @@ Every other module — the metric compiler, the demo generator, import, rollups 
 objects; nothing reflects the database. Types are chosen to behave identically on DuckDB,
 PostgreSQL and MariaDB: ``sa.Double`` (not ``Float``, which DuckDB reads as 32-bit), bounded
 ``String`` lengths (MariaDB needs them), integer keys without autoincrement (DuckDB has none).
+
+Over 400 lines on purpose: it is declarations only, and one file is where a reader finds every
+table, column and type of the model in one step (docs/data-model.md describes them).
 """
 
 from __future__ import annotations

@@ -3,6 +3,8 @@ common Chinese ones), value vocabularies, ranges, order rules, references and de
 
 Everything here is data; :mod:`metrics.ingest.importer.validate` applies it. Types come from
 :mod:`metrics.model.schema`, so a column added there is importable under its own name at once.
+Over 400 lines on purpose: one declaration per table of the model, kept together so that what a
+file may hold is read in one place.
 """
 
 from __future__ import annotations
