@@ -6,7 +6,6 @@ conventions as :mod:`metrics.cli.main`."""
 from __future__ import annotations
 
 import argparse
-import sys
 
 import numpy as np
 import pandas as pd
@@ -17,9 +16,8 @@ from metrics.cli.common import (
     add_db_argument,
     add_filter_arguments,
     add_format_argument,
-    audit_export,
     build_filters,
-    emit,
+    hand_out,
     keys_as_given,
     open_warehouse,
 )
@@ -35,7 +33,6 @@ def _has_actions(wh) -> bool:  # noqa: ANN001 - a Warehouse
 
 
 def cmd_effect(args: argparse.Namespace) -> None:
-    from metrics.access.audit import filters_detail
     from metrics.churn import action_effect as ae
 
     wh = open_warehouse(args.db)
@@ -47,8 +44,7 @@ def cmd_effect(args: argparse.Namespace) -> None:
         cv = ae.curves_by(ae.action_rows(wh, f), by, f)
         if cv.empty:
             raise UserError(t("actions.none", args.lang))
-        audit_export(args, "export", {"actions_curves": by, "rows": len(cv), "filters": filters_detail(f)})
-        emit(cv, args.format)
+        hand_out(args, wh, f, cv, {"actions_curves": by})
         return
     df = ae.action_effect(wh, f, by)
     if df.empty:
@@ -58,23 +54,25 @@ def cmd_effect(args: argparse.Namespace) -> None:
         df.insert(df.columns.get_loc(col) + 1, f"{col}_name", [label(dim, v, args.lang) for v in df[col]])
     df["nnt_note"] = [t("actions.cannot_tell", args.lang) if pd.isna(n) and not w else None
                       for n, w in zip(df["nnt"], df["withheld"], strict=True)]
+    lines = []
     for _, r in df.iterrows():
         name = " · ".join(str(r[f"{c}_name"]) for c in by)
         if r["withheld"]:
-            print(t("actions.withheld", args.lang, group=name), file=sys.stderr)
+            lines.append(t("actions.withheld", args.lang, group=name))
         elif r["too_small"]:
-            print(t("actions.too_small", args.lang, group=name, n=int(r["n_holdout"] or 0), min=ae.MIN_HOLDOUT),
-                  file=sys.stderr)
-    print(t("actions.method", args.lang, days=ae.HORIZON_DAYS, months=ae.REVENUE_MONTHS), file=sys.stderr)
-    audit_export(args, "export", {"actions_effect": by, "rows": len(df), "filters": filters_detail(f)})
-    if args.format == "table":
+            lines.append(t("actions.too_small", args.lang, group=name, n=int(r["n_holdout"] or 0),
+                           min=ae.MIN_HOLDOUT))
+    lines.append(t("actions.method", args.lang, days=ae.HORIZON_DAYS, months=ae.REVENUE_MONTHS))
+
+    def table(out: pd.DataFrame) -> pd.DataFrame:
         for col in ("churn_treated", "churn_holdout", "difference", "diff_low", "diff_high", "mde"):
-            df[col] = pd.to_numeric(df[col], errors="coerce").map(lambda v: "" if np.isnan(v) else f"{v:.4f}")
-    emit(df, args.format)
+            out[col] = pd.to_numeric(out[col], errors="coerce").map(lambda v: "" if np.isnan(v) else f"{v:.4f}")
+        return out
+
+    hand_out(args, wh, f, df, {"actions_effect": by}, lines, table=table)
 
 
 def cmd_list(args: argparse.Namespace) -> None:
-    from metrics.access.audit import filters_detail
     from metrics.access.users import require_rows
     from metrics.churn.features import read_frame
     from metrics.model import schema as s
@@ -103,8 +101,8 @@ def cmd_list(args: argparse.Namespace) -> None:
     df.insert(3, "action_type_name", [label("action_type", v, args.lang) for v in df["action_type"]])
     df["status_name"] = [label("action_status", v, args.lang) for v in df["status"]]
     df["arm_name"] = [label("action_arm", v, args.lang) for v in df["arm"]]
-    audit_export(args, "export", {"actions_list": len(df), "rows": len(df), "filters": filters_detail(f)})
-    emit(keys_as_given(df, wh, {"customer_id": "customers", "action_id": "retention_actions"}), args.format)
+    hand_out(args, wh, f, keys_as_given(df, wh, {"customer_id": "customers", "action_id": "retention_actions"}),
+             {"actions_list": len(df)})
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:

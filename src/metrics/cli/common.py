@@ -276,10 +276,11 @@ def known_metric(metric_id: str) -> Metric:
 
 def hand_out(args: argparse.Namespace, wh: Warehouse, f: Filters, df: pd.DataFrame, detail: dict,
              lines: Sequence[str | None] = (), with_comparison: bool = False,
-             table: Callable[[pd.DataFrame], pd.DataFrame] | None = None) -> None:
+             table: Callable[[pd.DataFrame], pd.DataFrame] | None = None, fields: dict | None = None) -> None:
     """The end of an analysis command: the export recorded in the audit log (``detail`` with the rows
     and the filters), the window and the non-empty ``lines`` (its sentences) on stderr, the window's
-    fields on each JSON record, ``table`` applied for ``--format table``, then ``df`` on stdout."""
+    fields (and ``fields``) on each JSON record, ``table`` applied for ``--format table``, then ``df``
+    on stdout."""
     from metrics.access.audit import filters_detail
 
     audit_export(args, "export", {**detail, "rows": len(df), "filters": filters_detail(f)})
@@ -288,7 +289,7 @@ def hand_out(args: argparse.Namespace, wh: Warehouse, f: Filters, df: pd.DataFra
         if line:
             print(line, file=sys.stderr)
     if args.format == "json":
-        df = df.assign(**window_fields(wh, f, with_comparison))
+        df = df.assign(**window_fields(wh, f, with_comparison), **(fields or {}))
     elif args.format == "table" and table is not None:
         df = table(df)
     emit(df, args.format)

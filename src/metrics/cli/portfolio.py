@@ -8,7 +8,6 @@ Same error conventions as :mod:`metrics.cli.main`."""
 from __future__ import annotations
 
 import argparse
-import sys
 
 import numpy as np
 import pandas as pd
@@ -18,13 +17,10 @@ from metrics.cli.common import (
     UserError,
     add_db_argument,
     add_filter_arguments,
-    audit_export,
     build_filters,
-    emit,
+    hand_out,
     keys_as_given,
     open_warehouse,
-    window_fields,
-    window_text,
 )
 
 LEAGUE_TABLE = ["rank", "manager_id", "manager_name", "customers", "revenue", "coverage_30d", "coverage_90d",
@@ -74,7 +70,6 @@ def _shown(df: pd.DataFrame, fmt: str) -> pd.DataFrame:
 
 
 def cmd_portfolio(args: argparse.Namespace) -> None:
-    from metrics.access.audit import filters_detail
     from metrics.analysis import portfolio as pf
     from metrics.model.i18n import t
 
@@ -82,19 +77,19 @@ def cmd_portfolio(args: argparse.Namespace) -> None:
     wh = open_warehouse(args.db)
     f = build_filters(wh, args)
     manager = resolve_manager(wh, args.manager) if args.manager else None
-    print(window_text(wh, args, f, False), file=sys.stderr)
+    lines: list[str] = []  # the sentences, on stderr after the window
     if manager is not None and args.show == "league":
         df, notes = pf.customers(wh, f, manager)
         day = pf.look_day(wh, f)
         if df.empty:
-            print(t("portfolio.none", lang), file=sys.stderr)
+            lines.append(t("portfolio.none", lang))
         else:
             unvisited = int(df["days_since_visit"].isna().sum() + (df["days_since_visit"] > 90).sum())
             name = wh.read(sa.select(pf.q.s.account_managers.c.name)
                            .where(pf.q.s.account_managers.c.manager_id == manager)).iloc[0, 0]
             key = "portfolio.customers" if pf.NOTE_NO_VISITS not in notes else "portfolio.customers_no_visits"
-            print(t(key, lang, manager=name, n=len(df), falling=int(df["spend_falling"].sum()),
-                    threshold=f"{pf.SPEND_DROP:.0%}", unvisited=unvisited, day=day), file=sys.stderr)
+            lines.append(t(key, lang, manager=name, n=len(df), falling=int(df["spend_falling"].sum()),
+                           threshold=f"{pf.SPEND_DROP:.0%}", unvisited=unvisited, day=day))
         df = _texts(df, "spend_note", "portfolio.spend_note", lang)
         df = keys_as_given(df, wh, {"customer_id": "customers", "region_id": "regions"})
         cols = CUSTOMER_TABLE if args.format == "table" else list(df.columns)
@@ -107,10 +102,10 @@ def cmd_portfolio(args: argparse.Namespace) -> None:
         else:
             df = r.managers
             if df.empty:
-                print(t("portfolio.no_managers", lang), file=sys.stderr)
+                lines.append(t("portfolio.no_managers", lang))
             bound = "bound_upper" if not pf.RATES[args.rank_by][2] else "bound_lower"
-            print(t("portfolio.league", lang, n=len(df), rate=t(f"portfolio.rate.{args.rank_by}", lang),
-                    bound=t(f"portfolio.{bound}", lang), min=pf.MIN_RANK_N, day=day), file=sys.stderr)
+            lines.append(t("portfolio.league", lang, n=len(df), rate=t(f"portfolio.rate.{args.rank_by}", lang),
+                           bound=t(f"portfolio.{bound}", lang), min=pf.MIN_RANK_N, day=day))
             df = _texts(df, "rank_note", "portfolio.rank_note", lang)
             df["rank"] = df["rank"].astype("Int64")
             if args.format == "table":  # the verdict in words for a terminal; its code for scripts
@@ -118,14 +113,9 @@ def cmd_portfolio(args: argparse.Namespace) -> None:
             cols = LEAGUE_TABLE if args.format == "table" else list(df.columns)
         df = keys_as_given(df, wh, {"manager_id": "account_managers"})
         what = f"portfolio {args.show}"
-    for note in notes:
-        print(t(note, lang), file=sys.stderr)
-    audit_export(args, "export", {"what": what, "manager": args.manager, "rows": len(df),
-                                  "filters": filters_detail(f)})
-    out = df.reindex(columns=cols)
-    if args.format == "json":
-        out = out.assign(**window_fields(wh, f, False), day=day.isoformat())
-    emit(_shown(out, args.format), args.format)
+    hand_out(args, wh, f, df.reindex(columns=cols), {"what": what, "manager": args.manager},
+             [*lines, *(t(note, lang) for note in notes)], table=lambda out: _shown(out, "table"),
+             fields={"day": day.isoformat()})
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
