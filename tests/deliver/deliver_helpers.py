@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import email
 import email.policy
+import signal
 import socket
+import subprocess
 import threading
+import time
+from datetime import datetime, timedelta
+
+import pytest
 
 
 def free_port() -> int:
@@ -38,3 +44,37 @@ class Mailbox:
     def to(self, address: str) -> list[email.message.EmailMessage]:
         with self.lock:
             return [m for rcpts, m in self.messages if address in rcpts]
+
+
+def subscribe_daily(sw, *names: str, at: str = "00:00") -> None:
+    """Subscribe ``names`` through the CLI (``sw``) to a daily digest of region 1 at ``at``, created two
+    days ago: due now (today at ``at``, or yesterday's)."""
+    two_days_ago = (datetime.now() - timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
+    argv = [x for r in names for x in ("--to", r)]
+    code, _, err = sw("subscription", "add", *argv, "--every", "daily", "--at", at, "--format", "digest",
+                      "--region", "1", "--now", two_days_ago)
+    assert code == 0, err
+
+
+def wait_for(predicate, seconds: float, procs: list[subprocess.Popen], step: float = 0.1) -> None:
+    """Poll ``predicate`` until true; fail when ``seconds`` pass or one of the worker ``procs`` exits."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        for p in procs:
+            if p.poll() is not None:
+                pytest.fail(f"worker exited {p.returncode}: {p.stderr.read()[-2000:]}")
+        time.sleep(step)
+    pytest.fail("timed out")
+
+
+def stop_worker(p: subprocess.Popen) -> None:
+    """Stop a worker as a service manager does (SIGTERM, then kill after 20 s)."""
+    if p.poll() is None:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(20)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()

@@ -10,11 +10,9 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from datetime import datetime, timedelta
 from pathlib import Path
 
-import pytest
-
+from deliver.deliver_helpers import stop_worker, subscribe_daily, wait_for
 from metrics.deliver import store
 
 SERVICEWATCH = str(Path(sys.executable).with_name("servicewatch"))
@@ -26,34 +24,10 @@ def _worker(lease: int) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 
-def _subscribe(sw, at: str) -> None:
-    two_days_ago = (datetime.now() - timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")  # due today at `at`, or yesterday
-    argv = [x for r in RECIPIENTS for x in ("--to", r)]
-    code, _, err = sw("subscription", "add", *argv, "--every", "daily", "--at", at, "--format", "digest",
-                      "--region", "1", "--now", two_days_ago)
-    assert code == 0, err
 
 
-def _wait(predicate, seconds: float, procs: list[subprocess.Popen]) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        for p in procs:
-            if p.poll() is not None:
-                pytest.fail(f"worker exited {p.returncode}: {p.stderr.read()[-2000:]}")
-        time.sleep(0.2)
-    pytest.fail("timed out")
 
 
-def _stop(p: subprocess.Popen) -> None:
-    if p.poll() is None:
-        p.send_signal(signal.SIGTERM)
-        try:
-            p.wait(20)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
 
 
 def _received(mailbox) -> Counter:
@@ -65,10 +39,10 @@ def _ids(mailbox) -> list[str]:
 
 
 def test_killed_mid_run_and_restarted_sends_each_once(env, sw, mailbox) -> None:
-    _subscribe(sw, "00:00")
+    subscribe_daily(sw, *RECIPIENTS, at="00:00")
     first = _worker(lease=8)
     try:
-        _wait(lambda: len(mailbox.messages) >= 1, 120, [first])
+        wait_for(lambda: len(mailbox.messages) >= 1, 120, [first])
         os.killpg(first.pid, signal.SIGKILL)  # in the middle: building the next recipient's pack
         first.wait()
     finally:
@@ -80,10 +54,10 @@ def test_killed_mid_run_and_restarted_sends_each_once(env, sw, mailbox) -> None:
     assert "sending" in set(states["state"]) or "queued" in set(states["state"])
     second = _worker(lease=8)
     try:  # the killed worker's lease runs out (8 s) and the restarted one takes the delivery up
-        _wait(lambda: len(mailbox.messages) >= len(RECIPIENTS), 180, [second])
+        wait_for(lambda: len(mailbox.messages) >= len(RECIPIENTS), 180, [second])
         time.sleep(3)  # a repeat would arrive now
     finally:
-        _stop(second)
+        stop_worker(second)
     assert _received(mailbox) == Counter({f"{r}@example.com": 1 for r in RECIPIENTS})
     assert len(set(_ids(mailbox))) == len(RECIPIENTS)
     table = store.table(store.engine_for(store.store_url(env["SERVICEWATCH_DB"])))
@@ -92,14 +66,14 @@ def test_killed_mid_run_and_restarted_sends_each_once(env, sw, mailbox) -> None:
 
 
 def test_two_workers_never_send_one_delivery_twice(env, sw, mailbox) -> None:
-    _subscribe(sw, "00:00")
+    subscribe_daily(sw, *RECIPIENTS, at="00:00")
     workers = [_worker(lease=60), _worker(lease=60)]
     try:
-        _wait(lambda: len(mailbox.messages) >= len(RECIPIENTS), 180, workers)
+        wait_for(lambda: len(mailbox.messages) >= len(RECIPIENTS), 180, workers)
         time.sleep(4)  # both keep polling every second: any double send would arrive now
     finally:
         for w in workers:
-            _stop(w)
+            stop_worker(w)
     assert _received(mailbox) == Counter({f"{r}@example.com": 1 for r in RECIPIENTS})
     engine = store.engine_for(store.store_url(env["SERVICEWATCH_DB"]))
     table = store.table(engine)

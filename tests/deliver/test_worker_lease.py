@@ -18,12 +18,10 @@ import sys
 import threading
 import time
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
-import pytest
-
-from deliver.deliver_helpers import Mailbox, free_port
+from deliver.deliver_helpers import Mailbox, free_port, stop_worker, subscribe_daily, wait_for
 from metrics.deliver import store
 from metrics.deliver.run import Heartbeat
 
@@ -36,34 +34,10 @@ def _worker(lease: float) -> subprocess.Popen:
                             start_new_session=True)
 
 
-def _subscribe(sw, *names: str) -> None:
-    two_days_ago = (datetime.now() - timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
-    argv = [x for r in names for x in ("--to", r)]
-    code, _, err = sw("subscription", "add", *argv, "--every", "daily", "--at", "00:00", "--format", "digest",
-                      "--region", "1", "--now", two_days_ago)
-    assert code == 0, err
 
 
-def _wait(predicate, seconds: float, procs: list[subprocess.Popen]) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        for p in procs:
-            if p.poll() is not None:
-                pytest.fail(f"worker exited {p.returncode}: {p.stderr.read()[-2000:]}")
-        time.sleep(0.1)
-    pytest.fail("timed out")
 
 
-def _stop(p: subprocess.Popen) -> None:
-    if p.poll() is None:
-        p.send_signal(signal.SIGTERM)
-        try:
-            p.wait(20)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
 
 
 def _rows(env) -> list[dict]:
@@ -75,14 +49,14 @@ def _rows(env) -> list[dict]:
 
 def test_heartbeat_keeps_a_long_build_with_its_worker(env, sw, mailbox) -> None:
     names = ("dj", "nl", "zw")
-    _subscribe(sw, *names)
+    subscribe_daily(sw, *names)
     workers = [_worker(lease=2), _worker(lease=2)]  # a digest takes longer than 2 s to build
     try:
-        _wait(lambda: len(mailbox.messages) >= len(names), 240, workers)
+        wait_for(lambda: len(mailbox.messages) >= len(names), 240, workers)
         time.sleep(4)  # a second worker taking a delivery up would send it now
     finally:
         for w in workers:
-            _stop(w)
+            stop_worker(w)
     received = Counter(r for rcpts, _m in list(mailbox.messages) for r in rcpts)
     assert received == Counter({f"{n}@example.com": 1 for n in names})
     rows = _rows(env)
@@ -91,7 +65,7 @@ def test_heartbeat_keeps_a_long_build_with_its_worker(env, sw, mailbox) -> None:
 
 def test_heartbeat_renews_and_notices_a_lost_lease(env, sw) -> None:
     """In-process: the heartbeat moves lease_until on; when another worker holds the row, ``lost``."""
-    _subscribe(sw, "dj")
+    subscribe_daily(sw, "dj")
     engine = store.engine_for(store.store_url(env["SERVICEWATCH_DB"]))
     now = store.now_utc()
     store.enqueue_due(engine, now)
@@ -134,10 +108,10 @@ def test_a_resend_after_a_crash_carries_the_same_message_id(env, sw, monkeypatch
     controller = Controller(box, hostname="127.0.0.1", port=port)
     controller.start()
     monkeypatch.setenv("SERVICEWATCH_SMTP", f"smtp://127.0.0.1:{port}?from=servicewatch@example.com")
-    _subscribe(sw, "dj")
+    subscribe_daily(sw, "dj")
     first = _worker(lease=3)
     try:
-        _wait(lambda: len(box.messages) >= 1, 120, [first])  # the server has the message; the worker waits
+        wait_for(lambda: len(box.messages) >= 1, 120, [first])  # the server has the message; the worker waits
         os.killpg(first.pid, signal.SIGKILL)
         first.wait()
         box.release.set()
@@ -145,9 +119,9 @@ def test_a_resend_after_a_crash_carries_the_same_message_id(env, sw, monkeypatch
         assert row["state"] == "sending"  # never marked sent: the worker died before the server's 250
         second = _worker(lease=3)
         try:
-            _wait(lambda: len(box.messages) >= 2 and _rows(env)[0]["state"] == "sent", 120, [second])
+            wait_for(lambda: len(box.messages) >= 2 and _rows(env)[0]["state"] == "sent", 120, [second])
         finally:
-            _stop(second)
+            stop_worker(second)
     finally:
         if first.poll() is None:
             first.kill()
