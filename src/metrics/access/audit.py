@@ -22,7 +22,7 @@ from metrics.backends.connect import duckdb_path, make_engine
 from metrics.model.schema import audit_log
 
 ACTIONS = ("sign_in", "sign_in_failed", "sign_out", "export", "download", "import", "report", "alert_ack", "deliver",
-           "alert_rule")
+           "alert_rule", "action")  # action: a retention action assigned or closed (metrics.churn.actions_store)
 AUDIT_ENV = "SERVICEWATCH_AUDIT_DB"
 log = logging.getLogger(__name__)
 
