@@ -55,6 +55,7 @@ PAGES = (
     ("pages/6_Data.py", "nav.data", ":material/database:"),
     ("pages/8_At_risk.py", "nav.at_risk", ":material/warning:"),
     ("pages/9_Alerts.py", "nav.alerts", ":material/notifications:"),
+    ("pages/10_Portfolio.py", "nav.portfolio", ":material/groups:"),
 )
 APP_ROOT = Path(__file__).resolve().parents[2]
 

@@ -40,6 +40,7 @@ PAGE_CHOICES: dict[str, tuple[str, ...]] = {
     "page.regions.title": ("metric",),
     "page.at_risk.title": ("customer",),
     "page.alerts.title": ("metric",),  # a metric's control chart (servicewatch.control_link)
+    "page.portfolio.title": ("rank_by", "manager", "group"),
 }
 # the page scripts of the sidebar's links and their title keys
 PAGE_OF_PATH = {
@@ -52,6 +53,7 @@ PAGE_OF_PATH = {
     "pages/6_Data.py": "page.data.title",
     "pages/8_At_risk.py": "page.at_risk.title",
     "pages/9_Alerts.py": "page.alerts.title",
+    "pages/10_Portfolio.py": "page.portfolio.title",
 }
 CHOICES = "sw_choices"  # {page key: {choice key: text}}: the non-default choices, per page, for the session
 SECTIONS = "sw_sections"  # {page key: section id} (servicewatch.ui.sections)
