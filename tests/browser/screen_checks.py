@@ -151,7 +151,8 @@ ALLOWED = {
     "pp", "h", "min", "ms", "kb", "mb", "gb", "km",
     "png", "svg", "csv", "excel", "xlsx", "xls", "pdf", "pptx", "parquet", "yaml", "yml", "json", "utf", "gbk",
     "english", "utc", "ppt", "servicewatch", "duckdb", "postgresql", "mariadb", "mysql", "spark", "sql",
-    "holm", "cox", "kaplan", "meier", "wilson", "shapley", "log", "rank", "rmst", "miit", "wechat", "oidc", "url",
+    "holm", "cox", "kaplan", "meier", "wilson", "newcombe", "shapley", "log", "rank", "rmst", "miit", "wechat", "oidc",
+    "url",
 }
 WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[_.][A-Za-z0-9]+)*")
 
