@@ -6,6 +6,7 @@ conventions as :mod:`metrics.cli.main`."""
 from __future__ import annotations
 
 import argparse
+import sys
 
 import numpy as np
 import pandas as pd
@@ -98,11 +99,131 @@ def cmd_list(args: argparse.Namespace) -> None:
     as_of = pd.Timestamp(f.as_of or wh.as_of())
     df["owner"] = pd.array(df["owner"], dtype="Float64").astype("Int64")
     df["overdue"] = (df["status"] == "open") & pd.to_datetime(df["due_date"]).lt(as_of)
+    if args.overdue:
+        df = df[df["overdue"]].reset_index(drop=True)
     df.insert(3, "action_type_name", [label("action_type", v, args.lang) for v in df["action_type"]])
     df["status_name"] = [label("action_status", v, args.lang) for v in df["status"]]
     df["arm_name"] = [label("action_arm", v, args.lang) for v in df["arm"]]
     hand_out(args, wh, f, keys_as_given(df, wh, {"customer_id": "customers", "action_id": "retention_actions"}),
              {"actions_list": len(df)})
+
+
+def _writer(args: argparse.Namespace):  # noqa: ANN202 - (Warehouse, url, user, scope)
+    """The data database opened for writing, its URL, the audit user and the ``--as-user`` scope."""
+    from metrics.access import audit
+    from metrics.access import users as access
+    from metrics.backends.connect import resolve_url
+    from metrics.query.warehouse import Warehouse
+
+    url = resolve_url(args.db)
+    try:
+        wh = Warehouse.open(url, read_only=False)
+        with wh.engine.connect():
+            pass
+    except Exception as exc:  # noqa: BLE001 - a DuckDB file held by the dashboard, a read-only database
+        raise UserError(t("actions_write.busy", args.lang, reason=type(exc).__name__)) from None
+    scope = None
+    if args.as_user:
+        try:
+            scope = access.scope_for(access.get_user(args.as_user), key_ids=wh.key_ids)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+    return wh, url, audit.cli_user(args.as_user), scope
+
+
+def _write(fn, args: argparse.Namespace, *a, **kw):  # noqa: ANN001, ANN002, ANN003, ANN202
+    """Call an actions_store writer: its refusals and database failures in one line."""
+    from metrics.churn import actions_store as st
+
+    try:
+        return fn(*a, lang=args.lang, **kw)
+    except st.ActionError as exc:
+        raise UserError(str(exc)) from None
+    except sa.exc.SQLAlchemyError as exc:
+        raise UserError(t("actions_write.busy", args.lang, reason=type(exc).__name__)) from None
+
+
+def _emit_rows(args: argparse.Namespace, wh, df: pd.DataFrame) -> None:  # noqa: ANN001
+    from metrics.cli.common import emit
+
+    cols = {"customer_id": "customers", "action_id": "retention_actions", "owner": "account_managers"}
+    emit(keys_as_given(df, wh, {k: v for k, v in cols.items() if k in df.columns}), args.format)
+
+
+def cmd_add(args: argparse.Namespace) -> None:
+    from metrics.churn import actions_store as st
+
+    wh, url, user, scope = _writer(args)
+    found = wh.key_ids("customers", args.customer)
+    unknown = [k for k in args.customer if k.strip() not in found]
+    if unknown:
+        raise UserError(t("actions_write.bad_customer", args.lang, keys=", ".join(unknown[:5])))
+    owner = None
+    if args.owner is not None:
+        got = wh.key_ids("account_managers", [args.owner])
+        if args.owner.strip() not in got:
+            raise UserError(t("actions_write.bad_owner", args.lang, name=args.owner))
+        owner = got[args.owner.strip()]
+    df, seed = _write(st.assign, args, wh.engine, url, user, [found[k.strip()] for k in args.customer],
+                      args.type, owner, args.due, created=args.created, note=args.note, holdout=args.holdout,
+                      seed=args.seed, scope=scope)
+    print(t("actions_write.written", args.lang, n=len(df), held=int((df["arm"] == "holdout").sum()), seed=seed),
+          file=sys.stderr)
+    df["seed"] = seed
+    df["action_type_name"] = [label("action_type", v, args.lang) for v in df["action_type"]]
+    df["arm_name"] = [label("action_arm", v, args.lang) for v in df["arm"]]
+    _emit_rows(args, wh, df)
+
+
+def cmd_close(args: argparse.Namespace) -> None:
+    from metrics.churn import actions_store as st
+
+    wh, url, user, scope = _writer(args)
+    got = wh.key_ids("retention_actions", [args.action_id])
+    if args.action_id.strip() not in got:
+        raise UserError(t("actions_write.bad_action", args.lang, name=args.action_id))
+    aid = got[args.action_id.strip()]
+    read = st.read_action(wh.engine, aid)
+    if read is None:
+        raise UserError(t("actions_write.unknown_action", args.lang, id=args.action_id))
+    row = _write(st.close, args, wh.engine, url, user, aid, args.outcome, read, status=args.status, scope=scope)
+    print(t("actions_write.closed", args.lang, id=args.action_id, status=label("action_status", args.status,
+                                                                               args.lang)), file=sys.stderr)
+    _emit_rows(args, wh, pd.DataFrame([row]))
+
+
+def _add_write_commands(asub: argparse._SubParsersAction) -> None:
+    """``actions add`` and ``actions close`` (metrics.churn.actions_store)."""
+    from metrics.churn import actions_store as st
+    from metrics.cli.common import date_arg
+
+    a = asub.add_parser("add", help="assign a retention action to customers, a random share held out",
+                        description="Writes into the data database (one transaction, audited): the customers "
+                                    "named, a random share of each risk decile held out (arm holdout, recorded "
+                                    "with its seed) so that the effect can be measured.")
+    a.add_argument("--customer", action="append", required=True, metavar="KEY",
+                   help="customer key as the source wrote it (repeatable)")
+    a.add_argument("--type", required=True, choices=st.ACTION_TYPES)
+    a.add_argument("--owner", metavar="MANAGER_KEY",
+                   help="the account manager responsible (key as the source wrote it)")
+    a.add_argument("--due", required=True, type=date_arg, help="due date (YYYY-MM-DD)")
+    a.add_argument("--created", type=date_arg, help="creation date (default: today, UTC)")
+    a.add_argument("--note", help="playbook text / note (audited)")
+    a.add_argument("--holdout", type=float, default=st.DEFAULT_HOLDOUT,
+                   help="share of each risk decile held out at random (default 0.1)")
+    a.add_argument("--seed", type=int, help="seed of the holdout draw (default: a random one, recorded)")
+    a.set_defaults(func=cmd_add)
+    c = asub.add_parser("close", help="close an action with its outcome (refused if changed since read)")
+    c.add_argument("action_id", metavar="ACTION_ID")
+    c.add_argument("--outcome", required=True)
+    c.add_argument("--status", choices=["done", "cancelled"], default="done")
+    c.set_defaults(func=cmd_close)
+    for q in (a, c):
+        add_db_argument(q)
+        add_format_argument(q)
+        q.add_argument("--as-user", dest="as_user", metavar="NAME",
+                       help="act for a user of $SERVICEWATCH_USERS: only that user's customers")
+        q.add_argument("--lang", choices=["zh", "en"], default="en", help="language of names and sentences")
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -133,8 +254,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     L = asub.add_parser("list", help="the retention actions in scope, with overdue ones flagged")
     L.add_argument("--status", action="append", default=[], choices=["open", "done", "cancelled"])
     L.add_argument("--owner", type=int, help="only this account manager's actions (manager id)")
+    L.add_argument("--overdue", action="store_true", help="only open actions past their due date (at the as-of date)")
     add_db_argument(L)
     add_filter_arguments(L)
     add_format_argument(L)
     L.add_argument("--lang", choices=["zh", "en"], default="en", help="language of names")
     L.set_defaults(func=cmd_list)
+    _add_write_commands(asub)
