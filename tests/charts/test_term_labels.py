@@ -35,3 +35,13 @@ def test_forest_shows_no_raw_term() -> None:
     shown = [str(v) for trace in fig.data for v in (trace.y if trace.y is not None else ())]
     assert "Tier: Two year (vs Month-to-month)" in shown and "Tenure (per year)" in shown
     assert not any(s.startswith(("tier_", "tenure_")) for s in shown), shown
+
+
+def test_a_missing_value_level_reads_in_words() -> None:
+    from metrics.present.charts.churn import term_label
+
+    refs = {"sla_level": "none"}
+    assert term_label("sla_level_gold", "zh", refs).endswith("金牌SLA（对未填写）")
+    assert "none" not in term_label("sla_level_gold", "en", refs) and "not given" in term_label(
+        "sla_level_gold", "en", refs)
+    assert "未填写" in term_label("sla_level_none", "zh", {"sla_level": "gold"})

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from metrics.churn.design import CATEGORIES
+from metrics.churn.design import CATEGORIES, NONE
 from metrics.model.i18n import catalogue, label, t
 from metrics.present import formatting as fmt
 from metrics.present import theme
@@ -84,11 +84,18 @@ def term_label(term: str, lang: str, refs: Mapping[str, str] | None = None) -> s
         return t(key, lang)
     if cat is None:
         return term
-    dim = label("channel" if cat == "channel" else cat, level, lang)
+    dim = _level_name(cat, level, lang)
     name = t(TERM_DIMENSIONS[cat], lang)
     if ref is None:
         return t("churn.term_level_noref", lang, dim=name, level=dim)
-    return t("churn.term_level", lang, dim=name, level=dim, reference=label(cat, ref, lang))
+    return t("churn.term_level", lang, dim=name, level=dim, reference=_level_name(cat, ref, lang))
+
+
+def _level_name(cat: str, level: str, lang: str) -> str:
+    """A level's name: the design's level for a missing value (``none``) in words, else the data's."""
+    if level == NONE:
+        return t("churn.level_none", lang)
+    return label("channel" if cat == "channel" else cat, level, lang)
 
 
 def forest(terms: pd.DataFrame, lang: str, title: str, subtitle: str,
