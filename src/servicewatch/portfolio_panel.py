@@ -224,4 +224,5 @@ def _curves(view: View, df: pd.DataFrame, groups: list[str]) -> None:
     cv = cv.rename(columns={"arm": "group"})
     fig = retention_curves(cv, "action_arm", view.lang, view.t("page.portfolio.km_title", group=groups[i]),
                            view.subtitle())
-    ui.chart(view, fig, cv, "portfolio_action_curves", metrics=())
+    shown = cv.assign(group=[view.label("action_arm", g) for g in cv["group"]])  # the download: arms in words
+    ui.chart(view, fig, shown, "portfolio_action_curves", metrics=())
