@@ -210,3 +210,24 @@ def test_two_processes_one_wins_the_other_is_refused(db: str) -> None:
     eng = _engine(db)
     assert st.read_action(eng, aid) == st.Read("done", f"outcome by {winner}")
     eng.dispose()
+
+
+def test_overdue_count_by_hand_and_in_the_digest(db: str) -> None:
+    from metrics.deliver import content
+    from metrics.model.filters import Filters
+    from metrics.query.warehouse import Warehouse
+    from metrics.report.model import Pack
+
+    _open_action(db)  # due 2030: not overdue
+    wh = Warehouse.open(db)
+    as_of = wh.as_of()
+    f = Filters(start=dt.date(2024, 1, 1), end=as_of, as_of=as_of)
+    with wh.engine.connect() as conn:
+        rows = pd.DataFrame(conn.execute(sa.select(schema.retention_actions)).mappings().all())
+    hand = int(((rows["status"] == "open") & (pd.to_datetime(rows["due_date"]) < pd.Timestamp(as_of))).sum())
+    assert st.overdue_count(wh, f) == hand > 0
+    built = content.Built(Pack("zh", "T", "F", [], "t"), None, "digest", None, hand)
+    assert f"您有 {hand} 项维系行动已逾期" in content.text_body(built, "zh")
+    assert f"{hand} overdue retention actions" in content.html_body(built, "en", [])
+    assert "overdue" not in content.text_body(content.Built(Pack("en", "T", "F", [], "t"), None, "digest"), "en")
+    wh.engine.dispose()

@@ -244,3 +244,18 @@ def _close(conn: sa.Connection, data_url: str, user: str, action_id: int, outcom
                             "scope_user": scope.user if scope else None})
     return {"action_id": action_id, "customer_id": int(row[0]), "status": status, "outcome": outcome,
             "was_status": read.status, "was_outcome": read.outcome}
+
+
+def overdue_count(wh, f) -> int | None:  # noqa: ANN001 - a Warehouse and Filters
+    """Open (treated) actions past their due date at the as-of date of ``f``, on the customers of its
+    slices and scope (for a digest: the recipient's); None when the database has no actions table."""
+    from metrics.query.where import date_literal, slice_conditions
+
+    a, c = schema.retention_actions, schema.customers
+    with wh.engine.connect() as conn:
+        if not sa.inspect(conn).has_table(TABLE):
+            return None
+        as_of = f.as_of or wh.as_of()
+        stmt = (sa.select(sa.func.count()).select_from(a.join(c, c.c.customer_id == a.c.customer_id))
+                .where(a.c.status == "open", a.c.due_date < date_literal(as_of), *slice_conditions(f, c)))
+        return int(conn.execute(stmt).scalar_one())

@@ -29,11 +29,20 @@ class Built:
     file: bytes | None
     fmt: str
     alerts: pd.DataFrame | None = None
+    overdue: int | None = None  # a digest: open retention actions past due in the recipient's scope
 
 
 def build(wh, f, lang: str, fmt: str, alerts: pd.DataFrame | None = None) -> Built:
+    from metrics.churn.actions_store import overdue_count
+
     pack = report.build_pack(wh, f, lang)
-    return Built(pack, None if fmt == "digest" else report.write(pack, fmt), fmt, alerts)
+    overdue = overdue_count(wh, f) if fmt == "digest" else None
+    return Built(pack, None if fmt == "digest" else report.write(pack, fmt), fmt, alerts, overdue)
+
+
+def _overdue_line(built: Built, lang: str) -> str | None:
+    """The digest's line on overdue retention actions (None when there are none or no table)."""
+    return t("actions_write.overdue", lang, n=built.overdue) if built.overdue else None
 
 
 def _kpis(pack: Pack) -> Table | None:
@@ -80,6 +89,8 @@ def text_body(built: Built, lang: str) -> str:
     alerts = _alert_lines(built, lang)
     if built.alerts is not None:
         lines += [t("deliver.alerts", lang), *(alerts or [t("deliver.no_alerts", lang)]), ""]
+    if _overdue_line(built, lang):
+        lines += [_overdue_line(built, lang), ""]
     for title, sentences in _sections(pack):
         lines += [title, *(f"- {s}" for s in sentences), ""]
     return "\n".join([*lines, t("deliver.signature", lang)])
@@ -99,6 +110,8 @@ def html_body(built: Built, lang: str, cids: list[str]) -> str:
         alerts = _alert_lines(built, lang)
         out.append(f"<h3>{e(t('deliver.alerts', lang))}</h3><ul>"
                    + "".join(f"<li>{e(a)}</li>" for a in alerts or [t("deliver.no_alerts", lang)]) + "</ul>")
+    if _overdue_line(built, lang):
+        out.append(f"<p><b>{e(_overdue_line(built, lang))}</b></p>")
     for title, sentences in _sections(pack):
         out.append(f"<h3>{e(title)}</h3><ul>" + "".join(f"<li>{e(s)}</li>" for s in sentences) + "</ul>")
     for cid, chart in zip(cids, _charts(pack), strict=False):
@@ -143,6 +156,8 @@ def markdown(built: Built, lang: str) -> tuple[str, str]:
     if built.alerts is not None:
         lines += ["", f"**{_md(t('deliver.alerts', lang))}**",
                   *(f"- {_md(a)}" for a in _alert_lines(built, lang) or [t("deliver.no_alerts", lang)])]
+    if _overdue_line(built, lang):
+        lines += ["", f"**{_md(_overdue_line(built, lang))}**"]
     for title, sentences in _sections(pack)[:3]:
         lines += ["", f"**{_md(title)}**", *(f"- {_md(s)}" for s in sentences[:3])]
     return pack.title, "\n".join(lines)
