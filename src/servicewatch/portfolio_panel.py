@@ -14,7 +14,6 @@ from metrics.churn import action_effect as ae
 from metrics.present.charts.churn import retention_curves
 from metrics.present.charts.core import bar_ci
 from metrics.present.formatting import fmt_count, fmt_interval, fmt_p, fmt_percent, number
-from metrics.present.markup import md
 from servicewatch import panels, ui
 from servicewatch.ui import View
 
@@ -51,8 +50,8 @@ def league(view: View) -> pf.Portfolio | None:
         return r
     higher = pf.RATES[rank_by][2]
     rate = view.t(f"portfolio.rate.{rank_by}")
-    st.markdown(md(view.t("portfolio.league", n=len(df), rate=rate, min=pf.MIN_RANK_N, day=r.day.isoformat(),
-                          bound=view.t(f"portfolio.bound_{'lower' if higher else 'upper'}"))))
+    st.markdown(view.md("portfolio.league", n=len(df), rate=rate, min=pf.MIN_RANK_N, day=r.day.isoformat(),
+                        bound=view.t(f"portfolio.bound_{'lower' if higher else 'upper'}")))
     col = "churn_share" if rank_by == "churn" else rank_by
     den = pf.RATES[rank_by][1]
     data = pd.DataFrame({"manager": df["manager_name"], "value": pd.to_numeric(df[col], errors="coerce"),
@@ -126,8 +125,8 @@ def customers(view: View) -> pd.DataFrame | None:
         return df
     days = pd.to_numeric(df["days_since_visit"], errors="coerce")
     unvisited = days.isna() | (days > UNVISITED_DAYS)
-    st.markdown(md(view.t("page.portfolio.customers_sentence", n=len(df), falling=int(df["spend_falling"].sum()),
-                          unvisited=int(unvisited.sum()))))
+    st.markdown(view.md("page.portfolio.customers_sentence", n=len(df), falling=int(df["spend_falling"].sum()),
+                        unvisited=int(unvisited.sum())))
     ckeys = view.keys("customers", df["customer_id"])
     shown = pd.DataFrame({
         view.t("churn.col.customer_id"): [ckeys.get(int(c), str(c)) for c in df["customer_id"]],
@@ -171,15 +170,15 @@ def effect(view: View) -> pd.DataFrame | None:
         return None
     groups = [f"{view.label('action_type', a)} · {view.label('risk_band', b)}"
               for a, b in zip(df["action_type"], df["risk_band"], strict=True)]
-    small = [view.t("actions.too_small", group=g, n=int(r["n_holdout"] or 0), min=ae.MIN_HOLDOUT)
+    small = [view.md("actions.too_small", group=g, n=int(r["n_holdout"] or 0), min=ae.MIN_HOLDOUT)
              for g, (_, r) in zip(groups, df.iterrows(), strict=True) if r["too_small"] and not r["withheld"]]
     if small:
-        st.warning(md("\n\n".join(small)), icon=":material/help:")
+        st.warning("\n\n".join(small), icon=":material/help:")
     for g, (_, r) in zip(groups, df.iterrows(), strict=True):
         if not r["withheld"] and not r["too_small"]:
-            st.markdown(md(view.t("page.portfolio.effect_sentence", group=g, treated=fmt_percent(r["churn_treated"]),
-                                  holdout=fmt_percent(r["churn_holdout"]), diff=_pp(view, r["difference"]),
-                                  low=_pp(view, r["diff_low"]), high=_pp(view, r["diff_high"]))))
+            st.markdown(view.md("page.portfolio.effect_sentence", group=g, treated=fmt_percent(r["churn_treated"]),
+                                holdout=fmt_percent(r["churn_holdout"]), diff=_pp(view, r["difference"]),
+                                low=_pp(view, r["diff_low"]), high=_pp(view, r["diff_high"])))
     shown = pd.DataFrame({
         _col(view, "action_type"): [view.label("action_type", v) for v in df["action_type"]],
         _col(view, "risk_band"): [view.label("risk_band", v) for v in df["risk_band"]],

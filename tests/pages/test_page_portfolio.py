@@ -112,6 +112,9 @@ def test_effect_shows_the_engines_numbers_and_the_warning(url: str, lang: str) -
     diffs = [t("page.portfolio.pp", lang, value=number(100 * float(v), 1, signed=True)) for v in df["difference"]]
     assert list(table[t("page.portfolio.col.difference", lang)]) == diffs
     small = df[df["too_small"].astype(bool)]
+    assert len(small), "the demo's holdouts per type and band are small: the warning must be shown"
+    tell = list(table[t("page.portfolio.col.tell", lang)])
+    assert tell == [t(f"page.portfolio.tell.{'too_small' if v else 'yes'}", lang) for v in df["too_small"]]
     text = _texts(at)
     for _, r in small.iterrows():
         group = f"{label('action_type', r['action_type'], lang)} · {label('risk_band', r['risk_band'], lang)}"
