@@ -121,3 +121,23 @@ def test_effect_shows_the_engines_numbers_and_the_warning(url: str, lang: str) -
         assert t("actions.too_small", lang, group=group, n=int(r["n_holdout"]), min=ae.MIN_HOLDOUT) in text
     assert at.selectbox(key="_w_choice_group") is not None
     assert len(at.get("plotly_chart")) == 1  # the Kaplan-Meier curves of the group chosen
+
+
+def test_a_link_opens_a_managers_customers_and_the_revenue_is_the_engines(url: str) -> None:
+    """``manager=`` in the link picks the manager (key as the source wrote it); the effect's money
+    columns are the engine's, rounded to yuan."""
+    wh = Warehouse.open(url)
+    at = open_page(PAGE, {"lang": "en"})
+    managers = pf.league(wh, filters(at), "csat").managers
+    mid = int(managers["manager_id"].iloc[-1])
+    at = open_page(PAGE, {"lang": "en", "section": "customers", "manager": str(mid)})
+    assert at.selectbox(key="_w_choice_manager").value == mid
+    df, _ = pf.customers(wh, filters(at), mid)
+    table = _table(at, t("churn.col.customer_id", "en"))
+    assert list(table[t("churn.col.customer_id", "en")].astype(int)) == list(df["customer_id"].astype(int))
+    show_section(at, "effect")
+    eff = ae.action_effect(wh, filters(at), ("action_type", "risk_band"))
+    table = _table(at, t("page.portfolio.col.difference", "en"))
+    money = [number(float(v), 0) if pd.notna(v) else "—" for v in eff["revenue_kept"]]
+    assert list(table[t("page.portfolio.col.revenue_kept", "en")]) == money
+    assert list(table[t("page.portfolio.col.cost", "en")]) == [number(float(v), 0) for v in eff["cost"]]
