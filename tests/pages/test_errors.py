@@ -52,6 +52,7 @@ def _logged(caplog, error_id: str) -> str:
     ("pages/5_Regions.py", "metrics.analysis.league.scope", "zh"),
     ("pages/2_Complaints.py", "metrics.analysis.league.scope", "en"),
     ("pages/8_At_risk.py", "metrics.analysis.customer_history.profile", "en"),
+    ("pages/10_Portfolio.py", "metrics.analysis.portfolio.league", "zh"),
     ("app.py", "metrics.analysis.drill.status", "zh"),
 ])
 def test_page_error_shows_an_id_and_logs_the_detail(page, target, lang, fitted_duckdb_url, monkeypatch,
