@@ -8,6 +8,7 @@ import datetime as dt
 import json
 import multiprocessing as mp
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -231,3 +232,44 @@ def test_overdue_count_by_hand_and_in_the_digest(db: str) -> None:
     assert f"{hand} overdue retention actions" in content.html_body(built, "en", [])
     assert "overdue" not in content.text_body(content.Built(Pack("en", "T", "F", [], "t"), None, "digest"), "en")
     wh.engine.dispose()
+
+
+@pytest.fixture()
+def pg(postgres_url: str) -> Iterator[str]:
+    """The session's PostgreSQL database; the actions written here are removed afterwards."""
+    eng = _engine(postgres_url)
+    a = schema.retention_actions
+    with eng.connect() as conn:
+        top = conn.execute(sa.select(sa.func.coalesce(sa.func.max(a.c.action_id), 0))).scalar_one()
+    yield postgres_url
+    with eng.begin() as conn:
+        conn.execute(a.delete().where(a.c.action_id > top))
+    eng.dispose()
+
+
+def test_postgres_assign_and_two_processes_closing(pg: str) -> None:
+    eng = _engine(pg)
+    with eng.connect() as conn:
+        ids = conn.execute(sa.select(schema.customers.c.customer_id).limit(50)).scalars().all()
+    before = _count(pg)
+    df, _ = st.assign(eng, pg, "t", ids, "service_fix", None, DUE, created=CREATED, seed=1)
+    assert _count(pg) == before + 50 and df["risk_decile"].isna().all()  # no churn scores: one stratum
+    assert (df["arm"] == "holdout").sum() in (5, 6)
+    with pytest.raises(st.ActionError):
+        st.assign(eng, pg, "t", [*ids[:2], -5], "call", None, DUE, created=CREATED)
+    assert _count(pg) == before + 50
+    aid = int(df.loc[df["arm"] == "treated", "action_id"].iloc[0])
+    eng.dispose()
+    ctx = mp.get_context("spawn")
+    start, out = ctx.Barrier(2), ctx.Queue()
+    ps = [ctx.Process(target=_close_in_process, args=(pg, aid, who, start, out)) for who in ("alice", "bob")]
+    for p in ps:
+        p.start()
+    for p in ps:
+        p.join(60)
+    got = dict(out.get(timeout=5) for _ in ps)
+    assert sorted(v == "won" for v in got.values()) == [False, True], got
+    winner = next(k for k, v in got.items() if v == "won")
+    eng = _engine(pg)
+    assert st.read_action(eng, aid) == st.Read("done", f"outcome by {winner}")
+    eng.dispose()
