@@ -184,6 +184,7 @@ PAGES = {
     "pages/4_Churn.py": [LINK],
     "pages/5_Regions.py": [LINK],
     "pages/8_At_risk.py": [LINK, CUSTOMER, DIRECTIVES],
+    "pages/10_Portfolio.py": [LINK],
 }
 
 
