@@ -65,7 +65,7 @@ def subscribe_button(view: View) -> None:
     with st.sidebar.popover(view.t("subscribe.button"), icon=":material/schedule_send:", width="stretch",
                             help=view.t("subscribe.help")):
         if view.user is None:
-            st.info(view.t("subscribe.sign_in"), icon=":material/lock:")
+            st.caption(view.t("subscribe.sign_in"))  # a caption: the page's own notices stay the only st.info
             return
         _form(view, view.user)
 

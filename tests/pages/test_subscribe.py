@@ -128,4 +128,4 @@ def test_viewer_subscribes_only_themselves_and_nobody_without_sign_in(env: str, 
     monkeypatch.delenv(access.USERS_ENV)  # an open dashboard: nobody signed in
     at = open_page(PAGE, {"lang": "zh"})
     assert not [w for w in at.multiselect if w.key == "sw_sub_to"]
-    assert any(i.value == t("subscribe.sign_in", "zh") for i in at.info)
+    assert any(c.value == t("subscribe.sign_in", "zh") for c in at.caption)
