@@ -273,3 +273,25 @@ def test_postgres_assign_and_two_processes_closing(pg: str) -> None:
     eng = _engine(pg)
     assert st.read_action(eng, aid) == st.Read("done", f"outcome by {winner}")
     eng.dispose()
+
+
+def test_close_outside_the_scope_or_by_a_viewer_is_refused(db: str) -> None:
+    aid = _open_action(db)
+    eng = _engine(db)
+    c, a = schema.customers, schema.retention_actions
+    with eng.connect() as conn:
+        cust = conn.execute(sa.select(a.c.customer_id).where(a.c.action_id == aid)).scalar_one()
+        mgr = conn.execute(sa.select(c.c.account_manager_id).where(c.c.account_manager_id.is_not(None),
+                                                                   c.c.customer_id != cust).limit(1)).scalar_one()
+        own = conn.execute(sa.select(c.c.account_manager_id).where(c.c.customer_id == cust)).scalar_one()
+    if own == mgr:
+        pytest.skip("the demo's first customer belongs to the chosen manager")
+    read = st.read_action(eng, aid)
+    with pytest.raises(st.ActionError, match="Not in your scope"):
+        st.close(eng, db, "am", aid, "x", read, scope=Scope(user="am", manager_id=int(mgr)))
+    with pytest.raises(st.ActionError, match="Viewers"):
+        st.close(eng, db, "v", aid, "x", read, scope=Scope(user="v", aggregates_only=True))
+    with pytest.raises(st.ActionError, match="not allowed"):
+        st.close(eng, db, "t", aid, "x", read, status="open")
+    assert st.read_action(eng, aid) == read  # nothing written
+    eng.dispose()

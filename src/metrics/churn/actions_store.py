@@ -186,7 +186,10 @@ def assign(engine: sa.Engine, data_url: str, user: str, customers: Sequence[int]
         for r in rows:
             for col in ("status", "arm", "risk_score", "risk_decile"):
                 _check(r[col], col, lang)
-        conn.execute(a.insert(), rows)
+        try:
+            conn.execute(a.insert(), rows)
+        except sa.exc.IntegrityError:  # another call took the same action ids at the same moment
+            raise ActionError(t("actions_write.ids_taken", lang)) from None
         _audit(data_url, user, {"op": "assign", "action_ids": [start, start + len(ids) - 1],
                                 "customers": len(ids), "holdout": int(held.sum()), "holdout_share": holdout,
                                 "seed": seed, "action_type": action_type, "owner": owner, "due": str(due),
