@@ -128,3 +128,19 @@ def test_as_an_account_manager_only_their_customers(db: str, tmp_path: Path, mon
     assert main([*base, "--customer", str(mine[0]), "--customer", str(mine[1]), "--holdout", "0",
                  "--format", "json"]) == 0
     assert len(json.loads(capsys.readouterr().out)) == 2 and len(_rows(db)) == before + 2
+
+
+def test_a_duckdb_file_held_by_a_reader_is_refused_in_one_line(db: str, capsys: pytest.CaptureFixture) -> None:
+    import duckdb
+
+    before = len(_rows(db))
+    held = duckdb.connect(sa.engine.make_url(db).database or "", read_only=True)  # as the dashboard holds it
+    try:
+        code = main(["actions", "add", "--db", db, "--customer", "1",
+                     "--type", "call", "--due", "2027-06-30"])
+    finally:
+        held.close()
+    assert code != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot be written now" in err[0] and "nothing was written" in err[0]
+    assert len(_rows(db)) == before
