@@ -25,6 +25,7 @@ from metrics.model.i18n import label, t
 from metrics.present import files as outputs
 from metrics.present.markup import md
 from servicewatch.errors import log_error
+from servicewatch.import_words import page_problems, page_summary
 from servicewatch.mapping_form import mapping_form, shown_errors
 from servicewatch.tables import MISSING
 
@@ -64,7 +65,7 @@ def report_frames(result: ImportResult, lang: str) -> tuple[pd.DataFrame, pd.Dat
     """Counts by reason and the first rejected rows, with translated column headers."""
     reasons = result.reason_counts(lang)[["reason", "problems"]].rename(
         columns={"reason": t("page.data.import.col_reason", lang), "problems": t("page.data.import.col_n", lang)})
-    first = result.problems_text(lang).head(SHOWN_PROBLEMS).rename(columns={
+    first = page_problems(result, lang).head(SHOWN_PROBLEMS).rename(columns={
         "row": t("page.data.import.col_row", lang), "column": t("page.data.import.col_column", lang),
         "value": t("page.data.import.col_value", lang), "reason": t("page.data.import.col_reason", lang)})
     return reasons, first
@@ -177,7 +178,7 @@ def _report(result: ImportResult, lang: str, key: str) -> None:
     cols[0].metric(t("page.data.import.read", lang), f"{result.rows_read:,}")
     cols[1].metric(t("page.data.import.ok", lang), f"{result.rows_loaded:,}")
     cols[2].metric(t("page.data.import.rejected", lang), f"{result.rows_rejected:,}")
-    for line in result.summary(lang)[1:]:
+    for line in page_summary(result, lang)[1:]:
         if not line.startswith("  "):
             st.caption(md(line))
     if not result.rows_rejected:

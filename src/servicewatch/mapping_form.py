@@ -45,6 +45,7 @@ from metrics.ingest.importer.spec import (
 )
 from metrics.model.i18n import label, t
 from metrics.present.markup import md
+from servicewatch.import_words import column_name
 from servicewatch.tables import MISSING
 
 IGNORE = ""  # the column choice "ignore this header"
@@ -53,6 +54,7 @@ PREVIEW_ROWS = 20
 MAX_VALUES = 40  # unknown values shown per column; more are mapped in the YAML file
 SCAN_VALUES = 1000  # distinct values read per column
 FORMAT_EXAMPLE = "%d-%m-%y %I:%M:%S %p"
+FORMAT_EXAMPLE_ZH = "%Y/%m/%d %H:%M"
 
 
 # -- pure parts ------------------------------------------------------------------------------
@@ -240,16 +242,21 @@ def mapping_form(lang: str, url: str, table: str, name: str, path: Path, base: M
     digest = hashlib.sha256(repr((table, path.name, base)).encode()).hexdigest()[:10]
     key = f"sw_map_{digest}_"
     st.subheader(t("page.data.mapping.header", lang))
-    st.caption(t("page.data.mapping.caption", lang))
+    st.caption(t("page.data.import_panel.mapping_caption", lang))
 
     # columns
     options = [IGNORE, *targets(table, bool(base.create))]
     initial = automatic(table, headers, base)
     aliases = {c: names[0] for c, names in ALIASES.get(table, {}).items() if names}
 
+    def named(c: str) -> str:
+        return column_name(table, c, lang)
+
     def column_label(c: str) -> str:
         if c == IGNORE:
             return t("page.data.mapping.ignore", lang)
+        if lang == "zh":  # the Chinese header the importer recognises, not the data-model name
+            return column_name(table, c, lang)
         return f"{c} · {aliases[c]}" if c in aliases else c
 
     st.markdown(f"**{t('page.data.mapping.columns', lang)}**")
@@ -271,7 +278,7 @@ def mapping_form(lang: str, url: str, table: str, name: str, path: Path, base: M
         st.markdown(f"**{t('page.data.mapping.defaults', lang)}**")
         grid = st.columns(3)
         for i, c in enumerate(wanted):
-            defaults[c] = grid[i % 3].text_input(t("page.data.mapping.default_for", lang, column=c),
+            defaults[c] = grid[i % 3].text_input(t("page.data.mapping.default_for", lang, column=named(c)),
                                                  value=base.defaults.get(c, ""), key=f"{key}def_{c}")
 
     # formats
@@ -279,11 +286,12 @@ def mapping_form(lang: str, url: str, table: str, name: str, path: Path, base: M
     dated = date_columns(table, [c for c in choices.values() if c])
     if dated:
         st.markdown(f"**{t('page.data.mapping.formats', lang)}**")
-        st.caption(t("page.data.mapping.formats_caption", lang))
+        st.caption(t("page.data.import_panel.formats_caption", lang))
         grid = st.columns(3)
         for i, c in enumerate(dated):
-            formats[c] = grid[i % 3].text_input(t("page.data.mapping.format_for", lang, column=c),
-                                                value=base.formats.get(c, ""), placeholder=FORMAT_EXAMPLE,
+            formats[c] = grid[i % 3].text_input(t("page.data.mapping.format_for", lang, column=named(c)),
+                                                value=base.formats.get(c, ""),
+                                                placeholder=FORMAT_EXAMPLE_ZH if lang == "zh" else FORMAT_EXAMPLE,
                                                 key=f"{key}fmt_{c}")
 
     # values
@@ -304,7 +312,7 @@ def mapping_form(lang: str, url: str, table: str, name: str, path: Path, base: M
                                  {**value_aliases(vocab), **label_aliases})
             if not odd:
                 continue
-            st.markdown(f"**{t('page.data.mapping.values', lang, column=col, header=md(h))}**")
+            st.markdown(f"**{t('page.data.import_panel.values', lang, column=md(named(col)), header=md(h))}**")
             mapped = base.values.get(col, {})
             choice_list = [KEEP, *codes, *sorted({v for v in mapped.values() if v not in codes})]
 
@@ -312,6 +320,8 @@ def mapping_form(lang: str, url: str, table: str, name: str, path: Path, base: M
                 if c == KEEP:
                     return t("page.data.mapping.keep", lang)
                 shown = label(vocab, c, lang)
+                if lang == "zh":  # the display name; the code goes into the mapping file (see the help)
+                    return shown
                 return f"{c} · {shown}" if shown != c else c
 
             values[col] = {}
@@ -320,7 +330,8 @@ def mapping_form(lang: str, url: str, table: str, name: str, path: Path, base: M
                 pick = mapped.get(v, KEEP)
                 values[col][v] = grid[j % 3].selectbox(
                     md(v), choice_list, index=choice_list.index(pick) if pick in choice_list else 0,
-                    format_func=value_label, accept_new_options=True, key=f"{key}val_{col}_{j}") or KEEP
+                    format_func=value_label, accept_new_options=True, key=f"{key}val_{col}_{j}",
+                    help=t("page.data.import_panel.value_help", lang)) or KEEP
             if len(odd) > MAX_VALUES:
                 st.caption(t("page.data.mapping.more_values", lang, n=len(odd) - MAX_VALUES))
 
@@ -329,7 +340,7 @@ def mapping_form(lang: str, url: str, table: str, name: str, path: Path, base: M
     problem = form_problem(state, mapping)
     if problem is not None:
         k, params = problem
-        st.error(t(k, lang, **{p: md(v) for p, v in params.items()}))
+        st.error(t(k, lang, **{p: md(column_name(table, v, lang) if p == "column" else v) for p, v in params.items()}))
         return None
 
     cols = st.columns(2)

@@ -93,9 +93,6 @@ def test_import_panel_after_an_upload_fits(browser, fitted_app: str, lang: str, 
         context.close()
 
 
-@pytest.mark.xfail(strict=True, reason="open (issue 15 item 6): the mapping form and the importer's messages name "
-                   "data-model columns and codes (kind, priority, opened_at, first_contact_resolved; 'allowed: "
-                   "complaint, fault …'; --mapping, strftime) in the Chinese UI")
 def test_import_panel_after_an_upload_is_chinese(browser, fitted_app: str) -> None:
     context = _screen(browser, 1366)
     try:

@@ -98,3 +98,23 @@ def test_commit_while_readers_keep_the_file_open(db: str) -> None:
     wh.engine.dispose()  # the dashboard does this when the file's modification time changes
     assert Warehouse.open(db, keep_open=True).read(sa.select(sa.func.count()).select_from(schema.tickets)).iloc[0, 0] \
         == before + 1
+
+
+def test_the_report_names_columns_and_values_in_chinese(db: str) -> None:
+    """Issue 15 item 6: on the Chinese page the report names data-model columns by their Chinese headers
+    and the allowed values by their display names; the English page and the importer keep the codes."""
+    from servicewatch.import_words import page_summary
+
+    checked = check_upload(db, "tickets", "工单.csv", CSV, "zh")
+    _, first = report_frames(checked, "zh")
+    col, reason = t("page.data.import.col_column", "zh"), t("page.data.import.col_reason", "zh")
+    assert first[col].tolist() == ["工单类型", "受理时间"]  # the rejected kind 抱怨 and the date 昨天
+    allowed = first[reason].iloc[0]
+    assert "投诉" in allowed and "故障" in allowed and "complaint" not in allowed
+    missing = next(line for line in page_summary(checked, "zh") if line.startswith("文件中没有这些列"))
+    assert "首问解决" in missing and "first_contact_resolved" not in missing
+    # the importer's own report (the command line's) is unchanged, and so is the English page
+    assert "first_contact_resolved" in " ".join(checked.summary("zh"))
+    assert "complaint" in checked.problems_text("zh")["reason"].iloc[0]
+    _, first_en = report_frames(check_upload(db, "tickets", "工单.csv", CSV, "en"), "en")
+    assert first_en[t("page.data.import.col_column", "en")].tolist() == ["kind", "opened_at"]

@@ -215,6 +215,18 @@ def test_page_maps_previews_downloads_and_imports(dbs: tuple[str, str], tmp_path
     for i, h in enumerate(HEADERS):
         _form_widget(at, "selectbox", f"col_{i}").set_value(CHOICES[h])
     _run(at)
+    # the Chinese page names data-model columns by the Chinese headers the importer knows (headers.toml)
+    # and values by their display names: no kind, opened_at, complaint on the page (issue 15 item 6)
+    kind_box = _form_widget(at, "selectbox", "col_3")
+    assert "工单类型" in kind_box.options and "kind" not in " ".join(kind_box.options)
+    assert _form_widget(at, "text_input", "def_priority").label == t("page.data.mapping.default_for", "zh",
+                                                                      column="优先级")
+    assert _form_widget(at, "text_input", "fmt_opened_at").label == t("page.data.mapping.format_for", "zh",
+                                                                       column="受理时间")
+    assert any("工单类型（文件列 Type）" in m.value for m in at.markdown), [m.value for m in at.markdown]
+    value_box = next(w for w in at.selectbox if str(w.key).startswith("sw_map_") and "val_kind_" in str(w.key))
+    assert "投诉" in value_box.options and "complaint" not in " ".join(value_box.options)
+    assert "strftime" not in " ".join(c.value for c in at.caption)
     _form_widget(at, "text_input", "def_priority").set_value("P2")
     _form_widget(at, "text_input", "fmt_opened_at").set_value(FMT)
     # the values of the vocabulary columns the importer does not know, each with its own choice
@@ -255,7 +267,7 @@ def test_page_maps_previews_downloads_and_imports(dbs: tuple[str, str], tmp_path
 
     # import with the form's mapping
     commit = at.button(key="sw_import_commit")
-    assert commit.label == t("page.data.import.commit", "zh", n="25", table="tickets")
+    assert commit.label == t("page.data.import.commit", "zh", n="25", table=t("db.table.tickets", "zh"))
     commit.click()
     _run(at)
     assert at.success, [e.value for e in at.error]
