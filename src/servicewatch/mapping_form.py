@@ -45,7 +45,7 @@ from metrics.ingest.importer.spec import (
 )
 from metrics.model.i18n import label, t
 from metrics.present.markup import md
-from servicewatch.import_words import column_name
+from servicewatch.import_words import column_name, page_problems
 from servicewatch.tables import MISSING
 
 IGNORE = ""  # the column choice "ignore this header"
@@ -354,9 +354,16 @@ def mapping_form(lang: str, url: str, table: str, name: str, path: Path, base: M
     return mapping
 
 
-def preview_frames(frame: pd.DataFrame, problems: pd.DataFrame, lang: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The preview's rows and problems with translated headers (data-model columns keep their names)."""
+def preview_frames(frame: pd.DataFrame, problems: pd.DataFrame, lang: str, table: str = ""
+                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The preview's rows and problems with translated headers; with ``table`` on the Chinese page the
+    data-model columns by their Chinese headers and vocabulary codes by their display names."""
     rows = frame.rename(columns={"row": t("page.data.import.col_row", lang)})
+    if table and lang == "zh":
+        rows = rows.assign(**{c: rows[c].map(lambda v, vocab=VOCAB[(table, c)]: v if v is None or v != v
+                                             else label(vocab, v, lang))
+                              for c in rows.columns if (table, c) in VOCAB})
+        rows = rows.rename(columns={c: column_name(table, c, lang) for c in rows.columns})
     shown = problems.rename(columns={
         "row": t("page.data.import.col_row", lang), "column": t("page.data.import.col_column", lang),
         "value": t("page.data.import.col_value", lang), "reason": t("page.data.import.col_reason", lang)})
@@ -382,7 +389,7 @@ def show_preview(lang: str, url: str, table: str, name: str, path: Path, mapping
     if shown is None:
         return
     frame, result = shown
-    rows, problems = preview_frames(frame, result.problems_text(lang), lang)
+    rows, problems = preview_frames(frame, page_problems(result, lang), lang, table)
     st.markdown(f"**{t('page.data.mapping.preview_header', lang, n=result.rows_read, ok=result.rows_loaded)}**")
     st.dataframe(rows, hide_index=True, width="stretch", placeholder=MISSING)
     if len(problems):

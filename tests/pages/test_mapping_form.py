@@ -21,7 +21,7 @@ from page_helpers import open_page, plain
 
 from metrics.ingest.importer.run import preview
 from metrics.ingest.importer.spec import Mapping, load_mapping
-from metrics.model.i18n import t
+from metrics.model.i18n import label, t
 from servicewatch.mapping_form import (
     IGNORE,
     FormState,
@@ -245,15 +245,19 @@ def test_page_maps_previews_downloads_and_imports(dbs: tuple[str, str], tmp_path
     button.click()
     _run(at)
     frames = [d.value for d in at.dataframe]
-    rows = next(f for f in frames if "opened_at" in f.columns)
+    # the Chinese page shows the preview under the Chinese headers, values by their display names
+    zh = {"ticket_id": "工单号", "channel": "受理渠道", "priority": "优先级", "opened_at": "受理时间"}
+    shown = next(f for f in frames if set(zh.values()) <= set(f.columns))
+    assert not {"ticket_id", "channel", "opened_at"} & set(shown.columns)
+    rows = shown.rename(columns={v: k for k, v in zh.items()})
     expected = _expected(data)
     first = expected[expected["ticket_id"] < 91000001 + 20]
     assert len(rows) == len(first) == 19
-    assert rows["channel"].tolist() == first["channel"].tolist()
-    assert rows["priority"].eq("P2").all()
+    assert rows["channel"].tolist() == [label("channel", c, "zh") for c in first["channel"]]
+    assert rows["priority"].eq(label("priority", "P2", "zh")).all()
     assert pd.to_datetime(rows["opened_at"]).tolist() == first["opened_at"].tolist()
     problems = next(f for f in frames if t("page.data.import.col_reason", "zh") in f.columns
-                    and t("page.data.import.col_row", "zh") in f.columns and "opened_at" not in f.columns
+                    and t("page.data.import.col_row", "zh") in f.columns and zh["opened_at"] not in f.columns
                     and len(f) == 1)
     assert problems.iloc[0][t("page.data.import.col_value", "zh")] == "31/02/2026 13:35"
     assert problems.iloc[0][t("page.data.import.col_row", "zh")] == 7
