@@ -161,6 +161,8 @@ def _import(url: str, table: str, source: Source, name: str, display: str, mappi
             missing.append("churned")
     if missing:
         names = [f"{c} ({'/'.join(spec.ALIASES.get(table, {}).get(c, ())[:2]) or c})" for c in missing]
+        if dashboard and lang == "zh":  # the Data page names the columns as its mapping form does (Chinese)
+            names = [next((a for a in spec.ALIASES.get(table, {}).get(c, ()) if not a.isascii()), c) for c in missing]
         key = "import.error.missing_columns_dashboard" if dashboard else "import.error.missing_columns"
         raise ImportFailed(t(key, lang, file=name, cols=", ".join(names)))
     result = ImportResult(table, display, dry_run, import_id=uuid.uuid4().hex,
