@@ -127,6 +127,7 @@ def _writer(args: argparse.Namespace):  # noqa: ANN202 - (Warehouse, url, user, 
         try:
             scope = access.scope_for(access.get_user(args.as_user), key_ids=wh.key_ids)
         except ValueError as exc:
+            wh.engine.dispose()
             raise UserError(str(exc)) from None
     return wh, url, audit.cli_user(args.as_user), scope
 
@@ -151,9 +152,16 @@ def _emit_rows(args: argparse.Namespace, wh, df: pd.DataFrame) -> None:  # noqa:
 
 
 def cmd_add(args: argparse.Namespace) -> None:
+    wh, url, user, scope = _writer(args)
+    try:  # the writer released at once: a DuckDB file opened read-write blocks every reader meanwhile
+        _add(args, wh, url, user, scope)
+    finally:
+        wh.engine.dispose()
+
+
+def _add(args: argparse.Namespace, wh, url: str, user: str, scope) -> None:  # noqa: ANN001
     from metrics.churn import actions_store as st
 
-    wh, url, user, scope = _writer(args)
     found = wh.key_ids("customers", args.customer)
     unknown = [k for k in args.customer if k.strip() not in found]
     if unknown:
@@ -176,9 +184,16 @@ def cmd_add(args: argparse.Namespace) -> None:
 
 
 def cmd_close(args: argparse.Namespace) -> None:
+    wh, url, user, scope = _writer(args)
+    try:
+        _close(args, wh, url, user, scope)
+    finally:
+        wh.engine.dispose()
+
+
+def _close(args: argparse.Namespace, wh, url: str, user: str, scope) -> None:  # noqa: ANN001
     from metrics.churn import actions_store as st
 
-    wh, url, user, scope = _writer(args)
     got = wh.key_ids("retention_actions", [args.action_id])
     if args.action_id.strip() not in got:
         raise UserError(t("actions_write.bad_action", args.lang, name=args.action_id))
