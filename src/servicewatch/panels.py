@@ -16,6 +16,7 @@ from metrics.model.registry import dim_column, get
 from metrics.present import theme
 from metrics.present.charts import core as charts
 from metrics.present.formatting import direction, fmt_delta, fmt_metric
+from metrics.present.markup import md
 from servicewatch import drivers_panel, explain_panel, forecast_panel
 from servicewatch.downloads import list_download
 from servicewatch.kpis import comparison_note, missing_note, sample_note, status_badge, unsupported_note
@@ -155,10 +156,10 @@ def overview_card(view: View, container, metric_id: str) -> bool:
         else:  # what drove the change: the largest contribution beyond noise (the Overview's section has the rest)
             drove = explain_panel.card_sentence(view, metric_id)
             if drove:
-                st.caption(drove)
+                st.caption(md(drove))  # names from the data: text, never markup
         drivers = drivers_panel.card_line(view, metric_id)  # what moves a satisfaction score most
         if drivers:
-            st.caption(drivers)
+            st.caption(md(drivers))
         small = sample_note(row, view.lang)
         if small:
             st.markdown(small)

@@ -213,7 +213,9 @@ def test_complaints_drill_down_caption_is_text(hostile_url, monkeypatch, downloa
                    {"complaint_funnel": selection})
     _check_markdown(at, [BOLD_HTML])
     _check_csv(downloads)
-    assert any(name.startswith("complaints") for name, _ in downloads)
+    from metrics.model.i18n import t
+
+    assert any(name.startswith(t("lists.complaints_file", "zh")) for name, _ in downloads)  # named in zh
 
 
 def test_at_risk_profile_and_list_for_a_signed_in_manager(hostile_url, monkeypatch, downloads, tmp_path) -> None:
