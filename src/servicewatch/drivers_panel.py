@@ -18,12 +18,14 @@ from servicewatch.ui import View
 
 
 def card_line(view: View, metric_id: str) -> str | None:
-    """For a KPI card of a score with a driver model (CSAT, NPS): its strongest drivers in a line,
-    from the same cached model as the Satisfaction page's section (the organisation's, for the card's
-    period); None for other metrics or when the model has no answer."""
+    """For a KPI card of a score with a driver model (CSAT, NPS): its strongest drivers in a line, from
+    the model of the card's period over every customer the user may see (the other filters left out,
+    so that a filter change on the Overview reuses the cached model: 1.3–1.8 s per score at L
+    uncached); None for other metrics or when the model has no answer."""
     if metric_id not in dv.SCORES:
         return None
-    r = view.call(dv.key_drivers, view.filters.with_(survey_kinds=(), regions=()), metric_id)
+    f = view.filters
+    r = view.call(dv.key_drivers, Filters(f.start, f.end, as_of=f.as_of, scope=f.scope), metric_id)
     return tx.card_line(r, view.lang) if isinstance(r, dv.DriversResult) else None
 
 
