@@ -180,6 +180,19 @@ def test_backtest_counts_and_coverage_on_simulations() -> None:
     assert fb.backtest_summary(fb.backtest_series(_frame(_ar1(rng, 12)), "csat"))["n"] == 0
 
 
+def test_backtest_skips_an_origin_no_model_fits() -> None:
+    """A flat zero history cannot be fitted (choose raises, a forecast says no_fit): the back-test
+    skips those origins instead of raising, and keeps the origins that can be fitted."""
+    values = np.concatenate([np.zeros(15), _ar1(np.random.default_rng(5), 5)])
+    with pytest.raises(ValueError):
+        fc.choose(np.zeros(12), 3)
+    points = fb.backtest_series(_frame(values), "csat", bounds=(None, None))
+    months = _frame(values)["month"]
+    # origins 12 … 15 train on zeros only and are skipped; 16 … 19 remain
+    assert set(points["origin"]) <= set(months.iloc[16:]) and len(points) > 0
+    assert fb.backtest_summary(fb.backtest_series(_frame(np.zeros(20)), "csat", bounds=(None, None)))["n"] == 0
+
+
 @pytest.fixture(scope="module")
 def demo(duckdb_url: str) -> tuple[Warehouse, Filters]:
     wh = Warehouse.open(duckdb_url, read_only=True)

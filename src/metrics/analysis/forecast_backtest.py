@@ -26,7 +26,8 @@ def backtest_series(history: pd.DataFrame, metric_id: str, origins: int = BACKTE
                     horizon: int = BACKTEST_HORIZON, bounds: tuple | None = None) -> pd.DataFrame:
     """Rolling-origin back-test of the whole procedure on ``history`` (month, value, weight): one
     row per (origin, horizon) with the actual, the forecast median and whether the actual fell
-    inside the 80% and 95% intervals. Empty when the history is too short for one origin."""
+    inside the 80% and 95% intervals. Empty when the history is too short for one origin; an origin
+    whose history no model can be fitted to (``choose`` raises, a forecast's ``no_fit``) is skipped."""
     h = usable(history)
     values = h["value"].to_numpy(dtype=float)
     rows = []
@@ -35,7 +36,10 @@ def backtest_series(history: pd.DataFrame, metric_id: str, origins: int = BACKTE
         train = values[:origin]
         scale = Scale.fit(train, bounds or bounds_for(metric_id))
         steps = min(horizon, len(values) - origin)
-        fit = choose(scale.to_model(train), steps)
+        try:
+            fit = choose(scale.to_model(train), steps)
+        except ValueError:  # no candidate could be fitted at this origin (a degenerate history)
+            continue
         sd = np.sqrt(np.maximum(np.diag(fit.covariance()), 0))
         for k in range(steps):
             actual = values[origin + k]
