@@ -299,3 +299,27 @@ def test_ranking_is_on_the_interval_bound(tmp_path) -> None:
     assert m.loc[2, "csat_lower"] == pytest.approx(0.8865, abs=1e-3)
     assert m.loc[1, "csat_lower"] == pytest.approx(pf.stats.wilson(950, 1000)[0])
     assert (m.loc[1, "rank"], m.loc[2, "rank"]) == (1, 2)
+
+
+def test_a_managers_customer_complaints_follow_the_ticket_filters(wh: Warehouse, demo_frames: dict) -> None:
+    """Under a category filter a manager's customer list counts the complaints the league counts: the
+    same ticket conditions, on the manager's customers active on D."""
+    t = demo_frames["tickets"]
+    cat = str(t.loc[t["kind"] == "complaint", "category"].value_counts().index[0])
+    for kw in ({"categories": (cat,)},):
+        f = _filters(wh, **kw)
+        league = pf.league(wh, f).managers.set_index("manager_id")
+        full = pf.league(wh, _filters(wh)).managers.set_index("manager_id")
+        m = int(league["complaints"].idxmax())
+        assert league.loc[m, "complaints"] < full.loc[m, "complaints"]  # the filter bites
+        rows, _ = pf.customers(wh, f, m)
+        # the league counts every customer's tickets; the list only those active on D
+        c = demo_frames["customers"]
+        stop = pd.Timestamp(pf.league(wh, f).day + timedelta(days=1))
+        gone = c[(c["account_manager_id"] == m) & pd.to_datetime(c["end_date"]).notna()
+                 & (pd.to_datetime(c["end_date"]) < stop)]["customer_id"]
+        start = pd.Timestamp(f.start)
+        opened = pd.to_datetime(t["opened_at"])
+        mine = t[t["customer_id"].isin(gone) & (t["kind"] == "complaint") & (t["category"] == cat)
+                 & (opened >= start) & (opened < stop)]
+        assert int(rows["complaints"].sum()) == league.loc[m, "complaints"] - len(mine)

@@ -110,9 +110,12 @@ def billing_figures(f: Filters, b: Bounds, manager_id: int | None) -> sa.Select:
             .group_by(c.c.account_manager_id, c.c.tier))
 
 
-def _ticket_conditions(f: Filters) -> list:
+def _ticket_conditions(f: Filters, with_channel: bool = False) -> list:
+    """The filters' conditions on the ticket itself: category, priority and (``with_channel``, where
+    the customers' slices are applied apart) the ticket's channel."""
     t = s.tickets
-    return [col.in_(values) for col, values in ((t.c.category, f.categories), (t.c.priority, f.priorities)) if values]
+    conds = [col.in_(values) for col, values in ((t.c.category, f.categories), (t.c.priority, f.priorities)) if values]
+    return conds + ([t.c.channel.in_(f.channels)] if with_channel and f.channels else [])
 
 
 def ticket_figures(f: Filters, b: Bounds, manager_id: int | None) -> sa.Select:
@@ -167,7 +170,8 @@ def customer_rows(f: Filters, b: Bounds, manager_id: int, months: tuple[date, da
     complaint = t.c.kind == "complaint"
     tk = (sa.select(t.c.customer_id, _count(t.c.opened_at >= _ts(b.start_ts), "complaints"),
                     _count(ticket_status.still_open(t, _ts(b.stop_ts)), "open_complaints"))
-          .where(complaint, t.c.opened_at < _ts(b.stop_ts), t.c.customer_id.in_(ids))
+          .where(complaint, t.c.opened_at < _ts(b.stop_ts), t.c.customer_id.in_(ids),
+                 *_ticket_conditions(f, with_channel=True))  # as ticket_figures counts them
           .group_by(t.c.customer_id).subquery("tk"))
     from_ = (c.outerjoin(spend, spend.c.customer_id == c.c.customer_id)
              .outerjoin(tk, tk.c.customer_id == c.c.customer_id))
