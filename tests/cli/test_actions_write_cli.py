@@ -40,7 +40,7 @@ def _customers(db: str, n: int, manager: int | None = None) -> list[int]:
     eng = make_engine(db)
     c = schema.customers
     with eng.connect() as conn:
-        stmt = sa.select(c.c.customer_id).order_by(c.c.customer_id).limit(n)
+        stmt = sa.select(c.c.customer_id).where(c.c.end_date.is_(None)).order_by(c.c.customer_id).limit(n)
         if manager is not None:
             stmt = stmt.where(c.c.account_manager_id == manager)
         ids = conn.execute(stmt).scalars().all()

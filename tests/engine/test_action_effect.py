@@ -105,6 +105,39 @@ def test_rows_follow_up_from_creation() -> None:
     assert rows["risk_band"].tolist() == ["mid", "high", "low"]
 
 
+def test_an_action_created_after_the_customer_left_is_left_out(duckdb_url: str, tmp_path) -> None:  # noqa: ANN001
+    """A customer who had left before the action was created is not counted as churned at day 0."""
+    import shutil
+    from pathlib import Path
+
+    import sqlalchemy as sa
+
+    from metrics.backends.connect import make_engine
+    from metrics.model import schema
+    from metrics.query.warehouse import Warehouse
+
+    dst = tmp_path / "sw.duckdb"
+    shutil.copy(Path(sa.engine.make_url(duckdb_url).database or ""), dst)
+    c, a = schema.customers, schema.retention_actions
+    eng = make_engine(f"duckdb:///{dst}")
+    with eng.begin() as conn:
+        cid, end = conn.execute(sa.select(c.c.customer_id, c.c.end_date).where(c.c.end_date.is_not(None))
+                                .order_by(c.c.end_date).limit(1)).one()
+        aid = int(conn.execute(sa.select(sa.func.max(a.c.action_id))).scalar_one()) + 1
+        conn.execute(a.insert(), [
+            {"action_id": aid, "customer_id": cid, "action_type": "call", "created_date": end + pd.Timedelta(days=10),
+             "due_date": end + pd.Timedelta(days=20), "status": "open", "arm": "treated"},
+            {"action_id": aid + 1, "customer_id": cid, "action_type": "call", "created_date": end,
+             "due_date": end + pd.Timedelta(days=20), "status": "open", "arm": "treated"}])
+    eng.dispose()
+    wh = Warehouse.open(f"duckdb:///{dst}")
+    rows = ae.action_rows(wh, Filters(start=date(2024, 5, 1), end=date(2026, 10, 31)))
+    wh.engine.dispose()
+    assert aid not in set(rows["action_id"])  # created 10 days after the customer left
+    mine = rows[rows["action_id"] == aid + 1].iloc[0]  # created the day they left: an event at day 0
+    assert mine["event"] and mine["duration_days"] == 0
+
+
 def test_the_demo_planted_effect_is_recovered_within_its_interval(wh) -> None:  # noqa: ANN001
     f = Filters(start=date(2024, 5, 1), end=date(2026, 10, 31))
     rows = ae.action_rows(wh, f)

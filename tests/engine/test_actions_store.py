@@ -25,6 +25,7 @@ from metrics.model import schema
 
 DUE = dt.date(2030, 1, 31)
 CREATED = dt.date(2030, 1, 1)
+ALIVE = schema.customers.c.end_date.is_(None)  # customers still there: actions on them are allowed
 
 
 @pytest.fixture()
@@ -36,7 +37,7 @@ def db(tmp_path: Path, duckdb_url: str) -> str:
     url = f"duckdb:///{dst}"
     eng = make_engine(url)
     with eng.begin() as conn:
-        ids = [r[0] for r in conn.execute(sa.select(schema.customers.c.customer_id).limit(1000))]
+        ids = [r[0] for r in conn.execute(sa.select(schema.customers.c.customer_id).where(ALIVE).limit(1000))]
         churn_scores.create(conn, checkfirst=True)
         conn.execute(churn_scores.delete())
         p = np.random.default_rng(5).random(len(ids))
@@ -110,7 +111,7 @@ def test_assign_writes_holdout_by_decile_and_audits(db: str) -> None:
 def test_bad_input_is_refused_in_one_line_and_nothing_written(db: str, kw: dict, word: str) -> None:
     eng = _engine(db)
     with eng.connect() as conn:
-        first = conn.execute(sa.select(schema.customers.c.customer_id).limit(2)).scalars().all()
+        first = conn.execute(sa.select(schema.customers.c.customer_id).where(ALIVE).limit(2)).scalars().all()
     args = {"customers": first, "action_type": "call", "owner": None, "due": DUE}
     args.update(kw)
     before = _count(db)
@@ -128,8 +129,10 @@ def test_scope_an_account_manager_only_their_customers_and_themselves(db: str) -
     with eng.connect() as conn:
         mgr = conn.execute(sa.select(c.c.account_manager_id).where(c.c.account_manager_id.is_not(None))
                            .group_by(c.c.account_manager_id).order_by(sa.func.count().desc()).limit(1)).scalar_one()
-        mine = conn.execute(sa.select(c.c.customer_id).where(c.c.account_manager_id == mgr).limit(3)).scalars().all()
-        other = conn.execute(sa.select(c.c.customer_id).where(c.c.account_manager_id != mgr).limit(1)).scalars().all()
+        mine = conn.execute(sa.select(c.c.customer_id).where(c.c.account_manager_id == mgr, ALIVE)
+                            .limit(3)).scalars().all()
+        other = conn.execute(sa.select(c.c.customer_id).where(c.c.account_manager_id != mgr, ALIVE)
+                             .limit(1)).scalars().all()
     scope = Scope(user="am", manager_id=int(mgr))
     before = _count(db)
     with pytest.raises(st.ActionError, match="Not in your scope"):
@@ -144,10 +147,29 @@ def test_scope_an_account_manager_only_their_customers_and_themselves(db: str) -
     eng.dispose()
 
 
+def test_a_customer_who_had_already_left_is_refused(db: str) -> None:
+    """An action created after the customer's end_date could never be followed up: refused, one line."""
+    eng = _engine(db)
+    c = schema.customers
+    with eng.connect() as conn:
+        gone, end = conn.execute(sa.select(c.c.customer_id, c.c.end_date).where(c.c.end_date.is_not(None))
+                                 .order_by(c.c.customer_id).limit(1)).one()
+        alive = conn.execute(sa.select(c.c.customer_id).where(ALIVE).limit(1)).scalar_one()
+    before = _count(db)
+    after = end + dt.timedelta(days=1)
+    with pytest.raises(st.ActionError) as e:
+        st.assign(eng, db, "t", [alive, gone], "call", None, DUE, created=after)
+    assert "already left" in str(e.value) and str(gone) in str(e.value) and "\n" not in str(e.value)
+    assert _count(db) == before
+    df, _ = st.assign(eng, db, "t", [gone], "call", None, DUE, created=end, holdout=0)  # left that day: allowed
+    assert len(df) == 1 and _count(db) == before + 1
+    eng.dispose()
+
+
 def _open_action(db: str) -> int:
     eng = _engine(db)
     with eng.connect() as conn:
-        cid = conn.execute(sa.select(schema.customers.c.customer_id).limit(1)).scalar_one()
+        cid = conn.execute(sa.select(schema.customers.c.customer_id).where(ALIVE).limit(1)).scalar_one()
     df, _ = st.assign(eng, db, "t", [cid], "call", None, DUE, created=CREATED, holdout=0)
     eng.dispose()
     return int(df["action_id"].iloc[0])
@@ -250,7 +272,7 @@ def pg(postgres_url: str) -> Iterator[str]:
 def test_postgres_assign_and_two_processes_closing(pg: str) -> None:
     eng = _engine(pg)
     with eng.connect() as conn:
-        ids = conn.execute(sa.select(schema.customers.c.customer_id).limit(50)).scalars().all()
+        ids = conn.execute(sa.select(schema.customers.c.customer_id).where(ALIVE).limit(50)).scalars().all()
     before = _count(pg)
     df, _ = st.assign(eng, pg, "t", ids, "service_fix", None, DUE, created=CREATED, seed=1)
     assert _count(pg) == before + 50 and df["risk_decile"].isna().all()  # no churn scores: one stratum

@@ -71,13 +71,16 @@ def band_of(decile: object) -> str | None:
 
 def action_rows(wh: Warehouse, f: Filters, as_of: date | None = None) -> pd.DataFrame:
     """One row per retention action in ``f``'s slice and scope (:data:`ROW_COLUMNS`), with its
-    follow-up as of ``as_of`` (default: the data's as-of date). Durations in days."""
+    follow-up as of ``as_of`` (default: the data's as-of date). Durations in days. Actions on customers
+    who had left before the action was created are left out (they were never at risk)."""
     a, c = s.retention_actions, s.customers
     as_of = as_of or f.as_of or wh.as_of()
     stmt = (sa.select(a.c.action_id, a.c.customer_id, a.c.action_type, a.c.arm, a.c.risk_decile, a.c.cost,
                       a.c.created_date, c.c.end_date, c.c.monthly_revenue)
             .select_from(a.join(c, c.c.customer_id == a.c.customer_id))
-            .where(*slice_conditions(f, c, c.c.acquisition_channel), a.c.created_date <= as_of)
+            .where(*slice_conditions(f, c, c.c.acquisition_channel), a.c.created_date <= as_of,
+                   # a customer who had already left when the action was created cannot be followed up
+                   sa.or_(c.c.end_date.is_(None), c.c.end_date >= a.c.created_date))
             .order_by(a.c.action_id))
     return rows_from(read_frame(wh, stmt), as_of)
 

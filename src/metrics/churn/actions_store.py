@@ -140,7 +140,8 @@ def assign(engine: sa.Engine, data_url: str, user: str, customers: Sequence[int]
     """Assign ``action_type`` to ``customers`` (ids), owned by account manager ``owner``, due ``due``
     (created ``created``, default today UTC); a random share ``holdout`` per risk decile is written as
     held out. One transaction, audited. Returns the rows written (table columns plus ``note``) and the
-    seed used. Raises :class:`ActionError` (nothing written) for bad input or out-of-scope customers."""
+    seed used. Raises :class:`ActionError` (nothing written) for bad input, out-of-scope customers or
+    customers who had already left (``end_date``) before ``created``."""
     created = created or dt.datetime.now(dt.UTC).date()
     ids = list(dict.fromkeys(int(c) for c in customers))
     if not ids:
@@ -168,6 +169,12 @@ def assign(engine: sa.Engine, data_url: str, user: str, customers: Sequence[int]
         outside = [i for i in ids if i not in _in_scope(conn, ids, scope)]
         if outside:
             raise ActionError(t("actions_write.out_of_scope", lang, keys=", ".join(map(str, outside[:5]))))
+        gone = [int(r[0]) for r in conn.execute(sa.select(c.c.customer_id).where(
+            c.c.customer_id.in_(ids), c.c.end_date.is_not(None), c.c.end_date < created)
+            .order_by(c.c.customer_id))]
+        if gone:
+            raise ActionError(t("actions_write.already_left", lang, keys=", ".join(map(str, gone[:5])),
+                                created=created))
         has_owner = conn.execute(sa.select(am.c.manager_id).where(am.c.manager_id == owner)).first()
         if owner is not None and has_owner is None:
             raise ActionError(t("actions_write.unknown_owner", lang, owner=owner))
