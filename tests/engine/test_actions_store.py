@@ -166,6 +166,19 @@ def test_a_customer_who_had_already_left_is_refused(db: str) -> None:
     eng.dispose()
 
 
+def test_the_scope_is_queried_once_per_assignment(db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The scope check runs one query for all the customers, not one per customer."""
+    eng = _engine(db)
+    with eng.connect() as conn:
+        ids = conn.execute(sa.select(schema.customers.c.customer_id).where(ALIVE).limit(40)).scalars().all()
+    calls = []
+    real = st._in_scope
+    monkeypatch.setattr(st, "_in_scope", lambda *a: calls.append(a) or real(*a))
+    df, _ = st.assign(eng, db, "t", ids, "call", None, DUE, created=CREATED, holdout=0)
+    assert len(df) == 40 and len(calls) == 1
+    eng.dispose()
+
+
 def _open_action(db: str) -> int:
     eng = _engine(db)
     with eng.connect() as conn:

@@ -166,7 +166,8 @@ def assign(engine: sa.Engine, data_url: str, user: str, customers: Sequence[int]
         missing = [i for i in ids if i not in known]
         if missing:
             raise ActionError(t("actions_write.unknown_customer", lang, keys=", ".join(map(str, missing[:5]))))
-        outside = [i for i in ids if i not in _in_scope(conn, ids, scope)]
+        allowed = _in_scope(conn, ids, scope)  # one query for all the ids
+        outside = [i for i in ids if i not in allowed]
         if outside:
             raise ActionError(t("actions_write.out_of_scope", lang, keys=", ".join(map(str, outside[:5]))))
         gone = [int(r[0]) for r in conn.execute(sa.select(c.c.customer_id).where(
