@@ -85,6 +85,21 @@ def test_customers_needed_to_treat_revenue_and_cost_by_hand() -> None:
     assert r["revenue_kept_low"] == pytest.approx(n * -hi * 500 * 12)
 
 
+def test_customers_kept_count_only_the_treated_with_a_90_day_outcome() -> None:
+    """500 treated customers too recent to have a 90-day outcome do not add customers kept."""
+    rows = _trial(np.random.default_rng(0), 10, 10, 0, 0)
+    n, recent = 1000, 500
+    rows = pd.concat([rows.iloc[:1]] * (2 * n + recent), ignore_index=True)
+    rows["arm"] = ["treated"] * n + ["holdout"] * n + ["treated"] * recent
+    rows["customer_id"] = np.arange(len(rows))
+    rows["left_90"] = np.r_[np.arange(n) < 200, np.arange(n) < 300, np.zeros(recent, bool)]
+    rows["followed_90"] = np.r_[np.ones(2 * n, bool), np.zeros(recent, bool)]
+    r = ae.effect(rows, by=[]).iloc[0]
+    assert r["n_treated"] == n and r["too_recent"] == recent
+    assert r["customers_kept"] == pytest.approx(100.0)  # 1,000 × 0.1, not 1,500 × 0.1
+    assert r["revenue_kept"] == pytest.approx(100 * 500 * ae.REVENUE_MONTHS)
+
+
 def test_a_small_holdout_cannot_tell() -> None:
     r = ae.effect(_trial(np.random.default_rng(1), 200, 12, 0.1, 0.2), by=[]).iloc[0]
     assert r["too_small"] and r["n_holdout"] == 12

@@ -17,8 +17,8 @@ Per group (action type, risk band, or both):
   ``KaplanMeierFitter``) and the **log-rank** test of treated against holdout.
 * **Customers needed to treat** per customer kept: 1 / (holdout − treated churn), with the interval
   from inverting the difference's when that excludes 0, else "cannot tell" (None, ``nnt_note``).
-* **Revenue kept against cost (服务投入产出)**: customers kept = treated × (holdout − treated
-  churn); revenue kept = that × the treated customers' mean ``monthly_revenue`` ×
+* **Revenue kept against cost (服务投入产出)**: customers kept = treated with a 90-day outcome ×
+  (holdout − treated churn); revenue kept = that × those customers' mean ``monthly_revenue`` ×
   :data:`REVENUE_MONTHS` (a year of a kept customer's revenue), with the difference's interval
   carried through (the mean revenue is taken as known); net = revenue kept − the treated actions'
   recorded cost (unknown cost counted as 0 and the number of such actions reported).
@@ -197,8 +197,9 @@ def _one(part: pd.DataFrame) -> dict[str, object]:
     rec["logrank_p"] = logrank(lt, "treated", "holdout")[1] if len(t) and len(h) else None
     if hi < 0:  # fewer left among the treated, surely: customers needed to treat per customer kept
         rec.update(nnt=-1 / d, nnt_low=-1 / lo, nnt_high=-1 / hi)
-    revenue = float(t["monthly_revenue"].mean()) if len(t) else 0.0
-    kept = len(t) * np.array([-d, -hi, -lo])  # point, low, high
+    # scaled to the treated customers whose 90-day outcome the difference was measured on (n1)
+    revenue = float(t90["monthly_revenue"].mean())
+    kept = n1 * np.array([-d, -hi, -lo])  # point, low, high
     money = kept * revenue * REVENUE_MONTHS
     rec.update(customers_kept=float(kept[0]), revenue_kept=float(money[0]), revenue_kept_low=float(money[1]),
                revenue_kept_high=float(money[2]), net=float(money[0] - rec["cost"]),
