@@ -323,3 +323,16 @@ def test_a_managers_customer_complaints_follow_the_ticket_filters(wh: Warehouse,
         mine = t[t["customer_id"].isin(gone) & (t["kind"] == "complaint") & (t["category"] == cat)
                  & (opened >= start) & (opened < stop)]
         assert int(rows["complaints"].sum()) == league.loc[m, "complaints"] - len(mine)
+
+
+def test_a_viewer_sees_ranks_without_gaps_for_withheld_managers(tmp_path) -> None:
+    """Withheld managers take no rank position. Manager 1 (3 customers, 950 of 1,000) ranks first,
+    manager 2 (30 customers, 30 of 30) second; a viewer who may not see portfolios under 5 customers
+    sees manager 2 ranked 1, not 2 (a gap would tell them a hidden manager ranked above)."""
+    wh = _hand_db(tmp_path, small_perfect=30, answers=1000, good=950)
+    full = pf.league(wh, _hand_filters(), "csat").managers.set_index("manager_id")
+    assert (full.loc[1, "rank"], full.loc[2, "rank"]) == (1, 2)
+    f = Filters(start=date(2026, 1, 1), end=D, scope=Scope("v", aggregates_only=True, min_group_size=5))
+    m = pf.league(wh, f, "csat").managers.set_index("manager_id")
+    assert bool(m.loc[1, "suppressed"]) and pd.isna(m.loc[1, "rank"])
+    assert m.loc[2, "rank"] == 1 and not m.loc[2, "suppressed"]

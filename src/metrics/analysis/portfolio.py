@@ -155,7 +155,7 @@ def league(wh: Warehouse, f: Filters, rank_by: str = "csat", manager_id: int | N
             df[col] = np.where(n > 0, k / n, np.nan)
         lo, hi = stats.wilson(k, n)
         df[f"{col}_lower"], df[f"{col}_upper"] = np.where(n > 0, lo, np.nan), np.where(n > 0, hi, np.nan)
-    df = _rank(df, rank_by)
+    df = _rank(df, rank_by, ~_small(df, f))  # only the managers shown take rank positions
     for col in COUNTS:
         df[col] = df[col].round().astype("Int64")
     df = _suppress(df, f)
@@ -170,8 +170,9 @@ def _numeric(df: pd.DataFrame, exclude: tuple[str, ...]) -> pd.DataFrame:
     return out
 
 
-def _rank(df: pd.DataFrame, rank_by: str) -> pd.DataFrame:
-    """Rank on the interval's bound of ``rank_by``, test each manager against the rest (Holm)."""
+def _rank(df: pd.DataFrame, rank_by: str, shown: np.ndarray | None = None) -> pd.DataFrame:
+    """Rank on the interval's bound of ``rank_by``, test each manager against the rest (Holm). Only
+    the ``shown`` managers (all when None) are ranked, so a withheld one leaves no gap in the ranks."""
     num, den, higher = RATES[rank_by]
     col = "churn_share" if rank_by == "churn" else rank_by
     k, n = df[num].to_numpy(float), df[den].to_numpy(float)
@@ -188,6 +189,8 @@ def _rank(df: pd.DataFrame, rank_by: str) -> pd.DataFrame:
     df = df.assign(p_adjusted=adjusted, verdict=np.where(
         ~tested, "not_tested", np.where(adjusted < 0.05, np.where(better, "better", "worse"), "no_evidence")))
     rankable = np.isfinite(df[col].to_numpy(float)) & (n >= MIN_RANK_N)
+    if shown is not None:
+        rankable &= shown
     basis = df[f"{col}_lower"] if higher else -df[f"{col}_upper"]
     df["rank_note"] = np.where(n >= MIN_RANK_N, None, np.where(n > 0, "small", "no_data"))
     order = basis.where(rankable).rank(ascending=False, method="min")
@@ -196,9 +199,14 @@ def _rank(df: pd.DataFrame, rank_by: str) -> pd.DataFrame:
                           na_position="last", kind="stable")
 
 
+def _small(df: pd.DataFrame, f: Filters) -> np.ndarray:
+    """Per row: withheld from the user (aggregate-only, fewer customers than the scope's minimum)."""
+    return np.array([withheld(f.scope, int(c) if pd.notna(c) else 0) for c in df["customers"]], dtype=bool)
+
+
 def _suppress(df: pd.DataFrame, f: Filters) -> pd.DataFrame:
     """Aggregate-only users: managers with fewer customers than the scope's minimum are blanked."""
-    small = np.array([withheld(f.scope, int(c) if pd.notna(c) else 0) for c in df["customers"]], dtype=bool)
+    small = _small(df, f)
     if not small.any():
         return df
     keep = {"manager_id", "manager_name"}
