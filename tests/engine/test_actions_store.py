@@ -269,6 +269,32 @@ def test_overdue_count_by_hand_and_in_the_digest(db: str) -> None:
     wh.engine.dispose()
 
 
+def test_overdue_count_and_the_list_agree_on_a_channel_slice(db: str) -> None:
+    """The digest's overdue count and ``actions list --overdue`` are one rule: a channel slice
+    (the customer's acquisition channel) restricts both, counted by hand."""
+    from metrics.model.filters import Filters
+    from metrics.query.warehouse import Warehouse
+
+    wh = Warehouse.open(db)
+    as_of = wh.as_of()
+    a, c = schema.retention_actions, schema.customers
+    with wh.engine.connect() as conn:
+        rows = pd.DataFrame(conn.execute(sa.select(a.c.status, a.c.due_date, c.c.acquisition_channel)
+                                         .select_from(a.join(c, c.c.customer_id == a.c.customer_id)))
+                            .mappings().all())
+    rows["overdue"] = (rows["status"] == "open") & (pd.to_datetime(rows["due_date"]) < pd.Timestamp(as_of))
+    per = rows[rows["overdue"]].groupby("acquisition_channel").size()
+    channel = str(per.idxmax())
+    f = Filters(start=dt.date(2024, 1, 1), end=as_of, as_of=as_of, channels=(channel,))
+    assert 0 < per[channel] < rows["overdue"].sum()  # the slice changes the count
+    listed = st.action_list(wh, f, overdue_only=True)
+    assert st.overdue_count(wh, f) == per[channel] == len(listed) and listed["overdue"].all()
+    full = st.action_list(wh, f)
+    assert int(full["overdue"].sum()) == per[channel]
+    assert len(full) == int((rows["acquisition_channel"] == channel).sum())
+    wh.engine.dispose()
+
+
 @pytest.fixture()
 def pg(postgres_url: str) -> Iterator[str]:
     """The session's PostgreSQL database; the actions written here are removed afterwards."""

@@ -24,9 +24,6 @@ from metrics.cli.common import (
 )
 from metrics.model.i18n import label, t
 
-LIST_COLUMNS = ("action_id", "customer_id", "action_type", "owner", "created_date", "due_date", "status",
-                "outcome", "cost", "arm", "risk_decile")
-
 
 def _has_actions(wh) -> bool:  # noqa: ANN001 - a Warehouse
     with wh.engine.connect() as conn:
@@ -75,9 +72,7 @@ def cmd_effect(args: argparse.Namespace) -> None:
 
 def cmd_list(args: argparse.Namespace) -> None:
     from metrics.access.users import require_rows
-    from metrics.churn.features import read_frame
-    from metrics.model import schema as s
-    from metrics.query.where import slice_conditions
+    from metrics.churn.actions_store import action_list
 
     wh = open_warehouse(args.db)
     if not _has_actions(wh):
@@ -87,20 +82,7 @@ def cmd_list(args: argparse.Namespace) -> None:
         require_rows(f.scope, "action lists")
     except PermissionError as exc:
         raise UserError(str(exc)) from None
-    a, c = s.retention_actions, s.customers
-    stmt = (sa.select(*[a.c[n] for n in LIST_COLUMNS])
-            .select_from(a.join(c, c.c.customer_id == a.c.customer_id))
-            .where(*slice_conditions(f, c, c.c.acquisition_channel)).order_by(a.c.action_id))
-    if args.status:
-        stmt = stmt.where(a.c.status.in_(args.status))
-    if args.owner is not None:
-        stmt = stmt.where(a.c.owner == args.owner)
-    df = read_frame(wh, stmt)
-    as_of = pd.Timestamp(f.as_of or wh.as_of())
-    df["owner"] = pd.array(df["owner"], dtype="Float64").astype("Int64")
-    df["overdue"] = (df["status"] == "open") & pd.to_datetime(df["due_date"]).lt(as_of)
-    if args.overdue:
-        df = df[df["overdue"]].reset_index(drop=True)
+    df = action_list(wh, f, args.status, args.owner, args.overdue)
     df.insert(3, "action_type_name", [label("action_type", v, args.lang) for v in df["action_type"]])
     df["status_name"] = [label("action_status", v, args.lang) for v in df["status"]]
     df["arm_name"] = [label("action_arm", v, args.lang) for v in df["arm"]]
