@@ -214,6 +214,27 @@ def test_performance_unit_against_organisation(wh: Warehouse, whole: Filters) ->
     assert {"channel", "tier", "ticket_kind"}.isdisjoint(perf["driver"])
 
 
+def test_performance_tests_the_unit_against_the_rest(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unit 170 of 200 without a breach (85%), rest 150 of 200 (75%), organisation 320 of 400 (80%).
+    Against the rest: pooled 0.8, se = sqrt(0.16 × (1/200 + 1/200)) = 0.04, z = 2.5, p = 0.0124 —
+    better. Against the organisation that contains it (not independent) p would be 0.14."""
+    from dataclasses import replace
+
+    from scipy import stats as st
+
+    unit = pd.DataFrame({"sla_breached": [0.0] * 170 + [1.0] * 30})
+    rest = pd.DataFrame({"sla_breached": [0.0] * 150 + [1.0] * 50})
+    monkeypatch.setattr(dv, "driver_rows", lambda wh, f, score, cap=dv.ROW_CAP: (
+        (unit, 200) if f.regions else (pd.concat([unit, rest], ignore_index=True), 400)))
+    perf = dv.performance(None, replace(Filters(date(2026, 1, 1), date(2026, 6, 30)), regions=(7,)), "csat")
+    row = perf.set_index("driver").loc["sla_breached"]
+    assert (row["org_value"], row["org_n"], row["unit_value"], row["unit_n"]) == (0.8, 400, 0.85, 200)
+    assert row["gap"] == pytest.approx(0.05)  # the shown gap stays against the organisation
+    assert 2 * st.norm.sf(2.5) == pytest.approx(0.0124, abs=1e-4)
+    assert dv.stats.two_proportion_p(170, 200, 320, 400) > 0.05  # what the old test against the org gave
+    assert bool(row["better"]) and not bool(row["worse"])
+
+
 def test_unknown_score_is_refused(wh: Warehouse, whole: Filters) -> None:
     with pytest.raises(ValueError, match="unknown score"):
         dv.driver_rows(wh, whole, "nonsense")

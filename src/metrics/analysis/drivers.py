@@ -292,7 +292,9 @@ def performance(wh: Warehouse, f: Filters, score: str, cap: int = ROW_CAP) -> pd
     """How the unit of ``f`` (its regions) performs on each outcome driver against the organisation
     (``f`` without regions, same scope and other slices), on the surveys of ``score``: driver,
     org_value, org_n, org_lower, org_upper, org_mean, then unit_… and gap (unit − org, share points) with
-    ``worse``/``better`` (two-proportion test at 5%) when ``f`` names regions; shares in [0, 1]."""
+    ``worse``/``better`` when ``f`` names regions: a two-proportion test at 5% of the unit against the
+    rest of the organisation (org − unit, independent of the unit), the direction the unit against the
+    rest; shares in [0, 1]."""
     org = performance_of(driver_rows(wh, replace(f, regions=()), score, cap)[0])
     out = org.rename(columns={k: f"org_{k}" for k in ("value", "n", "lower", "upper", "mean")})
     if not f.regions:
@@ -301,8 +303,12 @@ def performance(wh: Warehouse, f: Filters, score: str, cap: int = ROW_CAP) -> pd
     out = out.merge(unit.rename(columns={k: f"unit_{k}" for k in ("value", "n", "lower", "upper", "mean")}),
                     on="driver")
     out["gap"] = out["unit_value"] - out["org_value"]
-    p = stats.two_proportion_p(out["unit_value"] * out["unit_n"], out["unit_n"],
-                               out["org_value"] * out["org_n"], out["org_n"])
-    out["worse"] = (out["gap"] < 0) & (p < 0.05)
-    out["better"] = (out["gap"] > 0) & (p < 0.05)
+    k_unit = out["unit_value"] * out["unit_n"]
+    k_rest = out["org_value"] * out["org_n"] - k_unit
+    n_rest = out["org_n"] - out["unit_n"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        diff = out["unit_value"] - k_rest / n_rest
+    p = np.where(n_rest > 0, stats.two_proportion_p(k_unit, out["unit_n"], k_rest, n_rest), np.nan)
+    out["worse"] = (diff < 0) & (p < 0.05)
+    out["better"] = (diff > 0) & (p < 0.05)
     return out
