@@ -86,3 +86,25 @@ def test_list_refused_to_a_viewer_and_bad_input_in_one_line(users: int, duckdb_u
     with pytest.raises(SystemExit) as exc:
         main(["actions", "effect", "--db", duckdb_url, "--by", "tier"])
     assert exc.value.code == 2
+
+
+def test_list_owner_is_the_sources_key(duck: str, capsys: pytest.CaptureFixture) -> None:
+    """``actions list --owner`` takes the manager's key as the source wrote it, like ``actions add``."""
+    import sqlalchemy as sa
+
+    eng = sa.create_engine(duck)
+    with eng.begin() as conn:
+        owner = conn.execute(sa.text("SELECT owner FROM retention_actions WHERE owner IS NOT NULL "
+                                     "GROUP BY owner ORDER BY count(*) DESC LIMIT 1")).scalar_one()
+        n = conn.execute(sa.text("SELECT count(*) FROM retention_actions WHERE owner = :o"), {"o": owner}).scalar_one()
+        conn.execute(sa.text("INSERT INTO source_keys VALUES ('account_managers', -5, 'AM-005')"))
+        for table, col in (("account_managers", "manager_id"), ("customers", "account_manager_id"),
+                           ("retention_actions", "owner")):
+            conn.execute(sa.text(f"UPDATE {table} SET {col} = -5 WHERE {col} = :o"), {"o": owner})
+    eng.dispose()
+    assert main(["actions", "list", "--db", duck, "--owner", "AM-005", "--format", "json"]) == 0
+    rows, _ = _json(capsys)
+    assert len(rows) == n > 0 and {r["owner"] for r in rows} == {"AM-005"}
+    assert main(["actions", "list", "--db", duck, "--owner", "AM-NOPE"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "AM-NOPE" in err and "Traceback" not in err

@@ -82,11 +82,18 @@ def cmd_list(args: argparse.Namespace) -> None:
         require_rows(f.scope, "action lists")
     except PermissionError as exc:
         raise UserError(str(exc)) from None
-    df = action_list(wh, f, args.status, args.owner, args.overdue)
+    owner = None
+    if args.owner is not None:  # the source's key, as actions add takes it
+        got = wh.key_ids("account_managers", [args.owner])
+        if args.owner.strip() not in got:
+            raise UserError(t("actions_write.bad_owner", args.lang, name=args.owner))
+        owner = got[args.owner.strip()]
+    df = action_list(wh, f, args.status, owner, args.overdue)
     df.insert(3, "action_type_name", [label("action_type", v, args.lang) for v in df["action_type"]])
     df["status_name"] = [label("action_status", v, args.lang) for v in df["status"]]
     df["arm_name"] = [label("action_arm", v, args.lang) for v in df["arm"]]
-    hand_out(args, wh, f, keys_as_given(df, wh, {"customer_id": "customers", "action_id": "retention_actions"}),
+    hand_out(args, wh, f, keys_as_given(df, wh, {"customer_id": "customers", "action_id": "retention_actions",
+                                     "owner": "account_managers"}),
              {"actions_list": len(df)})
 
 
@@ -250,7 +257,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     e.set_defaults(func=cmd_effect)
     L = asub.add_parser("list", help="the retention actions in scope, with overdue ones flagged")
     L.add_argument("--status", action="append", default=[], choices=["open", "done", "cancelled"])
-    L.add_argument("--owner", type=int, help="only this account manager's actions (manager id)")
+    L.add_argument("--owner", metavar="MANAGER_KEY",
+                   help="only this account manager's actions (key as the source wrote it)")
     L.add_argument("--overdue", action="store_true", help="only open actions past their due date (at the as-of date)")
     add_db_argument(L)
     add_filter_arguments(L)
