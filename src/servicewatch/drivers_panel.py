@@ -48,7 +48,7 @@ def show(view: View, f: Filters, score: str) -> None:
         return
     for line in tx.sentences(r, view.lang):
         st.markdown(md(line))
-    unit = "、".join(view.region_names.get(int(i), str(i)) for i in f.regions) if f.regions else None
+    unit = tx.join_names((view.region_names.get(int(i), str(i)) for i in f.regions), view.lang) if f.regions else None
     m = tx.matrix(r, perf)
     line = tx.fix_first(m, view.lang, unit)
     if line:

@@ -295,3 +295,13 @@ def test_a_column_the_source_lacks_is_left_out_with_its_reason(tmp_path, demo_fr
     assert r.reason is None and {"first_contact_resolved", "escalated"}.isdisjoint(r.importance["driver"])
     assert r.importance["driver"].iloc[0] == "sla_breached"
     wh.engine.dispose()
+
+
+def test_unit_names_are_joined_with_the_languages_list_separator() -> None:
+    """The unit named in "fix first" (several regions) uses the catalogue's separator: ", " on English
+    pages, "、" on Chinese ones (the panel, the CLI and the report all call this helper)."""
+    from metrics.analysis import drivers_text as tx
+
+    assert tx.join_names(["Hangzhou", "Ningbo"], "en") == "Hangzhou, Ningbo"
+    assert tx.join_names(["杭州", "宁波"], "zh") == "杭州、宁波"
+    assert tx.join_names(iter(["Hangzhou"]), "en") == "Hangzhou"

@@ -5,6 +5,7 @@ out and why, the method line and "fix first". Pure functions over the result fra
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 import pandas as pd
 
@@ -26,6 +27,11 @@ def name(driver: str, lang: str) -> str:
 
 def _sep(lang: str) -> str:
     return t("plain.list_sep", lang)
+
+
+def join_names(names: Iterable[str], lang: str) -> str:
+    """``names`` as one list in ``lang`` ("A、B" in Chinese, "A, B" in English; the catalogue's separator)."""
+    return _sep(lang).join(names)
 
 
 def reason(row: pd.Series | dict, lang: str) -> str:

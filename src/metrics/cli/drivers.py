@@ -67,7 +67,8 @@ def cmd_drivers(args: argparse.Namespace) -> None:
         df["fix_first"] = df["driver"].isin(m.loc[m["fix_first"], "driver"])
         names = wh.regions().set_index("region_id")
         col = "name_zh" if args.lang == "zh" else "name_en"
-        unit = "、".join(str(names.loc[i, col]) for i in f.regions if i in names.index) if f.regions else None
+        unit = (tx.join_names((str(names.loc[i, col]) for i in f.regions if i in names.index), args.lang)
+                if f.regions else None)
         fix = tx.fix_first(m, args.lang, unit)
     else:
         fix = None

@@ -24,7 +24,7 @@ def drivers_section(ctx: Ctx) -> list[Page]:
     page.sentences.extend(tx.sentences(r, ctx.lang))
     if r.reason is not None:
         return [page]
-    unit = "、".join(ctx.names.get(int(i), str(i)) for i in ctx.f.regions) if ctx.f.regions else None
+    unit = tx.join_names((ctx.names.get(int(i), str(i)) for i in ctx.f.regions), ctx.lang) if ctx.f.regions else None
     m = tx.matrix(r, dv.performance(ctx.wh, fu, SCORE))
     line = tx.fix_first(m, ctx.lang, unit)
     if line:
