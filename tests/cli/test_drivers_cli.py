@@ -68,6 +68,11 @@ def test_bad_input_is_one_line(duckdb_url: str, capsys, argv: list[str], message
     assert not any("Traceback" in line for line in err)
 
 
+def test_bad_boot_in_chinese(duckdb_url: str, capsys) -> None:
+    assert main(["drivers", "csat", "--db", duckdb_url, "--boot", "5", "--lang", "zh"]) == 1
+    assert capsys.readouterr().err.strip().splitlines()[-1] == "servicewatch: error: --boot 至少为 20"
+
+
 def test_unknown_score_is_a_usage_error(duckdb_url: str, capsys) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["drivers", "happiness", "--db", duckdb_url])

@@ -53,6 +53,16 @@ def test_bad_input_is_one_line(duckdb_url: str, capsys, argv: list[str], message
     assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
 
 
+def test_unknown_metric_in_chinese_names_the_known_ones(duckdb_url: str, capsys) -> None:
+    from metrics.model import registry
+
+    assert main(["forecast", "no_such_metric", "--db", duckdb_url, "--lang", "zh"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("servicewatch: error: 无法预测：没有这个指标 no_such_metric；已有的指标：")
+    assert "known" not in err and len(err.splitlines()) == 1
+    assert err.endswith("、".join(registry.BY_ID))
+
+
 def test_too_short_history_is_a_reason(duckdb_url: str, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(fcast, "HISTORY_MONTHS", 6)
     assert main(["forecast", "csat", "--db", duckdb_url]) == 1

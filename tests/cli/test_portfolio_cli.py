@@ -68,6 +68,9 @@ def test_unknown_manager_is_one_line(duckdb_url: str, capsys) -> None:
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1] == "servicewatch: error: unknown account manager AM-NOPE (account_managers.manager_id)"
     assert "Traceback" not in "\n".join(err)
+    assert main(["portfolio", "--db", duckdb_url, "--manager", "AM-NOPE", "--lang", "zh"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == "servicewatch: error: 未知的客户经理 AM-NOPE（account_managers.manager_id）。"
 
 
 def test_keys_as_the_source_wrote_them(duck: str, capsys) -> None:

@@ -46,9 +46,10 @@ def drivers_frame(r, lang: str) -> pd.DataFrame:  # noqa: ANN001 - a DriversResu
 def cmd_drivers(args: argparse.Namespace) -> None:
     from metrics.analysis import drivers as dv
     from metrics.analysis import drivers_text as tx
+    from metrics.model.i18n import t
 
     if args.boot < 20:
-        raise UserError("--boot must be at least 20")
+        raise UserError(t("drivers.cli.boot_min", args.lang, min=20))
     wh = open_warehouse(args.db)
     f = build_filters(wh, args)
     # with --performance the importance is the organisation's (the unit is compared against it)

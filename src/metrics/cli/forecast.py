@@ -48,8 +48,8 @@ def cmd_forecast(args: argparse.Namespace) -> None:
     try:
         m = registry.get(args.metric_id)
     except registry.UnknownMetric:
-        raise UserError(t("forecast.reason.no_metric", lang, metric=args.metric_id)
-                        + f"; known: {', '.join(registry.BY_ID)}") from None
+        raise UserError(t("forecast.reason.unknown_metric", lang, metric=args.metric_id,
+                          known=t("plain.list_sep", lang).join(registry.BY_ID))) from None
     wh = open_warehouse(args.db)
     f = build_filters(wh, args)
     fc = fcast.forecast(wh, m.id, f)

@@ -33,8 +33,9 @@ SHARES = ("coverage_30d", "coverage_90d", "sla_compliance", "csat", "csat_lower"
           "spend_change", "churn_probability_90d")
 
 
-def resolve_manager(wh, key: str) -> int:  # noqa: ANN001 - a Warehouse
-    """The id of the account manager the user named by their key as the source wrote it."""
+def resolve_manager(wh, key: str, lang: str = "en") -> int:  # noqa: ANN001 - a Warehouse
+    """The id of the account manager the user named by their key as the source wrote it; the error in
+    ``lang``."""
     from metrics.model import schema as s
     from metrics.model.i18n import t
 
@@ -43,7 +44,7 @@ def resolve_manager(wh, key: str) -> int:  # noqa: ANN001 - a Warehouse
         am = s.account_managers
         if len(wh.read(sa.select(am.c.manager_id).where(am.c.manager_id == found))):
             return int(found)
-    raise UserError(t("portfolio.unknown_manager", "en", manager=key))
+    raise UserError(t("portfolio.unknown_manager", lang, manager=key))
 
 
 def _texts(df: pd.DataFrame, col: str, prefix: str, lang: str) -> pd.DataFrame:
@@ -76,7 +77,7 @@ def cmd_portfolio(args: argparse.Namespace) -> None:
     lang = args.lang
     wh = open_warehouse(args.db)
     f = build_filters(wh, args)
-    manager = resolve_manager(wh, args.manager) if args.manager else None
+    manager = resolve_manager(wh, args.manager, lang) if args.manager else None
     lines: list[str] = []  # the sentences, on stderr after the window
     if manager is not None and args.show == "league":
         df, notes = pf.customers(wh, f, manager)
