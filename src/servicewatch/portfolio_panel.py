@@ -6,7 +6,6 @@ worked (treated against the random holdout). A view: every figure comes from the
 from __future__ import annotations
 
 import pandas as pd
-import sqlalchemy as sa
 import streamlit as st
 
 from metrics.analysis import portfolio as pf
@@ -148,11 +147,6 @@ def customers(view: View) -> pd.DataFrame | None:
 
 
 # -- did the actions work -----------------------------------------------------------------------------
-def _has_actions(view: View) -> bool:
-    with view.wh.engine.connect() as conn:
-        return sa.inspect(conn).has_table("retention_actions")
-
-
 def _tell(row: pd.Series) -> str:
     return "withheld" if row["withheld"] else "too_small" if row["too_small"] else "yes"
 
@@ -161,7 +155,7 @@ def effect(view: View) -> pd.DataFrame | None:
     """Per action type and risk band: treated against holdout (90-day churn difference with its 95%
     interval, customers needed to treat, revenue kept against cost), the too-small warnings in plain
     words, and the Kaplan–Meier curves of one group (in the URL)."""
-    if not _has_actions(view):
+    if not ae.has_actions(view.wh):
         st.info(view.t("page.portfolio.no_actions"))
         return None
     df = view.call(ae.action_effect, view.filters, EFFECT_BY)
@@ -209,15 +203,12 @@ def _curves(view: View, df: pd.DataFrame, groups: list[str]) -> None:
     visible = [i for i in range(len(df)) if not df["withheld"].iloc[i]]
     if not visible:
         return
-    codes = {i: f"{df['action_type'].iloc[i]}.{df['risk_band'].iloc[i]}" for i in visible}
+    codes = {i: f"{df['action_type'].iloc[i]}.{ae.band_code(df['risk_band'].iloc[i])}" for i in visible}
     i = view.choice("group", visible, view.t("page.portfolio.pick_group"), widget="selectbox",
                     to_url=lambda k: codes[k], format_func=lambda k: groups[k])
-    rows = view.call(ae.action_rows, view.filters)
-    if not isinstance(rows, pd.DataFrame) or rows.empty:
-        return
-    part = rows[(rows["action_type"] == df["action_type"].iloc[i]) & (rows["risk_band"] == df["risk_band"].iloc[i])]
-    cv = ae.curves_by(part, (), view.filters)
-    if cv.empty:
+    band = df["risk_band"].iloc[i]
+    cv = view.call(ae.curves, view.filters, df["action_type"].iloc[i], None if pd.isna(band) else band)
+    if not isinstance(cv, pd.DataFrame) or cv.empty:
         st.caption(view.t("page.portfolio.km_none"))
         return
     cv = cv.rename(columns={"arm": "group"})

@@ -190,3 +190,34 @@ def test_curves_per_group_are_the_group_curves() -> None:
     assert list(cv.columns[:2]) == ["risk_band", "arm"]
     mid = cv[cv["risk_band"] == "mid"].drop(columns="risk_band").reset_index(drop=True)
     pd.testing.assert_frame_equal(mid, ae.km_curves(a).rename(columns={"group": "arm"}), check_dtype=False)
+
+
+def test_curves_of_a_group_whose_risk_band_is_unknown(duck: str) -> None:
+    """Actions without a risk decile form their own group (code ``none``): its curves are those of
+    exactly those actions, not empty (a NaN band compared with == matched nothing)."""
+    import sqlalchemy as sa
+
+    from metrics.query.warehouse import Warehouse
+
+    eng = sa.create_engine(duck)
+    with eng.begin() as conn:
+        conn.execute(sa.text("UPDATE retention_actions SET risk_decile = NULL, risk_score = NULL "
+                             "WHERE action_type = 'care_visit' AND action_id % 3 = 0"))
+    eng.dispose()
+    wh = Warehouse.open(duck)
+    f = Filters(start=date(2024, 5, 1), end=date(2026, 10, 31))
+    rows = ae.action_rows(wh, f)
+    part = rows[(rows["action_type"] == "care_visit") & rows["risk_band"].isna()]
+    assert len(part) > 0 and set(part["arm"]) == {"treated", "holdout"}
+    eff = ae.effect(rows, ["action_type", "risk_band"])
+    none = eff[(eff["action_type"] == "care_visit") & eff["risk_band"].isna()]
+    assert len(none) == 1 and ae.band_code(none["risk_band"].iloc[0]) == "none"
+    for band in (None, float("nan")):
+        cv = ae.curves(wh, f, "care_visit", band)
+        pd.testing.assert_frame_equal(cv, ae.curves_by(part, (), f))
+        assert cv.groupby("arm")["at_risk"].max().sum() == len(part)  # everyone at risk at the start
+    mid = ae.curves(wh, f, "care_visit", "mid")
+    n_mid = int(((rows["action_type"] == "care_visit") & (rows["risk_band"] == "mid")).sum())
+    assert mid.groupby("arm")["at_risk"].max().sum() == n_mid > 0
+    assert ae.has_actions(wh)
+    wh.engine.dispose()

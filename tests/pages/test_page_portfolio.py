@@ -141,3 +141,24 @@ def test_a_link_opens_a_managers_customers_and_the_revenue_is_the_engines(url: s
     money = [number(float(v), 0) if pd.notna(v) else "—" for v in eff["revenue_kept"]]
     assert list(table[t("page.portfolio.col.revenue_kept", "en")]) == money
     assert list(table[t("page.portfolio.col.cost", "en")]) == [number(float(v), 0) for v in eff["cost"]]
+
+
+def test_a_group_without_a_risk_band_has_its_curves_and_a_readable_link(duck: str, monkeypatch) -> None:  # noqa: ANN001
+    """Actions whose risk decile was unknown form a group of their own: the link names it
+    ``care_visit.none`` (not ``care_visit.nan``) and it opens that group's curves."""
+    eng = sa.create_engine(duck)
+    with eng.begin() as conn:
+        conn.execute(sa.text("UPDATE retention_actions SET risk_decile = NULL, risk_score = NULL "
+                             "WHERE action_type = 'care_visit' AND action_id % 3 = 0"))
+    eng.dispose()
+    monkeypatch.setenv("SERVICEWATCH_DB", duck)
+    at = open_page(PAGE, {"lang": "en", "group": "care_visit.none"})
+    show_section(at, "effect")
+    assert at.query_params.get("group") in ("care_visit.none", ["care_visit.none"])
+    choice = at.selectbox(key="_w_choice_group")
+    wh = Warehouse.open(duck)
+    df = ae.action_effect(wh, filters(at), ("action_type", "risk_band"))
+    wh.engine.dispose()
+    i = int(df.index[(df["action_type"] == "care_visit") & df["risk_band"].isna()][0])
+    assert choice.value == i
+    assert len(at.get("plotly_chart")) == 1  # the curves of the group without a band

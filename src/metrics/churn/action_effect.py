@@ -207,6 +207,27 @@ def _one(part: pd.DataFrame) -> dict[str, object]:
     return rec
 
 
+def has_actions(wh: Warehouse) -> bool:
+    """Whether the database has a ``retention_actions`` table (the page and the CLI say so when not)."""
+    with wh.engine.connect() as conn:
+        return sa.inspect(conn).has_table("retention_actions")
+
+
+def band_code(band: object) -> str:
+    """A group's risk band as a code for links: the band, or ``none`` when the decile was unknown."""
+    return "none" if band is None or pd.isna(band) else str(band)
+
+
+def curves(wh: Warehouse, f: Filters, action_type: str, risk_band: str | None,
+           as_of: date | None = None) -> pd.DataFrame:
+    """:func:`km_curves` of treated and holdout (column ``arm``) for the actions of ``action_type``
+    in ``risk_band`` (None or NaN: the actions whose risk decile was unknown), in ``f``'s slice and
+    scope; empty when the group is withheld from a viewer. Time in days since the action was created."""
+    rows = action_rows(wh, f, as_of)
+    band = rows["risk_band"].isna() if risk_band is None or pd.isna(risk_band) else rows["risk_band"] == risk_band
+    return curves_by(rows[(rows["action_type"] == action_type) & band], (), f)
+
+
 def action_effect(wh: Warehouse, f: Filters, by: Sequence[str] = ("action_type", "risk_band"),
                   as_of: date | None = None) -> pd.DataFrame:
     """:func:`effect` on the actions in ``f``'s slice and scope (see the module docstring)."""

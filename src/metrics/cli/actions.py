@@ -25,16 +25,11 @@ from metrics.cli.common import (
 from metrics.model.i18n import label, t
 
 
-def _has_actions(wh) -> bool:  # noqa: ANN001 - a Warehouse
-    with wh.engine.connect() as conn:
-        return sa.inspect(conn).has_table("retention_actions")
-
-
 def cmd_effect(args: argparse.Namespace) -> None:
     from metrics.churn import action_effect as ae
 
     wh = open_warehouse(args.db)
-    if not _has_actions(wh):
+    if not ae.has_actions(wh):
         raise UserError(t("actions.no_table", args.lang))
     f = build_filters(wh, args)
     by = list(dict.fromkeys(args.by)) if args.by else list(ae.BY_CHOICES)
@@ -72,10 +67,11 @@ def cmd_effect(args: argparse.Namespace) -> None:
 
 def cmd_list(args: argparse.Namespace) -> None:
     from metrics.access.users import require_rows
+    from metrics.churn import action_effect as ae
     from metrics.churn.actions_store import action_list
 
     wh = open_warehouse(args.db)
-    if not _has_actions(wh):
+    if not ae.has_actions(wh):
         raise UserError(t("actions.no_table", args.lang))
     f = build_filters(wh, args)
     try:
