@@ -18,9 +18,18 @@ FIND = """[...document.querySelectorAll('.js-plotly-plot')].find(g => (((g.layou
 
 
 def settle(page, ms: int = 1200) -> None:
+    """Wait for the app to be idle, ``ms``, idle again, and for the address to stop changing (the first
+    run of a bare link completes it in place; under load that can come after the first idle)."""
     page.wait_for_selector(IDLE, timeout=120_000)
     page.wait_for_timeout(ms)
     page.wait_for_selector(IDLE, timeout=120_000)
+    last = page.url
+    for _ in range(40):
+        page.wait_for_timeout(500)
+        if page.url == last:
+            break
+        last = page.url
+        page.wait_for_selector(IDLE, timeout=120_000)
 
 
 def chart(page, title_start: str) -> dict[str, float]:
