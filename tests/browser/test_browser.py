@@ -44,6 +44,7 @@ def test_tier_filter_rerenders_and_reaches_url(page, app_server: str) -> None:
     card = page.locator("[data-testid=stMetric]").filter(has_text="CSAT").first
     before = card.locator("[data-testid=stMetricValue]").inner_text()
     tier = page.locator("[data-testid=stSidebar] [data-testid=stMultiSelect]").filter(has_text="Tier")
+    tier.evaluate("e => e.scrollIntoView({block: 'center'})")  # at the sidebar's foot its list opens off-screen
     tier.click()
     page.get_by_role("option", name="Diamond").click()
     page.keyboard.press("Escape")
