@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import multiprocessing as mp
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -205,40 +204,53 @@ def test_two_connections_one_wins_the_other_is_refused(db: str) -> None:
     eng.dispose()
 
 
-def _close_in_process(db: str, aid: int, who: str, start: mp.synchronize.Barrier, out: mp.Queue) -> None:  # type: ignore[name-defined]
-    import time
-
-    read = st.Read("open", None)  # both read the action while it was open
-    start.wait()
-    for _ in range(200):  # DuckDB: one writing process at a time; wait for the file
+_CLOSE = """
+import sys, time
+from metrics.backends.connect import make_engine
+from metrics.churn import actions_store as st
+db, aid, who = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+read = st.Read("open", None)  # both read the action while it was open
+for _ in range(600):  # DuckDB: one writing process at a time; wait for the file
+    try:
+        eng = make_engine(db)
         try:
-            eng = make_engine(db)
-            try:
-                st.close(eng, db, who, aid, f"outcome by {who}", read)
-                out.put((who, "won"))
-            except st.ChangedError as exc:
-                out.put((who, str(exc)))
-            finally:
-                eng.dispose()
-            return
-        except st.ActionError as exc:
-            out.put((who, f"error {exc}"))
-            return
-        except Exception:  # noqa: BLE001 - the file is locked by the other process
-            time.sleep(0.05)
-    out.put((who, "timeout"))
+            st.close(eng, db, who, aid, f"outcome by {who}", read)
+            print("won")
+        except st.ChangedError as exc:
+            print(exc)
+        finally:
+            eng.dispose()
+        break
+    except st.ActionError as exc:
+        print(f"error {exc}")
+        break
+    except Exception:  # noqa: BLE001 - the file is locked by the other process
+        time.sleep(0.05)
+else:
+    print("timeout")
+"""
+
+
+def _close_in_processes(db: str, aid: int) -> dict[str, str]:
+    """Alice and Bob close the same action at once, each in its own Python process (a plain
+    subprocess: it imports only the engine, whatever the test run's import paths), both having read it
+    open; who -> "won" or the refusal."""
+    import subprocess
+    import sys
+
+    ps = {who: subprocess.Popen([sys.executable, "-c", _CLOSE, db, str(aid), who], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True) for who in ("alice", "bob")}
+    out = {}
+    for who, p in ps.items():
+        stdout, stderr = p.communicate(timeout=120)
+        assert p.returncode == 0, stderr[-2000:]
+        out[who] = stdout.strip().splitlines()[-1]
+    return out
 
 
 def test_two_processes_one_wins_the_other_is_refused(db: str) -> None:
     aid = _open_action(db)
-    ctx = mp.get_context("spawn")
-    start, out = ctx.Barrier(2), ctx.Queue()
-    ps = [ctx.Process(target=_close_in_process, args=(db, aid, who, start, out)) for who in ("alice", "bob")]
-    for p in ps:
-        p.start()
-    for p in ps:
-        p.join(60)
-    got = dict(out.get(timeout=5) for _ in ps)
+    got = _close_in_processes(db, aid)
     assert sorted(v == "won" for v in got.values()) == [False, True], got
     loser = next(k for k, v in got.items() if v != "won")
     assert "changed by someone else since you read it" in got[loser]
@@ -321,14 +333,7 @@ def test_postgres_assign_and_two_processes_closing(pg: str) -> None:
     assert _count(pg) == before + 50
     aid = int(df.loc[df["arm"] == "treated", "action_id"].iloc[0])
     eng.dispose()
-    ctx = mp.get_context("spawn")
-    start, out = ctx.Barrier(2), ctx.Queue()
-    ps = [ctx.Process(target=_close_in_process, args=(pg, aid, who, start, out)) for who in ("alice", "bob")]
-    for p in ps:
-        p.start()
-    for p in ps:
-        p.join(60)
-    got = dict(out.get(timeout=5) for _ in ps)
+    got = _close_in_processes(pg, aid)
     assert sorted(v == "won" for v in got.values()) == [False, True], got
     winner = next(k for k, v in got.items() if v == "won")
     eng = _engine(pg)
