@@ -81,6 +81,8 @@ tickets = sa.Table(
     sa.Column("kind", sa.String(16), nullable=False),
     sa.Column("category", sa.String(24), nullable=False),
     sa.Column("priority", sa.String(8), nullable=False),
+    # the customer's own words (issue 20; any language); masked before it is shown (metrics.present.masking)
+    sa.Column("description", sa.Text, nullable=True),
     sa.Column("opened_at", sa.DateTime, nullable=False, index=True),
     sa.Column("first_response_at", sa.DateTime, nullable=True),
     sa.Column("resolved_at", sa.DateTime, nullable=True),
