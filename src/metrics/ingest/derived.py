@@ -21,10 +21,10 @@ def refresh_in_transaction(conn: sa.Connection) -> None:
     :func:`refresh_rollups` has rebuilt them: no reader ever sees new rows with old rollups."""
     refresh_meta(conn, {})
     from metrics.churn import tenure_rollup as survival_rollup
-    from metrics.ingest import open_tickets, rollups
+    from metrics.ingest import open_tickets, queue_rollup, rollups
 
     stale = [rollups.AS_OF_KEY, rollups.SOURCES_KEY, survival_rollup.AS_OF_KEY, survival_rollup.HISTORY_KEY,
-             open_tickets.BUILT_KEY]
+             open_tickets.BUILT_KEY, queue_rollup.BUILT_KEY]
     conn.execute(schema.meta.delete().where(schema.meta.c.key.in_(stale)))
 
 
@@ -129,9 +129,10 @@ def refresh_rollups(engine: sa.Engine) -> None:
     if callable(refresh):
         refresh(engine)
     from metrics.churn import tenure_rollup as survival_rollup  # retention curves' tenure rollup; at-risk list
-    from metrics.ingest import open_tickets
+    from metrics.ingest import open_tickets, queue_rollup  # the halls' queues per outlet, day, hour (issue 19)
 
     survival_rollup.refresh(engine)
     open_tickets.refresh(engine)
+    queue_rollup.refresh(engine)
 
 _KEEP_META = ("as_of", "as_of_source", "as_of_ignored", "as_of_limit", "refreshed_at")

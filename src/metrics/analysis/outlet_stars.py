@@ -1,0 +1,169 @@
+"""Star ratings of outlets (issue 19) from rules that are data: ``data/outlet_stars.toml`` (or a file
+given with ``servicewatch stars --rules FILE``) weighs four component scores (0–100) into one score and
+maps it to 1–5 stars; :func:`star_ratings` compares the result with each outlet's current rating.
+
+Components (docs/outlets.md): waiting = 100 × the share of waits under ``target_minutes``; audits = the
+mean audit score of the period; satisfaction = 100 × CSAT; complaints = max(0, 100 −
+``points_per_complaint`` × complaints per 1,000 visits). Score = Σ weight × component ÷ Σ weight over
+the components with data. The change code: ``gain``, ``lose``, ``same``; ``unrated`` (no current stars),
+``no_data`` (no component), ``too_small`` (fewer than :data:`metrics.analysis.outlets.MIN_RANK_N` waits:
+no change proposed on noise). ``driver``: for a gain, the component whose weighted distance above the next
+star's threshold is largest; for a loss, the one furthest below the current star's threshold.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from metrics.analysis import outlets as ol
+from metrics.model.filters import Filters
+from metrics.query.warehouse import Warehouse
+
+COMPONENTS = ("waiting", "audits", "satisfaction", "complaints")
+STARS = (1, 2, 3, 4, 5)
+
+
+class RulesError(ValueError):
+    """A rules file that cannot be used; ``key`` and ``params`` are its one line in the catalogue."""
+
+    def __init__(self, key: str, **params: object) -> None:
+        super().__init__(f"{key}: {params}")
+        self.key, self.params = key, params
+
+
+@dataclass(frozen=True)
+class Rules:
+    """Checked star rules: component weights, the lowest score of each star (1–5), the waiting target
+    (minutes) and the complaint points (per complaint per 1,000 visits)."""
+
+    weights: dict[str, float]
+    thresholds: dict[int, float]
+    target_minutes: float = 15.0
+    points_per_complaint: float = 10.0
+
+
+def load_rules(path: str | Path | None = None) -> Rules:
+    """Read and check a rules file (default :data:`metrics.analysis.outlets.RULES_PATH`); a
+    :class:`RulesError` names the first problem."""
+    where = Path(path) if path is not None else ol.RULES_PATH
+    try:
+        raw = ol.rule_values(where)
+    except FileNotFoundError:
+        raise RulesError("stars.rules.missing", file=where.name) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise RulesError("stars.rules.syntax", file=where.name, detail=str(exc).split("\n")[0]) from None
+    except OSError:
+        raise RulesError("stars.rules.missing", file=where.name) from None
+    return check_rules(raw)
+
+
+def _number(value: object, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value):
+        raise RulesError("stars.rules.not_number", what=what, value=value)
+    return float(value)
+
+
+def check_rules(raw: dict) -> Rules:
+    """:class:`Rules` from a parsed rules file; :class:`RulesError` for an unknown component, a
+    negative or non-numeric weight, weights summing to 0, stars other than 1–5 or thresholds that do
+    not rise with the stars, a target that is not positive."""
+    weights = raw.get("weights")
+    if not isinstance(weights, dict) or not weights:
+        raise RulesError("stars.rules.no_section", section="weights")
+    unknown = [k for k in weights if k not in COMPONENTS]
+    if unknown:
+        raise RulesError("stars.rules.unknown_component", name=unknown[0], known=", ".join(COMPONENTS))
+    w = {k: _number(v, f"weights.{k}") for k, v in weights.items()}
+    if any(v < 0 for v in w.values()) or sum(w.values()) <= 0:
+        raise RulesError("stars.rules.bad_weights")
+    stars = raw.get("stars")
+    if not isinstance(stars, dict) or not stars:
+        raise RulesError("stars.rules.no_section", section="stars")
+    try:
+        th = {int(k): _number(v, f"stars.{k}") for k, v in stars.items()}
+    except ValueError as exc:
+        if isinstance(exc, RulesError):
+            raise
+        raise RulesError("stars.rules.bad_stars") from None
+    if sorted(th) != list(STARS) or any(th[s] >= th[s + 1] for s in STARS[:-1]):
+        raise RulesError("stars.rules.bad_stars")
+    target = _number(raw.get("target_minutes", 15), "target_minutes")
+    points = _number(raw.get("points_per_complaint", 10), "points_per_complaint")
+    if target <= 0 or points < 0:
+        raise RulesError("stars.rules.bad_target")
+    return Rules(weights=w, thresholds=th, target_minutes=target, points_per_complaint=points)
+
+
+def components(league: pd.DataFrame, rules: Rules) -> pd.DataFrame:
+    """The component scores (0–100, NaN: no data) of each row of an outlet league."""
+    per = pd.to_numeric(league["complaints_per_1000"], errors="coerce").astype(float)
+    return pd.DataFrame({
+        "score_waiting": 100 * pd.to_numeric(league["within_target"], errors="coerce").astype(float),
+        "score_audits": pd.to_numeric(league["audit_score"], errors="coerce").astype(float),
+        "score_satisfaction": 100 * pd.to_numeric(league["csat"], errors="coerce").astype(float),
+        "score_complaints": np.clip(100 - rules.points_per_complaint * per, 0, None),
+    }, index=league.index)
+
+
+def stars_of(score: float, rules: Rules) -> float:
+    """The stars a score earns (NaN for NaN)."""
+    if not np.isfinite(score):
+        return np.nan
+    return float(max((s for s in STARS if score >= rules.thresholds[s]), default=STARS[0]))
+
+
+def rate(league: pd.DataFrame, rules: Rules) -> pd.DataFrame:
+    """Scores, stars, change and driver for the rows of an outlet league (pure: the hand-checkable part)."""
+    comp = components(league, rules)
+    names = [f"score_{c}" for c in COMPONENTS]
+    w = np.array([rules.weights.get(c, 0.0) for c in COMPONENTS])
+    vals = comp[names].to_numpy(float)
+    have = np.isfinite(vals) & (w > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        score = np.where(have.any(axis=1), np.nansum(np.where(have, vals * w, 0.0), axis=1)
+                         / np.where(have, w, 0.0).sum(axis=1), np.nan)
+    out = league[["outlet_id", "name", "stars"]].copy().reset_index(drop=True)
+    out["score"] = score
+    out["computed_stars"] = [stars_of(v, rules) for v in score]
+    out = pd.concat([out, comp.reset_index(drop=True)], axis=1)
+    waited = pd.to_numeric(league["waited"], errors="coerce").fillna(0).to_numpy()
+    changes, drivers = [], []
+    for i, row in out.iterrows():
+        current, new = row["stars"], row["computed_stars"]
+        if not np.isfinite(new):
+            change = "no_data"
+        elif pd.isna(current):
+            change = "unrated"
+        elif waited[i] < ol.MIN_RANK_N:
+            change = "too_small"
+        else:
+            change = "gain" if new > current else "lose" if new < current else "same"
+        driver = None
+        if change in ("gain", "lose"):
+            edge = rules.thresholds[int(current) + 1] if change == "gain" else rules.thresholds[int(current)]
+            pull = np.where(have[i], w * (vals[i] - edge), np.nan)
+            driver = COMPONENTS[int(np.nanargmax(pull) if change == "gain" else np.nanargmin(pull))]
+        changes.append(change)
+        drivers.append(driver)
+    out["change"], out["driver"] = changes, drivers
+    out["computed_stars"] = out["computed_stars"].astype("Int64")
+    out["stars"] = pd.to_numeric(out["stars"], errors="coerce").astype("Int64")
+    return out
+
+
+def star_ratings(wh: Warehouse, f: Filters, rules: Rules | None = None) -> pd.DataFrame:
+    """Per outlet in the regions and scope: outlet_id, name, stars (current), score (0–100),
+    computed_stars, score_waiting, score_audits, score_satisfaction, score_complaints, change (gain, lose,
+    same, unrated, no_data, too_small) and driver (the component that moved it most). Gains and losses
+    first."""
+    rules = rules or load_rules()
+    league = ol.outlet_league(wh, f, rules.target_minutes)
+    out = rate(league, rules)
+    first = out["change"].map({"gain": 0, "lose": 0}).fillna(1)
+    out = out.assign(_o=first).sort_values(["_o", "outlet_id"], kind="stable")
+    return out.drop(columns="_o").reset_index(drop=True)

@@ -1,0 +1,313 @@
+"""Service halls and outlets (issue 19): how long customers wait, how the mystery shoppers score the
+halls, and which outlets lead — the figures a city's channel manager judges their halls by.
+
+Definitions (docs/outlets.md). A visit is a queue record (a ticket drawn at the hall's machine) that
+arrived in the period, up to the as-of date. Waiting time = called_at − arrived_at, service time =
+ended_at − started_at, in seconds rounded to the second, shown in minutes; a visit never called has no
+waiting time (abandoned ones mostly: their share is shown apart). Means and shares are exact; medians and
+90th percentiles are read from a histogram of whole minutes (floored), :data:`RESOLUTION_MIN`: the
+median is the smallest whole minute ``m`` with at least half of the waits below ``m + 1`` minutes — the
+same from the rollup (:mod:`metrics.ingest.queue_rollup`) and from the raw records. Within target: the
+share of waits under ``target_minutes`` (called in less than N × 60 s), with its Wilson interval.
+
+Region filters and a city manager's scope apply to the outlet's city; tier, segment, SLA level and an
+account manager's portfolio to the customer of the visit (a visit without a customer has no tier). The
+league ranks on the lower bound of the within-target share's 95% interval; an outlet with fewer than
+:data:`MIN_RANK_N` waits is not ranked (``rank_note`` small or no_data), as in
+:mod:`metrics.analysis.portfolio`.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from metrics.access.users import ScopeError, withheld
+from metrics.analysis import outlets_sql as q
+from metrics.analysis import stats
+from metrics.backends.connect import PROJECT_ROOT
+from metrics.ingest import queue_rollup as qr
+from metrics.model.filters import Filters
+from metrics.query.comparable import MIN_N
+from metrics.query.warehouse import Warehouse
+
+RESOLUTION_MIN = qr.RESOLUTION_MIN  # minutes: the resolution of medians and percentiles of waits
+MIN_RANK_N = MIN_N  # waits behind a ranked within-target share: fewer, no rank
+MIN_LANE_N = 20  # waits on each side of a VIP lane comparison: fewer, too_small
+RULES_PATH = PROJECT_ROOT / "data" / "outlet_stars.toml"
+PATTERNS = ("hour", "weekday", "service_type", "tier", "hour_weekday")
+SUMS = qr.SUMS
+
+
+def bounds(wh: Warehouse, f: Filters) -> q.Bounds:
+    """The period's days up to the as-of date (refuses a region outside the user's scope)."""
+    last = max(f.start, min(f.end, wh.resolve_as_of(f)))
+    return q.Bounds(start=f.start, stop=last + timedelta(days=1))
+
+
+def rule_values(path: str | Path | None = None) -> dict:
+    """The parsed rules file (default ``data/outlet_stars.toml``); :mod:`metrics.analysis.outlet_stars`
+    checks it."""
+    with open(path or RULES_PATH, "rb") as fh:
+        return tomllib.load(fh)
+
+
+# -- the queue histogram and its summary -------------------------------------------------------------
+def histogram(wh: Warehouse, f: Filters, dims: Sequence[str], outlet_id: int | None = None) -> pd.DataFrame:
+    """``dims`` (``outlet_id``, ``day``, ``weekday`` 0 = Monday … 6, ``hour``, ``service_type``, ``tier``,
+    ``region_id``), ``wait_min`` and the queue sums of the visits in the period and scope; from the
+    rollup when it is built and answers these filters, else from the queue records (the same numbers)."""
+    sql_dims = [("day" if d == "weekday" else d) for d in dims]
+    sql_dims = list(dict.fromkeys(sql_dims))
+    b = bounds(wh, f)
+    from_rollup = wh.use_rollups and q.rollup_answers(f) and qr.is_built(wh)
+    df = wh.read(q.queue_histogram(f, b, sql_dims, outlet_id, from_rollup))
+    for col in SUMS:
+        df[col] = pd.to_numeric(df[col], errors="coerce").astype(float).fillna(0.0)
+    df["wait_min"] = pd.to_numeric(df["wait_min"], errors="coerce").astype(float)
+    for col in ("outlet_id", "hour", "region_id"):
+        if col in df.columns:
+            df[col] = pd.to_numeric(df[col]).astype("int64")
+    if "weekday" in dims:
+        df["weekday"] = pd.to_datetime(df["day"]).dt.weekday
+    if list(sql_dims) != list(dims):
+        df = df.groupby([*dims, "wait_min"], dropna=False, as_index=False)[list(SUMS)].sum()
+    return df
+
+
+def quantile_minutes(hist: pd.DataFrame, keys: Sequence[str], p: float) -> pd.Series:
+    """Per group of ``keys``: the smallest whole minute m with at least a share ``p`` of the waits in
+    minutes ≤ m (the inverted CDF of waits floored to minutes); indexed by the keys."""
+    h = hist[hist["wait_min"].notna() & (hist["waited"] > 0)]
+    h = h.groupby([*keys, "wait_min"], dropna=False, as_index=False)["waited"].sum()
+    h = h.sort_values([*keys, "wait_min"], kind="stable")
+    g = h.groupby(list(keys), dropna=False, sort=False)["waited"]
+    need = np.maximum(1.0, np.ceil(p * g.transform("sum").to_numpy() - 1e-9))
+    reached = h[g.cumsum().to_numpy() >= need]
+    return reached.groupby(list(keys), dropna=False, sort=False)["wait_min"].first()
+
+
+def summarise(hist: pd.DataFrame, keys: Sequence[str], target_minutes: float = 15) -> pd.DataFrame:
+    """Per group of ``keys``: visits, abandoned, abandoned_share(_lower/_upper), waited, mean_wait_min,
+    median_wait_min, p90_wait_min (whole minutes, :data:`RESOLUTION_MIN`), within_target(_lower/_upper)
+    (waits under ``target_minutes``), served and mean_service_min."""
+    keys = list(keys)
+    if hist.empty:
+        hist = hist.assign(**{k: pd.Series(dtype=float) for k in keys if k not in hist.columns})
+    within = hist.assign(within=np.where(hist["wait_min"] < target_minutes, hist["waited"], 0.0))
+    out = within.groupby(keys, dropna=False, as_index=False)[[*SUMS, "within"]].sum()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["mean_wait_min"] = np.where(out["waited"] > 0, out["wait_s"] / out["waited"] / 60, np.nan)
+        out["mean_service_min"] = np.where(out["served"] > 0, out["service_s"] / out["served"] / 60, np.nan)
+    for col, p in (("median_wait_min", 0.5), ("p90_wait_min", 0.9)):
+        quant = quantile_minutes(hist, keys, p).rename(col)
+        out = out.merge(quant.reset_index(), on=keys, how="left") if len(out) else out.assign(**{col: np.nan})
+    _share(out, "abandoned_share", out["abandoned"], out["visits"])
+    _share(out, "within_target", out["within"], out["waited"])
+    for col in ("visits", "abandoned", "waited", "served"):
+        out[col] = out[col].round().astype("int64")
+    return out.drop(columns=["within", "wait_sq"])
+
+
+def _share(df: pd.DataFrame, col: str, k: pd.Series, n: pd.Series) -> None:
+    k, n = k.to_numpy(float), n.to_numpy(float)
+    lo, hi = stats.wilson(k, n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        df[col] = np.where(n > 0, k / n, np.nan)
+    df[f"{col}_lower"], df[f"{col}_upper"] = np.where(n > 0, lo, np.nan), np.where(n > 0, hi, np.nan)
+
+
+# -- the outlets -------------------------------------------------------------------------------------
+def outlets_in_scope(wh: Warehouse, f: Filters, outlet_id: int | None = None) -> pd.DataFrame:
+    """The outlets in the filters' regions and the user's scope (outlet_id, name, kind, region_id,
+    vip_room, stars, stars_since)."""
+    df = wh.read(q.outlet_rows(f, outlet_id))
+    df["outlet_id"] = pd.to_numeric(df["outlet_id"]).astype("int64")
+    df["stars"] = pd.to_numeric(df["stars"], errors="coerce").astype("Int64")
+    return df
+
+
+def check_outlet(wh: Warehouse, f: Filters, outlet_id: int) -> pd.Series:
+    """The outlet ``outlet_id`` if the user may see it; :class:`ScopeError` otherwise (or unknown)."""
+    df = outlets_in_scope(wh, f, outlet_id)
+    if df.empty:
+        raise ScopeError("that outlet is outside your scope or unknown")
+    return df.iloc[0]
+
+
+def audit_scores(wh: Warehouse, f: Filters, outlet_id: int | None = None, since=None) -> pd.DataFrame:  # noqa: ANN001
+    """One row per audit of the outlets in scope up to the period's end (from ``since``, a date; None:
+    any time): outlet_id, audit_id, audited_on, items, audit_score = 100 × Σ score ÷ Σ max_score."""
+    items = wh.read(q.audit_item_rows(f, bounds(wh, f), outlet_id, since))
+    for col in ("score", "max_score"):
+        items[col] = pd.to_numeric(items[col], errors="coerce").astype(float)
+    out = items.groupby(["outlet_id", "audit_id", "audited_on"], as_index=False).agg(
+        items=("item", "size"), score=("score", "sum"), max_score=("max_score", "sum"))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["audit_score"] = np.where(out["max_score"] > 0, 100 * out["score"] / out["max_score"], np.nan)
+    out["outlet_id"] = pd.to_numeric(out["outlet_id"]).astype("int64")
+    return out.drop(columns=["score", "max_score"])
+
+
+def outlet_league(wh: Warehouse, f: Filters, target_minutes: float = 15) -> pd.DataFrame:
+    """One row per outlet in the regions and scope: outlet_id, name, kind, region_id, vip_room, stars,
+    visits, abandoned, abandoned_share(_lower/_upper), waited, mean_wait_min, median_wait_min,
+    p90_wait_min (whole minutes), within_target(_lower/_upper), mean_service_min, csat_n, csat(_lower/
+    _upper), complaints, complaints_per_1000 (visits; exact Poisson interval _lower/_upper), audits,
+    audit_score (mean of the period's audits, 0–100), rank (1 = best on the lower bound of
+    within_target; NaN: unranked) and rank_note (small, no_data). Aggregate-only users: outlets with
+    fewer visits than the scope's minimum are blanked (``suppressed``)."""
+    b = bounds(wh, f)
+    base = outlets_in_scope(wh, f)
+    figures = summarise(histogram(wh, f, ["outlet_id"]), ["outlet_id"], target_minutes)
+    df = base.merge(figures, on="outlet_id", how="left")
+    known = pd.Timestamp(wh.resolve_as_of(f) + timedelta(days=1)).to_pydatetime()
+    for part in (wh.read(q.survey_figures(f, b, known)), wh.read(q.complaint_figures(f, b))):
+        part["outlet_id"] = pd.to_numeric(part["outlet_id"]).astype("int64")
+        df = df.merge(part, on="outlet_id", how="left")
+    for col in ("visits", "abandoned", "waited", "served", "csat_n", "csat_good", "complaints"):
+        df[col] = pd.to_numeric(df[col], errors="coerce").fillna(0).round().astype("int64")
+    _share(df, "csat", df["csat_good"], df["csat_n"])
+    k, n = df["complaints"].to_numpy(float), df["visits"].to_numpy(float)
+    lo, hi = stats.poisson_rate_interval(k, n, scale=1000)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        df["complaints_per_1000"] = np.where(n > 0, 1000 * k / n, np.nan)
+    df["complaints_per_1000_lower"] = np.where(n > 0, lo, np.nan)
+    df["complaints_per_1000_upper"] = np.where(n > 0, hi, np.nan)
+    audits = audit_scores(wh, f, since=f.start).groupby("outlet_id").agg(
+        audits=("audit_id", "size"), audit_score=("audit_score", "mean")).reset_index()
+    df = df.merge(audits, on="outlet_id", how="left")
+    df["audits"] = df["audits"].fillna(0).astype("int64")
+    df = _rank(df)
+    return _suppress(df, f).reset_index(drop=True)
+
+
+def _rank(df: pd.DataFrame) -> pd.DataFrame:
+    n = df["waited"].to_numpy(float)
+    rankable = np.isfinite(df["within_target_lower"].to_numpy(float)) & (n >= MIN_RANK_N)
+    df["rank_note"] = np.where(n >= MIN_RANK_N, None, np.where(n > 0, "small", "no_data"))
+    df["rank"] = df["within_target_lower"].where(rankable).rank(ascending=False, method="min")
+    return df.sort_values(["rank", "visits", "outlet_id"], ascending=[True, False, True], na_position="last",
+                          kind="stable")
+
+
+def _suppress(df: pd.DataFrame, f: Filters) -> pd.DataFrame:
+    small = np.array([withheld(f.scope, int(v)) for v in df["visits"]], dtype=bool)
+    if not small.any():
+        return df
+    df = df.copy()
+    for col in df.columns.difference(["outlet_id", "name", "kind", "region_id"]):
+        df[col] = df[col].astype(object)
+        df.loc[small, col] = None
+    df["suppressed"] = small
+    return df
+
+
+def queue_pattern(wh: Warehouse, f: Filters, outlet_id: int | None = None, by: str = "hour",
+                  target_minutes: float = 15) -> pd.DataFrame:
+    """The queue by ``by`` (one of :data:`PATTERNS`; hour_weekday: weekday × hour) at one outlet or all
+    in scope: the group columns, visits, share (of the visits; adds up to 1), the waits as in
+    :func:`summarise`. Groups without visits are not listed."""
+    if by not in PATTERNS:
+        raise ValueError(f"unknown grouping {by!r}; use one of {', '.join(PATTERNS)}")
+    if outlet_id is not None:
+        check_outlet(wh, f, outlet_id)
+    keys = ["weekday", "hour"] if by == "hour_weekday" else [by]
+    out = summarise(histogram(wh, f, keys, outlet_id), keys, target_minutes)
+    total = out["visits"].sum()
+    out.insert(len(keys) + 1, "share", out["visits"] / total if total else np.nan)
+    return out.sort_values(keys, kind="stable", na_position="last").reset_index(drop=True)
+
+
+def vip_lane(wh: Warehouse, f: Filters, outlet_id: int | None = None, vip_tiers: Sequence[str] | None = None,
+             rules: dict | None = None) -> pd.DataFrame:
+    """Does the VIP room work: per outlet with a VIP room (or the one asked for), the mean wait of the
+    VIP tiers (``vip_tiers``, default the rules file's ``[vip] tiers``) against every other identified
+    customer's: n_vip, n_other (waits), mean_wait_vip_min, mean_wait_other_min, saving_min = other − vip
+    (minutes; positive: VIPs wait less) with its Welch 95% interval (saving_lower, saving_upper), and
+    verdict: ``works`` (the interval above 0), ``does_not`` (it reaches 0 or below) or ``too_small``
+    (fewer than :data:`MIN_LANE_N` waits on a side)."""
+    if vip_tiers is None:
+        vip_tiers = tuple((rules or rule_values()).get("vip", {}).get("tiers", ()))
+    base = outlets_in_scope(wh, f) if outlet_id is None else check_outlet(wh, f, outlet_id).to_frame().T
+    if outlet_id is None:
+        base = base[base["vip_room"].map(lambda v: bool(v) if pd.notna(v) else False).astype(bool)]
+    hist = histogram(wh, f, ["outlet_id", "tier"], outlet_id)
+    hist = hist[hist["tier"].notna()].assign(vip=lambda h: h["tier"].isin(list(vip_tiers)))
+    sums = hist.groupby(["outlet_id", "vip"])[["waited", "wait_s", "wait_sq"]].sum().unstack("vip", fill_value=0.0)
+    rows = []
+    for oid in base["outlet_id"].astype("int64"):
+        sides = [[float(sums.loc[oid, (c, side)]) if oid in sums.index and (c, side) in sums.columns else 0.0
+                  for c in ("waited", "wait_s", "wait_sq")] for side in (True, False)]
+        rows.append(_lane(int(oid), *sides[0], *sides[1]))
+    cols = ["outlet_id", "n_vip", "n_other", "mean_wait_vip_min", "mean_wait_other_min", "saving_min",
+            "saving_lower", "saving_upper", "verdict"]
+    out = pd.DataFrame(rows, columns=cols)
+    base = base[["outlet_id", "name", "region_id", "vip_room"]].astype({"outlet_id": "int64"})
+    return base.merge(out, on="outlet_id", how="left").reset_index(drop=True)
+
+
+def _lane(oid: int, n1: float, s1: float, ss1: float, n2: float, s2: float, ss2: float) -> tuple:
+    """Welch's comparison of two groups' mean waits from their counts, sums and sums of squares (s)."""
+    m1, m2 = (s1 / n1 / 60 if n1 else np.nan), (s2 / n2 / 60 if n2 else np.nan)
+    if min(n1, n2) < MIN_LANE_N:
+        return oid, int(n1), int(n2), m1, m2, m2 - m1, np.nan, np.nan, "too_small"
+    v1 = max(ss1 - n1 * (s1 / n1) ** 2, 0.0) / (n1 - 1) / 3600  # minutes²
+    v2 = max(ss2 - n2 * (s2 / n2) ** 2, 0.0) / (n2 - 1) / 3600
+    se2 = v1 / n1 + v2 / n2
+    df = se2**2 / ((v1 / n1) ** 2 / (n1 - 1) + (v2 / n2) ** 2 / (n2 - 1)) if se2 > 0 else np.inf
+    half = float(sps.t.ppf(0.975, df)) * np.sqrt(se2)
+    diff = m2 - m1
+    return oid, int(n1), int(n2), m1, m2, diff, diff - half, diff + half, "works" if diff - half > 0 else "does_not"
+
+
+# -- audits --------------------------------------------------------------------------------------------
+def audit_trend(wh: Warehouse, f: Filters, outlet_id: int) -> pd.DataFrame:
+    """One outlet's audits up to the period's end, item by item: audit_id, audited_on, auditor, item,
+    score, max_score, share (score ÷ max_score) and audit_score (the audit's 0–100), oldest first."""
+    check_outlet(wh, f, outlet_id)
+    items = wh.read(q.audit_item_rows(f, bounds(wh, f), outlet_id, None))
+    for col in ("score", "max_score"):
+        items[col] = pd.to_numeric(items[col], errors="coerce").astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        items["share"] = np.where(items["max_score"] > 0, items["score"] / items["max_score"], np.nan)
+    totals = audit_scores(wh, f, outlet_id)[["audit_id", "audit_score"]]
+    return items.merge(totals, on="audit_id", how="left").drop(columns="outlet_id").reset_index(drop=True)
+
+
+def repeated_failures(wh: Warehouse, f: Filters, min_repeats: int = 3, fail_below: float | None = None,
+                      rules: dict | None = None) -> pd.DataFrame:
+    """Checklist items an outlet failed (score below ``fail_below`` × max_score; default the rules
+    file's ``[audits] fail_below``) in at least ``min_repeats`` of its audits in a row (audits that did
+    not check the item are skipped), up to the period's end: outlet_id, name, item, repeats (the longest
+    run), first_on, last_on (its audits' dates) and current (the run reaches the outlet's latest audit of
+    that item). Longest runs first."""
+    if fail_below is None:
+        fail_below = float((rules or rule_values()).get("audits", {}).get("fail_below", 0.6))
+    items = wh.read(q.audit_item_rows(f, bounds(wh, f), None, None))
+    cols = ["outlet_id", "name", "item", "repeats", "first_on", "last_on", "current"]
+    if items.empty:
+        return pd.DataFrame(columns=cols)
+    for col in ("score", "max_score"):
+        items[col] = pd.to_numeric(items[col], errors="coerce").astype(float)
+    items["failed"] = items["score"] < fail_below * items["max_score"]
+    rows = []
+    for (oid, item), g in items.sort_values(["audited_on", "audit_id"]).groupby(["outlet_id", "item"], sort=True):
+        run, best = 0, (0, None, None, False)
+        dates = list(g["audited_on"])
+        for i, failed in enumerate(g["failed"]):
+            run = run + 1 if failed else 0
+            if run and run >= best[0]:
+                best = (run, dates[i - run + 1], dates[i], i == len(dates) - 1)
+        if best[0] >= min_repeats:
+            rows.append((int(oid), item, *best))
+    out = pd.DataFrame(rows, columns=["outlet_id", "item", "repeats", "first_on", "last_on", "current"])
+    names = outlets_in_scope(wh, f)[["outlet_id", "name"]]
+    out = out.merge(names, on="outlet_id", how="left")[cols]
+    return out.sort_values(["repeats", "outlet_id", "item"], ascending=[False, True, True]).reset_index(drop=True)

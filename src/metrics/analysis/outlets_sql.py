@@ -1,0 +1,154 @@
+"""The Selects behind :mod:`metrics.analysis.outlets`: the queue histogram (from ``rollup_queue`` when it
+answers exactly, else from the queue records), the outlets in scope, CSAT and complaints per outlet,
+and the audits' items. Every value is a bound parameter; every query carries the filters' slices and the
+user's scope through :func:`metrics.query.where.slice_conditions`, with the region taken as the
+outlet's (a city manager sees the outlets of their city) and the tier, segment, SLA level and account
+manager as the customer's."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time
+
+import sqlalchemy as sa
+
+from metrics.ingest import queue_rollup as qr
+from metrics.model import schema as s
+from metrics.model.filters import Filters
+from metrics.model.registry import Ctx, get
+from metrics.query.where import date_literal as _d
+from metrics.query.where import slice_conditions
+from metrics.query.where import timestamp_literal as _ts
+
+DAY_DIMS = ("outlet_id", "day", "hour", "service_type", "tier", "region_id")  # what the SQL can group by
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """Days [start, stop) of the period up to the as-of date (``stop``: the day after the last one)."""
+
+    start: date
+    stop: date
+
+    @property
+    def start_ts(self) -> datetime:
+        return datetime.combine(self.start, time())
+
+    @property
+    def stop_ts(self) -> datetime:
+        return datetime.combine(self.stop, time())
+
+
+class _Columns(dict):
+    """Columns by name, also as attributes (what :func:`slice_conditions` reads of a table)."""
+
+    def __getattr__(self, name: str) -> sa.ColumnElement:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+class _View:
+    """A table-like set of columns from several tables: the outlet's region, the customer's tier …"""
+
+    def __init__(self, **columns: sa.ColumnElement) -> None:
+        self.c = _Columns(columns)
+
+
+def _conditions(f: Filters, o: sa.FromClause, tier: sa.ColumnElement, c: sa.FromClause | None,
+                channel: sa.ColumnElement | None = None) -> list:
+    """The filters and scope on a fact at an outlet ``o``: the region is the outlet's, the tier
+    ``tier`` (the customer's or the rollup's), the other customer slices those of ``c`` (None: the
+    rollup, which is only read when it needs none of them)."""
+    cols = {"region_id": o.c.region_id, "tier": tier}
+    if c is not None:
+        cols.update(segment=c.c.segment, sla_level=c.c.sla_level, account_manager_id=c.c.account_manager_id)
+    return slice_conditions(f, _View(**cols), channel)
+
+
+def rollup_answers(f: Filters) -> bool:
+    """Whether ``rollup_queue`` holds every column the filters and scope need (no segment or SLA-level
+    slice, no account manager's portfolio)."""
+    return not (f.segments or f.sla_levels or (f.scope is not None and f.scope.manager_id is not None))
+
+
+def queue_histogram(f: Filters, b: Bounds, dims: Sequence[str], outlet_id: int | None, from_rollup: bool) -> sa.Select:
+    """``dims`` (of :data:`DAY_DIMS`) and ``wait_min`` with the queue sums (:data:`queue_rollup.SUMS`)
+    of the visits that arrived in the period, from the rollup or from the queue records."""
+    o = s.outlets
+    if from_rollup:
+        r = qr.rollup_queue
+        conds = [r.c.day >= _d(b.start), r.c.day < _d(b.stop), *_conditions(f, o, r.c.tier, None)]
+        cols = [*[r.c[k] for k in qr.KEYS], r.c.wait_min, *[r.c[n] for n in qr.SUMS], o.c.region_id]
+        from_ = r.join(o, o.c.outlet_id == r.c.outlet_id)
+        outlet = r.c.outlet_id
+    else:
+        q, c = s.queue_records, s.customers
+        conds = [q.c.arrived_at >= _ts(b.start_ts), q.c.arrived_at < _ts(b.stop_ts),
+                 *_conditions(f, o, c.c.tier, c)]
+        cols = [*qr.record_columns(), o.c.region_id]
+        from_ = qr.record_from().join(o, o.c.outlet_id == q.c.outlet_id)
+        outlet = q.c.outlet_id
+    if outlet_id is not None:
+        conds.append(outlet == outlet_id)
+    per = sa.select(*cols).select_from(from_).where(*conds).subquery("per")
+    return qr.aggregate(per, dims, summed=from_rollup)
+
+
+def outlet_conditions(f: Filters, o: sa.FromClause) -> list:
+    """The filters' regions and the user's scope on the outlet's own region (for lists of outlets,
+    where the customer's slices do not apply; an account manager sees the outlets of their scope's
+    regions, or all, the figures being those of their customers)."""
+    scope = None if f.scope is None else replace(f.scope, manager_id=None)
+    return slice_conditions(f.with_(tiers=(), segments=(), sla_levels=(), scope=scope), o)
+
+
+def outlet_rows(f: Filters, outlet_id: int | None = None) -> sa.Select:
+    """The outlets in the filters' regions and the user's scope: outlet_id, name, kind, region_id,
+    vip_room, stars, stars_since."""
+    o = s.outlets
+    conds = outlet_conditions(f, o) + ([o.c.outlet_id == outlet_id] if outlet_id is not None else [])
+    return (sa.select(o.c.outlet_id, o.c.name, o.c.kind, o.c.region_id, o.c.vip_room, o.c.stars, o.c.stars_since)
+            .where(*conds).order_by(o.c.outlet_id))
+
+
+def survey_figures(f: Filters, b: Bounds, known: datetime) -> sa.Select:
+    """Per outlet: CSAT answers in the period (``csat_n``) and those of 4–5 (``csat_good``), as the
+    registry's ``csat``."""
+    sv, c, o = s.surveys, s.customers, s.outlets
+    csat = get("csat")
+    x = Ctx(as_of_end=_ts(known))
+    kinds = [sv.c.kind.in_(f.survey_kinds)] if f.survey_kinds else []
+    from_ = sv.join(o, o.c.outlet_id == sv.c.outlet_id).outerjoin(c, c.c.customer_id == sv.c.customer_id)
+    return (sa.select(sv.c.outlet_id, sa.func.sum(sa.case((csat.den(x), 1), else_=0)).label("csat_n"),
+                      sa.func.sum(sa.case((sa.and_(csat.den(x), csat.num(x)), 1), else_=0)).label("csat_good"))
+            .select_from(from_)
+            .where(sv.c.answered_at >= _ts(b.start_ts), sv.c.answered_at < _ts(b.stop_ts), *kinds,
+                   *_conditions(f, o, c.c.tier, c, sv.c.channel))
+            .group_by(sv.c.outlet_id))
+
+
+def complaint_figures(f: Filters, b: Bounds) -> sa.Select:
+    """Per outlet: tickets of kind ``complaint`` opened at it in the period."""
+    t, c, o = s.tickets, s.customers, s.outlets
+    from_ = t.join(o, o.c.outlet_id == t.c.outlet_id).outerjoin(c, c.c.customer_id == t.c.customer_id)
+    return (sa.select(t.c.outlet_id, sa.func.count().label("complaints")).select_from(from_)
+            .where(t.c.kind == "complaint", t.c.opened_at >= _ts(b.start_ts), t.c.opened_at < _ts(b.stop_ts),
+                   *_conditions(f, o, c.c.tier, c, t.c.channel))
+            .group_by(t.c.outlet_id))
+
+
+def audit_item_rows(f: Filters, b: Bounds, outlet_id: int | None, since: date | None) -> sa.Select:
+    """One row per audit item of the outlets in scope audited in [``since`` (None: any time), stop):
+    outlet_id, audit_id, audited_on, auditor, item, score, max_score."""
+    a, i, o = s.audits, s.audit_items, s.outlets
+    conds = [a.c.audited_on < _d(b.stop), *outlet_conditions(f, o)]
+    if since is not None:
+        conds.append(a.c.audited_on >= _d(since))
+    if outlet_id is not None:
+        conds.append(a.c.outlet_id == outlet_id)
+    return (sa.select(a.c.outlet_id, a.c.audit_id, a.c.audited_on, a.c.auditor, i.c.item, i.c.score, i.c.max_score)
+            .select_from(a.join(i, i.c.audit_id == a.c.audit_id).join(o, o.c.outlet_id == a.c.outlet_id))
+            .where(*conds).order_by(a.c.outlet_id, a.c.audited_on, a.c.audit_id, i.c.item))
