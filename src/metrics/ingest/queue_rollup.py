@@ -96,7 +96,7 @@ def refresh(engine: sa.Engine) -> None:
     with engine.begin() as conn:
         conn.execute(m.delete().where(m.c.key == BUILT_KEY))
     metadata.drop_all(engine)
-    if not sa.inspect(engine).has_table(s.queue_records.name):
+    if getattr(s, "queue_records", None) is None or not sa.inspect(engine).has_table(s.queue_records.name):
         return
     metadata.create_all(engine)
     with engine.begin() as conn:
