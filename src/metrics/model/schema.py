@@ -79,6 +79,10 @@ tickets = sa.Table(
     sa.Column("customer_id", sa.Integer, nullable=False, index=True),
     sa.Column("channel", sa.String(24), nullable=False),
     sa.Column("kind", sa.String(16), nullable=False),
+    # where the ticket came from (issue 20), a code from the data: own (or NULL: the operator's own
+    # channels), miit (工信部申诉), ca (通信管理局申诉), 12315, media, other; a regulator appeal is a
+    # complaint whose source is one of REGULATOR_SOURCES (metrics.analysis.regulator)
+    sa.Column("source", sa.String(16), nullable=True),
     sa.Column("category", sa.String(24), nullable=False),
     sa.Column("priority", sa.String(8), nullable=False),
     # the customer's own words (issue 20; any language); masked before it is shown (metrics.present.masking)
@@ -100,6 +104,7 @@ tickets = sa.Table(
     sa.Column("revisited_at", sa.DateTime, nullable=True),
     sa.Column("revisit_satisfied", sa.Boolean, nullable=True),
     sa.Column("compensation", sa.Double, nullable=True),  # NULL: unknown
+    sa.Column("outlet_id", sa.Integer, nullable=True),  # the outlet where it was raised (NULL: not at one)
 )
 
 surveys = sa.Table(
@@ -115,6 +120,7 @@ surveys = sa.Table(
     sa.Column("nps", sa.SmallInteger, nullable=True),
     sa.Column("ces", sa.SmallInteger, nullable=True),
     sa.Column("comment", sa.String(400), nullable=True),
+    sa.Column("outlet_id", sa.Integer, nullable=True),  # the outlet it rates (NULL: not at one)
 )
 
 sla_policies = sa.Table(
@@ -169,6 +175,33 @@ targets = sa.Table(
     sa.Column("value", sa.Double, nullable=False),
 )
 
+# Which of our ticket categories count as which regulator category, per period (issue 20): MIIT's
+# categories changed (2012–2020: 用户服务 / 收费争议 / 网络质量; 2022: 服务争议 / 营销、收费、资费争议 /
+# 网络质量、信息安全). A ticket opened on day d counts under the row with valid_from <= d and
+# (valid_to IS NULL or d <= valid_to); the codes' names come from the catalogue ([regulator_category]).
+REGULATOR_SOURCES = ("miit", "ca")
+regulator_categories = sa.Table(
+    "regulator_categories",
+    metadata,
+    sa.Column("authority", sa.String(8), primary_key=True),  # a code from the data: miit, ofcom, tio, …
+    sa.Column("valid_from", sa.Date, primary_key=True),
+    sa.Column("valid_to", sa.Date, nullable=True),  # last day it applies (inclusive); NULL: still in force
+    sa.Column("category", sa.String(24), primary_key=True),  # our ticket category code
+    sa.Column("regulator_category", sa.String(32), nullable=False),  # the authority's category code
+)
+
+# The user base the regulator counts (issue 20, optional): users per month, region and base as the
+# operator reports them. When absent, the denominators are the customers active at the month's end.
+USER_BASES = ("mobile", "fixed", "broadband", "all")
+user_base = sa.Table(
+    "user_base",
+    metadata,
+    sa.Column("month", sa.Date, primary_key=True),  # first day of the month; the count at its end
+    sa.Column("region_id", sa.Integer, primary_key=True),
+    sa.Column("base", sa.String(16), primary_key=True),  # USER_BASES
+    sa.Column("users", sa.BigInteger, nullable=False),
+)
+
 # Account managers' visits and calls (走访 / 电话) to their customers (issue 18): one row per contact.
 visits = sa.Table(
     "visits",
@@ -203,6 +236,58 @@ retention_actions = sa.Table(
     sa.Column("arm", sa.String(8), nullable=False),  # ACTION_ARMS
     sa.Column("risk_score", sa.Double, nullable=True),  # churn risk at assignment (0-1)
     sa.Column("risk_decile", sa.SmallInteger, nullable=True),  # 1 (lowest) … 10 (highest) at assignment
+)
+
+# Service halls and outlets (issue 19): own halls (营业厅), partner halls, agents and franchises —
+# ``kind`` is a code from the data —, in a city (``region_id``); the current star rating and its date.
+outlets = sa.Table(
+    "outlets",
+    metadata,
+    _id("outlet_id"),
+    sa.Column("name", sa.String(80), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # a code from the data: own_hall, partner_hall, agent, …
+    sa.Column("region_id", sa.Integer, nullable=False, index=True),  # the city
+    sa.Column("address", sa.String(200), nullable=True),
+    sa.Column("opened_on", sa.Date, nullable=True),
+    sa.Column("vip_room", sa.Boolean, nullable=True),  # a VIP room / green channel (NULL: unknown)
+    sa.Column("stars", sa.SmallInteger, nullable=True),  # the current star rating, 1-5
+    sa.Column("stars_since", sa.Date, nullable=True),
+)
+
+# A hall's queue-management system (排队叫号系统): one row per ticket drawn. Waiting time =
+# called_at - arrived_at; service time = ended_at - started_at; abandoned: left before being served.
+queue_records = sa.Table(
+    "queue_records",
+    metadata,
+    _id("queue_id"),
+    sa.Column("outlet_id", sa.Integer, nullable=False, index=True),
+    sa.Column("queue_no", sa.String(16), nullable=False),  # the number the hall's machine printed (A023)
+    sa.Column("service_type", sa.String(24), nullable=False),  # a code from the data: payment, sim_card, …
+    sa.Column("customer_id", sa.Integer, nullable=True),  # NULL: not identified (no tier)
+    sa.Column("arrived_at", sa.DateTime, nullable=False, index=True),
+    sa.Column("called_at", sa.DateTime, nullable=True),
+    sa.Column("started_at", sa.DateTime, nullable=True),
+    sa.Column("ended_at", sa.DateTime, nullable=True),
+    sa.Column("abandoned", sa.Boolean, nullable=False),
+)
+
+# Mystery-shopper audits (神秘顾客暗访) of outlets and their checklist items (the checklist is data):
+# an audit's score (0-100) = 100 × Σ score / Σ max_score over its items.
+audits = sa.Table(
+    "audits",
+    metadata,
+    _id("audit_id"),
+    sa.Column("outlet_id", sa.Integer, nullable=False, index=True),
+    sa.Column("audited_on", sa.Date, nullable=False),
+    sa.Column("auditor", sa.String(80), nullable=True),  # the audit firm or person
+)
+audit_items = sa.Table(
+    "audit_items",
+    metadata,
+    sa.Column("audit_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("item", sa.String(24), primary_key=True),  # a code from the data: greeting, waiting, …
+    sa.Column("score", sa.Double, nullable=False),
+    sa.Column("max_score", sa.Double, nullable=False),
 )
 
 # Derived on every load: one row per calendar month covering the data, so that customer-based
@@ -304,7 +389,9 @@ source_keys = sa.Table(
 
 DATA_TABLES = (
     regions, account_managers, customers, tickets, surveys, sla_policies,
+    regulator_categories, user_base,
     services, outages, billing_monthly, targets, vocabulary, visits, retention_actions,
+    outlets, queue_records, audits, audit_items,
 )
 DERIVED_TABLES = (region_closure, calendar_months, meta)
 KEY_TABLES = (source_keys,)  # data, written by imports; not importable itself
