@@ -15,7 +15,7 @@ ENTITIES = {
     "tickets": ({"tickets": "ticket_id", "surveys": "ticket_id"}, "INC"),
     "surveys": ({"surveys": "survey_id"}, "SV"),
     "regions": ({"regions": "region_id", "customers": "region_id", "account_managers": "region_id",
-                 "targets": "region_id"}, "R"),
+                 "targets": "region_id", "user_base": "region_id"}, "R"),
 }
 
 

@@ -79,6 +79,10 @@ tickets = sa.Table(
     sa.Column("customer_id", sa.Integer, nullable=False, index=True),
     sa.Column("channel", sa.String(24), nullable=False),
     sa.Column("kind", sa.String(16), nullable=False),
+    # where the ticket came from (issue 20), a code from the data: own (or NULL: the operator's own
+    # channels), miit (工信部申诉), ca (通信管理局申诉), 12315, media, other; a regulator appeal is a
+    # complaint whose source is one of REGULATOR_SOURCES (metrics.analysis.regulator)
+    sa.Column("source", sa.String(16), nullable=True),
     sa.Column("category", sa.String(24), nullable=False),
     sa.Column("priority", sa.String(8), nullable=False),
     # the customer's own words (issue 20; any language); masked before it is shown (metrics.present.masking)
@@ -169,6 +173,33 @@ targets = sa.Table(
     sa.Column("channel", sa.String(24), nullable=True),
     sa.Column("valid_from", sa.Date, nullable=False),
     sa.Column("value", sa.Double, nullable=False),
+)
+
+# Which of our ticket categories count as which regulator category, per period (issue 20): MIIT's
+# categories changed (2012–2020: 用户服务 / 收费争议 / 网络质量; 2022: 服务争议 / 营销、收费、资费争议 /
+# 网络质量、信息安全). A ticket opened on day d counts under the row with valid_from <= d and
+# (valid_to IS NULL or d <= valid_to); the codes' names come from the catalogue ([regulator_category]).
+REGULATOR_SOURCES = ("miit", "ca")
+regulator_categories = sa.Table(
+    "regulator_categories",
+    metadata,
+    sa.Column("authority", sa.String(8), primary_key=True),  # a code from the data: miit, ofcom, tio, …
+    sa.Column("valid_from", sa.Date, primary_key=True),
+    sa.Column("valid_to", sa.Date, nullable=True),  # last day it applies (inclusive); NULL: still in force
+    sa.Column("category", sa.String(24), primary_key=True),  # our ticket category code
+    sa.Column("regulator_category", sa.String(32), nullable=False),  # the authority's category code
+)
+
+# The user base the regulator counts (issue 20, optional): users per month, region and base as the
+# operator reports them. When absent, the denominators are the customers active at the month's end.
+USER_BASES = ("mobile", "fixed", "broadband", "all")
+user_base = sa.Table(
+    "user_base",
+    metadata,
+    sa.Column("month", sa.Date, primary_key=True),  # first day of the month; the count at its end
+    sa.Column("region_id", sa.Integer, primary_key=True),
+    sa.Column("base", sa.String(16), primary_key=True),  # USER_BASES
+    sa.Column("users", sa.BigInteger, nullable=False),
 )
 
 # Account managers' visits and calls (走访 / 电话) to their customers (issue 18): one row per contact.
@@ -358,6 +389,7 @@ source_keys = sa.Table(
 
 DATA_TABLES = (
     regions, account_managers, customers, tickets, surveys, sla_policies,
+    regulator_categories, user_base,
     services, outages, billing_monthly, targets, vocabulary, visits, retention_actions,
     outlets, queue_records, audits, audit_items,
 )

@@ -52,6 +52,8 @@ VOCAB: dict[tuple[str, str], str] = {
     ("targets", "metric"): "metric",
     ("retention_actions", "status"): "action_status",
     ("retention_actions", "arm"): "action_arm",
+    ("regulator_categories", "category"): "category",
+    ("user_base", "base"): "user_base",
 }
 # ``kind`` keeps the four meanings the metrics use: a file's own kinds are mapped to them in the
 # mapping file's ``values:`` (an unmapped one is not_allowed, the four listed).
@@ -62,6 +64,7 @@ STRICT_VOCABS: dict[str, tuple[str, ...]] = {
     "ticket_status": ticket_status.STATUSES,  # a file's words (Closed, 已办结, Pending …): aliases.toml
     "action_status": schema.ACTION_STATUSES,
     "action_arm": schema.ACTION_ARMS,
+    "user_base": schema.USER_BASES,
 }
 HOME_TABLES: dict[str, frozenset[str]] = {
     "tier": frozenset({"customers"}),
@@ -105,6 +108,7 @@ RANGES: dict[tuple[str, str], tuple[float | None, float | None]] = {
     ("retention_actions", "cost"): (0, None),
     ("retention_actions", "risk_score"): (0, 1),
     ("retention_actions", "risk_decile"): (1, 10),
+    ("user_base", "users"): (0, None),
 }
 
 # (later, earlier): the later time may not lie before the earlier one
@@ -116,6 +120,7 @@ ORDER: dict[str, tuple[tuple[str, str], ...]] = {
     "services": (("end_date", "start_date"),),
     "outages": (("restored_at", "started_at"),),
     "retention_actions": (("due_date", "created_date"),),
+    "regulator_categories": (("valid_to", "valid_from"),),
 }
 
 # column -> (table, key column) it must name a row of: in the database or in the same file
@@ -132,6 +137,7 @@ REFS: dict[str, dict[str, tuple[str, str]]] = {
     "targets": {"region_id": ("regions", "region_id")},
     "visits": {"customer_id": ("customers", "customer_id"), "manager_id": ("account_managers", "manager_id")},
     "retention_actions": {"customer_id": ("customers", "customer_id"), "owner": ("account_managers", "manager_id")},
+    "user_base": {"region_id": ("regions", "region_id")},
 }
 
 # columns a file may lack although metrics use them: stored as unknown (NULL), never as "no" or 0,
@@ -205,7 +211,7 @@ def importable_columns(table: str) -> list[sa.Column]:
 
 
 # columns whose dates must be the first day of a month ("2026-03" is read as 2026-03-01)
-MONTH_COLUMNS = {("billing_monthly", "month")}
+MONTH_COLUMNS = {("billing_monthly", "month"), ("user_base", "month")}
 
 
 MAPPING_KEYS = ("columns", "values", "defaults", "formats", "labels", "create")

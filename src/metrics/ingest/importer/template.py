@@ -21,7 +21,8 @@ EXAMPLES: dict[str, list[dict[str, object]]] = yaml.safe_load(
     Path(__file__).with_name("template_rows.yaml").read_text(encoding="utf-8"))
 # the order in which the templates (and real files) import cleanly: parents first
 ORDER = ("regions", "account_managers", "customers", "tickets", "surveys", "sla_policies", "services",
-         "outages", "billing_monthly", "targets", "visits", "retention_actions")
+         "outages", "billing_monthly", "targets", "visits", "retention_actions", "regulator_categories",
+         "user_base")
 
 
 def headers(table: str, lang: str = "en") -> list[str]:
