@@ -76,7 +76,7 @@ def test_add_then_list_then_close(db: str, capsys: pytest.CaptureFixture) -> Non
 
 
 @pytest.mark.parametrize("extra, word", [
-    (["--type", "bribe"], "invalid choice"),
+    (["--type", "bribe"], "action_type bribe is not allowed"),  # the types the data knows
     (["--customer", "NO-SUCH-KEY"], "Unknown customer keys"),
     (["--owner", "NO-SUCH-AM"], "Unknown account manager key"),
     (["--holdout", "2"], "Holdout share"),

@@ -1,4 +1,5 @@
-"""One customer's history for the at-risk drill-down: profile, tickets, surveys and monthly spend.
+"""One customer's history for the at-risk drill-down (the customer card): profile, tickets, surveys,
+monthly spend, account managers' visits and retention actions.
 
 Whole history, not the page's period (the point is what happened to this customer). Every function
 first checks that the customer is inside the user's scope (``Filters.scope``) with the compiler's
@@ -23,6 +24,9 @@ from metrics.query.where import slice_conditions
 TICKET_COLUMNS = ("ticket_id", "opened_at", "channel", "kind", "category", "priority", "first_response_at",
                   "resolved_at", "resolution_due_at", "escalated", "reopened", "compensation")
 SURVEY_COLUMNS = ("survey_id", "answered_at", "kind", "channel", "ticket_id", "csat", "nps", "ces", "comment")
+VISIT_COLUMNS = ("visit_id", "visit_date", "manager_id", "kind", "purpose", "outcome", "next_step")
+ACTION_COLUMNS = ("action_id", "created_date", "action_type", "owner", "due_date", "status", "outcome", "cost",
+                  "arm", "risk_decile")
 PROFILE_COLUMNS = ("customer_id", "name", "segment", "tier", "sla_level", "region_id", "acquisition_channel",
                    "start_date", "end_date", "churn_reason", "monthly_revenue")
 
@@ -100,4 +104,46 @@ def spend(wh: Warehouse, f: Filters, customer: int | str) -> pd.DataFrame:
     df = wh.read(stmt)
     if len(df):
         df["month"] = pd.to_datetime(df["month"])
+    return df
+
+
+def _has(wh: Warehouse, table: sa.Table) -> bool:
+    """Whether the database holds ``table`` (visits and actions came with issue 18: an older
+    database has neither)."""
+    with wh.engine.connect() as conn:
+        return sa.inspect(conn).has_table(table.name)
+
+
+def visits(wh: Warehouse, f: Filters, customer: int | str, limit: int = 200) -> pd.DataFrame | None:
+    """The account managers' visits and calls to the customer, newest first, with the manager's name
+    (``manager``); None when the database has no visits table (nothing recorded is an empty frame)."""
+    customer_id = _check(wh, f, customer)
+    if not _has(wh, s.visits):
+        return None
+    v, am = s.visits, s.account_managers
+    stmt = (sa.select(*[v.c[n] for n in VISIT_COLUMNS], am.c.name.label("manager"))
+            .select_from(v.outerjoin(am, am.c.manager_id == v.c.manager_id))
+            .where(v.c.customer_id == sa.bindparam("cid", int(customer_id)))
+            .order_by(v.c.visit_date.desc(), v.c.visit_id.desc()).limit(limit))
+    return wh.read(stmt, keys={"visit_id": "visits"})
+
+
+def actions(wh: Warehouse, f: Filters, customer: int | str) -> pd.DataFrame | None:
+    """The retention actions on the customer, newest first, with the owner's name (``owner_name``)
+    and ``overdue`` (open, treated, due before the data's as-of date); ``action_id`` the id (to close
+    it), ``action_key`` as the source wrote it; None when the database has no actions table."""
+    customer_id = _check(wh, f, customer)
+    if not _has(wh, s.retention_actions):
+        return None
+    from metrics.query.where import date_literal
+
+    a, am = s.retention_actions, s.account_managers
+    overdue = sa.and_(a.c.status == "open", a.c.due_date < date_literal(f.as_of or wh.as_of()))
+    stmt = (sa.select(*[a.c[n] for n in ACTION_COLUMNS], a.c.action_id.label("action_key"),
+                      am.c.name.label("owner_name"), sa.case((overdue, True), else_=False).label("overdue"))
+            .select_from(a.outerjoin(am, am.c.manager_id == a.c.owner))
+            .where(a.c.customer_id == sa.bindparam("cid", int(customer_id)))
+            .order_by(a.c.created_date.desc(), a.c.action_id.desc()))
+    df = wh.read(stmt, keys={"action_key": "retention_actions"})
+    df["overdue"] = df["overdue"].fillna(False).astype(bool)
     return df

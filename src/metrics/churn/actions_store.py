@@ -42,7 +42,7 @@ from metrics.model import schema
 from metrics.model.i18n import t
 
 TABLE = "retention_actions"
-ACTION_TYPES = ("care_visit", "call", "tailored_offer", "service_fix")
+ACTION_TYPES = ("care_visit", "call", "tailored_offer", "service_fix")  # when the data names none
 DEFAULT_HOLDOUT = 0.10
 
 
@@ -122,9 +122,29 @@ def _risk(conn: sa.Connection, ids: list[int]) -> pd.DataFrame:
     return out
 
 
+def action_types(conn: sa.Connection) -> tuple[str, ...]:
+    """The action types the data knows — the ``vocabulary`` rows of dimension ``action_type`` in
+    their order, then the types already recorded — or :data:`ACTION_TYPES` when it names none."""
+    v, a = schema.vocabulary, schema.retention_actions
+    found: list[str] = []
+    insp = sa.inspect(conn)
+    if insp.has_table(v.name):
+        found += [r[0] for r in conn.execute(sa.select(v.c.code).where(v.c.dimension == "action_type")
+                                             .order_by(v.c.sort_order, v.c.code))]
+    if insp.has_table(a.name):
+        found += [r[0] for r in conn.execute(sa.select(a.c.action_type).distinct().order_by(a.c.action_type))]
+    return tuple(dict.fromkeys(found)) or ACTION_TYPES
+
+
 def _writable(conn: sa.Connection, lang: str) -> None:
     if not sa.inspect(conn).has_table(TABLE):
         raise ActionError(t("actions.no_table", lang))
+
+
+def _new_version(conn: sa.Connection) -> None:
+    """A new data version in the write's transaction: dashboards on a server database see the change."""
+    if sa.inspect(conn).has_table(schema.meta.name):
+        schema.bump_data_version(conn)
 
 
 def _audit(data_url: str, user: str, detail: dict) -> None:
@@ -146,9 +166,6 @@ def assign(engine: sa.Engine, data_url: str, user: str, customers: Sequence[int]
     ids = list(dict.fromkeys(int(c) for c in customers))
     if not ids:
         raise ActionError(t("actions_write.no_customers", lang))
-    if action_type not in ACTION_TYPES:
-        raise ActionError(t("actions_write.not_allowed", lang, column="action_type", value=action_type,
-                            allowed=", ".join(ACTION_TYPES)))
     if not 0 <= holdout < 1:
         raise ActionError(t("actions_write.bad_holdout", lang, value=holdout))
     if due < created:
@@ -161,6 +178,10 @@ def assign(engine: sa.Engine, data_url: str, user: str, customers: Sequence[int]
     seed = int(seed) if seed is not None else secrets.randbelow(2**31)
     with engine.begin() as conn:
         _writable(conn, lang)
+        allowed_types = action_types(conn)
+        if action_type not in allowed_types:
+            raise ActionError(t("actions_write.not_allowed", lang, column="action_type", value=action_type,
+                                allowed=", ".join(allowed_types)))
         c, am, a = schema.customers, schema.account_managers, schema.retention_actions
         known = {int(r[0]) for r in conn.execute(sa.select(c.c.customer_id).where(c.c.customer_id.in_(ids)))}
         missing = [i for i in ids if i not in known]
@@ -198,6 +219,7 @@ def assign(engine: sa.Engine, data_url: str, user: str, customers: Sequence[int]
             conn.execute(a.insert(), rows)
         except sa.exc.IntegrityError:  # another call took the same action ids at the same moment
             raise ActionError(t("actions_write.ids_taken", lang)) from None
+        _new_version(conn)
         _audit(data_url, user, {"op": "assign", "action_ids": [start, start + len(ids) - 1],
                                 "customers": len(ids), "holdout": int(held.sum()), "holdout_share": holdout,
                                 "seed": seed, "action_type": action_type, "owner": owner, "due": str(due),
@@ -250,6 +272,7 @@ def _close(conn: sa.Connection, data_url: str, user: str, action_id: int, outcom
                        .values(status=status, outcome=outcome))
     if res.rowcount != 1:
         raise ChangedError(t("actions_write.changed", lang, id=action_id))
+    _new_version(conn)
     _audit(data_url, user, {"op": "close", "action_id": action_id, "status": status, "outcome": outcome,
                             "was": {"status": read.status, "outcome": read.outcome},
                             "scope_user": scope.user if scope else None})

@@ -203,7 +203,8 @@ def _add_write_commands(asub: argparse._SubParsersAction) -> None:
                                     "with its seed) so that the effect can be measured.")
     a.add_argument("--customer", action="append", required=True, metavar="KEY",
                    help="customer key as the source wrote it (repeatable)")
-    a.add_argument("--type", required=True, choices=st.ACTION_TYPES)
+    a.add_argument("--type", required=True, metavar="TYPE",
+                   help="action type: a code the data knows (without any: " + ", ".join(st.ACTION_TYPES) + ")")
     a.add_argument("--owner", metavar="MANAGER_KEY",
                    help="the account manager responsible (key as the source wrote it)")
     a.add_argument("--due", required=True, type=date_arg, help="due date (YYYY-MM-DD)")
