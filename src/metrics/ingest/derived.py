@@ -133,6 +133,9 @@ def refresh_rollups(engine: sa.Engine) -> None:
 
     survival_rollup.refresh(engine)
     open_tickets.refresh(engine)
+    from metrics.ingest import topics  # complaint topics and sentiment per ticket (issue 20), incremental
+
+    topics.refresh(engine)
     queue_rollup.refresh(engine)
 
 _KEEP_META = ("as_of", "as_of_source", "as_of_ignored", "as_of_limit", "refreshed_at")
