@@ -1,0 +1,284 @@
+"""Service halls and outlets (metrics.analysis.outlets, outlet_stars, the queue rollup): waiting and
+service times equal a pandas recomputation from the queue records on DuckDB, PostgreSQL and MariaDB,
+from the rollup and from the raw rows; medians inside each outlet's range; shares add up; ranks on the
+interval bound; the VIP lane recovers a planted 11-minute saving (Welch, as scipy's); audit scores as
+hand-summed; a repeated failure; star ratings by hand; a city manager's scope. The small simulated
+halls of tests/engine/outlet_frames.py."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from outlet_frames import END, START, TINY, VIP_SAVING_MIN, frames
+from scipy import stats as sps
+
+from metrics.access.users import Scope, ScopeError
+from metrics.analysis import outlet_stars as st
+from metrics.analysis import outlets as ol
+from metrics.ingest.load import replace_all
+from metrics.model.filters import Filters
+from metrics.query.warehouse import Warehouse
+
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+MARIADB_ADMIN = "mysql+pymysql://root@127.0.0.1:3306/"
+F = Filters(start=START, end=END)
+
+
+@pytest.fixture(scope="module")
+def raw() -> dict[str, pd.DataFrame]:
+    return frames()
+
+
+@pytest.fixture(scope="module")
+def duck(raw, tmp_path_factory) -> str:
+    url = f"duckdb:///{tmp_path_factory.mktemp('outlets') / 'o.duckdb'}"
+    replace_all(url, raw)
+    return url
+
+
+def _server_db(admin_url: str, create: str, drop: str, url: str, raw: dict) -> Iterator[str]:
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool,
+                             connect_args={"connect_timeout": 5})
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(create))
+    except Exception as exc:  # noqa: BLE001 - no server here
+        admin.dispose()
+        pytest.skip(f"no database server: {str(exc).splitlines()[0]}")
+    try:
+        replace_all(url, raw)
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(drop))
+        admin.dispose()
+
+
+@pytest.fixture(scope="module", params=["duckdb", "postgresql", "mariadb"])
+def any_url(request, raw, duck) -> Iterator[str]:
+    name = f"sw_outlets_{secrets.token_hex(4)}"
+    if request.param == "duckdb":
+        yield duck
+    elif request.param == "postgresql":
+        yield from _server_db(PG_ADMIN, f'CREATE DATABASE "{name}"', f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
+                              f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}", raw)
+    else:
+        yield from _server_db(MARIADB_ADMIN, f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4",
+                              f"DROP DATABASE IF EXISTS `{name}`", f"mysql+pymysql://root@127.0.0.1:3306/{name}", raw)
+
+
+# -- the pandas reference ---------------------------------------------------------------------------
+def records(raw: dict, f: Filters = F, as_of: date | None = None) -> pd.DataFrame:
+    """The queue records of the period with wait and service in seconds (rounded), tier, weekday."""
+    q = raw["queue_records"].copy()
+    stop = pd.Timestamp(min(f.end, as_of or f.end)) + pd.Timedelta(days=1)
+    arrived = pd.to_datetime(q["arrived_at"])
+    q = q[(arrived >= pd.Timestamp(f.start)) & (arrived < stop)].copy()
+    q["wait"] = (pd.to_datetime(q["called_at"]) - pd.to_datetime(q["arrived_at"])).dt.total_seconds().round()
+    q["service"] = (pd.to_datetime(q["ended_at"]) - pd.to_datetime(q["started_at"])).dt.total_seconds().round()
+    tiers = raw["customers"].set_index("customer_id")["tier"]
+    q["tier"] = q["customer_id"].map(lambda c: tiers.get(int(c)) if pd.notna(c) else None)
+    q["hour"] = pd.to_datetime(q["arrived_at"]).dt.hour
+    q["weekday"] = pd.to_datetime(q["arrived_at"]).dt.weekday
+    return q
+
+
+def quantile_min(waits_s: pd.Series, p: float) -> float:
+    """The p-quantile of waits floored to whole minutes (inverted CDF), written out."""
+    m = np.sort(np.floor(waits_s.dropna().to_numpy() / 60))
+    return float(m[int(np.ceil(p * len(m) - 1e-9)) - 1]) if len(m) else np.nan
+
+
+def reference(q: pd.DataFrame, key: str, target: float = 15) -> pd.DataFrame:
+    g = q.groupby(key, dropna=False)
+    return pd.DataFrame({
+        "visits": g.size(), "abandoned": g["abandoned"].sum(), "waited": g["wait"].count(),
+        "mean_wait_min": g["wait"].mean() / 60, "mean_service_min": g["service"].mean() / 60,
+        "median_wait_min": g["wait"].apply(lambda w: quantile_min(w, 0.5)),
+        "p90_wait_min": g["wait"].apply(lambda w: quantile_min(w, 0.9)),
+        "within_target": g["wait"].apply(lambda w: (w.dropna() < target * 60).mean()),
+    })
+
+
+COLS = ["visits", "abandoned", "waited", "mean_wait_min", "mean_service_min", "median_wait_min", "p90_wait_min",
+        "within_target"]
+
+
+@pytest.mark.parametrize("rollups", [True, False], ids=["rollup", "raw"])
+def test_waits_equal_the_pandas_reference(any_url: str, raw: dict, rollups: bool) -> None:
+    wh = Warehouse(Warehouse.open(any_url).engine, use_rollups=rollups)
+    q = records(raw, F, wh.as_of())
+    got = ol.outlet_league(wh, F).set_index("outlet_id").sort_index()
+    ref = reference(q, "outlet_id").sort_index()
+    pd.testing.assert_frame_equal(got.loc[ref.index, COLS].astype(float), ref[COLS].astype(float), rtol=1e-9)
+    for by in ("hour", "weekday", "service_type", "tier"):
+        got = ol.queue_pattern(wh, F, by=by).set_index(by)
+        ref = reference(q, by)
+        got.index, ref.index = got.index.map(str), ref.index.map(str)
+        pd.testing.assert_frame_equal(got.loc[ref.index, COLS].astype(float), ref[COLS].astype(float), rtol=1e-9)
+
+
+def test_rollup_and_raw_agree_under_filters(duck: str) -> None:
+    wh = Warehouse.open(duck)
+    rawwh = Warehouse(wh.engine, use_rollups=False)
+    week = F.with_(start=date(2026, 3, 3), end=date(2026, 3, 9))
+    for f in (F.with_(tiers=("gold", "silver")), F.with_(regions=(3,)), week):
+        a, b = ol.outlet_league(wh, f), ol.outlet_league(rawwh, f)
+        pd.testing.assert_frame_equal(a, b)
+        pd.testing.assert_frame_equal(ol.queue_pattern(wh, f, 1, "hour_weekday"),
+                                      ol.queue_pattern(rawwh, f, 1, "hour_weekday"))
+
+
+def test_medians_lie_within_each_outlets_own_range(duck: str, raw: dict) -> None:
+    wh = Warehouse.open(duck)
+    q = records(raw, F, wh.as_of())
+    lg = ol.outlet_league(wh, F).set_index("outlet_id")
+    for oid, g in q.groupby("outlet_id"):
+        lo, hi = g["wait"].min() / 60, g["wait"].max() / 60
+        row = lg.loc[oid]
+        assert np.floor(lo) <= row["median_wait_min"] <= row["p90_wait_min"] <= hi
+        assert np.floor(lo) <= row["mean_wait_min"] <= hi
+
+
+def test_shares_add_up(duck: str) -> None:
+    wh = Warehouse.open(duck)
+    total = ol.outlet_league(wh, F)["visits"].sum()
+    for by in ol.PATTERNS:
+        p = ol.queue_pattern(wh, F, by=by)
+        assert p["share"].sum() == pytest.approx(1.0)
+        assert p["visits"].sum() == total
+    one = ol.queue_pattern(wh, F, outlet_id=1, by="service_type")
+    assert one["share"].sum() == pytest.approx(1.0)
+
+
+def test_league_ranks_on_the_interval_bound_and_leaves_small_outlets_unranked(duck: str) -> None:
+    lg = ol.outlet_league(Warehouse.open(duck), F).set_index("outlet_id")
+    tiny = lg.loc[5]
+    assert tiny["visits"] == TINY and pd.isna(tiny["rank"]) and tiny["rank_note"] == "small"
+    assert tiny["within_target"] == 1.0  # a perfect tiny outlet …
+    ranked = lg[lg["rank"].notna()].sort_values("rank")
+    assert list(ranked["within_target_lower"]) == sorted(ranked["within_target_lower"], reverse=True)
+    assert ranked["rank"].tolist() == [1.0, 2.0, 3.0, 4.0]  # … never ranks first on noise
+    assert (lg["within_target_lower"] <= lg["within_target"]).all()
+
+
+def test_vip_lane_recovers_the_planted_saving(duck: str, raw: dict) -> None:
+    wh = Warehouse.open(duck)
+    lane = ol.vip_lane(wh, F).set_index("outlet_id")
+    assert set(lane.index) == {1, 2}  # the outlets with a VIP room
+    one, two = lane.loc[1], lane.loc[2]
+    assert one["verdict"] == "works" and one["saving_lower"] < VIP_SAVING_MIN < one["saving_upper"]
+    assert two["verdict"] == "does_not" and two["saving_lower"] < 0 < two["saving_upper"]
+    q = records(raw, F, wh.as_of())
+    q = q[(q["outlet_id"] == 1) & q["tier"].notna() & q["wait"].notna()]
+    is_vip = q["tier"].isin(["diamond", "gold"])
+    vip, other = q.loc[is_vip, "wait"] / 60, q.loc[~is_vip, "wait"] / 60
+    welch = sps.ttest_ind(other, vip, equal_var=False).confidence_interval(0.95)
+    assert one["saving_min"] == pytest.approx(other.mean() - vip.mean())
+    assert (one["saving_lower"], one["saving_upper"]) == pytest.approx((welch.low, welch.high), rel=1e-6)
+    assert (one["n_vip"], one["n_other"]) == (len(vip), len(other))
+
+
+def test_vip_lane_says_too_small_on_tiny_samples(duck: str) -> None:
+    wh = Warehouse.open(duck)
+    day = Filters(start=date(2026, 3, 3), end=date(2026, 3, 3))
+    lane = ol.vip_lane(wh, day)
+    assert set(lane["verdict"]) == {"too_small"} and lane["saving_lower"].isna().all()
+    assert ol.vip_lane(wh, F, outlet_id=5)["verdict"].tolist() == ["too_small"]
+
+
+def test_audit_scores_are_the_hand_summed_checklist(duck: str, raw: dict) -> None:
+    wh = Warehouse.open(duck)
+    items = raw["audit_items"]
+    trend = ol.audit_trend(wh, F, 1)
+    for aid, g in items[items["audit_id"].between(10, 13)].groupby("audit_id"):
+        hand = 100 * sum(g["score"]) / sum(g["max_score"])
+        assert trend.loc[trend["audit_id"] == aid, "audit_score"].unique().tolist() == [pytest.approx(hand)]
+    in_period = [100 * items.loc[items["audit_id"] == a, "score"].sum() / 50 for a in (11, 12, 13)]
+    lg = ol.outlet_league(wh, F).set_index("outlet_id")
+    assert lg.loc[1, "audits"] == 3 and lg.loc[1, "audit_score"] == pytest.approx(np.mean(in_period))
+    assert lg.loc[5, "audits"] == 0 and pd.isna(lg.loc[5, "audit_score"])
+
+
+def test_repeated_failures_find_the_item_failed_three_audits_in_a_row(duck: str) -> None:
+    wh = Warehouse.open(duck)
+    rep = ol.repeated_failures(wh, F)
+    assert rep[["outlet_id", "item", "repeats"]].values.tolist() == [[1, "waiting", 3]]
+    assert bool(rep["current"].iloc[0]) and rep["first_on"].iloc[0] == date(2026, 1, 15)
+    assert ol.repeated_failures(wh, F, min_repeats=4).empty
+    before = Filters(start=date(2026, 1, 1), end=date(2026, 5, 1))  # two failures by then
+    assert ol.repeated_failures(wh, before).empty
+
+
+def test_star_ratings_follow_the_rules_by_hand() -> None:
+    rules = st.check_rules({"target_minutes": 15, "points_per_complaint": 10,
+                            "weights": {"waiting": 2, "audits": 1, "satisfaction": 1, "complaints": 0},
+                            "stars": {"1": 0, "2": 50, "3": 60, "4": 70, "5": 80}})
+    league = pd.DataFrame({"outlet_id": [1, 2, 3, 4], "name": list("abcd"), "stars": [3, 4, 3, None],
+                           "within_target": [0.9, 0.5, 0.62, 0.8], "audit_score": [70.0, 40.0, np.nan, 60.0],
+                           "csat": [0.7, 0.6, 0.58, 0.5], "complaints_per_1000": [1.0, 2.0, 3.0, 0.0],
+                           "waited": [100, 100, 100, 100]})
+    r = st.rate(league, rules).set_index("outlet_id")
+    # 1: (2×90 + 70 + 70) / 4 = 80 → 5 stars from 3: gain, waiting pulls most (2 × (90 − 70))
+    assert r.loc[1, "score"] == pytest.approx(80.0) and r.loc[1, "computed_stars"] == 5
+    assert (r.loc[1, "change"], r.loc[1, "driver"]) == ("gain", "waiting")
+    # 2: (2×50 + 40 + 60) / 4 = 50 → 2 stars from 4: lose; below 4 stars' 70: waiting 2 × −20, audits −30, CSAT −10
+    assert r.loc[2, "score"] == pytest.approx(50.0) and (r.loc[2, "change"], r.loc[2, "driver"]) == ("lose", "waiting")
+    # 3: no audits: (2×62 + 58) / 3 = 60.67 → 3 stars: same
+    assert r.loc[3, "score"] == pytest.approx((2 * 62 + 58) / 3) and r.loc[3, "change"] == "same"
+    assert r.loc[4, "change"] == "unrated" and r.loc[4, "computed_stars"] == 3  # (160 + 60 + 50) / 4 = 67.5
+    assert r.loc[1, "score_complaints"] == pytest.approx(90.0)
+
+
+@pytest.mark.parametrize(("text", "key"), [
+    ("weights = 1", "stars.rules.no_section"),
+    ("[weights]\nwaiting = 1\nqueue = 2\n[stars]\n1 = 0", "stars.rules.unknown_component"),
+    ("[weights]\nwaiting = -1\n[stars]\n1=0\n2=1\n3=2\n4=3\n5=4", "stars.rules.bad_weights"),
+    ("[weights]\nwaiting = 1\n[stars]\n1=0\n2=60\n3=50\n4=70\n5=80", "stars.rules.bad_stars"),
+    ("[weights]\nwaiting = 'a'\n[stars]\n1=0", "stars.rules.not_number"),
+    ("[weights\nwaiting = 1", "stars.rules.syntax"),
+])
+def test_bad_rules_files_give_one_clear_error(tmp_path, text: str, key: str) -> None:
+    path = tmp_path / "rules.toml"
+    path.write_text(text, "utf-8")
+    with pytest.raises(st.RulesError) as exc:
+        st.load_rules(path)
+    assert exc.value.key == key
+    with pytest.raises(st.RulesError) as exc:
+        st.load_rules(tmp_path / "none.toml")
+    assert exc.value.key == "stars.rules.missing"
+
+
+def test_star_ratings_of_the_database(duck: str) -> None:
+    wh = Warehouse.open(duck)
+    rules = st.load_rules()
+    got = st.star_ratings(wh, F, rules).set_index("outlet_id")
+    lg = ol.outlet_league(wh, F, rules.target_minutes)
+    ref = st.rate(lg, rules).set_index("outlet_id")
+    pd.testing.assert_frame_equal(got.sort_index(), ref.sort_index())
+    assert got.loc[5, "change"] == "too_small" and got.loc[4, "change"] == "unrated"
+
+
+def test_a_city_manager_sees_only_their_citys_outlets(duck: str, raw: dict) -> None:
+    wh = Warehouse.open(duck)
+    f = F.with_(scope=Scope("boss", regions=(2,)))
+    lg = ol.outlet_league(wh, f)
+    assert sorted(lg["outlet_id"]) == [1, 2]
+    full = ol.outlet_league(wh, F).set_index("outlet_id")
+    pd.testing.assert_series_equal(lg.set_index("outlet_id").sort_index()["visits"], full.loc[[1, 2], "visits"])
+    assert ol.queue_pattern(wh, f, by="hour")["visits"].sum() == full.loc[[1, 2], "visits"].sum()
+    assert set(ol.vip_lane(wh, f)["outlet_id"]) == {1, 2}
+    assert set(ol.repeated_failures(wh, f)["outlet_id"]) <= {1, 2}
+    assert set(st.star_ratings(wh, f)["outlet_id"]) == {1, 2}
+    for call in (lambda: ol.queue_pattern(wh, f, outlet_id=3), lambda: ol.audit_trend(wh, f, 3),
+                 lambda: ol.vip_lane(wh, f, outlet_id=4)):
+        with pytest.raises(ScopeError):
+            call()
+    west = F.with_(scope=Scope("west", regions=(3,)))
+    assert ol.repeated_failures(wh, west).empty
