@@ -154,6 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     from metrics.cli import churn as cli_churn  # survival, churn fit, churn scores
 
     cli_churn.add_commands(sub)
+    from metrics.cli import health as cli_health  # account health score of enterprise customers
+
+    cli_health.add_commands(sub)
     from metrics.cli import coverage as cli_coverage  # which metrics the loaded data supports
 
     cli_coverage.add_commands(sub)

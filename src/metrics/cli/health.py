@@ -1,0 +1,140 @@
+"""``servicewatch health [--manager KEY] [--customer KEY] [--as-of DATE] [--weights FILE]``: the account
+health score of enterprise customers (issue 18 item 3, :mod:`metrics.analysis.health`). One row per
+customer (lowest score first: score, trend against last month, what moved it, the six parts and the
+weights used), or with ``--show history`` their monthly history. The weights, the time-split AUC with
+its interval and the notes go to stderr in ``--lang``, the tidy table to stdout; keys as the source
+wrote them. Same error conventions as :mod:`metrics.cli.main`."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import pandas as pd
+
+from metrics.cli.common import (
+    UserError,
+    add_db_argument,
+    add_filter_arguments,
+    build_filters,
+    hand_out,
+    keys_as_given,
+    open_warehouse,
+)
+
+TABLE = ["customer_id", "name", "score", "trend", "change", "moved", "sla_compliance", "availability", "complaints",
+         "satisfaction", "spend_trend", "churn_risk", "missing"]
+
+
+def weights_text(weights: dict[str, float], lang: str) -> str:
+    """The parts' weights in words (shares of the total, in ``lang``)."""
+    from metrics.analysis.health import PARTS
+    from metrics.model.i18n import t
+
+    total = sum(weights.values())
+    items = [t("health.weight_item", lang, part=t(f"health.part.{p}", lang), weight=f"{weights[p] / total:.0%}")
+             for p in PARTS if weights.get(p, 0) > 0]
+    return t("health.weights", lang, weights=t("plain.list_sep", lang).join(items))
+
+
+def auc_text(bt: dict, lang: str) -> str:
+    """The back-test in one sentence: the AUC with its interval, n and departures, or why there is none."""
+    from metrics.analysis.health import MIN_CLASS
+    from metrics.model.i18n import t
+
+    if not bt:
+        return ""
+    common = {"cutoff": bt["cutoff"].isoformat(), "days": bt["horizon_days"], "n": bt["n"],
+              "departures": bt["departures"]}
+    if bt["reason"] is not None:
+        return t(f"health.auc_reason.{bt['reason']}", lang, min=MIN_CLASS, **common)
+    parts = t("plain.list_sep", lang).join(t(f"health.part.{p}", lang) for p in bt["parts"])
+    return t("health.auc", lang, auc=f"{bt['auc']:.3f}", lower=f"{bt['auc_lower']:.3f}",
+             upper=f"{bt['auc_upper']:.3f}", parts=parts, **common)
+
+
+def resolve_customer(wh, key: str, lang: str = "en") -> int:  # noqa: ANN001 - a Warehouse
+    """The id of the customer the user named by their key as the source wrote it; the error in ``lang``."""
+    from metrics.model.i18n import t
+
+    found = wh.key_ids("customers", [key]).get(key.strip())
+    if found is None:
+        raise UserError(t("health.unknown_customer", lang, customer=key))
+    return int(found)
+
+
+def _shown(df: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """For a terminal: scores to one decimal, the trend as an arrow, what moved it in words."""
+    from metrics.model.i18n import t
+
+    out = df.copy()
+    for col in out.columns.intersection(["score", "change", "previous", "sla_compliance", "availability",
+                                         "complaints", "satisfaction", "spend_trend", "churn_risk"]):
+        out[col] = pd.to_numeric(out[col], errors="coerce").map(lambda v: "" if np.isnan(v) else f"{v:.1f}")
+    if "trend" in out:
+        out["trend"] = [t(f"health.trend.{v}", lang) for v in out["trend"]]
+    if "moved" in out:
+        out["moved"] = [t("health.moved", lang, part=t(f"health.part.{m}", lang), points=f"{b:+.1f}")
+                        if isinstance(m, str) else "" for m, b in zip(df["moved"], df["moved_by"], strict=True)]
+    if "missing" in out:
+        out["missing"] = [t("plain.list_sep", lang).join(t(f"health.part.{p}", lang) for p in v.split(",")) if v else ""
+                          for v in out["missing"]]
+    return out
+
+
+def cmd_health(args: argparse.Namespace) -> None:
+    from metrics.analysis import health as hl
+    from metrics.cli.portfolio import resolve_manager
+    from metrics.model.i18n import t
+
+    lang = args.lang
+    try:
+        cfg = hl.load_weights(args.weights)
+    except hl.WeightsError as exc:
+        raise UserError(t(exc.key, lang, **exc.params)) from None
+    wh = open_warehouse(args.db)
+    f = build_filters(wh, args)
+    manager = resolve_manager(wh, args.manager, lang) if args.manager else None
+    customer = resolve_customer(wh, args.customer, lang) if args.customer else None
+    r = hl.health(wh, f, cfg, manager, customer)
+    if customer is not None and r.customers.empty:
+        raise UserError(t("health.unknown_customer", lang, customer=args.customer))
+    df = r.customers
+    lines = [t("health.none", lang)] if df.empty else [
+        t("health.sentence", lang, n=len(df), day=r.day.isoformat(), down=int((df["trend"] == "down").sum()),
+          up=int((df["trend"] == "up").sum()))]
+    lines += [weights_text(r.weights, lang), auc_text(r.backtest, lang), *(t(k, lang, **p) for k, p in r.notes)]
+    bt = r.backtest
+    fields = {"day": r.day.isoformat(), **{f"weight_{p}": w for p, w in r.weights.items()},
+              **{f"auc{k[3:]}": (None if not np.isfinite(bt[k]) else bt[k]) for k in ("auc", "auc_lower", "auc_upper")},
+              "auc_n": bt["n"], "auc_departures": bt["departures"], "auc_cutoff": bt["cutoff"].isoformat()}
+    if args.show == "history":
+        out = keys_as_given(r.history, wh, {"customer_id": "customers"}).assign(day=lambda d: d["day"].astype(str))
+        cols = list(out.columns)
+    else:
+        out = keys_as_given(df, wh, {"customer_id": "customers", "manager_id": "account_managers"})
+        cols = TABLE if args.format == "table" else list(out.columns)
+        if args.format == "table":  # words and arrows for a terminal; codes for scripts
+            out = _shown(out, lang)
+    hand_out(args, wh, f, out.reindex(columns=cols),
+             {"what": f"health {args.show}", "manager": args.manager, "customer": args.customer}, lines, fields=fields)
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Register ``health`` on the main parser's subcommands."""
+    p = sub.add_parser("health", help="account health score of enterprise customers",
+                       description="Per enterprise customer: a 0-100 health score made of SLA compliance, "
+                                   "availability, complaints, satisfaction, the six-month spend trend and churn "
+                                   "risk (weights from data/health_weights.toml or --weights), the trend against "
+                                   "last month and what moved it; how well it ranks departures (AUC with a 95% "
+                                   "interval on a time split) on stderr.")
+    add_db_argument(p)
+    p.add_argument("--manager", metavar="KEY", help="an account manager's key: their customers only")
+    p.add_argument("--customer", metavar="KEY", help="one customer's key")
+    p.add_argument("--weights", metavar="FILE", help="a weights file (TOML) instead of data/health_weights.toml")
+    p.add_argument("--show", choices=["customers", "history"], default="customers",
+                   help="customers (default: one row each) or history (a row per customer and month)")
+    add_filter_arguments(p)
+    p.add_argument("--format", choices=["json", "csv", "table"], default="table")
+    p.add_argument("--lang", choices=["zh", "en"], default="en", help="language of the sentences and notes")
+    p.set_defaults(func=cmd_health)
