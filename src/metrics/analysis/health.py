@@ -55,32 +55,32 @@ def load_weights(path: str | Path | None = None) -> dict:
         with p.open("rb") as fh:
             raw = tomllib.load(fh)
     except OSError:
-        raise WeightsError("health.weights.unreadable", file=p.name) from None
+        raise WeightsError("health.weights_error.unreadable", file=p.name) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError):
-        raise WeightsError("health.weights.not_toml", file=p.name) from None
+        raise WeightsError("health.weights_error.not_toml", file=p.name) from None
     w = raw.get("weights")
     if not isinstance(w, dict) or not w:
-        raise WeightsError("health.weights.no_weights", file=p.name)
+        raise WeightsError("health.weights_error.no_weights", file=p.name)
     unknown = [k for k in w if k not in PARTS]
     if unknown:
-        raise WeightsError("health.weights.unknown_part", part=unknown[0], parts=", ".join(PARTS))
+        raise WeightsError("health.weights_error.unknown_part", part=unknown[0], parts=", ".join(PARTS))
     bad = [k for k, v in w.items() if isinstance(v, bool) or not isinstance(v, int | float) or not v >= 0]
     if bad or sum(w.values()) <= 0:
-        raise WeightsError("health.weights.bad_weight", part=bad[0] if bad else "")
+        raise WeightsError("health.weights_error.bad_weight", part=bad[0] if bad else "")
     default = _defaults()
     cfg = {"weights": {k: float(w.get(k, 0.0)) for k in PARTS}}
     for k in NUMBERS:
         v = raw.get(k, default.get(k))
         if isinstance(v, bool) or not isinstance(v, int | float) or (k in WHOLE and (v != int(v) or v < 1)):
-            raise WeightsError("health.weights.bad_number", name=k)
+            raise WeightsError("health.weights_error.bad_number", name=k)
         cfg[k] = int(v) if k in WHOLE else float(v)
     seg = raw.get("segments", default.get("segments"))
     if not isinstance(seg, list) or not seg or not all(isinstance(x, str) for x in seg):
-        raise WeightsError("health.weights.bad_number", name="segments")
+        raise WeightsError("health.weights_error.bad_number", name="segments")
     cfg["segments"] = tuple(seg)
     if not cfg["availability_zero"] < cfg["availability_full"] or cfg["spend_zero"] >= 0 or \
             cfg["complaints_zero"] <= 0 or cfg["churn_zero"] <= 0:
-        raise WeightsError("health.weights.bad_scale")
+        raise WeightsError("health.weights_error.bad_scale")
     return cfg
 
 
