@@ -1,0 +1,75 @@
+"""Complaints that may become regulator appeals (issue 20): a user may appeal to 工信部 / 通信管理局
+only after 15 days without a satisfactory answer, so every complaint still open past
+:data:`WAIT_DAYS` days is an appeal waiting to happen, and one that passes it within :data:`SOON_DAYS`
+days is next. The list carries the customer's account manager (the owner) and region; it follows the
+filters' slices and the user's scope, and an aggregate-only user (a viewer) gets the counts only.
+
+Open = not resolved at the as-of moment (:func:`metrics.model.ticket_status.still_open`, the end of
+the as-of day); age = that moment − opened_at, in days.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from metrics.analysis.regulator import ticket_slices
+from metrics.model import schema as s
+from metrics.model import ticket_status
+from metrics.model.filters import Filters
+from metrics.query.where import slice_conditions
+from metrics.query.where import timestamp_literal as _ts
+
+WAIT_DAYS = 15  # the operator's time to answer before a user may appeal
+SOON_DAYS = 3  # "due to pass it within" this many days
+PAST, SOON = "past", "soon"
+COLUMNS = ["ticket_id", "customer_id", "customer", "region_id", "category", "priority", "channel", "opened_at",
+           "age_days", "days_left", "state", "manager_id", "manager"]
+
+
+@dataclass
+class AppealRisk:
+    """The list (empty for an aggregate-only user) and the counts of each state."""
+
+    as_of: date
+    table: pd.DataFrame
+    past: int
+    soon: int
+    listed: bool  # False: counts only (viewer)
+
+
+def appeal_risk(wh, f: Filters, as_of: date | None = None, wait_days: int = WAIT_DAYS,  # noqa: ANN001
+                soon_days: int = SOON_DAYS) -> AppealRisk:
+    """Complaints open at the end of ``as_of`` (default: the data's as-of date) for ``wait_days`` days
+    or more (``past``) or reaching it within ``soon_days`` days (``soon``), oldest first."""
+    as_of = as_of or f.as_of or wh.as_of()
+    now = datetime.combine(as_of + timedelta(days=1), datetime.min.time())
+    t, c, am = s.tickets, s.customers, s.account_managers
+    cut = now - timedelta(days=wait_days - soon_days)
+    j = t.join(c, c.c.customer_id == t.c.customer_id).outerjoin(
+        am, am.c.manager_id == c.c.account_manager_id)
+    stmt = (sa.select(t.c.ticket_id, t.c.customer_id, c.c.name.label("customer"), c.c.region_id, t.c.category,
+                      t.c.priority, t.c.channel, t.c.opened_at, c.c.account_manager_id.label("manager_id"),
+                      am.c.name.label("manager"))
+            .select_from(j)
+            .where(t.c.kind == "complaint", t.c.opened_at <= _ts(cut),
+                   ticket_status.still_open(t, _ts(now)),
+                   *slice_conditions(f, c, t.c.channel), *ticket_slices(f))
+            .order_by(t.c.opened_at, t.c.ticket_id))
+    listed = not (f.scope is not None and f.scope.aggregates_only)
+    df = wh.read(stmt, keys={"ticket_id": "tickets", "customer_id": "customers",
+                             "manager_id": "account_managers"} if listed else None)
+    age = (pd.Timestamp(now) - pd.to_datetime(df["opened_at"])).dt.total_seconds() / 86400.0
+    df["age_days"] = age.to_numpy(dtype=float)
+    df["days_left"] = np.maximum(wait_days - df["age_days"], 0.0)
+    df["state"] = np.where(df["age_days"] >= wait_days, PAST, SOON)
+    past, soon = int((df["state"] == PAST).sum()), int((df["state"] == SOON).sum())
+    table = df[COLUMNS].reset_index(drop=True) if listed else pd.DataFrame(columns=COLUMNS)
+    return AppealRisk(as_of, table, past, soon, listed)
+
+
+__all__ = ["COLUMNS", "PAST", "SOON", "SOON_DAYS", "WAIT_DAYS", "AppealRisk", "appeal_risk"]

@@ -1,0 +1,352 @@
+"""What the regulator counts (issue 20): MIIT's 申诉率 per quarter by its categories, and the Ofcom,
+TIO and ACMA readings of the same complaints, each by the authority's own definition
+(catalogue ``regulator.definition.<authority>``).
+
+* **Appeals** (numerator of MIIT, Ofcom and TIO): tickets of kind ``complaint`` whose ``source`` is one
+  of :data:`metrics.model.schema.REGULATOR_SOURCES` (工信部 / 通信管理局申诉), opened in the quarter,
+  in the filters' slices and the user's scope. A ticket counts under the regulator category that
+  ``regulator_categories`` maps its category to on the day it was opened (``unmapped`` when none).
+* **Denominator**: the users at one or more month ends of the quarter — ``point`` (:data:`POINTS`):
+  the quarter's last month end, the second month's end (TIO's count) or the mean of the three — from
+  ``user_base`` for a ``base`` (mobile, fixed, broadband, all) when given and present, else the
+  customers active at each month's end (``customers``). Every result says which (``base_used``,
+  ``point``, ``months``).
+* **Rate** = appeals ÷ users × ``per`` (MIIT per million, Ofcom per 100,000, TIO per 10,000), with the
+  exact (Garwood) Poisson interval; the change against the previous quarter and the same quarter a
+  year before, with the conditional test's p-value (:func:`metrics.analysis.stats.two_rate_p`).
+* **ACMA** (:func:`acma`): complaints of every source resolved in the quarter — the average days to
+  resolve and the days within which 80% were resolved (nearest rank: the ⌈0.8 n⌉-th shortest) — and
+  the top three complaint categories received, with Wilson intervals of their shares.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from metrics.analysis.stats import poisson_rate_interval, two_rate_p, wilson
+from metrics.model import schema as s
+from metrics.model.filters import Filters
+from metrics.model.regions import at_level, within
+from metrics.query.where import date_literal as _d
+from metrics.query.where import slice_conditions
+from metrics.query.where import timestamp_literal as _ts
+
+AUTHORITIES = ("miit", "ofcom", "tio", "acma")
+PER = {"miit": 1_000_000, "ofcom": 100_000, "tio": 10_000, "acma": 10_000}
+POINTS = ("quarter_end", "second_month_end", "average")
+DEFAULT_POINT = {"miit": "quarter_end", "ofcom": "quarter_end", "tio": "second_month_end",
+                 "acma": "second_month_end"}
+CUSTOMERS_BASE = "customers"  # the base used when no user_base is given or present
+ALL = "all"  # the total row's regulator_category
+UNMAPPED = "unmapped"
+RESOLVED_SHARE = 0.8  # ACMA: the days within which this share of complaints was resolved
+_QUARTER = re.compile(r"^\s*(\d{4})\s*-?\s*[Qq]\s*([1-4])\s*$")
+
+
+@dataclass(frozen=True)
+class Quarter:
+    """A calendar quarter (``2026Q3``)."""
+
+    year: int
+    q: int
+
+    @property
+    def start(self) -> date:
+        return date(self.year, 3 * self.q - 2, 1)
+
+    @property
+    def stop(self) -> date:
+        """The first day after the quarter."""
+        return date(self.year + 1, 1, 1) if self.q == 4 else date(self.year, 3 * self.q + 1, 1)
+
+    def months(self) -> list[date]:
+        """The first days of its three months."""
+        return [date(self.year, 3 * self.q - 2 + i, 1) for i in range(3)]
+
+    def shifted(self, quarters: int) -> Quarter:
+        n = self.year * 4 + self.q - 1 + quarters
+        return Quarter(n // 4, n % 4 + 1)
+
+    def __str__(self) -> str:
+        return f"{self.year}Q{self.q}"
+
+
+def parse_quarter(text: str) -> Quarter:
+    """``2026Q3`` (also ``2026-Q3``, ``2026q3``) → Quarter; ValueError otherwise."""
+    m = _QUARTER.match(str(text))
+    if not m:
+        raise ValueError(text)
+    return Quarter(int(m[1]), int(m[2]))
+
+
+def month_end(month: date) -> date:
+    """The last day of ``month`` (any day of it)."""
+    nxt = date(month.year + 1, 1, 1) if month.month == 12 else date(month.year, month.month + 1, 1)
+    return nxt - timedelta(days=1)
+
+
+def point_months(quarter: Quarter, point: str) -> list[date]:
+    """The months (first days) whose month-end counts make the denominator at ``point``."""
+    months = quarter.months()
+    return {"quarter_end": months[2:], "second_month_end": months[1:2], "average": months}[point]
+
+
+@dataclass
+class Figures:
+    """One authority's figures for a quarter. ``table``: one row per (region, regulator_category)
+    with the ``all`` total; ``reason``: a catalogue key when nothing could be computed."""
+
+    authority: str
+    quarter: Quarter
+    per: int
+    base_used: str
+    point: str
+    months: list[date]
+    table: pd.DataFrame
+    reason: str | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def _level_group(level: str | None, region_col: sa.ColumnElement) -> tuple[list, list, sa.FromClause | None]:
+    """(select columns, group-by columns, closure alias) to cut by a region level; none for the total."""
+    if level is None:
+        return [], [], None
+    rc = s.region_closure.alias("rc")
+    return [rc.c.ancestor_id.label("region_id")], [rc.c.ancestor_id], rc
+
+
+def has_sources(wh) -> bool:  # noqa: ANN001 - a Warehouse
+    """Whether the database's tickets have ``source`` (one created before issue 20 has not)."""
+    with wh.engine.connect() as conn:
+        return s.has_column(conn, s.tickets.c.source)
+
+
+def _has_table(wh, table: sa.Table) -> bool:  # noqa: ANN001
+    with wh.engine.connect() as conn:
+        return sa.inspect(conn).has_table(table.name)
+
+
+def ticket_slices(f: Filters) -> list:
+    """The filters' ticket slices (category, priority) on ``tickets``."""
+    t = s.tickets
+    return ([t.c.category.in_(f.categories)] if f.categories else []) + (
+        [t.c.priority.in_(f.priorities)] if f.priorities else [])
+
+
+def appeals_by_day(wh, f: Filters, quarter: Quarter, level: str | None = None) -> pd.DataFrame:  # noqa: ANN001
+    """Regulator appeals opened in ``quarter``: [region_id,] category, day, appeals."""
+    t, c = s.tickets, s.customers
+    day = sa.cast(t.c.opened_at, sa.Date).label("day")
+    cols, group, rc = _level_group(level, c.c.region_id)
+    j = t.join(c, c.c.customer_id == t.c.customer_id)
+    if rc is not None:
+        j = j.join(rc, at_level(rc, c.c.region_id, level))
+    stmt = (sa.select(*cols, t.c.category, day, sa.func.count().label("appeals")).select_from(j)
+            .where(t.c.kind == "complaint", t.c.source.in_(s.REGULATOR_SOURCES),
+                   t.c.opened_at >= _ts(datetime.combine(quarter.start, datetime.min.time())),
+                   t.c.opened_at < _ts(datetime.combine(quarter.stop, datetime.min.time())),
+                   *slice_conditions(f, c, t.c.channel), *ticket_slices(f))
+            .group_by(*group, t.c.category, day))
+    df = wh.read(stmt)
+    df["day"] = pd.to_datetime(df["day"]).dt.date
+    df["appeals"] = df["appeals"].astype(int)
+    return df
+
+
+def mapping(wh, authority: str) -> pd.DataFrame:  # noqa: ANN001
+    """The authority's rows of ``regulator_categories`` (empty when the table is absent)."""
+    cols = [c.name for c in s.regulator_categories.columns]
+    if not _has_table(wh, s.regulator_categories):
+        return pd.DataFrame(columns=cols)
+    rc = s.regulator_categories
+    return wh.read(sa.select(rc).where(rc.c.authority == authority))
+
+
+def map_categories(counts: pd.DataFrame, rows: pd.DataFrame) -> pd.Series:
+    """The regulator category of each row of ``counts`` (category, day) under the mapping ``rows``
+    in force that day (valid_from ≤ day ≤ valid_to, NULL valid_to: open-ended); ``unmapped`` else."""
+    out = pd.Series(UNMAPPED, index=counts.index, dtype=object)
+    for r in rows.itertuples(index=False):
+        frm = pd.Timestamp(r.valid_from).date()
+        to = None if r.valid_to is None or pd.isna(r.valid_to) else pd.Timestamp(r.valid_to).date()
+        hit = (counts["category"] == r.category) & (counts["day"] >= frm)
+        if to is not None:
+            hit &= counts["day"] <= to
+        out[hit] = r.regulator_category
+    return out
+
+
+def _active_at(month: date, f: Filters, cols: list, group: list, rc: sa.FromClause | None,
+               level: str | None) -> sa.Select:
+    c = s.customers
+    stop = month_end(month) + timedelta(days=1)
+    j = c if rc is None else c.join(rc, at_level(rc, c.c.region_id, level))
+    return (sa.select(*cols, sa.func.count().label("users")).select_from(j)
+            .where(c.c.start_date < _d(stop), sa.or_(c.c.end_date.is_(None), c.c.end_date >= _d(stop)),
+                   *slice_conditions(f, c)).group_by(*group))
+
+
+def _base_at(month: date, f: Filters, base: str, cols: list, group: list, rc: sa.FromClause | None,
+             level: str | None) -> sa.Select:
+    ub = s.user_base
+    j = ub if rc is None else ub.join(rc, at_level(rc, ub.c.region_id, level))
+    conds = [ub.c.month == _d(month), ub.c.base == base]
+    if f.regions:
+        conds.append(within(ub.c.region_id, f.regions))
+    if f.scope is not None and f.scope.regions is not None:  # the user's scope: their regions only
+        conds.append(within(ub.c.region_id, f.scope.regions) if f.scope.regions else sa.false())
+    return sa.select(*cols, sa.func.sum(ub.c.users).label("users")).select_from(j).where(*conds).group_by(*group)
+
+
+def base_usable(wh, f: Filters, base: str | None) -> bool:  # noqa: ANN001
+    """A user_base ``base`` applies: given, the table present with rows of it, and no slice the
+    regulator's count cannot follow (tier, segment, SLA level, channel, a manager's scope)."""
+    if base is None or not _has_table(wh, s.user_base):
+        return False
+    if f.tiers or f.segments or f.sla_levels or f.channels or (f.scope is not None and f.scope.manager_id):
+        return False
+    ub = s.user_base
+    return int(wh.read(sa.select(sa.func.count()).select_from(ub).where(ub.c.base == base)).iloc[0, 0]) > 0
+
+
+def users(wh, f: Filters, quarter: Quarter, point: str, base: str | None,  # noqa: ANN001
+          level: str | None = None) -> tuple[pd.DataFrame, str]:
+    """The denominator: [region_id,] users (mean over the months of ``point``) and the base used."""
+    used = base if base_usable(wh, f, base) else CUSTOMERS_BASE
+    cols, group, rc = _level_group(level, None)
+    frames = []
+    for month in point_months(quarter, point):
+        stmt = (_active_at(month, f, cols, group, rc, level) if used == CUSTOMERS_BASE
+                else _base_at(month, f, used, cols, group, rc, level))
+        df = wh.read(stmt)
+        df["users"] = pd.to_numeric(df["users"]).fillna(0).astype(float)
+        frames.append(df)
+    n = len(frames)
+    allf = pd.concat(frames, ignore_index=True)
+    keys = ["region_id"] if level else []
+    if keys:
+        out = allf.groupby(keys, as_index=False)["users"].sum()
+    else:
+        out = pd.DataFrame({"users": [allf["users"].sum()]})
+    out["users"] = out["users"] / n
+    return out, used
+
+
+def appeals(wh, f: Filters, quarter: Quarter, authority: str = "miit",  # noqa: ANN001
+            level: str | None = None) -> pd.DataFrame:
+    """[region_id,] regulator_category, appeals — with the ``all`` total per region."""
+    df = appeals_by_day(wh, f, quarter, level)
+    keys = ["region_id"] if level else []
+    df["regulator_category"] = map_categories(df, mapping(wh, authority)) if len(df) else pd.Series(dtype=object)
+    by_cat = df.groupby(keys + ["regulator_category"], as_index=False)["appeals"].sum()
+    total = (df.groupby(keys, as_index=False)["appeals"].sum() if keys
+             else pd.DataFrame({"appeals": [int(df["appeals"].sum())]}))
+    total["regulator_category"] = ALL
+    return pd.concat([by_cat, total], ignore_index=True)
+
+
+def _one_quarter(wh, f: Filters, quarter: Quarter, authority: str, per: int, point: str,  # noqa: ANN001
+                 base: str | None, level: str | None) -> tuple[pd.DataFrame, str]:
+    keys = ["region_id"] if level else []
+    a = appeals(wh, f, quarter, authority, level)
+    u, used = users(wh, f, quarter, point, base, level)
+    if keys:
+        cats = a["regulator_category"].unique().tolist() or [ALL]
+        grid = u[keys].merge(pd.DataFrame({"regulator_category": cats}), how="cross")
+        a = grid.merge(a, on=keys + ["regulator_category"], how="outer")
+    df = a.merge(u, on=keys, how="left") if keys else a.assign(users=float(u["users"].iloc[0]))
+    df["appeals"] = df["appeals"].fillna(0).astype(int)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ok = df["users"] > 0
+        df["rate"] = np.where(ok, df["appeals"] / df["users"] * per, np.nan)
+        lo, hi = poisson_rate_interval(df["appeals"], df["users"].where(ok), per)
+    df["lower"], df["upper"] = lo, hi
+    return df, used
+
+
+def rates(wh, f: Filters, quarter: Quarter, authority: str = "miit", base: str | None = None,  # noqa: ANN001
+          point: str | None = None, level: str | None = None) -> Figures:
+    """``authority``'s appeal rate for ``quarter`` (MIIT by its categories, the others as the total),
+    with the previous quarter's and the year-ago quarter's rates and the changes; by region ``level``
+    (province, city) when given. ``base``: a user_base base, else the customers active at month ends."""
+    point = point or DEFAULT_POINT[authority]
+    per = PER[authority]
+    months = point_months(quarter, point)
+    if not has_sources(wh):
+        return Figures(authority, quarter, per, CUSTOMERS_BASE, point, months, pd.DataFrame(),
+                       "regulator.reason.no_source")
+    keys = (["region_id"] if level else []) + ["regulator_category"]
+    now, used = _one_quarter(wh, f, quarter, authority, per, point, base, level)
+    for tag, q in (("prev", quarter.shifted(-1)), ("year", quarter.shifted(-4))):
+        then, _ = _one_quarter(wh, f, q, authority, per, point, base, level)
+        then = then[keys + ["appeals", "users", "rate"]].rename(
+            columns={"appeals": f"appeals_{tag}", "users": f"users_{tag}", "rate": f"rate_{tag}"})
+        now = now.merge(then, on=keys, how="left")
+        now[f"appeals_{tag}"] = now[f"appeals_{tag}"].fillna(0).astype(int)
+        now[f"change_{tag}"] = now["rate"] - now[f"rate_{tag}"]
+        now[f"p_{tag}"] = two_rate_p(now["appeals"], now["users"], now[f"appeals_{tag}"], now[f"users_{tag}"])
+    if authority != "miit":
+        now = now[now["regulator_category"] == ALL].reset_index(drop=True)
+    reason = None if (now["users"] > 0).any() else "regulator.reason.no_users"
+    return Figures(authority, quarter, per, used, point, months, now.reset_index(drop=True), reason)
+
+
+def acma(wh, f: Filters, quarter: Quarter, base: str | None = None, point: str | None = None,  # noqa: ANN001
+         top: int = 3) -> Figures:
+    """ACMA's record-keeping figures for ``quarter``: complaints received (every source) per 10,000
+    services at ``point``; of those resolved in the quarter the mean days to resolve and the days
+    within which 80% were resolved; the ``top`` categories received with their shares."""
+    point = point or DEFAULT_POINT["acma"]
+    t, c = s.tickets, s.customers
+    lo_ts = _ts(datetime.combine(quarter.start, datetime.min.time()))
+    hi_ts = _ts(datetime.combine(quarter.stop, datetime.min.time()))
+    j = t.join(c, c.c.customer_id == t.c.customer_id)
+    conds = [t.c.kind == "complaint", *slice_conditions(f, c, t.c.channel), *ticket_slices(f)]
+    done = wh.read(sa.select(t.c.opened_at, t.c.resolved_at).select_from(j)
+                   .where(*conds, t.c.resolved_at >= lo_ts, t.c.resolved_at < hi_ts))
+    received = wh.read(sa.select(t.c.category, sa.func.count().label("n")).select_from(j)
+                       .where(*conds, t.c.opened_at >= lo_ts, t.c.opened_at < hi_ts).group_by(t.c.category))
+    days = resolution_days(done["opened_at"], done["resolved_at"])
+    u, used = users(wh, f, quarter, point, base)
+    n_recv = int(received["n"].sum()) if len(received) else 0
+    total = float(u["users"].iloc[0])
+    rate = n_recv / total * PER["acma"] if total > 0 else float("nan")
+    lo, hi = poisson_rate_interval([n_recv], [total if total > 0 else np.nan], PER["acma"])
+    types = received.sort_values(["n", "category"], ascending=[False, True]).head(top).reset_index(drop=True)
+    if len(types):
+        types["share"] = types["n"] / n_recv
+        types["share_lower"], types["share_upper"] = wilson(types["n"], n_recv)
+    table = pd.DataFrame([{"regulator_category": ALL, "appeals": n_recv, "users": total, "rate": rate,
+                           "lower": float(lo[0]), "upper": float(hi[0]), "resolved": len(days),
+                           "mean_days": float(np.mean(days)) if len(days) else float("nan"),
+                           "days_80": days_to_resolve(days)}])
+    reason = None if total > 0 else "regulator.reason.no_users"
+    return Figures("acma", quarter, PER["acma"], used, point, point_months(quarter, point), table, reason,
+                   {"top_types": types})
+
+
+def resolution_days(opened: pd.Series, resolved: pd.Series) -> np.ndarray:
+    """Days from opening to resolution (fractional)."""
+    delta = pd.to_datetime(resolved) - pd.to_datetime(opened)
+    return (delta.dt.total_seconds() / 86400.0).to_numpy(dtype=float)
+
+
+def days_to_resolve(days: np.ndarray, share: float = RESOLVED_SHARE) -> float:
+    """The days within which ``share`` of the complaints were resolved: the ⌈share·n⌉-th shortest
+    (nearest rank); NaN for none."""
+    if len(days) == 0:
+        return float("nan")
+    ordered = np.sort(np.asarray(days, float))
+    return float(ordered[max(1, math.ceil(share * len(ordered) - 1e-9)) - 1])
+
+
+__all__ = ["ALL", "AUTHORITIES", "CUSTOMERS_BASE", "DEFAULT_POINT", "Figures", "PER", "POINTS", "Quarter",
+           "UNMAPPED", "acma", "appeals", "days_to_resolve", "map_categories", "mapping", "month_end",
+           "parse_quarter", "point_months", "rates", "resolution_days", "users"]

@@ -1,0 +1,236 @@
+"""The regulator's figures (metrics.analysis.regulator, appeal_risk) against hand computations on the
+small set of tests/engine/regulator_frames.py, on DuckDB, PostgreSQL and MariaDB: MIIT's 申诉率 by its
+categories and by city, the changes, the published-style check (5,940 appeals on 690.6 million users →
+8.6 per million), the category mapping switching versions between 2021 and 2022, TIO's count point,
+ACMA's 80% days against a hand-sorted list, the appeal-risk list and the user's scope; the demo's
+appeals follow tickets left unresolved for 15+ days."""
+
+from __future__ import annotations
+
+import math
+import secrets
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from regulator_frames import AS_OF, frames, user_base_rows
+from scipy import stats as sps
+
+from metrics.access.users import Scope
+from metrics.analysis import regulator as rg
+from metrics.analysis.appeal_risk import appeal_risk
+from metrics.ingest.load import replace_all
+from metrics.model.filters import Filters
+from metrics.query.warehouse import Warehouse
+
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+MARIADB_ADMIN = "mysql+pymysql://root@127.0.0.1:3306/"
+F = Filters(start=date(2026, 7, 1), end=AS_OF)
+Q3 = rg.parse_quarter("2026Q3")
+
+
+@pytest.fixture(scope="module")
+def raw() -> dict[str, pd.DataFrame]:
+    return frames()
+
+
+@pytest.fixture(scope="module")
+def duck(raw, tmp_path_factory) -> str:
+    url = f"duckdb:///{tmp_path_factory.mktemp('regulator') / 'r.duckdb'}"
+    replace_all(url, raw)
+    return url
+
+
+def _server_db(admin_url: str, create: str, drop: str, url: str, raw: dict) -> Iterator[str]:
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool,
+                             connect_args={"connect_timeout": 5})
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(create))
+    except Exception as exc:  # noqa: BLE001 - no server here
+        admin.dispose()
+        pytest.skip(f"no database server: {str(exc).splitlines()[0]}")
+    try:
+        replace_all(url, raw)
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(drop))
+        admin.dispose()
+
+
+@pytest.fixture(scope="module", params=["duckdb", "postgresql", "mariadb"])
+def any_url(request, raw, duck) -> Iterator[str]:
+    name = f"sw_regulator_{secrets.token_hex(4)}"
+    if request.param == "duckdb":
+        yield duck
+    elif request.param == "postgresql":
+        yield from _server_db(PG_ADMIN, f'CREATE DATABASE "{name}"', f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
+                              f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}", raw)
+    else:
+        yield from _server_db(MARIADB_ADMIN, f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4",
+                              f"DROP DATABASE IF EXISTS `{name}`", f"mysql+pymysql://root@127.0.0.1:3306/{name}", raw)
+
+
+def garwood(k: int, users: float, per: float) -> tuple[float, float]:
+    lo = 0.0 if k == 0 else sps.chi2.ppf(0.025, 2 * k) / 2
+    return per * lo / users, per * sps.chi2.ppf(0.975, 2 * (k + 1)) / 2 / users
+
+
+def row(df: pd.DataFrame, cat: str, region: int | None = None) -> pd.Series:
+    sel = df["regulator_category"] == cat
+    if region is not None:
+        sel &= df["region_id"] == region
+    assert sel.sum() == 1, (cat, region, df)
+    return df[sel].iloc[0]
+
+
+def test_miit_rate_by_category_and_change_by_hand(any_url: str) -> None:
+    fig = rg.rates(Warehouse.open(any_url), F, Q3, "miit")
+    assert fig.base_used == rg.CUSTOMERS_BASE and fig.point == "quarter_end" and fig.months == [date(2026, 9, 1)]
+    total = row(fig.table, rg.ALL)
+    # 4 appeals on 11 customers active on 2026-09-30
+    assert total["appeals"] == 4 and total["users"] == 11
+    assert total["rate"] == pytest.approx(4 / 11 * 1e6)
+    assert (total["lower"], total["upper"]) == pytest.approx(garwood(4, 11, 1e6))
+    # 2026Q2: 1 appeal on 10 users at 2026-06-30 (customers 11, 12 not yet, 7 still there); 2025Q3: 2 on 10
+    assert total["appeals_prev"] == 1 and total["rate_prev"] == pytest.approx(1 / 10 * 1e6)
+    assert total["change_prev"] == pytest.approx(4 / 11 * 1e6 - 1e5)
+    assert total["appeals_year"] == 2 and total["change_year"] == pytest.approx(4 / 11 * 1e6 - 2e5)
+    # the 2022 categories: billing → 营销、收费、资费争议, network_quality → 网络质量、信息安全,
+    # fault_repair and service_attitude → 服务争议
+    assert row(fig.table, "marketing_charging")["appeals"] == 1
+    assert row(fig.table, "network_security")["appeals"] == 1
+    assert row(fig.table, "service_dispute")["appeals"] == 2
+    assert fig.table.loc[fig.table["regulator_category"] != rg.ALL, "appeals"].sum() == 4
+
+
+def test_miit_by_city_by_hand(any_url: str) -> None:
+    fig = rg.rates(Warehouse.open(any_url), F, Q3, "miit", level="city")
+    jia, yi = row(fig.table, rg.ALL, 2), row(fig.table, rg.ALL, 3)
+    assert (jia["appeals"], jia["users"]) == (3, 6) and (yi["appeals"], yi["users"]) == (1, 5)
+    assert jia["rate"] == pytest.approx(3 / 6 * 1e6) and yi["rate"] == pytest.approx(1 / 5 * 1e6)
+    prov = rg.rates(Warehouse.open(any_url), F, Q3, "miit", level="province").table
+    assert row(prov, rg.ALL, 1)["appeals"] == 4 and row(prov, rg.ALL, 1)["users"] == 11
+
+
+def test_the_published_example_5940_on_690_6_million_is_8_6_per_million(raw, tmp_path) -> None:
+    data = {k: v.copy() for k, v in raw.items()}
+    extra = pd.DataFrame([dict(ticket_id=10_000 + i, customer_id=1, channel="web", kind="complaint", source="miit",
+                               category="billing", priority="P3", resolved_at=pd.NaT,
+                               opened_at=datetime(2022, 11, 1, 9) + timedelta(minutes=i)) for i in range(5940)])
+    old = data["tickets"]
+    extra = extra.reindex(columns=old.columns).astype({c: old[c].dtype for c in old.columns if old[c].notna().any()})
+    data["tickets"] = pd.concat([old, extra], ignore_index=True)
+    data["user_base"] = user_base_rows(690_600_000, month=date(2022, 12, 1))
+    url = f"duckdb:///{tmp_path / 'pub.duckdb'}"
+    replace_all(url, data)
+    fig = rg.rates(Warehouse.open(url), Filters(start=date(2022, 10, 1), end=date(2022, 12, 31)),
+                   rg.parse_quarter("2022Q4"), "miit", base="mobile")
+    total = row(fig.table, rg.ALL)
+    assert fig.base_used == "mobile" and total["users"] == 690_600_000 and total["appeals"] == 5940
+    assert round(total["rate"], 1) == 8.6
+    assert (total["lower"], total["upper"]) == pytest.approx(garwood(5940, 690.6e6, 1e6))
+    # a slice the regulator's count cannot follow falls back to the customers, and says so
+    tiered = rg.rates(Warehouse.open(url), Filters(start=date(2022, 10, 1), end=date(2022, 12, 31), tiers=("gold",)),
+                      rg.parse_quarter("2022Q4"), "miit", base="mobile")
+    assert tiered.base_used == rg.CUSTOMERS_BASE
+
+
+def test_the_category_mapping_switches_versions_between_2021_and_2022(any_url: str) -> None:
+    wh = Warehouse.open(any_url)
+    old = rg.rates(wh, Filters(start=date(2021, 10, 1), end=date(2021, 12, 31)), rg.parse_quarter("2021Q4")).table
+    new = rg.rates(wh, Filters(start=date(2022, 1, 1), end=date(2022, 3, 31)), rg.parse_quarter("2022Q1")).table
+    # fault_repair on 2021-12-31 23:00 is 网络质量 (2012–2020 set); on 2022-01-01 服务争议; tariff 收费争议
+    assert row(old, "network_quality")["appeals"] == 1 and row(old, "charging_dispute")["appeals"] == 1
+    assert set(old["regulator_category"]) == {"network_quality", "charging_dispute", rg.ALL}
+    assert set(new["regulator_category"]) == {"service_dispute", rg.ALL}
+    # the same by the pure mapping on the days either side of the switch
+    counts = pd.DataFrame({"category": ["fault_repair"] * 2, "day": [date(2021, 12, 31), date(2022, 1, 1)]})
+    assert rg.map_categories(counts, rg.mapping(wh, "miit")).tolist() == ["network_quality", "service_dispute"]
+    assert rg.map_categories(pd.DataFrame({"category": ["unknown_cat"], "day": [date(2023, 1, 1)]}),
+                             rg.mapping(wh, "miit")).tolist() == [rg.UNMAPPED]
+
+
+def test_tio_counts_services_at_the_end_of_the_quarters_second_month(any_url: str) -> None:
+    fig = rg.rates(Warehouse.open(any_url), F, Q3, "tio")
+    total = row(fig.table, rg.ALL)
+    # 10 customers active on 2026-08-31 (7 still there, 11 and 12 not yet), per 10,000
+    assert fig.point == "second_month_end" and fig.months == [date(2026, 8, 1)]
+    assert total["users"] == 10 and total["rate"] == pytest.approx(4 / 10 * 1e4)
+    ofcom = row(rg.rates(Warehouse.open(any_url), F, Q3, "ofcom").table, rg.ALL)
+    assert ofcom["users"] == 11 and ofcom["rate"] == pytest.approx(4 / 11 * 1e5)
+    avg = row(rg.rates(Warehouse.open(any_url), F, Q3, "miit", point="average").table, rg.ALL)
+    # month ends 7-31: 10, 8-31: 10, 9-30: 11
+    assert avg["users"] == pytest.approx(31 / 3)
+
+
+def test_acma_days_against_a_hand_sorted_list(any_url: str, raw) -> None:
+    fig = rg.acma(Warehouse.open(any_url), F, Q3)
+    # resolved in 2026Q3: the ten planted complaints and four appeals resolved after 5 hours (the one
+    # opened 9-30 23:59 is resolved on 10-01); hand-sorted:
+    days = [5 / 24] * 4 + [0.5, 1, 2, 3, 4, 5, 6, 7, 8, 20]
+    t = fig.table.iloc[0]
+    assert t["resolved"] == 14
+    assert t["mean_days"] == pytest.approx(sum(days) / 14)
+    assert t["days_80"] == pytest.approx(7.0)  # ⌈0.8 × 14⌉ = 12th of the sorted list
+    assert rg.days_to_resolve(np.array([3.0, 1.0, 2.0, 5.0, 4.0])) == 4.0  # ⌈4⌉-th
+    assert math.isnan(rg.days_to_resolve(np.array([])))
+    # top three received categories: pandas from the raw frame
+    tk = raw["tickets"]
+    q = tk[(tk["kind"] == "complaint") & (tk["opened_at"] >= datetime(2026, 7, 1))
+           & (tk["opened_at"] < datetime(2026, 10, 1))]
+    ref = (q.groupby("category").size().reset_index(name="n")
+           .sort_values(["n", "category"], ascending=[False, True]).head(3))
+    top = fig.extra["top_types"]
+    assert top["category"].tolist() == ref["category"].tolist() and top["n"].tolist() == ref["n"].tolist()
+    assert t["appeals"] == len(q) and t["users"] == 10
+
+
+def test_appeal_risk_lists_past_and_soon_with_owners_in_scope(any_url: str) -> None:
+    wh = Warehouse.open(any_url)
+    risk = appeal_risk(wh, F, as_of=AS_OF)
+    assert (risk.past, risk.soon) == (1, 1)
+    got = risk.table.set_index("ticket_id")
+    assert got.loc["901", "state"] == "past" and got.loc["902", "state"] == "soon"
+    assert got.loc["901", "age_days"] == pytest.approx(20) and got.loc["902", "days_left"] == pytest.approx(1)
+    assert got.loc["901", "manager"] == "张经理"
+    # 乙市's manager sees none of 甲市's complaints; a viewer gets the counts only
+    yi = appeal_risk(wh, F.with_(scope=Scope(user="yi", regions=(3,))), as_of=AS_OF)
+    assert (yi.past, yi.soon, len(yi.table)) == (0, 0, 0)
+    viewer = appeal_risk(wh, F.with_(scope=Scope(user="v", aggregates_only=True)), as_of=AS_OF)
+    assert (viewer.past, viewer.soon, viewer.listed, len(viewer.table)) == (1, 1, False, 0)
+
+
+def test_scope_restricts_the_appeals_and_the_base(any_url: str) -> None:
+    fig = rg.rates(Warehouse.open(any_url), F.with_(scope=Scope(user="yi", regions=(3,))), Q3, "miit")
+    total = row(fig.table, rg.ALL)
+    assert (total["appeals"], total["users"]) == (1, 5)
+
+
+def test_quarters() -> None:
+    assert str(rg.parse_quarter("2026q3")) == "2026Q3"
+    assert rg.parse_quarter("2026-Q1").shifted(-1) == rg.Quarter(2025, 4)
+    assert rg.Quarter(2026, 4).stop == date(2027, 1, 1) and rg.Quarter(2026, 3).shifted(-4) == rg.Quarter(2025, 3)
+    for bad in ("2026Q5", "Q3", "2026", ""):
+        with pytest.raises(ValueError):
+            rg.parse_quarter(bad)
+
+
+def test_demo_appeals_follow_tickets_left_unresolved_for_15_days(demo_frames: dict) -> None:
+    tk = demo_frames["tickets"]
+    appeals = tk[tk["source"].isin(["miit", "ca"])]
+    assert len(appeals) > 0 and (appeals["kind"] == "complaint").all()
+    opened = pd.to_datetime(tk["opened_at"])
+    late = tk[(pd.to_datetime(tk["resolved_at"]).fillna(pd.Timestamp.max) - opened) >= pd.Timedelta(days=15)]
+    for a in appeals.itertuples():
+        before = late[(late["customer_id"] == a.customer_id)]
+        gap = pd.Timestamp(a.opened_at) - pd.to_datetime(before["opened_at"])
+        assert ((gap >= pd.Timedelta(days=15)) & (gap <= pd.Timedelta(days=365))).any(), a.ticket_id
+    assert set(tk["source"]) <= {"own", "miit", "ca", "12315", "media", "other"}
+    assert set(tk.loc[tk["kind"] != "complaint", "source"]) == {"own"}
+    rc = demo_frames["regulator_categories"]
+    assert set(rc["category"]) == set(tk["category"]) and len(rc) == 2 * tk["category"].nunique()
