@@ -3,7 +3,7 @@ service times equal a pandas recomputation from the queue records on DuckDB, Pos
 from the rollup and from the raw rows; medians inside each outlet's range; shares add up; ranks on the
 interval bound; the VIP lane recovers a planted 11-minute saving (Welch, as scipy's); audit scores as
 hand-summed; a repeated failure; star ratings by hand; a city manager's scope. The small simulated
-halls of tests/engine/outlet_frames.py."""
+halls of tests/outlet_frames.py."""
 
 from __future__ import annotations
 

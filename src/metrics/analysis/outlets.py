@@ -210,6 +210,21 @@ def _suppress(df: pd.DataFrame, f: Filters) -> pd.DataFrame:
     return df
 
 
+def outlet_groups(wh: Warehouse, f: Filters, by: str = "kind", target_minutes: float = 15) -> pd.DataFrame:
+    """The queue figures of :func:`summarise` summed over the outlets of each ``kind`` or city
+    (``region``: the outlet's region_id), with the number of outlets that had visits."""
+    if by not in ("kind", "region"):
+        raise ValueError(f"unknown grouping {by!r}; use kind or region")
+    col = "region_id" if by == "region" else "kind"
+    hist = histogram(wh, f, ["outlet_id"])
+    names = outlets_in_scope(wh, f).set_index("outlet_id")[col]
+    hist[col] = hist["outlet_id"].map(names)
+    out = summarise(hist, [col], target_minutes)
+    out.insert(1, "outlets", out[col].map(hist[hist["visits"] > 0].groupby(col)["outlet_id"].nunique()).fillna(0)
+               .astype("int64"))
+    return out.sort_values("visits", ascending=False, kind="stable").reset_index(drop=True)
+
+
 def queue_pattern(wh: Warehouse, f: Filters, outlet_id: int | None = None, by: str = "hour",
                   target_minutes: float = 15) -> pd.DataFrame:
     """The queue by ``by`` (one of :data:`PATTERNS`; hour_weekday: weekday × hour) at one outlet or all

@@ -190,6 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
     from metrics.cli import topics as cli_topics  # complaint topics from the customers' words (issue 20)
 
     cli_topics.add_commands(sub)
+    from metrics.cli import outlets as cli_outlets  # service halls and outlets: outlets, queue, stars
+
+    cli_outlets.add_commands(sub)
     return p
 
 

@@ -1,4 +1,4 @@
-"""A small simulated set of service halls for tests/engine/test_outlets.py and the CLI tests: two
+"""A small simulated set of service halls for tests/engine/test_outlets.py and tests/cli/test_outlets_cli.py: two
 cities, five outlets, a few thousand queue records, audits, surveys and complaints at the outlets.
 
 Planted: at outlet 1 (a VIP room) diamond and gold customers wait :data:`VIP_SAVING_MIN` minutes less

@@ -1,0 +1,240 @@
+"""``servicewatch outlets``, ``servicewatch queue`` and ``servicewatch stars``: service halls and
+outlets (issue 19, :mod:`metrics.analysis.outlets`, :mod:`metrics.analysis.outlet_stars`).
+
+* ``outlets [--by outlet|kind|region] [--target-minutes N] [--show league|vip|failures]``: the league of
+  outlets (ranked on the within-target share's lower bound), or the figures by outlet kind or city, or
+  the VIP lane per hall, or the checklist items failed in audits in a row;
+* ``queue [--outlet KEY] [--by hour|weekday|service_type|tier|hour_weekday]``: the queue pattern;
+* ``stars [--rules FILE]``: star ratings under the rules (default ``data/outlet_stars.toml``).
+
+Sentences on stderr in ``--lang``, the tidy table on stdout (JSON/CSV/table); keys as the source wrote
+them; the waits' resolution (whole minutes) is said on stderr and carried as a JSON field. Same error
+conventions as :mod:`metrics.cli.main`."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from metrics.cli.common import (
+    UserError,
+    add_db_argument,
+    add_filter_arguments,
+    build_filters,
+    hand_out,
+    keys_as_given,
+    open_warehouse,
+    with_region_names,
+)
+
+KEYS = {"outlet_id": "outlets", "region_id": "regions"}
+SHARES = ("within_target", "within_target_lower", "within_target_upper", "abandoned_share", "abandoned_share_lower",
+          "abandoned_share_upper", "csat", "csat_lower", "csat_upper", "share")
+LEAGUE_TABLE = ["rank", "outlet_id", "name", "kind", "region_id", "stars", "visits", "median_wait_min", "p90_wait_min",
+                "within_target", "within_target_lower", "abandoned_share", "csat", "csat_n", "complaints_per_1000",
+                "audit_score", "rank_note"]
+WAITS = ["visits", "share", "mean_wait_min", "median_wait_min", "p90_wait_min", "within_target", "abandoned_share",
+         "mean_service_min"]
+VIP_TABLE = ["outlet_id", "name", "n_vip", "n_other", "mean_wait_vip_min", "mean_wait_other_min", "saving_min",
+             "saving_lower", "saving_upper", "verdict"]
+STARS_TABLE = ["outlet_id", "name", "stars", "computed_stars", "score", "score_waiting", "score_audits",
+               "score_satisfaction", "score_complaints", "change", "driver"]
+
+
+def resolve_outlet(wh, key: str, lang: str = "en") -> int:  # noqa: ANN001 - a Warehouse
+    """The id of the outlet named by its key as the source wrote it; the error in ``lang``."""
+    from metrics.model import schema as s
+    from metrics.model.i18n import t
+
+    found = wh.key_ids("outlets", [key]).get(key.strip())
+    if found is not None:
+        o = s.outlets
+        if len(wh.read(sa.select(o.c.outlet_id).where(o.c.outlet_id == found))):
+            return int(found)
+    raise UserError(t("outlets.unknown_outlet", lang, outlet=key))
+
+
+def _words(df: pd.DataFrame, col: str, prefix: str, lang: str) -> pd.DataFrame:
+    from metrics.model.i18n import t
+
+    if col in df.columns:
+        df[col] = [t(f"{prefix}.{v}", lang) if isinstance(v, str) else v for v in df[col]]
+    return df
+
+
+def _shown(df: pd.DataFrame) -> pd.DataFrame:
+    """For a terminal: shares as percentages, minutes and scores to one decimal, gaps blank."""
+    out = df.copy()
+    for col in out.columns:
+        if col in SHARES:
+            out[col] = pd.to_numeric(out[col], errors="coerce").map(lambda v: "" if np.isnan(v) else f"{v:.1%}")
+        elif col.endswith(("_min", "_lower", "_upper", "_1000")) or col.startswith("score") or col == "audit_score":
+            out[col] = pd.to_numeric(out[col], errors="coerce").map(lambda v: "" if np.isnan(v) else f"{v:.1f}")
+        elif out[col].dtype == object or str(out[col].dtype) in ("Int64", "boolean"):
+            out[col] = out[col].map(lambda v: "" if v is None or (not isinstance(v, str) and pd.isna(v)) else v)
+    return out
+
+
+def _target(args: argparse.Namespace, lang: str) -> float:
+    from metrics.model.i18n import t
+
+    if args.target_minutes is None:
+        return 15.0
+    if not np.isfinite(args.target_minutes) or args.target_minutes <= 0:
+        raise UserError(t("outlets.target_bad", lang))
+    return float(args.target_minutes)
+
+
+def _scoped(call, lang: str):  # noqa: ANN001, ANN202 - a call of the engine and its result
+    """The engine's answer; a refused outlet as one line in ``lang``."""
+    from metrics.access.users import ScopeError
+    from metrics.model.i18n import t
+
+    try:
+        return call()
+    except ScopeError:
+        raise UserError(t("outlets.out_of_scope", lang)) from None
+
+
+def cmd_outlets(args: argparse.Namespace) -> None:
+    from metrics.analysis import outlets as ol
+    from metrics.model.i18n import t
+
+    lang = args.lang
+    wh = open_warehouse(args.db)
+    f = build_filters(wh, args)
+    target = _target(args, lang)
+    rules = ol.rule_values()
+    lines: list[str] = []
+    if args.show == "vip":
+        df = _scoped(lambda: ol.vip_lane(wh, f, rules=rules), lang)
+        tiers = ", ".join(rules.get("vip", {}).get("tiers", ()))
+        lines.append(t("outlets.vip", lang, n=len(df), tiers=tiers, min=ol.MIN_LANE_N,
+                       works=int((df["verdict"] == "works").sum())))
+        cols = VIP_TABLE
+    elif args.show == "failures":
+        df = ol.repeated_failures(wh, f, args.min_repeats, rules=rules)
+        share = float(rules.get("audits", {}).get("fail_below", 0.6))
+        lines.append(t("outlets.failures", lang, min=args.min_repeats, share=f"{share:.0%}", n=len(df)))
+        cols = list(df.columns)
+    elif args.by == "outlet":
+        df = ol.outlet_league(wh, f, target)
+        lines.append(t("outlets.league", lang, n=len(df), target=f"{target:g}", min=ol.MIN_RANK_N,
+                       resolution=ol.RESOLUTION_MIN) if len(df) else t("outlets.none", lang))
+        df["rank"] = df["rank"].astype("Int64")
+        cols = LEAGUE_TABLE
+    else:
+        df = ol.outlet_groups(wh, f, args.by, target)
+        lines.append(t("outlets.groups", lang, by=t(f"outlets.by.{args.by}", lang), n=len(df), target=f"{target:g}",
+                       resolution=ol.RESOLUTION_MIN))
+        cols = [df.columns[0], "outlets", *[c for c in WAITS if c != "share"]]
+    if args.format == "table":
+        df = _words(_words(df, "verdict", "page.outlets.verdict", lang), "rank_note", "page.outlets.rank_note", lang)
+    df = with_region_names(df, wh, lang) if "region_id" in df.columns else df
+    if "region_name" in df.columns and "region_id" in cols:
+        cols = [*cols[:cols.index("region_id") + 1], "region_name", *cols[cols.index("region_id") + 1:]]
+    df = keys_as_given(df, wh, KEYS)
+    hand_out(args, wh, f, df.reindex(columns=cols if args.format == "table" else list(df.columns)),
+             {"what": f"outlets {args.show}", "by": args.by}, lines, table=_shown,
+             fields={"target_minutes": target, "resolution_min": ol.RESOLUTION_MIN})
+
+
+def cmd_queue(args: argparse.Namespace) -> None:
+    from metrics.analysis import outlets as ol
+    from metrics.model.i18n import t
+
+    lang = args.lang
+    wh = open_warehouse(args.db)
+    f = build_filters(wh, args)
+    target = _target(args, lang)
+    outlet = resolve_outlet(wh, args.outlet, lang) if args.outlet else None
+    df = _scoped(lambda: ol.queue_pattern(wh, f, outlet, args.by, target), lang)
+    if outlet is not None:
+        where = str(ol.check_outlet(wh, f, outlet)["name"])
+    else:
+        where = t("queue.all_outlets", lang)
+    lines = [t("queue.pattern", lang, where=where, by=t(f"queue.by.{args.by}", lang), visits=int(df["visits"].sum()),
+               resolution=ol.RESOLUTION_MIN, target=f"{target:g}")]
+    keys = ["weekday", "hour"] if args.by == "hour_weekday" else [args.by]
+    if args.format == "table" and "weekday" in keys:
+        df["weekday"] = [t(f"page.outlets.weekday.{int(v)}", lang) for v in df["weekday"]]
+    hand_out(args, wh, f, df.reindex(columns=[*keys, *WAITS]) if args.format == "table" else df,
+             {"what": f"queue by {args.by}", "outlet": args.outlet}, lines, table=_shown,
+             fields={"target_minutes": target, "resolution_min": ol.RESOLUTION_MIN})
+
+
+def cmd_stars(args: argparse.Namespace) -> None:
+    from metrics.analysis import outlet_stars as st
+    from metrics.model.i18n import t
+
+    lang = args.lang
+    try:
+        rules = st.load_rules(args.rules)
+    except st.RulesError as exc:
+        raise UserError(t(exc.key, lang, **exc.params)) from None
+    wh = open_warehouse(args.db)
+    f = build_filters(wh, args)
+    df = st.star_ratings(wh, f, rules)
+    counts = df["change"].value_counts()
+    from metrics.analysis import outlets as ol
+
+    name = Path(args.rules).name if args.rules else ol.RULES_PATH.name
+    lines = [t("stars.summary", lang, file=name, n=len(df), gain=int(counts.get("gain", 0)),
+               lose=int(counts.get("lose", 0)), same=int(counts.get("same", 0)), min=ol.MIN_RANK_N)]
+    if args.format == "table":
+        df = _words(_words(df, "change", "page.outlets.change", lang), "driver", "page.outlets.component", lang)
+    df = keys_as_given(df, wh, KEYS)
+    hand_out(args, wh, f, df.reindex(columns=STARS_TABLE) if args.format == "table" else df,
+             {"what": "stars", "rules": name}, lines, table=_shown, fields={"rules": name})
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    add_db_argument(p)
+    add_filter_arguments(p)
+    p.add_argument("--format", choices=["json", "csv", "table"], default="table")
+    p.add_argument("--lang", choices=["zh", "en"], default="en", help="language of the sentences and notes")
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Register ``outlets``, ``queue`` and ``stars`` on the main parser's subcommands."""
+    from metrics.analysis import outlets as ol
+
+    p = sub.add_parser("outlets", help="service halls and outlets: the league, by kind or city, VIP lane, audits",
+                       description="Per outlet: visits, waiting time (median and 90th percentile in whole minutes, "
+                                   "mean), the share called within the target with its 95% interval, abandoned "
+                                   "share, CSAT, complaints per 1,000 visits, mystery-shopper audit score, stars; "
+                                   "ranked on the lower bound of the within-target share (small outlets unranked).")
+    p.add_argument("--by", choices=["outlet", "kind", "region"], default="outlet",
+                   help="one row per outlet (default), per outlet kind or per city")
+    p.add_argument("--show", choices=["league", "vip", "failures"], default="league",
+                   help="league (default), vip (does the VIP room cut waits, Welch 95%% interval) or failures "
+                        "(checklist items failed in audits in a row)")
+    p.add_argument("--target-minutes", dest="target_minutes", type=float, metavar="N",
+                   help="a wait is within target when called in less than N minutes (default 15)")
+    p.add_argument("--min-repeats", dest="min_repeats", type=int, default=3, metavar="N",
+                   help="--show failures: audits in a row (default %(default)s)")
+    _common(p)
+    p.set_defaults(func=cmd_outlets)
+
+    p = sub.add_parser("queue", help="the halls' queue by hour, weekday, service type or tier",
+                       description="Visits, their share, waiting time (mean; median and 90th percentile in whole "
+                                   "minutes), the share within target, abandoned share and service time, by hour "
+                                   "of arrival, weekday, service type, customer tier or weekday × hour.")
+    p.add_argument("--outlet", metavar="KEY", help="one outlet, by its key as the source wrote it (default: all)")
+    p.add_argument("--by", choices=list(ol.PATTERNS), default="hour")
+    p.add_argument("--target-minutes", dest="target_minutes", type=float, metavar="N",
+                   help="a wait is within target when called in less than N minutes (default 15)")
+    _common(p)
+    p.set_defaults(func=cmd_queue)
+
+    p = sub.add_parser("stars", help="outlets' star ratings under the rules file",
+                       description="Each outlet's score (0-100) from waiting, audits, satisfaction and complaints "
+                                   "weighted by the rules, the stars it earns against its current rating, and the "
+                                   "component that moved it most.")
+    p.add_argument("--rules", metavar="FILE", help="a star rules TOML file (default data/outlet_stars.toml)")
+    _common(p)
+    p.set_defaults(func=cmd_stars)
