@@ -260,7 +260,7 @@ def health(wh: Warehouse, f: Filters, cfg: dict | None = None, manager_id: int |
     raw = figures(wh, f, points, cfg, manager_id, customer_id)
     parts = part_scores(raw, cfg)
     score, _ = combine(parts, w)
-    hist = pd.concat([raw[["pid", "customer_id"]], parts.round(2), score.round(2).rename("score")], axis=1)
+    hist = pd.concat([raw[["pid", "customer_id"]], parts, score.rename("score")], axis=1)
     hist["day"] = hist["pid"].map({p.id: p.stop - timedelta(days=1) for p in points})
     last_id = points[-1].id
     mask = (raw["pid"] == last_id).to_numpy()
@@ -279,7 +279,8 @@ def health(wh: Warehouse, f: Filters, cfg: dict | None = None, manager_id: int |
     notes = _notes(wh, points, cfg)
     bt = backtest(wh, f, cfg) if with_backtest else {}
     hist = hist.drop(columns="pid").sort_values(["customer_id", "day"]).reset_index(drop=True)
-    return Health(out.reset_index(drop=True), hist[["customer_id", "day", "score", *PARTS]], bt, dict(w), day, notes)
+    hist = hist[["customer_id", "day", "score", *PARTS]].round(2)
+    return Health(out.reset_index(drop=True), hist, bt, dict(w), day, notes)
 
 
 def _notes(wh: Warehouse, points: list[q.Point], cfg: dict) -> list[tuple[str, dict]]:
