@@ -282,3 +282,30 @@ def test_a_city_manager_sees_only_their_citys_outlets(duck: str, raw: dict) -> N
             call()
     west = F.with_(scope=Scope("west", regions=(3,)))
     assert ol.repeated_failures(wh, west).empty
+
+
+# -- the demo's planted patterns --------------------------------------------------------------------
+def test_the_demo_s_planted_patterns_are_found(wh: Warehouse, demo_frames: dict) -> None:
+    from metrics.demo import outlets as demo
+    from metrics.model.filters import preset_period
+
+    f = Filters(*preset_period("last_12_months", wh.as_of()))
+    hall = demo.planted_hall(demo_frames["outlets"])
+    # (1) the Dongjiang hall's waits in the last 7 days of each month: its p90 at least doubles there
+    h = ol.histogram(wh, f, ["outlet_id", "day"])
+    d = pd.to_datetime(h["day"])
+    h["month_end"] = d.dt.day > d.dt.days_in_month - demo.MONTH_END_DAYS
+    s = ol.summarise(h, ["outlet_id", "month_end"]).set_index(["outlet_id", "month_end"])["p90_wait_min"]
+    ratio = (s.xs(True, level="month_end") / s.xs(False, level="month_end")).dropna()
+    assert ratio.loc[hall] >= 2.0 and ratio.drop(hall).max() < ratio.loc[hall]
+    # (2) VIP lanes: where the demo planted the saving, no hall says does_not; where it did not, none says works
+    saving, plain = demo.vip_lanes(demo_frames["outlets"])
+    lane = ol.vip_lane(wh, f).set_index("outlet_id")
+    assert set(lane.loc[lane.index.isin(saving), "verdict"]) <= {"works", "too_small"}
+    assert set(lane.loc[lane.index.isin(plain), "verdict"]) <= {"does_not", "too_small"}
+    works = lane[lane["verdict"] == "works"]
+    assert len(works) >= 2 and ((works["saving_lower"] < demo.VIP_SAVING_MIN)
+                                & (demo.VIP_SAVING_MIN < works["saving_upper"])).all()
+    # (3) the one item failed three audits in a row
+    rep = ol.repeated_failures(wh, f)
+    assert rep[["outlet_id", "item"]].values.tolist() == [[hall, demo.FAILED_ITEM]] and bool(rep["current"].iloc[0])

@@ -44,7 +44,7 @@ class Rules:
     weights: dict[str, float]
     thresholds: dict[int, float]
     target_minutes: float = 15.0
-    points_per_complaint: float = 10.0
+    points_per_complaint: float = 0.3
 
 
 def load_rules(path: str | Path | None = None) -> Rules:
@@ -93,7 +93,7 @@ def check_rules(raw: dict) -> Rules:
     if sorted(th) != list(STARS) or any(th[s] >= th[s + 1] for s in STARS[:-1]):
         raise RulesError("stars.rules.bad_stars")
     target = _number(raw.get("target_minutes", 15), "target_minutes")
-    points = _number(raw.get("points_per_complaint", 10), "points_per_complaint")
+    points = _number(raw.get("points_per_complaint", 0.3), "points_per_complaint")
     if target <= 0 or points < 0:
         raise RulesError("stars.rules.bad_target")
     return Rules(weights=w, thresholds=th, target_minutes=target, points_per_complaint=points)
