@@ -44,9 +44,11 @@ SEED_OFFSET = 19_019  # the outlets' own generator: seed + this
 CUSTOMERS_PER_HALL = 700
 KIND_WEIGHT = {"own_hall": 3.0, "partner_hall": 1.5, "agent": 0.6, "franchise": 0.9}  # visits drawn per outlet
 FLAGSHIP = 2.0  # the first own hall of a city (with a VIP room) draws twice an own hall's visits
+PLANTED_SIZE = 4.0  # … the planted hall (Dongjiang's central hall) four times: a month shows its pattern
 CHANNEL_KINDS = {"service_hall": ("own_hall",), "partner_hall": ("partner_hall",), "agent": ("agent", "franchise")}
 KIND_WAIT_MIN = {"own_hall": 6.0, "partner_hall": 3.0, "agent": -2.0, "franchise": -1.0}  # added to the base mean
 VISITS_PER_YEAR = 1.5
+WAIT_SHAPE = 3.0  # the waits' Gamma shape (mean 1): coefficient of variation 0.58
 ENTERPRISE_PROPENSITY = 0.4
 WALK_IN_SHARE = 0.15
 WEEKDAY_W = np.array([1.0, 0.95, 0.95, 0.95, 1.0, 1.3, 1.3])  # Monday first: halls are busier at weekends
@@ -194,8 +196,9 @@ def _pick_outlet(rng: np.random.Generator, city: np.ndarray, outlets: pd.DataFra
         o = outlets[(outlets["region_id"] == cid) & (outlets["kind"].isin(kinds) if kinds else True)]
         if o.empty:
             continue
-        flagship = o["outlet_id"].isin(_flagships(outlets)).to_numpy()
-        w = np.cumsum(o["kind"].map(KIND_WEIGHT).to_numpy(dtype=float) * np.where(flagship, FLAGSHIP, 1.0))
+        size = np.where(o["outlet_id"].isin(_flagships(outlets)).to_numpy(), FLAGSHIP, 1.0)
+        size[o["outlet_id"].to_numpy() == planted_hall(outlets)] = PLANTED_SIZE
+        w = np.cumsum(o["kind"].map(KIND_WEIGHT).to_numpy(dtype=float) * size)
         idx = np.minimum(np.searchsorted(w / w[-1], u[rows], side="right"), len(o) - 1)
         out[rows] = o["outlet_id"].to_numpy()[idx]
     return out
@@ -240,7 +243,7 @@ def _queue(rng: np.random.Generator, clock: Clock, customers: pd.DataFrame, cust
     hour = HOURS[np.searchsorted(np.cumsum(HOUR_W) / HOUR_W.sum(), rng.random(n), side="right")]
     arrived = day * 24.0 + hour + rng.random(n)
     congestion = (HOUR_W / (HOUR_W @ HOUR_W / HOUR_W.sum()))[hour - HOURS[0]]
-    wait = base[outlet - 1] * congestion * rng.gamma(2.0, 0.5, n)
+    wait = base[outlet - 1] * congestion * rng.gamma(WAIT_SHAPE, 1 / WAIT_SHAPE, n)
     dates = np.datetime64(clock.t0, "D") + day.astype("timedelta64[D]")
     month_end = (dates + np.timedelta64(MONTH_END_DAYS, "D")).astype("datetime64[M]") != dates.astype("datetime64[M]")
     wait = np.where((outlet == planted_hall(outlets)) & month_end, wait * MONTH_END_FACTOR, wait)

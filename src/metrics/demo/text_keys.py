@@ -11,11 +11,13 @@ import pandas as pd
 ENTITIES = {
     "customers": ({"customers": "customer_id", "tickets": "customer_id", "surveys": "customer_id",
                    "services": "customer_id", "billing_monthly": "customer_id", "visits": "customer_id",
-                   "retention_actions": "customer_id"}, "C"),
+                   "retention_actions": "customer_id", "queue_records": "customer_id"}, "C"),
     "tickets": ({"tickets": "ticket_id", "surveys": "ticket_id"}, "INC"),
     "surveys": ({"surveys": "survey_id"}, "SV"),
     "regions": ({"regions": "region_id", "customers": "region_id", "account_managers": "region_id",
-                 "targets": "region_id", "user_base": "region_id"}, "R"),
+                 "targets": "region_id", "user_base": "region_id", "outlets": "region_id"}, "R"),
+    "outlets": ({"outlets": "outlet_id", "tickets": "outlet_id", "surveys": "outlet_id", "queue_records": "outlet_id",
+                 "audits": "outlet_id"}, "H"),
 }
 
 

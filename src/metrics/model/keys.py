@@ -24,6 +24,9 @@ ENTITIES: dict[str, str] = {
     "outages": "outage_id",
     "visits": "visit_id",
     "retention_actions": "action_id",
+    "outlets": "outlet_id",
+    "queue_records": "queue_id",
+    "audits": "audit_id",
 }
 # id columns of the tables and of the frames built on them -> the entity whose keys they hold
 ID_COLUMNS: dict[str, str] = {

@@ -18,7 +18,7 @@ from metrics.model import schema
 
 # the dimensions whose codes are data (kind keeps its four metric meanings; see importer.spec)
 DIMENSIONS = ("tier", "segment", "sla_level", "channel", "category", "kind", "survey_kind", "priority",
-              "churn_reason", "product", "cause")
+              "churn_reason", "product", "cause", "outlet_kind", "service_type", "audit_item")
 LABEL_KEYS = ("zh", "en", "order")
 
 

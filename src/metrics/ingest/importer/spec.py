@@ -52,6 +52,9 @@ VOCAB: dict[tuple[str, str], str] = {
     ("targets", "metric"): "metric",
     ("retention_actions", "status"): "action_status",
     ("retention_actions", "arm"): "action_arm",
+    ("outlets", "kind"): "outlet_kind",
+    ("queue_records", "service_type"): "service_type",
+    ("audit_items", "item"): "audit_item",
     ("regulator_categories", "category"): "category",
     ("user_base", "base"): "user_base",
 }
@@ -76,6 +79,9 @@ HOME_TABLES: dict[str, frozenset[str]] = {
     "category": frozenset({"tickets"}),
     "product": frozenset({"services"}),
     "cause": frozenset({"outages"}),
+    "outlet_kind": frozenset({"outlets"}),
+    "service_type": frozenset({"queue_records"}),
+    "audit_item": frozenset({"audit_items"}),
 }
 # where the database holds the values of each open vocabulary
 VOCAB_COLUMNS: dict[str, tuple[sa.Column, ...]] = {
@@ -88,6 +94,9 @@ VOCAB_COLUMNS: dict[str, tuple[sa.Column, ...]] = {
     "category": (schema.tickets.c.category,),
     "product": (schema.services.c.product,),
     "cause": (schema.outages.c.cause,),
+    "outlet_kind": (schema.outlets.c.kind,),
+    "service_type": (schema.queue_records.c.service_type,),
+    "audit_item": (schema.audit_items.c.item,),
 }
 # Chinese names of values the catalogue has no section for (products, outage causes) and other
 # spellings of codes: data, in aliases.toml next to this file
@@ -108,6 +117,9 @@ RANGES: dict[tuple[str, str], tuple[float | None, float | None]] = {
     ("retention_actions", "cost"): (0, None),
     ("retention_actions", "risk_score"): (0, 1),
     ("retention_actions", "risk_decile"): (1, 10),
+    ("outlets", "stars"): (1, 5),
+    ("audit_items", "score"): (0, None),
+    ("audit_items", "max_score"): (0, None),
     ("user_base", "users"): (0, None),
 }
 
@@ -120,8 +132,13 @@ ORDER: dict[str, tuple[tuple[str, str], ...]] = {
     "services": (("end_date", "start_date"),),
     "outages": (("restored_at", "started_at"),),
     "retention_actions": (("due_date", "created_date"),),
+    "queue_records": (("called_at", "arrived_at"), ("started_at", "arrived_at"), ("ended_at", "started_at"),
+                      ("ended_at", "arrived_at")),
     "regulator_categories": (("valid_to", "valid_from"),),
 }
+
+# (column, bound): the column may not exceed the other one of its row (a score above its maximum)
+NOT_ABOVE: dict[str, tuple[tuple[str, str], ...]] = {"audit_items": (("score", "max_score"),)}
 
 # column -> (table, key column) it must name a row of: in the database or in the same file
 REFS: dict[str, dict[str, tuple[str, str]]] = {
@@ -129,14 +146,19 @@ REFS: dict[str, dict[str, tuple[str, str]]] = {
     "account_managers": {"region_id": ("regions", "region_id")},
     "customers": {"region_id": ("regions", "region_id"),
                   "account_manager_id": ("account_managers", "manager_id")},
-    "tickets": {"customer_id": ("customers", "customer_id")},
-    "surveys": {"customer_id": ("customers", "customer_id"), "ticket_id": ("tickets", "ticket_id")},
+    "tickets": {"customer_id": ("customers", "customer_id"), "outlet_id": ("outlets", "outlet_id")},
+    "surveys": {"customer_id": ("customers", "customer_id"), "ticket_id": ("tickets", "ticket_id"),
+                "outlet_id": ("outlets", "outlet_id")},
     "services": {"customer_id": ("customers", "customer_id")},
     "outages": {"service_id": ("services", "service_id")},
     "billing_monthly": {"customer_id": ("customers", "customer_id")},
     "targets": {"region_id": ("regions", "region_id")},
     "visits": {"customer_id": ("customers", "customer_id"), "manager_id": ("account_managers", "manager_id")},
     "retention_actions": {"customer_id": ("customers", "customer_id"), "owner": ("account_managers", "manager_id")},
+    "outlets": {"region_id": ("regions", "region_id")},
+    "queue_records": {"outlet_id": ("outlets", "outlet_id"), "customer_id": ("customers", "customer_id")},
+    "audits": {"outlet_id": ("outlets", "outlet_id")},
+    "audit_items": {"audit_id": ("audits", "audit_id")},
     "user_base": {"region_id": ("regions", "region_id")},
 }
 
@@ -150,11 +172,13 @@ UNKNOWN_IF_ABSENT: dict[str, tuple[str, ...]] = {
 # given contradicts itself and is rejected (a ticket still open that has a resolution time)
 CONTRADICTIONS: dict[str, tuple[tuple[str, str, str, str], ...]] = {
     "tickets": (("status", ticket_status.OPEN, "resolved_at", "open_but_resolved"),),
+    "queue_records": (("abandoned", True, "started_at", "abandoned_but_served"),),
 }
 
 # references that may point nowhere: the row loads without the link (stored NULL), counted in the
 # summary as a warning, not a rejection (a survey whose ticket is not loaded is still an answer)
-OPTIONAL_REFS: frozenset[tuple[str, str]] = frozenset({("surveys", "ticket_id")})
+OPTIONAL_REFS: frozenset[tuple[str, str]] = frozenset({("surveys", "ticket_id"), ("tickets", "outlet_id"),
+                                                      ("surveys", "outlet_id")})
 
 # snapshot extracts of customers (``--snapshot-date``): columns that are not in the data model but
 # give start_date (snapshot - tenure) and end_date (the snapshot date, for churned customers)

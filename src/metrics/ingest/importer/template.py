@@ -22,7 +22,7 @@ EXAMPLES: dict[str, list[dict[str, object]]] = yaml.safe_load(
 # the order in which the templates (and real files) import cleanly: parents first
 ORDER = ("regions", "account_managers", "customers", "tickets", "surveys", "sla_policies", "services",
          "outages", "billing_monthly", "targets", "visits", "retention_actions", "regulator_categories",
-         "user_base")
+         "user_base", "outlets", "queue_records", "audits", "audit_items")
 
 
 def headers(table: str, lang: str = "en") -> list[str]:

@@ -491,6 +491,9 @@ class Validator:
             a, b = cols[later], cols[earlier]
             less = pc.less(a, b).fill_null(False).to_numpy(zero_copy_only=False)
             reject(np.asarray(less, dtype=bool), later, "before", earlier)
+        for name, bound in spec.NOT_ABOVE.get(self.table, ()):  # a score above its maximum
+            more = pc.greater(cols[name], cols[bound]).fill_null(False).to_numpy(zero_copy_only=False)
+            reject(np.asarray(more, dtype=bool), name, "above", bound)
 
     def _check_contradictions(self, cols: dict[str, pa.Array], raw: dict[str, pa.Array], reject: object) -> None:
         """A row whose column holds a value while another column is given (spec.CONTRADICTIONS)."""
