@@ -193,6 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
     from metrics.cli import outlets as cli_outlets  # service halls and outlets: outlets, queue, stars
 
     cli_outlets.add_commands(sub)
+    from metrics.cli import regulator as cli_regulator  # the regulator's figures and the appeal-risk list
+
+    cli_regulator.add_commands(sub)
     return p
 
 

@@ -1,0 +1,95 @@
+"""``servicewatch regulator --quarter`` and ``servicewatch appeal-risk`` on the small hand-made set of
+tests/engine/regulator_frames.py: JSON equal to the engine and to the hand figures, the definition, base
+and count point on stderr in Chinese and English, CSV and table, the user's scope (--as-user), and one
+line with a non-zero exit for a malformed quarter."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from metrics.access.users import User, add_user
+from metrics.cli.main import main
+from metrics.ingest.load import replace_all
+from metrics.model.i18n import t
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
+from regulator_frames import frames  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory) -> str:
+    url = f"duckdb:///{tmp_path_factory.mktemp('regcli') / 'r.duckdb'}"
+    replace_all(url, frames())
+    return url
+
+
+def test_miit_json_is_the_hand_figures(small: str, capsys) -> None:
+    assert main(["regulator", "--db", small, "--quarter", "2026Q3", "--format", "json"]) == 0
+    out = capsys.readouterr()
+    rec = {r["regulator_category"]: r for r in json.loads(out.out)}
+    assert rec["all"]["appeals"] == 4 and rec["all"]["users"] == 11
+    assert rec["all"]["rate"] == pytest.approx(4 / 11 * 1e6)
+    assert rec["service_dispute"]["appeals"] == 2 and rec["all"]["rate_prev"] == pytest.approx(1e5)
+    assert rec["all"]["base"] == "customers" and rec["all"]["point"] == "quarter_end"
+    assert rec["all"]["months"] == "2026-09-30" and rec["all"]["per"] == 1_000_000
+    assert rec["all"]["period_start"] == "2026-07-01"
+    assert t("regulator.definition.miit", "en") in out.err and "2026-09-30" in out.err
+
+
+def test_chinese_table_and_city_csv(small: str, capsys) -> None:
+    assert main(["regulator", "--db", small, "--quarter", "2026q3", "--lang", "zh"]) == 0
+    out = capsys.readouterr()
+    assert "营销、收费、资费争议" in out.out and "合计" in out.out
+    assert t("regulator.definition.miit", "zh") in out.err and "期末在网客户" in out.err and "件/百万用户" in out.err
+    assert main(["regulator", "--db", small, "--quarter", "2026Q3", "--by", "city", "--format", "csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    total = {r["region_name"]: r for r in rows if r["regulator_category"] == "all"}
+    assert total["Jia City"]["appeals"] == "3" and float(total["Yi City"]["users"]) == 5
+
+
+def test_tio_and_acma(small: str, capsys) -> None:
+    assert main(["regulator", "--db", small, "--quarter", "2026Q3", "--authority", "tio", "--format", "json"]) == 0
+    (rec,) = json.loads(capsys.readouterr().out)
+    assert rec["users"] == 10 and rec["rate"] == pytest.approx(4e3) and rec["months"] == "2026-08-31"
+    assert main(["regulator", "--db", small, "--quarter", "2026Q3", "--authority", "acma", "--format", "json",
+                 "--lang", "zh"]) == 0
+    out = capsys.readouterr()
+    (rec,) = json.loads(out.out)
+    assert rec["days_80"] == pytest.approx(7.0) and rec["resolved"] == 14
+    assert "80% 的投诉在 7.0 天内办结" in out.err and "投诉最多的三类" in out.err
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_malformed_quarter_is_one_line(small: str, capsys, lang: str) -> None:
+    assert main(["regulator", "--db", small, "--quarter", "2026Q5", "--lang", lang]) == 1
+    err = capsys.readouterr().err
+    assert err.strip().count("\n") == 0 and "2026Q5" in err and "Traceback" not in err
+    assert t("regulator.bad_quarter", lang, quarter="2026Q5") in err
+
+
+def test_appeal_risk_lists_owners_and_respects_scope(small: str, tmp_path, monkeypatch, capsys) -> None:
+    assert main(["appeal-risk", "--db", small, "--as-of", "2026-09-30", "--format", "json"]) == 0
+    out = capsys.readouterr()
+    recs = json.loads(out.out)
+    assert [(r["ticket_id"], r["state"], r["manager"]) for r in recs] == [("901", "past", "张经理"),
+                                                                        ("902", "soon", "张经理")]
+    assert "1 complaints have been open for more than 15 days" in out.err
+    users = tmp_path / "users.toml"
+    monkeypatch.setenv("SERVICEWATCH_USERS", str(users))
+    add_user(User("yi", "manager", regions=(3,)), "pw-123456789", users)
+    add_user(User("v", "viewer"), "pw-123456789", users)
+    assert main(["appeal-risk", "--db", small, "--as-of", "2026-09-30", "--as-user", "yi", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+    assert main(["appeal-risk", "--db", small, "--as-of", "2026-09-30", "--as-user", "v", "--lang", "zh"]) == 0
+    out = capsys.readouterr()
+    assert "客户" not in out.out.split("\n")[0] or out.out.strip() == "(no rows)"
+    assert t("regulator.risk.viewer", "zh") in out.err
+    assert main(["regulator", "--db", small, "--quarter", "2026Q3", "--as-user", "yi", "--format", "json"]) == 0
+    total = [r for r in json.loads(capsys.readouterr().out) if r["regulator_category"] == "all"][0]
+    assert (total["appeals"], total["users"]) == (1, 5)
