@@ -56,6 +56,7 @@ PAGES = (
     ("pages/8_At_risk.py", "nav.at_risk", ":material/warning:"),
     ("pages/9_Alerts.py", "nav.alerts", ":material/notifications:"),
     ("pages/10_Portfolio.py", "nav.portfolio", ":material/groups:"),
+    ("pages/11_Outlets.py", "nav.outlets", ":material/storefront:"),
 )
 APP_ROOT = Path(__file__).resolve().parents[2]
 

@@ -41,6 +41,7 @@ PAGE_CHOICES: dict[str, tuple[str, ...]] = {
     "page.at_risk.title": ("customer",),
     "page.alerts.title": ("metric",),  # a metric's control chart (servicewatch.control_link)
     "page.portfolio.title": ("rank_by", "manager", "group"),
+    "page.outlets.title": ("outlet",),
 }
 # the page scripts of the sidebar's links and their title keys
 PAGE_OF_PATH = {
@@ -54,6 +55,7 @@ PAGE_OF_PATH = {
     "pages/8_At_risk.py": "page.at_risk.title",
     "pages/9_Alerts.py": "page.alerts.title",
     "pages/10_Portfolio.py": "page.portfolio.title",
+    "pages/11_Outlets.py": "page.outlets.title",
 }
 CHOICES = "sw_choices"  # {page key: {choice key: text}}: the non-default choices, per page, for the session
 SECTIONS = "sw_sections"  # {page key: section id} (servicewatch.ui.sections)

@@ -113,6 +113,7 @@ def hostile_url(fitted_duckdb_url: str, tmp_path_factory: pytest.TempPathFactory
         conn.execute(sa.update(s.customers).values(name=CUSTOMER))
         conn.execute(sa.update(s.customers).where(s.customers.c.churn_reason.isnot(None)).values(churn_reason=REASON))
         conn.execute(sa.update(s.account_managers).values(name=DIRECTIVES))
+        conn.execute(sa.update(s.outlets).values(name=BOLD_HTML))  # the Outlets page names them in sentences
         top = conn.execute(sa.select(s.tickets.c.category).where(s.tickets.c.kind == "complaint")
                            .group_by(s.tickets.c.category).order_by(sa.func.count().desc()).limit(1)).scalar()
         conn.execute(sa.update(s.tickets).where(s.tickets.c.category == top).values(category=CATEGORY))
@@ -185,6 +186,7 @@ PAGES = {
     "pages/5_Regions.py": [LINK],
     "pages/8_At_risk.py": [LINK, CUSTOMER, DIRECTIVES],
     "pages/10_Portfolio.py": [LINK],
+    "pages/11_Outlets.py": [LINK, BOLD_HTML],
 }
 
 

@@ -23,13 +23,15 @@ from metrics.report.drivers_section import drivers_section
 from metrics.report.explain_section import explain_section
 from metrics.report.forecast_section import forecast_section
 from metrics.report.model import Pack, Page, Table, table_pages
+from metrics.report.outlets_section import outlets_section
 from metrics.report.sections import churn_section, complaints, satisfaction, sla_section
 
 KPIS = ("csat", "nps", "complaint_rate", "fcr_rate", "revisit_rate", "sla_response_compliance",
         "sla_resolution_compliance", "availability", "compensation_total", "churn_rate", "active_customers")
 SECTIONS = (("explain", explain_section), ("satisfaction", satisfaction), ("drivers", drivers_section),
             ("complaints", complaints),
-            ("sla", sla_section), ("forecast", forecast_section), ("churn", churn_section), ("at_risk", at_risk))
+            ("sla", sla_section), ("forecast", forecast_section), ("churn", churn_section),
+            ("outlets", outlets_section), ("at_risk", at_risk))
 
 
 def title_page(ctx: Ctx) -> Page:

@@ -80,12 +80,13 @@ def audit_items(df: pd.DataFrame, lang: str, title: str, subtitle: str, failing:
 def vip_difference(df: pd.DataFrame, lang: str, title: str, subtitle: str,
                    names: Mapping[int, str] | None = None) -> go.Figure:
     """One dot per hall (``outlet_id``, named by ``names``, rows in the given order, first on top):
-    the minutes high-tier customers save (``saved``: standard mean wait − high-tier mean wait) with
-    its 95% interval (``lower``, ``upper``), coloured by ``verdict`` (works / does_not / too_small),
+    the minutes VIP-tier customers save (``saving_min``: the others' mean wait − the VIP tiers') with
+    its 95% interval (``saving_lower``, ``saving_upper``), coloured by ``verdict`` (works / does_not /
+    too_small) — a :func:`metrics.analysis.outlets.vip_lane` frame —,
     a line at 0 (no saving) and each dot's minutes written right of its whisker."""
     names = names or {}
     halls = [plot_text(names.get(int(o), str(o))) for o in df["outlet_id"]]
-    saved = df["saved"].astype(float)
+    saved = df["saving_min"].astype(float)
     verdicts = [str(v) for v in df["verdict"]]
     fig = go.Figure()
     for verdict in VERDICT_COLOURS:  # one trace per verdict: the legend says what the colours mean
@@ -94,19 +95,20 @@ def vip_difference(df: pd.DataFrame, lang: str, title: str, subtitle: str,
             continue
         part = df[mask]
         fig.add_trace(go.Scatter(
-            x=part["saved"].astype(float), y=[h for h, m in zip(halls, mask, strict=True) if m], mode="markers",
+            x=part["saving_min"].astype(float), y=[h for h, m in zip(halls, mask, strict=True) if m], mode="markers",
             name=plot_text(t(f"page.outlets.verdict.{verdict}", lang)),
             marker={"size": 13, "color": VERDICT_COLOURS[verdict]},
             error_x={"type": "data", "symmetric": False, "color": "#555", "thickness": 1.5,
-                     "array": (part["upper"] - part["saved"]).astype(float).tolist(),
-                     "arrayminus": (part["saved"] - part["lower"]).astype(float).tolist()},
+                     "array": (part["saving_upper"] - part["saving_min"]).astype(float).tolist(),
+                     "arrayminus": (part["saving_min"] - part["saving_lower"]).astype(float).tolist()},
             hovertemplate="%{y}: %{x:.1f}<extra></extra>"))
-    ends = [u if pd.notna(u) else v for v, u in zip(saved, df["upper"], strict=True)]
+    ends = [u if pd.notna(u) else v for v, u in zip(saved, df["saving_upper"], strict=True)]
     fig.add_trace(go.Scatter(x=ends, y=halls, mode="text", text=[fmt.number(v, 1) for v in saved],
                              textposition="middle right", textfont=LABEL_FONT, hoverinfo="skip",
                              showlegend=False, cliponaxis=False))
     fig.add_vline(x=0, line={"color": theme.NEUTRAL, "dash": "dot", "width": 1.5})
-    drawn = [v for v in [*saved, *df["lower"].astype(float), *df["upper"].astype(float), 0.0] if np.isfinite(v)]
+    every = [*saved, *df["saving_lower"].astype(float), *df["saving_upper"].astype(float), 0.0]
+    drawn = [v for v in every if np.isfinite(v)]
     lo, hi = min(drawn), max(drawn)
     span = (hi - lo) or 1.0
     fig.update_layout(xaxis={"title": plot_text(t("page.outlets.saved_axis", lang)),

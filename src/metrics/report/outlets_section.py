@@ -1,0 +1,122 @@
+"""The meeting pack's service halls and outlets (营业厅与网点) page, issue 19: the Outlets page's
+sentences — the league and its longest p90 wait among the ranked outlets, where the VIP lane works
+(minutes saved with the 95% interval) and where it does not hold, who gains or loses a star this
+quarter and why — with the league's within-target chart and the VIP lane's chart, then the star
+changes as a table. A database without outlets leaves the section out."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+
+from metrics.analysis import outlet_stars as stars_
+from metrics.analysis import outlets as oa
+from metrics.analysis.drivers_text import join_names
+from metrics.model.filters import Filters
+from metrics.present.charts import outlets as charts
+from metrics.present.charts.core import bar_ci
+from metrics.present.formatting import fmt_count, number
+from metrics.report.context import Ctx
+from metrics.report.model import Page, Table, table_pages
+
+TARGET_MINUTES = 15  # as on the page (servicewatch.outlets_panel)
+CHART_OUTLETS = 12  # outlets in the league's chart: the longest p90 waits
+VIP_SENTENCES = 3  # halls where the lane works, named in a sentence each (the biggest savings)
+
+
+def _min(ctx: Ctx, v: object) -> str:
+    return "—" if v is None or pd.isna(v) else ctx.t("page.outlets.minutes", value=number(float(v), 1))
+
+
+def _num(v: object) -> str:
+    return "—" if v is None or pd.isna(v) else number(float(v), 1)
+
+
+def outlets_section(ctx: Ctx) -> list[Page]:
+    """One section page (sentences, two charts) and the star changes' table pages; [] without outlets."""
+    df = oa.outlet_league(ctx.wh, ctx.f, TARGET_MINUTES)
+    if df.empty:
+        return []
+    page = Page("section", ctx.t("outlets_pack.title"), ctx.subtitle())
+    page.sentences.append(ctx.t("page.outlets.league_sentence", n=len(df), target=TARGET_MINUTES,
+                                min=oa.MIN_RANK_N))
+    ranked = df[df["rank"].notna()]
+    if not ranked.empty:
+        worst = ranked.loc[pd.to_numeric(ranked["p90_wait_min"], errors="coerce").idxmax()]
+        page.sentences.append(ctx.t("page.outlets.league_worst", name=str(worst["name"]),
+                                    p90=_min(ctx, worst["p90_wait_min"]), median=_min(ctx, worst["median_wait_min"]),
+                                    visits=fmt_count(worst["visits"])))
+    names = dict(zip(df["outlet_id"].astype(int), df["name"].astype(str), strict=True))
+    longest = df.assign(p90=pd.to_numeric(df["p90_wait_min"], errors="coerce")).dropna(subset=["p90"])
+    longest = longest.sort_values("p90", ascending=False).head(CHART_OUTLETS)
+    bars = pd.DataFrame({"region_id": longest["outlet_id"].astype(int),
+                         "value": pd.to_numeric(longest["within_target"], errors="coerce"),
+                         "lower": pd.to_numeric(longest["within_target_lower"], errors="coerce"),
+                         "upper": pd.to_numeric(longest["within_target_upper"], errors="coerce"),
+                         "n": pd.to_numeric(longest["visits"], errors="coerce")}).dropna(subset=["value"])
+    if len(bars) > 1:
+        title = ctx.t("page.outlets.league_chart", target=TARGET_MINUTES)
+        page.charts.append(ctx.chart(bar_ci(bars, "region", "share", ctx.lang, title, ctx.subtitle(),
+                                            region_names=names), title))
+    _vip(ctx, page)
+    rated, table = _stars(ctx, page)
+    pages = [page]
+    if table is not None:
+        pages += table_pages(ctx.t("outlets_pack.stars_title"), table, ctx.subtitle(f=rated))
+    return pages
+
+
+def _vip(ctx: Ctx, page: Page) -> None:
+    vip = oa.vip_lane(ctx.wh, ctx.f)
+    if vip.empty:
+        page.sentences.append(ctx.t("page.outlets.vip_none"))
+        return
+    tiers = join_names([ctx.label("tier", c) for c in oa.rule_values().get("vip", {}).get("tiers", ())], ctx.lang)
+    vip = vip.sort_values("saving_min", ascending=False, na_position="last").reset_index(drop=True)
+    for _, r in vip[vip["verdict"] == "works"].head(VIP_SENTENCES).iterrows():
+        page.sentences.append(ctx.t("page.outlets.vip_sentence", name=str(r["name"]), tiers=tiers,
+                                    saved=_min(ctx, r["saving_min"]),
+                                    low=_min(ctx, r["saving_lower"]), high=_min(ctx, r["saving_upper"]),
+                                    n_high=fmt_count(r["n_vip"]), n_std=fmt_count(r["n_other"])))
+    failing = [str(n) for n in vip.loc[vip["verdict"] == "does_not", "name"]]
+    if failing:
+        page.sentences.append(ctx.t("page.outlets.vip_not_holding", names=join_names(failing, ctx.lang)))
+    drawn = vip.dropna(subset=["saving_min"])
+    if not drawn.empty:
+        title = ctx.t("page.outlets.vip_chart")
+        names = dict(zip(drawn["outlet_id"].astype(int), drawn["name"].astype(str), strict=True))
+        page.charts.append(ctx.chart(charts.vip_difference(drawn, ctx.lang, title, ctx.subtitle(), names), title))
+
+
+def quarter_filters(f: Filters) -> Filters:
+    """This quarter (the stars' period, on the page and in the pack): from the first day of the quarter
+    holding the period's end to that end, without comparison."""
+    return f.with_(start=date(f.end.year, 3 * ((f.end.month - 1) // 3) + 1, 1), comparison="none")
+
+
+def _stars(ctx: Ctx, page: Page) -> tuple[Filters, Table | None]:
+    """The star sentences on ``page`` (counts, then each loser and gainer with the component that moved
+    it) and the table of the outlets whose star changes (None when none does)."""
+    fq = quarter_filters(ctx.f)
+    df = stars_.star_ratings(ctx.wh, fq)
+    if df.empty:
+        return fq, None
+    counts = df["change"].value_counts()
+    page.sentences.append(ctx.t("page.outlets.stars_sentence", lose=int(counts.get("lose", 0)),
+                                gain=int(counts.get("gain", 0)), same=int(counts.get("same", 0))))
+    moved = df[df["change"].isin(("lose", "gain"))].sort_values("change", key=lambda c: c != "lose")
+    rows = []
+    for _, r in moved.iterrows():
+        comp = ctx.t(f"page.outlets.component.{r['driver']}") if isinstance(r["driver"], str) else "—"
+        score = _num(r.get(f"score_{r['driver']}"))
+        page.sentences.append(ctx.t(f"page.outlets.stars_{r['change']}", name=str(r["name"]),
+                                    current=fmt_count(r["stars"]), computed=fmt_count(r["computed_stars"]),
+                                    component=comp, score=score))
+        rows.append((str(r["name"]), fmt_count(r["stars"]), _num(r["score"]), fmt_count(r["computed_stars"]),
+                     ctx.t(f"page.outlets.change.{r['change']}"), comp))
+    if not rows:
+        return fq, None
+    cols = tuple(ctx.t(f"page.outlets.col.{c}") for c in ("outlet", "stars", "score", "computed", "change", "moved"))
+    return fq, Table(cols, tuple(rows), (False, True, True, True, False, False), widths=(3, 1, 1, 1, 1.2, 1.6))
+

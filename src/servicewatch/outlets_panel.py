@@ -1,0 +1,341 @@
+"""The Outlets page's sections (issue 19, pages/11_Outlets.py): the league of service halls and outlets
+with intervals (small samples not ranked), one outlet's queue (weekday × hour, service type, the
+month's last week against the rest), audit items and complaints, whether the VIP lane shortens the
+wait of high-tier customers hall by hall, and the star ratings this quarter. A view: every figure comes
+from the engine (:mod:`metrics.analysis.outlets`, :mod:`metrics.analysis.outlet_stars`); text from the
+catalogue; names from the data shown as text."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pandas as pd
+import streamlit as st
+
+from metrics.analysis import outlet_stars as os_
+from metrics.analysis import outlets as oa
+from metrics.analysis.drivers_text import join_names
+from metrics.model.filters import Filters
+from metrics.model.i18n import label
+from metrics.present.charts import outlets as charts
+from metrics.present.charts.core import bar_ci
+from metrics.present.formatting import fmt_count, fmt_interval, fmt_percent, number
+from metrics.report.outlets_section import TARGET_MINUTES, quarter_filters
+from servicewatch import panels, ui
+from servicewatch.ui import View
+
+CHART_OUTLETS = 20  # outlets drawn in the league's chart (the table lists all)
+MONTH_END_DAYS = 7  # the month's last week, against the days before it
+REPEATS = 3  # an audit item failed in this many audits in a row is named
+
+
+# -- words ----------------------------------------------------------------------------------------
+def minutes(view: View, v: object, digits: int = 1) -> str:
+    """Minutes as read ("12.3 分钟"); "—" when missing."""
+    return "—" if v is None or pd.isna(v) else view.t("page.outlets.minutes", value=number(float(v), digits))
+
+
+def _num(v: object, digits: int = 1) -> str:
+    return "—" if v is None or pd.isna(v) else number(float(v), digits)
+
+
+def _col(view: View, key: str) -> str:
+    return view.t(f"page.outlets.col.{key}")
+
+
+def _names(df: pd.DataFrame) -> dict[int, str]:
+    return dict(zip(df["outlet_id"].astype(int), df["name"].astype(str), strict=True))
+
+
+def league_frame(view: View) -> pd.DataFrame | None:
+    """The engine's league in the filters and scope (None: refused or empty, said on the page)."""
+    df = view.call(oa.outlet_league, view.filters, TARGET_MINUTES)
+    if not isinstance(df, pd.DataFrame):
+        return None
+    if df.empty:
+        st.info(view.t("page.outlets.none"))
+        return None
+    return df
+
+
+# -- the league -----------------------------------------------------------------------------------
+def league(view: View) -> pd.DataFrame | None:
+    """The league: its sentence, the worst p90 among the ranked, the share served within the target
+    with 95% intervals (the first :data:`CHART_OUTLETS`) and the list with its downloads."""
+    df = league_frame(view)
+    if df is None:
+        return None
+    st.markdown(view.md("page.outlets.league_sentence", n=len(df), target=TARGET_MINUTES, min=oa.MIN_RANK_N))
+    ranked = df[df["rank"].notna()]
+    if not ranked.empty:
+        worst = ranked.loc[pd.to_numeric(ranked["p90_wait_min"], errors="coerce").idxmax()]
+        st.markdown(view.md("page.outlets.league_worst", name=str(worst["name"]),
+                            p90=minutes(view, worst["p90_wait_min"]), median=minutes(view, worst["median_wait_min"]),
+                            visits=fmt_count(worst["visits"])))
+    data = pd.DataFrame({"outlet": df["name"].astype(str), "value": pd.to_numeric(df["within_target"], errors="coerce"),
+                         "lower": pd.to_numeric(df["within_target_lower"], errors="coerce"),
+                         "upper": pd.to_numeric(df["within_target_upper"], errors="coerce"),
+                         "n": pd.to_numeric(df["visits"], errors="coerce")}).dropna(subset=["value"])
+    if len(data) > 1:
+        data = data.head(CHART_OUTLETS)
+        title = view.t("page.outlets.league_chart", target=TARGET_MINUTES)
+        bars = data.assign(region_id=df.loc[data.index, "outlet_id"].astype(int))  # outlets as bar_ci's categories
+        fig = bar_ci(bars, "region", "share", view.lang, title, view.subtitle(), region_names=_names(df))
+        ui.chart(view, fig, data, "outlet_league", metrics=())
+        if len(df) > CHART_OUTLETS:
+            st.caption(view.t("page.outlets.league_chart_more", shown=CHART_OUTLETS, n=len(df)))
+    keys = view.keys("outlets", df["outlet_id"])
+    shown = pd.DataFrame({
+        _col(view, "rank"): [fmt_count(v) if pd.notna(v) else view.t(f"page.outlets.rank_note.{n or 'no_data'}")
+                             for v, n in zip(df["rank"], df["rank_note"], strict=True)],
+        _col(view, "outlet"): df["name"].astype(str),
+        _col(view, "key"): [keys.get(int(o), str(o)) for o in df["outlet_id"]],
+        _col(view, "kind"): [view.label("outlet_kind", v) for v in df["kind"]],
+        _col(view, "city"): [view.region_names.get(int(r), str(r)) for r in df["region_id"]],
+        _col(view, "visits"): [fmt_count(v) for v in df["visits"]],
+        _col(view, "median"): [_num(v) for v in df["median_wait_min"]],
+        _col(view, "p90"): [_num(v) for v in df["p90_wait_min"]],
+        _col(view, "within"): [fmt_percent(v) for v in df["within_target"]],
+        _col(view, "within_interval"): _intervals(view, df, "within_target", "share"),
+        _col(view, "abandoned"): [fmt_percent(v) for v in df["abandoned_share"]],
+        _col(view, "abandoned_interval"): _intervals(view, df, "abandoned_share", "share"),
+        _col(view, "csat"): [fmt_percent(v) for v in df["csat"]],
+        _col(view, "csat_interval"): _intervals(view, df, "csat", "share"),
+        _col(view, "complaints"): [_num(v) for v in df["complaints_per_1000"]],
+        _col(view, "complaints_interval"): _intervals(view, df, "complaints_per_1000", "points"),
+        _col(view, "audit"): [_num(v) for v in df["audit_score"]],
+        _col(view, "stars"): [fmt_count(v) if pd.notna(v) else view.t("page.outlets.no_current") for v in df["stars"]],
+    })
+    panels.listing(view, shown, view.t("page.outlets.file_league"), "outlet_league_list", "outlet_league.csv",
+                   pin=2, height=min(420, 40 + 35 * len(shown)))
+    return df
+
+
+def _intervals(view: View, df: pd.DataFrame, col: str, unit: str) -> list[str]:
+    return [fmt_interval(lo, hi, unit, view.lang)
+            for lo, hi in zip(df[f"{col}_lower"], df[f"{col}_upper"], strict=True)]
+
+
+# -- one outlet -----------------------------------------------------------------------------------
+def pick_outlet(view: View, df: pd.DataFrame) -> int:
+    """The outlet chosen (URL ``outlet=`` its key as the source wrote it), among the league's."""
+    names = _names(df)
+    keys = view.keys("outlets", list(names))
+    return view.choice("outlet", list(names), view.t("page.outlets.pick_outlet"), widget="selectbox",
+                       to_url=lambda o: str(keys.get(o, o)), format_func=lambda o: f"{names[o]} ({keys.get(o, o)})")
+
+
+def month_end_window(f: Filters) -> tuple[date, date] | None:
+    """The last whole calendar month of the period (first and last day); None when it holds none."""
+    last = f.end if (f.end + timedelta(days=1)).day == 1 else f.end.replace(day=1) - timedelta(days=1)
+    first = last.replace(day=1)
+    return (first, last) if first >= f.start else None
+
+
+def outlet(view: View) -> int | None:
+    """One outlet: its sentence, the month's last week against the rest, waiting by weekday × hour,
+    by service type, its audit items over the year with the items it keeps failing, its complaints."""
+    df = league_frame(view)
+    if df is None:
+        return None
+    oid = pick_outlet(view, df)
+    row = df[df["outlet_id"].astype(int) == oid].iloc[0]
+    name = str(row["name"])
+    st.markdown(view.md("page.outlets.outlet_sentence", name=name, kind=view.label("outlet_kind", row["kind"]),
+                        visits=fmt_count(row["visits"]), median=minutes(view, row["median_wait_min"]),
+                        p90=minutes(view, row["p90_wait_min"]), target=TARGET_MINUTES,
+                        within=fmt_percent(row["within_target"]), abandoned=fmt_percent(row["abandoned_share"])))
+    _month_end(view, oid)
+    heat = view.call(oa.queue_pattern, view.filters, oid, "hour_weekday")
+    if isinstance(heat, pd.DataFrame) and not heat.empty:
+        heat = heat.assign(weekday=heat["weekday"].astype(int) - 1)  # the engine's 1 = Monday; the chart's 0
+        fig = charts.wait_heatmap(heat, view.lang, view.t("page.outlets.heat_title"), f"{name} · {view.subtitle()}")
+        ui.chart(view, fig, _heat_download(view, heat), "outlet_wait_heatmap", metrics=())
+    else:
+        st.caption(view.t("page.outlets.heat_none"))
+    _by_service(view, oid)
+    _audits(view, oid, name)
+    _complaints(view, oid, row)
+    return oid
+
+
+def _month_end(view: View, oid: int) -> None:
+    """The p90 wait of the month's last :data:`MONTH_END_DAYS` days against the days before it."""
+    window = month_end_window(view.filters)
+    if window is None:
+        return
+    first, last = window
+    cut = last - timedelta(days=MONTH_END_DAYS - 1)
+    parts = []
+    for start, end in ((cut, last), (first, cut - timedelta(days=1))):
+        part = view.call(oa.outlet_league, view.filters.with_(start=start, end=end, comparison="none"), TARGET_MINUTES)
+        hit = part[part["outlet_id"].astype(int) == oid] if isinstance(part, pd.DataFrame) and not part.empty else part
+        parts.append(None if not isinstance(hit, pd.DataFrame) or hit.empty else hit.iloc[0])
+    month = f"{first:%Y-%m}"
+    if any(p is None or pd.isna(p["p90_wait_min"]) for p in parts):
+        st.caption(view.t("page.outlets.month_end_none", month=month))
+        return
+    end_, rest = parts
+    base = float(rest["p90_wait_min"])
+    ratio = float(end_["p90_wait_min"]) / base if base > 0 else float("nan")
+    text = view.md("page.outlets.month_end", month=month, days=MONTH_END_DAYS, last=minutes(view, end_["p90_wait_min"]),
+                   n_last=fmt_count(end_["visits"]), rest=minutes(view, rest["p90_wait_min"]),
+                   n_rest=fmt_count(rest["visits"]), ratio=_num(ratio))
+    (st.warning if ratio >= 1.5 else st.markdown)(text)
+
+
+def _heat_download(view: View, heat: pd.DataFrame) -> pd.DataFrame:
+    names = charts.weekday_names(view.lang)
+    return pd.DataFrame({
+        view.t("page.outlets.weekday_axis"): [names[int(d)] for d in heat["weekday"]],
+        view.t("page.outlets.hour_axis"): heat["hour"].astype(int),
+        _col(view, "visits"): heat["visits"],
+        _col(view, "mean"): heat["mean_wait_min"].round(2),
+        _col(view, "median"): heat["median_wait_min"].round(2),
+        _col(view, "p90"): heat["p90_wait_min"].round(2),
+        _col(view, "abandoned"): heat["abandoned_share"].round(4),
+    })
+
+
+def _by_service(view: View, oid: int) -> None:
+    by = view.call(oa.queue_pattern, view.filters, oid, "service_type")
+    if not isinstance(by, pd.DataFrame) or by.empty:
+        return
+    st.subheader(view.t("page.outlets.by_service"))
+    shown = pd.DataFrame({
+        _col(view, "service_type"): [view.label("service_type", v) for v in by["service_type"]],
+        _col(view, "visits"): [fmt_count(v) for v in by["visits"]],
+        _col(view, "median"): [_num(v) for v in by["median_wait_min"]],
+        _col(view, "p90"): [_num(v) for v in by["p90_wait_min"]],
+        _col(view, "mean"): [_num(v) for v in by["mean_wait_min"]],
+        _col(view, "abandoned"): [fmt_percent(v) for v in by["abandoned_share"]],
+    })
+    panels.listing(view, shown, view.t("page.outlets.file_service"), "outlet_service_list", "outlet_service.csv",
+                   height=min(360, 40 + 35 * len(shown)))
+
+
+def _audits(view: View, oid: int, name: str) -> None:
+    fa = view.filters
+    trend = view.call(oa.audit_trend, fa, oid)
+    if not isinstance(trend, pd.DataFrame) or trend.empty:
+        st.caption(view.t("page.outlets.audits_none"))
+        return
+    fails = view.call(oa.repeated_failures, fa, REPEATS)
+    mine = fails[fails["outlet_id"].astype(int) == oid] if isinstance(fails, pd.DataFrame) and not fails.empty \
+        else pd.DataFrame(columns=["item", "repeats", "last_on"])
+    for _, r in mine.iterrows():
+        st.warning(view.md("page.outlets.repeated", name=name, item=view.label("audit_item", r["item"]),
+                           times=int(r["repeats"]), last=str(pd.Timestamp(r["last_on"]).date())),
+                   icon=":material/assignment_late:")
+    fig = charts.audit_items(trend, view.lang, view.t("page.outlets.audits_title"),
+                             f"{name} · {view.subtitle(f=fa)}", failing=set(mine["item"].astype(str)))
+    data = pd.DataFrame({view.t("page.tables.audited_on"): pd.to_datetime(trend["audited_on"]).dt.date,
+                         view.t("page.tables.item"): [view.label("audit_item", v) for v in trend["item"]],
+                         view.t("page.outlets.score_axis"): (100 * trend["share"].astype(float)).round(1)})
+    ui.chart(view, fig, data, "outlet_audit_items", metrics=(), f=fa)
+
+
+def _complaints(view: View, oid: int, row: pd.Series) -> None:
+    """The complaints raised at the outlet in the period: their count and rate per 1,000 visits with
+    its 95% interval (the league's row)."""
+    st.subheader(view.t("page.outlets.complaints_title"))
+    if pd.isna(row["complaints"]) or int(row["complaints"]) == 0:
+        st.caption(view.t("page.outlets.complaints_none"))
+        return
+    st.markdown(view.md("page.outlets.complaints_sentence", n=fmt_count(row["complaints"]),
+                        rate=_num(row["complaints_per_1000"]), low=_num(row["complaints_per_1000_lower"]),
+                        high=_num(row["complaints_per_1000_upper"])))
+
+
+# -- does the VIP lane work -----------------------------------------------------------------------
+def vip(view: View) -> pd.DataFrame | None:
+    """Per hall with a VIP room: minutes high-tier customers save against standard ones with the 95%
+    interval; the halls where it works in sentences, where it does not (or cannot be told) named."""
+    df = view.call(oa.vip_lane, view.filters)
+    if not isinstance(df, pd.DataFrame):
+        return None
+    if df.empty:
+        st.info(view.t("page.outlets.vip_none"))
+        return df
+    df = df.sort_values("saving_min", ascending=False, na_position="last").reset_index(drop=True)
+    names = _names(df)
+    tiers = vip_tiers(view.lang)
+    for _, r in df[df["verdict"] == "works"].iterrows():
+        st.markdown(view.md("page.outlets.vip_sentence", name=str(r["name"]), tiers=tiers,
+                            saved=minutes(view, r["saving_min"]),
+                            low=minutes(view, r["saving_lower"]), high=minutes(view, r["saving_upper"]),
+                            n_high=fmt_count(r["n_vip"]), n_std=fmt_count(r["n_other"])))
+    for verdict, key, box in (("does_not", "vip_not_holding", st.warning), ("too_small", "vip_too_small", st.caption)):
+        halls = [str(n) for n in df.loc[df["verdict"] == verdict, "name"]]
+        if halls:
+            box(view.md(f"page.outlets.{key}", names=join_names(halls, view.lang)))
+    drawn = df.dropna(subset=["saving_min"])
+    if not drawn.empty:
+        fig = charts.vip_difference(drawn, view.lang, view.t("page.outlets.vip_chart"), view.subtitle(), names)
+        ui.chart(view, fig, _vip_table(view, drawn), "outlet_vip_lane", metrics=())
+    st.caption(view.t("page.outlets.vip_method", tiers=tiers, min=oa.MIN_LANE_N))
+    return df
+
+
+def vip_tiers(lang: str) -> str:
+    """The tiers the VIP lane serves (the star rules file's ``[vip] tiers``, data) by name, as a list."""
+    return join_names([label("tier", c, lang) for c in oa.rule_values().get("vip", {}).get("tiers", ())], lang)
+
+
+def _vip_table(view: View, df: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({
+        _col(view, "hall"): df["name"].astype(str),
+        _col(view, "mean_high"): df["mean_wait_vip_min"].round(2),
+        _col(view, "mean_std"): df["mean_wait_other_min"].round(2),
+        _col(view, "saved"): df["saving_min"].round(2),
+        _col(view, "interval"): [f"{_num(lo)} – {_num(hi)}"
+                                 for lo, hi in zip(df["saving_lower"], df["saving_upper"], strict=True)],
+        _col(view, "n_high"): df["n_vip"],
+        _col(view, "n_std"): df["n_other"],
+        _col(view, "verdict"): [view.t(f"page.outlets.verdict.{v}") for v in df["verdict"]],
+    })
+
+
+# -- star ratings ---------------------------------------------------------------------------------
+def stars(view: View) -> pd.DataFrame | None:
+    """Each outlet's computed star against its current one, what moved it most, and who gains or
+    loses a star this quarter (a sentence each, losers first)."""
+    fq = quarter_filters(view.filters)
+    try:
+        os_.load_rules()  # checked here: a broken rules file is one line, not an error id
+    except os_.RulesError as exc:
+        st.error(view.md("page.outlets.stars_no_rules", reason=view.t(exc.key, **exc.params)))
+        return None
+    df = view.call(os_.star_ratings, fq)
+    if not isinstance(df, pd.DataFrame):
+        return None
+    st.caption(view.t("page.outlets.stars_quarter", start=fq.start.isoformat(), end=fq.end.isoformat()))
+    if df.empty:
+        st.info(view.t("page.outlets.stars_none"))
+        return df
+    counts = df["change"].value_counts()
+    st.markdown(view.md("page.outlets.stars_sentence", lose=int(counts.get("lose", 0)),
+                        gain=int(counts.get("gain", 0)), same=int(counts.get("same", 0))))
+    for change, box in (("lose", st.warning), ("gain", st.success)):
+        for _, r in df[df["change"] == change].iterrows():
+            box(view.md(f"page.outlets.stars_{change}", name=str(r["name"]), current=fmt_count(r["stars"]),
+                        computed=fmt_count(r["computed_stars"]), component=_component(view, r["driver"]),
+                        score=_num(r.get(f"score_{r['driver']}"))))
+    shown = pd.DataFrame({
+        _col(view, "outlet"): df["name"].astype(str),
+        _col(view, "stars"): [fmt_count(v) if pd.notna(v) else view.t("page.outlets.no_current") for v in df["stars"]],
+        _col(view, "score"): [_num(v) for v in df["score"]],
+        _col(view, "computed"): [fmt_count(v) for v in df["computed_stars"]],
+        _col(view, "change"): [view.t(f"page.outlets.change.{v}") for v in df["change"]],
+        _col(view, "moved"): [_component(view, v) for v in df["driver"]],
+        **{view.t("page.outlets.col.component_score", component=_component(view, c)):
+           [_num(v) for v in df[f"score_{c}"]] for c in os_.COMPONENTS if f"score_{c}" in df.columns},
+    })
+    panels.listing(view, shown, view.t("page.outlets.file_stars"), "outlet_stars_list", "outlet_stars.csv",
+                   pin=1, height=min(420, 40 + 35 * len(shown)))
+    return df
+
+
+def _component(view: View, code: object) -> str:
+    """A star component's name ("—" for none)."""
+    return view.t(f"page.outlets.component.{code}") if isinstance(code, str) and code else "—"

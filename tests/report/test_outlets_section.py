@@ -1,0 +1,83 @@
+"""The meeting pack's service halls and outlets page (metrics.report.outlets_section, issue 19): the
+Outlets page's sentences — the league, where the VIP lane works and where it does not, who loses or
+gains a star this quarter and why —, the league's and the VIP lane's charts, the star changes as a
+table; registered as a section of the pack, left out of a database without outlets."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from metrics.analysis import outlet_stars as os_
+from metrics.analysis import outlets as oa
+from metrics.model import schema as s
+from metrics.model.filters import Filters, preset_period
+from metrics.model.i18n import t
+from metrics.present.formatting import number
+from metrics.query.warehouse import Warehouse
+from metrics.report import build
+from metrics.report.context import Ctx
+from metrics.report.outlets_section import TARGET_MINUTES, outlets_section, quarter_filters
+
+
+def _build(url: str, lang: str, preset: str = "last_quarter") -> tuple[list, list, Filters, Warehouse]:
+    wh = Warehouse.open(url)
+    f = Filters(*preset_period(preset, wh.as_of()))
+    drawn: list = []
+    ctx = Ctx.open(wh, f, lang, render=lambda fig: drawn.append(fig) or b"png")
+    try:
+        pages = outlets_section(ctx)
+        for p in pages:
+            p.charts = [c.result() for c in p.charts]
+    finally:
+        ctx.renderer.shutdown()
+    return pages, drawn, f, wh
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_page_has_the_league_vip_and_star_sentences(duckdb_url: str, lang: str) -> None:
+    pages, drawn, f, wh = _build(duckdb_url, lang, "last_12_months")
+    page = pages[0]
+    assert page.title == t("outlets_pack.title", lang)
+    n = int(wh.read(sa.select(sa.func.count()).select_from(s.outlets)).iloc[0, 0])  # every outlet: no scope
+    assert page.sentences[0] == t("page.outlets.league_sentence", lang, n=n, target=TARGET_MINUTES, min=oa.MIN_RANK_N)
+    # the VIP lane: one dot per hall with a VIP room (the outlets table), the engine's minutes saved
+    vip = oa.vip_lane(wh, f)
+    halls = int(wh.read(sa.select(sa.func.count()).select_from(s.outlets).where(s.outlets.c.vip_room)).iloc[0, 0])
+    assert len(vip) == halls > 0
+    fig = drawn[-1]
+    shown = sorted(x for tr in fig.data if tr.mode == "markers" for x in tr.x)
+    assert shown == pytest.approx(sorted(vip["saving_min"].dropna()))
+    works = vip[vip["verdict"] == "works"]
+    for _, r in works.sort_values("saving_min", ascending=False).head(3).iterrows():  # the biggest savings named
+        saved = t("page.outlets.minutes", lang, value=number(float(r["saving_min"]), 1))
+        assert any(str(r["name"]) in x and saved in x for x in page.sentences), r["name"]
+    # the stars of this quarter: counts, a sentence per loser or gainer, the table of the changes
+    stars = os_.star_ratings(wh, quarter_filters(f))
+    counts = stars["change"].value_counts()
+    assert t("page.outlets.stars_sentence", lang, lose=int(counts.get("lose", 0)), gain=int(counts.get("gain", 0)),
+             same=int(counts.get("same", 0))) in page.sentences
+    moved = stars[stars["change"].isin(("lose", "gain"))]
+    rows = sum((p.table.rows for p in pages[1:]), ())
+    assert len(rows) == len(moved) > 0
+    assert [r[0] for r in rows] == list(moved.sort_values("change", key=lambda c: c != "lose", kind="stable")["name"])
+    losers = stars[stars["change"] == "lose"]
+    for _, r in losers.iterrows():
+        assert any(str(r["name"]) in x and t(f"page.outlets.component.{r['driver']}", lang) in x
+                   for x in page.sentences)
+    assert len(page.charts) == 2 and all(c.png == b"png" for c in page.charts)
+    assert page.charts[0].title == t("page.outlets.league_chart", lang, target=TARGET_MINUTES)
+
+
+def test_a_database_without_outlets_leaves_the_section_out(duck: str) -> None:
+    eng = sa.create_engine(duck)
+    with eng.begin() as conn:
+        conn.execute(sa.delete(s.outlets))
+    eng.dispose()
+    pages, drawn, _, _ = _build(duck, "zh")
+    assert pages == [] and drawn == []
+
+
+def test_registered_in_the_pack() -> None:
+    assert ("outlets", outlets_section) in build.SECTIONS
+    assert t("report.progress.outlets", "zh") == "营业厅与网点"
