@@ -1,0 +1,99 @@
+"""Outlets benchmark (issue 19): the engine calls of the Outlets page — the league of outlets, one hall's
+queue by weekday × hour, the VIP lane, one hall's audits, the repeated failures and the star ratings —
+at L (1M customers) on DuckDB over the last 12 months, target 1 s warm for the page's calls together.
+
+Run by `make bench` after `bench.run` (which generates and caches the data sets); alone:
+`python -m bench.outlets [--db URL]`. Each call: first on a fresh Warehouse (cold), then the median of
+five (warm); the page's total is the sum of the warm medians. The rollup path (``rollup_queue``) is what
+the page reads; the raw path (the queue records) is timed beside it for the league. The data file is only
+read. Writes bench/outlets_results.json and the outlets section of docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from metrics.analysis import outlet_stars, outlets
+from metrics.model.filters import Filters, preset_period
+from metrics.query.warehouse import Warehouse
+
+from .run import _key
+from .sections import write_section
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGET_MS = 1000.0
+WARM = 5
+
+
+def default_db() -> str:
+    path = ROOT / "bench" / "data" / f"{_key('L', 7)}.duckdb"
+    return f"duckdb:///{path}"
+
+
+def _ms(fn) -> float:  # noqa: ANN001 - a call without arguments
+    t0 = time.perf_counter()
+    fn()
+    return 1000 * (time.perf_counter() - t0)
+
+
+def run(url: str) -> dict:
+    wh = Warehouse.open(url, read_only=True, keep_open=True)
+    f = Filters(*preset_period("last_12_months", wh.as_of()))
+    league = outlets.outlet_league(wh, f)
+    hall = int(league["outlet_id"].iloc[league["visits"].to_numpy().argmax()])  # the busiest hall
+    rules = outlet_stars.load_rules()
+    calls = {
+        "outlet_league": lambda w: outlets.outlet_league(w, f),
+        "queue_pattern (one hall, weekday × hour)": lambda w: outlets.queue_pattern(w, f, hall, "hour_weekday"),
+        "vip_lane": lambda w: outlets.vip_lane(w, f),
+        "audit_trend (one hall)": lambda w: outlets.audit_trend(w, f, hall),
+        "repeated_failures": lambda w: outlets.repeated_failures(w, f),
+        "star_ratings": lambda w: outlet_stars.star_ratings(w, f, rules),
+    }
+    rows = []
+    for name, call in calls.items():
+        fresh = Warehouse.open(url, read_only=True, keep_open=True)
+        cold = _ms(lambda: call(fresh))  # noqa: B023 - called at once
+        warm = statistics.median(_ms(lambda: call(fresh)) for _ in range(WARM))  # noqa: B023
+        rows.append({"call": name, "cold_ms": round(cold, 1), "warm_ms": round(warm, 1)})
+        fresh.engine.dispose()
+    raw = Warehouse(Warehouse.open(url, read_only=True, keep_open=True).engine, use_rollups=False)
+    raw_ms = statistics.median(_ms(lambda: outlets.outlet_league(raw, f)) for _ in range(3))
+    load = os.getloadavg()
+    return {"rows": rows, "total_warm_ms": round(sum(r["warm_ms"] for r in rows), 1),
+            "league_raw_ms": round(raw_ms, 1), "outlets": len(league), "visits": int(league["visits"].sum()),
+            "target_ms": TARGET_MS, "db": Warehouse.open(url).location, "period": f"{f.start} – {f.end}",
+            "measured": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "cpus": os.cpu_count(),
+            "load_1m": round(load[0], 2)}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--db", default=default_db())
+    args = p.parse_args()
+    res = run(args.db)
+    (ROOT / "bench" / "outlets_results.json").write_text(json.dumps(res, indent=1) + "\n")
+    ok = "yes" if res["total_warm_ms"] <= TARGET_MS else "**no**"
+    lines = "\n".join(f"| {r['call']} | {r['cold_ms']:.0f} | {r['warm_ms']:.0f} |" for r in res["rows"])
+    write_section("outlets", f"""### Service halls: the Outlets page's engine calls (bench/outlets.py)
+
+{res['outlets']} outlets, {res['visits']:,} visits in {res['period']}, {res['db']}, {res['cpus']} CPUs,
+load {res['load_1m']}, {res['measured']} (ms; warm = median of {WARM}):
+
+| call | cold | warm |
+|---|---|---|
+{lines}
+
+Target {TARGET_MS:.0f} ms warm for the page's calls together at L: {ok} ({res['total_warm_ms']:.0f} ms). The
+league from the queue records instead of `rollup_queue`: {res['league_raw_ms']:.0f} ms warm.""")
+    print(json.dumps(res))
+
+
+if __name__ == "__main__":
+    main()
