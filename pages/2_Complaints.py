@@ -8,13 +8,13 @@ import streamlit as st
 from metrics.analysis import league
 from metrics.model.registry import get
 from metrics.present.charts import core as charts
-from servicewatch import complaints_panels, panels, ui
+from servicewatch import complaints_panels, panels, ui, voc_panel
 from servicewatch.kpis import kpi_row, show_chart
 
 DIMS = ("region", "tier", "channel", "category")
 HANDLING = ("resolution_hours_median", "resolution_hours_p90", "complaint_fcr_rate", "reopen_rate", "escalation_rate",
             "revisit_rate", "revisit_satisfaction")
-SECTIONS = ("rate", "funnel", "handling")
+SECTIONS = ("rate", "funnel", "handling", "voc")
 
 view = ui.page("page.complaints.title")
 t = view.t
@@ -83,8 +83,8 @@ def handling() -> None:
 
 # -- one section at a time; a bar or point picked in its chart drills down below ----------------
 section = ui.sections(view, SECTIONS)
-{"rate": rate, "funnel": funnel, "handling": handling}[section]()
-if section == "handling":  # its chart is not for picking: nothing to drill into
+{"rate": rate, "funnel": funnel, "handling": handling, "voc": lambda: voc_panel.show(view, f)}[section]()
+if section in ("handling", "voc"):  # their charts are not for picking: nothing to drill into
     st.stop()
 
 complaints_panels.drill_down(view, f, selections)

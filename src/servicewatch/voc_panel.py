@@ -1,0 +1,143 @@
+"""The Complaints page's "Voice of the customer" section (issue 20): complaint topics from the customers'
+own words — the rising ones flagged (two-proportion z test, Holm), the top three complaint types, the
+topics' shares by month and by region, tier or channel, and example quotes with personal data masked
+(none for viewers). Every figure is a cached engine call (:mod:`metrics.analysis.topics`) that reads the
+topics tagged at load time, never the texts; the quotes are masked in the engine. Text from the data
+(topic names, discovered words, quotes) goes through :func:`metrics.present.markup.md` or a table cell,
+never markup."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from metrics.analysis import topics as tp
+from metrics.model.filters import Filters
+from metrics.present.charts import core as charts
+from metrics.present.formatting import fmt_value
+from metrics.present.markup import md
+from servicewatch import panels
+from servicewatch.kpis import show_chart
+from servicewatch.ui import View
+
+DIMS = ("region", "tier", "channel")
+
+
+def _pct(v: float, lang: str) -> str:
+    return fmt_value(v, "share", lang)
+
+
+def _role(view: View) -> str | None:
+    return view.user.role if view.user is not None else None
+
+
+def _rising(view: View, f: Filters, names: dict[str, str]) -> None:
+    t = view.t
+    st.markdown("**" + md(t("topics.rising_title")) + "**")
+    lines = []
+    for by in (None, "region"):
+        r = view.call(tp.rising_topics, f, by)
+        if r.empty:
+            if r.attrs.get("reason") and by is None:
+                st.info(md(t(r.attrs["reason"])))
+                return
+            continue
+        for row in r.loc[r["rising"]].itertuples():
+            group = f"{view.region_names.get(int(row.region_id), str(row.region_id))} · " if by else ""
+            lines.append(t("topics.rising_line", group=group, topic=names.get(row.topic, row.topic),
+                           share=_pct(row.share, view.lang), share_prev=_pct(row.share_prev, view.lang),
+                           n=int(row.n), p=f"{row.p_holm:.2g}"))
+    for line in lines:
+        st.warning(md(line))
+    if not lines:
+        st.caption(md(t("topics.rising_none", min=tp.MIN_TEXTS)))
+    st.caption(md(t("topics.rising_note", min=tp.MIN_TEXTS)))
+
+
+def _top(view: View, f: Filters, names: dict[str, str]) -> None:
+    t = view.t
+    st.markdown("**" + md(t("topics.top_title")) + "**")
+    top = view.call(tp.top_types, f, 3)
+    if top.empty:
+        st.info(md(t(top.attrs.get("reason", tp.NO_TEXT))))
+        return
+    for row in top.itertuples():
+        st.markdown(md(t("topics.top_line", rank=int(row.rank), topic=names.get(row.topic, row.topic), n=int(row.n),
+                         share=_pct(row.share, view.lang), lower=_pct(row.lower, view.lang),
+                         upper=_pct(row.upper, view.lang))))
+
+
+def _trend(view: View, f: Filters, names: dict[str, str]) -> None:
+    t = view.t
+    trend = view.call(tp.topic_trend, f.reaching_months(12))
+    if trend.empty:
+        return
+    shown = trend.assign(value=trend["share"], topic_name=[names.get(c, c) for c in trend["topic"]])
+    show_chart(view, shown, lambda: charts.trend(shown[["month", "topic_name", "value"]], "share", view.lang,
+                                                  t("topics.trend_title"), view.subtitle(f=f), by="topic_name"),
+               "voc_trend", f=f)
+
+
+def _by_group(view: View, f: Filters, names: dict[str, str]) -> None:
+    t = view.t
+    dim = st.radio(t("topics.cut_by"), DIMS, horizontal=True, key="voc_dim",
+                   format_func=lambda d: t(f"page.complaints.dim.{d}")) or DIMS[0]
+    by = view.call(tp.top_types, f, 3, dim)
+    st.markdown("**" + md(t("topics.by_title", dim=t(f"page.complaints.dim.{dim}"))) + "**")
+    if by.empty:
+        st.info(md(t(by.attrs.get("reason", tp.NO_TEXT))))
+        return
+    col = "region_id" if dim == "region" else dim
+    group = [view.region_names.get(int(v), str(v)) for v in by[col]] if dim == "region" else by[col].astype(str)
+    shown = pd.DataFrame({
+        t(f"page.complaints.dim.{dim}"): group,
+        t("page.tables.rank"): by["rank"].astype(int),
+        t("page.tables.topic"): [names.get(c, c) for c in by["topic"]],
+        t("page.tables.texts"): by["n"].astype(int),
+        t("page.tables.topic_share"): [_pct(v, view.lang) for v in by["share"]],
+        t("page.tables.sentiment"): by["sentiment"].round(2),
+    })
+    panels.table(shown, pin=1)
+
+
+def _quotes(view: View, f: Filters, names: dict[str, str]) -> None:
+    t = view.t
+    st.markdown("**" + md(t("topics.quotes_title")) + "**")
+    role = _role(view)
+    if role is not None and role not in tp.QUOTE_ROLES:  # viewers never see quotes: not even asked for
+        st.caption(md(t("topics.reason.viewer")))
+        return
+    codes = list(names)
+    topic = st.selectbox(t("topics.quotes_topic"), codes, key="voc_topic", format_func=lambda c: names.get(c, c))
+    topic = topic if topic in codes else codes[0]
+    q = view.call(tp.quotes, f, topic, 5, role)
+    if q.empty:
+        st.caption(md(t(q.attrs.get("reason", tp.NO_TEXT))))
+        return
+    shown = pd.DataFrame({
+        t("page.tables.opened_at"): pd.to_datetime(q["opened_at"]).dt.strftime("%Y-%m-%d"),
+        t("page.tables.quote"): q["quote"],  # masked by the engine; a cell, never markup
+        t("page.tables.sentiment"): q["sentiment"].astype(float).round(2),
+    })
+    panels.table(shown, pin=1)
+    st.caption(md(t("topics.quotes_note")))
+
+
+def show(view: View, f: Filters) -> None:
+    """Draw the section for the page's filters ``f`` (complaints)."""
+    t = view.t
+    st.subheader(t("topics.title"))
+    st.caption(md(t("topics.caption")))
+    if not view.call(tp.built):
+        st.info(md(t(tp.NOT_BUILT)))
+        return
+    names = view.call(tp.topic_names, view.lang)
+    left, right = st.columns([3, 2])
+    with left:
+        _rising(view, f, names)
+    with right:
+        _top(view, f, names)
+    _trend(view, f, names)
+    _by_group(view, f, names)
+    _quotes(view, f, names)
+    st.caption(md(t("topics.sentiment_note")))
