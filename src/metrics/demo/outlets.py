@@ -191,16 +191,21 @@ def _pick_outlet(rng: np.random.Generator, city: np.ndarray, outlets: pd.DataFra
     """An outlet id per row in the row's city, weighted by :data:`KIND_WEIGHT` (only ``kinds`` when given)."""
     out = np.zeros(len(city), dtype=np.int64)
     u = rng.random(len(city))
-    for cid in np.unique(city):
-        rows = np.flatnonzero(city == cid)
-        o = outlets[(outlets["region_id"] == cid) & (outlets["kind"].isin(kinds) if kinds else True)]
-        if o.empty:
+    ids, region = outlets["outlet_id"].to_numpy(), outlets["region_id"].to_numpy()
+    size = np.where(outlets["outlet_id"].isin(_flagships(outlets)).to_numpy(), FLAGSHIP, 1.0)
+    size[ids == planted_hall(outlets)] = PLANTED_SIZE
+    weight = outlets["kind"].map(KIND_WEIGHT).to_numpy(dtype=float) * size
+    if kinds:
+        weight = np.where(outlets["kind"].isin(kinds).to_numpy(), weight, 0.0)
+    order = np.argsort(city, kind="stable")
+    cities, starts = np.unique(city[order], return_index=True)
+    for cid, rows in zip(cities, np.split(order, starts[1:]), strict=True):
+        mine = np.flatnonzero((region == cid) & (weight > 0))
+        if not len(mine):
             continue
-        size = np.where(o["outlet_id"].isin(_flagships(outlets)).to_numpy(), FLAGSHIP, 1.0)
-        size[o["outlet_id"].to_numpy() == planted_hall(outlets)] = PLANTED_SIZE
-        w = np.cumsum(o["kind"].map(KIND_WEIGHT).to_numpy(dtype=float) * size)
-        idx = np.minimum(np.searchsorted(w / w[-1], u[rows], side="right"), len(o) - 1)
-        out[rows] = o["outlet_id"].to_numpy()[idx]
+        w = np.cumsum(weight[mine])
+        idx = np.minimum(np.searchsorted(w / w[-1], u[rows], side="right"), len(mine) - 1)
+        out[rows] = ids[mine][idx]
     return out
 
 
