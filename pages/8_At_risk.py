@@ -1,7 +1,8 @@
 """At-risk customers: the stored churn scores ranked by revenue at risk within the filters and the
-user's scope, with the model's quality, a CSV download and one customer's history (tickets, surveys,
-monthly spend). A view: numbers come from the engine (``metrics.churn.store``,
-``metrics.analysis.customer_history``)."""
+user's scope, with the model's quality, a CSV download, the open retention actions, and one
+customer's card (tickets, surveys, monthly spend, visits, actions) from which actions are assigned
+and closed. A view: numbers come from the engine (``metrics.churn.store``,
+``metrics.analysis.customer_history``), writes from ``metrics.churn.actions_store``."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import streamlit as st
 from metrics.analysis import customer_history
 from metrics.churn import store as churn_store
 from metrics.present.charts import churn as charts_churn
-from servicewatch import churn_panels, panels, ui, url_state
+from servicewatch import actions_panel, churn_panels, panels, ui, url_state
 from servicewatch.tables import localise
 
 LIST_LIMIT = 200
@@ -37,6 +38,9 @@ st.caption(view.t("page.at_risk.list_caption", limit=LIST_LIMIT))
 event = panels.listing(view, churn_panels.at_risk_table(at_risk, view), view.t("page.at_risk.file"), "at_risk_csv",
                        "at_risk_customers.csv", pin=2, height=420, key="at_risk_table", on_select="rerun",
                        selection_mode="single-row", export=churn_panels.at_risk_export(view))
+
+# -- the open actions of the scope (an account manager: their own), overdue first --------------
+actions_panel.open_actions(view)
 
 # -- one customer's history -------------------------------------------------------------------
 st.header(view.t("page.at_risk.history_header"))
@@ -76,3 +80,11 @@ panels.headed_table(left, view.t("page.at_risk.tickets_header", n=len(tickets)),
 surveys = view.call(customer_history.surveys, f, customer_id)
 panels.headed_table(right, view.t("page.at_risk.surveys_header", n=len(surveys)), surveys,
                     lambda rows: churn_panels.survey_table(rows, view), view.t("page.at_risk.none"))
+
+acts = view.call(customer_history.actions, f, customer_id)
+actions_panel.customer_actions(view, view.call(customer_history.visits, f, customer_id), acts)
+if acts is not None:  # assign to this customer (or others of the list); close one of theirs
+    owner = profile.get("account_manager_id")
+    actions_panel.assign_form(view, {c: f"{names[c]} ({keys.get(c, c)})" for c in ids}, [customer_id],
+                              None if owner is None or owner != owner else int(owner), "assign_action")
+    actions_panel.close_form(view, acts, "close_action")

@@ -28,7 +28,7 @@ VISIT_COLUMNS = ("visit_id", "visit_date", "manager_id", "kind", "purpose", "out
 ACTION_COLUMNS = ("action_id", "created_date", "action_type", "owner", "due_date", "status", "outcome", "cost",
                   "arm", "risk_decile")
 PROFILE_COLUMNS = ("customer_id", "name", "segment", "tier", "sla_level", "region_id", "acquisition_channel",
-                   "start_date", "end_date", "churn_reason", "monthly_revenue")
+                   "start_date", "end_date", "churn_reason", "monthly_revenue", "account_manager_id")
 
 
 def resolve_customer(wh: Warehouse, customer: int | str) -> int:
@@ -47,7 +47,7 @@ def _check(wh: Warehouse, f: Filters, customer: int | str) -> int:
     matter here)."""
     require_rows(f.scope, "customer histories")
     customer_id = resolve_customer(wh, customer)
-    scope_only = f.with_(regions=(), tiers=(), segments=(), sla_levels=(), channels=())
+    scope_only = f.scope_only()
     wh.resolve_as_of(scope_only)  # refuses a region outside the scope
     c = s.customers
     stmt = sa.select(c.c.customer_id).where(c.c.customer_id == sa.bindparam("cid", int(customer_id)),

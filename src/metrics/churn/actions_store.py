@@ -136,6 +136,23 @@ def action_types(conn: sa.Connection) -> tuple[str, ...]:
     return tuple(dict.fromkeys(found)) or ACTION_TYPES
 
 
+def known_types(wh) -> tuple[str, ...]:  # noqa: ANN001 - a Warehouse
+    """:func:`action_types` of the warehouse's database (for a form's choices)."""
+    with wh.engine.connect() as conn:
+        return action_types(conn)
+
+
+def owners(wh, f) -> pd.DataFrame:  # noqa: ANN001 - a Warehouse and Filters
+    """The account managers who may own an action on the customers of ``f``'s scope: those of the
+    scope's customers (an account manager: themselves), ``manager_id`` and ``name``, by name."""
+    from metrics.query.where import slice_conditions
+
+    c, am = schema.customers, schema.account_managers
+    scoped = sa.select(c.c.account_manager_id).where(*slice_conditions(f.scope_only(), c)).distinct().subquery()
+    return wh.read(sa.select(am.c.manager_id, am.c.name).where(am.c.manager_id.in_(sa.select(scoped.c[0])))
+                   .order_by(am.c.name, am.c.manager_id))
+
+
 def _writable(conn: sa.Connection, lang: str) -> None:
     if not sa.inspect(conn).has_table(TABLE):
         raise ActionError(t("actions.no_table", lang))

@@ -97,6 +97,11 @@ class Filters:
         """A copy with some fields changed (tuples accepted as lists)."""
         return replace(self, **{k: tuple(v) if isinstance(v, list) else v for k, v in changes.items()})
 
+    def scope_only(self) -> Filters:
+        """These filters with every slice cleared: the user's scope (and the dates) alone — who a
+        customer-level question may reach, whatever the page's filters."""
+        return self.with_(**{d.field: () for d in dimensions.FILTERS})
+
     def narrowed(self, dim: str, values: Iterable[object]) -> Filters:
         """These filters narrowed to ``values`` of the dimension ``dim`` (values picked in a chart,
         as text: region ids become integers)."""
