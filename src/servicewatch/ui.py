@@ -57,6 +57,7 @@ PAGES = (
     ("pages/9_Alerts.py", "nav.alerts", ":material/notifications:"),
     ("pages/10_Portfolio.py", "nav.portfolio", ":material/groups:"),
     ("pages/11_Outlets.py", "nav.outlets", ":material/storefront:"),
+    ("pages/12_Regulator.py", "nav.regulator", ":material/gavel:"),
 )
 APP_ROOT = Path(__file__).resolve().parents[2]
 

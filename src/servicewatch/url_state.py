@@ -42,6 +42,7 @@ PAGE_CHOICES: dict[str, tuple[str, ...]] = {
     "page.alerts.title": ("metric",),  # a metric's control chart (servicewatch.control_link)
     "page.portfolio.title": ("rank_by", "manager", "group"),
     "page.outlets.title": ("outlet",),
+    "page.regulator.title": ("quarter", "level", "authority"),
 }
 # the page scripts of the sidebar's links and their title keys
 PAGE_OF_PATH = {
@@ -56,6 +57,7 @@ PAGE_OF_PATH = {
     "pages/9_Alerts.py": "page.alerts.title",
     "pages/10_Portfolio.py": "page.portfolio.title",
     "pages/11_Outlets.py": "page.outlets.title",
+    "pages/12_Regulator.py": "page.regulator.title",
 }
 CHOICES = "sw_choices"  # {page key: {choice key: text}}: the non-default choices, per page, for the session
 SECTIONS = "sw_sections"  # {page key: section id} (servicewatch.ui.sections)

@@ -298,6 +298,21 @@ def rates(wh, f: Filters, quarter: Quarter, authority: str = "miit", base: str |
     return Figures(authority, quarter, per, used, point, months, now.reset_index(drop=True), reason)
 
 
+def projection(fig: Figures, as_of: date) -> dict | None:
+    """For a quarter not yet over on ``as_of``: the total's rate at the pace so far — appeals × days in
+    the quarter ÷ days elapsed, its Garwood interval scaled alike — with ``elapsed`` and ``days``;
+    None when the quarter is over (or has not begun, or there is no total)."""
+    days = (fig.quarter.stop - fig.quarter.start).days
+    elapsed = (as_of - fig.quarter.start).days + 1
+    total = fig.table[fig.table["regulator_category"] == ALL] if not fig.table.empty else fig.table
+    if not 0 < elapsed < days or len(total) != 1:
+        return None
+    r = total.iloc[0]
+    k = days / elapsed
+    return {"elapsed": elapsed, "days": days, "appeals": int(r["appeals"]), "rate": r["rate"] * k,
+            "lower": r["lower"] * k, "upper": r["upper"] * k}
+
+
 def acma(wh, f: Filters, quarter: Quarter, base: str | None = None, point: str | None = None,  # noqa: ANN001
          top: int = 3) -> Figures:
     """ACMA's record-keeping figures for ``quarter``: complaints received (every source) per 10,000
@@ -348,5 +363,5 @@ def days_to_resolve(days: np.ndarray, share: float = RESOLVED_SHARE) -> float:
 
 
 __all__ = ["ALL", "AUTHORITIES", "CUSTOMERS_BASE", "DEFAULT_POINT", "Figures", "PER", "POINTS", "Quarter",
-           "UNMAPPED", "acma", "appeals", "days_to_resolve", "map_categories", "mapping", "month_end",
+           "UNMAPPED", "acma", "appeals", "projection", "days_to_resolve", "map_categories", "mapping", "month_end",
            "parse_quarter", "point_months", "rates", "resolution_days", "users"]
