@@ -40,7 +40,7 @@ PAGE_CHOICES: dict[str, tuple[str, ...]] = {
     "page.regions.title": ("metric",),
     "page.at_risk.title": ("customer",),
     "page.alerts.title": ("metric",),  # a metric's control chart (servicewatch.control_link)
-    "page.portfolio.title": ("rank_by", "manager", "group"),
+    "page.portfolio.title": ("rank_by", "manager", "group", "customer"),
     "page.outlets.title": ("outlet",),
     "page.regulator.title": ("quarter", "level", "authority"),
 }

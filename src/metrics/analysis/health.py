@@ -28,6 +28,7 @@ from metrics.access.users import ScopeError, require_rows
 from metrics.analysis import health_sql as q
 from metrics.analysis.stats import Z95
 from metrics.model.filters import Filters
+from metrics.model.i18n import t
 from metrics.query.warehouse import Warehouse
 
 PARTS = ("sla_compliance", "availability", "complaints", "satisfaction", "spend_trend", "churn_risk")
@@ -322,3 +323,25 @@ def backtest(wh: Warehouse, f: Filters, cfg: dict) -> dict:
         return {**out, "reason": "too_few"}
     auc, lo, hi = delong_auc(left[ok], 100 - score.to_numpy()[ok])
     return {**out, "auc": auc, "auc_lower": lo, "auc_upper": hi}
+
+
+# -- in words (CLI, page) ------------------------------------------------------------------------
+def weights_sentence(weights: dict[str, float], lang: str) -> str:
+    """The parts' weights in words (shares of the total, in ``lang``)."""
+    total = sum(weights.values())
+    items = [t("health.weight_item", lang, part=t(f"health.part.{p}", lang), weight=f"{weights[p] / total:.0%}")
+             for p in PARTS if weights.get(p, 0) > 0]
+    return t("health.weights", lang, weights=t("plain.list_sep", lang).join(items))
+
+
+def auc_sentence(bt: dict, lang: str) -> str:
+    """The back-test in one sentence: the AUC with its interval, n and departures, or why there is none."""
+    if not bt:
+        return ""
+    common = {"cutoff": bt["cutoff"].isoformat(), "days": bt["horizon_days"], "n": bt["n"],
+              "departures": bt["departures"]}
+    if bt["reason"] is not None:
+        return t(f"health.auc_reason.{bt['reason']}", lang, min=MIN_CLASS, **common)
+    parts = t("plain.list_sep", lang).join(t(f"health.part.{p}", lang) for p in bt["parts"])
+    return t("health.auc", lang, auc=f"{bt['auc']:.3f}", lower=f"{bt['auc_lower']:.3f}",
+             upper=f"{bt['auc_upper']:.3f}", parts=parts, **common)

@@ -26,33 +26,6 @@ TABLE = ["customer_id", "name", "score", "trend", "change", "moved", "sla_compli
          "satisfaction", "spend_trend", "churn_risk", "missing"]
 
 
-def weights_text(weights: dict[str, float], lang: str) -> str:
-    """The parts' weights in words (shares of the total, in ``lang``)."""
-    from metrics.analysis.health import PARTS
-    from metrics.model.i18n import t
-
-    total = sum(weights.values())
-    items = [t("health.weight_item", lang, part=t(f"health.part.{p}", lang), weight=f"{weights[p] / total:.0%}")
-             for p in PARTS if weights.get(p, 0) > 0]
-    return t("health.weights", lang, weights=t("plain.list_sep", lang).join(items))
-
-
-def auc_text(bt: dict, lang: str) -> str:
-    """The back-test in one sentence: the AUC with its interval, n and departures, or why there is none."""
-    from metrics.analysis.health import MIN_CLASS
-    from metrics.model.i18n import t
-
-    if not bt:
-        return ""
-    common = {"cutoff": bt["cutoff"].isoformat(), "days": bt["horizon_days"], "n": bt["n"],
-              "departures": bt["departures"]}
-    if bt["reason"] is not None:
-        return t(f"health.auc_reason.{bt['reason']}", lang, min=MIN_CLASS, **common)
-    parts = t("plain.list_sep", lang).join(t(f"health.part.{p}", lang) for p in bt["parts"])
-    return t("health.auc", lang, auc=f"{bt['auc']:.3f}", lower=f"{bt['auc_lower']:.3f}",
-             upper=f"{bt['auc_upper']:.3f}", parts=parts, **common)
-
-
 def resolve_customer(wh, key: str, lang: str = "en") -> int:  # noqa: ANN001 - a Warehouse
     """The id of the customer the user named by their key as the source wrote it; the error in ``lang``."""
     from metrics.model.i18n import t
@@ -103,7 +76,8 @@ def cmd_health(args: argparse.Namespace) -> None:
     lines = [t("health.none", lang)] if df.empty else [
         t("health.sentence", lang, n=len(df), day=r.day.isoformat(), down=int((df["trend"] == "down").sum()),
           up=int((df["trend"] == "up").sum()))]
-    lines += [weights_text(r.weights, lang), auc_text(r.backtest, lang), *(t(k, lang, **p) for k, p in r.notes)]
+    lines += [hl.weights_sentence(r.weights, lang), hl.auc_sentence(r.backtest, lang),
+              *(t(k, lang, **p) for k, p in r.notes)]
     bt = r.backtest
     fields = {"day": r.day.isoformat(), **{f"weight_{p}": w for p, w in r.weights.items()},
               **{f"auc{k[3:]}": (None if not np.isfinite(bt[k]) else bt[k]) for k in ("auc", "auc_lower", "auc_upper")},
