@@ -75,7 +75,8 @@ def _shown(df: pd.DataFrame) -> pd.DataFrame:
         elif col.endswith(("_min", "_lower", "_upper", "_1000")) or col.startswith("score") or col == "audit_score":
             out[col] = pd.to_numeric(out[col], errors="coerce").map(lambda v: "" if np.isnan(v) else f"{v:.1f}")
         elif out[col].dtype == object or str(out[col].dtype) in ("Int64", "boolean"):
-            out[col] = out[col].map(lambda v: "" if v is None or (not isinstance(v, str) and pd.isna(v)) else v)
+            out[col] = pd.Series(["" if v is None or (not isinstance(v, str) and pd.isna(v)) else v for v in out[col]],
+                                 index=out.index, dtype=object)  # Int64's map would make floats of its whole numbers
     return out
 
 
