@@ -54,6 +54,7 @@ def _logged(caplog, error_id: str) -> str:
     ("pages/8_At_risk.py", "metrics.analysis.customer_history.profile", "en"),
     ("pages/10_Portfolio.py", "metrics.analysis.portfolio.league", "zh"),
     ("pages/11_Outlets.py", "metrics.analysis.outlets.outlet_league", "en"),
+    ("pages/12_Regulator.py", "metrics.analysis.regulator.rates", "zh"),
     ("app.py", "metrics.analysis.drill.status", "zh"),
 ])
 def test_page_error_shows_an_id_and_logs_the_detail(page, target, lang, fitted_duckdb_url, monkeypatch,

@@ -17,7 +17,7 @@ RAW_HEADERS = {"value", "n", "lower", "upper", "month", "tier", "channel", "segm
                "events", "exposure", "position", "missing", "no_cmp", "csat", "nps", "ces", "term", "model"}
 ALERTS = "pages/9_Alerts.py"
 SECTIONED = ("pages/1_Satisfaction.py", "pages/2_Complaints.py", "pages/3_SLA.py", "pages/4_Churn.py",
-             "pages/10_Portfolio.py", "pages/11_Outlets.py")
+             "pages/10_Portfolio.py", "pages/11_Outlets.py", "pages/12_Regulator.py")
 WITHOUT_CHARTS = ("pages/6_Data.py", "pages/7_Admin.py", "pages/8_At_risk.py")  # At risk: once a customer is picked
 RAW_CODES = {"gold", "diamond", "silver", "standard", "enterprise", "hotline", "account_manager", "app",
              "post_interaction", "relationship", "mystery_shopper", "above_95", "within", "below_95", "better",

@@ -187,6 +187,7 @@ PAGES = {
     "pages/8_At_risk.py": [LINK, CUSTOMER, DIRECTIVES],
     "pages/10_Portfolio.py": [LINK],
     "pages/11_Outlets.py": [LINK, BOLD_HTML],
+    "pages/12_Regulator.py": [LINK],
 }
 
 
