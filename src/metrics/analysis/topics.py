@@ -49,10 +49,7 @@ QUOTE_ROLES = frozenset(ROLES) - {"viewer"}  # viewers never see quotes
 def built(wh: Warehouse) -> bool:
     """Whether the topics are tagged (``ticket_topics`` complete)."""
     m = s.meta
-    try:
-        return len(wh.read(sa.select(m.c.value).where(m.c.key == BUILT_KEY))) > 0
-    except Exception:  # noqa: BLE001 - an older database without sw_meta rows of this kind
-        return False
+    return len(wh.read(sa.select(m.c.value).where(m.c.key == BUILT_KEY))) > 0
 
 
 def _conditions(f: Filters) -> list:
