@@ -24,6 +24,7 @@ from metrics.report.explain_section import explain_section
 from metrics.report.forecast_section import forecast_section
 from metrics.report.model import Pack, Page, Table, table_pages
 from metrics.report.outlets_section import outlets_section
+from metrics.report.regulator_section import regulator_section
 from metrics.report.sections import churn_section, complaints, satisfaction, sla_section
 
 KPIS = ("csat", "nps", "complaint_rate", "fcr_rate", "revisit_rate", "sla_response_compliance",
@@ -31,7 +32,7 @@ KPIS = ("csat", "nps", "complaint_rate", "fcr_rate", "revisit_rate", "sla_respon
 SECTIONS = (("explain", explain_section), ("satisfaction", satisfaction), ("drivers", drivers_section),
             ("complaints", complaints),
             ("sla", sla_section), ("forecast", forecast_section), ("churn", churn_section),
-            ("outlets", outlets_section), ("at_risk", at_risk))
+            ("outlets", outlets_section), ("regulator", regulator_section), ("at_risk", at_risk))
 
 
 def title_page(ctx: Ctx) -> Page:

@@ -1,0 +1,69 @@
+"""The meeting pack's regulator page (metrics.report.regulator_section, issue 20) on the small hand-made
+set of tests/engine/regulator_frames.py, in Chinese and English: the definition, the base and count
+point, the hand figures (4 appeals on 11 users in 2026Q3), the appeal-risk counts and MIIT's table by its
+categories; registered as a section of the pack; left out of a database without ticket sources."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from metrics.ingest.load import replace_all
+from metrics.model.filters import Filters
+from metrics.model.i18n import t
+from metrics.query.warehouse import Warehouse
+from metrics.report.build import SECTIONS
+from metrics.report.context import Ctx
+from metrics.report.regulator_section import regulator_section
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
+from regulator_frames import frames  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory) -> str:
+    url = f"duckdb:///{tmp_path_factory.mktemp('regpack') / 'r.duckdb'}"
+    replace_all(url, frames())
+    return url
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_page_states_definition_base_and_hand_figures(small: str, lang: str) -> None:
+    wh = Warehouse.open(small)
+    ctx = Ctx.open(wh, Filters(date(2026, 7, 1), date(2026, 9, 30), as_of=date(2026, 9, 30)), lang,
+                   render=lambda fig: b"png")
+    try:
+        pages = regulator_section(ctx)
+    finally:
+        ctx.renderer.shutdown()
+    page, table = pages[0], pages[1]
+    assert page.title == t("page.regulator.title", lang)
+    assert page.sentences[0] == t("regulator.definition.miit", lang)
+    assert "2026-09-30" in page.sentences[1] and t("user_base_kind.customers", lang) in page.sentences[1]
+    assert "363,636.4" in page.sentences[2] and "2026Q3" in page.sentences[2]
+    assert t("regulator.risk.counts", lang, day="2026-09-30", past=1, soon=1, wait=15, soon_days=3) in page.sentences
+    rows = {r[0]: r for r in table.table.rows}
+    assert rows[t("regulator.col.total", lang)][1] == "4"
+    assert rows[t("regulator_category.service_dispute", lang)][1] == "2"
+    assert "regulator" in dict(SECTIONS)
+
+
+def test_left_out_without_sources(tmp_path) -> None:
+    import sqlalchemy as sa
+
+    url = f"duckdb:///{tmp_path / 'old.duckdb'}"
+    data = frames()
+    replace_all(url, data)
+    eng = sa.create_engine(url)
+    with eng.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE tickets DROP COLUMN source"))
+    eng.dispose()
+    wh = Warehouse.open(url)
+    ctx = Ctx.open(wh, Filters(date(2026, 7, 1), date(2026, 9, 30)), "en", render=lambda fig: b"png")
+    try:
+        assert regulator_section(ctx) == []
+    finally:
+        ctx.renderer.shutdown()
