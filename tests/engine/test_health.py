@@ -239,3 +239,65 @@ def test_a_bad_weights_file_is_refused(tmp_path, text: str, key: str) -> None:
     assert e.value.key == key
     cfg = hl.load_weights(None)
     assert sum(cfg["weights"].values()) == pytest.approx(1.0) and cfg["segments"] == ("enterprise",)
+
+
+def _reference(frames: dict, day: date, cfg: dict) -> pd.DataFrame:
+    """The raw figures of the active enterprise customers as of ``day``, from the demo's raw frames,
+    written from the definitions in docs/health.md."""
+    stop = pd.Timestamp(day + timedelta(days=1))
+    w = stop - pd.DateOffset(months=cfg["window_months"])
+    sv_from = stop - pd.DateOffset(months=cfg["satisfaction_months"])
+    m6 = stop if stop.day == 1 else stop.replace(day=1)
+    m3, m0 = m6 - pd.DateOffset(months=3), m6 - pd.DateOffset(months=6)
+    c = frames["customers"]
+    sd, ed = pd.to_datetime(c["start_date"]), pd.to_datetime(c["end_date"])
+    c = c[c["segment"].isin(cfg["segments"]) & (sd < stop) & (ed.isna() | (ed >= stop))]
+    out = pd.DataFrame(index=pd.Index(c["customer_id"].astype(int), name="customer_id"))
+    t = frames["tickets"]
+    opened, res, due = (pd.to_datetime(t[k]) for k in ("opened_at", "resolved_at", "resolution_due_at"))
+    t = t.assign(opened=opened)[(opened >= w) & (opened < stop)]
+    res, due = res[t.index], due[t.index]
+    undated = (t["status"] == "resolved") & res.isna() if "status" in t else pd.Series(False, index=t.index)
+    known = res.notna() & (res < stop)
+    t = t.assign(complaint=t["kind"] == "complaint", decided=due.notna() & (known | ((due < stop) & ~undated)),
+                 met=due.notna() & known & (res <= due))
+    g = t.groupby("customer_id")
+    out["complaints"], out["sla_decided"], out["sla_met"] = g["complaint"].sum(), g["decided"].sum(), g["met"].sum()
+    s_ = frames["surveys"]
+    at = pd.to_datetime(s_["answered_at"])
+    s_ = s_[(at >= sv_from) & (at < stop) & s_["csat"].notna()]
+    out["csat_n"] = s_.groupby("customer_id").size()
+    out["csat_good"] = s_[s_["csat"] >= 4].groupby("customer_id").size()
+    out["csat_good"] = out["csat_good"].fillna(0)  # answered, none of them 4-5
+    b = frames["billing_monthly"]
+    bm = pd.to_datetime(b["month"])
+    first, last = b[(bm >= m0) & (bm < m3)], b[(bm >= m3) & (bm < m6)]
+    out["spend_prev3"] = first.groupby("customer_id")["revenue"].sum()
+    out["spend_last3"] = last.groupby("customer_id")["revenue"].sum()
+    out["months_prev"] = first.groupby("customer_id").size()
+    sv = frames["services"]
+    s0, s1 = pd.to_datetime(sv["start_date"]), pd.to_datetime(sv["end_date"]).fillna(stop).clip(upper=stop)
+    live = (s0 < stop) & (s1 > w)
+    sv = sv[live].assign(hours=(s1[live] - s0[live].clip(lower=w)).dt.days * 24.0)
+    out["service_hours"] = sv.groupby("customer_id")["hours"].sum()
+    o = frames["outages"].merge(frames["services"][["service_id", "customer_id"]], on="service_id")
+    o0, o1 = pd.to_datetime(o["started_at"]), pd.to_datetime(o["restored_at"]).fillna(stop)
+    hit = (o0 < stop) & (o1 > w)
+    o = o[hit].assign(hours=(o1[hit].clip(upper=stop) - o0[hit].clip(lower=w)).dt.total_seconds() / 3600)
+    out["outage_hours"] = o.groupby("customer_id")["hours"].sum()
+    return out
+
+
+def test_parts_equal_a_pandas_reference(db_url: str, demo_frames: dict) -> None:
+    wh = Warehouse.open(db_url)
+    f = _demo_filters(wh)
+    cfg = hl.load_weights()
+    r = hl.health(wh, f, cfg, with_backtest=False)
+    ref = _reference(demo_frames, r.day, cfg)
+    got = r.customers.set_index("customer_id").sort_index()
+    assert list(got.index) == sorted(ref.index) and len(got) > 50
+    want = hl.part_scores(ref.sort_index(), cfg)
+    for p in hl.PARTS:
+        assert got[p].isna().tolist() == want[p].isna().tolist(), p
+        assert got[p].fillna(-1).to_numpy() == pytest.approx(want[p].fillna(-1).to_numpy(), abs=1e-6), p
+    assert got["score"].to_numpy() == pytest.approx(hl.combine(want, cfg["weights"])[0].to_numpy())
