@@ -122,3 +122,16 @@ def test_demo_texts_keep_no_personal_data() -> None:
     out = pd.Series([mask(t) for t in planted])
     left = out.str.contains(r"\d{7,}|@|我叫[\u4e00-\u9fff]|[A-Z][a-z]+ [A-Z][a-z]+, call|号\d+室", regex=True)
     assert not left.any(), out[left].head().tolist()
+
+
+def test_import_preview_shows_descriptions_masked(duckdb_url: str, tmp_path) -> None:
+    """The Data page's import preview of a tickets file shows the customers' words masked."""
+    from metrics.ingest.importer.run import preview
+
+    path = tmp_path / "tickets.csv"
+    path.write_text("工单号,客户编号,受理渠道,工单类型,问题类别,优先级,受理时间,投诉内容\n"
+                    "990001,1,hotline,complaint,billing,P3,2026-10-01 10:00:00,"
+                    "我叫陈伟，电话13812345678，乱扣费\n", encoding="utf-8")
+    frame, _ = preview(duckdb_url, "tickets", path)
+    assert len(frame) == 1
+    assert frame["description"].iloc[0] == "我叫***，电话***，乱扣费"

@@ -80,5 +80,21 @@ def mask_all(texts) -> list[str]:
     return [mask(t) for t in texts]
 
 
+# columns of the data model that hold customers' own words: masked wherever rows of them are shown
+FREE_TEXT: dict[str, tuple[str, ...]] = {"tickets": ("description",)}
+
+
+def mask_columns(frame, table: str):
+    """``frame`` (rows of ``table``) with its :data:`FREE_TEXT` columns masked (a copy when any is
+    there); missing values stay missing."""
+    cols = [c for c in FREE_TEXT.get(table, ()) if c in frame.columns]
+    if not cols:
+        return frame
+    out = frame.copy()
+    for col in cols:
+        out[col] = [mask(v) if isinstance(v, str) else v for v in out[col]]
+    return out
+
+
 KINDS = tuple(kind for kind, _ in _PATTERNS)
-__all__ = ["KINDS", "MASK", "mask", "mask_all"]
+__all__ = ["FREE_TEXT", "KINDS", "MASK", "mask", "mask_all", "mask_columns"]

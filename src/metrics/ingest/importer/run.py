@@ -324,4 +324,7 @@ def preview(url: str, table: str, path: str | Path, *, mapping: str | Path | spe
             engine.dispose()
     frame = pa.concat_tables(goods).to_pandas(timestamp_as_object=True) if goods else pd.DataFrame()
     frame.insert(0, "row", np.concatenate(numbers).astype("int64") if numbers else [])
+    from metrics.present.masking import mask_columns  # the customers' own words shown masked (issue 20)
+
+    frame = mask_columns(frame, table)
     return frame.sort_values("row", kind="stable").reset_index(drop=True), result
