@@ -110,3 +110,14 @@ def test_scope_per_role(duck: str, tmp_path, monkeypatch, capsys) -> None:
     assert main(["health", "--db", duck, *PERIOD, "--as-user", "v"]) == 1
     err = capsys.readouterr().err
     assert "not available to viewers" in err and "Traceback" not in err
+
+
+def test_as_of_an_earlier_day(duckdb_url: str, capsys) -> None:
+    """--as-of: the scores, the history and the back-test's cut-off move to that day."""
+    assert main(["health", "--db", duckdb_url, *PERIOD, "--as-of", "2026-08-31", "--format", "json"]) == 0
+    records = json.loads(capsys.readouterr().out)
+    wh = Warehouse.open(duckdb_url)
+    r = hl.health(wh, Filters(date(2025, 11, 1), date(2026, 10, 31), as_of=date(2026, 8, 31)))
+    assert r.day == date(2026, 8, 31) and records[0]["day"] == "2026-08-31"
+    assert [rec["customer_id"] for rec in records] == list(r.customers["customer_id"])
+    assert records[0]["auc_cutoff"] == "2026-06-02"
