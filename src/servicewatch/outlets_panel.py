@@ -20,7 +20,7 @@ from metrics.model.i18n import label
 from metrics.present.charts import outlets as charts
 from metrics.present.charts.core import bar_ci
 from metrics.present.formatting import fmt_count, fmt_interval, fmt_percent, number
-from metrics.report.outlets_section import TARGET_MINUTES, quarter_filters
+from metrics.report.outlets_section import TARGET_MINUTES, WIDER_MONTHS, quarter_filters, wider_filters
 from servicewatch import panels, ui
 from servicewatch.ui import View
 
@@ -269,12 +269,31 @@ def vip(view: View) -> pd.DataFrame | None:
         halls = [str(n) for n in df.loc[df["verdict"] == verdict, "name"]]
         if halls:
             box(view.md(f"page.outlets.{key}", names=join_names(halls, view.lang)))
+    _vip_wider(view, df[df["verdict"] == "too_small"], tiers)
     drawn = df.dropna(subset=["saving_min"])
     if not drawn.empty:
         fig = charts.vip_difference(drawn, view.lang, view.t("page.outlets.vip_chart"), view.subtitle(), names)
         ui.chart(view, fig, _vip_table(view, drawn), "outlet_vip_lane", metrics=())
     st.caption(view.t("page.outlets.vip_method", tiers=tiers, min=oa.MIN_LANE_N))
     return df
+
+
+def _vip_wider(view: View, small: pd.DataFrame, tiers: str) -> None:
+    """The halls with too few VIP waits in a short period, told over the :data:`WIDER_MONTHS` months to
+    the period's end (:func:`metrics.report.outlets_section.wider_filters`), said as that window's."""
+    fw = wider_filters(view.filters)
+    if small.empty or fw is None:
+        return
+    wide = view.call(oa.vip_lane, fw)
+    if not isinstance(wide, pd.DataFrame) or wide.empty:
+        return
+    wide = wide[wide["outlet_id"].isin(small["outlet_id"]) & (wide["verdict"] != "too_small")]
+    for _, r in wide.sort_values("saving_min", ascending=False).iterrows():
+        key = "vip_wider_works" if r["verdict"] == "works" else "vip_wider_not"
+        st.markdown(view.md(f"page.outlets.{key}", name=str(r["name"]), tiers=tiers, months=WIDER_MONTHS,
+                            start=fw.start.isoformat(), end=fw.end.isoformat(), saved=minutes(view, r["saving_min"]),
+                            low=minutes(view, r["saving_lower"]), high=minutes(view, r["saving_upper"]),
+                            n_high=fmt_count(r["n_vip"]), n_std=fmt_count(r["n_other"])))
 
 
 def vip_tiers(lang: str) -> str:

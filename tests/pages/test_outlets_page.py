@@ -25,7 +25,8 @@ from metrics.model.i18n import label, t
 from metrics.present.formatting import fmt_count, number
 from metrics.present.markup import md
 from metrics.query.warehouse import Warehouse
-from metrics.report.outlets_section import TARGET_MINUTES, quarter_filters
+from metrics.report.context import Ctx
+from metrics.report.outlets_section import TARGET_MINUTES, outlets_section, quarter_filters, wider_filters
 from servicewatch.outlets_panel import month_end_window
 
 PAGE = "pages/11_Outlets.py"
@@ -157,26 +158,35 @@ def test_a_hall_manager_sees_the_month_end_the_vip_lane_and_the_failed_item(url:
     # the audit item failed in three audits in a row, named
     assert "连续 3 次失分" in _texts(at) and label("audit_item", "waiting", "zh") in _texts(at)
     assert len(at.get("plotly_chart")) >= 2  # the heat map and the audit items
-    # the VIP lane: a month of a hall holds too few VIP waits to tell (said), the quarter enough
+    # the VIP lane: the month holds too few VIP waits to tell (said); the 3 months to its end tell
     show_section(at, "vip")
     assert str(hall["name"]) in _texts(at) and "到访太少" in _texts(at)
-    at = open_page(PAGE, {"lang": "zh", "section": "vip", "preset": "last_quarter"}, session)
-    vip = oa.vip_lane(wh, filters(at))
+    fw = wider_filters(f)
+    assert fw is not None and fw.end == f.end
+    assert fw.start == (pd.Timestamp(f.end.replace(day=1)) - pd.DateOffset(months=2)).date()
+    vip = oa.vip_lane(wh, fw)
     row = vip[vip["outlet_id"].astype(int) == oid].iloc[0]
     assert row["verdict"] == "works" and 7 < row["saving_min"] < 15 and row["saving_lower"] > 0, row
     # independent: the means of the hall's identified VIP-tier and other waits (pandas)
-    f = filters(at)
     raw = _queue(wh).merge(wh.read(sa.select(s.customers.c.customer_id, s.customers.c.tier)), on="customer_id")
     day = pd.to_datetime(raw["arrived_at"]).dt.date
-    raw = raw[(raw["outlet_id"] == oid) & (day >= f.start) & (day <= f.end) & raw["called_at"].notna()]
+    raw = raw[(raw["outlet_id"] == oid) & (day >= fw.start) & (day <= fw.end) & raw["called_at"].notna()]
     vip_wait = raw["tier"].isin(["diamond", "gold"])
     saving = raw.loc[~vip_wait, "wait"].mean() - raw.loc[vip_wait, "wait"].mean()
     assert abs(saving - row["saving_min"]) < 0.05 and int(vip_wait.sum()) == row["n_vip"]
-    sentence = t("page.outlets.vip_sentence", "zh", name=str(hall["name"]), tiers="钻石卡、金卡",
-                 saved=minutes_zh(row["saving_min"]), low=minutes_zh(row["saving_lower"]),
-                 high=minutes_zh(row["saving_upper"]), n_high=fmt_count(row["n_vip"]), n_std=fmt_count(row["n_other"]))
+    sentence = t("page.outlets.vip_wider_works", "zh", name=str(hall["name"]), tiers="钻石卡、金卡", months=3,
+                 start=fw.start.isoformat(), end=fw.end.isoformat(), saved=minutes_zh(row["saving_min"]),
+                 low=minutes_zh(row["saving_lower"]), high=minutes_zh(row["saving_upper"]),
+                 n_high=fmt_count(row["n_vip"]), n_std=fmt_count(row["n_other"]))
     assert sentence in _texts(at)
     assert set(vip["outlet_id"].astype(int)) <= set(_city_outlets(wh, DONGJIANG))
+    # the meeting pack of the same view tells the same
+    ctx = Ctx.open(wh, f, "zh", render=lambda fig: b"png")
+    try:
+        pages = outlets_section(ctx)
+    finally:
+        ctx.renderer.shutdown()
+    assert sentence in pages[0].sentences
 
 
 def minutes_zh(v: float) -> str:

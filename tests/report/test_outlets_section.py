@@ -81,3 +81,4 @@ def test_a_database_without_outlets_leaves_the_section_out(duck: str) -> None:
 def test_registered_in_the_pack() -> None:
     assert ("outlets", outlets_section) in build.SECTIONS
     assert t("report.progress.outlets", "zh") == "营业厅与网点"
+

@@ -13,7 +13,7 @@ import pandas as pd
 from metrics.analysis import outlet_stars as stars_
 from metrics.analysis import outlets as oa
 from metrics.analysis.drivers_text import join_names
-from metrics.model.filters import Filters
+from metrics.model.filters import Filters, add_months
 from metrics.present.charts import outlets as charts
 from metrics.present.charts.core import bar_ci
 from metrics.present.formatting import fmt_count, number
@@ -23,6 +23,7 @@ from metrics.report.model import Page, Table, table_pages
 TARGET_MINUTES = 15  # as on the page (servicewatch.outlets_panel)
 CHART_OUTLETS = 12  # outlets in the league's chart: the longest p90 waits
 VIP_SENTENCES = 3  # halls where the lane works, named in a sentence each (the biggest savings)
+WIDER_MONTHS = 3  # a hall with too few VIP waits in a shorter period is told over this many months
 
 
 def _min(ctx: Ctx, v: object) -> str:
@@ -82,6 +83,18 @@ def _vip(ctx: Ctx, page: Page) -> None:
     failing = [str(n) for n in vip.loc[vip["verdict"] == "does_not", "name"]]
     if failing:
         page.sentences.append(ctx.t("page.outlets.vip_not_holding", names=join_names(failing, ctx.lang)))
+    fw = wider_filters(ctx.f)
+    small = vip[vip["verdict"] == "too_small"]
+    if fw is not None and not small.empty:  # too few VIP waits in a short period: the 3 months to its end
+        wide = oa.vip_lane(ctx.wh, fw)
+        wide = wide[wide["outlet_id"].isin(small["outlet_id"]) & (wide["verdict"] != "too_small")]
+        for _, r in wide.sort_values("saving_min", ascending=False).head(VIP_SENTENCES).iterrows():
+            key = "vip_wider_works" if r["verdict"] == "works" else "vip_wider_not"
+            page.sentences.append(ctx.t(f"page.outlets.{key}", name=str(r["name"]), tiers=tiers, months=WIDER_MONTHS,
+                                        start=fw.start.isoformat(), end=fw.end.isoformat(),
+                                        saved=_min(ctx, r["saving_min"]), low=_min(ctx, r["saving_lower"]),
+                                        high=_min(ctx, r["saving_upper"]), n_high=fmt_count(r["n_vip"]),
+                                        n_std=fmt_count(r["n_other"])))
     drawn = vip.dropna(subset=["saving_min"])
     if not drawn.empty:
         title = ctx.t("page.outlets.vip_chart")
@@ -93,6 +106,13 @@ def quarter_filters(f: Filters) -> Filters:
     """This quarter (the stars' period, on the page and in the pack): from the first day of the quarter
     holding the period's end to that end, without comparison."""
     return f.with_(start=date(f.end.year, 3 * ((f.end.month - 1) // 3) + 1, 1), comparison="none")
+
+
+def wider_filters(f: Filters) -> Filters | None:
+    """The :data:`WIDER_MONTHS` calendar months to the period's end, for a hall whose VIP waits in a
+    shorter period are too few to tell; None when the period is that long already."""
+    start = add_months(f.end.replace(day=1), -(WIDER_MONTHS - 1))
+    return f.with_(start=start, comparison="none") if start < f.start else None
 
 
 def _stars(ctx: Ctx, page: Page) -> tuple[Filters, Table | None]:
