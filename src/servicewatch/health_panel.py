@@ -40,7 +40,11 @@ def health(view: View) -> hl.Health | None:
     manager = view.choice("manager", ids, view.t("page.portfolio.pick_manager"), widget="selectbox",
                           to_url=lambda m: str(keys.get(m, m)),
                           format_func=lambda m: f"{options[m]} ({keys.get(m, m)})")
-    r = view.call(hl.health, view.filters, None, manager)
+    try:
+        r = view.call(hl.health, view.filters, None, manager)
+    except hl.WeightsError as exc:  # data/health_weights.toml cannot be used: said in one line
+        st.error(view.md(exc.key, **exc.params), icon=":material/error:")
+        return None
     if not isinstance(r, hl.Health):  # refused (a viewer sees no customer lists): said by view.call
         return None
     for key, params in r.notes:
