@@ -234,3 +234,11 @@ def test_demo_appeals_follow_tickets_left_unresolved_for_15_days(demo_frames: di
     assert set(tk.loc[tk["kind"] != "complaint", "source"]) == {"own"}
     rc = demo_frames["regulator_categories"]
     assert set(rc["category"]) == set(tk["category"]) and len(rc) == 2 * tk["category"].nunique()
+
+
+def test_a_viewer_gets_no_rate_behind_too_few_users(duck: str) -> None:
+    fig = rg.rates(Warehouse.open(duck), F.with_(scope=Scope(user="v", aggregates_only=True, min_group_size=6)),
+                   Q3, "miit", level="city")
+    jia, yi = row(fig.table, rg.ALL, 2), row(fig.table, rg.ALL, 3)
+    assert not jia["suppressed"] and jia["appeals"] == 3
+    assert yi["suppressed"] and pd.isna(yi["rate"]) and pd.isna(yi["appeals"])

@@ -294,6 +294,11 @@ def rates(wh, f: Filters, quarter: Quarter, authority: str = "miit", base: str |
         now[f"p_{tag}"] = two_rate_p(now["appeals"], now["users"], now[f"appeals_{tag}"], now[f"users_{tag}"])
     if authority != "miit":
         now = now[now["regulator_category"] == ALL].reset_index(drop=True)
+    if f.scope is not None and f.scope.aggregates_only:  # a viewer: no rate behind too few users
+        small = now["users"] < f.scope.min_group_size
+        now.loc[small, ["appeals", "rate", "lower", "upper", "appeals_prev", "rate_prev", "change_prev", "p_prev",
+                        "appeals_year", "rate_year", "change_year", "p_year"]] = np.nan
+        now["suppressed"] = small
     reason = None if (now["users"] > 0).any() else "regulator.reason.no_users"
     return Figures(authority, quarter, per, used, point, months, now.reset_index(drop=True), reason)
 
