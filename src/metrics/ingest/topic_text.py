@@ -25,7 +25,7 @@ import math
 import re
 import tomllib
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -97,14 +97,24 @@ def _tokenizer(dict_path: Path = DICT_PATH):
     return tok
 
 
+_CLAUSE_SPLIT = re.compile("([" + re.escape("".join(sorted(_CLAUSE))) + "])")
+
+
+@lru_cache(maxsize=200_000)
+def _clause_tokens(clause: str) -> tuple[str, ...]:
+    """The words of one clause (jieba splits at punctuation itself, so clause by clause gives the same
+    words; complaint texts repeat clauses — 请尽快处理, 非常不满意 — so they are cut once)."""
+    return tuple(w.lower() for w in _tokenizer().lcut(clause, HMM=False) if not _DROP.match(w))
+
+
 def tokens(text: str) -> list[str]:
     """The words of ``text``, lower-cased, clause breaks kept as ``"，"`` (punctuation otherwise dropped)."""
-    out = []
-    for w in _tokenizer().lcut(str(text), HMM=False):
-        if w in _CLAUSE:
+    out: list[str] = []
+    for part in _CLAUSE_SPLIT.split(str(text)):
+        if part in _CLAUSE:
             out.append("，")
-        elif not _DROP.match(w):
-            out.append(w.lower())
+        elif part:
+            out.extend(_clause_tokens(part))
     return out
 
 
