@@ -1,6 +1,7 @@
 """The health history chart (metrics.present.charts.health): the score and each part drawn at their
-values on a fixed 0-100 axis, a month without a part's data a gap (never 0), a part without any data
-not drawn, the last score labelled, the customer's name in the title shown as text, not markup."""
+values on a fixed 0-100 axis at the month of their day, a month without a part's data a gap (never 0),
+a part without any data not drawn, the last score labelled, the customer's name in the title shown as
+text, not markup."""
 
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ def test_health_history_figure() -> None:
     assert names == ["Complaints (weight 20%)", "Satisfaction (weight 15%)", t("health.col.score", "en")]
     score = fig.data[-1]
     assert list(score.y) == [80.0, 70.5, 64.2] and list(score.text) == ["", "", "64"]
+    # each month's score at its own month (a month-end day is not drawn under the next month's tick)
+    assert [pd.Timestamp(x).strftime("%Y-%m-%d") for x in score.x] == ["2026-04-01", "2026-05-01", "2026-06-01"]
     sat = fig.data[1]
     assert np.isnan(sat.y[1]) and sat.connectgaps is False  # a gap, not a 0
     assert list(fig.layout.yaxis.range) == [0, 108]

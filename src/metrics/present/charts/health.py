@@ -15,9 +15,10 @@ from metrics.present.charts.core import LABEL_FONT, base_layout, month_ticks
 def health_history(history: pd.DataFrame, parts: dict[str, str], lang: str, title: str,
                    subtitle: str) -> go.Figure:
     """``history`` (day, score and one column per part, 0–100, NaN: no data); ``parts``: part column ->
-    its legend name (with its weight). Scores are points on a fixed 0–100 axis."""
+    its legend name (with its weight). Each score is drawn at the month of its day (a month's last day,
+    or the day looked at); points on a fixed 0–100 axis."""
     h = history.sort_values("day")
-    x = list(pd.to_datetime(h["day"]))
+    x = list(pd.to_datetime(h["day"]).dt.to_period("M").dt.to_timestamp())  # a month's score at its month
     fig = go.Figure()
     for i, (col, name) in enumerate(parts.items()):
         y = pd.to_numeric(h[col], errors="coerce")
