@@ -301,3 +301,17 @@ def test_parts_equal_a_pandas_reference(db_url: str, demo_frames: dict) -> None:
         assert got[p].isna().tolist() == want[p].isna().tolist(), p
         assert got[p].fillna(-1).to_numpy() == pytest.approx(want[p].fillna(-1).to_numpy(), abs=1e-6), p
     assert got["score"].to_numpy() == pytest.approx(hl.combine(want, cfg["weights"])[0].to_numpy())
+
+
+def test_history_points_mid_month_and_month_end() -> None:
+    cfg = hl.load_weights()
+    mid = hl.history_points(date(2026, 6, 15), cfg)
+    days = [p.stop - timedelta(days=1) for p in mid]
+    assert len(days) == 12 and days[-1] == date(2026, 6, 15) and days[-2] == date(2026, 5, 31)
+    assert days[0] == date(2025, 7, 31)
+    last = mid[-1]  # windows counted back from the day; spend: the six complete months before June
+    assert (last.window, last.satisfaction) == (date(2026, 3, 16), date(2025, 12, 16))
+    assert (last.m0, last.m3, last.m6) == (date(2025, 12, 1), date(2026, 3, 1), date(2026, 6, 1))
+    end = hl.history_points(date(2026, 6, 30), cfg)
+    assert [p.stop for p in end][-2:] == [date(2026, 6, 1), date(2026, 7, 1)] and len(end) == 12
+    assert (end[-1].window, end[-1].m0, end[-1].m6) == (date(2026, 4, 1), date(2026, 1, 1), date(2026, 7, 1))
