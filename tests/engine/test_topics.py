@@ -163,3 +163,18 @@ def test_counts_against_pandas(db_url: str, demo_frames: dict) -> None:
     top = tp.top_types(wh, f, n=3)
     assert top["n"].tolist() == expected.head(3).tolist()
     assert int(top["total"].iloc[0]) == int(expected.sum())
+
+
+def test_the_text_changes_nothing_else(monkeypatch) -> None:
+    """The demo text is drawn last on its own generator: without it every table is the same, column for
+    column (the descriptions are the only difference)."""
+    from metrics.demo import generator
+
+    with_text = generate(800, seed=3)
+    monkeypatch.setattr(generator, "draw_descriptions",
+                        lambda seed, clock, tickets, customers: {"tickets": tickets.assign(description=None)})
+    without = generator.generate(800, seed=3)
+    for name, frame in with_text.items():
+        cols = [c for c in frame.columns if not (name == "tickets" and c == "description")]
+        pd.testing.assert_frame_equal(frame[cols], without[name][cols], obj=name)
+    assert with_text["tickets"]["description"].notna().sum() > 100

@@ -127,6 +127,8 @@ def refresh(engine: sa.Engine) -> dict[str, int]:
                 conn.execute(ticket_topics.delete().where(ticket_topics.c.ticket_id.in_(changed[i:i + CHUNK])))
         write_rows(conn, ticket_topics, tags[[c.name for c in ticket_topics.columns]])
         conn.execute(m.insert().values(key=BUILT_KEY, value="1"))
+        if len(tags) or gone:
+            s.bump_data_version(conn)  # a page that cached "not built" during the load asks again
     analyze(engine, [ticket_topics])
     return {"texts": len(current), "tagged": len(tags), "removed": len(gone) if not refit else 0, "refit": int(refit)}
 
