@@ -13,8 +13,9 @@ import streamlit as st
 from metrics.analysis import appeal_risk as ar
 from metrics.analysis import regulator as rg
 from metrics.present import regulator_text as rt
+from metrics.present.charts.core import bar_ci
 from metrics.present.formatting import fmt_count, number
-from servicewatch import panels
+from servicewatch import panels, ui
 from servicewatch.ui import View
 
 LEVELS = ("total", "province", "city")
@@ -78,10 +79,28 @@ def miit(view: View) -> rg.Figures | None:
                 icon=":material/schedule:")
     if (fig.table["regulator_category"] == rg.UNMAPPED).any():
         st.warning(view.t("page.regulator.unmapped_note"))
+    if level != "total":
+        _region_chart(view, fig, quarter)
     shown = rt.shown_table(fig, view.lang, _region_names(view))
     panels.listing(view, shown, view.t("page.regulator.file_miit"), "regulator_miit_csv", "regulator_miit.csv",
                    pin=2 if level != "total" else 1, height=min(480, 40 + 35 * len(shown)))
     return fig
+
+
+def _region_chart(view: View, fig: rg.Figures, quarter: rg.Quarter) -> None:
+    """The total rate per region with its 95% interval (regions without users left out)."""
+    total = fig.table[(fig.table["regulator_category"] == rg.ALL) & (fig.table["users"] > 0)]
+    total = total.dropna(subset=["rate"])
+    if len(total) < 2:
+        return
+    names = _region_names(view)
+    bars = pd.DataFrame({"region_id": total["region_id"].astype(int), "value": total["rate"],
+                         "lower": total["lower"], "upper": total["upper"], "n": total["users"]})
+    title = view.t("page.regulator.chart_title", quarter=str(quarter), unit=view.t("regulator.unit.miit"))
+    chart = bar_ci(bars, "region", "rate", view.lang, title, view.subtitle(), region_names=names, digits=1)
+    data = pd.DataFrame({"region": [names.get(int(r), str(r)) for r in bars["region_id"]], "value": bars["value"],
+                         "lower": bars["lower"], "upper": bars["upper"], "n": bars["n"]})
+    ui.chart(view, chart, data, "regulator_miit_regions", metrics=())
 
 
 def _escape(text: str) -> str:

@@ -6,6 +6,7 @@ sees the counts and no customer-level list."""
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 import time
@@ -101,3 +102,14 @@ def test_a_viewer_sees_counts_and_no_list(url: str, tmp_path, monkeypatch) -> No
     at = open_page(PAGE, {"lang": "zh", "section": "appeal_risk"}, {"sw_user": viewer, "_sw_seen": time.time()})
     assert t("regulator.risk.viewer", "zh") in _texts(at)
     assert not [d for d in at.dataframe if t("regulator.col.customer", "zh") in d.value.columns]
+
+
+def test_by_city_the_chart_and_the_table_are_the_engines(url: str, downloads) -> None:
+    at = open_page(PAGE, {"lang": "zh", "quarter": "2026Q3", "level": "city"})
+    titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
+    assert any("2026Q3" in x for x in titles), titles
+    (df,) = [d.value for d in at.dataframe if t("regulator.col.region", "zh") in d.value.columns]
+    total = df[df[t("regulator.col.regulator_category", "zh")] == t("regulator.col.total", "zh")]
+    assert dict(zip(total[t("regulator.col.region", "zh")], total[t("regulator.col.appeals", "zh")],
+                    strict=True)) == {"甲市": "3", "乙市": "1"}
+    _no_leftovers(at, "zh")
