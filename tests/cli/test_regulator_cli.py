@@ -93,3 +93,24 @@ def test_appeal_risk_lists_owners_and_respects_scope(small: str, tmp_path, monke
     assert main(["regulator", "--db", small, "--quarter", "2026Q3", "--as-user", "yi", "--format", "json"]) == 0
     total = [r for r in json.loads(capsys.readouterr().out) if r["regulator_category"] == "all"][0]
     assert (total["appeals"], total["users"]) == (1, 5)
+
+
+def test_an_older_database_says_why_and_an_import_adds_the_column(tmp_path, capsys) -> None:
+    import sqlalchemy as sa
+
+    url = f"duckdb:///{tmp_path / 'old.duckdb'}"
+    replace_all(url, frames())
+    eng = sa.create_engine(url)
+    with eng.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE tickets DROP COLUMN source"))
+    eng.dispose()
+    assert main(["regulator", "--db", url, "--quarter", "2026Q3", "--lang", "zh"]) == 0
+    assert t("regulator.reason.no_source", "zh") in capsys.readouterr().err
+    rows = tmp_path / "t.csv"
+    rows.write_text("工单号,客户编号,受理渠道,工单类型,来源,问题类别,优先级,受理时间\n"
+                    "5001,1,hotline,complaint,miit,billing,P3,2026-07-09 10:00:00\n", encoding="utf-8")
+    assert main(["import", "tickets", str(rows), "--db", url]) == 0
+    capsys.readouterr()
+    assert main(["regulator", "--db", url, "--quarter", "2026Q3", "--format", "json"]) == 0
+    total = [r for r in json.loads(capsys.readouterr().out) if r["regulator_category"] == "all"][0]
+    assert total["appeals"] == 1  # the old rows have no source; the imported appeal counts
