@@ -3,8 +3,8 @@
 For every rollup-able metric × dimensions × month-aligned filters, the Warehouse reading the rollup
 tables equals the Warehouse reading raw rows (``use_rollups=False``) on DuckDB, PostgreSQL and
 MariaDB: same groups, counts exactly, values and bounds to 1e-9 relative. Requests the rollups
-cannot answer exactly (a mid-month period, week grouping, another as-of, a quantile, a metric of
-another source) must go to the raw rows.
+cannot answer exactly (a mid-month period, week grouping, another as-of, a quantile at another
+as-of, a metric of another source) must go to the raw rows.
 """
 
 from __future__ import annotations
@@ -141,7 +141,7 @@ def test_rollups_are_built_at_the_load_as_of(rolled: Warehouse) -> None:
             first = "tickets__n" if source == "tickets" else "csat_mean__n"
             assert first in table.c
         assert rolled.rollup_sources() == {"tickets", "surveys", "customers", "services", rollups.KNOWN_COUNTS,
-                                           rollups.CUSTOMER_MEASURES}
+                                           rollups.CUSTOMER_MEASURES, "resolved"}
         months = conn.execute(sa.select(sa.func.count(sa.distinct(rollups.rollup_customers.c.month)))).scalar()
         n_months = conn.execute(sa.select(sa.func.count()).select_from(s.calendar_months)).scalar()
         assert 0 < months <= n_months
@@ -215,8 +215,9 @@ FALLBACKS = {
     "week": ("csat", FILTERS["quarter"], ("week",)),
     "other_as_of": ("sla_resolution_compliance", replace(FILTERS["quarter"], as_of=date(2025, 8, 31)), ()),
     "other_as_of_month_end": ("reopen_rate", replace(FILTERS["quarter"], as_of=date(2025, 9, 30)), ("month",)),
-    "quantile": ("resolution_hours_median", FILTERS["quarter"], ("tier",)),
-    "quantile_p90": ("resolution_hours_p90", FILTERS["whole"], ()),
+    # quantiles read rollup_resolved at the same as-of only (tests/engine/test_resolved_rollup.py)
+    "quantile_other_as_of": ("resolution_hours_median", replace(FILTERS["quarter"], as_of=date(2025, 9, 30)),
+                             ("tier",)),
     "customers_mid_month": ("churn_rate", Filters(date(2025, 3, 10), date(2025, 6, 20)), ("tier",)),
     "stock_other_as_of": ("active_customers", replace(FILTERS["quarter"], as_of=date(2025, 9, 30)), ()),
     "complaints_mid_month": ("complaint_rate", Filters(date(2025, 7, 1), date(2025, 9, 15)), ("channel",)),
@@ -332,7 +333,7 @@ def test_customer_ending_before_start_keeps_churn_on_raw_rows(tmp_path: Any, dem
     replace_all(url, _cut_frames(demo_frames, bad_customer=True))
     wh = Warehouse(make_engine(url, read_only=True))
     try:
-        assert wh.rollup_sources() == {"tickets", "surveys", "services", rollups.KNOWN_COUNTS}
+        assert wh.rollup_sources() == {"tickets", "surveys", "services", rollups.KNOWN_COUNTS, "resolved"}
         f = Filters(date(2025, 1, 1), date(2025, 12, 31))
         for metric_id in CUBE_METRICS[:3]:
             assert not uses_rollup(wh.compile(metric_id, f, ("month",)))

@@ -13,7 +13,9 @@ Two cubes, rebuilt in the database (``INSERT … SELECT``, no rows through Pytho
   tickets cube, complaint rate. It is not built when a customer ends before starting (the raw
   period and month queries disagree on such data); ``sw_meta.rollup_sources`` lists the cubes built;
 * ``rollup_services``: month × region_id × tier × segment × sla_level, downtime and in-service
-  hours and circuits in service (:func:`metrics.query.compiler.service_months`), for availability by month.
+  hours and circuits in service (:func:`metrics.query.compiler.service_months`), for availability by month;
+* ``rollup_resolved`` (:mod:`metrics.ingest.resolved_rollup`): not a cube but the resolved tickets
+  with their customer's dimensions, sorted by opening time, for the resolution-time quantiles.
 
 Each cube holds, for every rollup-able metric of the registry on its source (all kinds but
 quantiles), the additive aggregates the compiler would compute, named ``<metric>__<column>``
@@ -32,6 +34,7 @@ from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
 
+from metrics.ingest import resolved_rollup
 from metrics.model import dimensions
 from metrics.model import schema as s
 from metrics.model.exposures import CUSTOMER_MONTHS
@@ -140,7 +143,8 @@ rollup_services = sa.Table(
     sa.Column("sla_level", _c.sla_level.type),
     sa.Column("downtime_hours", _TOTAL), sa.Column("service_hours", _TOTAL), sa.Column("services", _COUNT),
 )
-ALL_TABLES = {**TABLES, "customers": rollup_customers, "services": rollup_services}
+ALL_TABLES = {**TABLES, "customers": rollup_customers, "services": rollup_services,
+              resolved_rollup.SOURCE: resolved_rollup.rollup_resolved}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -183,9 +187,11 @@ def refresh(engine: sa.Engine) -> date | None:
         conn.execute(m.delete().where(m.c.key.in_([AS_OF_KEY, SOURCES_KEY])))
         as_of = _stored_as_of(conn, "as_of")
     rollup_metadata.drop_all(engine)
+    resolved_rollup.drop(engine)
     if as_of is None:
         return None
     rollup_metadata.create_all(engine)
+    resolved_rollup.metadata.create_all(engine)
     with engine.begin() as conn:
         for source, table in TABLES.items():
             conn.execute(table.insert().from_select([col.name for col in table.columns],
@@ -199,6 +205,7 @@ def refresh(engine: sa.Engine) -> date | None:
         conn.execute(rollup_services.insert().from_select(
             [{"n": "services"}.get(k, k) for k in services.selected_columns.keys()], services))
         built.append("services")
+        built += resolved_rollup.build(conn, as_of)
         conn.execute(m.insert().values(key=SOURCES_KEY, value=",".join(built)))
         conn.execute(m.insert().values(key=AS_OF_KEY, value=as_of.isoformat()))
     analyze(engine, list(ALL_TABLES.values()))

@@ -184,15 +184,7 @@ class _Query:
 
     def _window_quantile(self, m: Metric, x: Ctx, from_, dims: list, conds: list,
                          customer_id: sa.ColumnElement) -> sa.Select:
-        raw = [d.element for d in dims]
-        inner = (
-            sa.select(*dims, window_percentile(m.q, m.value(x), raw).label("p"), customer_id.label("cust_id"))
-            .select_from(from_).where(*conds).subquery("q")
-        )
-        keys = [inner.c[d.name] for d in dims]
-        extra = [sa.func.count(sa.distinct(inner.c.cust_id)).label("customers")] if self.count_customers else []
-        return sa.select(*keys, sa.func.max(inner.c.p).label("value"),
-                         sa.func.count().label("n"), *extra).group_by(*keys)
+        return window_quantile(m.q, m.value(x), from_, dims, conds, customer_id if self.count_customers else None)
 
     # -- customers: exposure, events and stock per bucket ----------------------------------------
     def buckets(self, life_start: sa.ColumnElement, life_end: sa.ColumnElement, end_event: bool = False):
@@ -249,6 +241,21 @@ class _Query:
     def events(self, m: Metric) -> sa.Select:
         """The events a rate counts on event rows (:func:`metrics.model.registry.events_of`)."""
         return self.row_metric(m)
+
+
+def window_quantile(q: float, value: sa.ColumnElement, from_: sa.FromClause, dims: list, conds: list,
+                    customer_id: sa.ColumnElement | None = None) -> sa.Select:
+    """A quantile where the database has it only as a window function (MariaDB): ``value`` (its
+    quantile ``q``) and ``n`` (rows) per group of ``dims`` over ``from_`` where ``conds``; with
+    ``customer_id``, also ``customers`` (distinct ones behind each group)."""
+    raw = [d.element for d in dims]
+    extra = [customer_id.label("cust_id")] if customer_id is not None else []
+    inner = (sa.select(*dims, window_percentile(q, value, raw).label("p"), *extra)
+             .select_from(from_).where(*conds).subquery("q"))
+    keys = [inner.c[d.name] for d in dims]
+    counted = [sa.func.count(sa.distinct(inner.c.cust_id)).label("customers")] if customer_id is not None else []
+    return sa.select(*keys, sa.func.max(inner.c.p).label("value"), sa.func.count().label("n"),
+                     *counted).group_by(*keys)
 
 
 # ---------------------------------------------------------------------------------------------

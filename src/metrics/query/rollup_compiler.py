@@ -1,10 +1,12 @@
 """Answering from the rollup cubes (:mod:`metrics.ingest.rollups` builds them).
 
 :func:`compile_from_rollup` answers a request from a cube when, and only when, the answer is exactly
-the one :func:`metrics.query.compiler.compile_metric` would give: its cubes built, not a quantile, whole
-calendar months, the same as-of, every dimension in the cube. Exposure is stored in whole days and
-divided as the compiler divides it, so sums over months equal the period's sum exactly. Otherwise
-it returns None and the caller compiles against the raw rows.
+the one :func:`metrics.query.compiler.compile_metric` would give: its cubes built, whole calendar
+months, the same as-of, every dimension in the cube. Exposure is stored in whole days and divided as
+the compiler divides it, so sums over months equal the period's sum exactly. A quantile (resolution
+time) reads ``rollup_resolved`` (:mod:`metrics.ingest.resolved_rollup`), the resolved tickets with
+their customer's dimensions: the same rows as the raw query for any period of days at the same
+as-of, so the same quantile. Otherwise it returns None and the caller compiles against the raw rows.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
 
+from metrics.ingest import resolved_rollup
+from metrics.ingest.resolved_rollup import rollup_resolved
 from metrics.ingest.rollups import (
     CUBE_DIMS,
     CUSTOMER_MEASURES,
@@ -31,7 +35,8 @@ from metrics.model.exposures import CUSTOMER_MONTHS, Span
 from metrics.model.filters import Filters
 from metrics.model.registry import Metric, dim_column
 from metrics.query import kinds
-from metrics.query.compiler import REGION_LEVELS, Window
+from metrics.query.compiler import REGION_LEVELS, Window, window_quantile
+from metrics.query.dialect import has_percentile_aggregate, month_start, week_start
 
 
 def _month_start(d: date) -> bool:
@@ -43,6 +48,8 @@ def eligible(m: Metric, f: Filters, by: tuple[str, ...], window: Window, region_
     """Whether the cubes of ``m``'s source answer the request exactly (``sources``: the cubes
     built, ``sw_meta.rollup_sources``; None: the event cubes)."""
     sources = frozenset(EVENT_SOURCES) if sources is None else sources
+    if resolved_rollup.served(m):  # a quantile: the resolved tickets, any period of days
+        return _resolved_eligible(m, by, window, region_level, as_of_of_rollup, sources)
     if as_of_of_rollup is None or not rollupable(m) or region_level not in REGION_LEVELS:
         return False
     if not set(NEEDS[m.source]) <= sources:
@@ -64,10 +71,21 @@ def eligible(m: Metric, f: Filters, by: tuple[str, ...], window: Window, region_
     return _month_start(window.stop) or window.stop == as_of_of_rollup + timedelta(days=1)
 
 
+def _resolved_eligible(m: Metric, by: tuple[str, ...], window: Window, region_level: str,
+                       as_of_of_rollup: date | None, sources: frozenset[str]) -> bool:
+    """Whether ``rollup_resolved`` holds exactly the rows of the raw query: built, the same as-of
+    (it holds the rows known then), every dimension in it. Any period: rows carry their time."""
+    return (as_of_of_rollup is not None and resolved_rollup.SOURCE in sources and region_level in REGION_LEVELS
+            and all(d in resolved_rollup.DIMS and d in m.dims for d in by)
+            and window.as_of_end == datetime.combine(as_of_of_rollup + timedelta(days=1), time()))
+
+
 def _cube_query(r: sa.Table, f: Filters, by: tuple[str, ...], window: Window, region_level: str,
-                lists: list[tuple[str, tuple[str, ...]]]) -> tuple[sa.FromClause, list, list] | None:
-    """(FROM, dimension columns, conditions) over cube ``r``: the months of the window, the
-    regions, the user's scope and the ``lists`` (cube column, allowed values); None when the
+                lists: list[tuple[str, tuple[str, ...]]], period: list | None = None,
+                columns: dict[str, sa.ColumnElement] | None = None) -> tuple[sa.FromClause, list, list] | None:
+    """(FROM, dimension columns, conditions) over cube ``r``: the months of the window (or the
+    conditions ``period``), the regions, the user's scope and the ``lists`` (cube column, allowed
+    values); ``columns``: dimensions computed from ``r`` (month and week of a time). None when the
     scope cannot be applied to a cube."""
     from_: sa.FromClause = r
     dims: list[sa.ColumnElement] = []
@@ -78,8 +96,9 @@ def _cube_query(r: sa.Table, f: Filters, by: tuple[str, ...], window: Window, re
                                            rg.c.ancestor_level == region_level))
             dims.append(rg.c.ancestor_id.label(dim_column(d)))
         else:
-            dims.append(r.c[d].label(d))
-    conds = [r.c.month >= sa.literal(window.start, sa.Date), r.c.month < sa.literal(window.stop, sa.Date)]
+            dims.append((columns[d] if columns and d in columns else r.c[d]).label(d))
+    conds = period if period is not None else [
+        r.c.month >= sa.literal(window.start, sa.Date), r.c.month < sa.literal(window.stop, sa.Date)]
     if f.regions:
         rc = s.region_closure
         conds.append(r.c.region_id.in_(sa.select(rc.c.descendant_id).where(rc.c.ancestor_id.in_(f.regions))))
@@ -165,6 +184,8 @@ def compile_from_rollup(metric: Metric, f: Filters, by: tuple[str, ...], window:
     sources = frozenset(EVENT_SOURCES) if sources is None else sources
     if not eligible(metric, f, by, window, region_level, as_of_of_rollup, sources):
         return None
+    if resolved_rollup.served(metric):
+        return _resolved_select(metric, f, by, window, region_level, dialect)
     if metric.exposure is not None:  # over time at risk: the kind makes the SQL from the declaration
         return kinds.of(metric).select(metric, _Cube(f, by, window, region_level, dialect, as_of_of_rollup, sources))
     r = TABLES[metric.source]
@@ -182,6 +203,36 @@ def compile_from_rollup(metric: Metric, f: Filters, by: tuple[str, ...], window:
     for x in measures(metric):
         total = sa.func.sum(r.c[x.column])
         aggs.append((sa.func.coalesce(total, 0) if x.is_count else total).label(x.name))
+    return sa.select(*dims, *aggs).select_from(from_).where(*conds).group_by(*[d.element for d in dims])
+
+
+def _ticket_lists(m: Metric, f: Filters) -> list[tuple[str, tuple[str, ...]]]:
+    """(column, allowed values) of the filters on a ticket's customer and the ticket itself."""
+    return [("tier", f.tiers), ("segment", f.segments), ("sla_level", f.sla_levels), ("channel", f.channels),
+            ("category", f.categories), ("priority", f.priorities), ("kind", m.fixed_kinds or f.kinds)]
+
+
+def _resolved_select(m: Metric, f: Filters, by: tuple[str, ...], window: Window, region_level: str,
+                     dialect: str) -> sa.Select | None:
+    """The quantile over ``rollup_resolved``: the metric's value and ``where`` over its rows, tickets
+    opened in the window (as the raw query: from the first instant of the first day to before the
+    day after the last), the same dimensions and filters; the compiler's columns (value, n)."""
+    r = rollup_resolved
+    exprs = resolved_rollup.expressions(m, window.as_of_end)
+    if exprs is None:
+        return None
+    value, where = exprs
+    opened = r.c.opened_at
+    period = [opened >= sa.literal(window.start_ts, sa.DateTime), opened < sa.literal(window.stop_ts, sa.DateTime)]
+    parts = _cube_query(r, f, by, window, region_level, _ticket_lists(m, f), period,
+                        {"month": month_start(opened), "week": week_start(opened)})
+    if parts is None:
+        return None
+    from_, dims, conds = parts
+    conds += [where] if where is not None else []
+    if not has_percentile_aggregate(dialect):  # MariaDB: the window form, as the compiler's
+        return window_quantile(m.q, value, from_, dims, conds)
+    aggs = kinds.row_aggregates(m, resolved_rollup.ctx(window.as_of_end), r)  # the kind's, as on raw rows
     return sa.select(*dims, *aggs).select_from(from_).where(*conds).group_by(*[d.element for d in dims])
 
 
