@@ -106,6 +106,8 @@ def test_miit_rate_by_category_and_change_by_hand(any_url: str) -> None:
     assert row(fig.table, "network_security")["appeals"] == 1
     assert row(fig.table, "service_dispute")["appeals"] == 2
     assert fig.table.loc[fig.table["regulator_category"] != rg.ALL, "appeals"].sum() == 4
+    # a category without appeals in 2026Q2 stands at 0 on that quarter's 10 users, not "no data"
+    assert row(fig.table, "service_dispute")["rate_prev"] == 0 and row(fig.table, "service_dispute")["users_prev"] == 10
 
 
 def test_miit_by_city_by_hand(any_url: str) -> None:

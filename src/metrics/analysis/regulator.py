@@ -124,13 +124,15 @@ def _level_group(level: str | None, region_col: sa.ColumnElement) -> tuple[list,
 
 def has_sources(wh) -> bool:  # noqa: ANN001 - a Warehouse
     """Whether the database's tickets have ``source`` (one created before issue 20 has not)."""
-    with wh.engine.connect() as conn:
-        return s.has_column(conn, s.tickets.c.source)
+    return _present(wh)[0]
 
 
-def _has_table(wh, table: sa.Table) -> bool:  # noqa: ANN001
+def _present(wh) -> tuple[bool, bool, bool]:  # noqa: ANN001
+    """(tickets.source, regulator_categories, user_base) exist: one connection."""
     with wh.engine.connect() as conn:
-        return sa.inspect(conn).has_table(table.name)
+        insp = sa.inspect(conn)
+        return (s.has_column(conn, s.tickets.c.source), insp.has_table(s.regulator_categories.name),
+                insp.has_table(s.user_base.name))
 
 
 def ticket_slices(f: Filters) -> list:
@@ -140,30 +142,35 @@ def ticket_slices(f: Filters) -> list:
         [t.c.priority.in_(f.priorities)] if f.priorities else [])
 
 
-def appeals_by_day(wh, f: Filters, quarter: Quarter, level: str | None = None) -> pd.DataFrame:  # noqa: ANN001
-    """Regulator appeals opened in ``quarter``: [region_id,] category, day, appeals."""
+def _instants(q: Quarter) -> tuple[sa.ColumnElement, sa.ColumnElement]:
+    return (_ts(datetime.combine(q.start, datetime.min.time())), _ts(datetime.combine(q.stop, datetime.min.time())))
+
+
+def appeals_by_day(wh, f: Filters, quarters: list[Quarter], level: str | None = None) -> pd.DataFrame:  # noqa: ANN001
+    """Regulator appeals opened in any of ``quarters`` (one query): [region_id,] category, day, appeals,
+    quarter (its text, ``2026Q3``)."""
     t, c = s.tickets, s.customers
     day = sa.cast(t.c.opened_at, sa.Date).label("day")
     cols, group, rc = _level_group(level, c.c.region_id)
     j = t.join(c, c.c.customer_id == t.c.customer_id)
     if rc is not None:
         j = j.join(rc, at_level(rc, c.c.region_id, level))
+    within_any = sa.or_(*(sa.and_(t.c.opened_at >= lo, t.c.opened_at < hi) for lo, hi in map(_instants, quarters)))
     stmt = (sa.select(*cols, t.c.category, day, sa.func.count().label("appeals")).select_from(j)
-            .where(t.c.kind == "complaint", t.c.source.in_(s.REGULATOR_SOURCES),
-                   t.c.opened_at >= _ts(datetime.combine(quarter.start, datetime.min.time())),
-                   t.c.opened_at < _ts(datetime.combine(quarter.stop, datetime.min.time())),
+            .where(t.c.kind == "complaint", t.c.source.in_(s.REGULATOR_SOURCES), within_any,
                    *slice_conditions(f, c, t.c.channel), *ticket_slices(f))
             .group_by(*group, t.c.category, day))
     df = wh.read(stmt)
     df["day"] = pd.to_datetime(df["day"]).dt.date
     df["appeals"] = df["appeals"].astype(int)
+    df["quarter"] = [f"{d.year}Q{(d.month - 1) // 3 + 1}" for d in df["day"]]
     return df
 
 
-def mapping(wh, authority: str) -> pd.DataFrame:  # noqa: ANN001
+def mapping(wh, authority: str, present: bool | None = None) -> pd.DataFrame:  # noqa: ANN001
     """The authority's rows of ``regulator_categories`` (empty when the table is absent)."""
     cols = [c.name for c in s.regulator_categories.columns]
-    if not _has_table(wh, s.regulator_categories):
+    if not (present if present is not None else _present(wh)[1]):
         return pd.DataFrame(columns=cols)
     rc = s.regulator_categories
     return wh.read(sa.select(rc).where(rc.c.authority == authority))
@@ -183,32 +190,37 @@ def map_categories(counts: pd.DataFrame, rows: pd.DataFrame) -> pd.Series:
     return out
 
 
-def _active_at(month: date, f: Filters, cols: list, group: list, rc: sa.FromClause | None,
+def _active_at(months: list[date], f: Filters, cols: list, group: list, rc: sa.FromClause | None,
                level: str | None) -> sa.Select:
+    """Customers active at each month's end, one column ``m<i>`` per month."""
     c = s.customers
-    stop = month_end(month) + timedelta(days=1)
     j = c if rc is None else c.join(rc, at_level(rc, c.c.region_id, level))
-    return (sa.select(*cols, sa.func.count().label("users")).select_from(j)
-            .where(c.c.start_date < _d(stop), sa.or_(c.c.end_date.is_(None), c.c.end_date >= _d(stop)),
-                   *slice_conditions(f, c)).group_by(*group))
+    counts = []
+    for i, month in enumerate(months):
+        stop = _d(month_end(month) + timedelta(days=1))
+        active = sa.and_(c.c.start_date < stop, sa.or_(c.c.end_date.is_(None), c.c.end_date >= stop))
+        counts.append(sa.func.sum(sa.case((active, 1), else_=0)).label(f"m{i}"))
+    return sa.select(*cols, *counts).select_from(j).where(*slice_conditions(f, c)).group_by(*group)
 
 
-def _base_at(month: date, f: Filters, base: str, cols: list, group: list, rc: sa.FromClause | None,
+def _base_at(months: list[date], f: Filters, base: str, cols: list, group: list, rc: sa.FromClause | None,
              level: str | None) -> sa.Select:
+    """``user_base`` users of ``base`` per month (``month``) in the regions of the filters and scope."""
     ub = s.user_base
     j = ub if rc is None else ub.join(rc, at_level(rc, ub.c.region_id, level))
-    conds = [ub.c.month == _d(month), ub.c.base == base]
+    conds = [ub.c.month.in_([_d(m) for m in months]), ub.c.base == base]
     if f.regions:
         conds.append(within(ub.c.region_id, f.regions))
     if f.scope is not None and f.scope.regions is not None:  # the user's scope: their regions only
         conds.append(within(ub.c.region_id, f.scope.regions) if f.scope.regions else sa.false())
-    return sa.select(*cols, sa.func.sum(ub.c.users).label("users")).select_from(j).where(*conds).group_by(*group)
+    return (sa.select(*cols, ub.c.month, sa.func.sum(ub.c.users).label("users")).select_from(j).where(*conds)
+            .group_by(*group, ub.c.month))
 
 
-def base_usable(wh, f: Filters, base: str | None) -> bool:  # noqa: ANN001
+def base_usable(wh, f: Filters, base: str | None, present: bool | None = None) -> bool:  # noqa: ANN001
     """A user_base ``base`` applies: given, the table present with rows of it, and no slice the
     regulator's count cannot follow (tier, segment, SLA level, channel, a manager's scope)."""
-    if base is None or not _has_table(wh, s.user_base):
+    if base is None or not (present if present is not None else _present(wh)[2]):
         return False
     if f.tiers or f.segments or f.sla_levels or f.channels or (f.scope is not None and f.scope.manager_id):
         return False
@@ -216,35 +228,46 @@ def base_usable(wh, f: Filters, base: str | None) -> bool:  # noqa: ANN001
     return int(wh.read(sa.select(sa.func.count()).select_from(ub).where(ub.c.base == base)).iloc[0, 0]) > 0
 
 
+def users_at(wh, f: Filters, months: list[date], used: str, level: str | None = None) -> pd.DataFrame:  # noqa: ANN001
+    """[region_id,] month, users at each month's end of ``months`` (one query) for the base ``used``."""
+    cols, group, rc = _level_group(level, None)
+    keys = ["region_id"] if level else []
+    if used == CUSTOMERS_BASE:
+        wide = wh.read(_active_at(months, f, cols, group, rc, level))
+        long = wide.melt(id_vars=keys, value_vars=[f"m{i}" for i in range(len(months))], var_name="m",
+                         value_name="users")
+        long["month"] = [months[int(m[1:])] for m in long["m"]]
+        long = long.drop(columns="m")
+    else:
+        long = wh.read(_base_at(months, f, used, cols, group, rc, level))
+        long["month"] = pd.to_datetime(long["month"]).dt.date
+    long["users"] = pd.to_numeric(long["users"]).fillna(0).astype(float)
+    return long
+
+
+def _mean_users(at: pd.DataFrame, months: list[date], keys: list[str]) -> pd.DataFrame:
+    """[region_id,] users: the mean over ``months`` (a month without a row counts 0)."""
+    sel = at[at["month"].isin(months)]
+    if keys:
+        out = sel.groupby(keys, as_index=False)["users"].sum()
+    else:
+        out = pd.DataFrame({"users": [sel["users"].sum()]})
+    out["users"] = out["users"] / len(months)
+    return out
+
+
 def users(wh, f: Filters, quarter: Quarter, point: str, base: str | None,  # noqa: ANN001
           level: str | None = None) -> tuple[pd.DataFrame, str]:
     """The denominator: [region_id,] users (mean over the months of ``point``) and the base used."""
     used = base if base_usable(wh, f, base) else CUSTOMERS_BASE
-    cols, group, rc = _level_group(level, None)
-    frames = []
-    for month in point_months(quarter, point):
-        stmt = (_active_at(month, f, cols, group, rc, level) if used == CUSTOMERS_BASE
-                else _base_at(month, f, used, cols, group, rc, level))
-        df = wh.read(stmt)
-        df["users"] = pd.to_numeric(df["users"]).fillna(0).astype(float)
-        frames.append(df)
-    n = len(frames)
-    allf = pd.concat(frames, ignore_index=True)
-    keys = ["region_id"] if level else []
-    if keys:
-        out = allf.groupby(keys, as_index=False)["users"].sum()
-    else:
-        out = pd.DataFrame({"users": [allf["users"].sum()]})
-    out["users"] = out["users"] / n
-    return out, used
+    months = point_months(quarter, point)
+    return _mean_users(users_at(wh, f, months, used, level), months, ["region_id"] if level else []), used
 
 
-def appeals(wh, f: Filters, quarter: Quarter, authority: str = "miit",  # noqa: ANN001
-            level: str | None = None) -> pd.DataFrame:
-    """[region_id,] regulator_category, appeals — with the ``all`` total per region."""
-    df = appeals_by_day(wh, f, quarter, level)
-    keys = ["region_id"] if level else []
-    df["regulator_category"] = map_categories(df, mapping(wh, authority)) if len(df) else pd.Series(dtype=object)
+def _appeals(days: pd.DataFrame, rows: pd.DataFrame, quarter: Quarter, keys: list[str]) -> pd.DataFrame:
+    """[region_id,] regulator_category, appeals of ``quarter`` — with the ``all`` total per region."""
+    df = days[days["quarter"] == str(quarter)].copy()
+    df["regulator_category"] = map_categories(df, rows) if len(df) else pd.Series(dtype=object)
     by_cat = df.groupby(keys + ["regulator_category"], as_index=False)["appeals"].sum()
     total = (df.groupby(keys, as_index=False)["appeals"].sum() if keys
              else pd.DataFrame({"appeals": [int(df["appeals"].sum())]}))
@@ -252,11 +275,8 @@ def appeals(wh, f: Filters, quarter: Quarter, authority: str = "miit",  # noqa: 
     return pd.concat([by_cat, total], ignore_index=True)
 
 
-def _one_quarter(wh, f: Filters, quarter: Quarter, authority: str, per: int, point: str,  # noqa: ANN001
-                 base: str | None, level: str | None) -> tuple[pd.DataFrame, str]:
-    keys = ["region_id"] if level else []
-    a = appeals(wh, f, quarter, authority, level)
-    u, used = users(wh, f, quarter, point, base, level)
+def _one_quarter(a: pd.DataFrame, u: pd.DataFrame, per: int, keys: list[str]) -> pd.DataFrame:
+    """Appeals and users of one quarter → rates with their Garwood intervals."""
     if keys:
         cats = a["regulator_category"].unique().tolist() or [ALL]
         grid = u[keys].merge(pd.DataFrame({"regulator_category": cats}), how="cross")
@@ -268,7 +288,7 @@ def _one_quarter(wh, f: Filters, quarter: Quarter, authority: str, per: int, poi
         df["rate"] = np.where(ok, df["appeals"] / df["users"] * per, np.nan)
         lo, hi = poisson_rate_interval(df["appeals"], df["users"].where(ok), per)
     df["lower"], df["upper"] = lo, hi
-    return df, used
+    return df
 
 
 def rates(wh, f: Filters, quarter: Quarter, authority: str = "miit", base: str | None = None,  # noqa: ANN001
@@ -279,17 +299,34 @@ def rates(wh, f: Filters, quarter: Quarter, authority: str = "miit", base: str |
     point = point or DEFAULT_POINT[authority]
     per = PER[authority]
     months = point_months(quarter, point)
-    if not has_sources(wh):
+    sources, has_mapping, has_base = _present(wh)
+    if not sources:
         return Figures(authority, quarter, per, CUSTOMERS_BASE, point, months, pd.DataFrame(),
                        "regulator.reason.no_source")
-    keys = (["region_id"] if level else []) + ["regulator_category"]
-    now, used = _one_quarter(wh, f, quarter, authority, per, point, base, level)
-    for tag, q in (("prev", quarter.shifted(-1)), ("year", quarter.shifted(-4))):
-        then, _ = _one_quarter(wh, f, q, authority, per, point, base, level)
-        then = then[keys + ["appeals", "users", "rate"]].rename(
+    region = ["region_id"] if level else []
+    keys = region + ["regulator_category"]
+    qs = {"now": quarter, "prev": quarter.shifted(-1), "year": quarter.shifted(-4)}
+    days = appeals_by_day(wh, f, list(qs.values()), level)
+    rows = mapping(wh, authority, has_mapping)
+    used = base if base_usable(wh, f, base, has_base) else CUSTOMERS_BASE
+    all_months = [m for q in qs.values() for m in point_months(q, point)]
+    at = users_at(wh, f, all_months, used, level)
+    figs = {tag: _one_quarter(_appeals(days, rows, q, region), _mean_users(at, point_months(q, point), region), per,
+                              region) for tag, q in qs.items()}
+    now = figs["now"]
+    for tag in ("prev", "year"):
+        then = figs[tag][keys + ["appeals", "users", "rate"]].rename(
             columns={"appeals": f"appeals_{tag}", "users": f"users_{tag}", "rate": f"rate_{tag}"})
         now = now.merge(then, on=keys, how="left")
         now[f"appeals_{tag}"] = now[f"appeals_{tag}"].fillna(0).astype(int)
+        # a category without appeals then: 0 on that quarter's users (the region's)
+        base = figs[tag][figs[tag]["regulator_category"] == ALL][region + ["users"]]
+        filled = (now[region].merge(base, on=region, how="left")["users"].to_numpy() if region
+                  else np.full(len(now), float(base["users"].iloc[0])))
+        now[f"users_{tag}"] = now[f"users_{tag}"].fillna(pd.Series(filled, index=now.index))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            now[f"rate_{tag}"] = now[f"rate_{tag}"].fillna(pd.Series(np.where(
+                now[f"users_{tag}"] > 0, now[f"appeals_{tag}"] / now[f"users_{tag}"] * per, np.nan), index=now.index))
         now[f"change_{tag}"] = now["rate"] - now[f"rate_{tag}"]
         now[f"p_{tag}"] = two_rate_p(now["appeals"], now["users"], now[f"appeals_{tag}"], now[f"users_{tag}"])
     if authority != "miit":
@@ -368,5 +405,5 @@ def days_to_resolve(days: np.ndarray, share: float = RESOLVED_SHARE) -> float:
 
 
 __all__ = ["ALL", "AUTHORITIES", "CUSTOMERS_BASE", "DEFAULT_POINT", "Figures", "PER", "POINTS", "Quarter",
-           "UNMAPPED", "acma", "appeals", "projection", "days_to_resolve", "map_categories", "mapping", "month_end",
-           "parse_quarter", "point_months", "rates", "resolution_days", "users"]
+           "UNMAPPED", "acma", "appeals_by_day", "days_to_resolve", "map_categories", "mapping", "month_end",
+           "parse_quarter", "point_months", "projection", "rates", "resolution_days", "users", "users_at"]
