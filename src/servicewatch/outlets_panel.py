@@ -72,7 +72,8 @@ def league(view: View) -> pd.DataFrame | None:
         st.markdown(view.md("page.outlets.league_worst", name=str(worst["name"]),
                             p90=minutes(view, worst["p90_wait_min"]), median=minutes(view, worst["median_wait_min"]),
                             visits=fmt_count(worst["visits"])))
-    data = pd.DataFrame({"outlet": df["name"].astype(str), "value": pd.to_numeric(df["within_target"], errors="coerce"),
+    data = pd.DataFrame({_col(view, "outlet"): df["name"].astype(str),
+                         "value": pd.to_numeric(df["within_target"], errors="coerce"),
                          "lower": pd.to_numeric(df["within_target_lower"], errors="coerce"),
                          "upper": pd.to_numeric(df["within_target_upper"], errors="coerce"),
                          "n": pd.to_numeric(df["visits"], errors="coerce")}).dropna(subset=["value"])

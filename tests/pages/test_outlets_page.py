@@ -264,3 +264,18 @@ def test_hostile_outlet_names_are_text(duck: str, monkeypatch) -> None:
         for d in at.dataframe:  # tables show the name as it is
             if t("page.outlets.col.outlet", "en") in d.value.columns:
                 assert set(d.value[t("page.outlets.col.outlet", "en")]) == {HOSTILE}
+
+
+def test_every_download_has_chinese_headers(url: str, hall: pd.Series, downloads) -> None:
+    """Every CSV of every section (charts' data and lists) names its columns in Chinese: no engine column
+    name (``outlet``, ``saving_min`` …) leaves."""
+    import io
+
+    at = open_page(PAGE, {"lang": "zh", "preset": "last_quarter", "outlet": str(int(hall["outlet_id"]))})
+    for section in other_sections(at):
+        show_section(at, section)
+    assert len(downloads) >= 6, [name for name, _ in downloads]
+    for name, data in downloads:
+        frame = pd.read_csv(io.BytesIO(data if isinstance(data, bytes) else data.encode()))
+        raw = [c for c in frame.columns if not re.search(r"[\u4e00-\u9fff]", str(c))]
+        assert not raw, (name, raw)
