@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from metrics.access.users import Scope
 from metrics.backends.connect import make_engine
-from metrics.ingest import resolved_rollup, rollups
+from metrics.ingest import circuits_rollup, resolved_rollup, rollups
 from metrics.model import schema as s
 from metrics.model.filters import Filters
 from metrics.model.registry import METRICS, get
@@ -232,3 +232,54 @@ def test_up_to_a_mid_month_as_of(mid_month_url: str, metric_id: str) -> None:
             assert reads_resolved(rolled.compile(metric_id, f, by)), f"{metric_id} {by} {f.start}"
             assert_identical(rolled.metric(metric_id, f, by), raw.metric(metric_id, f, by),
                              f"{metric_id} {by} {f.start}..{f.end}")
+
+
+# ---------------------------------------------------------------------------------------------
+# availability other than by month: the raw query over rollup_circuits (no join with customers)
+
+AVAILABILITY_FILTERS = {**{k: FILTERS[k] for k in ("whole", "quarter", "mid_month", "year_city_tier",
+                                                   "segment_sla", "region_scope", "nothing")},
+                        "other_as_of": replace(FILTERS["quarter"], as_of=date(2025, 8, 20)),
+                        "manager": replace(FILTERS["quarter"], scope=Scope("am", manager_id=3))}
+AVAILABILITY_BY = ((), ("region",), ("tier",), ("segment",), ("sla_level",), ("region", "tier"), ("month",))
+
+
+def reads_circuits(stmt: sa.Select) -> bool:
+    names = {t.name for t in sa.sql.util.find_tables(stmt, include_joins=True, include_aliases=True)
+             if isinstance(t, sa.Table)}
+    return circuits_rollup.rollup_circuits.name in names and not names & {s.customers.name, s.services.name}
+
+
+@pytest.mark.parametrize("filter_name", list(AVAILABILITY_FILTERS))
+def test_availability_from_circuits_equals_raw(db_url: str, filter_name: str) -> None:
+    rolled, raw = _wh(db_url, True), _wh(db_url, False)
+    f = AVAILABILITY_FILTERS[filter_name]
+    for by in AVAILABILITY_BY:
+        for level in ("city",) if by != ("region",) else ("district", "city", "province"):
+            stmt = rolled.compile("availability", f, by, level)
+            if by == ("month",):  # the month cube when it can (whole months, same as-of), else the circuits
+                assert reads_circuits(stmt) != (f.start.day == 1 and f.as_of is None and filter_name != "manager")
+            else:
+                assert reads_circuits(stmt), f"availability by {by} [{filter_name}]"
+            got, want = rolled.metric("availability", f, by, level), raw.metric("availability", f, by, level)
+            label = f"availability by {by} [{filter_name}, {level}] on {rolled.dialect}"
+            assert list(got.columns) == list(want.columns) and len(got) == len(want), label
+            np.testing.assert_array_equal(got["n"].to_numpy(float), want["n"].to_numpy(float), err_msg=label)
+            for c in ("value", "lower", "upper"):  # sums of hours: the database may add in another order
+                np.testing.assert_allclose(got[c].to_numpy(float), want[c].to_numpy(float), rtol=1e-12,
+                                           equal_nan=True, err_msg=f"{label}: {c}")
+            if filter_name == "nothing":
+                assert got.empty
+            elif filter_name == "whole":
+                assert got["n"].sum() > 0
+
+
+def test_availability_compare_from_circuits(db_url: str) -> None:
+    """The SLA page's card: the quarter against the previous one, and by region."""
+    rolled, raw = _wh(db_url, True), _wh(db_url, False)
+    for by in ((), ("region",)):
+        got, want = rolled.compare("availability", FILTERS["quarter"], by), raw.compare("availability",
+                                                                                        FILTERS["quarter"], by)
+        np.testing.assert_array_equal(got["n_cmp"].to_numpy(float), want["n_cmp"].to_numpy(float))
+        np.testing.assert_allclose(got["value_cmp"].to_numpy(float), want["value_cmp"].to_numpy(float), rtol=1e-12)
+        np.testing.assert_allclose(got["value"].to_numpy(float), want["value"].to_numpy(float), rtol=1e-12)

@@ -141,7 +141,7 @@ def test_rollups_are_built_at_the_load_as_of(rolled: Warehouse) -> None:
             first = "tickets__n" if source == "tickets" else "csat_mean__n"
             assert first in table.c
         assert rolled.rollup_sources() == {"tickets", "surveys", "customers", "services", rollups.KNOWN_COUNTS,
-                                           rollups.CUSTOMER_MEASURES, "resolved"}
+                                           rollups.CUSTOMER_MEASURES, "resolved", "circuits"}
         months = conn.execute(sa.select(sa.func.count(sa.distinct(rollups.rollup_customers.c.month)))).scalar()
         n_months = conn.execute(sa.select(sa.func.count()).select_from(s.calendar_months)).scalar()
         assert 0 < months <= n_months
@@ -221,8 +221,7 @@ FALLBACKS = {
     "customers_mid_month": ("churn_rate", Filters(date(2025, 3, 10), date(2025, 6, 20)), ("tier",)),
     "stock_other_as_of": ("active_customers", replace(FILTERS["quarter"], as_of=date(2025, 9, 30)), ()),
     "complaints_mid_month": ("complaint_rate", Filters(date(2025, 7, 1), date(2025, 9, 15)), ("channel",)),
-    "availability": ("availability", FILTERS["quarter"], ("region",)),
-    "availability_total": ("availability", FILTERS["whole"], ()),
+    # availability other than by month reads rollup_circuits (tests/engine/test_resolved_rollup.py)
 }
 
 
@@ -333,7 +332,8 @@ def test_customer_ending_before_start_keeps_churn_on_raw_rows(tmp_path: Any, dem
     replace_all(url, _cut_frames(demo_frames, bad_customer=True))
     wh = Warehouse(make_engine(url, read_only=True))
     try:
-        assert wh.rollup_sources() == {"tickets", "surveys", "services", rollups.KNOWN_COUNTS, "resolved"}
+        assert wh.rollup_sources() == {"tickets", "surveys", "services", rollups.KNOWN_COUNTS, "resolved",
+                                       "circuits"}
         f = Filters(date(2025, 1, 1), date(2025, 12, 31))
         for metric_id in CUBE_METRICS[:3]:
             assert not uses_rollup(wh.compile(metric_id, f, ("month",)))

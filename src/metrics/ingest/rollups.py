@@ -15,7 +15,9 @@ Two cubes, rebuilt in the database (``INSERT … SELECT``, no rows through Pytho
 * ``rollup_services``: month × region_id × tier × segment × sla_level, downtime and in-service
   hours and circuits in service (:func:`metrics.query.compiler.service_months`), for availability by month;
 * ``rollup_resolved`` (:mod:`metrics.ingest.resolved_rollup`): not a cube but the resolved tickets
-  with their customer's dimensions, sorted by opening time, for the resolution-time quantiles.
+  with their customer's dimensions, sorted by opening time, for the resolution-time quantiles;
+* ``rollup_circuits`` (:mod:`metrics.ingest.circuits_rollup`): the circuits joined to their customer,
+  for availability other than by month.
 
 Each cube holds, for every rollup-able metric of the registry on its source (all kinds but
 quantiles), the additive aggregates the compiler would compute, named ``<metric>__<column>``
@@ -34,7 +36,7 @@ from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
 
-from metrics.ingest import resolved_rollup
+from metrics.ingest import circuits_rollup, resolved_rollup
 from metrics.model import dimensions
 from metrics.model import schema as s
 from metrics.model.exposures import CUSTOMER_MONTHS
@@ -144,7 +146,8 @@ rollup_services = sa.Table(
     sa.Column("downtime_hours", _TOTAL), sa.Column("service_hours", _TOTAL), sa.Column("services", _COUNT),
 )
 ALL_TABLES = {**TABLES, "customers": rollup_customers, "services": rollup_services,
-              resolved_rollup.SOURCE: resolved_rollup.rollup_resolved}
+              resolved_rollup.SOURCE: resolved_rollup.rollup_resolved,
+              circuits_rollup.SOURCE: circuits_rollup.rollup_circuits}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -188,10 +191,12 @@ def refresh(engine: sa.Engine) -> date | None:
         as_of = _stored_as_of(conn, "as_of")
     rollup_metadata.drop_all(engine)
     resolved_rollup.drop(engine)
+    circuits_rollup.drop(engine)
     if as_of is None:
         return None
     rollup_metadata.create_all(engine)
     resolved_rollup.metadata.create_all(engine)
+    circuits_rollup.metadata.create_all(engine)
     with engine.begin() as conn:
         for source, table in TABLES.items():
             conn.execute(table.insert().from_select([col.name for col in table.columns],
@@ -206,6 +211,7 @@ def refresh(engine: sa.Engine) -> date | None:
             [{"n": "services"}.get(k, k) for k in services.selected_columns.keys()], services))
         built.append("services")
         built += resolved_rollup.build(conn, as_of)
+        built += circuits_rollup.build(conn)
         conn.execute(m.insert().values(key=SOURCES_KEY, value=",".join(built)))
         conn.execute(m.insert().values(key=AS_OF_KEY, value=as_of.isoformat()))
     analyze(engine, list(ALL_TABLES.values()))

@@ -96,6 +96,10 @@ class _Query:
     level: str
     dialect: str = "duckdb"
     count_customers: bool = False  # add ``customers``: distinct customers behind each group
+    # the customers table and the circuits table of the exposures; for availability both may be one
+    # denormalised copy of the circuits with their customer's columns (compile_over_circuits)
+    people: sa.Table = s.customers
+    circuits: sa.Table = s.services
 
     # -- shared pieces ------------------------------------------------------------------------
     @property
@@ -208,14 +212,15 @@ class _Query:
     def span(self) -> Span:
         """The period as a :class:`Span` (one bucket: the whole period)."""
         start, stop = _d(self.w.start), _d(self.w.stop)
-        return Span(start, stop, start, stop, _d(self.w.as_of_end.date()), _ts(self.w.as_of_end))
+        return Span(start, stop, start, stop, _d(self.w.as_of_end.date()), _ts(self.w.as_of_end),
+                    c=self.people, sv=self.circuits)
 
     def exposure_rows(self, e: Exposure, by: tuple[str, ...], channel: bool = True, region_id: bool = False):
         """(dimension columns, FROM, WHERE, the bucket's :class:`Span`, the sum of the days at risk) of
         the rows of ``e`` in the period, cut into months when grouped by month. ``channel``: the
         customer's acquisition channel is a dimension and a filter; ``region_id``: also grouped by the
         customer's own region (a cube's grain)."""
-        c, x = s.customers, self.span()
+        c, x = self.people, self.span()
         begin, end = e.begin(x), e.end(x)
         target, cond, b_start, b_end, month = self.buckets(begin, end, end_event=e.end_event)
         from_ = c if e.table is c else e.table.join(c, c.c.customer_id == e.table.c.customer_id)
@@ -256,6 +261,17 @@ def window_quantile(q: float, value: sa.ColumnElement, from_: sa.FromClause, dim
     counted = [sa.func.count(sa.distinct(inner.c.cust_id)).label("customers")] if customer_id is not None else []
     return sa.select(*keys, sa.func.max(inner.c.p).label("value"), sa.func.count().label("n"),
                      *counted).group_by(*keys)
+
+
+def compile_over_circuits(metric: Metric, f: Filters, by: tuple[str, ...], window: Window, region_level: str,
+                          dialect: str, circuits: sa.Table) -> sa.Select:
+    """An availability metric's raw query with ``circuits`` — the circuits already joined to their
+    customer (service_id, customer_id, start_date, end_date and the customer's region_id, tier,
+    segment, sla_level, account_manager_id: :mod:`metrics.ingest.circuits_rollup`) — in place of
+    services joined to customers: the same SQL from the same declaration, without the join."""
+    m = replace(metric, exposure=replace(metric.exposure, table=circuits))
+    q = _Query(m, f, tuple(by), window, region_level, dialect, people=circuits, circuits=circuits)
+    return kinds.of(m).select(m, q)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
 
-from metrics.ingest import resolved_rollup
+from metrics.ingest import circuits_rollup, resolved_rollup
 from metrics.ingest.resolved_rollup import rollup_resolved
 from metrics.ingest.rollups import (
     CUBE_DIMS,
@@ -35,7 +35,7 @@ from metrics.model.exposures import CUSTOMER_MONTHS, Span
 from metrics.model.filters import Filters
 from metrics.model.registry import Metric, dim_column
 from metrics.query import kinds
-from metrics.query.compiler import REGION_LEVELS, Window, window_quantile
+from metrics.query.compiler import REGION_LEVELS, Window, compile_over_circuits, window_quantile
 from metrics.query.dialect import has_percentile_aggregate, month_start, week_start
 
 
@@ -50,6 +50,15 @@ def eligible(m: Metric, f: Filters, by: tuple[str, ...], window: Window, region_
     sources = frozenset(EVENT_SOURCES) if sources is None else sources
     if resolved_rollup.served(m):  # a quantile: the resolved tickets, any period of days
         return _resolved_eligible(m, by, window, region_level, as_of_of_rollup, sources)
+    if _cube_eligible(m, by, window, region_level, as_of_of_rollup, sources):
+        return True
+    # availability not answered by its month cube: the circuits table, any period and as-of
+    return m.source == "availability" and _circuits_eligible(m, by, region_level, as_of_of_rollup, sources)
+
+
+def _cube_eligible(m: Metric, by: tuple[str, ...], window: Window, region_level: str,
+                   as_of_of_rollup: date | None, sources: frozenset[str]) -> bool:
+    """Whether the month cubes of ``m``'s source answer the request exactly."""
     if as_of_of_rollup is None or not rollupable(m) or region_level not in REGION_LEVELS:
         return False
     if not set(NEEDS[m.source]) <= sources:
@@ -58,7 +67,7 @@ def eligible(m: Metric, f: Filters, by: tuple[str, ...], window: Window, region_
         return False
     if "customers" in NEEDS[m.source] and CUSTOMER_MEASURES not in sources:  # built before they were declared
         return False
-    if m.source == "availability" and "month" not in by:
+    if m.source == "availability" and "month" not in by:  # not a sum of months
         return False
     if any(d not in CUBE_DIMS[m.source] or d not in m.dims for d in by):
         return False
@@ -78,6 +87,14 @@ def _resolved_eligible(m: Metric, by: tuple[str, ...], window: Window, region_le
     return (as_of_of_rollup is not None and resolved_rollup.SOURCE in sources and region_level in REGION_LEVELS
             and all(d in resolved_rollup.DIMS and d in m.dims for d in by)
             and window.as_of_end == datetime.combine(as_of_of_rollup + timedelta(days=1), time()))
+
+
+def _circuits_eligible(m: Metric, by: tuple[str, ...], region_level: str, as_of_of_rollup: date | None,
+                       sources: frozenset[str]) -> bool:
+    """Whether ``rollup_circuits`` answers availability: built, every dimension in it. It holds no
+    as-of and no period: any of them is the raw query's."""
+    return (as_of_of_rollup is not None and circuits_rollup.SOURCE in sources and region_level in REGION_LEVELS
+            and all(d in circuits_rollup.DIMS and d in m.dims for d in by))
 
 
 def _cube_query(r: sa.Table, f: Filters, by: tuple[str, ...], window: Window, region_level: str,
@@ -186,8 +203,15 @@ def compile_from_rollup(metric: Metric, f: Filters, by: tuple[str, ...], window:
         return None
     if resolved_rollup.served(metric):
         return _resolved_select(metric, f, by, window, region_level, dialect)
+    cube = _Cube(f, by, window, region_level, dialect, as_of_of_rollup, sources)
+    if metric.source == "availability":  # its month cube, else (or for a portfolio) the raw query without the join
+        q = kinds.of(metric).select(metric, cube) if _cube_eligible(metric, by, window, region_level,
+                                                                    as_of_of_rollup, sources) else None
+        if q is None and _circuits_eligible(metric, by, region_level, as_of_of_rollup, sources):
+            q = compile_over_circuits(metric, f, by, window, region_level, dialect, circuits_rollup.rollup_circuits)
+        return q
     if metric.exposure is not None:  # over time at risk: the kind makes the SQL from the declaration
-        return kinds.of(metric).select(metric, _Cube(f, by, window, region_level, dialect, as_of_of_rollup, sources))
+        return kinds.of(metric).select(metric, cube)
     r = TABLES[metric.source]
     lists = [("tier", f.tiers), ("segment", f.segments), ("sla_level", f.sla_levels), ("channel", f.channels)]
     if metric.source == "tickets":
