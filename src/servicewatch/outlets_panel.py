@@ -85,6 +85,7 @@ def league(view: View) -> pd.DataFrame | None:
         ui.chart(view, fig, data, "outlet_league", metrics=())
         if len(df) > CHART_OUTLETS:
             st.caption(view.t("page.outlets.league_chart_more", shown=CHART_OUTLETS, n=len(df)))
+    _by_kind(view)
     keys = view.keys("outlets", df["outlet_id"])
     shown = pd.DataFrame({
         _col(view, "rank"): [fmt_count(v) if pd.notna(v) else view.t(f"page.outlets.rank_note.{n or 'no_data'}")
@@ -110,6 +111,26 @@ def league(view: View) -> pd.DataFrame | None:
     panels.listing(view, shown, view.t("page.outlets.file_league"), "outlet_league_list", "outlet_league.csv",
                    pin=2, height=min(420, 40 + 35 * len(shown)))
     return df
+
+
+def _by_kind(view: View) -> None:
+    """Own halls, partner halls, agents …: the queue figures of each kind of outlet (kinds are data)."""
+    by = view.call(oa.outlet_groups, view.filters, "kind", TARGET_MINUTES)
+    if not isinstance(by, pd.DataFrame) or len(by) < 2:
+        return
+    st.subheader(view.t("page.outlets.by_kind"))
+    shown = pd.DataFrame({
+        _col(view, "kind"): [view.label("outlet_kind", v) for v in by["kind"]],
+        _col(view, "outlets"): [fmt_count(v) for v in by["outlets"]],
+        _col(view, "visits"): [fmt_count(v) for v in by["visits"]],
+        _col(view, "median"): [_num(v) for v in by["median_wait_min"]],
+        _col(view, "p90"): [_num(v) for v in by["p90_wait_min"]],
+        _col(view, "within"): [fmt_percent(v) for v in by["within_target"]],
+        _col(view, "within_interval"): _intervals(view, by, "within_target", "share"),
+        _col(view, "abandoned"): [fmt_percent(v) for v in by["abandoned_share"]],
+    })
+    panels.listing(view, shown, view.t("page.outlets.file_kinds"), "outlet_kinds_list", "outlet_kinds.csv",
+                   height=min(320, 40 + 35 * len(shown)))
 
 
 def _intervals(view: View, df: pd.DataFrame, col: str, unit: str) -> list[str]:

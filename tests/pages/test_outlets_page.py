@@ -120,6 +120,12 @@ def test_league_is_the_engines_and_counts_the_records(url: str, lang: str, outle
     for name, shown in zip(table[col("outlet")], table[col("visits")], strict=True):
         oid = int(outlets.loc[outlets["name"] == name, "outlet_id"].iloc[0])
         assert shown == fmt_count(counts.get(oid, 0)), name
+    # by kind of outlet: the engine's groups, their visits adding up to the period's records
+    kinds = _table(at, col("outlets"))
+    groups = oa.outlet_groups(wh, f, "kind", TARGET_MINUTES)
+    assert list(kinds[col("kind")]) == [label("outlet_kind", k, lang) for k in groups["kind"]]
+    assert list(kinds[col("visits")]) == [fmt_count(v) for v in groups["visits"]]
+    assert int(groups["visits"].sum()) == len(inside)
     unranked = df["rank"].isna().to_numpy()
     assert unranked.any() and not unranked.all()  # small outlets are listed, not ranked
     notes = [t(f"page.outlets.rank_note.{n}", lang) for n in df.loc[unranked, "rank_note"]]
