@@ -244,3 +244,19 @@ def test_a_viewer_gets_no_rate_behind_too_few_users(duck: str) -> None:
     jia, yi = row(fig.table, rg.ALL, 2), row(fig.table, rg.ALL, 3)
     assert not jia["suppressed"] and jia["appeals"] == 3
     assert yi["suppressed"] and pd.isna(yi["rate"]) and pd.isna(yi["appeals"])
+
+
+def test_the_demos_user_base_is_its_own_denominator(duckdb_url: str, demo_frames: dict) -> None:
+    wh = Warehouse.open(duckdb_url)
+    q = rg.parse_quarter("2026Q3")
+    f = Filters(start=q.start, end=date(2026, 9, 30))
+    mobile = row(rg.rates(wh, f, q, "miit", base="mobile").table, rg.ALL)
+    customers = row(rg.rates(wh, f, q, "miit").table, rg.ALL)
+    ub = demo_frames["user_base"]
+    assert mobile["users"] == ub.loc[ub["month"] == pd.Timestamp("2026-09-01"), "users"].sum()
+    c = demo_frames["customers"]
+    end = pd.Timestamp("2026-09-30")
+    active = ((pd.to_datetime(c["start_date"]) <= end) & (pd.to_datetime(c["end_date"]).isna()
+                                                           | (pd.to_datetime(c["end_date"]) > end))).sum()
+    assert customers["users"] == active and mobile["users"] == pytest.approx(1.6 * active, rel=0.01)
+    assert mobile["appeals"] == customers["appeals"]

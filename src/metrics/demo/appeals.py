@@ -15,7 +15,9 @@ Design — every existing demo column stays as it was. This module runs after th
   (:data:`OTHER_SOURCES`); every other ticket came through the operator's own channels (``own``).
 * **Regulator categories.** MIIT's 2012–2020 set (valid to 2021-12-31) and its 2022 set, mapped from
   the demo's categories (:data:`MIIT_MAPPING`); ``fault_repair`` moves from 网络质量 to 服务争议.
-* **User base.** Left empty: the denominators are then the customers active at the month's end.
+* **User base.** What the operator reports to the regulator: ``mobile`` users per city and month,
+  :data:`LINES_PER_CUSTOMER` lines per customer active at the month's end (a customer holds several
+  SIMs), so ``--base mobile`` and the default (customers) give different denominators.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ ESCALATED_KINDS = ("complaint", "fault", "request", "inquiry")  # unanswered tic
 APPEAL_P = 0.8
 MIIT_SHARE = 0.6
 OTHER_SOURCES = {"12315": 0.010, "media": 0.004, "other": 0.010}
+LINES_PER_CUSTOMER = 1.6  # the demo's user_base: mobile lines per active customer
 # (valid_from, valid_to, {our category: MIIT's category}) — codes; names in catalogue [regulator_category]
 MIIT_MAPPING: tuple[tuple[dt.date, dt.date | None, dict[str, str]], ...] = (
     (dt.date(2012, 1, 1), dt.date(2021, 12, 31), {
@@ -67,8 +70,9 @@ def appeal_candidates(tickets: pd.DataFrame, wait_days: int = WAIT_DAYS, within_
     return out
 
 
-def draw_appeals(seed: int, tickets: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """``tickets`` with its ``source`` column, ``regulator_categories`` and an empty ``user_base``."""
+def draw_appeals(seed: int, frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The finished ``tickets`` with their ``source`` column, ``regulator_categories`` and ``user_base``."""
+    tickets = frames["tickets"]
     rng = np.random.default_rng(seed + SEED_OFFSET)
     n = len(tickets)
     complaint = (tickets["kind"] == "complaint").to_numpy()
@@ -84,15 +88,38 @@ def draw_appeals(seed: int, tickets: pd.DataFrame) -> dict[str, pd.DataFrame]:
     out = tickets.copy()
     out["source"] = source
     return {"tickets": out, "regulator_categories": regulator_category_frame(),
-            "user_base": pd.DataFrame({c.name: pd.Series(dtype=_dtype(c)) for c in schema.user_base.columns})}
+            "user_base": user_base_frame(frames["customers"], frames["regions"], out["opened_at"])}
+
+
+def user_base_frame(customers: pd.DataFrame, regions: pd.DataFrame, opened: pd.Series) -> pd.DataFrame:
+    """``mobile`` users per city and month of the tickets' span: the customers active at the month's
+    end × :data:`LINES_PER_CUSTOMER`, rounded."""
+    parent = dict(zip(regions["region_id"], regions["parent_id"], strict=True))
+    level = dict(zip(regions["region_id"], regions["level"], strict=True))
+
+    def city(r: object) -> object:
+        while r in level and level[r] != "city" and pd.notna(parent.get(r)):
+            r = parent[r]
+        return r if level.get(r) == "city" else None
+
+    cities = customers["region_id"].map({r: city(r) for r in customers["region_id"].unique()})
+    start = pd.to_datetime(customers["start_date"]).to_numpy()
+    stop = pd.to_datetime(customers["end_date"]).fillna(pd.Timestamp.max).to_numpy()
+    first, last = pd.to_datetime(opened).min(), pd.to_datetime(opened).max()
+    rows = []
+    for month in pd.date_range(first.to_period("M").to_timestamp(), last, freq="MS"):
+        end = month + pd.offsets.MonthEnd(0)
+        active = (start <= end.to_datetime64()) & (stop > end.to_datetime64())
+        counts = cities[active].value_counts()
+        rows += [(month, int(c), "mobile", int(round(n * LINES_PER_CUSTOMER))) for c, n in counts.items()]
+    df = pd.DataFrame(rows, columns=[c.name for c in schema.user_base.columns])
+    df["month"] = pd.to_datetime(df["month"])
+    return df.astype({"region_id": "int64", "users": "int64"})
 
 
 def regulator_category_frame() -> pd.DataFrame:
     """MIIT's two category sets as ``regulator_categories`` rows."""
     rows = [("miit", start, stop, ours, theirs)
             for start, stop, mapping in MIIT_MAPPING for ours, theirs in mapping.items()]
-    return pd.DataFrame(rows, columns=[c.name for c in schema.regulator_categories.columns])
-
-
-def _dtype(column) -> str:  # noqa: ANN001 - a sa.Column
-    return "int64" if column.name in ("region_id", "users") else "object"
+    df = pd.DataFrame(rows, columns=[c.name for c in schema.regulator_categories.columns])
+    return df.astype({"valid_from": "datetime64[ns]", "valid_to": "datetime64[ns]"})

@@ -212,7 +212,7 @@ def generate(customers: int, seed: int = 7, end: dt.date = dt.date(2026, 10, 31)
     frames.update(draw_retention(seed, clock, frames["customers"]))
     frames.update(draw_outlets(seed, clock, frames))  # the same, after it (issue 19): outlets, queues, audits
     frames.update(draw_descriptions(seed, clock, frames["tickets"], frames["customers"]))  # issue 20: own generator
-    frames.update(draw_appeals(seed, frames["tickets"]))  # issue 20: sources, appeals; own generator
+    frames.update(draw_appeals(seed, frames))  # issue 20: sources, appeals, user base; own generator
     out = {}
     for table in schema.DATA_TABLES:
         out[table.name] = frames[table.name][[c.name for c in table.columns]]
