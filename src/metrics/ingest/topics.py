@@ -80,8 +80,12 @@ def _text_rows() -> sa.Select:
         t.c.description.isnot(None), sa.func.length(sa.func.trim(t.c.description)) > 0)
 
 
-def _read_texts(conn: sa.Connection, ids: list[int]) -> pd.DataFrame:
+def _read_texts(conn: sa.Connection, ids: list[int] | None) -> pd.DataFrame:
+    """(ticket_id, description) of ``ids``, or of every ticket with a text when ``ids`` is None."""
     t = s.tickets
+    if ids is None:
+        rows = conn.execute(sa.select(t.c.ticket_id, t.c.description).where(t.c.description.isnot(None))).all()
+        return pd.DataFrame(rows, columns=["ticket_id", "description"])
     parts = [pd.DataFrame(conn.execute(sa.select(t.c.ticket_id, t.c.description)
                                        .where(t.c.ticket_id.in_(ids[i:i + CHUNK]))).all(),
                           columns=["ticket_id", "description"]) for i in range(0, len(ids), CHUNK)]
@@ -108,8 +112,8 @@ def refresh(engine: sa.Engine) -> dict[str, int]:
     with engine.begin() as conn:
         conn.execute(m.delete().where(m.c.key == BUILT_KEY))
     with engine.connect() as conn:
-        texts = _read_texts(conn, todo if not refit else current["ticket_id"].astype(int).tolist())
-    texts = texts[texts["description"].notna()]
+        texts = _read_texts(conn, None if refit else todo)
+    texts = texts[texts["description"].notna() & texts["ticket_id"].isin(current["ticket_id"])]
     tags, found = tag(texts["description"].astype(str).tolist(), None if refit else terms)
     tags.insert(0, "ticket_id", texts["ticket_id"].astype("int64").to_numpy())
     tags["text_md5"] = [md5(t) for t in texts["description"].astype(str)]
