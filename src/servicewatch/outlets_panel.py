@@ -20,7 +20,13 @@ from metrics.model.i18n import label
 from metrics.present.charts import outlets as charts
 from metrics.present.charts.core import bar_ci
 from metrics.present.formatting import fmt_count, fmt_interval, fmt_percent, number
-from metrics.report.outlets_section import TARGET_MINUTES, WIDER_MONTHS, quarter_filters, wider_filters
+from metrics.report.outlets_section import (
+    TARGET_MINUTES,
+    WIDER_MONTHS,
+    has_outlets,
+    quarter_filters,
+    wider_filters,
+)
 from servicewatch import panels, ui
 from servicewatch.ui import View
 
@@ -47,8 +53,19 @@ def _names(df: pd.DataFrame) -> dict[int, str]:
     return dict(zip(df["outlet_id"].astype(int), df["name"].astype(str), strict=True))
 
 
+def _has_outlets(view: View) -> bool:
+    """Whether the database has the outlet tables; when not, the page says so."""
+    if view.call(has_outlets):
+        return True
+    st.info(view.t("page.outlets.no_outlets"))
+    return False
+
+
 def league_frame(view: View) -> pd.DataFrame | None:
-    """The engine's league in the filters and scope (None: refused or empty, said on the page)."""
+    """The engine's league in the filters and scope (None: no outlet tables, refused or empty, said on
+    the page)."""
+    if not _has_outlets(view):
+        return None
     df = view.call(oa.outlet_league, view.filters, TARGET_MINUTES)
     if not isinstance(df, pd.DataFrame):
         return None
@@ -273,6 +290,8 @@ def _complaints(view: View, oid: int, row: pd.Series) -> None:
 def vip(view: View) -> pd.DataFrame | None:
     """Per hall with a VIP room: minutes high-tier customers save against standard ones with the 95%
     interval; the halls where it works in sentences, where it does not (or cannot be told) named."""
+    if not _has_outlets(view):
+        return None
     df = view.call(oa.vip_lane, view.filters)
     if not isinstance(df, pd.DataFrame):
         return None
@@ -341,6 +360,8 @@ def _vip_table(view: View, df: pd.DataFrame) -> pd.DataFrame:
 def stars(view: View) -> pd.DataFrame | None:
     """Each outlet's computed star against its current one, what moved it most, and who gains or
     loses a star this quarter (a sentence each, losers first)."""
+    if not _has_outlets(view):
+        return None
     fq = quarter_filters(view.filters)
     try:
         os_.load_rules()  # checked here: a broken rules file is one line, not an error id

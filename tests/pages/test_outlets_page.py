@@ -285,3 +285,21 @@ def test_every_download_has_chinese_headers(url: str, hall: pd.Series, downloads
         frame = pd.read_csv(io.BytesIO(data if isinstance(data, bytes) else data.encode()))
         raw = [c for c in frame.columns if not re.search(r"[\u4e00-\u9fff]", str(c))]
         assert not raw, (name, raw)
+
+
+def test_a_database_made_before_outlets_says_so(duckdb_url: str, tmp_path, monkeypatch) -> None:
+    """A database from before issue 19 (no outlet tables): every section says so in a line, no error."""
+    import shutil
+
+    path = tmp_path / "old.duckdb"
+    shutil.copyfile(sa.engine.make_url(duckdb_url).database or "", path)
+    eng = sa.create_engine(f"duckdb:///{path}")
+    with eng.begin() as conn:
+        for table in (s.audit_items, s.audits, s.queue_records, s.outlets):
+            conn.execute(sa.text(f"DROP TABLE {table.name}"))
+    eng.dispose()
+    monkeypatch.setenv("SERVICEWATCH_DB", f"duckdb:///{path}")
+    at = open_page(PAGE, {"lang": "zh"})
+    for section in ("outlets", "outlet", "vip", "stars"):
+        show_section(at, section)
+        assert [i.value for i in at.info] == [t("page.outlets.no_outlets", "zh")] and not at.error, section

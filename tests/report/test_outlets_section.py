@@ -78,6 +78,16 @@ def test_a_database_without_outlets_leaves_the_section_out(duck: str) -> None:
     assert pages == [] and drawn == []
 
 
+def test_a_database_made_before_outlets_leaves_the_section_out(duck: str) -> None:
+    eng = sa.create_engine(duck)
+    with eng.begin() as conn:
+        for table in (s.audit_items, s.audits, s.queue_records, s.outlets):
+            conn.execute(sa.text(f"DROP TABLE {table.name}"))
+    eng.dispose()
+    pages, drawn, _, _ = _build(duck, "en")
+    assert pages == [] and drawn == []
+
+
 def test_registered_in_the_pack() -> None:
     assert ("outlets", outlets_section) in build.SECTIONS
     assert t("report.progress.outlets", "zh") == "营业厅与网点"

@@ -9,14 +9,17 @@ from __future__ import annotations
 from datetime import date
 
 import pandas as pd
+import sqlalchemy as sa
 
 from metrics.analysis import outlet_stars as stars_
 from metrics.analysis import outlets as oa
 from metrics.analysis.drivers_text import join_names
+from metrics.model import schema as s
 from metrics.model.filters import Filters, add_months
 from metrics.present.charts import outlets as charts
 from metrics.present.charts.core import bar_ci
 from metrics.present.formatting import fmt_count, number
+from metrics.query.warehouse import Warehouse
 from metrics.report.context import Ctx
 from metrics.report.model import Page, Table, table_pages
 
@@ -34,8 +37,18 @@ def _num(v: object) -> str:
     return "—" if v is None or pd.isna(v) else number(float(v), 1)
 
 
+def has_outlets(wh: Warehouse) -> bool:
+    """Whether the database has the outlet tables (one made before issue 19 has none: the page says so,
+    the pack leaves its outlets page out)."""
+    with wh.engine.connect() as conn:
+        inspector = sa.inspect(conn)
+        return all(inspector.has_table(t.name) for t in (s.outlets, s.queue_records, s.audits, s.audit_items))
+
+
 def outlets_section(ctx: Ctx) -> list[Page]:
     """One section page (sentences, two charts) and the star changes' table pages; [] without outlets."""
+    if not has_outlets(ctx.wh):
+        return []
     df = oa.outlet_league(ctx.wh, ctx.f, TARGET_MINUTES)
     if df.empty:
         return []
