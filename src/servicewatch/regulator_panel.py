@@ -58,7 +58,13 @@ def miit(view: View) -> rg.Figures | None:
     quarter = _quarter(view)
     level = view.choice("level", LEVELS, view.t("page.regulator.level"), widget="segmented",
                         format_func=lambda v: view.t(f"page.regulator.level_{v}"))
-    fig = view.call(rg.rates, view.filters, quarter, "miit", level=None if level == "total" else level)
+    left, right = st.columns(2)
+    base = view.choice("base", [rg.CUSTOMERS_BASE, *view.call(rg.bases)], view.t("page.regulator.base"),
+                       widget="selectbox", where=left, format_func=lambda b: view.t(f"user_base_kind.{b}"))
+    point = view.choice("point", rg.POINTS, view.t("page.regulator.point"), widget="selectbox", where=right,
+                        format_func=lambda p: view.t(f"regulator.point.{p}"))
+    fig = view.call(rg.rates, view.filters, quarter, "miit", base=None if base == rg.CUSTOMERS_BASE else base,
+                    point=point, level=None if level == "total" else level)
     if not isinstance(fig, rg.Figures):
         return None
     fig = rt.ordered(fig)

@@ -42,7 +42,7 @@ PAGE_CHOICES: dict[str, tuple[str, ...]] = {
     "page.alerts.title": ("metric",),  # a metric's control chart (servicewatch.control_link)
     "page.portfolio.title": ("rank_by", "manager", "group", "customer"),
     "page.outlets.title": ("outlet",),
-    "page.regulator.title": ("quarter", "level", "authority"),
+    "page.regulator.title": ("quarter", "level", "base", "point", "authority"),
 }
 # the page scripts of the sidebar's links and their title keys
 PAGE_OF_PATH = {

@@ -113,3 +113,11 @@ def test_by_city_the_chart_and_the_table_are_the_engines(url: str, downloads) ->
     assert dict(zip(total[t("regulator.col.region", "zh")], total[t("regulator.col.appeals", "zh")],
                     strict=True)) == {"甲市": "3", "乙市": "1"}
     _no_leftovers(at, "zh")
+
+
+def test_the_base_and_point_settings_are_stated(demo_db: str) -> None:
+    at = open_page(PAGE, {"lang": "en", "quarter": "2026Q3", "base": "mobile", "point": "second_month_end"})
+    text = _texts(at)
+    assert t("user_base_kind.mobile", "en") in text and "2026-08-31" in text
+    assert t("regulator.point.second_month_end", "en") in text
+    _no_leftovers(at, "en")

@@ -228,6 +228,14 @@ def base_usable(wh, f: Filters, base: str | None, present: bool | None = None) -
     return int(wh.read(sa.select(sa.func.count()).select_from(ub).where(ub.c.base == base)).iloc[0, 0]) > 0
 
 
+def bases(wh) -> list[str]:  # noqa: ANN001
+    """The bases ``user_base`` holds (none when the table is absent or empty)."""
+    if not _present(wh)[2]:
+        return []
+    ub = s.user_base
+    return sorted(str(b) for b in wh.read(sa.select(ub.c.base).distinct())["base"])
+
+
 def users_at(wh, f: Filters, months: list[date], used: str, level: str | None = None) -> pd.DataFrame:  # noqa: ANN001
     """[region_id,] month, users at each month's end of ``months`` (one query) for the base ``used``."""
     cols, group, rc = _level_group(level, None)
@@ -405,5 +413,5 @@ def days_to_resolve(days: np.ndarray, share: float = RESOLVED_SHARE) -> float:
 
 
 __all__ = ["ALL", "AUTHORITIES", "CUSTOMERS_BASE", "DEFAULT_POINT", "Figures", "PER", "POINTS", "Quarter",
-           "UNMAPPED", "acma", "appeals_by_day", "days_to_resolve", "map_categories", "mapping", "month_end",
+           "UNMAPPED", "acma", "appeals_by_day", "bases", "days_to_resolve", "map_categories", "mapping", "month_end",
            "parse_quarter", "point_months", "projection", "rates", "resolution_days", "users", "users_at"]

@@ -32,7 +32,8 @@ KNOWN_KEYS = frozenset((*PAGE_KEYS, *FILTER_KEYS))
 # shown, the dimension a chart is cut by, the survey kind, a picked customer …); which page offers which
 # is the app's business (servicewatch.url_state), the grammar of a link is here
 CHOICE_KEYS = ("metric", "dim", "survey", "handling", "handling_dim", "cut", "customer", "explain",
-               "rank_by", "manager", "group", "outlet", "quarter", "level", "authority")
+               "rank_by", "manager", "group", "outlet", "quarter", "level", "authority",
+               "base", "point")
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _REGION_ID = re.compile(r"[0-9]{1,9}")
 SHOWN_CHARS = 40  # an ignored value is quoted in the notice up to this length
