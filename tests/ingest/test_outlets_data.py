@@ -5,6 +5,7 @@ their templates imported back."""
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
@@ -14,6 +15,7 @@ import sqlalchemy as sa
 from metrics.backends.connect import make_engine
 from metrics.cli.main import main
 from metrics.demo import generator, outlets
+from metrics.demo.util import Clock
 from metrics.ingest.importer import import_file, template_csv
 from metrics.model import schema
 
@@ -137,6 +139,19 @@ def test_planted_repeated_audit_failure(frames: dict[str, pd.DataFrame]) -> None
     assert last3["failed"].all() and 0 < a["failed"].mean() < 0.06  # single failures elsewhere too
     per_outlet = frames["audits"].groupby("outlet_id")["audited_on"].agg(["count", "min", "max"])
     assert per_outlet["count"].between(4, 8).all()  # quarterly, over (at most) two years
+
+
+def test_a_few_outlets_hold_a_star_they_no_longer_earn(frames: dict[str, pd.DataFrame]) -> None:
+    """Current stars: earned over the last three months (the engine's computation, checked against it in
+    tests/engine), moved one star for ~15% of outlets; the planted hall holds one star too many."""
+    o = frames["outlets"]
+    clock = Clock(generator.history_start(date(2026, 10, 31), 2.5), date(2026, 10, 31))
+    earned = outlets._earned_stars(clock, o, frames)
+    moved = o["stars"].to_numpy() - earned
+    assert set(moved[~pd.isna(moved)]) <= {-1.0, 0.0, 1.0}
+    assert 0.03 < (moved != 0).mean() < 0.25, (moved != 0).mean()
+    hall = outlets.planted_hall(o)
+    assert o.loc[o["outlet_id"] == hall, "stars"].item() == min(5, earned[o["outlet_id"].to_numpy() == hall][0] + 1)
 
 
 # -- import ---------------------------------------------------------------------------------------------

@@ -9,9 +9,10 @@ agent: an outlet of that kind in the customer's city; NULL elsewhere).
   customers (at least two), half as many partner halls and franchises and 1.5 times as many agents
   (at least one of each). Each has a hidden quality (0-1) that drives its waits and audit scores;
   the first own hall of every city has a VIP room (``vip_room``), the other own halls and partner
-  halls one with probability 0.3 and 0.2. Current ``stars`` (1-5): the quality's quantile band,
-  moved one star up or down for about 15% of outlets — those would gain or lose a star on a
-  recomputation.
+  halls one with probability 0.3 and 0.2. Current ``stars`` (1-5): those the outlet earns over the
+  last :data:`STAR_MONTHS` months under the shipped star rules (:data:`STAR_RULES`, recomputed from
+  the frames exactly as metrics.analysis.outlet_stars computes them), moved one star up or down for
+  about 15% of outlets (and one up for the planted hall) — those would gain or lose a star this quarter.
 * **Queue records** (``queue_records``): the last 12 calendar months before ``end``. Every customer
   active then visits an outlet of their city about :data:`VISITS_PER_YEAR` times a year (enterprise
   customers 40% as often; weekends 1.3 times as busy), own halls drawing most visits
@@ -72,6 +73,12 @@ AUDIT_QUARTERS = 8
 AUDITORS = ("岭南明鉴市场研究", "信诚第三方评估", "华衡服务质量检测")
 ROADS = ("人民路", "解放路", "中山路", "建设路", "新华路", "滨江路", "朝阳路", "文化路", "东风路", "育才路",
          "环城路", "和平路", "学府路", "迎宾大道", "光明路", "长安街")
+# the star rules as data/outlet_stars.toml ships them (weights, lowest score of 2-5 stars): current stars
+# are those earned over the last STAR_MONTHS months, moved one star for ~15% of outlets
+STAR_RULES = {"target_minutes": 15.0, "points_per_complaint": 0.3,
+              "weights": {"waiting": 0.30, "audits": 0.30, "satisfaction": 0.25, "complaints": 0.15},
+              "stars": [62.0, 70.0, 76.0, 82.0]}
+STAR_MONTHS = 3
 SHOPS = ("鑫源", "诚信", "联通达", "顺发", "美佳", "宏运", "乐享", "万家", "星辰", "安信")
 
 
@@ -84,16 +91,18 @@ def draw_outlets(seed: int, clock: Clock, frames: dict[str, pd.DataFrame]) -> di
     city_of = dict(zip(regions["region_id"], np.where(district, regions["parent_id"], regions["region_id"]),
                        strict=True))
     cust_city = customers["region_id"].map(city_of).to_numpy(dtype=np.int64)
-    outlets, quality, base = _outlets(rng, clock, regions, cust_city)
+    outlets, quality, base, move = _outlets(rng, clock, regions, cust_city)
     queue = _queue(rng, clock, customers, cust_city, outlets, base)
     audits, items = _audits(rng, clock, outlets, quality)
-    out = {"outlets": outlets[[c.name for c in schema.outlets.columns]], "queue_records": queue,
-           "audits": audits, "audit_items": items}
+    out = {"queue_records": queue, "audits": audits, "audit_items": items}
     ids = customers["customer_id"].to_numpy()
     for name in ("tickets", "surveys"):
         frame = frames[name].copy()
         frame["outlet_id"] = _where(rng, frame, ids, cust_city, outlets)
         out[name] = frame
+    earned = _earned_stars(clock, outlets, out)
+    stars = np.where(np.isnan(earned), outlets["stars"].to_numpy(float), np.clip(earned + move, 1, 5))
+    out["outlets"] = outlets.assign(stars=stars.astype(np.int64))[[c.name for c in schema.outlets.columns]]
     return out
 
 
@@ -148,7 +157,38 @@ def _outlets(rng: np.random.Generator, clock: Clock, regions: pd.DataFrame,
         "stars": np.clip(band + move, 1, 5).astype(np.int64),
         "stars_since": clock.dates(since),
     })
-    return out, quality, base
+    return out, quality, base, move
+
+
+def _earned_stars(clock: Clock, outlets: pd.DataFrame, out: dict[str, pd.DataFrame]) -> np.ndarray:
+    """The stars each outlet earns over the last :data:`STAR_MONTHS` months under the shipped star rules
+    (:data:`STAR_RULES`, as data/outlet_stars.toml ships them; metrics.analysis.outlet_stars): NaN
+    without any component. Recomputed from the frames, as the engine computes them from the tables."""
+    y, m = clock.end.year, clock.end.month - STAR_MONTHS + 1
+    since = pd.Timestamp(y - (m < 1), (m - 1) % 12 + 1, 1)
+    ids = outlets["outlet_id"]
+    q = out["queue_records"]
+    q = q[q["arrived_at"] >= since]
+    wait = (q["called_at"] - q["arrived_at"]).dt.total_seconds() / 60
+    waiting = 100 * (wait[wait.notna()] < STAR_RULES["target_minutes"]).groupby(q["outlet_id"]).mean()
+    visits = q.groupby("outlet_id").size()
+    a = out["audits"][out["audits"]["audited_on"] >= since].merge(out["audit_items"], on="audit_id")
+    per_audit = a.groupby(["outlet_id", "audit_id"])[["score", "max_score"]].sum()
+    audit = (100 * per_audit["score"] / per_audit["max_score"]).groupby(level=0).mean()
+    sv = out["surveys"]
+    sv = sv[sv["outlet_id"].notna() & sv["csat"].notna() & (sv["answered_at"] >= since)]
+    csat = 100 * (sv["csat"] >= 4).groupby(sv["outlet_id"].astype("int64")).mean()
+    tk = out["tickets"]
+    tk = tk[tk["outlet_id"].notna() & (tk["kind"] == "complaint") & (tk["opened_at"] >= since)]
+    per_1000 = 1000 * tk.groupby(tk["outlet_id"].astype("int64")).size().reindex(visits.index, fill_value=0) / visits
+    complaints = np.clip(100 - STAR_RULES["points_per_complaint"] * per_1000, 0, None)
+    parts = pd.DataFrame({"waiting": waiting, "audits": audit, "satisfaction": csat, "complaints": complaints})
+    parts = parts.reindex(ids.to_numpy())
+    w = pd.Series(STAR_RULES["weights"])[parts.columns]
+    have = parts.notna()
+    score = (parts.fillna(0) * w).sum(axis=1) / (have * w).sum(axis=1).replace(0, np.nan)
+    stars = 1 + np.searchsorted(STAR_RULES["stars"], score.to_numpy(), side="right").astype(float)
+    return np.where(score.notna(), stars, np.nan)
 
 
 def planted_hall(outlets: pd.DataFrame) -> int:
