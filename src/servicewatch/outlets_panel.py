@@ -180,6 +180,10 @@ def outlet(view: View) -> int | None:
     oid = pick_outlet(view, df)
     row = df[df["outlet_id"].astype(int) == oid].iloc[0]
     name = str(row["name"])
+    if bool(row.get("suppressed", False)):  # too few visits for an aggregate-only user: its queue withheld too
+        st.caption(view.t("page.outlets.withheld", min=view.filters.scope.min_group_size))
+        _audits(view, oid, name)
+        return oid
     st.markdown(view.md("page.outlets.outlet_sentence", name=name, kind=view.label("outlet_kind", row["kind"]),
                         visits=fmt_count(row["visits"]), median=minutes(view, row["median_wait_min"]),
                         p90=minutes(view, row["p90_wait_min"]), target=TARGET_MINUTES,

@@ -243,11 +243,22 @@ def test_a_viewer_sees_no_customer(url: str, tmp_path, monkeypatch) -> None:
     wh = Warehouse.open(url)
     c = s.customers
     names = set(wh.read(sa.select(c.c.name).where(c.c.region_id.isnot(None)))["name"].astype(str))
-    at = open_page(PAGE, {"lang": "zh"}, session)
+    at = open_page(PAGE, {"lang": "zh", "preset": "last_month"}, session)
     for section in ("outlets", "outlet", "vip", "stars"):
         show_section(at, section)
         shown = _texts(at) + "\n".join(d.value.to_csv() for d in at.dataframe)
         assert not [n for n in names if len(n) > 1 and n in shown], section
+    # an outlet whose figures the league withholds (fewer visits than the viewer's minimum group): its
+    # queue is withheld too, not drawn
+    league = oa.outlet_league(wh, filters(at), TARGET_MINUTES)
+    hidden = league[league["suppressed"].fillna(False).astype(bool)] if "suppressed" in league else league.head(0)
+    assert len(hidden), "the month holds outlets with fewer than 5 visits"
+    show_section(at, "outlet")
+    at.selectbox(key="_w_choice_outlet").set_value(int(hidden["outlet_id"].iloc[0])).run()
+    scope = filters(at).scope
+    assert t("page.outlets.withheld", "zh", min=scope.min_group_size) in [c.value for c in at.caption]
+    titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
+    assert not [x for x in titles if t("page.outlets.heat_title", "zh") in x]
 
 
 def test_hostile_outlet_names_are_text(duck: str, monkeypatch) -> None:
