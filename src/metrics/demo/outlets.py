@@ -97,7 +97,7 @@ def draw_outlets(seed: int, clock: Clock, frames: dict[str, pd.DataFrame]) -> di
     out = {"queue_records": queue, "audits": audits, "audit_items": items}
     ids = customers["customer_id"].to_numpy()
     for name in ("tickets", "surveys"):
-        frame = frames[name].copy()
+        frame = frames[name].copy(deep=False)  # the given frame keeps its columns
         frame["outlet_id"] = _where(rng, frame, ids, cust_city, outlets)
         out[name] = frame
     earned = _earned_stars(clock, outlets, out)
@@ -220,7 +220,7 @@ def _window(clock: Clock) -> int:
 
 
 def _days(clock: Clock, col: pd.Series) -> np.ndarray:
-    v = pd.to_datetime(col).to_numpy("datetime64[D]")
+    v = np.asarray(col, dtype="datetime64[ns]").astype("datetime64[D]")
     out = (v - np.datetime64(clock.t0, "D")).astype("timedelta64[D]").astype(float)
     out[np.isnat(v)] = np.nan
     return out
