@@ -152,7 +152,7 @@ ALLOWED = {
     "png", "svg", "csv", "excel", "xlsx", "xls", "pdf", "pptx", "parquet", "yaml", "yml", "json", "utf", "gbk",
     "english", "utc", "ppt", "servicewatch", "duckdb", "postgresql", "mariadb", "mysql", "spark", "sql",
     "holm", "cox", "kaplan", "meier", "wilson", "newcombe", "shapley", "log", "rank", "rmst", "miit", "wechat", "oidc",
-    "url",
+    "url", "ofcom", "tio", "acma",  # the regulators' names (the Regulator page)
 }
 WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[_.][A-Za-z0-9]+)*")
 
