@@ -6,6 +6,7 @@ tagging, and the figures equal a pandas count from the raw rows on DuckDB, Postg
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pandas as pd
 import pytest
@@ -70,6 +71,11 @@ def test_planted_topics_recovered(big) -> None:
         scores[topic] = (round(precision, 3), round(recall, 3))
         assert precision >= 0.8 and recall >= 0.8, (topic, precision, recall)
     print("precision, recall per planted topic:", scores)
+    # the discovered topics' names are words of masked text: no name, number or address among them
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    with engine.connect() as conn:
+        terms = " ".join(r.terms for r in conn.execute(sa.select(ingest_topics.topic_terms)))
+    assert terms and not re.search(r"\d|先生|女士|@|路|室|my name", terms), terms
 
 
 def test_planted_rise_is_flagged(big) -> None:

@@ -10,7 +10,9 @@ they fill and when is :mod:`metrics.ingest.topics`. The method is written out in
   topic listed first; none named: no dictionary topic.
 * **Discovered topics** (:func:`discover`): on the texts with no dictionary topic, TF-IDF over their
   words (words in at least 3 texts and at most 60% of them) and NMF with ``k`` components
-  (:func:`components_for`); a text goes to its strongest component; each topic is named by its top words.
+  (:func:`components_for`), words common in the texts the dictionary took left out (:func:`generic_words`:
+  投诉, 尽快 … say nothing about a new topic); a text goes to its strongest component; each topic is named
+  by its top words.
 * **Sentiment** (:func:`sentiment`): the sum over lexicon words of ±1 × the intensifier before it
   (非常 2, 很 1.5, …), its sign flipped when a negation (不, 没有, not, …) stands within the two words
   before it in its clause ("not bad" counts half); words of the last clause count twice (the outcome is
@@ -42,6 +44,8 @@ CONTRAST_BEFORE, CONTRAST_AFTER = 0.5, 2.0  # words before / after the last 但�
 NEUTRAL_BAND = 0.2  # |score| below it: neutral
 MAX_DISCOVERED = 6
 MIN_TEXTS = 30  # unmatched texts needed before any topic is discovered
+TEXTS_PER_K = 200  # k = round(sqrt(n / this))
+GENERIC_SHARE = 0.005  # a word in this share of the dictionary-tagged texts is generic (left out of discovery)
 _CLAUSE = frozenset("，。！？；,.!?;\n")
 _DROP = re.compile(r"^(?:\s+|[\d.%]+|[^\w]+)$")
 STOPWORDS = frozenset("的 了 我 你 他 她 是 在 也 就 都 还 又 和 与 说 让 给 被 把 要 想 一下 一直 已经 这个 那么 "
@@ -177,22 +181,37 @@ def label(score: float) -> str:
 
 
 def components_for(n_texts: int) -> int:
-    """How many topics to discover in ``n_texts`` unmatched texts: ``round(sqrt(n / 50))`` between 1 and
+    """How many topics to discover in ``n_texts`` unmatched texts: ``round(sqrt(n / 200))`` between 1 and
     :data:`MAX_DISCOVERED`, 0 below :data:`MIN_TEXTS` (too few to find any)."""
     if n_texts < MIN_TEXTS:
         return 0
-    return int(min(MAX_DISCOVERED, max(1, round(math.sqrt(n_texts / 50)))))
+    return int(min(MAX_DISCOVERED, max(1, round(math.sqrt(n_texts / TEXTS_PER_K)))))
 
 
-def discover(word_lists: list[list[str]], seed: int = 0) -> tuple[list[str | None], dict[str, list[str]]]:
+def generic_words(background: list[list[str]]) -> frozenset[str]:
+    """Words of complaints in general: in at least :data:`GENERIC_SHARE` of the texts a dictionary topic
+    took (投诉, 尽快, 说法 …); they say nothing about what a new topic is, and are left out of discovery."""
+    if not background:
+        return frozenset()
+    counts: dict[str, int] = {}
+    for ws in background:
+        for w in set(ws):
+            counts[w] = counts.get(w, 0) + 1
+    return frozenset(w for w, c in counts.items() if c >= GENERIC_SHARE * len(background))
+
+
+def discover(word_lists: list[list[str]], seed: int = 0,
+             generic: frozenset[str] = frozenset()) -> tuple[list[str | None], dict[str, list[str]]]:
     """Discovered topics of texts that no dictionary topic took: per text its topic code (``d1`` …) or
-    None (no word in the model), and per topic its top words (strongest first)."""
+    None (no word in the model), and per topic its top words (strongest first); ``generic`` words
+    (:func:`generic_words`) are left out."""
     k = components_for(len(word_lists))
     if k == 0:
         return [None] * len(word_lists), {}
     from sklearn.decomposition import NMF
     from sklearn.feature_extraction.text import TfidfVectorizer
 
+    word_lists = [[w for w in ws if w not in generic] for ws in word_lists]
     vec = TfidfVectorizer(analyzer=lambda ws: ws, min_df=3, max_df=0.6, sublinear_tf=True)
     try:
         x = vec.fit_transform(word_lists)
@@ -221,4 +240,4 @@ def assign_by_terms(word_lists: list[list[str]], terms: dict[str, list[str]]) ->
 
 
 __all__ = ["Lexicon", "OTHER", "assign_by_terms", "components_for", "dictionary_topics", "discover", "lexicon",
-           "label", "sentiment", "tokens", "words"]
+           "generic_words", "label", "sentiment", "tokens", "words"]

@@ -26,11 +26,13 @@ from metrics.backends.bulk import write_rows
 from metrics.ingest import topic_text as tt
 from metrics.ingest.rollups import analyze
 from metrics.model import schema as s
+from metrics.present.masking import mask
 
 BUILT_KEY = "ticket_topics_built"  # sw_meta: present once the table is complete
 REFIT_SHARE = 0.2
 ORIGINS = ("dictionary", "discovered")
 CHUNK = 50_000  # texts read and tagged at a time
+BACKGROUND = 50_000  # dictionary-tagged texts that tell the generic words (metrics.ingest.topic_text.generic_words)
 
 metadata = sa.MetaData()
 ticket_topics = sa.Table(
@@ -59,13 +61,14 @@ def tag(texts: list[str], terms: dict[str, list[str]] | None = None,
     """Topic, origin and sentiment of each text (a frame in the same order) and the discovered topics'
     top words: found anew on the unmatched texts when ``terms`` is None, else the given ones."""
     lex = tt.lexicon()
-    toks = [tt.tokens(t) for t in texts]
+    toks = [tt.tokens(mask(t)) for t in texts]  # masked first: no name or number becomes a topic's word
     topic = tt.dictionary_topics(toks, lex)
     origin = ["dictionary" if t is not None else "none" for t in topic]
     rest = [i for i, t in enumerate(topic) if t is None]
     words = [tt.words(toks[i]) for i in rest]
     if terms is None:
-        found, terms = tt.discover(words, seed=seed)
+        matched = [tt.words(toks[i]) for i, t in enumerate(topic) if t is not None]
+        found, terms = tt.discover(words, seed=seed, generic=tt.generic_words(matched[:BACKGROUND]))
     else:
         found = tt.assign_by_terms(words, terms)
     for i, code in zip(rest, found, strict=True):
