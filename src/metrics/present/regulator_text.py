@@ -9,19 +9,18 @@ from collections.abc import Mapping
 import pandas as pd
 
 from metrics.analysis import regulator as rg
-from metrics.model.i18n import t
+from metrics.model.i18n import label, t
 from metrics.present.formatting import fmt_count, fmt_percent, number
 
 RATE_DIGITS = 1
 
 
 def category_name(code: str, lang: str) -> str:
-    """A regulator category code's name (the catalogue's, else the code); ``all`` is the total."""
+    """A regulator category code's name (the data's, else the catalogue's, else the code); ``all`` is
+    the total."""
     if code == rg.ALL:
         return t("regulator.col.total", lang)
-    key = f"regulator_category.{code}"
-    text = t(key, lang)
-    return code if text == key else text
+    return label("regulator_category", code, lang)
 
 
 def base_name(base: str, lang: str) -> str:
@@ -71,8 +70,6 @@ def acma_lines(fig: rg.Figures, lang: str) -> list[str]:
                      mean=number(float(r["mean_days"]), 1), days80=number(float(r["days_80"]), 1)))
     top = fig.extra.get("top_types", pd.DataFrame())
     if len(top):
-        from metrics.model.i18n import label
-
         items = [t("regulator.acma_type", lang, name=label("category", x.category, lang), n=fmt_count(x.n),
                    share=fmt_percent(x.share), lower=fmt_percent(x.share_lower), upper=fmt_percent(x.share_upper))
                  for x in top.itertuples()]
