@@ -156,13 +156,15 @@ def rate(league: pd.DataFrame, rules: Rules) -> pd.DataFrame:
     return out
 
 
-def star_ratings(wh: Warehouse, f: Filters, rules: Rules | None = None) -> pd.DataFrame:
+def star_ratings(wh: Warehouse, f: Filters, rules: Rules | None = None,
+                 league: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per outlet in the regions and scope: outlet_id, name, stars (current), score (0–100),
     computed_stars, score_waiting, score_audits, score_satisfaction, score_complaints, change (gain, lose,
     same, unrated, no_data, too_small) and driver (the component that moved it most). Gains and losses
     first."""
     rules = rules or load_rules()
-    league = ol.outlet_league(wh, f, rules.target_minutes)
+    if league is None:  # a page that shows the league at the rules' target passes it (no second query)
+        league = ol.outlet_league(wh, f, rules.target_minutes)
     out = rate(league, rules)
     first = out["change"].map({"gain": 0, "lose": 0}).fillna(1)
     out = out.assign(_o=first).sort_values(["_o", "outlet_id"], kind="stable")

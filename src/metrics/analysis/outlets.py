@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import sqlalchemy as sa
 from scipy import stats as sps
 
 from metrics.access.users import ScopeError, withheld
@@ -33,6 +34,7 @@ from metrics.analysis import outlets_sql as q
 from metrics.analysis import stats
 from metrics.backends.connect import PROJECT_ROOT
 from metrics.ingest import queue_rollup as qr
+from metrics.model import schema as s
 from metrics.model.filters import Filters
 from metrics.query.comparable import MIN_N
 from metrics.query.warehouse import Warehouse
@@ -66,8 +68,7 @@ def histogram(wh: Warehouse, f: Filters, dims: Sequence[str], outlet_id: int | N
     sql_dims = [("day" if d == "weekday" else d) for d in dims]
     sql_dims = list(dict.fromkeys(sql_dims))
     b = bounds(wh, f)
-    from_rollup = wh.use_rollups and q.rollup_answers(f) and qr.is_built(wh)
-    df = wh.read(q.queue_histogram(f, b, sql_dims, outlet_id, from_rollup))
+    df = wh.read(q.queue_histogram(f, b, sql_dims, outlet_id, _from_rollup(wh, f)))
     for col in SUMS:
         df[col] = pd.to_numeric(df[col], errors="coerce").astype(float).fillna(0.0)
     df["wait_min"] = pd.to_numeric(df["wait_min"], errors="coerce").astype(float)
@@ -102,17 +103,50 @@ def summarise(hist: pd.DataFrame, keys: Sequence[str], target_minutes: float = 1
         hist = hist.assign(**{k: pd.Series(dtype=float) for k in keys if k not in hist.columns})
     within = hist.assign(within=np.where(hist["wait_min"] < target_minutes, hist["waited"], 0.0))
     out = within.groupby(keys, dropna=False, as_index=False)[[*SUMS, "within"]].sum()
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out["mean_wait_min"] = np.where(out["waited"] > 0, out["wait_s"] / out["waited"] / 60, np.nan)
-        out["mean_service_min"] = np.where(out["served"] > 0, out["service_s"] / out["served"] / 60, np.nan)
     for col, p in (("median_wait_min", 0.5), ("p90_wait_min", 0.9)):
         quant = quantile_minutes(hist, keys, p).rename(col)
         out = out.merge(quant.reset_index(), on=keys, how="left") if len(out) else out.assign(**{col: np.nan})
+    return _finish(out)
+
+
+def _finish(out: pd.DataFrame) -> pd.DataFrame:
+    """Means, shares and intervals from the sums, ``within`` and the quantiles of each group."""
+    for col in (*SUMS, "within", "median_wait_min", "p90_wait_min"):
+        out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
+    for col in SUMS:
+        out[col] = out[col].fillna(0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["mean_wait_min"] = np.where(out["waited"] > 0, out["wait_s"] / out["waited"] / 60, np.nan)
+        out["mean_service_min"] = np.where(out["served"] > 0, out["service_s"] / out["served"] / 60, np.nan)
+    quantiles = out[["median_wait_min", "p90_wait_min"]]
+    out = out.drop(columns=["median_wait_min", "p90_wait_min"])
+    out[["median_wait_min", "p90_wait_min"]] = quantiles.to_numpy()
     _share(out, "abandoned_share", out["abandoned"], out["visits"])
     _share(out, "within_target", out["within"], out["waited"])
     for col in ("visits", "abandoned", "waited", "served"):
         out[col] = out[col].round().astype("int64")
     return out.drop(columns=["within", "wait_sq"])
+
+
+def _from_rollup(wh: Warehouse, f: Filters) -> bool:
+    return wh.use_rollups and q.rollup_answers(f) and qr.is_built(wh)
+
+
+def summary(wh: Warehouse, f: Filters, keys: Sequence[str], outlet_id: int | None = None,
+            target_minutes: float = 15) -> pd.DataFrame:
+    """:func:`summarise` of the visits in the period and scope by ``keys``; computed in the database
+    (one row per group comes back) unless a key is ``weekday`` (then from the day histogram)."""
+    keys = list(keys)
+    if "weekday" in keys:
+        return summarise(histogram(wh, f, keys, outlet_id), keys, target_minutes)
+    b, rollup = bounds(wh, f), _from_rollup(wh, f)
+    parts = [wh.read(q.queue_totals(f, b, keys, outlet_id, rollup, target_minutes)),
+             wh.read(q.queue_quantiles(f, b, keys, outlet_id, rollup))]
+    for df in parts:
+        for col in ("outlet_id", "hour", "region_id"):
+            if col in df.columns:
+                df[col] = pd.to_numeric(df[col]).astype("int64")
+    return _finish(parts[0].merge(parts[1], on=keys, how="left"))
 
 
 def _share(df: pd.DataFrame, col: str, k: pd.Series, n: pd.Series) -> None:
@@ -166,7 +200,7 @@ def outlet_league(wh: Warehouse, f: Filters, target_minutes: float = 15) -> pd.D
     fewer visits than the scope's minimum are blanked (``suppressed``)."""
     b = bounds(wh, f)
     base = outlets_in_scope(wh, f)
-    figures = summarise(histogram(wh, f, ["outlet_id"]), ["outlet_id"], target_minutes)
+    figures = summary(wh, f, ["outlet_id"], None, target_minutes)
     df = base.merge(figures, on="outlet_id", how="left")
     known = pd.Timestamp(wh.resolve_as_of(f) + timedelta(days=1)).to_pydatetime()
     for part in (wh.read(q.survey_figures(f, b, known)), wh.read(q.complaint_figures(f, b))):
@@ -181,10 +215,11 @@ def outlet_league(wh: Warehouse, f: Filters, target_minutes: float = 15) -> pd.D
         df["complaints_per_1000"] = np.where(n > 0, 1000 * k / n, np.nan)
     df["complaints_per_1000_lower"] = np.where(n > 0, lo, np.nan)
     df["complaints_per_1000_upper"] = np.where(n > 0, hi, np.nan)
-    audits = audit_scores(wh, f, since=f.start).groupby("outlet_id").agg(
-        audits=("audit_id", "size"), audit_score=("audit_score", "mean")).reset_index()
+    audits = wh.read(q.audit_summary(f, b, f.start))
+    audits["outlet_id"] = pd.to_numeric(audits["outlet_id"]).astype("int64")
+    audits["audit_score"] = pd.to_numeric(audits["audit_score"], errors="coerce").astype(float)
     df = df.merge(audits, on="outlet_id", how="left")
-    df["audits"] = df["audits"].fillna(0).astype("int64")
+    df["audits"] = pd.to_numeric(df["audits"], errors="coerce").fillna(0).astype("int64")
     df = _rank(df)
     return _suppress(df, f).reset_index(drop=True)
 
@@ -216,11 +251,10 @@ def outlet_groups(wh: Warehouse, f: Filters, by: str = "kind", target_minutes: f
     if by not in ("kind", "region"):
         raise ValueError(f"unknown grouping {by!r}; use kind or region")
     col = "region_id" if by == "region" else "kind"
-    hist = histogram(wh, f, ["outlet_id"])
-    names = outlets_in_scope(wh, f).set_index("outlet_id")[col]
-    hist[col] = hist["outlet_id"].map(names)
-    out = summarise(hist, [col], target_minutes)
-    out.insert(1, "outlets", out[col].map(hist[hist["visits"] > 0].groupby(col)["outlet_id"].nunique()).fillna(0)
+    out = summary(wh, f, [col], None, target_minutes)
+    per = summary(wh, f, ["outlet_id"], None, target_minutes)
+    per[col] = per["outlet_id"].map(outlets_in_scope(wh, f).set_index("outlet_id")[col])
+    out.insert(1, "outlets", out[col].map(per[per["visits"] > 0].groupby(col)["outlet_id"].nunique()).fillna(0)
                .astype("int64"))
     return out.sort_values("visits", ascending=False, kind="stable").reset_index(drop=True)
 
@@ -235,7 +269,7 @@ def queue_pattern(wh: Warehouse, f: Filters, outlet_id: int | None = None, by: s
     if outlet_id is not None:
         check_outlet(wh, f, outlet_id)
     keys = ["weekday", "hour"] if by == "hour_weekday" else [by]
-    out = summarise(histogram(wh, f, keys, outlet_id), keys, target_minutes)
+    out = summary(wh, f, keys, outlet_id, target_minutes)
     total = out["visits"].sum()
     out.insert(len(keys) + 1, "share", out["visits"] / total if total else np.nan)
     return out.sort_values(keys, kind="stable", na_position="last").reset_index(drop=True)
@@ -251,36 +285,49 @@ def vip_lane(wh: Warehouse, f: Filters, outlet_id: int | None = None, vip_tiers:
     (fewer than :data:`MIN_LANE_N` waits on a side)."""
     if vip_tiers is None:
         vip_tiers = tuple((rules or rule_values()).get("vip", {}).get("tiers", ()))
-    base = outlets_in_scope(wh, f) if outlet_id is None else check_outlet(wh, f, outlet_id).to_frame().T
     if outlet_id is None:
+        base = outlets_in_scope(wh, f)
         base = base[base["vip_room"].map(lambda v: bool(v) if pd.notna(v) else False).astype(bool)]
-    hist = histogram(wh, f, ["outlet_id", "tier"], outlet_id)
-    hist = hist[hist["tier"].notna()].assign(vip=lambda h: h["tier"].isin(list(vip_tiers)))
-    sums = hist.groupby(["outlet_id", "vip"])[["waited", "wait_s", "wait_sq"]].sum().unstack("vip", fill_value=0.0)
-    rows = []
-    for oid in base["outlet_id"].astype("int64"):
-        sides = [[float(sums.loc[oid, (c, side)]) if oid in sums.index and (c, side) in sums.columns else 0.0
-                  for c in ("waited", "wait_s", "wait_sq")] for side in (True, False)]
-        rows.append(_lane(int(oid), *sides[0], *sides[1]))
-    cols = ["outlet_id", "n_vip", "n_other", "mean_wait_vip_min", "mean_wait_other_min", "saving_min",
-            "saving_lower", "saving_upper", "verdict"]
-    out = pd.DataFrame(rows, columns=cols)
+        extra = [s.outlets.c.vip_room == sa.true()]
+    else:
+        base, extra = check_outlet(wh, f, outlet_id).to_frame().T, []
+    sums = wh.read(q.queue_totals(f, bounds(wh, f), ["outlet_id", "tier"], outlet_id, _from_rollup(wh, f), 15, extra))
+    sums = sums[sums["tier"].notna()]
+    sums = sums.assign(vip=sums["tier"].isin(list(vip_tiers)),
+                       outlet_id=pd.to_numeric(sums["outlet_id"]).astype("int64"))
+    for col in ("waited", "wait_s", "wait_sq"):
+        sums[col] = pd.to_numeric(sums[col], errors="coerce").astype(float).fillna(0.0)
+    side = sums.groupby(["outlet_id", "vip"])[["waited", "wait_s", "wait_sq"]].sum().unstack("vip", fill_value=0.0)
+    ids = base["outlet_id"].astype("int64").to_numpy()
+    side = side.reindex(ids, fill_value=0.0)
+
+    def col(name: str, vip: bool) -> np.ndarray:
+        return side[(name, vip)].to_numpy(float) if (name, vip) in side.columns else np.zeros(len(ids))
+
+    out = pd.DataFrame({"outlet_id": ids, **welch(*(col(c, True) for c in ("waited", "wait_s", "wait_sq")),
+                                                  *(col(c, False) for c in ("waited", "wait_s", "wait_sq")))})
     base = base[["outlet_id", "name", "region_id", "vip_room"]].astype({"outlet_id": "int64"})
     return base.merge(out, on="outlet_id", how="left").reset_index(drop=True)
 
 
-def _lane(oid: int, n1: float, s1: float, ss1: float, n2: float, s2: float, ss2: float) -> tuple:
-    """Welch's comparison of two groups' mean waits from their counts, sums and sums of squares (s)."""
-    m1, m2 = (s1 / n1 / 60 if n1 else np.nan), (s2 / n2 / 60 if n2 else np.nan)
-    if min(n1, n2) < MIN_LANE_N:
-        return oid, int(n1), int(n2), m1, m2, m2 - m1, np.nan, np.nan, "too_small"
-    v1 = max(ss1 - n1 * (s1 / n1) ** 2, 0.0) / (n1 - 1) / 3600  # minutes²
-    v2 = max(ss2 - n2 * (s2 / n2) ** 2, 0.0) / (n2 - 1) / 3600
-    se2 = v1 / n1 + v2 / n2
-    df = se2**2 / ((v1 / n1) ** 2 / (n1 - 1) + (v2 / n2) ** 2 / (n2 - 1)) if se2 > 0 else np.inf
-    half = float(sps.t.ppf(0.975, df)) * np.sqrt(se2)
+def welch(n1: np.ndarray, s1: np.ndarray, ss1: np.ndarray, n2: np.ndarray, s2: np.ndarray,
+          ss2: np.ndarray) -> dict[str, np.ndarray]:
+    """Welch's comparison of the mean waits of the VIP side (1) and the others (2) from their counts,
+    sums and sums of squares (seconds): the columns of :func:`vip_lane` after outlet_id (minutes)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        m1, m2 = np.where(n1 > 0, s1 / n1 / 60, np.nan), np.where(n2 > 0, s2 / n2 / 60, np.nan)
+        v1 = np.clip(ss1 - n1 * (s1 / n1) ** 2, 0, None) / (n1 - 1) / 3600  # minutes²
+        v2 = np.clip(ss2 - n2 * (s2 / n2) ** 2, 0, None) / (n2 - 1) / 3600
+        a1, a2 = v1 / n1, v2 / n2
+        se2 = a1 + a2
+        dof = np.where(se2 > 0, se2**2 / (a1**2 / (n1 - 1) + a2**2 / (n2 - 1)), np.inf)
+        half = sps.t.ppf(0.975, np.where(np.isfinite(dof) & (dof > 0), dof, np.inf)) * np.sqrt(se2)
+    small = np.minimum(n1, n2) < MIN_LANE_N
     diff = m2 - m1
-    return oid, int(n1), int(n2), m1, m2, diff, diff - half, diff + half, "works" if diff - half > 0 else "does_not"
+    lo, hi = np.where(small, np.nan, diff - half), np.where(small, np.nan, diff + half)
+    verdict = np.where(small, "too_small", np.where(diff - half > 0, "works", "does_not"))
+    return {"n_vip": n1.round().astype("int64"), "n_other": n2.round().astype("int64"), "mean_wait_vip_min": m1,
+            "mean_wait_other_min": m2, "saving_min": diff, "saving_lower": lo, "saving_upper": hi, "verdict": verdict}
 
 
 # -- audits --------------------------------------------------------------------------------------------
@@ -306,24 +353,16 @@ def repeated_failures(wh: Warehouse, f: Filters, min_repeats: int = 3, fail_belo
     that item). Longest runs first."""
     if fail_below is None:
         fail_below = float((rules or rule_values()).get("audits", {}).get("fail_below", 0.6))
-    items = wh.read(q.audit_item_rows(f, bounds(wh, f), None, None))
     cols = ["outlet_id", "name", "item", "repeats", "first_on", "last_on", "current"]
-    if items.empty:
+    runs = wh.read(q.failure_runs(f, bounds(wh, f), fail_below, max(1, int(min_repeats))))
+    if runs.empty:
         return pd.DataFrame(columns=cols)
-    for col in ("score", "max_score"):
-        items[col] = pd.to_numeric(items[col], errors="coerce").astype(float)
-    items["failed"] = items["score"] < fail_below * items["max_score"]
-    rows = []
-    for (oid, item), g in items.sort_values(["audited_on", "audit_id"]).groupby(["outlet_id", "item"], sort=True):
-        run, best = 0, (0, None, None, False)
-        dates = list(g["audited_on"])
-        for i, failed in enumerate(g["failed"]):
-            run = run + 1 if failed else 0
-            if run and run >= best[0]:
-                best = (run, dates[i - run + 1], dates[i], i == len(dates) - 1)
-        if best[0] >= min_repeats:
-            rows.append((int(oid), item, *best))
-    out = pd.DataFrame(rows, columns=["outlet_id", "item", "repeats", "first_on", "last_on", "current"])
+    for col in ("outlet_id", "repeats", "last_no", "audits_of_item"):
+        runs[col] = pd.to_numeric(runs[col]).astype("int64")
+    runs["current"] = runs["last_no"] == runs["audits_of_item"]
+    runs = (runs.sort_values(["outlet_id", "item", "repeats", "last_no"], kind="stable")
+            .groupby(["outlet_id", "item"], as_index=False).tail(1))  # the longest run, the later of equals
     names = outlets_in_scope(wh, f)[["outlet_id", "name"]]
-    out = out.merge(names, on="outlet_id", how="left")[cols]
+    out = runs.merge(names, on="outlet_id", how="left")[cols]
+    out["first_on"], out["last_on"] = (pd.to_datetime(out[c]).dt.date for c in ("first_on", "last_on"))
     return out.sort_values(["repeats", "outlet_id", "item"], ascending=[False, True, True]).reset_index(drop=True)

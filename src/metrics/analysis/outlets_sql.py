@@ -21,7 +21,7 @@ from metrics.query.where import date_literal as _d
 from metrics.query.where import slice_conditions
 from metrics.query.where import timestamp_literal as _ts
 
-DAY_DIMS = ("outlet_id", "day", "hour", "service_type", "tier", "region_id")  # what the SQL can group by
+DAY_DIMS = ("outlet_id", "day", "hour", "service_type", "tier", "region_id", "kind")  # what the SQL groups by
 
 
 @dataclass(frozen=True)
@@ -74,27 +74,103 @@ def rollup_answers(f: Filters) -> bool:
     return not (f.segments or f.sla_levels or (f.scope is not None and f.scope.manager_id is not None))
 
 
-def queue_histogram(f: Filters, b: Bounds, dims: Sequence[str], outlet_id: int | None, from_rollup: bool) -> sa.Select:
+def queue_histogram(f: Filters, b: Bounds, dims: Sequence[str], outlet_id: int | None, from_rollup: bool,
+                    extra: Sequence[sa.ColumnElement] = (), target_minutes: float | None = None) -> sa.Select:
     """``dims`` (of :data:`DAY_DIMS`) and ``wait_min`` with the queue sums (:data:`queue_rollup.SUMS`)
-    of the visits that arrived in the period, from the rollup or from the queue records."""
+    of the visits that arrived in the period, from the rollup or from the queue records; ``extra``:
+    conditions on the outlets (``s.outlets``)."""
     o = s.outlets
     if from_rollup:
         r = qr.rollup_queue
         conds = [r.c.day >= _d(b.start), r.c.day < _d(b.stop), *_conditions(f, o, r.c.tier, None)]
-        cols = [*[r.c[k] for k in qr.KEYS], r.c.wait_min, *[r.c[n] for n in qr.SUMS], o.c.region_id]
-        from_ = r.join(o, o.c.outlet_id == r.c.outlet_id)
+        cols = [*[r.c[k] for k in qr.KEYS], r.c.wait_min, *[r.c[n] for n in qr.SUMS]]
+        by_region = f.regions or (f.scope is not None and f.scope.regions is not None)
+        if extra or by_region or {"region_id", "kind"} & set(dims):
+            cols += [o.c.region_id, o.c.kind]
+            from_ = r.join(o, o.c.outlet_id == r.c.outlet_id)
+        else:  # nothing of the outlet's is asked: no join (the rollup's rows are as many as the records)
+            from_ = r
         outlet = r.c.outlet_id
     else:
         q, c = s.queue_records, s.customers
         conds = [q.c.arrived_at >= _ts(b.start_ts), q.c.arrived_at < _ts(b.stop_ts),
                  *_conditions(f, o, c.c.tier, c)]
-        cols = [*qr.record_columns(), o.c.region_id]
+        cols = [*qr.record_columns(), o.c.region_id, o.c.kind]
         from_ = qr.record_from().join(o, o.c.outlet_id == q.c.outlet_id)
         outlet = q.c.outlet_id
     if outlet_id is not None:
         conds.append(outlet == outlet_id)
-    per = sa.select(*cols).select_from(from_).where(*conds).subquery("per")
+    per = sa.select(*cols).select_from(from_).where(*conds, *extra).subquery("per")
+    if target_minutes is not None:  # the totals per group: no minute histogram
+        return qr.aggregate(per, dims, summed=from_rollup, by_minute=False, target_minutes=target_minutes)
     return qr.aggregate(per, dims, summed=from_rollup)
+
+
+def queue_totals(f: Filters, b: Bounds, dims: Sequence[str], outlet_id: int | None, from_rollup: bool,
+                 target_minutes: float, extra: Sequence[sa.ColumnElement] = ()) -> sa.Select:
+    """Per group of ``dims``: the queue sums (:data:`queue_rollup.SUMS`) and ``within`` (waits under
+    ``target_minutes``: whole minutes below it), in one aggregate."""
+    return queue_histogram(f, b, dims, outlet_id, from_rollup, extra, target_minutes)
+
+
+def queue_quantiles(f: Filters, b: Bounds, dims: Sequence[str], outlet_id: int | None, from_rollup: bool,
+                    extra: Sequence[sa.ColumnElement] = ()) -> sa.Select:
+    """Per group of ``dims`` with waits: the median and 90th percentile of the waits in whole minutes
+    (``median_wait_min``, ``p90_wait_min``: the smallest minute whose cumulative count of waits reaches
+    ⌈p × n⌉), computed in the database from the minute histogram with window sums (one row per group
+    comes back; the window carries only the counts)."""
+    per = queue_histogram(f, b, dims, outlet_id, from_rollup, extra).subquery("h")
+    part = [per.c[d] for d in dims]
+    h = (sa.select(*part, per.c.wait_min, per.c.waited).where(per.c.wait_min.isnot(None), per.c.waited > 0)
+         .subquery("hw"))
+    part = [h.c[d] for d in dims]
+    w = sa.select(*h.c, sa.func.sum(h.c.waited).over(partition_by=part, order_by=h.c.wait_min, rows=(None, 0))
+                  .label("cum"),
+                  sa.func.sum(h.c.waited).over(partition_by=part, order_by=h.c.wait_min, rows=(None, None))
+                  .label("tot")).subquery("w")  # the same ordering as cum: one sort for both
+
+    def quantile(p: float, name: str) -> sa.ColumnElement:
+        need = sa.func.ceil(sa.literal(p, sa.Double) * w.c.tot - sa.literal(1e-9, sa.Double))
+        return sa.func.min(sa.case((w.c.cum >= need, w.c.wait_min))).label(name)
+
+    keys = [w.c[d] for d in dims]
+    return sa.select(*keys, quantile(0.5, "median_wait_min"), quantile(0.9, "p90_wait_min")).group_by(*keys)
+
+
+def audit_summary(f: Filters, b: Bounds, since: date) -> sa.Select:
+    """Per outlet in scope: audits in [``since``, stop) and their mean score (0–100, each audit
+    100 × Σ score ÷ Σ max_score)."""
+    a, i, o = s.audits, s.audit_items, s.outlets
+    per = (sa.select(a.c.outlet_id, a.c.audit_id, sa.func.sum(i.c.score).label("score"),
+                     sa.func.sum(i.c.max_score).label("max_score"))
+           .select_from(a.join(i, i.c.audit_id == a.c.audit_id).join(o, o.c.outlet_id == a.c.outlet_id))
+           .where(a.c.audited_on >= _d(since), a.c.audited_on < _d(b.stop), *outlet_conditions(f, o))
+           .group_by(a.c.outlet_id, a.c.audit_id).subquery("per"))
+    score = sa.case((per.c.max_score > 0, 100 * per.c.score / per.c.max_score))
+    return (sa.select(per.c.outlet_id, sa.func.count().label("audits"), sa.func.avg(score).label("audit_score"))
+            .group_by(per.c.outlet_id))
+
+
+def failure_runs(f: Filters, b: Bounds, fail_below: float, min_repeats: int) -> sa.Select:
+    """Runs of audits in a row (per outlet and item, audits that did not check the item skipped) in
+    which the item scored below ``fail_below`` × max_score, up to the period's end, of at least
+    ``min_repeats``: outlet_id, item, repeats, first_on, last_on, last_no (the run's last audit's place
+    in the outlet's audits of the item) and audits_of_item (their count) — gaps and islands in SQL."""
+    a, i, o = s.audits, s.audit_items, s.outlets
+    failed = sa.case((i.c.score < sa.literal(fail_below, sa.Double) * i.c.max_score, 1), else_=0)
+    key, order = [a.c.outlet_id, i.c.item], [a.c.audited_on, a.c.audit_id]
+    rows = (sa.select(a.c.outlet_id, i.c.item, a.c.audited_on, failed.label("failed"),
+                      sa.func.row_number().over(partition_by=key, order_by=order).label("rn"),
+                      sa.func.row_number().over(partition_by=[*key, failed], order_by=order).label("rn_same"),
+                      sa.func.count().over(partition_by=key).label("n"))
+            .select_from(a.join(i, i.c.audit_id == a.c.audit_id).join(o, o.c.outlet_id == a.c.outlet_id))
+            .where(a.c.audited_on < _d(b.stop), *outlet_conditions(f, o)).subquery("rows"))
+    island = (rows.c.rn - rows.c.rn_same).label("island")
+    return (sa.select(rows.c.outlet_id, rows.c.item, sa.func.count().label("repeats"),
+                      sa.func.min(rows.c.audited_on).label("first_on"), sa.func.max(rows.c.audited_on).label("last_on"),
+                      sa.func.max(rows.c.rn).label("last_no"), sa.func.max(rows.c.n).label("audits_of_item"))
+            .where(rows.c.failed == 1).group_by(rows.c.outlet_id, rows.c.item, island)
+            .having(sa.func.count() >= min_repeats))
 
 
 def outlet_conditions(f: Filters, o: sa.FromClause) -> list:

@@ -68,10 +68,12 @@ def record_columns() -> list[sa.ColumnElement]:
             seconds(q.c.started_at, q.c.ended_at).label("service")]
 
 
-def aggregate(per: sa.FromClause, dims: Sequence[str], summed: bool) -> sa.Select:
-    """``dims`` and ``wait_min`` with the rollup's sums, grouped: from per-record rows of
-    :func:`record_columns` (``summed`` False) or from rows already summed like ``rollup_queue``."""
-    keys = [per.c[d] for d in (*dims, "wait_min")]
+def aggregate(per: sa.FromClause, dims: Sequence[str], summed: bool, by_minute: bool = True,
+              target_minutes: float | None = None) -> sa.Select:
+    """``dims`` and ``wait_min`` (``by_minute``; else ``dims`` alone) with the rollup's sums, grouped:
+    from per-record rows of :func:`record_columns` (``summed`` False) or from rows already summed like
+    ``rollup_queue``; with ``target_minutes``, also ``within``: the waits of fewer whole minutes."""
+    keys = [per.c[d] for d in ((*dims, "wait_min") if by_minute else dims)]
     if summed:
         sums = [sa.func.sum(per.c[n]).label(n) for n in SUMS]
     else:
@@ -79,6 +81,10 @@ def aggregate(per: sa.FromClause, dims: Sequence[str], summed: bool) -> sa.Selec
         sums = [sa.func.count().label("visits"), sa.func.sum(per.c.ab).label("abandoned"),
                 sa.func.count(w).label("waited"), sa.func.sum(w).label("wait_s"), sa.func.sum(w * w).label("wait_sq"),
                 sa.func.count(sv).label("served"), sa.func.sum(sv).label("service_s")]
+    if target_minutes is not None:
+        waited = per.c.waited if summed else 1
+        sums.append(sa.func.sum(sa.case((per.c.wait_min < sa.literal(target_minutes, sa.Double), waited), else_=0))
+                    .label("within"))
     return sa.select(*keys, *sums).group_by(*keys)
 
 
