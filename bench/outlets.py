@@ -45,16 +45,16 @@ def _ms(fn) -> float:  # noqa: ANN001 - a call without arguments
 def run(url: str) -> dict:
     wh = Warehouse.open(url, read_only=True, keep_open=True)
     f = Filters(*preset_period("last_12_months", wh.as_of()))
-    league = outlets.outlet_league(wh, f)
-    hall = int(league["outlet_id"].iloc[league["visits"].to_numpy().argmax()])  # the busiest hall
     rules = outlet_stars.load_rules()
+    league = outlets.outlet_league(wh, f, rules.target_minutes)
+    hall = int(league["outlet_id"].iloc[league["visits"].to_numpy().argmax()])  # the busiest hall
     calls = {
         "outlet_league": lambda w: outlets.outlet_league(w, f),
         "queue_pattern (one hall, weekday × hour)": lambda w: outlets.queue_pattern(w, f, hall, "hour_weekday"),
         "vip_lane": lambda w: outlets.vip_lane(w, f),
         "audit_trend (one hall)": lambda w: outlets.audit_trend(w, f, hall),
         "repeated_failures": lambda w: outlets.repeated_failures(w, f),
-        "star_ratings": lambda w: outlet_stars.star_ratings(w, f, rules),
+        "star_ratings (on the page's league)": lambda w: outlet_stars.star_ratings(w, f, rules, league),
     }
     rows = []
     for name, call in calls.items():

@@ -131,26 +131,21 @@ def rate(league: pd.DataFrame, rules: Rules) -> pd.DataFrame:
     out["score"] = score
     out["computed_stars"] = [stars_of(v, rules) for v in score]
     out = pd.concat([out, comp.reset_index(drop=True)], axis=1)
-    waited = pd.to_numeric(league["waited"], errors="coerce").fillna(0).to_numpy()
-    changes, drivers = [], []
-    for i, row in out.iterrows():
-        current, new = row["stars"], row["computed_stars"]
-        if not np.isfinite(new):
-            change = "no_data"
-        elif pd.isna(current):
-            change = "unrated"
-        elif waited[i] < ol.MIN_RANK_N:
-            change = "too_small"
-        else:
-            change = "gain" if new > current else "lose" if new < current else "same"
-        driver = None
-        if change in ("gain", "lose"):
-            edge = rules.thresholds[int(current) + 1] if change == "gain" else rules.thresholds[int(current)]
-            pull = np.where(have[i], w * (vals[i] - edge), np.nan)
-            driver = COMPONENTS[int(np.nanargmax(pull) if change == "gain" else np.nanargmin(pull))]
-        changes.append(change)
-        drivers.append(driver)
-    out["change"], out["driver"] = changes, drivers
+    waited = pd.to_numeric(league["waited"], errors="coerce").fillna(0).to_numpy(float)
+    current = pd.to_numeric(league["stars"], errors="coerce").to_numpy(float)
+    new = out["computed_stars"].to_numpy(float)
+    change = np.select([~np.isfinite(new), ~np.isfinite(current), waited < ol.MIN_RANK_N, new > current, new < current],
+                       ["no_data", "unrated", "too_small", "gain", "lose"], "same")
+    th = np.array([np.nan, *[rules.thresholds[s] for s in STARS], np.nan])  # index: stars (0 and 6: none)
+    stars_now = np.where(np.isfinite(current), current, 0).astype(int).clip(0, 5)
+    edge = np.where(change == "gain", th[np.minimum(stars_now + 1, 6)], th[stars_now])[:, None]
+    pull = np.where(have, w * (vals - edge), np.nan)
+    with np.errstate(invalid="ignore"):
+        up = np.nanargmax(np.where(np.isnan(pull), -np.inf, pull), axis=1)
+        down = np.nanargmin(np.where(np.isnan(pull), np.inf, pull), axis=1)
+    names = np.array(COMPONENTS, dtype=object)
+    out["change"] = change
+    out["driver"] = np.where(change == "gain", names[up], np.where(change == "lose", names[down], None))
     out["computed_stars"] = out["computed_stars"].astype("Int64")
     out["stars"] = pd.to_numeric(out["stars"], errors="coerce").astype("Int64")
     return out

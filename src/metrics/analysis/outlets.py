@@ -362,7 +362,9 @@ def repeated_failures(wh: Warehouse, f: Filters, min_repeats: int = 3, fail_belo
     runs["current"] = runs["last_no"] == runs["audits_of_item"]
     runs = (runs.sort_values(["outlet_id", "item", "repeats", "last_no"], kind="stable")
             .groupby(["outlet_id", "item"], as_index=False).tail(1))  # the longest run, the later of equals
-    names = outlets_in_scope(wh, f)[["outlet_id", "name"]]
+    o = s.outlets
+    names = wh.read(sa.select(o.c.outlet_id, o.c.name).where(o.c.outlet_id.in_([int(v) for v in runs["outlet_id"]])))
+    names["outlet_id"] = pd.to_numeric(names["outlet_id"]).astype("int64")
     out = runs.merge(names, on="outlet_id", how="left")[cols]
     out["first_on"], out["last_on"] = (pd.to_datetime(out[c]).dt.date for c in ("first_on", "last_on"))
     return out.sort_values(["repeats", "outlet_id", "item"], ascending=[False, True, True]).reset_index(drop=True)

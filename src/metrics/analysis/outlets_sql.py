@@ -190,6 +190,19 @@ def outlet_rows(f: Filters, outlet_id: int | None = None) -> sa.Select:
             .where(*conds).order_by(o.c.outlet_id))
 
 
+def _fact_from(fact: sa.Table, f: Filters) -> sa.FromClause:
+    """A fact table at outlets joined to the outlets and its customers only when the filters or the
+    scope need them (the conditions of :func:`_conditions` name only those tables' columns)."""
+    o, c = s.outlets, s.customers
+    from_: sa.FromClause = fact
+    scope = f.scope
+    if f.regions or (scope is not None and scope.regions is not None):
+        from_ = from_.join(o, o.c.outlet_id == fact.c.outlet_id)
+    if f.tiers or f.segments or f.sla_levels or (scope is not None and scope.manager_id is not None):
+        from_ = from_.outerjoin(c, c.c.customer_id == fact.c.customer_id)
+    return from_
+
+
 def survey_figures(f: Filters, b: Bounds, known: datetime) -> sa.Select:
     """Per outlet: CSAT answers in the period (``csat_n``) and those of 4–5 (``csat_good``), as the
     registry's ``csat``."""
@@ -197,11 +210,11 @@ def survey_figures(f: Filters, b: Bounds, known: datetime) -> sa.Select:
     csat = get("csat")
     x = Ctx(as_of_end=_ts(known))
     kinds = [sv.c.kind.in_(f.survey_kinds)] if f.survey_kinds else []
-    from_ = sv.join(o, o.c.outlet_id == sv.c.outlet_id).outerjoin(c, c.c.customer_id == sv.c.customer_id)
     return (sa.select(sv.c.outlet_id, sa.func.sum(sa.case((csat.den(x), 1), else_=0)).label("csat_n"),
                       sa.func.sum(sa.case((sa.and_(csat.den(x), csat.num(x)), 1), else_=0)).label("csat_good"))
-            .select_from(from_)
-            .where(sv.c.answered_at >= _ts(b.start_ts), sv.c.answered_at < _ts(b.stop_ts), *kinds,
+            .select_from(_fact_from(sv, f))
+            .where(sv.c.outlet_id.isnot(None), sv.c.answered_at >= _ts(b.start_ts), sv.c.answered_at < _ts(b.stop_ts),
+                   *kinds,
                    *_conditions(f, o, c.c.tier, c, sv.c.channel))
             .group_by(sv.c.outlet_id))
 
@@ -209,9 +222,9 @@ def survey_figures(f: Filters, b: Bounds, known: datetime) -> sa.Select:
 def complaint_figures(f: Filters, b: Bounds) -> sa.Select:
     """Per outlet: tickets of kind ``complaint`` opened at it in the period."""
     t, c, o = s.tickets, s.customers, s.outlets
-    from_ = t.join(o, o.c.outlet_id == t.c.outlet_id).outerjoin(c, c.c.customer_id == t.c.customer_id)
-    return (sa.select(t.c.outlet_id, sa.func.count().label("complaints")).select_from(from_)
-            .where(t.c.kind == "complaint", t.c.opened_at >= _ts(b.start_ts), t.c.opened_at < _ts(b.stop_ts),
+    return (sa.select(t.c.outlet_id, sa.func.count().label("complaints")).select_from(_fact_from(t, f))
+            .where(t.c.outlet_id.isnot(None), t.c.kind == "complaint", t.c.opened_at >= _ts(b.start_ts),
+                   t.c.opened_at < _ts(b.stop_ts),
                    *_conditions(f, o, c.c.tier, c, t.c.channel))
             .group_by(t.c.outlet_id))
 
