@@ -29,6 +29,7 @@ from metrics.cli.common import (
     keys_as_given,
     open_warehouse,
     with_region_names,
+    with_vocabulary_names,
 )
 
 KEYS = {"outlet_id": "outlets", "region_id": "regions"}
@@ -163,6 +164,9 @@ def cmd_queue(args: argparse.Namespace) -> None:
     keys = ["weekday", "hour"] if args.by == "hour_weekday" else [args.by]
     if args.format == "table" and "weekday" in keys:
         df["weekday"] = [t(f"page.outlets.weekday.{int(v)}", lang) for v in df["weekday"]]
+    if args.by in ("service_type", "tier"):  # the data's names of its codes, in its order
+        df = with_vocabulary_names(df, wh, [args.by], lang)
+        keys = [args.by, f"{args.by}_name"]
     hand_out(args, wh, f, df.reindex(columns=[*keys, *WAITS]) if args.format == "table" else df,
              {"what": f"queue by {args.by}", "outlet": args.outlet}, lines, table=_shown,
              fields={"target_minutes": target, "resolution_min": ol.RESOLUTION_MIN})
