@@ -12,6 +12,7 @@ import streamlit as st
 
 from metrics.analysis import appeal_risk as ar
 from metrics.analysis import regulator as rg
+from metrics.analysis.regulator_acma import acma
 from metrics.present import regulator_text as rt
 from metrics.present.charts.core import bar_ci
 from metrics.present.formatting import fmt_count, number
@@ -156,7 +157,7 @@ def authorities(view: View) -> rg.Figures | None:
     authority = view.choice("authority", OTHER, view.t("page.regulator.authority"), widget="segmented",
                             format_func=lambda a: view.t(f"authority.{a}"))
     if authority == "acma":
-        fig = view.call(rg.acma, view.filters, quarter)
+        fig = view.call(acma, view.filters, quarter)
     else:
         fig = view.call(rg.rates, view.filters, quarter, authority)
     if not isinstance(fig, rg.Figures):

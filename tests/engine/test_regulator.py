@@ -22,6 +22,7 @@ from scipy import stats as sps
 from metrics.access.users import Scope
 from metrics.analysis import regulator as rg
 from metrics.analysis.appeal_risk import appeal_risk
+from metrics.analysis.regulator_acma import acma, days_to_resolve
 from metrics.ingest.load import replace_all
 from metrics.model.filters import Filters
 from metrics.query.warehouse import Warehouse
@@ -171,7 +172,7 @@ def test_tio_counts_services_at_the_end_of_the_quarters_second_month(any_url: st
 
 
 def test_acma_days_against_a_hand_sorted_list(any_url: str, raw) -> None:
-    fig = rg.acma(Warehouse.open(any_url), F, Q3)
+    fig = acma(Warehouse.open(any_url), F, Q3)
     # resolved in 2026Q3: the ten planted complaints and four appeals resolved after 5 hours (the one
     # opened 9-30 23:59 is resolved on 10-01); hand-sorted:
     days = [5 / 24] * 4 + [0.5, 1, 2, 3, 4, 5, 6, 7, 8, 20]
@@ -179,8 +180,8 @@ def test_acma_days_against_a_hand_sorted_list(any_url: str, raw) -> None:
     assert t["resolved"] == 14
     assert t["mean_days"] == pytest.approx(sum(days) / 14)
     assert t["days_80"] == pytest.approx(7.0)  # ⌈0.8 × 14⌉ = 12th of the sorted list
-    assert rg.days_to_resolve(np.array([3.0, 1.0, 2.0, 5.0, 4.0])) == 4.0  # ⌈4⌉-th
-    assert math.isnan(rg.days_to_resolve(np.array([])))
+    assert days_to_resolve(np.array([3.0, 1.0, 2.0, 5.0, 4.0])) == 4.0  # ⌈4⌉-th
+    assert math.isnan(days_to_resolve(np.array([])))
     # top three received categories: pandas from the raw frame
     tk = raw["tickets"]
     q = tk[(tk["kind"] == "complaint") & (tk["opened_at"] >= datetime(2026, 7, 1))

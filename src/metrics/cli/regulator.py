@@ -65,7 +65,9 @@ def cmd_regulator(args: argparse.Namespace) -> None:
     args.start, args.end = quarter.start, quarter.stop - timedelta(days=1)  # the window is the quarter
     f = build_filters(wh, args).with_(start=args.start, end=args.end)
     if args.authority == "acma":
-        fig = rg.acma(wh, f, quarter, base=args.base, point=args.point)
+        from metrics.analysis.regulator_acma import acma
+
+        fig = acma(wh, f, quarter, base=args.base, point=args.point)
         lines = [t("regulator.definition.acma", lang), rt.denominator(fig, lang), *rt.acma_lines(fig, lang)]
         df = fig.table.reindex(columns=ACMA_TABLE)
         top = fig.extra["top_types"]
