@@ -134,16 +134,14 @@ def _from_rollup(wh: Warehouse, f: Filters) -> bool:
 
 def summary(wh: Warehouse, f: Filters, keys: Sequence[str], outlet_id: int | None = None,
             target_minutes: float = 15) -> pd.DataFrame:
-    """:func:`summarise` of the visits in the period and scope by ``keys``; computed in the database
-    (one row per group comes back) unless a key is ``weekday`` (then from the day histogram)."""
+    """:func:`summarise` of the visits in the period and scope by ``keys``, computed in the database
+    (one row per group comes back)."""
     keys = list(keys)
-    if "weekday" in keys:
-        return summarise(histogram(wh, f, keys, outlet_id), keys, target_minutes)
     b, rollup = bounds(wh, f), _from_rollup(wh, f)
     parts = [wh.read(q.queue_totals(f, b, keys, outlet_id, rollup, target_minutes)),
              wh.read(q.queue_quantiles(f, b, keys, outlet_id, rollup))]
     for df in parts:
-        for col in ("outlet_id", "hour", "region_id"):
+        for col in ("outlet_id", "hour", "region_id", "weekday"):
             if col in df.columns:
                 df[col] = pd.to_numeric(df[col]).astype("int64")
     return _finish(parts[0].merge(parts[1], on=keys, how="left"))

@@ -17,11 +17,13 @@ from metrics.ingest import queue_rollup as qr
 from metrics.model import schema as s
 from metrics.model.filters import Filters
 from metrics.model.registry import Ctx, get
+from metrics.query.dialect import days_between
 from metrics.query.where import date_literal as _d
 from metrics.query.where import slice_conditions
 from metrics.query.where import timestamp_literal as _ts
 
-DAY_DIMS = ("outlet_id", "day", "hour", "service_type", "tier", "region_id", "kind")  # what the SQL groups by
+DAY_DIMS = ("outlet_id", "day", "weekday", "hour", "service_type", "tier", "region_id", "kind")  # SQL groups
+MONDAY = date(2000, 1, 3)  # weekdays are counted from it
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,8 @@ def queue_histogram(f: Filters, b: Bounds, dims: Sequence[str], outlet_id: int |
     if outlet_id is not None:
         conds.append(outlet == outlet_id)
     per = sa.select(*cols).select_from(from_).where(*conds, *extra).subquery("per")
+    if "weekday" in dims:  # 0 = Monday: whole days since a Monday, modulo 7 (the same on every database)
+        per = sa.select(*per.c, (days_between(_d(MONDAY), per.c.day) % 7).label("weekday")).subquery("perw")
     if target_minutes is not None:  # the totals per group: no minute histogram
         return qr.aggregate(per, dims, summed=from_rollup, by_minute=False, target_minutes=target_minutes)
     return qr.aggregate(per, dims, summed=from_rollup)
