@@ -17,7 +17,9 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
+from metrics.demo.appeals import draw_appeals
 from metrics.demo.assets import draw_billing, draw_services_outages
+from metrics.demo.complaint_text import draw_descriptions
 from metrics.demo.model import (
     CHANNELS,
     CHURN_REASONS,
@@ -27,8 +29,6 @@ from metrics.demo.model import (
     SLA_POLICIES,
     Population,
 )
-from metrics.demo.appeals import draw_appeals
-from metrics.demo.complaint_text import draw_descriptions
 from metrics.demo.outlets import draw_outlets
 from metrics.demo.retention import draw_retention
 from metrics.demo.surveys import draw_surveys
