@@ -26,11 +26,12 @@ from metrics.report.model import Pack, Page, Table, table_pages
 from metrics.report.outlets_section import outlets_section
 from metrics.report.regulator_section import regulator_section
 from metrics.report.sections import churn_section, complaints, satisfaction, sla_section
+from metrics.report.voc_section import voc_section
 
 KPIS = ("csat", "nps", "complaint_rate", "fcr_rate", "revisit_rate", "sla_response_compliance",
         "sla_resolution_compliance", "availability", "compensation_total", "churn_rate", "active_customers")
 SECTIONS = (("explain", explain_section), ("satisfaction", satisfaction), ("drivers", drivers_section),
-            ("complaints", complaints),
+            ("complaints", complaints), ("voc", voc_section),
             ("sla", sla_section), ("forecast", forecast_section), ("churn", churn_section),
             ("outlets", outlets_section), ("regulator", regulator_section), ("at_risk", at_risk))
 
