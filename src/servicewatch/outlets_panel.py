@@ -180,9 +180,8 @@ def outlet(view: View) -> int | None:
     oid = pick_outlet(view, df)
     row = df[df["outlet_id"].astype(int) == oid].iloc[0]
     name = str(row["name"])
-    if bool(row.get("suppressed", False)):  # too few visits for an aggregate-only user: its queue withheld too
-        st.caption(view.t("page.outlets.withheld", min=view.filters.scope.min_group_size))
-        _audits(view, oid, name)
+    if bool(row.get("suppressed", False)):  # too few visits for an aggregate-only user: the engine withholds
+        st.caption(view.t("page.outlets.withheld", min=view.filters.scope.min_group_size))  # queue and audits
         return oid
     st.markdown(view.md("page.outlets.outlet_sentence", name=name, kind=view.label("outlet_kind", row["kind"]),
                         visits=fmt_count(row["visits"]), median=minutes(view, row["median_wait_min"]),
@@ -191,7 +190,6 @@ def outlet(view: View) -> int | None:
     _month_end(view, oid)
     heat = view.call(oa.queue_pattern, view.filters, oid, "hour_weekday")
     if isinstance(heat, pd.DataFrame) and not heat.empty:
-        heat = heat.assign(weekday=heat["weekday"].astype(int) - 1)  # the engine's 1 = Monday; the chart's 0
         fig = charts.wait_heatmap(heat, view.lang, view.t("page.outlets.heat_title"), f"{name} · {view.subtitle()}")
         ui.chart(view, fig, _heat_download(view, heat), "outlet_wait_heatmap", metrics=())
     else:

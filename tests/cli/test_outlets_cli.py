@@ -135,3 +135,27 @@ def test_stars_json_and_rules(db: str, tmp_path, capsys) -> None:
     assert main(["stars", "--db", db, "--rules", str(tmp_path / "nope.toml"), "--lang", "zh"]) == 1
     line = _one_line_error(capsys)
     assert line == "servicewatch: error: 找不到评星规则文件 nope.toml。" and str(tmp_path) not in line
+
+
+def test_a_viewer_gets_small_groups_withheld(db: str, tmp_path, monkeypatch, capsys) -> None:
+    """The CLI calls the engine, which withholds a viewer's small groups itself: the tiny outlet's queue
+    and VIP lane, its repeated failures; groups of the heat map under the minimum."""
+    users = tmp_path / "users.json"
+    monkeypatch.setenv("SERVICEWATCH_USERS", str(users))
+    monkeypatch.setenv("SERVICEWATCH_MIN_GROUP_SIZE", "10")
+    add_user(User("v", "viewer", regions=(1,)), None, users)
+    assert main(["queue", "--db", db, *PERIOD, "--as-user", "v", "--outlet", "5", "--format", "json"]) == 0
+    rec = json.loads(capsys.readouterr().out)
+    assert rec and all(r["visits"] is None and r["p90_wait_min"] is None and r["suppressed"] for r in rec)
+    assert main(["queue", "--db", db, *PERIOD, "--as-user", "v", "--outlet", "1", "--by", "hour_weekday",
+                 "--format", "json"]) == 0
+    rec = json.loads(capsys.readouterr().out)
+    full = ol.queue_pattern(Warehouse.open(db), F, 1, "hour_weekday")
+    small = (full["visits"] < 10).tolist()
+    assert any(small) and [r["visits"] is None for r in rec] == small
+    assert main(["outlets", "--db", db, *PERIOD, "--as-user", "v", "--show", "vip", "--format", "json"]) == 0
+    lane = {r["outlet_id"]: r for r in json.loads(capsys.readouterr().out)}
+    assert lane[1]["verdict"] == "works" and lane[1]["n_vip"] > 10
+    assert main(["outlets", "--db", db, "--from", "2026-06-15", "--to", "2026-06-15", "--as-user", "v", "--show",
+                 "failures", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []  # the hall's day: too few visits to name its audits

@@ -311,3 +311,58 @@ def test_the_demo_s_planted_patterns_are_found(wh: Warehouse, demo_frames: dict)
     # (3) the one item failed three audits in a row
     rep = ol.repeated_failures(wh, f)
     assert rep[["outlet_id", "item"]].values.tolist() == [[hall, demo.FAILED_ITEM]] and bool(rep["current"].iloc[0])
+
+
+# -- a viewer (aggregates only): small groups withheld by the engine itself ----------------------------
+VIEWER = Scope("viewer", aggregates_only=True, min_group_size=10)
+
+
+def test_a_viewer_gets_no_queue_group_of_fewer_visits_than_the_minimum(duck: str, raw: dict) -> None:
+    wh = Warehouse.open(duck)
+    fv = F.with_(scope=VIEWER)
+    q = records(raw, F, wh.as_of())
+    for by, oid in (("hour_weekday", 1), ("service_type", 5), ("tier", 5), ("hour", None)):
+        got = ol.queue_pattern(wh, fv, oid, by)
+        full = ol.queue_pattern(wh, F, oid, by)
+        keys = ["weekday", "hour"] if by == "hour_weekday" else [by]
+        sub = q if oid is None else q[q["outlet_id"] == oid]
+        n = sub.groupby(keys, dropna=False).size().to_numpy()  # pandas: the visits of each group
+        small = n < VIEWER.min_group_size
+        assert small.any() or oid is None, by  # the test can fail: there are small groups to hide
+        flagged = got["suppressed"].tolist() if "suppressed" in got else [False] * len(got)
+        assert flagged == small.tolist(), by
+        blank = ["visits", "share", "mean_wait_min", "median_wait_min", "p90_wait_min"]
+        assert got.loc[small, blank].isna().all().all()
+        shown = got.loc[~small, full.columns].astype(full.dtypes.to_dict()).reset_index(drop=True)
+        pd.testing.assert_frame_equal(shown, full.loc[~small].reset_index(drop=True))
+    assert ol.queue_pattern(wh, fv, 5, "hour")["visits"].isna().all()  # the tiny outlet the league blanks: all of it
+
+
+def test_a_viewer_gets_no_vip_lane_or_audit_of_an_outlet_the_league_blanks(duck: str) -> None:
+    wh = Warehouse.open(duck)
+    fv = F.with_(scope=VIEWER)
+    lg = ol.outlet_league(wh, fv).set_index("outlet_id")
+    assert lg.loc[5, "suppressed"] and not lg.loc[1, "suppressed"]
+    assert ol.withheld_outlets(wh, fv) == {5} and ol.withheld_outlets(wh, F) == set()
+    one = ol.vip_lane(wh, fv, outlet_id=5).iloc[0]  # 6 visits: a side of fewer than 10 waits
+    assert one["suppressed"] and one["verdict"] is None and pd.isna(one["n_vip"]) and pd.isna(one["mean_wait_vip_min"])
+    lane = ol.vip_lane(wh, fv).set_index("outlet_id")  # the big halls as before
+    assert lane.loc[1, "verdict"] == "works" and lane.loc[1, "n_vip"] == ol.vip_lane(wh, F).set_index(
+        "outlet_id").loc[1, "n_vip"]
+    week = Filters(start=date(2026, 3, 2), end=date(2026, 3, 4), scope=VIEWER)  # 3 days: ~12 visits a hall
+    small = ol.vip_lane(wh, week)
+    full = ol.vip_lane(wh, week.with_(scope=None))
+    hide = (full["n_vip"] < 10) | (full["n_other"] < 10)
+    assert hide.any() and small["suppressed"].tolist() == hide.tolist()
+    assert small.loc[hide, ["n_vip", "n_other", "mean_wait_vip_min", "saving_min"]].isna().all().all()
+    # audits: an outlet the league blanks for the viewer has no scores and no repeated failures
+    day = Filters(start=date(2026, 6, 15), end=date(2026, 6, 15), scope=VIEWER)  # audit day, few visits
+    hidden = ol.withheld_outlets(wh, day)
+    assert 1 in hidden
+    trend = ol.audit_trend(wh, day, 1)
+    assert len(trend) and trend["suppressed"].all() and trend[["score", "share", "audit_score"]].isna().all().all()
+    assert ol.audit_scores(wh, day, 1)["audit_score"].isna().all()
+    assert not ol.audit_trend(wh, fv, 1)["score"].isna().any()  # the period's visits are enough
+    assert ol.repeated_failures(wh, day.with_(scope=None))["outlet_id"].tolist() == [1]
+    assert ol.repeated_failures(wh, day).empty
+    assert ol.repeated_failures(wh, fv)["outlet_id"].tolist() == [1]

@@ -176,7 +176,8 @@ def check_outlet(wh: Warehouse, f: Filters, outlet_id: int) -> pd.Series:
 
 def audit_scores(wh: Warehouse, f: Filters, outlet_id: int | None = None, since=None) -> pd.DataFrame:  # noqa: ANN001
     """One row per audit of the outlets in scope up to the period's end (from ``since``, a date; None:
-    any time): outlet_id, audit_id, audited_on, items, audit_score = 100 × Σ score ÷ Σ max_score."""
+    any time): outlet_id, audit_id, audited_on, items, audit_score = 100 × Σ score ÷ Σ max_score.
+    Aggregate-only users: the scores of an outlet the league blanks are blanked (``suppressed``)."""
     items = wh.read(q.audit_item_rows(f, bounds(wh, f), outlet_id, since))
     for col in ("score", "max_score"):
         items[col] = pd.to_numeric(items[col], errors="coerce").astype(float)
@@ -185,7 +186,9 @@ def audit_scores(wh: Warehouse, f: Filters, outlet_id: int | None = None, since=
     with np.errstate(invalid="ignore", divide="ignore"):
         out["audit_score"] = np.where(out["max_score"] > 0, 100 * out["score"] / out["max_score"], np.nan)
     out["outlet_id"] = pd.to_numeric(out["outlet_id"]).astype("int64")
-    return out.drop(columns=["score", "max_score"])
+    out = out.drop(columns=["score", "max_score"])
+    return _blank(out, out["outlet_id"].isin(withheld_outlets(wh, f, outlet_id)).to_numpy(),
+                  ["outlet_id", "audit_id", "audited_on", "items"])
 
 
 def outlet_league(wh: Warehouse, f: Filters, target_minutes: float = 15) -> pd.DataFrame:
@@ -231,8 +234,42 @@ def _rank(df: pd.DataFrame) -> pd.DataFrame:
                           kind="stable")
 
 
+def _small(f: Filters, counts: pd.Series) -> np.ndarray:
+    """Per row: withheld from an aggregate-only user (fewer visits or waits than the scope's minimum
+    group, :func:`metrics.access.users.withheld`)."""
+    return np.array([withheld(f.scope, int(v) if pd.notna(v) else 0) for v in counts], dtype=bool)
+
+
+def _blank(df: pd.DataFrame, small: np.ndarray, keep: Sequence[str]) -> pd.DataFrame:
+    """The rows ``small`` with every column but ``keep`` blanked (numbers NaN, codes None) and flagged
+    in ``suppressed``; ``df`` unchanged when none is."""
+    if not small.any():
+        return df
+    df = df.copy()
+    for col in df.columns.difference(list(keep)):
+        if pd.api.types.is_numeric_dtype(df[col]) and not pd.api.types.is_bool_dtype(df[col]):
+            df[col] = df[col].astype(float).where(~small)
+        else:
+            df[col] = df[col].astype(object).where(~small, None)
+    df["suppressed"] = small
+    return df
+
+
+def withheld_outlets(wh: Warehouse, f: Filters, outlet_id: int | None = None) -> set[int]:
+    """For an aggregate-only user (a viewer): the outlets in scope (or the one asked for) with fewer
+    visits in the period than the scope's minimum group — those :func:`outlet_league` blanks, and whose
+    queue, VIP lane and audits every other function here withholds too; empty for everyone else."""
+    if f.scope is None or not f.scope.aggregates_only:
+        return set()
+    sums = wh.read(q.queue_totals(f, bounds(wh, f), ["outlet_id"], outlet_id, _from_rollup(wh, f), 15))
+    visits = dict(zip(pd.to_numeric(sums["outlet_id"]).astype("int64"),
+                      pd.to_numeric(sums["visits"], errors="coerce").fillna(0), strict=True))
+    ids = outlets_in_scope(wh, f, outlet_id)["outlet_id"]
+    return {int(o) for o in ids if withheld(f.scope, int(visits.get(int(o), 0)))}
+
+
 def _suppress(df: pd.DataFrame, f: Filters) -> pd.DataFrame:
-    small = np.array([withheld(f.scope, int(v)) for v in df["visits"]], dtype=bool)
+    small = _small(f, df["visits"])
     if not small.any():
         return df
     df = df.copy()
@@ -261,7 +298,8 @@ def queue_pattern(wh: Warehouse, f: Filters, outlet_id: int | None = None, by: s
                   target_minutes: float = 15) -> pd.DataFrame:
     """The queue by ``by`` (one of :data:`PATTERNS`; hour_weekday: weekday × hour) at one outlet or all
     in scope: the group columns, visits, share (of the visits; adds up to 1), the waits as in
-    :func:`summarise`. Groups without visits are not listed."""
+    :func:`summarise`. Groups without visits are not listed. Aggregate-only users: groups of fewer
+    visits than the scope's minimum are blanked (``suppressed``; all of an outlet the league blanks)."""
     if by not in PATTERNS:
         raise ValueError(f"unknown grouping {by!r}; use one of {', '.join(PATTERNS)}")
     if outlet_id is not None:
@@ -270,7 +308,8 @@ def queue_pattern(wh: Warehouse, f: Filters, outlet_id: int | None = None, by: s
     out = summary(wh, f, keys, outlet_id, target_minutes)
     total = out["visits"].sum()
     out.insert(len(keys) + 1, "share", out["visits"] / total if total else np.nan)
-    return out.sort_values(keys, kind="stable", na_position="last").reset_index(drop=True)
+    out = out.sort_values(keys, kind="stable", na_position="last").reset_index(drop=True)
+    return _blank(out, _small(f, out["visits"]), keys)
 
 
 def vip_lane(wh: Warehouse, f: Filters, outlet_id: int | None = None, vip_tiers: Sequence[str] | None = None,
@@ -280,7 +319,9 @@ def vip_lane(wh: Warehouse, f: Filters, outlet_id: int | None = None, vip_tiers:
     customer's: n_vip, n_other (waits), mean_wait_vip_min, mean_wait_other_min, saving_min = other − vip
     (minutes; positive: VIPs wait less) with its Welch 95% interval (saving_lower, saving_upper), and
     verdict: ``works`` (the interval above 0), ``does_not`` (it reaches 0 or below) or ``too_small``
-    (fewer than :data:`MIN_LANE_N` waits on a side)."""
+    (fewer than :data:`MIN_LANE_N` waits on a side). Aggregate-only users: a hall with fewer waits on a
+    side than the scope's minimum group (so every hall the league blanks) has its figures and verdict blanked
+    (``suppressed``)."""
     if vip_tiers is None:
         vip_tiers = tuple((rules or rule_values()).get("vip", {}).get("tiers", ()))
     if outlet_id is None:
@@ -305,7 +346,9 @@ def vip_lane(wh: Warehouse, f: Filters, outlet_id: int | None = None, vip_tiers:
     out = pd.DataFrame({"outlet_id": ids, **welch(*(col(c, True) for c in ("waited", "wait_s", "wait_sq")),
                                                   *(col(c, False) for c in ("waited", "wait_s", "wait_sq")))})
     base = base[["outlet_id", "name", "region_id", "vip_room"]].astype({"outlet_id": "int64"})
-    return base.merge(out, on="outlet_id", how="left").reset_index(drop=True)
+    out = base.merge(out, on="outlet_id", how="left").reset_index(drop=True)
+    small = _small(f, out["n_vip"]) | _small(f, out["n_other"])  # both sides shown: the hall's visits are too
+    return _blank(out, small, ["outlet_id", "name", "region_id", "vip_room"])
 
 
 def welch(n1: np.ndarray, s1: np.ndarray, ss1: np.ndarray, n2: np.ndarray, s2: np.ndarray,
@@ -331,7 +374,9 @@ def welch(n1: np.ndarray, s1: np.ndarray, ss1: np.ndarray, n2: np.ndarray, s2: n
 # -- audits --------------------------------------------------------------------------------------------
 def audit_trend(wh: Warehouse, f: Filters, outlet_id: int) -> pd.DataFrame:
     """One outlet's audits up to the period's end, item by item: audit_id, audited_on, auditor, item,
-    score, max_score, share (score ÷ max_score) and audit_score (the audit's 0–100), oldest first."""
+    score, max_score, share (score ÷ max_score) and audit_score (the audit's 0–100), oldest first.
+    Aggregate-only users: an outlet the league blanks has its auditors and scores blanked
+    (``suppressed``)."""
     check_outlet(wh, f, outlet_id)
     items = wh.read(q.audit_item_rows(f, bounds(wh, f), outlet_id, None))
     for col in ("score", "max_score"):
@@ -339,7 +384,9 @@ def audit_trend(wh: Warehouse, f: Filters, outlet_id: int) -> pd.DataFrame:
     with np.errstate(invalid="ignore", divide="ignore"):
         items["share"] = np.where(items["max_score"] > 0, items["score"] / items["max_score"], np.nan)
     totals = audit_scores(wh, f, outlet_id)[["audit_id", "audit_score"]]
-    return items.merge(totals, on="audit_id", how="left").drop(columns="outlet_id").reset_index(drop=True)
+    out = items.merge(totals, on="audit_id", how="left").drop(columns="outlet_id").reset_index(drop=True)
+    hidden = np.full(len(out), bool(withheld_outlets(wh, f, outlet_id)))
+    return _blank(out, hidden, ["audit_id", "audited_on", "item"])
 
 
 def repeated_failures(wh: Warehouse, f: Filters, min_repeats: int = 3, fail_below: float | None = None,
@@ -348,7 +395,7 @@ def repeated_failures(wh: Warehouse, f: Filters, min_repeats: int = 3, fail_belo
     file's ``[audits] fail_below``) in at least ``min_repeats`` of its audits in a row (audits that did
     not check the item are skipped), up to the period's end: outlet_id, name, item, repeats (the longest
     run), first_on, last_on (its audits' dates) and current (the run reaches the outlet's latest audit of
-    that item). Longest runs first."""
+    that item). Longest runs first. Aggregate-only users: none of an outlet the league blanks."""
     if fail_below is None:
         fail_below = float((rules or rule_values()).get("audits", {}).get("fail_below", 0.6))
     cols = ["outlet_id", "name", "item", "repeats", "first_on", "last_on", "current"]
@@ -358,6 +405,9 @@ def repeated_failures(wh: Warehouse, f: Filters, min_repeats: int = 3, fail_belo
     for col in ("outlet_id", "repeats", "last_no", "audits_of_item"):
         runs[col] = pd.to_numeric(runs[col]).astype("int64")
     runs["current"] = runs["last_no"] == runs["audits_of_item"]
+    runs = runs[~runs["outlet_id"].isin(withheld_outlets(wh, f))]  # a viewer: not of an outlet the league blanks
+    if runs.empty:
+        return pd.DataFrame(columns=cols)
     runs = (runs.sort_values(["outlet_id", "item", "repeats", "last_no"], kind="stable")
             .groupby(["outlet_id", "item"], as_index=False).tail(1))  # the longest run, the later of equals
     o = s.outlets
