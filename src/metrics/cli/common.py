@@ -18,7 +18,7 @@ from metrics.backends.connect import check_connection, resolve_url
 from metrics.model import dimensions, registry
 from metrics.model.filters import Filters, default_period, fit_to_span, preset_period
 from metrics.model.i18n import label, t
-from metrics.model.keys import ID_COLUMNS, as_given
+from metrics.model.keys import ENTITIES, ID_COLUMNS, as_given
 from metrics.model.links import date_range, parse_date
 from metrics.model.registry import Metric, dim_column
 from metrics.present.cells import safe_frame
@@ -244,6 +244,22 @@ def resolve_regions(wh: Warehouse, given: Sequence[str]) -> tuple[int, ...]:
             raise UserError(f"unknown region {g!r}; see `servicewatch regions`")
         out.append(int(match["region_id"].iloc[0]))
     return tuple(out)
+
+
+def known_id(wh: Warehouse, entity: str, key: str, message: str, lang: str, **fmt: object) -> int:
+    """The id of the row of ``entity`` (a data table) the user named by its key as the source wrote it;
+    a key the data does not hold is refused with the catalogue text ``message`` (``fmt``) in ``lang``.
+    A plain whole number is its own id, so the row is looked up in the table too."""
+    import sqlalchemy as sa
+
+    from metrics.model import schema
+
+    found = wh.key_ids(entity, [key]).get(key.strip())
+    if found is not None:
+        column = schema.metadata.tables[entity].c[ENTITIES[entity]]
+        if len(wh.read(sa.select(column).where(column == found))):
+            return int(found)
+    raise UserError(t(message, lang, **fmt))
 
 
 def audit_export(args: argparse.Namespace, action: str, detail: dict) -> None:

@@ -19,21 +19,12 @@ from metrics.cli.common import (
     build_filters,
     hand_out,
     keys_as_given,
+    known_id,
     open_warehouse,
 )
 
 TABLE = ["customer_id", "name", "score", "trend", "change", "moved", "sla_compliance", "availability", "complaints",
          "satisfaction", "spend_trend", "churn_risk", "missing"]
-
-
-def resolve_customer(wh, key: str, lang: str = "en") -> int:  # noqa: ANN001 - a Warehouse
-    """The id of the customer the user named by their key as the source wrote it; the error in ``lang``."""
-    from metrics.model.i18n import t
-
-    found = wh.key_ids("customers", [key]).get(key.strip())
-    if found is None:
-        raise UserError(t("health.unknown_customer", lang, customer=key))
-    return int(found)
 
 
 def _shown(df: pd.DataFrame, lang: str) -> pd.DataFrame:
@@ -57,7 +48,6 @@ def _shown(df: pd.DataFrame, lang: str) -> pd.DataFrame:
 
 def cmd_health(args: argparse.Namespace) -> None:
     from metrics.analysis import health as hl
-    from metrics.cli.portfolio import resolve_manager
     from metrics.model.i18n import t
 
     lang = args.lang
@@ -67,8 +57,10 @@ def cmd_health(args: argparse.Namespace) -> None:
         raise UserError(t(exc.key, lang, **exc.params)) from None
     wh = open_warehouse(args.db)
     f = build_filters(wh, args)
-    manager = resolve_manager(wh, args.manager, lang) if args.manager else None
-    customer = resolve_customer(wh, args.customer, lang) if args.customer else None
+    manager = (known_id(wh, "account_managers", args.manager, "portfolio.unknown_manager", lang,
+                        manager=args.manager) if args.manager else None)
+    customer = (known_id(wh, "customers", args.customer, "health.unknown_customer", lang, customer=args.customer)
+                if args.customer else None)
     r = hl.health(wh, f, cfg, manager, customer)
     if customer is not None and r.customers.empty:
         raise UserError(t("health.unknown_customer", lang, customer=args.customer))

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import sqlalchemy as sa
 
 from metrics.cli.common import (
     UserError,
@@ -27,6 +26,7 @@ from metrics.cli.common import (
     build_filters,
     hand_out,
     keys_as_given,
+    known_id,
     open_warehouse,
     with_region_names,
     with_vocabulary_names,
@@ -44,19 +44,6 @@ VIP_TABLE = ["outlet_id", "name", "n_vip", "n_other", "mean_wait_vip_min", "mean
              "saving_lower", "saving_upper", "verdict"]
 STARS_TABLE = ["outlet_id", "name", "stars", "computed_stars", "score", "score_waiting", "score_audits",
                "score_satisfaction", "score_complaints", "change", "driver"]
-
-
-def resolve_outlet(wh, key: str, lang: str = "en") -> int:  # noqa: ANN001 - a Warehouse
-    """The id of the outlet named by its key as the source wrote it; the error in ``lang``."""
-    from metrics.model import schema as s
-    from metrics.model.i18n import t
-
-    found = wh.key_ids("outlets", [key]).get(key.strip())
-    if found is not None:
-        o = s.outlets
-        if len(wh.read(sa.select(o.c.outlet_id).where(o.c.outlet_id == found))):
-            return int(found)
-    raise UserError(t("outlets.unknown_outlet", lang, outlet=key))
 
 
 def _words(df: pd.DataFrame, col: str, prefix: str, lang: str) -> pd.DataFrame:
@@ -153,7 +140,8 @@ def cmd_queue(args: argparse.Namespace) -> None:
     wh = open_warehouse(args.db)
     f = build_filters(wh, args)
     target = _target(args, lang)
-    outlet = resolve_outlet(wh, args.outlet, lang) if args.outlet else None
+    outlet = (known_id(wh, "outlets", args.outlet, "outlets.unknown_outlet", lang, outlet=args.outlet)
+              if args.outlet else None)
     df = _scoped(lambda: ol.queue_pattern(wh, f, outlet, args.by, target), lang)
     if outlet is not None:
         where = str(ol.check_outlet(wh, f, outlet)["name"])

@@ -14,12 +14,12 @@ import pandas as pd
 import sqlalchemy as sa
 
 from metrics.cli.common import (
-    UserError,
     add_db_argument,
     add_filter_arguments,
     build_filters,
     hand_out,
     keys_as_given,
+    known_id,
     open_warehouse,
 )
 
@@ -31,20 +31,6 @@ CUSTOMER_TABLE = ["customer_id", "name", "tier", "monthly_revenue", "spend_prev3
                   "churn_probability_90d", "revenue_at_risk"]
 SHARES = ("coverage_30d", "coverage_90d", "sla_compliance", "csat", "csat_lower", "csat_upper", "churn_share",
           "spend_change", "churn_probability_90d")
-
-
-def resolve_manager(wh, key: str, lang: str = "en") -> int:  # noqa: ANN001 - a Warehouse
-    """The id of the account manager the user named by their key as the source wrote it; the error in
-    ``lang``."""
-    from metrics.model import schema as s
-    from metrics.model.i18n import t
-
-    found = wh.key_ids("account_managers", [key]).get(key.strip())
-    if found is not None:
-        am = s.account_managers
-        if len(wh.read(sa.select(am.c.manager_id).where(am.c.manager_id == found))):
-            return int(found)
-    raise UserError(t("portfolio.unknown_manager", lang, manager=key))
 
 
 def _texts(df: pd.DataFrame, col: str, prefix: str, lang: str) -> pd.DataFrame:
@@ -77,7 +63,8 @@ def cmd_portfolio(args: argparse.Namespace) -> None:
     lang = args.lang
     wh = open_warehouse(args.db)
     f = build_filters(wh, args)
-    manager = resolve_manager(wh, args.manager, lang) if args.manager else None
+    manager = (known_id(wh, "account_managers", args.manager, "portfolio.unknown_manager", lang,
+                        manager=args.manager) if args.manager else None)
     lines: list[str] = []  # the sentences, on stderr after the window
     if manager is not None and args.show == "league":
         df, notes = pf.customers(wh, f, manager)
