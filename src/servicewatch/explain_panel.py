@@ -1,5 +1,6 @@
 """What drove the change (变化原因), on the Overview: a metric chosen in the URL (``explain=``), the
-waterfall of the dimension that explains most (metrics.analysis.decompose), the others behind tabs,
+waterfall of the dimension that explains most (metrics.analysis.decompose), the others behind tabs
+in an expander that builds them only once opened,
 the sentence (metrics.present.explain_text); and the one line a KPI card can carry
 (:func:`card_sentence`)."""
 
@@ -70,8 +71,11 @@ def explain_section(view: View, metrics: Sequence[str] = METRICS) -> None:
         return
     st.caption(explain_text.explained(best, view.lang))
     _show(view, best, f"explain_{best.dim}")
-    if others:
-        with st.expander(view.t("explain.page.other_dims")):
+    if others:  # built and sent only once opened (a first load draws one waterfall, not four)
+        box = st.expander(view.t("explain.page.other_dims"), key="explain_others_open", on_change="rerun")
+        if not box.open:
+            return
+        with box:
             tabs = st.tabs([explain_text.explained(d, view.lang) for d in others])
             for tab, d in zip(tabs, others, strict=True):
                 with tab:

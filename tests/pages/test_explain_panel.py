@@ -49,6 +49,27 @@ def test_complaint_rate_is_explained_by_dongjiang(db: str, lang: str) -> None:
     assert [e.label for e in at.expander if e.label == t("explain.page.other_dims", lang)]
 
 
+def test_other_dimensions_wait_for_the_expander(db: str) -> None:
+    """Closed, the expander holds no waterfall (one chart on a first load); opened, each other
+    dimension's waterfall is there, titled as the engine's decomposition of that dimension."""
+    at = open_page("app.py", {"lang": "en"})
+    wh = Warehouse.open(db)
+    start, end = preset_period("last_quarter", wh.as_of())
+    ds = dc.explain(wh, "complaint_rate", Filters(start, end))
+    titles = [t("explain.chart.title", "en", metric="Complaint rate", dim=explain_text.dim_word(d, "en"))
+              for d in ds if d.ok]
+    assert len(titles) > 1
+
+    def shown() -> list[str]:
+        return [x for x in titles if any(x in f["layout"]["title"]["text"] for f in _figures(at))]
+
+    assert shown() == titles[:1]  # closed: only the best dimension's waterfall
+    at.session_state["explain_others_open"] = True
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert shown() == titles
+
+
 def test_metric_choice_lives_in_the_url(db: str) -> None:
     at = open_page("app.py", {"lang": "en", "explain": "csat"})
     best = _best(db, "csat")
