@@ -82,9 +82,18 @@ panels.headed_table(right, view.t("page.at_risk.surveys_header", n=len(surveys))
                     lambda rows: churn_panels.survey_table(rows, view), view.t("page.at_risk.none"))
 
 acts = view.call(customer_history.actions, f, customer_id)
-actions_panel.customer_actions(view, view.call(customer_history.visits, f, customer_id), acts)
+visits = view.call(customer_history.visits, f, customer_id)
+actions_panel.customer_actions(view, visits, acts)
+owner = profile.get("account_manager_id")
+owner = None if owner is None or owner != owner else int(owner)  # NaN: no account manager
+
+
+def shown(c: int) -> str:
+    return f"{names[c]} ({keys.get(c, c)})"
+
+
 if acts is not None:  # assign to this customer (or others of the list); close one of theirs
-    owner = profile.get("account_manager_id")
-    actions_panel.assign_form(view, {c: f"{names[c]} ({keys.get(c, c)})" for c in ids}, [customer_id],
-                              None if owner is None or owner != owner else int(owner), "assign_action")
+    actions_panel.assign_form(view, {c: shown(c) for c in ids}, [customer_id], owner, "assign_action")
     actions_panel.close_form(view, acts, "close_action")
+if visits is not None:  # record a visit or call to this customer
+    actions_panel.visit_form(view, customer_id, shown(customer_id), owner, "record_visit")

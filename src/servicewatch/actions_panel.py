@@ -1,5 +1,6 @@
 """The action loop in the app (issue 18, item 4): assign retention actions from the at-risk list or
-a customer card, close them with an outcome, and the open (overdue first) actions of the user's scope.
+a customer card, close them with an outcome, record a visit or call, and the open (overdue first)
+actions of the user's scope.
 
 The writes are :mod:`metrics.churn.actions_store`'s — the same validation, scope, random holdout and
 audit as ``servicewatch actions add|close`` — on the database opened for writing by
@@ -113,6 +114,44 @@ def assign_form(view: ui.View, choices: dict[int, str], picked: list[int], defau
                      placeholder=view.t("actions_app.note_hint"))
         st.form_submit_button(view.t("actions_app.assign"), type="primary", on_click=_assign,
                               args=(view, key, own))
+
+
+def _record(view: ui.View, key: str, customer: int, label: str, manager_fixed: int | None) -> None:
+    """The visit form's submit: its values as submitted."""
+    state = st.session_state
+    manager = manager_fixed if manager_fixed is not None else state.get(f"{key}_manager")
+    kind = state[f"{key}_kind"]
+    row = _write(view, key, store.record_visit, customer, manager, state[f"{key}_day"], kind,
+                 state.get(f"{key}_purpose") or "", state.get(f"{key}_outcome") or "", state.get(f"{key}_next"))
+    if row is not None:
+        state[f"{key}_msg"] = ("success", view.t("visits_write.recorded", day=row["visit_date"], customer=label,
+                                                 kind=view.label("visit_kind", kind)))
+
+
+def visit_form(view: ui.View, customer: int, label: str, default_manager: int | None, key: str) -> None:
+    """A form that records an account manager's visit or call to ``customer`` (``label`` as shown):
+    manager (an account manager: themselves), date, kind, purpose, outcome, next step."""
+    if not _can_write(view):
+        return
+    owners = view.call(store.owners, view.filters)
+    own = view.filters.scope.manager_id if view.filters.scope is not None else None
+    names = dict(zip(owners["manager_id"].astype(int), owners["name"], strict=True)) if len(owners) else {}
+    manager_ids = [own] if own is not None else list(names)
+    _message(key)
+    with st.form(key, border=True, clear_on_submit=True):
+        st.subheader(view.t("visits_app.header"))
+        left, mid, right = st.columns(3)
+        index = manager_ids.index(default_manager) if default_manager in manager_ids else 0
+        left.selectbox(view.t("visits_app.manager"), manager_ids, index=index if manager_ids else None,
+                       format_func=lambda m: names.get(m, str(m)), key=f"{key}_manager", disabled=own is not None)
+        mid.date_input(view.t("visits_app.day"), dt.date.today(), max_value=dt.date.today(), key=f"{key}_day")
+        right.selectbox(view.t("visits_app.kind"), view.call(store.known_visit_kinds), key=f"{key}_kind",
+                        format_func=lambda c: view.label("visit_kind", c))
+        st.text_input(view.t("visits_app.purpose"), max_chars=200, key=f"{key}_purpose")
+        st.text_input(view.t("visits_app.outcome"), max_chars=200, key=f"{key}_outcome")
+        st.text_input(view.t("visits_app.next_step"), max_chars=200, key=f"{key}_next")
+        st.form_submit_button(view.t("visits_app.record"), on_click=_record,
+                              args=(view, key, customer, label, own))
 
 
 def _actions_shown(df: pd.DataFrame, view: ui.View) -> pd.DataFrame:

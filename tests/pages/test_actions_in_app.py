@@ -2,7 +2,8 @@
 card's visits and actions equal the rows in the file; assigning from the card writes the actions (the
 file the dashboard holds read-only is written on a swapped copy) with the holdout and the audit row;
 closing writes the outcome; a close of an action someone else changed since it was shown is refused
-and loses nothing; an account manager can only own their actions; a viewer gets no form."""
+and loses nothing; a visit recorded from the card lands in ``visits`` (bad input refused, nothing
+written); an account manager can only own their actions; a viewer gets no form."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import pytest
 import sqlalchemy as sa
 from page_helpers import filters, open_page, write_users
 
-from metrics.access.users import User
+from metrics.access.users import Scope, User
 from metrics.backends.swap import writable
 from metrics.churn import actions_store
 from metrics.churn import store as churn_store
@@ -147,3 +148,49 @@ def test_an_account_manager_owns_only_their_actions_and_a_viewer_gets_no_form(ur
     at = open_page(PAGE, None, {"sw_user": viewer, "_sw_seen": time.time()})
     assert t("actions_app.assign_header", "zh") not in _texts(at.subheader)
     assert not [b for b in at.button if b.label == t("actions_app.assign", "zh")]
+
+
+def test_record_a_visit_from_the_card(url: str) -> None:
+    at = open_page(PAGE)
+    cid = at.selectbox(key="_w_choice_customer").value
+    before = _sql(url, "select * from visits where customer_id = ?", cid)
+    at.selectbox(key="record_visit_kind").set_value("visit")
+    at.text_input(key="record_visit_purpose").input("了解专线故障处理是否满意")
+    at.text_input(key="record_visit_outcome").input("客户希望缩短修复时间")
+    _button(at, t("visits_app.record", "zh")).click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    after = _sql(url, "select * from visits where customer_id = ? order by visit_id", cid)
+    assert len(after) == len(before) + 1
+    new = after.iloc[-1]
+    assert new["purpose"] == "了解专线故障处理是否满意" and new["outcome"] == "客户希望缩短修复时间"
+    assert str(new["visit_date"])[:10] == dt.date.today().isoformat() and new["kind"] == "visit"
+    assert t("actions_app.visits_header", "zh", n=len(after)) in _texts(at.subheader)
+    # an outcome is required: refused in one line, nothing written
+    at.text_input(key="record_visit_purpose").input("回访")
+    _button(at, t("visits_app.record", "zh")).click().run()
+    assert t("actions_write.required", "zh", column="outcome") in _texts(at.error)
+    assert len(_sql(url, "select * from visits where customer_id = ?", cid)) == len(after)
+
+
+def test_record_visit_refusals_write_nothing(url: str) -> None:
+    cid = int(_sql(url, "select customer_id from customers where account_manager_id is not null limit 1").iloc[0, 0])
+    mid = int(_sql(url, "select account_manager_id from customers where customer_id = ?", cid).iloc[0, 0])
+    other = int(_sql(url, "select manager_id from account_managers where manager_id <> ? limit 1", mid).iloc[0, 0])
+    n = len(_sql(url, "select * from visits"))
+    today = dt.date.today()
+    cases = [
+        (dict(day=today + dt.timedelta(days=1)), t("visits_write.future", "en", day=today + dt.timedelta(days=1))),
+        (dict(kind="dinner"), "kind dinner is not allowed"),
+        (dict(manager=987654), t("actions_write.unknown_owner", "en", owner=987654)),
+        (dict(scope=Scope("am", manager_id=other), manager=mid), t("actions_write.own_only", "en")),
+        (dict(scope=Scope("v", aggregates_only=True)), t("actions_write.viewer", "en")),
+        (dict(purpose="x" * 201), t("actions_write.too_long", "en", column="purpose", n=200)),
+    ]
+    for change, message in cases:
+        args = dict(customer=cid, manager=mid, day=today, kind="call", purpose="回访", outcome="满意", scope=None)
+        args.update(change)
+        with pytest.raises(actions_store.ActionError) as err, writable(url) as engine:
+            actions_store.record_visit(engine, url, "t", args.pop("customer"), args.pop("manager"), args.pop("day"),
+                                       args.pop("kind"), args.pop("purpose"), args.pop("outcome"), **args)
+        assert message in str(err.value)
+    assert len(_sql(url, "select * from visits")) == n

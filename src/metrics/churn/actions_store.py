@@ -1,5 +1,6 @@
 """Write side of the action loop (issue 18, item 4): assign retention actions with a random holdout,
-close them with an outcome.
+close them with an outcome, and record account managers' visits and calls (:func:`record_visit`, into
+``visits``, under the same rules).
 
 Where the rows go — one rule: **into the data database's own ``retention_actions`` table**, the one
 ``actions list`` and ``actions effect`` read, so there is nothing to merge. The caller opens the
@@ -44,6 +45,7 @@ from metrics.model.i18n import t
 TABLE = "retention_actions"
 ACTION_TYPES = ("care_visit", "call", "tailored_offer", "service_fix")  # when the data names none
 DEFAULT_HOLDOUT = 0.10
+VISIT_KINDS = ("visit", "call")  # when the data names none
 
 
 class ActionError(ValueError):
@@ -78,19 +80,19 @@ def holdout_mask(deciles: Sequence[object], share: float, seed: int) -> np.ndarr
     return out
 
 
-def _check(value: object, column: str, lang: str) -> None:
-    """One column's value against the importer's declarations for the table."""
-    col = schema.retention_actions.c[column]
+def _check(value: object, column: str, lang: str, table: sa.Table = schema.retention_actions) -> None:
+    """One column's value against the importer's declarations for ``table``."""
+    col = table.c[column]
     if value is None:
         if not col.nullable:
             raise ActionError(t("actions_write.required", lang, column=column))
         return
-    vocab = spec.VOCAB.get((TABLE, column))
+    vocab = spec.VOCAB.get((table.name, column))
     allowed = spec.STRICT_VOCABS.get(vocab) if vocab else None
     if allowed is not None and value not in allowed:
         raise ActionError(t("actions_write.not_allowed", lang, column=column, value=value,
                             allowed=", ".join(allowed)))
-    lo, hi = spec.RANGES.get((TABLE, column), (None, None))
+    lo, hi = spec.RANGES.get((table.name, column), (None, None))
     if isinstance(value, int | float) and ((lo is not None and value < lo) or (hi is not None and value > hi)):
         raise ActionError(t("actions_write.out_of_range", lang, column=column, value=value))
     length = getattr(col.type, "length", None)
@@ -134,6 +136,26 @@ def action_types(conn: sa.Connection) -> tuple[str, ...]:
     if insp.has_table(a.name):
         found += [r[0] for r in conn.execute(sa.select(a.c.action_type).distinct().order_by(a.c.action_type))]
     return tuple(dict.fromkeys(found)) or ACTION_TYPES
+
+
+def visit_kinds(conn: sa.Connection) -> tuple[str, ...]:
+    """The kinds of visit the data knows (``vocabulary`` rows of ``visit_kind``, then the kinds
+    recorded), or :data:`VISIT_KINDS` when it names none."""
+    v, vs = schema.vocabulary, schema.visits
+    found: list[str] = []
+    insp = sa.inspect(conn)
+    if insp.has_table(v.name):
+        found += [r[0] for r in conn.execute(sa.select(v.c.code).where(v.c.dimension == "visit_kind")
+                                             .order_by(v.c.sort_order, v.c.code))]
+    if insp.has_table(vs.name):
+        found += [r[0] for r in conn.execute(sa.select(vs.c.kind).distinct().order_by(vs.c.kind))]
+    return tuple(dict.fromkeys(found)) or VISIT_KINDS
+
+
+def known_visit_kinds(wh) -> tuple[str, ...]:  # noqa: ANN001 - a Warehouse
+    """:func:`visit_kinds` of the warehouse's database (for a form's choices)."""
+    with wh.engine.connect() as conn:
+        return visit_kinds(conn)
 
 
 def known_types(wh) -> tuple[str, ...]:  # noqa: ANN001 - a Warehouse
@@ -340,3 +362,44 @@ def overdue_count(wh, f) -> int | None:  # noqa: ANN001 - a Warehouse and Filter
             return None
         q = _list_query(f, f.as_of or wh.as_of(), overdue_only=True).order_by(None).subquery()
         return int(conn.execute(sa.select(sa.func.count()).select_from(q)).scalar_one())
+
+
+def record_visit(engine: sa.Engine, data_url: str, user: str, customer: int, manager: int, day: dt.date,
+                 kind: str, purpose: str, outcome: str, next_step: str | None = None, *,
+                 scope: Scope | None = None, lang: str = "en") -> dict:
+    """Record account manager ``manager``'s visit or call (``kind``) to ``customer`` on ``day``, with
+    its purpose, outcome and next step: one transaction, validated as the importer validates a visit,
+    scoped (an account manager records only their own visits), audited. Returns the row written.
+    Raises :class:`ActionError` (nothing written) otherwise."""
+    if scope is not None and scope.aggregates_only:
+        raise ActionError(t("actions_write.viewer", lang))
+    if scope is not None and scope.manager_id is not None and manager != scope.manager_id:
+        raise ActionError(t("actions_write.own_only", lang))
+    if day > dt.datetime.now(dt.UTC).date():
+        raise ActionError(t("visits_write.future", lang, day=day))
+    row = {"customer_id": int(customer), "manager_id": int(manager), "visit_date": day, "kind": kind,
+           "purpose": (purpose or "").strip() or None, "outcome": (outcome or "").strip() or None,
+           "next_step": (next_step or "").strip() or None}
+    for column in ("purpose", "outcome", "next_step"):
+        _check(row[column], column, lang, schema.visits)
+    v, am = schema.visits, schema.account_managers
+    with engine.begin() as conn:
+        if not sa.inspect(conn).has_table(v.name):
+            raise ActionError(t("visits_write.no_table", lang))
+        kinds = visit_kinds(conn)
+        if kind not in kinds:
+            raise ActionError(t("actions_write.not_allowed", lang, column="kind", value=kind, allowed=", ".join(kinds)))
+        if not _in_scope(conn, [row["customer_id"]], scope):
+            raise ActionError(t("actions_write.out_of_scope", lang, keys=str(customer)))
+        if conn.execute(sa.select(am.c.manager_id).where(am.c.manager_id == row["manager_id"])).first() is None:
+            raise ActionError(t("actions_write.unknown_owner", lang, owner=manager))
+        row["visit_id"] = int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(v.c.visit_id), 0))).scalar_one()) + 1
+        try:
+            conn.execute(v.insert(), [row])
+        except sa.exc.IntegrityError:  # another call took the same id at the same moment
+            raise ActionError(t("actions_write.ids_taken", lang)) from None
+        _new_version(conn)
+        _audit(data_url, user, {"op": "record_visit", "visit_id": row["visit_id"], "customer": row["customer_id"],
+                                "manager": row["manager_id"], "day": str(day), "kind": kind,
+                                "scope_user": scope.user if scope else None})
+    return row
