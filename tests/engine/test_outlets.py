@@ -366,3 +366,51 @@ def test_a_viewer_gets_no_vip_lane_or_audit_of_an_outlet_the_league_blanks(duck:
     assert ol.repeated_failures(wh, day.with_(scope=None))["outlet_id"].tolist() == [1]
     assert ol.repeated_failures(wh, day).empty
     assert ol.repeated_failures(wh, fv)["outlet_id"].tolist() == [1]
+
+
+# -- the complaints behind an outlet ---------------------------------------------------------------
+def test_the_complaints_behind_an_outlet_are_the_raw_tickets(wh: Warehouse, demo_frames: dict) -> None:
+    from metrics.analysis import outlet_complaints as oc
+    from metrics.demo import outlets as demo
+    from metrics.model.filters import preset_period
+    from metrics.present.masking import mask
+
+    f = Filters(*preset_period("last_12_months", wh.as_of()))
+    hall = demo.planted_hall(demo_frames["outlets"])
+    t = demo_frames["tickets"]
+    opened = pd.to_datetime(t["opened_at"])
+    mine = t[(t["outlet_id"] == hall) & (t["kind"] == "complaint") & (opened >= pd.Timestamp(f.start))
+             & (opened < pd.Timestamp(min(f.end, wh.as_of())) + pd.Timedelta(days=1))]
+    ref = mine.groupby("category").size()
+    got = oc.complaint_categories(wh, f, hall).set_index("category")
+    assert len(ref) > 2 and got["complaints"].to_dict() == ref.to_dict()
+    assert got["share"].sum() == pytest.approx(1.0)
+    assert list(got["complaints"]) == sorted(got["complaints"], reverse=True)
+    assert got["complaints"].sum() == ol.outlet_league(wh, f).set_index("outlet_id").loc[hall, "complaints"]
+    recent = oc.recent_complaints(wh, f, hall, 5)
+    newest = mine.sort_values(["opened_at", "ticket_id"], ascending=False).head(5)
+    assert recent["ticket_id"].tolist() == newest["ticket_id"].tolist()
+    raw_text = dict(zip(newest["ticket_id"], newest["description"], strict=True))
+    assert [mask(raw_text[i]) if isinstance(raw_text[i], str) else None for i in recent["ticket_id"]] == \
+        recent["description"].tolist()
+    assert recent["description"].notna().any()
+    viewer = f.with_(scope=Scope("v", aggregates_only=True, min_group_size=int(ref.median()) + 1))
+    with pytest.raises(ScopeError):
+        oc.recent_complaints(wh, viewer, hall)
+    seen = oc.complaint_categories(wh, viewer, hall).set_index("category")
+    small = ref < viewer.scope.min_group_size
+    assert small.any() and (~small).any()
+    assert seen.loc[small[small].index, "complaints"].isna().all()
+    assert seen.loc[small[~small].index, "complaints"].to_dict() == ref[~small].to_dict()
+
+
+def test_masked_complaint_descriptions_hide_phone_numbers(duck: str, raw: dict, tmp_path) -> None:
+    from metrics.analysis import outlet_complaints as oc
+
+    fr = {k: v.copy() for k, v in raw.items()}
+    fr["tickets"]["description"] = "我的电话是13812345678，营业厅让我等了一小时"
+    url = f"duckdb:///{tmp_path / 'm.duckdb'}"
+    replace_all(url, fr)
+    recent = oc.recent_complaints(Warehouse.open(url), F, 2, 3)
+    assert len(recent) == 3 and not recent["description"].str.contains("13812345678").any()
+    assert recent["description"].str.contains("营业厅让我等了一小时").all()

@@ -187,7 +187,7 @@ def audit_scores(wh: Warehouse, f: Filters, outlet_id: int | None = None, since=
         out["audit_score"] = np.where(out["max_score"] > 0, 100 * out["score"] / out["max_score"], np.nan)
     out["outlet_id"] = pd.to_numeric(out["outlet_id"]).astype("int64")
     out = out.drop(columns=["score", "max_score"])
-    return _blank(out, out["outlet_id"].isin(withheld_outlets(wh, f, outlet_id)).to_numpy(),
+    return blank_rows(out, out["outlet_id"].isin(withheld_outlets(wh, f, outlet_id)).to_numpy(),
                   ["outlet_id", "audit_id", "audited_on", "items"])
 
 
@@ -234,13 +234,13 @@ def _rank(df: pd.DataFrame) -> pd.DataFrame:
                           kind="stable")
 
 
-def _small(f: Filters, counts: pd.Series) -> np.ndarray:
+def withheld_rows(f: Filters, counts: pd.Series) -> np.ndarray:
     """Per row: withheld from an aggregate-only user (fewer visits or waits than the scope's minimum
     group, :func:`metrics.access.users.withheld`)."""
     return np.array([withheld(f.scope, int(v) if pd.notna(v) else 0) for v in counts], dtype=bool)
 
 
-def _blank(df: pd.DataFrame, small: np.ndarray, keep: Sequence[str]) -> pd.DataFrame:
+def blank_rows(df: pd.DataFrame, small: np.ndarray, keep: Sequence[str]) -> pd.DataFrame:
     """The rows ``small`` with every column but ``keep`` blanked (numbers NaN, codes None) and flagged
     in ``suppressed``; ``df`` unchanged when none is."""
     if not small.any():
@@ -269,7 +269,7 @@ def withheld_outlets(wh: Warehouse, f: Filters, outlet_id: int | None = None) ->
 
 
 def _suppress(df: pd.DataFrame, f: Filters) -> pd.DataFrame:
-    small = _small(f, df["visits"])
+    small = withheld_rows(f, df["visits"])
     if not small.any():
         return df
     df = df.copy()
@@ -309,7 +309,7 @@ def queue_pattern(wh: Warehouse, f: Filters, outlet_id: int | None = None, by: s
     total = out["visits"].sum()
     out.insert(len(keys) + 1, "share", out["visits"] / total if total else np.nan)
     out = out.sort_values(keys, kind="stable", na_position="last").reset_index(drop=True)
-    return _blank(out, _small(f, out["visits"]), keys)
+    return blank_rows(out, withheld_rows(f, out["visits"]), keys)
 
 
 def vip_lane(wh: Warehouse, f: Filters, outlet_id: int | None = None, vip_tiers: Sequence[str] | None = None,
@@ -347,8 +347,8 @@ def vip_lane(wh: Warehouse, f: Filters, outlet_id: int | None = None, vip_tiers:
                                                   *(col(c, False) for c in ("waited", "wait_s", "wait_sq")))})
     base = base[["outlet_id", "name", "region_id", "vip_room"]].astype({"outlet_id": "int64"})
     out = base.merge(out, on="outlet_id", how="left").reset_index(drop=True)
-    small = _small(f, out["n_vip"]) | _small(f, out["n_other"])  # both sides shown: the hall's visits are too
-    return _blank(out, small, ["outlet_id", "name", "region_id", "vip_room"])
+    small = withheld_rows(f, out["n_vip"]) | withheld_rows(f, out["n_other"])  # both shown: its visits too
+    return blank_rows(out, small, ["outlet_id", "name", "region_id", "vip_room"])
 
 
 def welch(n1: np.ndarray, s1: np.ndarray, ss1: np.ndarray, n2: np.ndarray, s2: np.ndarray,
@@ -386,7 +386,7 @@ def audit_trend(wh: Warehouse, f: Filters, outlet_id: int) -> pd.DataFrame:
     totals = audit_scores(wh, f, outlet_id)[["audit_id", "audit_score"]]
     out = items.merge(totals, on="audit_id", how="left").drop(columns="outlet_id").reset_index(drop=True)
     hidden = np.full(len(out), bool(withheld_outlets(wh, f, outlet_id)))
-    return _blank(out, hidden, ["audit_id", "audited_on", "item"])
+    return blank_rows(out, hidden, ["audit_id", "audited_on", "item"])
 
 
 def repeated_failures(wh: Warehouse, f: Filters, min_repeats: int = 3, fail_below: float | None = None,
@@ -416,3 +416,4 @@ def repeated_failures(wh: Warehouse, f: Filters, min_repeats: int = 3, fail_belo
     out = runs.merge(names, on="outlet_id", how="left")[cols]
     out["first_on"], out["last_on"] = (pd.to_datetime(out[c]).dt.date for c in ("first_on", "last_on"))
     return out.sort_values(["repeats", "outlet_id", "item"], ascending=[False, True, True]).reset_index(drop=True)
+

@@ -245,3 +245,19 @@ def audit_item_rows(f: Filters, b: Bounds, outlet_id: int | None, since: date | 
     return (sa.select(a.c.outlet_id, a.c.audit_id, a.c.audited_on, a.c.auditor, i.c.item, i.c.score, i.c.max_score)
             .select_from(a.join(i, i.c.audit_id == a.c.audit_id).join(o, o.c.outlet_id == a.c.outlet_id))
             .where(*conds).order_by(a.c.outlet_id, a.c.audited_on, a.c.audit_id, i.c.item))
+
+
+def outlet_complaint_rows(f: Filters, b: Bounds, outlet_id: int, by_category: bool, limit: int = 10) -> sa.Select:
+    """The complaints (tickets of kind ``complaint``) opened at the outlet ``outlet_id`` in the period, in
+    the filters' customer slices and the user's scope, as :func:`complaint_figures` counts them: per
+    category (``by_category``: category, complaints) or the ``limit`` most recent (ticket_id, opened_at,
+    category, priority, resolved_at, description — unmasked: the caller masks it)."""
+    t, c, o = s.tickets, s.customers, s.outlets
+    conds = [t.c.outlet_id == outlet_id, t.c.kind == "complaint", t.c.opened_at >= _ts(b.start_ts),
+             t.c.opened_at < _ts(b.stop_ts), *_conditions(f, o, c.c.tier, c, t.c.channel)]
+    from_ = _fact_from(t, f)
+    if by_category:
+        return (sa.select(t.c.category, sa.func.count().label("complaints")).select_from(from_).where(*conds)
+                .group_by(t.c.category))
+    return (sa.select(t.c.ticket_id, t.c.opened_at, t.c.category, t.c.priority, t.c.resolved_at, t.c.description)
+            .select_from(from_).where(*conds).order_by(t.c.opened_at.desc(), t.c.ticket_id.desc()).limit(limit))
