@@ -24,8 +24,6 @@ STATE_KEY = "_sw_pack"
 
 def meeting_pack_button(view: View) -> None:
     """Draw the button (or, once built for these filters, the PPTX and PDF downloads) in the sidebar."""
-    from metrics.report import MIME, build_pack, write
-
     lang = view.lang
     key = (view.url, view.version, view.filters, lang)
     state = st.session_state.get(STATE_KEY)
@@ -35,6 +33,8 @@ def meeting_pack_button(view: View) -> None:
         if not sidebar.button(t("report.button", lang), key="sw_pack_build", icon=":material/slideshow:",
                               help=t("report.button_help", lang), width="stretch"):
             return
+        from metrics.report import build_pack  # reportlab, pptx and kaleido: only once a pack is asked for
+
         with sidebar.status(t("report.building", lang), expanded=True) as status:
             bar = st.progress(0.0)
             try:
@@ -48,6 +48,7 @@ def meeting_pack_button(view: View) -> None:
         state = (key, pack, {})
         st.session_state[STATE_KEY] = state
     _, pack, files = state
+    from metrics.report import MIME, write
 
     def writer(fmt: str):
         def make() -> bytes:  # runs on a separate thread when the download is clicked

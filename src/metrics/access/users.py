@@ -18,6 +18,7 @@ No Streamlit here: the app, the CLI and the tests share it.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import json
 import os
@@ -41,8 +42,13 @@ DEFAULT_MIN_GROUP_SIZE = 5
 FILE_VERSION = 1
 _NAME = re.compile(r"^[\w.@-]{1,64}$")
 _EMAIL = re.compile(r"^[^@\s<>,;\"]{1,64}@[A-Za-z0-9.-]{1,190}\.?[A-Za-z0-9-]*$")
-# A real hash to check against when the name is unknown, so that unknown names cost the same time.
-_DUMMY_HASH = bcrypt.hashpw(b"not a password", bcrypt.gensalt(rounds=12)).decode()
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A real bcrypt hash to check against when the name is unknown, so that unknown names cost the same
+    time; made on the first sign-in, not at import (12 rounds: ~0.3 s of every app start otherwise)."""
+    return bcrypt.hashpw(b"not a password", bcrypt.gensalt(rounds=12)).decode()
 
 
 class ScopeError(PermissionError):
@@ -330,9 +336,9 @@ def verify(name: str, password: str, path: str | Path | None = None,
         raise LockedError("too many failed sign-ins; this account is locked for a while") from None
     except lockout.StoreError as exc:
         raise LockoutUnavailable(str(exc)) from None
-    user, h = users.get(name, (None, _DUMMY_HASH))
-    if h is None:  # an OpenID Connect-only user: no password opens it
-        user, h = None, _DUMMY_HASH
+    user, h = users.get(name, (None, None))
+    if h is None:  # an unknown name, or an OpenID Connect-only user: no password opens it
+        user, h = None, _dummy_hash()
     ok = bcrypt.checkpw(password.encode()[:72], h.encode())
     try:
         if not (ok and user is not None and hmac.compare_digest(user.name, name)):
