@@ -109,6 +109,7 @@ bench: venv system
 	$(PY) -m bench.importing
 	$(PY) -m bench.spark --scale S
 	$(PY) -m bench.browser
+	$(PY) -m bench.first_load
 	$(PY) -m bench.alerts
 	$(PY) -m bench.drivers
 	$(PY) -m bench.keys

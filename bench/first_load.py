@@ -1,0 +1,170 @@
+"""First load against the framework's floor (issue 21, item 4), per page, in one browser and one run.
+
+`python -m bench.first_load [--scale L] [--repeat 5] [--pages Overview,SLA]`, also run by `make bench`
+after `bench.browser`. Starts `streamlit run app.py` on the cached bench DuckDB file and, beside it,
+`bench/floor_app.py` (a bare Streamlit page with one tiny plotly chart: the floor), then in one Chromium
+profile loads, round after round, the floor and each page's default view in new tabs (new Streamlit
+sessions), interleaved so that both see the same load on the machine. Each page is opened once before
+the rounds so that its default view is in the server's cache (*load, cached view* of `bench.browser`):
+what is left is the page's own start-up, script run and drawing. A load is timed as `bench.browser`
+does (navigation start until the run has ended, nothing stale, every chart on view drawn); *content*
+is when the page's first card or first text below the title is on screen.
+
+Reports per page the median load, its ratio to the floor's median of the same rounds (target: at most
+1.25), the content time and the charts drawn; writes bench/first_load_results.json and the
+``browser-first-load`` section of docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+from datetime import UTC, datetime
+
+from .browser import CHROMIUM, CHROMIUM_ARGS, DATA, ROOT, SIZES, app_server, data_file, load, log, new_context
+from .sections import write_section
+
+RESULTS = ROOT / "bench" / "first_load_results.json"
+# URL path of each page ("" is the Overview); Admin is left out (it asks for a sign-in)
+PAGES = {"Overview": "", "Satisfaction": "Satisfaction", "Complaints": "Complaints", "SLA": "SLA",
+         "Churn": "Churn", "Regions": "Regions", "Data": "Data", "At risk": "At_risk", "Alerts": "Alerts",
+         "Portfolio": "Portfolio", "Outlets": "Outlets", "Regulator": "Regulator"}
+TARGET = 1.25
+
+# When the page first shows content of its own: a KPI card, or a text/table element below the title
+CONTENT_JS = """
+() => {
+  const main = document.querySelector('[data-testid=stMain]');
+  if (!main) return false;
+  const el = main.querySelector('[data-testid=stMetric], [data-testid=stMarkdownContainer] p, '
+                               + '[data-testid=stDataFrame], [data-testid=stAlert]');
+  return el ? performance.now() : false;
+}
+"""
+
+
+def run(scale: str, seed: int, repeat: int, pages: list[str]) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    db = data_file(scale, seed)
+    result: dict = {"scale": scale, "customers": SIZES[scale], "repeat": repeat, "pages": {}, "floor": [],
+                    "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                    "load_average_at_start": os.getloadavg(), "cores": os.cpu_count()}
+    with app_server(db, DATA / "first-load-streamlit.log") as base, \
+            app_server(db, DATA / "first-load-floor.log", "bench/floor_app.py") as floor_base, \
+            sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            context = new_context(browser)
+            context.add_init_script(
+                "(() => { const f = " + CONTENT_JS.strip() + "; const tick = () => { const t = f();"
+                " if (t) window.__swContent = t; else requestAnimationFrame(tick); };"
+                " requestAnimationFrame(tick); })();")
+            try:
+                floor_url = f"{floor_base}/?charts=1"
+                load(context, floor_url)  # the browser's caches filled
+                for name in pages:  # the default view computed once (server cache), as for the floor
+                    r = load(context, f"{base}/{PAGES[name]}?lang=en")
+                    log(f"  {name}: first load after the server started {r['ms']:,.0f} ms")
+                    result["pages"][name] = {"ms": [], "content_ms": [], "errors": r["errors"], "charts": r["charts"],
+                                             "phases": {}, "after_start_ms": r["ms"]}
+                for i in range(repeat):
+                    result["floor"].append(load(context, floor_url)["ms"])
+                    for name in pages:
+                        r = load_with_content(context, f"{base}/{PAGES[name]}?lang=en")
+                        p = result["pages"][name]
+                        p["ms"].append(r["ms"])
+                        if r.get("content_ms") is not None:
+                            p["content_ms"].append(r["content_ms"])
+                        p["errors"] += r["errors"]
+                        for phase in ("before_run_ms", "run_ms", "draw_ms"):
+                            if phase in r:
+                                p["phases"].setdefault(phase, []).append(r[phase])
+                    log(f"round {i + 1}/{repeat}: floor {result['floor'][-1]:,.0f} ms, "
+                        + ", ".join(f"{n} {result['pages'][n]['ms'][-1]:,.0f}" for n in pages))
+            finally:
+                context.close()
+        finally:
+            browser.close()
+    result["load_average_at_end"] = os.getloadavg()
+    result["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    return result
+
+
+def load_with_content(context, url: str) -> dict:
+    """``bench.browser.load`` and the content time, read before the tab closes."""
+    from .browser import TIMEOUT_MS, _done, _errors, _phases
+
+    page = context.new_page()
+    try:
+        page.goto(url, timeout=TIMEOUT_MS)
+        ms = _done(page)
+        content = page.evaluate("window.__swContent || null")
+        return {"ms": round(ms, 1), "errors": _errors(page), **_phases(page, 0.0, ms),
+                "charts": page.locator(".js-plotly-plot").count(),
+                "content_ms": round(content, 1) if content else None}
+    finally:
+        page.close()
+
+
+def ratios(r: dict) -> dict[str, float]:
+    """Each page's median load over the floor's median load of the same rounds."""
+    floor = statistics.median(r["floor"])
+    return {name: statistics.median(p["ms"]) / floor for name, p in r["pages"].items() if p["ms"]}
+
+
+def _med(values: list[float]) -> str:
+    return f"{statistics.median(values):,.0f} ms" if values else "—"
+
+
+def markdown(r: dict) -> str:
+    ratio = ratios(r)
+    rows = []
+    for name, p in r["pages"].items():
+        ph = p.get("phases", {})
+        mark = "" if ratio[name] <= TARGET else " ✗"
+        rows.append(f"| {name} | {p['charts']} | {_med(p['content_ms'])} | {_med(p['ms'])} (max {max(p['ms']):,.0f}) "
+                    f"| **{ratio[name]:.2f}×**{mark} | {_med(ph.get('before_run_ms', []))} "
+                    f"| {_med(ph.get('run_ms', []))} | {_med(ph.get('draw_ms', []))} | {p['errors']} |")
+    within = sum(v <= TARGET for v in ratio.values())
+    la0, la1 = r["load_average_at_start"][0], r["load_average_at_end"][0]
+    return "\n".join([
+        f"### First load against the floor (`bench/first_load.py`), {r['scale']}: {r['customers']:,} customers", "",
+        f"The floor, a bare Streamlit page with one tiny plotly chart (`bench/floor_app.py`), and each page's "
+        f"default view (already in the server's cache) loaded in new tabs of one Chromium profile, interleaved, "
+        f"{r['repeat']} rounds: floor **{_med(r['floor'])}** median (n={len(r['floor'])}, "
+        f"max {max(r['floor']):,.0f} ms). Ratio: the page's median over the floor's; target at most {TARGET}× "
+        f"(issue 21); {within} of {len(ratio)} pages within it. *Content*: the first KPI card or text below "
+        f"the title on screen; *load*: the run ended, nothing stale, every chart on view drawn.", "",
+        "| page | charts | content | load | ratio to floor | before the run | script run | drawing | exceptions |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        *rows, "",
+        f"Run {r['started_at']} – {r['finished_at']}; {r['cores']} cores shared with other work, load average "
+        f"{la0:.1f} at start and {la1:.1f} at end.",
+    ])
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="bench.first_load", description=__doc__.split("\n\n")[0])
+    p.add_argument("--scale", default="L", choices=list(SIZES))
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--repeat", type=int, default=5, help="rounds (floor, then every page)")
+    p.add_argument("--pages", default=",".join(PAGES), help=f"comma-separated, of: {', '.join(PAGES)}")
+    p.add_argument("--no-write", action="store_true", help="print only; leave docs/performance.md alone")
+    args = p.parse_args(argv)
+    pages = [x.strip() for x in args.pages.split(",") if x.strip()]
+    bad = [x for x in pages if x not in PAGES]
+    if bad:
+        p.error(f"unknown page(s) {bad}; use {', '.join(PAGES)}")
+    result = run(args.scale, args.seed, args.repeat, pages)
+    print(markdown(result))
+    if not args.no_write:
+        RESULTS.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+        write_section("browser-first-load", markdown(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
