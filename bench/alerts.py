@@ -29,18 +29,13 @@ from metrics import alerts
 from metrics.demo.alert_rules import HEADLINE
 from metrics.query.warehouse import Warehouse
 
-from .run import _key
+from .common import default_db
 from .sections import write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_S = 30.0
 DELIVERY_TARGET_S = 600.0
 LOAD_BEFORE: float | None = None
-
-
-def default_db() -> str:
-    path = ROOT / "bench" / "data" / f"{_key('L', 7)}.duckdb"
-    return f"duckdb:///{path}"
 
 
 def run(url: str, n_rules: int) -> dict:

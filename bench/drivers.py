@@ -23,17 +23,12 @@ from metrics.analysis import drivers as dv
 from metrics.model.filters import Filters, preset_period
 from metrics.query.warehouse import Warehouse
 
-from .run import _key
+from .common import default_db, save_results
 from .sections import write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_S = 5.0
 RUNS = 3
-
-
-def default_db() -> str:
-    path = ROOT / "bench" / "data" / f"{_key('L', 7)}.duckdb"
-    return f"duckdb:///{path}"
 
 
 def _load() -> str:
@@ -83,7 +78,7 @@ def main() -> None:
     p.add_argument("--no-doc", action="store_true", help="do not write the section of docs/performance.md")
     args = p.parse_args()
     res = run(args.db)
-    (ROOT / "bench" / "drivers_results.json").write_text(json.dumps(res, indent=1, ensure_ascii=False) + "\n")
+    save_results("drivers", res)
     lines = "\n".join(
         f"| {s} | {v['eligible']:,} | {v['rows']:,} | {v['sql_median_s']} | {v['model_median_s']} | {v['first_s']} | "
         f"{v['median_s']} | {v['cpu_median_s']} | {'yes' if v['median_s'] <= TARGET_S else '**no**'} |"

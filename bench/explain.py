@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 import statistics
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,24 +22,13 @@ from metrics.analysis import decompose
 from metrics.model.filters import Filters, preset_period
 from metrics.query.warehouse import Warehouse
 
-from .run import _key
+from .common import default_db, elapsed_ms, save_results
 from .sections import write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_MS = 300.0
 METRICS = ("complaint_rate", "csat", "nps", "sla_resolution_compliance", "fcr_rate", "churn_rate")
 WARM = 5
-
-
-def default_db() -> str:
-    path = ROOT / "bench" / "data" / f"{_key('L', 7)}.duckdb"
-    return f"duckdb:///{path}"
-
-
-def _ms(fn) -> float:  # noqa: ANN001 - a call without arguments
-    t0 = time.perf_counter()
-    fn()
-    return 1000 * (time.perf_counter() - t0)
 
 
 def run(url: str) -> dict:
@@ -50,10 +38,10 @@ def run(url: str) -> dict:
         start, end = preset_period("last_quarter", wh.as_of())
         f = Filters(start=start, end=end)
         wh = Warehouse.open(url, read_only=True, keep_open=True)  # cold again: as-of read inside the call
-        cold = _ms(lambda: decompose.explain(wh, metric_id, f))  # noqa: B023 - called at once
-        warm = statistics.median(_ms(lambda: decompose.explain(wh, metric_id, f)) for _ in range(WARM))  # noqa: B023
+        cold = elapsed_ms(lambda: decompose.explain(wh, metric_id, f))  # noqa: B023 - called at once
+        warm = statistics.median(elapsed_ms(lambda: decompose.explain(wh, metric_id, f)) for _ in range(WARM))  # noqa: B023
         best = decompose.explain(wh, metric_id, f)[0]
-        dims = {d: round(statistics.median(_ms(lambda: decompose.decompose(wh, metric_id, f, d))  # noqa: B023
+        dims = {d: round(statistics.median(elapsed_ms(lambda: decompose.decompose(wh, metric_id, f, d))  # noqa: B023
                                            for _ in range(3)), 1) for d in decompose.dimensions_of(metric_id)}
         top = best.groups.iloc[0] if len(best.groups) else None
         rows.append({"metric": metric_id, "cold_ms": round(cold, 1), "warm_ms": round(warm, 1), "dims_ms": dims,
@@ -71,7 +59,7 @@ def main() -> None:
     p.add_argument("--db", default=default_db())
     args = p.parse_args()
     res = run(args.db)
-    (ROOT / "bench" / "explain_results.json").write_text(json.dumps(res, indent=1) + "\n")
+    save_results("explain", res)
     worst = max(r["warm_ms"] for r in res["rows"])
     ok = "yes" if worst <= TARGET_MS else "**no**"
     lines = "\n".join(f"| {r['metric']} | {r['cold_ms']:.0f} | {r['warm_ms']:.0f} | "

@@ -27,17 +27,12 @@ from metrics.analysis import forecast_backtest as fb
 from metrics.model.filters import Filters, preset_period
 from metrics.query.warehouse import Warehouse
 
-from .run import _key
+from .common import default_db, save_results
 from .sections import write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_MS = 200.0
 METRICS = ("csat", "nps", "complaint_rate", "sla_resolution_compliance", "fcr_rate", "churn_rate")
-
-
-def default_db() -> str:
-    path = ROOT / "bench" / "data" / f"{_key('L', 7)}.duckdb"
-    return f"duckdb:///{path}"
 
 
 def _ms(fn, repeat: int) -> tuple[float, float, float, object]:  # noqa: ANN001 - a call without arguments
@@ -88,7 +83,7 @@ def main() -> None:
     p.add_argument("--no-docs", action="store_true", help="leave docs/performance.md as it is")
     args = p.parse_args()
     res = run(args.db, args.repeat)
-    (ROOT / "bench" / "forecast_results.json").write_text(json.dumps(res, indent=1) + "\n")
+    save_results("forecast", res)
     worst = max(r["warm_ms"] for r in res["metrics"])
     ok = "yes" if worst <= TARGET_MS else "**no**"
     lines = "\n".join(f"| {r['metric']} | {r['model'] or r['reason']} | {r['months']} | {r['first_ms']} "

@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 import statistics
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,23 +22,12 @@ from metrics.analysis import outlet_stars, outlets
 from metrics.model.filters import Filters, preset_period
 from metrics.query.warehouse import Warehouse
 
-from .run import _key
+from .common import default_db, elapsed_ms, save_results
 from .sections import write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_MS = 1000.0
 WARM = 5
-
-
-def default_db() -> str:
-    path = ROOT / "bench" / "data" / f"{_key('L', 7)}.duckdb"
-    return f"duckdb:///{path}"
-
-
-def _ms(fn) -> float:  # noqa: ANN001 - a call without arguments
-    t0 = time.perf_counter()
-    fn()
-    return 1000 * (time.perf_counter() - t0)
 
 
 def run(url: str) -> dict:
@@ -59,12 +47,12 @@ def run(url: str) -> dict:
     rows = []
     for name, call in calls.items():
         fresh = Warehouse.open(url, read_only=True, keep_open=True)
-        cold = _ms(lambda: call(fresh))  # noqa: B023 - called at once
-        warm = statistics.median(_ms(lambda: call(fresh)) for _ in range(WARM))  # noqa: B023
+        cold = elapsed_ms(lambda: call(fresh))  # noqa: B023 - called at once
+        warm = statistics.median(elapsed_ms(lambda: call(fresh)) for _ in range(WARM))  # noqa: B023
         rows.append({"call": name, "cold_ms": round(cold, 1), "warm_ms": round(warm, 1)})
         fresh.engine.dispose()
     raw = Warehouse(Warehouse.open(url, read_only=True, keep_open=True).engine, use_rollups=False)
-    raw_ms = statistics.median(_ms(lambda: outlets.outlet_league(raw, f)) for _ in range(3))
+    raw_ms = statistics.median(elapsed_ms(lambda: outlets.outlet_league(raw, f)) for _ in range(3))
     load = os.getloadavg()
     return {"rows": rows, "total_warm_ms": round(sum(r["warm_ms"] for r in rows), 1),
             "league_raw_ms": round(raw_ms, 1), "outlets": len(league), "visits": int(league["visits"].sum()),
@@ -78,7 +66,7 @@ def main() -> None:
     p.add_argument("--db", default=default_db())
     args = p.parse_args()
     res = run(args.db)
-    (ROOT / "bench" / "outlets_results.json").write_text(json.dumps(res, indent=1) + "\n")
+    save_results("outlets", res)
     ok = "yes" if res["total_warm_ms"] <= TARGET_MS else "**no**"
     lines = "\n".join(f"| {r['call']} | {r['cold_ms']:.0f} | {r['warm_ms']:.0f} |" for r in res["rows"])
     write_section("outlets", f"""### Service halls: the Outlets page's engine calls (bench/outlets.py)

@@ -56,7 +56,8 @@ def _row_counts(frames: dict) -> dict[str, int]:
     return {name: len(df) for name, df in frames.items()}
 
 
-def _key(scale: str, seed: int) -> str:
+def data_key(scale: str, seed: int) -> str:
+    """The name of a cached data set: ``L-1000000-seed7``."""
     return f"{scale}-{SCALES[scale]}-seed{seed}"
 
 
@@ -84,7 +85,7 @@ def prepare_duckdb(scale: str, seed: int, regenerate: bool) -> tuple[Path, dict,
     from metrics.ingest.load import replace_all
 
     DATA.mkdir(parents=True, exist_ok=True)
-    path, facts_path = DATA / f"{_key(scale, seed)}.duckdb", DATA / f"{_key(scale, seed)}.json"
+    path, facts_path = DATA / f"{data_key(scale, seed)}.duckdb", DATA / f"{data_key(scale, seed)}.json"
     if not regenerate and path.is_file() and facts_path.is_file():
         facts = json.loads(facts_path.read_text())
         if _has_rollups(f"duckdb:///{path}"):
@@ -170,7 +171,7 @@ def prepare_postgres(scale: str, seed: int, frames: dict | None, duck: Path, reg
                 conn.execute(sa.text(f'CREATE DATABASE "{name}" ENCODING \'UTF8\' TEMPLATE template0'))
     finally:
         admin.dispose()
-    facts_path = DATA / f"{_key(scale, seed)}.postgres.json"
+    facts_path = DATA / f"{data_key(scale, seed)}.postgres.json"
     if not regenerate and exists and facts_path.is_file() and _has_rollups(url, SCALES[scale], seed):
         log(f"{scale}: PostgreSQL {name} already holds this data set")
         engine = make_engine(url)
