@@ -118,7 +118,8 @@ def _escape(text: str) -> str:
 
 # -- appeal risk ----------------------------------------------------------------------------------------
 def appeal_risk(view: View) -> ar.AppealRisk | None:
-    """The complaints past 15 days and those passing it within 3, with the owners; counts for a viewer."""
+    """The complaints past 15 days and those passing it within 3, with the owners (the ticket's handler, else
+    the account manager, and which); counts for a viewer."""
     r = view.call(ar.appeal_risk, view.filters)
     if not isinstance(r, ar.AppealRisk):
         return None
@@ -138,6 +139,8 @@ def appeal_risk(view: View) -> ar.AppealRisk | None:
         col("state"): [view.t(f"regulator.risk.state.{s}") for s in df["state"]],
         col("age_days"): [number(float(v), 1) for v in df["age_days"]],
         col("days_left"): [number(float(v), 1) for v in df["days_left"]],
+        col("owner"): [str(m) if m is not None and not pd.isna(m) else "—" for m in df["owner"]],
+        col("owner_kind"): [view.t(f"appeal_owner.{k}") for k in df["owner_kind"]],
         col("manager"): [str(m) if m is not None and not pd.isna(m) else "—" for m in df["manager"]],
         col("customer"): df["customer"].astype(str),
         col("region"): [names.get(int(v), str(v)) for v in df["region_id"]],

@@ -80,6 +80,8 @@ def test_appeal_risk_lists_owners_and_respects_scope(small: str, tmp_path, monke
     recs = json.loads(out.out)
     assert [(r["ticket_id"], r["state"], r["manager"]) for r in recs] == [("901", "past", "张经理"),
                                                                         ("902", "soon", "张经理")]
+    # the owner: 902's handler from the ticket, 901's account manager (no handler named), and which
+    assert [(r["owner"], r["owner_kind"]) for r in recs] == [("张经理", "account_manager"), ("王晓燕", "handler")]
     assert "1 complaints have been open for more than 15 days" in out.err
     users = tmp_path / "users.toml"
     monkeypatch.setenv("SERVICEWATCH_USERS", str(users))
@@ -115,3 +117,30 @@ def test_an_older_database_says_why_and_an_import_adds_the_column(tmp_path, caps
     assert main(["regulator", "--db", url, "--quarter", "2026Q3", "--format", "json"]) == 0
     total = [r for r in json.loads(capsys.readouterr().out) if r["regulator_category"] == "all"][0]
     assert total["appeals"] == 1  # the old rows have no source; the imported appeal counts
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_appeal_risk_before_handlers_and_an_import_that_names_them(tmp_path, capsys, lang: str) -> None:
+    """A database created before tickets.handler lists the account managers; an import with a 处理人 column
+    adds the column and the handler becomes the owner (table format says which in ``--lang``)."""
+    import sqlalchemy as sa
+
+    url = f"duckdb:///{tmp_path / 'old.duckdb'}"
+    replace_all(url, frames())
+    eng = sa.create_engine(url)
+    with eng.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE tickets DROP COLUMN handler"))
+    eng.dispose()
+    assert main(["appeal-risk", "--db", url, "--as-of", "2026-09-30", "--format", "json"]) == 0
+    recs = json.loads(capsys.readouterr().out)
+    assert [(r["owner"], r["owner_kind"], r["handler"]) for r in recs] == [("张经理", "account_manager", None)] * 2
+    rows = tmp_path / "t.csv"
+    rows.write_text("工单号,客户编号,受理渠道,工单类型,来源,问题类别,优先级,受理时间,处理人\n"
+                    "5002,2,hotline,complaint,own,billing,P2,2026-09-12 10:00:00,赵海峰\n", encoding="utf-8")
+    assert main(["import", "tickets", str(rows), "--db", url]) == 0
+    capsys.readouterr()
+    assert main(["appeal-risk", "--db", url, "--as-of", "2026-09-30", "--format", "table", "--lang", lang]) == 0
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if x.lstrip().startswith("5002"))
+    assert "赵海峰" in line and t("appeal_owner.handler", lang) in line
+    assert t("appeal_owner.account_manager", lang) in out  # the older rows: their account manager

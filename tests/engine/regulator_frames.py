@@ -25,6 +25,7 @@ AS_OF = date(2026, 9, 30)
 # resolution days of the complaints resolved in 2026Q3, in the order they are stored (shuffled)
 RESOLVED_DAYS = [4.0, 0.5, 20.0, 2.0, 7.0, 1.0, 8.0, 3.0, 6.0, 5.0]
 OPEN_AGES = {901: 20, 902: 14, 903: 5}  # open complaints: ticket id -> age in days at the end of AS_OF
+HANDLERS = {902: "王晓燕"}  # who handles an open complaint (tickets.handler); 901 names none: its account manager
 
 
 def frames() -> dict[str, pd.DataFrame]:
@@ -82,7 +83,7 @@ def frames() -> dict[str, pd.DataFrame]:
     for tid, age in OPEN_AGES.items():
         t.append(dict(ticket_id=tid, customer_id=2 if tid != 903 else 9, channel="hotline", kind="complaint",
                       source="own", category="billing", priority="P2", opened_at=end - timedelta(days=age),
-                      resolved_at=None))
+                      resolved_at=None, handler=HANDLERS.get(tid)))
     tickets = pd.DataFrame(t)
     out = {"regions": regions, "account_managers": managers, "customers": customers, "tickets": tickets,
            "regulator_categories": regulator_category_frame()}

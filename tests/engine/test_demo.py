@@ -174,3 +174,25 @@ def test_billing_covers_active_months(big: dict[str, pd.DataFrame]) -> None:
     assert (b["month"].dt.day == 1).all()
     assert b["month"].max() == pd.Timestamp(2026, 10, 1)
     assert np.isclose(b.groupby("customer_id").size().max(), 30)
+
+
+def test_handlers_drawn_last_change_nothing_else(monkeypatch: pytest.MonkeyPatch) -> None:
+    """tickets.handler (issue 20): complaints only, from a pool of PER_CITY names per city, about UNNAMED_P
+    without one; every other demo column as it is without the handlers' draw."""
+    from metrics.demo import generator, handlers
+
+    frames = generate(1500, seed=9)
+    tk = frames["tickets"]
+    assert tk.loc[tk["kind"] != "complaint", "handler"].isna().all()
+    comp = tk[tk["kind"] == "complaint"]
+    assert abs(comp["handler"].isna().mean() - handlers.UNNAMED_P) < 0.04
+    regions = frames["regions"].set_index("region_id")
+    city = comp["customer_id"].map(frames["customers"].set_index("customer_id")["region_id"]).map(regions["parent_id"])
+    assert (regions.loc[city.dropna().unique(), "level"] == "city").all()
+    per_city = comp.dropna(subset=["handler"]).groupby(city)["handler"].nunique()
+    assert per_city.max() <= handlers.PER_CITY and per_city.min() >= 2
+    monkeypatch.setattr(generator, "draw_handlers", lambda seed, fr: {"tickets": fr["tickets"].assign(handler=None)})
+    without = generate(1500, seed=9)
+    for name in frames:
+        pd.testing.assert_frame_equal(frames[name].drop(columns=["handler"], errors="ignore"),
+                                      without[name].drop(columns=["handler"], errors="ignore"))

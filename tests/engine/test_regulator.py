@@ -175,6 +175,9 @@ def test_appeal_risk_lists_past_and_soon_with_owners_in_scope(any_url: str) -> N
     assert got.loc["901", "state"] == "past" and got.loc["902", "state"] == "soon"
     assert got.loc["901", "age_days"] == pytest.approx(20) and got.loc["902", "days_left"] == pytest.approx(1)
     assert got.loc["901", "manager"] == "张经理"
+    # the owner: 902's handler named on the ticket; 901 names none, so its customer's account manager
+    assert tuple(got.loc["902", ["owner", "owner_kind", "handler"]]) == ("王晓燕", "handler", "王晓燕")
+    assert tuple(got.loc["901", ["owner", "owner_kind"]]) == ("张经理", "account_manager")
     # 乙市's manager sees none of 甲市's complaints; a viewer gets the counts only
     yi = appeal_risk(wh, F.with_(scope=Scope(user="yi", regions=(3,))), as_of=AS_OF)
     assert (yi.past, yi.soon, len(yi.table)) == (0, 0, 0)

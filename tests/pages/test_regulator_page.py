@@ -81,6 +81,11 @@ def test_appeal_risk_names_the_owners(url: str) -> None:
     (df,) = [d.value for d in at.dataframe if t("regulator.col.manager", "zh") in d.value.columns]
     assert df[t("regulator.col.ticket_id", "zh")].tolist() == r.table["ticket_id"].astype(str).tolist()
     assert set(df[t("regulator.col.manager", "zh")]) == {"张经理"} and r.past + r.soon == len(df) > 0
+    # the owner: the ticket's handler when named (902: 王晓燕), else the account manager, and which
+    assert df[t("regulator.col.owner", "zh")].tolist() == r.table["owner"].tolist()
+    kinds = [t(f"appeal_owner.{k}", "zh") for k in r.table["owner_kind"]]
+    assert df[t("regulator.col.owner_kind", "zh")].tolist() == kinds
+    assert "王晓燕" in set(df[t("regulator.col.owner", "zh")])
     assert t("regulator.risk.counts", "zh", day=day.isoformat(), past=r.past, soon=r.soon, wait=15,
              soon_days=3) in _texts(at)
 

@@ -49,6 +49,28 @@ def test_the_page_states_definition_base_and_hand_figures(small: str, lang: str)
     assert rows[t("regulator.col.total", lang)][1] == "4"
     assert rows[t("regulator_category.service_dispute", lang)][1] == "2"
     assert "regulator" in dict(SECTIONS)
+    # the oldest complaints at risk with their owners: 901 its account manager, 902 its handler
+    risk = pages[-1]
+    assert risk.title == t("regulator_pack.risk_title", lang, n=2) and risk.table is not None
+    owners = {r[0]: (r[3], r[4]) for r in risk.table.rows}
+    assert owners == {"901": ("张经理", t("appeal_owner.account_manager", lang)),
+                      "902": ("王晓燕", t("appeal_owner.handler", lang))}
+
+
+def test_a_viewers_pack_lists_no_complaint(small: str) -> None:
+    from metrics.access.users import Scope
+
+    wh = Warehouse.open(small)
+    f = Filters(date(2026, 7, 1), date(2026, 9, 30), as_of=date(2026, 9, 30),
+                scope=Scope("v", aggregates_only=True))
+    ctx = Ctx.open(wh, f, "en", render=lambda fig: b"png")
+    try:
+        pages = regulator_section(ctx)
+    finally:
+        ctx.renderer.shutdown()
+    assert pages and not any(p.title == t("regulator_pack.risk_title", "en", n=2) for p in pages)
+    counts = t("regulator.risk.counts", "en", day="2026-09-30", past=1, soon=1, wait=15, soon_days=3)
+    assert counts in pages[0].sentences  # the counts stay
 
 
 def test_left_out_without_sources(tmp_path) -> None:

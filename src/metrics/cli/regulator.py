@@ -4,8 +4,9 @@ appeal-risk`` (issue 20, :mod:`metrics.analysis.regulator`, :mod:`metrics.analys
 ``regulator``: MIIT's 申诉率 per million users by its categories (``--by province|city``: per region),
 with the previous quarter's and the year-ago rates and the changes; or the Ofcom, TIO or ACMA reading.
 The authority's definition, the base and the count point go to stderr with the sentence, in ``--lang``.
-``appeal-risk``: complaints open past 15 days or passing it within 3, with their account manager;
-an aggregate-only user gets the counts. Same error conventions as :mod:`metrics.cli.main`."""
+``appeal-risk``: complaints open past 15 days or passing it within 3, with their owner (the ticket's
+handler, else the customer's account manager; ``owner_kind`` says which); an aggregate-only user gets
+the counts. Same error conventions as :mod:`metrics.cli.main`."""
 
 from __future__ import annotations
 
@@ -108,6 +109,7 @@ def cmd_appeal_risk(args: argparse.Namespace) -> None:
     df = r.table.copy()
     if args.format == "table" and len(df):
         df["state"] = [t(f"regulator.risk.state.{s}", lang) for s in df["state"]]
+        df["owner_kind"] = [t(f"appeal_owner.{k}", lang) for k in df["owner_kind"]]
     df = keys_as_given(df, wh, {"region_id": "regions"})
     hand_out(args, wh, f, df, {"what": "appeal risk"}, lines, table=_rounded,
              fields={"past": r.past, "soon": r.soon, "day": r.as_of.isoformat()})
@@ -140,7 +142,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     r = sub.add_parser("appeal-risk", help="complaints open past 15 days (or within 3 days of it), with owners",
                        description="Complaints still open at the as-of date for 15 days or more — the user may "
                                    "appeal to the regulator — and those passing 15 days within 3 days, oldest "
-                                   "first, with the customer's account manager; in the user's scope.")
+                                   "first, with the owner: the ticket's handler, else the customer's account "
+                                   "manager (owner_kind says which); in the user's scope.")
     add_db_argument(r)
     add_filter_arguments(r)
     r.add_argument("--format", choices=["json", "csv", "table"], default="table")

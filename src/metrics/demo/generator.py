@@ -20,6 +20,7 @@ import pandas as pd
 from metrics.demo.appeals import draw_appeals
 from metrics.demo.assets import draw_billing, draw_services_outages
 from metrics.demo.complaint_text import draw_descriptions
+from metrics.demo.handlers import draw_handlers
 from metrics.demo.model import (
     CHANNELS,
     CHURN_REASONS,
@@ -213,6 +214,7 @@ def generate(customers: int, seed: int = 7, end: dt.date = dt.date(2026, 10, 31)
     frames.update(draw_outlets(seed, clock, frames))  # the same, after it (issue 19): outlets, queues, audits
     frames.update(draw_descriptions(seed, clock, frames["tickets"], frames["customers"]))  # issue 20: own generator
     frames.update(draw_appeals(seed, frames))  # issue 20: sources, appeals, user base; own generator
+    frames.update(draw_handlers(seed, frames))  # issue 20: who handles each complaint; own generator, last
     out = {}
     for table in schema.DATA_TABLES:
         out[table.name] = frames[table.name][[c.name for c in table.columns]]

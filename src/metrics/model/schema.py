@@ -105,6 +105,9 @@ tickets = sa.Table(
     sa.Column("revisit_satisfied", sa.Boolean, nullable=True),
     sa.Column("compensation", sa.Double, nullable=True),  # NULL: unknown
     sa.Column("outlet_id", sa.Integer, nullable=True),  # the outlet where it was raised (NULL: not at one)
+    # who handles the ticket (处理人; issue 20): a name or staff id as the source gives it, NULL: not named
+    # (the appeal-risk list then names the customer's account manager, metrics.analysis.appeal_risk)
+    sa.Column("handler", sa.String(80), nullable=True),
 )
 
 surveys = sa.Table(

@@ -224,6 +224,7 @@ def _commit(engine: sa.Engine, table: str, source: Source, header_map: dict[str,
         due_times.add_column(engine)  # an older database: where each ticket's due times came from
         ticket_status.add_column(engine)  # … and the source's status (resolved without a time)
         schema.add_column(engine, schema.tickets.c.source)  # … and where it came from (issue 20)
+        schema.add_column(engine, schema.tickets.c.handler)  # … and who handles it (issue 20)
     if table in ("tickets", "surveys"):  # an older database: the outlet where it happened (issue 19)
         schema.add_column(engine, spec.TABLES[table].c.outlet_id)
     changed = False
