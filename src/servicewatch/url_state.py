@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 PAGE_CHOICES: dict[str, tuple[str, ...]] = {
     "nav.overview": ("metric", "dim", "explain"),
     "page.satisfaction.title": ("survey", "metric"),
-    "page.complaints.title": ("dim", "handling", "handling_dim"),
+    "page.complaints.title": ("dim", "handling", "handling_dim", "voc_dim", "voc_topic"),
     "page.sla.title": ("cut",),
     "page.churn.title": ("dim",),
     "page.regions.title": ("metric",),

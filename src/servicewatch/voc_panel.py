@@ -1,8 +1,10 @@
 """The Complaints page's "Voice of the customer" section (issue 20): complaint topics from the customers'
 own words — the rising ones flagged (two-proportion z test, Holm), the top three complaint types, the
 topics' shares by month and by region, tier or channel, and example quotes with personal data masked
-(none for viewers). Every figure is a cached engine call (:mod:`metrics.analysis.topics`) that reads the
-topics tagged at load time, never the texts; the quotes are masked in the engine. Text from the data
+(none for viewers). The dimension of the table by group and the quotes' topic are page choices kept in
+the link (``voc_dim``, ``voc_topic``: :func:`servicewatch.url_state.choice`). Every figure is a cached
+engine call (:mod:`metrics.analysis.topics`) that reads the topics tagged at load time, never the texts;
+the quotes are masked in the engine. Text from the data
 (topic names, discovered words, quotes) goes through :func:`metrics.present.markup.md` or a table cell,
 never markup."""
 
@@ -80,8 +82,8 @@ def _trend(view: View, f: Filters, names: dict[str, str]) -> None:
 
 def _by_group(view: View, f: Filters, names: dict[str, str]) -> None:
     t = view.t
-    dim = st.radio(t("topics.cut_by"), DIMS, horizontal=True, key="voc_dim",
-                   format_func=lambda d: t(f"page.complaints.dim.{d}")) or DIMS[0]
+    dim = view.choice("voc_dim", DIMS, t("topics.cut_by"), horizontal=True,  # kept in the link
+                      format_func=lambda d: t(f"page.complaints.dim.{d}")) or DIMS[0]
     by = view.call(tp.top_types, f, 3, dim)
     st.markdown("**" + md(t("topics.by_title", dim=t(f"page.complaints.dim.{dim}"))) + "**")
     if by.empty:
@@ -108,7 +110,8 @@ def _quotes(view: View, f: Filters, names: dict[str, str]) -> None:
         st.caption(md(t("topics.reason.viewer")))
         return
     codes = list(names)
-    topic = st.selectbox(t("topics.quotes_topic"), codes, key="voc_topic", format_func=lambda c: names.get(c, c))
+    topic = view.choice("voc_topic", codes, t("topics.quotes_topic"), widget="selectbox",  # kept in the link
+                        format_func=lambda c: names.get(c, c))
     topic = topic if topic in codes else codes[0]
     q = view.call(tp.quotes, f, topic, 5, role)
     if q.empty:

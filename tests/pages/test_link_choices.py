@@ -24,6 +24,8 @@ CASES = [
     ("pages/2_Complaints.py", "rate", "dim", "category"),
     ("pages/2_Complaints.py", "handling", "handling", "reopen_rate"),
     ("pages/2_Complaints.py", "handling", "handling_dim", "channel"),
+    ("pages/2_Complaints.py", "voc", "voc_dim", "tier"),  # voice of the customer (issue 20)
+    ("pages/2_Complaints.py", "voc", "voc_topic", "tariff"),
     ("pages/3_SLA.py", "compliance", "cut", "priority"),
     ("pages/4_Churn.py", "retention", "dim", "segment"),
     ("pages/5_Regions.py", None, "metric", "complaint_rate"),

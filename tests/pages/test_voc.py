@@ -67,3 +67,20 @@ def test_viewer_gets_no_quotes(wh: Warehouse, tmp_path, monkeypatch) -> None:
     assert any(t("topics.reason.viewer", "en") in plain(c.value) for c in at.caption)
     # and the engine refuses too, whatever a caller asks
     assert tp.quotes(wh, default_filters(wh), "billing", 5, "viewer").empty
+
+
+def test_a_link_reopens_the_same_voc_view(wh: Warehouse) -> None:
+    """The section's choices live in the link (voc_dim, voc_topic): a link names tier and tariff, the page
+    reopens on the table by tier and the tariff quotes, the engine's; the choices are written back to the URL."""
+    at = open_page(PAGE, {"lang": "en", "section": "voc", "voc_dim": "tier", "voc_topic": "tariff"})
+    assert not at.exception, [e.value for e in at.exception]
+    f = default_filters(wh).with_(kinds=("complaint",))
+    tier = t("page.complaints.dim.tier", "en")
+    assert any(t("topics.by_title", "en", dim=tier) in m.value for m in at.markdown)
+    by = [d.value for d in at.dataframe if tier in d.value.columns]
+    engine = tp.top_types(wh, f, 3, "tier")
+    assert by and len(by[0]) == len(engine) and by[0][t("page.tables.texts", "en")].tolist() == engine["n"].tolist()
+    quotes = [d.value for d in at.dataframe if t("page.tables.quote", "en") in d.value.columns]
+    expected = tp.quotes(wh, f, "tariff", 5)
+    assert quotes and quotes[0][t("page.tables.quote", "en")].tolist() == expected["quote"].tolist()
+    assert at.query_params["voc_dim"] in ("tier", ["tier"]) and at.query_params["voc_topic"] in ("tariff", ["tariff"])

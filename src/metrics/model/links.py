@@ -33,7 +33,7 @@ KNOWN_KEYS = frozenset((*PAGE_KEYS, *FILTER_KEYS))
 # is the app's business (servicewatch.url_state), the grammar of a link is here
 CHOICE_KEYS = ("metric", "dim", "survey", "handling", "handling_dim", "cut", "customer", "explain",
                "rank_by", "manager", "group", "outlet", "quarter", "level", "authority",
-               "base", "point")
+               "base", "point", "voc_dim", "voc_topic")
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _REGION_ID = re.compile(r"[0-9]{1,9}")
 SHOWN_CHARS = 40  # an ignored value is quoted in the notice up to this length
