@@ -124,32 +124,28 @@ def _risk(conn: sa.Connection, ids: list[int]) -> pd.DataFrame:
     return out
 
 
-def action_types(conn: sa.Connection) -> tuple[str, ...]:
-    """The action types the data knows — the ``vocabulary`` rows of dimension ``action_type`` in
-    their order, then the types already recorded — or :data:`ACTION_TYPES` when it names none."""
-    v, a = schema.vocabulary, schema.retention_actions
+def _codes(conn: sa.Connection, dimension: str, column: sa.Column, default: tuple[str, ...]) -> tuple[str, ...]:
+    """The codes of ``dimension`` the data knows — its ``vocabulary`` rows in their order, then the
+    values of ``column`` already recorded — or ``default`` when it names none."""
+    v = schema.vocabulary
     found: list[str] = []
     insp = sa.inspect(conn)
     if insp.has_table(v.name):
-        found += [r[0] for r in conn.execute(sa.select(v.c.code).where(v.c.dimension == "action_type")
+        found += [r[0] for r in conn.execute(sa.select(v.c.code).where(v.c.dimension == dimension)
                                              .order_by(v.c.sort_order, v.c.code))]
-    if insp.has_table(a.name):
-        found += [r[0] for r in conn.execute(sa.select(a.c.action_type).distinct().order_by(a.c.action_type))]
-    return tuple(dict.fromkeys(found)) or ACTION_TYPES
+    if insp.has_table(column.table.name):
+        found += [r[0] for r in conn.execute(sa.select(column).distinct().order_by(column))]
+    return tuple(dict.fromkeys(found)) or default
+
+
+def action_types(conn: sa.Connection) -> tuple[str, ...]:
+    """The action types the data knows, or :data:`ACTION_TYPES` when it names none."""
+    return _codes(conn, "action_type", schema.retention_actions.c.action_type, ACTION_TYPES)
 
 
 def visit_kinds(conn: sa.Connection) -> tuple[str, ...]:
-    """The kinds of visit the data knows (``vocabulary`` rows of ``visit_kind``, then the kinds
-    recorded), or :data:`VISIT_KINDS` when it names none."""
-    v, vs = schema.vocabulary, schema.visits
-    found: list[str] = []
-    insp = sa.inspect(conn)
-    if insp.has_table(v.name):
-        found += [r[0] for r in conn.execute(sa.select(v.c.code).where(v.c.dimension == "visit_kind")
-                                             .order_by(v.c.sort_order, v.c.code))]
-    if insp.has_table(vs.name):
-        found += [r[0] for r in conn.execute(sa.select(vs.c.kind).distinct().order_by(vs.c.kind))]
-    return tuple(dict.fromkeys(found)) or VISIT_KINDS
+    """The kinds of visit the data knows, or :data:`VISIT_KINDS` when it names none."""
+    return _codes(conn, "visit_kind", schema.visits.c.kind, VISIT_KINDS)
 
 
 def known_visit_kinds(wh) -> tuple[str, ...]:  # noqa: ANN001 - a Warehouse
