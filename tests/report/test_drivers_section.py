@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from section_run import run_section
 
 from metrics.analysis import drivers as dv
 from metrics.analysis import drivers_text as tx
@@ -14,19 +15,12 @@ from metrics.model.filters import Filters, preset_period
 from metrics.model.i18n import t
 from metrics.query.warehouse import Warehouse
 from metrics.report import build
-from metrics.report.context import Ctx
 from metrics.report.drivers_section import drivers_section
 
 
 def _page(wh: Warehouse, f: Filters, lang: str):
-    drawn = []
-    ctx = Ctx.open(wh, f, lang, render=lambda fig: drawn.append(fig) or b"png")
-    try:
-        [page] = drivers_section(ctx)
-        charts = [c.result() for c in page.charts]
-    finally:
-        ctx.renderer.shutdown()
-    return page, charts, drawn
+    [page], drawn = run_section(drivers_section, wh, f, lang)
+    return page, page.charts, drawn
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])

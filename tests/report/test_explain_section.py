@@ -4,6 +4,7 @@ sentences for the headline metrics, two waterfalls, registered as a section of t
 from __future__ import annotations
 
 import pytest
+from section_run import run_section
 
 from metrics.analysis import decompose as dc
 from metrics.model.filters import Filters, preset_period
@@ -11,7 +12,6 @@ from metrics.model.i18n import t
 from metrics.present.explain_text import sentence
 from metrics.query.warehouse import Warehouse
 from metrics.report import build
-from metrics.report.context import Ctx
 from metrics.report.explain_section import METRICS, explain_section
 
 
@@ -20,13 +20,8 @@ def test_page_has_the_sentences_and_waterfalls(duckdb_url: str, lang: str) -> No
     wh = Warehouse.open(duckdb_url)
     start, end = preset_period("last_quarter", wh.as_of())
     f = Filters(start, end)
-    drawn = []
-    ctx = Ctx.open(wh, f, lang, render=lambda fig: drawn.append(fig) or b"png")
-    try:
-        [page] = explain_section(ctx)
-        charts = [c.result() for c in page.charts]
-    finally:
-        ctx.renderer.shutdown()
+    [page], drawn = run_section(explain_section, wh, f, lang)
+    charts = page.charts
     assert page.title == t("explain.title", lang)
     assert page.sentences == [sentence(dc.explain(wh, m, f)[0], lang) for m in METRICS]
     assert ("东江市（自身变化）" if lang == "zh" else "Dongjiang (rate effect)") in page.sentences[0]

@@ -5,6 +5,7 @@ lines, registered as a section of the pack."""
 from __future__ import annotations
 
 import pytest
+from section_run import run_section
 
 from metrics.analysis import forecast as fcast
 from metrics.model.filters import Filters, preset_period
@@ -12,7 +13,6 @@ from metrics.model.i18n import metric_label, t
 from metrics.present.forecast_text import period_sentence
 from metrics.query.warehouse import Warehouse
 from metrics.report import build
-from metrics.report.context import Ctx
 from metrics.report.forecast_section import METRICS, forecast_section
 
 
@@ -21,13 +21,8 @@ def test_page_has_the_sentences_fans_and_backtests(duckdb_url: str, lang: str) -
     wh = Warehouse.open(duckdb_url)
     start, end = preset_period("last_quarter", wh.as_of())
     f = Filters(start, end)
-    drawn = []
-    ctx = Ctx.open(wh, f, lang, render=lambda fig: drawn.append(fig) or b"png")
-    try:
-        [page] = forecast_section(ctx)
-        charts = [c.result() for c in page.charts]
-    finally:
-        ctx.renderer.shutdown()
+    [page], drawn = run_section(forecast_section, wh, f, lang)
+    charts = page.charts
     assert page.title == t("forecast.title", lang)
     expected = [period_sentence(fcast.forecast(wh, m, f), metric_label(m, lang), lang) for m in METRICS]
     assert page.sentences[:len(METRICS)] == expected  # every headline KPI of the demo has a target

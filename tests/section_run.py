@@ -1,0 +1,24 @@
+"""Run one meeting-pack section (``metrics.report.*_section``) the way the pack does, with a stand-in
+renderer: every chart becomes ``b"png"`` and its plotly figure is kept to be inspected."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from metrics.model.filters import Filters
+from metrics.query.warehouse import Warehouse
+from metrics.report.context import Ctx
+
+
+def run_section(section: Callable, wh: Warehouse, f: Filters, lang: str) -> tuple[list, list]:
+    """The pages ``section`` makes for ``f`` in ``lang`` (each page's ``charts`` replaced by their
+    rendered results) and the figures drawn, in order."""
+    drawn: list = []
+    ctx = Ctx.open(wh, f, lang, render=lambda fig: drawn.append(fig) or b"png")
+    try:
+        pages = section(ctx)
+        for page in pages:
+            page.charts = [c.result() for c in page.charts]
+    finally:
+        ctx.renderer.shutdown()
+    return pages, drawn
