@@ -17,10 +17,13 @@ f = view.filters
 
 # -- the cards: value, change, last 12 months, status ------------------------------------------
 cols = st.columns(4)
-shown = sum(panels.overview_card(view, cols[i % 4], metric_id) for i, metric_id in enumerate(KPIS))
+notes: list = []  # each card's notes (what drove it, what moves it, where it is heading): once every value is shown
+shown = sum(panels.overview_card(view, cols[i % 4], metric_id, notes) for i, metric_id in enumerate(KPIS))
 if shown == 0:
     ui.empty_state(view)
     st.stop()
+for draw_notes in notes:
+    draw_notes()
 
 # -- what moved most ---------------------------------------------------------------------------
 st.subheader(view.t("page.overview.movers"))

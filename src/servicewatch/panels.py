@@ -122,13 +122,16 @@ def spark_note(view: View, spark: pd.DataFrame) -> str:
                   months=months.dt.to_period("M").nunique())
 
 
-def overview_card(view: View, container, metric_id: str) -> bool:
+def overview_card(view: View, container, metric_id: str, later: list[Callable[[], None]] | None = None) -> bool:
     """One bordered Overview card: value, change, comparison value, n and the last 12 months as a line
     (:meth:`Filters.last_months`), the status badge, the notes and, for a KPI with a target, where it
     is heading (:func:`servicewatch.forecast_panel.card_forecast`) and what drove its change
     (:func:`servicewatch.explain_panel.card_sentence`), for a satisfaction score what moves it most
     (:func:`servicewatch.drivers_panel.card_line`); "—" and the reason when the data
-    cannot give the metric or the filters found nothing. Returns whether a value was shown."""
+    cannot give the metric or the filters found nothing. Returns whether a value was shown. With
+    ``later`` the card's notes below the badge (each an engine model: decomposition, key drivers,
+    forecast) are appended to it as a function that draws them into their place, for the page to call
+    once every card's value is on screen."""
     m = get(metric_id)
     unsupported = unsupported_note(view, metric_id)  # the data cannot give it at all: say what is missing
     df = None if unsupported else view.compare(metric_id)
@@ -150,24 +153,39 @@ def overview_card(view: View, container, metric_id: str) -> bool:
             chart_data=charts.spark_values(spark, m.unit) if len(spark) > 1 else None, chart_type="line",
         )
         st.markdown(status_badge(view, metric_id, row, view.target(metric_id)))
-        no_cmp = comparison_note(view, metric_id, row)
-        if no_cmp:
-            st.caption(no_cmp)
-        else:  # what drove the change: the largest contribution beyond noise (the Overview's section has the rest)
-            drove = explain_panel.card_sentence(view, metric_id)
-            if drove:
-                st.caption(md(drove))  # names from the data: text, never markup
-        drivers = drivers_panel.card_line(view, metric_id)  # what moves a satisfaction score most
-        if drivers:
-            st.caption(md(drivers))
-        small = sample_note(row, view.lang)
-        if small:
-            st.markdown(small)
-        forecast_panel.card_forecast(view, metric_id)  # where it is heading: the line, the fan chart behind it
-        from servicewatch.control_link import control_button  # the card's line as a control chart (Alerts page)
+        notes = st.container()
 
-        control_button(view, metric_id, f"overview_card_{metric_id}")
-        return True
+    def draw_notes() -> None:
+        with notes:
+            _card_notes(view, metric_id, row)
+
+    if later is None:
+        draw_notes()
+    else:
+        later.append(draw_notes)
+    return True
+
+
+def _card_notes(view: View, metric_id: str, row: pd.Series) -> None:
+    """An Overview card below its badge: what drove the change, what moves it, the sample note, where
+    it is heading and the button to its control chart."""
+    no_cmp = comparison_note(view, metric_id, row)
+    if no_cmp:
+        st.caption(no_cmp)
+    else:  # what drove the change: the largest contribution beyond noise (the Overview's section has the rest)
+        drove = explain_panel.card_sentence(view, metric_id)
+        if drove:
+            st.caption(md(drove))  # names from the data: text, never markup
+    drivers = drivers_panel.card_line(view, metric_id)  # what moves a satisfaction score most
+    if drivers:
+        st.caption(md(drivers))
+    small = sample_note(row, view.lang)
+    if small:
+        st.markdown(small)
+    forecast_panel.card_forecast(view, metric_id)  # where it is heading: the line, the fan chart behind it
+    from servicewatch.control_link import control_button  # the card's line as a control chart (Alerts page)
+
+    control_button(view, metric_id, f"overview_card_{metric_id}")
 
 
 def movers_panel(view: View, where, metric_id: str, dim: str, level: str, dim_label: str) -> None:
