@@ -29,7 +29,7 @@ import pandas as pd
 
 from metrics.model import schema
 
-SEED_OFFSET = 20_020  # the appeals' own generator: seed + this
+SEED_OFFSET = 20_030  # the appeals' own generator: seed + this
 WAIT_DAYS = 15  # the operator's time to answer before a user may appeal
 WITHIN_DAYS = 365  # an appeal comes within this many days of the unanswered ticket
 ESCALATED_KINDS = ("complaint", "fault", "request", "inquiry")  # unanswered tickets a user takes further
