@@ -12,11 +12,17 @@ agent: an outlet of that kind in the customer's city; NULL elsewhere).
   halls one with probability 0.3 and 0.2. Current ``stars`` (1-5): those the outlet earns over the
   last :data:`STAR_MONTHS` months under the shipped star rules (:data:`STAR_RULES`, recomputed from
   the frames exactly as metrics.analysis.outlet_stars computes them), moved one star up or down for
-  about 15% of outlets (and one up for the planted hall) — those would gain or lose a star this quarter.
+  about 15% of outlets (and one up for the planted hall, from the more it earns over those months and
+  the last complete quarter) — those would gain or lose a star this quarter.
 * **Queue records** (``queue_records``): the last 12 calendar months before ``end``. Every customer
   active then visits an outlet of their city about :data:`VISITS_PER_YEAR` times a year (enterprise
   customers 40% as often; weekends 1.3 times as busy), own halls drawing most visits
-  (:data:`KIND_WEIGHT`); 15% more visits are anonymous walk-ins (no customer). Arrivals 9:00-20:00,
+  (:data:`KIND_WEIGHT`); 15% more visits are anonymous walk-ins (no customer). Halls also serve people
+  outside the book: :data:`WALK_INS_PER_YEAR` anonymous visits per customer of the city a year at any
+  outlet, and every diamond and gold customer visits a VIP-room hall of their city
+  :data:`VIP_VISITS_PER_YEAR` more times a year (a generator of their own, ``seed +``
+  :data:`HALL_SEED_OFFSET`: every other table stays as it was but for the outlets' current stars, earned
+  on all the visits; the planted hall then holds enough VIP waits for a month's verdict). Arrivals 9:00-20:00,
   congestion following the arrivals by hour. Waiting time (minutes) = the outlet's base mean × the
   hour's congestion × Gamma(2, ½); service time lognormal per service type (:data:`SERVICE_TYPES`);
   abandonment rising with the wait.
@@ -25,9 +31,9 @@ agent: an outlet of that kind in the customer's city; NULL elsewhere).
   starting with the first; the Dongjiang hall among them) diamond and gold customers wait
   :data:`VIP_SAVING_MIN` minutes less on average than the others of that hall (their waits scaled so
   the hall's high-tier mean is 11 minutes lower); in the other VIP halls they wait no less.
-  (3) Audits: quarterly per outlet over the last two years, 5-8 checklist items (five core items
-  always, :data:`CHECKLIST`); item scores are the outlet's quality ± noise, at least 65% of the
-  maximum except rare single failures (below 60%), never three in a row by chance; the Dongjiang
+  (3) Audits (:mod:`metrics.demo.outlet_audits`): quarterly per outlet over the last two years, 5-8
+  checklist items (five core items always, ``CHECKLIST``); item scores are the outlet's quality ± noise,
+  at least 65% of the maximum except rare single failures (below 60%), never three in a row by chance; the Dongjiang
   hall fails ``waiting`` (:data:`FAILED_ITEM`) in its last three audits.
 """
 
@@ -38,10 +44,20 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
+from metrics.demo.outlet_audits import (  # noqa: F401 - also the names of demo.outlets
+    AUDIT_QUARTERS,
+    AUDITORS,
+    CHECKLIST,
+    CORE_ITEMS,
+    FAIL_SHARE,
+    FAILED_ITEM,
+    draw_audits,
+)
 from metrics.demo.util import Clock
 from metrics.model import schema
 
 SEED_OFFSET = 19_019  # the outlets' own generator: seed + this
+HALL_SEED_OFFSET = 19_020  # the halls' visitors from outside the book (walk-ins, VIP visits): their own generator
 CUSTOMERS_PER_HALL = 700
 KIND_WEIGHT = {"own_hall": 3.0, "partner_hall": 1.5, "agent": 0.6, "franchise": 0.9}  # visits drawn per outlet
 FLAGSHIP = 2.0  # the first own hall of a city (with a VIP room) draws twice an own hall's visits
@@ -52,6 +68,8 @@ VISITS_PER_YEAR = 1.5
 WAIT_SHAPE = 3.0  # the waits' Gamma shape (mean 1): coefficient of variation 0.58
 ENTERPRISE_PROPENSITY = 0.4
 WALK_IN_SHARE = 0.15
+WALK_INS_PER_YEAR = 1.5  # anonymous visits per customer of the city a year, besides the book's own walk-ins
+VIP_VISITS_PER_YEAR = 2.0  # a diamond or gold customer's extra visits a year to a VIP-room hall of their city
 WEEKDAY_W = np.array([1.0, 0.95, 0.95, 0.95, 1.0, 1.3, 1.3])  # Monday first: halls are busier at weekends
 HOURS = np.arange(9, 20)  # opening hours 9:00-20:00
 HOUR_W = np.array([0.7, 1.2, 1.3, 1.0, 0.8, 1.0, 1.2, 1.1, 0.9, 0.6, 0.4])
@@ -63,14 +81,6 @@ HIGH_TIERS = ("diamond", "gold")
 VIP_SAVING_MIN = 11.0
 MONTH_END_CITY = 4  # 东江市 Dongjiang
 MONTH_END_DAYS, MONTH_END_FACTOR = 7, 2.5
-# checklist item -> maximum score; the first five are in every audit
-CHECKLIST = {"greeting": 10.0, "waiting": 15.0, "knowledge": 25.0, "etiquette": 15.0, "environment": 10.0,
-             "information": 10.0, "sales_compliance": 10.0, "farewell": 5.0}
-CORE_ITEMS = 5
-FAILED_ITEM = "waiting"
-FAIL_SHARE = 0.6  # an item scored below this share of its maximum fails
-AUDIT_QUARTERS = 8
-AUDITORS = ("岭南明鉴市场研究", "信诚第三方评估", "华衡服务质量检测")
 ROADS = ("人民路", "解放路", "中山路", "建设路", "新华路", "滨江路", "朝阳路", "文化路", "东风路", "育才路",
          "环城路", "和平路", "学府路", "迎宾大道", "光明路", "长安街")
 # the star rules as data/outlet_stars.toml ships them (weights, lowest score of 2-5 stars): current stars
@@ -92,15 +102,20 @@ def draw_outlets(seed: int, clock: Clock, frames: dict[str, pd.DataFrame]) -> di
                        strict=True))
     cust_city = customers["region_id"].map(city_of).to_numpy(dtype=np.int64)
     outlets, quality, base, move = _outlets(rng, clock, regions, cust_city)
-    queue = _queue(rng, clock, customers, cust_city, outlets, base)
-    audits, items = _audits(rng, clock, outlets, quality)
-    out = {"queue_records": queue, "audits": audits, "audit_items": items}
+    book = _queue(rng, clock, customers, cust_city, outlets, base)
+    audits, items = draw_audits(rng, clock, outlets, quality, planted_hall(outlets),
+                                _days(clock, outlets["opened_on"]))
+    more = _hall_visits(np.random.default_rng(seed + HALL_SEED_OFFSET), clock, customers, cust_city, outlets, base)
+    out = {"queue_records": _records(clock, outlets, {k: np.r_[book[k], more[k]] for k in book}), "audits": audits,
+           "audit_items": items}
     ids = customers["customer_id"].to_numpy()
     for name in ("tickets", "surveys"):
         frame = frames[name].copy(deep=False)  # the given frame keeps its columns
         frame["outlet_id"] = _where(rng, frame, ids, cust_city, outlets)
         out[name] = frame
     earned = _earned_stars(clock, outlets, out)
+    planted = (outlets["outlet_id"] == planted_hall(outlets)).to_numpy()  # a star above what it earns in the
+    earned[planted] = np.fmax(earned, _earned_stars(clock, outlets, out, _last_quarter(clock)))[planted]  # quarter too
     stars = np.where(np.isnan(earned), outlets["stars"].to_numpy(float), np.clip(earned + move, 1, 5))
     out["outlets"] = outlets.assign(stars=stars.astype(np.int64))[[c.name for c in schema.outlets.columns]]
     return out
@@ -160,12 +175,26 @@ def _outlets(rng: np.random.Generator, clock: Clock, regions: pd.DataFrame,
     return out, quality, base, move
 
 
-def _earned_stars(clock: Clock, outlets: pd.DataFrame, out: dict[str, pd.DataFrame]) -> np.ndarray:
-    """The stars each outlet earns over the last :data:`STAR_MONTHS` months under the shipped star rules
-    (:data:`STAR_RULES`, as data/outlet_stars.toml ships them; metrics.analysis.outlet_stars): NaN
-    without any component. Recomputed from the frames, as the engine computes them from the tables."""
+def _last_quarter(clock: Clock) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """[first day, day after) of the last complete calendar quarter up to ``clock.end``."""
+    stop = pd.Timestamp(clock.end) + pd.Timedelta(days=1)
+    stop = pd.Timestamp(stop.year, 3 * ((stop.month - 1) // 3) + 1, 1)
+    return stop - pd.DateOffset(months=3), stop
+
+
+def _earned_stars(clock: Clock, outlets: pd.DataFrame, out: dict[str, pd.DataFrame],
+                  window: tuple[pd.Timestamp, pd.Timestamp] | None = None) -> np.ndarray:
+    """The stars each outlet earns over the last :data:`STAR_MONTHS` months (or the days [since, until)
+    of ``window``) under the shipped star rules (:data:`STAR_RULES`, as data/outlet_stars.toml ships
+    them; metrics.analysis.outlet_stars): NaN without any component. Recomputed from the frames, as the
+    engine computes them from the tables."""
     y, m = clock.end.year, clock.end.month - STAR_MONTHS + 1
-    since = pd.Timestamp(y - (m < 1), (m - 1) % 12 + 1, 1)
+    since, until = window or (pd.Timestamp(y - (m < 1), (m - 1) % 12 + 1, 1), pd.Timestamp(clock.end) + pd.Timedelta(
+        days=1))
+    out = {k: out[k] for k in ("queue_records", "audits", "audit_items", "surveys", "tickets")}
+    for name, col in (("queue_records", "arrived_at"), ("audits", "audited_on"), ("surveys", "answered_at"),
+                      ("tickets", "opened_at")):
+        out[name] = out[name][pd.to_datetime(out[name][col]) < until]
     ids = outlets["outlet_id"]
     q = out["queue_records"]
     q = q[q["arrived_at"] >= since]
@@ -227,8 +256,9 @@ def _days(clock: Clock, col: pd.Series) -> np.ndarray:
 
 
 def _pick_outlet(rng: np.random.Generator, city: np.ndarray, outlets: pd.DataFrame,
-                 kinds: tuple[str, ...] | None = None) -> np.ndarray:
-    """An outlet id per row in the row's city, weighted by :data:`KIND_WEIGHT` (only ``kinds`` when given)."""
+                 kinds: tuple[str, ...] | None = None, rooms: bool = False) -> np.ndarray:
+    """An outlet id per row in the row's city, weighted by :data:`KIND_WEIGHT` (only ``kinds`` when given;
+    only halls with a VIP room with ``rooms``); 0 where the city has none."""
     out = np.zeros(len(city), dtype=np.int64)
     u = rng.random(len(city))
     ids, region = outlets["outlet_id"].to_numpy(), outlets["region_id"].to_numpy()
@@ -237,6 +267,8 @@ def _pick_outlet(rng: np.random.Generator, city: np.ndarray, outlets: pd.DataFra
     weight = outlets["kind"].map(KIND_WEIGHT).to_numpy(dtype=float) * size
     if kinds:
         weight = np.where(outlets["kind"].isin(kinds).to_numpy(), weight, 0.0)
+    if rooms:
+        weight = np.where(outlets["vip_room"].fillna(False).to_numpy(dtype=bool), weight, 0.0)
     order = np.argsort(city, kind="stable")
     cities, starts = np.unique(city[order], return_index=True)
     for cid, rows in zip(cities, np.split(order, starts[1:]), strict=True):
@@ -262,21 +294,30 @@ def _where(rng: np.random.Generator, frame: pd.DataFrame, ids: np.ndarray, cust_
     return pd.array(out, dtype="Float64").astype("Int64")
 
 
-def _queue(rng: np.random.Generator, clock: Clock, customers: pd.DataFrame, cust_city: np.ndarray,
-           outlets: pd.DataFrame, base: np.ndarray) -> pd.DataFrame:
+def _visitors(rng: np.random.Generator, clock: Clock, customers: pd.DataFrame, per_year: float,
+              prop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(customer row, day) of visits in the queue window: each customer active then ``per_year`` × ``prop``
+    times a year (weekends busier, :data:`WEEKDAY_W`)."""
     w0 = _window(clock)
     start = np.maximum(_days(clock, customers["start_date"]), w0)
     end = _days(clock, customers["end_date"])
     stop = np.minimum(np.where(np.isnan(end), clock.days, end), clock.days)
     span = np.maximum(stop - start, 0)
-    prop = np.where(customers["segment"].to_numpy() == "enterprise", ENTERPRISE_PROPENSITY, 1.0)
     accept_mean = WEEKDAY_W.mean() / WEEKDAY_W.max()
-    count = rng.poisson(VISITS_PER_YEAR * span / 365.25 * prop / accept_mean)
+    count = rng.poisson(per_year * span / 365.25 * prop / accept_mean)
     who = np.repeat(np.arange(len(customers)), count)
     day = np.floor(start[who] + rng.random(len(who)) * span[who]).astype(np.int64)
     weekday = (np.datetime64(clock.t0, "D") + day.astype("timedelta64[D]")).astype(np.int64) + 3
     keep = rng.random(len(who)) < WEEKDAY_W[weekday % 7] / WEEKDAY_W.max()
-    who, day = who[keep], day[keep]
+    return who[keep], day[keep]
+
+
+def _queue(rng: np.random.Generator, clock: Clock, customers: pd.DataFrame, cust_city: np.ndarray,
+           outlets: pd.DataFrame, base: np.ndarray) -> dict[str, np.ndarray]:
+    """The book's visits (its customers' and :data:`WALK_IN_SHARE` walk-ins among them): the columns of
+    :func:`_records` as arrays."""
+    prop = np.where(customers["segment"].to_numpy() == "enterprise", ENTERPRISE_PROPENSITY, 1.0)
+    who, day = _visitors(rng, clock, customers, VISITS_PER_YEAR, prop)
     outlet = _pick_outlet(rng, cust_city[who], outlets)
     cust = customers["customer_id"].to_numpy()[who].astype(float)
     tier = customers["tier"].to_numpy()[who]
@@ -284,6 +325,32 @@ def _queue(rng: np.random.Generator, clock: Clock, customers: pd.DataFrame, cust
         np.zeros(0, dtype=np.int64)
     outlet, day = np.r_[outlet, outlet[walk]], np.r_[day, day[walk]]
     cust, tier = np.r_[cust, np.full(len(walk), np.nan)], np.r_[tier, np.full(len(walk), None)]
+    return _visits(rng, outlets, base, clock, outlet, day, cust, tier)
+
+
+def _hall_visits(rng: np.random.Generator, clock: Clock, customers: pd.DataFrame, cust_city: np.ndarray,
+                 outlets: pd.DataFrame, base: np.ndarray) -> dict[str, np.ndarray]:
+    """The halls' other visitors (their own generator, so the book's figures stay as they were): people
+    not (yet) in the book, :data:`WALK_INS_PER_YEAR` anonymous visits per customer of the city a year at
+    any outlet, and the high tiers' :data:`VIP_VISITS_PER_YEAR` extra visits a year to a VIP-room hall of
+    their city."""
+    tiers = customers["tier"].to_numpy()
+    who, day = _visitors(rng, clock, customers, WALK_INS_PER_YEAR, np.ones(len(customers)))
+    outlet = _pick_outlet(rng, cust_city[who], outlets)
+    high = pd.Series(tiers).isin(HIGH_TIERS).to_numpy()
+    vwho, vday = _visitors(rng, clock, customers, VIP_VISITS_PER_YEAR, high.astype(float))
+    vip = _pick_outlet(rng, cust_city[vwho], outlets, rooms=True)
+    kept = vip > 0  # a city without a VIP room: no such visit
+    vwho, vday, vip = vwho[kept], vday[kept], vip[kept]
+    cust = np.r_[np.full(len(who), np.nan), customers["customer_id"].to_numpy()[vwho].astype(float)]
+    tier = np.r_[np.full(len(who), None), tiers[vwho]]
+    return _visits(rng, outlets, base, clock, np.r_[outlet, vip], np.r_[day, vday], cust, tier)
+
+
+def _visits(rng: np.random.Generator, outlets: pd.DataFrame, base: np.ndarray, clock: Clock, outlet: np.ndarray,
+            day: np.ndarray, cust: np.ndarray, tier: np.ndarray) -> dict[str, np.ndarray]:
+    """Arrival, waits (the planted month-end and VIP lane), service and abandonment of visits to
+    ``outlet`` on ``day`` by ``cust`` (NaN: a walk-in) of ``tier``."""
     n = len(day)
     hour = HOURS[np.searchsorted(np.cumsum(HOUR_W) / HOUR_W.sum(), rng.random(n), side="right")]
     arrived = day * 24.0 + hour + rng.random(n)
@@ -301,14 +368,28 @@ def _queue(rng: np.random.Generator, clock: Clock, customers: pd.DataFrame, cust
     stype = rng.choice(len(SERVICE_TYPES), n, p=[s[1] for s in SERVICE_TYPES])
     abandoned = rng.random(n) < 0.02 + 0.25 * (1 - np.exp(-wait / 50.0))
     seen = ~(abandoned & (rng.random(n) < 0.75))  # called (the others left before their number came)
-    for h, rest in lane:  # exactly: the called high tiers' mean wait 11 minutes below the others' in the hall
-        hs, rs = h[seen[h]], rest[seen[rest]]
+    gap = rng.uniform(0.2, 1.5, n) / 60.0  # hours from the call to the service's start
+    service = np.array([s[2] for s in SERVICE_TYPES])[stype] * np.exp(rng.normal(0, 0.45, n)) / 60.0
+    return {"outlet": outlet, "day": day, "cust": cust, "stype": stype, "high": high, "arrived": arrived,
+            "wait": wait, "seen": seen, "gap": gap, "service": service, "abandoned": abandoned}
+
+
+def _records(clock: Clock, outlets: pd.DataFrame, v: dict[str, np.ndarray]) -> pd.DataFrame:
+    """The ``queue_records`` frame of the visits ``v`` (:func:`_visits`, all of them): the VIP lane made
+    exact — in every hall where it works the called high tiers' mean wait 11 minutes below the other
+    identified customers' (as metrics.analysis.outlets.vip_lane compares them) —,
+    ids by arrival, queue numbers per outlet, day and prefix (V: a high tier at a VIP room)."""
+    outlet, day, arrived, high, stype = v["outlet"], v["day"], v["arrived"], v["high"], v["stype"]
+    cust, abandoned, seen, wait = v["cust"], v["abandoned"], v["seen"], v["wait"].copy()
+    for oid in vip_lanes(outlets)[0]:
+        hs = np.flatnonzero((outlet == oid) & high & seen)
+        rs = np.flatnonzero((outlet == oid) & ~high & seen & ~np.isnan(cust))  # against the identified others
         if len(hs) and len(rs):
-            wait[h] *= np.clip((wait[rs].mean() - VIP_SAVING_MIN) / wait[hs].mean(), 0.05, 20.0)
+            wait[(outlet == oid) & high] *= np.clip((wait[rs].mean() - VIP_SAVING_MIN) / wait[hs].mean(), 0.05, 20.0)
     called = np.where(seen, arrived + wait / 60.0, np.nan)
-    started = np.where(abandoned, np.nan, called + rng.uniform(0.2, 1.5, n) / 60.0)
-    median = np.array([s[2] for s in SERVICE_TYPES])[stype]
-    ended = started + median * np.exp(rng.normal(0, 0.45, n)) / 60.0
+    started = np.where(abandoned, np.nan, called + v["gap"])
+    ended = started + v["service"]
+    n = len(day)
     vip_room = outlets["vip_room"].to_numpy()[outlet - 1]
     prefix = np.where(high & vip_room, "V", np.array([s[3] for s in SERVICE_TYPES], dtype=object)[stype])
     df = pd.DataFrame({"outlet_id": outlet, "day": day, "prefix": prefix, "arrived": arrived}).sort_values(
@@ -329,65 +410,3 @@ def _queue(rng: np.random.Generator, clock: Clock, customers: pd.DataFrame, cust
         "abandoned": abandoned[order],
     })
     return out[[c.name for c in schema.queue_records.columns]]
-
-
-def _audits(rng: np.random.Generator, clock: Clock, outlets: pd.DataFrame,
-            quality: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Quarterly audits of every outlet (last :data:`AUDIT_QUARTERS` quarters) and their items."""
-    q_end = dt.date(clock.end.year, 3 * ((clock.end.month - 1) // 3) + 1, 1)
-    starts = []
-    for _ in range(AUDIT_QUARTERS):
-        starts.append(clock.day_of(q_end))
-        q_end = (q_end - dt.timedelta(days=1)).replace(day=1)
-        q_end = q_end.replace(month=3 * ((q_end.month - 1) // 3) + 1)
-    n_out = len(outlets)
-    oi = np.repeat(np.arange(n_out), len(starts))
-    day = np.tile(sorted(starts), n_out) + rng.integers(5, 80, len(oi))
-    opened = _days(clock, outlets["opened_on"])[oi]
-    keep = (day < clock.days) & (day >= 0) & ~(day < opened)
-    oi, day = oi[keep], day[keep]
-    audits = pd.DataFrame({"outlet_id": outlets["outlet_id"].to_numpy()[oi], "day": day, "oi": oi}).sort_values(
-        ["day", "outlet_id"], kind="stable", ignore_index=True)
-    audits.insert(0, "audit_id", np.arange(1, len(audits) + 1, dtype=np.int64))
-    names, maxes = list(CHECKLIST), np.array(list(CHECKLIST.values()))
-    extra = rng.integers(0, len(names) - CORE_ITEMS + 1, len(audits))
-    take = np.arange(len(names))[None, :] < (CORE_ITEMS + extra)[:, None]
-    a_idx, i_idx = np.nonzero(take)
-    share = np.clip(quality[audits["oi"].to_numpy()[a_idx]] + rng.normal(0, 0.07, len(a_idx)), 0.65, 1.0)
-    fail = rng.random(len(a_idx)) < 0.03
-    share = np.where(fail, rng.uniform(0.3, 0.55, len(a_idx)), share)
-    items = pd.DataFrame({"audit_id": audits["audit_id"].to_numpy()[a_idx], "outlet_id":
-                          audits["outlet_id"].to_numpy()[a_idx], "i": i_idx, "share": share})
-    items = _no_chance_runs(items)
-    planted = planted_hall(outlets)
-    last3 = audits.loc[audits["outlet_id"] == planted, "audit_id"].to_numpy()[-3:]
-    hit = items["audit_id"].isin(last3).to_numpy() & (items["i"].to_numpy() == names.index(FAILED_ITEM))
-    items.loc[hit, "share"] = rng.uniform(0.3, 0.5, int(hit.sum()))
-    mx = maxes[items["i"].to_numpy()]
-    out_items = pd.DataFrame({
-        "audit_id": items["audit_id"].to_numpy(),
-        "item": np.array(names, dtype=object)[items["i"].to_numpy()],
-        "score": np.round(items["share"].to_numpy() * mx * 2) / 2,
-        "max_score": mx,
-    })
-    out = pd.DataFrame({
-        "audit_id": audits["audit_id"].to_numpy(),
-        "outlet_id": audits["outlet_id"].to_numpy(dtype=np.int64),
-        "audited_on": clock.dates(audits["day"].to_numpy()),
-        "auditor": np.array(AUDITORS, dtype=object)[rng.integers(0, len(AUDITORS), len(audits))],
-    })
-    return out[[c.name for c in schema.audits.columns]], out_items[[c.name for c in schema.audit_items.columns]]
-
-
-def _no_chance_runs(items: pd.DataFrame) -> pd.DataFrame:
-    """Lift the third of any chance run of three failed audits of the same item at one outlet to a pass
-    (the planted run stays the only one)."""
-    items = items.sort_values(["outlet_id", "i", "audit_id"], kind="stable", ignore_index=True)
-    for _ in range(3):
-        failed = (items["share"] < FAIL_SHARE).astype(int)
-        run = failed.groupby([items["outlet_id"], items["i"]]).rolling(3, min_periods=3).sum()
-        third = run.reset_index(level=[0, 1], drop=True).sort_index().to_numpy() >= 3
-        if not third.any():
-            break
-        items.loc[third, "share"] = 0.7
-    return items.sort_values(["audit_id", "i"], kind="stable", ignore_index=True)
