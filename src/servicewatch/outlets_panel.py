@@ -25,9 +25,10 @@ from metrics.report.outlets_section import (
     WIDER_MONTHS,
     has_outlets,
     quarter_filters,
+    stars_league_filters,
     wider_filters,
 )
-from servicewatch import panels, ui
+from servicewatch import outlet_complaints_panel, panels, ui
 from servicewatch.ui import View
 
 CHART_OUTLETS = 20  # outlets drawn in the league's chart (the table lists all)
@@ -278,7 +279,7 @@ def _audits(view: View, oid: int, name: str) -> None:
 
 def _complaints(view: View, oid: int, row: pd.Series) -> None:
     """The complaints raised at the outlet in the period: their count and rate per 1,000 visits with
-    its 95% interval (the league's row)."""
+    its 95% interval (the league's row), and the complaints behind it (by category, the latest)."""
     st.subheader(view.t("page.outlets.complaints_title"))
     if pd.isna(row["complaints"]) or int(row["complaints"]) == 0:
         st.caption(view.t("page.outlets.complaints_none"))
@@ -286,6 +287,7 @@ def _complaints(view: View, oid: int, row: pd.Series) -> None:
     st.markdown(view.md("page.outlets.complaints_sentence", n=fmt_count(row["complaints"]),
                         rate=_num(row["complaints_per_1000"]), low=_num(row["complaints_per_1000_lower"]),
                         high=_num(row["complaints_per_1000_upper"])))
+    outlet_complaints_panel.behind(view, oid, int(row["complaints"]))  # by category; the latest, masked
 
 
 # -- does the VIP lane work -----------------------------------------------------------------------
@@ -366,13 +368,14 @@ def stars(view: View) -> pd.DataFrame | None:
         return None
     fq = quarter_filters(view.filters)
     try:
-        os_.load_rules()  # checked here: a broken rules file is one line, not an error id
+        rules = os_.load_rules()  # checked here: a broken rules file is one line, not an error id
     except os_.RulesError as exc:
         st.error(view.md("page.outlets.stars_no_rules", reason=view.t(exc.key, **exc.params)))
         return None
-    df = view.call(os_.star_ratings, fq)
-    if not isinstance(df, pd.DataFrame):
+    league = view.call(oa.outlet_league, stars_league_filters(view.filters, fq), rules.target_minutes)
+    if not isinstance(league, pd.DataFrame):
         return None
+    df = os_.star_ratings(view.wh, fq, rules, league)  # on the page's league (cached): no second league
     st.caption(view.t("page.outlets.stars_quarter", start=fq.start.isoformat(), end=fq.end.isoformat()))
     if df.empty:
         st.info(view.t("page.outlets.stars_none"))

@@ -24,6 +24,7 @@ from metrics.model import schema as s
 from metrics.model.i18n import label, t
 from metrics.present.formatting import fmt_count, number
 from metrics.present.markup import md
+from metrics.present.masking import mask
 from metrics.query.warehouse import Warehouse
 from metrics.report.context import Ctx
 from metrics.report.outlets_section import TARGET_MINUTES, outlets_section, quarter_filters, wider_filters
@@ -164,27 +165,45 @@ def test_a_hall_manager_sees_the_month_end_the_vip_lane_and_the_failed_item(url:
     # the audit item failed in three audits in a row, named
     assert "连续 3 次失分" in _texts(at) and label("audit_item", "waiting", "zh") in _texts(at)
     assert len(at.get("plotly_chart")) >= 2  # the heat map and the audit items
-    # the VIP lane: the month holds too few VIP waits to tell (said); the 3 months to its end tell
+    # the complaints behind it: by category as pandas on the raw tickets; the latest, their descriptions masked
+    tk = s.tickets
+    raw_t = wh.read(sa.select(tk.c.ticket_id, tk.c.category, tk.c.opened_at, tk.c.description)
+                    .where(tk.c.outlet_id == oid, tk.c.kind == "complaint"))
+    day = pd.to_datetime(raw_t["opened_at"]).dt.date
+    raw_t = raw_t[(day >= f.start) & (day <= f.end)]
+    per = raw_t.groupby("category").size()
+    col = lambda k: t(f"page.outlets.behind.col.{k}", "zh")  # noqa: E731
+    cats = _table(at, col("share"))
+    assert len(per) and dict(zip(cats[col("category")], cats[col("complaints")], strict=True)) == {
+        label("category", c, "zh"): fmt_count(n) for c, n in per.items()}
+    listed = _table(at, col("description"))
+    newest = raw_t.sort_values(["opened_at", "ticket_id"], ascending=False).head(len(listed))
+    assert list(listed[col("description")]) == [mask(d) if isinstance(d, str) else "" for d in newest["description"]]
+    # the VIP lane: last month alone holds enough VIP waits (at least 20 a side) to tell, with its interval
     show_section(at, "vip")
-    assert str(hall["name"]) in _texts(at) and "到访太少" in _texts(at)
-    fw = wider_filters(f)
-    assert fw is not None and fw.end == f.end
-    assert fw.start == (pd.Timestamp(f.end.replace(day=1)) - pd.DateOffset(months=2)).date()
-    vip = oa.vip_lane(wh, fw)
+    vip = oa.vip_lane(wh, f)
     row = vip[vip["outlet_id"].astype(int) == oid].iloc[0]
     assert row["verdict"] == "works" and 7 < row["saving_min"] < 15 and row["saving_lower"] > 0, row
+    assert min(row["n_vip"], row["n_other"]) >= oa.MIN_LANE_N
     # independent: the means of the hall's identified VIP-tier and other waits (pandas)
     raw = _queue(wh).merge(wh.read(sa.select(s.customers.c.customer_id, s.customers.c.tier)), on="customer_id")
     day = pd.to_datetime(raw["arrived_at"]).dt.date
-    raw = raw[(raw["outlet_id"] == oid) & (day >= fw.start) & (day <= fw.end) & raw["called_at"].notna()]
+    raw = raw[(raw["outlet_id"] == oid) & (day >= f.start) & (day <= f.end) & raw["called_at"].notna()]
     vip_wait = raw["tier"].isin(["diamond", "gold"])
     saving = raw.loc[~vip_wait, "wait"].mean() - raw.loc[vip_wait, "wait"].mean()
     assert abs(saving - row["saving_min"]) < 0.05 and int(vip_wait.sum()) == row["n_vip"]
-    sentence = t("page.outlets.vip_wider_works", "zh", name=str(hall["name"]), tiers="钻石卡、金卡", months=3,
-                 start=fw.start.isoformat(), end=fw.end.isoformat(), saved=minutes_zh(row["saving_min"]),
-                 low=minutes_zh(row["saving_lower"]), high=minutes_zh(row["saving_upper"]),
-                 n_high=fmt_count(row["n_vip"]), n_std=fmt_count(row["n_other"]))
+    sentence = t("page.outlets.vip_sentence", "zh", name=str(hall["name"]), tiers="钻石卡、金卡",
+                 saved=minutes_zh(row["saving_min"]), low=minutes_zh(row["saving_lower"]),
+                 high=minutes_zh(row["saving_upper"]), n_high=fmt_count(row["n_vip"]), n_std=fmt_count(row["n_other"]))
     assert sentence in _texts(at)
+    # a quiet hall (too few VIP waits in the month) is told over the 3 months to its end, said as theirs
+    fw = wider_filters(f)
+    assert fw is not None and fw.end == f.end
+    assert fw.start == (pd.Timestamp(f.end.replace(day=1)) - pd.DateOffset(months=2)).date()
+    wide = oa.vip_lane(wh, fw).set_index("outlet_id")
+    for quiet in vip.loc[vip["verdict"] == "too_small", "outlet_id"].astype(int):
+        if wide.loc[quiet, "verdict"] != "too_small":
+            assert str(wide.loc[quiet, "name"]) in _texts(at) and f"{fw.start.isoformat()}" in _texts(at)
     assert set(vip["outlet_id"].astype(int)) <= set(_city_outlets(wh, DONGJIANG))
     # the meeting pack of the same view tells the same
     ctx = Ctx.open(wh, f, "zh", render=lambda fig: b"png")
@@ -239,6 +258,7 @@ def test_a_city_manager_sees_only_their_city(url: str, lang: str, tmp_path, monk
 
 
 def test_a_viewer_sees_no_customer(url: str, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("SERVICEWATCH_MIN_GROUP_SIZE", "150")  # a month's agents hold fewer visits than that
     session = _signed_in(User("viewer1", "viewer", (DONGJIANG,)), tmp_path, monkeypatch)
     wh = Warehouse.open(url)
     c = s.customers
@@ -252,7 +272,7 @@ def test_a_viewer_sees_no_customer(url: str, tmp_path, monkeypatch) -> None:
     # queue is withheld too, not drawn
     league = oa.outlet_league(wh, filters(at), TARGET_MINUTES)
     hidden = league[league["suppressed"].fillna(False).astype(bool)] if "suppressed" in league else league.head(0)
-    assert len(hidden), "the month holds outlets with fewer than 5 visits"
+    assert len(hidden), "the month holds outlets with fewer than 150 visits"
     show_section(at, "outlet")
     at.selectbox(key="_w_choice_outlet").set_value(int(hidden["outlet_id"].iloc[0])).run()
     scope = filters(at).scope

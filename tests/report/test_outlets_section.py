@@ -92,3 +92,40 @@ def test_registered_in_the_pack() -> None:
     assert ("outlets", outlets_section) in build.SECTIONS
     assert t("report.progress.outlets", "zh") == "营业厅与网点"
 
+
+
+def test_the_complaints_behind_the_outlet_with_the_most(duckdb_url: str, demo_frames: dict) -> None:
+    """Against pandas on the raw tickets (tickets.outlet_id): the outlet with the most complaints in the
+    period, its count and largest category with its share."""
+    import pandas as pd
+
+    from metrics.present.formatting import fmt_count, fmt_percent
+
+    pages, _, f, wh = _build(duckdb_url, "en", "last_12_months")
+    tk = demo_frames["tickets"]
+    opened = pd.to_datetime(tk["opened_at"])
+    tk = tk[tk["outlet_id"].notna() & (tk["kind"] == "complaint") & (opened >= pd.Timestamp(f.start))
+            & (opened < pd.Timestamp(min(f.end, wh.as_of())) + pd.Timedelta(days=1))]
+    per = tk.groupby("outlet_id").size()
+    top = int(per.sort_values(ascending=False, kind="stable").index[0])
+    lg = oa.outlet_league(wh, f)
+    assert int(per.max()) == lg["complaints"].max() and top in set(lg.loc[lg["complaints"] == per.max(), "outlet_id"])
+    top = int(lg.loc[pd.to_numeric(lg["complaints"]).idxmax(), "outlet_id"])  # the engine's pick among equals
+    cats = tk[tk["outlet_id"] == top].groupby("category").size().sort_values(ascending=False, kind="stable")
+    name = str(lg.set_index("outlet_id").loc[top, "name"])
+    from metrics.model.i18n import label
+    line = t("page.outlets.behind.pack", "en", name=name, n=fmt_count(int(per[top])),
+             category=label("category", cats.index[0], "en"), share=fmt_percent(cats.iloc[0] / cats.sum()))
+    assert line in pages[0].sentences
+
+
+def test_the_stars_reuse_the_sections_league_on_a_quarter(duckdb_url: str, monkeypatch) -> None:
+    """A quarter's pack rates the stars on the league it has computed already: one league, not two."""
+    calls = []
+    real = oa.outlet_league
+    monkeypatch.setattr(oa, "outlet_league", lambda *a, **k: calls.append(a[1]) or real(*a, **k))
+    _build(duckdb_url, "zh", "last_quarter")
+    assert len(calls) == 1
+    calls.clear()
+    _build(duckdb_url, "zh", "last_12_months")  # twelve months: the quarter's league is another period
+    assert len(calls) == 2 and (calls[1].start, calls[1].end) == (quarter_filters(calls[0]).start, calls[0].end)

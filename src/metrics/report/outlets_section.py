@@ -1,5 +1,6 @@
 """The meeting pack's service halls and outlets (营业厅与网点) page, issue 19: the Outlets page's
-sentences — the league and its longest p90 wait among the ranked outlets, where the VIP lane works
+sentences — the league and its longest p90 wait among the ranked outlets, the complaints behind the
+outlet with the most (its largest category), where the VIP lane works
 (minutes saved with the 95% interval) and where it does not hold, who gains or loses a star this
 quarter and why — with the league's within-target chart and the VIP lane's chart, then the star
 changes as a table. A database without outlets leaves the section out."""
@@ -11,6 +12,7 @@ from datetime import date
 import pandas as pd
 import sqlalchemy as sa
 
+from metrics.analysis import outlet_complaints as oc
 from metrics.analysis import outlet_stars as stars_
 from metrics.analysis import outlets as oa
 from metrics.analysis.drivers_text import join_names
@@ -18,7 +20,7 @@ from metrics.model import schema as s
 from metrics.model.filters import Filters, add_months
 from metrics.present.charts import outlets as charts
 from metrics.present.charts.core import bar_ci
-from metrics.present.formatting import fmt_count, number
+from metrics.present.formatting import fmt_count, fmt_percent, number
 from metrics.query.warehouse import Warehouse
 from metrics.report.context import Ctx
 from metrics.report.model import Page, Table, table_pages
@@ -74,7 +76,8 @@ def outlets_section(ctx: Ctx) -> list[Page]:
         page.charts.append(ctx.chart(bar_ci(bars, "region", "share", ctx.lang, title, ctx.subtitle(),
                                             region_names=names), title))
     _vip(ctx, page)
-    rated, table = _stars(ctx, page)
+    _complaints(ctx, page, df)
+    rated, table = _stars(ctx, page, df)
     pages = [page]
     if table is not None:
         pages += table_pages(ctx.t("outlets_pack.stars_title"), table, ctx.subtitle(f=rated))
@@ -115,6 +118,22 @@ def _vip(ctx: Ctx, page: Page) -> None:
         page.charts.append(ctx.chart(charts.vip_difference(drawn, ctx.lang, title, ctx.subtitle(), names), title))
 
 
+def _complaints(ctx: Ctx, page: Page, df: pd.DataFrame) -> None:
+    """The complaints behind the outlet with the most complaints in the period: their count and the
+    largest category with its share (a viewer's withheld outlet or category is not named)."""
+    n = pd.to_numeric(df["complaints"], errors="coerce")
+    if not (n > 0).any():
+        return
+    top = df.loc[n.idxmax()]
+    cats = oc.complaint_categories(ctx.wh, ctx.f, int(top["outlet_id"]))
+    known = cats[cats["complaints"].notna()]
+    if known.empty:
+        return
+    page.sentences.append(ctx.t("page.outlets.behind.pack", name=str(top["name"]), n=fmt_count(top["complaints"]),
+                                category=ctx.label("category", known["category"].iloc[0]),
+                                share=fmt_percent(known["share"].iloc[0])))
+
+
 def quarter_filters(f: Filters) -> Filters:
     """This quarter (the stars' period, on the page and in the pack): from the first day of the quarter
     holding the period's end to that end, without comparison."""
@@ -128,11 +147,20 @@ def wider_filters(f: Filters) -> Filters | None:
     return f.with_(start=start, comparison="none") if start < f.start else None
 
 
-def _stars(ctx: Ctx, page: Page) -> tuple[Filters, Table | None]:
+def stars_league_filters(f: Filters, fq: Filters) -> Filters:
+    """The filters of the league the stars of the quarter ``fq`` are rated on: the page's own ``f``
+    when its period is that quarter (its league, computed once, serves both), else ``fq``."""
+    return f if (f.start, f.end) == (fq.start, fq.end) else fq
+
+
+def _stars(ctx: Ctx, page: Page, league: pd.DataFrame) -> tuple[Filters, Table | None]:
     """The star sentences on ``page`` (counts, then each loser and gainer with the component that moved
-    it) and the table of the outlets whose star changes (None when none does)."""
+    it) and the table of the outlets whose star changes (None when none does); ``league``: the
+    section's, reused when the period is the quarter and the rules' target the section's."""
     fq = quarter_filters(ctx.f)
-    df = stars_.star_ratings(ctx.wh, fq)
+    rules = stars_.load_rules()
+    same = stars_league_filters(ctx.f, fq) is ctx.f and rules.target_minutes == TARGET_MINUTES
+    df = stars_.star_ratings(ctx.wh, fq, rules, league if same else None)
     if df.empty:
         return fq, None
     counts = df["change"].value_counts()
