@@ -145,8 +145,13 @@ def test_a_viewer_gets_small_groups_withheld(db: str, tmp_path, monkeypatch, cap
     monkeypatch.setenv("SERVICEWATCH_MIN_GROUP_SIZE", "10")
     add_user(User("v", "viewer", regions=(1,)), None, users)
     assert main(["queue", "--db", db, *PERIOD, "--as-user", "v", "--outlet", "5", "--format", "json"]) == 0
-    rec = json.loads(capsys.readouterr().out)
+    out = capsys.readouterr()
+    rec = json.loads(out.out)
     assert rec and all(r["visits"] is None and r["p90_wait_min"] is None and r["suppressed"] for r in rec)
+    assert f"{len(rec)} groups with fewer than 10 visits (or waits on a side) are withheld for your role." in out.err
+    assert main(["queue", "--db", db, *PERIOD, "--as-user", "v", "--outlet", "5", "--lang", "zh"]) == 0
+    out = capsys.readouterr()
+    assert "不予显示" in out.err and "NaN" not in out.out
     assert main(["queue", "--db", db, *PERIOD, "--as-user", "v", "--outlet", "1", "--by", "hour_weekday",
                  "--format", "json"]) == 0
     rec = json.loads(capsys.readouterr().out)

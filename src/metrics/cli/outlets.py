@@ -62,10 +62,22 @@ def _shown(df: pd.DataFrame) -> pd.DataFrame:
             out[col] = pd.to_numeric(out[col], errors="coerce").map(lambda v: "" if np.isnan(v) else f"{v:.1%}")
         elif col.endswith(("_min", "_lower", "_upper", "_1000")) or col.startswith("score") or col == "audit_score":
             out[col] = pd.to_numeric(out[col], errors="coerce").map(lambda v: "" if np.isnan(v) else f"{v:.1f}")
+        elif pd.api.types.is_float_dtype(out[col]):  # counts a viewer's small group blanks: whole, or blank
+            out[col] = out[col].map(lambda v: "" if np.isnan(v) else f"{v:.0f}" if float(v).is_integer() else f"{v:g}")
         elif out[col].dtype == object or str(out[col].dtype) in ("Int64", "boolean"):
             out[col] = pd.Series(["" if v is None or (not isinstance(v, str) and pd.isna(v)) else v for v in out[col]],
                                  index=out.index, dtype=object)  # Int64's map would make floats of its whole numbers
     return out
+
+
+def _withheld(df: pd.DataFrame, f, lang: str) -> list[str]:  # noqa: ANN001 - Filters
+    """One line when the engine withheld a viewer's small groups (``suppressed``), else none."""
+    from metrics.model.i18n import t
+
+    if "suppressed" not in df.columns or not df["suppressed"].fillna(False).astype(bool).any():
+        return []
+    return [t("outlets.withheld", lang, n=int(df["suppressed"].fillna(False).astype(bool).sum()),
+              min=f.scope.min_group_size)]
 
 
 def _target(args: argparse.Namespace, lang: str) -> float:
@@ -121,6 +133,7 @@ def cmd_outlets(args: argparse.Namespace) -> None:
         lines.append(t("outlets.groups", lang, by=t(f"outlets.by.{args.by}", lang), n=len(df), target=f"{target:g}",
                        resolution=ol.RESOLUTION_MIN))
         cols = [df.columns[0], "outlets", *[c for c in WAITS if c != "share"]]
+    lines += _withheld(df, f, lang)
     if args.format == "table":
         df = _words(_words(df, "verdict", "page.outlets.verdict", lang), "rank_note", "page.outlets.rank_note", lang)
     df = with_region_names(df, wh, lang) if "region_id" in df.columns else df
@@ -148,7 +161,7 @@ def cmd_queue(args: argparse.Namespace) -> None:
     else:
         where = t("queue.all_outlets", lang)
     lines = [t("queue.pattern", lang, where=where, by=t(f"queue.by.{args.by}", lang), visits=int(df["visits"].sum()),
-               resolution=ol.RESOLUTION_MIN, target=f"{target:g}")]
+               resolution=ol.RESOLUTION_MIN, target=f"{target:g}"), *_withheld(df, f, lang)]
     keys = ["weekday", "hour"] if args.by == "hour_weekday" else [args.by]
     if args.format == "table" and "weekday" in keys:
         df["weekday"] = [t(f"page.outlets.weekday.{int(v)}", lang) for v in df["weekday"]]
