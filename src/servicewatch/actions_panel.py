@@ -106,7 +106,7 @@ def assign_form(view: ui.View, choices: dict[int, str], picked: list[int], defau
         index = owner_ids.index(default_owner) if default_owner in owner_ids else 0
         mid.selectbox(view.t("actions_app.owner"), owner_ids, index=index if owner_ids else None,
                       format_func=lambda m: names.get(m, str(m)), key=f"{key}_owner", disabled=own is not None)
-        right.date_input(view.t("actions_app.due"), dt.date.today() + dt.timedelta(days=DUE_IN_DAYS),
+        right.date_input(view.t("actions_app.due"), store.today() + dt.timedelta(days=DUE_IN_DAYS),
                          key=f"{key}_due")
         st.slider(view.t("actions_app.holdout"), 0, 50, round(100 * store.DEFAULT_HOLDOUT), step=5,
                   format="%d%%", help=view.t("actions_app.holdout_help"), key=f"{key}_holdout")
@@ -144,7 +144,7 @@ def visit_form(view: ui.View, customer: int, label: str, default_manager: int | 
         index = manager_ids.index(default_manager) if default_manager in manager_ids else 0
         left.selectbox(view.t("visits_app.manager"), manager_ids, index=index if manager_ids else None,
                        format_func=lambda m: names.get(m, str(m)), key=f"{key}_manager", disabled=own is not None)
-        mid.date_input(view.t("visits_app.day"), dt.date.today(), max_value=dt.date.today(), key=f"{key}_day")
+        mid.date_input(view.t("visits_app.day"), store.today(), max_value=store.today(), key=f"{key}_day")
         right.selectbox(view.t("visits_app.kind"), view.call(store.known_visit_kinds), key=f"{key}_kind",
                         format_func=lambda c: view.label("visit_kind", c))
         st.text_input(view.t("visits_app.purpose"), max_chars=200, key=f"{key}_purpose")

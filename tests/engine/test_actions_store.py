@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from metrics.access import audit
-from metrics.access.users import Scope
+from metrics.access.users import Scope, ScopeError
 from metrics.backends.connect import make_engine
 from metrics.churn import actions_store as st
 from metrics.churn.store import churn_scores
@@ -304,6 +304,8 @@ def test_overdue_count_and_the_list_agree_on_a_channel_slice(db: str) -> None:
     full = st.action_list(wh, f)
     assert int(full["overdue"].sum()) == per[channel]
     assert len(full) == int((rows["acquisition_channel"] == channel).sum())
+    with pytest.raises(ScopeError):  # a list of customers' actions: not for viewers, whoever calls
+        st.action_list(wh, f.with_(scope=Scope("v", aggregates_only=True)))
     wh.engine.dispose()
 
 

@@ -91,7 +91,7 @@ def test_assign_from_the_card_then_close(url: str, lang: str) -> None:
     assert sorted(new["customer_id"].astype(int)) == sorted([cid, other])
     assert set(new["arm"]) == {"treated"} and set(new["status"]) == {"open"}
     assert set(new["action_type"]) == {"care_visit"}
-    assert set(new["created_date"].astype(str).str[:10]) == {dt.datetime.now(dt.UTC).date().isoformat()}
+    assert set(new["created_date"].astype(str).str[:10]) == {actions_store.today().isoformat()}
     assert any(str(len(new)) in s for s in _texts(at.success))
     audit = sqlite3.connect(sa.engine.make_url(os.environ["SERVICEWATCH_AUDIT_DB"]).database)
     try:

@@ -176,6 +176,12 @@ def _writable(conn: sa.Connection, lang: str) -> None:
         raise ActionError(t("actions.no_table", lang))
 
 
+def today() -> dt.date:
+    """Today on the server's clock (its local date: the day the managers live in, as the app's date
+    boxes show it) — one 'today' for the default creation date and the check of a visit's date."""
+    return dt.date.today()
+
+
 def _new_version(conn: sa.Connection) -> None:
     """A new data version in the write's transaction: dashboards on a server database see the change."""
     if sa.inspect(conn).has_table(schema.meta.name):
@@ -193,11 +199,11 @@ def assign(engine: sa.Engine, data_url: str, user: str, customers: Sequence[int]
            holdout: float = DEFAULT_HOLDOUT, seed: int | None = None, scope: Scope | None = None,
            lang: str = "en") -> tuple[pd.DataFrame, int]:
     """Assign ``action_type`` to ``customers`` (ids), owned by account manager ``owner``, due ``due``
-    (created ``created``, default today UTC); a random share ``holdout`` per risk decile is written as
+    (created ``created``, default :func:`today`); a random share ``holdout`` per risk decile is written as
     held out. One transaction, audited. Returns the rows written (table columns plus ``note``) and the
     seed used. Raises :class:`ActionError` (nothing written) for bad input, out-of-scope customers or
     customers who had already left (``end_date``) before ``created``."""
-    created = created or dt.datetime.now(dt.UTC).date()
+    created = created or today()
     ids = list(dict.fromkeys(int(c) for c in customers))
     if not ids:
         raise ActionError(t("actions_write.no_customers", lang))
@@ -340,9 +346,12 @@ def _list_query(f, as_of: dt.date, status: Sequence[str] = (), owner: int | None
 def action_list(wh, f, status: Sequence[str] = (), owner: int | None = None,  # noqa: ANN001 - Warehouse, Filters
                 overdue_only: bool = False) -> pd.DataFrame:
     """The retention actions of ``f``'s slices and scope (:data:`LIST_COLUMNS` and ``overdue`` at the
-    as-of date of ``f``), optionally only of ``status``, of account manager id ``owner``, or overdue."""
+    as-of date of ``f``), optionally only of ``status``, of account manager id ``owner``, or overdue.
+    Refused to viewers (:class:`~metrics.access.users.ScopeError`): a list of customers' actions."""
+    from metrics.access.users import require_rows
     from metrics.churn.features import read_frame
 
+    require_rows(f.scope, "retention action lists")
     df = read_frame(wh, _list_query(f, f.as_of or wh.as_of(), status, owner, overdue_only))
     df["owner"] = pd.array(df["owner"], dtype="Float64").astype("Int64")
     df["overdue"] = df["overdue"].fillna(False).astype(bool)
@@ -371,7 +380,7 @@ def record_visit(engine: sa.Engine, data_url: str, user: str, customer: int, man
         raise ActionError(t("actions_write.viewer", lang))
     if scope is not None and scope.manager_id is not None and manager != scope.manager_id:
         raise ActionError(t("actions_write.own_only", lang))
-    if day > dt.datetime.now(dt.UTC).date():
+    if day > today():
         raise ActionError(t("visits_write.future", lang, day=day))
     row = {"customer_id": int(customer), "manager_id": int(manager), "visit_date": day, "kind": kind,
            "purpose": (purpose or "").strip() or None, "outcome": (outcome or "").strip() or None,

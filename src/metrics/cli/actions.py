@@ -208,7 +208,7 @@ def _add_write_commands(asub: argparse._SubParsersAction) -> None:
     a.add_argument("--owner", metavar="MANAGER_KEY",
                    help="the account manager responsible (key as the source wrote it)")
     a.add_argument("--due", required=True, type=date_arg, help="due date (YYYY-MM-DD)")
-    a.add_argument("--created", type=date_arg, help="creation date (default: today, UTC)")
+    a.add_argument("--created", type=date_arg, help="creation date (default: today, the server's local date)")
     a.add_argument("--note", help="playbook text / note (audited)")
     a.add_argument("--holdout", type=float, default=st.DEFAULT_HOLDOUT,
                    help="share of each risk decile held out at random (default 0.1)")
