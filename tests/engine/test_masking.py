@@ -135,3 +135,60 @@ def test_import_preview_shows_descriptions_masked(duckdb_url: str, tmp_path) -> 
     frame, _ = preview(duckdb_url, "tickets", path)
     assert len(frame) == 1
     assert frame["description"].iloc[0] == "我叫***，电话***，乱扣费"
+
+
+# phone numbers written the way other countries write them: 8 to 15 digits with spaces, brackets, dashes
+PHONES_INTL = [
+    ("Please call (555) 123-4567 about my bill", ["555", "123-4567", "4567"], ["about my bill"]),
+    ("My UK number is +44 20 7946 0958, no signal", ["7946", "0958", "+44"], ["no signal"]),
+    ("reach me at +1 (415) 555-0132 tomorrow", ["415", "555-0132"], ["tomorrow"]),
+    ("香港电话 +852 9123 4567 打不通", ["9123", "4567", "+"], ["打不通"]),
+]
+
+
+@pytest.mark.parametrize("text,secrets,kept", PHONES_INTL, ids=[c[0][:18] for c in PHONES_INTL])
+def test_international_phone_numbers(text: str, secrets: list[str], kept: list[str]) -> None:
+    out = mask(text)
+    for secret in secrets:
+        assert secret not in out, f"{secret!r} survived in {out!r}"
+    assert MASK in out
+    for word in kept:
+        assert word in out, out
+
+
+def test_dates_amounts_times_and_short_numbers_stay() -> None:
+    for text in ("I paid ¥128.00 on 2026-10-31 at 10:30, ticket 123456", "扣费 ¥1,280.50，2026-10-31 10:30 来电",
+                 "from 2026-10-01 to 2026-10-31", "ticket 12-3456 and ref 4521", "waited 45 minutes, 3 times",
+                 "2026/10/31 and 31.10.2026"):
+        assert mask(text) == text, mask(text)
+
+
+# names after a label, in both directions: masked when a name, kept when not
+NAMES = [
+    ("我叫欧阳娜娜，网速太慢", ["欧阳", "娜娜", "娜"], ["网速太慢"]),
+    ("我叫欧阳娜娜", ["欧阳", "娜"], []),
+    ("我是张伟", ["张伟", "伟"], []),
+    ("我是张伟，宽带又断了", ["张伟"], ["宽带又断了"]),
+    ("本人王小明来电投诉扣费", ["王小明", "小明"], ["来电投诉扣费"]),
+    ("联系人：司马光，电话打不通", ["司马光", "光"], ["电话打不通"]),
+    ("I live at 221B Baker Street, London", ["221B", "Baker"], ["London"]),
+    ("my name is john and I was overcharged", ["john"], ["I was overcharged"]),
+    ("my name is john smith, please call back", ["john", "smith"], ["please call back"]),
+    ("Mr. O'Brien called three times", ["O'Brien", "Brien"], ["called three times"]),
+]
+
+
+@pytest.mark.parametrize("text,secrets,kept", NAMES, ids=[c[0][:18] for c in NAMES])
+def test_names_after_a_label(text: str, secrets: list[str], kept: list[str]) -> None:
+    out = mask(text)
+    for secret in secrets:
+        assert secret not in out, f"{secret!r} survived in {out!r}"
+    assert MASK in out
+    for word in kept:
+        assert word in out, out
+
+
+def test_phrases_that_are_not_names_stay() -> None:
+    for text in ("我是移动用户，套餐太贵", "我是老客户了", "本人已经投诉三次", "我是高端用户", "本人于10月办理",
+                 "I am very angry about the bill", "my mobile is broken"):
+        assert mask(text) == text, mask(text)
