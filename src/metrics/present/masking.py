@@ -71,8 +71,8 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("bank_card", re.compile(_NOT_DIGIT_BEFORE + r"(?:\d{4}[ \-]){3}\d{4}(?:[ \-]?\d{1,3})?" + _NOT_DIGIT_AFTER)),
     ("landline", re.compile(r"(?:(?:\+|00)?86" + _SEP + r")?(?:\(0\d{2,3}\)|" + _NOT_DIGIT_BEFORE + r"0\d{2,3})"
                             + r"[ \-]?\d{3,4}" + _SEP + r"\d{4}" + _NOT_DIGIT_AFTER)),
-    ("digits", re.compile(_NOT_DIGIT_BEFORE + r"\d{7,}" + _NOT_DIGIT_AFTER)),
-    ("digit_groups", re.compile(_NOT_DIGIT_BEFORE + r"\d{3,4}(?:[ \-]\d{3,4}){2,}" + _NOT_DIGIT_AFTER)),
+    ("digits", re.compile(r"(?:\+\s?)?" + _NOT_DIGIT_BEFORE + r"\d{7,}" + _NOT_DIGIT_AFTER)),
+    ("digit_groups", re.compile(r"(?:\+\s?)?" + _NOT_DIGIT_BEFORE + r"\d{3,4}(?:[ \-]\d{3,4}){2,}" + _NOT_DIGIT_AFTER)),
     ("phone_intl", _PHONE_INTL),
     ("address_label", re.compile(r"((?:家庭|联系|收货|详细|安装|装机|住址|地址)(?:地址)?"
                                  r"\s*(?:(?:是|为)\s*[:：]?|[:：])\s*)[^，。,;；!！?？\n]+")),
