@@ -315,3 +315,6 @@ def test_history_points_mid_month_and_month_end() -> None:
     end = hl.history_points(date(2026, 6, 30), cfg)
     assert [p.stop for p in end][-2:] == [date(2026, 6, 1), date(2026, 7, 1)] and len(end) == 12
     assert (end[-1].window, end[-1].m0, end[-1].m6) == (date(2026, 4, 1), date(2026, 1, 1), date(2026, 7, 1))
+    late = hl.history_points(date(2026, 7, 29), cfg)[-1]  # windows start on the same day, not the 28th
+    assert (late.stop, late.window) == (date(2026, 7, 30), date(2026, 4, 30))
+    assert hl.history_points(date(2026, 5, 30), cfg)[-1].window == date(2026, 2, 28)  # February's last day

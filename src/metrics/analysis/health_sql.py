@@ -12,6 +12,7 @@ from datetime import date, datetime, time
 
 import sqlalchemy as sa
 
+from metrics.model import filters
 from metrics.model import schema as s
 from metrics.model.filters import Filters
 from metrics.model.registry import Ctx, get
@@ -36,8 +37,7 @@ class Point:
 
 def add_months(d: date, k: int) -> date:
     """The first day of the month ``k`` months from ``d``'s month."""
-    m = d.year * 12 + d.month - 1 + k
-    return date(m // 12, m % 12 + 1, 1)
+    return filters.add_months(d.replace(day=1), k)
 
 
 def point(i: int, stop: date, window_months: int, satisfaction_months: int) -> Point:
@@ -52,8 +52,8 @@ def point(i: int, stop: date, window_months: int, satisfaction_months: int) -> P
 
 
 def _same_day(d: date, k: int) -> date:
-    """``d``'s day of the month ``k`` months away (the 28th at most)."""
-    return add_months(d, k).replace(day=min(d.day, 28))
+    """``d``'s day of the month ``k`` months away (that month's last day at most)."""
+    return filters.add_months(d, k)
 
 
 def points_table(points: list[Point]) -> sa.Subquery:
