@@ -7,14 +7,13 @@ halls of tests/outlet_frames.py."""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from datetime import date
 
 import numpy as np
 import pandas as pd
 import pytest
-import sqlalchemy as sa
+from db_snapshot import server_database
 from outlet_frames import END, START, TINY, VIP_SAVING_MIN, frames
 from scipy import stats as sps
 
@@ -26,8 +25,6 @@ from metrics.ingest.load import replace_all
 from metrics.model.filters import Filters
 from metrics.query.warehouse import Warehouse
 
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-MARIADB_ADMIN = "mysql+pymysql://root@127.0.0.1:3306/"
 F = Filters(start=START, end=END)
 
 
@@ -43,35 +40,12 @@ def duck(raw, tmp_path_factory) -> str:
     return url
 
 
-def _server_db(admin_url: str, create: str, drop: str, url: str, raw: dict) -> Iterator[str]:
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool,
-                             connect_args={"connect_timeout": 5})
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(create))
-    except Exception as exc:  # noqa: BLE001 - no server here
-        admin.dispose()
-        pytest.skip(f"no database server: {str(exc).splitlines()[0]}")
-    try:
-        replace_all(url, raw)
-        yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(drop))
-        admin.dispose()
-
-
-@pytest.fixture(scope="module", params=["duckdb", "postgresql", "mariadb"])
+@pytest.fixture(scope="module", params=["duckdb", "postgres", "mariadb"])
 def any_url(request, raw, duck) -> Iterator[str]:
-    name = f"sw_outlets_{secrets.token_hex(4)}"
     if request.param == "duckdb":
         yield duck
-    elif request.param == "postgresql":
-        yield from _server_db(PG_ADMIN, f'CREATE DATABASE "{name}"', f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
-                              f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}", raw)
-    else:
-        yield from _server_db(MARIADB_ADMIN, f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4",
-                              f"DROP DATABASE IF EXISTS `{name}`", f"mysql+pymysql://root@127.0.0.1:3306/{name}", raw)
+    else:  # a missing server fails the run under CI=true (db_snapshot.server_database)
+        yield from server_database(request.param, raw)
 
 
 # -- the pandas reference ---------------------------------------------------------------------------
