@@ -41,7 +41,8 @@ def health(view: View) -> hl.Health | None:
                           to_url=lambda m: str(keys.get(m, m)),
                           format_func=lambda m: f"{options[m]} ({keys.get(m, m)})")
     try:
-        r = view.call(hl.health, view.filters, None, manager)
+        cfg = hl.load_weights()
+        r = view.call(hl.health, view.filters, cfg, manager, None, False)
     except hl.WeightsError as exc:  # data/health_weights.toml cannot be used: said in one line
         st.error(view.md(exc.key, **exc.params), icon=":material/error:")
         return None
@@ -51,7 +52,8 @@ def health(view: View) -> hl.Health | None:
         st.info(view.md(key, **params), icon=":material/info:")
     df = r.customers
     st.markdown(hl.weights_sentence(r.weights, view.lang))  # catalogue text and numbers only
-    st.markdown(hl.auc_sentence(r.backtest, view.lang))
+    # the back-test depends on the filters and scope, not on the manager picked: cached once for all
+    st.markdown(hl.auc_sentence(view.call(hl.backtest, view.filters, cfg), view.lang))
     if df.empty:
         st.info(view.t("health.none"))
         return r
