@@ -27,6 +27,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
+from metrics.demo.util import city_of
 from metrics.model import schema
 
 SEED_OFFSET = 20_030  # the appeals' own generator: seed + this
@@ -94,15 +95,7 @@ def draw_appeals(seed: int, frames: dict[str, pd.DataFrame]) -> dict[str, pd.Dat
 def user_base_frame(customers: pd.DataFrame, regions: pd.DataFrame, opened: pd.Series) -> pd.DataFrame:
     """``mobile`` users per city and month of the tickets' span: the customers active at the month's
     end × :data:`LINES_PER_CUSTOMER`, rounded."""
-    parent = dict(zip(regions["region_id"], regions["parent_id"], strict=True))
-    level = dict(zip(regions["region_id"], regions["level"], strict=True))
-
-    def city(r: object) -> object:
-        while r in level and level[r] != "city" and pd.notna(parent.get(r)):
-            r = parent[r]
-        return r if level.get(r) == "city" else None
-
-    cities = customers["region_id"].map({r: city(r) for r in customers["region_id"].unique()})
+    cities = customers["region_id"].map(city_of(regions))
     start = pd.to_datetime(customers["start_date"]).to_numpy()
     stop = pd.to_datetime(customers["end_date"]).fillna(pd.Timestamp.max).to_numpy()
     first, last = pd.to_datetime(opened).min(), pd.to_datetime(opened).max()

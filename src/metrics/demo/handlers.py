@@ -15,24 +15,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from metrics.demo.util import city_of
+
 SEED_OFFSET = 20_040  # the handlers' own generator: seed + this
 PER_CITY = 4
 UNNAMED_P = 0.1
 STAFF_SURNAMES = tuple("王赵孙钱马胡高郭徐韩唐冯")
 STAFF_GIVEN = ("晓燕", "海峰", "丽萍", "建华", "雪梅", "国强", "春燕", "文斌", "秀兰", "振宇", "美玲", "立新")
-
-
-def _city_of(regions: pd.DataFrame) -> dict[object, object]:
-    """Each region's city (itself for a city, None above one)."""
-    parent = dict(zip(regions["region_id"], regions["parent_id"], strict=True))
-    level = dict(zip(regions["region_id"], regions["level"], strict=True))
-    out = {}
-    for r in level:
-        x = r
-        while x in level and level[x] != "city" and pd.notna(parent.get(x)):
-            x = parent[x]
-        out[r] = x if level.get(x) == "city" else None
-    return out
 
 
 def pools(rng: np.random.Generator, cities: list) -> dict[object, list[str]]:
@@ -45,12 +34,12 @@ def draw_handlers(seed: int, frames: dict[str, pd.DataFrame]) -> dict[str, pd.Da
     """The finished ``tickets`` with their ``handler`` column."""
     tickets, customers = frames["tickets"], frames["customers"]
     rng = np.random.default_rng(seed + SEED_OFFSET)
-    city_of = _city_of(frames["regions"])
-    cities = sorted({c for c in city_of.values() if c is not None})
+    region_city = city_of(frames["regions"])
+    cities = sorted({c for c in region_city.values() if c is not None})
     pool = pools(rng, cities)
     n = len(tickets)
     region = tickets["customer_id"].map(customers.set_index("customer_id")["region_id"]).to_numpy()
-    city = np.array([city_of.get(r) for r in region], dtype=object)
+    city = np.array([region_city.get(r) for r in region], dtype=object)
     pick, named = rng.integers(0, PER_CITY, n), rng.random(n) >= UNNAMED_P
     complaint = (tickets["kind"] == "complaint").to_numpy()
     handler = np.full(n, None, dtype=object)

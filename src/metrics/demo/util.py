@@ -11,6 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 # Spring Festival (春节) dates; ticket volume peaks around them.
 SPRING_FESTIVAL = {
@@ -133,3 +134,16 @@ def bernoulli(rng: np.random.Generator, p: np.ndarray | float, n: int | None = N
     p = np.asarray(p, dtype=float)
     size = n if n is not None else p.shape
     return rng.random(size) < p
+
+
+def city_of(regions: pd.DataFrame) -> dict[object, object]:
+    """Each region's city (itself for a city; None for a region above the cities)."""
+    parent = dict(zip(regions["region_id"], regions["parent_id"], strict=True))
+    level = dict(zip(regions["region_id"], regions["level"], strict=True))
+    out = {}
+    for r in level:
+        x = r
+        while x in level and level[x] != "city" and pd.notna(parent.get(x)):
+            x = parent[x]
+        out[r] = x if level.get(x) == "city" else None
+    return out
