@@ -144,3 +144,42 @@ def test_appeal_risk_before_handlers_and_an_import_that_names_them(tmp_path, cap
     line = next(x for x in out.splitlines() if x.lstrip().startswith("5002"))
     assert "赵海峰" in line and t("appeal_owner.handler", lang) in line
     assert t("appeal_owner.account_manager", lang) in out  # the older rows: their account manager
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_from_or_to_with_a_quarter_is_refused_in_one_line(small: str, capsys, lang: str) -> None:
+    for flag in ("--from", "--to"):
+        assert main(["regulator", "--db", small, "--quarter", "2026Q3", flag, "2026-01-01", "--lang", lang]) == 1
+        err = capsys.readouterr().err
+        assert err.strip().count("\n") == 0 and t("regulator.bad_window", lang) in err and "Traceback" not in err
+
+
+def test_a_category_not_in_use_then_is_not_compared(small: str, capsys) -> None:
+    assert main(["regulator", "--db", small, "--quarter", "2022Q1", "--format", "json", "--lang", "zh"]) == 0
+    out = capsys.readouterr()
+    rec = {r["regulator_category"]: r for r in json.loads(out.out)}
+    sd = rec["service_dispute"]
+    assert sd["in_use_prev"] is False and sd["rate_prev"] is None and sd["change_prev"] is None
+    assert sd["p_prev"] is None and rec["all"]["in_use_prev"] is True and rec["all"]["appeals_prev"] == 2
+    assert t("regulator.not_in_use_line", "zh", quarter="2021Q4", when=t("regulator.when_prev", "zh"),
+             categories="服务争议") in out.err
+
+
+def test_a_quarter_in_progress_names_the_months_the_base_has(tmp_path, capsys) -> None:
+    from datetime import date
+
+    import pandas as pd
+    from regulator_frames import user_base_rows
+
+    data = frames()
+    data["user_base"] = pd.concat([user_base_rows(900_000, month=date(2026, 10, 1)),
+                                   user_base_rows(1_100_000, month=date(2026, 11, 1))], ignore_index=True)
+    url = f"duckdb:///{tmp_path / 'ub.duckdb'}"
+    replace_all(url, data)
+    assert main(["regulator", "--db", url, "--quarter", "2026Q4", "--base", "mobile", "--point", "average",
+                 "--format", "json"]) == 0
+    out = capsys.readouterr()
+    total = [r for r in json.loads(out.out) if r["regulator_category"] == "all"][0]
+    assert total["users"] == 1_000_000 and total["rate"] == pytest.approx(1.0)
+    assert total["months"] == "2026-10-31,2026-11-30" and total["missing_months"] == "2026-12-31"
+    assert t("regulator.denominator_missing", "en", missing="2026-12-31", months="2026-10-31, 2026-11-30") in out.err

@@ -238,3 +238,124 @@ def test_the_demos_user_base_is_its_own_denominator(duckdb_url: str, demo_frames
                                                            | (pd.to_datetime(c["end_date"]) > end))).sum()
     assert customers["users"] == active and mobile["users"] == pytest.approx(1.6 * active, rel=0.01)
     assert mobile["appeals"] == customers["appeals"]
+
+
+def _with_user_base(raw: dict, ub: pd.DataFrame, path) -> str:  # noqa: ANN001 - a tmp path
+    data = {k: v.copy() for k, v in raw.items()}
+    data["user_base"] = ub
+    url = f"duckdb:///{path / 'ub.duckdb'}"
+    replace_all(url, data)
+    return url
+
+
+def test_a_quarter_in_progress_divides_by_the_months_the_base_has(raw, tmp_path) -> None:
+    """user_base holds October (900,000) and November (1,100,000) 2026, not yet December: the mean is
+    1,000,000 (not 2,000,000 / 3), and the quarter's end falls back to November's count — both said."""
+    ub = pd.concat([user_base_rows(900_000, month=date(2026, 10, 1)),
+                    user_base_rows(1_100_000, month=date(2026, 11, 1))], ignore_index=True)
+    wh = Warehouse.open(_with_user_base(raw, ub, tmp_path))
+    f, q4 = Filters(start=date(2026, 10, 1), end=date(2026, 11, 30)), rg.parse_quarter("2026Q4")
+    avg = rg.rates(wh, f, q4, "miit", base="mobile", point="average")
+    total = row(avg.table, rg.ALL)
+    assert avg.base_used == "mobile" and total["users"] == pytest.approx(1_000_000) and total["appeals"] == 1
+    assert total["rate"] == pytest.approx(1.0)  # ticket 7, 2026-10-01, per million
+    assert avg.months == [date(2026, 10, 1), date(2026, 11, 1)] and avg.missing == [date(2026, 12, 1)]
+    end = rg.rates(wh, f, q4, "miit", base="mobile")
+    assert end.reason is None and row(end.table, rg.ALL)["users"] == 1_100_000
+    assert end.months == [date(2026, 11, 1)] and end.missing == [date(2026, 12, 1)]
+    from metrics.model.i18n import t
+    from metrics.present import regulator_text as rt
+
+    for lang in ("zh", "en"):
+        line = rt.denominator(end, lang)
+        assert "2026-11-30" in line and t("regulator.denominator_missing", lang, missing="2026-12-31",
+                                          months="2026-11-30") in line
+    # a complete quarter says nothing is missing
+    (tmp_path / "q3").mkdir()
+    q3 = rg.rates(Warehouse.open(_with_user_base(raw, user_base_rows(5), tmp_path / "q3")), F, Q3, base="mobile")
+    assert q3.missing == [] and q3.months == [date(2026, 9, 1)] and row(q3.table, rg.ALL)["users"] == 5
+
+
+def test_a_category_not_in_use_in_the_comparison_quarter_is_not_compared(any_url: str) -> None:
+    """2022Q1 against 2021Q4 (and 2021Q1): 服务争议 did not exist then, so no rate, change or p — not a
+    rise from 0; the total compares across the versions (1 appeal on 11 users against 2 on 11)."""
+    fig = rg.rates(Warehouse.open(any_url), Filters(start=date(2022, 1, 1), end=date(2022, 3, 31)),
+                   rg.parse_quarter("2022Q1"))
+    sd = row(fig.table, "service_dispute")
+    for tag in ("prev", "year"):
+        assert not sd[f"in_use_{tag}"]
+        assert pd.isna(sd[f"rate_{tag}"]) and pd.isna(sd[f"change_{tag}"]) and pd.isna(sd[f"p_{tag}"])
+    total = row(fig.table, rg.ALL)
+    assert total["in_use_prev"] and (total["appeals"], total["appeals_prev"]) == (1, 2)
+    assert total["change_prev"] == pytest.approx(1 / total["users"] * 1e6 - 2 / total["users_prev"] * 1e6)
+    # in 2026Q3 every category was in use in 2026Q2: compared, 0 where there were none
+    now = rg.rates(Warehouse.open(any_url), F, Q3).table
+    assert now["in_use_prev"].all() and now["in_use_year"].all()
+
+
+def test_the_words_say_not_in_use_then(duck: str) -> None:
+    from metrics.model.i18n import t
+    from metrics.present import regulator_text as rt
+
+    fig = rt.ordered(rg.rates(Warehouse.open(duck), Filters(start=date(2022, 1, 1), end=date(2022, 3, 31)),
+                              rg.parse_quarter("2022Q1")))
+    for lang in ("zh", "en"):
+        shown = rt.shown_table(fig, lang)
+        cell = shown[t("regulator.col.rate_prev", lang)].tolist()
+        assert cell == [t("regulator.not_in_use", lang), rt.rate_text(row(fig.table, rg.ALL)["rate_prev"])]
+        lines = rt.not_in_use_lines(fig, lang)
+        assert len(lines) == 2 and "2021Q4" in lines[0] and "2021Q1" in lines[1]
+        assert rt.category_name("service_dispute", lang) in lines[0]
+
+
+def _exact_p(k1: int, t1: float, k2: int, t2: float) -> float:
+    """The conditional binomial test by hand: P(X = x) summed over x no more likely than k1."""
+    n, p = k1 + k2, t1 / (t1 + t2)
+    pmf = [math.comb(n, x) * p**x * (1 - p) ** (n - x) for x in range(n + 1)]
+    return min(1.0, sum(v for v in pmf if v <= pmf[k1] * (1 + 1e-7)))
+
+
+def test_the_change_p_value_is_the_exact_conditional_test(any_url: str) -> None:
+    total = row(rg.rates(Warehouse.open(any_url), F, Q3).table, rg.ALL)
+    # 4 appeals on 11 users against 1 on 10 (2026Q2) and 2 on 10 (2025Q3)
+    assert total["p_prev"] == pytest.approx(_exact_p(4, 11, 1, 10))
+    assert total["p_year"] == pytest.approx(_exact_p(4, 11, 2, 10))
+    assert _exact_p(4, 11, 1, 10) == pytest.approx(0.3778, abs=1e-3)  # by hand; the normal approximation: 0.22
+    assert rg.exact_rate_p([0], [5], [0], [5])[0] == 1 and np.isnan(rg.exact_rate_p([1], [0], [1], [5])[0])
+
+
+def test_acma_for_a_viewer_blanks_groups_below_the_minimum(duck: str, raw) -> None:
+    wh = Warehouse.open(duck)
+    small = acma(wh, F.with_(scope=Scope(user="v", aggregates_only=True, min_group_size=11)), Q3)
+    t = small.table.iloc[0]  # 10 services at 2026-08-31 < 11
+    assert t["suppressed"] and pd.isna(t["rate"]) and pd.isna(t["appeals"]) and small.extra["top_types"].empty
+    fig = acma(wh, F.with_(scope=Scope(user="v", aggregates_only=True, min_group_size=3)), Q3)
+    t = fig.table.iloc[0]
+    assert not t["suppressed"] and t["rate"] == pytest.approx(t["appeals"] / 10 * 1e4)
+    assert t["days_80"] == pytest.approx(7.0)  # 14 resolved ≥ 3
+    tk = raw["tickets"]
+    q = tk[(tk["kind"] == "complaint") & (tk["opened_at"] >= datetime(2026, 7, 1))
+           & (tk["opened_at"] < datetime(2026, 10, 1))]
+    ref = q.groupby("category").size().reset_index(name="n").sort_values(["n", "category"], ascending=[False, True])
+    ref = ref.head(3)
+    ref = ref[ref["n"] >= 3]
+    assert fig.extra["top_types"]["category"].tolist() == ref["category"].tolist() and len(ref) < 3
+    few = acma(wh, F.with_(scope=Scope(user="v", aggregates_only=True, min_group_size=15)), Q3).table.iloc[0]
+    assert pd.isna(few["mean_days"]) and pd.isna(few["days_80"])  # 14 resolved < 15
+
+
+def test_a_viewers_appeal_risk_counts_in_sql_without_reading_names(duck: str) -> None:
+    import sqlalchemy as sa
+
+    wh = Warehouse.open(duck)
+    seen: list[str] = []
+    sa.event.listen(wh.engine, "before_cursor_execute", lambda conn, cur, stmt, *a: seen.append(stmt.lower()))
+    viewer = appeal_risk(wh, F.with_(scope=Scope(user="v", aggregates_only=True)), as_of=AS_OF)
+    assert (viewer.past, viewer.soon, viewer.listed) == (1, 1, False)
+    assert any("count(" in s and "group by" in s for s in seen)
+    assert not any("customers.name" in s or "account_managers" in s for s in seen)
+
+
+def test_quarter_of_a_date() -> None:
+    assert rg.Quarter.of(date(2026, 12, 31)) == rg.Quarter(2026, 4) and rg.Quarter.of(date(2026, 1, 1)).q == 1
+    assert [rg.Quarter.of(date(2026, m, 15)).q for m in range(1, 13)] == [1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4]

@@ -4,7 +4,8 @@ only after 15 days without a satisfactory answer, so every complaint still open 
 days is next. The list carries each complaint's **owner**: the ticket's handler (``tickets.handler``, who
 handles it) when the data names one, else the customer's account manager, and says which
 (``owner_kind``: handler, account_manager, none); and the region. It follows the filters' slices and the
-user's scope, and an aggregate-only user (a viewer) gets the counts only. A database created before
+user's scope, and an aggregate-only user (a viewer) gets the counts only (one COUNT … GROUP BY
+state in SQL: no ticket or name is read). A database created before
 ``tickets.handler`` lists the account managers.
 
 Open = not resolved at the as-of moment (:func:`metrics.model.ticket_status.still_open`, the end of
@@ -54,6 +55,14 @@ def appeal_risk(wh, f: Filters, as_of: date | None = None, wait_days: int = WAIT
     now = datetime.combine(as_of + timedelta(days=1), datetime.min.time())
     t, c, am = s.tickets, s.customers, s.account_managers
     cut = now - timedelta(days=wait_days - soon_days)
+    conds = [t.c.kind == "complaint", t.c.opened_at <= _ts(cut), ticket_status.still_open(t, _ts(now)),
+             *slice_conditions(f, c, t.c.channel), *ticket_slices(f)]
+    if f.scope is not None and f.scope.aggregates_only:  # a viewer: the counts, in SQL
+        state = sa.case((t.c.opened_at <= _ts(now - timedelta(days=wait_days)), PAST), else_=SOON).label("state")
+        n = wh.read(sa.select(state, sa.func.count().label("n")).select_from(
+            t.join(c, c.c.customer_id == t.c.customer_id)).where(*conds).group_by(state))
+        by = {str(k): int(v) for k, v in zip(n["state"], n["n"], strict=True)}
+        return AppealRisk(as_of, pd.DataFrame(columns=COLUMNS), by.get(PAST, 0), by.get(SOON, 0), False)
     j = t.join(c, c.c.customer_id == t.c.customer_id).outerjoin(
         am, am.c.manager_id == c.c.account_manager_id)
     with wh.engine.connect() as conn:  # a database created before tickets.handler: no handler
@@ -62,21 +71,15 @@ def appeal_risk(wh, f: Filters, as_of: date | None = None, wait_days: int = WAIT
                       t.c.priority, t.c.channel, t.c.opened_at, handler.label("handler"),
                       c.c.account_manager_id.label("manager_id"), am.c.name.label("manager"))
             .select_from(j)
-            .where(t.c.kind == "complaint", t.c.opened_at <= _ts(cut),
-                   ticket_status.still_open(t, _ts(now)),
-                   *slice_conditions(f, c, t.c.channel), *ticket_slices(f))
-            .order_by(t.c.opened_at, t.c.ticket_id))
-    listed = not (f.scope is not None and f.scope.aggregates_only)
-    df = wh.read(stmt, keys={"ticket_id": "tickets", "customer_id": "customers",
-                             "manager_id": "account_managers"} if listed else None)
+            .where(*conds).order_by(t.c.opened_at, t.c.ticket_id))
+    df = wh.read(stmt, keys={"ticket_id": "tickets", "customer_id": "customers", "manager_id": "account_managers"})
     age = (pd.Timestamp(now) - pd.to_datetime(df["opened_at"])).dt.total_seconds() / 86400.0
     df["age_days"] = age.to_numpy(dtype=float)
     df["days_left"] = np.maximum(wait_days - df["age_days"], 0.0)
     df["state"] = np.where(df["age_days"] >= wait_days, PAST, SOON)
     df["owner"], df["owner_kind"] = owners(df["handler"], df["manager"])
     past, soon = int((df["state"] == PAST).sum()), int((df["state"] == SOON).sum())
-    table = df[COLUMNS].reset_index(drop=True) if listed else pd.DataFrame(columns=COLUMNS)
-    return AppealRisk(as_of, table, past, soon, listed)
+    return AppealRisk(as_of, df[COLUMNS].reset_index(drop=True), past, soon, True)
 
 
 def owners(handler: pd.Series, manager: pd.Series) -> tuple[pd.Series, pd.Series]:

@@ -9,11 +9,17 @@ TIO and ACMA readings of the same complaints, each by the authority's own defini
 * **Denominator**: the users at one or more month ends of the quarter — ``point`` (:data:`POINTS`):
   the quarter's last month end, the second month's end (TIO's count) or the mean of the three — from
   ``user_base`` for a ``base`` (mobile, fixed, broadband, all) when given and present, else the
-  customers active at each month's end (``customers``). Every result says which (``base_used``,
-  ``point``, ``months``).
+  customers active at each month's end (``customers``). Only months with a ``user_base`` row
+  count: the mean is over the months present, and when none of the point's months is present yet (a
+  quarter in progress) the latest month end of the quarter before it that is. Every result says which
+  (``base_used``, ``point``, ``months``, and ``missing``: the point's month ends without a count).
 * **Rate** = appeals ÷ users × ``per`` (MIIT per million, Ofcom per 100,000, TIO per 10,000), with the
   exact (Garwood) Poisson interval; the change against the previous quarter and the same quarter a
-  year before, with the conditional test's p-value (:func:`metrics.analysis.stats.two_rate_p`).
+  year before, with the exact conditional test's p-value (:func:`exact_rate_p`). A regulator category
+  not in the mapping version in force in the comparison quarter (MIIT's 2021→2022 switch) has no
+  comparison (NaN rate, change and p; ``in_use_prev`` / ``in_use_year`` False): only ``all`` compares
+  across versions.
+* **A viewer** (``Scope.aggregates_only``): groups behind fewer than ``min_group_size`` users are blanked.
 * **ACMA**: :mod:`metrics.analysis.regulator_acma`.
 """
 
@@ -26,8 +32,9 @@ from datetime import date, datetime, timedelta
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
+from scipy import stats as sps
 
-from metrics.analysis.stats import poisson_rate_interval, two_rate_p
+from metrics.analysis.stats import poisson_rate_interval
 from metrics.model import schema as s
 from metrics.model.filters import Filters
 from metrics.model.regions import at_level, within
@@ -70,6 +77,11 @@ class Quarter:
         n = self.year * 4 + self.q - 1 + quarters
         return Quarter(n // 4, n % 4 + 1)
 
+    @classmethod
+    def of(cls, day: date) -> Quarter:
+        """The quarter holding ``day``."""
+        return cls(day.year, (day.month - 1) // 3 + 1)
+
     def __str__(self) -> str:
         return f"{self.year}Q{self.q}"
 
@@ -108,6 +120,7 @@ class Figures:
     table: pd.DataFrame
     reason: str | None = None
     extra: dict = field(default_factory=dict)
+    missing: list[date] = field(default_factory=list)  # the point's months without a user_base count
 
 
 def _level_group(level: str | None, region_col: sa.ColumnElement) -> tuple[list, list, sa.FromClause | None]:
@@ -159,7 +172,7 @@ def appeals_by_day(wh, f: Filters, quarters: list[Quarter], level: str | None = 
     df = wh.read(stmt)
     df["day"] = pd.to_datetime(df["day"]).dt.date
     df["appeals"] = df["appeals"].astype(int)
-    df["quarter"] = [f"{d.year}Q{(d.month - 1) // 3 + 1}" for d in df["day"]]
+    df["quarter"] = [str(Quarter.of(d)) for d in df["day"]]
     return df
 
 
@@ -249,23 +262,34 @@ def users_at(wh, f: Filters, months: list[date], used: str, level: str | None = 
     return long
 
 
+def covered_months(at: pd.DataFrame, quarter: Quarter, point: str) -> tuple[list[date], list[date]]:
+    """(months used, point months missing): the point's months that have a count in ``at``; when none
+    has (a quarter in progress), the latest month of the quarter before the point's last that has one."""
+    wanted = point_months(quarter, point)
+    have = set(at["month"])
+    used = [m for m in wanted if m in have]
+    if not used:
+        used = [m for m in quarter.months() if m <= wanted[-1] and m in have][-1:]
+    return used, [m for m in wanted if m not in have]
+
+
 def _mean_users(at: pd.DataFrame, months: list[date], keys: list[str]) -> pd.DataFrame:
-    """[region_id,] users: the mean over ``months`` (a month without a row counts 0)."""
+    """[region_id,] users: the mean over those of ``months`` that have a row (a month without one is
+    left out, not counted 0); 0 users when none has."""
     sel = at[at["month"].isin(months)]
     if keys:
-        out = sel.groupby(keys, as_index=False)["users"].sum()
-    else:
-        out = pd.DataFrame({"users": [sel["users"].sum()]})
-    out["users"] = out["users"] / len(months)
-    return out
+        return sel.groupby(keys, as_index=False)["users"].mean()
+    return pd.DataFrame({"users": [float(sel["users"].mean()) if len(sel) else 0.0]})
 
 
 def users(wh, f: Filters, quarter: Quarter, point: str, base: str | None,  # noqa: ANN001
-          level: str | None = None) -> tuple[pd.DataFrame, str]:
-    """The denominator: [region_id,] users (mean over the months of ``point``) and the base used."""
+          level: str | None = None) -> tuple[pd.DataFrame, str, list[date], list[date]]:
+    """The denominator: [region_id,] users (mean over the months of ``point`` that have a count), the
+    base used, the months used and the point's months missing (:func:`covered_months`)."""
     used = base if base_usable(wh, f, base) else CUSTOMERS_BASE
-    months = point_months(quarter, point)
-    return _mean_users(users_at(wh, f, months, used, level), months, ["region_id"] if level else []), used
+    at = users_at(wh, f, quarter.months(), used, level)
+    months, missing = covered_months(at, quarter, point)
+    return _mean_users(at, months, ["region_id"] if level else []), used, months, missing
 
 
 def _appeals(days: pd.DataFrame, rows: pd.DataFrame, quarter: Quarter, keys: list[str]) -> pd.DataFrame:
@@ -295,6 +319,53 @@ def _one_quarter(a: pd.DataFrame, u: pd.DataFrame, per: int, keys: list[str]) ->
     return df
 
 
+def exact_rate_p(k1, t1, k2, t2) -> np.ndarray:  # noqa: ANN001 - array-likes
+    """Two-sided p-value that two Poisson rates (``k`` events on exposure ``t``) differ: the exact
+    conditional test, ``k1`` of ``k1 + k2`` binomial with p = t1 / (t1 + t2) (scipy ``binomtest``);
+    1 when there are no events, NaN when an exposure is missing or not positive."""
+    k1, t1, k2, t2 = (np.asarray(v, float).ravel() for v in (k1, t1, k2, t2))
+    out = np.full(len(k1), np.nan)
+    for i in range(len(k1)):
+        if not (np.isfinite([k1[i], k2[i], t1[i], t2[i]]).all() and t1[i] > 0 and t2[i] > 0):
+            continue
+        n = int(k1[i] + k2[i])
+        out[i] = 1.0 if n == 0 else sps.binomtest(int(k1[i]), n, t1[i] / (t1[i] + t2[i])).pvalue
+    return out
+
+
+def in_force(rows: pd.DataFrame, quarter: Quarter) -> set[str]:
+    """The regulator categories of the mapping version(s) in force on any day of ``quarter``."""
+    out = set()
+    for r in rows.itertuples(index=False):
+        frm = pd.Timestamp(r.valid_from).date()
+        to = None if r.valid_to is None or pd.isna(r.valid_to) else pd.Timestamp(r.valid_to).date()
+        if frm < quarter.stop and (to is None or to >= quarter.start):
+            out.add(str(r.regulator_category))
+    return out
+
+
+def _compare(now: pd.DataFrame, then: pd.DataFrame, tag: str, keys: list[str], region: list[str], per: int,
+             in_use: pd.Series) -> pd.DataFrame:
+    """``now`` with the comparison quarter's appeals, users, rate, change and exact p (``_<tag>``);
+    none (NaN) for a category not in use then (``in_use_<tag>`` False)."""
+    cols = {"appeals": f"appeals_{tag}", "users": f"users_{tag}", "rate": f"rate_{tag}"}
+    now = now.merge(then[keys + list(cols)].rename(columns=cols), on=keys, how="left")
+    now[f"appeals_{tag}"] = now[f"appeals_{tag}"].fillna(0).astype(int)
+    # a category in use then without appeals: 0 on that quarter's users (the region's)
+    total = then[then["regulator_category"] == ALL][region + ["users"]]
+    filled = (now[region].merge(total, on=region, how="left")["users"].to_numpy() if region
+              else np.full(len(now), float(total["users"].iloc[0])))
+    now[f"users_{tag}"] = now[f"users_{tag}"].fillna(pd.Series(filled, index=now.index))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        now[f"rate_{tag}"] = now[f"rate_{tag}"].fillna(pd.Series(np.where(
+            now[f"users_{tag}"] > 0, now[f"appeals_{tag}"] / now[f"users_{tag}"] * per, np.nan), index=now.index))
+    now[f"change_{tag}"] = now["rate"] - now[f"rate_{tag}"]
+    now[f"p_{tag}"] = exact_rate_p(now["appeals"], now["users"], now[f"appeals_{tag}"], now[f"users_{tag}"])
+    now[f"in_use_{tag}"] = in_use.to_numpy()
+    now.loc[~now[f"in_use_{tag}"], [f"appeals_{tag}", f"rate_{tag}", f"change_{tag}", f"p_{tag}"]] = np.nan
+    return now
+
+
 def rates(wh, f: Filters, quarter: Quarter, authority: str = "miit", base: str | None = None,  # noqa: ANN001
           point: str | None = None, level: str | None = None) -> Figures:
     """``authority``'s appeal rate for ``quarter`` (MIIT by its categories, the others as the total),
@@ -313,26 +384,16 @@ def rates(wh, f: Filters, quarter: Quarter, authority: str = "miit", base: str |
     days = appeals_by_day(wh, f, list(qs.values()), level)
     rows = mapping(wh, authority, has_mapping)
     used = base if base_usable(wh, f, base, has_base) else CUSTOMERS_BASE
-    all_months = [m for q in qs.values() for m in point_months(q, point)]
-    at = users_at(wh, f, all_months, used, level)
-    figs = {tag: _one_quarter(_appeals(days, rows, q, region), _mean_users(at, point_months(q, point), region), per,
+    at = users_at(wh, f, [m for q in qs.values() for m in q.months()], used, level)
+    covered = {tag: covered_months(at, q, point) for tag, q in qs.items()}
+    figs = {tag: _one_quarter(_appeals(days, rows, q, region), _mean_users(at, covered[tag][0], region), per,
                               region) for tag, q in qs.items()}
     now = figs["now"]
+    mapped = set(rows["regulator_category"].astype(str))
     for tag in ("prev", "year"):
-        then = figs[tag][keys + ["appeals", "users", "rate"]].rename(
-            columns={"appeals": f"appeals_{tag}", "users": f"users_{tag}", "rate": f"rate_{tag}"})
-        now = now.merge(then, on=keys, how="left")
-        now[f"appeals_{tag}"] = now[f"appeals_{tag}"].fillna(0).astype(int)
-        # a category without appeals then: 0 on that quarter's users (the region's)
-        base = figs[tag][figs[tag]["regulator_category"] == ALL][region + ["users"]]
-        filled = (now[region].merge(base, on=region, how="left")["users"].to_numpy() if region
-                  else np.full(len(now), float(base["users"].iloc[0])))
-        now[f"users_{tag}"] = now[f"users_{tag}"].fillna(pd.Series(filled, index=now.index))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            now[f"rate_{tag}"] = now[f"rate_{tag}"].fillna(pd.Series(np.where(
-                now[f"users_{tag}"] > 0, now[f"appeals_{tag}"] / now[f"users_{tag}"] * per, np.nan), index=now.index))
-        now[f"change_{tag}"] = now["rate"] - now[f"rate_{tag}"]
-        now[f"p_{tag}"] = two_rate_p(now["appeals"], now["users"], now[f"appeals_{tag}"], now[f"users_{tag}"])
+        then_cats = in_force(rows, qs[tag]) | {ALL}
+        in_use = now["regulator_category"].map(lambda c, cats=then_cats: c in cats or c not in mapped)
+        now = _compare(now, figs[tag], tag, keys, region, per, in_use)
     if authority != "miit":
         now = now[now["regulator_category"] == ALL].reset_index(drop=True)
     if f.scope is not None and f.scope.aggregates_only:  # a viewer: no rate behind too few users
@@ -341,7 +402,9 @@ def rates(wh, f: Filters, quarter: Quarter, authority: str = "miit", base: str |
                         "appeals_year", "rate_year", "change_year", "p_year"]] = np.nan
         now["suppressed"] = small
     reason = None if (now["users"] > 0).any() else "regulator.reason.no_users"
-    return Figures(authority, quarter, per, used, point, months, now.reset_index(drop=True), reason)
+    used_months, missing = covered["now"]
+    return Figures(authority, quarter, per, used, point, used_months or months, now.reset_index(drop=True), reason,
+                   missing=missing)
 
 
 def projection(fig: Figures, as_of: date) -> dict | None:
@@ -360,5 +423,5 @@ def projection(fig: Figures, as_of: date) -> dict | None:
 
 
 __all__ = ["ALL", "AUTHORITIES", "CUSTOMERS_BASE", "DEFAULT_POINT", "Figures", "PER", "POINTS", "Quarter",
-           "UNMAPPED", "appeals_by_day", "bases", "map_categories", "mapping", "month_end", "parse_quarter",
-           "point_months", "projection", "rates", "users", "users_at"]
+           "UNMAPPED", "appeals_by_day", "bases", "covered_months", "exact_rate_p", "in_force", "map_categories",
+           "mapping", "month_end", "parse_quarter", "point_months", "projection", "rates", "users", "users_at"]

@@ -1,7 +1,10 @@
 """ACMA's record-keeping figures of a quarter (issue 20; :mod:`metrics.analysis.regulator` for the
 rest): complaints of every source received per 10,000 services at the count point; of those resolved in
 the quarter the average days to resolve and the days within which 80% were resolved (nearest rank: the
-⌈0.8 n⌉-th shortest); the top three complaint categories received, with Wilson intervals of their shares."""
+⌈0.8 n⌉-th shortest); the top three complaint categories received, with Wilson intervals of their shares.
+A viewer (``Scope.aggregates_only``) gets nothing behind fewer than ``min_group_size``: the rate blanked
+below that many users, the days below that many resolved complaints, a type below that many complaints
+left out of the top (``suppressed`` says the rate was)."""
 
 from __future__ import annotations
 
@@ -38,7 +41,7 @@ def acma(wh, f: Filters, quarter: Quarter, base: str | None = None, point: str |
     received = wh.read(sa.select(t.c.category, sa.func.count().label("n")).select_from(j)
                        .where(*conds, t.c.opened_at >= lo_ts, t.c.opened_at < hi_ts).group_by(t.c.category))
     days = resolution_days(done["opened_at"], done["resolved_at"])
-    u, used = users(wh, f, quarter, point, base)
+    u, used, months, missing = users(wh, f, quarter, point, base)
     n_recv = int(received["n"].sum()) if len(received) else 0
     total = float(u["users"].iloc[0])
     rate = n_recv / total * PER["acma"] if total > 0 else float("nan")
@@ -51,9 +54,19 @@ def acma(wh, f: Filters, quarter: Quarter, base: str | None = None, point: str |
                            "lower": float(lo[0]), "upper": float(hi[0]), "resolved": len(days),
                            "mean_days": float(np.mean(days)) if len(days) else float("nan"),
                            "days_80": days_to_resolve(days)}])
+    extra: dict = {"top_types": types}
+    if f.scope is not None and f.scope.aggregates_only:  # a viewer: no group below the minimum
+        least = extra["least"] = f.scope.min_group_size
+        table["suppressed"] = total < least
+        if total < least:
+            table[["appeals", "rate", "lower", "upper"]] = np.nan
+        if len(days) < least:
+            table[["mean_days", "days_80"]] = np.nan
+        if len(types):
+            extra["top_types"] = types[(types["n"] >= least) & (total >= least)].reset_index(drop=True)
     reason = None if total > 0 else "regulator.reason.no_users"
-    return Figures("acma", quarter, PER["acma"], used, point, point_months(quarter, point), table, reason,
-                   {"top_types": types})
+    return Figures("acma", quarter, PER["acma"], used, point, months or point_months(quarter, point), table,
+                   reason, extra, missing=missing)
 
 
 def resolution_days(opened: pd.Series, resolved: pd.Series) -> np.ndarray:

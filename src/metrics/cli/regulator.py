@@ -3,7 +3,8 @@ appeal-risk`` (issue 20, :mod:`metrics.analysis.regulator`, :mod:`metrics.analys
 
 ``regulator``: MIIT's 申诉率 per million users by its categories (``--by province|city``: per region),
 with the previous quarter's and the year-ago rates and the changes; or the Ofcom, TIO or ACMA reading.
-The authority's definition, the base and the count point go to stderr with the sentence, in ``--lang``.
+The authority's definition, the base and the count point go to stderr with the sentence, in ``--lang``;
+``--from`` / ``--to`` are refused (the quarter is the period).
 ``appeal-risk``: complaints open past 15 days or passing it within 3, with their owner (the ticket's
 handler, else the customer's account manager; ``owner_kind`` says which); an aggregate-only user gets
 the counts. Same error conventions as :mod:`metrics.cli.main`."""
@@ -28,7 +29,7 @@ from metrics.cli.common import (
 
 MIIT_TABLE = ["region_id", "region_name", "regulator_category", "regulator_category_name", "appeals", "users",
               "rate", "lower", "upper", "appeals_prev", "rate_prev", "change_prev", "p_prev", "appeals_year",
-              "rate_year", "change_year", "p_year"]
+              "rate_year", "change_year", "p_year", "in_use_prev", "in_use_year"]
 ACMA_TABLE = ["appeals", "users", "rate", "lower", "upper", "resolved", "mean_days", "days_80"]
 
 
@@ -62,8 +63,10 @@ def cmd_regulator(args: argparse.Namespace) -> None:
 
     lang = args.lang
     quarter = quarter_arg(args.quarter, lang)
+    if args.start is not None or args.end is not None:  # the quarter is the window: no other one
+        raise UserError(t("regulator.bad_window", lang))
     wh = open_warehouse(args.db)
-    args.start, args.end = quarter.start, quarter.stop - timedelta(days=1)  # the window is the quarter
+    args.start, args.end = quarter.start, quarter.stop - timedelta(days=1)
     f = build_filters(wh, args).with_(start=args.start, end=args.end)
     if args.authority == "acma":
         from metrics.analysis.regulator_acma import acma
@@ -77,7 +80,7 @@ def cmd_regulator(args: argparse.Namespace) -> None:
     else:
         fig = rt.ordered(rg.rates(wh, f, quarter, args.authority, base=args.base, point=args.point, level=args.by))
         lines = [t(f"regulator.definition.{args.authority}", lang), rt.denominator(fig, lang),
-                 rt.headline(fig, lang) if not args.by else None]
+                 rt.headline(fig, lang) if not args.by else None, *rt.not_in_use_lines(fig, lang)]
         df = fig.table
         if not df.empty:
             df = df.assign(regulator_category_name=[rt.category_name(c, lang) for c in df["regulator_category"]])
@@ -87,7 +90,8 @@ def cmd_regulator(args: argparse.Namespace) -> None:
     if fig.reason:
         lines.append(t(fig.reason, lang))
     fields = {"authority": fig.authority, "quarter": str(quarter), "per": fig.per, "base": fig.base_used,
-              "point": fig.point, "months": ",".join(rg.month_end(m).isoformat() for m in fig.months), **extra}
+              "point": fig.point, "months": ",".join(rg.month_end(m).isoformat() for m in fig.months),
+              "missing_months": ",".join(rg.month_end(m).isoformat() for m in fig.missing), **extra}
     hand_out(args, wh, f, df, {"what": f"regulator {fig.authority}", "quarter": str(quarter)}, lines,
              table=_rounded, fields=fields)
 

@@ -33,11 +33,31 @@ def rate_text(value: object) -> str:
 
 
 def denominator(fig: rg.Figures, lang: str) -> str:
-    """Which base and which count point the figures use, with the month ends."""
+    """Which base and which count point the figures use, with the month ends the base covers; when the
+    base has no count for some of the point's month ends (a quarter in progress), which."""
     ends = "、" if lang == "zh" else ", "
     months = ends.join(rg.month_end(m).isoformat() for m in fig.months)
-    return t("regulator.denominator", lang, base=base_name(fig.base_used, lang),
-             point=t(f"regulator.point.{fig.point}", lang), months=months)
+    out = t("regulator.denominator", lang, base=base_name(fig.base_used, lang),
+            point=t(f"regulator.point.{fig.point}", lang), months=months)
+    if fig.missing:
+        out += " " + t("regulator.denominator_missing", lang, months=months,
+                       missing=ends.join(rg.month_end(m).isoformat() for m in fig.missing))
+    return out
+
+
+def not_in_use_lines(fig: rg.Figures, lang: str) -> list[str]:
+    """One line per comparison quarter whose category version lacked some of the table's categories."""
+    out = []
+    for tag, shift in (("prev", -1), ("year", -4)):
+        col = f"in_use_{tag}"
+        if fig.table.empty or col not in fig.table.columns:
+            continue
+        codes = list(dict.fromkeys(fig.table.loc[~fig.table[col].astype(bool), "regulator_category"]))
+        if codes:
+            out.append(t("regulator.not_in_use_line", lang, quarter=str(fig.quarter.shifted(shift)),
+                         when=t(f"regulator.when_{tag}", lang),
+                         categories=t("regulator.list_sep", lang).join(category_name(c, lang) for c in codes)))
+    return out
 
 
 def headline(fig: rg.Figures, lang: str) -> str | None:
@@ -65,6 +85,8 @@ def acma_lines(fig: rg.Figures, lang: str) -> list[str]:
     out = []
     if int(r["resolved"]) == 0:
         out.append(t("regulator.acma_none", lang, quarter=str(fig.quarter)))
+    elif pd.isna(r["mean_days"]):  # a viewer: too few resolved to show
+        out.append(t("regulator.acma_withheld", lang, quarter=str(fig.quarter), least=fig.extra.get("least", "")))
     else:
         out.append(t("regulator.acma_days", lang, quarter=str(fig.quarter), n=fmt_count(r["resolved"]),
                      mean=number(float(r["mean_days"]), 1), days80=number(float(r["days_80"]), 1)))
@@ -92,7 +114,9 @@ def shown_table(fig: rg.Figures, lang: str, region_names: Mapping[int, str] | No
     out[col("interval")] = [f"{rate_text(lo)}–{rate_text(hi)}" if pd.notna(hi) else "—"
                             for lo, hi in zip(df["lower"], df["upper"], strict=True)]
     for tag in ("prev", "year"):
-        out[col(f"rate_{tag}")] = [rate_text(v) for v in df[f"rate_{tag}"]]
+        used = df[f"in_use_{tag}"].astype(bool) if f"in_use_{tag}" in df.columns else pd.Series(True, df.index)
+        gone = t("regulator.not_in_use", lang)
+        out[col(f"rate_{tag}")] = [rate_text(v) if ok else gone for v, ok in zip(df[f"rate_{tag}"], used, strict=True)]
         out[col(f"change_{tag}")] = ["—" if pd.isna(v) else number(float(v), RATE_DIGITS, signed=True)
                                      for v in df[f"change_{tag}"]]
     return pd.DataFrame(out)

@@ -22,7 +22,7 @@ def regulator_section(ctx: Ctx) -> list[Page]:
     """One section page (sentences) and MIIT's table; [] when the tickets have no source."""
     if not rg.has_sources(ctx.wh):
         return []
-    quarter = rg.Quarter(ctx.f.end.year, (ctx.f.end.month - 1) // 3 + 1)
+    quarter = rg.Quarter.of(ctx.f.end)
     fig = rt.ordered(rg.rates(ctx.wh, ctx.f, quarter, "miit"))
     if fig.reason:
         return []
@@ -33,6 +33,7 @@ def regulator_section(ctx: Ctx) -> list[Page]:
     line = rt.headline(fig, ctx.lang)
     if line:
         page.sentences.append(line)
+    page.sentences.extend(rt.not_in_use_lines(fig, ctx.lang))
     ahead = rg.projection(fig, ctx.f.as_of or ctx.wh.as_of())
     if ahead is not None:
         total = fig.table[fig.table["regulator_category"] == rg.ALL].iloc[0]
