@@ -126,3 +126,34 @@ def test_the_base_and_point_settings_are_stated(demo_db: str) -> None:
     assert t("user_base_kind.mobile", "en") in text and "2026-08-31" in text
     assert t("regulator.point.second_month_end", "en") in text
     _no_leftovers(at, "en")
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_category_not_in_use_then_says_so(url: str, lang: str) -> None:
+    """2022Q1: 服务争议 did not exist in 2021Q4 (MIIT's 2021→2022 switch): no rise from 0."""
+    at = open_page(PAGE, {"lang": lang, "quarter": "2022Q1"})
+    (df,) = [d.value for d in at.dataframe if t("regulator.col.rate", lang) in d.value.columns]
+    sd = df[df[t("regulator.col.regulator_category", lang)] == t("regulator_category.service_dispute", lang)].iloc[0]
+    assert sd[t("regulator.col.rate_prev", lang)] == t("regulator.not_in_use", lang)
+    assert sd[t("regulator.col.change_prev", lang)] == "—" and sd[t("regulator.col.change_year", lang)] == "—"
+    _no_leftovers(at, lang)
+
+
+def test_a_quarter_in_progress_states_the_month_ends_the_base_has(tmp_path, monkeypatch) -> None:
+    from datetime import date
+
+    import pandas as pd
+    from regulator_frames import user_base_rows
+
+    data = frames()
+    data["user_base"] = pd.concat([user_base_rows(900_000, month=date(2026, 10, 1)),
+                                   user_base_rows(1_100_000, month=date(2026, 11, 1))], ignore_index=True)
+    db = f"duckdb:///{tmp_path / 'ub.duckdb'}"
+    replace_all(db, data)
+    monkeypatch.setenv("SERVICEWATCH_DB", db)
+    at = open_page(PAGE, {"lang": "en", "quarter": "2026Q4", "base": "mobile", "point": "average"})
+    assert t("regulator.denominator_missing", "en", missing="2026-12-31",
+             months="2026-10-31, 2026-11-30") in _texts(at)
+    (df,) = [d.value for d in at.dataframe if t("regulator.col.rate", "en") in d.value.columns]
+    total = df[df[t("regulator.col.regulator_category", "en")] == t("regulator.col.total", "en")].iloc[0]
+    assert total[t("regulator.col.users", "en")] == "1,000,000" and total[t("regulator.col.rate", "en")] == "1.0"

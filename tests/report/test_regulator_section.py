@@ -89,3 +89,44 @@ def test_left_out_without_sources(tmp_path) -> None:
         assert regulator_section(ctx) == []
     finally:
         ctx.renderer.shutdown()
+
+
+def _pages(url: str, f: Filters, lang: str) -> list:
+    ctx = Ctx.open(Warehouse.open(url), f, lang, render=lambda fig: b"png")
+    try:
+        return regulator_section(ctx)
+    finally:
+        ctx.renderer.shutdown()
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_category_not_in_use_then_is_said_not_compared(small: str, lang: str) -> None:
+    """The pack of 2022Q1: 服务争议 did not exist in 2021Q4 or 2021Q1 (MIIT's 2021→2022 switch)."""
+    pages = _pages(small, Filters(date(2022, 1, 1), date(2022, 3, 31), as_of=date(2022, 3, 31)), lang)
+    page, table = pages[0], pages[1]
+    name = t("regulator_category.service_dispute", lang)
+    assert t("regulator.not_in_use_line", lang, quarter="2021Q4", when=t("regulator.when_prev", lang),
+             categories=name) in page.sentences
+    rows = {r[0]: r for r in table.table.rows}
+    prev = table.table.columns.index(t("regulator.col.rate_prev", lang))
+    assert rows[name][prev] == t("regulator.not_in_use", lang)
+    assert rows[name][prev + 1] == "—"  # no change from 0
+
+
+def test_a_quarter_in_progress_says_which_month_ends_the_base_has(tmp_path) -> None:
+    import pandas as pd
+    from regulator_frames import user_base_rows
+
+    data = frames()
+    data["user_base"] = pd.concat([user_base_rows(900_000, month=date(2026, 10, 1)),
+                                   user_base_rows(1_100_000, month=date(2026, 11, 1))], ignore_index=True)
+    url = f"duckdb:///{tmp_path / 'ub.duckdb'}"
+    replace_all(url, data)
+    from metrics.analysis import regulator as rg
+    from metrics.present import regulator_text as rt
+
+    f = Filters(date(2026, 10, 1), date(2026, 11, 30), as_of=date(2026, 11, 30))
+    fig = rg.rates(Warehouse.open(url), f, rg.Quarter.of(f.end), "miit", base="mobile", point="average")
+    assert fig.missing == [date(2026, 12, 1)] and rg.Quarter.of(f.end) == rg.Quarter(2026, 4)
+    line = rt.denominator(fig, "en")
+    assert t("regulator.denominator_missing", "en", missing="2026-12-31", months="2026-10-31, 2026-11-30") in line
