@@ -1,5 +1,7 @@
 """The rejects file of an import: the rejected rows as read, with their reasons, written whole or not
-at all; where it goes is checked before anything is written (:mod:`metrics.present.files`)."""
+at all; where it goes is checked before anything is written (:mod:`metrics.present.files`). The
+customers' own words (:data:`metrics.present.masking.FREE_TEXT`, a ticket's description) are masked
+in it as everywhere else rows are shown (:func:`metrics.present.masking.mask`)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from metrics.ingest.importer.result import ImportFailed, reason_text
 from metrics.model.i18n import t
 from metrics.present import files as outputs
 from metrics.present.cells import safe_cell
+from metrics.present.masking import FREE_TEXT, mask
 
 
 def rejects_path_for(path: str | Path) -> Path:
@@ -36,6 +39,11 @@ def rejects_target(rejects: bool | Path, default: Path, dry_run: bool, lang: str
         raise ImportFailed(str(exc)) from None
 
 
+def free_text_headers(table: str, header_to_column: dict[str, str]) -> frozenset[str]:
+    """The file's headers that hold customers' own words (:data:`FREE_TEXT` of ``table``)."""
+    return frozenset(h for h, c in header_to_column.items() if c in FREE_TEXT.get(table, ()))
+
+
 class RejectsFile:
     """The rejects file (UTF-8 with BOM so Excel reads Chinese): one line per rejected row holding
     the row as read (the file's own columns, under its own headers) and then ``_row`` (the file row),
@@ -43,12 +51,14 @@ class RejectsFile:
     user can correct the rows and import the file as it is. Written to a temporary file in the
     target's folder as problems arrive and renamed into place by :meth:`finish` at the end of a
     successful run, so it is complete or absent, never partial. A run without rejects removes a
-    stale rejects file of ours (header checked) at its end, not on a dry run."""
+    stale rejects file of ours (header checked) at its end, not on a dry run. The cells under the
+    ``masked`` headers (:func:`free_text_headers`) are written masked."""
 
     def __init__(self, path: Path | None, lang: str, dry_run: bool = False, headers: list[str] | None = None,
-                 delimiter: str = ",") -> None:
+                 delimiter: str = ",", masked: frozenset[str] = frozenset()) -> None:
         self.path, self.lang, self.dry_run = path, lang, dry_run
         self.headers = [str(h) for h in (headers or [])]
+        self.masked = [i for i, h in enumerate(self.headers) if h in masked]  # positions of free text
         self.delimiter = delimiter
         self.file: outputs.AtomicFile | None = None
         self.writer = None
@@ -89,6 +99,8 @@ class RejectsFile:
         for i, (lo, hi) in enumerate(zip(starts, ends, strict=True)):
             row_cells = cells[i] if cells[i] else self._split(p.iloc[lo:hi])
             row_cells = (row_cells + [""] * width)[:width]
+            for j in self.masked:  # the customers' own words: masked as on every page
+                row_cells[j] = mask(row_cells[j]) if row_cells[j] else row_cells[j]
             reasons = "; ".join(texts[lo:hi])
             code = codes[lo] if hi - lo == 1 else ";".join(dict.fromkeys(codes[lo:hi]))
             out.append([safe_cell(v) for v in row_cells] + [int(firsts[i]), safe_cell(reasons), code])

@@ -29,7 +29,7 @@ from metrics.ingest.importer.headers import also_columns, resolve_headers
 from metrics.ingest.importer.keys import KeyEncoder
 from metrics.ingest.importer.pipeline import customer_creator, run_chunks
 from metrics.ingest.importer.read import CHUNK_ROWS, ReadError, Source, open_query, open_source
-from metrics.ingest.importer.rejects import RejectsFile, rejects_path_for, rejects_target
+from metrics.ingest.importer.rejects import RejectsFile, free_text_headers, rejects_path_for, rejects_target
 from metrics.ingest.importer.result import ImportFailed, ImportResult
 from metrics.ingest.importer.validate import Known, Validator
 from metrics.ingest.importer.write import Refused, ensure_schema, relax_not_null
@@ -171,7 +171,8 @@ def _import(url: str, table: str, source: Source, name: str, display: str, mappi
     result.snapshot_date = snapshot_date
     result.rejects_path = rej_path
     # nothing is deleted before the run has succeeded
-    out = RejectsFile(rej_path, lang, dry_run, source.headers, getattr(source, "delimiter", ","))
+    out = RejectsFile(rej_path, lang, dry_run, source.headers, getattr(source, "delimiter", ","),
+                      masked=free_text_headers(table, header_map))
 
     try:
         if dry_run:

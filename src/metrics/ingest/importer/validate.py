@@ -44,6 +44,8 @@ from metrics.ingest.importer.region_names import NAME_LENGTH, RegionNames
 from metrics.ingest.importer.result import PROBLEM_COLUMNS
 from metrics.model import plausible
 from metrics.model.keys import ENTITIES, MAX_LENGTH
+from metrics.present.masking import FREE_TEXT
+from metrics.present.masking import mask as mask_text
 
 if TYPE_CHECKING:
     from metrics.ingest.importer.create_customers import CustomerCreator
@@ -243,6 +245,8 @@ class Validator:
             if column in raw:
                 vals = raw[column].take(pa.array(idx)).to_pylist()
                 values = ["" if v is None else str(v) for v in vals]
+                if column in FREE_TEXT.get(self.table, ()):  # customers' own words: masked as on every page
+                    values = [mask_text(v) for v in values]
             else:
                 values = [""] * len(idx)
             det = detail[idx] if isinstance(detail, np.ndarray) else [str(detail)] * len(idx)
