@@ -26,7 +26,7 @@ OTHER = ("ofcom", "tio", "acma")
 def quarters(view: View) -> list[rg.Quarter]:
     """The quarters the data spans, newest first (the as-of date's quarter first: it may not be over)."""
     first, last = view.call("data_span")
-    q = rg.Quarter(last.year, (last.month - 1) // 3 + 1)
+    q = rg.Quarter.of(last)
     out = []
     while q.stop > first and len(out) < 40:
         out.append(q)
@@ -84,6 +84,8 @@ def miit(view: View) -> rg.Figures | None:
                        unit=view.t("regulator.unit.miit"), lower=rt.rate_text(ahead["lower"]),
                        upper=rt.rate_text(ahead["upper"]), rate_prev=rt.rate_text(total["rate_prev"])),
                 icon=":material/schedule:")
+    for text in rt.not_in_use_lines(fig, view.lang):  # a category the comparison quarter did not have
+        st.caption(_escape(text))
     if (fig.table["regulator_category"] == rg.UNMAPPED).any():
         st.warning(view.t("page.regulator.unmapped_note"))
     if level != "total":
