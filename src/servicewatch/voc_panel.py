@@ -26,11 +26,15 @@ DIMS = ("region", "tier", "channel")
 
 
 def _pct(v: float, lang: str) -> str:
-    return fmt_value(v, "share", lang)
+    return "" if pd.isna(v) else fmt_value(v, "share", lang)
 
 
-def _role(view: View) -> str | None:
-    return view.user.role if view.user is not None else None
+def _withheld(view: View, f: Filters, df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` without the rows the engine blanked for a viewer (too few customers), said in a caption."""
+    if "suppressed" not in df.columns or not df["suppressed"].any():
+        return df
+    st.caption(md(view.t("topics.withheld", n=int(df["suppressed"].sum()), min=f.scope.min_group_size)))
+    return df.loc[~df["suppressed"].astype(bool)]
 
 
 def _rising(view: View, f: Filters, names: dict[str, str]) -> None:
@@ -63,7 +67,7 @@ def _top(view: View, f: Filters, names: dict[str, str]) -> None:
     if top.empty:
         st.info(md(t(top.attrs.get("reason", tp.NO_TEXT))))
         return
-    for row in top.itertuples():
+    for row in _withheld(view, f, top).itertuples():
         st.markdown(md(t("topics.top_line", rank=int(row.rank), topic=names.get(row.topic, row.topic), n=int(row.n),
                          share=_pct(row.share, view.lang), lower=_pct(row.lower, view.lang),
                          upper=_pct(row.upper, view.lang))))
@@ -95,25 +99,26 @@ def _by_group(view: View, f: Filters, names: dict[str, str]) -> None:
         t(f"page.complaints.dim.{dim}"): group,
         t("page.tables.rank"): by["rank"].astype(int),
         t("page.tables.topic"): [names.get(c, c) for c in by["topic"]],
-        t("page.tables.texts"): by["n"].astype(int),
+        t("page.tables.texts"): by["n"].astype("Int64"),  # blank where withheld from a viewer
         t("page.tables.topic_share"): [_pct(v, view.lang) for v in by["share"]],
         t("page.tables.sentiment"): by["sentiment"].round(2),
     })
     panels.table(shown, pin=1)
+    if "suppressed" in by.columns and by["suppressed"].any():
+        st.caption(md(t("topics.withheld", n=int(by["suppressed"].sum()), min=f.scope.min_group_size)))
 
 
 def _quotes(view: View, f: Filters, names: dict[str, str]) -> None:
     t = view.t
     st.markdown("**" + md(t("topics.quotes_title")) + "**")
-    role = _role(view)
-    if role is not None and role not in tp.QUOTE_ROLES:  # viewers never see quotes: not even asked for
+    if f.scope is not None and f.scope.aggregates_only:  # viewers never see quotes: not even asked for
         st.caption(md(t("topics.reason.viewer")))
         return
     codes = list(names)
     topic = view.choice("voc_topic", codes, t("topics.quotes_topic"), widget="selectbox",  # kept in the link
                         format_func=lambda c: names.get(c, c))
     topic = topic if topic in codes else codes[0]
-    q = view.call(tp.quotes, f, topic, 5, role)
+    q = view.call(tp.quotes, f, topic, 5)  # the engine refuses an aggregate-only scope itself
     if q.empty:
         st.caption(md(t(q.attrs.get("reason", tp.NO_TEXT))))
         return

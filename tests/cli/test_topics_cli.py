@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from metrics.access.users import User, add_user
 from metrics.cli.main import main
 from metrics.ingest.topics import ticket_topics
+from metrics.model.i18n import t
 
 PERIOD = ["--from", "2025-11-01", "--to", "2026-10-31"]
 UNMASKED = re.compile(r"\d{7,}|@[A-Za-z]|我叫[\u4e00-\u9fff]|My name is [A-Z]")
@@ -72,10 +73,13 @@ def test_quotes_masked_and_none_for_a_viewer(duckdb_url: str, tmp_path, monkeypa
     monkeypatch.setenv("SERVICEWATCH_USERS", str(users))
     monkeypatch.setenv("SERVICEWATCH_AUDIT_DB", f"sqlite:///{tmp_path / 'audit.sqlite'}")
     add_user(User("v1", "viewer"), None, users)
-    assert main(["topics", "--db", duckdb_url, *PERIOD, "--show", "quotes", "--topic", "billing", "--as-user", "v1",
-                 "--format", "json"]) == 0
-    out = capsys.readouterr()
-    assert json.loads(out.out) == [] and "Quotes are not shown to viewers." in out.err
+    for lang in ("en", "zh"):  # refused by the engine: one line in the user's language, no path, no rows
+        assert main(["topics", "--db", duckdb_url, *PERIOD, "--show", "quotes", "--topic", "billing", "--as-user",
+                     "v1", "--format", "json", "--lang", lang]) == 1
+        out = capsys.readouterr()
+        assert out.out == ""
+        assert out.err.strip().splitlines() == [f"servicewatch: error: {t('topics.reason.viewer', lang)}"]
+        assert str(tmp_path) not in out.err and "Traceback" not in out.err
 
 
 def test_bad_input_is_one_line(duckdb_url: str, capsys) -> None:

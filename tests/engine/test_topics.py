@@ -184,3 +184,59 @@ def test_the_text_changes_nothing_else(monkeypatch) -> None:
         cols = [c for c in frame.columns if not (name == "tickets" and c == "description")]
         pd.testing.assert_frame_equal(frame[cols], without[name][cols], obj=name)
     assert with_text["tickets"]["description"].notna().sum() > 100
+
+
+def _viewer(min_group: int):
+    from metrics.access.users import Scope
+
+    return Scope(user="voc_viewer", aggregates_only=True, min_group_size=min_group)
+
+
+def test_viewer_scope_gets_no_quotes(big) -> None:
+    """Quotes are rows: the engine refuses an aggregate-only scope itself, whoever calls."""
+    from metrics.access.users import ScopeError
+
+    url, _, _ = big
+    wh = Warehouse.open(url)
+    f = Filters(start=dt.date(2026, 1, 1), end=END, kinds=("complaint",))
+    assert len(tp.quotes(wh, f, "billing", 3)) == 3  # the operator: quotes
+    with pytest.raises(ScopeError):
+        tp.quotes(wh, f.with_(scope=_viewer(1)), "billing", 3)
+
+
+def test_viewer_small_groups_blanked(big) -> None:
+    """A viewer's (tier, topic) rows behind fewer distinct customers than the minimum are blanked in the
+    top types, the trend and the rising table; the others keep pandas' counts from the raw rows."""
+    url, frames, _ = big
+    wh = Warehouse.open(url)
+    q_start, q_end = ct.rise_quarter(END)
+    f = Filters(start=q_start, end=q_end, kinds=("complaint",))
+    tags = _tags(url)
+
+    def per(start: dt.date, end: dt.date) -> pd.DataFrame:
+        tk = frames["tickets"].merge(frames["customers"][["customer_id", "tier"]], on="customer_id")
+        tk = tk[(tk["kind"] == "complaint") & (tk["opened_at"] >= pd.Timestamp(start))
+                & (tk["opened_at"] < pd.Timestamp(end + dt.timedelta(days=1)))].merge(tags, on="ticket_id")
+        return tk.groupby(["tier", "topic"]).agg(n=("ticket_id", "size"), customers=("customer_id", "nunique"))
+
+    now = per(q_start, q_end)
+    prev_f = f.comparison_filters()
+    then = per(prev_f.start, prev_f.end)["customers"].reindex(now.index).fillna(0)
+    least = int(now["customers"].median())  # about half the rows below
+    small = now["customers"] < least
+    small_either = small | ((then > 0) & (then < least))  # rising: too few in either period
+    assert small.any() and (~small).any() and (small_either & ~small).any()
+    viewer = f.with_(scope=_viewer(least))
+    for df, want in ((tp.top_types(wh, viewer, 20, by="tier"), small),
+                     (tp.rising_topics(wh, viewer, by="tier"), small_either)):
+        got = df.set_index(["tier", "topic"])
+        want_small = want.reindex(got.index)
+        assert got["suppressed"].tolist() == want_small.tolist()
+        assert got.loc[want_small, "n"].isna().all() and got.loc[want_small, "share"].isna().all()
+        assert got.loc[~want_small, "n"].astype(int).to_dict() == now.loc[got.index[~want_small], "n"].to_dict()
+    rising = tp.rising_topics(wh, viewer, by="tier")
+    assert not rising.loc[rising["suppressed"], "rising"].any()
+    trend = tp.topic_trend(wh, viewer, by="tier")
+    assert trend["suppressed"].any() and trend.loc[trend["suppressed"], "n"].isna().all()
+    # the operator sees every row
+    assert tp.top_types(wh, f, 20, by="tier")["n"].notna().all()

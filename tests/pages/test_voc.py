@@ -65,8 +65,10 @@ def test_viewer_gets_no_quotes(wh: Warehouse, tmp_path, monkeypatch) -> None:
     assert t("topics.title", "en") in [s.value for s in at.subheader]
     assert not [d for d in at.dataframe if t("page.tables.quote", "en") in d.value.columns]
     assert any(t("topics.reason.viewer", "en") in plain(c.value) for c in at.caption)
-    # and the engine refuses too, whatever a caller asks
-    assert tp.quotes(wh, default_filters(wh), "billing", 5, "viewer").empty
+    # and the engine refuses a viewer's scope too, whatever a caller asks
+    scope = access.scope_for(viewer, key_ids=wh.key_ids)
+    with pytest.raises(access.ScopeError):
+        tp.quotes(wh, default_filters(wh).with_(scope=scope), "billing", 5)
 
 
 def test_a_link_reopens_the_same_voc_view(wh: Warehouse) -> None:

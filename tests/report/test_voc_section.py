@@ -190,3 +190,18 @@ def test_a_viewers_pack_has_no_quote(wh: Warehouse, lang: str, tmp_path: Path) -
     for text in texts.values():
         assert not any(q.rstrip("…")[:30] in text.replace("\n", "") for q in quoted)
         assert t("topics.reason.viewer", lang) in text.replace("\n", "")
+
+
+def test_a_viewers_pack_withholds_small_types(wh: Warehouse) -> None:
+    """A viewer whose minimum group is above every topic's customers: the top three are withheld (one line
+    saying how many and below what minimum), no count of texts is printed, no rising line."""
+    least = 10**6
+    f = _filters(wh, Scope("voc_viewer", aggregates_only=True, min_group_size=least))
+    top = tp.top_types(wh, f.with_(kinds=("complaint",)), 3)
+    assert top["suppressed"].all() and top["n"].isna().all()
+    pages = _section(wh, f, "en")
+    sentences = pages[0].sentences
+    assert t("topics.withheld", "en", n=3, min=least) in sentences
+    operator = tp.top_types(wh, _filters(wh).with_(kinds=("complaint",)), 3)
+    assert not any(f"{int(n)} texts" in s for s in sentences for n in operator["n"])
+    assert t("topics.rising_none", "en", min=tp.MIN_TEXTS) in sentences  # no rise said on withheld groups

@@ -14,6 +14,12 @@ two-proportion z test (:func:`metrics.analysis.stats.two_proportion_p`), p-value
 every (group, topic) tested (:func:`metrics.analysis.stats.holm`), as the league tables do; flagged
 when the corrected p is below 5% and the share rose. A topic with fewer than :data:`MIN_TEXTS` texts in
 both periods together is not tested (no verdict on noise).
+
+**Viewers** (``Filters.scope.aggregates_only``): a row behind fewer distinct customers than the scope's
+``min_group_size`` (in the period, or for :func:`rising_topics` in either period) keeps its group, month
+and topic but its figures are blanked and ``suppressed`` is True, as the outlets' and the regulator's
+tables do (:func:`metrics.analysis.outlets.blank_rows`); :func:`quotes` refuses them
+(:func:`metrics.access.users.require_rows`).
 """
 
 from __future__ import annotations
@@ -24,9 +30,10 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from metrics.access.users import ROLES
+from metrics.access.users import require_rows
 from metrics.analysis import stats
 from metrics.analysis.league import scope_for
+from metrics.analysis.outlets import blank_rows, withheld_rows
 from metrics.ingest import topic_text
 from metrics.ingest.topics import BUILT_KEY, ticket_topics, topic_terms
 from metrics.model import schema as s
@@ -43,7 +50,6 @@ MIN_TEXTS = 10
 ALPHA = 0.05
 NOT_BUILT = "topics.reason.not_built"
 NO_TEXT = "topics.reason.no_text"
-QUOTE_ROLES = frozenset(ROLES) - {"viewer"}  # viewers never see quotes
 
 
 def built(wh: Warehouse) -> bool:
@@ -83,7 +89,8 @@ def _select(f: Filters, joins: list, cols: list, extra: list) -> sa.Select:
     src = tt.join(tk, tk.c.ticket_id == tt.c.ticket_id).join(c, c.c.customer_id == tk.c.customer_id)
     for table, on in joins:
         src = src.join(table, on)
-    return (sa.select(*cols, tt.c.topic, sa.func.count().label("n"), sa.func.avg(tt.c.sentiment).label("sentiment"))
+    return (sa.select(*cols, tt.c.topic, sa.func.count().label("n"), sa.func.avg(tt.c.sentiment).label("sentiment"),
+                      sa.func.count(sa.distinct(tk.c.customer_id)).label("customers"))
             .select_from(src).where(*_conditions(f), *extra).group_by(*cols, tt.c.topic))
 
 
@@ -93,10 +100,18 @@ def _counts(wh: Warehouse, f: Filters, by: str | None, month: bool = False) -> p
         cols = [month_start(s.tickets.c.opened_at).label("month"), *cols]
     df = wh.read(_select(rf, joins, cols, extra))
     df["n"] = pd.to_numeric(df["n"]).astype(int)
+    df["customers"] = pd.to_numeric(df["customers"]).astype(int)
     df["sentiment"] = pd.to_numeric(df["sentiment"]).astype(float)
     if month and len(df):
         df["month"] = pd.to_datetime(df["month"]).dt.date
     return df
+
+
+def _withheld(f: Filters, df: pd.DataFrame, keep: list[str], basis: pd.Series | None = None) -> pd.DataFrame:
+    """``df`` with the rows behind fewer customers than a viewer's minimum group blanked (``basis``:
+    the customers per row, ``df["customers"]`` by default); unchanged for other users."""
+    small = withheld_rows(f, df["customers"] if basis is None else basis)
+    return blank_rows(df, small, keep)
 
 
 def _reason(df: pd.DataFrame, key: str) -> pd.DataFrame:
@@ -115,15 +130,17 @@ def _shares(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 
 def topic_trend(wh: Warehouse, f: Filters, by: str | None = None) -> pd.DataFrame:
     """Texts per month and topic (and group ``by``): month, [group], topic, n, total (texts of the month
-    and group), share, lower, upper (95% Wilson), sentiment (mean, -1 … 1). Empty with
-    ``attrs["reason"]`` when the topics are not tagged or no text falls in the filters."""
+    and group), share, lower, upper (95% Wilson), sentiment (mean, -1 … 1), customers (distinct);
+    a viewer's small rows blanked (module docstring). Empty with ``attrs["reason"]`` when the topics
+    are not tagged or no text falls in the filters."""
     if not built(wh):
         return _reason(pd.DataFrame(), NOT_BUILT)
     df = _counts(wh, f, by, month=True)
     if df.empty:
         return _reason(df, NO_TEXT)
     keys = ["month", *([] if by is None else [_col(by)])]
-    return _shares(df, keys).sort_values([*keys, "n"], ascending=[True] * len(keys) + [False]).reset_index(drop=True)
+    df = _shares(df, keys).sort_values([*keys, "n"], ascending=[True] * len(keys) + [False]).reset_index(drop=True)
+    return _withheld(f, df, [*keys, "topic"])
 
 
 def _col(by: str) -> str:
@@ -132,7 +149,8 @@ def _col(by: str) -> str:
 
 def top_types(wh: Warehouse, f: Filters, n: int = 3, by: str | None = None) -> pd.DataFrame:
     """The ``n`` topics with the most texts in the period (per group ``by``): [group], rank, topic, n,
-    total, share, lower, upper, sentiment. Ties keep the topic code order."""
+    total, share, lower, upper, sentiment, customers (distinct). Ties keep the topic code order; a
+    viewer's small rows keep their group, rank and topic, their figures blanked (module docstring)."""
     if not built(wh):
         return _reason(pd.DataFrame(), NOT_BUILT)
     df = _counts(wh, f, by)
@@ -141,14 +159,15 @@ def top_types(wh: Warehouse, f: Filters, n: int = 3, by: str | None = None) -> p
     keys = [] if by is None else [_col(by)]
     df = _shares(df, keys).sort_values([*keys, "n", "topic"], ascending=[True] * len(keys) + [False, True])
     df["rank"] = (df.groupby(keys).cumcount() if keys else pd.Series(np.arange(len(df)), df.index)) + 1
-    cols = [*keys, "rank", "topic", "n", "total", "share", "lower", "upper", "sentiment"]
-    return df.loc[df["rank"] <= n, cols].reset_index(drop=True)
+    cols = [*keys, "rank", "topic", "n", "total", "share", "lower", "upper", "sentiment", "customers"]
+    return _withheld(f, df.loc[df["rank"] <= n, cols].reset_index(drop=True), [*keys, "rank", "topic"])
 
 
 def rising_topics(wh: Warehouse, f: Filters, by: str | None = None, alpha: float = ALPHA) -> pd.DataFrame:
     """Each topic's share in the period against the comparison period (see the module docstring):
     [group], topic, n, total, share, lower, upper, n_prev, total_prev, share_prev, change (share points),
-    p, p_holm, rising (bool), tested (bool); flagged and most significant first. Empty with
+    p, p_holm, rising (bool), tested (bool); flagged and most significant first. A viewer's rows behind
+    too few customers in either period are blanked and never flagged (module docstring). Empty with
     ``attrs["reason"]`` when not tagged, no text, or no comparison period."""
     if not built(wh):
         return _reason(pd.DataFrame(), NOT_BUILT)
@@ -161,8 +180,11 @@ def rising_topics(wh: Warehouse, f: Filters, by: str | None = None, alpha: float
     keys = [] if by is None else [_col(by)]
     now, prev = _shares(now, keys), _shares(prev, keys) if len(prev) else prev.assign(total=0)
     prev_tot = prev.groupby(keys)["n"].sum() if keys else None
-    df = now.merge(prev[[*keys, "topic", "n"]].rename(columns={"n": "n_prev"}), on=[*keys, "topic"], how="left")
+    df = now.merge(prev[[*keys, "topic", "n", "customers"]].rename(columns={"n": "n_prev", "customers": "cust_prev"}),
+                   on=[*keys, "topic"], how="left")
     df["n_prev"] = df["n_prev"].fillna(0).astype(int)
+    prev_c = df.pop("cust_prev").fillna(0).astype(int)  # none then: nobody's texts to hide
+    basis = np.where(prev_c > 0, np.minimum(df["customers"], prev_c), df["customers"])
     if keys:
         df["total_prev"] = df[keys[0]].map(prev_tot).fillna(0).astype(int)
     else:
@@ -179,17 +201,18 @@ def rising_topics(wh: Warehouse, f: Filters, by: str | None = None, alpha: float
     if df["tested"].any():
         df.loc[df["tested"], "p_holm"] = stats.holm(df.loc[df["tested"], "p"].to_numpy())
     df["rising"] = df["tested"] & (df["p_holm"] < alpha) & (df["change"] > 0)
+    df = _withheld(f, df, [*keys, "topic", "rising", "tested"], basis)
+    if "suppressed" in df.columns:
+        df["rising"] = df["rising"] & ~df["suppressed"]
     df = df.sort_values(["rising", "p_holm", "n"], ascending=[False, True, False], na_position="last")
     return df.reset_index(drop=True)
 
 
-def quotes(wh: Warehouse, f: Filters, topic: str, n: int = 5, user_role: str | None = None) -> pd.DataFrame:
+def quotes(wh: Warehouse, f: Filters, topic: str, n: int = 5) -> pd.DataFrame:
     """Up to ``n`` of the newest texts of ``topic`` in the filters, personal data masked: opened_at,
-    region_id, sentiment, quote. ``user_role`` None is the operator without sign-in (as a scope of None):
-    quotes shown; none for a viewer (or an unknown role): an empty frame with
-    ``attrs["reason"] = "topics.reason.viewer"``."""
-    if user_role is not None and user_role not in QUOTE_ROLES:
-        return _reason(pd.DataFrame(columns=["opened_at", "region_id", "sentiment", "quote"]), "topics.reason.viewer")
+    region_id, sentiment, quote. Row-level: an aggregate-only scope (a viewer) is refused with
+    :class:`metrics.access.users.ScopeError` (:func:`metrics.access.users.require_rows`)."""
+    require_rows(f.scope, "quotes of the customers' words")  # viewers: aggregates only
     if not built(wh):
         return _reason(pd.DataFrame(), NOT_BUILT)
     tt, tk, c = ticket_topics, s.tickets, s.customers

@@ -42,16 +42,16 @@ def _shown(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _role(args: argparse.Namespace) -> str | None:
-    """The acting user's role (``--as-user``), None for the operator."""
-    if not getattr(args, "as_user", None):
-        return None
-    from metrics.access.users import get_user
+def _quotes(wh, f, topic: str, n: int, lang: str) -> pd.DataFrame:  # noqa: ANN001 - a warehouse and filters
+    """The engine's quotes for the filters' scope; a viewer's refusal as one line in ``lang``."""
+    from metrics.access.users import ScopeError
+    from metrics.analysis import topics as tp
+    from metrics.model.i18n import t
 
     try:
-        return get_user(args.as_user).role
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
+        return tp.quotes(wh, f, topic, n)
+    except ScopeError:
+        raise UserError(t("topics.reason.viewer", lang)) from None
 
 
 def _summary(rising: pd.DataFrame, names: dict[str, str], lang: str) -> str:
@@ -80,7 +80,7 @@ def cmd_topics(args: argparse.Namespace) -> None:
     if args.show == "quotes":
         if not args.topic or args.topic not in names:
             raise UserError(t("topics.cli_unknown_topic", lang, topic=args.topic or "", known=", ".join(names)))
-        df = tp.quotes(wh, f, args.topic, args.n, _role(args))
+        df = _quotes(wh, f, args.topic, args.n, lang)
         lines.append(t("topics.cli_quotes", lang, topic=names[args.topic]))
     elif args.show == "top":
         df = tp.top_types(wh, f, args.n, by=args.by)

@@ -60,8 +60,12 @@ def rising_lines(ctx: Ctx, f: Filters, names: dict[str, str]) -> tuple[list[str]
 
 
 def top_lines(ctx: Ctx, top: pd.DataFrame, names: dict[str, str]) -> list[str]:
-    """One sentence per complaint type of the top three, with its share's 95% interval."""
-    return [ctx.t("topics.top_line", rank=int(r.rank), topic=names.get(r.topic, r.topic), n=int(r.n),
+    """One sentence per complaint type of the top three, with its share's 95% interval; the types the
+    engine blanked for a viewer (too few customers) said in one line instead."""
+    small = top["suppressed"].astype(bool) if "suppressed" in top.columns else pd.Series(False, index=top.index)
+    said = [ctx.t("topics.withheld", n=int(small.sum()), min=ctx.f.scope.min_group_size)] if small.any() else []
+    top = top.loc[~small]
+    return said + [ctx.t("topics.top_line", rank=int(r.rank), topic=names.get(r.topic, r.topic), n=int(r.n),
                   share=_pct(ctx, r.share), lower=_pct(ctx, r.lower), upper=_pct(ctx, r.upper))
             for r in top.itertuples()]
 
