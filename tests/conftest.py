@@ -6,6 +6,7 @@ with the reason. Every such check goes through :func:`require`.
 
 Fixtures (all session-scoped unless noted):
     demo_frames   dict[str, DataFrame] from ``metrics.demo.generator.generate(customers=2000, seed=11)``
+    demo_frames_20k  the same at ``make demo``'s size: ``generate(customers=20000, seed=7)``
     duckdb_url    DuckDB file in a tmp dir, loaded with ``metrics.ingest.load.replace_all``
     postgres_url  fresh database ``sw_test_<hex>`` on 127.0.0.1:5432, loaded, dropped at the end
     mariadb_url   fresh database ``sw_test_<hex>`` on 127.0.0.1:3306, loaded, dropped at the end
@@ -127,6 +128,16 @@ def demo_frames() -> dict[str, Any]:
     from metrics.demo.generator import generate
 
     return generate(customers=2000, seed=11)
+
+
+@pytest.fixture(scope="session")
+def demo_frames_20k() -> dict[str, Any]:
+    """The demo at the size ``make demo`` builds (20,000 customers, seed 7; ~5 s), built once for the
+    tests that need per-hall statistics (tests/ingest/test_outlets_data.py, tests/pages/test_outlets_page.py).
+    Read-only: copy a frame before changing it."""
+    from metrics.demo.generator import generate
+
+    return generate(customers=20000, seed=7)
 
 
 def _load(url: str, frames: dict[str, Any]) -> None:

@@ -21,7 +21,6 @@ from metrics.present.charts import outlets as charts
 from metrics.present.charts.core import bar_ci
 from metrics.present.formatting import fmt_count, fmt_interval, fmt_percent, number
 from metrics.report.outlets_section import (
-    TARGET_MINUTES,
     WIDER_MONTHS,
     has_outlets,
     quarter_filters,
@@ -62,12 +61,27 @@ def _has_outlets(view: View) -> bool:
     return False
 
 
-def league_frame(view: View) -> pd.DataFrame | None:
-    """The engine's league in the filters and scope (None: no outlet tables, refused or empty, said on
-    the page)."""
+def rules(view: View) -> os_.Rules | None:
+    """The checked star rules file (its waiting target, VIP tiers, worthwhile saving); None when it
+    cannot be used, said in one line on the page (each section says it once)."""
+    try:
+        return os_.load_rules()
+    except os_.RulesError as exc:
+        st.error(view.md("page.outlets.rules_error", reason=view.t(exc.key, **exc.params)))
+        return None
+
+
+def target(r: os_.Rules) -> str:
+    """The rules' waiting target in minutes as written ("15", "7.5")."""
+    return f"{r.target_minutes:g}"
+
+
+def league_frame(view: View, r: os_.Rules) -> pd.DataFrame | None:
+    """The engine's league in the filters and scope at the rules' target (None: no outlet tables,
+    refused or empty, said on the page)."""
     if not _has_outlets(view):
         return None
-    df = view.call(oa.outlet_league, view.filters, TARGET_MINUTES)
+    df = view.call(oa.outlet_league, view.filters, r.target_minutes)
     if not isinstance(df, pd.DataFrame):
         return None
     if df.empty:
@@ -80,10 +94,13 @@ def league_frame(view: View) -> pd.DataFrame | None:
 def league(view: View) -> pd.DataFrame | None:
     """The league: its sentence, the worst p90 among the ranked, the share served within the target
     with 95% intervals (the first :data:`CHART_OUTLETS`) and the list with its downloads."""
-    df = league_frame(view)
+    r = rules(view)
+    df = None if r is None else league_frame(view, r)
     if df is None:
         return None
-    st.markdown(view.md("page.outlets.league_sentence", n=len(df), target=TARGET_MINUTES, min=oa.MIN_RANK_N))
+    st.markdown(view.md("page.outlets.league_sentence", n=len(df), target=target(r), min=oa.MIN_RANK_N))
+    if view.filters.channels:
+        st.caption(view.t("page.outlets.channel_ignored"))
     ranked = df[df["rank"].notna()]
     if not ranked.empty:
         worst = ranked.loc[pd.to_numeric(ranked["p90_wait_min"], errors="coerce").idxmax()]
@@ -97,13 +114,13 @@ def league(view: View) -> pd.DataFrame | None:
                          "n": pd.to_numeric(df["visits"], errors="coerce")}).dropna(subset=["value"])
     if len(data) > 1:
         data = data.head(CHART_OUTLETS)
-        title = view.t("page.outlets.league_chart", target=TARGET_MINUTES)
+        title = view.t("page.outlets.league_chart", target=target(r))
         bars = data.assign(region_id=df.loc[data.index, "outlet_id"].astype(int))  # outlets as bar_ci's categories
         fig = bar_ci(bars, "region", "share", view.lang, title, view.subtitle(), region_names=_names(df))
         ui.chart(view, fig, data, "outlet_league", metrics=())
         if len(df) > CHART_OUTLETS:
             st.caption(view.t("page.outlets.league_chart_more", shown=CHART_OUTLETS, n=len(df)))
-    _by_kind(view)
+    _by_kind(view, r)
     keys = view.keys("outlets", df["outlet_id"])
     shown = pd.DataFrame({
         _col(view, "rank"): [fmt_count(v) if pd.notna(v) else view.t(f"page.outlets.rank_note.{n or 'no_data'}")
@@ -131,9 +148,9 @@ def league(view: View) -> pd.DataFrame | None:
     return df
 
 
-def _by_kind(view: View) -> None:
+def _by_kind(view: View, r: os_.Rules) -> None:
     """Own halls, partner halls, agents …: the queue figures of each kind of outlet (kinds are data)."""
-    by = view.call(oa.outlet_groups, view.filters, "kind", TARGET_MINUTES)
+    by = view.call(oa.outlet_groups, view.filters, "kind", r.target_minutes)
     if not isinstance(by, pd.DataFrame) or len(by) < 2:
         return
     st.subheader(view.t("page.outlets.by_kind"))
@@ -175,7 +192,8 @@ def month_end_window(f: Filters) -> tuple[date, date] | None:
 def outlet(view: View) -> int | None:
     """One outlet: its sentence, the month's last week against the rest, waiting by weekday × hour,
     by service type, its audit items over the year with the items it keeps failing, its complaints."""
-    df = league_frame(view)
+    r = rules(view)
+    df = None if r is None else league_frame(view, r)
     if df is None:
         return None
     oid = pick_outlet(view, df)
@@ -186,9 +204,9 @@ def outlet(view: View) -> int | None:
         return oid
     st.markdown(view.md("page.outlets.outlet_sentence", name=name, kind=view.label("outlet_kind", row["kind"]),
                         visits=fmt_count(row["visits"]), median=minutes(view, row["median_wait_min"]),
-                        p90=minutes(view, row["p90_wait_min"]), target=TARGET_MINUTES,
+                        p90=minutes(view, row["p90_wait_min"]), target=target(r),
                         within=fmt_percent(row["within_target"]), abandoned=fmt_percent(row["abandoned_share"])))
-    _month_end(view, oid)
+    _month_end(view, oid, r)
     heat = view.call(oa.queue_pattern, view.filters, oid, "hour_weekday")
     if isinstance(heat, pd.DataFrame) and not heat.empty:
         fig = charts.wait_heatmap(heat, view.lang, view.t("page.outlets.heat_title"), f"{name} · {view.subtitle()}")
@@ -201,8 +219,9 @@ def outlet(view: View) -> int | None:
     return oid
 
 
-def _month_end(view: View, oid: int) -> None:
-    """The p90 wait of the month's last :data:`MONTH_END_DAYS` days against the days before it."""
+def _month_end(view: View, oid: int, r: os_.Rules) -> None:
+    """The p90 wait of the month's last :data:`MONTH_END_DAYS` days against the days before it (the
+    outlet's own figures only: :func:`metrics.analysis.outlets.summary` of the one outlet)."""
     window = month_end_window(view.filters)
     if window is None:
         return
@@ -210,9 +229,9 @@ def _month_end(view: View, oid: int) -> None:
     cut = last - timedelta(days=MONTH_END_DAYS - 1)
     parts = []
     for start, end in ((cut, last), (first, cut - timedelta(days=1))):
-        part = view.call(oa.outlet_league, view.filters.with_(start=start, end=end, comparison="none"), TARGET_MINUTES)
-        hit = part[part["outlet_id"].astype(int) == oid] if isinstance(part, pd.DataFrame) and not part.empty else part
-        parts.append(None if not isinstance(hit, pd.DataFrame) or hit.empty else hit.iloc[0])
+        part = view.call(oa.summary, view.filters.with_(start=start, end=end, comparison="none"), ["outlet_id"], oid,
+                         r.target_minutes)
+        parts.append(None if not isinstance(part, pd.DataFrame) or part.empty else part.iloc[0])
     month = f"{first:%Y-%m}"
     if any(p is None or pd.isna(p["p90_wait_min"]) for p in parts):
         st.caption(view.t("page.outlets.month_end_none", month=month))
@@ -296,7 +315,10 @@ def vip(view: View) -> pd.DataFrame | None:
     interval; the halls where it works in sentences, where it does not (or cannot be told) named."""
     if not _has_outlets(view):
         return None
-    df = view.call(oa.vip_lane, view.filters)
+    r = rules(view)
+    if r is None:
+        return None
+    df = view.call(oa.vip_lane, view.filters, None, None, r)
     if not isinstance(df, pd.DataFrame):
         return None
     if df.empty:
@@ -304,46 +326,47 @@ def vip(view: View) -> pd.DataFrame | None:
         return df
     df = df.sort_values("saving_min", ascending=False, na_position="last").reset_index(drop=True)
     names = _names(df)
-    tiers = vip_tiers(view.lang)
-    for _, r in df[df["verdict"] == "works"].iterrows():
-        st.markdown(view.md("page.outlets.vip_sentence", name=str(r["name"]), tiers=tiers,
-                            saved=minutes(view, r["saving_min"]),
-                            low=minutes(view, r["saving_lower"]), high=minutes(view, r["saving_upper"]),
-                            n_high=fmt_count(r["n_vip"]), n_std=fmt_count(r["n_other"])))
-    for verdict, key, box in (("does_not", "vip_not_holding", st.warning), ("too_small", "vip_too_small", st.caption)):
+    tiers, worth = vip_tiers(view.lang, r), minutes(view, r.min_saving_min)
+    for _, row in df[df["verdict"] == "works"].iterrows():
+        st.markdown(view.md("page.outlets.vip_sentence", name=str(row["name"]), tiers=tiers,
+                            saved=minutes(view, row["saving_min"]),
+                            low=minutes(view, row["saving_lower"]), high=minutes(view, row["saving_upper"]),
+                            n_high=fmt_count(row["n_vip"]), n_std=fmt_count(row["n_other"])))
+    for verdict, key, box in (("does_not", "vip_not_holding", st.warning), ("unclear", "vip_unclear", st.info),
+                              ("too_small", "vip_too_small", st.caption)):
         halls = [str(n) for n in df.loc[df["verdict"] == verdict, "name"]]
         if halls:
-            box(view.md(f"page.outlets.{key}", names=join_names(halls, view.lang)))
-    _vip_wider(view, df[df["verdict"] == "too_small"], tiers)
+            box(view.md(f"page.outlets.{key}", names=join_names(halls, view.lang), worth=worth))
+    _vip_wider(view, df[df["verdict"] == "too_small"], tiers, r)
     drawn = df.dropna(subset=["saving_min"])
     if not drawn.empty:
         fig = charts.vip_difference(drawn, view.lang, view.t("page.outlets.vip_chart"), view.subtitle(), names)
         ui.chart(view, fig, _vip_table(view, drawn), "outlet_vip_lane", metrics=())
-    st.caption(view.t("page.outlets.vip_method", tiers=tiers, min=oa.MIN_LANE_N))
+    st.caption(view.t("page.outlets.vip_method", tiers=tiers, min=oa.MIN_LANE_N, worth=worth))
     return df
 
 
-def _vip_wider(view: View, small: pd.DataFrame, tiers: str) -> None:
+def _vip_wider(view: View, small: pd.DataFrame, tiers: str, rules_: os_.Rules) -> None:
     """The halls with too few VIP waits in a short period, told over the :data:`WIDER_MONTHS` months to
     the period's end (:func:`metrics.report.outlets_section.wider_filters`), said as that window's."""
     fw = wider_filters(view.filters)
     if small.empty or fw is None:
         return
-    wide = view.call(oa.vip_lane, fw)
+    wide = view.call(oa.vip_lane, fw, None, None, rules_)
     if not isinstance(wide, pd.DataFrame) or wide.empty:
         return
     wide = wide[wide["outlet_id"].isin(small["outlet_id"]) & (wide["verdict"] != "too_small")]
     for _, r in wide.sort_values("saving_min", ascending=False).iterrows():
-        key = "vip_wider_works" if r["verdict"] == "works" else "vip_wider_not"
+        key = {"works": "vip_wider_works", "unclear": "vip_wider_unclear"}.get(r["verdict"], "vip_wider_not")
         st.markdown(view.md(f"page.outlets.{key}", name=str(r["name"]), tiers=tiers, months=WIDER_MONTHS,
                             start=fw.start.isoformat(), end=fw.end.isoformat(), saved=minutes(view, r["saving_min"]),
                             low=minutes(view, r["saving_lower"]), high=minutes(view, r["saving_upper"]),
                             n_high=fmt_count(r["n_vip"]), n_std=fmt_count(r["n_other"])))
 
 
-def vip_tiers(lang: str) -> str:
+def vip_tiers(lang: str, r: os_.Rules) -> str:
     """The tiers the VIP lane serves (the star rules file's ``[vip] tiers``, data) by name, as a list."""
-    return join_names([label("tier", c, lang) for c in oa.rule_values().get("vip", {}).get("tiers", ())], lang)
+    return join_names([label("tier", c, lang) for c in r.vip_tiers], lang)
 
 
 def _vip_table(view: View, df: pd.DataFrame) -> pd.DataFrame:
@@ -367,15 +390,13 @@ def stars(view: View) -> pd.DataFrame | None:
     if not _has_outlets(view):
         return None
     fq = quarter_filters(view.filters)
-    try:
-        rules = os_.load_rules()  # checked here: a broken rules file is one line, not an error id
-    except os_.RulesError as exc:
-        st.error(view.md("page.outlets.stars_no_rules", reason=view.t(exc.key, **exc.params)))
+    r = rules(view)  # checked here: a broken rules file is one line, not an error id
+    if r is None:
         return None
-    league = view.call(oa.outlet_league, stars_league_filters(view.filters, fq), rules.target_minutes)
+    league = view.call(oa.outlet_league, stars_league_filters(view.filters, fq), r.target_minutes)
     if not isinstance(league, pd.DataFrame):
         return None
-    df = os_.star_ratings(view.wh, fq, rules, league)  # on the page's league (cached): no second league
+    df = os_.star_ratings(view.wh, fq, r, league)  # on the page's league (cached): no second league
     st.caption(view.t("page.outlets.stars_quarter", start=fq.start.isoformat(), end=fq.end.isoformat()))
     if df.empty:
         st.info(view.t("page.outlets.stars_none"))

@@ -64,10 +64,48 @@ def test_outlets_table_in_chinese_and_by_kind_csv(db: str, capsys) -> None:
 def test_vip_and_failures(db: str, capsys) -> None:
     assert main(["outlets", "--db", db, *PERIOD, "--show", "vip", "--format", "json"]) == 0
     lane = {r["outlet_id"]: r for r in json.loads(capsys.readouterr().out)}
-    assert lane[1]["verdict"] == "works" and lane[2]["verdict"] == "does_not"
+    assert lane[1]["verdict"] == "works" and lane[2]["saving_lower"] < 0 < lane[2]["saving_upper"]
+    worth = st.load_rules().min_saving_min
+    assert lane[2]["verdict"] == ("unclear" if lane[2]["saving_upper"] >= worth else "does_not")
     assert main(["outlets", "--db", db, *PERIOD, "--show", "failures", "--format", "json"]) == 0
     rec = json.loads(capsys.readouterr().out)
     assert [(r["outlet_id"], r["item"], r["repeats"]) for r in rec] == [(1, "waiting", 3)]
+
+
+def test_vip_tiers_and_verdicts_in_the_users_language(db: str, capsys) -> None:
+    """--lang zh names the VIP tiers by their Chinese labels and the verdicts in words, not codes."""
+    from metrics.model.i18n import label, t
+
+    assert main(["outlets", "--db", db, *PERIOD, "--show", "vip", "--lang", "zh"]) == 0
+    out = capsys.readouterr()
+    names = [label("tier", c, "zh") for c in st.load_rules().vip_tiers]
+    assert names and all(n in out.err for n in names) and names != list(st.load_rules().vip_tiers)
+    assert "diamond" not in out.err and t("page.outlets.verdict.works", "zh") in out.out
+
+
+def test_a_channel_filter_is_said_not_to_apply_to_the_league(db: str, capsys) -> None:
+    assert main(["outlets", "--db", db, *PERIOD, "--channel", "store", "--format", "json"]) == 0
+    out = capsys.readouterr()
+    assert "not filtered by --channel" in out.err
+    records = json.loads(out.out)
+    lg = ol.outlet_league(Warehouse.open(db), F)
+    assert [r["complaints"] for r in records] == list(lg["complaints"]) and sum(lg["complaints"]) > 0
+    assert main(["outlets", "--db", db, *PERIOD, "--format", "json"]) == 0
+    assert "--channel" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text", ["[weights\nwaiting = 1", None])
+def test_a_broken_rules_file_is_one_line(db: str, tmp_path, monkeypatch, capsys, text: str | None) -> None:
+    """A rules file that is not TOML, or missing: one line, exit 1, no traceback (outlets, vip, queue)."""
+    path = tmp_path / "outlet_stars.toml"
+    if text is not None:
+        path.write_text(text, "utf-8")
+    monkeypatch.setattr(ol, "RULES_PATH", path)
+    for args in (["outlets"], ["outlets", "--show", "vip"], ["outlets", "--show", "failures"], ["queue"]):
+        assert main([*args, "--db", db, *PERIOD]) == 1
+        line = _one_line_error(capsys)
+        assert "outlet_stars.toml" in line and str(tmp_path) not in line
+        assert ("not valid TOML" if text else "not found") in line
 
 
 def test_queue_by_hour_and_weekday(db: str, capsys) -> None:

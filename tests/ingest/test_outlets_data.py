@@ -24,9 +24,10 @@ NEW_TABLES = ("outlets", "queue_records", "audits", "audit_items")
 
 
 @pytest.fixture(scope="module")
-def frames() -> dict[str, pd.DataFrame]:
-    """A demo large enough for per-hall statistics (20,000 customers, ~24,000 queue records)."""
-    return generator.generate(20000, seed=7)
+def frames(demo_frames_20k: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """A demo large enough for per-hall statistics (20,000 customers, ~24,000 queue records; the
+    session's ``demo_frames_20k``, shared with the Outlets page's tests)."""
+    return demo_frames_20k
 
 
 def _waits(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:

@@ -27,7 +27,7 @@ from metrics.present.markup import md
 from metrics.present.masking import mask
 from metrics.query.warehouse import Warehouse
 from metrics.report.context import Ctx
-from metrics.report.outlets_section import TARGET_MINUTES, outlets_section, quarter_filters, wider_filters
+from metrics.report.outlets_section import outlets_section, quarter_filters, wider_filters
 from servicewatch.outlets_panel import month_end_window
 
 PAGE = "pages/11_Outlets.py"
@@ -37,14 +37,13 @@ HOSTILE = "**hall** <b>x</b> [click](http://evil.example) :red[x]"
 
 
 @pytest.fixture(scope="module")
-def demo_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The demo at the size ``make demo`` builds (20,000 customers, seed 7): the session's small demo
-    has too few visits per hall for a month's p90 or a VIP comparison (~5 s to build)."""
-    from metrics.demo.generator import generate
+def demo_url(tmp_path_factory: pytest.TempPathFactory, demo_frames_20k: dict) -> str:
+    """The demo at the size ``make demo`` builds (the session's ``demo_frames_20k``: 20,000 customers,
+    seed 7): the session's small demo has too few visits per hall for a month's p90 or a VIP comparison."""
     from metrics.ingest.load import replace_all
 
     url = f"duckdb:///{tmp_path_factory.mktemp('outlets') / 'demo.duckdb'}"
-    replace_all(url, generate(customers=DEMO_CUSTOMERS, seed=7))
+    replace_all(url, demo_frames_20k)
     return url
 
 
@@ -106,7 +105,7 @@ def test_league_is_the_engines_and_counts_the_records(url: str, lang: str, outle
     assert at.title[0].value == t("page.outlets.title", lang)
     wh = Warehouse.open(url)
     f = filters(at)
-    df = oa.outlet_league(wh, f, TARGET_MINUTES)
+    df = oa.outlet_league(wh, f, os_.load_rules().target_minutes)
     col = lambda k: t(f"page.outlets.col.{k}", lang)  # noqa: E731
     table = _table(at, col("outlet"))
     assert len(table) == len(df) > 3
@@ -123,7 +122,7 @@ def test_league_is_the_engines_and_counts_the_records(url: str, lang: str, outle
         assert shown == fmt_count(counts.get(oid, 0)), name
     # by kind of outlet: the engine's groups, their visits adding up to the period's records
     kinds = _table(at, col("outlets"))
-    groups = oa.outlet_groups(wh, f, "kind", TARGET_MINUTES)
+    groups = oa.outlet_groups(wh, f, "kind", os_.load_rules().target_minutes)
     assert list(kinds[col("kind")]) == [label("outlet_kind", k, lang) for k in groups["kind"]]
     assert list(kinds[col("visits")]) == [fmt_count(v) for v in groups["visits"]]
     assert int(groups["visits"].sum()) == len(inside)
@@ -270,7 +269,7 @@ def test_a_viewer_sees_no_customer(url: str, tmp_path, monkeypatch) -> None:
         assert not [n for n in names if len(n) > 1 and n in shown], section
     # an outlet whose figures the league withholds (fewer visits than the viewer's minimum group): its
     # queue is withheld too, not drawn
-    league = oa.outlet_league(wh, filters(at), TARGET_MINUTES)
+    league = oa.outlet_league(wh, filters(at), os_.load_rules().target_minutes)
     hidden = league[league["suppressed"].fillna(False).astype(bool)] if "suppressed" in league else league.head(0)
     assert len(hidden), "the month holds outlets with fewer than 150 visits"
     show_section(at, "outlet")
@@ -316,6 +315,24 @@ def test_every_download_has_chinese_headers(url: str, hall: pd.Series, downloads
         frame = pd.read_csv(io.BytesIO(data if isinstance(data, bytes) else data.encode()))
         raw = [c for c in frame.columns if not re.search(r"[\u4e00-\u9fff]", str(c))]
         assert not raw, (name, raw)
+
+
+@pytest.mark.parametrize("text", ["[weights\nwaiting = 1", None], ids=["not_toml", "missing"])
+def test_a_broken_rules_file_is_one_line_per_section(duck: str, tmp_path, monkeypatch, text: str | None) -> None:
+    """Star rules that are not TOML, or missing (they hold the waiting target and the VIP tiers): every
+    section shows one error line in the user's language, no exception, no path."""
+    path = tmp_path / "outlet_stars.toml"
+    if text is not None:
+        path.write_text(text, "utf-8")
+    monkeypatch.setattr(oa, "RULES_PATH", path)
+    monkeypatch.setenv("SERVICEWATCH_DB", duck)
+    at = open_page(PAGE, {"lang": "zh", "preset": "last_12_months"})
+    head = t("page.outlets.rules_error", "zh", reason="").rstrip("：: ")
+    for section in ("outlets", "outlet", "vip", "stars"):
+        show_section(at, section)
+        errors = [plain(str(e.value)) for e in at.error]
+        assert len(errors) == 1 and errors[0].startswith(head), (section, errors)
+        assert "outlet_stars.toml" in errors[0] and str(tmp_path) not in errors[0]
 
 
 def test_a_database_made_before_outlets_says_so(duckdb_url: str, tmp_path, monkeypatch) -> None:

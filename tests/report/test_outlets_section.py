@@ -17,7 +17,9 @@ from metrics.present.formatting import number
 from metrics.query.warehouse import Warehouse
 from metrics.report import build
 from metrics.report.context import Ctx
-from metrics.report.outlets_section import TARGET_MINUTES, outlets_section, quarter_filters
+from metrics.report.outlets_section import outlets_section, quarter_filters
+
+TARGET = f"{os_.load_rules().target_minutes:g}"  # the rules file's waiting target, as written
 
 
 def _build(url: str, lang: str, preset: str = "last_quarter") -> tuple[list, list, Filters, Warehouse]:
@@ -40,7 +42,7 @@ def test_page_has_the_league_vip_and_star_sentences(duckdb_url: str, lang: str) 
     page = pages[0]
     assert page.title == t("outlets_pack.title", lang)
     n = int(wh.read(sa.select(sa.func.count()).select_from(s.outlets)).iloc[0, 0])  # every outlet: no scope
-    assert page.sentences[0] == t("page.outlets.league_sentence", lang, n=n, target=TARGET_MINUTES, min=oa.MIN_RANK_N)
+    assert page.sentences[0] == t("page.outlets.league_sentence", lang, n=n, target=TARGET, min=oa.MIN_RANK_N)
     # the VIP lane: one dot per hall with a VIP room (the outlets table), the engine's minutes saved
     vip = oa.vip_lane(wh, f)
     halls = int(wh.read(sa.select(sa.func.count()).select_from(s.outlets).where(s.outlets.c.vip_room)).iloc[0, 0])
@@ -66,7 +68,7 @@ def test_page_has_the_league_vip_and_star_sentences(duckdb_url: str, lang: str) 
         assert any(str(r["name"]) in x and t(f"page.outlets.component.{r['driver']}", lang) in x
                    for x in page.sentences)
     assert len(page.charts) == 2 and all(c.png == b"png" for c in page.charts)
-    assert page.charts[0].title == t("page.outlets.league_chart", lang, target=TARGET_MINUTES)
+    assert page.charts[0].title == t("page.outlets.league_chart", lang, target=TARGET)
 
 
 def test_a_database_without_outlets_leaves_the_section_out(duck: str) -> None:
@@ -86,6 +88,24 @@ def test_a_database_made_before_outlets_leaves_the_section_out(duck: str) -> Non
     eng.dispose()
     pages, drawn, _, _ = _build(duck, "en")
     assert pages == [] and drawn == []
+
+
+@pytest.mark.parametrize("text", ["[weights\nwaiting = 1", None])
+def test_a_broken_rules_file_leaves_the_section_out_with_a_note(duckdb_url: str, tmp_path, monkeypatch,
+                                                                text: str | None) -> None:
+    """Rules that are not TOML, or missing: the section's page holds one line saying why, no chart, no
+    traceback (the league's target, the VIP tiers and the stars all come from that file)."""
+    path = tmp_path / "outlet_stars.toml"
+    if text is not None:
+        path.write_text(text, "utf-8")
+    monkeypatch.setattr(oa, "RULES_PATH", path)
+    pages, drawn, _, _ = _build(duckdb_url, "zh")
+    reason = (t("stars.rules.missing", "zh", file=path.name) if text is None else None)
+    assert len(pages) == 1 and drawn == [] and len(pages[0].sentences) == 1
+    line = pages[0].sentences[0]
+    assert line.startswith(t("page.outlets.rules_error", "zh", reason="").rstrip("：: "))
+    assert (reason in line) if reason else ("outlet_stars.toml" in line and "TOML" in line)
+    assert str(tmp_path) not in line
 
 
 def test_registered_in_the_pack() -> None:

@@ -45,6 +45,9 @@ class Rules:
     thresholds: dict[int, float]
     target_minutes: float = 15.0
     points_per_complaint: float = 0.3
+    vip_tiers: tuple[str, ...] = ()
+    min_saving_min: float = 0.0
+    fail_below: float = 0.6
 
 
 def load_rules(path: str | Path | None = None) -> Rules:
@@ -71,7 +74,8 @@ def _number(value: object, what: str) -> float:
 def check_rules(raw: dict) -> Rules:
     """:class:`Rules` from a parsed rules file; :class:`RulesError` for an unknown component, a
     negative or non-numeric weight, weights summing to 0, stars other than 1–5 or thresholds that do
-    not rise with the stars, a target that is not positive."""
+    not rise with the stars, a target that is not positive, ``[vip] tiers`` not a list of codes, a
+    negative ``[vip] min_saving_minutes`` or an ``[audits] fail_below`` outside (0, 1]."""
     weights = raw.get("weights")
     if not isinstance(weights, dict) or not weights:
         raise RulesError("stars.rules.no_section", section="weights")
@@ -96,7 +100,18 @@ def check_rules(raw: dict) -> Rules:
     points = _number(raw.get("points_per_complaint", 0.3), "points_per_complaint")
     if target <= 0 or points < 0:
         raise RulesError("stars.rules.bad_target")
-    return Rules(weights=w, thresholds=th, target_minutes=target, points_per_complaint=points)
+    vip, audits = raw.get("vip", {}), raw.get("audits", {})
+    if not isinstance(vip, dict) or not isinstance(audits, dict):
+        raise RulesError("stars.rules.no_section", section="vip" if not isinstance(vip, dict) else "audits")
+    tiers = vip.get("tiers", [])
+    if not isinstance(tiers, list) or not all(isinstance(v, str) and v for v in tiers):
+        raise RulesError("stars.rules.bad_tiers")
+    saving = _number(vip.get("min_saving_minutes", 0), "vip.min_saving_minutes")
+    fail = _number(audits.get("fail_below", 0.6), "audits.fail_below")
+    if saving < 0 or not 0 < fail <= 1:
+        raise RulesError("stars.rules.bad_vip_audits")
+    return Rules(weights=w, thresholds=th, target_minutes=target, points_per_complaint=points, vip_tiers=tuple(tiers),
+                 min_saving_min=saving, fail_below=fail)
 
 
 def components(league: pd.DataFrame, rules: Rules) -> pd.DataFrame:

@@ -6,8 +6,9 @@ arrived in the period, up to the as-of date. Waiting time = called_at − arrive
 ended_at − started_at, in seconds rounded to the second, shown in minutes; a visit never called has no
 waiting time (abandoned ones mostly: their share is shown apart). Means and shares are exact; medians and
 90th percentiles are read from a histogram of whole minutes (floored), :data:`RESOLUTION_MIN`: the
-median is the smallest whole minute ``m`` with at least half of the waits below ``m + 1`` minutes — the
-same from the rollup (:mod:`metrics.ingest.queue_rollup`) and from the raw records. Within target: the
+median is the middle ``m + 0.5`` of the smallest whole minute ``m`` with at least half of the waits
+below ``m + 1`` minutes (the bin's midpoint, not its floor, which would be ~0.5 min low) — the same
+from the rollup (:mod:`metrics.ingest.queue_rollup`) and from the raw records. Within target: the
 share of waits under ``target_minutes`` (called in less than N × 60 s), with its Wilson interval.
 
 Region filters and a city manager's scope apply to the outlet's city; tier, segment, SLA level and an
@@ -54,10 +55,24 @@ def bounds(wh: Warehouse, f: Filters) -> q.Bounds:
 
 
 def rule_values(path: str | Path | None = None) -> dict:
-    """The parsed rules file (default ``data/outlet_stars.toml``); :mod:`metrics.analysis.outlet_stars`
-    checks it."""
+    """The parsed rules file (default ``data/outlet_stars.toml``), unchecked: read it through
+    :func:`checked_rules` (or :func:`metrics.analysis.outlet_stars.load_rules`), which checks it."""
     with open(path or RULES_PATH, "rb") as fh:
         return tomllib.load(fh)
+
+
+def checked_rules(given: object | None = None):  # noqa: ANN201 - outlet_stars.Rules (it imports this module)
+    """``given`` or the checked rules file (:func:`metrics.analysis.outlet_stars.load_rules`): the waiting
+    target, the VIP tiers and minimum worthwhile saving, the audits' fail share;
+    :class:`~metrics.analysis.outlet_stars.RulesError` when it cannot be used."""
+    from metrics.analysis import outlet_stars
+
+    return given if given is not None else outlet_stars.load_rules()
+
+
+def _target(target_minutes: float | None) -> float:
+    """``target_minutes`` or the rules file's ``target_minutes``."""
+    return float(target_minutes) if target_minutes is not None else checked_rules().target_minutes
 
 
 # -- the queue histogram and its summary -------------------------------------------------------------
@@ -83,22 +98,23 @@ def histogram(wh: Warehouse, f: Filters, dims: Sequence[str], outlet_id: int | N
 
 
 def quantile_minutes(hist: pd.DataFrame, keys: Sequence[str], p: float) -> pd.Series:
-    """Per group of ``keys``: the smallest whole minute m with at least a share ``p`` of the waits in
-    minutes ≤ m (the inverted CDF of waits floored to minutes); indexed by the keys."""
+    """Per group of ``keys``: the midpoint m + 0.5 of the smallest whole minute m with at least a share
+    ``p`` of the waits in minutes ≤ m (the inverted CDF of waits floored to minutes, read at the middle
+    of the minute's bin, not its floor); indexed by the keys."""
     h = hist[hist["wait_min"].notna() & (hist["waited"] > 0)]
     h = h.groupby([*keys, "wait_min"], dropna=False, as_index=False)["waited"].sum()
     h = h.sort_values([*keys, "wait_min"], kind="stable")
     g = h.groupby(list(keys), dropna=False, sort=False)["waited"]
     need = np.maximum(1.0, np.ceil(p * g.transform("sum").to_numpy() - 1e-9))
     reached = h[g.cumsum().to_numpy() >= need]
-    return reached.groupby(list(keys), dropna=False, sort=False)["wait_min"].first()
+    return reached.groupby(list(keys), dropna=False, sort=False)["wait_min"].first() + RESOLUTION_MIN / 2
 
 
-def summarise(hist: pd.DataFrame, keys: Sequence[str], target_minutes: float = 15) -> pd.DataFrame:
+def summarise(hist: pd.DataFrame, keys: Sequence[str], target_minutes: float | None = None) -> pd.DataFrame:
     """Per group of ``keys``: visits, abandoned, abandoned_share(_lower/_upper), waited, mean_wait_min,
     median_wait_min, p90_wait_min (whole minutes, :data:`RESOLUTION_MIN`), within_target(_lower/_upper)
-    (waits under ``target_minutes``), served and mean_service_min."""
-    keys = list(keys)
+    (waits under ``target_minutes``; None: the rules file's), served and mean_service_min."""
+    keys, target_minutes = list(keys), _target(target_minutes)
     if hist.empty:
         hist = hist.assign(**{k: pd.Series(dtype=float) for k in keys if k not in hist.columns})
     within = hist.assign(within=np.where(hist["wait_min"] < target_minutes, hist["waited"], 0.0))
@@ -133,10 +149,10 @@ def _from_rollup(wh: Warehouse, f: Filters) -> bool:
 
 
 def summary(wh: Warehouse, f: Filters, keys: Sequence[str], outlet_id: int | None = None,
-            target_minutes: float = 15) -> pd.DataFrame:
+            target_minutes: float | None = None) -> pd.DataFrame:
     """:func:`summarise` of the visits in the period and scope by ``keys``, computed in the database
     (one row per group comes back)."""
-    keys = list(keys)
+    keys, target_minutes = list(keys), _target(target_minutes)
     b, rollup = bounds(wh, f), _from_rollup(wh, f)
     parts = [wh.read(q.queue_totals(f, b, keys, outlet_id, rollup, target_minutes)),
              wh.read(q.queue_quantiles(f, b, keys, outlet_id, rollup))]
@@ -191,20 +207,23 @@ def audit_scores(wh: Warehouse, f: Filters, outlet_id: int | None = None, since=
                   ["outlet_id", "audit_id", "audited_on", "items"])
 
 
-def outlet_league(wh: Warehouse, f: Filters, target_minutes: float = 15) -> pd.DataFrame:
+def outlet_league(wh: Warehouse, f: Filters, target_minutes: float | None = None) -> pd.DataFrame:
     """One row per outlet in the regions and scope: outlet_id, name, kind, region_id, vip_room, stars,
     visits, abandoned, abandoned_share(_lower/_upper), waited, mean_wait_min, median_wait_min,
     p90_wait_min (whole minutes), within_target(_lower/_upper), mean_service_min, csat_n, csat(_lower/
     _upper), complaints, complaints_per_1000 (visits; exact Poisson interval _lower/_upper), audits,
     audit_score (mean of the period's audits, 0–100), rank (1 = best on the lower bound of
-    within_target; NaN: unranked) and rank_note (small, no_data). Aggregate-only users: outlets with
+    within_target; NaN: unranked) and rank_note (small, no_data). A channel filter does not apply (an
+    outlet is itself a channel; the queue has none): visits, CSAT and complaints are all the outlet's.
+    Aggregate-only users: outlets with
     fewer visits than the scope's minimum are blanked (``suppressed``)."""
     b = bounds(wh, f)
     base = outlets_in_scope(wh, f)
     figures = summary(wh, f, ["outlet_id"], None, target_minutes)
     df = base.merge(figures, on="outlet_id", how="left")
     known = pd.Timestamp(wh.resolve_as_of(f) + timedelta(days=1)).to_pydatetime()
-    for part in (wh.read(q.survey_figures(f, b, known)), wh.read(q.complaint_figures(f, b))):
+    fo = f.with_(channels=())  # an outlet is itself a channel: visits, CSAT and complaints all ignore the slice
+    for part in (wh.read(q.survey_figures(fo, b, known)), wh.read(q.complaint_figures(fo, b))):
         part["outlet_id"] = pd.to_numeric(part["outlet_id"]).astype("int64")
         df = df.merge(part, on="outlet_id", how="left")
     for col in ("visits", "abandoned", "waited", "served", "csat_n", "csat_good", "complaints"):
@@ -261,7 +280,7 @@ def withheld_outlets(wh: Warehouse, f: Filters, outlet_id: int | None = None) ->
     queue, VIP lane and audits every other function here withholds too; empty for everyone else."""
     if f.scope is None or not f.scope.aggregates_only:
         return set()
-    sums = wh.read(q.queue_totals(f, bounds(wh, f), ["outlet_id"], outlet_id, _from_rollup(wh, f), 15))
+    sums = wh.read(q.queue_totals(f, bounds(wh, f), ["outlet_id"], outlet_id, _from_rollup(wh, f), _target(None)))
     visits = dict(zip(pd.to_numeric(sums["outlet_id"]).astype("int64"),
                       pd.to_numeric(sums["visits"], errors="coerce").fillna(0), strict=True))
     ids = outlets_in_scope(wh, f, outlet_id)["outlet_id"]
@@ -280,7 +299,7 @@ def _suppress(df: pd.DataFrame, f: Filters) -> pd.DataFrame:
     return df
 
 
-def outlet_groups(wh: Warehouse, f: Filters, by: str = "kind", target_minutes: float = 15) -> pd.DataFrame:
+def outlet_groups(wh: Warehouse, f: Filters, by: str = "kind", target_minutes: float | None = None) -> pd.DataFrame:
     """The queue figures of :func:`summarise` summed over the outlets of each ``kind`` or city
     (``region``: the outlet's region_id), with the number of outlets that had visits."""
     if by not in ("kind", "region"):
@@ -295,7 +314,7 @@ def outlet_groups(wh: Warehouse, f: Filters, by: str = "kind", target_minutes: f
 
 
 def queue_pattern(wh: Warehouse, f: Filters, outlet_id: int | None = None, by: str = "hour",
-                  target_minutes: float = 15) -> pd.DataFrame:
+                  target_minutes: float | None = None) -> pd.DataFrame:
     """The queue by ``by`` (one of :data:`PATTERNS`; hour_weekday: weekday × hour) at one outlet or all
     in scope: the group columns, visits, share (of the visits; adds up to 1), the waits as in
     :func:`summarise`. Groups without visits are not listed. Aggregate-only users: groups of fewer
@@ -313,24 +332,27 @@ def queue_pattern(wh: Warehouse, f: Filters, outlet_id: int | None = None, by: s
 
 
 def vip_lane(wh: Warehouse, f: Filters, outlet_id: int | None = None, vip_tiers: Sequence[str] | None = None,
-             rules: dict | None = None) -> pd.DataFrame:
+             rules: object | None = None) -> pd.DataFrame:
     """Does the VIP room work: per outlet with a VIP room (or the one asked for), the mean wait of the
     VIP tiers (``vip_tiers``, default the rules file's ``[vip] tiers``) against every other identified
     customer's: n_vip, n_other (waits), mean_wait_vip_min, mean_wait_other_min, saving_min = other − vip
     (minutes; positive: VIPs wait less) with its Welch 95% interval (saving_lower, saving_upper), and
-    verdict: ``works`` (the interval above 0), ``does_not`` (it reaches 0 or below) or ``too_small``
-    (fewer than :data:`MIN_LANE_N` waits on a side). Aggregate-only users: a hall with fewer waits on a
-    side than the scope's minimum group (so every hall the league blanks) has its figures and verdict blanked
-    (``suppressed``)."""
+    verdict (:func:`welch`): ``works``, ``does_not``, ``unclear`` or ``too_small``, the worthwhile saving
+    being the rules' ``[vip] min_saving_minutes`` (``rules``: checked rules, default the rules file's;
+    :class:`~metrics.analysis.outlet_stars.RulesError` when it cannot be used). Aggregate-only users: a
+    hall with fewer waits on a side than the scope's minimum group (so every hall the league blanks) has
+    its figures and verdict blanked (``suppressed``)."""
+    rules_ = checked_rules(rules)
     if vip_tiers is None:
-        vip_tiers = tuple((rules or rule_values()).get("vip", {}).get("tiers", ()))
+        vip_tiers = rules_.vip_tiers
     if outlet_id is None:
         base = outlets_in_scope(wh, f)
         base = base[base["vip_room"].map(lambda v: bool(v) if pd.notna(v) else False).astype(bool)]
         extra = [s.outlets.c.vip_room == sa.true()]
     else:
         base, extra = check_outlet(wh, f, outlet_id).to_frame().T, []
-    sums = wh.read(q.queue_totals(f, bounds(wh, f), ["outlet_id", "tier"], outlet_id, _from_rollup(wh, f), 15, extra))
+    sums = wh.read(q.queue_totals(f, bounds(wh, f), ["outlet_id", "tier"], outlet_id, _from_rollup(wh, f),
+                                  rules_.target_minutes, extra))
     sums = sums[sums["tier"].notna()]
     sums = sums.assign(vip=sums["tier"].isin(list(vip_tiers)),
                        outlet_id=pd.to_numeric(sums["outlet_id"]).astype("int64"))
@@ -344,7 +366,8 @@ def vip_lane(wh: Warehouse, f: Filters, outlet_id: int | None = None, vip_tiers:
         return side[(name, vip)].to_numpy(float) if (name, vip) in side.columns else np.zeros(len(ids))
 
     out = pd.DataFrame({"outlet_id": ids, **welch(*(col(c, True) for c in ("waited", "wait_s", "wait_sq")),
-                                                  *(col(c, False) for c in ("waited", "wait_s", "wait_sq")))})
+                                                  *(col(c, False) for c in ("waited", "wait_s", "wait_sq")),
+                                                  min_saving=rules_.min_saving_min)})
     base = base[["outlet_id", "name", "region_id", "vip_room"]].astype({"outlet_id": "int64"})
     out = base.merge(out, on="outlet_id", how="left").reset_index(drop=True)
     small = withheld_rows(f, out["n_vip"]) | withheld_rows(f, out["n_other"])  # both shown: its visits too
@@ -352,9 +375,12 @@ def vip_lane(wh: Warehouse, f: Filters, outlet_id: int | None = None, vip_tiers:
 
 
 def welch(n1: np.ndarray, s1: np.ndarray, ss1: np.ndarray, n2: np.ndarray, s2: np.ndarray,
-          ss2: np.ndarray) -> dict[str, np.ndarray]:
+          ss2: np.ndarray, min_saving: float = 0.0) -> dict[str, np.ndarray]:
     """Welch's comparison of the mean waits of the VIP side (1) and the others (2) from their counts,
-    sums and sums of squares (seconds): the columns of :func:`vip_lane` after outlet_id (minutes)."""
+    sums and sums of squares (seconds): the columns of :func:`vip_lane` after outlet_id (minutes). The
+    verdict on the saving's 95% interval: ``works`` (lower bound above 0), ``does_not`` (upper bound at
+    or below 0, or below ``min_saving`` minutes — not worth the room), ``unclear`` (otherwise: too
+    uncertain to tell), ``too_small`` (fewer than :data:`MIN_LANE_N` waits on a side)."""
     with np.errstate(invalid="ignore", divide="ignore"):
         m1, m2 = np.where(n1 > 0, s1 / n1 / 60, np.nan), np.where(n2 > 0, s2 / n2 / 60, np.nan)
         v1 = np.clip(ss1 - n1 * (s1 / n1) ** 2, 0, None) / (n1 - 1) / 3600  # minutes²
@@ -366,7 +392,9 @@ def welch(n1: np.ndarray, s1: np.ndarray, ss1: np.ndarray, n2: np.ndarray, s2: n
     small = np.minimum(n1, n2) < MIN_LANE_N
     diff = m2 - m1
     lo, hi = np.where(small, np.nan, diff - half), np.where(small, np.nan, diff + half)
-    verdict = np.where(small, "too_small", np.where(diff - half > 0, "works", "does_not"))
+    with np.errstate(invalid="ignore"):
+        verdict = np.select([small, diff - half > 0, (diff + half <= 0) | (diff + half < min_saving)],
+                            ["too_small", "works", "does_not"], "unclear")
     return {"n_vip": n1.round().astype("int64"), "n_other": n2.round().astype("int64"), "mean_wait_vip_min": m1,
             "mean_wait_other_min": m2, "saving_min": diff, "saving_lower": lo, "saving_upper": hi, "verdict": verdict}
 
@@ -390,14 +418,14 @@ def audit_trend(wh: Warehouse, f: Filters, outlet_id: int) -> pd.DataFrame:
 
 
 def repeated_failures(wh: Warehouse, f: Filters, min_repeats: int = 3, fail_below: float | None = None,
-                      rules: dict | None = None) -> pd.DataFrame:
+                      rules: object | None = None) -> pd.DataFrame:
     """Checklist items an outlet failed (score below ``fail_below`` × max_score; default the rules
     file's ``[audits] fail_below``) in at least ``min_repeats`` of its audits in a row (audits that did
     not check the item are skipped), up to the period's end: outlet_id, name, item, repeats (the longest
     run), first_on, last_on (its audits' dates) and current (the run reaches the outlet's latest audit of
     that item). Longest runs first. Aggregate-only users: none of an outlet the league blanks."""
     if fail_below is None:
-        fail_below = float((rules or rule_values()).get("audits", {}).get("fail_below", 0.6))
+        fail_below = checked_rules(rules).fail_below
     cols = ["outlet_id", "name", "item", "repeats", "first_on", "last_on", "current"]
     runs = wh.read(q.failure_runs(f, bounds(wh, f), fail_below, max(1, int(min_repeats))))
     if runs.empty:

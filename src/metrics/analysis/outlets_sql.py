@@ -120,9 +120,9 @@ def queue_totals(f: Filters, b: Bounds, dims: Sequence[str], outlet_id: int | No
 def queue_quantiles(f: Filters, b: Bounds, dims: Sequence[str], outlet_id: int | None, from_rollup: bool,
                     extra: Sequence[sa.ColumnElement] = ()) -> sa.Select:
     """Per group of ``dims`` with waits: the median and 90th percentile of the waits in whole minutes
-    (``median_wait_min``, ``p90_wait_min``: the smallest minute whose cumulative count of waits reaches
-    ⌈p × n⌉), computed in the database from the minute histogram with window sums (one row per group
-    comes back; the window carries only the counts)."""
+    (``median_wait_min``, ``p90_wait_min``: the midpoint m + 0.5 of the smallest minute m whose cumulative
+    count of waits reaches ⌈p × n⌉), computed in the database from the minute histogram with window
+    sums (one row per group comes back; the window carries only the counts)."""
     per = queue_histogram(f, b, dims, outlet_id, from_rollup, extra).subquery("h")
     part = [per.c[d] for d in dims]
     h = (sa.select(*part, per.c.wait_min, per.c.waited).where(per.c.wait_min.isnot(None), per.c.waited > 0)
@@ -135,7 +135,8 @@ def queue_quantiles(f: Filters, b: Bounds, dims: Sequence[str], outlet_id: int |
 
     def quantile(p: float, name: str) -> sa.ColumnElement:
         need = sa.func.ceil(sa.literal(p, sa.Double) * w.c.tot - sa.literal(1e-9, sa.Double))
-        return sa.func.min(sa.case((w.c.cum >= need, w.c.wait_min))).label(name)
+        mid = sa.literal(qr.RESOLUTION_MIN / 2, sa.Double)  # the minute bin's midpoint, as outlets.quantile_minutes
+        return (sa.func.min(sa.case((w.c.cum >= need, w.c.wait_min))) + mid).label(name)
 
     keys = [w.c[d] for d in dims]
     return sa.select(*keys, quantile(0.5, "median_wait_min"), quantile(0.9, "p90_wait_min")).group_by(*keys)
@@ -253,6 +254,7 @@ def outlet_complaint_rows(f: Filters, b: Bounds, outlet_id: int, by_category: bo
     category (``by_category``: category, complaints) or the ``limit`` most recent (ticket_id, opened_at,
     category, priority, resolved_at, description — unmasked: the caller masks it)."""
     t, c, o = s.tickets, s.customers, s.outlets
+    f = f.with_(channels=())  # as the league: an outlet is itself a channel, the channel slice does not apply
     conds = [t.c.outlet_id == outlet_id, t.c.kind == "complaint", t.c.opened_at >= _ts(b.start_ts),
              t.c.opened_at < _ts(b.stop_ts), *_conditions(f, o, c.c.tier, c, t.c.channel)]
     from_ = _fact_from(t, f)

@@ -8,7 +8,8 @@ outlets (issue 19, :mod:`metrics.analysis.outlets`, :mod:`metrics.analysis.outle
 * ``stars [--rules FILE]``: star ratings under the rules (default ``data/outlet_stars.toml``).
 
 Sentences on stderr in ``--lang``, the tidy table on stdout (JSON/CSV/table); keys as the source wrote
-them; the waits' resolution (whole minutes) is said on stderr and carried as a JSON field. Same error
+them; the waits' resolution (whole-minute bins; medians and p90 at the bin's midpoint) is said on
+stderr and carried as a JSON field. Same error
 conventions as :mod:`metrics.cli.main`."""
 
 from __future__ import annotations
@@ -80,11 +81,23 @@ def _withheld(df: pd.DataFrame, f, lang: str) -> list[str]:  # noqa: ANN001 - Fi
               min=f.scope.min_group_size)]
 
 
-def _target(args: argparse.Namespace, lang: str) -> float:
+def _rules(lang: str):  # noqa: ANN202 - outlet_stars.Rules
+    """The checked rules file (``data/outlet_stars.toml``); one line in ``lang`` when it cannot be used."""
+    from metrics.analysis import outlet_stars as st
+    from metrics.model.i18n import t
+
+    try:
+        return st.load_rules()
+    except st.RulesError as exc:
+        raise UserError(t(exc.key, lang, **exc.params)) from None
+
+
+def _target(args: argparse.Namespace, lang: str, rules) -> float:  # noqa: ANN001 - outlet_stars.Rules
+    """``--target-minutes``, or the rules file's ``target_minutes``."""
     from metrics.model.i18n import t
 
     if args.target_minutes is None:
-        return 15.0
+        return rules.target_minutes
     if not np.isfinite(args.target_minutes) or args.target_minutes <= 0:
         raise UserError(t("outlets.target_bad", lang))
     return float(args.target_minutes)
@@ -103,29 +116,31 @@ def _scoped(call, lang: str):  # noqa: ANN001, ANN202 - a call of the engine and
 
 def cmd_outlets(args: argparse.Namespace) -> None:
     from metrics.analysis import outlets as ol
-    from metrics.model.i18n import t
+    from metrics.model.i18n import label, t
 
     lang = args.lang
+    rules = _rules(lang)
     wh = open_warehouse(args.db)
     f = build_filters(wh, args)
-    target = _target(args, lang)
-    rules = ol.rule_values()
+    target = _target(args, lang, rules)
     lines: list[str] = []
     if args.show == "vip":
         df = _scoped(lambda: ol.vip_lane(wh, f, rules=rules), lang)
-        tiers = ", ".join(rules.get("vip", {}).get("tiers", ()))
+        tiers = ", ".join(label("tier", c, lang) for c in rules.vip_tiers)
         lines.append(t("outlets.vip", lang, n=len(df), tiers=tiers, min=ol.MIN_LANE_N,
                        works=int((df["verdict"] == "works").sum())))
         cols = VIP_TABLE
     elif args.show == "failures":
         df = ol.repeated_failures(wh, f, args.min_repeats, rules=rules)
-        share = float(rules.get("audits", {}).get("fail_below", 0.6))
+        share = rules.fail_below
         lines.append(t("outlets.failures", lang, min=args.min_repeats, share=f"{share:.0%}", n=len(df)))
         cols = list(df.columns)
     elif args.by == "outlet":
         df = ol.outlet_league(wh, f, target)
         lines.append(t("outlets.league", lang, n=len(df), target=f"{target:g}", min=ol.MIN_RANK_N,
                        resolution=ol.RESOLUTION_MIN) if len(df) else t("outlets.none", lang))
+        if f.channels:
+            lines.append(t("outlets.channel_ignored", lang))
         df["rank"] = df["rank"].astype("Int64")
         cols = LEAGUE_TABLE
     else:
@@ -150,9 +165,10 @@ def cmd_queue(args: argparse.Namespace) -> None:
     from metrics.model.i18n import t
 
     lang = args.lang
+    rules = _rules(lang)
     wh = open_warehouse(args.db)
     f = build_filters(wh, args)
-    target = _target(args, lang)
+    target = _target(args, lang, rules)
     outlet = (known_id(wh, "outlets", args.outlet, "outlets.unknown_outlet", lang, outlet=args.outlet)
               if args.outlet else None)
     df = _scoped(lambda: ol.queue_pattern(wh, f, outlet, args.by, target), lang)
@@ -210,9 +226,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     from metrics.analysis import outlets as ol
 
     p = sub.add_parser("outlets", help="service halls and outlets: the league, by kind or city, VIP lane, audits",
-                       description="Per outlet: visits, waiting time (median and 90th percentile in whole minutes, "
-                                   "mean), the share called within the target with its 95% interval, abandoned "
-                                   "share, CSAT, complaints per 1,000 visits, mystery-shopper audit score, stars; "
+                       description="Per outlet: visits, waiting time (median and 90th percentile at the midpoint of "
+                                   "their whole-minute bin, mean), the share called within the target with its 95% "
+                                   "interval, abandoned share, CSAT, complaints per 1,000 visits, mystery-shopper "
+                                   "audit score, stars; "
                                    "ranked on the lower bound of the within-target share (small outlets unranked).")
     p.add_argument("--by", choices=["outlet", "kind", "region"], default="outlet",
                    help="one row per outlet (default), per outlet kind or per city")
@@ -220,20 +237,23 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    help="league (default), vip (does the VIP room cut waits, Welch 95%% interval) or failures "
                         "(checklist items failed in audits in a row)")
     p.add_argument("--target-minutes", dest="target_minutes", type=float, metavar="N",
-                   help="a wait is within target when called in less than N minutes (default 15)")
+                   help="a wait is within target when called in less than N minutes (default: target_minutes "
+                        "of data/outlet_stars.toml)")
     p.add_argument("--min-repeats", dest="min_repeats", type=int, default=3, metavar="N",
                    help="--show failures: audits in a row (default %(default)s)")
     _common(p)
     p.set_defaults(func=cmd_outlets)
 
     p = sub.add_parser("queue", help="the halls' queue by hour, weekday, service type or tier",
-                       description="Visits, their share, waiting time (mean; median and 90th percentile in whole "
-                                   "minutes), the share within target, abandoned share and service time, by hour "
-                                   "of arrival, weekday, service type, customer tier or weekday × hour.")
+                       description="Visits, their share, waiting time (mean; median and 90th percentile at the "
+                                   "midpoint of their whole-minute bin), the share within target, abandoned share and "
+                                   "service time, by hour of arrival, weekday, service type, customer tier or "
+                                   "weekday × hour.")
     p.add_argument("--outlet", metavar="KEY", help="one outlet, by its key as the source wrote it (default: all)")
     p.add_argument("--by", choices=list(ol.PATTERNS), default="hour")
     p.add_argument("--target-minutes", dest="target_minutes", type=float, metavar="N",
-                   help="a wait is within target when called in less than N minutes (default 15)")
+                   help="a wait is within target when called in less than N minutes (default: target_minutes "
+                        "of data/outlet_stars.toml)")
     _common(p)
     p.set_defaults(func=cmd_queue)
 

@@ -25,6 +25,9 @@ PALETTE = ("#1f4e9c", "#e45756", "#1b7f5f", "#f58518", "#b279a2", "#72b7b2", "#9
 PRIMARY = "#1f4e9c"
 NEUTRAL = "#8c96a0"
 STATUS = {"green": "#2e7d32", "amber": "#f0a30a", "red": "#c62828", "no_target": "#8c96a0"}
+# the outlets' charts (metrics.present.charts.outlets): the VIP lane's verdicts and the waits' heat map
+VIP_VERDICT = {"works": STATUS["green"], "does_not": STATUS["red"], "unclear": STATUS["amber"], "too_small": NEUTRAL}
+WAIT_HEAT = ((0.0, "#f1f6fb"), (0.5, STATUS["amber"]), (1.0, STATUS["red"]))  # short waits pale, long ones red
 FONT_FAMILY = "Noto Sans CJK SC, Noto Sans SC, Microsoft YaHei, PingFang SC, sans-serif"
 EXPORT_SIZE = (1600, 900)  # pixels, 16:9 at presentation size
 EXPORT_SCALE = 1

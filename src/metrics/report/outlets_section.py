@@ -7,8 +7,6 @@ changes as a table. A database without outlets leaves the section out."""
 
 from __future__ import annotations
 
-from datetime import date
-
 import pandas as pd
 import sqlalchemy as sa
 
@@ -16,6 +14,7 @@ from metrics.analysis import outlet_complaints as oc
 from metrics.analysis import outlet_stars as stars_
 from metrics.analysis import outlets as oa
 from metrics.analysis.drivers_text import join_names
+from metrics.analysis.regulator import Quarter
 from metrics.model import schema as s
 from metrics.model.filters import Filters, add_months
 from metrics.present.charts import outlets as charts
@@ -25,7 +24,6 @@ from metrics.query.warehouse import Warehouse
 from metrics.report.context import Ctx
 from metrics.report.model import Page, Table, table_pages
 
-TARGET_MINUTES = 15  # as on the page (servicewatch.outlets_panel)
 CHART_OUTLETS = 12  # outlets in the league's chart: the longest p90 waits
 VIP_SENTENCES = 3  # halls where the lane works, named in a sentence each (the biggest savings)
 WIDER_MONTHS = 3  # a hall with too few VIP waits in a shorter period is told over this many months
@@ -51,12 +49,20 @@ def outlets_section(ctx: Ctx) -> list[Page]:
     """One section page (sentences, two charts) and the star changes' table pages; [] without outlets."""
     if not has_outlets(ctx.wh):
         return []
-    df = oa.outlet_league(ctx.wh, ctx.f, TARGET_MINUTES)
+    try:
+        rules = stars_.load_rules()
+    except stars_.RulesError as exc:  # the section left out, with one line saying why
+        page = Page("section", ctx.t("outlets_pack.title"), ctx.subtitle())
+        page.sentences.append(ctx.t("page.outlets.rules_error", reason=ctx.t(exc.key, **exc.params)))
+        return [page]
+    target = _target_words(rules)
+    df = oa.outlet_league(ctx.wh, ctx.f, rules.target_minutes)
     if df.empty:
         return []
     page = Page("section", ctx.t("outlets_pack.title"), ctx.subtitle())
-    page.sentences.append(ctx.t("page.outlets.league_sentence", n=len(df), target=TARGET_MINUTES,
-                                min=oa.MIN_RANK_N))
+    page.sentences.append(ctx.t("page.outlets.league_sentence", n=len(df), target=target, min=oa.MIN_RANK_N))
+    if ctx.f.channels:
+        page.sentences.append(ctx.t("page.outlets.channel_ignored"))
     ranked = df[df["rank"].notna()]
     if not ranked.empty:
         worst = ranked.loc[pd.to_numeric(ranked["p90_wait_min"], errors="coerce").idxmax()]
@@ -72,40 +78,47 @@ def outlets_section(ctx: Ctx) -> list[Page]:
                          "upper": pd.to_numeric(longest["within_target_upper"], errors="coerce"),
                          "n": pd.to_numeric(longest["visits"], errors="coerce")}).dropna(subset=["value"])
     if len(bars) > 1:
-        title = ctx.t("page.outlets.league_chart", target=TARGET_MINUTES)
+        title = ctx.t("page.outlets.league_chart", target=target)
         page.charts.append(ctx.chart(bar_ci(bars, "region", "share", ctx.lang, title, ctx.subtitle(),
                                             region_names=names), title))
-    _vip(ctx, page)
+    _vip(ctx, page, rules)
     _complaints(ctx, page, df)
-    rated, table = _stars(ctx, page, df)
+    rated, table = _stars(ctx, page, df, rules)
     pages = [page]
     if table is not None:
         pages += table_pages(ctx.t("outlets_pack.stars_title"), table, ctx.subtitle(f=rated))
     return pages
 
 
-def _vip(ctx: Ctx, page: Page) -> None:
-    vip = oa.vip_lane(ctx.wh, ctx.f)
+def _target_words(rules: stars_.Rules) -> str:
+    """The rules' waiting target in minutes as written ("15", "7.5")."""
+    return f"{rules.target_minutes:g}"
+
+
+def _vip(ctx: Ctx, page: Page, rules: stars_.Rules) -> None:
+    vip = oa.vip_lane(ctx.wh, ctx.f, rules=rules)
     if vip.empty:
         page.sentences.append(ctx.t("page.outlets.vip_none"))
         return
-    tiers = join_names([ctx.label("tier", c) for c in oa.rule_values().get("vip", {}).get("tiers", ())], ctx.lang)
+    tiers = join_names([ctx.label("tier", c) for c in rules.vip_tiers], ctx.lang)
+    worth = _min(ctx, rules.min_saving_min)
     vip = vip.sort_values("saving_min", ascending=False, na_position="last").reset_index(drop=True)
     for _, r in vip[vip["verdict"] == "works"].head(VIP_SENTENCES).iterrows():
         page.sentences.append(ctx.t("page.outlets.vip_sentence", name=str(r["name"]), tiers=tiers,
                                     saved=_min(ctx, r["saving_min"]),
                                     low=_min(ctx, r["saving_lower"]), high=_min(ctx, r["saving_upper"]),
                                     n_high=fmt_count(r["n_vip"]), n_std=fmt_count(r["n_other"])))
-    failing = [str(n) for n in vip.loc[vip["verdict"] == "does_not", "name"]]
-    if failing:
-        page.sentences.append(ctx.t("page.outlets.vip_not_holding", names=join_names(failing, ctx.lang)))
+    for verdict, key in (("does_not", "vip_not_holding"), ("unclear", "vip_unclear")):
+        halls = [str(n) for n in vip.loc[vip["verdict"] == verdict, "name"]]
+        if halls:
+            page.sentences.append(ctx.t(f"page.outlets.{key}", names=join_names(halls, ctx.lang), worth=worth))
     fw = wider_filters(ctx.f)
     small = vip[vip["verdict"] == "too_small"]
     if fw is not None and not small.empty:  # too few VIP waits in a short period: the 3 months to its end
-        wide = oa.vip_lane(ctx.wh, fw)
+        wide = oa.vip_lane(ctx.wh, fw, rules=rules)
         wide = wide[wide["outlet_id"].isin(small["outlet_id"]) & (wide["verdict"] != "too_small")]
         for _, r in wide.sort_values("saving_min", ascending=False).head(VIP_SENTENCES).iterrows():
-            key = "vip_wider_works" if r["verdict"] == "works" else "vip_wider_not"
+            key = {"works": "vip_wider_works", "unclear": "vip_wider_unclear"}.get(r["verdict"], "vip_wider_not")
             page.sentences.append(ctx.t(f"page.outlets.{key}", name=str(r["name"]), tiers=tiers, months=WIDER_MONTHS,
                                         start=fw.start.isoformat(), end=fw.end.isoformat(),
                                         saved=_min(ctx, r["saving_min"]), low=_min(ctx, r["saving_lower"]),
@@ -137,7 +150,7 @@ def _complaints(ctx: Ctx, page: Page, df: pd.DataFrame) -> None:
 def quarter_filters(f: Filters) -> Filters:
     """This quarter (the stars' period, on the page and in the pack): from the first day of the quarter
     holding the period's end to that end, without comparison."""
-    return f.with_(start=date(f.end.year, 3 * ((f.end.month - 1) // 3) + 1, 1), comparison="none")
+    return f.with_(start=Quarter.of(f.end).start, comparison="none")
 
 
 def wider_filters(f: Filters) -> Filters | None:
@@ -153,13 +166,12 @@ def stars_league_filters(f: Filters, fq: Filters) -> Filters:
     return f if (f.start, f.end) == (fq.start, fq.end) else fq
 
 
-def _stars(ctx: Ctx, page: Page, league: pd.DataFrame) -> tuple[Filters, Table | None]:
+def _stars(ctx: Ctx, page: Page, league: pd.DataFrame, rules: stars_.Rules) -> tuple[Filters, Table | None]:
     """The star sentences on ``page`` (counts, then each loser and gainer with the component that moved
     it) and the table of the outlets whose star changes (None when none does); ``league``: the
     section's, reused when the period is the quarter and the rules' target the section's."""
     fq = quarter_filters(ctx.f)
-    rules = stars_.load_rules()
-    same = stars_league_filters(ctx.f, fq) is ctx.f and rules.target_minutes == TARGET_MINUTES
+    same = stars_league_filters(ctx.f, fq) is ctx.f  # the section's league is at the rules' target
     df = stars_.star_ratings(ctx.wh, fq, rules, league if same else None)
     if df.empty:
         return fq, None

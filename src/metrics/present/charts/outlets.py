@@ -19,8 +19,8 @@ from metrics.present.charts.core import LABEL_FONT, base_layout
 from metrics.present.markup import plot_text
 
 WEEKDAYS = tuple(range(7))  # 0 = Monday … 6 = Sunday (the page's weekday names: page.outlets.weekday.N)
-VERDICT_COLOURS = {"works": theme.STATUS["green"], "does_not": theme.STATUS["red"], "too_small": theme.NEUTRAL}
-HEAT_SCALE = ((0.0, "#f1f6fb"), (0.5, "#f0a30a"), (1.0, "#c62828"))  # short waits pale, long ones red
+VERDICT_COLOURS = theme.VIP_VERDICT  # works / does_not / unclear / too_small (every verdict drawn)
+HEAT_SCALE = theme.WAIT_HEAT  # short waits pale, long ones red
 
 
 def weekday_names(lang: str) -> list[str]:
@@ -82,7 +82,7 @@ def vip_difference(df: pd.DataFrame, lang: str, title: str, subtitle: str,
     """One dot per hall (``outlet_id``, named by ``names``, rows in the given order, first on top):
     the minutes VIP-tier customers save (``saving_min``: the others' mean wait − the VIP tiers') with
     its 95% interval (``saving_lower``, ``saving_upper``), coloured by ``verdict`` (works / does_not /
-    too_small) — a :func:`metrics.analysis.outlets.vip_lane` frame —,
+    unclear / too_small) — a :func:`metrics.analysis.outlets.vip_lane` frame —,
     a line at 0 (no saving) and each dot's minutes written right of its whisker."""
     names = names or {}
     halls = [plot_text(names.get(int(o), str(o))) for o in df["outlet_id"]]
