@@ -411,9 +411,11 @@ def audit_trend(wh: Warehouse, f: Filters, outlet_id: int) -> pd.DataFrame:
         items[col] = pd.to_numeric(items[col], errors="coerce").astype(float)
     with np.errstate(invalid="ignore", divide="ignore"):
         items["share"] = np.where(items["max_score"] > 0, items["score"] / items["max_score"], np.nan)
-    totals = audit_scores(wh, f, outlet_id)[["audit_id", "audit_score"]]
-    out = items.merge(totals, on="audit_id", how="left").drop(columns="outlet_id").reset_index(drop=True)
-    hidden = np.full(len(out), bool(withheld_outlets(wh, f, outlet_id)))
+    sums = items.groupby("audit_id")[["score", "max_score"]].sum(min_count=1)  # the audits' scores from these items
+    with np.errstate(invalid="ignore", divide="ignore"):
+        totals = (100 * sums["score"] / sums["max_score"].where(sums["max_score"] > 0)).rename("audit_score")
+    out = items.merge(totals.reset_index(), on="audit_id", how="left").drop(columns="outlet_id").reset_index(drop=True)
+    hidden = np.full(len(out), bool(withheld_outlets(wh, f, outlet_id)))  # the scope's queries once
     return blank_rows(out, hidden, ["audit_id", "audited_on", "item"])
 
 
