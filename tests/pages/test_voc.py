@@ -86,3 +86,25 @@ def test_a_link_reopens_the_same_voc_view(wh: Warehouse) -> None:
     expected = tp.quotes(wh, f, "tariff", 5)
     assert quotes and quotes[0][t("page.tables.quote", "en")].tolist() == expected["quote"].tolist()
     assert at.query_params["voc_dim"] in ("tier", ["tier"]) and at.query_params["voc_topic"] in ("tariff", ["tariff"])
+
+
+def test_viewer_sees_no_small_group(wh: Warehouse, tmp_path, monkeypatch) -> None:
+    """A viewer whose minimum group is above every topic's customers: no count of texts on the page (the
+    top three and the table by group withheld, said in one line each), nothing fails."""
+    users = tmp_path / "users.json"
+    viewer = User("voc_viewer2", "viewer")
+    access.add_user(viewer, PASSWORD, users)
+    monkeypatch.setenv(access.USERS_ENV, str(users))
+    monkeypatch.setenv(access.MIN_GROUP_ENV, "1000000")
+    monkeypatch.setenv("SERVICEWATCH_AUDIT_DB", f"sqlite:///{tmp_path / 'audit.sqlite'}")
+    monkeypatch.delenv("SERVICEWATCH_AUTH", raising=False)
+    at = show_section(open_page(PAGE, {"lang": "en"}, {"sw_user": viewer, "_sw_seen": time.time()}), "voc")
+    assert not at.exception
+    f = default_filters(wh).with_(kinds=("complaint",))
+    top = tp.top_types(wh, f, 3)  # the operator's
+    shown = "\n".join(m.value for m in at.markdown)
+    assert not any(f"{int(n)} texts" in shown for n in top["n"])
+    captions = [plain(c.value) for c in at.caption]
+    assert any(c.startswith("3 topic groups with fewer than 1000000 customers") for c in captions), captions
+    by = [d.value for d in at.dataframe if t("page.tables.texts", "en") in d.value.columns]
+    assert by and by[0][t("page.tables.texts", "en")].isna().all()
