@@ -13,6 +13,7 @@ import pytest
 from outlet_frames import END, START, frames
 
 from metrics.access.users import User, add_user
+from metrics.analysis import outlet_rules
 from metrics.analysis import outlet_stars as st
 from metrics.analysis import outlets as ol
 from metrics.cli.main import main
@@ -100,7 +101,7 @@ def test_a_broken_rules_file_is_one_line(db: str, tmp_path, monkeypatch, capsys,
     path = tmp_path / "outlet_stars.toml"
     if text is not None:
         path.write_text(text, "utf-8")
-    monkeypatch.setattr(ol, "RULES_PATH", path)
+    monkeypatch.setattr(outlet_rules, "RULES_PATH", path)
     for args in (["outlets"], ["outlets", "--show", "vip"], ["outlets", "--show", "failures"], ["queue"]):
         assert main([*args, "--db", db, *PERIOD]) == 1
         line = _one_line_error(capsys)

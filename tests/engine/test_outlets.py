@@ -18,6 +18,7 @@ from outlet_frames import END, START, TINY, VIP_SAVING_MIN, frames
 from scipy import stats as sps
 
 from metrics.access.users import Scope, ScopeError
+from metrics.analysis import outlet_rules
 from metrics.analysis import outlet_stars as st
 from metrics.analysis import outlets as ol
 from metrics.ingest import queue_rollup
@@ -202,10 +203,10 @@ def test_the_league_ignores_a_channel_filter_for_visits_csat_and_complaints(duck
 
 def test_the_waiting_target_comes_from_the_rules_file(duck: str, raw: dict, tmp_path, monkeypatch) -> None:
     """No target given: the rules file's ``target_minutes`` (5 here), not a hard-coded 15."""
-    text = ol.RULES_PATH.read_text("utf-8").replace("target_minutes = 15", "target_minutes = 5")
+    text = outlet_rules.RULES_PATH.read_text("utf-8").replace("target_minutes = 15", "target_minutes = 5")
     assert "target_minutes = 5" in text
     (tmp_path / "rules.toml").write_text(text, "utf-8")
-    monkeypatch.setattr(ol, "RULES_PATH", tmp_path / "rules.toml")
+    monkeypatch.setattr(outlet_rules, "RULES_PATH", tmp_path / "rules.toml")
     wh = Warehouse.open(duck)
     ref = reference(records(raw, F, wh.as_of()), "outlet_id", target=5)["within_target"]
     got = ol.outlet_league(wh, F).set_index("outlet_id").loc[ref.index, "within_target"]

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from page_helpers import filters, open_page, other_sections, plain, show_section, write_users
 
 from metrics.access.users import User
+from metrics.analysis import outlet_rules
 from metrics.analysis import outlet_stars as os_
 from metrics.analysis import outlets as oa
 from metrics.model import schema as s
@@ -324,7 +325,7 @@ def test_a_broken_rules_file_is_one_line_per_section(duck: str, tmp_path, monkey
     path = tmp_path / "outlet_stars.toml"
     if text is not None:
         path.write_text(text, "utf-8")
-    monkeypatch.setattr(oa, "RULES_PATH", path)
+    monkeypatch.setattr(outlet_rules, "RULES_PATH", path)
     monkeypatch.setenv("SERVICEWATCH_DB", duck)
     at = open_page(PAGE, {"lang": "zh", "preset": "last_12_months"})
     head = t("page.outlets.rules_error", "zh", reason="").rstrip("：: ")

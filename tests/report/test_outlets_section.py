@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
+from metrics.analysis import outlet_rules
 from metrics.analysis import outlet_stars as os_
 from metrics.analysis import outlets as oa
 from metrics.model import schema as s
@@ -98,7 +99,7 @@ def test_a_broken_rules_file_leaves_the_section_out_with_a_note(duckdb_url: str,
     path = tmp_path / "outlet_stars.toml"
     if text is not None:
         path.write_text(text, "utf-8")
-    monkeypatch.setattr(oa, "RULES_PATH", path)
+    monkeypatch.setattr(outlet_rules, "RULES_PATH", path)
     pages, drawn, _, _ = _build(duckdb_url, "zh")
     reason = (t("stars.rules.missing", "zh", file=path.name) if text is None else None)
     assert len(pages) == 1 and drawn == [] and len(pages[0].sentences) == 1

@@ -20,10 +20,8 @@ league ranks on the lower bound of the within-target share's 95% interval; an ou
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Sequence
 from datetime import timedelta
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -31,9 +29,8 @@ import sqlalchemy as sa
 from scipy import stats as sps
 
 from metrics.access.users import ScopeError, withheld
+from metrics.analysis import outlet_rules, stats
 from metrics.analysis import outlets_sql as q
-from metrics.analysis import stats
-from metrics.backends.connect import PROJECT_ROOT
 from metrics.ingest import queue_rollup as qr
 from metrics.model import schema as s
 from metrics.model.filters import Filters
@@ -43,7 +40,6 @@ from metrics.query.warehouse import Warehouse
 RESOLUTION_MIN = qr.RESOLUTION_MIN  # minutes: the resolution of medians and percentiles of waits
 MIN_RANK_N = MIN_N  # waits behind a ranked within-target share: fewer, no rank
 MIN_LANE_N = 20  # waits on each side of a VIP lane comparison: fewer, too_small
-RULES_PATH = PROJECT_ROOT / "data" / "outlet_stars.toml"
 PATTERNS = ("hour", "weekday", "service_type", "tier", "hour_weekday")
 SUMS = qr.SUMS
 
@@ -54,20 +50,11 @@ def bounds(wh: Warehouse, f: Filters) -> q.Bounds:
     return q.Bounds(start=f.start, stop=last + timedelta(days=1))
 
 
-def rule_values(path: str | Path | None = None) -> dict:
-    """The parsed rules file (default ``data/outlet_stars.toml``), unchecked: read it through
-    :func:`checked_rules` (or :func:`metrics.analysis.outlet_stars.load_rules`), which checks it."""
-    with open(path or RULES_PATH, "rb") as fh:
-        return tomllib.load(fh)
-
-
-def checked_rules(given: object | None = None):  # noqa: ANN201 - outlet_stars.Rules (it imports this module)
-    """``given`` or the checked rules file (:func:`metrics.analysis.outlet_stars.load_rules`): the waiting
+def checked_rules(given: outlet_rules.Rules | None = None) -> outlet_rules.Rules:
+    """``given`` or the checked rules file (:func:`metrics.analysis.outlet_rules.load_rules`): the waiting
     target, the VIP tiers and minimum worthwhile saving, the audits' fail share;
-    :class:`~metrics.analysis.outlet_stars.RulesError` when it cannot be used."""
-    from metrics.analysis import outlet_stars
-
-    return given if given is not None else outlet_stars.load_rules()
+    :class:`~metrics.analysis.outlet_rules.RulesError` when it cannot be used."""
+    return given if given is not None else outlet_rules.load_rules()
 
 
 def _target(target_minutes: float | None) -> float:
@@ -332,7 +319,7 @@ def queue_pattern(wh: Warehouse, f: Filters, outlet_id: int | None = None, by: s
 
 
 def vip_lane(wh: Warehouse, f: Filters, outlet_id: int | None = None, vip_tiers: Sequence[str] | None = None,
-             rules: object | None = None) -> pd.DataFrame:
+             rules: outlet_rules.Rules | None = None) -> pd.DataFrame:
     """Does the VIP room work: per outlet with a VIP room (or the one asked for), the mean wait of the
     VIP tiers (``vip_tiers``, default the rules file's ``[vip] tiers``) against every other identified
     customer's: n_vip, n_other (waits), mean_wait_vip_min, mean_wait_other_min, saving_min = other − vip
@@ -420,7 +407,7 @@ def audit_trend(wh: Warehouse, f: Filters, outlet_id: int) -> pd.DataFrame:
 
 
 def repeated_failures(wh: Warehouse, f: Filters, min_repeats: int = 3, fail_below: float | None = None,
-                      rules: object | None = None) -> pd.DataFrame:
+                      rules: outlet_rules.Rules | None = None) -> pd.DataFrame:
     """Checklist items an outlet failed (score below ``fail_below`` × max_score; default the rules
     file's ``[audits] fail_below``) in at least ``min_repeats`` of its audits in a row (audits that did
     not check the item are skipped), up to the period's end: outlet_id, name, item, repeats (the longest

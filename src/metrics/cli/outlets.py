@@ -204,7 +204,7 @@ def cmd_stars(args: argparse.Namespace) -> None:
     counts = df["change"].value_counts()
     from metrics.analysis import outlets as ol
 
-    name = Path(args.rules).name if args.rules else ol.RULES_PATH.name
+    name = Path(args.rules).name if args.rules else st.RULES_PATH.name
     lines = [t("stars.summary", lang, file=name, n=len(df), gain=int(counts.get("gain", 0)),
                lose=int(counts.get("lose", 0)), same=int(counts.get("same", 0)), min=ol.MIN_RANK_N)]
     if args.format == "table":
