@@ -12,6 +12,7 @@ from datetime import date, timedelta
 import pandas as pd
 import streamlit as st
 
+from metrics.analysis import outlet_audits as oaud
 from metrics.analysis import outlet_stars as os_
 from metrics.analysis import outlets as oa
 from metrics.analysis.drivers_text import join_names
@@ -277,11 +278,11 @@ def _by_service(view: View, oid: int) -> None:
 
 def _audits(view: View, oid: int, name: str) -> None:
     fa = view.filters
-    trend = view.call(oa.audit_trend, fa, oid)
+    trend = view.call(oaud.audit_trend, fa, oid)
     if not isinstance(trend, pd.DataFrame) or trend.empty:
         st.caption(view.t("page.outlets.audits_none"))
         return
-    fails = view.call(oa.repeated_failures, fa, REPEATS)
+    fails = view.call(oaud.repeated_failures, fa, REPEATS)
     mine = fails[fails["outlet_id"].astype(int) == oid] if isinstance(fails, pd.DataFrame) and not fails.empty \
         else pd.DataFrame(columns=["item", "repeats", "last_on"])
     for _, r in mine.iterrows():

@@ -18,6 +18,7 @@ from outlet_frames import END, START, TINY, VIP_SAVING_MIN, frames
 from scipy import stats as sps
 
 from metrics.access.users import Scope, ScopeError
+from metrics.analysis import outlet_audits as oaud
 from metrics.analysis import outlet_rules
 from metrics.analysis import outlet_stars as st
 from metrics.analysis import outlets as ol
@@ -225,7 +226,7 @@ def test_vip_lane_says_too_small_on_tiny_samples(duck: str) -> None:
 def test_audit_scores_are_the_hand_summed_checklist(duck: str, raw: dict) -> None:
     wh = Warehouse.open(duck)
     items = raw["audit_items"]
-    trend = ol.audit_trend(wh, F, 1)
+    trend = oaud.audit_trend(wh, F, 1)
     for aid, g in items[items["audit_id"].between(10, 13)].groupby("audit_id"):
         hand = 100 * sum(g["score"]) / sum(g["max_score"])
         assert trend.loc[trend["audit_id"] == aid, "audit_score"].unique().tolist() == [pytest.approx(hand)]
@@ -237,12 +238,12 @@ def test_audit_scores_are_the_hand_summed_checklist(duck: str, raw: dict) -> Non
 
 def test_repeated_failures_find_the_item_failed_three_audits_in_a_row(duck: str) -> None:
     wh = Warehouse.open(duck)
-    rep = ol.repeated_failures(wh, F)
+    rep = oaud.repeated_failures(wh, F)
     assert rep[["outlet_id", "item", "repeats"]].values.tolist() == [[1, "waiting", 3]]
     assert bool(rep["current"].iloc[0]) and rep["first_on"].iloc[0] == date(2026, 1, 15)
-    assert ol.repeated_failures(wh, F, min_repeats=4).empty
+    assert oaud.repeated_failures(wh, F, min_repeats=4).empty
     before = Filters(start=date(2026, 1, 1), end=date(2026, 5, 1))  # two failures by then
-    assert ol.repeated_failures(wh, before).empty
+    assert oaud.repeated_failures(wh, before).empty
 
 
 def test_star_ratings_follow_the_rules_by_hand() -> None:
@@ -308,14 +309,14 @@ def test_a_city_manager_sees_only_their_citys_outlets(duck: str, raw: dict) -> N
     pd.testing.assert_series_equal(lg.set_index("outlet_id").sort_index()["visits"], full.loc[[1, 2], "visits"])
     assert ol.queue_pattern(wh, f, by="hour")["visits"].sum() == full.loc[[1, 2], "visits"].sum()
     assert set(ol.vip_lane(wh, f)["outlet_id"]) == {1, 2}
-    assert set(ol.repeated_failures(wh, f)["outlet_id"]) <= {1, 2}
+    assert set(oaud.repeated_failures(wh, f)["outlet_id"]) <= {1, 2}
     assert set(st.star_ratings(wh, f)["outlet_id"]) == {1, 2}
-    for call in (lambda: ol.queue_pattern(wh, f, outlet_id=3), lambda: ol.audit_trend(wh, f, 3),
+    for call in (lambda: ol.queue_pattern(wh, f, outlet_id=3), lambda: oaud.audit_trend(wh, f, 3),
                  lambda: ol.vip_lane(wh, f, outlet_id=4)):
         with pytest.raises(ScopeError):
             call()
     west = F.with_(scope=Scope("west", regions=(3,)))
-    assert ol.repeated_failures(wh, west).empty
+    assert oaud.repeated_failures(wh, west).empty
 
 
 # -- the demo's planted patterns --------------------------------------------------------------------
@@ -341,7 +342,7 @@ def test_the_demo_s_planted_patterns_are_found(wh: Warehouse, demo_frames: dict)
     assert len(works) >= 2 and ((works["saving_lower"] < demo.VIP_SAVING_MIN)
                                 & (demo.VIP_SAVING_MIN < works["saving_upper"])).all()
     # (3) the one item failed three audits in a row
-    rep = ol.repeated_failures(wh, f)
+    rep = oaud.repeated_failures(wh, f)
     assert rep[["outlet_id", "item"]].values.tolist() == [[hall, demo.FAILED_ITEM]] and bool(rep["current"].iloc[0])
 
 
@@ -391,13 +392,13 @@ def test_a_viewer_gets_no_vip_lane_or_audit_of_an_outlet_the_league_blanks(duck:
     day = Filters(start=date(2026, 6, 15), end=date(2026, 6, 15), scope=VIEWER)  # audit day, few visits
     hidden = ol.withheld_outlets(wh, day)
     assert 1 in hidden
-    trend = ol.audit_trend(wh, day, 1)
+    trend = oaud.audit_trend(wh, day, 1)
     assert len(trend) and trend["suppressed"].all() and trend[["score", "share", "audit_score"]].isna().all().all()
-    assert ol.audit_scores(wh, day, 1)["audit_score"].isna().all()
-    assert not ol.audit_trend(wh, fv, 1)["score"].isna().any()  # the period's visits are enough
-    assert ol.repeated_failures(wh, day.with_(scope=None))["outlet_id"].tolist() == [1]
-    assert ol.repeated_failures(wh, day).empty
-    assert ol.repeated_failures(wh, fv)["outlet_id"].tolist() == [1]
+    assert oaud.audit_scores(wh, day, 1)["audit_score"].isna().all()
+    assert not oaud.audit_trend(wh, fv, 1)["score"].isna().any()  # the period's visits are enough
+    assert oaud.repeated_failures(wh, day.with_(scope=None))["outlet_id"].tolist() == [1]
+    assert oaud.repeated_failures(wh, day).empty
+    assert oaud.repeated_failures(wh, fv)["outlet_id"].tolist() == [1]
 
 
 # -- the complaints behind an outlet ---------------------------------------------------------------

@@ -177,23 +177,6 @@ def check_outlet(wh: Warehouse, f: Filters, outlet_id: int) -> pd.Series:
     return df.iloc[0]
 
 
-def audit_scores(wh: Warehouse, f: Filters, outlet_id: int | None = None, since=None) -> pd.DataFrame:  # noqa: ANN001
-    """One row per audit of the outlets in scope up to the period's end (from ``since``, a date; None:
-    any time): outlet_id, audit_id, audited_on, items, audit_score = 100 × Σ score ÷ Σ max_score.
-    Aggregate-only users: the scores of an outlet the league blanks are blanked (``suppressed``)."""
-    items = wh.read(q.audit_item_rows(f, bounds(wh, f), outlet_id, since))
-    for col in ("score", "max_score"):
-        items[col] = pd.to_numeric(items[col], errors="coerce").astype(float)
-    out = items.groupby(["outlet_id", "audit_id", "audited_on"], as_index=False).agg(
-        items=("item", "size"), score=("score", "sum"), max_score=("max_score", "sum"))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out["audit_score"] = np.where(out["max_score"] > 0, 100 * out["score"] / out["max_score"], np.nan)
-    out["outlet_id"] = pd.to_numeric(out["outlet_id"]).astype("int64")
-    out = out.drop(columns=["score", "max_score"])
-    return blank_rows(out, out["outlet_id"].isin(withheld_outlets(wh, f, outlet_id)).to_numpy(),
-                  ["outlet_id", "audit_id", "audited_on", "items"])
-
-
 def outlet_league(wh: Warehouse, f: Filters, target_minutes: float | None = None) -> pd.DataFrame:
     """One row per outlet in the regions and scope: outlet_id, name, kind, region_id, vip_room, stars,
     visits, abandoned, abandoned_share(_lower/_upper), waited, mean_wait_min, median_wait_min,
@@ -264,7 +247,7 @@ def blank_rows(df: pd.DataFrame, small: np.ndarray, keep: Sequence[str]) -> pd.D
 def withheld_outlets(wh: Warehouse, f: Filters, outlet_id: int | None = None) -> set[int]:
     """For an aggregate-only user (a viewer): the outlets in scope (or the one asked for) with fewer
     visits in the period than the scope's minimum group — those :func:`outlet_league` blanks, and whose
-    queue, VIP lane and audits every other function here withholds too; empty for everyone else."""
+    queue, VIP lane (here) and audits (metrics.analysis.outlet_audits) are withheld too; empty for everyone else."""
     if f.scope is None or not f.scope.aggregates_only:
         return set()
     sums = wh.read(q.queue_totals(f, bounds(wh, f), ["outlet_id"], outlet_id, _from_rollup(wh, f), _target(None)))
@@ -384,53 +367,3 @@ def welch(n1: np.ndarray, s1: np.ndarray, ss1: np.ndarray, n2: np.ndarray, s2: n
                             ["too_small", "works", "does_not"], "unclear")
     return {"n_vip": n1.round().astype("int64"), "n_other": n2.round().astype("int64"), "mean_wait_vip_min": m1,
             "mean_wait_other_min": m2, "saving_min": diff, "saving_lower": lo, "saving_upper": hi, "verdict": verdict}
-
-
-# -- audits --------------------------------------------------------------------------------------------
-def audit_trend(wh: Warehouse, f: Filters, outlet_id: int) -> pd.DataFrame:
-    """One outlet's audits up to the period's end, item by item: audit_id, audited_on, auditor, item,
-    score, max_score, share (score ÷ max_score) and audit_score (the audit's 0–100), oldest first.
-    Aggregate-only users: an outlet the league blanks has its auditors and scores blanked
-    (``suppressed``)."""
-    check_outlet(wh, f, outlet_id)
-    items = wh.read(q.audit_item_rows(f, bounds(wh, f), outlet_id, None))
-    for col in ("score", "max_score"):
-        items[col] = pd.to_numeric(items[col], errors="coerce").astype(float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        items["share"] = np.where(items["max_score"] > 0, items["score"] / items["max_score"], np.nan)
-    sums = items.groupby("audit_id")[["score", "max_score"]].sum(min_count=1)  # the audits' scores from these items
-    with np.errstate(invalid="ignore", divide="ignore"):
-        totals = (100 * sums["score"] / sums["max_score"].where(sums["max_score"] > 0)).rename("audit_score")
-    out = items.merge(totals.reset_index(), on="audit_id", how="left").drop(columns="outlet_id").reset_index(drop=True)
-    hidden = np.full(len(out), bool(withheld_outlets(wh, f, outlet_id)))  # the scope's queries once
-    return blank_rows(out, hidden, ["audit_id", "audited_on", "item"])
-
-
-def repeated_failures(wh: Warehouse, f: Filters, min_repeats: int = 3, fail_below: float | None = None,
-                      rules: outlet_rules.Rules | None = None) -> pd.DataFrame:
-    """Checklist items an outlet failed (score below ``fail_below`` × max_score; default the rules
-    file's ``[audits] fail_below``) in at least ``min_repeats`` of its audits in a row (audits that did
-    not check the item are skipped), up to the period's end: outlet_id, name, item, repeats (the longest
-    run), first_on, last_on (its audits' dates) and current (the run reaches the outlet's latest audit of
-    that item). Longest runs first. Aggregate-only users: none of an outlet the league blanks."""
-    if fail_below is None:
-        fail_below = checked_rules(rules).fail_below
-    cols = ["outlet_id", "name", "item", "repeats", "first_on", "last_on", "current"]
-    runs = wh.read(q.failure_runs(f, bounds(wh, f), fail_below, max(1, int(min_repeats))))
-    if runs.empty:
-        return pd.DataFrame(columns=cols)
-    for col in ("outlet_id", "repeats", "last_no", "audits_of_item"):
-        runs[col] = pd.to_numeric(runs[col]).astype("int64")
-    runs["current"] = runs["last_no"] == runs["audits_of_item"]
-    runs = runs[~runs["outlet_id"].isin(withheld_outlets(wh, f))]  # a viewer: not of an outlet the league blanks
-    if runs.empty:
-        return pd.DataFrame(columns=cols)
-    runs = (runs.sort_values(["outlet_id", "item", "repeats", "last_no"], kind="stable")
-            .groupby(["outlet_id", "item"], as_index=False).tail(1))  # the longest run, the later of equals
-    o = s.outlets
-    names = wh.read(sa.select(o.c.outlet_id, o.c.name).where(o.c.outlet_id.in_([int(v) for v in runs["outlet_id"]])))
-    names["outlet_id"] = pd.to_numeric(names["outlet_id"]).astype("int64")
-    out = runs.merge(names, on="outlet_id", how="left")[cols]
-    out["first_on"], out["last_on"] = (pd.to_datetime(out[c]).dt.date for c in ("first_on", "last_on"))
-    return out.sort_values(["repeats", "outlet_id", "item"], ascending=[False, True, True]).reset_index(drop=True)
-

@@ -115,6 +115,7 @@ def _scoped(call, lang: str):  # noqa: ANN001, ANN202 - a call of the engine and
 
 
 def cmd_outlets(args: argparse.Namespace) -> None:
+    from metrics.analysis import outlet_audits
     from metrics.analysis import outlets as ol
     from metrics.model.i18n import label, t
 
@@ -131,7 +132,7 @@ def cmd_outlets(args: argparse.Namespace) -> None:
                        works=int((df["verdict"] == "works").sum())))
         cols = VIP_TABLE
     elif args.show == "failures":
-        df = ol.repeated_failures(wh, f, args.min_repeats, rules=rules)
+        df = outlet_audits.repeated_failures(wh, f, args.min_repeats, rules=rules)
         share = rules.fail_below
         lines.append(t("outlets.failures", lang, min=args.min_repeats, share=f"{share:.0%}", n=len(df)))
         cols = list(df.columns)
