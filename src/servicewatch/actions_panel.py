@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pandas as pd
+import sqlalchemy as sa
 import streamlit as st
 
 from metrics.backends.connect import DatabaseError, resolve_url
@@ -47,11 +48,20 @@ def _write(view: ui.View, key: str, fn, *args, **kwargs):  # noqa: ANN001, ANN00
     except store.ActionError as exc:
         st.session_state[f"{key}_msg"] = ("error", md(exc))
         return None
-    except DatabaseError as exc:
+    except (DatabaseError, sa.exc.SQLAlchemyError) as exc:  # a busy file, a lost server: one line
         st.session_state[f"{key}_msg"] = ("error", view.md("actions_write.busy", reason=type(exc).__name__))
         return None
     st.cache_data.clear()  # the new data version: every cached view computes again
     return out
+
+
+def _owners(view: ui.View) -> tuple[list[int], dict[int, str], int | None]:
+    """Who may own an action or record a visit here: the ids offered, their names, and the user's own
+    manager id when they are an account manager (then the only choice)."""
+    owners = view.call(store.owners, view.filters)
+    own = view.filters.scope.manager_id if view.filters.scope is not None else None
+    names = dict(zip(owners["manager_id"].astype(int), owners["name"], strict=True)) if len(owners) else {}
+    return ([own] if own is not None else list(names)), names, own
 
 
 def _message(key: str) -> None:
@@ -88,10 +98,7 @@ def assign_form(view: ui.View, choices: dict[int, str], picked: list[int], defau
     if not _can_write(view) or not choices:
         return
     types = view.call(store.known_types)
-    owners = view.call(store.owners, view.filters)
-    own = view.filters.scope.manager_id if view.filters.scope is not None else None
-    names = dict(zip(owners["manager_id"].astype(int), owners["name"], strict=True)) if len(owners) else {}
-    owner_ids = [own] if own is not None else list(names)
+    owner_ids, names, own = _owners(view)
     _message(key)
     if st.session_state.get(f"{key}_for") != picked:  # another customer's card: start from them
         st.session_state[f"{key}_for"] = picked
@@ -124,8 +131,8 @@ def _record(view: ui.View, key: str, customer: int, label: str, manager_fixed: i
     row = _write(view, key, store.record_visit, customer, manager, state[f"{key}_day"], kind,
                  state.get(f"{key}_purpose") or "", state.get(f"{key}_outcome") or "", state.get(f"{key}_next"))
     if row is not None:
-        state[f"{key}_msg"] = ("success", view.t("visits_write.recorded", day=row["visit_date"], customer=label,
-                                                 kind=view.label("visit_kind", kind)))
+        state[f"{key}_msg"] = ("success", view.md("visits_write.recorded", day=str(row["visit_date"]), customer=label,
+                                                  kind=view.label("visit_kind", kind)))
 
 
 def visit_form(view: ui.View, customer: int, label: str, default_manager: int | None, key: str) -> None:
@@ -133,10 +140,7 @@ def visit_form(view: ui.View, customer: int, label: str, default_manager: int | 
     manager (an account manager: themselves), date, kind, purpose, outcome, next step."""
     if not _can_write(view):
         return
-    owners = view.call(store.owners, view.filters)
-    own = view.filters.scope.manager_id if view.filters.scope is not None else None
-    names = dict(zip(owners["manager_id"].astype(int), owners["name"], strict=True)) if len(owners) else {}
-    manager_ids = [own] if own is not None else list(names)
+    manager_ids, names, own = _owners(view)
     _message(key)
     with st.form(key, border=True, clear_on_submit=True):
         st.subheader(view.t("visits_app.header"))
@@ -182,9 +186,9 @@ def _close(view: ui.View, key: str) -> None:
     out = _write(view, key, store.close, int(action_id), state.get(f"{key}_outcome") or "", seen[action_id],
                  status=status)
     if out is not None:
-        state[f"{key}_msg"] = ("success", view.t("actions_write.closed", id=state.get(f"{key}_labels", {})
-                                                 .get(action_id, action_id),
-                                                 status=view.label("action_status", status)))
+        shown = str(state.get(f"{key}_labels", {}).get(action_id, action_id))  # the action's key: data text
+        state[f"{key}_msg"] = ("success", view.md("actions_write.closed", id=shown,
+                                                  status=view.label("action_status", status)))
 
 
 def close_form(view: ui.View, actions: pd.DataFrame, key: str) -> None:
