@@ -78,9 +78,11 @@ def _trend(view: View, f: Filters, names: dict[str, str]) -> None:
     trend = view.call(tp.topic_trend, f.reaching_months(12))
     if trend.empty:
         return
-    shown = trend.assign(value=trend["share"], topic_name=[names.get(c, c) for c in trend["topic"]])
-    show_chart(view, shown, lambda: charts.trend(shown[["month", "topic_name", "value"]], "share", view.lang,
-                                                  t("topics.trend_title"), view.subtitle(f=f), by="topic_name"),
+    # the topics by name (the codes are the engine's), and only the columns a download names
+    named = trend.assign(topic=[names.get(c, c) for c in trend["topic"]], value=trend["share"])
+    shown = named[[c for c in ("month", "topic", "n", "share", "lower", "upper", "sentiment") if c in named]]
+    show_chart(view, shown, lambda: charts.trend(named[["month", "topic", "value"]], "share", view.lang,
+                                                  t("topics.trend_title"), view.subtitle(f=f), by="topic"),
                "voc_trend", f=f)
 
 
