@@ -51,3 +51,17 @@ def test_topic_files_join_the_catalogue_and_a_key_is_defined_once(tmp_path, monk
     (tmp_path / "b.toml").write_text('[tier.gold]\nzh = "金"\nen = "Gold"\n', encoding="utf-8")
     with pytest.raises(ValueError, match="tier.gold.*b.toml"):
         i18n.catalogue.__wrapped__()
+
+
+def test_both_languages_name_the_same_placeholders() -> None:
+    """A text's Chinese and English take the same ``{name}`` arguments: a placeholder renamed in one
+    language (``{P90}`` for ``{p90}``) fails at run time only where that text is shown."""
+    import string
+
+    def names(text: str) -> set[str]:
+        return {f for _, f, _, _ in string.Formatter().parse(text) if f}
+
+    wrong = {key: (names(entry["zh"]), names(entry["en"])) for key, entry in catalogue().items()
+             if isinstance(entry, dict) and "zh" in entry and "en" in entry
+             and names(entry["zh"]) != names(entry["en"])}
+    assert not wrong, wrong
