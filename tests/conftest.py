@@ -414,3 +414,25 @@ def downloads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, bytes]]:
     monkeypatch.setattr(DeltaGenerator, "download_button", record)
     monkeypatch.setattr(st, "download_button", lambda *a, **k: record(st._main, *a, **k))
     return seen
+
+
+# A test module's own small data set on every database: the module defines ``raw`` (its frames,
+# module-scoped); ``raw_duckdb`` is them in a DuckDB file, ``raw_any_url`` on DuckDB, PostgreSQL and
+# MariaDB in turn (a missing server fails the run under CI=true: db_snapshot.server_database).
+@pytest.fixture(scope="module")
+def raw_duckdb(raw: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> str:
+    from metrics.ingest.load import replace_all
+
+    url = f"duckdb:///{tmp_path_factory.mktemp('raw') / 'raw.duckdb'}"
+    replace_all(url, raw)
+    return url
+
+
+@pytest.fixture(scope="module", params=["duckdb", "postgres", "mariadb"])
+def raw_any_url(request: pytest.FixtureRequest, raw: dict[str, Any], raw_duckdb: str) -> Iterator[str]:
+    from db_snapshot import server_database
+
+    if request.param == "duckdb":
+        yield raw_duckdb
+    else:
+        yield from server_database(request.param, raw)

@@ -7,13 +7,11 @@ halls of tests/outlet_frames.py."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 
 import numpy as np
 import pandas as pd
 import pytest
-from db_snapshot import server_database
 from outlet_frames import END, START, TINY, VIP_SAVING_MIN, frames
 from scipy import stats as sps
 
@@ -33,21 +31,6 @@ F = Filters(start=START, end=END)
 @pytest.fixture(scope="module")
 def raw() -> dict[str, pd.DataFrame]:
     return frames()
-
-
-@pytest.fixture(scope="module")
-def duck(raw, tmp_path_factory) -> str:
-    url = f"duckdb:///{tmp_path_factory.mktemp('outlets') / 'o.duckdb'}"
-    replace_all(url, raw)
-    return url
-
-
-@pytest.fixture(scope="module", params=["duckdb", "postgres", "mariadb"])
-def any_url(request, raw, duck) -> Iterator[str]:
-    if request.param == "duckdb":
-        yield duck
-    else:  # a missing server fails the run under CI=true (db_snapshot.server_database)
-        yield from server_database(request.param, raw)
 
 
 # -- the pandas reference ---------------------------------------------------------------------------
@@ -89,8 +72,8 @@ COLS = ["visits", "abandoned", "waited", "mean_wait_min", "mean_service_min", "m
 
 
 @pytest.mark.parametrize("rollups", [True, False], ids=["rollup", "raw"])
-def test_waits_equal_the_pandas_reference(any_url: str, raw: dict, rollups: bool) -> None:
-    wh = Warehouse(Warehouse.open(any_url).engine, use_rollups=rollups)
+def test_waits_equal_the_pandas_reference(raw_any_url: str, raw: dict, rollups: bool) -> None:
+    wh = Warehouse(Warehouse.open(raw_any_url).engine, use_rollups=rollups)
     assert queue_rollup.is_built(wh)  # rebuilt by the load: the rollup run reads it
     q = records(raw, F, wh.as_of())
     got = ol.outlet_league(wh, F).set_index("outlet_id").sort_index()
@@ -103,8 +86,8 @@ def test_waits_equal_the_pandas_reference(any_url: str, raw: dict, rollups: bool
         pd.testing.assert_frame_equal(got.loc[ref.index, COLS].astype(float), ref[COLS].astype(float), rtol=1e-9)
 
 
-def test_rollup_and_raw_agree_under_filters(duck: str) -> None:
-    wh = Warehouse.open(duck)
+def test_rollup_and_raw_agree_under_filters(raw_duckdb: str) -> None:
+    wh = Warehouse.open(raw_duckdb)
     rawwh = Warehouse(wh.engine, use_rollups=False)
     week = F.with_(start=date(2026, 3, 3), end=date(2026, 3, 9))
     for f in (F.with_(tiers=("gold", "silver")), F.with_(regions=(3,)), week):
@@ -114,8 +97,8 @@ def test_rollup_and_raw_agree_under_filters(duck: str) -> None:
                                       ol.queue_pattern(rawwh, f, 1, "hour_weekday"))
 
 
-def test_medians_lie_within_each_outlets_own_range(duck: str, raw: dict) -> None:
-    wh = Warehouse.open(duck)
+def test_medians_lie_within_each_outlets_own_range(raw_duckdb: str, raw: dict) -> None:
+    wh = Warehouse.open(raw_duckdb)
     q = records(raw, F, wh.as_of())
     lg = ol.outlet_league(wh, F).set_index("outlet_id")
     for oid, g in q.groupby("outlet_id"):
@@ -128,8 +111,8 @@ def test_medians_lie_within_each_outlets_own_range(duck: str, raw: dict) -> None
         assert abs(row["median_wait_min"] - true_median) <= 0.5 and row["median_wait_min"] % 1 == 0.5
 
 
-def test_shares_add_up(duck: str) -> None:
-    wh = Warehouse.open(duck)
+def test_shares_add_up(raw_duckdb: str) -> None:
+    wh = Warehouse.open(raw_duckdb)
     total = ol.outlet_league(wh, F)["visits"].sum()
     for by in ol.PATTERNS:
         p = ol.queue_pattern(wh, F, by=by)
@@ -139,8 +122,8 @@ def test_shares_add_up(duck: str) -> None:
     assert one["share"].sum() == pytest.approx(1.0)
 
 
-def test_league_ranks_on_the_interval_bound_and_leaves_small_outlets_unranked(duck: str) -> None:
-    lg = ol.outlet_league(Warehouse.open(duck), F).set_index("outlet_id")
+def test_league_ranks_on_the_interval_bound_and_leaves_small_outlets_unranked(raw_duckdb: str) -> None:
+    lg = ol.outlet_league(Warehouse.open(raw_duckdb), F).set_index("outlet_id")
     tiny = lg.loc[5]
     assert tiny["visits"] == TINY and pd.isna(tiny["rank"]) and tiny["rank_note"] == "small"
     assert tiny["within_target"] == 1.0  # a perfect tiny outlet …
@@ -150,8 +133,8 @@ def test_league_ranks_on_the_interval_bound_and_leaves_small_outlets_unranked(du
     assert (lg["within_target_lower"] <= lg["within_target"]).all()
 
 
-def test_vip_lane_recovers_the_planted_saving(duck: str, raw: dict) -> None:
-    wh = Warehouse.open(duck)
+def test_vip_lane_recovers_the_planted_saving(raw_duckdb: str, raw: dict) -> None:
+    wh = Warehouse.open(raw_duckdb)
     lane = ol.vip_lane(wh, F).set_index("outlet_id")
     assert set(lane.index) == {1, 2}  # the outlets with a VIP room
     one, two = lane.loc[1], lane.loc[2]
@@ -189,11 +172,11 @@ def test_welch_verdicts_separate_does_not_from_too_uncertain() -> None:
     assert ol.welch(*sides(-5, 30), min_saving=2.0)["verdict"][0] == "does_not"
 
 
-def test_the_league_ignores_a_channel_filter_for_visits_csat_and_complaints(duck: str) -> None:
+def test_the_league_ignores_a_channel_filter_for_visits_csat_and_complaints(raw_duckdb: str) -> None:
     """An outlet is itself a channel: with a channel filter the complaints and CSAT are of the same
     visits' population (the outlet's), not a channel slice of it (the frames' tickets and surveys are
     all "store")."""
-    wh = Warehouse.open(duck)
+    wh = Warehouse.open(raw_duckdb)
     cols = ["visits", "complaints", "complaints_per_1000", "csat_n", "csat"]
     base = ol.outlet_league(wh, F).set_index("outlet_id")[cols]
     assert base["complaints"].sum() > 0 and base["csat_n"].sum() > 0
@@ -202,29 +185,29 @@ def test_the_league_ignores_a_channel_filter_for_visits_csat_and_complaints(duck
                                       base)
 
 
-def test_the_waiting_target_comes_from_the_rules_file(duck: str, raw: dict, tmp_path, monkeypatch) -> None:
+def test_the_waiting_target_comes_from_the_rules_file(raw_duckdb: str, raw: dict, tmp_path, monkeypatch) -> None:
     """No target given: the rules file's ``target_minutes`` (5 here), not a hard-coded 15."""
     text = outlet_rules.RULES_PATH.read_text("utf-8").replace("target_minutes = 15", "target_minutes = 5")
     assert "target_minutes = 5" in text
     (tmp_path / "rules.toml").write_text(text, "utf-8")
     monkeypatch.setattr(outlet_rules, "RULES_PATH", tmp_path / "rules.toml")
-    wh = Warehouse.open(duck)
+    wh = Warehouse.open(raw_duckdb)
     ref = reference(records(raw, F, wh.as_of()), "outlet_id", target=5)["within_target"]
     got = ol.outlet_league(wh, F).set_index("outlet_id").loc[ref.index, "within_target"]
     pd.testing.assert_series_equal(got.astype(float), ref.astype(float), check_names=False)
     assert (ref < reference(records(raw, F, wh.as_of()), "outlet_id")["within_target"]).any()
 
 
-def test_vip_lane_says_too_small_on_tiny_samples(duck: str) -> None:
-    wh = Warehouse.open(duck)
+def test_vip_lane_says_too_small_on_tiny_samples(raw_duckdb: str) -> None:
+    wh = Warehouse.open(raw_duckdb)
     day = Filters(start=date(2026, 3, 3), end=date(2026, 3, 3))
     lane = ol.vip_lane(wh, day)
     assert set(lane["verdict"]) == {"too_small"} and lane["saving_lower"].isna().all()
     assert ol.vip_lane(wh, F, outlet_id=5)["verdict"].tolist() == ["too_small"]
 
 
-def test_audit_scores_are_the_hand_summed_checklist(duck: str, raw: dict) -> None:
-    wh = Warehouse.open(duck)
+def test_audit_scores_are_the_hand_summed_checklist(raw_duckdb: str, raw: dict) -> None:
+    wh = Warehouse.open(raw_duckdb)
     items = raw["audit_items"]
     trend = oaud.audit_trend(wh, F, 1)
     for aid, g in items[items["audit_id"].between(10, 13)].groupby("audit_id"):
@@ -236,8 +219,8 @@ def test_audit_scores_are_the_hand_summed_checklist(duck: str, raw: dict) -> Non
     assert lg.loc[5, "audits"] == 0 and pd.isna(lg.loc[5, "audit_score"])
 
 
-def test_repeated_failures_find_the_item_failed_three_audits_in_a_row(duck: str) -> None:
-    wh = Warehouse.open(duck)
+def test_repeated_failures_find_the_item_failed_three_audits_in_a_row(raw_duckdb: str) -> None:
+    wh = Warehouse.open(raw_duckdb)
     rep = oaud.repeated_failures(wh, F)
     assert rep[["outlet_id", "item", "repeats"]].values.tolist() == [[1, "waiting", 3]]
     assert bool(rep["current"].iloc[0]) and rep["first_on"].iloc[0] == date(2026, 1, 15)
@@ -290,8 +273,8 @@ def test_bad_rules_files_give_one_clear_error(tmp_path, text: str, key: str) -> 
     assert exc.value.key == "stars.rules.missing"
 
 
-def test_star_ratings_of_the_database(duck: str) -> None:
-    wh = Warehouse.open(duck)
+def test_star_ratings_of_the_database(raw_duckdb: str) -> None:
+    wh = Warehouse.open(raw_duckdb)
     rules = st.load_rules()
     got = st.star_ratings(wh, F, rules).set_index("outlet_id")
     lg = ol.outlet_league(wh, F, rules.target_minutes)
@@ -300,8 +283,8 @@ def test_star_ratings_of_the_database(duck: str) -> None:
     assert got.loc[5, "change"] == "too_small" and got.loc[4, "change"] == "unrated"
 
 
-def test_a_city_manager_sees_only_their_citys_outlets(duck: str, raw: dict) -> None:
-    wh = Warehouse.open(duck)
+def test_a_city_manager_sees_only_their_citys_outlets(raw_duckdb: str, raw: dict) -> None:
+    wh = Warehouse.open(raw_duckdb)
     f = F.with_(scope=Scope("boss", regions=(2,)))
     lg = ol.outlet_league(wh, f)
     assert sorted(lg["outlet_id"]) == [1, 2]
@@ -350,8 +333,8 @@ def test_the_demo_s_planted_patterns_are_found(wh: Warehouse, demo_frames: dict)
 VIEWER = Scope("viewer", aggregates_only=True, min_group_size=10)
 
 
-def test_a_viewer_gets_no_queue_group_of_fewer_visits_than_the_minimum(duck: str, raw: dict) -> None:
-    wh = Warehouse.open(duck)
+def test_a_viewer_gets_no_queue_group_of_fewer_visits_than_the_minimum(raw_duckdb: str, raw: dict) -> None:
+    wh = Warehouse.open(raw_duckdb)
     fv = F.with_(scope=VIEWER)
     q = records(raw, F, wh.as_of())
     for by, oid in (("hour_weekday", 1), ("service_type", 5), ("tier", 5), ("hour", None)):
@@ -371,8 +354,8 @@ def test_a_viewer_gets_no_queue_group_of_fewer_visits_than_the_minimum(duck: str
     assert ol.queue_pattern(wh, fv, 5, "hour")["visits"].isna().all()  # the tiny outlet the league blanks: all of it
 
 
-def test_a_viewer_gets_no_vip_lane_or_audit_of_an_outlet_the_league_blanks(duck: str) -> None:
-    wh = Warehouse.open(duck)
+def test_a_viewer_gets_no_vip_lane_or_audit_of_an_outlet_the_league_blanks(raw_duckdb: str) -> None:
+    wh = Warehouse.open(raw_duckdb)
     fv = F.with_(scope=VIEWER)
     lg = ol.outlet_league(wh, fv).set_index("outlet_id")
     assert lg.loc[5, "suppressed"] and not lg.loc[1, "suppressed"]
@@ -437,7 +420,7 @@ def test_the_complaints_behind_an_outlet_are_the_raw_tickets(wh: Warehouse, demo
     assert seen.loc[small[~small].index, "complaints"].to_dict() == ref[~small].to_dict()
 
 
-def test_masked_complaint_descriptions_hide_phone_numbers(duck: str, raw: dict, tmp_path) -> None:
+def test_masked_complaint_descriptions_hide_phone_numbers(raw_duckdb: str, raw: dict, tmp_path) -> None:
     from metrics.analysis import outlet_complaints as oc
 
     fr = {k: v.copy() for k, v in raw.items()}

@@ -8,13 +8,11 @@ appeals follow tickets left unresolved for 15+ days."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
 import pytest
-from db_snapshot import server_database
 from regulator_frames import AS_OF, frames, user_base_rows
 from scipy import stats as sps
 
@@ -35,21 +33,6 @@ def raw() -> dict[str, pd.DataFrame]:
     return frames()
 
 
-@pytest.fixture(scope="module")
-def duck(raw, tmp_path_factory) -> str:
-    url = f"duckdb:///{tmp_path_factory.mktemp('regulator') / 'r.duckdb'}"
-    replace_all(url, raw)
-    return url
-
-
-@pytest.fixture(scope="module", params=["duckdb", "postgres", "mariadb"])
-def any_url(request, raw, duck) -> Iterator[str]:
-    if request.param == "duckdb":
-        yield duck
-    else:  # a missing server fails the run under CI=true (db_snapshot.server_database)
-        yield from server_database(request.param, raw)
-
-
 def garwood(k: int, users: float, per: float) -> tuple[float, float]:
     lo = 0.0 if k == 0 else sps.chi2.ppf(0.025, 2 * k) / 2
     return per * lo / users, per * sps.chi2.ppf(0.975, 2 * (k + 1)) / 2 / users
@@ -63,8 +46,8 @@ def row(df: pd.DataFrame, cat: str, region: int | None = None) -> pd.Series:
     return df[sel].iloc[0]
 
 
-def test_miit_rate_by_category_and_change_by_hand(any_url: str) -> None:
-    fig = rg.rates(Warehouse.open(any_url), F, Q3, "miit")
+def test_miit_rate_by_category_and_change_by_hand(raw_any_url: str) -> None:
+    fig = rg.rates(Warehouse.open(raw_any_url), F, Q3, "miit")
     assert fig.base_used == rg.CUSTOMERS_BASE and fig.point == "quarter_end" and fig.months == [date(2026, 9, 1)]
     total = row(fig.table, rg.ALL)
     # 4 appeals on 11 customers active on 2026-09-30
@@ -85,12 +68,12 @@ def test_miit_rate_by_category_and_change_by_hand(any_url: str) -> None:
     assert row(fig.table, "service_dispute")["rate_prev"] == 0 and row(fig.table, "service_dispute")["users_prev"] == 10
 
 
-def test_miit_by_city_by_hand(any_url: str) -> None:
-    fig = rg.rates(Warehouse.open(any_url), F, Q3, "miit", level="city")
+def test_miit_by_city_by_hand(raw_any_url: str) -> None:
+    fig = rg.rates(Warehouse.open(raw_any_url), F, Q3, "miit", level="city")
     jia, yi = row(fig.table, rg.ALL, 2), row(fig.table, rg.ALL, 3)
     assert (jia["appeals"], jia["users"]) == (3, 6) and (yi["appeals"], yi["users"]) == (1, 5)
     assert jia["rate"] == pytest.approx(3 / 6 * 1e6) and yi["rate"] == pytest.approx(1 / 5 * 1e6)
-    prov = rg.rates(Warehouse.open(any_url), F, Q3, "miit", level="province").table
+    prov = rg.rates(Warehouse.open(raw_any_url), F, Q3, "miit", level="province").table
     assert row(prov, rg.ALL, 1)["appeals"] == 4 and row(prov, rg.ALL, 1)["users"] == 11
 
 
@@ -117,8 +100,8 @@ def test_the_published_example_5940_on_690_6_million_is_8_6_per_million(raw, tmp
     assert tiered.base_used == rg.CUSTOMERS_BASE
 
 
-def test_the_category_mapping_switches_versions_between_2021_and_2022(any_url: str) -> None:
-    wh = Warehouse.open(any_url)
+def test_the_category_mapping_switches_versions_between_2021_and_2022(raw_any_url: str) -> None:
+    wh = Warehouse.open(raw_any_url)
     old = rg.rates(wh, Filters(start=date(2021, 10, 1), end=date(2021, 12, 31)), rg.parse_quarter("2021Q4")).table
     new = rg.rates(wh, Filters(start=date(2022, 1, 1), end=date(2022, 3, 31)), rg.parse_quarter("2022Q1")).table
     # fault_repair on 2021-12-31 23:00 is 网络质量 (2012–2020 set); on 2022-01-01 服务争议; tariff 收费争议
@@ -132,21 +115,21 @@ def test_the_category_mapping_switches_versions_between_2021_and_2022(any_url: s
                              rg.mapping(wh, "miit")).tolist() == [rg.UNMAPPED]
 
 
-def test_tio_counts_services_at_the_end_of_the_quarters_second_month(any_url: str) -> None:
-    fig = rg.rates(Warehouse.open(any_url), F, Q3, "tio")
+def test_tio_counts_services_at_the_end_of_the_quarters_second_month(raw_any_url: str) -> None:
+    fig = rg.rates(Warehouse.open(raw_any_url), F, Q3, "tio")
     total = row(fig.table, rg.ALL)
     # 10 customers active on 2026-08-31 (7 still there, 11 and 12 not yet), per 10,000
     assert fig.point == "second_month_end" and fig.months == [date(2026, 8, 1)]
     assert total["users"] == 10 and total["rate"] == pytest.approx(4 / 10 * 1e4)
-    ofcom = row(rg.rates(Warehouse.open(any_url), F, Q3, "ofcom").table, rg.ALL)
+    ofcom = row(rg.rates(Warehouse.open(raw_any_url), F, Q3, "ofcom").table, rg.ALL)
     assert ofcom["users"] == 11 and ofcom["rate"] == pytest.approx(4 / 11 * 1e5)
-    avg = row(rg.rates(Warehouse.open(any_url), F, Q3, "miit", point="average").table, rg.ALL)
+    avg = row(rg.rates(Warehouse.open(raw_any_url), F, Q3, "miit", point="average").table, rg.ALL)
     # month ends 7-31: 10, 8-31: 10, 9-30: 11
     assert avg["users"] == pytest.approx(31 / 3)
 
 
-def test_acma_days_against_a_hand_sorted_list(any_url: str, raw) -> None:
-    fig = acma(Warehouse.open(any_url), F, Q3)
+def test_acma_days_against_a_hand_sorted_list(raw_any_url: str, raw) -> None:
+    fig = acma(Warehouse.open(raw_any_url), F, Q3)
     # resolved in 2026Q3: the ten planted complaints and four appeals resolved after 5 hours (the one
     # opened 9-30 23:59 is resolved on 10-01); hand-sorted:
     days = [5 / 24] * 4 + [0.5, 1, 2, 3, 4, 5, 6, 7, 8, 20]
@@ -167,8 +150,8 @@ def test_acma_days_against_a_hand_sorted_list(any_url: str, raw) -> None:
     assert t["appeals"] == len(q) and t["users"] == 10
 
 
-def test_appeal_risk_lists_past_and_soon_with_owners_in_scope(any_url: str) -> None:
-    wh = Warehouse.open(any_url)
+def test_appeal_risk_lists_past_and_soon_with_owners_in_scope(raw_any_url: str) -> None:
+    wh = Warehouse.open(raw_any_url)
     risk = appeal_risk(wh, F, as_of=AS_OF)
     assert (risk.past, risk.soon) == (1, 1)
     got = risk.table.set_index("ticket_id")
@@ -185,8 +168,8 @@ def test_appeal_risk_lists_past_and_soon_with_owners_in_scope(any_url: str) -> N
     assert (viewer.past, viewer.soon, viewer.listed, len(viewer.table)) == (1, 1, False, 0)
 
 
-def test_scope_restricts_the_appeals_and_the_base(any_url: str) -> None:
-    fig = rg.rates(Warehouse.open(any_url), F.with_(scope=Scope(user="yi", regions=(3,))), Q3, "miit")
+def test_scope_restricts_the_appeals_and_the_base(raw_any_url: str) -> None:
+    fig = rg.rates(Warehouse.open(raw_any_url), F.with_(scope=Scope(user="yi", regions=(3,))), Q3, "miit")
     total = row(fig.table, rg.ALL)
     assert (total["appeals"], total["users"]) == (1, 5)
 
@@ -216,8 +199,8 @@ def test_demo_appeals_follow_tickets_left_unresolved_for_15_days(demo_frames: di
     assert set(rc["category"]) == set(tk["category"]) and len(rc) == 2 * tk["category"].nunique()
 
 
-def test_a_viewer_gets_no_rate_behind_too_few_users(duck: str) -> None:
-    fig = rg.rates(Warehouse.open(duck), F.with_(scope=Scope(user="v", aggregates_only=True, min_group_size=6)),
+def test_a_viewer_gets_no_rate_behind_too_few_users(raw_duckdb: str) -> None:
+    fig = rg.rates(Warehouse.open(raw_duckdb), F.with_(scope=Scope(user="v", aggregates_only=True, min_group_size=6)),
                    Q3, "miit", level="city")
     jia, yi = row(fig.table, rg.ALL, 2), row(fig.table, rg.ALL, 3)
     assert not jia["suppressed"] and jia["appeals"] == 3
@@ -276,10 +259,10 @@ def test_a_quarter_in_progress_divides_by_the_months_the_base_has(raw, tmp_path)
     assert q3.missing == [] and q3.months == [date(2026, 9, 1)] and row(q3.table, rg.ALL)["users"] == 5
 
 
-def test_a_category_not_in_use_in_the_comparison_quarter_is_not_compared(any_url: str) -> None:
+def test_a_category_not_in_use_in_the_comparison_quarter_is_not_compared(raw_any_url: str) -> None:
     """2022Q1 against 2021Q4 (and 2021Q1): 服务争议 did not exist then, so no rate, change or p — not a
     rise from 0; the total compares across the versions (1 appeal on 11 users against 2 on 11)."""
-    fig = rg.rates(Warehouse.open(any_url), Filters(start=date(2022, 1, 1), end=date(2022, 3, 31)),
+    fig = rg.rates(Warehouse.open(raw_any_url), Filters(start=date(2022, 1, 1), end=date(2022, 3, 31)),
                    rg.parse_quarter("2022Q1"))
     sd = row(fig.table, "service_dispute")
     for tag in ("prev", "year"):
@@ -289,15 +272,15 @@ def test_a_category_not_in_use_in_the_comparison_quarter_is_not_compared(any_url
     assert total["in_use_prev"] and (total["appeals"], total["appeals_prev"]) == (1, 2)
     assert total["change_prev"] == pytest.approx(1 / total["users"] * 1e6 - 2 / total["users_prev"] * 1e6)
     # in 2026Q3 every category was in use in 2026Q2: compared, 0 where there were none
-    now = rg.rates(Warehouse.open(any_url), F, Q3).table
+    now = rg.rates(Warehouse.open(raw_any_url), F, Q3).table
     assert now["in_use_prev"].all() and now["in_use_year"].all()
 
 
-def test_the_words_say_not_in_use_then(duck: str) -> None:
+def test_the_words_say_not_in_use_then(raw_duckdb: str) -> None:
     from metrics.model.i18n import t
     from metrics.present import regulator_text as rt
 
-    fig = rt.ordered(rg.rates(Warehouse.open(duck), Filters(start=date(2022, 1, 1), end=date(2022, 3, 31)),
+    fig = rt.ordered(rg.rates(Warehouse.open(raw_duckdb), Filters(start=date(2022, 1, 1), end=date(2022, 3, 31)),
                               rg.parse_quarter("2022Q1")))
     for lang in ("zh", "en"):
         shown = rt.shown_table(fig, lang)
@@ -315,8 +298,8 @@ def _exact_p(k1: int, t1: float, k2: int, t2: float) -> float:
     return min(1.0, sum(v for v in pmf if v <= pmf[k1] * (1 + 1e-7)))
 
 
-def test_the_change_p_value_is_the_exact_conditional_test(any_url: str) -> None:
-    total = row(rg.rates(Warehouse.open(any_url), F, Q3).table, rg.ALL)
+def test_the_change_p_value_is_the_exact_conditional_test(raw_any_url: str) -> None:
+    total = row(rg.rates(Warehouse.open(raw_any_url), F, Q3).table, rg.ALL)
     # 4 appeals on 11 users against 1 on 10 (2026Q2) and 2 on 10 (2025Q3)
     assert total["p_prev"] == pytest.approx(_exact_p(4, 11, 1, 10))
     assert total["p_year"] == pytest.approx(_exact_p(4, 11, 2, 10))
@@ -324,8 +307,8 @@ def test_the_change_p_value_is_the_exact_conditional_test(any_url: str) -> None:
     assert rg.exact_rate_p([0], [5], [0], [5])[0] == 1 and np.isnan(rg.exact_rate_p([1], [0], [1], [5])[0])
 
 
-def test_acma_for_a_viewer_blanks_groups_below_the_minimum(duck: str, raw) -> None:
-    wh = Warehouse.open(duck)
+def test_acma_for_a_viewer_blanks_groups_below_the_minimum(raw_duckdb: str, raw) -> None:
+    wh = Warehouse.open(raw_duckdb)
     small = acma(wh, F.with_(scope=Scope(user="v", aggregates_only=True, min_group_size=11)), Q3)
     t = small.table.iloc[0]  # 10 services at 2026-08-31 < 11
     assert t["suppressed"] and pd.isna(t["rate"]) and pd.isna(t["appeals"]) and small.extra["top_types"].empty
@@ -344,10 +327,10 @@ def test_acma_for_a_viewer_blanks_groups_below_the_minimum(duck: str, raw) -> No
     assert pd.isna(few["mean_days"]) and pd.isna(few["days_80"])  # 14 resolved < 15
 
 
-def test_a_viewers_appeal_risk_counts_in_sql_without_reading_names(duck: str) -> None:
+def test_a_viewers_appeal_risk_counts_in_sql_without_reading_names(raw_duckdb: str) -> None:
     import sqlalchemy as sa
 
-    wh = Warehouse.open(duck)
+    wh = Warehouse.open(raw_duckdb)
     seen: list[str] = []
     sa.event.listen(wh.engine, "before_cursor_execute", lambda conn, cur, stmt, *a: seen.append(stmt.lower()))
     viewer = appeal_risk(wh, F.with_(scope=Scope(user="v", aggregates_only=True)), as_of=AS_OF)
