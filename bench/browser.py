@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import statistics
+from collections.abc import Callable
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -427,24 +428,36 @@ def markdown(r: dict) -> str:
     ])
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="bench.browser", description=__doc__.split("\n\n")[0])
+def page_bench_main(argv: list[str] | None, *, prog: str, doc: str | None, pages: dict[str, str],
+                    run_pages: Callable[[str, int, int, list[str]], dict], markdown_of: Callable[[dict], str],
+                    results: Path, section: str, repeat: int, repeat_help: str) -> int:
+    """The command line of a browser benchmark over the app's pages (this one and
+    ``bench.first_load``): ``--scale --seed --repeat --pages --no-write``; runs ``run_pages(scale, seed,
+    repeat, pages)``, prints ``markdown_of(result)`` and, unless ``--no-write``, saves ``results`` and
+    writes the docs/performance.md ``section``."""
+    p = argparse.ArgumentParser(prog=prog, description=(doc or "").split("\n\n")[0])
     p.add_argument("--scale", default="L", choices=list(SIZES))
     p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--repeat", type=int, default=3, help="cold loads, warm loads and tier changes per page")
-    p.add_argument("--pages", default=",".join(PAGES), help=f"comma-separated, of: {', '.join(PAGES)}")
+    p.add_argument("--repeat", type=int, default=repeat, help=repeat_help)
+    p.add_argument("--pages", default=",".join(pages), help=f"comma-separated, of: {', '.join(pages)}")
     p.add_argument("--no-write", action="store_true", help="print only; leave docs/performance.md alone")
     args = p.parse_args(argv)
-    pages = [x.strip() for x in args.pages.split(",") if x.strip()]
-    bad = [x for x in pages if x not in PAGES]
+    chosen = [x.strip() for x in args.pages.split(",") if x.strip()]
+    bad = [x for x in chosen if x not in pages]
     if bad:
-        p.error(f"unknown page(s) {bad}; use {', '.join(PAGES)}")
-    result = run(args.scale, args.seed, args.repeat, pages)
-    print(markdown(result))
+        p.error(f"unknown page(s) {bad}; use {', '.join(pages)}")
+    result = run_pages(args.scale, args.seed, args.repeat, chosen)
+    print(markdown_of(result))
     if not args.no_write:
-        RESULTS.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
-        write_section("browser", markdown(result))
+        results.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+        write_section(section, markdown_of(result))
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return page_bench_main(argv, prog="bench.browser", doc=__doc__, pages=PAGES, run_pages=run,
+                           markdown_of=markdown, results=RESULTS, section="browser", repeat=3,
+                           repeat_help="cold loads, warm loads and tier changes per page")
 
 
 if __name__ == "__main__":

@@ -17,14 +17,23 @@ Reports per page the median load, its ratio to the floor's median of the same ro
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import statistics
 from datetime import UTC, datetime
 
-from .browser import CHROMIUM, CHROMIUM_ARGS, DATA, ROOT, SIZES, app_server, data_file, load, log, new_context
-from .sections import write_section
+from .browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    DATA,
+    ROOT,
+    SIZES,
+    app_server,
+    data_file,
+    load,
+    log,
+    new_context,
+    page_bench_main,
+)
 
 RESULTS = ROOT / "bench" / "first_load_results.json"
 # URL path of each page ("" is the Overview); Admin is left out (it asks for a sign-in)
@@ -147,23 +156,9 @@ def markdown(r: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="bench.first_load", description=__doc__.split("\n\n")[0])
-    p.add_argument("--scale", default="L", choices=list(SIZES))
-    p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--repeat", type=int, default=5, help="rounds (floor, then every page)")
-    p.add_argument("--pages", default=",".join(PAGES), help=f"comma-separated, of: {', '.join(PAGES)}")
-    p.add_argument("--no-write", action="store_true", help="print only; leave docs/performance.md alone")
-    args = p.parse_args(argv)
-    pages = [x.strip() for x in args.pages.split(",") if x.strip()]
-    bad = [x for x in pages if x not in PAGES]
-    if bad:
-        p.error(f"unknown page(s) {bad}; use {', '.join(PAGES)}")
-    result = run(args.scale, args.seed, args.repeat, pages)
-    print(markdown(result))
-    if not args.no_write:
-        RESULTS.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
-        write_section("browser-first-load", markdown(result))
-    return 0
+    return page_bench_main(argv, prog="bench.first_load", doc=__doc__, pages=PAGES, run_pages=run,
+                           markdown_of=markdown, results=RESULTS, section="browser-first-load", repeat=5,
+                           repeat_help="rounds (floor, then every page)")
 
 
 if __name__ == "__main__":
