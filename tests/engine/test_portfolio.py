@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from handmade_db import add_one_city
 
 from metrics.access.users import Scope, ScopeError
 from metrics.analysis import portfolio as pf
@@ -210,14 +211,7 @@ def _hand_db(tmp_path, visits: bool = True, small_perfect: int = 3, answers: int
                     comment=None) for k in range(answers)]
     surveys += [dict(surveys[0], survey_id=100_000 + i, customer_id=10 + i, csat=5) for i in range(small_perfect)]
     with eng.begin() as conn:
-        conn.execute(s.regions.insert(), [
-            dict(region_id=1, name_en="P", name_zh="省", parent_id=None, level="province"),
-            dict(region_id=2, name_en="C", name_zh="市", parent_id=1, level="city")])
-        conn.execute(s.region_closure.insert(), [dict(ancestor_id=a, descendant_id=d, ancestor_level=lv, depth=dp)
-                                                 for a, d, lv, dp in ((1, 1, "province", 0), (2, 2, "city", 0),
-                                                                      (1, 2, "province", 1))])
-        conn.execute(s.account_managers.insert(), [dict(manager_id=1, name="Li", region_id=2),
-                                                   dict(manager_id=2, name="Wang", region_id=2)])
+        add_one_city(conn)
         conn.execute(s.customers.insert(), cust)
         conn.execute(s.billing_monthly.insert(), bill)
         conn.execute(s.surveys.insert(), surveys)
