@@ -15,13 +15,13 @@ import streamlit as st
 
 from metrics import alerts
 from metrics.access import audit
-from metrics.analysis import alert_checks, control
+from metrics.analysis import alert_checks, control, plain
 from metrics.analysis.subtitles import scope_text
 from metrics.backends.connect import resolve_url
 from metrics.model.filters import Filters, add_months
 from metrics.model.registry import get
 from metrics.present.charts.control import control_chart
-from metrics.present.formatting import fmt_value
+from metrics.present.formatting import fmt_metric, fmt_value
 from servicewatch.tables import MISSING, fitted_columns
 
 if TYPE_CHECKING:
@@ -182,13 +182,19 @@ def _draw(view: View, metric_id: str, label: str, slice_text: str, f: Filters, k
     m = get(metric_id)
     title = view.t("page.alerts.chart", metric=label, slice=slice_text)
     kind_note = view.t(f"alerts.chart_kind_{chart.kind}")
-    fig = control_chart(chart.points, m.unit, view.lang, title, kind_note, kind=chart.kind, baseline=chart.baseline,
-                        min_n=chart.min_n)
+    reading = plain.control_reading(chart.points, lambda v: fmt_metric(v, metric_id, view.lang), view.lang, grain,
+                                    chart.min_n)
+    if reading:  # the plain line first; the chart kind, 3σ and the rules behind the expander below
+        st.markdown(reading)
+    fig = control_chart(chart.points, m.unit, view.lang, title, view.t("plain.control.usual"), kind=chart.kind,
+                        baseline=chart.baseline, min_n=chart.min_n)
     data = chart.points[["period", "value", "n", "centre", "lcl", "ucl"]].rename(columns={"period": grain})
     data["signal"] = [signal_text(r, view) for r in chart.points["rules"]]  # the rules in words
     from servicewatch import ui
 
     ui.chart(view, fig, data, key, metrics=metric_id, f=f)
+    with st.expander(view.t("plain.details")):
+        st.caption(view.t("plain.control.method", kind=kind_note))
 
 
 def acknowledge_form(view: View, row: pd.Series) -> None:

@@ -10,6 +10,7 @@ import streamlit as st
 
 from metrics.analysis import drivers as dv
 from metrics.analysis import drivers_text as tx
+from metrics.analysis import plain
 from metrics.model.filters import Filters
 from metrics.present.charts import drivers as charts
 from metrics.present.markup import md
@@ -35,7 +36,6 @@ def show(view: View, f: Filters, score: str) -> None:
     the performance that of ``f``'s regions against it when regions are chosen."""
     t = view.t
     st.subheader(t("drivers.title"))
-    st.caption(t("drivers.caption"))
     fo = f.with_(survey_kinds=(), regions=())
     fu = f.with_(survey_kinds=())
     with st.spinner(t("drivers.title")):
@@ -46,8 +46,8 @@ def show(view: View, f: Filters, score: str) -> None:
     if r.reason is not None:
         st.info(md(tx.sentences(r, view.lang)[0]))
         return
-    for line in tx.sentences(r, view.lang):
-        st.markdown(md(line))
+    st.markdown(md(plain.drivers_reading(r.importance, r.r2, r.r2_lower, r.r2_upper, r.n, t(f"drivers.score.{score}"),
+                                         lambda d: tx.name(d, view.lang), view.lang)))  # plain first, method below
     unit = tx.join_names((view.region_names.get(int(i), str(i)) for i in f.regions), view.lang) if f.regions else None
     m = tx.matrix(r, perf)
     line = tx.fix_first(m, view.lang, unit)
@@ -65,4 +65,8 @@ def show(view: View, f: Filters, score: str) -> None:
         show_chart(view, m, lambda: charts.importance_performance(
             m, view.lang, t("drivers.chart.matrix_title", score=label) + " · " + heading, sub, unit=unit is not None),
             "drivers_matrix")
-    st.caption(tx.method_line(r, view.lang))
+    with st.expander(t("plain.details")):  # the shares, intervals and method behind the plain line
+        st.caption(t("drivers.caption"))
+        for line in tx.sentences(r, view.lang):
+            st.markdown(md(line))
+        st.caption(tx.method_line(r, view.lang))

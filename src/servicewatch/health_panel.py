@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from metrics.analysis import health as hl
+from metrics.analysis import plain
 from metrics.present.charts.health import health_history
 from metrics.present.formatting import number
 from servicewatch import panels, portfolio_panel, ui
@@ -53,7 +54,14 @@ def health(view: View) -> hl.Health | None:
     df = r.customers
     st.markdown(hl.weights_sentence(r.weights, view.lang))  # catalogue text and numbers only
     # the back-test depends on the filters and scope, not on the manager picked: cached once for all
-    st.markdown(hl.auc_sentence(view.call(hl.backtest, view.filters, cfg), view.lang))
+    bt = view.call(hl.backtest, view.filters, cfg)
+    reading = plain.health_reading(bt, view.lang) if isinstance(bt, dict) else None
+    if reading:  # the plain line first, the AUC with DeLong's interval behind the expander
+        st.markdown(reading)
+        with st.expander(view.t("plain.details")):
+            st.markdown(hl.auc_sentence(bt, view.lang))
+    else:  # no AUC: why, in one line
+        st.markdown(hl.auc_sentence(bt, view.lang))
     if df.empty:
         st.info(view.t("health.none"))
         return r

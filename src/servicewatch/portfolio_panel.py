@@ -8,11 +8,13 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from metrics.analysis import plain
 from metrics.analysis import portfolio as pf
 from metrics.churn import action_effect as ae
 from metrics.present.charts.churn import retention_curves
 from metrics.present.charts.core import bar_ci
 from metrics.present.formatting import fmt_count, fmt_interval, fmt_p, fmt_percent, number
+from metrics.present.markup import md
 from servicewatch import panels, ui
 from servicewatch.ui import View
 
@@ -168,11 +170,15 @@ def effect(view: View) -> pd.DataFrame | None:
              for g, (_, r) in zip(groups, df.iterrows(), strict=True) if r["too_small"] and not r["withheld"]]
     if small:
         st.warning("\n\n".join(small), icon=":material/help:")
+    sentences = []  # the difference with its Newcombe interval: behind the expander, the plain line first
     for g, (_, r) in zip(groups, df.iterrows(), strict=True):
         if not r["withheld"] and not r["too_small"]:
-            st.markdown(view.md("page.portfolio.effect_sentence", group=g, treated=fmt_percent(r["churn_treated"]),
-                                holdout=fmt_percent(r["churn_holdout"]), diff=_pp(view, r["difference"]),
-                                low=_pp(view, r["diff_low"]), high=_pp(view, r["diff_high"])))
+            reading = plain.action_reading(r, md(g), fmt_percent, lambda v: _pp(view, v).lstrip("+"), view.lang)
+            if reading:
+                st.markdown(reading)
+            sentences.append(view.md("page.portfolio.effect_sentence", group=g, treated=fmt_percent(r["churn_treated"]),
+                                     holdout=fmt_percent(r["churn_holdout"]), diff=_pp(view, r["difference"]),
+                                     low=_pp(view, r["diff_low"]), high=_pp(view, r["diff_high"])))
     shown = pd.DataFrame({
         _col(view, "action_type"): [view.label("action_type", v) for v in df["action_type"]],
         _col(view, "risk_band"): [view.label("risk_band", v) for v in df["risk_band"]],
@@ -193,7 +199,10 @@ def effect(view: View) -> pd.DataFrame | None:
     })
     panels.listing(view, shown, view.t("page.portfolio.file_effect"), "portfolio_effect_csv",
                    "portfolio_effect.csv", pin=2, height=min(420, 40 + 35 * len(shown)))
-    st.caption(view.t("actions.method", days=ae.HORIZON_DAYS, months=ae.REVENUE_MONTHS))
+    with st.expander(view.t("plain.details")):
+        for line in sentences:
+            st.markdown(line)
+        st.caption(view.t("actions.method", days=ae.HORIZON_DAYS, months=ae.REVENUE_MONTHS))
     _curves(view, df, groups)
     return df
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from metrics.analysis import plain
 from metrics.analysis import topics as tp
 from metrics.model.filters import Filters
 from metrics.present.charts import core as charts
@@ -38,9 +39,11 @@ def _withheld(view: View, f: Filters, df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _rising(view: View, f: Filters, names: dict[str, str]) -> None:
+    """The topics rising against the comparison period: a plain line each first (share before and now,
+    n of total), the Holm-corrected test behind the expander."""
     t = view.t
     st.markdown("**" + md(t("topics.rising_title")) + "**")
-    lines = []
+    lines, rows = [], []
     for by in (None, "region"):
         r = view.call(tp.rising_topics, f, by)
         if r.empty:
@@ -50,14 +53,20 @@ def _rising(view: View, f: Filters, names: dict[str, str]) -> None:
             continue
         for row in r.loc[r["rising"]].itertuples():
             group = f"{view.region_names.get(int(row.region_id), str(row.region_id))} · " if by else ""
-            lines.append(t("topics.rising_line", group=group, topic=names.get(row.topic, row.topic),
+            topic = names.get(row.topic, row.topic)
+            rows.append({"group": md(group), "topic": md(topic), "share_prev": row.share_prev, "share": row.share,
+                         "n": int(row.n), "total": int(row.total)})
+            lines.append(t("topics.rising_line", group=group, topic=topic,
                            share=_pct(row.share, view.lang), share_prev=_pct(row.share_prev, view.lang),
                            n=int(row.n), p=f"{row.p_holm:.2g}"))
-    for line in lines:
-        st.warning(md(line))
-    if not lines:
-        st.caption(md(t("topics.rising_none", min=tp.MIN_TEXTS)))
-    st.caption(md(t("topics.rising_note", min=tp.MIN_TEXTS)))
+    for line in plain.rising_reading(rows, lambda v: _pct(v, view.lang), view.lang):
+        (st.warning if rows else st.caption)(line)
+    with st.expander(t("plain.details")):
+        for line in lines:
+            st.markdown(md(line))
+        if not lines:
+            st.caption(md(t("topics.rising_none", min=tp.MIN_TEXTS)))
+        st.caption(md(t("topics.rising_note", min=tp.MIN_TEXTS)))
 
 
 def _top(view: View, f: Filters, names: dict[str, str]) -> None:

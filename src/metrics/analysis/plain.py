@@ -128,3 +128,93 @@ def logrank_reading(logrank, summary, name: Callable[[object], str], lang: str, 
         items.append(t("plain.logrank.longer", lang, a=name(hi), b=name(lo), ma=f"{m_hi:.1f}", mb=f"{m_lo:.1f}"))
     more = t("plain.logrank.more", lang, k=len(hits) - top) if len(hits) > top else ""
     return t("plain.logrank.line", lang, items=t("plain.part_sep", lang).join(items), more=more)
+
+
+# -- key drivers of satisfaction: what moves the score most, and how much of it the model explains ---
+def drivers_reading(importance, r2: float, r2_lower: float, r2_upper: float, n: int, score: str,
+                    name: Callable[[str], str], lang: str, top: int = 3) -> str:
+    """One line on a key-driver model (``importance``: driver, includes_zero, strongest first): the
+    ``top`` drivers whose interval excludes 0, and how much of the score's ups and downs they explain
+    together (R² as a percentage, its 95% interval as "between … and …", n surveys); that no driver
+    stands out when every interval includes 0. ``score``: the score's name; ``name``: a driver's."""
+    pct = lambda v: f"{100 * float(v):.0f}%"  # noqa: E731
+    real = [str(d) for d, z in zip(importance["driver"], importance["includes_zero"], strict=True) if not z]
+    words = {"score": score, "r2": pct(r2), "lo": pct(r2_lower), "hi": pct(r2_upper), "n": f"{int(n):,}"}
+    if not real:
+        return t("plain.drivers.none", lang, **words)
+    return t("plain.drivers.line", lang, items=t("plain.list_sep", lang).join(name(d) for d in real[:top]), **words)
+
+
+# -- health score: how well it ranks the customers who left (AUC on a time split) ------------------
+def health_reading(bt: Mapping[str, object], lang: str) -> str | None:
+    """One line on the health score's back-test (:func:`metrics.analysis.health.backtest`): of 10
+    pairs of one customer who left and one who stayed, how many the score puts the leaver lower, with
+    the interval as a range of pairs and n; None when there is no AUC (its reason is said instead)."""
+    if not bt or bt.get("reason") is not None:
+        return None
+    k = pairs_in_ten(bt.get("auc"))  # type: ignore[arg-type]
+    if k is None:
+        return None
+    lo, hi = pairs_in_ten(bt.get("auc_lower")), pairs_in_ten(bt.get("auc_upper"))  # type: ignore[arg-type]
+    span = t("plain.health.span", lang, lo=lo, hi=hi) if lo is not None and hi is not None and lo != hi else ""
+    return t("plain.health.line", lang, grade=t(f"plain.grade.{grade(float(bt['auc']))}", lang), k=k,  # type: ignore[arg-type]
+             span=span, n=f"{int(bt['n']):,}", departures=f"{int(bt['departures']):,}", days=bt["horizon_days"])
+
+
+# -- voice of the customer: the topics whose share of the complaint texts rose ---------------------
+def rising_reading(rows: Sequence[Mapping[str, object]], fmt: Callable[[float], str], lang: str) -> list[str]:
+    """One line per topic flagged rising (``rows``: group (a name, "" for all), topic (its name),
+    share_prev, share, n, total): "X's share of the complaint texts rose from a to b (n of total)";
+    one line that none rose when ``rows`` is empty. ``fmt``: a share as a percentage."""
+    if not rows:
+        return [t("plain.rising.none", lang)]
+    return [t("plain.rising.line", lang, group=r["group"], topic=r["topic"], prev=fmt(float(r["share_prev"])),  # type: ignore[arg-type]
+              now=fmt(float(r["share"])), n=f"{int(r['n']):,}", total=f"{int(r['total']):,}") for r in rows]  # type: ignore[arg-type]
+
+
+# -- retention actions: did the customers contacted leave less than the holdout? -------------------
+def action_reading(row: Mapping[str, object], group: str, pct: Callable[[float], str], pp: Callable[[float], str],
+                   lang: str) -> str | None:
+    """One line on an action's effect for one group (``row``: churn_treated, churn_holdout, difference
+    = treated − holdout, diff_low, diff_high, nnt, n_treated, n_holdout, withheld, too_small):
+    customers contacted left less (the interval below 0), more (above 0), or no difference can be told
+    (the interval includes 0), with both rates, the difference's range in percentage points and n;
+    how many to contact to keep one when they left less. None when withheld or too small (said
+    elsewhere). ``pct``: a rate as a percentage; ``pp``: a difference in percentage points, unsigned."""
+    if row.get("withheld") or row.get("too_small"):
+        return None
+    lo, hi = float(row["diff_low"]), float(row["diff_high"])  # type: ignore[arg-type]
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return None
+    words = {"group": group, "treated": pct(float(row["churn_treated"])), "holdout": pct(float(row["churn_holdout"])),  # type: ignore[arg-type]
+             "n_t": f"{int(row['n_treated']):,}", "n_h": f"{int(row['n_holdout']):,}"}  # type: ignore[arg-type]
+    if hi < 0:
+        nnt = row.get("nnt")
+        keep = (t("plain.action.nnt", lang, k=f"{math.ceil(float(nnt))}")  # type: ignore[arg-type]
+                if nnt is not None and math.isfinite(float(nnt)) and float(nnt) > 0 else "")  # type: ignore[arg-type]
+        return t("plain.action.less", lang, a=pp(-hi), b=pp(-lo), keep=keep, **words)
+    if lo > 0:
+        return t("plain.action.more", lang, a=pp(lo), b=pp(hi), **words)
+    return t("plain.action.unclear", lang, a=pp(-lo), b=pp(hi), **words)
+
+
+# -- control charts: is the latest period inside its usual range? -----------------------------------
+def control_reading(points, fmt: Callable[[float], str], lang: str, grain: str = "month",
+                    min_n: int | None = None) -> str | None:
+    """One line on a control chart (``points``: period, value, n, lcl, ucl, signal, sorted by period):
+    the latest period's value above, below or inside its usual range (the control limits) with n, and
+    how many of the periods shown carry a signal; that the latest period is too small to judge (n <
+    ``min_n``) or has no limits. None when there are no points. ``fmt``: a value in the metric's unit."""
+    if points is None or not len(points):
+        return None
+    d = points.sort_values("period")
+    last = d.iloc[-1]
+    day = str(last["period"])[: 10 if grain == "week" else 7]
+    k, s = len(d), int(d["signal"].astype(bool).sum())
+    tail = t("plain.control.signals", lang, k=k, s=s) if s else t("plain.control.quiet", lang, k=k)
+    value, lo, hi, n = float(last["value"]), float(last["lcl"]), float(last["ucl"]), int(last["n"])
+    words = {"period": day, "value": fmt(value), "n": f"{n:,}", "tail": tail}
+    if (min_n is not None and n < min_n) or not (math.isfinite(lo) and math.isfinite(hi) and math.isfinite(value)):
+        return t("plain.control.unjudged", lang, **words)
+    where = "above" if value > hi else "below" if value < lo else "within"
+    return t(f"plain.control.{where}", lang, lo=fmt(lo), hi=fmt(hi), **words)
