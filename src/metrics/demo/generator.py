@@ -30,6 +30,7 @@ from metrics.demo.model import (
     SLA_POLICIES,
     Population,
 )
+from metrics.demo.open_complaints import draw_open_complaints
 from metrics.demo.outlets import draw_outlets
 from metrics.demo.retention import draw_retention
 from metrics.demo.surveys import draw_surveys
@@ -214,7 +215,8 @@ def generate(customers: int, seed: int = 7, end: dt.date = dt.date(2026, 10, 31)
     frames.update(draw_outlets(seed, clock, frames))  # the same, after it (issue 19): outlets, queues, audits
     frames.update(draw_descriptions(seed, clock, frames["tickets"], frames["customers"]))  # issue 20: own generator
     frames.update(draw_appeals(seed, frames))  # issue 20: sources, appeals, user base; own generator
-    frames.update(draw_handlers(seed, frames))  # issue 20: who handles each complaint; own generator, last
+    frames.update(draw_handlers(seed, frames))  # issue 20: who handles each complaint; own generator
+    frames.update(draw_open_complaints(seed, clock, frames))  # issue 20: a few complaints left open; last
     out = {}
     for table in schema.DATA_TABLES:
         out[table.name] = frames[table.name][[c.name for c in table.columns]]
