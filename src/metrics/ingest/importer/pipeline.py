@@ -24,6 +24,7 @@ from metrics.ingest.importer.result import FIRST_PROBLEMS, ImportResult
 from metrics.ingest.importer.validate import Validator
 from metrics.ingest.importer.write import Writer
 from metrics.model import schema
+from metrics.present.masking import mask
 
 
 def run_chunks(conn: sa.Connection | None, table: str, source: object, header_map: dict[str, str],
@@ -64,7 +65,8 @@ def run_chunks(conn: sa.Connection | None, table: str, source: object, header_ma
             result.reasons.update(problems["code"].tolist())
             out.add(problems, raw, raw_rows)
             if len(result.problems) < FIRST_PROBLEMS:
-                result.problems = pd.concat([result.problems, problems.head(FIRST_PROBLEMS)], ignore_index=True)
+                result.problems = pd.concat([result.problems, shown(problems.head(FIRST_PROBLEMS))],
+                                            ignore_index=True)
         result.rows_rejected = len(rejected_rows)
         if on_chunk is not None:
             on_chunk(result)
@@ -132,6 +134,19 @@ def run_chunks(conn: sa.Connection | None, table: str, source: object, header_ma
     if len(result.problems) > FIRST_PROBLEMS:
         result.problems = result.problems.head(FIRST_PROBLEMS)
     result.problems = result.problems.sort_values("row", kind="stable").reset_index(drop=True)
+
+
+def shown(problems: pd.DataFrame) -> pd.DataFrame:
+    """``problems`` as the problem list shows them (the summary, the CLI, the Data page): a line the reader
+    could not split (``bad_row``) carries its whole text as the value, which may hold anything (a phone,
+    an ID-card number, a name), so that text is masked (:func:`metrics.present.masking.mask`). The rejects
+    file gets the problems as read: it rebuilds the row from that text for the user to fix."""
+    bad = (problems["code"] == "bad_row").to_numpy()
+    if not bad.any():
+        return problems
+    out = problems.copy()
+    out.loc[bad, "value"] = [mask(v) for v in out.loc[bad, "value"]]
+    return out
 
 
 def customer_creator(conn: sa.Connection | None, table: str, header_map: dict[str, str], mapping: spec.Mapping,
