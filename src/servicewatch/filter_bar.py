@@ -1,4 +1,4 @@
-"""The one filter bar (period, comparison, city/district, tier, segment, channel) shared by every
+"""The one filter bar (period, comparison, city/district, tier, segment, channel, outlet) shared by every
 page: its state lives in ``st.session_state["sw_state"]`` (it survives page switches, unlike widget
 keys) and is mirrored into the URL, so a link reproduces the view; a link is read by the one parser
 (:func:`metrics.model.links.parse_query`)."""
@@ -13,6 +13,7 @@ import streamlit as st
 
 from metrics.access import users as access
 from metrics.access.users import Scope
+from metrics.model.dimensions import KEYED_FILTERS
 from metrics.model.filters import COMPARISONS, PRESETS, Filters, clamp_period, default_period, preset_period
 from metrics.model.i18n import catalogue, label, t
 from metrics.model.keys import shown
@@ -22,28 +23,33 @@ from metrics.query.warehouse import Warehouse
 from servicewatch import auth, screen, url_state
 from servicewatch.cache import cached_call
 
+KEYED = tuple(d.url_key for d in KEYED_FILTERS)  # region, outlet: named by keys, not values of the data
 DEFAULT_PRESET = "last_quarter"  # the opening window when it fits the data (filters.default_period)
 
 
 def _state(as_of: date, allowed: set[int] | None, regions: pd.DataFrame, values: Callable[[str], list[str]],
            lang: str, span: tuple[date, date] | None = None, keys: dict[int, str] | None = None,
-           snapshot: date | None = None, page_key: str = "") -> dict:
+           snapshot: date | None = None, page_key: str = "", outlets: dict[int, str] | None = None,
+           allowed_outlets: set[int] | None = None) -> dict:
     """The persisted filter state; first built from the URL query string by the one parser
     (:func:`metrics.model.links.parse_query`): unknown keys, malformed or implausible dates, unknown regions
     and values are dropped and listed in one notice; dates outside the data's ``span`` are clamped to it
     with a notice; regions outside ``allowed`` are dropped too (a crafted link cannot widen a user's
     scope); a link names regions by their keys (``keys``: id -> key as the source wrote it; a plain
     number is its own id). Without a link the view opens on :func:`metrics.model.filters.default_period`.
-    The link's choices of the page ``page_key`` go to :func:`servicewatch.url_state.read_link`."""
+    The link's choices of the page ``page_key`` go to :func:`servicewatch.url_state.read_link`.
+    ``outlets``: every outlet's key (id -> key as the source wrote it); outlets outside
+    ``allowed_outlets`` (a hall manager's) are dropped like regions outside the scope."""
     if "sw_state" not in st.session_state:
         q = st.query_params.to_dict()
         first, last = span or (date.min, as_of)
         default_preset, start, end = default_period(DEFAULT_PRESET, first, last, snapshot)
-        known = {k: values(k) for k in LIST_KEYS if k != "region" and q.get(k)}  # only the dimensions it names
+        known = {k: values(k) for k in LIST_KEYS if k not in KEYED and q.get(k)}  # only the dimensions it names
         parsed = parse_query(q, Filters(start=start, end=end), limits=date_range(max(date.today(), as_of)),
                              regions=set(regions["region_id"].astype(int)), values=known, sections=section_ids(),
                              span=(first, last), region_keys={k: i for i, k in (keys or {}).items()} or None,
-                             choice_keys=url_state.PAGE_CHOICES.get(page_key, ()))
+                             choice_keys=url_state.PAGE_CHOICES.get(page_key, ()), outlets=set(outlets or ()),
+                             outlet_keys={k: i for i, k in (outlets or {}).items()})
         url_state.read_link(page_key, dict(parsed.choices))
         if parsed.ignored:
             st.warning(t("query.ignored", lang, items=md(", ".join(parsed.ignored))), icon=":material/link_off:")
@@ -61,6 +67,9 @@ def _state(as_of: date, allowed: set[int] | None, regions: pd.DataFrame, values:
         if allowed is not None and any(r not in allowed for r in f.regions):
             st.warning(auth.out_of_scope_message(st.session_state.get("sw_lang", "zh")))
             f = f.with_(regions=())
+        if allowed_outlets is not None and any(o not in allowed_outlets for o in f.outlets):
+            st.warning(auth.out_of_scope_message(st.session_state.get("sw_lang", "zh")))
+            f = f.with_(outlets=())
         st.session_state["sw_state"] = {"preset": preset, "filters": f}
         st.session_state["sw_link_section"] = parsed.section  # for the page's section switch
     return st.session_state["sw_state"]
@@ -82,8 +91,10 @@ def filter_bar(wh: Warehouse, version: float | str, as_of: date, regions: pd.Dat
     allowed = access.allowed_regions(scope, regions)
     keys = region_keys(wh, version, regions)
     snapshot = cached_call(wh, version, wh.url, "snapshot_date")  # data ending on a customers snapshot
+    every_outlet = outlet_keys(wh, version)
+    allowed_outlets = set(scope.outlet_ids) if scope is not None and scope.outlet_ids is not None else None
     state = _state(as_of, allowed, regions, lambda dim: cached_call(wh, version, wh.url, "values", dim),
-                   lang, span, keys, snapshot, page_key)
+                   lang, span, keys, snapshot, page_key, every_outlet, allowed_outlets)
     first, last = span or (min(state["filters"].start, as_of), as_of)
     f: Filters = state["filters"]
     url = wh.url
@@ -132,9 +143,10 @@ def filter_bar(wh: Warehouse, version: float | str, as_of: date, regions: pd.Dat
     tiers = _multi("tier", cached_call(wh, version, url, "values", "tier"), f.tiers, lang, widget)
     segments = _multi("segment", cached_call(wh, version, url, "values", "segment"), f.segments, lang, widget)
     channels = _multi("channel", cached_call(wh, version, url, "values", "channel"), f.channels, lang, widget)
-    new = f.with_(start=start, end=end, comparison=comparison,
-                  regions=(district or city,) if (district or city) else (),
-                  tiers=tiers, segments=segments, channels=channels, scope=scope)
+    chosen = (district or city,) if (district or city) else ()
+    outlets = _outlets(wh, version, as_of, chosen, scope, f.outlets, lang, widget) if every_outlet else ()
+    new = f.with_(start=start, end=end, comparison=comparison, regions=chosen,
+                  tiers=tiers, segments=segments, channels=channels, outlets=outlets, scope=scope)
     if st.sidebar.button(t("filter.reset", lang), width="stretch"):
         for key in [k for k in st.session_state if str(k).startswith("_w_") and k != "_w_lang"]:
             del st.session_state[key]
@@ -145,7 +157,7 @@ def filter_bar(wh: Warehouse, version: float | str, as_of: date, regions: pd.Dat
     from_link = st.session_state.get(url_state.FROM_URL) == page_key  # a link or Back/Forward: the URL's section
     section = st.query_params.get("section") if from_link or not page_changed else \
         st.session_state.get(url_state.SECTIONS, {}).get(page_key)
-    _sync_query(new, preset, lang, section, keys, url_state.page_choices(page_key))
+    _sync_query(new, preset, lang, section, keys, url_state.page_choices(page_key), every_outlet)
     return new
 
 
@@ -168,6 +180,38 @@ def _multi(dim: str, options: list[str], current: tuple[str, ...], lang: str, wi
                                     format_func=lambda v: label(dim, v, lang), placeholder=t("filter.all", lang),
                                     select_all=False)  # Streamlit's "Select all" row is English only
     return tuple(chosen)
+
+
+def _outlets(wh: Warehouse, version: float | str, as_of: date, regions: tuple[int, ...], scope: Scope | None,
+             current: tuple[int, ...], lang: str, widget: Callable) -> tuple[int, ...]:
+    """The outlet filter: the outlets of the chosen city or district and the user's scope, by their names
+    (the data's; shown as text)."""
+    df = cached_call(wh, version, wh.url, "outlets_in_scope", Filters(start=as_of, end=as_of, regions=regions,
+                                                                       scope=scope), module="metrics.analysis.outlets")
+    names = dict(zip(df["outlet_id"].astype(int), df["name"].astype(str), strict=True))
+    if not names:
+        return ()
+    key = "_w_outlet"
+    if key in st.session_state and any(o not in names for o in st.session_state[key]):  # another city picked
+        st.session_state[key] = [o for o in st.session_state[key] if o in names]
+    chosen = st.sidebar.multiselect(t("filter.outlet", lang), list(names),
+                                    key=widget("outlet", [o for o in current if o in names]),
+                                    format_func=lambda o: names.get(o, str(o)), placeholder=t("filter.all", lang),
+                                    help=t("filter.outlet_help", lang), select_all=False)
+    return tuple(int(o) for o in chosen)
+
+
+def outlet_keys(wh: Warehouse, version: float | str) -> dict[int, str]:
+    """Every outlet's key as the source wrote it (id -> text): what links name outlets by; {} when the
+    data holds no outlets (the filter is not offered)."""
+    if not cached_call(wh, version, wh.url, "has_outlets"):
+        return {}
+    df = cached_call(wh, version, wh.url, "outlets_in_scope", Filters(start=date(2000, 1, 1), end=date(2000, 1, 1)),
+                     module="metrics.analysis.outlets")
+    ids = [int(o) for o in df["outlet_id"]]
+    negative = tuple(i for i in ids if i < 0)
+    texts = cached_call(wh, version, wh.url, "key_texts", "outlets", negative) if negative else {}
+    return {i: shown(i, texts) for i in ids}
 
 
 def _split_region(selected: tuple[int, ...], regions: pd.DataFrame) -> tuple[int, int]:
@@ -193,11 +237,12 @@ def region_keys(wh: Warehouse, version: float | str, regions: pd.DataFrame) -> d
 
 
 def _sync_query(f: Filters, preset: str, lang: str, section: str | None = None,
-                keys: dict[int, str] | None = None, choices: dict[str, str] | None = None) -> None:
+                keys: dict[int, str] | None = None, choices: dict[str, str] | None = None,
+                outlets: dict[int, str] | None = None) -> None:
     """Write the view into the URL when it differs (each write is one browser history entry): the
     filters, the language, the page's ``section`` and its ``choices``; the filters' part is kept for the
     sidebar's page links (:func:`servicewatch.url_state.page_query`)."""
-    wanted = {"preset": preset, **f.to_query(keys), "lang": lang}
+    wanted = {"preset": preset, **f.to_query(keys, outlets), "lang": lang}
     if preset != "custom":
         wanted.pop("from", None)
         wanted.pop("to", None)

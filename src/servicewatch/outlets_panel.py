@@ -176,10 +176,11 @@ def _intervals(view: View, df: pd.DataFrame, col: str, unit: str) -> list[str]:
 
 # -- one outlet -----------------------------------------------------------------------------------
 def pick_outlet(view: View, df: pd.DataFrame) -> int:
-    """The outlet chosen (URL ``outlet=`` its key as the source wrote it), among the league's."""
+    """The outlet chosen (URL ``hall=`` its key as the source wrote it), among the league's (``outlet=``
+    is the outlet filter: a link to one outlet narrows the league to it, which picks it)."""
     names = _names(df)
     keys = view.keys("outlets", list(names))
-    return view.choice("outlet", list(names), view.t("page.outlets.pick_outlet"), widget="selectbox",
+    return view.choice("hall", list(names), view.t("page.outlets.pick_outlet"), widget="selectbox",
                        to_url=lambda o: str(keys.get(o, o)), format_func=lambda o: f"{names[o]} ({keys.get(o, o)})")
 
 

@@ -41,7 +41,7 @@ PAGE_CHOICES: dict[str, tuple[str, ...]] = {
     "page.at_risk.title": ("customer",),
     "page.alerts.title": ("metric",),  # a metric's control chart (servicewatch.control_link)
     "page.portfolio.title": ("rank_by", "manager", "group", "customer"),
-    "page.outlets.title": ("outlet",),
+    "page.outlets.title": ("hall",),
     "page.regulator.title": ("quarter", "level", "base", "point", "authority"),
 }
 # the page scripts of the sidebar's links and their title keys

@@ -144,8 +144,8 @@ def test_a_hall_manager_sees_the_month_end_the_vip_lane_and_the_failed_item(url:
     """The issue's "done when", in Chinese, signed in as Dongjiang's manager, the hall picked by link."""
     session = _signed_in(User("dj_hall", "manager", (DONGJIANG,)), tmp_path, monkeypatch)
     oid = int(hall["outlet_id"])
-    at = open_page(PAGE, {"lang": "zh", "section": "outlet", "outlet": str(oid), "preset": "last_month"}, session)
-    assert at.selectbox(key="_w_choice_outlet").value == oid
+    at = open_page(PAGE, {"lang": "zh", "section": "outlet", "hall": str(oid), "preset": "last_month"}, session)
+    assert at.selectbox(key="_w_choice_hall").value == oid
     wh = Warehouse.open(url)
     f = filters(at)
     first, last = month_end_window(f)
@@ -249,7 +249,7 @@ def test_a_city_manager_sees_only_their_city(url: str, lang: str, tmp_path, monk
     table = _table(at, t("page.outlets.col.outlet", lang))
     assert len(table) and set(table[t("page.outlets.col.outlet", lang)]) <= set(own)
     show_section(at, "outlet")
-    box = at.selectbox(key="_w_choice_outlet")
+    box = at.selectbox(key="_w_choice_hall")
     assert len(box.options) == len(table)
     for section in ("vip", "stars"):
         show_section(at, section)
@@ -274,7 +274,7 @@ def test_a_viewer_sees_no_customer(url: str, tmp_path, monkeypatch) -> None:
     hidden = league[league["suppressed"].fillna(False).astype(bool)] if "suppressed" in league else league.head(0)
     assert len(hidden), "the month holds outlets with fewer than 150 visits"
     show_section(at, "outlet")
-    at.selectbox(key="_w_choice_outlet").set_value(int(hidden["outlet_id"].iloc[0])).run()
+    at.selectbox(key="_w_choice_hall").set_value(int(hidden["outlet_id"].iloc[0])).run()
     scope = filters(at).scope
     assert t("page.outlets.withheld", "zh", min=scope.min_group_size) in [c.value for c in at.caption]
     titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
@@ -308,7 +308,7 @@ def test_every_download_has_chinese_headers(url: str, hall: pd.Series, downloads
     name (``outlet``, ``saving_min`` …) leaves."""
     import io
 
-    at = open_page(PAGE, {"lang": "zh", "preset": "last_quarter", "outlet": str(int(hall["outlet_id"]))})
+    at = open_page(PAGE, {"lang": "zh", "preset": "last_quarter", "hall": str(int(hall["outlet_id"]))})
     for section in other_sections(at):
         show_section(at, section)
     assert len(downloads) >= 6, [name for name, _ in downloads]

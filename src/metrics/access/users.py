@@ -98,7 +98,8 @@ class Scope:
     ``regions``: allowed region ids, their descendants included (None: no region restriction; an
     empty tuple: nothing). ``manager_id``: only that account manager's customers.
     ``aggregates_only``: no customer or ticket lists; groups with fewer than ``min_group_size``
-    observations are suppressed.
+    observations are suppressed. ``outlet_ids``: only the tickets, surveys, queue records and audits of
+    those outlets, and nothing of facts at no outlet (customers: churn, customer counts).
     """
 
     user: str
@@ -106,6 +107,7 @@ class Scope:
     manager_id: int | None = None
     aggregates_only: bool = False
     min_group_size: int = DEFAULT_MIN_GROUP_SIZE
+    outlet_ids: tuple[int, ...] | None = None  # a hall manager's outlets (None: any; empty: nothing)
 
 
 def min_group_size() -> int:
@@ -145,11 +147,21 @@ def _ids(keys: Iterable[int | str | None], entity: str, key_ids: KeyIds | None) 
     return [k if isinstance(k, int) else found[k] for k in keys if isinstance(k, int) or k in found]
 
 
-def scope_conditions(scope: Scope | None, c: sa.Table) -> list:
-    """WHERE conditions on the customers table ``c`` restricting rows to ``scope``."""
+def outlet_condition(outlet_col: sa.ColumnElement, outlet_ids: Iterable[int]) -> sa.ColumnElement:
+    """The one condition of the outlet filter and of a hall manager's scope: the fact's outlet is one of
+    ``outlet_ids`` (none: nothing; a fact at no outlet, NULL, never)."""
+    ids = tuple(outlet_ids)
+    return outlet_col.in_(ids) if ids else sa.false()
+
+
+def scope_conditions(scope: Scope | None, c: sa.Table, outlet_col: sa.ColumnElement | None = None) -> list:
+    """WHERE conditions on the customers table ``c`` restricting rows to ``scope``; ``outlet_col``: the
+    outlet of the fact at hand (a hall manager's scope gives a fact without one nothing: fail closed)."""
     if scope is None:
         return []
     conds = []
+    if scope.outlet_ids is not None:
+        conds.append(outlet_condition(outlet_col, scope.outlet_ids) if outlet_col is not None else sa.false())
     if scope.regions is not None:
         if not scope.regions:
             conds.append(sa.false())
@@ -187,6 +199,15 @@ def check_regions(scope: Scope | None, requested: Iterable[int], regions_df) -> 
     for r in requested:
         if int(r) not in allowed:
             raise ScopeError(f"region {names.get(int(r), r)} is outside your scope")
+
+
+def check_outlets(scope: Scope | None, requested: Iterable[int]) -> None:
+    """Raise :class:`ScopeError` when a requested outlet lies outside a hall manager's outlets."""
+    if scope is None or scope.outlet_ids is None:
+        return
+    outside = [o for o in requested if int(o) not in scope.outlet_ids]
+    if outside:
+        raise ScopeError("that outlet is outside your scope")
 
 
 def withheld(scope: Scope | None, customers: int) -> bool:

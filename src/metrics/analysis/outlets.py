@@ -169,9 +169,9 @@ def outlets_in_scope(wh: Warehouse, f: Filters, outlet_id: int | None = None) ->
 
 
 def check_outlet(wh: Warehouse, f: Filters, outlet_id: int) -> pd.Series:
-    """The outlet ``outlet_id`` if the user's scope holds it (whatever the region filters);
+    """The outlet ``outlet_id`` if the user's scope holds it (whatever the region and outlet filters);
     :class:`ScopeError` otherwise (or unknown)."""
-    df = outlets_in_scope(wh, f.with_(regions=()), outlet_id)
+    df = outlets_in_scope(wh, f.with_(regions=(), outlets=()), outlet_id)
     if df.empty:
         raise ScopeError("that outlet is outside your scope or unknown")
     return df.iloc[0]

@@ -60,14 +60,15 @@ class _View:
 
 
 def _conditions(f: Filters, o: sa.FromClause, tier: sa.ColumnElement, c: sa.FromClause | None,
-                channel: sa.ColumnElement | None = None) -> list:
+                outlet: sa.ColumnElement, channel: sa.ColumnElement | None = None) -> list:
     """The filters and scope on a fact at an outlet ``o``: the region is the outlet's, the tier
     ``tier`` (the customer's or the rollup's), the other customer slices those of ``c`` (None: the
-    rollup, which is only read when it needs none of them)."""
+    rollup, which is only read when it needs none of them), the outlet filter and a hall manager's
+    outlets on the fact's ``outlet``."""
     cols = {"region_id": o.c.region_id, "tier": tier}
     if c is not None:
         cols.update(segment=c.c.segment, sla_level=c.c.sla_level, account_manager_id=c.c.account_manager_id)
-    return slice_conditions(f, _View(**cols), channel)
+    return slice_conditions(f, _View(**cols), channel, outlet)
 
 
 def rollup_answers(f: Filters) -> bool:
@@ -84,7 +85,7 @@ def queue_histogram(f: Filters, b: Bounds, dims: Sequence[str], outlet_id: int |
     o = s.outlets
     if from_rollup:
         r = qr.rollup_queue
-        conds = [r.c.day >= _d(b.start), r.c.day < _d(b.stop), *_conditions(f, o, r.c.tier, None)]
+        conds = [r.c.day >= _d(b.start), r.c.day < _d(b.stop), *_conditions(f, o, r.c.tier, None, r.c.outlet_id)]
         cols = [*[r.c[k] for k in qr.KEYS], r.c.wait_min, *[r.c[n] for n in qr.SUMS]]
         by_region = f.regions or (f.scope is not None and f.scope.regions is not None)
         if extra or by_region or {"region_id", "kind"} & set(dims):
@@ -96,7 +97,7 @@ def queue_histogram(f: Filters, b: Bounds, dims: Sequence[str], outlet_id: int |
     else:
         q, c = s.queue_records, s.customers
         conds = [q.c.arrived_at >= _ts(b.start_ts), q.c.arrived_at < _ts(b.stop_ts),
-                 *_conditions(f, o, c.c.tier, c)]
+                 *_conditions(f, o, c.c.tier, c, q.c.outlet_id)]
         cols = [*qr.record_columns(), o.c.region_id, o.c.kind]
         from_ = qr.record_from().join(o, o.c.outlet_id == q.c.outlet_id)
         outlet = q.c.outlet_id
@@ -179,11 +180,11 @@ def failure_runs(f: Filters, b: Bounds, fail_below: float, min_repeats: int) -> 
 
 
 def outlet_conditions(f: Filters, o: sa.FromClause) -> list:
-    """The filters' regions and the user's scope on the outlet's own region (for lists of outlets,
-    where the customer's slices do not apply; an account manager sees the outlets of their scope's
-    regions, or all, the figures being those of their customers)."""
+    """The filters' regions and outlets and the user's scope on the outlet's own region and id (for lists
+    of outlets, where the customer's slices do not apply; an account manager sees the outlets of their
+    scope's regions, or all, the figures being those of their customers; a hall manager their outlets)."""
     scope = None if f.scope is None else replace(f.scope, manager_id=None)
-    return slice_conditions(f.with_(tiers=(), segments=(), sla_levels=(), scope=scope), o)
+    return slice_conditions(f.with_(tiers=(), segments=(), sla_levels=(), scope=scope), o, None, o.c.outlet_id)
 
 
 def outlet_rows(f: Filters, outlet_id: int | None = None) -> sa.Select:
@@ -220,7 +221,7 @@ def survey_figures(f: Filters, b: Bounds, known: datetime) -> sa.Select:
             .select_from(_fact_from(sv, f))
             .where(sv.c.outlet_id.isnot(None), sv.c.answered_at >= _ts(b.start_ts), sv.c.answered_at < _ts(b.stop_ts),
                    *kinds,
-                   *_conditions(f, o, c.c.tier, c, sv.c.channel))
+                   *_conditions(f, o, c.c.tier, c, sv.c.outlet_id, sv.c.channel))
             .group_by(sv.c.outlet_id))
 
 
@@ -230,7 +231,7 @@ def complaint_figures(f: Filters, b: Bounds) -> sa.Select:
     return (sa.select(t.c.outlet_id, sa.func.count().label("complaints")).select_from(_fact_from(t, f))
             .where(t.c.outlet_id.isnot(None), t.c.kind == "complaint", t.c.opened_at >= _ts(b.start_ts),
                    t.c.opened_at < _ts(b.stop_ts),
-                   *_conditions(f, o, c.c.tier, c, t.c.channel))
+                   *_conditions(f, o, c.c.tier, c, t.c.outlet_id, t.c.channel))
             .group_by(t.c.outlet_id))
 
 
@@ -256,7 +257,7 @@ def outlet_complaint_rows(f: Filters, b: Bounds, outlet_id: int, by_category: bo
     t, c, o = s.tickets, s.customers, s.outlets
     f = f.with_(channels=())  # as the league: an outlet is itself a channel, the channel slice does not apply
     conds = [t.c.outlet_id == outlet_id, t.c.kind == "complaint", t.c.opened_at >= _ts(b.start_ts),
-             t.c.opened_at < _ts(b.stop_ts), *_conditions(f, o, c.c.tier, c, t.c.channel)]
+             t.c.opened_at < _ts(b.stop_ts), *_conditions(f, o, c.c.tier, c, t.c.outlet_id, t.c.channel)]
     from_ = _fact_from(t, f)
     if by_category:
         return (sa.select(t.c.category, sa.func.count().label("complaints")).select_from(from_).where(*conds)

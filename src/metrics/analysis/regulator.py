@@ -231,7 +231,8 @@ def base_usable(wh, f: Filters, base: str | None, present: bool | None = None) -
     regulator's count cannot follow (tier, segment, SLA level, channel, a manager's scope)."""
     if base is None or not (present if present is not None else _present(wh)[2]):
         return False
-    if f.tiers or f.segments or f.sla_levels or f.channels or (f.scope is not None and f.scope.manager_id):
+    if f.tiers or f.segments or f.sla_levels or f.channels or f.outlets or (
+            f.scope is not None and (f.scope.manager_id or f.scope.outlet_ids is not None)):
         return False
     ub = s.user_base
     return int(wh.read(sa.select(sa.func.count()).select_from(ub).where(ub.c.base == base)).iloc[0, 0]) > 0

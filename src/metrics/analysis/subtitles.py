@@ -56,7 +56,7 @@ def scope_text(f: Filters, lang: str, region_names: Mapping[int, str],
     parts = [", ".join(region_names.get(r, str(r)) for r in regions)] if regions else []
     if f.scope is not None and f.scope.manager_id is not None:
         parts.append(t("filter.scope_portfolio", lang, user=f.scope.user))
-    for dim in dimensions.VALUE_FILTERS:
+    for dim in dimensions.LABELLED_FILTERS:  # outlets by name (metrics.query.warehouse)
         values = getattr(f, dim.field)
         if values:
             parts.append(", ".join(label(dim.name, v, lang) for v in values))

@@ -67,6 +67,9 @@ def add_filter_arguments(p: argparse.ArgumentParser) -> None:
                         "Chinese); includes its districts")
     for d in dimensions.VALUE_FILTERS:  # --tier, --segment, --sla-level, --channel, …
         p.add_argument(d.cli_flag, dest=d.name, action="append", default=[], metavar=d.name.upper())
+    p.add_argument("--outlet", action="append", default=[], metavar="KEY",
+                   help="outlet key as the source wrote it, or its name: only the tickets, surveys, queues and "
+                        "audits of that outlet (figures about customers are not cut by outlet)")
     p.add_argument("--as-user", dest="as_user", metavar="NAME",
                    help="act for a user of $SERVICEWATCH_USERS: only that user's scope of the data")
 
@@ -120,6 +123,7 @@ def build_filters(wh: Warehouse, args: argparse.Namespace) -> Filters:
         print(t("cli.clamped", cli_lang(args), items=", ".join(asked), first=first, last=last, start=start,
                 end=end), file=sys.stderr)
     regions = resolve_regions(wh, args.region)
+    outlets = resolve_outlets(wh, getattr(args, "outlet", None) or [], cli_lang(args))
     values = {}
     for dim in (d.name for d in dimensions.VALUE_FILTERS):
         given = getattr(args, dim)
@@ -136,10 +140,11 @@ def build_filters(wh: Warehouse, args: argparse.Namespace) -> Filters:
         except ValueError as exc:
             raise UserError(str(exc)) from None
         access.check_regions(scope, regions, wh.regions())  # refused here, before any query
+        access.check_outlets(scope, outlets)
     try:
         return Filters(start=start, end=end, as_of=as_of, comparison=args.compare, regions=regions,
                        scope=scope,
-                       tiers=values["tier"], segments=values["segment"], channels=values["channel"],
+                       tiers=values["tier"], segments=values["segment"], channels=values["channel"], outlets=outlets,
                        categories=values["category"], kinds=values["kind"],
                        survey_kinds=values["survey_kind"], priorities=values["priority"],
                        sla_levels=values["sla_level"])
@@ -243,6 +248,29 @@ def resolve_regions(wh: Warehouse, given: Sequence[str]) -> tuple[int, ...]:
         if match.empty:
             raise UserError(f"unknown region {g!r}; see `servicewatch regions`")
         out.append(int(match["region_id"].iloc[0]))
+    return tuple(out)
+
+
+def resolve_outlets(wh: Warehouse, given: Sequence[str], lang: str = "en") -> tuple[int, ...]:
+    """Outlets named by their keys as the source wrote them (``HALL-001``, ``0755-01``; a plain number
+    is its own id) or by their names; an unknown one is one line in ``lang``."""
+    if not given:
+        return ()
+    import sqlalchemy as sa
+
+    from metrics.model import schema
+
+    o = schema.outlets
+    by_key = wh.key_ids("outlets", list(given))
+    out: list[int] = []
+    for g in given:
+        key = by_key.get(g.strip())
+        cond = o.c.name == g.strip() if key is None else sa.or_(o.c.outlet_id == key, o.c.name == g.strip())
+        found = wh.read(sa.select(o.c.outlet_id).where(cond).order_by(o.c.outlet_id).limit(1))
+        if found.empty:
+            raise UserError(t("outlets.unknown_outlet", lang, outlet=g))
+        if int(found.iloc[0, 0]) not in out:
+            out.append(int(found.iloc[0, 0]))
     return tuple(out)
 
 

@@ -27,7 +27,6 @@ from metrics.cli.common import (
     build_filters,
     hand_out,
     keys_as_given,
-    known_id,
     open_warehouse,
     with_region_names,
     with_vocabulary_names,
@@ -170,11 +169,10 @@ def cmd_queue(args: argparse.Namespace) -> None:
     wh = open_warehouse(args.db)
     f = build_filters(wh, args)
     target = _target(args, lang, rules)
-    outlet = (known_id(wh, "outlets", args.outlet, "outlets.unknown_outlet", lang, outlet=args.outlet)
-              if args.outlet else None)
+    outlet = f.outlets[0] if len(f.outlets) == 1 else None  # --outlet: the outlet filter, its outlets named
     df = _scoped(lambda: ol.queue_pattern(wh, f, outlet, args.by, target), lang)
-    if outlet is not None:
-        where = str(ol.check_outlet(wh, f, outlet)["name"])
+    if f.outlets:
+        where = ", ".join(str(_scoped(lambda o=o: ol.check_outlet(wh, f, o), lang)["name"]) for o in f.outlets)
     else:
         where = t("queue.all_outlets", lang)
     lines = [t("queue.pattern", lang, where=where, by=t(f"queue.by.{args.by}", lang), visits=int(df["visits"].sum()),
@@ -186,7 +184,7 @@ def cmd_queue(args: argparse.Namespace) -> None:
         df = with_vocabulary_names(df, wh, [args.by], lang)
         keys = [args.by, f"{args.by}_name"]
     hand_out(args, wh, f, df.reindex(columns=[*keys, *WAITS]) if args.format == "table" else df,
-             {"what": f"queue by {args.by}", "outlet": args.outlet}, lines, table=_shown,
+             {"what": f"queue by {args.by}", "outlet": ",".join(args.outlet)}, lines, table=_shown,
              fields={"target_minutes": target, "resolution_min": ol.RESOLUTION_MIN})
 
 
@@ -250,7 +248,6 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                                    "midpoint of their whole-minute bin), the share within target, abandoned share and "
                                    "service time, by hour of arrival, weekday, service type, customer tier or "
                                    "weekday × hour.")
-    p.add_argument("--outlet", metavar="KEY", help="one outlet, by its key as the source wrote it (default: all)")
     p.add_argument("--by", choices=list(ol.PATTERNS), default="hour")
     p.add_argument("--target-minutes", dest="target_minutes", type=float, metavar="N",
                    help="a wait is within target when called in less than N minutes (default: target_minutes "

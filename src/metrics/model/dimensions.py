@@ -22,6 +22,7 @@ class Dimension:
     on_customer: bool = False  # a customer attribute: every source can be cut by it
     column: str = ""  # result column; the name when empty
     values_from: sa.Column | None = None  # where the distinct values are read (the data, not code)
+    entity: str | None = None  # integer ids named by their source keys (metrics.model.keys): region, outlet
 
     @property
     def result_column(self) -> str:
@@ -39,11 +40,15 @@ class Dimension:
 
 
 DIMENSIONS: tuple[Dimension, ...] = (
-    Dimension("region", "regions", on_customer=True, column="region_id"),
+    Dimension("region", "regions", on_customer=True, column="region_id", entity="regions"),
     Dimension("tier", "tiers", on_customer=True, values_from=s.customers.c.tier),
     Dimension("segment", "segments", on_customer=True, values_from=s.customers.c.segment),
     Dimension("sla_level", "sla_levels", on_customer=True, values_from=s.customers.c.sla_level),
     Dimension("channel", "channels", values_from=s.tickets.c.channel),
+    # the outlet (service hall, agent …) where a ticket was raised or a survey answered: only facts that
+    # carry outlet_id are cut by it; customers have none, so figures about customers are not (as the
+    # channel of a fact, which customer-level figures read as the acquisition channel)
+    Dimension("outlet", "outlets", column="outlet_id", entity="outlets"),
     Dimension("category", "categories", values_from=s.tickets.c.category),
     Dimension("kind", "kinds", values_from=s.tickets.c.kind),
     Dimension("priority", "priorities", values_from=s.tickets.c.priority),
@@ -55,7 +60,9 @@ BY_NAME: dict[str, Dimension] = {d.name: d for d in DIMENSIONS}
 NAMES: tuple[str, ...] = tuple(d.name for d in DIMENSIONS)
 CUSTOMER_DIMS: tuple[str, ...] = tuple(d.name for d in DIMENSIONS if d.on_customer)
 FILTERS: tuple[Dimension, ...] = tuple(d for d in DIMENSIONS if d.field)  # the sliceable ones
-VALUE_FILTERS: tuple[Dimension, ...] = tuple(d for d in FILTERS if d.values_from is not None)  # all but region
+VALUE_FILTERS: tuple[Dimension, ...] = tuple(d for d in FILTERS if d.values_from is not None)  # text values
+LABELLED_FILTERS: tuple[Dimension, ...] = tuple(d for d in FILTERS if d.name != "region")  # shown by label()
+KEYED_FILTERS: tuple[Dimension, ...] = tuple(d for d in FILTERS if d.entity)  # ids named by keys: region, outlet
 TIME: tuple[str, ...] = tuple(d.name for d in DIMENSIONS if d.field is None)
 
 

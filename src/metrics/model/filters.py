@@ -38,6 +38,7 @@ class Filters:
     tiers: tuple[str, ...] = ()
     segments: tuple[str, ...] = ()
     channels: tuple[str, ...] = ()
+    outlets: tuple[int, ...] = ()  # outlet ids (keys as the source wrote them: metrics.model.keys)
     categories: tuple[str, ...] = ()
     kinds: tuple[str, ...] = ()
     survey_kinds: tuple[str, ...] = ()
@@ -104,17 +105,21 @@ class Filters:
 
     def narrowed(self, dim: str, values: Iterable[object]) -> Filters:
         """These filters narrowed to ``values`` of the dimension ``dim`` (values picked in a chart,
-        as text: region ids become integers)."""
+        as text: region and outlet ids become integers)."""
         field = dimensions.get(dim).field
         if field is None:
             raise ValueError(f"{dim} is not a filter")
-        picked = tuple(int(v) for v in values) if dim == "region" else tuple(str(v) for v in values)
+        keyed = dimensions.get(dim).entity is not None  # region, outlet: integer ids
+        picked = tuple(int(v) for v in values) if keyed else tuple(str(v) for v in values)
         return replace(self, **{field: picked})
 
     # -- URL query string ---------------------------------------------------------------------
-    def to_query(self, region_keys: Mapping[int, str] | None = None) -> dict[str, str]:
-        """Query-string parameters; lists are comma-joined, defaults left out; regions by their keys
-        as the source wrote them when ``region_keys`` (id -> key) is given, else by their ids."""
+    def to_query(
+        self, region_keys: Mapping[int, str] | None = None, outlet_keys: Mapping[int, str] | None = None
+    ) -> dict[str, str]:
+        """Query-string parameters; lists are comma-joined, defaults left out; regions and outlets by
+        their keys as the source wrote them when ``region_keys``/``outlet_keys`` (id -> key) are given,
+        else by their ids."""
         q = {"from": self.start.isoformat(), "to": self.end.isoformat()}
         if self.as_of:
             q["as_of"] = self.as_of.isoformat()
@@ -123,7 +128,7 @@ class Filters:
         for name, key in LIST_FIELDS.items():
             values = getattr(self, name)
             if values:
-                named = region_keys if name == "regions" and region_keys is not None else {}
+                named = {"regions": region_keys, "outlets": outlet_keys}.get(name) or {}
                 q[key] = ",".join(named.get(v, str(v)) for v in values)
         return q
 

@@ -32,7 +32,7 @@ KNOWN_KEYS = frozenset((*PAGE_KEYS, *FILTER_KEYS))
 # shown, the dimension a chart is cut by, the survey kind, a picked customer …); which page offers which
 # is the app's business (servicewatch.url_state), the grammar of a link is here
 CHOICE_KEYS = ("metric", "dim", "survey", "handling", "handling_dim", "cut", "customer", "explain",
-               "rank_by", "manager", "group", "outlet", "quarter", "level", "authority",
+               "rank_by", "manager", "group", "hall", "quarter", "level", "authority",
                "base", "point", "voc_dim", "voc_topic")
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _REGION_ID = re.compile(r"[0-9]{1,9}")
@@ -92,7 +92,8 @@ def check_choice(key: str, text: str | None, valid: Collection[str]) -> tuple[st
 def parse_query(query: Mapping[str, object], default: Filters, *, limits: tuple[date, date] | None = None,
                 regions: Collection[int] | None = None, values: Mapping[str, Collection[str]] | None = None,
                 sections: Collection[str] | None = None, span: tuple[date, date] | None = None,
-                region_keys: Mapping[str, int] | None = None, choice_keys: Collection[str] = ()) -> ParsedQuery:
+                region_keys: Mapping[str, int] | None = None, choice_keys: Collection[str] = (),
+                outlets: Collection[int] | None = None, outlet_keys: Mapping[str, int] | None = None) -> ParsedQuery:
     """Parse ``query`` over ``default``. ``limits``: plausible dates (None: any real date);
     ``regions``: known region ids; ``values``: known values per dimension (``tier`` …, as in
     ``Filters``' query keys); ``sections``: known section ids; ``span``: the data's first and last
@@ -100,7 +101,8 @@ def parse_query(query: Mapping[str, object], default: Filters, *, limits: tuple[
     a period with no day inside becomes ``default``'s); ``region_keys``: each region's key as the
     source wrote it -> its id (``{"GD-SZ": -2, "17": 17}``; without it a region is named by its id in
     ASCII digits); ``choice_keys``: the page's choice keys (of :data:`CHOICE_KEYS`), returned as written
-    in ``ParsedQuery.choices`` (the page checks their values); other choice keys are dropped as unknown.
+    in ``ParsedQuery.choices`` (the page checks their values); other choice keys are dropped as unknown;
+    ``outlets``, ``outlet_keys``: the known outlet ids and keys, as ``regions`` and ``region_keys``.
     A check given None is not made."""
     q = {str(k): (v[-1] if isinstance(v, list) and v else v) for k, v in query.items()}
     q = {k: v if isinstance(v, str) else str(v) for k, v in q.items()}
@@ -135,12 +137,13 @@ def parse_query(query: Mapping[str, object], default: Filters, *, limits: tuple[
         if not raw:
             continue
         kept: list[object] = []
+        ids, id_keys = {"regions": (regions, region_keys), "outlets": (outlets, outlet_keys)}.get(name, (None, None))
         for part in (p for p in raw.split(",") if p):
-            if name == "regions" and region_keys is not None:
-                ok = part in region_keys and (regions is None or region_keys[part] in regions)
-                value: object = region_keys[part] if ok else part
-            elif name == "regions":
-                ok = _REGION_ID.fullmatch(part) is not None and (regions is None or int(part) in regions)
+            if name in ("regions", "outlets") and id_keys is not None:
+                ok = part in id_keys and (ids is None or id_keys[part] in ids)
+                value: object = id_keys[part] if ok else part
+            elif name in ("regions", "outlets"):
+                ok = _REGION_ID.fullmatch(part) is not None and (ids is None or int(part) in ids)
                 value = int(part) if ok else part
             else:
                 ok = values is None or key not in values or part in values[key]

@@ -22,8 +22,8 @@ from metrics.model.exposures import CUSTOMER_MONTHS, EXPOSURES, SERVICE_HOURS, E
 # chosen level of the hierarchy.
 CUSTOMER_DIMS = dimensions.CUSTOMER_DIMS
 SOURCE_DIMS: dict[str, tuple[str, ...]] = {
-    "tickets": CUSTOMER_DIMS + ("channel", "category", "kind", "priority", "month", "week"),
-    "surveys": CUSTOMER_DIMS + ("channel", "survey_kind", "month", "week"),
+    "tickets": CUSTOMER_DIMS + ("channel", "outlet", "category", "kind", "priority", "month", "week"),
+    "surveys": CUSTOMER_DIMS + ("channel", "outlet", "survey_kind", "month", "week"),
     "customers": CUSTOMER_DIMS + ("channel", "month"),
     "billing": CUSTOMER_DIMS + ("channel", "month"),
     "availability": CUSTOMER_DIMS + ("month",),

@@ -193,7 +193,7 @@ def filters_text(f: Filters, lang: str, region_names: Mapping[int, str]) -> str:
     parts = []
     if f.regions:
         parts.append(t("filter.region", lang) + colon + join.join(region_names.get(r, str(r)) for r in f.regions))
-    for dim in dimensions.VALUE_FILTERS:
+    for dim in dimensions.LABELLED_FILTERS:  # outlets by name (metrics.query.warehouse)
         values = getattr(f, dim.field)
         if values:
             names = join.join(label(dim.name, v, lang) for v in values)

@@ -129,7 +129,8 @@ class _Query:
             fact = s.tickets
             tcol = fact.c.opened_at
             chan = fact.c.channel
-            extra = {"category": fact.c.category, "kind": fact.c.kind, "priority": fact.c.priority}
+            extra = {"category": fact.c.category, "kind": fact.c.kind, "priority": fact.c.priority,
+                     "outlet": fact.c.outlet_id}
             conds = [tcol >= _ts(self.w.start_ts), tcol < _ts(self.w.stop_ts)]
             for name, col in (("categories", fact.c.category), ("priorities", fact.c.priority)):
                 if getattr(f, name):
@@ -141,7 +142,7 @@ class _Query:
             fact = s.surveys
             tcol = fact.c.answered_at
             chan = fact.c.channel
-            extra = {"survey_kind": fact.c.kind}
+            extra = {"survey_kind": fact.c.kind, "outlet": fact.c.outlet_id}
             conds = [tcol >= _ts(self.w.start_ts), tcol < _ts(self.w.stop_ts)]
             if f.survey_kinds:
                 conds.append(fact.c.kind.in_(f.survey_kinds))

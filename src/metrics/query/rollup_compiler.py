@@ -38,6 +38,8 @@ from metrics.query import kinds
 from metrics.query.compiler import REGION_LEVELS, Window, compile_over_circuits, window_quantile
 from metrics.query.dialect import has_percentile_aggregate, month_start, week_start
 
+OUTLET_SOURCES = frozenset({"tickets", "surveys"})  # facts with an outlet; the cubes do not carry it
+
 
 def _month_start(d: date) -> bool:
     return d.day == 1
@@ -48,6 +50,8 @@ def eligible(m: Metric, f: Filters, by: tuple[str, ...], window: Window, region_
     """Whether the cubes of ``m``'s source answer the request exactly (``sources``: the cubes
     built, ``sw_meta.rollup_sources``; None: the event cubes)."""
     sources = frozenset(EVENT_SOURCES) if sources is None else sources
+    if f.outlets and OUTLET_SOURCES & {m.source, m.events_from}:  # the cubes hold no outlet: the raw rows
+        return False
     if resolved_rollup.served(m):  # a quantile: the resolved tickets, any period of days
         return _resolved_eligible(m, by, window, region_level, as_of_of_rollup, sources)
     if _cube_eligible(m, by, window, region_level, as_of_of_rollup, sources):
@@ -120,7 +124,7 @@ def _cube_query(r: sa.Table, f: Filters, by: tuple[str, ...], window: Window, re
         rc = s.region_closure
         conds.append(r.c.region_id.in_(sa.select(rc.c.descendant_id).where(rc.c.ancestor_id.in_(f.regions))))
     if f.scope is not None:  # a user's regions (an account manager's portfolio is not in the cubes)
-        if f.scope.manager_id is not None:
+        if f.scope.manager_id is not None or f.scope.outlet_ids is not None:  # a hall manager's outlets neither
             return None
         if f.scope.regions is not None:
             rc = s.region_closure

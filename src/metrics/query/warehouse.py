@@ -161,9 +161,11 @@ class Warehouse:
             try:
                 with self.engine.connect() as conn:
                     rows = vocabulary.read(conn)
+                    named = _outlet_names(conn) if self.dialect != "spark" else []
             except sa.exc.SQLAlchemyError as exc:
                 raise DatabaseError(describe_error(exc, engine_url(self.engine))) from None
             vocabulary.register(rows)
+            vocabulary.register(named)  # outlets by name: the outlet filter's labels (subtitles, exports)
             self._vocabulary = (rows,)
         return self._vocabulary[0]
 
@@ -310,6 +312,15 @@ class Warehouse:
         df = self.read(sa.select(col).where(col.isnot(None)).distinct())
         return sorted(str(v) for v in df.iloc[:, 0])
 
+    def has_outlets(self) -> bool:
+        """Whether the data holds outlets (the outlet filter is offered only then)."""
+        if self.dialect == "spark":
+            return False
+        with self.engine.connect() as conn:
+            if not sa.inspect(conn).has_table(s.outlets.name):
+                return False
+            return conn.execute(sa.select(s.outlets.c.outlet_id).limit(1)).first() is not None
+
     def regions(self) -> pd.DataFrame:
         """The region hierarchy: region_id, name_en, name_zh, parent_id, level."""
         r = s.regions
@@ -343,3 +354,13 @@ class Warehouse:
     def targets(self) -> pd.DataFrame:
         """The targets table: metric, region_id, tier, channel, valid_from, value."""
         return self.read(sa.select(s.targets))
+
+
+def _outlet_names(conn: sa.Connection) -> list[dict]:
+    """Vocabulary rows naming each outlet (dimension ``outlet``, code its id as text): what
+    :func:`metrics.model.i18n.label` shows for the outlet filter; none without an outlets table."""
+    o = s.outlets
+    if not sa.inspect(conn).has_table(o.name):
+        return []
+    return [{"dimension": "outlet", "code": str(r.outlet_id), "label_zh": r.name, "label_en": r.name,
+             "sort_order": None} for r in conn.execute(sa.select(o.c.outlet_id, o.c.name))]

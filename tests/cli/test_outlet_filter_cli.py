@@ -1,0 +1,47 @@
+"""``--outlet`` on every command that computes figures (issue 19): the outlet filter by key or name, the
+engine's figures for it; an unknown outlet is one line; ``queue --outlet`` is the same filter. The small
+simulated halls of tests/outlet_frames.py."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from outlet_frames import START, frames
+
+from metrics.cli.main import main
+from metrics.ingest.load import replace_all
+
+PERIOD = ["--from", START.isoformat(), "--to", "2026-06-28"]
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory) -> str:
+    url = f"duckdb:///{tmp_path_factory.mktemp('outlet_filter_cli') / 'o.duckdb'}"
+    replace_all(url, frames())
+    return url
+
+
+def _value(capsys) -> float:
+    return float(json.loads(capsys.readouterr().out)[0]["value"])
+
+
+def test_metric_with_outlet_by_key_and_by_name(db: str, capsys) -> None:
+    raw = frames()
+    t = raw["tickets"]
+    assert main(["metric", "tickets", "--db", db, *PERIOD, "--outlet", "1", "--format", "json"]) == 0
+    assert _value(capsys) == (t["outlet_id"] == 1).sum()
+    assert main(["metric", "tickets", "--db", db, *PERIOD, "--outlet", "East hall", "--outlet", "3",
+                 "--format", "json"]) == 0
+    assert _value(capsys) == t["outlet_id"].isin([1, 3]).sum()
+    sv = raw["surveys"]
+    sv = sv[sv["outlet_id"] == 2]
+    assert main(["metric", "csat", "--db", db, *PERIOD, "--outlet", "2", "--format", "json"]) == 0
+    assert _value(capsys) == pytest.approx((sv["csat"] >= 4).mean())
+
+
+def test_an_unknown_outlet_is_one_line(db: str, capsys) -> None:
+    assert main(["metric", "tickets", "--db", db, "--outlet", "H-NOPE"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "Traceback" not in "\n".join(err)
+    assert err[-1] == "servicewatch: error: unknown outlet H-NOPE (outlets.outlet_id)"
