@@ -178,20 +178,30 @@ def test_sample_above_the_cap_is_fixed(wh: Warehouse, whole: Filters) -> None:
 
 
 def test_demo_recovers_its_planted_csat_drivers(wh: Warehouse, whole: Filters) -> None:
-    """The demo's post-interaction CSAT (metrics.demo.surveys) falls with an SLA breach (−0.8 on the
-    latent scale), a complaint (−0.45) and a reopening (−0.4): the breach ranks first, the reopening
-    lowers the score by about half as much as the breach, a complaint lowers it."""
+    """The demo's post-interaction CSAT (metrics.demo.surveys, docs/drivers.md) is planted on the latent
+    scale (noise sd 1, about one CSAT point per unit where the answers are) with a reopening −1.2, −0.15
+    per unit of log(1 + hours to resolution), first-contact resolution +0.6, an SLA breach −0.3 and a
+    complaint −0.45; reopenings are about 7% of the rated tickets. The model must recover it: reopening
+    and resolution time are the two strongest drivers (each over 8% of the variance, ahead of first-contact
+    resolution, which goes with short resolutions), both lower the score, a reopening by about its planted
+    1.2 points, an hour's log by more than its own 0.15 (it carries part of first-contact resolution's
+    effect: the two are nearly collinear); a breach and a complaint lower it."""
     r = dv.key_drivers(wh, whole, "csat", n_boot=100)
     assert r.reason is None and r.n > 1000
     imp = r.importance.set_index("driver")
-    assert r.importance["driver"].iloc[0] == "sla_breached"
-    assert imp.loc["sla_breached", "direction"] == "lowers" and imp.loc["reopened", "direction"] == "lowers"
-    ratio = imp.loc["reopened", "beta"] / imp.loc["sla_breached", "beta"]
-    assert 0.2 < ratio < 1.0
+    assert set(r.importance["driver"].iloc[:2]) == {"reopened", "resolution_hours"}
+    assert r.importance["driver"].iloc[2] == "first_contact_resolved"
+    for d in ("reopened", "resolution_hours"):
+        assert imp.loc[d, "direction"] == "lowers" and not imp.loc[d, "includes_zero"]
+        assert imp.loc[d, "lower"] > 0.08
+        assert imp.loc[d, "lower"] > imp.loc["sla_breached", "upper"]
+    assert -1.6 < imp.loc["reopened", "beta"] < -0.9
+    assert -0.4 < imp.loc["resolution_hours", "beta"] < -0.15
+    assert imp.loc["sla_breached", "direction"] == "lowers"
     coef = r.coefficients.set_index(["driver", "level"])
     if r.reference["ticket_kind"] != "complaint":
         assert coef.loc[("ticket_kind", "complaint"), "upper"] < 0
-    assert r.r2_lower <= r.r2 <= r.r2_upper and 0.05 < r.r2 < 0.6
+    assert r.r2_lower <= r.r2 <= r.r2_upper and 0.3 < r.r2 < 0.65
 
 
 def test_performance_unit_against_organisation(wh: Warehouse, whole: Filters) -> None:

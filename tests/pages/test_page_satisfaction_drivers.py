@@ -64,8 +64,8 @@ def test_overview_csat_card_names_its_strongest_drivers(duckdb_url: str, lang: s
     start, end = preset_period("last_quarter", wh.as_of())
     line = tx.card_line(dv.key_drivers(wh, Filters(start, end), "csat"), lang)
     assert line and line in [plain(c.value) for c in at.caption]
-    # the demo's CSAT is planted on the SLA clock (demo/surveys.py: a breach costs 0.8 of z, and breaches
-    # come with long resolutions): the breach and the resolution time lead, in either order
+    # the demo plants resolution time and reopening as CSAT's strongest drivers (demo/surveys.py,
+    # docs/drivers.md): the card names them first, in either order, then first-contact resolution
     items = line.split("：" if lang == "zh" else ": ", 1)[1]
-    firsts = sorted(items.index(tx.name(d, lang)) for d in ("sla_breached", "resolution_hours"))
+    firsts = sorted(items.index(tx.name(d, lang)) for d in ("reopened", "resolution_hours"))
     assert firsts[0] == 0 and firsts[1] < items.index(tx.name("first_contact_resolved", lang))

@@ -3,7 +3,8 @@
 Three kinds: post-interaction surveys after a resolved ticket (CSAT + CES, sometimes NPS),
 periodic relationship surveys (NPS, often CSAT) and mystery-shopper audits of halls (CSAT, CES).
 Scores come from one latent satisfaction ``z``: tier and channel effects, the ticket's outcome
-(first-contact resolution, breach, reopening), the deteriorating city, plus noise. CES is the
+(resolution time, reopening, breach, complaint: the planted key drivers below), the deteriorating
+city, plus noise. CES is the
 CES 2.0 agreement scale: 7 = "it was very easy", higher is better.
 """
 
@@ -19,6 +20,18 @@ KIND_LABELS = ("post_interaction", "relationship", "mystery_shopper")
 CLASS_EFFECT = np.array([0.45, 0.3, 0.15, 0.0, 0.4, 0.25, 0.05])
 CHANNEL_EFFECT = np.array([0.15, 0.0, -0.35, 0.4, -0.1, 0.05])  # CHANNELS order: hotline < AM
 CSAT_CUTS = np.array([-2.3, -1.7, -1.15, 0.1])
+# The planted key drivers of post-interaction satisfaction (issue 17; docs/drivers.md), on z (noise sd 1):
+# per unit of log(1 + hours from opening to resolution), a reopening, a first-contact resolution, an SLA
+# breach, a complaint. Reopening and resolution time lead the analysis; first-contact resolution comes
+# third: nearly collinear with short resolutions, it shares their variance, and its own +0.6 offsets the
+# 5-point scale's ceiling (its coefficient is unclear). Reopenings: metrics.demo.tickets.REOPEN_P.
+HOURS_EFFECT = -0.15
+REOPEN_EFFECT = -1.2
+FCR_EFFECT = 0.6
+BREACH_EFFECT = -0.3
+COMPLAINT_EFFECT = -0.45
+TYPICAL_LOG_HOURS = 1.5  # the rated tickets' mean log(1 + hours): the hours term is centred on it
+POST_LEVEL = 0.15  # keeps post-interaction satisfaction near its level before issue 17
 POSITIVE = ["处理很及时，谢谢", "客户经理很专业", "态度很好，问题一次解决", "网速稳定，满意",
             "营业厅环境不错", "回访很贴心", "Quick fix, thank you", "热线很快接通"]
 NEGATIVE = ["等了很久才有人处理", "话费扣错了，解释不清楚", "信号差，投诉多次没解决", "热线一直占线",
@@ -46,9 +59,11 @@ def _post_interaction(rng: np.random.Generator, clock: Clock, pop: Population, t
     keep = answered < clock.hours
     idx, answered = idx[keep], answered[keep]
     cust = tk["cust"][idx]
-    z = (CLASS_EFFECT[pop.cls[cust]] + CHANNEL_EFFECT[tk["channel"][idx]] + 0.35 * tk["fcr"][idx]
-         - 0.8 * tk["breach"][idx] - 0.45 * (tk["kind"][idx] == 0) - 0.4 * tk["reopened"][idx]
-         - 0.9 * tk["ramp"][idx] + 0.15 + rng.standard_normal(len(idx)))
+    log_hours = np.log1p(tk["resolved"][idx] - tk["opened"][idx])  # the drivers model's own scale
+    z = (CLASS_EFFECT[pop.cls[cust]] + CHANNEL_EFFECT[tk["channel"][idx]]
+         + HOURS_EFFECT * (log_hours - TYPICAL_LOG_HOURS) + REOPEN_EFFECT * tk["reopened"][idx]
+         + FCR_EFFECT * tk["fcr"][idx] + BREACH_EFFECT * tk["breach"][idx] + COMPLAINT_EFFECT * (tk["kind"][idx] == 0)
+         - 0.9 * tk["ramp"][idx] + POST_LEVEL + rng.standard_normal(len(idx)))
     return {"cust": cust, "ticket": tk["ticket_id"][idx], "channel": tk["channel"][idx],
             "kind": np.zeros(len(idx), np.int8), "t": answered, "z": z}
 

@@ -44,6 +44,9 @@ FCR_CHANNEL = np.array([.02, 0, -.02, .05, -.03, 0])
 # share of non-FCR tickets resolved within the commitment, per class: the tier gradient
 COMPLIANCE = np.array([.88, .80, .72, .62, .90, .80, .68])
 SIGMA = 0.6
+# P(reopened) of a resolved ticket not solved at first contact: base, + complaint, + breached
+REOPEN_P = np.array([.18, .10, .10])
+REOPEN_P_BEFORE = np.array([.04, .06, .06])  # the rate before issue 17; revisit satisfaction still uses it
 HAZARD = np.array([.004, .006, .008, .011, .003, .004, .006])  # baseline monthly churn per class
 HOURS_PER_MONTH = 730.5
 HOURS_PER_YEAR = 8766.0
@@ -68,6 +71,10 @@ def _draw_times(rng: np.random.Generator, clock: Clock, pop: Population) -> tupl
     opened2 = lo[cust2] + (h - lo[cust2]) * np.sqrt(rng.random(len(cust2)))
     forced = np.concatenate([np.zeros(len(cust), bool), np.ones(len(cust2), bool)])
     return np.concatenate([cust, cust2]), np.concatenate([opened, opened2]), forced
+
+
+def _reopen_p(p: np.ndarray, complaint: np.ndarray, breach: np.ndarray) -> np.ndarray:
+    return p[0] + p[1] * complaint + p[2] * breach
 
 
 def _churn(rng: np.random.Generator, clock: Clock, pop: Population, cust: np.ndarray,
@@ -126,12 +133,18 @@ def draw_tickets(rng: np.random.Generator, clock: Clock, pop: Population) -> tup
     first_resp[first_resp >= h] = np.nan
     is_resolved = np.isfinite(resolved)
 
-    reopened = ~fcr & is_resolved & bernoulli(rng, 0.04 + 0.06 * complaint + 0.06 * breach)
+    # reopenings (issue 17: frequent enough to drive CSAT, docs/drivers.md): one uniform per ticket, as
+    # bernoulli() draws, so nothing after it moves. Revisit satisfaction and the churn it triggers see only
+    # the reopenings of the original, rarer draw (u below REOPEN_P_BEFORE, a subset of the final ones),
+    # so that raising the rate changed no customer, ticket or churn figure of the demo.
+    u_reopen = rng.random(n)
+    reopened_before = ~fcr & is_resolved & (u_reopen < _reopen_p(REOPEN_P_BEFORE, complaint, breach))
+    reopened = ~fcr & is_resolved & (u_reopen < _reopen_p(REOPEN_P, complaint, breach))
     escalated = bernoulli(rng, np.array([.08, .03, .01, .005])[kind] + 0.15 * breach
                           + 0.05 * (ent & (prio == 0)) + 0.1 * ramp * complaint)
     revisit = resolved + np.exp(np.log(20.0) + 0.6 * rng.standard_normal(n))
     revisit[~(complaint & is_resolved & bernoulli(rng, 0.88, n)) | (revisit >= h)] = np.nan
-    p_sat = np.clip(0.92 - 0.35 * breach - 0.15 * reopened - 0.35 * ramp, 0.05, 1)
+    p_sat = np.clip(0.92 - 0.35 * breach - 0.15 * reopened_before - 0.35 * ramp, 0.05, 1)
     sat = pd.array(bernoulli(rng, p_sat), dtype="boolean")
     sat[~np.isfinite(revisit)] = pd.NA
     seen_breach = np.where(is_resolved, res_dur > res_due, (h - opened) > res_due)
