@@ -20,13 +20,12 @@ from servicewatch.ui import View
 
 def card_line(view: View, metric_id: str) -> str | None:
     """For a KPI card of a score with a driver model (CSAT, NPS): its strongest drivers in a line, from
-    the model of the card's period over every customer the user may see (the other filters left out,
-    so that a filter change on the Overview reuses the cached model: 1.3–1.8 s per score at L
-    uncached); None for other metrics or when the model has no answer."""
+    the organisation's model under the page's filters (:func:`metrics.analysis.drivers.organisation_filters`,
+    the same model as the Satisfaction page's and the meeting pack's; cached by the data version, 1.3–1.8 s
+    per score at L uncached); None for other metrics or when the model has no answer."""
     if metric_id not in dv.SCORES:
         return None
-    f = view.filters
-    r = view.call(dv.key_drivers, Filters(f.start, f.end, as_of=f.as_of, scope=f.scope), metric_id)
+    r = view.call(dv.key_drivers, dv.organisation_filters(view.filters), metric_id)
     return tx.card_line(r, view.lang) if isinstance(r, dv.DriversResult) else None
 
 
@@ -36,7 +35,7 @@ def show(view: View, f: Filters, score: str) -> None:
     the performance that of ``f``'s regions against it when regions are chosen."""
     t = view.t
     st.subheader(t("drivers.title"))
-    fo = f.with_(survey_kinds=(), regions=())
+    fo = dv.organisation_filters(f)
     fu = f.with_(survey_kinds=())
     with st.spinner(t("drivers.title")):
         r = view.call(dv.key_drivers, fo, score)

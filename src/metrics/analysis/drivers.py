@@ -208,6 +208,16 @@ def _design(rows: pd.DataFrame) -> tuple[pd.DataFrame, list[Driver], pd.DataFram
     return pd.DataFrame(prepared, index=rows.index), kept, left, reference
 
 
+def organisation_filters(f: Filters) -> Filters:
+    """The filters of the organisation's driver model for a page's, a card's or the pack's filters
+    ``f``: ``f`` without its regions (a unit is compared against the organisation's model, not modelled
+    alone) and without its survey kinds (the model reads post-interaction surveys whatever the page's
+    kind); the period, the user's scope and every other slice (tier, channel, …) kept. The one
+    definition the Overview's card, the Satisfaction page and the meeting pack use, so that they name
+    the same drivers for the same filters."""
+    return f.with_(survey_kinds=(), regions=())
+
+
 def key_drivers(wh: Warehouse, f: Filters, score: str, n_boot: int = N_BOOT, seed: int = SEED,
                 cap: int = ROW_CAP) -> DriversResult:
     """The key-driver model of ``score`` (csat, nps, ces) for the surveys of ``f``: importance as

@@ -7,7 +7,6 @@ the tidy table to stdout. Same error conventions as :mod:`metrics.cli.main`."""
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -52,8 +51,9 @@ def cmd_drivers(args: argparse.Namespace) -> None:
         raise UserError(t("drivers.cli.boot_min", args.lang, min=20))
     wh = open_warehouse(args.db)
     f = build_filters(wh, args)
-    # with --performance the importance is the organisation's (the unit is compared against it)
-    model_filters = replace(f, regions=()) if args.performance else f
+    # with --performance the importance is the organisation's (the unit is compared against it): the
+    # same model as the Overview card's, the Satisfaction page's and the meeting pack's
+    model_filters = dv.organisation_filters(f) if args.performance else f
     r = dv.key_drivers(wh, model_filters, args.score, n_boot=args.boot, seed=args.seed)
     if r.reason is not None:
         raise UserError(tx.sentences(r, args.lang)[0])

@@ -17,7 +17,7 @@ SCORE = "csat"
 
 def drivers_section(ctx: Ctx) -> list[Page]:
     """One page: the drivers' sentences, the method line, "fix first", two charts."""
-    fo = ctx.f.with_(survey_kinds=(), regions=())
+    fo = dv.organisation_filters(ctx.f)  # the Overview card's and the Satisfaction page's model too
     fu = ctx.f.with_(survey_kinds=())
     page = Page("section", ctx.t("drivers.report.title"), ctx.subtitle(fo))
     r = dv.key_drivers(ctx.wh, fo, SCORE)
