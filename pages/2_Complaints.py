@@ -50,7 +50,10 @@ def rate() -> None:
     rates, picked = panels.bars_by(view, left, "complaint_rate", dim, level, title("complaint_rate", dim),
                                    view.target("complaint_rate", f), f=dim_f, key=f"complaint_rate_by_{dim}",
                                    select=True)
-    selections.append((dim, ui.selected_values(picked)))
+    chart_key = f"complaint_rate_by_{dim}"  # the pick lives in the link (pick=dim:…), said in words
+    values = complaints_panels.picked(view, dim, ui.selected_values(picked), chart_key, rates)
+    complaints_panels.pick_line(view, dim, values, chart_key)
+    selections.append((dim, values))
     with right:
         complaints_panels.rate_table(view, rates, dim)
 
@@ -64,7 +67,9 @@ def funnel() -> None:
         points, overall, limits, get("complaint_rate").unit, view.lang, t("page.complaints.funnel_title"),
         view.subtitle(f=rf), view.region_names), "complaint_funnel", select=True,
         metrics="complaint_rate", f=rf)
-    selections.append(("region", ui.selected_values(picked)))
+    values = complaints_panels.picked(view, "region", ui.selected_values(picked), "complaint_funnel", points)
+    complaints_panels.pick_line(view, "region", values, "complaint_funnel")
+    selections.append(("region", values))
     st.caption(t("page.complaints.funnel_note"))
 
 

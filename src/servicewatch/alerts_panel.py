@@ -131,7 +131,10 @@ def pick(view: View, choices: pd.DataFrame) -> pd.Series | None:
     labels = {i: f"{r.metric_label} · {r.slice} · {str(r.period)[:10 if g == 'week' else 7]}"
               + (f" · {mark}" if r.open else "") for i, (r, g) in enumerate(zip(choices.itertuples(),
                                                                                _grains(choices), strict=True))}
-    picked = st.selectbox(view.t("page.alerts.pick"), list(labels), format_func=labels.get, key="alerts_pick")
+    codes = {i: f"{r.rule_id}.{str(r.period)[:10 if g == 'week' else 7]}"  # in the link: alert=rule.period
+             for i, (r, g) in enumerate(zip(choices.itertuples(), _grains(choices), strict=True))}
+    picked = view.choice("alert", list(labels), view.t("page.alerts.pick"), widget="selectbox",
+                         to_url=codes.get, format_func=labels.get)
     return choices.iloc[picked]
 
 

@@ -13,7 +13,7 @@ from metrics.analysis import drill
 from metrics.model.filters import Filters
 from metrics.model.registry import get
 from metrics.present.charts import core as charts
-from servicewatch import panels
+from servicewatch import panels, url_state
 from servicewatch.ui import View, empty_state
 
 DRILL_LIMIT = 1000
@@ -46,6 +46,35 @@ def rate_table(view: View, rates: pd.DataFrame, dim: str) -> None:
     panels.table(table.rename(columns=names), {names[c]: st.column_config.NumberColumn(format="%.1f")
                                                for c in ("exposure", "value", "lower", "upper")})
     st.caption(t("page.complaints.rate_note"))
+
+
+PICK = "pick"  # the URL key of the bars or points picked in the section's chart (pick=region:GD-SZ,17)
+
+
+def picked(view: View, dim: str, chart: Sequence[str], chart_key: str, shown: pd.DataFrame) -> list[str]:
+    """The values of ``dim`` picked in the chart ``chart_key`` (``chart``: its selection this run;
+    ``shown``: the groups it draws), kept in the link (:func:`servicewatch.url_state.picked`; regions
+    by their keys as the source wrote them)."""
+    col = "region_id" if dim == "region" else dim
+    valid = [str(v) for v in shown[col].dropna()] if col in shown.columns else []
+    to_url = str
+    if dim == "region":
+        keys = view.keys("regions", [int(v) for v in valid])
+        to_url = lambda v: keys.get(int(v), str(v))  # noqa: E731
+    return url_state.picked(view, PICK, dim, chart, chart_key, valid, to_url)
+
+
+def pick_line(view: View, dim: str, values: Sequence[str], chart_key: str) -> None:
+    """What is picked, in words (the chart's own highlight is not in a link), and a button that clears it."""
+    if not values:
+        return
+    names = (charts.category_names(dim, pd.Series([int(v) for v in values]), view.lang, view.region_names)
+             if dim == "region" else [view.label(dim, v) for v in values])
+    left, right = st.columns([4, 1], vertical_alignment="center")
+    left.markdown(view.md("pick_link.picked", dim=view.t(f"page.complaints.dim.{dim}"),
+                          items=view.t("plain.list_sep").join(map(str, names))))
+    right.button(view.t("pick_link.clear"), key=f"clear_{chart_key}", icon=":material/close:",
+                 on_click=url_state.clear_pick, args=(view.page_key, PICK, chart_key))
 
 
 def drill_down(view: View, f: Filters, selections: Sequence[tuple[str, list[str]]]) -> None:

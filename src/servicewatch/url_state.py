@@ -18,7 +18,7 @@ navigation the URL is the truth: the filters, section, language and choices are 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
 import streamlit as st
@@ -34,12 +34,12 @@ if TYPE_CHECKING:
 PAGE_CHOICES: dict[str, tuple[str, ...]] = {
     "nav.overview": ("metric", "dim", "explain"),
     "page.satisfaction.title": ("survey", "metric"),
-    "page.complaints.title": ("dim", "handling", "handling_dim", "voc_dim", "voc_topic"),
+    "page.complaints.title": ("dim", "handling", "handling_dim", "voc_dim", "voc_topic", "pick"),
     "page.sla.title": ("cut",),
     "page.churn.title": ("dim",),
     "page.regions.title": ("metric",),
     "page.at_risk.title": ("customer",),
-    "page.alerts.title": ("metric",),  # a metric's control chart (servicewatch.control_link)
+    "page.alerts.title": ("metric", "alert"),  # a metric's control chart (servicewatch.control_link); an alert's
     "page.portfolio.title": ("rank_by", "manager", "group", "customer"),
     "page.outlets.title": ("hall",),
     "page.regulator.title": ("quarter", "level", "base", "point", "authority"),
@@ -160,3 +160,56 @@ def _write(key: str, text: str | None) -> None:
             del st.query_params[key]
     else:
         st.query_params[key] = text
+
+
+PICK_SEEN = "_sw_pick_seen"  # {page key: {chart key: values}}: each chart's selection as last seen
+
+
+def picked(view: View, key: str, dim: str, chart: Sequence[str], chart_key: str, valid: Collection[str],
+           to_url: Callable[[str], str] = str) -> list[str]:
+    """The values of ``dim`` picked in a chart (``chart``: the plotly selection's values this run, of
+    the chart ``chart_key``), kept in the URL as ``key=dim:a,b`` (``to_url``: a value's text there;
+    ``valid``: the values the chart shows). A plotly selection cannot be set from the server, so the
+    URL's pick holds until the chart's selection changes (a new pick, or the selection cleared in the
+    chart) or :func:`clear_pick`: a link opens with the pick the sender had, drawn by the page in
+    words. A pick of another dimension (the chart was cut otherwise) is dropped; values the chart does
+    not show are dropped with the link notice."""
+    if key not in PAGE_CHOICES.get(view.page_key, ()):
+        raise ValueError(f"{key!r} is not a choice of {view.page_key!r} (servicewatch.url_state.PAGE_CHOICES)")
+    store = st.session_state.setdefault(CHOICES, {}).setdefault(view.page_key, {})
+    seen = st.session_state.setdefault(PICK_SEEN, {}).setdefault(view.page_key, {})
+    now = tuple(str(v) for v in chart)
+    from_url = st.session_state.get(FROM_URL) == view.page_key
+    if not from_url and now != seen.get(chart_key, ()):  # picked or cleared in the chart: the chart says
+        if now:
+            store[key] = f"{dim}:" + ",".join(to_url(v) for v in now)
+        else:
+            store.pop(key, None)
+    seen[chart_key] = now
+    text = store.get(key) or ""
+    by_text = {to_url(str(v)): str(v) for v in valid}
+    values: list[str] = []
+    bad: list[str] = []
+    if text:
+        d, _, rest = text.partition(":")
+        for part in (p for p in rest.split(",") if p) if d == dim else ():
+            (values if part in by_text else bad).append(by_text.get(part, part))
+        if d != dim:  # a pick in a chart cut by another dimension: not this chart's
+            bad = [text]
+        kept = f"{dim}:" + ",".join(to_url(v) for v in values) if values else None
+        if kept is None:
+            store.pop(key, None)
+        else:
+            store[key] = kept
+    if from_url and bad:
+        st.warning(t("query.ignored", view.lang, items=md(f"{key}={','.join(bad)}")), icon=":material/link_off:")
+    _write(key, store.get(key))
+    return values
+
+
+def clear_pick(page_key: str, key: str, chart_key: str) -> None:
+    """Forget the chart pick ``key`` of ``page_key`` (a button's callback: the URL follows in the run
+    it starts) and the chart's own selection, so the chart is drawn unselected."""
+    st.session_state.get(CHOICES, {}).get(page_key, {}).pop(key, None)
+    st.session_state.setdefault(PICK_SEEN, {}).setdefault(page_key, {})[chart_key] = ()
+    st.session_state.pop(chart_key, None)

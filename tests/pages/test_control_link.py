@@ -70,9 +70,9 @@ def test_a_shared_link_opens_the_chart_and_back_to_the_rules(db: str) -> None:
     traces = {tr.get("name"): tr for tr in spec["data"]}
     assert traces[t("alerts.value", "en")]["y"] == pytest.approx(list(100 * chart.points["value"]))
     assert "Dongjiang" in spec["layout"]["title"]["text"]
-    assert not [s for s in at.selectbox if s.key == "alerts_pick"]  # the metric's chart instead of the picker
+    assert not [s for s in at.selectbox if s.key == "_w_choice_alert"]  # the metric's chart instead of the picker
     at.selectbox(key="_w_choice_metric").set_value("rules").run()
-    assert [s for s in at.selectbox if s.key == "alerts_pick"] and "metric" not in at.query_params
+    assert [s for s in at.selectbox if s.key == "_w_choice_alert"] and "metric" not in at.query_params
 
 
 def test_overview_card_button_opens_the_chart(db: str) -> None:

@@ -105,3 +105,60 @@ def test_regions_link_with_a_metric_shows_its_overall_value(wh: Warehouse) -> No
     f = default_filters(wh)
     value = float(wh.metric("complaint_rate", f)["value"].iloc[0])
     assert overall == [fmt_value(value, get("complaint_rate").unit, "zh")]
+
+
+# -- the Complaints charts' pick and the Alerts chart picked, in the link ------------------------------
+def test_a_complaints_link_keeps_its_pick_and_the_pick_clears() -> None:
+    """A plotly selection cannot be set from the server: a link's ``pick=region:…`` narrows the
+    drill-down, the page says in words what is picked, and its button clears the pick and the URL."""
+    at = open_page("pages/2_Complaints.py", {"section": "rate", "pick": "region:2,3"})
+    assert at.query_params["pick"] in ("region:2,3", ["region:2,3"])
+    said = [m.value for m in at.markdown if m.value.startswith("已选")]
+    assert said and "南岭市" in said[0] and "珠湾市" in said[0], [m.value for m in at.markdown]
+    caption = [m.value for m in at.markdown if "件投诉" in m.value]
+    assert caption and "南岭市" in caption[0] and "珠湾市" in caption[0]
+    assert t("export.drill_hint", "zh") not in [i.value for i in at.info]
+    at.button(key="clear_complaint_rate_by_region").click().run()
+    assert "pick" not in at.query_params
+    assert not [m.value for m in at.markdown if m.value.startswith("已选")]
+    assert t("export.drill_hint", "zh") in [i.value for i in at.info]
+
+
+def test_a_complaints_pick_outside_the_chart_is_dropped_with_the_notice() -> None:
+    at = open_page("pages/2_Complaints.py", {"section": "funnel", "pick": "region:999999,2"})
+    assert any("pick" in n and "999999" in n for n in _notices(at)), _notices(at)
+    assert at.query_params["pick"] in ("region:2", ["region:2"])  # the value the chart shows is kept
+    at = open_page("pages/2_Complaints.py", {"section": "rate", "dim": "tier", "pick": "region:2"})
+    assert "pick" not in at.query_params and any("pick" in n and "region" in n for n in _notices(at))
+    assert t("export.drill_hint", "zh") in [i.value for i in at.info]
+
+
+def test_a_tier_pick_lists_only_that_tiers_complaints() -> None:
+    at = open_page("pages/2_Complaints.py", {"section": "rate", "dim": "tier", "pick": "tier:gold", "lang": "en"})
+    tables = [d.value for d in at.dataframe if t("page.complaints.col.tier", "en") in d.value.columns]
+    assert tables and set(tables[-1][t("page.complaints.col.tier", "en")]) == {t("tier.gold", "en")}
+
+
+def test_an_alerts_link_opens_on_its_alert(duckdb_url: str, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from metrics import alerts
+    from metrics.access import audit
+    from metrics.demo import alert_rules
+
+    monkeypatch.setenv(alerts.ALERTS_ENV, f"sqlite:///{tmp_path / 'alerts.sqlite'}")
+    monkeypatch.setenv(audit.AUDIT_ENV, f"sqlite:///{tmp_path / 'audit.sqlite'}")
+    w = Warehouse.open(duckdb_url)
+    alert_rules.install(w)
+    alerts.evaluate(w)
+    w.engine.dispose()
+    at = open_page("pages/9_Alerts.py", {"lang": "en"})
+    box = _widget(at, "alert")
+    assert box.value == 0 and "alert" not in at.query_params  # the first: left out of the URL
+    box.set_value(2).run()
+    code = at.query_params["alert"]
+    code = code[-1] if isinstance(code, list) else code
+    title = json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]["title"]["text"]
+    again = open_page("pages/9_Alerts.py", {"lang": "en", "alert": code})
+    assert _widget(again, "alert").value == 2
+    assert json.loads(again.get("plotly_chart")[0].proto.spec)["layout"]["title"]["text"] == title
+    bad = open_page("pages/9_Alerts.py", {"lang": "en", "alert": "no_such_rule.2020-01"})
+    assert _widget(bad, "alert").value == 0 and any("alert" in n and "such" in n for n in _notices(bad))

@@ -121,7 +121,7 @@ def test_a_city_manager_sees_only_their_city(wh: Warehouse, tmp_path: Path, monk
     history = _frame(at, "alerts_history")
     assert len(history) == 5 and set(history[t("alerts.col.slice", "en")]) == {"Nanling"}
     # no open alert: the chart of any of the city's rules, nothing to acknowledge
-    box = at.selectbox(key="alerts_pick")
+    box = at.selectbox(key="_w_choice_alert")
     assert len(box.options) == 5 and all("Nanling" in o and "open" not in o for o in box.options)
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert "Nanling" in spec["layout"]["title"]["text"]
@@ -129,6 +129,6 @@ def test_a_city_manager_sees_only_their_city(wh: Warehouse, tmp_path: Path, monk
     at = open_page(PAGE, {"lang": "en"}, {"sw_user": dongjiang, "_sw_seen": time.time()})
     assert set(_frame(at, "alerts_open")[t("alerts.col.slice", "en")]) == {"Dongjiang"}
     opened = len(_frame(at, "alerts_open"))
-    box = at.selectbox(key="alerts_pick")
+    box = at.selectbox(key="_w_choice_alert")
     assert len(box.options) == 5 and sum(o.endswith(" · open") for o in box.options) == opened
     assert box.value == 0 and box.options[0].endswith(" · open")  # an open alert first

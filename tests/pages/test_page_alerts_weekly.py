@@ -32,7 +32,7 @@ def test_weekly_rule_is_charted_by_week(duckdb_url: str, tmp_path: Path, monkeyp
     chart = control.for_metric(wh, "csat", f, grain="week")
     wh.engine.dispose()
     at = open_page("pages/9_Alerts.py", {"lang": "en"})
-    box = at.selectbox(key="alerts_pick")
+    box = at.selectbox(key="_w_choice_alert")
     assert any(week.isoformat() in o for o in box.options)  # a week named by its Monday
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     traces = {tr.get("name"): tr for tr in spec["data"]}

@@ -34,6 +34,7 @@ KNOWN_KEYS = frozenset((*PAGE_KEYS, *FILTER_KEYS))
 CHOICE_KEYS = ("metric", "dim", "survey", "handling", "handling_dim", "cut", "customer", "explain",
                "rank_by", "manager", "group", "hall", "quarter", "level", "authority",
                "base", "point", "voc_dim", "voc_topic")
+CHOICE_KEYS += ("pick", "alert")  # the Complaints charts' picked bars or points; the chart the Alerts page shows
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _REGION_ID = re.compile(r"[0-9]{1,9}")
 SHOWN_CHARS = 40  # an ignored value is quoted in the notice up to this length
