@@ -1,7 +1,7 @@
 """Alert rules and the alerts they fire: ``evaluate`` runs every enabled rule, records what fired.
 
 A rule (table ``alert_rules``) is a metric, a slice (the filter model as a link's query string, JSON:
-``{"region": "4"}``), an owner, recipients and a kind:
+``{"region": "4"}``), an owner, recipients (users, and group-chat webhooks) and a kind:
 
 * ``control``: the newest month's point of the metric's control chart over the last
   :data:`WINDOW_MONTHS` months signals (:mod:`metrics.analysis.control`: one of the rule's
@@ -14,7 +14,8 @@ A rule (table ``alert_rules``) is a metric, a slice (the filter model as a link'
 
 "The newest month" is the calendar month of the as-of (so far as it has data). Fired alerts go to
 ``alert_events``, once per rule and month (evaluating again keeps the first ``fired_at`` and any
-acknowledgement); ``alert_runs`` says when each rule last ran and whether it fired. Where the tables
+acknowledgement); ``alert_runs`` says when each rule last ran and whether it fired; ``alert_notices``
+which recipient was told of which alert (:mod:`metrics.deliver.alert_notify`). Where the tables
 live: :func:`store` (an SQLite file beside a DuckDB data file, else the data database).
 """
 
@@ -36,9 +37,16 @@ from metrics.analysis.subtitles import region_parents, scope_text
 from metrics.backends.connect import duckdb_path, make_engine
 from metrics.model import links
 from metrics.model.filters import Filters
-from metrics.model.i18n import metric_label
+from metrics.model.i18n import metric_label, t
 from metrics.model.registry import get
-from metrics.model.schema import ALERT_TABLES, alert_events, alert_metadata, alert_rules, alert_runs
+from metrics.model.schema import (
+    ALERT_TABLES,
+    alert_events,
+    alert_metadata,
+    alert_notices,
+    alert_rules,
+    alert_runs,
+)
 
 KINDS = ("control", "target", "change")
 ALERTS_ENV = "SERVICEWATCH_ALERTS_DB"
@@ -66,16 +74,33 @@ def store(wh) -> sa.Engine:
     if key not in _ENGINES:
         engine = make_engine(url) if url else wh.engine
         alert_metadata.create_all(engine, tables=list(ALERT_TABLES), checkfirst=True)
-        _add_grain(engine)
+        _add_columns(engine)
         _ENGINES[key] = engine
     return _ENGINES[key]
 
 
-def _add_grain(engine: sa.Engine) -> None:
-    """A store made before weekly rules gets their ``grain`` column (NULL: monthly)."""
-    if "grain" not in {c["name"] for c in sa.inspect(engine).get_columns("alert_rules")}:
-        with engine.begin() as conn:
-            conn.execute(sa.text("ALTER TABLE alert_rules ADD COLUMN grain VARCHAR(8)"))
+ADDED_COLUMNS = {"grain": "VARCHAR(8)", "webhooks": "TEXT"}  # columns younger than the table
+
+
+def store_for_url(data_url: str) -> sa.Engine:
+    """:func:`store` from the data's URL alone (the worker's look for due notices before it opens the
+    data): the SQLite file beside a DuckDB file, else the database itself."""
+    url = alerts_url(data_url) or data_url
+    if url not in _ENGINES:
+        engine = make_engine(url)
+        alert_metadata.create_all(engine, tables=list(ALERT_TABLES), checkfirst=True)
+        _add_columns(engine)
+        _ENGINES[url] = engine
+    return _ENGINES[url]
+
+
+def _add_columns(engine: sa.Engine) -> None:
+    """A store made before weekly rules or rule webhooks gets their columns (NULL: monthly, none)."""
+    have = {c["name"] for c in sa.inspect(engine).get_columns("alert_rules")}
+    for name, kind in ADDED_COLUMNS.items():
+        if name not in have:
+            with engine.begin() as conn:
+                conn.execute(sa.text(f"ALTER TABLE alert_rules ADD COLUMN {name} {kind}"))
 
 
 def _read(engine: sa.Engine, stmt: sa.Select) -> pd.DataFrame:
@@ -85,6 +110,19 @@ def _read(engine: sa.Engine, stmt: sa.Select) -> pd.DataFrame:
 
 
 # -- rules ------------------------------------------------------------------------------------
+SYSTEM_OWNERS = ("admin", "system")  # the demo's rules (metrics.demo.alert_rules.OWNER), older stores' "admin"
+
+
+def owner_label(owner: str, lang: str) -> str:
+    """A rule's owner as a person reads it: the system's own rules as 系统管理员 / Administrator, the
+    operator of a command (``os:<login>``) as 运维人员（login）, a user by their name."""
+    if owner in SYSTEM_OWNERS:
+        return t("alerts.owner.system", lang)
+    if owner.startswith("os:"):
+        return t("alerts.owner.operator", lang, login=owner[3:])
+    return owner
+
+
 def save_rules(wh, rules: Iterable[Mapping[str, object]]) -> int:
     """Add or replace rules (dicts with the columns of ``alert_rules``; ``filters`` a dict or its JSON,
     ``recipients`` a list). Returns how many were written."""
@@ -104,7 +142,8 @@ def save_rules(wh, rules: Iterable[Mapping[str, object]]) -> int:
                      "filters": filters if isinstance(filters, str) else json.dumps(filters, sort_keys=True),
                      "recipients": json.dumps(list(r.get("recipients") or [])),
                      "enabled": bool(r.get("enabled", True)), "run_rules": _run_rules(r.get("run_rules")),
-                     "grain": None if grain == "month" else grain})
+                     "grain": None if grain == "month" else grain,
+                     "webhooks": json.dumps(list(r.get("webhooks") or [])) if r.get("webhooks") else None})
     with store(wh).begin() as conn:
         ids = [r["rule_id"] for r in rows]
         if ids:
@@ -119,6 +158,7 @@ def remove_rule(wh, rule_id: str) -> bool:
         n = conn.execute(alert_rules.delete().where(alert_rules.c.rule_id == rule_id)).rowcount
         conn.execute(alert_events.delete().where(alert_events.c.rule_id == rule_id))
         conn.execute(alert_runs.delete().where(alert_runs.c.rule_id == rule_id))
+        conn.execute(alert_notices.delete().where(alert_notices.c.rule_id == rule_id))
     return bool(n)
 
 
@@ -139,6 +179,7 @@ def rules(wh, scope: Scope | None = None) -> pd.DataFrame:
     df["recipients"] = [json.loads(v) for v in df["recipients"]]
     df["enabled"] = df["enabled"].astype(bool)
     df["grain"] = df["grain"].fillna("month").astype(str)
+    df["webhooks"] = [json.loads(v) if isinstance(v, str) and v else [] for v in df["webhooks"]]
     if scope is not None and len(df):
         df = df[within(wh, df["filters"], scope)]
     return df.reset_index(drop=True)

@@ -18,6 +18,7 @@ from metrics.access import audit
 from metrics.access import users as access
 from metrics.analysis.alert_checks import GRAINS
 from metrics.cli.common import (
+    EXIT_FAILURE,
     UserError,
     add_db_argument,
     add_filter_arguments,
@@ -27,6 +28,7 @@ from metrics.cli.common import (
     emit,
     open_warehouse,
 )
+from metrics.deliver.transport import parse_webhook
 from metrics.model import dimensions
 from metrics.model.i18n import metric_label, t
 from metrics.model.registry import get
@@ -68,18 +70,35 @@ def shown(df: pd.DataFrame, lang: str) -> pd.DataFrame:
 def cmd_check(args: argparse.Namespace) -> None:
     from metrics import alerts
 
+    if args.notify and args.dry_run:
+        raise UserError("--notify sends the alerts it records; it cannot go with --dry-run")
     wh = open_warehouse(args.db)
     scope = _scope(wh, args.as_user)
-    df = alerts.evaluate(wh, as_of=args.as_of, scope=scope, lang=args.lang, record=not args.dry_run)
+    sent = None
+    if args.notify:
+        from metrics.backends.connect import resolve_url
+        from metrics.deliver import alert_notify
+
+        df, sent = alert_notify.check_and_notify(wh, resolve_url(args.db), as_of=args.as_of, scope=scope,
+                                                 lang=args.lang)
+    else:
+        df = alerts.evaluate(wh, as_of=args.as_of, scope=scope, lang=args.lang, record=not args.dry_run)
     if args.format == "table":
         if not len(df):
             print(t("alerts.none", args.lang))
-            return
-        emit(shown(df, args.lang), "table")
+        else:
+            emit(shown(df, args.lang), "table")
     else:
         emit(df.drop(columns=["metric_label"]).assign(period=pd.to_datetime(df["period"]).dt.strftime("%Y-%m-%d"),
                                                       fired_at=df["fired_at"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")),
              args.format)
+    if sent is None:
+        return 0
+    for line in sent.lines:
+        print(f"servicewatch: error: {line}", file=sys.stderr)
+    # the summary beside a table; on stderr when stdout is JSON or CSV for a program
+    print(sent.summary(args.lang), file=sys.stdout if args.format == "table" else sys.stderr)
+    return EXIT_FAILURE if sent.lines else 0
 
 
 def cmd_ack(args: argparse.Namespace) -> None:
@@ -102,7 +121,15 @@ def cmd_rules(args: argparse.Namespace) -> None:
     df = alerts.rules(wh, _scope(wh, args.as_user))
     df["filters"] = [alerts.json.dumps(f, ensure_ascii=False) for f in df["filters"]]
     df["recipients"] = [",".join(r) for r in df["recipients"]]
+    df["webhooks"] = [" ".join(_hook_shown(h) for h in hooks) for hooks in df["webhooks"]]  # never the token
     emit(df, args.format)
+
+
+def _hook_shown(hook: dict) -> str:
+    """A webhook as listed: its kind and host (the URL's query holds the robot's token)."""
+    from urllib.parse import urlsplit
+
+    return f"{hook['kind']}@{urlsplit(hook['url']).hostname}"
 
 
 def cmd_history(args: argparse.Namespace) -> None:
@@ -145,11 +172,16 @@ def cmd_add(args: argparse.Namespace) -> None:
     exists = set(alerts.rules(wh)["rule_id"])
     if args.rule_id in exists and not args.replace:
         raise UserError(f"alert rule {args.rule_id!r} exists; give --replace to change it")
+    recipients = {}
     for name in args.recipient:
         try:
-            access.get_user(name)
+            recipients[name] = access.get_user(name)
         except ValueError as exc:
             raise UserError(str(exc)) from None
+    try:
+        hooks = [parse_webhook(w) for w in args.webhook]
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
     args.start = args.end = args.period = args.as_of = None
     f = build_filters(wh, args)  # values checked; an --as-user owner only within their scope
     if f.scope is not None and f.scope.regions and not f.regions:  # an owner's rule is within their regions
@@ -157,11 +189,18 @@ def cmd_add(args: argparse.Namespace) -> None:
     query = dict(parse_qsl(to_query(wh, f.with_(scope=None)), keep_blank_values=True))
     query.pop("preset", None)
     query.pop("cmp", None)
+    sliced_f = alerts.rule_filters(wh, query, f.start, f.end)
+    for name, user in recipients.items():  # a recipient is told only of alerts within their scope
+        if not alerts.visible(sliced_f, access.scope_for(user, key_ids=wh.key_ids), wh.regions()):
+            raise UserError(f"refused: the rule's slice is outside the data scope of {name} (a recipient is told "
+                            "only of alerts within their scope)")
     owner = args.owner or audit.cli_user(args.as_user)
     audit_export(args, "alert_rule", {"rule_id": args.rule_id, "metric": args.metric, "kind": args.rule_kind,
-                                      "grain": args.every, "filters": query})
+                                      "grain": args.every, "filters": query,
+                                      "recipients": list(dict.fromkeys(args.recipient)),
+                                      "webhooks": [_hook_shown(h) for h in hooks]})
     alerts.save_rules(wh, [{"rule_id": args.rule_id, "metric": args.metric, "kind": args.rule_kind, "owner": owner,
-                            "filters": query, "recipients": list(dict.fromkeys(args.recipient)),
+                            "filters": query, "recipients": list(dict.fromkeys(args.recipient)), "webhooks": hooks,
                             "enabled": not args.disabled, "run_rules": wanted or None, "grain": args.every}])
     print(t("alerts.added", args.lang, rule=args.rule_id, metric=metric_label(args.metric, args.lang),
             kind=t(f"alerts.kind.{args.rule_kind}", args.lang), every=t(f"alerts.every.{args.every}", args.lang)))
@@ -191,6 +230,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--as-of", dest="as_of", type=date_arg, help="judge the month of this day (default: the data's)")
     c.add_argument("--as-user", dest="as_user", metavar="NAME", help="only the rules within this user's scope")
     c.add_argument("--dry-run", dest="dry_run", action="store_true", help="print, record nothing")
+    c.add_argument("--notify", action="store_true", help="tell each new alert to its rule's recipients (e-mail "
+                   "in their language, the rule's webhooks) once; retries what failed before (docs/alerts.md)")
     c.set_defaults(func=cmd_check)
     a = asub.add_parser("ack", help="acknowledge a rule's open alerts with a note")
     a.add_argument("rule_id")
@@ -218,7 +259,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                     "comma-separated (" + ", ".join(("beyond_3sigma", "two_of_three_2sigma", "eight_one_side",
                                                      "six_trend")) + "; default all four)")
     ad.add_argument("--owner", metavar="NAME", help="who owns the rule (default --as-user, else the operator)")
-    ad.add_argument("--recipient", action="append", default=[], metavar="USER", help="a user told of its alerts")
+    ad.add_argument("--recipient", action="append", default=[], metavar="USER", help="a user told of its alerts "
+                    "(check --notify, the worker); refused when the slice is outside their scope")
+    ad.add_argument("--webhook", action="append", default=[], metavar="KIND=URL", help="a group-chat robot told of "
+                    "its alerts: wecom=URL, dingtalk=URL or json=URL")
     ad.add_argument("--disabled", action="store_true", help="stored but not checked")
     ad.add_argument("--replace", action="store_true", help="change an existing rule of that id")
     add_filter_arguments(ad)

@@ -135,14 +135,46 @@ def cmd_worker(args: argparse.Namespace) -> int:
         if out.queued or out.sent or out.lines:
             print(f"servicewatch worker: {out.sent} sent, {out.retrying} to retry, {out.failed} failed",
                   flush=True)
+        if args.alerts_every > 0:  # alert notices whose back-off ran out: the next pass, not the next check
+            _alerts_pass(url, name, args, check=False)
 
     scheduler = BlockingScheduler(timezone=DEFAULT_TIME_ZONE)
     scheduler.add_job(one_pass, "interval", seconds=args.interval, next_run_time=datetime.now(UTC),
                       max_instances=1, coalesce=True, id="send_due")
+    if args.alerts_every > 0:
+        scheduler.add_job(_alerts_pass, "interval", args=(url, name, args), seconds=args.alerts_every,
+                          next_run_time=datetime.now(UTC), max_instances=1, coalesce=True, id="alerts_check")
     signal.signal(signal.SIGTERM, lambda *_: scheduler.shutdown(wait=False))
-    print(f"servicewatch worker {name}: sending what is due every {args.interval} s", flush=True)
+    print(f"servicewatch worker {name}: sending what is due every {args.interval} s"
+          + (f", checking alert rules every {args.alerts_every:g} s" if args.alerts_every > 0 else ""), flush=True)
     scheduler.start()
     return 0
+
+
+def _alerts_pass(url: str, name: str, args: argparse.Namespace, check: bool = True) -> None:
+    """The worker's ``alerts check --notify`` (``check``), or only the notices due again after a failed
+    try; a failure is one line, the next pass runs."""
+    from metrics.deliver import alert_notify
+
+    try:
+        if not check and not alert_notify.pending(url):
+            return
+        wh = open_warehouse(args.db)
+        try:
+            if check:
+                _fired, out = alert_notify.check_and_notify(wh, url, worker=name,
+                                                            lease=timedelta(seconds=args.lease))
+            else:
+                out = alert_notify.send_queued(wh, url, worker=name, lease=timedelta(seconds=args.lease))
+        finally:
+            wh.engine.dispose()
+    except Exception as exc:  # noqa: BLE001 - said in one line, the next pass runs
+        print(f"servicewatch worker: alert check failed ({type(exc).__name__})", file=sys.stderr, flush=True)
+        return
+    for line in out.lines:
+        print(f"servicewatch worker: {line}", file=sys.stderr, flush=True)
+    if out.queued or out.sent or out.lines:
+        print(f"servicewatch worker: {out.summary('en')}", flush=True)
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -195,4 +227,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     w.add_argument("--lease", type=float, default=store.LEASE.total_seconds(), metavar="SECONDS",
                    help="how long a claimed delivery is this worker's before another may take it up (default 900; "
                         "longer than building and sending one pack)")
+    w.add_argument("--alerts-every", dest="alerts_every", type=float, default=3600.0, metavar="SECONDS",
+                   help="how often to run the alert rules and tell new alerts to their recipients, as alerts check "
+                        "--notify does (default 3600; 0: never)")
     w.set_defaults(func=cmd_worker)

@@ -471,6 +471,7 @@ alert_rules = sa.Table(
     sa.Column("enabled", sa.Boolean, nullable=False),
     sa.Column("run_rules", sa.String(120), nullable=True),  # control: the run rules that alert (NULL: all four)
     sa.Column("grain", sa.String(8), nullable=True),  # month (NULL) | week: the period each check judges
+    sa.Column("webhooks", sa.Text, nullable=True),  # JSON list of {"kind", "url"}: group chats told of its alerts
 )
 alert_events = sa.Table(
     "alert_events",
@@ -495,4 +496,21 @@ alert_runs = sa.Table(
     sa.Column("period", sa.Date, nullable=True),
     sa.Column("fired", sa.Boolean, nullable=False),
 )
-ALERT_TABLES = (alert_rules, alert_events, alert_runs)
+# Each alert event told to each of its rule's recipients once (metrics.deliver.alert_notify): one row
+# per (rule, period, recipient), queued, leased and sent like a delivery; the key is the dedup.
+alert_notices = sa.Table(
+    "alert_notices",
+    alert_metadata,
+    sa.Column("rule_id", sa.String(80), primary_key=True),
+    sa.Column("period", sa.Date, primary_key=True),  # the alert_events row told
+    sa.Column("recipient", sa.String(120), primary_key=True),  # user name, or webhook:<n> of the rule
+    sa.Column("state", sa.String(8), nullable=False),  # queued | sending | sent | failed
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("queued_at", sa.DateTime, nullable=False),  # UTC
+    sa.Column("next_try_at", sa.DateTime, nullable=False),  # UTC: not before (back-off)
+    sa.Column("last_error", sa.String(400), nullable=True),  # one line, never a password or token
+    sa.Column("lease_owner", sa.String(80), nullable=True),
+    sa.Column("lease_until", sa.DateTime, nullable=True),  # UTC
+    sa.Column("sent_at", sa.DateTime, nullable=True),  # UTC
+)
+ALERT_TABLES = (alert_rules, alert_events, alert_runs, alert_notices)
