@@ -2,10 +2,11 @@
 
 No Streamlit here: the app, the CLI and the tests share it.
 
-* :class:`User`: a name, a role (admin, manager, account_manager, viewer), the regions of a
-  manager, the ``account_managers.manager_id`` of an account manager — named by their keys as the
-  source wrote them (``GD-SZ``, ``AM-001``; a plain number is its own id), turned into ids by
-  :func:`scope_for` with the data's ``source_keys``.
+* :class:`User`: a name, a role (admin, manager, account_manager, hall_manager, viewer), the regions
+  of a manager, the ``account_managers.manager_id`` of an account manager, the outlets of a hall
+  manager (营业厅主任) — named by their keys as the source wrote them (``GD-SZ``, ``AM-001``,
+  ``HALL-01``; a plain number is its own id), turned into ids by :func:`scope_for` with the data's
+  ``source_keys``.
 * The users file (JSON, path in ``$SERVICEWATCH_USERS``, kept outside the repository): users with
   bcrypt password hashes. A missing, unreadable or malformed file raises :class:`UsersFileError`:
   nobody signs in (fail closed).
@@ -35,7 +36,7 @@ from metrics.access import lockout
 from metrics.model.keys import user_key
 from metrics.model.regions import within
 
-ROLES = ("admin", "manager", "account_manager", "viewer")
+ROLES = ("admin", "manager", "account_manager", "hall_manager", "viewer")
 USERS_ENV = "SERVICEWATCH_USERS"
 MIN_GROUP_ENV = "SERVICEWATCH_MIN_GROUP_SIZE"
 DEFAULT_MIN_GROUP_SIZE = 5
@@ -72,6 +73,7 @@ class User:
     manager_id: int | str | None = None
     email: str | None = None  # where subscriptions are delivered (metrics.deliver)
     lang: str = "zh"  # the language of what is delivered to the user
+    outlets: tuple[int | str, ...] = ()  # a hall manager's outlets: keys, as regions
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
@@ -86,7 +88,12 @@ class User:
             raise ValueError("a manager needs at least one region (--regions ID ...)")
         if self.role == "account_manager" and self.manager_id is None:
             raise ValueError("an account manager needs --manager ID (account_managers.manager_id)")
+        if self.role == "hall_manager" and not self.outlets:
+            raise ValueError("a hall manager needs at least one outlet (--outlets KEY ...)")
+        if self.outlets and self.role != "hall_manager":
+            raise ValueError("only a hall manager has outlets (--role hall_manager)")
         object.__setattr__(self, "regions", tuple(user_key(r) for r in self.regions))
+        object.__setattr__(self, "outlets", tuple(user_key(o) for o in self.outlets))
         if self.manager_id is not None:
             object.__setattr__(self, "manager_id", user_key(self.manager_id))
 
@@ -130,6 +137,9 @@ def scope_for(user: User, min_group: int | None = None, key_ids: KeyIds | None =
     regions = _ids(user.regions, "regions", key_ids)
     if user.role == "manager":
         return Scope(user.name, regions=tuple(sorted(regions)), min_group_size=size)
+    if user.role == "hall_manager":  # their outlets' tickets, surveys, queues and audits; no customer figure
+        outlets = _ids(user.outlets, "outlets", key_ids)
+        return Scope(user.name, outlet_ids=tuple(sorted(set(outlets))), min_group_size=size)
     if user.role == "account_manager":
         [manager] = _ids((user.manager_id,), "account_managers", key_ids) or [None]
         if manager is None:  # an account manager the data does not know: nothing
@@ -248,7 +258,7 @@ def load_users(path: str | Path | None = None) -> dict[str, tuple[User, str | No
             if h is not None and not (isinstance(h, str) and h.startswith("$2") and len(h) == 60):
                 raise ValueError("bad password hash")
             user = User(name, rec["role"], tuple(rec.get("regions") or ()), rec.get("manager_id"),
-                        rec.get("email"), rec.get("lang") or "zh")
+                        rec.get("email"), rec.get("lang") or "zh", tuple(rec.get("outlets") or ()))
         except (KeyError, TypeError, ValueError) as exc:
             raise UsersFileError(f"users file {p}: entry {name!r} is malformed ({exc})") from None
         out[name] = (user, h)
@@ -259,7 +269,7 @@ def _save(users: dict[str, tuple[User, str | None]], path: str | Path | None = N
     p = users_path(path)
     data = {"version": FILE_VERSION, "users": {
         u.name: {"role": u.role, "regions": list(u.regions), "manager_id": u.manager_id, "password_hash": h,
-                 "email": u.email, "lang": u.lang}
+                 "email": u.email, "lang": u.lang, **({"outlets": list(u.outlets)} if u.outlets else {})}
         for u, h in users.values()}}
     p.parent.mkdir(parents=True, exist_ok=True)
     tmp = p.with_name(p.name + ".tmp")

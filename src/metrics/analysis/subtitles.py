@@ -56,6 +56,8 @@ def scope_text(f: Filters, lang: str, region_names: Mapping[int, str],
     parts = [", ".join(region_names.get(r, str(r)) for r in regions)] if regions else []
     if f.scope is not None and f.scope.manager_id is not None:
         parts.append(t("filter.scope_portfolio", lang, user=f.scope.user))
+    if f.scope is not None and f.scope.outlet_ids is not None and not f.outlets:  # a hall manager's outlets
+        parts.append(", ".join(label("outlet", o, lang) for o in f.scope.outlet_ids))
     for dim in dimensions.LABELLED_FILTERS:  # outlets by name (metrics.query.warehouse)
         values = getattr(f, dim.field)
         if values:

@@ -39,7 +39,8 @@ def cmd_user(args: argparse.Namespace) -> None:
     """Run one ``user`` action; a bad name, role or users file ends in :class:`UserError`."""
     try:
         if args.user_command == "add":
-            user = access.User(args.name, args.role, tuple(args.regions), args.manager, args.email, args.user_lang)
+            user = access.User(args.name, args.role, tuple(args.regions), args.manager, args.email, args.user_lang,
+                               tuple(args.outlets))
             access.add_user(user, None if args.no_password else _read_password(args))
             print(f"user {user.name} added ({user.role})" + (", OpenID Connect only" if args.no_password else ""))
         elif args.user_command == "passwd":
@@ -54,11 +55,11 @@ def cmd_user(args: argparse.Namespace) -> None:
         else:
             locks = access.lock_states()
             rows = [{"name": u.name, "role": u.role, "regions": " ".join(map(str, u.regions)),
-                     "manager_id": u.manager_id, "email": u.email or "", "lang": u.lang,
-                     "locked_until": _local_time(locks.get(u.name))}
+                     "manager_id": u.manager_id, "outlets": " ".join(map(str, u.outlets)), "email": u.email or "",
+                     "lang": u.lang, "locked_until": _local_time(locks.get(u.name))}
                     for u in access.list_users()]
-            emit(pd.DataFrame(rows, columns=["name", "role", "regions", "manager_id", "email", "lang", "locked_until"]),
-                 args.format)
+            emit(pd.DataFrame(rows, columns=["name", "role", "regions", "manager_id", "outlets", "email", "lang",
+                                             "locked_until"]), args.format)
     except ValueError as exc:
         raise UserError(str(exc)) from None
 
@@ -76,6 +77,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     ua.add_argument("--manager", metavar="KEY",
                     help="the account manager (account_managers.manager_id as the source wrote it, e.g. AM-001) "
                          "of an account manager")
+    ua.add_argument("--outlets", nargs="+", default=[], metavar="KEY",
+                    help="the outlets a hall manager (营业厅主任) sees, by their keys as the source wrote them: "
+                         "their tickets, surveys, queues and audits only, no figure about customers")
     ua.add_argument("--email", metavar="ADDRESS", help="where subscriptions are delivered (servicewatch subscription)")
     ua.add_argument("--lang", dest="user_lang", choices=["zh", "en"], default="zh",
                     help="language of what is delivered to the user (default zh)")

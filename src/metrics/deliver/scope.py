@@ -4,7 +4,8 @@ The subscription stores its view as a link's query string (:mod:`metrics.model.l
 period: ``preset`` (last month by default) is resolved against the data's as-of date when the pack
 is built. Each recipient's figures are the view intersected with their scope
 (:func:`metrics.access.users.scope_for`): a province view sent to a city manager is that city's
-view; a view with no region in common with a recipient's regions gives that recipient nothing.
+view; a view with no region in common with a recipient's regions gives that recipient nothing; a hall
+manager's view is narrowed to their outlets the same way.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ class OutsideScope(ValueError):
 def to_query(wh: Warehouse, f: Filters, preset: str = DEFAULT_PRESET) -> str:
     """The view as stored: its slices (regions by their keys as the source wrote them) and ``preset``;
     the dates are left out (each delivery takes the preset's period up to the data's as-of)."""
-    q = f.to_query(wh.key_texts("regions", list(f.regions)))
+    q = f.to_query(wh.key_texts("regions", list(f.regions)), wh.key_texts("outlets", list(f.outlets)))
     for k in ("from", "to", "as_of"):
         q.pop(k, None)
     return urlencode({**q, "preset": preset})
@@ -44,6 +45,19 @@ def region_keys(wh: Warehouse) -> dict[str, int]:
     return {shown(i, texts): i for i in ids}
 
 
+def outlet_keys(wh: Warehouse) -> dict[str, int]:
+    """Every outlet's key as the source wrote it -> its id ({} without outlets)."""
+    if not wh.has_outlets():
+        return {}
+    import sqlalchemy as sa
+
+    from metrics.model import schema
+
+    ids = [int(o) for o in wh.read(sa.select(schema.outlets.c.outlet_id)).iloc[:, 0]]
+    texts = wh.key_texts("outlets", [i for i in ids if i < 0])
+    return {shown(i, texts): i for i in ids}
+
+
 def view_filters(wh: Warehouse, query: str) -> Filters:
     """The stored view as Filters over its preset's period up to the data's as-of (no scope). A
     slice the data no longer holds (a region removed by a reload) raises ValueError."""
@@ -51,8 +65,9 @@ def view_filters(wh: Warehouse, query: str) -> Filters:
     preset = q.get("preset") if q.get("preset") in PRESETS else DEFAULT_PRESET
     start, end = preset_period(preset, wh.as_of())
     values = {d.url_key: wh.values(d.name) for d in dimensions.VALUE_FILTERS}
+    outlets = outlet_keys(wh)
     parsed = parse_query(q, Filters(start=start, end=end), regions=set(region_keys(wh).values()), values=values,
-                         region_keys=region_keys(wh))
+                         region_keys=region_keys(wh), outlets=set(outlets.values()), outlet_keys=outlets)
     if parsed.ignored:
         raise ValueError(f"the subscription's view names what the data no longer holds: {', '.join(parsed.ignored)}")
     return parsed.filters
@@ -69,6 +84,11 @@ def for_recipient(wh: Warehouse, f: Filters, user: User) -> Filters:
     scope = access.scope_for(user, key_ids=wh.key_ids)
     if scope is None:
         return f
+    if scope.outlet_ids is not None:  # a hall manager: the view's outlets among theirs, or all of theirs
+        kept = [o for o in f.outlets if o in scope.outlet_ids] if f.outlets else list(scope.outlet_ids)
+        if not kept:
+            raise OutsideScope(f"the view has no outlet in the scope of {user.name}")
+        return f.narrowed("outlet", kept).with_(scope=scope)
     if scope.regions is None:  # an account manager's customers, or a viewer of everything
         return f.with_(scope=scope)
     if not scope.regions:

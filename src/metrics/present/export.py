@@ -209,6 +209,9 @@ def scope_words(f: Filters, lang: str, region_names: Mapping[int, str]) -> str:
     join = "、" if lang == "zh" else ", "
     if s.manager_id is not None:
         text = t("export.scope_portfolio", lang, user=s.user)
+    elif s.outlet_ids is not None:  # a hall manager: their outlets by name
+        text = t("export.scope_outlets", lang, user=s.user,
+                 outlets=join.join(label("outlet", o, lang) for o in s.outlet_ids) or "—")
     elif s.regions is not None:
         names = join.join(region_names.get(r, str(r)) for r in s.regions) or "—"
         text = t("export.scope_regions", lang, user=s.user, regions=names)
