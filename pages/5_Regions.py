@@ -3,6 +3,8 @@ against the rest of the scope, Holm-corrected, with a dot-and-whisker chart."""
 
 from __future__ import annotations
 
+import re
+
 import streamlit as st
 
 from metrics.analysis import league, plain
@@ -12,6 +14,7 @@ from metrics.present.charts.league import dot_whisker
 from metrics.present.formatting import fmt_delta, fmt_metric, fmt_p
 from metrics.present.markup import md
 from servicewatch import ui
+from servicewatch.downloads import list_download
 from servicewatch.kpis import show_chart
 from servicewatch.tables import MISSING, fitted_columns
 
@@ -70,5 +73,9 @@ columns = {"rank": t("page.regions.rank"), "region": t(f"level.{level}"), "value
 league_table = shown.assign(p_adjusted=shown["p_adjusted"].map(fmt_p))[list(columns)].rename(columns=columns)
 st.dataframe(league_table, hide_index=True, width="stretch", placeholder=MISSING,
              column_config=fitted_columns(league_table, pin=2))  # rank and region stay in view
+file_metric = re.sub(r'[\\/:*?"<>|\s]+', "_", view.metric_label(metric_id))  # a safe file name
+list_download(view, league_table, t("table_exports.regions.file", metric=file_metric), "regions_league_csv",
+              "regions_league.csv", metrics=(metric_id,), f=rf,  # the table as shown, with the header block
+              title=t("table_exports.regions.title", metric=view.metric_label(metric_id)))
 with st.expander(t("plain.details")):
     st.caption(t("page.regions.method", rest=scope_name))

@@ -106,6 +106,7 @@ def open_alerts(view: View) -> pd.DataFrame:
     table = shown(found, view, OPEN_COLUMNS)
     st.dataframe(table, hide_index=True, width="stretch", placeholder=MISSING,
                  column_config=fitted_columns(table, pin=2), key="alerts_open")
+    _download(view, table, "open", "alerts_open_csv")
     return found
 
 
@@ -241,6 +242,7 @@ def history(view: View) -> None:
     table = runs[list(cols)].rename(columns={c: view.t(f"alerts.col.{c}") for c in cols})
     st.dataframe(table, hide_index=True, width="stretch", placeholder=MISSING,
                  column_config=fitted_columns(table, pin=2), key="alerts_history")
+    _download(view, table, "history", "alerts_history_csv")
     done = alerts.events(view.wh, _scope(view))
     done = done[done["acknowledged_at"].notna()]
     if len(done):
@@ -248,3 +250,15 @@ def history(view: View) -> None:
         table = shown(described(done, view), view, DONE_COLUMNS)
         st.dataframe(table, hide_index=True, width="stretch", placeholder=MISSING,
                      column_config=fitted_columns(table, pin=2), key="alerts_done")
+        _download(view, table, "done", "alerts_done_csv")
+
+
+def _download(view: View, table: pd.DataFrame, name: str, key: str) -> None:
+    """A table of the page as shown, as CSV and Excel with the header block (audited). The alerts are
+    the scope's, whatever the filters: the block names the data's whole span, no comparison."""
+    from servicewatch.downloads import list_download
+
+    first, last = view.wh.data_span()
+    whole = Filters(first or last, last, as_of=view.as_of, comparison="none", scope=view.filters.scope)
+    list_download(view, table, view.t(f"table_exports.alerts.{name}_file"), key, f"{key.removesuffix('_csv')}.csv",
+                  f=whole, title=view.t(f"table_exports.alerts.{name}_title"))

@@ -10,17 +10,22 @@ import streamlit as st
 
 from metrics.analysis import coverage
 from metrics.analysis import data_quality as quality
-from metrics.present.export import to_csv
+from metrics.model.filters import Filters
+from servicewatch.downloads import list_download
 from servicewatch.tables import MISSING, fitted_columns, localise, number_columns, qualified_name
 from servicewatch.ui import View
 
 PREFIXES = {"check": "page.data.check", "severity": "page.data.severity", "table": "db.table"}
 
 
-def _download(view: View, df: pd.DataFrame, file_key: str, key: str) -> None:
-    """A CSV download of ``df`` named by the catalogue entry ``file_key``."""
-    st.download_button(view.t("export.csv"), to_csv(df), f"{view.t(file_key)}.csv", "text/csv",
-                       key=key, on_click="ignore", icon=":material/download:")
+def _download(view: View, df: pd.DataFrame, file_key: str, key: str, title_key: str) -> None:
+    """``df`` as shown, as CSV and as an Excel workbook with the header block, named by the catalogue
+    entry ``file_key``, titled by ``title_key`` (:func:`servicewatch.downloads.list_download`,
+    audited). The page ignores the filters: the header block names the data's whole span, no comparison."""
+    first, last = view.wh.data_span()
+    whole = Filters(first or last, last, as_of=view.as_of, comparison="none", scope=view.filters.scope)
+    list_download(view, df, view.t(file_key), key, f"{key.removesuffix('_csv')}.csv", f=whole,
+                  title=view.t(title_key))
 
 
 def database(view: View) -> dict:
@@ -49,7 +54,7 @@ def tables(view: View, meta: dict) -> None:
     shown = localise(summary, lang, prefixes={"table": "db.table", "column": "page.tables"})
     st.dataframe(shown, hide_index=True, width="stretch", height=min(38 + 35 * len(shown), 620),
                  placeholder=MISSING, column_config=fitted_columns(shown, number_columns(summary, lang)))
-    _download(view, shown, "page.data.tables_file", "data_tables_csv")
+    _download(view, shown, "page.data.tables_file", "data_tables_csv", "page.data.tables_header")
     with st.expander(view.t("page.data.meta_header")):
         st.json(meta)
     with st.expander(view.t("page.data.technical")):  # the names an administrator types (CLI, SQL)
@@ -76,7 +81,7 @@ def data_quality(view: View) -> None:
                                                     warnings=int((hits["severity"] == "warning").sum())))
     shown = localise(found.rename(columns={"n": "rows"}), view.lang, prefixes=PREFIXES)
     st.dataframe(shown, hide_index=True, width="stretch", placeholder=MISSING, column_config=fitted_columns(shown))
-    _download(view, shown, "page.data.quality_file", "data_quality_csv")
+    _download(view, shown, "page.data.quality_file", "data_quality_csv", "page.data.quality_header")
     for check in hits["check"]:
         with st.expander(view.t("page.data.examples", check=view.label("page.data.check", check))):
             rows = localise(view.call(quality.finding_rows, check), view.lang)
@@ -102,4 +107,4 @@ def metric_coverage(view: View) -> None:
     st.dataframe(shown, hide_index=True, width="stretch", height=min(38 + 35 * len(shown), 760),
                  placeholder=MISSING, column_config=fitted_columns(shown))
     _download(view, shown.assign(**{known: covered["known"], rows: covered["rows"]}), "page.data.coverage.file",
-              "data_coverage_csv")
+              "data_coverage_csv", "page.data.coverage.header")
