@@ -24,6 +24,8 @@ def test_page_has_the_sentences_and_waterfalls(duckdb_url: str, lang: str) -> No
     charts = page.charts
     assert page.title == t("explain.title", lang)
     assert page.sentences == [sentence(dc.explain(wh, m, f)[0], lang) for m in METRICS]
+    # NPS, FCR and churn as on the Overview's explain section (issue 17 audit, pack coverage)
+    assert {"nps", "fcr_rate", "churn_rate"} <= set(METRICS) and len(page.sentences) == 6
     assert ("东江市（自身变化）" if lang == "zh" else "Dongjiang (rate effect)") in page.sentences[0]
     assert len(charts) == 2 and all(c.png == b"png" for c in charts)
     assert charts[0].title == t("explain.chart.title", lang, metric="投诉率" if lang == "zh" else "Complaint rate",

@@ -11,7 +11,8 @@ from metrics.present.explain_text import dim_word, sentence
 from metrics.report.context import Ctx
 from metrics.report.model import Page
 
-METRICS = ("complaint_rate", "csat", "sla_resolution_compliance")  # the headline metrics explained
+# the headline metrics explained: the Overview's explain section's six, in its order of the meeting
+METRICS = ("complaint_rate", "csat", "sla_resolution_compliance", "nps", "fcr_rate", "churn_rate")
 CHARTS = 2  # waterfalls on the page (the layout of a section page)
 
 
