@@ -64,5 +64,6 @@ def card_forecast(view: View, metric_id: str) -> None:
         notes = [ft.model_line(fc, view.lang)]
         if isinstance(summary, dict):
             notes.append(ft.backtest_line(summary, metric_id, view.lang))
+        notes.append(ft.calibration_line(fc, view.lang))
         notes += [ft.thresholds_line(view.lang), view.t("forecast.method")]
         st.caption("  \n".join(md(n) for n in notes))

@@ -250,3 +250,71 @@ def test_months_without_rows_are_gaps(demo: tuple[Warehouse, Filters]) -> None:
     assert gaps.between(28, 31).all() and sparse["value"].isna().any()
     out = fc.forecast(wh, "csat", narrow)
     assert out.reason == "too_short" and out.months.empty  # no run of 12 months: a reason, no forecast
+
+
+# -- the band calibrated on the series' own back-test -------------------------------------------
+def _level_shift(rng: np.random.Generator, n: int) -> np.ndarray:
+    """AR(1) noise (phi 0.3) with one level shift of 2–4 noise standard deviations, up or down, at a
+    random month of the second half: the kind of break the demo plants in its last months."""
+    y = _ar1(rng, n, phi=0.3)
+    y[rng.integers(n // 2, n):] += rng.choice([-1.0, 1.0]) * rng.uniform(2, 4)
+    return y
+
+
+SHIFT_SERIES = 30
+
+
+def test_calibrated_band_keeps_its_promise_on_level_shifts() -> None:
+    """On series with a level shift the model's own 80% band covers too little in the back-test (the
+    shift is a break the model does not foresee); the band calibrated on the series' own back-test
+    covers 80% within the tolerance (3 binomial s.e. over the series, plus 0.03), n reported. The
+    back-test reruns the whole procedure, the calibration on the months before each origin included."""
+    rng = np.random.default_rng(11)
+    covers, n = [], 0
+    for _ in range(SHIFT_SERIES):
+        points = fb.backtest_series(_frame(_level_shift(rng, LENGTH)), "csat", bounds=(None, None))
+        assert points["calibrated"].all()  # 36 months: every origin has 8+ errors to calibrate on
+        covers.append(points["in80"].mean())
+        n += len(points)
+    cover = float(np.mean(covers))
+    assert abs(cover - 0.80) <= _tolerance(0.80, SHIFT_SERIES), (cover, n)
+
+
+def test_calibration_falls_back_to_the_model_band_on_a_short_history() -> None:
+    """Fewer than CALIBRATION_MIN back-test errors at the first horizon (a history shorter than
+    MIN_MONTHS + CALIBRATION_MIN months): the model's own band, said by calibration_n 0."""
+    rng = np.random.default_rng(4)
+    short = fc.forecast_series(_frame(_ar1(rng, fc.MIN_MONTHS + fc.CALIBRATION_MIN - 1)), "csat", "month",
+                               bounds=(None, None))
+    assert short.calibration_n == 0 and short.widen == []
+    long = fc.forecast_series(_frame(_ar1(rng, fc.MIN_MONTHS + fc.CALIBRATION_MIN)), "csat", "month",
+                              bounds=(None, None))
+    assert long.calibration_n == fc.CALIBRATION_MIN and len(long.widen) == len(long.months)
+
+
+def test_calibration_widens_bands_and_the_chance_together() -> None:
+    """The simulated paths behind the chance of meeting the target use the calibrated distribution:
+    the 80% band of the paths' first month equals the calibrated band (to simulation error)."""
+    y = _level_shift(np.random.default_rng(8), LENGTH)
+    out = fc.forecast_series(_frame(y), "csat", "month", bounds=(None, None))
+    assert out.calibration_n > 0
+    first = out.months.iloc[0]
+    period = out.periods.iloc[0]  # a month's period is that month: its quantiles come from the paths
+    width = first["upper80"] - first["lower80"]
+    assert period["upper80"] - period["lower80"] == pytest.approx(width, rel=0.06)
+
+
+DEMO_SERIES = ("csat", "nps", "complaint_rate", "sla_resolution_compliance", "fcr_rate", "churn_rate")
+
+
+def test_demo_monthly_series_calibrated_coverage(demo: tuple[Warehouse, Filters]) -> None:
+    """The demo's own monthly series (six KPIs, 33 back-test points each): the calibrated 80% band's
+    coverage pooled over them lies within 3 binomial s.e. of 80% counted over the 72 origins (6 series
+    × 12, the independent units: the points of one origin share a fit) plus 0.03 — a tolerance of
+    0.17. The demo's planted break in its last three months is inside every series' back-test window."""
+    wh, f = demo
+    summaries = {m: fb.backtest(wh, m, f) for m in DEMO_SERIES}
+    n = sum(s["n"] for s in summaries.values())
+    pooled = sum(s["cover80"] * s["n"] for s in summaries.values()) / n
+    assert n >= 6 * 30
+    assert abs(pooled - 0.80) <= _tolerance(0.80, 6 * fb.BACKTEST_ORIGINS), (pooled, n, summaries)

@@ -23,8 +23,20 @@ The method, stated once:
   degrees-of-freedom correction n/(n − k) (k the model's estimated parameters), and the errors are
   taken as Student t with n − k degrees of freedom (a multivariate t: one scale for the whole path),
   which widens short histories' intervals a little for the parameters estimated from them; the
-  rest of the parameters' uncertainty is not included (the back-test shows what that costs). The
-  monthly 80% and 95% intervals are exact quantiles on the model's scale.
+  rest of the parameters' uncertainty is not included. The monthly 80% and 95% intervals are exact
+  quantiles on the model's scale.
+* **Calibration on the series' own back-test.** The model's band assumes the model is right; a
+  series with level shifts or a changing noise makes it too narrow (or too wide). So the band is
+  calibrated on the series itself: the chosen model is refitted at each of the last
+  :data:`CALIBRATION_ORIGINS` months with at least ``MIN_MONTHS`` months before it (a rolling-origin
+  back-test of that model), and its errors at each horizon are standardised by that origin's band.
+  The split-conformal quantile of their absolute values (the ⌈(m + 1)·0.8⌉-th smallest of m) divided
+  by the t quantile the 80% band uses is the horizon's widening (above 1 widens, below 1 narrows);
+  horizons beyond those with at least :data:`CALIBRATION_MIN` errors take the last calibrated one's,
+  and with fewer than that at the first horizon the model's own band is kept (``calibration_n`` 0).
+  The whole error distribution is scaled by it (the 95% band keeps the model's shape at the same
+  widening), and the simulated paths below use the same scaled distribution, so the bands and the
+  chance of meeting the target agree.
 * **The period and the target.** A period (month, or quarter when the filters' period is longer than
   a month) is the volume-weighted mean of its months: the months already known as they are, the
   rest from :data:`SIMULATIONS` paths drawn from the joint distribution of the forecast errors (fixed
@@ -41,7 +53,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 import numpy as np
@@ -61,6 +73,9 @@ SEED = 20261206
 LIKELY = 0.75  # probability ≥ this: likely to meet; ≤ 1 − this: likely to miss
 BANDS = {"lower80": 0.10, "upper80": 0.90, "lower95": 0.025, "upper95": 0.975}  # a band's edges as probabilities
 PERIODS_AHEAD = 2  # the current period and this many after it
+CALIBRATION_ORIGINS = 12  # the band is calibrated on the chosen model's errors from this many last origins
+CALIBRATION_MIN = 8  # fewer errors at the first horizon: the model's own band (needs MIN_MONTHS + 8 months)
+CALIBRATION_LEVEL = 0.80  # the band the calibration makes honest
 
 
 # -- scales ------------------------------------------------------------------------------------
@@ -124,6 +139,9 @@ class Fit:
     psi: np.ndarray  # psi[0] = 1, psi[j]: weight of the shock j months before
     sigma2: float  # the shocks' variance, n/(n − k) times the residual mean square
     df: int  # n − k: the Student t's degrees of freedom
+    resid: np.ndarray = field(default_factory=lambda: np.zeros(0))  # the one-step errors on the history
+    widen: np.ndarray | None = None  # per horizon: the calibrated band's width over the model's (None: 1)
+    calibration_n: int = 0  # the history's h-step errors the widening rests on (0: not calibrated)
 
     def quantile(self, p: float) -> float:
         """The ``p`` quantile of a standardised forecast error (Student t with :attr:`df`)."""
@@ -137,7 +155,10 @@ class Fit:
         psi_mat = np.zeros((h, h))
         for i in range(h):
             psi_mat[i, : i + 1] = self.psi[: i + 1][::-1]
-        return self.sigma2 * psi_mat @ psi_mat.T
+        cov = self.sigma2 * psi_mat @ psi_mat.T
+        if self.widen is not None:
+            cov = cov * np.outer(self.widen, self.widen)
+        return cov
 
 
 def _ets(z: np.ndarray, h: int, damped: bool) -> Fit:
@@ -154,7 +175,7 @@ def _ets(z: np.ndarray, h: int, damped: bool) -> Fit:
         psi = np.full(h, alpha)
     psi[0] = 1.0
     return Fit("ETS(A,Ad,N)" if damped else "ETS(A,N,N)", float(res.aicc), np.asarray(res.forecast(h), dtype=float),
-               psi, float(res.mse) * n / (n - k), n - k)
+               psi, float(res.mse) * n / (n - k), n - k, np.asarray(res.resid, dtype=float))
 
 
 def _ar1(z: np.ndarray, h: int) -> Fit:
@@ -164,18 +185,24 @@ def _ar1(z: np.ndarray, h: int) -> Fit:
     phi, sigma2 = float(res.params[1]), float(res.params[-1])
     n, k = len(z), 2  # the mean and phi
     return Fit("ARIMA(1,0,0)", float(res.aicc), np.asarray(res.forecast(h), dtype=float), phi ** np.arange(h),
-               sigma2 * n / (n - k), n - k)
+               sigma2 * n / (n - k), n - k, np.asarray(res.resid, dtype=float))
 
 
-def choose(z: np.ndarray, h: int) -> Fit:
-    """The candidate with the smallest AICc on the model-scale series ``z``, forecasting ``h`` months.
-    A candidate whose fit fails or gives a non-finite AICc is left out."""
+CANDIDATES = {"ETS(A,N,N)": lambda z, h: _ets(z, h, False), "ETS(A,Ad,N)": lambda z, h: _ets(z, h, True),
+              "ARIMA(1,0,0)": _ar1}
+
+
+def choose(z: np.ndarray, h: int, only: str | None = None) -> Fit:
+    """The candidate with the smallest AICc on the model-scale series ``z``, forecasting ``h`` months
+    (``only``: that candidate alone). A candidate whose fit fails or gives a non-finite AICc is left out."""
     fits = []
     with warnings.catch_warnings(), np.errstate(all="ignore"), one_blas_thread():
         warnings.simplefilter("ignore")
-        for make in (lambda: _ets(z, h, False), lambda: _ets(z, h, True), lambda: _ar1(z, h)):
+        for name, make in CANDIDATES.items():
+            if only is not None and name != only:
+                continue
             try:
-                fit = make()
+                fit = make(z, h)
             except (ValueError, np.linalg.LinAlgError):  # pragma: no cover - a degenerate series
                 continue
             if math.isfinite(fit.aicc) and np.all(np.isfinite(fit.mean)) and fit.sigma2 >= 0:
@@ -183,6 +210,61 @@ def choose(z: np.ndarray, h: int) -> Fit:
     if not fits:
         raise ValueError("no model could be fitted")
     return min(fits, key=lambda f: f.aicc)
+
+
+Fitted = dict  # (months, model or None) → (Scale, Fit or None): fits of a series' prefixes, shared
+
+
+def _fit_prefix(values: np.ndarray, end: int, bounds: tuple, horizon: int, memo: Fitted,
+                only: str | None = None) -> tuple[Scale, Fit | None]:
+    """The scale and fit of the first ``end`` months (the chosen candidate, or ``only``), remembered in
+    ``memo`` (a back-test reuses the fits of the prefixes it shares with its origins)."""
+    key = (end, only)
+    if key not in memo:
+        train = values[:end]
+        scale = Scale.fit(train, bounds)
+        try:
+            memo[key] = scale, choose(scale.to_model(train), horizon, only)
+        except ValueError:
+            memo[key] = scale, None
+    return memo[key]
+
+
+def calibrate(values: np.ndarray, fit: Fit, bounds: tuple, horizon: int, memo: Fitted | None = None) -> Fit:
+    """``fit`` (of all of ``values``) with its band calibrated on the series' own rolling-origin
+    back-test of the same model (module docstring, *Calibration*); unchanged with ``calibration_n`` 0
+    when fewer than :data:`CALIBRATION_MIN` errors exist at the first horizon."""
+    memo = {} if memo is None else memo
+    end = len(values)
+    errors: list[list[float]] = [[] for _ in range(horizon)]
+    for origin in range(max(MIN_MONTHS, end - CALIBRATION_ORIGINS), end):
+        scale, past = _fit_prefix(values, origin, bounds, horizon, memo, fit.name)
+        if past is None:
+            continue
+        sd = np.sqrt(np.maximum(np.diag(past.covariance()), 0))
+        actual = scale.to_model(values[origin:origin + horizon])
+        for k, z in enumerate(actual):
+            if sd[k] > 0:
+                errors[k].append(abs(float(z) - float(past.mean[k])) / float(sd[k]))
+    if len(errors[0]) < CALIBRATION_MIN:
+        return fit
+    widen, last = np.ones(horizon), 1.0
+    for k, e in enumerate(errors):
+        if len(e) >= CALIBRATION_MIN:
+            rank = math.ceil((len(e) + 1) * CALIBRATION_LEVEL)  # split-conformal: at least the level covered
+            last = float(np.sort(e)[min(rank, len(e)) - 1]) / fit.quantile(0.5 + CALIBRATION_LEVEL / 2)
+        widen[k] = last
+    return replace(fit, widen=widen, calibration_n=len(errors[0]))
+
+
+def fit_history(values: np.ndarray, bounds: tuple, horizon: int, memo: Fitted | None = None) -> tuple[Scale, Fit]:
+    """The whole procedure on ``values`` (oldest first): the scale, the candidate of smallest AICc and
+    its calibrated band, forecasting ``horizon`` months. Raises ValueError when no model fits."""
+    memo = {} if memo is None else memo
+    scale, fit = _fit_prefix(values, len(values), bounds, horizon, memo)
+    if fit is None:
+        raise ValueError("no model could be fitted")
+    return scale, calibrate(values, fit, bounds, horizon, memo)
 
 
 # -- periods -----------------------------------------------------------------------------------
@@ -234,6 +316,8 @@ class Forecast:
     months: pd.DataFrame = field(default_factory=pd.DataFrame)
     periods: pd.DataFrame = field(default_factory=pd.DataFrame)
     higher_is_better: bool | None = None
+    calibration_n: int = 0  # back-test errors the band is calibrated on (0: the model's own band)
+    widen: list[float] = field(default_factory=list)  # per forecast month: calibrated width / model's
 
 
 def verdict(p: float | None) -> str:
@@ -272,13 +356,13 @@ def forecast_series(history: pd.DataFrame, metric_id: str, kind: str = "quarter"
     end = period_of(starts[-1], kind)[1]
     horizon = (end.year - nxt.year) * 12 + end.month - nxt.month + 1
     values = h["value"].to_numpy(dtype=float)
-    scale = Scale.fit(values, bounds or bounds_for(metric_id))
     try:
-        fit = choose(scale.to_model(values), horizon)
+        scale, fit = fit_history(values, bounds or bounds_for(metric_id), horizon)
     except ValueError:  # no candidate could be fitted (a degenerate series)
         out.reason = "no_fit"
         return out
-    out.model, out.aicc = fit.name, fit.aicc
+    out.model, out.aicc, out.calibration_n = fit.name, fit.aicc, fit.calibration_n
+    out.widen = [] if fit.widen is None else [float(w) for w in fit.widen]
     sd = np.sqrt(np.maximum(np.diag(fit.covariance()), 0))
     ahead = [add_months(nxt, i) for i in range(horizon)]
     band = {name: scale.from_model(fit.mean + fit.quantile(p) * sd) for name, p in BANDS.items()}

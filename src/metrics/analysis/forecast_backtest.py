@@ -1,5 +1,7 @@
 """The forecast error measured on the history: a rolling-origin back-test of the whole forecasting
-procedure of :mod:`metrics.analysis.forecast` (the model's choice and fit rerun at each origin).
+procedure of :mod:`metrics.analysis.forecast` (the model's choice, fit and the band's calibration on
+the months before the origin rerun at each origin; the calibration's own fits of the chosen model on
+shorter prefixes are shared between origins).
 
 At each of the last :data:`BACKTEST_ORIGINS` months with at least ``MIN_MONTHS`` months before it, the
 months before it are forecast 1 to :data:`BACKTEST_HORIZON` months ahead; MAE, MAPE (months with a
@@ -13,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from metrics.analysis.forecast import MIN_MONTHS, Scale, bounds_for, choose, monthly_series, usable
+from metrics.analysis.forecast import MIN_MONTHS, bounds_for, fit_history, monthly_series, usable
 from metrics.model.filters import Filters
 from metrics.query.warehouse import Warehouse
 
@@ -32,12 +34,11 @@ def backtest_series(history: pd.DataFrame, metric_id: str, origins: int = BACKTE
     values = h["value"].to_numpy(dtype=float)
     rows = []
     first = max(MIN_MONTHS, len(values) - origins)
+    memo: dict = {}  # fits of the prefixes, shared by the origins' calibrations
     for origin in range(first, len(values)):
-        train = values[:origin]
-        scale = Scale.fit(train, bounds or bounds_for(metric_id))
         steps = min(horizon, len(values) - origin)
         try:
-            fit = choose(scale.to_model(train), steps)
+            scale, fit = fit_history(values[:origin], bounds or bounds_for(metric_id), horizon, memo)
         except ValueError:  # no candidate could be fitted at this origin (a degenerate history)
             continue
         sd = np.sqrt(np.maximum(np.diag(fit.covariance()), 0))
@@ -46,8 +47,10 @@ def backtest_series(history: pd.DataFrame, metric_id: str, origins: int = BACKTE
             lo80, hi80, lo95, hi95 = scale.from_model(fit.mean[k] + np.array([fit.quantile(p) for p in EDGES]) * sd[k])
             rows.append({"origin": h["month"].iloc[origin], "horizon": k + 1, "actual": actual,
                          "forecast": float(scale.from_model(fit.mean[k])), "model": fit.name,
-                         "in80": bool(lo80 <= actual <= hi80), "in95": bool(lo95 <= actual <= hi95)})
-    return pd.DataFrame(rows, columns=["origin", "horizon", "actual", "forecast", "model", "in80", "in95"])
+                         "calibrated": fit.calibration_n > 0, "in80": bool(lo80 <= actual <= hi80),
+                         "in95": bool(lo95 <= actual <= hi95)})
+    return pd.DataFrame(rows, columns=["origin", "horizon", "actual", "forecast", "model", "calibrated", "in80",
+                                       "in95"])
 
 
 def backtest_summary(points: pd.DataFrame) -> dict[str, float | int]:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from metrics.analysis.forecast import LIKELY, MIN_MONTHS, Forecast
+from metrics.analysis.forecast import CALIBRATION_MIN, LIKELY, MIN_MONTHS, Forecast
 from metrics.model.i18n import t
 from metrics.present.formatting import fmt_metric, fmt_percent, fmt_value, target_label
 
@@ -95,6 +95,15 @@ def period_sentence(fc: Forecast, metric_label: str, lang: str, period: int = 0)
 def model_line(fc: Forecast, lang: str) -> str:
     """"Model: ETS(A,N,N) (smallest AICc of three candidates), fitted on 30 months"."""
     return t("forecast.model", lang, model=fc.model, months=len(fc.history))
+
+
+def calibration_line(fc: Forecast, lang: str) -> str:
+    """How the bands were drawn: calibrated on the series' own back-test (how many origins, the next
+    month's widening), or the model's own bands when the history is too short to calibrate."""
+    if fc.calibration_n and fc.widen:
+        widen = f"{fc.widen[0]:.2f}".rstrip("0").rstrip(".")
+        return t("forecast.calibration.calibrated", lang, n=fc.calibration_n, widen=widen)
+    return t("forecast.calibration.model_band", lang, months=MIN_MONTHS + CALIBRATION_MIN)
 
 
 def backtest_line(summary: Mapping[str, float], metric_id: str, lang: str) -> str:

@@ -1,7 +1,8 @@
 """The meeting pack's "where it is heading" (走势预测) page: for the headline KPIs with a target, the
 current period's forecast sentence (:func:`metrics.present.forecast_text.period_sentence`: median,
 80% and 95% intervals, the chance of meeting the target — the Overview card's verdict), the fan charts
-of the first two, and for those the model and the back-test's error and coverage. A KPI without a
+of the first two, and for those the model, the back-test's error and coverage and how the bands were
+calibrated on the series' own back-test. A KPI without a
 target under the pack's filters is left out; one whose history is too short says why."""
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ def forecast_section(ctx: Ctx) -> list[Page]:
         summary = forecast_backtest.backtest(ctx.wh, metric_id, ctx.f)
         notes.append(ctx.t("forecast.labelled", metric=ctx.metric_label(metric_id),
                            text=ctx.t("plain.part_sep").join((ft.model_line(fc, ctx.lang),
-                                                              ft.backtest_line(summary, metric_id, ctx.lang)))))
+                                                              ft.backtest_line(summary, metric_id, ctx.lang),
+                                                              ft.calibration_line(fc, ctx.lang)))))
     if not page.sentences:  # no headline KPI has a target under these filters
         return []
     page.sentences += [*notes, ft.thresholds_line(ctx.lang)]
