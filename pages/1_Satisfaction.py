@@ -9,7 +9,7 @@ from metrics.model.registry import get
 from metrics.present.charts import core as charts
 from metrics.present.formatting import fmt_metric
 from metrics.present.markup import md
-from servicewatch import drivers_panel, panels, ui
+from servicewatch import drivers_panel, forecast_panel, panels, ui
 from servicewatch.kpis import kpi_row, show_chart
 
 MEASURES = ("csat", "nps", "csat_mean", "ces_mean")
@@ -74,8 +74,9 @@ def trend_distribution() -> None:
         months = trend["month"].nunique() if "month" in trend.columns else 0  # the months it really shows
         words = t("page.satisfaction.trend_months", months=months) if months else t("page.satisfaction.trend")
         st.subheader(words)
-        panels.trend(view, measure, f"{view.metric_label(measure)} · {words}", tf, key="satisfaction_trend",
-                     target=view.target(measure, f), frame=trend)
+        # the forecast's fan after the history (CSAT and NPS with a target; the means keep the plain trend)
+        forecast_panel.trend_with_forecast(view, measure, f"{view.metric_label(measure)} · {words}", tf, f,
+                                           key="satisfaction_trend", target=view.target(measure, f), frame=trend)
     with right:
         score = SCORE_OF[measure]
         st.subheader(t("page.satisfaction.distribution"))

@@ -8,7 +8,7 @@ import streamlit as st
 from metrics.analysis import league
 from metrics.model.registry import get
 from metrics.present.charts import core as charts
-from servicewatch import complaints_panels, panels, ui, voc_panel
+from servicewatch import complaints_panels, forecast_panel, panels, ui, voc_panel
 from servicewatch.kpis import kpi_row, show_chart
 
 DIMS = ("region", "tier", "channel", "category")
@@ -56,6 +56,10 @@ def rate() -> None:
     selections.append((dim, values))
     with right:
         complaints_panels.rate_table(view, rates, dim)
+    # by month, and after the last complete month the forecast's fan (the Overview card's forecast)
+    trend_title = t("forecast.trend.title", metric=complaints_panels.complaints_label(view, "complaint_rate"))
+    forecast_panel.trend_with_forecast(view, "complaint_rate", trend_title, f.reaching_months(12), f,
+                                       key="complaint_rate_trend", target=view.target("complaint_rate", f))
 
 
 # -- funnel plot --------------------------------------------------------------------------------

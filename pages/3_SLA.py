@@ -7,7 +7,7 @@ import streamlit as st
 
 from metrics.analysis import drill, league
 from metrics.present.charts import core as charts
-from servicewatch import panels, sla_panels, ui
+from servicewatch import forecast_panel, panels, sla_panels, ui
 from servicewatch.kpis import kpi_row
 from servicewatch.tables import localise, number_columns
 
@@ -38,6 +38,13 @@ def compliance() -> None:
         title = view.t("page.sla.by_title", metric=view.metric_label(metric_id), dim=view.t(f"page.tables.{cut}"))
         panels.bars_by(view, col, metric_id, cut, level, title, view.target(metric_id), key=f"sla_{metric_id}_{cut}",
                        groups="known")
+    # by month, and after the last complete month the forecast's fan (the Overview card's forecast)
+    for col, metric_id in zip(st.columns(2), ("sla_response_compliance", "sla_resolution_compliance"), strict=True):
+        with col:
+            forecast_panel.trend_with_forecast(view, metric_id, view.t("forecast.trend.title",
+                                                                       metric=view.metric_label(metric_id)),
+                                               f.reaching_months(12), key=f"sla_{metric_id}_trend",
+                                               target=view.target(metric_id))
     st.caption(view.t("common.interval_note"))
 
 
