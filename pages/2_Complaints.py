@@ -27,9 +27,14 @@ if volume.empty:
 
 # -- headline numbers -------------------------------------------------------------------------
 # every figure here counts complaints only: each card by its complaints name, never the all-ticket one's
+notes: list = []  # each card's lines (what drove it, where it is heading): once both rows' values are shown
 kpi_row(view, ("tickets", "complaint_rate", *HANDLING[:2]), f, ("complaint_rate",),
-        {m: complaints_panels.complaints_label(view, m) for m in ("tickets", "complaint_rate", *HANDLING[:2])})
-kpi_row(view, HANDLING[2:], f, labels={m: complaints_panels.complaints_label(view, m) for m in HANDLING[2:]})
+        {m: complaints_panels.complaints_label(view, m) for m in ("tickets", "complaint_rate", *HANDLING[:2])},
+        later=notes)
+kpi_row(view, HANDLING[2:], f, labels={m: complaints_panels.complaints_label(view, m) for m in HANDLING[2:]},
+        later=notes)
+for draw_notes in notes:
+    draw_notes()
 st.caption(t("page.complaints.kpi_note"))
 
 rf, level = league.scope(f, view.regions)

@@ -13,6 +13,7 @@ import streamlit as st
 
 from metrics.analysis import decompose
 from metrics.analysis.decompose import Decomposition
+from metrics.model.filters import Filters
 from metrics.present import explain_text
 from metrics.present.charts.waterfall import waterfall
 from servicewatch.ui import View, chart
@@ -20,22 +21,24 @@ from servicewatch.ui import View, chart
 METRICS = ("complaint_rate", "csat", "nps", "sla_resolution_compliance", "fcr_rate", "churn_rate")
 
 
-def explanations(view: View, metric_id: str) -> list[Decomposition]:
-    """The decompositions of ``metric_id`` under the page's filters, best first (cached by data
-    version); [] when the request is refused (outside the user's scope: said on the page)."""
-    out = view.call(decompose.explain, metric_id, view.filters)
+def explanations(view: View, metric_id: str, f: Filters | None = None) -> list[Decomposition]:
+    """The decompositions of ``metric_id`` under ``f`` (default: the page's filters), best first
+    (cached by them and the data version); [] when the request is refused (outside the user's scope:
+    said on the page)."""
+    out = view.call(decompose.explain, metric_id, view.filters if f is None else f)
     return out if isinstance(out, list) else []
 
 
-def card_sentence(view: View, metric_id: str) -> str | None:
+def card_sentence(view: View, metric_id: str, f: Filters | None = None) -> str | None:
     """"主要来自东江市（自身变化）" / "mostly Dongjiang (rate effect)" for a KPI card of ``metric_id``: the
     largest contribution beyond noise of the dimension that explains most; "within noise" when none;
-    None when the metric is not decomposable or there is no change to split (the card says why)."""
+    None when the metric is not decomposable or there is no change to split (the card says why).
+    ``f``: the card's filters (default: the page's)."""
     try:
         decompose.check(metric_id)
     except decompose.NotDecomposable:
         return None
-    ds = explanations(view, metric_id)
+    ds = explanations(view, metric_id, f)
     return explain_text.card_sentence(ds[0], view.lang) if ds else None
 
 

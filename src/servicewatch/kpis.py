@@ -1,4 +1,5 @@
-"""KPI cards: a metric's value with its change against the comparison period and its target."""
+"""KPI cards: a metric's value with its change against the comparison period and its target, and
+below it what drove the change and where it is heading (:func:`card_notes`, drawn after the cards)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from metrics.model.filters import Filters
 from metrics.model.i18n import t
 from metrics.model.registry import get
 from metrics.present.formatting import fmt_delta, fmt_metric
+from metrics.present.markup import md
 from servicewatch.ui import View, chart, empty_state
 
 SMALL_SAMPLE = 30  # answers, tickets or customers behind a rate or mean: fewer, and the card says so
@@ -78,17 +80,18 @@ def status_badge(view: View, metric_id: str, row: pd.Series | None, target: floa
 
 
 def kpi(container, view: View, metric_id: str, frame: pd.DataFrame, target: float | None = None,
-        label: str | None = None) -> None:
+        label: str | None = None) -> pd.Series | None:
     """``st.metric`` for the one-row compare frame of ``metric_id``: value, delta, and in the help
     text the sample size, 95% interval, comparison value and target status; "—" and the reason when
-    the data cannot give the metric at all (:func:`unsupported_note`)."""
+    the data cannot give the metric at all (:func:`unsupported_note`). Returns the row shown (None:
+    no value)."""
     m = get(metric_id)
     unit = f" ({view.t(f'unit.{m.unit}')})" if m.unit in ("per_1000_customer_months", "points") else ""
     unsupported = unsupported_note(view, metric_id)
     if unsupported:
         container.metric((label or view.metric_label(metric_id)) + unit, "—")
         container.caption(unsupported)
-        return
+        return None
     row = frame.iloc[0] if len(frame) else None
     value = None if row is None else float(row["value"])
     delta = None if row is None or "delta" not in row.index else float(row["delta"])
@@ -119,6 +122,22 @@ def kpi(container, view: View, metric_id: str, frame: pd.DataFrame, target: floa
     note = sample_note(row, view.lang)
     if note:
         container.markdown(note)
+    return None if value is None or pd.isna(value) else row
+
+
+def card_notes(view: View, metric_id: str, row: pd.Series, f: Filters, targeted: bool) -> None:
+    """Below a card's figures, the Overview card's lines: what drove the change (the largest
+    contribution beyond noise, :func:`servicewatch.explain_panel.card_sentence`; not when the change
+    cannot be shown) and, for a card with its target, where it is heading
+    (:func:`servicewatch.forecast_panel.card_forecast`), both engine calls cached by ``f``."""
+    from servicewatch import explain_panel, forecast_panel
+
+    if not comparison_note(view, metric_id, row, f):
+        drove = explain_panel.card_sentence(view, metric_id, f)
+        if drove:
+            st.caption(md(drove))  # names from the data: text, never markup
+    if targeted:
+        forecast_panel.card_forecast(view, metric_id, f)
 
 
 def show_chart(view: View, data: pd.DataFrame, make: Callable[[], go.Figure], key: str, select: bool = False,
@@ -132,11 +151,29 @@ def show_chart(view: View, data: pd.DataFrame, make: Callable[[], go.Figure], ke
 
 
 def kpi_row(view: View, metric_ids: Iterable[str], f: Filters | None = None, targeted: Iterable[str] | None = None,
-            labels: dict[str, str] | None = None) -> None:
+            labels: dict[str, str] | None = None, later: list[Callable[[], None]] | None = None) -> None:
     """A row of :func:`kpi` cards, one per metric, each against the comparison period within ``f``
-    (default: the page's filters); a card of ``targeted`` (default: every one) with its target."""
+    (default: the page's filters); a card of ``targeted`` (default: every one) with its target. Each
+    card's :func:`card_notes` (engine models: a decomposition, a forecast) are drawn into their place
+    below it once every card of the row is drawn, or, with ``later``, appended to it for the page to
+    call once the rest of its first screen is drawn: the cards never wait for the models."""
     metric_ids = tuple(metric_ids)
     targeted = metric_ids if targeted is None else tuple(targeted)
+    f = view.filters if f is None else f
+    pending = []
     for col, mid in zip(st.columns(len(metric_ids)), metric_ids, strict=True):
-        kpi(col, view, mid, view.compare(mid, f=f), view.target(mid, f) if mid in targeted else None,
-            (labels or {}).get(mid))
+        target = view.target(mid, f) if mid in targeted else None
+        row = kpi(col, view, mid, view.compare(mid, f=f), target, (labels or {}).get(mid))
+        if row is not None:
+            pending.append((col.container(), mid, row, target is not None))
+
+    def draw(where, mid: str, row: pd.Series, has_target: bool) -> None:
+        with where:
+            card_notes(view, mid, row, f, has_target)
+
+    draws = [lambda a=a: draw(*a) for a in pending]
+    if later is None:
+        for fn in draws:
+            fn()
+    else:
+        later.extend(draws)
