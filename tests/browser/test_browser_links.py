@@ -134,3 +134,78 @@ def test_page_switch_is_one_entry_and_keeps_each_pages_choices(page, app_server:
     settle(page, 2000)
     assert page.url == satisfaction_at
     assert chart(page, metric_label("nps", "en"))
+
+
+# -- one saved link per page, opened in a fresh browser context (the ``page`` fixture's own context) ------
+TITLES = """() => [...document.querySelectorAll('.js-plotly-plot')].map(g => ({
+    title: (((g.layout || {}).title || {}).text || '').replace(/<[^>]*>/g, ''),
+    cats: [...new Set((g.data || []).flatMap(d => (d.customdata || []).map(c => String(Array.isArray(c) ? c[0] : c))))],
+    names: (g.data || []).map(d => d.name || '')}))"""
+
+
+def _charts(page, title_start: str) -> list[dict]:
+    """The plotly charts (title, categories, trace names) of the page whose title starts with ``title_start``."""
+    page.wait_for_function("(start) => [...document.querySelectorAll('.js-plotly-plot')].some(g => "
+                           "(((g.layout || {}).title || {}).text || '').replace(/<[^>]*>/g, '').startsWith(start))",
+                           arg=title_start, timeout=90_000)
+    return [c for c in page.evaluate(TITLES) if c["title"].startswith(title_start)]
+
+
+def _engine_values(duckdb_url: str, metric_id: str, dim: str, **narrow) -> set[str]:
+    wh = Warehouse.open(duckdb_url)
+    start, end = preset_period("last_quarter", wh.as_of())
+    df = wh.metric(metric_id, Filters(start=start, end=end, **narrow), by=(dim,))
+    return {str(v) for v in df[dim].dropna()}
+
+
+LINKS = {
+    "regions-metric": ("/Regions?lang=en&metric=complaint_rate", lambda: f"{metric_label('complaint_rate', 'en')} · "),
+    "complaints-dim": ("/Complaints?lang=en&section=rate&dim=category",
+                       lambda: f"{metric_label('complaint_rate', 'en')} · {t('page.complaints.dim.category', 'en')}"),
+    "sla-cut": ("/SLA?lang=en&section=compliance&cut=priority",
+                lambda: t("page.sla.by_title", "en", metric=metric_label("sla_resolution_compliance", "en"),
+                          dim=t("page.tables.priority", "en"))),
+    "churn-retention-dim": ("/Churn?lang=en&section=retention&dim=segment",
+                            lambda: t("churn.retention_title", "en", dim=t("filter.segment", "en"))),
+}
+
+
+@pytest.mark.parametrize("case", list(LINKS))
+def test_a_saved_link_opens_its_view_in_a_fresh_browser(case: str, page, app_server: str, duckdb_url: str) -> None:
+    """Regions metric, Complaints dimension, SLA cut, Churn retention dimension: the link alone (a fresh
+    context: no cookies, no session) opens the chart of that choice, the link keeps it, nothing dropped."""
+    path, title = LINKS[case]
+    page.goto(f"{app_server}{path}", timeout=120_000)
+    settle(page, 2000)
+    found = _charts(page, title())
+    assert found, [c["title"] for c in page.evaluate(TITLES)]
+    query = path.split("?", 1)[1]
+    for part in query.split("&"):
+        if not part.startswith("lang="):
+            assert part in page.url, (part, page.url)
+    assert page.locator("[data-testid=stAlert]").filter(has_text="ignored").count() == 0  # nothing dropped
+    if case == "complaints-dim":  # the bars are the categories the engine has for the period
+        assert set(found[0]["cats"]) == _engine_values(duckdb_url, "complaint_rate", "category", kinds=("complaint",))
+    if case == "sla-cut":
+        assert set(found[0]["cats"]) <= _engine_values(duckdb_url, "sla_resolution_compliance", "priority")
+        assert len(found[0]["cats"]) >= 2
+    if case == "churn-retention-dim":  # one curve (and its band) per segment
+        names = {n for n in found[0]["names"] if n}
+        assert names and all(t(f"segment.{s}", "en") in " ".join(names)
+                             for s in _engine_values(duckdb_url, "churn_rate", "segment"))
+
+
+def test_a_complaints_pick_link_opens_its_pick_in_a_fresh_browser(page, app_server: str) -> None:
+    """A plotly selection cannot be set from the server: the link's pick is said in words above the
+    drill-down, which lists that city's complaints; the clear button drops it from the address."""
+    page.goto(f"{app_server}/Complaints?lang=en&section=rate&pick=region:2", timeout=120_000)
+    settle(page, 2000)
+    said = page.get_by_text("Picked", exact=False)
+    said.first.wait_for(timeout=90_000)
+    assert "Nanling" in said.first.inner_text()
+    assert "Nanling" in page.get_by_text("(at most 1,000 shown", exact=False).first.inner_text()  # the drill-down
+    assert "pick=region" in page.url
+    page.get_by_role("button", name=t("pick_link.clear", "en")).click()
+    settle(page)
+    assert "pick=" not in page.url
+    assert page.get_by_text(t("export.drill_hint", "en")).count() >= 1
