@@ -204,8 +204,10 @@ def rule_filters(wh, query: Mapping[str, str], start: date, end: date, as_of: da
     :func:`region_keys`, when the caller has read them."""
     keys = region_keys(wh) if keys is None else keys
     default = Filters(start=start, end=end, as_of=as_of, comparison=comparison, scope=scope)
+    outlets = wh.outlet_keys() if "outlet" in query else {}  # a rule sliced by outlet names it by key
     parsed = links.parse_query({k: v for k, v in query.items() if k not in ("from", "to", "as_of", "cmp")},
-                               default, region_keys=keys, regions=set(keys.values()))
+                               default, region_keys=keys, regions=set(keys.values()),
+                               outlets=set(outlets.values()), outlet_keys=outlets)
     if parsed.ignored:
         raise ValueError(f"alert rule slice not understood: {', '.join(parsed.ignored)}")
     return parsed.filters
@@ -226,6 +228,8 @@ def visible(f: Filters, scope: Scope | None, regions: pd.DataFrame) -> bool:
         return True
     if scope.manager_id is not None:
         return False
+    if scope.outlet_ids is not None:  # a hall manager: rules sliced to their outlets only
+        return bool(f.outlets) and all(int(o) in scope.outlet_ids for o in f.outlets)
     allowed = allowed_regions(scope, regions)
     return allowed is None or (bool(f.regions) and all(int(r) in allowed for r in f.regions))
 

@@ -242,9 +242,12 @@ def decompose(wh: warehouse_mod.Warehouse, metric_id: str, f: Filters, dim: str,
     now, before = wh.aggregates(metric_id, [df, cf], (dim,), level)
     for raw in (now, before):
         raw[key] = raw[key].astype(object).where(raw[key].notna(), None)
-        if dim == "region":
+        if dim in ("region", "outlet"):  # integer ids (an outlet's name is registered under its id)
             raw[key] = [None if k is None else int(k) for k in raw[key]]
     merged = now.merge(before, on=key, how="outer", suffixes=("", "_cmp"))
+    if dim == "outlet":  # ids stay integers beside the facts at no outlet (None), not floats
+        merged[key] = pd.Series([None if pd.isna(k) else int(k) for k in merged[key]], index=merged.index,
+                                dtype=object)
     vol1, r1, var1 = parts(m, merged[[c for c in now.columns]].fillna({c: 0 for c in now.columns if c != key}))
     prev = merged[[key] + [f"{c}_cmp" for c in before.columns if c != key]]
     prev.columns = [key] + [c for c in before.columns if c != key]
@@ -282,7 +285,7 @@ def decompose(wh: warehouse_mod.Warehouse, metric_id: str, f: Filters, dim: str,
     out["main"] = np.where(out["mix_effect"].abs() > out["rate_effect"].abs(), "mix", "rate")
     out = out.assign(_size=-out["contribution"].abs()).sort_values(["noise", "_size"], kind="stable")
     out = out.drop(columns="_size").reset_index(drop=True)[list(GROUP_COLUMNS)]
-    if dim == "region":
+    if dim in ("region", "outlet"):
         out["key"] = out["key"].astype(object)
     score = _score(out, delta, component)
     se = float(np.sqrt(np.nansum(((out["upper"] - out["lower"]) / (2 * stats.Z95)) ** 2)))

@@ -162,7 +162,7 @@ def cmd_add(args: argparse.Namespace) -> None:
     unknown = sorted(set(wanted) - set(control.RULES))
     if unknown:
         raise UserError(f"unknown run rule {', '.join(unknown)}; use {', '.join(control.RULES)}")
-    sliced = [d for d in dimensions.VALUE_FILTERS if getattr(args, d.name)]
+    sliced = [d for d in dimensions.LABELLED_FILTERS if getattr(args, d.name, None)]  # outlet too
     cannot = [d.name for d in sliced if d.name not in m.dims]
     if cannot:
         raise UserError(f"{args.metric} cannot be cut by {', '.join(cannot)}; it can by {', '.join(m.dims)}")

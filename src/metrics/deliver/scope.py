@@ -45,19 +45,6 @@ def region_keys(wh: Warehouse) -> dict[str, int]:
     return {shown(i, texts): i for i in ids}
 
 
-def outlet_keys(wh: Warehouse) -> dict[str, int]:
-    """Every outlet's key as the source wrote it -> its id ({} without outlets)."""
-    if not wh.has_outlets():
-        return {}
-    import sqlalchemy as sa
-
-    from metrics.model import schema
-
-    ids = [int(o) for o in wh.read(sa.select(schema.outlets.c.outlet_id)).iloc[:, 0]]
-    texts = wh.key_texts("outlets", [i for i in ids if i < 0])
-    return {shown(i, texts): i for i in ids}
-
-
 def view_filters(wh: Warehouse, query: str) -> Filters:
     """The stored view as Filters over its preset's period up to the data's as-of (no scope). A
     slice the data no longer holds (a region removed by a reload) raises ValueError."""
@@ -65,7 +52,7 @@ def view_filters(wh: Warehouse, query: str) -> Filters:
     preset = q.get("preset") if q.get("preset") in PRESETS else DEFAULT_PRESET
     start, end = preset_period(preset, wh.as_of())
     values = {d.url_key: wh.values(d.name) for d in dimensions.VALUE_FILTERS}
-    outlets = outlet_keys(wh)
+    outlets = wh.outlet_keys()
     parsed = parse_query(q, Filters(start=start, end=end), regions=set(region_keys(wh).values()), values=values,
                          region_keys=region_keys(wh), outlets=set(outlets.values()), outlet_keys=outlets)
     if parsed.ignored:

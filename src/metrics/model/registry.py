@@ -27,7 +27,7 @@ SOURCE_DIMS: dict[str, tuple[str, ...]] = {
     "customers": CUSTOMER_DIMS + ("channel", "month"),
     "billing": CUSTOMER_DIMS + ("channel", "month"),
     "availability": CUSTOMER_DIMS + ("month",),
-    "complaints": CUSTOMER_DIMS + ("channel", "category", "month"),
+    "complaints": CUSTOMER_DIMS + ("channel", "outlet", "category", "month"),
 }
 DIMENSIONS = dimensions.NAMES
 KINDS = ("share", "mean", "nps", "rate", "quantile", "count", "sum", "stock", "availability")

@@ -321,6 +321,15 @@ class Warehouse:
                 return False
             return conn.execute(sa.select(s.outlets.c.outlet_id).limit(1)).first() is not None
 
+    def outlet_keys(self) -> dict[str, int]:
+        """Every outlet's key as the source wrote it -> its id: what links and stored views name outlets
+        by ({} when the data holds no outlets)."""
+        if not self.has_outlets():
+            return {}
+        ids = [int(o) for o in self.read(sa.select(s.outlets.c.outlet_id)).iloc[:, 0]]
+        texts = self.key_texts("outlets", [i for i in ids if i < 0])
+        return {texts.get(i, str(i)) if i < 0 else str(i): i for i in ids}
+
     def regions(self) -> pd.DataFrame:
         """The region hierarchy: region_id, name_en, name_zh, parent_id, level."""
         r = s.regions
