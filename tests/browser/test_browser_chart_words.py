@@ -1,13 +1,27 @@
 """Hover-only words in the page's language (issue 15 item 6): plotly's toolbar titles come from the
 catalogue through a locale in the chart's config (servicewatch.screen.plot_config), trimmed to zoom, pan
-and reset axes; Streamlit's "Fullscreen" button and the selects' "No results" are said in Chinese too."""
+and reset axes; Streamlit's "Fullscreen" button and the selects' "No results" are said in Chinese too; so
+are a table's toolbar (its buttons' labels and tooltips), its column menu and the menu's Format submenu
+(servicewatch.screen.GRID_WORDS), and the grid has no CSV download of its own (client.disableDataExport)."""
 
 from __future__ import annotations
 
+import json
+import re
+
+from screen_checks import VISIBLE_TEXT_JS, english_words
 from test_browser_screens import _settle
 
 from metrics.model.i18n import t
-from servicewatch.screen import MODEBAR_REMOVE, PLOTLY_WORDS, plot_config
+from servicewatch.screen import (
+    _SCRIPT,
+    GRID_SCOPE,
+    GRID_WORDS,
+    MODEBAR_REMOVE,
+    PLOTLY_WORDS,
+    plot_config,
+    streamlit_words,
+)
 
 TITLES = "() => [...document.querySelectorAll('.js-plotly-plot .modebar-btn')].map(b => b.getAttribute('data-title'))"
 AFTER = """(title) => { const b = document.querySelector(`.js-plotly-plot .modebar-btn[data-title="${title}"]`);
@@ -65,5 +79,79 @@ def test_select_without_match_says_so_in_chinese(browser, app_server: str) -> No
         finally:
             text = page.evaluate("document.body.innerText")
         assert words in text and "No results" not in text
+    finally:
+        context.close()
+
+
+GRID_BUTTONS = """() => [...document.querySelectorAll('[data-testid=stElementToolbarButton] button')]
+    .filter(b => b.closest('[data-testid=stDataFrame]') || b.closest('.stElementToolbar'))
+    .map(b => b.getAttribute('aria-label'))"""
+
+
+def test_streamlit_words_by_hand() -> None:
+    """Every grid word has a Chinese and an English text; "Download as CSV" is not translated but switched off."""
+    from pathlib import Path
+
+    words = streamlit_words("zh")
+    assert set(words["grid"]) == set(GRID_WORDS) and words["any"] == {"No results": t("screen.no_results", "zh")}
+    assert all(not english_words([said]) for said in words["grid"].values()), words["grid"]
+    assert "Download as CSV" not in GRID_WORDS
+    # the page's script as Streamlit draws it: its sanitiser drops a script whose text holds "<" and a letter
+    script = _SCRIPT % {
+        "px": 1024,
+        "locale": '"zh-CN"',
+        "words": json.dumps(words, ensure_ascii=False),
+        "scope": json.dumps(GRID_SCOPE),
+    }
+    assert not re.search(r"<[/\w!]", script.split("<script>")[1].split("</script>")[0])
+    config = Path(__file__).parents[2] / ".streamlit" / "config.toml"
+    assert "disableDataExport = true" in config.read_text(encoding="utf-8")
+
+
+def test_grid_toolbar_and_column_menu_are_chinese(browser, app_server: str) -> None:
+    """A table's toolbar (hover), a button's tooltip and a column's menu with its Format submenu say their
+    words in Chinese in an English browser, and the grid has no CSV download of its own."""
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="en-US")
+    try:
+        page = context.new_page()
+        page.goto(f"{app_server}/Regions?lang=zh", timeout=120_000)
+        _settle(page)
+        grid = page.locator("[data-testid=stDataFrame]").first
+        grid.wait_for(timeout=60_000)
+        grid.scroll_into_view_if_needed()
+        grid.hover()
+        toolbar = page.locator("[data-testid=stElementToolbar]").filter(has=page.locator("button")).first
+        toolbar.wait_for(timeout=10_000)
+        labels = [x for x in page.evaluate(GRID_BUTTONS) if x]
+        wanted = {t("grid.toolbar.columns", "zh"), t("grid.toolbar.search", "zh"), t("plot.modebar.fullscreen", "zh")}
+        assert wanted <= {x.split(": ")[0] for x in labels}, labels
+        assert not english_words(labels), labels
+        assert not [x for x in labels if "CSV" in x or x.startswith(("Download", "下载"))], labels
+        # a button's tooltip (shown after a second's hover)
+        page.locator("[data-testid=stElementToolbarButton] button").first.hover()
+        tip = page.locator("[data-testid=stTooltipContent]").last
+        tip.wait_for(timeout=5_000)
+        assert tip.inner_text().strip() in wanted, tip.inner_text()
+        # a column's menu: a click on the first column's header (the grid draws it on a canvas)
+        box = grid.bounding_box()
+        page.mouse.click(box["x"] + 30, box["y"] + 15)
+        menu = page.locator("[data-testid=stDataFrameColumnMenu]")
+        menu.wait_for(timeout=10_000)
+        text = menu.inner_text()
+        for key in ("sort_asc", "sort_desc", "format", "hide"):
+            assert t(f"grid.menu.{key}", "zh") in text, text
+        assert english_words(page.evaluate(VISIBLE_TEXT_JS)) == {}  # the page with the menu open (no icon names)
+        titles = page.evaluate(
+            "() => [...document.querySelectorAll('[data-testid=stDataFrameColumnMenu] [aria-label]')]"
+            ".map(e => e.getAttribute('aria-label'))"
+        )
+        assert t("grid.menu.copy_name", "zh") in titles, titles
+        formats = page.get_by_role("menuitem", name=t("grid.menu.format", "zh"))
+        if formats.count():  # a numeric column: the Format submenu
+            formats.first.hover()
+            sub = page.locator("[data-testid=stDataFrameColumnFormattingMenu]")
+            sub.wait_for(timeout=5_000)
+            assert t("grid.format.percent", "zh") in sub.inner_text(), sub.inner_text()
+            assert english_words(page.evaluate(VISIBLE_TEXT_JS)) == {}
     finally:
         context.close()
