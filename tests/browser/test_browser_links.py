@@ -209,3 +209,8 @@ def test_a_complaints_pick_link_opens_its_pick_in_a_fresh_browser(page, app_serv
     settle(page)
     assert "pick=" not in page.url
     assert page.get_by_text(t("export.drill_hint", "en")).count() >= 1
+    # a bar clicked in the chart: the pick reaches the address and is said in words
+    page.locator(".js-plotly-plot .trace.bars .point path").first.click(force=True)
+    settle(page)
+    assert "pick=region" in page.url
+    assert page.get_by_text("Picked", exact=False).count() >= 1
