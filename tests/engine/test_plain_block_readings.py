@@ -28,7 +28,8 @@ def test_health_reading_counts_pairs_with_the_interval() -> None:
     zh = plain.health_reading(bt, "zh")
     assert "约有 7 对" in zh and "6 到 8 对之间" in zh and "1,200 位客户" in zh and "85 位流失" in zh
     assert "AUC" not in zh and "DeLong" not in zh and "90 天" in zh
-    assert "about 7 give the leaver the lower score (somewhere between 6 and 8)" in plain.health_reading(bt, "en")
+    assert "about 7 give the leaver the lower score (somewhere between 6 and 8; 1,200" in plain.health_reading(bt, "en")
+    assert "（可能在 6 到 8 对之间；1,200 位客户，其中 85 位流失）" in zh
     assert "之间" not in plain.health_reading({**bt, "auc_lower": 0.70, "auc_upper": 0.72}, "zh")
     assert plain.health_reading({**bt, "reason": "too_few"}, "zh") is None
     assert plain.health_reading({}, "zh") is None
