@@ -248,16 +248,13 @@ def _month_end(view: View, oid: int, r: os_.Rules) -> None:
 
 
 def _heat_download(view: View, heat: pd.DataFrame) -> pd.DataFrame:
+    """The heat map's data with the engine's column names: the export gives each its header
+    (``page.tables``) and number format (minutes with one decimal, the abandoned share as a percentage:
+    :data:`metrics.present.export.COLUMN_STYLES`), unrounded."""
     names = charts.weekday_names(view.lang)
-    return pd.DataFrame({
-        view.t("page.outlets.weekday_axis"): [names[int(d)] for d in heat["weekday"]],
-        view.t("page.outlets.hour_axis"): heat["hour"].astype(int),
-        _col(view, "visits"): heat["visits"],
-        _col(view, "mean"): heat["mean_wait_min"].round(2),
-        _col(view, "median"): heat["median_wait_min"].round(2),
-        _col(view, "p90"): heat["p90_wait_min"].round(2),
-        _col(view, "abandoned"): heat["abandoned_share"].round(4),
-    })
+    cols = ["visits", "mean_wait_min", "median_wait_min", "p90_wait_min", "abandoned_share"]
+    return pd.DataFrame({"weekday": [names[int(d)] for d in heat["weekday"]], "hour": heat["hour"].astype(int),
+                         **{c: heat[c] for c in cols}})
 
 
 def _by_service(view: View, oid: int) -> None:

@@ -19,8 +19,20 @@ from metrics.model.i18n import t
 
 # decimals of a value in its unit as shown (shares as percentages), unless the metric says otherwise
 UNIT_DECIMALS: dict[str, int] = {
-    "share": 1, "share_per_month": 2, "points": 1, "score_1_5": 2, "score_1_7": 2, "hours": 1,
-    "per_1000_customer_months": 1, "currency": 0, "customers": 0, "tickets": 0, "answers": 0,
+    "share": 1,
+    "share_per_month": 2,
+    "points": 1,
+    "score_1_5": 2,
+    "score_1_7": 2,
+    "hours": 1,
+    "per_1000_customer_months": 1,
+    "currency": 0,
+    "customers": 0,
+    "tickets": 0,
+    "answers": 0,
+    "minutes": 1,
+    "score_0_100": 0,
+    "visits": 0,
 }
 PERCENT_UNITS = ("share", "share_per_month")
 P_FLOOR = 0.001
@@ -127,9 +139,10 @@ def fmt_tick(x: float) -> str:
     return f"{x:,.6g}"
 
 
-def fmt_interval(lower: float | None, upper: float | None, unit: str, lang: str = "zh",
-                 digits: int | None = None) -> str:
-    """"90.1% – 94.2%"; "—" when either bound is missing."""
+def fmt_interval(
+    lower: float | None, upper: float | None, unit: str, lang: str = "zh", digits: int | None = None
+) -> str:
+    """ "90.1% – 94.2%"; "—" when either bound is missing."""
     if missing(lower) or missing(upper):
         return "—"
     return f"{fmt_value(lower, unit, lang, digits)} – {fmt_value(upper, unit, lang, digits)}"
@@ -149,6 +162,16 @@ def d3_format(unit: str, digits: int | None = None) -> str:
     """The d3 format of a value *as plotted* (shares ×100) for plotly hover and tick text."""
     d = UNIT_DECIMALS.get(unit, 1) if digits is None else digits
     return f",.{d}f"
+
+
+# an axis's tick labels in d3: thousands separators, no trailing zeros ("0.3", "1,200") — :func:`fmt_tick`
+TICK_D3 = ",~f"
+
+
+def hover(axis: str, unit: str, digits: int | None = None) -> str:
+    """A plotly hover placeholder of ``axis`` ("x", "y", "z", "customdata[0]") in the value's format *as
+    plotted* (shares ×100 with their "%"): ``%{x:,.1f}%``."""
+    return f"%{{{axis}:{d3_format(unit, digits)}}}" + ("%" if unit in PERCENT_UNITS else "")
 
 
 def direction(delta: float | None, higher_is_better: bool | None) -> str | None:
