@@ -80,6 +80,8 @@ def shown(df: pd.DataFrame, view: View, columns: tuple[str, ...]) -> pd.DataFram
     out["signal"] = [signal_text(s, view) for s in out["signal"]]
     if "n" in out.columns:
         out["n"] = out["n"].map(lambda v: "" if pd.isna(v) else f"{v:,.0f}")
+    if "owner" in out.columns:  # the system's own rules in words (系统管理员), a person by their user name
+        out["owner"] = [alerts.owner_label(o, view.lang) for o in out["owner"]]
     out["period"] = [f"{pd.Timestamp(p):%Y-%m-%d}" if g == "week" else f"{pd.Timestamp(p):%Y-%m}"  # a week: its Monday
                      for p, g in zip(out["period"], _grains(out), strict=True)]
     for col in ("fired_at", "acknowledged_at"):
@@ -216,7 +218,8 @@ def acknowledge_form(view: View, row: pd.Series) -> None:
     n = alerts.acknowledge(view.wh, row["rule_id"], who, note.strip(), scope=_scope(view), period=period)
     audit.record_safely(resolve_url(), who, "alert_ack",
                         {"rule_id": row["rule_id"], "period": period.isoformat(), "acknowledged": n, "note": note})
-    st.session_state["alerts_acked"] = view.t("alerts.acked", rule=row["rule_id"], n=n)
+    # the rule by its metric and slice in words (its id is a code: no Latin on a Chinese page)
+    st.session_state["alerts_acked"] = view.t("alerts.acked", rule=f"{row['metric_label']} · {row['slice']}", n=n)
     st.rerun()
 
 
@@ -234,6 +237,7 @@ def history(view: View) -> None:
     runs = runs.assign(metric=[view.metric_label(m) for m in runs["metric"]],
                        slice=[slices.get(r, "") for r in runs["rule_id"]],
                        kind=[view.t(f"alerts.kind.{k}") for k in runs["kind"]],
+                       owner=[alerts.owner_label(o, view.lang) for o in runs["owner"]],
                        ran_at=pd.to_datetime(runs["ran_at"]).dt.strftime("%Y-%m-%d %H:%M"),
                        period=pd.to_datetime(runs["period"]).dt.strftime("%Y-%m"),
                        fired=[MISSING if pd.isna(v) else view.t("export.yes" if v else "export.no")

@@ -4,6 +4,7 @@ of the one picked (figure JSON), acknowledging with a note (stored and audited),
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -46,6 +47,12 @@ def _frames(at, key: str) -> list:
     return [d.value for d in at.dataframe if t(f"alerts.col.{MARKS[key]}", lang) in d.value.columns]
 
 
+def _latin_words(df: pd.DataFrame) -> set[str]:
+    """Latin words (two letters or more) in a table's headers and cells, but metric acronyms."""
+    texts = [*map(str, df.columns), *(str(v) for v in df.to_numpy().ravel())]
+    return {w for x in texts for w in re.findall(r"[A-Za-z]{2,}", x)} - {"SLA", "FCR", "CSAT", "NPS"}
+
+
 def _frame(at, key: str):
     found = _frames(at, key)
     assert len(found) == 1, key
@@ -61,6 +68,11 @@ def test_open_alerts_chart_and_acknowledge(wh: Warehouse, duckdb_url: str) -> No
     assert set(table[t("alerts.col.slice", "zh")]) == {"东江市"}
     assert "投诉率" in set(table[t("alerts.col.metric", "zh")])
     assert all("超出3σ控制限" in s for s in table[t("alerts.col.signal", "zh")])
+    # the demo's rules are the system's: their owner in words, and no English word in any cell
+    assert set(table[t("alerts.col.owner", "zh")]) == {"系统管理员"}
+    history = _frame(at, "alerts_history")
+    assert set(history[t("alerts.col.owner", "zh")]) == {"系统管理员"}
+    assert _latin_words(table) == set() and _latin_words(history) == set()
     # the control chart of the first alert: its points, limits and signals equal the engine's
     first = recorded.iloc[0]
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
@@ -96,6 +108,7 @@ def test_open_alerts_chart_and_acknowledge(wh: Warehouse, duckdb_url: str) -> No
     at.text_area(key="alerts_note").input("已通知东江市分公司核查")
     at.button(key="FormSubmitter:ack_" + first["rule_id"] + "-" + t("page.alerts.ack", "zh")).click().run()
     assert not at.exception
+    assert not [m.value for m in at.success if re.search(r"[A-Za-z]{2,}", m.value)]  # the rule in words, no code
     ev = alerts.events(wh).set_index("rule_id").loc[first["rule_id"]]
     assert ev["note"] == "已通知东江市分公司核查" and ev["acknowledged_at"] is not None
     assert len(_frame(at, "alerts_open")) == len(recorded) - 1
@@ -120,6 +133,7 @@ def test_a_city_manager_sees_only_their_city(wh: Warehouse, tmp_path: Path, monk
     assert any(s.value == t("alerts.none", "en") for s in at.success)
     history = _frame(at, "alerts_history")
     assert len(history) == 5 and set(history[t("alerts.col.slice", "en")]) == {"Nanling"}
+    assert set(history[t("alerts.col.owner", "en")]) == {"Administrator"}
     # no open alert: the chart of any of the city's rules, nothing to acknowledge
     box = at.selectbox(key="_w_choice_alert")
     assert len(box.options) == 5 and all("Nanling" in o and "open" not in o for o in box.options)

@@ -61,6 +61,9 @@ def shown(df: pd.DataFrame, lang: str) -> pd.DataFrame:
     out["kind"] = [t(f"alerts.kind.{k}", lang) for k in out["kind"]]
     out["signal"] = [signal_text(s, lang) for s in out["signal"]]
     out["n"] = out["n"].map(lambda v: f"{v:,.0f}")
+    from metrics.alerts import owner_label
+
+    out["owner"] = [owner_label(o, lang) for o in out["owner"]]  # the demo's rules: 系统管理员
     out["period"] = pd.to_datetime(out["period"]).dt.strftime("%Y-%m")
     cols = ["rule_id", "metric", "slice", "kind", "period", "value", "centre", "lower", "upper", "n", "signal",
             "owner"]

@@ -13,7 +13,7 @@ HEADLINE = ("complaint_rate", "csat", "fcr_rate", "sla_resolution_compliance", "
 # every second month. These two: about 0.5% a point, one false alert in six months. The chart itself
 # shows all four (metrics.analysis.control), and a rule may name any of them (``run_rules``).
 RUN_RULES = ("beyond_3sigma", "two_of_three_2sigma")
-OWNER = "admin"
+OWNER = "system"  # shown as 系统管理员 / Administrator (metrics.alerts.owner_label)
 
 
 def default_rules(wh) -> list[dict]:
