@@ -204,14 +204,7 @@ def _outlets(wh: Warehouse, version: float | str, as_of: date, regions: tuple[in
 def outlet_keys(wh: Warehouse, version: float | str) -> dict[int, str]:
     """Every outlet's key as the source wrote it (id -> text): what links name outlets by; {} when the
     data holds no outlets (the filter is not offered)."""
-    if not cached_call(wh, version, wh.url, "has_outlets"):
-        return {}
-    df = cached_call(wh, version, wh.url, "outlets_in_scope", Filters(start=date(2000, 1, 1), end=date(2000, 1, 1)),
-                     module="metrics.analysis.outlets")
-    ids = [int(o) for o in df["outlet_id"]]
-    negative = tuple(i for i in ids if i < 0)
-    texts = cached_call(wh, version, wh.url, "key_texts", "outlets", negative) if negative else {}
-    return {i: shown(i, texts) for i in ids}
+    return {i: k for k, i in cached_call(wh, version, wh.url, "outlet_keys").items()}
 
 
 def _split_region(selected: tuple[int, ...], regions: pd.DataFrame) -> tuple[int, int]:

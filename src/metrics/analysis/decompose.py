@@ -213,6 +213,9 @@ def _names(wh: warehouse_mod.Warehouse, dim: str, keys: pd.Series, regions: pd.D
         en = [str(r.at[int(k), "name_en"]) if pd.notna(k) and int(k) in r.index else str(k) for k in keys]
         return zh, en
     wh.vocabulary()
+    if dim == "outlet":  # tickets and surveys at no outlet: named as such, not "none"
+        return tuple([i18n.t("explain.no_outlet", lang) if k is None or k != k else i18n.label(dim, k, lang)
+                      for k in keys] for lang in ("zh", "en"))
     return ([i18n.label(dim, k, "zh") for k in keys], [i18n.label(dim, k, "en") for k in keys])
 
 
@@ -266,7 +269,8 @@ def decompose(wh: warehouse_mod.Warehouse, metric_id: str, f: Filters, dim: str,
         w0 = vol0 / vol0.sum() if vol0.sum() > 0 else np.zeros(len(merged))
     split = shift_share(w0, w1, r0, r1, var0, var1, 0.0 if component else (value + value_cmp) / 2)
     zh, en = _names(wh, dim, merged[key], regions)
-    out = pd.DataFrame({"key": merged[key].to_list(), "name_zh": zh, "name_en": en, "w_cmp": w0, "w": w1,
+    keys = np.array(merged[key].to_list(), dtype=object)  # integer ids stay integers beside None
+    out = pd.DataFrame({"key": keys, "name_zh": zh, "name_en": en, "w_cmp": w0, "w": w1,
                         "value_cmp": np.where(vol0 > 0, r0, np.nan) if not component else r0,
                         "value": np.where(vol1 > 0, r1, np.nan) if not component else r1,
                         "n_cmp": vol0, "n": vol1, **split})

@@ -61,12 +61,16 @@ def cmd_explain(args: argparse.Namespace) -> None:
     except dc.NotDecomposable as exc:
         raise UserError(reason_text(exc.reason, lang, m.id)) from None
     out = frame(ds, lang)
-    if "region" in {d.dim for d in ds}:
-        region = out["dim"] == "region"
-        keys = keys_as_given(out.loc[region, ["key"]].rename(columns={"key": "region_id"}), wh,
-                             {"region_id": "regions"})
+    for dim, entity in (("region", "regions"), ("outlet", "outlets")):  # ids as the source wrote them
+        if dim not in {d.dim for d in ds}:
+            continue
+        rows = out["dim"] == dim
+        ids = out.loc[rows, ["key"]].rename(columns={"key": "id"})
+        ids["id"] = pd.Series([int(k) if isinstance(k, (int, float)) and k == k else None for k in ids["id"]],
+                              index=ids.index, dtype=object)
+        keys = keys_as_given(ids, wh, {"id": entity})
         out["key"] = out["key"].astype(object)
-        out.loc[region, "key"] = keys["region_id"].to_numpy()
+        out.loc[rows, "key"] = pd.Series(list(keys["id"]), index=keys.index, dtype=object)
     lines = [f"{metric_label(m.id, lang)} · {explained(d, lang)}: {sentence(d, lang)}" if d.ok
              else sentence(d, lang) for d in (ds if ds and ds[0].ok else ds[:1])]  # no change to split: once
     hand_out(args, wh, f, out.assign(metric=m.id) if args.format == "json" else out,
