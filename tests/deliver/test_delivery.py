@@ -208,3 +208,30 @@ def test_remove_and_list(env, sw) -> None:
     assert sw("subscription", "remove", "1")[1].strip() == "subscription 1 removed"
     code, _, err = sw("subscription", "remove", "1")
     assert code == 1 and err.strip() == "servicewatch: error: no subscription 1; see servicewatch subscription list"
+
+
+def test_pptx_pack_is_read_back_with_the_recipients_scope(env, sw, mailbox) -> None:
+    import io
+
+    from pptx import Presentation
+
+    code, _, err = sw("subscription", "add", "--to", "dj", "--to", "nl", "--every", "monthly:1", "--at", "08:00",
+                      "--format", "pptx", "--region", "1", "--as-user", "prov", "--now", ADDED_AT)
+    assert code == 0, err
+    code, out, err = sw("subscription", "send", "--due", "--now", SEND_AT)
+    assert code == 0, err
+    assert out.strip() == "2 sent, 0 to retry, 0 failed (2 queued, 2 packs built)"
+    pages = {json.loads(d)["recipient"]: json.loads(d)["pages"] for d in _audit(env)["detail"]}
+    for name, city, others in (("dj", "东江市", ("南岭市", "珠湾市")), ("nl", "Nanling", ("Dongjiang", "Zhuwan"))):
+        [msg] = mailbox.to(f"{name}@example.com")
+        [part] = list(msg.iter_attachments())
+        assert part.get_content_type() == "application/vnd.openxmlformats-officedocument.presentationml.presentation"
+        assert part.get_filename().endswith(".pptx")
+        data = part.get_content()
+        assert data[:2] == b"PK"  # a zip: the Office Open XML package
+        deck = Presentation(io.BytesIO(data))
+        assert len(deck.slides) == pages[name] >= 5  # a slide per page of the pack
+        text = "\n".join(sh.text_frame.text for slide in deck.slides for sh in slide.shapes if sh.has_text_frame)
+        assert city in text  # the recipient's scope stamped on it
+        assert not [c for c in others if c in text]  # never another city
+        assert ("2026-10-01 – 2026-10-31" in text) if name == "dj" else ("Nanling" in msg["Subject"])
