@@ -208,6 +208,11 @@ def test_remove_and_list(env, sw) -> None:
     assert sw("subscription", "remove", "1")[1].strip() == "subscription 1 removed"
     code, _, err = sw("subscription", "remove", "1")
     assert code == 1 and err.strip() == "servicewatch: error: no subscription 1; see servicewatch subscription list"
+    log = audit.read(env["SERVICEWATCH_DB"])  # added and removed, in the audit log (newest first)
+    rows = [json.loads(d) for d in log.loc[log["action"] == "subscription", "detail"]]
+    assert [(d["subscription"], d.get("added"), d.get("removed")) for d in rows] == [(1, None, True), (1, True, None)]
+    assert rows[1]["recipients"] == ["dj"] and rows[1]["format"] == "pptx" and rows[1]["schedule"] == "weekly:FRI"
+    assert set(log.loc[log["action"] == "subscription", "user"]) == {audit.cli_user(None)}
 
 
 def test_pptx_pack_is_read_back_with_the_recipients_scope(env, sw, mailbox) -> None:

@@ -5,6 +5,7 @@ without sign-in nobody subscribes."""
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import time as clock
 from pathlib import Path
@@ -81,6 +82,14 @@ def test_page_subscription_equals_the_command_lines(env: str, capsys: pytest.Cap
     assert page_sub.recipients == ("dj", "nl") and page_sub.time_zone == "Asia/Shanghai"
     assert "tier=gold" in page_sub.filters and f"preset={period}" in page_sub.filters
     assert "region=1" in page_sub.filters  # the owner's view: their province
+    # both written to the audit log by their owner (the page's popover and the command alike)
+    log = audit.read(env)
+    rows = [(u, json.loads(d)) for u, a, d in zip(log["user"], log["action"], log["detail"], strict=True)
+            if a == "subscription"]
+    assert [(u, d["subscription"], d["recipients"], d["format"]) for u, d in rows] == [
+        ("prov", cli_sub.subscription_id, ["dj", "nl"], "digest"), ("prov", page_sub.subscription_id, ["dj", "nl"],
+                                                                   page_sub.format)]  # newest first
+    assert all(d["added"] and d["filters"] == page_sub.filters for _u, d in rows)
 
 
 def test_city_manager_cannot_subscribe_another_citys_manager_to_a_province_view(env: str) -> None:

@@ -22,7 +22,8 @@ from metrics.backends.connect import duckdb_path, make_engine
 from metrics.model.schema import audit_log
 
 ACTIONS = ("sign_in", "sign_in_failed", "sign_out", "export", "download", "import", "report", "alert_ack", "deliver",
-           "alert_rule", "action")  # action: a retention action assigned or closed (metrics.churn.actions_store)
+           "alert_rule", "action",  # action: a retention action assigned or closed (metrics.churn.actions_store)
+           "subscription")  # subscription: one added (CLI or a page's popover) or removed (metrics.deliver.subscribe)
 AUDIT_ENV = "SERVICEWATCH_AUDIT_DB"
 log = logging.getLogger(__name__)
 

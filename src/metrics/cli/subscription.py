@@ -31,7 +31,7 @@ from metrics.cli.common import (
 from metrics.deliver import run, store
 from metrics.deliver.schedule import DEFAULT_TIME_ZONE, Schedule, ScheduleError, next_due
 from metrics.deliver.scope import PRESETS
-from metrics.deliver.subscribe import Refused, addressable, subscribe
+from metrics.deliver.subscribe import Refused, addressable, subscribe, unsubscribe
 from metrics.deliver.transport import parse_webhook
 from metrics.model.keys import shown
 
@@ -96,7 +96,7 @@ def cmd_list(args: argparse.Namespace) -> None:
 
 
 def cmd_remove(args: argparse.Namespace) -> None:
-    if not store.remove(_engine(args), args.id):
+    if not unsubscribe(resolve_url(args.db), _engine(args), args.id, audit.cli_user(getattr(args, "as_user", None))):
         raise UserError(f"no subscription {args.id}; see servicewatch subscription list")
     print(f"subscription {args.id} removed")
 

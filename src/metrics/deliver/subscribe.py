@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
+from metrics.access import audit
 from metrics.access import users as access
 from metrics.access.users import ScopeError, User
 from metrics.deliver import store
@@ -86,5 +88,29 @@ def subscribe(wh: Warehouse, engine: sa.Engine, f: Filters, *, owner: User | Non
         users = {n: u for n, (u, _h) in access.load_users().items()}
     names = list(dict.fromkeys(recipients))
     view = check(wh, f, owner, names, users)
-    return store.add(engine, owner=owner_name, recipients=names, webhooks=list(webhooks),
-                     filters=to_query(wh, view, preset), section=section, fmt=fmt, schedule=schedule, now=now)
+    query = to_query(wh, view, preset)
+    sid = store.add(engine, owner=owner_name, recipients=names, webhooks=list(webhooks), filters=query,
+                    section=section, fmt=fmt, schedule=schedule, now=now)
+    audit.record_safely(wh.url, owner_name, "subscription",
+                        {"subscription": sid, "added": True, "recipients": names,
+                         "webhooks": [hook_shown(h) for h in webhooks], "format": fmt, "schedule": schedule.every,
+                         "at": schedule.at.strftime("%H:%M"), "time_zone": schedule.zone.key, "filters": query,
+                         "section": section})
+    return sid
+
+
+def unsubscribe(data_url: str, engine: sa.Engine, subscription_id: int, by: str) -> bool:
+    """Remove a subscription (and its unsent deliveries), recorded in the audit log as ``by``; whether
+    it existed (nothing recorded when not)."""
+    sub = store.get(engine, subscription_id)
+    if sub is None or not store.remove(engine, subscription_id):
+        return False
+    audit.record_safely(data_url, by, "subscription",
+                        {"subscription": subscription_id, "removed": True, "owner": sub.owner,
+                         "recipients": list(sub.recipients), "format": sub.format, "filters": sub.filters})
+    return True
+
+
+def hook_shown(hook: Mapping[str, str]) -> str:
+    """A webhook as recorded: its kind and host (the URL's query holds the robot's token)."""
+    return f"{hook['kind']}@{urlsplit(hook['url']).hostname}"
