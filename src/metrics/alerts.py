@@ -6,9 +6,10 @@ A rule (table ``alert_rules``) is a metric, a slice (the filter model as a link'
 * ``control``: the newest month's point of the metric's control chart over the last
   :data:`WINDOW_MONTHS` months signals (:mod:`metrics.analysis.control`: one of the rule's
   ``run_rules`` fires — all four unless the rule names some — on a point of at least ``min_n``
-  observations);
+  observations; the limits from the rule's own ``baseline`` when it has one);
 * ``target``: the newest month's status against its target is red (:func:`metrics.analysis.drill.status`);
-* ``change``: the newest month against the month before changed for the worse by more than chance:
+* ``change``: the newest month against the month before (or the same month a year before: the rule's
+  ``against`` is ``yoy``) changed for the worse by more than chance:
   the 95% interval of the difference, ``Δ ± 1.96·sqrt(se² + se_cmp²)`` (each ``se`` from the period's
   own 95% interval), excludes zero.
 
@@ -32,7 +33,7 @@ import sqlalchemy as sa
 
 from metrics.access.users import Scope, ScopeError, allowed_regions
 from metrics.analysis import control
-from metrics.analysis.alert_checks import GRAINS, judge, period_start
+from metrics.analysis.alert_checks import AGAINST, GRAINS, judge, period_start
 from metrics.analysis.subtitles import region_parents, scope_text
 from metrics.backends.connect import duckdb_path, make_engine
 from metrics.model import links
@@ -79,7 +80,8 @@ def store(wh) -> sa.Engine:
     return _ENGINES[key]
 
 
-ADDED_COLUMNS = {"grain": "VARCHAR(8)", "webhooks": "TEXT"}  # columns younger than the table
+ADDED_COLUMNS = {"grain": "VARCHAR(8)", "webhooks": "TEXT", "baseline": "VARCHAR(24)",  # columns younger
+                 "against": "VARCHAR(8)"}  # than the table
 
 
 def store_for_url(data_url: str) -> sa.Engine:
@@ -95,7 +97,8 @@ def store_for_url(data_url: str) -> sa.Engine:
 
 
 def _add_columns(engine: sa.Engine) -> None:
-    """A store made before weekly rules or rule webhooks gets their columns (NULL: monthly, none)."""
+    """A store made before weekly rules, rule webhooks, baselines or year-ago changes gets their columns
+    (NULL: monthly, none, the default baseline, the period before)."""
     have = {c["name"] for c in sa.inspect(engine).get_columns("alert_rules")}
     for name, kind in ADDED_COLUMNS.items():
         if name not in have:
@@ -143,13 +146,60 @@ def save_rules(wh, rules: Iterable[Mapping[str, object]]) -> int:
                      "recipients": json.dumps(list(r.get("recipients") or [])),
                      "enabled": bool(r.get("enabled", True)), "run_rules": _run_rules(r.get("run_rules")),
                      "grain": None if grain == "month" else grain,
-                     "webhooks": json.dumps(list(r.get("webhooks") or [])) if r.get("webhooks") else None})
+                     "webhooks": json.dumps(list(r.get("webhooks") or [])) if r.get("webhooks") else None,
+                     "baseline": _baseline_text(r.get("baseline"), kind), "against": _against(r.get("against"), kind)})
     with store(wh).begin() as conn:
         ids = [r["rule_id"] for r in rows]
         if ids:
             conn.execute(alert_rules.delete().where(alert_rules.c.rule_id.in_(ids)))
             conn.execute(alert_rules.insert(), rows)
     return len(rows)
+
+
+def _baseline_text(given: object, kind: str) -> str | None:
+    """A control rule's baseline as stored, "FIRST:LAST" (ISO dates); None: the default."""
+    if given is None or given == "" or (isinstance(given, float) and pd.isna(given)):
+        return None
+    if kind != "control":
+        raise ValueError("a baseline applies to control rules only")
+    first, last = parse_baseline(given) if isinstance(given, str) else (given[0], given[1])  # type: ignore[index]
+    if first > last:
+        raise ValueError(f"the baseline's first period {first} is after its last {last}")
+    return f"{first:%Y-%m-%d}:{last:%Y-%m-%d}"
+
+
+def parse_baseline(text: str) -> tuple[date, date]:
+    """"2025-01:2025-12" (months: the first day of each) or "2025-01-06:2025-06-30" -> (first, last);
+    ValueError with one line."""
+    parts = str(text).split(":")
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        first, last = (date.fromisoformat(p if len(p) > 7 else f"{p}-01") for p in parts)
+    except ValueError:
+        raise ValueError(f"invalid baseline {text!r}: use FIRST:LAST, e.g. 2025-01:2025-12") from None
+    return first, last
+
+
+def _against(given: object, kind: str) -> str | None:
+    if not given or given == "prev":
+        return None
+    if given not in AGAINST:
+        raise ValueError(f"unknown comparison {given!r}; use prev or yoy")
+    if kind != "change":
+        raise ValueError("--against applies to change rules only")
+    return str(given)
+
+
+def set_baseline(wh, rule_id: str, baseline: tuple[date, date] | None) -> None:
+    """Store a control rule's baseline (None: back to the default); ValueError for an unknown rule or
+    one of another kind."""
+    known = rules(wh).set_index("rule_id")
+    if rule_id not in known.index:
+        raise ValueError(f"no alert rule {rule_id!r}")
+    text = _baseline_text(baseline, str(known.loc[rule_id, "kind"]))
+    with store(wh).begin() as conn:
+        conn.execute(alert_rules.update().where(alert_rules.c.rule_id == rule_id).values(baseline=text))
 
 
 def remove_rule(wh, rule_id: str) -> bool:
@@ -180,6 +230,9 @@ def rules(wh, scope: Scope | None = None) -> pd.DataFrame:
     df["enabled"] = df["enabled"].astype(bool)
     df["grain"] = df["grain"].fillna("month").astype(str)
     df["webhooks"] = [json.loads(v) if isinstance(v, str) and v else [] for v in df["webhooks"]]
+    df["baseline"] = pd.Series([parse_baseline(v) if isinstance(v, str) and v else None for v in df["baseline"]],
+                               index=df.index, dtype=object)
+    df["against"] = df["against"].fillna("prev").astype(str)
     if scope is not None and len(df):
         df = df[within(wh, df["filters"], scope)]
     return df.reset_index(drop=True)
@@ -263,7 +316,7 @@ def evaluate(wh, as_of: date | None = None, scope: Scope | None = None, *, lang:
             f = f.with_(scope=None)
         try:
             hit = judge(wh, rule.kind, rule.metric, f, month, min_n=min_n, run_rules=rule.run_rules,
-                        grain=rule.grain)
+                        grain=rule.grain, baseline=rule.baseline, against=rule.against)
         except ScopeError:
             continue
         runs.append({"rule_id": rule.rule_id, "ran_at": _now(), "period": month, "fired": hit is not None})

@@ -170,12 +170,28 @@ def alert_chart(view: View, row: pd.Series) -> None:
     """The control chart of one alert's metric and slice, over the 24 months to its month."""
     grain = row.get("grain") or "month"
     f = slice_filters(view, row["filters"], row["period"], grain)
-    _draw(view, row["metric"], row["metric_label"], row["slice"], f, f"control_{row['rule_id']}", grain)
+    known = alerts.rules(view.wh).set_index("rule_id")
+    rule = known.loc[row["rule_id"]] if row["rule_id"] in known.index else None
+    stored = rule["baseline"] if rule is not None and rule["kind"] == "control" else None
+    if stored is not None and stored[0] < f.start:  # the rule's own baseline, older than the window: shown too
+        f = f.with_(start=alert_checks.period_start(stored[0], grain))
+    _draw(view, row["metric"], row["metric_label"], row["slice"], f, f"control_{row['rule_id']}", grain,
+          stored=stored, rule_id=row["rule_id"] if rule is not None and rule["kind"] == "control" else None)
 
 
-def _draw(view: View, metric_id: str, label: str, slice_text: str, f: Filters, key: str, grain: str = "month") -> None:
-    """A control chart with its baseline slider (the baseline's last period movable) and downloads."""
-    chart = view.call(control.for_metric, metric_id, f, grain=grain)
+def _may_change_rules(view: View) -> bool:
+    """Who may store a rule's baseline: admins and managers (the rules shown are within their scope),
+    everyone without sign-in (the operator's own dashboard)."""
+    return view.user is None or view.user.role in ("admin", "manager")
+
+
+def _draw(view: View, metric_id: str, label: str, slice_text: str, f: Filters, key: str, grain: str = "month",
+          stored: tuple[date, date] | None = None, rule_id: str | None = None) -> None:
+    """A control chart with its baseline slider (the baseline's last period movable) and downloads; for
+    an alert rule's chart (``rule_id``) the rule's own baseline (``stored``) to start from, and a button
+    that makes the slider's baseline the rule's (what its checks judge by)."""
+    chart = view.call(control.for_metric, metric_id, f, grain=grain, baseline=stored) if stored else None
+    chart = chart if chart is not None else view.call(control.for_metric, metric_id, f, grain=grain)
     months = [pd.Timestamp(p).date() for p in chart.points["period"]]
     if chart.baseline is not None and len(months) > control.MIN_BASELINE:
         # the baseline the limits come from: seen on the chart, its last month movable (reset: the default)
@@ -185,6 +201,8 @@ def _draw(view: View, metric_id: str, label: str, slice_text: str, f: Filters, k
                                 key=f"alerts_baseline_{key.removeprefix('control_')}")
         if last != chart.baseline[1]:
             chart = view.call(control.for_metric, metric_id, f, grain=grain, baseline=(months[0], last))
+        if rule_id is not None and _may_change_rules(view):
+            _baseline_buttons(view, rule_id, (months[0], last), stored, grain, f"{label} · {slice_text}")
     m = get(metric_id)
     title = view.t("page.alerts.chart", metric=label, slice=slice_text)
     kind_note = view.t(f"alerts.chart_kind_{chart.kind}")
@@ -201,6 +219,33 @@ def _draw(view: View, metric_id: str, label: str, slice_text: str, f: Filters, k
     ui.chart(view, fig, data, key, metrics=metric_id, f=f)
     with st.expander(view.t("plain.details")):
         st.caption(view.t("plain.control.method", kind=kind_note))
+
+
+def _baseline_buttons(view: View, rule_id: str, shown_base: tuple[date, date], stored: tuple[date, date] | None,
+                      grain: str, what: str) -> None:
+    """Store the slider's baseline as the rule's, or put the rule back on the default; audited."""
+    fmt = "%Y-%m-%d" if grain == "week" else "%Y-%m"
+    text = f"{shown_base[0]:{fmt}} – {shown_base[1]:{fmt}}"
+    cols = st.columns(2)
+    chosen = None
+    if stored != shown_base and cols[0].button(view.t("page.alerts.baseline_save", base=text),
+                                               key=f"alerts_base_save_{rule_id}", icon=":material/save:"):
+        chosen = shown_base
+    elif stored is not None and cols[1].button(view.t("page.alerts.baseline_default"),
+                                               key=f"alerts_base_default_{rule_id}", icon=":material/restart_alt:"):
+        chosen = ()
+    else:
+        if stored is not None:
+            st.caption(view.t("page.alerts.baseline_stored", base=f"{stored[0]:{fmt}} – {stored[1]:{fmt}}"))
+        return
+    who = view.user.name if view.user is not None else audit.cli_user(None)
+    alerts.set_baseline(view.wh, rule_id, chosen or None)
+    audit.record_safely(resolve_url(), who, "alert_rule",
+                        {"rule_id": rule_id, "baseline": f"{chosen[0]:%Y-%m-%d}:{chosen[1]:%Y-%m-%d}" if chosen
+                         else None})
+    st.session_state["alerts_acked"] = view.t("page.alerts.baseline_saved" if chosen else "page.alerts.baseline_reset",
+                                              rule=what)
+    st.rerun()
 
 
 def acknowledge_form(view: View, row: pd.Series) -> None:

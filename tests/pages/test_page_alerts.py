@@ -102,6 +102,13 @@ def test_open_alerts_chart_and_acknowledge(wh: Warehouse, duckdb_url: str) -> No
     if by_hand is not None:
         assert centre == pytest.approx(k * by_hand)
     assert centre != pytest.approx(k * chart.centre)
+    # made the rule's own baseline: stored (what its checks judge by), audited, said in words
+    at.button(key=f"alerts_base_save_{first['rule_id']}").click().run()
+    stored = alerts.rules(wh).set_index("rule_id").loc[first["rule_id"], "baseline"]
+    assert stored == (pd.Timestamp(chart.points["period"].iloc[0]).date(), twelfth)
+    assert any(s.value.startswith("已保存基线：") and "东江市" in s.value for s in at.success)
+    assert json.loads(audit.read(duckdb_url)["detail"].iloc[0])["baseline"].endswith(f"{twelfth:%Y-%m-%d}")
+    assert not [b for b in at.button if b.key == f"alerts_base_save_{first['rule_id']}"]  # stored: nothing to save
     # acknowledge without a note: refused; with one: stored, audited, gone from the open list
     at.button(key="FormSubmitter:ack_" + first["rule_id"] + "-" + t("page.alerts.ack", "zh")).click().run()
     assert any(w.value == t("page.alerts.note_required", "zh") for w in at.warning)

@@ -4,8 +4,9 @@
 * ``control``: the newest point of the metric's control chart over the last :data:`WINDOW_MONTHS`
   months signals by one of ``run_rules`` (all four of :data:`metrics.analysis.control.RULES` when none);
 * ``target``: the month's status against its target is red (:func:`metrics.analysis.drill.status`);
-* ``change``: against the month before, worse by more than chance: the 95% interval of the difference,
-  ``Δ ± 1.96·sqrt(se² + se_cmp²)`` (each ``se`` from that month's own 95% interval), excludes zero.
+* ``change``: against the month before (or the same month a year before: ``against="yoy"``), worse by
+  more than chance: the 95% interval of the difference, ``Δ ± 1.96·sqrt(se² + se_cmp²)`` (each ``se``
+  from that month's own 95% interval), excludes zero.
 """
 
 from __future__ import annotations
@@ -36,14 +37,28 @@ def window_start(period: date, grain: str = "month") -> date:
     return period - timedelta(weeks=WINDOW_WEEKS - 1)
 
 
+AGAINST = ("prev", "yoy")  # a change rule's comparison: the period before, or the same period a year before
+
+
 def judge(wh, kind: str, metric: str, f: Filters, month: date, *, min_n: int = control.MIN_N,
-          run_rules: str | None = None, grain: str = "month") -> dict | None:
+          run_rules: str | None = None, grain: str = "month", baseline: tuple[date, date] | None = None,
+          against: str = "prev") -> dict | None:
     """The alert's figures when the rule fires on ``f`` (the newest month, or with ``grain="week"`` the
-    newest week starting on ``month``), else None."""
+    newest week starting on ``month``), else None. ``baseline``: a control rule's own (first, last)
+    period the limits come from (default: every point before the last six of the window; a stored
+    baseline older than the window widens the chart back to it); ``against``: a change rule's
+    comparison, ``prev`` (the period before) or ``yoy`` (the same month a year before, or the week
+    52 weeks before)."""
     m = get(metric)
     if kind == "control":
-        window = f.with_(start=window_start(month, grain))
-        chart = control.for_metric(wh, metric, window, grain=grain, min_n=min_n)
+        start = window_start(month, grain)
+        if baseline is not None:
+            start = min(start, period_start(baseline[0], grain))
+        window = f.with_(start=start)
+        try:
+            chart = control.for_metric(wh, metric, window, grain=grain, min_n=min_n, baseline=baseline)
+        except ValueError:  # the rule's baseline holds no point with data (a reload dropped it): no verdict
+            return None
         last = chart.last
         if last is None or pd.Timestamp(last["period"]).date() != month:
             return None
@@ -63,14 +78,14 @@ def judge(wh, kind: str, metric: str, f: Filters, month: date, *, min_n: int = c
             return None
         return {"value": float(row["value"]), "centre": float(goal), "lower": float(row["lower"]),
                 "upper": float(row["upper"]), "n": float(row["n"]), "signal": "red"}
-    if grain == "week":  # the same days of the week before (a week so far against the same days)
+    if grain == "week":  # the same days of the week before (a week so far against the same days), or 52 weeks before
+        back = timedelta(weeks=52 if against == "yoy" else 1)
         now = wh.metric(metric, f.with_(comparison="none"))
-        before = wh.metric(metric, f.with_(start=f.start - timedelta(weeks=1), end=f.end - timedelta(weeks=1),
-                                           comparison="none"))
+        before = wh.metric(metric, f.with_(start=f.start - back, end=f.end - back, comparison="none"))
         if not len(now) or not len(before) or pd.isna(before["value"].iloc[0]):
             return None
     else:
-        fc = f.with_(comparison="previous")
+        fc = f.with_(comparison="year_ago" if against == "yoy" else "previous")
         now = wh.compare(metric, fc)
         before = wh.metric(metric, fc.comparison_filters())
         if not len(now) or not len(before) or pd.isna(now["value_cmp"].iloc[0]):
@@ -83,4 +98,5 @@ def judge(wh, kind: str, metric: str, f: Filters, month: date, *, min_n: int = c
     if not (np.isfinite(se) and (lo > 0 or hi < 0) and worse):
         return None
     return {"value": float(a["value"]), "centre": float(b["value"]), "lower": float(lo), "upper": float(hi),
-            "n": float(a["n"]), "signal": "change_week" if grain == "week" else "change"}
+            "n": float(a["n"]), "signal": ("change_week" if grain == "week" else "change")
+            + ("_yoy" if against == "yoy" else "")}

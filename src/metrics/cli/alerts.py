@@ -125,6 +125,7 @@ def cmd_rules(args: argparse.Namespace) -> None:
     df["filters"] = [alerts.json.dumps(f, ensure_ascii=False) for f in df["filters"]]
     df["recipients"] = [",".join(r) for r in df["recipients"]]
     df["webhooks"] = [" ".join(_hook_shown(h) for h in hooks) for hooks in df["webhooks"]]  # never the token
+    df["baseline"] = [f"{b[0]:%Y-%m-%d}:{b[1]:%Y-%m-%d}" if b else "" for b in df["baseline"]]
     emit(df, args.format)
 
 
@@ -161,6 +162,20 @@ def cmd_add(args: argparse.Namespace) -> None:
         raise UserError(f"{args.metric} cannot be checked by {args.every}: its figures are by month only")
     if args.run_rules and args.rule_kind != "control":
         raise UserError("--run-rules applies to control rules only")
+    if args.baseline and args.rule_kind != "control":
+        raise UserError("--baseline applies to control rules only")
+    if args.against not in alerts.AGAINST:
+        raise UserError(f"unknown comparison {args.against!r}; use prev or yoy")
+    if args.against != "prev" and args.rule_kind != "change":
+        raise UserError("--against applies to change rules only")
+    baseline = None
+    if args.baseline:
+        try:
+            baseline = alerts.parse_baseline(args.baseline)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+        if baseline[0] > baseline[1]:
+            raise UserError(f"the baseline's first period {baseline[0]} is after its last {baseline[1]}")
     wanted = [r for r in (args.run_rules or "").split(",") if r]
     unknown = sorted(set(wanted) - set(control.RULES))
     if unknown:
@@ -199,12 +214,14 @@ def cmd_add(args: argparse.Namespace) -> None:
                             "only of alerts within their scope)")
     owner = args.owner or audit.cli_user(args.as_user)
     audit_export(args, "alert_rule", {"rule_id": args.rule_id, "metric": args.metric, "kind": args.rule_kind,
-                                      "grain": args.every, "filters": query,
+                                      "grain": args.every, "filters": query, "against": args.against,
+                                      "baseline": args.baseline,
                                       "recipients": list(dict.fromkeys(args.recipient)),
                                       "webhooks": [_hook_shown(h) for h in hooks]})
     alerts.save_rules(wh, [{"rule_id": args.rule_id, "metric": args.metric, "kind": args.rule_kind, "owner": owner,
                             "filters": query, "recipients": list(dict.fromkeys(args.recipient)), "webhooks": hooks,
-                            "enabled": not args.disabled, "run_rules": wanted or None, "grain": args.every}])
+                            "enabled": not args.disabled, "run_rules": wanted or None, "grain": args.every,
+                            "baseline": baseline, "against": args.against}])
     print(t("alerts.added", args.lang, rule=args.rule_id, metric=metric_label(args.metric, args.lang),
             kind=t(f"alerts.kind.{args.rule_kind}", args.lang), every=t(f"alerts.every.{args.every}", args.lang)))
 
@@ -266,6 +283,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                     "(check --notify, the worker); refused when the slice is outside their scope")
     ad.add_argument("--webhook", action="append", default=[], metavar="KIND=URL", help="a group-chat robot told of "
                     "its alerts: wecom=URL, dingtalk=URL or json=URL")
+    ad.add_argument("--baseline", metavar="FIRST:LAST", help="control: the periods the limits come from, e.g. "
+                    "2025-01:2025-12 (default: every point before the last six of the chart)")
+    ad.add_argument("--against", default="prev", metavar="PERIOD", help="change: prev (the period before, default) "
+                    "or yoy (the same month a year before; a weekly rule: 52 weeks before)")
     ad.add_argument("--disabled", action="store_true", help="stored but not checked")
     ad.add_argument("--replace", action="store_true", help="change an existing rule of that id")
     add_filter_arguments(ad)

@@ -472,6 +472,8 @@ alert_rules = sa.Table(
     sa.Column("run_rules", sa.String(120), nullable=True),  # control: the run rules that alert (NULL: all four)
     sa.Column("grain", sa.String(8), nullable=True),  # month (NULL) | week: the period each check judges
     sa.Column("webhooks", sa.Text, nullable=True),  # JSON list of {"kind", "url"}: group chats told of its alerts
+    sa.Column("baseline", sa.String(24), nullable=True),  # control: "FIRST:LAST" periods of the limits (NULL: default)
+    sa.Column("against", sa.String(8), nullable=True),  # change: prev (NULL) | yoy, the same period a year before
 )
 alert_events = sa.Table(
     "alert_events",
