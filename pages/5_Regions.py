@@ -74,7 +74,23 @@ league_table = shown.assign(p_adjusted=shown["p_adjusted"].map(fmt_p))[list(colu
 st.dataframe(league_table, hide_index=True, width="stretch", placeholder=MISSING,
              column_config=fitted_columns(league_table, pin=2))  # rank and region stay in view
 file_metric = re.sub(r'[\\/:*?"<>|\s]+', "_", view.metric_label(metric_id))  # a safe file name
-list_download(view, league_table, t("table_exports.regions.file", metric=file_metric), "regions_league_csv",
+
+
+def change_words(text: str) -> str:
+    """A change as shown ("+2.2 pp", "-3.1") in words for the download ("上升 2.2 个百分点"): a
+    spreadsheet takes a cell opening with a sign for a formula."""
+    pp, num = text.endswith(" pp"), text.removesuffix(" pp")
+    if num[:1] not in ("+", "-"):
+        return text  # "—": no comparison
+    if float(num.replace(",", "")) == 0:
+        return t("table_exports.regions.same")
+    return t(f"table_exports.regions.{'up' if num[0] == '+' else 'down'}", value=num[1:],
+             unit=t("table_exports.regions.pp_unit") if pp else "")
+
+
+delta = t("common.delta")
+exported = league_table.assign(**{delta: [change_words(v) for v in league_table[delta]]})
+list_download(view, exported, t("table_exports.regions.file", metric=file_metric), "regions_league_csv",
               "regions_league.csv", metrics=(metric_id,), f=rf,  # the table as shown, with the header block
               title=t("table_exports.regions.title", metric=view.metric_label(metric_id)))
 with st.expander(t("plain.details")):

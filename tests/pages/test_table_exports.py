@@ -69,12 +69,12 @@ def test_alerts_tables_download_with_the_header_block(duckdb_url: str, files, tm
         assert not [h for h in headers if h.isascii() and h.isalpha()]  # headers in Chinese
 
 
-@pytest.mark.parametrize("lang", ["zh", "en"])
-def test_regions_league_table_downloads_as_shown(lang: str, duckdb_url: str, files,  # noqa: F811
+@pytest.mark.parametrize(("lang", "metric"), [("zh", "csat"), ("en", "complaint_rate")])
+def test_regions_league_table_downloads_as_shown(lang: str, metric: str, duckdb_url: str, files,  # noqa: F811
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SERVICEWATCH_DB", duckdb_url)
-    at = open_page("pages/5_Regions.py", {"lang": lang, "metric": "complaint_rate", "tier": "gold"})
-    label = metric_label("complaint_rate", lang)
+    at = open_page("pages/5_Regions.py", {"lang": lang, "metric": metric, "tier": "gold"})
+    label = metric_label(metric, lang)
     got = dict(files)
     prefix = t("table_exports.regions.file", lang, metric="")
     stem = next(n for n in got if n.startswith(prefix) and n.endswith(".xlsx"))
@@ -82,8 +82,16 @@ def test_regions_league_table_downloads_as_shown(lang: str, duckdb_url: str, fil
     assert ws.cell(1, 1).value == t("table_exports.regions.title", lang, metric=label)
     table = [d.value for d in at.dataframe if t("page.regions.verdict.header", lang) in d.value.columns]
     assert table and headers == [str(c) for c in table[0].columns]
+    delta = t("common.delta", lang)
+    shown = [str(v) for v in table[0][delta]]
     assert [ws.cell(top + 1 + i, 1).value for i in range(len(table[0]))] == list(table[0].iloc[:, 0])
     if lang == "zh":
         block = _block(ws)
         f = filters(at)
         assert block["统计周期"] == f"{f.start:%Y-%m-%d} – {f.end:%Y-%m-%d}" and "金卡" in block["筛选条件"]
+        j = headers.index(delta) + 1  # the change in percentage points in words, not the screen's "pp"
+        cells = [str(ws.cell(r, j).value) for r in range(top + 1, ws.max_row + 1)]
+        assert any(c.endswith("个百分点") for c in cells) and not [c for c in cells if "pp" in c or "'" in c]
+        for cell, text in zip(cells, shown, strict=True):  # "+2.2 pp" → "上升 2.2 个百分点", "—" stays
+            want = {"+": f"上升 {text[1:-3]} 个百分点", "-": f"下降 {text[1:-3]} 个百分点"}.get(text[:1], text)
+            assert cell == want or (cell == "持平" and float(text[1:-3]) == 0), (cell, text)
