@@ -1,0 +1,60 @@
+"""The Chinese Alerts page with the demo's rules and their alerts, in Chromium at 1366×768 (issue 16): no
+English word in what it shows — the open alerts and the history with their owner (系统管理员, not the
+rules' stored owner name), the chart, the baseline control — and nothing cut off. The page scan of
+test_browser_screens sees an Alerts page without rules; this one has the demo's 35 rules checked."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import run_app
+from screen_checks import CUT_OFF_JS, VISIBLE_TEXT_JS, english_words
+from test_browser import IDLE
+
+READY = f"""() => document.querySelector('{IDLE}') !== null
+    && document.querySelectorAll('[data-testid=stSkeleton], [data-stale=true]').length === 0"""
+
+
+@pytest.fixture(scope="module")
+def alerts_app(tmp_path_factory: pytest.TempPathFactory, duckdb_url: str) -> Iterator[str]:
+    """The app on the demo with the default rules installed and checked in an alert store of its own."""
+    from metrics import alerts
+    from metrics.demo import alert_rules
+    from metrics.query.warehouse import Warehouse
+
+    folder: Path = tmp_path_factory.mktemp("alerts_app")
+    store = f"sqlite:///{folder / 'alerts.sqlite'}"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(alerts.ALERTS_ENV, store)
+        wh = Warehouse.open(duckdb_url)
+        alert_rules.install(wh)
+        found = alerts.evaluate(wh)
+        wh.engine.dispose()
+    assert len(found) >= 3  # Dongjiang's planted deterioration
+    (folder / "app").mkdir()
+    with run_app(folder / "app", duckdb_url, {alerts.ALERTS_ENV: store}) as base_url:
+        yield base_url
+
+
+def _settle(page) -> None:
+    page.wait_for_function(READY, timeout=120_000, polling=100)
+    page.wait_for_timeout(400)
+    page.wait_for_function(READY, timeout=120_000, polling=100)
+
+
+def test_chinese_alerts_page_with_alerts_has_no_english(browser, alerts_app: str) -> None:
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="en-US")
+    try:
+        page = context.new_page()
+        page.goto(f"{alerts_app}/Alerts?lang=zh", timeout=120_000)
+        _settle(page)
+        assert page.locator("[data-testid=stException]").count() == 0
+        texts = page.evaluate(VISIBLE_TEXT_JS)
+        assert any("系统管理员" in x for x in texts), "the owner column is not drawn"
+        assert not [x for x in texts if x.strip() in ("admin", "system")]
+        assert english_words(texts) == {}
+        assert page.evaluate(CUT_OFF_JS) == []
+    finally:
+        context.close()
