@@ -17,9 +17,10 @@ from metrics.model.filters import Filters
 from metrics.model.i18n import t
 from metrics.model.registry import get
 from metrics.present import forecast_text as ft
+from metrics.present.charts import core as core_charts
 from metrics.present.charts import forecast as fan_chart
 from metrics.present.markup import md
-from servicewatch.ui import View, chart
+from servicewatch.ui import View, chart, empty_state
 
 
 def forecast_for(view: View, metric_id: str, f: Filters | None = None) -> fcast.Forecast | None:
@@ -92,15 +93,19 @@ def trend_with_forecast(view: View, metric_id: str, title: str, trend_f: Filters
     the page's filters; the same cached engine call as the Overview's card): the median, its 80% and 95%
     bands and the ``target`` line, a note saying how the bands were drawn, the downloads and the control
     chart's button. Without a forecast (a metric the fan does not cover, no target, a history too short)
-    the plain trend (:func:`servicewatch.panels.trend`). Returns whether the fan was drawn."""
-    from servicewatch import panels
-    from servicewatch.control_link import control_button
+    the plain trend (as :func:`servicewatch.panels.trend` draws it). Returns whether the fan was drawn."""
+    from servicewatch.control_link import control_button  # the metric's control chart on the Alerts page
 
     f = view.filters if f is None else f
     fc = forecast_for(view, metric_id, f) if fan_supported(metric_id) else None
     frame = view.metric(metric_id, ("month",), f=trend_f) if frame is None else frame
-    if fc is None or fc.reason or fc.months.empty or frame.empty:
-        panels.trend(view, metric_id, title, trend_f, key=key, target=target, frame=frame)
+    if frame.empty:
+        empty_state(view)
+        return False
+    if fc is None or fc.reason or fc.months.empty:  # the plain trend, as servicewatch.panels.trend draws it
+        fig = core_charts.trend(frame, get(metric_id).unit, view.lang, title, view.subtitle(f=trend_f), target=target)
+        chart(view, fig, frame, key, metrics=metric_id, f=trend_f)
+        control_button(view, metric_id, key)
         return False
     last = pd.Timestamp(fc.history["month"].max())  # the fan opens after the last complete month
     history = frame[pd.to_datetime(frame["month"]) <= last]
@@ -108,7 +113,7 @@ def trend_with_forecast(view: View, metric_id: str, title: str, trend_f: Filters
         history = fc.history.tail(12)
     fig = fan_chart.fan(history, fc.months, get(metric_id).unit, view.lang, title, view.subtitle(f=trend_f),
                         target=target)
-    chart(view, fig, chart_data(fc, view.lang, history), key, metrics=metric_id, f=f)
+    chart(view, fig, chart_data(fc, view.lang, history), key, metrics=metric_id, f=trend_f)
     st.caption(md(view.t("forecast.trend.note", months=len(fc.months),
                          calibration=ft.calibration_line(fc, view.lang))))
     control_button(view, metric_id, key)
