@@ -28,7 +28,11 @@ def test_page_has_the_sentences_fans_and_backtests(duckdb_url: str, lang: str) -
     assert page.sentences[:len(METRICS)] == expected  # every headline KPI of the demo has a target
     sla = page.sentences[0]
     assert ("目标" in sla or "reaching 95%" in sla) and ("95% 的概率" in sla or "chance of reaching" in sla)
-    backtests = [s for s in page.sentences if ("回测" if lang == "zh" else "Back-test") in s]
+    assert {"fcr_rate", "churn_rate"} <= set(METRICS)  # FCR and churn have targets in the demo: forecast too
+    backtests = [s for s in page.sentences if ("回测（" if lang == "zh" else "Back-test") in s]
+    # the method note: the bands calibrated on the series' own back-test, said beside each chart
+    calibrated = t("forecast.calibration.calibrated", lang, n=12, widen="1").split("12")[0]
+    assert sum(calibrated in s for s in page.sentences) == 2
     assert len(backtests) == 2 and len(charts) == 2 and all(c.png == b"png" for c in charts)
     assert charts[0].title == t("forecast.chart.title", lang, metric=metric_label(METRICS[0], lang))
     assert [tr.name for tr in drawn[0].data][-1] == t("forecast.chart.actual", lang)

@@ -16,7 +16,8 @@ from metrics.present.charts.forecast import fan
 from metrics.report.context import Ctx
 from metrics.report.model import Page
 
-METRICS = ("sla_resolution_compliance", "complaint_rate", "csat", "nps")  # in this order on the page
+# in this order on the page: the Overview's KPIs with a target (a KPI without one under the filters is left out)
+METRICS = ("sla_resolution_compliance", "complaint_rate", "csat", "nps", "fcr_rate", "churn_rate")
 CHARTS = 2  # fan charts on the page (the layout of a section page)
 
 
