@@ -397,6 +397,14 @@ def fitted_duckdb_url(duckdb_url: str, tmp_path_factory: pytest.TempPathFactory)
     return url
 
 
+@pytest.fixture(scope="session")
+def fitted_app(tmp_path_factory: pytest.TempPathFactory, fitted_duckdb_url: str) -> Iterator[str]:
+    """Base URL of ``streamlit run app.py`` on the demo with a fitted churn model (``fitted_duckdb_url``):
+    the risk model, the at-risk list and the pages that need scores are drawn (browser tests)."""
+    with run_app(tmp_path_factory.mktemp("fitted_app"), fitted_duckdb_url) as base_url:
+        yield base_url
+
+
 @pytest.fixture()
 def downloads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, bytes]]:
     """(file name, bytes) of every CSV download button a page draws, deferred ones produced."""

@@ -6,10 +6,7 @@ reasons, first rejected rows, the mapping form), in Chinese and in English, at 1
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from conftest import run_app
 from screen_checks import CUT_OFF_JS, VISIBLE_TEXT_JS, english_words
 from test_browser_screens import PAGES, _settle
 
@@ -18,23 +15,21 @@ from servicewatch.ui import SECTION_KEY
 
 # a tickets file as a Chinese source writes it, with two rows the check rejects (an unknown priority, a date
 # that is no date): the report's tables, the mapping form and the rejects download are all drawn
-UPLOAD = ("工单号,客户编号,受理渠道,工单类型,问题类别,优先级,受理时间\n"
-          "40000001,1,客服热线,投诉,计费,P1,2026/3/5 10:00\n"
-          "40000002,1,客服热线,抱怨,计费,P9,2026/3/5 10:00\n"
-          "40000003,1,客服热线,投诉,计费,P2,昨天\n").encode("gbk")
-
-
-@pytest.fixture(scope="module")
-def fitted_app(tmp_path_factory: pytest.TempPathFactory, fitted_duckdb_url: str) -> Iterator[str]:
-    with run_app(tmp_path_factory.mktemp("fitted_app"), fitted_duckdb_url) as base_url:
-        yield base_url
+UPLOAD = (
+    "工单号,客户编号,受理渠道,工单类型,问题类别,优先级,受理时间\n"
+    "40000001,1,客服热线,投诉,计费,P1,2026/3/5 10:00\n"
+    "40000002,1,客服热线,抱怨,计费,P9,2026/3/5 10:00\n"
+    "40000003,1,客服热线,投诉,计费,P2,昨天\n"
+).encode("gbk")
 
 
 def _cut_off(page, where: str, problems: list[str]) -> None:
     assert page.locator("[data-testid=stException]").count() == 0, where
     for item in page.evaluate(CUT_OFF_JS):
-        problems.append(f"{where}: cut off ({item['kind']}): {item['text']!r}"
-                        + (f" in column {item['column']!r} at {item['width']} px" if "column" in item else ""))
+        problems.append(
+            f"{where}: cut off ({item['kind']}): {item['text']!r}"
+            + (f" in column {item['column']!r} at {item['width']} px" if "column" in item else "")
+        )
 
 
 def _screen(browser, width: int):
@@ -74,8 +69,9 @@ def _upload(page, base: str, lang: str, width: int) -> None:
     _settle(page)
     uploader = page.locator("[data-testid=stFileUploader]").first
     uploader.locator("input[type=file]").set_input_files({"name": "工单.csv", "mimeType": "text/csv", "buffer": UPLOAD})
-    page.wait_for_function(f"() => document.querySelectorAll('[data-testid=stDataFrame]').length > {before}",
-                           timeout=60_000)
+    page.wait_for_function(
+        f"() => document.querySelectorAll('[data-testid=stDataFrame]').length > {before}", timeout=60_000
+    )
     _settle(page, 800)  # the check report's tables (reasons, first rejected rows) drawn
 
 
