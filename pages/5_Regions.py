@@ -3,8 +3,6 @@ against the rest of the scope, Holm-corrected, with a dot-and-whisker chart."""
 
 from __future__ import annotations
 
-import re
-
 import streamlit as st
 
 from metrics.analysis import league, plain
@@ -13,8 +11,7 @@ from metrics.present.charts.core import category_names
 from metrics.present.charts.league import dot_whisker
 from metrics.present.formatting import fmt_delta, fmt_metric, fmt_p
 from metrics.present.markup import md
-from servicewatch import ui
-from servicewatch.downloads import list_download
+from servicewatch import league_export, ui
 from servicewatch.kpis import show_chart
 from servicewatch.tables import MISSING, fitted_columns
 
@@ -73,25 +70,6 @@ columns = {"rank": t("page.regions.rank"), "region": t(f"level.{level}"), "value
 league_table = shown.assign(p_adjusted=shown["p_adjusted"].map(fmt_p))[list(columns)].rename(columns=columns)
 st.dataframe(league_table, hide_index=True, width="stretch", placeholder=MISSING,
              column_config=fitted_columns(league_table, pin=2))  # rank and region stay in view
-file_metric = re.sub(r'[\\/:*?"<>|\s]+', "_", view.metric_label(metric_id))  # a safe file name
-
-
-def change_words(text: str) -> str:
-    """A change as shown ("+2.2 pp", "-3.1") in words for the download ("上升 2.2 个百分点"): a
-    spreadsheet takes a cell opening with a sign for a formula."""
-    pp, num = text.endswith(" pp"), text.removesuffix(" pp")
-    if num[:1] not in ("+", "-"):
-        return text  # "—": no comparison
-    if float(num.replace(",", "")) == 0:
-        return t("table_exports.regions.same")
-    return t(f"table_exports.regions.{'up' if num[0] == '+' else 'down'}", value=num[1:],
-             unit=t("table_exports.regions.pp_unit") if pp else "")
-
-
-delta = t("common.delta")
-exported = league_table.assign(**{delta: [change_words(v) for v in league_table[delta]]})
-list_download(view, exported, t("table_exports.regions.file", metric=file_metric), "regions_league_csv",
-              "regions_league.csv", metrics=(metric_id,), f=rf,  # the table as shown, with the header block
-              title=t("table_exports.regions.title", metric=view.metric_label(metric_id)))
+league_export.league_download(view, league_table, metric_id, rf)  # the table as shown, with the header block
 with st.expander(t("plain.details")):
     st.caption(t("page.regions.method", rest=scope_name))
