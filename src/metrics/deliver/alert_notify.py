@@ -23,6 +23,7 @@ import hashlib
 import json
 import logging
 import os
+import socket
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
@@ -220,10 +221,10 @@ def owner_words(owner: str, lang: str) -> str:
     return alerts.owner_label(owner, lang)
 
 
-def message(wh, rule, event: dict, lang: str) -> tuple[str, list[str]]:
-    """(subject, lines) of one alert in ``lang``."""
+def message(wh, rule, event: dict, lang: str, keys: dict[str, int] | None = None) -> tuple[str, list[str]]:
+    """(subject, lines) of one alert in ``lang`` (``keys``: :func:`metrics.alerts.region_keys`, read once)."""
     period = pd.Timestamp(event["period"]).date()
-    f = alerts.rule_filters(wh, rule.filters, period, period)
+    f = alerts.rule_filters(wh, rule.filters, period, period, keys=keys)
     metric, unit, where = metric_label(rule.metric, lang), get(rule.metric).unit, slice_words(wh, f, lang)
     limits = json.loads(event["limits"]) if isinstance(event["limits"], str) else dict(event["limits"])
 
@@ -270,7 +271,7 @@ def message_id(d: dict) -> str:
 
 
 # -- sending ----------------------------------------------------------------------------------
-def _send_one(wh, rule, event: dict, d: dict, users: dict[str, User]) -> dict:
+def _send_one(wh, rule, event: dict, d: dict, users: dict[str, User], keys: dict[str, int]) -> dict:
     who = d["recipient"]
     if who.startswith("webhook:"):
         i = int(who.split(":")[1])
@@ -278,7 +279,7 @@ def _send_one(wh, rule, event: dict, d: dict, users: dict[str, User]) -> dict:
             raise SendError(f"alert rule {rule.rule_id} has no webhook {i} any more", retry=False)
         owner = users.get(rule.owner)
         lang = owner.lang if owner else "zh"
-        subject, lines = message(wh, rule, event, lang)
+        subject, lines = message(wh, rule, event, lang, keys)
         hook = rule.webhooks[i]
         url = view_link(rule)  # the link as it is: a robot's markdown makes it clickable
         text = "\n".join([f"### {_md(subject)}", *(f"> {_md(x).replace(_md(url), url)}" if x else "" for x in lines)])
@@ -290,14 +291,14 @@ def _send_one(wh, rule, event: dict, d: dict, users: dict[str, User]) -> dict:
     if not user.email:
         raise SendError(f"user {who} has no e-mail address (servicewatch user add … --email)", retry=False)
     scope = access.scope_for(user, key_ids=wh.key_ids)
-    f = alerts.rule_filters(wh, rule.filters, date.today(), date.today())
+    f = alerts.rule_filters(wh, rule.filters, date.today(), date.today(), keys=keys)
     if not alerts.visible(f, scope, wh.regions()):
         raise SendError(t("alert_notify.outside", "en", rule=rule.rule_id, name=who), retry=False)
     try:
         cfg = smtp_config()
     except ValueError as exc:
         raise SendError(str(exc)) from None
-    subject, lines = message(wh, rule, event, user.lang)
+    subject, lines = message(wh, rule, event, user.lang, keys)
     msg = EmailMessage()
     msg["Subject"], msg["From"], msg["To"] = subject, cfg.sender, formataddr((user.name, user.email))
     msg["Message-ID"] = message_id(d)
@@ -315,9 +316,8 @@ def send_queued(
     lease: timedelta = store.LEASE,
 ) -> Outcome:
     """Lease and send every due notice, one at a time; each outcome recorded and audited."""
-    from metrics.deliver.run import worker_name
-
-    engine, worker, out = alerts.store(wh), worker or worker_name(), Outcome()
+    engine, worker, out = alerts.store(wh), worker or f"{socket.gethostname()}:{os.getpid()}", Outcome()
+    keys: dict[str, int] | None = None
     users, users_error = {}, None
     try:
         users = {n: u for n, (u, _h) in access.load_users(users_file).items()}
@@ -337,7 +337,9 @@ def send_queued(
                 raise SendError("the alert rule or its alert was removed", retry=False)
             if users_error and not d["recipient"].startswith("webhook:"):
                 raise SendError(users_error)
-            detail |= _send_one(wh, rule, dict(event._mapping), d, users)
+            if keys is None:  # read once, when there is something to send
+                keys = alerts.region_keys(wh)
+            detail |= _send_one(wh, rule, dict(event._mapping), d, users, keys)
         except Exception as exc:  # noqa: BLE001 - recorded, retried, not lost
             if not isinstance(exc, SendError):
                 log.error("alert notice %s → %s failed unexpectedly", d["rule_id"], d["recipient"], exc_info=exc)
