@@ -121,3 +121,35 @@ def test_failed_send_is_retried_and_sent_once(rules_env, sw, mailbox, smtp_serve
     assert "已发送 0 条" in out and len(mailbox.messages) == 1  # never twice
     states = [d["state"] for d in _alert_audit(rules_env)]
     assert sorted(states) == ["queued", "sent"]
+
+
+def test_two_workers_tell_an_alert_once(rules_env, sw, mailbox, webhook_receiver) -> None:
+    """``servicewatch worker`` runs the rules with notify on its schedule: two real worker processes,
+    each checking every 2 s for several rounds, tell Dongjiang's alert to dj and the webhook once."""
+    import os
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from deliver.deliver_helpers import stop_worker, wait_for
+
+    rec, port = webhook_receiver
+    rec.posts.clear()
+    assert sw("alerts", "add", "dj.complaints", *RULE, "--region", "4", "--recipient", "dj", "--webhook",
+              f"wecom=http://127.0.0.1:{port}/cgi-bin/webhook/send?key=W")[0] == 0
+    exe = str(Path(sys.executable).with_name("servicewatch"))
+    workers = [subprocess.Popen([exe, "worker", "--interval", "1", "--alerts-every", "2", "--lease", "30"],
+                                env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                start_new_session=True) for _ in range(2)]
+    try:
+        wait_for(lambda: len(mailbox.messages) >= 1 and len(rec.posts) >= 1, 180, workers)
+        time.sleep(8)  # more rounds of both workers: a repeat would arrive now
+    finally:
+        for w in workers:
+            stop_worker(w)
+    assert [rcpts for rcpts, _m in mailbox.messages] == [["dj@example.com"]]
+    [(path, post)] = rec.posts
+    assert path == "/cgi-bin/webhook/send?key=W" and post["msgtype"] == "markdown"
+    assert "东江市" in post["markdown"]["content"]
+    assert set(_notices(rules_env)["state"]) == {"sent"}
