@@ -27,7 +27,8 @@ The method, stated once:
   quantiles on the model's scale.
 * **Calibration on the series' own back-test.** The model's band assumes the model is right; a
   series with level shifts or a changing noise makes it too narrow (or too wide). So the band is
-  calibrated on the series itself: the chosen model is refitted at each of the last
+  calibrated on the series itself: the chosen model is refitted (its likelihood maximised from the
+  whole history's estimates, for speed) at each of the last
   :data:`CALIBRATION_ORIGINS` months with at least ``MIN_MONTHS`` months before it (a rolling-origin
   back-test of that model), and its errors at each horizon are standardised by that origin's band.
   The split-conformal quantile of their absolute values (the ⌈(m + 1)·0.8⌉-th smallest of m) divided
@@ -142,6 +143,7 @@ class Fit:
     resid: np.ndarray = field(default_factory=lambda: np.zeros(0))  # the one-step errors on the history
     widen: np.ndarray | None = None  # per horizon: the calibrated band's width over the model's (None: 1)
     calibration_n: int = 0  # the history's h-step errors the widening rests on (0: not calibrated)
+    params: np.ndarray | None = None  # ETS: the estimates, where the calibration's refits start
 
     def quantile(self, p: float) -> float:
         """The ``p`` quantile of a standardised forecast error (Student t with :attr:`df`)."""
@@ -161,10 +163,11 @@ class Fit:
         return cov
 
 
-def _ets(z: np.ndarray, h: int, damped: bool) -> Fit:
+def _ets(z: np.ndarray, h: int, damped: bool, start: np.ndarray | None = None) -> Fit:
     from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
-    res = ETSModel(z, error="add", trend="add" if damped else None, damped_trend=damped).fit(disp=False)
+    model = ETSModel(z, error="add", trend="add" if damped else None, damped_trend=damped)
+    res = model.fit(disp=False) if start is None else model.fit(disp=False, start_params=start)
     n, k = len(z), len(res.params)  # smoothing parameters and initial states (the variance is concentrated out)
     alpha = float(res.smoothing_level)
     j = np.arange(h)
@@ -175,7 +178,8 @@ def _ets(z: np.ndarray, h: int, damped: bool) -> Fit:
         psi = np.full(h, alpha)
     psi[0] = 1.0
     return Fit("ETS(A,Ad,N)" if damped else "ETS(A,N,N)", float(res.aicc), np.asarray(res.forecast(h), dtype=float),
-               psi, float(res.mse) * n / (n - k), n - k, np.asarray(res.resid, dtype=float))
+               psi, float(res.mse) * n / (n - k), n - k, np.asarray(res.resid, dtype=float),
+               params=np.asarray(res.params, dtype=float))
 
 
 def _ar1(z: np.ndarray, h: int) -> Fit:
@@ -188,13 +192,16 @@ def _ar1(z: np.ndarray, h: int) -> Fit:
                sigma2 * n / (n - k), n - k, np.asarray(res.resid, dtype=float))
 
 
-CANDIDATES = {"ETS(A,N,N)": lambda z, h: _ets(z, h, False), "ETS(A,Ad,N)": lambda z, h: _ets(z, h, True),
-              "ARIMA(1,0,0)": _ar1}
+CANDIDATES = {"ETS(A,N,N)": lambda z, h, start: _ets(z, h, False, start),
+              "ETS(A,Ad,N)": lambda z, h, start: _ets(z, h, True, start),
+              "ARIMA(1,0,0)": lambda z, h, start: _ar1(z, h)}
 
 
-def choose(z: np.ndarray, h: int, only: str | None = None) -> Fit:
+def choose(z: np.ndarray, h: int, only: str | None = None, start: np.ndarray | None = None) -> Fit:
     """The candidate with the smallest AICc on the model-scale series ``z``, forecasting ``h`` months
-    (``only``: that candidate alone). A candidate whose fit fails or gives a non-finite AICc is left out."""
+    (``only``: that candidate alone, its likelihood maximised from ``start`` when given: the
+    calibration's refits start from the whole history's estimates, four times faster). A candidate
+    whose fit fails or gives a non-finite AICc is left out."""
     fits = []
     with warnings.catch_warnings(), np.errstate(all="ignore"), one_blas_thread():
         warnings.simplefilter("ignore")
@@ -202,7 +209,7 @@ def choose(z: np.ndarray, h: int, only: str | None = None) -> Fit:
             if only is not None and name != only:
                 continue
             try:
-                fit = make(z, h)
+                fit = make(z, h, start)
             except (ValueError, np.linalg.LinAlgError):  # pragma: no cover - a degenerate series
                 continue
             if math.isfinite(fit.aicc) and np.all(np.isfinite(fit.mean)) and fit.sigma2 >= 0:
@@ -216,7 +223,7 @@ Fitted = dict  # (months, model or None) → (Scale, Fit or None): fits of a ser
 
 
 def _fit_prefix(values: np.ndarray, end: int, bounds: tuple, horizon: int, memo: Fitted,
-                only: str | None = None) -> tuple[Scale, Fit | None]:
+                only: str | None = None, start: np.ndarray | None = None) -> tuple[Scale, Fit | None]:
     """The scale and fit of the first ``end`` months (the chosen candidate, or ``only``), remembered in
     ``memo`` (a back-test reuses the fits of the prefixes it shares with its origins)."""
     key = (end, only)
@@ -224,7 +231,7 @@ def _fit_prefix(values: np.ndarray, end: int, bounds: tuple, horizon: int, memo:
         train = values[:end]
         scale = Scale.fit(train, bounds)
         try:
-            memo[key] = scale, choose(scale.to_model(train), horizon, only)
+            memo[key] = scale, choose(scale.to_model(train), horizon, only, start)
         except ValueError:
             memo[key] = scale, None
     return memo[key]
@@ -238,7 +245,7 @@ def calibrate(values: np.ndarray, fit: Fit, bounds: tuple, horizon: int, memo: F
     end = len(values)
     errors: list[list[float]] = [[] for _ in range(horizon)]
     for origin in range(max(MIN_MONTHS, end - CALIBRATION_ORIGINS), end):
-        scale, past = _fit_prefix(values, origin, bounds, horizon, memo, fit.name)
+        scale, past = _fit_prefix(values, origin, bounds, horizon, memo, fit.name, fit.params)
         if past is None:
             continue
         sd = np.sqrt(np.maximum(np.diag(past.covariance()), 0))
