@@ -37,8 +37,20 @@ def _alert_audit(env: dict) -> list[dict]:
 def test_planted_alert_told_once_in_chinese_within_scope(rules_env, sw, mailbox, webhook_receiver) -> None:
     rec, port = webhook_receiver
     rec.posts.clear()
-    code, _, err = sw("alerts", "add", "dj.complaints", *RULE, "--region", "4", "--recipient", "dj",
-                      "--recipient", "prov", "--webhook", f"json=http://127.0.0.1:{port}/alerts?token=T0K")
+    code, _, err = sw(
+        "alerts",
+        "add",
+        "dj.complaints",
+        *RULE,
+        "--region",
+        "4",
+        "--recipient",
+        "dj",
+        "--recipient",
+        "prov",
+        "--webhook",
+        f"json=http://127.0.0.1:{port}/alerts?token=T0K",
+    )
     assert code == 0, err
     assert sw("alerts", "add", "nl.complaints", *RULE, "--region", "2", "--recipient", "nl")[0] == 0  # stable
     # another city's manager cannot be made a recipient of Dongjiang's rule: one line, nothing written
@@ -81,10 +93,40 @@ def test_planted_alert_told_once_in_chinese_within_scope(rules_env, sw, mailbox,
 def test_english_recipient_and_a_scope_that_changed(rules_env, sw, mailbox) -> None:
     access.remove_user("nl")  # nl reads English; for now nl manages the province
     access.add_user(access.User("nl", "manager", ("1",), email="nl@example.com", lang="en"), None)
-    assert sw("alerts", "add", "dj.complaints", *RULE, "--region", "4", "--recipient", "nl", "--recipient", "zw",
-              "--as-user", "prov")[0] == 1  # zw (Zhuwan) refused
-    assert sw("alerts", "add", "dj.complaints", *RULE, "--region", "4", "--recipient", "nl", "--recipient",
-              "dj", "--as-user", "prov")[0] == 0
+    assert (
+        sw(
+            "alerts",
+            "add",
+            "dj.complaints",
+            *RULE,
+            "--region",
+            "4",
+            "--recipient",
+            "nl",
+            "--recipient",
+            "zw",
+            "--as-user",
+            "prov",
+        )[0]
+        == 1
+    )  # zw (Zhuwan) refused
+    assert (
+        sw(
+            "alerts",
+            "add",
+            "dj.complaints",
+            *RULE,
+            "--region",
+            "4",
+            "--recipient",
+            "nl",
+            "--recipient",
+            "dj",
+            "--as-user",
+            "prov",
+        )[0]
+        == 0
+    )
     access.remove_user("dj")  # dj moves to Nanling after the rule was written: told nothing of Dongjiang
     access.add_user(access.User("dj", "manager", ("2",), email="dj@example.com"), None)
     code, out, err = sw("alerts", "check", "--notify", "--lang", "en")
@@ -136,12 +178,33 @@ def test_two_workers_tell_an_alert_once(rules_env, sw, mailbox, webhook_receiver
 
     rec, port = webhook_receiver
     rec.posts.clear()
-    assert sw("alerts", "add", "dj.complaints", *RULE, "--region", "4", "--recipient", "dj", "--webhook",
-              f"wecom=http://127.0.0.1:{port}/cgi-bin/webhook/send?key=W")[0] == 0
+    assert (
+        sw(
+            "alerts",
+            "add",
+            "dj.complaints",
+            *RULE,
+            "--region",
+            "4",
+            "--recipient",
+            "dj",
+            "--webhook",
+            f"wecom=http://127.0.0.1:{port}/cgi-bin/webhook/send?key=W",
+        )[0]
+        == 0
+    )
     exe = str(Path(sys.executable).with_name("servicewatch"))
-    workers = [subprocess.Popen([exe, "worker", "--interval", "1", "--alerts-every", "2", "--lease", "30"],
-                                env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                start_new_session=True) for _ in range(2)]
+    workers = [
+        subprocess.Popen(
+            [exe, "worker", "--interval", "1", "--alerts-every", "2", "--lease", "30"],
+            env=dict(os.environ),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        for _ in range(2)
+    ]
     try:
         wait_for(lambda: len(mailbox.messages) >= 1 and len(rec.posts) >= 1, 180, workers)
         time.sleep(8)  # more rounds of both workers: a repeat would arrive now

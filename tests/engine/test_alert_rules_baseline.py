@@ -46,8 +46,20 @@ def _region(wh: Warehouse) -> str:
 def test_a_rules_baseline_is_what_it_judges_by(wh: Warehouse, capsys) -> None:
     month = wh.as_of().replace(day=1)
     first, last = add_months(month, -23), add_months(month, -18)  # the window's first six months
-    code, _, err = _sw(capsys, "alerts", "add", "dj.cr", "--metric", "complaint_rate", "--type", "control",
-                       "--region", _region(wh), "--baseline", f"{first:%Y-%m}:{last:%Y-%m}")
+    code, _, err = _sw(
+        capsys,
+        "alerts",
+        "add",
+        "dj.cr",
+        "--metric",
+        "complaint_rate",
+        "--type",
+        "control",
+        "--region",
+        _region(wh),
+        "--baseline",
+        f"{first:%Y-%m}:{last:%Y-%m}",
+    )
     assert code == 0, err
     [rule] = alerts.rules(wh).itertuples(index=False)
     assert rule.baseline == (first, last)
@@ -80,8 +92,20 @@ def test_a_rules_baseline_is_what_it_judges_by(wh: Warehouse, capsys) -> None:
 
 def test_change_against_the_same_month_a_year_before(wh: Warehouse, capsys) -> None:
     month = wh.as_of().replace(day=1)
-    code, _, err = _sw(capsys, "alerts", "add", "dj.cr.yoy", "--metric", "complaint_rate", "--type", "change",
-                       "--against", "yoy", "--region", _region(wh))
+    code, _, err = _sw(
+        capsys,
+        "alerts",
+        "add",
+        "dj.cr.yoy",
+        "--metric",
+        "complaint_rate",
+        "--type",
+        "change",
+        "--against",
+        "yoy",
+        "--region",
+        _region(wh),
+    )
     assert code == 0, err
     assert list(alerts.rules(wh)["against"]) == ["yoy"]
     found = alerts.evaluate(wh, record=False, lang="zh")
@@ -100,13 +124,16 @@ def test_change_against_the_same_month_a_year_before(wh: Warehouse, capsys) -> N
     assert signal_text("change_yoy", "zh") == "较去年同月显著变差"
 
 
-@pytest.mark.parametrize(("argv", "message"), [
-    (["--type", "control", "--baseline", "2025-13:2025-01"], "invalid baseline '2025-13:2025-01'"),
-    (["--type", "control", "--baseline", "2025-06:2025-01"], "first period 2025-06-01 is after its last"),
-    (["--type", "change", "--baseline", "2025-01:2025-06"], "--baseline applies to control rules only"),
-    (["--type", "control", "--against", "yoy"], "--against applies to change rules only"),
-    (["--type", "change", "--against", "lastyear"], "unknown comparison 'lastyear'; use prev or yoy"),
-])
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--type", "control", "--baseline", "2025-13:2025-01"], "invalid baseline '2025-13:2025-01'"),
+        (["--type", "control", "--baseline", "2025-06:2025-01"], "first period 2025-06-01 is after its last"),
+        (["--type", "change", "--baseline", "2025-01:2025-06"], "--baseline applies to control rules only"),
+        (["--type", "control", "--against", "yoy"], "--against applies to change rules only"),
+        (["--type", "change", "--against", "lastyear"], "unknown comparison 'lastyear'; use prev or yoy"),
+    ],
+)
 def test_refused_with_one_line(wh: Warehouse, capsys, argv: list[str], message: str) -> None:
     code, out, err = _sw(capsys, "alerts", "add", "bad", "--metric", "csat", *argv)
     assert code == 1 and out == "" and err.count("\n") == 1 and message in err
@@ -116,8 +143,10 @@ def test_refused_with_one_line(wh: Warehouse, capsys, argv: list[str], message: 
 def test_the_audit_and_an_older_store(wh: Warehouse, capsys, tmp_path: Path, monkeypatch) -> None:
     from metrics.access import audit
 
-    assert _sw(capsys, "alerts", "add", "b", "--metric", "csat", "--type", "control", "--baseline",
-               "2025-01:2025-06")[0] == 0
+    assert (
+        _sw(capsys, "alerts", "add", "b", "--metric", "csat", "--type", "control", "--baseline", "2025-01:2025-06")[0]
+        == 0
+    )
     listed = json.loads(_sw(capsys, "alerts", "rules", "--format", "json")[1])
     assert listed[0]["baseline"] == "2025-01-01:2025-06-01" and listed[0]["against"] == "prev"
     log = audit.read(wh.url)
@@ -127,9 +156,13 @@ def test_the_audit_and_an_older_store(wh: Warehouse, capsys, tmp_path: Path, mon
     old = tmp_path / "old.sqlite"
     engine = sa.create_engine(f"sqlite:///{old}")
     with engine.begin() as conn:
-        conn.execute(sa.text("CREATE TABLE alert_rules (rule_id VARCHAR(80) PRIMARY KEY, metric VARCHAR(40) NOT NULL,"
-                             " filters TEXT NOT NULL, owner VARCHAR(80) NOT NULL, recipients TEXT NOT NULL,"
-                             " kind VARCHAR(16) NOT NULL, enabled BOOLEAN NOT NULL, run_rules VARCHAR(120))"))
+        conn.execute(
+            sa.text(
+                "CREATE TABLE alert_rules (rule_id VARCHAR(80) PRIMARY KEY, metric VARCHAR(40) NOT NULL,"
+                " filters TEXT NOT NULL, owner VARCHAR(80) NOT NULL, recipients TEXT NOT NULL,"
+                " kind VARCHAR(16) NOT NULL, enabled BOOLEAN NOT NULL, run_rules VARCHAR(120))"
+            )
+        )
         conn.execute(sa.text("INSERT INTO alert_rules VALUES ('old', 'csat', '{}', 'ops', '[]', 'control', 1, NULL)"))
     monkeypatch.setenv(alerts.ALERTS_ENV, f"sqlite:///{old}")
     rules = alerts.rules(wh)
