@@ -173,12 +173,17 @@ def picked(view: View, key: str, dim: str, chart: Sequence[str], chart_key: str,
     URL's pick holds until the chart's selection changes (a new pick, or the selection cleared in the
     chart) or :func:`clear_pick`: a link opens with the pick the sender had, drawn by the page in
     words. A pick of another dimension (the chart was cut otherwise) is dropped; values the chart does
-    not show are dropped with the link notice."""
+    not show are dropped with the link notice; a chart selection naming values the chart does not show
+    (only a crafted request can: another city's region, say) is refused on the page and not kept."""
     if key not in PAGE_CHOICES.get(view.page_key, ()):
         raise ValueError(f"{key!r} is not a choice of {view.page_key!r} (servicewatch.url_state.PAGE_CHOICES)")
     store = st.session_state.setdefault(CHOICES, {}).setdefault(view.page_key, {})
     seen = st.session_state.setdefault(PICK_SEEN, {}).setdefault(view.page_key, {})
-    now = tuple(str(v) for v in chart)
+    shown_values = {str(v) for v in valid}
+    foreign = [str(v) for v in chart if str(v) not in shown_values]
+    if foreign:  # the browser sent values the chart does not draw (a crafted selection): refused, not kept
+        st.info(t("auth.refused_request", view.lang), icon=":material/lock:")
+    now = tuple(str(v) for v in chart if str(v) in shown_values)
     from_url = st.session_state.get(FROM_URL) == view.page_key
     if not from_url and now != seen.get(chart_key, ()):  # picked or cleared in the chart: the chart says
         if now:
