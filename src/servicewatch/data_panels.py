@@ -11,6 +11,7 @@ import streamlit as st
 from metrics.analysis import coverage
 from metrics.analysis import data_quality as quality
 from metrics.model.filters import Filters
+from metrics.model.i18n import t
 from servicewatch.downloads import list_download
 from servicewatch.tables import MISSING, fitted_columns, localise, number_columns, qualified_name
 from servicewatch.ui import View
@@ -45,6 +46,27 @@ def database(view: View) -> dict:
     return meta
 
 
+def meta_table(meta: dict, lang: str) -> pd.DataFrame:
+    """The recorded load information (``sw_meta``) in words: each entry by its catalogue name (an entry
+    the catalogue does not know by its recorded key), flags as yes/no, the summary tables built and the
+    as-of's source by their names."""
+    def known(key: str, fallback: str) -> str:
+        text = t(key, lang)
+        return fallback if text == key else text
+
+    def value(key: str, raw: str) -> str:
+        if key.endswith("_built"):
+            return t("page.data.meta.yes" if raw not in ("", "0") else "page.data.meta.no", lang)
+        if key == "rollup_sources":
+            return t("plain.list_sep", lang).join(known(f"page.data.meta.cube.{c}", c) for c in raw.split(",") if c)
+        if key == "as_of_source":
+            return qualified_name(raw, lang)
+        return raw.replace("T", " ")[:16] if key == "refreshed_at" else raw
+
+    return pd.DataFrame({t("page.data.meta.name", lang): [known(f"page.data.meta.key.{k}", k) for k in meta],
+                         t("page.data.meta.value", lang): [value(k, str(v)) for k, v in meta.items()]})
+
+
 def tables(view: View, meta: dict) -> None:
     """Rows and date ranges per table (with its download), the ``sw_meta`` entries, and the technical
     names of tables and columns beside the names shown."""
@@ -56,7 +78,7 @@ def tables(view: View, meta: dict) -> None:
                  placeholder=MISSING, column_config=fitted_columns(shown, number_columns(summary, lang)))
     _download(view, shown, "page.data.tables_file", "data_tables_csv", "page.data.tables_header")
     with st.expander(view.t("page.data.meta_header")):
-        st.json(meta)
+        st.dataframe(meta_table(meta, lang), hide_index=True, width="stretch", placeholder=MISSING)
     with st.expander(view.t("page.data.technical")):  # the names an administrator types (CLI, SQL)
         st.markdown(f"**{view.t('page.data.location')}**：`{view.wh.location}`")
         names = [f"{tb}.{col}" if isinstance(col, str) else tb
