@@ -33,9 +33,11 @@ def test_default_view(duckdb_url: str) -> None:
     assert "受理时间" in tables[t("page.tables.column", "zh")].tolist()
     assert not {"opened_at", "start_date"} & set(tables[t("page.tables.column", "zh")])
     # the technical names, for admins, behind an expander: name -> display name
-    names = at.dataframe[1].value
+    names = next(d.value for d in at.dataframe if t("page.data.technical_name", "zh") in d.value.columns)
+    meta = next(d.value for d in at.dataframe if t("page.data.meta.name", "zh") in d.value.columns)
+    assert "数据截至日" in meta[t("page.data.meta.name", "zh")].tolist()  # the load information in words
     assert dict(zip(*[names[c] for c in names.columns], strict=True))["tickets.opened_at"] == "工单·受理时间"
-    found = at.dataframe[2].value
+    found = at.dataframe[3].value
     assert found[t("page.tables.rows", "zh")].tolist() == quality.findings(wh)["n"].tolist()
     assert any(t("page.data.import_note", "zh") == i.value for i in at.info)
 
