@@ -122,5 +122,5 @@ def test_card_and_pack_use_one_drivers_model_under_a_tier_filter(
         assert drivers_section(ctx)[0].sentences[0] == tx.sentences(r, lang)[0]
     finally:
         ctx.renderer.shutdown(wait=False)
-    assert dv.organisation_filters(f.with_(regions=regions, survey_kinds=("relationship",))) == f
+    assert dv.organisation_filters(f.with_(regions=regions, survey_kinds=("relationship",), outlets=(1,))) == f
     assert isinstance(dv.organisation_filters(f), Filters)

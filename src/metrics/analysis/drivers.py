@@ -210,12 +210,12 @@ def _design(rows: pd.DataFrame) -> tuple[pd.DataFrame, list[Driver], pd.DataFram
 
 def organisation_filters(f: Filters) -> Filters:
     """The filters of the organisation's driver model for a page's, a card's or the pack's filters
-    ``f``: ``f`` without its regions (a unit is compared against the organisation's model, not modelled
-    alone) and without its survey kinds (the model reads post-interaction surveys whatever the page's
-    kind); the period, the user's scope and every other slice (tier, channel, …) kept. The one
-    definition the Overview's card, the Satisfaction page and the meeting pack use, so that they name
-    the same drivers for the same filters."""
-    return f.with_(survey_kinds=(), regions=())
+    ``f``: ``f`` without its regions and outlets (a unit — a city, a hall — is compared against the
+    organisation's model, not modelled alone) and without its survey kinds (the model reads
+    post-interaction surveys whatever the page's kind); the period, the user's scope and every other
+    slice (tier, channel, …) kept. The one definition the Overview's card, the Satisfaction page and
+    the meeting pack use, so that they name the same drivers for the same filters."""
+    return f.with_(survey_kinds=(), regions=(), outlets=())
 
 
 def key_drivers(wh: Warehouse, f: Filters, score: str, n_boot: int = N_BOOT, seed: int = SEED,
