@@ -21,7 +21,7 @@ def test_page_has_the_sentences_fans_and_backtests(duckdb_url: str, lang: str) -
     wh = Warehouse.open(duckdb_url)
     start, end = preset_period("last_quarter", wh.as_of())
     f = Filters(start, end)
-    [page], drawn = run_section(forecast_section, wh, f, lang)
+    [page, details], drawn = run_section(forecast_section, wh, f, lang)
     charts = page.charts
     assert page.title == t("forecast.title", lang)
     expected = [period_sentence(fcast.forecast(wh, m, f), metric_label(m, lang), lang) for m in METRICS]
@@ -29,10 +29,13 @@ def test_page_has_the_sentences_fans_and_backtests(duckdb_url: str, lang: str) -
     sla = page.sentences[0]
     assert ("目标" in sla or "reaching 95%" in sla) and ("95% 的概率" in sla or "chance of reaching" in sla)
     assert {"fcr_rate", "churn_rate"} <= set(METRICS)  # FCR and churn have targets in the demo: forecast too
-    backtests = [s for s in page.sentences if ("回测（" if lang == "zh" else "Back-test") in s]
-    # the method note: the bands calibrated on the series' own back-test, said beside each chart
+    # the charts' models, back-tests and calibration on a note page of their own (on the chart page they
+    # pushed the text off a slide: test_report's test_pptx_slides)
+    assert details.kind == "note" and details.title == t("forecast.pack.details_title", lang)
+    backtests = [s for s in details.sentences if ("回测（" if lang == "zh" else "Back-test") in s]
     calibrated = t("forecast.calibration.calibrated", lang, n=12, widen="1").split("12")[0]
-    assert sum(calibrated in s for s in page.sentences) == 2
+    assert sum(calibrated in s for s in details.sentences) == 2
+    assert not any(calibrated in s for s in page.sentences)
     assert len(backtests) == 2 and len(charts) == 2 and all(c.png == b"png" for c in charts)
     assert charts[0].title == t("forecast.chart.title", lang, metric=metric_label(METRICS[0], lang))
     assert [tr.name for tr in drawn[0].data][-1] == t("forecast.chart.actual", lang)

@@ -18,7 +18,7 @@ from metrics.present.formatting import number
 from metrics.query.warehouse import Warehouse
 from metrics.report import build
 from metrics.report.context import Ctx
-from metrics.report.outlets_section import outlets_section, quarter_filters
+from metrics.report.outlets_section import STAR_SENTENCES, outlets_section, quarter_filters
 
 TARGET = f"{os_.load_rules().target_minutes:g}"  # the rules file's waiting target, as written
 
@@ -55,19 +55,23 @@ def test_page_has_the_league_vip_and_star_sentences(duckdb_url: str, lang: str) 
     for _, r in works.sort_values("saving_min", ascending=False).head(3).iterrows():  # the biggest savings named
         saved = t("page.outlets.minutes", lang, value=number(float(r["saving_min"]), 1))
         assert any(str(r["name"]) in x and saved in x for x in page.sentences), r["name"]
-    # the stars of this quarter: counts, a sentence per loser or gainer, the table of the changes
+    # the stars of this quarter: counts, a sentence for the weakest losers and the strongest gainers
+    # (the rest said in one line), the table of every change: losers by score up, then gainers down
     stars = os_.star_ratings(wh, quarter_filters(f))
     counts = stars["change"].value_counts()
     assert t("page.outlets.stars_sentence", lang, lose=int(counts.get("lose", 0)), gain=int(counts.get("gain", 0)),
              same=int(counts.get("same", 0))) in page.sentences
-    moved = stars[stars["change"].isin(("lose", "gain"))]
+    losers = stars[stars["change"] == "lose"].sort_values("score", kind="stable")
+    gainers = stars[stars["change"] == "gain"].sort_values("score", ascending=False, kind="stable")
     rows = sum((p.table.rows for p in pages[1:]), ())
-    assert len(rows) == len(moved) > 0
-    assert [r[0] for r in rows] == list(moved.sort_values("change", key=lambda c: c != "lose", kind="stable")["name"])
-    losers = stars[stars["change"] == "lose"]
-    for _, r in losers.iterrows():
+    assert [r[0] for r in rows] == [*losers["name"], *gainers["name"]] and rows
+    for _, r in losers.head(STAR_SENTENCES["lose"]).iterrows():
         assert any(str(r["name"]) in x and t(f"page.outlets.component.{r['driver']}", lang) in x
                    for x in page.sentences)
+    told = min(len(losers), STAR_SENTENCES["lose"]) + min(len(gainers), STAR_SENTENCES["gain"])
+    assert sum(any(str(n) in x for x in page.sentences) for n in [*losers["name"], *gainers["name"]]) >= told
+    if len(rows) > told:
+        assert t("outlets_pack.stars_more", lang, n=len(rows) - told) in page.sentences
     assert len(page.charts) == 2 and all(c.png == b"png" for c in page.charts)
     assert page.charts[0].title == t("page.outlets.league_chart", lang, target=TARGET)
 

@@ -1,8 +1,8 @@
 """The meeting pack's "where it is heading" (走势预测) page: for the headline KPIs with a target, the
 current period's forecast sentence (:func:`metrics.present.forecast_text.period_sentence`: median,
 80% and 95% intervals, the chance of meeting the target — the Overview card's verdict), the fan charts
-of the first two, and for those the model, the back-test's error and coverage and how the bands were
-calibrated on the series' own back-test. A KPI without a
+of the first two; on a second page, for those the model, the back-test's error and coverage and how
+the bands were calibrated on the series' own back-test. A KPI without a
 target under the pack's filters is left out; one whose history is too short says why."""
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ CHARTS = 2  # fan charts on the page (the layout of a section page)
 
 
 def forecast_section(ctx: Ctx) -> list[Page]:
-    """One page: a sentence per KPI of :data:`METRICS` with a target, two fan charts with their
-    model and back-test lines, how the verdicts are drawn."""
+    """A page with a sentence per KPI of :data:`METRICS` with a target, two fan charts and how the
+    verdicts are drawn; then a note page with the two charts' model, back-test and calibration lines."""
     page = Page("section", ctx.t("forecast.title"), ctx.subtitle())
     notes = []
     for metric_id in METRICS:
@@ -45,5 +45,9 @@ def forecast_section(ctx: Ctx) -> list[Page]:
                                                               ft.calibration_line(fc, ctx.lang)))))
     if not page.sentences:  # no headline KPI has a target under these filters
         return []
-    page.sentences += [*notes, ft.thresholds_line(ctx.lang)]
-    return [page]
+    page.sentences.append(ft.thresholds_line(ctx.lang))
+    if not notes:
+        return [page]
+    # the charts' models, back-tests and calibration on a page of their own: on the chart page they
+    # pushed the text off a slide
+    return [page, Page("note", ctx.t("forecast.pack.details_title"), ctx.subtitle(), notes)]

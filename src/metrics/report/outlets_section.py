@@ -27,6 +27,9 @@ from metrics.report.model import Page, Table, table_pages
 CHART_OUTLETS = 12  # outlets in the league's chart: the longest p90 waits
 VIP_SENTENCES = 3  # halls where the lane works, named in a sentence each (the biggest savings)
 WIDER_MONTHS = 3  # a hall with too few VIP waits in a shorter period is told over this many months
+# star changes told as sentences on the section page (the weakest losers, the strongest gainers); the
+# rest are in the star-change table pages that follow
+STAR_SENTENCES = {"lose": 2, "gain": 1}
 
 
 def _min(ctx: Ctx, v: object) -> str:
@@ -178,18 +181,26 @@ def _stars(ctx: Ctx, page: Page, league: pd.DataFrame, rules: stars_.Rules) -> t
     counts = df["change"].value_counts()
     page.sentences.append(ctx.t("page.outlets.stars_sentence", lose=int(counts.get("lose", 0)),
                                 gain=int(counts.get("gain", 0)), same=int(counts.get("same", 0))))
-    moved = df[df["change"].isin(("lose", "gain"))].sort_values("change", key=lambda c: c != "lose")
+    # losers first, the lowest score first; then gainers, the highest first
+    moved = df[df["change"].isin(("lose", "gain"))].assign(
+        _order=lambda d: d["change"].ne("lose"), _score=lambda d: d["score"].where(d["change"].eq("lose"), -d["score"]))
+    moved = moved.sort_values(["_order", "_score"], kind="stable")
     rows = []
+    told = {"lose": 0, "gain": 0}
     for _, r in moved.iterrows():
         comp = ctx.t(f"page.outlets.component.{r['driver']}") if isinstance(r["driver"], str) else "—"
         score = _num(r.get(f"score_{r['driver']}"))
-        page.sentences.append(ctx.t(f"page.outlets.stars_{r['change']}", name=str(r["name"]),
-                                    current=fmt_count(r["stars"]), computed=fmt_count(r["computed_stars"]),
-                                    component=comp, score=score))
+        if told[r["change"]] < STAR_SENTENCES[r["change"]]:  # the rest are in the table: a slide holds a few
+            told[r["change"]] += 1
+            page.sentences.append(ctx.t(f"page.outlets.stars_{r['change']}", name=str(r["name"]),
+                                        current=fmt_count(r["stars"]), computed=fmt_count(r["computed_stars"]),
+                                        component=comp, score=score))
         rows.append((str(r["name"]), fmt_count(r["stars"]), _num(r["score"]), fmt_count(r["computed_stars"]),
                      ctx.t(f"page.outlets.change.{r['change']}"), comp))
     if not rows:
         return fq, None
+    if len(rows) > sum(told.values()):
+        page.sentences.append(ctx.t("outlets_pack.stars_more", n=len(rows) - sum(told.values())))
     cols = tuple(ctx.t(f"page.outlets.col.{c}") for c in ("outlet", "stars", "score", "computed", "change", "moved"))
     return fq, Table(cols, tuple(rows), (False, True, True, True, False, False), widths=(3, 1, 1, 1, 1.2, 1.6))
 
