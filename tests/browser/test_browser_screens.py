@@ -25,7 +25,6 @@ page is full of English words, and the word scan's rules are tested on their own
 from __future__ import annotations
 
 import re
-import warnings
 from collections.abc import Iterator
 
 import pytest
@@ -63,9 +62,6 @@ OPEN_EXPANDERS = """(skip) => {
 # expanders left closed: the Data page's technical names (database names on purpose, for an administrator
 # typing SQL) and its load facts (st.json of sw_meta: raw keys; data_panels.py, reported, not fixed here)
 KEEP_CLOSED = (t("page.data.technical", "zh"), t("page.data.meta_header", "zh"))
-# texts of files another helper edits (reported, not failed here): the forecast's model line names the
-# fitted model in its notation (ETS(A,Ad,N), AICc) inside the forecast's technical details
-ELSEWHERE = (t("forecast.model", "zh", model="", months="").split("（")[0],)
 
 
 def _look(page, where: str, problems: list[str], expanders: bool = False) -> None:
@@ -84,11 +80,6 @@ def _look(page, where: str, problems: list[str], expanders: bool = False) -> Non
             + (f" in column {item['column']!r} at {item['width']} px" if "column" in item else "")
         )
     texts = page.evaluate(VISIBLE_TEXT_JS)
-    if expanders:
-        elsewhere = [x for x in texts if x.startswith(ELSEWHERE)]
-        if english_words(elsewhere):
-            warnings.warn(f"{where}: English in another helper's text: {elsewhere[0]!r}", stacklevel=2)
-        texts = [x for x in texts if x not in elsewhere]
     for word, text in english_words(texts, ALLOWED | {ADMIN}).items():
         problems.append(f"{where}: English {word!r} in {text!r}")
 

@@ -92,9 +92,16 @@ def period_sentence(fc: Forecast, metric_label: str, lang: str, period: int = 0)
              chance=_chance(row, fc, lang), **words)
 
 
+# the candidate models (metrics.analysis.forecast.CANDIDATES) -> their names in the catalogue
+MODEL_NAMES = {"ETS(A,N,N)": "ses", "ETS(A,Ad,N)": "damped", "ARIMA(1,0,0)": "ar1"}
+
+
 def model_line(fc: Forecast, lang: str) -> str:
-    """"Model: ETS(A,N,N) (smallest AICc of three candidates), fitted on 30 months"."""
-    return t("forecast.model", lang, model=fc.model, months=len(fc.history))
+    """"Model: ETS(A,N,N), simple exponential smoothing (smallest AICc of three candidates), fitted
+    on 30 months"; the Chinese line names the model in words."""
+    key = MODEL_NAMES.get(fc.model)
+    model = t(f"forecast.model_name.{key}", lang) if key else fc.model
+    return t("forecast.model", lang, model=model, months=len(fc.history))
 
 
 def calibration_line(fc: Forecast, lang: str) -> str:
