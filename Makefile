@@ -7,7 +7,7 @@
 #   make test    ruff + pytest against DuckDB, PostgreSQL, MariaDB, Chromium and a reduced Spark set (PYTEST_ARGS=...)
 #   make test-spark  the full Spark equivalence set on a local two-worker cluster (started and stopped)
 #   make lint    ruff only
-#   make bench   benchmarks (bench/run.py, churn, import, browser timings, alerts, text keys, forecasts, outlets and the voice of the customer at L)
+#   make bench   benchmarks (bench/run.py, churn, import, browser timings, alerts, text keys, forecasts, outlets, the voice of the customer and 20 concurrent sessions at L)
 #   make clean   caches and the demo database; `make distclean` also removes .venv
 
 SHELL := /bin/bash
@@ -117,6 +117,7 @@ bench: venv system
 	$(PY) -m bench.forecast
 	$(PY) -m bench.outlets
 	$(PY) -m bench.voc
+	$(PY) -m bench.sessions
 
 clean:
 	rm -rf .pytest_cache .ruff_cache .hypothesis build $(DEMO_DB) $(DEMO_DB).wal
