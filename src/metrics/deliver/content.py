@@ -32,10 +32,12 @@ class Built:
     overdue: int | None = None  # a digest: open retention actions past due in the recipient's scope
 
 
-def build(wh, f, lang: str, fmt: str, alerts: pd.DataFrame | None = None) -> Built:
+def build(wh, f, lang: str, fmt: str, alerts: pd.DataFrame | None = None, view: str | None = None) -> Built:
+    """The pack (or digest) for one scope; ``view``: the page (and section) subscribed from, whose
+    sections the pack holds (:func:`metrics.report.build.sections_for`; None or the Overview: all)."""
     from metrics.churn.actions_store import overdue_count
 
-    pack = report.build_pack(wh, f, lang)
+    pack = report.build_pack(wh, f, lang, sections=report.sections_for(view))
     overdue = overdue_count(wh, f) if fmt == "digest" else None
     return Built(pack, None if fmt == "digest" else report.write(pack, fmt), fmt, alerts, overdue)
 

@@ -170,10 +170,11 @@ def _send_one(wh: Warehouse, sub: store.Subscription, d: dict, users: dict[str, 
     f, lang, address, name = _recipient_filters(wh, sub, d, users)
     webhook = d["recipient"].startswith("webhook:")
     fmt = "digest" if webhook else sub.format
-    key = (pack_key(f), lang, fmt)
+    key = (pack_key(f), lang, fmt, sub.section)
     if key not in built:
         try:
-            built[key] = content.build(wh, f, lang, fmt, digest_alerts(wh, f, lang) if fmt == "digest" else None)
+            built[key] = content.build(wh, f, lang, fmt, digest_alerts(wh, f, lang) if fmt == "digest" else None,
+                                       view=sub.section)
         except RuntimeError as exc:  # Chromium or kaleido missing or failing
             raise SendError(f"cannot build the pack: {str(exc).splitlines()[0][:200]}") from None
         out.packs += 1

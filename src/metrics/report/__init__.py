@@ -8,7 +8,7 @@ Streamlit here: the app, the CLI (``servicewatch report``) and the tests call th
 
 from __future__ import annotations
 
-from metrics.report.build import build_pack
+from metrics.report.build import build_pack, sections_for
 from metrics.report.model import Chart, Pack, Page, Table
 
 FORMATS = ("pptx", "pdf")
@@ -29,4 +29,4 @@ def write(pack: Pack, fmt: str) -> bytes:
     raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
 
 
-__all__ = ["FORMATS", "MIME", "Chart", "Pack", "Page", "Table", "build_pack", "write"]
+__all__ = ["FORMATS", "MIME", "Chart", "Pack", "Page", "Table", "build_pack", "sections_for", "write"]

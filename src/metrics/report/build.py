@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from datetime import date
@@ -34,6 +34,23 @@ SECTIONS = (("explain", explain_section), ("satisfaction", satisfaction), ("driv
             ("complaints", complaints), ("voc", voc_section),
             ("sla", sla_section), ("forecast", forecast_section), ("churn", churn_section),
             ("outlets", outlets_section), ("regulator", regulator_section), ("at_risk", at_risk))
+# A pack for a page (a subscription made on it): the title page, the KPI table and these sections. A page
+# not named here (the Overview, Regions, Portfolio, Alerts, Data, Admin) gets the whole pack.
+PAGE_SECTIONS: dict[str, tuple[str, ...]] = {
+    "satisfaction": ("explain", "satisfaction", "drivers", "forecast"),
+    "complaints": ("explain", "complaints", "voc", "forecast"),
+    "sla": ("explain", "sla", "forecast"),
+    "churn": ("explain", "churn", "forecast", "at_risk"),
+    "at_risk": ("churn", "at_risk"),
+    "outlets": ("outlets",),
+    "regulator": ("regulator",),
+}
+
+
+def sections_for(view: str | None) -> tuple[str, ...] | None:
+    """The pack sections of a subscribed view (``sla`` or ``sla.compliance``: the page, then its section;
+    :data:`PAGE_SECTIONS`); None for the whole pack."""
+    return PAGE_SECTIONS.get((view or "").partition(".")[0])
 
 
 def title_page(ctx: Ctx) -> Page:
@@ -97,18 +114,21 @@ def one_connection(wh: Warehouse) -> Iterator[Warehouse]:
 
 
 def build_pack(wh: Warehouse, f: Filters, lang: str = "zh", progress: Progress | None = None,
-               render: Callable[[go.Figure], bytes] | None = None) -> Pack:
-    """The meeting pack for ``f`` in ``lang``; ``progress(fraction, message)`` is called per step."""
+               render: Callable[[go.Figure], bytes] | None = None, sections: Sequence[str] | None = None) -> Pack:
+    """The meeting pack for ``f`` in ``lang``; ``progress(fraction, message)`` is called per step.
+    ``sections``: only these of :data:`SECTIONS` after the KPI table (None: all; :func:`sections_for`)."""
+    if sections is not None and (unknown := set(sections) - {k for k, _ in SECTIONS}):
+        raise ValueError(f"unknown pack section(s) {sorted(unknown)}; known: {', '.join(k for k, _ in SECTIONS)}")
     with one_connection(wh) as pinned:
-        return _build(pinned, f, lang, progress, render)
+        return _build(pinned, f, lang, progress, render, sections)
 
 
 def _build(wh: Warehouse, f: Filters, lang: str, progress: Progress | None,
-           render: Callable[[go.Figure], bytes] | None) -> Pack:
+           render: Callable[[go.Figure], bytes] | None, sections: Sequence[str] | None = None) -> Pack:
     ctx = Ctx.open(wh, f, lang, render)
     if render is None:
         ctx.renderer.submit(start_renderer)  # Chromium starts while the first queries run
-    parts = [("kpis", kpi_pages), *SECTIONS]
+    parts = [("kpis", kpi_pages), *(s for s in SECTIONS if sections is None or s[0] in sections)]
     done = 0
 
     def report(key: str) -> None:
