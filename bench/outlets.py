@@ -18,7 +18,7 @@ import statistics
 from datetime import UTC, datetime
 from pathlib import Path
 
-from metrics.analysis import outlet_stars, outlets
+from metrics.analysis import outlet_audits, outlet_stars, outlets
 from metrics.model.filters import Filters, preset_period
 from metrics.query.warehouse import Warehouse
 
@@ -40,8 +40,8 @@ def run(url: str) -> dict:
         "outlet_league": lambda w: outlets.outlet_league(w, f),
         "queue_pattern (one hall, weekday × hour)": lambda w: outlets.queue_pattern(w, f, hall, "hour_weekday"),
         "vip_lane": lambda w: outlets.vip_lane(w, f),
-        "audit_trend (one hall)": lambda w: outlets.audit_trend(w, f, hall),
-        "repeated_failures": lambda w: outlets.repeated_failures(w, f),
+        "audit_trend (one hall)": lambda w: outlet_audits.audit_trend(w, f, hall),
+        "repeated_failures": lambda w: outlet_audits.repeated_failures(w, f),
         "star_ratings (on the page's league)": lambda w: outlet_stars.star_ratings(w, f, rules, league),
     }
     rows = []

@@ -17,6 +17,7 @@ from metrics.cli.common import (
     add_db_argument,
     add_filter_arguments,
     add_format_argument,
+    add_output_arguments,
     build_filters,
     hand_out,
     keys_as_given,
@@ -249,8 +250,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     for q in (e,):
         add_db_argument(q)
         add_filter_arguments(q)
-        add_format_argument(q)
-        q.add_argument("--lang", choices=["zh", "en"], default="en", help="language of names and sentences")
+        add_output_arguments(q, "language of names and sentences")
     e.set_defaults(func=cmd_effect)
     L = asub.add_parser("list", help="the retention actions in scope, with overdue ones flagged")
     L.add_argument("--status", action="append", default=[], choices=["open", "done", "cancelled"])
@@ -259,7 +259,5 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     L.add_argument("--overdue", action="store_true", help="only open actions past their due date (at the as-of date)")
     add_db_argument(L)
     add_filter_arguments(L)
-    add_format_argument(L)
-    L.add_argument("--lang", choices=["zh", "en"], default="en", help="language of names")
-    L.set_defaults(func=cmd_list)
+    add_output_arguments(L, "language of names", cmd_list)
     _add_write_commands(asub)

@@ -53,6 +53,15 @@ def add_format_argument(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=["json", "csv", "table"], default="table")
 
 
+def add_output_arguments(p: argparse.ArgumentParser, lang_help: str, func: Callable | None = None) -> None:
+    """``--format json|csv|table`` and ``--lang zh|en`` (default en; ``lang_help`` says what it
+    translates), and the command's function when ``func`` is given: how an analysis command ends."""
+    add_format_argument(p)
+    p.add_argument("--lang", choices=["zh", "en"], default="en", help=lang_help)
+    if func is not None:
+        p.set_defaults(func=func)
+
+
 def add_filter_arguments(p: argparse.ArgumentParser) -> None:
     """The filter options shared by every command that computes figures."""
     p.add_argument("--from", dest="start", type=date_arg, help="first day of the period (inclusive)")

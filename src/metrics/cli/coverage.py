@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 
-from metrics.cli.common import add_db_argument, add_format_argument, emit, open_warehouse
+from metrics.cli.common import add_db_argument, add_output_arguments, emit, open_warehouse
 
 
 def cmd_coverage(args: argparse.Namespace) -> None:
@@ -26,6 +26,4 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                                    "known (not NULL), whether it is supported, and what is missing "
                                    "(a table empty, a column unknown on every row).")
     add_db_argument(p)
-    p.add_argument("--lang", choices=["zh", "en"], default="en", help="language of labels and notes")
-    add_format_argument(p)
-    p.set_defaults(func=cmd_coverage)
+    add_output_arguments(p, "language of labels and notes", cmd_coverage)

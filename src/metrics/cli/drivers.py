@@ -15,6 +15,7 @@ from metrics.cli.common import (
     UserError,
     add_db_argument,
     add_filter_arguments,
+    add_output_arguments,
     build_filters,
     hand_out,
     open_warehouse,
@@ -100,6 +101,4 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                         "organisation, and the 'fix first' flag; the importance is then the organisation's")
     p.add_argument("--boot", type=int, default=dv.N_BOOT, help="bootstrap resamples (default %(default)s)")
     p.add_argument("--seed", type=int, default=dv.SEED, help="seed of the bootstrap (default %(default)s)")
-    p.add_argument("--format", choices=["json", "csv", "table"], default="table")
-    p.add_argument("--lang", choices=["zh", "en"], default="en", help="language of names and sentences")
-    p.set_defaults(func=cmd_drivers)
+    add_output_arguments(p, "language of names and sentences", cmd_drivers)

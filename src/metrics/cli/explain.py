@@ -14,6 +14,7 @@ from metrics.cli.common import (
     UserError,
     add_db_argument,
     add_filter_arguments,
+    add_output_arguments,
     build_filters,
     hand_out,
     keys_as_given,
@@ -92,6 +93,4 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--by", metavar="DIM", help=t("explain.cli.by_help", "en"))
     add_db_argument(p)
     add_filter_arguments(p)
-    p.add_argument("--format", choices=["json", "csv", "table"], default="table")
-    p.add_argument("--lang", choices=["zh", "en"], default="en", help="language of the names and the sentence")
-    p.set_defaults(func=cmd_explain)
+    add_output_arguments(p, "language of the names and the sentence", cmd_explain)

@@ -15,6 +15,7 @@ from metrics.cli.common import (
     UserError,
     add_db_argument,
     add_filter_arguments,
+    add_output_arguments,
     build_filters,
     hand_out,
     open_warehouse,
@@ -80,7 +81,5 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     add_filter_arguments(p)
     p.add_argument("--months", action="store_true", help="print the monthly forecast instead of the periods")
     p.add_argument("--no-backtest", action="store_true", help="skip the back-test (a fit per origin: slower)")
-    p.add_argument("--format", choices=["json", "csv", "table"], default="table")
-    p.add_argument("--lang", choices=["zh", "en"], default="en", help="language of the period names and sentences")
-    p.set_defaults(func=cmd_forecast)
+    add_output_arguments(p, "language of the period names and sentences", cmd_forecast)
 

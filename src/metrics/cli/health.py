@@ -16,6 +16,7 @@ from metrics.cli.common import (
     UserError,
     add_db_argument,
     add_filter_arguments,
+    add_output_arguments,
     build_filters,
     hand_out,
     keys_as_given,
@@ -101,6 +102,4 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--show", choices=["customers", "history"], default="customers",
                    help="customers (default: one row each) or history (a row per customer and month)")
     add_filter_arguments(p)
-    p.add_argument("--format", choices=["json", "csv", "table"], default="table")
-    p.add_argument("--lang", choices=["zh", "en"], default="en", help="language of the sentences and notes")
-    p.set_defaults(func=cmd_health)
+    add_output_arguments(p, "language of the sentences and notes", cmd_health)

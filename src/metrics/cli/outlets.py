@@ -24,6 +24,7 @@ from metrics.cli.common import (
     UserError,
     add_db_argument,
     add_filter_arguments,
+    add_output_arguments,
     build_filters,
     hand_out,
     keys_as_given,
@@ -216,8 +217,7 @@ def cmd_stars(args: argparse.Namespace) -> None:
 def _common(p: argparse.ArgumentParser) -> None:
     add_db_argument(p)
     add_filter_arguments(p)
-    p.add_argument("--format", choices=["json", "csv", "table"], default="table")
-    p.add_argument("--lang", choices=["zh", "en"], default="en", help="language of the sentences and notes")
+    add_output_arguments(p, "language of the sentences and notes")
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:

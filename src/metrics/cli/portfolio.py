@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from metrics.cli.common import (
     add_db_argument,
     add_filter_arguments,
+    add_output_arguments,
     build_filters,
     hand_out,
     keys_as_given,
@@ -124,6 +125,4 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--show", choices=["league", "tiers"], default="league",
                    help="league (default; with --manager: the customers) or tiers (customers and revenue by tier)")
     add_filter_arguments(p)
-    p.add_argument("--format", choices=["json", "csv", "table"], default="table")
-    p.add_argument("--lang", choices=["zh", "en"], default="en", help="language of the sentences and notes")
-    p.set_defaults(func=cmd_portfolio)
+    add_output_arguments(p, "language of the sentences and notes", cmd_portfolio)

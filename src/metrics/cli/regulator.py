@@ -20,6 +20,7 @@ from metrics.cli.common import (
     UserError,
     add_db_argument,
     add_filter_arguments,
+    add_output_arguments,
     build_filters,
     hand_out,
     keys_as_given,
@@ -139,9 +140,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--point", choices=list(rg.POINTS),
                    help="the month end(s) the users are counted at (default: the authority's)")
     add_filter_arguments(p)
-    p.add_argument("--format", choices=["json", "csv", "table"], default="table")
-    p.add_argument("--lang", choices=["zh", "en"], default="en", help="language of the sentences and notes")
-    p.set_defaults(func=cmd_regulator)
+    add_output_arguments(p, "language of the sentences and notes", cmd_regulator)
 
     r = sub.add_parser("appeal-risk", help="complaints open past 15 days (or within 3 days of it), with owners",
                        description="Complaints still open at the as-of date for 15 days or more — the user may "
@@ -150,6 +149,4 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                                    "manager (owner_kind says which); in the user's scope.")
     add_db_argument(r)
     add_filter_arguments(r)
-    r.add_argument("--format", choices=["json", "csv", "table"], default="table")
-    r.add_argument("--lang", choices=["zh", "en"], default="en", help="language of the sentences and notes")
-    r.set_defaults(func=cmd_appeal_risk)
+    add_output_arguments(r, "language of the sentences and notes", cmd_appeal_risk)

@@ -17,6 +17,7 @@ from metrics.cli.common import (
     UserError,
     add_db_argument,
     add_filter_arguments,
+    add_output_arguments,
     build_filters,
     hand_out,
     keys_as_given,
@@ -123,9 +124,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--topic", metavar="CODE", help="a topic code (for --show quotes)")
     p.add_argument("-n", "--n", type=int, default=None, help="how many: top types (3) or quotes (5)")
     add_filter_arguments(p)
-    p.add_argument("--format", choices=["json", "csv", "table"], default="table")
-    p.add_argument("--lang", choices=["zh", "en"], default="en", help="language of the sentences and names")
-    p.set_defaults(func=_with_defaults)
+    add_output_arguments(p, "language of the sentences and names", _with_defaults)
 
 
 def _with_defaults(args: argparse.Namespace) -> None:
