@@ -209,9 +209,11 @@ def slice_words(wh, f: Filters, lang: str) -> str:
     if f.regions:
         where = scope_text(Filters(start=f.start, end=f.end, regions=f.regions), lang, names, region_parents(regions))
         parts.append(f"{t('filter.region', lang)}{colon}{where}")
-    for dim in dimensions.VALUE_FILTERS:
+    if f.outlets:
+        wh.vocabulary()  # registers the outlets' names as the outlet filter's labels
+    for dim in dimensions.LABELLED_FILTERS:  # every filter but the region, outlets by name
         values = getattr(f, dim.field)
-        if values and dim.name != "region":
+        if values:
             name = t(f"filter.{dim.name}", lang) if f"filter.{dim.name}" in catalogue() else dim.name
             parts.append(f"{name}{colon}{', '.join(label(dim.name, v, lang) for v in values)}")
     return sep.join(parts) if parts else t("filter.scope_all", lang)
