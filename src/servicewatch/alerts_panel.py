@@ -243,8 +243,8 @@ def _baseline_buttons(view: View, rule_id: str, shown_base: tuple[date, date], s
     audit.record_safely(resolve_url(), who, "alert_rule",
                         {"rule_id": rule_id, "baseline": f"{chosen[0]:%Y-%m-%d}:{chosen[1]:%Y-%m-%d}" if chosen
                          else None})
-    st.session_state["alerts_acked"] = view.t("page.alerts.baseline_saved" if chosen else "page.alerts.baseline_reset",
-                                              rule=what)
+    st.session_state["alerts_acked"] = view.md("page.alerts.baseline_saved" if chosen else "page.alerts.baseline_reset",
+                                               rule=what)  # names from the data escaped: shown as markdown
     st.rerun()
 
 
@@ -264,7 +264,7 @@ def acknowledge_form(view: View, row: pd.Series) -> None:
     audit.record_safely(resolve_url(), who, "alert_ack",
                         {"rule_id": row["rule_id"], "period": period.isoformat(), "acknowledged": n, "note": note})
     # the rule by its metric and slice in words (its id is a code: no Latin on a Chinese page)
-    st.session_state["alerts_acked"] = view.t("alerts.acked", rule=f"{row['metric_label']} · {row['slice']}", n=n)
+    st.session_state["alerts_acked"] = view.md("alerts.acked", rule=f"{row['metric_label']} · {row['slice']}", n=n)
     st.rerun()
 
 
