@@ -45,3 +45,19 @@ def test_an_unknown_outlet_is_one_line(db: str, capsys) -> None:
     err = capsys.readouterr().err.strip().splitlines()
     assert "Traceback" not in "\n".join(err)
     assert err[-1] == "servicewatch: error: unknown outlet H-NOPE (outlets.outlet_id)"
+
+
+def test_a_name_two_outlets_share_is_refused_and_a_key_wins(tmp_path, capsys) -> None:
+    """Outlet names repeat across cities (中心营业厅): a shared name is refused in one line, never
+    silently the lowest id; a key is found before a name (an outlet *named* like another's key)."""
+    raw = frames()
+    raw["outlets"].loc[raw["outlets"]["outlet_id"] == 3, "name"] = "East hall"  # two outlets called East hall
+    raw["outlets"].loc[raw["outlets"]["outlet_id"] == 4, "name"] = "2"  # an outlet named like outlet 2's key
+    url = f"duckdb:///{tmp_path / 'same_names.duckdb'}"
+    replace_all(url, raw)
+    assert main(["metric", "tickets", "--db", url, *PERIOD, "--outlet", "East hall"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == 'servicewatch: error: 2 outlets are called "East hall": name the one you mean by its key ' \
+                      '(outlets.outlet_id)'
+    assert main(["metric", "tickets", "--db", url, *PERIOD, "--outlet", "2", "--format", "json"]) == 0
+    assert _value(capsys) == (raw["tickets"]["outlet_id"] == 2).sum()

@@ -262,7 +262,8 @@ def resolve_regions(wh: Warehouse, given: Sequence[str]) -> tuple[int, ...]:
 
 def resolve_outlets(wh: Warehouse, given: Sequence[str], lang: str = "en") -> tuple[int, ...]:
     """Outlets named by their keys as the source wrote them (``HALL-001``, ``0755-01``; a plain number
-    is its own id) or by their names; an unknown one is one line in ``lang``."""
+    is its own id) or by their names — a key first, a name only when one outlet has it; an unknown or
+    ambiguous one is one line in ``lang``."""
     if not given:
         return ()
     import sqlalchemy as sa
@@ -274,8 +275,11 @@ def resolve_outlets(wh: Warehouse, given: Sequence[str], lang: str = "en") -> tu
     out: list[int] = []
     for g in given:
         key = by_key.get(g.strip())
-        cond = o.c.name == g.strip() if key is None else sa.or_(o.c.outlet_id == key, o.c.name == g.strip())
-        found = wh.read(sa.select(o.c.outlet_id).where(cond).order_by(o.c.outlet_id).limit(1))
+        found = wh.read(sa.select(o.c.outlet_id).where(o.c.outlet_id == key)) if key is not None else None
+        if found is None or found.empty:  # not a key: a name, which must name one outlet only
+            found = wh.read(sa.select(o.c.outlet_id).where(o.c.name == g.strip()).order_by(o.c.outlet_id))
+            if len(found) > 1:
+                raise UserError(t("outlets.ambiguous_outlet", lang, outlet=g, n=len(found)))
         if found.empty:
             raise UserError(t("outlets.unknown_outlet", lang, outlet=g))
         if int(found.iloc[0, 0]) not in out:
