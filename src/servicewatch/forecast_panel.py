@@ -22,6 +22,9 @@ from metrics.present.charts import forecast as fan_chart
 from metrics.present.markup import md
 from servicewatch.ui import View, chart, empty_state
 
+# a trend ending this much before the forecast's last complete month is drawn without the fan
+PAST_GAP = pd.DateOffset(months=3)
+
 
 def forecast_for(view: View, metric_id: str, f: Filters | None = None) -> fcast.Forecast | None:
     """The metric's forecast for the slices of ``f`` (default: the page's filters; cached by them and
@@ -92,8 +95,9 @@ def trend_with_forecast(view: View, metric_id: str, title: str, trend_f: Filters
     it) with, after its last complete month, the fan of the forecast for the slices of ``f`` (default:
     the page's filters; the same cached engine call as the Overview's card): the median, its 80% and 95%
     bands and the ``target`` line, a note saying how the bands were drawn, the downloads and the control
-    chart's button. Without a forecast (a metric the fan does not cover, no target, a history too short)
-    the plain trend (as :func:`servicewatch.panels.trend` draws it). Returns whether the fan was drawn."""
+    chart's button. Without a forecast (a metric the fan does not cover, no target, a history too short),
+    or for a period ending over a quarter before the forecast's last complete month, the plain trend (as
+    :func:`servicewatch.panels.trend` draws it). Returns whether the fan was drawn."""
     from servicewatch.control_link import control_button  # the metric's control chart on the Alerts page
 
     f = view.filters if f is None else f
@@ -102,7 +106,11 @@ def trend_with_forecast(view: View, metric_id: str, title: str, trend_f: Filters
     if frame.empty:
         empty_state(view)
         return False
-    if fc is None or fc.reason or fc.months.empty:  # the plain trend, as servicewatch.panels.trend draws it
+    past = (fc is not None and not fc.reason and not fc.history.empty
+            and pd.to_datetime(frame["month"]).max() < pd.Timestamp(fc.history["month"].max()) - PAST_GAP)
+    if fc is None or fc.reason or fc.months.empty or past:  # the plain trend, as servicewatch.panels.trend draws it
+        # (past: a period that ends over a quarter before the forecast's last complete month, whose
+        # fan would open after a gap of months the trend does not show)
         fig = core_charts.trend(frame, get(metric_id).unit, view.lang, title, view.subtitle(f=trend_f), target=target)
         chart(view, fig, frame, key, metrics=metric_id, f=trend_f)
         control_button(view, metric_id, key)

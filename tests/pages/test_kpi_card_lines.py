@@ -100,3 +100,14 @@ def test_satisfaction_trend_has_the_fan(duckdb_url: str, lang: str) -> None:
            if any(tr.get("name") == t("forecast.chart.band80", lang) for tr in json.loads(c.proto.spec)["data"])]
     assert len(fig) == 1
     _check_fan(fig[0], lang)
+
+
+def test_a_past_period_draws_the_plain_trend(duckdb_url: str) -> None:
+    """A period that ends a year before the data's last complete month: the forecast starts after that
+    month, so its fan would open after a gap the trend does not show; the plain trend is drawn."""
+    at = open_page("pages/3_SLA.py", {"from": "2025-04-01", "to": "2025-06-30"})
+    assert not at.exception, [e.value for e in at.exception]
+    title = t("forecast.trend.title", "zh", metric=metric_label("sla_resolution_compliance", "zh"))
+    fig = _fan(at, title)
+    names = [tr.get("name") for tr in fig["data"]]
+    assert t("forecast.chart.band80", "zh") not in names, names
