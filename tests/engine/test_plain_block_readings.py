@@ -77,3 +77,15 @@ def test_control_reading_places_the_latest_period() -> None:
     assert "低于通常范围" in plain.control_reading(_points(0.01), PCT, "zh")
     assert "太少" in plain.control_reading(_points(0.3, last_n=5), PCT, "zh", min_n=30)
     assert plain.control_reading(_points(0.1).iloc[:0], PCT, "zh") is None
+
+
+def test_control_reading_of_a_latest_period_without_n_says_it_is_unjudged() -> None:
+    import numpy as np
+
+    from metrics.analysis.plain import control_reading
+    from metrics.model.i18n import t
+
+    d = pd.DataFrame({"period": ["2026-09-01", "2026-10-01"], "value": [0.1, np.nan], "n": [50, np.nan],
+                      "lcl": [0.0, np.nan], "ucl": [0.2, np.nan], "signal": [False, False]})
+    words = dict(period="2026-10", value="—", n="—", tail=t("plain.control.quiet", "en", k=2))
+    assert control_reading(d, lambda v: f"{v:.2f}", "en") == t("plain.control.unjudged", "en", **words)

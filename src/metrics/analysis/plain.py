@@ -212,9 +212,12 @@ def control_reading(points, fmt: Callable[[float], str], lang: str, grain: str =
     day = str(last["period"])[: 10 if grain == "week" else 7]
     k, s = len(d), int(d["signal"].astype(bool).sum())
     tail = t("plain.control.signals", lang, k=k, s=s) if s else t("plain.control.quiet", lang, k=k)
-    value, lo, hi, n = float(last["value"]), float(last["lcl"]), float(last["ucl"]), int(last["n"])
-    words = {"period": day, "value": fmt(value), "n": f"{n:,}", "tail": tail}
-    if (min_n is not None and n < min_n) or not (math.isfinite(lo) and math.isfinite(hi) and math.isfinite(value)):
+    value, lo, hi, n = float(last["value"]), float(last["lcl"]), float(last["ucl"]), float(last["n"])
+    known = math.isfinite(n)
+    words = {"period": day, "value": fmt(value) if math.isfinite(value) else "—",
+             "n": f"{int(n):,}" if known else "—", "tail": tail}
+    if not known or (min_n is not None and n < min_n) or not (
+            math.isfinite(lo) and math.isfinite(hi) and math.isfinite(value)):
         return t("plain.control.unjudged", lang, **words)
     where = "above" if value > hi else "below" if value < lo else "within"
     return t(f"plain.control.{where}", lang, lo=fmt(lo), hi=fmt(hi), **words)
