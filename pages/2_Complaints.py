@@ -74,10 +74,10 @@ def funnel() -> None:
     points, limits, overall = league.funnel(groups, view.metric("complaint_rate", f=rf))
     picked = show_chart(view, points, lambda: charts.funnel(
         points, overall, limits, get("complaint_rate").unit, view.lang, t("page.complaints.funnel_title"),
-        view.subtitle(f=rf), view.region_names), "complaint_funnel", select=True,
+        view.subtitle(f=rf), view.region_names), complaints_panels.FUNNEL, select=True,
         metrics="complaint_rate", f=rf)
-    values = complaints_panels.picked(view, "region", ui.selected_values(picked), "complaint_funnel", points)
-    complaints_panels.pick_line(view, "region", values, "complaint_funnel")
+    values = complaints_panels.picked(view, "region", ui.selected_values(picked), complaints_panels.FUNNEL, points)
+    complaints_panels.pick_line(view, "region", values, complaints_panels.FUNNEL)
     selections.append(("region", values))
     st.caption(t("page.complaints.funnel_note"))
 

@@ -20,6 +20,8 @@ DRILL_LIMIT = 1000
 DRILL_COLUMNS = ("ticket_id", "opened_at", "customer_id", "name", "tier", "region", "channel", "category",
                  "priority", "resolved_at", "resolution_due_at", "escalated", "reopened", "open", "age_hours")
 
+FUNNEL = "complaint_funnel"  # the funnel chart's key
+
 
 def complaints_label(view: View, metric_id: str) -> str:
     """The name of ``metric_id`` computed on complaints only, never that of the all-ticket figure
@@ -61,7 +63,9 @@ def picked(view: View, dim: str, chart: Sequence[str], chart_key: str, shown: pd
     if dim == "region":
         keys = view.keys("regions", [int(v) for v in valid])
         to_url = lambda v: keys.get(int(v), str(v))  # noqa: E731
-    return url_state.picked(view, PICK, dim, chart, chart_key, valid, to_url)
+    # the funnel's pick is its own (pick=funnel:…): a region picked in the rate chart is not the funnel's
+    tag = "funnel" if chart_key == FUNNEL else dim
+    return url_state.picked(view, PICK, tag, chart, chart_key, valid, to_url)
 
 
 def pick_line(view: View, dim: str, values: Sequence[str], chart_key: str) -> None:

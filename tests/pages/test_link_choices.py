@@ -125,9 +125,12 @@ def test_a_complaints_link_keeps_its_pick_and_the_pick_clears() -> None:
 
 
 def test_a_complaints_pick_outside_the_chart_is_dropped_with_the_notice() -> None:
-    at = open_page("pages/2_Complaints.py", {"section": "funnel", "pick": "region:999999,2"})
+    at = open_page("pages/2_Complaints.py", {"section": "funnel", "pick": "funnel:999999,2"})
     assert any("pick" in n and "999999" in n for n in _notices(at)), _notices(at)
-    assert at.query_params["pick"] in ("region:2", ["region:2"])  # the value the chart shows is kept
+    assert at.query_params["pick"] in ("funnel:2", ["funnel:2"])  # the value the chart shows is kept
+    # the rate chart's pick of a region is not the funnel's (pick=region:… against pick=funnel:…)
+    at = open_page("pages/2_Complaints.py", {"section": "funnel", "pick": "region:2"})
+    assert "pick" not in at.query_params and t("export.drill_hint", "zh") in [i.value for i in at.info]
     at = open_page("pages/2_Complaints.py", {"section": "rate", "dim": "tier", "pick": "region:2"})
     assert "pick" not in at.query_params and any("pick" in n and "region" in n for n in _notices(at))
     assert t("export.drill_hint", "zh") in [i.value for i in at.info]
