@@ -193,7 +193,8 @@ def _against(given: object, kind: str) -> str | None:
 
 def set_baseline(wh, rule_id: str, baseline: tuple[date, date] | None) -> None:
     """Store a control rule's baseline (None: back to the default); ValueError for an unknown rule or
-    one of another kind."""
+    one of another kind. Only the rule's owner (``user``) or an admin (``admin``; the operator's own
+    commands) may: ScopeError otherwise."""
     known = rules(wh).set_index("rule_id")
     if rule_id not in known.index:
         raise ValueError(f"no alert rule {rule_id!r}")
@@ -234,17 +235,17 @@ def rules(wh, scope: Scope | None = None) -> pd.DataFrame:
                                index=df.index, dtype=object)
     df["against"] = df["against"].fillna("prev").astype(str)
     if scope is not None and len(df):
-        df = df[within(wh, df["filters"], scope)]
+        df = df[within(wh, df["filters"], scope, df["metric"])]
     return df.reset_index(drop=True)
 
 
-def within(wh, queries: Iterable[Mapping[str, str]], scope: Scope | None) -> list[bool]:
-    """Per rule slice, whether it lies inside ``scope`` (:func:`visible`)."""
+def within(wh, queries: Iterable[Mapping[str, str]], scope: Scope | None, metrics: Iterable[str]) -> list[bool]:
+    """Per rule slice and metric, whether it lies inside ``scope`` (:func:`visible`)."""
     regions, keys, today = wh.regions(), region_keys(wh), date.today()
     out = []
-    for q in queries:
+    for q, metric in zip(queries, metrics, strict=True):
         try:
-            out.append(visible(rule_filters(wh, q, today, today, keys=keys), scope, regions))
+            out.append(visible(rule_filters(wh, q, today, today, keys=keys), scope, regions, metric))
         except ValueError:
             out.append(scope is None)
     return out
@@ -273,16 +274,28 @@ def region_keys(wh) -> dict[str, int]:
     return {texts.get(r, str(r)): r for r in ids}
 
 
-def visible(f: Filters, scope: Scope | None, regions: pd.DataFrame) -> bool:
-    """Whether a rule's slice lies inside ``scope``: every region of it among the scope's (a rule over
-    all regions only for a scope without region limits); none for an account manager's portfolio,
-    whose figures a rule's would not be."""
+def outlet_figures(metric: str) -> bool:
+    """Whether ``metric``'s figures come from outlet facts alone (tickets, surveys: cut by outlet, no
+    customer exposure), the only ones a hall manager's scope gives figures of; a rate over
+    customer-months (complaint_rate), churn, customers, availability, revenue: no (fail closed)."""
+    m = get(metric)
+    return "outlet" in m.dims and m.exposure is None
+
+
+def visible(f: Filters, scope: Scope | None, regions: pd.DataFrame, metric: str) -> bool:
+    """Whether a rule on ``metric`` with slice ``f`` lies inside ``scope``: every region of it among the
+    scope's (a rule over all regions only for a scope without region limits); none for an account
+    manager's portfolio, whose figures a rule's would not be; for a hall manager only rules sliced to
+    their outlets on a metric of outlet facts (:func:`outlet_figures`): a customer-based figure is
+    none of theirs, as on every page (an outlet's complaints over the organisation's customer-months
+    would give those away)."""
     if scope is None:
         return True
     if scope.manager_id is not None:
         return False
-    if scope.outlet_ids is not None:  # a hall manager: rules sliced to their outlets only
-        return bool(f.outlets) and all(int(o) in scope.outlet_ids for o in f.outlets)
+    if scope.outlet_ids is not None:  # a hall manager: rules sliced to their outlets, on outlet facts only
+        return (outlet_figures(metric) and bool(f.outlets)
+                and all(int(o) in scope.outlet_ids for o in f.outlets))
     allowed = allowed_regions(scope, regions)
     return allowed is None or (bool(f.regions) and all(int(r) in allowed for r in f.regions))
 
@@ -310,13 +323,10 @@ def evaluate(wh, as_of: date | None = None, scope: Scope | None = None, *, lang:
         except ValueError as exc:
             log.warning("alert rule %s skipped: %s", rule.rule_id, exc)
             continue
-        if not visible(f, scope, regions):
+        if not visible(f, scope, regions, rule.metric):
             continue
-        if scope is not None and not scope.aggregates_only:  # inside the scope: its figures are everyone's
-            f = f.with_(scope=None)
         try:
-            hit = judge(wh, rule.kind, rule.metric, f, month, min_n=min_n, run_rules=rule.run_rules,
-                        grain=rule.grain, baseline=rule.baseline, against=rule.against)
+            hit = judge_rule(wh, rule, f, month, min_n=min_n)
         except ScopeError:
             continue
         runs.append({"rule_id": rule.rule_id, "ran_at": _now(), "period": month, "fired": hit is not None})
@@ -329,6 +339,35 @@ def evaluate(wh, as_of: date | None = None, scope: Scope | None = None, *, lang:
     if record:
         df = _record(wh, df, runs)
     return df[list(COLUMNS)]
+
+
+def keeps_scope(scope: Scope | None) -> bool:
+    """Whether a rule's figures for ``scope`` are computed under it: a viewer's (the small-group rule) and
+    a hall manager's (fail closed on customer facts); else, the rule being inside the scope, its figures
+    are everyone's (scope dropped, the same cache and rollups for all)."""
+    return scope is not None and (scope.aggregates_only or scope.outlet_ids is not None)
+
+
+def judge_rule(wh, rule, f: Filters, period: date, *, min_n: int = control.MIN_N) -> dict | None:
+    """:func:`judge` of ``rule`` (a row of :func:`rules`) on its slice ``f`` (its scope the reader's) for
+    ``period``: the scope kept where :func:`keeps_scope` says so. ScopeError: nothing for this scope."""
+    if not keeps_scope(f.scope):
+        f = f.with_(scope=None)
+    return judge(wh, rule.kind, rule.metric, f, period, min_n=min_n, run_rules=rule.run_rules, grain=rule.grain,
+                 baseline=rule.baseline, against=rule.against)
+
+
+def judge_for(wh, rule, period: date, scope: Scope | None, *, min_n: int = control.MIN_N) -> dict | None:
+    """The figures of ``rule``'s alert for ``period`` as ``scope`` sees them (what :func:`evaluate` for
+    that scope gives): None when the rule does not fire for them, or its figures are withheld from them
+    (a viewer's small group) or none of theirs."""
+    end = min(wh.as_of(), (pd.Timestamp(period) + (pd.offsets.MonthEnd(0) if rule.grain == "month"
+                                                    else pd.Timedelta(days=6))).date())
+    try:
+        f = rule_filters(wh, rule.filters, period, end, end, scope)
+        return judge_rule(wh, rule, f, period, min_n=min_n)
+    except (ScopeError, ValueError):
+        return None
 
 
 def _now() -> datetime:
@@ -395,7 +434,7 @@ def events(wh, scope: Scope | None = None, open_only: bool = False) -> pd.DataFr
     df["grain"] = df["grain"].fillna("month").astype(str)
     df = df.drop(columns="limits")
     if scope is not None and len(df):
-        df = df[within(wh, df["filters"], scope)]
+        df = df[within(wh, df["filters"], scope, df["metric"])]
     return df.reset_index(drop=True)
 
 

@@ -38,14 +38,16 @@ def _scope(view: View):
 
 def slice_filters(view: View, query: dict, period: date, grain: str = "month") -> Filters:
     """A rule's slice over the control chart's window: the 24 months to the end of ``period``'s month
-    (``grain="week"``: the 52 weeks to the end of ``period``'s week, no later than the as-of)."""
-    first = pd.Timestamp(period).date()
+    (``grain="week"``: the 52 weeks to the end of ``period``'s week, no later than the as-of); under the
+    user's scope, so that the chart and its download show what the rest of the app shows them (a
+    viewer's small groups withheld, a hall manager's customer figures none)."""
+    first, scope = pd.Timestamp(period).date(), _scope(view)
     if grain == "week":
         end = min(first + pd.Timedelta(days=6).to_pytimedelta(), view.as_of)
-        return alerts.rule_filters(view.wh, query, alert_checks.window_start(first, "week"), end, end)
+        return alerts.rule_filters(view.wh, query, alert_checks.window_start(first, "week"), end, end, scope)
     end = (pd.Timestamp(period) + pd.offsets.MonthEnd(0)).date()
     start = add_months(first.replace(day=1), -(alert_checks.WINDOW_MONTHS - 1))
-    return alerts.rule_filters(view.wh, query, start, end, end)
+    return alerts.rule_filters(view.wh, query, start, end, end, scope)
 
 
 def _grains(frame: pd.DataFrame) -> list[str]:

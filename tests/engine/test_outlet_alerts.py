@@ -73,9 +73,67 @@ def test_an_alert_rule_sliced_by_outlet(wh: Warehouse) -> None:
     expected = wh.metric("complaint_rate", JUNE.with_(outlets=(1,))).iloc[0]
     assert row["value"] == pytest.approx(expected["value"]) and row["n"] == expected["n"] == 60
     assert "East hall" in row["slice"]
-    mine = alerts.rules(wh, Scope("east", outlet_ids=(1,)))
-    assert list(mine["rule_id"]) == ["change.complaints.east_hall"]
+    # a rate over customer-months is no hall manager's figure (review H1): not even their own hall's rule
+    assert alerts.rules(wh, Scope("east", outlet_ids=(1,))).empty
     assert alerts.evaluate(wh, as_of=AS_OF, scope=Scope("west", outlet_ids=(3,)), record=False).empty
+
+
+def test_a_hall_manager_gets_no_customer_figure_through_an_alert(wh: Warehouse) -> None:
+    """Review H1: an outlet-sliced complaint_rate rule, evaluated, charted or judged for a hall manager,
+    gives no figure (the Complaints page gives them none: customer-months fail closed), so the
+    organisation's customer-months (n / value × 1000) cannot be read back; a rule on the hall's tickets
+    gives them the same figures as everyone."""
+    from metrics.analysis import control
+
+    alerts.save_rules(wh, [
+        {"rule_id": "change.complaints.east_hall", "metric": "complaint_rate", "filters": {"outlet": "1"},
+         "owner": "admin", "recipients": [], "kind": "change"},
+        {"rule_id": "change.csat.east_partner", "metric": "csat", "filters": {"outlet": "2"},
+         "owner": "admin", "recipients": [], "kind": "change"},
+    ])
+    east = Scope("east", outlet_ids=(1, 2))
+    everyone = alerts.evaluate(wh, as_of=AS_OF, record=False).set_index("rule_id")
+    assert {"change.complaints.east_hall", "change.csat.east_partner"} <= set(everyone.index)
+    theirs = alerts.evaluate(wh, as_of=AS_OF, scope=east, record=False).set_index("rule_id")
+    assert list(theirs.index) == ["change.csat.east_partner"]  # the hall's surveys: the same figures
+    mine, all_ = theirs.loc["change.csat.east_partner"], everyone.loc["change.csat.east_partner"]
+    for col in ("value", "centre", "n"):
+        assert mine[col] == pytest.approx(all_[col])
+    assert list(alerts.rules(wh, east)["rule_id"]) == ["change.csat.east_partner"]
+    assert list(alerts.events(wh, east)["rule_id"]) == []  # nothing recorded here; the filter is the same
+    # what the Complaints page shows them: no complaint rate
+    page = wh.metric("complaint_rate", JUNE.with_(outlets=(1,), scope=east))
+    assert page.empty or page["value"].isna().all()
+    # the rule's figures under their scope, as the notices and the page's chart compute them: none
+    rule = alerts.rules(wh).set_index("rule_id").loc["change.complaints.east_hall"]
+    rule = rule.rename(None)
+    rule["rule_id"] = "change.complaints.east_hall"
+    assert alerts.judge_for(wh, rule, date(2026, 6, 1), None) is not None  # it fires for everyone
+    assert alerts.judge_for(wh, rule, date(2026, 6, 1), east) is None
+    f = alerts.rule_filters(wh, {"outlet": "1"}, date(2025, 7, 1), AS_OF, AS_OF, east)
+    assert f.scope == east
+    try:
+        chart = control.for_metric(wh, "complaint_rate", f)
+    except Exception as exc:  # noqa: BLE001 - a refusal is no figure either
+        assert "scope" in str(exc).lower() or isinstance(exc, PermissionError), exc
+    else:
+        pts = chart.points
+        assert pts.empty or not (pd.to_numeric(pts["value"], errors="coerce").notna()
+                                 & pd.to_numeric(pts["n"], errors="coerce").gt(0)).any()
+
+
+def test_a_viewers_alert_figures_keep_the_small_group_rule(wh: Warehouse) -> None:
+    """Review M1: judged for a viewer, an alert of fewer customers than their minimum group size gives
+    nothing; with a small enough minimum, the figures everyone gets."""
+    alerts.save_rules(wh, [{"rule_id": "change.csat.east_partner", "metric": "csat", "filters": {"outlet": "2"},
+                            "owner": "admin", "recipients": [], "kind": "change"}])
+    rule = next(r for r in alerts.rules(wh).itertuples(index=False) if r.rule_id == "change.csat.east_partner")
+    june = date(2026, 6, 1)
+    everyone = alerts.judge_for(wh, rule, june, None)
+    assert everyone is not None and everyone["n"] == 60  # East partner's June surveys
+    small = alerts.judge_for(wh, rule, june, Scope("v", aggregates_only=True, min_group_size=1))
+    assert small is not None and small["value"] == pytest.approx(everyone["value"]) and small["n"] == everyone["n"]
+    assert alerts.judge_for(wh, rule, june, Scope("v", aggregates_only=True, min_group_size=1000)) is None
 
 
 def test_what_drove_the_complaints_is_east_hall(wh: Warehouse, raw: dict) -> None:

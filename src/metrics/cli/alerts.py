@@ -208,8 +208,10 @@ def cmd_add(args: argparse.Namespace) -> None:
     query.pop("preset", None)
     query.pop("cmp", None)
     sliced_f = alerts.rule_filters(wh, query, f.start, f.end)
+    if f.scope is not None and not alerts.visible(sliced_f, f.scope, wh.regions(), args.metric):
+        raise UserError(t("alert_scope.owner_scope", args.lang, metric=args.metric))
     for name, user in recipients.items():  # a recipient is told only of alerts within their scope
-        if not alerts.visible(sliced_f, access.scope_for(user, key_ids=wh.key_ids), wh.regions()):
+        if not alerts.visible(sliced_f, access.scope_for(user, key_ids=wh.key_ids), wh.regions(), args.metric):
             raise UserError(f"refused: the rule's slice is outside the data scope of {name} (a recipient is told "
                             "only of alerts within their scope)")
     owner = args.owner or audit.cli_user(args.as_user)

@@ -12,7 +12,9 @@ the one window of a repeat is between the mail server's acceptance and the row's
 
 A user is told only of alerts within their scope (:func:`metrics.alerts.visible`, checked when sent:
 a scope may have changed since the rule was written); ``alerts add --recipient`` refuses such a
-recipient up front. The message: the metric, the slice by filter name in the recipient's language,
+recipient up front. A viewer or a hall manager is told the figures as the Alerts page computes them for
+them (:func:`metrics.alerts.judge_for`, under their scope: a viewer's small groups withheld), and nothing
+when the alert does not fire for them. The message: the metric, the slice by filter name in the recipient's language,
 the rule and its signal with the value, limits or interval and n, and a link to the Alerts page's
 control chart of that metric and slice (``$SERVICEWATCH_APP_URL``, default http://localhost:8501).
 """
@@ -294,8 +296,15 @@ def _send_one(wh, rule, event: dict, d: dict, users: dict[str, User], keys: dict
         raise SendError(f"user {who} has no e-mail address (servicewatch user add … --email)", retry=False)
     scope = access.scope_for(user, key_ids=wh.key_ids)
     f = alerts.rule_filters(wh, rule.filters, date.today(), date.today(), keys=keys)
-    if not alerts.visible(f, scope, wh.regions()):
+    if not alerts.visible(f, scope, wh.regions(), rule.metric):
         raise SendError(t("alert_notify.outside", "en", rule=rule.rule_id, name=who), retry=False)
+    if alerts.keeps_scope(scope):  # a viewer, a hall manager: the figures as the Alerts page gives them
+        hit = alerts.judge_for(wh, rule, pd.Timestamp(event["period"]).date(), scope)
+        if hit is None:
+            raise SendError(t("alert_scope.withheld", "en", rule=rule.rule_id, name=who,
+                              min=scope.min_group_size), retry=False)
+        event = {**event, "value": hit["value"], "n": hit["n"], "signal": hit["signal"],
+                 "limits": {k: hit[k] for k in ("centre", "lower", "upper")}}
     try:
         cfg = smtp_config()
     except ValueError as exc:

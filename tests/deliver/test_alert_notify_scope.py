@@ -1,0 +1,60 @@
+"""Alert notices keep the recipient's scope (review M1): a viewer (aggregates only) is told an alert's
+figures as the Alerts page computes them for them — under their scope, the small-group rule applied —
+and nothing when the alert's group is below their minimum group size; through a real SMTP server on
+127.0.0.1, the demo's planted deterioration (Dongjiang's complaints)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from metrics import alerts
+from metrics.access import users as access
+from metrics.query.warehouse import Warehouse
+
+RULE = ["--metric", "complaint_rate", "--type", "control", "--run-rules", "beyond_3sigma,two_of_three_2sigma"]
+
+
+@pytest.fixture()
+def rules_env(env, tmp_path, monkeypatch) -> dict:
+    """``env`` with an alert store of its own and a viewer of Dongjiang (region 4) who reads English."""
+    monkeypatch.setenv("SERVICEWATCH_ALERTS_DB", f"sqlite:///{tmp_path / 'alerts.sqlite'}")
+    access.add_user(access.User("dj.viewer", "viewer", ("4",), email="djv@example.com", lang="en"), None)
+    return env
+
+
+def _add(sw) -> None:
+    code, _, err = sw(
+        "alerts", "add", "dj.complaints", *RULE, "--region", "4", "--recipient", "dj", "--recipient", "dj.viewer"
+    )
+    assert code == 0, err
+
+
+def test_a_viewer_is_told_nothing_below_the_minimum_group_size(rules_env, sw, mailbox, monkeypatch) -> None:
+    monkeypatch.setenv(access.MIN_GROUP_ENV, "100000000")  # more customers than Dongjiang has
+    _add(sw)
+    code, out, err = sw("alerts", "check", "--notify", "--lang", "en")
+    assert code == 1 and "Traceback" not in err
+    assert (
+        "alert rule dj.complaints does not fire, or its figures are withheld (groups below 100000000), "
+        "within the data scope of dj.viewer; not sent"
+    ) in err
+    assert "Alert notices: 1 sent, 0 to retry, 1 failed (2 newly queued)." in out
+    assert mailbox.to("djv@example.com") == []
+    assert len(mailbox.to("dj@example.com")) == 1  # the city's manager: the organisation's figures, as ever
+
+
+def test_a_viewer_above_the_minimum_gets_their_scopes_figures(rules_env, sw, mailbox) -> None:
+    _add(sw)
+    code, out, err = sw("alerts", "check", "--notify", "--lang", "en")
+    assert code == 0, err
+    [mail] = mailbox.to("djv@example.com")
+    body = mail.get_body(("plain",)).get_content()
+    wh = Warehouse.open(rules_env["SERVICEWATCH_DB"])
+    [event] = alerts.events(wh).to_dict("records")
+    viewer = access.scope_for(access.get_user("dj.viewer"), key_ids=wh.key_ids)
+    rule = next(r for r in alerts.rules(wh).itertuples(index=False) if r.rule_id == "dj.complaints")
+    theirs = alerts.judge_for(wh, rule, pd.Timestamp(event["period"]).date(), viewer)
+    assert theirs is not None and theirs["n"] == pytest.approx(event["n"])  # a city: no group withheld
+    assert f"n = {theirs['n']:,.0f}" in body
+    assert "Value " in body and "control limits" in body
