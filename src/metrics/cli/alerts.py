@@ -204,6 +204,8 @@ def cmd_add(args: argparse.Namespace) -> None:
     f = build_filters(wh, args)  # values checked; an --as-user owner only within their scope
     if f.scope is not None and f.scope.regions and not f.regions:  # an owner's rule is within their regions
         f = f.narrowed("region", f.scope.regions)
+    if f.scope is not None and f.scope.outlet_ids is not None and not f.outlets:  # a hall manager's: their outlets
+        f = f.narrowed("outlet", f.scope.outlet_ids)
     query = dict(parse_qsl(to_query(wh, f.with_(scope=None)), keep_blank_values=True))
     query.pop("preset", None)
     query.pop("cmp", None)
