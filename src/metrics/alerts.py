@@ -191,13 +191,16 @@ def _against(given: object, kind: str) -> str | None:
     return str(given)
 
 
-def set_baseline(wh, rule_id: str, baseline: tuple[date, date] | None) -> None:
+def set_baseline(wh, rule_id: str, baseline: tuple[date, date] | None, user: str | None = None,
+                 admin: bool = True) -> None:
     """Store a control rule's baseline (None: back to the default); ValueError for an unknown rule or
     one of another kind. Only the rule's owner (``user``) or an admin (``admin``; the operator's own
     commands) may: ScopeError otherwise."""
     known = rules(wh).set_index("rule_id")
     if rule_id not in known.index:
         raise ValueError(f"no alert rule {rule_id!r}")
+    if not admin and (user is None or str(known.loc[rule_id, "owner"]) != user):
+        raise ScopeError(t("alert_scope.baseline_owner", "en", rule=rule_id))
     text = _baseline_text(baseline, str(known.loc[rule_id, "kind"]))
     with store(wh).begin() as conn:
         conn.execute(alert_rules.update().where(alert_rules.c.rule_id == rule_id).values(baseline=text))

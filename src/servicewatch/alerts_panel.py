@@ -178,17 +178,18 @@ def alert_chart(view: View, row: pd.Series) -> None:
     if stored is not None and stored[0] < f.start:  # the rule's own baseline, older than the window: shown too
         f = f.with_(start=alert_checks.period_start(stored[0], grain))
     _draw(view, row["metric"], row["metric_label"], row["slice"], f, f"control_{row['rule_id']}", grain,
-          stored=stored, rule_id=row["rule_id"] if rule is not None and rule["kind"] == "control" else None)
+          stored=stored, rule_id=row["rule_id"] if rule is not None and rule["kind"] == "control" else None,
+          owner=None if rule is None else str(rule["owner"]))
 
 
-def _may_change_rules(view: View) -> bool:
-    """Who may store a rule's baseline: admins and managers (the rules shown are within their scope),
-    everyone without sign-in (the operator's own dashboard)."""
-    return view.user is None or view.user.role in ("admin", "manager")
+def _may_change_rule(view: View, owner: str | None) -> bool:
+    """Who may store a rule's baseline: its owner and admins (:func:`metrics.alerts.set_baseline` checks
+    it too), everyone without sign-in (the operator's own dashboard)."""
+    return view.user is None or view.user.role == "admin" or view.user.name == owner
 
 
 def _draw(view: View, metric_id: str, label: str, slice_text: str, f: Filters, key: str, grain: str = "month",
-          stored: tuple[date, date] | None = None, rule_id: str | None = None) -> None:
+          stored: tuple[date, date] | None = None, rule_id: str | None = None, owner: str | None = None) -> None:
     """A control chart with its baseline slider (the baseline's last period movable) and downloads; for
     an alert rule's chart (``rule_id``) the rule's own baseline (``stored``) to start from, and a button
     that makes the slider's baseline the rule's (what its checks judge by)."""
@@ -203,7 +204,7 @@ def _draw(view: View, metric_id: str, label: str, slice_text: str, f: Filters, k
                                 key=f"alerts_baseline_{key.removeprefix('control_')}")
         if last != chart.baseline[1]:
             chart = view.call(control.for_metric, metric_id, f, grain=grain, baseline=(months[0], last))
-        if rule_id is not None and _may_change_rules(view):
+        if rule_id is not None and _may_change_rule(view, owner):
             _baseline_buttons(view, rule_id, (months[0], last), stored, grain, f"{label} · {slice_text}")
     m = get(metric_id)
     title = view.t("page.alerts.chart", metric=label, slice=slice_text)
@@ -241,7 +242,8 @@ def _baseline_buttons(view: View, rule_id: str, shown_base: tuple[date, date], s
             st.caption(view.t("page.alerts.baseline_stored", base=f"{stored[0]:{fmt}} – {stored[1]:{fmt}}"))
         return
     who = view.user.name if view.user is not None else audit.cli_user(None)
-    alerts.set_baseline(view.wh, rule_id, chosen or None)
+    alerts.set_baseline(view.wh, rule_id, chosen or None, user=view.user.name if view.user is not None else None,
+                        admin=view.user is None or view.user.role == "admin")
     audit.record_safely(resolve_url(), who, "alert_rule",
                         {"rule_id": rule_id, "baseline": f"{chosen[0]:%Y-%m-%d}:{chosen[1]:%Y-%m-%d}" if chosen
                          else None})

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from metrics import alerts
+from metrics.access.users import ScopeError
 from metrics.analysis import control
 from metrics.cli.main import main
 from metrics.demo.model import DETERIORATING_CITY
@@ -77,6 +78,14 @@ def test_a_rules_baseline_is_what_it_judges_by(wh: Warehouse, capsys) -> None:
     assert len(base) == 6
     per = get("complaint_rate").per  # per 1,000 customer-months
     assert own.centre == pytest.approx(per * float(base["events"].sum() / base["exposure"].sum()), rel=1e-9)
+    # only the rule's owner or an admin may change it (review L2), checked by the engine: nothing changed
+    owner = str(alerts.rules(wh)["owner"].iloc[0])
+    with pytest.raises(ScopeError, match="owner"):
+        alerts.set_baseline(wh, "dj.cr", None, user=f"not-{owner}", admin=False)
+    with pytest.raises(ScopeError):
+        alerts.set_baseline(wh, "dj.cr", None, user=None, admin=False)
+    assert alerts.rules(wh)["baseline"].iloc[0] == (first, last)
+    alerts.set_baseline(wh, "dj.cr", (first, last), user=owner, admin=False)  # the owner may
     # back to the default: judged as before
     alerts.set_baseline(wh, "dj.cr", None)
     assert alerts.rules(wh)["baseline"].iloc[0] is None
