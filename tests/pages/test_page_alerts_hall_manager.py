@@ -1,0 +1,139 @@
+"""The Alerts page for a hall manager (营业厅主任) on the shared demo (review H1, M6): rules on their hall's
+complaint rate (complaints over the organisation's customer-months) fire for everyone, but the hall
+manager's page — tables, the rule picker, the control chart and its download, "check now" — shows
+only their hall's rule on its surveys, its chart drawn under their scope; no complaint-rate figure of
+theirs, from which the organisation's customer-months (n / value × 1000) could be read back."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from page_helpers import open_page
+
+from metrics import alerts
+from metrics.access import audit
+from metrics.access import users as access
+from metrics.analysis import alert_checks, control
+from metrics.demo import alert_rules
+from metrics.model.filters import add_months
+from metrics.model.i18n import metric_label, t
+from metrics.query.warehouse import Warehouse
+
+PAGE = "pages/9_Alerts.py"
+
+
+@pytest.fixture()
+def wh(duckdb_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("SERVICEWATCH_DB", duckdb_url)
+    monkeypatch.setenv(alerts.ALERTS_ENV, f"sqlite:///{tmp_path / 'alerts.sqlite'}")
+    monkeypatch.setenv(audit.AUDIT_ENV, f"sqlite:///{tmp_path / 'audit.sqlite'}")
+    w = Warehouse.open(duckdb_url)
+    yield w
+    w.engine.dispose()
+
+
+def test_a_hall_manager_sees_no_complaint_rate_through_alerts(wh, tmp_path, monkeypatch, downloads) -> None:
+    key, oid = min(wh.outlet_keys().items(), key=lambda kv: kv[1])
+    alert_rules.install(wh)
+    hall = {"outlet": key}
+    alerts.save_rules(
+        wh,
+        [
+            {
+                "rule_id": "hall.cr.change",
+                "metric": "complaint_rate",
+                "kind": "change",
+                "filters": hall,
+                "owner": "admin",
+                "recipients": [],
+            },
+            {
+                "rule_id": "hall.cr.control",
+                "metric": "complaint_rate",
+                "kind": "control",
+                "filters": hall,
+                "owner": "admin",
+                "recipients": [],
+            },
+            {
+                "rule_id": "hall.csat",
+                "metric": "csat",
+                "kind": "control",
+                "filters": hall,
+                "owner": "admin",
+                "recipients": [],
+            },
+        ],
+    )
+    alerts.evaluate(wh, min_n=1)  # as the worker: everyone's figures recorded
+    users = tmp_path / "users.json"
+    user = access.User("hall1", "hall_manager", outlets=(key,))
+    access.add_user(user, None, users)
+    monkeypatch.setenv(access.USERS_ENV, str(users))
+    monkeypatch.delenv("SERVICEWATCH_AUTH", raising=False)
+    scope = access.scope_for(user, key_ids=wh.key_ids)
+    assert scope.outlet_ids == (oid,)
+    # for everyone the complaint-rate rule gives a figure of the hall over the organisation's customer-months
+    rule = alerts.rules(wh).set_index("rule_id").loc["hall.cr.control"].rename(None)
+    rule["rule_id"] = "hall.cr.control"
+    month = wh.as_of().replace(day=1)
+    f = alerts.rule_filters(wh, hall, alert_checks.window_start(month), wh.as_of(), wh.as_of())
+    assert control.for_metric(wh, "complaint_rate", f, min_n=1).points["n"].sum() > 0
+
+    at = open_page(PAGE, {"lang": "zh"}, {"sw_user": user, "_sw_seen": time.time()})
+    assert not at.exception, [e.value for e in at.exception]
+    rate = metric_label("complaint_rate", "zh")
+    texts = [str(e.value) for kind in ("markdown", "caption", "success", "info", "warning") for e in getattr(at, kind)]
+    frames = [d.value for d in at.dataframe]
+    frames += [pd.read_csv(io.BytesIO(b if isinstance(b, bytes) else b.encode())) for _, b in downloads]
+    cells = [str(v) for df in frames for v in [*df.columns, *df.to_numpy().ravel()]]
+    assert not [x for x in texts + cells if rate in x], "a complaint-rate alert shown to a hall manager"
+    box = at.selectbox(key="_w_choice_alert")
+    assert len(box.options) == 1 and metric_label("csat", "zh") in box.options[0]
+    # the chart: the hall's satisfaction under their scope, the same points as everyone's of that hall
+    [chart_json] = at.get("plotly_chart")
+    spec = json.loads(chart_json.proto.spec)
+    assert rate not in spec["layout"]["title"]["text"]
+    end = (pd.Timestamp(month) + pd.offsets.MonthEnd(0)).date()
+    fs = alerts.rule_filters(wh, hall, add_months(month, -23), end, end, scope)
+    theirs, everyone = control.for_metric(wh, "csat", fs), control.for_metric(wh, "csat", fs.with_(scope=None))
+    traces = {tr.get("name"): tr for tr in spec["data"]}
+    k = 100.0 if theirs.kind == "p" else 1.0
+    assert traces[t("alerts.value", "zh")]["y"] == pytest.approx(list(k * theirs.points["value"]))
+    assert list(theirs.points["n"]) == list(everyone.points["n"])
+    # the complaint rate under their scope: no point at all (what the Complaints page shows them: —)
+    assert control.for_metric(wh, "complaint_rate", f.with_(scope=scope), min_n=1).points.empty
+    # "check now": their rules only
+    at.button(key="alerts_check").click().run()
+    assert not at.exception
+    assert set(alerts.evaluate(wh, scope=scope, record=False)["metric"]) <= {"csat"}
+
+
+def test_only_a_rules_owner_or_an_admin_may_change_its_baseline(wh, tmp_path, monkeypatch) -> None:
+    """Review L2: a city manager sees the system's rules of their city but no baseline buttons; an
+    admin does."""
+    from metrics.demo.model import DETERIORATING_CITY
+
+    alert_rules.install(wh)
+    alerts.evaluate(wh)
+    users = tmp_path / "users.json"
+    manager = access.User("dj.manager", "manager", (DETERIORATING_CITY,))
+    admin = access.User("root1", "admin")
+    for u in (manager, admin):
+        access.add_user(u, None, users)
+    monkeypatch.setenv(access.USERS_ENV, str(users))
+    monkeypatch.delenv("SERVICEWATCH_AUTH", raising=False)
+
+    def buttons(user) -> list[str]:
+        at = open_page(PAGE, {"lang": "zh"}, {"sw_user": user, "_sw_seen": time.time()})
+        assert not at.exception, [e.value for e in at.exception]
+        assert at.get("plotly_chart")
+        return [str(b.key) for b in at.button if str(b.key).startswith("alerts_base_")]
+
+    assert buttons(manager) == []
+    assert buttons(admin)
