@@ -420,9 +420,12 @@ def after_change(url: str, lang: str = "zh") -> pd.DataFrame | None:
 
 
 # -- what fired, who acknowledged -------------------------------------------------------------
-def events(wh, scope: Scope | None = None, open_only: bool = False) -> pd.DataFrame:
+def events(wh, scope: Scope | None = None, open_only: bool = False, figures: bool = True) -> pd.DataFrame:
     """Recorded alerts, newest first, of the rules within ``scope``: rule_id, metric, kind, owner,
-    filters, period, fired_at, value, centre, lower, upper, n, signal, acknowledged_by/_at, note."""
+    filters, period, fired_at, value, centre, lower, upper, n, signal, acknowledged_by/_at, note.
+    A viewer's (``scope.aggregates_only``) figures are judged again under their scope
+    (:func:`judge_for`: the small-group rule), blank where withheld from them; ``figures=False``: not
+    judged (a list without figures)."""
     e, r = alert_events, alert_rules
     stmt = sa.select(e.c.rule_id, r.c.metric, r.c.kind, r.c.grain, r.c.owner, r.c.filters, e.c.period, e.c.fired_at,
                      e.c.value, e.c.limits, e.c.n, e.c.signal, e.c.acknowledged_by, e.c.acknowledged_at,
@@ -438,7 +441,21 @@ def events(wh, scope: Scope | None = None, open_only: bool = False) -> pd.DataFr
     df = df.drop(columns="limits")
     if scope is not None and len(df):
         df = df[within(wh, df["filters"], scope, df["metric"])]
-    return df.reset_index(drop=True)
+    df = df.reset_index(drop=True)
+    if figures and scope is not None and scope.aggregates_only and len(df):
+        df = _as_seen(wh, df, scope)
+    return df
+
+
+def _as_seen(wh, df: pd.DataFrame, scope: Scope) -> pd.DataFrame:
+    """Recorded alerts with the figures ``scope`` gets (:func:`judge_for`), blank where it gets none."""
+    known = {r.rule_id: r for r in rules(wh).itertuples(index=False)}
+    cols = ["value", "centre", "lower", "upper", "n"]
+    df = df.astype({c: float for c in cols})
+    for i, row in df.iterrows():
+        hit = judge_for(wh, known[row["rule_id"]], pd.Timestamp(row["period"]).date(), scope)
+        df.loc[i, cols] = [float("nan")] * len(cols) if hit is None else [hit[c] for c in cols]
+    return df
 
 
 def acknowledge(wh, rule_id: str, user: str, note: str, scope: Scope | None = None,

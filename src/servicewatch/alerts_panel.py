@@ -296,7 +296,7 @@ def history(view: View) -> None:
     st.dataframe(table, hide_index=True, width="stretch", placeholder=MISSING,
                  column_config=fitted_columns(table, pin=2), key="alerts_history")
     _download(view, table, "history", "alerts_history_csv")
-    done = alerts.events(view.wh, _scope(view))
+    done = alerts.events(view.wh, _scope(view), figures=False)  # no figures shown
     done = done[done["acknowledged_at"].notna()]
     if len(done):
         st.subheader(view.t("page.alerts.acknowledged"))

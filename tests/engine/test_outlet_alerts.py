@@ -158,3 +158,20 @@ def test_what_drove_csat_is_east_partner(wh: Warehouse, raw: dict) -> None:
     assert d.groups["contribution"].sum() == pytest.approx(d.delta)
     ranked = dc.explain(wh, "csat", JUNE, dims=("tier", "outlet"))
     assert ranked[0].dim == "outlet"
+
+
+def test_a_viewers_recorded_alerts_keep_the_small_group_rule(wh: Warehouse) -> None:
+    """Review M1, the Alerts page's table: alerts recorded with everyone's figures are shown to a viewer
+    with the figures of their scope, blank below their minimum group size."""
+    alerts.save_rules(wh, [{"rule_id": "change.csat.east_partner", "metric": "csat", "filters": {"outlet": "2"},
+                            "owner": "admin", "recipients": [], "kind": "change"}])
+    alerts.evaluate(wh)  # as the worker, at the data's as-of: recorded unscoped
+    cols = ["value", "centre", "lower", "upper", "n"]
+    everyone = alerts.events(wh).set_index("rule_id").loc["change.csat.east_partner", cols]
+    assert everyone["n"] == 60
+    small = alerts.events(wh, Scope("v", aggregates_only=True, min_group_size=1)).set_index("rule_id")
+    assert list(small.loc["change.csat.east_partner", cols]) == pytest.approx(list(everyone))
+    big = alerts.events(wh, Scope("v", aggregates_only=True, min_group_size=1000)).set_index("rule_id")
+    assert big.loc["change.csat.east_partner", cols].isna().all()
+    listed = alerts.events(wh, Scope("v", aggregates_only=True, min_group_size=1000), figures=False)
+    assert "change.csat.east_partner" in set(listed["rule_id"])

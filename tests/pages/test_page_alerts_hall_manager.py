@@ -137,3 +137,30 @@ def test_only_a_rules_owner_or_an_admin_may_change_its_baseline(wh, tmp_path, mo
 
     assert buttons(manager) == []
     assert buttons(admin)
+
+
+def test_a_viewers_open_alerts_keep_the_small_group_rule(wh, tmp_path, monkeypatch, downloads) -> None:
+    """Review M1 on the page: the city's alerts, recorded with everyone's figures, are listed to a viewer
+    of the city whose minimum group size exceeds its customers without a figure (table and download)."""
+    from metrics.demo.model import DETERIORATING_CITY
+
+    alert_rules.install(wh)
+    recorded = alerts.evaluate(wh)
+    assert len(recorded) and recorded["n"].notna().all()
+    users = tmp_path / "users.json"
+    viewer = access.User("dj.viewer", "viewer", (DETERIORATING_CITY,))
+    access.add_user(viewer, None, users)
+    monkeypatch.setenv(access.USERS_ENV, str(users))
+    monkeypatch.setenv(access.MIN_GROUP_ENV, "100000000")
+    monkeypatch.delenv("SERVICEWATCH_AUTH", raising=False)
+    at = open_page(PAGE, {"lang": "zh"}, {"sw_user": viewer, "_sw_seen": time.time()})
+    assert not at.exception, [e.value for e in at.exception]
+    cols = [t(f"alerts.col.{c}", "zh") for c in ("value", "centre", "lower", "upper", "n")]
+    [table] = [d.value for d in at.dataframe if t("alerts.col.fired_at", "zh") in d.value.columns]
+    assert len(table) == len(recorded)
+    figures = [str(v) for c in cols for v in table[c]]
+    assert not [v for v in figures if any(ch.isdigit() for ch in v)], figures[:5]
+    csvs = [pd.read_csv(io.BytesIO(b if isinstance(b, bytes) else b.encode())) for _, b in downloads]
+    opened = [df for df in csvs if t("alerts.col.fired_at", "zh") in df.columns]
+    cells = [str(v) for df in opened for c in cols if c in df.columns for v in df[c].dropna()]
+    assert opened and not [v for v in cells if any(ch.isdigit() for ch in v)], cells[:5]
