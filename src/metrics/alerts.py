@@ -35,7 +35,7 @@ from metrics.access.users import Scope, ScopeError, allowed_regions
 from metrics.analysis import control
 from metrics.analysis.alert_checks import AGAINST, GRAINS, judge, period_start
 from metrics.analysis.subtitles import region_parents, scope_text
-from metrics.backends.connect import duckdb_path, make_engine
+from metrics.backends.connect import create_tables, duckdb_path, make_engine
 from metrics.model import links
 from metrics.model.filters import Filters
 from metrics.model.i18n import metric_label, t
@@ -74,7 +74,7 @@ def store(wh) -> sa.Engine:
     key = url or f"data:{id(wh.engine)}"
     if key not in _ENGINES:
         engine = make_engine(url) if url else wh.engine
-        alert_metadata.create_all(engine, tables=list(ALERT_TABLES), checkfirst=True)
+        create_tables(alert_metadata, engine, list(ALERT_TABLES))  # two workers may start together
         _add_columns(engine)
         _ENGINES[key] = engine
     return _ENGINES[key]
@@ -90,7 +90,7 @@ def store_for_url(data_url: str) -> sa.Engine:
     url = alerts_url(data_url) or data_url
     if url not in _ENGINES:
         engine = make_engine(url)
-        alert_metadata.create_all(engine, tables=list(ALERT_TABLES), checkfirst=True)
+        create_tables(alert_metadata, engine, list(ALERT_TABLES))  # two workers may start together
         _add_columns(engine)
         _ENGINES[url] = engine
     return _ENGINES[url]

@@ -156,6 +156,19 @@ def _duckdb_reader(u: URL, path: Path, keep_open: bool) -> sa.Engine:
     return engine
 
 
+def create_tables(metadata: sa.MetaData, engine: sa.Engine, tables: list[sa.Table] | None = None) -> None:
+    """``metadata.create_all(checkfirst=True)`` that tolerates another process creating the same
+    tables at the same moment (two workers starting together: the check and the CREATE are two
+    steps); a second pass then finds them."""
+    for attempt in range(3):
+        try:
+            metadata.create_all(engine, tables=tables, checkfirst=True)
+            return
+        except sa.exc.DBAPIError as exc:
+            if "already exists" not in str(exc).lower() or attempt == 2:
+                raise
+
+
 def engine_url(engine: sa.Engine) -> URL:
     """The URL an engine was made for (a DuckDB reader's own URL names an in-memory database)."""
     return getattr(engine, "sw_url", None) or engine.url

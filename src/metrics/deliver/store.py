@@ -23,7 +23,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from metrics.access.audit import audit_url
-from metrics.backends.connect import make_engine
+from metrics.backends.connect import create_tables, make_engine
 from metrics.deliver.schedule import Schedule, last_due
 from metrics.model.schema import deliveries, delivery_metadata, subscriptions
 
@@ -48,7 +48,7 @@ def engine_for(url: str) -> sa.Engine:
         engine = sa.create_engine(url, connect_args={"timeout": 30})
     else:
         engine = make_engine(url)
-    delivery_metadata.create_all(engine, checkfirst=True)
+    create_tables(delivery_metadata, engine)  # two workers may start together
     return engine
 
 
