@@ -110,6 +110,12 @@ def env(deliver_db: tuple[str, Path], tmp_path: Path, monkeypatch: pytest.Monkey
     return values
 
 
+@pytest.fixture()
+def rules_env(env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """``env`` with an alert store of its own (the shared demo copy's rules stay as they are)."""
+    monkeypatch.setenv("SERVICEWATCH_ALERTS_DB", f"sqlite:///{tmp_path / 'alerts.sqlite'}")
+    return env
+
 
 @pytest.fixture()
 def sw(capsys: pytest.CaptureFixture):

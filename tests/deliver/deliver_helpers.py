@@ -56,6 +56,22 @@ def subscribe_daily(sw, *names: str, at: str = "00:00") -> None:
     assert code == 0, err
 
 
+COMPLAINTS_CONTROL_RULE = (
+    "--metric", "complaint_rate", "--type", "control", "--run-rules", "beyond_3sigma,two_of_three_2sigma",
+)
+
+
+def add_complaints_rule(sw, rule_id: str, region: str, *recipients: str, webhook: str | None = None,
+                        as_user: str | None = None) -> tuple[int, str, str]:
+    """``servicewatch alerts add`` through the CLI (``sw``): a complaint-rate control rule ``rule_id`` on
+    ``region`` told to ``recipients`` (user names) and ``webhook`` (``kind=url``), added by ``as_user``
+    (the operator when None); returns (exit code, stdout, stderr)."""
+    argv = [x for r in recipients for x in ("--recipient", r)]
+    argv += ["--webhook", webhook] if webhook else []
+    argv += ["--as-user", as_user] if as_user else []
+    return sw("alerts", "add", rule_id, *COMPLAINTS_CONTROL_RULE, "--region", region, *argv)
+
+
 def wait_for(predicate, seconds: float, procs: list[subprocess.Popen], step: float = 0.1) -> None:
     """Poll ``predicate`` until true; fail when ``seconds`` pass or one of the worker ``procs`` exits."""
     deadline = time.monotonic() + seconds

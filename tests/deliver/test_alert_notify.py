@@ -8,21 +8,12 @@ import json
 from datetime import timedelta
 
 import pandas as pd
-import pytest
 
+from deliver.deliver_helpers import add_complaints_rule
 from metrics.access import audit
 from metrics.access import users as access
 from metrics.deliver import alert_notify, store
 from metrics.query.warehouse import Warehouse
-
-RULE = ["--metric", "complaint_rate", "--type", "control", "--run-rules", "beyond_3sigma,two_of_three_2sigma"]
-
-
-@pytest.fixture()
-def rules_env(env, tmp_path, monkeypatch) -> dict:
-    """``env`` with an alert store of its own (the shared demo copy's rules stay as they are)."""
-    monkeypatch.setenv("SERVICEWATCH_ALERTS_DB", f"sqlite:///{tmp_path / 'alerts.sqlite'}")
-    return env
 
 
 def _notices(env: dict) -> pd.DataFrame:
@@ -37,24 +28,12 @@ def _alert_audit(env: dict) -> list[dict]:
 def test_planted_alert_told_once_in_chinese_within_scope(rules_env, sw, mailbox, webhook_receiver) -> None:
     rec, port = webhook_receiver
     rec.posts.clear()
-    code, _, err = sw(
-        "alerts",
-        "add",
-        "dj.complaints",
-        *RULE,
-        "--region",
-        "4",
-        "--recipient",
-        "dj",
-        "--recipient",
-        "prov",
-        "--webhook",
-        f"json=http://127.0.0.1:{port}/alerts?token=T0K",
-    )
+    code, _, err = add_complaints_rule(sw, "dj.complaints", "4", "dj", "prov",
+                                       webhook=f"json=http://127.0.0.1:{port}/alerts?token=T0K")
     assert code == 0, err
-    assert sw("alerts", "add", "nl.complaints", *RULE, "--region", "2", "--recipient", "nl")[0] == 0  # stable
+    assert add_complaints_rule(sw, "nl.complaints", "2", "nl")[0] == 0  # stable
     # another city's manager cannot be made a recipient of Dongjiang's rule: one line, nothing written
-    code, out, err = sw("alerts", "add", "dj.nl", *RULE, "--region", "4", "--recipient", "nl")
+    code, out, err = add_complaints_rule(sw, "dj.nl", "4", "nl")
     assert code == 1 and out == "" and err.count("\n") == 1
     assert "refused: the rule's slice is outside the data scope of nl" in err
     assert "dj.nl" not in sw("alerts", "rules", "--format", "json")[1]
@@ -93,40 +72,8 @@ def test_planted_alert_told_once_in_chinese_within_scope(rules_env, sw, mailbox,
 def test_english_recipient_and_a_scope_that_changed(rules_env, sw, mailbox) -> None:
     access.remove_user("nl")  # nl reads English; for now nl manages the province
     access.add_user(access.User("nl", "manager", ("1",), email="nl@example.com", lang="en"), None)
-    assert (
-        sw(
-            "alerts",
-            "add",
-            "dj.complaints",
-            *RULE,
-            "--region",
-            "4",
-            "--recipient",
-            "nl",
-            "--recipient",
-            "zw",
-            "--as-user",
-            "prov",
-        )[0]
-        == 1
-    )  # zw (Zhuwan) refused
-    assert (
-        sw(
-            "alerts",
-            "add",
-            "dj.complaints",
-            *RULE,
-            "--region",
-            "4",
-            "--recipient",
-            "nl",
-            "--recipient",
-            "dj",
-            "--as-user",
-            "prov",
-        )[0]
-        == 0
-    )
+    assert add_complaints_rule(sw, "dj.complaints", "4", "nl", "zw", as_user="prov")[0] == 1  # zw (Zhuwan) refused
+    assert add_complaints_rule(sw, "dj.complaints", "4", "nl", "dj", as_user="prov")[0] == 0
     access.remove_user("dj")  # dj moves to Nanling after the rule was written: told nothing of Dongjiang
     access.add_user(access.User("dj", "manager", ("2",), email="dj@example.com"), None)
     code, out, err = sw("alerts", "check", "--notify", "--lang", "en")
@@ -142,7 +89,7 @@ def test_english_recipient_and_a_scope_that_changed(rules_env, sw, mailbox) -> N
 
 def test_failed_send_is_retried_and_sent_once(rules_env, sw, mailbox, smtp_server, monkeypatch) -> None:
     _box, port = smtp_server
-    assert sw("alerts", "add", "dj.complaints", *RULE, "--region", "4", "--recipient", "dj")[0] == 0
+    assert add_complaints_rule(sw, "dj.complaints", "4", "dj")[0] == 0
     closed = port + 1 if port < 65000 else port - 1
     monkeypatch.setenv("SERVICEWATCH_SMTP", f"smtp://mailer:s3cr3t@127.0.0.1:{closed}?from=sw@example.com")
     code, out, err = sw("alerts", "check", "--notify")
@@ -178,21 +125,8 @@ def test_two_workers_tell_an_alert_once(rules_env, sw, mailbox, webhook_receiver
 
     rec, port = webhook_receiver
     rec.posts.clear()
-    assert (
-        sw(
-            "alerts",
-            "add",
-            "dj.complaints",
-            *RULE,
-            "--region",
-            "4",
-            "--recipient",
-            "dj",
-            "--webhook",
-            f"wecom=http://127.0.0.1:{port}/cgi-bin/webhook/send?key=W",
-        )[0]
-        == 0
-    )
+    webhook = f"wecom=http://127.0.0.1:{port}/cgi-bin/webhook/send?key=W"
+    assert add_complaints_rule(sw, "dj.complaints", "4", "dj", webhook=webhook)[0] == 0
     exe = str(Path(sys.executable).with_name("servicewatch"))
     workers = [
         subprocess.Popen(

@@ -8,25 +8,22 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from deliver.deliver_helpers import add_complaints_rule
 from metrics import alerts
 from metrics.access import users as access
 from metrics.query.warehouse import Warehouse
 
-RULE = ["--metric", "complaint_rate", "--type", "control", "--run-rules", "beyond_3sigma,two_of_three_2sigma"]
-
 
 @pytest.fixture()
-def rules_env(env, tmp_path, monkeypatch) -> dict:
-    """``env`` with an alert store of its own and a viewer of Dongjiang (region 4) who reads English."""
-    monkeypatch.setenv("SERVICEWATCH_ALERTS_DB", f"sqlite:///{tmp_path / 'alerts.sqlite'}")
+def rules_env(rules_env: dict) -> dict:
+    """The shared ``rules_env`` (an alert store of its own) and a viewer of Dongjiang (region 4) who reads
+    English."""
     access.add_user(access.User("dj.viewer", "viewer", ("4",), email="djv@example.com", lang="en"), None)
-    return env
+    return rules_env
 
 
 def _add(sw) -> None:
-    code, _, err = sw(
-        "alerts", "add", "dj.complaints", *RULE, "--region", "4", "--recipient", "dj", "--recipient", "dj.viewer"
-    )
+    code, _, err = add_complaints_rule(sw, "dj.complaints", "4", "dj", "dj.viewer")
     assert code == 0, err
 
 
