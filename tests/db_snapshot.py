@@ -15,8 +15,10 @@ from __future__ import annotations
 import contextlib
 import secrets
 from collections.abc import Iterator
+from pathlib import Path
 
 import pandas as pd
+import pytest
 import sqlalchemy as sa
 
 from metrics.backends.connect import make_engine
@@ -63,6 +65,22 @@ def server_database(kind: str, frames: dict) -> Iterator[str]:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)' if kind == "postgres"
                                  else f"DROP DATABASE IF EXISTS `{name}`"))
         admin.dispose()
+
+
+# The backends of a ``params=`` list: DuckDB always, the servers under their markers.
+MARKED_BACKENDS = ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres),
+                   pytest.param("mariadb", marks=pytest.mark.mariadb)]
+
+
+def fresh_database(kind: str, frames: dict, folder: Path) -> Iterator[str]:
+    """A fresh database of ``kind`` ("duckdb", "postgres" or "mariadb") holding ``frames``: a DuckDB file
+    ``sw.duckdb`` in ``folder``, or a server database dropped afterwards (:func:`server_database`)."""
+    if kind == "duckdb":
+        url = f"duckdb:///{folder / 'sw.duckdb'}"
+        replace_all(url, frames)
+        yield url
+    else:
+        yield from server_database(kind, frames)
 
 
 def snapshot(url: str) -> tuple[int, list[str], list[dict]]:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from db_snapshot import server_database
+from db_snapshot import MARKED_BACKENDS, fresh_database
 from reference import NEEDS, reference
 from test_engine_reference import assert_frames_match
 from test_rollups import uses_rollup
@@ -60,17 +60,9 @@ def frames(demo_frames: dict) -> dict[str, pd.DataFrame]:
     return unknown_frames(demo_frames)
 
 
-@pytest.fixture(scope="module", params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres),
-                                        pytest.param("mariadb", marks=pytest.mark.mariadb)])
+@pytest.fixture(scope="module", params=MARKED_BACKENDS)
 def url(request: pytest.FixtureRequest, frames: dict, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if request.param == "duckdb":
-        from metrics.ingest.load import replace_all
-
-        path = f"duckdb:///{tmp_path_factory.mktemp('unknown') / 'sw.duckdb'}"
-        replace_all(path, frames)
-        yield path
-    else:
-        yield from server_database(request.param, frames)
+    yield from fresh_database(request.param, frames, tmp_path_factory.mktemp("unknown"))
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from db_snapshot import server_database
+from db_snapshot import MARKED_BACKENDS, fresh_database
 
 from metrics.analysis import coverage, sla
 from metrics.backends.connect import make_engine
@@ -71,15 +71,9 @@ def frames(demo_frames: dict) -> dict[str, pd.DataFrame]:
     return extract(demo_frames)
 
 
-@pytest.fixture(scope="module", params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres),
-                                        pytest.param("mariadb", marks=pytest.mark.mariadb)])
+@pytest.fixture(scope="module", params=MARKED_BACKENDS)
 def url(request: pytest.FixtureRequest, frames: dict, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if request.param == "duckdb":
-        path = f"duckdb:///{tmp_path_factory.mktemp('due') / 'sw.duckdb'}"
-        replace_all(path, frames)
-        yield path
-    else:
-        yield from server_database(request.param, frames)
+    yield from fresh_database(request.param, frames, tmp_path_factory.mktemp("due"))
 
 
 def _tickets(url: str) -> pd.DataFrame:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from db_snapshot import server_database
+from db_snapshot import fresh_database
 from text_key_extracts import BIG, extracts, load
 
 from metrics.backends.connect import make_engine
@@ -30,12 +30,7 @@ from metrics.query.warehouse import Warehouse
 
 @pytest.fixture(params=["duckdb", "postgres", "mariadb"])
 def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "duckdb":
-        url = f"duckdb:///{tmp_path / 'keys.duckdb'}"
-        replace_all(url, {})
-        yield url
-    else:
-        yield from server_database(request.param, {})
+    yield from fresh_database(request.param, {}, tmp_path)
 
 
 def test_plain_id_rule() -> None:

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from db_snapshot import read, server_database
+from db_snapshot import MARKED_BACKENDS, fresh_database, read
 
 from metrics.analysis import coverage, sla
 from metrics.backends.swap import writable
@@ -148,22 +148,12 @@ def drop_status(url: str) -> None:
         conn.execute(sa.text("ALTER TABLE tickets DROP COLUMN status"))
 
 
-@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres),
-                        pytest.param("mariadb", marks=pytest.mark.mariadb)])
+@pytest.fixture(params=MARKED_BACKENDS)
 def old_url(request: pytest.FixtureRequest, demo_frames: dict, tmp_path: Path) -> Iterator[str]:
     """A database as created before ``tickets.status``: loaded, then the column dropped."""
-    frames = base_frames(demo_frames)
-    if request.param == "duckdb":
-        from metrics.ingest.load import replace_all
-
-        url = f"duckdb:///{tmp_path / 'old.duckdb'}"
-        replace_all(url, frames)
+    for url in fresh_database(request.param, base_frames(demo_frames), tmp_path):
         drop_status(url)
         yield url
-    else:
-        for url in server_database(request.param, frames):
-            drop_status(url)
-            yield url
 
 
 def test_old_database_then_import_with_status(old_url: str, demo_frames: dict, tmp_path: Path) -> None:
