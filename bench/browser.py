@@ -21,204 +21,40 @@ docs/performance.md.
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
 import statistics
-from collections.abc import Callable
-from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 
 from metrics.backends.connect import make_engine
-from metrics.ingest import rollups
 from metrics.model.i18n import label
 from metrics.query.warehouse import Warehouse
-from servicewatch.local_server import ServerDidNotStart, streamlit_server
 from servicewatch.ui import SECTION_KEY
 
-from .sections import write_section
+from .chromium import (
+    DATA,
+    ROOT,
+    TIMEOUT_MS,
+    app_server,
+    backspace,
+    change,
+    click_section,
+    data_file,
+    done_at,
+    finished,
+    first_visit,
+    launch,
+    load,
+    log,
+    new_context,
+    page_bench_main,
+    pick,
+    run_line,
+    started,
+)
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT / "bench" / "data"
 RESULTS = ROOT / "bench" / "browser_results.json"
-SIZES = {"S": 100_000, "L": 1_000_000}
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"]
 # URL path of each page ("" is the Overview)
 PAGES = {"Overview": "", "Satisfaction": "Satisfaction", "Complaints": "Complaints", "SLA": "SLA",
          "Churn": "Churn", "Regions": "Regions", "Data": "Data", "At risk": "At_risk"}
-TIMEOUT_MS = 300_000
-
-# Installed in every page before its scripts: notes when a script run starts and the last
-# mouse-down/key-down (the user's action), in the page's own clock (performance.now()).
-INIT_JS = """
-(() => {
-  window.__sw = {sawRun: false, actionAt: null, runStart: null, runEnd: null};
-  const obs = new MutationObserver(muts => {
-    for (const m of muts) {
-      const state = m.target.getAttribute && m.target.getAttribute('data-test-script-state');
-      if (state === 'running') {
-        if (!window.__sw.sawRun) window.__sw.runStart = performance.now();
-        window.__sw.sawRun = true;
-      } else if (state === 'notRunning' && window.__sw.sawRun) {
-        window.__sw.runEnd = performance.now();
-      }
-    }
-  });
-  obs.observe(document, {subtree: true, attributes: true, attributeFilter: ['data-test-script-state']});
-  const act = () => { window.__sw.actionAt = performance.now(); };
-  document.addEventListener('mousedown', act, true);
-  document.addEventListener('keydown', act, true);
-})();
-"""
-# Done: a run happened and ended, nothing stale, every chart on view drawn (the plotly element is
-# loaded lazily: its container, Streamlit's graphic element, exists before the chart is drawn;
-# charts in closed expanders or inactive tabs are not drawn). Returns the time.
-DONE_JS = """
-() => {
-  const app = document.querySelector('[data-testid=stApp]');
-  if (!app || !window.__sw || !window.__sw.sawRun) return false;
-  if (app.getAttribute('data-test-script-state') !== 'notRunning') return false;
-  if (document.querySelector('[data-stale="true"]')) return false;
-  const graphics = document.querySelectorAll(
-    '.stElementContainer.stPrintGraphic:not([data-st-inactive] *):not(details:not([open]) *)');
-  for (const g of graphics) { if (!g.querySelector('.js-plotly-plot .main-svg')) return false; }
-  return performance.now();
-}
-"""
-
-
-def log(msg: str) -> None:
-    print(f"[{datetime.now():%H:%M:%S}] {msg}", flush=True)
-
-
-# ---------------------------------------------------------------------------------------------
-# the data set and the app
-
-
-def data_file(scale: str, seed: int) -> Path:
-    """The cached bench DuckDB file, its rollups rebuilt if they lack a cube of this version."""
-    path = DATA / f"{scale}-{SIZES[scale]}-seed{seed}.duckdb"
-    if not path.is_file():
-        raise SystemExit(f"bench.browser: no cached data set {path}; run `python -m bench.run --scales {scale}` first")
-    wh = Warehouse(make_engine(f"duckdb:///{path}", read_only=True))
-    try:
-        current = wh.rollup_as_of() is not None and {"customers", "services"} <= wh.rollup_sources()
-    finally:
-        wh.engine.dispose()
-    if not current:
-        log(f"{path.name}: rebuilding the rollups (built by an older version)")
-        engine = make_engine(f"duckdb:///{path}")
-        rollups.refresh(engine)
-        engine.dispose()
-    return path
-
-
-@contextmanager
-def app_server(db: Path, log_path: Path, script: str = "app.py"):
-    """``streamlit run <script>`` on ``db`` (no sign-in configured, as in the tests); yields its URL."""
-    env = {k: v for k, v in os.environ.items() if k not in ("SERVICEWATCH_USERS", "SERVICEWATCH_AUTH")}
-    env.update(SERVICEWATCH_DB=f"duckdb:///{db}", PYTHONUNBUFFERED="1")
-    try:
-        with streamlit_server(script, ROOT, env, log_path, timeout_s=120) as base:
-            yield base
-    except ServerDidNotStart:
-        raise SystemExit(f"bench.browser: streamlit did not start; see {log_path}") from None
-
-
-# ---------------------------------------------------------------------------------------------
-# measuring
-
-
-def _done(page) -> float:
-    """Wait until the current run has ended and the charts are drawn; the page clock then (ms)."""
-    return float(page.wait_for_function(DONE_JS, timeout=TIMEOUT_MS, polling="raf").json_value())
-
-
-def _phases(page, start: float, end: float) -> dict:
-    """Where the time went: until the script run started (page load, websocket; or the widget
-    message), the run itself as the page saw it (Python plus the messages), drawing afterwards."""
-    run_start, run_end = page.evaluate("[window.__sw.runStart, window.__sw.runEnd]")
-    if run_start is None or run_end is None:
-        return {}
-    return {"before_run_ms": round(run_start - start, 1), "run_ms": round(run_end - run_start, 1),
-            "draw_ms": round(end - run_end, 1)}
-
-
-def _errors(page) -> int:
-    return page.locator("[data-testid=stException]").count()
-
-
-def new_context(browser):
-    """A browser profile of its own: empty HTTP and code caches, as on a first visit."""
-    context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="en-US")
-    context.add_init_script(INIT_JS)
-    return context
-
-
-def load(context, url: str) -> dict:
-    """A new tab (a new Streamlit session) opening ``url``: ms from navigation start until done."""
-    page = context.new_page()
-    try:
-        page.goto(url, timeout=TIMEOUT_MS)
-        ms = _done(page)
-        return {"ms": round(ms, 1), "errors": _errors(page), **_phases(page, 0.0, ms),
-                "charts": page.locator(".js-plotly-plot").count()}
-    finally:
-        page.close()
-
-
-def first_visit(browser, url: str) -> dict:
-    """``url`` in a new browser profile (nothing cached in the browser)."""
-    context = new_context(browser)
-    try:
-        return load(context, url)
-    finally:
-        context.close()
-
-
-def change(page, act) -> dict:
-    """ms from the user's last mouse-down/key-down in ``act(page)`` until the re-render is done."""
-    page.evaluate("window.__sw.sawRun = false; window.__sw.actionAt = null")
-    act(page)
-    end = _done(page)
-    start = page.evaluate("window.__sw.actionAt")
-    phases = _phases(page, start, end)
-    page.keyboard.press("Escape")  # close a dropdown left open (no rerun)
-    page.wait_for_timeout(200)
-    return {"ms": round(end - start, 1), "errors": _errors(page), **phases}
-
-
-def _sidebar(page, testid: str, text: str):
-    return page.locator(f"[data-testid=stSidebar] [data-testid={testid}]").filter(has_text=text).first
-
-
-def _prime(page, testid: str, text: str) -> None:
-    """Open a sidebar dropdown (no rerun), then forget that click: the option click is the action."""
-    _sidebar(page, testid, text).click()
-    page.wait_for_selector("[role=option]", timeout=30_000)
-    page.evaluate("window.__sw.sawRun = false; window.__sw.actionAt = null; window.__sw.runStart = null")
-
-
-def pick(testid: str, text: str, option: str):
-    def act(page) -> None:
-        _prime(page, testid, text)
-        page.get_by_role("option", name=option, exact=True).first.click()
-    return act
-
-
-def click_section(label: str):
-    def act(page) -> None:
-        page.locator(f".st-key-{SECTION_KEY} button").filter(has_text=label).first.click()
-    return act
-
-
-def backspace(testid: str, text: str):
-    def act(page) -> None:
-        _prime(page, testid, text)
-        page.keyboard.press("Backspace")
-    return act
 
 
 def page_run(browser, base: str, name: str, path: str, choices: dict, repeat: int) -> dict:
@@ -258,7 +94,7 @@ def page_run(browser, base: str, name: str, path: str, choices: dict, repeat: in
     page = context.new_page()
     try:
         page.goto(url, timeout=TIMEOUT_MS)
-        _done(page)
+        done_at(page)
         steps = []
         for tier in choices["tiers"][:repeat]:
             steps.append(("change_new", f"tier + {tier}", pick("stMultiSelect", "Tier", tier)))
@@ -336,12 +172,10 @@ def run(scale: str, seed: int, repeat: int, pages: list[str]) -> dict:
 
     db = data_file(scale, seed)
     choices = choices_for(db)
-    result: dict = {"scale": scale, "customers": SIZES[scale], "repeat": repeat, "pages": {},
-                    "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                    "load_average_at_start": os.getloadavg(), "cores": os.cpu_count()}
+    result = started(scale, repeat)
     log_path = ROOT / "bench" / "data" / "browser-streamlit.log"
     with app_server(db, log_path) as base, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        browser = launch(pw)
         try:
             result["floor"] = floor(browser, db, repeat)
             first = first_visit(browser, f"{base}/?lang=en&preset=last_12_months&comparison=none&tier=gold")
@@ -351,9 +185,7 @@ def run(scale: str, seed: int, repeat: int, pages: list[str]) -> dict:
                 result["pages"][name] = page_run(browser, base, name, PAGES[name], choices, repeat)
         finally:
             browser.close()
-    result["load_average_at_end"] = os.getloadavg()
-    result["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
-    return result
+    return finished(result)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -391,7 +223,6 @@ def markdown(r: dict) -> str:
             cells.append(f"{statistics.median(vals):,.0f} ms" if vals else "—")
         n = len([v for p in r["pages"].values() for v in p.get("phases", {}).get(kind, {}).get("run_ms", [])])
         phase_rows.append(f"| {what} | {n} | {' | '.join(cells)} |")
-    la0, la1 = r["load_average_at_start"][0], r["load_average_at_end"][0]
     return "\n".join([
         f"### In the browser (`bench/browser.py`), {r['scale']}: {r['customers']:,} customers", "",
         "Chromium (Debian's, headless, Playwright) against `streamlit run app.py` on the cached DuckDB file. "
@@ -423,35 +254,8 @@ def markdown(r: dict) -> str:
         "script-state `running` → `notRunning` as the page saw it (Python: queries or the cache, "
         "building figures, sending them); *drawing* is the browser drawing the charts after the run.", "",
         "| | n | before the run | script run | drawing |", "|---|---:|---:|---:|---:|", *phase_rows, "",
-        f"Run {r['started_at']} – {r['finished_at']}; {r['cores']} cores shared with other work, load average "
-        f"{la0:.1f} at start and {la1:.1f} at end.",
+        run_line(r),
     ])
-
-
-def page_bench_main(argv: list[str] | None, *, prog: str, doc: str | None, pages: dict[str, str],
-                    run_pages: Callable[[str, int, int, list[str]], dict], markdown_of: Callable[[dict], str],
-                    results: Path, section: str, repeat: int, repeat_help: str) -> int:
-    """The command line of a browser benchmark over the app's pages (this one and
-    ``bench.first_load``): ``--scale --seed --repeat --pages --no-write``; runs ``run_pages(scale, seed,
-    repeat, pages)``, prints ``markdown_of(result)`` and, unless ``--no-write``, saves ``results`` and
-    writes the docs/performance.md ``section``."""
-    p = argparse.ArgumentParser(prog=prog, description=(doc or "").split("\n\n")[0])
-    p.add_argument("--scale", default="L", choices=list(SIZES))
-    p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--repeat", type=int, default=repeat, help=repeat_help)
-    p.add_argument("--pages", default=",".join(pages), help=f"comma-separated, of: {', '.join(pages)}")
-    p.add_argument("--no-write", action="store_true", help="print only; leave docs/performance.md alone")
-    args = p.parse_args(argv)
-    chosen = [x.strip() for x in args.pages.split(",") if x.strip()]
-    bad = [x for x in chosen if x not in pages]
-    if bad:
-        p.error(f"unknown page(s) {bad}; use {', '.join(pages)}")
-    result = run_pages(args.scale, args.seed, args.repeat, chosen)
-    print(markdown_of(result))
-    if not args.no_write:
-        results.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
-        write_section(section, markdown_of(result))
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

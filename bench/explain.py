@@ -11,18 +11,15 @@ explain section of docs/performance.md.
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import statistics
-from datetime import UTC, datetime
 from pathlib import Path
 
 from metrics.analysis import decompose
 from metrics.model.filters import Filters, preset_period
 from metrics.query.warehouse import Warehouse
 
-from .common import default_db, elapsed_ms, save_results
+from .common import elapsed_ms, machine, run_on_db
 from .sections import write_section
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,18 +45,11 @@ def run(url: str) -> dict:
                      "best_dim": best.dim, "top_group": None if top is None else str(top["name_en"]),
                      "score": round(best.score, 3)})
         wh.engine.dispose()
-    load = os.getloadavg()
-    return {"rows": rows, "target_ms": TARGET_MS, "db": Warehouse.open(url).location,
-            "measured": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "cpus": os.cpu_count(),
-            "load_1m": round(load[0], 2)}
+    return {"rows": rows, "target_ms": TARGET_MS, "db": Warehouse.open(url).location, **machine()}
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--db", default=default_db())
-    args = p.parse_args()
-    res = run(args.db)
-    save_results("explain", res)
+    res = run_on_db("explain", run, __doc__)
     worst = max(r["warm_ms"] for r in res["rows"])
     ok = "yes" if worst <= TARGET_MS else "**no**"
     lines = "\n".join(f"| {r['metric']} | {r['cold_ms']:.0f} | {r['warm_ms']:.0f} | "

@@ -17,22 +17,21 @@ Reports per page the median load, its ratio to the floor's median of the same ro
 
 from __future__ import annotations
 
-import os
 import statistics
-from datetime import UTC, datetime
 
-from .browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
+from .chromium import (
     DATA,
     ROOT,
-    SIZES,
     app_server,
     data_file,
+    finished,
+    launch,
     load,
     log,
     new_context,
     page_bench_main,
+    run_line,
+    started,
 )
 
 RESULTS = ROOT / "bench" / "first_load_results.json"
@@ -58,13 +57,11 @@ def run(scale: str, seed: int, repeat: int, pages: list[str]) -> dict:
     from playwright.sync_api import sync_playwright
 
     db = data_file(scale, seed)
-    result: dict = {"scale": scale, "customers": SIZES[scale], "repeat": repeat, "pages": {}, "floor": [],
-                    "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                    "load_average_at_start": os.getloadavg(), "cores": os.cpu_count()}
+    result = {**started(scale, repeat), "floor": []}
     with app_server(db, DATA / "first-load-streamlit.log") as base, \
             app_server(db, DATA / "first-load-floor.log", "bench/floor_app.py") as floor_base, \
             sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        browser = launch(pw)
         try:
             context = new_context(browser)
             context.add_init_script(
@@ -82,7 +79,7 @@ def run(scale: str, seed: int, repeat: int, pages: list[str]) -> dict:
                 for i in range(repeat):
                     result["floor"].append(load(context, floor_url)["ms"])
                     for name in pages:
-                        r = load_with_content(context, f"{base}/{PAGES[name]}?lang=en")
+                        r = load(context, f"{base}/{PAGES[name]}?lang=en", content=True)
                         p = result["pages"][name]
                         p["ms"].append(r["ms"])
                         if r.get("content_ms") is not None:
@@ -97,25 +94,7 @@ def run(scale: str, seed: int, repeat: int, pages: list[str]) -> dict:
                 context.close()
         finally:
             browser.close()
-    result["load_average_at_end"] = os.getloadavg()
-    result["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
-    return result
-
-
-def load_with_content(context, url: str) -> dict:
-    """``bench.browser.load`` and the content time, read before the tab closes."""
-    from .browser import TIMEOUT_MS, _done, _errors, _phases
-
-    page = context.new_page()
-    try:
-        page.goto(url, timeout=TIMEOUT_MS)
-        ms = _done(page)
-        content = page.evaluate("window.__swContent || null")
-        return {"ms": round(ms, 1), "errors": _errors(page), **_phases(page, 0.0, ms),
-                "charts": page.locator(".js-plotly-plot").count(),
-                "content_ms": round(content, 1) if content else None}
-    finally:
-        page.close()
+    return finished(result)
 
 
 def ratios(r: dict) -> dict[str, float]:
@@ -138,7 +117,6 @@ def markdown(r: dict) -> str:
                     f"| **{ratio[name]:.2f}×**{mark} | {_med(ph.get('before_run_ms', []))} "
                     f"| {_med(ph.get('run_ms', []))} | {_med(ph.get('draw_ms', []))} | {p['errors']} |")
     within = sum(v <= TARGET for v in ratio.values())
-    la0, la1 = r["load_average_at_start"][0], r["load_average_at_end"][0]
     return "\n".join([
         f"### First load against the floor (`bench/first_load.py`), {r['scale']}: {r['customers']:,} customers", "",
         f"The floor, a bare Streamlit page with one tiny plotly chart (`bench/floor_app.py`), and each page's "
@@ -150,8 +128,7 @@ def markdown(r: dict) -> str:
         "| page | charts | content | load | ratio to floor | before the run | script run | drawing | exceptions |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
         *rows, "",
-        f"Run {r['started_at']} – {r['finished_at']}; {r['cores']} cores shared with other work, load average "
-        f"{la0:.1f} at start and {la1:.1f} at end.",
+        run_line(r),
     ])
 
 

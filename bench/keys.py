@@ -24,7 +24,8 @@ from pathlib import Path
 
 import duckdb
 
-from bench.run import DATA, SCALES, log, open_warehouse, to_ms
+from bench.datasets import DATA, SCALES, log
+from bench.run import open_warehouse, to_ms
 from bench.views import VIEWS, default_filters, run_call
 from metrics.analysis import drill
 from metrics.demo.text_keys import text_keyed

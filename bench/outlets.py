@@ -11,18 +11,15 @@ read. Writes bench/outlets_results.json and the outlets section of docs/performa
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import statistics
-from datetime import UTC, datetime
 from pathlib import Path
 
 from metrics.analysis import outlet_audits, outlet_stars, outlets
 from metrics.model.filters import Filters, preset_period
 from metrics.query.warehouse import Warehouse
 
-from .common import default_db, elapsed_ms, save_results
+from .common import cold_warm, elapsed_ms, machine, run_on_db
 from .sections import write_section
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,29 +41,17 @@ def run(url: str) -> dict:
         "repeated_failures": lambda w: outlet_audits.repeated_failures(w, f),
         "star_ratings (on the page's league)": lambda w: outlet_stars.star_ratings(w, f, rules, league),
     }
-    rows = []
-    for name, call in calls.items():
-        fresh = Warehouse.open(url, read_only=True, keep_open=True)
-        cold = elapsed_ms(lambda: call(fresh))  # noqa: B023 - called at once
-        warm = statistics.median(elapsed_ms(lambda: call(fresh)) for _ in range(WARM))  # noqa: B023
-        rows.append({"call": name, "cold_ms": round(cold, 1), "warm_ms": round(warm, 1)})
-        fresh.engine.dispose()
+    rows = cold_warm(url, calls, WARM)
     raw = Warehouse(Warehouse.open(url, read_only=True, keep_open=True).engine, use_rollups=False)
     raw_ms = statistics.median(elapsed_ms(lambda: outlets.outlet_league(raw, f)) for _ in range(3))
-    load = os.getloadavg()
     return {"rows": rows, "total_warm_ms": round(sum(r["warm_ms"] for r in rows), 1),
             "league_raw_ms": round(raw_ms, 1), "outlets": len(league), "visits": int(league["visits"].sum()),
             "target_ms": TARGET_MS, "db": Warehouse.open(url).location, "period": f"{f.start} – {f.end}",
-            "measured": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "cpus": os.cpu_count(),
-            "load_1m": round(load[0], 2)}
+            **machine()}
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--db", default=default_db())
-    args = p.parse_args()
-    res = run(args.db)
-    save_results("outlets", res)
+    res = run_on_db("outlets", run, __doc__)
     ok = "yes" if res["total_warm_ms"] <= TARGET_MS else "**no**"
     lines = "\n".join(f"| {r['call']} | {r['cold_ms']:.0f} | {r['warm_ms']:.0f} |" for r in res["rows"])
     write_section("outlets", f"""### Service halls: the Outlets page's engine calls (bench/outlets.py)

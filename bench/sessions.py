@@ -4,7 +4,7 @@ Each session is a browser profile of its own (one Chromium, N contexts, driven c
 Playwright's asyncio API) that opens a sequence of views with *different* filters — its own city,
 tier, period preset and page — each in the same tab, so every view is a new Streamlit session run
 and most of them are views the server has not computed before. A view counts from navigation
-start until the run has ended and every chart on view is drawn (``bench.browser.DONE_JS``).
+start until the run has ended and every chart on view is drawn (``bench.chromium.DONE_JS``).
 Meanwhile the app server's resident memory (the ``streamlit run`` process) is sampled every 0.5 s.
 
 Reported: the 50th/95th percentile and maximum view time over all sessions, errors (Streamlit
@@ -31,7 +31,7 @@ from pathlib import Path
 from metrics.backends.connect import make_engine
 from metrics.query.warehouse import Warehouse
 
-from .browser import (
+from .chromium import (
     CHROMIUM,
     CHROMIUM_ARGS,
     DATA,

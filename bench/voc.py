@@ -17,9 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import statistics
-from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -29,8 +26,8 @@ from metrics.ingest.topics import ticket_topics
 from metrics.model.filters import Filters, preset_period
 from metrics.query.warehouse import Warehouse
 
-from .common import default_db, elapsed_ms, save_results
-from .run import DATA, SCALES, data_key
+from .common import cold_warm, default_db, machine, save_results
+from .datasets import DATA, SCALES, data_key
 from .sections import write_section
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,21 +58,12 @@ def run(url: str) -> dict:
     top = topics.top_types(wh, f, 1)
     topic = str(top["topic"].iloc[0])
     texts = int(wh.read(sa.select(sa.func.count()).select_from(ticket_topics)).iloc[0, 0])
-    rows = []
-    for name, call in calls(f, trend, topic).items():
-        fresh = Warehouse.open(url, read_only=True, keep_open=True)
-        cold = elapsed_ms(lambda: call(fresh))  # noqa: B023 - called at once
-        warm = statistics.median(elapsed_ms(lambda: call(fresh)) for _ in range(WARM))  # noqa: B023
-        rows.append({"call": name, "cold_ms": round(cold, 1), "warm_ms": round(warm, 1)})
-        fresh.engine.dispose()
+    rows = cold_warm(url, calls(f, trend, topic), WARM)
     wh.engine.dispose()
-    load = os.getloadavg()
     return {"rows": rows, "total_warm_ms": round(sum(r["warm_ms"] for r in rows), 1),
             "total_cold_ms": round(sum(r["cold_ms"] for r in rows), 1), "texts": texts, "quotes_topic": topic,
             "target_ms": TARGET_MS, "db": Warehouse.open(url).location, "period": f"{f.start} – {f.end}",
-            "trend_period": f"{trend.start} – {trend.end}",
-            "measured": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "cpus": os.cpu_count(),
-            "load_1m": round(load[0], 2)}
+            "trend_period": f"{trend.start} – {trend.end}", **machine()}
 
 
 def _table(scale: str, res: dict) -> str:
