@@ -9,6 +9,7 @@ Run after every ``import`` (not a dry run) and ``demo`` too (:func:`after_change
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from urllib.parse import parse_qsl
 
@@ -16,6 +17,7 @@ import pandas as pd
 
 from metrics.access import audit
 from metrics.access import users as access
+from metrics.alerts import owner_label, signal_text
 from metrics.analysis.alert_checks import GRAINS
 from metrics.cli.common import (
     EXIT_FAILURE,
@@ -28,7 +30,7 @@ from metrics.cli.common import (
     emit,
     open_warehouse,
 )
-from metrics.deliver.transport import parse_webhook
+from metrics.deliver.transport import hook_shown, parse_webhook
 from metrics.model import dimensions
 from metrics.model.i18n import metric_label, t
 from metrics.model.registry import get
@@ -44,12 +46,6 @@ def _scope(wh, as_user: str | None) -> access.Scope | None:
         raise UserError(str(exc)) from None
 
 
-def signal_text(signal: str, lang: str) -> str:
-    """The rules an alert fired, in words (``beyond_3sigma,six_trend`` -> "超出3σ控制限；连续6点上升或下降")."""
-    sep = "；" if lang == "zh" else "; "
-    return sep.join(t(f"alerts.rule.{s}", lang) for s in str(signal).split(",") if s)
-
-
 def shown(df: pd.DataFrame, lang: str) -> pd.DataFrame:
     """Alerts as a person reads them: values in the metric's unit, kinds and rules in words, headers
     from the catalogue."""
@@ -61,8 +57,6 @@ def shown(df: pd.DataFrame, lang: str) -> pd.DataFrame:
     out["kind"] = [t(f"alerts.kind.{k}", lang) for k in out["kind"]]
     out["signal"] = [signal_text(s, lang) for s in out["signal"]]
     out["n"] = out["n"].map(lambda v: f"{v:,.0f}")
-    from metrics.alerts import owner_label
-
     out["owner"] = [owner_label(o, lang) for o in out["owner"]]  # the demo's rules: 系统管理员
     out["period"] = pd.to_datetime(out["period"]).dt.strftime("%Y-%m")
     cols = ["rule_id", "metric", "slice", "kind", "period", "value", "centre", "lower", "upper", "n", "signal",
@@ -122,18 +116,11 @@ def cmd_rules(args: argparse.Namespace) -> None:
 
     wh = open_warehouse(args.db)
     df = alerts.rules(wh, _scope(wh, args.as_user))
-    df["filters"] = [alerts.json.dumps(f, ensure_ascii=False) for f in df["filters"]]
+    df["filters"] = [json.dumps(f, ensure_ascii=False) for f in df["filters"]]
     df["recipients"] = [",".join(r) for r in df["recipients"]]
-    df["webhooks"] = [" ".join(_hook_shown(h) for h in hooks) for hooks in df["webhooks"]]  # never the token
+    df["webhooks"] = [" ".join(hook_shown(h) for h in hooks) for hooks in df["webhooks"]]  # never the token
     df["baseline"] = [f"{b[0]:%Y-%m-%d}:{b[1]:%Y-%m-%d}" if b else "" for b in df["baseline"]]
     emit(df, args.format)
-
-
-def _hook_shown(hook: dict) -> str:
-    """A webhook as listed: its kind and host (the URL's query holds the robot's token)."""
-    from urllib.parse import urlsplit
-
-    return f"{hook['kind']}@{urlsplit(hook['url']).hostname}"
 
 
 def cmd_history(args: argparse.Namespace) -> None:
@@ -221,7 +208,7 @@ def cmd_add(args: argparse.Namespace) -> None:
                                       "grain": args.every, "filters": query, "against": args.against,
                                       "baseline": args.baseline,
                                       "recipients": list(dict.fromkeys(args.recipient)),
-                                      "webhooks": [_hook_shown(h) for h in hooks]})
+                                      "webhooks": [hook_shown(h) for h in hooks]})
     alerts.save_rules(wh, [{"rule_id": args.rule_id, "metric": args.metric, "kind": args.rule_kind, "owner": owner,
                             "filters": query, "recipients": list(dict.fromkeys(args.recipient)), "webhooks": hooks,
                             "enabled": not args.disabled, "run_rules": wanted or None, "grain": args.every,

@@ -5,8 +5,8 @@ rule's recipients, users by e-mail in their own language and the rule's group-ch
 DingTalk, generic JSON) in its owner's. :func:`queue` writes one ``alert_notices`` row per (rule,
 period, recipient) — the table's key is the dedup, so a second check queues nothing — for the alerts
 just evaluated that nobody has acknowledged yet; :func:`send_queued` leases, sends and records them
-like subscription deliveries (:mod:`metrics.deliver.store`: a lease per row, back-off 1, 5, 15, 60
-min, ``failed`` after :data:`~metrics.deliver.store.MAX_ATTEMPTS` tries or at once when no retry can
+like subscription deliveries (:mod:`metrics.deliver.lease`: a lease per row, back-off 1, 5, 15, 60
+min, ``failed`` after :data:`~metrics.deliver.lease.MAX_ATTEMPTS` tries or at once when no retry can
 help, a stable Message-ID, an audit row ``deliver`` for each outcome). At least once, as deliveries:
 the one window of a repeat is between the mail server's acceptance and the row's update.
 
@@ -26,7 +26,7 @@ import json
 import logging
 import os
 import socket
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formataddr
@@ -40,7 +40,9 @@ from metrics.access import audit
 from metrics.access import users as access
 from metrics.access.users import User
 from metrics.analysis.subtitles import region_parents, scope_text
+from metrics.deliver import lease as lease_rows
 from metrics.deliver import store
+from metrics.deliver.lease import PassOutcome
 from metrics.deliver.transport import SendError, post_webhook, send_mail, smtp_config
 from metrics.model import dimensions
 from metrics.model.filters import Filters
@@ -56,12 +58,8 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class Outcome:
-    queued: int = 0
-    sent: int = 0
-    retrying: int = 0
-    failed: int = 0
-    lines: list[str] = field(default_factory=list)  # one line per failure, no secret
+class Outcome(PassOutcome):
+    """A pass over the alert notices (:class:`~metrics.deliver.lease.PassOutcome`)."""
 
     def summary(self, lang: str) -> str:
         return t(
@@ -123,62 +121,16 @@ def queue(wh, fired: pd.DataFrame, now: datetime | None = None) -> int:
     return queued
 
 
-# -- leasing (as metrics.deliver.store does for deliveries) -----------------------------------
-def _key(d: dict):
-    n = alert_notices
-    return (n.c.rule_id == d["rule_id"]) & (n.c.period == d["period"]) & (n.c.recipient == d["recipient"])
+# -- leasing (metrics.deliver.lease, as for deliveries) -------------------------------------------
+KEY = ("rule_id", "period", "recipient")  # a notice's key columns
 
 
 def claim(engine: sa.Engine, owner: str, now: datetime | None = None, lease: timedelta = store.LEASE) -> dict | None:
     """Lease the next due notice to ``owner`` (one ``UPDATE … WHERE`` it is still free); None when none."""
-    now, n = now or store.now_utc(), alert_notices
-    free = (n.c.state == "queued") | ((n.c.state == "sending") & (n.c.lease_until < now))
-    with engine.connect() as conn:
-        keys = conn.execute(
-            sa.select(n.c.rule_id, n.c.period, n.c.recipient)
-            .where(free & (n.c.next_try_at <= now))
-            .order_by(n.c.queued_at, n.c.rule_id, n.c.recipient)
-            .limit(5)
-        ).fetchall()
-    for k in keys:
-        d = dict(k._mapping)
-        with engine.begin() as conn:
-            if (
-                conn.execute(
-                    n.update()
-                    .where(_key(d) & free)
-                    .values(state="sending", lease_owner=owner[:80], lease_until=now + lease, attempts=n.c.attempts + 1)
-                ).rowcount
-                == 1
-            ):
-                return dict(conn.execute(sa.select(n).where(_key(d))).one()._mapping)
-    return None
-
-
-def _mark_sent(engine: sa.Engine, d: dict, owner: str, now: datetime | None) -> bool:
     n = alert_notices
-    with engine.begin() as conn:
-        return (
-            conn.execute(
-                n.update()
-                .where(_key(d) & (n.c.lease_owner == owner[:80]) & (n.c.state == "sending"))
-                .values(state="sent", sent_at=now or store.now_utc(), lease_until=None, last_error=None)
-            ).rowcount
-            == 1
-        )
-
-
-def _mark_failed(engine: sa.Engine, d: dict, owner: str, error: str, retry: bool, now: datetime | None) -> str:
-    now, attempts = now or store.now_utc(), int(d["attempts"])
-    state = "queued" if retry and attempts < store.MAX_ATTEMPTS else "failed"
-    wait = store.BACKOFF[min(max(attempts, 1), len(store.BACKOFF)) - 1]
-    with engine.begin() as conn:
-        conn.execute(
-            alert_notices.update()
-            .where(_key(d) & (alert_notices.c.lease_owner == owner[:80]))
-            .values(state=state, last_error=error[:400], lease_until=None, next_try_at=now + wait)
-        )
-    return state
+    won = lease_rows.claim(engine, n, KEY, (n.c.queued_at, n.c.rule_id, n.c.recipient), owner, now, lease,
+                           limit=1, candidates=5)
+    return won[0] if won else None
 
 
 def table(wh) -> pd.DataFrame:
@@ -235,8 +187,7 @@ def message(wh, rule, event: dict, lang: str, keys: dict[str, int] | None = None
     def v(x: object) -> str:
         return "—" if x is None or pd.isna(x) else fmt_value(float(x), unit, lang)
 
-    sep = "；" if lang == "zh" else "; "
-    signal = sep.join(t(f"alerts.rule.{s}", lang) for s in str(event["signal"]).split(",") if s)
+    signal = alerts.signal_text(event["signal"], lang)
     if rule.grain == "week":
         shown_period = f"{period:%Y-%m-%d}"
     else:
@@ -355,13 +306,8 @@ def send_queued(
             if not isinstance(exc, SendError):
                 log.error("alert notice %s → %s failed unexpectedly", d["rule_id"], d["recipient"], exc_info=exc)
                 exc = SendError(f"unexpected failure ({type(exc).__name__})")
-            state = _mark_failed(engine, d, worker, str(exc), exc.retry, now)
-            out.retrying += state == "queued"
-            out.failed += state == "failed"
-            out.lines.append(
-                f"alert {d['rule_id']} {period} → {d['recipient']}: {exc}"
-                + ("" if state == "failed" else " (will retry)")
-            )
+            state = lease_rows.mark_failed(engine, alert_notices, KEY, d, worker, str(exc), exc.retry, now)
+            out.count_failure(state, f"alert {d['rule_id']} {period} → {d['recipient']}: {exc}")
             audit.record_safely(
                 data_url,
                 rule.owner if rule is not None else "?",
@@ -369,7 +315,7 @@ def send_queued(
                 {**detail, "state": state, "error": str(exc)},
             )
             continue
-        if _mark_sent(engine, d, worker, now):
+        if lease_rows.mark_sent(engine, alert_notices, KEY, d, worker, now):
             out.sent += 1
             audit.record_safely(data_url, rule.owner, "deliver", {**detail, "state": "sent"})
     return out
@@ -396,7 +342,5 @@ def check_and_notify(
 def pending(data_url: str, now: datetime | None = None) -> bool:
     """Whether a notice is due (the worker's cheap look before it opens the data)."""
     n, now = alert_notices, now or store.now_utc()
-    engine = alerts.store_for_url(data_url)
-    free = (n.c.state == "queued") | ((n.c.state == "sending") & (n.c.lease_until < now))
-    with engine.connect() as conn:
-        return conn.execute(sa.select(n.c.rule_id).where(free & (n.c.next_try_at <= now)).limit(1)).first() is not None
+    with alerts.store_for_url(data_url).connect() as conn:
+        return conn.execute(sa.select(n.c.rule_id).where(lease_rows.due(n, now)).limit(1)).first() is not None

@@ -9,7 +9,7 @@ import os
 import socket
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import pandas as pd
@@ -19,6 +19,7 @@ from metrics.access import audit
 from metrics.access import users as access
 from metrics.access.users import Scope, User
 from metrics.deliver import content, store
+from metrics.deliver.lease import PassOutcome
 from metrics.deliver.scope import OutsideScope, for_recipient, pack_key, view_filters
 from metrics.deliver.transport import SendError, post_webhook, send_mail, smtp_config
 from metrics.model.filters import Filters
@@ -29,13 +30,10 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class Outcome:
-    queued: int = 0
-    sent: int = 0
-    retrying: int = 0
-    failed: int = 0
+class Outcome(PassOutcome):
+    """A pass over the deliveries (:class:`~metrics.deliver.lease.PassOutcome`) and the packs it built."""
+
     packs: int = 0  # packs built (one per distinct scope, language and format)
-    lines: list[str] = field(default_factory=list)  # one line per failure, no secret
 
 
 def worker_name() -> str:
@@ -120,10 +118,7 @@ def send_due(data_url: str, now: datetime | None = None, worker: str | None = No
                 log.error("delivery %s failed unexpectedly", d["delivery_id"], exc_info=exc)
                 exc = SendError(f"unexpected failure ({type(exc).__name__})")
             state = store.mark_failed(engine, d, worker, str(exc), retry=exc.retry, now=now)
-            out.retrying += state == "queued"
-            out.failed += state == "failed"
-            out.lines.append(f"subscription {d['subscription_id']} → {d['recipient']}: {exc}"
-                             + ("" if state == "failed" else " (will retry)"))
+            out.count_failure(state, f"subscription {d['subscription_id']} → {d['recipient']}: {exc}")
             audit.record_safely(data_url, sub.owner if sub else "?", "deliver",
                                 {"subscription": d["subscription_id"], "recipient": d["recipient"], "state": state,
                                  "attempt": d["attempts"], "error": str(exc)})

@@ -8,7 +8,8 @@ back-off, ``failed``. A worker killed mid-send leaves a lease that expires; the 
 again (at least once: the one window of a repeat is between the SMTP server's acceptance and the
 row's update, milliseconds; messages carry a stable Message-ID so a mail system can fold a repeat).
 While a worker builds and sends, a heartbeat renews its lease (:func:`renew`), so a pack that takes
-longer than the lease is not taken up by a second worker.
+longer than the lease is not taken up by a second worker. The leasing itself is
+:mod:`metrics.deliver.lease`, shared with alert notices.
 """
 
 from __future__ import annotations
@@ -24,16 +25,12 @@ import sqlalchemy as sa
 
 from metrics.access.audit import audit_url
 from metrics.backends.connect import create_tables, make_engine
+from metrics.deliver import lease as lease_rows
+from metrics.deliver.lease import BACKOFF, LEASE, MAX_ATTEMPTS, now_utc  # noqa: F401 - the store's names too
 from metrics.deliver.schedule import Schedule, last_due
 from metrics.model.schema import deliveries, delivery_metadata, subscriptions
 
-MAX_ATTEMPTS = 5
-BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1))
-LEASE = timedelta(minutes=15)  # longer than building and sending one pack
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+KEY = ("delivery_id",)  # a delivery's key column, for the lease (metrics.deliver.lease)
 
 
 def store_url(data_url: str) -> str:
@@ -150,54 +147,26 @@ def claim(engine: sa.Engine, owner: str, now: datetime | None = None, limit: int
           lease: timedelta = LEASE) -> list[dict]:
     """Lease up to ``limit`` deliveries that are due to ``owner``: each row is taken by one
     ``UPDATE … WHERE`` it is still queued (or its lease expired), so no two workers hold one."""
-    now = now or now_utc()
-    free = (deliveries.c.state == "queued") | ((deliveries.c.state == "sending") & (deliveries.c.lease_until < now))
-    with engine.connect() as conn:
-        ids = conn.execute(sa.select(deliveries.c.delivery_id).where(free & (deliveries.c.next_try_at <= now))
-                           .order_by(deliveries.c.due_at, deliveries.c.subscription_id).limit(limit)).scalars().all()
-    won = []
-    for delivery_id in ids:
-        with engine.begin() as conn:
-            n = conn.execute(deliveries.update().where((deliveries.c.delivery_id == delivery_id) & free)
-                             .values(state="sending", lease_owner=owner[:80], lease_until=now + lease,
-                                     attempts=deliveries.c.attempts + 1)).rowcount
-            if n == 1:
-                won.append(dict(conn.execute(sa.select(deliveries).where(
-                    deliveries.c.delivery_id == delivery_id)).one()._mapping))
-    return won
+    return lease_rows.claim(engine, deliveries, KEY, (deliveries.c.due_at, deliveries.c.subscription_id), owner,
+                            now, lease, limit)
 
 
 def renew(engine: sa.Engine, delivery_id: str, owner: str, until: datetime) -> bool:
     """Extend the lease of a delivery ``owner`` holds to ``until`` (naive UTC): the heartbeat of a long
     build or send. False when the row is no longer theirs (the lease ran out and another worker took it)."""
-    with engine.begin() as conn:
-        return conn.execute(deliveries.update().where(
-            (deliveries.c.delivery_id == delivery_id) & (deliveries.c.lease_owner == owner[:80])
-            & (deliveries.c.state == "sending")).values(lease_until=until)).rowcount == 1
+    return lease_rows.renew(engine, deliveries, KEY, {"delivery_id": delivery_id}, owner, until)
 
 
 def mark_sent(engine: sa.Engine, delivery_id: str, owner: str, now: datetime | None = None) -> bool:
     """Record a sent delivery (only by the lease's holder); whether the row was still held."""
-    with engine.begin() as conn:
-        return conn.execute(deliveries.update().where(
-            (deliveries.c.delivery_id == delivery_id) & (deliveries.c.lease_owner == owner[:80])
-            & (deliveries.c.state == "sending"))
-            .values(state="sent", sent_at=now or now_utc(), lease_until=None, last_error=None)).rowcount == 1
+    return lease_rows.mark_sent(engine, deliveries, KEY, {"delivery_id": delivery_id}, owner, now)
 
 
 def mark_failed(engine: sa.Engine, delivery: dict, owner: str, error: str, retry: bool = True,
                 now: datetime | None = None) -> str:
     """Record a failed try: queued again after the back-off, or ``failed`` after the last attempt
     (or at once when ``retry`` is False: nothing a retry could change). Returns the new state."""
-    now = now or now_utc()
-    attempts = int(delivery["attempts"])
-    state = "queued" if retry and attempts < MAX_ATTEMPTS else "failed"
-    wait = BACKOFF[min(attempts, len(BACKOFF)) - 1] if attempts else BACKOFF[0]
-    with engine.begin() as conn:
-        conn.execute(deliveries.update().where((deliveries.c.delivery_id == delivery["delivery_id"])
-                                               & (deliveries.c.lease_owner == owner[:80]))
-                     .values(state=state, last_error=error[:400], lease_until=None, next_try_at=now + wait))
-    return state
+    return lease_rows.mark_failed(engine, deliveries, KEY, delivery, owner, error, retry, now)
 
 
 def table(engine: sa.Engine, states: tuple[str, ...] | None = None, limit: int = 500) -> pd.DataFrame:

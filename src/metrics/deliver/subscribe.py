@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
@@ -22,6 +21,7 @@ from metrics.access.users import ScopeError, User
 from metrics.deliver import store
 from metrics.deliver.schedule import Schedule
 from metrics.deliver.scope import DEFAULT_PRESET, OutsideScope, for_recipient, to_query
+from metrics.deliver.transport import hook_shown
 from metrics.model.filters import Filters
 from metrics.model.i18n import t
 from metrics.query.warehouse import Warehouse
@@ -109,8 +109,3 @@ def unsubscribe(data_url: str, engine: sa.Engine, subscription_id: int, by: str)
                         {"subscription": subscription_id, "removed": True, "owner": sub.owner,
                          "recipients": list(sub.recipients), "format": sub.format, "filters": sub.filters})
     return True
-
-
-def hook_shown(hook: Mapping[str, str]) -> str:
-    """A webhook as recorded: its kind and host (the URL's query holds the robot's token)."""
-    return f"{hook['kind']}@{urlsplit(hook['url']).hostname}"

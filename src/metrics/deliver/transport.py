@@ -15,6 +15,7 @@ import smtplib
 import ssl
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -143,6 +144,11 @@ def post_webhook(kind: str, url: str, title: str, markdown: str) -> None:
             code = 0
         if code:
             raise SendError(f"webhook at {host} refused the message (errcode {code})", retry=False)
+
+
+def hook_shown(hook: Mapping[str, str]) -> str:
+    """A webhook as listed and recorded: its kind and host (the URL's query holds the robot's token)."""
+    return f"{hook['kind']}@{urlsplit(hook['url']).hostname}"
 
 
 def parse_webhook(text: str) -> dict:
