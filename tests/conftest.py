@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import shutil
 import sys
 import tempfile
@@ -48,8 +47,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-MARIADB_ADMIN_URL = "mysql+pymysql://root@127.0.0.1:3306/"
 APP_START_TIMEOUT_S = 60.0
 
 _strict = False  # set in pytest_configure: missing services fail instead of skip
@@ -155,77 +152,20 @@ def duckdb_url(tmp_path_factory: pytest.TempPathFactory, demo_frames: dict[str, 
     return url
 
 
-def _test_db_name() -> str:
-    return f"sw_test_{secrets.token_hex(4)}"
-
-
 @pytest.fixture(scope="session")
 def postgres_url(demo_frames: dict[str, Any]) -> Iterator[str]:
     """URL of a fresh PostgreSQL database holding ``demo_frames``; dropped after the session."""
-    admin = sa.create_engine(
-        PG_ADMIN_URL, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool,
-        connect_args={"connect_timeout": 5},
-    )
-    name = _test_db_name()
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}" ENCODING \'UTF8\' TEMPLATE template0'))
-    except Exception as exc:  # noqa: BLE001 - any connection error means "no server"
-        admin.dispose()
-        _unavailable(f"PostgreSQL on 127.0.0.1:5432 as postgres: {_first_line(exc)}")
-    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    try:
-        _load(url, demo_frames)
-        yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(
-                sa.text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :name AND pid <> pg_backend_pid()"
-                ),
-                {"name": name},
-            )
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    from db_snapshot import server_database
+
+    yield from server_database("postgres", demo_frames)
 
 
 @pytest.fixture(scope="session")
 def mariadb_url(demo_frames: dict[str, Any]) -> Iterator[str]:
     """URL of a fresh MariaDB database holding ``demo_frames``; dropped after the session."""
-    admin = sa.create_engine(
-        MARIADB_ADMIN_URL, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool,
-        connect_args={"connect_timeout": 5},
-    )
-    name = _test_db_name()
-    try:
-        with admin.connect() as conn:
-            conn.execute(
-                sa.text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-            )
-    except Exception as exc:  # noqa: BLE001 - any connection error means "no server"
-        admin.dispose()
-        _unavailable(f"MariaDB on 127.0.0.1:3306 as root: {_first_line(exc)}")
-    url = f"mysql+pymysql://root@127.0.0.1:3306/{name}"
-    try:
-        _load(url, demo_frames)
-        yield url
-    finally:
-        with admin.connect() as conn:
-            ids = conn.execute(
-                sa.text(
-                    "SELECT id FROM information_schema.processlist "
-                    "WHERE db = :name AND id <> CONNECTION_ID()"
-                ),
-                {"name": name},
-            ).scalars()
-            for conn_id in list(ids):
-                try:
-                    conn.execute(sa.text(f"KILL {int(conn_id)}"))
-                except sa.exc.DBAPIError:
-                    pass  # it ended by itself meanwhile
-            conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
-        admin.dispose()
+    from db_snapshot import server_database
+
+    yield from server_database("mariadb", demo_frames)
 
 
 @pytest.fixture(scope="module")

@@ -39,22 +39,31 @@ def read(url: str, query: sa.Select) -> pd.DataFrame:
 
 ADMIN = {"postgres": "postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
          "mariadb": "mysql+pymysql://root@127.0.0.1:3306/"}
+_SERVER = {"postgres": "PostgreSQL on 127.0.0.1:5432 as postgres", "mariadb": "MariaDB on 127.0.0.1:3306 as root"}
+_CREATE = {"postgres": "CREATE DATABASE \"{name}\" ENCODING 'UTF8' TEMPLATE template0",
+           "mariadb": "CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"}
+# the other connections to the database (a worker or an app still holding one), ended before the drop
+_SESSIONS = {"postgres": "SELECT pid FROM pg_stat_activity WHERE datname = :name AND pid <> pg_backend_pid()",
+             "mariadb": "SELECT id FROM information_schema.processlist WHERE db = :name AND id <> CONNECTION_ID()"}
+_END_SESSION = {"postgres": "SELECT pg_terminate_backend({id})", "mariadb": "KILL {id}"}
+_DROP = {"postgres": 'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', "mariadb": "DROP DATABASE IF EXISTS `{name}`"}
 
 
 def server_database(kind: str, frames: dict) -> Iterator[str]:
-    """A fresh database on the local PostgreSQL / MariaDB holding ``frames``; dropped afterwards."""
-    from conftest import require
+    """A fresh database ``sw_test_<hex>`` on the local PostgreSQL / MariaDB (``kind``) holding ``frames``;
+    its other connections ended and the database dropped afterwards. No server: skipped, or failed under CI
+    (``conftest.require``)."""
+    from conftest import _first_line, require
 
     admin = sa.create_engine(ADMIN[kind], isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool,
                              connect_args={"connect_timeout": 5})
     name = f"sw_test_{secrets.token_hex(4)}"
     try:
         with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"' if kind == "postgres" else
-                                 f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
+            conn.execute(sa.text(_CREATE[kind].format(name=name)))
     except Exception as exc:  # noqa: BLE001 - any connection error means "no server"
         admin.dispose()
-        require(False, f"{kind}: {exc}")
+        require(False, f"{_SERVER[kind]}: {_first_line(exc)}")
     url = (f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}" if kind == "postgres"
            else f"mysql+pymysql://root@127.0.0.1:3306/{name}")
     try:
@@ -62,8 +71,12 @@ def server_database(kind: str, frames: dict) -> Iterator[str]:
         yield url
     finally:
         with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)' if kind == "postgres"
-                                 else f"DROP DATABASE IF EXISTS `{name}`"))
+            for session in list(conn.execute(sa.text(_SESSIONS[kind]), {"name": name}).scalars()):
+                try:
+                    conn.execute(sa.text(_END_SESSION[kind].format(id=int(session))))
+                except sa.exc.DBAPIError:
+                    pass  # it ended by itself meanwhile
+            conn.execute(sa.text(_DROP[kind].format(name=name)))
         admin.dispose()
 
 
