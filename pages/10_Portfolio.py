@@ -7,19 +7,8 @@ Streamlit code is in ``servicewatch.portfolio_panel`` and ``servicewatch.health_
 
 from __future__ import annotations
 
-import streamlit as st
-
 from servicewatch import health_panel, portfolio_panel, ui
 
-view = ui.page("page.portfolio.title")
-st.caption(view.t("page.portfolio.intro"))
-
-section = ui.sections(view, ("league", "customers", "health", "effect"))
-if section == "league":
-    portfolio_panel.league(view)
-elif section == "customers":
-    portfolio_panel.customers(view)
-elif section == "health":
-    health_panel.health(view)
-else:
-    portfolio_panel.effect(view)
+ui.section_page("page.portfolio.title", "page.portfolio.intro",
+                {"league": portfolio_panel.league, "customers": portfolio_panel.customers,
+                 "health": health_panel.health, "effect": portfolio_panel.effect})

@@ -7,17 +7,8 @@ definitions. A view: the numbers come from the engine (``metrics.analysis.regula
 
 from __future__ import annotations
 
-import streamlit as st
-
 from servicewatch import regulator_panel, ui
 
-view = ui.page("page.regulator.title")
-st.caption(view.t("page.regulator.intro"))
-
-section = ui.sections(view, ("miit", "appeal_risk", "authorities"))
-if section == "miit":
-    regulator_panel.miit(view)
-elif section == "appeal_risk":
-    regulator_panel.appeal_risk(view)
-else:
-    regulator_panel.authorities(view)
+ui.section_page("page.regulator.title", "page.regulator.intro",
+                {"miit": regulator_panel.miit, "appeal_risk": regulator_panel.appeal_risk,
+                 "authorities": regulator_panel.authorities})

@@ -54,11 +54,6 @@ def _grains(frame: pd.DataFrame) -> list[str]:
     return list(frame["grain"]) if "grain" in frame.columns else ["month"] * len(frame)
 
 
-def signal_text(signal: str, view: View) -> str:
-    sep = "；" if view.lang == "zh" else "; "
-    return sep.join(view.t(f"alerts.rule.{s}") for s in str(signal).split(",") if s)
-
-
 def described(events: pd.DataFrame, view: View) -> pd.DataFrame:
     """Recorded alerts with ``metric_label`` and ``slice`` in words (the page's language)."""
     out = events.copy()
@@ -79,7 +74,7 @@ def shown(df: pd.DataFrame, view: View, columns: tuple[str, ...]) -> pd.DataFram
     out["metric"] = out["metric_label"]
     if "kind" in out.columns:
         out["kind"] = [view.t(f"alerts.kind.{k}") for k in out["kind"]]
-    out["signal"] = [signal_text(s, view) for s in out["signal"]]
+    out["signal"] = [alerts.signal_text(s, view.lang) for s in out["signal"]]
     if "n" in out.columns:
         out["n"] = out["n"].map(lambda v: "" if pd.isna(v) else f"{v:,.0f}")
     if "owner" in out.columns:  # the system's own rules in words (系统管理员), a person by their user name
@@ -216,7 +211,7 @@ def _draw(view: View, metric_id: str, label: str, slice_text: str, f: Filters, k
     fig = control_chart(chart.points, m.unit, view.lang, title, view.t("plain.control.usual"), kind=chart.kind,
                         baseline=chart.baseline, min_n=chart.min_n)
     data = chart.points[["period", "value", "n", "centre", "lcl", "ucl"]].rename(columns={"period": grain})
-    data["signal"] = [signal_text(r, view) for r in chart.points["rules"]]  # the rules in words
+    data["signal"] = [alerts.signal_text(r, view.lang) for r in chart.points["rules"]]  # the rules in words
     from servicewatch import ui
 
     ui.chart(view, fig, data, key, metrics=metric_id, f=f)

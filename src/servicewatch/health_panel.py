@@ -32,15 +32,9 @@ def health(view: View) -> hl.Health | None:
     weights and the back-test's AUC, the list with its audited downloads, and the history chart of the
     customer in the URL (``customer``)."""
     st.caption(view.t("page.health.intro"))
-    options = portfolio_panel.manager_options(view)
-    if not options:
-        st.info(view.t("portfolio.no_managers"))
+    manager = portfolio_panel.pick_manager(view)
+    if manager is None:
         return None
-    ids = list(options)
-    keys = view.keys("account_managers", ids)
-    manager = view.choice("manager", ids, view.t("page.portfolio.pick_manager"), widget="selectbox",
-                          to_url=lambda m: str(keys.get(m, m)),
-                          format_func=lambda m: f"{options[m]} ({keys.get(m, m)})")
     try:
         cfg = hl.load_weights()
         r = view.call(hl.health, view.filters, cfg, manager, None, False)

@@ -38,7 +38,7 @@ def behind(view: View, oid: int, total: int) -> None:
     })
     st.caption(view.t("page.outlets.behind.by_category"))
     panels.listing(view, shown, view.t("page.outlets.behind.file_categories"), "outlet_complaint_categories_list",
-                   "outlet_complaint_categories.csv", height=min(320, 40 + 35 * len(shown)))
+                   "outlet_complaint_categories.csv", height=panels.rows_height(shown, 320))
     scope = view.filters.scope
     if "suppressed" in cats.columns and cats["suppressed"].astype(bool).any():
         st.caption(view.t("page.outlets.behind.withheld", min=scope.min_group_size))
@@ -59,7 +59,7 @@ def behind(view: View, oid: int, total: int) -> None:
         _col(view, "description"): ["" if v is None else str(v) for v in recent["description"]],
     })
     panels.listing(view, listed, view.t("page.outlets.behind.file_recent"), "outlet_recent_complaints_list",
-                   "outlet_recent_complaints.csv", height=min(420, 40 + 35 * len(listed)))
+                   "outlet_recent_complaints.csv", height=panels.rows_height(listed, 420))
 
 
 def _when(v: object) -> str:

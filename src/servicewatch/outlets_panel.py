@@ -1,7 +1,8 @@
 """The Outlets page's sections (issue 19, pages/11_Outlets.py): the league of service halls and outlets
 with intervals (small samples not ranked), one outlet's queue (weekday × hour, service type, the
-month's last week against the rest), audit items and complaints, whether the VIP lane shortens the
-wait of high-tier customers hall by hall, and the star ratings this quarter. A view: every figure comes
+month's last week against the rest), audit items and complaints, and the star ratings this quarter
+(whether the VIP lane shortens high-tier customers' wait: :mod:`servicewatch.outlet_vip_panel`). A
+view: every figure comes
 from the engine (:mod:`metrics.analysis.outlets`, :mod:`metrics.analysis.outlet_stars`); text from the
 catalogue; names from the data shown as text."""
 
@@ -15,18 +16,14 @@ import streamlit as st
 from metrics.analysis import outlet_audits as oaud
 from metrics.analysis import outlet_stars as os_
 from metrics.analysis import outlets as oa
-from metrics.analysis.drivers_text import join_names
 from metrics.model.filters import Filters
-from metrics.model.i18n import label
 from metrics.present.charts import outlets as charts
 from metrics.present.charts.core import bar_ci
 from metrics.present.formatting import fmt_count, fmt_interval, fmt_percent, number
 from metrics.report.outlets_section import (
-    WIDER_MONTHS,
     has_outlets,
     quarter_filters,
     stars_league_filters,
-    wider_filters,
 )
 from servicewatch import outlet_complaints_panel, panels, ui
 from servicewatch.ui import View
@@ -42,19 +39,52 @@ def minutes(view: View, v: object, digits: int = 1) -> str:
     return "—" if v is None or pd.isna(v) else view.t("page.outlets.minutes", value=number(float(v), digits))
 
 
-def _num(v: object, digits: int = 1) -> str:
+def num(v: object, digits: int = 1) -> str:
+    """A figure as read ("12.3"); "—" when missing."""
     return "—" if v is None or pd.isna(v) else number(float(v), digits)
 
 
-def _col(view: View, key: str) -> str:
+def column(view: View, key: str) -> str:
+    """A list's column header (``page.outlets.col.<key>``)."""
     return view.t(f"page.outlets.col.{key}")
 
 
-def _names(df: pd.DataFrame) -> dict[int, str]:
+# The outlet figures of the lists: the page's column (page.outlets.col.<key>) -> the engine's column and
+# how it reads; an ``…_interval`` column: the engine's column whose 95% interval it shows, and its unit.
+FIGURES = {"outlets": ("outlets", fmt_count), "visits": ("visits", fmt_count), "median": ("median_wait_min", num),
+           "p90": ("p90_wait_min", num), "mean": ("mean_wait_min", num), "within": ("within_target", fmt_percent),
+           "abandoned": ("abandoned_share", fmt_percent), "csat": ("csat", fmt_percent),
+           "complaints": ("complaints_per_1000", num), "audit": ("audit_score", num)}
+INTERVALS = {"within_interval": ("within_target", "share"), "abandoned_interval": ("abandoned_share", "share"),
+             "csat_interval": ("csat", "share"), "complaints_interval": ("complaints_per_1000", "points")}
+
+
+def _figures(view: View, df: pd.DataFrame, keys: tuple[str, ...]) -> dict[str, list[str]]:
+    """The columns ``keys`` (:data:`FIGURES`, :data:`INTERVALS`) of a list of ``df``'s figures, headed
+    and written as read, in that order."""
+    out = {}
+    for key in keys:
+        if key in INTERVALS:
+            col, unit = INTERVALS[key]
+            out[column(view, key)] = [fmt_interval(lo, hi, unit, view.lang)
+                                      for lo, hi in zip(df[f"{col}_lower"], df[f"{col}_upper"], strict=True)]
+        else:
+            col, fmt = FIGURES[key]
+            out[column(view, key)] = [fmt(v) for v in df[col]]
+    return out
+
+
+def current_stars(view: View, stars: pd.Series) -> list[str]:
+    """Each outlet's current star rating as read ("no current rating" where it has none)."""
+    return [fmt_count(v) if pd.notna(v) else view.t("page.outlets.no_current") for v in stars]
+
+
+def outlet_names(df: pd.DataFrame) -> dict[int, str]:
+    """Each outlet's name by its id."""
     return dict(zip(df["outlet_id"].astype(int), df["name"].astype(str), strict=True))
 
 
-def _has_outlets(view: View) -> bool:
+def has_outlet_tables(view: View) -> bool:
     """Whether the database has the outlet tables; when not, the page says so."""
     if view.call(has_outlets):
         return True
@@ -80,7 +110,7 @@ def target(r: os_.Rules) -> str:
 def league_frame(view: View, r: os_.Rules) -> pd.DataFrame | None:
     """The engine's league in the filters and scope at the rules' target (None: no outlet tables,
     refused or empty, said on the page)."""
-    if not _has_outlets(view):
+    if not has_outlet_tables(view):
         return None
     df = view.call(oa.outlet_league, view.filters, r.target_minutes)
     if not isinstance(df, pd.DataFrame):
@@ -108,7 +138,7 @@ def league(view: View) -> pd.DataFrame | None:
         st.markdown(view.md("page.outlets.league_worst", name=str(worst["name"]),
                             p90=minutes(view, worst["p90_wait_min"]), median=minutes(view, worst["median_wait_min"]),
                             visits=fmt_count(worst["visits"])))
-    data = pd.DataFrame({_col(view, "outlet"): df["name"].astype(str),
+    data = pd.DataFrame({column(view, "outlet"): df["name"].astype(str),
                          "value": pd.to_numeric(df["within_target"], errors="coerce"),
                          "lower": pd.to_numeric(df["within_target_lower"], errors="coerce"),
                          "upper": pd.to_numeric(df["within_target_upper"], errors="coerce"),
@@ -117,35 +147,26 @@ def league(view: View) -> pd.DataFrame | None:
         data = data.head(CHART_OUTLETS)
         title = view.t("page.outlets.league_chart", target=target(r))
         bars = data.assign(region_id=df.loc[data.index, "outlet_id"].astype(int))  # outlets as bar_ci's categories
-        fig = bar_ci(bars, "region", "share", view.lang, title, view.subtitle(), region_names=_names(df))
+        fig = bar_ci(bars, "region", "share", view.lang, title, view.subtitle(), region_names=outlet_names(df))
         ui.chart(view, fig, data, "outlet_league", metrics=())
         if len(df) > CHART_OUTLETS:
             st.caption(view.t("page.outlets.league_chart_more", shown=CHART_OUTLETS, n=len(df)))
     _by_kind(view, r)
     keys = view.keys("outlets", df["outlet_id"])
     shown = pd.DataFrame({
-        _col(view, "rank"): [fmt_count(v) if pd.notna(v) else view.t(f"page.outlets.rank_note.{n or 'no_data'}")
+        column(view, "rank"): [fmt_count(v) if pd.notna(v) else view.t(f"page.outlets.rank_note.{n or 'no_data'}")
                              for v, n in zip(df["rank"], df["rank_note"], strict=True)],
-        _col(view, "outlet"): df["name"].astype(str),
-        _col(view, "key"): [keys.get(int(o), str(o)) for o in df["outlet_id"]],
-        _col(view, "kind"): [view.label("outlet_kind", v) for v in df["kind"]],
-        _col(view, "city"): [view.region_names.get(int(r), str(r)) for r in df["region_id"]],
-        _col(view, "visits"): [fmt_count(v) for v in df["visits"]],
-        _col(view, "median"): [_num(v) for v in df["median_wait_min"]],
-        _col(view, "p90"): [_num(v) for v in df["p90_wait_min"]],
-        _col(view, "within"): [fmt_percent(v) for v in df["within_target"]],
-        _col(view, "within_interval"): _intervals(view, df, "within_target", "share"),
-        _col(view, "abandoned"): [fmt_percent(v) for v in df["abandoned_share"]],
-        _col(view, "abandoned_interval"): _intervals(view, df, "abandoned_share", "share"),
-        _col(view, "csat"): [fmt_percent(v) for v in df["csat"]],
-        _col(view, "csat_interval"): _intervals(view, df, "csat", "share"),
-        _col(view, "complaints"): [_num(v) for v in df["complaints_per_1000"]],
-        _col(view, "complaints_interval"): _intervals(view, df, "complaints_per_1000", "points"),
-        _col(view, "audit"): [_num(v) for v in df["audit_score"]],
-        _col(view, "stars"): [fmt_count(v) if pd.notna(v) else view.t("page.outlets.no_current") for v in df["stars"]],
+        column(view, "outlet"): df["name"].astype(str),
+        column(view, "key"): [keys.get(int(o), str(o)) for o in df["outlet_id"]],
+        column(view, "kind"): [view.label("outlet_kind", v) for v in df["kind"]],
+        column(view, "city"): [view.region_names.get(int(r), str(r)) for r in df["region_id"]],
+        **_figures(view, df, ("visits", "median", "p90", "within", "within_interval", "abandoned",
+                              "abandoned_interval", "csat", "csat_interval", "complaints", "complaints_interval",
+                              "audit")),
+        column(view, "stars"): current_stars(view, df["stars"]),
     })
     panels.listing(view, shown, view.t("page.outlets.file_league"), "outlet_league_list", "outlet_league.csv",
-                   pin=2, height=min(420, 40 + 35 * len(shown)))
+                   pin=2, height=panels.rows_height(shown, 420))
     return df
 
 
@@ -156,29 +177,18 @@ def _by_kind(view: View, r: os_.Rules) -> None:
         return
     st.subheader(view.t("page.outlets.by_kind"))
     shown = pd.DataFrame({
-        _col(view, "kind"): [view.label("outlet_kind", v) for v in by["kind"]],
-        _col(view, "outlets"): [fmt_count(v) for v in by["outlets"]],
-        _col(view, "visits"): [fmt_count(v) for v in by["visits"]],
-        _col(view, "median"): [_num(v) for v in by["median_wait_min"]],
-        _col(view, "p90"): [_num(v) for v in by["p90_wait_min"]],
-        _col(view, "within"): [fmt_percent(v) for v in by["within_target"]],
-        _col(view, "within_interval"): _intervals(view, by, "within_target", "share"),
-        _col(view, "abandoned"): [fmt_percent(v) for v in by["abandoned_share"]],
+        column(view, "kind"): [view.label("outlet_kind", v) for v in by["kind"]],
+        **_figures(view, by, ("outlets", "visits", "median", "p90", "within", "within_interval", "abandoned")),
     })
     panels.listing(view, shown, view.t("page.outlets.file_kinds"), "outlet_kinds_list", "outlet_kinds.csv",
-                   height=min(320, 40 + 35 * len(shown)))
-
-
-def _intervals(view: View, df: pd.DataFrame, col: str, unit: str) -> list[str]:
-    return [fmt_interval(lo, hi, unit, view.lang)
-            for lo, hi in zip(df[f"{col}_lower"], df[f"{col}_upper"], strict=True)]
+                   height=panels.rows_height(shown, 320))
 
 
 # -- one outlet -----------------------------------------------------------------------------------
 def pick_outlet(view: View, df: pd.DataFrame) -> int:
     """The outlet chosen (URL ``hall=`` its key as the source wrote it), among the league's (``outlet=``
     is the outlet filter: a link to one outlet narrows the league to it, which picks it)."""
-    names = _names(df)
+    names = outlet_names(df)
     keys = view.keys("outlets", list(names))
     return view.choice("hall", list(names), view.t("page.outlets.pick_outlet"), widget="selectbox",
                        to_url=lambda o: str(keys.get(o, o)), format_func=lambda o: f"{names[o]} ({keys.get(o, o)})")
@@ -243,7 +253,7 @@ def _month_end(view: View, oid: int, r: os_.Rules) -> None:
     ratio = float(end_["p90_wait_min"]) / base if base > 0 else float("nan")
     text = view.md("page.outlets.month_end", month=month, days=MONTH_END_DAYS, last=minutes(view, end_["p90_wait_min"]),
                    n_last=fmt_count(end_["visits"]), rest=minutes(view, rest["p90_wait_min"]),
-                   n_rest=fmt_count(rest["visits"]), ratio=_num(ratio))
+                   n_rest=fmt_count(rest["visits"]), ratio=num(ratio))
     (st.warning if ratio >= 1.5 else st.markdown)(text)
 
 
@@ -263,15 +273,11 @@ def _by_service(view: View, oid: int) -> None:
         return
     st.subheader(view.t("page.outlets.by_service"))
     shown = pd.DataFrame({
-        _col(view, "service_type"): [view.label("service_type", v) for v in by["service_type"]],
-        _col(view, "visits"): [fmt_count(v) for v in by["visits"]],
-        _col(view, "median"): [_num(v) for v in by["median_wait_min"]],
-        _col(view, "p90"): [_num(v) for v in by["p90_wait_min"]],
-        _col(view, "mean"): [_num(v) for v in by["mean_wait_min"]],
-        _col(view, "abandoned"): [fmt_percent(v) for v in by["abandoned_share"]],
+        column(view, "service_type"): [view.label("service_type", v) for v in by["service_type"]],
+        **_figures(view, by, ("visits", "median", "p90", "mean", "abandoned")),
     })
     panels.listing(view, shown, view.t("page.outlets.file_service"), "outlet_service_list", "outlet_service.csv",
-                   height=min(360, 40 + 35 * len(shown)))
+                   height=panels.rows_height(shown, 360))
 
 
 def _audits(view: View, oid: int, name: str) -> None:
@@ -303,90 +309,16 @@ def _complaints(view: View, oid: int, row: pd.Series) -> None:
         st.caption(view.t("page.outlets.complaints_none"))
         return
     st.markdown(view.md("page.outlets.complaints_sentence", n=fmt_count(row["complaints"]),
-                        rate=_num(row["complaints_per_1000"]), low=_num(row["complaints_per_1000_lower"]),
-                        high=_num(row["complaints_per_1000_upper"])))
+                        rate=num(row["complaints_per_1000"]), low=num(row["complaints_per_1000_lower"]),
+                        high=num(row["complaints_per_1000_upper"])))
     outlet_complaints_panel.behind(view, oid, int(row["complaints"]))  # by category; the latest, masked
-
-
-# -- does the VIP lane work -----------------------------------------------------------------------
-def vip(view: View) -> pd.DataFrame | None:
-    """Per hall with a VIP room: minutes high-tier customers save against standard ones with the 95%
-    interval; the halls where it works in sentences, where it does not (or cannot be told) named."""
-    if not _has_outlets(view):
-        return None
-    r = rules(view)
-    if r is None:
-        return None
-    df = view.call(oa.vip_lane, view.filters, None, None, r)
-    if not isinstance(df, pd.DataFrame):
-        return None
-    if df.empty:
-        st.info(view.t("page.outlets.vip_none"))
-        return df
-    df = df.sort_values("saving_min", ascending=False, na_position="last").reset_index(drop=True)
-    names = _names(df)
-    tiers, worth = vip_tiers(view.lang, r), minutes(view, r.min_saving_min)
-    for _, row in df[df["verdict"] == "works"].iterrows():
-        st.markdown(view.md("page.outlets.vip_sentence", name=str(row["name"]), tiers=tiers,
-                            saved=minutes(view, row["saving_min"]),
-                            low=minutes(view, row["saving_lower"]), high=minutes(view, row["saving_upper"]),
-                            n_high=fmt_count(row["n_vip"]), n_std=fmt_count(row["n_other"])))
-    for verdict, key, box in (("does_not", "vip_not_holding", st.warning), ("unclear", "vip_unclear", st.info),
-                              ("too_small", "vip_too_small", st.caption)):
-        halls = [str(n) for n in df.loc[df["verdict"] == verdict, "name"]]
-        if halls:
-            box(view.md(f"page.outlets.{key}", names=join_names(halls, view.lang), worth=worth))
-    _vip_wider(view, df[df["verdict"] == "too_small"], tiers, r)
-    drawn = df.dropna(subset=["saving_min"])
-    if not drawn.empty:
-        fig = charts.vip_difference(drawn, view.lang, view.t("page.outlets.vip_chart"), view.subtitle(), names)
-        ui.chart(view, fig, _vip_table(view, drawn), "outlet_vip_lane", metrics=())
-    st.caption(view.t("page.outlets.vip_method", tiers=tiers, min=oa.MIN_LANE_N, worth=worth))
-    return df
-
-
-def _vip_wider(view: View, small: pd.DataFrame, tiers: str, rules_: os_.Rules) -> None:
-    """The halls with too few VIP waits in a short period, told over the :data:`WIDER_MONTHS` months to
-    the period's end (:func:`metrics.report.outlets_section.wider_filters`), said as that window's."""
-    fw = wider_filters(view.filters)
-    if small.empty or fw is None:
-        return
-    wide = view.call(oa.vip_lane, fw, None, None, rules_)
-    if not isinstance(wide, pd.DataFrame) or wide.empty:
-        return
-    wide = wide[wide["outlet_id"].isin(small["outlet_id"]) & (wide["verdict"] != "too_small")]
-    for _, r in wide.sort_values("saving_min", ascending=False).iterrows():
-        key = {"works": "vip_wider_works", "unclear": "vip_wider_unclear"}.get(r["verdict"], "vip_wider_not")
-        st.markdown(view.md(f"page.outlets.{key}", name=str(r["name"]), tiers=tiers, months=WIDER_MONTHS,
-                            start=fw.start.isoformat(), end=fw.end.isoformat(), saved=minutes(view, r["saving_min"]),
-                            low=minutes(view, r["saving_lower"]), high=minutes(view, r["saving_upper"]),
-                            n_high=fmt_count(r["n_vip"]), n_std=fmt_count(r["n_other"])))
-
-
-def vip_tiers(lang: str, r: os_.Rules) -> str:
-    """The tiers the VIP lane serves (the star rules file's ``[vip] tiers``, data) by name, as a list."""
-    return join_names([label("tier", c, lang) for c in r.vip_tiers], lang)
-
-
-def _vip_table(view: View, df: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame({
-        _col(view, "hall"): df["name"].astype(str),
-        _col(view, "mean_high"): df["mean_wait_vip_min"].round(2),
-        _col(view, "mean_std"): df["mean_wait_other_min"].round(2),
-        _col(view, "saved"): df["saving_min"].round(2),
-        _col(view, "interval"): [f"{_num(lo)} – {_num(hi)}"
-                                 for lo, hi in zip(df["saving_lower"], df["saving_upper"], strict=True)],
-        _col(view, "n_high"): df["n_vip"],
-        _col(view, "n_std"): df["n_other"],
-        _col(view, "verdict"): [view.t(f"page.outlets.verdict.{v}") for v in df["verdict"]],
-    })
 
 
 # -- star ratings ---------------------------------------------------------------------------------
 def stars(view: View) -> pd.DataFrame | None:
     """Each outlet's computed star against its current one, what moved it most, and who gains or
     loses a star this quarter (a sentence each, losers first)."""
-    if not _has_outlets(view):
+    if not has_outlet_tables(view):
         return None
     fq = quarter_filters(view.filters)
     r = rules(view)  # checked here: a broken rules file is one line, not an error id
@@ -407,19 +339,19 @@ def stars(view: View) -> pd.DataFrame | None:
         for _, r in df[df["change"] == change].iterrows():
             box(view.md(f"page.outlets.stars_{change}", name=str(r["name"]), current=fmt_count(r["stars"]),
                         computed=fmt_count(r["computed_stars"]), component=_component(view, r["driver"]),
-                        score=_num(r.get(f"score_{r['driver']}"))))
+                        score=num(r.get(f"score_{r['driver']}"))))
     shown = pd.DataFrame({
-        _col(view, "outlet"): df["name"].astype(str),
-        _col(view, "stars"): [fmt_count(v) if pd.notna(v) else view.t("page.outlets.no_current") for v in df["stars"]],
-        _col(view, "score"): [_num(v) for v in df["score"]],
-        _col(view, "computed"): [fmt_count(v) for v in df["computed_stars"]],
-        _col(view, "change"): [view.t(f"page.outlets.change.{v}") for v in df["change"]],
-        _col(view, "moved"): [_component(view, v) for v in df["driver"]],
+        column(view, "outlet"): df["name"].astype(str),
+        column(view, "stars"): current_stars(view, df["stars"]),
+        column(view, "score"): [num(v) for v in df["score"]],
+        column(view, "computed"): [fmt_count(v) for v in df["computed_stars"]],
+        column(view, "change"): [view.t(f"page.outlets.change.{v}") for v in df["change"]],
+        column(view, "moved"): [_component(view, v) for v in df["driver"]],
         **{view.t("page.outlets.col.component_score", component=_component(view, c)):
-           [_num(v) for v in df[f"score_{c}"]] for c in os_.COMPONENTS if f"score_{c}" in df.columns},
+           [num(v) for v in df[f"score_{c}"]] for c in os_.COMPONENTS if f"score_{c}" in df.columns},
     })
     panels.listing(view, shown, view.t("page.outlets.file_stars"), "outlet_stars_list", "outlet_stars.csv",
-                   pin=1, height=min(420, 40 + 35 * len(shown)))
+                   pin=1, height=panels.rows_height(shown, 420))
     return df
 
 

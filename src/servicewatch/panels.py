@@ -101,6 +101,12 @@ def headed_table(where, heading: str, rows: pd.DataFrame, show: Callable[[pd.Dat
             table(show(rows), height=height)
 
 
+def rows_height(shown: pd.DataFrame, most: int) -> int:
+    """A list's height in pixels that shows all of ``shown``'s rows (a 40 px header, 35 px a row), at
+    most ``most`` (then it scrolls)."""
+    return min(most, 40 + 35 * len(shown))
+
+
 def listing(view: View, shown: pd.DataFrame, file_stem: str, csv_key: str, audit_name: str, config=None,
             pin: int = 1, height: int = 360, export: Mapping | None = None, **kwargs):
     """A list (:func:`table`) and under it its CSV and Excel downloads as shown (the CSV button's

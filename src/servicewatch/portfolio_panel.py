@@ -86,7 +86,7 @@ def league(view: View) -> pf.Portfolio | None:
                                 for v in df["verdict"]],
     })
     panels.listing(view, shown, view.t("page.portfolio.file_league"), "portfolio_league_csv",
-                   "portfolio_league.csv", pin=2, height=min(420, 40 + 35 * len(shown)))
+                   "portfolio_league.csv", pin=2, height=panels.rows_height(shown, 420))
     return r
 
 
@@ -103,18 +103,25 @@ def manager_options(view: View) -> dict[int, str]:
     return names
 
 
-def customers(view: View) -> pd.DataFrame | None:
-    """One manager's customers (the manager in the URL): the sentence, falling spend first, last visit,
-    not visited in 90 days, open complaints and risk, with the list's audited downloads."""
+def pick_manager(view: View) -> int | None:
+    """The manager chosen (URL ``manager=`` their key as the source wrote it) among
+    :func:`manager_options`; None, said on the page, when there is none to pick."""
     options = manager_options(view)
     if not options:
         st.info(view.t("portfolio.no_managers"))
         return None
     ids = list(options)
     keys = view.keys("account_managers", ids)
-    manager = view.choice("manager", ids, view.t("page.portfolio.pick_manager"), widget="selectbox",
-                          to_url=lambda m: str(keys.get(m, m)),
-                          format_func=lambda m: f"{options[m]} ({keys.get(m, m)})")
+    return view.choice("manager", ids, view.t("page.portfolio.pick_manager"), widget="selectbox",
+                       to_url=lambda m: str(keys.get(m, m)), format_func=lambda m: f"{options[m]} ({keys.get(m, m)})")
+
+
+def customers(view: View) -> pd.DataFrame | None:
+    """One manager's customers (the manager in the URL): the sentence, falling spend first, last visit,
+    not visited in 90 days, open complaints and risk, with the list's audited downloads."""
+    manager = pick_manager(view)
+    if manager is None:
+        return None
     res = view.call(pf.customers, view.filters, manager)
     if not isinstance(res, tuple):  # refused (a viewer sees no customer lists): said by view.call
         return None
@@ -198,7 +205,7 @@ def effect(view: View) -> pd.DataFrame | None:
         _col(view, "net"): [_money(v) for v in df["net"]],
     })
     panels.listing(view, shown, view.t("page.portfolio.file_effect"), "portfolio_effect_csv",
-                   "portfolio_effect.csv", pin=2, height=min(420, 40 + 35 * len(shown)))
+                   "portfolio_effect.csv", pin=2, height=panels.rows_height(shown, 420))
     with st.expander(view.t("plain.details")):
         for line in sentences:
             st.markdown(line)

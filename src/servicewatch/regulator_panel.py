@@ -92,7 +92,7 @@ def miit(view: View) -> rg.Figures | None:
         _region_chart(view, fig, quarter)
     shown = rt.shown_table(fig, view.lang, _region_names(view))
     panels.listing(view, shown, view.t("page.regulator.file_miit"), "regulator_miit_csv", "regulator_miit.csv",
-                   pin=2 if level != "total" else 1, height=min(480, 40 + 35 * len(shown)))
+                   pin=2 if level != "total" else 1, height=panels.rows_height(shown, 480))
     return fig
 
 
@@ -151,7 +151,7 @@ def appeal_risk(view: View) -> ar.AppealRisk | None:
         col("opened_at"): pd.to_datetime(df["opened_at"]).dt.strftime("%Y-%m-%d %H:%M"),
     })
     panels.listing(view, shown, view.t("page.regulator.file_risk"), "regulator_risk_csv", "appeal_risk.csv",
-                   pin=2, height=min(480, 40 + 35 * len(shown)))
+                   pin=2, height=panels.rows_height(shown, 480))
     return r
 
 

@@ -11,7 +11,7 @@ into the URL query string, so a link reproduces the view.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
@@ -287,6 +287,15 @@ def sections(view: View, ids: Sequence[str]) -> str:
     if st.query_params.get("section") != chosen and not ("section" not in st.query_params and chosen == ids[0]):
         st.query_params["section"] = chosen
     return chosen
+
+
+def section_page(title_key: str, intro_key: str, drawn: Mapping[str, Callable[[View], object]]) -> View:
+    """A page of sections: :func:`page`, its intro line (catalogue key ``intro_key``), the section switch
+    (:func:`sections`, in ``drawn``'s order) and the chosen section drawn by its function."""
+    view = page(title_key)
+    st.caption(view.t(intro_key))
+    drawn[sections(view, tuple(drawn))](view)
+    return view
 
 
 # -- output -----------------------------------------------------------------------------------
