@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from metrics.analysis.forecast import CANDIDATES
+from metrics.analysis.forecast_models import CANDIDATES
 from metrics.present.forecast_text import MODEL_NAMES, model_line
 
 

@@ -3,11 +3,13 @@ procedure of :mod:`metrics.analysis.forecast` (the model's choice, fit and the b
 the months before the origin rerun at each origin; the calibration's own fits of the chosen model on
 shorter prefixes are shared between origins).
 
-At each of the last :data:`BACKTEST_ORIGINS` months with at least ``MIN_MONTHS`` months before it, the
-months before it are forecast 1 to :data:`BACKTEST_HORIZON` months ahead; MAE, MAPE (months with a
-zero actual left out) and how often the actual fell inside the 80% and 95% intervals, with the number
-of (origin, horizon) points. Points of one origin share its fit, so they are not independent: read the
-coverage with its ``n`` in mind. Slower than a forecast (a fit per origin): cached apart from it.
+At every month of the history with at least ``MIN_MONTHS`` months before it (the whole history: up to
+24 origins of the 36 months read), the months before it are forecast 1 to :data:`BACKTEST_HORIZON`
+months ahead; MAE, MAPE (months with a zero actual left out) and how often the actual fell inside the
+80% and 95% intervals, with the number of (origin, horizon) points. Origins with fewer than
+``MIN_MONTHS + CALIBRATION_MIN`` months before them use the model's own band (as a forecast on so short
+a history would). Points of one origin share its fit, so they are not independent: read the coverage
+with its ``n`` in mind. Slower than a forecast (a fit per origin): cached apart from it.
 """
 
 from __future__ import annotations
@@ -15,16 +17,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from metrics.analysis.forecast import MIN_MONTHS, bounds_for, fit_history, monthly_series, usable
+from metrics.analysis.forecast import monthly_series, usable
+from metrics.analysis.forecast_models import MIN_MONTHS, bounds_for, fit_history
 from metrics.model.filters import Filters
 from metrics.query.warehouse import Warehouse
 
-BACKTEST_ORIGINS = 12
+BACKTEST_ORIGINS: int | None = None  # origins: the last this many, None for every month the history allows
 BACKTEST_HORIZON = 3
 EDGES = (0.10, 0.90, 0.025, 0.975)  # the 80% and 95% bands' edges as probabilities
 
 
-def backtest_series(history: pd.DataFrame, metric_id: str, origins: int = BACKTEST_ORIGINS,
+def backtest_series(history: pd.DataFrame, metric_id: str, origins: int | None = BACKTEST_ORIGINS,
                     horizon: int = BACKTEST_HORIZON, bounds: tuple | None = None) -> pd.DataFrame:
     """Rolling-origin back-test of the whole procedure on ``history`` (month, value, weight): one
     row per (origin, horizon) with the actual, the forecast median and whether the actual fell
@@ -33,7 +36,7 @@ def backtest_series(history: pd.DataFrame, metric_id: str, origins: int = BACKTE
     h = usable(history)
     values = h["value"].to_numpy(dtype=float)
     rows = []
-    first = max(MIN_MONTHS, len(values) - origins)
+    first = MIN_MONTHS if origins is None else max(MIN_MONTHS, len(values) - origins)
     memo: dict = {}  # fits of the prefixes, shared by the origins' calibrations
     for origin in range(first, len(values)):
         steps = min(horizon, len(values) - origin)

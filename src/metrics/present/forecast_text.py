@@ -12,7 +12,8 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from metrics.analysis.forecast import CALIBRATION_MIN, LIKELY, MIN_MONTHS, Forecast
+from metrics.analysis.forecast import LIKELY, Forecast
+from metrics.analysis.forecast_models import CALIBRATION_MIN, MIN_MONTHS
 from metrics.model.i18n import t
 from metrics.present.formatting import fmt_metric, fmt_percent, fmt_value, target_label
 
