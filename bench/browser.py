@@ -36,12 +36,12 @@ from .chromium import (
     app_server,
     backspace,
     change,
+    chromium,
     click_section,
     data_file,
     done_at,
     finished,
     first_visit,
-    launch,
     load,
     log,
     new_context,
@@ -168,23 +168,17 @@ def floor(browser, db: Path, repeat: int) -> dict[str, list[float]]:
 
 
 def run(scale: str, seed: int, repeat: int, pages: list[str]) -> dict:
-    from playwright.sync_api import sync_playwright
-
     db = data_file(scale, seed)
     choices = choices_for(db)
     result = started(scale, repeat)
     log_path = ROOT / "bench" / "data" / "browser-streamlit.log"
-    with app_server(db, log_path) as base, sync_playwright() as pw:
-        browser = launch(pw)
-        try:
-            result["floor"] = floor(browser, db, repeat)
-            first = first_visit(browser, f"{base}/?lang=en&preset=last_12_months&comparison=none&tier=gold")
-            result["first_request_ms"] = first["ms"]
-            log(f"first request after the server started: {first['ms']:.0f} ms")
-            for name in pages:
-                result["pages"][name] = page_run(browser, base, name, PAGES[name], choices, repeat)
-        finally:
-            browser.close()
+    with app_server(db, log_path) as base, chromium() as browser:
+        result["floor"] = floor(browser, db, repeat)
+        first = first_visit(browser, f"{base}/?lang=en&preset=last_12_months&comparison=none&tier=gold")
+        result["first_request_ms"] = first["ms"]
+        log(f"first request after the server started: {first['ms']:.0f} ms")
+        for name in pages:
+            result["pages"][name] = page_run(browser, base, name, PAGES[name], choices, repeat)
     return finished(result)
 
 

@@ -229,9 +229,17 @@ def run_line(result: dict) -> str:
             f"{result['load_average_at_end'][0]:.1f} at end.")
 
 
-def launch(pw):
-    """Debian's Chromium, headless, through Playwright's sync API ``pw``."""
-    return pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+@contextmanager
+def chromium():
+    """Debian's Chromium, headless, driven by Playwright's sync API; yields the browser, closed after."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 def page_bench_main(argv: list[str] | None, *, prog: str, doc: str | None, pages: dict[str, str],

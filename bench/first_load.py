@@ -23,9 +23,9 @@ from .chromium import (
     DATA,
     ROOT,
     app_server,
+    chromium,
     data_file,
     finished,
-    launch,
     load,
     log,
     new_context,
@@ -54,46 +54,40 @@ CONTENT_JS = """
 
 
 def run(scale: str, seed: int, repeat: int, pages: list[str]) -> dict:
-    from playwright.sync_api import sync_playwright
-
     db = data_file(scale, seed)
     result = {**started(scale, repeat), "floor": []}
     with app_server(db, DATA / "first-load-streamlit.log") as base, \
             app_server(db, DATA / "first-load-floor.log", "bench/floor_app.py") as floor_base, \
-            sync_playwright() as pw:
-        browser = launch(pw)
+            chromium() as browser:
+        context = new_context(browser)
+        context.add_init_script(
+            "(() => { const f = " + CONTENT_JS.strip() + "; const tick = () => { const t = f();"
+            " if (t) window.__swContent = t; else requestAnimationFrame(tick); };"
+            " requestAnimationFrame(tick); })();")
         try:
-            context = new_context(browser)
-            context.add_init_script(
-                "(() => { const f = " + CONTENT_JS.strip() + "; const tick = () => { const t = f();"
-                " if (t) window.__swContent = t; else requestAnimationFrame(tick); };"
-                " requestAnimationFrame(tick); })();")
-            try:
-                floor_url = f"{floor_base}/?charts=1"
-                load(context, floor_url)  # the browser's caches filled
-                for name in pages:  # the default view computed once (server cache), as for the floor
-                    r = load(context, f"{base}/{PAGES[name]}?lang=en")
-                    log(f"  {name}: first load after the server started {r['ms']:,.0f} ms")
-                    result["pages"][name] = {"ms": [], "content_ms": [], "errors": r["errors"], "charts": r["charts"],
-                                             "phases": {}, "after_start_ms": r["ms"]}
-                for i in range(repeat):
-                    result["floor"].append(load(context, floor_url)["ms"])
-                    for name in pages:
-                        r = load(context, f"{base}/{PAGES[name]}?lang=en", content=True)
-                        p = result["pages"][name]
-                        p["ms"].append(r["ms"])
-                        if r.get("content_ms") is not None:
-                            p["content_ms"].append(r["content_ms"])
-                        p["errors"] += r["errors"]
-                        for phase in ("before_run_ms", "run_ms", "draw_ms"):
-                            if phase in r:
-                                p["phases"].setdefault(phase, []).append(r[phase])
-                    log(f"round {i + 1}/{repeat}: floor {result['floor'][-1]:,.0f} ms, "
-                        + ", ".join(f"{n} {result['pages'][n]['ms'][-1]:,.0f}" for n in pages))
-            finally:
-                context.close()
+            floor_url = f"{floor_base}/?charts=1"
+            load(context, floor_url)  # the browser's caches filled
+            for name in pages:  # the default view computed once (server cache), as for the floor
+                r = load(context, f"{base}/{PAGES[name]}?lang=en")
+                log(f"  {name}: first load after the server started {r['ms']:,.0f} ms")
+                result["pages"][name] = {"ms": [], "content_ms": [], "errors": r["errors"], "charts": r["charts"],
+                                         "phases": {}, "after_start_ms": r["ms"]}
+            for i in range(repeat):
+                result["floor"].append(load(context, floor_url)["ms"])
+                for name in pages:
+                    r = load(context, f"{base}/{PAGES[name]}?lang=en", content=True)
+                    p = result["pages"][name]
+                    p["ms"].append(r["ms"])
+                    if r.get("content_ms") is not None:
+                        p["content_ms"].append(r["content_ms"])
+                    p["errors"] += r["errors"]
+                    for phase in ("before_run_ms", "run_ms", "draw_ms"):
+                        if phase in r:
+                            p["phases"].setdefault(phase, []).append(r[phase])
+                log(f"round {i + 1}/{repeat}: floor {result['floor'][-1]:,.0f} ms, "
+                    + ", ".join(f"{n} {result['pages'][n]['ms'][-1]:,.0f}" for n in pages))
         finally:
-            browser.close()
+            context.close()
     return finished(result)
 
 
