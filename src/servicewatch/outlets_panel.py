@@ -74,6 +74,12 @@ def _figures(view: View, df: pd.DataFrame, keys: tuple[str, ...]) -> dict[str, l
     return out
 
 
+def _figures_by(view: View, by: pd.DataFrame, col: str, vocabulary: str, keys: tuple[str, ...]) -> pd.DataFrame:
+    """A list of the figures ``keys`` (:func:`_figures`) per value of ``by[col]``, named from the data's
+    ``vocabulary`` in the first column."""
+    return pd.DataFrame({column(view, col): [view.label(vocabulary, v) for v in by[col]], **_figures(view, by, keys)})
+
+
 def current_stars(view: View, stars: pd.Series) -> list[str]:
     """Each outlet's current star rating as read ("no current rating" where it has none)."""
     return [fmt_count(v) if pd.notna(v) else view.t("page.outlets.no_current") for v in stars]
@@ -176,10 +182,8 @@ def _by_kind(view: View, r: os_.Rules) -> None:
     if not isinstance(by, pd.DataFrame) or len(by) < 2:
         return
     st.subheader(view.t("page.outlets.by_kind"))
-    shown = pd.DataFrame({
-        column(view, "kind"): [view.label("outlet_kind", v) for v in by["kind"]],
-        **_figures(view, by, ("outlets", "visits", "median", "p90", "within", "within_interval", "abandoned")),
-    })
+    shown = _figures_by(view, by, "kind", "outlet_kind",
+                        ("outlets", "visits", "median", "p90", "within", "within_interval", "abandoned"))
     panels.listing(view, shown, view.t("page.outlets.file_kinds"), "outlet_kinds_list", "outlet_kinds.csv",
                    height=panels.rows_height(shown, 320))
 
@@ -272,10 +276,7 @@ def _by_service(view: View, oid: int) -> None:
     if not isinstance(by, pd.DataFrame) or by.empty:
         return
     st.subheader(view.t("page.outlets.by_service"))
-    shown = pd.DataFrame({
-        column(view, "service_type"): [view.label("service_type", v) for v in by["service_type"]],
-        **_figures(view, by, ("visits", "median", "p90", "mean", "abandoned")),
-    })
+    shown = _figures_by(view, by, "service_type", "service_type", ("visits", "median", "p90", "mean", "abandoned"))
     panels.listing(view, shown, view.t("page.outlets.file_service"), "outlet_service_list", "outlet_service.csv",
                    height=panels.rows_height(shown, 360))
 
