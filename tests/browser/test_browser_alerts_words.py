@@ -9,12 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from browser_pages import english_page, open_settled
 from conftest import run_app
 from screen_checks import CUT_OFF_JS, VISIBLE_TEXT_JS, english_words
-from test_browser import IDLE
-
-READY = f"""() => document.querySelector('{IDLE}') !== null
-    && document.querySelectorAll('[data-testid=stSkeleton], [data-stale=true]').length === 0"""
 
 
 @pytest.fixture(scope="module")
@@ -38,23 +35,12 @@ def alerts_app(tmp_path_factory: pytest.TempPathFactory, duckdb_url: str) -> Ite
         yield base_url
 
 
-def _settle(page) -> None:
-    page.wait_for_function(READY, timeout=120_000, polling=100)
-    page.wait_for_timeout(400)
-    page.wait_for_function(READY, timeout=120_000, polling=100)
-
-
 def test_chinese_alerts_page_with_alerts_has_no_english(browser, alerts_app: str) -> None:
-    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="en-US")
-    try:
-        page = context.new_page()
-        page.goto(f"{alerts_app}/Alerts?lang=zh", timeout=120_000)
-        _settle(page)
+    with english_page(browser, 1366) as page:
+        open_settled(page, f"{alerts_app}/Alerts?lang=zh")
         assert page.locator("[data-testid=stException]").count() == 0
         texts = page.evaluate(VISIBLE_TEXT_JS)
         assert any("系统管理员" in x for x in texts), "the owner column is not drawn"
         assert not [x for x in texts if x.strip() in ("admin", "system")]
         assert english_words(texts) == {}
         assert page.evaluate(CUT_OFF_JS) == []
-    finally:
-        context.close()

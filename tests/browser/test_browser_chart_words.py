@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 import re
 
+from browser_pages import english_page, hover_first, open_settled
 from screen_checks import VISIBLE_TEXT_JS, english_words
-from test_browser_screens import _settle
 
 from metrics.model.i18n import t
 from servicewatch.screen import (
@@ -38,14 +38,9 @@ def test_plot_config_by_hand() -> None:
 
 
 def test_chart_toolbar_is_chinese(browser, app_server: str) -> None:
-    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="en-US")
-    try:
-        page = context.new_page()
-        page.goto(f"{app_server}/Satisfaction?lang=zh", timeout=120_000)
-        _settle(page)
-        chart = page.locator(".js-plotly-plot").first
-        chart.wait_for(timeout=60_000)
-        chart.hover()
+    with english_page(browser, 1366) as page:
+        open_settled(page, f"{app_server}/Satisfaction?lang=zh")
+        hover_first(page, ".js-plotly-plot")
         page.wait_for_timeout(300)
         titles = set(page.evaluate(TITLES))
         wanted = {t(f"plot.modebar.{k}", "zh") for k in ("zoom", "pan", "reset_axes")}
@@ -54,22 +49,16 @@ def test_chart_toolbar_is_chinese(browser, app_server: str) -> None:
         assert english <= {"Fullscreen"}, english  # Streamlit's own button: its title drawn by our CSS
         assert page.evaluate(AFTER, "Fullscreen") == f'"{t("plot.modebar.fullscreen", "zh")}"'
         assert not titles & {"Download plot as a png", "Autoscale", "Zoom in", "Zoom out"}, titles
-        page.goto(f"{app_server}/Data?lang=zh", timeout=120_000)  # the uploader's words, drawn by CSS too
-        _settle(page)
+        open_settled(page, f"{app_server}/Data?lang=zh")  # the uploader's words, drawn by CSS too
         button = "[data-testid=stFileUploaderDropzone] button [data-testid=stMarkdownContainer] p"
         shown = page.evaluate(f"() => getComputedStyle(document.querySelector('{button}'), '::after').content")
         assert shown == f'"{t("screen.upload_browse", "zh")}"', shown
         assert len(MODEBAR_REMOVE) == len(set(MODEBAR_REMOVE))
-    finally:
-        context.close()
 
 
 def test_select_without_match_says_so_in_chinese(browser, app_server: str) -> None:
-    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="en-US")
-    try:
-        page = context.new_page()
-        page.goto(f"{app_server}/Regions?lang=zh", timeout=120_000)
-        _settle(page)
+    with english_page(browser, 1366) as page:
+        open_settled(page, f"{app_server}/Regions?lang=zh")
         box = page.locator("[data-testid=stMain] [data-testid=stSelectbox]").first
         box.click()
         page.keyboard.type("zzzz")
@@ -79,8 +68,6 @@ def test_select_without_match_says_so_in_chinese(browser, app_server: str) -> No
         finally:
             text = page.evaluate("document.body.innerText")
         assert words in text and "No results" not in text
-    finally:
-        context.close()
 
 
 GRID_BUTTONS = """() => [...document.querySelectorAll('[data-testid=stElementToolbarButton] button')]
@@ -111,15 +98,9 @@ def test_streamlit_words_by_hand() -> None:
 def test_grid_toolbar_and_column_menu_are_chinese(browser, app_server: str) -> None:
     """A table's toolbar (hover), a button's tooltip and a column's menu with its Format submenu say their
     words in Chinese in an English browser, and the grid has no CSV download of its own."""
-    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="en-US")
-    try:
-        page = context.new_page()
-        page.goto(f"{app_server}/Regions?lang=zh", timeout=120_000)
-        _settle(page)
-        grid = page.locator("[data-testid=stDataFrame]").first
-        grid.wait_for(timeout=60_000)
-        grid.scroll_into_view_if_needed()
-        grid.hover()
+    with english_page(browser, 1366) as page:
+        open_settled(page, f"{app_server}/Regions?lang=zh")
+        grid = hover_first(page, "[data-testid=stDataFrame]")
         toolbar = page.locator("[data-testid=stElementToolbar]").filter(has=page.locator("button")).first
         toolbar.wait_for(timeout=10_000)
         labels = [x for x in page.evaluate(GRID_BUTTONS) if x]
@@ -153,5 +134,3 @@ def test_grid_toolbar_and_column_menu_are_chinese(browser, app_server: str) -> N
             sub.wait_for(timeout=5_000)
             assert t("grid.format.percent", "zh") in sub.inner_text(), sub.inner_text()
             assert english_words(page.evaluate(VISIBLE_TEXT_JS)) == {}
-    finally:
-        context.close()

@@ -5,14 +5,13 @@ not written (the address shows it already), and Back leaves the app with one pre
 from __future__ import annotations
 
 import pytest
+from browser_pages import english_page
 from test_browser_links import history_length, settle
 
 
 @pytest.mark.parametrize("path", ["", "SLA", "Satisfaction"])
 def test_bare_link_is_one_entry_and_back_leaves(browser, app_server: str, path: str) -> None:
-    context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="en-US")
-    try:
-        page = context.new_page()
+    with english_page(browser, 1366, 900) as page:
         page.goto("about:blank")
         start = history_length(page)
         page.goto(f"{app_server}/{path}", timeout=120_000)
@@ -23,16 +22,12 @@ def test_bare_link_is_one_entry_and_back_leaves(browser, app_server: str, path: 
         page.go_back()
         page.wait_for_timeout(1500)
         assert page.url == "about:blank", page.url
-    finally:
-        context.close()
 
 
 def test_section_change_after_a_bare_link_is_one_more_entry(browser, app_server: str) -> None:
     """After the completed first load, a reader's change is a step of its own: pushed, and Back
     returns to the completed address (not to the bare one)."""
-    context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="en-US")
-    try:
-        page = context.new_page()
+    with english_page(browser, 1366, 900) as page:
         page.goto(f"{app_server}/SLA", timeout=120_000)
         settle(page, 2000)
         first, entries = page.url, history_length(page)
@@ -42,5 +37,3 @@ def test_section_change_after_a_bare_link_is_one_more_entry(browser, app_server:
         page.go_back()
         settle(page)
         assert page.url == first, (page.url, first)
-    finally:
-        context.close()

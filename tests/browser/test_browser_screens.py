@@ -28,6 +28,7 @@ import re
 from collections.abc import Iterator
 
 import pytest
+from browser_pages import cut_off_lines, english_page, open_settled, settle, visit_pages, visit_sections
 from conftest import run_app
 from screen_checks import ALLOWED, CUT_OFF_JS, VISIBLE_TEXT_JS, english_words
 from test_browser import IDLE
@@ -36,21 +37,12 @@ from metrics.access import users as access
 from metrics.access.users import User
 from metrics.model.i18n import t
 from servicewatch.ui import PAGES as NAV
-from servicewatch.ui import SECTION_KEY
 
 # every page of the navigation, by its URL path (pages/9_Alerts.py -> Alerts; app.py -> the Overview)
 PAGES = tuple("" if path == "app.py" else re.sub(r"^pages/\d+_", "", path).removesuffix(".py") for path, _, _ in NAV)
 WIDTHS = (1366, 1024)
-READY = f"""() => document.querySelector('{IDLE}') !== null
-    && document.querySelectorAll('[data-testid=stSkeleton], [data-stale=true]').length === 0"""
 ADMIN, ADMIN_PASSWORD = "zongbu", "correct horse 2"  # a sign-in name is the data's: Latin letters allowed
 PAGE_ERROR = t("error.page", "zh", id="")[:8]  # "本页出现意外错误": servicewatch.errors' line
-
-
-def _settle(page, ms: int = 400) -> None:
-    page.wait_for_function(READY, timeout=120_000, polling=100)
-    page.wait_for_timeout(ms)  # a rerun the last one triggered (the URL sync) starts within this
-    page.wait_for_function(READY, timeout=120_000, polling=100)
 
 
 # every closed expander ("技术细节", method notes …) opened, so that its text is scanned too, except those
@@ -74,11 +66,7 @@ def _look(page, where: str, problems: list[str], expanders: bool = False) -> Non
     ):
         problems.append(f"{where}: the page failed (no title, an exception or an error id)")
         return
-    for item in page.evaluate(CUT_OFF_JS):
-        problems.append(
-            f"{where}: cut off ({item['kind']}): {item['text']!r}"
-            + (f" in column {item['column']!r} at {item['width']} px" if "column" in item else "")
-        )
+    problems += cut_off_lines(page, where)
     texts = page.evaluate(VISIBLE_TEXT_JS)
     for word, text in english_words(texts, ALLOWED | {ADMIN}).items():
         problems.append(f"{where}: English {word!r} in {text!r}")
@@ -87,65 +75,35 @@ def _look(page, where: str, problems: list[str], expanders: bool = False) -> Non
 @pytest.fixture(params=WIDTHS, ids=[f"{w}x768" for w in WIDTHS])
 def screen(request, browser):
     """A page of ``width``×768 in a fresh browser context with an English browser locale."""
-    context = browser.new_context(viewport={"width": request.param, "height": 768}, locale="en-US")
-    try:
-        yield request.param, context.new_page()
-    finally:
-        context.close()
+    with english_page(browser, request.param) as page:
+        yield request.param, page
 
 
 def test_every_page_fits_the_screen_and_is_chinese(screen, app_server: str) -> None:
     width, page = screen
     problems: list[str] = []
     for n, path in enumerate(PAGES):
-        page.goto(f"{app_server}/{path}?lang=zh", timeout=120_000)
-        _settle(page)
+        open_settled(page, f"{app_server}/{path}?lang=zh")
         if n == 0:  # the sidebar: collapsed on a 1024 px screen, open on a wider one
             right = page.evaluate("document.querySelector('[data-testid=stSidebar]').getBoundingClientRect().right")
             assert (right > 100) == (width > 1024), (width, right)  # the sidebar's right edge in view or not
-        name = path or "Overview"
-        _look(page, name, problems)
-        sections = page.locator(f".st-key-{SECTION_KEY} button")
-        for i in range(1, sections.count()):
-            button = sections.nth(i)
-            label = button.inner_text().strip()
-            button.click()
-            _settle(page)
-            _look(page, f"{name} › {label}", problems)
+        visit_sections(page, path or "Overview", lambda p, where: _look(p, where, problems))
     assert not problems, "\n".join(problems)
 
 
-def _sections(page, name: str, problems: list[str]) -> None:
-    """The page shown and every section of it, with its expanders opened."""
-    _look(page, name, problems, expanders=True)
-    sections = page.locator(f".st-key-{SECTION_KEY} button")
-    for i in range(1, sections.count()):
-        button = sections.nth(i)
-        label = button.inner_text().strip()
-        button.click()
-        _settle(page)
-        _look(page, f"{name} › {label}", problems, expanders=True)
-
-
-def _scan(page, base: str, paths, problems: list[str]) -> None:
-    """Every page of ``paths`` and every section of it in Chinese, with its expanders opened."""
-    for path in paths:
-        page.goto(f"{base}/{path}?lang=zh", timeout=120_000)
-        _settle(page)
-        _sections(page, path or "Overview", problems)
+def _looker(problems: list[str]):
+    """:func:`_look` with the page's expanders opened, its problems added to ``problems``."""
+    return lambda page, where: _look(page, where, problems, expanders=True)
 
 
 def test_fitted_demo_in_chinese_with_details_open(browser, fitted_app: str) -> None:
     """The pages that need a fitted churn model (the risk model, the at-risk list, the portfolio's
     health) drawn, and the text behind every expander ("技术细节"): every page and section at 1024×768 in
     Chinese, nothing cut off, no English."""
-    context = browser.new_context(viewport={"width": 1024, "height": 768}, locale="en-US")
-    try:
-        page, problems = context.new_page(), []
-        _scan(page, fitted_app, PAGES, problems)
+    with english_page(browser, 1024) as page:
+        problems: list[str] = []
+        visit_pages(page, fitted_app, PAGES, "zh", _looker(problems))
         assert not problems, "\n".join(problems)
-    finally:
-        context.close()
 
 
 @pytest.fixture(scope="module")
@@ -166,31 +124,25 @@ def admin_app(tmp_path_factory: pytest.TempPathFactory, duckdb_url: str) -> Iter
 def test_admin_signed_in_is_chinese(browser, admin_app: str) -> None:
     """Signed in as an administrator (the sign-in form in Chinese too): the Admin page and its sections,
     expanders open, at 1366×768 — nothing cut off, no English (its audit log holds the sign-in)."""
-    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="en-US")
-    try:
-        page, problems = context.new_page(), []
+    with english_page(browser, 1366) as page:
+        problems: list[str] = []
         page.goto(f"{admin_app}/Admin?lang=zh", timeout=120_000)  # a new page load is a new session: sign in here
         page.wait_for_selector(IDLE, timeout=120_000)
         assert english_words(page.evaluate(VISIBLE_TEXT_JS)) == {}  # the sign-in form
         page.get_by_role("textbox", name=t("auth.user_name", "zh")).fill(ADMIN)
         page.get_by_role("textbox", name=t("auth.password", "zh")).fill(ADMIN_PASSWORD)
         page.get_by_role("button", name=t("auth.sign_in", "zh")).click()
-        _settle(page, 1500)
+        settle(page, 1500)
         assert page.locator("h1").first.inner_text().strip() == t("nav.admin", "zh")
-        _sections(page, "Admin", problems)
+        visit_sections(page, "Admin", _looker(problems))
         assert not problems, "\n".join(problems)
-    finally:
-        context.close()
 
 
 def test_sidebar_widgets_are_chinese(browser, app_server: str) -> None:
     """The tier multiselect's list (no "Select all") and the custom period's calendar (months and
     weekdays in Chinese, no English quick choices) in an English browser."""
-    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="en-US")
-    try:
-        page = context.new_page()
-        page.goto(f"{app_server}/?lang=zh&preset=custom&from=2026-01-01&to=2026-03-31", timeout=120_000)
-        _settle(page)
+    with english_page(browser, 1366) as page:
+        open_settled(page, f"{app_server}/?lang=zh&preset=custom&from=2026-01-01&to=2026-03-31")
         listbox = page.locator("[role=listbox]")
         for _ in range(3):  # a click during a redraw may be lost
             tiers = page.locator("[data-testid=stSidebar] [data-testid=stMultiSelect]").first
@@ -211,19 +163,14 @@ def test_sidebar_widgets_are_chinese(browser, app_server: str) -> None:
         text = calendar.inner_text()
         assert "一月" in text and "日" in text, text  # January 2026, weekdays 一 … 日
         assert english_words(page.evaluate(VISIBLE_TEXT_JS)) == {}
-    finally:
-        context.close()
 
 
 def test_sidebar_reopened_stays_open_across_pages(browser, app_server: str) -> None:
     """At 1024 px the app opens with the sidebar collapsed; opened by the reader, it stays open on the
     next page; a reload collapses it again."""
-    context = browser.new_context(viewport={"width": 1024, "height": 768}, locale="en-US")
     right = "() => document.querySelector('[data-testid=stSidebar]').getBoundingClientRect().right"
-    try:
-        page = context.new_page()
-        page.goto(f"{app_server}/?lang=zh", timeout=120_000)
-        _settle(page)
+    with english_page(browser, 1024) as page:
+        open_settled(page, f"{app_server}/?lang=zh")
         assert page.evaluate(right) <= 100
         page.locator(
             "[data-testid=stExpandSidebarButton], [data-testid=stSidebarCollapsedControl] button"
@@ -231,33 +178,25 @@ def test_sidebar_reopened_stays_open_across_pages(browser, app_server: str) -> N
         page.wait_for_timeout(600)
         assert page.evaluate(right) > 100
         page.locator("[data-testid=stSidebar]").get_by_text(t("nav.satisfaction", "zh"), exact=True).click()
-        _settle(page)
+        settle(page)
         assert page.locator("h1").first.inner_text().strip() == t("nav.satisfaction", "zh")
         assert page.evaluate(right) > 100
         page.reload()
-        _settle(page)
+        settle(page)
         assert page.evaluate(right) <= 100
-    finally:
-        context.close()
 
 
 def test_the_checks_can_fail(browser, app_server: str) -> None:
     """Controls: a KPI value too large for its card is reported; the English page is English."""
-    context = browser.new_context(viewport={"width": 1024, "height": 768}, locale="en-US")
-    try:
-        page = context.new_page()
-        page.goto(f"{app_server}/?lang=zh", timeout=120_000)
-        _settle(page)
+    with english_page(browser, 1024) as page:
+        open_settled(page, f"{app_server}/?lang=zh")
         assert page.evaluate(CUT_OFF_JS) == []
         page.add_style_tag(content="[data-testid=stMetricValue] p { font-size: 200px !important; }")
         page.wait_for_timeout(200)
         assert {i["kind"] for i in page.evaluate(CUT_OFF_JS)} == {"card"}
-        page.goto(f"{app_server}/Data?lang=en", timeout=120_000)
-        _settle(page)
+        open_settled(page, f"{app_server}/Data?lang=en")
         words = english_words(page.evaluate(VISIBLE_TEXT_JS))
         assert {"Rows", "Data"} <= set(words), words
-    finally:
-        context.close()
 
 
 def test_english_words_rules() -> None:

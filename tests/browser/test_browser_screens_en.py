@@ -7,11 +7,11 @@ reasons, first rejected rows, the mapping form), in Chinese and in English, at 1
 from __future__ import annotations
 
 import pytest
-from screen_checks import CUT_OFF_JS, VISIBLE_TEXT_JS, english_words
-from test_browser_screens import PAGES, _settle
+from browser_pages import cut_off_lines, english_page, open_settled, settle, visit_pages
+from screen_checks import VISIBLE_TEXT_JS, english_words
+from test_browser_screens import PAGES
 
 from metrics.model.i18n import t
-from servicewatch.ui import SECTION_KEY
 
 # a tickets file as a Chinese source writes it, with two rows the check rejects (an unknown priority, a date
 # that is no date): the report's tables, the mapping form and the rejects download are all drawn
@@ -25,75 +25,45 @@ UPLOAD = (
 
 def _cut_off(page, where: str, problems: list[str]) -> None:
     assert page.locator("[data-testid=stException]").count() == 0, where
-    for item in page.evaluate(CUT_OFF_JS):
-        problems.append(
-            f"{where}: cut off ({item['kind']}): {item['text']!r}"
-            + (f" in column {item['column']!r} at {item['width']} px" if "column" in item else "")
-        )
-
-
-def _screen(browser, width: int):
-    return browser.new_context(viewport={"width": width, "height": 768}, locale="en-US")
+    problems += cut_off_lines(page, where)
 
 
 def test_every_english_page_fits_1024(browser, fitted_app: str) -> None:
-    context = _screen(browser, 1024)
-    try:
-        page, problems = context.new_page(), []
-        for path in PAGES:
-            page.goto(f"{fitted_app}/{path}?lang=en", timeout=120_000)
-            _settle(page)
-            name = path or "Overview"
-            _cut_off(page, name, problems)
-            sections = page.locator(f".st-key-{SECTION_KEY} button")
-            for i in range(1, sections.count()):
-                button = sections.nth(i)
-                label = button.inner_text().strip()
-                button.click()
-                _settle(page)
-                _cut_off(page, f"{name} › {label}", problems)
+    with english_page(browser, 1024) as page:
+        problems: list[str] = []
+        visit_pages(page, fitted_app, PAGES, "en", lambda p, where: _cut_off(p, where, problems))
         assert not problems, "\n".join(problems)
-    finally:
-        context.close()
 
 
 def _upload(page, base: str, lang: str, width: int) -> None:
     """The Data page in ``lang`` with the tickets file uploaded and its check report drawn."""
-    page.goto(f"{base}/Data?lang={lang}", timeout=120_000)
-    _settle(page)
+    open_settled(page, f"{base}/Data?lang={lang}")
     before = page.locator("[data-testid=stDataFrame]").count()
     box = page.locator(".st-key-sw_import_table [data-testid=stSelectbox]")
     box.scroll_into_view_if_needed()
     box.click()
     page.get_by_role("option", name=t("db.table.tickets", lang), exact=True).click()
-    _settle(page)
+    settle(page)
     uploader = page.locator("[data-testid=stFileUploader]").first
     uploader.locator("input[type=file]").set_input_files({"name": "工单.csv", "mimeType": "text/csv", "buffer": UPLOAD})
     page.wait_for_function(
         f"() => document.querySelectorAll('[data-testid=stDataFrame]').length > {before}", timeout=60_000
     )
-    _settle(page, 800)  # the check report's tables (reasons, first rejected rows) drawn
+    settle(page, 800)  # the check report's tables (reasons, first rejected rows) drawn
 
 
 @pytest.mark.parametrize("width", [1366, 1024])
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_import_panel_after_an_upload_fits(browser, fitted_app: str, lang: str, width: int) -> None:
-    context = _screen(browser, width)
-    try:
-        page, problems = context.new_page(), []
+    with english_page(browser, width) as page:
+        problems: list[str] = []
         _upload(page, fitted_app, lang, width)
         assert page.get_by_text(t("page.data.import.commit", lang, n="1", table=t("db.table.tickets", lang))).count()
         _cut_off(page, f"Data › import ({lang}, {width} px)", problems)
         assert not problems, "\n".join(problems)
-    finally:
-        context.close()
 
 
 def test_import_panel_after_an_upload_is_chinese(browser, fitted_app: str) -> None:
-    context = _screen(browser, 1366)
-    try:
-        page = context.new_page()
+    with english_page(browser, 1366) as page:
         _upload(page, fitted_app, "zh", 1366)
         assert english_words(page.evaluate(VISIBLE_TEXT_JS)) == {}
-    finally:
-        context.close()
