@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from outlet_frames import START, frames
 from page_helpers import filters, open_page, write_users
+from section_run import run_section
 
 from metrics.access import users as access
 from metrics.access.users import Scope, ScopeError, User
@@ -24,7 +25,6 @@ from metrics.ingest.load import replace_all
 from metrics.model.filters import Filters
 from metrics.model.i18n import t
 from metrics.query.warehouse import Warehouse
-from metrics.report.context import Ctx
 from metrics.report.outlets_section import outlets_section
 
 PERIOD = ["--from", START.isoformat(), "--to", "2026-06-28"]
@@ -113,13 +113,7 @@ def test_their_subscription_is_their_pack(db: str, users) -> None:
     assert view_filters(wh, to_query(wh, mine.with_(scope=None))).outlets == (-1,)
     with pytest.raises(OutsideScope):
         for_recipient(wh, province.with_(outlets=(3,)), east)
-    ctx = Ctx.open(wh, mine, "zh", render=lambda fig: b"png")
-    try:
-        pages = outlets_section(ctx)
-        for p in pages:
-            p.charts = [c.result() for c in p.charts]
-    finally:
-        ctx.renderer.shutdown()
+    pages, _drawn = run_section(outlets_section, wh, mine, "zh")
     text = "\n".join(s for p in pages for s in p.sentences)
     assert "East hall" in text or pages[0].sentences
     for other in ("East partner", "West hall", "West agent"):

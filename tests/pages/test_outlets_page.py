@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 from page_helpers import filters, open_page, other_sections, plain, show_section, write_users
+from section_run import run_section
 
 from metrics.access.users import User
 from metrics.analysis import outlet_rules
@@ -27,7 +28,6 @@ from metrics.present.formatting import fmt_count, number
 from metrics.present.markup import md
 from metrics.present.masking import mask
 from metrics.query.warehouse import Warehouse
-from metrics.report.context import Ctx
 from metrics.report.outlets_section import outlets_section, quarter_filters, wider_filters
 from servicewatch.outlets_panel import month_end_window
 
@@ -206,11 +206,7 @@ def test_a_hall_manager_sees_the_month_end_the_vip_lane_and_the_failed_item(url:
             assert str(wide.loc[quiet, "name"]) in _texts(at) and f"{fw.start.isoformat()}" in _texts(at)
     assert set(vip["outlet_id"].astype(int)) <= set(_city_outlets(wh, DONGJIANG))
     # the meeting pack of the same view tells the same
-    ctx = Ctx.open(wh, f, "zh", render=lambda fig: b"png")
-    try:
-        pages = outlets_section(ctx)
-    finally:
-        ctx.renderer.shutdown()
+    pages, _drawn = run_section(outlets_section, wh, f, "zh")
     assert sentence in pages[0].sentences
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+from section_run import run_section
 
 from metrics.analysis import outlet_rules
 from metrics.analysis import outlet_stars as os_
@@ -17,7 +18,6 @@ from metrics.model.i18n import t
 from metrics.present.formatting import number
 from metrics.query.warehouse import Warehouse
 from metrics.report import build
-from metrics.report.context import Ctx
 from metrics.report.outlets_section import STAR_SENTENCES, outlets_section, quarter_filters
 
 TARGET = f"{os_.load_rules().target_minutes:g}"  # the rules file's waiting target, as written
@@ -26,14 +26,7 @@ TARGET = f"{os_.load_rules().target_minutes:g}"  # the rules file's waiting targ
 def _build(url: str, lang: str, preset: str = "last_quarter") -> tuple[list, list, Filters, Warehouse]:
     wh = Warehouse.open(url)
     f = Filters(*preset_period(preset, wh.as_of()))
-    drawn: list = []
-    ctx = Ctx.open(wh, f, lang, render=lambda fig: drawn.append(fig) or b"png")
-    try:
-        pages = outlets_section(ctx)
-        for p in pages:
-            p.charts = [c.result() for c in p.charts]
-    finally:
-        ctx.renderer.shutdown()
+    pages, drawn = run_section(outlets_section, wh, f, lang)
     return pages, drawn, f, wh
 
 

@@ -10,13 +10,13 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from section_run import run_section
 
 from metrics.ingest.load import replace_all
 from metrics.model.filters import Filters
 from metrics.model.i18n import t
 from metrics.query.warehouse import Warehouse
 from metrics.report.build import SECTIONS
-from metrics.report.context import Ctx
 from metrics.report.regulator_section import regulator_section
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
@@ -30,15 +30,14 @@ def small(tmp_path_factory) -> str:
     return url
 
 
+def _pages(url: str, f: Filters, lang: str) -> list:
+    """The regulator section's pages for ``f`` in ``lang`` on the database at ``url``."""
+    return run_section(regulator_section, Warehouse.open(url), f, lang)[0]
+
+
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_the_page_states_definition_base_and_hand_figures(small: str, lang: str) -> None:
-    wh = Warehouse.open(small)
-    ctx = Ctx.open(wh, Filters(date(2026, 7, 1), date(2026, 9, 30), as_of=date(2026, 9, 30)), lang,
-                   render=lambda fig: b"png")
-    try:
-        pages = regulator_section(ctx)
-    finally:
-        ctx.renderer.shutdown()
+    pages = _pages(small, Filters(date(2026, 7, 1), date(2026, 9, 30), as_of=date(2026, 9, 30)), lang)
     page, table = pages[0], pages[1]
     assert page.title == t("page.regulator.title", lang)
     assert page.sentences[0] == t("regulator.definition.miit", lang)
@@ -60,14 +59,9 @@ def test_the_page_states_definition_base_and_hand_figures(small: str, lang: str)
 def test_a_viewers_pack_lists_no_complaint(small: str) -> None:
     from metrics.access.users import Scope
 
-    wh = Warehouse.open(small)
     f = Filters(date(2026, 7, 1), date(2026, 9, 30), as_of=date(2026, 9, 30),
                 scope=Scope("v", aggregates_only=True))
-    ctx = Ctx.open(wh, f, "en", render=lambda fig: b"png")
-    try:
-        pages = regulator_section(ctx)
-    finally:
-        ctx.renderer.shutdown()
+    pages = _pages(small, f, "en")
     assert pages and not any(p.title == t("regulator_pack.risk_title", "en", n=2) for p in pages)
     counts = t("regulator.risk.counts", "en", day="2026-09-30", past=1, soon=1, wait=15, soon_days=3)
     assert counts in pages[0].sentences  # the counts stay
@@ -83,20 +77,7 @@ def test_left_out_without_sources(tmp_path) -> None:
     with eng.begin() as conn:
         conn.execute(sa.text("ALTER TABLE tickets DROP COLUMN source"))
     eng.dispose()
-    wh = Warehouse.open(url)
-    ctx = Ctx.open(wh, Filters(date(2026, 7, 1), date(2026, 9, 30)), "en", render=lambda fig: b"png")
-    try:
-        assert regulator_section(ctx) == []
-    finally:
-        ctx.renderer.shutdown()
-
-
-def _pages(url: str, f: Filters, lang: str) -> list:
-    ctx = Ctx.open(Warehouse.open(url), f, lang, render=lambda fig: b"png")
-    try:
-        return regulator_section(ctx)
-    finally:
-        ctx.renderer.shutdown()
+    assert _pages(url, Filters(date(2026, 7, 1), date(2026, 9, 30)), "en") == []
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])

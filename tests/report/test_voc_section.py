@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 from PIL import Image
+from section_run import run_section
 
 from metrics import report
 from metrics.access.users import Scope
@@ -27,7 +28,6 @@ from metrics.model.i18n import t
 from metrics.present.formatting import fmt_value
 from metrics.query.warehouse import Warehouse
 from metrics.report.build import SECTIONS
-from metrics.report.context import Ctx
 from metrics.report.model import Pack
 from metrics.report.voc_section import voc_section
 
@@ -62,14 +62,7 @@ def _filters(wh: Warehouse, scope: Scope | None = None) -> Filters:
 
 
 def _section(wh: Warehouse, f: Filters, lang: str) -> list:
-    ctx = Ctx.open(wh, f, lang, render=_png)
-    try:
-        pages = voc_section(ctx)
-        for p in pages:
-            p.charts = [c.result() for c in p.charts]
-    finally:
-        ctx.renderer.shutdown()
-    return pages
+    return run_section(voc_section, wh, f, lang, render=_png)[0]
 
 
 def _pack_texts(pages: list, lang: str, tmp_path: Path) -> dict[str, str]:
