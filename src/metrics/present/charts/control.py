@@ -11,15 +11,7 @@ import plotly.graph_objects as go
 from metrics.model.i18n import t
 from metrics.present import formatting as fmt
 from metrics.present import theme
-from metrics.present.charts.core import (
-    LABEL_FONT,
-    axis_title,
-    base_layout,
-    label_text,
-    month_ticks,
-    unit_scale,
-    value_range,
-)
+from metrics.present.charts.core import LABEL_FONT, base_layout, label_text, month_value_axes, unit_scale
 from metrics.present.markup import plot_text
 
 SIGNAL_COLOUR = theme.STATUS["red"]
@@ -34,6 +26,13 @@ def status_text(points: pd.DataFrame, lang: str) -> str:
     sep = "；" if lang == "zh" else "; "
     names = sep.join(t(f"alerts.rule.{r}", lang) for r in dict.fromkeys(fired))
     return t("alerts.out_of_control", lang, rules=names)
+
+
+def _limit_line(x: list, y: list[float], name: str, step: dict, legend: bool) -> go.Scatter:
+    """A control limit (upper or lower, in display units) as a dashed line, a step at each point's
+    volume (``step``: the line's shape) unless the chart is an XmR chart."""
+    return go.Scatter(x=x, y=y, mode="lines", name=name, legendgroup="lim", showlegend=None if legend else False,
+                      line={"color": LIMIT_COLOUR, "dash": "dash", "width": 1.5, **step})
 
 
 def control_chart(
@@ -66,27 +65,8 @@ def control_chart(
             annotation_font={"size": 12, "color": "#555"},
         )
     step = {"shape": "hvh"} if kind != "xmr" else {}
-    fig.add_trace(
-        go.Scatter(
-            x=x,
-            y=list(k * d["ucl"]),
-            mode="lines",
-            name=t("alerts.limits", lang),
-            line={"color": LIMIT_COLOUR, "dash": "dash", "width": 1.5, **step},
-            legendgroup="lim",
-        )
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=x,
-            y=list(k * d["lcl"]),
-            mode="lines",
-            name=t("alerts.limits", lang),
-            line={"color": LIMIT_COLOUR, "dash": "dash", "width": 1.5, **step},
-            legendgroup="lim",
-            showlegend=False,
-        )
-    )
+    for limit in ("ucl", "lcl"):  # one legend entry for both
+        fig.add_trace(_limit_line(x, list(k * d[limit]), t("alerts.limits", lang), step, legend=limit == "ucl"))
     fig.add_trace(
         go.Scatter(
             x=x,
@@ -128,12 +108,7 @@ def control_chart(
             )
         )
     drawn = [v for col in ("value", "lcl", "ucl") for v in k * d[col] if np.isfinite(v)]
-    axis_range, not_zero = value_range(drawn, unit)
-    top = axis_range[1] + 0.08 * (axis_range[1] - axis_range[0])
-    fig.update_layout(
-        yaxis={"title": axis_title(unit, lang, not_zero), "range": [axis_range[0], top], "tickformat": fmt.TICK_D3},
-        xaxis={"title": t("common.month", lang), **month_ticks(d["period"] if len(d) else [])},
-    )
+    month_value_axes(fig, drawn, unit, lang, d["period"] if len(d) else [])
     note = status_text(d, lang)
     if min_n is not None:
         note += " · " + t("alerts.low_volume", lang, n=min_n)

@@ -229,6 +229,17 @@ def month_ticks(months) -> dict:
             **({"tick0": first.strftime("%Y-%m-01")} if first is not None else {})}
 
 
+def month_value_axes(fig: go.Figure, drawn: list[float], unit: str, lang: str, months) -> None:
+    """The axes of a chart over months: the value axis spans ``drawn`` (the plotted values, already in
+    display units) from just under the data when 0 would flatten it (:func:`value_range`, its title
+    saying so), with 8% room above for the labels; month ticks over ``months``."""
+    axis_range, not_zero = value_range(drawn, unit)
+    top = axis_range[1] + 0.08 * (axis_range[1] - axis_range[0])  # room for the last value's label
+    fig.update_layout(yaxis={"title": axis_title(unit, lang, not_zero), "range": [axis_range[0], top],
+                             "tickformat": ",~f"},
+                      xaxis={"title": t("common.month", lang), **month_ticks(months)})
+
+
 def trend(
     df: pd.DataFrame, unit: str, lang: str, title: str, subtitle: str, by: str | None = None,
     target: float | None = None, region_names: Mapping[int, str] | None = None, digits: int | None = None,
@@ -268,11 +279,7 @@ def trend(
     if target is not None and np.isfinite(target):
         add_target(fig, target, unit, lang, digits=digits)
         drawn.append(k * target)
-    axis_range, not_zero = value_range(drawn, unit)
-    top = axis_range[1] + 0.08 * (axis_range[1] - axis_range[0])  # room for the last value's label
-    fig.update_layout(yaxis={"title": axis_title(unit, lang, not_zero), "range": [axis_range[0], top],
-                             "tickformat": ",~f"},
-                      xaxis={"title": t("common.month", lang), **month_ticks(df["month"] if len(df) else [])})
+    month_value_axes(fig, drawn, unit, lang, df["month"] if len(df) else [])
     return base_layout(fig, title, subtitle)
 
 

@@ -11,16 +11,7 @@ import plotly.graph_objects as go
 
 from metrics.model.i18n import t
 from metrics.present import theme
-from metrics.present.charts.core import (
-    LABEL_FONT,
-    add_target,
-    axis_title,
-    base_layout,
-    label_text,
-    month_ticks,
-    unit_scale,
-    value_range,
-)
+from metrics.present.charts.core import LABEL_FONT, add_target, base_layout, label_text, month_value_axes, unit_scale
 
 BAND80 = "rgba(31,78,156,0.30)"
 BAND95 = "rgba(31,78,156,0.13)"
@@ -69,10 +60,6 @@ def fan(history: pd.DataFrame, months: pd.DataFrame, unit: str, lang: str, title
     if target is not None and np.isfinite(target):
         add_target(fig, target, unit, lang, digits=digits)
         drawn.append(k * target)
-    axis_range, not_zero = value_range(drawn, unit)
-    top = axis_range[1] + 0.08 * (axis_range[1] - axis_range[0])
     every = hx + (list(pd.to_datetime(months["month"])) if len(months) else [])
-    fig.update_layout(yaxis={"title": axis_title(unit, lang, not_zero), "range": [axis_range[0], top],
-                             "tickformat": ",~f"},
-                      xaxis={"title": t("common.month", lang), **month_ticks(every)})
+    month_value_axes(fig, drawn, unit, lang, every)
     return base_layout(fig, title, subtitle)
