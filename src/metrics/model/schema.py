@@ -5,8 +5,8 @@ objects; nothing reflects the database. Types are chosen to behave identically o
 PostgreSQL and MariaDB: ``sa.Double`` (not ``Float``, which DuckDB reads as 32-bit), bounded
 ``String`` lengths (MariaDB needs them), integer keys without autoincrement (DuckDB has none).
 
-Over 400 lines on purpose: it is declarations only, and one file is where a reader finds every
-table, column and type of the model in one step (docs/data-model.md describes them).
+Long because it is declarations only, one idea: one file is where a reader finds every table,
+column and type of the model in one step (docs/data-model.md describes them).
 """
 
 from __future__ import annotations
@@ -22,7 +22,29 @@ SURVEY_KINDS = ("post_interaction", "relationship", "mystery_shopper")
 
 
 def _id(name: str, *args: object, **kw: object) -> sa.Column:
+    """An integer key column (the primary key or a part of it), never autoincremented (DuckDB has none)."""
     return sa.Column(name, sa.Integer, *args, primary_key=True, autoincrement=False, **kw)
+
+
+def _uuid_key(name: str) -> sa.Column:
+    """A text primary key holding a uuid4 hex (32 characters), made by the writer."""
+    return sa.Column(name, sa.String(32), primary_key=True)
+
+
+def _send_columns(*own: sa.Column) -> list[sa.Column]:
+    """The columns of a message queued, leased and sent by a worker (metrics.deliver): its state
+    (DELIVERY_STATES) and attempts, the table's ``own`` columns, then when to try next (back-off), the
+    last error, the lease and when it was sent. Times in UTC."""
+    return [
+        sa.Column("state", sa.String(8), nullable=False),  # DELIVERY_STATES
+        sa.Column("attempts", sa.Integer, nullable=False, default=0),
+        *own,
+        sa.Column("next_try_at", sa.DateTime, nullable=False),  # not before (back-off)
+        sa.Column("last_error", sa.String(400), nullable=True),  # one line, never a password or token
+        sa.Column("lease_owner", sa.String(80), nullable=True),
+        sa.Column("lease_until", sa.DateTime, nullable=True),
+        sa.Column("sent_at", sa.DateTime, nullable=True),
+    ]
 
 
 regions = sa.Table(
@@ -41,8 +63,8 @@ regions = sa.Table(
 region_closure = sa.Table(
     "region_closure",
     metadata,
-    sa.Column("ancestor_id", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("descendant_id", sa.Integer, primary_key=True, autoincrement=False),
+    _id("ancestor_id"),
+    _id("descendant_id"),
     sa.Column("ancestor_level", sa.String(16), nullable=False),
     sa.Column("depth", sa.Integer, nullable=False),
 )
@@ -161,7 +183,7 @@ outages = sa.Table(
 billing_monthly = sa.Table(
     "billing_monthly",
     metadata,
-    sa.Column("customer_id", sa.Integer, primary_key=True, autoincrement=False),
+    _id("customer_id"),
     sa.Column("month", sa.Date, primary_key=True),
     sa.Column("revenue", sa.Double, nullable=False),
 )
@@ -287,7 +309,7 @@ audits = sa.Table(
 audit_items = sa.Table(
     "audit_items",
     metadata,
-    sa.Column("audit_id", sa.Integer, primary_key=True, autoincrement=False),
+    _id("audit_id"),
     sa.Column("item", sa.String(24), primary_key=True),  # a code from the data: greeting, waiting, …
     sa.Column("score", sa.Double, nullable=False),
     sa.Column("max_score", sa.Double, nullable=False),
@@ -346,7 +368,7 @@ def bump_data_version(conn: sa.Connection) -> None:
 import_log = sa.Table(
     "import_log",
     metadata,
-    sa.Column("import_id", sa.String(32), primary_key=True),  # uuid4 hex
+    _uuid_key("import_id"),
     sa.Column("user", sa.String(80), nullable=False),
     sa.Column("started_at", sa.DateTime, nullable=False),
     sa.Column("finished_at", sa.DateTime, nullable=False),
@@ -383,7 +405,7 @@ source_keys = sa.Table(
     "source_keys",
     metadata,
     sa.Column("entity", sa.String(24), primary_key=True),  # the table: customers, tickets, regions …
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),  # negative
+    _id("id"),  # negative
     # as the source wrote it; compared case-sensitively everywhere (MariaDB's default collation is not)
     sa.Column("key", sa.String(64).with_variant(sa.dialects.mysql.VARCHAR(64, collation="utf8mb4_bin"),
                                                 "mysql", "mariadb"), nullable=False),
@@ -405,7 +427,7 @@ audit_metadata = sa.MetaData()
 audit_log = sa.Table(
     "audit_log",
     audit_metadata,
-    sa.Column("audit_id", sa.String(32), primary_key=True),  # uuid4 hex
+    _uuid_key("audit_id"),
     sa.Column("at", sa.DateTime, nullable=False, index=True),  # UTC
     sa.Column("user", sa.String(80), nullable=False),
     sa.Column("action", sa.String(24), nullable=False),  # metrics.access.audit.ACTIONS
@@ -438,17 +460,11 @@ DELIVERY_STATES = ("queued", "sending", "sent", "failed")
 deliveries = sa.Table(
     "deliveries",
     delivery_metadata,
-    sa.Column("delivery_id", sa.String(32), primary_key=True),  # uuid4 hex
+    _uuid_key("delivery_id"),
     sa.Column("subscription_id", sa.Integer, nullable=False, index=True),
     sa.Column("recipient", sa.String(120), nullable=False),  # user name, or webhook:<n>
     sa.Column("due_at", sa.DateTime, nullable=False),  # UTC: the schedule's occurrence
-    sa.Column("state", sa.String(8), nullable=False),  # DELIVERY_STATES
-    sa.Column("attempts", sa.Integer, nullable=False, default=0),
-    sa.Column("next_try_at", sa.DateTime, nullable=False),  # UTC: not before (back-off)
-    sa.Column("last_error", sa.String(400), nullable=True),  # one line, never a password or token
-    sa.Column("lease_owner", sa.String(80), nullable=True),
-    sa.Column("lease_until", sa.DateTime, nullable=True),  # UTC
-    sa.Column("sent_at", sa.DateTime, nullable=True),  # UTC
+    *_send_columns(),
     sa.UniqueConstraint("subscription_id", "recipient", "due_at", name="uq_deliveries_once"),
 )
 DELIVERY_TABLES = (subscriptions, deliveries)
@@ -506,13 +522,6 @@ alert_notices = sa.Table(
     sa.Column("rule_id", sa.String(80), primary_key=True),
     sa.Column("period", sa.Date, primary_key=True),  # the alert_events row told
     sa.Column("recipient", sa.String(120), primary_key=True),  # user name, or webhook:<n> of the rule
-    sa.Column("state", sa.String(8), nullable=False),  # queued | sending | sent | failed
-    sa.Column("attempts", sa.Integer, nullable=False, default=0),
-    sa.Column("queued_at", sa.DateTime, nullable=False),  # UTC
-    sa.Column("next_try_at", sa.DateTime, nullable=False),  # UTC: not before (back-off)
-    sa.Column("last_error", sa.String(400), nullable=True),  # one line, never a password or token
-    sa.Column("lease_owner", sa.String(80), nullable=True),
-    sa.Column("lease_until", sa.DateTime, nullable=True),  # UTC
-    sa.Column("sent_at", sa.DateTime, nullable=True),  # UTC
+    *_send_columns(sa.Column("queued_at", sa.DateTime, nullable=False)),  # UTC
 )
 ALERT_TABLES = (alert_rules, alert_events, alert_runs, alert_notices)
