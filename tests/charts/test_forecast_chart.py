@@ -7,21 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from figure_json import figure_json
 
 from metrics.present.charts import forecast as fan_chart
-
-
-def _json(fig) -> dict:
-    def plain(v: object) -> object:
-        if isinstance(v, dict):
-            return {k: plain(x) for k, x in v.items()}
-        if isinstance(v, list | tuple):
-            return [plain(x) for x in v]
-        if isinstance(v, np.ndarray):
-            return v.tolist()
-        return v
-
-    return {"data": [plain(tr.to_plotly_json()) for tr in fig.data], "layout": fig.layout.to_plotly_json()}
 
 
 def _frames() -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -39,7 +27,7 @@ def _frames() -> tuple[pd.DataFrame, pd.DataFrame]:
 ])
 def test_fan_draws_history_median_bands_and_target(lang: str, target_text: str, names: list[str]) -> None:
     history, months = _frames()
-    fig = _json(fan_chart.fan(history, months, "share", lang, "SLA <b>x</b>", "2026 Q2", target=0.95))
+    fig = figure_json(fan_chart.fan(history, months, "share", lang, "SLA <b>x</b>", "2026 Q2", target=0.95))
     band95, band80, median, actual = fig["data"]
     assert [tr["name"] for tr in fig["data"]] == names
     np.testing.assert_allclose(actual["y"], [90.0, 88.0, 91.0, 89.0])
@@ -60,6 +48,6 @@ def test_fan_draws_history_median_bands_and_target(lang: str, target_text: str, 
 
 def test_fan_without_forecast_or_target_is_the_history_alone() -> None:
     history, months = _frames()
-    fig = _json(fan_chart.fan(history, months.iloc[0:0], "per_1000_customer_months", "en", "Complaints", "sub"))
+    fig = figure_json(fan_chart.fan(history, months.iloc[0:0], "per_1000_customer_months", "en", "Complaints", "sub"))
     assert len(fig["data"]) == 1 and fig["data"][0]["name"] == "Actual"
     assert not [s for s in fig["layout"].get("shapes", []) if s["type"] == "line"]
