@@ -12,6 +12,8 @@ Fixtures (all session-scoped unless noted):
     mariadb_url   fresh database ``sw_test_<hex>`` on 127.0.0.1:3306, loaded, dropped at the end
     spark_cluster a Spark standalone cluster (tests/spark/test_spark_*.py); spark_url: its Thrift server, loaded
     db_url        parametrized over duckdb / postgres / mariadb (ids of the same names)
+    sw            (function) ``sw(*argv)``: the command line in-process, (exit code, stdout, stderr)
+    alerts_wh     (function) a Warehouse on the demo DuckDB with alert and audit stores of the test's own
     browser       Playwright Chromium (Debian's /usr/bin/chromium), headless
     page          (function) a new page in a fresh browser context, closed afterwards
     app_server    base URL of ``streamlit run app.py`` on a free port, reading the demo DuckDB
@@ -300,6 +302,35 @@ def demo_db(duckdb_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
     A page test module takes it for all its tests: ``pytestmark = pytest.mark.usefixtures("demo_db")``."""
     monkeypatch.setenv("SERVICEWATCH_DB", duckdb_url)
     return duckdb_url
+
+
+@pytest.fixture()
+def sw(capsys: pytest.CaptureFixture) -> Any:
+    """``sw(*argv)`` runs the command line (``servicewatch``) in-process: (exit code, stdout, stderr)."""
+    from metrics.cli.main import main
+
+    def call(*argv: str) -> tuple[int, str, str]:
+        code = main(list(argv))
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return call
+
+
+@pytest.fixture()
+def alerts_wh(duckdb_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A ``Warehouse`` on the demo DuckDB (``SERVICEWATCH_DB`` set to it too) whose alert rules and alerts
+    and audit log go to SQLite stores of this test's own in ``tmp_path``; disposed after the test."""
+    from metrics import alerts
+    from metrics.access import audit
+    from metrics.query.warehouse import Warehouse
+
+    monkeypatch.setenv("SERVICEWATCH_DB", duckdb_url)
+    monkeypatch.setenv(alerts.ALERTS_ENV, f"sqlite:///{tmp_path / 'alerts.sqlite'}")
+    monkeypatch.setenv(audit.AUDIT_ENV, f"sqlite:///{tmp_path / 'audit.sqlite'}")
+    w = Warehouse.open(duckdb_url)
+    yield w
+    w.engine.dispose()
 
 
 @pytest.fixture(scope="module")

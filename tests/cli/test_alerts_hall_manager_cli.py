@@ -5,7 +5,6 @@ for them as owner or as recipient, with one line and nothing stored."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,12 +17,9 @@ from metrics.query.warehouse import Warehouse
 
 
 @pytest.fixture()
-def wh(duckdb_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Warehouse]:
-    monkeypatch.setenv(alerts.ALERTS_ENV, f"sqlite:///{tmp_path / 'alerts.sqlite'}")
-    monkeypatch.setenv("SERVICEWATCH_AUDIT_DB", f"sqlite:///{tmp_path / 'audit.sqlite'}")
-    w = Warehouse.open(duckdb_url)
-    yield w
-    w.engine.dispose()
+def wh(alerts_wh: Warehouse) -> Warehouse:
+    """The demo with alert rules, alerts and audit log in this test's own stores (conftest's ``alerts_wh``)."""
+    return alerts_wh
 
 
 @pytest.fixture()

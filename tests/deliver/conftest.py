@@ -115,14 +115,3 @@ def rules_env(env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPat
     """``env`` with an alert store of its own (the shared demo copy's rules stay as they are)."""
     monkeypatch.setenv("SERVICEWATCH_ALERTS_DB", f"sqlite:///{tmp_path / 'alerts.sqlite'}")
     return env
-
-
-@pytest.fixture()
-def sw(capsys: pytest.CaptureFixture):
-    """``sw(*argv)`` runs the command line in-process: (exit code, stdout, stderr)."""
-    def call(*argv: str) -> tuple[int, str, str]:
-        code = cli.main(list(argv))
-        out = capsys.readouterr()
-        return code, out.out, out.err
-
-    return call

@@ -6,7 +6,6 @@ monthly frame), refused with one line when wrong; a store made before gets the c
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -17,7 +16,6 @@ import pytest
 from metrics import alerts
 from metrics.access.users import ScopeError
 from metrics.analysis import control
-from metrics.cli.main import main
 from metrics.demo.model import DETERIORATING_CITY
 from metrics.model.filters import Filters, add_months
 from metrics.model.registry import get
@@ -25,30 +23,20 @@ from metrics.query.warehouse import Warehouse
 
 
 @pytest.fixture()
-def wh(duckdb_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Warehouse]:
-    monkeypatch.setenv(alerts.ALERTS_ENV, f"sqlite:///{tmp_path / 'alerts.sqlite'}")
-    monkeypatch.setenv("SERVICEWATCH_AUDIT_DB", f"sqlite:///{tmp_path / 'audit.sqlite'}")
-    monkeypatch.setenv("SERVICEWATCH_DB", duckdb_url)
-    w = Warehouse.open(duckdb_url)
-    yield w
-    w.engine.dispose()
+def wh(alerts_wh: Warehouse) -> Warehouse:
+    """The demo with alert rules, alerts and audit log in this test's own stores (conftest's ``alerts_wh``)."""
+    return alerts_wh
 
-
-def _sw(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def _region(wh: Warehouse) -> str:
     return next(k for k, v in alerts.region_keys(wh).items() if v == DETERIORATING_CITY)
 
 
-def test_a_rules_baseline_is_what_it_judges_by(wh: Warehouse, capsys) -> None:
+def test_a_rules_baseline_is_what_it_judges_by(wh: Warehouse, sw) -> None:
     month = wh.as_of().replace(day=1)
     first, last = add_months(month, -23), add_months(month, -18)  # the window's first six months
-    code, _, err = _sw(
-        capsys,
+    code, _, err = sw(
         "alerts",
         "add",
         "dj.cr",
@@ -99,10 +87,9 @@ def test_a_rules_baseline_is_what_it_judges_by(wh: Warehouse, capsys) -> None:
     assert wide["centre"] == pytest.approx(by_hand.centre)
 
 
-def test_change_against_the_same_month_a_year_before(wh: Warehouse, capsys) -> None:
+def test_change_against_the_same_month_a_year_before(wh: Warehouse, sw) -> None:
     month = wh.as_of().replace(day=1)
-    code, _, err = _sw(
-        capsys,
+    code, _, err = sw(
         "alerts",
         "add",
         "dj.cr.yoy",
@@ -143,20 +130,20 @@ def test_change_against_the_same_month_a_year_before(wh: Warehouse, capsys) -> N
         (["--type", "change", "--against", "lastyear"], "unknown comparison 'lastyear'; use prev or yoy"),
     ],
 )
-def test_refused_with_one_line(wh: Warehouse, capsys, argv: list[str], message: str) -> None:
-    code, out, err = _sw(capsys, "alerts", "add", "bad", "--metric", "csat", *argv)
+def test_refused_with_one_line(wh: Warehouse, sw, argv: list[str], message: str) -> None:
+    code, out, err = sw("alerts", "add", "bad", "--metric", "csat", *argv)
     assert code == 1 and out == "" and err.count("\n") == 1 and message in err
     assert alerts.rules(wh).empty
 
 
-def test_the_audit_and_an_older_store(wh: Warehouse, capsys, tmp_path: Path, monkeypatch) -> None:
+def test_the_audit_and_an_older_store(wh: Warehouse, sw, tmp_path: Path, monkeypatch) -> None:
     from metrics.access import audit
 
     assert (
-        _sw(capsys, "alerts", "add", "b", "--metric", "csat", "--type", "control", "--baseline", "2025-01:2025-06")[0]
+        sw("alerts", "add", "b", "--metric", "csat", "--type", "control", "--baseline", "2025-01:2025-06")[0]
         == 0
     )
-    listed = json.loads(_sw(capsys, "alerts", "rules", "--format", "json")[1])
+    listed = json.loads(sw("alerts", "rules", "--format", "json")[1])
     assert listed[0]["baseline"] == "2025-01-01:2025-06-01" and listed[0]["against"] == "prev"
     log = audit.read(wh.url)
     assert json.loads(log["detail"].iloc[0])["baseline"] == "2025-01:2025-06"

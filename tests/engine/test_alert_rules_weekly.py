@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -17,20 +16,15 @@ import sqlalchemy as sa
 
 from metrics import alerts
 from metrics.analysis import alert_checks, control
-from metrics.cli.main import main
 from metrics.demo.model import DETERIORATING_CITY
 from metrics.model.filters import Filters
 from metrics.query.warehouse import Warehouse
 
 
 @pytest.fixture()
-def wh(duckdb_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Warehouse]:
-    monkeypatch.setenv(alerts.ALERTS_ENV, f"sqlite:///{tmp_path / 'alerts.sqlite'}")
-    monkeypatch.setenv("SERVICEWATCH_AUDIT_DB", f"sqlite:///{tmp_path / 'audit.sqlite'}")
-    monkeypatch.setenv("SERVICEWATCH_DB", duckdb_url)
-    w = Warehouse.open(duckdb_url)
-    yield w
-    w.engine.dispose()
+def wh(alerts_wh: Warehouse) -> Warehouse:
+    """The demo with alert rules, alerts and audit log in this test's own stores (conftest's ``alerts_wh``)."""
+    return alerts_wh
 
 
 def test_period_start_and_window() -> None:
@@ -100,29 +94,24 @@ def test_a_store_made_before_weekly_rules_gets_the_column(wh: Warehouse, tmp_pat
     assert list(rules["grain"]) == ["month"]
 
 
-def _sw(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
-
-def test_cli_add_and_remove(wh: Warehouse, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = _sw(capsys, "alerts", "add", "dj.cr.week", "--metric", "fcr_rate", "--type", "control",
-                         "--every", "week", "--region", "4", "--run-rules", "beyond_3sigma,six_trend", "--lang", "en")
+def test_cli_add_and_remove(wh: Warehouse, sw) -> None:
+    code, out, err = sw("alerts", "add", "dj.cr.week", "--metric", "fcr_rate", "--type", "control",
+                        "--every", "week", "--region", "4", "--run-rules", "beyond_3sigma,six_trend", "--lang", "en")
     assert code == 0, err
     assert out.startswith("Alert rule dj.cr.week saved: ") and out.strip().endswith(", weekly.")
     rule = alerts.rules(wh).set_index("rule_id").loc["dj.cr.week"]
     assert (rule["metric"], rule["kind"], rule["grain"], rule["run_rules"]) == \
         ("fcr_rate", "control", "week", "beyond_3sigma,six_trend")
     assert rule["filters"] == {"region": "4"} and rule["enabled"]
-    code, out, err = _sw(capsys, "alerts", "add", "dj.cr.week", "--metric", "csat", "--type", "change")
+    code, out, err = sw("alerts", "add", "dj.cr.week", "--metric", "csat", "--type", "change")
     assert code == 1 and "exists; give --replace" in err and err.count("\n") == 1
-    assert _sw(capsys, "alerts", "add", "dj.cr.week", "--metric", "csat", "--type", "change", "--replace",
-               "--tier", "gold")[0] == 0
+    assert sw("alerts", "add", "dj.cr.week", "--metric", "csat", "--type", "change", "--replace",
+              "--tier", "gold")[0] == 0
     rule = alerts.rules(wh).set_index("rule_id").loc["dj.cr.week"]
     assert (rule["metric"], rule["kind"], rule["grain"]) == ("csat", "change", "month")
     assert rule["filters"] == {"tier": "gold"}
-    code, out, err = _sw(capsys, "alerts", "remove", "dj.cr.week", "--lang", "en")
+    code, out, err = sw("alerts", "remove", "dj.cr.week", "--lang", "en")
     assert code == 0 and "removed" in out and alerts.rules(wh).empty
     log = pd.read_sql("SELECT action, detail FROM audit_log", sa.create_engine(
         f"sqlite:///{Path(alerts.alerts_url(wh.url)[10:]).with_name('audit.sqlite')}"))
@@ -140,14 +129,14 @@ def test_cli_add_and_remove(wh: Warehouse, capsys: pytest.CaptureFixture[str]) -
     (["--metric", "csat", "--type", "control", "--tier", "platinum-ish"], "unknown tier platinum-ish"),
     (["--metric", "csat", "--type", "control", "--region", "Atlantis"], "Atlantis"),
 ])
-def test_cli_add_refuses_with_one_line(wh: Warehouse, capsys: pytest.CaptureFixture[str], argv, message) -> None:
-    code, out, err = _sw(capsys, "alerts", "add", "r1", *argv)
+def test_cli_add_refuses_with_one_line(wh: Warehouse, sw, argv, message) -> None:
+    code, out, err = sw("alerts", "add", "r1", *argv)
     assert code != 0 and out == "" and message in err and err.count("\n") == 1 and "Traceback" not in err
     assert alerts.rules(wh).empty
 
 
-def test_cli_remove_unknown(wh: Warehouse, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = _sw(capsys, "alerts", "remove", "ghost")
+def test_cli_remove_unknown(wh: Warehouse, sw) -> None:
+    code, _, err = sw("alerts", "remove", "ghost")
     assert code == 1 and err.strip().endswith("no alert rule 'ghost'; see servicewatch alerts rules")
 
 

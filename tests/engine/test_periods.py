@@ -17,7 +17,6 @@ import pytest
 from page_helpers import plain
 from streamlit.testing.v1 import AppTest
 
-from metrics.cli.main import main
 from metrics.model.filters import Filters, clamp_period, default_period, fit_to_span, preset_period
 from metrics.model.links import date_range, parse_query
 from metrics.query.warehouse import Warehouse
@@ -83,17 +82,17 @@ def test_parse_query_names_only_the_date_it_moved() -> None:
     assert (p.filters.start, p.filters.end) == (date(2026, 6, 1), date(2026, 10, 15))
 
 
-def test_cli_note_names_only_the_date_it_moved(short_url: str, capsys: pytest.CaptureFixture) -> None:
+def test_cli_note_names_only_the_date_it_moved(short_url: str, sw) -> None:
     """The CLI's equivalent: --from inside the data, --to after it; the note names --to alone."""
     first, last = Warehouse.open(short_url).data_span()
     start, end = first + timedelta(days=2), last + timedelta(days=16)
-    code, _, err = _cli(capsys, "metric", "tickets", "--db", short_url, "--from", str(start), "--to", str(end))
+    code, _, err = sw("metric", "tickets", "--db", short_url, "--from", str(start), "--to", str(end))
     assert code == 0
     note = err.splitlines()[0]
     assert f"--to {end}" in note and "--from" not in note and "--as-of" not in note
     assert note.endswith(f"clamped to {start} – {last}")
-    code, _, err = _cli(capsys, "metric", "tickets", "--db", short_url, "--from", str(start), "--to", str(last),
-                        "--as-of", str(last + timedelta(days=3)))
+    code, _, err = sw("metric", "tickets", "--db", short_url, "--from", str(start), "--to", str(last),
+                      "--as-of", str(last + timedelta(days=3)))
     assert code == 0 and err.splitlines()[0].count("--") == 1 and f"--as-of {last + timedelta(days=3)}" in err
 
 
@@ -164,15 +163,9 @@ def test_data_span(short_url: str, long_url: str, last_day: date) -> None:
 
 
 # -- the command line --------------------------------------------------------------------------
-def _cli(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def test_cli_default_on_a_short_extract_is_all_the_data(short_url: str, capsys: pytest.CaptureFixture) -> None:
+def test_cli_default_on_a_short_extract_is_all_the_data(short_url: str, sw) -> None:
     first, last = Warehouse.open(short_url).data_span()
-    code, out, err = _cli(capsys, "metric", "csat", "--db", short_url, "--format", "json")
+    code, out, err = sw("metric", "csat", "--db", short_url, "--format", "json")
     assert code == 0
     record = json.loads(out)[0]
     assert (record["period_start"], record["period_end"], record["as_of"]) == \
@@ -183,37 +176,37 @@ def test_cli_default_on_a_short_extract_is_all_the_data(short_url: str, capsys: 
 
 
 def test_cli_default_on_a_long_extract_is_the_last_12_complete_months(long_url: str,
-                                                                      capsys: pytest.CaptureFixture) -> None:
+                                                                      sw) -> None:
     last = Warehouse.open(long_url).as_of()
     start, end = preset_period("last_12_months", last)
-    code, out, err = _cli(capsys, "metric", "csat", "--db", long_url, "--format", "csv")
+    code, out, err = sw("metric", "csat", "--db", long_url, "--format", "csv")
     assert code == 0 and out.splitlines()[0] == "value,n,lower,upper"
     assert err.strip() == f"period {start} – {end} (default: the last 12 complete months); data as of {last}"
 
 
-def test_cli_prints_the_window_with_its_comparison(long_url: str, capsys: pytest.CaptureFixture) -> None:
+def test_cli_prints_the_window_with_its_comparison(long_url: str, sw) -> None:
     last = Warehouse.open(long_url).as_of()
     start, end = preset_period("last_quarter", last)
     cf = Filters(start=start, end=end).comparison_filters()
-    code, out, err = _cli(capsys, "metric", "nps", "--db", long_url, "--period", "last_quarter",
-                          "--with-comparison", "--format", "json")
+    code, out, err = sw("metric", "nps", "--db", long_url, "--period", "last_quarter",
+                        "--with-comparison", "--format", "json")
     assert code == 0
     assert err.strip() == (f"period {start} – {end} (Last quarter), compared with {cf.start} – {cf.end}; "
                            f"data as of {last}")
     record = json.loads(out)[0]
     assert (record["comparison_start"], record["comparison_end"]) == (cf.start.isoformat(), cf.end.isoformat())
-    code, _, err = _cli(capsys, "metric", "nps", "--db", long_url, "--period", "last_quarter", "--lang", "zh")
+    code, _, err = sw("metric", "nps", "--db", long_url, "--period", "last_quarter", "--lang", "zh")
     assert err.strip() == f"统计周期 {start} 至 {end}（上季度）；数据截至 {last}"
 
 
 @pytest.mark.parametrize("dates", [("2001-01-01", None), (None, "+60"), ("2001-01-01", "+60")])
-def test_cli_clamps_dates_outside_the_data(short_url: str, capsys: pytest.CaptureFixture, dates) -> None:
+def test_cli_clamps_dates_outside_the_data(short_url: str, sw, dates) -> None:
     wh = Warehouse.open(short_url)
     first, last = wh.data_span()
     start = dates[0] or (first + timedelta(days=3)).isoformat()
     end = (last + timedelta(days=60)).isoformat() if dates[1] else (last - timedelta(days=2)).isoformat()
-    code, out, err = _cli(capsys, "metric", "csat", "--db", short_url, "--from", start, "--to", end,
-                          "--format", "json")
+    code, out, err = sw("metric", "csat", "--db", short_url, "--from", start, "--to", end,
+                        "--format", "json")
     assert code == 0
     shown = (max(date.fromisoformat(start), first), min(date.fromisoformat(end), last))
     note, window = err.strip().splitlines()
@@ -229,31 +222,31 @@ def test_cli_clamps_dates_outside_the_data(short_url: str, capsys: pytest.Captur
     assert record["value"] == pytest.approx(wh.metric("csat", f)["value"].iloc[0], rel=1e-9)
 
 
-def test_cli_dates_wholly_outside_the_data_give_the_default(short_url: str, capsys: pytest.CaptureFixture) -> None:
+def test_cli_dates_wholly_outside_the_data_give_the_default(short_url: str, sw) -> None:
     first, last = Warehouse.open(short_url).data_span()
-    code, out, err = _cli(capsys, "metric", "tickets", "--db", short_url, "--from", "2001-01-01",
-                          "--to", "2001-03-31", "--format", "csv")
+    code, out, err = sw("metric", "tickets", "--db", short_url, "--from", "2001-01-01",
+                        "--to", "2001-03-31", "--format", "csv")
     assert code == 0 and len(out.splitlines()) == 2
     assert err.splitlines()[0].endswith(f"clamped to {first} – {last}")
 
 
-def test_cli_dates_inside_the_data_say_nothing_more(long_url: str, capsys: pytest.CaptureFixture) -> None:
+def test_cli_dates_inside_the_data_say_nothing_more(long_url: str, sw) -> None:
     last = Warehouse.open(long_url).as_of()
-    code, _, err = _cli(capsys, "metric", "csat", "--db", long_url, "--from", str(last.replace(day=1)),
-                        "--to", str(last))
+    code, _, err = sw("metric", "csat", "--db", long_url, "--from", str(last.replace(day=1)),
+                      "--to", str(last))
     assert code == 0 and err.strip() == f"period {last.replace(day=1)} – {last} (given dates); data as of {last}"
 
 
-def test_grouped_output_names_regions_beside_ids(long_url: str, capsys: pytest.CaptureFixture) -> None:
+def test_grouped_output_names_regions_beside_ids(long_url: str, sw) -> None:
     regions = Warehouse.open(long_url).regions().set_index("region_id")
     for lang, col in (("en", "name_en"), ("zh", "name_zh")):
-        code, out, _ = _cli(capsys, "metric", "csat", "--db", long_url, "--by", "city", "--by", "tier",
-                            "--format", "json", "--lang", lang)
+        code, out, _ = sw("metric", "csat", "--db", long_url, "--by", "city", "--by", "tier",
+                          "--format", "json", "--lang", lang)
         assert code == 0
         records = json.loads(out)
         assert records and list(records[0])[:3] == ["region_id", "region_name", "tier"]
         assert all(r["region_name"] == regions.loc[r["region_id"], col] for r in records)
-    code, out, _ = _cli(capsys, "metric", "tickets", "--db", long_url, "--by", "district", "--format", "csv")
+    code, out, _ = sw("metric", "tickets", "--db", long_url, "--by", "district", "--format", "csv")
     assert out.splitlines()[0] == "region_id,region_name,value,n,lower,upper"
 
 
@@ -357,13 +350,13 @@ def snapshot_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return url
 
 
-def test_a_snapshot_opens_on_its_departures(snapshot_url: str, capsys: pytest.CaptureFixture,
+def test_a_snapshot_opens_on_its_departures(snapshot_url: str, sw,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     wh = Warehouse.open(snapshot_url)
     assert wh.snapshot_date() == date(2026, 11, 30) == wh.data_span()[1]
     raw = pd.read_csv(Path(__file__).resolve().parents[2] / "docs" / "examples" / "crm_snapshot.csv")
     left = int((raw["Churn"] == "Yes").sum())
-    code, out, err = _cli(capsys, "metric", "churn_rate", "--db", snapshot_url, "--format", "json")
+    code, out, err = sw("metric", "churn_rate", "--db", snapshot_url, "--format", "json")
     assert code == 0 and json.loads(out)[0]["events"] <= left and json.loads(out)[0]["events"] > 0
     assert "customer snapshot's date" in err and "2025-12-01 – 2026-11-30" in err
     at = _open(snapshot_url, monkeypatch, {"lang": "en"})

@@ -26,16 +26,11 @@ PAGE = "pages/9_Alerts.py"
 
 
 @pytest.fixture()
-def wh(duckdb_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def wh(alerts_wh: Warehouse) -> Warehouse:
     """The demo with its default rules checked once, alerts and audit in this test's own stores."""
-    monkeypatch.setenv("SERVICEWATCH_DB", duckdb_url)
-    monkeypatch.setenv(alerts.ALERTS_ENV, f"sqlite:///{tmp_path / 'alerts.sqlite'}")
-    monkeypatch.setenv(audit.AUDIT_ENV, f"sqlite:///{tmp_path / 'audit.sqlite'}")
-    w = Warehouse.open(duckdb_url)
-    alert_rules.install(w)
-    alerts.evaluate(w)
-    yield w
-    w.engine.dispose()
+    alert_rules.install(alerts_wh)
+    alerts.evaluate(alerts_wh)
+    return alerts_wh
 
 
 MARKS = {"alerts_open": "fired_at", "alerts_history": "ran_at", "alerts_done": "acknowledged_by"}

@@ -9,14 +9,12 @@ from __future__ import annotations
 import io
 import json
 import time
-from pathlib import Path
 
 import pandas as pd
 import pytest
 from page_helpers import open_page
 
 from metrics import alerts
-from metrics.access import audit
 from metrics.access import users as access
 from metrics.analysis import alert_checks, control
 from metrics.demo import alert_rules
@@ -28,13 +26,9 @@ PAGE = "pages/9_Alerts.py"
 
 
 @pytest.fixture()
-def wh(duckdb_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("SERVICEWATCH_DB", duckdb_url)
-    monkeypatch.setenv(alerts.ALERTS_ENV, f"sqlite:///{tmp_path / 'alerts.sqlite'}")
-    monkeypatch.setenv(audit.AUDIT_ENV, f"sqlite:///{tmp_path / 'audit.sqlite'}")
-    w = Warehouse.open(duckdb_url)
-    yield w
-    w.engine.dispose()
+def wh(alerts_wh: Warehouse) -> Warehouse:
+    """The demo with alert rules, alerts and audit log in this test's own stores (conftest's ``alerts_wh``)."""
+    return alerts_wh
 
 
 def test_a_hall_manager_sees_no_complaint_rate_through_alerts(wh, tmp_path, monkeypatch, downloads) -> None:

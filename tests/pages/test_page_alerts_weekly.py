@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from page_helpers import open_page
@@ -18,11 +17,8 @@ from metrics.model.i18n import t
 from metrics.query.warehouse import Warehouse
 
 
-def test_weekly_rule_is_charted_by_week(duckdb_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SERVICEWATCH_DB", duckdb_url)
-    monkeypatch.setenv(alerts.ALERTS_ENV, f"sqlite:///{tmp_path / 'alerts.sqlite'}")
-    monkeypatch.setenv("SERVICEWATCH_AUDIT_DB", f"sqlite:///{tmp_path / 'audit.sqlite'}")
-    wh = Warehouse.open(duckdb_url)
+def test_weekly_rule_is_charted_by_week(alerts_wh: Warehouse) -> None:
+    wh = alerts_wh
     key = next(k for k, v in alerts.region_keys(wh).items() if v == DETERIORATING_CITY)
     alerts.save_rules(wh, [{"rule_id": "dj.csat.week", "metric": "csat", "kind": "control", "owner": "ops",
                             "filters": {"region": key}, "grain": "week"}])

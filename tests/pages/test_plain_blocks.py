@@ -5,13 +5,10 @@ numbers) outside the "技术细节" expander, and the method (R², DeLong, Holm,
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from page_helpers import filters, open_page, plain, show_section
 
 from metrics import alerts
-from metrics.access import audit
 from metrics.analysis import health as hl
 from metrics.analysis import plain as plain_words
 from metrics.churn import action_effect as ae
@@ -73,12 +70,8 @@ def test_rising_topics_plain_then_holm(duckdb_url: str, monkeypatch: pytest.Monk
     assert any("Holm" in x for x in inside)
 
 
-def test_control_chart_plain_line_then_three_sigma(duckdb_url: str, tmp_path: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SERVICEWATCH_DB", duckdb_url)
-    monkeypatch.setenv(alerts.ALERTS_ENV, f"sqlite:///{tmp_path / 'alerts.sqlite'}")
-    monkeypatch.setenv(audit.AUDIT_ENV, f"sqlite:///{tmp_path / 'audit.sqlite'}")
-    w = Warehouse.open(duckdb_url)
+def test_control_chart_plain_line_then_three_sigma(alerts_wh: Warehouse) -> None:
+    w = alerts_wh
     alert_rules.install(w)
     alerts.evaluate(w)
     at = open_page("pages/9_Alerts.py", {"lang": "zh"})
@@ -87,4 +80,3 @@ def test_control_chart_plain_line_then_three_sigma(duckdb_url: str, tmp_path: Pa
     assert line and "通常范围" in line[0] and "σ" not in line[0], outside
     assert not [x for x in outside if "σ" in x or "控制图（" in x]
     assert any("3σ" in x and "控制图" in x for x in inside)
-    w.engine.dispose()
