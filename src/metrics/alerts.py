@@ -19,13 +19,14 @@ acknowledgement); ``alert_runs`` says when each rule last ran and whether it fir
 which recipient was told of which alert (:mod:`metrics.deliver.alert_notify`). The rules themselves
 (adding, listing, their slice and scope) and where the tables live: :mod:`metrics.alert_rules`, whose
 names this module re-exports. An alert's signal in words, for the CLI, the page and the notices alike:
-:func:`signal_text`.
+:func:`signal_text`; alerts as a person reads them, the CLI's table and the page's: :func:`readable`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 
 import pandas as pd
@@ -56,7 +57,9 @@ from metrics.analysis.alert_checks import AGAINST, judge, period_start  # noqa: 
 from metrics.analysis.subtitles import region_parents, scope_text
 from metrics.model.filters import Filters
 from metrics.model.i18n import metric_label, t
+from metrics.model.registry import get
 from metrics.model.schema import alert_events, alert_rules, alert_runs
+from metrics.present.formatting import fmt_value
 
 COLUMNS = ("rule_id", "metric", "metric_label", "slice", "kind", "period", "value", "centre", "lower", "upper",
            "n", "signal", "fired_at", "owner", "recipients")
@@ -108,6 +111,37 @@ def signal_text(signal: str, lang: str) -> str:
     """The rules an alert fired, in words (``beyond_3sigma,six_trend`` -> "超出3σ控制限；连续6点上升或下降")."""
     sep = "；" if lang == "zh" else "; "
     return sep.join(t(f"alerts.rule.{s}", lang) for s in str(signal).split(",") if s)
+
+
+def grains_of(frame: pd.DataFrame) -> list[str]:
+    """Each alert's period kind, ``month`` or ``week`` (all months when ``frame`` has no ``grain``)."""
+    return list(frame["grain"]) if "grain" in frame.columns else ["month"] * len(frame)
+
+
+def readable(df: pd.DataFrame, lang: str, columns: Sequence[str]) -> pd.DataFrame:
+    """Alerts (with ``metric_label`` and ``slice``) as a person reads them, the CLI's table and the Alerts
+    page's: ``columns`` in that order, numbers in the metric's unit, kinds, rules and owners in words (the
+    system's own rules as 系统管理员), a month as 2025-03 and a week by its Monday, headers from the
+    catalogue."""
+    out = df.copy()
+    units = [get(m).unit for m in out["metric"]]
+    for col in ("value", "centre", "lower", "upper"):
+        if col in out.columns:
+            out[col] = [fmt_value(v, u, lang) for v, u in zip(out[col], units, strict=True)]
+    out["metric"] = out["metric_label"]
+    if "kind" in out.columns:
+        out["kind"] = [t(f"alerts.kind.{k}", lang) for k in out["kind"]]
+    out["signal"] = [signal_text(s, lang) for s in out["signal"]]
+    if "n" in out.columns:
+        out["n"] = out["n"].map(lambda v: "" if pd.isna(v) else f"{v:,.0f}")
+    if "owner" in out.columns:
+        out["owner"] = [owner_label(o, lang) for o in out["owner"]]
+    out["period"] = [f"{pd.Timestamp(p):%Y-%m-%d}" if g == "week" else f"{pd.Timestamp(p):%Y-%m}"
+                     for p, g in zip(out["period"], grains_of(out), strict=True)]
+    for col in ("fired_at", "acknowledged_at"):
+        if col in out.columns:
+            out[col] = pd.to_datetime(out[col]).dt.strftime("%Y-%m-%d %H:%M")
+    return out[list(columns)].rename(columns={c: t(f"alerts.col.{c}", lang) for c in columns})
 
 
 def keeps_scope(scope: Scope | None) -> bool:

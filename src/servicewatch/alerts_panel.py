@@ -21,7 +21,7 @@ from metrics.backends.connect import resolve_url
 from metrics.model.filters import Filters, add_months
 from metrics.model.registry import get
 from metrics.present.charts.control import control_chart
-from metrics.present.formatting import fmt_metric, fmt_value
+from metrics.present.formatting import fmt_metric
 from servicewatch.tables import MISSING, fitted_columns
 
 if TYPE_CHECKING:
@@ -50,41 +50,13 @@ def slice_filters(view: View, query: dict, period: date, grain: str = "month") -
     return alerts.rule_filters(view.wh, query, start, end, end, scope)
 
 
-def _grains(frame: pd.DataFrame) -> list[str]:
-    return list(frame["grain"]) if "grain" in frame.columns else ["month"] * len(frame)
-
-
 def described(events: pd.DataFrame, view: View) -> pd.DataFrame:
     """Recorded alerts with ``metric_label`` and ``slice`` in words (the page's language)."""
     out = events.copy()
     out["metric_label"] = [view.metric_label(m) for m in out["metric"]]
     out["slice"] = [scope_text(slice_filters(view, q, p, g), view.lang, view.region_names)
-                    for q, p, g in zip(out["filters"], out["period"], _grains(out), strict=True)]
+                    for q, p, g in zip(out["filters"], out["period"], alerts.grains_of(out), strict=True)]
     return out
-
-
-def shown(df: pd.DataFrame, view: View, columns: tuple[str, ...]) -> pd.DataFrame:
-    """Alerts as a person reads them: numbers in the metric's unit, kinds and rules in words, headers
-    from the catalogue."""
-    out = df.copy()
-    units = [get(m).unit for m in out["metric"]]
-    for col in ("value", "centre", "lower", "upper"):
-        if col in out.columns:
-            out[col] = [fmt_value(v, u, view.lang) for v, u in zip(out[col], units, strict=True)]
-    out["metric"] = out["metric_label"]
-    if "kind" in out.columns:
-        out["kind"] = [view.t(f"alerts.kind.{k}") for k in out["kind"]]
-    out["signal"] = [alerts.signal_text(s, view.lang) for s in out["signal"]]
-    if "n" in out.columns:
-        out["n"] = out["n"].map(lambda v: "" if pd.isna(v) else f"{v:,.0f}")
-    if "owner" in out.columns:  # the system's own rules in words (系统管理员), a person by their user name
-        out["owner"] = [alerts.owner_label(o, view.lang) for o in out["owner"]]
-    out["period"] = [f"{pd.Timestamp(p):%Y-%m-%d}" if g == "week" else f"{pd.Timestamp(p):%Y-%m}"  # a week: its Monday
-                     for p, g in zip(out["period"], _grains(out), strict=True)]
-    for col in ("fired_at", "acknowledged_at"):
-        if col in out.columns:
-            out[col] = pd.to_datetime(out[col]).dt.strftime("%Y-%m-%d %H:%M")
-    return out[list(columns)].rename(columns={c: view.t(f"alerts.col.{c}") for c in columns})
 
 
 def check_button(view: View) -> None:
@@ -102,7 +74,7 @@ def open_alerts(view: View) -> pd.DataFrame:
         st.success(view.t("alerts.none"), icon=":material/check_circle:")
         return found
     found = described(found, view)
-    table = shown(found, view, OPEN_COLUMNS)
+    table = alerts.readable(found, view.lang, OPEN_COLUMNS)
     st.dataframe(table, hide_index=True, width="stretch", placeholder=MISSING,
                  column_config=fitted_columns(table, pin=2), key="alerts_open")
     _download(view, table, "open", "alerts_open_csv")
@@ -130,9 +102,9 @@ def pick(view: View, choices: pd.DataFrame) -> pd.Series | None:
     mark = view.t("page.alerts.open_mark")
     labels = {i: f"{r.metric_label} · {r.slice} · {str(r.period)[:10 if g == 'week' else 7]}"
               + (f" · {mark}" if r.open else "") for i, (r, g) in enumerate(zip(choices.itertuples(),
-                                                                               _grains(choices), strict=True))}
+                                                                               alerts.grains_of(choices), strict=True))}
     codes = {i: f"{r.rule_id}.{str(r.period)[:10 if g == 'week' else 7]}"  # in the link: alert=rule.period
-             for i, (r, g) in enumerate(zip(choices.itertuples(), _grains(choices), strict=True))}
+             for i, (r, g) in enumerate(zip(choices.itertuples(), alerts.grains_of(choices), strict=True))}
     picked = view.choice("alert", list(labels), view.t("page.alerts.pick"), widget="selectbox",
                          to_url=codes.get, format_func=labels.get)
     return choices.iloc[picked]
@@ -295,7 +267,7 @@ def history(view: View) -> None:
     done = done[done["acknowledged_at"].notna()]
     if len(done):
         st.subheader(view.t("page.alerts.acknowledged"))
-        table = shown(described(done, view), view, DONE_COLUMNS)
+        table = alerts.readable(described(done, view), view.lang, DONE_COLUMNS)
         st.dataframe(table, hide_index=True, width="stretch", placeholder=MISSING,
                      column_config=fitted_columns(table, pin=2), key="alerts_done")
         _download(view, table, "done", "alerts_done_csv")

@@ -17,7 +17,7 @@ import pandas as pd
 
 from metrics.access import audit
 from metrics.access import users as access
-from metrics.alerts import owner_label, signal_text
+from metrics.alerts import readable, signal_text  # noqa: F401 - signal_text: reached here too
 from metrics.analysis.alert_checks import GRAINS
 from metrics.cli.common import (
     EXIT_FAILURE,
@@ -34,7 +34,6 @@ from metrics.deliver.transport import hook_shown, parse_webhook
 from metrics.model import dimensions
 from metrics.model.i18n import metric_label, t
 from metrics.model.registry import get
-from metrics.present.formatting import fmt_value
 
 
 def _scope(wh, as_user: str | None) -> access.Scope | None:
@@ -46,22 +45,12 @@ def _scope(wh, as_user: str | None) -> access.Scope | None:
         raise UserError(str(exc)) from None
 
 
+SHOWN = ("rule_id", "metric", "slice", "kind", "period", "value", "centre", "lower", "upper", "n", "signal", "owner")
+
+
 def shown(df: pd.DataFrame, lang: str) -> pd.DataFrame:
-    """Alerts as a person reads them: values in the metric's unit, kinds and rules in words, headers
-    from the catalogue."""
-    out = df.copy()
-    units = [get(m).unit for m in out["metric"]]
-    for col in ("value", "centre", "lower", "upper"):
-        out[col] = [fmt_value(v, u, lang) for v, u in zip(out[col], units, strict=True)]
-    out["metric"] = out["metric_label"]
-    out["kind"] = [t(f"alerts.kind.{k}", lang) for k in out["kind"]]
-    out["signal"] = [signal_text(s, lang) for s in out["signal"]]
-    out["n"] = out["n"].map(lambda v: f"{v:,.0f}")
-    out["owner"] = [owner_label(o, lang) for o in out["owner"]]  # the demo's rules: 系统管理员
-    out["period"] = pd.to_datetime(out["period"]).dt.strftime("%Y-%m")
-    cols = ["rule_id", "metric", "slice", "kind", "period", "value", "centre", "lower", "upper", "n", "signal",
-            "owner"]
-    return out[cols].rename(columns={c: t(f"alerts.col.{c}", lang) for c in cols})
+    """The alerts of a check as the table prints them (:func:`metrics.alerts.readable`)."""
+    return readable(df, lang, SHOWN)
 
 
 def cmd_check(args: argparse.Namespace) -> None:
