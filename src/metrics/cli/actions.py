@@ -8,16 +8,16 @@ from __future__ import annotations
 import argparse
 import sys
 
-import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
 from metrics.cli.common import (
     UserError,
+    add_analysis_arguments,
     add_db_argument,
-    add_filter_arguments,
     add_format_argument,
-    add_output_arguments,
+    add_lang_argument,
+    as_text,
     build_filters,
     hand_out,
     keys_as_given,
@@ -60,7 +60,7 @@ def cmd_effect(args: argparse.Namespace) -> None:
 
     def table(out: pd.DataFrame) -> pd.DataFrame:
         for col in ("churn_treated", "churn_holdout", "difference", "diff_low", "diff_high", "mde"):
-            out[col] = pd.to_numeric(out[col], errors="coerce").map(lambda v: "" if np.isnan(v) else f"{v:.4f}")
+            out[col] = as_text(out[col], ".4f")
         return out
 
     hand_out(args, wh, f, df, {"actions_effect": by}, lines, table=table)
@@ -225,7 +225,7 @@ def _add_write_commands(asub: argparse._SubParsersAction) -> None:
         add_format_argument(q)
         q.add_argument("--as-user", dest="as_user", metavar="NAME",
                        help="act for a user of $SERVICEWATCH_USERS: only that user's customers")
-        q.add_argument("--lang", choices=["zh", "en"], default="en", help="language of names and sentences")
+        add_lang_argument(q, "language of names and sentences")
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -247,17 +247,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--curves", action="store_true",
                    help="print the Kaplan-Meier curves of treated and holdout per group instead "
                         "(days since the action was created, survival with 95%% bands)")
-    for q in (e,):
-        add_db_argument(q)
-        add_filter_arguments(q)
-        add_output_arguments(q, "language of names and sentences")
-    e.set_defaults(func=cmd_effect)
+    add_db_argument(e)
+    add_analysis_arguments(e, "language of names and sentences", cmd_effect)
     L = asub.add_parser("list", help="the retention actions in scope, with overdue ones flagged")
     L.add_argument("--status", action="append", default=[], choices=["open", "done", "cancelled"])
     L.add_argument("--owner", metavar="MANAGER_KEY",
                    help="only this account manager's actions (key as the source wrote it)")
     L.add_argument("--overdue", action="store_true", help="only open actions past their due date (at the as-of date)")
     add_db_argument(L)
-    add_filter_arguments(L)
-    add_output_arguments(L, "language of names", cmd_list)
+    add_analysis_arguments(L, "language of names", cmd_list)
     _add_write_commands(asub)

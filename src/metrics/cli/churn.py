@@ -8,17 +8,18 @@ import argparse
 import json
 import math
 
-from metrics.access.audit import filters_detail
 from metrics.cli.common import (
     UserError,
     add_db_argument,
     add_filter_arguments,
     add_format_argument,
-    audit_export,
+    add_lang_argument,
+    audit_rows,
     build_filters,
     date_arg,
     emit,
     keys_as_given,
+    open_filtered,
     open_warehouse,
 )
 from metrics.query.compiler import REGION_LEVELS
@@ -34,14 +35,12 @@ def cmd_survival(args: argparse.Namespace) -> None:
         by, level = "region", by
     if args.step < 1:
         raise UserError("--step must be at least 1 (days)")
-    wh = open_warehouse(args.db)
-    f = build_filters(wh, args)
+    wh, f = open_filtered(args)
     r = survival.retention(wh, f, None if by == "all" else by, level, args.step)
     shown = {"summary": r.summary, "logrank": r.logrank, "at_risk": r.at_risk}.get(args.what, r.curves)
     if by == "region":  # the regions as the source wrote their keys
         shown = keys_as_given(shown, wh, {c: "regions" for c in ("group", "group_a", "group_b")})
-    audit_export(args, "export", {"by": by, "level": level, "show": args.what, "rows": len(shown),
-                                  "filters": filters_detail(f)})
+    audit_rows(args, f, shown, {"by": by, "level": level, "show": args.what})
     emit(shown, args.format)
 
 
@@ -152,8 +151,7 @@ def cmd_churn_scores(args: argparse.Namespace) -> None:
     if args.top < 1:
         raise UserError("--top must be at least 1")
     df = churn_store.scores(wh, f, args.top, args.lang)
-    audit_export(args, "export", {"what": "churn scores", "model_id": int(model["model_id"]), "top": args.top,
-                                  "rows": len(df), "filters": filters_detail(f)})
+    audit_rows(args, f, df, {"what": "churn scores", "model_id": int(model["model_id"]), "top": args.top})
     emit(keys_as_given(df, wh), args.format)  # customer and region as the source wrote them
 
 
@@ -187,7 +185,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     sc = chs.add_parser("scores", help="customers by revenue at risk, with probability and reasons")
     add_db_argument(sc)
     sc.add_argument("--top", type=int, default=100, help="how many customers (default 100)")
-    sc.add_argument("--lang", choices=["zh", "en"], default="en", help="language of the reasons")
+    add_lang_argument(sc, "language of the reasons")
     add_filter_arguments(sc)
     add_format_argument(sc)
     sc.set_defaults(func=cmd_churn_scores)

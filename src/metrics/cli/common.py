@@ -8,9 +8,11 @@ import argparse
 import json
 import re
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import date
 
+import numpy as np
 import pandas as pd
 
 from metrics.access import users as access
@@ -53,13 +55,37 @@ def add_format_argument(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=["json", "csv", "table"], default="table")
 
 
+def add_lang_argument(p: argparse.ArgumentParser, lang_help: str, default: str = "en") -> None:
+    """``--lang zh|en`` (default ``default``); ``lang_help`` says what it translates."""
+    p.add_argument("--lang", choices=["zh", "en"], default=default, help=lang_help)
+
+
 def add_output_arguments(p: argparse.ArgumentParser, lang_help: str, func: Callable | None = None) -> None:
     """``--format json|csv|table`` and ``--lang zh|en`` (default en; ``lang_help`` says what it
     translates), and the command's function when ``func`` is given: how an analysis command ends."""
     add_format_argument(p)
-    p.add_argument("--lang", choices=["zh", "en"], default="en", help=lang_help)
+    add_lang_argument(p, lang_help)
     if func is not None:
         p.set_defaults(func=func)
+
+
+def add_listing_command(sub: argparse._SubParsersAction, name: str, help_text: str, func: Callable,
+                        db: bool = True) -> argparse.ArgumentParser:
+    """A command that lists what is stored (metrics, regions, subscriptions) as a tidy frame: ``--db``
+    (unless ``db`` is False) and ``--format`` (:func:`emit`), and its function."""
+    p = sub.add_parser(name, help=help_text)
+    if db:
+        add_db_argument(p)
+    add_format_argument(p)
+    p.set_defaults(func=func)
+    return p
+
+
+def add_analysis_arguments(p: argparse.ArgumentParser, lang_help: str, func: Callable | None = None) -> None:
+    """The options an analysis command ends with: the filters (:func:`add_filter_arguments`), then
+    ``--format`` and ``--lang`` (:func:`add_output_arguments`), and the command's function."""
+    add_filter_arguments(p)
+    add_output_arguments(p, lang_help, func)
 
 
 def add_filter_arguments(p: argparse.ArgumentParser) -> None:
@@ -159,6 +185,13 @@ def build_filters(wh: Warehouse, args: argparse.Namespace) -> Filters:
                        sla_levels=values["sla_level"])
     except ValueError as exc:
         raise UserError(str(exc)) from None
+
+
+def open_filtered(args: argparse.Namespace) -> tuple[Warehouse, Filters]:
+    """The database of ``--db`` (its connection checked) and the command's filters, every value
+    checked against its data (:func:`build_filters`)."""
+    wh = open_warehouse(args.db)
+    return wh, build_filters(wh, args)
 
 
 def window_text(wh: Warehouse, args: argparse.Namespace, f: Filters, with_comparison: bool) -> str:
@@ -323,6 +356,24 @@ def audit_export(args: argparse.Namespace, action: str, detail: dict) -> None:
         raise UserError(f"cannot write the audit log ({type(exc).__name__}); nothing was exported") from None
 
 
+def known_manager(wh: Warehouse, key: str | None, lang: str) -> int | None:
+    """The id of the account manager ``--manager`` names by their key (None without one); an unknown
+    key is one line in ``lang``."""
+    if not key:
+        return None
+    return known_id(wh, "account_managers", key, "portfolio.unknown_manager", lang, manager=key)
+
+
+@contextmanager
+def catalogue_refusals(lang: str, *errors: type[Exception]) -> Iterator[None]:
+    """``errors`` that carry a catalogue ``key`` and its ``params`` (a weights or rules file that
+    cannot be used) raised again as a one-line :class:`UserError` in ``lang``."""
+    try:
+        yield
+    except errors as exc:
+        raise UserError(t(exc.key, lang, **exc.params)) from None
+
+
 def known_metric(metric_id: str) -> Metric:
     """The registry's metric ``metric_id``; a :class:`UserError` naming the known ones otherwise."""
     try:
@@ -338,22 +389,29 @@ def hand_out(args: argparse.Namespace, wh: Warehouse, f: Filters, df: pd.DataFra
     and the filters), the window and the non-empty ``lines`` (its sentences) on stderr, the window's
     fields (and ``fields``) on each JSON record, ``table`` applied for ``--format table``, then ``df``
     on stdout."""
-    from metrics.access.audit import filters_detail
-
-    audit_export(args, "export", {**detail, "rows": len(df), "filters": filters_detail(f)})
+    audit_rows(args, f, df, detail)
     print(window_text(wh, args, f, with_comparison), file=sys.stderr)
     for line in lines:
         if line:
             print(line, file=sys.stderr)
     if args.format == "json":
         df = df.assign(**window_fields(wh, f, with_comparison), **(fields or {}))
-    elif args.format == "table" and table is not None:
+    emit(df, args.format, table)
+
+
+def audit_rows(args: argparse.Namespace, f: Filters, df: pd.DataFrame, detail: dict) -> None:
+    """Record in the audit log that the command hands out ``df``'s rows under filters ``f``: ``detail``,
+    then the number of rows and the filters (:func:`audit_export`)."""
+    from metrics.access.audit import filters_detail
+
+    audit_export(args, "export", {**detail, "rows": len(df), "filters": filters_detail(f)})
+
+
+def emit(df: pd.DataFrame, fmt: str, table: Callable[[pd.DataFrame], pd.DataFrame] | None = None) -> None:
+    """Print a tidy frame as JSON records, CSV or an aligned table (``table`` applied to it first:
+    a terminal's rounding and words)."""
+    if fmt == "table" and table is not None:
         df = table(df)
-    emit(df, args.format)
-
-
-def emit(df: pd.DataFrame, fmt: str) -> None:
-    """Print a tidy frame as JSON records, CSV or an aligned table."""
     df = df.copy()
     for col in df.columns:
         if pd.api.types.is_datetime64_any_dtype(df[col]):
@@ -371,7 +429,14 @@ def emit(df: pd.DataFrame, fmt: str) -> None:
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
+def as_text(values: pd.Series, spec: str) -> pd.Series:
+    """A column's numbers as text for ``--format table`` in the format ``spec`` (``.1%``: a share as a
+    percentage, ``.1f``: one decimal); blank where a number is missing or not a number."""
+    return pd.to_numeric(values, errors="coerce").map(lambda v: "" if np.isnan(v) else format(v, spec))
+
+
 def open_warehouse(db: str | None) -> Warehouse:
+    """The database of ``--db`` (:func:`metrics.backends.connect.resolve_url`), its connection checked."""
     wh = Warehouse.open(resolve_url(db))
     check_connection(wh.engine)
     return wh

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 
-from metrics.cli.common import add_db_argument, add_output_arguments, emit, open_warehouse
+from metrics.cli.common import add_db_argument, add_output_arguments, as_text, emit, open_warehouse
 
 
 def cmd_coverage(args: argparse.Namespace) -> None:
@@ -14,9 +14,7 @@ def cmd_coverage(args: argparse.Namespace) -> None:
 
     wh = open_warehouse(args.db)
     df = coverage.coverage(wh.engine, args.lang)
-    if args.format == "table":
-        df = df.assign(share=df["share"].map(lambda v: "" if v != v else f"{v:.1%}"))
-    emit(df, args.format)
+    emit(df, args.format, table=lambda d: d.assign(share=as_text(d["share"], ".1%")))
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
 import pandas as pd
 
 from metrics.cli.common import (
@@ -16,9 +15,9 @@ from metrics.cli.common import (
     add_db_argument,
     add_filter_arguments,
     add_output_arguments,
-    build_filters,
+    as_text,
     hand_out,
-    open_warehouse,
+    open_filtered,
 )
 
 COLUMNS = ["score", "driver", "driver_name", "rank", "importance", "lower", "upper", "includes_zero", "share",
@@ -50,8 +49,7 @@ def cmd_drivers(args: argparse.Namespace) -> None:
 
     if args.boot < 20:
         raise UserError(t("drivers.cli.boot_min", args.lang, min=20))
-    wh = open_warehouse(args.db)
-    f = build_filters(wh, args)
+    wh, f = open_filtered(args)
     # with --performance the importance is the organisation's (the unit is compared against it): the
     # same model as the Overview card's, the Satisfaction page's and the meeting pack's
     model_filters = dv.organisation_filters(f) if args.performance else f
@@ -76,7 +74,7 @@ def cmd_drivers(args: argparse.Namespace) -> None:
         fix = None
     def table(df: pd.DataFrame) -> pd.DataFrame:
         for col in ("importance", "lower", "upper", "share", "r2", "r2_lower", "r2_upper", "r2_adjusted"):
-            df[col] = pd.to_numeric(df[col], errors="coerce").map(lambda v: "" if np.isnan(v) else f"{v:.4f}")
+            df[col] = as_text(df[col], ".4f")
         return df
 
     hand_out(args, wh, f, df, {"drivers": args.score}, [*tx.sentences(r, args.lang), fix,

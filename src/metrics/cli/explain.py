@@ -12,14 +12,12 @@ import pandas as pd
 
 from metrics.cli.common import (
     UserError,
+    add_analysis_arguments,
     add_db_argument,
-    add_filter_arguments,
-    add_output_arguments,
-    build_filters,
     hand_out,
     keys_as_given,
     known_metric,
-    open_warehouse,
+    open_filtered,
 )
 from metrics.model.i18n import metric_label, t
 
@@ -55,8 +53,7 @@ def cmd_explain(args: argparse.Namespace) -> None:
     allowed = tuple(d for d in m.dims if d not in ("month", "week"))
     if args.by is not None and args.by not in allowed:
         raise UserError(t("explain.cli.unknown_dim", lang, dim=args.by, dims=", ".join(allowed)))
-    wh = open_warehouse(args.db)
-    f = build_filters(wh, args)
+    wh, f = open_filtered(args)
     try:
         ds = [dc.decompose(wh, m.id, f, args.by)] if args.by else dc.explain(wh, m.id, f)
     except dc.NotDecomposable as exc:
@@ -92,5 +89,4 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("metric_id", help="metric id (a share, mean, NPS or rate); `servicewatch metrics` lists them")
     p.add_argument("--by", metavar="DIM", help=t("explain.cli.by_help", "en"))
     add_db_argument(p)
-    add_filter_arguments(p)
-    add_output_arguments(p, "language of the names and the sentence", cmd_explain)
+    add_analysis_arguments(p, "language of the names and the sentence", cmd_explain)

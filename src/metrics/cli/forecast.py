@@ -16,9 +16,8 @@ from metrics.cli.common import (
     add_db_argument,
     add_filter_arguments,
     add_output_arguments,
-    build_filters,
     hand_out,
-    open_warehouse,
+    open_filtered,
 )
 from metrics.model import registry
 from metrics.model.i18n import metric_label, t
@@ -51,8 +50,7 @@ def cmd_forecast(args: argparse.Namespace) -> None:
     except registry.UnknownMetric:
         raise UserError(t("forecast.reason.unknown_metric", lang, metric=args.metric_id,
                           known=t("plain.list_sep", lang).join(registry.BY_ID))) from None
-    wh = open_warehouse(args.db)
-    f = build_filters(wh, args)
+    wh, f = open_filtered(args)
     fc = fcast.forecast(wh, m.id, f)
     if fc.reason:
         raise UserError(ft.reason_text(fc, lang))

@@ -14,14 +14,15 @@ import pandas as pd
 
 from metrics.cli.common import (
     UserError,
+    add_analysis_arguments,
     add_db_argument,
-    add_filter_arguments,
-    add_output_arguments,
-    build_filters,
+    as_text,
+    catalogue_refusals,
     hand_out,
     keys_as_given,
     known_id,
-    open_warehouse,
+    known_manager,
+    open_filtered,
 )
 
 TABLE = ["customer_id", "name", "score", "trend", "change", "moved", "sla_compliance", "availability", "complaints",
@@ -35,7 +36,7 @@ def _shown(df: pd.DataFrame, lang: str) -> pd.DataFrame:
     out = df.copy()
     for col in out.columns.intersection(["score", "change", "previous", "sla_compliance", "availability",
                                          "complaints", "satisfaction", "spend_trend", "churn_risk"]):
-        out[col] = pd.to_numeric(out[col], errors="coerce").map(lambda v: "" if np.isnan(v) else f"{v:.1f}")
+        out[col] = as_text(out[col], ".1f")
     if "trend" in out:
         out["trend"] = [t(f"health.trend.{v}", lang) for v in out["trend"]]
     if "moved" in out:
@@ -52,14 +53,10 @@ def cmd_health(args: argparse.Namespace) -> None:
     from metrics.model.i18n import t
 
     lang = args.lang
-    try:
+    with catalogue_refusals(lang, hl.WeightsError):
         cfg = hl.load_weights(args.weights)
-    except hl.WeightsError as exc:
-        raise UserError(t(exc.key, lang, **exc.params)) from None
-    wh = open_warehouse(args.db)
-    f = build_filters(wh, args)
-    manager = (known_id(wh, "account_managers", args.manager, "portfolio.unknown_manager", lang,
-                        manager=args.manager) if args.manager else None)
+    wh, f = open_filtered(args)
+    manager = known_manager(wh, args.manager, lang)
     customer = (known_id(wh, "customers", args.customer, "health.unknown_customer", lang, customer=args.customer)
                 if args.customer else None)
     r = hl.health(wh, f, cfg, manager, customer)
@@ -101,5 +98,4 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--weights", metavar="FILE", help="a weights file (TOML) instead of data/health_weights.toml")
     p.add_argument("--show", choices=["customers", "history"], default="customers",
                    help="customers (default: one row each) or history (a row per customer and month)")
-    add_filter_arguments(p)
-    add_output_arguments(p, "language of the sentences and notes", cmd_health)
+    add_analysis_arguments(p, "language of the sentences and notes", cmd_health)

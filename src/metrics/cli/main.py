@@ -23,14 +23,13 @@ from metrics.cli.common import (
     add_db_argument,
     add_filter_arguments,
     add_format_argument,
-    audit_export,
-    build_filters,
+    add_listing_command,
     emit,
+    hand_out,
     keys_as_given,
     known_metric,
+    open_filtered,
     open_warehouse,
-    window_fields,
-    window_text,
     with_region_names,
     with_vocabulary_names,
 )
@@ -49,20 +48,12 @@ def cmd_metric(args: argparse.Namespace) -> None:
             level = d
         else:
             by.append(d)
-    wh = open_warehouse(args.db)
-    f = build_filters(wh, args)
+    wh, f = open_filtered(args)
     df = wh.compare(args.metric_id, f, tuple(by), level) if args.compare_columns else wh.metric(
         args.metric_id, f, tuple(by), level)
-    from metrics.access.audit import filters_detail
-
-    audit_export(args, "export", {"metric": args.metric_id, "by": by, "level": level, "rows": len(df),
-                                  "filters": filters_detail(f)})
     # the window on stderr in every format (stdout stays parseable), and as fields of each JSON record
-    print(window_text(wh, args, f, args.compare_columns), file=sys.stderr)
-    df = with_vocabulary_names(with_region_names(df, wh, args.lang), wh, by, args.lang)
-    if args.format == "json":
-        df = df.assign(**window_fields(wh, f, args.compare_columns))
-    emit(df, args.format)
+    hand_out(args, wh, f, with_vocabulary_names(with_region_names(df, wh, args.lang), wh, by, args.lang),
+             {"metric": args.metric_id, "by": by, "level": level}, with_comparison=args.compare_columns)
 
 
 def cmd_metrics(args: argparse.Namespace) -> None:
@@ -130,14 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "notes on stderr")
     m.set_defaults(func=cmd_metric)
 
-    ms = sub.add_parser("metrics", help="list the metrics")
-    add_format_argument(ms)
-    ms.set_defaults(func=cmd_metrics)
-
-    r = sub.add_parser("regions", help="list the regions")
-    add_db_argument(r)
-    add_format_argument(r)
-    r.set_defaults(func=cmd_regions)
+    add_listing_command(sub, "metrics", "list the metrics", cmd_metrics, db=False)
+    add_listing_command(sub, "regions", "list the regions", cmd_regions)
 
     d = sub.add_parser("demo", help="replace the database content with generated demo data")
     add_db_argument(d)

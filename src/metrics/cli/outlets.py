@@ -22,13 +22,13 @@ import pandas as pd
 
 from metrics.cli.common import (
     UserError,
+    add_analysis_arguments,
     add_db_argument,
-    add_filter_arguments,
-    add_output_arguments,
-    build_filters,
+    as_text,
+    catalogue_refusals,
     hand_out,
     keys_as_given,
-    open_warehouse,
+    open_filtered,
     with_region_names,
     with_vocabulary_names,
 )
@@ -60,9 +60,9 @@ def _shown(df: pd.DataFrame) -> pd.DataFrame:
     out = df.copy()
     for col in out.columns:
         if col in SHARES:
-            out[col] = pd.to_numeric(out[col], errors="coerce").map(lambda v: "" if np.isnan(v) else f"{v:.1%}")
+            out[col] = as_text(out[col], ".1%")
         elif col.endswith(("_min", "_lower", "_upper", "_1000")) or col.startswith("score") or col == "audit_score":
-            out[col] = pd.to_numeric(out[col], errors="coerce").map(lambda v: "" if np.isnan(v) else f"{v:.1f}")
+            out[col] = as_text(out[col], ".1f")
         elif pd.api.types.is_float_dtype(out[col]):  # counts a viewer's small group blanks: whole, or blank
             out[col] = out[col].map(lambda v: "" if np.isnan(v) else f"{v:.0f}" if float(v).is_integer() else f"{v:g}")
         elif out[col].dtype == object or str(out[col].dtype) in ("Int64", "boolean"):
@@ -81,15 +81,13 @@ def _withheld(df: pd.DataFrame, f, lang: str) -> list[str]:  # noqa: ANN001 - Fi
               min=f.scope.min_group_size)]
 
 
-def _rules(lang: str):  # noqa: ANN202 - outlet_stars.Rules
-    """The checked rules file (``data/outlet_stars.toml``); one line in ``lang`` when it cannot be used."""
+def _rules(lang: str, path: str | None = None):  # noqa: ANN202 - outlet_stars.Rules
+    """The checked rules file (``path``, default ``data/outlet_stars.toml``); one line in ``lang`` when it
+    cannot be used."""
     from metrics.analysis import outlet_stars as st
-    from metrics.model.i18n import t
 
-    try:
-        return st.load_rules()
-    except st.RulesError as exc:
-        raise UserError(t(exc.key, lang, **exc.params)) from None
+    with catalogue_refusals(lang, st.RulesError):
+        return st.load_rules(path)
 
 
 def _target(args: argparse.Namespace, lang: str, rules) -> float:  # noqa: ANN001 - outlet_stars.Rules
@@ -101,6 +99,14 @@ def _target(args: argparse.Namespace, lang: str, rules) -> float:  # noqa: ANN00
     if not np.isfinite(args.target_minutes) or args.target_minutes <= 0:
         raise UserError(t("outlets.target_bad", lang))
     return float(args.target_minutes)
+
+
+def _opened(args: argparse.Namespace):  # noqa: ANN202 - (Rules, Warehouse, Filters, float)
+    """What ``outlets`` and ``queue`` start from: the rules file, the database and the filters, and the
+    wait target in minutes (:func:`_target`)."""
+    rules = _rules(args.lang)
+    wh, f = open_filtered(args)
+    return rules, wh, f, _target(args, args.lang, rules)
 
 
 def _scoped(call, lang: str):  # noqa: ANN001, ANN202 - a call of the engine and its result
@@ -120,10 +126,7 @@ def cmd_outlets(args: argparse.Namespace) -> None:
     from metrics.model.i18n import label, t
 
     lang = args.lang
-    rules = _rules(lang)
-    wh = open_warehouse(args.db)
-    f = build_filters(wh, args)
-    target = _target(args, lang, rules)
+    rules, wh, f, target = _opened(args)
     lines: list[str] = []
     if args.show == "vip":
         df = _scoped(lambda: ol.vip_lane(wh, f, rules=rules), lang)
@@ -166,10 +169,7 @@ def cmd_queue(args: argparse.Namespace) -> None:
     from metrics.model.i18n import t
 
     lang = args.lang
-    rules = _rules(lang)
-    wh = open_warehouse(args.db)
-    f = build_filters(wh, args)
-    target = _target(args, lang, rules)
+    _, wh, f, target = _opened(args)
     outlet = f.outlets[0] if len(f.outlets) == 1 else None  # --outlet: the outlet filter, its outlets named
     df = _scoped(lambda: ol.queue_pattern(wh, f, outlet, args.by, target), lang)
     if f.outlets:
@@ -194,12 +194,8 @@ def cmd_stars(args: argparse.Namespace) -> None:
     from metrics.model.i18n import t
 
     lang = args.lang
-    try:
-        rules = st.load_rules(args.rules)
-    except st.RulesError as exc:
-        raise UserError(t(exc.key, lang, **exc.params)) from None
-    wh = open_warehouse(args.db)
-    f = build_filters(wh, args)
+    rules = _rules(lang, args.rules)
+    wh, f = open_filtered(args)
     df = st.star_ratings(wh, f, rules)
     counts = df["change"].value_counts()
     from metrics.analysis import outlets as ol
@@ -216,8 +212,7 @@ def cmd_stars(args: argparse.Namespace) -> None:
 
 def _common(p: argparse.ArgumentParser) -> None:
     add_db_argument(p)
-    add_filter_arguments(p)
-    add_output_arguments(p, "language of the sentences and notes")
+    add_analysis_arguments(p, "language of the sentences and notes")
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:

@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
 from metrics.cli.common import (
+    add_analysis_arguments,
     add_db_argument,
-    add_filter_arguments,
-    add_output_arguments,
-    build_filters,
+    as_text,
     hand_out,
     keys_as_given,
-    known_id,
-    open_warehouse,
+    known_manager,
+    open_filtered,
 )
 
 LEAGUE_TABLE = ["rank", "manager_id", "manager_name", "customers", "revenue", "coverage_30d", "coverage_90d",
@@ -41,17 +39,15 @@ def _texts(df: pd.DataFrame, col: str, prefix: str, lang: str) -> pd.DataFrame:
     return df
 
 
-def _shown(df: pd.DataFrame, fmt: str) -> pd.DataFrame:
+def _shown(df: pd.DataFrame) -> pd.DataFrame:
     """For a terminal: shares as percentages, amounts rounded."""
-    if fmt != "table":
-        return df
     out = df.copy()
     for col in ("rank", "rank_note", "spend_note", "last_visit", "days_since_visit"):
         if col in out.columns:
             out[col] = out[col].map(lambda v: "" if v is None or pd.isna(v) else v)
     for col in out.columns:
         if col in SHARES:
-            out[col] = pd.to_numeric(out[col], errors="coerce").map(lambda v: "" if np.isnan(v) else f"{v:.1%}")
+            out[col] = as_text(out[col], ".1%")
         elif col in ("revenue", "revenue_lost", "revenue_at_risk", "monthly_revenue", "spend_prev3", "spend_last3"):
             out[col] = pd.to_numeric(out[col], errors="coerce").round(0)
     return out
@@ -62,10 +58,8 @@ def cmd_portfolio(args: argparse.Namespace) -> None:
     from metrics.model.i18n import t
 
     lang = args.lang
-    wh = open_warehouse(args.db)
-    f = build_filters(wh, args)
-    manager = (known_id(wh, "account_managers", args.manager, "portfolio.unknown_manager", lang,
-                        manager=args.manager) if args.manager else None)
+    wh, f = open_filtered(args)
+    manager = known_manager(wh, args.manager, lang)
     lines: list[str] = []  # the sentences, on stderr after the window
     if manager is not None and args.show == "league":
         df, notes = pf.customers(wh, f, manager)
@@ -103,7 +97,7 @@ def cmd_portfolio(args: argparse.Namespace) -> None:
         df = keys_as_given(df, wh, {"manager_id": "account_managers"})
         what = f"portfolio {args.show}"
     hand_out(args, wh, f, df.reindex(columns=cols), {"what": what, "manager": args.manager},
-             [*lines, *(t(note, lang) for note in notes)], table=lambda out: _shown(out, "table"),
+             [*lines, *(t(note, lang) for note in notes)], table=_shown,
              fields={"day": day.isoformat()})
 
 
@@ -124,5 +118,4 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    help="the rate the league ranks on (default %(default)s)")
     p.add_argument("--show", choices=["league", "tiers"], default="league",
                    help="league (default; with --manager: the customers) or tiers (customers and revenue by tier)")
-    add_filter_arguments(p)
-    add_output_arguments(p, "language of the sentences and notes", cmd_portfolio)
+    add_analysis_arguments(p, "language of the sentences and notes", cmd_portfolio)

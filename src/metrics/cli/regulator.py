@@ -18,13 +18,11 @@ import pandas as pd
 
 from metrics.cli.common import (
     UserError,
+    add_analysis_arguments,
     add_db_argument,
-    add_filter_arguments,
-    add_output_arguments,
-    build_filters,
     hand_out,
     keys_as_given,
-    open_warehouse,
+    open_filtered,
     with_region_names,
 )
 
@@ -66,9 +64,9 @@ def cmd_regulator(args: argparse.Namespace) -> None:
     quarter = quarter_arg(args.quarter, lang)
     if args.start is not None or args.end is not None:  # the quarter is the window: no other one
         raise UserError(t("regulator.bad_window", lang))
-    wh = open_warehouse(args.db)
     args.start, args.end = quarter.start, quarter.stop - timedelta(days=1)
-    f = build_filters(wh, args).with_(start=args.start, end=args.end)
+    wh, f = open_filtered(args)
+    f = f.with_(start=args.start, end=args.end)
     if args.authority == "acma":
         from metrics.analysis.regulator_acma import acma
 
@@ -102,8 +100,7 @@ def cmd_appeal_risk(args: argparse.Namespace) -> None:
     from metrics.model.i18n import t
 
     lang = args.lang
-    wh = open_warehouse(args.db)
-    f = build_filters(wh, args)
+    wh, f = open_filtered(args)
     r = appeal_risk(wh, f, as_of=args.as_of)
     lines = [t("regulator.risk.counts", lang, day=r.as_of.isoformat(), past=r.past, soon=r.soon, wait=WAIT_DAYS,
                soon_days=SOON_DAYS)]
@@ -139,8 +136,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    help="the user_base count to divide by (default: the customers active at the month ends)")
     p.add_argument("--point", choices=list(rg.POINTS),
                    help="the month end(s) the users are counted at (default: the authority's)")
-    add_filter_arguments(p)
-    add_output_arguments(p, "language of the sentences and notes", cmd_regulator)
+    add_analysis_arguments(p, "language of the sentences and notes", cmd_regulator)
 
     r = sub.add_parser("appeal-risk", help="complaints open past 15 days (or within 3 days of it), with owners",
                        description="Complaints still open at the as-of date for 15 days or more — the user may "
@@ -148,5 +144,4 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                                    "first, with the owner: the ticket's handler, else the customer's account "
                                    "manager (owner_kind says which); in the user's scope.")
     add_db_argument(r)
-    add_filter_arguments(r)
-    add_output_arguments(r, "language of the sentences and notes", cmd_appeal_risk)
+    add_analysis_arguments(r, "language of the sentences and notes", cmd_appeal_risk)

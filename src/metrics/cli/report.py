@@ -24,9 +24,9 @@ from metrics.cli.common import (
     UserError,
     add_db_argument,
     add_filter_arguments,
+    add_lang_argument,
     audit_export,
-    build_filters,
-    open_warehouse,
+    open_filtered,
 )
 from metrics.model.filters import Filters
 from metrics.model.i18n import t
@@ -121,8 +121,7 @@ def out_paths(out: str, fmt: str, lang: str, db_url: str, cities: pd.DataFrame |
 
 
 def cmd_report(args: argparse.Namespace) -> None:
-    wh = open_warehouse(args.db)
-    f = build_filters(wh, args)
+    wh, f = open_filtered(args)
     fmt = args.format or (Path(args.out).suffix.lstrip(".").lower() if not args.per_region else "")
     if fmt not in ("pptx", "pdf"):
         raise UserError("give --format pptx or pdf (or an --out file ending in .pptx or .pdf)")
@@ -146,7 +145,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                                    "See docs/report.md.")
     add_db_argument(r)
     add_filter_arguments(r)
-    r.add_argument("--lang", choices=["zh", "en"], default="zh", help="language of the pack (default zh)")
+    add_lang_argument(r, "language of the pack (default zh)", default="zh")
     r.add_argument("--format", choices=["pptx", "pdf"], help="file format (default: from --out's suffix)")
     r.add_argument("--out", required=True, metavar="FILE",
                    help="output file; with --per-region a folder or a pattern with {region}")

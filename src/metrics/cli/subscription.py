@@ -24,8 +24,9 @@ from metrics.cli.common import (
     add_db_argument,
     add_filter_arguments,
     add_format_argument,
-    build_filters,
+    add_listing_command,
     emit,
+    open_filtered,
     open_warehouse,
 )
 from metrics.deliver import run, store
@@ -68,8 +69,7 @@ def cmd_add(args: argparse.Namespace) -> None:
         addressable(args.to, known)
     except Refused as exc:
         raise UserError(str(exc)) from None
-    wh = open_warehouse(args.db)
-    f = build_filters(wh, args)  # values checked; an --as-user owner only within their own scope
+    wh, f = open_filtered(args)  # values checked; an --as-user owner only within their own scope
     owner = access.get_user(args.as_user) if args.as_user else None
     now = _now(args.now, args.tz)
     try:
@@ -201,10 +201,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--section", metavar="ID", help="the page or section subscribed from (kept with the view)")
     a.add_argument("--now", metavar="DATETIME", help=argparse.SUPPRESS)  # as if added at (tests, backfills)
     a.set_defaults(func=cmd_add)
-    ls = ssub.add_parser("list", help="list the subscriptions and when each is due next")
-    add_db_argument(ls)
-    add_format_argument(ls)
-    ls.set_defaults(func=cmd_list)
+    add_listing_command(ssub, "list", "list the subscriptions and when each is due next", cmd_list)
     rm = ssub.add_parser("remove", help="remove a subscription (and its unsent deliveries)")
     add_db_argument(rm)
     rm.add_argument("id", type=int)

@@ -10,18 +10,16 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
 import pandas as pd
 
 from metrics.cli.common import (
     UserError,
+    add_analysis_arguments,
     add_db_argument,
-    add_filter_arguments,
-    add_output_arguments,
-    build_filters,
+    as_text,
     hand_out,
     keys_as_given,
-    open_warehouse,
+    open_filtered,
 )
 
 SHOWS = ("topics", "top", "trend", "quotes")
@@ -35,9 +33,9 @@ def _shown(df: pd.DataFrame) -> pd.DataFrame:
     out = df.copy()
     for col in out.columns:
         if col in SHARES:
-            out[col] = pd.to_numeric(out[col], errors="coerce").map(lambda v: "" if np.isnan(v) else f"{v:.1%}")
+            out[col] = as_text(out[col], ".1%")
         elif col in ("p", "p_holm"):
-            out[col] = pd.to_numeric(out[col], errors="coerce").map(lambda v: "" if np.isnan(v) else f"{v:.3g}")
+            out[col] = as_text(out[col], ".3g")
         elif col == "sentiment":
             out[col] = pd.to_numeric(out[col], errors="coerce").round(2)
     return out
@@ -72,8 +70,7 @@ def cmd_topics(args: argparse.Namespace) -> None:
     from metrics.model.i18n import t
 
     lang = args.lang
-    wh = open_warehouse(args.db)
-    f = build_filters(wh, args)
+    wh, f = open_filtered(args)
     if not f.kinds:
         f = f.with_(kinds=("complaint",))
     names = tp.topic_names(wh, lang)
@@ -123,8 +120,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                         "quotes (with --topic)")
     p.add_argument("--topic", metavar="CODE", help="a topic code (for --show quotes)")
     p.add_argument("-n", "--n", type=int, default=None, help="how many: top types (3) or quotes (5)")
-    add_filter_arguments(p)
-    add_output_arguments(p, "language of the sentences and names", _with_defaults)
+    add_analysis_arguments(p, "language of the sentences and names", _with_defaults)
 
 
 def _with_defaults(args: argparse.Namespace) -> None:
