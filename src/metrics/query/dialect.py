@@ -16,105 +16,64 @@ from sqlalchemy.sql.functions import FunctionElement
 _MYSQL = ("mysql", "mariadb")
 
 
-class month_start(FunctionElement):  # noqa: N801 - reads like the SQL function it is
-    """First day of the month of a date or timestamp, as a DATE."""
-
-    type = sa.Date()
-    inherit_cache = True
-    name = "month_start"
-
-
-class week_start(FunctionElement):  # noqa: N801
-    """Monday of the ISO week of a date or timestamp, as a DATE."""
-
-    type = sa.Date()
-    inherit_cache = True
-    name = "week_start"
-
-
-class days_between(FunctionElement):  # noqa: N801
-    """Whole days from the first DATE argument to the second (b − a), an integer."""
-
-    type = sa.Integer()
-    inherit_cache = True
-    name = "days_between"
-
-
-class hours_between(FunctionElement):  # noqa: N801
-    """Hours from the first TIMESTAMP argument to the second (b − a), a float."""
-
-    type = sa.Double()
-    inherit_cache = True
-    name = "hours_between"
-
-
-class hours_after(FunctionElement):  # noqa: N801 - reads like the SQL function it is
-    """``hours_after(ts, hours)``: the TIMESTAMP ``hours`` (a float) after ``ts``, to the second."""
-
-    type = sa.DateTime()
-    inherit_cache = True
-    name = "hours_after"
-
-
-class percentile(FunctionElement):  # noqa: N801
-    """Continuous percentile aggregate: ``percentile(q, expr)`` with q in [0, 1] a literal."""
-
-    type = sa.Double()
-    inherit_cache = True
-    name = "percentile"
-
-
 def _args(element, compiler, **kw) -> list[str]:
     return [compiler.process(c, **kw) for c in element.clauses]
 
 
-def _spellings(construct: type[FunctionElement], spellings: dict[str | None, str]) -> None:
-    """One ``@compiles`` hook per dialect name of ``spellings`` (None: the default, DuckDB's and
-    Spark's unless named), each formatting its SQL with the arguments' SQL as ``{0}``, ``{1}``, …"""
-    for dialect_name, sql in spellings.items():
+def _sql_function(name: str, result: sa.types.TypeEngine, doc: str,
+                  spellings: dict[str | tuple[str, ...] | None, str]) -> type[FunctionElement]:
+    """A SQL function ``name(...)`` returning ``result``, and its spelling on each database: one
+    ``@compiles`` hook per dialect name of ``spellings`` (a tuple: each of those dialects, ``_MYSQL``
+    for MySQL and MariaDB; None: the default, DuckDB's and Spark's unless named), each formatting its
+    SQL with the arguments' SQL as ``{0}``, ``{1}``, …"""
+    construct = type(name, (FunctionElement,), {"__doc__": doc, "type": result, "inherit_cache": True,
+                                                  "name": name, "__module__": __name__})
+    for dialects, sql in spellings.items():
         def hook(element, compiler, _sql: str = sql, **kw) -> str:
             return _sql.format(*_args(element, compiler, **kw))
 
-        compiles(construct, *([dialect_name] if dialect_name else []))(hook)
+        compiles(construct, *((dialects,) if isinstance(dialects, str) else dialects or ()))(hook)
+    return construct
 
 
-_spellings(month_start, {
+month_start = _sql_function("month_start", sa.Date(), "First day of the month of a date or timestamp, as a DATE.", {
     None: "CAST(date_trunc('month', {0}) AS DATE)",
-    "mysql": "CAST(DATE_FORMAT({0}, '%%Y-%%m-01') AS DATE)",
-    "mariadb": "CAST(DATE_FORMAT({0}, '%%Y-%%m-01') AS DATE)",
+    _MYSQL: "CAST(DATE_FORMAT({0}, '%%Y-%%m-01') AS DATE)",
 })
-_spellings(week_start, {
+week_start = _sql_function("week_start", sa.Date(), "Monday of the ISO week of a date or timestamp, as a DATE.", {
     None: "CAST(date_trunc('week', {0}) AS DATE)",
-    "mysql": "DATE_SUB(DATE({0}), INTERVAL WEEKDAY({0}) DAY)",
-    "mariadb": "DATE_SUB(DATE({0}), INTERVAL WEEKDAY({0}) DAY)",
+    _MYSQL: "DATE_SUB(DATE({0}), INTERVAL WEEKDAY({0}) DAY)",
 })
-_spellings(days_between, {
-    None: "date_diff('day', CAST({0} AS DATE), CAST({1} AS DATE))",
-    "postgresql": "(CAST({1} AS DATE) - CAST({0} AS DATE))",
-    "spark": "datediff(CAST({1} AS DATE), CAST({0} AS DATE))",
-    "mysql": "DATEDIFF({1}, {0})",
-    "mariadb": "DATEDIFF({1}, {0})",
-})
+days_between = _sql_function(
+    "days_between", sa.Integer(), "Whole days from the first DATE argument to the second (b − a), an integer.", {
+        None: "date_diff('day', CAST({0} AS DATE), CAST({1} AS DATE))",
+        "postgresql": "(CAST({1} AS DATE) - CAST({0} AS DATE))",
+        "spark": "datediff(CAST({1} AS DATE), CAST({0} AS DATE))",
+        _MYSQL: "DATEDIFF({1}, {0})",
+    })
 # Spark: microseconds since the epoch, exact to the microsecond (unix_timestamp drops fractions, and
 # timestamp subtraction gives an INTERVAL). MySQL/MariaDB: 3600E0 is a DOUBLE; with 3600.0 MariaDB
 # divides in DECIMAL and keeps 4 decimals (div_precision_increment), which rounds hours to 0.36 s.
-_spellings(hours_between, {
-    None: "(date_diff('second', {0}, {1}) / 3600.0)",
-    "postgresql": "(EXTRACT(EPOCH FROM ({1} - {0})) / 3600.0)",
-    "spark": "((unix_micros({1}) - unix_micros({0})) / 3600000000.0D)",
-    "mysql": "(TIMESTAMPDIFF(SECOND, {0}, {1}) / 3600E0)",
-    "mariadb": "(TIMESTAMPDIFF(SECOND, {0}, {1}) / 3600E0)",
-})
-_spellings(hours_after, {  # hours_after(ts, hours)
-    None: "({0} + to_seconds(CAST(round({1} * 3600) AS BIGINT)))",
-    "postgresql": "({0} + make_interval(secs => round(CAST({1} AS double precision) * 3600)))",
-    "mysql": "TIMESTAMPADD(SECOND, CAST(ROUND({1} * 3600) AS SIGNED), {0})",
-    "mariadb": "TIMESTAMPADD(SECOND, CAST(ROUND({1} * 3600) AS SIGNED), {0})",
-})
-_spellings(percentile, {  # percentile(q, x); MariaDB has it only as a window function (window_percentile)
-    None: "quantile_cont({1}, {0})",
-    "postgresql": "percentile_cont({0}) WITHIN GROUP (ORDER BY {1})",
-})
+hours_between = _sql_function(
+    "hours_between", sa.Double(), "Hours from the first TIMESTAMP argument to the second (b − a), a float.", {
+        None: "(date_diff('second', {0}, {1}) / 3600.0)",
+        "postgresql": "(EXTRACT(EPOCH FROM ({1} - {0})) / 3600.0)",
+        "spark": "((unix_micros({1}) - unix_micros({0})) / 3600000000.0D)",
+        _MYSQL: "(TIMESTAMPDIFF(SECOND, {0}, {1}) / 3600E0)",
+    })
+hours_after = _sql_function(
+    "hours_after", sa.DateTime(),
+    "``hours_after(ts, hours)``: the TIMESTAMP ``hours`` (a float) after ``ts``, to the second.", {
+        None: "({0} + to_seconds(CAST(round({1} * 3600) AS BIGINT)))",
+        "postgresql": "({0} + make_interval(secs => round(CAST({1} AS double precision) * 3600)))",
+        _MYSQL: "TIMESTAMPADD(SECOND, CAST(ROUND({1} * 3600) AS SIGNED), {0})",
+    })
+# MariaDB has it only as a window function (window_percentile); Spark's hook is below
+percentile = _sql_function(
+    "percentile", sa.Double(), "Continuous percentile aggregate: ``percentile(q, expr)`` with q in [0, 1] a literal.", {
+        None: "quantile_cont({1}, {0})",
+        "postgresql": "percentile_cont({0}) WITHIN GROUP (ORDER BY {1})",
+    })
 
 
 @compiles(percentile, "spark")
