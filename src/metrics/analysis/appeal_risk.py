@@ -15,7 +15,7 @@ the as-of day); age = that moment − opened_at, in days.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
@@ -25,7 +25,7 @@ from metrics.analysis.regulator import ticket_slices
 from metrics.model import schema as s
 from metrics.model import ticket_status
 from metrics.model.filters import Filters
-from metrics.query.where import slice_conditions
+from metrics.query.where import end_of_day, slice_conditions
 from metrics.query.where import timestamp_literal as _ts
 
 WAIT_DAYS = 15  # the operator's time to answer before a user may appeal
@@ -52,7 +52,7 @@ def appeal_risk(wh, f: Filters, as_of: date | None = None, wait_days: int = WAIT
     """Complaints open at the end of ``as_of`` (default: the data's as-of date) for ``wait_days`` days
     or more (``past``) or reaching it within ``soon_days`` days (``soon``), oldest first."""
     as_of = as_of or f.as_of or wh.as_of()
-    now = datetime.combine(as_of + timedelta(days=1), datetime.min.time())
+    now = end_of_day(as_of)
     t, c, am = s.tickets, s.customers, s.account_managers
     cut = now - timedelta(days=wait_days - soon_days)
     conds = [t.c.kind == "complaint", t.c.opened_at <= _ts(cut), ticket_status.still_open(t, _ts(now)),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 import pandas as pd
 import sqlalchemy as sa
@@ -19,6 +19,7 @@ from metrics.model import schema as s
 from metrics.model import ticket_status
 from metrics.model.keys import ID_COLUMNS
 from metrics.query.warehouse import Warehouse
+from metrics.query.where import end_of_day
 
 STALE_OPEN_DAYS = 90
 
@@ -124,9 +125,9 @@ BY_ID = {c.id: c for c in CHECKS}
 
 def _as_of_end(wh: Warehouse) -> datetime:
     try:
-        return datetime.combine(wh.as_of() + timedelta(days=1), time())
+        return end_of_day(wh.as_of())
     except Exception:  # noqa: BLE001 - an empty database: every time-based check finds nothing
-        return datetime.combine(date.today() + timedelta(days=1), time())
+        return end_of_day(date.today())
 
 
 def findings(wh: Warehouse) -> pd.DataFrame:

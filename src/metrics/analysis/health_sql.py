@@ -8,7 +8,7 @@ the filters' slices and the user's scope (:func:`metrics.query.where.slice_condi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime
 
 import sqlalchemy as sa
 
@@ -17,7 +17,7 @@ from metrics.model import schema as s
 from metrics.model.filters import Filters
 from metrics.model.registry import Ctx, get
 from metrics.query.dialect import days_between, hours_between
-from metrics.query.where import slice_conditions
+from metrics.query.where import midnight, slice_conditions
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ def _same_day(d: date, k: int) -> date:
 def points_table(points: list[Point]) -> sa.Subquery:
     """The points as a literal table: pid, p (date), p_ts, w_d, w_ts, s_ts, m0, m3, m6."""
     def ts(d: date) -> datetime:
-        return datetime.combine(d, time())
+        return midnight(d)
 
     def row(p: Point) -> sa.Select:
         cols = {"pid": (p.id, sa.Integer), "p": (p.stop, sa.Date), "p_ts": (ts(p.stop), sa.DateTime),

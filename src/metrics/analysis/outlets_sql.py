@@ -8,8 +8,8 @@ manager as the customer's."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from datetime import date, datetime, time
+from dataclasses import replace
+from datetime import date, datetime
 
 import sqlalchemy as sa
 
@@ -18,28 +18,16 @@ from metrics.model import schema as s
 from metrics.model.filters import Filters
 from metrics.model.registry import Ctx, get
 from metrics.query.dialect import days_between
+from metrics.query.where import DaySpan, slice_conditions
 from metrics.query.where import date_literal as _d
-from metrics.query.where import slice_conditions
 from metrics.query.where import timestamp_literal as _ts
 
 DAY_DIMS = ("outlet_id", "day", "weekday", "hour", "service_type", "tier", "region_id", "kind")  # SQL groups
 MONDAY = date(2000, 1, 3)  # weekdays are counted from it
 
 
-@dataclass(frozen=True)
-class Bounds:
+class Bounds(DaySpan):
     """Days [start, stop) of the period up to the as-of date (``stop``: the day after the last one)."""
-
-    start: date
-    stop: date
-
-    @property
-    def start_ts(self) -> datetime:
-        return datetime.combine(self.start, time())
-
-    @property
-    def stop_ts(self) -> datetime:
-        return datetime.combine(self.stop, time())
 
 
 class _Columns(dict):

@@ -31,7 +31,7 @@ against the rest of the scope (two-proportion z test, Holm-corrected), as :mod:`
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
@@ -44,6 +44,7 @@ from metrics.backends.connect import DatabaseError
 from metrics.model.filters import Filters
 from metrics.query.comparable import MIN_N
 from metrics.query.warehouse import Warehouse
+from metrics.query.where import midnight
 
 SPEND_DROP = 0.20  # the warning sign: the last three months' spend more than 20% below the three before
 MIN_RANK_N = MIN_N  # observations (customers, answers, tickets) behind a ranked rate: fewer, no rank
@@ -100,8 +101,8 @@ def _bounds(wh: Warehouse, f: Filters) -> q.Bounds:
     """The period's bounds up to ``D`` (:func:`look_day`); what is known: up to the as-of date."""
     stop = look_day(wh, f) + timedelta(days=1)
     known = wh.resolve_as_of(f) + timedelta(days=1)
-    return q.Bounds(start=f.start, stop=stop, start_ts=datetime.combine(f.start, time()),
-                    stop_ts=datetime.combine(stop, time()), known_ts=datetime.combine(known, time()))
+    return q.Bounds(start=f.start, stop=stop, start_ts=midnight(f.start),
+                    stop_ts=midnight(stop), known_ts=midnight(known))
 
 
 def _manager_condition(manager_id: int | None, f: Filters) -> int | None:

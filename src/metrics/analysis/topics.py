@@ -24,8 +24,6 @@ tables do (:func:`metrics.analysis.outlets.blank_rows`); :func:`quotes` refuses 
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
-
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
@@ -42,7 +40,7 @@ from metrics.model.i18n import t
 from metrics.present.masking import mask
 from metrics.query.dialect import month_start
 from metrics.query.warehouse import Warehouse
-from metrics.query.where import slice_conditions
+from metrics.query.where import end_of_day, midnight, slice_conditions
 from metrics.query.where import timestamp_literal as _ts
 
 BY = ("region", "tier", "segment", "channel")  # the groups a topic can be cut by
@@ -60,8 +58,8 @@ def built(wh: Warehouse) -> bool:
 
 def _conditions(f: Filters) -> list:
     tk, c = s.tickets, s.customers
-    stop = datetime.combine(f.end + timedelta(days=1), time())
-    conds = [tk.c.opened_at >= _ts(datetime.combine(f.start, time())), tk.c.opened_at < _ts(stop),
+    stop = end_of_day(f.end)
+    conds = [tk.c.opened_at >= _ts(midnight(f.start)), tk.c.opened_at < _ts(stop),
              *slice_conditions(f, c, tk.c.channel)]
     for values, col in ((f.kinds, tk.c.kind), (f.categories, tk.c.category), (f.priorities, tk.c.priority)):
         if values:

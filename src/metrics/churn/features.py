@@ -16,7 +16,7 @@ with no range join. Customers × landmarks is one join with the small landmark t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -28,7 +28,7 @@ from metrics.model import ticket_status
 from metrics.model.filters import Filters
 from metrics.query.dialect import days_between
 from metrics.query.warehouse import Warehouse
-from metrics.query.where import slice_conditions
+from metrics.query.where import midnight, slice_conditions
 
 HORIZON_DAYS = 90
 WINDOW_DAYS = 90
@@ -42,7 +42,7 @@ class Landmark:
 
     @property
     def ts(self) -> datetime:
-        return datetime.combine(self.day, time())
+        return midnight(self.day)
 
 
 def landmarks(as_of: date, earliest: date) -> tuple[list[Landmark], Landmark, Landmark]:

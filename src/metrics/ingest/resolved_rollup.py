@@ -18,13 +18,14 @@ rows, hence the quantiles, are those of the raw query exactly.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 
 import sqlalchemy as sa
 
 from metrics.model import dimensions
 from metrics.model import schema as s
 from metrics.model.registry import METRICS, Ctx, Metric
+from metrics.query.where import end_of_day
 
 SOURCE = "resolved"  # its name in sw_meta.rollup_sources
 _t, _c = s.tickets.c, s.customers.c
@@ -71,7 +72,7 @@ def build_select(as_of: date) -> sa.Select:
     """The rows of ``rollup_resolved`` as of ``as_of``: tickets joined to their customer (the raw
     query's inner join) where some served metric's ``where`` holds, ordered by opening time."""
     t, c = s.tickets, s.customers
-    end = datetime.combine(as_of + timedelta(days=1), time())
+    end = end_of_day(as_of)
     wheres = []
     for m in METRICS:
         if served(m):

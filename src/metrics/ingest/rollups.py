@@ -32,7 +32,7 @@ Reading them is :mod:`metrics.query.rollup_compiler`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date
 
 import sqlalchemy as sa
 
@@ -44,6 +44,7 @@ from metrics.model.registry import METRICS, Ctx, Metric
 from metrics.query import kinds
 from metrics.query.compiler import exposure_measures, exposure_months, service_months
 from metrics.query.dialect import month_start
+from metrics.query.where import end_of_day
 
 AS_OF_KEY = "rollup_as_of"
 SOURCES_KEY = "rollup_sources"  # the cubes built (customers is left out when the data forbid it)
@@ -157,7 +158,7 @@ ALL_TABLES = {**TABLES, "customers": rollup_customers, "services": rollup_servic
 def build_select(source: str, as_of: date) -> sa.Select:
     """The SELECT that fills ``rollup_<source>`` with everything known as of ``as_of``."""
     c = s.customers
-    x = Ctx(as_of_end=sa.literal(datetime.combine(as_of + timedelta(days=1), time()), sa.DateTime))
+    x = Ctx(as_of_end=sa.literal(end_of_day(as_of), sa.DateTime))
     if source == "tickets":
         fact, tcol = s.tickets, s.tickets.c.opened_at
         extra = [fact.c.category, fact.c.kind, fact.c.priority]

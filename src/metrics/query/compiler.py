@@ -8,7 +8,7 @@ turns those into ``value``/``lower``/``upper``. All user values are bound parame
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -25,7 +25,7 @@ from metrics.query.dialect import (
     week_start,
     window_percentile,
 )
-from metrics.query.where import date_literal, slice_conditions, timestamp_literal
+from metrics.query.where import DaySpan, date_literal, end_of_day, midnight, slice_conditions, timestamp_literal
 
 REGION_LEVELS = s.REGION_LEVELS
 _NO_SPAN = Span(*[sa.literal(None, sa.Date)] * 5, as_of_end=sa.literal(None, sa.DateTime))  # names only
@@ -36,25 +36,15 @@ class CompileError(ValueError):
 
 
 @dataclass(frozen=True)
-class Window:
+class Window(DaySpan):
     """The period as the SQL sees it: [start, stop) in days, events known before ``as_of_end``."""
 
-    start: date
-    stop: date
     as_of_end: datetime
 
     @classmethod
     def of(cls, f: Filters, as_of: date) -> Window:
         stop = min(f.end, as_of) + timedelta(days=1)
-        return cls(f.start, max(stop, f.start), datetime.combine(as_of + timedelta(days=1), time()))
-
-    @property
-    def start_ts(self) -> datetime:
-        return datetime.combine(self.start, time())
-
-    @property
-    def stop_ts(self) -> datetime:
-        return datetime.combine(self.stop, time())
+        return cls(f.start, max(stop, f.start), end_of_day(as_of))
 
 
 _d, _ts = date_literal, timestamp_literal  # short names inside this module
@@ -281,7 +271,7 @@ def compile_over_circuits(metric: Metric, f: Filters, by: tuple[str, ...], windo
 
 def _months(m: Metric, as_of: date, by: tuple[str, ...]) -> _Query:
     a1 = as_of + timedelta(days=1)
-    return _Query(m, Filters(date(1900, 1, 1), as_of), by, Window(date(1900, 1, 1), a1, datetime.combine(a1, time())),
+    return _Query(m, Filters(date(1900, 1, 1), as_of), by, Window(date(1900, 1, 1), a1, midnight(a1)),
                   "district")
 
 

@@ -12,7 +12,7 @@ as-of, so the same quantile. Otherwise it returns None and the caller compiles a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 
@@ -37,6 +37,7 @@ from metrics.model.registry import Metric, dim_column
 from metrics.query import kinds
 from metrics.query.compiler import REGION_LEVELS, Window, compile_over_circuits, window_quantile
 from metrics.query.dialect import has_percentile_aggregate, month_start, week_start
+from metrics.query.where import end_of_day
 
 OUTLET_SOURCES = frozenset({"tickets", "surveys"})  # facts with an outlet; the cubes do not carry it
 
@@ -75,7 +76,7 @@ def _cube_eligible(m: Metric, by: tuple[str, ...], window: Window, region_level:
         return False
     if any(d not in CUBE_DIMS[m.source] or d not in m.dims for d in by):
         return False
-    if window.as_of_end != datetime.combine(as_of_of_rollup + timedelta(days=1), time()):
+    if window.as_of_end != end_of_day(as_of_of_rollup):
         return False
     # whole months: [month start, month start); or up to the end of the as-of day, after which the
     # rollup holds no events (the as-of is the newest date of the data it was built from).
@@ -90,7 +91,7 @@ def _resolved_eligible(m: Metric, by: tuple[str, ...], window: Window, region_le
     (it holds the rows known then), every dimension in it. Any period: rows carry their time."""
     return (as_of_of_rollup is not None and resolved_rollup.SOURCE in sources and region_level in REGION_LEVELS
             and all(d in resolved_rollup.DIMS and d in m.dims for d in by)
-            and window.as_of_end == datetime.combine(as_of_of_rollup + timedelta(days=1), time()))
+            and window.as_of_end == end_of_day(as_of_of_rollup))
 
 
 def _circuits_eligible(m: Metric, by: tuple[str, ...], region_level: str, as_of_of_rollup: date | None,

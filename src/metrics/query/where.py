@@ -5,7 +5,8 @@ churn and survival query goes through :func:`slice_conditions`; values are bound
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
 
@@ -60,3 +61,29 @@ def date_literal(value: date) -> sa.ColumnElement:
 def timestamp_literal(value: datetime) -> sa.ColumnElement:
     """A bound timestamp."""
     return sa.literal(value, sa.DateTime)
+
+
+def midnight(day: date) -> datetime:
+    """The first instant of ``day``, a naive timestamp like the data's."""
+    return datetime.combine(day, time())
+
+
+def end_of_day(day: date) -> datetime:
+    """The first instant after ``day``: the end of an as-of date (events known by then count)."""
+    return midnight(day + timedelta(days=1))
+
+
+@dataclass(frozen=True)
+class DaySpan:
+    """Days [start, stop) of a period (``stop``: the day after the last one), also as timestamps."""
+
+    start: date
+    stop: date
+
+    @property
+    def start_ts(self) -> datetime:
+        return midnight(self.start)
+
+    @property
+    def stop_ts(self) -> datetime:
+        return midnight(self.stop)
