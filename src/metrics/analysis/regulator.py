@@ -21,89 +21,52 @@ TIO and ACMA readings of the same complaints, each by the authority's own defini
   across versions.
 * **A viewer** (``Scope.aggregates_only``): groups behind fewer than ``min_group_size`` users are blanked.
 * **ACMA**: :mod:`metrics.analysis.regulator_acma`.
+
+The quarter is :mod:`metrics.analysis.regulator_quarters` and the denominator
+:mod:`metrics.analysis.regulator_users`; this module re-exports their names.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date
 
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from scipy import stats as sps
 
+from metrics.analysis.regulator_quarters import (  # noqa: F401 - re-exported: the regulator's names
+    POINTS,
+    Quarter,
+    month_end,
+    parse_quarter,
+    point_months,
+)
+from metrics.analysis.regulator_users import (  # noqa: F401 - re-exported likewise
+    CUSTOMERS_BASE,
+    base_usable,
+    bases,
+    covered_months,
+    mean_users,
+    present_tables,
+    region_level_group,
+    users,
+    users_at,
+)
 from metrics.analysis.stats import poisson_rate_interval
 from metrics.model import schema as s
 from metrics.model.filters import Filters
-from metrics.model.regions import at_level, within
-from metrics.query.where import date_literal as _d
+from metrics.model.regions import at_level
 from metrics.query.where import slice_conditions
 from metrics.query.where import timestamp_literal as _ts
 
 AUTHORITIES = ("miit", "ofcom", "tio", "acma")
 PER = {"miit": 1_000_000, "ofcom": 100_000, "tio": 10_000, "acma": 10_000}
-POINTS = ("quarter_end", "second_month_end", "average")
 DEFAULT_POINT = {"miit": "quarter_end", "ofcom": "quarter_end", "tio": "second_month_end",
                  "acma": "second_month_end"}
-CUSTOMERS_BASE = "customers"  # the base used when no user_base is given or present
 ALL = "all"  # the total row's regulator_category
 UNMAPPED = "unmapped"
-_QUARTER = re.compile(r"^\s*(\d{4})\s*-?\s*[Qq]\s*([1-4])\s*$")
-
-
-@dataclass(frozen=True)
-class Quarter:
-    """A calendar quarter (``2026Q3``)."""
-
-    year: int
-    q: int
-
-    @property
-    def start(self) -> date:
-        return date(self.year, 3 * self.q - 2, 1)
-
-    @property
-    def stop(self) -> date:
-        """The first day after the quarter."""
-        return date(self.year + 1, 1, 1) if self.q == 4 else date(self.year, 3 * self.q + 1, 1)
-
-    def months(self) -> list[date]:
-        """The first days of its three months."""
-        return [date(self.year, 3 * self.q - 2 + i, 1) for i in range(3)]
-
-    def shifted(self, quarters: int) -> Quarter:
-        n = self.year * 4 + self.q - 1 + quarters
-        return Quarter(n // 4, n % 4 + 1)
-
-    @classmethod
-    def of(cls, day: date) -> Quarter:
-        """The quarter holding ``day``."""
-        return cls(day.year, (day.month - 1) // 3 + 1)
-
-    def __str__(self) -> str:
-        return f"{self.year}Q{self.q}"
-
-
-def parse_quarter(text: str) -> Quarter:
-    """``2026Q3`` (also ``2026-Q3``, ``2026q3``) → Quarter; ValueError otherwise."""
-    m = _QUARTER.match(str(text))
-    if not m:
-        raise ValueError(text)
-    return Quarter(int(m[1]), int(m[2]))
-
-
-def month_end(month: date) -> date:
-    """The last day of ``month`` (any day of it)."""
-    nxt = date(month.year + 1, 1, 1) if month.month == 12 else date(month.year, month.month + 1, 1)
-    return nxt - timedelta(days=1)
-
-
-def point_months(quarter: Quarter, point: str) -> list[date]:
-    """The months (first days) whose month-end counts make the denominator at ``point``."""
-    months = quarter.months()
-    return {"quarter_end": months[2:], "second_month_end": months[1:2], "average": months}[point]
 
 
 @dataclass
@@ -123,25 +86,9 @@ class Figures:
     missing: list[date] = field(default_factory=list)  # the point's months without a user_base count
 
 
-def _level_group(level: str | None, region_col: sa.ColumnElement) -> tuple[list, list, sa.FromClause | None]:
-    """(select columns, group-by columns, closure alias) to cut by a region level; none for the total."""
-    if level is None:
-        return [], [], None
-    rc = s.region_closure.alias("rc")
-    return [rc.c.ancestor_id.label("region_id")], [rc.c.ancestor_id], rc
-
-
 def has_sources(wh) -> bool:  # noqa: ANN001 - a Warehouse
     """Whether the database's tickets have ``source`` (one created before issue 20 has not)."""
-    return _present(wh)[0]
-
-
-def _present(wh) -> tuple[bool, bool, bool]:  # noqa: ANN001
-    """(tickets.source, regulator_categories, user_base) exist: one connection."""
-    with wh.engine.connect() as conn:
-        insp = sa.inspect(conn)
-        return (s.has_column(conn, s.tickets.c.source), insp.has_table(s.regulator_categories.name),
-                insp.has_table(s.user_base.name))
+    return present_tables(wh)[0]
 
 
 def ticket_slices(f: Filters) -> list:
@@ -151,20 +98,17 @@ def ticket_slices(f: Filters) -> list:
         [t.c.priority.in_(f.priorities)] if f.priorities else [])
 
 
-def _instants(q: Quarter) -> tuple[sa.ColumnElement, sa.ColumnElement]:
-    return (_ts(datetime.combine(q.start, datetime.min.time())), _ts(datetime.combine(q.stop, datetime.min.time())))
-
-
 def appeals_by_day(wh, f: Filters, quarters: list[Quarter], level: str | None = None) -> pd.DataFrame:  # noqa: ANN001
     """Regulator appeals opened in any of ``quarters`` (one query): [region_id,] category, day, appeals,
     quarter (its text, ``2026Q3``)."""
     t, c = s.tickets, s.customers
     day = sa.cast(t.c.opened_at, sa.Date).label("day")
-    cols, group, rc = _level_group(level, c.c.region_id)
+    cols, group, rc = region_level_group(level, c.c.region_id)
     j = t.join(c, c.c.customer_id == t.c.customer_id)
     if rc is not None:
         j = j.join(rc, at_level(rc, c.c.region_id, level))
-    within_any = sa.or_(*(sa.and_(t.c.opened_at >= lo, t.c.opened_at < hi) for lo, hi in map(_instants, quarters)))
+    within_any = sa.or_(*(sa.and_(t.c.opened_at >= _ts(lo), t.c.opened_at < _ts(hi))
+                          for lo, hi in (q.instants() for q in quarters)))
     stmt = (sa.select(*cols, t.c.category, day, sa.func.count().label("appeals")).select_from(j)
             .where(t.c.kind == "complaint", t.c.source.in_(s.REGULATOR_SOURCES), within_any,
                    *slice_conditions(f, c, t.c.channel), *ticket_slices(f))
@@ -179,7 +123,7 @@ def appeals_by_day(wh, f: Filters, quarters: list[Quarter], level: str | None = 
 def mapping(wh, authority: str, present: bool | None = None) -> pd.DataFrame:  # noqa: ANN001
     """The authority's rows of ``regulator_categories`` (empty when the table is absent)."""
     cols = [c.name for c in s.regulator_categories.columns]
-    if not (present if present is not None else _present(wh)[1]):
+    if not (present if present is not None else present_tables(wh)[1]):
         return pd.DataFrame(columns=cols)
     rc = s.regulator_categories
     return wh.read(sa.select(rc).where(rc.c.authority == authority))
@@ -197,100 +141,6 @@ def map_categories(counts: pd.DataFrame, rows: pd.DataFrame) -> pd.Series:
             hit &= counts["day"] <= to
         out[hit] = r.regulator_category
     return out
-
-
-def _active_at(months: list[date], f: Filters, cols: list, group: list, rc: sa.FromClause | None,
-               level: str | None) -> sa.Select:
-    """Customers active at each month's end, one column ``m<i>`` per month."""
-    c = s.customers
-    j = c if rc is None else c.join(rc, at_level(rc, c.c.region_id, level))
-    counts = []
-    for i, month in enumerate(months):
-        stop = _d(month_end(month) + timedelta(days=1))
-        active = sa.and_(c.c.start_date < stop, sa.or_(c.c.end_date.is_(None), c.c.end_date >= stop))
-        counts.append(sa.func.sum(sa.case((active, 1), else_=0)).label(f"m{i}"))
-    return sa.select(*cols, *counts).select_from(j).where(*slice_conditions(f, c)).group_by(*group)
-
-
-def _base_at(months: list[date], f: Filters, base: str, cols: list, group: list, rc: sa.FromClause | None,
-             level: str | None) -> sa.Select:
-    """``user_base`` users of ``base`` per month (``month``) in the regions of the filters and scope."""
-    ub = s.user_base
-    j = ub if rc is None else ub.join(rc, at_level(rc, ub.c.region_id, level))
-    conds = [ub.c.month.in_([_d(m) for m in months]), ub.c.base == base]
-    if f.regions:
-        conds.append(within(ub.c.region_id, f.regions))
-    if f.scope is not None and f.scope.regions is not None:  # the user's scope: their regions only
-        conds.append(within(ub.c.region_id, f.scope.regions) if f.scope.regions else sa.false())
-    return (sa.select(*cols, ub.c.month, sa.func.sum(ub.c.users).label("users")).select_from(j).where(*conds)
-            .group_by(*group, ub.c.month))
-
-
-def base_usable(wh, f: Filters, base: str | None, present: bool | None = None) -> bool:  # noqa: ANN001
-    """A user_base ``base`` applies: given, the table present with rows of it, and no slice the
-    regulator's count cannot follow (tier, segment, SLA level, channel, a manager's scope)."""
-    if base is None or not (present if present is not None else _present(wh)[2]):
-        return False
-    if f.tiers or f.segments or f.sla_levels or f.channels or f.outlets or (
-            f.scope is not None and (f.scope.manager_id or f.scope.outlet_ids is not None)):
-        return False
-    ub = s.user_base
-    return int(wh.read(sa.select(sa.func.count()).select_from(ub).where(ub.c.base == base)).iloc[0, 0]) > 0
-
-
-def bases(wh) -> list[str]:  # noqa: ANN001
-    """The bases ``user_base`` holds (none when the table is absent or empty)."""
-    if not _present(wh)[2]:
-        return []
-    ub = s.user_base
-    return sorted(str(b) for b in wh.read(sa.select(ub.c.base).distinct())["base"])
-
-
-def users_at(wh, f: Filters, months: list[date], used: str, level: str | None = None) -> pd.DataFrame:  # noqa: ANN001
-    """[region_id,] month, users at each month's end of ``months`` (one query) for the base ``used``."""
-    cols, group, rc = _level_group(level, None)
-    keys = ["region_id"] if level else []
-    if used == CUSTOMERS_BASE:
-        wide = wh.read(_active_at(months, f, cols, group, rc, level))
-        long = wide.melt(id_vars=keys, value_vars=[f"m{i}" for i in range(len(months))], var_name="m",
-                         value_name="users")
-        long["month"] = [months[int(m[1:])] for m in long["m"]]
-        long = long.drop(columns="m")
-    else:
-        long = wh.read(_base_at(months, f, used, cols, group, rc, level))
-        long["month"] = pd.to_datetime(long["month"]).dt.date
-    long["users"] = pd.to_numeric(long["users"]).fillna(0).astype(float)
-    return long
-
-
-def covered_months(at: pd.DataFrame, quarter: Quarter, point: str) -> tuple[list[date], list[date]]:
-    """(months used, point months missing): the point's months that have a count in ``at``; when none
-    has (a quarter in progress), the latest month of the quarter before the point's last that has one."""
-    wanted = point_months(quarter, point)
-    have = set(at["month"])
-    used = [m for m in wanted if m in have]
-    if not used:
-        used = [m for m in quarter.months() if m <= wanted[-1] and m in have][-1:]
-    return used, [m for m in wanted if m not in have]
-
-
-def _mean_users(at: pd.DataFrame, months: list[date], keys: list[str]) -> pd.DataFrame:
-    """[region_id,] users: the mean over those of ``months`` that have a row (a month without one is
-    left out, not counted 0); 0 users when none has."""
-    sel = at[at["month"].isin(months)]
-    if keys:
-        return sel.groupby(keys, as_index=False)["users"].mean()
-    return pd.DataFrame({"users": [float(sel["users"].mean()) if len(sel) else 0.0]})
-
-
-def users(wh, f: Filters, quarter: Quarter, point: str, base: str | None,  # noqa: ANN001
-          level: str | None = None) -> tuple[pd.DataFrame, str, list[date], list[date]]:
-    """The denominator: [region_id,] users (mean over the months of ``point`` that have a count), the
-    base used, the months used and the point's months missing (:func:`covered_months`)."""
-    used = base if base_usable(wh, f, base) else CUSTOMERS_BASE
-    at = users_at(wh, f, quarter.months(), used, level)
-    months, missing = covered_months(at, quarter, point)
-    return _mean_users(at, months, ["region_id"] if level else []), used, months, missing
 
 
 def _appeals(days: pd.DataFrame, rows: pd.DataFrame, quarter: Quarter, keys: list[str]) -> pd.DataFrame:
@@ -375,7 +225,7 @@ def rates(wh, f: Filters, quarter: Quarter, authority: str = "miit", base: str |
     point = point or DEFAULT_POINT[authority]
     per = PER[authority]
     months = point_months(quarter, point)
-    sources, has_mapping, has_base = _present(wh)
+    sources, has_mapping, has_base = present_tables(wh)
     if not sources:
         return Figures(authority, quarter, per, CUSTOMERS_BASE, point, months, pd.DataFrame(),
                        "regulator.reason.no_source")
@@ -387,7 +237,7 @@ def rates(wh, f: Filters, quarter: Quarter, authority: str = "miit", base: str |
     used = base if base_usable(wh, f, base, has_base) else CUSTOMERS_BASE
     at = users_at(wh, f, [m for q in qs.values() for m in q.months()], used, level)
     covered = {tag: covered_months(at, q, point) for tag, q in qs.items()}
-    figs = {tag: _one_quarter(_appeals(days, rows, q, region), _mean_users(at, covered[tag][0], region), per,
+    figs = {tag: _one_quarter(_appeals(days, rows, q, region), mean_users(at, covered[tag][0], region), per,
                               region) for tag, q in qs.items()}
     now = figs["now"]
     mapped = set(rows["regulator_category"].astype(str))

@@ -9,7 +9,6 @@ left out of the top (``suppressed`` says the rate was)."""
 from __future__ import annotations
 
 import math
-from datetime import datetime
 
 import numpy as np
 import pandas as pd
@@ -32,8 +31,7 @@ def acma(wh, f: Filters, quarter: Quarter, base: str | None = None, point: str |
     within which 80% were resolved; the ``top`` categories received with their shares."""
     point = point or DEFAULT_POINT["acma"]
     t, c = s.tickets, s.customers
-    lo_ts = _ts(datetime.combine(quarter.start, datetime.min.time()))
-    hi_ts = _ts(datetime.combine(quarter.stop, datetime.min.time()))
+    lo_ts, hi_ts = map(_ts, quarter.instants())
     j = t.join(c, c.c.customer_id == t.c.customer_id)
     conds = [t.c.kind == "complaint", *slice_conditions(f, c, t.c.channel), *ticket_slices(f)]
     done = wh.read(sa.select(t.c.opened_at, t.c.resolved_at).select_from(j)
