@@ -345,21 +345,21 @@ def wh(duckdb_url: str) -> Any:
 @pytest.fixture()
 def duck(duckdb_url: str, tmp_path: Path) -> str:
     """A private copy of the demo DuckDB (``duckdb_url``) for one test that writes to it."""
-    dst = tmp_path / "db.duckdb"
-    shutil.copyfile(sa.engine.make_url(duckdb_url).database or "", dst)
-    return f"duckdb:///{dst}"
+    from db_snapshot import copy_duckdb
+
+    return copy_duckdb(duckdb_url, tmp_path / "db.duckdb")
 
 
 @pytest.fixture(scope="session")
 def fitted_duckdb_url(duckdb_url: str, tmp_path_factory: pytest.TempPathFactory) -> str:
     """A copy of the demo DuckDB with a churn model fitted and its scores stored (fitted once)."""
+    from db_snapshot import copy_duckdb
+
     from metrics.churn import model as churn_model
     from metrics.churn import store as churn_store
     from metrics.query.warehouse import Warehouse
 
-    path = tmp_path_factory.mktemp("fitted") / "sw.duckdb"
-    shutil.copyfile(sa.engine.make_url(duckdb_url).database or "", path)
-    url = f"duckdb:///{path}"
+    url = copy_duckdb(duckdb_url, tmp_path_factory.mktemp("fitted") / "sw.duckdb")
     wh = Warehouse.open(url, read_only=False)
     try:
         churn_store.save(wh.engine, churn_model.fit(wh))

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-from collections.abc import Iterator
+import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -27,14 +28,43 @@ from metrics.ingest.load import refresh_derived, replace_all
 from metrics.model import schema
 
 
-def read(url: str, query: sa.Select) -> pd.DataFrame:
-    """The rows of ``query`` on the database at ``url`` (a connection of its own, closed after)."""
-    engine = make_engine(url)
+def read(url: str, query: sa.Select, read_only: bool = False) -> pd.DataFrame:
+    """The rows of ``query`` on the database at ``url`` (a connection of its own, closed after; a DuckDB
+    file opened read-only when ``read_only``: no write-ahead log left beside it)."""
+    engine = make_engine(url, read_only=read_only)
     try:
         with engine.connect() as conn:
             return pd.DataFrame(conn.execute(query).mappings().all())
     finally:
         engine.dispose()
+
+
+def ticket_count(url: str, read_only: bool = False) -> int:
+    """How many rows ``tickets`` holds on the database at ``url`` (:func:`read`)."""
+    return int(read(url, sa.select(sa.func.count().label("n")).select_from(schema.tickets), read_only)["n"].iloc[0])
+
+
+def copy_duckdb(url: str, path: Path) -> str:
+    """Copy the DuckDB file of ``url`` to ``path`` (a private copy a test may write to); the copy's URL."""
+    shutil.copyfile(sa.engine.make_url(url).database or "", path)
+    return f"duckdb:///{path}"
+
+
+def changed_copy(url: str, path: Path, change: Callable[[sa.Connection], object], rollups: bool = False) -> str:
+    """A copy of the DuckDB file of ``url`` at ``path`` with ``change(connection)`` applied in one
+    transaction, and the rollups rebuilt from the changed rows when ``rollups``; the copy's URL."""
+    copy = copy_duckdb(url, path)
+    engine = sa.create_engine(copy)
+    try:
+        with engine.begin() as conn:
+            change(conn)
+        if rollups:
+            from metrics.ingest import rollups as rollup_tables
+
+            rollup_tables.refresh(engine)
+    finally:
+        engine.dispose()
+    return copy
 
 
 ADMIN = {"postgres": "postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
@@ -49,10 +79,10 @@ _END_SESSION = {"postgres": "SELECT pg_terminate_backend({id})", "mariadb": "KIL
 _DROP = {"postgres": 'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', "mariadb": "DROP DATABASE IF EXISTS `{name}`"}
 
 
-def server_database(kind: str, frames: dict) -> Iterator[str]:
-    """A fresh database ``sw_test_<hex>`` on the local PostgreSQL / MariaDB (``kind``) holding ``frames``;
-    its other connections ended and the database dropped afterwards. No server: skipped, or failed under CI
-    (``conftest.require``)."""
+def server_database(kind: str, frames: dict, meta: dict | None = None) -> Iterator[str]:
+    """A fresh database ``sw_test_<hex>`` on the local PostgreSQL / MariaDB (``kind``) holding ``frames``
+    (and ``sw_meta`` entries ``meta``, e.g. the as-of); its other connections ended and the database dropped
+    afterwards. No server: skipped, or failed under CI (``conftest.require``)."""
     from conftest import _first_line, require
 
     admin = sa.create_engine(ADMIN[kind], isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool,
@@ -67,7 +97,7 @@ def server_database(kind: str, frames: dict) -> Iterator[str]:
     url = (f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}" if kind == "postgres"
            else f"mysql+pymysql://root@127.0.0.1:3306/{name}")
     try:
-        replace_all(url, frames)
+        replace_all(url, frames, meta)
         yield url
     finally:
         with admin.connect() as conn:
@@ -94,6 +124,17 @@ def fresh_database(kind: str, frames: dict, folder: Path) -> Iterator[str]:
         yield url
     else:
         yield from server_database(kind, frames)
+
+
+def rewrite(url: str, change: Callable[[sa.Connection], object]) -> str:
+    """Apply ``change(connection)`` to the database at ``url`` in one transaction (through
+    :func:`metrics.backends.swap.writable`, as an import writes) and rebuild the derived tables and rollups
+    from the changed rows; ``url``."""
+    with writable(url) as engine:
+        with engine.begin() as conn:
+            change(conn)
+        refresh_derived(engine)
+    return url
 
 
 def snapshot(url: str) -> tuple[int, list[str], list[dict]]:

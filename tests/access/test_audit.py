@@ -5,18 +5,15 @@ imports only by admins."""
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
+from db_snapshot import ticket_count
 from page_helpers import write_users
 
 from metrics.access.users import User
-from metrics.backends.connect import make_engine
 from metrics.cli import main as cli
-from metrics.model import schema as s
 
 CITY, OTHER_CITY = 2, 3
 
@@ -91,37 +88,21 @@ def test_cli_report_and_churn_scores_recorded(audit_db: Path, fitted_duckdb_url:
     assert log[1][2]["what"] == "churn scores" and log[1][2]["rows"] == len(listed) <= 7
 
 
-@pytest.fixture()
-def writable(tmp_path: Path, duckdb_url: str) -> str:
-    dst = tmp_path / "copy.duckdb"
-    shutil.copyfile(sa.engine.make_url(duckdb_url).database, dst)
-    return f"duckdb:///{dst}"
-
-
-def _count(url: str) -> int:
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            return conn.execute(sa.select(sa.func.count()).select_from(s.tickets)).scalar_one()
-    finally:
-        engine.dispose()
-
-
-def test_cli_import_admins_only_and_recorded(audit_db: Path, writable: str, demo_frames: dict, tmp_path: Path,
+def test_cli_import_admins_only_and_recorded(audit_db: Path, duck: str, demo_frames: dict, tmp_path: Path,
                                              capsys) -> None:
     new = demo_frames["tickets"].head(4).copy()
     new["ticket_id"] = range(20_000_000, 20_000_004)
     path = tmp_path / "tickets.csv"
     new.to_csv(path, index=False)
-    before = _count(writable)
+    before = ticket_count(duck)
     for who in ("nanling", "viewer1", "nobody"):
-        assert cli.main(["import", "tickets", str(path), "--db", writable, "--as-user", who]) == 1
+        assert cli.main(["import", "tickets", str(path), "--db", duck, "--as-user", who]) == 1
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and "Traceback" not in err
         assert "imports are for admins" in err or "no user nobody" in err
-    assert _count(writable) == before and rows(audit_db) == []
-    assert cli.main(["import", "tickets", str(path), "--db", writable, "--as-user", "root1"]) == 0
-    assert _count(writable) == before + 4
+    assert ticket_count(duck) == before and rows(audit_db) == []
+    assert cli.main(["import", "tickets", str(path), "--db", duck, "--as-user", "root1"]) == 0
+    assert ticket_count(duck) == before + 4
     (user, action, detail), = rows(audit_db)
     assert (user, action) == ("root1", "import")
     assert detail["table"] == "tickets" and detail["rows_loaded"] == 4 and detail["inserted"] == 4

@@ -5,11 +5,11 @@ risk_rank existed are still read, and replaced by the next save."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pandas as pd
 import sqlalchemy as sa
+from db_snapshot import copy_duckdb
 
 from metrics.access.users import Scope
 from metrics.churn import store as churn_store
@@ -125,9 +125,7 @@ def test_ranked_list_on_mariadb(mariadb_url: str, fitted_duckdb_url: str) -> Non
 
 def test_scores_stored_before_ranks(fitted_duckdb_url: str, tmp_path: Path) -> None:
     """An older database whose churn_scores has no risk_rank: read as before; the next save adds it."""
-    path = tmp_path / "old.duckdb"
-    shutil.copyfile(sa.engine.make_url(fitted_duckdb_url).database or "", path)
-    url = f"duckdb:///{path}"
+    url = copy_duckdb(fitted_duckdb_url, tmp_path / "old.duckdb")
     writer = Warehouse.open(url, read_only=False)
     with writer.engine.begin() as conn:
         conn.exec_driver_sql("ALTER TABLE churn_scores DROP COLUMN risk_rank")

@@ -5,12 +5,12 @@ input in one line with a non-zero exit and nothing written."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from db_snapshot import copy_duckdb
 
 from metrics.access import users as access
 from metrics.access.users import User
@@ -23,9 +23,7 @@ PASSWORD = "correct horse battery"
 
 @pytest.fixture()
 def db(tmp_path: Path, duckdb_url: str) -> str:
-    dst = tmp_path / "sw.duckdb"
-    shutil.copy(Path(sa.engine.make_url(duckdb_url).database or ""), dst)
-    return f"duckdb:///{dst}"
+    return copy_duckdb(duckdb_url, tmp_path / "sw.duckdb")
 
 
 def _rows(db: str) -> pd.DataFrame:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import io
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +14,7 @@ import openpyxl
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from db_snapshot import changed_copy
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -93,23 +93,18 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def hostile_db(fitted_duckdb_url: str, tmp_path_factory: pytest.TempPathFactory) -> str:
-    from metrics.ingest import rollups
+    """The fitted demo with formulas for names: two categories, a city, every customer and manager."""
     from metrics.model import schema as s
 
-    path = tmp_path_factory.mktemp("cells") / "sw.duckdb"
-    shutil.copyfile(sa.engine.make_url(fitted_duckdb_url).database or "", path)
-    url = f"duckdb:///{path}"
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:
+    def formulas(conn: sa.Connection) -> None:
         cats = conn.execute(sa.select(s.tickets.c.category).distinct().order_by(s.tickets.c.category)).scalars().all()
         for cat, bad in zip(cats, (HYPERLINK, SUM), strict=False):
             conn.execute(sa.update(s.tickets).where(s.tickets.c.category == cat).values(category=bad))
         conn.execute(sa.update(s.regions).where(s.regions.c.region_id == 2).values(name_en=SUM, name_zh=HYPERLINK))
         conn.execute(sa.update(s.customers).values(name=HYPERLINK))
         conn.execute(sa.update(s.account_managers).values(name=SUM))
-    rollups.refresh(engine)
-    engine.dispose()
-    return url
+
+    return changed_copy(fitted_duckdb_url, tmp_path_factory.mktemp("cells") / "sw.duckdb", formulas, rollups=True)
 
 
 @pytest.mark.parametrize("argv", [

@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from db_snapshot import read as query
+from db_snapshot import ticket_count
 
 from bench.import_bench import tickets_frame, write_csv
 from metrics.backends.connect import DatabaseError, make_engine
@@ -18,19 +20,6 @@ from metrics.ingest.importer.key_sets import KeyIndex, SeenKeys
 from metrics.model import schema
 
 FIRST_NEW_ID = 30_000_000
-
-
-def query(url: str, stmt: sa.Select) -> pd.DataFrame:
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            return pd.DataFrame(conn.execute(stmt).mappings().all())
-    finally:
-        engine.dispose()
-
-
-def ticket_count(url: str) -> int:
-    return int(query(url, sa.select(sa.func.count().label("n")).select_from(schema.tickets))["n"].iloc[0])
 
 
 def test_csv_chunks_are_exact_and_keep_file_row_numbers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

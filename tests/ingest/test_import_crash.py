@@ -27,6 +27,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from db_snapshot import ticket_count
 
 from metrics.backends.connect import make_engine
 from metrics.churn import tenure_rollup as survival_rollup
@@ -99,15 +100,6 @@ def city_count(url: str) -> tuple[int, int, bool]:
     finally:
         wh.engine.dispose()
     return seen, raw, used_rollups
-
-
-def ticket_count(url: str) -> int:
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            return conn.execute(sa.select(sa.func.count()).select_from(schema.tickets)).scalar_one()
-    finally:
-        engine.dispose()
 
 
 def meta_keys(url: str) -> set[str]:

@@ -16,14 +16,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import sqlalchemy as sa
+from db_snapshot import ticket_count
 
 from bench.import_bench import tickets_frame, write_csv
-from metrics.backends.connect import make_engine
 from metrics.cli.main import main
 from metrics.ingest.importer import ImportFailed, import_file
 from metrics.ingest.importer.template import template_csv
-from metrics.model import schema
 from metrics.present import files as outputs
 
 FIRST_NEW_ID = 30_000_000
@@ -41,15 +39,6 @@ def snapshot(folder: Path) -> dict[str, str]:
         else:
             out[str(p)] = "dir"
     return out
-
-
-def ticket_count(url: str) -> int:
-    engine = make_engine(url, read_only=True)
-    try:
-        with engine.connect() as conn:
-            return conn.execute(sa.select(sa.func.count()).select_from(schema.tickets)).scalar_one()
-    finally:
-        engine.dispose()
 
 
 def tickets_csv(demo_frames: dict, path: Path, good: int = 5, bad: int = 2) -> Path:
@@ -132,13 +121,13 @@ def test_import_rejects_path_refused(case: str, dry_run: bool, duck: str, db_fil
     inp = tickets_csv(demo_frames, tmp_path / "tickets.csv")
     (tmp_path / "map.yaml").write_text("columns: {}\n")
     target, why = _refused_rejects(case, tmp_path, db_file, inp, monkeypatch)
-    before, n = snapshot(tmp_path), ticket_count(duck)
+    before, n = snapshot(tmp_path), ticket_count(duck, read_only=True)
     argv = ["import", "tickets", str(inp), "--db", duck, "--rejects", target, "--mapping", str(tmp_path / "map.yaml")]
     assert main(argv + (["--dry-run"] if dry_run else [])) == 1
     err = one_line_error(capsys)
     assert f"--rejects {target}:" in err and why in err and "nothing was written or deleted" in err
     assert snapshot(tmp_path) == before  # the database, the input and every other file byte-identical
-    assert ticket_count(duck) == n  # the database still opens, unchanged
+    assert ticket_count(duck, read_only=True) == n  # the database still opens, unchanged
 
 
 def test_import_rejects_refusal_in_chinese(duck: str, db_file: Path, tmp_path: Path, demo_frames: dict,
@@ -299,7 +288,7 @@ def test_template_out_refused(case: str, duck: str, db_file: Path, tmp_path: Pat
     assert f"--out {target}:" in one_line_error(capsys)
     assert main(["template", "tickets", "--out", target, "--lang", "zh"]) == 1
     assert "未写入也未删除" in one_line_error(capsys)
-    assert snapshot(tmp_path) == before and ticket_count(duck) > 0
+    assert snapshot(tmp_path) == before and ticket_count(duck, read_only=True) > 0
 
 
 def test_template_out_written_and_replaced_atomically(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -369,7 +358,7 @@ def test_report_out_refused_before_any_work(case: str, duck: str, db_file: Path,
     assert "--out" in err and "nothing was written or deleted" in err, err
     assert main(["report", "--db", duck, "--lang", "zh", *argv]) == 1
     assert "未写入也未删除" in one_line_error(capsys)
-    assert snapshot(tmp_path) == before and ticket_count(duck) > 0
+    assert snapshot(tmp_path) == before and ticket_count(duck, read_only=True) > 0
 
 
 def test_report_out_written_and_replaced(duck: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import sqlalchemy as sa
+from db_snapshot import copy_duckdb
 
 from metrics.demo import generator as demo
 from metrics.ingest import load
@@ -20,8 +20,7 @@ def _count(wh) -> int:
 
 def test_dashboard_follows_a_replaced_duckdb_file(tmp_path: Path, duckdb_url: str, monkeypatch) -> None:
     path = tmp_path / "live.duckdb"
-    shutil.copyfile(sa.engine.make_url(duckdb_url).database, path)
-    url = f"duckdb:///{path}"
+    url = copy_duckdb(duckdb_url, path)
     monkeypatch.setenv("SERVICEWATCH_DB", url)
     ui.close_warehouses()
     wh, version = ui.warehouse()

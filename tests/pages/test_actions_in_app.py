@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
 import sqlite3
 import time
 from pathlib import Path
@@ -18,6 +17,7 @@ import duckdb
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from db_snapshot import copy_duckdb
 from page_helpers import filters, open_page, write_users
 
 from metrics.access.users import Scope, User
@@ -32,9 +32,7 @@ PAGE = "pages/8_At_risk.py"
 
 @pytest.fixture()
 def url(fitted_duckdb_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    path = tmp_path / "sw.duckdb"
-    shutil.copyfile(sa.engine.make_url(fitted_duckdb_url).database or "", path)
-    out = f"duckdb:///{path}"
+    out = copy_duckdb(fitted_duckdb_url, tmp_path / "sw.duckdb")
     monkeypatch.setenv("SERVICEWATCH_DB", out)
     monkeypatch.setenv("SERVICEWATCH_AUDIT_DB", f"sqlite:///{tmp_path / 'audit.sqlite'}")
     return out

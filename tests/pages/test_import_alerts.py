@@ -5,12 +5,11 @@ page's drawing of the check through AppTest.from_function."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
-import sqlalchemy as sa
+from db_snapshot import copy_duckdb
 from streamlit.testing.v1 import AppTest
 
 from metrics import alerts
@@ -25,10 +24,8 @@ CSV = ("工单号,客户编号,受理渠道,工单类型,问题类别,优先级,
 
 @pytest.fixture()
 def db(tmp_path: Path, duckdb_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    dst = tmp_path / "panel.duckdb"
-    shutil.copyfile(sa.engine.make_url(duckdb_url).database, dst)
     monkeypatch.setenv(alerts.ALERTS_ENV, f"sqlite:///{tmp_path / 'alerts.sqlite'}")
-    return f"duckdb:///{dst}"
+    return copy_duckdb(duckdb_url, tmp_path / "panel.duckdb")
 
 
 def _draw(url: str, lang: str) -> None:

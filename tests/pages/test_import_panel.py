@@ -3,14 +3,11 @@ upload files, so the upload → check → commit path is exercised through the h
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
 import sqlalchemy as sa
+from db_snapshot import ticket_count
 from page_helpers import open_page
 
-from metrics.backends.connect import make_engine
 from metrics.model import schema
 from metrics.model.i18n import t
 from servicewatch.import_panel import check_upload, commit_upload, rejects_bytes, report_frames
@@ -21,27 +18,11 @@ CSV = ("工单号,客户编号,受理渠道,工单类型,问题类别,优先级,
        "40000003,1,客服热线,投诉,计费,P2,昨天\n").encode("gbk")
 
 
-def _tickets(url: str) -> int:
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            return conn.execute(sa.select(sa.func.count()).select_from(schema.tickets)).scalar_one()
-    finally:
-        engine.dispose()
-
-
-@pytest.fixture()
-def db(tmp_path: Path, duckdb_url: str) -> str:
-    dst = tmp_path / "panel.duckdb"
-    shutil.copyfile(sa.engine.make_url(duckdb_url).database, dst)
-    return f"duckdb:///{dst}"
-
-
-def test_check_then_commit(db: str) -> None:
-    before = _tickets(db)
-    checked = check_upload(db, "tickets", "工单.csv", CSV, "zh")
+def test_check_then_commit(duck: str) -> None:
+    before = ticket_count(duck)
+    checked = check_upload(duck, "tickets", "工单.csv", CSV, "zh")
     assert (checked.rows_read, checked.rows_loaded, checked.rows_rejected) == (3, 1, 2)
-    assert _tickets(db) == before  # the check writes nothing
+    assert ticket_count(duck) == before  # the check writes nothing
     reasons, first = report_frames(checked, "zh")
     assert list(first.columns) == [t(f"page.data.import.col_{c}", "zh") for c in ("row", "column", "value", "reason")]
     assert first[t("page.data.import.col_row", "zh")].tolist() == [3, 4]
@@ -49,17 +30,17 @@ def test_check_then_commit(db: str) -> None:
     rejects = rejects_bytes(checked).decode("utf-8-sig")
     # the rejected rows as uploaded, then their row, reasons (in the page's language) and codes
     assert rejects.splitlines()[0].endswith(",_row,_reasons,_codes") and "P9" in rejects
-    done = commit_upload(db, "tickets", "工单.csv", CSV, "zh")
-    assert done.inserted == 1 and _tickets(db) == before + 1
-    again = commit_upload(db, "tickets", "工单.csv", CSV, "zh")
-    assert again.inserted == 0 and _tickets(db) == before + 1
+    done = commit_upload(duck, "tickets", "工单.csv", CSV, "zh")
+    assert done.inserted == 1 and ticket_count(duck) == before + 1
+    again = commit_upload(duck, "tickets", "工单.csv", CSV, "zh")
+    assert again.inserted == 0 and ticket_count(duck) == before + 1
 
 
-def test_commit_while_the_file_is_locked_says_so(db: str) -> None:
+def test_commit_while_the_file_is_locked_says_so(duck: str) -> None:
     import subprocess
     import sys
 
-    path = sa.engine.make_url(db).database
+    path = sa.engine.make_url(duck).database
     holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
                                "print('ok', flush=True); time.sleep(60)", path], stdout=subprocess.PIPE, text=True)
     try:
@@ -67,7 +48,7 @@ def test_commit_while_the_file_is_locked_says_so(db: str) -> None:
         from metrics.backends.connect import DatabaseError
 
         with pytest.raises(DatabaseError, match="in use by another process"):
-            commit_upload(db, "tickets", "工单.csv", CSV, "en")
+            commit_upload(duck, "tickets", "工单.csv", CSV, "en")
     finally:
         holder.kill()
         holder.wait()
@@ -85,27 +66,27 @@ def test_page_shows_the_panel(duckdb_url: str, monkeypatch: pytest.MonkeyPatch) 
     assert any("servicewatch import" in c.value for c in at.caption)
 
 
-def test_commit_while_readers_keep_the_file_open(db: str) -> None:
+def test_commit_while_readers_keep_the_file_open(duck: str) -> None:
     """The dashboard keeps read-only DuckDB connections open; an import swaps in a new file beside
     them, and a reader connecting afterwards sees the new rows (metrics.backends.swap, metrics.backends.connect)."""
     from metrics.query.warehouse import Warehouse
 
-    wh = Warehouse.open(db, keep_open=True)
-    before = _tickets(db)
+    wh = Warehouse.open(duck, keep_open=True)
+    before = ticket_count(duck)
     with wh.engine.connect() as held:  # a query in flight on the old file
-        assert commit_upload(db, "tickets", "工单.csv", CSV, "en").inserted == 1
+        assert commit_upload(duck, "tickets", "工单.csv", CSV, "en").inserted == 1
         held.exec_driver_sql("SELECT count(*) FROM tickets").scalar_one()
     wh.engine.dispose()  # the dashboard does this when the file's modification time changes
-    assert Warehouse.open(db, keep_open=True).read(sa.select(sa.func.count()).select_from(schema.tickets)).iloc[0, 0] \
-        == before + 1
+    reader = Warehouse.open(duck, keep_open=True)
+    assert reader.read(sa.select(sa.func.count()).select_from(schema.tickets)).iloc[0, 0] == before + 1
 
 
-def test_the_report_names_columns_and_values_in_chinese(db: str) -> None:
+def test_the_report_names_columns_and_values_in_chinese(duck: str) -> None:
     """Issue 15 item 6: on the Chinese page the report names data-model columns by their Chinese headers
     and the allowed values by their display names; the English page and the importer keep the codes."""
     from servicewatch.import_words import page_summary
 
-    checked = check_upload(db, "tickets", "工单.csv", CSV, "zh")
+    checked = check_upload(duck, "tickets", "工单.csv", CSV, "zh")
     _, first = report_frames(checked, "zh")
     col, reason = t("page.data.import.col_column", "zh"), t("page.data.import.col_reason", "zh")
     assert first[col].tolist() == ["工单类型", "受理时间"]  # the rejected kind 抱怨 and the date 昨天
@@ -116,5 +97,5 @@ def test_the_report_names_columns_and_values_in_chinese(db: str) -> None:
     # the importer's own report (the command line's) is unchanged, and so is the English page
     assert "first_contact_resolved" in " ".join(checked.summary("zh"))
     assert "complaint" in checked.problems_text("zh")["reason"].iloc[0]
-    _, first_en = report_frames(check_upload(db, "tickets", "工单.csv", CSV, "en"), "en")
+    _, first_en = report_frames(check_upload(duck, "tickets", "工单.csv", CSV, "en"), "en")
     assert first_en[t("page.data.import.col_column", "en")].tolist() == ["kind", "opened_at"]

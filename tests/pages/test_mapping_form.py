@@ -8,7 +8,6 @@ line's import of the same file with the downloaded YAML."""
 from __future__ import annotations
 
 import io
-import shutil
 import subprocess
 import sys
 from dataclasses import replace
@@ -17,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from db_snapshot import copy_duckdb
 from page_helpers import open_page, plain
 
 from metrics.ingest.importer.run import preview
@@ -138,12 +138,7 @@ def test_default_inputs_and_unknown_values() -> None:
 @pytest.fixture()
 def dbs(tmp_path: Path, duckdb_url: str) -> tuple[str, str]:
     """Two private copies of the demo database: the page imports into one, the CLI into the other."""
-    out = []
-    for name in ("page", "cli"):
-        dst = tmp_path / f"{name}.duckdb"
-        shutil.copyfile(sa.engine.make_url(duckdb_url).database, dst)
-        out.append(f"duckdb:///{dst}")
-    return out[0], out[1]
+    return copy_duckdb(duckdb_url, tmp_path / "page.duckdb"), copy_duckdb(duckdb_url, tmp_path / "cli.duckdb")
 
 
 def _tickets(url: str, ids: list[int]) -> pd.DataFrame:

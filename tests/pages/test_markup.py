@@ -8,13 +8,13 @@ from __future__ import annotations
 import io
 import json
 import re
-import shutil
 import string
 import time
 
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from db_snapshot import changed_copy
 from hypothesis import given
 from hypothesis import strategies as st
 from page_helpers import open_page, other_sections, show_section
@@ -99,14 +99,11 @@ def test_md_values_keeps_numbers() -> None:
 # -- pages on a database of hostile names -----------------------------------------------------
 @pytest.fixture(scope="module")
 def hostile_url(fitted_duckdb_url: str, tmp_path_factory: pytest.TempPathFactory) -> str:
-    from metrics.ingest import rollups
+    """The fitted demo with Markdown, HTML and links for names: a city and its districts, customers, churn
+    reasons, managers, outlets and the largest complaint category."""
     from metrics.model import schema as s
 
-    path = tmp_path_factory.mktemp("hostile") / "sw.duckdb"
-    shutil.copyfile(sa.engine.make_url(fitted_duckdb_url).database or "", path)
-    url = f"duckdb:///{path}"
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:
+    def markup(conn: sa.Connection) -> None:
         conn.execute(sa.update(s.regions).where(s.regions.c.region_id == CITY).values(name_zh=LINK, name_en=LINK))
         conn.execute(sa.update(s.regions).where(s.regions.c.parent_id == CITY)
                      .values(name_zh=BOLD_HTML, name_en=BOLD_HTML))
@@ -117,9 +114,8 @@ def hostile_url(fitted_duckdb_url: str, tmp_path_factory: pytest.TempPathFactory
         top = conn.execute(sa.select(s.tickets.c.category).where(s.tickets.c.kind == "complaint")
                            .group_by(s.tickets.c.category).order_by(sa.func.count().desc()).limit(1)).scalar()
         conn.execute(sa.update(s.tickets).where(s.tickets.c.category == top).values(category=CATEGORY))
-    rollups.refresh(engine)
-    engine.dispose()
-    return url
+
+    return changed_copy(fitted_duckdb_url, tmp_path_factory.mktemp("hostile") / "sw.duckdb", markup, rollups=True)
 
 
 def _bodies(at) -> list[str]:

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from db_snapshot import changed_copy
 from page_helpers import filters, open_page, other_sections, plain, show_section, write_users
 from section_run import run_section
 
@@ -334,16 +335,11 @@ def test_a_broken_rules_file_is_one_line_per_section(duck: str, tmp_path, monkey
 
 def test_a_database_made_before_outlets_says_so(duckdb_url: str, tmp_path, monkeypatch) -> None:
     """A database from before issue 19 (no outlet tables): every section says so in a line, no error."""
-    import shutil
-
-    path = tmp_path / "old.duckdb"
-    shutil.copyfile(sa.engine.make_url(duckdb_url).database or "", path)
-    eng = sa.create_engine(f"duckdb:///{path}")
-    with eng.begin() as conn:
+    def drop_outlet_tables(conn: sa.Connection) -> None:
         for table in (s.audit_items, s.audits, s.queue_records, s.outlets):
             conn.execute(sa.text(f"DROP TABLE {table.name}"))
-    eng.dispose()
-    monkeypatch.setenv("SERVICEWATCH_DB", f"duckdb:///{path}")
+
+    monkeypatch.setenv("SERVICEWATCH_DB", changed_copy(duckdb_url, tmp_path / "old.duckdb", drop_outlet_tables))
     at = open_page(PAGE, {"lang": "zh"})
     for section in ("outlets", "outlet", "vip", "stars"):
         show_section(at, section)

@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
+from db_snapshot import copy_duckdb
 
 from metrics.ingest.importer import ImportFailed, import_file
 from metrics.model.i18n import t
@@ -21,9 +20,7 @@ TICKETS = ("工单号,客户编号,受理渠道,工单类型,问题类别,优先
 
 @pytest.fixture()
 def db(tmp_path: Path, duckdb_url: str) -> str:
-    dst = tmp_path / "upload.duckdb"
-    shutil.copyfile(sa.engine.make_url(duckdb_url).database, dst)
-    return f"duckdb:///{dst}"
+    return copy_duckdb(duckdb_url, tmp_path / "upload.duckdb")
 
 
 def _refusal(db: str, lang: str) -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from db_snapshot import changed_copy
 from PIL import Image
 from section_run import run_section
 
@@ -39,15 +40,11 @@ UNMASKED = re.compile(r"\d{7,}|@[A-Za-z]|我叫[\u4e00-\u9fff]|身份证号?\d|M
 def wh(duckdb_url: str, tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
     """A copy of the demo whose every complaint text carries a name, a phone, an ID card and an e-mail
     address (the pack must show none of them)."""
-    dst = tmp_path_factory.mktemp("voc_pack") / "voc.duckdb"
-    shutil.copyfile(sa.engine.make_url(duckdb_url).database or "", dst)
-    url = f"duckdb:///{dst}"
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:
+    def plant(conn: sa.Connection) -> None:
         conn.execute(sa.text("UPDATE tickets SET description = description || :p WHERE description IS NOT NULL"),
                      {"p": PLANTED})
-    engine.dispose()
-    return Warehouse.open(url)
+
+    return Warehouse.open(changed_copy(duckdb_url, tmp_path_factory.mktemp("voc_pack") / "voc.duckdb", plant))
 
 
 def _png(fig) -> bytes:
