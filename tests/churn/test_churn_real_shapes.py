@@ -8,6 +8,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -25,17 +26,27 @@ from metrics.query.warehouse import Warehouse
 AUC_TOLERANCE = 0.015  # the fitted model's holdout AUC vs the true model's (the best achievable) and vs a plain logit
 
 
+def _telco_db(path: Path, frames: dict) -> str:
+    """``frames`` (a telco snapshot) in a DuckDB file at ``path``, as of the snapshot's date; its URL."""
+    url = f"duckdb:///{path}"
+    replace_all(url, frames, {"as_of": telco.AS_OF.isoformat()})
+    return url
+
+
+def _fit(url: str) -> cm.ChurnFit:
+    """The churn model fitted on the database at ``url`` (not stored)."""
+    wh = Warehouse.open(url)
+    try:
+        return cm.fit(wh)
+    finally:
+        wh.engine.dispose()
+
+
 @pytest.fixture(scope="module")
 def snapshot_fit(tmp_path_factory: pytest.TempPathFactory) -> dict:
     frames, truth = telco.snapshot(7000, seed=0)
-    url = f"duckdb:///{tmp_path_factory.mktemp('telco') / 'telco.duckdb'}"
-    replace_all(url, frames, {"as_of": telco.AS_OF.isoformat()})
-    wh = Warehouse.open(url)
-    try:
-        result = cm.fit(wh)
-    finally:
-        wh.engine.dispose()
-    return {"url": url, "truth": truth, "result": result, "frames": frames}
+    url = _telco_db(tmp_path_factory.mktemp("telco") / "telco.duckdb", frames)
+    return {"url": url, "truth": truth, "result": _fit(url), "frames": frames}
 
 
 def test_snapshot_is_detected_and_said(snapshot_fit: dict) -> None:
@@ -101,13 +112,7 @@ def test_rare_levels_are_pooled(tmp_path: Path) -> None:
     c.loc[c.index[:20], "tier"] = "three_year"  # 20 customers: below the minimum
     c.loc[c.index[20:45], "acquisition_channel"] = "paypal"
     c.loc[c.index[45:70], "acquisition_channel"] = "crypto"
-    url = f"duckdb:///{tmp_path / 'rare.duckdb'}"
-    replace_all(url, frames, {"as_of": telco.AS_OF.isoformat()})
-    wh = Warehouse.open(url)
-    try:
-        r = cm.fit(wh)
-    finally:
-        wh.engine.dispose()
+    r = _fit(_telco_db(tmp_path / "rare.duckdb", frames))
     assert r.design.pooled["tier"] == ("three_year",)
     assert r.design.pooled["channel"] == ("crypto", "paypal")
     assert "channel_other" in set(r.terms["term"]) and "channel_paypal" not in set(r.terms["term"])
@@ -173,8 +178,7 @@ def test_too_few_departures_anywhere_is_refused(tmp_path: Path, capsys: pytest.C
     c = frames["customers"]
     keep = c["end_date"].notna().cumsum() <= 20  # 20 leavers: 6 in a holdout, too few to judge
     c.loc[~keep, "end_date"] = None
-    url = f"duckdb:///{tmp_path / 'few.duckdb'}"
-    replace_all(url, frames, {"as_of": telco.AS_OF.isoformat()})
+    url = _telco_db(tmp_path / "few.duckdb", frames)
     assert main(["churn", "fit", "--db", url]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and re.search(r"only 0 departures before \S+ and 1\d from", err[0]), err
@@ -254,43 +258,15 @@ def test_an_imported_snapshot_fits(tmp_path: Path, capsys: pytest.CaptureFixture
     assert {"term": "segment", "reason": "one level only (consumer) in the training rows"} in report["dropped"]
 
 
-SERVERS = {"postgres": "postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
-           "mariadb": "mysql+pymysql://root@127.0.0.1:3306/"}
-
-
 @pytest.fixture(params=[pytest.param("postgres", marks=pytest.mark.postgres),
                         pytest.param("mariadb", marks=pytest.mark.mariadb)])
-def server_snapshot(request: pytest.FixtureRequest) -> dict:
+def server_snapshot(request: pytest.FixtureRequest) -> Iterator[dict]:
     """A fresh database on each server holding a 3,000-customer snapshot; dropped afterwards."""
-    import secrets
+    from db_snapshot import server_database
 
-    import sqlalchemy as sa
-    from conftest import _unavailable
-
-    kind, name = request.param, f"sw_test_{secrets.token_hex(4)}"
-    admin = sa.create_engine(SERVERS[kind], isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool,
-                             connect_args={"connect_timeout": 5})
-    create = (f'CREATE DATABASE "{name}" ENCODING \'UTF8\' TEMPLATE template0' if kind == "postgres"
-              else f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(create))
-    except Exception as exc:  # noqa: BLE001 - any connection error means "no server"
-        admin.dispose()
-        _unavailable(f"{kind}: {str(exc).splitlines()[0]}")
-    url = (f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}" if kind == "postgres"
-           else f"mysql+pymysql://root@127.0.0.1:3306/{name}")
-    frames, truth = telco.snapshot(3000, seed=4)
-    try:
-        replace_all(url, frames, {"as_of": telco.AS_OF.isoformat()})
+    frames, _truth = telco.snapshot(3000, seed=4)
+    for url in server_database(request.param, frames, {"as_of": telco.AS_OF.isoformat()}):
         yield {"url": url, "frames": frames}
-    finally:
-        with admin.connect() as conn:
-            if kind == "postgres":
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            else:
-                conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
-        admin.dispose()
 
 
 def test_snapshot_fit_on_servers_equals_duckdb(server_snapshot: dict, tmp_path: Path) -> None:
@@ -298,8 +274,7 @@ def test_snapshot_fit_on_servers_equals_duckdb(server_snapshot: dict, tmp_path: 
     (and an older churn_models table there gains the new columns)."""
     import sqlalchemy as sa
 
-    duck = f"duckdb:///{tmp_path / 'same.duckdb'}"
-    replace_all(duck, server_snapshot["frames"], {"as_of": telco.AS_OF.isoformat()})
+    duck = _telco_db(tmp_path / "same.duckdb", server_snapshot["frames"])
     ref_wh, wh = Warehouse.open(duck), Warehouse.open(server_snapshot["url"])
     try:
         ref, mine = cm.fit(ref_wh), cm.fit(wh)

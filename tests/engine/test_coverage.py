@@ -15,15 +15,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from db_snapshot import rewrite
 from page_helpers import open_page
 from streamlit.testing.v1 import AppTest
 from test_unknown_flags import unknown_frames
 
 from metrics.analysis import coverage
 from metrics.backends.connect import make_engine
-from metrics.backends.swap import writable
 from metrics.cli.main import main
-from metrics.ingest.load import refresh_derived, replace_all
+from metrics.ingest.load import replace_all
 from metrics.model import schema as s
 from metrics.model.i18n import metric_label, t
 from metrics.model.registry import METRICS
@@ -74,14 +74,18 @@ def gaps(demo_frames: dict, tmp_path_factory: pytest.TempPathFactory) -> tuple[s
     return url, frames
 
 
-def test_gaps_are_named(gaps: tuple[str, dict]) -> None:
-    url, frames = gaps
+def _coverage(url: str, lang: str) -> pd.DataFrame:
+    """``coverage.coverage`` of the database at ``url`` (opened read-only) in ``lang``, by metric."""
     engine = make_engine(url, read_only=True)
     try:
-        got = coverage.coverage(engine, "en").set_index("metric")
-        zh = coverage.coverage(engine, "zh").set_index("metric")
+        return coverage.coverage(engine, lang).set_index("metric")
     finally:
         engine.dispose()
+
+
+def test_gaps_are_named(gaps: tuple[str, dict]) -> None:
+    url, frames = gaps
+    got, zh = _coverage(url, "en"), _coverage(url, "zh")
     want = _expected(frames)
     assert {m: (int(r.rows), int(r.known)) for m, r in got.iterrows()} == want
     unsupported = set(got.index[~got["supported"]])
@@ -131,11 +135,7 @@ def test_data_page_lists_coverage(gaps: tuple[str, dict], monkeypatch: pytest.Mo
 @pytest.fixture()
 def no_fcr(duck: str) -> str:
     """A private copy of the demo DuckDB whose tickets have no first_contact_resolved (NULL), rollups rebuilt."""
-    with writable(duck) as engine:
-        with engine.begin() as conn:
-            conn.execute(s.tickets.update().values(first_contact_resolved=None))
-        refresh_derived(engine)
-    return duck
+    return rewrite(duck, lambda conn: conn.execute(s.tickets.update().values(first_contact_resolved=None)))
 
 
 def test_overview_card_says_which_column_is_missing(no_fcr: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -163,25 +163,19 @@ def test_overview_card_says_which_column_is_missing(no_fcr: str, monkeypatch: py
 def nothing_said(duck: str) -> str:
     """A private copy of the demo DuckDB with no complaint tickets (they became inquiries), no end
     date on any customer and no NPS answer (NULL), rollups rebuilt."""
-    with writable(duck) as engine:
-        with engine.begin() as conn:
-            conn.execute(s.tickets.update().where(s.tickets.c.kind == "complaint").values(kind="inquiry"))
-            conn.execute(s.customers.update().values(end_date=None))
-            conn.execute(s.surveys.update().values(nps=None))
-        refresh_derived(engine)
-    return duck
+    def say_nothing(conn: sa.Connection) -> None:
+        conn.execute(s.tickets.update().where(s.tickets.c.kind == "complaint").values(kind="inquiry"))
+        conn.execute(s.customers.update().values(end_date=None))
+        conn.execute(s.surveys.update().values(nps=None))
+
+    return rewrite(duck, say_nothing)
 
 
 def test_overview_cards_say_what_the_data_lacks(nothing_said: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Issue 14: complaint rate with no complaint tickets, churn with no end dates and NPS with no
     answers are "no data" with coverage's reason on the Overview, not 0.0, 0.00% or "widen the filters"."""
     monkeypatch.setenv("SERVICEWATCH_DB", nothing_said)
-    engine = make_engine(nothing_said, read_only=True)
-    try:
-        got = coverage.coverage(engine, "zh").set_index("metric")
-        en = coverage.coverage(engine, "en").set_index("metric")
-    finally:
-        engine.dispose()
+    got, en = _coverage(nothing_said, "zh"), _coverage(nothing_said, "en")
     assert not got.loc[["complaint_rate", "churn_rate", "nps"], "supported"].any()
     assert got.loc["active_customers", "supported"] and got.loc["csat", "supported"]
     assert en.loc["churn_rate", "missing"] == "customers.end_date"

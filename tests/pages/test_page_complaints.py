@@ -118,15 +118,11 @@ def test_english(wh: Warehouse) -> None:
 def no_revisits(duck: str) -> str:
     """A private copy of the demo DuckDB whose complaint log has no revisit column: revisited_at NULL
     on every ticket, rollups rebuilt."""
-    from metrics.backends.swap import writable
-    from metrics.ingest.load import refresh_derived
+    from db_snapshot import rewrite
+
     from metrics.model import schema as s
 
-    with writable(duck) as engine:
-        with engine.begin() as conn:
-            conn.execute(s.tickets.update().values(revisited_at=None))
-        refresh_derived(engine)
-    return duck
+    return rewrite(duck, lambda conn: conn.execute(s.tickets.update().values(revisited_at=None)))
 
 
 def test_a_metric_the_data_cannot_give_says_why_not_zero(no_revisits: str, monkeypatch: pytest.MonkeyPatch) -> None:
