@@ -15,18 +15,15 @@ import pytest
 
 from metrics.access.users import User, add_user
 from metrics.cli.main import main
-from metrics.ingest.load import replace_all
 from metrics.model.i18n import t
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
-from regulator_frames import frames  # noqa: E402
+from regulator_frames import quarter_in_progress_base, regulator_db  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def small(tmp_path_factory) -> str:
-    url = f"duckdb:///{tmp_path_factory.mktemp('regcli') / 'r.duckdb'}"
-    replace_all(url, frames())
-    return url
+    return regulator_db(tmp_path_factory.mktemp("regcli") / "r.duckdb")
 
 
 def test_miit_json_is_the_hand_figures(small: str, capsys) -> None:
@@ -99,14 +96,7 @@ def test_appeal_risk_lists_owners_and_respects_scope(small: str, tmp_path, monke
 
 
 def test_an_older_database_says_why_and_an_import_adds_the_column(tmp_path, capsys) -> None:
-    import sqlalchemy as sa
-
-    url = f"duckdb:///{tmp_path / 'old.duckdb'}"
-    replace_all(url, frames())
-    eng = sa.create_engine(url)
-    with eng.begin() as conn:
-        conn.execute(sa.text("ALTER TABLE tickets DROP COLUMN source"))
-    eng.dispose()
+    url = regulator_db(tmp_path / "old.duckdb", drop=("source",))
     assert main(["regulator", "--db", url, "--quarter", "2026Q3", "--lang", "zh"]) == 0
     assert t("regulator.reason.no_source", "zh") in capsys.readouterr().err
     rows = tmp_path / "t.csv"
@@ -123,14 +113,7 @@ def test_an_older_database_says_why_and_an_import_adds_the_column(tmp_path, caps
 def test_appeal_risk_before_handlers_and_an_import_that_names_them(tmp_path, capsys, lang: str) -> None:
     """A database created before tickets.handler lists the account managers; an import with a 处理人 column
     adds the column and the handler becomes the owner (table format says which in ``--lang``)."""
-    import sqlalchemy as sa
-
-    url = f"duckdb:///{tmp_path / 'old.duckdb'}"
-    replace_all(url, frames())
-    eng = sa.create_engine(url)
-    with eng.begin() as conn:
-        conn.execute(sa.text("ALTER TABLE tickets DROP COLUMN handler"))
-    eng.dispose()
+    url = regulator_db(tmp_path / "old.duckdb", drop=("handler",))
     assert main(["appeal-risk", "--db", url, "--as-of", "2026-09-30", "--format", "json"]) == 0
     recs = json.loads(capsys.readouterr().out)
     assert [(r["owner"], r["owner_kind"], r["handler"]) for r in recs] == [("张经理", "account_manager", None)] * 2
@@ -166,16 +149,7 @@ def test_a_category_not_in_use_then_is_not_compared(small: str, capsys) -> None:
 
 
 def test_a_quarter_in_progress_names_the_months_the_base_has(tmp_path, capsys) -> None:
-    from datetime import date
-
-    import pandas as pd
-    from regulator_frames import user_base_rows
-
-    data = frames()
-    data["user_base"] = pd.concat([user_base_rows(900_000, month=date(2026, 10, 1)),
-                                   user_base_rows(1_100_000, month=date(2026, 11, 1))], ignore_index=True)
-    url = f"duckdb:///{tmp_path / 'ub.duckdb'}"
-    replace_all(url, data)
+    url = regulator_db(tmp_path / "ub.duckdb", user_base=quarter_in_progress_base())
     assert main(["regulator", "--db", url, "--quarter", "2026Q4", "--base", "mobile", "--point", "average",
                  "--format", "json"]) == 0
     out = capsys.readouterr()

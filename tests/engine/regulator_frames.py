@@ -15,6 +15,7 @@ Hand figures (2026Q3, MIIT, no user_base: customers active at the month's end):
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import pandas as pd
 
@@ -98,3 +99,31 @@ def user_base_rows(users: int, month: date = date(2026, 9, 1), region_id: int = 
                    base: str = "mobile") -> pd.DataFrame:
     """One ``user_base`` row."""
     return pd.DataFrame([dict(month=month, region_id=region_id, base=base, users=users)])
+
+
+def quarter_in_progress_base() -> pd.DataFrame:
+    """``user_base`` rows for October (900,000 users) and November (1,100,000) 2026, not yet December: 2026Q4
+    in progress (its mean over the months it has is 1,000,000)."""
+    return pd.concat([user_base_rows(900_000, month=date(2026, 10, 1)),
+                      user_base_rows(1_100_000, month=date(2026, 11, 1))], ignore_index=True)
+
+
+def regulator_db(path: Path, user_base: pd.DataFrame | None = None, drop: tuple[str, ...] = ()) -> str:
+    """The hand-made set in a DuckDB file at ``path`` (with ``user_base`` in place of its own when given),
+    without the ``tickets`` columns in ``drop`` (a database made before them); its URL."""
+    import sqlalchemy as sa
+
+    from metrics.ingest.load import replace_all
+
+    url = f"duckdb:///{path}"
+    data = frames()
+    if user_base is not None:
+        data["user_base"] = user_base
+    replace_all(url, data)
+    if drop:
+        engine = sa.create_engine(url)
+        with engine.begin() as conn:
+            for column in drop:
+                conn.execute(sa.text(f"ALTER TABLE tickets DROP COLUMN {column}"))
+        engine.dispose()
+    return url

@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 import numpy as np
 import pandas as pd
 import pytest
-from regulator_frames import AS_OF, frames, user_base_rows
+from regulator_frames import AS_OF, frames, quarter_in_progress_base, user_base_rows
 from scipy import stats as sps
 
 from metrics.access.users import Scope
@@ -234,9 +234,7 @@ def _with_user_base(raw: dict, ub: pd.DataFrame, path) -> str:  # noqa: ANN001 -
 def test_a_quarter_in_progress_divides_by_the_months_the_base_has(raw, tmp_path) -> None:
     """user_base holds October (900,000) and November (1,100,000) 2026, not yet December: the mean is
     1,000,000 (not 2,000,000 / 3), and the quarter's end falls back to November's count — both said."""
-    ub = pd.concat([user_base_rows(900_000, month=date(2026, 10, 1)),
-                    user_base_rows(1_100_000, month=date(2026, 11, 1))], ignore_index=True)
-    wh = Warehouse.open(_with_user_base(raw, ub, tmp_path))
+    wh = Warehouse.open(_with_user_base(raw, quarter_in_progress_base(), tmp_path))
     f, q4 = Filters(start=date(2026, 10, 1), end=date(2026, 11, 30)), rg.parse_quarter("2026Q4")
     avg = rg.rates(wh, f, q4, "miit", base="mobile", point="average")
     total = row(avg.table, rg.ALL)

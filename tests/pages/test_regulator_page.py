@@ -18,23 +18,20 @@ from page_helpers import filters, open_page, other_sections, plain, show_section
 from metrics.access.users import User
 from metrics.analysis import appeal_risk as ar
 from metrics.analysis import regulator as rg
-from metrics.ingest.load import replace_all
 from metrics.model.filters import Filters
 from metrics.model.i18n import t
 from metrics.present import regulator_text as rt
 from metrics.query.warehouse import Warehouse
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
-from regulator_frames import frames  # noqa: E402
+from regulator_frames import quarter_in_progress_base, regulator_db  # noqa: E402
 
 PAGE = "pages/12_Regulator.py"
 
 
 @pytest.fixture(scope="module")
 def small_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    url = f"duckdb:///{tmp_path_factory.mktemp('regpage') / 'r.duckdb'}"
-    replace_all(url, frames())
-    return url
+    return regulator_db(tmp_path_factory.mktemp("regpage") / "r.duckdb")
 
 
 @pytest.fixture()
@@ -146,16 +143,7 @@ def test_a_category_not_in_use_then_says_so(url: str, lang: str) -> None:
 
 
 def test_a_quarter_in_progress_states_the_month_ends_the_base_has(tmp_path, monkeypatch) -> None:
-    from datetime import date
-
-    import pandas as pd
-    from regulator_frames import user_base_rows
-
-    data = frames()
-    data["user_base"] = pd.concat([user_base_rows(900_000, month=date(2026, 10, 1)),
-                                   user_base_rows(1_100_000, month=date(2026, 11, 1))], ignore_index=True)
-    db = f"duckdb:///{tmp_path / 'ub.duckdb'}"
-    replace_all(db, data)
+    db = regulator_db(tmp_path / "ub.duckdb", user_base=quarter_in_progress_base())
     monkeypatch.setenv("SERVICEWATCH_DB", db)
     at = open_page(PAGE, {"lang": "en", "quarter": "2026Q4", "base": "mobile", "point": "average"})
     assert t("regulator.denominator_missing", "en", missing="2026-12-31",

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from section_run import run_section
 
-from metrics.ingest.load import replace_all
 from metrics.model.filters import Filters
 from metrics.model.i18n import t
 from metrics.query.warehouse import Warehouse
@@ -20,14 +19,12 @@ from metrics.report.build import SECTIONS
 from metrics.report.regulator_section import regulator_section
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
-from regulator_frames import frames  # noqa: E402
+from regulator_frames import quarter_in_progress_base, regulator_db  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def small(tmp_path_factory) -> str:
-    url = f"duckdb:///{tmp_path_factory.mktemp('regpack') / 'r.duckdb'}"
-    replace_all(url, frames())
-    return url
+    return regulator_db(tmp_path_factory.mktemp("regpack") / "r.duckdb")
 
 
 def _pages(url: str, f: Filters, lang: str) -> list:
@@ -68,15 +65,7 @@ def test_a_viewers_pack_lists_no_complaint(small: str) -> None:
 
 
 def test_left_out_without_sources(tmp_path) -> None:
-    import sqlalchemy as sa
-
-    url = f"duckdb:///{tmp_path / 'old.duckdb'}"
-    data = frames()
-    replace_all(url, data)
-    eng = sa.create_engine(url)
-    with eng.begin() as conn:
-        conn.execute(sa.text("ALTER TABLE tickets DROP COLUMN source"))
-    eng.dispose()
+    url = regulator_db(tmp_path / "old.duckdb", drop=("source",))
     assert _pages(url, Filters(date(2026, 7, 1), date(2026, 9, 30)), "en") == []
 
 
@@ -95,14 +84,7 @@ def test_a_category_not_in_use_then_is_said_not_compared(small: str, lang: str) 
 
 
 def test_a_quarter_in_progress_says_which_month_ends_the_base_has(tmp_path) -> None:
-    import pandas as pd
-    from regulator_frames import user_base_rows
-
-    data = frames()
-    data["user_base"] = pd.concat([user_base_rows(900_000, month=date(2026, 10, 1)),
-                                   user_base_rows(1_100_000, month=date(2026, 11, 1))], ignore_index=True)
-    url = f"duckdb:///{tmp_path / 'ub.duckdb'}"
-    replace_all(url, data)
+    url = regulator_db(tmp_path / "ub.duckdb", user_base=quarter_in_progress_base())
     from metrics.analysis import regulator as rg
     from metrics.present import regulator_text as rt
 
