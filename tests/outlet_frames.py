@@ -8,6 +8,7 @@ fails the checklist item ``waiting`` (2 of 10) in its last three audits."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -94,3 +95,12 @@ def frames(seed: int = 7, per_outlet: int = 700) -> dict[str, pd.DataFrame]:
             if col not in df.columns:
                 df[col] = None
     return out
+
+
+def outlets_db(path: Path) -> str:
+    """The hand-made outlet set (:func:`frames`, its defaults) in a DuckDB file at ``path``; its URL."""
+    from metrics.ingest.load import replace_all
+
+    url = f"duckdb:///{path}"
+    replace_all(url, frames())
+    return url

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from outlet_frames import START, frames
+from outlet_frames import START, frames, outlets_db
 
 from metrics.cli.main import main
 from metrics.ingest.load import replace_all
@@ -17,9 +17,7 @@ PERIOD = ["--from", START.isoformat(), "--to", "2026-06-28"]
 
 @pytest.fixture(scope="module")
 def db(tmp_path_factory) -> str:
-    url = f"duckdb:///{tmp_path_factory.mktemp('outlet_filter_cli') / 'o.duckdb'}"
-    replace_all(url, frames())
-    return url
+    return outlets_db(tmp_path_factory.mktemp("outlet_filter_cli") / "o.duckdb")
 
 
 def _value(capsys) -> float:

@@ -10,7 +10,7 @@ import json
 
 import pandas as pd
 import pytest
-from outlet_frames import END, START, frames
+from outlet_frames import END, START, frames, outlets_db
 
 from metrics.access.users import User, add_user
 from metrics.analysis import outlet_rules
@@ -27,9 +27,7 @@ F = Filters(start=START, end=END)
 
 @pytest.fixture(scope="module")
 def db(tmp_path_factory) -> str:
-    url = f"duckdb:///{tmp_path_factory.mktemp('outlets_cli') / 'o.duckdb'}"
-    replace_all(url, frames())
-    return url
+    return outlets_db(tmp_path_factory.mktemp("outlets_cli") / "o.duckdb")
 
 
 def _one_line_error(capsys) -> str:

@@ -6,7 +6,7 @@ tests/outlet_frames.py."""
 from __future__ import annotations
 
 import pytest
-from outlet_frames import frames
+from outlet_frames import frames, outlets_db
 from page_helpers import filters, open_page
 
 from metrics.ingest.load import replace_all
@@ -18,9 +18,7 @@ NAMES = ["East hall", "East partner", "West hall", "West agent", "Tiny agent"]
 
 @pytest.fixture(scope="module")
 def halls(tmp_path_factory) -> str:
-    url = f"duckdb:///{tmp_path_factory.mktemp('outlet_sidebar') / 'o.duckdb'}"
-    replace_all(url, frames())
-    return url
+    return outlets_db(tmp_path_factory.mktemp("outlet_sidebar") / "o.duckdb")
 
 
 @pytest.fixture(scope="module")
