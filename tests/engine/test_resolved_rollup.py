@@ -19,35 +19,30 @@ import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from test_rollups import FILTERS as MONTH_FILTERS
+from test_rollups import tables_read, warehouse_for
 
 from metrics.access.users import Scope
-from metrics.backends.connect import make_engine
 from metrics.ingest import circuits_rollup, resolved_rollup, rollups
 from metrics.model import schema as s
 from metrics.model.filters import Filters
 from metrics.model.registry import METRICS, get
 from metrics.query import rollup_compiler
 from metrics.query.compiler import Window
-from metrics.query.warehouse import Warehouse
 
 QUANTILES = [m.id for m in METRICS if m.kind == "quantile"]
 
-# the demo history runs 2024-05-01 .. 2026-10-31 (the as-of); periods of any days
+# the demo history runs 2024-05-01 .. 2026-10-31 (the as-of): the month-aligned filters of test_rollups
+# and periods of any days
 FILTERS: dict[str, Filters] = {
-    "whole": Filters(date(2024, 1, 1), date(2026, 12, 31)),
-    "quarter": Filters(date(2025, 7, 1), date(2025, 9, 30)),
+    **{name: MONTH_FILTERS[name] for name in ("whole", "quarter")},
     "mid_month": Filters(date(2025, 3, 10), date(2025, 6, 20)),
     "one_day": Filters(date(2025, 8, 14), date(2025, 8, 14)),
     "to_as_of_mid_month": Filters(date(2026, 9, 5), date(2026, 10, 31)),
-    "year_city_tier": Filters(date(2025, 1, 1), date(2025, 12, 31), regions=(2,), tiers=("gold", "enterprise")),
-    "districts_channel": Filters(date(2025, 4, 1), date(2026, 3, 31), regions=(201, 302), channels=("hotline",)),
-    "segment_sla": Filters(date(2024, 11, 1), date(2025, 10, 31), segments=("enterprise",),
-                           sla_levels=("gold", "silver")),
-    "ticket_slices": Filters(date(2025, 6, 1), date(2026, 5, 31), categories=("billing", "network_quality"),
-                             kinds=("complaint", "fault"), priorities=("P1", "P2")),
-    "explicit_as_of": Filters(date(2026, 5, 1), date(2026, 10, 31), as_of=date(2026, 10, 31)),
+    **{name: MONTH_FILTERS[name] for name in ("year_city_tier", "districts_channel", "segment_sla", "ticket_slices",
+                                              "explicit_as_of")},
     "region_scope": Filters(date(2025, 1, 1), date(2025, 12, 31), scope=Scope("city_lead", regions=(3,))),
-    "nothing": Filters(date(2025, 1, 1), date(2025, 12, 31), tiers=("no_such_tier",)),
+    "nothing": MONTH_FILTERS["nothing"],
 }
 PAIRS = (("region", "tier"), ("month", "channel"), ("sla_level", "month"), ("kind", "priority"),
          ("week", "category"))
@@ -74,19 +69,8 @@ def _cases() -> list[Any]:
     return cases
 
 
-_warehouses: dict[tuple[str, bool], Warehouse] = {}
-
-
-def _wh(url: str, use_rollups: bool) -> Warehouse:
-    if (url, use_rollups) not in _warehouses:
-        _warehouses[url, use_rollups] = Warehouse(make_engine(url, read_only=url.startswith("duckdb")),
-                                                  use_rollups=use_rollups)
-    return _warehouses[url, use_rollups]
-
-
 def reads_resolved(stmt: sa.Select) -> bool:
-    names = {t.name for t in sa.sql.util.find_tables(stmt, include_joins=True, include_aliases=True)
-             if isinstance(t, sa.Table)}
+    names = tables_read(stmt)
     return resolved_rollup.rollup_resolved.name in names and s.tickets.name not in names
 
 
@@ -106,7 +90,7 @@ def assert_identical(got: pd.DataFrame, want: pd.DataFrame, label: str) -> None:
 
 
 def test_the_table_holds_the_resolved_tickets_sorted(db_url: str) -> None:
-    wh = _wh(db_url, True)
+    wh = warehouse_for(db_url, True)
     assert resolved_rollup.SOURCE in wh.rollup_sources()
     end = datetime.combine(wh.as_of() + timedelta(days=1), time())
     t, c, r = s.tickets, s.customers, resolved_rollup.rollup_resolved
@@ -122,7 +106,7 @@ def test_the_table_holds_the_resolved_tickets_sorted(db_url: str) -> None:
 @pytest.mark.parametrize(("metric_id", "by", "filter_name", "level"), _cases())
 def test_quantile_from_resolved_equals_raw(db_url: str, metric_id: str, by: tuple, filter_name: str,
                                            level: str) -> None:
-    rolled, raw = _wh(db_url, True), _wh(db_url, False)
+    rolled, raw = warehouse_for(db_url, True), warehouse_for(db_url, False)
     f = FILTERS[filter_name]
     assert reads_resolved(rolled.compile(metric_id, f, by, level)), f"{metric_id} by {by} [{filter_name}]"
     assert not reads_resolved(raw.compile(metric_id, f, by, level))
@@ -137,7 +121,7 @@ def test_quantile_from_resolved_equals_raw(db_url: str, metric_id: str, by: tupl
 @pytest.mark.parametrize("metric_id", QUANTILES)
 def test_compare_from_resolved_equals_raw(db_url: str, metric_id: str) -> None:
     """What the Complaints and SLA pages ask: the quarter against the previous one and a year ago."""
-    rolled, raw = _wh(db_url, True), _wh(db_url, False)
+    rolled, raw = warehouse_for(db_url, True), warehouse_for(db_url, False)
     for comparison in ("previous", "year_ago"):
         f = replace(FILTERS["quarter"], comparison=comparison)
         for by in ((), ("tier",), ("region",)):
@@ -148,7 +132,7 @@ def test_compare_from_resolved_equals_raw(db_url: str, metric_id: str) -> None:
 def test_median_by_tier_against_pandas(duckdb_url: str, demo_frames: dict) -> None:
     """An independent computation from the generated frames: linear-interpolation quantiles of the
     hours of tickets opened in the quarter and resolved by the as-of, per customer tier."""
-    wh = _wh(duckdb_url, True)
+    wh = warehouse_for(duckdb_url, True)
     f = FILTERS["quarter"]
     t = demo_frames["tickets"].merge(demo_frames["customers"][["customer_id", "tier"]], on="customer_id")
     end = pd.Timestamp(wh.as_of() + timedelta(days=1))
@@ -176,7 +160,7 @@ FALLBACKS = {
 @pytest.mark.parametrize("case", list(FALLBACKS))
 @pytest.mark.parametrize("metric_id", QUANTILES)
 def test_ineligible_requests_fall_back_to_raw(db_url: str, metric_id: str, case: str) -> None:
-    rolled, raw = _wh(db_url, True), _wh(db_url, False)
+    rolled, raw = warehouse_for(db_url, True), warehouse_for(db_url, False)
     f, by = FALLBACKS[case]
     assert not reads_resolved(rolled.compile(metric_id, f, by))
     assert_identical(rolled.metric(metric_id, f, by), raw.metric(metric_id, f, by), case)
@@ -220,7 +204,7 @@ def mid_month_url(tmp_path_factory: pytest.TempPathFactory, demo_frames: dict) -
 
 @pytest.mark.parametrize("metric_id", QUANTILES)
 def test_up_to_a_mid_month_as_of(mid_month_url: str, metric_id: str) -> None:
-    rolled, raw = _wh(mid_month_url, True), _wh(mid_month_url, False)
+    rolled, raw = warehouse_for(mid_month_url, True), warehouse_for(mid_month_url, False)
     assert rolled.as_of() == CUT == rolled.rollup_as_of()
     with rolled.engine.connect() as conn:  # resolutions after the as-of are not in it
         late = conn.execute(sa.select(sa.func.count()).select_from(resolved_rollup.rollup_resolved).where(
@@ -252,7 +236,7 @@ def reads_circuits(stmt: sa.Select) -> bool:
 
 @pytest.mark.parametrize("filter_name", list(AVAILABILITY_FILTERS))
 def test_availability_from_circuits_equals_raw(db_url: str, filter_name: str) -> None:
-    rolled, raw = _wh(db_url, True), _wh(db_url, False)
+    rolled, raw = warehouse_for(db_url, True), warehouse_for(db_url, False)
     f = AVAILABILITY_FILTERS[filter_name]
     for by in AVAILABILITY_BY:
         for level in ("city",) if by != ("region",) else ("district", "city", "province"):
@@ -276,7 +260,7 @@ def test_availability_from_circuits_equals_raw(db_url: str, filter_name: str) ->
 
 def test_availability_compare_from_circuits(db_url: str) -> None:
     """The SLA page's card: the quarter against the previous one, and by region."""
-    rolled, raw = _wh(db_url, True), _wh(db_url, False)
+    rolled, raw = warehouse_for(db_url, True), warehouse_for(db_url, False)
     for by in ((), ("region",)):
         got, want = rolled.compare("availability", FILTERS["quarter"], by), raw.compare("availability",
                                                                                         FILTERS["quarter"], by)

@@ -87,7 +87,9 @@ def _cases() -> list[Any]:
 _warehouses: dict[tuple[str, bool], Warehouse] = {}
 
 
-def _wh(url: str, use_rollups: bool) -> Warehouse:
+def warehouse_for(url: str, use_rollups: bool) -> Warehouse:
+    """One Warehouse per (database, reading rollups or not) for the session's rollup tests; a DuckDB file
+    opened read-only."""
     if (url, use_rollups) not in _warehouses:
         read_only = url.startswith("duckdb")
         _warehouses[url, use_rollups] = Warehouse(make_engine(url, read_only=read_only), use_rollups=use_rollups)
@@ -96,18 +98,22 @@ def _wh(url: str, use_rollups: bool) -> Warehouse:
 
 @pytest.fixture()
 def rolled(db_url: str) -> Warehouse:
-    return _wh(db_url, True)
+    return warehouse_for(db_url, True)
 
 
 @pytest.fixture()
 def raw(db_url: str) -> Warehouse:
-    return _wh(db_url, False)
+    return warehouse_for(db_url, False)
+
+
+def tables_read(stmt: sa.Select) -> set[str]:
+    """The names of the tables ``stmt`` reads (joins and aliases included)."""
+    return {t.name for t in sa.sql.util.find_tables(stmt, include_joins=True, include_aliases=True)
+            if isinstance(t, sa.Table)}
 
 
 def uses_rollup(stmt: sa.Select) -> bool:
-    names = {t.name for t in sa.sql.util.find_tables(stmt, include_joins=True, include_aliases=True)
-             if isinstance(t, sa.Table)}
-    return bool(names & {t.name for t in rollups.ALL_TABLES.values()})
+    return bool(tables_read(stmt) & {t.name for t in rollups.ALL_TABLES.values()})
 
 
 def assert_same(got: pd.DataFrame, want: pd.DataFrame, label: str) -> None:
@@ -315,7 +321,7 @@ def mid_month_url(tmp_path_factory: pytest.TempPathFactory, demo_frames: dict) -
 
 @pytest.mark.parametrize("metric_id", CUBE_METRICS)
 def test_customer_cube_up_to_a_mid_month_as_of(mid_month_url: str, metric_id: str) -> None:
-    rolled, raw = _wh(mid_month_url, True), _wh(mid_month_url, False)
+    rolled, raw = warehouse_for(mid_month_url, True), warehouse_for(mid_month_url, False)
     assert rolled.as_of() == CUT == rolled.rollup_as_of()
     for f in (Filters(date(2026, 1, 1), date(2026, 12, 31)), Filters(date(2026, 10, 1), date(2026, 10, 31)),
               Filters(date(2026, 7, 1), date(2026, 9, 30), tiers=("gold",))):
