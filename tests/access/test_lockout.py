@@ -154,16 +154,22 @@ def test_store_elsewhere_when_configured(users_file, worker, tmp_path, monkeypat
 
 
 # -- (b) concurrency --------------------------------------------------------------------------
+def _at_once(worker: Path, users_file: Path, processes: int, *args: str) -> list[str]:
+    """Run ``processes`` copies of the ``worker`` script with ``args``, each starting its work at the same
+    moment (1.5 s from now); assert every one exits 0 and return their standard outputs."""
+    start = time.time() + 1.5
+    procs = [subprocess.Popen([sys.executable, str(worker), *args, str(start)],
+                              env=_env(users_file), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(processes)]
+    results = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [err for _, err in results]
+    return [out for out, _ in results]
+
+
 def test_concurrent_bursts_check_exactly_five_passwords(users_file, worker) -> None:
     """Two processes × 10 wrong passwords at the same moment: exactly 5 are checked (no lost
     update, no burst slipping past the count), the other 15 refused as locked, no crash."""
-    start = time.time() + 1.5
-    procs = [subprocess.Popen([sys.executable, str(worker), "burst", "10", "nanling", str(start)],
-                              env=_env(users_file), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for _ in range(2)]
-    results = [p.communicate(timeout=120) for p in procs]
-    assert all(p.returncode == 0 for p in procs), [err for _, err in results]
-    counts = [json.loads(out) for out, _ in results]
+    counts = [json.loads(out) for out in _at_once(worker, users_file, 2, "burst", "10", "nanling")]
     total = {k: sum(c.get(k, 0) for c in counts) for k in ("wrong", "locked", "ok", "unavailable")}
     assert total == {"wrong": 5, "locked": 15, "ok": 0, "unavailable": 0}, counts
     assert access.LIMITER.locked_until(users_file, "nanling") is not None
@@ -171,12 +177,7 @@ def test_concurrent_bursts_check_exactly_five_passwords(users_file, worker) -> N
 
 def test_concurrent_failures_are_all_counted(users_file, worker) -> None:
     """Four processes × 40 failures at once under a limit never reached: 160 stored, none lost."""
-    start = time.time() + 1.5
-    procs = [subprocess.Popen([sys.executable, str(worker), "raw", "40", "nobody", str(start)],
-                              env=_env(users_file), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for _ in range(4)]
-    results = [p.communicate(timeout=120) for p in procs]
-    assert all(p.returncode == 0 for p in procs), [err for _, err in results]
+    _at_once(worker, users_file, 4, "raw", "40", "nobody")
     assert lockout.RateLimiter(max_failures=10**9).failures(users_file, "nobody") == 160
 
 

@@ -331,11 +331,18 @@ def _kill_mid_import(url: str, csv: Path) -> None:
     assert proc.returncode == -signal.SIGKILL
 
 
-def test_kill_mid_import_leaves_duckdb_unchanged(duck: str, tmp_path: Path) -> None:
+def _new_tickets_csv(tmp_path: Path, n: int) -> Path:
+    """A ``big.csv`` in ``tmp_path`` of ``n`` generated tickets with new ids (from ``FIRST_NEW_ID``) of the
+    demo's 2,000 customers: an import long enough to be killed in the middle."""
     csv = tmp_path / "big.csv"
-    t = tickets_frame(60_000, customers=2000)
+    t = tickets_frame(n, customers=2000)
     t["ticket_id"] += FIRST_NEW_ID
     write_csv(t, csv)
+    return csv
+
+
+def test_kill_mid_import_leaves_duckdb_unchanged(duck: str, tmp_path: Path) -> None:
+    csv = _new_tickets_csv(tmp_path, 60_000)
     before = counts(duck)
     _kill_mid_import(duck, csv)
     assert counts(duck) == before
@@ -392,10 +399,7 @@ def test_upsert_and_rollback_on_every_database(db_url: str, tmp_path: Path, demo
 
 
 def test_kill_mid_import_leaves_postgres_unchanged(postgres_url: str, tmp_path: Path) -> None:
-    csv = tmp_path / "big.csv"
-    t = tickets_frame(30_000, customers=2000)
-    t["ticket_id"] += FIRST_NEW_ID
-    write_csv(t, csv)
+    csv = _new_tickets_csv(tmp_path, 30_000)
     before = counts(postgres_url)
     _kill_mid_import(postgres_url, csv)
     deadline = time.monotonic() + 10
