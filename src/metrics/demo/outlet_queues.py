@@ -2,7 +2,8 @@
 month-end hall and VIP lanes), service and abandonment, as ``queue_records``; and the outlet of each
 ticket or survey raised at a hall or an agent. The design and the planted patterns are described in
 :mod:`metrics.demo.outlets`, which draws the outlets and calls these (and re-exports the names the tests
-read: :func:`planted_hall`, :func:`vip_lanes`, :data:`MONTH_END_DAYS`, :data:`VIP_SAVING_MIN`)."""
+read: :func:`planted_hall`, :func:`vip_lanes`, :data:`CHANNEL_KINDS`, :data:`HIGH_TIERS`,
+:data:`MONTH_END_DAYS`, :data:`VIP_SAVING_MIN`)."""
 
 from __future__ import annotations
 

@@ -55,7 +55,9 @@ from metrics.demo.outlet_audits import (  # noqa: F401 - also the names of demo.
     FAILED_ITEM,
     draw_audits,
 )
-from metrics.demo.outlet_queues import (  # noqa: F401 - MONTH_END_DAYS, VIP_SAVING_MIN: also demo.outlets' names
+from metrics.demo.outlet_queues import (  # noqa: F401 - the constants: also demo.outlets' names
+    CHANNEL_KINDS,
+    HIGH_TIERS,
     MONTH_END_CITY,
     MONTH_END_DAYS,
     VIP_SAVING_MIN,
