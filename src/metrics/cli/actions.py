@@ -7,22 +7,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 
 import pandas as pd
 import sqlalchemy as sa
 
-from metrics.cli.common import (
-    UserError,
-    add_analysis_arguments,
-    add_db_argument,
-    add_format_argument,
-    add_lang_argument,
-    as_text,
-    build_filters,
-    hand_out,
-    keys_as_given,
-    open_warehouse,
-)
+from metrics.cli.common import UserError, as_text, build_filters, hand_out, keys_as_given, open_warehouse
+from metrics.cli.options import add_analysis_arguments, add_db_argument, add_format_argument, add_lang_argument
 from metrics.model.i18n import label, t
 
 
@@ -79,12 +70,7 @@ def cmd_list(args: argparse.Namespace) -> None:
         require_rows(f.scope, "action lists")
     except PermissionError as exc:
         raise UserError(str(exc)) from None
-    owner = None
-    if args.owner is not None:  # the source's key, as actions add takes it
-        got = wh.key_ids("account_managers", [args.owner])
-        if args.owner.strip() not in got:
-            raise UserError(t("actions_write.bad_owner", args.lang, name=args.owner))
-        owner = got[args.owner.strip()]
+    owner = _owner_id(wh, args)
     df = action_list(wh, f, args.status, owner, args.overdue)
     df.insert(3, "action_type_name", [label("action_type", v, args.lang) for v in df["action_type"]])
     df["status_name"] = [label("action_status", v, args.lang) for v in df["status"]]
@@ -92,6 +78,17 @@ def cmd_list(args: argparse.Namespace) -> None:
     hand_out(args, wh, f, keys_as_given(df, wh, {"customer_id": "customers", "action_id": "retention_actions",
                                      "owner": "account_managers"}),
              {"actions_list": len(df)})
+
+
+def _owner_id(wh, args: argparse.Namespace) -> int | None:  # noqa: ANN001 - a Warehouse
+    """The id of the account manager ``--owner`` names by the source's key (None without one); an
+    unknown key is one line in ``--lang``."""
+    if args.owner is None:
+        return None
+    got = wh.key_ids("account_managers", [args.owner])
+    if args.owner.strip() not in got:
+        raise UserError(t("actions_write.bad_owner", args.lang, name=args.owner))
+    return got[args.owner.strip()]
 
 
 def _writer(args: argparse.Namespace):  # noqa: ANN202 - (Warehouse, url, user, scope)
@@ -137,12 +134,18 @@ def _emit_rows(args: argparse.Namespace, wh, df: pd.DataFrame) -> None:  # noqa:
     emit(keys_as_given(df, wh, {k: v for k, v in cols.items() if k in df.columns}), args.format)
 
 
-def cmd_add(args: argparse.Namespace) -> None:
+def _with_writer(args: argparse.Namespace, write: Callable[..., None]) -> None:
+    """Run ``write(args, wh, url, user, scope)`` on the database opened for writing (:func:`_writer`),
+    released at once after: a DuckDB file opened read-write blocks every reader meanwhile."""
     wh, url, user, scope = _writer(args)
-    try:  # the writer released at once: a DuckDB file opened read-write blocks every reader meanwhile
-        _add(args, wh, url, user, scope)
+    try:
+        write(args, wh, url, user, scope)
     finally:
         wh.engine.dispose()
+
+
+def cmd_add(args: argparse.Namespace) -> None:
+    _with_writer(args, _add)
 
 
 def _add(args: argparse.Namespace, wh, url: str, user: str, scope) -> None:  # noqa: ANN001
@@ -152,12 +155,7 @@ def _add(args: argparse.Namespace, wh, url: str, user: str, scope) -> None:  # n
     unknown = [k for k in args.customer if k.strip() not in found]
     if unknown:
         raise UserError(t("actions_write.bad_customer", args.lang, keys=", ".join(unknown[:5])))
-    owner = None
-    if args.owner is not None:
-        got = wh.key_ids("account_managers", [args.owner])
-        if args.owner.strip() not in got:
-            raise UserError(t("actions_write.bad_owner", args.lang, name=args.owner))
-        owner = got[args.owner.strip()]
+    owner = _owner_id(wh, args)
     df, seed = _write(st.assign, args, wh.engine, url, user, [found[k.strip()] for k in args.customer],
                       args.type, owner, args.due, created=args.created, note=args.note, holdout=args.holdout,
                       seed=args.seed, scope=scope)
@@ -170,11 +168,7 @@ def _add(args: argparse.Namespace, wh, url: str, user: str, scope) -> None:  # n
 
 
 def cmd_close(args: argparse.Namespace) -> None:
-    wh, url, user, scope = _writer(args)
-    try:
-        _close(args, wh, url, user, scope)
-    finally:
-        wh.engine.dispose()
+    _with_writer(args, _close)
 
 
 def _close(args: argparse.Namespace, wh, url: str, user: str, scope) -> None:  # noqa: ANN001
@@ -196,7 +190,7 @@ def _close(args: argparse.Namespace, wh, url: str, user: str, scope) -> None:  #
 def _add_write_commands(asub: argparse._SubParsersAction) -> None:
     """``actions add`` and ``actions close`` (metrics.churn.actions_store)."""
     from metrics.churn import actions_store as st
-    from metrics.cli.common import date_arg
+    from metrics.cli.options import date_arg
 
     a = asub.add_parser("add", help="assign a retention action to customers, a random share held out",
                         description="Writes into the data database (one transaction, audited): the customers "

@@ -8,20 +8,8 @@ import argparse
 import json
 import math
 
-from metrics.cli.common import (
-    UserError,
-    add_db_argument,
-    add_filter_arguments,
-    add_format_argument,
-    add_lang_argument,
-    audit_rows,
-    build_filters,
-    date_arg,
-    emit,
-    keys_as_given,
-    open_filtered,
-    open_warehouse,
-)
+from metrics.cli.common import UserError, audit_rows, build_filters, emit, keys_as_given, open_filtered, open_warehouse
+from metrics.cli.options import add_db_argument, add_filter_arguments, add_format_argument, add_lang_argument, date_arg
 from metrics.query.compiler import REGION_LEVELS
 
 SURVIVAL_DIMS = ("tier", "segment", "channel", "sla_level", "region", *REGION_LEVELS)

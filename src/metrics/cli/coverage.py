@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import argparse
 
-from metrics.cli.common import add_db_argument, add_output_arguments, as_text, emit, open_warehouse
+from metrics.cli.common import as_text, emit, open_warehouse
+from metrics.cli.options import add_db_argument, add_output_arguments
 
 
 def cmd_coverage(args: argparse.Namespace) -> None:

@@ -10,15 +10,8 @@ import argparse
 
 import pandas as pd
 
-from metrics.cli.common import (
-    UserError,
-    add_db_argument,
-    add_filter_arguments,
-    add_output_arguments,
-    as_text,
-    hand_out,
-    open_filtered,
-)
+from metrics.cli.common import UserError, as_text, hand_out, open_filtered
+from metrics.cli.options import add_db_argument, add_filter_arguments, add_output_arguments
 
 COLUMNS = ["score", "driver", "driver_name", "rank", "importance", "lower", "upper", "includes_zero", "share",
            "direction", "beta", "beta_lower", "beta_upper", "reason"]

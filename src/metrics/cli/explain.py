@@ -10,15 +10,8 @@ import argparse
 
 import pandas as pd
 
-from metrics.cli.common import (
-    UserError,
-    add_analysis_arguments,
-    add_db_argument,
-    hand_out,
-    keys_as_given,
-    known_metric,
-    open_filtered,
-)
+from metrics.cli.common import UserError, hand_out, keys_as_given, known_metric, open_filtered
+from metrics.cli.options import add_analysis_arguments, add_db_argument
 from metrics.model.i18n import metric_label, t
 
 COLUMNS = ("dim", "level", "score", "key", "group", "w_cmp", "w", "value_cmp", "value", "contribution", "lower",

@@ -11,14 +11,8 @@ import argparse
 
 import pandas as pd
 
-from metrics.cli.common import (
-    UserError,
-    add_db_argument,
-    add_filter_arguments,
-    add_output_arguments,
-    hand_out,
-    open_filtered,
-)
+from metrics.cli.common import UserError, hand_out, open_filtered
+from metrics.cli.options import add_db_argument, add_filter_arguments, add_output_arguments
 from metrics.model import registry
 from metrics.model.i18n import metric_label, t
 

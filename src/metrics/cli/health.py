@@ -14,8 +14,6 @@ import pandas as pd
 
 from metrics.cli.common import (
     UserError,
-    add_analysis_arguments,
-    add_db_argument,
     as_text,
     catalogue_refusals,
     hand_out,
@@ -24,6 +22,7 @@ from metrics.cli.common import (
     known_manager,
     open_filtered,
 )
+from metrics.cli.options import add_analysis_arguments, add_db_argument
 
 TABLE = ["customer_id", "name", "score", "trend", "change", "moved", "sla_compliance", "availability", "complaints",
          "satisfaction", "spend_trend", "churn_risk", "missing"]

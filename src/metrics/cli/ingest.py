@@ -9,7 +9,8 @@ import sys
 
 from metrics.access import users as access
 from metrics.backends.connect import resolve_url
-from metrics.cli.common import EXIT_REJECTS, EXIT_USAGE, UserError, add_db_argument, audit_export
+from metrics.cli.common import EXIT_REJECTS, EXIT_USAGE, UserError, audit_export
+from metrics.cli.options import add_db_argument
 from metrics.model.i18n import t
 from metrics.present import files as outputs
 from metrics.present.files import OutputRefused

@@ -20,10 +20,6 @@ from metrics.cli.common import (
     EXIT_FAILURE,
     EXIT_USAGE,
     UserError,
-    add_db_argument,
-    add_filter_arguments,
-    add_format_argument,
-    add_listing_command,
     emit,
     hand_out,
     keys_as_given,
@@ -33,6 +29,7 @@ from metrics.cli.common import (
     with_region_names,
     with_vocabulary_names,
 )
+from metrics.cli.options import add_db_argument, add_filter_arguments, add_format_argument, add_listing_command
 from metrics.model import registry
 from metrics.query.compiler import REGION_LEVELS, CompileError
 

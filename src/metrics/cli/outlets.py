@@ -22,8 +22,6 @@ import pandas as pd
 
 from metrics.cli.common import (
     UserError,
-    add_analysis_arguments,
-    add_db_argument,
     as_text,
     catalogue_refusals,
     hand_out,
@@ -32,6 +30,7 @@ from metrics.cli.common import (
     with_region_names,
     with_vocabulary_names,
 )
+from metrics.cli.options import add_analysis_arguments, add_db_argument
 
 KEYS = {"outlet_id": "outlets", "region_id": "regions"}
 SHARES = ("within_target", "within_target_lower", "within_target_upper", "abandoned_share", "abandoned_share_lower",

@@ -12,15 +12,8 @@ import argparse
 import pandas as pd
 import sqlalchemy as sa
 
-from metrics.cli.common import (
-    add_analysis_arguments,
-    add_db_argument,
-    as_text,
-    hand_out,
-    keys_as_given,
-    known_manager,
-    open_filtered,
-)
+from metrics.cli.common import as_text, hand_out, keys_as_given, known_manager, open_filtered
+from metrics.cli.options import add_analysis_arguments, add_db_argument
 
 LEAGUE_TABLE = ["rank", "manager_id", "manager_name", "customers", "revenue", "coverage_30d", "coverage_90d",
                 "complaints", "open_complaints", "sla_breaches", "sla_compliance", "csat", "csat_lower", "csat_upper",

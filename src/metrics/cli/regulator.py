@@ -16,15 +16,8 @@ from datetime import timedelta
 
 import pandas as pd
 
-from metrics.cli.common import (
-    UserError,
-    add_analysis_arguments,
-    add_db_argument,
-    hand_out,
-    keys_as_given,
-    open_filtered,
-    with_region_names,
-)
+from metrics.cli.common import UserError, hand_out, keys_as_given, open_filtered, with_region_names
+from metrics.cli.options import add_analysis_arguments, add_db_argument
 
 MIIT_TABLE = ["region_id", "region_name", "regulator_category", "regulator_category_name", "appeals", "users",
               "rate", "lower", "upper", "appeals_prev", "rate_prev", "change_prev", "p_prev", "appeals_year",

@@ -20,14 +20,8 @@ from metrics.access import users as access
 from metrics.access.audit import filters_detail
 from metrics.access.users import Scope
 from metrics.backends.connect import resolve_url
-from metrics.cli.common import (
-    UserError,
-    add_db_argument,
-    add_filter_arguments,
-    add_lang_argument,
-    audit_export,
-    open_filtered,
-)
+from metrics.cli.common import UserError, audit_export, open_filtered
+from metrics.cli.options import add_db_argument, add_filter_arguments, add_lang_argument
 from metrics.model.filters import Filters
 from metrics.model.i18n import t
 from metrics.model.keys import shown

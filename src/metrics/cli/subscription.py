@@ -18,17 +18,8 @@ import pandas as pd
 from metrics.access import audit
 from metrics.access import users as access
 from metrics.backends.connect import resolve_url
-from metrics.cli.common import (
-    EXIT_FAILURE,
-    UserError,
-    add_db_argument,
-    add_filter_arguments,
-    add_format_argument,
-    add_listing_command,
-    emit,
-    open_filtered,
-    open_warehouse,
-)
+from metrics.cli.common import EXIT_FAILURE, UserError, emit, open_filtered, open_warehouse
+from metrics.cli.options import add_db_argument, add_filter_arguments, add_format_argument, add_listing_command
 from metrics.deliver import run, store
 from metrics.deliver.schedule import DEFAULT_TIME_ZONE, Schedule, ScheduleError, next_due
 from metrics.deliver.scope import PRESETS

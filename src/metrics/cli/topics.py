@@ -12,15 +12,8 @@ import argparse
 
 import pandas as pd
 
-from metrics.cli.common import (
-    UserError,
-    add_analysis_arguments,
-    add_db_argument,
-    as_text,
-    hand_out,
-    keys_as_given,
-    open_filtered,
-)
+from metrics.cli.common import UserError, as_text, hand_out, keys_as_given, open_filtered
+from metrics.cli.options import add_analysis_arguments, add_db_argument
 
 SHOWS = ("topics", "top", "trend", "quotes")
 SHARES = ("share", "lower", "upper", "share_prev", "change")

@@ -10,7 +10,8 @@ import sys
 import pandas as pd
 
 from metrics.access import users as access
-from metrics.cli.common import UserError, add_format_argument, emit
+from metrics.cli.common import UserError, emit
+from metrics.cli.options import add_format_argument
 
 
 def _read_password(args: argparse.Namespace) -> str:
