@@ -1,7 +1,9 @@
 """Filters to WHERE: the one public translation of a :class:`~metrics.model.filters.Filters` value
 into conditions on the customers table (regions with their descendants, tiers, segments, SLA
 levels, a fact's channel and outlet) with the user's scope always added. Every metric, list, distribution,
-churn and survival query goes through :func:`slice_conditions`; values are bound parameters."""
+churn and survival query goes through :func:`slice_conditions`; values are bound parameters. The
+period's bounds as the conditions compare them are here too: :func:`midnight`, :func:`end_of_day` and
+:class:`DaySpan` (days [start, stop) with their timestamps)."""
 
 from __future__ import annotations
 
