@@ -19,17 +19,8 @@ from metrics.access import audit
 from metrics.access import users as access
 from metrics.alerts import readable, signal_text  # noqa: F401 - signal_text: reached here too
 from metrics.analysis.alert_checks import GRAINS
-from metrics.cli.common import (
-    EXIT_FAILURE,
-    UserError,
-    add_db_argument,
-    add_filter_arguments,
-    audit_export,
-    build_filters,
-    date_arg,
-    emit,
-    open_warehouse,
-)
+from metrics.cli.common import EXIT_FAILURE, UserError, audit_export, build_filters, emit, open_warehouse
+from metrics.cli.options import add_db_argument, add_filter_arguments, date_arg
 from metrics.deliver.transport import hook_shown, parse_webhook
 from metrics.model import dimensions
 from metrics.model.i18n import metric_label, t
