@@ -156,7 +156,7 @@ def test_the_registry_validates() -> None:
 def test_dimensions_are_declared_once() -> None:
     """The dimension list of metrics.model.dimensions is what filters, links, the CLI, the registry,
     the rollups and the warehouse use (no second list of the same names)."""
-    from metrics.cli.common import add_filter_arguments
+    from metrics.cli.options import add_filter_arguments
     from metrics.ingest import rollups
     from metrics.model import dimensions, registry
     from metrics.model.filters import LIST_FIELDS

@@ -17,16 +17,6 @@ import pandas as pd
 
 from metrics.access import users as access
 from metrics.backends.connect import check_connection, resolve_url
-from metrics.cli.options import (  # noqa: F401 - their home is metrics.cli.options; alerts and tests import them here
-    add_analysis_arguments,
-    add_db_argument,
-    add_filter_arguments,
-    add_format_argument,
-    add_lang_argument,
-    add_listing_command,
-    add_output_arguments,
-    date_arg,
-)
 from metrics.model import dimensions, registry
 from metrics.model.filters import Filters, default_period, fit_to_span, preset_period
 from metrics.model.i18n import label, t
