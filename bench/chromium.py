@@ -23,7 +23,6 @@ from servicewatch.ui import SECTION_KEY
 from .datasets import DATA, ROOT, SCALES, data_key, log
 from .sections import write_section
 
-SIZES = SCALES  # customers per scale
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"]
 TIMEOUT_MS = 300_000
@@ -210,7 +209,7 @@ def backspace(testid: str, text: str):
 def started(scale: str, repeat: int) -> dict:
     """The head of a page benchmark's result: the scale, its customers, the rounds, an empty ``pages``,
     the start (UTC), the load average and the cores."""
-    return {"scale": scale, "customers": SIZES[scale], "repeat": repeat, "pages": {},
+    return {"scale": scale, "customers": SCALES[scale], "repeat": repeat, "pages": {},
             "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "load_average_at_start": os.getloadavg(), "cores": os.cpu_count()}
 
@@ -250,7 +249,7 @@ def page_bench_main(argv: list[str] | None, *, prog: str, doc: str | None, pages
     repeat, pages)``, prints ``markdown_of(result)`` and, unless ``--no-write``, saves ``results`` and
     writes the docs/performance.md ``section``."""
     p = argparse.ArgumentParser(prog=prog, description=(doc or "").split("\n\n")[0])
-    p.add_argument("--scale", default="L", choices=list(SIZES))
+    p.add_argument("--scale", default="L", choices=list(SCALES))
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--repeat", type=int, default=repeat, help=repeat_help)
     p.add_argument("--pages", default=",".join(pages), help=f"comma-separated, of: {', '.join(pages)}")

@@ -40,11 +40,11 @@ from metrics.model import schema as s
 from metrics.model.filters import Filters
 from metrics.query.warehouse import Warehouse
 
+from .datasets import SCALES
 from .sections import write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "bench" / "data"
-SIZES = {"S": 100_000, "L": 1_000_000}
 TARGET_CURVE_MS = 200
 # (label, by, step_days, which filters): every grouping of the churn page, weekly as charted
 CURVES = [(f"by {by}", by, 7, "all") for by in ("tier", "segment", "region", "channel", "sla_level")] + [
@@ -121,7 +121,7 @@ def _filters(url: str) -> dict[str, Filters]:
 
 
 def run(scale: str, seed: int = 7, repeat: int = 7) -> dict:
-    src = DATA / f"{scale}-{SIZES[scale]}-seed{seed}.duckdb"
+    src = DATA / f"{scale}-{SCALES[scale]}-seed{seed}.duckdb"
     if not src.is_file():
         raise SystemExit(f"bench.churn: no cached data set {src}; run `python -m bench.run --scales {scale}` first")
     load_before = round(os.getloadavg()[0], 1)
@@ -175,7 +175,7 @@ def run(scale: str, seed: int = 7, repeat: int = 7) -> dict:
             reads[label] = {"cold_ms": cold, "warm_ms": warm["ms"], "warm_min_ms": warm["min_ms"],
                             "warm_cpu_ms": warm["cpu_ms"]}
             wh.engine.dispose()
-    return {"scale": scale, "customers": SIZES[scale], "when": datetime.now(UTC).isoformat(timespec="seconds"),
+    return {"scale": scale, "customers": SCALES[scale], "when": datetime.now(UTC).isoformat(timespec="seconds"),
             "repeat": repeat, "load_average": [load_before, round(os.getloadavg()[0], 1)], "cpus": os.cpu_count(),
             "connect_ms": connect, "builds": builds, "retention": curves, "fit_s": round(fit_s, 1),
             "save_s": round(save_s, 1), "n_scored": n_scored, "scores": reads}

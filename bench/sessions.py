@@ -38,7 +38,7 @@ from .chromium import (
     DONE_JS,
     INIT_JS,
     ROOT,
-    SIZES,
+    SCALES,
     TIMEOUT_MS,
     app_server,
     data_file,
@@ -187,7 +187,7 @@ def run(scale: str, seed: int, sessions: int, views: int) -> dict:
         after = _rss_mb(pid) if pid else None
     times = [v["s"] for v in views_out]
     return {
-        "scale": scale, "customers": SIZES[scale], "sessions": sessions, "views_per_session": views,
+        "scale": scale, "customers": SCALES[scale], "sessions": sessions, "views_per_session": views,
         "views": len(views_out), "errors": sum(v["errors"] for v in views_out),
         "failures": sorted({v["failure"] for v in views_out if "failure" in v}),
         "p50_s": round(statistics.median(times), 2), "p95_s": round(_pct(times, 0.95), 2),
@@ -228,7 +228,7 @@ def markdown(r: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="bench.sessions", description=__doc__.split("\n\n")[0])
-    p.add_argument("--scale", default="L", choices=list(SIZES))
+    p.add_argument("--scale", default="L", choices=list(SCALES))
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--sessions", type=int, default=20)
     p.add_argument("--views", type=int, default=4, help="views each session opens in turn")

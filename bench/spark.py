@@ -26,13 +26,13 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.datasets import SCALES
 from bench.sections import write_section
 from bench.views import VIEWS, default_filters, run_call
 from metrics.query.warehouse import Warehouse
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "spark_results.json"
-SCALES = {"S": 100_000, "L": 1_000_000}
 
 
 def log(msg: str) -> None:

@@ -148,15 +148,10 @@ def alert_check(url: str, lang: str) -> tuple[str, str, pd.DataFrame]:
         return "none", "", pd.DataFrame()
     cols = ("metric_label", "slice", "period", "signal")
     table = found[list(cols)].assign(period=pd.to_datetime(found["period"]).dt.strftime("%Y-%m-%d"),
-                                     signal=[_signal_words(s, lang) for s in found["signal"]])
+                                     signal=[alerts.signal_text(s, lang) for s in found["signal"]])
     heads = {"metric_label": "metric", "slice": "slice", "period": "period", "signal": "signal"}
     return "ok", t("alerts.after_change", lang, n=len(found)), \
         table.rename(columns={c: t(f"alerts.col.{heads[c]}", lang) for c in cols})
-
-
-def _signal_words(signal: str, lang: str) -> str:
-    sep = "；" if lang == "zh" else "; "
-    return sep.join(t(f"alerts.rule.{s}", lang) for s in str(signal).split(",") if s)
 
 
 def show_alert_check(url: str, lang: str) -> None:

@@ -115,7 +115,7 @@ def test_change_against_the_same_month_a_year_before(wh: Warehouse, sw) -> None:
     assert row["value"] == pytest.approx(a["value"]) and row["centre"] == pytest.approx(b["value"])
     se = np.hypot((a["upper"] - a["lower"]) / 3.92, (b["upper"] - b["lower"]) / 3.92)
     assert row["lower"] == pytest.approx(a["value"] - b["value"] - 1.96 * se) and row["lower"] > 0
-    from metrics.cli.alerts import signal_text
+    from metrics.alerts import signal_text
 
     assert signal_text("change_yoy", "zh") == "较去年同月显著变差"
 

@@ -345,3 +345,33 @@ def test_demo_monthly_series_calibrated_coverage(demo: tuple[Warehouse, Filters]
     assert abs(before["in95"].mean() - 0.95) <= _tolerance(0.95, origins), (before["in95"].mean(), len(before))
     assert len(during) > 0 and during["in80"].mean() < before["in80"].mean()
     assert fc.forecast(wh, "csat", f).widen[0] > 1  # the ramp's months in the history widen the band
+
+
+class _MonthlyStub:
+    """A warehouse answering one metric by month (every month 2025-01 … 2026-06 observed, n 100) with a
+    first record of its source on ``first`` — what :func:`fc.monthly_series` reads, nothing else."""
+
+    def __init__(self, first: date) -> None:
+        self.first = first
+
+    def resolve_as_of(self, f: Filters) -> date:
+        return date(2026, 6, 30)
+
+    def metric(self, metric_id: str, f: Filters, by: tuple) -> pd.DataFrame:
+        months = pd.date_range("2025-01-01", "2026-06-01", freq="MS")
+        return pd.DataFrame({"month": months, "value": 0.9, "n": 100.0})
+
+    def first_records(self) -> dict[str, date | None]:
+        return {"surveys": self.first, "availability": self.first}
+
+
+@pytest.mark.parametrize(("first", "gaps"), [(date(2025, 1, 1), 0), (date(2025, 1, 15), 1), (date(2025, 3, 1), 2)])
+def test_months_before_the_first_record_are_gaps(first: date, gaps: int) -> None:
+    """A month that begins before the source's first record is a gap — the partly recorded first month
+    too (its events over part of the month against a whole month's exposure); availability is exempt:
+    a month without outages is 100%, a figure, however late the first outage."""
+    f = Filters(date(2026, 4, 1), date(2026, 6, 30))
+    series = fc.monthly_series(_MonthlyStub(first), "csat", f)
+    assert len(series) == 18 and int(series["value"].isna().sum()) == gaps
+    assert series["value"].isna().to_numpy()[:gaps].all() and len(fc.usable(series)) == 18 - gaps
+    assert fc.monthly_series(_MonthlyStub(first), "availability", f)["value"].notna().all()

@@ -35,7 +35,6 @@ from metrics.access import lockout
 from metrics.access.scope import (  # noqa: F401 - re-exported: users is where callers find the scope too
     DEFAULT_MIN_GROUP_SIZE,
     MIN_GROUP_ENV,
-    KeyIds,
     Scope,
     ScopeError,
     allowed_regions,

@@ -42,6 +42,7 @@ SIMULATIONS = 4000  # paths for a period's value and the probability of meeting 
 SEED = 20261206
 LIKELY = 0.75  # probability ≥ this: likely to meet; ≤ 1 − this: likely to miss
 BANDS = {"lower80": 0.10, "upper80": 0.90, "lower95": 0.025, "upper95": 0.975}  # a band's edges as probabilities
+NO_RECORD_IS_A_VALUE = frozenset({"availability"})  # sources whose months before the first record are figures
 PERIODS_AHEAD = 2  # the current period and this many after it
 
 
@@ -204,9 +205,13 @@ def monthly_series(wh: Warehouse, metric_id: str, f: Filters, months: int | None
     # never skipped over as if its neighbours were adjacent
     every = pd.date_range(out.index.min(), pd.Timestamp(last), freq="MS", name="month")
     out = out.reindex(every)
-    # a month that begins before the data records the metric's source was not observed: its 0 complaints
-    # or departures are the absence of records, not a figure (a gap, like a month without rows)
-    first = wh.first_records().get(get(metric_id).source)
+    # a month that begins before the data records the metric's source was not (wholly) observed: its 0
+    # complaints or departures are the absence of records, not a figure, and a partly recorded first month
+    # counts its events over part of the month against a whole month's exposure — a gap either way, as
+    # a comparison period that begins before the data has no change (metrics.query.comparable). Not for
+    # availability: a month without outages is 100%, a figure, however late the first outage came.
+    source = get(metric_id).source
+    first = None if source in NO_RECORD_IS_A_VALUE else wh.first_records().get(source)
     if first is not None:
         out.loc[out.index < pd.Timestamp(first), ["value", "weight"]] = np.nan
     return out.reset_index()

@@ -219,9 +219,13 @@ def conformal_quantile(errors: list[float], level: float) -> float:
     ⌈level · (m + 1)⌉ guarantees *at least* the level and covers up to 1 / (m + 1) more: 89% for an
     80% band on 8 errors.)"""
     e = np.sort(np.asarray(errors, dtype=float))
+    if not len(e):
+        raise ValueError("no errors to take a quantile of")
     rank = level * (len(e) + 1)
     if rank >= len(e):
         return float(e[-1])
+    if rank <= 1:  # below the smallest error: the smallest (never extrapolated)
+        return float(e[0])
     below = max(int(math.floor(rank)), 1)
     return float(e[below - 1] + (rank - below) * (e[below] - e[below - 1]))
 

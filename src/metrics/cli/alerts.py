@@ -17,7 +17,7 @@ import pandas as pd
 
 from metrics.access import audit
 from metrics.access import users as access
-from metrics.alerts import readable, signal_text  # noqa: F401 - signal_text: reached here too
+from metrics.alerts import readable
 from metrics.analysis.alert_checks import GRAINS
 from metrics.cli.common import EXIT_FAILURE, UserError, audit_export, build_filters, emit, open_warehouse
 from metrics.cli.options import add_db_argument, add_filter_arguments, date_arg

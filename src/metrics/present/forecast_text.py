@@ -93,7 +93,7 @@ def period_sentence(fc: Forecast, metric_label: str, lang: str, period: int = 0)
              chance=_chance(row, fc, lang), **words)
 
 
-# the candidate models (metrics.analysis.forecast.CANDIDATES) -> their names in the catalogue
+# the candidate models (metrics.analysis.forecast_models.CANDIDATES) -> their names in the catalogue
 MODEL_NAMES = {"ETS(A,N,N)": "ses", "ETS(A,Ad,N)": "damped", "ARIMA(1,0,0)": "ar1"}
 
 

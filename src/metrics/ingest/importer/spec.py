@@ -19,12 +19,10 @@ from metrics.ingest.importer.columns import (  # noqa: F401 - re-exported: spec 
     ALIASES,
     CREATE_TABLES,
     CREATED_CUSTOMER_COLUMNS,
-    DERIVED,
     EITHER_COLUMNS,
     REGION_NAME_COLUMNS,
     REGION_NAME_TABLES,
     REJECTS_EXTRA,
-    SNAPSHOT_COLUMNS,
     TABLES,
     UNKNOWN_IF_ABSENT,
     created_customer_columns,
@@ -34,7 +32,6 @@ from metrics.ingest.importer.columns import (  # noqa: F401 - re-exported: spec 
     required_columns,
 )
 from metrics.ingest.importer.mapping import (  # noqa: F401 - re-exported likewise
-    MAPPING_KEYS,
     Mapping,
     MappingError,
     check_mapping,

@@ -236,7 +236,7 @@ def month_value_axes(fig: go.Figure, drawn: list[float], unit: str, lang: str, m
     axis_range, not_zero = value_range(drawn, unit)
     top = axis_range[1] + 0.08 * (axis_range[1] - axis_range[0])  # room for the last value's label
     fig.update_layout(yaxis={"title": axis_title(unit, lang, not_zero), "range": [axis_range[0], top],
-                             "tickformat": ",~f"},
+                             "tickformat": fmt.TICK_D3},
                       xaxis={"title": t("common.month", lang), **month_ticks(months)})
 
 
