@@ -105,6 +105,7 @@ def test_list_owner_is_the_sources_key(duck: str, capsys: pytest.CaptureFixture)
     assert main(["actions", "list", "--db", duck, "--owner", "AM-005", "--format", "json"]) == 0
     rows, _ = _json(capsys)
     assert len(rows) == n > 0 and {r["owner"] for r in rows} == {"AM-005"}
-    assert main(["actions", "list", "--db", duck, "--owner", "AM-NOPE"]) == 1
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "AM-NOPE" in err and "Traceback" not in err
+    for unknown in ("AM-NOPE", "999999"):  # a plain number is its own id: refused too when no manager has it
+        assert main(["actions", "list", "--db", duck, "--owner", unknown]) == 1
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and unknown in err and "Traceback" not in err

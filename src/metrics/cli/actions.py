@@ -12,7 +12,7 @@ from collections.abc import Callable
 import pandas as pd
 import sqlalchemy as sa
 
-from metrics.cli.common import UserError, as_text, build_filters, hand_out, keys_as_given, open_warehouse
+from metrics.cli.common import UserError, as_text, build_filters, hand_out, keys_as_given, known_id, open_warehouse
 from metrics.cli.options import add_analysis_arguments, add_db_argument, add_format_argument, add_lang_argument
 from metrics.model.i18n import label, t
 
@@ -81,14 +81,11 @@ def cmd_list(args: argparse.Namespace) -> None:
 
 
 def _owner_id(wh, args: argparse.Namespace) -> int | None:  # noqa: ANN001 - a Warehouse
-    """The id of the account manager ``--owner`` names by the source's key (None without one); an
-    unknown key is one line in ``--lang``."""
+    """The id of the account manager ``--owner`` names by the source's key (None without one); a key
+    the data does not hold — a plain number without its row too — is one line in ``--lang``."""
     if args.owner is None:
         return None
-    got = wh.key_ids("account_managers", [args.owner])
-    if args.owner.strip() not in got:
-        raise UserError(t("actions_write.bad_owner", args.lang, name=args.owner))
-    return got[args.owner.strip()]
+    return known_id(wh, "account_managers", args.owner, "actions_write.bad_owner", args.lang, name=args.owner)
 
 
 def _writer(args: argparse.Namespace):  # noqa: ANN202 - (Warehouse, url, user, scope)
