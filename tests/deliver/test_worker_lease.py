@@ -23,6 +23,7 @@ from pathlib import Path
 
 from deliver.deliver_helpers import Mailbox, free_port, stop_worker, subscribe_daily, wait_for
 from metrics.deliver import store
+from metrics.deliver.lease import PassOutcome
 from metrics.deliver.run import Heartbeat
 
 SERVICEWATCH = str(Path(sys.executable).with_name("servicewatch"))
@@ -80,6 +81,27 @@ def test_heartbeat_renews_and_notices_a_lost_lease(env, sw) -> None:
             conn.exec_driver_sql("update deliveries set lease_owner = 'w2'")
         time.sleep(0.6)
         assert beat.lost
+
+
+def test_a_failed_try_after_the_lease_ran_out_writes_nothing(env, sw) -> None:
+    """A worker whose lease ran out while it tried, and whose row another worker claimed, records
+    nothing when its try fails (``lost``: not counted as a failure or a retry); the holder's own
+    failure is recorded."""
+    subscribe_daily(sw, "dj")
+    engine = store.engine_for(store.store_url(env["SERVICEWATCH_DB"]))
+    now = store.now_utc()
+    store.enqueue_due(engine, now)
+    [first] = store.claim(engine, "w1", now, lease=timedelta(seconds=60))
+    later = now + timedelta(seconds=120)  # w1's lease has run out: w2 takes the row up
+    [second] = store.claim(engine, "w2", later, lease=timedelta(seconds=60))
+    assert store.mark_failed(engine, first, "w1", "smtp down", now=later) == "lost"
+    [row] = _rows(env)
+    assert (row["state"], row["lease_owner"], row["attempts"]) == ("sending", "w2", 2)
+    out = PassOutcome()
+    out.count_failure("lost", "subscription 1 → dj@example.com: smtp down")
+    assert out.failed == out.retrying == 0 and "lease lost" in out.lines[0]
+    assert store.mark_failed(engine, second, "w2", "smtp down", now=later) == "queued"
+    assert _rows(env)[0]["state"] == "queued"
 
 
 class SlowFirstReply(Mailbox):

@@ -34,7 +34,10 @@ class PassOutcome:
 
     def count_failure(self, state: str, line: str) -> None:
         """Count a failed try by the state :func:`mark_failed` left it in, with its line (``(will retry)``
-        added when it is queued again)."""
+        added when it is queued again); a try whose lease was lost is not counted, only said."""
+        if state == "lost":
+            self.lines.append(line + " (lease lost: another worker has taken it over)")
+            return
         self.retrying += state == "queued"
         self.failed += state == "failed"
         self.lines.append(line + ("" if state == "failed" else " (will retry)"))
@@ -108,12 +111,15 @@ def mark_sent(engine: sa.Engine, table: sa.Table, key: Sequence[str], row: Mappi
 def mark_failed(engine: sa.Engine, table: sa.Table, key: Sequence[str], row: Mapping[str, object], owner: str,
                 error: str, retry: bool = True, now: datetime | None = None) -> str:
     """Record a failed try of ``row`` (its ``attempts`` as claimed): queued again after the back-off, or
-    ``failed`` after the last attempt (or at once when ``retry`` is False). Returns the new state."""
+    ``failed`` after the last attempt (or at once when ``retry`` is False), only by the lease's holder.
+    Returns the new state, or ``lost`` when ``owner`` no longer held the row (its lease ran out and
+    another worker claimed it: that worker's try decides the row's state, nothing is written)."""
     now = now or now_utc()
     attempts = int(row["attempts"])
     state = "queued" if retry and attempts < MAX_ATTEMPTS else "failed"
     wait = BACKOFF[min(max(attempts, 1), len(BACKOFF)) - 1]
     with engine.begin() as conn:
-        conn.execute(table.update().where(row_is(table, key, row) & (table.c.lease_owner == owner[:80]))
-                     .values(state=state, last_error=error[:400], lease_until=None, next_try_at=now + wait))
-    return state
+        written = conn.execute(table.update().where(held_by(table, key, row, owner))
+                               .values(state=state, last_error=error[:400], lease_until=None,
+                                       next_try_at=now + wait)).rowcount
+    return state if written == 1 else "lost"
