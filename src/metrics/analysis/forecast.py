@@ -42,7 +42,6 @@ SIMULATIONS = 4000  # paths for a period's value and the probability of meeting 
 SEED = 20261206
 LIKELY = 0.75  # probability ≥ this: likely to meet; ≤ 1 − this: likely to miss
 BANDS = {"lower80": 0.10, "upper80": 0.90, "lower95": 0.025, "upper95": 0.975}  # a band's edges as probabilities
-NO_RECORD_IS_A_VALUE = frozenset({"availability"})  # sources whose months before the first record are figures
 PERIODS_AHEAD = 2  # the current period and this many after it
 
 
@@ -208,10 +207,10 @@ def monthly_series(wh: Warehouse, metric_id: str, f: Filters, months: int | None
     # a month that begins before the data records the metric's source was not (wholly) observed: its 0
     # complaints or departures are the absence of records, not a figure, and a partly recorded first month
     # counts its events over part of the month against a whole month's exposure — a gap either way, as
-    # a comparison period that begins before the data has no change (metrics.query.comparable). Not for
-    # availability: a month without outages is 100%, a figure, however late the first outage came.
-    source = get(metric_id).source
-    first = None if source in NO_RECORD_IS_A_VALUE else wh.first_records().get(source)
+    # a comparison period that begins before the data has no change. Where each source's records begin
+    # (availability's not at its first outage: a month without outages is 100%, a figure) is declared
+    # once, in metrics.query.comparable.SOURCE_EVENTS.
+    first = wh.first_records().get(get(metric_id).source)
     if first is not None:
         out.loc[out.index < pd.Timestamp(first), ["value", "weight"]] = np.nan
     return out.reset_index()

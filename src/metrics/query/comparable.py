@@ -5,7 +5,8 @@ happened then: its complaint rate, churn or customer count would be computed fro
 as 0 or as a fraction of the truth, and "+32.1 complaints" would be a change against nothing. Nor is
 a change honest when the earlier period has no answers or too few (a share of 12 answers).
 
-:func:`first_records` reads, per metric source, the first day the data records anything;
+:func:`first_records` reads, per metric source, the first day the data records it (declared in
+:data:`SOURCE_EVENTS`, shared by comparisons and forecasts, :mod:`metrics.analysis.forecast`);
 :func:`mask` blanks ``value_cmp``, ``delta`` and ``delta_pct`` of a compare frame where the
 comparison cannot be made and says why in ``no_cmp``: ``before_data`` (the earlier period begins
 before the data), ``no_data`` (no rows in it), ``small`` (fewer than :data:`MIN_N`). Pure apart from
@@ -38,14 +39,20 @@ _EVENTS = {
     "outages": (s.outages, "started_at"),
     "departures": (s.customers, "end_date"),
 }
-# which of those a metric source's comparison needs: customers (churn, stock) are recorded from the
-# first activity of any kind
+# which of those a metric source's comparison needs (its first record: the earliest of them). A source
+# whose events are the figure itself is recorded from its first event (no ticket, no complaint rate).
+# Customers (churn, stock) are recorded from the first activity of any kind. So is availability: a month
+# without outages is a real 100%, not a month before the data, so its first outage (which may come
+# months after the circuits went into service) is not where its records begin; nor is a circuit's start
+# date (a services file lists the circuits in service now, started long before the records, as a
+# customers file does), so the data's first activity of any kind is.
+ANY_ACTIVITY = ("tickets", "surveys", "billing", "outages", "departures")
 SOURCE_EVENTS = {
     "tickets": ("tickets",),
     "complaints": ("tickets",),
     "surveys": ("surveys",),
     "billing": ("billing",),
-    "availability": ("outages",),
+    "availability": ANY_ACTIVITY,
     "customers": ("tickets", "surveys", "billing", "departures"),
 }
 
