@@ -20,6 +20,7 @@ from metrics.cli.common import (
     EXIT_FAILURE,
     EXIT_USAGE,
     UserError,
+    cli_lang,
     emit,
     hand_out,
     keys_as_given,
@@ -66,14 +67,19 @@ def cmd_regions(args: argparse.Namespace) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> None:
     from metrics.demo import generator as demo
+    from metrics.demo import streamed
     from metrics.ingest import load
 
     if args.customers < 50:
         raise UserError("--customers must be at least 50")
     url = resolve_url(args.db)
-    frames = demo.generate(customers=args.customers, seed=args.seed)
-    load.replace_all(url, frames)
-    counts = ", ".join(f"{k} {len(v):,}" for k, v in frames.items())
+    if args.chunk_customers is not None or args.customers > streamed.STREAM_ABOVE:
+        rows = _demo_streamed(url, args)
+    else:
+        frames = demo.generate(customers=args.customers, seed=args.seed)
+        load.replace_all(url, frames)
+        rows = {k: len(v) for k, v in frames.items()}
+    counts = ", ".join(f"{k} {n:,}" for k, n in rows.items())
     print(f"demo data written to {safe_url(url)}: {counts}")
     from sqlalchemy import exc as sa_exc
 
@@ -89,6 +95,30 @@ def cmd_demo(args: argparse.Namespace) -> None:
         print(f"alert rules not installed: {str(exc).splitlines()[0][:200]}", file=sys.stderr)
     finally:
         wh.engine.dispose()
+
+
+def _demo_streamed(url: str, args: argparse.Namespace) -> dict[str, int]:
+    """A big demo drawn in chunks and written into a DuckDB file as it goes (metrics.demo.streamed)."""
+    import time
+
+    from metrics.backends.connect import duckdb_path
+    from metrics.demo import streamed
+    from metrics.model.i18n import t
+
+    lang = cli_lang(args)
+    if duckdb_path(url) is None:
+        raise UserError(t("demo_streamed.duckdb_only", lang, limit=f"{streamed.STREAM_ABOVE:,}"))
+    chunk = args.chunk_customers or streamed.CHUNK_CUSTOMERS
+    if chunk < 1000:
+        raise UserError(t("demo_streamed.bad_chunk", lang))
+    started = time.perf_counter()
+
+    def progress(k: int, n: int, _figures: object) -> None:
+        print(t("demo_streamed.chunk", lang, k=k + 1, n=n, customers=f"{min(chunk, args.customers - k * chunk):,}",
+                seconds=time.perf_counter() - started), file=sys.stderr, flush=True)
+
+    return streamed.load_streamed(url, args.customers, seed=args.seed, chunk_customers=chunk,
+                                  progress=progress).rows
 
 
 class _Parser(argparse.ArgumentParser):
@@ -125,6 +155,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_db_argument(d)
     d.add_argument("--customers", type=int, default=20_000)
     d.add_argument("--seed", type=int, default=7)
+    d.add_argument("--chunk-customers", type=int, default=None, metavar="N",
+                   help="draw and write the demo in chunks of N customers, streamed into a DuckDB file (the "
+                        "default above 1,000,000 customers, in chunks of 250,000): memory of one chunk, not of all")
+    d.add_argument("--lang", choices=["en", "zh"], default="en", help="language of the notes on stderr")
     d.set_defaults(func=cmd_demo)
 
     from metrics.cli import ingest as cli_ingest  # import, template

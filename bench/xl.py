@@ -1,0 +1,216 @@
+"""``make bench-xl``: the streamed demo at province scale (issue 21 item 1) — time per phase, memory peaks.
+
+    .venv/bin/python -m bench.xl [--customers 10000000] [--chunk-customers 250000] [--path streamed|whole]
+
+Generates and writes a demo of ``--customers`` into a temporary DuckDB file (``--path streamed``:
+:func:`metrics.demo.streamed.load_streamed`, chunk by chunk; ``--path whole``: ``generate()`` then
+``replace_all``, for comparison at sizes that fit), records the wall time of each phase (generate +
+write, derived tables, rollups), the process's peak resident memory after each phase
+(``getrusage`` ``ru_maxrss``, self and children) and DuckDB's ``memory_limit``, then times the six views
+of :mod:`bench.views` on the result (cold = first pass, warm = median of ``--repeat``). Each run is added
+to ``bench/xl_results.json`` (keyed by path and size) and the ``xl`` section of ``docs/performance.md``
+is rewritten from all runs, with the machine's load average beside each figure and, from the largest
+streamed run, a projection to 10 million customers (labelled as such).
+
+The full 10-million run takes the machine for about an hour: run it on a machine of its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench.sections import write_section
+from bench.views import VIEWS, default_filters, run_call
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "xl_results.json"
+XL = 10_000_000
+
+
+def log(msg: str) -> None:
+    print(f"[{datetime.now():%H:%M:%S}] {msg}", flush=True)
+
+
+def peak_mb() -> dict[str, float]:
+    """Peak resident memory so far (MB): this process and its waited-for children."""
+    kb = lambda who: resource.getrusage(who).ru_maxrss / 1024  # noqa: E731 - Linux: kilobytes
+    return {"self": round(kb(resource.RUSAGE_SELF)), "children": round(kb(resource.RUSAGE_CHILDREN))}
+
+
+def load1() -> float:
+    return round(os.getloadavg()[0], 2)
+
+
+def run_streamed(url: str, customers: int, chunk: int, seed: int) -> dict:
+    from metrics.demo.streamed import load_streamed
+
+    marks: list[dict] = []
+
+    def progress(k: int, n: int, fig: object) -> None:
+        marks.append({"chunk": k + 1, "seconds": round(time.perf_counter() - t0, 1), "peak_mb": peak_mb(),
+                      "load": load1()})
+        log(f"  chunk {k + 1}/{n}: {marks[-1]['seconds']:.0f} s, peak {marks[-1]['peak_mb']['self']:,} MB")
+
+    t0 = time.perf_counter()
+    r = load_streamed(url, customers, seed=seed, chunk_customers=chunk, progress=progress)
+    after = {"peak_mb": peak_mb(), "load": load1()}
+    gen_write = r.generate_s + r.write_s
+    return {"rows": r.rows, "chunks": r.chunks, "duckdb_memory_limit": r.duckdb_memory_limit,
+            "phases": {"generate_write": {"s": round(gen_write, 1), "generate_s": round(r.generate_s, 1),
+                                          "write_s": round(r.write_s, 1), **(marks[-1] if marks else {})},
+                       "derived": {"s": round(r.derived_s, 1)},
+                       "rollups": {"s": round(r.rollups_s, 1), **after}},
+            "chunk_marks": marks}
+
+
+def run_whole(url: str, customers: int, seed: int) -> dict:
+    from metrics.demo.generator import generate
+    from metrics.ingest.load import replace_all
+
+    t0 = time.perf_counter()
+    frames = generate(customers=customers, seed=seed)
+    gen = {"s": round(time.perf_counter() - t0, 1), "peak_mb": peak_mb(), "load": load1()}
+    t0 = time.perf_counter()
+    replace_all(url, frames)
+    rest = {"s": round(time.perf_counter() - t0, 1), "peak_mb": peak_mb(), "load": load1()}
+    return {"rows": {k: len(v) for k, v in frames.items()}, "chunks": 1, "duckdb_memory_limit": "",
+            "phases": {"generate": gen, "write_derived_rollups": rest}}
+
+
+def time_views(url: str, repeat: int) -> dict:
+    from metrics.query.warehouse import Warehouse
+
+    wh = Warehouse.open(url)
+    out = {}
+    try:
+        filters = default_filters(wh.as_of())
+        for view, calls in VIEWS.items():
+            runs = []
+            for _ in range(1 + repeat):
+                t0 = time.perf_counter()
+                for call in calls:
+                    run_call(wh, call, filters)
+                runs.append(time.perf_counter() - t0)
+            out[view] = {"calls": len(calls), "cold_s": round(runs[0], 2),
+                         "warm_s": round(statistics.median(runs[1:]), 2), "load": load1()}
+            log(f"  {view}: cold {runs[0]:.2f} s, warm {out[view]['warm_s']:.2f} s")
+    finally:
+        wh.engine.dispose()
+    return out
+
+
+def projection(run: dict, target: int = XL) -> dict:
+    """Linear projection of a streamed run to ``target`` customers (times × size ratio; memory: the peak
+    of the generator is one chunk's, so it is carried over, DuckDB's buffer bounded by its limit)."""
+    f = target / run["customers"]
+    ph = run["phases"]
+    return {"customers": target, "factor": f,
+            "generate_write_min": round(ph["generate_write"]["s"] * f / 60, 0),
+            "rollups_min": round((ph["derived"]["s"] + ph["rollups"]["s"]) * f / 60, 0),
+            "peak_mb": ph["rollups"]["peak_mb"]["self"]}
+
+
+def section(res: dict) -> str:
+    runs = sorted(res["runs"].values(), key=lambda r: (r["path"], r["customers"]))
+    lines = [
+        "### Province scale, streamed demo (issue 21 item 1) — `make bench-xl` (`python -m bench.xl`)",
+        "",
+        "Each run writes a demo into a temporary DuckDB file on the shared development machine (2 cores, "
+        "other work running: the 1-minute load average is beside each figure), at nice 10. *streamed*: "
+        "`metrics.demo.streamed.load_streamed` (chunks drawn and appended one by one, derived tables and "
+        "rollups once at the end); *whole*: `generate()` then `replace_all` (the path up to 1,000,000 "
+        "customers). Peak RSS = `ru_maxrss` of the process after the phase (the peak so far; no children).",
+        "",
+        "| path | customers | chunk | tickets | generate + write (s) | derived (s) | rollups (s) | peak RSS (MB) "
+        "| DuckDB memory_limit | load | measured (UTC) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in runs:
+        ph = r["phases"]
+        if r["path"] == "streamed":
+            gw, der, rol = ph["generate_write"]["s"], ph["derived"]["s"], ph["rollups"]["s"]
+            peak, load = ph["rollups"]["peak_mb"]["self"], ph["rollups"]["load"]
+            cells = f"{gw:,.0f} (draw {ph['generate_write']['generate_s']:,.0f}) | {der:,.0f} | {rol:,.0f}"
+        else:
+            gen, rest = ph["generate"], ph["write_derived_rollups"]
+            peak, load = rest["peak_mb"]["self"], rest["load"]
+            cells = f"{gen['s'] + rest['s']:,.0f} (draw {gen['s']:,.0f}; write, derived and rollups together) | — | —"
+        chunk = f"{r['chunk']:,}" if r.get("chunk") else "—"
+        limit = r["duckdb_memory_limit"] or "default"
+        lines.append(f"| {r['path']} | {r['customers']:,} | {chunk} | {r['rows'].get('tickets', 0):,} | {cells} | "
+                     f"{peak:,} | {limit} | {load:.1f} | "
+                     f"{r['finished_at'][:16].replace('T', ' ')} |")
+    streamed = [r for r in runs if r["path"] == "streamed"]
+    if streamed:
+        big = max(streamed, key=lambda r: r["customers"])
+        if big.get("views"):
+            lines += ["", f"Views on the streamed {big['customers']:,}-customer file (bench/views.py, rollups on; "
+                      f"warm = median of {res.get('repeat', 2)} passes after the first):", "",
+                      "| view | calls | cold (s) | warm (s) | load |", "|---|---|---|---|---|"]
+            lines += [f"| {v} | {x['calls']} | {x['cold_s']:.2f} | {x['warm_s']:.2f} | {x['load']:.1f} |"
+                      for v, x in big["views"].items()]
+        if big["customers"] < XL:
+            p = projection(big)
+            lines += ["", f"**Projection, not a measurement**: 10,000,000 customers from the {big['customers']:,}-"
+                      f"customer streamed run above, times × {p['factor']:.0f}: generate + write about "
+                      f"{p['generate_write_min']:.0f} min, derived + rollups about {p['rollups_min']:.0f} min "
+                      "(if they stay linear), on this machine under this load. The generator's memory is one "
+                      "chunk's, so the peak RSS should stay near the "
+                      f"{p['peak_mb']:,} MB measured, plus DuckDB's buffer for the rollups over 10 times the rows, "
+                      "bounded by its memory_limit. The per-chunk draw grows slowly with the population (each "
+                      "chunk's visits are matched against all outlets' VIP lanes, and the outlets grow with the "
+                      "customers)."]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="bench.xl", description=__doc__.split("\n\n")[0])
+    p.add_argument("--customers", type=int, default=XL)
+    p.add_argument("--chunk-customers", type=int, default=None, help="default: the streamed path's (250,000)")
+    p.add_argument("--path", choices=("streamed", "whole"), default="streamed")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--repeat", type=int, default=2)
+    p.add_argument("--no-views", action="store_true", help="skip timing the views on the result")
+    p.add_argument("--dir", type=Path, default=None, help="where the temporary DuckDB file goes (removed after)")
+    p.add_argument("--section-only", action="store_true", help="rewrite the xl section from bench/xl_results.json")
+    args = p.parse_args(argv)
+    res = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {"runs": {}}
+    if not args.section_only:
+        from metrics.demo.streamed import CHUNK_CUSTOMERS
+
+        chunk = args.chunk_customers or CHUNK_CUSTOMERS
+        root = Path(tempfile.mkdtemp(prefix="sw-bench-xl-", dir=args.dir))
+        url = f"duckdb:///{root / 'xl.duckdb'}"
+        run = {"path": args.path, "customers": args.customers, "chunk": chunk if args.path == "streamed" else None,
+               "seed": args.seed, "load_start": load1(), "cores": os.cpu_count(), "nice": os.nice(0)}
+        log(f"{args.path} demo of {args.customers:,} customers into {url}")
+        try:
+            run.update(run_streamed(url, args.customers, chunk, args.seed) if args.path == "streamed"
+                       else run_whole(url, args.customers, args.seed))
+            run["file_mb"] = round((root / "xl.duckdb").stat().st_size / 2**20)
+            log(f"written: {json.dumps(run['phases'])}")
+            if not args.no_views:
+                run["views"] = time_views(url, args.repeat)
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+        run["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+        res["runs"][f"{args.path}-{args.customers}"] = run
+        res["repeat"] = args.repeat
+        RESULTS.write_text(json.dumps(res, indent=2) + "\n")
+    write_section("xl", section(res))
+    log("written bench/xl_results.json and docs/performance.md (xl section)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

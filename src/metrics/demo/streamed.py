@@ -1,0 +1,153 @@
+"""A big demo written into a DuckDB file chunk by chunk, never held whole (issue 21 item 1).
+
+:func:`load_streamed` draws the population in chunks (:mod:`metrics.demo.chunks`) and appends each
+chunk's rows to a new DuckDB file as soon as they are drawn, then builds the derived tables, ``sw_meta``
+and the rollups once at the end, exactly as :func:`metrics.ingest.load.replace_all` writes a DuckDB file:
+tables created as there (:func:`metrics.ingest.load.duckdb_table`: no secondary indexes, the keys of
+``billing_monthly`` checked by one query), rows through Arrow, the file built beside the target under
+the file's write lock, checkpointed and moved over it with ``os.replace``. A failure at any point
+removes the temporary file and leaves the old file as it was. Memory stays that of one chunk (plus
+DuckDB's own buffer, bounded by its ``memory_limit``), whatever the population.
+
+Only DuckDB files: PostgreSQL, MariaDB and Spark take the whole path (``replace_all``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+
+from metrics.backends.bulk import duckdb_insert
+from metrics.backends.connect import duckdb_path, make_engine
+from metrics.backends.swap import write_lock
+from metrics.demo import chunks
+from metrics.ingest.derived import refresh_meta, refresh_rollups
+from metrics.ingest.load import DUCKDB_CHECKED_KEYS, duckdb_table
+from metrics.model import schema
+
+STREAM_ABOVE = 1_000_000  # ``servicewatch demo`` streams above this many customers (generate() up to it)
+CHUNK_CUSTOMERS = 250_000
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class StreamedLoad:
+    """What :func:`load_streamed` wrote and how long each phase took (seconds)."""
+
+    rows: dict[str, int] = field(default_factory=dict)
+    chunks: int = 0
+    generate_s: float = 0.0  # drawing the chunks (and the shared tables)
+    write_s: float = 0.0  # appending them to the file
+    derived_s: float = 0.0  # region closure, calendar, due times, sw_meta
+    rollups_s: float = 0.0  # every rollup table, then the checkpoint
+    duckdb_memory_limit: str = ""
+
+
+def load_streamed(url: str, customers: int, seed: int = 7, chunk_customers: int = CHUNK_CUSTOMERS,
+                  end: dt.date = dt.date(2026, 10, 31), years: float = 2.5,
+                  progress: Callable[[int, int, StreamedLoad], None] | None = None) -> StreamedLoad:
+    """Replace the DuckDB file at ``url`` by a demo of ``customers`` drawn in chunks of ``chunk_customers``.
+
+    ``progress(chunk index, number of chunks, figures so far)`` is called after each chunk is written
+    (an exception there aborts the load like any other: the old file stays).
+    """
+    path = duckdb_path(url)
+    if path is None:
+        raise ValueError("the streamed demo writes DuckDB files only")
+    sizes = chunks.chunk_sizes(customers, chunk_customers)
+    meta = {"demo_seed": seed, "demo_customers": customers, "demo_end": end.isoformat(),
+            "demo_chunk_customers": chunk_customers}
+    with write_lock(path):
+        return _write(path.resolve(), sizes, seed, end, years, meta, progress)
+
+
+def _write(path: Path, sizes: list[int], seed: int, end: dt.date, years: float, meta: dict[str, object],
+           progress: Callable[[int, int, StreamedLoad], None] | None) -> StreamedLoad:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    _remove(tmp)
+    out = StreamedLoad(chunks=len(sizes))
+    engine = make_engine(f"duckdb:///{tmp}")
+    try:
+        with engine.begin() as conn:
+            for table in schema.metadata.sorted_tables:
+                conn.execute(sa.schema.CreateTable(duckdb_table(table)))
+            out.duckdb_memory_limit = str(conn.exec_driver_sql("SELECT current_setting('memory_limit')").scalar())
+        started = time.perf_counter()
+        shared = chunks.draw_shared(sum(sizes), seed, end, years)
+        out.generate_s += time.perf_counter() - started
+        _append(engine, shared.frames, out)
+        offsets, active = chunks.Offsets(), None
+        for k, n in enumerate(sizes):
+            started = time.perf_counter()
+            frames = chunks.chunk_frames(shared, k, n, seed, offsets)
+            counts = frames.pop("active")
+            active = counts if active is None else active.add(counts, fill_value=0)
+            out.generate_s += time.perf_counter() - started
+            _append(engine, frames, out)
+            del frames
+            log.info("streamed demo: chunk %d/%d (%d customers)", k + 1, len(sizes), n)
+            if progress is not None:
+                progress(k, len(sizes), out)
+        _append(engine, {"user_base": chunks.user_base(active.astype("int64"))}, out)
+        started = time.perf_counter()
+        with engine.begin() as conn:
+            for table in DUCKDB_CHECKED_KEYS & set(out.rows):
+                _check_unique(conn, schema.metadata.tables[table])
+            refresh_meta(conn, meta)
+        out.derived_s = time.perf_counter() - started
+        started = time.perf_counter()
+        refresh_rollups(engine)
+        with engine.connect() as conn:
+            conn.exec_driver_sql("CHECKPOINT")
+        out.rollups_s = time.perf_counter() - started
+        engine.dispose()
+        _remove(Path(f"{path}.wal"))  # a stale WAL would be replayed onto the new file
+        os.replace(tmp, path)
+        return out
+    except BaseException:
+        engine.dispose()
+        _remove(tmp)
+        raise
+    finally:
+        _remove(Path(f"{tmp}.wal"))
+
+
+def _append(engine: sa.Engine, frames: dict[str, pd.DataFrame], out: StreamedLoad) -> None:
+    """Append the frames (parents before children, as the tables' keys require), one transaction."""
+    started = time.perf_counter()
+    with engine.begin() as conn:
+        raw = conn.connection.driver_connection
+        for table in schema.DATA_TABLES:
+            df = frames.get(table.name)
+            if df is None:
+                continue
+            duckdb_insert(raw, conn.dialect, table, df)
+            out.rows[table.name] = out.rows.get(table.name, 0) + len(df)
+    out.write_s += time.perf_counter() - started
+
+
+def _check_unique(conn: sa.Connection, table: sa.Table) -> None:
+    """The table's primary key holds (checked by query: DuckDB files keep no tree for it, see load.py)."""
+    key = list(table.primary_key.columns)
+    dupes = sa.select(*key).group_by(*key).having(sa.func.count() > 1).subquery()
+    if conn.execute(sa.select(sa.func.count()).select_from(dupes)).scalar_one():
+        raise ValueError(f"{table.name}: duplicate primary keys")
+
+
+def _remove(p: Path) -> None:
+    try:
+        p.unlink()
+    except FileNotFoundError:
+        pass
+
+
+__all__ = ["CHUNK_CUSTOMERS", "STREAM_ABOVE", "StreamedLoad", "load_streamed"]
