@@ -8,6 +8,7 @@
 #   make test-spark  the full Spark equivalence set on a local two-worker cluster (started and stopped)
 #   make lint    ruff only
 #   make bench   benchmarks (bench/run.py, churn, import, browser timings, alerts, text keys, forecasts, outlets, the voice of the customer and 20 concurrent sessions at L)
+#   make bench-xl  the streamed demo at 10 million customers: time per phase, memory peaks, views (about an hour; CUSTOMERS=...)
 #   make clean   caches and the demo database; `make distclean` also removes .venv
 
 SHELL := /bin/bash
@@ -29,10 +30,10 @@ ifneq ($(VENV_PIP_BIN),$(CURDIR)/$(VENV)/bin/)
 VENV_REBUILD := FORCE
 endif
 
-.PHONY: help venv system demo run test test-spark services lint bench clean distclean FORCE
+.PHONY: help venv system demo run test test-spark services lint bench bench-xl clean distclean FORCE
 
 help:
-	@sed -n '3,12s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
+	@sed -n '3,13s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
 
 venv: $(STAMP)
 
@@ -118,6 +119,10 @@ bench: venv system
 	$(PY) -m bench.outlets
 	$(PY) -m bench.voc
 	$(PY) -m bench.sessions
+
+CUSTOMERS ?= 10000000
+bench-xl: venv
+	nice -n 10 $(PY) -m bench.xl --customers $(CUSTOMERS)
 
 clean:
 	rm -rf .pytest_cache .ruff_cache .hypothesis build $(DEMO_DB) $(DEMO_DB).wal
