@@ -17,6 +17,8 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
+from metrics.model.i18n import t
+
 MAX_ATTEMPTS = 5
 BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1))
 LEASE = timedelta(minutes=15)  # longer than building and sending one pack
@@ -24,23 +26,24 @@ LEASE = timedelta(minutes=15)  # longer than building and sending one pack
 
 @dataclass
 class PassOutcome:
-    """What one pass over a send queue did: rows queued, sent, queued again to retry, failed for good."""
+    """What one pass over a send queue did: rows queued, sent, queued again to retry, failed for good.
+    ``lang``: the language of the notes added to the failure lines (catalogue ``deliver.lease``);
+    English by default, as the lines themselves (the error's own text) and the CLI's log lines are."""
 
     queued: int = 0
     sent: int = 0
     retrying: int = 0
     failed: int = 0
     lines: list[str] = field(default_factory=list)  # one line per failure, no secret
+    lang: str = "en"
 
     def count_failure(self, state: str, line: str) -> None:
-        """Count a failed try by the state :func:`mark_failed` left it in, with its line (``(will retry)``
-        added when it is queued again); a try whose lease was lost is not counted, only said."""
-        if state == "lost":
-            self.lines.append(line + " (lease lost: another worker has taken it over)")
-            return
+        """Count a failed try by the state :func:`mark_failed` left it in, with its line (a note, catalogue
+        ``deliver.lease``, when it is queued again); a try whose lease was lost is not counted, only said."""
         self.retrying += state == "queued"
         self.failed += state == "failed"
-        self.lines.append(line + ("" if state == "failed" else " (will retry)"))
+        note = None if state == "failed" else "deliver.lease.lost" if state == "lost" else "deliver.lease.retry"
+        self.lines.append(line if note is None else t(note, self.lang, line=line))
 
 
 def now_utc() -> datetime:
