@@ -77,9 +77,13 @@ WINDOWS = (8, 64)  # top-N lists read ranks up to N × these before reading ever
 
 
 def save(engine: sa.Engine, result: ChurnFit) -> int:
-    """Store a fit: a new model row, its terms, and the scores (replacing the previous scores)."""
+    """Store a fit: a new model row, its terms, and the scores (replacing the previous scores).
+    On Spark, whose tables cannot delete rows, the three tables and ``sw_meta`` are rewritten whole
+    (:mod:`metrics.backends.spark.rewrite`)."""
     from metrics.backends import bulk
 
+    if engine.dialect.name == "spark":
+        return _save_spark(engine, result)
     if not _has_rank(engine):  # scores stored before risk_rank existed: they are replaced anyway
         churn_scores.drop(engine, checkfirst=True)
     metadata.create_all(engine, checkfirst=True)
@@ -87,37 +91,76 @@ def save(engine: sa.Engine, result: ChurnFit) -> int:
     with engine.begin() as conn:
         last = conn.execute(sa.select(sa.func.max(churn_models.c.model_id))).scalar()
         model_id = int(last or 0) + 1
-        row = {k: _plain(v) for k, v in result.summary.items() if k in churn_models.c}
-        conn.execute(churn_models.insert(), [{**row, "model_id": model_id}])
-        terms = result.terms.assign(model_id=model_id)
-        conn.execute(churn_model_terms.insert(),
-                     [{k: _plain(r[k]) for k in (c.name for c in churn_model_terms.c)} for _, r in terms.iterrows()])
+        conn.execute(churn_models.insert(), [_model_row(result, model_id)])
+        conn.execute(churn_model_terms.insert(), _term_rows(result, model_id))
         conn.execute(churn_scores.delete())
-        _mark_currency(conn, result.summary.get("data_version"))
-        s.bump_data_version(conn)
-        scores = (result.scores.sort_values(["revenue_at_risk", "customer_id"], ascending=[False, True])
-                  .assign(model_id=model_id, risk_rank=lambda d: range(1, len(d) + 1)))
-        scores = scores[[c.name for c in churn_scores.c]]
-        bulk.write_rows(conn, churn_scores, scores)
+        current = dict(conn.execute(sa.select(s.meta.c.key, s.meta.c.value)
+                                    .where(s.meta.c.key.in_((s.DATA_VERSION_KEY, STALE_KEY)))).fetchall())
+        values, drop = _meta_changes(current, result.summary.get("data_version"))
+        conn.execute(s.meta.delete().where(s.meta.c.key.in_([*values, *drop])))
+        conn.execute(s.meta.insert(), [{"key": k, "value": v} for k, v in values.items()])
+        bulk.write_rows(conn, churn_scores, _score_rows(result, model_id))
     return model_id
 
 
-def data_version(conn: sa.Connection) -> str | None:
-    """The data's ``sw_meta.data_version`` as this connection sees it (None when never written)."""
-    return conn.execute(sa.select(s.meta.c.value).where(s.meta.c.key == s.DATA_VERSION_KEY)).scalar()
+def _save_spark(engine: sa.Engine, result: ChurnFit) -> int:
+    """:func:`save` on Spark: each table read, changed in Python and written again as a new Parquet
+    version; all four are swapped in only once written (a failure before leaves the old ones)."""
+    from metrics.backends.spark import rewrite
+
+    models = rewrite.read_table(engine, churn_models)
+    terms = rewrite.read_table(engine, churn_model_terms)
+    meta = rewrite.read_meta(engine)
+    model_id = int(models["model_id"].max()) + 1 if models is not None and len(models) else 1
+    new_model = pd.DataFrame([_model_row(result, model_id)]).reindex(columns=[c.name for c in churn_models.c])
+    new_terms = pd.DataFrame(_term_rows(result, model_id), columns=[c.name for c in churn_model_terms.c])
+    values, drop = _meta_changes(meta, result.summary.get("data_version"))
+    rewrite.replace_tables(engine, {
+        churn_model_terms: _appended(terms, new_terms), churn_scores: _score_rows(result, model_id),
+        churn_models: _appended(models, new_model), s.meta: rewrite.meta_frame(meta, values, drop)})
+    return model_id
 
 
-def _mark_currency(conn: sa.Connection, fitted_on: str | None) -> None:
-    """Clear ``churn_scores_stale`` only when the data is still the version the fit read; when an
-    import (or anything else) committed in between, the scores describe older data: keep it stale."""
-    m = s.meta
-    if data_version(conn) == fitted_on:
-        conn.execute(m.delete().where(m.c.key == STALE_KEY))  # the scores are current again
-        return
-    if conn.execute(sa.select(m.c.value).where(m.c.key == STALE_KEY)).scalar() is None:
-        from datetime import UTC, datetime
+def _appended(old: pd.DataFrame | None, new: pd.DataFrame) -> pd.DataFrame:
+    """The stored rows ``old`` (None: no table yet) followed by ``new``."""
+    if old is None or old.empty:
+        return new
+    return pd.concat([old.astype(object), new.astype(object)], ignore_index=True)
 
-        conn.execute(m.insert(), [{"key": STALE_KEY, "value": datetime.now(UTC).isoformat(timespec="seconds")}])
+
+def _model_row(result: ChurnFit, model_id: int) -> dict:
+    """The ``churn_models`` row of a fit."""
+    row = {k: _plain(v) for k, v in result.summary.items() if k in churn_models.c}
+    return {**row, "model_id": model_id}
+
+
+def _term_rows(result: ChurnFit, model_id: int) -> list[dict]:
+    """The ``churn_model_terms`` rows of a fit (plain Python values, None for NaN)."""
+    terms = result.terms.assign(model_id=model_id)
+    return [{k: _plain(r[k]) for k in (c.name for c in churn_model_terms.c)} for _, r in terms.iterrows()]
+
+
+def _score_rows(result: ChurnFit, model_id: int) -> pd.DataFrame:
+    """The ``churn_scores`` rows of a fit, most revenue at risk first (ties: lower customer_id), ranked."""
+    scores = (result.scores.sort_values(["revenue_at_risk", "customer_id"], ascending=[False, True])
+              .assign(model_id=model_id, risk_rank=lambda d: range(1, len(d) + 1)))
+    return scores[[c.name for c in churn_scores.c]]
+
+
+def _meta_changes(current: dict[str, str], fitted_on: str | None) -> tuple[dict[str, str], list[str]]:
+    """The ``sw_meta`` keys a fit sets and removes, given the keys ``current`` holds: a new
+    ``data_version`` (the dashboard's caches read anew); ``churn_scores_stale`` cleared only when the
+    data is still the version the fit read — when an import (or anything else) committed in between,
+    the scores describe older data: it stays stale (set now if it was not)."""
+    import uuid
+    from datetime import UTC, datetime
+
+    values = {s.DATA_VERSION_KEY: uuid.uuid4().hex}
+    if current.get(s.DATA_VERSION_KEY) == fitted_on:
+        return values, [STALE_KEY]  # the scores are current again
+    if current.get(STALE_KEY) is None:
+        values[STALE_KEY] = datetime.now(UTC).isoformat(timespec="seconds")
+    return values, []
 
 
 def _add_columns(engine: sa.Engine) -> None:
