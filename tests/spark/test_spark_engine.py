@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 from datetime import date, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -61,22 +62,23 @@ def _cases() -> list:
     return cases
 
 
-_open: dict[tuple[str, bool], Warehouse] = {}
+_open: dict[tuple[str, bool, bool], Warehouse] = {}
 
 
-def _wh(url: str, use_rollups: bool = True) -> Warehouse:
-    if (url, use_rollups) not in _open:
+def _wh(url: str, use_rollups: bool = True, use_local: bool = True) -> Warehouse:
+    """A Warehouse per (url, rollups on, local rollup copy on), kept for the module."""
+    if (url, use_rollups, use_local) not in _open:
         wh = Warehouse.open(url)
-        wh.use_rollups = use_rollups
-        _open[(url, use_rollups)] = wh
-    return _open[(url, use_rollups)]
+        wh.use_rollups, wh.use_local = use_rollups, use_local
+        _open[(url, use_rollups, use_local)] = wh
+    return _open[(url, use_rollups, use_local)]
 
 
 @pytest.fixture(scope="module", autouse=True)
 def _dispose():
     yield
     for wh in _open.values():
-        wh.engine.dispose()
+        wh.dispose()
     _open.clear()
 
 
@@ -103,12 +105,16 @@ def assert_same(got: pd.DataFrame, want: pd.DataFrame, keys: list[str], label: s
 
 @pytest.mark.parametrize(("metric_id", "by", "rollups"), _cases())
 def test_metric_equals_duckdb(spark_url: str, duckdb_url: str, metric_id: str, by: tuple, rollups: bool) -> None:
+    """Rollups on: read from the local copy where the rollups answer, and from Spark's own cubes."""
     spark, duck = _wh(spark_url, rollups), _wh(duckdb_url, rollups)
     got = spark.metric(metric_id, WHOLE_MONTHS, by)
     want = duck.metric(metric_id, WHOLE_MONTHS, by)
     assert len(want) and want["n"].sum() > 0, f"{metric_id}: no data in the fixture"
     keys = ["region_id" if d == "region" else d for d in by]
     assert_same(got, want, keys, f"{metric_id} by {by} ({'rollups' if rollups else 'raw'})")
+    if rollups:
+        on_spark = _wh(spark_url, True, use_local=False).metric(metric_id, WHOLE_MONTHS, by)
+        assert_same(on_spark, want, keys, f"{metric_id} by {by} (Spark's cubes)")
 
 
 @full_only
@@ -122,16 +128,58 @@ def test_filtered_mid_month_request_equals_duckdb(spark_url: str, duckdb_url: st
 
 
 def test_rollups_are_built_in_spark_and_read(spark_url: str, duckdb_url: str) -> None:
-    spark, duck = _wh(spark_url), _wh(duckdb_url)
+    """Every rollup DuckDB builds is built in Spark (the same sources and sw_meta keys), and its
+    local copy holds the same rows: counts and column sums of every table equal DuckDB's."""
+    from metrics.churn import tenure_rollup
+    from metrics.ingest import open_tickets
+    from metrics.ingest.rollups import ALL_TABLES
+
+    spark, duck, remote = _wh(spark_url), _wh(duckdb_url), _wh(spark_url, use_local=False)
     assert spark.rollup_as_of() == duck.rollup_as_of() == spark.as_of()
+    assert spark.rollup_sources() == duck.rollup_sources() >= {"customers", "services", "resolved", "circuits"}
+    assert tenure_rollup.built_for(spark) == tenure_rollup.built_for(duck) is not None
     stmt = spark.compile("csat", WHOLE_MONTHS, ("tier",))
     assert "rollup_surveys" in str(stmt), "a whole-month request is answered from the cube"
-    from metrics.ingest.rollups import TABLES
+    assert spark.local_rollups().engine_for(stmt) is not None and remote.local_rollups().engine is None
+    meta = sa.select(sa.func.count()).select_from(sa.table("sw_meta"))
+    assert spark.local_rollups().engine_for(meta) is None, "sw_meta (the data version) is read from Spark"
+    for table in [*ALL_TABLES.values(), *tenure_rollup.TABLES, open_tickets.rollup_open_tickets]:
+        sums = [sa.func.sum(sa.cast(c, sa.Double)) for c in table.columns
+                if isinstance(c.type, sa.Integer | sa.Float | sa.Numeric) and not c.name.endswith("_id")]
+        q = sa.select(sa.func.count().label("rows"), *[s.label(f"s{i}") for i, s in enumerate(sums)]).select_from(table)
+        want = duck.read(q)
+        assert int(want["rows"].iloc[0]) > 0, f"{table.name} is empty in the fixture"
+        assert_same(spark.read(q), want, [], f"{table.name} totals, local copy")
+        assert_same(remote.read(q), want, [], f"{table.name} totals, Spark")
 
-    for table in TABLES.values():
-        sums = [sa.func.sum(c) for c in table.columns if c.name.endswith(("__n", "__num", "__den", "__total"))]
-        q = sa.select(sa.func.count().label("rows"), *[s.label(f"s{i}") for i, s in enumerate(sums)])
-        assert_same(spark.read(q), duck.read(q), [], f"{table.name} totals")
+
+def test_statements_are_routed_by_the_tables_they_read(spark_url: str, duckdb_url: str) -> None:
+    """Raw rows go to Spark, rollups to the local copy; several statements read at once give what
+    each gives alone, in order."""
+    spark = _wh(spark_url)
+    local = spark.local_rollups()
+    raw = spark.compile("csat", MID_MONTH, ("tier",))
+    rolled = spark.compile("csat", WHOLE_MONTHS, ("tier",))
+    assert local.engine_for(raw) is None and local.engine_for(rolled) is not None
+    assert local.engine_for(sa.text("SELECT 1")) is None
+    got = spark.read_all([raw, rolled, raw])
+    one_by_one = [spark.read(q) for q in (raw, rolled, raw)]
+    for g, w in zip(got, one_by_one, strict=True):
+        assert_same(g, w, ["tier"], "read_all")
+
+
+def test_life_table_from_the_tenure_rollup_equals_duckdb(spark_url: str, duckdb_url: str) -> None:
+    from metrics.churn import tenure_rollup
+
+    spark, duck = _wh(spark_url), _wh(duckdb_url)
+    history = survival.observed_from(duck)
+    q = tenure_rollup.life_table_query(spark, WHOLE_MONTHS, "tier", "city", 7, history)
+    assert q is not None and spark.local_rollups().engine_for(q) is not None, "read from the local copy"
+    got = survival.life_table(spark, WHOLE_MONTHS, "tier", step_days=7)
+    want = survival.life_table(_wh(duckdb_url, False), WHOLE_MONTHS, "tier", step_days=7)
+    assert len(want) > 10 and want["events"].sum() > 0
+    got["group"], want["group"] = got["group"].astype(str), want["group"].astype(str)
+    assert_same(got, want, ["group", "time_days"], "life table from the tenure rollup")
 
 
 def test_drill_down_lists_equal_duckdb(spark_url: str, duckdb_url: str) -> None:
@@ -264,6 +312,9 @@ def test_scheduled_refresh_rebuilds_derived_tables_and_rollups(spark_url: str, d
         meta = dict(after.read(sa.text("SELECT key, value FROM sw_meta")).itertuples(index=False))
         assert meta["as_of"] == meta_before["as_of"] == meta["rollup_as_of"]
         assert meta["refreshed_at"] >= meta_before["refreshed_at"] and meta["demo_seed"] == meta_before["demo_seed"]
+        old_copy, new_copy = Path(meta_before["local_rollups"]), Path(meta["local_rollups"])
+        assert new_copy != old_copy and new_copy.is_file() and not old_copy.exists(), "the copy is replaced"
+        assert after.local_rollups().engine_for(after.compile("tickets", WHOLE_MONTHS, ("region",))) is not None
         assert "rollup_tickets" in str(after.compile("tickets", WHOLE_MONTHS, ("region",)))
         assert_same(after.metric("tickets", WHOLE_MONTHS, ("region",)), _wh(duckdb_url).metric(
             "tickets", WHOLE_MONTHS, ("region",)), ["region_id"], "tickets after refresh")

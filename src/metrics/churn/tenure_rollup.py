@@ -87,15 +87,29 @@ def build_select(as_of: date, history_start: date | None) -> sa.Select:
             .group_by(*key).order_by(*key))
 
 
-def _coarser_select(table: sa.Table, grain: int) -> sa.Select:
-    """``rollup_tenure`` summed over the dimensions ``table`` does not have, tenure rounded up to
-    ``grain`` days."""
-    r = rollup_tenure
+def _coarser_select(table: sa.Table, grain: int, r: sa.Table = rollup_tenure) -> sa.Select:
+    """``r`` (the filled ``rollup_tenure``) summed over the dimensions ``table`` does not have, tenure
+    rounded up to ``grain`` days."""
     key = [r.c[c.name] for c in table.c if c.name not in ("entered", "events", "censored", "tenure_days")]
     key.append(sv.step_up(r.c.tenure_days, grain).label("tenure_days"))
     return (sa.select(*key, *[sa.cast(sa.func.sum(r.c[n]), sa.BigInteger).label(n)
                               for n in ("entered", "events", "censored")])
             .group_by(*[k.element if isinstance(k, sa.Label) else k for k in key]).order_by(*key))
+
+
+def builds(as_of: date, history_start: date | None,
+           filled: sa.Table = rollup_tenure) -> list[tuple[sa.Table, sa.Select]]:
+    """Every tenure table with the SELECT that fills it, in order: ``rollup_tenure`` first, then the
+    coarser ones summed from ``filled`` (``rollup_tenure`` once filled; on Spark its new version)."""
+    out = [(rollup_tenure, build_select(as_of, history_start))]
+    out += [(table, _coarser_select(table, grain, filled)) for grain, tables in SMALLEST_FIRST.items()
+            for table in tables if table is not rollup_tenure]
+    return out
+
+
+def meta_values(as_of: date, history_start: date | None) -> dict[str, str]:
+    """The sw_meta keys that say the tenure rollup is built, and with which as-of and history start."""
+    return {AS_OF_KEY: as_of.isoformat(), HISTORY_KEY: history_start.isoformat() if history_start else NO_HISTORY}
 
 
 def refresh(engine: sa.Engine) -> date | None:
@@ -114,14 +128,9 @@ def refresh(engine: sa.Engine) -> date | None:
     history = sv.observed_from(wh)
     metadata.create_all(engine)
     with engine.begin() as conn:
-        conn.execute(rollup_tenure.insert().from_select([c.name for c in rollup_tenure.c],
-                                                        build_select(as_of, history)))
-        for grain, tables in SMALLEST_FIRST.items():
-            for table in tables:
-                if table is not rollup_tenure:
-                    conn.execute(table.insert().from_select([c.name for c in table.c], _coarser_select(table, grain)))
-        conn.execute(m.insert(), [{"key": AS_OF_KEY, "value": as_of.isoformat()},
-                                  {"key": HISTORY_KEY, "value": history.isoformat() if history else NO_HISTORY}])
+        for table, select in builds(as_of, history):
+            conn.execute(table.insert().from_select([c.name for c in table.c], select))
+        conn.execute(m.insert(), [{"key": k, "value": v} for k, v in meta_values(as_of, history).items()])
     analyze(engine, list(TABLES))
     return as_of
 
@@ -175,4 +184,5 @@ def life_table_query(wh: Warehouse, f: Filters, by: str | None, level: str, step
     return sv.finish_life_table(agg)
 
 
-__all__ = ["AS_OF_KEY", "HISTORY_KEY", "TABLES", "build_select", "built_for", "life_table_query", "refresh"]
+__all__ = ["AS_OF_KEY", "HISTORY_KEY", "TABLES", "build_select", "builds", "built_for", "life_table_query",
+           "meta_values", "refresh"]

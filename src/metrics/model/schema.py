@@ -328,6 +328,9 @@ calendar_months = sa.Table(
 CHURN_STALE_KEY = "churn_scores_stale"  # set by an import of the churn model's inputs, cleared by a fit
 SNAPSHOT_DATE_KEY = "snapshot_date"  # the date of the last customers snapshot imported (--snapshot-date)
 DATA_VERSION_KEY = "data_version"  # new on every load, refresh, import and churn fit (dashboard caches)
+# Spark: the local DuckDB file holding a copy of the rollups and the small tables they join
+# (metrics.backends.spark.local_copy); views read it instead of a Thrift round trip
+LOCAL_ROLLUPS_KEY = "local_rollups"
 
 meta = sa.Table(
     "sw_meta",

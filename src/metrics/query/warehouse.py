@@ -7,6 +7,7 @@ columns are the group-by columns, then ``value``, ``n``, ``lower``, ``upper``.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -24,9 +25,11 @@ from metrics.model.registry import Metric, dim_column, get
 from metrics.query import comparable, kinds
 from metrics.query import keys as keys_sql
 from metrics.query.compiler import Window, compile_metric
+from metrics.query.local_rollups import LocalRollups
 from metrics.query.rollup_compiler import compile_from_rollup
 
 RESULT_COLUMNS = ("value", "n", "lower", "upper")
+SPARK_STATEMENTS_AT_ONCE = 4  # statements a Warehouse sends Spark at once (read_all)
 # where the distinct values of each categorical dimension are read from
 DIM_VALUES = {d.name: d.values_from for d in dimensions.VALUE_FILTERS}
 TIME_DIMS = ("month", "week")
@@ -89,12 +92,14 @@ class Warehouse:
 
     engine: sa.Engine
     use_rollups: bool = True  # answer from the rollup tables when that is exact (metrics.ingest.rollups)
+    use_local: bool = True  # Spark: statements that read only the local rollup copy's tables run there
     _rollup_as_of: tuple = field(default=(), init=False, repr=False, compare=False)  # () = not read yet
     _as_of: tuple = field(default=(), init=False, repr=False, compare=False)
     _first_day: tuple = field(default=(), init=False, repr=False, compare=False)
     _vocabulary: tuple = field(default=(), init=False, repr=False, compare=False)  # () = not read yet
     _has_status: tuple = field(default=(), init=False, repr=False, compare=False)  # tickets.status exists
     _first_records: tuple = field(default=(), init=False, repr=False, compare=False)  # () = not read yet
+    _local: tuple = field(default=(), init=False, repr=False, compare=False)  # (LocalRollups,); () = not read yet
 
     @classmethod
     def open(cls, url: str, read_only: bool | None = None, keep_open: bool = False) -> Warehouse:
@@ -127,13 +132,39 @@ class Warehouse:
         The rule for text keys: rows read from a statement get their keys here, with ``keys=``
         (one connection, the same snapshot of the data); :meth:`show_keys` is for a frame that
         was not read by a statement of the caller's (a metric's result, a frame made in memory)."""
+        engine = self.engine if keys else self.local_rollups().engine_for(stmt) or self.engine
         try:
-            with self.engine.connect() as conn:
+            with engine.connect() as conn:
                 result = conn.execute(self.adapt(stmt, conn))
                 df = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
                 return keys_sql.show(conn, df, keys) if keys else df
         except sa.exc.SQLAlchemyError as exc:
             raise DatabaseError(describe_error(exc, engine_url(self.engine))) from None
+
+    def read_all(self, stmts: list[sa.Executable]) -> list[pd.DataFrame]:
+        """:meth:`read` of each statement; on Spark at the same time (each is a Thrift round trip of
+        0.6–0.8 s before any work, and the cluster runs several jobs at once), elsewhere in turn."""
+        if self.dialect != "spark" or len(stmts) < 2:
+            return [self.read(q) for q in stmts]
+        self.local_rollups()  # read once, before the threads
+        with ThreadPoolExecutor(max_workers=min(len(stmts), SPARK_STATEMENTS_AT_ONCE)) as pool:
+            return list(pool.map(self.read, stmts))
+
+    def local_rollups(self) -> LocalRollups:
+        """On Spark, the local DuckDB copy of the rollups (:mod:`metrics.query.local_rollups`), read once
+        per Warehouse with ``rollup_as_of``; elsewhere, or with ``use_local``/``use_rollups`` off, none."""
+        if not self._local:
+            self._local = (LocalRollups(),)  # while the path is read: sw_meta runs on the warehouse
+            if self.dialect == "spark" and self.use_local and self.use_rollups:
+                self.rollup_as_of()
+                self._local = (LocalRollups.open(self._rollup_as_of[2]),)
+        return self._local[0]
+
+    def dispose(self) -> None:
+        """Close the connections of the warehouse and of its local rollup copy."""
+        if self._local:
+            self._local[0].dispose()
+        self.engine.dispose()
 
     def adapt(self, stmt: sa.Executable, conn: sa.Connection) -> sa.Executable:
         """``stmt`` as the database can run it: on one created before ``tickets.status`` (not yet
@@ -216,10 +247,11 @@ class Warehouse:
         """The as-of the rollup tables were built with (None: no rollups), read once per Warehouse."""
         if not self._rollup_as_of:
             m = s.meta
-            meta = dict(self.read(sa.select(m.c.key, m.c.value).where(m.c.key.in_([AS_OF_KEY, SOURCES_KEY])))
+            keys = [AS_OF_KEY, SOURCES_KEY, s.LOCAL_ROLLUPS_KEY]
+            meta = dict(self.read(sa.select(m.c.key, m.c.value).where(m.c.key.in_(keys)))
                         .itertuples(index=False, name=None))
             as_of = date.fromisoformat(str(meta[AS_OF_KEY])[:10]) if AS_OF_KEY in meta else None
-            self._rollup_as_of = (as_of, parse_sources(meta.get(SOURCES_KEY)))
+            self._rollup_as_of = (as_of, parse_sources(meta.get(SOURCES_KEY)), meta.get(s.LOCAL_ROLLUPS_KEY))
         return self._rollup_as_of[0]
 
     def rollup_sources(self) -> frozenset[str]:
@@ -249,7 +281,7 @@ class Warehouse:
         statements, each tagged with its position; else one query each."""
         compiled = [self._compile(metric_id, f, by, region_level) for f in fs]
         if len(compiled) == 1 or len({rolled for _, rolled in compiled}) > 1:
-            return [self.read(q) for q, _ in compiled]
+            return self.read_all([q for q, _ in compiled])
         subs = [q.subquery(f"part{i}") for i, (q, _) in enumerate(compiled)]
         parts = [sa.select(sa.literal_column(str(i)).label("sw_part"), *sub.c) for i, sub in enumerate(subs)]
         raw = self.read(sa.union_all(*parts))
@@ -301,8 +333,6 @@ class Warehouse:
         if not self._first_records:
             self._first_records = (comparable.first_records(self.read),)
         return self._first_records[0]
-
-
 
     # -- what the database holds --------------------------------------------------------------
     def values(self, dim: str) -> list[str]:

@@ -29,7 +29,7 @@ import logging
 import shutil
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -122,7 +122,7 @@ def create_table_sql(engine: sa.Engine, table: sa.Table, name: str, location: Pa
     return f"CREATE TABLE {q(name)} ({cols}) USING parquet{part_sql} LOCATION '{loc}'"
 
 
-class _SparkLoad:
+class SparkLoad:
     """One load: a load id, the folders it writes and the tables it registered."""
 
     def __init__(self, engine: sa.Engine) -> None:
@@ -217,7 +217,7 @@ def replace_spark(url: str, frames: Mapping[str, pd.DataFrame], meta: Mapping[st
     """Replace the whole content of the Spark database at ``url`` (see the module docstring)."""
     engine = make_engine(url)
     try:
-        load = _SparkLoad(engine)
+        load = SparkLoad(engine)
         derived = _derived(frames.get("regions"), *_frame_dates(frames), meta)
         # source_keys too (empty without a frame): ids are shown as the source's keys on Spark as well
         tables = [*schema.DATA_TABLES, *schema.KEY_TABLES, schema.region_closure, schema.calendar_months, schema.meta]
@@ -241,13 +241,13 @@ def refresh_spark(engine: sa.Engine, meta: Mapping[str, object] | None = None) -
     """Rebuild region_closure, calendar_months and sw_meta from the data tables in Spark, then the
     rollups (what :func:`metrics.ingest.load.refresh_derived` does on the other databases)."""
 
-    load = _SparkLoad(engine)
+    load = SparkLoad(engine)
     with engine.connect() as conn:
         regions = pd.DataFrame(conn.execute(sa.select(schema.regions)).fetchall(),
                                columns=[c.name for c in schema.regions.columns])
         old = dict(conn.execute(sa.select(schema.meta.c.key, schema.meta.c.value)).fetchall())
         as_of, first = newest_date(conn), earliest(conn)
-    kept = {k: v for k, v in old.items() if k not in ("as_of", "refreshed_at", "rollup_as_of")}
+    kept = {k: v for k, v in old.items() if k not in _refreshed_keys()}
     derived = _derived(regions, as_of, first, {**kept, **(meta or {})})
     tables = [schema.region_closure, schema.calendar_months, schema.meta]
     names = [t.name for t in tables]
@@ -260,39 +260,100 @@ def refresh_spark(engine: sa.Engine, meta: Mapping[str, object] | None = None) -
     build_rollups(engine, load)
 
 
-def _drop_rollups(conn: sa.Connection, load: _SparkLoad) -> None:
-    """Remove ``rollup_as_of`` (by the swap of sw_meta) and the cubes built on the old data."""
-    from metrics.ingest.rollups import TABLES
+def _rollup_tables() -> list[sa.Table]:
+    """Every table a refresh builds from the data: the cubes, resolved tickets, circuits, the tenure
+    tables and the open tickets per customer."""
+    from metrics.churn import tenure_rollup
+    from metrics.ingest import open_tickets
+    from metrics.ingest.rollups import ALL_TABLES
 
-    for t in TABLES.values():
+    return [*ALL_TABLES.values(), *tenure_rollup.TABLES, open_tickets.rollup_open_tickets]
+
+
+def _refreshed_keys() -> frozenset[str]:
+    """The sw_meta keys a refresh writes anew: the as-of and the keys that say which rollups are built."""
+    from metrics.churn import tenure_rollup
+    from metrics.ingest import open_tickets
+    from metrics.ingest.rollups import AS_OF_KEY, SOURCES_KEY
+
+    return frozenset({"as_of", "refreshed_at", AS_OF_KEY, SOURCES_KEY, tenure_rollup.AS_OF_KEY,
+                      tenure_rollup.HISTORY_KEY, open_tickets.BUILT_KEY, schema.LOCAL_ROLLUPS_KEY})
+
+
+def _drop_rollups(conn: sa.Connection, load: SparkLoad) -> None:
+    """Remove the rollups built on the old data (their sw_meta keys go with the swap of sw_meta)."""
+    for t in _rollup_tables():
         conn.exec_driver_sql(f"DROP TABLE IF EXISTS {load.q(t.name)}")
 
 
-def build_rollups(engine: sa.Engine, load: _SparkLoad | None = None) -> dt.date | None:
-    """Build the rollup cubes in Spark at the load's as-of, then record ``rollup_as_of``."""
-    from metrics.ingest.rollups import AS_OF_KEY, TABLES, build_select
+def _rollup_builds(engine: sa.Engine, conn: sa.Connection, as_of: dt.date,
+                   new: Callable[[sa.Table], sa.Table]) -> tuple[list[tuple[sa.Table, sa.Select, list[str]]],
+                                                                 dict[str, str]]:
+    """Each rollup table with the SELECT that fills it and the columns it fills (the SELECT's, in its
+    order), in order of building, and the sw_meta keys that record
+    them: the rules of :func:`metrics.ingest.rollups.refresh`, :func:`metrics.churn.tenure_rollup.refresh`
+    and :func:`metrics.ingest.open_tickets.refresh` (``new``: the table a SELECT reads when it sums
+    another rollup of the same refresh, i.e. that one's new version)."""
+    from metrics.churn import tenure_rollup
+    from metrics.churn.life_table import observed_from
+    from metrics.ingest import circuits_rollup, open_tickets, resolved_rollup
+    from metrics.ingest import rollups as r
+    from metrics.model.exposures import CUSTOMER_MONTHS
+    from metrics.query.compiler import exposure_months, service_months
+    from metrics.query.warehouse import Warehouse
 
-    load = load or _SparkLoad(engine)
+    builds = [(table, r.build_select(source, as_of)) for source, table in r.TABLES.items()]
+    sources = [*r.TABLES, r.KNOWN_COUNTS]
+    if r.customers_rollup_exact(conn):
+        builds.append((r.rollup_customers, exposure_months(CUSTOMER_MONTHS, as_of)))
+        sources += ["customers", r.CUSTOMER_MEASURES]
+    builds += [(r.rollup_services, service_months(as_of)),
+               (resolved_rollup.rollup_resolved, resolved_rollup.build_select(as_of)),
+               (circuits_rollup.rollup_circuits, circuits_rollup.build_select())]
+    sources += ["services", resolved_rollup.SOURCE, circuits_rollup.SOURCE]
+    history = observed_from(Warehouse(engine, use_rollups=False))
+    builds += tenure_rollup.builds(as_of, history, new(tenure_rollup.rollup_tenure))
+    builds.append((open_tickets.rollup_open_tickets, open_tickets.build_select()))
+    meta = {r.SOURCES_KEY: ",".join(sources), **tenure_rollup.meta_values(as_of, history),
+            open_tickets.BUILT_KEY: "1"}
+    renamed = {"n": "services"}  # service_months' circuits in service (as metrics.ingest.rollups.refresh)
+    return [(t, q, [renamed.get(k, k) if t is r.rollup_services else k for k in q.selected_columns.keys()])
+            for t, q in builds], meta
+
+
+def build_rollups(engine: sa.Engine, load: SparkLoad | None = None) -> dt.date | None:
+    """Build every rollup in Spark at the load's as-of (``INSERT … SELECT`` into new Parquet tables,
+    swapped in together), copy them into the local DuckDB file the views read
+    (:mod:`metrics.backends.spark.local_copy`), then record the as-of, the sources and the copy's path
+    in ``sw_meta``: no reader sees a rollup before all of them are complete."""
+    from metrics.backends.spark import local_copy
+    from metrics.ingest.rollups import AS_OF_KEY
+
+    load = load or SparkLoad(engine)
     with engine.connect() as conn:
         rows = dict(conn.execute(sa.select(schema.meta.c.key, schema.meta.c.value)).fetchall())
         if not rows.get("as_of"):
             return None
         as_of = dt.date.fromisoformat(rows["as_of"][:10])
-        names = [t.name for t in TABLES.values()]
-        for source, table in TABLES.items():
+        fresh = {t.name: t.to_metadata(sa.MetaData(), name=NEW + t.name) for t in _rollup_tables()}
+        builds, keys = _rollup_builds(engine, conn, as_of, lambda t: fresh[t.name])
+        for table, select, columns in builds:
             started = time.perf_counter()
             folder = load.new_folder(table.name)
             conn.exec_driver_sql(f"DROP TABLE IF EXISTS {load.q(NEW + table.name)}")
             conn.exec_driver_sql(create_table_sql(engine, table, NEW + table.name, folder))
-            new = table.to_metadata(sa.MetaData(), name=NEW + table.name)
-            conn.execute(new.insert().from_select([c.name for c in table.columns], build_select(source, as_of)))
+            new = fresh[table.name]
+            conn.execute(new.insert().from_select(columns, select))
             log.info("spark rollup %s in %.1f s", table.name, time.perf_counter() - started)
+        names = [t.name for t, *_ in builds]
         load.swap(conn, names)
-        meta = {**rows, AS_OF_KEY: as_of.isoformat()}
+        copy = local_copy.write(engine, load.root, load.load_id, {t: load.current[t.name] for t, *_ in builds})
+        meta = {**rows, **keys, AS_OF_KEY: as_of.isoformat(), schema.LOCAL_ROLLUPS_KEY: str(copy)}
         load.write(conn, schema.meta, pd.DataFrame({"key": list(meta), "value": list(meta.values())}))
         load.swap(conn, [schema.meta.name])
     load.clean([*names, schema.meta.name])
+    local_copy.remove_others(load.root, copy)
     return as_of
 
 
-__all__ = ["build_rollups", "parquet_root", "refresh_spark", "replace_spark"]
+__all__ = ["SparkLoad", "build_rollups", "parquet_root", "refresh_spark", "replace_spark"]
