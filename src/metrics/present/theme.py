@@ -13,8 +13,21 @@ from metrics.model.i18n import catalogue
 
 # Every figure starts from plotly's white template. As the default, plotly applies it when a figure
 # is created without validating it again; set per figure (update_layout(template=...)) it was
-# validated and copied each time, about 100 ms per chart (most of a cached page's run).
-pio.templates.default = "plotly_white"
+# validated and copied each time, about 100 ms per chart (most of a cached page's run). The default
+# is process-wide: importing Streamlit's plotly module (streamlit.elements.plotly_chart, on
+# ``import streamlit``) sets it to "streamlit", so every chart checks it (:func:`restore_template`).
+TEMPLATE = "plotly_white"
+pio.templates.default = TEMPLATE
+
+
+def restore_template() -> bool:
+    """Make :data:`TEMPLATE` plotly's default again if an import replaced it since; True when it had
+    been replaced (a figure built just before then carries the other template). A string comparison
+    per call; the default's validation (tens of ms) only when it was replaced, once per such import."""
+    if pio.templates.default == TEMPLATE:
+        return False
+    pio.templates.default = TEMPLATE
+    return True
 
 # Fixed colours of the demo's codes live in colours.toml (data); the order of every vocabulary is the
 # data's (metrics.model.vocabulary: the ``vocabulary`` table, else the catalogue's order).

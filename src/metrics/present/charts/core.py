@@ -38,7 +38,11 @@ def axis_title(unit: str, lang: str, not_zero: bool = False, axis: str = "y") ->
 def base_layout(fig: go.Figure, title: str, subtitle: str, height: int = 420) -> go.Figure:
     """Title with the filter subtitle under it, CJK-capable font at slide size, compact margins; the
     legend right of the plot (outside it: never over tick labels, whatever their length); title and
-    subtitle are text (names in them are shown, not rendered: :func:`metrics.present.markup.plot_text`)."""
+    subtitle are text (names in them are shown, not rendered: :func:`metrics.present.markup.plot_text`).
+    Every chart passes here, so here the white template is made sure of, whatever was imported after
+    the theme (:func:`metrics.present.theme.restore_template`)."""
+    if theme.restore_template():  # built under another default: this figure once, at full cost
+        fig.update_layout(template=theme.TEMPLATE)
     fig.update_layout(
         title={"text": f"{plot_text(title)}<br><sup>{plot_text(subtitle)}</sup>", "x": 0.01, "xanchor": "left"},
         font={"family": theme.FONT_FAMILY, "size": 14},
