@@ -8,6 +8,7 @@ read: :func:`planted_hall`, :func:`vip_lanes`, :data:`CHANNEL_KINDS`, :data:`HIG
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -51,6 +52,18 @@ def vip_lanes(outlets: pd.DataFrame) -> tuple[list[int], list[int]]:
     ids = sorted(outlets.loc[outlets["vip_room"].fillna(False).astype(bool), "outlet_id"].astype(int))
     works = sorted(set(ids[::2]) | {planted_hall(outlets)})
     return works, [i for i in ids if i not in works]
+
+
+def rows_by_outlet(outlet: np.ndarray) -> Callable[[int], np.ndarray]:
+    """``rows(oid)``: the ascending positions of ``outlet == oid`` (as ``np.flatnonzero``), from one stable
+    sort instead of a scan of every row per outlet (the streamed demo has thousands of VIP halls)."""
+    order = np.argsort(outlet, kind="stable")
+    ordered = outlet[order]
+
+    def rows(oid: int) -> np.ndarray:
+        return order[np.searchsorted(ordered, oid, side="left"):np.searchsorted(ordered, oid, side="right")]
+
+    return rows
 
 
 def _flagships(outlets: pd.DataFrame) -> np.ndarray:
@@ -178,9 +191,10 @@ def _visits(rng: np.random.Generator, outlets: pd.DataFrame, base: np.ndarray, c
     month_end = (dates + np.timedelta64(MONTH_END_DAYS, "D")).astype("datetime64[M]") != dates.astype("datetime64[M]")
     wait = np.where((outlet == planted_hall(outlets)) & month_end, wait * MONTH_END_FACTOR, wait)
     high = pd.Series(tier).isin(HIGH_TIERS).to_numpy()
-    lane = [(np.flatnonzero((outlet == oid) & high), np.flatnonzero((outlet == oid) & ~high))
-            for oid in vip_lanes(outlets)[0]]
-    for h, _ in lane:  # the lane, provisionally: the high tiers' waits 11 minutes shorter on average
+    rows = rows_by_outlet(outlet)
+    for oid in vip_lanes(outlets)[0]:  # the lane, provisionally: the high tiers' waits 11 minutes shorter on average
+        at = rows(oid)
+        h = at[high[at]]
         if len(h):
             wait[h] *= max(0.1, 1 - VIP_SAVING_MIN / wait[h].mean())
     stype = rng.choice(len(SERVICE_TYPES), n, p=[s[1] for s in SERVICE_TYPES])
@@ -199,11 +213,13 @@ def queue_records(clock: Clock, outlets: pd.DataFrame, v: dict[str, np.ndarray])
     ids by arrival, queue numbers per outlet, day and prefix (V: a high tier at a VIP room)."""
     outlet, day, arrived, high, stype = v["outlet"], v["day"], v["arrived"], v["high"], v["stype"]
     cust, abandoned, seen, wait = v["cust"], v["abandoned"], v["seen"], v["wait"].copy()
+    rows = rows_by_outlet(outlet)
     for oid in vip_lanes(outlets)[0]:
-        hs = np.flatnonzero((outlet == oid) & high & seen)
-        rs = np.flatnonzero((outlet == oid) & ~high & seen & ~np.isnan(cust))  # against the identified others
+        at = rows(oid)
+        hs = at[high[at] & seen[at]]
+        rs = at[~high[at] & seen[at] & ~np.isnan(cust[at])]  # against the identified others
         if len(hs) and len(rs):
-            wait[(outlet == oid) & high] *= np.clip((wait[rs].mean() - VIP_SAVING_MIN) / wait[hs].mean(), 0.05, 20.0)
+            wait[at[high[at]]] *= np.clip((wait[rs].mean() - VIP_SAVING_MIN) / wait[hs].mean(), 0.05, 20.0)
     called = np.where(seen, arrived + wait / 60.0, np.nan)
     started = np.where(abandoned, np.nan, called + v["gap"])
     ended = started + v["service"]
