@@ -107,32 +107,8 @@ def refresh_derived(engine: sa.Engine, meta: Mapping[str, object] | None = None)
     refresh_rollups(engine)
 
 
-
-
-
-
 # ---------------------------------------------------------------------------------------------
 # derived tables
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 def _with_due_source(frames: Mapping[str, pd.DataFrame], spark: bool) -> Mapping[str, pd.DataFrame]:
@@ -166,14 +142,6 @@ def _demo_meta(frames: Mapping[str, pd.DataFrame]) -> dict[str, object]:
 
 # ---------------------------------------------------------------------------------------------
 # frames -> rows
-
-
-
-
-
-
-
-
 
 
 # ---------------------------------------------------------------------------------------------
@@ -260,8 +228,6 @@ def _replace_postgres(url: str, frames: Mapping[str, pd.DataFrame], meta: Mappin
         refresh_rollups(engine)
     finally:
         engine.dispose()
-
-
 
 
 # ---------------------------------------------------------------------------------------------

@@ -263,7 +263,6 @@ class UnknownMetric(KeyError):
     pass
 
 
-
 def dim_column(dim: str) -> str:
     """Name of the result column for a group-by dimension (``region`` → ``region_id``)."""
     d = dimensions.BY_NAME.get(dim)
