@@ -5,12 +5,14 @@
 Starts a cluster from the pyspark package's jars (master, two workers with one core and 1 GB each,
 Thrift server; :mod:`metrics.backends.spark.cluster`), loads the demo at the scale (S: 100,000 customers,
 seed 7, the data set of ``bench.run``) through ``servicewatch demo``'s path (Parquet + Spark tables +
-rollups built in Spark), times every view of :mod:`bench.views` with rollups on (cold = first run,
-warm = median of ``--repeat``) and off (one run), and splits each call's time into the part spent in
-the database (execute and fetch over Thrift: Spark's planning, scheduling and tasks) and in the app
-(compiling the query, finishing the frame). Stops the cluster, writes ``bench/spark_results.json`` and
-the ``spark`` section of ``docs/performance.md``, next to the DuckDB and PostgreSQL figures of
-``bench/results.json`` at the same scale.
+rollups built in Spark + their local DuckDB copy), and the same frames into a DuckDB file. Times every
+view of :mod:`bench.views` on Spark as the dashboard reads it (rollups from the local copy; cold =
+first run, warm = median of ``--repeat``), on Spark's own cubes without the copy and on raw rows (one
+run each: the figures before the copy), and on the DuckDB file (warm, same run: the ratio the issue
+asks for); splits each call's time into the part spent in the database (execute and fetch) and in the
+app (compiling the query, finishing the frame). Times two drill-downs against the cluster's own
+execution time of their SQL (Spark's REST API). Stops the cluster, writes ``bench/spark_results.json``
+and the ``spark`` section of ``docs/performance.md``.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import statistics
 import sys
 import tempfile
 import time
+import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -44,10 +47,10 @@ class TimedWarehouse(Warehouse):
 
     db_s: float = 0.0
 
-    def read(self, stmt):  # noqa: ANN001 - same signature as Warehouse.read
+    def read(self, stmt, keys=None):  # noqa: ANN001 - same signature as Warehouse.read
         t0 = time.perf_counter()
         try:
-            return super().read(stmt)
+            return super().read(stmt, keys)
         finally:
             self.db_s += time.perf_counter() - t0
 
@@ -80,64 +83,116 @@ def fixed_costs(url: str) -> dict[str, float]:
     return out
 
 
-def bench(url: str, repeat: int, views: list[str]) -> dict:
+# how each configuration reads: (url key, rollups, local copy, warm runs after the first)
+CONFIGS = {"rollups_on": ("spark", True, True, None), "spark_cubes": ("spark", True, False, 0),
+           "rollups_off": ("spark", False, False, 0), "duckdb": ("duckdb", True, True, None)}
+
+
+def bench(urls: dict[str, str], repeat: int, views: list[str]) -> dict:
+    """Per configuration of :data:`CONFIGS` and view: cold, warm, database and app milliseconds."""
     out: dict = {}
-    for use_rollups in (True, False):
-        wh = TimedWarehouse(Warehouse.open(url).engine, use_rollups=use_rollups)
+    for key, (db, use_rollups, use_local, warm_runs) in CONFIGS.items():
+        # as the dashboard opens it: DuckDB keeps its connections (keep_open), like the local copy
+        wh = TimedWarehouse(Warehouse.open(urls[db], keep_open=True).engine, use_rollups=use_rollups,
+                            use_local=use_local)
         filters = default_filters(wh.as_of())
-        key = "rollups_on" if use_rollups else "rollups_off"
         out[key] = {}
         for view, calls in ((v, VIEWS[v]) for v in views):
-            runs = [time_view(wh, calls, filters) for _ in range(1 + (repeat if use_rollups else 0))]
+            runs = [time_view(wh, calls, filters) for _ in range(1 + (repeat if warm_runs is None else warm_runs))]
             warm = runs[1:] or runs
             total = statistics.median(r[0] for r in warm)
-            db = statistics.median(r[1] for r in warm)
+            db_s = statistics.median(r[1] for r in warm)
             out[key][view] = {"calls": len(calls), "cold_ms": round(runs[0][0] * 1000), "warm_ms": round(total * 1000),
-                              "database_ms": round(db * 1000), "app_ms": round((total - db) * 1000)}
-            log(f"  {key} {view}: cold {runs[0][0]:.1f} s, warm {total:.1f} s (database {db:.1f} s)")
-        wh.engine.dispose()
+                              "database_ms": round(db_s * 1000), "app_ms": round((total - db_s) * 1000)}
+            log(f"  {key} {view}: cold {runs[0][0]:.1f} s, warm {total:.1f} s (database {db_s:.1f} s)")
+        wh.dispose()
     return out
 
 
-def section(res: dict, compare: Path = ROOT / "bench" / "results.json") -> str:
-    """The docs/performance.md section; DuckDB/PostgreSQL columns from ``compare`` (bench.run's results)."""
-    data = json.loads(compare.read_text()) if compare.is_file() else {}
-    dbs = data.get("scales", {}).get(res["scale"], {}).get("databases", {})
-    when = (f"measured {data['started_at'][:16].replace('T', ' ')} UTC" if dbs and data.get("started_at")
-            else f"not in {compare.name} at this scale")
+def spark_executions(ui_port: int) -> list[dict]:
+    """The Thrift server's SQL executions as Spark's REST API lists them (id, duration ms, description)."""
+    base = f"http://127.0.0.1:{ui_port}/api/v1/applications"
+    with urllib.request.urlopen(base, timeout=10) as resp:
+        app = json.load(resp)[0]["id"]
+    with urllib.request.urlopen(f"{base}/{app}/sql?details=false&length=100000", timeout=30) as resp:
+        return json.load(resp)
+
+
+def drill_downs(url: str, ui_port: int, repeat: int) -> dict:
+    """Each drill-down list's wall time in the app against the cluster's own execution time of the
+    statements it ran (the executions Spark's REST API lists as started during the call), median of
+    ``repeat`` runs after a first."""
+    from metrics.analysis import drill
+
+    wh = Warehouse.open(url)
+    f = default_filters(wh.as_of())["period"]
+    calls = {"tickets": lambda: drill.tickets(wh, f, limit=200),
+             "tickets_breached": lambda: drill.tickets(wh, f, limit=200, only_breached=True),
+             "churned_customers": lambda: drill.customers(wh, f, limit=200, churned_only=True)}
+    out = {}
+    try:
+        for name, call in calls.items():
+            walls, sparks = [], []
+            for _ in range(1 + repeat):
+                seen = {e["id"] for e in spark_executions(ui_port)}
+                t0 = time.perf_counter()
+                call()
+                walls.append(time.perf_counter() - t0)
+                new = [e for e in spark_executions(ui_port) if e["id"] not in seen]
+                sparks.append(sum(e.get("duration", 0) for e in new) / 1000)
+            wall, spark = statistics.median(walls[1:] or walls), statistics.median(sparks[1:] or sparks)
+            out[name] = {"app_ms": round(wall * 1000), "spark_ms": round(spark * 1000),
+                         "ratio": round(wall / spark, 2) if spark else None}
+            log(f"  drill {name}: app {wall:.2f} s, Spark's execution {spark:.2f} s")
+    finally:
+        wh.dispose()
+    return out
+
+
+def section(res: dict) -> str:
+    """The docs/performance.md section of one run."""
+    v = res["views"]
     lines = [
         f"### Spark SQL at {res['scale']} ({res['customers']:,} customers) — `python -m bench.spark`",
         "",
         f"Measured {res['finished_at'][:16].replace('T', ' ')} UTC on the shared development machine "
         f"({res['machine']['cores']} cores, load average {res['machine']['load_start'][0]:.1f} at the start and "
-        f"{res['machine']['load_end'][0]:.1f} at the end: other work ran at the same time), Spark {res['spark']} "
-        f"standalone on 127.0.0.1: two workers with 1 core and 1 GB each, Thrift server, processes at nice "
-        f"{res['nice']}. Cluster start {res['start_s']:.0f} s; loading the data set (Parquet + tables + rollups) "
-        f"{res['load_s']:.0f} s. Each view is the set of engine calls behind a dashboard page (bench/views.py); "
-        f"warm = median of the {res['repeat']} run(s) after the first (cold) one. *database* is the time inside "
-        "execute+fetch over Thrift (Spark's planning, scheduling and tasks), *app* the rest (compiling, "
-        f"finishing frames). DuckDB and PostgreSQL columns: warm view times of `bench.run` at the same scale "
-        f"({when}, on the same machine under other load), rollups on.",
+        f"{res['machine']['load_end'][0]:.1f} at the end), Spark {res['spark']} standalone on 127.0.0.1: two "
+        f"workers with 1 core and 1 GB each, Thrift server, processes at nice {res['nice']}. Cluster start "
+        f"{res['start_s']:.0f} s; loading the data set {res['load_s']:.0f} s (Parquet + tables + every rollup "
+        "built in Spark + the local DuckDB copy of the rollups). Each view is the set of engine calls behind a "
+        "dashboard page (bench/views.py); warm = median of the "
+        f"{res['repeat']} run(s) after the first (cold) one. *Spark* is what the dashboard reads: statements "
+        "over the rollups on the local copy, the rest on Spark (`metrics.query.local_rollups`); *database* is the "
+        "time inside execute and fetch, *app* the rest. *Spark's cubes* reads the same cubes in Spark without "
+        "the copy and *raw* reads raw rows (one run each: the figures before the copy). *DuckDB* is the same "
+        "frames in a DuckDB file, timed in the same run, and the ratio is Spark warm ÷ DuckDB warm (goal: 2 or "
+        "less).",
         "",
-        "| view | calls | Spark cold (s) | Spark warm (s) | of which database (s) | app (s) | Spark, rollups off (s) "
-        "| DuckDB warm (s) | PostgreSQL warm (s) |",
+        "| view | calls | Spark cold (s) | Spark warm (s) | of which database (s) | Spark's cubes (s) | raw (s) "
+        "| DuckDB warm (s) | Spark ÷ DuckDB |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for view, r in res["views"]["rollups_on"].items():
-        raw = res["views"]["rollups_off"][view]["warm_ms"] / 1000
-        duck = dbs.get("duckdb", {}).get("rollups_on", {}).get(view, {}).get("warm_ms")
-        pg = dbs.get("postgresql", {}).get("rollups_on", {}).get(view, {}).get("warm_ms")
-        fmt = lambda v: "—" if v is None else f"{v / 1000:.2f}"  # noqa: E731
-        lines.append(f"| {view} | {r['calls']} | {r['cold_ms'] / 1000:.1f} | {r['warm_ms'] / 1000:.1f} | "
-                     f"{r['database_ms'] / 1000:.1f} | {r['app_ms'] / 1000:.2f} | {raw:.1f} | {fmt(duck)} | "
-                     f"{fmt(pg)} |")
-    left_out = [v for v in VIEWS if v not in res["views"]["rollups_on"]]
+    for view, r in v["rollups_on"].items():
+        duck = v["duckdb"][view]["warm_ms"]
+        lines.append(f"| {view} | {r['calls']} | {r['cold_ms'] / 1000:.2f} | {r['warm_ms'] / 1000:.2f} | "
+                     f"{r['database_ms'] / 1000:.2f} | {v['spark_cubes'][view]['warm_ms'] / 1000:.1f} | "
+                     f"{v['rollups_off'][view]['warm_ms'] / 1000:.1f} | {duck / 1000:.2f} | "
+                     f"{r['warm_ms'] / max(duck, 1):.1f}× |")
+    left_out = [x for x in VIEWS if x not in v["rollups_on"]]
     if left_out:
-        lines += ["", "Not timed in this run (`--views`, to keep it short on the shared machine): "
-                  f"{', '.join(left_out)}."]
+        lines += ["", f"Not timed in this run (`--views`): {', '.join(left_out)}."]
     fixed = res["fixed_ms"]
     lines += ["", f"Fixed cost per statement on this cluster (median of 5): `SELECT 1` {fixed['select_1']:.0f} ms, "
               f"`SELECT count(*) FROM regions` (a job on the workers) {fixed['count_regions']:.0f} ms."]
+    if res.get("drill"):
+        lines += ["", "Drill-down lists (raw rows, on Spark; 200 rows), wall time in the app against the "
+                  "cluster's own execution time of the same statements (Spark's REST API, `/sql`), median of "
+                  f"{res['repeat']} after a first run (goal: 2× or less):", "",
+                  "| list | app (s) | Spark's execution (s) | ratio |", "|---|---|---|---|"]
+        for name, d in res["drill"].items():
+            ratio = "—" if d["ratio"] is None else f"{d['ratio']:.1f}×"
+            lines.append(f"| {name} | {d['app_ms'] / 1000:.2f} | {d['spark_ms'] / 1000:.2f} | {ratio} |")
     return "\n".join(lines)
 
 
@@ -148,13 +203,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--nice", type=int, default=10)
     p.add_argument("--views", default=",".join(VIEWS), help="comma-separated views of bench/views.py (default all)")
-    p.add_argument("--compare", type=Path, default=ROOT / "bench" / "results.json",
-                   help="bench.run results with the DuckDB/PostgreSQL figures to show beside Spark's")
     p.add_argument("--section-only", action="store_true",
                    help="rewrite the docs/performance.md section from bench/spark_results.json, run nothing")
     args = p.parse_args(argv)
     if args.section_only:
-        write_section("spark", section(json.loads(RESULTS.read_text()), args.compare))
+        write_section("spark", section(json.loads(RESULTS.read_text())))
         return 0
     from metrics.backends.spark.cluster import ClusterError, SparkCluster
     from metrics.demo.generator import generate
@@ -176,12 +229,16 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         replace_all(cluster.url(), frames)
         load_s = time.perf_counter() - t0
+        duck = f"duckdb:///{root / 'same-frames.duckdb'}"
+        replace_all(duck, frames)
         rows = sum(len(df) for df in frames.values())
         del frames
         log(f"loaded {rows:,} rows in {load_s:.0f} s")
         fixed = fixed_costs(cluster.url())
         log(f"fixed costs: {fixed}")
-        views = bench(cluster.url(), args.repeat, [v.strip() for v in args.views.split(",") if v.strip()])
+        urls = {"spark": cluster.url(), "duckdb": duck}
+        views = bench(urls, args.repeat, [v.strip() for v in args.views.split(",") if v.strip()])
+        drill = drill_downs(cluster.url(), cluster.ports["thrift_ui"], args.repeat)
     finally:
         cluster.stop()
         shutil.rmtree(root, ignore_errors=True)
@@ -189,11 +246,11 @@ def main(argv: list[str] | None = None) -> int:
 
     res = {"scale": args.scale, "customers": SCALES[args.scale], "seed": args.seed, "rows": rows,
            "repeat": args.repeat, "nice": args.nice, "start_s": round(start_s, 1), "load_s": round(load_s, 1),
-           "spark": pyspark.__version__, "views": views, "fixed_ms": fixed,
+           "spark": pyspark.__version__, "views": views, "fixed_ms": fixed, "drill": drill,
            "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
            "machine": {"cores": os.cpu_count(), "load_start": load_start, "load_end": os.getloadavg()}}
     RESULTS.write_text(json.dumps(res, indent=2) + "\n")
-    write_section("spark", section(res, args.compare))
+    write_section("spark", section(res))
     log(f"written {RESULTS.relative_to(ROOT)} and docs/performance.md (spark section)")
     return 0
 
