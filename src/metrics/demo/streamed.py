@@ -52,6 +52,8 @@ class StreamedLoad:
     derived_s: float = 0.0  # region closure, calendar, due times, sw_meta
     rollups_s: float = 0.0  # every rollup table, then the checkpoint
     duckdb_memory_limit: str = ""
+    duckdb_memory_mb: float = 0.0  # DuckDB's own buffer after the last append (duckdb_memory(), MB)
+    duckdb_memory_peak_mb: float = 0.0  # the largest of those
 
 
 def load_streamed(url: str, customers: int, seed: int = 7, chunk_customers: int = CHUNK_CUSTOMERS,
@@ -141,6 +143,9 @@ def _append(engine: sa.Engine, frames: dict[str, pd.DataFrame], out: StreamedLoa
                 continue
             duckdb_insert(raw, conn.dialect, table, df)
             out.rows[table.name] = out.rows.get(table.name, 0) + len(df)
+        used = raw.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()").fetchone()[0] or 0
+        out.duckdb_memory_mb = round(used / 2**20)
+        out.duckdb_memory_peak_mb = max(out.duckdb_memory_peak_mb, out.duckdb_memory_mb)
     out.write_s += time.perf_counter() - started
 
 
