@@ -5,7 +5,8 @@ frame: fine up to about a million customers, far beyond 16 GB at ten million. He
 drawn in chunks of customers, each on its own reproducible stream (``np.random.SeedSequence([seed,
 chunk index])``), with ids offset so that they never collide (:class:`Offsets`). ``generate()`` is
 untouched: the 20,000-customer demo and every test keep their data byte for byte; a streamed demo is
-another data set of the same model (same seed, other draws).
+another data set of the same model (same seed, other draws), reproducible for (customers, seed,
+chunk size, end, years): another chunk size gives other draws.
 
 **Drawn once** (:func:`draw_shared`, on the stream ``SeedSequence([seed, SHARED_KEY])``): regions,
 account managers, SLA policies, vocabulary, regulator categories, the outlets (sized from the expected
