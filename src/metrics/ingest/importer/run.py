@@ -27,11 +27,12 @@ from metrics.ingest.derived import refresh_in_transaction, refresh_rollups
 from metrics.ingest.importer import spec
 from metrics.ingest.importer.headers import also_columns, resolve_headers
 from metrics.ingest.importer.keys import KeyEncoder
+from metrics.ingest.importer.known import Known
 from metrics.ingest.importer.pipeline import customer_creator, run_chunks
 from metrics.ingest.importer.read import CHUNK_ROWS, ReadError, Source, open_query, open_source
 from metrics.ingest.importer.rejects import RejectsFile, free_text_headers, rejects_path_for, rejects_target
 from metrics.ingest.importer.result import ImportFailed, ImportResult
-from metrics.ingest.importer.validate import Known, Validator
+from metrics.ingest.importer.validate import Validator
 from metrics.ingest.importer.write import Refused, ensure_schema, relax_not_null
 from metrics.model import schema, ticket_status, vocabulary
 from metrics.model.i18n import t

@@ -45,7 +45,7 @@ from metrics.ingest.importer.parse import (
 )
 from metrics.ingest.importer.read import Chunk
 from metrics.ingest.importer.region_names import NAME_LENGTH, RegionNames
-from metrics.ingest.importer.row_checks import (  # noqa: F401 - TYPE_CODES, int_limit: also validate's names
+from metrics.ingest.importer.row_checks import (
     TYPE_CODES,
     check_contradictions,
     check_month_starts,
@@ -438,4 +438,4 @@ class Validator:
         return self_fail, unlinked
 
 
-__all__ = ["Validator", "TYPE_CODES", "int_limit"]
+__all__ = ["Validator"]
