@@ -36,7 +36,7 @@ def close_warehouses() -> None:
     """Dispose every cached engine (their connections reopen on the next query)."""
     cache = _warehouses()
     for _, wh in cache.values():
-        wh.engine.dispose()
+        wh.dispose()
     cache.clear()
 
 
@@ -64,12 +64,14 @@ def warehouse() -> tuple[Warehouse, float | str]:
         version: float | str = _db_version(url)
         if known is None or known[0] != version:
             if known is not None:
-                known[1].engine.dispose()
+                known[1].dispose()
             cache[url] = (version, Warehouse.open(url, read_only=True, keep_open=True))
         return cache[url][1], version
     wh = known[1] if known is not None else Warehouse.open(url, keep_open=True)
     version = _server_version(wh)
     if known is None or known[0] != version:
+        if known is not None:
+            known[1].dispose(keep_engine=True)  # Spark: the local rollup copy of the older version
         cache[url] = (version, Warehouse(wh.engine) if known is not None else wh)
     return cache[url][1], version
 

@@ -198,7 +198,7 @@ def compile_from_rollup(metric: Metric, f: Filters, by: tuple[str, ...], window:
     """The request as a Select over the rollups of ``metric``'s source, or None when not exact.
 
     Output columns are those of :func:`metrics.query.compiler.compile_metric` (dimension columns, then
-    the kind's aggregates), so :func:`metrics.query.warehouse.finish` works unchanged. ``dialect`` is
+    the kind's aggregates), so :func:`metrics.query.finish.finish` works unchanged. ``dialect`` is
     accepted for symmetry with the compiler; the rollup query is the same on every database.
     ``sources``: the cubes built (``sw_meta.rollup_sources``; None: the event cubes only).
     """

@@ -15,75 +15,23 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from metrics.access.users import Scope, check_regions
+from metrics.access.scope import check_regions
 from metrics.backends.connect import DatabaseError, describe_error, duckdb_path, engine_url, make_engine, where
 from metrics.ingest.rollups import AS_OF_KEY, SOURCES_KEY, parse_sources
 from metrics.model import dimensions, plausible, ticket_status, vocabulary
 from metrics.model import schema as s
 from metrics.model.filters import Filters
-from metrics.model.registry import Metric, dim_column, get
-from metrics.query import comparable, kinds
+from metrics.model.registry import dim_column, get
+from metrics.query import comparable
 from metrics.query import keys as keys_sql
 from metrics.query.compiler import Window, compile_metric
+from metrics.query.finish import finish, suppress_small_groups
 from metrics.query.local_rollups import LocalRollups
 from metrics.query.rollup_compiler import compile_from_rollup
 
-RESULT_COLUMNS = ("value", "n", "lower", "upper")
 SPARK_STATEMENTS_AT_ONCE = 4  # statements a Warehouse sends Spark at once (read_all)
 # where the distinct values of each categorical dimension are read from
 DIM_VALUES = {d.name: d.values_from for d in dimensions.VALUE_FILTERS}
-TIME_DIMS = ("month", "week")
-
-
-def finish(metric: Metric, raw: pd.DataFrame, by: tuple[str, ...]) -> pd.DataFrame:
-    """Turn the aggregate columns of a compiled query into value, n, lower, upper.
-
-    A metric with needed columns (``Metric.needs``) also gets ``missing``: for a group with rows
-    but none with those columns known, the columns' names (comma-separated), value/lower/upper
-    NaN and n 0 (unknown, not 0%); None on the other groups."""
-    df = raw.copy()
-    dims = [dim_column(d) for d in by]
-    for col in df.columns.difference(dims):
-        df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
-    k = metric.kind
-    kinds.of(metric).finish(metric, df)
-    for d in dims:
-        if d in TIME_DIMS:
-            df[d] = pd.to_datetime(df[d])
-        elif d == "region_id":
-            df[d] = df[d].astype("Int64")
-    extra = [c for c in ("events", "exposure") if c in df.columns and k == "rate"]
-    extra += ["customers"] if "customers" in df.columns else []  # aggregate-only scopes (compiler)
-    # A group exists when it has data: n > 0; a rate when it has exposure (0 events is a rate of 0).
-    has_data = df["exposure"].fillna(0) > 0 if k == "rate" else df["n"].fillna(0) > 0
-    if metric.needs:  # rows the data cannot answer: a needed column unknown on every row of the group
-        unknown = (df["rows"].fillna(0) > 0) & (df["known"].fillna(0) == 0)
-        df.loc[unknown, ["value", "lower", "upper"]] = np.nan
-        df.loc[unknown, "n"] = 0.0
-        df["missing"] = np.where(unknown, ",".join(metric.needs), None)
-        has_data = has_data | unknown
-        extra.append("missing")
-    out = df[dims + list(RESULT_COLUMNS) + extra]
-    out = out[has_data]
-    return out.sort_values(dims, na_position="last").reset_index(drop=True) if dims else out.reset_index(drop=True)
-
-
-def suppress_small_groups(df: pd.DataFrame, scope: Scope | None) -> pd.DataFrame:
-    """For aggregate-only scopes (viewers): blank value/n/lower/upper of groups behind which stand
-    fewer than ``scope.min_group_size`` distinct customers (the ``customers`` column the compiler adds
-    for such scopes; ``n`` where it is missing) and flag them in ``suppressed``; else unchanged.
-    The ``customers`` column itself is dropped."""
-    if scope is None or not scope.aggregates_only:
-        return df
-    basis = df["customers"] if "customers" in df.columns else df["n"]
-    small = pd.to_numeric(basis, errors="coerce").fillna(0) < scope.min_group_size
-    df = df.drop(columns=["customers"], errors="ignore")
-    df.loc[small, ["value", "lower", "upper", "n"]] = np.nan
-    for col in ("events", "exposure"):
-        if col in df.columns:
-            df.loc[small, col] = np.nan
-    df["suppressed"] = small.to_numpy()
-    return df
 
 
 @dataclass
@@ -160,11 +108,13 @@ class Warehouse:
                 self._local = (LocalRollups.open(self._rollup_as_of[2]),)
         return self._local[0]
 
-    def dispose(self) -> None:
-        """Close the connections of the warehouse and of its local rollup copy."""
+    def dispose(self, keep_engine: bool = False) -> None:
+        """Close the connections of its local rollup copy and, unless ``keep_engine`` (a newer Warehouse
+        of the next data version shares it), of the warehouse."""
         if self._local:
             self._local[0].dispose()
-        self.engine.dispose()
+        if not keep_engine:
+            self.engine.dispose()
 
     def adapt(self, stmt: sa.Executable, conn: sa.Connection) -> sa.Executable:
         """``stmt`` as the database can run it: on one created before ``tickets.status`` (not yet
@@ -232,7 +182,7 @@ class Warehouse:
 
     def resolve_as_of(self, f: Filters) -> date:
         """The as-of of a request; every engine entry point calls it, so it also refuses a region
-        outside the user's scope (:class:`metrics.access.users.ScopeError`)."""
+        outside the user's scope (:class:`metrics.access.scope.ScopeError`)."""
         if f.scope is not None and f.regions:
             check_regions(f.scope, f.regions, self.regions())
         return f.as_of or self.as_of()
