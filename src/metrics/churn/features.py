@@ -112,7 +112,7 @@ def table_counts(wh: Warehouse) -> dict[str, int]:
 
 def features(wh: Warehouse, f: Filters, lms: list[Landmark], fractions: dict[str, float] | None = None,
              sources: dict[str, int] | None = None) -> pd.DataFrame:
-    """One row per (customer active on the landmark day, landmark): ids, tier, segment, channel,
+    """One row per (customer active on the landmark day, landmark), in that key order: ids, tier, segment, channel,
     monthly_revenue, tenure_days, event (left within 90 days, as known at the as-of date), time
     (days to leaving, or 90), and the service features (0 where a source has no rows)."""
     as_of = wh.resolve_as_of(f)
@@ -158,7 +158,9 @@ def features(wh: Warehouse, f: Filters, lms: list[Landmark], fractions: dict[str
     for col in ("customer_id", "lm_id", "event", "time", "tenure_days"):
         df[col] = pd.to_numeric(df[col]).astype("int64")
     df["monthly_revenue"] = pd.to_numeric(df["monthly_revenue"]).astype(float)
-    return df
+    # in key order, not the database's (which differs between databases and runs): the subsample of
+    # the proportional-hazards check and the holdout bootstrap draw rows by position
+    return df.sort_values(keys, kind="stable").reset_index(drop=True)
 
 
 @dataclass(frozen=True)
