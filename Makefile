@@ -8,7 +8,7 @@
 #   make test-spark  the full Spark equivalence set on a local two-worker cluster (started and stopped)
 #   make lint    ruff only
 #   make bench   benchmarks (bench/run.py, churn, import, browser timings, alerts, text keys, forecasts, outlets, the voice of the customer and 20 concurrent sessions at L)
-#   make bench-xl  the streamed demo at 10 million customers: time per phase, memory peaks, views (about an hour; CUSTOMERS=...)
+#   make bench-xl  the streamed demo at 10 million customers: time per phase, memory peaks, views (one to two hours here; CUSTOMERS=...)
 #   make clean   caches and the demo database; `make distclean` also removes .venv
 
 SHELL := /bin/bash
@@ -96,8 +96,8 @@ test: venv system services
 # The session fixture starts the cluster (tests/conftest.py: spark_cluster) and stops every process it
 # started; the check after pytest fails the target if a process of a test cluster is still running.
 test-spark: venv system
-	$(VENV)/bin/ruff check src/metrics/backends/spark/dialect.py src/metrics/backends/spark/load.py src/metrics/backends/spark/cluster.py tests/spark/test_spark_*.py
-	SERVICEWATCH_SPARK_FULL=1 $(PY) -m pytest tests/spark/test_spark_dialect.py tests/spark/test_spark_engine.py $(PYTEST_ARGS); \
+	$(VENV)/bin/ruff check src/metrics/backends/spark/dialect.py src/metrics/backends/spark/load.py src/metrics/backends/spark/cluster.py src/metrics/backends/spark/rewrite.py tests/spark/test_spark_*.py
+	SERVICEWATCH_SPARK_FULL=1 $(PY) -m pytest tests/spark/test_spark_dialect.py tests/spark/test_spark_engine.py tests/spark/test_spark_churn.py $(PYTEST_ARGS); \
 	  rc=$$?; left=$$(grep -l -a '[s]w-spark-test-' /proc/[0-9]*/cmdline 2>/dev/null | wc -l); \
 	  if [ "$$left" != 0 ]; then echo "test-spark: $$left Spark test processes still running"; exit 1; fi; exit $$rc
 
