@@ -155,6 +155,8 @@ def section(res: dict) -> str:
         lines.append(f"| {r['path']} | {r['customers']:,} | {chunk} | {r['rows'].get('tickets', 0):,} | {cells} | "
                      f"{peak:,}{duck} | {limit} | {load:.1f} | "
                      f"{r['finished_at'][:16].replace('T', ' ')} |")
+    lines += [f"\nThe {r['path']} run at {r['customers']:,} (chunk {r.get('chunk') or 0:,}): {r['note']}."
+              for r in runs if r.get("note")]
     streamed = [r for r in runs if r["path"] == "streamed"]
     if streamed:
         big = max(streamed, key=lambda r: r["customers"])
