@@ -18,6 +18,7 @@ import streamlit as st
 
 from metrics.access import users as access
 from metrics.deliver import store
+from metrics.deliver.lease import now_utc
 from metrics.deliver.schedule import DEFAULT_TIME_ZONE, WEEKDAYS, Schedule, ScheduleError, next_due
 from metrics.deliver.scope import DEFAULT_PRESET, PRESETS
 from metrics.deliver.subscribe import MAY_SUBSCRIBE_OTHERS, Refused, subscribe
@@ -122,5 +123,5 @@ def _form(view: View, owner: access.User) -> None:
     except Exception as exc:  # noqa: BLE001 - the store unreachable …: one line with an id, the detail logged
         st.error(message("subscribe.error", log_error(exc, "subscription"), lang))
         return
-    first = next_due(when, store.now_utc().replace(tzinfo=UTC)).astimezone(when.zone)
+    first = next_due(when, now_utc().replace(tzinfo=UTC)).astimezone(when.zone)
     st.success(view.md("subscribe.added", id=sid, first=f"{first:%Y-%m-%d %H:%M %Z}"))

@@ -12,7 +12,8 @@ import pandas as pd
 from deliver.deliver_helpers import add_complaints_rule
 from metrics.access import audit
 from metrics.access import users as access
-from metrics.deliver import alert_notify, store
+from metrics.deliver import alert_notify
+from metrics.deliver.lease import now_utc
 from metrics.query.warehouse import Warehouse
 
 
@@ -101,7 +102,7 @@ def test_failed_send_is_retried_and_sent_once(rules_env, sw, mailbox, smtp_serve
     code, out, _ = sw("alerts", "check", "--notify")  # within the back-off: not yet
     assert code == 0 and "已发送 0 条" in out and mailbox.messages == []
     wh = Warehouse.open(rules_env["SERVICEWATCH_DB"])
-    later = store.now_utc() + timedelta(minutes=2)
+    later = now_utc() + timedelta(minutes=2)
     out = alert_notify.send_queued(wh, rules_env["SERVICEWATCH_DB"], now=later)  # the worker's next pass
     assert (out.sent, out.lines) == (1, [])
     assert len(mailbox.to("dj@example.com")) == 1

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from deliver.deliver_helpers import Mailbox, free_port, stop_worker, subscribe_daily, wait_for
 from metrics.deliver import store
-from metrics.deliver.lease import PassOutcome
+from metrics.deliver.lease import PassOutcome, now_utc
 from metrics.deliver.run import Heartbeat
 
 SERVICEWATCH = str(Path(sys.executable).with_name("servicewatch"))
@@ -68,14 +68,14 @@ def test_heartbeat_renews_and_notices_a_lost_lease(env, sw) -> None:
     """In-process: the heartbeat moves lease_until on; when another worker holds the row, ``lost``."""
     subscribe_daily(sw, "dj")
     engine = store.engine_for(store.store_url(env["SERVICEWATCH_DB"]))
-    now = store.now_utc()
+    now = now_utc()
     store.enqueue_due(engine, now)
     [d] = store.claim(engine, "w1", now, lease=timedelta(seconds=0.6))
     with Heartbeat(engine, d["delivery_id"], "w1", timedelta(seconds=0.6), now) as beat:
         time.sleep(1.0)
         assert beat.beats >= 2 and not beat.lost
         [row] = _rows(env)
-        later = store.claim(engine, "w2", store.now_utc(), lease=timedelta(seconds=60))
+        later = store.claim(engine, "w2", now_utc(), lease=timedelta(seconds=60))
         assert later == []  # still w1's: the heartbeat kept it
         with engine.begin() as conn:  # as if w1 had stalled past its lease and w2 took the row up
             conn.exec_driver_sql("update deliveries set lease_owner = 'w2'")
@@ -89,7 +89,7 @@ def test_a_failed_try_after_the_lease_ran_out_writes_nothing(env, sw) -> None:
     failure is recorded."""
     subscribe_daily(sw, "dj")
     engine = store.engine_for(store.store_url(env["SERVICEWATCH_DB"]))
-    now = store.now_utc()
+    now = now_utc()
     store.enqueue_due(engine, now)
     [first] = store.claim(engine, "w1", now, lease=timedelta(seconds=60))
     later = now + timedelta(seconds=120)  # w1's lease has run out: w2 takes the row up

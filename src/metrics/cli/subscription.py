@@ -21,6 +21,7 @@ from metrics.backends.connect import resolve_url
 from metrics.cli.common import EXIT_FAILURE, UserError, emit, open_filtered, open_warehouse
 from metrics.cli.options import add_db_argument, add_filter_arguments, add_format_argument, add_listing_command
 from metrics.deliver import run, store
+from metrics.deliver.lease import LEASE, now_utc
 from metrics.deliver.schedule import DEFAULT_TIME_ZONE, Schedule, ScheduleError, next_due
 from metrics.deliver.scope import PRESETS
 from metrics.deliver.subscribe import Refused, addressable, subscribe, unsubscribe
@@ -31,7 +32,7 @@ from metrics.model.keys import shown
 def _now(text: str | None, zone: str) -> datetime:
     """``--now``: an ISO date-time (with an offset, or wall-clock in ``zone``) as naive UTC."""
     if not text:
-        return store.now_utc()
+        return now_utc()
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
@@ -212,7 +213,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     w = sub.add_parser("worker", help="a long-running scheduler that sends what is due (lease in the database)")
     add_db_argument(w)
     w.add_argument("--interval", type=float, default=60.0, metavar="SECONDS", help="how often to look (default 60)")
-    w.add_argument("--lease", type=float, default=store.LEASE.total_seconds(), metavar="SECONDS",
+    w.add_argument("--lease", type=float, default=LEASE.total_seconds(), metavar="SECONDS",
                    help="how long a claimed delivery is this worker's before another may take it up (default 900; "
                         "longer than building and sending one pack)")
     w.add_argument("--alerts-every", dest="alerts_every", type=float, default=3600.0, metavar="SECONDS",

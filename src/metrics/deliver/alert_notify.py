@@ -41,8 +41,7 @@ from metrics.access import users as access
 from metrics.access.users import User
 from metrics.analysis.subtitles import region_parents, scope_text
 from metrics.deliver import lease as lease_rows
-from metrics.deliver import store
-from metrics.deliver.lease import PassOutcome
+from metrics.deliver.lease import LEASE, PassOutcome
 from metrics.deliver.transport import SendError, post_webhook, send_mail, smtp_config
 from metrics.model import dimensions
 from metrics.model.filters import Filters
@@ -79,7 +78,7 @@ def queue(wh, fired: pd.DataFrame, now: datetime | None = None) -> int:
     queued first is left to it (the key)."""
     if fired is None or not len(fired):
         return 0
-    now = now or store.now_utc()
+    now = now or lease_rows.now_utc()
     engine, n, e = alerts.store(wh), alert_notices, alert_events
     by_id = {r.rule_id: r for r in alerts.rules(wh).itertuples(index=False)}
     ids = sorted(set(fired["rule_id"]))
@@ -125,7 +124,7 @@ def queue(wh, fired: pd.DataFrame, now: datetime | None = None) -> int:
 KEY = ("rule_id", "period", "recipient")  # a notice's key columns
 
 
-def claim(engine: sa.Engine, owner: str, now: datetime | None = None, lease: timedelta = store.LEASE) -> dict | None:
+def claim(engine: sa.Engine, owner: str, now: datetime | None = None, lease: timedelta = LEASE) -> dict | None:
     """Lease the next due notice to ``owner`` (one ``UPDATE … WHERE`` it is still free); None when none."""
     n = alert_notices
     won = lease_rows.claim(engine, n, KEY, (n.c.queued_at, n.c.rule_id, n.c.recipient), owner, now, lease,
@@ -275,7 +274,7 @@ def send_queued(
     now: datetime | None = None,
     worker: str | None = None,
     users_file: str | None = None,
-    lease: timedelta = store.LEASE,
+    lease: timedelta = LEASE,
 ) -> Outcome:
     """Lease and send every due notice, one at a time; each outcome recorded and audited."""
     engine, worker, out = alerts.store(wh), worker or f"{socket.gethostname()}:{os.getpid()}", Outcome()
@@ -329,7 +328,7 @@ def check_and_notify(
     lang: str = "zh",
     now: datetime | None = None,
     worker: str | None = None,
-    lease: timedelta = store.LEASE,
+    lease: timedelta = LEASE,
 ) -> tuple[pd.DataFrame, Outcome]:
     """Evaluate every enabled rule (recorded), queue the new alerts' notices, send what is due."""
     fired = alerts.evaluate(wh, as_of=as_of, scope=scope, lang=lang)
@@ -341,6 +340,6 @@ def check_and_notify(
 
 def pending(data_url: str, now: datetime | None = None) -> bool:
     """Whether a notice is due (the worker's cheap look before it opens the data)."""
-    n, now = alert_notices, now or store.now_utc()
+    n, now = alert_notices, now or lease_rows.now_utc()
     with alerts.store_for_url(data_url).connect() as conn:
         return conn.execute(sa.select(n.c.rule_id).where(lease_rows.due(n, now)).limit(1)).first() is not None

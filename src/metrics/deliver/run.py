@@ -19,7 +19,7 @@ from metrics.access import audit
 from metrics.access import users as access
 from metrics.access.users import Scope, User
 from metrics.deliver import content, store
-from metrics.deliver.lease import PassOutcome
+from metrics.deliver.lease import LEASE, PassOutcome, now_utc
 from metrics.deliver.scope import OutsideScope, for_recipient, pack_key, view_filters
 from metrics.deliver.transport import SendError, post_webhook, send_mail, smtp_config
 from metrics.model.filters import Filters
@@ -57,7 +57,7 @@ class Heartbeat:
 
     def __init__(self, engine, delivery_id: str, worker: str, lease: timedelta, now: datetime | None = None) -> None:
         self.engine, self.delivery_id, self.worker, self.lease = engine, delivery_id, worker, lease
-        self.base, self.started = now or store.now_utc(), time.monotonic()
+        self.base, self.started = now or now_utc(), time.monotonic()
         self.stop, self.lost, self.beats = threading.Event(), False, 0
         self.thread = threading.Thread(target=self._run, name=f"lease-{delivery_id[:8]}", daemon=True)
 
@@ -85,7 +85,7 @@ class Heartbeat:
 
 
 def send_due(data_url: str, now: datetime | None = None, worker: str | None = None,
-             users_file: str | None = None, lease: timedelta = store.LEASE) -> Outcome:
+             users_file: str | None = None, lease: timedelta = LEASE) -> Outcome:
     """One pass: queue what came due by ``now`` (naive UTC), then lease and send one delivery at a
     time until none is left (the lease covers one pack's build and send; packs built in the pass are
     kept for the next recipients of the same scope)."""

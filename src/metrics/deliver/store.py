@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from metrics.access.audit import audit_url
 from metrics.backends.connect import create_tables, make_engine
 from metrics.deliver import lease as lease_rows
-from metrics.deliver.lease import LEASE, MAX_ATTEMPTS, now_utc  # noqa: F401 - the store's names too
+from metrics.deliver.lease import LEASE, now_utc
 from metrics.deliver.schedule import Schedule, last_due
 from metrics.model.schema import deliveries, delivery_metadata, subscriptions
 
