@@ -12,6 +12,8 @@ import streamlit as st
 
 from metrics.analysis import appeal_risk as ar
 from metrics.analysis import regulator as rg
+from metrics.analysis import regulator_quarters as rq
+from metrics.analysis import regulator_users as ru
 from metrics.analysis.regulator_acma import acma
 from metrics.present import regulator_text as rt
 from metrics.present.charts.core import bar_ci
@@ -23,10 +25,10 @@ LEVELS = ("total", "province", "city")
 OTHER = ("ofcom", "tio", "acma")
 
 
-def quarters(view: View) -> list[rg.Quarter]:
+def quarters(view: View) -> list[rq.Quarter]:
     """The quarters the data spans, newest first (the as-of date's quarter first: it may not be over)."""
     first, last = view.call("data_span")
-    q = rg.Quarter.of(last)
+    q = rq.Quarter.of(last)
     out = []
     while q.stop > first and len(out) < 40:
         out.append(q)
@@ -34,7 +36,7 @@ def quarters(view: View) -> list[rg.Quarter]:
     return out
 
 
-def _quarter(view: View) -> rg.Quarter:
+def _quarter(view: View) -> rq.Quarter:
     options = quarters(view)
     return view.choice("quarter", options, view.t("page.regulator.quarter"), widget="selectbox", to_url=str,
                        format_func=str)
@@ -60,11 +62,11 @@ def miit(view: View) -> rg.Figures | None:
     level = view.choice("level", LEVELS, view.t("page.regulator.level"), widget="segmented",
                         format_func=lambda v: view.t(f"page.regulator.level_{v}"))
     left, right = st.columns(2)
-    base = view.choice("base", [rg.CUSTOMERS_BASE, *view.call(rg.bases)], view.t("page.regulator.base"),
+    base = view.choice("base", [ru.CUSTOMERS_BASE, *view.call(ru.bases)], view.t("page.regulator.base"),
                        widget="selectbox", where=left, format_func=lambda b: view.t(f"user_base_kind.{b}"))
-    point = view.choice("point", rg.POINTS, view.t("page.regulator.point"), widget="selectbox", where=right,
+    point = view.choice("point", rq.POINTS, view.t("page.regulator.point"), widget="selectbox", where=right,
                         format_func=lambda p: view.t(f"regulator.point.{p}"))
-    fig = view.call(rg.rates, view.filters, quarter, "miit", base=None if base == rg.CUSTOMERS_BASE else base,
+    fig = view.call(rg.rates, view.filters, quarter, "miit", base=None if base == ru.CUSTOMERS_BASE else base,
                     point=point, level=None if level == "total" else level)
     if not isinstance(fig, rg.Figures):
         return None
@@ -96,7 +98,7 @@ def miit(view: View) -> rg.Figures | None:
     return fig
 
 
-def _region_chart(view: View, fig: rg.Figures, quarter: rg.Quarter) -> None:
+def _region_chart(view: View, fig: rg.Figures, quarter: rq.Quarter) -> None:
     """The total rate per region with its 95% interval (regions without users left out)."""
     total = fig.table[(fig.table["regulator_category"] == rg.ALL) & (fig.table["users"] > 0)]
     total = total.dropna(subset=["rate"])

@@ -18,6 +18,8 @@ from scipy import stats as sps
 
 from metrics.access.users import Scope
 from metrics.analysis import regulator as rg
+from metrics.analysis import regulator_quarters as rq
+from metrics.analysis import regulator_users as ru
 from metrics.analysis.appeal_risk import appeal_risk
 from metrics.analysis.regulator_acma import acma, days_to_resolve
 from metrics.ingest.load import replace_all
@@ -25,7 +27,7 @@ from metrics.model.filters import Filters
 from metrics.query.warehouse import Warehouse
 
 F = Filters(start=date(2026, 7, 1), end=AS_OF)
-Q3 = rg.parse_quarter("2026Q3")
+Q3 = rq.parse_quarter("2026Q3")
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +50,7 @@ def row(df: pd.DataFrame, cat: str, region: int | None = None) -> pd.Series:
 
 def test_miit_rate_by_category_and_change_by_hand(raw_any_url: str) -> None:
     fig = rg.rates(Warehouse.open(raw_any_url), F, Q3, "miit")
-    assert fig.base_used == rg.CUSTOMERS_BASE and fig.point == "quarter_end" and fig.months == [date(2026, 9, 1)]
+    assert fig.base_used == ru.CUSTOMERS_BASE and fig.point == "quarter_end" and fig.months == [date(2026, 9, 1)]
     total = row(fig.table, rg.ALL)
     # 4 appeals on 11 customers active on 2026-09-30
     assert total["appeals"] == 4 and total["users"] == 11
@@ -89,21 +91,21 @@ def test_the_published_example_5940_on_690_6_million_is_8_6_per_million(raw, tmp
     url = f"duckdb:///{tmp_path / 'pub.duckdb'}"
     replace_all(url, data)
     fig = rg.rates(Warehouse.open(url), Filters(start=date(2022, 10, 1), end=date(2022, 12, 31)),
-                   rg.parse_quarter("2022Q4"), "miit", base="mobile")
+                   rq.parse_quarter("2022Q4"), "miit", base="mobile")
     total = row(fig.table, rg.ALL)
     assert fig.base_used == "mobile" and total["users"] == 690_600_000 and total["appeals"] == 5940
     assert round(total["rate"], 1) == 8.6
     assert (total["lower"], total["upper"]) == pytest.approx(garwood(5940, 690.6e6, 1e6))
     # a slice the regulator's count cannot follow falls back to the customers, and says so
     tiered = rg.rates(Warehouse.open(url), Filters(start=date(2022, 10, 1), end=date(2022, 12, 31), tiers=("gold",)),
-                      rg.parse_quarter("2022Q4"), "miit", base="mobile")
-    assert tiered.base_used == rg.CUSTOMERS_BASE
+                      rq.parse_quarter("2022Q4"), "miit", base="mobile")
+    assert tiered.base_used == ru.CUSTOMERS_BASE
 
 
 def test_the_category_mapping_switches_versions_between_2021_and_2022(raw_any_url: str) -> None:
     wh = Warehouse.open(raw_any_url)
-    old = rg.rates(wh, Filters(start=date(2021, 10, 1), end=date(2021, 12, 31)), rg.parse_quarter("2021Q4")).table
-    new = rg.rates(wh, Filters(start=date(2022, 1, 1), end=date(2022, 3, 31)), rg.parse_quarter("2022Q1")).table
+    old = rg.rates(wh, Filters(start=date(2021, 10, 1), end=date(2021, 12, 31)), rq.parse_quarter("2021Q4")).table
+    new = rg.rates(wh, Filters(start=date(2022, 1, 1), end=date(2022, 3, 31)), rq.parse_quarter("2022Q1")).table
     # fault_repair on 2021-12-31 23:00 is 网络质量 (2012–2020 set); on 2022-01-01 服务争议; tariff 收费争议
     assert row(old, "network_quality")["appeals"] == 1 and row(old, "charging_dispute")["appeals"] == 1
     assert set(old["regulator_category"]) == {"network_quality", "charging_dispute", rg.ALL}
@@ -175,12 +177,12 @@ def test_scope_restricts_the_appeals_and_the_base(raw_any_url: str) -> None:
 
 
 def test_quarters() -> None:
-    assert str(rg.parse_quarter("2026q3")) == "2026Q3"
-    assert rg.parse_quarter("2026-Q1").shifted(-1) == rg.Quarter(2025, 4)
-    assert rg.Quarter(2026, 4).stop == date(2027, 1, 1) and rg.Quarter(2026, 3).shifted(-4) == rg.Quarter(2025, 3)
+    assert str(rq.parse_quarter("2026q3")) == "2026Q3"
+    assert rq.parse_quarter("2026-Q1").shifted(-1) == rq.Quarter(2025, 4)
+    assert rq.Quarter(2026, 4).stop == date(2027, 1, 1) and rq.Quarter(2026, 3).shifted(-4) == rq.Quarter(2025, 3)
     for bad in ("2026Q5", "Q3", "2026", ""):
         with pytest.raises(ValueError):
-            rg.parse_quarter(bad)
+            rq.parse_quarter(bad)
 
 
 def test_demo_appeals_follow_tickets_left_unresolved_for_15_days(demo_frames: dict) -> None:
@@ -209,7 +211,7 @@ def test_a_viewer_gets_no_rate_behind_too_few_users(raw_duckdb: str) -> None:
 
 def test_the_demos_user_base_is_its_own_denominator(duckdb_url: str, demo_frames: dict) -> None:
     wh = Warehouse.open(duckdb_url)
-    q = rg.parse_quarter("2026Q3")
+    q = rq.parse_quarter("2026Q3")
     f = Filters(start=q.start, end=date(2026, 9, 30))
     mobile = row(rg.rates(wh, f, q, "miit", base="mobile").table, rg.ALL)
     customers = row(rg.rates(wh, f, q, "miit").table, rg.ALL)
@@ -235,7 +237,7 @@ def test_a_quarter_in_progress_divides_by_the_months_the_base_has(raw, tmp_path)
     """user_base holds October (900,000) and November (1,100,000) 2026, not yet December: the mean is
     1,000,000 (not 2,000,000 / 3), and the quarter's end falls back to November's count — both said."""
     wh = Warehouse.open(_with_user_base(raw, quarter_in_progress_base(), tmp_path))
-    f, q4 = Filters(start=date(2026, 10, 1), end=date(2026, 11, 30)), rg.parse_quarter("2026Q4")
+    f, q4 = Filters(start=date(2026, 10, 1), end=date(2026, 11, 30)), rq.parse_quarter("2026Q4")
     avg = rg.rates(wh, f, q4, "miit", base="mobile", point="average")
     total = row(avg.table, rg.ALL)
     assert avg.base_used == "mobile" and total["users"] == pytest.approx(1_000_000) and total["appeals"] == 1
@@ -261,7 +263,7 @@ def test_a_category_not_in_use_in_the_comparison_quarter_is_not_compared(raw_any
     """2022Q1 against 2021Q4 (and 2021Q1): 服务争议 did not exist then, so no rate, change or p — not a
     rise from 0; the total compares across the versions (1 appeal on 11 users against 2 on 11)."""
     fig = rg.rates(Warehouse.open(raw_any_url), Filters(start=date(2022, 1, 1), end=date(2022, 3, 31)),
-                   rg.parse_quarter("2022Q1"))
+                   rq.parse_quarter("2022Q1"))
     sd = row(fig.table, "service_dispute")
     for tag in ("prev", "year"):
         assert not sd[f"in_use_{tag}"]
@@ -279,7 +281,7 @@ def test_the_words_say_not_in_use_then(raw_duckdb: str) -> None:
     from metrics.present import regulator_text as rt
 
     fig = rt.ordered(rg.rates(Warehouse.open(raw_duckdb), Filters(start=date(2022, 1, 1), end=date(2022, 3, 31)),
-                              rg.parse_quarter("2022Q1")))
+                              rq.parse_quarter("2022Q1")))
     for lang in ("zh", "en"):
         shown = rt.shown_table(fig, lang)
         cell = shown[t("regulator.col.rate_prev", lang)].tolist()
@@ -338,5 +340,5 @@ def test_a_viewers_appeal_risk_counts_in_sql_without_reading_names(raw_duckdb: s
 
 
 def test_quarter_of_a_date() -> None:
-    assert rg.Quarter.of(date(2026, 12, 31)) == rg.Quarter(2026, 4) and rg.Quarter.of(date(2026, 1, 1)).q == 1
-    assert [rg.Quarter.of(date(2026, m, 15)).q for m in range(1, 13)] == [1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4]
+    assert rq.Quarter.of(date(2026, 12, 31)) == rq.Quarter(2026, 4) and rq.Quarter.of(date(2026, 1, 1)).q == 1
+    assert [rq.Quarter.of(date(2026, m, 15)).q for m in range(1, 13)] == [1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4]

@@ -18,6 +18,7 @@ from page_helpers import filters, open_page, other_sections, plain, show_section
 from metrics.access.users import User
 from metrics.analysis import appeal_risk as ar
 from metrics.analysis import regulator as rg
+from metrics.analysis import regulator_quarters as rq
 from metrics.model.filters import Filters
 from metrics.model.i18n import t
 from metrics.present import regulator_text as rt
@@ -136,7 +137,7 @@ def test_a_category_not_in_use_then_says_so(url: str, lang: str) -> None:
     assert sd[t("regulator.col.rate_prev", lang)] == t("regulator.not_in_use", lang)
     assert sd[t("regulator.col.change_prev", lang)] == "—" and sd[t("regulator.col.change_year", lang)] == "—"
     wh = Warehouse.open(url)  # the line naming the categories the comparison quarters did not have
-    fig = rt.ordered(rg.rates(wh, filters(at), rg.parse_quarter("2022Q1"), "miit"))
+    fig = rt.ordered(rg.rates(wh, filters(at), rq.parse_quarter("2022Q1"), "miit"))
     lines = rt.not_in_use_lines(fig, lang)
     assert lines and all(plain(line) in [plain(c.value) for c in at.caption] for line in lines)
     _no_leftovers(at, lang)

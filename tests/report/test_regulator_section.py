@@ -86,10 +86,11 @@ def test_a_category_not_in_use_then_is_said_not_compared(small: str, lang: str) 
 def test_a_quarter_in_progress_says_which_month_ends_the_base_has(tmp_path) -> None:
     url = regulator_db(tmp_path / "ub.duckdb", user_base=quarter_in_progress_base())
     from metrics.analysis import regulator as rg
+    from metrics.analysis import regulator_quarters as rq
     from metrics.present import regulator_text as rt
 
     f = Filters(date(2026, 10, 1), date(2026, 11, 30), as_of=date(2026, 11, 30))
-    fig = rg.rates(Warehouse.open(url), f, rg.Quarter.of(f.end), "miit", base="mobile", point="average")
-    assert fig.missing == [date(2026, 12, 1)] and rg.Quarter.of(f.end) == rg.Quarter(2026, 4)
+    fig = rg.rates(Warehouse.open(url), f, rq.Quarter.of(f.end), "miit", base="mobile", point="average")
+    assert fig.missing == [date(2026, 12, 1)] and rq.Quarter.of(f.end) == rq.Quarter(2026, 4)
     line = rt.denominator(fig, "en")
     assert t("regulator.denominator_missing", "en", missing="2026-12-31", months="2026-10-31, 2026-11-30") in line

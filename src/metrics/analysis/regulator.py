@@ -36,22 +36,17 @@ import pandas as pd
 import sqlalchemy as sa
 from scipy import stats as sps
 
-from metrics.analysis.regulator_quarters import (  # noqa: F401 - re-exported: the regulator's names
-    POINTS,
+from metrics.analysis.regulator_quarters import (
     Quarter,
-    month_end,
-    parse_quarter,
     point_months,
 )
-from metrics.analysis.regulator_users import (  # noqa: F401 - re-exported likewise
+from metrics.analysis.regulator_users import (
     CUSTOMERS_BASE,
     base_usable,
-    bases,
     covered_months,
     mean_users,
     present_tables,
     region_level_group,
-    users,
     users_at,
 )
 from metrics.analysis.stats import poisson_rate_interval
@@ -273,6 +268,5 @@ def projection(fig: Figures, as_of: date) -> dict | None:
             "lower": r["lower"] * k, "upper": r["upper"] * k}
 
 
-__all__ = ["ALL", "AUTHORITIES", "CUSTOMERS_BASE", "DEFAULT_POINT", "Figures", "PER", "POINTS", "Quarter",
-           "UNMAPPED", "appeals_by_day", "bases", "covered_months", "exact_rate_p", "in_force", "map_categories",
-           "mapping", "month_end", "parse_quarter", "point_months", "projection", "rates", "users", "users_at"]
+__all__ = ["ALL", "AUTHORITIES", "DEFAULT_POINT", "Figures", "PER", "UNMAPPED", "appeals_by_day", "exact_rate_p",
+           "in_force", "map_categories", "mapping", "projection", "rates"]

@@ -14,7 +14,9 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from metrics.analysis.regulator import ALL, DEFAULT_POINT, PER, Figures, Quarter, point_months, ticket_slices, users
+from metrics.analysis.regulator import ALL, DEFAULT_POINT, PER, Figures, ticket_slices
+from metrics.analysis.regulator_quarters import Quarter, point_months
+from metrics.analysis.regulator_users import users
 from metrics.analysis.stats import poisson_rate_interval, wilson
 from metrics.model import schema as s
 from metrics.model.filters import Filters

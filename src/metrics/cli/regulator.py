@@ -25,9 +25,9 @@ MIIT_TABLE = ["region_id", "region_name", "regulator_category", "regulator_categ
 ACMA_TABLE = ["appeals", "users", "rate", "lower", "upper", "resolved", "mean_days", "days_80"]
 
 
-def quarter_arg(text: str, lang: str):  # noqa: ANN201 - a regulator.Quarter
+def quarter_arg(text: str, lang: str):  # noqa: ANN201 - a regulator_quarters.Quarter
     """The quarter the user wrote, or one line saying how to write it."""
-    from metrics.analysis.regulator import parse_quarter
+    from metrics.analysis.regulator_quarters import parse_quarter
     from metrics.model.i18n import t
 
     try:
@@ -50,6 +50,7 @@ def _rounded(df: pd.DataFrame) -> pd.DataFrame:
 
 def cmd_regulator(args: argparse.Namespace) -> None:
     from metrics.analysis import regulator as rg
+    from metrics.analysis import regulator_quarters as rq
     from metrics.model.i18n import t
     from metrics.present import regulator_text as rt
 
@@ -82,8 +83,8 @@ def cmd_regulator(args: argparse.Namespace) -> None:
     if fig.reason:
         lines.append(t(fig.reason, lang))
     fields = {"authority": fig.authority, "quarter": str(quarter), "per": fig.per, "base": fig.base_used,
-              "point": fig.point, "months": ",".join(rg.month_end(m).isoformat() for m in fig.months),
-              "missing_months": ",".join(rg.month_end(m).isoformat() for m in fig.missing), **extra}
+              "point": fig.point, "months": ",".join(rq.month_end(m).isoformat() for m in fig.months),
+              "missing_months": ",".join(rq.month_end(m).isoformat() for m in fig.missing), **extra}
     hand_out(args, wh, f, df, {"what": f"regulator {fig.authority}", "quarter": str(quarter)}, lines,
              table=_rounded, fields=fields)
 
@@ -113,6 +114,7 @@ def cmd_appeal_risk(args: argparse.Namespace) -> None:
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Register ``regulator`` and ``appeal-risk`` on the main parser's subcommands."""
     from metrics.analysis import regulator as rg
+    from metrics.analysis import regulator_quarters as rq
     from metrics.model import schema
 
     p = sub.add_parser("regulator", help="the regulator's figures for a quarter: MIIT 申诉率, Ofcom, TIO, ACMA",
@@ -127,7 +129,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--by", choices=["province", "city"], help="per region of this level")
     p.add_argument("--base", choices=list(schema.USER_BASES),
                    help="the user_base count to divide by (default: the customers active at the month ends)")
-    p.add_argument("--point", choices=list(rg.POINTS),
+    p.add_argument("--point", choices=list(rq.POINTS),
                    help="the month end(s) the users are counted at (default: the authority's)")
     add_analysis_arguments(p, "language of the sentences and notes", cmd_regulator)
 

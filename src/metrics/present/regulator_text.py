@@ -9,6 +9,7 @@ from collections.abc import Mapping
 import pandas as pd
 
 from metrics.analysis import regulator as rg
+from metrics.analysis import regulator_quarters as rq
 from metrics.model.i18n import label, t
 from metrics.present.formatting import fmt_count, fmt_percent, number
 
@@ -36,12 +37,12 @@ def denominator(fig: rg.Figures, lang: str) -> str:
     """Which base and which count point the figures use, with the month ends the base covers; when the
     base has no count for some of the point's month ends (a quarter in progress), which."""
     ends = "、" if lang == "zh" else ", "
-    months = ends.join(rg.month_end(m).isoformat() for m in fig.months)
+    months = ends.join(rq.month_end(m).isoformat() for m in fig.months)
     out = t("regulator.denominator", lang, base=base_name(fig.base_used, lang),
             point=t(f"regulator.point.{fig.point}", lang), months=months)
     if fig.missing:
         out += " " + t("regulator.denominator_missing", lang, months=months,
-                       missing=ends.join(rg.month_end(m).isoformat() for m in fig.missing))
+                       missing=ends.join(rq.month_end(m).isoformat() for m in fig.missing))
     return out
 
 

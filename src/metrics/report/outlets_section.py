@@ -14,7 +14,7 @@ from metrics.analysis import outlet_complaints as oc
 from metrics.analysis import outlet_stars as stars_
 from metrics.analysis import outlets as oa
 from metrics.analysis.drivers_text import join_names
-from metrics.analysis.regulator import Quarter
+from metrics.analysis.regulator_quarters import Quarter
 from metrics.model import schema as s
 from metrics.model.filters import Filters, add_months
 from metrics.present.charts import outlets as charts

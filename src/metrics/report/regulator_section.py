@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from metrics.analysis import appeal_risk as ar
 from metrics.analysis import regulator as rg
+from metrics.analysis import regulator_quarters as rq
 from metrics.present import regulator_text as rt
 from metrics.present.formatting import fmt_count, number
 from metrics.report.context import Ctx
@@ -22,7 +23,7 @@ def regulator_section(ctx: Ctx) -> list[Page]:
     """One section page (sentences) and MIIT's table; [] when the tickets have no source."""
     if not rg.has_sources(ctx.wh):
         return []
-    quarter = rg.Quarter.of(ctx.f.end)
+    quarter = rq.Quarter.of(ctx.f.end)
     fig = rt.ordered(rg.rates(ctx.wh, ctx.f, quarter, "miit"))
     if fig.reason:
         return []
