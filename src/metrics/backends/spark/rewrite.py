@@ -38,14 +38,21 @@ log = logging.getLogger(__name__)
 
 def read_table(engine: sa.Engine, table: sa.Table) -> pd.DataFrame | None:
     """Every row of ``table`` with exactly its declared columns (a column the stored table lacks,
-    being older, is None); None when the table does not exist."""
-    try:
-        with engine.connect() as conn:
-            result = conn.execute(sa.select(sa.text("*")).select_from(table))
-            df = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
-    except sa.exc.SQLAlchemyError:
-        return None
+    being older, is None); None when the table does not exist. Any other error is raised: a rewrite
+    must not take a table it failed to read for an empty one."""
+    with engine.connect() as conn:
+        if not exists(conn, table.name):
+            return None
+        result = conn.execute(sa.select(sa.text("*")).select_from(table))
+        df = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
     return df.reindex(columns=[c.name for c in table.columns])
+
+
+def exists(conn: sa.Connection, name: str) -> bool:
+    """Whether the connection's database has a table ``name`` (one of ServiceWatch's own names)."""
+    if not name.replace("_", "").isalnum():
+        raise ValueError(f"not a table name: {name!r}")
+    return any(row[1] == name for row in conn.exec_driver_sql(f"SHOW TABLES LIKE '{name}'").fetchall())
 
 
 def read_meta(engine: sa.Engine) -> dict[str, str]:
@@ -90,4 +97,4 @@ def set_meta(engine: sa.Engine, values: Mapping[str, object], drop: Iterable[str
     replace_table(engine, schema.meta, meta_frame(read_meta(engine), values, drop))
 
 
-__all__ = ["meta_frame", "read_meta", "read_table", "replace_table", "replace_tables", "set_meta"]
+__all__ = ["exists", "meta_frame", "read_meta", "read_table", "replace_table", "replace_tables", "set_meta"]
