@@ -26,12 +26,8 @@ from collections.abc import Iterable, Mapping
 import pandas as pd
 import sqlalchemy as sa
 
+from metrics.backends.spark.load import SparkLoad
 from metrics.model import schema
-
-try:  # load.py's writer (renamed from _SparkLoad to SparkLoad by a change in progress)
-    from metrics.backends.spark.load import SparkLoad
-except ImportError:  # pragma: no cover - the older name
-    from metrics.backends.spark.load import _SparkLoad as SparkLoad
 
 log = logging.getLogger(__name__)
 
