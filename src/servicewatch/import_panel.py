@@ -20,7 +20,8 @@ import streamlit as st
 from metrics.access import audit
 from metrics.backends.connect import DatabaseError, resolve_url
 from metrics.ingest.importer import ImportFailed, ImportResult, import_file
-from metrics.ingest.importer.spec import TABLES, Mapping, MappingError, load_mapping
+from metrics.ingest.importer.columns import TABLES
+from metrics.ingest.importer.mapping import Mapping, MappingError, load_mapping
 from metrics.model.i18n import label, t
 from metrics.present import files as outputs
 from metrics.present.markup import md

@@ -12,8 +12,9 @@ from dataclasses import replace
 import pandas as pd
 
 from metrics.ingest.importer import ImportResult
+from metrics.ingest.importer.columns import ALIASES, extra_columns
 from metrics.ingest.importer.result import reason_text
-from metrics.ingest.importer.spec import ALIASES, REFS, VOCAB, extra_columns
+from metrics.ingest.importer.spec import REFS, VOCAB
 from metrics.model.i18n import label, t
 
 VALUE_REASONS = ("not_allowed", "unknown_value")  # reasons whose detail lists a vocabulary's codes

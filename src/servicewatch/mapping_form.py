@@ -3,7 +3,7 @@
 For each header of the uploaded file the data-model column it fills (pre-filled with what the
 importer matches by name, or with an uploaded mapping file), a default for each required column the
 file lacks, a strftime format for date/time columns, and the code each unknown vocabulary value of
-the file maps to. The result is one :class:`~metrics.ingest.importer.spec.Mapping`: the page previews
+the file maps to. The result is one :class:`~metrics.ingest.importer.mapping.Mapping`: the page previews
 the first rows with it, offers it as a YAML file the command line accepts unchanged, and imports
 with it.
 
@@ -25,24 +25,21 @@ import streamlit as st
 
 from metrics.backends.connect import DatabaseError, duckdb_path, make_engine
 from metrics.ingest.importer import ImportFailed
-from metrics.ingest.importer.headers import resolve_headers
-from metrics.ingest.importer.known import Known
-from metrics.ingest.importer.parse import kind_of
-from metrics.ingest.importer.read import ReadError, open_source
-from metrics.ingest.importer.run import preview
-from metrics.ingest.importer.spec import (
+from metrics.ingest.importer.columns import (
     ALIASES,
     CREATE_TABLES,
     TABLES,
-    VOCAB,
-    Mapping,
-    MappingError,
-    check_mapping,
     extra_columns,
     importable_columns,
     required_columns,
-    value_aliases,
 )
+from metrics.ingest.importer.headers import resolve_headers
+from metrics.ingest.importer.known import Known
+from metrics.ingest.importer.mapping import Mapping, MappingError, check_mapping
+from metrics.ingest.importer.parse import kind_of
+from metrics.ingest.importer.read import ReadError, open_source
+from metrics.ingest.importer.run import preview
+from metrics.ingest.importer.spec import VOCAB, value_aliases
 from metrics.model.i18n import label, t
 from metrics.present.markup import md
 from servicewatch.import_words import column_name, page_problems
@@ -138,7 +135,7 @@ def build_mapping(state: FormState, name: str = Mapping.name) -> Mapping:
 def form_problem(state: FormState, mapping: Mapping) -> tuple[str, dict[str, str]] | None:
     """What keeps the form's mapping from doing what the form shows, as (catalogue key, parameters),
     or None: a column chosen for two headers, a header the importer recognises by name that a
-    mapping file cannot ignore, or anything :func:`~metrics.ingest.importer.spec.check_mapping` refuses."""
+    mapping file cannot ignore, or anything :func:`~metrics.ingest.importer.mapping.check_mapping` refuses."""
     seen: dict[str, str] = {}
     for h in state.headers:
         c = state.choices.get(h, IGNORE)
@@ -162,7 +159,7 @@ def form_problem(state: FormState, mapping: Mapping) -> tuple[str, dict[str, str
 
 def mapping_yaml(mapping: Mapping) -> str:
     """``mapping`` as a mapping file that ``servicewatch import TABLE FILE --mapping`` reads back to
-    the same :class:`Mapping` (see :func:`metrics.ingest.importer.spec.load_mapping`)."""
+    the same :class:`Mapping` (see :func:`metrics.ingest.importer.mapping.load_mapping`)."""
     import yaml
 
     data: dict[str, object] = {}

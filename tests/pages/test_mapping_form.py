@@ -19,8 +19,8 @@ import sqlalchemy as sa
 from db_snapshot import copy_duckdb
 from page_helpers import open_page, plain
 
+from metrics.ingest.importer.mapping import Mapping, load_mapping
 from metrics.ingest.importer.run import preview
-from metrics.ingest.importer.spec import Mapping, load_mapping
 from metrics.model.i18n import label, t
 from servicewatch.mapping_form import (
     IGNORE,

@@ -99,7 +99,7 @@ def _print_first_problems(result: object, lang: str, n: int = 10) -> None:
 def cmd_template(args: argparse.Namespace) -> None:
     """An example CSV of TABLE: its headers and two rows that import cleanly."""
     from metrics.ingest.importer import template_csv
-    from metrics.ingest.importer.spec import TABLES
+    from metrics.ingest.importer.columns import TABLES
 
     if args.table not in TABLES:
         raise UserError(f"unknown table {args.table!r}; known: {', '.join(TABLES)}")

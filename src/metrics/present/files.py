@@ -77,7 +77,7 @@ def is_rejects_file(path: Path) -> bool:
 
 @lru_cache(maxsize=1)
 def _template_headers() -> frozenset[str]:
-    from metrics.ingest.importer.spec import TABLES
+    from metrics.ingest.importer.columns import TABLES
     from metrics.ingest.importer.template import template_csv
 
     return frozenset(template_csv(table, lang, rows=False).decode("utf-8-sig").splitlines()[0]

@@ -14,10 +14,10 @@ transaction), :mod:`.pipeline` (the chunk loop), :mod:`.rejects` (the rejects fi
 
 from __future__ import annotations
 
+from metrics.ingest.importer.mapping import MappingError, load_mapping
 from metrics.ingest.importer.rejects import rejects_path_for
 from metrics.ingest.importer.result import ImportFailed, ImportResult
 from metrics.ingest.importer.run import import_file, import_query
-from metrics.ingest.importer.spec import MappingError, load_mapping
 from metrics.ingest.importer.template import template_csv
 
 __all__ = ["ImportFailed", "ImportResult", "MappingError", "import_file", "import_query", "load_mapping",

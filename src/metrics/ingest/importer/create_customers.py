@@ -21,22 +21,23 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from metrics.ingest.importer import spec
+from metrics.ingest.importer import columns as import_columns
+from metrics.ingest.importer import mapping as import_mapping
 from metrics.ingest.importer.read import Chunk
 
 
 class CustomerCreator:
     """The customers one tickets or surveys import creates (see the module docstring)."""
 
-    def __init__(self, table: str, mapping: spec.Mapping, anonymous: bool, levels: list[str], next_id: int,
-                 check: Callable[[list[str], spec.Mapping], object], loaded: dict[int, int] | None = None,
+    def __init__(self, table: str, mapping: import_mapping.Mapping, anonymous: bool, levels: list[str], next_id: int,
+                 check: Callable[[list[str], import_mapping.Mapping], object], loaded: dict[int, int] | None = None,
                  key_text: Callable[[int], str] = str) -> None:
         """``check(headers, mapping)`` builds the customers :class:`~.validate.Validator` the created
         rows go through (passed in: that module uses this one); ``key_text(id)``: a customer's key as
         the file wrote it (its name when the mapping gives none)."""
         self.key_text = key_text
         self.table = table
-        self.time_column = spec.CREATE_TABLES[table]
+        self.time_column = import_columns.CREATE_TABLES[table]
         self.anonymous = anonymous
         self.levels = levels  # the file's columns for its customers: region names, tier, segment …
         self.next_id = next_id
@@ -45,11 +46,11 @@ class CustomerCreator:
         self.fixed_start = "start_date" in defaults or "start_date" in levels  # else the earliest row's
         formats = {c: f for c, f in mapping.formats.items() if c in levels}
         values = {c: v for c, v in mapping.values.items()
-                  if c in spec.REGION_NAME_COLUMNS or (c in spec.CREATED_CUSTOMER_COLUMNS
-                                                       and c not in spec.TABLES[table].c)}
+                  if c in import_columns.REGION_NAME_COLUMNS or (c in import_columns.CREATED_CUSTOMER_COLUMNS
+                                                       and c not in import_columns.TABLES[table].c)}
         self.headers = ["customer_id", *([] if "name" in defaults else ["name"]),
                         *([] if self.fixed_start else ["start_date"]), *levels]
-        self.validator = check(self.headers, spec.Mapping(defaults=defaults, values=values, formats=formats,
+        self.validator = check(self.headers, import_mapping.Mapping(defaults=defaults, values=values, formats=formats,
                                                           name=mapping.name))
         self.created: dict[int, dt.date | None] = {}  # id -> start date (from the file's rows)
         self.failed: dict[int, str] = {}  # id -> why the customer could not be created

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from metrics.ingest.importer import spec
+from metrics.ingest.importer import columns as import_columns
 from metrics.ingest.importer.key_sets import SeenKeys, key_codes
 
 
@@ -19,7 +19,7 @@ class FileKeys:
 
     def __init__(self, table: str) -> None:
         self.table = table
-        self.key = spec.key_columns(table)
+        self.key = import_columns.key_columns(table)
         self.seen = SeenKeys()
         self.other: dict[tuple, int] = {}  # non-numeric keys -> first row
 

@@ -8,14 +8,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from metrics.ingest.importer.spec import (
-    ALIASES,
-    REJECTS_EXTRA,
-    TABLES,
-    Mapping,
-    extra_columns,
-    importable_columns,
-)
+from metrics.ingest.importer.columns import ALIASES, REJECTS_EXTRA, TABLES, extra_columns, importable_columns
+from metrics.ingest.importer.mapping import Mapping
 
 
 def normalise_header(text: object) -> str:

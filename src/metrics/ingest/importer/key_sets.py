@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from metrics.ingest.importer import spec
+from metrics.ingest.importer import columns as import_columns
 from metrics.ingest.importer.parse import kind_of
 
 
@@ -82,8 +82,8 @@ class KeyIndex:
 
 def key_codes(table: str, cols: dict[str, pa.Array]) -> np.ndarray | None:
     """One int64 per row for the table's primary key, or None when it is not numeric."""
-    key = spec.key_columns(table)
-    if len(key) == 1 and kind_of(spec.TABLES[table].c[key[0]]) == "int":
+    key = import_columns.key_columns(table)
+    if len(key) == 1 and kind_of(import_columns.TABLES[table].c[key[0]]) == "int":
         return np.asarray(cols[key[0]].fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
     if table == "billing_monthly":
         cust = np.asarray(cols["customer_id"].fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)

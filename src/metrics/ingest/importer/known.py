@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import sqlalchemy as sa
 
+from metrics.ingest.importer import columns as import_columns
 from metrics.ingest.importer import spec
 from metrics.ingest.importer.key_sets import KeyIndex
 from metrics.ingest.importer.region_names import RegionNames
@@ -26,12 +27,12 @@ class Known:
     def read(cls, conn: sa.Connection | None, table: str) -> Known:
         known = cls()
         existing = set(sa.inspect(conn).get_table_names()) if conn is not None else set()
-        if table in spec.REGION_NAME_TABLES:
+        if table in import_columns.REGION_NAME_TABLES:
             known.regions = RegionNames.read(conn if schema.regions.name in existing else None)
         for target, key in spec.REFS.get(table, {}).values():
             values: list = []
             if target in existing:
-                col = spec.TABLES[target].c[key]
+                col = import_columns.TABLES[target].c[key]
                 values = column_values(conn, sa.select(col).where(col.is_not(None)))
             known.keys[f"{target}.{key}"] = KeyIndex(values)
         for (tbl, _col), vocab in spec.VOCAB.items():

@@ -13,6 +13,8 @@ import pandas as pd
 import pyarrow as pa
 import sqlalchemy as sa
 
+from metrics.ingest.importer import columns as import_columns
+from metrics.ingest.importer import mapping as import_mapping
 from metrics.ingest.importer import spec
 from metrics.ingest.importer.create_customers import CustomerCreator
 from metrics.ingest.importer.headers import also_columns
@@ -28,7 +30,7 @@ from metrics.present.masking import mask
 
 
 def run_chunks(conn: sa.Connection | None, table: str, source: object, header_map: dict[str, str],
-         mapping: spec.Mapping, result: ImportResult, out: RejectsFile,
+         mapping: import_mapping.Mapping, result: ImportResult, out: RejectsFile,
          on_chunk: Callable[[ImportResult], None] | None) -> None:
     """Check and write the chunks of ``source``. The write of one chunk (in a worker thread: DuckDB,
     the database drivers and the Arrow kernels release the GIL) overlaps reading and checking the
@@ -149,25 +151,26 @@ def shown(problems: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def customer_creator(conn: sa.Connection | None, table: str, header_map: dict[str, str], mapping: spec.Mapping,
-                     known: Known, encoder: KeyEncoder) -> CustomerCreator | None:
+def customer_creator(conn: sa.Connection | None, table: str, header_map: dict[str, str],
+                     mapping: import_mapping.Mapping, known: Known, encoder: KeyEncoder) -> CustomerCreator | None:
     """``create: customers``: the creator of the customers a tickets or surveys file names (anonymous,
     one per row, when the file gives no customer id), or None."""
-    if not mapping.create or table not in spec.CREATE_TABLES:
+    if not mapping.create or table not in import_columns.CREATE_TABLES:
         return None
     given = set(header_map.values()) | set(also_columns(table, header_map, mapping))
-    levels = [c for c in (*spec.REGION_NAME_COLUMNS, *spec.created_customer_columns(table)) if c in given]
+    levels = [c for c in (*import_columns.REGION_NAME_COLUMNS, *import_columns.created_customer_columns(table))
+              if c in given]
     existing = known.keys.get("customers.customer_id")
     next_id = int(existing.keys[-1]) + 1 if existing is not None and len(existing) else 1
     anonymous = "customer_id" not in given
     loaded: dict[int, int] = {}
     if anonymous and conn is not None and sa.inspect(conn).has_table(table):
-        tb = spec.TABLES[table]
-        key = tb.c[spec.key_columns(table)[0]]
+        tb = import_columns.TABLES[table]
+        key = tb.c[import_columns.key_columns(table)[0]]
         loaded = {int(k): int(c) for k, c in conn.execute(sa.select(key, tb.c.customer_id))}
     known_customers = Known.read(conn, "customers")
 
-    def check(headers: list[str], customer_mapping: spec.Mapping) -> Validator:
+    def check(headers: list[str], customer_mapping: import_mapping.Mapping) -> Validator:
         return Validator("customers", {h: h for h in headers}, headers, known_customers, customer_mapping,
                          encoder=encoder, encoded=frozenset({"customer_id"}))
 

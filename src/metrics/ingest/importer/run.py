@@ -24,7 +24,8 @@ from metrics.backends.connect import DatabaseError, describe_error, duckdb_path,
 from metrics.backends.swap import writable
 from metrics.ingest import due_times
 from metrics.ingest.derived import refresh_in_transaction, refresh_rollups
-from metrics.ingest.importer import spec
+from metrics.ingest.importer import columns as import_columns
+from metrics.ingest.importer import mapping as import_mapping
 from metrics.ingest.importer.headers import also_columns, resolve_headers
 from metrics.ingest.importer.keys import KeyEncoder
 from metrics.ingest.importer.known import Known
@@ -57,7 +58,7 @@ def _db_error(exc: BaseException, url: str, lang: str = "en", name: str = "") ->
     return DatabaseError(t("import.error.database", lang, file=name, detail=describe_error(exc, url)))
 
 
-def import_file(url: str, table: str, path: str | Path, *, mapping: str | Path | spec.Mapping | None = None,
+def import_file(url: str, table: str, path: str | Path, *, mapping: str | Path | import_mapping.Mapping | None = None,
                 dry_run: bool = False, encoding: str | None = None, user: str | None = None, lang: str = "en",
                 rejects: bool | Path = True, refresh: bool = True, chunk_rows: int = CHUNK_ROWS,
                 display_name: str | None = None, dashboard: bool = False, snapshot_date: dt.date | None = None,
@@ -92,7 +93,8 @@ def import_file(url: str, table: str, path: str | Path, *, mapping: str | Path |
 
 
 def import_query(url: str, table: str, query: str, source_url: str, *,
-                 mapping: str | Path | spec.Mapping | None = None, dry_run: bool = False, user: str | None = None,
+                 mapping: str | Path | import_mapping.Mapping | None = None, dry_run: bool = False,
+                 user: str | None = None,
                  lang: str = "en", rejects: bool | Path = True, refresh: bool = True, chunk_rows: int = CHUNK_ROWS,
                  snapshot_date: dt.date | None = None,
                  on_chunk: Callable[[ImportResult], None] | None = None) -> ImportResult:
@@ -121,24 +123,24 @@ def import_query(url: str, table: str, query: str, source_url: str, *,
         source.close()
 
 
-def _mapping(mapping: str | Path | spec.Mapping | None, table: str, snapshot_date: dt.date | None,
-             lang: str) -> spec.Mapping:
+def _mapping(mapping: str | Path | import_mapping.Mapping | None, table: str, snapshot_date: dt.date | None,
+             lang: str) -> import_mapping.Mapping:
     """The mapping file read and checked against ``table`` (one line naming the key, else)."""
     _check_table(table, lang)
     if snapshot_date is not None and table != "customers":
         raise ImportFailed(t("import.error.snapshot_table", lang, table=table))
-    if not isinstance(mapping, spec.Mapping):
-        mapping = spec.load_mapping(mapping)
-    spec.check_mapping(mapping, table, snapshot=snapshot_date is not None)
+    if not isinstance(mapping, import_mapping.Mapping):
+        mapping = import_mapping.load_mapping(mapping)
+    import_mapping.check_mapping(mapping, table, snapshot=snapshot_date is not None)
     return mapping
 
 
 def _check_table(table: str, lang: str = "en") -> None:
-    if table not in spec.TABLES:
-        raise ImportFailed(t("import.error.unknown_table", lang, table=table, tables=", ".join(spec.TABLES)))
+    if table not in import_columns.TABLES:
+        raise ImportFailed(t("import.error.unknown_table", lang, table=table, tables=", ".join(import_columns.TABLES)))
 
 
-def _import(url: str, table: str, source: Source, name: str, display: str, mapping: spec.Mapping,
+def _import(url: str, table: str, source: Source, name: str, display: str, mapping: import_mapping.Mapping,
             rej_path: Path | None, *, dry_run: bool, user: str | None, lang: str, refresh: bool,
             on_chunk: Callable[[ImportResult], None] | None, started: dt.datetime, clock: float,
             dashboard: bool = False, snapshot_date: dt.date | None = None) -> ImportResult:
@@ -147,12 +149,12 @@ def _import(url: str, table: str, source: Source, name: str, display: str, mappi
         raise ImportFailed(t("import.error.spark_target", lang))
     header_map, unused = resolve_headers(table, source.headers, mapping, snapshot=snapshot_date is not None)
     given = set(header_map.values()) | set(mapping.defaults) | set(also_columns(table, header_map, mapping))
-    missing = [c for c in spec.required_columns(table, mapping, given) if c not in given]
+    missing = [c for c in import_columns.required_columns(table, mapping, given) if c not in given]
     if mapping.create:  # what a created customer needs: the mapping's defaults, a region from names
-        need = [c for c in spec.required_columns("customers", mapping)
+        need = [c for c in import_columns.required_columns("customers", mapping)
                 if c not in ("customer_id", "name", "start_date")]
         missing += [f"customers.{c}" for c in need if c not in given
-                    and not (c == "region_id" and given & set(spec.REGION_NAME_COLUMNS))]
+                    and not (c == "region_id" and given & set(import_columns.REGION_NAME_COLUMNS))]
     if snapshot_date is not None:
         if "start_date" in missing and given & {"tenure_months", "tenure_days"}:
             missing.remove("start_date")
@@ -161,14 +163,15 @@ def _import(url: str, table: str, source: Source, name: str, display: str, mappi
         if "churned" not in given:
             missing.append("churned")
     if missing:
-        names = [f"{c} ({'/'.join(spec.ALIASES.get(table, {}).get(c, ())[:2]) or c})" for c in missing]
+        names = [f"{c} ({'/'.join(import_columns.ALIASES.get(table, {}).get(c, ())[:2]) or c})" for c in missing]
         if dashboard and lang == "zh":  # the Data page names the columns as its mapping form does (Chinese)
-            names = [next((a for a in spec.ALIASES.get(table, {}).get(c, ()) if not a.isascii()), c) for c in missing]
+            aliases = import_columns.ALIASES.get(table, {})
+            names = [next((a for a in aliases.get(c, ()) if not a.isascii()), c) for c in missing]
         key = "import.error.missing_columns_dashboard" if dashboard else "import.error.missing_columns"
         raise ImportFailed(t(key, lang, file=name, cols=", ".join(names)))
     result = ImportResult(table, display, dry_run, import_id=uuid.uuid4().hex,
                           unused_headers=[h for h in unused if h], dashboard=dashboard)
-    result.defaults = [c for c in spec.UNKNOWN_IF_ABSENT.get(table, ()) if c not in given]
+    result.defaults = [c for c in import_columns.UNKNOWN_IF_ABSENT.get(table, ()) if c not in given]
     result.snapshot_date = snapshot_date
     result.rejects_path = rej_path
     # nothing is deleted before the run has succeeded
@@ -200,7 +203,7 @@ def _import(url: str, table: str, source: Source, name: str, display: str, mappi
     return result
 
 
-def _dry_run(url: str, table: str, source: Source, header_map: dict[str, str], mapping: spec.Mapping,
+def _dry_run(url: str, table: str, source: Source, header_map: dict[str, str], mapping: import_mapping.Mapping,
              result: ImportResult, out: RejectsFile, on_chunk: Callable[[ImportResult], None] | None) -> None:
     """Check every row against the database as it is (read-only), writing nothing."""
     engine = _open_engine(url, True)
@@ -214,7 +217,7 @@ def _dry_run(url: str, table: str, source: Source, header_map: dict[str, str], m
         engine.dispose()
 
 
-def _commit(engine: sa.Engine, table: str, source: Source, header_map: dict[str, str], mapping: spec.Mapping,
+def _commit(engine: sa.Engine, table: str, source: Source, header_map: dict[str, str], mapping: import_mapping.Mapping,
             result: ImportResult, out: RejectsFile, on_chunk: Callable[[ImportResult], None] | None,
             user: str | None, started: dt.datetime, clock: float, refresh: bool) -> None:
     """Write the good rows, the ``import_log`` row, the data version and the derived tables in one
@@ -228,7 +231,7 @@ def _commit(engine: sa.Engine, table: str, source: Source, header_map: dict[str,
         schema.add_column(engine, schema.tickets.c.source)  # … and where it came from (issue 20)
         schema.add_column(engine, schema.tickets.c.handler)  # … and who handles it (issue 20)
     if table in ("tickets", "surveys"):  # an older database: the outlet where it happened (issue 19)
-        schema.add_column(engine, spec.TABLES[table].c.outlet_id)
+        schema.add_column(engine, import_columns.TABLES[table].c.outlet_id)
     changed = False
     with engine.begin() as conn:
         run_chunks(conn, table, source, header_map, mapping, result, out, on_chunk)
@@ -281,7 +284,7 @@ def _user() -> str:
         return "unknown"
 
 
-def preview(url: str, table: str, path: str | Path, *, mapping: str | Path | spec.Mapping | None = None,
+def preview(url: str, table: str, path: str | Path, *, mapping: str | Path | import_mapping.Mapping | None = None,
             rows: int = 20, encoding: str | None = None, lang: str = "en", display_name: str | None = None
             ) -> tuple[pd.DataFrame, ImportResult]:
     """The first ``rows`` rows of ``path`` as they would load into ``table`` (typed values after the

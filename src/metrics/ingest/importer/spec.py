@@ -1,8 +1,7 @@
 """What an import file may contain, per table of the data model: value vocabularies, ranges, order
 rules, references and contradictions; the columns (header names in English and the common Chinese
 ones, extra columns, keys) are :mod:`metrics.ingest.importer.columns` and the user's mapping file
-:mod:`metrics.ingest.importer.mapping`, whose names this module re-exports (``spec.TABLES``,
-``spec.Mapping``: the importer's one entry point to what a file may hold).
+:mod:`metrics.ingest.importer.mapping` (read them there).
 
 Everything here is data; :mod:`metrics.ingest.importer.validate` applies it. Types come from
 :mod:`metrics.model.schema`, so a column added there is importable under its own name at once.
@@ -15,28 +14,6 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from metrics.ingest.importer.columns import (  # noqa: F401 - re-exported: spec is where the importer reads them
-    ALIASES,
-    CREATE_TABLES,
-    CREATED_CUSTOMER_COLUMNS,
-    EITHER_COLUMNS,
-    REGION_NAME_COLUMNS,
-    REGION_NAME_TABLES,
-    REJECTS_EXTRA,
-    TABLES,
-    UNKNOWN_IF_ABSENT,
-    created_customer_columns,
-    extra_columns,
-    importable_columns,
-    key_columns,
-    required_columns,
-)
-from metrics.ingest.importer.mapping import (  # noqa: F401 - re-exported likewise
-    Mapping,
-    MappingError,
-    check_mapping,
-    load_mapping,
-)
 from metrics.model import schema, ticket_status
 from metrics.model.i18n import catalogue
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from metrics.ingest.importer import spec
+from metrics.ingest.importer import columns as import_columns
 
 # the example rows, per table (data: template_rows.yaml next to this file)
 EXAMPLES: dict[str, list[dict[str, object]]] = yaml.safe_load(
@@ -28,9 +28,9 @@ ORDER = ("regions", "account_managers", "customers", "tickets", "surveys", "sla_
 def headers(table: str, lang: str = "en") -> list[str]:
     """The columns of ``table``: data-model names (en) or the first Chinese name the importer
     recognises (zh; the data-model name where there is none)."""
-    aliases = spec.ALIASES.get(table, {})
+    aliases = import_columns.ALIASES.get(table, {})
     out = []
-    for c in spec.importable_columns(table):
+    for c in import_columns.importable_columns(table):
         zh = [a for a in aliases.get(c.name, ()) if any(ord(ch) > 127 for ch in a)]
         out.append(zh[0] if lang == "zh" and zh else c.name)
     return out
@@ -39,12 +39,12 @@ def headers(table: str, lang: str = "en") -> list[str]:
 def template_csv(table: str, lang: str = "en", rows: bool = True) -> bytes:
     """A CSV (UTF-8 with BOM, so Excel shows the Chinese) with the headers of ``table`` and, unless
     ``rows`` is False, two example rows that import cleanly (see the module docstring)."""
-    if table not in spec.TABLES:
+    if table not in import_columns.TABLES:
         raise KeyError(table)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(headers(table, lang))
     if rows:
         for r in EXAMPLES[table]:
-            w.writerow(["" if r.get(c.name) is None else r[c.name] for c in spec.importable_columns(table)])
+            w.writerow(["" if r.get(c.name) is None else r[c.name] for c in import_columns.importable_columns(table)])
     return buf.getvalue().encode("utf-8-sig")

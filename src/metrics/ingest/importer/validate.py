@@ -28,6 +28,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import sqlalchemy as sa
 
+from metrics.ingest.importer import columns as import_columns
+from metrics.ingest.importer import mapping as import_mapping
 from metrics.ingest.importer import spec
 from metrics.ingest.importer.file_keys import FileKeys
 from metrics.ingest.importer.headers import also_columns
@@ -71,7 +73,7 @@ class Validator:
     """Checks chunks of one file for ``table``; remembers keys and new values across chunks."""
 
     def __init__(self, table: str, header_to_column: dict[str, str], headers: list[str], known: Known,
-                 mapping: spec.Mapping | None = None, snapshot_date: dt.date | None = None,
+                 mapping: import_mapping.Mapping | None = None, snapshot_date: dt.date | None = None,
                  creator: CustomerCreator | None = None, encoder: KeyEncoder | None = None,
                  encoded: frozenset[str] = frozenset()) -> None:
         """``encoder`` turns the file's keys into ids (one per import, shared with the validator of
@@ -79,14 +81,14 @@ class Validator:
         self.table = table
         self.encoder = encoder or KeyEncoder(None)
         self.encoded = encoded
-        self.sa_table = spec.TABLES[table]
+        self.sa_table = import_columns.TABLES[table]
         self.position = {col: headers.index(h) for h, col in header_to_column.items()}
-        for col, h in also_columns(table, header_to_column, mapping or spec.Mapping()).items():
+        for col, h in also_columns(table, header_to_column, mapping or import_mapping.Mapping()).items():
             self.position[col] = headers.index(h)  # one header, several columns
         self.creator = creator  # create: customers (a tickets or surveys file)
         self._to_create = np.zeros(0, dtype=bool)
         self.known = known
-        self.mapping = mapping or spec.Mapping()
+        self.mapping = mapping or import_mapping.Mapping()
         self.snapshot_date = snapshot_date
         self.loaded = FileKeys(table)  # keys of the rows let through so far
         self.rejected_keys = SeenKeys()  # keys of rows this file rejected: their children are parent_rejected
@@ -95,7 +97,7 @@ class Validator:
         self.defaulted: Counter[str] = Counter()  # column -> cells filled from the mapping's defaults
         self.unlinked: Counter[str] = Counter()  # optional reference column -> rows loaded without the link
         self.unlinked_examples: dict[str, list[str]] = {}
-        self.keys = set(spec.key_columns(table)) | set(spec.REFS.get(table, {}))
+        self.keys = set(import_columns.key_columns(table)) | set(spec.REFS.get(table, {}))
         self.windows = {c.name: plausible.window(table, c.name) for c in self.sa_table.columns
                         if kind_of(c) in ("date", "datetime")}
         self.self_refs = {c: key for c, (t, key) in spec.REFS.get(table, {}).items() if t == table}
@@ -106,8 +108,8 @@ class Validator:
         self.pending: list[tuple[pa.Table, np.ndarray, pd.DataFrame, pa.Table]] = []
         self.finished_raw: tuple[pa.Table, np.ndarray] | None = None  # raw rows of finish()'s problems
         # region names (province, city, district) in place of region_id: found or created
-        self.name_levels = [c for c in spec.REGION_NAME_COLUMNS if c in self.position
-                            and table in spec.REGION_NAME_TABLES]
+        self.name_levels = [c for c in import_columns.REGION_NAME_COLUMNS if c in self.position
+                            and table in import_columns.REGION_NAME_TABLES]
         self.region_names = (known.regions or RegionNames()) if self.name_levels else None
         vocab_of = {col: vocab for (t, col), vocab in spec.VOCAB.items() if t == table}
         self._aliases: dict[str, dict[str, str]] = {}
@@ -132,7 +134,8 @@ class Validator:
         n = data.num_rows
         out: dict[str, pa.Array] = {col: data.column(i).combine_chunks() for col, i in self.position.items()}
         for col, value in self.mapping.defaults.items():
-            if self.creator is not None and col in spec.CREATED_CUSTOMER_COLUMNS and col not in self.sa_table.c:
+            created = import_columns.CREATED_CUSTOMER_COLUMNS
+            if self.creator is not None and col in created and col not in self.sa_table.c:
                 continue  # for the customers it creates: counted there
             if col in out:
                 arr = out[col]
@@ -144,7 +147,7 @@ class Validator:
             else:
                 self.defaulted[col] += n
                 out[col] = pa.array([value] * n, pa.string())
-        pair = spec.EITHER_COLUMNS.get(self.table)
+        pair = import_columns.EITHER_COLUMNS.get(self.table)
         for one, other in (pair, pair[::-1]) if pair else ():  # a name in one language serves both
             if one in out:
                 out[other] = out[one] if other not in out else coalesce_text(out[other], out[one])
@@ -225,7 +228,7 @@ class Validator:
         raw.update(src)
         enc, refused = self._encode_keys(src, reject)
         if self.creator is not None and self.creator.anonymous:  # one new customer per row
-            key = spec.key_columns(self.table)[0]
+            key = import_columns.key_columns(self.table)[0]
             enc["customer_id"] = self.creator.ids(enc[key] if key in enc else pa.nulls(n, pa.int64()))
             raw["customer_id"] = pc.cast(enc["customer_id"], pa.string())
         if self.region_names is not None:
@@ -291,7 +294,7 @@ class Validator:
         if self.self_refs and bad.any():
             codes = key_codes(self.table, cols)
             if codes is not None:
-                known_key = bad & ~isnull(cols[spec.key_columns(self.table)[0]])
+                known_key = bad & ~isnull(cols[import_columns.key_columns(self.table)[0]])
                 self.rejected_keys.add(codes[known_key], rows[known_key].astype(np.int64))
         if self_fail is not None and (self_fail & keep).any():
             wait = self_fail & keep
@@ -358,7 +361,7 @@ class Validator:
                                                   "code": "parent_rejected", "detail": self.rejected_keys.lookup(
                                                       ref[orphan]).astype(str)}))
                     own = key_codes(self.table, {k: table.column(k).combine_chunks()
-                                                 for k in spec.key_columns(self.table)})
+                                                 for k in import_columns.key_columns(self.table)})
                     self.rejected_keys.add(own[orphan], rows[orphan].astype(np.int64))
                 if (~orphan).any():
                     rest.append((table.filter(pa.array(~orphan)), rows[~orphan],

@@ -34,7 +34,7 @@ import sqlalchemy as sa
 
 from metrics.backends.bulk import insert_chunks, pg_copy
 from metrics.backends.connect import first_line
-from metrics.ingest.importer import spec
+from metrics.ingest.importer import columns as import_columns
 from metrics.ingest.importer.key_sets import KeyIndex
 from metrics.ingest.importer.parse import kind_of
 from metrics.ingest.load import duckdb_table
@@ -70,7 +70,7 @@ def relax_not_null(engine: sa.Engine, table: str) -> list[str]:
     declares NOT NULL (the ticket flags and compensation, before "missing is not no"): the
     constraint is dropped, in its own transaction before the import (on a DuckDB file: in the copy
     the import writes). Returns the columns changed."""
-    target = spec.TABLES[table]
+    target = import_columns.TABLES[table]
     with engine.begin() as conn:
         if table not in sa.inspect(conn).get_table_names():
             return []
@@ -100,7 +100,7 @@ class Writer:
 
     def __init__(self, conn: sa.Connection, table: str) -> None:
         self.conn = conn
-        self.target = spec.TABLES[table]
+        self.target = import_columns.TABLES[table]
         self.dialect = conn.dialect.name
         cols = [sa.Column(c.name, c.type) for c in self.target.columns]
         if self.dialect == "duckdb":
