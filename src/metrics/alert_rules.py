@@ -1,6 +1,6 @@
 """Alert rules (table ``alert_rules``) and where they live: adding, listing, removing rules, a rule's
 baseline, its slice as filters and whether it lies inside a user's scope. What the rules fire
-(evaluation, recorded alerts, acknowledgements) is :mod:`metrics.alerts`, which re-exports these names.
+(evaluation, recorded alerts, acknowledgements) is :mod:`metrics.alerts`; read these names here.
 
 Where the tables live: :func:`store` (an SQLite file beside a DuckDB data file, else the data database).
 """
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from metrics.access.users import Scope, ScopeError, allowed_regions
 from metrics.analysis import control
 from metrics.analysis.alert_checks import AGAINST, GRAINS
-from metrics.backends.connect import create_tables, duckdb_path, make_engine
+from metrics.backends.connect import create_tables, make_engine, side_store_url
 from metrics.model import links
 from metrics.model.filters import Filters
 from metrics.model.i18n import t
@@ -40,11 +40,11 @@ _ENGINES: dict[str, sa.Engine] = {}
 # -- where the rules and alerts live ----------------------------------------------------------
 def alerts_url(data_url: str) -> str | None:
     """``$SERVICEWATCH_ALERTS_DB``; for a DuckDB data file an SQLite file beside it
-    (``<name>-alerts.sqlite``); None: the data database itself."""
+    (``<name>-alerts.sqlite``), for Spark one in the state folder
+    (:func:`metrics.backends.connect.side_store_url`); None: the data database itself."""
     if os.environ.get(ALERTS_ENV):
         return os.environ[ALERTS_ENV]
-    path = duckdb_path(data_url)
-    return None if path is None else f"sqlite:///{path.with_name(path.stem + '-alerts.sqlite')}"
+    return side_store_url(data_url, "alerts")
 
 
 def store(wh) -> sa.Engine:

@@ -18,7 +18,7 @@ from functools import lru_cache
 import pandas as pd
 import sqlalchemy as sa
 
-from metrics.backends.connect import duckdb_path, make_engine
+from metrics.backends.connect import make_engine, side_store_url
 from metrics.model.schema import audit_log
 
 ACTIONS = ("sign_in", "sign_in_failed", "sign_out", "export", "download", "import", "report", "alert_ack", "deliver",
@@ -29,12 +29,11 @@ log = logging.getLogger(__name__)
 
 
 def audit_url(data_url: str) -> str:
+    """``$SERVICEWATCH_AUDIT_DB``, else :func:`metrics.backends.connect.side_store_url` (an SQLite file
+    beside a DuckDB file or, for Spark, in the state folder), else the data database."""
     if os.environ.get(AUDIT_ENV):
         return os.environ[AUDIT_ENV]
-    path = duckdb_path(data_url)
-    if path is not None:
-        return f"sqlite:///{path.with_name(path.stem + '-audit.sqlite')}"
-    return data_url
+    return side_store_url(data_url, "audit") or data_url
 
 
 @lru_cache(maxsize=8)

@@ -12,6 +12,7 @@ Errors never show a password: :func:`safe_url` renders any URL with the password
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 
@@ -97,6 +98,27 @@ def duckdb_path(url: str | URL) -> Path | None:
     if u.get_backend_name() != "duckdb" or not u.database or u.database == ":memory:":
         return None
     return Path(u.database)
+
+
+STATE_DIR_ENV = "SERVICEWATCH_STATE_DIR"  # where a Spark warehouse's app state lives (side_store_url)
+
+
+def side_store_url(data_url: str, name: str) -> str | None:
+    """Where the app's own state for this data (``name``: audit, alerts) is written when no variable
+    names a database for it: for a DuckDB file an SQLite file beside it (``<stem>-<name>.sqlite``: the
+    dashboard holds the file read-only); for Spark, whose file tables cannot update or delete a row,
+    an SQLite file per warehouse in ``$SERVICEWATCH_STATE_DIR`` (default ``~/.local/share/servicewatch``);
+    None elsewhere: the data database itself."""
+    u = parse_url(data_url)
+    path = duckdb_path(u)
+    if path is not None:
+        return f"sqlite:///{path.with_name(f'{path.stem}-{name}.sqlite')}"
+    if u.get_backend_name() != "spark":
+        return None
+    folder = Path(os.environ.get(STATE_DIR_ENV) or Path.home() / ".local" / "share" / "servicewatch")
+    folder.mkdir(parents=True, exist_ok=True)
+    where_ = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{u.host or 'local'}-{u.port or ''}-{u.database or 'default'}")
+    return f"sqlite:///{folder / f'spark-{where_}-{name}.sqlite'}"
 
 
 def make_engine(url: str, read_only: bool = False, keep_open: bool = False) -> sa.Engine:
