@@ -1,6 +1,6 @@
 """The regulator's period: a calendar quarter (``2026Q3``), its months, and the month ends at which a
-regulator counts the users (:data:`POINTS`). Read by :mod:`metrics.analysis.regulator` (which re-exports
-these names), :mod:`metrics.analysis.regulator_users` and :mod:`metrics.analysis.regulator_acma`."""
+regulator counts the users (:data:`POINTS`). Read by :mod:`metrics.analysis.regulator`,
+:mod:`metrics.analysis.regulator_users`, :mod:`metrics.analysis.regulator_acma` and the regulator's views."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """The regulator's denominator (issue 20): the users at one or more month ends of a quarter — from
 ``user_base`` for a ``base`` (mobile, fixed, broadband, all) when given, present and applicable to the
 filters, else the customers active at each month's end (:data:`CUSTOMERS_BASE`) — and which of the
-point's months have a count. Read by :mod:`metrics.analysis.regulator` (which re-exports these names)
-and :mod:`metrics.analysis.regulator_acma`."""
+point's months have a count. Read by :mod:`metrics.analysis.regulator`,
+:mod:`metrics.analysis.regulator_acma` and the regulator's views."""
 
 from __future__ import annotations
 
