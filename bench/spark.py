@@ -84,28 +84,35 @@ def fixed_costs(url: str) -> dict[str, float]:
 
 
 # how each configuration reads: (url key, rollups, local copy, warm runs after the first)
-CONFIGS = {"rollups_on": ("spark", True, True, None), "spark_cubes": ("spark", True, False, 0),
-           "rollups_off": ("spark", False, False, 0), "duckdb": ("duckdb", True, True, None)}
+CONFIGS = {"rollups_on": ("spark", True, True, None), "duckdb": ("duckdb", True, True, None),
+           "spark_cubes": ("spark", True, False, 0), "rollups_off": ("spark", False, False, 0)}
 
 
 def bench(urls: dict[str, str], repeat: int, views: list[str]) -> dict:
-    """Per configuration of :data:`CONFIGS` and view: cold, warm, database and app milliseconds."""
-    out: dict = {}
-    for key, (db, use_rollups, use_local, warm_runs) in CONFIGS.items():
+    """Per configuration of :data:`CONFIGS` and view: cold, warm, database and app milliseconds. The
+    configurations take turns view by view, so other work on the machine weighs on them alike."""
+    out: dict = {key: {} for key in CONFIGS}
+    whs, filters = {}, {}
+    for key, (db, use_rollups, use_local, _) in CONFIGS.items():
         # as the dashboard opens it: DuckDB keeps its connections (keep_open), like the local copy
-        wh = TimedWarehouse(Warehouse.open(urls[db], keep_open=True).engine, use_rollups=use_rollups,
-                            use_local=use_local)
-        filters = default_filters(wh.as_of())
-        out[key] = {}
+        whs[key] = TimedWarehouse(Warehouse.open(urls[db], keep_open=True).engine, use_rollups=use_rollups,
+                                  use_local=use_local)
+        filters[key] = default_filters(whs[key].as_of())
+    try:
         for view, calls in ((v, VIEWS[v]) for v in views):
-            runs = [time_view(wh, calls, filters) for _ in range(1 + (repeat if warm_runs is None else warm_runs))]
-            warm = runs[1:] or runs
-            total = statistics.median(r[0] for r in warm)
-            db_s = statistics.median(r[1] for r in warm)
-            out[key][view] = {"calls": len(calls), "cold_ms": round(runs[0][0] * 1000), "warm_ms": round(total * 1000),
-                              "database_ms": round(db_s * 1000), "app_ms": round((total - db_s) * 1000)}
-            log(f"  {key} {view}: cold {runs[0][0]:.1f} s, warm {total:.1f} s (database {db_s:.1f} s)")
-        wh.dispose()
+            for key, (_, _, _, warm_runs) in CONFIGS.items():
+                runs = [time_view(whs[key], calls, filters[key])
+                        for _ in range(1 + (repeat if warm_runs is None else warm_runs))]
+                warm = runs[1:] or runs
+                total = statistics.median(r[0] for r in warm)
+                db_s = statistics.median(r[1] for r in warm)
+                out[key][view] = {"calls": len(calls), "cold_ms": round(runs[0][0] * 1000),
+                                  "warm_ms": round(total * 1000), "database_ms": round(db_s * 1000),
+                                  "app_ms": round((total - db_s) * 1000), "load": os.getloadavg()[0]}
+                log(f"  {key} {view}: cold {runs[0][0]:.1f} s, warm {total:.1f} s (database {db_s:.1f} s)")
+    finally:
+        for wh in whs.values():
+            wh.dispose()
     return out
 
 
@@ -166,19 +173,20 @@ def section(res: dict) -> str:
         "over the rollups on the local copy, the rest on Spark (`metrics.query.local_rollups`); *database* is the "
         "time inside execute and fetch, *app* the rest. *Spark's cubes* reads the same cubes in Spark without "
         "the copy and *raw* reads raw rows (one run each: the figures before the copy). *DuckDB* is the same "
-        "frames in a DuckDB file, timed in the same run, and the ratio is Spark warm ÷ DuckDB warm (goal: 2 or "
-        "less).",
+        "frames in a DuckDB file, timed in the same run right after Spark view by view (load: the 1-minute load "
+        "average then), and the ratio is Spark warm ÷ DuckDB warm (goal: 2 or less).",
         "",
-        "| view | calls | Spark cold (s) | Spark warm (s) | of which database (s) | Spark's cubes (s) | raw (s) "
-        "| DuckDB warm (s) | Spark ÷ DuckDB |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| view | calls | Spark cold (s) | Spark warm (s) | of which database (s) | DuckDB warm (s) | Spark ÷ DuckDB "
+        "| load | Spark's cubes (s) | raw (s) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for view, r in v["rollups_on"].items():
         duck = v["duckdb"][view]["warm_ms"]
+        load = "—" if r.get("load") is None else f"{r['load']:.1f}"
+        cubes, raw = v["spark_cubes"][view]["warm_ms"] / 1000, v["rollups_off"][view]["warm_ms"] / 1000
         lines.append(f"| {view} | {r['calls']} | {r['cold_ms'] / 1000:.2f} | {r['warm_ms'] / 1000:.2f} | "
-                     f"{r['database_ms'] / 1000:.2f} | {v['spark_cubes'][view]['warm_ms'] / 1000:.1f} | "
-                     f"{v['rollups_off'][view]['warm_ms'] / 1000:.1f} | {duck / 1000:.2f} | "
-                     f"{r['warm_ms'] / max(duck, 1):.1f}× |")
+                     f"{r['database_ms'] / 1000:.2f} | {duck / 1000:.2f} | {r['warm_ms'] / max(duck, 1):.1f}× | "
+                     f"{load} | {cubes:.1f} | {raw:.1f} |")
     left_out = [x for x in VIEWS if x not in v["rollups_on"]]
     if left_out:
         lines += ["", f"Not timed in this run (`--views`): {', '.join(left_out)}."]

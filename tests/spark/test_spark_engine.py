@@ -28,6 +28,7 @@ import sqlalchemy as sa
 
 from metrics.analysis import drill
 from metrics.churn import survival
+from metrics.model import schema as s
 from metrics.model.filters import Filters
 from metrics.model.registry import METRICS, get
 from metrics.query.dialect import days_between, hours_between, month_start, percentile, week_start
@@ -143,7 +144,7 @@ def test_rollups_are_built_in_spark_and_read(spark_url: str, duckdb_url: str) ->
     assert spark.local_rollups().engine_for(stmt) is not None and remote.local_rollups().engine is None
     meta = sa.select(sa.func.count()).select_from(sa.table("sw_meta"))
     assert spark.local_rollups().engine_for(meta) is None, "sw_meta (the data version) is read from Spark"
-    for table in [*ALL_TABLES.values(), *tenure_rollup.TABLES, open_tickets.rollup_open_tickets]:
+    for table in [*ALL_TABLES.values(), *tenure_rollup.TABLES, open_tickets.rollup_open_tickets, s.outages]:
         sums = [sa.func.sum(sa.cast(c, sa.Double)) for c in table.columns
                 if isinstance(c.type, sa.Integer | sa.Float | sa.Numeric) and not c.name.endswith("_id")]
         q = sa.select(sa.func.count().label("rows"), *[s.label(f"s{i}") for i, s in enumerate(sums)]).select_from(table)
@@ -162,6 +163,12 @@ def test_statements_are_routed_by_the_tables_they_read(spark_url: str, duckdb_ur
     rolled = spark.compile("csat", WHOLE_MONTHS, ("tier",))
     assert local.engine_for(raw) is None and local.engine_for(rolled) is not None
     assert local.engine_for(sa.text("SELECT 1")) is None
+    quarter = Filters(date(2025, 4, 1), date(2025, 6, 30))
+    for metric_id, by in (("availability", ()), ("availability", ("region",)), ("resolution_hours_p90", ("tier",))):
+        stmt = spark.compile(metric_id, quarter, by)
+        assert local.engine_for(stmt) is not None, f"{metric_id} by {by} on the copy (outages copied)"
+        assert_same(spark.metric(metric_id, quarter, by), _wh(duckdb_url).metric(metric_id, quarter, by),
+                    ["region_id" if d == "region" else d for d in by], f"{metric_id} by {by} from the copy")
     got = spark.read_all([raw, rolled, raw])
     one_by_one = [spark.read(q) for q in (raw, rolled, raw)]
     for g, w in zip(got, one_by_one, strict=True):

@@ -6,8 +6,11 @@ are also written, by the same refresh, into one DuckDB file:
 
 * each rollup table from the Parquet files Spark has just written into its folder (DuckDB reads
   them where they lie; nothing crosses Thrift), into a table of the declared schema;
-* the small tables the rollup queries join or the filters list (``regions``, ``region_closure``,
-  ``calendar_months``, ``vocabulary``), read over Thrift (a few thousand rows).
+* the tables rollup queries join besides the rollups (``regions``, ``region_closure``,
+  ``calendar_months``, ``vocabulary``, and ``outages``: availability over ``rollup_circuits`` joins the
+  outages), from the Parquet files of their Spark table (its ``Location``), or over Thrift when
+  that is not a local folder. ``outages`` is one row per outage: at L about a tenth of the rows of
+  ``rollup_resolved``.
 
 The file is named after the load (``<parquet root>/<database>/_local/<load id>.duckdb``), written
 under a temporary name and renamed when complete, and its path is recorded in ``sw_meta`` under
@@ -34,7 +37,7 @@ from metrics.model import schema
 
 log = logging.getLogger(__name__)
 FOLDER = "_local"
-SMALL_TABLES = (schema.regions, schema.region_closure, schema.calendar_months, schema.vocabulary)
+JOINED_TABLES = (schema.regions, schema.region_closure, schema.calendar_months, schema.vocabulary, schema.outages)
 _DUCKDB = sa.create_engine("duckdb:///:memory:").dialect  # compiles the DDL only
 
 
@@ -46,9 +49,41 @@ def _create(con: duckdb.DuckDBPyConnection, table: sa.Table) -> None:
     con.execute(str(sa.schema.CreateTable(table).compile(dialect=_DUCKDB)))
 
 
+def _parquet_files(folder: Path) -> list[str]:
+    """The data files of a Parquet table's folder (partition folders included; Spark's ``_SUCCESS``
+    and ``.crc`` files left out)."""
+    return sorted(str(f) for f in folder.rglob("*.parquet") if not f.name.startswith((".", "_")))
+
+
+def _location(conn: sa.Connection, name: str) -> Path | None:
+    """The local folder a Spark table reads (``DESCRIBE TABLE EXTENDED``), or None when not local."""
+    q = conn.dialect.identifier_preparer.quote_identifier
+    rows = conn.exec_driver_sql(f"DESCRIBE TABLE EXTENDED {q(name)}").fetchall()
+    value = next((str(r[1]) for r in rows if str(r[0]).strip() == "Location"), "")
+    value = value.removeprefix("file:")
+    while value.startswith("//"):
+        value = value[1:]
+    return Path(value) if value.startswith("/") and Path(value).is_dir() else None
+
+
+def _copy_parquet(con: duckdb.DuckDBPyConnection, table: sa.Table, files: list[str]) -> None:
+    if files:
+        cols = ", ".join(_quote(c.name) for c in table.columns)
+        con.execute(f"INSERT INTO {_quote(table.name)} ({cols}) SELECT {cols} FROM read_parquet(?)", [files])
+
+
+def _copy_rows(con: duckdb.DuckDBPyConnection, table: sa.Table, conn: sa.Connection) -> None:
+    frame = pd.DataFrame(conn.execute(sa.select(table)).fetchall(), columns=[c.name for c in table.columns])
+    if len(frame):
+        con.register("sw_frame", frame)
+        cols = ", ".join(_quote(c.name) for c in table.columns)
+        con.execute(f"INSERT INTO {_quote(table.name)} ({cols}) SELECT {cols} FROM sw_frame")
+        con.unregister("sw_frame")
+
+
 def write(spark: sa.Engine, root: Path, load_id: str, rollups: Mapping[sa.Table, Path]) -> Path:
     """Write ``root/_local/<load_id>.duckdb`` from the Parquet folders of ``rollups`` (table -> the
-    folder Spark filled) and the small tables read over ``spark``; returns the file's path."""
+    folder Spark filled) and :data:`JOINED_TABLES`; returns the file's path."""
     started = time.perf_counter()
     folder = root / FOLDER
     folder.mkdir(parents=True, exist_ok=True)
@@ -57,23 +92,18 @@ def write(spark: sa.Engine, root: Path, load_id: str, rollups: Mapping[sa.Table,
     try:
         con = duckdb.connect(str(part))
         try:
+            con.execute("SET TimeZone = 'UTC'")  # Parquet instants to the wall-clock times stored (as Spark reads them)
             for table, source in rollups.items():
                 _create(con, table)
-                files = sorted(str(f) for f in Path(source).rglob("*.parquet") if not f.name.startswith((".", "_")))
-                if files:
-                    cols = ", ".join(_quote(c.name) for c in table.columns)
-                    con.execute(f"INSERT INTO {_quote(table.name)} ({cols}) SELECT {cols} FROM read_parquet(?)",
-                                [files])
+                _copy_parquet(con, table, _parquet_files(Path(source)))
             with spark.connect() as conn:
-                for table in SMALL_TABLES:
-                    rows = conn.execute(sa.select(table)).fetchall()
-                    frame = pd.DataFrame(rows, columns=[c.name for c in table.columns])
+                for table in JOINED_TABLES:
                     _create(con, table)
-                    if len(frame):
-                        con.register("sw_frame", frame)
-                        cols = ", ".join(_quote(c.name) for c in table.columns)
-                        con.execute(f"INSERT INTO {_quote(table.name)} ({cols}) SELECT {cols} FROM sw_frame")
-                        con.unregister("sw_frame")
+                    folder = _location(conn, table.name)
+                    if folder is None:
+                        _copy_rows(con, table, conn)
+                    else:
+                        _copy_parquet(con, table, _parquet_files(folder))
             con.execute("CHECKPOINT")
         finally:
             con.close()
@@ -92,4 +122,4 @@ def remove_others(root: Path, keep: Path) -> None:
             old.unlink(missing_ok=True)
 
 
-__all__ = ["FOLDER", "SMALL_TABLES", "remove_others", "write"]
+__all__ = ["FOLDER", "JOINED_TABLES", "remove_others", "write"]
