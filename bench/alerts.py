@@ -25,6 +25,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from metrics import alert_rules as rule_store
 from metrics import alerts
 from metrics.demo.alert_rules import HEADLINE
 from metrics.query.warehouse import Warehouse
@@ -40,21 +41,21 @@ LOAD_BEFORE: float | None = None
 
 def run(url: str, n_rules: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        os.environ[alerts.ALERTS_ENV] = f"sqlite:///{Path(tmp) / 'alerts.sqlite'}"
+        os.environ[rule_store.ALERTS_ENV] = f"sqlite:///{Path(tmp) / 'alerts.sqlite'}"
         wh = Warehouse.open(url, read_only=True, keep_open=True)
-        keys = {v: k for k, v in alerts.region_keys(wh).items()}
+        keys = {v: k for k, v in rule_store.region_keys(wh).items()}
         regions = [int(r) for r in wh.regions()["region_id"] if int(r) != 1]
         per_metric = -(-n_rules // len(HEADLINE))
         rules = [{"rule_id": f"bench.{m}.{r}", "metric": m, "filters": {"region": keys[r]}, "owner": "bench",
                   "kind": "control"} for m in HEADLINE for r in regions[:per_metric]][:n_rules]
-        alerts.save_rules(wh, rules)
+        rule_store.save_rules(wh, rules)
         times = []
         for _ in range(3):
             t0 = time.perf_counter()
             found = alerts.evaluate(wh)
             times.append(time.perf_counter() - t0)
         wh.engine.dispose()
-        os.environ.pop(alerts.ALERTS_ENV, None)
+        os.environ.pop(rule_store.ALERTS_ENV, None)
     return {"rules": len(rules), "first_s": round(times[0], 2), "median_s": round(sorted(times)[1], 2),
             "alerts": len(found), "target_s": TARGET_S, "db": Warehouse.open(url).location,
             "measured": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "cpus": os.cpu_count()}
@@ -86,7 +87,7 @@ def run_delivery(url: str, n_recipients: int = 20, fmt: str = "pdf") -> dict:
     from metrics.model.filters import Filters
 
     saved = {k: os.environ.get(k) for k in ("SERVICEWATCH_USERS", "SERVICEWATCH_AUDIT_DB", "SERVICEWATCH_SMTP",
-                                            alerts.ALERTS_ENV)}
+                                            rule_store.ALERTS_ENV)}
     box = _Mailbox()
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -97,13 +98,13 @@ def run_delivery(url: str, n_recipients: int = 20, fmt: str = "pdf") -> dict:
         with tempfile.TemporaryDirectory() as tmp:
             os.environ.update({"SERVICEWATCH_USERS": str(Path(tmp) / "users.json"),
                                "SERVICEWATCH_AUDIT_DB": f"sqlite:///{Path(tmp) / 'audit.sqlite'}",
-                               alerts.ALERTS_ENV: f"sqlite:///{Path(tmp) / 'alerts.sqlite'}",
+                               rule_store.ALERTS_ENV: f"sqlite:///{Path(tmp) / 'alerts.sqlite'}",
                                "SERVICEWATCH_SMTP": f"smtp://127.0.0.1:{port}?from=bench@servicewatch.example"})
             wh = Warehouse.open(url)
             regions = wh.regions()
             picked = [int(r) for lvl in ("city", "district")
                       for r in regions.loc[regions["level"] == lvl, "region_id"]][:n_recipients]
-            keys = {v: k for k, v in alerts.region_keys(wh).items()}
+            keys = {v: k for k, v in rule_store.region_keys(wh).items()}
             users = {}
             for i, r in enumerate(picked):
                 u = access.User(f"m{i:02d}", "manager", (keys[r],), email=f"m{i:02d}@bench.example",

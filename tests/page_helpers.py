@@ -141,10 +141,11 @@ NO_DATA = (date(2023, 1, 1), date(2023, 3, 31))  # before the first ticket of th
 def seed_alerts(db_url: str, store: str, monkeypatch) -> None:
     """The demo's alert rules checked once into the alerts store ``store`` (a SQLAlchemy URL), so the
     Alerts page has open alerts and their charts (pages/9_Alerts.py)."""
+    from metrics import alert_rules as rule_store
     from metrics import alerts
     from metrics.demo import alert_rules
 
-    monkeypatch.setenv(alerts.ALERTS_ENV, store)
+    monkeypatch.setenv(rule_store.ALERTS_ENV, store)
     wh = Warehouse.open(db_url)
     try:
         alert_rules.install(wh)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import streamlit as st
 
+from metrics import alert_rules as rule_store
 from metrics import alerts
 from metrics.access import audit
 from metrics.analysis import alert_checks, control, plain
@@ -44,10 +45,10 @@ def slice_filters(view: View, query: dict, period: date, grain: str = "month") -
     first, scope = pd.Timestamp(period).date(), _scope(view)
     if grain == "week":
         end = min(first + pd.Timedelta(days=6).to_pytimedelta(), view.as_of)
-        return alerts.rule_filters(view.wh, query, alert_checks.window_start(first, "week"), end, end, scope)
+        return rule_store.rule_filters(view.wh, query, alert_checks.window_start(first, "week"), end, end, scope)
     end = (pd.Timestamp(period) + pd.offsets.MonthEnd(0)).date()
     start = add_months(first.replace(day=1), -(alert_checks.WINDOW_MONTHS - 1))
-    return alerts.rule_filters(view.wh, query, start, end, end, scope)
+    return rule_store.rule_filters(view.wh, query, start, end, end, scope)
 
 
 def described(events: pd.DataFrame, view: View) -> pd.DataFrame:
@@ -84,7 +85,7 @@ def open_alerts(view: View) -> pd.DataFrame:
 def chart_choices(view: View, found: pd.DataFrame) -> pd.DataFrame:
     """What the chart can show: the open alerts first, then every other rule within the scope (its
     chart for the month of the data's as-of); ``open`` says which is which."""
-    rules = alerts.rules(view.wh, _scope(view))
+    rules = rule_store.rules(view.wh, _scope(view))
     rules = rules[~rules["rule_id"].isin(set(found["rule_id"]) if len(found) else set())]
     others = rules[["rule_id", "metric", "filters", "grain"]].assign(
         period=[alert_checks.period_start(view.as_of, g) for g in rules["grain"]])
@@ -139,7 +140,7 @@ def alert_chart(view: View, row: pd.Series) -> None:
     """The control chart of one alert's metric and slice, over the 24 months to its month."""
     grain = row.get("grain") or "month"
     f = slice_filters(view, row["filters"], row["period"], grain)
-    known = alerts.rules(view.wh).set_index("rule_id")
+    known = rule_store.rules(view.wh).set_index("rule_id")
     rule = known.loc[row["rule_id"]] if row["rule_id"] in known.index else None
     stored = rule["baseline"] if rule is not None and rule["kind"] == "control" else None
     if stored is not None and stored[0] < f.start:  # the rule's own baseline, older than the window: shown too
@@ -209,7 +210,7 @@ def _baseline_buttons(view: View, rule_id: str, shown_base: tuple[date, date], s
             st.caption(view.t("page.alerts.baseline_stored", base=f"{stored[0]:{fmt}} – {stored[1]:{fmt}}"))
         return
     who = view.user.name if view.user is not None else audit.cli_user(None)
-    alerts.set_baseline(view.wh, rule_id, chosen or None, user=view.user.name if view.user is not None else None,
+    rule_store.set_baseline(view.wh, rule_id, chosen or None, user=view.user.name if view.user is not None else None,
                         admin=view.user is None or view.user.role == "admin")
     audit.record_safely(resolve_url(), who, "alert_rule",
                         {"rule_id": rule_id, "baseline": f"{chosen[0]:%Y-%m-%d}:{chosen[1]:%Y-%m-%d}" if chosen
@@ -246,14 +247,14 @@ def history(view: View) -> None:
     if runs.empty:
         st.info(view.t("page.alerts.no_rules"))
         return
-    rules = alerts.rules(view.wh, _scope(view))
+    rules = rule_store.rules(view.wh, _scope(view))
     month = view.as_of.replace(day=1)
     slices = {rid: scope_text(slice_filters(view, q, month), view.lang, view.region_names)
               for rid, q in zip(rules["rule_id"], rules["filters"], strict=True)}
     runs = runs.assign(metric=[view.metric_label(m) for m in runs["metric"]],
                        slice=[slices.get(r, "") for r in runs["rule_id"]],
                        kind=[view.t(f"alerts.kind.{k}") for k in runs["kind"]],
-                       owner=[alerts.owner_label(o, view.lang) for o in runs["owner"]],
+                       owner=[rule_store.owner_label(o, view.lang) for o in runs["owner"]],
                        ran_at=pd.to_datetime(runs["ran_at"]).dt.strftime("%Y-%m-%d %H:%M"),
                        period=pd.to_datetime(runs["period"]).dt.strftime("%Y-%m"),
                        fired=[MISSING if pd.isna(v) else view.t("export.yes" if v else "export.no")

@@ -19,7 +19,7 @@ import pytest
 import sqlalchemy as sa
 from page_helpers import open_page, other_sections, show_section, write_users
 
-from metrics import alerts
+from metrics import alert_rules as rule_store
 from metrics.access.users import User
 from metrics.model import schema as s
 from metrics.model.i18n import metric_label, t
@@ -34,7 +34,7 @@ PAGES = [
         if p.name not in ("6_Data.py", "7_Admin.py")
     ),
 ]
-CUSTOMER_METRICS = [m.id for m in METRICS if not alerts.outlet_figures(m.id)]
+CUSTOMER_METRICS = [m.id for m in METRICS if not rule_store.outlet_figures(m.id)]
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +90,7 @@ def test_every_page_opens_for_a_hall_manager(
     write_users(tmp_path / "users.json", monkeypatch, [user])
     monkeypatch.setenv("SERVICEWATCH_DB", fitted_duckdb_url)
     monkeypatch.setenv("SERVICEWATCH_AUDIT_DB", f"sqlite:///{tmp_path / 'audit.sqlite'}")
-    monkeypatch.setenv(alerts.ALERTS_ENV, f"sqlite:///{tmp_path / 'alerts.sqlite'}")
+    monkeypatch.setenv(rule_store.ALERTS_ENV, f"sqlite:///{tmp_path / 'alerts.sqlite'}")
     monkeypatch.delenv("SERVICEWATCH_AUTH", raising=False)
     at = open_page(page, {"lang": "zh"}, {"sw_user": user, "_sw_seen": time.time()})
     assert not at.exception, [e.value for e in at.exception]

@@ -17,6 +17,7 @@ from screen_checks import CUT_OFF_JS, VISIBLE_TEXT_JS, english_words
 @pytest.fixture(scope="module")
 def alerts_app(tmp_path_factory: pytest.TempPathFactory, duckdb_url: str) -> Iterator[str]:
     """The app on the demo with the default rules installed and checked in an alert store of its own."""
+    from metrics import alert_rules as rule_store
     from metrics import alerts
     from metrics.demo import alert_rules
     from metrics.query.warehouse import Warehouse
@@ -24,14 +25,14 @@ def alerts_app(tmp_path_factory: pytest.TempPathFactory, duckdb_url: str) -> Ite
     folder: Path = tmp_path_factory.mktemp("alerts_app")
     store = f"sqlite:///{folder / 'alerts.sqlite'}"
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(alerts.ALERTS_ENV, store)
+        mp.setenv(rule_store.ALERTS_ENV, store)
         wh = Warehouse.open(duckdb_url)
         alert_rules.install(wh)
         found = alerts.evaluate(wh)
         wh.engine.dispose()
     assert len(found) >= 3  # Dongjiang's planted deterioration
     (folder / "app").mkdir()
-    with run_app(folder / "app", duckdb_url, {alerts.ALERTS_ENV: store}) as base_url:
+    with run_app(folder / "app", duckdb_url, {rule_store.ALERTS_ENV: store}) as base_url:
         yield base_url
 
 

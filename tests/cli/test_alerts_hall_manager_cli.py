@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from metrics import alerts
+from metrics import alert_rules as rule_store
 from metrics.access import users as access
 from metrics.cli.main import main
 from metrics.model.i18n import t
@@ -42,11 +42,11 @@ def test_a_hall_managers_rule_is_narrowed_to_their_outlets(wh, hall, duckdb_url,
     key, oid = hall
     code, _, err = _add(capsys, duckdb_url, "hm.csat", "--metric", "csat", "--type", "change", "--as-user", "hall1")
     assert code == 0, err
-    [rule] = alerts.rules(wh).itertuples(index=False)
+    [rule] = rule_store.rules(wh).itertuples(index=False)
     assert rule.owner == "hall1" and rule.filters.get("outlet") == key
     scope = access.scope_for(access.get_user("hall1"), key_ids=wh.key_ids)
     assert scope.outlet_ids == (oid,)
-    assert list(alerts.rules(wh, scope)["rule_id"]) == ["hm.csat"]  # its owner sees it
+    assert list(rule_store.rules(wh, scope)["rule_id"]) == ["hm.csat"]  # its owner sees it
 
 
 def test_customer_based_rules_are_refused_for_a_hall_manager(wh, hall, duckdb_url, capsys) -> None:
@@ -72,7 +72,7 @@ def test_customer_based_rules_are_refused_for_a_hall_manager(wh, hall, duckdb_ur
         "hall1",
     )
     assert code == 1 and "outside the data scope of hall1" in err
-    assert alerts.rules(wh).empty
+    assert rule_store.rules(wh).empty
     # the same rule on the hall's surveys is theirs to receive
     code, _, err = _add(
         capsys, duckdb_url, "op.csat", "--metric", "csat", "--type", "change", "--outlet", key, "--recipient", "hall1"

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from deliver.deliver_helpers import add_complaints_rule
+from metrics import alert_rules as rule_store
 from metrics import alerts
 from metrics.access import users as access
 from metrics.query.warehouse import Warehouse
@@ -50,7 +51,7 @@ def test_a_viewer_above_the_minimum_gets_their_scopes_figures(rules_env, sw, mai
     wh = Warehouse.open(rules_env["SERVICEWATCH_DB"])
     [event] = alerts.events(wh).to_dict("records")
     viewer = access.scope_for(access.get_user("dj.viewer"), key_ids=wh.key_ids)
-    rule = next(r for r in alerts.rules(wh).itertuples(index=False) if r.rule_id == "dj.complaints")
+    rule = next(r for r in rule_store.rules(wh).itertuples(index=False) if r.rule_id == "dj.complaints")
     theirs = alerts.judge_for(wh, rule, pd.Timestamp(event["period"]).date(), viewer)
     assert theirs is not None and theirs["n"] == pytest.approx(event["n"])  # a city: no group withheld
     assert f"n = {theirs['n']:,.0f}" in body

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from metrics import alert_rules as rule_store
 from metrics import alerts
 from metrics.access.users import ScopeError
 from metrics.analysis import control
@@ -30,7 +31,7 @@ def wh(alerts_wh: Warehouse) -> Warehouse:
 
 
 def _region(wh: Warehouse) -> str:
-    return next(k for k, v in alerts.region_keys(wh).items() if v == DETERIORATING_CITY)
+    return next(k for k, v in rule_store.region_keys(wh).items() if v == DETERIORATING_CITY)
 
 
 def test_a_rules_baseline_is_what_it_judges_by(wh: Warehouse, sw) -> None:
@@ -50,7 +51,7 @@ def test_a_rules_baseline_is_what_it_judges_by(wh: Warehouse, sw) -> None:
         f"{first:%Y-%m}:{last:%Y-%m}",
     )
     assert code == 0, err
-    [rule] = alerts.rules(wh).itertuples(index=False)
+    [rule] = rule_store.rules(wh).itertuples(index=False)
     assert rule.baseline == (first, last)
     [hit] = alerts.evaluate(wh, record=False).to_dict("records")  # the planted shift fires on either baseline
     f = Filters(start=first, end=wh.as_of(), as_of=wh.as_of(), regions=(DETERIORATING_CITY,))
@@ -67,21 +68,21 @@ def test_a_rules_baseline_is_what_it_judges_by(wh: Warehouse, sw) -> None:
     per = get("complaint_rate").per  # per 1,000 customer-months
     assert own.centre == pytest.approx(per * float(base["events"].sum() / base["exposure"].sum()), rel=1e-9)
     # only the rule's owner or an admin may change it (review L2), checked by the engine: nothing changed
-    owner = str(alerts.rules(wh)["owner"].iloc[0])
+    owner = str(rule_store.rules(wh)["owner"].iloc[0])
     with pytest.raises(ScopeError, match="owner"):
-        alerts.set_baseline(wh, "dj.cr", None, user=f"not-{owner}", admin=False)
+        rule_store.set_baseline(wh, "dj.cr", None, user=f"not-{owner}", admin=False)
     with pytest.raises(ScopeError):
-        alerts.set_baseline(wh, "dj.cr", None, user=None, admin=False)
-    assert alerts.rules(wh)["baseline"].iloc[0] == (first, last)
-    alerts.set_baseline(wh, "dj.cr", (first, last), user=owner, admin=False)  # the owner may
+        rule_store.set_baseline(wh, "dj.cr", None, user=None, admin=False)
+    assert rule_store.rules(wh)["baseline"].iloc[0] == (first, last)
+    rule_store.set_baseline(wh, "dj.cr", (first, last), user=owner, admin=False)  # the owner may
     # back to the default: judged as before
-    alerts.set_baseline(wh, "dj.cr", None)
-    assert alerts.rules(wh)["baseline"].iloc[0] is None
+    rule_store.set_baseline(wh, "dj.cr", None)
+    assert rule_store.rules(wh)["baseline"].iloc[0] is None
     [again] = alerts.evaluate(wh, record=False).to_dict("records")
     assert again["centre"] == pytest.approx(default.points["centre"].iloc[-1])
     # a baseline older than the chart's 24 months widens the window back to it
     old = (add_months(month, -30), add_months(month, -25))
-    alerts.set_baseline(wh, "dj.cr", old)
+    rule_store.set_baseline(wh, "dj.cr", old)
     [wide] = alerts.evaluate(wh, record=False).to_dict("records")
     by_hand = control.for_metric(wh, "complaint_rate", f.with_(start=old[0]), baseline=old)
     assert wide["centre"] == pytest.approx(by_hand.centre)
@@ -103,7 +104,7 @@ def test_change_against_the_same_month_a_year_before(wh: Warehouse, sw) -> None:
         _region(wh),
     )
     assert code == 0, err
-    assert list(alerts.rules(wh)["against"]) == ["yoy"]
+    assert list(rule_store.rules(wh)["against"]) == ["yoy"]
     found = alerts.evaluate(wh, record=False, lang="zh")
     [row] = found.to_dict("records")  # the planted deterioration: worse than a year before
     assert row["signal"] == "change_yoy"
@@ -133,7 +134,7 @@ def test_change_against_the_same_month_a_year_before(wh: Warehouse, sw) -> None:
 def test_refused_with_one_line(wh: Warehouse, sw, argv: list[str], message: str) -> None:
     code, out, err = sw("alerts", "add", "bad", "--metric", "csat", *argv)
     assert code == 1 and out == "" and err.count("\n") == 1 and message in err
-    assert alerts.rules(wh).empty
+    assert rule_store.rules(wh).empty
 
 
 def test_the_audit_and_an_older_store(wh: Warehouse, sw, tmp_path: Path, monkeypatch) -> None:
@@ -160,6 +161,6 @@ def test_the_audit_and_an_older_store(wh: Warehouse, sw, tmp_path: Path, monkeyp
             )
         )
         conn.execute(sa.text("INSERT INTO alert_rules VALUES ('old', 'csat', '{}', 'ops', '[]', 'control', 1, NULL)"))
-    monkeypatch.setenv(alerts.ALERTS_ENV, f"sqlite:///{old}")
-    rules = alerts.rules(wh)
+    monkeypatch.setenv(rule_store.ALERTS_ENV, f"sqlite:///{old}")
+    rules = rule_store.rules(wh)
     assert rules["baseline"].iloc[0] is None and list(rules["against"]) == ["prev"] and rules["webhooks"].iloc[0] == []

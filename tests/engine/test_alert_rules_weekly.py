@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from metrics import alert_rules as rule_store
 from metrics import alerts
 from metrics.analysis import alert_checks, control
 from metrics.demo.model import DETERIORATING_CITY
@@ -37,12 +38,12 @@ def test_period_start_and_window() -> None:
 def test_weekly_control_rule_limits_by_hand(wh: Warehouse) -> None:
     as_of = wh.as_of()
     week = as_of - timedelta(days=as_of.weekday())
-    region = next(k for k, v in alerts.region_keys(wh).items() if v == DETERIORATING_CITY)
-    alerts.save_rules(wh, [{"rule_id": "w.csat", "metric": "csat", "kind": "control", "owner": "ops",
+    region = next(k for k, v in rule_store.region_keys(wh).items() if v == DETERIORATING_CITY)
+    rule_store.save_rules(wh, [{"rule_id": "w.csat", "metric": "csat", "kind": "control", "owner": "ops",
                             "filters": {"region": region}, "grain": "week", "run_rules": ["beyond_3sigma"]},
                            {"rule_id": "w.sla", "metric": "sla_resolution_compliance", "kind": "control",
                             "owner": "ops", "filters": {"region": region}, "grain": "week"}])
-    assert set(alerts.rules(wh)["grain"]) == {"week"}
+    assert set(rule_store.rules(wh)["grain"]) == {"week"}
     found = alerts.evaluate(wh, lang="en", min_n=1)
     runs = alerts.history(wh)
     assert set(pd.to_datetime(runs["period"]).dt.date) == {week}  # the week of the as-of is judged
@@ -89,8 +90,8 @@ def test_a_store_made_before_weekly_rules_gets_the_column(wh: Warehouse, tmp_pat
                              " filters TEXT NOT NULL, owner VARCHAR(80) NOT NULL, recipients TEXT NOT NULL,"
                              " kind VARCHAR(16) NOT NULL, enabled BOOLEAN NOT NULL, run_rules VARCHAR(120))"))
         conn.execute(sa.text("INSERT INTO alert_rules VALUES ('old', 'csat', '{}', 'ops', '[]', 'control', 1, NULL)"))
-    monkeypatch.setenv(alerts.ALERTS_ENV, f"sqlite:///{old}")
-    rules = alerts.rules(wh)
+    monkeypatch.setenv(rule_store.ALERTS_ENV, f"sqlite:///{old}")
+    rules = rule_store.rules(wh)
     assert list(rules["grain"]) == ["month"]
 
 
@@ -100,7 +101,7 @@ def test_cli_add_and_remove(wh: Warehouse, sw) -> None:
                         "--every", "week", "--region", "4", "--run-rules", "beyond_3sigma,six_trend", "--lang", "en")
     assert code == 0, err
     assert out.startswith("Alert rule dj.cr.week saved: ") and out.strip().endswith(", weekly.")
-    rule = alerts.rules(wh).set_index("rule_id").loc["dj.cr.week"]
+    rule = rule_store.rules(wh).set_index("rule_id").loc["dj.cr.week"]
     assert (rule["metric"], rule["kind"], rule["grain"], rule["run_rules"]) == \
         ("fcr_rate", "control", "week", "beyond_3sigma,six_trend")
     assert rule["filters"] == {"region": "4"} and rule["enabled"]
@@ -108,13 +109,13 @@ def test_cli_add_and_remove(wh: Warehouse, sw) -> None:
     assert code == 1 and "exists; give --replace" in err and err.count("\n") == 1
     assert sw("alerts", "add", "dj.cr.week", "--metric", "csat", "--type", "change", "--replace",
               "--tier", "gold")[0] == 0
-    rule = alerts.rules(wh).set_index("rule_id").loc["dj.cr.week"]
+    rule = rule_store.rules(wh).set_index("rule_id").loc["dj.cr.week"]
     assert (rule["metric"], rule["kind"], rule["grain"]) == ("csat", "change", "month")
     assert rule["filters"] == {"tier": "gold"}
     code, out, err = sw("alerts", "remove", "dj.cr.week", "--lang", "en")
-    assert code == 0 and "removed" in out and alerts.rules(wh).empty
+    assert code == 0 and "removed" in out and rule_store.rules(wh).empty
     log = pd.read_sql("SELECT action, detail FROM audit_log", sa.create_engine(
-        f"sqlite:///{Path(alerts.alerts_url(wh.url)[10:]).with_name('audit.sqlite')}"))
+        f"sqlite:///{Path(rule_store.alerts_url(wh.url)[10:]).with_name('audit.sqlite')}"))
     assert list(log["action"]) == ["alert_rule"] * 3 and json.loads(log["detail"].iloc[-1])["removed"]
 
 
@@ -132,7 +133,7 @@ def test_cli_add_and_remove(wh: Warehouse, sw) -> None:
 def test_cli_add_refuses_with_one_line(wh: Warehouse, sw, argv, message) -> None:
     code, out, err = sw("alerts", "add", "r1", *argv)
     assert code != 0 and out == "" and message in err and err.count("\n") == 1 and "Traceback" not in err
-    assert alerts.rules(wh).empty
+    assert rule_store.rules(wh).empty
 
 
 def test_cli_remove_unknown(wh: Warehouse, sw) -> None:

@@ -13,11 +13,13 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from metrics import alert_rules as rule_store
 from metrics import alerts
 from metrics.access.users import Scope, ScopeError
 from metrics.cli.main import main
 from metrics.demo import alert_rules
 from metrics.demo.model import DETERIORATING_CITY
+from metrics.model import schema
 from metrics.model.filters import Filters
 from metrics.query.warehouse import Warehouse
 
@@ -27,7 +29,7 @@ OCTOBER = date(2026, 10, 1)
 @pytest.fixture()
 def wh(duckdb_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Warehouse]:
     """The shared demo, with rules and alerts in a store of this test's own."""
-    monkeypatch.setenv(alerts.ALERTS_ENV, f"sqlite:///{tmp_path / 'alerts.sqlite'}")
+    monkeypatch.setenv(rule_store.ALERTS_ENV, f"sqlite:///{tmp_path / 'alerts.sqlite'}")
     w = Warehouse.open(duckdb_url)
     yield w
     w.engine.dispose()
@@ -41,7 +43,7 @@ def demo_alerts(wh: Warehouse) -> pd.DataFrame:
 
 def test_planted_deterioration_fires_and_stable_cities_do_not(wh: Warehouse, demo_alerts: pd.DataFrame) -> None:
     assert wh.as_of().replace(day=1) == OCTOBER
-    rules = alerts.rules(wh)
+    rules = rule_store.rules(wh)
     cities = {int(json.loads(json.dumps(f))["region"]) for f in rules["filters"]}
     assert len(rules) == 5 * len(cities) and DETERIORATING_CITY in cities
     fired = {(r.metric, int(r.rule_id.rsplit(".", 1)[1])) for r in demo_alerts.itertuples()}
@@ -70,8 +72,8 @@ def test_complaint_alert_limits_by_hand(wh: Warehouse, demo_alerts: pd.DataFrame
 
 
 def test_evaluate_is_idempotent_and_keeps_acknowledgements(wh: Warehouse, demo_alerts: pd.DataFrame) -> None:
-    store = alerts.store(wh)
-    count = sa.select(sa.func.count()).select_from(alerts.alert_events)
+    store = rule_store.store(wh)
+    count = sa.select(sa.func.count()).select_from(schema.alert_events)
     with store.connect() as conn:
         assert conn.execute(count).scalar_one() == len(demo_alerts) > 0
     rule = demo_alerts["rule_id"].iloc[0]
@@ -97,7 +99,7 @@ def test_scope(wh: Warehouse, demo_alerts: pd.DataFrame) -> None:
     nanling = Scope(user="nl", regions=(2,))
     province = Scope(user="gd", regions=(1,))
     assert alerts.evaluate(wh, scope=nanling, record=False).empty
-    assert set(alerts.rules(wh, nanling)["filters"].map(lambda q: q["region"])) == {"2"}
+    assert set(rule_store.rules(wh, nanling)["filters"].map(lambda q: q["region"])) == {"2"}
     mine = alerts.evaluate(wh, scope=dongjiang, record=False)
     assert list(mine["rule_id"]) == list(demo_alerts["rule_id"])
     assert len(alerts.evaluate(wh, scope=province, record=False)) == len(demo_alerts)
@@ -119,7 +121,7 @@ def _interval_excludes_zero(wh: Warehouse, month: date, previous: date) -> tuple
 
 
 def test_target_and_change_rules(wh: Warehouse) -> None:
-    alerts.save_rules(wh, [
+    rule_store.save_rules(wh, [
         {"rule_id": "target.complaints.dj", "metric": "complaint_rate", "filters": {"region": "4"},
          "owner": "admin", "recipients": ["dj"], "kind": "target"},
         {"rule_id": "change.complaints.dj", "metric": "complaint_rate", "filters": {"region": "4"},
@@ -146,11 +148,11 @@ def test_target_and_change_rules(wh: Warehouse) -> None:
 
 def test_bad_rules_refused(wh: Warehouse) -> None:
     with pytest.raises(ValueError, match="unknown alert kind"):
-        alerts.save_rules(wh, [{"rule_id": "x", "metric": "csat", "owner": "a", "kind": "sometimes"}])
+        rule_store.save_rules(wh, [{"rule_id": "x", "metric": "csat", "owner": "a", "kind": "sometimes"}])
     with pytest.raises(KeyError):
-        alerts.save_rules(wh, [{"rule_id": "x", "metric": "happiness", "owner": "a", "kind": "control"}])
+        rule_store.save_rules(wh, [{"rule_id": "x", "metric": "happiness", "owner": "a", "kind": "control"}])
     with pytest.raises(ValueError, match="unknown run rules"):
-        alerts.save_rules(wh, [{"rule_id": "x", "metric": "csat", "owner": "a", "kind": "control",
+        rule_store.save_rules(wh, [{"rule_id": "x", "metric": "csat", "owner": "a", "kind": "control",
                                 "run_rules": ["nine_in_a_row"]}])
 
 
@@ -187,7 +189,7 @@ def test_cli_check_and_ack(wh: Warehouse, duckdb_url: str, capsys: pytest.Captur
 def test_import_runs_the_rules(duck: str, demo_frames: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                capsys: pytest.CaptureFixture[str]) -> None:
     """``servicewatch import`` checks the alert rules on the new data (one line), when there are rules."""
-    monkeypatch.setenv(alerts.ALERTS_ENV, f"sqlite:///{tmp_path / 'alerts.sqlite'}")
+    monkeypatch.setenv(rule_store.ALERTS_ENV, f"sqlite:///{tmp_path / 'alerts.sqlite'}")
     monkeypatch.setenv("SERVICEWATCH_AUDIT_DB", f"sqlite:///{tmp_path / 'audit.sqlite'}")
     new = demo_frames["tickets"].head(4).copy()
     new["ticket_id"] = range(20_000_000, 20_000_004)

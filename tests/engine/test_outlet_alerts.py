@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 from outlet_frames import frames
 
+from metrics import alert_rules as rule_store
 from metrics import alerts
 from metrics.access.users import Scope
 from metrics.analysis import decompose as dc
@@ -61,7 +62,7 @@ def wh(raw_duckdb: str) -> Warehouse:
 
 
 def test_an_alert_rule_sliced_by_outlet(wh: Warehouse) -> None:
-    alerts.save_rules(wh, [
+    rule_store.save_rules(wh, [
         {"rule_id": "change.complaints.east_hall", "metric": "complaint_rate", "filters": {"outlet": "1"},
          "owner": "admin", "recipients": [], "kind": "change"},
         {"rule_id": "change.complaints.west_hall", "metric": "complaint_rate", "filters": {"outlet": "3"},
@@ -74,7 +75,7 @@ def test_an_alert_rule_sliced_by_outlet(wh: Warehouse) -> None:
     assert row["value"] == pytest.approx(expected["value"]) and row["n"] == expected["n"] == 60
     assert "East hall" in row["slice"]
     # a rate over customer-months is no hall manager's figure (review H1): not even their own hall's rule
-    assert alerts.rules(wh, Scope("east", outlet_ids=(1,))).empty
+    assert rule_store.rules(wh, Scope("east", outlet_ids=(1,))).empty
     assert alerts.evaluate(wh, as_of=AS_OF, scope=Scope("west", outlet_ids=(3,)), record=False).empty
 
 
@@ -85,7 +86,7 @@ def test_a_hall_manager_gets_no_customer_figure_through_an_alert(wh: Warehouse) 
     gives them the same figures as everyone."""
     from metrics.analysis import control
 
-    alerts.save_rules(wh, [
+    rule_store.save_rules(wh, [
         {"rule_id": "change.complaints.east_hall", "metric": "complaint_rate", "filters": {"outlet": "1"},
          "owner": "admin", "recipients": [], "kind": "change"},
         {"rule_id": "change.csat.east_partner", "metric": "csat", "filters": {"outlet": "2"},
@@ -99,18 +100,18 @@ def test_a_hall_manager_gets_no_customer_figure_through_an_alert(wh: Warehouse) 
     mine, all_ = theirs.loc["change.csat.east_partner"], everyone.loc["change.csat.east_partner"]
     for col in ("value", "centre", "n"):
         assert mine[col] == pytest.approx(all_[col])
-    assert list(alerts.rules(wh, east)["rule_id"]) == ["change.csat.east_partner"]
+    assert list(rule_store.rules(wh, east)["rule_id"]) == ["change.csat.east_partner"]
     assert list(alerts.events(wh, east)["rule_id"]) == []  # nothing recorded here; the filter is the same
     # what the Complaints page shows them: no complaint rate
     page = wh.metric("complaint_rate", JUNE.with_(outlets=(1,), scope=east))
     assert page.empty or page["value"].isna().all()
     # the rule's figures under their scope, as the notices and the page's chart compute them: none
-    rule = alerts.rules(wh).set_index("rule_id").loc["change.complaints.east_hall"]
+    rule = rule_store.rules(wh).set_index("rule_id").loc["change.complaints.east_hall"]
     rule = rule.rename(None)
     rule["rule_id"] = "change.complaints.east_hall"
     assert alerts.judge_for(wh, rule, date(2026, 6, 1), None) is not None  # it fires for everyone
     assert alerts.judge_for(wh, rule, date(2026, 6, 1), east) is None
-    f = alerts.rule_filters(wh, {"outlet": "1"}, date(2025, 7, 1), AS_OF, AS_OF, east)
+    f = rule_store.rule_filters(wh, {"outlet": "1"}, date(2025, 7, 1), AS_OF, AS_OF, east)
     assert f.scope == east
     try:
         chart = control.for_metric(wh, "complaint_rate", f)
@@ -125,9 +126,9 @@ def test_a_hall_manager_gets_no_customer_figure_through_an_alert(wh: Warehouse) 
 def test_a_viewers_alert_figures_keep_the_small_group_rule(wh: Warehouse) -> None:
     """Review M1: judged for a viewer, an alert of fewer customers than their minimum group size gives
     nothing; with a small enough minimum, the figures everyone gets."""
-    alerts.save_rules(wh, [{"rule_id": "change.csat.east_partner", "metric": "csat", "filters": {"outlet": "2"},
+    rule_store.save_rules(wh, [{"rule_id": "change.csat.east_partner", "metric": "csat", "filters": {"outlet": "2"},
                             "owner": "admin", "recipients": [], "kind": "change"}])
-    rule = next(r for r in alerts.rules(wh).itertuples(index=False) if r.rule_id == "change.csat.east_partner")
+    rule = next(r for r in rule_store.rules(wh).itertuples(index=False) if r.rule_id == "change.csat.east_partner")
     june = date(2026, 6, 1)
     everyone = alerts.judge_for(wh, rule, june, None)
     assert everyone is not None and everyone["n"] == 60  # East partner's June surveys
@@ -163,7 +164,7 @@ def test_what_drove_csat_is_east_partner(wh: Warehouse, raw: dict) -> None:
 def test_a_viewers_recorded_alerts_keep_the_small_group_rule(wh: Warehouse) -> None:
     """Review M1, the Alerts page's table: alerts recorded with everyone's figures are shown to a viewer
     with the figures of their scope, blank below their minimum group size."""
-    alerts.save_rules(wh, [{"rule_id": "change.csat.east_partner", "metric": "csat", "filters": {"outlet": "2"},
+    rule_store.save_rules(wh, [{"rule_id": "change.csat.east_partner", "metric": "csat", "filters": {"outlet": "2"},
                             "owner": "admin", "recipients": [], "kind": "change"}])
     alerts.evaluate(wh)  # as the worker, at the data's as-of: recorded unscoped
     cols = ["value", "centre", "lower", "upper", "n"]

@@ -12,6 +12,7 @@ import pytest
 from db_snapshot import copy_duckdb
 from streamlit.testing.v1 import AppTest
 
+from metrics import alert_rules as rule_store
 from metrics import alerts
 from metrics.demo import alert_rules
 from metrics.model.i18n import t
@@ -24,7 +25,7 @@ CSV = ("工单号,客户编号,受理渠道,工单类型,问题类别,优先级,
 
 @pytest.fixture()
 def db(tmp_path: Path, duckdb_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setenv(alerts.ALERTS_ENV, f"sqlite:///{tmp_path / 'alerts.sqlite'}")
+    monkeypatch.setenv(rule_store.ALERTS_ENV, f"sqlite:///{tmp_path / 'alerts.sqlite'}")
     return copy_duckdb(duckdb_url, tmp_path / "panel.duckdb")
 
 

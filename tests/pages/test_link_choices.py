@@ -143,11 +143,12 @@ def test_a_tier_pick_lists_only_that_tiers_complaints() -> None:
 
 
 def test_an_alerts_link_opens_on_its_alert(duckdb_url: str, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from metrics import alert_rules as rule_store
     from metrics import alerts
     from metrics.access import audit
     from metrics.demo import alert_rules
 
-    monkeypatch.setenv(alerts.ALERTS_ENV, f"sqlite:///{tmp_path / 'alerts.sqlite'}")
+    monkeypatch.setenv(rule_store.ALERTS_ENV, f"sqlite:///{tmp_path / 'alerts.sqlite'}")
     monkeypatch.setenv(audit.AUDIT_ENV, f"sqlite:///{tmp_path / 'audit.sqlite'}")
     w = Warehouse.open(duckdb_url)
     alert_rules.install(w)

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from page_helpers import open_page
 
+from metrics import alert_rules as rule_store
 from metrics import alerts
 from metrics.access import audit
 from metrics.access import users as access
@@ -99,7 +100,7 @@ def test_open_alerts_chart_and_acknowledge(wh: Warehouse, duckdb_url: str) -> No
     assert centre != pytest.approx(k * chart.centre)
     # made the rule's own baseline: stored (what its checks judge by), audited, said in words
     at.button(key=f"alerts_base_save_{first['rule_id']}").click().run()
-    stored = alerts.rules(wh).set_index("rule_id").loc[first["rule_id"], "baseline"]
+    stored = rule_store.rules(wh).set_index("rule_id").loc[first["rule_id"], "baseline"]
     assert stored == (pd.Timestamp(chart.points["period"].iloc[0]).date(), twelfth)
     assert any(s.value.startswith("已保存基线：") and "东江市" in s.value for s in at.success)
     assert json.loads(audit.read(duckdb_url)["detail"].iloc[0])["baseline"].endswith(f"{twelfth:%Y-%m-%d}")
@@ -119,7 +120,7 @@ def test_open_alerts_chart_and_acknowledge(wh: Warehouse, duckdb_url: str) -> No
     log = audit.read(duckdb_url)
     assert log["action"].iloc[0] == "alert_ack" and json.loads(log["detail"].iloc[0])["rule_id"] == first["rule_id"]
     history = _frame(at, "alerts_history")
-    assert len(history) == len(alerts.rules(wh))
+    assert len(history) == len(rule_store.rules(wh))
 
 
 def test_a_city_manager_sees_only_their_city(wh: Warehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

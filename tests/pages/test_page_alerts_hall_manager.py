@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 from page_helpers import open_page
 
+from metrics import alert_rules as rule_store
 from metrics import alerts
 from metrics.access import users as access
 from metrics.analysis import alert_checks, control
@@ -35,7 +36,7 @@ def test_a_hall_manager_sees_no_complaint_rate_through_alerts(wh, tmp_path, monk
     key, oid = min(wh.outlet_keys().items(), key=lambda kv: kv[1])
     alert_rules.install(wh)
     hall = {"outlet": key}
-    alerts.save_rules(
+    rule_store.save_rules(
         wh,
         [
             {
@@ -73,10 +74,10 @@ def test_a_hall_manager_sees_no_complaint_rate_through_alerts(wh, tmp_path, monk
     scope = access.scope_for(user, key_ids=wh.key_ids)
     assert scope.outlet_ids == (oid,)
     # for everyone the complaint-rate rule gives a figure of the hall over the organisation's customer-months
-    rule = alerts.rules(wh).set_index("rule_id").loc["hall.cr.control"].rename(None)
+    rule = rule_store.rules(wh).set_index("rule_id").loc["hall.cr.control"].rename(None)
     rule["rule_id"] = "hall.cr.control"
     month = wh.as_of().replace(day=1)
-    f = alerts.rule_filters(wh, hall, alert_checks.window_start(month), wh.as_of(), wh.as_of())
+    f = rule_store.rule_filters(wh, hall, alert_checks.window_start(month), wh.as_of(), wh.as_of())
     assert control.for_metric(wh, "complaint_rate", f, min_n=1).points["n"].sum() > 0
 
     at = open_page(PAGE, {"lang": "zh"}, {"sw_user": user, "_sw_seen": time.time()})
@@ -94,7 +95,7 @@ def test_a_hall_manager_sees_no_complaint_rate_through_alerts(wh, tmp_path, monk
     spec = json.loads(chart_json.proto.spec)
     assert rate not in spec["layout"]["title"]["text"]
     end = (pd.Timestamp(month) + pd.offsets.MonthEnd(0)).date()
-    fs = alerts.rule_filters(wh, hall, add_months(month, -23), end, end, scope)
+    fs = rule_store.rule_filters(wh, hall, add_months(month, -23), end, end, scope)
     theirs, everyone = control.for_metric(wh, "csat", fs), control.for_metric(wh, "csat", fs.with_(scope=None))
     traces = {tr.get("name"): tr for tr in spec["data"]}
     k = 100.0 if theirs.kind == "p" else 1.0

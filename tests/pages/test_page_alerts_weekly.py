@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from page_helpers import open_page
 
-from metrics import alerts
+from metrics import alert_rules as rule_store
 from metrics.analysis import control
 from metrics.demo.model import DETERIORATING_CITY
 from metrics.model.filters import Filters
@@ -19,8 +19,8 @@ from metrics.query.warehouse import Warehouse
 
 def test_weekly_rule_is_charted_by_week(alerts_wh: Warehouse) -> None:
     wh = alerts_wh
-    key = next(k for k, v in alerts.region_keys(wh).items() if v == DETERIORATING_CITY)
-    alerts.save_rules(wh, [{"rule_id": "dj.csat.week", "metric": "csat", "kind": "control", "owner": "ops",
+    key = next(k for k, v in rule_store.region_keys(wh).items() if v == DETERIORATING_CITY)
+    rule_store.save_rules(wh, [{"rule_id": "dj.csat.week", "metric": "csat", "kind": "control", "owner": "ops",
                             "filters": {"region": key}, "grain": "week"}])
     as_of = wh.as_of()
     week = as_of - timedelta(days=as_of.weekday())

@@ -92,10 +92,10 @@ def cmd_ack(args: argparse.Namespace) -> None:
 
 
 def cmd_rules(args: argparse.Namespace) -> None:
-    from metrics import alerts
+    from metrics import alert_rules as rule_store
 
     wh = open_warehouse(args.db)
-    df = alerts.rules(wh, _scope(wh, args.as_user))
+    df = rule_store.rules(wh, _scope(wh, args.as_user))
     df["filters"] = [json.dumps(f, ensure_ascii=False) for f in df["filters"]]
     df["recipients"] = [",".join(r) for r in df["recipients"]]
     df["webhooks"] = [" ".join(hook_shown(h) for h in hooks) for hooks in df["webhooks"]]  # never the token
@@ -112,8 +112,8 @@ def cmd_history(args: argparse.Namespace) -> None:
 
 def cmd_add(args: argparse.Namespace) -> None:
     """``alerts add RULE_ID --metric M --type K [--every month|week] [--run-rules …] [slice] [--owner]``."""
-    from metrics import alerts
-    from metrics.analysis import control
+    from metrics import alert_rules as rule_store
+    from metrics.analysis import alert_checks, control
     from metrics.deliver.scope import to_query
     from metrics.model.registry import UnknownMetric
 
@@ -121,8 +121,8 @@ def cmd_add(args: argparse.Namespace) -> None:
         m = get(args.metric)
     except UnknownMetric:
         raise UserError(f"unknown metric {args.metric!r}; see servicewatch metrics") from None
-    if args.rule_kind not in alerts.KINDS:
-        raise UserError(f"unknown alert kind {args.rule_kind!r}; use one of {', '.join(alerts.KINDS)}")
+    if args.rule_kind not in rule_store.KINDS:
+        raise UserError(f"unknown alert kind {args.rule_kind!r}; use one of {', '.join(rule_store.KINDS)}")
     if args.every not in GRAINS:
         raise UserError(f"unknown alert period {args.every!r}; use month or week")
     if args.every not in m.dims:
@@ -131,14 +131,14 @@ def cmd_add(args: argparse.Namespace) -> None:
         raise UserError("--run-rules applies to control rules only")
     if args.baseline and args.rule_kind != "control":
         raise UserError("--baseline applies to control rules only")
-    if args.against not in alerts.AGAINST:
+    if args.against not in alert_checks.AGAINST:
         raise UserError(f"unknown comparison {args.against!r}; use prev or yoy")
     if args.against != "prev" and args.rule_kind != "change":
         raise UserError("--against applies to change rules only")
     baseline = None
     if args.baseline:
         try:
-            baseline = alerts.parse_baseline(args.baseline)
+            baseline = rule_store.parse_baseline(args.baseline)
         except ValueError as exc:
             raise UserError(str(exc)) from None
         if baseline[0] > baseline[1]:
@@ -154,7 +154,7 @@ def cmd_add(args: argparse.Namespace) -> None:
     wh = open_warehouse(args.db)
     if args.rule_kind == "target" and args.metric not in set(wh.targets().get("metric", [])):
         raise UserError(f"no target is set for {args.metric}; a target rule needs one (targets table)")
-    exists = set(alerts.rules(wh)["rule_id"])
+    exists = set(rule_store.rules(wh)["rule_id"])
     if args.rule_id in exists and not args.replace:
         raise UserError(f"alert rule {args.rule_id!r} exists; give --replace to change it")
     recipients = {}
@@ -176,11 +176,11 @@ def cmd_add(args: argparse.Namespace) -> None:
     query = dict(parse_qsl(to_query(wh, f.with_(scope=None)), keep_blank_values=True))
     query.pop("preset", None)
     query.pop("cmp", None)
-    sliced_f = alerts.rule_filters(wh, query, f.start, f.end)
-    if f.scope is not None and not alerts.visible(sliced_f, f.scope, wh.regions(), args.metric):
+    sliced_f = rule_store.rule_filters(wh, query, f.start, f.end)
+    if f.scope is not None and not rule_store.visible(sliced_f, f.scope, wh.regions(), args.metric):
         raise UserError(t("alert_scope.owner_scope", args.lang, metric=args.metric))
     for name, user in recipients.items():  # a recipient is told only of alerts within their scope
-        if not alerts.visible(sliced_f, access.scope_for(user, key_ids=wh.key_ids), wh.regions(), args.metric):
+        if not rule_store.visible(sliced_f, access.scope_for(user, key_ids=wh.key_ids), wh.regions(), args.metric):
             raise UserError(f"refused: the rule's slice is outside the data scope of {name} (a recipient is told "
                             "only of alerts within their scope)")
     owner = args.owner or audit.cli_user(args.as_user)
@@ -189,7 +189,7 @@ def cmd_add(args: argparse.Namespace) -> None:
                                       "baseline": args.baseline,
                                       "recipients": list(dict.fromkeys(args.recipient)),
                                       "webhooks": [hook_shown(h) for h in hooks]})
-    alerts.save_rules(wh, [{"rule_id": args.rule_id, "metric": args.metric, "kind": args.rule_kind, "owner": owner,
+    rule_store.save_rules(wh, [{"rule_id": args.rule_id, "metric": args.metric, "kind": args.rule_kind, "owner": owner,
                             "filters": query, "recipients": list(dict.fromkeys(args.recipient)), "webhooks": hooks,
                             "enabled": not args.disabled, "run_rules": wanted or None, "grain": args.every,
                             "baseline": baseline, "against": args.against}])
@@ -198,13 +198,13 @@ def cmd_add(args: argparse.Namespace) -> None:
 
 
 def cmd_remove(args: argparse.Namespace) -> None:
-    from metrics import alerts
+    from metrics import alert_rules as rule_store
 
     wh = open_warehouse(args.db)
     scope = _scope(wh, args.as_user)
-    if scope is not None and args.rule_id not in set(alerts.rules(wh, scope)["rule_id"]):
+    if scope is not None and args.rule_id not in set(rule_store.rules(wh, scope)["rule_id"]):
         raise UserError(f"alert rule {args.rule_id!r} is not within your scope")
-    if not alerts.remove_rule(wh, args.rule_id):
+    if not rule_store.remove_rule(wh, args.rule_id):
         raise UserError(f"no alert rule {args.rule_id!r}; see servicewatch alerts rules")
     audit_export(args, "alert_rule", {"rule_id": args.rule_id, "removed": True})
     print(t("alerts.removed", args.lang, rule=args.rule_id))

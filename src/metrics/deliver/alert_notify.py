@@ -10,7 +10,7 @@ min, ``failed`` after :data:`~metrics.deliver.lease.MAX_ATTEMPTS` tries or at on
 help, a stable Message-ID, an audit row ``deliver`` for each outcome). At least once, as deliveries:
 the one window of a repeat is between the mail server's acceptance and the row's update.
 
-A user is told only of alerts within their scope (:func:`metrics.alerts.visible`, checked when sent:
+A user is told only of alerts within their scope (:func:`metrics.alert_rules.visible`, checked when sent:
 a scope may have changed since the rule was written); ``alerts add --recipient`` refuses such a
 recipient up front. A viewer or a hall manager is told the figures as the Alerts page computes them for
 them (:func:`metrics.alerts.judge_for`, under their scope: a viewer's small groups withheld), and nothing
@@ -35,6 +35,7 @@ from urllib.parse import urlencode
 import pandas as pd
 import sqlalchemy as sa
 
+from metrics import alert_rules as rule_store
 from metrics import alerts
 from metrics.access import audit
 from metrics.access import users as access
@@ -79,8 +80,8 @@ def queue(wh, fired: pd.DataFrame, now: datetime | None = None) -> int:
     if fired is None or not len(fired):
         return 0
     now = now or lease_rows.now_utc()
-    engine, n, e = alerts.store(wh), alert_notices, alert_events
-    by_id = {r.rule_id: r for r in alerts.rules(wh).itertuples(index=False)}
+    engine, n, e = rule_store.store(wh), alert_notices, alert_events
+    by_id = {r.rule_id: r for r in rule_store.rules(wh).itertuples(index=False)}
     ids = sorted(set(fired["rule_id"]))
     with engine.connect() as conn:
         have = {
@@ -138,7 +139,7 @@ def table(wh) -> pd.DataFrame:
     cols = [
         n.c[c] for c in ("rule_id", "period", "recipient", "state", "attempts", "next_try_at", "last_error", "sent_at")
     ]
-    with alerts.store(wh).connect() as conn:
+    with rule_store.store(wh).connect() as conn:
         result = conn.execute(sa.select(*cols).order_by(n.c.queued_at.desc(), n.c.rule_id, n.c.recipient))
         return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
 
@@ -173,13 +174,13 @@ def slice_words(wh, f: Filters, lang: str) -> str:
 
 
 def owner_words(owner: str, lang: str) -> str:
-    return alerts.owner_label(owner, lang)
+    return rule_store.owner_label(owner, lang)
 
 
 def message(wh, rule, event: dict, lang: str, keys: dict[str, int] | None = None) -> tuple[str, list[str]]:
-    """(subject, lines) of one alert in ``lang`` (``keys``: :func:`metrics.alerts.region_keys`, read once)."""
+    """(subject, lines) of one alert in ``lang`` (``keys``: :func:`metrics.alert_rules.region_keys`, read once)."""
     period = pd.Timestamp(event["period"]).date()
-    f = alerts.rule_filters(wh, rule.filters, period, period, keys=keys)
+    f = rule_store.rule_filters(wh, rule.filters, period, period, keys=keys)
     metric, unit, where = metric_label(rule.metric, lang), get(rule.metric).unit, slice_words(wh, f, lang)
     limits = json.loads(event["limits"]) if isinstance(event["limits"], str) else dict(event["limits"])
 
@@ -245,8 +246,8 @@ def _send_one(wh, rule, event: dict, d: dict, users: dict[str, User], keys: dict
     if not user.email:
         raise SendError(f"user {who} has no e-mail address (servicewatch user add … --email)", retry=False)
     scope = access.scope_for(user, key_ids=wh.key_ids)
-    f = alerts.rule_filters(wh, rule.filters, date.today(), date.today(), keys=keys)
-    if not alerts.visible(f, scope, wh.regions(), rule.metric):
+    f = rule_store.rule_filters(wh, rule.filters, date.today(), date.today(), keys=keys)
+    if not rule_store.visible(f, scope, wh.regions(), rule.metric):
         raise SendError(t("alert_notify.outside", "en", rule=rule.rule_id, name=who), retry=False)
     if alerts.keeps_scope(scope):  # a viewer, a hall manager: the figures as the Alerts page gives them
         hit = alerts.judge_for(wh, rule, pd.Timestamp(event["period"]).date(), scope)
@@ -277,14 +278,14 @@ def send_queued(
     lease: timedelta = LEASE,
 ) -> Outcome:
     """Lease and send every due notice, one at a time; each outcome recorded and audited."""
-    engine, worker, out = alerts.store(wh), worker or f"{socket.gethostname()}:{os.getpid()}", Outcome()
+    engine, worker, out = rule_store.store(wh), worker or f"{socket.gethostname()}:{os.getpid()}", Outcome()
     keys: dict[str, int] | None = None
     users, users_error = {}, None
     try:
         users = {n: u for n, (u, _h) in access.load_users(users_file).items()}
     except access.UsersFileError as exc:
         users_error = str(exc)
-    rules = {r.rule_id: r for r in alerts.rules(wh).itertuples(index=False)}
+    rules = {r.rule_id: r for r in rule_store.rules(wh).itertuples(index=False)}
     events = alert_events
     while (d := claim(engine, worker, now, lease)) is not None:
         rule, period = rules.get(d["rule_id"]), pd.Timestamp(d["period"]).date()
@@ -299,7 +300,7 @@ def send_queued(
             if users_error and not d["recipient"].startswith("webhook:"):
                 raise SendError(users_error)
             if keys is None:  # read once, when there is something to send
-                keys = alerts.region_keys(wh)
+                keys = rule_store.region_keys(wh)
             detail |= _send_one(wh, rule, dict(event._mapping), d, users, keys)
         except Exception as exc:  # noqa: BLE001 - recorded, retried, not lost
             if not isinstance(exc, SendError):
@@ -341,5 +342,5 @@ def check_and_notify(
 def pending(data_url: str, now: datetime | None = None) -> bool:
     """Whether a notice is due (the worker's cheap look before it opens the data)."""
     n, now = alert_notices, now or lease_rows.now_utc()
-    with alerts.store_for_url(data_url).connect() as conn:
+    with rule_store.store_for_url(data_url).connect() as conn:
         return conn.execute(sa.select(n.c.rule_id).where(lease_rows.due(n, now)).limit(1)).first() is not None
