@@ -12,6 +12,7 @@ from metrics.analysis import coverage
 from metrics.analysis import data_quality as quality
 from metrics.model.filters import Filters
 from metrics.model.i18n import t
+from metrics.model.schema import LOCAL_ROLLUPS_KEY
 from servicewatch.downloads import list_download
 from servicewatch.tables import MISSING, fitted_columns, localise, number_columns, qualified_name
 from servicewatch.ui import View
@@ -55,7 +56,7 @@ def meta_table(meta: dict, lang: str) -> pd.DataFrame:
         return fallback if text == key else text
 
     def value(key: str, raw: str) -> str:
-        if key.endswith("_built"):
+        if key.endswith("_built") or key == LOCAL_ROLLUPS_KEY:  # the copy's path is the server's business
             return t("page.data.meta.yes" if raw not in ("", "0") else "page.data.meta.no", lang)
         if key == "rollup_sources":
             return t("plain.list_sep", lang).join(known(f"page.data.meta.cube.{c}", c) for c in raw.split(",") if c)

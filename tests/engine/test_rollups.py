@@ -147,10 +147,52 @@ def test_rollups_are_built_at_the_load_as_of(rolled: Warehouse) -> None:
             first = "tickets__n" if source == "tickets" else "csat_mean__n"
             assert first in table.c
         assert rolled.rollup_sources() == {"tickets", "surveys", "customers", "services", rollups.KNOWN_COUNTS,
-                                           rollups.CUSTOMER_MEASURES, "resolved", "circuits"}
+                                           rollups.CUSTOMER_MEASURES, "resolved", "circuits", rollups.COARSE}
         months = conn.execute(sa.select(sa.func.count(sa.distinct(rollups.rollup_customers.c.month)))).scalar()
         n_months = conn.execute(sa.select(sa.func.count()).select_from(s.calendar_months)).scalar()
         assert 0 < months <= n_months
+
+
+def test_coarse_cubes_hold_the_fine_cubes_sums(rolled: Warehouse) -> None:
+    """Each coarse cube is its fine cube summed over the dimensions it leaves out: every measure's
+    total per coarse cell equal (integers exactly, sums of doubles to 1e-12)."""
+    for source, coarse in rollups.COARSE_TABLES.items():
+        fine, dims = rollups.TABLES[source], rollups.COARSE_DIMS[source]
+        measures_ = [c.name for c in coarse.columns if c.name not in dims]
+        assert measures_ == [c.name for c in fine.columns if "__" in c.name]
+        got = rolled.read(sa.select(coarse)).sort_values(list(dims), na_position="last").reset_index(drop=True)
+        want = (rolled.read(sa.select(fine)).groupby(list(dims), dropna=False)[measures_].sum(min_count=1)
+                .reset_index().sort_values(list(dims), na_position="last").reset_index(drop=True))
+        assert 0 < len(got) == len(want)
+        for col in measures_:
+            np.testing.assert_allclose(pd.to_numeric(got[col]).to_numpy(float),
+                                       pd.to_numeric(want[col]).to_numpy(float), rtol=1e-12, equal_nan=True,
+                                       err_msg=f"{coarse.name}.{col}")
+
+
+@pytest.mark.parametrize(("metric_id", "by", "filters", "table"), [
+    ("csat", ("tier",), {}, "rollup_surveys_coarse"),
+    ("csat", ("region",), {"channels": ("phone",)}, "rollup_surveys_coarse"),
+    ("csat", ("tier",), {"segments": ("enterprise",)}, "rollup_surveys"),
+    ("complaint_rate", ("month",), {}, "rollup_tickets_coarse"),
+    ("tickets", ("category",), {}, "rollup_tickets"),
+    ("tickets", (), {"priorities": ("P1",)}, "rollup_tickets"),
+])
+def test_the_smallest_cube_holding_the_request_is_read(rolled: Warehouse, raw: Warehouse, metric_id: str,
+                                                       by: tuple, filters: dict, table: str) -> None:
+    f = Filters(date(2025, 1, 1), date(2025, 12, 31), **filters)
+    read = tables_read(rolled.compile(metric_id, f, by))
+    assert table in read and not (read & {t.name for t in rollups.ALL_TABLES.values()}) - {table, "rollup_customers"}
+    assert_same(rolled.metric(metric_id, f, by), raw.metric(metric_id, f, by), f"{metric_id} from {table}")
+
+
+def test_a_database_without_coarse_cubes_reads_the_fine_ones() -> None:
+    """Rollups built before the coarse cubes (no ``coarse`` in rollup_sources) are read as before."""
+    from metrics.query.rollup_compiler import event_cube
+
+    built = frozenset({"tickets", "surveys", rollups.KNOWN_COUNTS})
+    assert event_cube("surveys", ("tier",), [], built) is rollups.rollup_surveys
+    assert event_cube("surveys", ("tier",), [], built | {rollups.COARSE}) is rollups.COARSE_TABLES["surveys"]
 
 
 def test_every_rollupable_metric_has_its_columns() -> None:
@@ -339,7 +381,7 @@ def test_customer_ending_before_start_keeps_churn_on_raw_rows(tmp_path: Any, dem
     wh = Warehouse(make_engine(url, read_only=True))
     try:
         assert wh.rollup_sources() == {"tickets", "surveys", "services", rollups.KNOWN_COUNTS, "resolved",
-                                       "circuits"}
+                                       "circuits", rollups.COARSE}
         f = Filters(date(2025, 1, 1), date(2025, 12, 31))
         for metric_id in CUBE_METRICS[:3]:
             assert not uses_rollup(wh.compile(metric_id, f, ("month",)))

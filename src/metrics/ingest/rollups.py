@@ -123,6 +123,34 @@ rollup_tickets = _table("tickets")
 rollup_surveys = _table("surveys")
 TABLES = {"tickets": rollup_tickets, "surveys": rollup_surveys}  # the event cubes
 
+# The event cubes summed over fewer dimensions: what most requests group and filter by (a view of the
+# whole data by month, region, tier or channel). The fine cube has nearly a row per ticket at the size
+# of a province (nine dimensions); these have a row per month × district × tier × channel × kind, a
+# few tens of thousands whatever the number of tickets. Same sums, so the same figures; the compiler
+# reads the smallest cube holding every dimension of a request (rollup_compiler.event_cube).
+COARSE = "coarse"  # in rollup_sources: the coarse cubes are built
+COARSE_DIMS: dict[str, tuple[str, ...]] = {"tickets": ("month", "region_id", "tier", "channel", "kind"),
+                                           "surveys": ("month", "region_id", "tier", "channel", "survey_kind")}
+
+
+def _coarse_table(source: str) -> sa.Table:
+    fine = TABLES[source]
+    keep = set(COARSE_DIMS[source]) | {c.name for c in fine.columns if "__" in c.name}
+    return sa.Table(f"{fine.name}_coarse", rollup_metadata,
+                    *[sa.Column(c.name, c.type, nullable=c.nullable) for c in fine.columns if c.name in keep])
+
+
+COARSE_TABLES = {source: _coarse_table(source) for source in TABLES}
+
+
+def coarse_select(source: str, fine: sa.Table | None = None) -> sa.Select:
+    """The rows of the coarse cube of ``source``: its fine cube (``fine``: the filled one; on Spark its
+    new version) summed over the dimensions the coarse one leaves out."""
+    fine, dims = TABLES[source] if fine is None else fine, COARSE_DIMS[source]
+    cols = [fine.c[c.name] if c.name in dims else sa.func.sum(fine.c[c.name]).label(c.name)
+            for c in COARSE_TABLES[source].columns]
+    return sa.select(*cols).group_by(*[fine.c[d] for d in dims])
+
 # customer months: exposure (days at risk) and what each metric counted on customer-months counts
 # (churns, customers active at the month's end), per month × the customer's region (district) × tier ×
 # segment × sla_level × acquisition channel
@@ -146,7 +174,8 @@ rollup_services = sa.Table(
     sa.Column("sla_level", _c.sla_level.type),
     sa.Column("downtime_hours", _TOTAL), sa.Column("service_hours", _TOTAL), sa.Column("services", _COUNT),
 )
-ALL_TABLES = {**TABLES, "customers": rollup_customers, "services": rollup_services,
+ALL_TABLES = {**TABLES, **{f"{source}_{COARSE}": table for source, table in COARSE_TABLES.items()},
+              "customers": rollup_customers, "services": rollup_services,
               resolved_rollup.SOURCE: resolved_rollup.rollup_resolved,
               circuits_rollup.SOURCE: circuits_rollup.rollup_circuits}
 
@@ -202,7 +231,9 @@ def refresh(engine: sa.Engine) -> date | None:
         for source, table in TABLES.items():
             conn.execute(table.insert().from_select([col.name for col in table.columns],
                                                     build_select(source, as_of)))
-        built = [*TABLES, KNOWN_COUNTS]
+            coarse = COARSE_TABLES[source]
+            conn.execute(coarse.insert().from_select([col.name for col in coarse.columns], coarse_select(source)))
+        built = [*TABLES, KNOWN_COUNTS, COARSE]
         if customers_rollup_exact(conn):
             months = exposure_months(CUSTOMER_MONTHS, as_of)
             conn.execute(rollup_customers.insert().from_select(list(months.selected_columns.keys()), months))
@@ -255,5 +286,5 @@ def parse_sources(value: object) -> frozenset[str]:
     return frozenset(x for x in str(value).split(",") if x)
 
 
-__all__ = ["ALL_TABLES", "AS_OF_KEY", "CUBE_DIMS", "SOURCES_KEY", "TABLES", "build_select", "measures",
-           "parse_sources", "refresh", "rollup_as_of", "rollupable"]
+__all__ = ["ALL_TABLES", "AS_OF_KEY", "COARSE", "COARSE_DIMS", "COARSE_TABLES", "CUBE_DIMS", "SOURCES_KEY", "TABLES",
+           "build_select", "coarse_select", "measures", "parse_sources", "refresh", "rollup_as_of", "rollupable"]

@@ -19,6 +19,9 @@ import sqlalchemy as sa
 from metrics.ingest import circuits_rollup, resolved_rollup
 from metrics.ingest.resolved_rollup import rollup_resolved
 from metrics.ingest.rollups import (
+    COARSE,
+    COARSE_DIMS,
+    COARSE_TABLES,
     CUBE_DIMS,
     CUSTOMER_MEASURES,
     EVENT_SOURCES,
@@ -217,13 +220,13 @@ def compile_from_rollup(metric: Metric, f: Filters, by: tuple[str, ...], window:
         return q
     if metric.exposure is not None:  # over time at risk: the kind makes the SQL from the declaration
         return kinds.of(metric).select(metric, cube)
-    r = TABLES[metric.source]
     lists = [("tier", f.tiers), ("segment", f.segments), ("sla_level", f.sla_levels), ("channel", f.channels)]
     if metric.source == "tickets":
         lists += [("category", f.categories), ("priority", f.priorities),
                   ("kind", metric.fixed_kinds or f.kinds)]
     else:
         lists.append(("survey_kind", f.survey_kinds))
+    r = event_cube(metric.source, by, lists, sources)
     parts = _cube_query(r, f, by, window, region_level, lists)
     if parts is None:
         return None
@@ -233,6 +236,17 @@ def compile_from_rollup(metric: Metric, f: Filters, by: tuple[str, ...], window:
         total = sa.func.sum(r.c[x.column])
         aggs.append((sa.func.coalesce(total, 0) if x.is_count else total).label(x.name))
     return sa.select(*dims, *aggs).select_from(from_).where(*conds).group_by(*[d.element for d in dims])
+
+
+def event_cube(source: str, by: tuple[str, ...], lists: list[tuple[str, tuple[str, ...]]],
+               sources: frozenset[str]) -> sa.Table:
+    """The smallest event cube of ``source`` holding every dimension the request groups (``by``;
+    region: the cube's region_id) or filters by (``lists`` with values): the coarse cube when it is
+    built and does, else the fine one. Both hold the same sums."""
+    needed = {"region_id" if d == "region" else d for d in by} | {col for col, values in lists if values}
+    if COARSE in sources and needed <= set(COARSE_DIMS[source]):
+        return COARSE_TABLES[source]
+    return TABLES[source]
 
 
 def _ticket_lists(m: Metric, f: Filters) -> list[tuple[str, tuple[str, ...]]]:

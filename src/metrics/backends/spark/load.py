@@ -303,7 +303,8 @@ def _rollup_builds(engine: sa.Engine, conn: sa.Connection, as_of: dt.date,
     from metrics.query.warehouse import Warehouse
 
     builds = [(table, r.build_select(source, as_of)) for source, table in r.TABLES.items()]
-    sources = [*r.TABLES, r.KNOWN_COUNTS]
+    builds += [(table, r.coarse_select(source, new(r.TABLES[source]))) for source, table in r.COARSE_TABLES.items()]
+    sources = [*r.TABLES, r.KNOWN_COUNTS, r.COARSE]
     if r.customers_rollup_exact(conn):
         builds.append((r.rollup_customers, exposure_months(CUSTOMER_MONTHS, as_of)))
         sources += ["customers", r.CUSTOMER_MEASURES]
