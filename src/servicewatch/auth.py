@@ -30,6 +30,7 @@ import time
 import streamlit as st
 
 from metrics.access import audit
+from metrics.access import scope as access_scope
 from metrics.access import users as access
 from metrics.access.users import AuthError, Scope, User, UsersFileError
 from metrics.model.i18n import label, t
@@ -72,7 +73,7 @@ def current_user() -> User | None:
 
 def current_scope() -> Scope | None:
     user = current_user()
-    return access.scope_for(user) if user is not None else None
+    return access_scope.scope_for(user) if user is not None else None
 
 
 def sign_out() -> None:

@@ -21,7 +21,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from metrics.access import users as access
+from metrics.access import scope as access_scope
 from metrics.access.users import ScopeError, User
 from metrics.analysis import drill
 from metrics.analysis.subtitles import region_parents, subtitle
@@ -235,7 +235,7 @@ def page(title_key: str) -> View:
         st.stop()
     name_col = "name_zh" if lang == "zh" else "name_en"
     names = dict(zip(regions["region_id"].astype(int), regions[name_col], strict=True))
-    scope = access.scope_for(user, key_ids=lambda entity, keys: cached_call(
+    scope = access_scope.scope_for(user, key_ids=lambda entity, keys: cached_call(
         wh, version, wh.url, "key_ids", entity, tuple(keys))) if user is not None else None  # keys -> ids
     reseed = page_changed or lang_changed or back
     view = View(wh, version, filter_bar(wh, version, as_of, regions, lang, reseed, scope, page_changed, span,

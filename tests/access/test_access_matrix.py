@@ -19,6 +19,7 @@ import pytest
 import sqlalchemy as sa
 from page_helpers import open_page, other_sections, plain, show_section
 
+from metrics.access import scope as access_scope
 from metrics.access import users as access
 from metrics.access.users import User
 from metrics.model import schema as s
@@ -108,7 +109,7 @@ def test_page_shows_nothing_outside_the_scope(role, page, roles, users_file, wh,
     query = {"lang": "zh"} if role == "account_manager" else {"region": str(OTHER_CITY), "lang": "zh"}
     at = open_page(page, query, {"sw_user": user, "_sw_seen": time.time()})
     assert not at.exception, [e.value for e in at.exception]
-    scope = access.scope_for(user)
+    scope = access_scope.scope_for(user)
     if user.role != "admin" and page in ADMIN_ONLY:  # refused with the catalogue's message, nothing else
         key = "page.admin.refused" if page.endswith("Admin.py") else "page.data.admins_only"
         assert [e.value for e in at.error] == [t(key, "zh")] and not at.dataframe and not at.metric

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from PIL import Image
 
 from metrics import report
+from metrics.access import scope as access_scope
 from metrics.access import users as access
 from metrics.access.users import Scope, User
 from metrics.cli import main as cli
@@ -91,12 +92,12 @@ def test_viewer_suppression_every_kind_of_metric(db_url, metric_id) -> None:
 
 def test_min_group_size_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     viewer = User("v", "viewer")
-    monkeypatch.setenv(access.MIN_GROUP_ENV, "12")
-    assert access.scope_for(viewer).min_group_size == 12
-    monkeypatch.setenv(access.MIN_GROUP_ENV, "many")
-    assert access.scope_for(viewer).min_group_size == access.DEFAULT_MIN_GROUP_SIZE
-    monkeypatch.delenv(access.MIN_GROUP_ENV)
-    assert access.scope_for(viewer).min_group_size == access.DEFAULT_MIN_GROUP_SIZE
+    monkeypatch.setenv(access_scope.MIN_GROUP_ENV, "12")
+    assert access_scope.scope_for(viewer).min_group_size == 12
+    monkeypatch.setenv(access_scope.MIN_GROUP_ENV, "many")
+    assert access_scope.scope_for(viewer).min_group_size == access_scope.DEFAULT_MIN_GROUP_SIZE
+    monkeypatch.delenv(access_scope.MIN_GROUP_ENV)
+    assert access_scope.scope_for(viewer).min_group_size == access_scope.DEFAULT_MIN_GROUP_SIZE
 
 
 # -- the meeting pack per role --------------------------------------------------------------------
@@ -186,12 +187,12 @@ def test_report_per_region_province_manager_gets_its_cities(users, duckdb_url, w
     from metrics.cli.report import cities_for
 
     regions = wh.regions()
-    scope = access.scope_for(access.get_user("lingnan"))
+    scope = access_scope.scope_for(access.get_user("lingnan"))
     cities = set(regions.loc[(regions["level"] == "city") & (regions["parent_id"] == PROVINCE), "region_id"])
     assert set(cities_for(regions, (), scope)) == cities
-    assert cities_for(regions, (CITY,), access.scope_for(access.get_user("nanling"))) == [CITY]
+    assert cities_for(regions, (CITY,), access_scope.scope_for(access.get_user("nanling"))) == [CITY]
     with pytest.raises(access.ScopeError):
-        cities_for(regions, (OTHER_CITY,), access.scope_for(access.get_user("nanling")))
+        cities_for(regions, (OTHER_CITY,), access_scope.scope_for(access.get_user("nanling")))
 
 
 def test_cli_as_user_refuses_region_before_querying(users, duckdb_url, capsys) -> None:
@@ -252,7 +253,7 @@ def test_cli_entry_points_stay_in_scope(role, fitted_duckdb_url, tmp_path, monke
     monkeypatch.setenv(access.USERS_ENV, str(tmp_path / "users.json"))
     monkeypatch.setenv("SERVICEWATCH_AUDIT_DB", f"sqlite:///{tmp_path / 'audit.sqlite'}")
     access.add_user(user, PASSWORD)
-    scope = access.scope_for(user)
+    scope = access_scope.scope_for(user)
     regions = access.allowed_regions(scope, wh.regions())
     inside = c if regions is None else c[c["region_id"].isin(regions)]
     if scope.manager_id is not None:

@@ -15,6 +15,7 @@ from outlet_frames import START, frames
 from page_helpers import filters, open_page, write_users
 from section_run import run_section
 
+from metrics.access import scope as access_scope
 from metrics.access import users as access
 from metrics.access.users import Scope, ScopeError, User
 from metrics.analysis import outlet_audits as oaud
@@ -62,9 +63,9 @@ def test_the_users_file_keeps_the_outlets_and_the_scope_reads_the_keys(db: str, 
     loaded = {u.name: u for u in access.list_users()}
     assert loaded["east_hall"].outlets == (EAST_HALL,) and loaded["west"].outlets == (3, 4)
     wh = Warehouse.open(db)
-    assert access.scope_for(loaded["east_hall"], key_ids=wh.key_ids) == Scope("east_hall", outlet_ids=(-1,))
-    assert access.scope_for(loaded["east_hall"]).outlet_ids == ()  # a text key without the data: nothing
-    assert access.scope_for(User("x", "hall_manager", outlets=("NOPE",)), key_ids=wh.key_ids).outlet_ids == ()
+    assert access_scope.scope_for(loaded["east_hall"], key_ids=wh.key_ids) == Scope("east_hall", outlet_ids=(-1,))
+    assert access_scope.scope_for(loaded["east_hall"]).outlet_ids == ()  # a text key without the data: nothing
+    assert access_scope.scope_for(User("x", "hall_manager", outlets=("NOPE",)), key_ids=wh.key_ids).outlet_ids == ()
 
 
 def test_the_engine_keeps_their_outlets_only(db: str) -> None:
@@ -79,7 +80,7 @@ def test_the_engine_keeps_their_outlets_only(db: str) -> None:
     with pytest.raises(ScopeError):
         ol.check_outlet(wh, f, 3)
     with pytest.raises(ScopeError):
-        access.check_outlets(f.scope, (3,))
+        access_scope.check_outlets(f.scope, (3,))
 
 
 def test_cli_as_a_hall_manager(db: str, users, capsys) -> None:

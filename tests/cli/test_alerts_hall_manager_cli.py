@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from metrics import alert_rules as rule_store
+from metrics.access import scope as access_scope
 from metrics.access import users as access
 from metrics.cli.main import main
 from metrics.model.i18n import t
@@ -44,7 +45,7 @@ def test_a_hall_managers_rule_is_narrowed_to_their_outlets(wh, hall, duckdb_url,
     assert code == 0, err
     [rule] = rule_store.rules(wh).itertuples(index=False)
     assert rule.owner == "hall1" and rule.filters.get("outlet") == key
-    scope = access.scope_for(access.get_user("hall1"), key_ids=wh.key_ids)
+    scope = access_scope.scope_for(access.get_user("hall1"), key_ids=wh.key_ids)
     assert scope.outlet_ids == (oid,)
     assert list(rule_store.rules(wh, scope)["rule_id"]) == ["hm.csat"]  # its owner sees it
 

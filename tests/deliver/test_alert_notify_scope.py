@@ -11,6 +11,7 @@ import pytest
 from deliver.deliver_helpers import add_complaints_rule
 from metrics import alert_rules as rule_store
 from metrics import alerts
+from metrics.access import scope as access_scope
 from metrics.access import users as access
 from metrics.query.warehouse import Warehouse
 
@@ -29,7 +30,7 @@ def _add(sw) -> None:
 
 
 def test_a_viewer_is_told_nothing_below_the_minimum_group_size(rules_env, sw, mailbox, monkeypatch) -> None:
-    monkeypatch.setenv(access.MIN_GROUP_ENV, "100000000")  # more customers than Dongjiang has
+    monkeypatch.setenv(access_scope.MIN_GROUP_ENV, "100000000")  # more customers than Dongjiang has
     _add(sw)
     code, out, err = sw("alerts", "check", "--notify", "--lang", "en")
     assert code == 1 and "Traceback" not in err
@@ -50,7 +51,7 @@ def test_a_viewer_above_the_minimum_gets_their_scopes_figures(rules_env, sw, mai
     body = mail.get_body(("plain",)).get_content()
     wh = Warehouse.open(rules_env["SERVICEWATCH_DB"])
     [event] = alerts.events(wh).to_dict("records")
-    viewer = access.scope_for(access.get_user("dj.viewer"), key_ids=wh.key_ids)
+    viewer = access_scope.scope_for(access.get_user("dj.viewer"), key_ids=wh.key_ids)
     rule = next(r for r in rule_store.rules(wh).itertuples(index=False) if r.rule_id == "dj.complaints")
     theirs = alerts.judge_for(wh, rule, pd.Timestamp(event["period"]).date(), viewer)
     assert theirs is not None and theirs["n"] == pytest.approx(event["n"])  # a city: no group withheld

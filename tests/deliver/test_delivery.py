@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from metrics.access import audit
+from metrics.access import scope as access_scope
 from metrics.access import users as access
 from metrics.deliver import store
 from metrics.model.filters import Filters, preset_period
@@ -99,7 +100,7 @@ def test_digest_holds_own_figures_and_alerts_and_webhooks(env, sw, mailbox, webh
     start, end = preset_period("last_month", wh.as_of())
 
     def csat(user: str | None, regions: tuple[int, ...]) -> float:
-        scope = access.scope_for(access.get_user(user), key_ids=wh.key_ids) if user else None
+        scope = access_scope.scope_for(access.get_user(user), key_ids=wh.key_ids) if user else None
         return float(wh.metric("csat", Filters(start=start, end=end, regions=regions, scope=scope))["value"].iloc[0])
 
     [dj] = mailbox.to("dj@example.com")

@@ -16,6 +16,7 @@ from page_helpers import open_page
 
 from metrics import alert_rules as rule_store
 from metrics import alerts
+from metrics.access import scope as access_scope
 from metrics.access import users as access
 from metrics.analysis import alert_checks, control
 from metrics.demo import alert_rules
@@ -71,7 +72,7 @@ def test_a_hall_manager_sees_no_complaint_rate_through_alerts(wh, tmp_path, monk
     access.add_user(user, None, users)
     monkeypatch.setenv(access.USERS_ENV, str(users))
     monkeypatch.delenv("SERVICEWATCH_AUTH", raising=False)
-    scope = access.scope_for(user, key_ids=wh.key_ids)
+    scope = access_scope.scope_for(user, key_ids=wh.key_ids)
     assert scope.outlet_ids == (oid,)
     # for everyone the complaint-rate rule gives a figure of the hall over the organisation's customer-months
     rule = rule_store.rules(wh).set_index("rule_id").loc["hall.cr.control"].rename(None)
@@ -146,7 +147,7 @@ def test_a_viewers_open_alerts_keep_the_small_group_rule(wh, tmp_path, monkeypat
     viewer = access.User("dj.viewer", "viewer", (DETERIORATING_CITY,))
     access.add_user(viewer, None, users)
     monkeypatch.setenv(access.USERS_ENV, str(users))
-    monkeypatch.setenv(access.MIN_GROUP_ENV, "100000000")
+    monkeypatch.setenv(access_scope.MIN_GROUP_ENV, "100000000")
     monkeypatch.delenv("SERVICEWATCH_AUTH", raising=False)
     at = open_page(PAGE, {"lang": "zh"}, {"sw_user": viewer, "_sw_seen": time.time()})
     assert not at.exception, [e.value for e in at.exception]

@@ -14,6 +14,7 @@ import pytest
 from page_helpers import open_page, plain
 
 from metrics.access import audit
+from metrics.access import scope as access_scope
 from metrics.access import users as access
 from metrics.access.users import User
 from metrics.cli import main as cli
@@ -113,7 +114,7 @@ def test_engine_refuses_a_province_view_to_a_city_manager(env: str) -> None:
     wh = Warehouse.open(env)
     users = {u.name: u for u in USERS}
     dj = users["dj"]
-    scope = access.scope_for(dj, key_ids=wh.key_ids)
+    scope = access_scope.scope_for(dj, key_ids=wh.key_ids)
     f = Filters(start=wh.as_of().replace(day=1), end=wh.as_of(), scope=scope)
     engine = store.engine_for(store.store_url(env))
     kw = {"owner": dj, "owner_name": "dj", "schedule": Schedule.parse("daily", "08:00"), "fmt": "pdf",

@@ -22,6 +22,7 @@ from db_snapshot import server_database
 from page_helpers import open_page, plain
 from text_key_extracts import BIG, extracts, load
 
+from metrics.access import scope as access_scope
 from metrics.access import users as access
 from metrics.analysis import customer_history, drill
 from metrics.analysis import data_quality as quality
@@ -161,9 +162,9 @@ def test_user_scoped_to_a_city_key_sees_only_its_districts(any_url: str, tmp_pat
         access.add_user(access.User("sz", "manager", ("GD-SZ",)), None, tmp_path / "users.json")
         user = access.get_user("sz", tmp_path / "users.json")
         assert user.regions == ("GD-SZ",)
-        scope = access.scope_for(user, key_ids=wh.key_ids)
+        scope = access_scope.scope_for(user, key_ids=wh.key_ids)
         assert scope.regions == (wh.key_ids("regions", ["GD-SZ"])["GD-SZ"],)
-        assert access.scope_for(user).regions == ()  # without the data's keys: nothing (fail closed)
+        assert access_scope.scope_for(user).regions == ()  # without the data's keys: nothing (fail closed)
         f = F.with_(scope=scope)
         got = wh.show_keys(wh.metric("csat", f, ("region",), "district"), {"region_id": "regions"})
         c = FRAMES["customers"]

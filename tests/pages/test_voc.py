@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 from page_helpers import default_filters, open_page, plain, show_section
 
+from metrics.access import scope as access_scope
 from metrics.access import users as access
 from metrics.access.users import User
 from metrics.analysis import topics as tp
@@ -66,7 +67,7 @@ def test_viewer_gets_no_quotes(wh: Warehouse, tmp_path, monkeypatch) -> None:
     assert not [d for d in at.dataframe if t("page.tables.quote", "en") in d.value.columns]
     assert any(t("topics.reason.viewer", "en") in plain(c.value) for c in at.caption)
     # and the engine refuses a viewer's scope too, whatever a caller asks
-    scope = access.scope_for(viewer, key_ids=wh.key_ids)
+    scope = access_scope.scope_for(viewer, key_ids=wh.key_ids)
     with pytest.raises(access.ScopeError):
         tp.quotes(wh, default_filters(wh).with_(scope=scope), "billing", 5)
 
@@ -95,7 +96,7 @@ def test_viewer_sees_no_small_group(wh: Warehouse, tmp_path, monkeypatch) -> Non
     viewer = User("voc_viewer2", "viewer")
     access.add_user(viewer, PASSWORD, users)
     monkeypatch.setenv(access.USERS_ENV, str(users))
-    monkeypatch.setenv(access.MIN_GROUP_ENV, "1000000")
+    monkeypatch.setenv(access_scope.MIN_GROUP_ENV, "1000000")
     monkeypatch.setenv("SERVICEWATCH_AUDIT_DB", f"sqlite:///{tmp_path / 'audit.sqlite'}")
     monkeypatch.delenv("SERVICEWATCH_AUTH", raising=False)
     at = show_section(open_page(PAGE, {"lang": "en"}, {"sw_user": viewer, "_sw_seen": time.time()}), "voc")

@@ -5,7 +5,8 @@ No Streamlit here: the app, the CLI and the tests share it.
 * :class:`User`: a name, a role (admin, manager, account_manager, hall_manager, viewer), the regions
   of a manager, the ``account_managers.manager_id`` of an account manager, the outlets of a hall
   manager (营业厅主任) — named by their keys as the source wrote them (``GD-SZ``, ``AM-001``,
-  ``HALL-01``; a plain number is its own id), turned into ids by :func:`scope_for` with the data's
+  ``HALL-01``; a plain number is its own id), turned into ids by
+  :func:`metrics.access.scope.scope_for` with the data's
   ``source_keys``.
 * The users file (JSON, path in ``$SERVICEWATCH_USERS``, kept outside the repository): users with
   bcrypt password hashes. A missing, unreadable or malformed file raises :class:`UsersFileError`:
@@ -13,7 +14,7 @@ No Streamlit here: the app, the CLI and the tests share it.
 * :class:`Scope`: the rows a user may see, frozen and hashable so it rides in
   :class:`metrics.model.filters.Filters` (and therefore in every cache key). The compiler adds its
   conditions to every query (:func:`scope_conditions`); an admin has no scope (None). Defined in
-  :mod:`metrics.access.scope` with its checks; this module re-exports them.
+  :mod:`metrics.access.scope` with its checks (read them there; a few are still re-exported here).
 * :class:`RateLimiter`: N failed sign-ins per name within a window lock the name for a while,
   in a store beside the users file shared by every process (:mod:`metrics.access.lockout`).
 """
@@ -32,19 +33,15 @@ from pathlib import Path
 import bcrypt
 
 from metrics.access import lockout
-from metrics.access.scope import (  # noqa: F401 - re-exported: users is where callers find the scope too
-    DEFAULT_MIN_GROUP_SIZE,
-    MIN_GROUP_ENV,
+
+# still re-exported: read through this module by files others are working on (metrics.churn.*,
+# metrics.cli.main, metrics.alert_rules), so their readers are not moved to metrics.access.scope yet
+from metrics.access.scope import (  # noqa: F401
     Scope,
     ScopeError,
     allowed_regions,
-    check_outlets,
-    check_regions,
-    min_group_size,
-    outlet_condition,
     require_rows,
     scope_conditions,
-    scope_for,
     withheld,
 )
 from metrics.model.keys import user_key

@@ -91,6 +91,7 @@ def _owner_id(wh, args: argparse.Namespace) -> int | None:  # noqa: ANN001 - a W
 def _writer(args: argparse.Namespace):  # noqa: ANN202 - (Warehouse, url, user, scope)
     """The data database opened for writing, its URL, the audit user and the ``--as-user`` scope."""
     from metrics.access import audit
+    from metrics.access import scope as access_scope
     from metrics.access import users as access
     from metrics.backends.connect import resolve_url
     from metrics.query.warehouse import Warehouse
@@ -105,7 +106,7 @@ def _writer(args: argparse.Namespace):  # noqa: ANN202 - (Warehouse, url, user, 
     scope = None
     if args.as_user:
         try:
-            scope = access.scope_for(access.get_user(args.as_user), key_ids=wh.key_ids)
+            scope = access_scope.scope_for(access.get_user(args.as_user), key_ids=wh.key_ids)
         except ValueError as exc:
             wh.engine.dispose()
             raise UserError(str(exc)) from None

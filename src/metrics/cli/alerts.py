@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl
 import pandas as pd
 
 from metrics.access import audit
+from metrics.access import scope as access_scope
 from metrics.access import users as access
 from metrics.alerts import readable
 from metrics.analysis.alert_checks import GRAINS
@@ -31,7 +32,7 @@ def _scope(wh, as_user: str | None) -> access.Scope | None:
     if not as_user:
         return None
     try:
-        return access.scope_for(access.get_user(as_user), key_ids=wh.key_ids)
+        return access_scope.scope_for(access.get_user(as_user), key_ids=wh.key_ids)
     except ValueError as exc:
         raise UserError(str(exc)) from None
 
@@ -180,7 +181,8 @@ def cmd_add(args: argparse.Namespace) -> None:
     if f.scope is not None and not rule_store.visible(sliced_f, f.scope, wh.regions(), args.metric):
         raise UserError(t("alert_scope.owner_scope", args.lang, metric=args.metric))
     for name, user in recipients.items():  # a recipient is told only of alerts within their scope
-        if not rule_store.visible(sliced_f, access.scope_for(user, key_ids=wh.key_ids), wh.regions(), args.metric):
+        user_scope = access_scope.scope_for(user, key_ids=wh.key_ids)
+        if not rule_store.visible(sliced_f, user_scope, wh.regions(), args.metric):
             raise UserError(f"refused: the rule's slice is outside the data scope of {name} (a recipient is told "
                             "only of alerts within their scope)")
     owner = args.owner or audit.cli_user(args.as_user)

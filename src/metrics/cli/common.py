@@ -15,6 +15,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from metrics.access import scope as access_scope
 from metrics.access import users as access
 from metrics.backends.connect import check_connection, resolve_url
 from metrics.model import dimensions, registry
@@ -98,11 +99,11 @@ def build_filters(wh: Warehouse, args: argparse.Namespace) -> Filters:
     scope = None
     if getattr(args, "as_user", None):  # without it the CLI is the operator's tool: no scope
         try:
-            scope = access.scope_for(access.get_user(args.as_user), key_ids=wh.key_ids)
+            scope = access_scope.scope_for(access.get_user(args.as_user), key_ids=wh.key_ids)
         except ValueError as exc:
             raise UserError(str(exc)) from None
-        access.check_regions(scope, regions, wh.regions())  # refused here, before any query
-        access.check_outlets(scope, outlets)
+        access_scope.check_regions(scope, regions, wh.regions())  # refused here, before any query
+        access_scope.check_outlets(scope, outlets)
     try:
         return Filters(start=start, end=end, as_of=as_of, comparison=args.compare, regions=regions,
                        scope=scope,

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from metrics.access import scope as access_scope
 from metrics.access import users as access
 from metrics.access.audit import filters_detail
 from metrics.access.users import Scope
@@ -35,7 +36,7 @@ def cities_for(regions: pd.DataFrame, selected: tuple[int, ...], scope: Scope | 
     cities = regions[regions["level"] == "city"]
     allowed = access.allowed_regions(scope, regions)
     if allowed is not None:
-        access.check_regions(scope, selected, regions)
+        access_scope.check_regions(scope, selected, regions)
         cities = cities[cities["region_id"].astype(int).isin(allowed)]
         if cities.empty:
             raise UserError("--per-region writes one file per city, and no whole city is in the scope of "

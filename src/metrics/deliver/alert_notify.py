@@ -38,6 +38,7 @@ import sqlalchemy as sa
 from metrics import alert_rules as rule_store
 from metrics import alerts
 from metrics.access import audit
+from metrics.access import scope as access_scope
 from metrics.access import users as access
 from metrics.access.users import User
 from metrics.analysis.subtitles import region_parents, scope_text
@@ -245,7 +246,7 @@ def _send_one(wh, rule, event: dict, d: dict, users: dict[str, User], keys: dict
         raise SendError(f"no user {who} in the users file", retry=False)
     if not user.email:
         raise SendError(f"user {who} has no e-mail address (servicewatch user add … --email)", retry=False)
-    scope = access.scope_for(user, key_ids=wh.key_ids)
+    scope = access_scope.scope_for(user, key_ids=wh.key_ids)
     f = rule_store.rule_filters(wh, rule.filters, date.today(), date.today(), keys=keys)
     if not rule_store.visible(f, scope, wh.regions(), rule.metric):
         raise SendError(t("alert_notify.outside", "en", rule=rule.rule_id, name=who), retry=False)

@@ -3,7 +3,7 @@
 The subscription stores its view as a link's query string (:mod:`metrics.model.links`) without a
 period: ``preset`` (last month by default) is resolved against the data's as-of date when the pack
 is built. Each recipient's figures are the view intersected with their scope
-(:func:`metrics.access.users.scope_for`): a province view sent to a city manager is that city's
+(:func:`metrics.access.scope.scope_for`): a province view sent to a city manager is that city's
 view; a view with no region in common with a recipient's regions gives that recipient nothing; a hall
 manager's view is narrowed to their outlets the same way.
 """
@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from urllib.parse import parse_qsl, urlencode
 
+from metrics.access import scope as access_scope
 from metrics.access import users as access
 from metrics.access.users import Scope, User
 from metrics.model import dimensions
@@ -68,7 +69,7 @@ def _closure(wh: Warehouse, regions: tuple[int, ...]) -> set[int]:
 def for_recipient(wh: Warehouse, f: Filters, user: User) -> Filters:
     """``f`` as ``user`` may receive it: narrowed to their regions and carrying their scope.
     Raises :class:`OutsideScope` when the view and the scope have no region in common."""
-    scope = access.scope_for(user, key_ids=wh.key_ids)
+    scope = access_scope.scope_for(user, key_ids=wh.key_ids)
     if scope is None:
         return f
     if scope.outlet_ids is not None:  # a hall manager: the view's outlets among theirs, or all of theirs

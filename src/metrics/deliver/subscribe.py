@@ -16,6 +16,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from metrics.access import audit
+from metrics.access import scope as access_scope
 from metrics.access import users as access
 from metrics.access.users import ScopeError, User
 from metrics.deliver import store
@@ -66,7 +67,7 @@ def check(wh: Warehouse, f: Filters, owner: User | None, recipients: Sequence[st
     if owner is not None and owner.role not in MAY_SUBSCRIBE_OTHERS and set(recipients) - {owner.name}:
         raise Refused("subscribe.err.others", role=owner.role)
     try:
-        access.check_regions(f.scope, f.regions, wh.regions())
+        access_scope.check_regions(f.scope, f.regions, wh.regions())
     except ScopeError:
         raise Refused("subscribe.err.owner_scope") from None
     view = owners_view(f)

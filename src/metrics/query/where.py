@@ -12,7 +12,7 @@ from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
 
-from metrics.access.users import outlet_condition, scope_conditions
+from metrics.access.scope import outlet_condition, scope_conditions
 from metrics.model.filters import Filters
 from metrics.model.regions import within
 
