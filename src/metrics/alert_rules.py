@@ -1,8 +1,9 @@
 """Alert rules (table ``alert_rules``) and where they live: adding, listing, removing rules, a rule's
 baseline, its slice as filters and whether it lies inside a user's scope. What the rules fire
-(evaluation, recorded alerts, acknowledgements) is :mod:`metrics.alerts`; read these names here.
+(evaluation, recorded alerts, acknowledgements) is :mod:`metrics.alerts`.
 
-Where the tables live: :func:`store` (an SQLite file beside a DuckDB data file, else the data database).
+Where the tables live: :func:`store` (an SQLite file beside a DuckDB data file, for Spark one in the state
+folder, else the data database).
 """
 
 from __future__ import annotations
