@@ -106,6 +106,7 @@ lint: venv
 
 bench: venv system
 	$(PY) -m bench.run
+	$(PY) -m bench.cubes
 	$(PY) -m bench.churn
 	$(PY) -m bench.importing
 	$(PY) -m bench.spark --scale S
