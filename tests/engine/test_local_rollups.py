@@ -70,3 +70,31 @@ def test_only_a_spark_warehouse_looks_for_a_copy(tmp_path) -> None:  # noqa: ANN
         assert wh.read_all([wh.compile("tickets", f)])[0].iloc[0, 0] > 0
     finally:
         wh.dispose()
+
+
+def test_a_copy_removed_under_a_reader_sends_its_statements_to_the_warehouse(tmp_path) -> None:  # noqa: ANN001
+    """A refresh removes old copies: a Warehouse whose copy is gone answers from the warehouse itself
+    (the same rollup tables there), with no error, and stops using the copy."""
+    import shutil
+
+    from metrics.demo.generator import generate
+    from metrics.ingest.load import replace_all
+
+    url = f"duckdb:///{tmp_path / 'db.duckdb'}"
+    replace_all(url, generate(customers=300, seed=3))
+    copy = tmp_path / "copy.duckdb"
+    shutil.copy(tmp_path / "db.duckdb", copy)
+    wh = Warehouse.open(url)
+    try:
+        f = Filters(date(2025, 1, 1), date(2025, 12, 31))
+        want = wh.metric("tickets", f, ("tier",))
+        wh._local = (LocalRollups.open(str(copy)), float("inf"))  # noqa: SLF001 - a Spark reader's state
+        stmt = wh.compile("tickets", f, ("tier",))
+        assert wh.local_rollups().engine_for(stmt) is not None
+        assert wh.metric("tickets", f, ("tier",)).equals(want)  # read from the copy
+        copy.unlink()
+        wh.local_rollups().engine.dispose()  # its pooled connection closed: the next one must open the file
+        assert wh.metric("tickets", f, ("tier",)).equals(want)
+        assert wh.local_rollups().engine is None
+    finally:
+        wh.dispose()

@@ -52,7 +52,7 @@ class LocalRollups:
         if self.engine is None:
             return None
         names = {t.name for t in find_tables(stmt, include_aliases=False, include_joins=False)
-                 if isinstance(t, sa.Table)}
+                 if isinstance(t, sa.TableClause)}  # sa.Table and sa.table() alike
         return self.engine if names and names <= self.tables else None
 
     def dispose(self) -> None:

@@ -7,6 +7,8 @@ columns are the group-by columns, then ``value``, ``n``, ``lower``, ``upper``.
 
 from __future__ import annotations
 
+import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
@@ -29,7 +31,9 @@ from metrics.query.finish import finish, suppress_small_groups
 from metrics.query.local_rollups import LocalRollups
 from metrics.query.rollup_compiler import compile_from_rollup
 
+log = logging.getLogger(__name__)
 SPARK_STATEMENTS_AT_ONCE = 4  # statements a Warehouse sends Spark at once (read_all)
+SPARK_RECHECK_S = 60.0  # seconds before a Spark Warehouse without usable rollups reads sw_meta again
 # where the distinct values of each categorical dimension are read from
 DIM_VALUES = {d.name: d.values_from for d in dimensions.VALUE_FILTERS}
 
@@ -87,6 +91,10 @@ class Warehouse:
                 df = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
                 return keys_sql.show(conn, df, keys) if keys else df
         except sa.exc.SQLAlchemyError as exc:
+            if engine is not self.engine:  # the local copy is gone (a newer refresh removed it): ask Spark
+                log.info("local rollup copy unreadable (%s): reading Spark", type(exc).__name__)
+                self._forget_local()
+                return self.read(stmt, keys)
             raise DatabaseError(describe_error(exc, engine_url(self.engine))) from None
 
     def read_all(self, stmts: list[sa.Executable]) -> list[pd.DataFrame]:
@@ -99,14 +107,27 @@ class Warehouse:
             return list(pool.map(self.read, stmts))
 
     def local_rollups(self) -> LocalRollups:
-        """On Spark, the local DuckDB copy of the rollups (:mod:`metrics.query.local_rollups`), read once
-        per Warehouse with ``rollup_as_of``; elsewhere, or with ``use_local``/``use_rollups`` off, none."""
+        """On Spark, the local DuckDB copy of the rollups (:mod:`metrics.query.local_rollups`), read with
+        ``rollup_as_of``; elsewhere, or with ``use_local``/``use_rollups`` off, none. On Spark, when there
+        are no rollups or no readable copy (a refresh under way, a copy removed by a newer refresh),
+        ``sw_meta`` is read again after :data:`SPARK_RECHECK_S`, so the next complete rollups are used
+        within a minute rather than at the next data version."""
+        spark = self.dialect == "spark" and self.use_local and self.use_rollups
+        if self._local and spark and self._local[0].engine is None and time.monotonic() > self._local[1]:
+            self._rollup_as_of = ()  # look again: sw_meta may record complete rollups by now
+            self._local = ()
         if not self._local:
-            self._local = (LocalRollups(),)  # while the path is read: sw_meta runs on the warehouse
-            if self.dialect == "spark" and self.use_local and self.use_rollups:
+            self._local = (LocalRollups(), time.monotonic() + SPARK_RECHECK_S)  # meanwhile: on the warehouse
+            if spark:
                 self.rollup_as_of()
-                self._local = (LocalRollups.open(self._rollup_as_of[2]),)
+                self._local = (LocalRollups.open(self._rollup_as_of[2]), time.monotonic() + SPARK_RECHECK_S)
         return self._local[0]
+
+    def _forget_local(self) -> None:
+        """Stop reading the local copy (unreadable): statements go to Spark until ``sw_meta`` is read again."""
+        if self._local:
+            self._local[0].dispose()
+        self._local = (LocalRollups(), time.monotonic() + SPARK_RECHECK_S)
 
     def dispose(self, keep_engine: bool = False) -> None:
         """Close the connections of its local rollup copy and, unless ``keep_engine`` (a newer Warehouse

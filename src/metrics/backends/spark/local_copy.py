@@ -19,7 +19,8 @@ the key finds a complete copy of exactly the rollups Spark holds. :class:`metric
 then runs each statement that reads only tables of the copy on it; every other statement (raw rows,
 drill-downs, keys, ``sw_meta`` itself) still goes to Spark. A reader on a machine where the path
 does not exist falls back to Spark for everything. Copies of earlier loads are removed by the next
-refresh (a reader that still holds one open keeps reading it until it opens the new data version).
+refresh but one (a reader still on the previous data version keeps reading that one; a reader whose
+copy is gone reads Spark until it looks at ``sw_meta`` again).
 """
 
 from __future__ import annotations
@@ -116,10 +117,13 @@ def write(spark: sa.Engine, root: Path, load_id: str, rollups: Mapping[sa.Table,
 
 
 def remove_others(root: Path, keep: Path) -> None:
-    """Remove the copies of earlier loads (every file of the folder but ``keep``)."""
-    for old in (root / FOLDER).glob("*"):
-        if old != keep and old.is_file():
-            old.unlink(missing_ok=True)
+    """Remove the copies of loads before the previous one: ``keep`` and the newest other copy stay, so a
+    dashboard still on the previous data version can open connections to its copy until its cache moves
+    on (one that cannot, reads Spark: :meth:`metrics.query.warehouse.Warehouse.read`)."""
+    others = sorted((f for f in (root / FOLDER).glob("*.duckdb") if f != keep and f.is_file()),
+                    key=lambda f: f.stat().st_mtime, reverse=True)
+    for old in others[1:]:
+        old.unlink(missing_ok=True)
 
 
 __all__ = ["FOLDER", "JOINED_TABLES", "remove_others", "write"]
