@@ -47,12 +47,4 @@ def drop(engine: sa.Engine) -> None:
     metadata.drop_all(engine)
 
 
-def build(conn: sa.Connection) -> list[str]:
-    """Fill the table (created empty, :data:`metadata`) on ``conn``, inside the refresh's transaction;
-    the names to add to ``sw_meta.rollup_sources``."""
-    conn.execute(rollup_circuits.insert().from_select([col.name for col in rollup_circuits.columns],
-                                                      build_select()))
-    return [SOURCE]
-
-
-__all__ = ["DIMS", "SOURCE", "build", "build_select", "drop", "rollup_circuits"]
+__all__ = ["DIMS", "SOURCE", "build_select", "drop", "rollup_circuits"]

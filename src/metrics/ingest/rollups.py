@@ -31,6 +31,7 @@ Reading them is :mod:`metrics.query.rollup_compiler`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -228,26 +229,39 @@ def refresh(engine: sa.Engine) -> date | None:
     resolved_rollup.metadata.create_all(engine)
     circuits_rollup.metadata.create_all(engine)
     with engine.begin() as conn:
-        for source, table in TABLES.items():
-            conn.execute(table.insert().from_select([col.name for col in table.columns],
-                                                    build_select(source, as_of)))
-            coarse = COARSE_TABLES[source]
-            conn.execute(coarse.insert().from_select([col.name for col in coarse.columns], coarse_select(source)))
-        built = [*TABLES, KNOWN_COUNTS, COARSE]
-        if customers_rollup_exact(conn):
-            months = exposure_months(CUSTOMER_MONTHS, as_of)
-            conn.execute(rollup_customers.insert().from_select(list(months.selected_columns.keys()), months))
-            built += ["customers", CUSTOMER_MEASURES]
-        services = service_months(as_of)
-        conn.execute(rollup_services.insert().from_select(
-            [{"n": "services"}.get(k, k) for k in services.selected_columns.keys()], services))
-        built.append("services")
-        built += resolved_rollup.build(conn, as_of)
-        built += circuits_rollup.build(conn)
+        cubes, built = builds(conn, as_of)
+        for table, select, columns in cubes:
+            conn.execute(table.insert().from_select(columns, select))
+        resolved_rollup.index(conn)
         conn.execute(m.insert().values(key=SOURCES_KEY, value=",".join(built)))
         conn.execute(m.insert().values(key=AS_OF_KEY, value=as_of.isoformat()))
     analyze(engine, list(ALL_TABLES.values()))
     return as_of
+
+
+Build = tuple[sa.Table, sa.Select, list[str]]  # a rollup table, the SELECT that fills it, the columns it fills
+
+
+def builds(conn: sa.Connection, as_of: date,
+           filled: Callable[[sa.Table], sa.Table] = lambda t: t) -> tuple[list[Build], list[str]]:
+    """Every cube with the SELECT that fills it at ``as_of``, in order of building, and the names to
+    record in ``sw_meta.rollup_sources``: what :func:`refresh` runs, and a Spark refresh
+    (:mod:`metrics.backends.spark.load`) in its own tables. ``filled``: the table a SELECT reads when
+    it sums a cube filled before it (the coarse cubes; on Spark the fine cube's new version)."""
+    out: list[tuple[sa.Table, sa.Select]] = []
+    for source, table in TABLES.items():
+        out += [(table, build_select(source, as_of)), (COARSE_TABLES[source], coarse_select(source, filled(table)))]
+    built = [*TABLES, KNOWN_COUNTS, COARSE]
+    if customers_rollup_exact(conn):
+        out.append((rollup_customers, exposure_months(CUSTOMER_MONTHS, as_of)))
+        built += ["customers", CUSTOMER_MEASURES]
+    out += [(rollup_services, service_months(as_of)),
+            (resolved_rollup.rollup_resolved, resolved_rollup.build_select(as_of)),
+            (circuits_rollup.rollup_circuits, circuits_rollup.build_select())]
+    built += ["services", resolved_rollup.SOURCE, circuits_rollup.SOURCE]
+    renamed = {"n": "services"}  # service_months counts the circuits in service as n
+    return [(t, q, [renamed.get(k, k) if t is rollup_services else k for k in q.selected_columns.keys()])
+            for t, q in out], built
 
 
 def customers_rollup_exact(conn: sa.Connection) -> bool:
@@ -287,4 +301,5 @@ def parse_sources(value: object) -> frozenset[str]:
 
 
 __all__ = ["ALL_TABLES", "AS_OF_KEY", "COARSE", "COARSE_DIMS", "COARSE_TABLES", "CUBE_DIMS", "SOURCES_KEY", "TABLES",
-           "build_select", "coarse_select", "measures", "parse_sources", "refresh", "rollup_as_of", "rollupable"]
+           "build_select", "builds", "coarse_select", "measures", "parse_sources", "refresh", "rollup_as_of",
+           "rollupable"]

@@ -38,6 +38,7 @@ import pyarrow.parquet as pq
 import sqlalchemy as sa
 
 from metrics.backends.connect import DatabaseError, make_engine
+from metrics.ingest import rollups
 from metrics.ingest.derived import closure_rows, earliest, month_rows, newest_date
 from metrics.model import schema
 
@@ -265,18 +266,16 @@ def _rollup_tables() -> list[sa.Table]:
     tables and the open tickets per customer."""
     from metrics.churn import tenure_rollup
     from metrics.ingest import open_tickets
-    from metrics.ingest.rollups import ALL_TABLES
 
-    return [*ALL_TABLES.values(), *tenure_rollup.TABLES, open_tickets.rollup_open_tickets]
+    return [*rollups.ALL_TABLES.values(), *tenure_rollup.TABLES, open_tickets.rollup_open_tickets]
 
 
 def _refreshed_keys() -> frozenset[str]:
     """The sw_meta keys a refresh writes anew: the as-of and the keys that say which rollups are built."""
     from metrics.churn import tenure_rollup
     from metrics.ingest import open_tickets
-    from metrics.ingest.rollups import AS_OF_KEY, SOURCES_KEY
 
-    return frozenset({"as_of", "refreshed_at", AS_OF_KEY, SOURCES_KEY, tenure_rollup.AS_OF_KEY,
+    return frozenset({"as_of", "refreshed_at", rollups.AS_OF_KEY, rollups.SOURCES_KEY, tenure_rollup.AS_OF_KEY,
                       tenure_rollup.HISTORY_KEY, open_tickets.BUILT_KEY, schema.LOCAL_ROLLUPS_KEY})
 
 
@@ -286,40 +285,25 @@ def _drop_rollups(conn: sa.Connection, load: SparkLoad) -> None:
         conn.exec_driver_sql(f"DROP TABLE IF EXISTS {load.q(t.name)}")
 
 
-def _rollup_builds(engine: sa.Engine, conn: sa.Connection, as_of: dt.date,
-                   new: Callable[[sa.Table], sa.Table]) -> tuple[list[tuple[sa.Table, sa.Select, list[str]]],
-                                                                 dict[str, str]]:
-    """Each rollup table with the SELECT that fills it and the columns it fills (the SELECT's, in its
-    order), in order of building, and the sw_meta keys that record
-    them: the rules of :func:`metrics.ingest.rollups.refresh`, :func:`metrics.churn.tenure_rollup.refresh`
-    and :func:`metrics.ingest.open_tickets.refresh` (``new``: the table a SELECT reads when it sums
-    another rollup of the same refresh, i.e. that one's new version)."""
+def _rollup_builds(engine: sa.Engine, conn: sa.Connection, as_of: dt.date, new: Callable[[sa.Table], sa.Table]
+                   ) -> tuple[list[rollups.Build], dict[str, str]]:
+    """Each rollup table with the SELECT that fills it and the columns it fills, in order of building,
+    and the sw_meta keys that record them: the cubes of :func:`metrics.ingest.rollups.builds` (the same
+    list every database builds), then the tables of :func:`metrics.churn.tenure_rollup.refresh` and
+    :func:`metrics.ingest.open_tickets.refresh` (``new``: the table a SELECT reads when it sums another
+    rollup of the same refresh, i.e. that one's new version)."""
     from metrics.churn import tenure_rollup
     from metrics.churn.life_table import observed_from
-    from metrics.ingest import circuits_rollup, open_tickets, resolved_rollup
-    from metrics.ingest import rollups as r
-    from metrics.model.exposures import CUSTOMER_MONTHS
-    from metrics.query.compiler import exposure_months, service_months
+    from metrics.ingest import open_tickets
     from metrics.query.warehouse import Warehouse
 
-    builds = [(table, r.build_select(source, as_of)) for source, table in r.TABLES.items()]
-    builds += [(table, r.coarse_select(source, new(r.TABLES[source]))) for source, table in r.COARSE_TABLES.items()]
-    sources = [*r.TABLES, r.KNOWN_COUNTS, r.COARSE]
-    if r.customers_rollup_exact(conn):
-        builds.append((r.rollup_customers, exposure_months(CUSTOMER_MONTHS, as_of)))
-        sources += ["customers", r.CUSTOMER_MEASURES]
-    builds += [(r.rollup_services, service_months(as_of)),
-               (resolved_rollup.rollup_resolved, resolved_rollup.build_select(as_of)),
-               (circuits_rollup.rollup_circuits, circuits_rollup.build_select())]
-    sources += ["services", resolved_rollup.SOURCE, circuits_rollup.SOURCE]
+    cubes, sources = rollups.builds(conn, as_of, new)
     history = observed_from(Warehouse(engine, use_rollups=False))
-    builds += tenure_rollup.builds(as_of, history, new(tenure_rollup.rollup_tenure))
-    builds.append((open_tickets.rollup_open_tickets, open_tickets.build_select()))
-    meta = {r.SOURCES_KEY: ",".join(sources), **tenure_rollup.meta_values(as_of, history),
+    more = [*tenure_rollup.builds(as_of, history, new(tenure_rollup.rollup_tenure)),
+            (open_tickets.rollup_open_tickets, open_tickets.build_select())]
+    meta = {rollups.SOURCES_KEY: ",".join(sources), **tenure_rollup.meta_values(as_of, history),
             open_tickets.BUILT_KEY: "1"}
-    renamed = {"n": "services"}  # service_months' circuits in service (as metrics.ingest.rollups.refresh)
-    return [(t, q, [renamed.get(k, k) if t is r.rollup_services else k for k in q.selected_columns.keys()])
-            for t, q in builds], meta
+    return cubes + [(t, q, list(q.selected_columns.keys())) for t, q in more], meta
 
 
 def build_rollups(engine: sa.Engine, load: SparkLoad | None = None) -> dt.date | None:
@@ -328,7 +312,6 @@ def build_rollups(engine: sa.Engine, load: SparkLoad | None = None) -> dt.date |
     (:mod:`metrics.backends.spark.local_copy`), then record the as-of, the sources and the copy's path
     in ``sw_meta``: no reader sees a rollup before all of them are complete."""
     from metrics.backends.spark import local_copy
-    from metrics.ingest.rollups import AS_OF_KEY
 
     load = load or SparkLoad(engine)
     with engine.connect() as conn:
@@ -349,7 +332,7 @@ def build_rollups(engine: sa.Engine, load: SparkLoad | None = None) -> dt.date |
         names = [t.name for t, *_ in builds]
         load.swap(conn, names)
         copy = local_copy.write(engine, load.root, load.load_id, {t: load.current[t.name] for t, *_ in builds})
-        meta = {**rows, **keys, AS_OF_KEY: as_of.isoformat(), schema.LOCAL_ROLLUPS_KEY: str(copy)}
+        meta = {**rows, **keys, rollups.AS_OF_KEY: as_of.isoformat(), schema.LOCAL_ROLLUPS_KEY: str(copy)}
         load.write(conn, schema.meta, pd.DataFrame({"key": list(meta), "value": list(meta.values())}))
         load.swap(conn, [schema.meta.name])
     load.clean([*names, schema.meta.name])
