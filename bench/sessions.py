@@ -98,6 +98,17 @@ def _app_pid(base: str) -> int | None:
     return None
 
 
+def _cpu_s(pid: int | None = None) -> float:
+    """CPU seconds used so far: by process ``pid`` (user + system, /proc/PID/stat), or by the whole
+    machine (every core's non-idle time, /proc/stat)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    if pid is not None:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    cpu = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    return (sum(cpu) - cpu[3] - cpu[4]) / tick  # all but idle and iowait
+
+
 def _rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -177,6 +188,7 @@ def run(scale: str, seed: int, sessions: int, views: int) -> dict:
     with app_server(db, log_path) as base:
         pid = _app_pid(base)
         before = _rss_mb(pid) if pid else None
+        cpu_app, cpu_all = (_cpu_s(pid) if pid else None), _cpu_s()
         sampler = _MemorySampler(pid) if pid else None
         if sampler:
             sampler.start()
@@ -185,6 +197,8 @@ def run(scale: str, seed: int, sessions: int, views: int) -> dict:
         if sampler:
             sampler.stop()
         after = _rss_mb(pid) if pid else None
+        cpu_app = _cpu_s(pid) - cpu_app if pid else None
+        cpu_all = _cpu_s() - cpu_all
     times = [v["s"] for v in views_out]
     return {
         "scale": scale, "customers": SCALES[scale], "sessions": sessions, "views_per_session": views,
@@ -195,6 +209,7 @@ def run(scale: str, seed: int, sessions: int, views: int) -> dict:
         "rss_before_mb": round(before, 0) if before else None,
         "rss_peak_mb": round(max(sampler.samples), 0) if sampler and sampler.samples else None,
         "rss_after_mb": round(after, 0) if after else None,
+        "cpu_app_s": round(cpu_app, 1) if cpu_app is not None else None, "cpu_machine_s": round(cpu_all, 1),
         "started_at": started, "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "cores": os.cpu_count(), "load_average_at_start": load_start, "load_average_at_end": os.getloadavg(),
         "by_path": views_out,
@@ -220,6 +235,10 @@ def markdown(r: dict) -> str:
         f"(`servicewatch.cache`); a result is an aggregate table of a few kB, so the caches stay in the "
         f"tens of MB, and the rest is the DuckDB buffer of the read-only connection. "
         f"A second replica behind a proxy: `docs/deploy.md`.", "",
+        *([f"CPU over the run: the app server {r['cpu_app_s']:,.0f} s of the machine's {r['cpu_machine_s']:,.0f} s "
+           f"({r['cpu_app_s'] / max(r['cpu_machine_s'], 1):.0%}; the rest is mostly the {r['sessions']} browsers "
+           f"drawing the pages on the same {r['cores']} cores, which a manager's own computer does elsewhere).", ""]
+          if r.get("cpu_app_s") is not None else []),
         f"Run {r['started_at']} – {r['finished_at']}; {r['cores']} cores shared with Chromium and other "
         f"work, load average {r['load_average_at_start'][0]:.1f} at start and "
         f"{r['load_average_at_end'][0]:.1f} at end.",
