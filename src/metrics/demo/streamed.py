@@ -30,7 +30,7 @@ from metrics.backends.connect import duckdb_path, make_engine
 from metrics.backends.swap import write_lock
 from metrics.demo import chunks
 from metrics.ingest.derived import refresh_meta, refresh_rollups
-from metrics.ingest.load import DUCKDB_CHECKED_KEYS, duckdb_table
+from metrics.ingest.load import DUCKDB_CHECKED_KEYS, check_unique, duckdb_table
 from metrics.model import schema
 
 STREAM_ABOVE = 1_000_000  # ``servicewatch demo`` streams above this many customers (generate() up to it)
@@ -81,7 +81,7 @@ def _write(path: Path, sizes: list[int], seed: int, end: dt.date, years: float, 
            progress: Callable[[int, int, StreamedLoad], None] | None, memory_limit: str | None) -> StreamedLoad:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    _remove(tmp)
+    tmp.unlink(missing_ok=True)
     out = StreamedLoad(chunks=len(sizes))
     engine = make_engine(f"duckdb:///{tmp}")
     if memory_limit:
@@ -112,7 +112,7 @@ def _write(path: Path, sizes: list[int], seed: int, end: dt.date, years: float, 
         started = time.perf_counter()
         with engine.begin() as conn:
             for table in DUCKDB_CHECKED_KEYS & set(out.rows):
-                _check_unique(conn, schema.metadata.tables[table])
+                check_unique(conn, schema.metadata.tables[table])
             refresh_meta(conn, meta)
         out.derived_s = time.perf_counter() - started
         started = time.perf_counter()
@@ -121,15 +121,15 @@ def _write(path: Path, sizes: list[int], seed: int, end: dt.date, years: float, 
             conn.exec_driver_sql("CHECKPOINT")
         out.rollups_s = time.perf_counter() - started
         engine.dispose()
-        _remove(Path(f"{path}.wal"))  # a stale WAL would be replayed onto the new file
+        Path(f"{path}.wal").unlink(missing_ok=True)  # a stale WAL would be replayed onto the new file
         os.replace(tmp, path)
         return out
     except BaseException:
         engine.dispose()
-        _remove(tmp)
+        tmp.unlink(missing_ok=True)
         raise
     finally:
-        _remove(Path(f"{tmp}.wal"))
+        Path(f"{tmp}.wal").unlink(missing_ok=True)
 
 
 def _append(engine: sa.Engine, frames: dict[str, pd.DataFrame], out: StreamedLoad) -> None:
@@ -147,21 +147,6 @@ def _append(engine: sa.Engine, frames: dict[str, pd.DataFrame], out: StreamedLoa
         out.duckdb_memory_mb = round(used / 2**20)
         out.duckdb_memory_peak_mb = max(out.duckdb_memory_peak_mb, out.duckdb_memory_mb)
     out.write_s += time.perf_counter() - started
-
-
-def _check_unique(conn: sa.Connection, table: sa.Table) -> None:
-    """The table's primary key holds (checked by query: DuckDB files keep no tree for it, see load.py)."""
-    key = list(table.primary_key.columns)
-    dupes = sa.select(*key).group_by(*key).having(sa.func.count() > 1).subquery()
-    if conn.execute(sa.select(sa.func.count()).select_from(dupes)).scalar_one():
-        raise ValueError(f"{table.name}: duplicate primary keys")
-
-
-def _remove(p: Path) -> None:
-    try:
-        p.unlink()
-    except FileNotFoundError:
-        pass
 
 
 __all__ = ["CHUNK_CUSTOMERS", "STREAM_ABOVE", "StreamedLoad", "load_streamed"]

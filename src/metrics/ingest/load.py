@@ -152,7 +152,7 @@ def _replace_duckdb_file(path: Path, frames: Mapping[str, pd.DataFrame], meta: M
     path = path.resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    _remove(tmp)
+    tmp.unlink(missing_ok=True)
     engine = make_engine(f"duckdb:///{tmp}")
     try:
         with engine.begin() as conn:
@@ -163,7 +163,7 @@ def _replace_duckdb_file(path: Path, frames: Mapping[str, pd.DataFrame], meta: M
                 started = time.perf_counter()
                 duckdb_insert(raw, conn.dialect, table, frames.get(table.name))
                 if table.name in DUCKDB_CHECKED_KEYS:
-                    _check_unique(conn, table)
+                    check_unique(conn, table)
                 log.info("duckdb %s: %d rows in %.1f s", table.name, len(frames.get(table.name, ())),
                          time.perf_counter() - started)
             # no secondary indexes (see DUCKDB_CHECKED_KEYS above): zone maps serve the scans
@@ -174,14 +174,14 @@ def _replace_duckdb_file(path: Path, frames: Mapping[str, pd.DataFrame], meta: M
         with engine.connect() as conn:
             conn.exec_driver_sql("CHECKPOINT")
         engine.dispose()
-        _remove(Path(f"{path}.wal"))  # a stale WAL would be replayed onto the new file
+        Path(f"{path}.wal").unlink(missing_ok=True)  # a stale WAL would be replayed onto the new file
         os.replace(tmp, path)
     except BaseException:
         engine.dispose()
-        _remove(tmp)
+        tmp.unlink(missing_ok=True)
         raise
     finally:
-        _remove(Path(f"{tmp}.wal"))
+        Path(f"{tmp}.wal").unlink(missing_ok=True)
 
 
 def duckdb_table(table: sa.Table) -> sa.Table:
@@ -192,19 +192,14 @@ def duckdb_table(table: sa.Table) -> sa.Table:
     return sa.Table(table.name, sa.MetaData(), *cols)
 
 
-def _check_unique(conn: sa.Connection, table: sa.Table) -> None:
+def check_unique(conn: sa.Connection, table: sa.Table) -> None:
+    """The table's primary key holds (checked by query: DuckDB files written in bulk keep no tree for it);
+    else ValueError naming the table and the number of duplicates."""
     key = list(table.primary_key.columns)
     dupes = sa.select(*key).group_by(*key).having(sa.func.count() > 1).subquery()
     n = conn.execute(sa.select(sa.func.count()).select_from(dupes)).scalar_one()
     if n:
         raise ValueError(f"{table.name}: {n} duplicate primary keys")
-
-
-def _remove(p: Path) -> None:
-    try:
-        p.unlink()
-    except FileNotFoundError:
-        pass
 
 
 # ---------------------------------------------------------------------------------------------
@@ -268,4 +263,4 @@ def _replace_mysql(url: str, frames: Mapping[str, pd.DataFrame], meta: Mapping[s
         engine.dispose()
 
 
-__all__ = ["create_schema", "replace_all", "refresh_derived"]
+__all__ = ["check_unique", "create_schema", "replace_all", "refresh_derived"]
