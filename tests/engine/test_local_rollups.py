@@ -6,6 +6,8 @@ tests/spark/test_spark_engine.py.)"""
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import date
 
 import duckdb
@@ -14,7 +16,7 @@ import sqlalchemy as sa
 from metrics.ingest.rollups import rollup_tickets
 from metrics.model import schema as s
 from metrics.model.filters import Filters
-from metrics.query.local_rollups import LocalRollups
+from metrics.query.local_rollups import LocalCopySlot, LocalRollups
 from metrics.query.warehouse import Warehouse
 
 
@@ -88,7 +90,7 @@ def test_a_copy_removed_under_a_reader_sends_its_statements_to_the_warehouse(tmp
     try:
         f = Filters(date(2025, 1, 1), date(2025, 12, 31))
         want = wh.metric("tickets", f, ("tier",))
-        wh._local = (LocalRollups.open(str(copy)), float("inf"))  # noqa: SLF001 - a Spark reader's state
+        wh._local.hold(LocalRollups.open(str(copy)))  # noqa: SLF001 - a Spark reader's state
         stmt = wh.compile("tickets", f, ("tier",))
         assert wh.local_rollups().engine_for(stmt) is not None
         assert wh.metric("tickets", f, ("tier",)).equals(want)  # read from the copy
@@ -98,3 +100,59 @@ def test_a_copy_removed_under_a_reader_sends_its_statements_to_the_warehouse(tmp
         assert wh.local_rollups().engine is None
     finally:
         wh.dispose()
+
+
+def test_threads_asking_at_once_open_the_copy_once(tmp_path) -> None:  # noqa: ANN001
+    """The dashboard's threads share a Warehouse: eight asking for its copy at the same moment get one
+    engine, opened once (not one each, leaked), and none is sent to the warehouse meanwhile."""
+    path = _copy(tmp_path)
+    slot = LocalCopySlot(recheck_s=60.0)
+    found: list[bool] = []
+    start = threading.Barrier(8)
+    got: list[LocalRollups] = []
+
+    def find_path(again: bool) -> str:
+        found.append(again)
+        time.sleep(0.05)  # reading sw_meta: a round trip to the warehouse
+        return path
+
+    def ask() -> None:
+        start.wait()
+        got.append(slot.get(find_path))
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    try:
+        assert found == [False]
+        assert len(got) == 8 and got[0].engine is not None and all(g is got[0] for g in got)
+        assert slot.get(find_path) is got[0] and found == [False]
+    finally:
+        slot.dispose()
+
+
+def test_a_slot_without_a_copy_looks_again_after_the_recheck(tmp_path) -> None:  # noqa: ANN001
+    """No copy found: the slot answers none until ``recheck_s`` has passed, then asks for the path again
+    (``again``: sw_meta read afresh); a forgotten copy likewise."""
+    path = _copy(tmp_path)
+    slot = LocalCopySlot(recheck_s=0.2)
+    paths = iter([None, path, path])
+    asked: list[bool] = []
+
+    def find_path(again: bool) -> str | None:
+        asked.append(again)
+        return next(paths)
+
+    try:
+        assert slot.get(find_path).engine is None and slot.get(find_path).engine is None and asked == [False]
+        time.sleep(0.25)
+        assert slot.get(find_path).engine is not None and asked == [False, True]
+        slot.forget()
+        assert slot.get(find_path).engine is None and asked == [False, True]
+        time.sleep(0.25)
+        assert slot.get(find_path).engine is not None and asked == [False, True, True]
+        assert slot.get(None).engine is not None  # not asked again while it holds a copy
+    finally:
+        slot.dispose()

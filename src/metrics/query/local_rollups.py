@@ -12,6 +12,9 @@ database that runs it.
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,4 +63,60 @@ class LocalRollups:
             self.engine.dispose()
 
 
-__all__ = ["LocalRollups"]
+class LocalCopySlot:
+    """The copy one Warehouse reads, opened once however many threads ask for it at once.
+
+    The dashboard's threads share a Warehouse: the first open (and each re-open after
+    ``recheck_s``) runs under a lock, so one engine is opened and the other threads wait for it
+    rather than each opening its own (whose engines nobody would dispose)."""
+
+    def __init__(self, recheck_s: float) -> None:
+        self.recheck_s = recheck_s  # seconds before a slot holding no copy looks for one again
+        self._lock = threading.RLock()  # re-entrant: finding the path reads the warehouse, which asks again
+        self._held: tuple[LocalRollups, float] | None = None  # (copy, monotonic time to look again)
+        self._opening = False  # True while the lock's holder reads the copy's path
+
+    def get(self, find_path: Callable[[bool], str | None] | None) -> LocalRollups:
+        """The copy, opened on first use at ``find_path(again)`` (``again``: a re-check after
+        ``recheck_s`` with no copy); ``find_path`` None: never a copy (not a Spark reader)."""
+        held = self._held
+        if not self._opening and self._current(held, find_path):
+            return held[0]
+        with self._lock:  # other threads wait here while one opens
+            held = self._held
+            if self._opening or self._current(held, find_path):
+                return held[0]  # opened by another thread meanwhile, or re-entered while finding the path
+            self._held = (LocalRollups(), time.monotonic() + self.recheck_s)
+            if find_path is not None:
+                self._opening = True  # the path is read on the warehouse: re-entered, it gets no copy
+                try:
+                    path = find_path(held is not None)
+                finally:
+                    self._opening = False
+                self._held = (LocalRollups.open(path), time.monotonic() + self.recheck_s)
+            return self._held[0]
+
+    def _current(self, held: tuple[LocalRollups, float] | None, find_path: object) -> bool:
+        """Whether ``held`` is still the answer: a copy, or none not yet due for a re-check."""
+        return held is not None and (held[0].engine is not None or find_path is None or time.monotonic() <= held[1])
+
+    def forget(self) -> None:
+        """Stop reading the copy (unreadable): none until ``find_path`` is asked again after ``recheck_s``."""
+        with self._lock:
+            if self._held is not None:
+                self._held[0].dispose()
+            self._held = (LocalRollups(), time.monotonic() + self.recheck_s)
+
+    def hold(self, local: LocalRollups) -> None:
+        """Read ``local`` from now on, until :meth:`forget` (tests: a copy standing for a Spark refresh's)."""
+        with self._lock:
+            self._held = (local, float("inf"))
+
+    def dispose(self) -> None:
+        """Close the copy's connections (a slot is not used after this)."""
+        with self._lock:
+            if self._held is not None:
+                self._held[0].dispose()
+
+
+__all__ = ["LocalCopySlot", "LocalRollups"]

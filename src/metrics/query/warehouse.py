@@ -8,7 +8,6 @@ columns are the group-by columns, then ``value``, ``n``, ``lower``, ``upper``.
 from __future__ import annotations
 
 import logging
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
@@ -28,7 +27,7 @@ from metrics.query import comparable
 from metrics.query import keys as keys_sql
 from metrics.query.compiler import Window, compile_metric
 from metrics.query.finish import finish, suppress_small_groups
-from metrics.query.local_rollups import LocalRollups
+from metrics.query.local_rollups import LocalCopySlot, LocalRollups
 from metrics.query.rollup_compiler import compile_from_rollup
 
 log = logging.getLogger(__name__)
@@ -51,7 +50,8 @@ class Warehouse:
     _vocabulary: tuple = field(default=(), init=False, repr=False, compare=False)  # () = not read yet
     _has_status: tuple = field(default=(), init=False, repr=False, compare=False)  # tickets.status exists
     _first_records: tuple = field(default=(), init=False, repr=False, compare=False)  # () = not read yet
-    _local: tuple = field(default=(), init=False, repr=False, compare=False)  # (LocalRollups,); () = not read yet
+    _local: LocalCopySlot = field(default_factory=lambda: LocalCopySlot(SPARK_RECHECK_S), init=False, repr=False,
+                                  compare=False)  # Spark: the local rollup copy, opened on first use
 
     @classmethod
     def open(cls, url: str, read_only: bool | None = None, keep_open: bool = False) -> Warehouse:
@@ -111,29 +111,25 @@ class Warehouse:
         ``rollup_as_of``; elsewhere, or with ``use_local``/``use_rollups`` off, none. On Spark, when there
         are no rollups or no readable copy (a refresh under way, a copy removed by a newer refresh),
         ``sw_meta`` is read again after :data:`SPARK_RECHECK_S`, so the next complete rollups are used
-        within a minute rather than at the next data version."""
+        within a minute rather than at the next data version. Opened once, however many threads ask."""
         spark = self.dialect == "spark" and self.use_local and self.use_rollups
-        if self._local and spark and self._local[0].engine is None and time.monotonic() > self._local[1]:
-            self._rollup_as_of = ()  # look again: sw_meta may record complete rollups by now
-            self._local = ()
-        if not self._local:
-            self._local = (LocalRollups(), time.monotonic() + SPARK_RECHECK_S)  # meanwhile: on the warehouse
-            if spark:
-                self.rollup_as_of()
-                self._local = (LocalRollups.open(self._rollup_as_of[2]), time.monotonic() + SPARK_RECHECK_S)
-        return self._local[0]
+        return self._local.get(self._local_copy_path if spark else None)
+
+    def _local_copy_path(self, again: bool) -> str | None:
+        """The local copy's path recorded in ``sw_meta`` (``again``: read afresh, it may record one by now)."""
+        if again:
+            self._rollup_as_of = ()
+        self.rollup_as_of()
+        return self._rollup_as_of[2]
 
     def _forget_local(self) -> None:
         """Stop reading the local copy (unreadable): statements go to Spark until ``sw_meta`` is read again."""
-        if self._local:
-            self._local[0].dispose()
-        self._local = (LocalRollups(), time.monotonic() + SPARK_RECHECK_S)
+        self._local.forget()
 
     def dispose(self, keep_engine: bool = False) -> None:
         """Close the connections of its local rollup copy and, unless ``keep_engine`` (a newer Warehouse
         of the next data version shares it), of the warehouse."""
-        if self._local:
-            self._local[0].dispose()
+        self._local.dispose()
         if not keep_engine:
             self.engine.dispose()
 
