@@ -154,6 +154,38 @@ def test_rollups_are_built_in_spark_and_read(spark_url: str, duckdb_url: str) ->
         assert_same(remote.read(q), want, [], f"{table.name} totals, Spark")
 
 
+def test_a_failed_rollup_build_leaves_no_new_tables_or_folders(spark_url: str,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The last rollup's INSERT fails (a column that does not exist): the build raises that error and
+    removes the ``_swnew_`` tables and folders it made; the rollups and sw_meta in use stay as they were."""
+    from metrics.backends.connect import make_engine
+    from metrics.backends.spark import load as spark_load
+
+    real = spark_load._rollup_builds  # noqa: SLF001 - the failure is injected into the real list
+
+    def broken(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        builds, keys = real(*args, **kwargs)
+        table, select, columns = builds[-1]
+        return [*builds[:-1], (table, select.where(sa.text("no_such_column = 1")), columns)], keys
+
+    monkeypatch.setattr(spark_load, "_rollup_builds", broken)
+    engine = make_engine(spark_url)
+    try:
+        root = spark_load.parquet_root(engine) / (engine.url.database or "default")
+        folders = sorted(str(p.relative_to(root)) for p in root.glob("*/*"))
+        with engine.connect() as conn:
+            meta = sorted(conn.execute(sa.select(s.meta.c.key, s.meta.c.value)).fetchall())
+        with pytest.raises(sa.exc.SQLAlchemyError, match="no_such_column"):
+            spark_load.build_rollups(engine)
+        with engine.connect() as conn:
+            assert not [r for r in conn.exec_driver_sql("SHOW TABLES").fetchall() if r[1].startswith("_swnew_")]
+            assert sorted(conn.execute(sa.select(s.meta.c.key, s.meta.c.value)).fetchall()) == meta
+        assert sorted(str(p.relative_to(root)) for p in root.glob("*/*")) == folders
+    finally:
+        engine.dispose()
+    assert _wh(spark_url).rollup_as_of() is not None
+
+
 def test_statements_are_routed_by_the_tables_they_read(spark_url: str, duckdb_url: str) -> None:
     """Raw rows go to Spark, rollups to the local copy; several statements read at once give what
     each gives alone, in order."""

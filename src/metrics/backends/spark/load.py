@@ -132,6 +132,7 @@ class SparkLoad:
         self.load_id = f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
         self.root = parquet_root(engine) / (engine.url.database or "default")
         self.current: dict[str, Path] = {}  # table -> the folder its _swnew_ version reads
+        self.swapped: set[str] = set()  # tables whose current folder is read by the live table (swapped in)
         self.versions = itertools.count()
 
     def new_folder(self, table: str) -> Path:
@@ -139,6 +140,7 @@ class SparkLoad:
         folder = self.root / table / f"{self.load_id}-{next(self.versions)}"
         folder.mkdir(parents=True, exist_ok=False)
         self.current[table] = folder
+        self.swapped.discard(table)
         return folder
 
     def write(self, conn: sa.Connection, table: sa.Table, df: pd.DataFrame | None) -> None:
@@ -165,6 +167,7 @@ class SparkLoad:
         for name in names:
             conn.exec_driver_sql(f"DROP TABLE IF EXISTS {self.q(name)}")
             conn.exec_driver_sql(f"ALTER TABLE {self.q(NEW + name)} RENAME TO {self.q(name)}")
+            self.swapped.add(name)
 
     def clean(self, names: list[str]) -> None:
         """Remove the folders of earlier versions of ``names`` (no table reads them any more)."""
@@ -174,10 +177,24 @@ class SparkLoad:
                     shutil.rmtree(old, ignore_errors=True)
 
     def discard(self, conn: sa.Connection, names: list[str]) -> None:
+        """Drop the ``_swnew_`` versions of ``names`` not swapped in yet and remove their folders."""
         for name in names:
+            if name in self.swapped:
+                continue  # live now: its folder is read by the table itself
             conn.exec_driver_sql(f"DROP TABLE IF EXISTS {self.q(NEW + name)}")
             if name in self.current:
                 shutil.rmtree(self.current.pop(name), ignore_errors=True)
+
+    def discard_quietly(self, conn: sa.Connection, names: list[str]) -> None:
+        """:meth:`discard` after a failure, best effort: an error here is logged, never raised (the
+        caller re-raises the failure's own); whatever is left goes with the next load."""
+        for name in names:
+            try:
+                self.discard(conn, [name])
+            except Exception as exc:  # noqa: BLE001 - the original error matters, not this one
+                log.warning("spark: %s%s not removed after a failed build (%s)", NEW, name, type(exc).__name__)
+                if name in self.current and name not in self.swapped:
+                    shutil.rmtree(self.current.pop(name), ignore_errors=True)
 
 
 def _derived(regions: pd.DataFrame | None, as_of: dt.date | None, first: dt.date | None,
@@ -320,21 +337,25 @@ def build_rollups(engine: sa.Engine, load: SparkLoad | None = None) -> dt.date |
             return None
         as_of = dt.date.fromisoformat(rows["as_of"][:10])
         fresh = {t.name: t.to_metadata(sa.MetaData(), name=NEW + t.name) for t in _rollup_tables()}
-        builds, keys = _rollup_builds(engine, conn, as_of, lambda t: fresh[t.name])
-        for table, select, columns in builds:
-            started = time.perf_counter()
-            folder = load.new_folder(table.name)
-            conn.exec_driver_sql(f"DROP TABLE IF EXISTS {load.q(NEW + table.name)}")
-            conn.exec_driver_sql(create_table_sql(engine, table, NEW + table.name, folder))
-            new = fresh[table.name]
-            conn.execute(new.insert().from_select(columns, select))
-            log.info("spark rollup %s in %.1f s", table.name, time.perf_counter() - started)
-        names = [t.name for t, *_ in builds]
-        load.swap(conn, names)
-        copy = local_copy.write(engine, load.root, load.load_id, {t: load.current[t.name] for t, *_ in builds})
-        meta = {**rows, **keys, rollups.AS_OF_KEY: as_of.isoformat(), schema.LOCAL_ROLLUPS_KEY: str(copy)}
-        load.write(conn, schema.meta, pd.DataFrame({"key": list(meta), "value": list(meta.values())}))
-        load.swap(conn, [schema.meta.name])
+        try:
+            builds, keys = _rollup_builds(engine, conn, as_of, lambda t: fresh[t.name])
+            for table, select, columns in builds:
+                started = time.perf_counter()
+                folder = load.new_folder(table.name)
+                conn.exec_driver_sql(f"DROP TABLE IF EXISTS {load.q(NEW + table.name)}")
+                conn.exec_driver_sql(create_table_sql(engine, table, NEW + table.name, folder))
+                new = fresh[table.name]
+                conn.execute(new.insert().from_select(columns, select))
+                log.info("spark rollup %s in %.1f s", table.name, time.perf_counter() - started)
+            names = [t.name for t, *_ in builds]
+            load.swap(conn, names)
+            copy = local_copy.write(engine, load.root, load.load_id, {t: load.current[t.name] for t, *_ in builds})
+            meta = {**rows, **keys, rollups.AS_OF_KEY: as_of.isoformat(), schema.LOCAL_ROLLUPS_KEY: str(copy)}
+            load.write(conn, schema.meta, pd.DataFrame({"key": list(meta), "value": list(meta.values())}))
+            load.swap(conn, [schema.meta.name])
+        except BaseException:
+            load.discard_quietly(conn, [*fresh, schema.meta.name])  # the _swnew_ tables not swapped in
+            raise
     load.clean([*names, schema.meta.name])
     local_copy.remove_others(load.root, copy)
     return as_of
