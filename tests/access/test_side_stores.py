@@ -56,3 +56,35 @@ def test_a_variable_wins(state_dir: Path, tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setenv(alert_rules.ALERTS_ENV, "postgresql+psycopg://u@db:5432/alerts")
     assert audit.audit_url(SPARK).endswith("shared.sqlite")
     assert alert_rules.alerts_url(SPARK) == "postgresql+psycopg://u@db:5432/alerts"
+
+
+def test_a_state_folder_that_cannot_be_created_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """The state folder under a regular file (mkdir fails even for root): the alert store says so in one
+    line from the catalogue, in the user's language, without the path; the CLI exits non-zero."""
+    from metrics.backends.connect import StateDirError
+    from metrics.cli.main import main
+    from metrics.model.i18n import t
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    for var in (audit.AUDIT_ENV, alert_rules.ALERTS_ENV):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv(STATE_DIR_ENV, str(blocker / "state"))
+    with pytest.raises(StateDirError) as caught:
+        alert_rules.alerts_url(SPARK)
+    assert str(caught.value) == t("connect.state_dir_unwritable", "en", env=STATE_DIR_ENV)
+    assert caught.value.text("zh") == t("connect.state_dir_unwritable", "zh", env=STATE_DIR_ENV) != str(caught.value)
+    assert main(["subscription", "list", "--db", SPARK]) == 1  # the store only: Spark is not asked
+    err = capsys.readouterr().err
+    assert err == f"servicewatch: error: {t('connect.state_dir_unwritable', 'en', env=STATE_DIR_ENV)}\n"
+    assert str(tmp_path) not in err and "Traceback" not in err
+
+
+def test_the_state_folder_is_made_once(state_dir: Path) -> None:
+    """Created on first use, not on every store opened (a folder removed afterwards is not made again)."""
+    side_store_url(SPARK, "audit")
+    assert state_dir.is_dir()
+    state_dir.rmdir()
+    side_store_url(SPARK, "alerts")
+    assert not state_dir.exists()

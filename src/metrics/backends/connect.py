@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from functools import lru_cache
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -101,6 +102,31 @@ def duckdb_path(url: str | URL) -> Path | None:
 
 
 STATE_DIR_ENV = "SERVICEWATCH_STATE_DIR"  # where a Spark warehouse's app state lives (side_store_url)
+STATE_DIR_KEY = "connect.state_dir_unwritable"  # its catalogue line when it cannot be created
+
+
+class StateDirError(DatabaseError):
+    """The state folder cannot be created: one line from the catalogue (no path), English as the
+    message, :meth:`text` in the user's language."""
+
+    def __init__(self) -> None:
+        super().__init__(self.text("en"))
+
+    def text(self, lang: str) -> str:
+        from metrics.model.i18n import t
+
+        return t(STATE_DIR_KEY, lang, env=STATE_DIR_ENV)
+
+
+@lru_cache(maxsize=8)
+def _state_folder(folder: Path) -> Path:
+    """``folder`` created once per process (not on every store opened); :class:`StateDirError` when it
+    cannot be (a failure is not cached: the next call tries again)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        raise StateDirError() from None
+    return folder
 
 
 def side_store_url(data_url: str, name: str) -> str | None:
@@ -115,8 +141,7 @@ def side_store_url(data_url: str, name: str) -> str | None:
         return f"sqlite:///{path.with_name(f'{path.stem}-{name}.sqlite')}"
     if u.get_backend_name() != "spark":
         return None
-    folder = Path(os.environ.get(STATE_DIR_ENV) or Path.home() / ".local" / "share" / "servicewatch")
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = _state_folder(Path(os.environ.get(STATE_DIR_ENV) or Path.home() / ".local" / "share" / "servicewatch"))
     where_ = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{u.host or 'local'}-{u.port or ''}-{u.database or 'default'}")
     return f"sqlite:///{folder / f'spark-{where_}-{name}.sqlite'}"
 

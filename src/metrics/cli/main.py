@@ -15,7 +15,7 @@ from typing import NoReturn
 import pandas as pd
 
 from metrics.access import users as access
-from metrics.backends.connect import DatabaseError, resolve_url, safe_url
+from metrics.backends.connect import DatabaseError, StateDirError, resolve_url, safe_url
 from metrics.cli.common import (
     EXIT_FAILURE,
     EXIT_USAGE,
@@ -221,7 +221,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code = args.func(args)
     except (UserError, DatabaseError, CompileError, access.ScopeError, access.UsersFileError) as exc:
-        print(f"servicewatch: error: {exc}", file=sys.stderr)
+        text = exc.text(cli_lang(args)) if isinstance(exc, StateDirError) else str(exc)
+        print(f"servicewatch: error: {text}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
         print("servicewatch: interrupted", file=sys.stderr)
