@@ -18,6 +18,7 @@ The full 10-million run takes this 2-core machine one to two hours (projected): 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -26,6 +27,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -51,28 +53,79 @@ def load1() -> float:
     return round(os.getloadavg()[0], 2)
 
 
-def run_streamed(url: str, customers: int, chunk: int, seed: int) -> dict:
+ROLLUP_STEPS = {  # the steps of metrics.ingest.derived.refresh_rollups, timed one by one: module -> name
+    "metrics.ingest.rollups": "cubes", "metrics.churn.tenure_rollup": "tenure", "metrics.ingest.open_tickets":
+    "open_tickets", "metrics.ingest.topics": "topics", "metrics.ingest.queue_rollup": "queue"}
+
+
+@contextlib.contextmanager
+def timed_rollups(into: dict) -> Iterator[None]:
+    """Time each step of the rollups' refresh (``into['steps']``, s) and every SQL statement of the load
+    taking over a second (``into['slow_sql']``: seconds and the statement's first 100 characters)."""
+    import importlib
+
+    import sqlalchemy as sa
+
+    steps, slow, saved = into.setdefault("steps", {}), into.setdefault("slow_sql", []), []
+    for module, name in ROLLUP_STEPS.items():
+        mod = importlib.import_module(module)
+        saved.append((mod, mod.refresh))
+
+        def wrapped(engine: object, _f=mod.refresh, _name=name) -> object:
+            t0 = time.perf_counter()
+            try:
+                return _f(engine)
+            finally:
+                steps[_name] = round(steps.get(_name, 0) + time.perf_counter() - t0, 1)
+
+        mod.refresh = wrapped
+
+    def before(conn, cursor, statement, params, context, many) -> None:  # noqa: ANN001
+        conn.info.setdefault("bench_t0", []).append(time.perf_counter())
+
+    def after(conn, cursor, statement, params, context, many) -> None:  # noqa: ANN001
+        s = time.perf_counter() - conn.info["bench_t0"].pop()
+        if s > 1:
+            slow.append([round(s, 1), " ".join(statement.split())[:100]])
+
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", before)
+    sa.event.listen(sa.engine.Engine, "after_cursor_execute", after)
+    try:
+        yield
+    finally:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", before)
+        sa.event.remove(sa.engine.Engine, "after_cursor_execute", after)
+        for mod, f in saved:
+            mod.refresh = f
+        slow.sort(reverse=True)
+
+
+def run_streamed(url: str, customers: int, chunk: int, seed: int, workers: int) -> dict:
     from metrics.demo.streamed import load_streamed
 
     marks: list[dict] = []
 
     def progress(k: int, n: int, fig: object) -> None:
         marks.append({"chunk": k + 1, "seconds": round(time.perf_counter() - t0, 1), "peak_mb": peak_mb(),
-                      "duckdb_mb": getattr(fig, "duckdb_memory_mb", None), "load": load1()})
+                      "duckdb_mb": getattr(fig, "duckdb_memory_mb", None),
+                      "worker_peak_mb": getattr(fig, "worker_peak_mb", 0), "load": load1()})
         log(f"  chunk {k + 1}/{n}: {marks[-1]['seconds']:.0f} s, peak {marks[-1]['peak_mb']['self']:,} MB "
-            f"(DuckDB's buffer {marks[-1]['duckdb_mb']} MB)")
+            f"(DuckDB's buffer {marks[-1]['duckdb_mb']} MB, a worker at most {marks[-1]['worker_peak_mb']:,} MB)")
 
+    rollups: dict = {}
     t0 = time.perf_counter()
-    r = load_streamed(url, customers, seed=seed, chunk_customers=chunk, progress=progress)
+    with timed_rollups(rollups):
+        r = load_streamed(url, customers, seed=seed, chunk_customers=chunk, progress=progress, workers=workers)
     after = {"peak_mb": peak_mb(), "load": load1()}
     gen_write = r.generate_s + r.write_s
-    return {"rows": r.rows, "chunks": r.chunks, "duckdb_memory_limit": r.duckdb_memory_limit,
-            "duckdb_buffer_peak_mb": r.duckdb_memory_peak_mb,
+    return {"rows": r.rows, "chunks": r.chunks, "workers": r.workers, "duckdb_memory_limit": r.duckdb_memory_limit,
+            "duckdb_buffer_peak_mb": r.duckdb_memory_peak_mb, "worker_peak_mb": r.worker_peak_mb,
             "phases": {"generate_write": {"s": round(gen_write, 1), "generate_s": round(r.generate_s, 1),
-                                          "write_s": round(r.write_s, 1), **(marks[-1] if marks else {})},
+                                          "write_s": round(r.write_s, 1), "workers_draw_s": round(r.draw_s, 1),
+                                          **(marks[-1] if marks else {})},
                        "derived": {"s": round(r.derived_s, 1)},
-                       "rollups": {"s": round(r.rollups_s, 1), **after}},
-            "chunk_marks": marks}
+                       "rollups": {"s": round(r.rollups_s, 1), **rollups["steps"], **after}},
+            "slow_sql": rollups["slow_sql"][:12], "chunk_marks": marks}
 
 
 def run_whole(url: str, customers: int, seed: int) -> dict:
@@ -123,7 +176,8 @@ def projection(run: dict, target: int = XL) -> dict:
 
 
 def section(res: dict) -> str:
-    runs = sorted(res["runs"].values(), key=lambda r: (r["path"], r["customers"], -(r.get("chunk") or 0)))
+    runs = sorted(res["runs"].values(), key=lambda r: (r["path"], r["customers"], -(r.get("chunk") or 0),
+                                                      r.get("workers", 1)))
     lines = [
         "### Province scale, streamed demo (issue 21 item 1) — `make bench-xl` (`python -m bench.xl`)",
         "",
@@ -131,13 +185,14 @@ def section(res: dict) -> str:
         "other work running: the 1-minute load average is beside each figure), at nice 10. *streamed*: "
         "`metrics.demo.streamed.load_streamed` (chunks drawn and appended one by one, derived tables and "
         "rollups once at the end); *whole*: `generate()` then `replace_all` (the path up to 1,000,000 "
-        "customers). Peak RSS = `ru_maxrss` of the process at the end (DuckDB runs inside it; no child "
-        "processes), with DuckDB's own buffer (`duckdb_memory()`) at its largest after a chunk's append where "
-        "recorded.",
+        "customers). *workers*: processes drawing the chunks (`--workers`; 1: the loading process itself, "
+        "else `metrics.demo.parallel_chunks`, the same rows). Peak RSS = `ru_maxrss` of the loading process at "
+        "the end (DuckDB runs inside it), then that of the largest worker where there are workers, with "
+        "DuckDB's own buffer (`duckdb_memory()`) at its largest after a chunk's append where recorded.",
         "",
-        "| path | customers | chunk | tickets | generate + write (s) | derived (s) | rollups (s) | peak RSS (MB) "
-        "| DuckDB memory_limit | load | measured (UTC) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| path | customers | chunk | workers | tickets | generate + write (s) | derived (s) | rollups (s) "
+        "| peak RSS (MB) | DuckDB memory_limit | load | measured (UTC) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in runs:
         ph = r["phases"]
@@ -152,11 +207,26 @@ def section(res: dict) -> str:
         chunk = f"{r['chunk']:,}" if r.get("chunk") else "—"
         limit = r["duckdb_memory_limit"] or "default"
         duck = f" (DuckDB's buffer at most {r['duckdb_buffer_peak_mb']:,.0f})" if r.get("duckdb_buffer_peak_mb") else ""
-        lines.append(f"| {r['path']} | {r['customers']:,} | {chunk} | {r['rows'].get('tickets', 0):,} | {cells} | "
+        if r.get("worker_peak_mb"):
+            duck += f"; a worker {r['worker_peak_mb']:,.0f}"
+        workers = r.get("workers", 1) if r["path"] == "streamed" else "—"
+        lines.append(f"| {r['path']} | {r['customers']:,} | {chunk} | {workers} | {r['rows'].get('tickets', 0):,} | "
+                     f"{cells} | "
                      f"{peak:,}{duck} | {limit} | {load:.1f} | "
                      f"{r['finished_at'][:16].replace('T', ' ')} |")
     lines += [f"\nThe {r['path']} run at {r['customers']:,} (chunk {r.get('chunk') or 0:,}): {r['note']}."
               for r in runs if r.get("note")]
+    stepped = [r for r in runs if r["path"] == "streamed" and "topics" in r["phases"]["rollups"]]
+    if stepped:
+        lines += ["", "Rollups step by step (s; `metrics.ingest.derived.refresh_rollups`: the SQL cubes, the tenure "
+                  "table, open tickets, the complaint topics tagged in Python, the queue rollup) and the slowest SQL "
+                  "statements of the load:", ""]
+        for r in stepped:
+            st = r["phases"]["rollups"]
+            steps = ", ".join(f"{name} {st[name]:,.0f}" for name in ROLLUP_STEPS.values() if name in st)
+            sql = "; ".join(f"{x[0]:,.0f} s `{x[1].split('(')[0].strip()}`" for x in r.get("slow_sql", [])[:4])
+            lines.append(f"- {r['customers']:,} customers, {r.get('workers', 1)} worker(s): {steps}"
+                         + (f". Slowest SQL: {sql}" if sql else "") + ".")
     streamed = [r for r in runs if r["path"] == "streamed"]
     if streamed:
         big = max(streamed, key=lambda r: r["customers"])
@@ -196,6 +266,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--customers", type=int, default=XL)
     p.add_argument("--chunk-customers", type=int, default=None, help="default: the streamed path's (250,000)")
     p.add_argument("--path", choices=("streamed", "whole"), default="streamed")
+    p.add_argument("--workers", type=int, default=None,
+                   help="processes drawing the chunks (default: the streamed path's, one per core, at most 3)")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--repeat", type=int, default=2)
     p.add_argument("--no-views", action="store_true", help="skip timing the views on the result")
@@ -204,16 +276,17 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     res = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {"runs": {}}
     if not args.section_only:
-        from metrics.demo.streamed import CHUNK_CUSTOMERS
+        from metrics.demo.streamed import CHUNK_CUSTOMERS, default_workers
 
         chunk = args.chunk_customers or CHUNK_CUSTOMERS
+        workers = args.workers or default_workers()
         root = Path(tempfile.mkdtemp(prefix="sw-bench-xl-", dir=args.dir))
         url = f"duckdb:///{root / 'xl.duckdb'}"
         run = {"path": args.path, "customers": args.customers, "chunk": chunk if args.path == "streamed" else None,
                "seed": args.seed, "load_start": load1(), "cores": os.cpu_count(), "nice": os.nice(0)}
         log(f"{args.path} demo of {args.customers:,} customers into {url}")
         try:
-            run.update(run_streamed(url, args.customers, chunk, args.seed) if args.path == "streamed"
+            run.update(run_streamed(url, args.customers, chunk, args.seed, workers) if args.path == "streamed"
                        else run_whole(url, args.customers, args.seed))
             run["file_mb"] = round((root / "xl.duckdb").stat().st_size / 2**20)
             log(f"written: {json.dumps(run['phases'])}")
@@ -222,7 +295,8 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             shutil.rmtree(root, ignore_errors=True)
         run["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
-        res["runs"][f"{args.path}-{args.customers}" + (f"-{chunk}" if args.path == "streamed" else "")] = run
+        key = f"{args.path}-{args.customers}" + (f"-{chunk}" if args.path == "streamed" else "")
+        res["runs"][key + (f"-w{workers}" if args.path == "streamed" and workers > 1 else "")] = run
         res["repeat"] = args.repeat
         RESULTS.write_text(json.dumps(res, indent=2) + "\n")
     write_section("xl", section(res))

@@ -178,12 +178,41 @@ def test_failure_midway_leaves_the_old_file(streamed_db: Path, tmp_path: Path) -
     assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".write.lock")) == ["demo.duckdb"]
 
 
+def test_workers_write_the_sequential_rows(streamed_db: Path, tmp_path: Path) -> None:
+    """Chunks drawn in two worker processes (ids shifted as they are appended) give the file of the
+    sequential path at the same seed and chunk size; the workers' chunk files are gone afterwards."""
+    target = tmp_path / "parallel.duckdb"
+    figures = load_streamed(f"duckdb:///{target}", CUSTOMERS, seed=SEED, chunk_customers=CHUNK, workers=2)
+    assert figures.workers == 2 and figures.worker_peak_mb > 0
+    assert _digest(target) == _digest(streamed_db)
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".write.lock")) == ["parallel.duckdb"]
+
+
+def test_workers_failure_leaves_the_old_file_and_no_chunk_files(streamed_db: Path, tmp_path: Path) -> None:
+    """With workers, a failure after the first chunk (the progress hook raising) leaves the existing file
+    byte for byte and neither the temporary file nor the folder of chunk files beside it."""
+    target = tmp_path / "demo.duckdb"
+    target.write_bytes(streamed_db.read_bytes())
+    before = hashlib.sha256(target.read_bytes()).hexdigest()
+
+    def fail(k: int, n: int, _figures: object) -> None:
+        if k == 0:
+            raise RuntimeError("stop after the first chunk")
+
+    with pytest.raises(RuntimeError, match="first chunk"):
+        _build(target, progress=fail, workers=2)
+    assert hashlib.sha256(target.read_bytes()).hexdigest() == before
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".write.lock")) == ["demo.duckdb"]
+
+
 def test_bad_argument_leaves_the_old_file(streamed_db: Path, tmp_path: Path) -> None:
     target = tmp_path / "demo.duckdb"
     target.write_bytes(streamed_db.read_bytes())
     before = hashlib.sha256(target.read_bytes()).hexdigest()
     with pytest.raises(ValueError, match="chunk_customers"):
         load_streamed(f"duckdb:///{target}", CUSTOMERS, chunk_customers=0)
+    with pytest.raises(ValueError, match="workers"):
+        load_streamed(f"duckdb:///{target}", CUSTOMERS, workers=0)
     with pytest.raises(ValueError, match="DuckDB"):
         load_streamed("postgresql://postgres@127.0.0.1:5432/test", CUSTOMERS)
     assert hashlib.sha256(target.read_bytes()).hexdigest() == before

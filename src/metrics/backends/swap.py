@@ -87,6 +87,26 @@ def _stale_temporaries(path: Path) -> None:
 
 
 @contextlib.contextmanager
+def new_file(path: Path) -> Iterator[Path]:
+    """A temporary name beside the DuckDB file ``path`` for a file built from scratch, moved over ``path``
+    (``os.replace``) when the block ends without an error; on an error the temporary file is removed and
+    ``path`` stays as it was. The caller holds the write lock, and checkpoints and disposes its engine
+    before the block ends (a stale WAL of ``path`` is removed before the move: it would be replayed onto
+    the new file)."""
+    path = path.resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    try:
+        yield tmp
+        Path(f"{path}.wal").unlink(missing_ok=True)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+        Path(f"{tmp}.wal").unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
 def swapped_copy(path: Path) -> Iterator[Path]:
     """A writable copy of the DuckDB file ``path`` that replaces it when the block ends without an
     error (the caller checkpoints and closes its connections first); on an error it is removed."""

@@ -27,14 +27,15 @@ import sqlalchemy as sa
 
 from metrics.backends.bulk import duckdb_insert
 from metrics.backends.connect import duckdb_path, make_engine
-from metrics.backends.swap import write_lock
-from metrics.demo import chunks
+from metrics.backends.swap import new_file, write_lock
+from metrics.demo import chunks, parallel_chunks
 from metrics.ingest.derived import refresh_meta, refresh_rollups
 from metrics.ingest.load import DUCKDB_CHECKED_KEYS, check_unique, duckdb_table
 from metrics.model import schema
 
 STREAM_ABOVE = 1_000_000  # ``servicewatch demo`` streams above this many customers (generate() up to it)
 CHUNK_CUSTOMERS = 250_000
+MAX_WORKERS = 3  # each holds one chunk (about 3.5 GB at 250,000 customers): see parallel_chunks.memory_limit
 # DuckDB's buffer while the file is built (its default is 80% of the machine's memory): with one chunk of
 # 250,000 customers in Python (about 3 GB) the load stays within 16 GB; DuckDB spills to disk beyond it
 MEMORY_LIMIT = "10GB"
@@ -54,15 +55,25 @@ class StreamedLoad:
     duckdb_memory_limit: str = ""
     duckdb_memory_mb: float = 0.0  # DuckDB's own buffer after the last append (duckdb_memory(), MB)
     duckdb_memory_peak_mb: float = 0.0  # the largest of those
+    workers: int = 1  # processes drawing the chunks (1: this one)
+    draw_s: float = 0.0  # with workers: the workers' time drawing and writing chunk files, summed
+    worker_peak_mb: float = 0.0  # with workers: the largest peak RSS of one worker (MB)
+
+
+def default_workers() -> int:
+    """Worker processes drawing chunks by default: one per core, at most :data:`MAX_WORKERS`."""
+    return max(1, min(os.cpu_count() or 1, MAX_WORKERS))
 
 
 def load_streamed(url: str, customers: int, seed: int = 7, chunk_customers: int = CHUNK_CUSTOMERS,
                   end: dt.date = dt.date(2026, 10, 31), years: float = 2.5,
                   progress: Callable[[int, int, StreamedLoad], None] | None = None,
-                  memory_limit: str | None = MEMORY_LIMIT) -> StreamedLoad:
+                  memory_limit: str | None = MEMORY_LIMIT, workers: int = 1) -> StreamedLoad:
     """Replace the DuckDB file at ``url`` by a demo of ``customers`` drawn in chunks of ``chunk_customers``.
 
-    ``memory_limit`` bounds DuckDB's buffer during the load (``None``: DuckDB's default).
+    ``workers`` > 1 draws the chunks in that many processes (:mod:`metrics.demo.parallel_chunks`), the same
+    rows as ``workers=1``; ``memory_limit`` bounds DuckDB's buffer during the load (``None``: DuckDB's
+    default; with workers, :func:`parallel_chunks.memory_limit` unless given).
 
     ``progress(chunk index, number of chunks, figures so far)`` is called after each chunk is written
     (an exception there aborts the load like any other: the old file stays).
@@ -70,19 +81,22 @@ def load_streamed(url: str, customers: int, seed: int = 7, chunk_customers: int 
     path = duckdb_path(url)
     if path is None:
         raise ValueError("the streamed demo writes DuckDB files only")
+    if workers < 1:
+        raise ValueError("workers must be >= 1")
     sizes = chunks.chunk_sizes(customers, chunk_customers)
+    workers = min(workers, len(sizes))
     meta = {"demo_seed": seed, "demo_customers": customers, "demo_end": end.isoformat(),
             "demo_chunk_customers": chunk_customers}
-    with write_lock(path):
-        return _write(path.resolve(), sizes, seed, end, years, meta, progress, memory_limit)
+    if workers > 1 and memory_limit == MEMORY_LIMIT:
+        memory_limit = parallel_chunks.memory_limit(workers)
+    with write_lock(path), new_file(path) as tmp:
+        return _write(tmp, sizes, seed, end, years, meta, progress, memory_limit, workers)
 
 
-def _write(path: Path, sizes: list[int], seed: int, end: dt.date, years: float, meta: dict[str, object],
-           progress: Callable[[int, int, StreamedLoad], None] | None, memory_limit: str | None) -> StreamedLoad:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.unlink(missing_ok=True)
-    out = StreamedLoad(chunks=len(sizes))
+def _write(tmp: Path, sizes: list[int], seed: int, end: dt.date, years: float, meta: dict[str, object],
+           progress: Callable[[int, int, StreamedLoad], None] | None, memory_limit: str | None,
+           workers: int) -> StreamedLoad:
+    out = StreamedLoad(chunks=len(sizes), workers=workers)
     engine = make_engine(f"duckdb:///{tmp}")
     if memory_limit:
         limit = memory_limit.replace("'", "")
@@ -96,18 +110,10 @@ def _write(path: Path, sizes: list[int], seed: int, end: dt.date, years: float, 
         shared = chunks.draw_shared(sum(sizes), seed, end, years)
         out.generate_s += time.perf_counter() - started
         _append(engine, shared.frames, out)
-        offsets, active = chunks.Offsets(), None
-        for k, n in enumerate(sizes):
-            started = time.perf_counter()
-            frames = chunks.chunk_frames(shared, k, n, seed, offsets)
-            counts = frames.pop("active")
-            active = counts if active is None else active.add(counts, fill_value=0)
-            out.generate_s += time.perf_counter() - started
-            _append(engine, frames, out)
-            del frames
-            log.info("streamed demo: chunk %d/%d (%d customers)", k + 1, len(sizes), n)
-            if progress is not None:
-                progress(k, len(sizes), out)
+        if workers > 1:
+            active = parallel_chunks.draw_and_append(engine, shared, sizes, seed, workers, tmp, out, progress)
+        else:
+            active = _sequential(engine, shared, sizes, seed, out, progress)
         _append(engine, {"user_base": chunks.user_base(active.astype("int64"))}, out)
         started = time.perf_counter()
         with engine.begin() as conn:
@@ -120,16 +126,27 @@ def _write(path: Path, sizes: list[int], seed: int, end: dt.date, years: float, 
         with engine.connect() as conn:
             conn.exec_driver_sql("CHECKPOINT")
         out.rollups_s = time.perf_counter() - started
-        engine.dispose()
-        Path(f"{path}.wal").unlink(missing_ok=True)  # a stale WAL would be replayed onto the new file
-        os.replace(tmp, path)
         return out
-    except BaseException:
-        engine.dispose()
-        tmp.unlink(missing_ok=True)
-        raise
     finally:
-        Path(f"{tmp}.wal").unlink(missing_ok=True)
+        engine.dispose()
+
+
+def _sequential(engine: sa.Engine, shared: chunks.Shared, sizes: list[int], seed: int, out: StreamedLoad,
+                progress: Callable[[int, int, StreamedLoad], None] | None) -> pd.Series:
+    """Draw and append the chunks one after the other in this process; the summed active counts."""
+    offsets, active = chunks.Offsets(), None
+    for k, n in enumerate(sizes):
+        started = time.perf_counter()
+        frames = chunks.chunk_frames(shared, k, n, seed, offsets)
+        counts = frames.pop("active")
+        active = counts if active is None else active.add(counts, fill_value=0)
+        out.generate_s += time.perf_counter() - started
+        _append(engine, frames, out)
+        del frames
+        log.info("streamed demo: chunk %d/%d (%d customers)", k + 1, len(sizes), n)
+        if progress is not None:
+            progress(k, len(sizes), out)
+    return active
 
 
 def _append(engine: sa.Engine, frames: dict[str, pd.DataFrame], out: StreamedLoad) -> None:
