@@ -41,11 +41,13 @@ _EVENTS = {
 }
 # which of those a metric source's comparison needs (its first record: the earliest of them). A source
 # whose events are the figure itself is recorded from its first event (no ticket, no complaint rate).
-# Customers (churn, stock) are recorded from the first activity of any kind. So is availability: a month
-# without outages is a real 100%, not a month before the data, so its first outage (which may come
-# months after the circuits went into service) is not where its records begin; nor is a circuit's start
-# date (a services file lists the circuits in service now, started long before the records, as a
-# customers file does), so the data's first activity of any kind is.
+# Customers (churn, stock) are recorded from a customer's first record (a ticket, an answer, a bill, a
+# departure), not from an outage: outages record the network, and an outage history that begins before
+# the customer records says nothing of who left then. Availability is recorded from the first activity
+# of any kind, outages included: a month without outages is a real 100%, not a month before the data, so
+# its first outage (which may come months after the circuits went into service) is not where its records
+# begin; nor is a circuit's start date (a services file lists the circuits in service now, started long
+# before the records, as a customers file does).
 ANY_ACTIVITY = ("tickets", "surveys", "billing", "outages", "departures")
 SOURCE_EVENTS = {
     "tickets": ("tickets",),
