@@ -9,14 +9,13 @@ back; then ``servicewatch churn fit`` runs as a subprocess on Spark for the seco
 reference: the features are the same SQL on both, so the fits agree to rounding (1e-9 relative; seen
 2e-15), and the stored scores read back identically.
 
-Only in ``make test-spark`` (SERVICEWATCH_SPARK_FULL=1): the cluster fixture is per module, so in
-``make test`` this module would start and load a second cluster (about four minutes on two cores).
+Runs in ``make test`` too: the cluster is the session's (``tests/conftest.py``: ``spark_cluster``), shared
+with tests/spark/test_spark_engine.py; this module loads its own Spark database (``spark_url``).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -36,8 +35,7 @@ from metrics.model import schema as s
 from metrics.model.filters import Filters
 from metrics.query.warehouse import Warehouse
 
-FULL = os.environ.get("SERVICEWATCH_SPARK_FULL", "").lower() in ("1", "true", "yes")
-pytestmark = [pytest.mark.spark, pytest.mark.skipif(not FULL, reason="full Spark set only (make test-spark)")]
+pytestmark = pytest.mark.spark
 RTOL = 1e-9
 NUMS = ("coef", "se", "hr", "hr_lower", "hr_upper", "p", "ph_p", "odds_ratio", "or_lower", "or_upper", "or_p", "mean")
 SUMMARY_COUNTS = ("n_train_customers", "n_train_rows", "n_train_events", "n_test_rows", "n_test_events", "n_scored")
@@ -214,11 +212,5 @@ def test_a_failure_before_the_swap_leaves_the_old_tables(first: dict, spark_url:
         assert {t: sorted(p.name for p in (root / t).iterdir()) for t in folders} == folders
         with engine.connect() as conn:
             assert not [r for r in conn.exec_driver_sql("SHOW TABLES").fetchall() if r[1].startswith("_swnew_")]
-        # set_meta: one key set, one removed, the others kept
-        keys = rewrite.read_meta(engine)
-        rewrite.set_meta(engine, {"sw_test_key": 1})
-        assert rewrite.read_meta(engine) == {**keys, "sw_test_key": "1"}
-        rewrite.set_meta(engine, {}, drop=["sw_test_key"])
-        assert rewrite.read_meta(engine) == keys
     finally:
         engine.dispose()

@@ -37,14 +37,14 @@ def read_table(engine: sa.Engine, table: sa.Table) -> pd.DataFrame | None:
     being older, is None); None when the table does not exist. Any other error is raised: a rewrite
     must not take a table it failed to read for an empty one."""
     with engine.connect() as conn:
-        if not exists(conn, table.name):
+        if not _exists(conn, table.name):
             return None
         result = conn.execute(sa.select(sa.text("*")).select_from(table))
         df = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
     return df.reindex(columns=[c.name for c in table.columns])
 
 
-def exists(conn: sa.Connection, name: str) -> bool:
+def _exists(conn: sa.Connection, name: str) -> bool:
     """Whether the connection's database has a table ``name`` (one of ServiceWatch's own names)."""
     if not name.replace("_", "").isalnum():
         raise ValueError(f"not a table name: {name!r}")
@@ -83,14 +83,4 @@ def replace_tables(engine: sa.Engine, frames: Mapping[sa.Table, pd.DataFrame]) -
     log.info("spark rewrote %s", ", ".join(names))
 
 
-def replace_table(engine: sa.Engine, table: sa.Table, df: pd.DataFrame) -> None:
-    """Replace ``table``'s rows by ``df`` (a new Parquet version swapped in)."""
-    replace_tables(engine, {table: df})
-
-
-def set_meta(engine: sa.Engine, values: Mapping[str, object], drop: Iterable[str] = ()) -> None:
-    """Set ``values`` in ``sw_meta`` and remove the keys ``drop``, keeping every other key."""
-    replace_table(engine, schema.meta, meta_frame(read_meta(engine), values, drop))
-
-
-__all__ = ["exists", "meta_frame", "read_meta", "read_table", "replace_table", "replace_tables", "set_meta"]
+__all__ = ["meta_frame", "read_meta", "read_table", "replace_tables"]
