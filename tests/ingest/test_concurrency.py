@@ -205,3 +205,34 @@ def test_an_import_during_a_fit_leaves_the_scores_stale(duck: str, tmp_path: Pat
         assert churn_store.is_stale(wh), "scores fitted before the import are marked current"
     finally:
         wh.engine.dispose()
+
+
+def test_a_fit_stored_on_the_data_it_read_is_current_under_a_new_version(duck: str) -> None:
+    """No import between the fit and its store: the scores are not stale, and ``data_version`` is new
+    (schema.bump_data_version, the one writer of a new version on SQL databases)."""
+    from metrics.backends.swap import writable
+    from metrics.churn import model as churn_model
+
+    def version() -> str | None:
+        engine = sa.create_engine(duck)
+        try:
+            with engine.connect() as conn:
+                return conn.execute(sa.select(schema.meta.c.value)
+                                    .where(schema.meta.c.key == schema.DATA_VERSION_KEY)).scalar()
+        finally:
+            engine.dispose()
+
+    wh = Warehouse.open(duck)
+    try:
+        result = churn_model.fit(wh)
+    finally:
+        wh.engine.dispose()
+    before = version()
+    with writable(duck) as engine:
+        churn_store.save(engine, result)
+    wh = Warehouse.open(duck)
+    try:
+        assert not churn_store.is_stale(wh)
+    finally:
+        wh.engine.dispose()
+    assert version() not in (None, before)

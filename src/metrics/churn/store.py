@@ -96,9 +96,11 @@ def save(engine: sa.Engine, result: ChurnFit) -> int:
         conn.execute(churn_scores.delete())
         current = dict(conn.execute(sa.select(s.meta.c.key, s.meta.c.value)
                                     .where(s.meta.c.key.in_((s.DATA_VERSION_KEY, STALE_KEY)))).fetchall())
-        values, drop = _meta_changes(current, result.summary.get("data_version"))
+        values, drop = _stale_changes(current, result.summary.get("data_version"))
         conn.execute(s.meta.delete().where(s.meta.c.key.in_([*values, *drop])))
-        conn.execute(s.meta.insert(), [{"key": k, "value": v} for k, v in values.items()])
+        if values:
+            conn.execute(s.meta.insert(), [{"key": k, "value": v} for k, v in values.items()])
+        s.bump_data_version(conn)  # the dashboard's caches read anew
         bulk.write_rows(conn, churn_scores, _score_rows(result, model_id))
     return model_id
 
@@ -114,7 +116,8 @@ def _save_spark(engine: sa.Engine, result: ChurnFit) -> int:
     model_id = int(models["model_id"].max()) + 1 if models is not None and len(models) else 1
     new_model = pd.DataFrame([_model_row(result, model_id)]).reindex(columns=[c.name for c in churn_models.c])
     new_terms = pd.DataFrame(_term_rows(result, model_id), columns=[c.name for c in churn_model_terms.c])
-    values, drop = _meta_changes(meta, result.summary.get("data_version"))
+    values, drop = _stale_changes(meta, result.summary.get("data_version"))
+    values[s.DATA_VERSION_KEY] = s.new_data_version()  # what schema.bump_data_version writes elsewhere
     rewrite.replace_tables(engine, {
         churn_model_terms: _appended(terms, new_terms), churn_scores: _score_rows(result, model_id),
         churn_models: _appended(models, new_model), s.meta: rewrite.meta_frame(meta, values, drop)})
@@ -147,20 +150,18 @@ def _score_rows(result: ChurnFit, model_id: int) -> pd.DataFrame:
     return scores[[c.name for c in churn_scores.c]]
 
 
-def _meta_changes(current: dict[str, str], fitted_on: str | None) -> tuple[dict[str, str], list[str]]:
-    """The ``sw_meta`` keys a fit sets and removes, given the keys ``current`` holds: a new
-    ``data_version`` (the dashboard's caches read anew); ``churn_scores_stale`` cleared only when the
-    data is still the version the fit read — when an import (or anything else) committed in between,
-    the scores describe older data: it stays stale (set now if it was not)."""
-    import uuid
+def _stale_changes(current: dict[str, str], fitted_on: str | None) -> tuple[dict[str, str], list[str]]:
+    """The ``sw_meta`` keys a fit sets and removes besides a new ``data_version``, given the keys
+    ``current`` holds: ``churn_scores_stale`` cleared only when the data is still the version the fit
+    read — when an import (or anything else) committed in between, the scores describe older data: it
+    stays stale (set now if it was not)."""
     from datetime import UTC, datetime
 
-    values = {s.DATA_VERSION_KEY: uuid.uuid4().hex}
     if current.get(s.DATA_VERSION_KEY) == fitted_on:
-        return values, [STALE_KEY]  # the scores are current again
+        return {}, [STALE_KEY]  # the scores are current again
     if current.get(STALE_KEY) is None:
-        values[STALE_KEY] = datetime.now(UTC).isoformat(timespec="seconds")
-    return values, []
+        return {STALE_KEY: datetime.now(UTC).isoformat(timespec="seconds")}, []
+    return {}, []
 
 
 def _add_columns(engine: sa.Engine) -> None:

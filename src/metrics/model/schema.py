@@ -357,13 +357,18 @@ def add_column(engine: sa.Engine, column: sa.Column) -> bool:
     return True
 
 
+def new_data_version() -> str:
+    """A fresh ``sw_meta.data_version`` value (Spark's rewrite of ``sw_meta`` sets it in a frame)."""
+    import uuid
+
+    return uuid.uuid4().hex
+
+
 def bump_data_version(conn: sa.Connection) -> None:
     """A new ``sw_meta.data_version`` in the caller's transaction: the dashboard's caches, keyed by it
     on server databases, then compute views again (a DuckDB file is followed by its modification time)."""
-    import uuid
-
     conn.execute(meta.delete().where(meta.c.key == DATA_VERSION_KEY))
-    conn.execute(meta.insert(), [{"key": DATA_VERSION_KEY, "value": uuid.uuid4().hex}])
+    conn.execute(meta.insert(), [{"key": DATA_VERSION_KEY, "value": new_data_version()}])
 
 
 # One row per import run (``servicewatch import`` and the Data page): who, when, which file, how many
