@@ -94,7 +94,7 @@ def test_failed_send_is_retried_and_sent_once(rules_env, sw, mailbox, smtp_serve
     closed = port + 1 if port < 65000 else port - 1
     monkeypatch.setenv("SERVICEWATCH_SMTP", f"smtp://mailer:s3cr3t@127.0.0.1:{closed}?from=sw@example.com")
     code, out, err = sw("alerts", "check", "--notify")
-    assert code == 1 and "cannot reach mail server" in err and "(will retry)" in err and "s3cr3t" not in err
+    assert code == 1 and "cannot reach mail server" in err and "（将重试）" in err and "s3cr3t" not in err
     assert "待重试 1 条" in out
     [row] = _notices(rules_env).itertuples(index=False)
     assert (row.state, row.attempts) == ("queued", 1)

@@ -96,7 +96,7 @@ def cmd_remove(args: argparse.Namespace) -> None:
 def cmd_send(args: argparse.Namespace) -> int:
     if not args.due:
         raise UserError("give --due: send every delivery that is due")
-    out = run.send_due(resolve_url(args.db), now=_now(args.now, DEFAULT_TIME_ZONE))
+    out = run.send_due(resolve_url(args.db), now=_now(args.now, DEFAULT_TIME_ZONE), lang=args.lang)
     for line in out.lines:
         print(f"servicewatch: error: {line}", file=sys.stderr)
     print(f"{out.sent} sent, {out.retrying} to retry, {out.failed} failed "
@@ -118,7 +118,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     def one_pass() -> None:
         try:
-            out = run.send_due(url, worker=name, lease=timedelta(seconds=args.lease))
+            out = run.send_due(url, worker=name, lease=timedelta(seconds=args.lease), lang=args.lang)
         except Exception as exc:  # noqa: BLE001 - a pass that failed: said in one line, the next pass runs
             print(f"servicewatch worker: pass failed ({type(exc).__name__})", file=sys.stderr, flush=True)
             return
@@ -154,10 +154,11 @@ def _alerts_pass(url: str, name: str, args: argparse.Namespace, check: bool = Tr
         wh = open_warehouse(args.db)
         try:
             if check:
-                _fired, out = alert_notify.check_and_notify(wh, url, worker=name,
+                _fired, out = alert_notify.check_and_notify(wh, url, worker=name, lang=args.lang,
                                                             lease=timedelta(seconds=args.lease))
             else:
-                out = alert_notify.send_queued(wh, url, worker=name, lease=timedelta(seconds=args.lease))
+                out = alert_notify.send_queued(wh, url, worker=name, lease=timedelta(seconds=args.lease),
+                                               lang=args.lang)
         finally:
             wh.engine.dispose()
     except Exception as exc:  # noqa: BLE001 - said in one line, the next pass runs
@@ -166,7 +167,7 @@ def _alerts_pass(url: str, name: str, args: argparse.Namespace, check: bool = Tr
     for line in out.lines:
         print(f"servicewatch worker: {line}", file=sys.stderr, flush=True)
     if out.queued or out.sent or out.lines:
-        print(f"servicewatch worker: {out.summary('en')}", flush=True)
+        print(f"servicewatch worker: {out.summary(args.lang)}", flush=True)
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -203,6 +204,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     sd.add_argument("--due", action="store_true", help="every delivery due by now (or --now)")
     sd.add_argument("--now", metavar="DATETIME", help="as if it were DATETIME (ISO; wall-clock in Asia/Shanghai "
                     "unless it has an offset)")
+    sd.add_argument("--lang", choices=["en", "zh"], default="en", help="language of the failure lines")
     sd.set_defaults(func=cmd_send)
     dl = ssub.add_parser("deliveries", help="list deliveries and their state (failed ones with their reason)")
     add_db_argument(dl)
@@ -219,4 +221,5 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     w.add_argument("--alerts-every", dest="alerts_every", type=float, default=3600.0, metavar="SECONDS",
                    help="how often to run the alert rules and tell new alerts to their recipients, as alerts check "
                         "--notify does (default 3600; 0: never)")
+    w.add_argument("--lang", choices=["en", "zh"], default="en", help="language of the log's failure lines")
     w.set_defaults(func=cmd_worker)

@@ -277,9 +277,12 @@ def send_queued(
     worker: str | None = None,
     users_file: str | None = None,
     lease: timedelta = LEASE,
+    lang: str = "en",
 ) -> Outcome:
-    """Lease and send every due notice, one at a time; each outcome recorded and audited."""
-    engine, worker, out = rule_store.store(wh), worker or f"{socket.gethostname()}:{os.getpid()}", Outcome()
+    """Lease and send every due notice, one at a time; each outcome recorded and audited. ``lang``: the
+    language of the failure lines and the summary's caller (each notice is in its recipient's own)."""
+    engine, worker = rule_store.store(wh), worker or f"{socket.gethostname()}:{os.getpid()}"
+    out = Outcome(lang=lang)
     keys: dict[str, int] | None = None
     users, users_error = {}, None
     try:
@@ -332,10 +335,11 @@ def check_and_notify(
     worker: str | None = None,
     lease: timedelta = LEASE,
 ) -> tuple[pd.DataFrame, Outcome]:
-    """Evaluate every enabled rule (recorded), queue the new alerts' notices, send what is due."""
+    """Evaluate every enabled rule (recorded), queue the new alerts' notices, send what is due;
+    ``lang``: the alerts' labels and the failure lines."""
     fired = alerts.evaluate(wh, as_of=as_of, scope=scope, lang=lang)
     queued = queue(wh, fired, now)
-    out = send_queued(wh, data_url, now=now, worker=worker, lease=lease)
+    out = send_queued(wh, data_url, now=now, worker=worker, lease=lease, lang=lang)
     out.queued = queued
     return fired, out
 

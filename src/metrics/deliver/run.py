@@ -85,13 +85,14 @@ class Heartbeat:
 
 
 def send_due(data_url: str, now: datetime | None = None, worker: str | None = None,
-             users_file: str | None = None, lease: timedelta = LEASE) -> Outcome:
+             users_file: str | None = None, lease: timedelta = LEASE, lang: str = "en") -> Outcome:
     """One pass: queue what came due by ``now`` (naive UTC), then lease and send one delivery at a
     time until none is left (the lease covers one pack's build and send; packs built in the pass are
-    kept for the next recipients of the same scope)."""
+    kept for the next recipients of the same scope). ``lang``: the language of the failure lines (the
+    CLI's ``--lang``; each pack is in its recipient's own)."""
     engine = store.engine_for(store.store_url(data_url))
     worker = worker or worker_name()
-    out = Outcome(queued=store.enqueue_due(engine, now))
+    out = Outcome(queued=store.enqueue_due(engine, now), lang=lang)
     wh, users, users_error = None, {}, None
     built: dict[tuple, content.Built] = {}
     while claimed := store.claim(engine, worker, now, lease=lease):
