@@ -29,8 +29,7 @@ from .views import VIEWS, default_filters, run_call
 def _without_coarse(url: str) -> Warehouse:
     """A Warehouse that reads the fine event cubes only (the rollups as they were before the coarse ones)."""
     wh = Warehouse.open(url, read_only=True, keep_open=True)
-    as_of, sources, local = (wh.rollup_as_of(), wh.rollup_sources(), None)
-    wh._rollup_as_of = (as_of, sources - {rollups.COARSE}, local)  # noqa: SLF001 - the bench's "before"
+    wh.without_sources = frozenset({rollups.COARSE})
     return wh
 
 

@@ -186,6 +186,18 @@ def test_the_smallest_cube_holding_the_request_is_read(rolled: Warehouse, raw: W
     assert_same(rolled.metric(metric_id, f, by), raw.metric(metric_id, f, by), f"{metric_id} from {table}")
 
 
+def test_a_warehouse_without_a_source_reads_as_if_it_were_not_built(rolled: Warehouse) -> None:
+    """``without_sources`` (bench.cubes' "before"): the coarse cubes left out, the fine cube is read,
+    with the same figures."""
+    fine = Warehouse(rolled.engine, without_sources=frozenset({rollups.COARSE}))
+    f = Filters(date(2025, 1, 1), date(2025, 12, 31))
+    assert rollups.COARSE in rolled.rollup_sources() and rollups.COARSE not in fine.rollup_sources()
+    assert "rollup_surveys_coarse" in tables_read(rolled.compile("csat", f, ("tier",)))
+    read = tables_read(fine.compile("csat", f, ("tier",)))
+    assert "rollup_surveys" in read and "rollup_surveys_coarse" not in read
+    assert_same(fine.metric("csat", f, ("tier",)), rolled.metric("csat", f, ("tier",)), "csat, fine cube")
+
+
 def test_a_database_without_coarse_cubes_reads_the_fine_ones() -> None:
     """Rollups built before the coarse cubes (no ``coarse`` in rollup_sources) are read as before."""
     from metrics.query.rollup_compiler import event_cube

@@ -44,6 +44,8 @@ class Warehouse:
     engine: sa.Engine
     use_rollups: bool = True  # answer from the rollup tables when that is exact (metrics.ingest.rollups)
     use_local: bool = True  # Spark: statements that read only the local rollup copy's tables run there
+    # rollup sources read as not built (bench.cubes: the fine event cubes alone, as before the coarse ones)
+    without_sources: frozenset[str] = frozenset()
     _rollup_as_of: tuple = field(default=(), init=False, repr=False, compare=False)  # () = not read yet
     _as_of: tuple = field(default=(), init=False, repr=False, compare=False)
     _first_day: tuple = field(default=(), init=False, repr=False, compare=False)
@@ -222,9 +224,10 @@ class Warehouse:
         return self._rollup_as_of[0]
 
     def rollup_sources(self) -> frozenset[str]:
-        """The rollup cubes built (``sw_meta.rollup_sources``), read with :meth:`rollup_as_of`."""
+        """The rollup cubes built (``sw_meta.rollup_sources``), read with :meth:`rollup_as_of`, less
+        ``without_sources``."""
         self.rollup_as_of()
-        return self._rollup_as_of[1]
+        return self._rollup_as_of[1] - self.without_sources
 
     def compile(self, metric_id: str, f: Filters, by=(), region_level: str = "city") -> sa.Select:
         """The query of one metric: over the rollups when exact and enabled, else over raw rows."""
