@@ -18,7 +18,6 @@ Frames must have the columns of their table (extra columns are ignored); Date co
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -28,6 +27,7 @@ import sqlalchemy as sa
 
 from metrics.backends.bulk import duckdb_insert, insert_chunks, pg_copy
 from metrics.backends.connect import duckdb_path, make_engine
+from metrics.backends.swap import new_file
 from metrics.ingest import due_times
 from metrics.ingest.derived import refresh_meta, refresh_rollups
 from metrics.model import schema, ticket_status
@@ -149,39 +149,29 @@ def _demo_meta(frames: Mapping[str, pd.DataFrame]) -> dict[str, object]:
 
 
 def _replace_duckdb_file(path: Path, frames: Mapping[str, pd.DataFrame], meta: Mapping[str, object]) -> None:
-    path = path.resolve()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.unlink(missing_ok=True)
-    engine = make_engine(f"duckdb:///{tmp}")
-    try:
-        with engine.begin() as conn:
-            for table in schema.metadata.sorted_tables:
-                conn.execute(sa.schema.CreateTable(duckdb_table(table)))
-            raw = conn.connection.driver_connection
-            for table in (*schema.DATA_TABLES, *schema.KEY_TABLES):
-                started = time.perf_counter()
-                duckdb_insert(raw, conn.dialect, table, frames.get(table.name))
-                if table.name in DUCKDB_CHECKED_KEYS:
-                    check_unique(conn, table)
-                log.info("duckdb %s: %d rows in %.1f s", table.name, len(frames.get(table.name, ())),
-                         time.perf_counter() - started)
-            # no secondary indexes (see DUCKDB_CHECKED_KEYS above): zone maps serve the scans
-            refresh_meta(conn, meta)
-        started = time.perf_counter()
-        refresh_rollups(engine)
-        log.info("duckdb rollups in %.1f s", time.perf_counter() - started)
-        with engine.connect() as conn:
-            conn.exec_driver_sql("CHECKPOINT")
-        engine.dispose()
-        Path(f"{path}.wal").unlink(missing_ok=True)  # a stale WAL would be replayed onto the new file
-        os.replace(tmp, path)
-    except BaseException:
-        engine.dispose()
-        tmp.unlink(missing_ok=True)
-        raise
-    finally:
-        Path(f"{tmp}.wal").unlink(missing_ok=True)
+    with new_file(path) as tmp:
+        engine = make_engine(f"duckdb:///{tmp}")
+        try:
+            with engine.begin() as conn:
+                for table in schema.metadata.sorted_tables:
+                    conn.execute(sa.schema.CreateTable(duckdb_table(table)))
+                raw = conn.connection.driver_connection
+                for table in (*schema.DATA_TABLES, *schema.KEY_TABLES):
+                    started = time.perf_counter()
+                    duckdb_insert(raw, conn.dialect, table, frames.get(table.name))
+                    if table.name in DUCKDB_CHECKED_KEYS:
+                        check_unique(conn, table)
+                    log.info("duckdb %s: %d rows in %.1f s", table.name, len(frames.get(table.name, ())),
+                             time.perf_counter() - started)
+                # no secondary indexes (see DUCKDB_CHECKED_KEYS above): zone maps serve the scans
+                refresh_meta(conn, meta)
+            started = time.perf_counter()
+            refresh_rollups(engine)
+            log.info("duckdb rollups in %.1f s", time.perf_counter() - started)
+            with engine.connect() as conn:
+                conn.exec_driver_sql("CHECKPOINT")
+        finally:
+            engine.dispose()
 
 
 def duckdb_table(table: sa.Table) -> sa.Table:
