@@ -7,7 +7,7 @@
 #   make test    ruff + pytest against DuckDB, PostgreSQL, MariaDB, Chromium and a reduced Spark set (PYTEST_ARGS=...)
 #   make test-spark  the full Spark equivalence set on a local two-worker cluster (started and stopped)
 #   make lint    ruff only
-#   make bench   benchmarks (bench/run.py, churn, import, browser timings, alerts, text keys, forecasts, outlets, the voice of the customer and 20 concurrent sessions at L)
+#   make bench   benchmarks (bench/run.py, PostgreSQL and MariaDB at L, churn, import, browser timings, alerts, text keys, forecasts, outlets, the voice of the customer and 20 concurrent sessions at L)
 #   make bench-xl  the streamed demo at 10 million customers: time per phase, memory peaks, views (one to two hours here; CUSTOMERS=...)
 #   make clean   caches and the demo database; `make distclean` also removes .venv
 
@@ -107,11 +107,13 @@ lint: venv
 bench: venv system
 	$(PY) -m bench.run
 	$(PY) -m bench.cubes
+	$(PY) -m bench.servers --scale L
 	$(PY) -m bench.churn
 	$(PY) -m bench.importing
 	$(PY) -m bench.spark --scale S
 	$(PY) -m bench.browser
 	$(PY) -m bench.first_load
+	$(PY) -m bench.server_cpu
 	$(PY) -m bench.alerts
 	$(PY) -m bench.drivers
 	$(PY) -m bench.keys

@@ -10,6 +10,8 @@ into the URL query string, so a link reproduces the view.
 
 from __future__ import annotations
 
+import gc
+import sys
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -155,6 +157,27 @@ class View:
 
 
 # -- page setup -------------------------------------------------------------------------------
+_frozen_modules = 0  # len(sys.modules) when the heap was last frozen (servicewatch.ui._freeze_heap)
+
+
+def _freeze_heap() -> None:
+    """Move what the server process holds so far (modules, their tables, the open engine) into the
+    garbage collector's permanent generation, again whenever modules were imported since: Streamlit
+    runs a full collection after every script run (``runner.postScriptGC``), which otherwise walks the
+    whole heap of plotly, pandas, statsmodels and SQLAlchemy, ~0.2–0.3 s of CPU per page view
+    (`bench/server_cpu.py`). Objects frozen are still freed when no longer referenced. Only under
+    ``streamlit run``: not in AppTest (its runtime is a stand-in) or a bare script."""
+    global _frozen_modules
+    from streamlit import runtime
+
+    if len(sys.modules) == _frozen_modules or not runtime.exists() or \
+            type(runtime.get_instance()) is not runtime.Runtime:
+        return
+    _frozen_modules = len(sys.modules)
+    gc.collect()
+    gc.freeze()
+
+
 def _initial_lang() -> str:
     q = st.query_params.get("lang")
     if q in LANGS:
@@ -196,6 +219,7 @@ def page(title_key: str) -> View:
     """Set up a page: config, sidebar (language, navigation, filters); stops politely on errors. An
     unexpected exception later in the page shows one line with an error id (:mod:`servicewatch.errors`)."""
     errors.install()
+    _freeze_heap()
     # Back/Forward: the URL is the truth again (filters, section, language and the page's choices are
     # read from it as from a link opened, servicewatch.url_state)
     url_state.new_run()
