@@ -42,3 +42,20 @@ def test_notes_are_catalogue_keys_not_literals() -> None:
         assert set(tomllib.load(fh)["deliver"]["lease"]) == {"lost", "retry"}
     source = Path(lease.__file__).read_text(encoding="utf-8")
     assert "will retry" not in source and "lease lost:" not in source
+
+
+def test_failure_reasons_are_catalogue_lines_in_both_languages() -> None:
+    """transport.SendError.said: the English text as the message (the queue's last_error, the audit),
+    the line in the user's language from text(); the deliver run and alert_notify word no failure of
+    their own outside the catalogue."""
+    from metrics.deliver import alert_notify, run
+    from metrics.deliver.transport import SendError
+
+    err = SendError.said("deliver.failure.no_user", retry=False, name="ghost")
+    assert str(err) == "no user ghost in the users file" and not err.retry
+    assert err.text("zh") == "用户文件中没有用户 ghost" and err.text("en") == str(err)
+    assert SendError("smtp down").text("zh") == "smtp down"  # a reason not from the catalogue: as it is
+    for module in (run, alert_notify):
+        source = Path(module.__file__).read_text(encoding="utf-8")
+        assert 'SendError("' not in source and 'SendError(f"' not in source, module.__name__
+        assert '"en", ' not in source.replace('lang: str = "en"', ""), module.__name__

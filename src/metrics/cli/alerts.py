@@ -49,7 +49,7 @@ def cmd_check(args: argparse.Namespace) -> None:
     from metrics import alerts
 
     if args.notify and args.dry_run:
-        raise UserError("--notify sends the alerts it records; it cannot go with --dry-run")
+        raise UserError(t("deliver.cli.notify_dry_run", args.lang))
     wh = open_warehouse(args.db)
     scope = _scope(wh, args.as_user)
     sent = None

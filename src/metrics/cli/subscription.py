@@ -26,6 +26,7 @@ from metrics.deliver.schedule import DEFAULT_TIME_ZONE, Schedule, ScheduleError,
 from metrics.deliver.scope import PRESETS
 from metrics.deliver.subscribe import Refused, addressable, subscribe, unsubscribe
 from metrics.deliver.transport import parse_webhook
+from metrics.model.i18n import t
 from metrics.model.keys import shown
 
 
@@ -95,12 +96,12 @@ def cmd_remove(args: argparse.Namespace) -> None:
 
 def cmd_send(args: argparse.Namespace) -> int:
     if not args.due:
-        raise UserError("give --due: send every delivery that is due")
+        raise UserError(t("deliver.cli.give_due", args.lang))
     out = run.send_due(resolve_url(args.db), now=_now(args.now, DEFAULT_TIME_ZONE), lang=args.lang)
     for line in out.lines:
         print(f"servicewatch: error: {line}", file=sys.stderr)
-    print(f"{out.sent} sent, {out.retrying} to retry, {out.failed} failed "
-          f"({out.queued} queued, {out.packs} packs built)")
+    print(t("deliver.cli.summary", args.lang, sent=out.sent, retrying=out.retrying, failed=out.failed,
+            queued=out.queued, packs=out.packs))
     return EXIT_FAILURE if out.lines else 0
 
 
@@ -120,13 +121,14 @@ def cmd_worker(args: argparse.Namespace) -> int:
         try:
             out = run.send_due(url, worker=name, lease=timedelta(seconds=args.lease), lang=args.lang)
         except Exception as exc:  # noqa: BLE001 - a pass that failed: said in one line, the next pass runs
-            print(f"servicewatch worker: pass failed ({type(exc).__name__})", file=sys.stderr, flush=True)
+            print(f"servicewatch worker: {t('deliver.cli.pass_failed', args.lang, kind=type(exc).__name__)}",
+                  file=sys.stderr, flush=True)
             return
         for line in out.lines:
             print(f"servicewatch worker: {line}", file=sys.stderr, flush=True)
         if out.queued or out.sent or out.lines:
-            print(f"servicewatch worker: {out.sent} sent, {out.retrying} to retry, {out.failed} failed",
-                  flush=True)
+            print("servicewatch worker: " + t("deliver.cli.worker_summary", args.lang, sent=out.sent,
+                                              retrying=out.retrying, failed=out.failed), flush=True)
         if args.alerts_every > 0:  # alert notices whose back-off ran out: the next pass, not the next check
             _alerts_pass(url, name, args, check=False)
 
@@ -162,7 +164,8 @@ def _alerts_pass(url: str, name: str, args: argparse.Namespace, check: bool = Tr
         finally:
             wh.engine.dispose()
     except Exception as exc:  # noqa: BLE001 - said in one line, the next pass runs
-        print(f"servicewatch worker: alert check failed ({type(exc).__name__})", file=sys.stderr, flush=True)
+        print(f"servicewatch worker: {t('deliver.cli.alerts_failed', args.lang, kind=type(exc).__name__)}",
+              file=sys.stderr, flush=True)
         return
     for line in out.lines:
         print(f"servicewatch worker: {line}", file=sys.stderr, flush=True)

@@ -232,7 +232,7 @@ def _send_one(wh, rule, event: dict, d: dict, users: dict[str, User], keys: dict
     if who.startswith("webhook:"):
         i = int(who.split(":")[1])
         if i >= len(rule.webhooks):
-            raise SendError(f"alert rule {rule.rule_id} has no webhook {i} any more", retry=False)
+            raise SendError.said("deliver.failure.no_webhook", retry=False, rule=rule.rule_id, i=i)
         owner = users.get(rule.owner)
         lang = owner.lang if owner else "zh"
         subject, lines = message(wh, rule, event, lang, keys)
@@ -243,18 +243,18 @@ def _send_one(wh, rule, event: dict, d: dict, users: dict[str, User], keys: dict
         return {"webhook": hook["kind"], "lang": lang}
     user = users.get(who)
     if user is None:
-        raise SendError(f"no user {who} in the users file", retry=False)
+        raise SendError.said("deliver.failure.no_user", retry=False, name=who)
     if not user.email:
-        raise SendError(f"user {who} has no e-mail address (servicewatch user add … --email)", retry=False)
+        raise SendError.said("deliver.failure.no_email", retry=False, name=who)
     scope = access_scope.scope_for(user, key_ids=wh.key_ids)
     f = rule_store.rule_filters(wh, rule.filters, date.today(), date.today(), keys=keys)
     if not rule_store.visible(f, scope, wh.regions(), rule.metric):
-        raise SendError(t("alert_notify.outside", "en", rule=rule.rule_id, name=who), retry=False)
+        raise SendError.said("alert_notify.outside", retry=False, rule=rule.rule_id, name=who)
     if alerts.keeps_scope(scope):  # a viewer, a hall manager: the figures as the Alerts page gives them
         hit = alerts.judge_for(wh, rule, pd.Timestamp(event["period"]).date(), scope)
         if hit is None:
-            raise SendError(t("alert_scope.withheld", "en", rule=rule.rule_id, name=who,
-                              min=scope.min_group_size), retry=False)
+            raise SendError.said("alert_scope.withheld", retry=False, rule=rule.rule_id, name=who,
+                                 min=scope.min_group_size)
         event = {**event, "value": hit["value"], "n": hit["n"], "signal": hit["signal"],
                  "limits": {k: hit[k] for k in ("centre", "lower", "upper")}}
     try:
@@ -300,7 +300,7 @@ def send_queued(
                     sa.select(events).where((events.c.rule_id == d["rule_id"]) & (events.c.period == d["period"]))
                 ).first()
             if rule is None or event is None:
-                raise SendError("the alert rule or its alert was removed", retry=False)
+                raise SendError.said("deliver.failure.alert_removed", retry=False)
             if users_error and not d["recipient"].startswith("webhook:"):
                 raise SendError(users_error)
             if keys is None:  # read once, when there is something to send
@@ -309,9 +309,10 @@ def send_queued(
         except Exception as exc:  # noqa: BLE001 - recorded, retried, not lost
             if not isinstance(exc, SendError):
                 log.error("alert notice %s → %s failed unexpectedly", d["rule_id"], d["recipient"], exc_info=exc)
-                exc = SendError(f"unexpected failure ({type(exc).__name__})")
+                exc = SendError.said("deliver.failure.unexpected", kind=type(exc).__name__)
             state = lease_rows.mark_failed(engine, alert_notices, KEY, d, worker, str(exc), exc.retry, now)
-            out.count_failure(state, f"alert {d['rule_id']} {period} → {d['recipient']}: {exc}")
+            out.count_failure(state, t("deliver.failure.line_alert", lang, rule=d["rule_id"], period=period,
+                                       recipient=d["recipient"], error=exc.text(lang)))
             audit.record_safely(
                 data_url,
                 rule.owner if rule is not None else "?",

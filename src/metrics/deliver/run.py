@@ -106,7 +106,7 @@ def send_due(data_url: str, now: datetime | None = None, worker: str | None = No
         sub = store.get(engine, d["subscription_id"])
         try:
             if sub is None:
-                raise SendError("the subscription was removed", retry=False)
+                raise SendError.said("deliver.failure.subscription_removed", retry=False)
             if users_error and not d["recipient"].startswith("webhook:"):
                 raise SendError(users_error)
             with Heartbeat(engine, d["delivery_id"], worker, lease, now) as beat:
@@ -117,9 +117,10 @@ def send_due(data_url: str, now: datetime | None = None, worker: str | None = No
         except Exception as exc:  # noqa: BLE001 - a defect or a database error: recorded, retried, not lost
             if not isinstance(exc, SendError):
                 log.error("delivery %s failed unexpectedly", d["delivery_id"], exc_info=exc)
-                exc = SendError(f"unexpected failure ({type(exc).__name__})")
+                exc = SendError.said("deliver.failure.unexpected", kind=type(exc).__name__)
             state = store.mark_failed(engine, d, worker, str(exc), retry=exc.retry, now=now)
-            out.count_failure(state, f"subscription {d['subscription_id']} → {d['recipient']}: {exc}")
+            out.count_failure(state, t("deliver.failure.line_subscription", lang, id=d["subscription_id"],
+                                       recipient=d["recipient"], error=exc.text(lang)))
             audit.record_safely(data_url, sub.owner if sub else "?", "deliver",
                                 {"subscription": d["subscription_id"], "recipient": d["recipient"], "state": state,
                                  "attempt": d["attempts"], "error": str(exc)})
@@ -147,9 +148,9 @@ def _recipient_filters(wh: Warehouse, sub: store.Subscription, d: dict, users: d
         return f, owner.lang if owner else "zh", None, None
     user = users.get(d["recipient"])
     if user is None:
-        raise SendError(f"no user {d['recipient']} in the users file", retry=False)
+        raise SendError.said("deliver.failure.no_user", retry=False, name=d["recipient"])
     if not user.email:
-        raise SendError(f"user {user.name} has no e-mail address (servicewatch user add … --email)", retry=False)
+        raise SendError.said("deliver.failure.no_email", retry=False, name=user.name)
     try:
         f = for_recipient(wh, view, user)
     except OutsideScope as exc:
@@ -172,7 +173,7 @@ def _send_one(wh: Warehouse, sub: store.Subscription, d: dict, users: dict[str, 
             built[key] = content.build(wh, f, lang, fmt, digest_alerts(wh, f, lang) if fmt == "digest" else None,
                                        view=sub.section)
         except RuntimeError as exc:  # Chromium or kaleido missing or failing
-            raise SendError(f"cannot build the pack: {str(exc).splitlines()[0][:200]}") from None
+            raise SendError.said("deliver.failure.no_pack", reason=str(exc).splitlines()[0][:200]) from None
         out.packs += 1
     b = built[key]
     if beat is not None and beat.lost:  # taken up by another worker while this one built the pack

@@ -26,11 +26,30 @@ WEBHOOK_KINDS = ("wecom", "dingtalk", "json")
 
 
 class SendError(RuntimeError):
-    """A failed send, one line without secrets; ``retry``: whether a later try may succeed."""
+    """A failed send, one line without secrets; ``retry``: whether a later try may succeed. One made by
+    :meth:`said` is a catalogue line: its message is the English text (the queue's ``last_error``, the
+    audit), :meth:`text` the line in a user's language."""
 
     def __init__(self, message: str, retry: bool = True) -> None:
         super().__init__(message)
         self.retry = retry
+        self.key: str | None = None
+        self.fmt: dict[str, object] = {}
+
+    @classmethod
+    def said(cls, key: str, retry: bool = True, **fmt: object) -> SendError:
+        """The failure worded by the catalogue's ``key`` with ``fmt``."""
+        from metrics.model.i18n import t
+
+        err = cls(t(key, "en", **fmt), retry)
+        err.key, err.fmt = key, fmt
+        return err
+
+    def text(self, lang: str) -> str:
+        """The line in ``lang`` (a message not from the catalogue: as it is)."""
+        from metrics.model.i18n import t
+
+        return t(self.key, lang, **self.fmt) if self.key else str(self)
 
 
 @dataclass(frozen=True)
