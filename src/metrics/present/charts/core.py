@@ -43,13 +43,14 @@ def base_layout(fig: go.Figure, title: str, subtitle: str, height: int = 420) ->
     the theme (:func:`metrics.present.theme.restore_template`)."""
     if theme.restore_template():  # built under another default: this figure once, at full cost
         fig.update_layout(template=theme.TEMPLATE)
-    fig.update_layout(
-        title={"text": f"{plot_text(title)}<br><sup>{plot_text(subtitle)}</sup>", "x": 0.01, "xanchor": "left"},
-        font={"family": theme.FONT_FAMILY, "size": 14},
-        margin={"l": 60, "r": 20, "t": 80, "b": 50},
-        height=height,
-        legend={"orientation": "v", "x": 1.02, "xanchor": "left", "y": 1, "yanchor": "top"},
-    )
+    # each property set on the layout directly: the same figure as one update_layout call, at a third of
+    # its CPU (update_layout's path parsing and change callbacks, ~7 ms a chart; bench/server_cpu.py)
+    layout = fig.layout
+    layout.title = {"text": f"{plot_text(title)}<br><sup>{plot_text(subtitle)}</sup>", "x": 0.01, "xanchor": "left"}
+    layout.font = {"family": theme.FONT_FAMILY, "size": 14}
+    layout.margin = {"l": 60, "r": 20, "t": 80, "b": 50}
+    layout.height = height
+    layout.legend = {"orientation": "v", "x": 1.02, "xanchor": "left", "y": 1, "yanchor": "top"}
     fig.update_xaxes(automargin=True, tickangle=0)
     fig.update_yaxes(automargin=True)
     return fig
@@ -90,12 +91,27 @@ def add_target(fig: go.Figure, target: float, unit: str, lang: str, horizontal: 
     text = plot_text(fmt.target_label(target, unit, lang, digits))
     line = {"color": TARGET_COLOUR, "dash": "dash", "width": 2}
     font = {"color": TARGET_COLOUR, "size": 14}
+    if where or getattr(fig, "_grid_ref", None) is not None:  # subplots: plotly places a line in each
+        if horizontal:
+            fig.add_vline(x=k * target, line=line, annotation_text=text, annotation_position="top",
+                          annotation_font=font, **where)
+        else:
+            fig.add_hline(y=k * target, line=line, annotation_text=text, annotation_position="top left",
+                          annotation_font=font, **where)
+        return fig
+    # one plot: the shape and the annotation add_vline/add_hline would make, set directly (the same
+    # figure JSON at a tenth of their CPU, ~11 ms a chart: bench/server_cpu.py)
+    v = k * target
     if horizontal:
-        fig.add_vline(x=k * target, line=line, annotation_text=text, annotation_position="top",
-                      annotation_font=font, **where)
+        shape = {"type": "line", "x0": v, "x1": v, "xref": "x", "y0": 0, "y1": 1, "yref": "y domain", "line": line}
+        note = {"font": font, "showarrow": False, "text": text, "x": v, "xanchor": "center", "xref": "x", "y": 1,
+                "yanchor": "bottom", "yref": "y domain"}
     else:
-        fig.add_hline(y=k * target, line=line, annotation_text=text, annotation_position="top left",
-                      annotation_font=font, **where)
+        shape = {"type": "line", "x0": 0, "x1": 1, "xref": "x domain", "y0": v, "y1": v, "yref": "y", "line": line}
+        note = {"font": font, "showarrow": False, "text": text, "x": 0, "xanchor": "left", "xref": "x domain", "y": v,
+                "yanchor": "bottom", "yref": "y"}
+    fig.layout.shapes = (*fig.layout.shapes, shape)
+    fig.layout.annotations = (*fig.layout.annotations, note)
     return fig
 
 
