@@ -1,6 +1,8 @@
 """The warehouse of the configured database and the engine calls cached by the data version: a
 new load, import or fit is seen at once; the time limit only bounds how long a view nobody asks
-for again stays in memory."""
+for again stays in memory. With ``$SERVICEWATCH_SHARED_CACHE`` the replicas of a machine also share
+what they computed (:mod:`metrics.query.shared_cache`): a miss in this process's memory reads the
+other replicas' result before computing it."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import streamlit as st
 
 from metrics.backends.connect import duckdb_path, resolve_url
 from metrics.model.filters import Filters
+from metrics.query import shared_cache
 from metrics.query.warehouse import Warehouse
 
 CACHE_TTL_S = 12 * 3600
@@ -79,21 +82,26 @@ def warehouse() -> tuple[Warehouse, float | str]:
 @st.cache_data(show_spinner=False, max_entries=2000, ttl=CACHE_TTL_S)
 def cached_metric(_wh: Warehouse, version: float | str, url: str, metric_id: str, f: Filters,
                   by: tuple[str, ...] = (), level: str = "city") -> pd.DataFrame:
-    return _wh.metric(metric_id, f, by, level)
+    return shared_cache.get_or_compute(("metric", url, version, metric_id, f, by, level),
+                                       lambda: _wh.metric(metric_id, f, by, level))
 
 
 @st.cache_data(show_spinner=False, max_entries=2000, ttl=CACHE_TTL_S)
 def cached_compare(_wh: Warehouse, version: float | str, url: str, metric_id: str, f: Filters,
                    by: tuple[str, ...] = (), level: str = "city") -> pd.DataFrame:
-    return _wh.compare(metric_id, f, by, level)
+    return shared_cache.get_or_compute(("compare", url, version, metric_id, f, by, level),
+                                       lambda: _wh.compare(metric_id, f, by, level))
 
 
 @st.cache_data(show_spinner=False, max_entries=2000, ttl=CACHE_TTL_S)
 def cached_call(_wh: Warehouse, version: float | str, url: str, name: str, *args, module: str = "", **kwargs) -> object:
     """``Warehouse.<name>(*args)``, or with ``module`` the engine function ``module.name(wh, *args)``,
     cached by database version and (hashable) arguments."""
-    if module:
-        return getattr(importlib.import_module(module), name)(_wh, *args, **kwargs)
-    return getattr(_wh, name)(*args, **kwargs)
+    def compute() -> object:
+        if module:
+            return getattr(importlib.import_module(module), name)(_wh, *args, **kwargs)
+        return getattr(_wh, name)(*args, **kwargs)
+
+    return shared_cache.get_or_compute(("call", url, version, module, name, args, sorted(kwargs.items())), compute)
 
 

@@ -1,0 +1,123 @@
+"""Results shared by app replicas (``$SERVICEWATCH_SHARED_CACHE``, :mod:`metrics.query.shared_cache`):
+two real processes on one DuckDB file, the second reads the first's result without a query; a new
+data version is computed again; the folder stays within its size; damaged entries are recomputed."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from metrics.query import shared_cache
+
+# One replica's view: the app's cached calls (servicewatch.cache) on a new Warehouse, counting the
+# statements its engine runs from the call on.
+REPLICA = """
+import json, sys
+from datetime import date
+import sqlalchemy as sa
+from metrics.model.filters import Filters
+from metrics.query.warehouse import Warehouse
+from servicewatch import cache
+
+url = sys.argv[1]
+wh = Warehouse.open(url, read_only=True)
+seen = []
+sa.event.listen(wh.engine, "before_cursor_execute", lambda *a: seen.append(1))
+version = cache._db_version(url)
+f = Filters(start=date(2024, 1, 1), end=date(2024, 12, 31))
+df = cache.cached_compare(wh, version, url, "csat", f, ("tier",))
+life = cache.cached_call(wh, version, url, "as_of")
+print(json.dumps({"queries": len(seen), "tiers": df["tier"].tolist(), "values": df["value"].tolist(),
+                  "as_of": str(life)}))
+"""
+
+
+def _replica(url: str, folder: Path) -> dict:
+    env = {**os.environ, shared_cache.DIR_ENV: str(folder)}
+    run = subprocess.run([sys.executable, "-c", REPLICA, url], capture_output=True, text=True, env=env, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def test_a_second_replica_reads_the_first_ones_result_without_a_query(duckdb_url: str, tmp_path: Path) -> None:
+    folder = tmp_path / "shared"
+    first = _replica(duckdb_url, folder)
+    second = _replica(duckdb_url, folder)
+    assert first["queries"] > 0  # computed
+    assert second["queries"] == 0  # read from the first replica's entries
+    assert second["values"] == first["values"] and second["tiers"] == first["tiers"] and first["tiers"]
+    assert second["as_of"] == first["as_of"]
+    assert len(list(folder.glob("*" + shared_cache.SUFFIX))) == 2
+
+
+def test_a_new_data_version_is_computed_again(duckdb_url: str, tmp_path: Path) -> None:
+    from metrics.backends.connect import duckdb_path
+
+    folder = tmp_path / "shared"
+    _replica(duckdb_url, folder)
+    path = duckdb_path(duckdb_url)
+    st = path.stat()
+    try:
+        os.utime(path, (st.st_atime, st.st_mtime + 5))  # what a load's swap does to the version
+        again = _replica(duckdb_url, folder)
+    finally:
+        os.utime(path, (st.st_atime, st.st_mtime))
+    assert again["queries"] > 0
+    assert len(list(folder.glob("*" + shared_cache.SUFFIX))) == 4
+
+
+def test_without_the_variable_nothing_is_shared(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(shared_cache.DIR_ENV, raising=False)
+    calls = []
+    for _ in range(2):
+        shared_cache.get_or_compute(("x", 1), lambda: calls.append(1) or 7)
+    assert len(calls) == 2
+
+
+def test_a_frame_round_trips_and_is_computed_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(shared_cache.DIR_ENV, str(tmp_path))
+    frame = pd.DataFrame({"tier": ["gold", "silver"], "value": [0.5, float("nan")],
+                          "month": pd.to_datetime(["2024-01-01", "2024-02-01"])})
+    calls = []
+    got = [shared_cache.get_or_compute(("f", date(2024, 1, 1)), lambda: calls.append(1) or frame) for _ in range(2)]
+    assert len(calls) == 1
+    pd.testing.assert_frame_equal(got[1], frame)
+
+
+def test_a_damaged_entry_is_computed_again_and_replaced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(shared_cache.DIR_ENV, str(tmp_path))
+    parts = ("damaged", 1)
+    (tmp_path / (shared_cache.key(*parts) + shared_cache.SUFFIX)).write_bytes(b"not a pickle")
+    assert shared_cache.get_or_compute(parts, lambda: 41) == 41
+    assert shared_cache.get_or_compute(parts, lambda: 0) == 41  # the replaced entry
+
+
+def test_arguments_without_a_stable_repr_are_not_shared(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(shared_cache.DIR_ENV, str(tmp_path))
+    assert shared_cache.key(object()) is None
+    calls = []
+    for _ in range(2):
+        shared_cache.get_or_compute(("o", object()), lambda: calls.append(1) or 1)
+    assert len(calls) == 2 and not list(tmp_path.iterdir())
+
+
+def test_pruning_removes_the_least_recently_used_first(tmp_path: Path) -> None:
+    now = time.time()
+    for i in range(5):  # 1 kB each, used at now-5 … now-1 (entry 4 most recently)
+        p = tmp_path / f"{i}{shared_cache.SUFFIX}"
+        p.write_bytes(b"x" * 1024)
+        os.utime(p, (now - 5 + i, now - 5 + i))
+    stale_tmp = tmp_path / ".x.tmp"
+    stale_tmp.write_bytes(b"")
+    os.utime(stale_tmp, (now - 7200, now - 7200))
+    removed = shared_cache.prune(tmp_path, 2 * 1024)
+    assert removed == 4  # three entries and the dead writer's temporary file
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"3{shared_cache.SUFFIX}", f"4{shared_cache.SUFFIX}"]
