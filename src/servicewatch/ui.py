@@ -10,6 +10,7 @@ into the URL query string, so a link reproduces the view.
 
 from __future__ import annotations
 
+import functools
 import gc
 import sys
 import warnings
@@ -334,7 +335,10 @@ def chart(view: View, fig: go.Figure, data: pd.DataFrame, key: str, select: bool
     Excel file with the chart's title, the filters ``f`` (default: the page's) and the definitions
     of ``metrics`` (default: the metric ids the key names), each column in its number format."""
     metrics = (metrics,) if isinstance(metrics, str) else tuple(metrics) or metrics_named(key)
-    table = table_export(view, with_region_codes(data), export.title_text(fig.layout.title.text), metrics, f)
+    title = export.title_text(fig.layout.title.text)
+    # the table (values and headers in the language, number formats) is built when a download asks for
+    # it, not on every run: ~5 ms of pandas per chart (bench/server_cpu.py)
+    table = functools.cache(lambda: table_export(view, with_region_codes(data), title, metrics, f))
     event = st.plotly_chart(fig, key=key, on_select="rerun" if select else "ignore",
                             selection_mode="points", config=screen.plot_config(view.lang))  # toolbar in the language
     row = st.container(horizontal=True, gap="small")  # wraps on a narrow screen: no label cut off
@@ -346,9 +350,10 @@ def chart(view: View, fig: go.Figure, data: pd.DataFrame, key: str, select: bool
     row.download_button(view.t("export.svg"), audited(view, lambda: export.figure_image(fig, "svg"),
                                                       f"{name}.svg", rows), f"{name}.svg",
                         "image/svg+xml", key=f"{key}_svg", on_click="ignore", width="content")
-    row.download_button(view.t("export.csv"), audited(view, table.csv, f"{name}.csv", rows),
+    row.download_button(view.t("export.csv"), audited(view, lambda: table().csv(), f"{name}.csv", rows),
                         f"{name}.csv", "text/csv", key=f"{key}_csv", on_click="ignore", width="content")
-    row.download_button(view.t("export.xlsx"), audited(view, table.xlsx, f"{name}.xlsx", rows), f"{name}.xlsx",
+    row.download_button(view.t("export.xlsx"), audited(view, lambda: table().xlsx(), f"{name}.xlsx", rows),
+                        f"{name}.xlsx",
                         XLSX_MIME, key=f"{key}_xlsx", on_click="ignore", width="content")
     if select and event and event.selection and event.selection.points:
         return event.selection.points
