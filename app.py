@@ -22,8 +22,6 @@ shown = sum(panels.overview_card(view, cols[i % 4], metric_id, notes) for i, met
 if shown == 0:
     ui.empty_state(view)
     st.stop()
-for draw_notes in notes:
-    draw_notes()
 
 # -- what moved most ---------------------------------------------------------------------------
 st.subheader(view.t("page.overview.movers"))
@@ -35,6 +33,9 @@ dim = view.choice("dim", ("region", "tier", "channel"), view.t("page.overview.mo
 dim_name = view.t(f"filter.{'city' if dim == 'region' else dim}")
 level = league.scope(f, view.regions)[1]  # districts of the chosen city, or of the user's one city
 panels.movers_panel(view, right, metric_id, dim, level, dim_name)
+# the cards' notes into their places now: the movers' chart is sent (and drawn) before their models run
+for draw_notes in notes:
+    draw_notes()
 st.caption(view.t("page.overview.footnote", days=(f.end - f.start + timedelta(days=1)).days))
 
 explain_panel.explain_section(view)  # what drove the change: rate and mix effects per dimension

@@ -35,7 +35,8 @@ if total.empty:
     st.stop()
 
 # -- headline numbers -------------------------------------------------------------------------
-kpi_row(view, MEASURES, f)
+notes: list = []  # the cards' notes (models): drawn into their places once the section's charts are sent
+kpi_row(view, MEASURES, f, later=notes)
 st.caption(t("page.satisfaction.kpi_note"))
 
 
@@ -89,4 +90,6 @@ def trend_distribution() -> None:
 # -- one section at a time --------------------------------------------------------------------
 {"channel_tier": channel_tier, "region_kind": region_kind, "trend_distribution": trend_distribution,
  "drivers": lambda: drivers_panel.show(view, f, SCORE_OF[measure])}[ui.sections(view, SECTIONS)]()
+for draw_notes in notes:
+    draw_notes()
 st.caption(t("common.interval_note"))

@@ -27,7 +27,9 @@ if resolution.empty or resolution["n"].fillna(0).sum() == 0:
     st.stop()
 
 # -- headline numbers -------------------------------------------------------------------------
-kpi_row(view, ("sla_response_compliance", "sla_resolution_compliance", "compensation_total", "availability"))
+notes: list = []  # the cards' notes (models): drawn into their places once the section's charts are sent
+kpi_row(view, ("sla_response_compliance", "sla_resolution_compliance", "compensation_total", "availability"),
+        later=notes)
 
 # -- compliance by a dimension ----------------------------------------------------------------
 def compliance() -> None:
@@ -80,3 +82,5 @@ def compensation() -> None:
 SECTIONS = {"compliance": compliance, "tiers": lambda: sla_panels.tiers_panel(view), "breaches": breaches,
             "compensation": compensation, "availability": lambda: sla_panels.availability_panel(view)}
 SECTIONS[ui.sections(view, tuple(SECTIONS))]()
+for draw_notes in notes:
+    draw_notes()
