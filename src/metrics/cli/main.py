@@ -117,8 +117,8 @@ def _demo_streamed(url: str, args: argparse.Namespace) -> dict[str, int]:
         print(t("demo_streamed.chunk", lang, k=k + 1, n=n, customers=f"{min(chunk, args.customers - k * chunk):,}",
                 seconds=time.perf_counter() - started), file=sys.stderr, flush=True)
 
-    return streamed.load_streamed(url, args.customers, seed=args.seed, chunk_customers=chunk,
-                                  progress=progress).rows
+    return streamed.load_streamed(url, args.customers, seed=args.seed, chunk_customers=chunk, progress=progress,
+                                  workers=args.workers or streamed.default_workers()).rows
 
 
 class _Parser(argparse.ArgumentParser):
@@ -158,6 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--chunk-customers", type=int, default=None, metavar="N",
                    help="draw and write the demo in chunks of N customers, streamed into a DuckDB file (the "
                         "default above 1,000,000 customers, in chunks of 250,000): memory of one chunk, not of all")
+    d.add_argument("--workers", type=int, default=None, choices=range(1, 9), metavar="N",
+                   help="processes drawing the chunks of a streamed demo (default: one per core, at most 3)")
     d.add_argument("--lang", choices=["en", "zh"], default="en", help="language of the notes on stderr")
     d.set_defaults(func=cmd_demo)
 

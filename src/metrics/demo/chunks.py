@@ -193,15 +193,15 @@ def _handlers(shared: Shared, sub: int, tickets: pd.DataFrame, customers: pd.Dat
     """``tickets.handler`` as :func:`handlers.draw_handlers` gives it, from the shared pools."""
     rng = np.random.default_rng(sub + handlers.SEED_OFFSET)
     n = len(tickets)
-    region = tickets["customer_id"].map(customers.set_index("customer_id")["region_id"]).to_numpy()
-    city = pd.Series(region).map(city_of(shared.frames["regions"])).to_numpy(dtype=object)
     pick, named = rng.integers(0, handlers.PER_CITY, n), rng.random(n) >= handlers.UNNAMED_P
-    complaint = (tickets["kind"] == "complaint").to_numpy()
+    rows = np.flatnonzero((tickets["kind"] == "complaint").to_numpy() & named)  # the tickets that get a name
+    region = tickets["customer_id"].iloc[rows].map(customers.set_index("customer_id")["region_id"]).to_numpy()
+    city = pd.Series(region).map(city_of(shared.frames["regions"])).to_numpy(dtype=object)
     handler = np.full(n, None, dtype=object)
-    for c, pool in shared.pools.items():
-        sel = complaint & named & (city == c)
+    for c, pool in shared.pools.items():  # cities compared over the named complaints only, not every ticket
+        sel = rows[city == c]
         handler[sel] = np.asarray(pool, dtype=object)[pick[sel]]
-    out = tickets.copy()
+    out = tickets.copy(deep=False)  # a new column on a shallow copy: the caller's frame is left as it was
     out["handler"] = handler
     return out
 
