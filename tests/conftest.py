@@ -110,11 +110,25 @@ _FIXTURE_MARKS = {
 }
 
 
+_SPARK = {"last": None, "cluster": None}  # the last test that uses the cluster; the running cluster
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         for fixture, mark in _FIXTURE_MARKS.items():
             if fixture in getattr(item, "fixturenames", ()):
                 item.add_marker(getattr(pytest.mark, mark))
+    users = [item.nodeid for item in items if "spark_cluster" in getattr(item, "fixturenames", ())]
+    _SPARK["last"] = users[-1] if users else None
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """Stop the Spark cluster after the last test that uses it (the modules that do are neighbours,
+    tests/spark/), so that it holds no memory during the rest of the session; the session fixture's own
+    stop at the end is then a no-op. If that test was deselected, the cluster stops at the end."""
+    if item.nodeid == _SPARK["last"] and _SPARK["cluster"] is not None:
+        _SPARK["cluster"].stop()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -170,11 +184,12 @@ def mariadb_url(demo_frames: dict[str, Any]) -> Iterator[str]:
     yield from server_database("mariadb", demo_frames)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def spark_cluster() -> Iterator[Any]:
     """A Spark standalone cluster on 127.0.0.1 (master, two 1-core workers, Thrift server) from the
-    pyspark package's jars, for the module that uses it (tests/spark/test_spark_engine.py): stopped, every
-    process group, when that module ends, so it holds no memory during the rest of the session."""
+    pyspark package's jars, started once for the modules that use it (tests/spark/test_spark_*.py; each
+    loads its own data through ``spark_url``) and stopped, every process group, after the last test that
+    uses it (:func:`pytest_runtest_teardown`), so it holds no memory during the rest of the session."""
     try:
         from metrics.backends.spark.cluster import ClusterError, SparkCluster, java_available, spark_home
 
@@ -190,9 +205,11 @@ def spark_cluster() -> Iterator[Any]:
     except ClusterError as exc:
         shutil.rmtree(root, ignore_errors=True)
         _unavailable(f"Spark cluster did not start: {exc}")
+    _SPARK["cluster"] = cluster
     try:
         yield cluster
     finally:
+        _SPARK["cluster"] = None
         cluster.stop()
         left = cluster.leftovers()
         shutil.rmtree(root, ignore_errors=True)
@@ -200,9 +217,22 @@ def spark_cluster() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def spark_url(spark_cluster: Any, demo_frames: dict[str, Any]) -> str:
-    """URL (``spark://``) of the test cluster's Thrift server, holding ``demo_frames`` as Parquet tables."""
-    url = spark_cluster.url()
+def spark_url(request: pytest.FixtureRequest, spark_cluster: Any, demo_frames: dict[str, Any]) -> str:
+    """URL (``spark://``) of a Spark database of the module's own (``sw_<module>``) on the test cluster's
+    Thrift server, holding ``demo_frames`` as Parquet tables (what one module writes, e.g. churn tables,
+    no other module sees)."""
+    import sqlalchemy as sa
+
+    from metrics.backends.connect import make_engine
+
+    name = "sw_" + request.module.__name__.rsplit(".", 1)[-1].lower()
+    engine = make_engine(spark_cluster.url())
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text(f"CREATE DATABASE IF NOT EXISTS {name}"))
+    finally:
+        engine.dispose()
+    url = spark_cluster.url(name)
     _load(url, demo_frames)
     return url
 
