@@ -26,7 +26,7 @@ import logging
 import math
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from pathlib import Path
 
@@ -64,6 +64,8 @@ class Lexicon:
     negation: frozenset[str]
     intensifiers: dict[str, float]
     contrast: frozenset[str] = frozenset()
+    # word -> (polarity, weight) of an intensifier + lexicon word, or None (filled by _compound)
+    compounds: dict[str, tuple[float, float] | None] = field(default_factory=dict, compare=False, repr=False)
 
     def weights(self) -> dict[str, dict[str, int]]:
         """keyword -> {topic: weight} (1, or :data:`STRONG_WEIGHT` for strong keywords)."""
@@ -156,10 +158,10 @@ def sentiment(toks: list[str], lex: Lexicon) -> float:
         weight = lex.intensifiers.get(toks[i - 1], 1.0) if i > clause_start else 1.0
         polarity = _polarity(w, lex)
         if polarity == 0.0:  # one word of an intensifier and a lexicon word (非常感谢, 很差)
-            head = next((p for p in lex.intensifiers if w.startswith(p) and _polarity(w[len(p):], lex)), None)
-            if head is None:
+            compound = _compound(w, lex)
+            if compound is None:
                 continue
-            polarity, weight = _polarity(w[len(head):], lex), lex.intensifiers[head]
+            polarity, weight = compound
         window = toks[max(clause_start, i - NEGATION_WINDOW):i]  # a negation does not cross a clause break
         if any(x in lex.negation for x in window):
             polarity = -polarity * (0.5 if polarity < 0 else 1.0)  # "not bad" is only mildly good
@@ -173,6 +175,20 @@ def sentiment(toks: list[str], lex: Lexicon) -> float:
 
 def _polarity(word: str, lex: Lexicon) -> float:
     return -1.0 if word in lex.negative else 1.0 if word in lex.positive else 0.0
+
+
+def _compound(word: str, lex: Lexicon) -> tuple[float, float] | None:
+    """(polarity, weight) of a word made of an intensifier and a lexicon word (非常感谢: 1, 很差: -1, each
+    with the intensifier's weight), else None; remembered per word in ``lex.compounds`` (the search
+    over every intensifier was most of the sentiment's time)."""
+    try:
+        return lex.compounds[word]
+    except KeyError:
+        pass
+    head = next((p for p in lex.intensifiers if word.startswith(p) and _polarity(word[len(p):], lex)), None)
+    found = None if head is None else (_polarity(word[len(head):], lex), lex.intensifiers[head])
+    lex.compounds[word] = found
+    return found
 
 
 def label(score: float) -> str:
