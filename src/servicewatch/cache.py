@@ -83,14 +83,14 @@ def warehouse() -> tuple[Warehouse, float | str]:
 def cached_metric(_wh: Warehouse, version: float | str, url: str, metric_id: str, f: Filters,
                   by: tuple[str, ...] = (), level: str = "city") -> pd.DataFrame:
     return shared_cache.get_or_compute(("metric", url, version, metric_id, f, by, level),
-                                       lambda: _wh.metric(metric_id, f, by, level))
+                                       lambda: _wh.metric(metric_id, f, by, level), CACHE_TTL_S)
 
 
 @st.cache_data(show_spinner=False, max_entries=2000, ttl=CACHE_TTL_S)
 def cached_compare(_wh: Warehouse, version: float | str, url: str, metric_id: str, f: Filters,
                    by: tuple[str, ...] = (), level: str = "city") -> pd.DataFrame:
     return shared_cache.get_or_compute(("compare", url, version, metric_id, f, by, level),
-                                       lambda: _wh.compare(metric_id, f, by, level))
+                                       lambda: _wh.compare(metric_id, f, by, level), CACHE_TTL_S)
 
 
 @st.cache_data(show_spinner=False, max_entries=2000, ttl=CACHE_TTL_S)
@@ -102,6 +102,7 @@ def cached_call(_wh: Warehouse, version: float | str, url: str, name: str, *args
             return getattr(importlib.import_module(module), name)(_wh, *args, **kwargs)
         return getattr(_wh, name)(*args, **kwargs)
 
-    return shared_cache.get_or_compute(("call", url, version, module, name, args, sorted(kwargs.items())), compute)
+    return shared_cache.get_or_compute(("call", url, version, module, name, args, sorted(kwargs.items())), compute,
+                                       CACHE_TTL_S)
 
 

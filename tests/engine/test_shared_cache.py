@@ -83,30 +83,53 @@ def test_without_the_variable_nothing_is_shared(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_a_frame_round_trips_and_is_computed_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(shared_cache.DIR_ENV, str(tmp_path))
+    monkeypatch.setenv(shared_cache.DIR_ENV, str(tmp_path / "c"))
     frame = pd.DataFrame({"tier": ["gold", "silver"], "value": [0.5, float("nan")],
                           "month": pd.to_datetime(["2024-01-01", "2024-02-01"])})
     calls = []
     got = [shared_cache.get_or_compute(("f", date(2024, 1, 1)), lambda: calls.append(1) or frame) for _ in range(2)]
     assert len(calls) == 1
     pd.testing.assert_frame_equal(got[1], frame)
+    assert {oct(p.stat().st_mode & 0o777) for p in (tmp_path / "c").iterdir()} == {"0o600"}
+    assert oct((tmp_path / "c").stat().st_mode & 0o777) == "0o700"
+
+
+def test_an_entry_older_than_its_age_limit_is_computed_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(shared_cache.DIR_ENV, str(tmp_path / "c"))
+    assert shared_cache.get_or_compute(("aged",), lambda: 1, max_age_s=60) == 1
+    assert shared_cache.get_or_compute(("aged",), lambda: 2, max_age_s=60) == 1
+    monkeypatch.setattr(shared_cache.time, "time", lambda: 1e12)  # much later
+    assert shared_cache.get_or_compute(("aged",), lambda: 3, max_age_s=60) == 3
+
+
+def test_a_folder_others_may_open_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "open"
+    folder.mkdir(mode=0o755)
+    folder.chmod(0o755)
+    monkeypatch.setenv(shared_cache.DIR_ENV, str(folder))
+    calls = []
+    for _ in range(2):
+        shared_cache.get_or_compute(("x",), lambda: calls.append(1) or 1)
+    assert len(calls) == 2 and not list(folder.iterdir())
 
 
 def test_a_damaged_entry_is_computed_again_and_replaced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(shared_cache.DIR_ENV, str(tmp_path))
+    monkeypatch.setenv(shared_cache.DIR_ENV, str(tmp_path / "c"))
     parts = ("damaged", 1)
-    (tmp_path / (shared_cache.key(*parts) + shared_cache.SUFFIX)).write_bytes(b"not a pickle")
+    shared_cache.folder()
+    (tmp_path / "c" / (shared_cache.key(*parts) + shared_cache.SUFFIX)).write_bytes(b"not a pickle")
     assert shared_cache.get_or_compute(parts, lambda: 41) == 41
     assert shared_cache.get_or_compute(parts, lambda: 0) == 41  # the replaced entry
 
 
 def test_arguments_without_a_stable_repr_are_not_shared(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(shared_cache.DIR_ENV, str(tmp_path))
+    monkeypatch.setenv(shared_cache.DIR_ENV, str(tmp_path / "c"))
     assert shared_cache.key(object()) is None
+    assert shared_cache.key(pd.Series(range(1000))) is None  # a truncated repr: two values would share a key
     calls = []
     for _ in range(2):
         shared_cache.get_or_compute(("o", object()), lambda: calls.append(1) or 1)
-    assert len(calls) == 2 and not list(tmp_path.iterdir())
+    assert len(calls) == 2 and not list((tmp_path / "c").iterdir())
 
 
 def test_pruning_removes_the_least_recently_used_first(tmp_path: Path) -> None:
