@@ -110,7 +110,7 @@ _FIXTURE_MARKS = {
 }
 
 
-_SPARK = {"last": None, "cluster": None}  # the last test that uses the cluster; the running cluster
+_SPARK: dict[str, Any] = {"cluster": None}  # the running cluster
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -118,16 +118,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for fixture, mark in _FIXTURE_MARKS.items():
             if fixture in getattr(item, "fixturenames", ()):
                 item.add_marker(getattr(pytest.mark, mark))
-    users = [item.nodeid for item in items if "spark_cluster" in getattr(item, "fixturenames", ())]
-    _SPARK["last"] = users[-1] if users else None
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
     """Stop the Spark cluster after the last test that uses it (the modules that do are neighbours,
     tests/spark/), so that it holds no memory during the rest of the session; the session fixture's own
-    stop at the end is then a no-op. If that test was deselected, the cluster stops at the end."""
-    if item.nodeid == _SPARK["last"] and _SPARK["cluster"] is not None:
+    stop at the end is then a no-op. Judged on the order the tests really run in (after --ff, --lf …)."""
+    if _SPARK["cluster"] is None or "spark_cluster" not in getattr(item, "fixturenames", ()):
+        return
+    items = item.session.items
+    later = items[items.index(item) + 1:] if item in items else []
+    if not any("spark_cluster" in getattr(x, "fixturenames", ()) for x in later):
         _SPARK["cluster"].stop()
 
 

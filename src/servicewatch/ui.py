@@ -166,7 +166,8 @@ def _freeze_heap() -> None:
     garbage collector's permanent generation, again whenever modules were imported since: Streamlit
     runs a full collection after every script run (``runner.postScriptGC``), which otherwise walks the
     whole heap of plotly, pandas, statsmodels and SQLAlchemy, ~0.2–0.3 s of CPU per page view
-    (`bench/server_cpu.py`). Objects frozen are still freed when no longer referenced. Only under
+    (`bench/server_cpu.py`). Objects frozen are still freed when no longer referenced; those in
+    reference cycles at the next freeze (each one first unfreezes and collects the whole heap). Only under
     ``streamlit run``: not in AppTest (its runtime is a stand-in) or a bare script."""
     global _frozen_modules
     from streamlit import runtime
@@ -175,6 +176,7 @@ def _freeze_heap() -> None:
             type(runtime.get_instance()) is not runtime.Runtime:
         return
     _frozen_modules = len(sys.modules)
+    gc.unfreeze()  # what died in a reference cycle since the last freeze is freed now, not kept for good
     gc.collect()
     gc.freeze()
 

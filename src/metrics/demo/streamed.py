@@ -61,8 +61,15 @@ class StreamedLoad:
 
 
 def default_workers() -> int:
-    """Worker processes drawing chunks by default: one per core, at most :data:`MAX_WORKERS`."""
-    return max(1, min(os.cpu_count() or 1, MAX_WORKERS))
+    """Worker processes drawing chunks by default: one per core this process may use, at most
+    :data:`MAX_WORKERS`, and no more than the memory holds (about 5 GB a worker with its share of
+    DuckDB's buffer: see :func:`metrics.demo.parallel_chunks.memory_limit`)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        memory_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    except (ValueError, OSError, AttributeError):
+        memory_gb = 16.0
+    return max(1, min(cores, MAX_WORKERS, int(memory_gb // 5)))
 
 
 def load_streamed(url: str, customers: int, seed: int = 7, chunk_customers: int = CHUNK_CUSTOMERS,

@@ -86,14 +86,17 @@ class LocalCopySlot:
             held = self._held
             if self._opening or self._current(held, find_path):
                 return held[0]  # opened by another thread meanwhile, or re-entered while finding the path
-            self._held = (LocalRollups(), time.monotonic() + self.recheck_s)
-            if find_path is not None:
-                self._opening = True  # the path is read on the warehouse: re-entered, it gets no copy
-                try:
-                    path = find_path(held is not None)
-                finally:
-                    self._opening = False
+            if find_path is None:
+                self._held = (LocalRollups(), time.monotonic() + self.recheck_s)
+                return self._held[0]
+            self._opening = True  # other threads wait on the lock until the copy is stored, not read Spark
+            try:
+                # the path is read on the warehouse: re-entered, this thread gets no copy (the placeholder)
+                self._held = (LocalRollups(), time.monotonic() + self.recheck_s)
+                path = find_path(held is not None)
                 self._held = (LocalRollups.open(path), time.monotonic() + self.recheck_s)
+            finally:
+                self._opening = False
             return self._held[0]
 
     def _current(self, held: tuple[LocalRollups, float] | None, find_path: object) -> bool:

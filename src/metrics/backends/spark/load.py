@@ -133,6 +133,7 @@ class SparkLoad:
         self.root = parquet_root(engine) / (engine.url.database or "default")
         self.current: dict[str, Path] = {}  # table -> the folder its _swnew_ version reads
         self.swapped: set[str] = set()  # tables whose current folder is read by the live table (swapped in)
+        self.dropped: set[str] = set()  # live tables dropped by swap (their _swnew_ is the only copy)
         self.versions = itertools.count()
 
     def new_folder(self, table: str) -> Path:
@@ -141,6 +142,7 @@ class SparkLoad:
         folder.mkdir(parents=True, exist_ok=False)
         self.current[table] = folder
         self.swapped.discard(table)
+        self.dropped.discard(table)
         return folder
 
     def write(self, conn: sa.Connection, table: sa.Table, df: pd.DataFrame | None) -> None:
@@ -166,6 +168,7 @@ class SparkLoad:
         """Replace each table by its ``_swnew_`` version (drop, rename)."""
         for name in names:
             conn.exec_driver_sql(f"DROP TABLE IF EXISTS {self.q(name)}")
+            self.dropped.add(name)
             conn.exec_driver_sql(f"ALTER TABLE {self.q(NEW + name)} RENAME TO {self.q(name)}")
             self.swapped.add(name)
 
@@ -177,10 +180,14 @@ class SparkLoad:
                     shutil.rmtree(old, ignore_errors=True)
 
     def discard(self, conn: sa.Connection, names: list[str]) -> None:
-        """Drop the ``_swnew_`` versions of ``names`` not swapped in yet and remove their folders."""
+        """Drop the ``_swnew_`` versions of ``names`` not swapped in yet and remove their folders; one
+        whose live table :meth:`swap` dropped before its rename failed is kept (the only copy left)."""
         for name in names:
             if name in self.swapped:
                 continue  # live now: its folder is read by the table itself
+            if name in self.dropped:
+                log.warning("spark: %s was dropped and its new version not renamed; kept as %s%s", name, NEW, name)
+                continue
             conn.exec_driver_sql(f"DROP TABLE IF EXISTS {self.q(NEW + name)}")
             if name in self.current:
                 shutil.rmtree(self.current.pop(name), ignore_errors=True)
@@ -193,7 +200,7 @@ class SparkLoad:
                 self.discard(conn, [name])
             except Exception as exc:  # noqa: BLE001 - the original error matters, not this one
                 log.warning("spark: %s%s not removed after a failed build (%s)", NEW, name, type(exc).__name__)
-                if name in self.current and name not in self.swapped:
+                if name in self.current and name not in self.swapped and name not in self.dropped:
                     shutil.rmtree(self.current.pop(name), ignore_errors=True)
 
 
