@@ -1,12 +1,13 @@
 """The benchmarks' data sets: the demo data generated at each scale (:data:`SCALES`), cached as DuckDB
 files in ``bench/data/`` (gitignored) keyed by scale, customers and seed with the generation and load
-timings next to them, and loaded into PostgreSQL databases ``sw_bench_<scale>`` on 127.0.0.1:5432
-(reused when they hold the same data set). Used by :mod:`bench.run`, which times the views on them,
+timings next to them, and loaded into PostgreSQL (127.0.0.1:5432) and MariaDB (127.0.0.1:3306) databases
+``sw_bench_<scale>`` (reused when they hold the same data set). Used by :mod:`bench.run`, which times the views on them,
 and by every other benchmark through :func:`data_key`."""
 
 from __future__ import annotations
 
 import json
+import os
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,11 +16,13 @@ import sqlalchemy as sa
 
 from metrics.backends.connect import make_engine
 from metrics.ingest import rollups
+from metrics.model import schema
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "bench" / "data"
 SCALES = {"S": 100_000, "L": 1_000_000}
 PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
+MARIA_SERVER = "mysql+pymysql://root@127.0.0.1:3306"
 
 
 def log(msg: str) -> None:
@@ -39,8 +42,6 @@ def data_key(scale: str, seed: int) -> str:
 def _frames_from_duckdb(path: Path) -> dict:
     """The data tables of a cached DuckDB file as DataFrames (to load them elsewhere)."""
     import duckdb
-
-    from metrics.model import schema
 
     con = duckdb.connect(str(path), read_only=True)
     try:
@@ -106,7 +107,7 @@ def _has_rollups(url: str, customers: int | None = None, seed: int | None = None
     engine = make_engine(url, read_only=url.startswith("duckdb"))
     try:
         with engine.connect() as conn:
-            meta = dict(conn.execute(sa.text("SELECT key, value FROM sw_meta")).all())
+            meta = dict(conn.execute(sa.select(schema.meta.c.key, schema.meta.c.value)).all())  # `key`: quoted
     except sa.exc.SQLAlchemyError:
         return False
     finally:
@@ -121,34 +122,79 @@ def _has_current_rollups(url: str) -> bool:
     engine = make_engine(url, read_only=url.startswith("duckdb"))
     try:
         with engine.connect() as conn:
-            value = conn.execute(sa.text("SELECT value FROM sw_meta WHERE key = :k"),
-                                 {"k": rollups.SOURCES_KEY}).scalar()
+            value = conn.execute(sa.select(schema.meta.c.value)
+                                 .where(schema.meta.c.key == rollups.SOURCES_KEY)).scalar()
     finally:
         engine.dispose()
     return set(rollups.ALL_TABLES) <= rollups.parse_sources(value)
 
 
+SERVERS = {"postgresql": PG_SERVER, "mariadb": MARIA_SERVER}
+FACT_PREFIX = {"postgresql": "postgres", "mariadb": "mariadb"}  # postgres_load_s, mariadb_load_s, …
+
+
 def _pg_admin() -> sa.Engine:
-    return sa.create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool,
+    return _admin("postgresql")
+
+
+def _admin(kind: str) -> sa.Engine:
+    """An autocommit engine on the server's maintenance database (to create and drop databases)."""
+    if kind == "postgresql":
+        return sa.create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool,
+                                connect_args={"connect_timeout": 5})
+    return sa.create_engine(f"{MARIA_SERVER}/", isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool,
                             connect_args={"connect_timeout": 5})
 
 
+def _create_database(kind: str, name: str) -> bool:
+    """Create the bench database ``name`` on the server if it is missing; whether it existed."""
+    admin = _admin(kind)
+    try:
+        with admin.connect() as conn:
+            if kind == "postgresql":
+                exists = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar()
+                if not exists:
+                    conn.execute(sa.text(f'CREATE DATABASE "{name}" ENCODING \'UTF8\' TEMPLATE template0'))
+            else:
+                exists = conn.execute(sa.text("SELECT 1 FROM information_schema.schemata WHERE schema_name = :n"),
+                                      {"n": name}).scalar()
+                if not exists:
+                    conn.execute(sa.text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"))
+    finally:
+        admin.dispose()
+    return bool(exists)
+
+
+def _database_mb(kind: str, url: str) -> float:
+    sql = ("SELECT pg_database_size(current_database())" if kind == "postgresql" else
+           "SELECT SUM(data_length + index_length) FROM information_schema.tables WHERE table_schema = DATABASE()")
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return round(float(conn.execute(sa.text(sql)).scalar() or 0) / 2**20)
+    finally:
+        engine.dispose()
+
+
 def prepare_postgres(scale: str, seed: int, frames: dict | None, duck: Path, regenerate: bool) -> tuple[str, dict]:
+    """(URL, load facts) of the data set in PostgreSQL database ``sw_bench_<scale>``."""
+    return prepare_server("postgresql", scale, seed, frames, duck, regenerate)
+
+
+def prepare_server(kind: str, scale: str, seed: int, frames: dict | None, duck: Path,
+                   regenerate: bool) -> tuple[str, dict]:
+    """(URL, load facts) of the data set in database ``sw_bench_<scale>`` on the local ``kind`` server
+    (``postgresql`` or ``mariadb``), loaded by the product's own loader (COPY; multi-row INSERT and a
+    RENAME swap) unless it already holds this data set. Facts are keyed ``<prefix>_load_s`` etc."""
     from metrics.ingest.load import replace_all
 
     name = f"sw_bench_{scale.lower()}"
-    url = f"{PG_SERVER}/{name}"
-    admin = _pg_admin()
-    try:
-        with admin.connect() as conn:
-            exists = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar()
-            if not exists:
-                conn.execute(sa.text(f'CREATE DATABASE "{name}" ENCODING \'UTF8\' TEMPLATE template0'))
-    finally:
-        admin.dispose()
-    facts_path = DATA / f"{data_key(scale, seed)}.postgres.json"
+    url = f"{SERVERS[kind]}/{name}"
+    prefix = FACT_PREFIX[kind]
+    exists = _create_database(kind, name)
+    facts_path = DATA / f"{data_key(scale, seed)}.{prefix}.json"
     if not regenerate and exists and facts_path.is_file() and _has_rollups(url, SCALES[scale], seed):
-        log(f"{scale}: PostgreSQL {name} already holds this data set")
+        log(f"{scale}: {kind} {name} already holds this data set")
         engine = make_engine(url)
         rollups.analyze(engine)
         engine.dispose()
@@ -157,20 +203,17 @@ def prepare_postgres(scale: str, seed: int, frames: dict | None, duck: Path, reg
         log(f"{scale}: reading the data set back from {duck.name}")
         frames = _frames_from_duckdb(duck)
     total = sum(len(df) for df in frames.values())
-    log(f"{scale}: loading {total:,} rows into PostgreSQL {name} (COPY)")
+    log(f"{scale}: loading {total:,} rows into {kind} {name}")
     t0 = time.perf_counter()
     replace_all(url, frames)
     load_s = time.perf_counter() - t0
     rollup_s = time_rollup_refresh(url)
-    engine = make_engine(url)
-    with engine.connect() as conn:
-        size = conn.execute(sa.text("SELECT pg_database_size(current_database())")).scalar()
-    engine.dispose()
-    facts = {"postgres_load_s": round(load_s, 2), "postgres_load_rows_per_s": round(total / load_s),
-             "postgres_rollup_refresh_s": round(rollup_s, 2), "postgres_db_mb": round(size / 2**20),
-             "database": name, "measured_at": datetime.now(UTC).isoformat(timespec="seconds")}
+    facts = {f"{prefix}_load_s": round(load_s, 2), f"{prefix}_load_rows_per_s": round(total / load_s),
+             f"{prefix}_rollup_refresh_s": round(rollup_s, 2), f"{prefix}_db_mb": _database_mb(kind, url),
+             "database": name, "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+             "load_average": round(os.getloadavg()[0], 1)}
     facts_path.write_text(json.dumps(facts, indent=2))
-    log(f"{scale}: PostgreSQL load {load_s:.1f} s (rollups alone {rollup_s:.1f} s)")
+    log(f"{scale}: {kind} load {load_s:.1f} s (rollups alone {rollup_s:.1f} s)")
     return url, {**facts, "cached": False}
 
 

@@ -50,18 +50,20 @@ def open_warehouse(url: str, use_rollups: bool) -> Warehouse:
     return Warehouse(make_engine(url, read_only=read_only), use_rollups=use_rollups)
 
 
-def time_views(url: str, repeat: int, repeat_raw: int) -> dict[str, dict]:
+def time_views(url: str, repeat: int, repeat_raw: int, views: dict | None = None) -> dict[str, dict]:
     """Per view and per query: cold (first run on a new Warehouse) and warm (median of the repeats),
     with rollups on and off. The two settings run call by call in alternation, so that both see the
-    same load on a shared machine."""
+    same load on a shared machine. ``repeat_raw`` 0: rollups on only (``rollups_off`` stays empty);
+    ``views``: a part of :data:`bench.views.VIEWS` (default all)."""
     out: dict[str, dict] = {"rollups_on": {}, "rollups_off": {}}
-    for view, calls in VIEWS.items():
-        whs = {True: open_warehouse(url, True), False: open_warehouse(url, False)}
+    settings = ((True, repeat), (False, repeat_raw)) if repeat_raw else ((True, repeat),)
+    for view, calls in (VIEWS if views is None else views).items():
+        whs = {use: open_warehouse(url, use) for use, _ in settings}
         filters = default_filters(whs[True].as_of())
         per_call: dict[tuple[bool, str], dict] = {}
-        totals: dict[bool, list[float]] = {True: [], False: []}
-        for rep in range(max(repeat, repeat_raw) + 1):
-            uses = [u for u, n in ((True, repeat), (False, repeat_raw)) if rep <= n]
+        totals: dict[bool, list[float]] = {use: [] for use, _ in settings}
+        for rep in range(max(n for _, n in settings) + 1):
+            uses = [u for u, n in settings if rep <= n]
             total = dict.fromkeys(uses, 0.0)
             for call in calls:
                 for use in uses:
