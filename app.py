@@ -32,10 +32,11 @@ dim = view.choice("dim", ("region", "tier", "channel"), view.t("page.overview.mo
                   format_func=lambda d: view.t(f"filter.{'city' if d == 'region' else d}"))
 dim_name = view.t(f"filter.{'city' if dim == 'region' else dim}")
 level = league.scope(f, view.regions)[1]  # districts of the chosen city, or of the user's one city
-panels.movers_panel(view, right, metric_id, dim, level, dim_name)
-# the cards' notes into their places now: the movers' chart is sent (and drawn) before their models run
-for draw_notes in notes:
-    draw_notes()
+try:
+    panels.movers_panel(view, right, metric_id, dim, level, dim_name)
+finally:  # the cards' notes into their places now (the movers' chart is drawn meanwhile), even after a stop
+    for draw_notes in notes:
+        draw_notes()
 st.caption(view.t("page.overview.footnote", days=(f.end - f.start + timedelta(days=1)).days))
 
 explain_panel.explain_section(view)  # what drove the change: rate and mix effects per dimension

@@ -88,8 +88,10 @@ def trend_distribution() -> None:
 
 
 # -- one section at a time --------------------------------------------------------------------
-{"channel_tier": channel_tier, "region_kind": region_kind, "trend_distribution": trend_distribution,
- "drivers": lambda: drivers_panel.show(view, f, SCORE_OF[measure])}[ui.sections(view, SECTIONS)]()
-for draw_notes in notes:
-    draw_notes()
+try:
+    {"channel_tier": channel_tier, "region_kind": region_kind, "trend_distribution": trend_distribution,
+     "drivers": lambda: drivers_panel.show(view, f, SCORE_OF[measure])}[ui.sections(view, SECTIONS)]()
+finally:  # the cards' notes after the section's charts, even when the section stops the page
+    for draw_notes in notes:
+        draw_notes()
 st.caption(t("common.interval_note"))

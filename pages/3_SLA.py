@@ -81,6 +81,8 @@ def compensation() -> None:
 # -- one section at a time ---------------------------------------------------------------------
 SECTIONS = {"compliance": compliance, "tiers": lambda: sla_panels.tiers_panel(view), "breaches": breaches,
             "compensation": compensation, "availability": lambda: sla_panels.availability_panel(view)}
-SECTIONS[ui.sections(view, tuple(SECTIONS))]()
-for draw_notes in notes:
-    draw_notes()
+try:
+    SECTIONS[ui.sections(view, tuple(SECTIONS))]()
+finally:  # the cards' notes after the section's charts, even when the section stops the page
+    for draw_notes in notes:
+        draw_notes()
