@@ -9,13 +9,16 @@ back; then ``servicewatch churn fit`` runs as a subprocess on Spark for the seco
 reference: the features are the same SQL on both, so the fits agree to rounding (1e-9 relative; seen
 2e-15), and the stored scores read back identically.
 
-Runs in ``make test`` too: the cluster is the session's (``tests/conftest.py``: ``spark_cluster``), shared
-with tests/spark/test_spark_engine.py; this module loads its own Spark database (``spark_url``).
+Runs in ``make test-spark`` (SERVICEWATCH_SPARK_FULL=1), not in ``make test``: its own Spark database load
+and three fits cost about a quarter of an hour of ``make test``'s 90-minute budget on two cores. The cluster
+is the session's (``tests/conftest.py``: ``spark_cluster``), shared with tests/spark/test_spark_engine.py;
+this module loads its own Spark database (``spark_url``).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -35,7 +38,8 @@ from metrics.model import schema as s
 from metrics.model.filters import Filters
 from metrics.query.warehouse import Warehouse
 
-pytestmark = pytest.mark.spark
+FULL = os.environ.get("SERVICEWATCH_SPARK_FULL", "").lower() in ("1", "true", "yes")
+pytestmark = [pytest.mark.spark, pytest.mark.skipif(not FULL, reason="full Spark set only (make test-spark)")]
 RTOL = 1e-9
 NUMS = ("coef", "se", "hr", "hr_lower", "hr_upper", "p", "ph_p", "odds_ratio", "or_lower", "or_upper", "or_p", "mean")
 SUMMARY_COUNTS = ("n_train_customers", "n_train_rows", "n_train_events", "n_test_rows", "n_test_events", "n_scored")
