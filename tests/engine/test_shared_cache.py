@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -29,14 +30,14 @@ from servicewatch import cache
 
 url = sys.argv[1]
 wh = Warehouse.open(url, read_only=True)
+version = cache.duckdb_version(wh, cache._db_version(url))  # once per Warehouse, as cache.warehouse() does
 seen = []
 sa.event.listen(wh.engine, "before_cursor_execute", lambda *a: seen.append(1))
-version = cache._db_version(url)
 f = Filters(start=date(2024, 1, 1), end=date(2024, 12, 31))
 df = cache.cached_compare(wh, version, url, "csat", f, ("tier",))
 life = cache.cached_call(wh, version, url, "as_of")
-print(json.dumps({"queries": len(seen), "tiers": df["tier"].tolist(), "values": df["value"].tolist(),
-                  "as_of": str(life)}))
+print(json.dumps({"version": version, "queries": len(seen), "tiers": df["tier"].tolist(),
+                  "values": df["value"].tolist(), "as_of": str(life)}))
 """
 
 
@@ -144,3 +145,68 @@ def test_pruning_removes_the_least_recently_used_first(tmp_path: Path) -> None:
     removed = shared_cache.prune(tmp_path, 2 * 1024)
     assert removed == 4  # three entries and the dead writer's temporary file
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"3{shared_cache.SUFFIX}", f"4{shared_cache.SUFFIX}"]
+
+
+def test_a_result_of_a_file_swapped_away_is_not_shared_under_the_new_files_key(
+        duckdb_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A load swaps a new file in under an open engine whose pooled connection still has the old file
+    attached. Asked under the new file's version (its modification time and ``sw_meta.data_version``, as a
+    fresh replica reads them), that engine computes the old file's values: they are served to the caller
+    but not stored, so the fresh replica computes the new file's values instead of reading the old ones."""
+    from metrics.backends.connect import duckdb_path, make_engine
+    from metrics.ingest.derived import refresh_rollups
+    from metrics.model.filters import Filters
+    from metrics.query.warehouse import Warehouse
+    from servicewatch import cache
+
+    path = tmp_path / "live.duckdb"
+    shutil.copyfile(duckdb_path(duckdb_url), path)
+    url = f"duckdb:///{path}"
+    folder = tmp_path / "shared"
+    monkeypatch.setenv(shared_cache.DIR_ENV, str(folder))
+    f = Filters(start=date(2024, 1, 1), end=date(2024, 12, 31))
+    old_wh = Warehouse.open(url, read_only=True, keep_open=True)
+    try:
+        before = old_wh.compare("csat", f, ("tier",))  # its pooled connection: the old file attached
+        new = tmp_path / "new.duckdb"  # the load: fewer surveys, rollups again, a new data version
+        shutil.copyfile(path, new)
+        engine = make_engine(f"duckdb:///{new}")
+        with engine.begin() as conn:
+            conn.exec_driver_sql("DELETE FROM surveys WHERE survey_id % 3 = 0")
+        refresh_rollups(engine)
+        with engine.begin() as conn:
+            conn.exec_driver_sql("UPDATE sw_meta SET value = 'swapped-in' WHERE key = 'data_version'")
+        with engine.connect() as conn:
+            conn.exec_driver_sql("CHECKPOINT")
+        engine.dispose()
+        st = path.stat()
+        os.replace(new, path)
+        os.utime(path, (st.st_atime, st.st_mtime + 5))
+        version = f"{cache._db_version(url)!r} swapped-in"  # the new file's version
+        stale = cache.cached_compare(old_wh, version, url, "csat", f, ("tier",))
+        assert stale["value"].tolist() == before["value"].tolist()  # the old file's values, as the defect needs
+        assert not list(folder.glob("*" + shared_cache.SUFFIX))  # served, not stored
+        fresh = _replica(url, folder)
+    finally:
+        old_wh.dispose()
+    assert fresh["version"] == version
+    assert fresh["queries"] > 0  # nothing of the old file's was found under the new file's key
+    assert fresh["values"] != before["value"].tolist() and fresh["tiers"] == before["tier"].tolist()
+    assert len(list(folder.glob("*" + shared_cache.SUFFIX))) == 2  # the replica's own, checked, stored
+
+
+def test_only_a_version_naming_the_engines_data_version_is_shared(duckdb_url: str) -> None:
+    """What the app's cached calls check before sharing: the engine reads the version's ``data_version``."""
+    from metrics.query.warehouse import Warehouse
+    from servicewatch import cache
+
+    wh = Warehouse.open(duckdb_url, read_only=True)
+    try:
+        version = cache.duckdb_version(wh, 1.5)
+        assert version == f"1.5 {wh.data_version()}" and len(wh.data_version()) == 32
+        assert cache.still_current(wh, duckdb_url, version)() is True
+        assert cache.still_current(wh, duckdb_url, "1.5 another")() is False
+        assert cache.still_current(wh, duckdb_url, 1.5)() is False  # a bare time names none: not shared
+        assert cache.still_current(wh, "postgresql://h/db", "hour 7") is None  # Spark's hour: unchecked
+    finally:
+        wh.dispose()

@@ -26,9 +26,10 @@ def test_dashboard_follows_a_replaced_duckdb_file(tmp_path: Path, duckdb_url: st
     wh, version = ui.warehouse()
     before = _count(wh)
     assert ui.warehouse()[0] is wh  # cached while the file is unchanged
+    mtime = path.stat().st_mtime
 
     load.replace_all(url, demo.generate(customers=300, seed=5))  # builds a new file, swaps it in
-    os.utime(path, (version + 10, version + 10))  # mtime resolution is coarse on some filesystems
+    os.utime(path, (mtime + 10, mtime + 10))  # mtime resolution is coarse on some filesystems
     wh2, version2 = ui.warehouse()
     assert version2 != version and wh2 is not wh
     assert _count(wh2) == 300 != before

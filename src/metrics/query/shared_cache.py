@@ -9,6 +9,10 @@ its key: the code (a digest of the engine's and the app's source files), the fun
 URL, the data version and the arguments' ``repr``. So a load, import or fit never serves an older
 result, nor a deploy of other code; an entry older than ``max_age_s`` (the app's cache lifetime) is
 computed again, as for anything the data version does not cover (settings files, today's date).
+A result is stored only when the caller's ``still_current()`` (if given) holds after it was computed:
+the app checks there that the ``sw_meta.data_version`` its engine reads is still the one in the key,
+so a result computed from an older file (a DuckDB file swapped while an old connection was open) or
+before a load committed is served to this caller but never shared under the newer key.
 Entries of older versions are no longer asked for and go first when the folder is pruned (least
 recently used, by modification time, which a read refreshes) to ``$SERVICEWATCH_SHARED_CACHE_MB``
 (default 512 MB). Files are written under a unique temporary name and renamed, so a reader sees a
@@ -95,9 +99,11 @@ def key(*parts: object) -> str | None:
     return hashlib.sha256((code_stamp() + text).encode("utf-8")).hexdigest()
 
 
-def get_or_compute(parts: tuple, compute: Callable[[], T], max_age_s: float = float("inf")) -> T:
-    """The shared result for ``parts`` if an entry at most ``max_age_s`` old exists and reads back, else
-    ``compute()``, stored for the other replicas. Without a usable shared folder, simply ``compute()``."""
+def get_or_compute(parts: tuple, compute: Callable[[], T], max_age_s: float = float("inf"),
+                   still_current: Callable[[], bool] | None = None) -> T:
+    """The shared result for ``parts`` if an entry at most ``max_age_s`` (seconds) old exists and reads
+    back, else ``compute()``, stored for the other replicas unless ``still_current()`` (called once, after
+    ``compute()``, only on a miss) is false or fails. Without a usable shared folder, simply ``compute()``."""
     root = folder()
     name = key(*parts) if root is not None else None
     if root is None or name is None:
@@ -116,6 +122,14 @@ def get_or_compute(parts: tuple, compute: Callable[[], T], max_age_s: float = fl
                 os.utime(path)  # recently used: pruned last
             return value
     value = compute()
+    if still_current is not None:
+        try:
+            current = still_current()
+        except Exception:  # noqa: BLE001 - the version cannot be read back: served, not shared
+            current = False
+        if not current:
+            log.info("shared cache entry not written: the data version changed while it was computed")
+            return value
     _store(root, path, value)
     return value
 
