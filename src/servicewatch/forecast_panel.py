@@ -3,8 +3,9 @@ line for the current period ("2026年第4季度：可能达不到目标，达到
 expander, the fan chart with the model, the back-test and how the verdicts are drawn; and the fan after
 the history on the pages' trend charts (:func:`trend_with_forecast`). The forecast and the back-test
 are engine calls cached by the filters and the data version (:meth:`servicewatch.ui.View.call`), so
-a card, a trend and the Overview under the same filters share one; the back-test (a fit per origin)
-and the card's chart run only when the expander is opened."""
+a card, a trend and the Overview under the same filters share one, and so do views whose filters differ
+only in the period preset or the comparison (:func:`metrics.analysis.forecast.cache_filters`); the
+back-test (a fit per origin) and the card's chart run only when the expander is opened."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def forecast_for(view: View, metric_id: str, f: Filters | None = None) -> fcast.
     f = view.filters if f is None else f
     if view.target(metric_id, f) is None:
         return None
-    out = view.call(fcast.forecast, metric_id, f)
+    out = view.call(fcast.forecast, metric_id, fcast.cache_filters(f))  # shared by every period of a kind
     return out if isinstance(out, fcast.Forecast) else None
 
 
@@ -80,7 +81,7 @@ def card_forecast(view: View, metric_id: str, f: Filters | None = None) -> None:
         chart(view, fig, chart_data(fc, view.lang), f"overview_forecast_{metric_id}", metrics=metric_id, f=f)
         for i in range(len(fc.periods)):
             st.markdown(md(ft.period_sentence(fc, view.metric_label(metric_id), view.lang, i)))
-        summary = view.call(forecast_backtest.backtest, metric_id, f)
+        summary = view.call(forecast_backtest.backtest, metric_id, fcast.cache_filters(f))
         notes = [ft.model_line(fc, view.lang)]
         if isinstance(summary, dict):
             notes.append(ft.backtest_line(summary, metric_id, view.lang))

@@ -216,6 +216,21 @@ def monthly_series(wh: Warehouse, metric_id: str, f: Filters, months: int | None
     return out.reset_index()
 
 
+CACHE_ANCHOR = date(2000, 1, 1)  # cache_filters' period starts here (any fixed day would do)
+
+
+def cache_filters(f: Filters) -> Filters:
+    """``f`` with what :func:`forecast` and the back-test do not read set to fixed values, for their
+    cache keys: the period kept only as its kind (:func:`period_kind`: one day for "month", a year for
+    "quarter", from :data:`CACHE_ANCHOR`) and no comparison. The forecast reads the last
+    :data:`HISTORY_MONTHS` complete months up to the as-of (``f.as_of`` or the data's) and the targets
+    on its periods' last days, never ``f``'s dates, so views of the same slices that differ only in the
+    period preset or the comparison share one cached forecast: ``forecast(wh, m, cache_filters(f))``
+    equals ``forecast(wh, m, f)``."""
+    end = CACHE_ANCHOR if period_kind(f) == "month" else add_months(CACHE_ANCHOR, 12) - timedelta(days=1)
+    return f.with_(start=CACHE_ANCHOR, end=end, comparison="none")
+
+
 def targets_by_period(table: pd.DataFrame, ancestors: dict[int, list[int]], metric_id: str, f: Filters,
                       starts: list[date], kind: str) -> dict[date, float | None]:
     """Each period's target (:func:`metrics.analysis.drill.target_for` on the period's last day) from
