@@ -5,8 +5,10 @@ Dashboards hold the file read-only, so a writer (an import, a churn fit, a load)
 file in place: it copies the file to a temporary file beside it, writes there, checkpoints, and
 moves the result over the original with ``os.replace``. Readers see the old file or the new one,
 never a mix, and never new rows with old rollups (the rollups are rebuilt in the copy before the
-swap). A kill at any point leaves the original untouched (and a temporary file that the next
-writer removes).
+swap). A kill at any point leaves the original untouched, and temporaries that the next writer
+removes under the lock: every temporary name carries its writer's pid (``.<name>.<pid>.swap``,
+``.<name>.<pid>.tmp``, their ``.wal`` and the streamed demo's ``.<name>.<pid>.tmp.chunks`` folder), and
+only those of pids no longer running are removed (:func:`remove_dead_temporaries`).
 
 Writers of one file take an exclusive lock (``flock`` on ``.<name>.write.lock`` beside it), so two
 imports one after another both land instead of the second swap dropping the first one's rows.
@@ -16,7 +18,10 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import glob
+import logging
 import os
+import re
 import shutil
 import struct
 import time
@@ -28,6 +33,9 @@ import sqlalchemy as sa
 from metrics.backends.connect import DatabaseError, duckdb_path, make_engine
 
 LOCK_WAIT_S = 600.0  # how long a writer waits for another one to finish
+# what follows ".<name>." in a writer's temporaries: its pid, then the kind (and a WAL or chunk folder)
+_TEMPORARY = re.compile(r"(\d+)\.(?:swap|tmp)(?:\.wal|\.chunks)?")
+log = logging.getLogger(__name__)
 
 
 class WriterBusy(DatabaseError):
@@ -80,10 +88,40 @@ def _remove(p: Path) -> None:
         p.unlink()
 
 
-def _stale_temporaries(path: Path) -> None:
-    """Temporary copies of writers that were killed (their lock is gone, we hold it now)."""
-    for p in path.parent.glob(f".{path.name}.*.swap*"):
-        _remove(p)
+def pid_running(pid: int) -> bool:
+    """Whether a process ``pid`` exists on this machine (signal 0: asks, sends nothing). A process of
+    another user counts as running."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_dead_temporaries(path: Path) -> list[str]:
+    """Remove the temporaries beside the DuckDB file ``path`` left by writers that were killed (their pid,
+    in the name, no longer runs): swapped copies, files built from scratch, their WALs and chunk folders.
+    A running process's temporaries stay (a pid reused since is taken for alive: those wait for the next
+    writer). The caller holds the write lock. Returns the names removed."""
+    path = path.resolve()
+    prefix = f".{path.name}."
+    removed = []
+    for p in path.parent.glob(f".{glob.escape(path.name)}.*"):
+        found = _TEMPORARY.fullmatch(p.name[len(prefix):])
+        if found is None or pid_running(int(found.group(1))):
+            continue
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            _remove(p)
+        removed.append(p.name)
+    if removed:
+        log.info("removed %d temporaries of killed writers beside %s", len(removed), path.name)
+    return sorted(removed)
 
 
 @contextlib.contextmanager
@@ -92,9 +130,11 @@ def new_file(path: Path) -> Iterator[Path]:
     (``os.replace``) when the block ends without an error; on an error the temporary file is removed and
     ``path`` stays as it was. The caller holds the write lock, and checkpoints and disposes its engine
     before the block ends (a stale WAL of ``path`` is removed before the move: it would be replayed onto
-    the new file)."""
+    the new file). Temporaries of killed writers beside ``path`` are removed first
+    (:func:`remove_dead_temporaries`)."""
     path = path.resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_dead_temporaries(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.unlink(missing_ok=True)
     try:
@@ -112,7 +152,7 @@ def swapped_copy(path: Path) -> Iterator[Path]:
     error (the caller checkpoints and closes its connections first); on an error it is removed."""
     path = path.resolve()
     with write_lock(path):
-        _stale_temporaries(path)
+        remove_dead_temporaries(path)
         if foreign_writer(path) is not None:  # not one of ours (ours take the write lock): its writes would be lost
             raise DatabaseError(f"the DuckDB file {path.name} is in use by another process (write lock)")
         tmp = path.with_name(f".{path.name}.{os.getpid()}.swap")

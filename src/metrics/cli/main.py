@@ -98,7 +98,9 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 
 def _demo_streamed(url: str, args: argparse.Namespace) -> dict[str, int]:
-    """A big demo drawn in chunks and written into a DuckDB file as it goes (metrics.demo.streamed)."""
+    """A big demo drawn in chunks and written into a DuckDB file as it goes (metrics.demo.streamed); Ctrl-C
+    stops it within seconds, the file as it was (one line, exit 130)."""
+    import signal
     import time
 
     from metrics.backends.connect import duckdb_path
@@ -117,8 +119,26 @@ def _demo_streamed(url: str, args: argparse.Namespace) -> dict[str, int]:
         print(t("demo_streamed.chunk", lang, k=k + 1, n=n, customers=f"{min(chunk, args.customers - k * chunk):,}",
                 seconds=time.perf_counter() - started), file=sys.stderr, flush=True)
 
-    return streamed.load_streamed(url, args.customers, seed=args.seed, chunk_customers=chunk, progress=progress,
-                                  workers=args.workers or streamed.default_workers()).rows
+    interrupted = []
+
+    def on_sigint(signum: int, frame: object) -> None:  # DuckDB turns it into "Query interrupted" mid-query
+        interrupted.append(signum)
+        signal.default_int_handler(signum, frame)
+
+    try:
+        before = signal.signal(signal.SIGINT, on_sigint)
+    except ValueError:  # not the main thread: Ctrl-C is not delivered here
+        before = on_sigint
+    try:
+        return streamed.load_streamed(url, args.customers, seed=args.seed, chunk_customers=chunk,
+                                      progress=progress, workers=args.workers or streamed.default_workers()).rows
+    except BaseException:
+        if interrupted:  # the workers ended, the temporaries removed, the file as it was
+            raise KeyboardInterrupt(t("demo_streamed.interrupted", lang)) from None
+        raise
+    finally:
+        if before is not on_sigint:
+            signal.signal(signal.SIGINT, before)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -226,8 +246,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         text = exc.text(cli_lang(args)) if isinstance(exc, StateDirError) else str(exc)
         print(f"servicewatch: error: {text}", file=sys.stderr)
         return EXIT_FAILURE
-    except KeyboardInterrupt:
-        print("servicewatch: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:  # a command may say what it left (KeyboardInterrupt(text))
+        from metrics.model.i18n import t
+
+        print(f"servicewatch: {exc.args[0] if exc.args else t('cli_interrupt.stopped', cli_lang(args))}",
+              file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 0

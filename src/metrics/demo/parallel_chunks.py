@@ -11,7 +11,11 @@ order, so the file holds the sequential path's rows (tests/ingest/test_demo_stre
 
 At most ``workers + 1`` chunks are drawn ahead of the one being appended, so the folder holds at most that
 many chunks' files; it is removed when the load ends, on success or on failure (the target file is then
-left as it was by :func:`metrics.backends.swap.new_file`).
+left as it was by :func:`metrics.backends.swap.new_file`). On a failure or an interruption (Ctrl-C) the
+chunks not started are cancelled and the workers ended at once (:func:`stop_workers`), not waited for;
+the workers ignore SIGINT (a Ctrl-C reaches the whole process group), so the loading process alone
+decides. The folder's name carries the loading process's pid (``.<name>.<pid>.tmp.chunks``): a load
+killed outright leaves it to the next writer of the file (:func:`metrics.backends.swap.remove_dead_temporaries`).
 
 Memory: each worker holds one chunk at a time (about 3.5 GB at 250,000 customers); the loading process
 maps the files it appends. :func:`memory_limit` gives DuckDB's buffer 15 GB less 4 GB per worker (at least
@@ -20,10 +24,12 @@ maps the files it appends. :func:`memory_limit` gives DuckDB's buffer 15 GB less
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import multiprocessing
 import resource
 import shutil
+import signal
 import time
 from collections import deque
 from collections.abc import Callable
@@ -66,7 +72,28 @@ class Drawn:
 
 def _start(shared: chunks.Shared) -> None:
     global _SHARED
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the loading process's to handle (stop_workers)
     _SHARED = shared
+
+
+def stop_workers(pool: ProcessPoolExecutor, pending: deque[Future[Drawn]], grace_s: float = 5.0) -> None:
+    """Cancel the chunks not started and end ``pool``'s workers now: SIGTERM, then SIGKILL to those still
+    running after ``grace_s`` seconds; returns when they have exited."""
+    for future in pending:
+        future.cancel()
+    # the worker processes (ProcessPoolExecutor._processes: Python 3.14 adds terminate_workers() for this)
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for process in processes:
+        with contextlib.suppress(OSError, ValueError):
+            process.terminate()
+    pool.shutdown(wait=False, cancel_futures=True)
+    deadline = time.monotonic() + grace_s
+    for process in processes:
+        with contextlib.suppress(OSError, ValueError):
+            process.join(max(0.0, deadline - time.monotonic()))
+            if process.is_alive():
+                process.kill()
+                process.join(1.0)
 
 
 def draw_chunk(k: int, n: int, seed: int, folder: str) -> Drawn:
@@ -102,33 +129,33 @@ def draw_and_append(engine: sa.Engine, shared: chunks.Shared, sizes: list[int], 
     base = dict.fromkeys(chunks.ID_COLUMNS, 0)  # ids written so far per table
     active: pd.Series | None = None
     tasks = iter(enumerate(sizes))
+    pending: deque[Future[Drawn]] = deque()
     try:
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=_start, initargs=(slim,)) as pool:
-            pending: deque[Future[Drawn]] = deque()
-
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_start, initargs=(slim,))
+        try:
             def submit() -> None:
                 task = next(tasks, None)
                 if task is not None:
                     pending.append(pool.submit(draw_chunk, task[0], task[1], seed, str(folder)))
 
-            try:
-                for _ in range(workers + 1):
-                    submit()
-                while pending:
-                    started = time.perf_counter()
-                    drawn = pending.popleft().result()
-                    out.generate_s += time.perf_counter() - started
-                    submit()
-                    out.draw_s += drawn.seconds
-                    out.worker_peak_mb = max(out.worker_peak_mb, round(drawn.peak_mb))
-                    _append_chunk(engine, drawn, base, out)
-                    active = drawn.active if active is None else active.add(drawn.active, fill_value=0)
-                    if progress is not None:
-                        progress(drawn.k, len(sizes), out)
-            except BaseException:
-                pool.shutdown(wait=True, cancel_futures=True)  # the chunks being drawn finish, no new ones
-                raise
+            for _ in range(workers + 1):
+                submit()
+            while pending:
+                started = time.perf_counter()
+                drawn = pending.popleft().result()
+                out.generate_s += time.perf_counter() - started
+                submit()
+                out.draw_s += drawn.seconds
+                out.worker_peak_mb = max(out.worker_peak_mb, round(drawn.peak_mb))
+                _append_chunk(engine, drawn, base, out)
+                active = drawn.active if active is None else active.add(drawn.active, fill_value=0)
+                if progress is not None:
+                    progress(drawn.k, len(sizes), out)
+        except BaseException:
+            stop_workers(pool, pending)  # the chunks being drawn are not waited for, no new ones start
+            raise
+        pool.shutdown(wait=True)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return active
@@ -179,4 +206,4 @@ def _insert_file(raw: object, dialect: sa.Dialect, table: sa.Table, file: str, s
     return arrow.num_rows
 
 
-__all__ = ["Drawn", "draw_and_append", "draw_chunk", "memory_limit"]
+__all__ = ["Drawn", "draw_and_append", "draw_chunk", "memory_limit", "stop_workers"]
