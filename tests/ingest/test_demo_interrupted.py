@@ -93,6 +93,19 @@ def _dead_pid() -> int:
     return proc.pid
 
 
+@pytest.fixture
+def zombie_pid() -> int:
+    """A process killed and not yet reaped by its parent (this one)."""
+    proc = subprocess.Popen(["sleep", "120"])
+    proc.kill()
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    yield proc.pid
+    proc.wait()
+
+
 def test_a_killed_build_leaves_temporaries_the_next_build_removes(target: Path, live_pid: int) -> None:
     before = _digest(target)
     proc = _start(target)
@@ -115,7 +128,7 @@ def test_a_killed_build_leaves_temporaries_the_next_build_removes(target: Path, 
     assert _digest(target) != before
 
 
-def test_only_temporaries_of_dead_pids_are_removed(tmp_path: Path, live_pid: int) -> None:
+def test_only_temporaries_of_dead_pids_are_removed(tmp_path: Path, live_pid: int, zombie_pid: int) -> None:
     from metrics.backends.swap import remove_dead_temporaries, write_lock
 
     target = tmp_path / "f.duckdb"
@@ -124,6 +137,7 @@ def test_only_temporaries_of_dead_pids_are_removed(tmp_path: Path, live_pid: int
     names = {
         f".f.duckdb.{dead}.swap": True, f".f.duckdb.{dead}.swap.wal": True, f".f.duckdb.{dead}.tmp": True,
         f".f.duckdb.{dead}.tmp.wal": True, f".f.duckdb.{dead}.tmp.chunks": True,
+        f".f.duckdb.{zombie_pid}.tmp": True,  # killed, not reaped yet
         f".f.duckdb.{live_pid}.swap": False, f".f.duckdb.{live_pid}.tmp.chunks": False,
         f".f.duckdb.{os.getpid()}.tmp": False,  # this process's own
         ".f.duckdb.notes": False, f".f.duckdb.{dead}.tmp.old": False, f".g.duckdb.{dead}.tmp": False,

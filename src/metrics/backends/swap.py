@@ -89,8 +89,8 @@ def _remove(p: Path) -> None:
 
 
 def pid_running(pid: int) -> bool:
-    """Whether a process ``pid`` exists on this machine (signal 0: asks, sends nothing). A process of
-    another user counts as running."""
+    """Whether a process ``pid`` runs on this machine (signal 0: asks, sends nothing). A process of
+    another user counts as running; a killed one its parent has not reaped yet (a zombie) does not."""
     if pid == os.getpid():
         return True
     try:
@@ -99,7 +99,10 @@ def pid_running(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    try:  # Linux: the state follows the command name in parentheses
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def remove_dead_temporaries(path: Path) -> list[str]:
