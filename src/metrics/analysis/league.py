@@ -95,7 +95,7 @@ def rest_test(metric: Metric, groups: pd.DataFrame, total: pd.DataFrame) -> tupl
             rest = np.where(ok, (big_value * big_n - value * n) / n2, np.nan)
             se2 = se_all * np.sqrt(big_n / n2)
             z = (value - rest) / np.sqrt(se1**2 + se2**2)
-            p = 2 * stats.stats.norm.sf(np.abs(z))
+            p = stats.normal_p(z)
         return rest, np.where(ok & np.isfinite(z), p, np.nan)
     return nan, nan
 

@@ -34,7 +34,6 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
-from scipy import stats as sps
 
 from metrics.analysis.regulator_quarters import (
     Quarter,
@@ -169,6 +168,8 @@ def exact_rate_p(k1, t1, k2, t2) -> np.ndarray:  # noqa: ANN001 - array-likes
     """Two-sided p-value that two Poisson rates (``k`` events on exposure ``t``) differ: the exact
     conditional test, ``k1`` of ``k1 + k2`` binomial with p = t1 / (t1 + t2) (scipy ``binomtest``);
     1 when there are no events, NaN when an exposure is missing or not positive."""
+    from scipy import stats as sps  # imported on use (a second of start-up for every command otherwise)
+
     k1, t1, k2, t2 = (np.asarray(v, float).ravel() for v in (k1, t1, k2, t2))
     out = np.full(len(k1), np.nan)
     for i in range(len(k1)):

@@ -5,14 +5,30 @@ All intervals are two-sided 95% unless ``conf`` says otherwise.
 
 from __future__ import annotations
 
+from functools import cache
+from types import ModuleType
+
 import numpy as np
-from scipy import stats
 
 Z95 = 1.959963984540054
 
 
+@cache
+def _sps() -> ModuleType:
+    """scipy.stats, imported on first use: it takes about a second to import, which every command
+    and page that computes no interval should not pay (the engine imports this module)."""
+    from scipy import stats
+
+    return stats
+
+
 def _z(conf: float) -> float:
-    return float(stats.norm.ppf(0.5 + conf / 2))
+    return float(_sps().norm.ppf(0.5 + conf / 2))
+
+
+def normal_p(z) -> np.ndarray:
+    """Two-sided p-value of standard normal z scores."""
+    return 2 * _sps().norm.sf(np.abs(z))
 
 
 def wilson(k, n, conf: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
@@ -33,7 +49,7 @@ def mean_interval(total, total_sq, n, conf: float = 0.95) -> tuple[np.ndarray, n
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = total / n
         var = np.clip((total_sq - n * mean**2) / (n - 1), 0, None)
-        t = stats.t.ppf(0.5 + conf / 2, np.where(n > 1, n - 1, np.nan))
+        t = _sps().t.ppf(0.5 + conf / 2, np.where(n > 1, n - 1, np.nan))
         half = t * np.sqrt(var / n)
         return mean - half, mean + half
 
@@ -58,8 +74,8 @@ def poisson_rate_interval(events, exposure, scale: float = 1.0, conf: float = 0.
     k, t = np.asarray(events, float), np.asarray(exposure, float)
     alpha = 1 - conf
     with np.errstate(invalid="ignore", divide="ignore"):
-        lower = np.where(k > 0, stats.chi2.ppf(alpha / 2, 2 * k) / 2, 0.0)
-        upper = stats.chi2.ppf(1 - alpha / 2, 2 * (k + 1)) / 2
+        lower = np.where(k > 0, _sps().chi2.ppf(alpha / 2, 2 * k) / 2, 0.0)
+        upper = _sps().chi2.ppf(1 - alpha / 2, 2 * (k + 1)) / 2
         return scale * lower / t, scale * upper / t
 
 
@@ -70,7 +86,7 @@ def two_proportion_p(k1, n1, k2, n2) -> np.ndarray:
         p = (k1 + k2) / (n1 + n2)
         se = np.sqrt(p * (1 - p) * (1 / n1 + 1 / n2))
         z = (k1 / n1 - k2 / n2) / se
-        return 2 * stats.norm.sf(np.abs(z))
+        return normal_p(z)
 
 
 def two_rate_p(k1, t1, k2, t2) -> np.ndarray:
@@ -80,7 +96,7 @@ def two_rate_p(k1, t1, k2, t2) -> np.ndarray:
         p0 = t1 / (t1 + t2)
         n = k1 + k2
         z = (k1 - n * p0) / np.sqrt(n * p0 * (1 - p0))
-        return 2 * stats.norm.sf(np.abs(z))
+        return normal_p(z)
 
 
 def holm(pvalues) -> np.ndarray:
@@ -100,8 +116,8 @@ def funnel_limits(target_rate: float, exposure, scale: float = 1.0, conf: float 
     """Control limits of a funnel plot for Poisson rates: where a region's rate would fall by chance."""
     t = np.asarray(exposure, float)
     mu = target_rate / scale * t
-    lo = stats.poisson.ppf((1 - conf) / 2, mu)
-    hi = stats.poisson.ppf(1 - (1 - conf) / 2, mu)
+    lo = _sps().poisson.ppf((1 - conf) / 2, mu)
+    hi = _sps().poisson.ppf(1 - (1 - conf) / 2, mu)
     with np.errstate(invalid="ignore", divide="ignore"):
         return scale * lo / t, scale * hi / t
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from datetime import date
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import sqlalchemy as sa
@@ -19,13 +20,15 @@ import sqlalchemy as sa
 from metrics.access.users import require_rows
 from metrics.backends.connect import DatabaseError
 from metrics.churn.features import read_frame
-from metrics.churn.model import ChurnFit
 from metrics.ingest import open_tickets
 from metrics.model import schema as s
 from metrics.model.filters import Filters
 from metrics.model.i18n import catalogue, label, t
 from metrics.query.warehouse import Warehouse
 from metrics.query.where import slice_conditions
+
+if TYPE_CHECKING:  # the model (and its statistics) only for the type: reading scores needs neither
+    from metrics.churn.model import ChurnFit
 
 metadata = sa.MetaData()
 STALE_KEY = s.CHURN_STALE_KEY  # sw_meta key written by an import of the model's input tables

@@ -26,7 +26,6 @@ from itertools import chain, combinations
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
 from metrics.access.users import withheld
 from metrics.analysis.stats import Z95, holm
@@ -219,6 +218,8 @@ def _logrank_test(na: np.ndarray, nb: np.ndarray, ea: np.ndarray, eb: np.ndarray
     if v <= 0:
         return 0.0, 1.0
     chi2 = float((ea.sum() - expected.sum()) ** 2 / v)
+    from scipy import stats as sps  # imported on use (a second of start-up otherwise)
+
     return chi2, float(sps.chi2.sf(chi2, 1))
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
 from metrics.analysis.stats import Z95
 
@@ -18,6 +17,8 @@ def auc(y: np.ndarray, score: np.ndarray) -> tuple[float, float, float]:
     n1, n0 = int(y.sum()), int((~y).sum())
     if n1 == 0 or n0 == 0:
         return np.nan, np.nan, np.nan
+    from scipy import stats as sps  # imported on use (a second of start-up for every command otherwise)
+
     ranks = sps.rankdata(score)
     a = (ranks[y].sum() - n1 * (n1 + 1) / 2) / (n1 * n0)
     q1, q2 = a / (2 - a), 2 * a * a / (1 + a)

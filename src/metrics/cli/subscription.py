@@ -20,7 +20,7 @@ from metrics.access import users as access
 from metrics.backends.connect import resolve_url
 from metrics.cli.common import EXIT_FAILURE, UserError, emit, open_filtered, open_warehouse
 from metrics.cli.options import add_db_argument, add_filter_arguments, add_format_argument, add_listing_command
-from metrics.deliver import run, store
+from metrics.deliver import store
 from metrics.deliver.lease import LEASE, now_utc
 from metrics.deliver.schedule import DEFAULT_TIME_ZONE, Schedule, ScheduleError, next_due
 from metrics.deliver.scope import PRESETS
@@ -95,6 +95,8 @@ def cmd_remove(args: argparse.Namespace) -> None:
 
 
 def cmd_send(args: argparse.Namespace) -> int:
+    from metrics.deliver import run  # the meeting pack's builder: imported by the commands that send
+
     if not args.due:
         raise UserError(t("deliver.cli.give_due", args.lang))
     out = run.send_due(resolve_url(args.db), now=_now(args.now, DEFAULT_TIME_ZONE), lang=args.lang)
@@ -112,6 +114,8 @@ def cmd_deliveries(args: argparse.Namespace) -> None:
 def cmd_worker(args: argparse.Namespace) -> int:
     """Send what is due every ``--interval`` seconds until stopped (SIGTERM or Ctrl-C)."""
     from apscheduler.schedulers.blocking import BlockingScheduler
+
+    from metrics.deliver import run
 
     url = resolve_url(args.db)
     _engine(args)  # the store reachable (and its tables created) before the first pass

@@ -6,8 +6,6 @@ import tomllib
 import zlib
 from pathlib import Path
 
-import plotly.io as pio
-
 from metrics.model import vocabulary
 from metrics.model.i18n import catalogue
 
@@ -16,14 +14,17 @@ from metrics.model.i18n import catalogue
 # validated and copied each time, about 100 ms per chart (most of a cached page's run). The default
 # is process-wide: importing Streamlit's plotly module (streamlit.elements.plotly_chart, on
 # ``import streamlit``) sets it to "streamlit", so every chart checks it (:func:`restore_template`).
+# It is set when the charts are imported (metrics.present.charts.core), not here: setting it validates
+# the template (about 0.4 s), which a command that draws no chart should not pay.
 TEMPLATE = "plotly_white"
-pio.templates.default = TEMPLATE
 
 
 def restore_template() -> bool:
     """Make :data:`TEMPLATE` plotly's default again if an import replaced it since; True when it had
     been replaced (a figure built just before then carries the other template). A string comparison
     per call; the default's validation (tens of ms) only when it was replaced, once per such import."""
+    import plotly.io as pio
+
     if pio.templates.default == TEMPLATE:
         return False
     pio.templates.default = TEMPLATE

@@ -17,6 +17,7 @@ from metrics.present import formatting as fmt
 from metrics.present import theme
 from metrics.present.markup import plot_text
 
+theme.restore_template()  # plotly's default template is the theme's from the first chart module on
 PERCENT_UNITS = fmt.PERCENT_UNITS
 LABEL_FONT = {"size": 14, "color": "#222"}  # value labels: legible on a 1024×768 projector
 TARGET_COLOUR = theme.STATUS["red"]
