@@ -92,6 +92,7 @@ def app_server(db: Path, log_path: Path, script: str = "app.py"):
     """``streamlit run <script>`` on ``db`` (no sign-in configured, as in the tests); yields its URL."""
     env = {k: v for k, v in os.environ.items() if k not in ("SERVICEWATCH_USERS", "SERVICEWATCH_AUTH")}
     env.update(SERVICEWATCH_DB=f"duckdb:///{db}", PYTHONUNBUFFERED="1")
+    log_path.parent.mkdir(parents=True, exist_ok=True)  # bench/data/ is not in a fresh clone
     try:
         with streamlit_server(script, ROOT, env, log_path, timeout_s=120) as base:
             yield base
