@@ -186,7 +186,7 @@ def test_failures_retry_with_backoff_then_fail_without_secrets(env, sw, mailbox,
 
 def test_failure_lines_in_the_users_language(env, sw, smtp_server, monkeypatch) -> None:
     """``subscription send --lang zh``: the failure line, its note and the summary from the catalogue in
-    Chinese (the mail server's own reason stays as the transport words it); without --due, one zh line."""
+    Chinese, the transport's reason too (deliver_reasons.toml); without --due, one zh line."""
     _box, port = smtp_server
     assert sw("subscription", "add", "--to", "dj", "--every", "daily", "--at", "08:00", "--format", "digest",
               "--now", ADDED_AT)[0] == 0
@@ -194,7 +194,7 @@ def test_failure_lines_in_the_users_language(env, sw, smtp_server, monkeypatch) 
     monkeypatch.setenv("SERVICEWATCH_SMTP", f"smtp://127.0.0.1:{closed}?from=sw@example.com")
     code, out, err = sw("subscription", "send", "--due", "--now", "2026-11-02T10:00", "--lang", "zh")
     assert code == 1
-    assert err.startswith("servicewatch: error: 订阅 1 → dj：cannot reach mail server") and err.endswith("（将重试）\n")
+    assert err == f"servicewatch: error: 订阅 1 → dj：无法连接邮件服务器 127.0.0.1:{closed}（连接被拒绝）（将重试）\n"
     assert out.startswith("已发送 0 条，待重试 1 条，失败 0 条")
     code, _, err = sw("subscription", "send", "--lang", "zh")
     assert code == 1 and err == "servicewatch: error: 请加 --due：发送所有已到期的推送\n"

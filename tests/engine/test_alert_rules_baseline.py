@@ -132,7 +132,7 @@ def test_change_against_the_same_month_a_year_before(wh: Warehouse, sw) -> None:
     ],
 )
 def test_refused_with_one_line(wh: Warehouse, sw, argv: list[str], message: str) -> None:
-    code, out, err = sw("alerts", "add", "bad", "--metric", "csat", *argv)
+    code, out, err = sw("alerts", "add", "bad", "--metric", "csat", *argv, "--lang", "en")
     assert code == 1 and out == "" and err.count("\n") == 1 and message in err
     assert rule_store.rules(wh).empty
 

@@ -105,7 +105,7 @@ def test_cli_add_and_remove(wh: Warehouse, sw) -> None:
     assert (rule["metric"], rule["kind"], rule["grain"], rule["run_rules"]) == \
         ("fcr_rate", "control", "week", "beyond_3sigma,six_trend")
     assert rule["filters"] == {"region": "4"} and rule["enabled"]
-    code, out, err = sw("alerts", "add", "dj.cr.week", "--metric", "csat", "--type", "change")
+    code, out, err = sw("alerts", "add", "dj.cr.week", "--metric", "csat", "--type", "change", "--lang", "en")
     assert code == 1 and "exists; give --replace" in err and err.count("\n") == 1
     assert sw("alerts", "add", "dj.cr.week", "--metric", "csat", "--type", "change", "--replace",
               "--tier", "gold")[0] == 0
@@ -131,13 +131,13 @@ def test_cli_add_and_remove(wh: Warehouse, sw) -> None:
     (["--metric", "csat", "--type", "control", "--region", "Atlantis"], "Atlantis"),
 ])
 def test_cli_add_refuses_with_one_line(wh: Warehouse, sw, argv, message) -> None:
-    code, out, err = sw("alerts", "add", "r1", *argv)
+    code, out, err = sw("alerts", "add", "r1", *argv, "--lang", "en")
     assert code != 0 and out == "" and message in err and err.count("\n") == 1 and "Traceback" not in err
     assert rule_store.rules(wh).empty
 
 
 def test_cli_remove_unknown(wh: Warehouse, sw) -> None:
-    code, _, err = sw("alerts", "remove", "ghost")
+    code, _, err = sw("alerts", "remove", "ghost", "--lang", "en")
     assert code == 1 and err.strip().endswith("no alert rule 'ghost'; see servicewatch alerts rules")
 
 

@@ -61,7 +61,27 @@ def _dummy_hash() -> str:
 
 
 class UsersFileError(RuntimeError):
-    """The users file is missing, unreadable or malformed: nobody can sign in."""
+    """The users file is missing, unreadable or malformed: nobody can sign in. One made by :meth:`said`
+    is a catalogue line (``key``, ``params``; never the file's path): its message is the English text,
+    :meth:`text` the line in a user's language."""
+
+    key: str | None = None
+    params: dict[str, object] = {}  # noqa: RUF012 - replaced, never mutated
+
+    @classmethod
+    def said(cls, key: str, **params: object) -> UsersFileError:
+        """The defect worded by the catalogue's ``key`` with ``params``."""
+        from metrics.model.i18n import t
+
+        err = cls(t(key, "en", **params))
+        err.key, err.params = key, params
+        return err
+
+    def text(self, lang: str) -> str:
+        """The line in ``lang`` (a message not from the catalogue: as it is)."""
+        from metrics.model.i18n import t
+
+        return t(self.key, lang, **self.params) if self.key else str(self)
 
 
 class AuthError(PermissionError):
@@ -106,7 +126,7 @@ class User:
 def users_path(path: str | Path | None = None) -> Path:
     value = path or os.environ.get(USERS_ENV)
     if not value:
-        raise UsersFileError(f"no users file: set {USERS_ENV} to its path")
+        raise UsersFileError.said("users_file.no_env", env=USERS_ENV)
     return Path(value)
 
 
@@ -116,11 +136,17 @@ def load_users(path: str | Path | None = None) -> dict[str, tuple[User, str | No
     try:
         data = json.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise UsersFileError(f"users file {p} does not exist; create it with `servicewatch user add`") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UsersFileError(f"users file {p} is unreadable: {exc}") from None
+        raise UsersFileError.said("users_file.missing", env=USERS_ENV) from None
+    except PermissionError:
+        raise UsersFileError.said("users_file.no_permission", env=USERS_ENV) from None
+    except UnicodeDecodeError:
+        raise UsersFileError.said("users_file.not_utf8", env=USERS_ENV) from None
+    except json.JSONDecodeError as exc:
+        raise UsersFileError.said("users_file.not_json", env=USERS_ENV, line=exc.lineno, column=exc.colno) from None
+    except OSError as exc:
+        raise UsersFileError.said("users_file.unreadable", env=USERS_ENV, kind=type(exc).__name__) from None
     if not isinstance(data, dict) or data.get("version") != FILE_VERSION or not isinstance(data.get("users"), dict):
-        raise UsersFileError(f"users file {p} is malformed (expected version {FILE_VERSION} and a users table)")
+        raise UsersFileError.said("users_file.malformed", env=USERS_ENV, version=FILE_VERSION)
     out = {}
     for name, rec in data["users"].items():
         try:
@@ -129,8 +155,11 @@ def load_users(path: str | Path | None = None) -> dict[str, tuple[User, str | No
                 raise ValueError("bad password hash")
             user = User(name, rec["role"], tuple(rec.get("regions") or ()), rec.get("manager_id"),
                         rec.get("email"), rec.get("lang") or "zh", tuple(rec.get("outlets") or ()))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise UsersFileError(f"users file {p}: entry {name!r} is malformed ({exc})") from None
+        except KeyError as exc:
+            raise UsersFileError.said("users_file.entry_missing", env=USERS_ENV, name=repr(name),
+                                      field=exc.args[0] if exc.args else "?") from None
+        except (TypeError, ValueError) as exc:
+            raise UsersFileError.said("users_file.entry_bad", env=USERS_ENV, name=repr(name), detail=exc) from None
         out[name] = (user, h)
     return out
 

@@ -22,19 +22,28 @@ from metrics.alerts import readable
 from metrics.analysis.alert_checks import GRAINS
 from metrics.cli.common import EXIT_FAILURE, UserError, audit_export, build_filters, emit, open_warehouse
 from metrics.cli.options import add_db_argument, add_filter_arguments, date_arg
-from metrics.deliver.transport import hook_shown, parse_webhook
+from metrics.deliver.transport import Worded, hook_shown, parse_webhook
 from metrics.model import dimensions
 from metrics.model.i18n import metric_label, t
 from metrics.model.registry import get
 
 
-def _scope(wh, as_user: str | None) -> access.Scope | None:
+def _scope(wh, as_user: str | None, lang: str) -> access.Scope | None:
+    """The data scope of ``as_user`` (None: the operator's, everything); a one-line :class:`UserError` in
+    ``lang`` when the name is not in the users file or the file cannot be used."""
     if not as_user:
         return None
+    return access_scope.scope_for(user_of(as_user, lang), key_ids=wh.key_ids)
+
+
+def user_of(name: str, lang: str) -> access.User:
+    """The users file's ``name``; :class:`UserError` in ``lang`` (never the file's path) otherwise."""
     try:
-        return access_scope.scope_for(access.get_user(as_user), key_ids=wh.key_ids)
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
+        return access.get_user(name)
+    except access.UsersFileError as exc:
+        raise UserError(exc.text(lang)) from None
+    except ValueError:
+        raise UserError(t("cli_usage.no_user", lang, name=name)) from None
 
 
 SHOWN = ("rule_id", "metric", "slice", "kind", "period", "value", "centre", "lower", "upper", "n", "signal", "owner")
@@ -51,7 +60,7 @@ def cmd_check(args: argparse.Namespace) -> None:
     if args.notify and args.dry_run:
         raise UserError(t("deliver.cli.notify_dry_run", args.lang))
     wh = open_warehouse(args.db)
-    scope = _scope(wh, args.as_user)
+    scope = _scope(wh, args.as_user, args.lang)
     sent = None
     if args.notify:
         from metrics.backends.connect import resolve_url
@@ -83,11 +92,11 @@ def cmd_ack(args: argparse.Namespace) -> None:
     from metrics import alerts
 
     wh = open_warehouse(args.db)
-    scope = _scope(wh, args.as_user)
+    scope = _scope(wh, args.as_user, args.lang)
     try:
         n = alerts.acknowledge(wh, args.rule_id, args.as_user, args.note, scope=scope, period=args.period)
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
+    except ValueError:  # the one ValueError of acknowledge: no such rule
+        raise UserError(t("cli_usage.alerts.no_rule", args.lang, rule=repr(args.rule_id))) from None
     audit_export(args, "alert_ack", {"rule_id": args.rule_id, "acknowledged": n, "note": args.note})
     print(t("alerts.acked", args.lang, rule=args.rule_id, n=n))
 
@@ -96,7 +105,7 @@ def cmd_rules(args: argparse.Namespace) -> None:
     from metrics import alert_rules as rule_store
 
     wh = open_warehouse(args.db)
-    df = rule_store.rules(wh, _scope(wh, args.as_user))
+    df = rule_store.rules(wh, _scope(wh, args.as_user, args.lang))
     df["filters"] = [json.dumps(f, ensure_ascii=False) for f in df["filters"]]
     df["recipients"] = [",".join(r) for r in df["recipients"]]
     df["webhooks"] = [" ".join(hook_shown(h) for h in hooks) for hooks in df["webhooks"]]  # never the token
@@ -108,7 +117,7 @@ def cmd_history(args: argparse.Namespace) -> None:
     from metrics import alerts
 
     wh = open_warehouse(args.db)
-    emit(alerts.history(wh, _scope(wh, args.as_user)), args.format)
+    emit(alerts.history(wh, _scope(wh, args.as_user, args.lang)), args.format)
 
 
 def cmd_add(args: argparse.Namespace) -> None:
@@ -118,56 +127,55 @@ def cmd_add(args: argparse.Namespace) -> None:
     from metrics.deliver.scope import to_query
     from metrics.model.registry import UnknownMetric
 
+    lang = args.lang
     try:
         m = get(args.metric)
     except UnknownMetric:
-        raise UserError(f"unknown metric {args.metric!r}; see servicewatch metrics") from None
+        raise UserError(t("cli_usage.alerts.unknown_metric", lang, metric=repr(args.metric))) from None
     if args.rule_kind not in rule_store.KINDS:
-        raise UserError(f"unknown alert kind {args.rule_kind!r}; use one of {', '.join(rule_store.KINDS)}")
+        raise UserError(t("cli_usage.alerts.unknown_kind", lang, kind=repr(args.rule_kind),
+                          kinds=", ".join(rule_store.KINDS)))
     if args.every not in GRAINS:
-        raise UserError(f"unknown alert period {args.every!r}; use month or week")
+        raise UserError(t("cli_usage.alerts.unknown_every", lang, every=repr(args.every)))
     if args.every not in m.dims:
-        raise UserError(f"{args.metric} cannot be checked by {args.every}: its figures are by month only")
+        raise UserError(t("cli_usage.alerts.by_month_only", lang, metric=args.metric, every=args.every))
     if args.run_rules and args.rule_kind != "control":
-        raise UserError("--run-rules applies to control rules only")
+        raise UserError(t("cli_usage.alerts.run_rules_control", lang))
     if args.baseline and args.rule_kind != "control":
-        raise UserError("--baseline applies to control rules only")
+        raise UserError(t("cli_usage.alerts.baseline_control", lang))
     if args.against not in alert_checks.AGAINST:
-        raise UserError(f"unknown comparison {args.against!r}; use prev or yoy")
+        raise UserError(t("cli_usage.alerts.unknown_against", lang, against=repr(args.against)))
     if args.against != "prev" and args.rule_kind != "change":
-        raise UserError("--against applies to change rules only")
+        raise UserError(t("cli_usage.alerts.against_change", lang))
     baseline = None
     if args.baseline:
         try:
             baseline = rule_store.parse_baseline(args.baseline)
-        except ValueError as exc:
-            raise UserError(str(exc)) from None
+        except ValueError:  # the one ValueError of parse_baseline: not FIRST:LAST
+            raise UserError(t("cli_usage.alerts.bad_baseline", lang, baseline=repr(args.baseline))) from None
         if baseline[0] > baseline[1]:
-            raise UserError(f"the baseline's first period {baseline[0]} is after its last {baseline[1]}")
+            raise UserError(t("cli_usage.alerts.baseline_order", lang, first=baseline[0], last=baseline[1]))
     wanted = [r for r in (args.run_rules or "").split(",") if r]
     unknown = sorted(set(wanted) - set(control.RULES))
     if unknown:
-        raise UserError(f"unknown run rule {', '.join(unknown)}; use {', '.join(control.RULES)}")
+        raise UserError(t("cli_usage.alerts.unknown_run_rule", lang, rules=", ".join(unknown),
+                          known=", ".join(control.RULES)))
     sliced = [d for d in dimensions.LABELLED_FILTERS if getattr(args, d.name, None)]  # outlet too
     cannot = [d.name for d in sliced if d.name not in m.dims]
     if cannot:
-        raise UserError(f"{args.metric} cannot be cut by {', '.join(cannot)}; it can by {', '.join(m.dims)}")
+        raise UserError(t("cli_usage.alerts.cannot_cut", lang, metric=args.metric, dims=", ".join(cannot),
+                          known=", ".join(m.dims)))
     wh = open_warehouse(args.db)
     if args.rule_kind == "target" and args.metric not in set(wh.targets().get("metric", [])):
-        raise UserError(f"no target is set for {args.metric}; a target rule needs one (targets table)")
+        raise UserError(t("cli_usage.alerts.no_target", lang, metric=args.metric))
     exists = set(rule_store.rules(wh)["rule_id"])
     if args.rule_id in exists and not args.replace:
-        raise UserError(f"alert rule {args.rule_id!r} exists; give --replace to change it")
-    recipients = {}
-    for name in args.recipient:
-        try:
-            recipients[name] = access.get_user(name)
-        except ValueError as exc:
-            raise UserError(str(exc)) from None
+        raise UserError(t("cli_usage.alerts.rule_exists", lang, rule=repr(args.rule_id)))
+    recipients = {name: user_of(name, lang) for name in args.recipient}
     try:
         hooks = [parse_webhook(w) for w in args.webhook]
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
+    except Worded as exc:
+        raise UserError(exc.text(lang)) from None
     args.start = args.end = args.period = args.as_of = None
     f = build_filters(wh, args)  # values checked; an --as-user owner only within their scope
     if f.scope is not None and f.scope.regions and not f.regions:  # an owner's rule is within their regions
@@ -183,8 +191,7 @@ def cmd_add(args: argparse.Namespace) -> None:
     for name, user in recipients.items():  # a recipient is told only of alerts within their scope
         user_scope = access_scope.scope_for(user, key_ids=wh.key_ids)
         if not rule_store.visible(sliced_f, user_scope, wh.regions(), args.metric):
-            raise UserError(f"refused: the rule's slice is outside the data scope of {name} (a recipient is told "
-                            "only of alerts within their scope)")
+            raise UserError(t("cli_usage.alerts.recipient_outside", lang, name=name))
     owner = args.owner or audit.cli_user(args.as_user)
     audit_export(args, "alert_rule", {"rule_id": args.rule_id, "metric": args.metric, "kind": args.rule_kind,
                                       "grain": args.every, "filters": query, "against": args.against,
@@ -203,11 +210,11 @@ def cmd_remove(args: argparse.Namespace) -> None:
     from metrics import alert_rules as rule_store
 
     wh = open_warehouse(args.db)
-    scope = _scope(wh, args.as_user)
+    scope = _scope(wh, args.as_user, args.lang)
     if scope is not None and args.rule_id not in set(rule_store.rules(wh, scope)["rule_id"]):
-        raise UserError(f"alert rule {args.rule_id!r} is not within your scope")
+        raise UserError(t("cli_usage.alerts.rule_outside", args.lang, rule=repr(args.rule_id)))
     if not rule_store.remove_rule(wh, args.rule_id):
-        raise UserError(f"no alert rule {args.rule_id!r}; see servicewatch alerts rules")
+        raise UserError(t("cli_usage.alerts.no_rule", args.lang, rule=repr(args.rule_id)))
     audit_export(args, "alert_rule", {"rule_id": args.rule_id, "removed": True})
     print(t("alerts.removed", args.lang, rule=args.rule_id))
 

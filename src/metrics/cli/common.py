@@ -45,9 +45,9 @@ def choose_period(wh: Warehouse, args: argparse.Namespace) -> tuple[date, date, 
     first, last = wh.data_span()
     if args.start or args.end:
         if not (args.start and args.end):
-            raise UserError("give both --from and --to, or neither")
+            raise UserError(t("cli_usage.both_dates", cli_lang(args)))
         if args.end < args.start:
-            raise UserError(f"period ends ({args.end}) before it starts ({args.start})")
+            raise UserError(t("cli_usage.period_order", cli_lang(args), start=args.start, end=args.end))
     as_of = args.as_of
     if as_of is not None and not first <= as_of <= last:
         as_of = None if as_of > last else first
@@ -85,23 +85,28 @@ def build_filters(wh: Warehouse, args: argparse.Namespace) -> Filters:
                  if given is not None and given != used]
         print(t("cli.clamped", cli_lang(args), items=", ".join(asked), first=first, last=last, start=start,
                 end=end), file=sys.stderr)
-    regions = resolve_regions(wh, args.region)
-    outlets = resolve_outlets(wh, getattr(args, "outlet", None) or [], cli_lang(args))
+    lang = cli_lang(args)
+    regions = resolve_regions(wh, args.region, lang)
+    outlets = resolve_outlets(wh, getattr(args, "outlet", None) or [], lang)
     values = {}
-    for dim in (d.name for d in dimensions.VALUE_FILTERS):
-        given = getattr(args, dim)
+    for d in dimensions.VALUE_FILTERS:
+        given = getattr(args, d.name)
         if given:
-            known = wh.values(dim)
+            known = wh.values(d.name)
             unknown = [v for v in given if v not in known]
             if unknown:
-                raise UserError(f"unknown {dim} {', '.join(unknown)}; known: {', '.join(known)}")
-        values[dim] = tuple(given)
+                raise UserError(t("cli_usage.unknown_value", lang, dim=d.name, values=", ".join(unknown),
+                                  known=", ".join(known)))
+        values[d.name] = tuple(given)
     scope = None
     if getattr(args, "as_user", None):  # without it the CLI is the operator's tool: no scope
         try:
-            scope = access_scope.scope_for(access.get_user(args.as_user), key_ids=wh.key_ids)
-        except ValueError as exc:
-            raise UserError(str(exc)) from None
+            user = access.get_user(args.as_user)
+        except access.UsersFileError as exc:
+            raise UserError(exc.text(lang)) from None
+        except ValueError:
+            raise UserError(t("cli_usage.no_user", lang, name=args.as_user)) from None
+        scope = access_scope.scope_for(user, key_ids=wh.key_ids)
         access_scope.check_regions(scope, regions, wh.regions())  # refused here, before any query
         access_scope.check_outlets(scope, outlets)
     try:
@@ -204,9 +209,9 @@ def _key(value: object) -> str:
     return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
 
-def resolve_regions(wh: Warehouse, given: Sequence[str]) -> tuple[int, ...]:
+def resolve_regions(wh: Warehouse, given: Sequence[str], lang: str = "en") -> tuple[int, ...]:
     """Regions named by their keys as the source wrote them (``GD-SZ``, ``0755``; a plain number is
-    its own id) or by their English or Chinese names."""
+    its own id) or by their English or Chinese names; an unknown one is one line in ``lang``."""
     if not given:
         return ()
     regions = wh.regions()
@@ -216,7 +221,7 @@ def resolve_regions(wh: Warehouse, given: Sequence[str]) -> tuple[int, ...]:
         match = regions[(regions["region_id"] == by_key.get(g.strip(), None))
                         | (regions["name_en"].str.lower() == g.lower()) | (regions["name_zh"] == g)]
         if match.empty:
-            raise UserError(f"unknown region {g!r}; see `servicewatch regions`")
+            raise UserError(t("cli_usage.unknown_region", lang, region=repr(g)))
         out.append(int(match["region_id"].iloc[0]))
     return tuple(out)
 
@@ -281,7 +286,7 @@ def audit_export(args: argparse.Namespace, action: str, detail: dict) -> None:
     try:
         audit.record(url, user, action, detail)
     except Exception as exc:  # noqa: BLE001 - any failure of the audit store
-        raise UserError(f"cannot write the audit log ({type(exc).__name__}); nothing was exported") from None
+        raise UserError(t("cli_usage.audit_failed", cli_lang(args), kind=type(exc).__name__)) from None
 
 
 def known_manager(wh: Warehouse, key: str | None, lang: str) -> int | None:
@@ -302,12 +307,13 @@ def catalogue_refusals(lang: str, *errors: type[Exception]) -> Iterator[None]:
         raise UserError(t(exc.key, lang, **exc.params)) from None
 
 
-def known_metric(metric_id: str) -> Metric:
-    """The registry's metric ``metric_id``; a :class:`UserError` naming the known ones otherwise."""
+def known_metric(metric_id: str, lang: str = "en") -> Metric:
+    """The registry's metric ``metric_id``; a :class:`UserError` in ``lang`` naming the known ones otherwise."""
     try:
         return registry.get(metric_id)
     except registry.UnknownMetric:
-        raise UserError(f"unknown metric {metric_id!r}; known: {', '.join(registry.BY_ID)}") from None
+        raise UserError(t("cli_usage.unknown_metric", lang, metric=repr(metric_id),
+                          known=", ".join(registry.BY_ID))) from None
 
 
 def hand_out(args: argparse.Namespace, wh: Warehouse, f: Filters, df: pd.DataFrame, detail: dict,

@@ -260,7 +260,7 @@ def _send_one(wh, rule, event: dict, d: dict, users: dict[str, User], keys: dict
     try:
         cfg = smtp_config()
     except ValueError as exc:
-        raise SendError(str(exc)) from None
+        raise SendError.of(exc) from None
     subject, lines = message(wh, rule, event, user.lang, keys)
     msg = EmailMessage()
     msg["Subject"], msg["From"], msg["To"] = subject, cfg.sender, formataddr((user.name, user.email))
@@ -288,7 +288,7 @@ def send_queued(
     try:
         users = {n: u for n, (u, _h) in access.load_users(users_file).items()}
     except access.UsersFileError as exc:
-        users_error = str(exc)
+        users_error = exc
     rules = {r.rule_id: r for r in rule_store.rules(wh).itertuples(index=False)}
     events = alert_events
     while (d := claim(engine, worker, now, lease)) is not None:
@@ -302,7 +302,7 @@ def send_queued(
             if rule is None or event is None:
                 raise SendError.said("deliver.failure.alert_removed", retry=False)
             if users_error and not d["recipient"].startswith("webhook:"):
-                raise SendError(users_error)
+                raise SendError.of(users_error)
             if keys is None:  # read once, when there is something to send
                 keys = rule_store.region_keys(wh)
             detail |= _send_one(wh, rule, dict(event._mapping), d, users, keys)

@@ -93,7 +93,7 @@ def send_due(data_url: str, now: datetime | None = None, worker: str | None = No
     engine = store.engine_for(store.store_url(data_url))
     worker = worker or worker_name()
     out = Outcome(queued=store.enqueue_due(engine, now), lang=lang)
-    wh, users, users_error = None, {}, None
+    wh, users, users_error = None, {}, None  # users_error: the UsersFileError, said to each recipient
     built: dict[tuple, content.Built] = {}
     while claimed := store.claim(engine, worker, now, lease=lease):
         d = claimed[0]
@@ -102,13 +102,13 @@ def send_due(data_url: str, now: datetime | None = None, worker: str | None = No
             try:
                 users = {n: u for n, (u, _h) in access.load_users(users_file).items()}
             except access.UsersFileError as exc:
-                users_error = str(exc)
+                users_error = exc
         sub = store.get(engine, d["subscription_id"])
         try:
             if sub is None:
                 raise SendError.said("deliver.failure.subscription_removed", retry=False)
             if users_error and not d["recipient"].startswith("webhook:"):
-                raise SendError(users_error)
+                raise SendError.of(users_error)
             with Heartbeat(engine, d["delivery_id"], worker, lease, now) as beat:
                 detail = _send_one(wh, sub, d, users, built, out, beat)
         except LeaseLost as exc:  # the row is another worker's now: not marked, not audited as a failure
@@ -138,13 +138,13 @@ def _recipient_filters(wh: Warehouse, sub: store.Subscription, d: dict, users: d
     try:
         view = view_filters(wh, sub.filters)
     except ValueError as exc:
-        raise SendError(str(exc), retry=False) from None
+        raise SendError.of(exc, retry=False) from None
     owner = users.get(sub.owner)
     if d["recipient"].startswith("webhook:"):  # a group chat: the view in its owner's scope
         try:
             f = for_recipient(wh, view, owner) if owner else view
         except OutsideScope as exc:
-            raise SendError(str(exc), retry=False) from exc
+            raise SendError.of(exc, retry=False) from exc
         return f, owner.lang if owner else "zh", None, None
     user = users.get(d["recipient"])
     if user is None:
@@ -154,7 +154,7 @@ def _recipient_filters(wh: Warehouse, sub: store.Subscription, d: dict, users: d
     try:
         f = for_recipient(wh, view, user)
     except OutsideScope as exc:
-        raise SendError(str(exc), retry=False) from exc
+        raise SendError.of(exc, retry=False) from exc
     return f, user.lang, user.email, user.name
 
 
@@ -188,7 +188,7 @@ def _send_one(wh: Warehouse, sub: store.Subscription, d: dict, users: dict[str, 
     try:
         cfg = smtp_config()
     except ValueError as exc:
-        raise SendError(str(exc)) from None
+        raise SendError.of(exc) from None
     msg = content.email(b, lang, cfg.sender, address, name, f"<{d['delivery_id']}@servicewatch>")
     send_mail(cfg, [msg])
     return {**detail, "bytes": len(b.file or b"")}

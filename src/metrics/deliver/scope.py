@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl, urlencode
 from metrics.access import scope as access_scope
 from metrics.access import users as access
 from metrics.access.users import Scope, User
+from metrics.deliver.transport import Worded
 from metrics.model import dimensions
 from metrics.model.filters import Filters, preset_period
 from metrics.model.keys import shown
@@ -27,8 +28,12 @@ DEFAULT_PRESET = "last_month"
 PRESETS = ("last_month", "last_quarter", "ytd", "last_12_months")
 
 
-class OutsideScope(ValueError):
-    """The view has nothing in common with a recipient's scope."""
+class OutsideScope(Worded):
+    """The view has nothing in common with a recipient's scope (a catalogue line: ``key``, ``params``)."""
+
+
+class StaleView(Worded):
+    """The stored view names a slice the data no longer holds (a catalogue line)."""
 
 
 def to_query(wh: Warehouse, f: Filters, preset: str = DEFAULT_PRESET) -> str:
@@ -48,7 +53,7 @@ def region_keys(wh: Warehouse) -> dict[str, int]:
 
 def view_filters(wh: Warehouse, query: str) -> Filters:
     """The stored view as Filters over its preset's period up to the data's as-of (no scope). A
-    slice the data no longer holds (a region removed by a reload) raises ValueError."""
+    slice the data no longer holds (a region removed by a reload) raises :class:`StaleView` (a ValueError)."""
     q = dict(parse_qsl(query, keep_blank_values=True))
     preset = q.get("preset") if q.get("preset") in PRESETS else DEFAULT_PRESET
     start, end = preset_period(preset, wh.as_of())
@@ -57,7 +62,7 @@ def view_filters(wh: Warehouse, query: str) -> Filters:
     parsed = parse_query(q, Filters(start=start, end=end), regions=set(region_keys(wh).values()), values=values,
                          region_keys=region_keys(wh), outlets=set(outlets.values()), outlet_keys=outlets)
     if parsed.ignored:
-        raise ValueError(f"the subscription's view names what the data no longer holds: {', '.join(parsed.ignored)}")
+        raise StaleView("deliver.scope.stale_view", items=", ".join(parsed.ignored))
     return parsed.filters
 
 
@@ -75,12 +80,12 @@ def for_recipient(wh: Warehouse, f: Filters, user: User) -> Filters:
     if scope.outlet_ids is not None:  # a hall manager: the view's outlets among theirs, or all of theirs
         kept = [o for o in f.outlets if o in scope.outlet_ids] if f.outlets else list(scope.outlet_ids)
         if not kept:
-            raise OutsideScope(f"the view has no outlet in the scope of {user.name}")
+            raise OutsideScope("deliver.scope.no_outlet", name=user.name)
         return f.narrowed("outlet", kept).with_(scope=scope)
     if scope.regions is None:  # an account manager's customers, or a viewer of everything
         return f.with_(scope=scope)
     if not scope.regions:
-        raise OutsideScope(f"{user.name} has no regions the data holds")
+        raise OutsideScope("deliver.scope.no_regions", name=user.name)
     if not f.regions:
         return f.narrowed("region", scope.regions).with_(scope=scope)
     allowed = access.allowed_regions(scope, wh.regions()) or set()
@@ -90,7 +95,7 @@ def for_recipient(wh: Warehouse, f: Filters, user: User) -> Filters:
     # a region already inside another kept one adds nothing (a city kept beside its province)
     kept = [r for r in kept if not any(r != o and r in _closure(wh, (o,)) for o in kept)]
     if not kept:
-        raise OutsideScope(f"the view has no region in the scope of {user.name}")
+        raise OutsideScope("deliver.scope.no_region", name=user.name)
     return f.narrowed("region", kept).with_(scope=scope)
 
 

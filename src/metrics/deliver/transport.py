@@ -25,6 +25,23 @@ TIMEOUT = 30  # seconds, per connection
 WEBHOOK_KINDS = ("wecom", "dingtalk", "json")
 
 
+class Worded(ValueError):
+    """A refusal worded by the catalogue's ``key`` with ``params``: ``str()`` is the English line (logs,
+    the audit), :meth:`text` the line in a user's language."""
+
+    def __init__(self, key: str, **params: object) -> None:
+        from metrics.model.i18n import t
+
+        self.key, self.params = key, params
+        super().__init__(t(key, "en", **params))
+
+    def text(self, lang: str) -> str:
+        """The line in ``lang``."""
+        from metrics.model.i18n import t
+
+        return t(self.key, lang, **self.params)
+
+
 class SendError(RuntimeError):
     """A failed send, one line without secrets; ``retry``: whether a later try may succeed. One made by
     :meth:`said` is a catalogue line: its message is the English text (the queue's ``last_error``, the
@@ -44,6 +61,13 @@ class SendError(RuntimeError):
         err = cls(t(key, "en", **fmt), retry)
         err.key, err.fmt = key, fmt
         return err
+
+    @classmethod
+    def of(cls, exc: Exception, retry: bool = True) -> SendError:
+        """``exc`` as a failed send: worded by its catalogue ``key`` and ``params`` when it has them
+        (:class:`Worded`, :class:`metrics.access.users.UsersFileError`), its message otherwise."""
+        key = getattr(exc, "key", None)
+        return cls.said(key, retry, **getattr(exc, "params", {})) if key else cls(str(exc), retry)
 
     def text(self, lang: str) -> str:
         """The line in ``lang`` (a message not from the catalogue: as it is)."""
@@ -69,20 +93,21 @@ class SmtpConfig:
 
 
 def smtp_config(url: str | None = None) -> SmtpConfig:
-    """The SMTP server of ``url`` (default ``$SERVICEWATCH_SMTP``); ValueError with one line."""
+    """The SMTP server of ``url`` (default ``$SERVICEWATCH_SMTP``); :class:`Worded` (a ValueError) with
+    one line."""
     url = url if url is not None else os.environ.get(SMTP_ENV, "")
     if not url:
-        raise ValueError(f"no mail server: set {SMTP_ENV}=smtp[s]://user:password@host:port?from=ADDRESS")
+        raise Worded("deliver.transport.no_smtp", env=SMTP_ENV)
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
-        raise ValueError(f"{SMTP_ENV} is not a URL smtp[s]://user:password@host:port?from=ADDRESS") from None
+        raise Worded("deliver.transport.smtp_not_url", env=SMTP_ENV) from None
     if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
-        raise ValueError(f"{SMTP_ENV} must start smtp:// or smtps:// and name a host")
+        raise Worded("deliver.transport.smtp_scheme", env=SMTP_ENV)
     sender = (parse_qs(parts.query).get("from") or [""])[0]
     if "@" not in sender:
-        raise ValueError(f"{SMTP_ENV} needs ?from=ADDRESS (the sender)")
+        raise Worded("deliver.transport.smtp_from", env=SMTP_ENV)
     tls = parts.scheme == "smtps"
     return SmtpConfig(parts.hostname, port or (465 if tls else 587), tls,
                       unquote(parts.username) if parts.username else None,
@@ -105,28 +130,31 @@ def send_mail(cfg: SmtpConfig, messages: list[EmailMessage]) -> None:
                 server.ehlo()
             if cfg.user:
                 if not server.has_extn("auth"):
-                    raise SendError(f"mail server {where} offers no sign-in (AUTH) here; use smtps:// or a "
-                                    "server with STARTTLS, or leave the user out", retry=False)
+                    raise SendError.said("deliver.transport.no_auth", retry=False, where=where)
                 server.login(cfg.user, cfg.password or "")
             for msg in messages:
                 server.send_message(msg)
     except SendError:
         raise
     except smtplib.SMTPAuthenticationError as exc:
-        raise SendError(f"mail server {where} refused the sign-in of {cfg.user} ({exc.smtp_code})",
-                        retry=False) from None
+        raise SendError.said("deliver.transport.auth_refused", retry=False, where=where, user=cfg.user,
+                             code=exc.smtp_code) from None
     except smtplib.SMTPRecipientsRefused as exc:
         codes = ", ".join(f"{a} {c}" for a, (c, _m) in exc.recipients.items())
-        raise SendError(f"mail server {where} refused the recipient ({codes})", retry=False) from None
+        raise SendError.said("deliver.transport.recipient_refused", retry=False, where=where, codes=codes) from None
     except smtplib.SMTPResponseException as exc:
         permanent = 500 <= exc.smtp_code < 600
-        raise SendError(f"mail server {where} refused the message ({exc.smtp_code})", retry=not permanent) from None
+        raise SendError.said("deliver.transport.message_refused", retry=not permanent, where=where,
+                             code=exc.smtp_code) from None
     except (smtplib.SMTPException, ssl.SSLError) as exc:
-        raise SendError(f"mail server {where}: {type(exc).__name__}") from None
+        raise SendError.said("deliver.transport.mail_protocol", where=where, kind=type(exc).__name__) from None
     except TimeoutError:
-        raise SendError(f"mail server {where} did not answer within {TIMEOUT} s") from None
+        raise SendError.said("deliver.transport.mail_timeout", where=where, seconds=TIMEOUT) from None
     except OSError as exc:
-        raise SendError(f"cannot reach mail server {where} ({exc.strerror or type(exc).__name__})") from None
+        if isinstance(exc, ConnectionRefusedError):
+            raise SendError.said("deliver.transport.mail_conn_refused", where=where) from None
+        raise SendError.said("deliver.transport.mail_unreachable", where=where,
+                             why=exc.strerror or type(exc).__name__) from None
 
 
 def webhook_payload(kind: str, title: str, markdown: str) -> dict:
@@ -150,19 +178,21 @@ def post_webhook(kind: str, url: str, title: str, markdown: str) -> None:
         with urllib.request.urlopen(req, timeout=TIMEOUT) as resp:  # noqa: S310 - the subscription's URL
             answer = resp.read(65536)
     except urllib.error.HTTPError as exc:
-        raise SendError(f"webhook at {host} answered HTTP {exc.code}",
-                        retry=exc.code >= 500 or exc.code == 429) from None
+        raise SendError.said("deliver.transport.webhook_http", retry=exc.code >= 500 or exc.code == 429, host=host,
+                             code=exc.code) from None
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         why = getattr(reason, "strerror", None) or type(reason).__name__
-        raise SendError(f"cannot reach webhook at {host} ({why})") from None
+        if isinstance(reason, ConnectionRefusedError):
+            raise SendError.said("deliver.transport.webhook_conn_refused", host=host) from None
+        raise SendError.said("deliver.transport.webhook_unreachable", host=host, why=why) from None
     if kind in ("wecom", "dingtalk"):
         try:
             code = json.loads(answer or b"{}").get("errcode", 0)
         except (ValueError, AttributeError):
             code = 0
         if code:
-            raise SendError(f"webhook at {host} refused the message (errcode {code})", retry=False)
+            raise SendError.said("deliver.transport.webhook_errcode", retry=False, host=host, code=code)
 
 
 def hook_shown(hook: Mapping[str, str]) -> str:
@@ -171,8 +201,9 @@ def hook_shown(hook: Mapping[str, str]) -> str:
 
 
 def parse_webhook(text: str) -> dict:
-    """``KIND=URL`` (wecom, dingtalk or json; http or https) as {"kind", "url"}; ValueError."""
+    """``KIND=URL`` (wecom, dingtalk or json; http or https) as {"kind", "url"}; :class:`Worded` (a
+    ValueError) otherwise, naming the text without its query (a robot's token)."""
     kind, _, url = text.partition("=")
     if kind not in WEBHOOK_KINDS or urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
-        raise ValueError(f"invalid --webhook {text.split('?')[0]!r}: use wecom=URL, dingtalk=URL or json=URL")
+        raise Worded("deliver.transport.bad_webhook", hook=repr(text.split("?")[0]))
     return {"kind": kind, "url": url}

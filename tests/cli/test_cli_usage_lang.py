@@ -1,0 +1,92 @@
+"""Usage and validation errors of the command line in the user's language (cli_usage.toml,
+users_file.toml): the real ``servicewatch`` process, once with ``--lang zh`` and once with ``--lang en``.
+Each answer is one line on stderr and exit 1; the Chinese line has Chinese characters and none of the
+English words of the old message, the English line still says that message."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+# (argv without --db/--lang, the old English message (still the en text), its English words the zh line
+# must not hold)
+CASES = {
+    "both_dates": (["metric", "csat", "--from", "2026-05-01"], "give both --from and --to, or neither",
+                   ["give", "both", "neither"]),
+    "period_order": (["metric", "csat", "--from", "2026-05-01", "--to", "2026-04-01"],
+                     "period ends (2026-04-01) before it starts (2026-05-01)", ["period", "ends", "before", "starts"]),
+    "unknown_value": (["metric", "csat", "--tier", "platinum"], "unknown tier platinum; known: ",
+                      ["unknown", "known"]),
+    "unknown_region": (["metric", "csat", "--region", "Atlantis"],
+                       "unknown region 'Atlantis'; see `servicewatch regions`", ["unknown", "region", "see"]),
+    "alerts_unknown_metric": (["alerts", "add", "r1", "--metric", "nope", "--type", "control"],
+                              "unknown metric 'nope'; see servicewatch metrics", ["unknown", "metric", "see"]),
+    "unknown_kind": (["alerts", "add", "r1", "--metric", "csat", "--type", "spike"],
+                     "unknown alert kind 'spike'; use one of control, target, change",
+                     ["unknown", "alert", "kind", "use", "one", "of"]),
+    "against_change": (["alerts", "add", "r1", "--metric", "csat", "--type", "control", "--against", "yoy"],
+                       "--against applies to change rules only", ["applies", "rules", "only"]),
+    "bad_baseline": (["alerts", "add", "r1", "--metric", "csat", "--type", "control", "--baseline", "2025-13"],
+                     "invalid baseline '2025-13': use FIRST:LAST, e.g. 2025-01:2025-12",
+                     ["invalid", "baseline", "use", "FIRST", "LAST"]),
+    "baseline_order": (["alerts", "add", "r1", "--metric", "csat", "--type", "control", "--baseline",
+                        "2025-06:2025-01"], "the baseline's first period 2025-06-01 is after its last 2025-01-01",
+                       ["baseline", "first", "period", "after", "last"]),
+    "bad_webhook": (["alerts", "add", "r1", "--metric", "csat", "--type", "control", "--webhook",
+                     "slack=http://x/y?token=T0K"],
+                    "invalid --webhook 'slack=http://x/y': use wecom=URL, dingtalk=URL or json=URL",
+                    ["invalid", "use", "or"]),
+    "no_rule": (["alerts", "remove", "ghost"], "no alert rule 'ghost'; see servicewatch alerts rules",
+                ["no", "alert", "rule", "see"]),
+    "no_user": (["alerts", "add", "r1", "--metric", "csat", "--type", "change", "--recipient", "ghost"],
+                "no user ghost in the users file", ["no", "user", "in", "the", "users", "file"]),
+    "users_file_missing": (["metric", "csat", "--as-user", "li.lei"],
+                           "the users file (SERVICEWATCH_USERS) does not exist; create it with `servicewatch user add`",
+                           ["the", "users", "file", "does", "not", "exist", "create", "it", "with"]),
+}
+
+
+@pytest.fixture()
+def cli_env(duckdb_url: str, tmp_path: Path) -> dict[str, str]:
+    """The process's environment: the demo database, alert and audit stores of this test's own, a users
+    file (one admin) — or, for ``users_file_missing``, a users file that does not exist."""
+    users = tmp_path / "secret-folder" / "users.json"
+    env = {**os.environ, "SERVICEWATCH_DB": duckdb_url, "SERVICEWATCH_USERS": str(users),
+           "SERVICEWATCH_ALERTS_DB": f"sqlite:///{tmp_path / 'alerts.sqlite'}",
+           "SERVICEWATCH_AUDIT_DB": f"sqlite:///{tmp_path / 'audit.sqlite'}"}
+    return env
+
+
+def _users_file(env: dict[str, str]) -> None:
+    made = subprocess.run([sys.executable, "-m", "metrics.cli", "user", "add", "boss", "--role", "admin",
+                           "--no-password"], capture_output=True, text=True, timeout=120, env=env)
+    assert made.returncode == 0, made.stderr
+
+
+def _run(env: dict[str, str], argv: list[str], lang: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "metrics.cli", *argv, "--db", env["SERVICEWATCH_DB"], "--lang", lang],
+                          capture_output=True, text=True, timeout=300, env=env)
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_usage_error_in_chinese_and_english(cli_env: dict[str, str], case: str) -> None:
+    argv, english, words = CASES[case]
+    if case != "users_file_missing":
+        _users_file(cli_env)
+    zh, en = _run(cli_env, argv, "zh"), _run(cli_env, argv, "en")
+    for p in (zh, en):
+        assert p.returncode == 1 and p.stdout == "", (p.stdout, p.stderr)
+        assert p.stderr.count("\n") == 1 and p.stderr.startswith("servicewatch: error: ")
+        assert "Traceback" not in p.stderr and "secret-folder" not in p.stderr and "T0K" not in p.stderr
+    assert english in en.stderr
+    line = zh.stderr.removeprefix("servicewatch: error: ")
+    assert CJK.search(line), line
+    left = [w for w in words if re.search(rf"(?<![-\w]){re.escape(w)}(?![-\w])", line, re.IGNORECASE)]
+    assert not left, (line, left)
