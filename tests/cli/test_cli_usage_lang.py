@@ -1,7 +1,8 @@
 """Usage and validation errors of the command line in the user's language (cli_usage.toml,
-users_file.toml): the real ``servicewatch`` process, once with ``--lang zh`` and once with ``--lang en``.
-Each answer is one line on stderr and exit 1; the Chinese line has Chinese characters and none of the
-English words of the old message, the English line still says that message."""
+users_file.toml): the command line's ``main`` in this process (each case once with ``--lang zh`` and once
+with ``--lang en``; a process start costs seconds and adds nothing here), and one case through the real
+``servicewatch`` process. Each answer is one line on stderr and exit 1; the Chinese line has Chinese
+characters and none of the English words of the old message, the English line still says that message."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -54,33 +56,55 @@ CASES = {
 
 
 @pytest.fixture()
-def cli_env(duckdb_url: str, tmp_path: Path) -> dict[str, str]:
-    """The process's environment: the demo database, alert and audit stores of this test's own, a users
-    file (one admin) — or, for ``users_file_missing``, a users file that does not exist."""
+def cli_env(duckdb_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The environment (set in this process too): the demo database, alert and audit stores of this
+    test's own, a users file (one admin) — or, for ``users_file_missing``, a users file that does not exist."""
     users = tmp_path / "secret-folder" / "users.json"
-    env = {**os.environ, "SERVICEWATCH_DB": duckdb_url, "SERVICEWATCH_USERS": str(users),
+    env = {"SERVICEWATCH_DB": duckdb_url, "SERVICEWATCH_USERS": str(users),
            "SERVICEWATCH_ALERTS_DB": f"sqlite:///{tmp_path / 'alerts.sqlite'}",
            "SERVICEWATCH_AUDIT_DB": f"sqlite:///{tmp_path / 'audit.sqlite'}"}
-    return env
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return {**os.environ, **env}
 
 
-def _users_file(env: dict[str, str]) -> None:
-    made = subprocess.run([sys.executable, "-m", "metrics.cli", "user", "add", "boss", "--role", "admin",
-                           "--no-password"], capture_output=True, text=True, timeout=120, env=env)
-    assert made.returncode == 0, made.stderr
+class Ran(NamedTuple):
+    returncode: int
+    stdout: str
+    stderr: str
 
 
-def _run(env: dict[str, str], argv: list[str], lang: str) -> subprocess.CompletedProcess:
+def _users_file(sw) -> None:
+    code, _out, err = sw("user", "add", "boss", "--role", "admin", "--no-password")
+    assert code == 0, err
+
+
+def _run(sw, env: dict[str, str], argv: list[str], lang: str) -> Ran:
+    return Ran(*sw(*argv, "--db", env["SERVICEWATCH_DB"], "--lang", lang))
+
+
+def _process(env: dict[str, str], argv: list[str], lang: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "metrics.cli", *argv, "--db", env["SERVICEWATCH_DB"], "--lang", lang],
                           capture_output=True, text=True, timeout=300, env=env)
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_usage_error_in_chinese_and_english(cli_env: dict[str, str], case: str) -> None:
+def test_usage_error_in_chinese_and_english(cli_env: dict[str, str], sw, case: str) -> None:
     argv, english, words = CASES[case]
     if case != "users_file_missing":
-        _users_file(cli_env)
-    zh, en = _run(cli_env, argv, "zh"), _run(cli_env, argv, "en")
+        _users_file(sw)
+    zh, en = _run(sw, cli_env, argv, "zh"), _run(sw, cli_env, argv, "en")
+    _one_line_each(zh, en, english, words)
+
+
+def test_the_real_process_says_it_in_both_languages(cli_env: dict[str, str], sw) -> None:
+    """The same through ``python -m metrics.cli``: its language and one line come from the process too."""
+    argv, english, words = CASES["unknown_region"]
+    _users_file(sw)
+    _one_line_each(_process(cli_env, argv, "zh"), _process(cli_env, argv, "en"), english, words)
+
+
+def _one_line_each(zh, en, english: str, words: list[str]) -> None:
     for p in (zh, en):
         assert p.returncode == 1 and p.stdout == "", (p.stdout, p.stderr)
         assert p.stderr.count("\n") == 1 and p.stderr.startswith("servicewatch: error: ")
