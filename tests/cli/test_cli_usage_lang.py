@@ -26,6 +26,8 @@ CASES = {
                      "period ends (2026-04-01) before it starts (2026-05-01)", ["period", "ends", "before", "starts"]),
     "unknown_value": (["metric", "csat", "--tier", "platinum"], "unknown tier platinum; known: ",
                       ["unknown", "known"]),
+    "metric_unknown": (["metric", "nope"], "unknown metric 'nope'; known: ", ["unknown", "metric", "known"]),
+    "explain_unknown_metric": (["explain", "nope"], "unknown metric 'nope'; known: ", ["unknown", "metric", "known"]),
     "unknown_region": (["metric", "csat", "--region", "Atlantis"],
                        "unknown region 'Atlantis'; see `servicewatch regions`", ["unknown", "region", "see"]),
     "alerts_unknown_metric": (["alerts", "add", "r1", "--metric", "nope", "--type", "control"],

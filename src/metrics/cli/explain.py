@@ -10,7 +10,7 @@ import argparse
 
 import pandas as pd
 
-from metrics.cli.common import UserError, hand_out, keys_as_given, known_metric, open_filtered
+from metrics.cli.common import UserError, cli_lang, hand_out, keys_as_given, known_metric, open_filtered
 from metrics.cli.options import add_analysis_arguments, add_db_argument
 from metrics.model.i18n import metric_label, t
 
@@ -38,7 +38,7 @@ def cmd_explain(args: argparse.Namespace) -> None:
     from metrics.present.explain_text import explained, reason_text, sentence
 
     lang = args.lang
-    known_metric(args.metric_id)
+    known_metric(args.metric_id, cli_lang(args))
     try:
         m = dc.check(args.metric_id)
     except dc.NotDecomposable as exc:

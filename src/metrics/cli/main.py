@@ -37,7 +37,7 @@ from metrics.query.compiler import REGION_LEVELS, CompileError
 
 # -- commands ---------------------------------------------------------------------------------
 def cmd_metric(args: argparse.Namespace) -> None:
-    known_metric(args.metric_id)
+    known_metric(args.metric_id, cli_lang(args))
     by = []
     level = args.level
     for d in args.by:
@@ -243,7 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code = args.func(args)
     except (UserError, DatabaseError, CompileError, access.ScopeError, access.UsersFileError) as exc:
-        text = exc.text(cli_lang(args)) if isinstance(exc, StateDirError) else str(exc)
+        text = exc.text(cli_lang(args)) if isinstance(exc, StateDirError | access.UsersFileError) else str(exc)
         print(f"servicewatch: error: {text}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt as exc:  # a command may say what it left (KeyboardInterrupt(text))
