@@ -11,10 +11,6 @@ into the URL query string, so a link reproduces the view.
 from __future__ import annotations
 
 import functools
-import gc
-import sys
-import threading
-import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,7 +33,7 @@ from metrics.model.keys import shown
 from metrics.present import export
 from metrics.present.markup import md, md_values
 from metrics.query.warehouse import Warehouse
-from servicewatch import auth, errors, screen, url_state
+from servicewatch import auth, errors, heap, screen, url_state
 from servicewatch.cache import (  # noqa: F401 - pages and tests reach them as ui.*
     cached_call,
     cached_compare,
@@ -160,49 +156,6 @@ class View:
 
 
 # -- page setup -------------------------------------------------------------------------------
-FREEZE_INTERVAL_S = 60.0  # the heap is frozen again at most this often (monotonic clock), s
-_frozen_modules = 0  # len(sys.modules) when the heap was last frozen (servicewatch.ui._freeze_heap)
-_frozen_at: float | None = None  # time.monotonic() of the last freeze; None: not yet frozen
-_freeze_lock = threading.Lock()
-
-
-def _freeze_due(modules: int, now: float) -> bool:
-    """Whether the heap is frozen again: ``modules`` (``len(sys.modules)``) changed since the last
-    freeze and that freeze was at least :data:`FREEZE_INTERVAL_S` seconds before ``now`` (monotonic
-    seconds); the first freeze at once."""
-    return modules != _frozen_modules and (_frozen_at is None or now - _frozen_at >= FREEZE_INTERVAL_S)
-
-
-def _freeze_heap() -> None:
-    """Move what the server process holds so far (modules, their tables, the open engine) into the
-    garbage collector's permanent generation, again when modules were imported since, at most once
-    every :data:`FREEZE_INTERVAL_S` seconds: Streamlit runs a full collection after every script run
-    (``runner.postScriptGC``), which otherwise walks the whole heap of plotly, pandas, statsmodels and
-    SQLAlchemy, ~0.2–0.3 s of CPU per page view (`bench/server_cpu.py`). Each freeze first unfreezes
-    and collects the whole heap (objects frozen are still freed when no longer referenced; those in
-    reference cycles at the next freeze), so under many sessions, whose first views import modules
-    lazily one after another, a freeze per import would be a full collection of a big heap each time.
-    One session's run freezes at a time; the others go on. Only under ``streamlit run``: not in AppTest
-    (its runtime is a stand-in) or a bare script."""
-    global _frozen_modules, _frozen_at
-    from streamlit import runtime
-
-    if not _freeze_due(len(sys.modules), time.monotonic()) or not runtime.exists() or \
-            type(runtime.get_instance()) is not runtime.Runtime:
-        return
-    if not _freeze_lock.acquire(blocking=False):  # another session's run is freezing now
-        return
-    try:
-        if not _freeze_due(len(sys.modules), time.monotonic()):
-            return
-        gc.unfreeze()  # what died in a reference cycle since the last freeze is freed now, not kept for good
-        gc.collect()
-        gc.freeze()
-        _frozen_modules, _frozen_at = len(sys.modules), time.monotonic()
-    finally:
-        _freeze_lock.release()
-
-
 def _initial_lang() -> str:
     q = st.query_params.get("lang")
     if q in LANGS:
@@ -244,7 +197,7 @@ def page(title_key: str) -> View:
     """Set up a page: config, sidebar (language, navigation, filters); stops politely on errors. An
     unexpected exception later in the page shows one line with an error id (:mod:`servicewatch.errors`)."""
     errors.install()
-    _freeze_heap()
+    heap.freeze_heap()
     # Back/Forward: the URL is the truth again (filters, section, language and the page's choices are
     # read from it as from a link opened, servicewatch.url_state)
     url_state.new_run()

@@ -44,6 +44,7 @@ from metrics.access.scope import (  # noqa: F401
     scope_conditions,
     withheld,
 )
+from metrics.model.i18n import Worded
 from metrics.model.keys import user_key
 
 ROLES = ("admin", "manager", "account_manager", "hall_manager", "viewer")
@@ -60,28 +61,10 @@ def _dummy_hash() -> str:
     return bcrypt.hashpw(b"not a password", bcrypt.gensalt(rounds=12)).decode()
 
 
-class UsersFileError(RuntimeError):
-    """The users file is missing, unreadable or malformed: nobody can sign in. One made by :meth:`said`
-    is a catalogue line (``key``, ``params``; never the file's path): its message is the English text,
-    :meth:`text` the line in a user's language."""
-
-    key: str | None = None
-    params: dict[str, object] = {}  # noqa: RUF012 - replaced, never mutated
-
-    @classmethod
-    def said(cls, key: str, **params: object) -> UsersFileError:
-        """The defect worded by the catalogue's ``key`` with ``params``."""
-        from metrics.model.i18n import t
-
-        err = cls(t(key, "en", **params))
-        err.key, err.params = key, params
-        return err
-
-    def text(self, lang: str) -> str:
-        """The line in ``lang`` (a message not from the catalogue: as it is)."""
-        from metrics.model.i18n import t
-
-        return t(self.key, lang, **self.params) if self.key else str(self)
+class UsersFileError(Worded, RuntimeError):
+    """The users file is missing, unreadable or malformed: nobody can sign in. One made by
+    :meth:`~metrics.model.i18n.Worded.said` is a catalogue line (never the file's path): its message is
+    the English text, :meth:`~metrics.model.i18n.Worded.text` the line in a user's language."""
 
 
 class AuthError(PermissionError):
@@ -218,7 +201,7 @@ def list_users(path: str | Path | None = None) -> list[User]:
 def get_user(name: str, path: str | Path | None = None) -> User:
     users = load_users(path)
     if name not in users:
-        raise ValueError(f"no user {name} in {users_path(path)}")
+        raise ValueError(f"no user {name} in the users file")  # never its path: said to users
     return users[name][0]
 
 

@@ -21,6 +21,8 @@ import sqlalchemy as sa
 import sqlalchemy.dialects
 from sqlalchemy.engine import URL, make_url
 
+from metrics.model.i18n import Worded, t
+
 # Spark SQL over impyla (metrics.backends.spark.dialect), imported only when a spark:// URL is used
 sa.dialects.registry.register("spark", "metrics.backends.spark.dialect", "SparkDialect")
 
@@ -105,17 +107,13 @@ STATE_DIR_ENV = "SERVICEWATCH_STATE_DIR"  # where a Spark warehouse's app state 
 STATE_DIR_KEY = "connect.state_dir_unwritable"  # its catalogue line when it cannot be created
 
 
-class StateDirError(DatabaseError):
+class StateDirError(Worded, DatabaseError):
     """The state folder cannot be created: one line from the catalogue (no path), English as the
-    message, :meth:`text` in the user's language."""
+    message, :meth:`~metrics.model.i18n.Worded.text` in the user's language."""
 
     def __init__(self) -> None:
-        super().__init__(self.text("en"))
-
-    def text(self, lang: str) -> str:
-        from metrics.model.i18n import t
-
-        return t(STATE_DIR_KEY, lang, env=STATE_DIR_ENV)
+        super().__init__(t(STATE_DIR_KEY, "en", env=STATE_DIR_ENV))
+        self.key, self.params = STATE_DIR_KEY, {"env": STATE_DIR_ENV}
 
 
 @lru_cache(maxsize=8)

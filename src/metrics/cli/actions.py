@@ -12,7 +12,16 @@ from collections.abc import Callable
 import pandas as pd
 import sqlalchemy as sa
 
-from metrics.cli.common import UserError, as_text, build_filters, hand_out, keys_as_given, known_id, open_warehouse
+from metrics.cli.common import (
+    UserError,
+    as_text,
+    build_filters,
+    hand_out,
+    keys_as_given,
+    known_id,
+    open_warehouse,
+    user_of,
+)
 from metrics.cli.options import add_analysis_arguments, add_db_argument, add_format_argument, add_lang_argument
 from metrics.model.i18n import label, t
 
@@ -92,7 +101,6 @@ def _writer(args: argparse.Namespace):  # noqa: ANN202 - (Warehouse, url, user, 
     """The data database opened for writing, its URL, the audit user and the ``--as-user`` scope."""
     from metrics.access import audit
     from metrics.access import scope as access_scope
-    from metrics.access import users as access
     from metrics.backends.connect import resolve_url
     from metrics.query.warehouse import Warehouse
 
@@ -106,10 +114,10 @@ def _writer(args: argparse.Namespace):  # noqa: ANN202 - (Warehouse, url, user, 
     scope = None
     if args.as_user:
         try:
-            scope = access_scope.scope_for(access.get_user(args.as_user), key_ids=wh.key_ids)
-        except ValueError as exc:
+            scope = access_scope.scope_for(user_of(args.as_user, args.lang), key_ids=wh.key_ids)
+        except UserError:
             wh.engine.dispose()
-            raise UserError(str(exc)) from None
+            raise
     return wh, url, audit.cli_user(args.as_user), scope
 
 

@@ -20,7 +20,7 @@ from metrics.access import scope as access_scope
 from metrics.access import users as access
 from metrics.alerts import readable
 from metrics.analysis.alert_checks import GRAINS
-from metrics.cli.common import EXIT_FAILURE, UserError, audit_export, build_filters, emit, open_warehouse
+from metrics.cli.common import EXIT_FAILURE, UserError, audit_export, build_filters, emit, open_warehouse, user_of
 from metrics.cli.options import add_db_argument, add_filter_arguments, date_arg
 from metrics.deliver.transport import Worded, hook_shown, parse_webhook
 from metrics.model import dimensions
@@ -34,16 +34,6 @@ def _scope(wh, as_user: str | None, lang: str) -> access.Scope | None:
     if not as_user:
         return None
     return access_scope.scope_for(user_of(as_user, lang), key_ids=wh.key_ids)
-
-
-def user_of(name: str, lang: str) -> access.User:
-    """The users file's ``name``; :class:`UserError` in ``lang`` (never the file's path) otherwise."""
-    try:
-        return access.get_user(name)
-    except access.UsersFileError as exc:
-        raise UserError(exc.text(lang)) from None
-    except ValueError:
-        raise UserError(t("cli_usage.no_user", lang, name=name)) from None
 
 
 SHOWN = ("rule_id", "metric", "slice", "kind", "period", "value", "centre", "lower", "upper", "n", "signal", "owner")

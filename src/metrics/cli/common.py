@@ -74,6 +74,16 @@ def cli_lang(args: argparse.Namespace) -> str:
     return lang if lang in ("zh", "en") else "en"
 
 
+def user_of(name: str, lang: str) -> access.User:
+    """The users file's ``name``; :class:`UserError` in ``lang`` (never the file's path) otherwise."""
+    try:
+        return access.get_user(name)
+    except access.UsersFileError as exc:
+        raise UserError(exc.text(lang)) from None
+    except ValueError:
+        raise UserError(t("cli_usage.no_user", lang, name=name)) from None
+
+
 def build_filters(wh: Warehouse, args: argparse.Namespace) -> Filters:
     """Filters from parsed options, checking every value against what the database holds; dates
     outside the data are clamped to its span, with a one-line note on stderr."""
@@ -100,13 +110,7 @@ def build_filters(wh: Warehouse, args: argparse.Namespace) -> Filters:
         values[d.name] = tuple(given)
     scope = None
     if getattr(args, "as_user", None):  # without it the CLI is the operator's tool: no scope
-        try:
-            user = access.get_user(args.as_user)
-        except access.UsersFileError as exc:
-            raise UserError(exc.text(lang)) from None
-        except ValueError:
-            raise UserError(t("cli_usage.no_user", lang, name=args.as_user)) from None
-        scope = access_scope.scope_for(user, key_ids=wh.key_ids)
+        scope = access_scope.scope_for(user_of(args.as_user, lang), key_ids=wh.key_ids)
         access_scope.check_regions(scope, regions, wh.regions())  # refused here, before any query
         access_scope.check_outlets(scope, outlets)
     try:

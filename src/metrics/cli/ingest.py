@@ -9,7 +9,7 @@ import sys
 
 from metrics.access import users as access
 from metrics.backends.connect import resolve_url
-from metrics.cli.common import EXIT_REJECTS, EXIT_USAGE, UserError, audit_export
+from metrics.cli.common import EXIT_REJECTS, EXIT_USAGE, UserError, audit_export, cli_lang, user_of
 from metrics.cli.options import add_db_argument
 from metrics.model.i18n import t
 from metrics.present import files as outputs
@@ -28,10 +28,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         print("servicewatch import: error: --from-sql needs --source-db URL", file=sys.stderr)
         return EXIT_USAGE
     if args.as_user:  # acting for a user: imports are for admins
-        try:
-            user = access.get_user(args.as_user)
-        except ValueError as exc:
-            raise UserError(str(exc)) from None
+        user = user_of(args.as_user, cli_lang(args))
         if user.role != "admin":
             raise access.ScopeError(f"user {user.name} ({user.role}) may not import; imports are for admins")
     who = args.as_user or None

@@ -15,7 +15,7 @@ from typing import NoReturn
 import pandas as pd
 
 from metrics.access import users as access
-from metrics.backends.connect import DatabaseError, StateDirError, resolve_url, safe_url
+from metrics.backends.connect import DatabaseError, resolve_url, safe_url
 from metrics.cli.common import (
     EXIT_FAILURE,
     EXIT_USAGE,
@@ -32,6 +32,7 @@ from metrics.cli.common import (
 )
 from metrics.cli.options import add_db_argument, add_filter_arguments, add_format_argument, add_listing_command
 from metrics.model import registry
+from metrics.model.i18n import Worded
 from metrics.query.compiler import REGION_LEVELS, CompileError
 
 
@@ -243,7 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code = args.func(args)
     except (UserError, DatabaseError, CompileError, access.ScopeError, access.UsersFileError) as exc:
-        text = exc.text(cli_lang(args)) if isinstance(exc, StateDirError | access.UsersFileError) else str(exc)
+        text = exc.text(cli_lang(args)) if isinstance(exc, Worded) else str(exc)
         print(f"servicewatch: error: {text}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt as exc:  # a command may say what it left (KeyboardInterrupt(text))

@@ -22,24 +22,15 @@ from metrics.access.users import ScopeError, User
 from metrics.deliver import store
 from metrics.deliver.schedule import Schedule
 from metrics.deliver.scope import DEFAULT_PRESET, OutsideScope, for_recipient, to_query
-from metrics.deliver.transport import hook_shown
+from metrics.deliver.transport import Worded, hook_shown
 from metrics.model.filters import Filters
-from metrics.model.i18n import t
 from metrics.query.warehouse import Warehouse
 
 MAY_SUBSCRIBE_OTHERS = ("admin", "manager")
 
 
-class Refused(ValueError):
+class Refused(Worded):
     """A subscription refused: ``key`` and ``params`` name its catalogue text; ``str()`` is the English line."""
-
-    def __init__(self, key: str, **params: object) -> None:
-        self.key, self.params = key, params
-        super().__init__(t(key, "en", **params))
-
-    def text(self, lang: str) -> str:
-        """The reason in ``lang``."""
-        return t(self.key, lang, **self.params)
 
 
 def owners_view(f: Filters) -> Filters:

@@ -20,29 +20,23 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from metrics.model import i18n
+
 SMTP_ENV = "SERVICEWATCH_SMTP"
 TIMEOUT = 30  # seconds, per connection
 WEBHOOK_KINDS = ("wecom", "dingtalk", "json")
 
 
-class Worded(ValueError):
+class Worded(i18n.Worded, ValueError):
     """A refusal worded by the catalogue's ``key`` with ``params``: ``str()`` is the English line (logs,
     the audit), :meth:`text` the line in a user's language."""
 
     def __init__(self, key: str, **params: object) -> None:
-        from metrics.model.i18n import t
-
+        super().__init__(i18n.t(key, "en", **params))
         self.key, self.params = key, params
-        super().__init__(t(key, "en", **params))
-
-    def text(self, lang: str) -> str:
-        """The line in ``lang``."""
-        from metrics.model.i18n import t
-
-        return t(self.key, lang, **self.params)
 
 
-class SendError(RuntimeError):
+class SendError(i18n.Worded, RuntimeError):
     """A failed send, one line without secrets; ``retry``: whether a later try may succeed. One made by
     :meth:`said` is a catalogue line: its message is the English text (the queue's ``last_error``, the
     audit), :meth:`text` the line in a user's language."""
@@ -50,30 +44,18 @@ class SendError(RuntimeError):
     def __init__(self, message: str, retry: bool = True) -> None:
         super().__init__(message)
         self.retry = retry
-        self.key: str | None = None
-        self.fmt: dict[str, object] = {}
 
     @classmethod
-    def said(cls, key: str, retry: bool = True, **fmt: object) -> SendError:
-        """The failure worded by the catalogue's ``key`` with ``fmt``."""
-        from metrics.model.i18n import t
-
-        err = cls(t(key, "en", **fmt), retry)
-        err.key, err.fmt = key, fmt
-        return err
+    def said(cls, key: str, retry: bool = True, **params: object) -> SendError:
+        """The failure worded by the catalogue's ``key`` with ``params``."""
+        return super().said(key, retry, **params)
 
     @classmethod
     def of(cls, exc: Exception, retry: bool = True) -> SendError:
         """``exc`` as a failed send: worded by its catalogue ``key`` and ``params`` when it has them
-        (:class:`Worded`, :class:`metrics.access.users.UsersFileError`), its message otherwise."""
+        (:class:`metrics.model.i18n.Worded`), its message otherwise."""
         key = getattr(exc, "key", None)
         return cls.said(key, retry, **getattr(exc, "params", {})) if key else cls(str(exc), retry)
-
-    def text(self, lang: str) -> str:
-        """The line in ``lang`` (a message not from the catalogue: as it is)."""
-        from metrics.model.i18n import t
-
-        return t(self.key, lang, **self.fmt) if self.key else str(self)
 
 
 @dataclass(frozen=True)

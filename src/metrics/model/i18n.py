@@ -61,6 +61,27 @@ def t(key: str, lang: str = DEFAULT_LANG, **fmt: object) -> str:
     return text.format(**fmt) if fmt else text
 
 
+class Worded:
+    """Mixin of an error a person reads: one made by :meth:`said` carries the catalogue's ``key`` and
+    ``params``; its message (``str()``: logs, the audit, a queue's last error) is the English line and
+    :meth:`text` the line in a reader's language. Made with a plain message, :meth:`text` is that message.
+    Subclass it before the exception class: ``class UsersFileError(Worded, RuntimeError)``."""
+
+    key: str | None = None
+    params: dict[str, object] = {}  # noqa: RUF012 - replaced per instance by said(), never mutated
+
+    @classmethod
+    def said(cls, key: str, *args: object, **params: object):
+        """The error worded by ``key`` with ``params``; ``args`` follow the message in the constructor."""
+        err = cls(t(key, "en", **params), *args)
+        err.key, err.params = key, params
+        return err
+
+    def text(self, lang: str) -> str:
+        """The line in ``lang``."""
+        return t(self.key, lang, **self.params) if self.key else str(self)
+
+
 def label(dim: str, value: object, lang: str = DEFAULT_LANG) -> str:
     """Display name of a dimension value (tier, channel, category …): the name the data stores
     (``vocabulary`` table, read once per Warehouse), else the catalogue's, else the code itself."""
