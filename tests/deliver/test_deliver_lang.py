@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
 import sys
 from typing import NamedTuple
 
 import pytest
 
-from deliver.deliver_helpers import free_port
 from metrics.access import users as access
 
 pytestmark = pytest.mark.filterwarnings("ignore:The kopts argument is ignored")
@@ -90,10 +90,13 @@ def test_recipient_outside_the_view(env, sw, mailbox, lang) -> None:
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
-def test_mail_server_on_a_closed_port(env, sw, monkeypatch, lang) -> None:
+def test_mail_server_on_a_closed_port(env, sw, monkeypatch, request, lang) -> None:
     assert sw("subscription", "add", "--to", "dj", "--every", "daily", "--at", "08:00", "--format", "digest",
               "--now", ADDED_AT)[0] == 0
-    closed = free_port()  # bound, then closed: nothing listens there
+    held = socket.socket()  # bound for the test and never listening: connections are refused, and no other
+    held.bind(("127.0.0.1", 0))  # process can take the port meanwhile
+    request.addfinalizer(held.close)
+    closed = held.getsockname()[1]
     monkeypatch.setenv("SERVICEWATCH_SMTP", f"smtp://mailer:s3cr3t-Pw@127.0.0.1:{closed}?from=sw@example.com")
     p = _send(lang)
     reason = _reason(p, lang)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -33,7 +34,9 @@ def _start(target: Path, lang: str = "en") -> subprocess.Popen[str]:
 def _first_chunk(proc: subprocess.Popen[str], timeout_s: float = 240.0) -> str:
     """Read stderr until the first chunk's progress line (the workers have drawn and written chunks)."""
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+    while (left := deadline - time.monotonic()) > 0:
+        if not select.select([proc.stderr], [], [], left)[0]:  # never blocks past the deadline
+            break
         line = proc.stderr.readline()
         if not line:
             break

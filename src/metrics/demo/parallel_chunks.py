@@ -32,7 +32,7 @@ import shutil
 import signal
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -74,6 +74,23 @@ def _start(shared: chunks.Shared) -> None:
     global _SHARED
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the loading process's to handle (stop_workers)
     _SHARED = shared
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """SIGINT ignored in this process for the block (in the main thread; elsewhere as it is). Processes
+    started in the block inherit the ignored SIGINT from their start, before their own imports (a Ctrl-C
+    while they import would otherwise print a traceback per worker); the load stopping its workers is
+    not cut short by a second Ctrl-C. A Ctrl-C in the block itself is lost (the pool's start, a few ms)."""
+    try:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread: signals are not ours to set
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def stop_workers(pool: ProcessPoolExecutor, pending: deque[Future[Drawn]], grace_s: float = 5.0) -> None:
@@ -139,8 +156,9 @@ def draw_and_append(engine: sa.Engine, shared: chunks.Shared, sizes: list[int], 
                 if task is not None:
                     pending.append(pool.submit(draw_chunk, task[0], task[1], seed, str(folder)))
 
-            for _ in range(workers + 1):
-                submit()
+            with _sigint_ignored():  # the workers are started by the first submit
+                for _ in range(workers + 1):
+                    submit()
             while pending:
                 started = time.perf_counter()
                 drawn = pending.popleft().result()
@@ -153,7 +171,8 @@ def draw_and_append(engine: sa.Engine, shared: chunks.Shared, sizes: list[int], 
                 if progress is not None:
                     progress(drawn.k, len(sizes), out)
         except BaseException:
-            stop_workers(pool, pending)  # the chunks being drawn are not waited for, no new ones start
+            with _sigint_ignored():
+                stop_workers(pool, pending)  # the chunks being drawn are not waited for, no new ones start
             raise
         pool.shutdown(wait=True)
     finally:
