@@ -91,7 +91,7 @@ services:
 
 test: venv system services
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest --durations=25 $(PYTEST_ARGS)
 
 # The session fixture starts the cluster (tests/conftest.py: spark_cluster) and stops every process it
 # started; the check after pytest fails the target if a process of a test cluster is still running.
