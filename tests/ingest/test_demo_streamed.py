@@ -4,6 +4,8 @@ rollups once at the end. 3,000 customers in chunks of 1,000 (the path XL takes w
 from __future__ import annotations
 
 import hashlib
+import sys
+import types
 from datetime import date
 from pathlib import Path
 
@@ -238,3 +240,18 @@ def test_cli_streams_into_duckdb_and_refuses_other_databases(tmp_path: Path,
                  "--chunk-customers", "1000", "--lang", "zh"])
     err = capsys.readouterr().err
     assert code != 0 and len(err.strip().splitlines()) == 1 and "DuckDB" in err and "客户" in err
+
+
+def test_workers_do_not_run_the_callers_main_script(streamed_digest: str, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A caller whose ``__main__`` is an unguarded script (a notebook, a Streamlit page; an AppTest that
+    left ``__main__`` on app.py did this in the full suite): the spawned workers do not run it again."""
+    script = tmp_path / "caller.py"
+    script.write_text("raise SystemExit('the caller script ran in a worker')\n", encoding="utf-8")
+    main = types.ModuleType("__main__")
+    main.__file__ = str(script)
+    monkeypatch.setitem(sys.modules, "__main__", main)
+    target = tmp_path / "parallel.duckdb"
+    load_streamed(f"duckdb:///{target}", CUSTOMERS, seed=SEED, chunk_customers=CHUNK, workers=2)
+    assert _digest(target) == streamed_digest
+    assert sys.modules["__main__"] is main

@@ -30,7 +30,9 @@ import multiprocessing
 import resource
 import shutil
 import signal
+import sys
 import time
+import types
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -91,6 +93,22 @@ def _sigint_ignored() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
+def _caller_main_hidden() -> Iterator[None]:
+    """The calling program's ``__main__`` hidden from the worker processes started in the block: a
+    ``spawn``-ed process otherwise runs the caller's main script again before its task (multiprocessing's
+    preparation), which a script, a notebook or a Streamlit page calling the demo did not guard with
+    ``if __name__ == "__main__"`` (and an AppTest left ``__main__`` on app.py: the workers ran the app).
+    The workers need nothing from it: their function and data come from this module."""
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
 
 
 def stop_workers(pool: ProcessPoolExecutor, pending: deque[Future[Drawn]], grace_s: float = 5.0) -> None:
@@ -156,7 +174,7 @@ def draw_and_append(engine: sa.Engine, shared: chunks.Shared, sizes: list[int], 
                 if task is not None:
                     pending.append(pool.submit(draw_chunk, task[0], task[1], seed, str(folder)))
 
-            with _sigint_ignored():  # the workers are started by the first submit
+            with _sigint_ignored(), _caller_main_hidden():  # the workers are started by the first submits
                 for _ in range(workers + 1):
                     submit()
             while pending:
