@@ -182,7 +182,7 @@ def set_baseline(wh, rule_id: str, baseline: tuple[date, date] | None, user: str
     if rule_id not in known.index:
         raise ValueError(f"no alert rule {rule_id!r}")
     if not admin and (user is None or str(known.loc[rule_id, "owner"]) != user):
-        raise ScopeError(t("alert_scope.baseline_owner", "en", rule=rule_id))
+        raise ScopeError.said("alert_scope.baseline_owner", rule=rule_id)
     text = _baseline_text(baseline, str(known.loc[rule_id, "kind"]))
     with store(wh).begin() as conn:
         conn.execute(alert_rules.update().where(alert_rules.c.rule_id == rule_id).values(baseline=text))

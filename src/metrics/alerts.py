@@ -262,7 +262,7 @@ def acknowledge(wh, rule_id: str, user: str, note: str, scope: Scope | None = No
     if rule_id not in set(known["rule_id"]):
         raise ValueError(f"no alert rule {rule_id!r}")
     if scope is not None and rules(wh, scope).query("rule_id == @rule_id").empty:
-        raise ScopeError(f"alert rule {rule_id} is outside your scope")
+        raise ScopeError.said("scope_refusal.alert_rule", rule=rule_id)
     e = alert_events
     cond = [e.c.rule_id == rule_id, e.c.acknowledged_at.is_(None)]
     if period is not None:

@@ -175,7 +175,7 @@ def test_report_per_region_as_user_only_own_cities(users, duckdb_url, wh, tmp_pa
         assert cli.main(["report", "--db", duckdb_url, "--period", "last_month", "--format", "pdf",
                          "--out", str(refused), "--per-region", "--as-user", "nanling", "--region", region]) == 1
         err = capsys.readouterr().err.strip()
-        assert len(err.splitlines()) == 1 and "outside your scope" in err and "Traceback" not in err
+        assert len(err.splitlines()) == 1 and "超出您的数据权限" in err and "Traceback" not in err  # report: zh
     assert not refused.exists()
     # a scope below a city: no whole city, refused in one line
     assert cli.main(["report", "--db", duckdb_url, "--format", "pdf", "--out", str(refused), "--per-region",

@@ -7,6 +7,7 @@ file and sign-in are :mod:`metrics.access.users`, which re-exports these names.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import sqlalchemy as sa
 
+from metrics.model.i18n import Worded, catalogue
 from metrics.model.regions import within
 
 if TYPE_CHECKING:
@@ -23,8 +25,10 @@ MIN_GROUP_ENV = "SERVICEWATCH_MIN_GROUP_SIZE"
 DEFAULT_MIN_GROUP_SIZE = 5
 
 
-class ScopeError(PermissionError):
-    """A request outside the user's scope (a region elsewhere, a customer list for a viewer)."""
+class ScopeError(Worded, PermissionError):
+    """A request outside the user's scope (a region elsewhere, a customer list for a viewer). Made by
+    :meth:`~metrics.model.i18n.Worded.said` with a ``scope_refusal.*`` key: its message is the English
+    line, :meth:`~metrics.model.i18n.Worded.text` the line in a reader's language."""
 
 
 @dataclass(frozen=True)
@@ -137,7 +141,7 @@ def check_regions(scope: Scope | None, requested: Iterable[int], regions_df) -> 
     names = dict(zip(regions_df["region_id"].astype(int), regions_df["name_zh"], strict=True))
     for r in requested:
         if int(r) not in allowed:
-            raise ScopeError(f"region {names.get(int(r), r)} is outside your scope")
+            raise ScopeError.said("scope_refusal.region", region=names.get(int(r), r))
 
 
 def check_outlets(scope: Scope | None, requested: Iterable[int]) -> None:
@@ -146,7 +150,7 @@ def check_outlets(scope: Scope | None, requested: Iterable[int]) -> None:
         return
     outside = [o for o in requested if int(o) not in scope.outlet_ids]
     if outside:
-        raise ScopeError("that outlet is outside your scope")
+        raise ScopeError.said("scope_refusal.outlet")
 
 
 def withheld(scope: Scope | None, customers: int) -> bool:
@@ -156,6 +160,14 @@ def withheld(scope: Scope | None, customers: int) -> bool:
 
 
 def require_rows(scope: Scope | None, what: str = "customer and ticket lists") -> None:
-    """Refuse row-level lists (names, ticket texts) to aggregate-only users."""
+    """Refuse row-level lists (names, ticket texts) to aggregate-only users; ``what``: the English name
+    of the lists, worded by :func:`viewer_rows_key`."""
     if scope is not None and scope.aggregates_only:
-        raise ScopeError(f"{what} are not available to viewers (aggregates only)")
+        raise ScopeError.said(viewer_rows_key(what))
+
+
+def viewer_rows_key(what: str) -> str:
+    """The catalogue key refusing the lists named ``what`` to a viewer: ``scope_refusal.viewer_rows.``
+    and the name in lower case with ``_`` between words (``any`` when the catalogue has no such line)."""
+    key = "scope_refusal.viewer_rows." + re.sub(r"[^a-z]+", "_", what.lower()).strip("_")
+    return key if key in catalogue() else "scope_refusal.viewer_rows.any"

@@ -38,7 +38,7 @@ def resolve_customer(wh: Warehouse, customer: int | str) -> int:
         return int(customer)
     found = wh.key_ids("customers", [customer]).get(customer.strip())
     if found is None:
-        raise ScopeError(f"no customer {customer[:64]!r}")
+        raise ScopeError.said("scope_refusal.no_customer", customer=repr(customer[:64]))
     return found
 
 
@@ -53,7 +53,7 @@ def _check(wh: Warehouse, f: Filters, customer: int | str) -> int:
     stmt = sa.select(c.c.customer_id).where(c.c.customer_id == sa.bindparam("cid", int(customer_id)),
                                              *slice_conditions(scope_only, c))
     if wh.read(stmt).empty:
-        raise ScopeError(f"customer {int(customer_id)} is not in your scope")
+        raise ScopeError.said("scope_refusal.customer", customer=int(customer_id))
     return customer_id
 
 

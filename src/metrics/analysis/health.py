@@ -242,7 +242,7 @@ def figures(wh: Warehouse, f: Filters, points: list[q.Point], cfg: dict, manager
 def _own_manager(f: Filters, manager_id: int | None) -> None:
     own = f.scope.manager_id if f.scope is not None else None
     if own is not None and manager_id is not None and own != manager_id:
-        raise ScopeError("that account manager's customers are outside your scope")
+        raise ScopeError.said("scope_refusal.manager_customers")
 
 
 def health(wh: Warehouse, f: Filters, cfg: dict | None = None, manager_id: int | None = None,

@@ -172,7 +172,7 @@ def check_outlet(wh: Warehouse, f: Filters, outlet_id: int) -> pd.Series:
     :class:`ScopeError` otherwise (or unknown)."""
     df = outlets_in_scope(wh, f.with_(regions=(), outlets=()), outlet_id)
     if df.empty:
-        raise ScopeError("that outlet is outside your scope or unknown")
+        raise ScopeError.said("scope_refusal.outlet_or_unknown")
     return df.iloc[0]
 
 

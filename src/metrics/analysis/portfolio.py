@@ -111,7 +111,7 @@ def _manager_condition(manager_id: int | None, f: Filters) -> int | None:
         return None
     own = f.scope.manager_id if f.scope is not None else None
     if own is not None and own != manager_id:
-        raise ScopeError("that account manager's portfolio is outside your scope")
+        raise ScopeError.said("scope_refusal.portfolio")
     return manager_id
 
 
