@@ -240,3 +240,36 @@ def test_viewer_small_groups_blanked(big) -> None:
     assert trend["suppressed"].any() and trend.loc[trend["suppressed"], "n"].isna().all()
     # the operator sees every row
     assert tp.top_types(wh, f, 20, by="tier")["n"].notna().all()
+
+
+def _tag_text_by_text(texts: list[str]) -> tuple[pd.DataFrame, dict]:
+    """The reference: every text masked, cut and tagged on its own, repeated ones again (the tagging
+    before it was de-duplicated and spread over processes)."""
+    from metrics.present.masking import mask
+
+    lex = tt.lexicon()
+    toks = [tt.tokens(mask(t)) for t in texts]
+    topic = tt.dictionary_topics(toks, lex)
+    rest = [i for i, t in enumerate(topic) if t is None]
+    matched = [tt.words(toks[i]) for i, t in enumerate(topic) if t is not None][:ingest_topics.BACKGROUND]
+    found, terms = tt.discover([tt.words(toks[i]) for i in rest], generic=tt.generic_words(matched))
+    origin = ["dictionary" if t is not None else "none" for t in topic]
+    for i, code in zip(rest, found, strict=True):
+        topic[i], origin[i] = (code, "discovered") if code is not None else (tt.OTHER, "none")
+    return pd.DataFrame({"topic": topic, "origin": origin, "sentiment": [tt.sentiment(t, lex) for t in toks]}), terms
+
+
+def test_tagging_in_worker_processes_equals_text_by_text(big, monkeypatch) -> None:
+    """Each distinct text read once, in two worker processes (parts of 400 texts), gives every text's
+    topic, origin and sentiment and the discovered topics exactly as tagging text by text does."""
+    _, _, labels = big
+    texts = labels["description"].astype(str).tolist()
+    texts = texts + texts[: len(texts) // 3]  # repeated texts, also after their first reading
+    assert len(set(texts)) < len(texts)
+    expected, expected_terms = _tag_text_by_text(texts)
+    assert expected_terms and (expected["origin"] == "discovered").any()  # the discovery ran
+    monkeypatch.setattr(ingest_topics, "PART", 400)
+    for workers in (1, 2):
+        got, terms = ingest_topics.tag(texts, workers=workers)
+        pd.testing.assert_frame_equal(got, expected)
+        assert terms == expected_terms

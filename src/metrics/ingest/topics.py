@@ -18,10 +18,12 @@ top words they share most. Spark is skipped (no table: the callers say the topic
 from __future__ import annotations
 
 import hashlib
+from typing import NamedTuple
 
 import pandas as pd
 import sqlalchemy as sa
 
+from metrics import processes
 from metrics.backends.bulk import write_rows
 from metrics.ingest import topic_text as tt
 from metrics.ingest.rollups import analyze
@@ -32,6 +34,8 @@ BUILT_KEY = "ticket_topics_built"  # sw_meta: present once the table is complete
 REFIT_SHARE = 0.2
 ORIGINS = ("dictionary", "discovered")
 CHUNK = 50_000  # texts read and tagged at a time
+PARALLEL_MIN = 100_000  # distinct texts from which worker processes read them (each pays ~2 s of imports)
+PART = 20_000  # texts per worker task
 BACKGROUND = 50_000  # dictionary-tagged texts that tell the generic words (metrics.ingest.topic_text.generic_words)
 
 metadata = sa.MetaData()
@@ -56,25 +60,66 @@ def md5(text: str) -> str:
     return hashlib.md5(text.encode("utf-8")).hexdigest()
 
 
-def tag(texts: list[str], terms: dict[str, list[str]] | None = None,
-        seed: int = 0) -> tuple[pd.DataFrame, dict[str, list[str]]]:
+def tag(texts: list[str], terms: dict[str, list[str]] | None = None, seed: int = 0,
+        workers: int | None = None) -> tuple[pd.DataFrame, dict[str, list[str]]]:
     """Topic, origin and sentiment of each text (a frame in the same order) and the discovered topics'
-    top words: found anew on the unmatched texts when ``terms`` is None, else the given ones."""
-    lex = tt.lexicon()
-    toks = [tt.tokens(mask(t)) for t in texts]  # masked first: no name or number becomes a topic's word
-    topic = tt.dictionary_topics(toks, lex)
+    top words: found anew on the unmatched texts when ``terms`` is None, else the given ones.
+
+    Each distinct text is read once (masked, cut into words, its dictionary topic and sentiment), by
+    ``workers`` processes (None: every core from :data:`PARALLEL_MIN` distinct texts, else this one);
+    the discovery then sees every text, repeated ones as often as they occur, so the result is the same
+    whatever the workers."""
+    distinct = list(dict.fromkeys(texts))
+    if workers is None:
+        workers = processes.cores() if len(distinct) >= PARALLEL_MIN else 1
+    read = dict(zip(distinct, _read_all(distinct, workers), strict=True))
+    per_text = [read[t] for t in texts]
+    topic: list[str | None] = [r.topic for r in per_text]
     origin = ["dictionary" if t is not None else "none" for t in topic]
     rest = [i for i, t in enumerate(topic) if t is None]
-    words = [tt.words(toks[i]) for i in rest]
+    words = [per_text[i].words for i in rest]
     if terms is None:
-        matched = [tt.words(toks[i]) for i, t in enumerate(topic) if t is not None]
-        found, terms = tt.discover(words, seed=seed, generic=tt.generic_words(matched[:BACKGROUND]))
+        matched = [r.words for r in per_text if r.topic is not None][:BACKGROUND]
+        found, terms = tt.discover(words, seed=seed, generic=tt.generic_words(matched))
     else:
         found = tt.assign_by_terms(words, terms)
     for i, code in zip(rest, found, strict=True):
         topic[i], origin[i] = (code, "discovered") if code is not None else (tt.OTHER, "none")
-    return pd.DataFrame({"topic": topic, "origin": origin,
-                         "sentiment": [tt.sentiment(t, lex) for t in toks]}), terms
+    return pd.DataFrame({"topic": topic, "origin": origin, "sentiment": [r.sentiment for r in per_text]}), terms
+
+
+class Read(NamedTuple):
+    """What one text says: the dictionary topic it names most (or None), its words, its sentiment."""
+
+    topic: str | None
+    words: list[str]
+    sentiment: float
+
+
+def read_texts(texts: list[str]) -> list[Read]:
+    """:class:`Read` of each text, in order (in a worker process, or in this one)."""
+    lex = tt.lexicon()
+    toks = [tt.tokens(mask(t)) for t in texts]  # masked first: no name or number becomes a topic's word
+    return [Read(topic, tt.words(ts), tt.sentiment(ts, lex))
+            for topic, ts in zip(tt.dictionary_topics(toks, lex), toks, strict=True)]
+
+
+def _read_all(texts: list[str], workers: int) -> list[Read]:
+    """:func:`read_texts` of ``texts``, in parts of :data:`PART` texts by ``workers`` processes when
+    there is more than one part and worker; a failure or Ctrl-C cancels the parts not started."""
+    parts = [texts[i:i + PART] for i in range(0, len(texts), PART)]
+    if workers <= 1 or len(parts) <= 1:
+        return read_texts(texts)
+    pool = processes.spawn_pool(min(workers, len(parts)))
+    try:
+        with processes.starting_workers():  # the workers start at the first submits
+            futures = [pool.submit(read_texts, part) for part in parts]
+        out = [r for f in futures for r in f.result()]
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
+    return out
 
 
 def _text_rows() -> sa.Select:
@@ -146,4 +191,5 @@ def built(conn: sa.Connection) -> bool:
     return conn.execute(sa.select(m.c.value).where(m.c.key == BUILT_KEY)).first() is not None
 
 
-__all__ = ["BUILT_KEY", "ORIGINS", "built", "md5", "refresh", "tag", "ticket_topics", "topic_terms"]
+__all__ = ["BUILT_KEY", "ORIGINS", "Read", "built", "md5", "read_texts", "refresh", "tag", "ticket_topics",
+           "topic_terms"]
