@@ -22,7 +22,7 @@ from metrics.alerts import readable
 from metrics.analysis.alert_checks import GRAINS
 from metrics.cli.common import EXIT_FAILURE, UserError, audit_export, build_filters, emit, open_warehouse, user_of
 from metrics.cli.options import add_db_argument, add_filter_arguments, date_arg
-from metrics.deliver.transport import Worded, hook_shown, parse_webhook
+from metrics.deliver.transport import Refusal, hook_shown, parse_webhook
 from metrics.model import dimensions
 from metrics.model.i18n import metric_label, t
 from metrics.model.registry import get
@@ -164,7 +164,7 @@ def cmd_add(args: argparse.Namespace) -> None:
     recipients = {name: user_of(name, lang) for name in args.recipient}
     try:
         hooks = [parse_webhook(w) for w in args.webhook]
-    except Worded as exc:
+    except Refusal as exc:
         raise UserError(exc.text(lang)) from None
     args.start = args.end = args.period = args.as_of = None
     f = build_filters(wh, args)  # values checked; an --as-user owner only within their scope

@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, urlencode
 from metrics.access import scope as access_scope
 from metrics.access import users as access
 from metrics.access.users import Scope, User
-from metrics.deliver.transport import Worded
+from metrics.deliver.transport import Refusal
 from metrics.model import dimensions
 from metrics.model.filters import Filters, preset_period
 from metrics.model.keys import shown
@@ -28,11 +28,11 @@ DEFAULT_PRESET = "last_month"
 PRESETS = ("last_month", "last_quarter", "ytd", "last_12_months")
 
 
-class OutsideScope(Worded):
+class OutsideScope(Refusal):
     """The view has nothing in common with a recipient's scope (a catalogue line: ``key``, ``params``)."""
 
 
-class StaleView(Worded):
+class StaleView(Refusal):
     """The stored view names a slice the data no longer holds (a catalogue line)."""
 
 
@@ -62,7 +62,7 @@ def view_filters(wh: Warehouse, query: str) -> Filters:
     parsed = parse_query(q, Filters(start=start, end=end), regions=set(region_keys(wh).values()), values=values,
                          region_keys=region_keys(wh), outlets=set(outlets.values()), outlet_keys=outlets)
     if parsed.ignored:
-        raise StaleView("deliver.scope.stale_view", items=", ".join(parsed.ignored))
+        raise StaleView.said("deliver.scope.stale_view", items=", ".join(parsed.ignored))
     return parsed.filters
 
 
@@ -80,12 +80,12 @@ def for_recipient(wh: Warehouse, f: Filters, user: User) -> Filters:
     if scope.outlet_ids is not None:  # a hall manager: the view's outlets among theirs, or all of theirs
         kept = [o for o in f.outlets if o in scope.outlet_ids] if f.outlets else list(scope.outlet_ids)
         if not kept:
-            raise OutsideScope("deliver.scope.no_outlet", name=user.name)
+            raise OutsideScope.said("deliver.scope.no_outlet", name=user.name)
         return f.narrowed("outlet", kept).with_(scope=scope)
     if scope.regions is None:  # an account manager's customers, or a viewer of everything
         return f.with_(scope=scope)
     if not scope.regions:
-        raise OutsideScope("deliver.scope.no_regions", name=user.name)
+        raise OutsideScope.said("deliver.scope.no_regions", name=user.name)
     if not f.regions:
         return f.narrowed("region", scope.regions).with_(scope=scope)
     allowed = access.allowed_regions(scope, wh.regions()) or set()
@@ -95,7 +95,7 @@ def for_recipient(wh: Warehouse, f: Filters, user: User) -> Filters:
     # a region already inside another kept one adds nothing (a city kept beside its province)
     kept = [r for r in kept if not any(r != o and r in _closure(wh, (o,)) for o in kept)]
     if not kept:
-        raise OutsideScope("deliver.scope.no_region", name=user.name)
+        raise OutsideScope.said("deliver.scope.no_region", name=user.name)
     return f.narrowed("region", kept).with_(scope=scope)
 
 

@@ -22,14 +22,14 @@ from metrics.access.users import ScopeError, User
 from metrics.deliver import store
 from metrics.deliver.schedule import Schedule
 from metrics.deliver.scope import DEFAULT_PRESET, OutsideScope, for_recipient, to_query
-from metrics.deliver.transport import Worded, hook_shown
+from metrics.deliver.transport import Refusal, hook_shown
 from metrics.model.filters import Filters
 from metrics.query.warehouse import Warehouse
 
 MAY_SUBSCRIBE_OTHERS = ("admin", "manager")
 
 
-class Refused(Worded):
+class Refused(Refusal):
     """A subscription refused: ``key`` and ``params`` name its catalogue text; ``str()`` is the English line."""
 
 
@@ -45,9 +45,9 @@ def addressable(recipients: Sequence[str], users: Mapping[str, User]) -> None:
     """Raise :class:`Refused` for the first recipient who is not a user or has no e-mail address."""
     for name in recipients:
         if name not in users:
-            raise Refused("subscribe.err.unknown_user", name=name)
+            raise Refused.said("subscribe.err.unknown_user", name=name)
         if not users[name].email:
-            raise Refused("subscribe.err.no_email", name=name)
+            raise Refused.said("subscribe.err.no_email", name=name)
 
 
 def check(wh: Warehouse, f: Filters, owner: User | None, recipients: Sequence[str],
@@ -56,17 +56,17 @@ def check(wh: Warehouse, f: Filters, owner: User | None, recipients: Sequence[st
     (user names) by ``owner`` (None: the operator, who may subscribe anyone). Raises :class:`Refused`."""
     addressable(recipients, users)
     if owner is not None and owner.role not in MAY_SUBSCRIBE_OTHERS and set(recipients) - {owner.name}:
-        raise Refused("subscribe.err.others", role=owner.role)
+        raise Refused.said("subscribe.err.others", role=owner.role)
     try:
         access_scope.check_regions(f.scope, f.regions, wh.regions())
     except ScopeError:
-        raise Refused("subscribe.err.owner_scope") from None
+        raise Refused.said("subscribe.err.owner_scope") from None
     view = owners_view(f)
     for name in dict.fromkeys(recipients):
         try:
             for_recipient(wh, view, users[name])
         except OutsideScope:
-            raise Refused("subscribe.err.outside", name=name) from None
+            raise Refused.said("subscribe.err.outside", name=name) from None
     return view
 
 

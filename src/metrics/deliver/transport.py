@@ -27,13 +27,9 @@ TIMEOUT = 30  # seconds, per connection
 WEBHOOK_KINDS = ("wecom", "dingtalk", "json")
 
 
-class Worded(i18n.Worded, ValueError):
-    """A refusal worded by the catalogue's ``key`` with ``params``: ``str()`` is the English line (logs,
-    the audit), :meth:`text` the line in a user's language."""
-
-    def __init__(self, key: str, **params: object) -> None:
-        super().__init__(i18n.t(key, "en", **params))
-        self.key, self.params = key, params
+class Refusal(i18n.Worded, ValueError):
+    """A refusal (a ValueError) made by :meth:`said` with the catalogue's ``key`` and ``params``:
+    ``str()`` is the English line (logs, the audit), :meth:`text` the line in a user's language."""
 
 
 class SendError(i18n.Worded, RuntimeError):
@@ -75,21 +71,21 @@ class SmtpConfig:
 
 
 def smtp_config(url: str | None = None) -> SmtpConfig:
-    """The SMTP server of ``url`` (default ``$SERVICEWATCH_SMTP``); :class:`Worded` (a ValueError) with
+    """The SMTP server of ``url`` (default ``$SERVICEWATCH_SMTP``); :class:`Refusal` (a ValueError) with
     one line."""
     url = url if url is not None else os.environ.get(SMTP_ENV, "")
     if not url:
-        raise Worded("deliver.transport.no_smtp", env=SMTP_ENV)
+        raise Refusal.said("deliver.transport.no_smtp", env=SMTP_ENV)
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
-        raise Worded("deliver.transport.smtp_not_url", env=SMTP_ENV) from None
+        raise Refusal.said("deliver.transport.smtp_not_url", env=SMTP_ENV) from None
     if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
-        raise Worded("deliver.transport.smtp_scheme", env=SMTP_ENV)
+        raise Refusal.said("deliver.transport.smtp_scheme", env=SMTP_ENV)
     sender = (parse_qs(parts.query).get("from") or [""])[0]
     if "@" not in sender:
-        raise Worded("deliver.transport.smtp_from", env=SMTP_ENV)
+        raise Refusal.said("deliver.transport.smtp_from", env=SMTP_ENV)
     tls = parts.scheme == "smtps"
     return SmtpConfig(parts.hostname, port or (465 if tls else 587), tls,
                       unquote(parts.username) if parts.username else None,
@@ -183,9 +179,9 @@ def hook_shown(hook: Mapping[str, str]) -> str:
 
 
 def parse_webhook(text: str) -> dict:
-    """``KIND=URL`` (wecom, dingtalk or json; http or https) as {"kind", "url"}; :class:`Worded` (a
+    """``KIND=URL`` (wecom, dingtalk or json; http or https) as {"kind", "url"}; :class:`Refusal` (a
     ValueError) otherwise, naming the text without its query (a robot's token)."""
     kind, _, url = text.partition("=")
     if kind not in WEBHOOK_KINDS or urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
-        raise Worded("deliver.transport.bad_webhook", hook=repr(text.split("?")[0]))
+        raise Refusal.said("deliver.transport.bad_webhook", hook=repr(text.split("?")[0]))
     return {"kind": kind, "url": url}
