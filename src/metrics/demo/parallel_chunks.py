@@ -73,8 +73,12 @@ class Drawn:
 
 
 def _start(shared: chunks.Shared) -> None:
+    # SIGINT is not set here: a worker inherits it ignored from its start (_sigint_ignored around the first
+    # submits), which also covers its imports before this initializer runs, and which the Ctrl-C test
+    # (tests/ingest/test_demo_interrupted.py: no traceback per worker) relies on. Only a pool started from a
+    # thread other than the main one (no caller does: the CLI runs the load in its main thread) starts its
+    # workers with SIGINT as it was.
     global _SHARED
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the loading process's to handle (stop_workers)
     _SHARED = shared
 
 
