@@ -56,6 +56,8 @@ def freeze_heap() -> None:
     or a bare script."""
     from streamlit import runtime
 
+    # This freeze_due only lets a repeated view (nothing due) skip the runtime's checks; the test that
+    # decides is freeze_if_due's, made again under its lock.
     if not freeze_due(len(sys.modules), time.monotonic()) or not runtime.exists() or \
             type(runtime.get_instance()) is not runtime.Runtime:
         return
