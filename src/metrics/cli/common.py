@@ -20,7 +20,7 @@ from metrics.access import users as access
 from metrics.backends.connect import check_connection, resolve_url
 from metrics.model import dimensions, registry
 from metrics.model.filters import Filters, default_period, fit_to_span, preset_period
-from metrics.model.i18n import label, t
+from metrics.model.i18n import Worded, label, t
 from metrics.model.keys import ENTITIES, ID_COLUMNS, as_given
 from metrics.model.registry import Metric, dim_column
 from metrics.present.cells import safe_frame
@@ -35,6 +35,11 @@ DEFAULT_PERIOD = "last_12_months"  # the CLI's opening window when it fits the d
 
 class UserError(Exception):
     """A problem with what the user asked for; printed as one line."""
+
+
+class Interrupted(Worded, KeyboardInterrupt):
+    """A command stopped by Ctrl-C that says what it left, made by :meth:`said` with a catalogue key;
+    any other KeyboardInterrupt is printed as the catalogue's generic ``cli_interrupt.stopped``."""
 
 
 def choose_period(wh: Warehouse, args: argparse.Namespace) -> tuple[date, date, date | None, str]:

@@ -19,6 +19,7 @@ from metrics.backends.connect import DatabaseError, resolve_url, safe_url
 from metrics.cli.common import (
     EXIT_FAILURE,
     EXIT_USAGE,
+    Interrupted,
     UserError,
     cli_lang,
     emit,
@@ -135,7 +136,7 @@ def _demo_streamed(url: str, args: argparse.Namespace) -> dict[str, int]:
                                       progress=progress, workers=args.workers or streamed.default_workers()).rows
     except BaseException:
         if interrupted:  # the workers ended, the temporaries removed, the file as it was
-            raise KeyboardInterrupt(t("demo_streamed.interrupted", lang)) from None
+            raise Interrupted.said("demo_streamed.interrupted") from None
         raise
     finally:
         if before is not on_sigint:
@@ -247,11 +248,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         text = exc.text(cli_lang(args)) if isinstance(exc, Worded) else str(exc)
         print(f"servicewatch: error: {text}", file=sys.stderr)
         return EXIT_FAILURE
-    except KeyboardInterrupt as exc:  # a command may say what it left (KeyboardInterrupt(text))
+    except Interrupted as exc:  # a command that says what it left
+        print(f"servicewatch: {exc.text(cli_lang(args))}", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:  # any other Ctrl-C: the generic line, never the interrupt's own text
         from metrics.model.i18n import t
 
-        print(f"servicewatch: {exc.args[0] if exc.args else t('cli_interrupt.stopped', cli_lang(args))}",
-              file=sys.stderr)
+        print(f"servicewatch: {t('cli_interrupt.stopped', cli_lang(args))}", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 0
