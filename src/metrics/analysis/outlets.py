@@ -350,7 +350,7 @@ def welch(n1: np.ndarray, s1: np.ndarray, ss1: np.ndarray, n2: np.ndarray, s2: n
     verdict on the saving's 95% interval: ``works`` (lower bound above 0), ``does_not`` (upper bound at
     or below 0, or below ``min_saving`` minutes — not worth the room), ``unclear`` (otherwise: too
     uncertain to tell), ``too_small`` (fewer than :data:`MIN_LANE_N` waits on a side)."""
-    from scipy import stats as sps  # imported on use (a second of start-up for every command otherwise)
+    sps = stats.scipy_stats()  # scipy.stats imported on use (a second of start-up otherwise)
 
     with np.errstate(invalid="ignore", divide="ignore"):
         m1, m2 = np.where(n1 > 0, s1 / n1 / 60, np.nan), np.where(n2 > 0, s2 / n2 / 60, np.nan)

@@ -48,7 +48,7 @@ from metrics.analysis.regulator_users import (
     region_level_group,
     users_at,
 )
-from metrics.analysis.stats import poisson_rate_interval
+from metrics.analysis.stats import poisson_rate_interval, scipy_stats
 from metrics.model import schema as s
 from metrics.model.filters import Filters
 from metrics.model.regions import at_level
@@ -168,7 +168,7 @@ def exact_rate_p(k1, t1, k2, t2) -> np.ndarray:  # noqa: ANN001 - array-likes
     """Two-sided p-value that two Poisson rates (``k`` events on exposure ``t``) differ: the exact
     conditional test, ``k1`` of ``k1 + k2`` binomial with p = t1 / (t1 + t2) (scipy ``binomtest``);
     1 when there are no events, NaN when an exposure is missing or not positive."""
-    from scipy import stats as sps  # imported on use (a second of start-up for every command otherwise)
+    sps = scipy_stats()  # scipy.stats imported on use (a second of start-up otherwise)
 
     k1, t1, k2, t2 = (np.asarray(v, float).ravel() for v in (k1, t1, k2, t2))
     out = np.full(len(k1), np.nan)

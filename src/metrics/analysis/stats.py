@@ -14,21 +14,22 @@ Z95 = 1.959963984540054
 
 
 @cache
-def _sps() -> ModuleType:
-    """scipy.stats, imported on first use: it takes about a second to import, which every command
-    and page that computes no interval should not pay (the engine imports this module)."""
+def scipy_stats() -> ModuleType:
+    """scipy.stats, imported on first use: it takes about a second to import, which every command and
+    page that computes no interval should not pay (the engine imports this module). Every module that
+    needs scipy.stats calls this where it is used, never imports it at its top."""
     from scipy import stats
 
     return stats
 
 
 def _z(conf: float) -> float:
-    return float(_sps().norm.ppf(0.5 + conf / 2))
+    return float(scipy_stats().norm.ppf(0.5 + conf / 2))
 
 
 def normal_p(z) -> np.ndarray:
     """Two-sided p-value of standard normal z scores."""
-    return 2 * _sps().norm.sf(np.abs(z))
+    return 2 * scipy_stats().norm.sf(np.abs(z))
 
 
 def wilson(k, n, conf: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
@@ -49,7 +50,7 @@ def mean_interval(total, total_sq, n, conf: float = 0.95) -> tuple[np.ndarray, n
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = total / n
         var = np.clip((total_sq - n * mean**2) / (n - 1), 0, None)
-        t = _sps().t.ppf(0.5 + conf / 2, np.where(n > 1, n - 1, np.nan))
+        t = scipy_stats().t.ppf(0.5 + conf / 2, np.where(n > 1, n - 1, np.nan))
         half = t * np.sqrt(var / n)
         return mean - half, mean + half
 
@@ -74,8 +75,8 @@ def poisson_rate_interval(events, exposure, scale: float = 1.0, conf: float = 0.
     k, t = np.asarray(events, float), np.asarray(exposure, float)
     alpha = 1 - conf
     with np.errstate(invalid="ignore", divide="ignore"):
-        lower = np.where(k > 0, _sps().chi2.ppf(alpha / 2, 2 * k) / 2, 0.0)
-        upper = _sps().chi2.ppf(1 - alpha / 2, 2 * (k + 1)) / 2
+        lower = np.where(k > 0, scipy_stats().chi2.ppf(alpha / 2, 2 * k) / 2, 0.0)
+        upper = scipy_stats().chi2.ppf(1 - alpha / 2, 2 * (k + 1)) / 2
         return scale * lower / t, scale * upper / t
 
 
@@ -116,8 +117,8 @@ def funnel_limits(target_rate: float, exposure, scale: float = 1.0, conf: float 
     """Control limits of a funnel plot for Poisson rates: where a region's rate would fall by chance."""
     t = np.asarray(exposure, float)
     mu = target_rate / scale * t
-    lo = _sps().poisson.ppf((1 - conf) / 2, mu)
-    hi = _sps().poisson.ppf(1 - (1 - conf) / 2, mu)
+    lo = scipy_stats().poisson.ppf((1 - conf) / 2, mu)
+    hi = scipy_stats().poisson.ppf(1 - (1 - conf) / 2, mu)
     with np.errstate(invalid="ignore", divide="ignore"):
         return scale * lo / t, scale * hi / t
 

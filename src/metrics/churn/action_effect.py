@@ -37,7 +37,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from metrics.access.users import withheld
-from metrics.analysis.stats import Z95, wilson
+from metrics.analysis.stats import Z95, scipy_stats, wilson
 from metrics.churn.features import read_frame
 from metrics.churn.survival import km_from_life_table, logrank
 from metrics.model import schema as s
@@ -104,7 +104,7 @@ def rows_from(df: pd.DataFrame, as_of: date) -> pd.DataFrame:
 
 def newcombe(k1: float, n1: float, k2: float, n2: float, z: float = Z95) -> tuple[float, float, float]:
     """p1 − p2 and Newcombe's hybrid score 95% interval (method 10) for shares k1/n1 and k2/n2."""
-    from scipy import stats as sps  # imported on use: a second of start-up for every command otherwise
+    sps = scipy_stats()  # scipy.stats imported on use (a second of start-up otherwise)
 
     p1, p2 = k1 / n1, k2 / n2
     conf = float(2 * sps.norm.cdf(z) - 1)

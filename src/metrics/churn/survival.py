@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from metrics.access.users import withheld
-from metrics.analysis.stats import Z95, holm
+from metrics.analysis.stats import Z95, holm, scipy_stats
 from metrics.churn import tenure_rollup as survival_rollup
 from metrics.churn.features import read_frame
 from metrics.churn.life_table import (  # noqa: F401 - the life table's names, used through this module too
@@ -218,7 +218,7 @@ def _logrank_test(na: np.ndarray, nb: np.ndarray, ea: np.ndarray, eb: np.ndarray
     if v <= 0:
         return 0.0, 1.0
     chi2 = float((ea.sum() - expected.sum()) ** 2 / v)
-    from scipy import stats as sps  # imported on use (a second of start-up otherwise)
+    sps = scipy_stats()  # scipy.stats imported on use (a second of start-up otherwise)
 
     return chi2, float(sps.chi2.sf(chi2, 1))
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from metrics.analysis.stats import Z95
+from metrics.analysis.stats import Z95, scipy_stats
 
 CONCORDANCE_RESAMPLES = 100
 
@@ -17,7 +17,7 @@ def auc(y: np.ndarray, score: np.ndarray) -> tuple[float, float, float]:
     n1, n0 = int(y.sum()), int((~y).sum())
     if n1 == 0 or n0 == 0:
         return np.nan, np.nan, np.nan
-    from scipy import stats as sps  # imported on use (a second of start-up for every command otherwise)
+    sps = scipy_stats()  # scipy.stats imported on use (a second of start-up otherwise)
 
     ranks = sps.rankdata(score)
     a = (ranks[y].sum() - n1 * (n1 + 1) / 2) / (n1 * n0)
