@@ -26,15 +26,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import multiprocessing
 import resource
 import shutil
-import signal
-import sys
 import time
-import types
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -43,6 +39,7 @@ import pandas as pd
 import pyarrow as pa
 import sqlalchemy as sa
 
+from metrics import processes
 from metrics.backends.bulk import duckdb_insert
 from metrics.demo import chunks
 from metrics.model import schema
@@ -73,46 +70,13 @@ class Drawn:
 
 
 def _start(shared: chunks.Shared) -> None:
-    # SIGINT is not set here: a worker inherits it ignored from its start (_sigint_ignored around the first
-    # submits), which also covers its imports before this initializer runs, and which the Ctrl-C test
-    # (tests/ingest/test_demo_interrupted.py: no traceback per worker) relies on. Only a pool started from a
-    # thread other than the main one (no caller does: the CLI runs the load in its main thread) starts its
-    # workers with SIGINT as it was.
+    # SIGINT is not set here: a worker inherits it ignored from its start (processes.starting_workers
+    # around the first submits), which also covers its imports before this initializer runs, and which the
+    # Ctrl-C test (tests/ingest/test_demo_interrupted.py: no traceback per worker) relies on. Only a pool
+    # started from a thread other than the main one (no caller does: the CLI runs the load in its main
+    # thread) starts its workers with SIGINT as it was.
     global _SHARED
     _SHARED = shared
-
-
-@contextlib.contextmanager
-def _sigint_ignored() -> Iterator[None]:
-    """SIGINT ignored in this process for the block (in the main thread; elsewhere as it is). Processes
-    started in the block inherit the ignored SIGINT from their start, before their own imports (a Ctrl-C
-    while they import would otherwise print a traceback per worker); the load stopping its workers is
-    not cut short by a second Ctrl-C. A Ctrl-C in the block itself is lost (the pool's start, a few ms)."""
-    try:
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    except ValueError:  # not the main thread: signals are not ours to set
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-@contextlib.contextmanager
-def _caller_main_hidden() -> Iterator[None]:
-    """The calling program's ``__main__`` hidden from the worker processes started in the block: a
-    ``spawn``-ed process otherwise runs the caller's main script again before its task (multiprocessing's
-    preparation), which a script, a notebook or a Streamlit page calling the demo did not guard with
-    ``if __name__ == "__main__"`` (and an AppTest left ``__main__`` on app.py: the workers ran the app).
-    The workers need nothing from it: their function and data come from this module."""
-    main = sys.modules.get("__main__")
-    sys.modules["__main__"] = types.ModuleType("__main__")
-    try:
-        yield
-    finally:
-        if main is not None:
-            sys.modules["__main__"] = main
 
 
 def stop_workers(pool: ProcessPoolExecutor, pending: deque[Future[Drawn]], grace_s: float = 5.0) -> None:
@@ -170,15 +134,14 @@ def draw_and_append(engine: sa.Engine, shared: chunks.Shared, sizes: list[int], 
     tasks = iter(enumerate(sizes))
     pending: deque[Future[Drawn]] = deque()
     try:
-        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_start, initargs=(slim,))
+        pool = processes.spawn_pool(workers, initializer=_start, initargs=(slim,))
         try:
             def submit() -> None:
                 task = next(tasks, None)
                 if task is not None:
                     pending.append(pool.submit(draw_chunk, task[0], task[1], seed, str(folder)))
 
-            with _sigint_ignored(), _caller_main_hidden():  # the workers are started by the first submits
+            with processes.starting_workers():  # the workers are started by the first submits
                 for _ in range(workers + 1):
                     submit()
             while pending:
@@ -193,7 +156,7 @@ def draw_and_append(engine: sa.Engine, shared: chunks.Shared, sizes: list[int], 
                 if progress is not None:
                     progress(drawn.k, len(sizes), out)
         except BaseException:
-            with _sigint_ignored():
+            with processes.sigint_ignored():
                 stop_workers(pool, pending)  # the chunks being drawn are not waited for, no new ones start
             raise
         pool.shutdown(wait=True)
