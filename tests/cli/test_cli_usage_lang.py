@@ -55,6 +55,9 @@ CASES = {
                         "no user ghost in the users file", ["no", "user", "in", "the", "users", "file"]),
     "import_no_user": (["import", "tickets", "tickets.csv", "--as-user", "ghost"],
                        "no user ghost in the users file", ["no", "user", "in", "the", "users", "file"]),
+    "import_bad_snapshot_date": (["import", "customers", "customers.csv", "--snapshot-date", "2026-13-01"],
+                                 "--snapshot-date: '2026-13-01' is not a date (YYYY-MM-DD)",
+                                 ["is", "not", "a", "date"]),
     "users_file_missing": (["metric", "csat", "--as-user", "li.lei"],
                            "the users file (SERVICEWATCH_USERS) does not exist; create it with `servicewatch user add`",
                            ["the", "users", "file", "does", "not", "exist", "create", "it", "with"]),
@@ -120,3 +123,29 @@ def _one_line_each(zh, en, english: str, words: list[str]) -> None:
     assert CJK.search(line), line
     left = [w for w in words if re.search(rf"(?<![-\w]){re.escape(w)}(?![-\w])", line, re.IGNORECASE)]
     assert not left, (line, left)
+
+
+@pytest.mark.parametrize(("argv", "english", "words", "code"), [
+    (["import", "tickets"], "give either FILE or --from-sql QUERY (with --source-db URL)",
+     ["give", "either", "with"], 2),
+    (["import", "tickets", "--from-sql", "SELECT 1"], "--from-sql needs --source-db URL", ["needs"], 2),
+    (["template", "nope"], "unknown table 'nope'; known: ", ["unknown", "table", "known"], 1),
+])
+def test_import_and_template_usage_in_both_languages(cli_env: dict[str, str], sw, argv: list[str], english: str,
+                                                     words: list[str], code: int) -> None:
+    """``import`` and ``template`` (no --db for the template) say what is wrong in --lang, one line."""
+    db = ["--db", cli_env["SERVICEWATCH_DB"]] if argv[0] == "import" else []
+    zh, en = (Ran(*sw(*argv, *db, "--lang", lang)) for lang in ("zh", "en"))
+    for p in (zh, en):
+        assert p.returncode == code and p.stdout == "" and p.stderr.count("\n") == 1, p
+        assert "Traceback" not in p.stderr
+    assert english in en.stderr
+    line = zh.stderr.split("error: ", 1)[1]
+    assert CJK.search(line) and not any(re.search(rf"\b{w}\b", line) for w in words), line
+
+
+def test_template_written_says_so_in_both_languages(sw, tmp_path: Path) -> None:
+    for lang, said in (("zh", "的模板已写入"), ("en", "template for regions written to")):
+        out = tmp_path / f"regions-{lang}.csv"
+        code, _out, err = sw("template", "regions", "--out", str(out), "--lang", lang)
+        assert code == 0 and said in err and out.is_file(), err

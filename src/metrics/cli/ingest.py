@@ -21,11 +21,11 @@ def cmd_import(args: argparse.Namespace) -> int:
     from metrics.ingest.importer import ImportFailed, MappingError, import_file, import_query
 
     if (args.file is None) == (args.from_sql is None):
-        print("servicewatch import: error: give either FILE or --from-sql QUERY (with --source-db URL)",
-              file=sys.stderr)
+        print(f"servicewatch import: error: {t('cli_usage.import.file_or_sql', cli_lang(args))}", file=sys.stderr)
         return EXIT_USAGE
     if args.from_sql is not None and not args.source_db:
-        print("servicewatch import: error: --from-sql needs --source-db URL", file=sys.stderr)
+        print(f"servicewatch import: error: {t('cli_usage.import.sql_needs_source', cli_lang(args))}",
+              file=sys.stderr)
         return EXIT_USAGE
     if args.as_user:  # acting for a user: imports are for admins
         user = user_of(args.as_user, cli_lang(args))
@@ -39,7 +39,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         try:
             snapshot = dt.date.fromisoformat(args.snapshot_date)
         except ValueError:
-            raise UserError(f"--snapshot-date: '{args.snapshot_date}' is not a date (YYYY-MM-DD)") from None
+            raise UserError(t("cli_usage.import.bad_snapshot_date", cli_lang(args), value=args.snapshot_date)) from None
     try:
         rejects = _rejects_option(args)
         if args.from_sql is not None:
@@ -99,7 +99,8 @@ def cmd_template(args: argparse.Namespace) -> None:
     from metrics.ingest.importer.columns import TABLES
 
     if args.table not in TABLES:
-        raise UserError(f"unknown table {args.table!r}; known: {', '.join(TABLES)}")
+        raise UserError(t("cli_usage.import.unknown_table", cli_lang(args), table=repr(args.table),
+                          known=", ".join(TABLES)))
     data = template_csv(args.table, args.lang)
     if args.out in (None, "-"):
         sys.stdout.write(data.decode("utf-8-sig"))
@@ -112,7 +113,7 @@ def cmd_template(args: argparse.Namespace) -> None:
     except OSError as exc:
         raise UserError(t("output.cannot_write", args.lang, option="--out", path=args.out,
                           detail=exc.strerror or type(exc).__name__)) from None
-    print(f"template for {args.table} written to {args.out}", file=sys.stderr)
+    print(t("cli_usage.import.template_written", cli_lang(args), table=args.table, out=args.out), file=sys.stderr)
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
