@@ -13,6 +13,10 @@ only the texts that are new or changed; rows of tickets gone or without text are
 than :data:`REFIT_SHARE` of the texts are new (a first load, a replaced data set) the discovered topics
 are found again on all unmatched texts; otherwise new unmatched texts join the discovered topic whose
 top words they share most. Spark is skipped (no table: the callers say the topics are not built).
+
+Reading a text (masking, jieba, the dictionary, the sentiment) is most of the work: :func:`tag` reads
+each distinct text once, on every core from :data:`PARALLEL_MIN` distinct texts (:mod:`metrics.processes`),
+and the result is the same whatever the workers (tests/engine/test_topics.py).
 """
 
 from __future__ import annotations
