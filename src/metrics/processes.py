@@ -10,7 +10,13 @@ must hold while they start, both given by :func:`starting_workers`:
   data come from importable modules.
 * SIGINT is ignored, so the workers inherit the ignored signal from their start, before their own
   imports: a Ctrl-C reaches the whole process group, and the loading process alone decides what to do
-  (a Ctrl-C while a worker imports would otherwise print a traceback per worker).
+  (a Ctrl-C while a worker imports would otherwise print a traceback per worker). Each worker also
+  ignores it again first thing (:func:`spawn_pool`'s initializer): a pool started off the main thread,
+  where signals are not this code's to set, still has workers that leave Ctrl-C to the loading process.
+
+Pools are for the main thread of a command: :func:`may_spawn` says no elsewhere (a Streamlit page's
+script thread must not start a pool the size of the machine, nor swap ``__main__`` under other sessions).
+On a failure or a Ctrl-C, :func:`stop` ends the workers at once instead of waiting for their tasks.
 """
 
 from __future__ import annotations
@@ -20,9 +26,11 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
+import time
 import types
-from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 
 
 @contextlib.contextmanager
@@ -62,10 +70,44 @@ def starting_workers() -> Iterator[None]:
         yield
 
 
-def spawn_pool(workers: int, **kwargs: object) -> ProcessPoolExecutor:
-    """A ``ProcessPoolExecutor`` of ``workers`` spawned processes (``kwargs``: its initializer and
-    initargs); submit its first tasks inside :func:`starting_workers`."""
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), **kwargs)
+def _ignore_sigint_then(initializer: Callable[..., object] | None, *initargs: object) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if initializer is not None:
+        initializer(*initargs)
+
+
+def spawn_pool(workers: int, initializer: Callable[..., object] | None = None,
+               initargs: tuple = ()) -> ProcessPoolExecutor:
+    """A ``ProcessPoolExecutor`` of ``workers`` spawned processes, each ignoring SIGINT and then running
+    ``initializer(*initargs)``; submit its first tasks inside :func:`starting_workers`."""
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_ignore_sigint_then, initargs=(initializer, *initargs))
+
+
+def may_spawn() -> bool:
+    """Whether this thread may start a pool: only a command's main thread (see the module docstring)."""
+    return threading.current_thread() is threading.main_thread()
+
+
+def stop(pool: ProcessPoolExecutor, pending: Iterable[Future], grace_s: float = 5.0) -> None:
+    """Cancel the tasks not started and end ``pool``'s workers now: SIGTERM, then SIGKILL to those still
+    running after ``grace_s`` seconds; returns when they have exited. Call it inside
+    :func:`sigint_ignored`, so that a second Ctrl-C does not cut it short."""
+    for future in pending:
+        future.cancel()
+    # the worker processes (ProcessPoolExecutor._processes: Python 3.14 adds terminate_workers() for this)
+    workers = list((getattr(pool, "_processes", None) or {}).values())
+    for process in workers:
+        with contextlib.suppress(OSError, ValueError):
+            process.terminate()
+    pool.shutdown(wait=False, cancel_futures=True)
+    deadline = time.monotonic() + grace_s
+    for process in workers:
+        with contextlib.suppress(OSError, ValueError):
+            process.join(max(0.0, deadline - time.monotonic()))
+            if process.is_alive():
+                process.kill()
+                process.join(1.0)
 
 
 def cores() -> int:
@@ -76,4 +118,4 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
-__all__ = ["caller_main_hidden", "cores", "sigint_ignored", "spawn_pool", "starting_workers"]
+__all__ = ["caller_main_hidden", "cores", "may_spawn", "sigint_ignored", "spawn_pool", "starting_workers", "stop"]

@@ -273,3 +273,85 @@ def test_tagging_in_worker_processes_equals_text_by_text(big, monkeypatch) -> No
         got, terms = ingest_topics.tag(texts, workers=workers)
         pd.testing.assert_frame_equal(got, expected)
         assert terms == expected_terms
+
+
+CTRL_C_SCRIPT = """
+import sys
+from metrics.ingest import topics
+topics.PART = 500
+texts = [f"网络信号很差，第{i}次投诉，{i % 97}号营业厅说会尽快处理，我要求赔偿{i % 13}元" for i in range(400_000)]
+print("tagging", flush=True)
+try:
+    topics.tag(texts, workers=2)
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+    sys.exit(130)
+print("finished", flush=True)
+"""
+
+
+def _children(pid: int) -> list[int]:
+    from pathlib import Path
+
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def test_ctrl_c_twice_while_workers_tag_ends_them_at_once() -> None:
+    """A terminal's Ctrl-C (SIGINT to the whole process group), twice half a second apart, while two
+    workers tag: the workers are ended, not waited for, and the process exits at once — no traceback
+    from the pool's exit hook, no hang (before the fix: a traceback, then a wait for ever)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    p = subprocess.Popen([sys.executable, "-c", CTRL_C_SCRIPT], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, start_new_session=True)
+    try:
+        assert p.stdout.readline().strip() == "tagging"
+        deadline = time.monotonic() + 120
+        while len(_children(p.pid)) < 2 and time.monotonic() < deadline:  # both workers started
+            time.sleep(0.2)
+        workers = _children(p.pid)
+        assert len(workers) >= 2, "the workers did not start"
+        time.sleep(1.0)  # tagging its parts
+        os.killpg(p.pid, signal.SIGINT)
+        time.sleep(0.5)
+        os.killpg(p.pid, signal.SIGINT)
+        out, err = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+    assert p.returncode == 130, (p.returncode, out, err)
+    assert "interrupted" in out and "finished" not in out
+    assert "Traceback" not in err and "Exception ignored" not in err, err
+    assert not any(os.path.exists(f"/proc/{w}") and open(f"/proc/{w}/stat").read().split()[2] != "Z"
+                   for w in workers), "a worker outlived the stop"
+
+
+def test_no_worker_processes_off_the_main_thread(big, monkeypatch) -> None:
+    """A page's script thread (an import from the Data page) tags in its own process: no pool is started
+    there, and the result is the same."""
+    import threading
+
+    from metrics import processes
+
+    _, _, labels = big
+    texts = labels["description"].astype(str).tolist()[:3000]
+    expected, _ = ingest_topics.tag(texts, workers=1)
+
+    def refuse(*_a, **_k):
+        raise AssertionError("a pool was started off the main thread")
+
+    monkeypatch.setattr(processes, "spawn_pool", refuse)
+    monkeypatch.setattr(ingest_topics, "PART", 400)
+    got: list = []
+    thread = threading.Thread(target=lambda: got.append(ingest_topics.tag(texts, workers=2)[0]))
+    thread.start()
+    thread.join()
+    assert got, "tagging failed in the thread"
+    pd.testing.assert_frame_equal(got[0], expected)

@@ -12,7 +12,7 @@ order, so the file holds the sequential path's rows (tests/ingest/test_demo_stre
 At most ``workers + 1`` chunks are drawn ahead of the one being appended, so the folder holds at most that
 many chunks' files; it is removed when the load ends, on success or on failure (the target file is then
 left as it was by :func:`metrics.backends.swap.new_file`). On a failure or an interruption (Ctrl-C) the
-chunks not started are cancelled and the workers ended at once (:func:`stop_workers`), not waited for;
+chunks not started are cancelled and the workers ended at once (:func:`metrics.processes.stop`), not waited for;
 the workers ignore SIGINT (a Ctrl-C reaches the whole process group), so the loading process alone
 decides. The folder's name carries the loading process's pid (``.<name>.<pid>.tmp.chunks``): a load
 killed outright leaves it to the next writer of the file (:func:`metrics.backends.swap.remove_dead_temporaries`).
@@ -24,14 +24,13 @@ maps the files it appends. :func:`memory_limit` gives DuckDB's buffer 15 GB less
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import resource
 import shutil
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -70,33 +69,10 @@ class Drawn:
 
 
 def _start(shared: chunks.Shared) -> None:
-    # SIGINT is not set here: a worker inherits it ignored from its start (processes.starting_workers
-    # around the first submits), which also covers its imports before this initializer runs, and which the
-    # Ctrl-C test (tests/ingest/test_demo_interrupted.py: no traceback per worker) relies on. Only a pool
-    # started from a thread other than the main one (no caller does: the CLI runs the load in its main
-    # thread) starts its workers with SIGINT as it was.
+    # SIGINT: ignored by metrics.processes.spawn_pool's initializer before this one, and inherited ignored
+    # from the start (processes.starting_workers), which covers the imports before it too.
     global _SHARED
     _SHARED = shared
-
-
-def stop_workers(pool: ProcessPoolExecutor, pending: deque[Future[Drawn]], grace_s: float = 5.0) -> None:
-    """Cancel the chunks not started and end ``pool``'s workers now: SIGTERM, then SIGKILL to those still
-    running after ``grace_s`` seconds; returns when they have exited."""
-    for future in pending:
-        future.cancel()
-    # the worker processes (ProcessPoolExecutor._processes: Python 3.14 adds terminate_workers() for this)
-    processes = list((getattr(pool, "_processes", None) or {}).values())
-    for process in processes:
-        with contextlib.suppress(OSError, ValueError):
-            process.terminate()
-    pool.shutdown(wait=False, cancel_futures=True)
-    deadline = time.monotonic() + grace_s
-    for process in processes:
-        with contextlib.suppress(OSError, ValueError):
-            process.join(max(0.0, deadline - time.monotonic()))
-            if process.is_alive():
-                process.kill()
-                process.join(1.0)
 
 
 def draw_chunk(k: int, n: int, seed: int, folder: str) -> Drawn:
@@ -157,7 +133,7 @@ def draw_and_append(engine: sa.Engine, shared: chunks.Shared, sizes: list[int], 
                     progress(drawn.k, len(sizes), out)
         except BaseException:
             with processes.sigint_ignored():
-                stop_workers(pool, pending)  # the chunks being drawn are not waited for, no new ones start
+                processes.stop(pool, pending)  # the chunks being drawn are not waited for, no new ones start
             raise
         pool.shutdown(wait=True)
     finally:
@@ -210,4 +186,4 @@ def _insert_file(raw: object, dialect: sa.Dialect, table: sa.Table, file: str, s
     return arrow.num_rows
 
 
-__all__ = ["Drawn", "draw_and_append", "draw_chunk", "memory_limit", "stop_workers"]
+__all__ = ["Drawn", "draw_and_append", "draw_chunk", "memory_limit"]

@@ -29,10 +29,12 @@ import tomllib
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from metrics.backends.connect import PROJECT_ROOT
+from metrics.present.masking import mask
 
 DICT_PATH = PROJECT_ROOT / "data" / "telecom_dict.txt"
 TOPICS_PATH = PROJECT_ROOT / "data" / "complaint_topics.toml"
@@ -122,6 +124,23 @@ def tokens(text: str) -> list[str]:
         elif part:
             out.extend(_clause_tokens(part))
     return out
+
+
+class Read(NamedTuple):
+    """What one text says: the dictionary topic it names most (or None), its words, its sentiment."""
+
+    topic: str | None
+    words: list[str]
+    sentiment: float
+
+
+def read_texts(texts: list[str]) -> list[Read]:
+    """:class:`Read` of each text, in order, masked first (no name or number becomes a topic's word). The
+    work :func:`metrics.ingest.topics.tag` spreads over worker processes: this module imports little."""
+    lex = lexicon()
+    toks = [tokens(mask(t)) for t in texts]
+    return [Read(topic, words(ts), sentiment(ts, lex))
+            for topic, ts in zip(dictionary_topics(toks, lex), toks, strict=True)]
 
 
 def words(toks: list[str]) -> list[str]:
@@ -255,5 +274,5 @@ def assign_by_terms(word_lists: list[list[str]], terms: dict[str, list[str]]) ->
     return out
 
 
-__all__ = ["Lexicon", "OTHER", "assign_by_terms", "components_for", "dictionary_topics", "discover", "lexicon",
-           "generic_words", "label", "sentiment", "tokens", "words"]
+__all__ = ["OTHER", "Lexicon", "Read", "assign_by_terms", "components_for", "dictionary_topics", "discover", "lexicon",
+           "generic_words", "label", "read_texts", "sentiment", "tokens", "words"]

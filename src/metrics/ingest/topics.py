@@ -22,7 +22,6 @@ and the result is the same whatever the workers (tests/engine/test_topics.py).
 from __future__ import annotations
 
 import hashlib
-from typing import NamedTuple
 
 import pandas as pd
 import sqlalchemy as sa
@@ -32,7 +31,6 @@ from metrics.backends.bulk import write_rows
 from metrics.ingest import topic_text as tt
 from metrics.ingest.rollups import analyze
 from metrics.model import schema as s
-from metrics.present.masking import mask
 
 BUILT_KEY = "ticket_topics_built"  # sw_meta: present once the table is complete
 REFIT_SHARE = 0.2
@@ -40,6 +38,7 @@ ORIGINS = ("dictionary", "discovered")
 CHUNK = 50_000  # texts read and tagged at a time
 PARALLEL_MIN = 100_000  # distinct texts from which worker processes read them (each pays ~2 s of imports)
 PART = 20_000  # texts per worker task
+MAX_WORKERS = 4  # each holds ~250 MB besides its part
 BACKGROUND = 50_000  # dictionary-tagged texts that tell the generic words (metrics.ingest.topic_text.generic_words)
 
 metadata = sa.MetaData()
@@ -70,12 +69,15 @@ def tag(texts: list[str], terms: dict[str, list[str]] | None = None, seed: int =
     top words: found anew on the unmatched texts when ``terms`` is None, else the given ones.
 
     Each distinct text is read once (masked, cut into words, its dictionary topic and sentiment), by
-    ``workers`` processes (None: every core from :data:`PARALLEL_MIN` distinct texts, else this one);
+    ``workers`` processes (None: every core, at most :data:`MAX_WORKERS`, from :data:`PARALLEL_MIN`
+    distinct texts, else this one; never off the main thread);
     the discovery then sees every text, repeated ones as often as they occur, so the result is the same
     whatever the workers."""
     distinct = list(dict.fromkeys(texts))
     if workers is None:
-        workers = processes.cores() if len(distinct) >= PARALLEL_MIN else 1
+        workers = min(processes.cores(), MAX_WORKERS) if len(distinct) >= PARALLEL_MIN else 1
+    if not processes.may_spawn():  # a page's script thread: this process alone
+        workers = 1
     read = dict(zip(distinct, _read_all(distinct, workers), strict=True))
     per_text = [read[t] for t in texts]
     topic: list[str | None] = [r.topic for r in per_text]
@@ -92,35 +94,22 @@ def tag(texts: list[str], terms: dict[str, list[str]] | None = None, seed: int =
     return pd.DataFrame({"topic": topic, "origin": origin, "sentiment": [r.sentiment for r in per_text]}), terms
 
 
-class Read(NamedTuple):
-    """What one text says: the dictionary topic it names most (or None), its words, its sentiment."""
-
-    topic: str | None
-    words: list[str]
-    sentiment: float
-
-
-def read_texts(texts: list[str]) -> list[Read]:
-    """:class:`Read` of each text, in order (in a worker process, or in this one)."""
-    lex = tt.lexicon()
-    toks = [tt.tokens(mask(t)) for t in texts]  # masked first: no name or number becomes a topic's word
-    return [Read(topic, tt.words(ts), tt.sentiment(ts, lex))
-            for topic, ts in zip(tt.dictionary_topics(toks, lex), toks, strict=True)]
-
-
-def _read_all(texts: list[str], workers: int) -> list[Read]:
-    """:func:`read_texts` of ``texts``, in parts of :data:`PART` texts by ``workers`` processes when
-    there is more than one part and worker; a failure or Ctrl-C cancels the parts not started."""
+def _read_all(texts: list[str], workers: int) -> list[tt.Read]:
+    """:func:`~metrics.ingest.topic_text.read_texts` of ``texts``, in parts of :data:`PART` texts by
+    ``workers`` processes when there is more than one part and worker; a failure or Ctrl-C ends the
+    workers at once (:func:`metrics.processes.stop`)."""
     parts = [texts[i:i + PART] for i in range(0, len(texts), PART)]
     if workers <= 1 or len(parts) <= 1:
-        return read_texts(texts)
+        return tt.read_texts(texts)
     pool = processes.spawn_pool(min(workers, len(parts)))
+    futures = []
     try:
         with processes.starting_workers():  # the workers start at the first submits
-            futures = [pool.submit(read_texts, part) for part in parts]
+            futures = [pool.submit(tt.read_texts, part) for part in parts]
         out = [r for f in futures for r in f.result()]
     except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
+        with processes.sigint_ignored():
+            processes.stop(pool, futures)
         raise
     pool.shutdown()
     return out
@@ -195,5 +184,5 @@ def built(conn: sa.Connection) -> bool:
     return conn.execute(sa.select(m.c.value).where(m.c.key == BUILT_KEY)).first() is not None
 
 
-__all__ = ["BUILT_KEY", "ORIGINS", "Read", "built", "md5", "read_texts", "refresh", "tag", "ticket_topics",
+__all__ = ["BUILT_KEY", "ORIGINS", "built", "md5", "refresh", "tag", "ticket_topics",
            "topic_terms"]
