@@ -23,9 +23,9 @@ SCRIPT = textwrap.dedent("""
 
     plain = tempfile.TemporaryDirectory._cleanup.__func__
 
-    def watched(cls, name, warn_message, ignore_errors=False):
+    def watched(cls, *args, **kwargs):
         print("finalizer removes a folder; kaleido running:", kaleido._global_server.is_running(), flush=True)
-        plain(cls, name, warn_message, ignore_errors)
+        plain(cls, *args, **kwargs)
 
     tempfile.TemporaryDirectory._cleanup = classmethod(watched)
     png = export.figure_image(go.Figure(go.Bar(x=[1, 2], y=[3, 4])))

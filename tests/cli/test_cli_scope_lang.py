@@ -32,8 +32,8 @@ CASES = {
                                         "that account manager's portfolio is outside your scope",
                                         ["account", "manager", "portfolio", "outside", "scope"]),
     "viewer_import": (["import", "tickets", "tickets.csv", "--as-user", "look"],
-                      "user look (viewer) may not import; imports are for admins",
-                      ["may", "not", "import", "imports", "admins"]),
+                      "user look is not an admin and may not import; imports are for admins",
+                      ["admin", "may", "not", "import", "imports", "admins"]),
 }
 
 

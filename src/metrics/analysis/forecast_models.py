@@ -44,6 +44,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from metrics.analysis.blas import one_blas_thread
+from metrics.analysis.stats import scipy_stats
 from metrics.model.registry import get
 
 MIN_MONTHS = 12  # fewer usable months: no forecast
@@ -121,9 +122,7 @@ class Fit:
 
     def quantile(self, p: float) -> float:
         """The ``p`` quantile of a standardised forecast error (Student t with :attr:`df`)."""
-        from scipy.stats import t as student
-
-        return float(student.ppf(p, self.df))
+        return float(scipy_stats().t.ppf(p, self.df))
 
     def covariance(self) -> np.ndarray:
         """The h×h covariance of the forecast errors on the model scale."""

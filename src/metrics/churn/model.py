@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from metrics.analysis.stats import Z95, cox_score_residuals
+from metrics.analysis.stats import Z95, cox_score_residuals, scipy_stats
 from metrics.backends.connect import DatabaseError
 from metrics.churn.design import SERVICE_TERMS, Design, decide
 from metrics.churn.features import HORIZON_DAYS, Landmark, features, landmarks, read_frame, table_counts
@@ -302,7 +302,7 @@ def _prob(cph, x: pd.DataFrame, h0: float) -> np.ndarray:
 
 def _terms_frame(cph, se: pd.Series, logit, ph_p: pd.Series, terms: list[str]) -> pd.DataFrame:
     """One row per term: hazard ratio with its 95% interval and Wald p from the robust ``se``."""
-    from scipy.stats import norm
+    norm = scipy_stats().norm
 
     ci = logit.conf_int() if logit is not None else None
     nan = float("nan")

@@ -30,7 +30,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     if args.as_user:  # acting for a user: imports are for admins
         user = user_of(args.as_user, cli_lang(args))
         if user.role != "admin":
-            raise access.ScopeError.said("scope_refusal.import_admins", user=user.name, role=user.role)
+            raise access.ScopeError.said("scope_refusal.import_admins", user=user.name)
     who = args.as_user or None
     snapshot = None
     if args.snapshot_date:
