@@ -50,18 +50,6 @@ def _chromium() -> str | None:
     return None
 
 
-def _finalizers_after_kaleido_close() -> None:
-    """Make Chromium's profile folder outlive Chromium at exit.
-
-    kaleido registers its server's close with ``atexit`` when it starts; Chromium's profile folder is
-    a ``TemporaryDirectory`` made later, whose finalizer ``weakref`` runs from its own ``atexit`` hook,
-    registered by the process's first finalizer. ``atexit`` runs last-registered first, so without
-    this the folder was removed while Chromium still wrote into it (a traceback after the command's
-    own output, now and then). Registering ``weakref``'s hook before kaleido's puts the close first.
-    """
-    weakref.finalize(_ensure_kaleido, lambda: None)
-
-
 def _ensure_kaleido() -> None:
     global _started
     with _lock:
@@ -72,7 +60,9 @@ def _ensure_kaleido() -> None:
             os.environ["BROWSER_PATH"] = browser
         import kaleido
 
-        _finalizers_after_kaleido_close()
+        # weakref's atexit hook (it removes Chromium's profile folder) registered before kaleido's close:
+        # atexit runs the last first, so Chromium is closed before its folder goes (tests/charts/test_kaleido_exit.py)
+        weakref.finalize(_ensure_kaleido, lambda: None)
         try:
             kaleido.start_sync_server(silence_warnings=True)
         except Exception:  # noqa: BLE001 - already running or unsupported: fall back to per-call
