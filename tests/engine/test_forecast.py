@@ -110,6 +110,38 @@ def test_ets_intervals_equal_statsmodels() -> None:
         np.testing.assert_allclose(ours, factor * theirs, rtol=1e-4)
 
 
+def test_ar1_equals_statsmodels_arima() -> None:
+    """The AR(1) candidate's closed forms (likelihood, one-step errors, forecasts) on statsmodels' GLS
+    Yule–Walker estimates equal ``ARIMA(...).fit(method="yule_walker")``'s own results on series of
+    every persistence, noise and length the forecasts see, and both refuse the same series."""
+    import warnings
+
+    from statsmodels.tsa.arima.model import ARIMA
+
+    rng = np.random.default_rng(11)
+    compared = 0
+    for _ in range(60):
+        n = int(rng.integers(fm.MIN_MONTHS, 40))
+        y = _ar1(rng, n, phi=float(rng.uniform(-0.9, 0.97)), mean=float(rng.normal(0, 5))) * rng.uniform(0.01, 3)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                res = ARIMA(y, order=(1, 0, 0), trend="c").fit(method="yule_walker")
+            except ValueError:
+                with pytest.raises(ValueError):
+                    fm._ar1(y, 3)
+                continue
+            fit = fm._ar1(y, 3)
+        phi, sigma2 = float(res.params[1]), float(res.params[-1])
+        assert fit.aicc == pytest.approx(float(res.aicc), rel=1e-10, abs=1e-9)
+        np.testing.assert_allclose(fit.mean, res.forecast(3), rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(fit.resid, res.resid, rtol=1e-9, atol=1e-10)
+        np.testing.assert_allclose(fit.psi, phi ** np.arange(3), rtol=1e-12)
+        assert fit.sigma2 == pytest.approx(sigma2 * n / (n - 2), rel=1e-12) and fit.df == n - 2
+        compared += 1
+    assert compared >= 50
+
+
 def test_quarter_combines_known_and_forecast_months_by_volume() -> None:
     """History to August: Q3 is July and August as known (weights 100 and 300) and September forecast
     (weight: the mean of the last three months); a quantile of the quarter is that of September
