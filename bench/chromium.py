@@ -20,7 +20,7 @@ from metrics.query.warehouse import Warehouse
 from servicewatch.local_server import ServerDidNotStart, streamlit_server
 from servicewatch.ui import SECTION_KEY
 
-from .datasets import DATA, ROOT, SCALES, data_key, log
+from .datasets import DATA, ROOT, SCALES, XL_CUSTOMERS, data_key, log
 from .sections import write_section
 
 CHROMIUM = "/usr/bin/chromium"
@@ -210,7 +210,7 @@ def backspace(testid: str, text: str):
 def started(scale: str, repeat: int) -> dict:
     """The head of a page benchmark's result: the scale, its customers, the rounds, an empty ``pages``,
     the start (UTC), the load average and the cores."""
-    return {"scale": scale, "customers": SCALES[scale], "repeat": repeat, "pages": {},
+    return {"scale": scale, "customers": SCALES.get(scale, XL_CUSTOMERS), "repeat": repeat, "pages": {},
             "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "load_average_at_start": os.getloadavg(), "cores": os.cpu_count()}
 
@@ -250,7 +250,8 @@ def page_bench_main(argv: list[str] | None, *, prog: str, doc: str | None, pages
     repeat, pages)``, prints ``markdown_of(result)`` and, unless ``--no-write``, saves ``results`` and
     writes the docs/performance.md ``section``."""
     p = argparse.ArgumentParser(prog=prog, description=(doc or "").split("\n\n")[0])
-    p.add_argument("--scale", default="L", choices=list(SCALES))
+    p.add_argument("--scale", default="L", choices=[*SCALES, "XL"],
+                   help="XL: the file `python -m bench.xl --keep bench/data/XL-10000000-seed7.duckdb` left")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--repeat", type=int, default=repeat, help=repeat_help)
     p.add_argument("--pages", default=",".join(pages), help=f"comma-separated, of: {', '.join(pages)}")
@@ -262,6 +263,9 @@ def page_bench_main(argv: list[str] | None, *, prog: str, doc: str | None, pages
         p.error(f"unknown page(s) {bad}; use {', '.join(pages)}")
     result = run_pages(args.scale, args.seed, args.repeat, chosen)
     print(markdown_of(result))
+    if args.scale != "L":  # the L figures stay; another scale has its own results file and section
+        results = results.with_name(f"{results.stem}_{args.scale}{results.suffix}")
+        section = f"{section}-{args.scale.lower()}"
     if not args.no_write:
         results.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
         write_section(section, markdown_of(result))
