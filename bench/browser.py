@@ -24,6 +24,8 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
 from metrics.backends.connect import make_engine
 from metrics.model.i18n import label
 from metrics.query.warehouse import Warehouse
@@ -106,7 +108,15 @@ def page_run(browser, base: str, name: str, path: str, choices: dict, repeat: in
         steps += [("section", f"section: {label}", click_section(label))
                   for label in [b.strip() for b in buttons.all_inner_texts()][1:]]
         for kind, what, act in steps:
-            r = change(page, act)
+            try:
+                r = change(page, act)
+            except PlaywrightTimeout:  # said and counted, the page's other steps still measured
+                log(f"  {name}: {what}: no answer within the timeout")
+                out.setdefault("failed", []).append(what)
+                out["errors"] += 1
+                page.goto(url, timeout=TIMEOUT_MS)
+                done_at(page)
+                continue
             out[kind].append(r["ms"])
             _add_phases(out, kind, r)
             out["errors"] += r["errors"]
