@@ -19,25 +19,31 @@ from metrics.access import audit
 from metrics.access import users as access
 from metrics.backends.connect import resolve_url
 from metrics.cli.common import EXIT_FAILURE, UserError, emit, open_filtered, open_warehouse
-from metrics.cli.options import add_db_argument, add_filter_arguments, add_format_argument, add_listing_command
+from metrics.cli.options import (
+    add_db_argument,
+    add_filter_arguments,
+    add_format_argument,
+    add_lang_argument,
+    add_listing_command,
+)
 from metrics.deliver import store
 from metrics.deliver.lease import LEASE, now_utc
 from metrics.deliver.schedule import DEFAULT_TIME_ZONE, Schedule, ScheduleError, next_due
 from metrics.deliver.scope import PRESETS
 from metrics.deliver.subscribe import Refused, addressable, subscribe, unsubscribe
-from metrics.deliver.transport import parse_webhook
+from metrics.deliver.transport import Refusal, parse_webhook
 from metrics.model.i18n import t
-from metrics.model.keys import shown
 
 
-def _now(text: str | None, zone: str) -> datetime:
-    """``--now``: an ISO date-time (with an offset, or wall-clock in ``zone``) as naive UTC."""
+def _now(text: str | None, zone: str, lang: str) -> datetime:
+    """``--now``: an ISO date-time (with an offset, or wall-clock in ``zone``) as naive UTC; one line
+    in ``lang`` when it is not one."""
     if not text:
         return now_utc()
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise UserError(f"--now: {shown(text)} is not a date-time (YYYY-MM-DDTHH:MM)") from None
+        raise UserError(t("subscription_cli.bad_now", lang, value=repr(text))) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=ZoneInfo(zone))
     return moment.astimezone(UTC).replace(tzinfo=None)
@@ -48,35 +54,46 @@ def _engine(args: argparse.Namespace):
 
 
 def cmd_add(args: argparse.Namespace) -> None:
+    """Add a subscription; every refusal is one line in ``--lang`` and writes nothing."""
+    lang = args.lang
     try:
         when = Schedule.parse(args.every, args.at, args.tz)
         hooks = [parse_webhook(w) for w in args.webhook]
-    except (ScheduleError, ValueError) as exc:
-        raise UserError(str(exc)) from None
+    except (ScheduleError, Refusal) as exc:
+        raise UserError(exc.text(lang)) from None
     if args.start:
-        raise UserError("a subscription has no fixed dates: each delivery covers --period up to the data's as-of")
+        raise UserError(t("subscription_cli.no_dates", lang))
     if not args.to and not hooks:
-        raise UserError("give at least one --to USER or --webhook KIND=URL")
+        raise UserError(t("subscription_cli.no_target", lang))
     known = {n: u for n, (u, _h) in access.load_users().items()}
     try:  # before the data is opened: a misspelt name is said at once
         addressable(args.to, known)
     except Refused as exc:
-        raise UserError(str(exc)) from None
+        raise UserError(exc.text(lang)) from None
     wh, f = open_filtered(args)  # values checked; an --as-user owner only within their own scope
     owner = access.get_user(args.as_user) if args.as_user else None
-    now = _now(args.now, args.tz)
+    now = _now(args.now, args.tz, lang)
     try:
         sid = subscribe(wh, _engine(args), f, owner=owner, owner_name=audit.cli_user(args.as_user),
                         recipients=args.to, webhooks=hooks, preset=args.period, section=args.section,
                         fmt=args.format, schedule=when, users=known, now=now)
     except Refused as exc:
-        raise UserError(str(exc)) from None
+        raise UserError(exc.text(lang)) from None
     first = next_due(when, now.replace(tzinfo=UTC)).astimezone(when.zone)
-    print(f"subscription {sid} added: {args.format} {when.every} at {args.at} {when.zone.key} to "
-          f"{len(set(args.to))} user(s) and {len(hooks)} webhook(s); first due {first:%Y-%m-%d %H:%M %Z}")
+    print(t("subscription_cli.added", lang, id=sid, format=args.format, every=when.every, at=args.at,
+            zone=when.zone.key, users=len(set(args.to)), webhooks=len(hooks), first=f"{first:%Y-%m-%d %H:%M %Z}"))
+
+
+def _emit(df: pd.DataFrame, fmt: str, none: str, lang: str) -> None:
+    """A listing as :func:`emit` prints it; an empty table is the catalogue's line ``none`` in ``lang``."""
+    if fmt == "table" and not len(df):
+        print(t(none, lang))
+    else:
+        emit(df, fmt)
 
 
 def cmd_list(args: argparse.Namespace) -> None:
+    """The subscriptions and when each is due next (stable column names; an empty table in ``--lang``)."""
     rows = []
     for s in store.all_subscriptions(_engine(args)):
         due = next_due(s.when, (s.last_due_at or s.created_at).replace(tzinfo=UTC)).astimezone(s.when.zone)
@@ -84,14 +101,16 @@ def cmd_list(args: argparse.Namespace) -> None:
                      "webhooks": " ".join(h["kind"] for h in s.webhooks), "format": s.format,
                      "schedule": s.schedule, "at": s.at_time, "time_zone": s.time_zone, "filters": s.filters,
                      "next_due": f"{due:%Y-%m-%d %H:%M}", "enabled": s.enabled})
-    emit(pd.DataFrame(rows, columns=["id", "owner", "recipients", "webhooks", "format", "schedule", "at",
-                                     "time_zone", "filters", "next_due", "enabled"]), args.format)
+    _emit(pd.DataFrame(rows, columns=["id", "owner", "recipients", "webhooks", "format", "schedule", "at",
+                                      "time_zone", "filters", "next_due", "enabled"]),
+          args.format, "subscription_cli.no_subscriptions", args.lang)
 
 
 def cmd_remove(args: argparse.Namespace) -> None:
+    """Remove a subscription (and its unsent deliveries); an unknown id is one line in ``--lang``."""
     if not unsubscribe(resolve_url(args.db), _engine(args), args.id, audit.cli_user(getattr(args, "as_user", None))):
-        raise UserError(f"no subscription {args.id}; see servicewatch subscription list")
-    print(f"subscription {args.id} removed")
+        raise UserError(t("subscription_cli.no_subscription", args.lang, id=args.id))
+    print(t("subscription_cli.removed", args.lang, id=args.id))
 
 
 def cmd_send(args: argparse.Namespace) -> int:
@@ -99,7 +118,7 @@ def cmd_send(args: argparse.Namespace) -> int:
 
     if not args.due:
         raise UserError(t("deliver.cli.give_due", args.lang))
-    out = run.send_due(resolve_url(args.db), now=_now(args.now, DEFAULT_TIME_ZONE), lang=args.lang)
+    out = run.send_due(resolve_url(args.db), now=_now(args.now, DEFAULT_TIME_ZONE, args.lang), lang=args.lang)
     for line in out.lines:
         print(f"servicewatch: error: {line}", file=sys.stderr)
     print(t("deliver.cli.summary", args.lang, sent=out.sent, retrying=out.retrying, failed=out.failed,
@@ -108,7 +127,9 @@ def cmd_send(args: argparse.Namespace) -> int:
 
 
 def cmd_deliveries(args: argparse.Namespace) -> None:
-    emit(store.table(_engine(args), tuple(args.state) or None), args.format)
+    """Deliveries and their state (stable column names; an empty table in ``--lang``)."""
+    _emit(store.table(_engine(args), tuple(args.state) or None), args.format, "subscription_cli.no_deliveries",
+          args.lang)
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -200,11 +221,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    help="the period of each delivery, up to the data's as-of date (default last_month)")
     a.add_argument("--section", metavar="ID", help="the page or section subscribed from (kept with the view)")
     a.add_argument("--now", metavar="DATETIME", help=argparse.SUPPRESS)  # as if added at (tests, backfills)
+    add_lang_argument(a, "language of the printed line and of a refusal")
     a.set_defaults(func=cmd_add)
-    add_listing_command(ssub, "list", "list the subscriptions and when each is due next", cmd_list)
+    ls = add_listing_command(ssub, "list", "list the subscriptions and when each is due next", cmd_list)
+    add_lang_argument(ls, "language of an empty list's line")
     rm = ssub.add_parser("remove", help="remove a subscription (and its unsent deliveries)")
     add_db_argument(rm)
     rm.add_argument("id", type=int)
+    add_lang_argument(rm, "language of the printed line and of a refusal")
     rm.set_defaults(func=cmd_remove)
     sd = ssub.add_parser("send", help="send what is due now (for cron or Airflow)")
     add_db_argument(sd)
@@ -217,6 +241,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     add_db_argument(dl)
     dl.add_argument("--state", action="append", default=[], choices=["queued", "sending", "sent", "failed"])
     add_format_argument(dl)
+    add_lang_argument(dl, "language of an empty list's line")
     dl.set_defaults(func=cmd_deliveries)
 
     w = sub.add_parser("worker", help="a long-running scheduler that sends what is due (lease in the database)")

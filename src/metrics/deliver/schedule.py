@@ -19,14 +19,17 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from metrics.model import i18n
+
 DEFAULT_TIME_ZONE = "Asia/Shanghai"
 WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 _SCHEDULE = re.compile(r"^(daily|weekly:(MON|TUE|WED|THU|FRI|SAT|SUN)|monthly:([1-9]|[12][0-9]|3[01]))$")
 _TIME = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
 
 
-class ScheduleError(ValueError):
-    """An invalid schedule, time or time zone (the message is one line for the user)."""
+class ScheduleError(i18n.Worded, ValueError):
+    """An invalid schedule, time or time zone: one line, ``str()`` in English (logs), :meth:`text` in a
+    user's language (the catalogue's ``deliver.schedule.*``)."""
 
 
 @dataclass(frozen=True)
@@ -41,15 +44,14 @@ class Schedule:
         if every.lower().startswith("weekly:"):
             every = "weekly:" + every[7:].upper()
         if not _SCHEDULE.match(every):
-            raise ScheduleError(f"invalid schedule {every!r}: use daily, weekly:MON … weekly:SUN or monthly:1 … "
-                                "monthly:31")
+            raise ScheduleError.said("deliver.schedule.bad_every", every=repr(every))
         m = _TIME.match((at or "").strip())
         if not m:
-            raise ScheduleError(f"invalid time {at!r}: use HH:MM (00:00 – 23:59)")
+            raise ScheduleError.said("deliver.schedule.bad_time", at=repr(at))
         try:
             tz = ZoneInfo(zone)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ScheduleError(f"unknown time zone {zone!r} (an IANA name such as Asia/Shanghai)") from None
+            raise ScheduleError.said("deliver.schedule.bad_zone", zone=repr(zone)) from None
         return cls(every, time(int(m.group(1)), int(m.group(2))), tz)
 
     def matches(self, day: date) -> bool:
