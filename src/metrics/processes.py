@@ -79,7 +79,10 @@ def _ignore_sigint_then(initializer: Callable[..., object] | None, *initargs: ob
 def spawn_pool(workers: int, initializer: Callable[..., object] | None = None,
                initargs: tuple = ()) -> ProcessPoolExecutor:
     """A ``ProcessPoolExecutor`` of ``workers`` spawned processes, each ignoring SIGINT and then running
-    ``initializer(*initargs)``; submit its first tasks inside :func:`starting_workers`."""
+    ``initializer(*initargs)``; submit its first tasks inside :func:`starting_workers`. Off a command's
+    main thread it raises ``RuntimeError`` (a caller that did not ask :func:`workers_allowed`)."""
+    if not may_spawn():
+        raise RuntimeError("metrics.processes: no worker pool off the main thread (ask workers_allowed first)")
     return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                                initializer=_ignore_sigint_then, initargs=(initializer, *initargs))
 
@@ -87,6 +90,12 @@ def spawn_pool(workers: int, initializer: Callable[..., object] | None = None,
 def may_spawn() -> bool:
     """Whether this thread may start a pool: only a command's main thread (see the module docstring)."""
     return threading.current_thread() is threading.main_thread()
+
+
+def workers_allowed(requested: int) -> int:
+    """How many worker processes a caller asking for ``requested`` may use here: ``requested`` on a
+    command's main thread, else 1 (this process alone; see the module docstring)."""
+    return requested if may_spawn() else 1
 
 
 def stop(pool: ProcessPoolExecutor, pending: Iterable[Future], grace_s: float = 5.0) -> None:
@@ -118,4 +127,5 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
-__all__ = ["caller_main_hidden", "cores", "may_spawn", "sigint_ignored", "spawn_pool", "starting_workers", "stop"]
+__all__ = ["caller_main_hidden", "cores", "may_spawn", "sigint_ignored", "spawn_pool", "starting_workers", "stop",
+           "workers_allowed"]

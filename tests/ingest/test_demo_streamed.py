@@ -195,6 +195,29 @@ def test_workers_write_the_sequential_rows(streamed_digest: str, tmp_path: Path)
     assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".write.lock")) == ["parallel.duckdb"]
 
 
+def test_workers_off_the_main_thread_draw_in_this_process(streamed_digest: str, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A load asking for workers from a thread that is not a command's main thread (a page's script
+    thread) starts no pool and swaps no ``__main__``: this process draws the chunks in turn, the same file."""
+    import threading
+
+    from metrics import processes
+
+    def refuse(*_a: object, **_k: object) -> None:
+        raise AssertionError("a pool was started off the main thread")
+
+    monkeypatch.setattr(processes, "spawn_pool", refuse)
+    target = tmp_path / "threaded.duckdb"
+    got: list = []
+    thread = threading.Thread(target=lambda: got.append(
+        load_streamed(f"duckdb:///{target}", CUSTOMERS, seed=SEED, chunk_customers=CHUNK, workers=2)))
+    thread.start()
+    thread.join()
+    assert got, "the load failed in the thread"
+    assert got[0].workers == 1
+    assert _digest(target) == streamed_digest
+
+
 def test_workers_failure_leaves_the_old_file_and_no_chunk_files(streamed_db: Path, tmp_path: Path) -> None:
     """With workers, a failure after the first chunk (the progress hook raising) leaves the existing file
     byte for byte and neither the temporary file nor the folder of chunk files beside it."""

@@ -77,9 +77,13 @@ def _start(shared: chunks.Shared) -> None:
 
 def draw_chunk(k: int, n: int, seed: int, folder: str) -> Drawn:
     """In a worker: draw chunk ``k`` (``n`` customers) with ids from 1 and write its tables into ``folder``."""
+    return _draw(_SHARED, k, n, seed, folder)
+
+
+def _draw(shared: chunks.Shared, k: int, n: int, seed: int, folder: str) -> Drawn:
     started = time.perf_counter()
     offsets = chunks.Offsets()
-    frames = chunks.chunk_frames(_SHARED, k, n, seed, offsets)
+    frames = chunks.chunk_frames(shared, k, n, seed, offsets)
     files = {}
     for name in chunks.CHUNK_TABLES:
         df = frames.pop(name)
@@ -99,8 +103,10 @@ def draw_and_append(engine: sa.Engine, shared: chunks.Shared, sizes: list[int], 
                     tmp: Path, out: StreamedLoad,
                     progress: Callable[[int, int, StreamedLoad], None] | None) -> pd.Series:
     """Draw the chunks of ``sizes`` in ``workers`` processes and append them in order to the file of
-    ``engine`` (being built at ``tmp``); returns the summed active counts. ``out`` gets the times: waiting
-    for chunks in ``generate_s``, appending in ``write_s``, the workers' own time in ``draw_s``."""
+    ``engine`` (being built at ``tmp``); returns the summed active counts. Off a command's main thread
+    (:func:`metrics.processes.workers_allowed`) this process draws them in turn, with no pool. ``out``
+    gets the times: waiting for chunks in ``generate_s``, appending in ``write_s``, the workers' own time
+    in ``draw_s``."""
     folder = tmp.with_name(f"{tmp.name}.chunks")
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir()
@@ -109,7 +115,23 @@ def draw_and_append(engine: sa.Engine, shared: chunks.Shared, sizes: list[int], 
     active: pd.Series | None = None
     tasks = iter(enumerate(sizes))
     pending: deque[Future[Drawn]] = deque()
+
+    def take(drawn: Drawn) -> None:
+        nonlocal active
+        out.draw_s += drawn.seconds
+        out.worker_peak_mb = max(out.worker_peak_mb, round(drawn.peak_mb))
+        _append_chunk(engine, drawn, base, out)
+        active = drawn.active if active is None else active.add(drawn.active, fill_value=0)
+        if progress is not None:
+            progress(drawn.k, len(sizes), out)
+
+    workers = processes.workers_allowed(workers)
     try:
+        if workers == 1:  # off a command's main thread: the same chunks drawn in this process, in turn
+            out.workers = 1
+            for k, n in tasks:
+                take(_draw(slim, k, n, seed, str(folder)))
+            return active
         pool = processes.spawn_pool(workers, initializer=_start, initargs=(slim,))
         try:
             def submit() -> None:
@@ -125,12 +147,7 @@ def draw_and_append(engine: sa.Engine, shared: chunks.Shared, sizes: list[int], 
                 drawn = pending.popleft().result()
                 out.generate_s += time.perf_counter() - started
                 submit()
-                out.draw_s += drawn.seconds
-                out.worker_peak_mb = max(out.worker_peak_mb, round(drawn.peak_mb))
-                _append_chunk(engine, drawn, base, out)
-                active = drawn.active if active is None else active.add(drawn.active, fill_value=0)
-                if progress is not None:
-                    progress(drawn.k, len(sizes), out)
+                take(drawn)
         except BaseException:
             with processes.sigint_ignored():
                 processes.stop(pool, pending)  # the chunks being drawn are not waited for, no new ones start

@@ -76,8 +76,7 @@ def tag(texts: list[str], terms: dict[str, list[str]] | None = None, seed: int =
     distinct = list(dict.fromkeys(texts))
     if workers is None:
         workers = min(processes.cores(), MAX_WORKERS) if len(distinct) >= PARALLEL_MIN else 1
-    if not processes.may_spawn():  # a page's script thread: this process alone
-        workers = 1
+    workers = processes.workers_allowed(workers)  # a page's script thread: this process alone
     read = dict(zip(distinct, _read_all(distinct, workers), strict=True))
     per_text = [read[t] for t in texts]
     topic: list[str | None] = [r.topic for r in per_text]
