@@ -67,7 +67,7 @@ def cmd_effect(args: argparse.Namespace) -> None:
 
 
 def cmd_list(args: argparse.Namespace) -> None:
-    from metrics.access.users import ScopeError, require_rows
+    from metrics.access.users import require_rows
     from metrics.churn import action_effect as ae
     from metrics.churn.actions_store import action_list
 
@@ -75,10 +75,7 @@ def cmd_list(args: argparse.Namespace) -> None:
     if not ae.has_actions(wh):
         raise UserError(t("actions.no_table", args.lang))
     f = build_filters(wh, args)
-    try:
-        require_rows(f.scope, "action lists")
-    except ScopeError as exc:  # a viewer: one line in --lang
-        raise UserError(exc.text(args.lang)) from None
+    require_rows(f.scope, "action lists")  # a viewer: ScopeError, one line in --lang (main's handler)
     owner = _owner_id(wh, args)
     df = action_list(wh, f, args.status, owner, args.overdue)
     df.insert(3, "action_type_name", [label("action_type", v, args.lang) for v in df["action_type"]])
