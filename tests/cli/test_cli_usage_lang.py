@@ -133,14 +133,15 @@ def _one_line_each(zh, en, english: str, words: list[str]) -> None:
 ])
 def test_import_and_template_usage_in_both_languages(cli_env: dict[str, str], sw, argv: list[str], english: str,
                                                      words: list[str], code: int) -> None:
-    """``import`` and ``template`` (no --db for the template) say what is wrong in --lang, one line."""
+    """``import`` and ``template`` (no --db for the template) say what is wrong in --lang, one line, with
+    the prefix of the CLI's own error lines (``servicewatch: error:``)."""
     db = ["--db", cli_env["SERVICEWATCH_DB"]] if argv[0] == "import" else []
     zh, en = (Ran(*sw(*argv, *db, "--lang", lang)) for lang in ("zh", "en"))
     for p in (zh, en):
         assert p.returncode == code and p.stdout == "" and p.stderr.count("\n") == 1, p
-        assert "Traceback" not in p.stderr
+        assert "Traceback" not in p.stderr and p.stderr.startswith("servicewatch: error: "), p
     assert english in en.stderr
-    line = zh.stderr.split("error: ", 1)[1]
+    line = zh.stderr.removeprefix("servicewatch: error: ")
     assert CJK.search(line) and not any(re.search(rf"\b{w}\b", line) for w in words), line
 
 

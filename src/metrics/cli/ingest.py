@@ -21,10 +21,10 @@ def cmd_import(args: argparse.Namespace) -> int:
     from metrics.ingest.importer import ImportFailed, MappingError, import_file, import_query
 
     if (args.file is None) == (args.from_sql is None):
-        print(f"servicewatch import: error: {t('cli_usage.import.file_or_sql', cli_lang(args))}", file=sys.stderr)
+        print(f"servicewatch: error: {t('cli_usage.import.file_or_sql', cli_lang(args))}", file=sys.stderr)
         return EXIT_USAGE
     if args.from_sql is not None and not args.source_db:
-        print(f"servicewatch import: error: {t('cli_usage.import.sql_needs_source', cli_lang(args))}",
+        print(f"servicewatch: error: {t('cli_usage.import.sql_needs_source', cli_lang(args))}",
               file=sys.stderr)
         return EXIT_USAGE
     if args.as_user:  # acting for a user: imports are for admins
