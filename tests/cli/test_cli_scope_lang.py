@@ -82,18 +82,27 @@ def test_the_customer_key_is_a_parameter_cut_at_64_characters() -> None:
 
 
 def test_every_list_refused_to_viewers_has_its_line() -> None:
-    """Each name of lists the engine passes to ``require_rows`` has its own catalogue line (not ``any``),
-    whose English keeps the old wording."""
-    from metrics.access.scope import ScopeError, require_rows, viewer_rows_key
+    """Each key of lists the engine passes to ``require_rows`` is a catalogue line whose English keeps the
+    old wording (and a line in Chinese); a key the catalogue does not hold is refused for every user."""
+    from metrics.access.scope import ScopeError, require_rows
 
+    english = {"customer_and_ticket_lists": "customer and ticket lists", "action_lists": "action lists",
+               "retention_action_lists": "retention action lists",
+               "at_risk_customer_lists": "at-risk customer lists",
+               "quotes_of_the_customers_words": "quotes of the customers' words",
+               "portfolio_customer_lists": "portfolio customer lists",
+               "account_health_lists": "account health lists", "customer_histories": "customer histories"}
     src = Path(__file__).resolve().parents[2] / "src"
-    names = {m for p in src.rglob("*.py")
-             for m in re.findall(r'require_rows\([^,)]+,\s*"([^"]+)"\)', p.read_text(encoding="utf-8"))}
-    assert len(names) >= 7, names
-    for what in [*names, "customer and ticket lists"]:
-        assert viewer_rows_key(what) != "scope_refusal.viewer_rows.any", what
+    keys = {m for p in src.rglob("*.py")
+            for m in re.findall(r'require_rows\([^,)]+,\s*"([^"]+)"\)', p.read_text(encoding="utf-8"))}
+    assert len(keys) >= 7 and keys <= set(english), keys
+    for key, what in english.items():
         with pytest.raises(ScopeError) as exc:
-            require_rows(access.Scope("v", aggregates_only=True), what)
+            require_rows(access.Scope("v", aggregates_only=True), key)
         assert str(exc.value) == f"{what} are not available to viewers (aggregates only)"
         assert CJK.search(exc.value.text("zh"))
-    assert viewer_rows_key("lists of something new") == "scope_refusal.viewer_rows.any"
+    with pytest.raises(ScopeError) as exc:
+        require_rows(access.Scope("v", aggregates_only=True))
+    assert str(exc.value) == "customer and ticket lists are not available to viewers (aggregates only)"
+    with pytest.raises(ValueError, match="no catalogue line"):
+        require_rows(None, "lists of something new")

@@ -7,7 +7,6 @@ file and sign-in are :mod:`metrics.access.users`, which re-exports these names.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -159,15 +158,12 @@ def withheld(scope: Scope | None, customers: int) -> bool:
     return scope is not None and scope.aggregates_only and customers < scope.min_group_size
 
 
-def require_rows(scope: Scope | None, what: str = "customer and ticket lists") -> None:
-    """Refuse row-level lists (names, ticket texts) to aggregate-only users; ``what``: the English name
-    of the lists, worded by :func:`viewer_rows_key`."""
+def require_rows(scope: Scope | None, lists: str = "customer_and_ticket_lists") -> None:
+    """Refuse row-level lists (names, ticket texts) to aggregate-only users; ``lists``: the key of the
+    refusal's line under ``scope_refusal.viewer_rows`` (``"action_lists"``). A key the catalogue does not
+    hold raises ``ValueError`` for every user, so a mistyped one fails at once."""
+    key = f"scope_refusal.viewer_rows.{lists}"
+    if key not in catalogue():
+        raise ValueError(f"require_rows: no catalogue line {key!r}")
     if scope is not None and scope.aggregates_only:
-        raise ScopeError.said(viewer_rows_key(what))
-
-
-def viewer_rows_key(what: str) -> str:
-    """The catalogue key refusing the lists named ``what`` to a viewer: ``scope_refusal.viewer_rows.``
-    and the name in lower case with ``_`` between words (``any`` when the catalogue has no such line)."""
-    key = "scope_refusal.viewer_rows." + re.sub(r"[^a-z]+", "_", what.lower()).strip("_")
-    return key if key in catalogue() else "scope_refusal.viewer_rows.any"
+        raise ScopeError.said(key)

@@ -45,7 +45,7 @@ def resolve_customer(wh: Warehouse, customer: int | str) -> int:
 def _check(wh: Warehouse, f: Filters, customer: int | str) -> int:
     """The customer's id; refuses a customer outside the user's scope (the page filters do not
     matter here)."""
-    require_rows(f.scope, "customer histories")
+    require_rows(f.scope, "customer_histories")
     customer_id = resolve_customer(wh, customer)
     scope_only = f.scope_only()
     wh.resolve_as_of(scope_only)  # refuses a region outside the scope

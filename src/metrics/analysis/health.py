@@ -252,7 +252,7 @@ def health(wh: Warehouse, f: Filters, cfg: dict | None = None, manager_id: int |
     trend, moved, moved_by, the six part scores, ``<part>_weight`` (the weight used, a fraction) and
     ``missing`` (the parts without data, comma-separated); lowest score first. ``history``: customer_id,
     day, score and the parts per month. Viewers (aggregates only) get no customer rows."""
-    require_rows(f.scope, "account health lists")
+    require_rows(f.scope, "account_health_lists")
     _own_manager(f, manager_id)
     cfg = cfg or load_weights()
     w = cfg["weights"]

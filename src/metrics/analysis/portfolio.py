@@ -268,7 +268,7 @@ def customers(wh: Warehouse, f: Filters, manager_id: int) -> tuple[pd.DataFrame,
     spend_note (:func:`spend_trend`), last_visit (None: no visit on record up to ``D``),
     days_since_visit, open_complaints, complaints (in the period), churn_probability_90d and
     revenue_at_risk (NaN without a stored model). Falling spend first, then most revenue at risk."""
-    require_rows(f.scope, "portfolio customer lists")
+    require_rows(f.scope, "portfolio_customer_lists")
     b = _bounds(wh, f)
     day = b.stop - timedelta(days=1)
     manager_id = _manager_condition(manager_id, f)

@@ -210,7 +210,7 @@ def quotes(wh: Warehouse, f: Filters, topic: str, n: int = 5) -> pd.DataFrame:
     """Up to ``n`` of the newest texts of ``topic`` in the filters, personal data masked: opened_at,
     region_id, sentiment, quote. Row-level: an aggregate-only scope (a viewer) is refused with
     :class:`metrics.access.users.ScopeError` (:func:`metrics.access.users.require_rows`)."""
-    require_rows(f.scope, "quotes of the customers' words")  # viewers: aggregates only
+    require_rows(f.scope, "quotes_of_the_customers_words")  # viewers: aggregates only
     if not built(wh):
         return _reason(pd.DataFrame(), NOT_BUILT)
     tt, tk, c = ticket_topics, s.tickets, s.customers

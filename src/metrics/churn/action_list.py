@@ -43,7 +43,7 @@ def action_list(wh, f, status: Sequence[str] = (), owner: int | None = None,  # 
     from metrics.access.users import require_rows
     from metrics.churn.features import read_frame
 
-    require_rows(f.scope, "retention action lists")
+    require_rows(f.scope, "retention_action_lists")
     df = read_frame(wh, _list_query(f, f.as_of or wh.as_of(), status, owner, overdue_only))
     df["owner"] = pd.array(df["owner"], dtype="Float64").astype("Int64")
     df["overdue"] = df["overdue"].fillna(False).astype(bool)

@@ -259,7 +259,7 @@ def scores(wh: Warehouse, f: Filters, top: int | None = 100, lang: str = "zh") -
     most revenue at risk first: customer_id, name, tier, segment, region_id, account_manager,
     open_tickets, churn_probability_90d, monthly_revenue, revenue_at_risk, drivers (plain words,
     "; "-joined), model_id. Empty when no model is stored."""
-    require_rows(f.scope, "at-risk customer lists")  # viewers: aggregates only
+    require_rows(f.scope, "at_risk_customer_lists")  # viewers: aggregates only
     wh.resolve_as_of(f)  # refuses a region outside the scope
     conds = slice_conditions(f, s.customers, s.customers.c.acquisition_channel)  # filters and scope
     try:

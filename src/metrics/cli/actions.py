@@ -75,7 +75,7 @@ def cmd_list(args: argparse.Namespace) -> None:
     if not ae.has_actions(wh):
         raise UserError(t("actions.no_table", args.lang))
     f = build_filters(wh, args)
-    require_rows(f.scope, "action lists")  # a viewer: ScopeError, one line in --lang (main's handler)
+    require_rows(f.scope, "action_lists")  # a viewer: ScopeError, one line in --lang (main's handler)
     owner = _owner_id(wh, args)
     df = action_list(wh, f, args.status, owner, args.overdue)
     df.insert(3, "action_type_name", [label("action_type", v, args.lang) for v in df["action_type"]])
