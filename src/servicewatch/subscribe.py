@@ -118,7 +118,7 @@ def _form(view: View, owner: access.User) -> None:
         st.error(t(exc.key, lang, **md_values(exc.params)))  # the names shown, never rendered
         return
     except ScheduleError as exc:
-        st.error(view.md("subscribe.failed", detail=str(exc)))
+        st.error(view.md("subscribe.failed", detail=exc.text(lang)))
         return
     except Exception as exc:  # noqa: BLE001 - the store unreachable …: one line with an id, the detail logged
         st.error(message("subscribe.error", log_error(exc, "subscription"), lang))
