@@ -8,7 +8,7 @@
 #   make test-spark  the full Spark equivalence set on a local two-worker cluster (started and stopped)
 #   make lint    ruff only
 #   make bench   benchmarks (bench/run.py, PostgreSQL and MariaDB at L, churn, import, browser timings, alerts, text keys, forecasts, outlets, the voice of the customer and 20 concurrent sessions at L)
-#   make bench-xl  the streamed demo at 10 million customers: time per phase, memory peaks, views (one to two hours here; CUSTOMERS=...)
+#   make bench-xl  the streamed demo at 10 million customers: time per phase, memory peaks, views (about 15 minutes on a quiet 2-core machine; CUSTOMERS=...)
 #   make clean   caches and the demo database; `make distclean` also removes .venv
 
 SHELL := /bin/bash

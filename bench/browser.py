@@ -108,6 +108,8 @@ def page_run(browser, base: str, name: str, path: str, choices: dict, repeat: in
         steps += [("section", f"section: {label}", click_section(label))
                   for label in [b.strip() for b in buttons.all_inner_texts()][1:]]
         for kind, what, act in steps:
+            if what.replace("−", "+") in out.get("failed", []):  # its change never happened: nothing to undo
+                continue
             try:
                 r = change(page, act)
             except PlaywrightTimeout:  # said and counted, the page's other steps still measured
@@ -236,6 +238,8 @@ def markdown(r: dict) -> str:
         "| ratio to floor | filter change, new view | filter change, seen view | section switch | exceptions |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         *rows, "",
+        *[f"{name}: no answer within 30 s to: {', '.join(p['failed'])} (counted as exceptions, left out of the "
+          "medians)." for name, p in r["pages"].items() if p.get("failed")],
         f"First request after the server started (Overview, gold tier, last 12 months without comparison, a "
         f"view not measured below; includes imports and opening the database): {r['first_request_ms']:,.0f} ms. "
         f"*First visit*: a new browser profile (nothing cached in the browser: Streamlit's and plotly's "

@@ -12,7 +12,7 @@ to ``bench/xl_results.json`` (keyed by path and size) and the ``xl`` section of 
 is rewritten from all runs, with the machine's load average beside each figure and, from the largest
 streamed run, a projection to 10 million customers (labelled as such).
 
-The full 10-million run takes this 2-core machine one to two hours (projected): run it on a machine of its own.
+The full 10-million run took a quiet 2-core machine about 15 minutes with the views (2026-12-08).
 """
 
 from __future__ import annotations

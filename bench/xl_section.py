@@ -53,6 +53,9 @@ def targets(run: dict) -> str:
 
 
 def section(res: dict) -> str:
+    xl_runs = [r for r in res["runs"].values() if r["customers"] >= XL and r["path"] == "streamed"]
+    xl_children = max((r["phases"]["rollups"]["peak_mb"]["children"] for r in xl_runs), default=0)
+    xl_worker = max((r.get("worker_peak_mb", 0) for r in xl_runs), default=0)
     runs = sorted(res["runs"].values(), key=lambda r: (r["path"], r["customers"], -(r.get("chunk") or 0),
                                                       r.get("workers", 1)))
     lines = [
@@ -69,8 +72,9 @@ def section(res: dict) -> str:
         "DuckDB's own buffer (`duckdb_memory()`) at its largest after a chunk's append where recorded. "
         "*Whole tree*: the largest sum of `VmRSS` over the loading process and all its workers, sampled every "
         "0.5 s (from 2026-12-08; what the machine holds at once — `ru_maxrss` of the children is not: a worker "
-        "started by fork + exec is charged the parent's image at the fork, 7,610 MB for a topics worker of "
-        "the first XL run).",
+        "started by fork + exec is charged the parent's image at the fork: "
+        + (f"{xl_children:,} MB for the children of the 10-million run, whose largest worker drew "
+           f"{xl_worker:,} MB" if xl_children else "see a 10-million run") + ").",
         "",
         "| path | customers | chunk | workers | tickets | generate + write (s) | derived (s) | rollups (s) "
         "| peak RSS (MB) | whole tree (MB) | DuckDB memory_limit | load | measured (UTC) |",
