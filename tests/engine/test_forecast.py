@@ -142,6 +142,36 @@ def test_ar1_equals_statsmodels_arima() -> None:
     assert compared >= 50
 
 
+def test_constant_series_choose_as_with_arima(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A flat history (a share clipped at 100%, counts all zero) picks the model it picked with
+    ``ARIMA``: statsmodels gives the flat AR(1) a likelihood of 0, the closed form would be unbounded."""
+    import warnings
+
+    from statsmodels.tsa.arima.model import ARIMA
+
+    def arima_ar1(z: np.ndarray, h: int, start: object = None) -> fm.Fit:
+        res = ARIMA(z, order=(1, 0, 0), trend="c").fit(method="yule_walker")
+        n = len(z)
+        return fm.Fit("ARIMA(1,0,0)", float(res.aicc), np.asarray(res.forecast(h), dtype=float),
+                      float(res.params[1]) ** np.arange(h), float(res.params[-1]) * n / (n - 2), n - 2)
+
+    def chosen(z: np.ndarray) -> str:
+        try:
+            return fm.choose(z, 3).name
+        except ValueError:  # no candidate (all zero: ETS's likelihood infinite, ARIMA's estimates NaN)
+            return "none"
+
+    cases = [np.full(n, v) for n in (12, 24, 36) for v in (0.0, 6.9068, -3.0, 1e-3, 250.0)]
+    ours = [chosen(z) for z in cases]
+    monkeypatch.setitem(fm.CANDIDATES, "ARIMA(1,0,0)", arima_ar1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = [chosen(z) for z in cases]
+    assert ours == theirs and "ARIMA(1,0,0)" not in ours
+    with pytest.raises(ValueError):
+        fm._ar1(np.array([1.0, 2.0, 1.5, 1.7]), 3)  # AICc's correction undefined: refused, not divided by 0
+
+
 def test_quarter_combines_known_and_forecast_months_by_volume() -> None:
     """History to August: Q3 is July and August as known (weights 100 and 300) and September forecast
     (weight: the mean of the last three months); a quantile of the quarter is that of September

@@ -161,15 +161,20 @@ def _ar1(z: np.ndarray, h: int) -> Fit:
     ``ARIMA(order=(1, 0, 0), trend="c").fit(method="yule_walker")`` computes, parameter for parameter),
     with the exact Gaussian likelihood, one-step errors and forecasts of a stationary AR(1) in closed
     form instead of ``ARIMA``'s state-space results object (half the time of a fit; equal to it within
-    1e-12, ``tests/engine/test_forecast.py``)."""
+    1e-9, ``tests/engine/test_forecast.py``). A constant series is refused, as too few months are: ``ARIMA``
+    gave it a likelihood of 0 and ETS won; the closed form's would be unbounded."""
     from statsmodels.tsa.arima.estimators.gls import gls
 
+    n, k = len(z), 2  # the mean and phi (the likelihood's count adds sigma2)
+    if n - k - 2 <= 0:  # AICc's correction undefined (ARIMA: infinite)
+        raise ValueError("too few months for AR(1)")
+    if np.ptp(z) <= 1e-12 * max(1.0, float(np.max(np.abs(z)))):  # ARIMA gives a flat series likelihood 0;
+        raise ValueError("a constant series")  # the closed form would be unbounded: left to ETS, as before
     est, _ = gls(z, exog=np.ones((len(z), 1)), order=(1, 0, 0), include_constant=False,
                  arma_estimator="yule_walker")
     if not est.is_stationary:
         raise ValueError("non-stationary autoregressive parameter")
     mu, phi, sigma2 = (float(v) for v in est.params)
-    n, k = len(z), 2  # the mean and phi (the likelihood's count adds sigma2)
     resid = np.empty(n)
     resid[0] = z[0] - mu
     resid[1:] = z[1:] - mu - phi * (z[:-1] - mu)

@@ -103,8 +103,8 @@ def draw_and_append(engine: sa.Engine, shared: chunks.Shared, sizes: list[int], 
                     tmp: Path, out: StreamedLoad,
                     progress: Callable[[int, int, StreamedLoad], None] | None) -> pd.Series:
     """Draw the chunks of ``sizes`` in ``workers`` processes and append them in order to the file of
-    ``engine`` (being built at ``tmp``); returns the summed active counts. Off a command's main thread
-    (:func:`metrics.processes.workers_allowed`) this process draws them in turn, with no pool. ``out``
+    ``engine`` (being built at ``tmp``); returns the summed active counts. On a command's main thread
+    only (:func:`metrics.processes.workers_allowed`: the streamed demo draws in turn elsewhere). ``out``
     gets the times: waiting for chunks in ``generate_s``, appending in ``write_s``, the workers' own time
     in ``draw_s``."""
     folder = tmp.with_name(f"{tmp.name}.chunks")
@@ -125,13 +125,7 @@ def draw_and_append(engine: sa.Engine, shared: chunks.Shared, sizes: list[int], 
         if progress is not None:
             progress(drawn.k, len(sizes), out)
 
-    workers = processes.workers_allowed(workers)
     try:
-        if workers == 1:  # off a command's main thread: the same chunks drawn in this process, in turn
-            out.workers = 1
-            for k, n in tasks:
-                take(_draw(slim, k, n, seed, str(folder)))
-            return active
         pool = processes.spawn_pool(workers, initializer=_start, initargs=(slim,))
         try:
             def submit() -> None:

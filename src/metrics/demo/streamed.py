@@ -25,6 +25,7 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 
+from metrics import processes
 from metrics.backends.bulk import duckdb_insert
 from metrics.backends.connect import duckdb_path, make_engine
 from metrics.backends.swap import new_file, write_lock
@@ -91,7 +92,7 @@ def load_streamed(url: str, customers: int, seed: int = 7, chunk_customers: int 
     if workers < 1:
         raise ValueError("workers must be >= 1")
     sizes = chunks.chunk_sizes(customers, chunk_customers)
-    workers = min(workers, len(sizes))
+    workers = processes.workers_allowed(min(workers, len(sizes)))  # off a command's main thread: this process
     meta = {"demo_seed": seed, "demo_customers": customers, "demo_end": end.isoformat(),
             "demo_chunk_customers": chunk_customers}
     if workers > 1 and memory_limit == MEMORY_LIMIT:
