@@ -279,7 +279,7 @@ CTRL_C_SCRIPT = """
 import sys
 from metrics.ingest import topics
 topics.PART = 500
-texts = [f"网络信号很差，第{i}次投诉，{i % 97}号营业厅说会尽快处理，我要求赔偿{i % 13}元" for i in range(400_000)]
+texts = [f"网络信号很差，第{i}次投诉，{i % 97}号营业厅说会尽快处理，我要求赔偿{i % 13}元" for i in range(800_000)]
 print("tagging", flush=True)
 try:
     topics.tag(texts, workers=2)
@@ -318,7 +318,8 @@ def test_ctrl_c_twice_while_workers_tag_ends_them_at_once() -> None:
             time.sleep(0.2)
         workers = _children(p.pid)
         assert len(workers) >= 2, "the workers did not start"
-        time.sleep(1.0)  # tagging its parts
+        time.sleep(3.0)  # past the start-up, where SIGINT is ignored on purpose (processes.starting_workers)
+        assert p.poll() is None, "tagging ended before the Ctrl-C"
         os.killpg(p.pid, signal.SIGINT)
         time.sleep(0.5)
         os.killpg(p.pid, signal.SIGINT)
